@@ -1,0 +1,184 @@
+//! The ClickHouse schema: numbered `.sql` files under `migrations/sql/` and the runner that
+//! applies them.
+//!
+//! - Files are embedded in the binary, applied in number order, each once; applied versions are
+//!   kept in `schema_migrations` (so `gatewatch migrate` is idempotent and `up` runs it first).
+//! - Every statement is `IF NOT EXISTS`, so a run cut short by a crash is simply run again.
+//! - Files use placeholders: `{db}` (the quoted database), `{on_cluster}` (empty, or
+//!   ` ON CLUSTER name` for a cluster) and `{outcome_enum}` (the `Enum8` of
+//!   [`gatewatch_model::Outcome`], so the schema and the code cannot disagree).
+//! - Only what ClickHouse 18.16 understands (see DESIGN.md's compatibility rule).
+//! - Statements are split at `;` ending a line; `--` comment lines are dropped. The files are
+//!   ours, so no statement has a `;` inside a string.
+
+pub mod testing;
+
+use gatewatch_model::Outcome;
+use gatewatch_store::{sql, Store};
+use serde::Deserialize;
+
+/// One numbered schema file.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, in order.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "api_calls",
+        sql: include_str!("../sql/0001_api_calls.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "rollups",
+        sql: include_str!("../sql/0002_rollups.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "node_metrics",
+        sql: include_str!("../sql/0003_node_metrics.sql"),
+    },
+];
+
+/// Errors applying the schema.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("migration {version} ({name}) failed: {source}")]
+    Statement {
+        version: u32,
+        name: &'static str,
+        #[source]
+        source: gatewatch_store::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] gatewatch_store::Error),
+}
+
+/// Where and how to apply.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Cluster name for `ON CLUSTER` DDL; `None` on a single server.
+    pub on_cluster: Option<String>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Versions applied by this run.
+    pub applied: Vec<u32>,
+    /// Versions that were already there.
+    pub already: Vec<u32>,
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct VersionRow {
+    version: u32,
+}
+
+/// Creates the database if needed and applies every migration not yet applied.
+pub async fn migrate(store: &Store, opts: &Options) -> Result<Report, Error> {
+    store.create_database().await?;
+    let on_cluster = opts
+        .on_cluster
+        .as_deref()
+        .map(|c| format!(" ON CLUSTER {}", sql::quote_identifier(c)))
+        .unwrap_or_default();
+    let db = sql::quote_identifier(store.database());
+    store
+        .execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {db}.schema_migrations{on_cluster} \
+             (version UInt32, name String, applied_at DateTime) \
+             ENGINE = MergeTree ORDER BY version"
+        ))
+        .await?;
+    let done = applied_versions(store).await?;
+    let mut report = Report::default();
+    for m in MIGRATIONS {
+        if done.contains(&m.version) {
+            report.already.push(m.version);
+            continue;
+        }
+        for stmt in statements(&render(m.sql, &db, &on_cluster)) {
+            store
+                .execute(&stmt)
+                .await
+                .map_err(|source| Error::Statement {
+                    version: m.version,
+                    name: m.name,
+                    source,
+                })?;
+        }
+        store
+            .execute(&format!(
+                "INSERT INTO {db}.schema_migrations (version, name, applied_at) VALUES ({}, {}, now())",
+                m.version,
+                sql::quote_string(m.name)
+            ))
+            .await?;
+        tracing::info!(version = m.version, name = m.name, "migration applied");
+        report.applied.push(m.version);
+    }
+    Ok(report)
+}
+
+/// Versions recorded in `schema_migrations`.
+pub async fn applied_versions(store: &Store) -> Result<Vec<u32>, Error> {
+    let q = "SELECT DISTINCT version FROM schema_migrations ORDER BY version";
+    let rows: Vec<VersionRow> = store
+        .client()
+        .query(q)
+        .fetch_all()
+        .await
+        .map_err(|e| store.err(q, e))?;
+    Ok(rows.into_iter().map(|r| r.version).collect())
+}
+
+fn render(sql_text: &str, db: &str, on_cluster: &str) -> String {
+    sql_text
+        .replace("{db}", db)
+        .replace("{on_cluster}", on_cluster)
+        .replace("{outcome_enum}", &Outcome::clickhouse_enum())
+}
+
+fn statements(sql_text: &str) -> Vec<String> {
+    let without_comments: String = sql_text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(";\n")
+        .map(|s| s.trim().trim_end_matches(';').trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1);
+        }
+    }
+
+    #[test]
+    fn renders_and_splits() {
+        let all: Vec<String> = MIGRATIONS
+            .iter()
+            .flat_map(|m| statements(&render(m.sql, "`db`", "")))
+            .collect();
+        assert!(all.iter().all(|s| !s.contains('{')), "placeholder left");
+        assert!(all.iter().all(|s| s.starts_with("CREATE")));
+        assert_eq!(all.len(), 9);
+        let cl = render(MIGRATIONS[0].sql, "`db`", " ON CLUSTER `c`");
+        assert!(cl.contains("`db`.api_calls ON CLUSTER `c`"));
+    }
+}

@@ -1,0 +1,33 @@
+//! Helpers for tests that need a real, migrated ClickHouse database of their own.
+//!
+//! The server is the one `ops/test.sh` starts (`GATEWATCH_CLICKHOUSE_URL`, default
+//! `http://127.0.0.1:8123`). Each test names its own database, so tests run in parallel.
+
+use gatewatch_store::{sql, Store, StoreConfig};
+
+/// The ClickHouse URL tests use.
+pub fn clickhouse_url() -> String {
+    std::env::var("GATEWATCH_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
+}
+
+/// Drops and re-creates database `gwt_<name>` and applies the schema.
+pub async fn migrated_store(name: &str) -> Store {
+    let store = Store::new(StoreConfig {
+        url: clickhouse_url(),
+        database: format!("gwt_{name}"),
+        ..StoreConfig::default()
+    });
+    store
+        .server_client()
+        .query(&format!(
+            "DROP DATABASE IF EXISTS {}",
+            sql::quote_identifier(store.database())
+        ))
+        .execute()
+        .await
+        .expect("ClickHouse must be running (ops/test.sh starts it)");
+    crate::migrate(&store, &crate::Options::default())
+        .await
+        .expect("migrate");
+    store
+}

@@ -1,0 +1,23 @@
+//! The shared vocabulary of gatewatch.
+//!
+//! Every role meets here: the gateway builds [`CallRecord`]s and [`NodeSample`]s, the collector
+//! decodes them from NDJSON ([`ndjson`]), the store writes them to ClickHouse. This crate does
+//! no I/O; it owns what the data *is* and how it is spelled on the wire.
+
+pub mod call;
+pub mod ndjson;
+pub mod node;
+pub mod outcome;
+
+pub use call::{CallRecord, Header};
+pub use ndjson::{decode_lines, DecodedBatch, LineError};
+pub use node::{DiskUsage, NodeSample};
+pub use outcome::Outcome;
+
+/// The header that carries a shipper's batch id from a gateway to a collector, so that a batch
+/// sent twice (a lost acknowledgement, a spool replay) is stored once.
+pub const BATCH_ID_HEADER: &str = "x-gatewatch-batch-id";
+
+/// Set by a shipper on any send that may repeat an earlier one (a retry or a spool replay):
+/// the collector then checks the batch id against what it has already stored.
+pub const REPLAY_HEADER: &str = "x-gatewatch-replay";

@@ -1,0 +1,77 @@
+//! Node figures sampled by every gateway: [`NodeSample`].
+
+use serde::{Deserialize, Serialize};
+
+/// Use of one mounted file system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskUsage {
+    /// Mount point, e.g. `/` or `/var/lib/clickhouse`.
+    pub mount: String,
+    /// Bytes in use.
+    pub used_bytes: u64,
+    /// Size of the file system.
+    pub total_bytes: u64,
+}
+
+/// One sample of a node's health, taken every few seconds by each gateway process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSample {
+    /// Sample time, microseconds since the Unix epoch (UTC).
+    pub ts_us: i64,
+    /// Node name (defaults to the host name).
+    pub node: String,
+    /// Role of the process that took the sample (`gateway`, `collector`, …).
+    #[serde(default)]
+    pub role: String,
+    /// Whole-machine CPU use, 0–100.
+    pub cpu_pct: f32,
+    /// Machine memory in use.
+    pub mem_used_bytes: u64,
+    /// Machine memory in all.
+    pub mem_total_bytes: u64,
+    /// Resident memory of the sampling process ("heap").
+    pub rss_bytes: u64,
+    /// Per-mount disk use.
+    #[serde(default)]
+    pub disks: Vec<DiskUsage>,
+}
+
+impl NodeSample {
+    /// Checks what serde's types cannot.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !(crate::call::MIN_TS_US..crate::call::MAX_TS_US).contains(&self.ts_us) {
+            return Err((
+                "ts_us",
+                format!(
+                    "{} is not microseconds between 2000-01-01 and 2100-01-01",
+                    self.ts_us
+                ),
+            ));
+        }
+        if self.node.is_empty() {
+            return Err(("node", "must not be empty".into()));
+        }
+        if !(0.0..=100.0).contains(&self.cpu_pct) {
+            return Err(("cpu_pct", format!("{} is not between 0 and 100", self.cpu_pct)));
+        }
+        if self.mem_used_bytes > self.mem_total_bytes {
+            return Err(("mem_used_bytes", "is larger than mem_total_bytes".into()));
+        }
+        for (i, d) in self.disks.iter().enumerate() {
+            if d.used_bytes > d.total_bytes {
+                return Err((
+                    "disks",
+                    format!("disks[{i}] ({}): used_bytes is larger than total_bytes", d.mount),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sample time in whole seconds (the `ts` column).
+    pub fn ts_secs(&self) -> u32 {
+        (self.ts_us.div_euclid(1_000_000)).clamp(0, u32::MAX as i64) as u32
+    }
+}

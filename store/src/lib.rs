@@ -1,0 +1,251 @@
+//! The one way into ClickHouse.
+//!
+//! - [`Store`]: client setup with the settings every supported server accepts (18.16 from
+//!   Debian and current releases), version detection, database creation.
+//! - [`rows`]: the typed rows of the shared tables (`api_calls`, `node_metrics`,
+//!   `ingest_batches`) and their conversion from the model.
+//! - [`ingest`]: the reads and writes that make "inserted once" hold: which batches are stored,
+//!   which rows of a half-stored batch are there.
+//! - [`sql`]: the one tested function for quoting identifiers and literals.
+
+pub mod ingest;
+pub mod rows;
+pub mod sql;
+
+use serde::Deserialize;
+use std::fmt;
+
+/// Errors talking to ClickHouse.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server could not be reached or the connection broke: worth retrying.
+    #[error("ClickHouse at {url} is unreachable: {source}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: clickhouse::error::Error,
+    },
+    /// The server answered with an error (bad SQL, type mismatch, …).
+    #[error("ClickHouse rejected `{what}`: {source}")]
+    Rejected {
+        what: String,
+        #[source]
+        source: clickhouse::error::Error,
+    },
+    /// The server's version string could not be read.
+    #[error("cannot parse ClickHouse version '{0}'")]
+    BadVersion(String),
+}
+
+impl Error {
+    /// Sorts a crate error: network trouble and timeouts are retryable, the rest are not.
+    pub fn from_clickhouse(url: &str, what: &str, source: clickhouse::error::Error) -> Error {
+        use clickhouse::error::Error as E;
+        match source {
+            E::Network(_) | E::TimedOut => Error::Unreachable {
+                url: url.to_string(),
+                source,
+            },
+            _ => Error::Rejected {
+                what: what.to_string(),
+                source,
+            },
+        }
+    }
+
+    /// True when the same request may succeed later (server away, connection reset).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Unreachable { .. } => true,
+            // A server restarting mid-request answers with odd HTTP errors; memory-limit
+            // and "too many parts" errors pass with time too.
+            Error::Rejected { source, .. } => {
+                let s = source.to_string();
+                s.contains("Code: 241") // MEMORY_LIMIT_EXCEEDED
+                    || s.contains("Code: 252") // TOO_MANY_PARTS
+                    || s.contains("Code: 202") // TOO_MANY_SIMULTANEOUS_QUERIES
+                    || s.contains("Code: 159") // TIMEOUT_EXCEEDED
+                    || s.contains("Code: 209") // SOCKET_TIMEOUT
+                    || s.contains("Code: 210") // NETWORK_ERROR
+            }
+            Error::BadVersion(_) => false,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where ClickHouse is and who to log in as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// HTTP URL, e.g. `http://127.0.0.1:8123`.
+    pub url: String,
+    /// Database holding gatewatch's tables.
+    pub database: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "http://127.0.0.1:8123".into(),
+            database: "gatewatch".into(),
+            user: "default".into(),
+            password: String::new(),
+        }
+    }
+}
+
+/// A ClickHouse server version, e.g. 18.16.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServerVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl ServerVersion {
+    /// Parses `SELECT version()` output such as `18.16.1` or `24.8.4.13`.
+    pub fn parse(s: &str) -> Result<ServerVersion> {
+        let mut it = s.trim().split('.').map(|p| p.parse::<u32>());
+        match (it.next(), it.next(), it.next()) {
+            (Some(Ok(major)), Some(Ok(minor)), Some(Ok(patch))) => Ok(ServerVersion {
+                major,
+                minor,
+                patch,
+            }),
+            _ => Err(Error::BadVersion(s.to_string())),
+        }
+    }
+
+    /// Servers from 20.x on understand `TTL`, codecs and non-replicated insert dedup.
+    pub fn has_ttl(&self) -> bool {
+        self.major >= 20
+    }
+}
+
+impl fmt::Display for ServerVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// A handle on gatewatch's database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    client: clickhouse::Client,
+    config: StoreConfig,
+}
+
+impl Store {
+    /// Sets up a client; does no I/O. Validation is off because the crate's schema check sends
+    /// a setting that 18.16 rejects; `rows` are checked against the schema by tests instead.
+    pub fn new(config: StoreConfig) -> Store {
+        let client = base_client(&config).with_database(config.database.clone());
+        Store { client, config }
+    }
+
+    /// The client, bound to gatewatch's database.
+    pub fn client(&self) -> &clickhouse::Client {
+        &self.client
+    }
+
+    /// A client not bound to any database (for `CREATE DATABASE`).
+    pub fn server_client(&self) -> clickhouse::Client {
+        base_client(&self.config)
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    pub fn database(&self) -> &str {
+        &self.config.database
+    }
+
+    /// Wraps a crate error with what was being done.
+    pub fn err(&self, what: &str, e: clickhouse::error::Error) -> Error {
+        Error::from_clickhouse(&self.config.url, what, e)
+    }
+
+    /// `SELECT version()`.
+    pub async fn version(&self) -> Result<ServerVersion> {
+        let v: String = self
+            .server_client()
+            .query("SELECT version()")
+            .fetch_one()
+            .await
+            .map_err(|e| self.err("SELECT version()", e))?;
+        ServerVersion::parse(&v)
+    }
+
+    /// Cheap liveness probe.
+    pub async fn ping(&self) -> Result<()> {
+        self.version().await.map(|_| ())
+    }
+
+    /// `CREATE DATABASE IF NOT EXISTS`.
+    pub async fn create_database(&self) -> Result<()> {
+        let sql = format!(
+            "CREATE DATABASE IF NOT EXISTS {}",
+            sql::quote_identifier(&self.config.database)
+        );
+        self.server_client()
+            .query(&sql)
+            .execute()
+            .await
+            .map_err(|e| self.err(&sql, e))
+    }
+
+    /// Runs one statement (DDL or `ALTER`) in gatewatch's database.
+    pub async fn execute(&self, sql: &str) -> Result<()> {
+        self.client
+            .query(sql)
+            .execute()
+            .await
+            .map_err(|e| self.err(sql, e))
+    }
+
+    /// Runs a query returning one `UInt64` (`SELECT count() …`).
+    pub async fn fetch_u64(&self, sql: &str) -> Result<u64> {
+        self.client
+            .query(sql)
+            .fetch_one::<u64>()
+            .await
+            .map_err(|e| self.err(sql, e))
+    }
+}
+
+fn base_client(config: &StoreConfig) -> clickhouse::Client {
+    let mut c = clickhouse::Client::default()
+        .with_url(config.url.clone())
+        .with_user(config.user.clone())
+        .with_validation(false);
+    if !config.password.is_empty() {
+        c = c.with_password(config.password.clone());
+    }
+    c
+}
+
+/// A row holding just one UUID, for id look-ups.
+#[derive(Debug, clickhouse::Row, Deserialize)]
+pub(crate) struct UuidRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub id: uuid::Uuid,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_versions() {
+        let v = ServerVersion::parse("18.16.1").unwrap();
+        assert_eq!((v.major, v.minor, v.patch), (18, 16, 1));
+        assert!(!v.has_ttl());
+        assert!(ServerVersion::parse("24.8.4.13").unwrap().has_ttl());
+        assert!(ServerVersion::parse("x").is_err());
+    }
+}

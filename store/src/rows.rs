@@ -1,0 +1,152 @@
+//! Typed rows of the shared tables, in column order, and their conversion from the model.
+//!
+//! Inserts use plain `RowBinary` (validation off, see [`crate::Store::new`]), so field order and
+//! types here must match the migrations exactly; the store's integration test inserts and reads
+//! back every column to hold them together.
+
+use clickhouse::Row;
+use gatewatch_model::{CallRecord, Header, NodeSample};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// One row of `api_calls`, borrowing the record's strings.
+#[derive(Debug, Row, Serialize)]
+pub struct ApiCallRow<'a> {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub call_id: Uuid,
+    pub request_id: &'a str,
+    pub ts: u32,
+    pub ts_us: i64,
+    pub node: &'a str,
+    pub api_id: &'a str,
+    pub api_name: &'a str,
+    pub module: &'a str,
+    pub route: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub client_id: &'a str,
+    pub app_id: &'a str,
+    pub api_key_id: &'a str,
+    pub client_ip: &'a str,
+    pub user_agent: &'a str,
+    pub upstream: &'a str,
+    pub status: u16,
+    pub outcome: i8,
+    pub latency_us: u64,
+    pub upstream_latency_us: u64,
+    pub overhead_us: u64,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    pub request_headers: String,
+    pub response_headers: String,
+    pub request_body: &'a str,
+    pub response_body: &'a str,
+    pub error: &'a str,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub batch_id: Uuid,
+}
+
+impl<'a> ApiCallRow<'a> {
+    /// The row for `r`, stored as part of ingest batch `batch_id`.
+    pub fn new(r: &'a CallRecord, batch_id: Uuid) -> ApiCallRow<'a> {
+        ApiCallRow {
+            call_id: r.call_id,
+            request_id: &r.request_id,
+            ts: r.ts_secs(),
+            ts_us: r.ts_us,
+            node: &r.node,
+            api_id: &r.api_id,
+            api_name: &r.api_name,
+            module: &r.module,
+            route: &r.route,
+            method: &r.method,
+            path: &r.path,
+            query: &r.query,
+            client_id: &r.client_id,
+            app_id: &r.app_id,
+            api_key_id: &r.api_key_id,
+            client_ip: &r.client_ip,
+            user_agent: &r.user_agent,
+            upstream: &r.upstream,
+            status: r.status,
+            outcome: r.outcome.code(),
+            latency_us: r.latency_us,
+            upstream_latency_us: r.upstream_latency_us,
+            overhead_us: r.overhead_us,
+            request_bytes: r.request_bytes,
+            response_bytes: r.response_bytes,
+            request_headers: headers_json(&r.request_headers),
+            response_headers: headers_json(&r.response_headers),
+            request_body: &r.request_body,
+            response_body: &r.response_body,
+            error: &r.error,
+            batch_id,
+        }
+    }
+}
+
+/// Headers are kept as a JSON array of `[name, value]` pairs; empty when none were captured.
+fn headers_json(h: &[Header]) -> String {
+    if h.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(h).unwrap_or_default()
+    }
+}
+
+/// One row of `node_metrics`.
+#[derive(Debug, Row, Serialize)]
+pub struct NodeMetricRow<'a> {
+    pub ts: u32,
+    pub ts_us: i64,
+    pub node: &'a str,
+    pub role: &'a str,
+    pub cpu_pct: f32,
+    pub mem_used_bytes: u64,
+    pub mem_total_bytes: u64,
+    pub rss_bytes: u64,
+    pub mount: Vec<&'a str>,
+    pub disk_used_bytes: Vec<u64>,
+    pub disk_total_bytes: Vec<u64>,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub batch_id: Uuid,
+}
+
+impl<'a> NodeMetricRow<'a> {
+    pub fn new(s: &'a NodeSample, batch_id: Uuid) -> NodeMetricRow<'a> {
+        NodeMetricRow {
+            ts: s.ts_secs(),
+            ts_us: s.ts_us,
+            node: &s.node,
+            role: &s.role,
+            cpu_pct: s.cpu_pct,
+            mem_used_bytes: s.mem_used_bytes,
+            mem_total_bytes: s.mem_total_bytes,
+            rss_bytes: s.rss_bytes,
+            mount: s.disks.iter().map(|d| d.mount.as_str()).collect(),
+            disk_used_bytes: s.disks.iter().map(|d| d.used_bytes).collect(),
+            disk_total_bytes: s.disks.iter().map(|d| d.total_bytes).collect(),
+            batch_id,
+        }
+    }
+}
+
+/// What an ingest batch carried (the `ingest_batches.kind` enum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i8)]
+pub enum BatchKind {
+    Calls = 1,
+    NodeSamples = 2,
+}
+
+/// One row of `ingest_batches`: proof that a batch's rows are stored.
+#[derive(Debug, Row, Serialize)]
+pub struct IngestBatchRow<'a> {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub batch_id: Uuid,
+    pub kind: i8,
+    pub rows: u32,
+    pub collector: &'a str,
+    pub ts: u32,
+}
