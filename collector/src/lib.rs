@@ -1,0 +1,2 @@
+//! The collector: ingest API, write-ahead log, ClickHouse inserter.
+pub mod wal;

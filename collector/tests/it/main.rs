@@ -1,0 +1,2 @@
+//! Collector integration tests: one binary, a module per area.
+mod wal;
