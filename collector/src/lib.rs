@@ -1,2 +1,201 @@
 //! The collector: ingest API, write-ahead log, ClickHouse inserter.
+//!
+//! ```text
+//! POST /v1/records ─┐  check type, encoding, size; decode NDJSON per line
+//! POST /v1/node-samples ─┤
+//!                   ▼
+//!             write-ahead log (fsync, group commit)  ──▶ 200 / 207 to the sender
+//!                   │
+//!                   ▼
+//!             inserter: rounds of ≤ max_rows, every period
+//!                   │   (check what is stored for resends and replays)
+//!                   ▼
+//!     api_calls, node_metrics, then ingest_batches ──▶ acknowledge the log
+//! ```
+//!
+//! - [`wal`]: the log and its invariants.
+//! - [`decode`]: what a body must look like, and the error for each way it can be wrong.
+//! - [`inserter`]: "inserted once".
+//!
+//! Try it: `gatewatch collector`, then
+//! `curl -H 'content-type: application/x-ndjson' --data-binary @calls.ndjson http://127.0.0.1:8091/v1/records`.
+
+pub mod decode;
+mod ingest;
+pub mod inserter;
+pub mod metrics;
 pub mod wal;
+
+use gatewatch_model::{CallRecord, NodeSample};
+use gatewatch_store::Store;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use inserter::InserterConfig;
+use metrics::Metrics;
+use wal::{Wal, WalConfig};
+
+/// The decoded values of one ingest batch, as kept in the log's cache.
+#[derive(Debug)]
+pub enum Batch {
+    Calls(Vec<CallRecord>),
+    Samples(Vec<NodeSample>),
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        match self {
+            Batch::Calls(v) => v.len(),
+            Batch::Samples(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Errors starting the collector.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Wal(#[from] wal::WalError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("collector server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Everything the collector needs.
+#[derive(Debug, Clone)]
+pub struct CollectorConfig {
+    pub listen: SocketAddr,
+    pub wal: WalConfig,
+    /// Largest request body accepted, as sent (compressed).
+    pub max_body_bytes: usize,
+    /// Largest request body accepted once decompressed.
+    pub max_decoded_bytes: usize,
+    pub inserter: InserterConfig,
+}
+
+impl CollectorConfig {
+    /// Defaults: 32 MiB bodies (256 MiB decompressed), rounds of up to 200 000 rows or 1 s.
+    pub fn new(listen: SocketAddr, wal_dir: impl Into<PathBuf>, name: &str) -> CollectorConfig {
+        CollectorConfig {
+            listen,
+            wal: WalConfig::new(wal_dir),
+            max_body_bytes: 32 << 20,
+            max_decoded_bytes: 256 << 20,
+            inserter: InserterConfig {
+                max_rows: 200_000,
+                period: Duration::from_secs(1),
+                name: name.to_string(),
+            },
+        }
+    }
+}
+
+/// Shared readiness facts.
+#[derive(Default)]
+pub struct Readiness {
+    metrics: Arc<Metrics>,
+}
+
+impl Readiness {
+    fn clickhouse_down(&self) -> bool {
+        self.metrics.clickhouse_down.load(Relaxed) == 1
+    }
+}
+
+/// A collector bound to its port, not yet serving.
+pub struct Running {
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    inserter: inserter::Inserter,
+    local_addr: SocketAddr,
+}
+
+/// Opens the log (recovering it), binds the port.
+pub async fn bind(config: CollectorConfig, store: Store) -> Result<Running, Error> {
+    let (wal, reader, recovery) = Wal::<Batch>::open(&config.wal)?;
+    if recovery.pending_entries > 0 || recovery.truncated_bytes > 0 {
+        tracing::info!(
+            pending = recovery.pending_entries,
+            truncated_bytes = recovery.truncated_bytes,
+            corrupt = recovery.corrupt_entries,
+            "write-ahead log recovered; pending batches will be checked against ClickHouse"
+        );
+    }
+    let metrics = Arc::new(Metrics::default());
+    let state = Arc::new(ingest::AppState {
+        wal: wal.clone(),
+        metrics: metrics.clone(),
+        max_body_bytes: config.max_body_bytes,
+        max_decoded_bytes: config.max_decoded_bytes,
+        ready: Arc::new(Readiness {
+            metrics: metrics.clone(),
+        }),
+    });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(Error::Serve)?;
+    let inserter = inserter::Inserter {
+        store,
+        wal,
+        reader,
+        config: config.inserter.clone(),
+        metrics,
+        recovered_up_to: recovery.last_seq,
+    };
+    Ok(Running {
+        listener,
+        app: ingest::router(state),
+        inserter,
+        local_addr,
+    })
+}
+
+impl Running {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and stops the inserter. What is
+    /// in the log stays there for the next start.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let inserter = tokio::spawn(self.inserter.run(stop_rx));
+        let served = axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(Error::Serve);
+        let _ = stop_tx.send(true);
+        let _ = inserter.await;
+        served
+    }
+}
+
+/// Binds and serves until `shutdown`.
+pub async fn run(
+    config: CollectorConfig,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    bind(config, store).await?.serve(shutdown).await
+}

@@ -12,7 +12,14 @@ async fn migrate_is_idempotent() {
     let again = migrate(&store, &Options::default()).await.unwrap();
     assert!(again.applied.is_empty());
     assert_eq!(again.already.len(), MIGRATIONS.len());
-    for t in ["api_calls", "api_calls_1m", "api_calls_1h", "client_api_1h", "node_metrics", "ingest_batches"] {
+    for t in [
+        "api_calls",
+        "api_calls_1m",
+        "api_calls_1h",
+        "client_api_1h",
+        "node_metrics",
+        "ingest_batches",
+    ] {
         let n = store
             .fetch_u64(&format!(
                 "SELECT count() FROM system.tables WHERE database = '{}' AND name = '{t}'",
@@ -28,7 +35,13 @@ async fn migrate_is_idempotent() {
 async fn every_column_round_trips_and_rollups_follow() {
     let store = migrated_store("every_column_round_trips").await;
     let batch = Uuid::now_v7();
-    let mut r = CallRecord::new(Uuid::now_v7(), 1_764_000_123_456_789, "gw-1", "POST", "/帳戶/查詢");
+    let mut r = CallRecord::new(
+        Uuid::now_v7(),
+        1_764_000_123_456_789,
+        "gw-1",
+        "POST",
+        "/帳戶/查詢",
+    );
     r.api_name = "查詢餘額".into();
     r.status = 504;
     r.outcome = Outcome::Timeout;
@@ -37,7 +50,11 @@ async fn every_column_round_trips_and_rollups_follow() {
     r.overhead_us = 123;
     r.request_headers = vec![Header("x-a".into(), "1".into())];
     r.client_ip = "::1".into();
-    let mut ins = store.client().insert::<ApiCallRow>("api_calls").await.unwrap();
+    let mut ins = store
+        .client()
+        .insert::<ApiCallRow>("api_calls")
+        .await
+        .unwrap();
     ins.write(&ApiCallRow::new(&r, batch)).await.unwrap();
     ins.end().await.unwrap();
 
@@ -70,15 +87,35 @@ async fn every_column_round_trips_and_rollups_follow() {
     assert_eq!(b.request_headers, r#"[["x-a","1"]]"#);
     assert_eq!(b.client_ip, "::1");
 
-    let calls_1m = store.fetch_u64("SELECT countMerge(calls) FROM api_calls_1m").await.unwrap();
-    let calls_1h = store.fetch_u64("SELECT countMerge(calls) FROM client_api_1h").await.unwrap();
+    let calls_1m = store
+        .fetch_u64("SELECT countMerge(calls) FROM api_calls_1m")
+        .await
+        .unwrap();
+    let calls_1h = store
+        .fetch_u64("SELECT countMerge(calls) FROM client_api_1h")
+        .await
+        .unwrap();
     assert_eq!((calls_1m, calls_1h), (1, 1));
 
     // markers and the dedup look-ups
-    assert_eq!(ingest::stored_call_ids(&store, &[batch]).await.unwrap().len(), 1);
-    assert!(ingest::stored_batches(&store, &[batch]).await.unwrap().is_empty());
-    ingest::mark_stored(&store, &[(batch, BatchKind::Calls, 1)], "c1", 1_764_000_200).await.unwrap();
-    assert!(ingest::stored_batches(&store, &[batch, Uuid::now_v7()]).await.unwrap().contains(&batch));
+    assert_eq!(
+        ingest::stored_call_ids(&store, &[batch])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(ingest::stored_batches(&store, &[batch])
+        .await
+        .unwrap()
+        .is_empty());
+    ingest::mark_stored(&store, &[(batch, BatchKind::Calls, 1)], "c1", 1_764_000_200)
+        .await
+        .unwrap();
+    assert!(ingest::stored_batches(&store, &[batch, Uuid::now_v7()])
+        .await
+        .unwrap()
+        .contains(&batch));
 
     let s = NodeSample {
         ts_us: 1_764_000_000_000_000,
@@ -88,9 +125,17 @@ async fn every_column_round_trips_and_rollups_follow() {
         mem_used_bytes: 1,
         mem_total_bytes: 2,
         rss_bytes: 3,
-        disks: vec![DiskUsage { mount: "/".into(), used_bytes: 4, total_bytes: 5 }],
+        disks: vec![DiskUsage {
+            mount: "/".into(),
+            used_bytes: 4,
+            total_bytes: 5,
+        }],
     };
-    let mut ins = store.client().insert::<NodeMetricRow>("node_metrics").await.unwrap();
+    let mut ins = store
+        .client()
+        .insert::<NodeMetricRow>("node_metrics")
+        .await
+        .unwrap();
     ins.write(&NodeMetricRow::new(&s, batch)).await.unwrap();
     ins.end().await.unwrap();
     let used = store
@@ -98,5 +143,11 @@ async fn every_column_round_trips_and_rollups_follow() {
         .await
         .unwrap();
     assert_eq!(used, 4);
-    assert_eq!(ingest::stored_node_samples(&store, &[batch]).await.unwrap().len(), 1);
+    assert_eq!(
+        ingest::stored_node_samples(&store, &[batch])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

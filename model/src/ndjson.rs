@@ -45,7 +45,11 @@ impl std::fmt::Display for LineError {
         if self.field.is_empty() {
             write!(f, "line {}: {}", self.line, self.message)
         } else {
-            write!(f, "line {}: field '{}': {}", self.line, self.field, self.message)
+            write!(
+                f,
+                "line {}: field '{}': {}",
+                self.line, self.field, self.message
+            )
         }
     }
 }
@@ -193,7 +197,11 @@ mod tests {
         let body = line(200).replace("\"status\":200", "\"status\":\"ok\"");
         let d = decode_lines::<CallRecord>(body.as_bytes());
         assert_eq!(d.errors[0].field, "status");
-        assert!(d.errors[0].message.contains("invalid type"), "{}", d.errors[0].message);
+        assert!(
+            d.errors[0].message.contains("invalid type"),
+            "{}",
+            d.errors[0].message
+        );
     }
 
     #[test]

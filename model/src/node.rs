@@ -54,7 +54,10 @@ impl NodeSample {
             return Err(("node", "must not be empty".into()));
         }
         if !(0.0..=100.0).contains(&self.cpu_pct) {
-            return Err(("cpu_pct", format!("{} is not between 0 and 100", self.cpu_pct)));
+            return Err((
+                "cpu_pct",
+                format!("{} is not between 0 and 100", self.cpu_pct),
+            ));
         }
         if self.mem_used_bytes > self.mem_total_bytes {
             return Err(("mem_used_bytes", "is larger than mem_total_bytes".into()));
@@ -63,7 +66,10 @@ impl NodeSample {
             if d.used_bytes > d.total_bytes {
                 return Err((
                     "disks",
-                    format!("disks[{i}] ({}): used_bytes is larger than total_bytes", d.mount),
+                    format!(
+                        "disks[{i}] ({}): used_bytes is larger than total_bytes",
+                        d.mount
+                    ),
                 ));
             }
         }

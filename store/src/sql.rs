@@ -68,7 +68,10 @@ mod tests {
     fn strings_cannot_break_out() {
         assert_eq!(quote_string("x"), "'x'");
         assert_eq!(quote_string("it's"), "'it\\'s'");
-        assert_eq!(quote_string("\\'; DROP TABLE t; --"), "'\\\\\\'; DROP TABLE t; --'");
+        assert_eq!(
+            quote_string("\\'; DROP TABLE t; --"),
+            "'\\\\\\'; DROP TABLE t; --'"
+        );
         assert_eq!(quote_string("a\nb\0"), "'a\\nb\\0'");
         assert_eq!(quote_string("查詢"), "'查詢'");
     }

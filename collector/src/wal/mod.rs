@@ -212,7 +212,9 @@ impl<T: Send + Sync + 'static> Wal<T> {
             }
             if scan.bad_tail {
                 if i + 1 == n {
-                    let len = fs::metadata(&seg.path).map_err(|e| WalError::io(&seg.path, e))?.len();
+                    let len = fs::metadata(&seg.path)
+                        .map_err(|e| WalError::io(&seg.path, e))?
+                        .len();
                     recovery.truncated_bytes = len - scan.good_bytes;
                     truncate(&seg.path, scan.good_bytes)?;
                     tracing::warn!(path = %seg.path.display(), bytes = recovery.truncated_bytes, "torn write at the end of the write-ahead log cut away");
@@ -221,7 +223,9 @@ impl<T: Send + Sync + 'static> Wal<T> {
                     tracing::error!(path = %seg.path.display(), offset = scan.good_bytes, "corrupt entry in the write-ahead log; the rest of this segment is skipped");
                 }
             }
-            seg.bytes = fs::metadata(&seg.path).map_err(|e| WalError::io(&seg.path, e))?.len();
+            seg.bytes = fs::metadata(&seg.path)
+                .map_err(|e| WalError::io(&seg.path, e))?
+                .len();
         }
         recovery.last_seq = last_seq;
         let disk: u64 = segments.iter().map(|s| s.bytes).sum();
@@ -240,7 +244,13 @@ impl<T: Send + Sync + 'static> Wal<T> {
         });
         let (durable_tx, durable_rx) = watch::channel(last_seq);
         let (tx, rx) = mpsc::channel(4096);
-        writer::start(shared.clone(), config.segment_bytes, last_seq, rx, durable_tx)?;
+        writer::start(
+            shared.clone(),
+            config.segment_bytes,
+            last_seq,
+            rx,
+            durable_tx,
+        )?;
         let reader = WalReader::new(shared.clone(), durable_rx.clone(), acked);
         // Segments already fully acknowledged (a crash between ack and delete) go now.
         let wal = Wal {
@@ -365,7 +375,9 @@ impl<T: Send + Sync + 'static> Wal<T> {
             let seg = segs.remove(0);
             match fs::remove_file(&seg.path) {
                 Ok(()) => {
-                    self.shared.disk_bytes.fetch_sub(seg.bytes, Ordering::Relaxed);
+                    self.shared
+                        .disk_bytes
+                        .fetch_sub(seg.bytes, Ordering::Relaxed);
                 }
                 Err(e) => {
                     tracing::warn!(path = %seg.path.display(), error = %e, "cannot delete stored write-ahead log segment");
@@ -393,7 +405,10 @@ fn list_segments(dir: &Path) -> Result<Vec<Segment>, WalError> {
         let entry = entry.map_err(|e| WalError::io(dir, e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some(num) = name.strip_prefix("wal-").and_then(|n| n.strip_suffix(".log")) else {
+        let Some(num) = name
+            .strip_prefix("wal-")
+            .and_then(|n| n.strip_suffix(".log"))
+        else {
             continue;
         };
         let Ok(first_seq) = num.parse::<u64>() else {
@@ -412,9 +427,10 @@ fn list_segments(dir: &Path) -> Result<Vec<Segment>, WalError> {
 fn read_acked(dir: &Path) -> Result<u64, WalError> {
     let path = dir.join(ACKED_FILE);
     match fs::read_to_string(&path) {
-        Ok(s) => s.trim().parse::<u64>().map_err(|e| {
-            WalError::io(&path, io::Error::new(io::ErrorKind::InvalidData, e))
-        }),
+        Ok(s) => s
+            .trim()
+            .parse::<u64>()
+            .map_err(|e| WalError::io(&path, io::Error::new(io::ErrorKind::InvalidData, e))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
         Err(e) => Err(WalError::io(&path, e)),
     }

@@ -75,7 +75,11 @@ impl<T> WalReader<T> {
                 }
                 Ok(Some((header, payload))) => {
                     if header.seq != self.next_seq {
-                        tracing::error!(expected = self.next_seq, found = header.seq, "write-ahead log entries missing");
+                        tracing::error!(
+                            expected = self.next_seq,
+                            found = header.seq,
+                            "write-ahead log entries missing"
+                        );
                     }
                     self.next_seq = header.seq + 1;
                     let cached = {
@@ -100,7 +104,11 @@ impl<T> WalReader<T> {
                     match next_first {
                         Some(f) => {
                             if f > self.next_seq {
-                                tracing::error!(from = self.next_seq, to = f - 1, "write-ahead log entries lost to corruption are skipped");
+                                tracing::error!(
+                                    from = self.next_seq,
+                                    to = f - 1,
+                                    "write-ahead log entries lost to corruption are skipped"
+                                );
                                 self.next_seq = f;
                             }
                             self.open = None;
@@ -132,7 +140,8 @@ impl<T> WalReader<T> {
         };
         let path = self.segment_path(first_seq);
         let mut f = File::open(&path).map_err(|e| WalError::io(&path, e))?;
-        f.seek(SeekFrom::Start(0)).map_err(|e| WalError::io(&path, e))?;
+        f.seek(SeekFrom::Start(0))
+            .map_err(|e| WalError::io(&path, e))?;
         self.open = Some(OpenSegment {
             first_seq,
             reader: BufReader::with_capacity(1 << 20, f),

@@ -111,7 +111,10 @@ impl<T: Send + Sync + 'static> Writer<T> {
                 .unwrap_or_default();
             tracing::error!(path = %path.display(), error = %e, "write-ahead log write failed");
             for req in group {
-                let _ = req.reply.send(Err(WalError::io(&path, std::io::Error::new(e.kind(), e.to_string()))));
+                let _ = req.reply.send(Err(WalError::io(
+                    &path,
+                    std::io::Error::new(e.kind(), e.to_string()),
+                )));
             }
             return;
         }

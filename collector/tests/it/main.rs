@@ -1,2 +1,6 @@
-//! Collector integration tests: one binary, a module per area.
+//! Collector integration tests: one binary, a module per area. Tests that need ClickHouse use
+//! the server `ops/test.sh` starts, each in its own database.
+mod bad_input;
+mod helpers;
+mod once;
 mod wal;

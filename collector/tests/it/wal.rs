@@ -14,9 +14,16 @@ async fn append_n(wal: &Wal<String>, n: usize) -> Vec<Uuid> {
     let mut ids = Vec::new();
     for i in 0..n {
         let id = Uuid::now_v7();
-        wal.append(Kind::Calls, id, 0, 1, Bytes::from(format!("line {i}")), None)
-            .await
-            .unwrap();
+        wal.append(
+            Kind::Calls,
+            id,
+            0,
+            1,
+            Bytes::from(format!("line {i}")),
+            None,
+        )
+        .await
+        .unwrap();
         ids.push(id);
     }
     ids
@@ -105,12 +112,18 @@ async fn a_pending_batch_id_is_refused_and_accepted_again_after_ack() {
     let dir = tempfile::tempdir().unwrap();
     let (wal, _r, _) = Wal::<String>::open(&config(dir.path())).unwrap();
     let id = Uuid::now_v7();
-    wal.append(Kind::Calls, id, 0, 1, Bytes::from_static(b"x"), None).await.unwrap();
-    let again = wal.append(Kind::Calls, id, 0, 1, Bytes::from_static(b"x"), None).await;
+    wal.append(Kind::Calls, id, 0, 1, Bytes::from_static(b"x"), None)
+        .await
+        .unwrap();
+    let again = wal
+        .append(Kind::Calls, id, 0, 1, Bytes::from_static(b"x"), None)
+        .await;
     assert!(matches!(again, Err(AppendError::Duplicate(d)) if d == id));
     wal.ack(1).unwrap();
     assert_eq!(
-        wal.append(Kind::Calls, id, 1, 1, Bytes::from_static(b"x"), None).await.unwrap(),
+        wal.append(Kind::Calls, id, 1, 1, Bytes::from_static(b"x"), None)
+            .await
+            .unwrap(),
         2
     );
 }
@@ -121,10 +134,14 @@ async fn pending_batch_ids_survive_a_restart() {
     let id = Uuid::now_v7();
     {
         let (wal, _r, _) = Wal::<String>::open(&config(dir.path())).unwrap();
-        wal.append(Kind::Calls, id, 0, 1, Bytes::from_static(b"x"), None).await.unwrap();
+        wal.append(Kind::Calls, id, 0, 1, Bytes::from_static(b"x"), None)
+            .await
+            .unwrap();
     }
     let (wal, _r, _) = Wal::<String>::open(&config(dir.path())).unwrap();
-    let again = wal.append(Kind::Calls, id, 0, 1, Bytes::from_static(b"x"), None).await;
+    let again = wal
+        .append(Kind::Calls, id, 0, 1, Bytes::from_static(b"x"), None)
+        .await;
     assert!(matches!(again, Err(AppendError::Duplicate(_))));
 }
 
@@ -138,7 +155,10 @@ async fn a_full_log_refuses_appends_until_acked() {
     let payload = Bytes::from(vec![b'a'; 100]);
     let mut ok = 0;
     loop {
-        match wal.append(Kind::Calls, Uuid::now_v7(), 0, 1, payload.clone(), None).await {
+        match wal
+            .append(Kind::Calls, Uuid::now_v7(), 0, 1, payload.clone(), None)
+            .await
+        {
             Ok(_) => ok += 1,
             Err(AppendError::Full { .. }) => break,
             Err(e) => panic!("{e}"),
@@ -151,8 +171,14 @@ async fn a_full_log_refuses_appends_until_acked() {
     }
     assert_eq!(last, ok);
     wal.ack(last).unwrap();
-    assert!(wal.disk_bytes() < 300, "acked segments deleted: {}", wal.disk_bytes());
-    wal.append(Kind::Calls, Uuid::now_v7(), 0, 1, payload, None).await.unwrap();
+    assert!(
+        wal.disk_bytes() < 300,
+        "acked segments deleted: {}",
+        wal.disk_bytes()
+    );
+    wal.append(Kind::Calls, Uuid::now_v7(), 0, 1, payload, None)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -168,9 +194,16 @@ async fn rotated_segments_are_read_across_and_deleted_after_ack() {
         }
         wal.ack(30).unwrap();
     }
-    let segs = std::fs::read_dir(dir.path()).unwrap().filter(|e| {
-        e.as_ref().unwrap().file_name().to_string_lossy().starts_with("wal-")
-    }).count();
+    let segs = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("wal-")
+        })
+        .count();
     assert!(segs < 50 / 2, "segments left: {segs}");
     let (_wal, mut reader, rec) = Wal::<String>::open(&cfg).unwrap();
     assert_eq!(rec.pending_entries, 20);
@@ -203,9 +236,16 @@ async fn concurrent_appends_share_syncs_and_lose_nothing() {
 async fn decoded_values_are_handed_to_the_reader() {
     let dir = tempfile::tempdir().unwrap();
     let (wal, mut reader, _) = Wal::<String>::open(&config(dir.path())).unwrap();
-    wal.append(Kind::NodeSamples, Uuid::now_v7(), 0, 1, Bytes::from_static(b"p"), Some(Arc::new("decoded".to_string())))
-        .await
-        .unwrap();
+    wal.append(
+        Kind::NodeSamples,
+        Uuid::now_v7(),
+        0,
+        1,
+        Bytes::from_static(b"p"),
+        Some(Arc::new("decoded".to_string())),
+    )
+    .await
+    .unwrap();
     let e = reader.next().await.unwrap();
     assert_eq!(e.header.kind, Kind::NodeSamples);
     assert_eq!(e.cached.as_deref().map(String::as_str), Some("decoded"));

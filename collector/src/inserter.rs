@@ -1,0 +1,257 @@
+//! From the write-ahead log into ClickHouse, each batch once.
+//!
+//! The loop gathers log entries into one round (up to `max_rows` rows or `period` after the
+//! first entry), inserts the round's call records into `api_calls` and node samples into
+//! `node_metrics`, marks the round's batch ids in `ingest_batches`, and only then acknowledges
+//! the log up to the round's last entry.
+//!
+//! A round whose rows may already be in ClickHouse — entries flagged by the shipper as
+//! resends, entries left unacknowledged by a previous run, and any round retried after an
+//! error (an insert that timed out may still have landed) — is first checked: batches with a
+//! marker are skipped whole, and of the others only rows not yet present are inserted
+//! ([`gatewatch_store::ingest`]). Every error is retried with backoff: nothing is dropped
+//! here; a full log makes the HTTP side answer 503 instead.
+
+use gatewatch_model::{ndjson::decode_lines, CallRecord, NodeSample};
+use gatewatch_store::ingest;
+use gatewatch_store::rows::{ApiCallRow, BatchKind, NodeMetricRow};
+use gatewatch_store::Store;
+use std::collections::HashSet;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::metrics::Metrics;
+use crate::wal::{Entry, Kind, Wal, WalReader, FLAG_MAYBE_STORED};
+use crate::Batch;
+
+/// How big a round gets and how long it waits to fill.
+#[derive(Debug, Clone)]
+pub struct InserterConfig {
+    pub max_rows: usize,
+    pub period: Duration,
+    /// This collector's name, written into `ingest_batches.collector`.
+    pub name: String,
+}
+
+/// One entry, decoded.
+struct Item {
+    seq: u64,
+    batch_id: Uuid,
+    maybe_stored: bool,
+    batch: Arc<Batch>,
+}
+
+pub(crate) struct Inserter {
+    pub store: Store,
+    pub wal: Wal<Batch>,
+    pub reader: WalReader<Batch>,
+    pub config: InserterConfig,
+    pub metrics: Arc<Metrics>,
+    /// Entries up to this seq were on disk when the collector started: they may be stored.
+    pub recovered_up_to: u64,
+}
+
+impl Inserter {
+    /// Runs until `stop` turns true; a round under way is finished (or left to the next run's
+    /// recovery if ClickHouse is away).
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut backoff = Backoff::default();
+        loop {
+            let round = tokio::select! {
+                r = self.gather() => r,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            let round = match round {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the write-ahead log");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let Some(last_seq) = round.last().map(|i| i.seq) else {
+                continue;
+            };
+            let mut retry = false;
+            loop {
+                match self.store_round(&round, retry).await {
+                    Ok(()) => {
+                        backoff.reset();
+                        self.metrics.clickhouse_down.store(0, Relaxed);
+                        break;
+                    }
+                    Err(e) => {
+                        Metrics::add(&self.metrics.insert_errors, 1);
+                        self.metrics.clickhouse_down.store(1, Relaxed);
+                        let wait = backoff.next();
+                        tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, entries = round.len(), "insert failed; will retry");
+                        retry = true;
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {}
+                            _ = stop.wait_for(|s| *s) => return,
+                        }
+                    }
+                }
+            }
+            if let Err(e) = self.wal.ack(last_seq) {
+                // The rows are stored; at worst they are checked again after a restart.
+                tracing::error!(error = %e, "cannot acknowledge the write-ahead log");
+            }
+        }
+    }
+
+    /// Waits for a first entry, then takes more until the round is full or its time is up.
+    async fn gather(&mut self) -> Result<Vec<Item>, crate::wal::WalError> {
+        let first = self.reader.next().await?;
+        let mut rows = first.header.count as usize;
+        let mut round = vec![self.item(first)];
+        let deadline = Instant::now() + self.config.period;
+        while rows < self.config.max_rows {
+            let next = tokio::select! {
+                e = self.reader.next() => e?,
+                _ = tokio::time::sleep_until(deadline) => break,
+            };
+            rows += next.header.count as usize;
+            round.push(self.item(next));
+        }
+        Ok(round)
+    }
+
+    fn item(&self, e: Entry<Batch>) -> Item {
+        let batch = match e.cached {
+            Some(b) => b,
+            None => Arc::new(match e.header.kind {
+                Kind::Calls => Batch::Calls(decode_lines::<CallRecord>(&e.payload).values),
+                Kind::NodeSamples => Batch::Samples(decode_lines::<NodeSample>(&e.payload).values),
+            }),
+        };
+        Item {
+            seq: e.header.seq,
+            batch_id: e.header.batch_id,
+            maybe_stored: e.header.flags & FLAG_MAYBE_STORED != 0
+                || e.header.seq <= self.recovered_up_to,
+            batch,
+        }
+    }
+
+    async fn store_round(&self, round: &[Item], retry: bool) -> gatewatch_store::Result<()> {
+        let maybe: Vec<Uuid> = round
+            .iter()
+            .filter(|i| retry || i.maybe_stored)
+            .map(|i| i.batch_id)
+            .collect();
+        let done = ingest::stored_batches(&self.store, &maybe).await?;
+        let unmarked: Vec<Uuid> = maybe
+            .iter()
+            .filter(|id| !done.contains(id))
+            .copied()
+            .collect();
+        let has_calls = round.iter().any(|i| matches!(*i.batch, Batch::Calls(_)));
+        let has_samples = round.iter().any(|i| matches!(*i.batch, Batch::Samples(_)));
+        let present_calls: HashSet<Uuid> = if has_calls {
+            ingest::stored_call_ids(&self.store, &unmarked).await?
+        } else {
+            HashSet::new()
+        };
+        let present_samples = if has_samples {
+            ingest::stored_node_samples(&self.store, &unmarked).await?
+        } else {
+            HashSet::new()
+        };
+
+        let mut call_rows = Vec::new();
+        let mut sample_rows = Vec::new();
+        let mut marks = Vec::new();
+        let mut skipped = 0u64;
+        for item in round {
+            if done.contains(&item.batch_id) {
+                skipped += item.batch.len() as u64;
+                continue;
+            }
+            match &*item.batch {
+                Batch::Calls(calls) => {
+                    for r in calls {
+                        if present_calls.contains(&r.call_id) {
+                            skipped += 1;
+                        } else {
+                            call_rows.push(ApiCallRow::new(r, item.batch_id));
+                        }
+                    }
+                    marks.push((item.batch_id, BatchKind::Calls, calls.len() as u32));
+                }
+                Batch::Samples(samples) => {
+                    for s in samples {
+                        if present_samples.contains(&(s.node.clone(), s.ts_us)) {
+                            skipped += 1;
+                        } else {
+                            sample_rows.push(NodeMetricRow::new(s, item.batch_id));
+                        }
+                    }
+                    marks.push((item.batch_id, BatchKind::NodeSamples, samples.len() as u32));
+                }
+            }
+        }
+        if !call_rows.is_empty() {
+            self.insert::<ApiCallRow<'static>>("api_calls", &call_rows)
+                .await?;
+        }
+        if !sample_rows.is_empty() {
+            self.insert::<NodeMetricRow<'static>>("node_metrics", &sample_rows)
+                .await?;
+        }
+        ingest::mark_stored(&self.store, &marks, &self.config.name, now_secs()).await?;
+        Metrics::add(
+            &self.metrics.rows_inserted,
+            (call_rows.len() + sample_rows.len()) as u64,
+        );
+        Metrics::add(&self.metrics.rows_skipped_as_stored, skipped);
+        Metrics::add(&self.metrics.inserts, 1);
+        Ok(())
+    }
+
+    async fn insert<R: clickhouse::RowWrite>(
+        &self,
+        table: &str,
+        rows: &[R::Value<'_>],
+    ) -> gatewatch_store::Result<()> {
+        let what = format!("INSERT INTO {table}");
+        let mut ins = self
+            .store
+            .client()
+            .insert::<R>(table)
+            .await
+            .map_err(|e| self.store.err(&what, e))?;
+        for r in rows {
+            ins.write(r).await.map_err(|e| self.store.err(&what, e))?;
+        }
+        ins.end().await.map_err(|e| self.store.err(&what, e))
+    }
+}
+
+fn now_secs() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
+/// 200 ms doubling to 10 s.
+#[derive(Default)]
+struct Backoff {
+    n: u32,
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let ms = 200u64.saturating_mul(1 << self.n.min(6)).min(10_000);
+        self.n += 1;
+        Duration::from_millis(ms)
+    }
+    fn reset(&mut self) {
+        self.n = 0;
+    }
+}

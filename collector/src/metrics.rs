@@ -1,0 +1,128 @@
+//! The collector's own figures, rendered as Prometheus text on `/metrics`.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Counters and gauges, updated in one place each.
+#[derive(Default)]
+pub struct Metrics {
+    pub requests_ok: AtomicU64,
+    pub requests_partial: AtomicU64,
+    pub requests_rejected: AtomicU64,
+    pub requests_duplicate: AtomicU64,
+    pub requests_wal_full: AtomicU64,
+    pub lines_accepted: AtomicU64,
+    pub lines_rejected: AtomicU64,
+    pub rows_inserted: AtomicU64,
+    pub rows_skipped_as_stored: AtomicU64,
+    pub insert_errors: AtomicU64,
+    pub inserts: AtomicU64,
+    /// 1 while the last insert attempt failed.
+    pub clickhouse_down: AtomicU64,
+}
+
+impl Metrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    /// Prometheus text exposition, with the WAL figures passed in.
+    pub fn render(&self, wal_bytes: u64, wal_max: u64, wal_pending: u64) -> String {
+        let mut s = String::with_capacity(2048);
+        let c = |s: &mut String, name: &str, help: &str, kind: &str, lines: &[(&str, u64)]| {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, v) in lines {
+                let _ = writeln!(s, "{name}{labels} {v}");
+            }
+        };
+        c(
+            &mut s,
+            "gatewatch_collector_requests_total",
+            "Ingest requests by result.",
+            "counter",
+            &[
+                ("{result=\"ok\"}", self.requests_ok.load(Relaxed)),
+                ("{result=\"partial\"}", self.requests_partial.load(Relaxed)),
+                (
+                    "{result=\"rejected\"}",
+                    self.requests_rejected.load(Relaxed),
+                ),
+                (
+                    "{result=\"duplicate\"}",
+                    self.requests_duplicate.load(Relaxed),
+                ),
+                (
+                    "{result=\"wal_full\"}",
+                    self.requests_wal_full.load(Relaxed),
+                ),
+            ],
+        );
+        c(
+            &mut s,
+            "gatewatch_collector_lines_total",
+            "NDJSON lines by result.",
+            "counter",
+            &[
+                ("{result=\"accepted\"}", self.lines_accepted.load(Relaxed)),
+                ("{result=\"rejected\"}", self.lines_rejected.load(Relaxed)),
+            ],
+        );
+        c(
+            &mut s,
+            "gatewatch_collector_rows_inserted_total",
+            "Rows inserted into ClickHouse.",
+            "counter",
+            &[("", self.rows_inserted.load(Relaxed))],
+        );
+        c(
+            &mut s,
+            "gatewatch_collector_rows_skipped_total",
+            "Rows not inserted because ClickHouse already had them (replays).",
+            "counter",
+            &[("", self.rows_skipped_as_stored.load(Relaxed))],
+        );
+        c(
+            &mut s,
+            "gatewatch_collector_inserts_total",
+            "INSERT rounds that succeeded.",
+            "counter",
+            &[("", self.inserts.load(Relaxed))],
+        );
+        c(
+            &mut s,
+            "gatewatch_collector_insert_errors_total",
+            "INSERT rounds that failed and were retried.",
+            "counter",
+            &[("", self.insert_errors.load(Relaxed))],
+        );
+        c(
+            &mut s,
+            "gatewatch_collector_clickhouse_down",
+            "1 while inserts are failing.",
+            "gauge",
+            &[("", self.clickhouse_down.load(Relaxed))],
+        );
+        c(
+            &mut s,
+            "gatewatch_collector_wal_bytes",
+            "Bytes of write-ahead log on disk.",
+            "gauge",
+            &[("", wal_bytes)],
+        );
+        c(
+            &mut s,
+            "gatewatch_collector_wal_max_bytes",
+            "Write-ahead log cap.",
+            "gauge",
+            &[("", wal_max)],
+        );
+        c(
+            &mut s,
+            "gatewatch_collector_wal_pending_entries",
+            "Batches in the log not yet stored.",
+            "gauge",
+            &[("", wal_pending)],
+        );
+        s
+    }
+}

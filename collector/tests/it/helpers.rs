@@ -1,0 +1,124 @@
+//! A collector on a free port with its own database and log directory, and a small HTTP client.
+
+use bytes::Bytes;
+use gatewatch_collector::CollectorConfig;
+use gatewatch_model::{CallRecord, Outcome};
+use gatewatch_store::Store;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub struct TestCollector {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestCollector {
+    pub async fn start(store: &Store, wal_dir: &Path) -> TestCollector {
+        let mut cfg = CollectorConfig::new("127.0.0.1:0".parse().unwrap(), wal_dir, "test");
+        cfg.inserter.period = Duration::from_millis(100);
+        cfg.max_body_bytes = 1 << 20;
+        cfg.max_decoded_bytes = 4 << 20;
+        let running = gatewatch_collector::bind(cfg, store.clone()).await.unwrap();
+        let addr = running.local_addr();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            running
+                .serve(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        TestCollector {
+            addr,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops serving and waits until the collector is down (its log stays on disk).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+pub async fn post(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> (u16, serde_json::Value) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = hyper::Request::post(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client
+        .request(req.body(Full::new(body.into())).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+pub const NDJSON: (&str, &str) = ("content-type", "application/x-ndjson");
+
+/// `n` distinct call records, with mixed statuses.
+pub fn calls(n: usize) -> Vec<CallRecord> {
+    (0..n)
+        .map(|i| {
+            let mut r = CallRecord::new(
+                Uuid::now_v7(),
+                1_764_000_000_000_000 + i as i64,
+                "gw-t",
+                "GET",
+                "/t",
+            );
+            r.api_id = format!("api-{}", i % 3);
+            r.status = [200, 404, 503][i % 3];
+            r.outcome = Outcome::from_upstream_status(r.status);
+            r
+        })
+        .collect()
+}
+
+pub fn ndjson(records: &[CallRecord]) -> Vec<u8> {
+    let mut out = Vec::new();
+    gatewatch_model::ndjson::encode_lines(records, &mut out).unwrap();
+    out
+}
+
+/// Waits until `sql` returns `want` (or fails after 30 s with the last value).
+pub async fn eventually_count(store: &Store, sql: &str, want: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut last = 0;
+    while tokio::time::Instant::now() < deadline {
+        last = store.fetch_u64(sql).await.unwrap_or(0);
+        if last == want {
+            // stay a moment to catch a late duplicate
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            last = store.fetch_u64(sql).await.unwrap_or(0);
+            assert_eq!(last, want, "{sql}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{sql}: wanted {want}, have {last}");
+}
