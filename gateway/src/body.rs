@@ -1,0 +1,226 @@
+//! Streaming bodies with byte counts: nothing here buffers a whole body.
+//!
+//! - [`RequestBody`]: the client's request body on its way upstream, counted frame by frame.
+//!   If the pooled client drops it unpolled (the connection to the upstream could not be
+//!   made), it hands the untouched body back so the call can try the next upstream.
+//! - [`ResponseBody`]: the upstream's (or the gateway's own) response on its way to the
+//!   client. It owns the call's [`Call`] and ends it — and so emits the record — when the last
+//!   frame is out, when the upstream body fails, or when hyper drops it early (client gone).
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::sync::oneshot;
+
+use crate::recorder::{BodyEnd, Call};
+
+/// Bytes of a request body read so far, and whether reading it from the client failed (the
+/// client went away mid-upload). Shared because the body streams in the pooled client's
+/// connection task while the call waits for the response.
+#[derive(Debug, Default)]
+pub(crate) struct BodyCount(AtomicU64);
+
+/// The top bit of the count marks a failed read; no body comes near 2^63 bytes.
+const CLIENT_FAILED: u64 = 1 << 63;
+
+impl BodyCount {
+    fn add(&self, n: usize) {
+        // Relaxed: one writer; readers only need the value eventually (at the call's end).
+        self.0.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn mark_client_failed(&self) {
+        self.0.fetch_or(CLIENT_FAILED, Ordering::Relaxed);
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.0.load(Ordering::Relaxed) & !CLIENT_FAILED
+    }
+
+    pub fn client_failed(&self) -> bool {
+        self.0.load(Ordering::Relaxed) & CLIENT_FAILED != 0
+    }
+}
+
+/// The request body sent to an upstream.
+#[derive(Debug)]
+pub(crate) struct RequestBody {
+    inner: Option<Incoming>,
+    counter: Option<Arc<BodyCount>>,
+    /// Set until the first poll: where to return the body if it is dropped unpolled.
+    give_back: Option<oneshot::Sender<Incoming>>,
+}
+
+impl RequestBody {
+    /// No body at all (e.g. a GET): nothing to count or give back.
+    pub fn empty() -> RequestBody {
+        RequestBody {
+            inner: None,
+            counter: None,
+            give_back: None,
+        }
+    }
+
+    /// Wraps a client's body; `give_back` receives it again if it is dropped unpolled.
+    pub fn new(
+        inner: Incoming,
+        counter: Arc<BodyCount>,
+        give_back: Option<oneshot::Sender<Incoming>>,
+    ) -> RequestBody {
+        RequestBody {
+            inner: Some(inner),
+            counter: Some(counter),
+            give_back,
+        }
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        // Once polled, bytes may have left: the body can no longer be resent elsewhere.
+        self.give_back = None;
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = ready!(Pin::new(inner).poll_frame(cx));
+        if let Some(c) = &self.counter {
+            match &frame {
+                Some(Ok(f)) => {
+                    if let Some(d) = f.data_ref() {
+                        c.add(d.len());
+                    }
+                }
+                Some(Err(_)) => c.mark_client_failed(),
+                None => {}
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        if let (Some(tx), Some(inner)) = (self.give_back.take(), self.inner.take()) {
+            // The receiver may be gone (call over): then the body just drops.
+            let _ = tx.send(inner);
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Source {
+    Upstream(Incoming),
+    /// A body the gateway made (error JSON, metrics); `None` once sent.
+    Full(Option<Bytes>),
+}
+
+/// The body sent to the client; see the module doc.
+pub(crate) struct ResponseBody {
+    source: Source,
+    call: Option<Call>,
+    bytes: u64,
+}
+
+impl ResponseBody {
+    /// The upstream's body, ending `call` when it ends.
+    pub(crate) fn upstream(body: Incoming, call: Call) -> ResponseBody {
+        ResponseBody {
+            source: Source::Upstream(body),
+            call: Some(call),
+            bytes: 0,
+        }
+    }
+
+    /// A body made by the gateway; `call` is `None` for reserved paths (not recorded).
+    pub(crate) fn full(data: impl Into<Bytes>, call: Option<Call>) -> ResponseBody {
+        let data = data.into();
+        ResponseBody {
+            source: Source::Full((!data.is_empty()).then_some(data)),
+            call,
+            bytes: 0,
+        }
+    }
+
+    fn end(&mut self, end: BodyEnd) {
+        if let Some(call) = self.call.take() {
+            call.body_ended(self.bytes, end);
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        let frame = match &mut this.source {
+            Source::Upstream(b) => ready!(Pin::new(b).poll_frame(cx)),
+            Source::Full(data) => data.take().map(|d| Ok(Frame::data(d))),
+        };
+        match &frame {
+            Some(Ok(f)) => {
+                if let Some(d) = f.data_ref() {
+                    this.bytes += d.len() as u64;
+                }
+            }
+            Some(Err(e)) => this.end(BodyEnd::UpstreamFailed(e.to_string())),
+            None => this.end(BodyEnd::Complete),
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.source {
+            Source::Upstream(b) => b.is_end_stream(),
+            Source::Full(d) => d.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.source {
+            Source::Upstream(b) => b.size_hint(),
+            Source::Full(d) => SizeHint::with_exact(d.as_ref().map_or(0, |d| d.len() as u64)),
+        }
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        if self.call.is_none() {
+            return;
+        }
+        // hyper may drop a body without polling past its last frame once `is_end_stream`
+        // says it is done, and never polls bodies of HEAD/204/304 answers.
+        let done = self.is_end_stream() || self.call.as_ref().is_some_and(|c| c.no_body);
+        self.end(if done {
+            BodyEnd::Complete
+        } else {
+            BodyEnd::ClientGone
+        });
+    }
+}

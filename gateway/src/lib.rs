@@ -1,0 +1,346 @@
+//! `gatewatch-gateway`: the reverse proxy, its recorder, the shipper with its disk spool, and
+//! the node sampler.
+//!
+//! # Running one
+//!
+//! [`bind`] opens the spool and the listener, starts everything and returns a [`Running`]
+//! gateway whose [`Running::local_addr`] is the bound address (listen on port 0 in tests);
+//! [`Running::wait`] returns once the `shutdown` future has resolved and the gateway has
+//! drained. [`run`] is both in one call.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), gatewatch_gateway::Error> {
+//! use gatewatch_gateway::{GatewayConfig, RouteConfig};
+//! let mut config = GatewayConfig::new(
+//!     "127.0.0.1:8080".parse().unwrap(),
+//!     "gw1",
+//!     "http://127.0.0.1:8091",
+//!     "./data/spool",
+//! );
+//! config.routes.push(RouteConfig::new("/demo", ["http://127.0.0.1:8000"]).strip_prefix(true));
+//! let running = gatewatch_gateway::bind(config, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await?;
+//! println!("listening on {}", running.local_addr());
+//! running.wait().await
+//! # }
+//! ```
+//!
+//! # The phases of a call
+//!
+//! ```mermaid
+//! flowchart LR
+//!     A[request head] --> R{reserved path?}
+//!     R -- yes --> S[answer: healthz / readyz / metrics]
+//!     R -- no --> C[open Call: call id, request id]
+//!     C --> M{route: longest prefix}
+//!     M -- none --> E404[404 no_route]
+//!     M -- found --> U[upstream request: strip hop-by-hop, X-Forwarded-*, Host, X-Request-Id]
+//!     U --> P{upstream, round robin}
+//!     P -- connect error --> P2[next upstream, once] --> P
+//!     P -- no head in time --> E504[504 timeout]
+//!     P -- unreachable --> E502[502 upstream_unreachable]
+//!     P -- response head --> B[response: streamed body, byte count]
+//!     E404 --> L
+//!     E502 --> L
+//!     E504 --> L
+//!     B --> L[logging: Call dropped, one CallRecord, try_send to the queue]
+//!     L --> Q[(bounded queue)] --> SH[shipper] --> CO[collector / spool]
+//! ```
+//!
+//! The phases live in `proxy.rs`, the record in `recorder.rs`: a `Call` is
+//! opened when the head arrives and its `Drop` is the one place where the [`CallRecord`] is
+//! finished and queued — on success, on an early answer, when the client leaves before the
+//! response head (`client_aborted`, status 499) or during the body (`client_aborted`, the
+//! upstream's status). The proxy never waits on telemetry: the queue is bounded and a full
+//! queue drops the record and counts it
+//! (`gatewatch_gateway_records_dropped_total{reason="queue_full"}`).
+//!
+//! Proxying rules:
+//! - routes match the longest prefix at a `/` boundary; `strip_prefix` removes it (the
+//!   remainder always starts with `/`); the query string is kept;
+//! - upstreams of a route are used in turn; when the TCP connection cannot be made the next
+//!   upstream is tried once, then 502 `upstream_unreachable`; no response head within
+//!   `upstream_timeout` gives 504 `upstream_timeout`; other upstream failures give 502
+//!   `upstream_error` (or `client_aborted`, 499, when it was the client's upload that broke);
+//!   the gateway's own errors are JSON,
+//!   `{"error":{"code":"…","message":"…"}}`;
+//! - bodies stream both ways, never buffered whole;
+//! - hop-by-hop headers (`Connection` and the headers it names, `Keep-Alive`, `Proxy-*`, `TE`,
+//!   `Trailer`, `Transfer-Encoding`, `Upgrade`) are removed both ways, and `Expect` on the
+//!   way up (hyper has answered it); protocol upgrades (WebSocket) are therefore not proxied;
+//! - `Host` sent upstream is the upstream's `host:port`, as nginx's `proxy_pass` does by
+//!   default; the client's `Host` goes in `X-Forwarded-Host`; `X-Forwarded-For` gets the
+//!   client address appended; `X-Forwarded-Proto` is `http`;
+//! - `X-Request-Id` from the client is kept when it is 1–128 visible ASCII characters, else
+//!   the call id (a UUIDv7) is used; it goes upstream and back to the client on every
+//!   response, the gateway's errors included.
+//!
+//! # Reserved paths
+//!
+//! Answered by the gateway itself on its listener, for any route table, and not recorded:
+//!
+//! | path | answer |
+//! | --- | --- |
+//! | `GET /healthz` | 200 `ok` while the process serves |
+//! | `GET /readyz` | 200 `ready`; 503 while the spool refuses batches (size cap reached or disk failing), i.e. records are being dropped |
+//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_samples_shipped_total`, `…_samples_dropped_total` (all prefixed `gatewatch_gateway_`) |
+//!
+//! Other methods on these paths get 405.
+//!
+//! # Shipping and the spool
+//!
+//! Batches of up to `batch_max_records` (or whatever came in `flush_interval`) are NDJSON
+//! compressed with zstd and POSTed to `{collector_url}/v1/records` with
+//! `Content-Encoding: zstd`, a fresh batch id in `x-gatewatch-batch-id` and, when the send may
+//! repeat an earlier one, `x-gatewatch-replay: 1`. 200/207 are final, 400/404/405/411/413/
+//! 415/422 are final refusals (counted, not resent), anything else or no answer means the
+//! collector is away: batches then go to the spool and are replayed, oldest first, when it is
+//! back. Node samples take the same way to `/v1/node-samples`.
+//!
+//! Spool invariants (the full list heads `spool.rs`): one file per batch named
+//! `<16-digit sequence>-<records|samples>-<batch uuid>.zst` holding exactly the HTTP body;
+//! written to `.tmp`, fsynced, renamed, directory fsynced; sent in sequence order; deleted
+//! only after the collector answered; verified (zstd checksum) before each send, corrupt
+//! files moved to `corrupt/`; total size capped by `spool_max_bytes`, over which batches are
+//! dropped and counted. One gateway process per spool directory.
+//!
+//! On shutdown the gateway stops accepting, lets calls in flight finish (up to
+//! `drain_timeout`), flushes the queue to the collector — or to the spool if it is away — and
+//! returns.
+//!
+//! # Try it
+//!
+//! `cargo run -p gatewatch-gateway --example gateway` starts a gateway on 127.0.0.1:8080 with
+//! a route `/demo` to `http://127.0.0.1:8000` (`python3 -m http.server 8000`), then:
+//!
+//! ```text
+//! curl -si -H 'X-Request-Id: hello-1' http://127.0.0.1:8080/demo/anything?x=1
+//! ```
+
+mod body;
+mod capture;
+mod config;
+mod error;
+mod headers;
+mod ids;
+mod metrics;
+mod proxy;
+mod recorder;
+mod route;
+mod sampler;
+mod ship;
+mod spool;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+#[doc(no_inline)]
+pub use gatewatch_model::CallRecord;
+
+pub use config::{
+    GatewayConfig, RouteConfig, DEFAULT_BATCH_MAX_RECORDS, DEFAULT_LISTEN, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_SPOOL_MAX_BYTES,
+};
+pub use error::{Error, Result};
+pub use proxy::RESERVED_PATHS;
+pub use spool::CORRUPT_DIR;
+
+/// Batches in flight between the batcher/sampler and the sender.
+const BATCH_CHANNEL: usize = 16;
+
+/// A gateway that is serving; see [`bind`].
+#[derive(Debug)]
+pub struct Running {
+    local_addr: SocketAddr,
+    task: JoinHandle<Result<()>>,
+}
+
+impl Running {
+    /// The address the proxy listens on (the real port when `listen` had port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Waits until the gateway has shut down (after `shutdown` resolved) and drained.
+    pub async fn wait(self) -> Result<()> {
+        self.task.await.map_err(|e| Error::Task {
+            task: "gateway",
+            message: e.to_string(),
+        })?
+    }
+}
+
+/// Validates `config`, opens the spool, binds the listener and starts serving. Serving stops
+/// when `shutdown` resolves; then see [`Running::wait`].
+pub async fn bind(
+    config: GatewayConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Running> {
+    let validated = config.validate()?;
+    let metrics = Arc::new(metrics::Metrics::default());
+
+    let spool = {
+        let (dir, max, m) = (
+            config.spool_dir.clone(),
+            config.spool_max_bytes,
+            metrics.clone(),
+        );
+        tokio::task::spawn_blocking(move || spool::Spool::open(&dir, max, m))
+            .await
+            .map_err(|e| Error::Task {
+                task: "spool open",
+                message: e.to_string(),
+            })??
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| Error::Bind {
+        addr: config.listen,
+        source,
+    })?;
+
+    let node: Arc<str> = Arc::from(config.node.as_str());
+    let (records_tx, records_rx) = mpsc::channel(config.queue_capacity);
+    let (batch_tx, batch_rx) = mpsc::channel(BATCH_CHANNEL);
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let collector = ship::Collector::new(
+        validated.records_uri,
+        validated.samples_uri,
+        config.collector_timeout,
+    );
+    let sender = tokio::spawn(ship::Sender::new(collector, spool, metrics.clone()).run(batch_rx));
+    let batcher = tokio::spawn(ship::run_batcher(
+        records_rx,
+        batch_tx.clone(),
+        node.clone(),
+        config.batch_max_records,
+        config.flush_interval,
+        metrics.clone(),
+        stop_rx.clone(),
+    ));
+    let sampler = (!config.sample_interval.is_zero()).then(|| {
+        tokio::spawn(sampler::run(
+            node.clone(),
+            config.sample_interval,
+            batch_tx.clone(),
+            stop_rx.clone(),
+        ))
+    });
+    // The sender sees its channel close once the batcher and the sampler are done.
+    drop(batch_tx);
+
+    let shared = Arc::new(proxy::Shared {
+        router: validated.router,
+        client: proxy::upstream_client(config.upstream_connect_timeout),
+        records: records_tx,
+        metrics,
+        upstream_timeout: config.upstream_timeout,
+        queue_capacity: config.queue_capacity,
+        spool_max_bytes: config.spool_max_bytes,
+    });
+    info!(addr = %local_addr, node = %node, routes = config.routes.len(), "gateway listening");
+    let drain = config.drain_timeout;
+    let task = tokio::spawn(async move {
+        serve(listener, shared, shutdown, drain).await;
+        let _ = stop_tx.send(true);
+        let mut failed = None;
+        for (name, task) in [
+            ("batcher", Some(batcher)),
+            ("sampler", sampler),
+            ("shipper", Some(sender)),
+        ] {
+            if let Some(task) = task {
+                if let Err(e) = task.await {
+                    failed.get_or_insert(Error::Task {
+                        task: name,
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        info!("gateway stopped");
+        failed.map_or(Ok(()), Err)
+    });
+    Ok(Running { local_addr, task })
+}
+
+/// Runs a gateway until `shutdown` resolves, then drains it (see the crate doc).
+pub async fn run(
+    config: GatewayConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    bind(config, shutdown).await?.wait().await
+}
+
+/// Accepts connections until `shutdown`; then waits up to `drain` for open ones to finish.
+async fn serve(
+    listener: TcpListener,
+    shared: Arc<proxy::Shared>,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    // Small responses should leave at once, not wait for Nagle.
+                    let _ = stream.set_nodelay(true);
+                    let shared = shared.clone();
+                    let client = proxy::Peer::new(peer);
+                    let service = service_fn(move |req| {
+                        proxy::handle(shared.clone(), req, client.clone())
+                    });
+                    let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            debug!(%peer, error = %proxy::chain(&e), "client connection ended with an error");
+                        }
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    drop(listener);
+    info!(
+        connections = graceful.count(),
+        "shutting down: draining calls in flight"
+    );
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        warn!(
+            timeout_ms = drain.as_millis() as u64,
+            "calls still in flight after the drain timeout; their records may be lost"
+        );
+    }
+}

@@ -1,0 +1,365 @@
+//! The proxy's phases for one request, in order:
+//!
+//! 1. **reserved** — `/healthz`, `/readyz`, `/metrics` are answered here and not recorded;
+//! 2. **start** — a [`Call`] is opened: call id (UUIDv7 of the start time), request id;
+//! 3. **route** — longest prefix; none → 404 `no_route`;
+//! 4. **upstream request** — hop-by-hop headers out, `X-Forwarded-*`, `Host`, `X-Request-Id`
+//!    in, target rewritten; the body streams through [`RequestBody`];
+//! 5. **upstream** — round robin; a connect failure tries the next upstream once; no response
+//!    head before `upstream_timeout` → 504;
+//! 6. **response** — hop-by-hop headers out, `X-Request-Id` in, the body streams through
+//!    [`ResponseBody`], which owns the `Call`;
+//! 7. **logging** — the `Call` drops and emits the record (see [`crate::recorder`]).
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use gatewatch_model::Outcome;
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http_body::Body as _;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::{mpsc, oneshot};
+use tracing::debug;
+
+use crate::body::{BodyCount, RequestBody, ResponseBody};
+use crate::headers::{self, X_REQUEST_ID};
+use crate::ids;
+use crate::metrics::Metrics;
+use crate::recorder::{Call, CallEvent, CLIENT_CLOSED_STATUS};
+use crate::route::Router;
+
+/// The pooled HTTP/1.1 client to upstreams.
+pub(crate) type UpstreamClient = Client<HttpConnector, RequestBody>;
+
+/// What every request handler shares; one per gateway.
+pub(crate) struct Shared {
+    pub router: Router,
+    pub client: UpstreamClient,
+    /// The bounded record queue (the proxy only ever `try_send`s).
+    pub records: mpsc::Sender<CallEvent>,
+    pub metrics: Arc<Metrics>,
+    pub upstream_timeout: Duration,
+    pub queue_capacity: usize,
+    pub spool_max_bytes: u64,
+}
+
+/// Idle keep-alive connections to upstreams are closed after this long.
+const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub(crate) fn upstream_client(connect_timeout: Duration) -> UpstreamClient {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(UPSTREAM_IDLE_TIMEOUT)
+        .build(http)
+}
+
+/// The client end of one connection.
+#[derive(Clone)]
+pub(crate) struct Peer {
+    pub addr: SocketAddr,
+    /// The address rendered once for `X-Forwarded-For`.
+    pub ip_header: HeaderValue,
+}
+
+impl Peer {
+    pub fn new(addr: SocketAddr) -> Peer {
+        Peer {
+            addr,
+            ip_header: headers::ip_header(addr.ip()),
+        }
+    }
+}
+
+/// The hyper service: one call through the gateway.
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    peer: Peer,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let start = Instant::now();
+    if let Some(resp) = reserved(&shared, &req) {
+        return Ok(resp);
+    }
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let call_id = ids::v7_at(since_epoch);
+    let request_id = match req.headers().get(&X_REQUEST_ID) {
+        Some(v) if headers::valid_request_id(v) => v.clone(),
+        _ => ids::header_value(&call_id),
+    };
+    let call = Call::new(
+        shared.clone(),
+        start,
+        since_epoch,
+        call_id,
+        request_id.clone(),
+        &req,
+        peer.addr,
+    );
+    Ok(proxy(&shared, req, peer, call, request_id).await)
+}
+
+async fn proxy(
+    shared: &Shared,
+    req: Request<Incoming>,
+    peer: Peer,
+    mut call: Call,
+    request_id: HeaderValue,
+) -> Response<ResponseBody> {
+    let Some(route) = shared.router.find(req.uri().path()).cloned() else {
+        let message = format!("no route for path '{}'", req.uri().path());
+        return error_response(call, &request_id, Failure::NoRoute, message);
+    };
+    call.set_route(route.clone());
+
+    let (parts, body) = req.into_parts();
+    let method = parts.method;
+    let original_uri = parts.uri;
+    let mut headers = parts.headers;
+    let client_host = headers.remove(header::HOST).or_else(|| {
+        original_uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    headers::strip_hop_by_hop(&mut headers);
+    // hyper already answered `100 Continue` to the client when the body was first read.
+    headers.remove(header::EXPECT);
+    headers::set_forwarded(&mut headers, &peer.ip_header, client_host);
+    headers.insert(X_REQUEST_ID.clone(), request_id.clone());
+
+    let multi = route.upstreams.len() > 1;
+    let counter = (!body.is_end_stream()).then(|| Arc::new(BodyCount::default()));
+    let mut body = counter.is_some().then_some(body);
+    if let Some(c) = &counter {
+        call.count_request_bytes(c.clone());
+    }
+    // A connect failure loses the request inside the pooled client; keep what a second try
+    // needs. Only routes with a second upstream pay for the copy.
+    let mut retry_headers = multi.then(|| headers.clone());
+
+    let deadline = tokio::time::Instant::now() + shared.upstream_timeout;
+    let sent_at = Instant::now();
+    let mut index = route.pick();
+    let response = loop {
+        let upstream = &route.upstreams[index];
+        call.set_upstream(index);
+        let uri = match route.upstream_uri(upstream, &original_uri) {
+            Ok(u) => u,
+            Err(e) => {
+                let message = format!("cannot build the upstream target: {e}");
+                return error_response(call, &request_id, Failure::Gateway, message);
+            }
+        };
+        let retry_possible = retry_headers.is_some();
+        let (give_back, mut given_back) = if retry_possible && body.is_some() {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let req_body = match (body.take(), &counter) {
+            (Some(b), Some(c)) => RequestBody::new(b, c.clone(), give_back),
+            _ => RequestBody::empty(),
+        };
+        let mut upstream_req = Request::new(req_body);
+        *upstream_req.method_mut() = method.clone();
+        *upstream_req.uri_mut() = uri;
+        *upstream_req.version_mut() = Version::HTTP_11;
+        *upstream_req.headers_mut() = std::mem::take(&mut headers);
+        upstream_req
+            .headers_mut()
+            .insert(header::HOST, upstream.host_header.clone());
+
+        match tokio::time::timeout_at(deadline, shared.client.request(upstream_req)).await {
+            Ok(Ok(resp)) => break resp,
+            Err(_elapsed) => {
+                call.set_upstream_latency(sent_at.elapsed());
+                let message = format!(
+                    "no response from {} within {} ms",
+                    upstream.label,
+                    shared.upstream_timeout.as_millis()
+                );
+                return error_response(call, &request_id, Failure::Timeout, message);
+            }
+            Ok(Err(e)) if e.is_connect() => {
+                // The body comes back only if it was never polled; a call without a body
+                // needs nothing back.
+                let returned = given_back.as_mut().and_then(|rx| rx.try_recv().ok());
+                let body_ready = counter.is_none() || returned.is_some();
+                if let (true, Some(h)) = (body_ready, retry_headers.take()) {
+                    debug!(upstream = %upstream.label, error = %chain(&e), "connect failed; trying the next upstream");
+                    body = returned;
+                    headers = h;
+                    index = (index + 1) % route.upstreams.len();
+                    continue;
+                }
+                call.set_upstream_latency(sent_at.elapsed());
+                let message = format!("cannot connect to {}: {}", upstream.label, chain(&e));
+                return error_response(call, &request_id, Failure::Unreachable, message);
+            }
+            Ok(Err(e)) => {
+                call.set_upstream_latency(sent_at.elapsed());
+                if counter.as_ref().is_some_and(|c| c.client_failed()) {
+                    // The upload broke on the client's side, not the upstream's.
+                    let message = format!("client request body failed: {}", chain(&e));
+                    return error_response(call, &request_id, Failure::ClientGone, message);
+                }
+                let message = format!("{} failed: {}", upstream.label, chain(&e));
+                return error_response(call, &request_id, Failure::Upstream, message);
+            }
+        }
+    };
+    call.set_upstream_latency(sent_at.elapsed());
+
+    let (mut parts, body) = response.into_parts();
+    headers::strip_hop_by_hop(&mut parts.headers);
+    parts.headers.insert(X_REQUEST_ID.clone(), request_id);
+    let status = parts.status.as_u16();
+    call.answered(status, Outcome::from_upstream_status(status));
+    Response::from_parts(parts, ResponseBody::upstream(body, call))
+}
+
+/// The errors the gateway answers itself.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    NoRoute,
+    Unreachable,
+    Timeout,
+    Upstream,
+    ClientGone,
+    Gateway,
+}
+
+impl Failure {
+    fn parts(self) -> (StatusCode, Outcome, &'static str) {
+        match self {
+            Failure::NoRoute => (StatusCode::NOT_FOUND, Outcome::NoRoute, "no_route"),
+            Failure::Unreachable => (
+                StatusCode::BAD_GATEWAY,
+                Outcome::UpstreamUnreachable,
+                "upstream_unreachable",
+            ),
+            Failure::Timeout => (
+                StatusCode::GATEWAY_TIMEOUT,
+                Outcome::Timeout,
+                "upstream_timeout",
+            ),
+            Failure::Upstream => (
+                StatusCode::BAD_GATEWAY,
+                Outcome::UpstreamError,
+                "upstream_error",
+            ),
+            // nginx's 499: nobody will read it, but the record says what happened.
+            Failure::ClientGone => (
+                StatusCode::from_u16(CLIENT_CLOSED_STATUS).unwrap_or(StatusCode::BAD_REQUEST),
+                Outcome::ClientAborted,
+                "client_aborted",
+            ),
+            Failure::Gateway => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Outcome::GatewayError,
+                "gateway_error",
+            ),
+        }
+    }
+}
+
+/// `{"error":{"code":"…","message":"…"}}` with the request id; the call records the message.
+fn error_response(
+    mut call: Call,
+    request_id: &HeaderValue,
+    failure: Failure,
+    message: String,
+) -> Response<ResponseBody> {
+    let (status, outcome, code) = failure.parts();
+    let body = serde_json::to_vec(&serde_json::json!({
+        "error": { "code": code, "message": &message }
+    }))
+    .unwrap_or_default();
+    call.failed(status.as_u16(), outcome, Cow::Owned(message));
+    let mut resp = Response::new(ResponseBody::full(body, Some(call)));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(X_REQUEST_ID.clone(), request_id.clone());
+    resp
+}
+
+/// The paths the gateway answers on its own listener, never proxied and never recorded.
+pub const RESERVED_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+fn reserved(shared: &Shared, req: &Request<Incoming>) -> Option<Response<ResponseBody>> {
+    let path = req.uri().path();
+    if !RESERVED_PATHS.contains(&path) {
+        return None;
+    }
+    let text = "text/plain; charset=utf-8";
+    let (status, content_type, body): (StatusCode, &'static str, Bytes) =
+        if !matches!(*req.method(), Method::GET | Method::HEAD) {
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                text,
+                Bytes::from_static(b"use GET\n"),
+            )
+        } else if path == "/healthz" {
+            (StatusCode::OK, text, Bytes::from_static(b"ok\n"))
+        } else if path == "/readyz" {
+            if shared.metrics.spool_full.load(Ordering::Relaxed) {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    text,
+                    Bytes::from_static(
+                        b"not ready: the spool is full, call records are being dropped\n",
+                    ),
+                )
+            } else {
+                (StatusCode::OK, text, Bytes::from_static(b"ready\n"))
+            }
+        } else {
+            let depth = shared.records.max_capacity() - shared.records.capacity();
+            let body = shared
+                .metrics
+                .render(depth, shared.queue_capacity, shared.spool_max_bytes);
+            (
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                Bytes::from(body),
+            )
+        };
+    let mut resp = Response::new(ResponseBody::full(body, None));
+    *resp.status_mut() = status;
+    let h: &mut HeaderMap = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        h.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    }
+    Some(resp)
+}
+
+/// An error and its sources on one line: hyper's top-level messages alone are vague.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}

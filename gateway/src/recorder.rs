@@ -1,0 +1,369 @@
+//! The recorder: exactly one [`CallRecord`] per call, on every exit path.
+//!
+//! A [`Call`] is created when a request head arrives and travels with the call: in the
+//! handler while the upstream is asked, then inside the response body. Whatever ends the call —
+//! the body's last byte, an early answer (404, 502, 504), the client going away before or
+//! during the response — ends with the `Call` being dropped, and its `Drop` is the one place
+//! that finishes the figures and hands a [`CallEvent`] to the queue with `try_send`. The proxy
+//! never waits on telemetry: when the queue is full the event is dropped and counted.
+//!
+//! The event holds cheap, reference-counted pieces of the request (URI, header values, the
+//! route); the [`CallRecord`] with its owned strings is built from it on the shipper's side
+//! ([`CallEvent::into_record`]), off the hot path.
+
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gatewatch_model::{CallRecord, Outcome};
+use http::{HeaderValue, Method, Request, Uri};
+use tokio::sync::mpsc::error::TrySendError;
+use tracing::warn;
+use uuid::Uuid;
+
+use crate::body::BodyCount;
+use crate::capture;
+use crate::metrics::DropReason;
+use crate::proxy::Shared;
+use crate::route::Route;
+
+/// Status recorded for a call whose client left before any response head (nginx's 499).
+pub(crate) const CLIENT_CLOSED_STATUS: u16 = 499;
+
+/// What the recorder knows about one finished call.
+#[derive(Debug)]
+pub(crate) struct CallEvent {
+    pub call_id: Uuid,
+    pub ts_us: i64,
+    pub request_id: HeaderValue,
+    pub method: Method,
+    pub uri: Uri,
+    pub client_ip: IpAddr,
+    pub user_agent: Option<HeaderValue>,
+    pub route: Option<Arc<Route>>,
+    /// Index into `route.upstreams` of the upstream last tried.
+    pub upstream: Option<usize>,
+    pub status: u16,
+    pub outcome: Outcome,
+    pub latency_us: u64,
+    pub upstream_latency_us: u64,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    pub error: Cow<'static, str>,
+}
+
+impl CallEvent {
+    /// The record as shipped. Capture and masking (see [`crate::capture`]) happen here.
+    pub fn into_record(self, node: &str) -> CallRecord {
+        let text = |v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
+        let (api_id, api_name, route, upstream) = match &self.route {
+            Some(r) => (
+                r.api_id.clone(),
+                r.api_name.clone(),
+                r.pattern.clone(),
+                self.upstream
+                    .and_then(|i| r.upstreams.get(i))
+                    .map(|u| u.label.clone())
+                    .unwrap_or_default(),
+            ),
+            None => Default::default(),
+        };
+        let mut rec = CallRecord::new(
+            self.call_id,
+            self.ts_us,
+            node,
+            self.method.as_str(),
+            self.uri.path(),
+        );
+        rec.request_id = text(&self.request_id);
+        rec.api_id = api_id;
+        rec.api_name = api_name;
+        rec.route = route;
+        rec.query = self
+            .uri
+            .query()
+            .map(capture::mask_query)
+            .unwrap_or_default();
+        rec.client_ip = self.client_ip.to_string();
+        rec.user_agent = self.user_agent.as_ref().map(text).unwrap_or_default();
+        rec.upstream = upstream;
+        rec.status = self.status;
+        rec.outcome = self.outcome;
+        rec.latency_us = self.latency_us;
+        rec.upstream_latency_us = self.upstream_latency_us.min(self.latency_us);
+        rec.overhead_us = self.latency_us - rec.upstream_latency_us;
+        rec.request_bytes = self.request_bytes;
+        rec.response_bytes = self.response_bytes;
+        rec.error = self.error.into_owned();
+        rec
+    }
+}
+
+/// How the response body ended, as seen by [`crate::body::ResponseBody`].
+#[derive(Debug)]
+pub(crate) enum BodyEnd {
+    /// The last byte went out (or none were due).
+    Complete,
+    /// The body was dropped before its end: the client went away.
+    ClientGone,
+    /// The upstream's body broke off.
+    UpstreamFailed(String),
+}
+
+/// One call in progress; emits its record when dropped. See the module doc.
+pub(crate) struct Call {
+    shared: Arc<Shared>,
+    start: Instant,
+    ev: Option<CallEvent>,
+    request_bytes: Option<Arc<BodyCount>>,
+    /// A response head was handed to hyper.
+    answered: bool,
+    /// The response carries no body (HEAD, 1xx, 204, 304): hyper never polls it.
+    pub no_body: bool,
+}
+
+impl Call {
+    /// Starts the record of a call whose head arrived at `start` (`since_epoch` on the wall
+    /// clock).
+    pub fn new<B>(
+        shared: Arc<Shared>,
+        start: Instant,
+        since_epoch: Duration,
+        call_id: Uuid,
+        request_id: HeaderValue,
+        req: &Request<B>,
+        peer: SocketAddr,
+    ) -> Call {
+        Call {
+            shared,
+            start,
+            request_bytes: None,
+            answered: false,
+            no_body: req.method() == Method::HEAD,
+            ev: Some(CallEvent {
+                call_id,
+                ts_us: i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX),
+                request_id,
+                method: req.method().clone(),
+                uri: req.uri().clone(),
+                client_ip: peer.ip(),
+                user_agent: req.headers().get(http::header::USER_AGENT).cloned(),
+                route: None,
+                upstream: None,
+                status: CLIENT_CLOSED_STATUS,
+                outcome: Outcome::ClientAborted,
+                latency_us: 0,
+                upstream_latency_us: 0,
+                request_bytes: 0,
+                response_bytes: 0,
+                error: Cow::Borrowed(""),
+            }),
+        }
+    }
+
+    fn ev(&mut self) -> Option<&mut CallEvent> {
+        self.ev.as_mut()
+    }
+
+    pub fn set_route(&mut self, route: Arc<Route>) {
+        if let Some(ev) = self.ev() {
+            ev.route = Some(route);
+        }
+    }
+
+    pub fn set_upstream(&mut self, index: usize) {
+        if let Some(ev) = self.ev() {
+            ev.upstream = Some(index);
+        }
+    }
+
+    /// Where the request body's byte count will be (the body streams in another task).
+    pub fn count_request_bytes(&mut self, counter: Arc<BodyCount>) {
+        self.request_bytes = Some(counter);
+    }
+
+    pub fn set_upstream_latency(&mut self, d: Duration) {
+        if let Some(ev) = self.ev() {
+            ev.upstream_latency_us = micros(d);
+        }
+    }
+
+    /// The response head with `status` is on its way to the client.
+    pub fn answered(&mut self, status: u16, outcome: Outcome) {
+        self.answered = true;
+        self.no_body |= status < 200 || status == 204 || status == 304;
+        if let Some(ev) = self.ev() {
+            ev.status = status;
+            ev.outcome = outcome;
+        }
+    }
+
+    /// Like [`Call::answered`], for a response the gateway makes itself, with the reason.
+    pub fn failed(&mut self, status: u16, outcome: Outcome, error: impl Into<Cow<'static, str>>) {
+        self.answered(status, outcome);
+        if let Some(ev) = self.ev() {
+            ev.error = error.into();
+        }
+    }
+
+    /// The response body is over; the record goes out when `self` drops here.
+    pub fn body_ended(mut self, response_bytes: u64, end: BodyEnd) {
+        if let Some(ev) = self.ev() {
+            ev.response_bytes = response_bytes;
+            match end {
+                BodyEnd::Complete => {}
+                BodyEnd::ClientGone => {
+                    ev.outcome = Outcome::ClientAborted;
+                    ev.error = Cow::Borrowed("client closed the connection during the response");
+                }
+                BodyEnd::UpstreamFailed(e) => {
+                    ev.outcome = Outcome::UpstreamError;
+                    ev.error = Cow::Owned(format!("upstream response body failed: {e}"));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let Some(mut ev) = self.ev.take() else {
+            return;
+        };
+        if !self.answered {
+            // Dropped before a head was handed to hyper: the client went away while the
+            // gateway waited on the upstream, and hyper dropped the handler.
+            ev.status = CLIENT_CLOSED_STATUS;
+            ev.outcome = Outcome::ClientAborted;
+            ev.error = Cow::Borrowed("client closed the connection before the response");
+        }
+        ev.latency_us = micros(self.start.elapsed());
+        if let Some(c) = &self.request_bytes {
+            ev.request_bytes = c.bytes();
+        }
+        self.shared.record(ev);
+    }
+}
+
+impl Shared {
+    /// Hands a finished call to the shipper without waiting.
+    pub(crate) fn record(&self, ev: CallEvent) {
+        self.metrics.count_request(ev.outcome);
+        let reason = match self.records.try_send(ev) {
+            Ok(()) => return,
+            Err(TrySendError::Full(_)) => DropReason::QueueFull,
+            Err(TrySendError::Closed(_)) => DropReason::Shutdown,
+        };
+        self.metrics.count_dropped(reason, 1);
+        let n = self.metrics.dropped(reason);
+        // The first drop and every 10 000th after: a full queue must not flood the log.
+        if n == 1 || n.is_multiple_of(10_000) {
+            warn!(
+                reason = ?reason,
+                dropped_so_far = n,
+                "call record dropped: the record queue is full or closed"
+            );
+        }
+    }
+}
+
+pub(crate) fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RouteConfig;
+    use crate::route::Router;
+
+    fn event() -> CallEvent {
+        CallEvent {
+            call_id: crate::ids::v7_at(Duration::from_secs(1_764_000_000)),
+            ts_us: 1_764_000_000_000_000,
+            request_id: HeaderValue::from_static("r"),
+            method: Method::GET,
+            uri: "/".parse().unwrap(),
+            client_ip: "127.0.0.1".parse().unwrap(),
+            user_agent: None,
+            route: None,
+            upstream: None,
+            status: 404,
+            outcome: Outcome::NoRoute,
+            latency_us: 1,
+            upstream_latency_us: 0,
+            request_bytes: 0,
+            response_bytes: 0,
+            error: Cow::Borrowed(""),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_and_counts_without_waiting() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+        let shared = Shared {
+            router: Router::new(&[]).unwrap(),
+            client: crate::proxy::upstream_client(Duration::from_secs(1)),
+            records: tx,
+            metrics: Arc::new(crate::metrics::Metrics::default()),
+            upstream_timeout: Duration::from_secs(1),
+            queue_capacity: 2,
+            spool_max_bytes: 0,
+        };
+        for _ in 0..5 {
+            shared.record(event());
+        }
+        assert_eq!(shared.metrics.dropped(DropReason::QueueFull), 3);
+        rx.close();
+        let mut queued = 0;
+        while rx.recv().await.is_some() {
+            queued += 1;
+        }
+        assert_eq!(queued, 2);
+        shared.record(event());
+        assert_eq!(shared.metrics.dropped(DropReason::Shutdown), 1);
+        let text = shared.metrics.render(0, 2, 0);
+        assert!(text.contains("gatewatch_gateway_requests_total{outcome=\"no_route\"} 6"));
+        assert!(text.contains("gatewatch_gateway_records_queued_total 2"));
+    }
+
+    #[test]
+    fn record_carries_route_upstream_and_timings() {
+        let router = Router::new(&[RouteConfig::new("/demo", ["http://10.0.0.5:9000"])]).unwrap();
+        let route = router.find("/demo/a").unwrap().clone();
+        let id = crate::ids::v7_at(Duration::from_micros(1_764_000_000_123_456));
+        let ev = CallEvent {
+            call_id: id,
+            ts_us: 1_764_000_000_123_456,
+            request_id: HeaderValue::from_static("rid-1"),
+            method: Method::POST,
+            uri: "/demo/a?x=1".parse().unwrap(),
+            client_ip: "10.1.2.3".parse().unwrap(),
+            user_agent: Some(HeaderValue::from_static("curl/8")),
+            route: Some(route),
+            upstream: Some(0),
+            status: 201,
+            outcome: Outcome::Ok,
+            latency_us: 900,
+            upstream_latency_us: 700,
+            request_bytes: 5,
+            response_bytes: 7,
+            error: Cow::Borrowed(""),
+        };
+        let r = ev.into_record("gw1");
+        assert_eq!(r.call_id, id);
+        assert_eq!(r.request_id, "rid-1");
+        assert_eq!((r.path.as_str(), r.query.as_str()), ("/demo/a", "x=1"));
+        assert_eq!(r.api_id, "/demo");
+        assert_eq!(r.route, "/demo/**");
+        assert_eq!(r.upstream, "http://10.0.0.5:9000");
+        assert_eq!(r.client_ip, "10.1.2.3");
+        assert_eq!(r.user_agent, "curl/8");
+        assert_eq!(
+            (r.latency_us, r.upstream_latency_us, r.overhead_us),
+            (900, 700, 200)
+        );
+        assert!(r.validate().is_ok());
+    }
+}

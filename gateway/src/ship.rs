@@ -1,0 +1,710 @@
+//! The shipper: records and samples from memory to the collector, through the spool when the
+//! collector is away.
+//!
+//! Two tasks:
+//! - the **batcher** drains the record queue into batches of up to `batch_max_records`, at
+//!   least every `flush_interval`, and encodes each (NDJSON, zstd) on the blocking pool;
+//! - the **sender** owns the network and the [`Spool`]. It numbers each batch it receives
+//!   (the sampler's batches come the same way) and sends one batch at a time, oldest number
+//!   first, from two places: a few batches waiting in memory and the spool files.
+//!
+//! Rules of the sender, which make delivery ordered and at-least-once (the collector makes it
+//! exactly-once by batch id):
+//! - a new batch waits in memory only while the spool is empty (and at most [`PENDING_MAX`]
+//!   of them); otherwise it goes to the spool;
+//! - a batch that meets an away collector goes to the spool with its number, and so do all
+//!   batches waiting in memory; nothing is sent again before a backoff (250 ms doubling to
+//!   5 s, or the collector's `Retry-After`), and then the oldest batch is tried first;
+//! - spooled batches are sent with the replay header; a spool file is deleted after a 2xx or a
+//!   "bad batch" answer (see [`classify`]).
+//!
+//! On shutdown the batcher flushes what is queued, and the sender, after its send in flight,
+//! sends the batches waiting in memory if the collector is reachable and nothing older is
+//! spooled, and spools them otherwise. Replaying the spool waits for the next start.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use gatewatch_model::{ndjson, CallRecord, NodeSample};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep_until, Instant, MissedTickBehavior};
+use tracing::{debug, error, info, warn};
+use uuid::Uuid;
+
+use crate::ids;
+use crate::metrics::{DropReason, Metrics};
+use crate::proxy::chain;
+use crate::recorder::CallEvent;
+use crate::spool::{self, AppendError, LoadError, Spool};
+
+/// zstd level of batch bodies: level 1 is several times faster than the default and still
+/// shrinks repetitive NDJSON about tenfold.
+const ZSTD_LEVEL: i32 = 1;
+/// Batches held in memory while a send is in flight (beyond that, they go to the spool).
+pub(crate) const PENDING_MAX: usize = 8;
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Longest `Retry-After` obeyed.
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(60);
+/// How much of a collector's answer is read (for the log when it refuses a batch).
+const ANSWER_LIMIT: usize = 64 * 1024;
+
+static BATCH_ID: HeaderName = HeaderName::from_static(gatewatch_model::BATCH_ID_HEADER);
+static REPLAY: HeaderName = HeaderName::from_static(gatewatch_model::REPLAY_HEADER);
+
+/// What a batch carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Records,
+    Samples,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Records => "records",
+            Kind::Samples => "samples",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "records" => Some(Kind::Records),
+            "samples" => Some(Kind::Samples),
+            _ => None,
+        }
+    }
+}
+
+/// One encoded batch: the exact HTTP body and what it is.
+#[derive(Debug, Clone)]
+pub(crate) struct Batch {
+    pub kind: Kind,
+    pub id: Uuid,
+    pub body: Bytes,
+    /// Records or samples in it.
+    pub count: usize,
+}
+
+/// zstd with the content checksum on, so a damaged spool file is detected.
+pub(crate) fn compress(raw: &[u8]) -> io::Result<Vec<u8>> {
+    let mut c = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+    c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+    c.compress(raw)
+}
+
+fn encode<T: serde::Serialize>(kind: Kind, values: &[T]) -> io::Result<Batch> {
+    let mut raw = Vec::with_capacity(values.len() * 512);
+    ndjson::encode_lines(values, &mut raw).map_err(io::Error::other)?;
+    Ok(Batch {
+        kind,
+        id: Uuid::now_v7(),
+        body: Bytes::from(compress(&raw)?),
+        count: values.len(),
+    })
+}
+
+pub(crate) fn encode_records(events: Vec<CallEvent>, node: &str) -> io::Result<Batch> {
+    let records: Vec<CallRecord> = events.into_iter().map(|e| e.into_record(node)).collect();
+    encode(Kind::Records, &records)
+}
+
+pub(crate) fn encode_samples(samples: &[NodeSample]) -> io::Result<Batch> {
+    encode(Kind::Samples, samples)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batcher
+
+/// Drains the record queue into batches until `stop` turns true, then drains what is left.
+pub(crate) async fn run_batcher(
+    mut rx: mpsc::Receiver<CallEvent>,
+    out: mpsc::Sender<Batch>,
+    node: Arc<str>,
+    max: usize,
+    every: Duration,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut buf: Vec<CallEvent> = Vec::new();
+    // The first flush is one interval in, not at once (`interval`'s first tick is immediate).
+    let mut tick = tokio::time::interval_at(Instant::now() + every, every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        // `buf` is flushed whenever it reaches `max`, so the limit is never zero here.
+        let room = max - buf.len();
+        tokio::select! {
+            n = rx.recv_many(&mut buf, room) => {
+                if n == 0 {
+                    break;
+                }
+                if buf.len() >= max {
+                    flush(&mut buf, &node, &out, &metrics).await;
+                }
+            }
+            _ = tick.tick() => {
+                if !buf.is_empty() {
+                    flush(&mut buf, &node, &out, &metrics).await;
+                }
+            }
+            () = stopped(&mut stop) => {
+                // Refuse new records; what is queued still comes out below.
+                rx.close();
+                loop {
+                    let room = max - buf.len();
+                    if rx.recv_many(&mut buf, room).await == 0 {
+                        break;
+                    }
+                    if buf.len() >= max {
+                        flush(&mut buf, &node, &out, &metrics).await;
+                    }
+                }
+                break;
+            }
+        }
+    }
+    if !buf.is_empty() {
+        flush(&mut buf, &node, &out, &metrics).await;
+    }
+}
+
+/// Resolves once `stop` is true (or its sender is gone).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns must not live across an await: drop it here.
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn flush(
+    buf: &mut Vec<CallEvent>,
+    node: &Arc<str>,
+    out: &mpsc::Sender<Batch>,
+    metrics: &Metrics,
+) {
+    let events = std::mem::take(buf);
+    let count = events.len() as u64;
+    let node = node.clone();
+    // Encoding a few thousand records takes milliseconds: keep it off the proxy's workers.
+    match tokio::task::spawn_blocking(move || encode_records(events, &node)).await {
+        Ok(Ok(batch)) => {
+            if out.send(batch).await.is_err() {
+                metrics.count_dropped(DropReason::Shutdown, count);
+            }
+        }
+        Ok(Err(e)) => {
+            error!(records = count, error = %e, "cannot encode a batch of call records; dropped");
+            metrics.count_dropped(DropReason::Encode, count);
+        }
+        Err(e) => {
+            error!(records = count, error = %e, "encoding task failed; batch dropped");
+            metrics.count_dropped(DropReason::Encode, count);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Talking to the collector
+
+/// How the sender treats a collector's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Stored (200 and other 2xx except 207).
+    Delivered,
+    /// 207: good lines stored, bad ones refused; resending would not help.
+    Partial,
+    /// The batch itself is bad or the endpoint does not exist: never resend.
+    Rejected,
+    /// Try again later (503, other 5xx, 401/403/408/429, redirects, …).
+    Away,
+}
+
+/// The one place that decides whether a batch is resent. Unknown answers count as "away":
+/// a batch kept in the spool can still be sent; a dropped one is gone.
+pub(crate) fn classify(status: StatusCode) -> Class {
+    match status.as_u16() {
+        207 => Class::Partial,
+        200..=299 => Class::Delivered,
+        // 404/405: no such endpoint — a configuration error that a resend cannot fix, and
+        // retrying would hold every later batch behind this one.
+        400 | 404 | 405 | 411 | 413 | 415 | 422 => Class::Rejected,
+        _ => Class::Away,
+    }
+}
+
+/// The result of one send.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    Delivered {
+        partial: bool,
+    },
+    Rejected {
+        status: u16,
+        answer: String,
+    },
+    Away {
+        retry_after: Option<Duration>,
+        why: String,
+    },
+}
+
+/// The HTTP client to the collector.
+#[derive(Clone)]
+pub(crate) struct Collector {
+    client: Client<HttpConnector, Full<Bytes>>,
+    records_uri: Uri,
+    samples_uri: Uri,
+    timeout: Duration,
+}
+
+impl Collector {
+    pub fn new(records_uri: Uri, samples_uri: Uri, timeout: Duration) -> Collector {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(timeout.min(Duration::from_secs(3))));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(http);
+        Collector {
+            client,
+            records_uri,
+            samples_uri,
+            timeout,
+        }
+    }
+
+    /// POSTs one batch body; `replay` marks a send that may repeat an earlier one.
+    pub async fn post(&self, kind: Kind, id: Uuid, body: Bytes, replay: bool) -> Verdict {
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = match kind {
+            Kind::Records => self.records_uri.clone(),
+            Kind::Samples => self.samples_uri.clone(),
+        };
+        let h = req.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-ndjson"),
+        );
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("zstd"));
+        h.insert(BATCH_ID.clone(), ids::header_value(&id));
+        if replay {
+            h.insert(REPLAY.clone(), HeaderValue::from_static("1"));
+        }
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(|e| chain(&e))?;
+            let status = resp.status();
+            let retry_after = resp
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| Duration::from_secs(s).min(RETRY_AFTER_MAX));
+            // Read the answer to the end so the connection can be reused.
+            let answer = Limited::new(resp.into_body(), ANSWER_LIMIT)
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            Ok::<_, String>((status, retry_after, answer))
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Err(_) => Verdict::Away {
+                retry_after: None,
+                why: format!("no answer within {} ms", self.timeout.as_millis()),
+            },
+            Ok(Err(why)) => Verdict::Away {
+                retry_after: None,
+                why,
+            },
+            Ok(Ok((status, retry_after, answer))) => match classify(status) {
+                Class::Delivered => Verdict::Delivered { partial: false },
+                Class::Partial => {
+                    warn!(batch_id = %id, answer = %String::from_utf8_lossy(&answer), "collector refused some lines of a batch");
+                    Verdict::Delivered { partial: true }
+                }
+                Class::Rejected => Verdict::Rejected {
+                    status: status.as_u16(),
+                    answer: String::from_utf8_lossy(&answer).into_owned(),
+                },
+                Class::Away => Verdict::Away {
+                    retry_after,
+                    why: format!("collector answered {status}"),
+                },
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sender
+
+/// What was sent, handed back with its verdict.
+enum Sent {
+    Fresh {
+        seq: u64,
+        batch: Batch,
+    },
+    Spooled {
+        seq: u64,
+        kind: Kind,
+        count: usize,
+    },
+    /// The spool file could not be read back; no send happened.
+    Unreadable {
+        seq: u64,
+        error: LoadError,
+    },
+}
+
+type InFlight = Pin<Box<dyn Future<Output = (Sent, Option<Verdict>)> + Send>>;
+
+/// The sender's state; see the module doc.
+pub(crate) struct Sender {
+    collector: Collector,
+    spool: Spool,
+    pending: VecDeque<(u64, Batch)>,
+    /// `Some` while the collector is known to be away: no new batch waits in memory, and
+    /// nothing is sent before this instant.
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl Sender {
+    pub fn new(collector: Collector, spool: Spool, metrics: Arc<Metrics>) -> Sender {
+        Sender {
+            collector,
+            spool,
+            pending: VecDeque::new(),
+            retry_at: None,
+            backoff: BACKOFF_MIN,
+            metrics,
+        }
+    }
+
+    /// Sends batches from `rx` until it closes, then flushes (see the module doc).
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Batch>) {
+        if !self.spool.is_empty() {
+            info!(
+                batches = self.spool.len(),
+                "spool holds batches from before; replaying them"
+            );
+        }
+        let mut in_flight: Option<InFlight> = None;
+        let mut open = true;
+        loop {
+            if open && in_flight.is_none() && self.may_send_now() {
+                in_flight = self.start_next();
+            }
+            if !open && in_flight.is_none() {
+                break;
+            }
+            let wait_for_retry = self
+                .retry_at
+                .filter(|_| in_flight.is_none() && self.has_work());
+            tokio::select! {
+                b = rx.recv(), if open => match b {
+                    Some(batch) => self.accept(batch).await,
+                    None => open = false,
+                },
+                (sent, verdict) = wait_in_flight(&mut in_flight) => {
+                    in_flight = None;
+                    self.settle(sent, verdict).await;
+                }
+                () = sleep_until_opt(wait_for_retry) => {}
+            }
+        }
+        self.finish().await;
+    }
+
+    fn may_send_now(&self) -> bool {
+        self.retry_at.is_none_or(|t| Instant::now() >= t)
+    }
+
+    fn has_work(&self) -> bool {
+        !self.pending.is_empty() || !self.spool.is_empty()
+    }
+
+    /// A new batch from the batcher or the sampler.
+    async fn accept(&mut self, batch: Batch) {
+        let seq = self.spool.next_seq();
+        // Not gated on the collector being up: while it is away with an empty spool (a spool
+        // too small or failing), these batches are what probes it when the backoff ends.
+        if self.spool.is_empty() && self.pending.len() < PENDING_MAX {
+            self.pending.push_back((seq, batch));
+        } else {
+            self.spool_batch(seq, batch).await;
+        }
+    }
+
+    /// Starts sending the oldest batch, wherever it waits.
+    fn start_next(&mut self) -> Option<InFlight> {
+        let pending = self.pending.front().map(|(s, _)| *s);
+        let spooled = self.spool.first().map(|(s, e)| (s, e.kind, e.id));
+        let collector = self.collector.clone();
+        let oldest_is_spooled = match (pending, spooled) {
+            (Some(p), Some((s, _, _))) => s < p,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        match spooled {
+            Some((seq, kind, id)) if oldest_is_spooled => {
+                let path = self.spool.path(seq)?;
+                Some(Box::pin(async move {
+                    let loaded = tokio::task::spawn_blocking(move || spool::load(&path))
+                        .await
+                        .unwrap_or_else(|e| Err(LoadError::Io(io::Error::other(e.to_string()))));
+                    match loaded {
+                        Ok(l) => {
+                            let verdict = collector.post(kind, id, l.body, true).await;
+                            (
+                                Sent::Spooled {
+                                    seq,
+                                    kind,
+                                    count: l.count,
+                                },
+                                Some(verdict),
+                            )
+                        }
+                        Err(error) => (Sent::Unreadable { seq, error }, None),
+                    }
+                }))
+            }
+            _ => {
+                let (seq, batch) = self.pending.pop_front()?;
+                Some(Box::pin(async move {
+                    let verdict = collector
+                        .post(batch.kind, batch.id, batch.body.clone(), false)
+                        .await;
+                    (Sent::Fresh { seq, batch }, Some(verdict))
+                }))
+            }
+        }
+    }
+
+    /// Acts on the answer to one send.
+    async fn settle(&mut self, sent: Sent, verdict: Option<Verdict>) {
+        let (seq, kind, count, fresh) = match sent {
+            Sent::Unreadable {
+                seq,
+                error: LoadError::Corrupt(why),
+            } => {
+                error!(seq, reason = %why, "spool file is corrupt; moved to corrupt/");
+                self.spool.quarantine(seq).await;
+                return;
+            }
+            Sent::Unreadable {
+                seq,
+                error: LoadError::Io(e),
+            } => {
+                if e.kind() == io::ErrorKind::NotFound {
+                    warn!(seq, "spool file vanished; forgetting it");
+                    self.spool.forget(seq);
+                } else {
+                    error!(seq, error = %e, "cannot read a spool file; will retry");
+                    self.back_off(None);
+                }
+                return;
+            }
+            Sent::Fresh { seq, batch } => (seq, batch.kind, batch.count, Some(batch)),
+            Sent::Spooled { seq, kind, count } => (seq, kind, count, None),
+        };
+        let Some(verdict) = verdict else { return };
+        match verdict {
+            Verdict::Delivered { partial } => {
+                if self.retry_at.take().is_some() {
+                    info!(
+                        spooled_batches = self.spool.len(),
+                        "collector is reachable again"
+                    );
+                }
+                self.backoff = BACKOFF_MIN;
+                let m = &self.metrics;
+                // Batches reach the collector again: nothing is being dropped for the spool.
+                m.spool_full.store(false, Relaxed);
+                match kind {
+                    Kind::Records => m.records_shipped.fetch_add(count as u64, Relaxed),
+                    Kind::Samples => m.samples_shipped.fetch_add(count as u64, Relaxed),
+                };
+                if partial {
+                    m.batches_partial.fetch_add(1, Relaxed);
+                } else {
+                    m.batches_shipped.fetch_add(1, Relaxed);
+                }
+                if fresh.is_none() {
+                    self.spool.remove(seq).await;
+                }
+            }
+            Verdict::Rejected { status, answer } => {
+                error!(seq, kind = kind.as_str(), status, answer = %answer, lines = count, "collector refused a batch as bad; not resending");
+                self.retry_at = None;
+                self.backoff = BACKOFF_MIN;
+                self.metrics.batches_rejected.fetch_add(1, Relaxed);
+                self.count_lost(kind, count, DropReason::Rejected);
+                if fresh.is_none() {
+                    self.spool.remove(seq).await;
+                }
+            }
+            Verdict::Away { retry_after, why } => {
+                self.metrics.ship_errors.fetch_add(1, Relaxed);
+                if self.retry_at.is_none() {
+                    warn!(reason = %why, "collector is away; spooling batches");
+                } else {
+                    debug!(reason = %why, "collector still away");
+                }
+                self.back_off(retry_after);
+                if let Some(batch) = fresh {
+                    self.spool_batch(seq, batch).await;
+                }
+                while let Some((seq, batch)) = self.pending.pop_front() {
+                    self.spool_batch(seq, batch).await;
+                }
+            }
+        }
+    }
+
+    fn back_off(&mut self, retry_after: Option<Duration>) {
+        let wait = retry_after.unwrap_or(self.backoff).max(BACKOFF_MIN);
+        self.retry_at = Some(Instant::now() + wait);
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+    }
+
+    async fn spool_batch(&mut self, seq: u64, batch: Batch) {
+        match self.spool.append(seq, &batch).await {
+            Ok(()) => {
+                if batch.kind == Kind::Records {
+                    self.metrics
+                        .records_spooled
+                        .fetch_add(batch.count as u64, Relaxed);
+                }
+            }
+            Err(AppendError::Full) => {
+                warn!(
+                    seq,
+                    kind = batch.kind.as_str(),
+                    lines = batch.count,
+                    "spool is full; batch dropped"
+                );
+                self.count_lost(batch.kind, batch.count, DropReason::SpoolFull);
+            }
+            Err(AppendError::Io(e)) => {
+                error!(seq, kind = batch.kind.as_str(), lines = batch.count, error = %e, "cannot write to the spool; batch dropped");
+                self.count_lost(batch.kind, batch.count, DropReason::SpoolError);
+            }
+        }
+    }
+
+    fn count_lost(&self, kind: Kind, count: usize, reason: DropReason) {
+        match kind {
+            Kind::Records => self.metrics.count_dropped(reason, count as u64),
+            Kind::Samples => {
+                self.metrics
+                    .samples_dropped
+                    .fetch_add(count as u64, Relaxed);
+            }
+        }
+    }
+
+    /// Shutdown: batches still in memory are sent if that keeps the order and the collector
+    /// is not known to be away; else spooled.
+    async fn finish(mut self) {
+        while let Some((seq, batch)) = self.pending.pop_front() {
+            let older_spooled = self.spool.first().is_some_and(|(s, _)| s < seq);
+            if self.retry_at.is_some() || older_spooled {
+                self.spool_batch(seq, batch).await;
+                continue;
+            }
+            let verdict = self
+                .collector
+                .post(batch.kind, batch.id, batch.body.clone(), false)
+                .await;
+            self.settle(Sent::Fresh { seq, batch }, Some(verdict)).await;
+        }
+        if !self.spool.is_empty() {
+            info!(
+                batches = self.spool.len(),
+                "shipper stopped with batches in the spool; they are sent after the next start"
+            );
+        }
+    }
+}
+
+async fn wait_in_flight(f: &mut Option<InFlight>) -> (Sent, Option<Verdict>) {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collector_answers_are_classified() {
+        let table = [
+            (200, Class::Delivered),
+            (202, Class::Delivered),
+            (207, Class::Partial),
+            (400, Class::Rejected),
+            (404, Class::Rejected),
+            (413, Class::Rejected),
+            (415, Class::Rejected),
+            (422, Class::Rejected),
+            (401, Class::Away),
+            (408, Class::Away),
+            (429, Class::Away),
+            (500, Class::Away),
+            (502, Class::Away),
+            (503, Class::Away),
+            (301, Class::Away),
+        ];
+        for (status, want) in table {
+            assert_eq!(
+                classify(StatusCode::from_u16(status).unwrap()),
+                want,
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_batch_body_is_checksummed_ndjson() {
+        let s = NodeSample {
+            ts_us: 1_764_000_000_000_000,
+            node: "gw1".into(),
+            role: "gateway".into(),
+            cpu_pct: 1.5,
+            mem_used_bytes: 1,
+            mem_total_bytes: 2,
+            rss_bytes: 3,
+            disks: vec![],
+        };
+        let b = encode_samples(&[s.clone(), s]).unwrap();
+        assert_eq!((b.kind, b.count), (Kind::Samples, 2));
+        let raw = zstd::stream::decode_all(&b.body[..]).unwrap();
+        let d = ndjson::decode_lines::<NodeSample>(&raw);
+        assert_eq!((d.values.len(), d.errors.len()), (2, 0));
+        // Frame header descriptor: bit 2 is the content-checksum flag.
+        assert_eq!(b.body[4] & 0b100, 0b100);
+    }
+}

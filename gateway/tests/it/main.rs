@@ -1,0 +1,7 @@
+//! Integration tests of the gateway: upstreams and the collector are tiny hyper servers in
+//! this process (see `support`).
+
+mod proxy;
+mod records;
+mod shipping;
+mod support;

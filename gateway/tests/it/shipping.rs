@@ -1,0 +1,299 @@
+//! The shipper and its spool: ordered, at-least-once delivery with stable batch ids, the size
+//! cap, restarts and corruption.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatewatch_gateway::{RouteConfig, CORRUPT_DIR};
+use gatewatch_model::{ndjson, CallRecord};
+use http::Request;
+use uuid::Uuid;
+
+use crate::support::*;
+
+async fn call_with_id(gw: &Gateway, rid: &str) {
+    let r = gw
+        .send(
+            Request::get("/api/echo")
+                .header("x-request-id", rid)
+                .body(empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+fn api_route(up: &Server) -> Vec<RouteConfig> {
+    vec![RouteConfig::new("/api", [format!("http://{}", up.addr)])]
+}
+
+#[tokio::test]
+async fn collector_away_then_back_delivers_every_record_once_in_order() {
+    let up = upstream("a", Arc::new(StreamSignals::default())).await;
+    let (mut col, state) = collector().await;
+    let spool = tempfile::tempdir().unwrap();
+    let mut c = config(col.addr, spool.path());
+    c.batch_max_records = 3;
+    c.routes = api_route(&up);
+    let gw = Gateway::start(c).await;
+
+    // Phase 1: the collector answers 503 — batches are tried, then spooled.
+    state.set_status(503);
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        let rid = format!("call-{i:02}");
+        call_with_id(&gw, &rid).await;
+        sent.push(rid);
+    }
+    eventually(20, "a refused attempt", || {
+        !state.attempts.lock().unwrap().is_empty()
+    })
+    .await;
+    // Phase 2: the collector is gone (connections refused).
+    col.stop();
+    for i in 5..14 {
+        let rid = format!("call-{i:02}");
+        call_with_id(&gw, &rid).await;
+        sent.push(rid);
+    }
+    eventually_async(20, "every record spooled", || async {
+        gw.metric("gatewatch_gateway_records_spooled_total").await == 14
+    })
+    .await;
+    assert!(!spool_files(spool.path()).is_empty());
+    assert_eq!(state.records().len(), 0);
+
+    // Phase 3: back, on the same port.
+    state.set_status(200);
+    col.restart().await;
+    eventually(30, "all records delivered", || state.records().len() >= 14).await;
+    eventually(10, "the spool emptied", || {
+        spool_files(spool.path()).is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let records = state.records();
+    let got: Vec<&str> = records.iter().map(|r| r.request_id.as_str()).collect();
+    assert_eq!(got, sent, "each record once, in call order");
+    let batches = state.record_batches();
+    assert!(
+        batches.iter().all(|b| b.replay),
+        "spooled batches carry the replay header"
+    );
+    let ids: HashSet<&str> = batches.iter().map(|b| b.batch_id.as_str()).collect();
+    assert_eq!(ids.len(), batches.len(), "batch ids are unique");
+    let refused: HashSet<String> = state
+        .attempts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, _, status)| *status == 503)
+        .map(|(id, _, _)| id.clone())
+        .collect();
+    assert!(!refused.is_empty());
+    for id in &refused {
+        assert!(
+            ids.contains(id.as_str()),
+            "batch {id} was replayed under the same id"
+        );
+    }
+    assert_eq!(
+        gw.metric("gatewatch_gateway_records_shipped_total").await,
+        14
+    );
+    assert_eq!(gw.metric("gatewatch_gateway_spool_batches").await, 0);
+    assert_eq!(gw.metric("gatewatch_gateway_spool_bytes").await, 0);
+    assert!(gw.metric("gatewatch_gateway_ship_errors_total").await >= 1);
+}
+
+#[tokio::test]
+async fn full_spool_drops_batches_and_counts_them_until_the_collector_is_back() {
+    let up = upstream("a", Arc::new(StreamSignals::default())).await;
+    let (mut col, state) = collector().await;
+    col.stop();
+    let spool = tempfile::tempdir().unwrap();
+    let mut c = config(col.addr, spool.path());
+    c.spool_max_bytes = 10; // smaller than any batch
+    c.routes = api_route(&up);
+    let gw = Gateway::start(c).await;
+    assert_eq!(gw.get("/readyz").await.status, 200);
+    for i in 0..7 {
+        call_with_id(&gw, &format!("r{i}")).await;
+    }
+    eventually_async(20, "7 records dropped for the cap", || async {
+        gw.metric("gatewatch_gateway_records_dropped_total{reason=\"spool_full\"}")
+            .await
+            == 7
+    })
+    .await;
+    assert_eq!(
+        gw.metric("gatewatch_gateway_records_spooled_total").await,
+        0
+    );
+    assert_eq!(gw.metric("gatewatch_gateway_spool_full").await, 1);
+    assert_eq!(gw.get("/readyz").await.status, 503);
+    assert!(spool_files(spool.path()).is_empty());
+
+    // Back: new records are delivered and the gateway is ready again.
+    col.restart().await;
+    eventually_async(30, "a record delivered after the outage", || async {
+        call_with_id(&gw, "after").await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        !state.records().is_empty()
+    })
+    .await;
+    assert_eq!(gw.get("/readyz").await.status, 200);
+    assert!(state.records().iter().all(|r| r.request_id == "after"));
+}
+
+#[tokio::test]
+async fn shutdown_flushes_the_queue_to_the_collector() {
+    let up = upstream("a", Arc::new(StreamSignals::default())).await;
+    let (col, state) = collector().await;
+    let spool = tempfile::tempdir().unwrap();
+    let mut c = config(col.addr, spool.path());
+    c.flush_interval = Duration::from_secs(3600); // only the shutdown flush sends
+    c.routes = api_route(&up);
+    let gw = Gateway::start(c).await;
+    for i in 0..4 {
+        call_with_id(&gw, &format!("q{i}")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(state.records().len(), 0, "still queued");
+    gw.shutdown().await;
+    assert_eq!(state.records().len(), 4);
+    assert!(spool_files(spool.path()).is_empty());
+}
+
+#[tokio::test]
+async fn restart_replays_the_spool_once() {
+    let up = upstream("a", Arc::new(StreamSignals::default())).await;
+    let spool = tempfile::tempdir().unwrap();
+
+    // First life: no collector; the queue is flushed to the spool at shutdown.
+    let mut c = config(dead_addr().await, spool.path());
+    c.flush_interval = Duration::from_secs(3600);
+    c.routes = api_route(&up);
+    let gw = Gateway::start(c).await;
+    for i in 0..6 {
+        call_with_id(&gw, &format!("s{i}")).await;
+    }
+    gw.shutdown().await;
+    let files = spool_files(spool.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].contains("-records-"));
+
+    // Second life: the collector is there.
+    let (col, state) = collector().await;
+    let mut c = config(col.addr, spool.path());
+    c.routes = api_route(&up);
+    let gw = Gateway::start(c).await;
+    eventually(20, "the spooled records", || state.records().len() >= 6).await;
+    eventually(10, "the spool emptied", || {
+        spool_files(spool.path()).is_empty()
+    })
+    .await;
+    gw.shutdown().await;
+    let got: Vec<String> = state.records().into_iter().map(|r| r.request_id).collect();
+    assert_eq!(got, ["s0", "s1", "s2", "s3", "s4", "s5"]);
+    let batches = state.record_batches();
+    assert_eq!(batches.len(), 1);
+    assert!(batches[0].replay);
+    assert!(
+        files[0].contains(&batches[0].batch_id),
+        "the id in the file name is sent"
+    );
+}
+
+fn batch_file(records: &[CallRecord]) -> Vec<u8> {
+    let mut raw = Vec::new();
+    ndjson::encode_lines(records, &mut raw).unwrap();
+    let mut c = zstd::bulk::Compressor::new(3).unwrap();
+    c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))
+        .unwrap();
+    c.compress(&raw).unwrap()
+}
+
+fn record(rid: &str) -> CallRecord {
+    let mut r = CallRecord::new(
+        Uuid::now_v7(),
+        1_764_000_000_000_000,
+        "old-node",
+        "GET",
+        "/x",
+    );
+    r.request_id = rid.to_string();
+    r
+}
+
+#[tokio::test]
+async fn corrupt_spool_file_is_quarantined_and_the_rest_delivered() {
+    let spool = tempfile::tempdir().unwrap();
+    let dir = spool.path();
+    let name = |seq: u64| format!("{seq:016}-records-{}.zst", Uuid::now_v7());
+    let good1 = name(1);
+    let bad = name(2);
+    let good3 = name(3);
+    std::fs::write(dir.join(&good1), batch_file(&[record("a"), record("b")])).unwrap();
+    let mut damaged = batch_file(&[record("lost")]);
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0x55;
+    std::fs::write(dir.join(&bad), damaged).unwrap();
+    std::fs::write(dir.join(&good3), batch_file(&[record("c")])).unwrap();
+    std::fs::write(dir.join(format!("{}.tmp", name(4))), b"unfinished").unwrap();
+    std::fs::write(dir.join("README"), b"not a batch").unwrap();
+
+    let (col, state) = collector().await;
+    let gw = Gateway::start(config(col.addr, dir)).await;
+    eventually(20, "the good records", || state.records().len() >= 3).await;
+    eventually(10, "the spool emptied", || spool_files(dir).is_empty()).await;
+    let got: Vec<String> = state.records().into_iter().map(|r| r.request_id).collect();
+    assert_eq!(
+        got,
+        ["a", "b", "c"],
+        "in file order, the corrupt one skipped"
+    );
+    assert!(dir.join(CORRUPT_DIR).join(&bad).exists(), "quarantined");
+    let leftovers: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "unfinished writes deleted: {leftovers:?}"
+    );
+    assert!(dir.join("README").exists(), "strangers are left alone");
+    assert_eq!(gw.metric("gatewatch_gateway_spool_corrupt_total").await, 1);
+    // Not retried: only two batches ever reached the collector.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(state.attempts.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn node_samples_reach_the_collector() {
+    let (col, state) = collector().await;
+    let spool = tempfile::tempdir().unwrap();
+    let mut c = config(col.addr, spool.path());
+    c.sample_interval = Duration::from_millis(300);
+    let gw = Gateway::start(c).await;
+    eventually(20, "two node samples", || state.samples().len() >= 2).await;
+    let samples = state.samples();
+    for s in &samples {
+        assert!(s.validate().is_ok(), "{:?}", s.validate());
+        assert_eq!((s.node.as_str(), s.role.as_str()), ("gw-test", "gateway"));
+        assert!(s.mem_total_bytes > 0 && s.rss_bytes > 0);
+    }
+    let mounts: Vec<&str> = samples[0].disks.iter().map(|d| d.mount.as_str()).collect();
+    let unique: HashSet<&&str> = mounts.iter().collect();
+    assert_eq!(
+        unique.len(),
+        mounts.len(),
+        "mounts are not repeated: {mounts:?}"
+    );
+    assert!(gw.metric("gatewatch_gateway_samples_shipped_total").await >= 2);
+    gw.shutdown().await;
+}
