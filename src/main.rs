@@ -1,1 +1,196 @@
-fn main() {}
+//! `gatewatch`: one binary for every role.
+//!
+//! `gatewatch up [--demo]` runs every role in one process; `gatewatch gateway`, `collector`,
+//! `alerter`, `reports`, `dashboards` run one role each from the same configuration, so each can
+//! be killed and restarted on its own. `gatewatch migrate` applies the ClickHouse schema;
+//! `gatewatch loadgen` drives traffic through a gateway.
+//!
+//! Exit codes: 0 ok, 2 bad usage or configuration (the message names the value), 1 other.
+
+mod config;
+mod demo;
+mod health;
+mod loadgen;
+mod roles;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gatewatch",
+    version,
+    about = "API gateway analytics, monitoring and alerting"
+)]
+struct Cli {
+    /// Configuration file (every key optional; env GATEWATCH_* overrides it).
+    #[arg(long, global = true, env = "GATEWATCH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (WAL, spool, snapshots); overrides `data_dir`.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// ClickHouse HTTP URL; overrides `[clickhouse] url`.
+    #[arg(long, global = true)]
+    clickhouse_url: Option<String>,
+    /// ClickHouse database; overrides `[clickhouse] database`.
+    #[arg(long, global = true)]
+    clickhouse_database: Option<String>,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Log filter, e.g. `info` or `gatewatch_collector=debug`.
+    #[arg(long, global = true, env = "GATEWATCH_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run every role in one process (migrates first).
+    Up {
+        /// Also start a demo upstream, a demo API and a trickle of traffic.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run the proxy.
+    Gateway,
+    /// Run the ingest API and ClickHouse inserter.
+    Collector,
+    /// Run the alerter (health and metrics only for now).
+    Alerter,
+    /// Run the reports scheduler (health and metrics only for now).
+    Reports,
+    /// Run the web UI and admin API (health and metrics only for now).
+    Dashboards,
+    /// Apply the ClickHouse schema (idempotent).
+    Migrate,
+    /// Print the configuration in effect, as TOML, and the environment variable of each key.
+    Config,
+    /// Drive traffic through a gateway (loopback only).
+    Loadgen(loadgen::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logs(cli.log_format, &cli.log);
+    let file = match load_config(&cli) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("gatewatch: bad configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match file.validate() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("gatewatch: bad configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let loadgen_uri = match &cli.command {
+        Command::Loadgen(args) => match loadgen::check(args) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                eprintln!("gatewatch loadgen: {e:#}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gatewatch: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Up { demo } => roles::up(config, demo).await,
+            Command::Gateway => roles::gateway(config).await,
+            Command::Collector => roles::collector(config).await,
+            Command::Alerter => health::serve_role("alerter", config.alerter_listen).await,
+            Command::Reports => health::serve_role("reports", config.reports_listen).await,
+            Command::Dashboards => health::serve_role("dashboards", config.dashboards_listen).await,
+            Command::Migrate => roles::migrate(&config).await,
+            Command::Config => {
+                print_config(&file);
+                Ok(())
+            }
+            Command::Loadgen(args) => match loadgen_uri {
+                Some(uri) => loadgen::run(args, uri).await,
+                None => Ok(()),
+            },
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gatewatch: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<config::FileConfig, config::ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let mut file = config::load(cli.config.as_deref(), &env)?;
+    if let Some(d) = &cli.data_dir {
+        file.data_dir = d.clone();
+    }
+    if let Some(u) = &cli.clickhouse_url {
+        file.clickhouse.url = u.clone();
+    }
+    if let Some(d) = &cli.clickhouse_database {
+        file.clickhouse.database = d.clone();
+    }
+    Ok(file)
+}
+
+fn print_config(file: &config::FileConfig) {
+    let mut shown = file.clone();
+    if !shown.clickhouse.password.is_empty() {
+        shown.clickhouse.password = "********".into();
+    }
+    match toml::to_string_pretty(&shown) {
+        Ok(t) => println!("{t}"),
+        Err(e) => eprintln!("gatewatch: {e}"),
+    }
+    println!("# environment variables:");
+    for (name, path) in config::env_keys() {
+        println!("#   {name:<45} {}", path.join("."));
+    }
+}
+
+fn init_logs(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

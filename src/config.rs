@@ -1,0 +1,575 @@
+//! `gatewatch.toml`, `GATEWATCH_*` environment overrides, and their validation.
+//!
+//! Every key is optional (defaults need no file). A key that is not known is an error naming
+//! it, not a silent default. Every leaf key can also come from the environment: `[clickhouse]
+//! url` is `GATEWATCH_CLICKHOUSE_URL`, `data_dir` is `GATEWATCH_DATA_DIR`; the environment
+//! wins over the file, command-line flags win over both.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A configuration problem: which key, and what is wrong with it. Exits with status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+fn bad(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileConfig {
+    /// Where roles keep their files: `wal/` (collector), `spool/` (gateway), `snapshot/`.
+    pub data_dir: PathBuf,
+    /// Site time zone (IANA name) for reports, exception windows and schedules.
+    pub timezone: String,
+    /// This node's name in records and samples; empty means the host name.
+    pub node: String,
+    pub clickhouse: ClickHouseSection,
+    pub gateway: GatewaySection,
+    pub collector: CollectorSection,
+    pub dashboards: ListenSection,
+    pub alerter: ListenSection,
+    pub reports: ListenSection,
+    /// APIs defined in the file.
+    pub routes: Vec<RouteSection>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickHouseSection {
+    /// HTTP interface of ClickHouse.
+    pub url: String,
+    /// Database holding gatewatch's tables (created by `gatewatch migrate`).
+    pub database: String,
+    pub user: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewaySection {
+    /// Address the proxy listens on.
+    pub listen: String,
+    /// Where call records and node samples are shipped.
+    pub collector_url: String,
+    /// Largest spool on disk while the collector is away, in MiB.
+    pub spool_max_mb: u64,
+    /// Records held in memory before the shipper takes them; more are dropped (and counted).
+    pub queue_capacity: usize,
+    /// Records per shipped batch.
+    pub batch_max_records: usize,
+    /// A batch is shipped at least this often, in milliseconds.
+    pub flush_interval_ms: u64,
+    /// Node sampling interval, in seconds.
+    pub sample_interval_secs: u64,
+    /// Upstream connect timeout, in milliseconds (then 502).
+    pub upstream_connect_timeout_ms: u64,
+    /// Time to the upstream's response head, in milliseconds (then 504).
+    pub upstream_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorSection {
+    /// Address of the ingest API.
+    pub listen: String,
+    /// Appends are refused (503) while the write-ahead log holds this many MiB.
+    pub wal_max_mb: u64,
+    /// Largest ingest body as sent, in MiB.
+    pub max_body_mb: usize,
+    /// Rows per INSERT round at most.
+    pub insert_max_rows: usize,
+    /// An INSERT round waits at most this long to fill, in milliseconds.
+    pub insert_period_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ListenSection {
+    /// Address of the role's HTTP port.
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSection {
+    /// Path prefix, e.g. `/demo`.
+    pub prefix: String,
+    /// Upstream base URLs, tried round robin.
+    pub upstreams: Vec<String>,
+    /// Remove the prefix before forwarding.
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// API id in records; default: the prefix.
+    #[serde(default)]
+    pub api_id: Option<String>,
+    /// API name in records (any language); default: the id.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        FileConfig {
+            data_dir: PathBuf::from("./data"),
+            timezone: "Asia/Taipei".into(),
+            node: String::new(),
+            clickhouse: ClickHouseSection::default(),
+            gateway: GatewaySection::default(),
+            collector: CollectorSection::default(),
+            dashboards: ListenSection::at("127.0.0.1:8090"),
+            alerter: ListenSection::at("127.0.0.1:8092"),
+            reports: ListenSection::at("127.0.0.1:8093"),
+            routes: Vec::new(),
+        }
+    }
+}
+
+impl Default for ClickHouseSection {
+    fn default() -> Self {
+        ClickHouseSection {
+            url: "http://127.0.0.1:8123".into(),
+            database: "gatewatch".into(),
+            user: "default".into(),
+            password: String::new(),
+        }
+    }
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        GatewaySection {
+            listen: "127.0.0.1:8080".into(),
+            collector_url: "http://127.0.0.1:8091".into(),
+            spool_max_mb: 1024,
+            queue_capacity: 100_000,
+            batch_max_records: 5_000,
+            flush_interval_ms: 1_000,
+            sample_interval_secs: 10,
+            upstream_connect_timeout_ms: 3_000,
+            upstream_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl Default for CollectorSection {
+    fn default() -> Self {
+        CollectorSection {
+            listen: "127.0.0.1:8091".into(),
+            wal_max_mb: 4096,
+            max_body_mb: 32,
+            insert_max_rows: 200_000,
+            insert_period_ms: 1_000,
+        }
+    }
+}
+
+impl ListenSection {
+    fn at(addr: &str) -> ListenSection {
+        ListenSection {
+            listen: addr.into(),
+        }
+    }
+}
+
+/// The checked configuration every role reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub timezone: chrono_tz::Tz,
+    pub node: String,
+    pub store: gatewatch_store::StoreConfig,
+    pub gateway: gatewatch_gateway::GatewayConfig,
+    pub collector: gatewatch_collector::CollectorConfig,
+    pub dashboards_listen: SocketAddr,
+    pub alerter_listen: SocketAddr,
+    pub reports_listen: SocketAddr,
+}
+
+/// Reads the file (if any), applies the environment, returns the raw result.
+pub fn load(path: Option<&Path>, env: &[(String, String)]) -> Result<FileConfig, ConfigError> {
+    let mut value = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| bad(p.display().to_string(), format!("cannot read: {e}")))?;
+            text.parse::<toml::Table>()
+                .map_err(|e| bad(p.display().to_string(), e.message().to_string()))?
+        }
+        None => toml::Table::new(),
+    };
+    apply_env(&mut value, env)?;
+    FileConfig::deserialize(toml::Value::Table(value)).map_err(|e| {
+        let msg = e.message().to_string();
+        // toml names the key for unknown fields in the message itself.
+        bad(
+            path.map_or("configuration".into(), |p| p.display().to_string()),
+            msg,
+        )
+    })
+}
+
+/// Environment variable names for every leaf key of the configuration.
+pub fn env_keys() -> Vec<(String, Vec<String>)> {
+    let default = toml::Value::try_from(FileConfig::default())
+        .unwrap_or(toml::Value::Table(toml::Table::new()));
+    let mut out = Vec::new();
+    walk(&default, &mut Vec::new(), &mut out);
+    out
+}
+
+fn walk(v: &toml::Value, path: &mut Vec<String>, out: &mut Vec<(String, Vec<String>)>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, child) in t {
+                path.push(k.clone());
+                walk(child, path, out);
+                path.pop();
+            }
+        }
+        // Arrays of tables (`[[routes]]`) come from the file only.
+        toml::Value::Array(_) => {}
+        _ => out.push((
+            format!("GATEWATCH_{}", path.join("_").to_uppercase()),
+            path.clone(),
+        )),
+    }
+}
+
+fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
+    for (name, path) in env_keys() {
+        let Some((_, raw)) = env.iter().find(|(k, _)| *k == name) else {
+            continue;
+        };
+        // A number or boolean where the default is one; text otherwise.
+        let default = path.iter().try_fold(
+            toml::Value::try_from(FileConfig::default()).map_err(|e| bad(&name, e.to_string()))?,
+            |v, k| v.get(k).cloned().ok_or(()),
+        );
+        let value = match default {
+            Ok(toml::Value::Integer(_)) => toml::Value::Integer(
+                raw.trim()
+                    .parse()
+                    .map_err(|_| bad(&name, format!("{raw:?} is not a whole number")))?,
+            ),
+            Ok(toml::Value::Boolean(_)) => toml::Value::Boolean(
+                raw.trim()
+                    .parse()
+                    .map_err(|_| bad(&name, format!("{raw:?} is not true or false")))?,
+            ),
+            _ => toml::Value::String(raw.clone()),
+        };
+        let mut t = &mut *table;
+        for k in &path[..path.len() - 1] {
+            let entry = t
+                .entry(k.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            t = entry
+                .as_table_mut()
+                .ok_or_else(|| bad(k.clone(), "must be a table"))?;
+        }
+        t.insert(path[path.len() - 1].clone(), value);
+    }
+    Ok(())
+}
+
+impl FileConfig {
+    /// Checks every value and builds each role's configuration.
+    pub fn validate(&self) -> Result<Config, ConfigError> {
+        let timezone: chrono_tz::Tz = self.timezone.parse().map_err(|_| {
+            bad(
+                "timezone",
+                format!(
+                    "{:?} is not an IANA time zone (e.g. Asia/Taipei)",
+                    self.timezone
+                ),
+            )
+        })?;
+        let node = if self.node.is_empty() {
+            host_name()
+        } else {
+            self.node.clone()
+        };
+        http_url("clickhouse.url", &self.clickhouse.url)?;
+        if self.clickhouse.database.is_empty() {
+            return Err(bad("clickhouse.database", "must not be empty"));
+        }
+        let g = &self.gateway;
+        http_url("gateway.collector_url", &g.collector_url)?;
+        positive("gateway.queue_capacity", g.queue_capacity as u64)?;
+        positive("gateway.batch_max_records", g.batch_max_records as u64)?;
+        positive("gateway.flush_interval_ms", g.flush_interval_ms)?;
+        positive("gateway.sample_interval_secs", g.sample_interval_secs)?;
+        positive(
+            "gateway.upstream_connect_timeout_ms",
+            g.upstream_connect_timeout_ms,
+        )?;
+        positive("gateway.upstream_timeout_ms", g.upstream_timeout_ms)?;
+        let mut gateway = gatewatch_gateway::GatewayConfig::new(
+            listen_addr("gateway.listen", &g.listen)?,
+            node.clone(),
+            g.collector_url.trim_end_matches('/').to_string(),
+            self.data_dir.join("spool"),
+        );
+        gateway.spool_max_bytes = g.spool_max_mb << 20;
+        gateway.queue_capacity = g.queue_capacity;
+        gateway.batch_max_records = g.batch_max_records;
+        gateway.flush_interval = Duration::from_millis(g.flush_interval_ms);
+        gateway.sample_interval = Duration::from_secs(g.sample_interval_secs);
+        gateway.upstream_connect_timeout = Duration::from_millis(g.upstream_connect_timeout_ms);
+        gateway.upstream_timeout = Duration::from_millis(g.upstream_timeout_ms);
+        for (i, r) in self.routes.iter().enumerate() {
+            gateway.routes.push(route(i, r)?);
+        }
+        let mut prefixes: Vec<&str> = self.routes.iter().map(|r| r.prefix.as_str()).collect();
+        prefixes.sort();
+        if let Some(w) = prefixes.windows(2).find(|w| w[0] == w[1]) {
+            return Err(bad("routes", format!("prefix {:?} is defined twice", w[0])));
+        }
+
+        // The gateway's own checks (route shapes, upstream URLs) run now, so they exit 2 too.
+        gateway.check().map_err(|e| match e {
+            gatewatch_gateway::Error::Config { field, message } => bad(field, message),
+            other => bad("gateway", other.to_string()),
+        })?;
+
+        let c = &self.collector;
+        positive("collector.wal_max_mb", c.wal_max_mb)?;
+        positive("collector.max_body_mb", c.max_body_mb as u64)?;
+        positive("collector.insert_max_rows", c.insert_max_rows as u64)?;
+        positive("collector.insert_period_ms", c.insert_period_ms)?;
+        let mut collector = gatewatch_collector::CollectorConfig::new(
+            listen_addr("collector.listen", &c.listen)?,
+            self.data_dir.join("wal"),
+            &node,
+        );
+        collector.wal.max_bytes = c.wal_max_mb << 20;
+        collector.max_body_bytes = c.max_body_mb << 20;
+        collector.max_decoded_bytes = (c.max_body_mb << 20).saturating_mul(8);
+        collector.inserter.max_rows = c.insert_max_rows;
+        collector.inserter.period = Duration::from_millis(c.insert_period_ms);
+
+        Ok(Config {
+            data_dir: self.data_dir.clone(),
+            timezone,
+            node,
+            store: gatewatch_store::StoreConfig {
+                url: self.clickhouse.url.trim_end_matches('/').to_string(),
+                database: self.clickhouse.database.clone(),
+                user: self.clickhouse.user.clone(),
+                password: self.clickhouse.password.clone(),
+            },
+            gateway,
+            collector,
+            dashboards_listen: listen_addr("dashboards.listen", &self.dashboards.listen)?,
+            alerter_listen: listen_addr("alerter.listen", &self.alerter.listen)?,
+            reports_listen: listen_addr("reports.listen", &self.reports.listen)?,
+        })
+    }
+}
+
+fn route(i: usize, r: &RouteSection) -> Result<gatewatch_gateway::RouteConfig, ConfigError> {
+    let key = |field: &str| format!("routes[{i}].{field}");
+    if !r.prefix.starts_with('/') {
+        return Err(bad(
+            key("prefix"),
+            format!("{:?} must start with '/'", r.prefix),
+        ));
+    }
+    if r.upstreams.is_empty() {
+        return Err(bad(key("upstreams"), "must not be empty"));
+    }
+    for (j, u) in r.upstreams.iter().enumerate() {
+        http_url(&format!("routes[{i}].upstreams[{j}]"), u)?;
+    }
+    let api_id = r.api_id.clone().unwrap_or_else(|| r.prefix.clone());
+    if api_id.is_empty() {
+        return Err(bad(key("api_id"), "must not be empty"));
+    }
+    Ok(gatewatch_gateway::RouteConfig {
+        prefix: r.prefix.clone(),
+        upstreams: r
+            .upstreams
+            .iter()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .collect(),
+        strip_prefix: r.strip_prefix,
+        api_name: r.name.clone().unwrap_or_else(|| api_id.clone()),
+        api_id,
+    })
+}
+
+fn http_url(key: &str, value: &str) -> Result<(), ConfigError> {
+    let uri: http::Uri = value
+        .parse()
+        .map_err(|e| bad(key, format!("{value:?} is not a URL: {e}")))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(bad(key, format!("{value:?} must start with http://")));
+    }
+    if uri.host().is_none() {
+        return Err(bad(key, format!("{value:?} has no host")));
+    }
+    Ok(())
+}
+
+fn listen_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|_| {
+        bad(
+            key,
+            format!("{value:?} is not an address such as 127.0.0.1:8080"),
+        )
+    })
+}
+
+fn positive(key: &str, v: u64) -> Result<(), ConfigError> {
+    if v == 0 {
+        Err(bad(key, "must be greater than 0"))
+    } else {
+        Ok(())
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_str(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gatewatch.toml");
+        std::fs::write(&p, text).unwrap();
+        load(Some(&p), &[])?.validate()
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = load(None, &[]).unwrap().validate().unwrap();
+        assert_eq!(c.gateway.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.collector.listen.to_string(), "127.0.0.1:8091");
+        assert_eq!(c.dashboards_listen.to_string(), "127.0.0.1:8090");
+        assert_eq!(c.store.database, "gatewatch");
+        assert_eq!(c.collector.wal.dir, PathBuf::from("./data/wal"));
+        assert_eq!(c.gateway.spool_dir, PathBuf::from("./data/spool"));
+    }
+
+    #[test]
+    fn the_design_skeleton_parses() {
+        let c = from_str(
+            r#"
+data_dir = "./data"
+timezone = "Asia/Taipei"
+[clickhouse]
+url = "http://127.0.0.1:8123"
+database = "gatewatch"
+user = "default"
+password = ""
+[gateway]
+listen = "127.0.0.1:8080"
+collector_url = "http://127.0.0.1:8091"
+[collector]
+listen = "127.0.0.1:8091"
+[dashboards]
+listen = "127.0.0.1:8090"
+[[routes]]
+prefix = "/demo"
+upstreams = ["http://127.0.0.1:9000", "http://127.0.0.1:9001"]
+strip_prefix = true
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.gateway.routes.len(), 1);
+        assert_eq!(c.gateway.routes[0].upstreams.len(), 2);
+        assert_eq!(c.gateway.routes[0].api_id, "/demo");
+    }
+
+    #[test]
+    fn each_bad_value_is_named() {
+        let cases = [
+            ("[gateway]\nlisten = \"nowhere\"", "gateway.listen"),
+            ("[gatway]\nlisten = \"x\"", "unknown field `gatway`"),
+            (
+                "[gateway]\nlisten_addr = \"x\"",
+                "unknown field `listen_addr`",
+            ),
+            ("timezone = \"Mars/Olympus\"", "timezone"),
+            ("[clickhouse]\nurl = \"ftp://x\"", "clickhouse.url"),
+            (
+                "[[routes]]\nprefix = \"demo\"\nupstreams = [\"http://a\"]",
+                "routes[0].prefix",
+            ),
+            (
+                "[[routes]]\nprefix = \"/d\"\nupstreams = []",
+                "routes[0].upstreams",
+            ),
+            (
+                "[[routes]]\nprefix = \"/d\"\nupstreams = [\"http://a\", \"nope\"]",
+                "routes[0].upstreams[1]",
+            ),
+            (
+                "[gateway]\nbatch_max_records = 0",
+                "gateway.batch_max_records",
+            ),
+            ("[gateway]\nflush_interval_ms = \"soon\"", "invalid type"),
+        ];
+        for (text, want) in cases {
+            let err = from_str(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?} → {err}");
+        }
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let env = vec![
+            (
+                "GATEWATCH_CLICKHOUSE_URL".to_string(),
+                "http://10.0.0.9:8123".to_string(),
+            ),
+            (
+                "GATEWATCH_GATEWAY_BATCH_MAX_RECORDS".to_string(),
+                "42".to_string(),
+            ),
+            ("GATEWATCH_DATA_DIR".to_string(), "/var/lib/gw".to_string()),
+        ];
+        let c = load(None, &env).unwrap().validate().unwrap();
+        assert_eq!(c.store.url, "http://10.0.0.9:8123");
+        assert_eq!(c.gateway.batch_max_records, 42);
+        assert_eq!(c.collector.wal.dir, PathBuf::from("/var/lib/gw/wal"));
+        let bad_env = vec![(
+            "GATEWATCH_GATEWAY_BATCH_MAX_RECORDS".to_string(),
+            "many".to_string(),
+        )];
+        let err = load(None, &bad_env).unwrap_err();
+        assert_eq!(err.key, "GATEWATCH_GATEWAY_BATCH_MAX_RECORDS");
+    }
+
+    #[test]
+    fn env_names_follow_the_keys() {
+        let names: Vec<String> = env_keys().into_iter().map(|(n, _)| n).collect();
+        for want in [
+            "GATEWATCH_CLICKHOUSE_URL",
+            "GATEWATCH_GATEWAY_LISTEN",
+            "GATEWATCH_TIMEZONE",
+            "GATEWATCH_COLLECTOR_WAL_MAX_MB",
+        ] {
+            assert!(names.contains(&want.to_string()), "{want}");
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Wiring of the roles: what `gatewatch up`, `gateway`, `collector` and `migrate` start.
+
+use anyhow::Context;
+use gatewatch_store::Store;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::watch;
+
+use crate::config::Config;
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+        tracing::info!("shutting down");
+    }
+}
+
+fn stopped(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
+    let mut rx = rx.clone();
+    async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// `gatewatch migrate`.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let store = Store::new(config.store.clone());
+    let report = gatewatch_migrations::migrate(&store, &Default::default())
+        .await
+        .with_context(|| {
+            format!(
+                "migrating database {:?} at {}",
+                config.store.database, config.store.url
+            )
+        })?;
+    println!(
+        "schema of {:?} is current: applied {:?}, already there {:?}",
+        config.store.database, report.applied, report.already
+    );
+    Ok(())
+}
+
+/// `gatewatch gateway`.
+pub async fn gateway(config: Config) -> anyhow::Result<()> {
+    tracing::info!(listen = %config.gateway.listen, routes = config.gateway.routes.len(), collector = %config.gateway.collector_url, "gateway starting");
+    gatewatch_gateway::run(config.gateway, shutdown_signal())
+        .await
+        .context("gateway")
+}
+
+/// `gatewatch collector`.
+pub async fn collector(config: Config) -> anyhow::Result<()> {
+    let store = Store::new(config.store.clone());
+    let running = gatewatch_collector::bind(config.collector.clone(), store)
+        .await
+        .context("collector")?;
+    tracing::info!(listen = %running.local_addr(), wal = %config.collector.wal.dir.display(), "collector listening");
+    running.serve(shutdown_signal()).await.context("collector")
+}
+
+/// `gatewatch up`: migrate, then every role in this process. On shutdown the gateway stops
+/// first (flushing its records to the collector), then the rest.
+pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
+    tracing::info!(node = %config.node, data_dir = %config.data_dir.display(), timezone = %config.timezone, "gatewatch up");
+    let store = Store::new(config.store.clone());
+    wait_for_clickhouse(&store).await?;
+    migrate(&config).await?;
+
+    let demo_upstream = if demo {
+        Some(crate::demo::start_upstream(&mut config).await?)
+    } else {
+        None
+    };
+
+    let (stop_gw_tx, stop_gw) = watch::channel(false);
+    let (stop_rest_tx, stop_rest) = watch::channel(false);
+
+    let collector = gatewatch_collector::bind(config.collector.clone(), store.clone())
+        .await
+        .context("collector")?;
+    tracing::info!(listen = %collector.local_addr(), "collector listening");
+    let collector = tokio::spawn(collector.serve(stopped(&stop_rest)));
+
+    let mut others = Vec::new();
+    for (role, addr) in [
+        ("dashboards", config.dashboards_listen),
+        ("alerter", config.alerter_listen),
+        ("reports", config.reports_listen),
+    ] {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("{role}: cannot listen on {addr}"))?;
+        tracing::info!(%addr, role, "listening (health and metrics)");
+        others.push(tokio::spawn(crate::health::serve(
+            role,
+            listener,
+            stopped(&stop_rest),
+        )));
+    }
+
+    let gw_listen = config.gateway.listen;
+    let gateway = tokio::spawn(gatewatch_gateway::run(
+        config.gateway.clone(),
+        stopped(&stop_gw),
+    ));
+    tracing::info!(listen = %gw_listen, "gateway listening");
+
+    let trickle = if let Some(up) = &demo_upstream {
+        crate::demo::announce(&config, up);
+        Some(tokio::spawn(crate::demo::trickle(
+            gw_listen,
+            stopped(&stop_gw),
+        )))
+    } else {
+        None
+    };
+
+    shutdown_signal().await;
+    let _ = stop_gw_tx.send(true);
+    if let Some(t) = trickle {
+        let _ = t.await;
+    }
+    let gw_result = gateway.await;
+    let _ = stop_rest_tx.send(true);
+    let col_result = collector.await;
+    for o in others {
+        let _ = o.await;
+    }
+    gw_result.context("gateway task")?.context("gateway")?;
+    col_result.context("collector task")?.context("collector")?;
+    Ok(())
+}
+
+async fn wait_for_clickhouse(store: &Store) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match store.version().await {
+            Ok(v) => {
+                tracing::info!(version = %v, url = %store.config().url, "ClickHouse is up");
+                return Ok(());
+            }
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "waiting for ClickHouse");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                return Err(e).context("ClickHouse did not answer within 30 s (is it running? ops/quickstart.sh starts it)")
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Nothing lost, nothing doubled: kill and restart things under load, then count.
+
+use crate::helpers::*;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn routes(up: std::net::SocketAddr) -> String {
+    format!("[[routes]]\nprefix = \"/api\"\nupstreams = [\"http://{up}\"]\nstrip_prefix = true\n")
+}
+
+const COUNT: &str = "SELECT count() FROM api_calls";
+const DISTINCT: &str = "SELECT uniqExact(call_id) FROM api_calls";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collector_killed_under_load_then_restarted_loses_and_doubles_nothing() {
+    let up = upstream().await;
+    let site = Site::new(
+        "collector_sigkill",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        &routes(up),
+    );
+    let store = site.migrate().await;
+    let mut collector = site.start("collector").await;
+    let _gateway = site.start("gateway").await;
+
+    let n = 3000;
+    let base = site.url("");
+    let load =
+        tokio::spawn(
+            async move { drive(&base, &["/api/ok"], n, 8, Duration::from_millis(2)).await },
+        );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    collector.kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _collector = site.start("collector").await;
+    let statuses = load.await.unwrap();
+    assert_eq!(statuses.get(&200), Some(&n), "{statuses:?}");
+    eventually(&store, COUNT, n as u64, 60).await;
+    assert_eq!(store.fetch_u64(DISTINCT).await.unwrap(), n as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_restarted_with_records_in_its_spool_delivers_them_once() {
+    let up = upstream().await;
+    let site = Site::new(
+        "gateway_spool",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        &routes(up),
+    );
+    let store = site.migrate().await;
+    // No collector yet: every batch goes to the spool.
+    let mut gateway = site.start("gateway").await;
+    let n = 500;
+    let statuses = drive(&site.url(""), &["/api/ok"], n, 4, Duration::ZERO).await;
+    assert_eq!(statuses.get(&200), Some(&n));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    gateway.kill();
+    let spooled = std::fs::read_dir(site.dir.path().join("data/spool"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".zst")
+        })
+        .count();
+    assert!(spooled > 0, "no spool files");
+    let _collector = site.start("collector").await;
+    let _gateway = site.start("gateway").await;
+    eventually(&store, COUNT, n as u64, 60).await;
+    assert_eq!(store.fetch_u64(DISTINCT).await.unwrap(), n as u64);
+}
+
+/// A ClickHouse of the test's own on other ports, so it can be stopped without harming others.
+struct PrivateClickHouse {
+    dir: tempfile::TempDir,
+    http: u16,
+    tcp: u16,
+    inter: u16,
+    child: Option<Child>,
+}
+
+impl PrivateClickHouse {
+    fn start() -> PrivateClickHouse {
+        let mut ch = PrivateClickHouse {
+            dir: tempfile::tempdir().unwrap(),
+            http: free_port(),
+            tcp: free_port(),
+            inter: free_port(),
+            child: None,
+        };
+        ch.resume();
+        ch
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http)
+    }
+
+    fn resume(&mut self) {
+        let d = self.dir.path();
+        let child = Command::new("clickhouse-server")
+            .arg("--config-file=/etc/clickhouse-server/config.xml")
+            .arg("--")
+            .arg(format!("--http_port={}", self.http))
+            .arg(format!("--tcp_port={}", self.tcp))
+            .arg(format!("--interserver_http_port={}", self.inter))
+            .arg(format!("--path={}/data/", d.display()))
+            .arg(format!("--tmp_path={}/tmp/", d.display()))
+            .arg(format!("--logger.log={}/log", d.display()))
+            .arg(format!("--logger.errorlog={}/err", d.display()))
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("clickhouse-server must be installed (ops/test.sh installs it)");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.http)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("private ClickHouse did not start");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for PrivateClickHouse {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_down_under_load_then_back_loses_and_doubles_nothing() {
+    let mut ch = PrivateClickHouse::start();
+    let up = upstream().await;
+    let site = Site::new("clickhouse_down", &ch.url(), &routes(up));
+    let store = site.migrate().await;
+    let _collector = site.start("collector").await;
+    let _gateway = site.start("gateway").await;
+
+    let n = 3000;
+    let base = site.url("");
+    let load =
+        tokio::spawn(
+            async move { drive(&base, &["/api/ok"], n, 8, Duration::from_millis(2)).await },
+        );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ch.stop();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    ch.resume();
+    let statuses = load.await.unwrap();
+    assert_eq!(statuses.get(&200), Some(&n), "{statuses:?}");
+    eventually(&store, COUNT, n as u64, 90).await;
+    assert_eq!(store.fetch_u64(DISTINCT).await.unwrap(), n as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_each_role_cleanly() {
+    let up = upstream().await;
+    let site = Site::new(
+        "sigterm",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        &routes(up),
+    );
+    let store = site.migrate().await;
+    let mut collector = site.start("collector").await;
+    let mut gateway = site.start("gateway").await;
+    let statuses = drive(&site.url(""), &["/api/ok"], 20, 2, Duration::ZERO).await;
+    assert_eq!(statuses.get(&200), Some(&20));
+    // The gateway flushes its queue to the collector on the way out.
+    gateway.terminate();
+    eventually(&store, COUNT, 20, 30).await;
+    collector.terminate();
+}

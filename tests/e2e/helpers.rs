@@ -1,0 +1,327 @@
+//! Processes, ports, an in-process upstream and a load driver.
+
+use bytes::Bytes;
+use gatewatch_store::Store;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A free loopback port (bound, read, released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One site: a database, a data directory, a config file and the ports of its roles.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub gateway: SocketAddr,
+    pub collector: SocketAddr,
+    pub clickhouse_url: String,
+    pub database: String,
+}
+
+impl Site {
+    /// A site whose ClickHouse is at `clickhouse_url`, with `routes` (TOML `[[routes]]` blocks).
+    pub fn new(name: &str, clickhouse_url: &str, routes: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let site = Site {
+            gateway: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            collector: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            clickhouse_url: clickhouse_url.to_string(),
+            database: format!("gwt_{name}"),
+            dir,
+        };
+        let toml = format!(
+            r#"
+data_dir = "{data}"
+node = "e2e-{name}"
+[clickhouse]
+url = "{ch}"
+database = "{db}"
+[gateway]
+listen = "{gw}"
+collector_url = "http://{col}"
+flush_interval_ms = 200
+upstream_connect_timeout_ms = 500
+upstream_timeout_ms = 1000
+[collector]
+listen = "{col}"
+insert_period_ms = 200
+[dashboards]
+listen = "127.0.0.1:{p1}"
+[alerter]
+listen = "127.0.0.1:{p2}"
+[reports]
+listen = "127.0.0.1:{p3}"
+{routes}
+"#,
+            data = site.dir.path().join("data").display(),
+            ch = clickhouse_url,
+            db = site.database,
+            gw = site.gateway,
+            col = site.collector,
+            p1 = free_port(),
+            p2 = free_port(),
+            p3 = free_port(),
+        );
+        std::fs::write(site.config_path(), toml).unwrap();
+        site
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("gatewatch.toml")
+    }
+
+    pub fn store(&self) -> Store {
+        Store::new(gatewatch_store::StoreConfig {
+            url: self.clickhouse_url.clone(),
+            database: self.database.clone(),
+            ..Default::default()
+        })
+    }
+
+    /// Drops the database and runs `gatewatch migrate`.
+    pub async fn migrate(&self) -> Store {
+        let store = self.store();
+        store
+            .server_client()
+            .query(&format!("DROP DATABASE IF EXISTS {}", self.database))
+            .execute()
+            .await
+            .unwrap();
+        let out = gatewatch(&["migrate"], &self.config_path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "migrate: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        store
+    }
+
+    /// Starts one role and waits for its port to answer `/healthz`.
+    pub async fn start(&self, role: &str) -> Proc {
+        let log = self.dir.path().join(format!("{role}.log"));
+        let mut cmd = gatewatch(&[role], &self.config_path());
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        cmd.stderr(f.try_clone().unwrap()).stdout(f);
+        let child = cmd.spawn().unwrap();
+        let addr = match role {
+            "gateway" => self.gateway,
+            "collector" => self.collector,
+            _ => panic!("no port known for {role}"),
+        };
+        let p = Proc {
+            child: Some(child),
+            log,
+        };
+        wait_healthy(addr, &p).await;
+        p
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.gateway, path)
+    }
+}
+
+/// `gatewatch ARGS --config FILE` with logs kept quiet enough to read.
+pub fn gatewatch(args: &[&str], config: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatewatch"));
+    cmd.args(args)
+        .arg("--config")
+        .arg(config)
+        .env("GATEWATCH_LOG", "info")
+        .env_remove("GATEWATCH_CLICKHOUSE_URL")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A child process, killed when dropped.
+pub struct Proc {
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            for _ in 0..300 {
+                if let Ok(Some(status)) = c.try_wait() {
+                    assert!(status.success(), "exit {status}: {}", self.log_text());
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = c.kill();
+            panic!(
+                "did not stop within 30 s after SIGTERM: {}",
+                self.log_text()
+            );
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn wait_healthy(addr: SocketAddr, p: &Proc) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let uri: hyper::Uri = format!("http://{addr}/healthz").parse().unwrap();
+    for _ in 0..300 {
+        if let Ok(r) = client.get(uri.clone()).await {
+            if r.status() == StatusCode::OK {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{addr} did not become healthy: {}", p.log_text());
+}
+
+/// An upstream in the test process: `/ok` 200, `/missing` 404, `/fail` 500, `/slow` answers
+/// after 3 s (past the gateway's 1 s timeout), `/echo` returns the request body.
+pub async fn upstream() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                        let path = req.uri().path().to_string();
+                        let (status, body) = match path.as_str() {
+                            "/ok" => (200, Bytes::from_static(b"{\"ok\":true}")),
+                            "/missing" => (404, Bytes::from_static(b"{}")),
+                            "/fail" => (500, Bytes::from_static(b"{}")),
+                            "/slow" => {
+                                tokio::time::sleep(Duration::from_secs(3)).await;
+                                (200, Bytes::new())
+                            }
+                            "/echo" => (
+                                200,
+                                req.into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default(),
+                            ),
+                            _ => (404, Bytes::new()),
+                        };
+                        let mut r = Response::new(Full::new(body));
+                        *r.status_mut() = StatusCode::from_u16(status).unwrap();
+                        Ok::<_, Infallible>(r)
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// Sends `paths` (cycled) `n` times through the gateway, `concurrency` at a time, pausing
+/// `pause` between requests of one worker. Returns the count of each answer status.
+pub async fn drive(
+    base: &str,
+    paths: &[&str],
+    n: usize,
+    concurrency: usize,
+    pause: Duration,
+) -> HashMap<u16, usize> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let statuses = Arc::new(Mutex::new(HashMap::new()));
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (client, next, statuses) = (client.clone(), next.clone(), statuses.clone());
+        let paths: Vec<String> = paths.iter().map(|p| format!("{base}{p}")).collect();
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return;
+                }
+                let uri: hyper::Uri = paths[i % paths.len()].parse().unwrap();
+                let status = match client.get(uri).await {
+                    Ok(r) => {
+                        let s = r.status().as_u16();
+                        let _ = r.into_body().collect().await;
+                        s
+                    }
+                    Err(_) => 0,
+                };
+                *statuses.lock().unwrap().entry(status).or_insert(0) += 1;
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    let m = statuses.lock().unwrap().clone();
+    m
+}
+
+/// Waits until `sql` returns `want`, then checks it stays there a moment (a late duplicate
+/// would show). Fails after `secs` with the last value.
+pub async fn eventually(store: &Store, sql: &str, want: u64, secs: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let mut last = 0;
+    while tokio::time::Instant::now() < deadline {
+        last = store.fetch_u64(sql).await.unwrap_or(last);
+        if last == want {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            assert_eq!(
+                store.fetch_u64(sql).await.unwrap(),
+                want,
+                "{sql} changed after reaching {want}"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{sql}: wanted {want}, still {last} after {secs} s");
+}
