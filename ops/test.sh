@@ -23,5 +23,20 @@ set -e
 # Each test binary prints its own result line; sum them for one closing line.
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' target/test-output.log | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed;' target/test-output.log | awk '{s+=$1} END {print s+0}')
+
+# The schema on a current ClickHouse release: Debian only has 18.16, so use the engine that
+# chDB (PyPI) embeds. Kept in a venv under target/ so later runs reuse it.
+log "schema and rollups on a current ClickHouse (chDB)"
+venv=target/compat-venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+fi
+"$venv/bin/python" -c "import chdb" 2>/dev/null || "$venv/bin/python" -m pip install -q chdb-core
+if "$venv/bin/python" ops/compat/current_clickhouse.py target/debug/gatewatch; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1)); status=1
+fi
+
 echo "${passed} passed, ${failed} failed"
 exit "$status"

@@ -71,7 +71,11 @@ enum Command {
     /// Run the web UI and admin API (health and metrics only for now).
     Dashboards,
     /// Apply the ClickHouse schema (idempotent).
-    Migrate,
+    Migrate {
+        /// Print the statements a fresh migration runs, without connecting.
+        #[arg(long)]
+        print_sql: bool,
+    },
     /// Print the configuration in effect, as TOML, and the environment variable of each key.
     Config,
     /// Drive traffic through a gateway (loopback only).
@@ -133,7 +137,16 @@ fn main() -> ExitCode {
             Command::Alerter => health::serve_role("alerter", config.alerter_listen).await,
             Command::Reports => health::serve_role("reports", config.reports_listen).await,
             Command::Dashboards => health::serve_role("dashboards", config.dashboards_listen).await,
-            Command::Migrate => roles::migrate(&config).await,
+            Command::Migrate { print_sql: true } => {
+                for stmt in gatewatch_migrations::all_statements(
+                    &config.store.database,
+                    &Default::default(),
+                ) {
+                    println!("{stmt};\n");
+                }
+                Ok(())
+            }
+            Command::Migrate { print_sql: false } => roles::migrate(&config).await,
             Command::Config => {
                 print_config(&file);
                 Ok(())

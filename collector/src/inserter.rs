@@ -150,17 +150,16 @@ impl Inserter {
             .filter(|id| !done.contains(id))
             .copied()
             .collect();
-        let has_calls = round.iter().any(|i| matches!(*i.batch, Batch::Calls(_)));
-        let has_samples = round.iter().any(|i| matches!(*i.batch, Batch::Samples(_)));
-        let present_calls: HashSet<Uuid> = if has_calls {
-            ingest::stored_call_ids(&self.store, &unmarked).await?
-        } else {
-            HashSet::new()
+        // Of the unmarked batches, which rows are there already? Bounded by the rows' times.
+        let unmarked_items = round.iter().filter(|i| unmarked.contains(&i.batch_id));
+        let (calls_ts, samples_ts) = ts_ranges(unmarked_items);
+        let present_calls: HashSet<Uuid> = match calls_ts {
+            Some(ts) => ingest::stored_call_ids(&self.store, &unmarked, ts).await?,
+            None => HashSet::new(),
         };
-        let present_samples = if has_samples {
-            ingest::stored_node_samples(&self.store, &unmarked).await?
-        } else {
-            HashSet::new()
+        let present_samples = match samples_ts {
+            Some(ts) => ingest::stored_node_samples(&self.store, &unmarked, ts).await?,
+            None => HashSet::new(),
         };
 
         let mut call_rows = Vec::new();
@@ -230,6 +229,25 @@ impl Inserter {
         }
         ins.end().await.map_err(|e| self.store.err(&what, e))
     }
+}
+
+/// First and last second, inclusive.
+type TsRange = (u32, u32);
+
+/// The span of start times (whole seconds) of the call records and of the node samples in
+/// `items`; `None` where there are none.
+fn ts_ranges<'a>(items: impl Iterator<Item = &'a Item>) -> (Option<TsRange>, Option<TsRange>) {
+    let widen = |r: &mut Option<TsRange>, t: u32| {
+        *r = Some(r.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+    };
+    let (mut calls, mut samples) = (None, None);
+    for item in items {
+        match &*item.batch {
+            Batch::Calls(v) => v.iter().for_each(|r| widen(&mut calls, r.ts_secs())),
+            Batch::Samples(v) => v.iter().for_each(|s| widen(&mut samples, s.ts_secs())),
+        }
+    }
+    (calls, samples)
 }
 
 fn now_secs() -> u32 {

@@ -80,21 +80,43 @@ struct VersionRow {
     version: u32,
 }
 
+fn on_cluster_clause(opts: &Options) -> String {
+    opts.on_cluster
+        .as_deref()
+        .map(|c| format!(" ON CLUSTER {}", sql::quote_identifier(c)))
+        .unwrap_or_default()
+}
+
+fn schema_migrations_ddl(db: &str, on_cluster: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {db}.schema_migrations{on_cluster} \
+         (version UInt32, name String, applied_at DateTime) \
+         ENGINE = MergeTree ORDER BY version"
+    )
+}
+
+/// Every statement a fresh `migrate` would run against `database`, in order: for review by a
+/// DBA, and for checking the schema on other ClickHouse versions.
+pub fn all_statements(database: &str, opts: &Options) -> Vec<String> {
+    let on_cluster = on_cluster_clause(opts);
+    let db = sql::quote_identifier(database);
+    let mut out = vec![
+        format!("CREATE DATABASE IF NOT EXISTS {db}{on_cluster}"),
+        schema_migrations_ddl(&db, &on_cluster),
+    ];
+    for m in MIGRATIONS {
+        out.extend(statements(&render(m.sql, &db, &on_cluster)));
+    }
+    out
+}
+
 /// Creates the database if needed and applies every migration not yet applied.
 pub async fn migrate(store: &Store, opts: &Options) -> Result<Report, Error> {
     store.create_database().await?;
-    let on_cluster = opts
-        .on_cluster
-        .as_deref()
-        .map(|c| format!(" ON CLUSTER {}", sql::quote_identifier(c)))
-        .unwrap_or_default();
+    let on_cluster = on_cluster_clause(opts);
     let db = sql::quote_identifier(store.database());
     store
-        .execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {db}.schema_migrations{on_cluster} \
-             (version UInt32, name String, applied_at DateTime) \
-             ENGINE = MergeTree ORDER BY version"
-        ))
+        .execute(&schema_migrations_ddl(&db, &on_cluster))
         .await?;
     let done = applied_versions(store).await?;
     let mut report = Report::default();
@@ -167,6 +189,14 @@ mod tests {
         for (i, m) in MIGRATIONS.iter().enumerate() {
             assert_eq!(m.version as usize, i + 1);
         }
+    }
+
+    #[test]
+    fn all_statements_start_with_the_database() {
+        let all = all_statements("gw", &Options::default());
+        assert_eq!(all[0], "CREATE DATABASE IF NOT EXISTS `gw`");
+        assert!(all[1].contains("`gw`.schema_migrations"));
+        assert_eq!(all.len(), 11);
     }
 
     #[test]

@@ -99,11 +99,17 @@ async fn every_column_round_trips_and_rollups_follow() {
 
     // markers and the dedup look-ups
     assert_eq!(
-        ingest::stored_call_ids(&store, &[batch])
+        ingest::stored_call_ids(&store, &[batch], (1_764_000_123, 1_764_000_123))
             .await
             .unwrap()
             .len(),
         1
+    );
+    assert!(
+        ingest::stored_call_ids(&store, &[batch], (1_764_000_124, 1_764_000_200))
+            .await
+            .unwrap()
+            .is_empty()
     );
     assert!(ingest::stored_batches(&store, &[batch])
         .await
@@ -144,7 +150,7 @@ async fn every_column_round_trips_and_rollups_follow() {
         .unwrap();
     assert_eq!(used, 4);
     assert_eq!(
-        ingest::stored_node_samples(&store, &[batch])
+        ingest::stored_node_samples(&store, &[batch], (1_764_000_000, 1_764_000_000))
             .await
             .unwrap()
             .len(),

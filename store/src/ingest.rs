@@ -28,28 +28,40 @@ pub async fn stored_batches(store: &Store, ids: &[Uuid]) -> Result<HashSet<Uuid>
     fetch_ids(store, &q).await
 }
 
-/// Call ids already in `api_calls` for rows that came in any of the batches `ids`.
-pub async fn stored_call_ids(store: &Store, batch_ids: &[Uuid]) -> Result<HashSet<Uuid>> {
+/// Call ids already in `api_calls` for rows that came in any of the batches `ids`, whose
+/// calls started within `ts` (whole seconds, inclusive). The time bound turns a scan of the
+/// whole table into a read of a few granules: `ts` leads the sort key.
+pub async fn stored_call_ids(
+    store: &Store,
+    batch_ids: &[Uuid],
+    ts: (u32, u32),
+) -> Result<HashSet<Uuid>> {
     if batch_ids.is_empty() {
         return Ok(HashSet::new());
     }
     let q = format!(
-        "SELECT call_id AS id FROM api_calls WHERE batch_id IN ({})",
+        "SELECT call_id AS id FROM api_calls WHERE ts BETWEEN toDateTime({}) AND toDateTime({}) AND batch_id IN ({})",
+        ts.0,
+        ts.1,
         sql::uuid_list(batch_ids)
     );
     fetch_ids(store, &q).await
 }
 
-/// `(node, ts_us)` of node samples already stored for any of the batches `ids`.
+/// `(node, ts_us)` of node samples already stored for any of the batches `ids`, taken within
+/// `ts` (whole seconds, inclusive).
 pub async fn stored_node_samples(
     store: &Store,
     batch_ids: &[Uuid],
+    ts: (u32, u32),
 ) -> Result<HashSet<(String, i64)>> {
     if batch_ids.is_empty() {
         return Ok(HashSet::new());
     }
     let q = format!(
-        "SELECT node, ts_us FROM node_metrics WHERE batch_id IN ({})",
+        "SELECT node, ts_us FROM node_metrics WHERE ts BETWEEN toDateTime({}) AND toDateTime({}) AND batch_id IN ({})",
+        ts.0,
+        ts.1,
         sql::uuid_list(batch_ids)
     );
     let rows: Vec<(String, i64)> = store
