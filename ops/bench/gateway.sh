@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# gatewatch's gateway against nginx, with wrk, all on loopback. One upstream (an nginx that
+# answers a small fixed body), measured three ways in one run:
+#   direct     wrk → upstream
+#   nginx      wrk → nginx proxy_pass (upstream{} keepalive, HTTP/1.1, access_log buffered) → upstream
+#   gatewatch  wrk → gatewatch gateway → upstream, every call recorded and shipped through
+#              gatewatch collector into ClickHouse (database $BENCH_DB, dropped at start)
+# Prints requests/s, p50 and p99 per target and gatewatch's ratios to nginx, then checks that
+# the recording kept up (records dropped; rows in ClickHouse vs requests).
+#
+#   ops/bench/gateway.sh
+#   WARMUP_SECS=3 DURATION_SECS=15 WRK_THREADS=2 WRK_CONNECTIONS=64 ops/bench/gateway.sh
+#   TARGETS="nginx gatewatch" ops/bench/gateway.sh
+#   TARGETS="nginx gatewatch gatewatch-null" ops/bench/gateway.sh
+#
+# gatewatch-null (diagnostic, not in the default TARGETS): the gateway with recording on, but
+# shipping to a stub that answers 200 to every batch (an nginx server block), so no collector
+# or ClickHouse shares the machine: the gateway's own cost, recording included.
+#
+# Environment: WARMUP_SECS (3), DURATION_SECS (15), WRK_THREADS (2), WRK_CONNECTIONS (64),
+# TARGETS ("direct nginx gatewatch"), UPSTREAM_WORKERS / NGINX_WORKERS (auto),
+# UPSTREAM_PORT (18081), NGINX_PORT (18082), GATEWAY_PORT (18083), COLLECTOR_PORT (18091),
+# NULL_GATEWAY_PORT (18084), NULL_COLLECTOR_PORT (18092),
+# BENCH_DB (gatewatch_bench), FLUSH_WAIT_SECS (30), KEEP_TMP=1 keeps logs and configuration,
+# PERF=1 records a system-wide perf profile (cpu-clock) of each measured run and prints the
+# CPU by thread and the proxy's top symbols.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. ops/lib/common.sh
+. ops/bench/lib.sh
+
+WARMUP_SECS="${WARMUP_SECS:-3}"
+DURATION_SECS="${DURATION_SECS:-15}"
+WRK_THREADS="${WRK_THREADS:-2}"
+WRK_CONNECTIONS="${WRK_CONNECTIONS:-64}"
+TARGETS="${TARGETS:-direct nginx gatewatch}"
+UPSTREAM_WORKERS="${UPSTREAM_WORKERS:-auto}"
+NGINX_WORKERS="${NGINX_WORKERS:-auto}"
+UPSTREAM_PORT="${UPSTREAM_PORT:-18081}"
+NGINX_PORT="${NGINX_PORT:-18082}"
+GATEWAY_PORT="${GATEWAY_PORT:-18083}"
+COLLECTOR_PORT="${COLLECTOR_PORT:-18091}"
+NULL_GATEWAY_PORT="${NULL_GATEWAY_PORT:-18084}"
+NULL_COLLECTOR_PORT="${NULL_COLLECTOR_PORT:-18092}"
+FLUSH_WAIT_SECS="${FLUSH_WAIT_SECS:-30}"
+PERF="${PERF:-0}"
+
+apt_install wrk nginx-light curl procps
+[ "$PERF" = 1 ] && apt_install linux-perf
+ensure_clickhouse
+build_gatewatch
+require_free_ports "$UPSTREAM_PORT" "$NGINX_PORT" "$GATEWAY_PORT" "$COLLECTOR_PORT" "$NULL_GATEWAY_PORT" "$NULL_COLLECTOR_PORT"
+bench_init
+T="$BENCH_TMP"
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+
+# ------------------------------------------------------------------------------------------
+# The upstream: its own nginx instance, a fixed 49-byte JSON body for any path.
+BODY='{"ok":true,"msg":"hello from the bench upstream"}'
+nginx_common() { # NAME WORKERS
+  cat <<EOF
+worker_processes $2;
+pid $T/$1.pid;
+error_log $T/$1-error.log warn;
+events { worker_connections 4096; }
+EOF
+}
+nginx_temp_paths() { # NAME
+  local d="$T/$1-tmp"
+  mkdir -p "$d"
+  chmod 777 "$d"
+  cat <<EOF
+  client_body_temp_path $d/client_body;
+  proxy_temp_path $d/proxy;
+  fastcgi_temp_path $d/fastcgi;
+  uwsgi_temp_path $d/uwsgi;
+  scgi_temp_path $d/scgi;
+EOF
+}
+
+{
+  nginx_common upstream "$UPSTREAM_WORKERS"
+  echo "http {"
+  nginx_temp_paths upstream
+  cat <<EOF
+  access_log off;
+  server {
+    listen 127.0.0.1:$UPSTREAM_PORT backlog=4096;
+    keepalive_requests 1000000;
+    location / {
+      default_type application/json;
+      return 200 '$BODY';
+    }
+  }
+  # The stub collector of the gatewatch-null target: takes any batch, stores nothing.
+  server {
+    listen 127.0.0.1:$NULL_COLLECTOR_PORT;
+    client_max_body_size 0;
+    location / {
+      default_type application/json;
+      return 200 '{"accepted":0,"rejected":0}';
+    }
+  }
+}
+EOF
+} >"$T/upstream.conf"
+
+# The nginx proxy, configured as one would run it in front of an API: keep-alive to the
+# upstream, HTTP/1.1, and the headers gatewatch also sets (X-Forwarded-*, X-Request-Id), with
+# an access log (buffered) so nginx too writes down every call.
+{
+  nginx_common proxy "$NGINX_WORKERS"
+  echo "http {"
+  nginx_temp_paths proxy
+  cat <<EOF
+  log_format bench '\$remote_addr [\$time_local] "\$request" \$status \$body_bytes_sent '
+                   '\$request_time \$upstream_response_time "\$http_user_agent" \$request_id';
+  upstream bench_upstream {
+    server 127.0.0.1:$UPSTREAM_PORT;
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:$NGINX_PORT backlog=4096;
+    keepalive_requests 1000000;
+    access_log $T/proxy-access.log bench buffer=64k flush=1s;
+    location /bench/ {
+      proxy_pass http://bench_upstream/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$host;
+      proxy_set_header X-Request-Id \$request_id;
+      add_header X-Request-Id \$request_id always;
+    }
+  }
+}
+EOF
+} >"$T/proxy.conf"
+
+# gatewatch: collector and gateway as separate processes, as a site would run them.
+cat >"$T/gatewatch.toml" <<EOF
+data_dir = "$T/data"
+node = "bench"
+
+[clickhouse]
+url = "$CLICKHOUSE_URL"
+database = "$BENCH_DB"
+
+[gateway]
+listen = "127.0.0.1:$GATEWAY_PORT"
+collector_url = "http://127.0.0.1:$COLLECTOR_PORT"
+
+[collector]
+listen = "127.0.0.1:$COLLECTOR_PORT"
+
+[[routes]]
+prefix = "/bench"
+upstreams = ["http://127.0.0.1:$UPSTREAM_PORT"]
+strip_prefix = true
+name = "bench"
+EOF
+
+sed -e "s#^data_dir = .*#data_dir = \"$T/data-null\"#" \
+  -e "s#^listen = \"127.0.0.1:$GATEWAY_PORT\"#listen = \"127.0.0.1:$NULL_GATEWAY_PORT\"#" \
+  -e "s#^collector_url = .*#collector_url = \"http://127.0.0.1:$NULL_COLLECTOR_PORT\"#" \
+  "$T/gatewatch.toml" >"$T/gatewatch-null.toml"
+
+# wrk prints one machine-readable line at the end.
+cat >"$T/report.lua" <<'EOF'
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d max_us=%d socket_errors=%d status_errors=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+EOF
+
+"$NGINX" -t -q -p "$T" -c "$T/upstream.conf"
+"$NGINX" -t -q -p "$T" -c "$T/proxy.conf"
+bench_start upstream "$NGINX" -p "$T" -c "$T/upstream.conf" -g "daemon off;"
+UPSTREAM_PID=$LAST_PID
+wait_http "http://127.0.0.1:$UPSTREAM_PORT/hello" 10 "$UPSTREAM_PID"
+
+# ------------------------------------------------------------------------------------------
+declare -A PROXY_SIDE URL RPS P50 P99 REQS ERRS CPU_BUSY CPU_STEAL CPU_SERVERS CPU_DETAIL
+URL[direct]="http://127.0.0.1:$UPSTREAM_PORT/hello"
+URL[nginx]="http://127.0.0.1:$NGINX_PORT/bench/hello"
+URL[gatewatch]="http://127.0.0.1:$GATEWAY_PORT/bench/hello"
+URL[gatewatch-null]="http://127.0.0.1:$NULL_GATEWAY_PORT/bench/hello"
+WARM_REQS=0
+
+kv() { # KEY LINE
+  sed -n "s/.*[[:space:]]$1=\([0-9]*\).*/\1/p" <<<"$2"
+}
+
+# server_pids TARGET : the processes whose CPU is counted as that target's proxy side.
+server_pids() {
+  case $1 in
+    direct) : ;;
+    nginx) with_children "$PROXY_PID" ;;
+    gatewatch) echo "$GATEWAY_PID $COLLECTOR_PID $(clickhouse_pid)" ;;
+    gatewatch-null) echo "$NULL_GATEWAY_PID" ;;
+  esac
+}
+
+run_wrk() { # TARGET SECONDS → the BENCH line; wrk's CPU ticks go to $T/wrk-TARGET-SECONDSs.cpu
+  # The wrapper shell reaps wrk, so its own cutime + cstime are wrk's CPU.
+  sh -c 'wrk "$@"; sed "s/^.*) //" /proc/$$/stat | awk "{print \$14 + \$15}" >"$0"' "$T/wrk-$1-$2s.cpu" \
+    -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${2}s" --timeout 5s --latency \
+    -s "$T/report.lua" "${URL[$1]}" >"$T/wrk-$1-$2s.txt" 2>&1
+  grep '^BENCH ' "$T/wrk-$1-$2s.txt"
+}
+
+measure() { # TARGET
+  local t=$1
+  log "$t: warm-up ${WARMUP_SECS}s, then ${DURATION_SECS}s with wrk -t$WRK_THREADS -c$WRK_CONNECTIONS (${URL[$t]})"
+  if [ "$WARMUP_SECS" -gt 0 ]; then
+    local w
+    w=$(run_wrk "$t" "$WARMUP_SECS")
+    [ "$t" = gatewatch ] && WARM_REQS=$(kv requests "$w")
+  fi
+  local upstream_pids servers m0 m1 u0 u1 s0 s1
+  upstream_pids=$(with_children "$UPSTREAM_PID")
+  servers=$(server_pids "$t")
+  PROXY_SIDE[$t]=$(echo $servers | tr ' ' ',')
+  m0=$(machine_ticks)
+  u0=$(cpu_ticks $upstream_pids)
+  # shellcheck disable=SC2086
+  s0=$(cpu_ticks $servers)
+  declare -A per0
+  for p in $servers; do per0[$p]=$(cpu_ticks "$p"); done
+  local line perf_pid=""
+  if [ "$PERF" = 1 ]; then
+    bench_start "perf-$t" perf record -a -e cpu-clock -F 499 -o "$T/perf-$t.data"
+    perf_pid=$LAST_PID
+  fi
+  line=$(run_wrk "$t" "$DURATION_SECS")
+  if [ -n "$perf_pid" ]; then
+    bench_stop "$perf_pid" INT
+  fi
+  m1=$(machine_ticks)
+  u1=$(cpu_ticks $upstream_pids)
+  # shellcheck disable=SC2086
+  s1=$(cpu_ticks $servers)
+  local req dur
+  req=$(kv requests "$line")
+  dur=$(kv duration_us "$line")
+  REQS[$t]=$req
+  RPS[$t]=$(awk -v r="$req" -v d="$dur" 'BEGIN {printf "%.0f", r / (d / 1e6)}')
+  P50[$t]=$(awk -v u="$(kv p50_us "$line")" 'BEGIN {printf "%.3f", u / 1000}')
+  P99[$t]=$(awk -v u="$(kv p99_us "$line")" 'BEGIN {printf "%.3f", u / 1000}')
+  ERRS[$t]=$(($(kv socket_errors "$line") + $(kv status_errors "$line")))
+  read -r b0 st0 tot0 <<<"$m0"
+  read -r b1 st1 tot1 <<<"$m1"
+  CPU_BUSY[$t]=$(awk -v b=$((b1 - b0)) -v t=$((tot1 - tot0)) 'BEGIN {printf "%.0f", 100 * b / t}')
+  CPU_STEAL[$t]=$(awk -v s=$((st1 - st0)) -v t=$((tot1 - tot0)) 'BEGIN {printf "%.1f", 100 * s / t}')
+  # CPU of the proxy side per request, in microseconds (all cores added up).
+  CPU_SERVERS[$t]=$(awk -v s=$((s1 - s0)) -v r="$req" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", r ? s / hz * 1e6 / r : 0}')
+  # Each process's share of one core over the run, added up by role.
+  local detail="upstream $(awk -v s=$((u1 - u0)) -v d="$DURATION_SECS" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f%%", 100 * s / hz / d}')"
+  declare -A by_role=()
+  local roles=() name
+  for p in $servers; do
+    case $p in
+      "$GATEWAY_PID" | "$NULL_GATEWAY_PID") name=gateway ;;
+      "$COLLECTOR_PID") name=collector ;;
+      "$PROXY_PID") name=nginx ;;
+      *) name=$(tr -d '\0' <"/proc/$p/comm" 2>/dev/null || echo "$p") ;;
+    esac
+    if [ -z "${by_role[$name]:-}" ]; then
+      roles+=("$name")
+      by_role[$name]=0
+    fi
+    by_role[$name]=$((by_role[$name] + $(cpu_ticks "$p") - per0[$p]))
+  done
+  for name in "${roles[@]}"; do
+    detail+=", $name $(awk -v s="${by_role[$name]}" -v d="$DURATION_SECS" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f%%", 100 * s / hz / d}')"
+  done
+  # What no process of the benchmark used: other processes and kernel threads (noise).
+  local wrk_ticks others
+  wrk_ticks=$(cat "$T/wrk-$t-${DURATION_SECS}s.cpu" 2>/dev/null || echo 0)
+  others=$((b1 - b0 - wrk_ticks - (u1 - u0) - (s1 - s0)))
+  detail+=", wrk $(awk -v s="$wrk_ticks" -v d="$DURATION_SECS" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f%%", 100 * s / hz / d}')"
+  detail+=", other $(awk -v s="$others" -v d="$DURATION_SECS" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f%%", 100 * s / hz / d}')"
+  CPU_DETAIL[$t]="$detail"
+}
+
+PROXY_PID=""
+GATEWAY_PID=""
+COLLECTOR_PID=""
+NULL_GATEWAY_PID=""
+for t in $TARGETS; do
+  case $t in
+    direct) measure direct ;;
+    nginx)
+      bench_start proxy "$NGINX" -p "$T" -c "$T/proxy.conf" -g "daemon off;"
+      PROXY_PID=$LAST_PID
+      wait_http "${URL[nginx]}" 10 "$PROXY_PID"
+      measure nginx
+      bench_stop "$PROXY_PID"
+      ;;
+    gatewatch)
+      log "dropping and migrating database $BENCH_DB"
+      ch "DROP DATABASE IF EXISTS $BENCH_DB" >/dev/null
+      "$GATEWATCH" --config "$T/gatewatch.toml" --log warn migrate >/dev/null
+      bench_start collector "$GATEWATCH" --config "$T/gatewatch.toml" collector
+      COLLECTOR_PID=$LAST_PID
+      wait_http "http://127.0.0.1:$COLLECTOR_PORT/healthz" 30 "$COLLECTOR_PID"
+      bench_start gateway "$GATEWATCH" --config "$T/gatewatch.toml" gateway
+      GATEWAY_PID=$LAST_PID
+      wait_http "http://127.0.0.1:$GATEWAY_PORT/healthz" 30 "$GATEWAY_PID"
+      measure gatewatch
+      ;;
+    gatewatch-null)
+      bench_start gateway-null "$GATEWATCH" --config "$T/gatewatch-null.toml" gateway
+      NULL_GATEWAY_PID=$LAST_PID
+      wait_http "http://127.0.0.1:$NULL_GATEWAY_PORT/healthz" 30 "$NULL_GATEWAY_PID"
+      measure gatewatch-null
+      curl -sf "http://127.0.0.1:$NULL_GATEWAY_PORT/metrics" >"$T/gateway-null-metrics.txt" || true
+      bench_stop "$NULL_GATEWAY_PID"
+      ;;
+    *)
+      echo "unknown target '$t' in TARGETS (direct, nginx, gatewatch, gatewatch-null)" >&2
+      exit 2
+      ;;
+  esac
+done
+
+# ------------------------------------------------------------------------------------------
+# Did the recording keep up? Every call the gateway saw (warm-up included) should be a row.
+if [[ " $TARGETS " == *" gatewatch "* ]]; then
+  metric_sum() { # NAME-PREFIX → sum of every series of it
+    awk -v n="$1" 'index($0, n) == 1 && ($0 ~ /^[a-z_]+(\{[^}]*\})? / ) {s += $NF} END {printf "%d", s}' "$T/gateway-metrics.txt"
+  }
+  log "waiting for the gateway's records to reach ClickHouse (up to ${FLUSH_WAIT_SECS}s)"
+  wait_start=$(date +%s.%N)
+  rows=0
+  seen=0
+  for _ in $(seq 1 $((FLUSH_WAIT_SECS * 4))); do
+    curl -sf "http://127.0.0.1:$GATEWAY_PORT/metrics" >"$T/gateway-metrics.txt"
+    seen=$(metric_sum gatewatch_gateway_requests_total)
+    dropped=$(metric_sum gatewatch_gateway_records_dropped_total)
+    rows=$(ch "SELECT count() FROM $BENCH_DB.api_calls")
+    if [ "$rows" -ge $((seen - dropped)) ]; then break; fi
+    sleep 0.25
+  done
+  lag=$(awk -v a="$wait_start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+  queue_full=$(awk '/^gatewatch_gateway_records_dropped_total\{reason="queue_full"\}/ {print $NF}' "$T/gateway-metrics.txt")
+  curl -sf "http://127.0.0.1:$COLLECTOR_PORT/metrics" >"$T/collector-metrics.txt" || true
+  by_outcome=$(ch "SELECT outcome, count() FROM $BENCH_DB.api_calls GROUP BY outcome ORDER BY outcome FORMAT TSV" | tr '\t\n' '= ' | sed 's/ $//')
+  distinct=$(ch "SELECT uniqExact(call_id) FROM $BENCH_DB.api_calls")
+  wrk_total=$((WARM_REQS + ${REQS[gatewatch]:-0}))
+fi
+
+# ------------------------------------------------------------------------------------------
+echo
+echo "gatewatch gateway benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+machine_facts
+echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS --latency, warm-up ${WARMUP_SECS}s, run ${DURATION_SECS}s per target; upstream and nginx: worker_processes $UPSTREAM_WORKERS / $NGINX_WORKERS"
+echo
+printf '%-14s %12s %10s %10s %8s   %s\n' target "requests/s" "p50 ms" "p99 ms" errors "CPU: machine busy (steal); proxy side per request; split (100% = one core)"
+for t in $TARGETS; do
+  printf '%-14s %12s %10s %10s %8s   %s%% (%s%%); %s µs/req; %s\n' "$t" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" "${ERRS[$t]}" \
+    "${CPU_BUSY[$t]}" "${CPU_STEAL[$t]}" "${CPU_SERVERS[$t]}" "${CPU_DETAIL[$t]}"
+done
+if [ -n "${RPS[nginx]:-}" ] && [ -n "${RPS[gatewatch]:-}" ]; then
+  rps_ratio=$(awk -v g="${RPS[gatewatch]}" -v n="${RPS[nginx]}" 'BEGIN {printf "%.2f", g / n}')
+  p99_ratio=$(awk -v g="${P99[gatewatch]}" -v n="${P99[nginx]}" 'BEGIN {printf "%.2f", g / n}')
+  verdict=$(awk -v r="$rps_ratio" -v p="$p99_ratio" 'BEGIN {print (r >= 1.0 && p <= 1.2) ? "MET" : "NOT MET"}')
+  echo
+  echo "gatewatch / nginx: requests/s ×$rps_ratio, p99 ×$p99_ratio   (target: requests/s ≥ ×1.00 and p99 ≤ ×1.20: $verdict)"
+fi
+if [[ " $TARGETS " == *" gatewatch "* ]]; then
+  echo
+  echo "recording: wrk completed $wrk_total requests (warm-up $WARM_REQS + run ${REQS[gatewatch]}); the gateway counted $seen calls"
+  echo "           gatewatch_gateway_records_dropped_total: ${dropped} (queue_full ${queue_full:-0})"
+  if [ "$rows" -lt $((seen - dropped)) ] || [ "$dropped" -gt 0 ]; then
+    echo "           rows in $BENCH_DB.api_calls: $rows ($distinct distinct call ids; $by_outcome) after waiting ${lag}s"
+    echo "           RECORDING DID NOT KEEP UP"
+  else
+    echo "           rows in $BENCH_DB.api_calls: $rows ($distinct distinct call ids; $by_outcome), all in ClickHouse ${lag}s after wrk ended"
+    echo "           recording kept up: every call counted by the gateway is a row"
+  fi
+fi
+if [ "$PERF" = 1 ]; then
+  for t in $TARGETS; do
+    echo
+    echo "perf, $t (cpu-clock, all CPUs, measured run): share of samples by thread name"
+    perf report -i "$T/perf-$t.data" --stdio --no-children --sort comm 2>/dev/null | grep -E '^ +[0-9]' | head -12 || true
+    pid=""
+    case $t in
+      nginx) pid=${PROXY_SIDE[nginx]} ;;
+      gatewatch) pid=$GATEWAY_PID ;;
+      gatewatch-null) pid=$NULL_GATEWAY_PID ;;
+    esac
+    if [ -n "$pid" ]; then
+      echo "top symbols of the proxy ($t):"
+      perf report -i "$T/perf-$t.data" --stdio --no-children --pid "$pid" --sort dso,sym 2>/dev/null | grep -E '^ +[0-9]' | head -40 || true
+    fi
+  done
+fi
