@@ -169,7 +169,7 @@ impl Default for CollectorSection {
             listen: "127.0.0.1:8091".into(),
             wal_max_mb: 4096,
             max_body_mb: 32,
-            insert_max_rows: 200_000,
+            insert_max_rows: 500_000,
             insert_period_ms: 1_000,
         }
     }

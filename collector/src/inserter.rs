@@ -108,7 +108,7 @@ impl Inserter {
     async fn gather(&mut self) -> Result<Vec<Item>, crate::wal::WalError> {
         let first = self.reader.next().await?;
         let mut rows = first.header.count as usize;
-        let mut round = vec![self.item(first)];
+        let mut entries = vec![first];
         let deadline = Instant::now() + self.config.period;
         while rows < self.config.max_rows {
             let next = tokio::select! {
@@ -116,26 +116,28 @@ impl Inserter {
                 _ = tokio::time::sleep_until(deadline) => break,
             };
             rows += next.header.count as usize;
-            round.push(self.item(next));
+            entries.push(next);
         }
-        Ok(round)
-    }
-
-    fn item(&self, e: Entry<Batch>) -> Item {
-        let batch = match e.cached {
-            Some(b) => b,
-            None => Arc::new(match e.header.kind {
-                Kind::Calls => Batch::Calls(decode_lines::<CallRecord>(&e.payload).values),
-                Kind::NodeSamples => Batch::Samples(decode_lines::<NodeSample>(&e.payload).values),
-            }),
-        };
-        Item {
-            seq: e.header.seq,
-            batch_id: e.header.batch_id,
-            maybe_stored: e.header.flags & FLAG_MAYBE_STORED != 0
-                || e.header.seq <= self.recovered_up_to,
-            batch,
+        // Entries the ingest side's cache no longer holds must be decoded again: CPU work,
+        // kept off the runtime's threads.
+        let recovered_up_to = self.recovered_up_to;
+        if entries.iter().all(|e| e.cached.is_some()) {
+            return Ok(entries
+                .into_iter()
+                .map(|e| item(e, recovered_up_to))
+                .collect());
         }
+        tokio::task::spawn_blocking(move || {
+            entries
+                .into_iter()
+                .map(|e| item(e, recovered_up_to))
+                .collect()
+        })
+        .await
+        .map_err(|e| crate::wal::WalError::Io {
+            path: "decoding write-ahead log entries".into(),
+            source: std::io::Error::other(e.to_string()),
+        })
     }
 
     async fn store_round(&self, round: &[Item], retry: bool) -> gatewatch_store::Result<()> {
@@ -228,6 +230,23 @@ impl Inserter {
             ins.write(r).await.map_err(|e| self.store.err(&what, e))?;
         }
         ins.end().await.map_err(|e| self.store.err(&what, e))
+    }
+}
+
+/// Decodes one entry (unless the ingest side left its values in the cache).
+fn item(e: Entry<Batch>, recovered_up_to: u64) -> Item {
+    let batch = match e.cached {
+        Some(b) => b,
+        None => Arc::new(match e.header.kind {
+            Kind::Calls => Batch::Calls(decode_lines::<CallRecord>(&e.payload).values),
+            Kind::NodeSamples => Batch::Samples(decode_lines::<NodeSample>(&e.payload).values),
+        }),
+    };
+    Item {
+        seq: e.header.seq,
+        batch_id: e.header.batch_id,
+        maybe_stored: e.header.flags & FLAG_MAYBE_STORED != 0 || e.header.seq <= recovered_up_to,
+        batch,
     }
 }
 

@@ -88,7 +88,7 @@ pub struct CollectorConfig {
 }
 
 impl CollectorConfig {
-    /// Defaults: 32 MiB bodies (256 MiB decompressed), rounds of up to 200 000 rows or 1 s.
+    /// Defaults: 32 MiB bodies (256 MiB decompressed), rounds of up to 500 000 rows or 1 s.
     pub fn new(listen: SocketAddr, wal_dir: impl Into<PathBuf>, name: &str) -> CollectorConfig {
         CollectorConfig {
             listen,
@@ -96,7 +96,7 @@ impl CollectorConfig {
             max_body_bytes: 32 << 20,
             max_decoded_bytes: 256 << 20,
             inserter: InserterConfig {
-                max_rows: 200_000,
+                max_rows: 500_000,
                 period: Duration::from_secs(1),
                 name: name.to_string(),
             },

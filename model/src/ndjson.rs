@@ -97,8 +97,22 @@ pub fn decode_lines<T: DeserializeOwned + Validate>(body: &[u8]) -> DecodedBatch
 }
 
 fn decode_one<T: DeserializeOwned + Validate>(line: &[u8]) -> Result<T, (String, String)> {
+    // The fast path: plain serde_json. Only a line that fails is decoded again with path
+    // tracking, to name the field (tracking every line cost a third of the decoding time).
+    let value = match serde_json::from_slice::<T>(line) {
+        Ok(v) => v,
+        Err(_) => return Err(explain::<T>(line)),
+    };
+    value
+        .validate()
+        .map_err(|(field, msg)| (field.to_string(), msg))?;
+    Ok(value)
+}
+
+/// Decodes a line known to be bad again, with path tracking, to say where and what.
+fn explain<T: DeserializeOwned>(line: &[u8]) -> (String, String) {
     let mut de = serde_json::Deserializer::from_slice(line);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value: Result<T, _> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." || path == "?" {
             String::new()
@@ -114,13 +128,14 @@ fn decode_one<T: DeserializeOwned + Validate>(line: &[u8]) -> Result<T, (String,
             None => field,
         };
         (field, strip_position(&msg))
-    })?;
-    de.end()
-        .map_err(|e| (String::new(), strip_position(&e.to_string())))?;
-    value
-        .validate()
-        .map_err(|(field, msg)| (field.to_string(), msg))?;
-    Ok(value)
+    });
+    match value {
+        Err(e) => e,
+        Ok(_) => match de.end() {
+            Err(e) => (String::new(), strip_position(&e.to_string())),
+            Ok(()) => (String::new(), "not a valid record".into()),
+        },
+    }
 }
 
 fn missing_field_name(msg: &str) -> Option<String> {
@@ -137,7 +152,7 @@ fn strip_position(msg: &str) -> String {
 }
 
 fn memchr_newline(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', s)
 }
 
 fn trim_cr(s: &[u8]) -> &[u8] {
