@@ -7,7 +7,7 @@
 //!             write-ahead log (fsync, group commit)  ──▶ 200 / 207 to the sender
 //!                   │
 //!                   ▼
-//!             inserter: rounds of ≤ max_rows, every period
+//!             inserter: rounds of ≤ max_rows or period; two stored at once, acked in order
 //!                   │   (check what is stored for resends and replays)
 //!                   ▼
 //!     api_calls, node_metrics, then ingest_batches ──▶ acknowledge the log

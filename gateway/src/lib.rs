@@ -104,7 +104,8 @@
 //! written to `.tmp`, fsynced, renamed, directory fsynced; sent in sequence order; deleted
 //! only after the collector answered; verified (zstd checksum) before each send, corrupt
 //! files moved to `corrupt/`; total size capped by `spool_max_bytes`, over which batches are
-//! dropped and counted. One gateway process per spool directory.
+//! dropped and counted. One gateway process per spool directory, enforced by a lock on
+//! `spool/LOCK` (a second gateway on the same `data_dir` fails to start, naming it).
 //!
 //! On shutdown the gateway stops accepting, lets calls in flight finish (up to
 //! `drain_timeout`), flushes the queue to the collector — or to the spool if it is away — and

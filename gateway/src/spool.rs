@@ -93,6 +93,31 @@ pub(crate) struct Loaded {
     pub count: usize,
 }
 
+/// The lock file that keeps a second gateway out of the same spool directory.
+const LOCK_FILE: &str = "LOCK";
+
+/// Takes the directory's lock, waiting up to 3 s for a process that is just shutting down.
+fn lock_dir(path: &Path) -> io::Result<fs::File> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    for _ in 0..30 {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(fs::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::WouldBlock,
+        "the spool directory is in use by another gateway process (give each gateway its own data_dir)",
+    ))
+}
+
 /// Why a spooled batch could not be read back.
 #[derive(Debug)]
 pub(crate) enum LoadError {
@@ -104,6 +129,8 @@ pub(crate) enum LoadError {
 
 /// The spool's index of files, kept in memory; see the module doc.
 pub(crate) struct Spool {
+    /// Held while the spool is open: one gateway process per spool directory.
+    _lock: fs::File,
     dir: PathBuf,
     max_bytes: u64,
     entries: BTreeMap<u64, Entry>,
@@ -121,6 +148,8 @@ impl Spool {
             move |source| Error::Spool { path, source }
         };
         fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = lock_dir(&lock_path).map_err(io_err(&lock_path))?;
         let mut entries = BTreeMap::new();
         let mut bytes = 0;
         for item in fs::read_dir(dir).map_err(io_err(dir))? {
@@ -132,6 +161,9 @@ impl Spool {
             }
             let name = item.file_name();
             let name = name.to_string_lossy();
+            if name == LOCK_FILE {
+                continue;
+            }
             if name.ends_with(".tmp") {
                 // Invariant 2: an unfinished write.
                 if let Err(e) = fs::remove_file(&path) {
@@ -158,6 +190,7 @@ impl Spool {
             }
         }
         let spool = Spool {
+            _lock: lock,
             dir: dir.to_path_buf(),
             max_bytes,
             entries,
@@ -349,6 +382,17 @@ mod tests {
         ] {
             assert_eq!(parse_name(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_second_gateway_cannot_open_the_same_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let _first = Spool::open(dir.path(), 1 << 20, metrics.clone()).unwrap();
+        let err = Spool::open(dir.path(), 1 << 20, metrics)
+            .err()
+            .expect("must fail");
+        assert!(err.to_string().contains("another gateway process"), "{err}");
     }
 
     #[tokio::test]

@@ -134,6 +134,8 @@ pub(crate) struct Segment {
 
 /// State shared by the appenders, the writer thread and the reader.
 pub(crate) struct Shared<T> {
+    /// Held while the log is open: one collector process per log directory.
+    pub _lock: fs::File,
     pub dir: PathBuf,
     pub max_bytes: u64,
     pub cache_bytes: u64,
@@ -185,12 +187,37 @@ impl<T> Clone for Wal<T> {
 }
 
 const ACKED_FILE: &str = "acked";
+const LOCK_FILE: &str = "LOCK";
+
+/// Takes the directory's lock, waiting up to 3 s for a process that is just shutting down.
+fn lock_dir(path: &Path) -> io::Result<fs::File> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    for _ in 0..30 {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(fs::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::WouldBlock,
+        "the write-ahead log directory is in use by another collector process (give each collector its own data_dir)",
+    ))
+}
 
 impl<T: Send + Sync + 'static> Wal<T> {
     /// Opens (or creates) the log in `config.dir`, recovers it, and starts the writer thread.
     pub fn open(config: &WalConfig) -> Result<(Wal<T>, WalReader<T>, Recovery), WalError> {
         let dir = config.dir.clone();
         fs::create_dir_all(&dir).map_err(|e| WalError::io(&dir, e))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = lock_dir(&lock_path).map_err(|e| WalError::io(&lock_path, e))?;
         let acked = read_acked(&dir)?;
         let mut recovery = Recovery {
             acked,
@@ -230,6 +257,7 @@ impl<T: Send + Sync + 'static> Wal<T> {
         recovery.last_seq = last_seq;
         let disk: u64 = segments.iter().map(|s| s.bytes).sum();
         let shared = Arc::new(Shared {
+            _lock: lock,
             dir: dir.clone(),
             max_bytes: config.max_bytes,
             cache_bytes: config.cache_bytes,

@@ -250,3 +250,16 @@ async fn decoded_values_are_handed_to_the_reader() {
     assert_eq!(e.header.kind, Kind::NodeSamples);
     assert_eq!(e.cached.as_deref().map(String::as_str), Some("decoded"));
 }
+
+#[tokio::test]
+async fn a_second_process_cannot_open_the_same_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_wal, _r, _) = Wal::<String>::open(&config(dir.path())).unwrap();
+    let err = Wal::<String>::open(&config(dir.path()))
+        .err()
+        .expect("second open must fail");
+    assert!(
+        err.to_string().contains("another collector process"),
+        "{err}"
+    );
+}
