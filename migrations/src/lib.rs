@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "node_metrics",
         sql: include_str!("../sql/0003_node_metrics.sql"),
     },
+    Migration {
+        version: 4,
+        name: "config_log",
+        sql: include_str!("../sql/0004_config_log.sql"),
+    },
 ];
 
 /// Errors applying the schema.
@@ -196,7 +201,7 @@ mod tests {
         let all = all_statements("gw", &Options::default());
         assert_eq!(all[0], "CREATE DATABASE IF NOT EXISTS `gw`");
         assert!(all[1].contains("`gw`.schema_migrations"));
-        assert_eq!(all.len(), 11);
+        assert_eq!(all.len(), 13);
     }
 
     #[test]
@@ -207,7 +212,7 @@ mod tests {
             .collect();
         assert!(all.iter().all(|s| !s.contains('{')), "placeholder left");
         assert!(all.iter().all(|s| s.starts_with("CREATE")));
-        assert_eq!(all.len(), 9);
+        assert_eq!(all.len(), 11);
         let cl = render(MIGRATIONS[0].sql, "`db`", " ON CLUSTER `c`");
         assert!(cl.contains("`db`.api_calls ON CLUSTER `c`"));
     }

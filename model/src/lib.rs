@@ -5,11 +5,13 @@
 //! no I/O; it owns what the data *is* and how it is spelled on the wire.
 
 pub mod call;
+pub mod entity;
 pub mod ndjson;
 pub mod node;
 pub mod outcome;
 
 pub use call::{CallRecord, Header};
+pub use entity::EntityKind;
 pub use ndjson::{decode_lines, DecodedBatch, LineError};
 pub use node::{DiskUsage, NodeSample};
 pub use outcome::Outcome;

@@ -76,6 +76,16 @@ def main() -> int:
             if got != want:
                 failures += 1
                 print(f"FAIL on ClickHouse {version}: {sql}\n  wanted {want}, got {got}")
+        # the configuration log's current-state query (store::config_log::current), same shape
+        s.query(f"INSERT INTO {DB}.config_log (entity, id, version, change_id, ts, ts_us, author, comment, deleted, body) VALUES "
+                f"('api', 'x', 1, toUUID('{uuid.uuid4()}'), 1764064800, 1764064800000000, 'a', '', 0, 'v1'), "
+                f"('api', 'x', 2, toUUID('{uuid.uuid4()}'), 1764064801, 1764064801000000, 'b', '', 0, 'v2')")
+        cur = one(f"SELECT entity, id, max(version) AS cur_version, "
+                  f"argMax(body, (version, toString(change_id))) AS cur_body "
+                  f"FROM {DB}.config_log GROUP BY entity, id ORDER BY entity, id")
+        if cur != '"api","x",2,"v2"':
+            failures += 1
+            print(f"FAIL on ClickHouse {version}: config_log current state: {cur}")
         p = one(f"SELECT quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_q) FROM {DB}.api_calls_1m")
         print(f"ClickHouse {version}: {len(statements)} statements applied, {len(checks)} checks, "
               f"{failures} failed; p50/p95/p99 from the rollup {p}")

@@ -6,8 +6,11 @@
 //!   `ingest_batches`) and their conversion from the model.
 //! - [`ingest`]: the reads and writes that make "inserted once" hold: which batches are stored,
 //!   which rows of a half-stored batch are there.
+//! - [`config_log`]: the configuration source: versioned entity changes, current state,
+//!   history, a revision marker for pollers.
 //! - [`sql`]: the one tested function for quoting identifiers and literals.
 
+pub mod config_log;
 pub mod ingest;
 pub mod rows;
 pub mod sql;
