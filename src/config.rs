@@ -331,6 +331,7 @@ impl FileConfig {
         for (i, r) in self.routes.iter().enumerate() {
             gateway.routes.push(route(i, r)?);
         }
+        gateway.snapshot_dir = Some(self.data_dir.join("snapshot"));
         let mut prefixes: Vec<&str> = self.routes.iter().map(|r| r.prefix.as_str()).collect();
         prefixes.sort();
         if let Some(w) = prefixes.windows(2).find(|w| w[0] == w[1]) {
@@ -359,16 +360,20 @@ impl FileConfig {
         collector.inserter.max_rows = c.insert_max_rows;
         collector.inserter.period = Duration::from_millis(c.insert_period_ms);
 
+        let store = gatewatch_store::StoreConfig {
+            url: self.clickhouse.url.trim_end_matches('/').to_string(),
+            database: self.clickhouse.database.clone(),
+            user: self.clickhouse.user.clone(),
+            password: self.clickhouse.password.clone(),
+        };
+        // APIs registered in the configuration log reach the gateway without a restart.
+        gateway.config_store = Some(store.clone());
+
         Ok(Config {
             data_dir: self.data_dir.clone(),
             timezone,
             node,
-            store: gatewatch_store::StoreConfig {
-                url: self.clickhouse.url.trim_end_matches('/').to_string(),
-                database: self.clickhouse.database.clone(),
-                user: self.clickhouse.user.clone(),
-                password: self.clickhouse.password.clone(),
-            },
+            store,
             gateway,
             collector,
             dashboards_listen: listen_addr("dashboards.listen", &self.dashboards.listen)?,

@@ -56,6 +56,14 @@ pub struct GatewayConfig {
     /// On shutdown, how long in-flight calls may take to finish before the gateway stops
     /// waiting for them.
     pub drain_timeout: Duration,
+    /// Where the configuration log is (APIs registered through the admin API); `None`: only
+    /// `routes` are served.
+    pub config_store: Option<gatewatch_store::StoreConfig>,
+    /// Where the last configuration loaded is kept, so the gateway starts and serves when
+    /// ClickHouse is down (`<data_dir>/snapshot`).
+    pub snapshot_dir: Option<PathBuf>,
+    /// How often the configuration log is polled for changes.
+    pub config_poll: Duration,
 }
 
 impl GatewayConfig {
@@ -81,6 +89,9 @@ impl GatewayConfig {
             upstream_timeout: Duration::from_secs(30),
             collector_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
+            config_store: None,
+            snapshot_dir: None,
+            config_poll: Duration::from_secs(1),
         }
     }
 

@@ -123,6 +123,7 @@
 mod body;
 mod capture;
 mod config;
+mod config_source;
 mod error;
 mod headers;
 mod ids;
@@ -248,8 +249,22 @@ pub async fn bind(
     // The sender sees its channel close once the batcher and the sampler are done.
     drop(batch_tx);
 
+    // APIs from the configuration log join the file's routes (see config_source).
+    let source = config
+        .config_store
+        .clone()
+        .map(|store| config_source::Source {
+            store: gatewatch_store::Store::new(store),
+            file_routes: config.routes.clone(),
+            snapshot_dir: config.snapshot_dir.clone(),
+            poll: config.config_poll,
+        });
+    let (router, revision) = match &source {
+        Some(s) => s.initial().await,
+        None => (validated.router, None),
+    };
     let shared = Arc::new(proxy::Shared {
-        router: validated.router,
+        router: arc_swap::ArcSwap::from_pointee(router),
         client: proxy::upstream_client(config.upstream_connect_timeout),
         records: records_tx,
         metrics,
@@ -257,6 +272,8 @@ pub async fn bind(
         queue_capacity: config.queue_capacity,
         spool_max_bytes: config.spool_max_bytes,
     });
+    let source_task =
+        source.map(|s| tokio::spawn(s.run(shared.clone(), revision, stop_rx.clone())));
     info!(addr = %local_addr, node = %node, routes = config.routes.len(), "gateway listening");
     let drain = config.drain_timeout;
     let task = tokio::spawn(async move {
@@ -264,6 +281,7 @@ pub async fn bind(
         let _ = stop_tx.send(true);
         let mut failed = None;
         for (name, task) in [
+            ("config source", source_task),
             ("batcher", Some(batcher)),
             ("sampler", sampler),
             ("shipper", Some(sender)),

@@ -42,7 +42,8 @@ pub(crate) type UpstreamClient = Client<HttpConnector, RequestBody>;
 
 /// What every request handler shares; one per gateway.
 pub(crate) struct Shared {
-    pub router: Router,
+    /// Swapped whole when the configuration log changes.
+    pub router: arc_swap::ArcSwap<Router>,
     pub client: UpstreamClient,
     /// The bounded record queue (the proxy only ever `try_send`s).
     pub records: mpsc::Sender<CallEvent>,
@@ -119,7 +120,7 @@ async fn proxy(
     mut call: Call,
     request_id: HeaderValue,
 ) -> Response<ResponseBody> {
-    let Some(route) = shared.router.find(req.uri().path()).cloned() else {
+    let Some(route) = shared.router.load().find(req.uri().path()).cloned() else {
         let message = format!("no route for path '{}'", req.uri().path());
         return error_response(call, &request_id, Failure::NoRoute, message);
     };

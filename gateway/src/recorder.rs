@@ -303,7 +303,7 @@ mod tests {
     async fn a_full_queue_drops_and_counts_without_waiting() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(2);
         let shared = Shared {
-            router: Router::new(&[]).unwrap(),
+            router: arc_swap::ArcSwap::from_pointee(Router::new(&[]).unwrap()),
             client: crate::proxy::upstream_client(Duration::from_secs(1)),
             records: tx,
             metrics: Arc::new(crate::metrics::Metrics::default()),

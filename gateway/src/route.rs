@@ -102,6 +102,11 @@ pub(crate) struct Router {
 }
 
 impl Router {
+    /// A router with no routes.
+    pub fn empty() -> Router {
+        Router { routes: Vec::new() }
+    }
+
     /// Validates the configured routes. Errors name the field, e.g. `routes[1].upstreams[0]`.
     pub fn new(configs: &[RouteConfig]) -> Result<Router> {
         let mut routes: Vec<Arc<Route>> = Vec::with_capacity(configs.len());
@@ -163,7 +168,7 @@ impl Router {
     }
 }
 
-fn normalise_prefix(p: &str) -> Result<String, String> {
+pub(crate) fn normalise_prefix(p: &str) -> Result<String, String> {
     if !p.starts_with('/') {
         return Err(format!("'{p}' must start with '/'"));
     }

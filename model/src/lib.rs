@@ -4,12 +4,14 @@
 //! decodes them from NDJSON ([`ndjson`]), the store writes them to ClickHouse. This crate does
 //! no I/O; it owns what the data *is* and how it is spelled on the wire.
 
+pub mod api;
 pub mod call;
 pub mod entity;
 pub mod ndjson;
 pub mod node;
 pub mod outcome;
 
+pub use api::ApiSpec;
 pub use call::{CallRecord, Header};
 pub use entity::EntityKind;
 pub use ndjson::{decode_lines, DecodedBatch, LineError};

@@ -1,7 +1,6 @@
 //! Nothing lost, nothing doubled: kill and restart things under load, then count.
 
 use crate::helpers::*;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 fn routes(up: std::net::SocketAddr) -> String {
@@ -70,74 +69,6 @@ async fn gateway_restarted_with_records_in_its_spool_delivers_them_once() {
     let _gateway = site.start("gateway").await;
     eventually(&store, COUNT, n as u64, 60).await;
     assert_eq!(store.fetch_u64(DISTINCT).await.unwrap(), n as u64);
-}
-
-/// A ClickHouse of the test's own on other ports, so it can be stopped without harming others.
-struct PrivateClickHouse {
-    dir: tempfile::TempDir,
-    http: u16,
-    tcp: u16,
-    inter: u16,
-    child: Option<Child>,
-}
-
-impl PrivateClickHouse {
-    fn start() -> PrivateClickHouse {
-        let mut ch = PrivateClickHouse {
-            dir: tempfile::tempdir().unwrap(),
-            http: free_port(),
-            tcp: free_port(),
-            inter: free_port(),
-            child: None,
-        };
-        ch.resume();
-        ch
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http)
-    }
-
-    fn resume(&mut self) {
-        let d = self.dir.path();
-        let child = Command::new("clickhouse-server")
-            .arg("--config-file=/etc/clickhouse-server/config.xml")
-            .arg("--")
-            .arg(format!("--http_port={}", self.http))
-            .arg(format!("--tcp_port={}", self.tcp))
-            .arg(format!("--interserver_http_port={}", self.inter))
-            .arg(format!("--path={}/data/", d.display()))
-            .arg(format!("--tmp_path={}/tmp/", d.display()))
-            .arg(format!("--logger.log={}/log", d.display()))
-            .arg(format!("--logger.errorlog={}/err", d.display()))
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("clickhouse-server must be installed (ops/test.sh installs it)");
-        self.child = Some(child);
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.http)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("private ClickHouse did not start");
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for PrivateClickHouse {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -325,3 +325,71 @@ pub async fn eventually(store: &Store, sql: &str, want: u64, secs: u64) {
     }
     panic!("{sql}: wanted {want}, still {last} after {secs} s");
 }
+
+/// A ClickHouse of the test's own on other ports, so it can be stopped without harming others.
+pub struct PrivateClickHouse {
+    dir: tempfile::TempDir,
+    http: u16,
+    tcp: u16,
+    inter: u16,
+    child: Option<Child>,
+}
+
+impl PrivateClickHouse {
+    pub fn start() -> PrivateClickHouse {
+        let mut ch = PrivateClickHouse {
+            dir: tempfile::tempdir().unwrap(),
+            http: free_port(),
+            tcp: free_port(),
+            inter: free_port(),
+            child: None,
+        };
+        ch.resume();
+        ch
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http)
+    }
+
+    pub fn resume(&mut self) {
+        let d = self.dir.path();
+        let child = Command::new("clickhouse-server")
+            .arg("--config-file=/etc/clickhouse-server/config.xml")
+            .arg("--")
+            .arg(format!("--http_port={}", self.http))
+            .arg(format!("--tcp_port={}", self.tcp))
+            .arg(format!("--interserver_http_port={}", self.inter))
+            .arg(format!("--path={}/data/", d.display()))
+            .arg(format!("--tmp_path={}/tmp/", d.display()))
+            .arg(format!("--logger.log={}/log", d.display()))
+            .arg(format!("--logger.errorlog={}/err", d.display()))
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("clickhouse-server must be installed (ops/test.sh installs it)");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.http)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("private ClickHouse did not start");
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for PrivateClickHouse {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -4,4 +4,5 @@
 mod cli;
 mod faults;
 mod helpers;
+mod hot_reload;
 mod spine;

@@ -1,0 +1,214 @@
+//! APIs from the configuration log, hot.
+//!
+//! At start the gateway loads the current `api` entities from ClickHouse (or, when it cannot
+//! be reached, from its last snapshot on disk) and routes them beside the file's `[[routes]]`.
+//! Then it polls the log's revision every `config_poll`; on a change it reloads, builds a new
+//! router and swaps it in whole: calls in flight keep the router they started with, no lock
+//! is taken on the hot path. When ClickHouse is unreachable the gateway keeps serving its last
+//! configuration. A bad API entity is skipped with a warning naming it and the field; it never
+//! takes the others down. File routes win a prefix clash.
+
+use gatewatch_model::{ApiSpec, EntityKind};
+use gatewatch_store::config_log::{self, Entry, Revision};
+use gatewatch_store::Store;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::config::RouteConfig;
+use crate::proxy::Shared;
+use crate::route::{normalise_prefix, Router};
+
+/// How long the first load may take before the snapshot is used instead.
+const FIRST_LOAD_TIMEOUT: Duration = Duration::from_secs(3);
+const SNAPSHOT_FILE: &str = "apis.json";
+
+/// One API as kept in the snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SnapshotApi {
+    id: String,
+    version: u64,
+    body: String,
+}
+
+pub(crate) struct Source {
+    pub store: Store,
+    pub file_routes: Vec<RouteConfig>,
+    pub snapshot_dir: Option<PathBuf>,
+    pub poll: Duration,
+}
+
+impl Source {
+    /// The router to start with, and the revision it reflects (`None` when it came from the
+    /// snapshot or the file only).
+    pub async fn initial(&self) -> (Router, Option<Revision>) {
+        let loaded = tokio::time::timeout(FIRST_LOAD_TIMEOUT, self.load()).await;
+        match loaded {
+            Ok(Ok((apis, rev))) => {
+                self.save_snapshot(&apis).await;
+                info!(apis = apis.len(), "APIs loaded from the configuration log");
+                (self.router(&apis), Some(rev))
+            }
+            Ok(Err(e)) => {
+                warn!(error = %e, "configuration log unreachable; starting from the snapshot");
+                (self.router(&self.read_snapshot().await), None)
+            }
+            Err(_) => {
+                warn!("configuration log did not answer in time; starting from the snapshot");
+                (self.router(&self.read_snapshot().await), None)
+            }
+        }
+    }
+
+    /// Polls for changes and swaps the router in until `stop`.
+    pub async fn run(
+        self,
+        shared: Arc<Shared>,
+        mut seen: Option<Revision>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(self.poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let rev = match config_log::revision(&self.store).await {
+                Ok(r) => r,
+                Err(e) => {
+                    // Keep serving what we have.
+                    tracing::debug!(error = %e, "configuration log unreachable");
+                    continue;
+                }
+            };
+            if seen == Some(rev) {
+                continue;
+            }
+            match self.load().await {
+                Ok((apis, rev)) => {
+                    shared.router.store(Arc::new(self.router(&apis)));
+                    self.save_snapshot(&apis).await;
+                    info!(
+                        apis = apis.len(),
+                        rows = rev.rows,
+                        "configuration changed; routes reloaded"
+                    );
+                    seen = Some(rev);
+                }
+                Err(e) => warn!(error = %e, "cannot reload the configuration log"),
+            }
+        }
+    }
+
+    async fn load(&self) -> Result<(Vec<SnapshotApi>, Revision), config_log::ConfigLogError> {
+        // Revision first: a change landing between the two reads is picked up next poll.
+        let rev = config_log::revision(&self.store).await?;
+        let apis = config_log::current(&self.store)
+            .await?
+            .into_iter()
+            .filter(|e| e.kind == EntityKind::Api && !e.deleted)
+            .map(|e: Entry| SnapshotApi {
+                id: e.id,
+                version: e.version,
+                body: e.body,
+            })
+            .collect();
+        Ok((apis, rev))
+    }
+
+    /// File routes, then every valid, enabled API whose prefix is free.
+    fn router(&self, apis: &[SnapshotApi]) -> Router {
+        let mut routes = self.file_routes.clone();
+        let mut taken: HashSet<String> = routes
+            .iter()
+            .filter_map(|r| normalise_prefix(&r.prefix).ok())
+            .collect();
+        for api in apis {
+            let spec: ApiSpec = match serde_json::from_str(&api.body) {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(api = %api.id, version = api.version, error = %e, "API entity is not valid JSON for an API; skipped");
+                    continue;
+                }
+            };
+            if let Err((field, msg)) = spec.validate() {
+                warn!(api = %api.id, version = api.version, field, error = %msg, "API entity skipped");
+                continue;
+            }
+            if !spec.enabled {
+                continue;
+            }
+            let route = RouteConfig {
+                prefix: spec.prefix.clone(),
+                upstreams: spec.upstreams.clone(),
+                strip_prefix: spec.strip_prefix,
+                api_id: api.id.clone(),
+                api_name: spec.name.clone(),
+            };
+            // Each route alone must pass the router's own checks (URLs, prefix shape).
+            if let Err(e) = Router::new(std::slice::from_ref(&route)) {
+                warn!(api = %api.id, error = %e, "API entity skipped");
+                continue;
+            }
+            let Ok(prefix) = normalise_prefix(&spec.prefix) else {
+                continue;
+            };
+            if !taken.insert(prefix.clone()) {
+                warn!(api = %api.id, prefix, "API entity skipped: its prefix is already routed");
+                continue;
+            }
+            routes.push(route);
+        }
+        Router::new(&routes).unwrap_or_else(|e| {
+            // Cannot happen after the checks above; serve the file's routes rather than nothing.
+            warn!(error = %e, "routes from the configuration log rejected; serving the file's routes");
+            Router::new(&self.file_routes).unwrap_or_else(|_| Router::empty())
+        })
+    }
+
+    fn snapshot_path(&self) -> Option<PathBuf> {
+        self.snapshot_dir.as_ref().map(|d| d.join(SNAPSHOT_FILE))
+    }
+
+    async fn save_snapshot(&self, apis: &[SnapshotApi]) {
+        let Some(path) = self.snapshot_path() else {
+            return;
+        };
+        let Ok(json) = serde_json::to_vec_pretty(apis) else {
+            return;
+        };
+        let result = tokio::task::spawn_blocking(move || write_atomically(&path, &json)).await;
+        if let Ok(Err(e)) = result {
+            warn!(error = %e, "cannot write the configuration snapshot");
+        }
+    }
+
+    async fn read_snapshot(&self) -> Vec<SnapshotApi> {
+        let Some(path) = self.snapshot_path() else {
+            return Vec::new();
+        };
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                warn!(path = %path.display(), error = %e, "configuration snapshot unreadable; starting with the file's routes");
+                Vec::new()
+            }),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let f = std::fs::File::create(&tmp)?;
+    std::io::Write::write_all(&mut &f, bytes)?;
+    f.sync_data()?;
+    std::fs::rename(&tmp, path)
+}
