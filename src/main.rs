@@ -8,6 +8,7 @@
 //! Exit codes: 0 ok, 2 bad usage or configuration (the message names the value), 1 other.
 
 mod config;
+mod config_cmd;
 mod demo;
 mod health;
 mod loadgen;
@@ -51,6 +52,28 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print the configuration in effect, as TOML, and the environment variable of each key.
+    Show,
+    /// Print every entity of the configuration log as a file `apply` takes back.
+    Export,
+    /// Check a file of entities, show what would change, and write it as one change.
+    Apply {
+        /// The file (`[[api]]` tables, each with an `id`).
+        file: PathBuf,
+        /// Only show what would change.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete entities of the log that the file does not name.
+        #[arg(long)]
+        prune: bool,
+        /// Who is recorded as the author of the change.
+        #[arg(long, env = "USER", default_value = "cli")]
+        author: String,
+    },
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum LogFormat {
     Text,
@@ -81,8 +104,10 @@ enum Command {
         #[arg(long)]
         print_sql: bool,
     },
-    /// Print the configuration in effect, as TOML, and the environment variable of each key.
-    Config,
+    /// The configuration: in effect (`show`), or the configuration log as a file
+    /// (`export`, `apply`).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Drive traffic through a gateway (loopback only).
     Loadgen(loadgen::Args),
 }
@@ -152,9 +177,24 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Migrate { print_sql: false } => roles::migrate(&config).await,
-            Command::Config => {
+            Command::Config(ConfigCommand::Show) => {
                 print_config(&file);
                 Ok(())
+            }
+            Command::Config(ConfigCommand::Export) => {
+                let store = gatewatch_store::Store::new(config.store.clone());
+                config_cmd::export(&store)
+                    .await
+                    .map(|text| print!("{text}"))
+            }
+            Command::Config(ConfigCommand::Apply {
+                file: path,
+                dry_run,
+                prune,
+                author,
+            }) => {
+                let store = gatewatch_store::Store::new(config.store.clone());
+                config_cmd::apply(&store, &path, dry_run, prune, &author).await
             }
             Command::Loadgen(args) => match loadgen_uri {
                 Some(uri) => loadgen::run(args, uri).await,
@@ -164,6 +204,10 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.chain().any(|c| c.is::<config_cmd::FileError>()) => {
+            eprintln!("gatewatch: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("gatewatch: {e:#}");
             ExitCode::from(1)

@@ -56,7 +56,7 @@ fn bad_usage_exits_2_and_help_exits_0() {
 
 #[test]
 fn config_prints_the_environment_names() {
-    let (code, text) = run(&["config"], &[]);
+    let (code, text) = run(&["config", "show"], &[]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("GATEWATCH_CLICKHOUSE_URL"));
     assert!(text.contains("listen = \"127.0.0.1:8080\""));
