@@ -10,43 +10,58 @@ fn routes(up: std::net::SocketAddr) -> String {
 const COUNT: &str = "SELECT count() FROM api_calls";
 const DISTINCT: &str = "SELECT uniqExact(call_id) FROM api_calls";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn collector_killed_under_load_then_restarted_loses_and_doubles_nothing() {
+/// A migrated site with one route, `/api`, to an in-process upstream.
+async fn site_with_api(name: &str, clickhouse_url: &str) -> (Site, gatewatch_store::Store) {
     let up = upstream().await;
-    let site = Site::new(
-        "collector_sigkill",
-        &gatewatch_migrations::testing::clickhouse_url(),
-        &routes(up),
-    );
+    let site = Site::new(name, clickhouse_url, &routes(up));
     let store = site.migrate().await;
-    let mut collector = site.start("collector").await;
-    let _gateway = site.start("gateway").await;
+    (site, store)
+}
 
-    let n = 3000;
+/// `n` calls on `/api/ok` in the background, 8 at a time.
+fn load(site: &Site, n: usize) -> tokio::task::JoinHandle<std::collections::HashMap<u16, usize>> {
     let base = site.url("");
-    let load =
-        tokio::spawn(
-            async move { drive(&base, &["/api/ok"], n, 8, Duration::from_millis(2)).await },
-        );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    collector.kill();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let _collector = site.start("collector").await;
-    let statuses = load.await.unwrap();
+    tokio::spawn(async move { drive(&base, &["/api/ok"], n, 8, Duration::from_millis(2)).await })
+}
+
+/// Every call was answered 200, and exactly `n` rows with `n` distinct call ids arrive.
+async fn exactly_once(
+    store: &gatewatch_store::Store,
+    statuses: std::collections::HashMap<u16, usize>,
+    n: usize,
+    secs: u64,
+) {
     assert_eq!(statuses.get(&200), Some(&n), "{statuses:?}");
-    eventually(&store, COUNT, n as u64, 60).await;
+    eventually(store, COUNT, n as u64, secs).await;
     assert_eq!(store.fetch_u64(DISTINCT).await.unwrap(), n as u64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collector_killed_under_load_then_restarted_loses_and_doubles_nothing() {
+    let (site, store) = site_with_api(
+        "collector_sigkill",
+        &gatewatch_migrations::testing::clickhouse_url(),
+    )
+    .await;
+    let mut collector = site.start("collector").await;
+    let _gateway = site.start("gateway").await;
+
+    let n = 3000;
+    let calls = load(&site, n);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    collector.kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _collector = site.start("collector").await;
+    exactly_once(&store, calls.await.unwrap(), n, 60).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_restarted_with_records_in_its_spool_delivers_them_once() {
-    let up = upstream().await;
-    let site = Site::new(
+    let (site, store) = site_with_api(
         "gateway_spool",
         &gatewatch_migrations::testing::clickhouse_url(),
-        &routes(up),
-    );
-    let store = site.migrate().await;
+    )
+    .await;
     // No collector yet: every batch goes to the spool.
     let mut gateway = site.start("gateway").await;
     let n = 500;
@@ -74,37 +89,23 @@ async fn gateway_restarted_with_records_in_its_spool_delivers_them_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clickhouse_down_under_load_then_back_loses_and_doubles_nothing() {
     let mut ch = PrivateClickHouse::start();
-    let up = upstream().await;
-    let site = Site::new("clickhouse_down", &ch.url(), &routes(up));
-    let store = site.migrate().await;
+    let (site, store) = site_with_api("clickhouse_down", &ch.url()).await;
     let _collector = site.start("collector").await;
     let _gateway = site.start("gateway").await;
 
     let n = 3000;
-    let base = site.url("");
-    let load =
-        tokio::spawn(
-            async move { drive(&base, &["/api/ok"], n, 8, Duration::from_millis(2)).await },
-        );
+    let calls = load(&site, n);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     ch.stop();
     tokio::time::sleep(Duration::from_secs(4)).await;
     ch.resume();
-    let statuses = load.await.unwrap();
-    assert_eq!(statuses.get(&200), Some(&n), "{statuses:?}");
-    eventually(&store, COUNT, n as u64, 90).await;
-    assert_eq!(store.fetch_u64(DISTINCT).await.unwrap(), n as u64);
+    exactly_once(&store, calls.await.unwrap(), n, 90).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_each_role_cleanly() {
-    let up = upstream().await;
-    let site = Site::new(
-        "sigterm",
-        &gatewatch_migrations::testing::clickhouse_url(),
-        &routes(up),
-    );
-    let store = site.migrate().await;
+    let (site, store) =
+        site_with_api("sigterm", &gatewatch_migrations::testing::clickhouse_url()).await;
     let mut collector = site.start("collector").await;
     let mut gateway = site.start("gateway").await;
     let statuses = drive(&site.url(""), &["/api/ok"], 20, 2, Duration::ZERO).await;
