@@ -54,6 +54,8 @@ pub struct ClickHouseSection {
     pub database: String,
     pub user: String,
     pub password: String,
+    /// LZ4 on inserts: `auto` (off for a server on loopback, on otherwise), `lz4` or `none`.
+    pub compression: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -143,6 +145,7 @@ impl Default for ClickHouseSection {
             database: "gatewatch".into(),
             user: "default".into(),
             password: String::new(),
+            compression: "auto".into(),
         }
     }
 }
@@ -360,11 +363,23 @@ impl FileConfig {
         collector.inserter.max_rows = c.insert_max_rows;
         collector.inserter.period = Duration::from_millis(c.insert_period_ms);
 
+        let compression = match self.clickhouse.compression.as_str() {
+            "auto" => gatewatch_store::WireCompression::Auto,
+            "lz4" => gatewatch_store::WireCompression::Lz4,
+            "none" => gatewatch_store::WireCompression::None,
+            other => {
+                return Err(bad(
+                    "clickhouse.compression",
+                    format!("{other:?} is not one of auto, lz4, none"),
+                ))
+            }
+        };
         let store = gatewatch_store::StoreConfig {
             url: self.clickhouse.url.trim_end_matches('/').to_string(),
             database: self.clickhouse.database.clone(),
             user: self.clickhouse.user.clone(),
             password: self.clickhouse.password.clone(),
+            compression,
         };
         // APIs registered in the configuration log reach the gateway without a restart.
         gateway.config_store = Some(store.clone());
@@ -533,6 +548,10 @@ strip_prefix = true
                 "gateway.batch_max_records",
             ),
             ("[gateway]\nflush_interval_ms = \"soon\"", "invalid type"),
+            (
+                "[clickhouse]\ncompression = \"gzip\"",
+                "clickhouse.compression",
+            ),
         ];
         for (text, want) in cases {
             let err = from_str(text).unwrap_err().to_string();

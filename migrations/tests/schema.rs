@@ -157,3 +157,35 @@ async fn every_column_round_trips_and_rollups_follow() {
         1
     );
 }
+
+#[tokio::test]
+async fn inserts_work_with_and_without_wire_compression() {
+    use gatewatch_store::{Store, WireCompression};
+    let base = migrated_store("wire_compression").await;
+    for (i, compression) in [WireCompression::Lz4, WireCompression::None]
+        .into_iter()
+        .enumerate()
+    {
+        let store = Store::new(gatewatch_store::StoreConfig {
+            compression,
+            ..base.config().clone()
+        });
+        let r = CallRecord::new(Uuid::now_v7(), 1_764_000_000_000_000, "n", "GET", "/z");
+        let mut ins = store
+            .client()
+            .insert::<ApiCallRow>("api_calls")
+            .await
+            .unwrap();
+        ins.write(&ApiCallRow::new(&r, Uuid::now_v7()))
+            .await
+            .unwrap();
+        ins.end().await.unwrap();
+        assert_eq!(
+            store
+                .fetch_u64("SELECT count() FROM api_calls")
+                .await
+                .unwrap(),
+            i as u64 + 1
+        );
+    }
+}
