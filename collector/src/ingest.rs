@@ -32,7 +32,6 @@ pub(crate) struct AppState {
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
     pub max_decoded_bytes: usize,
-    pub ready: Arc<crate::Readiness>,
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -226,7 +225,7 @@ fn answer(status: StatusCode, body: serde_json::Value) -> Response {
 
 async fn readyz(State(st): State<Arc<AppState>>) -> Response {
     let wal_full = st.wal.disk_bytes() >= st.wal.max_bytes();
-    let ch_down = st.ready.clickhouse_down();
+    let ch_down = st.metrics.clickhouse_down();
     if wal_full {
         error_response(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -31,7 +31,6 @@ use gatewatch_store::Store;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,18 +103,6 @@ impl CollectorConfig {
     }
 }
 
-/// Shared readiness facts.
-#[derive(Default)]
-pub struct Readiness {
-    metrics: Arc<Metrics>,
-}
-
-impl Readiness {
-    fn clickhouse_down(&self) -> bool {
-        self.metrics.clickhouse_down.load(Relaxed) == 1
-    }
-}
-
 /// A collector bound to its port, not yet serving.
 pub struct Running {
     listener: tokio::net::TcpListener,
@@ -141,9 +128,6 @@ pub async fn bind(config: CollectorConfig, store: Store) -> Result<Running, Erro
         metrics: metrics.clone(),
         max_body_bytes: config.max_body_bytes,
         max_decoded_bytes: config.max_decoded_bytes,
-        ready: Arc::new(Readiness {
-            metrics: metrics.clone(),
-        }),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -26,6 +26,11 @@ impl Metrics {
         counter.fetch_add(n, Relaxed);
     }
 
+    /// True while inserts are failing.
+    pub fn clickhouse_down(&self) -> bool {
+        self.clickhouse_down.load(Relaxed) == 1
+    }
+
     /// Prometheus text exposition, with the WAL figures passed in.
     pub fn render(&self, wal_bytes: u64, wal_max: u64, wal_pending: u64) -> String {
         let mut s = String::with_capacity(2048);

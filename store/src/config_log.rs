@@ -173,10 +173,10 @@ pub async fn write(
             versions: Vec::new(),
         });
     }
-    let current = current_versions(store, changes).await?;
+    let current = current_winners(store, changes).await?;
     let mut versions = Vec::with_capacity(changes.len());
     for c in changes {
-        let actual = current.get(&(c.kind, c.id.clone())).copied().unwrap_or(0);
+        let actual = current.get(&(c.kind, c.id.clone())).map_or(0, |(v, _)| *v);
         if let Some(expected) = c.expected_version {
             if expected != actual {
                 return Err(ConfigLogError::Conflict {
@@ -246,17 +246,6 @@ fn id_list(changes: &[Change]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-async fn current_versions(
-    store: &Store,
-    changes: &[Change],
-) -> Result<HashMap<(EntityKind, String), u64>, ConfigLogError> {
-    Ok(current_winners(store, changes)
-        .await?
-        .into_iter()
-        .map(|(k, (v, _))| (k, v))
-        .collect())
 }
 
 /// `(version, change_id)` of the current row of each changed entity that exists.
