@@ -79,8 +79,7 @@ fn read_file(path: &Path) -> Result<Vec<Wanted>, FileError> {
             };
             let spec = ApiSpec::deserialize(toml::Value::Table(t))
                 .map_err(|e| err(&format!("{key}[{i}]"), e.message().to_string()))?;
-            spec.validate()
-                .map_err(|(field, msg)| err(&at(field), msg))?;
+            spec.validate().map_err(|e| err(&at(&e.field), e.message))?;
             if out.iter().any(|w: &Wanted| w.id == id) {
                 return Err(err(&at("id"), format!("{id:?} appears twice")));
             }

@@ -136,16 +136,21 @@ impl Source {
                     continue;
                 }
             };
-            if let Err((field, msg)) = spec.validate() {
-                warn!(api = %api.id, version = api.version, field, error = %msg, "API entity skipped");
+            if let Err(e) = spec.validate() {
+                warn!(api = %api.id, version = api.version, field = %e.field, error = %e.message, "API entity skipped");
                 continue;
             }
             if !spec.enabled {
                 continue;
             }
+            // Path patterns arrive with the routing work; until then only prefixes route.
+            let Some(spec_prefix) = spec.prefix.clone() else {
+                warn!(api = %api.id, "API entity skipped: path patterns are not routed yet");
+                continue;
+            };
             let route = RouteConfig {
-                prefix: spec.prefix.clone(),
-                upstreams: spec.upstreams.clone(),
+                prefix: spec_prefix.clone(),
+                upstreams: spec.upstreams.iter().map(|u| u.url.clone()).collect(),
                 strip_prefix: spec.strip_prefix,
                 api_id: api.id.clone(),
                 api_name: spec.name.clone(),
@@ -155,7 +160,7 @@ impl Source {
                 warn!(api = %api.id, error = %e, "API entity skipped");
                 continue;
             }
-            let Ok(prefix) = normalise_prefix(&spec.prefix) else {
+            let Ok(prefix) = normalise_prefix(&spec_prefix) else {
                 continue;
             };
             if !taken.insert(prefix.clone()) {

@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "config_log",
         sql: include_str!("../sql/0004_config_log.sql"),
     },
+    Migration {
+        version: 5,
+        name: "outcome_refused_busy",
+        sql: include_str!("../sql/0005_outcome_refused_busy.sql"),
+    },
 ];
 
 /// Errors applying the schema.
@@ -201,7 +206,7 @@ mod tests {
         let all = all_statements("gw", &Options::default());
         assert_eq!(all[0], "CREATE DATABASE IF NOT EXISTS `gw`");
         assert!(all[1].contains("`gw`.schema_migrations"));
-        assert_eq!(all.len(), 13);
+        assert_eq!(all.len(), 17);
     }
 
     #[test]
@@ -211,8 +216,10 @@ mod tests {
             .flat_map(|m| statements(&render(m.sql, "`db`", "")))
             .collect();
         assert!(all.iter().all(|s| !s.contains('{')), "placeholder left");
-        assert!(all.iter().all(|s| s.starts_with("CREATE")));
-        assert_eq!(all.len(), 11);
+        assert!(all
+            .iter()
+            .all(|s| s.starts_with("CREATE") || s.starts_with("ALTER TABLE")));
+        assert_eq!(all.len(), 15);
         let cl = render(MIGRATIONS[0].sql, "`db`", " ON CLUSTER `c`");
         assert!(cl.contains("`db`.api_calls ON CLUSTER `c`"));
     }

@@ -1,9 +1,10 @@
-//! The API entity (kind `api` in the configuration log): what the gateway routes.
-//!
-//! First fields only; the management-plane issue grows this (path patterns, methods, weights,
-//! load-balancing policy, health checks, timeouts, retries, capture and masking policy).
+//! The API entity (kind `api` in the configuration log): what the gateway routes, to where, and
+//! what it records of each call.
 
 use serde::{Deserialize, Serialize};
+
+use crate::field::{bad, FieldError};
+use crate::mask::MaskRules;
 
 /// One registered API, as stored in the configuration log's JSON body. Its id is the entity id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,16 +12,57 @@ use serde::{Deserialize, Serialize};
 pub struct ApiSpec {
     /// Display name, any language.
     pub name: String,
-    /// Module or group.
-    #[serde(default)]
+    /// Module or group the API belongs to (reports group by it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub module: String,
-    /// Path prefix the API answers under, e.g. `/orders`.
-    pub prefix: String,
-    /// Upstream base URLs (`http://host:port`), used in turn.
-    pub upstreams: Vec<String>,
-    /// Remove the prefix before forwarding.
+    /// Free-form version label, e.g. `v2`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// Prefix match: `/orders` answers `/orders` and everything under it. Exactly one of
+    /// `prefix` and `path` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Path pattern: literal segments, `{name}` (one segment, captured), `*` (one segment),
+    /// and a final `**` (any depth, including none). `/orders/{id}` matches `/orders/7` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Methods answered (upper case); empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    /// Upstream hosts: `"http://host:port"` or `{ url = "…", weight = 3 }`.
+    pub upstreams: Vec<Upstream>,
+    /// How an upstream is chosen.
+    #[serde(default)]
+    pub lb: LbPolicy,
+    /// Remove the literal part of the pattern (the prefix, or the segments before the first
+    /// wildcard or parameter) before forwarding.
     #[serde(default)]
     pub strip_prefix: bool,
+    /// Active health checks of each upstream; none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+    /// Passive ejection: an upstream failing this often in a row is left out for a while.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passive: Option<PassiveEjection>,
+    /// Connect timeout per attempt (default: the gateway's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_ms: Option<u64>,
+    /// Time allowed for the upstream's response head (default: the gateway's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Extra attempts on another upstream for idempotent methods (GET, HEAD, OPTIONS, PUT,
+    /// DELETE) when the attempt failed before a response head arrived.
+    #[serde(default)]
+    pub retries: u8,
+    /// Credentials the API accepts; empty means a public API (anyone may call it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auth: Vec<AuthMethod>,
+    /// What of each call is kept in its record beyond the summary.
+    #[serde(default)]
+    pub capture: CapturePolicy,
+    /// Masking applied to what is captured (on top of the defaults).
+    #[serde(default)]
+    pub masking: MaskRules,
     /// A disabled API is not routed.
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -30,48 +72,461 @@ fn yes() -> bool {
     true
 }
 
-impl ApiSpec {
-    /// Checks what serde's types cannot; the error names the field.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        if self.name.trim().is_empty() {
-            return Err(("name", "must not be empty".into()));
+/// One upstream host and its share of the traffic under [`LbPolicy::Weighted`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "UpstreamDef", into = "UpstreamDef")]
+pub struct Upstream {
+    pub url: String,
+    pub weight: u16,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum UpstreamDef {
+    Url(String),
+    Weighted {
+        url: String,
+        #[serde(default = "one")]
+        weight: u16,
+    },
+}
+
+fn one() -> u16 {
+    1
+}
+
+impl From<UpstreamDef> for Upstream {
+    fn from(d: UpstreamDef) -> Upstream {
+        match d {
+            UpstreamDef::Url(url) => Upstream { url, weight: 1 },
+            UpstreamDef::Weighted { url, weight } => Upstream { url, weight },
         }
-        if !self.prefix.starts_with('/') {
-            return Err(("prefix", format!("{:?} must start with '/'", self.prefix)));
-        }
-        if self.upstreams.is_empty() {
-            return Err(("upstreams", "must not be empty".into()));
-        }
-        for u in &self.upstreams {
-            if !u.starts_with("http://") {
-                return Err(("upstreams", format!("{u:?} must start with http://")));
+    }
+}
+
+impl From<Upstream> for UpstreamDef {
+    fn from(u: Upstream) -> UpstreamDef {
+        if u.weight == 1 {
+            UpstreamDef::Url(u.url)
+        } else {
+            UpstreamDef::Weighted {
+                url: u.url,
+                weight: u.weight,
             }
         }
+    }
+}
+
+impl Upstream {
+    pub fn new(url: impl Into<String>) -> Upstream {
+        Upstream {
+            url: url.into(),
+            weight: 1,
+        }
+    }
+}
+
+/// How the gateway picks an upstream for a call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LbPolicy {
+    /// Each healthy upstream in turn.
+    #[default]
+    RoundRobin,
+    /// In turn, in proportion to `weight` (smooth weighted round robin).
+    Weighted,
+    /// The healthy upstream with the fewest calls in flight from this gateway.
+    LeastConnections,
+}
+
+/// Active health check: `GET {upstream}{path}` every `interval_ms`; a 2xx/3xx answer within
+/// `timeout_ms` is a success.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    pub path: String,
+    #[serde(default = "HealthCheck::default_interval")]
+    pub interval_ms: u64,
+    #[serde(default = "HealthCheck::default_timeout")]
+    pub timeout_ms: u64,
+    /// Successes in a row that bring an unhealthy upstream back.
+    #[serde(default = "HealthCheck::default_healthy")]
+    pub healthy_threshold: u32,
+    /// Failures in a row that take a healthy upstream out.
+    #[serde(default = "HealthCheck::default_unhealthy")]
+    pub unhealthy_threshold: u32,
+}
+
+impl HealthCheck {
+    fn default_interval() -> u64 {
+        5_000
+    }
+    fn default_timeout() -> u64 {
+        1_000
+    }
+    fn default_healthy() -> u32 {
+        2
+    }
+    fn default_unhealthy() -> u32 {
+        3
+    }
+}
+
+/// Passive ejection from real traffic: `failures` connection failures or 5xx answers in a row
+/// leave the upstream out for `eject_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PassiveEjection {
+    #[serde(default = "PassiveEjection::default_failures")]
+    pub failures: u32,
+    #[serde(default = "PassiveEjection::default_eject")]
+    pub eject_ms: u64,
+}
+
+impl PassiveEjection {
+    fn default_failures() -> u32 {
+        5
+    }
+    fn default_eject() -> u64 {
+        30_000
+    }
+}
+
+/// A kind of credential an API accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// `X-API-Key: …` (or `Authorization: ApiKey …`).
+    ApiKey,
+    /// `Authorization: Basic` with the client id and the client secret.
+    Basic,
+    /// `Authorization: Bearer` with a JWT signed by a configured key.
+    Jwt,
+}
+
+/// What of a call is captured into its record (after masking).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CapturePolicy {
+    /// Only the summary (method, path, masked query, status, sizes, timings).
+    #[default]
+    None,
+    /// Also request and response headers.
+    Headers,
+    /// Headers and the first `max_bytes` of each body.
+    Bodies { max_bytes: u32 },
+}
+
+/// Largest body capture an API may ask for.
+pub const MAX_CAPTURE_BYTES: u32 = 64 * 1024;
+
+/// A parsed path pattern (see [`ApiSpec::path`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPattern {
+    pub segments: Vec<Segment>,
+}
+
+/// One `/`-separated piece of a [`PathPattern`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Literal(String),
+    /// `{name}`: one segment, captured under `name`.
+    Param(String),
+    /// `*`: any one segment.
+    Any,
+    /// `**`: any number of segments (last only).
+    Rest,
+}
+
+impl PathPattern {
+    /// Parses a pattern; the error says what is wrong with it.
+    pub fn parse(pattern: &str) -> Result<PathPattern, String> {
+        let Some(rest) = pattern.strip_prefix('/') else {
+            return Err(format!("{pattern:?} must start with '/'"));
+        };
+        let mut segments = Vec::new();
+        if rest.is_empty() {
+            return Ok(PathPattern { segments });
+        }
+        let parts: Vec<&str> = rest.split('/').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let seg = match *part {
+                "" => return Err(format!("{pattern:?} has an empty segment")),
+                "*" => Segment::Any,
+                "**" if i + 1 == parts.len() => Segment::Rest,
+                "**" => return Err(format!("{pattern:?}: '**' may only be the last segment")),
+                p if p.starts_with('{') && p.ends_with('}') => {
+                    let name = &p[1..p.len() - 1];
+                    if name.is_empty()
+                        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    {
+                        return Err(format!(
+                            "{pattern:?}: parameter {p:?} needs a name of letters, digits and '_'"
+                        ));
+                    }
+                    Segment::Param(name.to_string())
+                }
+                p if p.contains(['{', '}', '*', '?', '#']) => {
+                    return Err(format!(
+                        "{pattern:?}: segment {p:?} mixes text and wildcards"
+                    ))
+                }
+                p => Segment::Literal(p.to_string()),
+            };
+            segments.push(seg);
+        }
+        Ok(PathPattern { segments })
+    }
+
+    /// The literal leading part (`/orders/v1` of `/orders/v1/{id}`), what `strip_prefix` removes.
+    pub fn literal_prefix(&self) -> String {
+        let mut out = String::new();
+        for s in &self.segments {
+            match s {
+                Segment::Literal(l) => {
+                    out.push('/');
+                    out.push_str(l);
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+}
+
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
+];
+
+impl ApiSpec {
+    /// A prefix-routed API with default settings (tests, demo, the file's `[[routes]]`).
+    pub fn prefixed(name: &str, prefix: &str, upstreams: &[&str]) -> ApiSpec {
+        ApiSpec {
+            name: name.into(),
+            module: String::new(),
+            version: String::new(),
+            prefix: Some(prefix.into()),
+            path: None,
+            methods: Vec::new(),
+            upstreams: upstreams.iter().map(|u| Upstream::new(*u)).collect(),
+            lb: LbPolicy::default(),
+            strip_prefix: false,
+            health_check: None,
+            passive: None,
+            connect_timeout_ms: None,
+            timeout_ms: None,
+            retries: 0,
+            auth: Vec::new(),
+            capture: CapturePolicy::default(),
+            masking: MaskRules::default(),
+            enabled: true,
+        }
+    }
+
+    /// The path pattern the API answers: `prefix` as `{prefix}/**`, or `path`.
+    pub fn pattern(&self) -> Result<PathPattern, FieldError> {
+        match (&self.prefix, &self.path) {
+            (Some(p), None) => {
+                let trimmed = p.trim_end_matches('/');
+                let mut pat = PathPattern::parse(if trimmed.is_empty() { "/" } else { trimmed })
+                    .map_err(|m| FieldError::new("prefix", m))?;
+                if pat
+                    .segments
+                    .iter()
+                    .any(|s| !matches!(s, Segment::Literal(_)))
+                {
+                    return bad(
+                        "prefix",
+                        format!("{p:?} may not hold wildcards; use `path`"),
+                    );
+                }
+                pat.segments.push(Segment::Rest);
+                Ok(pat)
+            }
+            (None, Some(p)) => PathPattern::parse(p).map_err(|m| FieldError::new("path", m)),
+            (Some(_), Some(_)) => bad("path", "set either `prefix` or `path`, not both"),
+            (None, None) => bad("path", "one of `prefix` or `path` is required"),
+        }
+    }
+
+    /// Checks what serde's types cannot; the error names the field.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if self.name.trim().is_empty() {
+            return bad("name", "must not be empty");
+        }
+        self.pattern()?;
+        for (i, m) in self.methods.iter().enumerate() {
+            if !METHODS.contains(&m.as_str()) {
+                return bad(
+                    format!("methods[{i}]"),
+                    format!("{m:?} is not an HTTP method (upper case: GET, POST, …)"),
+                );
+            }
+        }
+        if self.upstreams.is_empty() {
+            return bad("upstreams", "must not be empty");
+        }
+        for (i, u) in self.upstreams.iter().enumerate() {
+            check_upstream_url(&u.url)
+                .map_err(|m| FieldError::new(format!("upstreams[{i}]"), m))?;
+            if u.weight == 0 || u.weight > 1000 {
+                return bad(format!("upstreams[{i}].weight"), "must be 1 to 1000");
+            }
+        }
+        if let Some(h) = &self.health_check {
+            if !h.path.starts_with('/') {
+                return bad(
+                    "health_check.path",
+                    format!("{:?} must start with '/'", h.path),
+                );
+            }
+            if !(100..=3_600_000).contains(&h.interval_ms) {
+                return bad("health_check.interval_ms", "must be 100 to 3600000");
+            }
+            if h.timeout_ms == 0 || h.timeout_ms > h.interval_ms {
+                return bad("health_check.timeout_ms", "must be 1 to interval_ms");
+            }
+            if h.healthy_threshold == 0 || h.unhealthy_threshold == 0 {
+                return bad(
+                    "health_check.healthy_threshold",
+                    "thresholds must be at least 1",
+                );
+            }
+        }
+        if let Some(p) = &self.passive {
+            if p.failures == 0 {
+                return bad("passive.failures", "must be at least 1");
+            }
+            if p.eject_ms == 0 {
+                return bad("passive.eject_ms", "must be at least 1");
+            }
+        }
+        if self.connect_timeout_ms == Some(0) {
+            return bad("connect_timeout_ms", "must be at least 1");
+        }
+        if self.timeout_ms == Some(0) {
+            return bad("timeout_ms", "must be at least 1");
+        }
+        if self.retries > 5 {
+            return bad("retries", "must be 0 to 5");
+        }
+        if let CapturePolicy::Bodies { max_bytes } = self.capture {
+            if max_bytes == 0 || max_bytes > MAX_CAPTURE_BYTES {
+                return bad(
+                    "capture.max_bytes",
+                    format!("must be 1 to {MAX_CAPTURE_BYTES}"),
+                );
+            }
+        }
+        self.masking.validate().map_err(|e| e.under("masking"))?;
         Ok(())
     }
+}
+
+/// `http://host[:port]` with nothing after but an optional path; https is not proxied yet.
+fn check_upstream_url(u: &str) -> Result<(), String> {
+    let Some(rest) = u.strip_prefix("http://") else {
+        return Err(format!("{u:?} must start with http://"));
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains(['@', '?', '#', ' ']) {
+        return Err(format!("{u:?} has no valid host"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn api(json: &str) -> ApiSpec {
+        serde_json::from_str(json).unwrap()
+    }
+
     #[test]
     fn parses_with_defaults_and_names_bad_fields() {
-        let a: ApiSpec = serde_json::from_str(
-            r#"{"name":"訂單","prefix":"/orders","upstreams":["http://127.0.0.1:1"]}"#,
-        )
-        .unwrap();
+        let a = api(r#"{"name":"訂單","prefix":"/orders","upstreams":["http://127.0.0.1:1"]}"#);
         assert!(a.enabled);
+        assert_eq!(a.lb, LbPolicy::RoundRobin);
+        assert_eq!(a.capture, CapturePolicy::None);
         assert!(a.validate().is_ok());
         let mut b = a.clone();
-        b.prefix = "orders".into();
-        assert_eq!(b.validate().unwrap_err().0, "prefix");
-        let mut c = a;
-        c.upstreams = vec!["ftp://x".into()];
-        assert_eq!(c.validate().unwrap_err().0, "upstreams");
+        b.prefix = Some("orders".into());
+        assert_eq!(b.validate().unwrap_err().field, "prefix");
+        let mut c = a.clone();
+        c.upstreams = vec![Upstream::new("ftp://x")];
+        assert_eq!(c.validate().unwrap_err().field, "upstreams[0]");
+        let mut d = a.clone();
+        d.path = Some("/x".into());
+        assert_eq!(d.validate().unwrap_err().field, "path");
+        let mut e = a;
+        e.methods = vec!["get".into()];
+        assert_eq!(e.validate().unwrap_err().field, "methods[0]");
         assert!(serde_json::from_str::<ApiSpec>(
             r#"{"name":"x","prefix":"/","upstreams":[],"prefx":1}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn upstreams_are_plain_or_weighted_and_round_trip() {
+        let a = api(
+            r#"{"name":"x","path":"/x/{id}","upstreams":["http://a:1",{"url":"http://b:2","weight":3}],"lb":"weighted"}"#,
+        );
+        assert_eq!(a.upstreams[0].weight, 1);
+        assert_eq!(a.upstreams[1].weight, 3);
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(
+            json.contains(r#"["http://a:1",{"url":"http://b:2","weight":3}]"#),
+            "{json}"
+        );
+        assert_eq!(api(&json), a);
+        let mut z = a;
+        z.upstreams[1].weight = 0;
+        assert_eq!(z.validate().unwrap_err().field, "upstreams[1].weight");
+    }
+
+    #[test]
+    fn capture_policy_is_tagged() {
+        let a = api(
+            r#"{"name":"x","prefix":"/x","upstreams":["http://a"],"capture":{"mode":"bodies","max_bytes":4096}}"#,
+        );
+        assert_eq!(a.capture, CapturePolicy::Bodies { max_bytes: 4096 });
+        let mut b = a;
+        b.capture = CapturePolicy::Bodies { max_bytes: 0 };
+        assert_eq!(b.validate().unwrap_err().field, "capture.max_bytes");
+    }
+
+    #[test]
+    fn patterns() {
+        use Segment::*;
+        let p = PathPattern::parse("/orders/{id}/items/*/**").unwrap();
+        assert_eq!(
+            p.segments,
+            vec![
+                Literal("orders".into()),
+                Param("id".into()),
+                Literal("items".into()),
+                Any,
+                Rest
+            ]
+        );
+        assert_eq!(p.literal_prefix(), "/orders");
+        assert!(PathPattern::parse("/").unwrap().segments.is_empty());
+        for bad in ["x", "/a//b", "/**/a", "/{}", "/a*", "/{a-b}"] {
+            assert!(PathPattern::parse(bad).is_err(), "{bad}");
+        }
+        let a = ApiSpec::prefixed("x", "/orders/", &["http://a"]);
+        assert_eq!(
+            a.pattern().unwrap().segments,
+            vec![Literal("orders".into()), Rest]
+        );
+        assert_eq!(
+            ApiSpec::prefixed("x", "/", &["http://a"])
+                .pattern()
+                .unwrap()
+                .segments,
+            vec![Rest]
+        );
     }
 }

@@ -4,19 +4,29 @@
 //! decodes them from NDJSON ([`ndjson`]), the store writes them to ClickHouse. This crate does
 //! no I/O; it owns what the data *is* and how it is spelled on the wire.
 
+pub mod access;
 pub mod api;
 pub mod call;
+pub mod client;
 pub mod entity;
+pub mod field;
+pub mod mask;
 pub mod ndjson;
 pub mod node;
 pub mod outcome;
+pub mod user;
 
-pub use api::ApiSpec;
+pub use access::{ApiKeySpec, ApiSet, GroupSpec, ProductSpec};
+pub use api::{ApiSpec, Upstream};
 pub use call::{CallRecord, Header};
+pub use client::ClientSpec;
+pub use entity::Entity;
 pub use entity::EntityKind;
+pub use field::FieldError;
 pub use ndjson::{decode_lines, DecodedBatch, LineError};
 pub use node::{DiskUsage, NodeSample};
 pub use outcome::Outcome;
+pub use user::{Permission, Role, UserSpec};
 
 /// The header that carries a shipper's batch id from a gateway to a collector, so that a batch
 /// sent twice (a lost acknowledgement, a spool replay) is stored once.

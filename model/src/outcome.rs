@@ -43,11 +43,14 @@ pub enum Outcome {
     RefusedBadRequest = 27,
     /// Refused: blocked by a message check.
     RefusedBlocked = 28,
+    /// Refused: the gateway was saturated and the call's place in the priority queue did not
+    /// come in time (503).
+    RefusedBusy = 29,
 }
 
 impl Outcome {
     /// Every code, in numeric order (the migration's `Enum8` lists these).
-    pub const ALL: [Outcome; 17] = [
+    pub const ALL: [Outcome; 18] = [
         Outcome::Ok,
         Outcome::ClientError,
         Outcome::UpstreamError,
@@ -65,6 +68,7 @@ impl Outcome {
         Outcome::RefusedExpired,
         Outcome::RefusedBadRequest,
         Outcome::RefusedBlocked,
+        Outcome::RefusedBusy,
     ];
 
     /// The wire and database name.
@@ -87,6 +91,7 @@ impl Outcome {
             Outcome::RefusedExpired => "refused_expired",
             Outcome::RefusedBadRequest => "refused_bad_request",
             Outcome::RefusedBlocked => "refused_blocked",
+            Outcome::RefusedBusy => "refused_busy",
         }
     }
 
