@@ -14,6 +14,7 @@ pub mod mask;
 pub mod ndjson;
 pub mod node;
 pub mod outcome;
+pub mod secret;
 pub mod user;
 
 pub use access::{ApiKeySpec, ApiSet, GroupSpec, ProductSpec};
