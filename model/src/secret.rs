@@ -48,7 +48,7 @@ fn mac(pepper: &[u8], secret: &str) -> [u8; 32] {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
