@@ -425,6 +425,7 @@ fn route(i: usize, r: &RouteSection) -> Result<gatewatch_gateway::RouteConfig, C
         strip_prefix: r.strip_prefix,
         api_name: r.name.clone().unwrap_or_else(|| api_id.clone()),
         api_id,
+        spec: None,
     })
 }
 

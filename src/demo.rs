@@ -51,6 +51,7 @@ pub async fn start_upstream(config: &mut Config) -> anyhow::Result<DemoUpstream>
         strip_prefix: true,
         api_id: "demo".into(),
         api_name: "示範 API (demo)".into(),
+        spec: None,
     });
     Ok(DemoUpstream { addr })
 }

@@ -171,6 +171,10 @@ pub struct RouteConfig {
     /// API display name written into records; empty means the prefix.
     #[serde(default)]
     pub api_name: String,
+    /// The whole API entity when the route comes from the configuration log (auth, capture,
+    /// masking…); file routes get the defaults of a public, prefix-routed API.
+    #[serde(skip)]
+    pub spec: Option<std::sync::Arc<gatewatch_model::ApiSpec>>,
 }
 
 impl RouteConfig {
@@ -186,6 +190,7 @@ impl RouteConfig {
             prefix,
             upstreams: upstreams.into_iter().map(Into::into).collect(),
             strip_prefix: false,
+            spec: None,
         }
     }
 

@@ -154,6 +154,7 @@ impl Source {
                 strip_prefix: spec.strip_prefix,
                 api_id: api.id.clone(),
                 api_name: spec.name.clone(),
+                spec: Some(Arc::new(spec.clone())),
             };
             // Each route alone must pass the router's own checks (URLs, prefix shape).
             if let Err(e) = Router::new(std::slice::from_ref(&route)) {

@@ -30,6 +30,9 @@ pub(crate) struct Route {
     pub strip_prefix: bool,
     pub api_id: String,
     pub api_name: String,
+    /// The API entity this route serves (defaults for file routes): auth, capture, masking.
+    #[allow(dead_code)] // read by the access and masking phases, landing next
+    pub spec: Arc<gatewatch_model::ApiSpec>,
     pub upstreams: Vec<Upstream>,
     next: AtomicUsize,
 }
@@ -142,7 +145,19 @@ impl Router {
                     s.to_string()
                 }
             };
+            let spec = c.spec.clone().unwrap_or_else(|| {
+                let mut s =
+                    gatewatch_model::ApiSpec::prefixed(&or_prefix(&c.api_name), &prefix, &[]);
+                s.upstreams = c
+                    .upstreams
+                    .iter()
+                    .map(|u| gatewatch_model::Upstream::new(u.as_str()))
+                    .collect();
+                s.strip_prefix = c.strip_prefix;
+                Arc::new(s)
+            });
             routes.push(Arc::new(Route {
+                spec,
                 pattern: if prefix == "/" {
                     "/**".to_string()
                 } else {
