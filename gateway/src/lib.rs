@@ -134,6 +134,7 @@ mod route;
 mod sampler;
 mod ship;
 mod spool;
+mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -256,16 +257,18 @@ pub async fn bind(
         .map(|store| config_source::Source {
             store: gatewatch_store::Store::new(store),
             file_routes: config.routes.clone(),
+            clients: validated.clients.clone(),
             snapshot_dir: config.snapshot_dir.clone(),
             poll: config.config_poll,
         });
-    let (router, revision) = match &source {
+    let (mut router, revision) = match &source {
         Some(s) => s.initial().await,
         None => (validated.router, None),
     };
+    router.start_checks(&validated.clients);
     let shared = Arc::new(proxy::Shared {
         router: arc_swap::ArcSwap::from_pointee(router),
-        client: proxy::upstream_client(config.upstream_connect_timeout),
+        client: validated.clients.default_client(),
         records: records_tx,
         metrics,
         upstream_timeout: config.upstream_timeout,
