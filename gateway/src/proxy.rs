@@ -2,11 +2,14 @@
 //!
 //! 1. **reserved** — `/healthz`, `/readyz`, `/metrics` are answered here and not recorded;
 //! 2. **start** — a [`Call`] is opened: call id (UUIDv7 of the start time), request id;
-//! 3. **route** — longest prefix; none → 404 `no_route`;
+//! 3. **route** — the most specific path pattern whose API takes the method (see
+//!    [`crate::route`]); a path known only for other methods → 405 with `Allow`; none → 404,
+//!    both `no_route`;
 //! 4. **upstream request** — hop-by-hop headers out, `X-Forwarded-*`, `Host`, `X-Request-Id`
 //!    in, target rewritten; the body streams through [`RequestBody`];
-//! 5. **upstream** — round robin; a connect failure tries the next upstream once; no response
-//!    head before `upstream_timeout` → 504;
+//! 5. **upstream** — picked by the API's policy among healthy upstreams not yet tried;
+//!    counted in flight until the call ends; retried by the rules of [`Attempts`]; no response
+//!    head within the API's (or the gateway's) timeout → 504;
 //! 6. **response** — hop-by-hop headers out, `X-Request-Id` in, the body streams through
 //!    [`ResponseBody`], which owns the `Call`;
 //! 7. **logging** — the `Call` drops and emits the record (see [`crate::recorder`]).
@@ -35,7 +38,7 @@ use crate::headers::{self, X_REQUEST_ID};
 use crate::ids;
 use crate::metrics::Metrics;
 use crate::recorder::{Call, CallEvent, CLIENT_CLOSED_STATUS};
-use crate::route::{Lookup, Route, Router};
+use crate::route::{Lookup, Route, Router, Tried};
 
 /// The pooled HTTP/1.1 client to upstreams.
 pub(crate) type UpstreamClient = Client<HttpConnector, RequestBody>;
@@ -168,9 +171,9 @@ async fn proxy(
     let timeout = route.timeout.unwrap_or(shared.upstream_timeout);
 
     let sent_at = Instant::now();
-    let mut tried: Vec<usize> = Vec::new();
+    let mut tried = Tried::default();
     let (response, in_flight) = loop {
-        let index = route.pick(&tried);
+        let index = route.pick(tried.as_slice());
         tried.push(index);
         let upstream = &route.upstreams[index];
         call.set_upstream(index);
@@ -242,7 +245,7 @@ async fn proxy(
         let (failure, kind, message) = failure;
         let returned = take_body();
         let body_ready = counter.is_none() || returned.is_some();
-        if body_ready && budget.allows(kind, tried.len()) {
+        if body_ready && budget.allows(kind, tried.as_slice().len()) {
             debug!(upstream = %upstream.label, error = %message, "attempt failed; trying another upstream");
             body = returned;
             continue;

@@ -148,6 +148,27 @@ fn strip(prefix: &str, original: &Uri) -> Result<PathAndQuery, http::Error> {
     Ok(PathAndQuery::try_from(s)?)
 }
 
+/// The upstreams one call has tried, in order: at most 1 + 5 retries, kept inline so the hot
+/// path does not allocate.
+#[derive(Debug, Default)]
+pub(crate) struct Tried {
+    list: [usize; 8],
+    len: usize,
+}
+
+impl Tried {
+    pub fn push(&mut self, i: usize) {
+        if let Some(slot) = self.list.get_mut(self.len) {
+            *slot = i;
+            self.len += 1;
+        }
+    }
+
+    pub fn as_slice(&self) -> &[usize] {
+        &self.list[..self.len]
+    }
+}
+
 /// The result of a lookup.
 #[derive(Debug)]
 pub(crate) enum Lookup<'a> {
