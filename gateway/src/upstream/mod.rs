@@ -290,6 +290,26 @@ mod tests {
         assert_eq!(s.in_flight(), 0);
     }
 
+    #[tokio::test]
+    async fn one_client_per_distinct_connect_timeout_and_none_for_the_default() {
+        let c = Clients::new(Duration::from_secs(3));
+        assert!(c.for_connect_timeout(None).is_none());
+        assert!(c
+            .for_connect_timeout(Some(Duration::from_secs(3)))
+            .is_none());
+        assert!(c
+            .for_connect_timeout(Some(Duration::from_millis(200)))
+            .is_some());
+        c.for_connect_timeout(Some(Duration::from_millis(200)));
+        c.for_connect_timeout(Some(Duration::from_millis(300)));
+        assert_eq!(c.others.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
     #[test]
     fn active_verdict_counts_transitions_to_down() {
         let s = UpstreamState::default();
