@@ -168,7 +168,8 @@ pub(crate) struct Validated {
 pub struct RouteConfig {
     /// Path prefix, e.g. `/demo`; `/demo` matches `/demo` and `/demo/x`, not `/demox`.
     pub prefix: String,
-    /// Upstream base URLs, `http://host:port`, used in turn (round robin).
+    /// Upstream base URLs, `http://host:port`, used in turn (round robin), a failed connect
+    /// tried once on the next.
     pub upstreams: Vec<String>,
     /// Remove the prefix before forwarding (`/demo/x` → `/x`).
     #[serde(default)]
@@ -179,8 +180,9 @@ pub struct RouteConfig {
     /// API display name written into records; empty means the prefix.
     #[serde(default)]
     pub api_name: String,
-    /// The whole API entity when the route comes from the configuration log (auth, capture,
-    /// masking…); file routes get the defaults of a public, prefix-routed API.
+    /// A whole API entity to serve instead of the defaults of a public, prefix-routed,
+    /// round-robin API (load balancing, health checks, timeouts, auth, capture…); its own
+    /// `prefix`/`path` and `upstreams` are then what is routed. `None` for the file's routes.
     #[serde(skip)]
     pub spec: Option<std::sync::Arc<gatewatch_model::ApiSpec>>,
 }

@@ -195,12 +195,6 @@ pub(crate) struct Router {
     checks: Checks,
 }
 
-impl std::fmt::Debug for Probe {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Probe({} {})", self.api_id, self.uri)
-    }
-}
-
 impl Router {
     /// The file's routes alone, all or an error naming the field.
     #[cfg(test)]

@@ -35,6 +35,7 @@ pub(crate) fn client() -> HealthClient {
 }
 
 /// What one check task needs.
+#[derive(Debug)]
 pub(crate) struct Probe {
     pub api_id: String,
     pub label: String,
