@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::route::Router;
+use crate::upstream::Clients;
 
 /// The default listen address of the proxy.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -30,7 +31,8 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// Node name written into every record and sample (the binary passes the host name).
     pub node: String,
-    /// The APIs: longest prefix wins.
+    /// The file's APIs, routed as `{prefix}/**` (the most specific pattern wins, so the
+    /// longest prefix does; see the crate doc).
     pub routes: Vec<RouteConfig>,
     /// Base URL of the collector, `http://host:port[/base]`; records go to
     /// `{collector_url}/v1/records`, samples to `{collector_url}/v1/node-samples`.
@@ -47,9 +49,11 @@ pub struct GatewayConfig {
     pub flush_interval: Duration,
     /// Node sampling period; `Duration::ZERO` turns the sampler off.
     pub sample_interval: Duration,
-    /// Time allowed to open a TCP connection to an upstream (then 502).
+    /// Time allowed to open a TCP connection to an upstream (then 502); an API's
+    /// `connect_timeout_ms` overrides it.
     pub upstream_connect_timeout: Duration,
-    /// Time allowed from sending the request to the upstream's response head (then 504).
+    /// Time allowed from sending the request to the upstream's response head, per attempt
+    /// (then 504); an API's `timeout_ms` overrides it.
     pub upstream_timeout: Duration,
     /// Time allowed for one POST of a batch to the collector (connect to response end).
     pub collector_timeout: Duration,
@@ -126,8 +130,10 @@ impl GatewayConfig {
         let base = self.collector_url.trim_end_matches('/');
         let records_uri = collector_uri(base, "/v1/records")?;
         let samples_uri = collector_uri(base, "/v1/node-samples")?;
+        let clients = Clients::new(self.upstream_connect_timeout);
         Ok(Validated {
-            router: Router::new(&self.routes)?,
+            router: Router::with_clients(&self.routes, &clients)?,
+            clients,
             records_uri,
             samples_uri,
         })
@@ -148,6 +154,8 @@ fn collector_uri(base: &str, path: &str) -> Result<Uri> {
 /// The checked configuration the gateway runs on.
 pub(crate) struct Validated {
     pub router: Router,
+    /// The pooled clients to upstreams, shared by every router generation.
+    pub clients: Clients,
     pub records_uri: Uri,
     pub samples_uri: Uri,
 }
@@ -160,7 +168,8 @@ pub(crate) struct Validated {
 pub struct RouteConfig {
     /// Path prefix, e.g. `/demo`; `/demo` matches `/demo` and `/demo/x`, not `/demox`.
     pub prefix: String,
-    /// Upstream base URLs, `http://host:port`, used in turn (round robin).
+    /// Upstream base URLs, `http://host:port`, used in turn (round robin), a failed connect
+    /// tried once on the next.
     pub upstreams: Vec<String>,
     /// Remove the prefix before forwarding (`/demo/x` → `/x`).
     #[serde(default)]
@@ -171,8 +180,9 @@ pub struct RouteConfig {
     /// API display name written into records; empty means the prefix.
     #[serde(default)]
     pub api_name: String,
-    /// The whole API entity when the route comes from the configuration log (auth, capture,
-    /// masking…); file routes get the defaults of a public, prefix-routed API.
+    /// A whole API entity to serve instead of the defaults of a public, prefix-routed,
+    /// round-robin API (load balancing, health checks, timeouts, auth, capture…); its own
+    /// `prefix`/`path` and `upstreams` are then what is routed. `None` for the file's routes.
     #[serde(skip)]
     pub spec: Option<std::sync::Arc<gatewatch_model::ApiSpec>>,
 }

@@ -6,13 +6,17 @@
 //! router and swaps it in whole: calls in flight keep the router they started with, no lock
 //! is taken on the hot path. When ClickHouse is unreachable the gateway keeps serving its last
 //! configuration. A bad API entity is skipped with a warning naming it and the field; it never
-//! takes the others down. File routes win a prefix clash.
+//! takes the others down. File routes win a clash (same specificity, overlapping paths and
+//! methods), and so does, among the log's APIs, the one listed first (by id).
+//!
+//! Each new router starts its own health checks; the one swapped out is dropped and its
+//! checks stop with it. Upstreams whose API, URL and health settings are unchanged keep their
+//! state (checked down, ejected, calls in flight) across the swap.
 
 use gatewatch_model::{ApiSpec, EntityKind};
 use gatewatch_store::config_log::{self, Entry, Revision};
 use gatewatch_store::Store;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +25,8 @@ use tracing::{info, warn};
 
 use crate::config::RouteConfig;
 use crate::proxy::Shared;
-use crate::route::{normalise_prefix, Router};
+use crate::route::{file_apis, Api, Router};
+use crate::upstream::Clients;
 
 /// How long the first load may take before the snapshot is used instead.
 const FIRST_LOAD_TIMEOUT: Duration = Duration::from_secs(3);
@@ -38,6 +43,7 @@ struct SnapshotApi {
 pub(crate) struct Source {
     pub store: Store,
     pub file_routes: Vec<RouteConfig>,
+    pub clients: Clients,
     pub snapshot_dir: Option<PathBuf>,
     pub poll: Duration,
 }
@@ -51,15 +57,15 @@ impl Source {
             Ok(Ok((apis, rev))) => {
                 self.save_snapshot(&apis).await;
                 info!(apis = apis.len(), "APIs loaded from the configuration log");
-                (self.router(&apis), Some(rev))
+                (self.router(&apis, None), Some(rev))
             }
             Ok(Err(e)) => {
                 warn!(error = %e, "configuration log unreachable; starting from the snapshot");
-                (self.router(&self.read_snapshot().await), None)
+                (self.router(&self.read_snapshot().await, None), None)
             }
             Err(_) => {
                 warn!("configuration log did not answer in time; starting from the snapshot");
-                (self.router(&self.read_snapshot().await), None)
+                (self.router(&self.read_snapshot().await, None), None)
             }
         }
     }
@@ -91,7 +97,10 @@ impl Source {
             }
             match self.load().await {
                 Ok((apis, rev)) => {
-                    shared.router.store(Arc::new(self.router(&apis)));
+                    let mut router = self.router(&apis, Some(&shared.router.load()));
+                    router.start_checks(&self.clients);
+                    // The old router drops here (once no lookup holds it): its checks stop.
+                    shared.router.store(Arc::new(router));
                     self.save_snapshot(&apis).await;
                     info!(
                         apis = apis.len(),
@@ -121,13 +130,18 @@ impl Source {
         Ok((apis, rev))
     }
 
-    /// File routes, then every valid, enabled API whose prefix is free.
-    fn router(&self, apis: &[SnapshotApi]) -> Router {
-        let mut routes = self.file_routes.clone();
-        let mut taken: HashSet<String> = routes
-            .iter()
-            .filter_map(|r| normalise_prefix(&r.prefix).ok())
-            .collect();
+    /// File routes, then every valid, enabled API of the log that does not clash with one
+    /// before it (see [`crate::route`]); the state of unchanged upstreams is taken from
+    /// `previous`. Health checks are not started here.
+    fn router(&self, apis: &[SnapshotApi], previous: Option<&Router>) -> Router {
+        let mut entries = match file_apis(&self.file_routes) {
+            Ok(e) => e,
+            Err(e) => {
+                // Cannot happen: the file's routes were checked before the gateway started.
+                warn!(error = %e, "the file's routes are invalid; serving the log's APIs only");
+                Vec::new()
+            }
+        };
         for api in apis {
             let spec: ApiSpec = match serde_json::from_str(&api.body) {
                 Ok(s) => s,
@@ -143,38 +157,17 @@ impl Source {
             if !spec.enabled {
                 continue;
             }
-            // Path patterns arrive with the routing work; until then only prefixes route.
-            let Some(spec_prefix) = spec.prefix.clone() else {
-                warn!(api = %api.id, "API entity skipped: path patterns are not routed yet");
-                continue;
-            };
-            let route = RouteConfig {
-                prefix: spec_prefix.clone(),
-                upstreams: spec.upstreams.iter().map(|u| u.url.clone()).collect(),
-                strip_prefix: spec.strip_prefix,
-                api_id: api.id.clone(),
-                api_name: spec.name.clone(),
-                spec: Some(Arc::new(spec.clone())),
-            };
-            // Each route alone must pass the router's own checks (URLs, prefix shape).
-            if let Err(e) = Router::new(std::slice::from_ref(&route)) {
-                warn!(api = %api.id, error = %e, "API entity skipped");
-                continue;
-            }
-            let Ok(prefix) = normalise_prefix(&spec_prefix) else {
-                continue;
-            };
-            if !taken.insert(prefix.clone()) {
-                warn!(api = %api.id, prefix, "API entity skipped: its prefix is already routed");
-                continue;
-            }
-            routes.push(route);
+            entries.push(Api {
+                id: api.id.clone(),
+                spec: Arc::new(spec),
+                origin: String::new(),
+            });
         }
-        Router::new(&routes).unwrap_or_else(|e| {
-            // Cannot happen after the checks above; serve the file's routes rather than nothing.
-            warn!(error = %e, "routes from the configuration log rejected; serving the file's routes");
-            Router::new(&self.file_routes).unwrap_or_else(|_| Router::empty())
-        })
+        let (router, refused) = Router::build(entries, &self.clients, previous);
+        for (api, e) in refused {
+            warn!(api = %api.id, origin = %api.origin, error = %e, "API skipped");
+        }
+        router
     }
 
     fn snapshot_path(&self) -> Option<PathBuf> {

@@ -1,5 +1,5 @@
-//! `gatewatch-gateway`: the reverse proxy, its recorder, the shipper with its disk spool, and
-//! the node sampler.
+//! `gatewatch-gateway`: the reverse proxy (routing, load balancing, health checks, retries),
+//! its recorder, the shipper with its disk spool, and the node sampler.
 //!
 //! # Running one
 //!
@@ -34,15 +34,17 @@
 //!     A[request head] --> R{reserved path?}
 //!     R -- yes --> S[answer: healthz / readyz / metrics]
 //!     R -- no --> C[open Call: call id, request id]
-//!     C --> M{route: longest prefix}
+//!     C --> M{route: most specific pattern + method}
 //!     M -- none --> E404[404 no_route]
+//!     M -- path, not method --> E405[405 no_route + Allow]
 //!     M -- found --> U[upstream request: strip hop-by-hop, X-Forwarded-*, Host, X-Request-Id]
-//!     U --> P{upstream, round robin}
-//!     P -- connect error --> P2[next upstream, once] --> P
+//!     U --> P{upstream: lb policy over healthy, untried}
+//!     P -- failed before head, may retry --> P
 //!     P -- no head in time --> E504[504 timeout]
-//!     P -- unreachable --> E502[502 upstream_unreachable]
-//!     P -- response head --> B[response: streamed body, byte count]
+//!     P -- unreachable / failed --> E502[502 upstream_unreachable / upstream_error]
+//!     P -- response head --> B[response: streamed body, byte count, in-flight held]
 //!     E404 --> L
+//!     E405 --> L
 //!     E502 --> L
 //!     E504 --> L
 //!     B --> L[logging: Call dropped, one CallRecord, try_send to the queue]
@@ -58,13 +60,38 @@
 //! (`gatewatch_gateway_records_dropped_total{reason="queue_full"}`).
 //!
 //! Proxying rules:
-//! - routes match the longest prefix at a `/` boundary; `strip_prefix` removes it (the
-//!   remainder always starts with `/`); the query string is kept;
-//! - upstreams of a route are used in turn; when the TCP connection cannot be made the next
-//!   upstream is tried once, then 502 `upstream_unreachable`; no response head within
-//!   `upstream_timeout` gives 504 `upstream_timeout`; other upstream failures give 502
-//!   `upstream_error` (or `client_aborted`, 499, when it was the client's upload that broke);
-//!   the gateway's own errors are JSON,
+//! - an API is routed by `prefix` (as the pattern `{prefix}/**`) or by a `path` pattern of
+//!   literal segments, `{name}` and `*` (one non-empty segment each) and a final `**` (any
+//!   depth, none included); the file's `[[routes]]` are prefix APIs;
+//! - when several patterns match, the most specific wins: more literal segments, then more
+//!   one-segment wildcards, then no `**`, then a literal further left (so the longest prefix
+//!   wins among prefixes); equally specific APIs that can match the same call are refused
+//!   when the router is built (the file's first, then the log's by id), with a warning;
+//! - an API listing `methods` answers only those: a path that some API has but none with
+//!   the method gets 405 `method_not_allowed` with `Allow` (recorded as `no_route`, under the
+//!   most specific API of the path); no API for the path gives 404 `no_route`;
+//! - `strip_prefix` removes the pattern's literal leading part (the remainder always starts
+//!   with `/`); the query string is kept; the record's `route` is the pattern's text;
+//! - an upstream is chosen by the API's `lb` among its healthy upstreams not yet tried by the
+//!   call: `round_robin`, `weighted` (smooth weighted round robin: exact shares per cycle,
+//!   spread out) or `least_connections` (calls in flight from this gateway per weight, held
+//!   until the response body ends). Active `health_check`s take an upstream out after
+//!   `unhealthy_threshold` failures and back after `healthy_threshold` successes; `passive`
+//!   ejection leaves it out for `eject_ms` after `failures` connection failures, timeouts or
+//!   5xx answers in a row. **When every upstream is out, calls go to them anyway** (fail
+//!   open: a wrong health check must not take an API down). Health checks run per router
+//!   generation and stop when a reload swaps it out; unchanged upstreams keep their state;
+//! - retries, in one place (`proxy::Attempts`): a failed TCP connect (nothing was sent) goes
+//!   to another upstream, once by default, up to `retries` times; any other failure before a
+//!   response head (timeout, connection closed) is retried only for GET, HEAD, OPTIONS, PUT
+//!   and DELETE, up to `retries` times; and never when the request body may have been read
+//!   (a body is resent only if the pooled client handed it back unread). A response head,
+//!   5xx included, is never retried. The record's `upstream` is the one tried last;
+//! - timeouts: `connect_timeout_ms` (connect) and `timeout_ms` (response head, per attempt)
+//!   of the API, else the gateway's `upstream_connect_timeout` and `upstream_timeout`;
+//!   connect failure → 502 `upstream_unreachable`; no head in time → 504 `upstream_timeout`;
+//!   other upstream failures → 502 `upstream_error` (or `client_aborted`, 499, when it was
+//!   the client's upload that broke); the gateway's own errors are JSON,
 //!   `{"error":{"code":"…","message":"…"}}`;
 //! - bodies stream both ways, never buffered whole;
 //! - hop-by-hop headers (`Connection` and the headers it names, `Keep-Alive`, `Proxy-*`, `TE`,
@@ -85,7 +112,7 @@
 //! | --- | --- |
 //! | `GET /healthz` | 200 `ok` while the process serves |
 //! | `GET /readyz` | 200 `ready`; 503 while the spool refuses batches (size cap reached or disk failing), i.e. records are being dropped |
-//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_samples_shipped_total`, `…_samples_dropped_total` (all prefixed `gatewatch_gateway_`) |
+//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_samples_shipped_total`, `…_samples_dropped_total`; per API and upstream `…_upstream_healthy{api,upstream}` (1 in, 0 out), `…_upstream_in_flight{api,upstream}`, `…_upstream_ejections_total{api,upstream,kind="active"\|"passive"}` (all prefixed `gatewatch_gateway_`) |
 //!
 //! Other methods on these paths get 405.
 //!
@@ -134,6 +161,7 @@ mod route;
 mod sampler;
 mod ship;
 mod spool;
+mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -256,16 +284,18 @@ pub async fn bind(
         .map(|store| config_source::Source {
             store: gatewatch_store::Store::new(store),
             file_routes: config.routes.clone(),
+            clients: validated.clients.clone(),
             snapshot_dir: config.snapshot_dir.clone(),
             poll: config.config_poll,
         });
-    let (router, revision) = match &source {
+    let (mut router, revision) = match &source {
         Some(s) => s.initial().await,
         None => (validated.router, None),
     };
+    router.start_checks(&validated.clients);
     let shared = Arc::new(proxy::Shared {
         router: arc_swap::ArcSwap::from_pointee(router),
-        client: proxy::upstream_client(config.upstream_connect_timeout),
+        client: validated.clients.default_client(),
         records: records_tx,
         metrics,
         upstream_timeout: config.upstream_timeout,

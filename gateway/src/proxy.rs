@@ -2,11 +2,14 @@
 //!
 //! 1. **reserved** — `/healthz`, `/readyz`, `/metrics` are answered here and not recorded;
 //! 2. **start** — a [`Call`] is opened: call id (UUIDv7 of the start time), request id;
-//! 3. **route** — longest prefix; none → 404 `no_route`;
+//! 3. **route** — the most specific path pattern whose API takes the method (see
+//!    [`crate::route`]); a path known only for other methods → 405 with `Allow`; none → 404,
+//!    both `no_route`;
 //! 4. **upstream request** — hop-by-hop headers out, `X-Forwarded-*`, `Host`, `X-Request-Id`
 //!    in, target rewritten; the body streams through [`RequestBody`];
-//! 5. **upstream** — round robin; a connect failure tries the next upstream once; no response
-//!    head before `upstream_timeout` → 504;
+//! 5. **upstream** — picked by the API's policy among healthy upstreams not yet tried;
+//!    counted in flight until the call ends; retried by the rules of [`Attempts`]; no response
+//!    head within the API's (or the gateway's) timeout → 504;
 //! 6. **response** — hop-by-hop headers out, `X-Request-Id` in, the body streams through
 //!    [`ResponseBody`], which owns the `Call`;
 //! 7. **logging** — the `Call` drops and emits the record (see [`crate::recorder`]).
@@ -35,7 +38,7 @@ use crate::headers::{self, X_REQUEST_ID};
 use crate::ids;
 use crate::metrics::Metrics;
 use crate::recorder::{Call, CallEvent, CLIENT_CLOSED_STATUS};
-use crate::route::Router;
+use crate::route::{Lookup, Route, Router, Tried};
 
 /// The pooled HTTP/1.1 client to upstreams.
 pub(crate) type UpstreamClient = Client<HttpConnector, RequestBody>;
@@ -120,9 +123,24 @@ async fn proxy(
     mut call: Call,
     request_id: HeaderValue,
 ) -> Response<ResponseBody> {
-    let Some(route) = shared.router.load().find(req.uri().path()).cloned() else {
-        let message = format!("no route for path '{}'", req.uri().path());
-        return error_response(call, &request_id, Failure::NoRoute, message);
+    let route = match shared.router.load().lookup(req.method(), req.uri().path()) {
+        Lookup::Found(r) => r.clone(),
+        Lookup::WrongMethod { route, allow } => {
+            call.set_route(route.clone());
+            let message = format!(
+                "{} is not allowed on '{}' (allowed: {})",
+                req.method(),
+                req.uri().path(),
+                allow.to_str().unwrap_or("")
+            );
+            let mut resp = error_response(call, &request_id, Failure::WrongMethod, message);
+            resp.headers_mut().insert(header::ALLOW, allow);
+            return resp;
+        }
+        Lookup::NotFound => {
+            let message = format!("no route for path '{}'", req.uri().path());
+            return error_response(call, &request_id, Failure::NoRoute, message);
+        }
     };
     call.set_route(route.clone());
 
@@ -141,20 +159,22 @@ async fn proxy(
     headers::set_forwarded(&mut headers, &peer.ip_header, client_host);
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
 
-    let multi = route.upstreams.len() > 1;
     let counter = (!body.is_end_stream()).then(|| Arc::new(BodyCount::default()));
     let mut body = counter.is_some().then_some(body);
     if let Some(c) = &counter {
         call.count_request_bytes(c.clone());
     }
-    // A connect failure loses the request inside the pooled client; keep what a second try
-    // needs. Only routes with a second upstream pay for the copy.
-    let mut retry_headers = multi.then(|| headers.clone());
+    let budget = Attempts::new(&route, &method);
+    // A failed attempt loses the request inside the pooled client; keep what another try
+    // needs. Only routes that may try again pay for the copy.
+    let keep_headers = budget.may_retry();
+    let timeout = route.timeout.unwrap_or(shared.upstream_timeout);
 
-    let deadline = tokio::time::Instant::now() + shared.upstream_timeout;
     let sent_at = Instant::now();
-    let mut index = route.pick();
-    let response = loop {
+    let mut tried = Tried::default();
+    let (response, in_flight) = loop {
+        let index = route.pick(tried.as_slice());
+        tried.push(index);
         let upstream = &route.upstreams[index];
         call.set_upstream(index);
         let uri = match route.upstream_uri(upstream, &original_uri) {
@@ -164,8 +184,7 @@ async fn proxy(
                 return error_response(call, &request_id, Failure::Gateway, message);
             }
         };
-        let retry_possible = retry_headers.is_some();
-        let (give_back, mut given_back) = if retry_possible && body.is_some() {
+        let (give_back, mut given_back) = if keep_headers && body.is_some() {
             let (tx, rx) = oneshot::channel();
             (Some(tx), Some(rx))
         } else {
@@ -179,51 +198,63 @@ async fn proxy(
         *upstream_req.method_mut() = method.clone();
         *upstream_req.uri_mut() = uri;
         *upstream_req.version_mut() = Version::HTTP_11;
-        *upstream_req.headers_mut() = std::mem::take(&mut headers);
+        *upstream_req.headers_mut() = if keep_headers {
+            headers.clone()
+        } else {
+            std::mem::take(&mut headers)
+        };
         upstream_req
             .headers_mut()
             .insert(header::HOST, upstream.host_header.clone());
 
-        match tokio::time::timeout_at(deadline, shared.client.request(upstream_req)).await {
-            Ok(Ok(resp)) => break resp,
+        let in_flight = upstream.state.begin();
+        let client = route.client.as_ref().unwrap_or(&shared.client);
+        let result = tokio::time::timeout(timeout, client.request(upstream_req)).await;
+        // The body comes back only if it was never polled: nothing of it left the gateway.
+        let mut take_body = || given_back.as_mut().and_then(|rx| rx.try_recv().ok());
+        let failure = match result {
+            Ok(Ok(resp)) => {
+                route.report(index, resp.status().is_server_error());
+                break (resp, in_flight);
+            }
             Err(_elapsed) => {
-                call.set_upstream_latency(sent_at.elapsed());
                 let message = format!(
                     "no response from {} within {} ms",
                     upstream.label,
-                    shared.upstream_timeout.as_millis()
+                    timeout.as_millis()
                 );
-                return error_response(call, &request_id, Failure::Timeout, message);
+                (Failure::Timeout, Retry::BeforeHead, message)
             }
             Ok(Err(e)) if e.is_connect() => {
-                // The body comes back only if it was never polled; a call without a body
-                // needs nothing back.
-                let returned = given_back.as_mut().and_then(|rx| rx.try_recv().ok());
-                let body_ready = counter.is_none() || returned.is_some();
-                if let (true, Some(h)) = (body_ready, retry_headers.take()) {
-                    debug!(upstream = %upstream.label, error = %chain(&e), "connect failed; trying the next upstream");
-                    body = returned;
-                    headers = h;
-                    index = (index + 1) % route.upstreams.len();
-                    continue;
-                }
-                call.set_upstream_latency(sent_at.elapsed());
                 let message = format!("cannot connect to {}: {}", upstream.label, chain(&e));
-                return error_response(call, &request_id, Failure::Unreachable, message);
+                (Failure::Unreachable, Retry::NothingSent, message)
             }
             Ok(Err(e)) => {
-                call.set_upstream_latency(sent_at.elapsed());
                 if counter.as_ref().is_some_and(|c| c.client_failed()) {
                     // The upload broke on the client's side, not the upstream's.
+                    call.set_upstream_latency(sent_at.elapsed());
                     let message = format!("client request body failed: {}", chain(&e));
                     return error_response(call, &request_id, Failure::ClientGone, message);
                 }
                 let message = format!("{} failed: {}", upstream.label, chain(&e));
-                return error_response(call, &request_id, Failure::Upstream, message);
+                (Failure::Upstream, Retry::BeforeHead, message)
             }
+        };
+        drop(in_flight);
+        route.report(index, true);
+        let (failure, kind, message) = failure;
+        let returned = take_body();
+        let body_ready = counter.is_none() || returned.is_some();
+        if body_ready && budget.allows(kind, tried.as_slice().len()) {
+            debug!(upstream = %upstream.label, error = %message, "attempt failed; trying another upstream");
+            body = returned;
+            continue;
         }
+        call.set_upstream_latency(sent_at.elapsed());
+        return error_response(call, &request_id, failure, message);
     };
     call.set_upstream_latency(sent_at.elapsed());
+    call.hold(in_flight);
 
     let (mut parts, body) = response.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers);
@@ -233,10 +264,59 @@ async fn proxy(
     Response::from_parts(parts, ResponseBody::upstream(body, call))
 }
 
+/// How a failed attempt failed, for the retry rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// No connection was made: nothing reached the upstream.
+    NothingSent,
+    /// The request (or part of it) may have reached the upstream; no response head came.
+    BeforeHead,
+}
+
+/// The retry rules in one place (see the crate doc): a connect failure may always go to
+/// another upstream once (more with `retries`), since nothing was sent; any other failure
+/// before a response head is retried only for idempotent methods, up to `retries` times. In
+/// both cases the request body must be whole: absent, or handed back unread by the client.
+#[derive(Debug, Clone, Copy)]
+struct Attempts {
+    /// Most attempts after a connect failure.
+    after_connect: usize,
+    /// Most attempts after another failure before the head.
+    after_other: usize,
+}
+
+impl Attempts {
+    fn new(route: &Route, method: &Method) -> Attempts {
+        let retries = usize::from(route.retries);
+        let idempotent = matches!(
+            *method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+        );
+        let spare = usize::from(route.upstreams.len() > 1);
+        Attempts {
+            after_connect: 1 + retries.max(spare),
+            after_other: if idempotent { 1 + retries } else { 1 },
+        }
+    }
+
+    fn may_retry(&self) -> bool {
+        self.after_connect > 1 || self.after_other > 1
+    }
+
+    /// May another attempt follow `done` attempts, the last failing as `kind`?
+    fn allows(&self, kind: Retry, done: usize) -> bool {
+        done < match kind {
+            Retry::NothingSent => self.after_connect,
+            Retry::BeforeHead => self.after_other,
+        }
+    }
+}
+
 /// The errors the gateway answers itself.
 #[derive(Debug, Clone, Copy)]
 enum Failure {
     NoRoute,
+    WrongMethod,
     Unreachable,
     Timeout,
     Upstream,
@@ -248,6 +328,11 @@ impl Failure {
     fn parts(self) -> (StatusCode, Outcome, &'static str) {
         match self {
             Failure::NoRoute => (StatusCode::NOT_FOUND, Outcome::NoRoute, "no_route"),
+            Failure::WrongMethod => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                Outcome::NoRoute,
+                "method_not_allowed",
+            ),
             Failure::Unreachable => (
                 StatusCode::BAD_GATEWAY,
                 Outcome::UpstreamUnreachable,
@@ -334,9 +419,11 @@ fn reserved(shared: &Shared, req: &Request<Incoming>) -> Option<Response<Respons
             }
         } else {
             let depth = shared.records.max_capacity() - shared.records.capacity();
-            let body = shared
-                .metrics
-                .render(depth, shared.queue_capacity, shared.spool_max_bytes);
+            let mut body =
+                shared
+                    .metrics
+                    .render(depth, shared.queue_capacity, shared.spool_max_bytes);
+            crate::upstream::render_metrics(shared.router.load().routes(), &mut body);
             (
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",

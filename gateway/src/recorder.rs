@@ -121,6 +121,8 @@ pub(crate) struct Call {
     answered: bool,
     /// The response carries no body (HEAD, 1xx, 204, 304): hyper never polls it.
     pub no_body: bool,
+    /// Counts the call in flight at its upstream (least connections) until the call ends.
+    in_flight: Option<crate::upstream::InFlight>,
 }
 
 impl Call {
@@ -141,6 +143,7 @@ impl Call {
             request_bytes: None,
             answered: false,
             no_body: req.method() == Method::HEAD,
+            in_flight: None,
             ev: Some(CallEvent {
                 call_id,
                 ts_us: i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX),
@@ -176,6 +179,11 @@ impl Call {
         if let Some(ev) = self.ev() {
             ev.upstream = Some(index);
         }
+    }
+
+    /// Keeps the upstream's in-flight count up until the call ends (its body's last byte).
+    pub fn hold(&mut self, in_flight: crate::upstream::InFlight) {
+        self.in_flight = Some(in_flight);
     }
 
     /// Where the request body's byte count will be (the body streams in another task).

@@ -1,62 +1,116 @@
-//! Routing: longest-prefix match on the path, round robin over a route's upstreams, and the
-//! rewrite of the request target for the upstream.
+//! Routing: which API answers a request (path pattern and method), the choice of its upstream,
+//! and the rewrite of the request target.
+//!
+//! A [`Router`] is built whole from API entities ([`Api`]: the file's `[[routes]]` as
+//! `{prefix}/**` patterns, then the configuration log's APIs) and never changed after; a new
+//! configuration builds a new router, and swapping it in drops the old one and stops its
+//! health checks. Precedence between patterns is the matcher's (see [`matcher`]); among
+//! routes of equal specificity, one that can match the same path with a common method as an
+//! earlier one is refused (file routes come first, so they win), and the rest are ordered by
+//! their pattern text, so the order never depends on the order of the log.
+//!
+//! Lookup: routes are indexed by their first literal segment (plus a list of those starting
+//! with a wildcard), so a request compares against the few routes that share its first
+//! segment, in precedence order. The first route whose pattern and methods match answers;
+//! when some route matches the path but none the method, the answer is 405 with `Allow`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod matcher;
+
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderValue, Uri};
+use gatewatch_model::api::{PassiveEjection, PathPattern};
+use gatewatch_model::ApiSpec;
+use http::uri::{PathAndQuery, Scheme};
+use http::{HeaderValue, Method, Uri};
+use tracing::warn;
 
 use crate::config::RouteConfig;
 use crate::error::{Error, Result};
+use crate::proxy::UpstreamClient;
+use crate::upstream::health::{Checks, Probe};
+use crate::upstream::lb::Balancer;
+use crate::upstream::{self, now_ms, Clients, Upstream};
 
-/// One upstream host of a route.
-#[derive(Debug)]
-pub(crate) struct Upstream {
-    /// As written into records: `http://host:port`.
-    pub label: String,
-    pub authority: Authority,
-    /// The `Host` header sent to it (nginx `proxy_pass` default: the upstream's host:port).
-    pub host_header: HeaderValue,
+/// One API to route, with where it came from for error messages.
+#[derive(Debug, Clone)]
+pub(crate) struct Api {
+    /// The API id written into records (the entity id, or the file route's `api_id`).
+    pub id: String,
+    pub spec: Arc<ApiSpec>,
+    /// Prefix of the field names in errors: `routes[2]` for the file's, empty for the log's.
+    pub origin: String,
 }
 
-/// One validated route.
+impl Api {
+    fn field(&self, f: &str) -> String {
+        if self.origin.is_empty() {
+            f.to_string()
+        } else {
+            format!("{}.{f}", self.origin)
+        }
+    }
+}
+
+/// One routed API.
 #[derive(Debug)]
 pub(crate) struct Route {
-    /// Normalised prefix: starts with `/`, no trailing `/` unless it is `/`.
-    pub prefix: String,
-    /// The record's `route` field, e.g. `/demo/**`.
-    pub pattern: String,
-    pub strip_prefix: bool,
     pub api_id: String,
     pub api_name: String,
+    /// The record's `route` field: the pattern as text, e.g. `/orders/{id}` or `/demo/**`.
+    pub pattern: String,
     /// The API entity this route serves (defaults for file routes): auth, capture, masking.
-    #[allow(dead_code)] // read by the access and masking phases, landing next
-    pub spec: Arc<gatewatch_model::ApiSpec>,
+    pub spec: Arc<ApiSpec>,
+    matcher: PathPattern,
+    rank: matcher::Specificity,
+    /// What `strip_prefix` removes (the pattern's literal prefix), when set.
+    strip: Option<String>,
+    /// Methods answered; empty: all.
+    methods: Vec<Method>,
     pub upstreams: Vec<Upstream>,
-    next: AtomicUsize,
+    balancer: Balancer,
+    /// The pooled client for this API's own connect timeout (`None`: the gateway's client).
+    pub client: Option<UpstreamClient>,
+    /// Time allowed for the response head per attempt (`None`: the gateway's).
+    pub timeout: Option<Duration>,
+    /// Extra attempts for idempotent methods failing before a response head.
+    pub retries: u8,
+    passive: Option<PassiveEjection>,
 }
 
 impl Route {
-    /// The index of the upstream for the next call (round robin).
-    pub fn pick(&self) -> usize {
-        if self.upstreams.len() == 1 {
-            return 0;
+    /// The upstream for the next attempt: by the API's policy among healthy upstreams this call
+    /// has not `tried`; failing that among the untried, then the healthy, then all (fail open,
+    /// see [`crate::upstream`]).
+    pub fn pick(&self, tried: &[usize]) -> usize {
+        let now = now_ms();
+        let untried = |i: usize| !tried.contains(&i);
+        let healthy = |i: usize| self.upstreams[i].state.healthy(now);
+        let n = self.upstreams.len();
+        // Settle the tier first: each pick moves the balancer's state, so pick once.
+        let both = |i: usize| untried(i) && healthy(i);
+        let tiers: [&dyn Fn(usize) -> bool; 3] = [&both, &untried, &healthy];
+        let tier = tiers.into_iter().find(|t| (0..n).any(t));
+        match tier {
+            Some(t) => self.balancer.pick(&self.upstreams, t),
+            None => self.balancer.pick(&self.upstreams, |_| true),
         }
-        // Relaxed: the counter only spreads load; no other memory depends on it.
-        self.next.fetch_add(1, Ordering::Relaxed) % self.upstreams.len()
+        .unwrap_or(0)
     }
 
-    /// Does `path` fall under this route? Matches at a segment boundary only.
-    fn matches(&self, path: &str) -> bool {
-        if self.prefix == "/" {
-            return true;
+    /// The outcome of one attempt at upstream `index`, for passive ejection.
+    pub fn report(&self, index: usize, failed: bool) {
+        let Some(u) = self.upstreams.get(index) else {
+            return;
+        };
+        if u.state.report(failed, self.passive.as_ref(), now_ms()) {
+            warn!(api = %self.api_id, upstream = %u.label, "upstream ejected after failures in a row");
         }
-        match path.as_bytes().get(self.prefix.len()) {
-            None => path == self.prefix,
-            Some(b'/') => path.starts_with(&self.prefix),
-            Some(_) => false,
-        }
+    }
+
+    fn allows(&self, m: &Method) -> bool {
+        self.methods.is_empty() || self.methods.contains(m)
     }
 
     /// The absolute URI of the request at `upstream` (the pooled client wants absolute form;
@@ -65,26 +119,22 @@ impl Route {
         let mut parts = http::uri::Parts::default();
         parts.scheme = Some(Scheme::HTTP);
         parts.authority = Some(upstream.authority.clone());
-        parts.path_and_query = Some(if self.strip_prefix {
-            strip(&self.prefix, original)?
-        } else {
+        parts.path_and_query = Some(match &self.strip {
+            Some(prefix) => strip(prefix, original)?,
             // Cheap: a reference-counted clone of the received target.
-            original
+            None => original
                 .path_and_query()
                 .cloned()
-                .unwrap_or_else(|| PathAndQuery::from_static("/"))
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
         });
         Ok(Uri::from_parts(parts)?)
     }
 }
 
+/// `prefix` is a literal prefix of the matched path (empty for `/**`).
 fn strip(prefix: &str, original: &Uri) -> Result<PathAndQuery, http::Error> {
     let path = original.path();
-    let rest = if prefix == "/" {
-        path
-    } else {
-        path.get(prefix.len()..).unwrap_or("")
-    };
+    let rest = path.get(prefix.len()..).unwrap_or("");
     let query = original.query();
     let mut s = String::with_capacity(rest.len() + 2 + query.map_or(0, str::len));
     if !rest.starts_with('/') {
@@ -98,89 +148,338 @@ fn strip(prefix: &str, original: &Uri) -> Result<PathAndQuery, http::Error> {
     Ok(PathAndQuery::try_from(s)?)
 }
 
-/// All routes, longest prefix first.
+/// The upstreams one call has tried, in order: at most 1 + 5 retries, kept inline so the hot
+/// path does not allocate.
+#[derive(Debug, Default)]
+pub(crate) struct Tried {
+    list: [usize; 8],
+    len: usize,
+}
+
+impl Tried {
+    pub fn push(&mut self, i: usize) {
+        if let Some(slot) = self.list.get_mut(self.len) {
+            *slot = i;
+            self.len += 1;
+        }
+    }
+
+    pub fn as_slice(&self) -> &[usize] {
+        &self.list[..self.len]
+    }
+}
+
+/// The result of a lookup.
 #[derive(Debug)]
+pub(crate) enum Lookup<'a> {
+    Found(&'a Arc<Route>),
+    /// Some API has the path but not the method: 405 with `allow`; `route` is the most
+    /// specific such API (for the record).
+    WrongMethod {
+        route: &'a Arc<Route>,
+        allow: HeaderValue,
+    },
+    NotFound,
+}
+
+/// All routes of one configuration, most specific first.
+#[derive(Debug, Default)]
 pub(crate) struct Router {
     routes: Vec<Arc<Route>>,
+    /// Positions in `routes` by first literal segment, ascending.
+    by_first: HashMap<String, Vec<usize>>,
+    /// Positions of the routes whose pattern starts with a wildcard or is `/`, ascending.
+    other: Vec<usize>,
+    /// Health checks to start once this router is installed.
+    probes: Vec<Probe>,
+    checks: Checks,
 }
 
 impl Router {
-    /// A router with no routes.
-    pub fn empty() -> Router {
-        Router { routes: Vec::new() }
+    /// The file's routes alone, all or an error naming the field.
+    #[cfg(test)]
+    pub fn new(configs: &[RouteConfig]) -> Result<Router> {
+        Router::with_clients(configs, &Clients::new(Duration::from_secs(3)))
     }
 
-    /// Validates the configured routes. Errors name the field, e.g. `routes[1].upstreams[0]`.
-    pub fn new(configs: &[RouteConfig]) -> Result<Router> {
-        let mut routes: Vec<Arc<Route>> = Vec::with_capacity(configs.len());
-        for (i, c) in configs.iter().enumerate() {
-            let field = |f: &str| format!("routes[{i}].{f}");
-            let prefix =
-                normalise_prefix(&c.prefix).map_err(|m| Error::config(field("prefix"), m))?;
-            if let Some(j) = configs[..i]
-                .iter()
-                .position(|o| normalise_prefix(&o.prefix).ok().as_deref() == Some(&prefix))
-            {
-                return Err(Error::config(
-                    field("prefix"),
-                    format!("'{prefix}' is already the prefix of routes[{j}]"),
-                ));
+    /// Like [`Router::new`], with the gateway's clients.
+    pub fn with_clients(configs: &[RouteConfig], clients: &Clients) -> Result<Router> {
+        let (router, refused) = Router::build(file_apis(configs)?, clients, None);
+        match refused.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(router),
+        }
+    }
+
+    /// Builds a router from `apis`, earlier ones first in a clash; returns the APIs refused
+    /// (with the error). State of upstreams unchanged since `previous` is kept.
+    pub fn build(
+        apis: Vec<Api>,
+        clients: &Clients,
+        previous: Option<&Router>,
+    ) -> (Router, Vec<(Api, Error)>) {
+        let mut routes: Vec<Route> = Vec::with_capacity(apis.len());
+        let mut probes = Vec::new();
+        let mut refused = Vec::new();
+        for api in apis {
+            let built = compile(&api, clients, previous).and_then(|(route, p)| {
+                match routes.iter().find(|r| clash(r, &route)) {
+                    Some(other) => Err(Error::config(
+                        api.field(if api.spec.path.is_some() {
+                            "path"
+                        } else {
+                            "prefix"
+                        }),
+                        format!(
+                            "'{}' is as specific as '{}' of API '{}' and can match the same calls",
+                            route.pattern, other.pattern, other.api_id
+                        ),
+                    )),
+                    None => Ok((route, p)),
+                }
+            });
+            match built {
+                Ok((route, p)) => {
+                    routes.push(route);
+                    probes.extend(p);
+                }
+                Err(e) => refused.push((api, e)),
             }
-            if c.upstreams.is_empty() {
-                return Err(Error::config(field("upstreams"), "must not be empty"));
+        }
+        routes.sort_by(|a, b| {
+            b.rank
+                .cmp(&a.rank)
+                .then_with(|| a.pattern.cmp(&b.pattern))
+                .then_with(|| a.api_id.cmp(&b.api_id))
+        });
+        let mut by_first: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut other = Vec::new();
+        for (i, r) in routes.iter().enumerate() {
+            match matcher::first_literal(&r.matcher) {
+                Some(l) => by_first.entry(l.to_string()).or_default().push(i),
+                None => other.push(i),
             }
-            let upstreams = c
+        }
+        let router = Router {
+            routes: routes.into_iter().map(Arc::new).collect(),
+            by_first,
+            other,
+            probes,
+            checks: Checks::default(),
+        };
+        (router, refused)
+    }
+
+    /// Starts the health checks of this generation (they stop when the router drops).
+    pub fn start_checks(&mut self, clients: &Clients) {
+        let probes = std::mem::take(&mut self.probes);
+        if !probes.is_empty() {
+            self.checks = Checks::start(probes, clients.health());
+        }
+    }
+
+    pub fn routes(&self) -> &[Arc<Route>] {
+        &self.routes
+    }
+
+    /// The route for `method` and `path`; see the module doc.
+    pub fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
+        let first = matcher::split(path).next().unwrap_or("");
+        let indexed = self.by_first.get(first).map_or(&[][..], Vec::as_slice);
+        let (mut a, mut b) = (indexed.iter().peekable(), self.other.iter().peekable());
+        let mut path_only: Option<usize> = None;
+        // Merge the two ascending lists: precedence order.
+        loop {
+            let i = match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) if x < y => a.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, None) => break,
+            };
+            let Some(&i) = i else { break };
+            let r = &self.routes[i];
+            if !matcher::matches(&r.matcher, path) {
+                continue;
+            }
+            if r.allows(method) {
+                return Lookup::Found(r);
+            }
+            path_only.get_or_insert(i);
+        }
+        match path_only {
+            Some(i) => Lookup::WrongMethod {
+                route: &self.routes[i],
+                allow: self.allow(path),
+            },
+            None => Lookup::NotFound,
+        }
+    }
+
+    /// `Allow` for a path: the methods of every route that matches it, in a fixed order.
+    fn allow(&self, path: &str) -> HeaderValue {
+        const ORDER: [Method; 9] = [
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::OPTIONS,
+            Method::TRACE,
+            Method::CONNECT,
+        ];
+        let matching: Vec<&Route> = self
+            .routes
+            .iter()
+            .filter(|r| matcher::matches(&r.matcher, path))
+            .map(|r| &**r)
+            .collect();
+        let list: Vec<&str> = ORDER
+            .iter()
+            .filter(|m| matching.iter().any(|r| r.methods.contains(m)))
+            .map(Method::as_str)
+            .collect();
+        HeaderValue::from_str(&list.join(", ")).unwrap_or(HeaderValue::from_static(""))
+    }
+
+    /// The route for `path` with GET (tests).
+    #[cfg(test)]
+    pub fn find(&self, path: &str) -> Option<&Arc<Route>> {
+        match self.lookup(&Method::GET, path) {
+            Lookup::Found(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Health checks running for this generation.
+    #[cfg(test)]
+    pub fn checks_running(&self) -> usize {
+        self.checks.len()
+    }
+}
+
+/// Two routes of equal specificity that some call could match both.
+fn clash(a: &Route, b: &Route) -> bool {
+    a.rank == b.rank
+        && matcher::overlap(&a.matcher.segments, &b.matcher.segments)
+        && (a.methods.is_empty()
+            || b.methods.is_empty()
+            || a.methods.iter().any(|m| b.methods.contains(m)))
+}
+
+/// Checks one API the way the gateway will run it; errors name the field.
+fn compile(api: &Api, clients: &Clients, previous: Option<&Router>) -> Result<(Route, Vec<Probe>)> {
+    let spec = &api.spec;
+    let pattern = spec
+        .pattern()
+        .map_err(|e| Error::config(api.field(&e.field), e.message))?;
+    let methods = spec
+        .methods
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            Method::from_bytes(m.as_bytes()).map_err(|_| {
+                Error::config(
+                    api.field(&format!("methods[{i}]")),
+                    format!("'{m}' is not a method"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if spec.upstreams.is_empty() {
+        return Err(Error::config(api.field("upstreams"), "must not be empty"));
+    }
+    let before = previous
+        .and_then(|p| p.routes.iter().find(|r| r.api_id == api.id))
+        .filter(|r| r.spec.health_check == spec.health_check && r.spec.passive == spec.passive);
+    let mut upstreams = Vec::with_capacity(spec.upstreams.len());
+    let mut probes = Vec::new();
+    for (k, u) in spec.upstreams.iter().enumerate() {
+        let mut up = upstream::parse(&u.url, u32::from(u.weight))
+            .map_err(|m| Error::config(api.field(&format!("upstreams[{k}]")), m))?;
+        if let Some(kept) = before.and_then(|r| r.upstreams.iter().find(|o| o.label == up.label)) {
+            up.state = kept.state.clone();
+        }
+        if let Some(check) = &spec.health_check {
+            let uri = format!("{}{}", up.label, check.path)
+                .parse()
+                .map_err(|e| Error::config(api.field("health_check.path"), format!("{e}")))?;
+            probes.push(Probe {
+                api_id: api.id.clone(),
+                label: up.label.clone(),
+                uri,
+                host_header: up.host_header.clone(),
+                check: check.clone(),
+                state: up.state.clone(),
+            });
+        }
+        upstreams.push(up);
+    }
+    let strip = spec.strip_prefix.then(|| pattern.literal_prefix());
+    Ok((
+        Route {
+            api_id: api.id.clone(),
+            api_name: spec.name.clone(),
+            pattern: matcher::render(&pattern),
+            rank: matcher::specificity(&pattern),
+            matcher: pattern,
+            strip,
+            methods,
+            balancer: Balancer::new(spec.lb, upstreams.len()),
+            upstreams,
+            client: clients.for_connect_timeout(spec.connect_timeout_ms.map(Duration::from_millis)),
+            timeout: spec.timeout_ms.map(Duration::from_millis),
+            retries: spec.retries,
+            passive: spec.passive.clone(),
+            spec: spec.clone(),
+        },
+        probes,
+    ))
+}
+
+/// The file's `[[routes]]` as APIs: `{prefix}/**`, named after `api_id`/`api_name` or the
+/// prefix. Errors name the field (`routes[1].prefix`).
+pub(crate) fn file_apis(configs: &[RouteConfig]) -> Result<Vec<Api>> {
+    let mut apis = Vec::with_capacity(configs.len());
+    for (i, c) in configs.iter().enumerate() {
+        let field = |f: &str| format!("routes[{i}].{f}");
+        let prefix = normalise_prefix(&c.prefix).map_err(|m| Error::config(field("prefix"), m))?;
+        if let Some(j) = configs[..i]
+            .iter()
+            .position(|o| normalise_prefix(&o.prefix).ok().as_deref() == Some(&prefix))
+        {
+            return Err(Error::config(
+                field("prefix"),
+                format!("'{prefix}' is already the prefix of routes[{j}]"),
+            ));
+        }
+        if c.upstreams.is_empty() {
+            return Err(Error::config(field("upstreams"), "must not be empty"));
+        }
+        let or_prefix = |s: &str| {
+            if s.is_empty() {
+                prefix.clone()
+            } else {
+                s.to_string()
+            }
+        };
+        let spec = c.spec.clone().unwrap_or_else(|| {
+            let mut s = ApiSpec::prefixed(&or_prefix(&c.api_name), &prefix, &[]);
+            s.upstreams = c
                 .upstreams
                 .iter()
-                .enumerate()
-                .map(|(k, u)| {
-                    parse_upstream(u)
-                        .map_err(|m| Error::config(field(&format!("upstreams[{k}]")), m))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let or_prefix = |s: &str| {
-                if s.is_empty() {
-                    prefix.clone()
-                } else {
-                    s.to_string()
-                }
-            };
-            let spec = c.spec.clone().unwrap_or_else(|| {
-                let mut s =
-                    gatewatch_model::ApiSpec::prefixed(&or_prefix(&c.api_name), &prefix, &[]);
-                s.upstreams = c
-                    .upstreams
-                    .iter()
-                    .map(|u| gatewatch_model::Upstream::new(u.as_str()))
-                    .collect();
-                s.strip_prefix = c.strip_prefix;
-                Arc::new(s)
-            });
-            routes.push(Arc::new(Route {
-                spec,
-                pattern: if prefix == "/" {
-                    "/**".to_string()
-                } else {
-                    format!("{prefix}/**")
-                },
-                strip_prefix: c.strip_prefix,
-                api_id: or_prefix(&c.api_id),
-                api_name: or_prefix(&c.api_name),
-                upstreams,
-                next: AtomicUsize::new(0),
-                prefix,
-            }));
-        }
-        // Longest first, so the first match is the longest match.
-        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
-        Ok(Router { routes })
+                .map(|u| gatewatch_model::Upstream::new(u.as_str()))
+                .collect();
+            s.strip_prefix = c.strip_prefix;
+            Arc::new(s)
+        });
+        apis.push(Api {
+            id: or_prefix(&c.api_id),
+            spec,
+            origin: format!("routes[{i}]"),
+        });
     }
-
-    /// The route for `path`, if any. Linear in the number of routes: fine for the tens of
-    /// APIs a gateway carries; a trie is the next step if that ever shows in a profile.
-    pub fn find(&self, path: &str) -> Option<&Arc<Route>> {
-        self.routes.iter().find(|r| r.matches(path))
-    }
+    Ok(apis)
 }
 
 pub(crate) fn normalise_prefix(p: &str) -> Result<String, String> {
@@ -200,33 +499,6 @@ pub(crate) fn normalise_prefix(p: &str) -> Result<String, String> {
     })
 }
 
-fn parse_upstream(u: &str) -> Result<Upstream, String> {
-    let uri: Uri = u.parse().map_err(|e| format!("'{u}' is not a URL: {e}"))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(format!(
-            "'{u}' must start with http:// (TLS to upstreams is not supported yet)"
-        ));
-    }
-    let Some(authority) = uri.authority().cloned() else {
-        return Err(format!("'{u}' has no host"));
-    };
-    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-        return Err(format!(
-            "'{u}' must not have a path or query (use the route's prefix)"
-        ));
-    }
-    if authority.as_str().contains('@') {
-        return Err(format!("'{u}' must not carry credentials"));
-    }
-    let host_header = HeaderValue::from_str(authority.as_str())
-        .map_err(|e| format!("'{u}' cannot be a Host header: {e}"))?;
-    Ok(Upstream {
-        label: format!("http://{authority}"),
-        authority,
-        host_header,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,18 +511,139 @@ mod tests {
         Router::new(&configs).unwrap()
     }
 
+    /// An API of the log routed by `path`, answering `methods`.
+    fn api(id: &str, path: &str, methods: &[&str]) -> Api {
+        let mut spec = ApiSpec::prefixed(id, "/", &["http://127.0.0.1:9000"]);
+        spec.prefix = None;
+        spec.path = Some(path.into());
+        spec.methods = methods.iter().map(|m| m.to_string()).collect();
+        Api {
+            id: id.into(),
+            spec: Arc::new(spec),
+            origin: String::new(),
+        }
+    }
+
+    fn build(apis: Vec<Api>) -> (Router, Vec<String>) {
+        let (r, refused) = Router::build(apis, &Clients::new(Duration::from_secs(1)), None);
+        (
+            r,
+            refused
+                .into_iter()
+                .map(|(a, e)| format!("{}: {e}", a.id))
+                .collect(),
+        )
+    }
+
+    fn found(r: &Router, method: &str, path: &str) -> String {
+        match r.lookup(&Method::from_bytes(method.as_bytes()).unwrap(), path) {
+            Lookup::Found(r) => r.api_id.clone(),
+            Lookup::WrongMethod { route, allow } => {
+                format!("405 {} [{}]", route.api_id, allow.to_str().unwrap())
+            }
+            Lookup::NotFound => "404".into(),
+        }
+    }
+
     #[test]
     fn longest_prefix_wins_at_segment_boundaries() {
         let r = router(&[("/", false), ("/api", false), ("/api/v2/", false)]);
-        let found = |p: &str| r.find(p).map(|r| r.prefix.as_str());
-        assert_eq!(found("/api/v2/x"), Some("/api/v2"));
-        assert_eq!(found("/api/v2"), Some("/api/v2"));
-        assert_eq!(found("/api/v20"), Some("/api"));
-        assert_eq!(found("/apix"), Some("/"));
-        assert_eq!(found("/"), Some("/"));
+        let found = |p: &str| r.find(p).map(|r| r.pattern.as_str());
+        assert_eq!(found("/api/v2/x"), Some("/api/v2/**"));
+        assert_eq!(found("/api/v2"), Some("/api/v2/**"));
+        assert_eq!(found("/api/v20"), Some("/api/**"));
+        assert_eq!(found("/apix"), Some("/**"));
+        assert_eq!(found("/"), Some("/**"));
         let r = router(&[("/api", false)]);
         assert!(r.find("/apix").is_none());
         assert!(r.find("/").is_none());
+    }
+
+    #[test]
+    fn the_most_specific_pattern_wins_whatever_the_order_of_the_apis() {
+        let apis = || {
+            vec![
+                api("all", "/**", &[]),
+                api("orders", "/orders/**", &[]),
+                api("order", "/orders/{id}", &[]),
+                api("items", "/orders/{id}/items", &[]),
+                api("special", "/orders/special", &[]),
+                api("any-x", "/*/x", &[]),
+                api("v2", "/v2/{a}/{b}", &[]),
+            ]
+        };
+        for reverse in [false, true] {
+            let mut list = apis();
+            if reverse {
+                list.reverse();
+            }
+            let (r, refused) = build(list);
+            assert!(refused.is_empty(), "{refused:?}");
+            for (path, want) in [
+                ("/orders/7", "order"),
+                ("/orders/special", "special"),
+                ("/orders/7/items", "items"),
+                ("/orders/7/items/1", "orders"),
+                ("/orders", "orders"),
+                ("/orders/x", "order"),
+                ("/a/x", "any-x"),
+                ("/orders/x", "order"),
+                ("/orders/x/x", "orders"),
+                ("/v2/a/b", "v2"),
+                ("/v2/a", "all"),
+                ("/", "all"),
+            ] {
+                assert_eq!(found(&r, "GET", path), want, "{path} (reversed: {reverse})");
+            }
+        }
+    }
+
+    #[test]
+    fn a_path_known_only_for_other_methods_gets_405_with_allow() {
+        let (r, refused) = build(vec![
+            api("read", "/orders/{id}", &["GET", "HEAD"]),
+            api("write", "/orders/{id}", &["PUT", "DELETE"]),
+            api("create", "/orders", &["POST"]),
+            api("fallback", "/things/**", &[]),
+            api("thing", "/things/{id}", &["GET"]),
+        ]);
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!(found(&r, "GET", "/orders/7"), "read");
+        assert_eq!(found(&r, "DELETE", "/orders/7"), "write");
+        assert_eq!(
+            found(&r, "POST", "/orders/7"),
+            "405 read [GET, HEAD, PUT, DELETE]"
+        );
+        assert_eq!(found(&r, "GET", "/orders"), "405 create [POST]");
+        assert_eq!(found(&r, "GET", "/orders/7/x"), "404");
+        // A less specific API that takes the method answers before any 405.
+        assert_eq!(found(&r, "GET", "/things/1"), "thing");
+        assert_eq!(found(&r, "POST", "/things/1"), "fallback");
+    }
+
+    #[test]
+    fn equally_specific_overlapping_apis_are_refused_but_disjoint_methods_are_not() {
+        let (r, refused) = build(vec![
+            api("a", "/x/{id}", &["GET"]),
+            api("b", "/x/*", &["GET", "POST"]),
+            api("c", "/x/{n}", &["DELETE"]),
+            api("d", "/{a}/y", &[]),
+            api("e", "/x/{b}", &[]),
+            api("f", "/x/{b}", &["PATCH"]),
+        ]);
+        assert_eq!(
+            refused,
+            [
+                "b: invalid gateway configuration: 'path' '/x/*' is as specific as '/x/{id}' of API 'a' and can match the same calls",
+                "e: invalid gateway configuration: 'path' '/x/{b}' is as specific as '/x/{id}' of API 'a' and can match the same calls",
+            ]
+        );
+        assert_eq!(found(&r, "DELETE", "/x/1"), "c");
+        assert_eq!(found(&r, "PATCH", "/x/1"), "f");
+        // Equal counts: the literal further left wins.
+        assert_eq!(found(&r, "GET", "/x/y"), "a");
+        assert_eq!(found(&r, "PUT", "/x/y"), "d");
+        assert_eq!(found(&r, "GET", "/z/y"), "d");
     }
 
     #[test]
@@ -282,16 +675,80 @@ mod tests {
     }
 
     #[test]
+    fn strip_prefix_of_a_path_pattern_removes_its_literal_part() {
+        let mut a = api("o", "/shop/orders/{id}/**", &[]);
+        Arc::make_mut(&mut a.spec).strip_prefix = true;
+        let (r, _) = build(vec![a]);
+        let route = r.find("/shop/orders/7/lines").unwrap();
+        let uri = route
+            .upstream_uri(
+                &route.upstreams[0],
+                &"/shop/orders/7/lines?x".parse().unwrap(),
+            )
+            .unwrap();
+        assert_eq!(uri.to_string(), "http://127.0.0.1:9000/7/lines?x");
+        assert_eq!(route.pattern, "/shop/orders/{id}/**");
+    }
+
+    #[test]
     fn round_robin_visits_each_upstream_in_turn() {
         let c = RouteConfig::new("/x", ["http://a:1", "http://b:2", "http://c:3"]);
         let r = Router::new(&[c]).unwrap();
         let route = r.find("/x").unwrap();
-        let picks: Vec<usize> = (0..6).map(|_| route.pick()).collect();
+        let picks: Vec<usize> = (0..6).map(|_| route.pick(&[])).collect();
         assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
+        // A retry goes to one not tried yet.
+        assert_eq!(route.pick(&[0]), 1);
+        assert_eq!(route.pick(&[1, 2]), 0);
         assert_eq!(route.upstreams[1].label, "http://b:2");
         assert_eq!(route.upstreams[1].host_header, "b:2");
         assert_eq!(route.pattern, "/x/**");
         assert_eq!(route.api_id, "/x");
+    }
+
+    #[test]
+    fn unhealthy_upstreams_are_skipped_and_all_unhealthy_fails_open() {
+        let c = RouteConfig::new("/x", ["http://a:1", "http://b:2"]);
+        let r = Router::new(&[c]).unwrap();
+        let route = r.find("/x").unwrap();
+        route.upstreams[0].state.set_down(true);
+        assert!((0..4).all(|_| route.pick(&[]) == 1));
+        route.upstreams[1].state.set_down(true);
+        let mut picks: Vec<usize> = (0..4).map(|_| route.pick(&[])).collect();
+        picks.sort_unstable();
+        assert_eq!(picks, [0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn a_rebuild_keeps_the_state_of_unchanged_upstreams() {
+        let clients = Clients::new(Duration::from_secs(1));
+        let mk = |ups: &[&str]| {
+            let mut s = ApiSpec::prefixed("x", "/x", ups);
+            s.passive = Some(PassiveEjection {
+                failures: 1,
+                eject_ms: 60_000,
+            });
+            Api {
+                id: "x".into(),
+                spec: Arc::new(s),
+                origin: String::new(),
+            }
+        };
+        let (old, _) = Router::build(vec![mk(&["http://a:1", "http://b:2"])], &clients, None);
+        old.routes[0].upstreams[0].state.set_down(true);
+        let (new, _) = Router::build(
+            vec![mk(&["http://b:2", "http://a:1"])],
+            &clients,
+            Some(&old),
+        );
+        let a = &new.routes[0].upstreams[1];
+        assert_eq!(a.label, "http://a:1");
+        assert!(Arc::ptr_eq(&a.state, &old.routes[0].upstreams[0].state));
+        // Changed health settings start afresh.
+        let mut changed = mk(&["http://a:1"]);
+        Arc::make_mut(&mut changed.spec).passive = None;
+        let (fresh, _) = Router::build(vec![changed], &clients, Some(&old));
+        assert!(fresh.routes[0].upstreams[0].state.healthy(now_ms()));
     }
 
     #[test]
@@ -323,5 +780,127 @@ mod tests {
             ]),
             "invalid gateway configuration: 'routes[1].prefix' '/a' is already the prefix of routes[0]"
         );
+        assert_eq!(
+            err(vec![RouteConfig::new("/a/{x}", ["http://a:1"])]),
+            "invalid gateway configuration: 'routes[0].prefix' \"/a/{x}\" may not hold wildcards; use `path`"
+        );
+    }
+
+    #[tokio::test]
+    async fn health_checks_take_an_upstream_out_and_stop_with_their_router() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // A health endpoint that counts probes and answers 503 once `fail` is set.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let probes = Arc::new(AtomicUsize::new(0));
+        let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, f) = (probes.clone(), fail.clone());
+        let server = tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                p.fetch_add(1, Ordering::SeqCst);
+                let status = if f.load(Ordering::SeqCst) {
+                    "503 No"
+                } else {
+                    "200 OK"
+                };
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            }
+        });
+        let mut spec = ApiSpec::prefixed("h", "/h", &[&format!("http://{addr}")]);
+        spec.health_check = Some(gatewatch_model::api::HealthCheck {
+            path: "/health".into(),
+            interval_ms: 100,
+            timeout_ms: 100,
+            healthy_threshold: 1,
+            unhealthy_threshold: 2,
+        });
+        let clients = Clients::new(Duration::from_secs(1));
+        let apis = vec![Api {
+            id: "h".into(),
+            spec: Arc::new(spec),
+            origin: String::new(),
+        }];
+        let (mut router, _) = Router::build(apis, &clients, None);
+        router.start_checks(&clients);
+        assert_eq!(router.checks_running(), 1);
+        let state = router.routes[0].upstreams[0].state.clone();
+        fail.store(true, Ordering::SeqCst);
+        for _ in 0..100 {
+            if !state.healthy(now_ms()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(!state.healthy(now_ms()), "never taken out");
+        fail.store(false, Ordering::SeqCst);
+        for _ in 0..100 {
+            if state.healthy(now_ms()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(state.healthy(now_ms()), "never back");
+        drop(router);
+        // Let an aborted probe in progress finish its connection, then no more come.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let after = probes.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(
+            probes.load(Ordering::SeqCst),
+            after,
+            "checks outlived their router"
+        );
+        server.abort();
+    }
+
+    /// Not a test of behaviour: prints the cost of a lookup among many routes (run with
+    /// `--ignored --nocapture`; build with `--release` for real figures).
+    #[test]
+    #[ignore = "micro benchmark"]
+    fn lookup_cost() {
+        let mut apis = Vec::new();
+        for i in 0..500 {
+            apis.push(api(
+                &format!("a{i}"),
+                &format!("/svc{i}/orders/{{id}}"),
+                &[],
+            ));
+            apis.push(api(&format!("b{i}"), &format!("/svc{i}/**"), &[]));
+        }
+        apis.push(api("catch", "/{x}/y/z", &[]));
+        let (r, refused) = build(apis);
+        assert!(refused.is_empty());
+        let paths: Vec<String> = (0..1000)
+            .map(|i| format!("/svc{}/orders/{i}", i % 500))
+            .collect();
+        let t = std::time::Instant::now();
+        let mut hits = 0;
+        for _ in 0..100 {
+            for p in &paths {
+                if let Lookup::Found(_) = r.lookup(&Method::GET, p) {
+                    hits += 1;
+                }
+            }
+        }
+        let per = t.elapsed() / 100_000;
+        println!("1001 routes, indexed lookup: {per:?} per call ({hits} hits)");
+        let t = std::time::Instant::now();
+        for _ in 0..100 {
+            for p in &paths {
+                let _ = r.routes.iter().find(|x| matcher::matches(&x.matcher, p));
+            }
+        }
+        println!("linear scan: {:?} per call", t.elapsed() / 100_000);
     }
 }

@@ -5,3 +5,4 @@ mod proxy;
 mod records;
 mod shipping;
 mod support;
+mod upstreams;

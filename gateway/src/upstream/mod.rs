@@ -1,0 +1,323 @@
+//! Upstream hosts: their health, the calls in flight to each, and the HTTP clients that reach
+//! them.
+//!
+//! - [`UpstreamState`] is what the gateway knows about one upstream of one API: calls in
+//!   flight (for least connections), the verdict of active checks ([`health`]) and passive
+//!   ejection from real traffic. It outlives a router generation when the upstream and its
+//!   health settings are unchanged by a reload, so a hot reload neither forgets that a host is
+//!   down nor loses the in-flight counts.
+//! - [`lb::Balancer`] picks among the healthy upstreams of a route.
+//! - [`Clients`] hands out the pooled client for a connect timeout: the gateway's default, or
+//!   an API's own `connect_timeout_ms` (one pool per distinct value).
+//!
+//! **All unhealthy fails open**: when every upstream of an API is out (checks failing or
+//! ejected), calls are sent to them anyway, chosen by the same policy. A health check that
+//! is wrong (a bad path, a probe blocked by a firewall) then costs nothing, and the client gets
+//! the upstream's real answer (or a 502 naming the failure) rather than a blanket refusal.
+
+pub(crate) mod health;
+pub(crate) mod lb;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use gatewatch_model::api::PassiveEjection;
+use http::uri::Authority;
+use http::{HeaderValue, Uri};
+
+use crate::proxy::{upstream_client, UpstreamClient};
+
+/// One upstream host of a route.
+#[derive(Debug)]
+pub(crate) struct Upstream {
+    /// As written into records and metrics: `http://host:port`.
+    pub label: String,
+    pub authority: Authority,
+    /// The `Host` header sent to it (nginx `proxy_pass` default: the upstream's host:port).
+    pub host_header: HeaderValue,
+    /// Share under the weighted policy (1 elsewhere).
+    pub weight: u32,
+    pub state: Arc<UpstreamState>,
+}
+
+/// Parses `http://host:port` (no path, query or credentials); the error says what is wrong.
+pub(crate) fn parse(u: &str, weight: u32) -> Result<Upstream, String> {
+    let uri: Uri = u.parse().map_err(|e| format!("'{u}' is not a URL: {e}"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(format!(
+            "'{u}' must start with http:// (TLS to upstreams is not supported yet)"
+        ));
+    }
+    let Some(authority) = uri.authority().cloned() else {
+        return Err(format!("'{u}' has no host"));
+    };
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(format!(
+            "'{u}' must not have a path or query (use the route's prefix)"
+        ));
+    }
+    if authority.as_str().contains('@') {
+        return Err(format!("'{u}' must not carry credentials"));
+    }
+    let host_header = HeaderValue::from_str(authority.as_str())
+        .map_err(|e| format!("'{u}' cannot be a Host header: {e}"))?;
+    Ok(Upstream {
+        label: format!("http://{authority}"),
+        authority,
+        host_header,
+        weight: weight.max(1),
+        state: Arc::default(),
+    })
+}
+
+/// Milliseconds on a process-wide monotonic clock (never 0, so 0 can mean "not set").
+pub(crate) fn now_ms() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    let base = *BASE.get_or_init(Instant::now);
+    u64::try_from(base.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .saturating_add(1)
+}
+
+/// What this gateway knows about one upstream of one API. Relaxed atomics throughout: each
+/// field is an independent figure; a pick that reads a stale value only spreads load a little
+/// differently.
+#[derive(Debug, Default)]
+pub(crate) struct UpstreamState {
+    in_flight: AtomicU64,
+    /// Set by active checks (see [`health`]); a new upstream starts healthy.
+    down: AtomicBool,
+    /// Failed calls in a row (passive ejection).
+    failures: AtomicU32,
+    /// Ejected until this [`now_ms`]; 0 when not ejected.
+    ejected_until: AtomicU64,
+    /// Times taken out, by active checks and by passive ejection.
+    pub active_ejections: AtomicU64,
+    pub passive_ejections: AtomicU64,
+}
+
+impl UpstreamState {
+    /// Neither failing its checks nor ejected at `now` (ms, [`now_ms`]).
+    pub fn healthy(&self, now: u64) -> bool {
+        !self.down.load(Relaxed) && self.ejected_until.load(Relaxed) <= now
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Relaxed)
+    }
+
+    /// Counts a call in flight until the guard drops.
+    pub fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// The active checks' verdict; returns whether it changed.
+    pub fn set_down(&self, down: bool) -> bool {
+        let was = self.down.swap(down, Relaxed);
+        if down && !was {
+            self.active_ejections.fetch_add(1, Relaxed);
+        }
+        was != down
+    }
+
+    /// The result of one call to this upstream (`failed`: no connection, no answer in time,
+    /// or a 5xx); with `passive` set, the failures-in-a-row that reach its threshold eject the
+    /// upstream until `now + eject_ms`. Returns true when this call ejected it.
+    pub fn report(&self, failed: bool, passive: Option<&PassiveEjection>, now: u64) -> bool {
+        let Some(p) = passive else {
+            return false;
+        };
+        if !failed {
+            // Most calls succeed: a load first spares the cache line a write.
+            if self.failures.load(Relaxed) != 0 {
+                self.failures.store(0, Relaxed);
+            }
+            return false;
+        }
+        let n = self.failures.fetch_add(1, Relaxed) + 1;
+        if n < p.failures {
+            return false;
+        }
+        self.failures.store(0, Relaxed);
+        self.ejected_until
+            .store(now.saturating_add(p.eject_ms), Relaxed);
+        self.passive_ejections.fetch_add(1, Relaxed);
+        true
+    }
+}
+
+/// One call in flight to an upstream; dropping it ends the count.
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<UpstreamState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+/// The pooled clients to upstreams, one per connect timeout in use. Cloning shares them.
+#[derive(Clone)]
+pub(crate) struct Clients {
+    default_connect: Duration,
+    default: UpstreamClient,
+    others: Arc<Mutex<HashMap<Duration, UpstreamClient>>>,
+    health: health::HealthClient,
+}
+
+impl Clients {
+    pub fn new(default_connect: Duration) -> Clients {
+        Clients {
+            default_connect,
+            default: upstream_client(default_connect),
+            others: Arc::default(),
+            health: health::client(),
+        }
+    }
+
+    /// The client with the gateway's default connect timeout.
+    pub fn default_client(&self) -> UpstreamClient {
+        self.default.clone()
+    }
+
+    /// The client for an API's own connect timeout; `None` when the default client serves.
+    pub fn for_connect_timeout(&self, t: Option<Duration>) -> Option<UpstreamClient> {
+        let t = t.filter(|t| *t != self.default_connect)?;
+        let mut others = self.others.lock().unwrap_or_else(|p| p.into_inner());
+        Some(
+            others
+                .entry(t)
+                .or_insert_with(|| upstream_client(t))
+                .clone(),
+        )
+    }
+
+    pub fn health(&self) -> &health::HealthClient {
+        &self.health
+    }
+}
+
+/// Appends the upstream series to the `/metrics` text: health (1 in, 0 out), calls in flight,
+/// and times taken out by active checks and by passive ejection, per API and upstream.
+pub(crate) fn render_metrics(routes: &[Arc<crate::route::Route>], out: &mut String) {
+    use std::fmt::Write as _;
+    let now = now_ms();
+    let series: [(&str, &str, &str); 3] = [
+        (
+            "gatewatch_gateway_upstream_healthy",
+            "gauge",
+            "1 while the upstream is in (health checks passing, not ejected), else 0.",
+        ),
+        (
+            "gatewatch_gateway_upstream_in_flight",
+            "gauge",
+            "Calls in flight to the upstream from this gateway.",
+        ),
+        (
+            "gatewatch_gateway_upstream_ejections_total",
+            "counter",
+            "Times the upstream was taken out, by active health checks or passive ejection.",
+        ),
+    ];
+    for (n, (name, kind, help)) in series.iter().enumerate() {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for r in routes {
+            for u in &r.upstreams {
+                let labels = format!(
+                    "api=\"{}\",upstream=\"{}\"",
+                    escape(&r.api_id),
+                    escape(&u.label)
+                );
+                let s = &u.state;
+                let _ = match n {
+                    0 => writeln!(out, "{name}{{{labels}}} {}", u8::from(s.healthy(now))),
+                    1 => writeln!(out, "{name}{{{labels}}} {}", s.in_flight()),
+                    _ => writeln!(
+                        out,
+                        "{name}{{{labels},kind=\"active\"}} {}\n{name}{{{labels},kind=\"passive\"}} {}",
+                        s.active_ejections.load(Relaxed),
+                        s.passive_ejections.load(Relaxed)
+                    ),
+                };
+            }
+        }
+    }
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passive_ejection_after_failures_in_a_row_then_back_after_eject_ms() {
+        let s = UpstreamState::default();
+        let p = PassiveEjection {
+            failures: 3,
+            eject_ms: 1000,
+        };
+        assert!(!s.report(true, Some(&p), 10));
+        assert!(!s.report(true, Some(&p), 10));
+        assert!(!s.report(false, Some(&p), 10), "a success resets the run");
+        assert!(!s.report(true, Some(&p), 10));
+        assert!(!s.report(true, Some(&p), 10));
+        assert!(s.healthy(10));
+        assert!(s.report(true, Some(&p), 10));
+        assert!(!s.healthy(500));
+        assert!(s.healthy(1010));
+        assert_eq!(s.passive_ejections.load(Relaxed), 1);
+        assert!(!s.report(true, None, 10), "no ejection without settings");
+    }
+
+    #[test]
+    fn in_flight_guard_counts_until_dropped() {
+        let s = Arc::new(UpstreamState::default());
+        let a = s.begin();
+        let b = s.begin();
+        assert_eq!(s.in_flight(), 2);
+        drop(a);
+        assert_eq!(s.in_flight(), 1);
+        drop(b);
+        assert_eq!(s.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn one_client_per_distinct_connect_timeout_and_none_for_the_default() {
+        let c = Clients::new(Duration::from_secs(3));
+        assert!(c.for_connect_timeout(None).is_none());
+        assert!(c
+            .for_connect_timeout(Some(Duration::from_secs(3)))
+            .is_none());
+        assert!(c
+            .for_connect_timeout(Some(Duration::from_millis(200)))
+            .is_some());
+        c.for_connect_timeout(Some(Duration::from_millis(200)));
+        c.for_connect_timeout(Some(Duration::from_millis(300)));
+        assert_eq!(c.others.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn active_verdict_counts_transitions_to_down() {
+        let s = UpstreamState::default();
+        assert!(s.healthy(1));
+        assert!(s.set_down(true));
+        assert!(!s.set_down(true));
+        assert!(!s.healthy(1));
+        assert!(s.set_down(false));
+        assert_eq!(s.active_ejections.load(Relaxed), 1);
+    }
+}
