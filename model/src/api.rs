@@ -423,14 +423,20 @@ impl ApiSpec {
     }
 }
 
-/// `http://host[:port]` with nothing after but an optional path; https is not proxied yet.
+/// `http://host[:port]` and nothing else (the API's pattern says the path); https is not
+/// proxied yet. The gateway parses the URL again; this catches the mistakes early, naming them.
 fn check_upstream_url(u: &str) -> Result<(), String> {
     let Some(rest) = u.strip_prefix("http://") else {
         return Err(format!("{u:?} must start with http://"));
     };
-    let host = rest.split('/').next().unwrap_or("");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     if host.is_empty() || host.contains(['@', '?', '#', ' ']) {
         return Err(format!("{u:?} has no valid host"));
+    }
+    if !matches!(path, "" | "/") {
+        return Err(format!(
+            "{u:?} must not have a path (the API's prefix or path says it)"
+        ));
     }
     Ok(())
 }
@@ -456,6 +462,10 @@ mod tests {
         let mut c = a.clone();
         c.upstreams = vec![Upstream::new("ftp://x")];
         assert_eq!(c.validate().unwrap_err().field, "upstreams[0]");
+        c.upstreams = vec![Upstream::new("http://x:1/base")];
+        assert_eq!(c.validate().unwrap_err().field, "upstreams[0]");
+        c.upstreams = vec![Upstream::new("http://x:1/")];
+        assert!(c.validate().is_ok());
         let mut d = a.clone();
         d.path = Some("/x".into());
         assert_eq!(d.validate().unwrap_err().field, "path");
