@@ -127,6 +127,7 @@ mod config_source;
 mod error;
 mod headers;
 mod ids;
+mod mask;
 mod metrics;
 mod proxy;
 mod recorder;
