@@ -63,6 +63,7 @@ impl BodyTap {
             total: self.seen,
             content_type: header(CONTENT_TYPE),
             content_encoding: header(CONTENT_ENCODING),
+            limit: self.limit,
         }
     }
 }

@@ -84,7 +84,8 @@ impl CallEvent {
             self.method.as_str(),
             &masker.path(self.uri.path()),
         );
-        rec.request_id = text(&self.request_id);
+        // Client-supplied; detectors only (an id that is a phone number is masked too).
+        rec.request_id = masker.text(&text(&self.request_id)).into_owned();
         rec.api_id = api_id;
         rec.api_name = api_name;
         rec.route = route;

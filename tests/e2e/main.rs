@@ -6,4 +6,5 @@ mod config_file;
 mod faults;
 mod helpers;
 mod hot_reload;
+mod masking;
 mod spine;
