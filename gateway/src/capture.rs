@@ -13,6 +13,14 @@
 //!
 //! All masking happens later, in [`fill`], on the shipper's side (see [`crate::mask`]). The
 //! query and the path are masked whatever the policy.
+//!
+//! Memory: a call's copies live until its record is built, and up to `queue_capacity` calls
+//! may wait in the record queue. So the bytes held by all body copies of the process are
+//! capped at [`CAPTURE_BUDGET`]: past it, taps stop copying (a body whose copy could not
+//! start reads `[body not captured: the capture budget is in use]`, one cut short is marked
+//! truncated) until records drain.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gatewatch_model::api::CapturePolicy;
 use gatewatch_model::CallRecord;
@@ -21,12 +29,20 @@ use http::HeaderMap;
 
 use crate::mask::{BodyIn, Masker};
 
+/// Most bytes that body copies of calls not yet recorded may hold, all together.
+pub(crate) const CAPTURE_BUDGET: usize = 64 * 1024 * 1024;
+
+/// Bytes held by body copies now (process-wide: a budget, not an exact figure per gateway).
+static HELD: AtomicUsize = AtomicUsize::new(0);
+
 /// The first `limit` bytes of a body, copied as it streams, and how many bytes went by.
 #[derive(Debug)]
 pub(crate) struct BodyTap {
     buf: Vec<u8>,
     limit: usize,
     seen: u64,
+    /// Copying stopped because [`CAPTURE_BUDGET`] was reached.
+    over_budget: bool,
 }
 
 impl BodyTap {
@@ -35,20 +51,27 @@ impl BodyTap {
             buf: Vec::new(),
             limit,
             seen: 0,
+            over_budget: false,
         }
     }
 
     /// One frame went by.
     pub fn push(&mut self, data: &[u8]) {
         self.seen += data.len() as u64;
-        let room = self.limit - self.buf.len();
-        if room > 0 {
-            let take = room.min(data.len());
-            if self.buf.is_empty() {
-                self.buf.reserve_exact(self.limit.min(data.len().max(1024)));
-            }
-            self.buf.extend_from_slice(&data[..take]);
+        let take = (self.limit - self.buf.len()).min(data.len());
+        if take == 0 || self.over_budget {
+            return;
         }
+        // Relaxed: a budget; a few bytes over it under a race do no harm.
+        if HELD.fetch_add(take, Ordering::Relaxed) + take > CAPTURE_BUDGET {
+            HELD.fetch_sub(take, Ordering::Relaxed);
+            self.over_budget = true;
+            return;
+        }
+        if self.buf.is_empty() {
+            self.buf.reserve_exact(self.limit.min(data.len().max(1024)));
+        }
+        self.buf.extend_from_slice(&data[..take]);
     }
 
     fn input<'a>(&'a self, headers: Option<&'a HeaderMap>) -> BodyIn<'a> {
@@ -64,7 +87,14 @@ impl BodyTap {
             content_type: header(CONTENT_TYPE),
             content_encoding: header(CONTENT_ENCODING),
             limit: self.limit,
+            over_budget: self.over_budget,
         }
+    }
+}
+
+impl Drop for BodyTap {
+    fn drop(&mut self) {
+        HELD.fetch_sub(self.buf.len(), Ordering::Relaxed);
     }
 }
 
@@ -125,6 +155,25 @@ mod tests {
         assert_eq!(t.seen, 10);
         let input = t.input(None);
         assert_eq!((input.bytes.len(), input.total), (5, 10));
+    }
+
+    #[test]
+    fn taps_stop_copying_past_the_budget_and_give_it_back_when_dropped() {
+        let big = vec![b'x'; 1024 * 1024];
+        let mut taps: Vec<BodyTap> = Vec::new();
+        // Other tests of this process hold little; 80 MiB of taps must pass the budget.
+        for _ in 0..80 {
+            let mut t = BodyTap::new(big.len());
+            t.push(&big);
+            taps.push(t);
+        }
+        let stopped = taps.iter().filter(|t| t.over_budget).count();
+        assert!(stopped >= 16, "{stopped} taps stopped");
+        assert!(taps.iter().all(|t| t.buf.is_empty() == t.over_budget));
+        taps.clear();
+        let mut t = BodyTap::new(10);
+        t.push(b"0123456789");
+        assert!(!t.over_budget);
     }
 
     #[test]

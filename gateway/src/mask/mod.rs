@@ -69,6 +69,8 @@ pub(crate) struct BodyIn<'b> {
     pub content_encoding: &'b str,
     /// The policy's `max_bytes`: the most an encoded body may inflate to.
     pub limit: usize,
+    /// The copy stopped early: the process's capture budget was in use.
+    pub over_budget: bool,
 }
 
 impl<'a> Masker<'a> {
@@ -100,7 +102,14 @@ impl<'a> Masker<'a> {
     /// A captured body as it goes into the record (see the module doc).
     pub fn body(&self, body: BodyIn<'_>) -> String {
         if body.bytes.is_empty() {
-            return String::new();
+            return if body.over_budget {
+                format!(
+                    "[body not captured: the capture budget is in use; {} bytes]",
+                    body.total
+                )
+            } else {
+                String::new()
+            };
         }
         let ct = body.content_type.trim();
         let encoding = body.content_encoding.trim();
@@ -301,6 +310,7 @@ mod tests {
             content_type: ct,
             content_encoding: "",
             limit: 4096,
+            over_budget: false,
         })
     }
 
@@ -347,6 +357,7 @@ mod tests {
                 content_type: "application/json",
                 content_encoding: "zstd",
                 limit: 4096,
+                over_budget: false,
             }),
             "[zstd-encoded body not captured: 300 bytes, application/json]"
         );
@@ -395,6 +406,7 @@ mod tests {
             content_type: "application/json",
             content_encoding: "gzip",
             limit,
+            over_budget: false,
         };
         assert_eq!(
             m.body(input(&gz, gz.len() as u64, 4096)),
