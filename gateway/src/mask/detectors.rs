@@ -16,8 +16,8 @@
 //!   certificate (letter, `A`–`D`, 8 digits, same checksum with the second letter's code).
 //! - **email**: `local@domain.tld`, the local part of `[A-Za-z0-9._%+-]`, the domain at least
 //!   two labels with an alphabetic top level of 2+ letters. The domain is kept.
-//! - **phone**: Taiwan mobiles (`09` + 8 digits: `0912345678`, `0912-345-678`, `0912 345 678`)
-//!   and international numbers written with `+` (`+886 912 345 678`, `+1 (415) 555-2671`):
+//! - **phone**: Taiwan mobiles (`09` + 8 digits: `0912345678`, `0912-345-678`, `0912 345 678`;
+//!   also `886 912 345 678` without the `+`) and international numbers written with `+` (`+886 912 345 678`, `+1 (415) 555-2671`):
 //!   9–15 digits, single separators (space, dash, parentheses), not followed by `.digit` (an
 //!   amount). Numbers without `+` or `09` are not taken: timestamps, amounts and ids stay.
 //!
@@ -338,13 +338,23 @@ fn continues(b: &[u8], end: usize) -> bool {
         || (end + 1 < b.len() && (b[end] == b'.' || b[end] == b',') && b[end + 1].is_ascii_digit())
 }
 
-/// A Taiwan mobile number starting at `i`: `09` and 8 more digits.
+/// A Taiwan mobile number starting at `i`: `09` and 8 more digits, or the same with the
+/// country code and no `+` (`886 9` and 8 digits).
 fn tw_mobile(b: &[u8], i: usize) -> Option<usize> {
-    if b.get(i + 1) != Some(&b'9') || b[i] != b'0' {
+    let want = if b[i..].starts_with(b"09") {
+        10
+    } else if b[i..].starts_with(b"886") {
+        12
+    } else {
+        return None;
+    };
+    let (end, count) = digit_run(b, i, b" -", want);
+    if count != want || continues(b, end) || followed_by_group(b, end) {
         return None;
     }
-    let (end, count) = digit_run(b, i, b" -", 10);
-    (count == 10 && !continues(b, end) && !followed_by_group(b, end)).then_some(end)
+    // After `886`, the national number must be a mobile's: its first digit is 9.
+    let ninth = b[i..end].iter().filter(|c| c.is_ascii_digit()).nth(3);
+    (want == 10 || ninth == Some(&b'9')).then_some(end)
 }
 
 /// `+` and 9–15 digits.
@@ -496,6 +506,9 @@ mod tests {
         assert_eq!(m("+886-912-345-678"), "+***-***-***-678");
         assert_eq!(m("+1 (415) 555-2671"), "+* (***) ***-*671");
         assert_eq!(m("call +44 20 7946 0958"), "call +** ** **** *958");
+        assert_eq!(m("886912345678"), "*********678");
+        assert_eq!(m("886-912-345-678"), "***-***-***-678");
+        assert_eq!(m("+886 (0)912 345 678"), "+*** (*)*** *** 678");
     }
 
     #[test]
@@ -512,6 +525,13 @@ mod tests {
             "x0912345678", // in a word
             "0912-345-678-9",
             "total 1+912345678",
+            "886212345678", // a Taipei landline with the country code
+            "88691234567",  // one digit short
+            "price 12,345,678.90",
+            "ip 192.168.100.200",
+            "uuid 0190f3c2-5e45-7d4e-b7dc-1c2ab6511f31",
+            "version 10.0.19045.3930",
+            "order #20241125000123",
         ] {
             assert_eq!(m(s), s, "{s}");
         }
