@@ -3,9 +3,9 @@
 //! accepts) is handled the same way up to the cut.
 //!
 //! - A value at one of the API's `json_paths` (`card.number`, `items[*].token`) is masked
-//!   whole: a string becomes `"****"`, a number or boolean the string `"****"`; an object or
-//!   array there has every value inside masked whole. Keys are compared as written (a key
-//!   spelt with `\u` escapes is not recognised).
+//!   whole: a string becomes `"****"`, a number or boolean the string `"****"` (`null`
+//!   stays); an object or array there has every value inside masked whole. Keys are compared
+//!   as written (a key spelt with `\u` escapes is not recognised).
 //! - Every other string, keys included, goes through the detectors; a number that is a card
 //!   number becomes a masked string (`"************1111"`).
 //! - Text that is not JSON after all (a syntax error before the end) is masked as text by
