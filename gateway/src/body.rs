@@ -1,15 +1,17 @@
 //! Streaming bodies with byte counts: nothing here buffers a whole body.
 //!
-//! - [`RequestBody`]: the client's request body on its way upstream, counted frame by frame.
+//! - [`RequestBody`]: the client's request body on its way upstream, counted frame by frame
+//!   (and its first bytes copied when the API captures bodies, see [`crate::capture`]).
 //!   If the pooled client drops it unpolled (the connection to the upstream could not be
 //!   made), it hands the untouched body back so the call can try the next upstream.
 //! - [`ResponseBody`]: the upstream's (or the gateway's own) response on its way to the
-//!   client. It owns the call's [`Call`] and ends it — and so emits the record — when the last
+//!   client. It owns the call's [`Call`] (which copies the first bytes when the API captures
+//!   bodies) and ends it — and so emits the record — when the last
 //!   frame is out, when the upstream body fails, or when hyper drops it early (client gone).
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
@@ -17,33 +19,57 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::sync::oneshot;
 
+use crate::capture::BodyTap;
 use crate::recorder::{BodyEnd, Call};
 
 /// Bytes of a request body read so far, and whether reading it from the client failed (the
 /// client went away mid-upload). Shared because the body streams in the pooled client's
 /// connection task while the call waits for the response.
 #[derive(Debug, Default)]
-pub(crate) struct BodyCount(AtomicU64);
+pub(crate) struct BodyCount {
+    count: AtomicU64,
+    /// The capture of the body's first bytes, when the API's policy asks for bodies (set once,
+    /// before the body is first polled; the lock is only ever taken by that one poller and,
+    /// at the call's end, by the recorder).
+    tap: OnceLock<Mutex<BodyTap>>,
+}
 
 /// The top bit of the count marks a failed read; no body comes near 2^63 bytes.
 const CLIENT_FAILED: u64 = 1 << 63;
 
 impl BodyCount {
-    fn add(&self, n: usize) {
+    fn add(&self, data: &[u8]) {
         // Relaxed: one writer; readers only need the value eventually (at the call's end).
-        self.0.fetch_add(n as u64, Ordering::Relaxed);
+        self.count.fetch_add(data.len() as u64, Ordering::Relaxed);
+        if let Some(tap) = self.tap.get() {
+            if let Ok(mut t) = tap.lock() {
+                t.push(data);
+            }
+        }
     }
 
     fn mark_client_failed(&self) {
-        self.0.fetch_or(CLIENT_FAILED, Ordering::Relaxed);
+        self.count.fetch_or(CLIENT_FAILED, Ordering::Relaxed);
     }
 
     pub fn bytes(&self) -> u64 {
-        self.0.load(Ordering::Relaxed) & !CLIENT_FAILED
+        self.count.load(Ordering::Relaxed) & !CLIENT_FAILED
     }
 
     pub fn client_failed(&self) -> bool {
-        self.0.load(Ordering::Relaxed) & CLIENT_FAILED != 0
+        self.count.load(Ordering::Relaxed) & CLIENT_FAILED != 0
+    }
+
+    /// Starts copying the first `limit` bytes (capture policy `bodies`).
+    pub fn start_tap(&self, limit: usize) {
+        let _ = self.tap.set(Mutex::new(BodyTap::new(limit)));
+    }
+
+    /// The copy so far, if one was started.
+    pub fn take_tap(&self) -> Option<BodyTap> {
+        let tap = self.tap.get()?;
+        let mut t = tap.lock().ok()?;
+        Some(std::mem::replace(&mut *t, BodyTap::new(0)))
     }
 }
 
@@ -98,7 +124,7 @@ impl Body for RequestBody {
             match &frame {
                 Some(Ok(f)) => {
                     if let Some(d) = f.data_ref() {
-                        c.add(d.len());
+                        c.add(d);
                     }
                 }
                 Some(Err(_)) => c.mark_client_failed(),
@@ -186,6 +212,9 @@ impl Body for ResponseBody {
             Some(Ok(f)) => {
                 if let Some(d) = f.data_ref() {
                     this.bytes += d.len() as u64;
+                    if let Some(call) = &mut this.call {
+                        call.tap_response(d);
+                    }
                 }
             }
             Some(Err(e)) => this.end(BodyEnd::UpstreamFailed(e.to_string())),

@@ -48,7 +48,7 @@
 //!     E502 --> L
 //!     E504 --> L
 //!     B --> L[logging: Call dropped, one CallRecord, try_send to the queue]
-//!     L --> Q[(bounded queue)] --> SH[shipper] --> CO[collector / spool]
+//!     L --> Q[(bounded queue)] --> SH[shipper: build + mask records] --> CO[collector / spool]
 //! ```
 //!
 //! The phases live in `proxy.rs`, the record in `recorder.rs`: a `Call` is
@@ -58,6 +58,12 @@
 //! upstream's status). The proxy never waits on telemetry: the queue is bounded and a full
 //! queue drops the record and counts it
 //! (`gatewatch_gateway_records_dropped_total{reason="queue_full"}`).
+//!
+//! Capture and masking: the matched API's capture policy decides what the call copies while
+//! it runs (headers; the first `max_bytes` of each body, as the frames go by — see
+//! `capture.rs`); the record is built and masked from those copies by the shipper, in its
+//! blocking encode task, before it is serialised for the collector or the spool (see
+//! `mask/mod.rs`). The path, query, error text and request id are masked on every call.
 //!
 //! Proxying rules:
 //! - an API is routed by `prefix` (as the pattern `{prefix}/**`) or by a `path` pattern of
@@ -154,6 +160,7 @@ mod config_source;
 mod error;
 mod headers;
 mod ids;
+mod mask;
 mod metrics;
 mod proxy;
 mod recorder;

@@ -143,6 +143,8 @@ async fn proxy(
         }
     };
     call.set_route(route.clone());
+    // capture: the client's headers as received, when the API's policy keeps headers.
+    call.capture_request_headers(req.headers());
 
     let (parts, body) = req.into_parts();
     let method = parts.method;
@@ -261,6 +263,8 @@ async fn proxy(
     parts.headers.insert(X_REQUEST_ID.clone(), request_id);
     let status = parts.status.as_u16();
     call.answered(status, Outcome::from_upstream_status(status));
+    // capture: the response headers as the client gets them, when the policy keeps headers.
+    call.capture_response_headers(&parts.headers);
     Response::from_parts(parts, ResponseBody::upstream(body, call))
 }
 

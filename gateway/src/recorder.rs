@@ -8,8 +8,9 @@
 //! never waits on telemetry: when the queue is full the event is dropped and counted.
 //!
 //! The event holds cheap, reference-counted pieces of the request (URI, header values, the
-//! route); the [`CallRecord`] with its owned strings is built from it on the shipper's side
-//! ([`CallEvent::into_record`]), off the hot path.
+//! route) and, when the API's capture policy asks, copies of headers and body prefixes; the
+//! [`CallRecord`] with its owned strings is built from it — and masked — on the shipper's side
+//! ([`CallEvent::into_record`]), off the hot path, before anything is written or sent.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -17,13 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatewatch_model::{CallRecord, Outcome};
-use http::{HeaderValue, Method, Request, Uri};
+use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::warn;
 use uuid::Uuid;
 
 use crate::body::BodyCount;
-use crate::capture;
+use crate::capture::{self, Captures};
+use crate::mask::Masker;
 use crate::metrics::DropReason;
 use crate::proxy::Shared;
 use crate::route::Route;
@@ -51,10 +53,15 @@ pub(crate) struct CallEvent {
     pub request_bytes: u64,
     pub response_bytes: u64,
     pub error: Cow<'static, str>,
+    /// Headers and bodies captured under the API's policy; `None` when it keeps only the
+    /// summary.
+    pub capture: Option<Box<Captures>>,
 }
 
 impl CallEvent {
-    /// The record as shipped. Capture and masking (see [`crate::capture`]) happen here.
+    /// The record as shipped, masked under the route's rules (the defaults without a route):
+    /// path, query, user agent and error always; headers and bodies as captured (see
+    /// [`crate::capture`] and [`crate::mask`]).
     pub fn into_record(self, node: &str) -> CallRecord {
         let text = |v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
         let (api_id, api_name, route, upstream) = match &self.route {
@@ -69,24 +76,30 @@ impl CallEvent {
             ),
             None => Default::default(),
         };
+        let masker = Masker::new(self.route.as_ref().map(|r| &r.spec.masking));
         let mut rec = CallRecord::new(
             self.call_id,
             self.ts_us,
             node,
             self.method.as_str(),
-            self.uri.path(),
+            &masker.path(self.uri.path()),
         );
-        rec.request_id = text(&self.request_id);
+        // Client-supplied; detectors only (an id that is a phone number is masked too).
+        rec.request_id = masker.text(&text(&self.request_id)).into_owned();
         rec.api_id = api_id;
         rec.api_name = api_name;
         rec.route = route;
         rec.query = self
             .uri
             .query()
-            .map(capture::mask_query)
+            .map(|q| masker.query(q))
             .unwrap_or_default();
         rec.client_ip = self.client_ip.to_string();
-        rec.user_agent = self.user_agent.as_ref().map(text).unwrap_or_default();
+        rec.user_agent = self
+            .user_agent
+            .as_ref()
+            .map(|v| masker.text(&text(v)).into_owned())
+            .unwrap_or_default();
         rec.upstream = upstream;
         rec.status = self.status;
         rec.outcome = self.outcome;
@@ -95,7 +108,11 @@ impl CallEvent {
         rec.overhead_us = self.latency_us - rec.upstream_latency_us;
         rec.request_bytes = self.request_bytes;
         rec.response_bytes = self.response_bytes;
-        rec.error = self.error.into_owned();
+        // Error messages may quote the path or an upstream's words.
+        rec.error = masker.text(&self.error).into_owned();
+        if let Some(cap) = &self.capture {
+            capture::fill(&mut rec, cap, &masker);
+        }
         rec
     }
 }
@@ -161,6 +178,7 @@ impl Call {
                 request_bytes: 0,
                 response_bytes: 0,
                 error: Cow::Borrowed(""),
+                capture: None,
             }),
         }
     }
@@ -169,9 +187,36 @@ impl Call {
         self.ev.as_mut()
     }
 
+    /// The call matched `route`: its capture policy starts applying.
     pub fn set_route(&mut self, route: Arc<Route>) {
         if let Some(ev) = self.ev() {
+            ev.capture = Captures::for_policy(&route.spec.capture);
             ev.route = Some(route);
+        }
+    }
+
+    fn captures(&mut self) -> Option<&mut Captures> {
+        self.ev.as_mut()?.capture.as_deref_mut()
+    }
+
+    /// The request headers as the client sent them, when the API captures headers.
+    pub fn capture_request_headers(&mut self, headers: &HeaderMap) {
+        if let Some(c) = self.captures() {
+            c.request_headers = Some(headers.clone());
+        }
+    }
+
+    /// The response headers as sent to the client, when the API captures headers.
+    pub fn capture_response_headers(&mut self, headers: &HeaderMap) {
+        if let Some(c) = self.captures() {
+            c.response_headers = Some(headers.clone());
+        }
+    }
+
+    /// A frame of the response body went to the client (copied while under `max_bytes`).
+    pub fn tap_response(&mut self, data: &[u8]) {
+        if let Some(t) = self.captures().and_then(|c| c.response_body.as_mut()) {
+            t.push(data);
         }
     }
 
@@ -186,8 +231,12 @@ impl Call {
         self.in_flight = Some(in_flight);
     }
 
-    /// Where the request body's byte count will be (the body streams in another task).
+    /// Where the request body's byte count will be (the body streams in another task); its
+    /// first bytes are copied there too when the API captures bodies.
     pub fn count_request_bytes(&mut self, counter: Arc<BodyCount>) {
+        if let Some(limit) = self.captures().and_then(|c| c.body_limit) {
+            counter.start_tap(limit);
+        }
         self.request_bytes = Some(counter);
     }
 
@@ -249,6 +298,9 @@ impl Drop for Call {
         ev.latency_us = micros(self.start.elapsed());
         if let Some(c) = &self.request_bytes {
             ev.request_bytes = c.bytes();
+            if let Some(cap) = ev.capture.as_deref_mut() {
+                cap.request_body = c.take_tap();
+            }
         }
         self.shared.record(ev);
     }
@@ -304,6 +356,7 @@ mod tests {
             request_bytes: 0,
             response_bytes: 0,
             error: Cow::Borrowed(""),
+            capture: None,
         }
     }
 
@@ -358,6 +411,7 @@ mod tests {
             request_bytes: 5,
             response_bytes: 7,
             error: Cow::Borrowed(""),
+            capture: None,
         };
         let r = ev.into_record("gw1");
         assert_eq!(r.call_id, id);

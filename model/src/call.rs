@@ -39,9 +39,10 @@ pub struct CallRecord {
     pub route: String,
     /// HTTP method.
     pub method: String,
-    /// Request path as received.
+    /// Request path as received, with the masking detectors run over it (card numbers do
+    /// turn up in paths).
     pub path: String,
-    /// Query string, masked.
+    /// Query string, masked: the API's `query_params` whole, detectors over every value.
     #[serde(default)]
     pub query: String,
     /// Client (consumer) id, empty for anonymous calls.
@@ -86,7 +87,9 @@ pub struct CallRecord {
     /// Response headers as captured, masked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub response_headers: Vec<Header>,
-    /// Request body as captured, masked and cut at the configured size.
+    /// Request body as captured, masked and cut at the configured size; a cut body ends with
+    /// `…[truncated: first N of M bytes]`, a binary one is only `[binary body not captured:
+    /// M bytes, content type]`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub request_body: String,
     /// Response body as captured, masked and cut.

@@ -6,5 +6,6 @@ mod config_file;
 mod faults;
 mod helpers;
 mod hot_reload;
+mod masking;
 mod routing;
 mod spine;

@@ -1,6 +1,7 @@
 //! Integration tests of the gateway: upstreams and the collector are tiny hyper servers in
 //! this process (see `support`).
 
+mod capture;
 mod proxy;
 mod records;
 mod shipping;

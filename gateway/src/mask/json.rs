@@ -1,0 +1,377 @@
+//! JSON bodies, masked in one streaming pass over the text — no tree is built, so key order,
+//! spacing and numbers stay exactly as sent, and a body cut at `max_bytes` (which no parser
+//! accepts) is handled the same way up to the cut.
+//!
+//! - A value at one of the API's `json_paths` (`card.number`, `items[*].token`) is masked
+//!   whole: a string becomes `"****"`, a number or boolean the string `"****"` (`null`
+//!   stays); an object or array there has every value inside masked whole. Keys are compared
+//!   as written (a key spelt with `\u` escapes is not recognised).
+//! - Every other string, keys included, goes through the detectors; a number that is a card
+//!   number becomes a masked string (`"************1111"`).
+//! - Text that is not JSON after all (a syntax error before the end) is masked as text by
+//!   [`mask_text_with_keys`]: the detectors, plus a tolerant scan that masks the value after
+//!   each `"key":` whose key ends one of the `json_paths`.
+
+use std::borrow::Cow;
+
+use gatewatch_model::mask::PathStep;
+
+use super::detectors::Detectors;
+use super::WHOLE;
+
+#[derive(Debug)]
+enum Kind {
+    /// `key` is the byte range of the current key's text (without quotes).
+    Obj {
+        key: (usize, usize),
+        expect_key: bool,
+    },
+    Arr,
+}
+
+#[derive(Debug)]
+struct Frame {
+    kind: Kind,
+    /// This container sits at (or under) a masked path.
+    whole: bool,
+}
+
+/// The body masked as JSON, or `None` when it is not JSON (the caller masks it as text).
+pub(crate) fn mask_json(text: &str, paths: &[Vec<PathStep>], det: &Detectors) -> Option<String> {
+    let b = text.as_bytes();
+    let n = b.len();
+    let mut out = String::with_capacity(n + 16);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut i = 0;
+    // Bytes before `copied` are in `out`.
+    let mut copied = 0;
+    while i < n {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' | b'\r' | b'\n' | b':' => i += 1,
+            b',' => {
+                if let Some(Frame {
+                    kind: Kind::Obj { expect_key, .. },
+                    ..
+                }) = stack.last_mut()
+                {
+                    *expect_key = true;
+                }
+                i += 1;
+            }
+            b'{' | b'[' => {
+                if !value_ok(&stack) {
+                    return None;
+                }
+                let whole = at_masked_path(text, &stack, paths);
+                let kind = if c == b'{' {
+                    Kind::Obj {
+                        key: (0, 0),
+                        expect_key: true,
+                    }
+                } else {
+                    Kind::Arr
+                };
+                stack.push(Frame { kind, whole });
+                i += 1;
+            }
+            b'}' | b']' => {
+                let f = stack.pop()?;
+                if matches!((&f.kind, c), (Kind::Obj { .. }, b']') | (Kind::Arr, b'}')) {
+                    return None;
+                }
+                i += 1;
+            }
+            b'"' => {
+                let end = string_end(b, i);
+                let closed = end < n;
+                let stop = if closed { end + 1 } else { n };
+                let is_key = matches!(
+                    stack.last(),
+                    Some(Frame {
+                        kind: Kind::Obj {
+                            expect_key: true,
+                            ..
+                        },
+                        ..
+                    })
+                );
+                if stack.is_empty() {
+                    return None;
+                }
+                if is_key {
+                    if let Some(Frame {
+                        kind: Kind::Obj { key, expect_key },
+                        ..
+                    }) = stack.last_mut()
+                    {
+                        *key = (i + 1, end.min(n));
+                        *expect_key = false;
+                    }
+                } else if at_masked_path(text, &stack, paths) {
+                    out.push_str(&text[copied..i]);
+                    out.push('"');
+                    out.push_str(WHOLE);
+                    if closed {
+                        out.push('"');
+                    }
+                    copied = stop;
+                    i = stop;
+                    continue;
+                }
+                if let Some(masked) = mask_string(&text[i..stop], closed, det) {
+                    out.push_str(&text[copied..i]);
+                    out.push_str(&masked);
+                    copied = stop;
+                }
+                i = stop;
+            }
+            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                let mut j = i + 1;
+                while j < n && (b[j].is_ascii_alphanumeric() || matches!(b[j], b'.' | b'+' | b'-'))
+                {
+                    j += 1;
+                }
+                let token = &text[i..j];
+                if c.is_ascii_alphabetic()
+                    && !["true", "false", "null"]
+                        .iter()
+                        .any(|l| *l == token || (j == n && l.starts_with(token)))
+                {
+                    return None;
+                }
+                // A bare scalar at the top level is not a JSON body worth the name.
+                if stack.is_empty() || !value_ok(&stack) {
+                    return None;
+                }
+                let replacement = if token == "null" {
+                    None
+                } else if at_masked_path(text, &stack, paths) {
+                    Some(format!("\"{WHOLE}\""))
+                } else if c.is_ascii_digit() {
+                    match det.mask(token) {
+                        Cow::Owned(m) => Some(format!("\"{m}\"")),
+                        Cow::Borrowed(_) => None,
+                    }
+                } else {
+                    None
+                };
+                if let Some(r) = replacement {
+                    out.push_str(&text[copied..i]);
+                    out.push_str(&r);
+                    copied = j;
+                }
+                i = j;
+            }
+            _ => return None,
+        }
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// May a value stand here (not where an object wants a key)?
+fn value_ok(stack: &[Frame]) -> bool {
+    !matches!(
+        stack.last(),
+        Some(Frame {
+            kind: Kind::Obj {
+                expect_key: true,
+                ..
+            },
+            ..
+        })
+    )
+}
+
+/// Is the value about to be read at a masked path (or inside a masked container)?
+fn at_masked_path(text: &str, stack: &[Frame], paths: &[Vec<PathStep>]) -> bool {
+    if stack.last().is_some_and(|f| f.whole) {
+        return true;
+    }
+    paths.iter().any(|p| {
+        p.len() == stack.len()
+            && p.iter().zip(stack).all(|(step, f)| match (step, &f.kind) {
+                (PathStep::Key(k), Kind::Obj { key, .. }) => text.get(key.0..key.1) == Some(k),
+                (PathStep::Each, Kind::Arr) => true,
+                _ => false,
+            })
+    })
+}
+
+/// Index of the closing quote of the string opening at `i`, or `b.len()` if it is cut off.
+fn string_end(b: &[u8], i: usize) -> usize {
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'\\' => j += 2,
+            b'"' => return j,
+            _ => j += 1,
+        }
+    }
+    b.len()
+}
+
+/// A string token (with its quotes) through the detectors; `None` when unchanged.
+fn mask_string(token: &str, closed: bool, det: &Detectors) -> Option<String> {
+    let inner = &token[1..token.len() - usize::from(closed)];
+    if !inner.contains('\\') || !closed {
+        // No escapes: the raw text is the value. (A cut-off string is masked raw: the detectors
+        // only ever replace letters and digits, which keeps any escape before them intact.)
+        return match det.mask(inner) {
+            Cow::Owned(m) => Some(format!("\"{m}{}", if closed { "\"" } else { "" })),
+            Cow::Borrowed(_) => None,
+        };
+    }
+    let decoded: String = serde_json::from_str(token).ok()?;
+    match det.mask(&decoded) {
+        Cow::Owned(m) => serde_json::to_string(&m).ok(),
+        Cow::Borrowed(_) => None,
+    }
+}
+
+/// Text that looked like JSON but is not: the detectors, then the value after every `"key":`
+/// whose key is the last key of one of `paths` masked whole.
+pub(crate) fn mask_text_with_keys(text: &str, paths: &[Vec<PathStep>], det: &Detectors) -> String {
+    let mut s = det.mask(text).into_owned();
+    for path in paths {
+        let Some(PathStep::Key(key)) = path.iter().rev().find(|s| matches!(s, PathStep::Key(_)))
+        else {
+            continue;
+        };
+        let needle = format!("\"{key}\"");
+        let mut from = 0;
+        while let Some(pos) = s[from..].find(&needle) {
+            let after = from + pos + needle.len();
+            from = after;
+            let b = s.as_bytes();
+            let mut j = after;
+            while j < b.len() && b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if b.get(j) != Some(&b':') {
+                continue;
+            }
+            j += 1;
+            while j < b.len() && b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            let (start, end, quoted) = if b.get(j) == Some(&b'"') {
+                let e = string_end(b, j);
+                (j + 1, e.min(b.len()), true)
+            } else {
+                let mut e = j;
+                while e < b.len()
+                    && !matches!(b[e], b',' | b'}' | b']')
+                    && !b[e].is_ascii_whitespace()
+                {
+                    e += 1;
+                }
+                (j, e, false)
+            };
+            if start == end && !quoted {
+                continue;
+            }
+            let replacement = if quoted {
+                WHOLE.to_string()
+            } else {
+                format!("\"{WHOLE}\"")
+            };
+            s.replace_range(start..end, &replacement);
+            from = start + replacement.len();
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatewatch_model::mask::{parse_json_path, Detector};
+
+    fn run(text: &str, paths: &[&str]) -> Option<String> {
+        let paths: Vec<Vec<PathStep>> = paths.iter().map(|p| parse_json_path(p).unwrap()).collect();
+        mask_json(text, &paths, &Detectors::new(&Detector::defaults()))
+    }
+
+    #[test]
+    fn paths_are_masked_whole_and_the_rest_kept_as_written() {
+        let body = r#"{ "user": {"password": "hunter2", "name": "Li"},
+  "items": [{"token": "t1", "n": 1}, {"token": 42}], "token": "top", "ok": true }"#;
+        let got = run(body, &["user.password", "items[*].token"]).unwrap();
+        assert_eq!(
+            got,
+            r#"{ "user": {"password": "****", "name": "Li"},
+  "items": [{"token": "****", "n": 1}, {"token": "****"}], "token": "top", "ok": true }"#
+        );
+        // A container at a path: everything inside.
+        let got = run(
+            r#"{"card":{"no":"x","cvv":123,"ok":null},"a":[1]}"#,
+            &["card"],
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            r#"{"card":{"no":"****","cvv":"****","ok":null},"a":[1]}"#
+        );
+        let got = run(r#"[{"a":"1"},{"a":"2"}]"#, &["[*].a"]);
+        assert_eq!(got.as_deref(), Some(r#"[{"a":"****"},{"a":"****"}]"#));
+    }
+
+    #[test]
+    fn detectors_run_over_strings_keys_and_card_numbers() {
+        let got = run(
+            r#"{"c":"4111 1111 1111 1111","n":4111111111111111,"amt":1234.5,"ts":1764000000123,"a@b.co":"x\nA123456789"}"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            r#"{"c":"**** **** **** 1111","n":"************1111","amt":1234.5,"ts":1764000000123,"*@b.co":"x\nA******789"}"#
+        );
+        // An escape inside the match: decoded, masked, encoded again.
+        let got = run(r#"{"e":"\u0061lice@example.com"}"#, &[]).unwrap();
+        assert_eq!(got, r#"{"e":"a****@example.com"}"#);
+    }
+
+    #[test]
+    fn a_body_cut_short_is_masked_up_to_the_cut() {
+        let got = run(
+            r#"{"items":[{"token":"abcdef","mail":"bob@ex.com"},{"token":"ab"#,
+            &["items[*].token"],
+        );
+        assert_eq!(
+            got.as_deref(),
+            Some(r#"{"items":[{"token":"****","mail":"b**@ex.com"},{"token":"****"#)
+        );
+        assert_eq!(run(r#"{"a":tr"#, &[]).as_deref(), Some(r#"{"a":tr"#));
+    }
+
+    #[test]
+    fn what_is_not_json_is_refused() {
+        for s in [
+            "hello",
+            "{\"a\" 1 x}",
+            "{]",
+            "[1}",
+            "\"top\"",
+            "{\"a\":truth}",
+        ] {
+            assert_eq!(run(s, &[]), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn the_tolerant_key_scan_masks_values_after_known_keys() {
+        let paths = vec![parse_json_path("user.password").unwrap()];
+        let det = Detectors::new(&Detector::defaults());
+        assert_eq!(
+            mask_text_with_keys(
+                r#"oops {"password" : "p@ss", "x": 1, "password":12 ] mail bob@ex.com"#,
+                &paths,
+                &det
+            ),
+            r#"oops {"password" : "****", "x": 1, "password":"****" ] mail b**@ex.com"#
+        );
+    }
+}
