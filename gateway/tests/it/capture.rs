@@ -29,14 +29,15 @@ async fn echo() -> Server {
 }
 
 fn route(prefix: &str, up: std::net::SocketAddr, capture: CapturePolicy) -> RouteConfig {
-    let mut spec = ApiSpec::prefixed(prefix, prefix, &[]);
+    let upstream = format!("http://{up}");
+    let mut spec = ApiSpec::prefixed(prefix, prefix, &[&upstream]);
     spec.capture = capture;
     spec.masking = MaskRules {
         json_paths: vec!["token".into()],
         query_params: vec!["secret".into()],
         ..MaskRules::default()
     };
-    let mut r = RouteConfig::new(prefix, [format!("http://{up}")]);
+    let mut r = RouteConfig::new(prefix, [upstream]);
     r.spec = Some(Arc::new(spec));
     r
 }
