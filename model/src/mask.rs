@@ -17,6 +17,21 @@ pub const DEFAULT_MASKED_HEADERS: [&str; 5] = [
     "x-api-key",
 ];
 
+/// JSON keys masked whole wherever they appear in a captured body, on every API: credentials
+/// that travel in bodies (OAuth token answers, login forms) rather than in headers.
+pub const DEFAULT_MASKED_JSON_KEYS: [&str; 10] = [
+    "password",
+    "passwd",
+    "secret",
+    "client_secret",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "api_key",
+    "apikey",
+    "x-api-key",
+];
+
 /// An API's masking rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,7 +40,8 @@ pub struct MaskRules {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<String>,
     /// JSON fields masked whole in captured bodies, as dotted paths from the root:
-    /// `card.number`, `items[*].token` (`[*]`: every element of an array).
+    /// `card.number`, `items[*].token` (`[*]`: every element of an array); `**.pin` is the
+    /// key `pin` at any depth.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub json_paths: Vec<String>,
     /// Query parameters whose values are masked whole.
@@ -143,15 +159,24 @@ pub enum PathStep {
     Key(String),
     /// `[*]`: every element.
     Each,
+    /// A leading `**`: the rest of the path may start at any depth.
+    AnyDepth,
 }
 
 /// Parses `a.b[*].c` into steps; the error says what is wrong.
 pub fn parse_json_path(path: &str) -> Result<Vec<PathStep>, String> {
     let trimmed = path.strip_prefix("$.").unwrap_or(path);
+    let mut steps = Vec::new();
+    let trimmed = match trimmed.strip_prefix("**.") {
+        Some(rest) => {
+            steps.push(PathStep::AnyDepth);
+            rest
+        }
+        None => trimmed,
+    };
     if trimmed.is_empty() {
         return Err("must not be empty".into());
     }
-    let mut steps = Vec::new();
     for part in trimmed.split('.') {
         let (key, mut rest) = match part.find('[') {
             Some(i) => (&part[..i], &part[i..]),
@@ -159,6 +184,11 @@ pub fn parse_json_path(path: &str) -> Result<Vec<PathStep>, String> {
         };
         if key.is_empty() && rest.is_empty() {
             return Err(format!("{path:?} has an empty step"));
+        }
+        if key.contains('*') {
+            return Err(format!(
+                "{path:?}: `**` may only lead the path, `[*]` follow a key"
+            ));
         }
         if !key.is_empty() {
             steps.push(PathStep::Key(key.to_string()));
@@ -194,6 +224,12 @@ mod tests {
             ]
         );
         assert!(parse_json_path("a..b").is_err());
+        assert_eq!(
+            parse_json_path("**.pin").unwrap(),
+            vec![PathStep::AnyDepth, PathStep::Key("pin".into())]
+        );
+        assert!(parse_json_path("**.").is_err());
+        assert!(parse_json_path("a.**.b").is_err());
         assert!(parse_json_path("a[0]").is_err());
         let bad = MaskRules {
             json_paths: vec!["ok".into(), "x[1]".into()],

@@ -2,7 +2,8 @@
 //! spacing and numbers stay exactly as sent, and a body cut at `max_bytes` (which no parser
 //! accepts) is handled the same way up to the cut.
 //!
-//! - A value at one of the API's `json_paths` (`card.number`, `items[*].token`) is masked
+//! - A value at one of the API's `json_paths` (`card.number`, `items[*].token`, `**.pin`), or
+//!   under one of the default keys (`password`, `access_token`, … at any depth), is masked
 //!   whole: a string becomes `"****"`, a number or boolean the string `"****"` (`null`
 //!   stays); an object or array there has every value inside masked whole. Keys are compared
 //!   as written (a key spelt with `\u` escapes is not recognised).
@@ -189,13 +190,21 @@ fn at_masked_path(text: &str, stack: &[Frame], paths: &[Vec<PathStep>]) -> bool 
     if stack.last().is_some_and(|f| f.whole) {
         return true;
     }
-    paths.iter().any(|p| {
-        p.len() == stack.len()
-            && p.iter().zip(stack).all(|(step, f)| match (step, &f.kind) {
-                (PathStep::Key(k), Kind::Obj { key, .. }) => text.get(key.0..key.1) == Some(k),
-                (PathStep::Each, Kind::Arr) => true,
-                _ => false,
-            })
+    let step_matches = |step: &PathStep, f: &Frame| match (step, &f.kind) {
+        (PathStep::Key(k), Kind::Obj { key, .. }) => text.get(key.0..key.1) == Some(k),
+        (PathStep::Each, Kind::Arr) => true,
+        _ => false,
+    };
+    paths.iter().any(|p| match p.split_first() {
+        // `**.a.b`: the rest matches the innermost frames.
+        Some((PathStep::AnyDepth, rest)) => {
+            rest.len() <= stack.len()
+                && rest
+                    .iter()
+                    .zip(&stack[stack.len() - rest.len()..])
+                    .all(|(step, f)| step_matches(step, f))
+        }
+        _ => p.len() == stack.len() && p.iter().zip(stack).all(|(s, f)| step_matches(s, f)),
     })
 }
 
@@ -288,6 +297,25 @@ pub(crate) fn mask_text_with_keys(text: &str, paths: &[Vec<PathStep>], det: &Det
 mod tests {
     use super::*;
     use gatewatch_model::mask::{parse_json_path, Detector};
+
+    #[test]
+    fn any_depth_paths_mask_a_key_wherever_it_is() {
+        let out = run(
+            r#"{"pin":"1","a":{"pin":2,"b":[{"pin":"3"}]},"pinned":"keep"}"#,
+            &["**.pin"],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            r#"{"pin":"****","a":{"pin":"****","b":[{"pin":"****"}]},"pinned":"keep"}"#
+        );
+        let out = run(
+            r#"{"x":{"card":{"cvv":"123"}},"cvv":"9"}"#,
+            &["**.card.cvv"],
+        )
+        .unwrap();
+        assert_eq!(out, r#"{"x":{"card":{"cvv":"****"}},"cvv":"9"}"#);
+    }
 
     fn run(text: &str, paths: &[&str]) -> Option<String> {
         let paths: Vec<Vec<PathStep>> = paths.iter().map(|p| parse_json_path(p).unwrap()).collect();

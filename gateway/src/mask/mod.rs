@@ -40,7 +40,7 @@ pub(crate) mod query;
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use gatewatch_model::mask::{parse_json_path, MaskRules, PathStep};
+use gatewatch_model::mask::{parse_json_path, MaskRules, PathStep, DEFAULT_MASKED_JSON_KEYS};
 use gatewatch_model::Header;
 use http::HeaderMap;
 
@@ -169,12 +169,18 @@ impl<'a> Masker<'a> {
         out
     }
 
-    /// The API's JSON paths (validated when the API was saved; a bad one is skipped).
+    /// The API's JSON paths (validated when the API was saved; a bad one is skipped), then the
+    /// default keys at any depth.
     fn json_paths(&self) -> Vec<Vec<PathStep>> {
         self.rules
             .json_paths
             .iter()
             .filter_map(|p| parse_json_path(p).ok())
+            .chain(
+                DEFAULT_MASKED_JSON_KEYS
+                    .iter()
+                    .map(|k| vec![PathStep::AnyDepth, PathStep::Key((*k).to_string())]),
+            )
             .collect()
     }
 }
@@ -430,6 +436,15 @@ mod tests {
     #[test]
     fn no_route_uses_the_defaults() {
         let m = Masker::new(None);
+        assert_eq!(
+            body(
+                &m,
+                br#"{"data":{"access_token":"eyJhbGciOi.x.y","user":"amy"}}"#,
+                50,
+                "application/json"
+            ),
+            r#"{"data":{"access_token":"****","user":"amy"}}"#
+        );
         assert_eq!(m.path("/a/4111111111111111"), "/a/************1111");
         assert_eq!(m.query("pin=1234"), "pin=1234");
         assert_eq!(
