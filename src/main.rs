@@ -12,6 +12,7 @@ mod config_cmd;
 mod demo;
 mod health;
 mod loadgen;
+mod pepper;
 mod roles;
 
 use clap::{Parser, Subcommand};

@@ -120,6 +120,7 @@
 //! curl -si -H 'X-Request-Id: hello-1' http://127.0.0.1:8080/demo/anything?x=1
 //! ```
 
+mod access;
 mod body;
 mod capture;
 mod config;
@@ -152,6 +153,8 @@ use tracing::{debug, info, warn};
 #[doc(no_inline)]
 pub use gatewatch_model::CallRecord;
 
+pub use access::auth::JwtKey;
+pub use access::priority::GateConfig;
 pub use config::{
     GatewayConfig, RouteConfig, DEFAULT_BATCH_MAX_RECORDS, DEFAULT_LISTEN, DEFAULT_QUEUE_CAPACITY,
     DEFAULT_SPOOL_MAX_BYTES,
@@ -258,13 +261,32 @@ pub async fn bind(
             file_routes: config.routes.clone(),
             snapshot_dir: config.snapshot_dir.clone(),
             poll: config.config_poll,
+            site_tz: config.timezone,
         });
-    let (router, revision) = match &source {
+    let ((router, table), revision) = match &source {
         Some(s) => s.initial().await,
-        None => (validated.router, None),
+        None => (
+            (validated.router, access::table::AccessTable::default()),
+            None,
+        ),
     };
+    let access = Arc::new(access::Access::new(
+        validated.access,
+        table,
+        Arc::new(access::SystemClock::new()),
+    ));
+    let quota_sync = config.config_store.clone().map(|store| {
+        tokio::spawn(access::sync::run(
+            access.clone(),
+            gatewatch_store::Store::new(store),
+            node.clone(),
+            config.quota_sync,
+            stop_rx.clone(),
+        ))
+    });
     let shared = Arc::new(proxy::Shared {
         router: arc_swap::ArcSwap::from_pointee(router),
+        access,
         client: proxy::upstream_client(config.upstream_connect_timeout),
         records: records_tx,
         metrics,
@@ -282,6 +304,7 @@ pub async fn bind(
         let mut failed = None;
         for (name, task) in [
             ("config source", source_task),
+            ("quota sync", quota_sync),
             ("batcher", Some(batcher)),
             ("sampler", sampler),
             ("shipper", Some(sender)),

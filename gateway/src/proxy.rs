@@ -2,7 +2,9 @@
 //!
 //! 1. **reserved** — `/healthz`, `/readyz`, `/metrics` are answered here and not recorded;
 //! 2. **start** — a [`Call`] is opened: call id (UUIDv7 of the start time), request id;
-//! 3. **route** — longest prefix; none → 404 `no_route`;
+//! 3. **route** — longest prefix; none → 404 `no_route`; then **access** — credentials,
+//!    grants, limits, VIP gate (see [`crate::access`]); a refusal answers at once with its
+//!    status and code;
 //! 4. **upstream request** — hop-by-hop headers out, `X-Forwarded-*`, `Host`, `X-Request-Id`
 //!    in, target rewritten; the body streams through [`RequestBody`];
 //! 5. **upstream** — round robin; a connect failure tries the next upstream once; no response
@@ -44,6 +46,8 @@ pub(crate) type UpstreamClient = Client<HttpConnector, RequestBody>;
 pub(crate) struct Shared {
     /// Swapped whole when the configuration log changes.
     pub router: arc_swap::ArcSwap<Router>,
+    /// Authentication, authorization, limits and the VIP gate (its table swaps with the router).
+    pub access: Arc<crate::access::Access>,
     pub client: UpstreamClient,
     /// The bounded record queue (the proxy only ever `try_send`s).
     pub records: mpsc::Sender<CallEvent>,
@@ -125,6 +129,15 @@ async fn proxy(
         return error_response(call, &request_id, Failure::NoRoute, message);
     };
     call.set_route(route.clone());
+
+    // ── access phase (crate::access): credentials, grants, limits, then the VIP gate ──
+    if let Err(refusal) = shared
+        .access
+        .admit(&route, req.headers(), peer.addr, &mut call)
+        .await
+    {
+        return refusal.answer(call, &request_id);
+    }
 
     let (parts, body) = req.into_parts();
     let method = parts.method;

@@ -51,6 +51,8 @@ pub(crate) struct CallEvent {
     pub request_bytes: u64,
     pub response_bytes: u64,
     pub error: Cow<'static, str>,
+    /// Client, key and product ids from the access phase.
+    pub caller: crate::access::CallerIds,
 }
 
 impl CallEvent {
@@ -96,6 +98,10 @@ impl CallEvent {
         rec.request_bytes = self.request_bytes;
         rec.response_bytes = self.response_bytes;
         rec.error = self.error.into_owned();
+        let id = |v: Option<Arc<str>>| v.map(|s| s.to_string()).unwrap_or_default();
+        rec.client_id = id(self.caller.client_id);
+        rec.api_key_id = id(self.caller.api_key_id);
+        rec.app_id = id(self.caller.app_id);
         rec
     }
 }
@@ -121,6 +127,8 @@ pub(crate) struct Call {
     answered: bool,
     /// The response carries no body (HEAD, 1xx, 204, 304): hyper never polls it.
     pub no_body: bool,
+    /// The call's place behind the access phase's gate, given up when the call ends.
+    admission: Option<crate::access::Admission>,
 }
 
 impl Call {
@@ -141,6 +149,7 @@ impl Call {
             request_bytes: None,
             answered: false,
             no_body: req.method() == Method::HEAD,
+            admission: None,
             ev: Some(CallEvent {
                 call_id,
                 ts_us: i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX),
@@ -158,8 +167,21 @@ impl Call {
                 request_bytes: 0,
                 response_bytes: 0,
                 error: Cow::Borrowed(""),
+                caller: Default::default(),
             }),
         }
+    }
+
+    /// Who is calling (set by the access phase).
+    pub fn set_caller(&mut self, caller: crate::access::CallerIds) {
+        if let Some(ev) = self.ev() {
+            ev.caller = caller;
+        }
+    }
+
+    /// Keeps the call's place behind the gate until the call ends.
+    pub fn hold(&mut self, admission: crate::access::Admission) {
+        self.admission = Some(admission);
     }
 
     fn ev(&mut self) -> Option<&mut CallEvent> {
@@ -296,6 +318,7 @@ mod tests {
             request_bytes: 0,
             response_bytes: 0,
             error: Cow::Borrowed(""),
+            caller: Default::default(),
         }
     }
 
@@ -304,6 +327,7 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::channel(2);
         let shared = Shared {
             router: arc_swap::ArcSwap::from_pointee(Router::new(&[]).unwrap()),
+            access: Arc::new(crate::access::tests::access_for_tests()),
             client: crate::proxy::upstream_client(Duration::from_secs(1)),
             records: tx,
             metrics: Arc::new(crate::metrics::Metrics::default()),
@@ -350,6 +374,7 @@ mod tests {
             request_bytes: 5,
             response_bytes: 7,
             error: Cow::Borrowed(""),
+            caller: Default::default(),
         };
         let r = ev.into_record("gw1");
         assert_eq!(r.call_id, id);
