@@ -18,8 +18,11 @@ use gatewatch_model::secret;
 use http::HeaderMap;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
+use gatewatch_model::access::KeyBar;
+
 use super::refusal::Refusal;
 use super::table::{AccessTable, ClientEntry, KeyEntry};
+use super::CallerIds;
 
 /// A key that signs the JWTs the gateway accepts.
 #[derive(Clone, PartialEq, Eq)]
@@ -160,7 +163,8 @@ fn credential<'a>(methods: &[AuthMethod], headers: &'a HeaderMap) -> Option<Cred
 }
 
 /// Finds the caller of an API that accepts `methods`. Key bars (revoked, expired) are checked
-/// here; the client's own bars are the caller's business.
+/// here, and their refusal names the key's client and the key; the client's own bars are the
+/// caller's business.
 pub(crate) fn authenticate(
     methods: &[AuthMethod],
     headers: &HeaderMap,
@@ -168,7 +172,41 @@ pub(crate) fn authenticate(
     pepper: &[u8],
     jwt: &JwtVerifier,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Caller, Refusal> {
+) -> Result<Caller, (Refusal, CallerIds)> {
+    find(methods, headers, table, pepper, jwt, now).map_err(|r| match r {
+        Found::Barred(r, key) => (
+            r,
+            CallerIds {
+                client_id: Some(Arc::from(key.spec.client_id.as_str())),
+                api_key_id: Some(key.id.clone()),
+                app_id: None,
+            },
+        ),
+        Found::No(r) => (r, CallerIds::default()),
+    })
+}
+
+/// Why no caller was found.
+enum Found {
+    No(Refusal),
+    /// The key is known but may not be used.
+    Barred(Refusal, Arc<KeyEntry>),
+}
+
+impl From<Refusal> for Found {
+    fn from(r: Refusal) -> Found {
+        Found::No(r)
+    }
+}
+
+fn find(
+    methods: &[AuthMethod],
+    headers: &HeaderMap,
+    table: &AccessTable,
+    pepper: &[u8],
+    jwt: &JwtVerifier,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Caller, Found> {
     let client = |id: &str| {
         table
             .clients
@@ -179,7 +217,7 @@ pub(crate) fn authenticate(
     match credential(methods, headers).ok_or(Refusal::AuthRequired)? {
         Credential::ApiKey(k) => {
             if k.is_empty() {
-                return Err(Refusal::AuthRequired);
+                return Err(Refusal::AuthRequired.into());
             }
             let key = table
                 .keys_by_hash
@@ -187,8 +225,8 @@ pub(crate) fn authenticate(
                 .cloned()
                 .ok_or(Refusal::InvalidCredentials)?;
             match key.spec.bar_at(now) {
-                Some(gatewatch_model::access::KeyBar::Revoked) => return Err(Refusal::KeyRevoked),
-                Some(gatewatch_model::access::KeyBar::Expired) => return Err(Refusal::KeyExpired),
+                Some(KeyBar::Revoked) => return Err(Found::Barred(Refusal::KeyRevoked, key)),
+                Some(KeyBar::Expired) => return Err(Found::Barred(Refusal::KeyExpired, key)),
                 None => {}
             }
             Ok(Caller {
@@ -209,7 +247,7 @@ pub(crate) fn authenticate(
                 .as_deref()
                 .is_some_and(|h| secret::verify_secret(pepper, secret_text, h));
             if !ok {
-                return Err(Refusal::InvalidCredentials);
+                return Err(Refusal::InvalidCredentials.into());
             }
             Ok(Caller {
                 client: c,

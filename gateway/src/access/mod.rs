@@ -166,8 +166,7 @@ impl Access {
         }
         let table = self.table.load();
         let now = self.clock.now();
-        let caller = auth::authenticate(&spec.auth, headers, &table, &self.pepper, &self.jwt, now)
-            .map_err(|r| (r, CallerIds::default()))?;
+        let caller = auth::authenticate(&spec.auth, headers, &table, &self.pepper, &self.jwt, now)?;
         let mut ids = CallerIds {
             client_id: Some(caller.client.id.clone()),
             api_key_id: caller.key.as_ref().map(|k| k.id.clone()),
