@@ -269,3 +269,47 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_data()?;
     std::fs::rename(&tmp, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(dir: &Path) -> Source {
+        Source {
+            store: Store::new(Default::default()),
+            file_routes: Vec::new(),
+            snapshot_dir: Some(dir.to_path_buf()),
+            poll: Duration::from_secs(1),
+            site_tz: chrono_tz::Asia::Taipei,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_old_apis_only_snapshot_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(OLD_SNAPSHOT_FILE),
+            r#"[{"id":"orders","version":3,"body":"{\"name\":\"o\",\"prefix\":\"/orders\",\"upstreams\":[\"http://127.0.0.1:9\"]}"}]"#,
+        )
+        .unwrap();
+        let s = source(dir.path());
+        let read = s.read_snapshot().await;
+        assert_eq!(read.len(), 1);
+        assert_eq!((read[0].kind, read[0].version), (EntityKind::Api, 3));
+        let (router, _) = s.build(&read);
+        assert!(router.find("/orders/x").is_some());
+
+        // Once written, the new snapshot (all kinds) is the one read.
+        let client = SnapshotApi {
+            kind: EntityKind::Client,
+            id: "acme".into(),
+            version: 1,
+            body: r#"{"name":"Acme"}"#.into(),
+        };
+        s.save_snapshot(&[read[0].clone(), client]).await;
+        let read = s.read_snapshot().await;
+        assert_eq!(read.len(), 2);
+        let (_, table) = s.build(&read);
+        assert!(table.clients.contains_key("acme"));
+    }
+}

@@ -36,13 +36,19 @@
 //!     R -- no --> C[open Call: call id, request id]
 //!     C --> M{route: longest prefix}
 //!     M -- none --> E404[404 no_route]
-//!     M -- found --> U[upstream request: strip hop-by-hop, X-Forwarded-*, Host, X-Request-Id]
+//!     M -- found --> AC{access: credentials, grants, limits}
+//!     AC -- refused --> ER[401 / 403 / 429 refusal]
+//!     AC -- allowed --> G{VIP gate}
+//!     G -- full or waited too long --> E503[503 refused_busy]
+//!     G -- admitted --> U[upstream request: strip hop-by-hop, X-Forwarded-*, Host, X-Request-Id]
 //!     U --> P{upstream, round robin}
 //!     P -- connect error --> P2[next upstream, once] --> P
 //!     P -- no head in time --> E504[504 timeout]
 //!     P -- unreachable --> E502[502 upstream_unreachable]
 //!     P -- response head --> B[response: streamed body, byte count]
 //!     E404 --> L
+//!     ER --> L
+//!     E503 --> L
 //!     E502 --> L
 //!     E504 --> L
 //!     B --> L[logging: Call dropped, one CallRecord, try_send to the queue]
@@ -76,6 +82,62 @@
 //! - `X-Request-Id` from the client is kept when it is 1–128 visible ASCII characters, else
 //!   the call id (a UUIDv7) is used; it goes upstream and back to the client on every
 //!   response, the gateway's errors included.
+//!
+//! # Access
+//!
+//! Right after routing, the access phase (`src/access/`) decides
+//! whether the call goes on. An API whose `auth` is empty is public: nothing is checked and the
+//! caller stays unknown. Otherwise, in this order:
+//!
+//! 1. **credentials**, in the forms the API accepts: `X-API-Key: <key>` or `Authorization:
+//!    ApiKey <key>` (looked up by its HMAC-SHA256 under the site pepper: one hash per call);
+//!    `Authorization: Basic` with the client id and secret (vs the client's `secret_hash`);
+//!    `Authorization: Bearer <JWT>`, HS256 or RS256 with the configured keys, `exp` required,
+//!    `exp`/`nbf` checked with a small leeway, the configured claim (default `sub`) naming the
+//!    client. A revoked or expired key is refused here;
+//! 2. **the client**: active, inside `valid_from`..`valid_until` and its service hours (in
+//!    the client's zone, or the site's); the caller's address in `ip_allow` — the TCP peer,
+//!    or, when the peer is one of `trusted_proxies`, the last untrusted `X-Forwarded-For`
+//!    entry;
+//! 3. **the grant**: a group of the client lists the API, or an *approved* product grant on
+//!    the key does (a pending one is `product_not_approved`);
+//! 4. **limits**: the client's TPS token bucket (`per_second`, `burst`; per gateway process),
+//!    then its quotas per minute/hour/day/month in its zone, then the product's quota on the
+//!    key. A new window starts from zero. `scope = "node"` counts in this process only (exact;
+//!    N gateways allow N × the limit; a restart forgets). `scope = "shared"` adds the calls
+//!    ClickHouse holds for the client's window from the other nodes (and this node's own, in
+//!    case of a restart), read every `quota_sync` (1 s) in the background, never on the hot
+//!    path. **Overshoot bound**: the shared count can pass the limit by the calls the *other*
+//!    gateways admitted but ClickHouse did not show yet: their shipping + insert lag (flush
+//!    interval + collector insert period, about 2 s with the defaults) plus the sync interval.
+//!    Measured in the e2e test: limit 20, two gateways at 5 calls/s each: 24 allowed. Node
+//!    names must differ between gateways of a site. Product quotas count per node;
+//! 5. **the VIP gate**: at most `max_inflight` calls (default 1024) are between admission and
+//!    the end of their response; past that, calls wait (at most `queue_max`, default 10 000,
+//!    for at most `max_wait`, default 5 s) and a freed place goes to the highest client
+//!    `priority` first, first come first served within a priority; anonymous calls are 0.
+//!    Under sustained VIP saturation low priorities wait out `max_wait` and are refused: no
+//!    aging, by design.
+//!
+//! Every refusal answers the gateway's JSON error `{"error":{"code":"…","message":"…"}}` and
+//! records its outcome, with the client id and the key's entity id (never the key) when known,
+//! and the product the call went through as `app_id`:
+//!
+//! | status | outcome | codes |
+//! | --- | --- | --- |
+//! | 401 | `refused_auth` | `auth_required`, `invalid_credentials`, `key_revoked` |
+//! | 403 | `refused_not_allowed` | `client_suspended`, `api_not_granted`, `product_not_approved` |
+//! | 403 | `refused_ip` | `ip_not_allowed` |
+//! | 403 | `refused_hours` | `outside_service_hours` |
+//! | 403 | `refused_expired` | `client_expired`, `client_not_yet_valid`, `key_expired` |
+//! | 429 | `refused_rate` | `rate_limited` (`Retry-After`: seconds until a token) |
+//! | 429 | `refused_quota` | `quota_exceeded` (`Retry-After`: seconds to the window's end) |
+//! | 503 | `refused_busy` | `refused_busy` (`Retry-After: 1`) |
+//!
+//! Clients, keys, groups and products come from the configuration log with the APIs, are
+//! swapped in whole on a change, and are kept in the snapshot (`snapshot/config.json`), so a
+//! gateway starting while ClickHouse is down enforces the same access. The pepper
+//! ([`GatewayConfig::pepper`]) must be the one the admin API hashed the keys under.
 //!
 //! # Reserved paths
 //!

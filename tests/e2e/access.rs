@@ -456,3 +456,53 @@ async fn a_shared_quota_holds_across_two_gateways() {
         2
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_started_while_clickhouse_is_down_enforces_the_same_access() {
+    let mut ch = PrivateClickHouse::start();
+    let up = upstream().await;
+    let tail = format!("[security]\npepper = \"{PEPPER}\"\n");
+    let site = Site::new("access_snapshot", &ch.url(), &tail);
+    let store = site.migrate().await;
+    write(
+        &store,
+        vec![
+            change(EntityKind::Api, "orders", api(up, "/orders")),
+            change(
+                EntityKind::Group,
+                "std",
+                json!({"name": "Std", "apis": ["orders"]}),
+            ),
+            change(
+                EntityKind::Client,
+                "acme",
+                json!({"name": "Acme", "groups": ["std"]}),
+            ),
+            change(
+                EntityKind::ApiKey,
+                "k-acme",
+                key("acme", "gwk_acme", json!({})),
+            ),
+            change(
+                EntityKind::ApiKey,
+                "k-rev",
+                key("acme", "gwk_rev", json!({"revoked": true})),
+            ),
+        ],
+    )
+    .await;
+    let orders = site.url("/orders/ok");
+    let mut gateway = site.start("gateway").await;
+    until(&orders, Some("gwk_acme"), 200, 20).await;
+    gateway.kill();
+    ch.stop();
+
+    let _gateway = site.start("gateway").await;
+    assert_eq!(get(&orders, Some("gwk_acme")).await.status, 200);
+    assert_eq!(get(&orders, None).await.code(), "auth_required");
+    assert_eq!(
+        get(&orders, Some("gwk_other")).await.code(),
+        "invalid_credentials"
+    );
+    assert_eq!(get(&orders, Some("gwk_rev")).await.code(), "key_revoked");
+}

@@ -317,6 +317,40 @@ mod tests {
     }
 
     #[test]
+    fn rs256_tokens_verify_against_the_public_key() {
+        // A key pair made for this test only (openssl genrsa 2048).
+        let private = include_str!("testdata/rs256-test-only.key.pem");
+        let public = include_str!("testdata/rs256-test-only.pub.pem");
+        let v = JwtVerifier::new(
+            &[
+                JwtKey::Hs256 {
+                    secret: SECRET.to_vec(),
+                },
+                JwtKey::Rs256 {
+                    public_key_pem: public.into(),
+                },
+            ],
+            "client",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let now = 1_800_000_000;
+        let claims = serde_json::json!({"sub": "user-7", "client": "acme", "exp": now + 60});
+        let signed = encode(
+            &Header::new(Algorithm::RS256),
+            &claims,
+            &EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        // The configured claim names the client, not `sub`.
+        assert_eq!(v.verify(&signed, now).unwrap(), "acme");
+        // An HS256 token signed with the *public key* as secret (the alg confusion attack)
+        // is refused: HS256 is checked only against HS256 secrets.
+        let confused = token(claims, public.as_bytes());
+        assert_eq!(v.verify(&confused, now), Err(Refusal::InvalidCredentials));
+    }
+
+    #[test]
     fn bad_keys_are_named() {
         let e = JwtVerifier::new(
             &[
