@@ -140,7 +140,12 @@ async fn each_refusal_is_answered_and_recorded_with_the_client() {
     let taipei = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Taipei);
     let minute = taipei.hour() * 60 + taipei.minute();
     let hm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
-    let (closes, opens) = (minute.saturating_sub(60), (minute + 120).min(23 * 60 + 59));
+    let (closes, opens) = if minute + 2 <= 23 * 60 + 59 {
+        (minute.saturating_sub(60), (minute + 120).min(23 * 60 + 59))
+    } else {
+        // At 23:58–23:59 no window opening later today exists: use 00:01–22:58 instead.
+        (minute - 60, 1)
+    };
     let hours = gatewatch_model::client::ServiceHours {
         days: vec![],
         from: hm(opens).parse().unwrap(),
@@ -245,7 +250,8 @@ async fn each_refusal_is_answered_and_recorded_with_the_client() {
         *fast.entry(a.status).or_default() += 1;
     }
     let passed = fast.get(&200).copied().unwrap_or(0);
-    assert!((5..=6).contains(&passed), "{fast:?}");
+    // The burst, and at most a token or two more on a slow machine.
+    assert!((5..=7).contains(&passed), "{fast:?}");
     assert_eq!(passed + fast.get(&429).copied().unwrap_or(0), 8, "{fast:?}");
     expect.insert(("fast", "ok"), passed);
     expect.insert(("fast", "refused_rate"), 8 - passed);
@@ -505,4 +511,48 @@ async fn a_gateway_started_while_clickhouse_is_down_enforces_the_same_access() {
         "invalid_credentials"
     );
     assert_eq!(get(&orders, Some("gwk_rev")).await.code(), "key_revoked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturated_gateway_refuses_with_503_refused_busy() {
+    let up = upstream().await;
+    let site = site_with("access_busy", up);
+    // One call at a time; a second waits at most 200 ms.
+    let text = std::fs::read_to_string(site.config_path()).unwrap();
+    let text = text.replacen(
+        "[gateway]\n",
+        "[gateway]\nmax_inflight = 1\nqueue_wait_ms = 200\n",
+        1,
+    );
+    std::fs::write(site.config_path(), text).unwrap();
+    let store = site.migrate().await;
+    let _collector = site.start("collector").await;
+    let _gateway = site.start("gateway").await;
+
+    // `/slow` holds the only place until the gateway's 1 s upstream timeout.
+    let slow = tokio::spawn({
+        let url = site.url("/public/slow");
+        async move { get(&url, None).await.status }
+    });
+    // Probe until a probe finds the place taken (the slow call may only get it after the
+    // first probe, on a busy machine).
+    let a = loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let a = get(&site.url("/public/ok"), None).await;
+        if a.status != 200 || slow.is_finished() {
+            break a;
+        }
+    };
+    assert_eq!((a.status, a.code()), (503, "refused_busy"), "{}", a.body);
+    assert!(a.headers.contains_key("retry-after"));
+    assert_eq!(slow.await.unwrap(), 504);
+    // The place is free again.
+    assert_eq!(get(&site.url("/public/ok"), None).await.status, 200);
+    eventually(
+        &store,
+        "SELECT count() FROM api_calls WHERE outcome = 'refused_busy' AND status = 503",
+        1,
+        30,
+    )
+    .await;
 }

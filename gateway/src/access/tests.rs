@@ -514,3 +514,45 @@ async fn a_busy_refusal_gives_the_quota_back() {
         .check(&r, &key_header("gwk_c"), "127.0.0.1".parse().unwrap())
         .is_ok());
 }
+
+/// Cost of the checks on the hot path (API key: one HMAC, table look-ups, a token bucket and
+/// a minute quota). Prints; asserts nothing about time. Run with `--release --ignored`.
+#[test]
+#[ignore = "a measurement, not a test"]
+fn measure_the_check_of_an_api_key_call() {
+    let f = Fixture::new(
+        &[
+            (
+                EntityKind::Client,
+                "acme",
+                serde_json::json!({"name": "Acme", "groups": ["std"],
+                "tps": {"per_second": 1_000_000_000u64, "burst": 1_000_000_000u64},
+                "quota": {"per_minute": 1_000_000_000u64}}),
+            ),
+            (
+                EntityKind::Group,
+                "std",
+                serde_json::json!({"name": "Std", "apis": ["orders"]}),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k",
+                key_entity(
+                    "acme",
+                    "gwk_acme_0123456789abcdef0123456789",
+                    serde_json::json!({}),
+                ),
+            ),
+        ],
+        Utc::now(),
+    );
+    let r = route("orders", &[AuthMethod::ApiKey]);
+    let h = key_header("gwk_acme_0123456789abcdef0123456789");
+    let n = 200_000;
+    let t0 = std::time::Instant::now();
+    for _ in 0..n {
+        assert!(f.check(&r, &h, "127.0.0.1").is_ok());
+    }
+    let per = t0.elapsed() / n;
+    println!("access check, API key + TPS + quota: {per:?} per call");
+}
