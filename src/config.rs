@@ -671,6 +671,44 @@ strip_prefix = true
     }
 
     #[test]
+    fn access_keys_are_checked_and_named() {
+        let cases = [
+            (
+                "[gateway]\ntrusted_proxies = [\"10.0.0.0/33\"]",
+                "gateway.trusted_proxies[0]",
+            ),
+            ("[gateway]\nmax_inflight = 0", "gateway.max_inflight"),
+            ("[gateway]\nquota_sync_ms = 0", "gateway.quota_sync_ms"),
+            (
+                "[gateway.jwt]\nhs256_secrets = [\"short\"]",
+                "gateway.jwt.hs256_secrets[0]",
+            ),
+            (
+                "[gateway.jwt]\nrs256_public_keys = [\"/nonexistent/key.pem\"]",
+                "gateway.jwt.rs256_public_keys[0]",
+            ),
+            (
+                "[gateway.jwt]\nrs256_public_keys = [\"-----BEGIN PUBLIC KEY-----\\nnope\\n-----END PUBLIC KEY-----\"]",
+                "gateway.jwt",
+            ),
+            ("[gateway.jwt]\nclient_claim = \"\"", "gateway.jwt.client_claim"),
+            ("[security]\npeper = \"x\"", "unknown field `peper`"),
+        ];
+        for (text, want) in cases {
+            let err = from_str(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?} → {err}");
+        }
+        let ok = from_str(
+            "timezone = \"Europe/Paris\"\n[gateway]\ntrusted_proxies = [\"192.0.2.0/24\"]\nmax_inflight = 8\n[gateway.jwt]\nhs256_secrets = [\"0123456789abcdef\"]\nclient_claim = \"azp\"",
+        )
+        .unwrap();
+        assert_eq!(ok.gateway.gate.max_inflight, 8);
+        assert_eq!(ok.gateway.jwt.len(), 1);
+        assert_eq!(ok.gateway.jwt_client_claim, "azp");
+        assert_eq!(ok.gateway.timezone, chrono_tz::Europe::Paris);
+    }
+
+    #[test]
     fn environment_overrides_the_file() {
         let env = vec![
             (

@@ -236,6 +236,12 @@ fn print_config(file: &config::FileConfig) {
     if !shown.clickhouse.password.is_empty() {
         shown.clickhouse.password = "********".into();
     }
+    if !shown.security.pepper.is_empty() {
+        shown.security.pepper = "********".into();
+    }
+    for s in &mut shown.gateway.jwt.hs256_secrets {
+        *s = "********".into();
+    }
     match toml::to_string_pretty(&shown) {
         Ok(t) => println!("{t}"),
         Err(e) => eprintln!("gatewatch: {e}"),
