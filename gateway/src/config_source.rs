@@ -264,7 +264,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("json.tmp");
-    let f = std::fs::File::create(&tmp)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    // The snapshot holds key and secret hashes: readable by the gateway's user only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let f = options.open(&tmp)?;
     std::io::Write::write_all(&mut &f, bytes)?;
     f.sync_data()?;
     std::fs::rename(&tmp, path)
