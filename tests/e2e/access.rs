@@ -66,11 +66,15 @@ impl Answer {
 }
 
 async fn get(url: &str, api_key: Option<&str>) -> Answer {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let mut req = hyper::Request::get(url);
-    if let Some(k) = api_key {
-        req = req.header("x-api-key", k);
+    match api_key {
+        Some(k) => get_with(url, "x-api-key", k).await,
+        None => get_with(url, "x-none", "").await,
     }
+}
+
+async fn get_with(url: &str, header: &str, value: &str) -> Answer {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let req = hyper::Request::get(url).header(header, value);
     let resp = client
         .request(req.body(Empty::new()).unwrap())
         .await
@@ -102,9 +106,39 @@ async fn until(url: &str, api_key: Option<&str>, status: u16, secs: u64) -> Dura
     }
 }
 
+const JWT_SECRET: &str = "e2e-jwt-secret-0123456789abcdef";
+
+fn b64url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// An HS256 JWT (the signature is the HMAC-SHA256 that `model::secret` computes).
+fn jwt(claims: serde_json::Value) -> String {
+    let head = b64url(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let input = format!("{head}.{}", b64url(claims.to_string().as_bytes()));
+    let hex = hash_secret(JWT_SECRET.as_bytes(), &input);
+    let hex = hex.trim_start_matches("hmac-sha256:");
+    let sig: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    format!("{input}.{}", b64url(&sig))
+}
+
 fn site_with(name: &str, up: std::net::SocketAddr) -> Site {
     let tail = format!(
-        "[security]\npepper = \"{PEPPER}\"\n\n[[routes]]\nprefix = \"/public\"\nupstreams = [\"http://{up}\"]\nstrip_prefix = true\n"
+        "[security]\npepper = \"{PEPPER}\"\n\n[gateway.jwt]\nhs256_secrets = [\"{JWT_SECRET}\"]\n\n[[routes]]\nprefix = \"/public\"\nupstreams = [\"http://{up}\"]\nstrip_prefix = true\n"
     );
     Site::new(
         name,
@@ -115,7 +149,7 @@ fn site_with(name: &str, up: std::net::SocketAddr) -> Site {
 
 fn api(up: std::net::SocketAddr, prefix: &str) -> serde_json::Value {
     serde_json::json!({"name": prefix, "prefix": prefix, "upstreams": [format!("http://{up}")],
-        "strip_prefix": true, "auth": ["api_key", "basic"]})
+        "strip_prefix": true, "auth": ["api_key", "basic", "jwt"]})
 }
 
 /// Sleeps past the end of the current minute when fewer than `margin` seconds are left, so a
@@ -165,7 +199,8 @@ async fn each_refusal_is_answered_and_recorded_with_the_client() {
             change(Api, "pay", api(up, "/pay")),
             change(Group, "std", json!({"name": "Standard", "apis": ["orders"]})),
             change(Product, "payp", json!({"name": "Payments", "apis": ["pay"], "approval": "manual"})),
-            change(Client, "acme", json!({"name": "Acme", "groups": ["std"]})),
+            change(Client, "acme", json!({"name": "Acme", "groups": ["std"],
+                "secret_hash": hash_secret(PEPPER.as_bytes(), "acme-secret")})),
             change(Client, "fast", json!({"name": "Fast", "groups": ["std"], "tps": {"per_second": 1, "burst": 5}})),
             change(Client, "small", json!({"name": "Small", "groups": ["std"], "quota": {"per_minute": 3}})),
             change(Client, "lan", json!({"name": "LAN only", "groups": ["std"], "ip_allow": ["10.0.0.0/8"]})),
@@ -188,12 +223,31 @@ async fn each_refusal_is_answered_and_recorded_with_the_client() {
     let orders = site.url("/orders/ok");
     let pay = site.url("/pay/ok");
     until(&orders, Some("gwk_acme"), 200, 20).await;
+    // Calls per (client, outcome) on `orders`, to find in ClickHouse.
+    let mut expect: HashMap<(&str, &str), u64> = HashMap::new();
+
+    // HTTP Basic with the client secret, and a JWT naming the client.
+    let basic = |cred: &str| {
+        let b64 = b64url(cred.as_bytes()).replace('-', "+").replace('_', "/");
+        let pad = "=".repeat((4 - b64.len() % 4) % 4);
+        format!("Basic {b64}{pad}")
+    };
+    let a = get_with(&orders, "authorization", &basic("acme:acme-secret")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = get_with(&orders, "authorization", &basic("acme:wrong")).await;
+    assert_eq!((a.status, a.code()), (401, "invalid_credentials"));
+    let exp = chrono::Utc::now().timestamp() + 300;
+    let token = jwt(json!({"sub": "acme", "exp": exp}));
+    let a = get_with(&orders, "authorization", &format!("Bearer {token}")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let stale = jwt(json!({"sub": "acme", "exp": exp - 3600}));
+    let a = get_with(&orders, "authorization", &format!("Bearer {stale}")).await;
+    assert_eq!((a.status, a.code()), (401, "invalid_credentials"));
+    *expect.entry(("", "refused_auth")).or_default() += 2;
 
     // Public APIs ask nothing.
     assert_eq!(get(&site.url("/public/ok"), None).await.status, 200);
 
-    // Calls per (client, outcome) on `orders`, to find in ClickHouse.
-    let mut expect: HashMap<(&str, &str), u64> = HashMap::new();
     for (k, status, code, outcome, client) in [
         (None, 401, "auth_required", "refused_auth", ""),
         (
