@@ -107,7 +107,8 @@
 //!    N gateways allow N × the limit; a restart forgets). `scope = "shared"` adds the calls
 //!    ClickHouse holds for the client's window from the other nodes (and this node's own, in
 //!    case of a restart), read every `quota_sync` (1 s) in the background, never on the hot
-//!    path. **Overshoot bound**: the shared count can pass the limit by the calls the *other*
+//!    path (a window's settled part, older than a minute, is re-read once a minute; only the
+//!    last minute or two every second). **Overshoot bound**: the shared count can pass the limit by the calls the *other*
 //!    gateways admitted but ClickHouse did not show yet: their shipping + insert lag (flush
 //!    interval + collector insert period, about 2 s with the defaults) plus the sync interval.
 //!    Measured in the e2e test: limit 20, two gateways at 5 calls/s each: 24 allowed. Node
