@@ -85,9 +85,9 @@
 //!
 //! # Access
 //!
-//! Right after routing, the access phase (`src/access/`) decides
-//! whether the call goes on. An API whose `auth` is empty is public: nothing is checked and the
-//! caller stays unknown. Otherwise, in this order:
+//! Right after routing, the access phase (`src/access/`) decides whether the call goes on.
+//! An API whose `auth` is empty is public: nothing is checked and the caller stays unknown.
+//! Otherwise, in this order:
 //!
 //! 1. **credentials**, in the forms the API accepts: `X-API-Key: <key>` or `Authorization:
 //!    ApiKey <key>` (looked up by its HMAC-SHA256 under the site pepper: one hash per call);
@@ -108,9 +108,10 @@
 //!    ClickHouse holds for the client's window from the other nodes (and this node's own, in
 //!    case of a restart), read every `quota_sync` (1 s) in the background, never on the hot
 //!    path (a window's settled part, older than a minute, is re-read once a minute; only the
-//!    last minute or two every second). **Overshoot bound**: the shared count can pass the limit by the calls the *other*
-//!    gateways admitted but ClickHouse did not show yet: their shipping + insert lag (flush
-//!    interval + collector insert period, about 2 s with the defaults) plus the sync interval.
+//!    last minute or two every second). **Overshoot bound**: the shared count can pass the
+//!    limit by the calls the *other* gateways admitted but ClickHouse did not show yet: their
+//!    shipping + insert lag (flush interval + collector insert period, about 2 s with the
+//!    defaults) plus the sync interval.
 //!    Measured in the e2e test: limit 20, two gateways at 5 calls/s each: 24 allowed. Node
 //!    names must differ between gateways of a site. Product quotas count per node;
 //! 5. **the VIP gate**: at most `max_inflight` calls (default 1024) are between admission and
