@@ -219,6 +219,7 @@ impl Access {
     /// The caller's address: the TCP peer, or — when the peer is a trusted proxy — the last
     /// address in `X-Forwarded-For` that is not one.
     fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = table::canonical(peer);
         if self.trusted_proxies.is_empty() || !self.trusted(peer) {
             return peer;
         }
@@ -231,6 +232,7 @@ impl Access {
                 let Ok(ip) = part.trim().parse::<IpAddr>() else {
                     return found;
                 };
+                let ip = table::canonical(ip);
                 found = ip;
                 if !self.trusted(ip) {
                     return ip;

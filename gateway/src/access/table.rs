@@ -39,12 +39,17 @@ impl ClientEntry {
     }
 
     pub fn ip_allowed(&self, ip: std::net::IpAddr) -> bool {
-        // An IPv4 caller reaching a dual-stack listener shows up as ::ffff:a.b.c.d.
-        let ip = match ip {
-            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = canonical(ip);
         self.nets.is_empty() || self.nets.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// An IPv4 caller reaching a dual-stack listener shows up as `::ffff:a.b.c.d`: match it as
+/// the IPv4 address it is.
+pub(crate) fn canonical(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+        v4 => v4,
     }
 }
 
