@@ -43,6 +43,44 @@ pub struct FileConfig {
     pub reports: ListenSection,
     /// APIs defined in the file.
     pub routes: Vec<RouteSection>,
+    pub security: SecuritySection,
+}
+
+/// Site secrets.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySection {
+    /// The pepper API keys and client secrets are hashed under (HMAC-SHA256), as text. Empty:
+    /// read from `pepper_file`. Every gateway and the admin API of a site must share it.
+    pub pepper: String,
+    /// File holding the pepper's bytes; default `<data_dir>/secret/pepper`, created with 32
+    /// random bytes (mode 0600) when missing.
+    pub pepper_file: String,
+}
+
+/// JWTs accepted by APIs with `auth = ["jwt"]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtSection {
+    /// HS256 shared secrets (at least 16 bytes each).
+    pub hs256_secrets: Vec<String>,
+    /// RS256 public keys: PEM text, or the path of a PEM file.
+    pub rs256_public_keys: Vec<String>,
+    /// The claim naming the client id.
+    pub client_claim: String,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+}
+
+impl Default for JwtSection {
+    fn default() -> Self {
+        JwtSection {
+            hs256_secrets: Vec::new(),
+            rs256_public_keys: Vec::new(),
+            client_claim: "sub".into(),
+            leeway_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -79,6 +117,18 @@ pub struct GatewaySection {
     pub upstream_connect_timeout_ms: u64,
     /// Time to the upstream's response head, in milliseconds (then 504).
     pub upstream_timeout_ms: u64,
+    /// Proxies (CIDR) whose `X-Forwarded-For` names the client for IP allowlists; empty: the
+    /// TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Calls admitted to the upstreams at once; past it calls queue by client priority.
+    pub max_inflight: usize,
+    /// Calls waiting for admission at most (more get 503 `refused_busy`).
+    pub queue_max: usize,
+    /// Longest wait for admission, in milliseconds (then 503 `refused_busy`).
+    pub queue_wait_ms: u64,
+    /// How often shared-scope quota counts are read from ClickHouse, in milliseconds.
+    pub quota_sync_ms: u64,
+    pub jwt: JwtSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -134,6 +184,7 @@ impl Default for FileConfig {
             alerter: ListenSection::at("127.0.0.1:8092"),
             reports: ListenSection::at("127.0.0.1:8093"),
             routes: Vec::new(),
+            security: SecuritySection::default(),
         }
     }
 }
@@ -162,6 +213,12 @@ impl Default for GatewaySection {
             sample_interval_secs: 10,
             upstream_connect_timeout_ms: 3_000,
             upstream_timeout_ms: 30_000,
+            trusted_proxies: Vec::new(),
+            max_inflight: 1024,
+            queue_max: 10_000,
+            queue_wait_ms: 5_000,
+            quota_sync_ms: 1_000,
+            jwt: JwtSection::default(),
         }
     }
 }
@@ -198,6 +255,9 @@ pub struct Config {
     pub dashboards_listen: SocketAddr,
     pub alerter_listen: SocketAddr,
     pub reports_listen: SocketAddr,
+    /// Where the pepper comes from; read by [`crate::pepper::load_pepper`] when a role
+    /// starts (it may create the file).
+    pub security: SecuritySection,
 }
 
 /// Reads the file (if any), applies the environment, returns the raw result.
@@ -335,6 +395,20 @@ impl FileConfig {
             gateway.routes.push(route(i, r)?);
         }
         gateway.snapshot_dir = Some(self.data_dir.join("snapshot"));
+        gateway.timezone = timezone;
+        gateway.trusted_proxies = g.trusted_proxies.clone();
+        positive("gateway.max_inflight", g.max_inflight as u64)?;
+        positive("gateway.queue_wait_ms", g.queue_wait_ms)?;
+        positive("gateway.quota_sync_ms", g.quota_sync_ms)?;
+        gateway.gate = gatewatch_gateway::GateConfig {
+            max_inflight: g.max_inflight,
+            queue_max: g.queue_max,
+            max_wait: Duration::from_millis(g.queue_wait_ms),
+        };
+        gateway.quota_sync = Duration::from_millis(g.quota_sync_ms);
+        gateway.jwt = jwt_keys(&g.jwt)?;
+        gateway.jwt_client_claim = g.jwt.client_claim.clone();
+        gateway.jwt_leeway = Duration::from_secs(g.jwt.leeway_secs);
         let mut prefixes: Vec<&str> = self.routes.iter().map(|r| r.prefix.as_str()).collect();
         prefixes.sort();
         if let Some(w) = prefixes.windows(2).find(|w| w[0] == w[1]) {
@@ -343,7 +417,15 @@ impl FileConfig {
 
         // The gateway's own checks (route shapes, upstream URLs) run now, so they exit 2 too.
         gateway.check().map_err(|e| match e {
-            gatewatch_gateway::Error::Config { field, message } => bad(field, message),
+            gatewatch_gateway::Error::Config { field, message } => {
+                let field = match field.strip_prefix("jwt[") {
+                    Some(_) => format!("gateway.jwt ({field})"),
+                    None if field == "jwt_client_claim" => "gateway.jwt.client_claim".into(),
+                    None if field.starts_with("trusted_proxies") => format!("gateway.{field}"),
+                    None => field,
+                };
+                bad(field, message)
+            }
             other => bad("gateway", other.to_string()),
         })?;
 
@@ -393,8 +475,37 @@ impl FileConfig {
             dashboards_listen: listen_addr("dashboards.listen", &self.dashboards.listen)?,
             alerter_listen: listen_addr("alerter.listen", &self.alerter.listen)?,
             reports_listen: listen_addr("reports.listen", &self.reports.listen)?,
+            security: self.security.clone(),
         })
     }
+}
+
+/// The JWT keys of `[gateway.jwt]`: HS256 secrets first, then RS256 keys (PEM text or a file).
+fn jwt_keys(j: &JwtSection) -> Result<Vec<gatewatch_gateway::JwtKey>, ConfigError> {
+    let mut keys = Vec::new();
+    for (i, s) in j.hs256_secrets.iter().enumerate() {
+        if s.len() < 16 {
+            return Err(bad(
+                format!("gateway.jwt.hs256_secrets[{i}]"),
+                "must be at least 16 bytes",
+            ));
+        }
+        keys.push(gatewatch_gateway::JwtKey::Hs256 {
+            secret: s.as_bytes().to_vec(),
+        });
+    }
+    for (i, k) in j.rs256_public_keys.iter().enumerate() {
+        let key = format!("gateway.jwt.rs256_public_keys[{i}]");
+        let pem = if k.trim_start().starts_with("-----BEGIN") {
+            k.clone()
+        } else {
+            std::fs::read_to_string(k).map_err(|e| bad(&key, format!("cannot read {k:?}: {e}")))?
+        };
+        keys.push(gatewatch_gateway::JwtKey::Rs256 {
+            public_key_pem: pem,
+        });
+    }
+    Ok(keys)
 }
 
 fn route(i: usize, r: &RouteSection) -> Result<gatewatch_gateway::RouteConfig, ConfigError> {
@@ -557,6 +668,44 @@ strip_prefix = true
             let err = from_str(text).unwrap_err().to_string();
             assert!(err.contains(want), "{text:?} → {err}");
         }
+    }
+
+    #[test]
+    fn access_keys_are_checked_and_named() {
+        let cases = [
+            (
+                "[gateway]\ntrusted_proxies = [\"10.0.0.0/33\"]",
+                "gateway.trusted_proxies[0]",
+            ),
+            ("[gateway]\nmax_inflight = 0", "gateway.max_inflight"),
+            ("[gateway]\nquota_sync_ms = 0", "gateway.quota_sync_ms"),
+            (
+                "[gateway.jwt]\nhs256_secrets = [\"short\"]",
+                "gateway.jwt.hs256_secrets[0]",
+            ),
+            (
+                "[gateway.jwt]\nrs256_public_keys = [\"/nonexistent/key.pem\"]",
+                "gateway.jwt.rs256_public_keys[0]",
+            ),
+            (
+                "[gateway.jwt]\nrs256_public_keys = [\"-----BEGIN PUBLIC KEY-----\\nnope\\n-----END PUBLIC KEY-----\"]",
+                "gateway.jwt",
+            ),
+            ("[gateway.jwt]\nclient_claim = \"\"", "gateway.jwt.client_claim"),
+            ("[security]\npeper = \"x\"", "unknown field `peper`"),
+        ];
+        for (text, want) in cases {
+            let err = from_str(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?} → {err}");
+        }
+        let ok = from_str(
+            "timezone = \"Europe/Paris\"\n[gateway]\ntrusted_proxies = [\"192.0.2.0/24\"]\nmax_inflight = 8\n[gateway.jwt]\nhs256_secrets = [\"0123456789abcdef\"]\nclient_claim = \"azp\"",
+        )
+        .unwrap();
+        assert_eq!(ok.gateway.gate.max_inflight, 8);
+        assert_eq!(ok.gateway.jwt.len(), 1);
+        assert_eq!(ok.gateway.jwt_client_claim, "azp");
+        assert_eq!(ok.gateway.timezone, chrono_tz::Europe::Paris);
     }
 
     #[test]

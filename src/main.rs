@@ -12,6 +12,7 @@ mod config_cmd;
 mod demo;
 mod health;
 mod loadgen;
+mod pepper;
 mod roles;
 
 use clap::{Parser, Subcommand};
@@ -234,6 +235,12 @@ fn print_config(file: &config::FileConfig) {
     let mut shown = file.clone();
     if !shown.clickhouse.password.is_empty() {
         shown.clickhouse.password = "********".into();
+    }
+    if !shown.security.pepper.is_empty() {
+        shown.security.pepper = "********".into();
+    }
+    for s in &mut shown.gateway.jwt.hs256_secrets {
+        *s = "********".into();
     }
     match toml::to_string_pretty(&shown) {
         Ok(t) => println!("{t}"),

@@ -60,8 +60,16 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Puts the site's pepper into the gateway's configuration (see [`crate::pepper`]).
+fn with_pepper(config: &mut Config) -> anyhow::Result<()> {
+    let pepper = crate::pepper::load_pepper(&config.data_dir, &config.security)?;
+    config.gateway.pepper = pepper.into();
+    Ok(())
+}
+
 /// `gatewatch gateway`.
-pub async fn gateway(config: Config) -> anyhow::Result<()> {
+pub async fn gateway(mut config: Config) -> anyhow::Result<()> {
+    with_pepper(&mut config)?;
     tracing::info!(listen = %config.gateway.listen, routes = config.gateway.routes.len(), collector = %config.gateway.collector_url, "gateway starting");
     gatewatch_gateway::run(config.gateway, shutdown_signal())
         .await
@@ -82,6 +90,7 @@ pub async fn collector(config: Config) -> anyhow::Result<()> {
 /// first (flushing its records to the collector), then the rest.
 pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     tracing::info!(node = %config.node, data_dir = %config.data_dir.display(), timezone = %config.timezone, "gatewatch up");
+    with_pepper(&mut config)?;
     let store = Store::new(config.store.clone());
     wait_for_clickhouse(&store).await?;
     migrate(&config).await?;

@@ -3,11 +3,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::Uri;
 use serde::Deserialize;
 
+use crate::access::auth::{JwtKey, JwtVerifier};
+use crate::access::priority::GateConfig;
+use crate::access::Settings;
 use crate::error::{Error, Result};
 use crate::route::Router;
 use crate::upstream::Clients;
@@ -68,6 +72,24 @@ pub struct GatewayConfig {
     pub snapshot_dir: Option<PathBuf>,
     /// How often the configuration log is polled for changes.
     pub config_poll: Duration,
+    /// The site's secret pepper: API keys and client secrets are looked up by their
+    /// HMAC-SHA256 under it (`gatewatch_model::secret`). Empty in tests only.
+    pub pepper: Arc<[u8]>,
+    /// Keys that sign the JWTs accepted by APIs with `auth = ["jwt"]`.
+    pub jwt: Vec<JwtKey>,
+    /// The JWT claim naming the client id (default `sub`).
+    pub jwt_client_claim: String,
+    /// Clock skew allowed on a JWT's `exp` and `nbf` (default 30 s).
+    pub jwt_leeway: Duration,
+    /// Site zone: validity dates, service hours and quota windows of clients without their own.
+    pub timezone: chrono_tz::Tz,
+    /// Proxies (CIDR blocks) whose `X-Forwarded-For` is believed for the client's address;
+    /// empty: the TCP peer address is the client's.
+    pub trusted_proxies: Vec<String>,
+    /// The VIP admission gate in front of the upstreams (see `access::priority`).
+    pub gate: GateConfig,
+    /// How often shared-scope quota counts are read from ClickHouse.
+    pub quota_sync: Duration,
 }
 
 impl GatewayConfig {
@@ -96,6 +118,14 @@ impl GatewayConfig {
             config_store: None,
             snapshot_dir: None,
             config_poll: Duration::from_secs(1),
+            pepper: Arc::from(Vec::new()),
+            jwt: Vec::new(),
+            jwt_client_claim: "sub".into(),
+            jwt_leeway: Duration::from_secs(30),
+            timezone: chrono_tz::Asia::Taipei,
+            trusted_proxies: Vec::new(),
+            gate: GateConfig::default(),
+            quota_sync: Duration::from_secs(1),
         }
     }
 
@@ -127,6 +157,21 @@ impl GatewayConfig {
                 return Err(Error::config(field, "must be longer than zero"));
             }
         }
+        if self.gate.max_inflight == 0 {
+            return Err(Error::config("gate.max_inflight", "must be at least 1"));
+        }
+        if self.quota_sync.is_zero() {
+            return Err(Error::config("quota_sync", "must be longer than zero"));
+        }
+        let mut trusted_proxies = Vec::with_capacity(self.trusted_proxies.len());
+        for (i, c) in self.trusted_proxies.iter().enumerate() {
+            trusted_proxies.push(
+                gatewatch_model::client::parse_cidr(c)
+                    .map_err(|m| Error::config(format!("trusted_proxies[{i}]"), m))?,
+            );
+        }
+        let jwt = JwtVerifier::new(&self.jwt, &self.jwt_client_claim, self.jwt_leeway)
+            .map_err(|(field, message)| Error::config(field, message))?;
         let base = self.collector_url.trim_end_matches('/');
         let records_uri = collector_uri(base, "/v1/records")?;
         let samples_uri = collector_uri(base, "/v1/node-samples")?;
@@ -136,6 +181,13 @@ impl GatewayConfig {
             clients,
             records_uri,
             samples_uri,
+            access: Settings {
+                pepper: self.pepper.clone(),
+                jwt,
+                site_tz: self.timezone,
+                trusted_proxies,
+                gate: self.gate,
+            },
         })
     }
 }
@@ -158,6 +210,7 @@ pub(crate) struct Validated {
     pub clients: Clients,
     pub records_uri: Uri,
     pub samples_uri: Uri,
+    pub access: Settings,
 }
 
 /// One API: requests whose path starts with `prefix` (at a `/` boundary) go to `upstreams`.

@@ -1,17 +1,23 @@
-//! APIs from the configuration log, hot.
+//! APIs and access entities from the configuration log, hot.
 //!
-//! At start the gateway loads the current `api` entities from ClickHouse (or, when it cannot
-//! be reached, from its last snapshot on disk) and routes them beside the file's `[[routes]]`.
+//! At start the gateway loads the current `api`, `client`, `api_key`, `group` and `product`
+//! entities from ClickHouse (or, when it cannot be reached, from its last snapshot on disk),
+//! routes the APIs beside the file's `[[routes]]` and builds the access table from the rest.
 //! Then it polls the log's revision every `config_poll`; on a change it reloads, builds a new
-//! router and swaps it in whole: calls in flight keep the router they started with, no lock
-//! is taken on the hot path. When ClickHouse is unreachable the gateway keeps serving its last
-//! configuration. A bad API entity is skipped with a warning naming it and the field; it never
-//! takes the others down. File routes win a clash (same specificity, overlapping paths and
-//! methods), and so does, among the log's APIs, the one listed first (by id).
+//! router and access table and swaps them in whole (the table first, so a newly routed API
+//! finds its clients): calls in flight keep what they started with, no lock is taken on the
+//! hot path. When ClickHouse is unreachable the gateway keeps serving its last configuration,
+//! and enforces the same access. A bad entity is skipped with a warning naming it and the
+//! field; it never takes the others down. File routes win a clash (same specificity,
+//! overlapping paths and methods), and so does, among the log's APIs, the one listed first
+//! (by id).
 //!
 //! Each new router starts its own health checks; the one swapped out is dropped and its
 //! checks stop with it. Upstreams whose API, URL and health settings are unchanged keep their
 //! state (checked down, ejected, calls in flight) across the swap.
+//!
+//! The snapshot is `snapshot/config.json`: a list of `{kind, id, version, body}`. The older
+//! `snapshot/apis.json` (APIs only, no `kind`) is still read when `config.json` is missing.
 
 use gatewatch_model::{ApiSpec, EntityKind};
 use gatewatch_store::config_log::{self, Entry, Revision};
@@ -23,6 +29,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::access::table::{AccessTable, Raw};
 use crate::config::RouteConfig;
 use crate::proxy::Shared;
 use crate::route::{file_apis, Api, Router};
@@ -30,11 +37,29 @@ use crate::upstream::Clients;
 
 /// How long the first load may take before the snapshot is used instead.
 const FIRST_LOAD_TIMEOUT: Duration = Duration::from_secs(3);
-const SNAPSHOT_FILE: &str = "apis.json";
+const SNAPSHOT_FILE: &str = "config.json";
+/// The snapshot file of earlier versions (APIs only).
+const OLD_SNAPSHOT_FILE: &str = "apis.json";
 
-/// One API as kept in the snapshot.
+/// The entity kinds a gateway loads.
+const KINDS: [EntityKind; 5] = [
+    EntityKind::Api,
+    EntityKind::Client,
+    EntityKind::ApiKey,
+    EntityKind::Group,
+    EntityKind::Product,
+];
+
+fn api_kind() -> EntityKind {
+    EntityKind::Api
+}
+
+/// One entity as kept in the snapshot.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SnapshotApi {
+    /// Absent in the old `apis.json`, which held APIs only.
+    #[serde(default = "api_kind")]
+    kind: EntityKind,
     id: String,
     version: u64,
     body: String,
@@ -46,28 +71,49 @@ pub(crate) struct Source {
     pub clients: Clients,
     pub snapshot_dir: Option<PathBuf>,
     pub poll: Duration,
+    /// The site's zone (clients without their own).
+    pub site_tz: chrono_tz::Tz,
 }
+
+/// What a configuration load gives: the router and the access table.
+pub(crate) type Loaded = (Router, AccessTable);
 
 impl Source {
     /// The router to start with, and the revision it reflects (`None` when it came from the
     /// snapshot or the file only).
-    pub async fn initial(&self) -> (Router, Option<Revision>) {
+    pub async fn initial(&self) -> (Loaded, Option<Revision>) {
         let loaded = tokio::time::timeout(FIRST_LOAD_TIMEOUT, self.load()).await;
         match loaded {
             Ok(Ok((apis, rev))) => {
                 self.save_snapshot(&apis).await;
-                info!(apis = apis.len(), "APIs loaded from the configuration log");
-                (self.router(&apis, None), Some(rev))
+                info!(
+                    entities = apis.len(),
+                    "configuration loaded from the configuration log"
+                );
+                (self.build(&apis, None), Some(rev))
             }
             Ok(Err(e)) => {
                 warn!(error = %e, "configuration log unreachable; starting from the snapshot");
-                (self.router(&self.read_snapshot().await, None), None)
+                (self.build(&self.read_snapshot().await, None), None)
             }
             Err(_) => {
                 warn!("configuration log did not answer in time; starting from the snapshot");
-                (self.router(&self.read_snapshot().await, None), None)
+                (self.build(&self.read_snapshot().await, None), None)
             }
         }
+    }
+
+    fn build(&self, entities: &[SnapshotApi], previous: Option<&Router>) -> Loaded {
+        let table = AccessTable::build(
+            entities.iter().map(|e| Raw {
+                kind: e.kind,
+                id: &e.id,
+                version: e.version,
+                body: &e.body,
+            }),
+            self.site_tz,
+        );
+        (self.router(entities, previous), table)
     }
 
     /// Polls for changes and swaps the router in until `stop`.
@@ -97,15 +143,16 @@ impl Source {
             }
             match self.load().await {
                 Ok((apis, rev)) => {
-                    let mut router = self.router(&apis, Some(&shared.router.load()));
+                    let (mut router, table) = self.build(&apis, Some(&shared.router.load()));
                     router.start_checks(&self.clients);
+                    shared.access.table.store(Arc::new(table));
                     // The old router drops here (once no lookup holds it): its checks stop.
                     shared.router.store(Arc::new(router));
                     self.save_snapshot(&apis).await;
                     info!(
-                        apis = apis.len(),
+                        entities = apis.len(),
                         rows = rev.rows,
-                        "configuration changed; routes reloaded"
+                        "configuration changed; routes and access reloaded"
                     );
                     seen = Some(rev);
                 }
@@ -120,8 +167,9 @@ impl Source {
         let apis = config_log::current(&self.store)
             .await?
             .into_iter()
-            .filter(|e| e.kind == EntityKind::Api && !e.deleted)
+            .filter(|e| KINDS.contains(&e.kind) && !e.deleted)
             .map(|e: Entry| SnapshotApi {
+                kind: e.kind,
                 id: e.id,
                 version: e.version,
                 body: e.body,
@@ -142,7 +190,7 @@ impl Source {
                 Vec::new()
             }
         };
-        for api in apis {
+        for api in apis.iter().filter(|e| e.kind == EntityKind::Api) {
             let spec: ApiSpec = match serde_json::from_str(&api.body) {
                 Ok(s) => s,
                 Err(e) => {
@@ -188,9 +236,12 @@ impl Source {
     }
 
     async fn read_snapshot(&self) -> Vec<SnapshotApi> {
-        let Some(path) = self.snapshot_path() else {
+        let Some(mut path) = self.snapshot_path() else {
             return Vec::new();
         };
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            path = path.with_file_name(OLD_SNAPSHOT_FILE);
+        }
         match tokio::fs::read(&path).await {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 warn!(path = %path.display(), error = %e, "configuration snapshot unreadable; starting with the file's routes");
@@ -206,8 +257,58 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("json.tmp");
-    let f = std::fs::File::create(&tmp)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    // The snapshot holds key and secret hashes: readable by the gateway's user only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let f = options.open(&tmp)?;
     std::io::Write::write_all(&mut &f, bytes)?;
     f.sync_data()?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(dir: &Path) -> Source {
+        Source {
+            store: Store::new(Default::default()),
+            file_routes: Vec::new(),
+            clients: Clients::new(Duration::from_secs(1)),
+            snapshot_dir: Some(dir.to_path_buf()),
+            poll: Duration::from_secs(1),
+            site_tz: chrono_tz::Asia::Taipei,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_old_apis_only_snapshot_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(OLD_SNAPSHOT_FILE),
+            r#"[{"id":"orders","version":3,"body":"{\"name\":\"o\",\"prefix\":\"/orders\",\"upstreams\":[\"http://127.0.0.1:9\"]}"}]"#,
+        )
+        .unwrap();
+        let s = source(dir.path());
+        let read = s.read_snapshot().await;
+        assert_eq!(read.len(), 1);
+        assert_eq!((read[0].kind, read[0].version), (EntityKind::Api, 3));
+        let (router, _) = s.build(&read, None);
+        assert!(router.find("/orders/x").is_some());
+
+        // Once written, the new snapshot (all kinds) is the one read.
+        let client = SnapshotApi {
+            kind: EntityKind::Client,
+            id: "acme".into(),
+            version: 1,
+            body: r#"{"name":"Acme"}"#.into(),
+        };
+        s.save_snapshot(&[read[0].clone(), client]).await;
+        let read = s.read_snapshot().await;
+        assert_eq!(read.len(), 2);
+        let (_, table) = s.build(&read, None);
+        assert!(table.clients.contains_key("acme"));
+    }
 }

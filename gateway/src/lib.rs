@@ -37,7 +37,11 @@
 //!     C --> M{route: most specific pattern + method}
 //!     M -- none --> E404[404 no_route]
 //!     M -- path, not method --> E405[405 no_route + Allow]
-//!     M -- found --> U[upstream request: strip hop-by-hop, X-Forwarded-*, Host, X-Request-Id]
+//!     M -- found --> AC{access: credentials, grants, limits}
+//!     AC -- refused --> ER[401 / 403 / 429 refusal]
+//!     AC -- allowed --> G{VIP gate}
+//!     G -- full or waited too long --> E503[503 refused_busy]
+//!     G -- admitted --> U[upstream request: strip hop-by-hop, X-Forwarded-*, Host, X-Request-Id]
 //!     U --> P{upstream: lb policy over healthy, untried}
 //!     P -- failed before head, may retry --> P
 //!     P -- no head in time --> E504[504 timeout]
@@ -45,6 +49,8 @@
 //!     P -- response head --> B[response: streamed body, byte count, in-flight held]
 //!     E404 --> L
 //!     E405 --> L
+//!     ER --> L
+//!     E503 --> L
 //!     E502 --> L
 //!     E504 --> L
 //!     B --> L[logging: Call dropped, one CallRecord, try_send to the queue]
@@ -110,6 +116,64 @@
 //!   the call id (a UUIDv7) is used; it goes upstream and back to the client on every
 //!   response, the gateway's errors included.
 //!
+//! # Access
+//!
+//! Right after routing, the access phase (`src/access/`) decides whether the call goes on.
+//! An API whose `auth` is empty is public: nothing is checked and the caller stays unknown.
+//! Otherwise, in this order:
+//!
+//! 1. **credentials**, in the forms the API accepts: `X-API-Key: <key>` or `Authorization:
+//!    ApiKey <key>` (looked up by its HMAC-SHA256 under the site pepper: one hash per call);
+//!    `Authorization: Basic` with the client id and secret (vs the client's `secret_hash`);
+//!    `Authorization: Bearer <JWT>`, HS256 or RS256 with the configured keys, `exp` required,
+//!    `exp`/`nbf` checked with a small leeway, the configured claim (default `sub`) naming the
+//!    client. A revoked or expired key is refused here;
+//! 2. **the client**: active, inside `valid_from`..`valid_until` and its service hours (in
+//!    the client's zone, or the site's); the caller's address in `ip_allow` — the TCP peer,
+//!    or, when the peer is one of `trusted_proxies`, the last untrusted `X-Forwarded-For`
+//!    entry;
+//! 3. **the grant**: a group of the client lists the API, or an *approved* product grant on
+//!    the key does (a pending one is `product_not_approved`);
+//! 4. **limits**: the client's TPS token bucket (`per_second`, `burst`; per gateway process),
+//!    then its quotas per minute/hour/day/month in its zone, then the product's quota on the
+//!    key. A new window starts from zero. `scope = "node"` counts in this process only (exact;
+//!    N gateways allow N × the limit; a restart forgets). `scope = "shared"` adds the calls
+//!    ClickHouse holds for the client's window from the other nodes (and this node's own, in
+//!    case of a restart), read every `quota_sync` (1 s) in the background, never on the hot
+//!    path (a window's settled part, older than a minute, is re-read once a minute; only the
+//!    last minute or two every second). **Overshoot bound**: the shared count can pass the
+//!    limit by the calls the *other* gateways admitted but ClickHouse did not show yet: their
+//!    shipping + insert lag (flush interval + collector insert period, about 2 s with the
+//!    defaults) plus the sync interval.
+//!    Measured in the e2e test: limit 20, two gateways at 5 calls/s each: 24 allowed. Node
+//!    names must differ between gateways of a site. Product quotas count per node;
+//! 5. **the VIP gate**: at most `max_inflight` calls (default 1024) are between admission and
+//!    the end of their response; past that, calls wait (at most `queue_max`, default 10 000,
+//!    for at most `max_wait`, default 5 s) and a freed place goes to the highest client
+//!    `priority` first, first come first served within a priority; anonymous calls are 0.
+//!    Under sustained VIP saturation low priorities wait out `max_wait` and are refused: no
+//!    aging, by design.
+//!
+//! Every refusal answers the gateway's JSON error `{"error":{"code":"…","message":"…"}}` and
+//! records its outcome, with the client id and the key's entity id (never the key) when known,
+//! and the product the call went through as `app_id`:
+//!
+//! | status | outcome | codes |
+//! | --- | --- | --- |
+//! | 401 | `refused_auth` | `auth_required`, `invalid_credentials`, `key_revoked` |
+//! | 403 | `refused_not_allowed` | `client_suspended`, `api_not_granted`, `product_not_approved` |
+//! | 403 | `refused_ip` | `ip_not_allowed` |
+//! | 403 | `refused_hours` | `outside_service_hours` |
+//! | 403 | `refused_expired` | `client_expired`, `client_not_yet_valid`, `key_expired` |
+//! | 429 | `refused_rate` | `rate_limited` (`Retry-After`: seconds until a token) |
+//! | 429 | `refused_quota` | `quota_exceeded` (`Retry-After`: seconds to the window's end) |
+//! | 503 | `refused_busy` | `refused_busy` (`Retry-After: 1`) |
+//!
+//! Clients, keys, groups and products come from the configuration log with the APIs, are
+//! swapped in whole on a change, and are kept in the snapshot (`snapshot/config.json`), so a
+//! gateway starting while ClickHouse is down enforces the same access. The pepper
+//! ([`GatewayConfig::pepper`]) must be the one the admin API hashed the keys under.
+//!
 //! # Reserved paths
 //!
 //! Answered by the gateway itself on its listener, for any route table, and not recorded:
@@ -153,6 +217,7 @@
 //! curl -si -H 'X-Request-Id: hello-1' http://127.0.0.1:8080/demo/anything?x=1
 //! ```
 
+mod access;
 mod body;
 mod capture;
 mod config;
@@ -187,6 +252,8 @@ use tracing::{debug, info, warn};
 #[doc(no_inline)]
 pub use gatewatch_model::CallRecord;
 
+pub use access::auth::JwtKey;
+pub use access::priority::GateConfig;
 pub use config::{
     GatewayConfig, RouteConfig, DEFAULT_BATCH_MAX_RECORDS, DEFAULT_LISTEN, DEFAULT_QUEUE_CAPACITY,
     DEFAULT_SPOOL_MAX_BYTES,
@@ -294,14 +361,33 @@ pub async fn bind(
             clients: validated.clients.clone(),
             snapshot_dir: config.snapshot_dir.clone(),
             poll: config.config_poll,
+            site_tz: config.timezone,
         });
-    let (mut router, revision) = match &source {
+    let ((mut router, table), revision) = match &source {
         Some(s) => s.initial().await,
-        None => (validated.router, None),
+        None => (
+            (validated.router, access::table::AccessTable::default()),
+            None,
+        ),
     };
     router.start_checks(&validated.clients);
+    let access = Arc::new(access::Access::new(
+        validated.access,
+        table,
+        Arc::new(access::SystemClock::new()),
+    ));
+    let quota_sync = config.config_store.clone().map(|store| {
+        tokio::spawn(access::sync::run(
+            access.clone(),
+            gatewatch_store::Store::new(store),
+            node.clone(),
+            config.quota_sync,
+            stop_rx.clone(),
+        ))
+    });
     let shared = Arc::new(proxy::Shared {
         router: arc_swap::ArcSwap::from_pointee(router),
+        access,
         client: validated.clients.default_client(),
         records: records_tx,
         metrics,
@@ -319,6 +405,7 @@ pub async fn bind(
         let mut failed = None;
         for (name, task) in [
             ("config source", source_task),
+            ("quota sync", quota_sync),
             ("batcher", Some(batcher)),
             ("sampler", sampler),
             ("shipper", Some(sender)),

@@ -4,7 +4,8 @@
 //! 2. **start** — a [`Call`] is opened: call id (UUIDv7 of the start time), request id;
 //! 3. **route** — the most specific path pattern whose API takes the method (see
 //!    [`crate::route`]); a path known only for other methods → 405 with `Allow`; none → 404,
-//!    both `no_route`;
+//!    both `no_route`; then **access** — credentials, grants, limits, VIP gate (see
+//!    [`crate::access`]); a refusal answers at once with its status and code;
 //! 4. **upstream request** — hop-by-hop headers out, `X-Forwarded-*`, `Host`, `X-Request-Id`
 //!    in, target rewritten; the body streams through [`RequestBody`];
 //! 5. **upstream** — picked by the API's policy among healthy upstreams not yet tried;
@@ -47,6 +48,8 @@ pub(crate) type UpstreamClient = Client<HttpConnector, RequestBody>;
 pub(crate) struct Shared {
     /// Swapped whole when the configuration log changes.
     pub router: arc_swap::ArcSwap<Router>,
+    /// Authentication, authorization, limits and the VIP gate (its table swaps with the router).
+    pub access: Arc<crate::access::Access>,
     pub client: UpstreamClient,
     /// The bounded record queue (the proxy only ever `try_send`s).
     pub records: mpsc::Sender<CallEvent>,
@@ -145,6 +148,15 @@ async fn proxy(
     call.set_route(route.clone());
     // capture: the client's headers as received, when the API's policy keeps headers.
     call.capture_request_headers(req.headers());
+
+    // ── access phase (crate::access): credentials, grants, limits, then the VIP gate ──
+    if let Err(refusal) = shared
+        .access
+        .admit(&route, req.headers(), peer.addr, &mut call)
+        .await
+    {
+        return refusal.answer(call, &request_id);
+    }
 
     let (parts, body) = req.into_parts();
     let method = parts.method;

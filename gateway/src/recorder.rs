@@ -56,6 +56,8 @@ pub(crate) struct CallEvent {
     /// Headers and bodies captured under the API's policy; `None` when it keeps only the
     /// summary.
     pub capture: Option<Box<Captures>>,
+    /// Client, key and product ids from the access phase.
+    pub caller: crate::access::CallerIds,
 }
 
 impl CallEvent {
@@ -113,6 +115,10 @@ impl CallEvent {
         if let Some(cap) = &self.capture {
             capture::fill(&mut rec, cap, &masker);
         }
+        let id = |v: Option<Arc<str>>| v.map(|s| s.to_string()).unwrap_or_default();
+        rec.client_id = id(self.caller.client_id);
+        rec.api_key_id = id(self.caller.api_key_id);
+        rec.app_id = id(self.caller.app_id);
         rec
     }
 }
@@ -140,6 +146,8 @@ pub(crate) struct Call {
     pub no_body: bool,
     /// Counts the call in flight at its upstream (least connections) until the call ends.
     in_flight: Option<crate::upstream::InFlight>,
+    /// The call's place behind the access phase's gate, given up when the call ends.
+    admission: Option<crate::access::Admission>,
 }
 
 impl Call {
@@ -161,6 +169,7 @@ impl Call {
             answered: false,
             no_body: req.method() == Method::HEAD,
             in_flight: None,
+            admission: None,
             ev: Some(CallEvent {
                 call_id,
                 ts_us: i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX),
@@ -179,8 +188,21 @@ impl Call {
                 response_bytes: 0,
                 error: Cow::Borrowed(""),
                 capture: None,
+                caller: Default::default(),
             }),
         }
+    }
+
+    /// Who is calling (set by the access phase).
+    pub fn set_caller(&mut self, caller: crate::access::CallerIds) {
+        if let Some(ev) = self.ev() {
+            ev.caller = caller;
+        }
+    }
+
+    /// Keeps the call's place behind the gate until the call ends.
+    pub fn hold_admission(&mut self, admission: crate::access::Admission) {
+        self.admission = Some(admission);
     }
 
     fn ev(&mut self) -> Option<&mut CallEvent> {
@@ -357,6 +379,7 @@ mod tests {
             response_bytes: 0,
             error: Cow::Borrowed(""),
             capture: None,
+            caller: Default::default(),
         }
     }
 
@@ -365,6 +388,7 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::channel(2);
         let shared = Shared {
             router: arc_swap::ArcSwap::from_pointee(Router::new(&[]).unwrap()),
+            access: Arc::new(crate::access::tests::access_for_tests()),
             client: crate::proxy::upstream_client(Duration::from_secs(1)),
             records: tx,
             metrics: Arc::new(crate::metrics::Metrics::default()),
@@ -412,6 +436,7 @@ mod tests {
             response_bytes: 7,
             error: Cow::Borrowed(""),
             capture: None,
+            caller: Default::default(),
         };
         let r = ev.into_record("gw1");
         assert_eq!(r.call_id, id);

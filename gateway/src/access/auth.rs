@@ -1,0 +1,404 @@
+//! Authentication: which client is calling, from the credentials an API accepts.
+//!
+//! - `api_key`: `X-API-Key: <key>` or `Authorization: ApiKey <key>`; looked up by its
+//!   HMAC-SHA256 under the site's pepper (one hash per call, microseconds);
+//! - `basic`: `Authorization: Basic` with the client id and the client secret, checked against
+//!   the client's `secret_hash` (same hash, constant-time compare);
+//! - `jwt`: `Authorization: Bearer <JWT>` signed HS256 (a configured secret) or RS256 (a
+//!   configured PEM public key); `exp` is required, `exp` and `nbf` are checked against the
+//!   gateway's clock with a small leeway; the configured claim (default `sub`) names the client.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use gatewatch_model::api::AuthMethod;
+use gatewatch_model::secret;
+use http::HeaderMap;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+use gatewatch_model::access::KeyBar;
+
+use super::refusal::Refusal;
+use super::table::{AccessTable, ClientEntry, KeyEntry};
+use super::CallerIds;
+
+/// A key that signs the JWTs the gateway accepts.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwtKey {
+    /// HMAC-SHA256 with a shared secret.
+    Hs256 {
+        /// The shared secret's bytes.
+        secret: Vec<u8>,
+    },
+    /// RSA-SHA256; the public key as PEM (`-----BEGIN PUBLIC KEY-----` or `RSA PUBLIC KEY`).
+    Rs256 {
+        /// The PEM text.
+        public_key_pem: String,
+    },
+}
+
+impl std::fmt::Debug for JwtKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // Never print a secret.
+            JwtKey::Hs256 { .. } => f.write_str("Hs256(..)"),
+            JwtKey::Rs256 { .. } => f.write_str("Rs256(..)"),
+        }
+    }
+}
+
+/// Checks JWTs against the configured keys.
+pub(crate) struct JwtVerifier {
+    keys: Vec<(Algorithm, DecodingKey)>,
+    claim: String,
+    leeway_s: i64,
+}
+
+impl JwtVerifier {
+    /// Parses the keys; the error names the key (`jwt[1]`) and what is wrong.
+    pub fn new(
+        keys: &[JwtKey],
+        claim: &str,
+        leeway: Duration,
+    ) -> Result<JwtVerifier, (String, String)> {
+        let mut out = Vec::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            let field = format!("jwt[{i}]");
+            match k {
+                JwtKey::Hs256 { secret } => {
+                    if secret.len() < 16 {
+                        return Err((field, "an HS256 secret must be at least 16 bytes".into()));
+                    }
+                    out.push((Algorithm::HS256, DecodingKey::from_secret(secret)));
+                }
+                JwtKey::Rs256 { public_key_pem } => {
+                    let key = DecodingKey::from_rsa_pem(public_key_pem.as_bytes())
+                        .map_err(|e| (field, format!("not an RSA public key in PEM: {e}")))?;
+                    out.push((Algorithm::RS256, key));
+                }
+            }
+        }
+        if claim.trim().is_empty() {
+            return Err(("jwt_client_claim".into(), "must not be empty".into()));
+        }
+        Ok(JwtVerifier {
+            keys: out,
+            claim: claim.to_string(),
+            leeway_s: leeway.as_secs() as i64,
+        })
+    }
+
+    /// The client id the token names, when it is signed by a configured key and within its
+    /// time (`now_s`: Unix seconds).
+    pub fn verify(&self, token: &str, now_s: i64) -> Result<String, Refusal> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::InvalidCredentials)?;
+        let mut validation = Validation::new(header.alg);
+        // Times are checked below against the gateway's (injectable) clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let claims = self
+            .keys
+            .iter()
+            .filter(|(alg, _)| *alg == header.alg)
+            .find_map(|(_, key)| {
+                jsonwebtoken::decode::<HashMap<String, serde_json::Value>>(token, key, &validation)
+                    .ok()
+            })
+            .ok_or(Refusal::InvalidCredentials)?
+            .claims;
+        let time = |name: &str| claims.get(name).and_then(serde_json::Value::as_f64);
+        let Some(exp) = time("exp") else {
+            return Err(Refusal::InvalidCredentials);
+        };
+        if (now_s - self.leeway_s) as f64 >= exp {
+            return Err(Refusal::InvalidCredentials);
+        }
+        if time("nbf").is_some_and(|nbf| ((now_s + self.leeway_s) as f64) < nbf) {
+            return Err(Refusal::InvalidCredentials);
+        }
+        match claims.get(&self.claim) {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            _ => Err(Refusal::InvalidCredentials),
+        }
+    }
+}
+
+/// Who is calling.
+pub(crate) struct Caller {
+    pub client: Arc<ClientEntry>,
+    pub key: Option<Arc<KeyEntry>>,
+}
+
+/// What the request carries, among what the API accepts.
+enum Credential<'a> {
+    ApiKey(&'a str),
+    Basic(&'a str),
+    Bearer(&'a str),
+}
+
+fn credential<'a>(methods: &[AuthMethod], headers: &'a HeaderMap) -> Option<Credential<'a>> {
+    let accepts = |m: AuthMethod| methods.contains(&m);
+    if accepts(AuthMethod::ApiKey) {
+        if let Some(k) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+            return Some(Credential::ApiKey(k.trim()));
+        }
+    }
+    let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = auth.trim().split_once(' ')?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("apikey") && accepts(AuthMethod::ApiKey) {
+        Some(Credential::ApiKey(rest))
+    } else if scheme.eq_ignore_ascii_case("basic") && accepts(AuthMethod::Basic) {
+        Some(Credential::Basic(rest))
+    } else if scheme.eq_ignore_ascii_case("bearer") && accepts(AuthMethod::Jwt) {
+        Some(Credential::Bearer(rest))
+    } else {
+        None
+    }
+}
+
+/// Finds the caller of an API that accepts `methods`. Key bars (revoked, expired) are checked
+/// here, and their refusal names the key's client and the key; the client's own bars are the
+/// caller's business.
+pub(crate) fn authenticate(
+    methods: &[AuthMethod],
+    headers: &HeaderMap,
+    table: &AccessTable,
+    pepper: &[u8],
+    jwt: &JwtVerifier,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Caller, (Refusal, CallerIds)> {
+    find(methods, headers, table, pepper, jwt, now).map_err(|r| match r {
+        Found::Barred(r, key) => (
+            r,
+            CallerIds {
+                client_id: Some(Arc::from(key.spec.client_id.as_str())),
+                api_key_id: Some(key.id.clone()),
+                app_id: None,
+            },
+        ),
+        Found::No(r) => (r, CallerIds::default()),
+    })
+}
+
+/// Why no caller was found.
+enum Found {
+    No(Refusal),
+    /// The key is known but may not be used.
+    Barred(Refusal, Arc<KeyEntry>),
+}
+
+impl From<Refusal> for Found {
+    fn from(r: Refusal) -> Found {
+        Found::No(r)
+    }
+}
+
+fn find(
+    methods: &[AuthMethod],
+    headers: &HeaderMap,
+    table: &AccessTable,
+    pepper: &[u8],
+    jwt: &JwtVerifier,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Caller, Found> {
+    let client = |id: &str| {
+        table
+            .clients
+            .get(id)
+            .cloned()
+            .ok_or(Refusal::InvalidCredentials)
+    };
+    match credential(methods, headers).ok_or(Refusal::AuthRequired)? {
+        Credential::ApiKey(k) => {
+            if k.is_empty() {
+                return Err(Refusal::AuthRequired.into());
+            }
+            let key = table
+                .keys_by_hash
+                .get(&secret::hash_secret(pepper, k))
+                .cloned()
+                .ok_or(Refusal::InvalidCredentials)?;
+            match key.spec.bar_at(now) {
+                Some(KeyBar::Revoked) => return Err(Found::Barred(Refusal::KeyRevoked, key)),
+                Some(KeyBar::Expired) => return Err(Found::Barred(Refusal::KeyExpired, key)),
+                None => {}
+            }
+            Ok(Caller {
+                client: client(&key.spec.client_id)?,
+                key: Some(key),
+            })
+        }
+        Credential::Basic(b64) => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| Refusal::InvalidCredentials)?;
+            let text = String::from_utf8(decoded).map_err(|_| Refusal::InvalidCredentials)?;
+            let (id, secret_text) = text.split_once(':').ok_or(Refusal::InvalidCredentials)?;
+            let c = client(id)?;
+            let ok = c
+                .spec
+                .secret_hash
+                .as_deref()
+                .is_some_and(|h| secret::verify_secret(pepper, secret_text, h));
+            if !ok {
+                return Err(Refusal::InvalidCredentials.into());
+            }
+            Ok(Caller {
+                client: c,
+                key: None,
+            })
+        }
+        Credential::Bearer(token) => {
+            let id = jwt.verify(token, now.timestamp())?;
+            Ok(Caller {
+                client: client(&id)?,
+                key: None,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+
+    const SECRET: &[u8] = b"a-shared-secret-of-32-bytes-long";
+
+    fn verifier() -> JwtVerifier {
+        JwtVerifier::new(
+            &[JwtKey::Hs256 {
+                secret: SECRET.to_vec(),
+            }],
+            "sub",
+            Duration::from_secs(5),
+        )
+        .unwrap()
+    }
+
+    fn token(claims: serde_json::Value, secret: &[u8]) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn jwt_times_and_signatures_are_checked() {
+        let v = verifier();
+        let now = 1_800_000_000;
+        let good = token(serde_json::json!({"sub": "acme", "exp": now + 60}), SECRET);
+        assert_eq!(v.verify(&good, now).unwrap(), "acme");
+        // Expired, but within the leeway; then past it.
+        assert_eq!(v.verify(&good, now + 62).unwrap(), "acme");
+        assert_eq!(v.verify(&good, now + 65), Err(Refusal::InvalidCredentials));
+        let early = token(
+            serde_json::json!({"sub": "acme", "exp": now + 60, "nbf": now + 30}),
+            SECRET,
+        );
+        assert_eq!(v.verify(&early, now), Err(Refusal::InvalidCredentials));
+        assert!(v.verify(&early, now + 27).is_ok());
+        let forged = token(
+            serde_json::json!({"sub": "acme", "exp": now + 60}),
+            b"another-secret-another-secret-!!",
+        );
+        assert_eq!(v.verify(&forged, now), Err(Refusal::InvalidCredentials));
+        let no_exp = token(serde_json::json!({"sub": "acme"}), SECRET);
+        assert_eq!(v.verify(&no_exp, now), Err(Refusal::InvalidCredentials));
+        assert_eq!(v.verify("not.a.jwt", now), Err(Refusal::InvalidCredentials));
+    }
+
+    #[test]
+    fn rs256_tokens_verify_against_the_public_key() {
+        // A key pair made for this test only (openssl genrsa 2048).
+        let private = include_str!("testdata/rs256-test-only.key.pem");
+        let public = include_str!("testdata/rs256-test-only.pub.pem");
+        let v = JwtVerifier::new(
+            &[
+                JwtKey::Hs256 {
+                    secret: SECRET.to_vec(),
+                },
+                JwtKey::Rs256 {
+                    public_key_pem: public.into(),
+                },
+            ],
+            "client",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let now = 1_800_000_000;
+        let claims = serde_json::json!({"sub": "user-7", "client": "acme", "exp": now + 60});
+        let signed = encode(
+            &Header::new(Algorithm::RS256),
+            &claims,
+            &EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        // The configured claim names the client, not `sub`.
+        assert_eq!(v.verify(&signed, now).unwrap(), "acme");
+        // An HS256 token signed with the *public key* as secret (the alg confusion attack)
+        // is refused: HS256 is checked only against HS256 secrets.
+        let confused = token(claims, public.as_bytes());
+        assert_eq!(v.verify(&confused, now), Err(Refusal::InvalidCredentials));
+    }
+
+    #[test]
+    fn bad_keys_are_named() {
+        let e = JwtVerifier::new(
+            &[
+                JwtKey::Hs256 {
+                    secret: SECRET.to_vec(),
+                },
+                JwtKey::Rs256 {
+                    public_key_pem: "nope".into(),
+                },
+            ],
+            "sub",
+            Duration::ZERO,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.0, "jwt[1]");
+        let e = JwtVerifier::new(
+            &[JwtKey::Hs256 {
+                secret: b"short".to_vec(),
+            }],
+            "sub",
+            Duration::ZERO,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.0, "jwt[0]");
+    }
+
+    #[test]
+    fn credentials_are_taken_only_in_the_forms_the_api_accepts() {
+        let mut h = HeaderMap::new();
+        h.insert("x-api-key", "gwk_1".parse().unwrap());
+        assert!(matches!(
+            credential(&[AuthMethod::ApiKey], &h),
+            Some(Credential::ApiKey("gwk_1"))
+        ));
+        assert!(credential(&[AuthMethod::Basic], &h).is_none());
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "apikey gwk_2".parse().unwrap());
+        assert!(matches!(
+            credential(&[AuthMethod::ApiKey], &h),
+            Some(Credential::ApiKey("gwk_2"))
+        ));
+        h.insert("authorization", "Bearer x.y.z".parse().unwrap());
+        assert!(matches!(
+            credential(&[AuthMethod::Jwt], &h),
+            Some(Credential::Bearer("x.y.z"))
+        ));
+        assert!(credential(&[AuthMethod::ApiKey, AuthMethod::Basic], &h).is_none());
+    }
+}

@@ -1,0 +1,257 @@
+//! The access phase: who is calling, may they call this API now, and in what order calls are
+//! let through to the upstreams when the gateway is saturated. It runs right after routing;
+//! see the crate doc for the order of checks and the table of refusals.
+//!
+//! - [`table`]: clients, keys, groups and products from the configuration log (swapped whole);
+//! - [`auth`]: API keys, HTTP Basic, JWT;
+//! - [`limits`]: the TPS token bucket; [`quota`]: calendar-window quotas; [`usage`]: the
+//!   per-client state of both; [`sync`]: the shared-quota counts from ClickHouse;
+//! - [`priority`]: the VIP admission gate; [`refusal`]: status, outcome and code of each "no".
+
+pub(crate) mod auth;
+pub(crate) mod limits;
+pub(crate) mod priority;
+pub(crate) mod quota;
+pub(crate) mod refusal;
+pub(crate) mod sync;
+pub(crate) mod table;
+pub(crate) mod usage;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use gatewatch_model::client::ClientBar;
+use http::HeaderMap;
+
+use crate::recorder::Call;
+use crate::route::Route;
+use auth::JwtVerifier;
+use priority::{Gate, GateConfig, Permit};
+use refusal::Refusal;
+use table::{AccessTable, Grant};
+use usage::Usage;
+
+/// The time source of the access phase, replaceable in tests.
+pub(crate) trait Clock: Send + Sync {
+    /// Wall-clock time (validity dates, service hours, quota windows, JWT and key expiry).
+    fn now(&self) -> DateTime<Utc>;
+    /// Monotonic nanoseconds (token buckets).
+    fn mono_ns(&self) -> u64;
+}
+
+/// The real clocks.
+pub(crate) struct SystemClock(Instant);
+
+impl SystemClock {
+    pub fn new() -> SystemClock {
+        SystemClock(Instant::now())
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+    fn mono_ns(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Who a call was made by, as recorded (ids only, never a credential).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallerIds {
+    pub client_id: Option<Arc<str>>,
+    /// The key entity's id.
+    pub api_key_id: Option<Arc<str>>,
+    /// The product the call was allowed through.
+    pub app_id: Option<Arc<str>>,
+}
+
+/// What the access phase holds for one call until its response ends.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    _permit: Permit,
+}
+
+/// Everything the access phase needs, one per gateway.
+pub(crate) struct Access {
+    /// Swapped whole when the configuration log changes.
+    pub table: ArcSwap<AccessTable>,
+    pub usage: Usage,
+    pepper: Arc<[u8]>,
+    jwt: JwtVerifier,
+    site_tz: Tz,
+    trusted_proxies: Vec<ipnet::IpNet>,
+    gate: Arc<Gate>,
+    clock: Arc<dyn Clock>,
+}
+
+/// How the access phase is set up (from [`crate::GatewayConfig`]).
+pub(crate) struct Settings {
+    pub pepper: Arc<[u8]>,
+    pub jwt: JwtVerifier,
+    pub site_tz: Tz,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub gate: GateConfig,
+}
+
+impl Access {
+    pub fn new(settings: Settings, table: AccessTable, clock: Arc<dyn Clock>) -> Access {
+        Access {
+            table: ArcSwap::from_pointee(table),
+            usage: Usage::default(),
+            pepper: settings.pepper,
+            jwt: settings.jwt,
+            site_tz: settings.site_tz,
+            trusted_proxies: settings.trusted_proxies,
+            gate: Gate::new(settings.gate),
+            clock,
+        }
+    }
+
+    /// Runs every check for a call on `route` and waits for a place at the gate. The caller's
+    /// ids go into the record either way; on success the call holds its place until it ends.
+    pub async fn admit(
+        &self,
+        route: &Route,
+        headers: &HeaderMap,
+        peer: SocketAddr,
+        call: &mut Call,
+    ) -> Result<(), Refusal> {
+        let (priority, refund) = match self.check(route, headers, peer.ip()) {
+            Ok((ids, priority, refund)) => {
+                call.set_caller(ids);
+                (priority, refund)
+            }
+            Err((refusal, ids)) => {
+                call.set_caller(ids);
+                return Err(refusal);
+            }
+        };
+        match self.gate.admit(priority).await {
+            Some(permit) => {
+                call.hold_admission(Admission { _permit: permit });
+                Ok(())
+            }
+            None => {
+                if let Some(r) = refund {
+                    self.refund(r);
+                }
+                Err(Refusal::Busy)
+            }
+        }
+    }
+
+    fn refund(&self, r: Refund) {
+        let product = r.product.as_ref().map(|(k, p, q)| (k, p, q));
+        self.usage.refund(&r.client, product);
+    }
+
+    /// Everything but the gate: synchronous, no lock outlives it.
+    #[allow(clippy::type_complexity)]
+    fn check(
+        &self,
+        route: &Route,
+        headers: &HeaderMap,
+        peer: IpAddr,
+    ) -> Result<(CallerIds, u8, Option<Refund>), (Refusal, CallerIds)> {
+        let spec = &route.spec;
+        if spec.auth.is_empty() {
+            // A public API: no checks, the caller stays unknown.
+            return Ok((CallerIds::default(), 0, None));
+        }
+        let table = self.table.load();
+        let now = self.clock.now();
+        let caller = auth::authenticate(&spec.auth, headers, &table, &self.pepper, &self.jwt, now)?;
+        let mut ids = CallerIds {
+            client_id: Some(caller.client.id.clone()),
+            api_key_id: caller.key.as_ref().map(|k| k.id.clone()),
+            app_id: None,
+        };
+        let client = &caller.client;
+        if let Some(bar) = client.spec.bar_at(now, self.site_tz) {
+            let r = match bar {
+                ClientBar::Suspended => Refusal::ClientSuspended,
+                ClientBar::NotYetValid => Refusal::ClientNotYetValid,
+                ClientBar::Expired => Refusal::ClientExpired,
+                ClientBar::OutsideHours => Refusal::OutsideServiceHours,
+            };
+            return Err((r, ids));
+        }
+        let ip = self.client_ip(peer, headers);
+        if !client.ip_allowed(ip) {
+            return Err((Refusal::IpNotAllowed, ids));
+        }
+        let grant = match table.grant(client, caller.key.as_deref(), &route.api_id) {
+            Ok(g) => g,
+            Err(r) => return Err((r, ids)),
+        };
+        if let Err(r) = self.usage.take_client(client, now, self.clock.mono_ns()) {
+            return Err((r, ids));
+        }
+        let mut refund = Refund {
+            client: client.clone(),
+            product: None,
+        };
+        if let (Grant::Product(product_id), Some(key)) = (&grant, &caller.key) {
+            ids.app_id = Some(product_id.clone());
+            let quota = table
+                .products
+                .get(&**product_id)
+                .map(|(_, p)| p.quota.clone())
+                .unwrap_or_default();
+            if let Err(r) = self
+                .usage
+                .take_product(&key.id, product_id, &quota, client.tz, now)
+            {
+                self.refund(refund);
+                return Err((r, ids));
+            }
+            refund.product = Some((key.id.clone(), product_id.clone(), quota));
+        }
+        Ok((ids, client.spec.priority, Some(refund)))
+    }
+
+    /// The caller's address: the TCP peer, or — when the peer is a trusted proxy — the last
+    /// address in `X-Forwarded-For` that is not one.
+    fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = table::canonical(peer);
+        if self.trusted_proxies.is_empty() || !self.trusted(peer) {
+            return peer;
+        }
+        let mut found = peer;
+        for value in headers.get_all("x-forwarded-for").iter().rev() {
+            let Ok(text) = value.to_str() else {
+                return found;
+            };
+            for part in text.rsplit(',') {
+                let Ok(ip) = part.trim().parse::<IpAddr>() else {
+                    return found;
+                };
+                let ip = table::canonical(ip);
+                found = ip;
+                if !self.trusted(ip) {
+                    return ip;
+                }
+            }
+        }
+        found
+    }
+
+    fn trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// Quota counts to give back if the gate refuses the call.
+struct Refund {
+    client: Arc<table::ClientEntry>,
+    product: Option<(Arc<str>, Arc<str>, gatewatch_model::client::Quota)>,
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,178 @@
+//! Refusals: the status, outcome and stable code of every "no" the access phase answers, and
+//! the JSON answer itself.
+
+use std::borrow::Cow;
+
+use gatewatch_model::Outcome;
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+
+use crate::body::ResponseBody;
+use crate::headers::X_REQUEST_ID;
+use crate::recorder::Call;
+
+/// Why a call was refused. Each has one status, one outcome and one code (see the crate doc's
+/// table); the codes are part of the API and never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    AuthRequired,
+    InvalidCredentials,
+    KeyRevoked,
+    ClientSuspended,
+    ApiNotGranted,
+    ProductNotApproved,
+    IpNotAllowed,
+    OutsideServiceHours,
+    ClientExpired,
+    ClientNotYetValid,
+    KeyExpired,
+    /// Over the TPS limit; retry after this many seconds.
+    RateLimited {
+        retry_after: u64,
+    },
+    /// A quota window is used up; it ends in this many seconds.
+    QuotaExceeded {
+        retry_after: u64,
+    },
+    /// The admission gate was full or the wait for a place ran out.
+    Busy,
+}
+
+impl Refusal {
+    pub fn status(self) -> StatusCode {
+        match self.outcome() {
+            Outcome::RefusedAuth => StatusCode::UNAUTHORIZED,
+            Outcome::RefusedRate | Outcome::RefusedQuota => StatusCode::TOO_MANY_REQUESTS,
+            Outcome::RefusedBusy => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::FORBIDDEN,
+        }
+    }
+
+    pub fn outcome(self) -> Outcome {
+        use Refusal::*;
+        match self {
+            AuthRequired | InvalidCredentials | KeyRevoked => Outcome::RefusedAuth,
+            ClientSuspended | ApiNotGranted | ProductNotApproved => Outcome::RefusedNotAllowed,
+            IpNotAllowed => Outcome::RefusedIp,
+            OutsideServiceHours => Outcome::RefusedHours,
+            ClientExpired | ClientNotYetValid | KeyExpired => Outcome::RefusedExpired,
+            RateLimited { .. } => Outcome::RefusedRate,
+            QuotaExceeded { .. } => Outcome::RefusedQuota,
+            Busy => Outcome::RefusedBusy,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        use Refusal::*;
+        match self {
+            AuthRequired => "auth_required",
+            InvalidCredentials => "invalid_credentials",
+            KeyRevoked => "key_revoked",
+            ClientSuspended => "client_suspended",
+            ApiNotGranted => "api_not_granted",
+            ProductNotApproved => "product_not_approved",
+            IpNotAllowed => "ip_not_allowed",
+            OutsideServiceHours => "outside_service_hours",
+            ClientExpired => "client_expired",
+            ClientNotYetValid => "client_not_yet_valid",
+            KeyExpired => "key_expired",
+            RateLimited { .. } => "rate_limited",
+            QuotaExceeded { .. } => "quota_exceeded",
+            Busy => "refused_busy",
+        }
+    }
+
+    pub fn message(self) -> Cow<'static, str> {
+        use Refusal::*;
+        Cow::Borrowed(match self {
+            AuthRequired => "this API needs credentials (an API key, HTTP Basic or a bearer token)",
+            InvalidCredentials => "the credentials are not valid",
+            KeyRevoked => "the API key has been revoked",
+            ClientSuspended => "the client is suspended",
+            ApiNotGranted => "the client is not granted this API",
+            ProductNotApproved => "the product granting this API is waiting for approval",
+            IpNotAllowed => "calls from this address are not allowed for the client",
+            OutsideServiceHours => "outside the client's service hours",
+            ClientExpired => "the client's validity has ended",
+            ClientNotYetValid => "the client is not valid yet",
+            KeyExpired => "the API key has expired",
+            RateLimited { .. } => "too many calls per second",
+            QuotaExceeded { .. } => "the quota of this window is used up",
+            Busy => "the gateway is saturated; try again shortly",
+        })
+    }
+
+    pub fn retry_after(self) -> Option<u64> {
+        match self {
+            Refusal::RateLimited { retry_after } | Refusal::QuotaExceeded { retry_after } => {
+                Some(retry_after.max(1))
+            }
+            Refusal::Busy => Some(1),
+            _ => None,
+        }
+    }
+
+    /// The gateway's JSON error answer; the call records the outcome and the code.
+    pub fn answer(self, mut call: Call, request_id: &HeaderValue) -> Response<ResponseBody> {
+        let (status, code, message) = (self.status(), self.code(), self.message());
+        let body = serde_json::to_vec(&serde_json::json!({
+            "error": { "code": code, "message": &message }
+        }))
+        .unwrap_or_default();
+        call.failed(
+            status.as_u16(),
+            self.outcome(),
+            format!("{code}: {message}"),
+        );
+        let mut resp = Response::new(ResponseBody::full(body, Some(call)));
+        *resp.status_mut() = status;
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert(X_REQUEST_ID.clone(), request_id.clone());
+        if let Some(secs) = self.retry_after() {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.outcome() == Outcome::RefusedAuth {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"gatewatch\", Bearer, ApiKey"),
+            );
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_has_its_status_and_outcome() {
+        use Refusal::*;
+        let table = [
+            (AuthRequired, 401, "refused_auth"),
+            (InvalidCredentials, 401, "refused_auth"),
+            (KeyRevoked, 401, "refused_auth"),
+            (ClientSuspended, 403, "refused_not_allowed"),
+            (ApiNotGranted, 403, "refused_not_allowed"),
+            (ProductNotApproved, 403, "refused_not_allowed"),
+            (IpNotAllowed, 403, "refused_ip"),
+            (OutsideServiceHours, 403, "refused_hours"),
+            (ClientExpired, 403, "refused_expired"),
+            (ClientNotYetValid, 403, "refused_expired"),
+            (KeyExpired, 403, "refused_expired"),
+            (RateLimited { retry_after: 1 }, 429, "refused_rate"),
+            (QuotaExceeded { retry_after: 30 }, 429, "refused_quota"),
+            (Busy, 503, "refused_busy"),
+        ];
+        for (r, status, outcome) in table {
+            assert_eq!(r.status().as_u16(), status, "{r:?}");
+            assert_eq!(r.outcome().as_str(), outcome, "{r:?}");
+        }
+        assert_eq!(QuotaExceeded { retry_after: 0 }.retry_after(), Some(1));
+        assert_eq!(ApiNotGranted.retry_after(), None);
+    }
+}

@@ -1,0 +1,558 @@
+//! The access phase's checks with an injected clock: each refusal, grants, and service hours
+//! across midnight in Asia/Taipei.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use gatewatch_model::api::AuthMethod;
+use gatewatch_model::secret::hash_secret;
+use gatewatch_model::{ApiSpec, EntityKind};
+use http::HeaderMap;
+
+use super::auth::{JwtKey, JwtVerifier};
+use super::priority::GateConfig;
+use super::refusal::Refusal;
+use super::table::{AccessTable, Raw};
+use super::{Access, CallerIds, Clock, Settings};
+use crate::config::RouteConfig;
+use crate::route::{Route, Router};
+
+const PEPPER: &[u8] = b"test-pepper";
+const JWT_SECRET: &[u8] = b"a-shared-secret-of-32-bytes-long";
+
+pub(crate) struct FakeClock {
+    now: Mutex<DateTime<Utc>>,
+    ns: AtomicU64,
+}
+
+impl FakeClock {
+    fn at(t: DateTime<Utc>) -> Arc<FakeClock> {
+        Arc::new(FakeClock {
+            now: Mutex::new(t),
+            ns: AtomicU64::new(1_000_000_000),
+        })
+    }
+    fn set(&self, t: DateTime<Utc>) {
+        let mut now = self.now.lock().unwrap();
+        let step = (t - *now).num_nanoseconds().unwrap_or(0).max(0) as u64;
+        *now = t;
+        self.ns.fetch_add(step, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap()
+    }
+    fn mono_ns(&self) -> u64 {
+        self.ns.load(Ordering::SeqCst)
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        pepper: Arc::from(PEPPER),
+        jwt: JwtVerifier::new(
+            &[JwtKey::Hs256 {
+                secret: JWT_SECRET.to_vec(),
+            }],
+            "sub",
+            Duration::from_secs(5),
+        )
+        .unwrap(),
+        site_tz: chrono_tz::Asia::Taipei,
+        trusted_proxies: vec!["192.0.2.0/24".parse().unwrap()],
+        gate: GateConfig::default(),
+    }
+}
+
+/// An access phase with an empty table (for tests elsewhere in the crate).
+pub(crate) fn access_for_tests() -> Access {
+    Access::new(
+        settings(),
+        AccessTable::default(),
+        Arc::new(super::SystemClock::new()),
+    )
+}
+
+fn table(entities: &[(EntityKind, &str, serde_json::Value)]) -> AccessTable {
+    let bodies: Vec<(EntityKind, &str, String)> = entities
+        .iter()
+        .map(|(k, id, v)| (*k, *id, v.to_string()))
+        .collect();
+    AccessTable::build(
+        bodies.iter().map(|(kind, id, body)| Raw {
+            kind: *kind,
+            id,
+            version: 1,
+            body,
+        }),
+        chrono_tz::Asia::Taipei,
+    )
+}
+
+fn route(api_id: &str, auth: &[AuthMethod]) -> Arc<Route> {
+    let mut spec: ApiSpec = serde_json::from_value(serde_json::json!({
+        "name": api_id, "prefix": format!("/{api_id}"), "upstreams": ["http://127.0.0.1:1"]
+    }))
+    .unwrap();
+    spec.auth = auth.to_vec();
+    let mut rc = RouteConfig::new(format!("/{api_id}"), ["http://127.0.0.1:1"]);
+    rc.api_id = api_id.into();
+    rc.spec = Some(Arc::new(spec));
+    let router = Router::new(&[rc]).unwrap();
+    router.find(&format!("/{api_id}/x")).unwrap().clone()
+}
+
+fn key_header(key: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("x-api-key", key.parse().unwrap());
+    h
+}
+
+fn key_entity(client: &str, key: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut v = serde_json::json!({"client_id": client, "hash": hash_secret(PEPPER, key)});
+    if let serde_json::Value::Object(m) = extra {
+        for (k, x) in m {
+            v[k] = x;
+        }
+    }
+    v
+}
+
+struct Fixture {
+    access: Access,
+    clock: Arc<FakeClock>,
+}
+
+impl Fixture {
+    fn new(entities: &[(EntityKind, &str, serde_json::Value)], now: DateTime<Utc>) -> Fixture {
+        let clock = FakeClock::at(now);
+        Fixture {
+            access: Access::new(settings(), table(entities), clock.clone()),
+            clock,
+        }
+    }
+
+    fn check(&self, route: &Route, h: &HeaderMap, ip: &str) -> Result<CallerIds, Refusal> {
+        self.access
+            .check(route, h, ip.parse().unwrap())
+            .map(|(ids, _, _)| ids)
+            .map_err(|(r, _)| r)
+    }
+}
+
+fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+}
+
+#[test]
+fn service_hours_across_midnight_in_taipei() {
+    // Open 22:00–06:00 Taipei time, opening on Fridays only (2026-11-27 is a Friday).
+    let f = Fixture::new(
+        &[
+            (
+                EntityKind::Client,
+                "night",
+                serde_json::json!({"name": "Night shift", "groups": ["all"],
+                    "service_hours": {"days": ["fri"], "from": "22:00", "until": "06:00"}}),
+            ),
+            (
+                EntityKind::Group,
+                "all",
+                serde_json::json!({"name": "All", "apis": ["*"]}),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k",
+                key_entity("night", "gwk_night", serde_json::json!({})),
+            ),
+        ],
+        utc(2026, 11, 27, 13, 59), // Friday 21:59 in Taipei
+    );
+    let r = route("orders", &[AuthMethod::ApiKey]);
+    let h = key_header("gwk_night");
+    let at = |f: &Fixture, t| {
+        f.clock.set(t);
+        f.check(&r, &h, "127.0.0.1").map(|_| ())
+    };
+    assert_eq!(
+        at(&f, utc(2026, 11, 27, 13, 59)),
+        Err(Refusal::OutsideServiceHours)
+    );
+    assert_eq!(at(&f, utc(2026, 11, 27, 14, 0)), Ok(())); // Fri 22:00
+    assert_eq!(at(&f, utc(2026, 11, 27, 16, 0)), Ok(())); // Sat 00:00
+    assert_eq!(at(&f, utc(2026, 11, 27, 21, 59)), Ok(())); // Sat 05:59
+    assert_eq!(
+        at(&f, utc(2026, 11, 27, 22, 0)),
+        Err(Refusal::OutsideServiceHours)
+    ); // Sat 06:00
+    assert_eq!(
+        at(&f, utc(2026, 11, 28, 14, 0)),
+        Err(Refusal::OutsideServiceHours)
+    ); // Sat 22:00
+}
+
+#[test]
+fn each_refusal_of_the_checks() {
+    let now = utc(2026, 11, 25, 4, 0);
+    let f = Fixture::new(
+        &[
+            (
+                EntityKind::Client,
+                "acme",
+                serde_json::json!({"name": "Acme", "groups": ["std"],
+                "secret_hash": hash_secret(PEPPER, "s3cret")}),
+            ),
+            (
+                EntityKind::Client,
+                "gone",
+                serde_json::json!({"name": "Gone", "groups": ["std"], "valid_until": "2026-11-24"}),
+            ),
+            (
+                EntityKind::Client,
+                "soon",
+                serde_json::json!({"name": "Soon", "groups": ["std"], "valid_from": "2026-12-01"}),
+            ),
+            (
+                EntityKind::Client,
+                "off",
+                serde_json::json!({"name": "Off", "groups": ["std"], "status": "suspended"}),
+            ),
+            (
+                EntityKind::Client,
+                "lan",
+                serde_json::json!({"name": "Lan", "groups": ["std"], "ip_allow": ["10.0.0.0/8"]}),
+            ),
+            (
+                EntityKind::Client,
+                "solo",
+                serde_json::json!({"name": "Solo"}),
+            ),
+            (
+                EntityKind::Group,
+                "std",
+                serde_json::json!({"name": "Std", "apis": ["orders"]}),
+            ),
+            (
+                EntityKind::Product,
+                "pay",
+                serde_json::json!({"name": "Pay", "apis": ["pay"], "approval": "manual"}),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k-acme",
+                key_entity("acme", "gwk_acme", serde_json::json!({})),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k-revoked",
+                key_entity("acme", "gwk_revoked", serde_json::json!({"revoked": true})),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k-old",
+                key_entity(
+                    "acme",
+                    "gwk_old",
+                    serde_json::json!({"expires_at": "2026-11-01T00:00:00Z"}),
+                ),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k-gone",
+                key_entity("gone", "gwk_gone", serde_json::json!({})),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k-soon",
+                key_entity("soon", "gwk_soon", serde_json::json!({})),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k-off",
+                key_entity("off", "gwk_off", serde_json::json!({})),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k-lan",
+                key_entity("lan", "gwk_lan", serde_json::json!({})),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k-solo",
+                key_entity(
+                    "solo",
+                    "gwk_solo",
+                    serde_json::json!({"products": [{"product": "pay", "status": "pending"}]}),
+                ),
+            ),
+        ],
+        now,
+    );
+    let orders = route(
+        "orders",
+        &[AuthMethod::ApiKey, AuthMethod::Basic, AuthMethod::Jwt],
+    );
+    let pay = route("pay", &[AuthMethod::ApiKey]);
+    let k = key_header;
+    let ok = f.check(&orders, &k("gwk_acme"), "127.0.0.1").unwrap();
+    assert_eq!(ok.client_id.as_deref(), Some("acme"));
+    assert_eq!(ok.api_key_id.as_deref(), Some("k-acme"));
+    let cases: [(&Route, HeaderMap, &str, Refusal); 10] = [
+        (
+            &orders,
+            HeaderMap::new(),
+            "127.0.0.1",
+            Refusal::AuthRequired,
+        ),
+        (
+            &orders,
+            k("gwk_nope"),
+            "127.0.0.1",
+            Refusal::InvalidCredentials,
+        ),
+        (&orders, k("gwk_revoked"), "127.0.0.1", Refusal::KeyRevoked),
+        (&orders, k("gwk_old"), "127.0.0.1", Refusal::KeyExpired),
+        (&orders, k("gwk_gone"), "127.0.0.1", Refusal::ClientExpired),
+        (
+            &orders,
+            k("gwk_soon"),
+            "127.0.0.1",
+            Refusal::ClientNotYetValid,
+        ),
+        (&orders, k("gwk_off"), "127.0.0.1", Refusal::ClientSuspended),
+        (&orders, k("gwk_lan"), "127.0.0.1", Refusal::IpNotAllowed),
+        (
+            &pay,
+            k("gwk_solo"),
+            "127.0.0.1",
+            Refusal::ProductNotApproved,
+        ),
+        (&pay, k("gwk_acme"), "127.0.0.1", Refusal::ApiNotGranted),
+    ];
+    for (r, h, ip, want) in cases {
+        assert_eq!(f.check(r, &h, ip).map(|_| ()), Err(want), "{h:?}");
+    }
+    // The allowlist uses the TCP peer; X-Forwarded-For only counts from a trusted proxy.
+    assert!(f.check(&orders, &k("gwk_lan"), "10.1.2.3").is_ok());
+    let mut via = k("gwk_lan");
+    via.insert("x-forwarded-for", "10.9.9.9".parse().unwrap());
+    assert_eq!(
+        f.check(&orders, &via, "127.0.0.1").map(|_| ()),
+        Err(Refusal::IpNotAllowed)
+    );
+    assert!(f.check(&orders, &via, "192.0.2.10").is_ok());
+
+    // HTTP Basic with the client secret.
+    let basic = |user_pass: &str| {
+        use base64::Engine as _;
+        let mut h = HeaderMap::new();
+        let v = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(user_pass)
+        );
+        h.insert("authorization", v.parse().unwrap());
+        h
+    };
+    assert!(f.check(&orders, &basic("acme:s3cret"), "127.0.0.1").is_ok());
+    assert_eq!(
+        f.check(&orders, &basic("acme:wrong"), "127.0.0.1")
+            .map(|_| ()),
+        Err(Refusal::InvalidCredentials)
+    );
+    assert_eq!(
+        f.check(&orders, &basic("solo:s3cret"), "127.0.0.1")
+            .map(|_| ()),
+        Err(Refusal::InvalidCredentials)
+    );
+
+    // A JWT naming the client in `sub`, checked against the injected clock.
+    let jwt = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({"sub": "acme", "exp": now.timestamp() + 60}),
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET),
+    )
+    .unwrap();
+    let mut bearer = HeaderMap::new();
+    bearer.insert("authorization", format!("Bearer {jwt}").parse().unwrap());
+    assert_eq!(
+        f.check(&orders, &bearer, "127.0.0.1")
+            .unwrap()
+            .client_id
+            .as_deref(),
+        Some("acme")
+    );
+    f.clock.set(now + chrono::Duration::seconds(120));
+    assert_eq!(
+        f.check(&orders, &bearer, "127.0.0.1").map(|_| ()),
+        Err(Refusal::InvalidCredentials)
+    );
+
+    // A public API asks nothing.
+    assert!(f
+        .check(&route("open", &[]), &HeaderMap::new(), "127.0.0.1")
+        .unwrap()
+        .client_id
+        .is_none());
+}
+
+#[test]
+fn tps_and_quotas_refuse_with_retry_after_and_product_quotas_count_per_key() {
+    let now = utc(2026, 11, 25, 4, 0);
+    let f = Fixture::new(
+        &[
+            (
+                EntityKind::Client,
+                "fast",
+                serde_json::json!({"name": "Fast", "groups": ["std"],
+                "tps": {"per_second": 1, "burst": 3}}),
+            ),
+            (
+                EntityKind::Client,
+                "small",
+                serde_json::json!({"name": "Small",
+                "quota": {"per_minute": 100}}),
+            ),
+            (
+                EntityKind::Group,
+                "std",
+                serde_json::json!({"name": "Std", "apis": ["orders"]}),
+            ),
+            (
+                EntityKind::Product,
+                "pay",
+                serde_json::json!({"name": "Pay", "apis": ["pay"],
+                "quota": {"per_hour": 2}}),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k-fast",
+                key_entity("fast", "gwk_fast", serde_json::json!({})),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k-small",
+                key_entity(
+                    "small",
+                    "gwk_small",
+                    serde_json::json!({"products": [{"product": "pay", "status": "approved"}]}),
+                ),
+            ),
+        ],
+        now,
+    );
+    let orders = route("orders", &[AuthMethod::ApiKey]);
+    let pay = route("pay", &[AuthMethod::ApiKey]);
+    for _ in 0..3 {
+        assert!(f
+            .check(&orders, &key_header("gwk_fast"), "127.0.0.1")
+            .is_ok());
+    }
+    assert_eq!(
+        f.check(&orders, &key_header("gwk_fast"), "127.0.0.1")
+            .map(|_| ()),
+        Err(Refusal::RateLimited { retry_after: 1 })
+    );
+    f.clock.set(now + chrono::Duration::seconds(1));
+    assert!(f
+        .check(&orders, &key_header("gwk_fast"), "127.0.0.1")
+        .is_ok());
+
+    let ids = f
+        .check(&pay, &key_header("gwk_small"), "127.0.0.1")
+        .unwrap();
+    assert_eq!(ids.app_id.as_deref(), Some("pay"));
+    assert!(f.check(&pay, &key_header("gwk_small"), "127.0.0.1").is_ok());
+    // The product's hour is used up: 59 min left.
+    assert_eq!(
+        f.check(&pay, &key_header("gwk_small"), "127.0.0.1")
+            .map(|_| ()),
+        Err(Refusal::QuotaExceeded { retry_after: 3599 })
+    );
+}
+
+#[tokio::test]
+async fn a_busy_refusal_gives_the_quota_back() {
+    let now = utc(2026, 11, 25, 4, 0);
+    let clock = FakeClock::at(now);
+    let mut s = settings();
+    s.gate = GateConfig {
+        max_inflight: 1,
+        queue_max: 0,
+        max_wait: Duration::from_millis(1),
+    };
+    let t = table(&[
+        (
+            EntityKind::Client,
+            "c",
+            serde_json::json!({"name": "C", "groups": ["std"], "quota": {"per_minute": 1}}),
+        ),
+        (
+            EntityKind::Group,
+            "std",
+            serde_json::json!({"name": "Std", "apis": ["orders"]}),
+        ),
+        (
+            EntityKind::ApiKey,
+            "k",
+            key_entity("c", "gwk_c", serde_json::json!({})),
+        ),
+    ]);
+    let access = Access::new(s, t, clock);
+    let held = access.gate.admit(0).await.unwrap();
+    let r = route("orders", &[AuthMethod::ApiKey]);
+    let (_, prio, refund) = access
+        .check(&r, &key_header("gwk_c"), "127.0.0.1".parse().unwrap())
+        .unwrap();
+    assert!(access.gate.admit(prio).await.is_none());
+    access.refund(refund.unwrap());
+    drop(held);
+    assert!(access
+        .check(&r, &key_header("gwk_c"), "127.0.0.1".parse().unwrap())
+        .is_ok());
+}
+
+/// Cost of the checks on the hot path (API key: one HMAC, table look-ups, a token bucket and
+/// a minute quota). Prints; asserts nothing about time. Run with `--release --ignored`.
+#[test]
+#[ignore = "a measurement, not a test"]
+fn measure_the_check_of_an_api_key_call() {
+    let f = Fixture::new(
+        &[
+            (
+                EntityKind::Client,
+                "acme",
+                serde_json::json!({"name": "Acme", "groups": ["std"],
+                "tps": {"per_second": 1_000_000_000u64, "burst": 1_000_000_000u64},
+                "quota": {"per_minute": 1_000_000_000u64}}),
+            ),
+            (
+                EntityKind::Group,
+                "std",
+                serde_json::json!({"name": "Std", "apis": ["orders"]}),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k",
+                key_entity(
+                    "acme",
+                    "gwk_acme_0123456789abcdef0123456789",
+                    serde_json::json!({}),
+                ),
+            ),
+        ],
+        Utc::now(),
+    );
+    let r = route("orders", &[AuthMethod::ApiKey]);
+    let h = key_header("gwk_acme_0123456789abcdef0123456789");
+    let n = 200_000;
+    let t0 = std::time::Instant::now();
+    for _ in 0..n {
+        assert!(f.check(&r, &h, "127.0.0.1").is_ok());
+    }
+    let per = t0.elapsed() / n;
+    println!("access check, API key + TPS + quota: {per:?} per call");
+}
