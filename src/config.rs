@@ -38,9 +38,10 @@ pub struct FileConfig {
     pub clickhouse: ClickHouseSection,
     pub gateway: GatewaySection,
     pub collector: CollectorSection,
-    pub dashboards: ListenSection,
+    pub dashboards: DashboardsSection,
     pub alerter: ListenSection,
     pub reports: ListenSection,
+    pub security: SecuritySection,
     /// APIs defined in the file.
     pub routes: Vec<RouteSection>,
 }
@@ -104,6 +105,36 @@ pub struct ListenSection {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardsSection {
+    /// Address of the web UI and admin API.
+    pub listen: String,
+    /// Mark the session cookie `Secure` (set it when users reach the UI over HTTPS).
+    pub secure_cookies: bool,
+    /// How long a login lasts, in hours.
+    pub session_hours: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySection {
+    /// The pepper under which API keys, client secrets and tokens are hashed (at least 16
+    /// bytes). Empty: kept in `<data_dir>/secret/pepper`, created on first use. Every machine
+    /// of a multi-node site must share one: set it here (or GATEWATCH_SECURITY_PEPPER).
+    pub pepper: String,
+}
+
+impl Default for DashboardsSection {
+    fn default() -> Self {
+        DashboardsSection {
+            listen: "127.0.0.1:8090".into(),
+            secure_cookies: false,
+            session_hours: 12,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSection {
     /// Path prefix, e.g. `/demo`.
@@ -130,9 +161,10 @@ impl Default for FileConfig {
             clickhouse: ClickHouseSection::default(),
             gateway: GatewaySection::default(),
             collector: CollectorSection::default(),
-            dashboards: ListenSection::at("127.0.0.1:8090"),
+            dashboards: DashboardsSection::default(),
             alerter: ListenSection::at("127.0.0.1:8092"),
             reports: ListenSection::at("127.0.0.1:8093"),
+            security: SecuritySection::default(),
             routes: Vec::new(),
         }
     }
@@ -196,6 +228,10 @@ pub struct Config {
     pub gateway: gatewatch_gateway::GatewayConfig,
     pub collector: gatewatch_collector::CollectorConfig,
     pub dashboards_listen: SocketAddr,
+    pub dashboards_secure_cookies: bool,
+    pub dashboards_session_ttl: Duration,
+    /// `[security] pepper`, when configured (see `crate::secret`).
+    pub pepper: Option<String>,
     pub alerter_listen: SocketAddr,
     pub reports_listen: SocketAddr,
 }
@@ -380,6 +416,23 @@ impl FileConfig {
             password: self.clickhouse.password.clone(),
             compression,
         };
+        positive("dashboards.session_hours", self.dashboards.session_hours)?;
+        if self.dashboards.session_hours > 24 * 30 {
+            return Err(bad(
+                "dashboards.session_hours",
+                "must be at most 720 (30 days)",
+            ));
+        }
+        let pepper = match self.security.pepper.as_str() {
+            "" => None,
+            p if p.len() < 16 => {
+                return Err(bad(
+                    "security.pepper",
+                    "must be at least 16 bytes (or empty to keep one in the data directory)",
+                ))
+            }
+            p => Some(p.to_string()),
+        };
         // APIs registered in the configuration log reach the gateway without a restart.
         gateway.config_store = Some(store.clone());
 
@@ -391,6 +444,9 @@ impl FileConfig {
             gateway,
             collector,
             dashboards_listen: listen_addr("dashboards.listen", &self.dashboards.listen)?,
+            dashboards_secure_cookies: self.dashboards.secure_cookies,
+            dashboards_session_ttl: Duration::from_secs(self.dashboards.session_hours * 3600),
+            pepper,
             alerter_listen: listen_addr("alerter.listen", &self.alerter.listen)?,
             reports_listen: listen_addr("reports.listen", &self.reports.listen)?,
         })
