@@ -1,6 +1,7 @@
 //! End-to-end tests of the `gatewatch` binary against the real ClickHouse that `ops/test.sh`
 //! starts: processes are started, killed and restarted as an operator would, and rows are
 //! counted. Each test has its own database, data directory and ports.
+mod admin;
 mod cli;
 mod config_file;
 mod faults;
