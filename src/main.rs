@@ -62,7 +62,7 @@ enum ConfigCommand {
     Export,
     /// Check a file of entities, show what would change, and write it as one change.
     Apply {
-        /// The file (`[[api]]` tables, each with an `id`).
+        /// The file (`[[api]]`, `[[client]]`, `[[group]]`, `[[product]]` tables, each with an `id`).
         file: PathBuf,
         /// Only show what would change.
         #[arg(long)]
