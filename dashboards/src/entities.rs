@@ -18,7 +18,8 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// Fields set only by their own actions; refused in bodies, carried over on replace.
+/// Fields set only by their own actions: hashes are refused in bodies, the others ignored;
+/// all are carried over on replace.
 pub fn managed_fields(kind: EntityKind) -> &'static [&'static str] {
     match kind {
         EntityKind::Client => &["secret_hash"],
@@ -195,6 +196,20 @@ pub async fn commit(
     comment: &str,
     changes: Vec<Change>,
 ) -> Result<config_log::Receipt, ApiError> {
+    // The table before the write says what changed (names of fields only: values may be
+    // secrets).
+    let before = state.cache.get();
+    let fields: Vec<Vec<String>> = changes
+        .iter()
+        .map(|c| {
+            let old: Value = before
+                .get(c.kind, &c.id)
+                .and_then(|e| serde_json::from_str(&e.body).ok())
+                .unwrap_or(Value::Null);
+            let new: Value = serde_json::from_str(&c.body).unwrap_or(Value::Null);
+            changed_fields(&old, &new)
+        })
+        .collect();
     let receipt =
         config_log::write(&state.store, &caller.user, comment, &changes, now_us()).await?;
     if let Err(e) = state.cache.refresh(true).await {
@@ -203,7 +218,8 @@ pub async fn commit(
     let events = receipt
         .versions
         .iter()
-        .map(|(kind, id, version)| {
+        .zip(fields)
+        .map(|((kind, id, version), fields)| {
             crate::audit::event(
                 &caller.user,
                 action,
@@ -211,12 +227,26 @@ pub async fn commit(
                 id,
                 receipt.change_id,
                 &caller.ip,
-                serde_json::json!({ "version": version, "comment": comment }),
+                serde_json::json!({ "version": version, "comment": comment, "fields": fields }),
             )
         })
         .collect::<Vec<_>>();
     crate::audit::record(state, events).await;
     Ok(receipt)
+}
+
+/// Top-level fields that differ between two bodies.
+pub fn changed_fields(old: &Value, new: &Value) -> Vec<String> {
+    let empty = Map::new();
+    let o = old.as_object().unwrap_or(&empty);
+    let n = new.as_object().unwrap_or(&empty);
+    let mut keys: Vec<&String> = o.keys().chain(n.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| o.get(*k) != n.get(*k))
+        .cloned()
+        .collect()
 }
 
 /// The comment of a change: `X-Comment` header, if any.
@@ -359,12 +389,15 @@ async fn prepare(
         obj.remove(*f);
     }
     for f in managed_fields(kind) {
-        if obj.contains_key(*f) {
+        // Hashes are refused outright; shown server-kept fields (a user's token list and
+        // session epoch) are ignored, so that a GET body can be sent back as it is.
+        if f.contains("hash") && obj.contains_key(*f) {
             return Err(ApiError::invalid(
                 *f,
-                "is managed by its own action (keys, secrets, passwords, tokens) and cannot be set here",
+                "is managed by its own action (keys, secrets, passwords) and cannot be set here",
             ));
         }
+        obj.remove(*f);
     }
     let prev: Option<Map<String, Value>> = previous
         .filter(|e| !e.deleted)

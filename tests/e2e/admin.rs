@@ -547,6 +547,7 @@ async fn admin_api_entities_keys_sessions_and_audit() {
         (r.status, r.body["error"]["field"].as_str()),
         (422, Some("password"))
     );
+    assert_no_secrets(&admin.get("/api/v1/users/olive/history").await);
     let olive = Api::login(base, "olive", &olive_pw).await;
     assert_eq!(olive.get("/api/v1/users").await.status, 403);
     assert_eq!(olive.post("/api/v1/apis", json!({})).await.status, 403);
@@ -618,6 +619,51 @@ async fn admin_api_entities_keys_sessions_and_audit() {
     assert_eq!(olive3.post("/api/v1/logout", json!({})).await.status, 204);
     assert_eq!(olive3.get("/api/v1/me").await.status, 401);
 
+    // An admin's password reset and disabling end the user's sessions; logout everywhere too.
+    let u = admin.get("/api/v1/users/olive").await;
+    let mut body = u.body["body"].clone();
+    body["password"] = json!("reset by the admin");
+    let r = admin
+        .put(
+            "/api/v1/users/olive",
+            body.clone(),
+            u.headers["etag"].to_str().unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_no_secrets(&r);
+    assert_eq!(olive3.get("/api/v1/me").await.status, 401);
+    let olive4 = Api::login(base, "olive", "reset by the admin").await;
+    let olive5 = Api::login(base, "olive", "reset by the admin").await;
+    assert_eq!(
+        olive4
+            .post("/api/v1/logout?everywhere=true", json!({}))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(olive5.get("/api/v1/me").await.status, 401);
+    let olive6 = Api::login(base, "olive", "reset by the admin").await;
+    let u = admin.get("/api/v1/users/olive").await;
+    let mut body = u.body["body"].clone();
+    body["disabled"] = json!(true);
+    let r = admin
+        .put(
+            "/api/v1/users/olive",
+            body,
+            u.headers["etag"].to_str().unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(olive6.get("/api/v1/me").await.status, 401);
+    let r = anon
+        .post(
+            "/api/v1/login",
+            json!({"user": "olive", "password": "reset by the admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+
     // Audit: changes with their version and author, logins with the IP, failures too.
     let r = admin.get("/api/v1/audit").await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -641,6 +687,7 @@ async fn admin_api_entities_keys_sessions_and_audit() {
         .find(|i| i["action"] == "update" && i["id"] == "orders")
         .unwrap();
     assert_eq!(update["detail"]["version"], 2);
+    assert_eq!(update["detail"]["fields"], json!(["name"]));
     assert_eq!(update["entity"], "api");
     let r = admin.get("/api/v1/audit?user=olive").await;
     assert!(r.body["items"]
