@@ -285,15 +285,25 @@ pub fn segment(kind: EntityKind) -> &'static str {
         .map_or("", |(_, s)| s)
 }
 
+/// The entity as written: the cached row (reloaded right after the write, so its time is the
+/// stored one), or one built from what was sent when the reload failed.
 fn entry_after(
+    state: &AppState,
     kind: EntityKind,
     id: &str,
     version: u64,
     author: &str,
     comment: &str,
     body: String,
-    deleted: bool,
 ) -> Entry {
+    if let Some(e) = state
+        .cache
+        .get()
+        .get(kind, id)
+        .filter(|e| e.version == version)
+    {
+        return e.clone();
+    }
     Entry {
         kind,
         id: id.to_string(),
@@ -302,7 +312,7 @@ fn entry_after(
         ts_us: now_us(),
         author: author.to_string(),
         comment: comment.to_string(),
-        deleted,
+        deleted: false,
         body,
     }
 }
@@ -540,13 +550,13 @@ pub async fn create(
         r => r?,
     };
     let e = entry_after(
+        &state,
         kind,
         &id,
         receipt.versions[0].2,
         &caller.user,
         &comment,
         json,
-        false,
     );
     Ok(entity_answer(
         StatusCode::CREATED,
@@ -596,13 +606,13 @@ pub async fn replace(
     };
     let receipt = commit(&state, &caller, "update", &comment, vec![change]).await?;
     let e = entry_after(
+        &state,
         kind,
         &id,
         receipt.versions[0].2,
         &caller.user,
         &comment,
         json,
-        false,
     );
     Ok(entity_answer(StatusCode::OK, &e, None))
 }
@@ -683,12 +693,12 @@ where
     };
     let receipt = commit(state, caller, action, &comment, vec![change]).await?;
     Ok(entry_after(
+        state,
         kind,
         id,
         receipt.versions[0].2,
         &caller.user,
         &comment,
         parsed.to_json(),
-        false,
     ))
 }
