@@ -702,3 +702,55 @@ where
         parsed.to_json(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_carry_no_hash() {
+        let user = r#"{"role":"ops","password_hash":"$argon2id$x","session_epoch":3,"tokens":[{"id":"t","name":"ci","hash":"hmac-sha256:00"}]}"#;
+        let v = redact(EntityKind::User, user);
+        assert!(v.get("password_hash").is_none());
+        assert_eq!(v["tokens"][0]["id"], "t");
+        assert!(v["tokens"][0].get("hash").is_none());
+        let client = redact(
+            EntityKind::Client,
+            r#"{"name":"a","secret_hash":"hmac-sha256:00"}"#,
+        );
+        assert_eq!(client, serde_json::json!({"name": "a", "has_secret": true}));
+        let key = redact(
+            EntityKind::ApiKey,
+            r#"{"client_id":"a","hash":"hmac-sha256:00","hint":"gwk_"}"#,
+        );
+        assert!(key.get("hash").is_none() && key["hint"] == "gwk_");
+    }
+
+    #[test]
+    fn if_match_forms() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::IF_MATCH, HeaderValue::from_str(v).unwrap());
+            if_match(&m).map_err(|e| e.status.as_u16())
+        };
+        assert_eq!(h("\"3\""), Ok(3));
+        assert_eq!(h("W/\"3\""), Ok(3));
+        assert_eq!(h("3"), Ok(3));
+        assert_eq!(h("\"three\""), Err(400));
+        assert_eq!(
+            if_match(&HeaderMap::new()).unwrap_err().status.as_u16(),
+            428
+        );
+    }
+
+    #[test]
+    fn changed_fields_are_named() {
+        let a = serde_json::json!({"name": "a", "prefix": "/a", "x": 1});
+        let b = serde_json::json!({"name": "a", "prefix": "/b", "y": 1});
+        assert_eq!(changed_fields(&a, &b), ["prefix", "x", "y"]);
+        assert_eq!(
+            changed_fields(&Value::Null, &serde_json::json!({"n": 1})),
+            ["n"]
+        );
+    }
+}

@@ -297,6 +297,45 @@ async fn admin_api_entities_keys_sessions_and_audit() {
     assert_eq!(versions[0]["body"]["name"], "訂單");
     assert_eq!(admin.get("/api/v1/apis/nope").await.status, 404);
 
+    // Two writers of one version: one wins, the other is told it is stale.
+    let (a, b) = tokio::join!(
+        admin.put("/api/v1/apis/orders", changed.clone(), "\"2\""),
+        admin.put("/api/v1/apis/orders", api.clone(), "\"2\"")
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 412]);
+
+    // A change written by another process shows within the poll interval.
+    config_log::write(
+        &store,
+        "elsewhere",
+        "",
+        &[config_log::Change {
+            kind: EntityKind::Group,
+            id: "outside".into(),
+            body: json!({"name": "o", "apis": ["*"]}).to_string(),
+            deleted: false,
+            expected_version: Some(0),
+        }],
+        chrono::Utc::now().timestamp_micros(),
+    )
+    .await
+    .unwrap();
+    let mut seen_outside = false;
+    for _ in 0..50 {
+        if admin.get("/api/v1/groups/outside").await.status == 200 {
+            seen_outside = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen_outside,
+        "a change by another writer never reached the cache"
+    );
+    assert_eq!(anon.get("/readyz").await.status, 200);
+
     // Pagination: keyset by id.
     for i in 0..5 {
         let r = admin
@@ -322,7 +361,7 @@ async fn admin_api_entities_keys_sessions_and_audit() {
             None => break,
         }
     }
-    assert_eq!(seen, ["g0", "g1", "g2", "g3", "g4"]);
+    assert_eq!(seen, ["g0", "g1", "g2", "g3", "g4", "outside"]);
     assert_eq!(pages, 3);
     let r = admin.get("/api/v1/groups?limit=0").await;
     assert_eq!(
@@ -684,7 +723,7 @@ async fn admin_api_entities_keys_sessions_and_audit() {
     assert_eq!(login["client_ip"], "127.0.0.1");
     let update = items
         .iter()
-        .find(|i| i["action"] == "update" && i["id"] == "orders")
+        .find(|i| i["action"] == "update" && i["id"] == "orders" && i["detail"]["version"] == 2)
         .unwrap();
     assert_eq!(update["detail"]["version"], 2);
     assert_eq!(update["detail"]["fields"], json!(["name"]));
