@@ -184,8 +184,9 @@ pub async fn login(
 
 #[derive(Debug, Deserialize)]
 pub struct LogoutParams {
+    /// `true` or `1` ends every session of the user.
     #[serde(default)]
-    everywhere: bool,
+    everywhere: Option<String>,
 }
 
 pub async fn logout(
@@ -197,7 +198,7 @@ pub async fn logout(
     if let Via::Cookie { nonce, expires } = &caller.via {
         state.sessions.end(nonce, *expires, Utc::now().timestamp());
     }
-    if p.everywhere {
+    if matches!(p.everywhere.as_deref(), Some("true" | "1")) {
         entities::edit(
             &state,
             &caller,

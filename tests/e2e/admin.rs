@@ -827,6 +827,25 @@ async fn a_fresh_site_gets_an_admin_with_a_password_printed_once() {
         .unwrap();
     let admin = Api::login(site.dashboards, "admin", password).await;
     assert_eq!(admin.get("/api/v1/users").await.status, 200);
+    // `user add` without --password-stdin prints a generated password once.
+    let out = gatewatch(
+        &["user", "add", "gen", "--role", "ops"],
+        &site.config_path(),
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}");
+    let generated = stdout.split("(shown once): ").nth(1).unwrap().trim();
+    Api::login(site.dashboards, "gen", generated).await;
+    let out = gatewatch(
+        &["user", "add", "gen", "--role", "ops"],
+        &site.config_path(),
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     // A restart does not make another.
     dash.terminate();
     let dash = site.start("dashboards").await;
