@@ -41,9 +41,21 @@ pub struct FileConfig {
     pub dashboards: DashboardsSection,
     pub alerter: ListenSection,
     pub reports: ListenSection,
-    pub security: SecuritySection,
     /// APIs defined in the file.
     pub routes: Vec<RouteSection>,
+    pub security: SecuritySection,
+}
+
+/// Site secrets.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySection {
+    /// The pepper API keys and client secrets are hashed under (HMAC-SHA256), as text. Empty:
+    /// read from `pepper_file`. Every gateway and the admin API of a site must share it.
+    pub pepper: String,
+    /// File holding the pepper's bytes; default `<data_dir>/secret/pepper`, created with 32
+    /// random bytes (mode 0600) when missing.
+    pub pepper_file: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -115,15 +127,6 @@ pub struct DashboardsSection {
     pub session_hours: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct SecuritySection {
-    /// The pepper under which API keys, client secrets and tokens are hashed (at least 16
-    /// bytes). Empty: kept in `<data_dir>/secret/pepper`, created on first use. Every machine
-    /// of a multi-node site must share one: set it here (or GATEWATCH_SECURITY_PEPPER).
-    pub pepper: String,
-}
-
 impl Default for DashboardsSection {
     fn default() -> Self {
         DashboardsSection {
@@ -164,8 +167,8 @@ impl Default for FileConfig {
             dashboards: DashboardsSection::default(),
             alerter: ListenSection::at("127.0.0.1:8092"),
             reports: ListenSection::at("127.0.0.1:8093"),
-            security: SecuritySection::default(),
             routes: Vec::new(),
+            security: SecuritySection::default(),
         }
     }
 }
@@ -230,10 +233,11 @@ pub struct Config {
     pub dashboards_listen: SocketAddr,
     pub dashboards_secure_cookies: bool,
     pub dashboards_session_ttl: Duration,
-    /// `[security] pepper`, when configured (see `crate::secret`).
-    pub pepper: Option<String>,
     pub alerter_listen: SocketAddr,
     pub reports_listen: SocketAddr,
+    /// Where the pepper comes from; read by [`crate::pepper::load_pepper`] when a role
+    /// starts (it may create the file).
+    pub security: SecuritySection,
 }
 
 /// Reads the file (if any), applies the environment, returns the raw result.
@@ -423,16 +427,6 @@ impl FileConfig {
                 "must be at most 720 (30 days)",
             ));
         }
-        let pepper = match self.security.pepper.as_str() {
-            "" => None,
-            p if p.len() < 16 => {
-                return Err(bad(
-                    "security.pepper",
-                    "must be at least 16 bytes (or empty to keep one in the data directory)",
-                ))
-            }
-            p => Some(p.to_string()),
-        };
         // APIs registered in the configuration log reach the gateway without a restart.
         gateway.config_store = Some(store.clone());
 
@@ -446,9 +440,9 @@ impl FileConfig {
             dashboards_listen: listen_addr("dashboards.listen", &self.dashboards.listen)?,
             dashboards_secure_cookies: self.dashboards.secure_cookies,
             dashboards_session_ttl: Duration::from_secs(self.dashboards.session_hours * 3600),
-            pepper,
             alerter_listen: listen_addr("alerter.listen", &self.alerter.listen)?,
             reports_listen: listen_addr("reports.listen", &self.reports.listen)?,
+            security: self.security.clone(),
         })
     }
 }

@@ -12,8 +12,8 @@ mod config_cmd;
 mod demo;
 mod health;
 mod loadgen;
+mod pepper;
 mod roles;
-mod secret;
 mod user_cmd;
 
 use clap::{Parser, Subcommand};

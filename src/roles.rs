@@ -80,7 +80,7 @@ pub async fn collector(config: Config) -> anyhow::Result<()> {
 
 /// The dashboards role's configuration, with the site pepper loaded (or created).
 fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::DashboardsConfig> {
-    let pepper = crate::secret::load_or_create_pepper(&config.data_dir, config.pepper.as_deref())?;
+    let pepper = crate::pepper::load_pepper(&config.data_dir, &config.security)?;
     let mut d = gatewatch_dashboards::DashboardsConfig::new(config.dashboards_listen, pepper);
     d.secure_cookies = config.dashboards_secure_cookies;
     d.session_ttl = config.dashboards_session_ttl;
