@@ -760,7 +760,29 @@ async fn admin_api_entities_keys_sessions_and_audit() {
             rule.path
         );
     }
-    assert!(r.body["components"]["schemas"]["Envelope"].is_object());
+    // Every reference resolves.
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get("$ref") {
+                    out.push(r.clone());
+                }
+                o.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&r.body, &mut all);
+    assert!(all.len() > 60, "{all:?}");
+    for rf in all {
+        let name = rf.strip_prefix("#/components/schemas/").unwrap();
+        assert!(
+            r.body["components"]["schemas"][name].is_object(),
+            "{rf} does not resolve"
+        );
+    }
     drop(dash);
 }
 
