@@ -250,14 +250,49 @@ pub fn changed_fields(old: &Value, new: &Value) -> Vec<String> {
 }
 
 /// The comment of a change: `X-Comment` header, if any.
+/// Raw UTF-8 is taken as it is (curl sends it), so comments may be in any language.
 pub fn comment_of(headers: &HeaderMap) -> String {
     headers
         .get("x-comment")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default()
         .chars()
+        .filter(|c| !c.is_control())
         .take(500)
         .collect()
+}
+
+/// What still names `kind`/`id` (keys of a client, clients of a group, keys granted a
+/// product), so that a delete does not leave dangling references.
+pub fn referrers(table: &crate::table::Table, kind: EntityKind, id: &str) -> Vec<String> {
+    let bodies = |k: EntityKind| {
+        table
+            .list(k, None)
+            .filter_map(move |e| Some((e.id.clone(), serde_json::from_str::<Value>(&e.body).ok()?)))
+    };
+    let names = |v: &Value, field: &str| -> bool {
+        v[field].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|x| x.as_str() == Some(id) || x["product"].as_str() == Some(id))
+        })
+    };
+    match kind {
+        EntityKind::Client => bodies(EntityKind::ApiKey)
+            .filter(|(_, b)| {
+                b["client_id"].as_str() == Some(id) && b["revoked"] != Value::Bool(true)
+            })
+            .map(|(k, _)| format!("api_key {k}"))
+            .collect(),
+        EntityKind::Group => bodies(EntityKind::Client)
+            .filter(|(_, b)| names(b, "groups"))
+            .map(|(c, _)| format!("client {c}"))
+            .collect(),
+        EntityKind::Product => bodies(EntityKind::ApiKey)
+            .filter(|(_, b)| names(b, "products"))
+            .map(|(k, _)| format!("api_key {k}"))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The answer for one entity: the envelope, `ETag`, and `Location` on create.
@@ -633,6 +668,13 @@ pub async fn delete(
         return Err(ApiError::stale(format!(
             "{kind} {id:?} is at version {}, not {expected}",
             previous.version
+        )));
+    }
+    let refs = referrers(&state.cache.get(), kind, &id);
+    if !refs.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "{kind} {id:?} is still named by {}; change or delete those first (or revoke the keys)",
+            refs.join(", ")
         )));
     }
     let change = Change {

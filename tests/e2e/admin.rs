@@ -568,6 +568,41 @@ async fn admin_api_entities_keys_sessions_and_audit() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["body"]["has_secret"], true);
 
+    // What is still named cannot be deleted.
+    let v = admin.get("/api/v1/groups/g0").await.headers["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let r = admin
+        .call("DELETE", "/api/v1/groups/g0", None, &[("if-match", &v)])
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains("client acme"), "{}", r.text);
+    let v = admin.get("/api/v1/clients/acme").await.headers["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let r = admin
+        .call("DELETE", "/api/v1/clients/acme", None, &[("if-match", &v)])
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains(&key_id), "{}", r.text);
+    // A comment in any language, through X-Comment.
+    let r = admin
+        .call(
+            "POST",
+            "/api/v1/groups",
+            Some(&json!({"id": "tw", "name": "台灣", "apis": ["*"]}).to_string()),
+            &[("x-comment", "新增群組")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["comment"].as_str()),
+        (201, Some("新增群組")),
+        "{}",
+        r.text
+    );
+
     // Users: created with a generated password, shown once; never a hash.
     let r = admin
         .post("/api/v1/users", json!({"id": "olive", "role": "ops"}))
