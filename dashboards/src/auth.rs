@@ -24,7 +24,7 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use gatewatch_model::secret::{hash_secret, verify_secret};
 use gatewatch_model::{Permission, Role};
 use std::collections::HashMap;
@@ -351,7 +351,7 @@ fn authorize(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
             .ok_or_else(|| ApiError::unauthorized("the token's user is disabled or gone"))?;
         let t = spec.tokens.iter().find(|t| &t.id == token_id);
         if t.and_then(|t| t.expires_at)
-            .is_some_and(|e| e <= DateTime::<Utc>::from_timestamp(now, 0).unwrap_or_default())
+            .is_some_and(|e| e <= Utc::now())
         {
             return Err(ApiError::unauthorized("the bearer token has expired"));
         }

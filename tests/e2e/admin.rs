@@ -191,6 +191,35 @@ async fn admin_api_entities_keys_sessions_and_audit() {
     assert_eq!(out.status.code(), Some(2));
 
     let admin = Api::login(base, "root", PW).await;
+    // A token that expires in two seconds, checked at the end.
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let r = admin
+        .post(
+            "/api/v1/me/tokens",
+            json!({"name": "brief", "expires_at": soon}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let brief = Api {
+        bearer: Some(r.body["secret"].as_str().unwrap().to_string()),
+        ..Api::anonymous(base)
+    };
+    assert_eq!(brief.get("/api/v1/me").await.status, 200);
+    let brief_ends = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let r = admin
+        .post(
+            "/api/v1/me/tokens",
+            json!({"expires_at": "2000-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (422, Some("expires_at"))
+    );
+    let r = admin
+        .post("/api/v1/me/tokens", json!({"expires": "tomorrow"}))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
     let me = admin.get("/api/v1/me").await;
     assert_eq!(me.body["role"], "admin");
 
@@ -780,6 +809,10 @@ async fn admin_api_entities_keys_sessions_and_audit() {
         .await
         .unwrap();
     assert_eq!(rows, 1);
+
+    tokio::time::sleep_until(brief_ends.into()).await;
+    let r = brief.get("/api/v1/me").await;
+    assert_eq!(r.status, 401, "an expired token still works: {}", r.text);
 
     // The OpenAPI document is served and names every route of the table.
     let r = anon.get("/api/openapi.json").await;
