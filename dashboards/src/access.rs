@@ -132,9 +132,9 @@ pub fn rules() -> Vec<Rule> {
         Method::POST,
         "/api/v1/me/password",
         Login,
-        "Change one's own password (ends the user's other sessions)",
+        "Change one's own password: ends every session of the user, a cookie caller gets a new one",
         Some("PasswordChange"),
-        (204, None),
+        (200, Some("SessionInfo")),
     );
     add(
         Method::GET,

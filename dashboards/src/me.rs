@@ -193,7 +193,6 @@ pub async fn logout(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
     Query(p): Query<LogoutParams>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Via::Cookie { nonce, expires } = &caller.via {
         state.sessions.end(nonce, *expires, Utc::now().timestamp());
@@ -203,7 +202,7 @@ pub async fn logout(
             &state,
             &caller,
             EntityKind::User,
-            &caller.user.clone(),
+            &caller.user,
             &HeaderMap::new(),
             "logout.everywhere",
             |u: &mut UserSpec| {
@@ -227,7 +226,6 @@ pub async fn logout(
         )
         .await;
     }
-    let _ = headers;
     let mut r = StatusCode::NO_CONTENT.into_response();
     let c = auth::cookie("", 0, state.config.secure_cookies);
     r.headers_mut().insert(
@@ -307,11 +305,16 @@ pub async fn change_password(
                 .get(&user)
                 .cloned()
                 .ok_or_else(|| ApiError::internal("user vanished"))?;
-            let mut r = with_session(&state, &user, &spec, StatusCode::OK)?;
-            *r.status_mut() = StatusCode::OK;
-            Ok(r)
+            with_session(&state, &user, &spec, StatusCode::OK)
         }
-        Via::Bearer { .. } => Ok(StatusCode::NO_CONTENT.into_response()),
+        Via::Bearer { .. } => {
+            let table = state.cache.get();
+            let spec = table
+                .users
+                .get(&user)
+                .ok_or_else(|| ApiError::internal("user vanished"))?;
+            Ok(Json(info(&user, spec, None, None)).into_response())
+        }
     }
 }
 
