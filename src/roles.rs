@@ -88,15 +88,24 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
 }
 
 /// Creates `admin` on a site that never had a user, printing its password once on stdout.
-async fn first_admin(store: &Store) {
-    match gatewatch_dashboards::ensure_first_admin(store).await {
-        Ok(Some(password)) => {
-            println!("gatewatch: created user \"admin\" (role admin) with password {password} — shown once; change it with POST /api/v1/me/password");
-            tracing::warn!("created user \"admin\"; its password was printed on stdout once");
-        }
-        Ok(None) => {}
-        Err(e) => {
-            tracing::error!(error = %e, "cannot create the first admin (add one with `gatewatch user add NAME --role admin`)")
+/// While ClickHouse is away or not migrated yet, tries again every few seconds.
+async fn first_admin(store: Store) {
+    let mut warned = false;
+    loop {
+        match gatewatch_dashboards::ensure_first_admin(&store).await {
+            Ok(Some(password)) => {
+                println!("gatewatch: created user \"admin\" (role admin) with password {password} — shown once; change it with POST /api/v1/me/password");
+                tracing::warn!("created user \"admin\"; its password was printed on stdout once");
+                return;
+            }
+            Ok(None) => return,
+            Err(e) => {
+                if !warned {
+                    tracing::error!(error = %e, "cannot check for a first admin yet; retrying (or add one with `gatewatch user add NAME --role admin`)");
+                    warned = true;
+                }
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
         }
     }
 }
@@ -107,9 +116,13 @@ pub async fn dashboards(config: Config) -> anyhow::Result<()> {
     let running = gatewatch_dashboards::bind(dashboards_config(&config)?, store.clone())
         .await
         .context("dashboards")?;
-    first_admin(&store).await;
+    // Waited for briefly when ClickHouse answers, so the password comes before "listening".
+    let mut admin = tokio::spawn(first_admin(store));
+    let _ = tokio::time::timeout(Duration::from_secs(5), &mut admin).await;
     tracing::info!(listen = %running.local_addr(), "dashboards listening (admin API under /api/v1/)");
-    running.serve(shutdown_signal()).await.context("dashboards")
+    let served = running.serve(shutdown_signal()).await.context("dashboards");
+    admin.abort();
+    served
 }
 
 /// `gatewatch up`: migrate, then every role in this process. On shutdown the gateway stops
@@ -138,7 +151,7 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let dashboards = gatewatch_dashboards::bind(dashboards_config(&config)?, store.clone())
         .await
         .context("dashboards")?;
-    first_admin(&store).await;
+    first_admin(store.clone()).await;
     tracing::info!(listen = %dashboards.local_addr(), "dashboards listening (admin API under /api/v1/)");
     let dashboards = tokio::spawn(dashboards.serve(stopped(&stop_rest)));
 
