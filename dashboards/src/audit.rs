@@ -7,7 +7,7 @@ use gatewatch_store::audit::{self, AuditEvent, AuditQuery};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use crate::entities::time_of;
+use crate::answer::time_of;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -21,7 +21,7 @@ pub fn event(
     detail: serde_json::Value,
 ) -> AuditEvent {
     AuditEvent {
-        ts_us: crate::entities::now_us(),
+        ts_us: crate::write::now_us(),
         actor: actor.to_string(),
         action: action.to_string(),
         entity: entity.to_string(),

@@ -16,9 +16,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 
+use crate::answer::{entity_answer, segment, Envelope};
 use crate::auth::Caller;
-use crate::entities::{self, entity_answer, Envelope};
 use crate::error::ApiError;
+use crate::write;
 use crate::AppState;
 
 /// A secret shown once, with the entity that now holds its hash.
@@ -128,7 +129,7 @@ fn created(
         }),
     )
         .into_response();
-    if let Ok(h) = format!("/api/v1/{}/{}", entities::segment(e.kind), e.id).parse() {
+    if let Ok(h) = format!("/api/v1/{}/{}", segment(e.kind), e.id).parse() {
         r.headers_mut().insert(axum::http::header::LOCATION, h);
     }
     r
@@ -154,7 +155,7 @@ pub async fn generate(
     let id = crate::random::id("key-")?;
     let json = Entity::ApiKey(spec.clone()).to_json();
     Entity::parse(EntityKind::ApiKey, &id, &json)?;
-    let receipt = entities::commit(
+    let receipt = write::commit(
         state,
         caller,
         "key.create",
@@ -188,7 +189,7 @@ fn placeholder(
         id: id.to_string(),
         version,
         change_id: uuid::Uuid::nil(),
-        ts_us: entities::now_us(),
+        ts_us: write::now_us(),
         author: String::new(),
         comment: String::new(),
         deleted: false,
@@ -205,7 +206,7 @@ pub async fn create_key(
     let options = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
     } else {
-        Value::Object(entities::object(&body)?)
+        Value::Object(write::object(&body)?)
     };
     generate(&state, &caller, &client, options).await
 }
@@ -218,7 +219,7 @@ pub async fn client_secret(
 ) -> Result<Response, ApiError> {
     let secret = crate::random::secret("gws_")?;
     let hash = hash_secret(&state.pepper, &secret);
-    let e = entities::edit(
+    let e = write::edit(
         &state,
         &caller,
         EntityKind::Client,
@@ -249,8 +250,8 @@ pub async fn rotate(
             format!("must be at most {MAX_OVERLAP_SECS} (30 days)"),
         ));
     }
-    let expected = entities::optional_if_match(headers.get(axum::http::header::IF_MATCH))?;
-    let old = entities::current(&state, EntityKind::ApiKey, &id)
+    let expected = write::optional_if_match(headers.get(axum::http::header::IF_MATCH))?;
+    let old = write::current(&state, EntityKind::ApiKey, &id)
         .await?
         .filter(|e| !e.deleted)
         .ok_or_else(|| ApiError::not_found(format!("no api_key {id:?}")))?;
@@ -273,7 +274,7 @@ pub async fn rotate(
     old_spec.expires_at = Some(old_spec.expires_at.map_or(until, |e| e.min(until)));
     let new_id = crate::random::id("key-")?;
     let new_json = Entity::ApiKey(spec.clone()).to_json();
-    let receipt = entities::commit(
+    let receipt = write::commit(
         &state,
         &caller,
         "key.rotate",
@@ -313,7 +314,7 @@ pub async fn revoke(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let e = entities::edit(
+    let e = write::edit(
         &state,
         &caller,
         EntityKind::ApiKey,
@@ -336,10 +337,10 @@ pub async fn grant(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let v = Value::Object(entities::object(&body)?);
+    let v = Value::Object(write::object(&body)?);
     let req: GrantRequest = typed(v)?;
     let g = grant_for(&state, &req.product, "product")?;
-    let e = entities::edit(
+    let e = write::edit(
         &state,
         &caller,
         EntityKind::ApiKey,
@@ -371,7 +372,7 @@ async fn set_grant(
         GrantStatus::Approved => "grant.approve",
         _ => "grant.revoke",
     };
-    let e = entities::edit(
+    let e = write::edit(
         &state,
         &caller,
         EntityKind::ApiKey,

@@ -5,7 +5,9 @@
 //!   [`Permission`]); the middleware in [`auth`] applies it to every request.
 //! - [`auth`]: passwords (argon2id), signed session cookies, bearer tokens, CSRF, lockout.
 //! - [`entities`]: list/get/create/replace/delete/history of every entity kind through the
-//!   configuration log, with `If-Match` versions; secrets never leave.
+//!   configuration log, with `If-Match` versions.
+//! - [`write`]: the shared write path (versions, one change per request, cache reload, audit
+//!   rows, reference checks); [`answer`]: what leaves — envelopes with every secret removed.
 //! - [`keys`]: API keys, client secrets, rotation, revocation, product grants.
 //! - [`me`]: login, logout, one's own password and tokens.
 //! - [`audit`]: audit rows of every change and login; `GET /api/v1/audit`.
@@ -14,6 +16,7 @@
 //! - [`users`]: `gatewatch user add` and the first admin of a fresh site.
 
 pub mod access;
+pub mod answer;
 pub mod audit;
 pub mod auth;
 pub mod entities;
@@ -24,6 +27,7 @@ pub mod openapi;
 pub mod random;
 pub mod table;
 pub mod users;
+pub mod write;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};

@@ -14,9 +14,9 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use crate::auth::{self, Caller, ClientIp, Via};
-use crate::entities;
 use crate::error::ApiError;
 use crate::keys::CreatedSecret;
+use crate::write;
 use crate::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -198,7 +198,7 @@ pub async fn logout(
         state.sessions.end(nonce, *expires, Utc::now().timestamp());
     }
     if matches!(p.everywhere.as_deref(), Some("true" | "1")) {
-        entities::edit(
+        write::edit(
             &state,
             &caller,
             EntityKind::User,
@@ -281,7 +281,7 @@ pub async fn change_password(
     }
     let hash = auth::hash_password(req.new).await?;
     let user = caller.user.clone();
-    entities::edit(
+    write::edit(
         &state,
         &caller,
         EntityKind::User,
@@ -364,7 +364,7 @@ pub async fn create_token(
         expires_at: req.expires_at,
     };
     let user = caller.user.clone();
-    let e = entities::edit(
+    let e = write::edit(
         &state,
         &caller,
         EntityKind::User,
@@ -402,7 +402,7 @@ pub async fn delete_token(
     Path(token_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let user = caller.user.clone();
-    entities::edit(
+    write::edit(
         &state,
         &caller,
         EntityKind::User,

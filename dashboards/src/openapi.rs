@@ -104,11 +104,11 @@ pub fn document(rules: &[Rule]) -> OpenApi {
         paths = paths.path(r.path.clone(), PathItem::new(method, op.build()));
     }
     let components = ComponentsBuilder::new()
-        .schema_from::<crate::entities::Envelope>()
-        .schema_from::<crate::entities::Page>()
-        .schema_from::<crate::entities::History>()
-        .schema_from::<crate::entities::HistoryEntry>()
-        .schema_from::<crate::entities::EntityBodyDoc>()
+        .schema_from::<crate::answer::Envelope>()
+        .schema_from::<crate::answer::Page>()
+        .schema_from::<crate::answer::History>()
+        .schema_from::<crate::answer::HistoryEntry>()
+        .schema_from::<crate::answer::EntityBodyDoc>()
         .schema_from::<crate::keys::CreatedSecret>()
         .schema_from::<crate::keys::KeyRequest>()
         .schema_from::<crate::keys::RotateRequest>()
