@@ -285,7 +285,11 @@ pub fn rules() -> Vec<Rule> {
 /// The rule of a matched route.
 pub fn find<'a>(rules: &'a [Rule], method: &Method, path: &str) -> Option<&'a Rule> {
     // axum answers HEAD with the GET route.
-    let method = if method == Method::HEAD { &Method::GET } else { method };
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
     rules.iter().find(|r| r.method == *method && r.path == path)
 }
 
@@ -306,7 +310,10 @@ mod tests {
             );
         }
         assert!(find(&r, &Method::PUT, "/api/v1/apis/{id}").is_some());
-        assert_eq!(find(&r, &Method::HEAD, "/healthz").unwrap().access, Access::Public);
+        assert_eq!(
+            find(&r, &Method::HEAD, "/healthz").unwrap().access,
+            Access::Public
+        );
         assert!(find(&r, &Method::PATCH, "/api/v1/apis/{id}").is_none());
         assert_eq!(
             find(&r, &Method::GET, "/api/v1/users").unwrap().access,

@@ -376,7 +376,7 @@ fn authorize(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
         let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
             let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if sent != Some(s.nonce.as_str()) {
+            if !sent.is_some_and(|t| same(t.as_bytes(), s.nonce.as_bytes())) {
                 return Err(ApiError::new(
                     axum::http::StatusCode::FORBIDDEN,
                     "csrf",
@@ -415,6 +415,11 @@ fn authorize(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Equality in time independent of where the inputs differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The client's address, for audit rows of public routes (login).
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
@@ -436,6 +441,14 @@ mod tests {
         s.end(&sess.nonce, sess.expires, 10);
         assert_eq!(s.check(&token, 999), None);
         assert_eq!(s.check("garbage", 0), None);
+    }
+
+    #[test]
+    fn same_compares_whole_values() {
+        assert!(same(b"abc", b"abc"));
+        assert!(!same(b"abc", b"abd"));
+        assert!(!same(b"abc", b"ab"));
+        assert!(same(b"", b""));
     }
 
     #[test]
