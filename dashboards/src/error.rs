@@ -108,8 +108,29 @@ impl ApiError {
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> ApiError {
-        ApiError::invalid(e.field, e.message)
+        ApiError::invalid(field_of(e.field, &e.message), e.message)
     }
+}
+
+/// The field of a serde error: its path, or for a missing field (which serde reports at the
+/// parent) the parent's path plus the name quoted in the message.
+pub fn field_of(path: String, message: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split('`').next());
+    match missing {
+        Some(name) if path.is_empty() => name.to_string(),
+        Some(name) => format!("{path}.{name}"),
+        None => path,
+    }
+}
+
+/// 422 for a body that does not fit its type, naming the field.
+pub fn invalid_body<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ApiError {
+    let path = e.path().to_string();
+    let path = if path == "." { String::new() } else { path };
+    let message = e.into_inner().to_string();
+    ApiError::invalid(field_of(path, &message), message)
 }
 
 impl From<gatewatch_store::Error> for ApiError {

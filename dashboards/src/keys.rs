@@ -76,11 +76,7 @@ fn body_of<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<T, 
 
 /// `T` from a JSON value, the error naming the field (`expires_at`, `products[1]`).
 fn typed<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { String::new() } else { path };
-        ApiError::invalid(field, e.into_inner().to_string())
-    })
+    serde_path_to_error::deserialize(v).map_err(crate::error::invalid_body)
 }
 
 fn grant_for(state: &AppState, product: &str, field: &str) -> Result<ProductGrant, ApiError> {
@@ -411,4 +407,24 @@ pub async fn revoke_grant(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     set_grant(state, caller, id, product, headers, GrantStatus::Revoked).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_options_name_the_field() {
+        let e = typed::<KeyRequest>(serde_json::json!({"bogus": 1})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("bogus"), "{e:?}");
+        let e = typed::<KeyRequest>(serde_json::json!({"expires_at": "soon"})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("expires_at"));
+        let e = typed::<KeyRequest>(serde_json::json!({"products": ["a", 2]})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("products[1]"));
+        let e = typed::<GrantRequest>(serde_json::json!({})).unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.field.as_deref()),
+            (422, Some("product"))
+        );
+    }
 }

@@ -67,13 +67,7 @@ pub struct TokenInfo {
 fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_json(format!("the body is not JSON: {e}")))?;
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::invalid(
-            if path == "." { String::new() } else { path },
-            e.into_inner().to_string(),
-        )
-    })
+    serde_path_to_error::deserialize(v).map_err(crate::error::invalid_body)
 }
 
 fn info(user: &str, spec: &UserSpec, csrf: Option<String>, expires: Option<i64>) -> SessionInfo {

@@ -270,6 +270,25 @@ async fn admin_api_entities_keys_sessions_and_audit() {
     let r = admin
         .post(
             "/api/v1/apis",
+            json!({"id": "x", "prefix": "/x", "upstreams": ["http://a"]}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (422, Some("name")),
+        "{}",
+        r.text
+    );
+    let r = anon.post("/api/v1/login", json!({"user": "root"})).await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (422, Some("password")),
+        "{}",
+        r.text
+    );
+    let r = admin
+        .post(
+            "/api/v1/apis",
             json!({"id": "a/b", "name": "x", "prefix": "/x", "upstreams": ["http://a"]}),
         )
         .await;
