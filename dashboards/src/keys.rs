@@ -223,7 +223,7 @@ pub async fn client_secret(
         &headers,
         "client.secret",
         |c: &mut ClientSpec| {
-            c.secret_hash = Some(hash);
+            c.secret_hash = Some(hash.clone());
             Ok(())
         },
     )
@@ -347,7 +347,7 @@ pub async fn grant(
             match k.products.iter_mut().find(|x| x.product == g.product) {
                 Some(x) if x.status != GrantStatus::Revoked => {}
                 Some(x) => x.status = g.status,
-                None => k.products.push(g),
+                None => k.products.push(g.clone()),
             }
             Ok(())
         },

@@ -284,7 +284,7 @@ pub async fn change_password(
         &HeaderMap::new(),
         "password.change",
         |u: &mut UserSpec| {
-            u.password_hash = hash;
+            u.password_hash = hash.clone();
             u.session_epoch = u.session_epoch.wrapping_add(1);
             Ok(())
         },
@@ -373,7 +373,7 @@ pub async fn create_token(
                     "at most 50 tokens per user; delete one first",
                 ));
             }
-            u.tokens.push(spec);
+            u.tokens.push(spec.clone());
             Ok(())
         },
     )

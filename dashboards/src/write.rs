@@ -210,45 +210,56 @@ pub async fn edit<T, F>(
     id: &str,
     headers: &HeaderMap,
     action: &str,
-    edit: F,
+    mut edit: F,
 ) -> Result<Entry, ApiError>
 where
     T: serde::de::DeserializeOwned + Serialize,
-    F: FnOnce(&mut T) -> Result<(), ApiError>,
+    F: FnMut(&mut T) -> Result<(), ApiError>,
 {
     let expected = optional_if_match(headers.get(header::IF_MATCH))?;
-    let previous = current(state, kind, id)
-        .await?
-        .filter(|e| !e.deleted)
-        .ok_or_else(|| ApiError::not_found(format!("no {kind} {id:?}")))?;
-    if expected.is_some_and(|v| v != previous.version) {
-        return Err(ApiError::stale(format!(
-            "{kind} {id:?} is at version {}",
-            previous.version
-        )));
-    }
-    let mut spec: T = serde_json::from_str(&previous.body).map_err(ApiError::internal)?;
-    edit(&mut spec)?;
-    let json = serde_json::to_string(&spec).map_err(ApiError::internal)?;
-    let parsed = Entity::parse(kind, id, &json)?;
     let comment = comment_of(headers);
-    let change = Change {
-        kind,
-        id: id.to_string(),
-        body: parsed.to_json(),
-        deleted: false,
-        expected_version: Some(previous.version),
-    };
-    let receipt = commit(state, caller, action, &comment, vec![change]).await?;
-    Ok(entry_after(
-        state,
-        kind,
-        id,
-        receipt.versions[0].2,
-        &caller.user,
-        &comment,
-        parsed.to_json(),
-    ))
+    // Without an If-Match the caller asked for "this action on whatever is current": a
+    // concurrent change to the same entity is read again and the action reapplied.
+    let mut attempts = if expected.is_some() { 1 } else { 3 };
+    loop {
+        attempts -= 1;
+        let previous = current(state, kind, id)
+            .await?
+            .filter(|e| !e.deleted)
+            .ok_or_else(|| ApiError::not_found(format!("no {kind} {id:?}")))?;
+        if expected.is_some_and(|v| v != previous.version) {
+            return Err(ApiError::stale(format!(
+                "{kind} {id:?} is at version {}",
+                previous.version
+            )));
+        }
+        let mut spec: T = serde_json::from_str(&previous.body).map_err(ApiError::internal)?;
+        edit(&mut spec)?;
+        let json = serde_json::to_string(&spec).map_err(ApiError::internal)?;
+        let body = Entity::parse(kind, id, &json)?.to_json();
+        let change = Change {
+            kind,
+            id: id.to_string(),
+            body: body.clone(),
+            deleted: false,
+            expected_version: Some(previous.version),
+        };
+        match commit(state, caller, action, &comment, vec![change]).await {
+            Ok(receipt) => {
+                return Ok(entry_after(
+                    state,
+                    kind,
+                    id,
+                    receipt.versions[0].2,
+                    &caller.user,
+                    &comment,
+                    body,
+                ))
+            }
+            Err(e) if e.status == StatusCode::PRECONDITION_FAILED && attempts > 0 => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The entity as written: the cached row (reloaded right after the write, so its time is the

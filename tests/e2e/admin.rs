@@ -565,6 +565,31 @@ async fn admin_api_entities_keys_sessions_and_audit() {
         404
     );
 
+    // Two actions on one key at once, without If-Match: both land (the loser re-reads).
+    for p in ["p3", "p4"] {
+        let r = admin
+            .post(
+                "/api/v1/products",
+                json!({"id": p, "name": p, "apis": ["*"]}),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    let grants = format!("/api/v1/api-keys/{key_id}/products");
+    let (a, b) = tokio::join!(
+        admin.post(&grants, json!({"product": "p3"})),
+        admin.post(&grants, json!({"product": "p4"}))
+    );
+    assert_eq!((a.status, b.status), (200, 200), "{} {}", a.text, b.text);
+    let k = admin.get(&format!("/api/v1/api-keys/{key_id}")).await;
+    let names: Vec<&str> = k.body["body"]["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["product"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"p3") && names.contains(&"p4"), "{names:?}");
+
     // Rotation keeps the old key for the overlap; revocation is immediate.
     let r = admin
         .post(
