@@ -38,7 +38,7 @@ pub struct FileConfig {
     pub clickhouse: ClickHouseSection,
     pub gateway: GatewaySection,
     pub collector: CollectorSection,
-    pub dashboards: ListenSection,
+    pub dashboards: DashboardsSection,
     pub alerter: ListenSection,
     pub reports: ListenSection,
     /// APIs defined in the file.
@@ -154,6 +154,27 @@ pub struct ListenSection {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardsSection {
+    /// Address of the web UI and admin API.
+    pub listen: String,
+    /// Mark the session cookie `Secure` (set it when users reach the UI over HTTPS).
+    pub secure_cookies: bool,
+    /// How long a login lasts, in hours.
+    pub session_hours: u64,
+}
+
+impl Default for DashboardsSection {
+    fn default() -> Self {
+        DashboardsSection {
+            listen: "127.0.0.1:8090".into(),
+            secure_cookies: false,
+            session_hours: 12,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSection {
     /// Path prefix, e.g. `/demo`.
@@ -180,7 +201,7 @@ impl Default for FileConfig {
             clickhouse: ClickHouseSection::default(),
             gateway: GatewaySection::default(),
             collector: CollectorSection::default(),
-            dashboards: ListenSection::at("127.0.0.1:8090"),
+            dashboards: DashboardsSection::default(),
             alerter: ListenSection::at("127.0.0.1:8092"),
             reports: ListenSection::at("127.0.0.1:8093"),
             routes: Vec::new(),
@@ -253,6 +274,8 @@ pub struct Config {
     pub gateway: gatewatch_gateway::GatewayConfig,
     pub collector: gatewatch_collector::CollectorConfig,
     pub dashboards_listen: SocketAddr,
+    pub dashboards_secure_cookies: bool,
+    pub dashboards_session_ttl: Duration,
     pub alerter_listen: SocketAddr,
     pub reports_listen: SocketAddr,
     /// Where the pepper comes from; read by [`crate::pepper::load_pepper`] when a role
@@ -462,6 +485,13 @@ impl FileConfig {
             password: self.clickhouse.password.clone(),
             compression,
         };
+        positive("dashboards.session_hours", self.dashboards.session_hours)?;
+        if self.dashboards.session_hours > 24 * 30 {
+            return Err(bad(
+                "dashboards.session_hours",
+                "must be at most 720 (30 days)",
+            ));
+        }
         // APIs registered in the configuration log reach the gateway without a restart.
         gateway.config_store = Some(store.clone());
 
@@ -473,6 +503,8 @@ impl FileConfig {
             gateway,
             collector,
             dashboards_listen: listen_addr("dashboards.listen", &self.dashboards.listen)?,
+            dashboards_secure_cookies: self.dashboards.secure_cookies,
+            dashboards_session_ttl: Duration::from_secs(self.dashboards.session_hours * 3600),
             alerter_listen: listen_addr("alerter.listen", &self.alerter.listen)?,
             reports_listen: listen_addr("reports.listen", &self.reports.listen)?,
             security: self.security.clone(),

@@ -1,7 +1,8 @@
 //! `gatewatch config export` and `gatewatch config apply FILE`: the configuration log as a
 //! declarative file.
 //!
-//! The file has one array of tables per entity kind, each table an entity with its `id`:
+//! The file has one array of tables per entity kind — `[[api]]`, `[[client]]`, `[[group]]`,
+//! `[[product]]` — each table an entity with its `id`:
 //!
 //! ```toml
 //! [[api]]
@@ -10,20 +11,47 @@
 //! prefix = "/orders"
 //! upstreams = ["http://10.0.0.5:9000"]
 //! strip_prefix = true
+//!
+//! [[client]]
+//! id = "acme"
+//! name = "Acme"
+//! quota = { per_day = 10000 }
 //! ```
 //!
-//! `apply` checks every entity first (an error names `api[2].prefix`, and nothing is written),
-//! shows what would change (`--dry-run` stops there), and writes all changes as one change in
-//! the log, each with the version it was compared against: if someone changed an entity in
-//! between, nothing is written and the command says so. Entities missing from the file are
-//! left alone unless `--prune` is given. Only `api` entities are modelled so far.
+//! `apply` checks every entity first (an error names `client[2].quota.per_day`, and nothing
+//! is written), shows what would change (`--dry-run` stops there), and writes all changes as
+//! one change in the log, each with the version it was compared against: if someone changed
+//! an entity in between, nothing is written and the command says so. Entities missing from the
+//! file are left alone unless `--prune` is given; then those of every kind the file has a key
+//! for are deleted (`client = []` prunes every client; a file without `client` leaves them).
+//!
+//! Secrets stay out of files: API keys and users are neither exported nor applied (they are
+//! made through the admin API, which shows a key or password once), and a client's
+//! `secret_hash` is not exported and may not be set from a file — `apply` keeps the one the
+//! log has.
 
 use anyhow::{bail, Context};
-use gatewatch_model::{ApiSpec, EntityKind};
+use gatewatch_model::{Entity, EntityKind};
 use gatewatch_store::config_log::{self, Change};
 use gatewatch_store::Store;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+
+/// The kinds a file holds, in the order they are exported.
+pub const FILE_KINDS: [EntityKind; 4] = [
+    EntityKind::Group,
+    EntityKind::Product,
+    EntityKind::Api,
+    EntityKind::Client,
+];
+
+/// Fields a file may not set, per kind.
+fn secret_fields(kind: EntityKind) -> &'static [&'static str] {
+    match kind {
+        EntityKind::Client => &["secret_hash"],
+        _ => &[],
+    }
+}
 
 /// A problem with the file: exits with status 2.
 #[derive(Debug, thiserror::Error)]
@@ -36,12 +64,30 @@ pub struct FileError {
 
 /// One entity read from the file.
 struct Wanted {
+    kind: EntityKind,
     id: String,
-    spec: ApiSpec,
+    /// Checked and normalized (`Entity::to_json`).
+    body: serde_json::Value,
 }
 
-/// Reads and checks every entity of `path`.
-fn read_file(path: &Path) -> Result<Vec<Wanted>, FileError> {
+/// TOML to JSON, with TOML dates and times as their RFC 3339 text.
+fn toml_to_json(v: toml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        toml::Value::String(s) => J::String(s),
+        toml::Value::Integer(i) => J::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f).map_or(J::Null, J::Number),
+        toml::Value::Boolean(b) => J::Bool(b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(a) => J::Array(a.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => {
+            J::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
+        }
+    }
+}
+
+/// Reads and checks every entity of `path`; also returns the kinds the file has keys for.
+fn read_file(path: &Path) -> Result<(Vec<Wanted>, BTreeSet<EntityKind>), FileError> {
     let err = |key: &str, message: String| FileError {
         file: path.display().to_string(),
         key: key.to_string(),
@@ -52,44 +98,60 @@ fn read_file(path: &Path) -> Result<Vec<Wanted>, FileError> {
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| err("file", e.message().to_string()))?;
-    let mut out = Vec::new();
+    let mut out: Vec<Wanted> = Vec::new();
+    let mut kinds = BTreeSet::new();
     for (key, value) in table {
         let kind: EntityKind = key
             .parse()
             .map_err(|e: gatewatch_model::entity::UnknownKind| err(&key, e.to_string()))?;
-        if kind != EntityKind::Api {
+        if !FILE_KINDS.contains(&kind) {
             return Err(err(
                 &key,
-                format!("{kind} entities cannot be applied from a file yet (only api)"),
+                format!("{kind} entities are not kept in files (only api, client, group, product); use the admin API"),
             ));
         }
+        kinds.insert(kind);
         let items = value
             .as_array()
-            .ok_or_else(|| err(&key, "must be an array of tables ([[api]])".into()))?;
+            .ok_or_else(|| err(&key, format!("must be an array of tables ([[{key}]])")))?;
         for (i, item) in items.iter().enumerate() {
-            let at = |field: &str| format!("{key}[{i}].{field}");
+            let at = |field: &str| {
+                if field.is_empty() {
+                    format!("{key}[{i}]")
+                } else {
+                    format!("{key}[{i}].{field}")
+                }
+            };
             let mut t = item
                 .as_table()
                 .cloned()
-                .ok_or_else(|| err(&format!("{key}[{i}]"), "must be a table".into()))?;
+                .ok_or_else(|| err(&at(""), "must be a table".into()))?;
             let id = match t.remove("id") {
                 Some(toml::Value::String(s)) if !s.is_empty() => s,
                 Some(_) => return Err(err(&at("id"), "must be a non-empty string".into())),
                 None => return Err(err(&at("id"), "is missing".into())),
             };
-            let spec = ApiSpec::deserialize(toml::Value::Table(t))
-                .map_err(|e| err(&format!("{key}[{i}]"), e.message().to_string()))?;
-            spec.validate().map_err(|e| err(&at(&e.field), e.message))?;
-            if out.iter().any(|w: &Wanted| w.id == id) {
+            for f in secret_fields(kind) {
+                if t.contains_key(*f) {
+                    return Err(err(
+                        &at(f),
+                        "is a secret and cannot come from a file (set it through the admin API)"
+                            .into(),
+                    ));
+                }
+            }
+            let json = toml_to_json(toml::Value::Table(t)).to_string();
+            let entity =
+                Entity::parse(kind, &id, &json).map_err(|e| err(&at(&e.field), e.message))?;
+            if out.iter().any(|w| w.kind == kind && w.id == id) {
                 return Err(err(&at("id"), format!("{id:?} appears twice")));
             }
-            out.push(Wanted { id, spec });
+            let body = serde_json::from_str(&entity.to_json()).unwrap_or(serde_json::Value::Null);
+            out.push(Wanted { kind, id, body });
         }
     }
-    Ok(out)
+    Ok((out, kinds))
 }
-
-use serde::Deserialize;
 
 /// What applying would do to one entity.
 enum Plan {
@@ -100,9 +162,17 @@ enum Plan {
         diff: Vec<String>,
     },
     Delete {
+        kind: EntityKind,
         id: String,
         version: u64,
     },
+}
+
+/// A stored body as JSON, normalized like a file's.
+fn stored_json(e: &config_log::Entry) -> serde_json::Value {
+    let text =
+        Entity::parse(e.kind, &e.id, &e.body).map_or_else(|_| e.body.clone(), |x| x.to_json());
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
 }
 
 /// `gatewatch config apply`.
@@ -113,25 +183,29 @@ pub async fn apply(
     prune: bool,
     author: &str,
 ) -> anyhow::Result<()> {
-    let wanted =
+    let (wanted, kinds) =
         read_file(path).map_err(|e| anyhow::Error::new(e).context("bad configuration file"))?;
-    let current: BTreeMap<String, config_log::Entry> = config_log::current(store)
+    let current: BTreeMap<(EntityKind, String), config_log::Entry> = config_log::current(store)
         .await
         .context("reading the configuration log")?
         .into_iter()
-        .filter(|e| e.kind == EntityKind::Api)
-        .map(|e| (e.id.clone(), e))
+        .filter(|e| FILE_KINDS.contains(&e.kind))
+        .map(|e| ((e.kind, e.id.clone()), e))
         .collect();
     let mut plans = Vec::new();
-    let mut in_file = std::collections::HashSet::new();
-    for w in wanted {
-        in_file.insert(w.id.clone());
-        match current.get(&w.id) {
+    let mut in_file = BTreeSet::new();
+    for mut w in wanted {
+        in_file.insert((w.kind, w.id.clone()));
+        match current.get(&(w.kind, w.id.clone())) {
             Some(e) if !e.deleted => {
-                let now: serde_json::Value =
-                    serde_json::from_str(&e.body).unwrap_or(serde_json::Value::Null);
-                let new = serde_json::to_value(&w.spec)?;
-                let diff = field_diff(&now, &new);
+                let now = stored_json(e);
+                // Secrets the file cannot hold stay as they are.
+                for f in secret_fields(w.kind) {
+                    if let (Some(v), Some(o)) = (now.get(*f), w.body.as_object_mut()) {
+                        o.insert(f.to_string(), v.clone());
+                    }
+                }
+                let diff = field_diff(&now, &w.body);
                 if !diff.is_empty() {
                     plans.push(Plan::Change {
                         version: e.version,
@@ -149,9 +223,10 @@ pub async fn apply(
         }
     }
     if prune {
-        for (id, e) in &current {
-            if !e.deleted && !in_file.contains(id) {
+        for ((kind, id), e) in &current {
+            if kinds.contains(kind) && !e.deleted && !in_file.contains(&(*kind, id.clone())) {
                 plans.push(Plan::Delete {
+                    kind: *kind,
                     id: id.clone(),
                     version: e.version,
                 });
@@ -169,23 +244,28 @@ pub async fn apply(
     for p in &plans {
         match p {
             Plan::Add(w) => {
-                println!("+ api {}", w.id);
-                changes.push(change(&w.id, Some(&w.spec), 0)?);
+                println!("+ {} {}", w.kind, w.id);
+                changes.push(change(w.kind, &w.id, Some(&w.body), 0));
             }
             Plan::Change {
                 wanted,
                 version,
                 diff,
             } => {
-                println!("~ api {} (version {version})", wanted.id);
+                println!("~ {} {} (version {version})", wanted.kind, wanted.id);
                 for d in diff {
                     println!("    {d}");
                 }
-                changes.push(change(&wanted.id, Some(&wanted.spec), *version)?);
+                changes.push(change(
+                    wanted.kind,
+                    &wanted.id,
+                    Some(&wanted.body),
+                    *version,
+                ));
             }
-            Plan::Delete { id, version } => {
-                println!("- api {id} (version {version})");
-                changes.push(change(id, None, *version)?);
+            Plan::Delete { kind, id, version } => {
+                println!("- {kind} {id} (version {version})");
+                changes.push(change(*kind, id, None, *version));
             }
         }
     }
@@ -201,6 +281,24 @@ pub async fn apply(
     let receipt = config_log::write(store, author, &comment, &changes, now_us)
         .await
         .context("writing the configuration log (nothing was written)")?;
+    let events: Vec<_> = receipt
+        .versions
+        .iter()
+        .zip(&changes)
+        .map(|((kind, id, version), c)| gatewatch_store::audit::AuditEvent {
+            ts_us: now_us,
+            actor: author.to_string(),
+            action: if c.deleted { "delete" } else if *version == 1 { "create" } else { "update" }.to_string(),
+            entity: kind.as_str().to_string(),
+            id: id.clone(),
+            change_id: receipt.change_id,
+            client_ip: "local".into(),
+            detail: serde_json::json!({ "version": version, "comment": comment, "via": "config apply" }).to_string(),
+        })
+        .collect();
+    if let Err(e) = gatewatch_store::audit::write(store, &events).await {
+        tracing::error!(error = %e, "the change is applied, but its audit rows were not stored");
+    }
     println!(
         "applied {} change(s) as change {}",
         changes.len(),
@@ -209,17 +307,14 @@ pub async fn apply(
     Ok(())
 }
 
-fn change(id: &str, spec: Option<&ApiSpec>, expected: u64) -> anyhow::Result<Change> {
-    Ok(Change {
-        kind: EntityKind::Api,
+fn change(kind: EntityKind, id: &str, body: Option<&serde_json::Value>, expected: u64) -> Change {
+    Change {
+        kind,
         id: id.to_string(),
-        body: match spec {
-            Some(s) => serde_json::to_string(s)?,
-            None => String::new(),
-        },
-        deleted: spec.is_none(),
+        body: body.map_or_else(String::new, |b| b.to_string()),
+        deleted: body.is_none(),
         expected_version: Some(expected),
-    })
+    }
 }
 
 /// `field: old → new` for each top-level field that differs.
@@ -247,35 +342,52 @@ fn field_diff(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// `gatewatch config export`: every current entity as a file `apply` takes back.
+/// `gatewatch config export`: every current API, client, group and product as a file `apply`
+/// takes back (no API keys, users or client secrets).
 pub async fn export(store: &Store) -> anyhow::Result<String> {
-    let mut apis = Vec::new();
+    let mut by_kind: BTreeMap<EntityKind, Vec<toml::Value>> =
+        FILE_KINDS.iter().map(|k| (*k, Vec::new())).collect();
     for e in config_log::current(store)
         .await
         .context("reading the configuration log")?
     {
-        if e.kind != EntityKind::Api || e.deleted {
+        let Some(list) = by_kind.get_mut(&e.kind) else {
+            continue;
+        };
+        if e.deleted {
             continue;
         }
-        let spec: ApiSpec = match serde_json::from_str(&e.body) {
-            Ok(s) => s,
+        let entity = match Entity::parse(e.kind, &e.id, &e.body) {
+            Ok(x) => x,
             Err(err) => bail!(
-                "api {:?} (version {}) is not a valid API: {err}",
+                "{} {:?} (version {}) is not valid: {err}",
+                e.kind,
                 e.id,
                 e.version
             ),
         };
+        let mut body: serde_json::Value = serde_json::from_str(&entity.to_json())?;
+        if let Some(o) = body.as_object_mut() {
+            for f in secret_fields(e.kind) {
+                o.remove(*f);
+            }
+        }
         let mut t = toml::Table::new();
         t.insert("id".into(), toml::Value::String(e.id));
-        if let toml::Value::Table(fields) = toml::Value::try_from(&spec)? {
+        if let toml::Value::Table(fields) = toml::Value::try_from(&body)? {
             t.extend(fields);
         }
-        apis.push(toml::Value::Table(t));
+        list.push(toml::Value::Table(t));
     }
     let mut root = toml::Table::new();
-    root.insert("api".into(), toml::Value::Array(apis));
+    for k in FILE_KINDS {
+        root.insert(
+            k.as_str().into(),
+            toml::Value::Array(by_kind.remove(&k).unwrap_or_default()),
+        );
+    }
     Ok(format!(
-        "# gatewatch configuration, exported from the configuration log\n{}",
+        "# gatewatch configuration, exported from the configuration log\n# (API keys, users and client secrets are not exported)\n{}",
         toml::to_string_pretty(&root)?
     ))
 }
@@ -298,7 +410,10 @@ mod tests {
             ("[[api]]\nid = \"a\"\nname = \"x\"\nprefix = \"x\"\nupstreams = [\"http://a\"]", "api[0].prefix"),
             ("[[api]]\nid = \"a\"\nname = \"x\"\nprefix = \"/x\"\nupstreams = [\"http://a\"]\nprefx = 1", "unknown field `prefx`"),
             ("[[apis]]\nid = \"a\"", "unknown entity kind \"apis\""),
-            ("[[client]]\nid = \"a\"", "only api"),
+            ("[[user]]\nid = \"a\"", "not kept in files"),
+            ("[[client]]\nid = \"a\"\nname = \"A\"\nsecret_hash = \"x\"", "client[0].secret_hash"),
+            ("[[client]]\nid = \"a\"\nname = \"A\"\nquota = { per_day = 0 }", "client[0].quota.per_day"),
+            ("[[product]]\nid = \"p\"\nname = \"P\"\napis = []", "product[0].apis"),
             ("[[api]]\nid = \"a\"\nname = \"x\"\nprefix = \"/x\"\nupstreams = [\"http://a\"]\n[[api]]\nid = \"a\"\nname = \"y\"\nprefix = \"/y\"\nupstreams = [\"http://a\"]", "appears twice"),
         ];
         for (text, want) in cases {

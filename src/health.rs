@@ -1,5 +1,5 @@
 //! `/healthz`, `/readyz` and `/metrics` for roles whose own work is not built yet (alerter,
-//! reports, dashboards), so their ports answer as DESIGN.md says.
+//! reports), so their ports answer as DESIGN.md says.
 
 use anyhow::Context;
 use bytes::Bytes;

@@ -14,6 +14,7 @@ mod health;
 mod loadgen;
 mod pepper;
 mod roles;
+mod user_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -61,7 +62,7 @@ enum ConfigCommand {
     Export,
     /// Check a file of entities, show what would change, and write it as one change.
     Apply {
-        /// The file (`[[api]]` tables, each with an `id`).
+        /// The file (`[[api]]`, `[[client]]`, `[[group]]`, `[[product]]` tables, each with an `id`).
         file: PathBuf,
         /// Only show what would change.
         #[arg(long)]
@@ -97,8 +98,12 @@ enum Command {
     Alerter,
     /// Run the reports scheduler (health and metrics only for now).
     Reports,
-    /// Run the web UI and admin API (health and metrics only for now).
+    /// Run the admin API (and, later, the web UI). On a site without users it creates `admin`
+    /// and prints its password once on stdout.
     Dashboards,
+    /// Users of the web UI and admin API.
+    #[command(subcommand)]
+    User(user_cmd::UserCommand),
     /// Apply the ClickHouse schema (idempotent).
     Migrate {
         /// Print the statements a fresh migration runs, without connecting.
@@ -167,7 +172,8 @@ fn main() -> ExitCode {
             Command::Collector => roles::collector(config).await,
             Command::Alerter => health::serve_role("alerter", config.alerter_listen).await,
             Command::Reports => health::serve_role("reports", config.reports_listen).await,
-            Command::Dashboards => health::serve_role("dashboards", config.dashboards_listen).await,
+            Command::Dashboards => roles::dashboards(config).await,
+            Command::User(cmd) => user_cmd::run(&config, cmd).await,
             Command::Migrate { print_sql: true } => {
                 for stmt in gatewatch_migrations::all_statements(
                     &config.store.database,
@@ -205,7 +211,10 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.chain().any(|c| c.is::<config_cmd::FileError>()) => {
+        Err(e)
+            if e.chain()
+                .any(|c| c.is::<config_cmd::FileError>() || c.is::<user_cmd::UsageError>()) =>
+        {
             eprintln!("gatewatch: {e:#}");
             ExitCode::from(2)
         }

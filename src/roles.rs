@@ -86,6 +86,53 @@ pub async fn collector(config: Config) -> anyhow::Result<()> {
     running.serve(shutdown_signal()).await.context("collector")
 }
 
+/// The dashboards role's configuration, with the site pepper loaded (or created).
+fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::DashboardsConfig> {
+    let pepper = crate::pepper::load_pepper(&config.data_dir, &config.security)?;
+    let mut d = gatewatch_dashboards::DashboardsConfig::new(config.dashboards_listen, pepper);
+    d.secure_cookies = config.dashboards_secure_cookies;
+    d.session_ttl = config.dashboards_session_ttl;
+    Ok(d)
+}
+
+/// Creates `admin` on a site that never had a user, printing its password once on stdout.
+/// While ClickHouse is away or not migrated yet, tries again every few seconds.
+async fn first_admin(store: Store) {
+    let mut warned = false;
+    loop {
+        match gatewatch_dashboards::ensure_first_admin(&store).await {
+            Ok(Some(password)) => {
+                println!("gatewatch: created user \"admin\" (role admin) with password {password} — shown once; change it with POST /api/v1/me/password");
+                tracing::warn!("created user \"admin\"; its password was printed on stdout once");
+                return;
+            }
+            Ok(None) => return,
+            Err(e) => {
+                if !warned {
+                    tracing::error!(error = %e, "cannot check for a first admin yet; retrying (or add one with `gatewatch user add NAME --role admin`)");
+                    warned = true;
+                }
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+        }
+    }
+}
+
+/// `gatewatch dashboards`.
+pub async fn dashboards(config: Config) -> anyhow::Result<()> {
+    let store = Store::new(config.store.clone());
+    let running = gatewatch_dashboards::bind(dashboards_config(&config)?, store.clone())
+        .await
+        .context("dashboards")?;
+    // Waited for briefly when ClickHouse answers, so the password comes before "listening".
+    let mut admin = tokio::spawn(first_admin(store));
+    let _ = tokio::time::timeout(Duration::from_secs(5), &mut admin).await;
+    tracing::info!(listen = %running.local_addr(), "dashboards listening (admin API under /api/v1/)");
+    let served = running.serve(shutdown_signal()).await.context("dashboards");
+    admin.abort();
+    served
+}
+
 /// `gatewatch up`: migrate, then every role in this process. On shutdown the gateway stops
 /// first (flushing its records to the collector), then the rest.
 pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
@@ -110,9 +157,15 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     tracing::info!(listen = %collector.local_addr(), "collector listening");
     let collector = tokio::spawn(collector.serve(stopped(&stop_rest)));
 
+    let dashboards = gatewatch_dashboards::bind(dashboards_config(&config)?, store.clone())
+        .await
+        .context("dashboards")?;
+    first_admin(store.clone()).await;
+    tracing::info!(listen = %dashboards.local_addr(), "dashboards listening (admin API under /api/v1/)");
+    let dashboards = tokio::spawn(dashboards.serve(stopped(&stop_rest)));
+
     let mut others = Vec::new();
     for (role, addr) in [
-        ("dashboards", config.dashboards_listen),
         ("alerter", config.alerter_listen),
         ("reports", config.reports_listen),
     ] {
@@ -154,6 +207,9 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let col_result = collector.await;
     for o in others {
         let _ = o.await;
+    }
+    if let Ok(Err(e)) = dashboards.await {
+        tracing::error!(error = %e, "dashboards");
     }
     gw_result.context("gateway task")?.context("gateway")?;
     col_result.context("collector task")?.context("collector")?;

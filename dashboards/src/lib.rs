@@ -1,4 +1,261 @@
-//! Dashboards: the management web UI and the admin API (`/api/v1/`), login, roles and audit.
+//! Dashboards: the admin API (`/api/v1/`), login, roles and audit. (The web UI's pages are
+//! still to come.)
 //!
-//! Not built yet: see the management-plane and web UI issues. The crate exists so the workspace
-//! has its final shape.
+//! - [`access`]: the one table of routes and what each needs (public, logged in, or a
+//!   [`Permission`]); the middleware in [`auth`] applies it to every request.
+//! - [`auth`]: passwords (argon2id), signed session cookies, bearer tokens, CSRF, lockout.
+//! - [`entities`]: list/get/create/replace/delete/history of every entity kind through the
+//!   configuration log, with `If-Match` versions.
+//! - [`write`]: the shared write path (versions, one change per request, cache reload, audit
+//!   rows, reference checks); [`answer`]: what leaves — envelopes with every secret removed.
+//! - [`keys`]: API keys, client secrets, rotation, revocation, product grants.
+//! - [`me`]: login, logout, one's own password and tokens.
+//! - [`audit`]: audit rows of every change and login; `GET /api/v1/audit`.
+//! - [`table`]: the configuration cached in memory, reloaded on revision change.
+//! - [`openapi`]: `GET /api/openapi.json`, built from the route table.
+//! - [`users`]: `gatewatch user add` and the first admin of a fresh site.
+
+pub mod access;
+pub mod answer;
+pub mod audit;
+pub mod auth;
+pub mod entities;
+pub mod error;
+pub mod keys;
+pub mod me;
+pub mod openapi;
+pub mod random;
+pub mod table;
+pub mod users;
+pub mod write;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use gatewatch_model::EntityKind;
+pub use gatewatch_model::Permission;
+use gatewatch_store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::{ApiError, Error, Result};
+pub use users::{add_user, ensure_first_admin};
+
+/// What the dashboards role needs.
+#[derive(Clone)]
+pub struct DashboardsConfig {
+    pub listen: SocketAddr,
+    /// The site pepper (see the binary's `secret` module): API keys, client secrets and tokens
+    /// are hashed under it, and the session key is derived from it.
+    pub pepper: Vec<u8>,
+    /// Mark the session cookie `Secure` (behind HTTPS).
+    pub secure_cookies: bool,
+    /// How long a login lasts.
+    pub session_ttl: Duration,
+}
+
+impl std::fmt::Debug for DashboardsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DashboardsConfig")
+            .field("listen", &self.listen)
+            .field("pepper", &"<secret>")
+            .field("secure_cookies", &self.secure_cookies)
+            .field("session_ttl", &self.session_ttl)
+            .finish()
+    }
+}
+
+impl DashboardsConfig {
+    pub fn new(listen: SocketAddr, pepper: Vec<u8>) -> DashboardsConfig {
+        DashboardsConfig {
+            listen,
+            pepper,
+            secure_cookies: false,
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+/// Shared by every request.
+pub struct AppState {
+    pub store: Store,
+    pub pepper: Vec<u8>,
+    pub config: DashboardsConfig,
+    pub cache: Arc<table::Cache>,
+    pub sessions: auth::Sessions,
+    pub lockout: auth::Lockout,
+    pub rules: Vec<access::Rule>,
+    openapi: String,
+}
+
+/// The router of the whole role.
+pub fn router(state: Arc<AppState>) -> Router {
+    type S = axum::extract::State<Arc<AppState>>;
+    type Caller = axum::Extension<auth::Caller>;
+    type Id = axum::extract::Path<String>;
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    let mut r = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/api/v1/login", post(me::login))
+        .route("/api/v1/logout", post(me::logout))
+        .route("/api/v1/me", get(me::me))
+        .route("/api/v1/me/password", post(me::change_password))
+        .route(
+            "/api/v1/me/tokens",
+            get(me::list_tokens).post(me::create_token),
+        )
+        .route("/api/v1/me/tokens/{token_id}", delete(me::delete_token));
+    for (kind, seg) in access::KINDS {
+        let k: EntityKind = kind;
+        r = r
+            .route(
+                &format!("/api/v1/{seg}"),
+                get(move |s: S, q| entities::list(k, s, q)).post(
+                    move |s: S, c: Caller, h: HeaderMap, b: Bytes| entities::create(k, s, c, h, b),
+                ),
+            )
+            .route(
+                &format!("/api/v1/{seg}/{{id}}"),
+                get(move |s: S, id: Id| entities::get_one(k, s, id))
+                    .put(move |s: S, c: Caller, id: Id, h: HeaderMap, b: Bytes| {
+                        entities::replace(k, s, c, id, h, b)
+                    })
+                    .delete(move |s: S, c: Caller, id: Id, h: HeaderMap| {
+                        entities::delete(k, s, c, id, h)
+                    }),
+            )
+            .route(
+                &format!("/api/v1/{seg}/{{id}}/history"),
+                get(move |s: S, id: Id| entities::history(k, s, id)),
+            );
+    }
+    r.route("/api/v1/clients/{id}/keys", post(keys::create_key))
+        .route("/api/v1/clients/{id}/secret", post(keys::client_secret))
+        .route("/api/v1/api-keys/{id}/rotate", post(keys::rotate))
+        .route("/api/v1/api-keys/{id}/revoke", post(keys::revoke))
+        .route("/api/v1/api-keys/{id}/products", post(keys::grant))
+        .route(
+            "/api/v1/api-keys/{id}/products/{product}/approve",
+            post(keys::approve),
+        )
+        .route(
+            "/api/v1/api-keys/{id}/products/{product}/revoke",
+            post(keys::revoke_grant),
+        )
+        .route("/api/v1/audit", get(audit::list))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.cache.get().loaded {
+        "ok".into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "configuration not loaded yet",
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let t = state.cache.get();
+    let body = format!(
+        "# HELP gatewatch_up 1 while the role runs.\n# TYPE gatewatch_up gauge\ngatewatch_up{{role=\"dashboards\"}} 1\n\
+         # HELP gatewatch_dashboards_config_rows Rows of the configuration log behind the cached table.\n\
+         # TYPE gatewatch_dashboards_config_rows gauge\ngatewatch_dashboards_config_rows {}\n",
+        t.revision.rows
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+async fn openapi_json(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.openapi.clone(),
+    )
+        .into_response()
+}
+
+/// The state of a role, loading the configuration once (a failure is logged; the poller
+/// keeps trying and `/readyz` says so).
+pub async fn state(config: DashboardsConfig, store: Store) -> Arc<AppState> {
+    let cache = Arc::new(table::Cache::new(store.clone()));
+    if let Err(e) = cache.refresh(true).await {
+        tracing::warn!(error = %e, "cannot load the configuration yet; retrying every second");
+    }
+    let rules = access::rules();
+    let openapi = openapi::document(&rules)
+        .to_json()
+        .unwrap_or_else(|_| "{}".into());
+    Arc::new(AppState {
+        store,
+        pepper: config.pepper.clone(),
+        sessions: auth::Sessions::new(&config.pepper),
+        lockout: auth::Lockout::default(),
+        config,
+        cache,
+        rules,
+        openapi,
+    })
+}
+
+/// A bound, not yet serving, dashboards role.
+pub struct Running {
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+}
+
+/// Binds the port and loads the configuration.
+pub async fn bind(config: DashboardsConfig, store: Store) -> Result<Running> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let state = state(config, store).await;
+    Ok(Running { listener, state })
+}
+
+impl Running {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.state.config.listen)
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut rx = stop_rx.clone();
+        let poller = tokio::spawn(self.state.cache.clone().poll(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }));
+        let app = router(self.state.clone());
+        let result = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        let _ = stop_tx.send(true);
+        let _ = poller.await;
+        result.map_err(|e| Error::Other(format!("serving: {e}")))
+    }
+}

@@ -8,8 +8,10 @@
 //!   which rows of a half-stored batch are there.
 //! - [`config_log`]: the configuration source: versioned entity changes, current state,
 //!   history, a revision marker for pollers.
+//! - [`audit`]: the audit log — changes, key actions and logins, appended and read by window.
 //! - [`sql`]: the one tested function for quoting identifiers and literals.
 
+pub mod audit;
 pub mod config_log;
 pub mod ingest;
 pub mod rows;

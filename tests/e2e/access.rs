@@ -411,6 +411,7 @@ fn second_gateway(site: &Site) -> Site {
         dir,
         gateway,
         collector: site.collector,
+        dashboards: site.dashboards,
         clickhouse_url: site.clickhouse_url.clone(),
         database: site.database.clone(),
     }

@@ -111,3 +111,101 @@ async fn export_and_apply_round_trip_with_dry_run_diff_and_prune() {
     assert!(text.contains("api[0].prefix"), "{text}");
     assert_eq!(config_log::revision(&store).await.unwrap().rows, rows);
 }
+
+const MIXED: &str = r#"
+[[group]]
+id = "partners"
+name = "合作夥伴"
+apis = ["orders*"]
+
+[[product]]
+id = "gold"
+name = "Gold"
+apis = ["*"]
+approval = "manual"
+quota = { per_day = 1000 }
+
+[[client]]
+id = "acme"
+name = "Acme 公司"
+valid_from = 2026-01-01
+timezone = "Asia/Taipei"
+groups = ["partners"]
+quota = { per_minute = 60, scope = "shared" }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_groups_and_products_round_trip_without_secrets() {
+    let site = Site::new(
+        "config_file_mixed",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        "",
+    );
+    let store = site.migrate().await;
+    let file = site.dir.path().join("mixed.toml");
+    std::fs::write(&file, MIXED).unwrap();
+    let f = file.to_str().unwrap();
+    let (code, text) = run(&site, &["config", "apply", f]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("+ client acme")
+            && text.contains("+ group partners")
+            && text.contains("+ product gold"),
+        "{text}"
+    );
+    // A secret set through the admin API: never exported, kept by apply.
+    let acme = config_log::get(&store, EntityKind::Client, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut body: serde_json::Value = serde_json::from_str(&acme.body).unwrap();
+    assert_eq!(body["valid_from"], "2026-01-01");
+    body["secret_hash"] = serde_json::json!(format!("hmac-sha256:{}", "ab".repeat(32)));
+    config_log::write(
+        &store,
+        "admin",
+        "secret",
+        &[config_log::Change {
+            kind: EntityKind::Client,
+            id: "acme".into(),
+            body: body.to_string(),
+            deleted: false,
+            expected_version: Some(1),
+        }],
+        1_764_000_000_000_000,
+    )
+    .await
+    .unwrap();
+    let (code, exported) = run(&site, &["config", "export"]);
+    assert_eq!(code, 0, "{exported}");
+    assert!(
+        exported.contains("Acme 公司") && exported.contains("[[product]]"),
+        "{exported}"
+    );
+    assert!(
+        !exported.contains("hmac-sha256") && !exported.contains("secret_hash"),
+        "{exported}"
+    );
+    let back = site.dir.path().join("back.toml");
+    std::fs::write(&back, &exported).unwrap();
+    let (code, text) = run(&site, &["config", "apply", back.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("nothing to change"), "{text}");
+
+    // Prune acts on the kinds the file names: `client = []` removes clients only.
+    std::fs::write(&back, "client = []\n").unwrap();
+    let (code, text) = run(
+        &site,
+        &["config", "apply", back.to_str().unwrap(), "--prune"],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("- client acme (version 2)") && !text.contains("- group"),
+        "{text}"
+    );
+    let rows = store
+        .fetch_u64("SELECT count() FROM audit_log WHERE entity = 'client' AND id = 'acme' AND action = 'delete'")
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+}

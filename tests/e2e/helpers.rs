@@ -28,6 +28,7 @@ pub struct Site {
     pub dir: tempfile::TempDir,
     pub gateway: SocketAddr,
     pub collector: SocketAddr,
+    pub dashboards: SocketAddr,
     pub clickhouse_url: String,
     pub database: String,
 }
@@ -39,6 +40,7 @@ impl Site {
         let site = Site {
             gateway: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             collector: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            dashboards: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             clickhouse_url: clickhouse_url.to_string(),
             database: format!("gwt_{name}"),
             dir,
@@ -60,7 +62,7 @@ upstream_timeout_ms = 1000
 listen = "{col}"
 insert_period_ms = 200
 [dashboards]
-listen = "127.0.0.1:{p1}"
+listen = "{dash}"
 [alerter]
 listen = "127.0.0.1:{p2}"
 [reports]
@@ -72,7 +74,7 @@ listen = "127.0.0.1:{p3}"
             db = site.database,
             gw = site.gateway,
             col = site.collector,
-            p1 = free_port(),
+            dash = site.dashboards,
             p2 = free_port(),
             p3 = free_port(),
         );
@@ -126,6 +128,7 @@ listen = "127.0.0.1:{p3}"
         let addr = match role {
             "gateway" => self.gateway,
             "collector" => self.collector,
+            "dashboards" => self.dashboards,
             _ => panic!("no port known for {role}"),
         };
         let p = Proc {

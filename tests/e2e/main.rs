@@ -2,6 +2,7 @@
 //! starts: processes are started, killed and restarted as an operator would, and rows are
 //! counted. Each test has its own database, data directory and ports.
 mod access;
+mod admin;
 mod cli;
 mod config_file;
 mod faults;

@@ -1,0 +1,167 @@
+//! What answers look like: an entity in its envelope (version, who, when) with every secret
+//! removed, pages of lists, histories. The one place that decides what of a stored body may
+//! leave the process.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use gatewatch_model::EntityKind;
+use gatewatch_store::config_log::Entry;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A body with its secrets removed, for answers.
+pub fn redact(kind: EntityKind, body: &str) -> Value {
+    let mut v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        match kind {
+            EntityKind::Client => {
+                let has = o.remove("secret_hash").is_some();
+                o.insert("has_secret".into(), Value::Bool(has));
+            }
+            EntityKind::ApiKey => {
+                o.remove("hash");
+            }
+            EntityKind::User => {
+                o.remove("password_hash");
+                if let Some(Value::Array(ts)) = o.get_mut("tokens") {
+                    for t in ts {
+                        if let Some(t) = t.as_object_mut() {
+                            t.remove("hash");
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    v
+}
+
+/// Answer fields added by [`redact`], dropped from bodies sent back.
+pub(crate) fn derived_fields(kind: EntityKind) -> &'static [&'static str] {
+    match kind {
+        EntityKind::Client => &["has_secret"],
+        _ => &[],
+    }
+}
+
+/// One entity in an answer.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Envelope {
+    pub kind: String,
+    pub id: String,
+    pub version: u64,
+    pub changed_at: String,
+    pub changed_by: String,
+    pub comment: String,
+    /// The entity (see the model docs of its kind), secrets removed.
+    #[schema(value_type = Object)]
+    pub body: Value,
+}
+
+impl Envelope {
+    pub fn of(e: &Entry) -> Envelope {
+        Envelope {
+            kind: e.kind.as_str().to_string(),
+            id: e.id.clone(),
+            version: e.version,
+            changed_at: time_of(e.ts_us),
+            changed_by: e.author.clone(),
+            comment: e.comment.clone(),
+            body: if e.deleted {
+                Value::Null
+            } else {
+                redact(e.kind, &e.body)
+            },
+        }
+    }
+}
+
+pub fn time_of(ts_us: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(ts_us)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page {
+    pub items: Vec<Envelope>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Every version of an entity, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct History {
+    pub versions: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub version: u64,
+    pub changed_at: String,
+    pub changed_by: String,
+    pub comment: String,
+    pub deleted: bool,
+    #[schema(value_type = Object)]
+    pub body: Value,
+}
+
+/// An entity to create: its fields and its `id` (the kind's model, see the model docs).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = EntityBody)]
+pub struct EntityBodyDoc {
+    pub id: String,
+}
+
+/// The answer for one entity: the envelope, `ETag`, and `Location` on create.
+pub fn entity_answer(status: StatusCode, e: &Entry, extra: Option<(&str, String)>) -> Response {
+    let mut v = serde_json::to_value(Envelope::of(e)).unwrap_or(Value::Null);
+    if let (Some((k, s)), Some(o)) = (extra, v.as_object_mut()) {
+        o.insert(k.to_string(), Value::String(s));
+    }
+    let mut r = (status, Json(v)).into_response();
+    if let Ok(h) = HeaderValue::from_str(&format!("\"{}\"", e.version)) {
+        r.headers_mut().insert(header::ETAG, h);
+    }
+    if status == StatusCode::CREATED {
+        if let Ok(h) = HeaderValue::from_str(&format!("/api/v1/{}/{}", segment(e.kind), e.id)) {
+            r.headers_mut().insert(header::LOCATION, h);
+        }
+    }
+    r
+}
+
+pub fn segment(kind: EntityKind) -> &'static str {
+    crate::access::KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or("", |(_, s)| s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_carry_no_hash() {
+        let user = r#"{"role":"ops","password_hash":"$argon2id$x","session_epoch":3,"tokens":[{"id":"t","name":"ci","hash":"hmac-sha256:00"}]}"#;
+        let v = redact(EntityKind::User, user);
+        assert!(v.get("password_hash").is_none());
+        assert_eq!(v["tokens"][0]["id"], "t");
+        assert!(v["tokens"][0].get("hash").is_none());
+        let client = redact(
+            EntityKind::Client,
+            r#"{"name":"a","secret_hash":"hmac-sha256:00"}"#,
+        );
+        assert_eq!(client, serde_json::json!({"name": "a", "has_secret": true}));
+        let key = redact(
+            EntityKind::ApiKey,
+            r#"{"client_id":"a","hash":"hmac-sha256:00","hint":"gwk_"}"#,
+        );
+        assert!(key.get("hash").is_none() && key["hint"] == "gwk_");
+    }
+}

@@ -1,0 +1,128 @@
+//! Audit rows for changes and logins, and `GET /api/v1/audit`.
+
+use axum::extract::{Query, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use gatewatch_store::audit::{self, AuditEvent, AuditQuery};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use crate::answer::time_of;
+use crate::error::ApiError;
+use crate::AppState;
+
+pub fn event(
+    actor: &str,
+    action: &str,
+    entity: &str,
+    id: &str,
+    change_id: uuid::Uuid,
+    ip: &str,
+    detail: serde_json::Value,
+) -> AuditEvent {
+    AuditEvent {
+        ts_us: crate::write::now_us(),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        entity: entity.to_string(),
+        id: id.to_string(),
+        change_id,
+        client_ip: ip.to_string(),
+        detail: detail.to_string(),
+    }
+}
+
+/// Appends audit rows. The change they describe is already written, so a failure here is
+/// logged (with the rows, so nothing is lost from the log) rather than failing the request.
+pub async fn record(state: &AppState, events: Vec<AuditEvent>) {
+    if let Err(e) = audit::write(&state.store, &events).await {
+        for ev in &events {
+            tracing::error!(error = %e, actor = %ev.actor, action = %ev.action, entity = %ev.entity, id = %ev.id, ip = %ev.client_ip, detail = %ev.detail, "audit row not stored");
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditParams {
+    from: Option<String>,
+    to: Option<String>,
+    user: Option<String>,
+    limit: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditRow {
+    pub ts: String,
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub id: String,
+    pub change_id: String,
+    pub client_ip: String,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditRow>,
+}
+
+fn time(field: &str, v: Option<&str>, default: DateTime<Utc>) -> Result<i64, ApiError> {
+    match v.filter(|s| !s.is_empty()) {
+        None => Ok(default.timestamp_micros()),
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc).timestamp_micros())
+            .map_err(|e| ApiError::invalid(field, format!("{s:?} is not an RFC 3339 time: {e}"))),
+    }
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Query(p): Query<AuditParams>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let now = Utc::now();
+    let from_us = time("from", p.from.as_deref(), now - chrono::Duration::days(1))?;
+    let to_us = time("to", p.to.as_deref(), now + chrono::Duration::seconds(1))?;
+    if to_us <= from_us {
+        return Err(ApiError::invalid("to", "must be after from"));
+    }
+    let limit = match p.limit.as_deref() {
+        None | Some("") => 1000,
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit", format!("{s:?} must be 1 to 10000")))?,
+    };
+    let rows = audit::read(
+        &state.store,
+        &AuditQuery {
+            from_us,
+            to_us,
+            actor: p.user.filter(|u| !u.is_empty()),
+            limit,
+        },
+    )
+    .await?;
+    Ok(Json(AuditPage {
+        items: rows
+            .into_iter()
+            .map(|r| AuditRow {
+                ts: time_of(r.ts_us),
+                actor: r.actor,
+                action: r.action,
+                entity: r.entity,
+                id: r.id,
+                change_id: if r.change_id.is_nil() {
+                    String::new()
+                } else {
+                    r.change_id.to_string()
+                },
+                client_ip: r.client_ip,
+                detail: serde_json::from_str(&r.detail)
+                    .unwrap_or(serde_json::Value::String(r.detail)),
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,351 @@
+//! `/api/v1/<kind>`: list, get, create, replace, delete and history of every entity kind, all
+//! through the configuration log. Secrets (key, secret, password and token hashes) are set
+//! only by their own actions, never accepted in a body, and stripped from every answer.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::Utc;
+use gatewatch_model::{Entity, EntityKind};
+use gatewatch_store::config_log::{self, Change, Entry};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+use crate::answer::{entity_answer, redact, time_of, Envelope, History, HistoryEntry, Page};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::write::{
+    comment_of, commit, current, entry_after, if_match, object, references, referrers,
+};
+use crate::AppState;
+
+/// Fields set only by their own actions: hashes are refused in bodies, the others ignored;
+/// all are carried over on replace.
+pub fn managed_fields(kind: EntityKind) -> &'static [&'static str] {
+    match kind {
+        EntityKind::Client => &["secret_hash"],
+        EntityKind::ApiKey => &["hash"],
+        EntityKind::User => &["password_hash", "tokens", "session_epoch"],
+        _ => &[],
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 1000;
+
+pub async fn list(
+    kind: EntityKind,
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Page>, ApiError> {
+    let limit = match q.limit.as_deref() {
+        None | Some("") => DEFAULT_LIMIT,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(ApiError::invalid(
+                    "limit",
+                    format!("{s:?} must be a whole number from 1 to {MAX_LIMIT}"),
+                ))
+            }
+        },
+    };
+    let table = state.cache.get();
+    let mut it = table.list(kind, q.cursor.as_deref().filter(|c| !c.is_empty()));
+    let items: Vec<Envelope> = it.by_ref().take(limit).map(Envelope::of).collect();
+    let next_cursor = if it.next().is_some() {
+        items.last().map(|e| e.id.clone())
+    } else {
+        None
+    };
+    Ok(Json(Page { items, next_cursor }))
+}
+
+pub async fn get_one(
+    kind: EntityKind,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let table = state.cache.get();
+    let e = table
+        .get(kind, &id)
+        .ok_or_else(|| ApiError::not_found(format!("no {kind} {id:?}")))?;
+    Ok(entity_answer(StatusCode::OK, e, None))
+}
+
+pub async fn history(
+    kind: EntityKind,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<History>, ApiError> {
+    let rows = config_log::history(&state.store, kind, &id).await?;
+    if rows.is_empty() {
+        return Err(ApiError::not_found(format!("no {kind} {id:?}")));
+    }
+    Ok(Json(History {
+        versions: rows
+            .iter()
+            .map(|e| HistoryEntry {
+                version: e.version,
+                changed_at: time_of(e.ts_us),
+                changed_by: e.author.clone(),
+                comment: e.comment.clone(),
+                deleted: e.deleted,
+                body: if e.deleted {
+                    Value::Null
+                } else {
+                    redact(kind, &e.body)
+                },
+            })
+            .collect(),
+    }))
+}
+
+/// Checks a body against its kind and readies it for the log: managed fields refused (or
+/// carried over from `previous`), a user's `password` hashed. Returns the JSON to store and
+/// a secret to show once (a generated password).
+async fn prepare(
+    state: &AppState,
+    kind: EntityKind,
+    id: &str,
+    mut obj: Map<String, Value>,
+    previous: Option<&Entry>,
+) -> Result<(String, Option<String>), ApiError> {
+    for f in crate::answer::derived_fields(kind) {
+        obj.remove(*f);
+    }
+    for f in managed_fields(kind) {
+        // Hashes are refused outright; shown server-kept fields (a user's token list and
+        // session epoch) are ignored, so that a GET body can be sent back as it is.
+        if f.contains("hash") && obj.contains_key(*f) {
+            return Err(ApiError::invalid(
+                *f,
+                "is managed by its own action (keys, secrets, passwords) and cannot be set here",
+            ));
+        }
+        obj.remove(*f);
+    }
+    let prev: Option<Map<String, Value>> = previous
+        .filter(|e| !e.deleted)
+        .and_then(|e| serde_json::from_str(&e.body).ok());
+    if let Some(p) = &prev {
+        for f in managed_fields(kind) {
+            if let Some(v) = p.get(*f) {
+                obj.insert(f.to_string(), v.clone());
+            }
+        }
+    }
+    let mut shown = None;
+    if kind == EntityKind::User {
+        let password = match obj.remove("password") {
+            Some(Value::String(p)) => {
+                crate::auth::check_new_password("password", &p)?;
+                Some(p)
+            }
+            Some(_) => return Err(ApiError::invalid("password", "must be a string")),
+            None if prev.is_none() => {
+                let p = crate::random::password()?;
+                shown = Some(p.clone());
+                Some(p)
+            }
+            None => None,
+        };
+        if let Some(p) = password {
+            obj.insert(
+                "password_hash".into(),
+                Value::String(crate::auth::hash_password(p).await?),
+            );
+            // A new password ends every session of the user.
+            let epoch = prev
+                .as_ref()
+                .and_then(|p| p.get("session_epoch"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            if prev.is_some() {
+                obj.insert("session_epoch".into(), Value::from(epoch + 1));
+            }
+        }
+        if prev.is_none() {
+            // A user created anew (perhaps under the name of a deleted one) starts at an epoch
+            // no earlier session of that name can carry.
+            let epoch = Utc::now().timestamp().clamp(0, u32::MAX as i64 / 2);
+            obj.insert("session_epoch".into(), Value::from(epoch));
+        }
+    }
+    if kind == EntityKind::ApiKey && prev.is_none() {
+        return Err(ApiError::invalid(
+            "hash",
+            "API keys are generated by POST /api/v1/clients/{id}/keys",
+        ));
+    }
+    let json = Value::Object(obj).to_string();
+    let parsed = Entity::parse(kind, id, &json)?;
+    references(state, &parsed)?;
+    Ok((parsed.to_json(), shown))
+}
+
+pub async fn create(
+    kind: EntityKind,
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut obj = object(&body)?;
+    if kind == EntityKind::ApiKey {
+        // Same as POST /clients/{id}/keys with the client named in the body.
+        let client = match obj.remove("client_id") {
+            Some(Value::String(s)) => s,
+            _ => return Err(ApiError::invalid("client_id", "must name the key's client")),
+        };
+        return crate::keys::generate(&state, &caller, &client, Value::Object(obj)).await;
+    }
+    let id = match obj.remove("id") {
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(ApiError::invalid("id", "must be a string")),
+        None => return Err(ApiError::invalid("id", "is missing")),
+    };
+    gatewatch_model::field::check_id("id", &id)?;
+    let previous = current(&state, kind, &id).await?;
+    if previous.as_ref().is_some_and(|e| !e.deleted) {
+        return Err(ApiError::conflict(format!(
+            "{kind} {id:?} exists; replace it with PUT and If-Match"
+        )));
+    }
+    let (json, shown) = prepare(&state, kind, &id, obj, None).await?;
+    let expected = previous.as_ref().map_or(0, |e| e.version);
+    let comment = comment_of(&headers);
+    let change = Change {
+        kind,
+        id: id.clone(),
+        body: json.clone(),
+        deleted: false,
+        expected_version: Some(expected),
+    };
+    let receipt = match commit(&state, &caller, "create", &comment, vec![change]).await {
+        Err(e) if e.status == StatusCode::PRECONDITION_FAILED => {
+            return Err(ApiError::conflict(format!(
+                "{kind} {id:?} was created meanwhile"
+            )))
+        }
+        r => r?,
+    };
+    let e = entry_after(
+        &state,
+        kind,
+        &id,
+        receipt.versions[0].2,
+        &caller.user,
+        &comment,
+        json,
+    );
+    Ok(entity_answer(
+        StatusCode::CREATED,
+        &e,
+        shown.map(|p| ("password", p)),
+    ))
+}
+
+pub async fn replace(
+    kind: EntityKind,
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?;
+    let mut obj = object(&body)?;
+    match obj.remove("id") {
+        None => {}
+        Some(Value::String(s)) if s == id => {}
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "id",
+                format!("must be {id:?}, as in the URL, or absent"),
+            ))
+        }
+    }
+    let previous = current(&state, kind, &id)
+        .await?
+        .filter(|e| !e.deleted)
+        .ok_or_else(|| ApiError::not_found(format!("no {kind} {id:?}")))?;
+    if previous.version != expected {
+        return Err(ApiError::stale(format!(
+            "{kind} {id:?} is at version {}, not {expected}: reload it and try again",
+            previous.version
+        )));
+    }
+    let (json, _) = prepare(&state, kind, &id, obj, Some(&previous)).await?;
+    let comment = comment_of(&headers);
+    let change = Change {
+        kind,
+        id: id.clone(),
+        body: json.clone(),
+        deleted: false,
+        expected_version: Some(expected),
+    };
+    let receipt = commit(&state, &caller, "update", &comment, vec![change]).await?;
+    let e = entry_after(
+        &state,
+        kind,
+        &id,
+        receipt.versions[0].2,
+        &caller.user,
+        &comment,
+        json,
+    );
+    Ok(entity_answer(StatusCode::OK, &e, None))
+}
+
+pub async fn delete(
+    kind: EntityKind,
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?;
+    let previous = current(&state, kind, &id)
+        .await?
+        .filter(|e| !e.deleted)
+        .ok_or_else(|| ApiError::not_found(format!("no {kind} {id:?}")))?;
+    if previous.version != expected {
+        return Err(ApiError::stale(format!(
+            "{kind} {id:?} is at version {}, not {expected}",
+            previous.version
+        )));
+    }
+    let refs = referrers(&state.cache.get(), kind, &id);
+    if !refs.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "{kind} {id:?} is still named by {}; change or delete those first (or revoke the keys)",
+            refs.join(", ")
+        )));
+    }
+    let change = Change {
+        kind,
+        id: id.clone(),
+        body: String::new(),
+        deleted: true,
+        expected_version: Some(expected),
+    };
+    commit(
+        &state,
+        &caller,
+        "delete",
+        &comment_of(&headers),
+        vec![change],
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
