@@ -53,6 +53,28 @@ fn check(path: &Path, bytes: Vec<u8>) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Writes a small secret file readable by its owner only (folder 0700, file 0600), replacing
+/// any earlier one whole (temporary file, then rename).
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o.open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+}
+
 fn create(path: &Path) -> anyhow::Result<Vec<u8>> {
     let ctx = || format!("security.pepper_file: cannot create {}", path.display());
     if let Some(dir) = path.parent() {

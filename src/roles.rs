@@ -188,9 +188,11 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     tracing::info!(listen = %gw_listen, "gateway listening");
 
     let trickle = if let Some(up) = &demo_upstream {
-        crate::demo::announce(&config, up);
+        let key = crate::demo::register(&store, &config, up).await?;
+        crate::demo::announce(&config, up, &key);
         Some(tokio::spawn(crate::demo::trickle(
             gw_listen,
+            key,
             stopped(&stop_gw),
         )))
     } else {

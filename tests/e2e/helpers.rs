@@ -116,8 +116,15 @@ listen = "127.0.0.1:{p3}"
 
     /// Starts one role and waits for its port to answer `/healthz`.
     pub async fn start(&self, role: &str) -> Proc {
+        self.start_args(&[role]).await
+    }
+
+    /// Starts `gatewatch ARGS` (a role and its flags: `up --demo`) and waits for the role's
+    /// port (the gateway's for `up`) to answer `/healthz`.
+    pub async fn start_args(&self, args: &[&str]) -> Proc {
+        let role = args[0];
         let log = self.dir.path().join(format!("{role}.log"));
-        let mut cmd = gatewatch(&[role], &self.config_path());
+        let mut cmd = gatewatch(args, &self.config_path());
         let f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -126,7 +133,7 @@ listen = "127.0.0.1:{p3}"
         cmd.stderr(f.try_clone().unwrap()).stdout(f);
         let child = cmd.spawn().unwrap();
         let addr = match role {
-            "gateway" => self.gateway,
+            "gateway" | "up" => self.gateway,
             "collector" => self.collector,
             "dashboards" => self.dashboards,
             _ => panic!("no port known for {role}"),

@@ -5,6 +5,7 @@ mod access;
 mod admin;
 mod cli;
 mod config_file;
+mod demo;
 mod faults;
 mod helpers;
 mod hot_reload;

@@ -1,0 +1,102 @@
+//! `gatewatch up --demo`: the demo API that wants a key works with the printed key, refuses
+//! without it, its calls are recorded with the demo client, and a restart prints the same key.
+
+use crate::helpers::*;
+use std::time::Duration;
+
+/// The key from the demo's announcement (`X-API-Key: gwk_…`), once it is printed.
+async fn printed_key(p: &Proc) -> String {
+    for _ in 0..150 {
+        let log = p.log_text();
+        if let Some(i) = log.find("X-API-Key: gwk_") {
+            let rest = &log[i + "X-API-Key: ".len()..];
+            return rest.split('\'').next().unwrap().to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no key printed: {}", p.log_text());
+}
+
+async fn status(url: &str, key: Option<&str>) -> u16 {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let mut req = hyper::Request::get(url);
+    if let Some(k) = key {
+        req = req.header("x-api-key", k);
+    }
+    let resp = client
+        .request(req.body(Empty::new()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let _ = resp.into_body().collect().await;
+    status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_key_opens_the_demo_shop_and_survives_a_restart() {
+    let site = Site::new(
+        "demo_up",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        "",
+    );
+    let store = site.migrate().await;
+    let mut up = site.start_args(&["up", "--demo"]).await;
+    let key = printed_key(&up).await;
+
+    // The gateway sees the API within a poll or two.
+    let url = site.url("/shop/orders/42");
+    let mut got = 0;
+    for _ in 0..50 {
+        got = status(&url, Some(&key)).await;
+        if got == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(got, 200, "{}", up.log_text());
+    assert_eq!(status(&url, None).await, 401);
+    assert_eq!(status(&url, Some("gwk_wrong")).await, 401);
+
+    // The trickle's calls and ours are recorded with the demo client; some were refused.
+    for sql in [
+        "SELECT toUInt64(count() > 0) FROM api_calls WHERE client_id = 'demo-client' AND outcome = 'ok'",
+        "SELECT toUInt64(count() > 0) FROM api_calls WHERE api_id = 'demo-shop' AND outcome = 'refused_auth'",
+    ] {
+        eventually(&store, sql, 1, 30).await;
+    }
+
+    up.terminate();
+    let up = site.start_args(&["up", "--demo"]).await;
+    let again = {
+        // The second start appends to the same log: the key printed last is the new one.
+        let mut k = String::new();
+        for _ in 0..150 {
+            let log = up.log_text();
+            if log.matches("X-API-Key: gwk_").count() >= 2 {
+                let i = log.rfind("X-API-Key: gwk_").unwrap();
+                k = log[i + "X-API-Key: ".len()..]
+                    .split('\'')
+                    .next()
+                    .unwrap()
+                    .to_string();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        k
+    };
+    assert_eq!(again, key, "a restart keeps the demo key");
+    let mut got = 0;
+    for _ in 0..50 {
+        got = status(&url, Some(&key)).await;
+        if got == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(got, 200);
+}
