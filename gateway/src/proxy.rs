@@ -379,19 +379,37 @@ impl Failure {
     }
 }
 
-/// `{"error":{"code":"…","message":"…"}}` with the request id; the call records the message.
+/// [`json_error`] for the proxy's own failures.
 fn error_response(
-    mut call: Call,
+    call: Call,
     request_id: &HeaderValue,
     failure: Failure,
     message: String,
 ) -> Response<ResponseBody> {
     let (status, outcome, code) = failure.parts();
+    json_error(call, request_id, status, outcome, code, message)
+}
+
+/// The gateway's own answer: `{"error":{"code","message"}}`, JSON, with the request id; the
+/// call records `status`, `outcome` and `code: message` as its error.
+pub(crate) fn json_error(
+    mut call: Call,
+    request_id: &HeaderValue,
+    status: StatusCode,
+    outcome: Outcome,
+    code: &str,
+    message: String,
+) -> Response<ResponseBody> {
     let body = serde_json::to_vec(&serde_json::json!({
         "error": { "code": code, "message": &message }
     }))
     .unwrap_or_default();
-    call.failed(status.as_u16(), outcome, Cow::Owned(message));
+    // The code leads the recorded error, so reports can count refusals and failures by reason.
+    call.failed(
+        status.as_u16(),
+        outcome,
+        Cow::Owned(format!("{code}: {message}")),
+    );
     let mut resp = Response::new(ResponseBody::full(body, Some(call)));
     *resp.status_mut() = status;
     let h = resp.headers_mut();

@@ -5,7 +5,12 @@
 #   nginx      wrk → nginx proxy_pass (upstream{} keepalive, HTTP/1.1, access_log buffered) → upstream
 #   gatewatch  wrk → gatewatch gateway → upstream, every call recorded and shipped through
 #              gatewatch collector into ClickHouse (database $BENCH_DB, dropped at start)
-# Prints requests/s, p50 and p99 per target and gatewatch's ratios to nginx, then checks that
+#   gatewatch-secure  the same gateway process, another API registered through the admin API:
+#              API-key authentication (HMAC lookup), the client's TPS bucket and daily quota
+#              checked on every call (limits high enough never to refuse), headers captured and
+#              masked (the key header, detectors over the others and the query)
+# Prints requests/s, p50 and p99 per target and gatewatch's ratios to nginx (and the secure
+# API's to the plain one: the cost of auth, limits and masking), then checks that
 # the recording kept up (records dropped; rows in ClickHouse vs requests).
 #
 #   ops/bench/gateway.sh
@@ -33,7 +38,7 @@ WARMUP_SECS="${WARMUP_SECS:-3}"
 DURATION_SECS="${DURATION_SECS:-15}"
 WRK_THREADS="${WRK_THREADS:-2}"
 WRK_CONNECTIONS="${WRK_CONNECTIONS:-64}"
-TARGETS="${TARGETS:-direct nginx gatewatch}"
+TARGETS="${TARGETS:-direct nginx gatewatch gatewatch-secure}"
 UPSTREAM_WORKERS="${UPSTREAM_WORKERS:-auto}"
 NGINX_WORKERS="${NGINX_WORKERS:-auto}"
 UPSTREAM_PORT="${UPSTREAM_PORT:-18081}"
@@ -42,6 +47,7 @@ GATEWAY_PORT="${GATEWAY_PORT:-18083}"
 COLLECTOR_PORT="${COLLECTOR_PORT:-18091}"
 NULL_GATEWAY_PORT="${NULL_GATEWAY_PORT:-18084}"
 NULL_COLLECTOR_PORT="${NULL_COLLECTOR_PORT:-18092}"
+DASHBOARDS_PORT="${DASHBOARDS_PORT:-18090}"
 FLUSH_WAIT_SECS="${FLUSH_WAIT_SECS:-30}"
 PERF="${PERF:-0}"
 
@@ -49,7 +55,7 @@ apt_install wrk nginx-light curl procps
 [ "$PERF" = 1 ] && apt_install linux-perf
 ensure_clickhouse
 build_gatewatch
-require_free_ports "$UPSTREAM_PORT" "$NGINX_PORT" "$GATEWAY_PORT" "$COLLECTOR_PORT" "$NULL_GATEWAY_PORT" "$NULL_COLLECTOR_PORT"
+require_free_ports "$UPSTREAM_PORT" "$NGINX_PORT" "$GATEWAY_PORT" "$COLLECTOR_PORT" "$NULL_GATEWAY_PORT" "$NULL_COLLECTOR_PORT" "$DASHBOARDS_PORT"
 bench_init
 T="$BENCH_TMP"
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
@@ -155,6 +161,12 @@ collector_url = "http://127.0.0.1:$COLLECTOR_PORT"
 [collector]
 listen = "127.0.0.1:$COLLECTOR_PORT"
 
+[dashboards]
+listen = "127.0.0.1:$DASHBOARDS_PORT"
+
+[security]
+pepper = "bench-pepper-not-a-secret-0123456789"
+
 [[routes]]
 prefix = "/bench"
 upstreams = ["http://127.0.0.1:$UPSTREAM_PORT"]
@@ -189,6 +201,9 @@ URL[direct]="http://127.0.0.1:$UPSTREAM_PORT/hello"
 URL[nginx]="http://127.0.0.1:$NGINX_PORT/bench/hello"
 URL[gatewatch]="http://127.0.0.1:$GATEWAY_PORT/bench/hello"
 URL[gatewatch-null]="http://127.0.0.1:$NULL_GATEWAY_PORT/bench/hello"
+URL[gatewatch-secure]="http://127.0.0.1:$GATEWAY_PORT/secure/hello?token=abc&page=2"
+declare -A WRK_HEADER
+API_KEY=""
 WARM_REQS=0
 
 kv() { # KEY LINE
@@ -200,15 +215,17 @@ server_pids() {
   case $1 in
     direct) : ;;
     nginx) with_children "$PROXY_PID" ;;
-    gatewatch) echo "$GATEWAY_PID $COLLECTOR_PID $(clickhouse_pid)" ;;
+    gatewatch | gatewatch-secure) echo "$GATEWAY_PID $COLLECTOR_PID $(clickhouse_pid)" ;;
     gatewatch-null) echo "$NULL_GATEWAY_PID" ;;
   esac
 }
 
 run_wrk() { # TARGET SECONDS → the BENCH line; wrk's CPU ticks go to $T/wrk-TARGET-SECONDSs.cpu
   # The wrapper shell reaps wrk, so its own cutime + cstime are wrk's CPU.
+  local hdr=()
+  [ -n "${WRK_HEADER[$1]:-}" ] && hdr=(-H "${WRK_HEADER[$1]}")
   sh -c 'wrk "$@"; sed "s/^.*) //" /proc/$$/stat | awk "{print \$14 + \$15}" >"$0"' "$T/wrk-$1-$2s.cpu" \
-    -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${2}s" --timeout 5s --latency \
+    "${hdr[@]}" -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${2}s" --timeout 5s --latency \
     -s "$T/report.lua" "${URL[$1]}" >"$T/wrk-$1-$2s.txt" 2>&1
   grep '^BENCH ' "$T/wrk-$1-$2s.txt"
 }
@@ -219,7 +236,7 @@ measure() { # TARGET
   if [ "$WARMUP_SECS" -gt 0 ]; then
     local w
     w=$(run_wrk "$t" "$WARMUP_SECS")
-    [ "$t" = gatewatch ] && WARM_REQS=$(kv requests "$w")
+    case $t in gatewatch | gatewatch-secure) WARM_REQS=$((WARM_REQS + $(kv requests "$w"))) ;; esac
   fi
   local upstream_pids servers m0 m1 u0 u1 s0 s1
   upstream_pids=$(with_children "$UPSTREAM_PID")
@@ -287,6 +304,38 @@ measure() { # TARGET
   CPU_DETAIL[$t]="$detail"
 }
 
+# Registers the secure API, a client with limits, its group and a key through the admin API
+# (a dashboards process started for the purpose and stopped before measuring); sets API_KEY.
+register_secure_api() {
+  local A="http://127.0.0.1:$DASHBOARDS_PORT/api/v1" pw="bench-password-0123456789"
+  echo "$pw" | "$GATEWATCH" --config "$T/gatewatch.toml" --log warn user add bench --role admin --password-stdin >/dev/null
+  bench_start dashboards "$GATEWATCH" --config "$T/gatewatch.toml" dashboards
+  local dash_pid=$LAST_PID
+  wait_http "http://127.0.0.1:$DASHBOARDS_PORT/healthz" 30 "$dash_pid"
+  local csrf
+  csrf=$(curl -sf -c "$T/jar" -H 'content-type: application/json' \
+    -d "{\"user\":\"bench\",\"password\":\"$pw\"}" "$A/login" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf_token"])')
+  local H=(-sf -b "$T/jar" -H "X-CSRF-Token: $csrf" -H 'content-type: application/json')
+  curl "${H[@]}" -d "{\"id\":\"bench-secure\",\"name\":\"bench secure\",\"prefix\":\"/secure\",\"strip_prefix\":true,
+    \"upstreams\":[\"http://127.0.0.1:$UPSTREAM_PORT\"],\"auth\":[\"api_key\"],\"capture\":{\"mode\":\"headers\"},
+    \"masking\":{\"query_params\":[\"token\"]}}" "$A/apis" >/dev/null
+  curl "${H[@]}" -d '{"id":"bench","name":"bench group","apis":["bench-*"]}' "$A/groups" >/dev/null
+  curl "${H[@]}" -d '{"id":"bench-client","name":"bench client","groups":["bench"],
+    "tps":{"per_second":1000000,"burst":1000000},"quota":{"per_day":1000000000}}' "$A/clients" >/dev/null
+  API_KEY=$(curl "${H[@]}" -d '{}' "$A/clients/bench-client/keys" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+  bench_stop "$dash_pid"
+  WRK_HEADER[gatewatch-secure]="X-API-Key: $API_KEY"
+  # The gateway polls the configuration log every second.
+  for _ in $(seq 1 50); do
+    if curl -sf -o /dev/null -H "X-API-Key: $API_KEY" "${URL[gatewatch-secure]}"; then return 0; fi
+    sleep 0.2
+  done
+  echo "the secure API did not become reachable with its key" >&2
+  exit 1
+}
+
 PROXY_PID=""
 GATEWAY_PID=""
 COLLECTOR_PID=""
@@ -313,6 +362,14 @@ for t in $TARGETS; do
       wait_http "http://127.0.0.1:$GATEWAY_PORT/healthz" 30 "$GATEWAY_PID"
       measure gatewatch
       ;;
+    gatewatch-secure)
+      if [ -z "$GATEWAY_PID" ]; then
+        echo "gatewatch-secure runs on the gatewatch target's processes: list gatewatch first in TARGETS" >&2
+        exit 2
+      fi
+      register_secure_api
+      measure gatewatch-secure
+      ;;
     gatewatch-null)
       bench_start gateway-null "$GATEWATCH" --config "$T/gatewatch-null.toml" gateway
       NULL_GATEWAY_PID=$LAST_PID
@@ -322,7 +379,7 @@ for t in $TARGETS; do
       bench_stop "$NULL_GATEWAY_PID"
       ;;
     *)
-      echo "unknown target '$t' in TARGETS (direct, nginx, gatewatch, gatewatch-null)" >&2
+      echo "unknown target '$t' in TARGETS (direct, nginx, gatewatch, gatewatch-secure, gatewatch-null)" >&2
       exit 2
       ;;
   esac
@@ -351,7 +408,9 @@ if [[ " $TARGETS " == *" gatewatch "* ]]; then
   curl -sf "http://127.0.0.1:$COLLECTOR_PORT/metrics" >"$T/collector-metrics.txt" || true
   by_outcome=$(ch "SELECT outcome, count() FROM $BENCH_DB.api_calls GROUP BY outcome ORDER BY outcome FORMAT TSV" | tr '\t\n' '= ' | sed 's/ $//')
   distinct=$(ch "SELECT uniqExact(call_id) FROM $BENCH_DB.api_calls")
-  wrk_total=$((WARM_REQS + ${REQS[gatewatch]:-0}))
+  wrk_total=$((WARM_REQS + ${REQS[gatewatch]:-0} + ${REQS[gatewatch-secure]:-0}))
+  secure_rows=$(ch "SELECT count() FROM $BENCH_DB.api_calls WHERE api_id = 'bench-secure' AND client_id = 'bench-client'")
+  leaked=$(ch "SELECT count() FROM $BENCH_DB.api_calls WHERE position(query, 'abc') > 0 OR position(request_headers, 'gwk_') > 0" 2>/dev/null || echo "?")
 fi
 
 # ------------------------------------------------------------------------------------------
@@ -372,9 +431,21 @@ if [ -n "${RPS[nginx]:-}" ] && [ -n "${RPS[gatewatch]:-}" ]; then
   echo
   echo "gatewatch / nginx: requests/s ×$rps_ratio, p99 ×$p99_ratio   (target: requests/s ≥ ×1.00 and p99 ≤ ×1.20: $verdict)"
 fi
+if [ -n "${RPS[gatewatch-secure]:-}" ] && [ -n "${RPS[gatewatch]:-}" ]; then
+  s_rps=$(awk -v g="${RPS[gatewatch-secure]}" -v n="${RPS[gatewatch]}" 'BEGIN {printf "%.2f", g / n}')
+  s_p99=$(awk -v g="${P99[gatewatch-secure]}" -v n="${P99[gatewatch]}" 'BEGIN {printf "%.2f", g / n}')
+  s_verdict=$(awk -v r="$s_rps" 'BEGIN {print (r >= 0.90) ? "MET" : "NOT MET"}')
+  if [ -n "${RPS[nginx]:-}" ]; then
+    echo "gatewatch-secure / nginx: requests/s ×$(awk -v g="${RPS[gatewatch-secure]}" -v n="${RPS[nginx]}" 'BEGIN {printf "%.2f", g / n}'), p99 ×$(awk -v g="${P99[gatewatch-secure]}" -v n="${P99[nginx]}" 'BEGIN {printf "%.2f", g / n}')"
+  fi
+  echo "gatewatch-secure / gatewatch (auth + limits + masking vs plain): requests/s ×$s_rps, p99 ×$s_p99   (target: within 10%: $s_verdict)"
+fi
 if [[ " $TARGETS " == *" gatewatch "* ]]; then
   echo
-  echo "recording: wrk completed $wrk_total requests (warm-up $WARM_REQS + run ${REQS[gatewatch]}); the gateway counted $seen calls"
+  echo "recording: wrk completed $wrk_total requests (warm-ups $WARM_REQS + runs ${REQS[gatewatch]}${REQS[gatewatch-secure]:+ + ${REQS[gatewatch-secure]}}); the gateway counted $seen calls"
+  if [ -n "${REQS[gatewatch-secure]:-}" ]; then
+    echo "           secure API rows with the bench client: $secure_rows; rows holding the raw query token or key: $leaked"
+  fi
   echo "           gatewatch_gateway_records_dropped_total: ${dropped} (queue_full ${queue_full:-0})"
   if [ "$rows" -lt $((seen - dropped)) ] || [ "$dropped" -gt 0 ]; then
     echo "           rows in $BENCH_DB.api_calls: $rows ($distinct distinct call ids; $by_outcome) after waiting ${lag}s"

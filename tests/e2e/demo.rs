@@ -36,6 +36,19 @@ async fn status(url: &str, key: Option<&str>) -> u16 {
     status
 }
 
+/// Calls with `key` until 200 (the gateway sees a new API within a poll or two); the last status.
+async fn until_ok(url: &str, key: &str) -> u16 {
+    let mut got = 0;
+    for _ in 0..50 {
+        got = status(url, Some(key)).await;
+        if got == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    got
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_key_opens_the_demo_shop_and_survives_a_restart() {
     let site = Site::new(
@@ -47,17 +60,8 @@ async fn the_demo_key_opens_the_demo_shop_and_survives_a_restart() {
     let mut up = site.start_args(&["up", "--demo"]).await;
     let key = printed_key(&up).await;
 
-    // The gateway sees the API within a poll or two.
     let url = site.url("/shop/orders/42");
-    let mut got = 0;
-    for _ in 0..50 {
-        got = status(&url, Some(&key)).await;
-        if got == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(got, 200, "{}", up.log_text());
+    assert_eq!(until_ok(&url, &key).await, 200, "{}", up.log_text());
     assert_eq!(status(&url, None).await, 401);
     assert_eq!(status(&url, Some("gwk_wrong")).await, 401);
 
@@ -90,13 +94,5 @@ async fn the_demo_key_opens_the_demo_shop_and_survives_a_restart() {
         k
     };
     assert_eq!(again, key, "a restart keeps the demo key");
-    let mut got = 0;
-    for _ in 0..50 {
-        got = status(&url, Some(&key)).await;
-        if got == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(got, 200);
+    assert_eq!(until_ok(&url, &key).await, 200, "{}", up.log_text());
 }

@@ -8,7 +8,6 @@ use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 
 use crate::body::ResponseBody;
-use crate::headers::X_REQUEST_ID;
 use crate::recorder::Call;
 
 /// Why a call was refused. Each has one status, one outcome and one code (see the crate doc's
@@ -113,25 +112,16 @@ impl Refusal {
     }
 
     /// The gateway's JSON error answer; the call records the outcome and the code.
-    pub fn answer(self, mut call: Call, request_id: &HeaderValue) -> Response<ResponseBody> {
-        let (status, code, message) = (self.status(), self.code(), self.message());
-        let body = serde_json::to_vec(&serde_json::json!({
-            "error": { "code": code, "message": &message }
-        }))
-        .unwrap_or_default();
-        call.failed(
-            status.as_u16(),
+    pub fn answer(self, call: Call, request_id: &HeaderValue) -> Response<ResponseBody> {
+        let mut resp = crate::proxy::json_error(
+            call,
+            request_id,
+            self.status(),
             self.outcome(),
-            format!("{code}: {message}"),
+            self.code(),
+            self.message().into_owned(),
         );
-        let mut resp = Response::new(ResponseBody::full(body, Some(call)));
-        *resp.status_mut() = status;
         let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        h.insert(X_REQUEST_ID.clone(), request_id.clone());
         if let Some(secs) = self.retry_after() {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
