@@ -32,6 +32,24 @@ pub const DEFAULT_MASKED_JSON_KEYS: [&str; 10] = [
     "x-api-key",
 ];
 
+/// Query parameters masked whole on every API: credentials people put in URLs.
+pub const DEFAULT_MASKED_QUERY_PARAMS: [&str; 14] = [
+    "password",
+    "passwd",
+    "secret",
+    "client_secret",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "api_key",
+    "apikey",
+    "token",
+    "key",
+    "sig",
+    "signature",
+    "auth",
+];
+
 /// An API's masking rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,7 +62,8 @@ pub struct MaskRules {
     /// key `pin` at any depth.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub json_paths: Vec<String>,
-    /// Query parameters whose values are masked whole.
+    /// Query parameters whose values are masked whole (besides
+    /// [`DEFAULT_MASKED_QUERY_PARAMS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub query_params: Vec<String>,
     /// Detectors run over header values, query values and bodies.

@@ -7,8 +7,11 @@
 #              gatewatch collector into ClickHouse (database $BENCH_DB, dropped at start)
 #   gatewatch-secure  the same gateway process, another API registered through the admin API:
 #              API-key authentication (HMAC lookup), the client's TPS bucket and daily quota
-#              checked on every call (limits high enough never to refuse), headers captured and
-#              masked (the key header, detectors over the others and the query)
+#              checked on every call (limits high enough never to refuse), masking of the path
+#              and the query (a secret parameter); the record keeps no headers
+#   gatewatch-capture  as gatewatch-secure, and the API captures headers: every request and
+#              response header goes into the record, masked (the key header whole, detectors
+#              over the others)
 # Prints requests/s, p50 and p99 per target and gatewatch's ratios to nginx (and the secure
 # API's to the plain one: the cost of auth, limits and masking), then checks that
 # the recording kept up (records dropped; rows in ClickHouse vs requests).
@@ -38,7 +41,7 @@ WARMUP_SECS="${WARMUP_SECS:-3}"
 DURATION_SECS="${DURATION_SECS:-15}"
 WRK_THREADS="${WRK_THREADS:-2}"
 WRK_CONNECTIONS="${WRK_CONNECTIONS:-64}"
-TARGETS="${TARGETS:-direct nginx gatewatch gatewatch-secure}"
+TARGETS="${TARGETS:-direct nginx gatewatch gatewatch-secure gatewatch-capture}"
 UPSTREAM_WORKERS="${UPSTREAM_WORKERS:-auto}"
 NGINX_WORKERS="${NGINX_WORKERS:-auto}"
 UPSTREAM_PORT="${UPSTREAM_PORT:-18081}"
@@ -202,6 +205,7 @@ URL[nginx]="http://127.0.0.1:$NGINX_PORT/bench/hello"
 URL[gatewatch]="http://127.0.0.1:$GATEWAY_PORT/bench/hello"
 URL[gatewatch-null]="http://127.0.0.1:$NULL_GATEWAY_PORT/bench/hello"
 URL[gatewatch-secure]="http://127.0.0.1:$GATEWAY_PORT/secure/hello?token=abc&page=2"
+URL[gatewatch-capture]="http://127.0.0.1:$GATEWAY_PORT/capture/hello?token=abc&page=2"
 declare -A WRK_HEADER
 API_KEY=""
 WARM_REQS=0
@@ -215,7 +219,7 @@ server_pids() {
   case $1 in
     direct) : ;;
     nginx) with_children "$PROXY_PID" ;;
-    gatewatch | gatewatch-secure) echo "$GATEWAY_PID $COLLECTOR_PID $(clickhouse_pid)" ;;
+    gatewatch | gatewatch-secure | gatewatch-capture) echo "$GATEWAY_PID $COLLECTOR_PID $(clickhouse_pid)" ;;
     gatewatch-null) echo "$NULL_GATEWAY_PID" ;;
   esac
 }
@@ -236,7 +240,7 @@ measure() { # TARGET
   if [ "$WARMUP_SECS" -gt 0 ]; then
     local w
     w=$(run_wrk "$t" "$WARMUP_SECS")
-    case $t in gatewatch | gatewatch-secure) WARM_REQS=$((WARM_REQS + $(kv requests "$w"))) ;; esac
+    case $t in gatewatch | gatewatch-secure | gatewatch-capture) WARM_REQS=$((WARM_REQS + $(kv requests "$w"))) ;; esac
   fi
   local upstream_pids servers m0 m1 u0 u1 s0 s1
   upstream_pids=$(with_children "$UPSTREAM_PID")
@@ -317,9 +321,14 @@ register_secure_api() {
     -d "{\"user\":\"bench\",\"password\":\"$pw\"}" "$A/login" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf_token"])')
   local H=(-sf -b "$T/jar" -H "X-CSRF-Token: $csrf" -H 'content-type: application/json')
-  curl "${H[@]}" -d "{\"id\":\"bench-secure\",\"name\":\"bench secure\",\"prefix\":\"/secure\",\"strip_prefix\":true,
-    \"upstreams\":[\"http://127.0.0.1:$UPSTREAM_PORT\"],\"auth\":[\"api_key\"],\"capture\":{\"mode\":\"headers\"},
-    \"masking\":{\"query_params\":[\"token\"]}}" "$A/apis" >/dev/null
+  local capture
+  for capture in none headers; do
+    local id=bench-secure prefix=/secure
+    [ "$capture" = headers ] && id=bench-capture && prefix=/capture
+    curl "${H[@]}" -d "{\"id\":\"$id\",\"name\":\"$id\",\"prefix\":\"$prefix\",\"strip_prefix\":true,
+      \"upstreams\":[\"http://127.0.0.1:$UPSTREAM_PORT\"],\"auth\":[\"api_key\"],\"capture\":{\"mode\":\"$capture\"},
+      \"masking\":{\"query_params\":[\"page_token\"]}}" "$A/apis" >/dev/null
+  done
   curl "${H[@]}" -d '{"id":"bench","name":"bench group","apis":["bench-*"]}' "$A/groups" >/dev/null
   curl "${H[@]}" -d '{"id":"bench-client","name":"bench client","groups":["bench"],
     "tps":{"per_second":1000000,"burst":1000000},"quota":{"per_day":1000000000}}' "$A/clients" >/dev/null
@@ -327,9 +336,11 @@ register_secure_api() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
   bench_stop "$dash_pid"
   WRK_HEADER[gatewatch-secure]="X-API-Key: $API_KEY"
+  WRK_HEADER[gatewatch-capture]="X-API-Key: $API_KEY"
   # The gateway polls the configuration log every second.
   for _ in $(seq 1 50); do
-    if curl -sf -o /dev/null -H "X-API-Key: $API_KEY" "${URL[gatewatch-secure]}"; then return 0; fi
+    if curl -sf -o /dev/null -H "X-API-Key: $API_KEY" "${URL[gatewatch-secure]}" &&
+      curl -sf -o /dev/null -H "X-API-Key: $API_KEY" "${URL[gatewatch-capture]}"; then return 0; fi
     sleep 0.2
   done
   echo "the secure API did not become reachable with its key" >&2
@@ -367,8 +378,16 @@ for t in $TARGETS; do
         echo "gatewatch-secure runs on the gatewatch target's processes: list gatewatch first in TARGETS" >&2
         exit 2
       fi
-      register_secure_api
+      [ -n "$API_KEY" ] || register_secure_api
       measure gatewatch-secure
+      ;;
+    gatewatch-capture)
+      if [ -z "$GATEWAY_PID" ]; then
+        echo "gatewatch-capture runs on the gatewatch target's processes: list gatewatch first in TARGETS" >&2
+        exit 2
+      fi
+      [ -n "$API_KEY" ] || register_secure_api
+      measure gatewatch-capture
       ;;
     gatewatch-null)
       bench_start gateway-null "$GATEWATCH" --config "$T/gatewatch-null.toml" gateway
@@ -379,7 +398,7 @@ for t in $TARGETS; do
       bench_stop "$NULL_GATEWAY_PID"
       ;;
     *)
-      echo "unknown target '$t' in TARGETS (direct, nginx, gatewatch, gatewatch-secure, gatewatch-null)" >&2
+      echo "unknown target '$t' in TARGETS (direct, nginx, gatewatch, gatewatch-secure, gatewatch-capture, gatewatch-null)" >&2
       exit 2
       ;;
   esac
@@ -408,8 +427,8 @@ if [[ " $TARGETS " == *" gatewatch "* ]]; then
   curl -sf "http://127.0.0.1:$COLLECTOR_PORT/metrics" >"$T/collector-metrics.txt" || true
   by_outcome=$(ch "SELECT outcome, count() FROM $BENCH_DB.api_calls GROUP BY outcome ORDER BY outcome FORMAT TSV" | tr '\t\n' '= ' | sed 's/ $//')
   distinct=$(ch "SELECT uniqExact(call_id) FROM $BENCH_DB.api_calls")
-  wrk_total=$((WARM_REQS + ${REQS[gatewatch]:-0} + ${REQS[gatewatch-secure]:-0}))
-  secure_rows=$(ch "SELECT count() FROM $BENCH_DB.api_calls WHERE api_id = 'bench-secure' AND client_id = 'bench-client'")
+  wrk_total=$((WARM_REQS + ${REQS[gatewatch]:-0} + ${REQS[gatewatch-secure]:-0} + ${REQS[gatewatch-capture]:-0}))
+  secure_rows=$(ch "SELECT count() FROM $BENCH_DB.api_calls WHERE api_id IN ('bench-secure', 'bench-capture') AND client_id = 'bench-client'")
   leaked=$(ch "SELECT count() FROM $BENCH_DB.api_calls WHERE position(query, 'abc') > 0 OR position(request_headers, 'gwk_') > 0" 2>/dev/null || echo "?")
 fi
 
@@ -431,20 +450,22 @@ if [ -n "${RPS[nginx]:-}" ] && [ -n "${RPS[gatewatch]:-}" ]; then
   echo
   echo "gatewatch / nginx: requests/s ×$rps_ratio, p99 ×$p99_ratio   (target: requests/s ≥ ×1.00 and p99 ≤ ×1.20: $verdict)"
 fi
-if [ -n "${RPS[gatewatch-secure]:-}" ] && [ -n "${RPS[gatewatch]:-}" ]; then
-  s_rps=$(awk -v g="${RPS[gatewatch-secure]}" -v n="${RPS[gatewatch]}" 'BEGIN {printf "%.2f", g / n}')
-  s_p99=$(awk -v g="${P99[gatewatch-secure]}" -v n="${P99[gatewatch]}" 'BEGIN {printf "%.2f", g / n}')
-  s_verdict=$(awk -v r="$s_rps" 'BEGIN {print (r >= 0.90) ? "MET" : "NOT MET"}')
-  if [ -n "${RPS[nginx]:-}" ]; then
-    echo "gatewatch-secure / nginx: requests/s ×$(awk -v g="${RPS[gatewatch-secure]}" -v n="${RPS[nginx]}" 'BEGIN {printf "%.2f", g / n}'), p99 ×$(awk -v g="${P99[gatewatch-secure]}" -v n="${P99[nginx]}" 'BEGIN {printf "%.2f", g / n}')"
+for s_t in gatewatch-secure gatewatch-capture; do
+  if [ -n "${RPS[$s_t]:-}" ] && [ -n "${RPS[gatewatch]:-}" ]; then
+    s_rps=$(awk -v g="${RPS[$s_t]}" -v n="${RPS[gatewatch]}" 'BEGIN {printf "%.2f", g / n}')
+    s_p99=$(awk -v g="${P99[$s_t]}" -v n="${P99[gatewatch]}" 'BEGIN {printf "%.2f", g / n}')
+    s_verdict=$(awk -v r="$s_rps" 'BEGIN {print (r >= 0.90) ? "MET" : "NOT MET"}')
+    if [ -n "${RPS[nginx]:-}" ]; then
+      echo "$s_t / nginx: requests/s ×$(awk -v g="${RPS[$s_t]}" -v n="${RPS[nginx]}" 'BEGIN {printf "%.2f", g / n}'), p99 ×$(awk -v g="${P99[$s_t]}" -v n="${P99[nginx]}" 'BEGIN {printf "%.2f", g / n}')"
+    fi
+    echo "$s_t / gatewatch (plain): requests/s ×$s_rps, p99 ×$s_p99   (target: within 10%: $s_verdict)"
   fi
-  echo "gatewatch-secure / gatewatch (auth + limits + masking vs plain): requests/s ×$s_rps, p99 ×$s_p99   (target: within 10%: $s_verdict)"
-fi
+done
 if [[ " $TARGETS " == *" gatewatch "* ]]; then
   echo
-  echo "recording: wrk completed $wrk_total requests (warm-ups $WARM_REQS + runs ${REQS[gatewatch]}${REQS[gatewatch-secure]:+ + ${REQS[gatewatch-secure]}}); the gateway counted $seen calls"
-  if [ -n "${REQS[gatewatch-secure]:-}" ]; then
-    echo "           secure API rows with the bench client: $secure_rows; rows holding the raw query token or key: $leaked"
+  echo "recording: wrk completed $wrk_total requests (warm-ups $WARM_REQS + runs ${REQS[gatewatch]}${REQS[gatewatch-secure]:+ + ${REQS[gatewatch-secure]}}${REQS[gatewatch-capture]:+ + ${REQS[gatewatch-capture]}}); the gateway counted $seen calls"
+  if [ -n "${REQS[gatewatch-secure]:-}${REQS[gatewatch-capture]:-}" ]; then
+    echo "           rows of the key-protected APIs with the bench client: $secure_rows; rows holding the raw query token or key: $leaked"
   fi
   echo "           gatewatch_gateway_records_dropped_total: ${dropped} (queue_full ${queue_full:-0})"
   if [ "$rows" -lt $((seen - dropped)) ] || [ "$dropped" -gt 0 ]; then

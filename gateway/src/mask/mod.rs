@@ -448,6 +448,10 @@ mod tests {
         assert_eq!(m.path("/a/4111111111111111"), "/a/************1111");
         assert_eq!(m.query("pin=1234"), "pin=1234");
         assert_eq!(
+            m.query("page=2&Token=abc&api_key=x"),
+            "page=2&Token=****&api_key=****"
+        );
+        assert_eq!(
             m.text("no route for path '/x/A123456789'"),
             "no route for path '/x/A******789'"
         );

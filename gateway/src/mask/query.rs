@@ -8,6 +8,8 @@
 
 use std::borrow::Cow;
 
+use gatewatch_model::mask::DEFAULT_MASKED_QUERY_PARAMS;
+
 use super::detectors::Detectors;
 use super::WHOLE;
 
@@ -79,9 +81,9 @@ pub(crate) fn mask_path<'a>(path: &'a str, det: &Detectors) -> Cow<'a, str> {
     component(path, det, b"?#")
 }
 
-/// A query string (or an `application/x-www-form-urlencoded` body): the values of `params`
-/// (compared case-insensitively, after decoding) are masked whole, the detectors run over
-/// every other value and over parts without `=`.
+/// A query string (or an `application/x-www-form-urlencoded` body): the values of `params` and
+/// of [`DEFAULT_MASKED_QUERY_PARAMS`] (compared case-insensitively, after decoding) are masked
+/// whole, the detectors run over every other value and over parts without `=`.
 pub(crate) fn mask_query(query: &str, params: &[String], det: &Detectors) -> String {
     let mut out = String::with_capacity(query.len());
     for (k, part) in query.split('&').enumerate() {
@@ -94,9 +96,11 @@ pub(crate) fn mask_query(query: &str, params: &[String], det: &Detectors) -> Str
                 let name_plain = decoded.replace('+', " ");
                 out.push_str(&component(name, det, b"&=#"));
                 out.push('=');
-                if params
-                    .iter()
-                    .any(|p| p.eq_ignore_ascii_case(name_plain.trim()))
+                let name = name_plain.trim();
+                if params.iter().any(|p| p.eq_ignore_ascii_case(name))
+                    || DEFAULT_MASKED_QUERY_PARAMS
+                        .iter()
+                        .any(|p| p.eq_ignore_ascii_case(name))
                 {
                     if !value.is_empty() {
                         out.push_str(WHOLE);
