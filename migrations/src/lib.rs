@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "outcome_refused_busy",
         sql: include_str!("../sql/0005_outcome_refused_busy.sql"),
     },
+    Migration {
+        version: 6,
+        name: "alerts",
+        sql: include_str!("../sql/0006_alerts.sql"),
+    },
 ];
 
 /// Errors applying the schema.
@@ -206,7 +211,7 @@ mod tests {
         let all = all_statements("gw", &Options::default());
         assert_eq!(all[0], "CREATE DATABASE IF NOT EXISTS `gw`");
         assert!(all[1].contains("`gw`.schema_migrations"));
-        assert_eq!(all.len(), 17);
+        assert_eq!(all.len(), 20);
     }
 
     #[test]
@@ -219,7 +224,7 @@ mod tests {
         assert!(all
             .iter()
             .all(|s| s.starts_with("CREATE") || s.starts_with("ALTER TABLE")));
-        assert_eq!(all.len(), 15);
+        assert_eq!(all.len(), 18);
         let cl = render(MIGRATIONS[0].sql, "`db`", " ON CLUSTER `c`");
         assert!(cl.contains("`db`.api_calls ON CLUSTER `c`"));
     }

@@ -9,11 +9,16 @@
 //! - [`config_log`]: the configuration source: versioned entity changes, current state,
 //!   history, a revision marker for pollers.
 //! - [`audit`]: the audit log — changes, key actions and logins, appended and read by window.
+//! - [`alerts`]: the alerter's event history, saved rule states and its sending lease.
+//! - [`observe`]: what alert rules are evaluated on: latest node samples, last seen per node,
+//!   calls, failures and latency per API or client over a window.
 //! - [`sql`]: the one tested function for quoting identifiers and literals.
 
+pub mod alerts;
 pub mod audit;
 pub mod config_log;
 pub mod ingest;
+pub mod observe;
 pub mod rows;
 pub mod sql;
 
