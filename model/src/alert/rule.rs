@@ -112,7 +112,9 @@ pub enum RuleKind {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         mounts: Vec<String>,
     },
-    /// The storage connection. See [`DbCheck`].
+    /// The storage connection. See [`DbCheck`]. The probe checks (`connect_ms`, `failure`)
+    /// are the alerter's own and take no node scope (their scope key is empty);
+    /// `gateway_spool` is per node.
     Database { check: DbCheck },
     /// Seconds since a node's last sample (comparison `above`).
     NodeSilent,
@@ -380,6 +382,12 @@ impl AlertRuleSpec {
         self.language.unwrap_or(site)
     }
 
+    /// Whether one of the rule's exception windows holds `now` (read in the rule's zone, or
+    /// the site's).
+    pub fn in_window(&self, site: Tz, now: chrono::DateTime<chrono::Utc>) -> bool {
+        super::window::active_at(&self.windows, self.zone(site), now)
+    }
+
     /// Whether `value` is on the bad side of the threshold.
     pub fn breaches(&self, value: f64) -> bool {
         match self.comparison {
@@ -530,6 +538,10 @@ impl AlertRuleSpec {
             return bad("", format!("a {kind} rule takes {allowed}"));
         }
         match s {
+            Scope::Nodes(_) if self.kind.error_breaches() => bad(
+                "",
+                "the alerter's own database probe has no node scope (leave scope out)",
+            ),
             Scope::Nodes(n) if n.is_empty() => bad("nodes", "name at least one node"),
             Scope::Nodes(n) => {
                 for (i, node) in n.iter().enumerate() {
@@ -573,6 +585,9 @@ mod tests {
         assert!(r.enabled && r.send_resolved);
         assert_eq!(r.lang(Lang::En), Lang::ZhTw);
         assert_eq!(r.zone(Tz::UTC), chrono_tz::Asia::Taipei);
+        // Saturday noon in Taipei is inside the weekend window; Monday noon is not.
+        assert!(r.in_window(Tz::UTC, "2026-11-28T04:00:00Z".parse().unwrap()));
+        assert!(!r.in_window(Tz::UTC, "2026-11-30T04:00:00Z".parse().unwrap()));
         let back: AlertRuleSpec =
             serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);
@@ -607,6 +622,16 @@ mod tests {
             ),
             Err("scope".into())
         );
+        assert_eq!(
+            parse(
+                r#"{"name":"x","kind":{"type":"database","check":"connect_ms"},"scope":{"nodes":["a"]},"threshold":500}"#
+            ),
+            Err("scope".into())
+        );
+        assert!(parse(
+            r#"{"name":"x","kind":{"type":"database","check":"gateway_spool"},"scope":{"nodes":["a"]},"threshold":50}"#
+        )
+        .is_ok());
         assert_eq!(
             parse(r#"{"name":"x","kind":{"type":"node_cpu"},"scope":{"nodes":[]},"threshold":5}"#),
             Err("scope.nodes".into())

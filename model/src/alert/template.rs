@@ -252,7 +252,40 @@ pub fn format_duration(secs: u64, lang: Lang) -> String {
     }
 }
 
-impl Vars<'_> {
+impl<'a> Vars<'a> {
+    /// The usual values for a notice of `rule` about `scope` (as shown) and `node`:
+    /// `{{duration}}` is the rule's `for_secs`, `{{interval}}` its `repeat_secs`, both zone
+    /// and language the rule's or else the site's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn for_notice(
+        rule: &'a AlertRuleSpec,
+        scope: &'a str,
+        node: &'a str,
+        value: Option<f64>,
+        state: NoticeKind,
+        started_at: DateTime<Utc>,
+        link: &'a str,
+        site_tz: Tz,
+        site_lang: Lang,
+    ) -> Vars<'a> {
+        Vars {
+            rule: &rule.name,
+            node,
+            scope,
+            value,
+            unit: rule.kind.unit(),
+            threshold: rule.threshold,
+            duration_secs: rule.for_secs,
+            interval_secs: rule.repeat_secs,
+            started_at,
+            tz: rule.zone(site_tz),
+            link,
+            state,
+            severity: rule.severity,
+            lang: rule.lang(site_lang),
+        }
+    }
+
     fn get(&self, p: Placeholder) -> String {
         let zh = self.lang == Lang::ZhTw;
         match p {
@@ -451,6 +484,28 @@ mod tests {
         }
         let (s, b) = render_notice(&rule, &vars(Lang::ZhTw, NoticeKind::Firing));
         assert_eq!(s, "[嚴重] CPU：gw1");
+        let mut r = rule.clone();
+        r.for_secs = 180;
+        r.timezone = Some("America/New_York".into());
+        let v = Vars::for_notice(
+            &r,
+            "gw1 /var",
+            "gw1",
+            Some(91.0),
+            NoticeKind::Firing,
+            "2026-11-25T01:02:03Z".parse().unwrap(),
+            "",
+            chrono_tz::Asia::Taipei,
+            Lang::En,
+        );
+        assert_eq!(
+            render_notice(&r, &v),
+            (
+                "[warning] CPU: gw1 /var".to_string(),
+                "CPU on gw1 /var: 91% (threshold 90%) for 3 min, since 2026-11-24 20:02:03 EST."
+                    .to_string()
+            )
+        );
         assert!(b.contains("95.5%（門檻 90%），已持續 3 分鐘"), "{b}");
     }
 
