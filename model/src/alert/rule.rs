@@ -96,9 +96,9 @@ pub enum Comparison {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RuleKind {
     /// Whole-machine CPU use of a node, %.
-    NodeCpu,
+    NodeCpu {},
     /// Machine memory in use on a node, %.
-    NodeMemory,
+    NodeMemory {},
     /// Resident memory ("heap") of a node's gatewatch process: MB, or % of `limit_mb`.
     ProcessMemory {
         #[serde(default)]
@@ -117,7 +117,7 @@ pub enum RuleKind {
     /// `gateway_spool` is per node.
     Database { check: DbCheck },
     /// Seconds since a node's last sample (comparison `above`).
-    NodeSilent,
+    NodeSilent {},
     /// Share of failed calls, %, over the last `window_secs`; no value below `min_calls`.
     ApiErrorRate {
         #[serde(default = "default_window")]
@@ -224,8 +224,8 @@ impl RuleKind {
     /// The unit of the kind's value and threshold, as shown after a number.
     pub fn unit(&self) -> &'static str {
         match self {
-            RuleKind::NodeCpu
-            | RuleKind::NodeMemory
+            RuleKind::NodeCpu {}
+            | RuleKind::NodeMemory {}
             | RuleKind::Disk { .. }
             | RuleKind::ApiErrorRate { .. }
             | RuleKind::TrafficDrop { .. } => "%",
@@ -237,7 +237,7 @@ impl RuleKind {
                 DbCheck::ConnectMs => "ms",
                 DbCheck::Failure | DbCheck::GatewaySpool => "",
             },
-            RuleKind::NodeSilent => "s",
+            RuleKind::NodeSilent {} => "s",
             RuleKind::ApiLatency { .. } => "ms",
             RuleKind::Backlog { measure } => match measure {
                 BacklogMeasure::SpoolMb => "MB",
@@ -421,7 +421,7 @@ impl AlertRuleSpec {
         if self.kind.is_percent() && self.threshold > 100.0 {
             return bad("threshold", "is a percentage: 0 to 100");
         }
-        if self.kind == RuleKind::NodeSilent && self.comparison != Comparison::Above {
+        if self.kind == (RuleKind::NodeSilent {}) && self.comparison != Comparison::Above {
             return bad("comparison", "node_silent watches for silence: use `above`");
         }
         if let Some(r) = self.recovery {
@@ -730,6 +730,11 @@ mod tests {
         for json in [
             r#"{"name":"x","kind":{"type":"node_cpu"},"threshold":9,"extra":1}"#,
             r#"{"name":"x","kind":{"type":"gpu"},"threshold":9}"#,
+            r#"{"name":"x","kind":{"type":"node_cpu","mount":"/"},"threshold":9}"#,
+            r#"{"name":"x","kind":{"type":"disk","mount":"/"},"threshold":9}"#,
+            r#"{"name":"x","kind":{"type":"api_latency"},"threshold":9}"#,
+            r#"{"name":"x","kind":{"type":"node_cpu"},"scope":"everywhere","threshold":9}"#,
+            r#"{"name":"x","kind":{"type":"node_cpu"},"threshold":"high"}"#,
             r#"{"name":"x","kind":{"type":"node_cpu"},"threshold":9,"severity":"page"}"#,
             r#"{"name":"x","kind":{"type":"node_cpu"},"threshold":9,"language":"fr"}"#,
             r#"{"name":"x","kind":{"type":"node_cpu"},"threshold":9,"recipients":{"roles":["root"]}}"#,
@@ -740,7 +745,7 @@ mod tests {
 
     #[test]
     fn hysteresis_lines() {
-        let mut r = AlertRuleSpec::new("x", RuleKind::NodeCpu, 90.0);
+        let mut r = AlertRuleSpec::new("x", RuleKind::NodeCpu {}, 90.0);
         assert!(r.breaches(90.5) && !r.breaches(90.0));
         assert!(r.recovered(90.0) && !r.recovered(90.5));
         r.recovery = Some(80.0);
@@ -765,7 +770,7 @@ mod tests {
             check: DbCheck::GatewaySpool
         }
         .error_breaches());
-        assert!(!RuleKind::NodeCpu.error_breaches());
+        assert!(!RuleKind::NodeCpu {}.error_breaches());
         assert_eq!(
             RuleKind::ProcessMemory {
                 unit: MemoryUnit::Mb,

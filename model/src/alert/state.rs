@@ -295,7 +295,7 @@ mod tests {
     }
 
     fn rule(threshold: f64, recovery: f64, for_secs: u64, repeat_secs: u64) -> AlertRuleSpec {
-        let mut r = AlertRuleSpec::new("cpu", RuleKind::NodeCpu, threshold);
+        let mut r = AlertRuleSpec::new("cpu", RuleKind::NodeCpu {}, threshold);
         r.recovery = Some(recovery);
         r.for_secs = for_secs;
         r.repeat_secs = repeat_secs;
@@ -498,6 +498,30 @@ mod tests {
         assert_eq!(
             transitions(&acts),
             vec![(0, P::Ok, P::Firing), (200, P::Firing, P::Resolved)]
+        );
+    }
+
+    #[test]
+    fn repeats_inside_a_window_are_recorded_once_per_interval_and_resume_after() {
+        let r = rule(90.0, 90.0, 0, 60);
+        let obs = (0..100).map(|i| {
+            let t = i * 5;
+            (t, Observation::Value(95.0), (100..400).contains(&t))
+        });
+        let (_, acts) = run(&r, obs);
+        assert_eq!(
+            notices(&acts),
+            vec![(0, Firing), (60, Repeat), (400, Repeat), (460, Repeat)]
+        );
+        assert_eq!(
+            held(&acts),
+            vec![
+                (120, Repeat),
+                (180, Repeat),
+                (240, Repeat),
+                (300, Repeat),
+                (360, Repeat)
+            ]
         );
     }
 

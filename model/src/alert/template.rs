@@ -471,7 +471,7 @@ mod tests {
 
     #[test]
     fn defaults_render_short_in_both_languages() {
-        let rule = AlertRuleSpec::new("CPU", RuleKind::NodeCpu, 90.0);
+        let rule = AlertRuleSpec::new("CPU", RuleKind::NodeCpu {}, 90.0);
         for lang in [Lang::En, Lang::ZhTw] {
             for n in [NoticeKind::Firing, NoticeKind::Repeat, NoticeKind::Resolved] {
                 let (s, b) = default_text(lang, n);
@@ -511,7 +511,7 @@ mod tests {
 
     #[test]
     fn overrides_fill_from_defaults_and_repeat_falls_back_to_firing() {
-        let mut rule = AlertRuleSpec::new("CPU", RuleKind::NodeCpu, 90.0);
+        let mut rule = AlertRuleSpec::new("CPU", RuleKind::NodeCpu {}, 90.0);
         rule.templates.insert(
             Lang::En,
             NoticeTemplates {
