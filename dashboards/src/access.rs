@@ -31,7 +31,7 @@ pub struct Rule {
 }
 
 /// The URL segment of each kind (`/api/v1/<segment>`).
-pub const KINDS: [(EntityKind, &str); 8] = [
+pub const KINDS: [(EntityKind, &str); 9] = [
     (EntityKind::Api, "apis"),
     (EntityKind::Client, "clients"),
     (EntityKind::ApiKey, "api-keys"),
@@ -40,6 +40,7 @@ pub const KINDS: [(EntityKind, &str); 8] = [
     (EntityKind::User, "users"),
     (EntityKind::AlertRule, "alert-rules"),
     (EntityKind::Channel, "channels"),
+    (EntityKind::Silence, "silences"),
 ];
 
 /// `(read, write)` permissions of a kind.
@@ -47,7 +48,10 @@ pub fn kind_permissions(kind: EntityKind) -> (Permission, Permission) {
     use Permission::*;
     match kind {
         EntityKind::User => (ManageUsers, ManageUsers),
-        EntityKind::AlertRule | EntityKind::Channel => (ReadAlerts, WriteAlertRules),
+        // Silences like the rules they mute: ops and admins set them.
+        EntityKind::AlertRule | EntityKind::Channel | EntityKind::Silence => {
+            (ReadAlerts, WriteAlertRules)
+        }
         _ => (ReadGatewayConfig, WriteGatewayConfig),
     }
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use crate::access::{ApiKeySpec, GroupSpec, ProductSpec};
+use crate::alert::{AlertRuleSpec, SilenceSpec};
 use crate::api::ApiSpec;
 use crate::client::ClientSpec;
 use crate::field::{check_id, FieldError};
@@ -22,10 +23,11 @@ pub enum EntityKind {
     AlertRule,
     Channel,
     User,
+    Silence,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 8] = [
+    pub const ALL: [EntityKind; 9] = [
         EntityKind::Api,
         EntityKind::Client,
         EntityKind::ApiKey,
@@ -34,6 +36,7 @@ impl EntityKind {
         EntityKind::AlertRule,
         EntityKind::Channel,
         EntityKind::User,
+        EntityKind::Silence,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +49,7 @@ impl EntityKind {
             EntityKind::AlertRule => "alert_rule",
             EntityKind::Channel => "channel",
             EntityKind::User => "user",
+            EntityKind::Silence => "silence",
         }
     }
 }
@@ -58,7 +62,7 @@ impl fmt::Display for EntityKind {
 
 /// An unknown entity kind, named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown entity kind {0:?} (known: api, client, api_key, group, product, alert_rule, channel, user)")]
+#[error("unknown entity kind {0:?} (known: api, client, api_key, group, product, alert_rule, channel, user, silence)")]
 pub struct UnknownKind(pub String);
 
 impl FromStr for EntityKind {
@@ -80,8 +84,9 @@ pub enum Entity {
     Group(GroupSpec),
     Product(ProductSpec),
     User(UserSpec),
+    AlertRule(AlertRuleSpec),
+    Silence(SilenceSpec),
     /// Modelled by the alerter; kept as JSON until then.
-    AlertRule(serde_json::Value),
     Channel(serde_json::Value),
 }
 
@@ -108,6 +113,7 @@ impl Entity {
             EntityKind::Product => Entity::Product(de(json)?),
             EntityKind::User => Entity::User(de(json)?),
             EntityKind::AlertRule => Entity::AlertRule(de(json)?),
+            EntityKind::Silence => Entity::Silence(de(json)?),
             EntityKind::Channel => Entity::Channel(de(json)?),
         };
         e.validate()?;
@@ -123,6 +129,7 @@ impl Entity {
             Entity::Product(_) => EntityKind::Product,
             Entity::User(_) => EntityKind::User,
             Entity::AlertRule(_) => EntityKind::AlertRule,
+            Entity::Silence(_) => EntityKind::Silence,
             Entity::Channel(_) => EntityKind::Channel,
         }
     }
@@ -135,7 +142,9 @@ impl Entity {
             Entity::Group(g) => g.validate(),
             Entity::Product(p) => p.validate(),
             Entity::User(u) => u.validate(),
-            Entity::AlertRule(v) | Entity::Channel(v) => {
+            Entity::AlertRule(r) => r.validate(),
+            Entity::Silence(s) => s.validate(),
+            Entity::Channel(v) => {
                 if v.is_object() {
                     Ok(())
                 } else {
@@ -154,7 +163,9 @@ impl Entity {
             Entity::Group(g) => serde_json::to_string(g),
             Entity::Product(p) => serde_json::to_string(p),
             Entity::User(u) => serde_json::to_string(u),
-            Entity::AlertRule(v) | Entity::Channel(v) => serde_json::to_string(v),
+            Entity::AlertRule(r) => serde_json::to_string(r),
+            Entity::Silence(s) => serde_json::to_string(s),
+            Entity::Channel(v) => serde_json::to_string(v),
         };
         // Serializing these types cannot fail: no maps with non-string keys, no I/O.
         r.unwrap_or_default()
@@ -210,6 +221,41 @@ mod tests {
                 .field,
             "id"
         );
+        let e = Entity::parse(
+            EntityKind::AlertRule,
+            "cpu",
+            r#"{"name":"x","kind":{"type":"node_cpu"},"threshold":90,"recovery":95}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "recovery", "{e}");
+        let e = Entity::parse(
+            EntityKind::AlertRule,
+            "cpu",
+            r#"{"name":"x","kind":{"type":"node_cpu"},"threshold":90,"windows":[{"type":"weekly","days":["sat","sunday"]}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "windows[0]", "{e}");
+        let e = Entity::parse(
+            EntityKind::Silence,
+            "s1",
+            r#"{"rule":"*","from":"2026-11-25T10:00:00Z","until":"2026-11-25T09:00:00Z","who":"o","why":"w"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "until", "{e}");
+        for (kind, json) in [
+            (
+                EntityKind::AlertRule,
+                r#"{"name":"CPU","kind":{"type":"node_cpu"},"threshold":90,"for_secs":180,"repeat_secs":180}"#,
+            ),
+            (
+                EntityKind::Silence,
+                r#"{"rule":"*","from":"2026-11-25T10:00:00Z","until":"2026-11-25T11:00:00Z","who":"o","why":"w"}"#,
+            ),
+        ] {
+            let ok = Entity::parse(kind, "x1", json).unwrap();
+            assert_eq!(ok.kind(), kind);
+            assert_eq!(Entity::parse(kind, "x1", &ok.to_json()).unwrap(), ok);
+        }
         let ok = Entity::parse(EntityKind::Client, "acme", r#"{"name":"台灣客戶"}"#).unwrap();
         assert_eq!(ok.kind(), EntityKind::Client);
         assert_eq!(

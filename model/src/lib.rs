@@ -5,6 +5,7 @@
 //! no I/O; it owns what the data *is* and how it is spelled on the wire.
 
 pub mod access;
+pub mod alert;
 pub mod api;
 pub mod call;
 pub mod client;

@@ -702,7 +702,45 @@ async fn admin_api_entities_keys_sessions_and_audit() {
         olive
             .post(
                 "/api/v1/alert-rules",
-                json!({"id": "cpu", "metric": "cpu_pct", "above": 90})
+                json!({"id": "cpu", "name": "CPU", "kind": {"type": "node_cpu"}, "threshold": 90})
+            )
+            .await
+            .status,
+        201
+    );
+    // A bad rule is refused naming the field; a silence is ops' to set.
+    let r = olive
+        .post(
+            "/api/v1/alert-rules",
+            json!({"id": "cpu2", "name": "CPU", "kind": {"type": "node_cpu"},
+                   "threshold": 90, "recovery": 95}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (422, Some("recovery")),
+        "{}",
+        r.text
+    );
+    let r = olive
+        .post(
+            "/api/v1/silences",
+            json!({"id": "upgrade", "rule": "cpu", "from": "2026-11-25T12:00:00Z",
+                   "until": "2026-11-25T10:00:00Z", "who": "olive", "why": "upgrade"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (422, Some("until")),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        olive
+            .post(
+                "/api/v1/silences",
+                json!({"id": "upgrade", "rule": "cpu", "from": "2026-11-25T10:00:00Z",
+                       "until": "2026-11-25T12:00:00Z", "who": "olive", "why": "upgrade"})
             )
             .await
             .status,
@@ -997,7 +1035,17 @@ fn sample(kind: EntityKind, id: &str) -> Value {
         EntityKind::Group => json!({"id": id, "name": "x", "apis": ["*"]}),
         EntityKind::Product => json!({"id": id, "name": "x", "apis": ["*"], "approval": "manual"}),
         EntityKind::User => json!({"id": id, "role": "support", "password": PW}),
-        EntityKind::AlertRule | EntityKind::Channel => json!({"id": id, "any": "thing"}),
+        EntityKind::AlertRule => json!({
+            "id": id, "name": "CPU", "kind": {"type": "node_cpu"}, "threshold": 90,
+            "recovery": 80, "for_secs": 180, "repeat_secs": 180,
+            "windows": [{"type": "daily", "from": "22:00", "until": "06:00"}],
+            "recipients": {"roles": ["ops"]}
+        }),
+        EntityKind::Silence => json!({
+            "id": id, "rule": "*", "node": "gw1", "from": "2026-11-25T10:00:00Z",
+            "until": "2026-11-25T12:00:00Z", "who": "olive", "why": "kernel upgrade"
+        }),
+        EntityKind::Channel => json!({"id": id, "any": "thing"}),
     }
 }
 
