@@ -1,0 +1,712 @@
+//! The evaluation loop. Every `eval_interval`:
+//!
+//! 1. **Lease**: take or renew the sending lease (`store::alerts::acquire`). Only the holder
+//!    evaluates and sends; the others idle and try again next round. A process that newly
+//!    holds it loads the saved states first (`load_states`), so pending durations survive a
+//!    restart or a change of holder, and what was sent is not sent again.
+//! 2. **Sources**: rules, silences, users' addresses and channels are re-read when the
+//!    configuration log's revision moves, and written to a snapshot on disk
+//!    ([`crate::source`]); at start the snapshot is read first.
+//! 3. **Evaluate**: per rule and scope key an observation ([`crate::evaluate`]), then
+//!    `model::alert::step` with `suppressed` = an exception window of the rule (in its zone) or
+//!    a matching silence.
+//! 4. **Act**: every transition and every notice attempt becomes an `alert_events` row; each
+//!    `Notify` is rendered, resolved to single recipients, given a deterministic
+//!    [`crate::dispatch::notification_id`], skipped when `alert_events` already shows it sent,
+//!    and handed to the [`Dispatcher`] after checking that the lease is still held.
+//!    `Suppressed` notices are recorded per recipient with result `suppressed`.
+//! 5. **Persist**: changed states (`save_states`) and the events.
+//!
+//! # ClickHouse away
+//!
+//! The database rule must fire exactly when ClickHouse does not answer, and e-mail and LINE do
+//! not need it. So while ClickHouse is unreachable:
+//! - a process that held the lease at its last successful check **keeps acting as holder**:
+//!   nobody can take the lease over without ClickHouse either (claims are rows in it), so no
+//!   second sender can appear until it is back, and then the usual check settles it. A
+//!   process that did not hold it (or started during the outage) stays idle;
+//! - rules come from memory (the snapshot at start);
+//! - the probe observes the failure (the other kinds observe nothing: no data keeps their
+//!   state as it is);
+//! - events and states are kept in memory — events bounded by `buffer_events`, the oldest
+//!   dropped and counted beyond it — and written when ClickHouse answers again.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use gatewatch_model::alert::DbCheck;
+use gatewatch_model::alert::{
+    render_notice, silenced, step, Action, AlertState, Lang, NoticeKind, Observation, PhaseName,
+    RuleKind, ScopeKey, Vars,
+};
+use gatewatch_store::alerts::{self, AlertEvent, SavedState};
+use gatewatch_store::{Store, StoreConfig};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+use crate::dispatch::{self, Delivery, Dispatcher, Outgoing, Recipient};
+use crate::evaluate::{Observed, Observer};
+use crate::probe::{self, ProbeResult};
+use crate::source::Sources;
+
+/// How the evaluator runs.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// This process's name in the lease and in `alert_events.alerter`; unique per process.
+    pub holder: String,
+    /// Name of the lease (one per site).
+    pub lease_name: String,
+    pub eval_interval: Duration,
+    pub lease_ttl: Duration,
+    /// Wait after a new claim before reading who won (longer than an insert takes to show).
+    pub lease_settle: Duration,
+    /// `<data_dir>/alerter/` holds the snapshot of rules and recipients.
+    pub data_dir: PathBuf,
+    pub site_tz: Tz,
+    pub site_lang: Lang,
+    /// `{{link}}`: the dashboards URL, e.g. `http://127.0.0.1:8090`; empty: none.
+    pub link_base: String,
+    /// The server the database probe checks (normally the store's).
+    pub probe: StoreConfig,
+    pub probe_timeout: Duration,
+    /// Longest wait for one rule's reads.
+    pub query_timeout: Duration,
+    /// Events kept in memory while ClickHouse is away.
+    pub buffer_events: usize,
+}
+
+impl EngineConfig {
+    /// The defaults: every 5 s, a 15 s lease, 1 s settle, 3 s probe timeout.
+    pub fn new(holder: impl Into<String>, data_dir: PathBuf, store: &StoreConfig) -> EngineConfig {
+        EngineConfig {
+            holder: holder.into(),
+            lease_name: "alerter".into(),
+            eval_interval: Duration::from_secs(5),
+            lease_ttl: Duration::from_secs(15),
+            lease_settle: Duration::from_secs(1),
+            data_dir,
+            site_tz: chrono_tz::Asia::Taipei,
+            site_lang: Lang::ZhTw,
+            link_base: String::new(),
+            probe: store.clone(),
+            probe_timeout: Duration::from_secs(3),
+            query_timeout: Duration::from_secs(10),
+            buffer_events: 10_000,
+        }
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub evaluations: AtomicU64,
+    pub sent: AtomicU64,
+    pub failed: AtomicU64,
+    pub suppressed: AtomicU64,
+    pub lease_held: AtomicU64,
+    pub rules: AtomicU64,
+    pub buffered_events: AtomicU64,
+    pub dropped_events: AtomicU64,
+}
+
+impl Metrics {
+    /// Prometheus text.
+    pub fn render(&self) -> String {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        format!(
+            "# HELP gatewatch_alerter_evaluations_total Evaluation rounds run as lease holder.\n\
+             # TYPE gatewatch_alerter_evaluations_total counter\n\
+             gatewatch_alerter_evaluations_total {}\n\
+             # HELP gatewatch_alerter_notifications_total Notice attempts per recipient, by result.\n\
+             # TYPE gatewatch_alerter_notifications_total counter\n\
+             gatewatch_alerter_notifications_total{{result=\"sent\"}} {}\n\
+             gatewatch_alerter_notifications_total{{result=\"failed\"}} {}\n\
+             gatewatch_alerter_notifications_total{{result=\"suppressed\"}} {}\n\
+             # HELP gatewatch_alerter_lease_held 1 while this process holds the sending lease.\n\
+             # TYPE gatewatch_alerter_lease_held gauge\n\
+             gatewatch_alerter_lease_held {}\n\
+             # HELP gatewatch_alerter_rules Alert rules loaded.\n\
+             # TYPE gatewatch_alerter_rules gauge\n\
+             gatewatch_alerter_rules {}\n\
+             # HELP gatewatch_alerter_buffered_events Events waiting for ClickHouse.\n\
+             # TYPE gatewatch_alerter_buffered_events gauge\n\
+             gatewatch_alerter_buffered_events {}\n\
+             # HELP gatewatch_alerter_dropped_events_total Events dropped from a full buffer.\n\
+             # TYPE gatewatch_alerter_dropped_events_total counter\n\
+             gatewatch_alerter_dropped_events_total {}\n",
+            g(&self.evaluations),
+            g(&self.sent),
+            g(&self.failed),
+            g(&self.suppressed),
+            g(&self.lease_held),
+            g(&self.rules),
+            g(&self.buffered_events),
+            g(&self.dropped_events),
+        )
+    }
+}
+
+type StateKey = (String, String);
+
+/// The evaluator. Build with [`Engine::new`], run with [`Engine::run`].
+pub struct Engine<D> {
+    store: Store,
+    cfg: EngineConfig,
+    dispatcher: Arc<D>,
+    metrics: Arc<Metrics>,
+    sources: Sources,
+    /// Per (rule id, scope key text): the key and its state.
+    states: HashMap<StateKey, (ScopeKey, AlertState)>,
+    states_loaded: bool,
+    /// Held the lease at the last successful check.
+    holder: bool,
+    ch_up: bool,
+    events: VecDeque<AlertEvent>,
+    dirty: HashMap<StateKey, SavedState>,
+}
+
+/// Parses a scope key's text form (`node=gw1,mount=/var`).
+pub fn parse_key(s: &str) -> ScopeKey {
+    let mut k = ScopeKey::default();
+    for part in s.split(',') {
+        if let Some((name, v)) = part.split_once('=') {
+            let v = Some(v.to_string());
+            match name {
+                "node" => k.node = v,
+                "mount" => k.mount = v,
+                "api" => k.api = v,
+                "client" => k.client = v,
+                _ => {}
+            }
+        }
+    }
+    k
+}
+
+/// One send of a round, with the event row it will be recorded as.
+struct Send {
+    event: AlertEvent,
+    to: Recipient,
+    msg: Outgoing,
+}
+
+impl<D: Dispatcher> Engine<D> {
+    /// Reads the snapshot (if any); touches nothing else until it runs.
+    pub fn new(store: Store, cfg: EngineConfig, dispatcher: Arc<D>) -> Engine<D> {
+        let sources = match Sources::read(&cfg.data_dir) {
+            Ok(Some(s)) => {
+                tracing::info!(rules = s.rules.len(), "alert rules from the snapshot");
+                s
+            }
+            Ok(None) => Sources::default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring the alerter snapshot");
+                Sources::default()
+            }
+        };
+        let metrics = Arc::new(Metrics::default());
+        metrics
+            .rules
+            .store(sources.rules.len() as u64, Ordering::Relaxed);
+        Engine {
+            store,
+            cfg,
+            dispatcher,
+            metrics,
+            sources,
+            states: HashMap::new(),
+            states_loaded: false,
+            holder: false,
+            ch_up: false,
+            events: VecDeque::new(),
+            dirty: HashMap::new(),
+        }
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Evaluates every `eval_interval` until `shutdown`; then writes what is buffered and
+    /// gives the lease up, so another alerter takes over at once.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut tick = tokio::time::interval(self.cfg.eval_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = &mut shutdown => break,
+            }
+            self.round(Utc::now()).await;
+        }
+        self.flush().await;
+        if self.holder && self.ch_up {
+            let now_us = Utc::now().timestamp_micros();
+            let _ = alerts::acquire(
+                &self.store,
+                &self.cfg.lease_name,
+                &self.cfg.holder,
+                now_us,
+                Duration::ZERO,
+                Duration::ZERO,
+            )
+            .await;
+        }
+    }
+
+    /// One round at `now`.
+    pub async fn round(&mut self, now: DateTime<Utc>) {
+        let now_us = now.timestamp_micros();
+        let c = &self.cfg;
+        match alerts::acquire(
+            &self.store,
+            &c.lease_name,
+            &c.holder,
+            now_us,
+            c.lease_ttl,
+            c.lease_settle,
+        )
+        .await
+        {
+            Ok(held) => {
+                if held && !self.holder {
+                    tracing::info!(holder = %c.holder, "holding the alerter lease");
+                    self.states_loaded = false;
+                }
+                if !held && self.holder {
+                    tracing::info!(holder = %c.holder, "another alerter holds the lease");
+                }
+                self.holder = held;
+                if !self.ch_up {
+                    tracing::info!("ClickHouse answers");
+                }
+                self.ch_up = true;
+            }
+            Err(e) => {
+                if self.ch_up || !self.holder {
+                    tracing::warn!(error = %e, keep_sending = self.holder, "ClickHouse is unreachable");
+                }
+                self.ch_up = false;
+            }
+        }
+        self.metrics
+            .lease_held
+            .store(u64::from(self.holder), Ordering::Relaxed);
+        if !self.holder {
+            self.states.clear();
+            self.dirty.clear();
+            return;
+        }
+        if self.ch_up {
+            self.flush().await;
+            if !self.states_loaded && !self.load_states().await {
+                return;
+            }
+            self.refresh_sources().await;
+        }
+        self.metrics.evaluations.fetch_add(1, Ordering::Relaxed);
+        self.evaluate(now).await;
+        if !self.holder {
+            // Lost the lease mid-round: the new holder owns the states now.
+            self.dirty.clear();
+        }
+        self.flush().await;
+    }
+
+    async fn load_states(&mut self) -> bool {
+        match alerts::load_states(&self.store).await {
+            Ok(saved) => {
+                self.states.clear();
+                for s in saved {
+                    match serde_json::from_str::<AlertState>(&s.state) {
+                        Ok(st) => {
+                            let k = parse_key(&s.scope_key);
+                            self.states.insert((s.rule_id, s.scope_key), (k, st));
+                        }
+                        Err(e) => {
+                            tracing::warn!(rule = %s.rule_id, key = %s.scope_key, error = %e, "ignoring a saved state")
+                        }
+                    }
+                }
+                self.states_loaded = true;
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot load alert states yet");
+                false
+            }
+        }
+    }
+
+    async fn refresh_sources(&mut self) {
+        let rev = match gatewatch_store::config_log::revision(&self.store).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the configuration revision");
+                return;
+            }
+        };
+        if !self.sources.is_stale(&rev) {
+            return;
+        }
+        match Sources::load(&self.store).await {
+            Ok(s) => {
+                tracing::info!(
+                    rules = s.rules.len(),
+                    silences = s.silences.len(),
+                    "alert rules loaded"
+                );
+                if let Err(e) = s.save(&self.cfg.data_dir) {
+                    tracing::warn!(error = %e, "cannot write the alerter snapshot");
+                }
+                self.metrics
+                    .rules
+                    .store(s.rules.len() as u64, Ordering::Relaxed);
+                self.sources = s;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read alert rules"),
+        }
+    }
+
+    /// Writes buffered events, then changed states; keeps them when ClickHouse fails.
+    async fn flush(&mut self) {
+        if !self.events.is_empty() {
+            let batch: Vec<AlertEvent> = self.events.iter().cloned().collect();
+            match alerts::write_events(&self.store, &batch).await {
+                Ok(()) => self.events.clear(),
+                Err(e) => tracing::debug!(error = %e, "events kept for later"),
+            }
+        }
+        if self.events.is_empty() && !self.dirty.is_empty() {
+            let batch: Vec<SavedState> = self.dirty.values().cloned().collect();
+            match alerts::save_states(&self.store, &self.cfg.holder, &batch).await {
+                Ok(()) => self.dirty.clear(),
+                Err(e) => tracing::debug!(error = %e, "states kept for later"),
+            }
+        }
+        self.metrics
+            .buffered_events
+            .store(self.events.len() as u64, Ordering::Relaxed);
+    }
+
+    fn record(&mut self, e: AlertEvent) {
+        if self.events.len() >= self.cfg.buffer_events.max(1) {
+            self.events.pop_front();
+            self.metrics.dropped_events.fetch_add(1, Ordering::Relaxed);
+        }
+        self.events.push_back(e);
+    }
+
+    async fn evaluate(&mut self, now: DateTime<Utc>) {
+        let now_us = now.timestamp_micros();
+        let rules = self.sources.rules.clone();
+        let needs_probe = rules.iter().any(|r| {
+            r.spec.enabled
+                && matches!(
+                    r.spec.kind,
+                    RuleKind::Database {
+                        check: DbCheck::ConnectMs | DbCheck::Failure
+                    }
+                )
+        });
+        let probe = if needs_probe {
+            Some(probe::probe(&self.cfg.probe, self.cfg.probe_timeout).await)
+        } else {
+            None
+        };
+        if let Some(ProbeResult::Failed(why)) = &probe {
+            tracing::warn!(%why, "database probe failed");
+        }
+        let store = self.store.clone();
+        let mut observer = Observer::new(&store, now, probe);
+        let mut sends: Vec<Send> = Vec::new();
+        // Drop states of rules that no longer exist.
+        let ids: HashSet<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+        self.states.retain(|(r, _), _| ids.contains(r.as_str()));
+
+        for entry in &rules {
+            let spec = &entry.spec;
+            let observed = if !spec.enabled {
+                Observed::default()
+            } else if !self.ch_up && !spec.kind.error_breaches() {
+                Observed {
+                    values: Vec::new(),
+                    error: Some("ClickHouse is unreachable".into()),
+                }
+            } else {
+                match tokio::time::timeout(self.cfg.query_timeout, observer.observe(spec)).await {
+                    Ok(o) => o,
+                    Err(_) => Observed {
+                        values: Vec::new(),
+                        error: Some("the reads timed out".into()),
+                    },
+                }
+            };
+            if let Some(e) = &observed.error {
+                tracing::debug!(rule = %entry.id, error = %e, "no observation");
+            }
+            // Keys the rule had before and did not observe now: no data (or the read's error).
+            let mut work = observed.values;
+            for ((rid, _), (k, _)) in self.states.iter() {
+                if rid == &entry.id && !work.iter().any(|(w, _)| w == k) {
+                    let o = match &observed.error {
+                        Some(e) => Observation::Error(e.clone()),
+                        None => Observation::NoData,
+                    };
+                    work.push((k.clone(), o));
+                }
+            }
+            let in_window = spec.in_window(self.cfg.site_tz, now);
+            for (key, obs) in work {
+                let skey = (entry.id.clone(), key.as_key());
+                let prev = self
+                    .states
+                    .get(&skey)
+                    .map(|s| s.1.clone())
+                    .unwrap_or_default();
+                let silence = silenced(&self.sources.silences, &entry.id, &key, now);
+                let (next, actions) = step(&prev, &obs, now, spec, in_window || silence);
+                if next != prev {
+                    let state = serde_json::to_string(&next).unwrap_or_default();
+                    self.dirty.insert(
+                        skey.clone(),
+                        SavedState {
+                            rule_id: entry.id.clone(),
+                            scope_key: skey.1.clone(),
+                            ts_us: now_us,
+                            state,
+                        },
+                    );
+                }
+                let value = match &obs {
+                    Observation::Value(v) => Some(*v),
+                    _ => None,
+                };
+                let detail = match &obs {
+                    Observation::Error(e) => e.clone(),
+                    _ => String::new(),
+                };
+                let base = AlertEvent {
+                    ts_us: now_us,
+                    rule_id: entry.id.clone(),
+                    rule_version: entry.version,
+                    scope_key: skey.1.clone(),
+                    event: String::new(),
+                    phase: next.phase.name().as_str().into(),
+                    severity: spec.severity.as_str().into(),
+                    value: value.unwrap_or(0.0),
+                    threshold: spec.threshold,
+                    channel: String::new(),
+                    recipient: String::new(),
+                    notification_id: Uuid::nil(),
+                    attempt: 0,
+                    result: String::new(),
+                    detail,
+                    alerter: self.cfg.holder.clone(),
+                };
+                for a in actions {
+                    match a {
+                        Action::Transition { to, .. } => {
+                            tracing::info!(rule = %entry.id, key = %key, to = to.as_str(), "alert transition");
+                            let mut e = base.clone();
+                            e.event = to.as_str().into();
+                            if to == PhaseName::Resolved {
+                                e.phase = PhaseName::Ok.as_str().into();
+                            }
+                            self.record(e);
+                        }
+                        Action::Notify { kind, since } | Action::Suppressed { kind, since } => {
+                            let held = matches!(a, Action::Suppressed { .. });
+                            let reason = if in_window {
+                                "held back by an exception window"
+                            } else {
+                                "held back by a silence"
+                            };
+                            let notices = self.notices(entry, &key, value, kind, since, now, &base);
+                            if notices.is_empty() {
+                                let mut e = base.clone();
+                                e.event = "notify".into();
+                                e.result = if held { "suppressed" } else { "failed" }.into();
+                                e.detail = "the rule has no recipients".into();
+                                self.record(e);
+                            }
+                            for s in notices {
+                                if held {
+                                    let mut e = s.event;
+                                    e.result = "suppressed".into();
+                                    e.detail = reason.into();
+                                    self.metrics.suppressed.fetch_add(1, Ordering::Relaxed);
+                                    self.record(e);
+                                } else {
+                                    sends.push(s);
+                                }
+                            }
+                        }
+                    }
+                }
+                self.states.insert(skey, (key, next));
+            }
+        }
+        drop(observer);
+        self.send_all(sends, now).await;
+    }
+
+    /// The rendered notice for each recipient of the rule.
+    #[allow(clippy::too_many_arguments)]
+    fn notices(
+        &self,
+        entry: &crate::source::RuleEntry,
+        key: &ScopeKey,
+        value: Option<f64>,
+        kind: NoticeKind,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        base: &AlertEvent,
+    ) -> Vec<Send> {
+        let spec = &entry.spec;
+        let scope = key.to_string();
+        let node = key.node.clone().unwrap_or_default();
+        let vars = Vars::for_notice(
+            spec,
+            &scope,
+            &node,
+            value,
+            kind,
+            since,
+            &self.cfg.link_base,
+            self.cfg.site_tz,
+            self.cfg.site_lang,
+        );
+        let (subject, text) = render_notice(spec, &vars);
+        let mut map = BTreeMap::new();
+        for (k, v) in [
+            ("rule", spec.name.clone()),
+            ("rule_id", entry.id.clone()),
+            ("scope", scope.clone()),
+            ("node", node.clone()),
+            ("value", value.map(|v| v.to_string()).unwrap_or_default()),
+            ("threshold", spec.threshold.to_string()),
+            ("unit", spec.kind.unit().to_string()),
+            ("state", kind.as_str().to_string()),
+            ("status", kind.as_str().to_string()),
+            ("severity", spec.severity.as_str().to_string()),
+            ("started_at", since.to_rfc3339()),
+            ("link", self.cfg.link_base.clone()),
+            // The evaluation round that decided this notice.
+            ("at", now.to_rfc3339()),
+        ] {
+            map.insert(k.to_string(), v);
+        }
+        let slot = dispatch::repeat_slot(kind, since, now, spec.repeat_secs);
+        dispatch::resolve(
+            &spec.recipients,
+            &self.sources.directory,
+            &self.sources.channels,
+        )
+        .into_iter()
+        .map(|to| {
+            let id = dispatch::notification_id(&entry.id, key, since, kind, slot, &to);
+            let mut event = base.clone();
+            event.event = "notify".into();
+            event.channel = to.channel().into();
+            event.recipient = to.address().into();
+            event.notification_id = id;
+            event.detail = format!("{}: {}", kind.as_str(), event.detail)
+                .trim_end_matches(": ")
+                .to_string();
+            let mut vars = map.clone();
+            vars.insert("notification_id".into(), id.to_string());
+            Send {
+                event,
+                msg: Outgoing {
+                    subject: subject.clone(),
+                    text: text.clone(),
+                    html: None,
+                    dedup_key: id.to_string(),
+                    vars,
+                    notification_id: id,
+                },
+                to,
+            }
+        })
+        .collect()
+    }
+
+    /// Sends the round's notices (skipping those already sent), each after checking the lease,
+    /// all at once; records every attempt.
+    async fn send_all(&mut self, sends: Vec<Send>, now: DateTime<Utc>) {
+        if sends.is_empty() {
+            return;
+        }
+        let mut sends = sends;
+        if self.ch_up {
+            let ids: Vec<Uuid> = sends.iter().map(|s| s.event.notification_id).collect();
+            // Ids are tied to their episode's start, so a week back is plenty.
+            let since_us = now.timestamp_micros() - 7 * 24 * 3600 * 1_000_000;
+            match alerts::sent_notifications(&self.store, &ids, since_us).await {
+                Ok(done) => sends.retain(|s| {
+                    let skip = done.contains(&s.event.notification_id);
+                    if skip {
+                        tracing::info!(id = %s.event.notification_id, "already sent; skipped");
+                    }
+                    !skip
+                }),
+                Err(e) => tracing::warn!(error = %e, "cannot check what was sent"),
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for s in sends {
+            if self.ch_up {
+                let now_us = Utc::now().timestamp_micros();
+                match alerts::holds(&self.store, &self.cfg.lease_name, &self.cfg.holder, now_us)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(
+                            "lost the alerter lease before sending; leaving it to the holder"
+                        );
+                        self.holder = false;
+                        break;
+                    }
+                    // ClickHouse went away mid-round: still the holder (see the module doc).
+                    Err(_) => self.ch_up = false,
+                }
+            }
+            let d = self.dispatcher.clone();
+            tasks.spawn(async move {
+                let started = Instant::now();
+                let delivery = d.send(&s.to, &s.msg).await;
+                (s, delivery, started.elapsed())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let Ok((s, delivery, took)) = done else {
+                continue;
+            };
+            let Delivery {
+                sent,
+                attempts,
+                detail,
+            } = delivery;
+            let mut e = s.event;
+            e.attempt = attempts;
+            e.result = if sent { "sent" } else { "failed" }.into();
+            e.detail = detail;
+            e.ts_us = Utc::now().timestamp_micros();
+            if sent {
+                self.metrics.sent.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, ms = took.as_millis() as u64, "notice sent");
+            } else {
+                self.metrics.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, detail = %e.detail, "notice failed");
+            }
+            self.record(e);
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Observations: for one rule, a value (or no data, or an error) per [`ScopeKey`], read from
+//! `store::observe` and the database probe. One [`Observer`] per evaluation round reads each
+//! table once however many rules ask.
+//!
+//! Per kind:
+//! - `node_cpu`, `node_memory`: the newest sample of each node (any role; machine-wide
+//!   figures) from the last [`NODE_FRESH_SECS`]; an older one is no data (`node_silent`
+//!   watches silence).
+//! - `process_memory`: the largest RSS among the node's processes (roles), MB or % of
+//!   `limit_mb`.
+//! - `disk`: use % per (node, mount), limited to the rule's mounts when it names some.
+//! - `node_silent`: seconds since the node's last sample, among nodes seen in the last
+//!   [`SILENT_LOOKBACK_SECS`]; a named node not seen in that time counts as silent that long.
+//! - `api_error_rate`, `api_latency`: the last `window_secs` in whole minutes from the
+//!   per-minute rollup, the minute still filling included (so a failure shows within seconds,
+//!   not at the next minute); client scope from the raw table over exactly `window_secs`.
+//!   Fewer than `min_calls` calls: no data.
+//! - `traffic_drop`: calls in the last hour (whole minutes) against the same hour a week
+//!   before; a baseline under `min_calls` is no data.
+//! - `database` `connect_ms` / `failure`: the probe ([`crate::probe`]); a failed probe is an
+//!   error, which breaches.
+//! - `database` `gateway_spool` and `backlog`: no data yet — gateways do not report their
+//!   spool or queue to storage (no column or table holds it); the rules can be saved and are
+//!   evaluated as no data until one does.
+
+use chrono::{DateTime, Utc};
+use gatewatch_model::alert::{
+    AlertRuleSpec, DbCheck, MemoryUnit, Observation, RuleKind, Scope, ScopeKey,
+};
+use gatewatch_store::observe::{self, CallWindow, NodeReading};
+use gatewatch_store::Store;
+use std::collections::{BTreeMap, HashMap};
+
+use crate::probe::ProbeResult;
+
+/// A node sample older than this is not a current reading.
+pub const NODE_FRESH_SECS: i64 = 120;
+/// How far back `node_silent` looks for nodes.
+pub const SILENT_LOOKBACK_SECS: i64 = 24 * 3600;
+const WEEK_SECS: i64 = 7 * 24 * 3600;
+
+/// What one rule observed: a value per key, and the error of a failed read (keys the rule
+/// had before but did not observe now get it, or no data).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Observed {
+    pub values: Vec<(ScopeKey, Observation)>,
+    pub error: Option<String>,
+}
+
+impl Observed {
+    fn failed(e: impl ToString) -> Observed {
+        Observed {
+            values: Vec::new(),
+            error: Some(e.to_string()),
+        }
+    }
+}
+
+type Fetched<T> = Result<T, String>;
+
+/// Reads for one evaluation round at `now`.
+pub struct Observer<'a> {
+    store: &'a Store,
+    now: DateTime<Utc>,
+    probe: Option<ProbeResult>,
+    nodes: Option<Fetched<Vec<NodeReading>>>,
+    seen: Option<Fetched<Vec<(String, i64)>>>,
+    windows: HashMap<(bool, u32, u32), Fetched<Vec<CallWindow>>>,
+}
+
+fn secs(t: i64) -> u32 {
+    t.clamp(0, u32::MAX as i64) as u32
+}
+
+fn wanted(scope: &Scope, node: &str) -> bool {
+    match scope {
+        Scope::Nodes(n) => n.iter().any(|x| x == node),
+        _ => true,
+    }
+}
+
+impl<'a> Observer<'a> {
+    /// `probe`: the database probe of this round, if a rule needs it.
+    pub fn new(store: &'a Store, now: DateTime<Utc>, probe: Option<ProbeResult>) -> Observer<'a> {
+        Observer {
+            store,
+            now,
+            probe,
+            nodes: None,
+            seen: None,
+            windows: HashMap::new(),
+        }
+    }
+
+    async fn nodes(&mut self) -> Fetched<Vec<NodeReading>> {
+        if self.nodes.is_none() {
+            let since = secs(self.now.timestamp() - NODE_FRESH_SECS);
+            self.nodes = Some(
+                observe::latest_node_readings(self.store, since)
+                    .await
+                    .map_err(|e| e.to_string()),
+            );
+        }
+        self.nodes.clone().unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    async fn seen(&mut self) -> Fetched<Vec<(String, i64)>> {
+        if self.seen.is_none() {
+            let since = secs(self.now.timestamp() - SILENT_LOOKBACK_SECS);
+            self.seen = Some(
+                observe::node_last_seen(self.store, since)
+                    .await
+                    .map_err(|e| e.to_string()),
+            );
+        }
+        self.seen.clone().unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    async fn windows(&mut self, clients: bool, from: i64, to: i64) -> Fetched<Vec<CallWindow>> {
+        let k = (clients, secs(from), secs(to));
+        if !self.windows.contains_key(&k) {
+            let r = if clients {
+                observe::client_windows(self.store, k.1, k.2).await
+            } else {
+                observe::api_windows(self.store, k.1, k.2).await
+            };
+            self.windows.insert(k, r.map_err(|e| e.to_string()));
+        }
+        self.windows
+            .get(&k)
+            .cloned()
+            .unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    /// The rule's observations at this round.
+    pub async fn observe(&mut self, rule: &AlertRuleSpec) -> Observed {
+        let scope = rule.scope();
+        match &rule.kind {
+            RuleKind::NodeCpu {} | RuleKind::NodeMemory {} | RuleKind::ProcessMemory { .. } => {
+                let rows = match self.nodes().await {
+                    Ok(r) => r,
+                    Err(e) => return Observed::failed(e),
+                };
+                // Per node: the newest reading for machine figures, the largest RSS.
+                let mut per: BTreeMap<&str, (&NodeReading, u64)> = BTreeMap::new();
+                for r in rows.iter().filter(|r| wanted(&scope, &r.node)) {
+                    let e = per.entry(r.node.as_str()).or_insert((r, r.rss_bytes));
+                    if r.ts_us > e.0.ts_us {
+                        e.0 = r;
+                    }
+                    e.1 = e.1.max(r.rss_bytes);
+                }
+                let mut values: Vec<(ScopeKey, Observation)> = per
+                    .into_iter()
+                    .map(|(node, (r, rss))| {
+                        let v = match &rule.kind {
+                            RuleKind::NodeCpu {} => Some(f64::from(r.cpu_pct)),
+                            RuleKind::NodeMemory {} => (r.mem_total_bytes > 0).then(|| {
+                                100.0 * r.mem_used_bytes as f64 / r.mem_total_bytes as f64
+                            }),
+                            RuleKind::ProcessMemory { unit, limit_mb } => {
+                                let mb = rss as f64 / (1024.0 * 1024.0);
+                                match (unit, limit_mb) {
+                                    (MemoryUnit::Percent, Some(l)) if *l > 0 => {
+                                        Some(100.0 * mb / *l as f64)
+                                    }
+                                    (MemoryUnit::Percent, _) => None,
+                                    (MemoryUnit::Mb, _) => Some(mb),
+                                }
+                            }
+                            _ => None,
+                        };
+                        (
+                            ScopeKey::node(node),
+                            v.map_or(Observation::NoData, Observation::Value),
+                        )
+                    })
+                    .collect();
+                named_nodes_without_data(&scope, &mut values);
+                Observed {
+                    values,
+                    error: None,
+                }
+            }
+            RuleKind::Disk { mounts } => {
+                let rows = match self.nodes().await {
+                    Ok(r) => r,
+                    Err(e) => return Observed::failed(e),
+                };
+                let mut per: BTreeMap<&str, &NodeReading> = BTreeMap::new();
+                for r in rows.iter().filter(|r| wanted(&scope, &r.node)) {
+                    let e = per.entry(r.node.as_str()).or_insert(r);
+                    if r.ts_us > e.ts_us {
+                        *e = r;
+                    }
+                }
+                let mut values = Vec::new();
+                for (node, r) in per {
+                    for d in &r.disks {
+                        if !mounts.is_empty() && !mounts.contains(&d.mount) {
+                            continue;
+                        }
+                        let key = ScopeKey {
+                            mount: Some(d.mount.clone()),
+                            ..ScopeKey::node(node)
+                        };
+                        let obs = if d.total_bytes == 0 {
+                            Observation::NoData
+                        } else {
+                            Observation::Value(100.0 * d.used_bytes as f64 / d.total_bytes as f64)
+                        };
+                        values.push((key, obs));
+                    }
+                }
+                Observed {
+                    values,
+                    error: None,
+                }
+            }
+            RuleKind::NodeSilent {} => {
+                let seen = match self.seen().await {
+                    Ok(r) => r,
+                    Err(e) => return Observed::failed(e),
+                };
+                let now_us = self.now.timestamp_micros();
+                let mut values: Vec<(ScopeKey, Observation)> = seen
+                    .iter()
+                    .filter(|(n, _)| wanted(&scope, n))
+                    .map(|(n, last)| {
+                        let silent = (now_us - last).max(0) as f64 / 1e6;
+                        (ScopeKey::node(n), Observation::Value(silent.floor()))
+                    })
+                    .collect();
+                if let Scope::Nodes(named) = &scope {
+                    for n in named {
+                        if !seen.iter().any(|(s, _)| s == n) {
+                            values.push((
+                                ScopeKey::node(n),
+                                Observation::Value(SILENT_LOOKBACK_SECS as f64),
+                            ));
+                        }
+                    }
+                }
+                Observed {
+                    values,
+                    error: None,
+                }
+            }
+            RuleKind::ApiErrorRate {
+                window_secs,
+                min_calls,
+            }
+            | RuleKind::ApiLatency {
+                window_secs,
+                min_calls,
+                ..
+            } => {
+                let clients = matches!(scope, Scope::Client(_));
+                let now = self.now.timestamp();
+                let w = *window_secs as i64;
+                let (from, to) = if clients {
+                    (now - w, now + 1)
+                } else {
+                    // Whole minutes, the one filling now included.
+                    let to = (now.div_euclid(60) + 1) * 60;
+                    (to - w.div_euclid(60).max(1) * 60, to)
+                };
+                let rows = match self.windows(clients, from, to).await {
+                    Ok(r) => r,
+                    Err(e) => return Observed::failed(e),
+                };
+                let value = |c: &CallWindow| {
+                    if c.calls < *min_calls {
+                        return Observation::NoData;
+                    }
+                    Observation::Value(match &rule.kind {
+                        RuleKind::ApiLatency { quantile, .. } => match quantile {
+                            gatewatch_model::alert::Quantile::P95 => c.p95_us / 1000.0,
+                            gatewatch_model::alert::Quantile::P99 => c.p99_us / 1000.0,
+                        },
+                        _ => c.error_rate_pct(),
+                    })
+                };
+                per_call_scope(&scope, &rows, value)
+            }
+            RuleKind::TrafficDrop { min_calls } => {
+                let clients = matches!(scope, Scope::Client(_));
+                let to = self.now.timestamp().div_euclid(60) * 60;
+                let from = to - 3600;
+                let cur = match self.windows(clients, from, to).await {
+                    Ok(r) => r,
+                    Err(e) => return Observed::failed(e),
+                };
+                let base = match self
+                    .windows(clients, from - WEEK_SECS, to - WEEK_SECS)
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => return Observed::failed(e),
+                };
+                // Keys come from the baseline: an API with no calls now has dropped 100%.
+                let value = |b: &CallWindow| {
+                    if b.calls < *min_calls || b.calls == 0 {
+                        return Observation::NoData;
+                    }
+                    let now_calls = cur.iter().find(|c| c.key == b.key).map_or(0, |c| c.calls);
+                    let drop = 100.0 * (1.0 - now_calls as f64 / b.calls as f64);
+                    Observation::Value(drop.max(0.0))
+                };
+                per_call_scope(&scope, &base, value)
+            }
+            RuleKind::Database { check } => match check {
+                DbCheck::ConnectMs | DbCheck::Failure => match &self.probe {
+                    Some(p) => Observed {
+                        values: vec![(
+                            ScopeKey::default(),
+                            p.observation(*check == DbCheck::Failure),
+                        )],
+                        error: None,
+                    },
+                    None => Observed::default(),
+                },
+                DbCheck::GatewaySpool => Observed::default(),
+            },
+            RuleKind::Backlog { .. } => Observed::default(),
+        }
+    }
+}
+
+/// Named nodes with no current reading are observed as no data (so their key exists).
+fn named_nodes_without_data(scope: &Scope, values: &mut Vec<(ScopeKey, Observation)>) {
+    if let Scope::Nodes(named) = scope {
+        for n in named {
+            let k = ScopeKey::node(n);
+            if !values.iter().any(|(v, _)| *v == k) {
+                values.push((k, Observation::NoData));
+            }
+        }
+    }
+}
+
+/// Values of a call-family scope from per-key windows (`key` = API id, or client id).
+fn per_call_scope(
+    scope: &Scope,
+    rows: &[CallWindow],
+    value: impl Fn(&CallWindow) -> Observation,
+) -> Observed {
+    let one = |id: &str, key: ScopeKey| {
+        let obs = rows
+            .iter()
+            .find(|c| c.key == id)
+            .map_or(Observation::NoData, &value);
+        vec![(key, obs)]
+    };
+    let values = match scope {
+        Scope::Api(id) => one(id, ScopeKey::api(id)),
+        Scope::Client(id) => one(id, ScopeKey::client(id)),
+        _ => rows
+            .iter()
+            .filter(|c| !c.key.is_empty())
+            .map(|c| (ScopeKey::api(&c.key), value(c)))
+            .collect(),
+    };
+    Observed {
+        values,
+        error: None,
+    }
+}

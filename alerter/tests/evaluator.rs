@@ -1,0 +1,500 @@
+//! The evaluator against a real ClickHouse: node samples and rules written directly, the
+//! engine run with short intervals, a recording dispatcher in place of the notifiers.
+//! Each test prints the time from "threshold crossed + duration" to the dispatch.
+
+use chrono::{DateTime, Utc};
+use gatewatch_alerter::{Delivery, Dispatcher, Engine, EngineConfig, Outgoing, Recipient};
+use gatewatch_migrations::testing::migrated_store;
+use gatewatch_model::alert::AlertState;
+use gatewatch_model::{EntityKind, NodeSample};
+use gatewatch_store::alerts::{self, AlertEvent, EventQuery};
+use gatewatch_store::config_log::{self, Change};
+use gatewatch_store::rows::NodeMetricRow;
+use gatewatch_store::Store;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// What a test dispatcher was asked to send.
+#[derive(Debug, Clone)]
+struct Sent {
+    to: Recipient,
+    msg: Outgoing,
+    at: DateTime<Utc>,
+    by: String,
+}
+
+#[derive(Default)]
+struct Recorder {
+    name: String,
+    sent: Mutex<Vec<Sent>>,
+    shared: Option<Arc<Recorder>>,
+}
+
+impl Recorder {
+    fn named(name: &str, shared: Option<Arc<Recorder>>) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            name: name.into(),
+            sent: Mutex::default(),
+            shared,
+        })
+    }
+
+    fn all(&self) -> Vec<Sent> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    fn states(&self) -> Vec<String> {
+        self.all()
+            .iter()
+            .map(|s| s.msg.vars["state"].clone())
+            .collect()
+    }
+
+    fn push(&self, s: Sent) {
+        self.sent.lock().unwrap().push(s.clone());
+        if let Some(sh) = &self.shared {
+            sh.push(s);
+        }
+    }
+}
+
+impl Dispatcher for Recorder {
+    async fn send(&self, to: &Recipient, msg: &Outgoing) -> Delivery {
+        self.push(Sent {
+            to: to.clone(),
+            msg: msg.clone(),
+            at: Utc::now(),
+            by: self.name.clone(),
+        });
+        Delivery::sent(1, "250 ok (test)")
+    }
+}
+
+async fn put(store: &Store, kind: EntityKind, id: &str, body: serde_json::Value) {
+    config_log::write(
+        store,
+        "test",
+        "",
+        &[Change {
+            kind,
+            id: id.into(),
+            body: body.to_string(),
+            deleted: false,
+            expected_version: None,
+        }],
+        Utc::now().timestamp_micros(),
+    )
+    .await
+    .unwrap();
+}
+
+async fn sample(store: &Store, node: &str, cpu: f32) {
+    let s = NodeSample {
+        ts_us: Utc::now().timestamp_micros(),
+        node: node.into(),
+        role: "gateway".into(),
+        cpu_pct: cpu,
+        mem_used_bytes: 1 << 30,
+        mem_total_bytes: 4 << 30,
+        rss_bytes: 100 << 20,
+        disks: Vec::new(),
+    };
+    let mut ins = store
+        .client()
+        .insert::<NodeMetricRow<'_>>("node_metrics")
+        .await
+        .unwrap();
+    ins.write(&NodeMetricRow::new(&s, Uuid::new_v4()))
+        .await
+        .unwrap();
+    ins.end().await.unwrap();
+}
+
+/// Writes `cpu` samples for `node` every 200 ms until stopped or changed.
+fn feed(store: &Store, node: &str) -> (watch::Sender<f32>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = watch::channel(0.0f32);
+    let (store, node) = (store.clone(), node.to_string());
+    let h = tokio::spawn(async move {
+        loop {
+            let v = *rx.borrow();
+            if v < 0.0 {
+                return;
+            }
+            sample(&store, &node, v).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    (tx, h)
+}
+
+struct Running {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+fn config(holder: &str, dir: &std::path::Path, store: &Store) -> EngineConfig {
+    let mut c = EngineConfig::new(holder, dir.to_path_buf(), store.config());
+    c.eval_interval = Duration::from_millis(300);
+    c.lease_ttl = Duration::from_secs(5);
+    c.lease_settle = Duration::from_millis(300);
+    c.site_tz = chrono_tz::UTC;
+    c.site_lang = gatewatch_model::alert::Lang::En;
+    c.link_base = "http://127.0.0.1:8090".into();
+    c
+}
+
+fn start(store: &Store, cfg: EngineConfig, d: Arc<Recorder>) -> Running {
+    let (stop, rx) = watch::channel(false);
+    let engine = Engine::new(store.clone(), cfg, d);
+    let task = tokio::spawn(engine.run(async move {
+        let mut rx = rx;
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    Running { stop, task }
+}
+
+async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn events(store: &Store, rule: &str) -> Vec<AlertEvent> {
+    let mut e = alerts::read_events(
+        store,
+        &EventQuery {
+            from_us: 0,
+            to_us: i64::MAX / 2,
+            rule_id: Some(rule.into()),
+            limit: 10_000,
+        },
+    )
+    .await
+    .unwrap();
+    e.reverse();
+    e
+}
+
+fn cpu_rule(for_secs: u64, repeat_secs: u64) -> serde_json::Value {
+    serde_json::json!({
+        "name": "CPU high", "kind": {"type": "node_cpu"}, "scope": {"nodes": ["n1"]},
+        "threshold": 90, "recovery": 80, "for_secs": for_secs, "repeat_secs": repeat_secs,
+        "recipients": {"emails": ["ops@example.tw"], "line": ["U0123"]}, "language": "en"
+    })
+}
+
+fn started_at(s: &Sent) -> DateTime<Utc> {
+    s.msg.vars["started_at"].parse().unwrap()
+}
+
+fn at(s: &Sent) -> DateTime<Utc> {
+    s.msg.vars["at"].parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fires_after_the_duration_repeats_at_the_interval_and_resolves() {
+    let store = migrated_store("alerter_eval_fire").await;
+    let dir = tempfile::tempdir().unwrap();
+    put(&store, EntityKind::AlertRule, "cpu", cpu_rule(2, 3)).await;
+    let (cpu, feeder) = feed(&store, "n1");
+    let rec = Recorder::named("a", None);
+    let eng = start(&store, config("a", dir.path(), &store), rec.clone());
+    cpu.send(95.0).unwrap();
+    let crossed = Utc::now();
+
+    let first = eventually("the firing notice", 20, async || {
+        rec.all()
+            .into_iter()
+            .find(|s| s.msg.vars["state"] == "firing")
+    })
+    .await;
+    // Not before the condition held for for_secs (measured from the first breaching round).
+    assert!(at(&first) >= started_at(&first) + chrono::Duration::seconds(2));
+    assert!(started_at(&first) >= crossed - chrono::Duration::seconds(1));
+    println!(
+        "firing: dispatched {} ms after threshold crossing + duration",
+        (first.at - (crossed + chrono::Duration::seconds(2))).num_milliseconds()
+    );
+    assert!(first.msg.text.contains("CPU high"), "{:?}", first.msg);
+    assert!(first.msg.text.contains("http://127.0.0.1:8090"));
+    // Both recipients, the same notice, distinct ids.
+    let firing = eventually("both firing notices", 10, async || {
+        let f: Vec<Sent> = rec
+            .all()
+            .into_iter()
+            .filter(|s| s.msg.vars["state"] == "firing")
+            .collect();
+        (f.len() >= 2).then_some(f)
+    })
+    .await;
+    assert_eq!(firing.len(), 2);
+    assert!(firing
+        .iter()
+        .any(|s| s.to == Recipient::Email("ops@example.tw".into())));
+    assert!(firing
+        .iter()
+        .any(|s| s.to == Recipient::Line("U0123".into())));
+    assert_ne!(firing[0].msg.notification_id, firing[1].msg.notification_id);
+
+    // Keep it firing for a while: repeats no closer than 3 s (by the deciding round's time).
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let email: Vec<Sent> = rec
+        .all()
+        .into_iter()
+        .filter(|s| matches!(s.to, Recipient::Email(_)))
+        .collect();
+    let repeats = email
+        .iter()
+        .filter(|s| s.msg.vars["state"] == "repeat")
+        .count();
+    assert!(repeats >= 2, "{:?}", rec.states());
+    for w in email.windows(2) {
+        assert!(
+            at(&w[1]) - at(&w[0]) >= chrono::Duration::seconds(3),
+            "{w:?}"
+        );
+    }
+
+    cpu.send(50.0).unwrap();
+    let resolved_from = Utc::now();
+    let resolved = eventually("the resolved notice", 20, async || {
+        rec.all()
+            .into_iter()
+            .find(|s| s.msg.vars["state"] == "resolved")
+    })
+    .await;
+    println!(
+        "resolved: dispatched {} ms after the value went back",
+        (resolved.at - resolved_from).num_milliseconds()
+    );
+    eng.stop().await;
+    cpu.send(-1.0).unwrap();
+    let _ = feeder.await;
+
+    let ev = events(&store, "cpu").await;
+    let transitions: Vec<&str> = ev
+        .iter()
+        .filter(|e| e.event != "notify")
+        .map(|e| e.event.as_str())
+        .collect();
+    assert_eq!(transitions, ["pending", "firing", "resolved"]);
+    let sent = ev
+        .iter()
+        .filter(|e| e.event == "notify" && e.result == "sent")
+        .count();
+    assert_eq!(sent, rec.all().len());
+    assert!(ev.iter().all(|e| e.alerter == "a" && e.rule_version == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_oscillating_between_recovery_and_threshold_does_not_flap() {
+    let store = migrated_store("alerter_eval_hysteresis").await;
+    let dir = tempfile::tempdir().unwrap();
+    put(&store, EntityKind::AlertRule, "cpu", cpu_rule(0, 0)).await;
+    let (cpu, feeder) = feed(&store, "n1");
+    let rec = Recorder::named("a", None);
+    let eng = start(&store, config("a", dir.path(), &store), rec.clone());
+    cpu.send(92.0).unwrap();
+    eventually("the firing notice", 20, async || {
+        (!rec.all().is_empty()).then_some(())
+    })
+    .await;
+    for i in 0..20 {
+        cpu.send(if i % 2 == 0 { 85.0 } else { 92.0 }).unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eng.stop().await;
+    cpu.send(-1.0).unwrap();
+    let _ = feeder.await;
+    assert_eq!(
+        rec.states(),
+        ["firing", "firing"],
+        "one notice, two recipients"
+    );
+    let transitions: Vec<String> = events(&store, "cpu")
+        .await
+        .into_iter()
+        .filter(|e| e.event != "notify")
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(transitions, ["firing"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exception_window_holds_notices_back_but_records_them() {
+    let store = migrated_store("alerter_eval_window").await;
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let hm = |t: DateTime<Utc>| t.format("%H:%M").to_string();
+    let mut rule = cpu_rule(0, 1);
+    // A daily window around now (crossing midnight when now is near it), in UTC.
+    rule["timezone"] = "UTC".into();
+    rule["windows"] = serde_json::json!([{"type": "daily",
+        "from": hm(now - chrono::Duration::hours(1)), "until": hm(now + chrono::Duration::hours(1))}]);
+    put(&store, EntityKind::AlertRule, "cpu", rule).await;
+    let (cpu, feeder) = feed(&store, "n1");
+    cpu.send(97.0).unwrap();
+    let rec = Recorder::named("a", None);
+    let eng = start(&store, config("a", dir.path(), &store), rec.clone());
+    let held = eventually("suppressed events", 20, async || {
+        let ev = events(&store, "cpu").await;
+        let held: Vec<AlertEvent> = ev
+            .into_iter()
+            .filter(|e| e.result == "suppressed")
+            .collect();
+        (held.len() >= 4).then_some(held)
+    })
+    .await;
+    eng.stop().await;
+    cpu.send(-1.0).unwrap();
+    let _ = feeder.await;
+    assert!(rec.all().is_empty(), "{:?}", rec.states());
+    assert!(held.iter().all(|e| e.detail.contains("exception window")));
+    assert!(held
+        .iter()
+        .any(|e| e.channel == "email" && e.recipient == "ops@example.tw"));
+    assert!(held
+        .iter()
+        .any(|e| e.channel == "line" && e.recipient == "U0123"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_pending_keeps_the_pending_time() {
+    let store = migrated_store("alerter_eval_restart").await;
+    let dir = tempfile::tempdir().unwrap();
+    put(&store, EntityKind::AlertRule, "cpu", cpu_rule(4, 0)).await;
+    let (cpu, feeder) = feed(&store, "n1");
+    cpu.send(95.0).unwrap();
+    let rec_a = Recorder::named("a", None);
+    let a = start(&store, config("a", dir.path(), &store), rec_a.clone());
+    let pending_since = eventually("a saved pending state", 20, async || {
+        let saved = alerts::load_states(&store).await.unwrap();
+        saved.into_iter().find_map(|s| {
+            match serde_json::from_str::<AlertState>(&s.state).unwrap().phase {
+                gatewatch_model::alert::Phase::Pending { since } => Some(since),
+                _ => None,
+            }
+        })
+    })
+    .await;
+    a.stop().await;
+    let restarted = Utc::now();
+    assert!(rec_a.all().is_empty());
+    assert!(
+        restarted < pending_since + chrono::Duration::seconds(4),
+        "too slow to test"
+    );
+
+    let rec_b = Recorder::named("b", None);
+    let b = start(&store, config("b", dir.path(), &store), rec_b.clone());
+    let first = eventually("the firing notice", 20, async || {
+        rec_b.all().into_iter().next()
+    })
+    .await;
+    b.stop().await;
+    cpu.send(-1.0).unwrap();
+    let _ = feeder.await;
+    // The episode began when A first saw the breach; B fired on that clock, not its own.
+    assert_eq!(started_at(&first), pending_since);
+    assert!(at(&first) < restarted + chrono::Duration::seconds(4));
+    println!(
+        "restart: dispatched {} ms after the original since + duration (restarted {} ms in)",
+        (first.at - (pending_since + chrono::Duration::seconds(4))).num_milliseconds(),
+        (restarted - pending_since).num_milliseconds()
+    );
+    let ev = events(&store, "cpu").await;
+    let pend: Vec<&AlertEvent> = ev.iter().filter(|e| e.event == "pending").collect();
+    assert_eq!(pend.len(), 1, "B did not start a new pending period");
+    assert_eq!(pend[0].alerter, "a");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_on_one_database_send_each_notice_once() {
+    let store = migrated_store("alerter_eval_two").await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    put(&store, EntityKind::AlertRule, "cpu", cpu_rule(0, 2)).await;
+    let (cpu, feeder) = feed(&store, "n1");
+    cpu.send(95.0).unwrap();
+    let all = Recorder::named("all", None);
+    let (ra, rb) = (
+        Recorder::named("a", Some(all.clone())),
+        Recorder::named("b", Some(all.clone())),
+    );
+    let a = start(&store, config("a", dir_a.path(), &store), ra.clone());
+    let b = start(&store, config("b", dir_b.path(), &store), rb.clone());
+    eventually("a few notices", 30, async || {
+        (all.all().len() >= 6).then_some(())
+    })
+    .await;
+    a.stop().await;
+    b.stop().await;
+    cpu.send(-1.0).unwrap();
+    let _ = feeder.await;
+    let sent = all.all();
+    let mut ids: Vec<Uuid> = sent.iter().map(|s| s.msg.notification_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), sent.len(), "a notice went out twice");
+    let senders: std::collections::BTreeSet<&str> = sent.iter().map(|s| s.by.as_str()).collect();
+    assert_eq!(senders.len(), 1, "{senders:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_probe_fires_when_nothing_listens() {
+    let store = migrated_store("alerter_eval_probe").await;
+    let dir = tempfile::tempdir().unwrap();
+    put(
+        &store,
+        EntityKind::AlertRule,
+        "db",
+        serde_json::json!({"name": "ClickHouse", "severity": "critical",
+            "kind": {"type": "database", "check": "connect_ms"}, "threshold": 500,
+            "for_secs": 1, "recipients": {"emails": ["ops@example.tw"]}, "language": "en"}),
+    )
+    .await;
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cfg = config("a", dir.path(), &store);
+    cfg.probe.url = format!("http://127.0.0.1:{port}");
+    cfg.probe_timeout = Duration::from_millis(500);
+    let rec = Recorder::named("a", None);
+    let started = Utc::now();
+    let eng = start(&store, cfg, rec.clone());
+    let first = eventually("the database notice", 20, async || {
+        rec.all().into_iter().next()
+    })
+    .await;
+    eng.stop().await;
+    println!(
+        "database probe: dispatched {} ms after start (for_secs 1)",
+        (first.at - started).num_milliseconds()
+    );
+    assert_eq!(first.msg.vars["state"], "firing");
+    assert!(first.msg.text.contains("failed"), "{}", first.msg.text);
+    assert_eq!(first.msg.vars["scope"], "");
+    let ev = events(&store, "db").await;
+    assert!(ev
+        .iter()
+        .any(|e| e.event == "firing" && e.detail.contains(&port.to_string())));
+}
