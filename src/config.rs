@@ -39,7 +39,7 @@ pub struct FileConfig {
     pub gateway: GatewaySection,
     pub collector: CollectorSection,
     pub dashboards: DashboardsSection,
-    pub alerter: ListenSection,
+    pub alerter: AlerterSection,
     pub reports: ListenSection,
     /// APIs defined in the file.
     pub routes: Vec<RouteSection>,
@@ -153,6 +153,33 @@ pub struct ListenSection {
     pub listen: String,
 }
 
+/// The alerter role.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlerterSection {
+    /// Address of the role's HTTP port (health and metrics).
+    pub listen: String,
+    /// How often rules are evaluated, in milliseconds.
+    pub eval_interval_ms: u64,
+    /// How long the sending lease lasts unrenewed, in milliseconds (more than twice the
+    /// evaluation interval: the holder renews it every round).
+    pub lease_ttl_ms: u64,
+    /// `{{link}}` in alert messages: the dashboards' URL as people reach it, e.g.
+    /// `http://127.0.0.1:8090`; empty: no link.
+    pub link_base: String,
+}
+
+impl Default for AlerterSection {
+    fn default() -> Self {
+        AlerterSection {
+            listen: "127.0.0.1:8092".into(),
+            eval_interval_ms: 5_000,
+            lease_ttl_ms: 15_000,
+            link_base: String::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DashboardsSection {
@@ -202,7 +229,7 @@ impl Default for FileConfig {
             gateway: GatewaySection::default(),
             collector: CollectorSection::default(),
             dashboards: DashboardsSection::default(),
-            alerter: ListenSection::at("127.0.0.1:8092"),
+            alerter: AlerterSection::default(),
             reports: ListenSection::at("127.0.0.1:8093"),
             routes: Vec::new(),
             security: SecuritySection::default(),
@@ -277,6 +304,10 @@ pub struct Config {
     pub dashboards_secure_cookies: bool,
     pub dashboards_session_ttl: Duration,
     pub alerter_listen: SocketAddr,
+    pub alerter_eval_interval: Duration,
+    pub alerter_lease_ttl: Duration,
+    /// Without a trailing `/`; empty: no link.
+    pub alerter_link_base: String,
     pub reports_listen: SocketAddr,
     /// Where the pepper comes from; read by [`crate::pepper::load_pepper`] when a role
     /// starts (it may create the file).
@@ -494,6 +525,36 @@ impl FileConfig {
         }
         // APIs registered in the configuration log reach the gateway without a restart.
         gateway.config_store = Some(store.clone());
+        let a = &self.alerter;
+        if !(100..=600_000).contains(&a.eval_interval_ms) {
+            return Err(bad(
+                "alerter.eval_interval_ms",
+                "must be 100 to 600000 (10 minutes)",
+            ));
+        }
+        if a.lease_ttl_ms <= 2 * a.eval_interval_ms {
+            return Err(bad(
+                "alerter.lease_ttl_ms",
+                format!(
+                    "must be more than twice alerter.eval_interval_ms ({} ms): the holder renews it every round",
+                    a.eval_interval_ms
+                ),
+            ));
+        }
+        if !a.link_base.is_empty() {
+            let uri: http::Uri = a.link_base.parse().map_err(|e| {
+                bad(
+                    "alerter.link_base",
+                    format!("{:?} is not a URL: {e}", a.link_base),
+                )
+            })?;
+            if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+                return Err(bad(
+                    "alerter.link_base",
+                    format!("{:?} must be an http:// or https:// URL", a.link_base),
+                ));
+            }
+        }
 
         Ok(Config {
             data_dir: self.data_dir.clone(),
@@ -506,6 +567,9 @@ impl FileConfig {
             dashboards_secure_cookies: self.dashboards.secure_cookies,
             dashboards_session_ttl: Duration::from_secs(self.dashboards.session_hours * 3600),
             alerter_listen: listen_addr("alerter.listen", &self.alerter.listen)?,
+            alerter_eval_interval: Duration::from_millis(a.eval_interval_ms),
+            alerter_lease_ttl: Duration::from_millis(a.lease_ttl_ms),
+            alerter_link_base: a.link_base.trim_end_matches('/').to_string(),
             reports_listen: listen_addr("reports.listen", &self.reports.listen)?,
             security: self.security.clone(),
         })
@@ -776,5 +840,53 @@ strip_prefix = true
         ] {
             assert!(names.contains(&want.to_string()), "{want}");
         }
+    }
+}
+
+#[cfg(test)]
+mod alerter_tests {
+    use super::*;
+
+    fn from_str(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gatewatch.toml");
+        std::fs::write(&p, text).unwrap();
+        load(Some(&p), &[])?.validate()
+    }
+
+    #[test]
+    fn alerter_evaluation_keys_are_checked_and_named() {
+        let c = from_str("").unwrap();
+        assert_eq!(c.alerter_eval_interval, Duration::from_secs(5));
+        assert_eq!(c.alerter_lease_ttl, Duration::from_secs(15));
+        assert_eq!(c.alerter_link_base, "");
+        let c = from_str(
+            "[alerter]\neval_interval_ms = 1000\nlease_ttl_ms = 5000\nlink_base = \"https://gw.example.tw/\"",
+        )
+        .unwrap();
+        assert_eq!(c.alerter_eval_interval, Duration::from_secs(1));
+        assert_eq!(c.alerter_link_base, "https://gw.example.tw");
+        for (text, want) in [
+            (
+                "[alerter]\neval_interval_ms = 0",
+                "alerter.eval_interval_ms",
+            ),
+            ("[alerter]\nlease_ttl_ms = 10000", "alerter.lease_ttl_ms"),
+            ("[alerter]\nlink_base = \"ftp://x\"", "alerter.link_base"),
+            ("[alerter]\nlink_base = \"not a url\"", "alerter.link_base"),
+            (
+                "[alerter]\nevel_interval_ms = 5",
+                "unknown field `evel_interval_ms`",
+            ),
+        ] {
+            let err = from_str(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?} → {err}");
+        }
+        let env = [(
+            "GATEWATCH_ALERTER_EVAL_INTERVAL_MS".to_string(),
+            "2000".to_string(),
+        )];
+        let c = load(None, &env).unwrap().validate().unwrap();
+        assert_eq!(c.alerter_eval_interval, Duration::from_secs(2));
     }
 }

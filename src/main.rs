@@ -94,7 +94,7 @@ enum Command {
     Gateway,
     /// Run the ingest API and ClickHouse inserter.
     Collector,
-    /// Run the alerter (health and metrics only for now).
+    /// Run the alerter: evaluate alert rules and send notices (health and metrics on its port).
     Alerter,
     /// Run the reports scheduler (health and metrics only for now).
     Reports,
@@ -170,7 +170,7 @@ fn main() -> ExitCode {
             Command::Up { demo } => roles::up(config, demo).await,
             Command::Gateway => roles::gateway(config).await,
             Command::Collector => roles::collector(config).await,
-            Command::Alerter => health::serve_role("alerter", config.alerter_listen).await,
+            Command::Alerter => roles::alerter(config).await,
             Command::Reports => health::serve_role("reports", config.reports_listen).await,
             Command::Dashboards => roles::dashboards(config).await,
             Command::User(cmd) => user_cmd::run(&config, cmd).await,

@@ -1,4 +1,5 @@
-//! Wiring of the roles: what `gatewatch up`, `gateway`, `collector` and `migrate` start.
+//! Wiring of the roles: what `gatewatch up`, `gateway`, `collector`, `alerter` and `migrate`
+//! start.
 
 use anyhow::Context;
 use gatewatch_store::Store;
@@ -86,6 +87,59 @@ pub async fn collector(config: Config) -> anyhow::Result<()> {
     running.serve(shutdown_signal()).await.context("collector")
 }
 
+/// The alerter's evaluator. Its name in the lease is `node:pid:random`, unique per process;
+/// it gives the lease up when it stops, so a restarted alerter takes over at once.
+fn alerter_engine(
+    config: &Config,
+    store: &Store,
+) -> gatewatch_alerter::Engine<gatewatch_alerter::NoNotifiers> {
+    let holder = format!(
+        "{}:{}:{}",
+        config.node,
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    );
+    let mut c =
+        gatewatch_alerter::EngineConfig::new(holder, config.data_dir.clone(), &config.store);
+    c.eval_interval = config.alerter_eval_interval;
+    c.lease_ttl = config.alerter_lease_ttl;
+    c.site_tz = config.timezone;
+    c.link_base = config.alerter_link_base.clone();
+    // The notifiers (e-mail, LINE, webhook) are plugged in here behind the Dispatcher trait.
+    gatewatch_alerter::Engine::new(
+        store.clone(),
+        c,
+        std::sync::Arc::new(gatewatch_alerter::NoNotifiers),
+    )
+}
+
+fn metrics_of(m: std::sync::Arc<gatewatch_alerter::Metrics>) -> crate::health::ExtraMetrics {
+    std::sync::Arc::new(move || m.render())
+}
+
+/// `gatewatch alerter`: the evaluator, and health and metrics on the alerter port.
+pub async fn alerter(config: Config) -> anyhow::Result<()> {
+    let store = Store::new(config.store.clone());
+    let engine = alerter_engine(&config, &store);
+    let metrics = engine.metrics();
+    let listener = tokio::net::TcpListener::bind(config.alerter_listen)
+        .await
+        .with_context(|| format!("alerter: cannot listen on {}", config.alerter_listen))?;
+    tracing::info!(addr = %config.alerter_listen, every_ms = config.alerter_eval_interval.as_millis() as u64, "alerter evaluating (health and metrics on this port)");
+    let (stop_tx, stop) = watch::channel(false);
+    let evaluator = tokio::spawn(engine.run(stopped(&stop)));
+    let served = crate::health::serve_with(
+        "alerter",
+        listener,
+        shutdown_signal(),
+        Some(metrics_of(metrics)),
+    )
+    .await;
+    let _ = stop_tx.send(true);
+    let _ = evaluator.await;
+    served
+}
+
 /// The dashboards role's configuration, with the site pepper loaded (or created).
 fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::DashboardsConfig> {
     let pepper = crate::pepper::load_pepper(&config.data_dir, &config.security)?;
@@ -165,18 +219,26 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let dashboards = tokio::spawn(dashboards.serve(stopped(&stop_rest)));
 
     let mut others = Vec::new();
-    for (role, addr) in [
-        ("alerter", config.alerter_listen),
-        ("reports", config.reports_listen),
+    let engine = alerter_engine(&config, &store);
+    let alerter_metrics = engine.metrics();
+    let evaluator = tokio::spawn(engine.run(stopped(&stop_rest)));
+    for (role, addr, extra) in [
+        (
+            "alerter",
+            config.alerter_listen,
+            Some(metrics_of(alerter_metrics)),
+        ),
+        ("reports", config.reports_listen, None),
     ] {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("{role}: cannot listen on {addr}"))?;
         tracing::info!(%addr, role, "listening (health and metrics)");
-        others.push(tokio::spawn(crate::health::serve(
+        others.push(tokio::spawn(crate::health::serve_with(
             role,
             listener,
             stopped(&stop_rest),
+            extra,
         )));
     }
 
@@ -210,6 +272,7 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     for o in others {
         let _ = o.await;
     }
+    let _ = evaluator.await;
     if let Ok(Err(e)) = dashboards.await {
         tracing::error!(error = %e, "dashboards");
     }
