@@ -35,8 +35,8 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use gatewatch_model::alert::DbCheck;
 use gatewatch_model::alert::{
-    render_notice, silenced, step, Action, AlertState, Lang, NoticeKind, Observation, PhaseName,
-    RuleKind, ScopeKey, Vars,
+    render_notice, step, Action, AlertState, Lang, NoticeKind, Observation, PhaseName, RuleKind,
+    ScopeKey, Vars,
 };
 use gatewatch_store::alerts::{self, AlertEvent, SavedState};
 use gatewatch_store::{Store, StoreConfig};
@@ -469,8 +469,13 @@ impl<D: Dispatcher> Engine<D> {
                     .get(&skey)
                     .map(|s| s.1.clone())
                     .unwrap_or_default();
-                let silence = silenced(&self.sources.silences, &entry.id, &key, now);
-                let (next, actions) = step(&prev, &obs, now, spec, in_window || silence);
+                let silence = self
+                    .sources
+                    .silences
+                    .iter()
+                    .find(|s| s.matches(&entry.id, &key, now))
+                    .map(|s| format!("held back by a silence ({}: {})", s.who, s.why));
+                let (next, actions) = step(&prev, &obs, now, spec, in_window || silence.is_some());
                 if next != prev {
                     let state = serde_json::to_string(&next).unwrap_or_default();
                     self.dirty.insert(
@@ -522,10 +527,10 @@ impl<D: Dispatcher> Engine<D> {
                         }
                         Action::Notify { kind, since } | Action::Suppressed { kind, since } => {
                             let held = matches!(a, Action::Suppressed { .. });
-                            let reason = if in_window {
-                                "held back by an exception window"
-                            } else {
-                                "held back by a silence"
+                            let reason = match &silence {
+                                _ if in_window => "held back by an exception window".to_string(),
+                                Some(why) => why.clone(),
+                                None => String::new(),
                             };
                             let notices = self.notices(entry, &key, value, kind, since, now, &base);
                             if notices.is_empty() {
@@ -539,7 +544,7 @@ impl<D: Dispatcher> Engine<D> {
                                 if held {
                                     let mut e = s.event;
                                     e.result = "suppressed".into();
-                                    e.detail = reason.into();
+                                    e.detail = reason.clone();
                                     self.metrics.suppressed.fetch_add(1, Ordering::Relaxed);
                                     self.record(e);
                                 } else {

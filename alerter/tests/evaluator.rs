@@ -348,31 +348,80 @@ async fn an_exception_window_holds_notices_back_but_records_them() {
     rule["timezone"] = "UTC".into();
     rule["windows"] = serde_json::json!([{"type": "daily",
         "from": hm(now - chrono::Duration::hours(1)), "until": hm(now + chrono::Duration::hours(1))}]);
+    rule["recipients"]["roles"] = serde_json::json!(["ops"]);
     put(&store, EntityKind::AlertRule, "cpu", rule).await;
+    // Role mail goes to enabled users of the role who have an address.
+    let user = |role: &str, email: &str, disabled: bool| {
+        serde_json::json!({"role": role, "email": email, "disabled": disabled,
+            "password_hash": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"})
+    };
+    put(
+        &store,
+        EntityKind::User,
+        "olive",
+        user("ops", "Olive@Example.tw", false),
+    )
+    .await;
+    put(
+        &store,
+        EntityKind::User,
+        "bob",
+        user("ops", "bob@example.tw", true),
+    )
+    .await;
+    put(
+        &store,
+        EntityKind::User,
+        "mia",
+        user("manager", "mia@example.tw", false),
+    )
+    .await;
+    // A second rule with no window, silenced for n1 instead.
+    put(&store, EntityKind::AlertRule, "cpu2", cpu_rule(0, 0)).await;
+    put(
+        &store,
+        EntityKind::Silence,
+        "upgrade",
+        serde_json::json!({"rule": "cpu2", "node": "n1",
+            "from": (now - chrono::Duration::minutes(5)).to_rfc3339(),
+            "until": (now + chrono::Duration::hours(1)).to_rfc3339(),
+            "who": "olive", "why": "kernel upgrade"}),
+    )
+    .await;
     let (cpu, feeder) = feed(&store, "n1");
     cpu.send(97.0).unwrap();
     let rec = Recorder::named("a", None);
     let eng = start(&store, config("a", dir.path(), &store), rec.clone());
-    let held = eventually("suppressed events", 20, async || {
-        let ev = events(&store, "cpu").await;
+    let suppressed = async |rule: &str, n: usize| {
+        let ev = events(&store, rule).await;
         let held: Vec<AlertEvent> = ev
             .into_iter()
             .filter(|e| e.result == "suppressed")
             .collect();
-        (held.len() >= 4).then_some(held)
-    })
-    .await;
+        (held.len() >= n).then_some(held)
+    };
+    let held = eventually("suppressed events", 20, async || suppressed("cpu", 6).await).await;
+    let silenced = eventually("silenced events", 20, async || suppressed("cpu2", 2).await).await;
     eng.stop().await;
     cpu.send(-1.0).unwrap();
     let _ = feeder.await;
     assert!(rec.all().is_empty(), "{:?}", rec.states());
     assert!(held.iter().all(|e| e.detail.contains("exception window")));
-    assert!(held
-        .iter()
-        .any(|e| e.channel == "email" && e.recipient == "ops@example.tw"));
+    assert!(
+        silenced.iter().all(|e| e.detail.contains("silence")),
+        "{silenced:?}"
+    );
     assert!(held
         .iter()
         .any(|e| e.channel == "line" && e.recipient == "U0123"));
+    let mut mail: Vec<&str> = held
+        .iter()
+        .filter(|e| e.channel == "email")
+        .map(|e| e.recipient.as_str())
+        .collect();
+    mail.sort();
+    mail.dedup();
+    assert_eq!(mail, ["olive@example.tw", "ops@example.tw"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -497,4 +546,286 @@ async fn the_database_probe_fires_when_nothing_listens() {
     assert!(ev
         .iter()
         .any(|e| e.event == "firing" && e.detail.contains(&port.to_string())));
+}
+
+/// A TCP relay to ClickHouse that the test can cut and restore: while cut, connections are
+/// closed as they come and the open ones are dropped.
+async fn relay(to: &str) -> (String, watch::Sender<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (up, up_rx) = watch::channel(true);
+    let to = to.trim_start_matches("http://").to_string();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                return;
+            };
+            if !*up_rx.borrow() {
+                continue;
+            }
+            let mut cut = up_rx.clone();
+            let to = to.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(&to).await else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    _ = cut.wait_for(|u| !*u) => {}
+                }
+            });
+        }
+    });
+    (url, up)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_clickhouse_away_the_holder_still_fires_the_database_rule_and_records_later() {
+    let direct = migrated_store("alerter_eval_outage").await;
+    let dir = tempfile::tempdir().unwrap();
+    put(
+        &direct,
+        EntityKind::AlertRule,
+        "db",
+        serde_json::json!({"name": "ClickHouse", "severity": "critical",
+            "kind": {"type": "database", "check": "connect_ms"}, "threshold": 500,
+            "for_secs": 1, "recipients": {"emails": ["ops@example.tw"], "line": ["U0123"]},
+            "language": "en"}),
+    )
+    .await;
+    let (url, up) = relay(&direct.config().url).await;
+    let store = Store::new(gatewatch_store::StoreConfig {
+        url,
+        ..direct.config().clone()
+    });
+    let mut cfg = config("a", dir.path(), &store);
+    cfg.probe_timeout = Duration::from_millis(500);
+    let rec = Recorder::named("a", None);
+    let (stop, rx) = watch::channel(false);
+    let engine = Engine::new(store.clone(), cfg, rec.clone());
+    let metrics = engine.metrics();
+    let task = tokio::spawn(engine.run(async move {
+        let mut rx = rx;
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    let m = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    eventually("the lease and the rules", 20, async || {
+        (m(&metrics.lease_held) == 1 && m(&metrics.rules) == 1).then_some(())
+    })
+    .await;
+    assert!(gatewatch_alerter::source::snapshot_path(dir.path()).exists());
+
+    up.send(false).unwrap();
+    let cut = Utc::now();
+    let notices = eventually("both notices while ClickHouse is away", 20, async || {
+        let all = rec.all();
+        (all.len() >= 2).then_some(all)
+    })
+    .await;
+    println!(
+        "outage: dispatched {} ms after ClickHouse went away (for_secs 1)",
+        (notices[0].at - cut).num_milliseconds()
+    );
+    assert!(notices.iter().all(|s| s.msg.vars["state"] == "firing"));
+    assert!(
+        m(&metrics.buffered_events) >= 4,
+        "transitions and attempts buffered"
+    );
+    assert_eq!(m(&metrics.lease_held), 1, "still acting as holder");
+    assert!(events(&direct, "db").await.is_empty());
+
+    up.send(true).unwrap();
+    let ev = eventually("the buffered events written", 20, async || {
+        let ev = events(&direct, "db").await;
+        ev.iter().any(|e| e.event == "resolved").then_some(ev)
+    })
+    .await;
+    let _ = stop.send(true);
+    let _ = task.await;
+    let sent: Vec<&AlertEvent> = ev.iter().filter(|e| e.result == "sent").collect();
+    assert!(sent.len() >= 2, "{ev:?}");
+    assert!(ev
+        .iter()
+        .any(|e| e.event == "firing" && !e.detail.is_empty()));
+    // Back up: the probe succeeds again and the alert resolves, with a notice.
+    eventually("the resolved notices", 10, async || {
+        (rec.states().iter().filter(|s| *s == "resolved").count() == 2).then_some(())
+    })
+    .await;
+}
+
+async fn calls(store: &Store, api: &str, client: &str, n: usize, failed: usize, latency_ms: u64) {
+    calls_ago(store, api, client, n, failed, latency_ms, 0).await
+}
+
+async fn calls_ago(
+    store: &Store,
+    api: &str,
+    client: &str,
+    n: usize,
+    failed: usize,
+    latency_ms: u64,
+    ago_secs: i64,
+) {
+    let now = Utc::now().timestamp_micros() - ago_secs * 1_000_000;
+    let recs: Vec<gatewatch_model::CallRecord> = (0..n)
+        .map(|i| {
+            serde_json::from_value(serde_json::json!({
+                "call_id": Uuid::now_v7(), "ts_us": now - i as i64 * 1000, "node": "n1",
+                "api_id": api, "client_id": client, "method": "GET", "path": "/x",
+                "status": if i < failed { 502 } else { 200 },
+                "outcome": if i < failed { "upstream_error" } else { "ok" },
+                "latency_us": latency_ms * 1000,
+            }))
+            .unwrap()
+        })
+        .collect();
+    let mut ins = store
+        .client()
+        .insert::<gatewatch_store::rows::ApiCallRow<'_>>("api_calls")
+        .await
+        .unwrap();
+    for r in &recs {
+        ins.write(&gatewatch_store::rows::ApiCallRow::new(r, Uuid::new_v4()))
+            .await
+            .unwrap();
+    }
+    ins.end().await.unwrap();
+}
+
+#[tokio::test]
+async fn observations_per_kind_and_scope_key() {
+    use gatewatch_alerter::evaluate::Observer;
+    use gatewatch_model::alert::{AlertRuleSpec, Observation as O, ScopeKey};
+    let store = migrated_store("alerter_eval_observe").await;
+    let s = NodeSample {
+        ts_us: Utc::now().timestamp_micros(),
+        node: "n1".into(),
+        role: "gateway".into(),
+        cpu_pct: 42.0,
+        mem_used_bytes: 3 << 30,
+        mem_total_bytes: 4 << 30,
+        rss_bytes: 256 << 20,
+        disks: vec![gatewatch_model::DiskUsage {
+            mount: "/var".into(),
+            used_bytes: 9,
+            total_bytes: 10,
+        }],
+    };
+    let mut ins = store
+        .client()
+        .insert::<NodeMetricRow<'_>>("node_metrics")
+        .await
+        .unwrap();
+    ins.write(&NodeMetricRow::new(&s, Uuid::new_v4()))
+        .await
+        .unwrap();
+    ins.end().await.unwrap();
+    calls(&store, "orders", "acme", 10, 4, 300).await;
+    calls(&store, "quiet", "", 2, 2, 10).await;
+
+    let rule = |json: serde_json::Value| -> AlertRuleSpec {
+        let mut j = serde_json::json!({"name": "r", "threshold": 1});
+        j.as_object_mut()
+            .unwrap()
+            .extend(json.as_object().unwrap().clone());
+        serde_json::from_value(j).unwrap()
+    };
+    let now = Utc::now() + chrono::Duration::seconds(2);
+    let mut o = Observer::new(&store, now, None);
+    let n1 = ScopeKey::node("n1");
+    let got = o
+        .observe(&rule(serde_json::json!({"kind": {"type": "node_cpu"}})))
+        .await;
+    assert_eq!(got.values, vec![(n1.clone(), O::Value(42.0))]);
+    let got = o
+        .observe(&rule(
+            serde_json::json!({"kind": {"type": "node_memory"}, "scope": {"nodes": ["n1", "n9"]}}),
+        ))
+        .await;
+    assert_eq!(
+        got.values,
+        vec![
+            (n1.clone(), O::Value(75.0)),
+            (ScopeKey::node("n9"), O::NoData)
+        ]
+    );
+    let got = o
+        .observe(&rule(serde_json::json!({"kind": {"type": "process_memory", "unit": "percent", "limit_mb": 1024}})))
+        .await;
+    assert_eq!(got.values, vec![(n1.clone(), O::Value(25.0))]);
+    let got = o
+        .observe(&rule(serde_json::json!({"kind": {"type": "disk"}})))
+        .await;
+    let var = ScopeKey {
+        mount: Some("/var".into()),
+        ..n1.clone()
+    };
+    assert_eq!(got.values, vec![(var, O::Value(90.0))]);
+    let got = o
+        .observe(&rule(serde_json::json!({"kind": {"type": "node_silent"}, "scope": {"nodes": ["n1", "gone"]}})))
+        .await;
+    assert!(
+        matches!(got.values[0], (ref k, O::Value(v)) if *k == n1 && (1.0..=5.0).contains(&v)),
+        "{got:?}"
+    );
+    assert_eq!(got.values[1], (ScopeKey::node("gone"), O::Value(86400.0)));
+    // Error rate per API; an API under min_calls has no value.
+    let got = o
+        .observe(&rule(
+            serde_json::json!({"kind": {"type": "api_error_rate", "min_calls": 5}}),
+        ))
+        .await;
+    assert_eq!(
+        got.values,
+        vec![
+            (ScopeKey::api("orders"), O::Value(40.0)),
+            (ScopeKey::api("quiet"), O::NoData)
+        ]
+    );
+    let got = o
+        .observe(&rule(
+            serde_json::json!({"kind": {"type": "api_latency", "quantile": "p95", "min_calls": 5},
+            "scope": {"client": "acme"}}),
+        ))
+        .await;
+    assert!(
+        matches!(got.values[0], (ref k, O::Value(v)) if *k == ScopeKey::client("acme") && (v - 300.0).abs() < 1.0),
+        "{got:?}"
+    );
+    let got = o
+        .observe(&rule(serde_json::json!({"kind": {"type": "api_latency", "quantile": "p99"}, "scope": {"api": "none"}})))
+        .await;
+    assert_eq!(got.values, vec![(ScopeKey::api("none"), O::NoData)]);
+    // Traffic against the same hour a week before (whole minutes: the filling one is left
+    // out of both); APIs without a baseline have no value.
+    let week = 7 * 24 * 3600;
+    calls_ago(&store, "weekly", "", 10, 0, 5, week + 90).await;
+    calls_ago(&store, "weekly", "", 2, 0, 5, 90).await;
+    let got = Observer::new(&store, now, None)
+        .observe(&rule(
+            serde_json::json!({"kind": {"type": "traffic_drop", "min_calls": 5}}),
+        ))
+        .await;
+    assert_eq!(
+        got.values,
+        vec![(ScopeKey::api("weekly"), O::Value(80.0))],
+        "{got:?}"
+    );
+    // Kinds with no data source yet.
+    let got = o
+        .observe(&rule(
+            serde_json::json!({"kind": {"type": "backlog", "measure": "spool_batches"}}),
+        ))
+        .await;
+    assert!(got.values.is_empty());
+    // A failing read is an error, not a value.
+    let dead = Store::new(gatewatch_store::StoreConfig {
+        url: "http://127.0.0.1:9".into(),
+        ..store.config().clone()
+    });
+    let got = Observer::new(&dead, now, None)
+        .observe(&rule(serde_json::json!({"kind": {"type": "node_cpu"}})))
+        .await;
+    assert!(got.values.is_empty() && got.error.is_some());
 }
