@@ -588,7 +588,7 @@ async fn with_clickhouse_away_the_holder_still_fires_the_database_rule_and_recor
         EntityKind::AlertRule,
         "db",
         serde_json::json!({"name": "ClickHouse", "severity": "critical",
-            "kind": {"type": "database", "check": "connect_ms"}, "threshold": 500,
+            "kind": {"type": "database", "check": "connect_ms"}, "threshold": 3000,
             "for_secs": 1, "recipients": {"emails": ["ops@example.tw"], "line": ["U0123"]},
             "language": "en"}),
     )
@@ -599,7 +599,8 @@ async fn with_clickhouse_away_the_holder_still_fires_the_database_rule_and_recor
         ..direct.config().clone()
     });
     let mut cfg = config("a", dir.path(), &store);
-    cfg.probe_timeout = Duration::from_millis(500);
+    // A slow but working probe must not breach before the cut.
+    cfg.probe_timeout = Duration::from_secs(2);
     let rec = Recorder::named("a", None);
     let (stop, rx) = watch::channel(false);
     let engine = Engine::new(store.clone(), cfg, rec.clone());
@@ -627,10 +628,11 @@ async fn with_clickhouse_away_the_holder_still_fires_the_database_rule_and_recor
         (notices[0].at - cut).num_milliseconds()
     );
     assert!(notices.iter().all(|s| s.msg.vars["state"] == "firing"));
-    assert!(
-        m(&metrics.buffered_events) >= 4,
-        "transitions and attempts buffered"
-    );
+    // Transitions and attempts wait in memory (counted at the end of the round).
+    eventually("buffered events", 10, async || {
+        (m(&metrics.buffered_events) >= 4).then_some(())
+    })
+    .await;
     assert_eq!(m(&metrics.lease_held), 1, "still acting as holder");
     assert!(events(&direct, "db").await.is_empty());
 
