@@ -13,9 +13,12 @@
 //! 4. **Act**: every transition and every notice attempt becomes an `alert_events` row; each
 //!    `Notify` is rendered, resolved to single recipients, given a deterministic
 //!    [`crate::dispatch::notification_id`], skipped when `alert_events` already shows it sent,
-//!    and handed to the [`Dispatcher`] after checking that the lease is still held.
-//!    `Suppressed` notices are recorded per recipient with result `suppressed`.
-//! 5. **Persist**: changed states (`save_states`) and the events.
+//!    and handed to the [`Dispatcher`] after checking that the lease is still held. Sends run
+//!    as tasks and are recorded when they finish (at the next round), so a slow channel does
+//!    not hold up the rounds that renew the lease. `Suppressed` notices are recorded per
+//!    recipient with result `suppressed`.
+//! 5. **Persist**: changed states (`save_states`) and the events. Every ClickHouse call has a
+//!    timeout (`query_timeout`): a server that hangs counts as away.
 //!
 //! # ClickHouse away
 //!
@@ -52,6 +55,9 @@ use crate::dispatch::{self, Delivery, Dispatcher, Outgoing, Recipient};
 use crate::evaluate::{Observed, Observer};
 use crate::probe::{self, ProbeResult};
 use crate::source::Sources;
+
+/// How long a stopping engine waits for sends under way.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
 
 /// How the evaluator runs.
 #[derive(Debug, Clone)]
@@ -94,7 +100,7 @@ impl EngineConfig {
             link_base: String::new(),
             probe: store.clone(),
             probe_timeout: Duration::from_secs(3),
-            query_timeout: Duration::from_secs(10),
+            query_timeout: Duration::from_secs(5),
             buffer_events: 10_000,
         }
     }
@@ -167,6 +173,9 @@ pub struct Engine<D> {
     ch_up: bool,
     events: VecDeque<AlertEvent>,
     dirty: HashMap<StateKey, SavedState>,
+    /// Sends under way; recorded when they finish (a slow channel does not hold up the
+    /// rounds, which renew the lease).
+    inflight: tokio::task::JoinSet<(Send, Delivery, Duration)>,
 }
 
 /// Parses a scope key's text form (`node=gw1,mount=/var`).
@@ -221,9 +230,11 @@ impl<D: Dispatcher> Engine<D> {
             states: HashMap::new(),
             states_loaded: false,
             holder: false,
-            ch_up: false,
+            // Assumed up until a call fails (so the first failure is logged).
+            ch_up: true,
             events: VecDeque::new(),
             dirty: HashMap::new(),
+            inflight: tokio::task::JoinSet::new(),
         }
     }
 
@@ -244,34 +255,69 @@ impl<D: Dispatcher> Engine<D> {
             }
             self.round(Utc::now()).await;
         }
+        // Sends under way are waited for (a while) and recorded.
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_WAIT;
+        while let Ok(Some(done)) =
+            tokio::time::timeout_at(deadline, self.inflight.join_next()).await
+        {
+            if let Ok(done) = done {
+                self.record_send(done);
+            }
+        }
         self.flush().await;
         if self.holder && self.ch_up {
             let now_us = Utc::now().timestamp_micros();
-            let _ = alerts::acquire(
-                &self.store,
-                &self.cfg.lease_name,
-                &self.cfg.holder,
-                now_us,
-                Duration::ZERO,
-                Duration::ZERO,
-            )
-            .await;
+            let _ = self
+                .ch(alerts::acquire(
+                    &self.store,
+                    &self.cfg.lease_name,
+                    &self.cfg.holder,
+                    now_us,
+                    Duration::ZERO,
+                    Duration::ZERO,
+                ))
+                .await;
+        }
+    }
+
+    /// A ClickHouse call with the query timeout: a server that hangs counts as away.
+    async fn ch<T, E: std::fmt::Display>(
+        &self,
+        fut: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, String> {
+        match tokio::time::timeout(self.cfg.query_timeout + self.cfg.lease_settle, fut).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "no answer within {} ms",
+                self.cfg.query_timeout.as_millis()
+            )),
         }
     }
 
     /// One round at `now`.
     pub async fn round(&mut self, now: DateTime<Utc>) {
         let now_us = now.timestamp_micros();
+        while let Some(done) = self.inflight.try_join_next() {
+            if let Ok(done) = done {
+                self.record_send(done);
+            }
+        }
+        // What this process did while ClickHouse was away lands before the lease is decided
+        // again, so a new holder sees what was sent.
+        if !self.events.is_empty() || !self.dirty.is_empty() {
+            self.flush().await;
+        }
         let c = &self.cfg;
-        match alerts::acquire(
-            &self.store,
-            &c.lease_name,
-            &c.holder,
-            now_us,
-            c.lease_ttl,
-            c.lease_settle,
-        )
-        .await
+        match self
+            .ch(alerts::acquire(
+                &self.store,
+                &c.lease_name,
+                &c.holder,
+                now_us,
+                c.lease_ttl,
+                c.lease_settle,
+            ))
+            .await
         {
             Ok(held) => {
                 if held && !self.holder {
@@ -288,7 +334,7 @@ impl<D: Dispatcher> Engine<D> {
                 self.ch_up = true;
             }
             Err(e) => {
-                if self.ch_up || !self.holder {
+                if self.ch_up {
                     tracing::warn!(error = %e, keep_sending = self.holder, "ClickHouse is unreachable");
                 }
                 self.ch_up = false;
@@ -303,7 +349,6 @@ impl<D: Dispatcher> Engine<D> {
             return;
         }
         if self.ch_up {
-            self.flush().await;
             if !self.states_loaded && !self.load_states().await {
                 return;
             }
@@ -319,7 +364,7 @@ impl<D: Dispatcher> Engine<D> {
     }
 
     async fn load_states(&mut self) -> bool {
-        match alerts::load_states(&self.store).await {
+        match self.ch(alerts::load_states(&self.store)).await {
             Ok(saved) => {
                 self.states.clear();
                 for s in saved {
@@ -344,7 +389,10 @@ impl<D: Dispatcher> Engine<D> {
     }
 
     async fn refresh_sources(&mut self) {
-        let rev = match gatewatch_store::config_log::revision(&self.store).await {
+        let rev = match self
+            .ch(gatewatch_store::config_log::revision(&self.store))
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the configuration revision");
@@ -354,7 +402,7 @@ impl<D: Dispatcher> Engine<D> {
         if !self.sources.is_stale(&rev) {
             return;
         }
-        match Sources::load(&self.store).await {
+        match self.ch(Sources::load(&self.store)).await {
             Ok(s) => {
                 tracing::info!(
                     rules = s.rules.len(),
@@ -377,14 +425,17 @@ impl<D: Dispatcher> Engine<D> {
     async fn flush(&mut self) {
         if !self.events.is_empty() {
             let batch: Vec<AlertEvent> = self.events.iter().cloned().collect();
-            match alerts::write_events(&self.store, &batch).await {
+            match self.ch(alerts::write_events(&self.store, &batch)).await {
                 Ok(()) => self.events.clear(),
                 Err(e) => tracing::debug!(error = %e, "events kept for later"),
             }
         }
         if self.events.is_empty() && !self.dirty.is_empty() {
             let batch: Vec<SavedState> = self.dirty.values().cloned().collect();
-            match alerts::save_states(&self.store, &self.cfg.holder, &batch).await {
+            match self
+                .ch(alerts::save_states(&self.store, &self.cfg.holder, &batch))
+                .await
+            {
                 Ok(()) => self.dirty.clear(),
                 Err(e) => tracing::debug!(error = %e, "states kept for later"),
             }
@@ -642,8 +693,8 @@ impl<D: Dispatcher> Engine<D> {
         .collect()
     }
 
-    /// Sends the round's notices (skipping those already sent), each after checking the lease,
-    /// all at once; records every attempt.
+    /// Starts the round's sends (skipping those already sent), each after checking the lease;
+    /// they are recorded when they finish.
     async fn send_all(&mut self, sends: Vec<Send>, now: DateTime<Utc>) {
         if sends.is_empty() {
             return;
@@ -653,7 +704,10 @@ impl<D: Dispatcher> Engine<D> {
             let ids: Vec<Uuid> = sends.iter().map(|s| s.event.notification_id).collect();
             // Ids are tied to their episode's start, so a week back is plenty.
             let since_us = now.timestamp_micros() - 7 * 24 * 3600 * 1_000_000;
-            match alerts::sent_notifications(&self.store, &ids, since_us).await {
+            match self
+                .ch(alerts::sent_notifications(&self.store, &ids, since_us))
+                .await
+            {
                 Ok(done) => sends.retain(|s| {
                     let skip = done.contains(&s.event.notification_id);
                     if skip {
@@ -664,11 +718,12 @@ impl<D: Dispatcher> Engine<D> {
                 Err(e) => tracing::warn!(error = %e, "cannot check what was sent"),
             }
         }
-        let mut tasks = tokio::task::JoinSet::new();
         for s in sends {
             if self.ch_up {
                 let now_us = Utc::now().timestamp_micros();
-                match alerts::holds(&self.store, &self.cfg.lease_name, &self.cfg.holder, now_us)
+                let c = &self.cfg;
+                match self
+                    .ch(alerts::holds(&self.store, &c.lease_name, &c.holder, now_us))
                     .await
                 {
                     Ok(true) => {}
@@ -684,34 +739,33 @@ impl<D: Dispatcher> Engine<D> {
                 }
             }
             let d = self.dispatcher.clone();
-            tasks.spawn(async move {
+            self.inflight.spawn(async move {
                 let started = Instant::now();
                 let delivery = d.send(&s.to, &s.msg).await;
                 (s, delivery, started.elapsed())
             });
         }
-        while let Some(done) = tasks.join_next().await {
-            let Ok((s, delivery, took)) = done else {
-                continue;
-            };
-            let Delivery {
-                sent,
-                attempts,
-                detail,
-            } = delivery;
-            let mut e = s.event;
-            e.attempt = attempts;
-            e.result = if sent { "sent" } else { "failed" }.into();
-            e.detail = detail;
-            e.ts_us = Utc::now().timestamp_micros();
-            if sent {
-                self.metrics.sent.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, ms = took.as_millis() as u64, "notice sent");
-            } else {
-                self.metrics.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, detail = %e.detail, "notice failed");
-            }
-            self.record(e);
+    }
+
+    /// Records a finished send.
+    fn record_send(&mut self, (s, delivery, took): (Send, Delivery, Duration)) {
+        let Delivery {
+            sent,
+            attempts,
+            detail,
+        } = delivery;
+        let mut e = s.event;
+        e.attempt = attempts;
+        e.result = if sent { "sent" } else { "failed" }.into();
+        e.detail = detail;
+        e.ts_us = Utc::now().timestamp_micros();
+        if sent {
+            self.metrics.sent.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, ms = took.as_millis() as u64, "notice sent");
+        } else {
+            self.metrics.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, detail = %e.detail, "notice failed");
         }
+        self.record(e);
     }
 }
