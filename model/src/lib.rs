@@ -26,7 +26,7 @@ pub use entity::Entity;
 pub use entity::EntityKind;
 pub use field::FieldError;
 pub use ndjson::{decode_lines, DecodedBatch, LineError};
-pub use node::{DiskUsage, NodeSample};
+pub use node::{Backlog, DiskUsage, NodeSample};
 pub use outcome::Outcome;
 pub use user::{Permission, Role, UserSpec};
 
