@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::access::{ApiKeySpec, GroupSpec, ProductSpec};
 use crate::api::ApiSpec;
+use crate::channel::ChannelSpec;
 use crate::client::ClientSpec;
 use crate::field::{check_id, FieldError};
 use crate::user::UserSpec;
@@ -82,7 +83,7 @@ pub enum Entity {
     User(UserSpec),
     /// Modelled by the alerter; kept as JSON until then.
     AlertRule(serde_json::Value),
-    Channel(serde_json::Value),
+    Channel(ChannelSpec),
 }
 
 impl Entity {
@@ -135,7 +136,8 @@ impl Entity {
             Entity::Group(g) => g.validate(),
             Entity::Product(p) => p.validate(),
             Entity::User(u) => u.validate(),
-            Entity::AlertRule(v) | Entity::Channel(v) => {
+            Entity::Channel(c) => c.validate(),
+            Entity::AlertRule(v) => {
                 if v.is_object() {
                     Ok(())
                 } else {
@@ -154,7 +156,8 @@ impl Entity {
             Entity::Group(g) => serde_json::to_string(g),
             Entity::Product(p) => serde_json::to_string(p),
             Entity::User(u) => serde_json::to_string(u),
-            Entity::AlertRule(v) | Entity::Channel(v) => serde_json::to_string(v),
+            Entity::Channel(c) => serde_json::to_string(c),
+            Entity::AlertRule(v) => serde_json::to_string(v),
         };
         // Serializing these types cannot fail: no maps with non-string keys, no I/O.
         r.unwrap_or_default()

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod api;
 pub mod call;
+pub mod channel;
 pub mod client;
 pub mod entity;
 pub mod field;
@@ -20,6 +21,7 @@ pub mod user;
 pub use access::{ApiKeySpec, ApiSet, GroupSpec, ProductSpec};
 pub use api::{ApiSpec, Upstream};
 pub use call::{CallRecord, Header};
+pub use channel::ChannelSpec;
 pub use client::ClientSpec;
 pub use entity::Entity;
 pub use entity::EntityKind;

@@ -997,7 +997,8 @@ fn sample(kind: EntityKind, id: &str) -> Value {
         EntityKind::Group => json!({"id": id, "name": "x", "apis": ["*"]}),
         EntityKind::Product => json!({"id": id, "name": "x", "apis": ["*"], "approval": "manual"}),
         EntityKind::User => json!({"id": id, "role": "support", "password": PW}),
-        EntityKind::AlertRule | EntityKind::Channel => json!({"id": id, "any": "thing"}),
+        EntityKind::AlertRule => json!({"id": id, "any": "thing"}),
+        EntityKind::Channel => json!({"id": id, "name": "x", "email": {"to": ["ops@example.tw"]}}),
     }
 }
 
