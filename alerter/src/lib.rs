@@ -15,3 +15,21 @@ pub struct AlerterConfig {
     /// SMTP, LINE and webhook secrets.
     pub notify: NotifyConfig,
 }
+
+impl AlerterConfig {
+    /// One line for the role's start-up log: which channel kinds can send. No secrets.
+    pub fn describe(&self) -> String {
+        let n = &self.notify;
+        let email = match &n.smtp {
+            Some(s) => format!("e-mail via {}:{} ({:?})", s.host, s.port, s.tls),
+            None => "e-mail off (no [alerter.smtp] host)".into(),
+        };
+        let line = if n.line.channel_access_token.is_empty() {
+            "LINE off (no channel access token)".to_string()
+        } else {
+            format!("LINE via {}", n.line.base_url)
+        };
+        let secrets: Vec<&str> = n.secrets.names().collect();
+        format!("{email}; {line}; webhook secrets: [{}]", secrets.join(", "))
+    }
+}
