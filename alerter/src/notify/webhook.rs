@@ -137,7 +137,9 @@ pub fn body(target: &WebhookTarget, msg: &Message) -> Value {
             }
             Value::Object(m)
         }
-        WebhookPreset::Slack => json!({ "text": format!("*{}*\n{}", msg.subject, msg.text) }),
+        WebhookPreset::Slack => json!({
+            "text": format!("*{}*\n{}", slack_escape(&msg.subject), slack_escape(&msg.text))
+        }),
         WebhookPreset::Teams => {
             let color = match msg.vars.get("status").map(String::as_str) {
                 Some("resolved") => "2EB886",
@@ -153,6 +155,13 @@ pub fn body(target: &WebhookTarget, msg: &Message) -> Value {
             })
         }
     }
+}
+
+/// Slack reads `&`, `<` and `>` as markup (links, mentions); texts are sent as written.
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Every string of the template with its placeholders replaced; keys and other values as they
@@ -265,6 +274,12 @@ mod tests {
         assert_eq!(g["value"], "95");
         let s = body(&target(r#"{"url":"http://h/x","preset":"slack"}"#), &msg());
         assert_eq!(s, json!({"text": "*CPU 過高*\nnode-1 \"95%\""}));
+        let m = Message {
+            text: "p99 > 2s & <rising>".into(),
+            ..msg()
+        };
+        let s = body(&target(r#"{"url":"http://h/x","preset":"slack"}"#), &m);
+        assert_eq!(s["text"], "*CPU 過高*\np99 &gt; 2s &amp; &lt;rising&gt;");
         let t = body(&target(r#"{"url":"http://h/x","preset":"teams"}"#), &msg());
         assert_eq!(t["@type"], "MessageCard");
         assert_eq!(t["title"], "CPU 過高");
