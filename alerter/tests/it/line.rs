@@ -110,7 +110,7 @@ async fn push(State(fake): State<Shared>, headers: HeaderMap, Json(body): Json<V
         (n, matches!(step, Some(Script::AcceptSlowly)))
     };
     if slow {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
     }
     Json(json!({"sentMessages": [{"id": format!("{step}"), "quoteToken": "q"}]})).into_response()
 }
@@ -128,18 +128,24 @@ async fn fake_line(script: Vec<Script>) -> (Shared, Notifiers, String) {
     (fake, notifiers(&base, TOKEN), base)
 }
 
-fn notifiers(base: &str, token: &str) -> Notifiers {
+/// Notifiers for the fake; `timeout` per attempt.
+fn notifiers_with(base: &str, token: &str, timeout: Duration) -> Notifiers {
     Notifiers::new(&NotifyConfig {
         line: LineConfig {
             base_url: base.into(),
             channel_access_token: token.into(),
-            timeout: Duration::from_millis(500),
+            timeout,
         },
         retries: 3,
         backoff: quick_backoff(),
         ..NotifyConfig::default()
     })
     .unwrap()
+}
+
+/// A patient client: only the slow-answer test wants a timeout.
+fn notifiers(base: &str, token: &str) -> Notifiers {
+    notifiers_with(base, token, Duration::from_secs(10))
 }
 
 fn channel(to: &[&str]) -> ChannelSpec {
@@ -193,7 +199,8 @@ async fn a_500_is_retried_with_the_same_retry_key_and_delivered_once() {
 async fn an_attempt_accepted_after_a_timeout_is_not_delivered_twice() {
     // The first push is accepted but answered too late: the client times out and tries
     // again with the same key, and LINE's 409 "already accepted" counts as delivered.
-    let (fake, n, _) = fake_line(vec![Script::AcceptSlowly]).await;
+    let (fake, _, base) = fake_line(vec![Script::AcceptSlowly]).await;
+    let n = notifiers_with(&base, TOKEN, Duration::from_millis(300));
     let d = n
         .send(&channel(&[USER]), &message(), &Directory::default())
         .await
