@@ -350,6 +350,18 @@ mod tests {
     }
 
     #[test]
+    fn sends_can_run_on_any_runtime_thread() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: T) {}
+        let n = Notifiers::new(&NotifyConfig::default()).unwrap();
+        send_sync(&n);
+        let c: ChannelSpec =
+            serde_json::from_str(r#"{"webhook":{"url":"http://127.0.0.1:9/x"}}"#).unwrap();
+        // Only built, never polled: the evaluator spawns sends as tasks.
+        send(n.send(&c, &Message::default(), &Directory::default()));
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let s = Secrets::new([("hook".to_string(), b"topsecret".to_vec())].into());
         assert_eq!(format!("{s:?}"), "{\"hook\"}");
