@@ -4,7 +4,10 @@ Each mail received is parsed with Python's own e-mail parser (an independent MIM
 written to DIR as one JSON file: envelope, decoded subject, text and HTML parts, Message-ID,
 whether the session used TLS and logged in. Prints "ready" once it accepts connections.
 
-    smtp_sink.py PORT DIR [--cert CERT --key KEY] [--user USER --password PASSWORD]
+    smtp_sink.py PORT DIR [--cert CERT --key KEY [--implicit]] [--user USER --password PASSWORD]
+
+With a certificate the server offers STARTTLS and requires it; with --implicit it speaks TLS
+from the first byte (as on port 465) instead.
 """
 import argparse
 import json
@@ -39,7 +42,9 @@ class Sink:
             "text": text.get_content() if text is not None else None,
             "html": html.get_content() if html is not None else None,
             "message_id": str(msg["message-id"]),
-            "tls": session.ssl is not None,
+            # STARTTLS sets session.ssl; TLS from the first byte shows on the transport.
+            "tls": session.ssl is not None
+            or server.transport.get_extra_info("ssl_object") is not None,
             "authenticated": bool(getattr(session, "authenticated", False)),
         }
         with self.lock:
@@ -58,6 +63,7 @@ def main():
     p.add_argument("directory")
     p.add_argument("--cert")
     p.add_argument("--key")
+    p.add_argument("--implicit", action="store_true")
     p.add_argument("--user")
     p.add_argument("--password")
     a = p.parse_args()
@@ -66,8 +72,11 @@ def main():
     if a.cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(a.cert, a.key)
-        params["tls_context"] = ctx
-        params["require_starttls"] = True
+        if a.implicit:
+            params["ssl_context"] = ctx
+        else:
+            params["tls_context"] = ctx
+            params["require_starttls"] = True
     if a.user:
         def authenticator(server, session, envelope, mechanism, auth_data):
             ok = (

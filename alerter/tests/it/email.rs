@@ -256,3 +256,24 @@ async fn starttls_with_a_private_ca_and_login() {
     assert_eq!(m["authenticated"], true);
     assert_eq!(m["subject"], message().subject);
 }
+
+#[tokio::test]
+async fn tls_from_the_first_byte() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key, ca_pem) = test_ca(certs.path());
+    let sink = SmtpSink::start_with(Some((&cert, &key)), None, true);
+    let mut cfg = smtp(sink.port, SmtpTls::Tls);
+    cfg.ca_pem = Some(ca_pem.into_bytes());
+    let d = notifiers(cfg)
+        .send(
+            &channel(&["a@example.tw"], &[]),
+            &message(),
+            &Directory::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.status, 250);
+    let m = &sink.wait_for(1).await[0];
+    assert_eq!(m["tls"], true);
+    assert_eq!(m["subject"], message().subject);
+}

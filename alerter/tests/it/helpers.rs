@@ -35,6 +35,15 @@ impl SmtpSink {
     /// Starts the sink; `tls` = (cert PEM path, key PEM path) for STARTTLS, `auth` = (user,
     /// password) to require a login.
     pub fn start(tls: Option<(&Path, &Path)>, auth: Option<(&str, &str)>) -> SmtpSink {
+        SmtpSink::start_with(tls, auth, false)
+    }
+
+    /// As [`SmtpSink::start`]; `implicit`: TLS from the first byte instead of STARTTLS.
+    pub fn start_with(
+        tls: Option<(&Path, &Path)>,
+        auth: Option<(&str, &str)>,
+        implicit: bool,
+    ) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
         let port = free_port();
@@ -42,6 +51,9 @@ impl SmtpSink {
         cmd.arg(&script).arg(port.to_string()).arg(dir.path());
         if let Some((cert, key)) = tls {
             cmd.arg("--cert").arg(cert).arg("--key").arg(key);
+            if implicit {
+                cmd.arg("--implicit");
+            }
         }
         if let Some((u, p)) = auth {
             cmd.args(["--user", u, "--password", p]);
