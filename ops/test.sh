@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test against real parts: installs and starts what the tests need (ClickHouse from
-# Debian's packages), checks formatting and lints, then runs the whole workspace's tests.
+# Runs every test against real parts: installs and starts what the tests need (ClickHouse and
+# aiosmtpd from Debian's packages), checks formatting and lints, then runs the whole workspace's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . ops/lib/common.sh
 
 ensure_rust
 ensure_clickhouse
+# The alerter's e-mail tests send to a real SMTP server (aiosmtpd) that they start themselves;
+# they run it with Debian's python3, where this package lives.
+apt_install python3-aiosmtpd
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -6,6 +6,7 @@
 //! wins over the file, command-line flags win over both.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -153,7 +154,9 @@ pub struct ListenSection {
     pub listen: String,
 }
 
-/// The alerter role.
+/// The alerter role: how often it evaluates, and how it reaches people. No credential of
+/// these is kept in ClickHouse: channels (in the configuration log) name a secret, its bytes
+/// are here.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlerterSection {
@@ -167,6 +170,71 @@ pub struct AlerterSection {
     /// `{{link}}` in alert messages: the dashboards' URL as people reach it, e.g.
     /// `http://127.0.0.1:8090`; empty: no link.
     pub link_base: String,
+    /// Further attempts after a failed e-mail or LINE send (webhooks set theirs per channel).
+    pub retries: u32,
+    pub smtp: SmtpSection,
+    pub line: LineSection,
+    /// Named secrets (webhook HMAC keys, at least 16 bytes) that webhook channels reference by
+    /// name: `[alerter.secrets] chatops = "…"`, or `GATEWATCH_ALERTER_SECRETS_CHATOPS` (the
+    /// name is the lower-cased rest of the variable's name).
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// The SMTP server alert mail goes through; no host: e-mail channels are not sent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSection {
+    pub host: String,
+    /// 0: the usual port for `tls` (25, 587, 465).
+    pub port: u16,
+    /// `none`, `starttls` (upgrade, and refuse a server that cannot) or `tls` (from the
+    /// first byte).
+    pub tls: String,
+    /// Empty: no login.
+    pub user: String,
+    pub password: String,
+    /// `From:`, e.g. `gatewatch <alerts@example.tw>`.
+    pub from: String,
+    /// Per SMTP command, in seconds.
+    pub timeout_secs: u64,
+    /// PEM file of an extra trusted root (a private CA); the system's roots are trusted too.
+    pub ca_file: String,
+}
+
+impl Default for SmtpSection {
+    fn default() -> Self {
+        SmtpSection {
+            host: String::new(),
+            port: 0,
+            tls: "starttls".into(),
+            user: String::new(),
+            password: String::new(),
+            from: String::new(),
+            timeout_secs: 10,
+            ca_file: String::new(),
+        }
+    }
+}
+
+/// The LINE Messaging API channel alerts are pushed through.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LineSection {
+    pub base_url: String,
+    /// Long-lived channel access token; empty: LINE channels are not sent.
+    pub channel_access_token: String,
+    /// Per attempt, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for LineSection {
+    fn default() -> Self {
+        LineSection {
+            base_url: "https://api.line.me".into(),
+            channel_access_token: String::new(),
+            timeout_secs: 10,
+        }
+    }
 }
 
 impl Default for AlerterSection {
@@ -176,6 +244,10 @@ impl Default for AlerterSection {
             eval_interval_ms: 5_000,
             lease_ttl_ms: 15_000,
             link_base: String::new(),
+            retries: 3,
+            smtp: SmtpSection::default(),
+            line: LineSection::default(),
+            secrets: BTreeMap::new(),
         }
     }
 }
@@ -308,6 +380,8 @@ pub struct Config {
     pub alerter_lease_ttl: Duration,
     /// Without a trailing `/`; empty: no link.
     pub alerter_link_base: String,
+    /// SMTP, LINE and webhook secrets for the notifiers.
+    pub alerter: gatewatch_alerter::AlerterConfig,
     pub reports_listen: SocketAddr,
     /// Where the pepper comes from; read by [`crate::pepper::load_pepper`] when a role
     /// starts (it may create the file).
@@ -363,7 +437,26 @@ fn walk(v: &toml::Value, path: &mut Vec<String>, out: &mut Vec<(String, Vec<Stri
     }
 }
 
+/// `GATEWATCH_ALERTER_SECRETS_<NAME>` sets `[alerter.secrets] <name>`.
+const SECRET_ENV_PREFIX: &str = "GATEWATCH_ALERTER_SECRETS_";
+
 fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
+    for (name, raw) in env {
+        let Some(secret) = name.strip_prefix(SECRET_ENV_PREFIX) else {
+            continue;
+        };
+        let alerter = table
+            .entry("alerter")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| bad("alerter", "must be a table"))?;
+        alerter
+            .entry("secrets")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| bad("alerter.secrets", "must be a table"))?
+            .insert(secret.to_lowercase(), toml::Value::String(raw.clone()));
+    }
     for (name, path) in env_keys() {
         let Some((_, raw)) = env.iter().find(|(k, _)| *k == name) else {
             continue;
@@ -570,10 +663,114 @@ impl FileConfig {
             alerter_eval_interval: Duration::from_millis(a.eval_interval_ms),
             alerter_lease_ttl: Duration::from_millis(a.lease_ttl_ms),
             alerter_link_base: a.link_base.trim_end_matches('/').to_string(),
+            alerter: alerter(&self.alerter)?,
             reports_listen: listen_addr("reports.listen", &self.reports.listen)?,
             security: self.security.clone(),
         })
     }
+}
+
+/// `[alerter]`'s notification settings, checked.
+fn alerter(a: &AlerterSection) -> Result<gatewatch_alerter::AlerterConfig, ConfigError> {
+    use gatewatch_alerter::notify::{LineConfig, Secrets, SmtpConfig, SmtpTls};
+    if a.retries > 10 {
+        return Err(bad("alerter.retries", "must be 0 to 10"));
+    }
+    let s = &a.smtp;
+    let smtp = if s.host.is_empty() {
+        None
+    } else {
+        let tls = match s.tls.as_str() {
+            "none" => SmtpTls::None,
+            "starttls" => SmtpTls::Starttls,
+            "tls" => SmtpTls::Tls,
+            other => {
+                return Err(bad(
+                    "alerter.smtp.tls",
+                    format!("{other:?} is not one of none, starttls, tls"),
+                ))
+            }
+        };
+        // `Name <address>` or a bare address.
+        let address = match (s.from.rfind('<'), s.from.ends_with('>')) {
+            (Some(i), true) => &s.from[i + 1..s.from.len() - 1],
+            _ => s.from.trim(),
+        };
+        if !gatewatch_model::user::looks_like_email(address) {
+            return Err(bad(
+                "alerter.smtp.from",
+                format!(
+                    "{:?} is not an e-mail address (set it when host is set)",
+                    s.from
+                ),
+            ));
+        }
+        positive("alerter.smtp.timeout_secs", s.timeout_secs)?;
+        let ca_pem = if s.ca_file.is_empty() {
+            None
+        } else {
+            let pem = std::fs::read(&s.ca_file).map_err(|e| {
+                bad(
+                    "alerter.smtp.ca_file",
+                    format!("cannot read {:?}: {e}", s.ca_file),
+                )
+            })?;
+            if !pem.starts_with(b"-----BEGIN") {
+                return Err(bad("alerter.smtp.ca_file", "is not a PEM certificate"));
+            }
+            Some(pem)
+        };
+        Some(SmtpConfig {
+            host: s.host.clone(),
+            port: if s.port == 0 {
+                tls.default_port()
+            } else {
+                s.port
+            },
+            tls,
+            user: s.user.clone(),
+            password: s.password.clone(),
+            from: s.from.clone(),
+            timeout: Duration::from_secs(s.timeout_secs),
+            ca_pem,
+        })
+    };
+    let l = &a.line;
+    let uri: http::Uri = l.base_url.parse().map_err(|e| {
+        bad(
+            "alerter.line.base_url",
+            format!("{:?} is not a URL: {e}", l.base_url),
+        )
+    })?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(bad(
+            "alerter.line.base_url",
+            format!("{:?} must be an http:// or https:// URL", l.base_url),
+        ));
+    }
+    positive("alerter.line.timeout_secs", l.timeout_secs)?;
+    let mut secrets = BTreeMap::new();
+    for (name, value) in &a.secrets {
+        let key = format!("alerter.secrets.{name}");
+        gatewatch_model::field::check_id(&key, name).map_err(|e| bad(&key, e.message))?;
+        if value.len() < 16 {
+            return Err(bad(key, "must be at least 16 bytes"));
+        }
+        secrets.insert(name.clone(), value.as_bytes().to_vec());
+    }
+    Ok(gatewatch_alerter::AlerterConfig {
+        notify: gatewatch_alerter::NotifyConfig {
+            smtp,
+            line: LineConfig {
+                base_url: l.base_url.trim_end_matches('/').to_string(),
+                channel_access_token: l.channel_access_token.clone(),
+                timeout: Duration::from_secs(l.timeout_secs),
+            },
+            secrets: Secrets::new(secrets),
+            retries: a.retries,
+            ..Default::default()
+        },
+    })
 }
 
 /// The JWT keys of `[gateway.jwt]`: HS256 secrets first, then RS256 keys (PEM text or a file).
@@ -802,6 +999,97 @@ strip_prefix = true
         assert_eq!(ok.gateway.jwt.len(), 1);
         assert_eq!(ok.gateway.jwt_client_claim, "azp");
         assert_eq!(ok.gateway.timezone, chrono_tz::Europe::Paris);
+    }
+
+    #[test]
+    fn alerter_settings_are_checked_and_named() {
+        let cases = [
+            ("[alerter.smtp]\nhost = \"mail\"", "alerter.smtp.from"),
+            (
+                "[alerter.smtp]\nhost = \"mail\"\nfrom = \"gw <nope>\"",
+                "alerter.smtp.from",
+            ),
+            (
+                "[alerter.smtp]\nhost = \"mail\"\nfrom = \"a@b.tw\"\ntls = \"ssl\"",
+                "alerter.smtp.tls",
+            ),
+            (
+                "[alerter.smtp]\nhost = \"mail\"\nfrom = \"a@b.tw\"\nca_file = \"/nonexistent.pem\"",
+                "alerter.smtp.ca_file",
+            ),
+            (
+                "[alerter.smtp]\nhost = \"mail\"\nfrom = \"a@b.tw\"\ntimeout_secs = 0",
+                "alerter.smtp.timeout_secs",
+            ),
+            ("[alerter.smtp]\nhots = \"mail\"", "unknown field `hots`"),
+            ("[alerter.smtp]\nport = 70000", "expected u16"),
+            ("[alerter.line]\nbase_url = \"ftp://x\"", "alerter.line.base_url"),
+            ("[alerter.line]\ntoken = \"x\"", "unknown field `token`"),
+            ("[alerter.secrets]\nhook = \"short\"", "alerter.secrets.hook"),
+            (
+                "[alerter.secrets]\n\"a/b\" = \"0123456789abcdef\"",
+                "alerter.secrets.a/b",
+            ),
+            ("[alerter]\nretries = 11", "alerter.retries"),
+        ];
+        for (text, want) in cases {
+            let err = from_str(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?} → {err}");
+        }
+        let c = from_str(
+            "[alerter.smtp]\nhost = \"mail.example.tw\"\nfrom = \"gatewatch 告警 <alerts@example.tw>\"\ntls = \"tls\"\nuser = \"gw\"\npassword = \"pw\"\n[alerter.line]\nchannel_access_token = \"tok\"\nbase_url = \"http://127.0.0.1:9/\"\n[alerter.secrets]\nchatops = \"0123456789abcdef\"",
+        )
+        .unwrap();
+        let n = &c.alerter.notify;
+        let smtp = n.smtp.as_ref().unwrap();
+        assert_eq!((smtp.port, smtp.user.as_str()), (465, "gw"));
+        assert_eq!(n.line.base_url, "http://127.0.0.1:9");
+        assert_eq!(n.secrets.get("chatops"), Some(&b"0123456789abcdef"[..]));
+        // Defaults: no mail, LINE at LINE's address, no token.
+        let d = load(None, &[]).unwrap().validate().unwrap();
+        assert!(d.alerter.notify.smtp.is_none());
+        assert_eq!(d.alerter.notify.line.base_url, "https://api.line.me");
+        assert_eq!(d.alerter_listen.to_string(), "127.0.0.1:8092");
+    }
+
+    #[test]
+    fn alerter_secrets_and_credentials_come_from_the_environment() {
+        let env = vec![
+            (
+                "GATEWATCH_ALERTER_SECRETS_CHATOPS".to_string(),
+                "from-the-environment".to_string(),
+            ),
+            (
+                "GATEWATCH_ALERTER_LINE_CHANNEL_ACCESS_TOKEN".to_string(),
+                "tok".to_string(),
+            ),
+            (
+                "GATEWATCH_ALERTER_SMTP_PORT".to_string(),
+                "2525".to_string(),
+            ),
+            (
+                "GATEWATCH_ALERTER_SMTP_HOST".to_string(),
+                "mail".to_string(),
+            ),
+            (
+                "GATEWATCH_ALERTER_SMTP_FROM".to_string(),
+                "a@b.tw".to_string(),
+            ),
+        ];
+        let c = load(None, &env).unwrap().validate().unwrap();
+        let n = &c.alerter.notify;
+        assert_eq!(n.secrets.get("chatops"), Some(&b"from-the-environment"[..]));
+        assert_eq!(n.line.channel_access_token, "tok");
+        assert_eq!(n.smtp.as_ref().unwrap().port, 2525);
+        let names: Vec<String> = env_keys().into_iter().map(|(n, _)| n).collect();
+        for want in [
+            "GATEWATCH_ALERTER_LISTEN",
+            "GATEWATCH_ALERTER_SMTP_PASSWORD",
+            "GATEWATCH_ALERTER_SMTP_TLS",
+            "GATEWATCH_ALERTER_LINE_BASE_URL",
+        ] {
+            assert!(names.contains(&want.to_string()), "{want}");
+        }
     }
 
     #[test]

@@ -251,6 +251,15 @@ fn print_config(file: &config::FileConfig) {
     for s in &mut shown.gateway.jwt.hs256_secrets {
         *s = "********".into();
     }
+    if !shown.alerter.smtp.password.is_empty() {
+        shown.alerter.smtp.password = "********".into();
+    }
+    if !shown.alerter.line.channel_access_token.is_empty() {
+        shown.alerter.line.channel_access_token = "********".into();
+    }
+    for s in shown.alerter.secrets.values_mut() {
+        *s = "********".into();
+    }
     match toml::to_string_pretty(&shown) {
         Ok(t) => println!("{t}"),
         Err(e) => eprintln!("gatewatch: {e}"),
@@ -259,6 +268,10 @@ fn print_config(file: &config::FileConfig) {
     for (name, path) in config::env_keys() {
         println!("#   {name:<45} {}", path.join("."));
     }
+    println!(
+        "#   {:<45} alerter.secrets.<name>",
+        "GATEWATCH_ALERTER_SECRETS_<NAME>"
+    );
 }
 
 fn init_logs(format: LogFormat, filter: &str) {

@@ -92,7 +92,7 @@ pub async fn collector(config: Config) -> anyhow::Result<()> {
 fn alerter_engine(
     config: &Config,
     store: &Store,
-) -> gatewatch_alerter::Engine<gatewatch_alerter::NoNotifiers> {
+) -> anyhow::Result<gatewatch_alerter::Engine<gatewatch_alerter::NotifierDispatch>> {
     let holder = format!(
         "{}:{}:{}",
         config.node,
@@ -105,12 +105,14 @@ fn alerter_engine(
     c.lease_ttl = config.alerter_lease_ttl;
     c.site_tz = config.timezone;
     c.link_base = config.alerter_link_base.clone();
-    // The notifiers (e-mail, LINE, webhook) are plugged in here behind the Dispatcher trait.
-    gatewatch_alerter::Engine::new(
+    let notifiers = gatewatch_alerter::Notifiers::new(&config.alerter.notify)
+        .context("alerter notifiers ([alerter.smtp], [alerter.line])")?;
+    tracing::info!(notifiers = %config.alerter.describe(), "alerter");
+    Ok(gatewatch_alerter::Engine::new(
         store.clone(),
         c,
-        std::sync::Arc::new(gatewatch_alerter::NoNotifiers),
-    )
+        std::sync::Arc::new(gatewatch_alerter::NotifierDispatch { notifiers }),
+    ))
 }
 
 fn metrics_of(m: std::sync::Arc<gatewatch_alerter::Metrics>) -> crate::health::ExtraMetrics {
@@ -120,7 +122,7 @@ fn metrics_of(m: std::sync::Arc<gatewatch_alerter::Metrics>) -> crate::health::E
 /// `gatewatch alerter`: the evaluator, and health and metrics on the alerter port.
 pub async fn alerter(config: Config) -> anyhow::Result<()> {
     let store = Store::new(config.store.clone());
-    let engine = alerter_engine(&config, &store);
+    let engine = alerter_engine(&config, &store)?;
     let metrics = engine.metrics();
     let listener = tokio::net::TcpListener::bind(config.alerter_listen)
         .await
@@ -219,7 +221,7 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let dashboards = tokio::spawn(dashboards.serve(stopped(&stop_rest)));
 
     let mut others = Vec::new();
-    let engine = alerter_engine(&config, &store);
+    let engine = alerter_engine(&config, &store)?;
     let alerter_metrics = engine.metrics();
     let evaluator = tokio::spawn(engine.run(stopped(&stop_rest)));
     for (role, addr, extra) in [

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use gatewatch_model::alert::{NoticeKind, Recipients, ScopeKey};
+use gatewatch_model::channel::{ChannelSpec, EmailTarget, LineTarget};
 use gatewatch_model::Role;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -102,6 +103,71 @@ pub struct NoNotifiers;
 impl Dispatcher for NoNotifiers {
     async fn send(&self, _to: &Recipient, _msg: &Outgoing) -> Delivery {
         Delivery::failed(0, "no notifiers are wired into this build")
+    }
+}
+
+/// The notifiers ([`crate::notify::Notifiers`]) behind the [`Dispatcher`] trait: an e-mail
+/// address or a LINE id is sent as a one-target channel; a webhook recipient through its
+/// stored channel (any kind; roles of an e-mail channel named there resolve to nobody, since
+/// the rule's own `roles` are the way to reach a role).
+#[derive(Debug, Clone)]
+pub struct NotifierDispatch {
+    pub notifiers: crate::notify::Notifiers,
+}
+
+impl NotifierDispatch {
+    fn channel(to: &Recipient) -> Result<ChannelSpec, String> {
+        let blank = ChannelSpec {
+            name: String::new(),
+            enabled: true,
+            lang: "en".into(),
+            email: None,
+            line: None,
+            webhook: None,
+        };
+        match to {
+            Recipient::Email(a) => Ok(ChannelSpec {
+                email: Some(EmailTarget {
+                    to: vec![a.clone()],
+                    roles: Vec::new(),
+                }),
+                ..blank
+            }),
+            Recipient::Line(id) => Ok(ChannelSpec {
+                line: Some(LineTarget {
+                    to: vec![id.clone()],
+                }),
+                ..blank
+            }),
+            Recipient::Webhook { id, spec: None } => Err(format!("no channel {id:?}")),
+            Recipient::Webhook { id, spec: Some(v) } => serde_json::from_value(v.clone())
+                .map_err(|e| format!("channel {id:?} cannot be read: {e}")),
+        }
+    }
+}
+
+impl Dispatcher for NotifierDispatch {
+    async fn send(&self, to: &Recipient, msg: &Outgoing) -> Delivery {
+        let channel = match Self::channel(to) {
+            Ok(c) => c,
+            Err(why) => return Delivery::failed(0, why),
+        };
+        let m = crate::notify::Message {
+            subject: msg.subject.clone(),
+            text: msg.text.clone(),
+            html: msg.html.clone(),
+            dedup_key: msg.dedup_key.clone(),
+            vars: msg.vars.clone(),
+        };
+        let attempts = |n: u32| u16::try_from(n).unwrap_or(u16::MAX);
+        match self
+            .notifiers
+            .send(&channel, &m, &crate::notify::Directory::default())
+            .await
+        {
+            Ok(d) => Delivery::sent(attempts(d.attempts), format!("{} {}", d.status, d.answer)),
+            Err(e) => Delivery::failed(attempts(e.attempts()), e.to_string()),
+        }
     }
 }
 

@@ -19,14 +19,15 @@
 //!   before; a baseline under `min_calls` is no data.
 //! - `database` `connect_ms` / `failure`: the probe ([`crate::probe`]); a failed probe is an
 //!   error, which breaches.
-//! - `database` `gateway_spool` and `backlog`: no data yet — gateways do not report their
-//!   spool or queue to storage (no column or table holds it); the rules can be saved and are
-//!   evaluated as no data until one does.
+//! - `backlog` (`spool_batches`, `spool_mb`, `queue_depth`) and `database` `gateway_spool`
+//!   (batches in the spool: records that could not be shipped toward storage): the backlog in
+//!   the node's newest samples, added up over its processes (only gateways report one).
 
 use chrono::{DateTime, Utc};
 use gatewatch_model::alert::{
-    AlertRuleSpec, DbCheck, MemoryUnit, Observation, RuleKind, Scope, ScopeKey,
+    AlertRuleSpec, BacklogMeasure, DbCheck, MemoryUnit, Observation, RuleKind, Scope, ScopeKey,
 };
+use gatewatch_model::Backlog;
 use gatewatch_store::observe::{self, CallWindow, NodeReading};
 use gatewatch_store::Store;
 use std::collections::{BTreeMap, HashMap};
@@ -136,23 +137,35 @@ impl<'a> Observer<'a> {
     pub async fn observe(&mut self, rule: &AlertRuleSpec) -> Observed {
         let scope = rule.scope();
         match &rule.kind {
-            RuleKind::NodeCpu {} | RuleKind::NodeMemory {} | RuleKind::ProcessMemory { .. } => {
+            RuleKind::NodeCpu {}
+            | RuleKind::NodeMemory {}
+            | RuleKind::ProcessMemory { .. }
+            | RuleKind::Backlog { .. }
+            | RuleKind::Database {
+                check: DbCheck::GatewaySpool,
+            } => {
                 let rows = match self.nodes().await {
                     Ok(r) => r,
                     Err(e) => return Observed::failed(e),
                 };
-                // Per node: the newest reading for machine figures, the largest RSS.
-                let mut per: BTreeMap<&str, (&NodeReading, u64)> = BTreeMap::new();
+                // Per node: the newest reading for machine figures, the largest RSS, the
+                // backlogs of its processes added up.
+                let mut per: BTreeMap<&str, (&NodeReading, u64, Backlog)> = BTreeMap::new();
                 for r in rows.iter().filter(|r| wanted(&scope, &r.node)) {
-                    let e = per.entry(r.node.as_str()).or_insert((r, r.rss_bytes));
+                    let e =
+                        per.entry(r.node.as_str())
+                            .or_insert((r, r.rss_bytes, Backlog::default()));
                     if r.ts_us > e.0.ts_us {
                         e.0 = r;
                     }
                     e.1 = e.1.max(r.rss_bytes);
+                    e.2.queue_depth += r.backlog.queue_depth;
+                    e.2.spool_bytes += r.backlog.spool_bytes;
+                    e.2.spool_batches += r.backlog.spool_batches;
                 }
                 let mut values: Vec<(ScopeKey, Observation)> = per
                     .into_iter()
-                    .map(|(node, (r, rss))| {
+                    .map(|(node, (r, rss, backlog))| {
                         let v = match &rule.kind {
                             RuleKind::NodeCpu {} => Some(f64::from(r.cpu_pct)),
                             RuleKind::NodeMemory {} => (r.mem_total_bytes > 0).then(|| {
@@ -168,6 +181,14 @@ impl<'a> Observer<'a> {
                                     (MemoryUnit::Mb, _) => Some(mb),
                                 }
                             }
+                            RuleKind::Backlog { measure } => Some(match measure {
+                                BacklogMeasure::SpoolBatches => backlog.spool_batches as f64,
+                                BacklogMeasure::SpoolMb => {
+                                    backlog.spool_bytes as f64 / (1024.0 * 1024.0)
+                                }
+                                BacklogMeasure::QueueDepth => backlog.queue_depth as f64,
+                            }),
+                            RuleKind::Database { .. } => Some(backlog.spool_batches as f64),
                             _ => None,
                         };
                         (
@@ -320,9 +341,9 @@ impl<'a> Observer<'a> {
                     },
                     None => Observed::default(),
                 },
+                // Per node, above.
                 DbCheck::GatewaySpool => Observed::default(),
             },
-            RuleKind::Backlog { .. } => Observed::default(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The alerter: rules over `node_metrics` and `api_calls`, their state (ok → pending → firing →
-//! resolved), exception windows and silences, and the hand-off to the notifiers.
+//! resolved), exception windows and silences, and the notifiers (e-mail, LINE, webhook).
 //!
 //! - [`engine`]: the loop — the sending lease, rules, `model::alert::step`, persistence,
 //!   dispatch, and what happens while ClickHouse is away.
@@ -7,15 +7,44 @@
 //! - [`probe`]: the alerter's own ClickHouse probe (connect time, failure).
 //! - [`source`]: rules, silences, users' addresses and channels from the configuration log,
 //!   with a snapshot on disk.
-//! - [`dispatch`]: the [`Dispatcher`] trait the notifiers sit behind, recipients, and
-//!   deterministic notification ids.
+//! - [`dispatch`]: the [`Dispatcher`] trait the notifiers sit behind ([`NotifierDispatch`]),
+//!   recipients, and deterministic notification ids.
+//! - [`notify`]: the notifiers behind one [`notify::Notifiers::send`], and the site settings
+//!   they need ([`AlerterConfig`]).
 
 pub mod dispatch;
 pub mod engine;
 pub mod evaluate;
+pub mod notify;
 pub mod probe;
 pub mod source;
 
-pub use dispatch::{Delivery, Dispatcher, NoNotifiers, Outgoing, Recipient};
+pub use dispatch::{Dispatcher, NoNotifiers, NotifierDispatch, Outgoing, Recipient};
 pub use engine::{Engine, EngineConfig, Metrics};
+pub use notify::{Delivery, Directory, Error, Message, Notifiers, NotifyConfig};
 pub use source::Sources;
+
+/// What the alerter role is given by the binary's configuration (`[alerter]`).
+#[derive(Debug, Clone, Default)]
+pub struct AlerterConfig {
+    /// SMTP, LINE and webhook secrets.
+    pub notify: NotifyConfig,
+}
+
+impl AlerterConfig {
+    /// One line for the role's start-up log: which channel kinds can send. No secrets.
+    pub fn describe(&self) -> String {
+        let n = &self.notify;
+        let email = match &n.smtp {
+            Some(s) => format!("e-mail via {}:{} ({:?})", s.host, s.port, s.tls),
+            None => "e-mail off (no [alerter.smtp] host)".into(),
+        };
+        let line = if n.line.channel_access_token.is_empty() {
+            "LINE off (no channel access token)".to_string()
+        } else {
+            format!("LINE via {}", n.line.base_url)
+        };
+        let secrets: Vec<&str> = n.secrets.names().collect();
+        format!("{email}; {line}; webhook secrets: [{}]", secrets.join(", "))
+    }
+}

@@ -3,7 +3,8 @@
 //! Each test prints the time from "threshold crossed + duration" to the dispatch.
 
 use chrono::{DateTime, Utc};
-use gatewatch_alerter::{Delivery, Dispatcher, Engine, EngineConfig, Outgoing, Recipient};
+use gatewatch_alerter::dispatch::Delivery;
+use gatewatch_alerter::{Dispatcher, Engine, EngineConfig, Outgoing, Recipient};
 use gatewatch_migrations::testing::migrated_store;
 use gatewatch_model::alert::AlertState;
 use gatewatch_model::{EntityKind, NodeSample};
@@ -100,6 +101,7 @@ async fn sample(store: &Store, node: &str, cpu: f32) {
         mem_total_bytes: 4 << 30,
         rss_bytes: 100 << 20,
         disks: Vec::new(),
+        backlog: Default::default(),
     };
     let mut ins = store
         .client()
@@ -713,15 +715,35 @@ async fn observations_per_kind_and_scope_key() {
             used_bytes: 9,
             total_bytes: 10,
         }],
+        backlog: gatewatch_model::Backlog {
+            queue_depth: 5,
+            spool_bytes: 3 << 20,
+            spool_batches: 3,
+            records_dropped: 0,
+        },
+    };
+    // An older sample of another process on the node: bigger, but not newer.
+    let other = NodeSample {
+        ts_us: s.ts_us - 1_000_000,
+        role: "alerter".into(),
+        cpu_pct: 10.0,
+        rss_bytes: 512 << 20,
+        backlog: gatewatch_model::Backlog {
+            spool_batches: 1,
+            ..Default::default()
+        },
+        ..s.clone()
     };
     let mut ins = store
         .client()
         .insert::<NodeMetricRow<'_>>("node_metrics")
         .await
         .unwrap();
-    ins.write(&NodeMetricRow::new(&s, Uuid::new_v4()))
-        .await
-        .unwrap();
+    for x in [&s, &other] {
+        ins.write(&NodeMetricRow::new(x, Uuid::new_v4()))
+            .await
+            .unwrap();
+    }
     ins.end().await.unwrap();
     calls(&store, "orders", "acme", 10, 4, 300).await;
     calls(&store, "quiet", "", 2, 2, 10).await;
@@ -755,7 +777,8 @@ async fn observations_per_kind_and_scope_key() {
     let got = o
         .observe(&rule(serde_json::json!({"kind": {"type": "process_memory", "unit": "percent", "limit_mb": 1024}})))
         .await;
-    assert_eq!(got.values, vec![(n1.clone(), O::Value(25.0))]);
+    // The largest process of the node.
+    assert_eq!(got.values, vec![(n1.clone(), O::Value(50.0))]);
     let got = o
         .observe(&rule(serde_json::json!({"kind": {"type": "disk"}})))
         .await;
@@ -814,13 +837,28 @@ async fn observations_per_kind_and_scope_key() {
         vec![(ScopeKey::api("weekly"), O::Value(80.0))],
         "{got:?}"
     );
-    // Kinds with no data source yet.
-    let got = o
-        .observe(&rule(
-            serde_json::json!({"kind": {"type": "backlog", "measure": "spool_batches"}}),
-        ))
-        .await;
-    assert!(got.values.is_empty());
+    // Backlogs, added up over the node's processes.
+    for (kind, want) in [
+        (
+            serde_json::json!({"type": "backlog", "measure": "spool_batches"}),
+            4.0,
+        ),
+        (
+            serde_json::json!({"type": "backlog", "measure": "spool_mb"}),
+            3.0,
+        ),
+        (
+            serde_json::json!({"type": "backlog", "measure": "queue_depth"}),
+            5.0,
+        ),
+        (
+            serde_json::json!({"type": "database", "check": "gateway_spool"}),
+            4.0,
+        ),
+    ] {
+        let got = o.observe(&rule(serde_json::json!({ "kind": kind }))).await;
+        assert_eq!(got.values, vec![(n1.clone(), O::Value(want))], "{kind}");
+    }
     // A failing read is an error, not a value.
     let dead = Store::new(gatewatch_store::StoreConfig {
         url: "http://127.0.0.1:9".into(),

@@ -344,6 +344,10 @@ pub async fn bind(
         tokio::spawn(sampler::run(
             node.clone(),
             config.sample_interval,
+            sampler::BacklogSource {
+                metrics: metrics.clone(),
+                records: records_tx.downgrade(),
+            },
             batch_tx.clone(),
             stop_rx.clone(),
         ))

@@ -93,6 +93,11 @@ impl Metrics {
         }
     }
 
+    /// Records dropped for any reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().map(|d| d.load(Relaxed)).sum()
+    }
+
     pub fn dropped(&self, reason: DropReason) -> u64 {
         DropReason::ALL
             .iter()

@@ -5,15 +5,18 @@
 //! after start. Readings come from `/proc` (sysinfo) on the blocking pool.
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gatewatch_model::{DiskUsage, NodeSample};
+use gatewatch_model::{Backlog, DiskUsage, NodeSample};
 use sysinfo::{Disks, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::warn;
 
+use crate::metrics::Metrics;
+use crate::recorder::CallEvent;
 use crate::ship::{encode_samples, stopped, Batch};
 
 /// File systems that are not storage: skipped in `disks`.
@@ -46,10 +49,32 @@ const PSEUDO_FS: &[&str] = &[
 /// The first sample waits this long for a second CPU reading.
 const FIRST_SAMPLE_AFTER: Duration = Duration::from_secs(1);
 
+/// Where a sample's [`Backlog`] figures come from. The queue is held weakly so the sampler
+/// never keeps the record channel open at shutdown.
+pub(crate) struct BacklogSource {
+    pub metrics: Arc<Metrics>,
+    pub records: mpsc::WeakSender<CallEvent>,
+}
+
+impl BacklogSource {
+    fn read(&self) -> Backlog {
+        Backlog {
+            queue_depth: self
+                .records
+                .upgrade()
+                .map_or(0, |tx| (tx.max_capacity() - tx.capacity()) as u64),
+            spool_bytes: self.metrics.spool_bytes.load(Ordering::Relaxed),
+            spool_batches: self.metrics.spool_batches.load(Ordering::Relaxed),
+            records_dropped: self.metrics.dropped_total(),
+        }
+    }
+}
+
 /// Samples until `stop` turns true.
 pub(crate) async fn run(
     node: Arc<str>,
     every: Duration,
+    backlog: BacklogSource,
     out: mpsc::Sender<Batch>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -73,8 +98,9 @@ pub(crate) async fn run(
             (probe, sample)
         })
         .await;
-        let Ok((p, sample)) = taken else { return };
+        let Ok((p, mut sample)) = taken else { return };
         probe = p;
+        sample.backlog = backlog.read();
         match encode_samples(std::slice::from_ref(&sample)) {
             Ok(batch) => {
                 if out.send(batch).await.is_err() {
@@ -137,6 +163,7 @@ impl Probe {
             mem_total_bytes,
             rss_bytes,
             disks,
+            backlog: Backlog::default(),
         }
     }
 }

@@ -698,6 +698,7 @@ mod tests {
             mem_total_bytes: 2,
             rss_bytes: 3,
             disks: vec![],
+            backlog: Default::default(),
         };
         let b = encode_samples(&[s.clone(), s]).unwrap();
         assert_eq!((b.kind, b.count), (Kind::Samples, 2));

@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "alerts",
         sql: include_str!("../sql/0006_alerts.sql"),
     },
+    Migration {
+        version: 7,
+        name: "node_backlog",
+        sql: include_str!("../sql/0007_node_backlog.sql"),
+    },
 ];
 
 /// Errors applying the schema.
@@ -141,14 +146,21 @@ pub async fn migrate(store: &Store, opts: &Options) -> Result<Report, Error> {
             continue;
         }
         for stmt in statements(&render(m.sql, &db, &on_cluster)) {
-            store
-                .execute(&stmt)
-                .await
-                .map_err(|source| Error::Statement {
-                    version: m.version,
-                    name: m.name,
-                    source,
-                })?;
+            match store.execute(&stmt).await {
+                Ok(()) => {}
+                // A run that stopped halfway added this column already (18.16 has no
+                // ADD COLUMN IF NOT EXISTS).
+                Err(e) if is_column_added_before(&stmt, &e) => {
+                    tracing::info!(version = m.version, statement = %stmt, "column already there");
+                }
+                Err(source) => {
+                    return Err(Error::Statement {
+                        version: m.version,
+                        name: m.name,
+                        source,
+                    })
+                }
+            }
         }
         store
             .execute(&format!(
@@ -161,6 +173,12 @@ pub async fn migrate(store: &Store, opts: &Options) -> Result<Report, Error> {
         report.applied.push(m.version);
     }
     Ok(report)
+}
+
+fn is_column_added_before(stmt: &str, e: &gatewatch_store::Error) -> bool {
+    stmt.starts_with("ALTER TABLE")
+        && stmt.contains(" ADD COLUMN ")
+        && e.to_string().contains("already exists")
 }
 
 /// Versions recorded in `schema_migrations`.
@@ -211,7 +229,7 @@ mod tests {
         let all = all_statements("gw", &Options::default());
         assert_eq!(all[0], "CREATE DATABASE IF NOT EXISTS `gw`");
         assert!(all[1].contains("`gw`.schema_migrations"));
-        assert_eq!(all.len(), 20);
+        assert_eq!(all.len(), 24);
     }
 
     #[test]
@@ -224,7 +242,7 @@ mod tests {
         assert!(all
             .iter()
             .all(|s| s.starts_with("CREATE") || s.starts_with("ALTER TABLE")));
-        assert_eq!(all.len(), 18);
+        assert_eq!(all.len(), 22);
         let cl = render(MIGRATIONS[0].sql, "`db`", " ON CLUSTER `c`");
         assert!(cl.contains("`db`.api_calls ON CLUSTER `c`"));
     }

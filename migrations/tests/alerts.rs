@@ -2,7 +2,7 @@
 //! the lease's race, and the node and API readings rules are evaluated on.
 
 use gatewatch_migrations::testing::migrated_store;
-use gatewatch_model::{CallRecord, DiskUsage, NodeSample, Outcome};
+use gatewatch_model::{Backlog, CallRecord, DiskUsage, NodeSample, Outcome};
 use gatewatch_store::alerts::{self, AlertEvent, EventQuery, SavedState};
 use gatewatch_store::observe;
 use gatewatch_store::rows::{ApiCallRow, NodeMetricRow};
@@ -159,6 +159,12 @@ async fn node_readings_and_call_windows() {
                 total_bytes: 4,
             },
         ],
+        backlog: Backlog {
+            queue_depth: 3,
+            spool_bytes: ts_us as u64 % 1000,
+            spool_batches: 2,
+            records_dropped: 0,
+        },
     };
     let samples = [
         sample("gw1", T0, 10.0),
@@ -185,6 +191,8 @@ async fn node_readings_and_call_windows() {
         (r[0].disks[0].used_bytes, r[0].disks[0].total_bytes),
         (90, 100)
     );
+    assert_eq!(r[0].backlog.spool_batches, 2);
+    assert_eq!(r[0].backlog.queue_depth, 3);
     let seen = observe::node_last_seen(&store, t0).await.unwrap();
     assert_eq!(
         seen,

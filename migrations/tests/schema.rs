@@ -136,6 +136,7 @@ async fn every_column_round_trips_and_rollups_follow() {
             used_bytes: 4,
             total_bytes: 5,
         }],
+        backlog: Default::default(),
     };
     let mut ins = store
         .client()
@@ -188,4 +189,44 @@ async fn inserts_work_with_and_without_wire_compression() {
             i as u64 + 1
         );
     }
+}
+
+/// A run that stopped after adding a column but before recording its migration: the re-run
+/// takes "already exists" as done and records the migration.
+#[tokio::test]
+async fn a_half_applied_add_column_migration_completes_on_a_rerun() {
+    let store = migrated_store("half_applied_add_column").await;
+    store.execute("DROP TABLE schema_migrations").await.unwrap();
+    store
+        .execute(
+            "CREATE TABLE schema_migrations (version UInt32, name String, applied_at DateTime) \
+             ENGINE = MergeTree ORDER BY version",
+        )
+        .await
+        .unwrap();
+    let earlier: Vec<String> = MIGRATIONS
+        .iter()
+        .filter(|m| m.name != "node_backlog")
+        .map(|m| format!("({}, '{}', now())", m.version, m.name))
+        .collect();
+    store
+        .execute(&format!(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES {}",
+            earlier.join(", ")
+        ))
+        .await
+        .unwrap();
+    let report = migrate(&store, &Options::default()).await.unwrap();
+    let backlog = MIGRATIONS
+        .iter()
+        .find(|m| m.name == "node_backlog")
+        .unwrap();
+    assert_eq!(report.applied, vec![backlog.version]);
+    assert_eq!(
+        store
+            .fetch_u64("SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = 'node_metrics' AND name = 'spool_bytes'")
+            .await
+            .unwrap(),
+        1
+    );
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use crate::access::{ApiKeySpec, GroupSpec, ProductSpec};
 use crate::alert::{AlertRuleSpec, SilenceSpec};
 use crate::api::ApiSpec;
+use crate::channel::ChannelSpec;
 use crate::client::ClientSpec;
 use crate::field::{check_id, FieldError};
 use crate::user::UserSpec;
@@ -86,8 +87,7 @@ pub enum Entity {
     User(UserSpec),
     AlertRule(AlertRuleSpec),
     Silence(SilenceSpec),
-    /// Modelled by the alerter; kept as JSON until then.
-    Channel(serde_json::Value),
+    Channel(ChannelSpec),
 }
 
 impl Entity {
@@ -144,13 +144,7 @@ impl Entity {
             Entity::User(u) => u.validate(),
             Entity::AlertRule(r) => r.validate(),
             Entity::Silence(s) => s.validate(),
-            Entity::Channel(v) => {
-                if v.is_object() {
-                    Ok(())
-                } else {
-                    Err(FieldError::new("", "must be a JSON object"))
-                }
-            }
+            Entity::Channel(c) => c.validate(),
         }
     }
 
@@ -165,7 +159,7 @@ impl Entity {
             Entity::User(u) => serde_json::to_string(u),
             Entity::AlertRule(r) => serde_json::to_string(r),
             Entity::Silence(s) => serde_json::to_string(s),
-            Entity::Channel(v) => serde_json::to_string(v),
+            Entity::Channel(c) => serde_json::to_string(c),
         };
         // Serializing these types cannot fail: no maps with non-string keys, no I/O.
         r.unwrap_or_default()

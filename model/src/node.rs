@@ -36,6 +36,24 @@ pub struct NodeSample {
     /// Per-mount disk use.
     #[serde(default)]
     pub disks: Vec<DiskUsage>,
+    /// The sampling gateway's shipping backlog (zero from other roles and older senders).
+    #[serde(default)]
+    pub backlog: Backlog,
+}
+
+/// How far behind a gateway's shipping is: records waiting in memory, batches waiting on disk
+/// while the collector is away, and records lost so far. What a backlog alert watches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backlog {
+    /// Records in the in-memory queue.
+    pub queue_depth: u64,
+    /// Bytes of batch files in the spool.
+    pub spool_bytes: u64,
+    /// Batch files in the spool.
+    pub spool_batches: u64,
+    /// Records dropped since the process started (queue or spool full).
+    pub records_dropped: u64,
 }
 
 impl NodeSample {

@@ -2,6 +2,7 @@
 //! API (or per client) call counts, failures and latency over a window. Reads go to the
 //! per-minute rollup where it can answer, to the raw table only for client scopes.
 
+use gatewatch_model::Backlog;
 use serde::Deserialize;
 
 use crate::{Result, Store};
@@ -30,6 +31,8 @@ pub struct NodeReading {
     pub mem_total_bytes: u64,
     pub rss_bytes: u64,
     pub disks: Vec<DiskReading>,
+    /// A gateway's shipping backlog at the sample (zero for other roles).
+    pub backlog: Backlog,
 }
 
 #[derive(Debug, Deserialize, clickhouse::Row)]
@@ -44,6 +47,10 @@ struct NodeRow {
     mount: Vec<String>,
     disk_used_bytes: Vec<u64>,
     disk_total_bytes: Vec<u64>,
+    queue_depth: u64,
+    spool_bytes: u64,
+    spool_batches: u64,
+    records_dropped: u64,
 }
 
 /// The newest sample of each (node, role) taken at or after `since_secs` (Unix seconds).
@@ -53,7 +60,10 @@ pub async fn latest_node_readings(store: &Store, since_secs: u32) -> Result<Vec<
                argMax(mem_total_bytes, ts_us) AS cur_mem_total, \
                argMax(rss_bytes, ts_us) AS cur_rss, argMax(mount, ts_us) AS cur_mount, \
                argMax(disk_used_bytes, ts_us) AS cur_used, \
-               argMax(disk_total_bytes, ts_us) AS cur_total \
+               argMax(disk_total_bytes, ts_us) AS cur_total, \
+               argMax(queue_depth, ts_us) AS cur_queue, argMax(spool_bytes, ts_us) AS cur_spool, \
+               argMax(spool_batches, ts_us) AS cur_batches, \
+               argMax(records_dropped, ts_us) AS cur_dropped \
                FROM node_metrics WHERE ts >= toDateTime(?) GROUP BY node, role ORDER BY node, role";
     let rows: Vec<NodeRow> = store
         .client()
@@ -76,6 +86,12 @@ pub async fn latest_node_readings(store: &Store, since_secs: u32) -> Result<Vec<
                     total_bytes,
                 })
                 .collect(),
+            backlog: Backlog {
+                queue_depth: r.queue_depth,
+                spool_bytes: r.spool_bytes,
+                spool_batches: r.spool_batches,
+                records_dropped: r.records_dropped,
+            },
             node: r.node,
             role: r.role,
             ts_us: r.ts_us,

@@ -111,6 +111,10 @@ pub struct NodeMetricRow<'a> {
     pub disk_total_bytes: Vec<u64>,
     #[serde(with = "clickhouse::serde::uuid")]
     pub batch_id: Uuid,
+    pub queue_depth: u64,
+    pub spool_bytes: u64,
+    pub spool_batches: u64,
+    pub records_dropped: u64,
 }
 
 impl<'a> NodeMetricRow<'a> {
@@ -128,6 +132,10 @@ impl<'a> NodeMetricRow<'a> {
             disk_used_bytes: s.disks.iter().map(|d| d.used_bytes).collect(),
             disk_total_bytes: s.disks.iter().map(|d| d.total_bytes).collect(),
             batch_id,
+            queue_depth: s.backlog.queue_depth,
+            spool_bytes: s.backlog.spool_bytes,
+            spool_batches: s.backlog.spool_batches,
+            records_dropped: s.backlog.records_dropped,
         }
     }
 }

@@ -1045,7 +1045,7 @@ fn sample(kind: EntityKind, id: &str) -> Value {
             "id": id, "rule": "*", "node": "gw1", "from": "2026-11-25T10:00:00Z",
             "until": "2026-11-25T12:00:00Z", "who": "olive", "why": "kernel upgrade"
         }),
-        EntityKind::Channel => json!({"id": id, "any": "thing"}),
+        EntityKind::Channel => json!({"id": id, "name": "x", "email": {"to": ["ops@example.tw"]}}),
     }
 }
 

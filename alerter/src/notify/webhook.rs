@@ -1,0 +1,296 @@
+//! Webhooks: a JSON body to an HTTP endpoint.
+//!
+//! The body is the channel's template (`body`) with placeholders replaced inside its strings,
+//! or a preset: `generic` (`subject`, `text` and every placeholder value as fields), `slack`
+//! (`{"text": …}`), `teams` (a MessageCard). With a secret, the exact bytes sent are signed:
+//! `X-Gatewatch-Signature: sha256=<hex HMAC-SHA256(secret, body)>`. `X-Gatewatch-Delivery`
+//! carries a UUID that stays the same across retries (and across re-sends of the same
+//! notification), so a receiver can drop repeats.
+
+use super::line::describe;
+use super::{
+    delivery_key, should_retry_status, snippet, Backoff, Delivery, Error, Message, Result,
+};
+use gatewatch_model::channel::{WebhookMethod, WebhookPreset, WebhookTarget};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Map, Value};
+use sha2::Sha256;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub const SIGNATURE_HEADER: &str = "X-Gatewatch-Signature";
+pub const DELIVERY_HEADER: &str = "X-Gatewatch-Delivery";
+
+/// Sends `msg` to the endpoint, retrying as the channel says.
+pub async fn send(
+    http: &reqwest::Client,
+    target: &WebhookTarget,
+    secret: Option<&[u8]>,
+    msg: &Message,
+    backoff: Backoff,
+) -> Result<Delivery> {
+    let body = serde_json::to_vec(&body(target, msg))
+        .map_err(|e| Error::NotConfigured(format!("body: {e}")))?;
+    let method = match target.method {
+        WebhookMethod::Post => reqwest::Method::POST,
+        WebhookMethod::Put => reqwest::Method::PUT,
+        WebhookMethod::Patch => reqwest::Method::PATCH,
+    };
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in &target.headers {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| Error::NotConfigured(format!("header {name:?}: {e}")))?;
+        let value = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|e| Error::NotConfigured(format!("header {name}: {e}")))?;
+        headers.insert(name, value);
+    }
+    headers.insert(
+        reqwest::header::CONTENT_TYPE,
+        reqwest::header::HeaderValue::from_static("application/json"),
+    );
+    if let Some(key) = secret {
+        let sig = format!("sha256={}", sign(key, &body));
+        headers.insert(
+            SIGNATURE_HEADER,
+            reqwest::header::HeaderValue::from_str(&sig)
+                .map_err(|e| Error::NotConfigured(e.to_string()))?,
+        );
+    }
+    let delivery = delivery_key(msg, &target.url);
+    if let Ok(v) = reqwest::header::HeaderValue::from_str(&delivery) {
+        headers.insert(DELIVERY_HEADER, v);
+    }
+    let timeout = Duration::from_millis(target.timeout_ms);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let sent = http
+            .request(method.clone(), &target.url)
+            .headers(headers.clone())
+            .timeout(timeout)
+            .body(body.clone())
+            .send()
+            .await;
+        let (status, reason) = match sent {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let text = resp.text().await.unwrap_or_default();
+                if (200..300).contains(&status) {
+                    return Ok(Delivery {
+                        status,
+                        answer: snippet(&text),
+                        attempts,
+                    });
+                }
+                if !should_retry_status(status) {
+                    return Err(Error::Refused {
+                        status,
+                        answer: snippet(&text),
+                        attempts,
+                    });
+                }
+                (Some(status), format!("{status} {}", snippet(&text)))
+            }
+            Err(e) => (None, describe(&e)),
+        };
+        if attempts > target.retries {
+            return Err(Error::GaveUp {
+                status,
+                reason,
+                attempts,
+            });
+        }
+        tracing::debug!(url = %target.url, attempts, reason, "webhook failed; trying again");
+        tokio::time::sleep(backoff.wait(attempts)).await;
+    }
+}
+
+/// Hex HMAC-SHA256 of `body` under `key`.
+pub fn sign(key: &[u8], body: &[u8]) -> String {
+    // HMAC takes keys of any length; this cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The JSON body for `msg`: the template rendered, or the preset.
+pub fn body(target: &WebhookTarget, msg: &Message) -> Value {
+    let mut vars: BTreeMap<&str, &str> = msg
+        .vars
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    vars.insert("subject", &msg.subject);
+    vars.insert("text", &msg.text);
+    if let Some(t) = &target.body {
+        return render_value(t, &vars);
+    }
+    match target.preset {
+        WebhookPreset::Generic => {
+            let mut m = Map::new();
+            for (k, v) in &vars {
+                m.insert((*k).to_string(), Value::String((*v).to_string()));
+            }
+            Value::Object(m)
+        }
+        WebhookPreset::Slack => json!({
+            "text": format!("*{}*\n{}", slack_escape(&msg.subject), slack_escape(&msg.text))
+        }),
+        WebhookPreset::Teams => {
+            let color = match msg.vars.get("status").map(String::as_str) {
+                Some("resolved") => "2EB886",
+                _ => "D70000",
+            };
+            json!({
+                "@type": "MessageCard",
+                "@context": "https://schema.org/extensions",
+                "summary": msg.subject,
+                "themeColor": color,
+                "title": msg.subject,
+                "text": msg.text,
+            })
+        }
+    }
+}
+
+/// Slack reads `&`, `<` and `>` as markup (links, mentions); texts are sent as written.
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Every string of the template with its placeholders replaced; keys and other values as they
+/// are, so the result is valid JSON whatever the values hold.
+fn render_value(v: &Value, vars: &BTreeMap<&str, &str>) -> Value {
+    match v {
+        Value::String(s) => Value::String(render(s, vars)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| render_value(x, vars)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), render_value(x, vars)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Replaces `{{name}}` (spaces inside allowed) and TSMP-style `$NAME` (upper case) with
+/// `vars[name]`; unknown names stay as written.
+pub fn render(s: &str, vars: &BTreeMap<&str, &str>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(['{', '$']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(inner) = tail.strip_prefix("{{") {
+            if let Some(end) = inner.find("}}") {
+                let name = inner[..end].trim();
+                if let Some(v) = vars.get(name) {
+                    out.push_str(v);
+                    rest = &inner[end + 2..];
+                    continue;
+                }
+            }
+        } else if let Some(inner) = tail.strip_prefix('$') {
+            let end = inner
+                .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+                .unwrap_or(inner.len());
+            let name = inner[..end].to_ascii_lowercase();
+            if end > 0 {
+                if let Some(v) = vars.get(name.as_str()) {
+                    out.push_str(v);
+                    rest = &inner[end..];
+                    continue;
+                }
+            }
+        }
+        // Not a placeholder: keep the character and go on.
+        let c = tail.chars().next().unwrap_or('{');
+        out.push(c);
+        rest = &tail[c.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(json: &str) -> WebhookTarget {
+        let t: WebhookTarget = serde_json::from_str(json).unwrap();
+        t.validate().unwrap();
+        t
+    }
+
+    fn msg() -> Message {
+        Message {
+            subject: "CPU 過高".into(),
+            text: "node-1 \"95%\"".into(),
+            vars: [
+                ("rule".to_string(), "cpu".to_string()),
+                ("value".to_string(), "95".to_string()),
+                ("threshold".to_string(), "90".to_string()),
+                ("status".to_string(), "firing".to_string()),
+            ]
+            .into(),
+            ..Message::default()
+        }
+    }
+
+    #[test]
+    fn placeholders_render_in_both_styles() {
+        let vars: BTreeMap<&str, &str> = [("value", "95"), ("threshold", "90")].into();
+        assert_eq!(
+            render(
+                "v={{value}} t={{ threshold }} $THRESHOLD% {{nope}} $ x{",
+                &vars
+            ),
+            "v=95 t=90 90% {{nope}} $ x{"
+        );
+        assert_eq!(render("台北 {{value}}", &vars), "台北 95");
+    }
+
+    #[test]
+    fn templates_stay_valid_json_whatever_the_values() {
+        let t = target(
+            r#"{"url":"http://h/x","body":{"alert":"{{rule}}: {{text}}","n":1,"tags":["$VALUE"]}}"#,
+        );
+        let b = body(&t, &msg());
+        assert_eq!(b["alert"], "cpu: node-1 \"95%\"");
+        assert_eq!(b["n"], 1);
+        assert_eq!(b["tags"][0], "95");
+    }
+
+    #[test]
+    fn presets() {
+        let g = body(&target(r#"{"url":"http://h/x"}"#), &msg());
+        assert_eq!(g["subject"], "CPU 過高");
+        assert_eq!(g["value"], "95");
+        let s = body(&target(r#"{"url":"http://h/x","preset":"slack"}"#), &msg());
+        assert_eq!(s, json!({"text": "*CPU 過高*\nnode-1 \"95%\""}));
+        let m = Message {
+            text: "p99 > 2s & <rising>".into(),
+            ..msg()
+        };
+        let s = body(&target(r#"{"url":"http://h/x","preset":"slack"}"#), &m);
+        assert_eq!(s["text"], "*CPU 過高*\np99 &gt; 2s &amp; &lt;rising&gt;");
+        let t = body(&target(r#"{"url":"http://h/x","preset":"teams"}"#), &msg());
+        assert_eq!(t["@type"], "MessageCard");
+        assert_eq!(t["title"], "CPU 過高");
+    }
+
+    #[test]
+    fn signature_is_hex_hmac_sha256() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            sign(b"Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}
