@@ -4,4 +4,5 @@
 mod email;
 mod helpers;
 mod line;
+mod outage;
 mod webhook;
