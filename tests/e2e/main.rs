@@ -3,6 +3,7 @@
 //! counted. Each test has its own database, data directory and ports.
 mod access;
 mod admin;
+mod alerter;
 mod cli;
 mod config_file;
 mod demo;
