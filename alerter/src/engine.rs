@@ -10,7 +10,8 @@
 //! 3. **Evaluate**: per rule and scope key an observation ([`crate::evaluate`]), then
 //!    `model::alert::step` with `suppressed` = an exception window of the rule (in its zone) or
 //!    a matching silence.
-//! 4. **Act**: every transition and every notice attempt becomes an `alert_events` row; each
+//! 4. **Act**: every transition and every notice attempt becomes an `alert_events` row (`value`
+//!    is 0 when there was none, e.g. a failed probe, whose error is in `detail`); each
 //!    `Notify` is rendered, resolved to single recipients, given a deterministic
 //!    [`crate::dispatch::notification_id`], skipped when `alert_events` already shows it sent,
 //!    and handed to the [`Dispatcher`] after checking that the lease is still held. Sends run
@@ -767,5 +768,36 @@ impl<D: Dispatcher> Engine<D> {
             tracing::warn!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, detail = %e.detail, "notice failed");
         }
         self.record(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_keys_read_back_from_their_text() {
+        for k in [
+            ScopeKey::default(),
+            ScopeKey::node("gw1"),
+            ScopeKey {
+                mount: Some("/var/lib".into()),
+                ..ScopeKey::node("gw1")
+            },
+            ScopeKey::api("orders"),
+            ScopeKey::client("acme"),
+        ] {
+            assert_eq!(parse_key(&k.as_key()), k);
+        }
+    }
+
+    #[test]
+    fn metrics_render_as_prometheus_text() {
+        let m = Metrics::default();
+        m.sent.fetch_add(2, Ordering::Relaxed);
+        m.lease_held.store(1, Ordering::Relaxed);
+        let t = m.render();
+        assert!(t.contains("gatewatch_alerter_notifications_total{result=\"sent\"} 2\n"));
+        assert!(t.contains("gatewatch_alerter_lease_held 1\n"));
     }
 }
