@@ -7,9 +7,7 @@
 //! 409 with an `X-Line-Accepted-Request-Id` header instead of delivering twice, and that 409
 //! counts as delivered. LINE keeps retry keys for 24 hours.
 
-use super::{
-    delivery_key, should_retry_status, snippet, Backoff, Delivery, Error, Message, Result,
-};
+use super::{delivery_key, http_with_retries, snippet, Backoff, Delivery, Error, Message, Result};
 use std::time::Duration;
 
 /// LINE's limit on one text message, in characters.
@@ -128,65 +126,35 @@ impl LineSender {
             "messages": [{"type": "text", "text": line_text(msg)}],
         });
         let retry_key = delivery_key(msg, to);
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let sent = self
-                .http
+        let send = || {
+            self.http
                 .post(&url)
                 .bearer_auth(&self.config.channel_access_token)
                 .header("X-Line-Retry-Key", &retry_key)
                 .timeout(self.config.timeout)
                 .json(&body)
                 .send()
-                .await;
-            let (status, reason) = match sent {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let accepted_before = resp
-                        .headers()
-                        .get("x-line-accepted-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string);
-                    let text = resp.text().await.unwrap_or_default();
-                    if (200..300).contains(&status) {
-                        return Ok(Delivery {
-                            status,
-                            answer: snippet(&text),
-                            attempts,
-                        });
-                    }
-                    if status == 409 {
-                        if let Some(id) = accepted_before {
-                            // An earlier attempt got through: delivered once, as wanted.
-                            return Ok(Delivery {
-                                status,
-                                answer: snippet(&format!("already accepted as request {id}")),
-                                attempts,
-                            });
-                        }
-                    }
-                    if !should_retry_status(status) {
-                        return Err(Error::Refused {
-                            status,
-                            answer: snippet(&text),
-                            attempts,
-                        });
-                    }
-                    (Some(status), format!("{status} {}", snippet(&text)))
-                }
-                Err(e) => (None, describe(&e)),
-            };
-            if attempts > self.retries {
-                return Err(Error::GaveUp {
-                    status,
-                    reason,
-                    attempts,
-                });
-            }
-            tracing::debug!(to, attempts, reason, "LINE push failed; trying again");
-            tokio::time::sleep(self.backoff.wait(attempts)).await;
-        }
+        };
+        // 409 with the id of the accepted request: an earlier attempt got through (its answer
+        // was lost), so the message is delivered once, as wanted.
+        let accepted_before = |status: u16, headers: &reqwest::header::HeaderMap, attempts| {
+            let id = headers
+                .get("x-line-accepted-request-id")
+                .and_then(|v| v.to_str().ok())?;
+            (status == 409).then(|| Delivery {
+                status,
+                answer: snippet(&format!("already accepted as request {id}")),
+                attempts,
+            })
+        };
+        http_with_retries(
+            &format!("LINE push to {to}"),
+            self.retries,
+            &self.backoff,
+            send,
+            accepted_before,
+        )
+        .await
     }
 }
 
@@ -220,24 +188,6 @@ pub fn cut_chars(s: &str, max: usize) -> String {
     }
     out.push('…');
     out
-}
-
-/// A transport error in a few words (timeout, connection refused, …).
-pub(crate) fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    let mut msg = format!("{kind}: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    snippet(&msg)
 }
 
 #[cfg(test)]

@@ -291,6 +291,80 @@ pub(crate) fn delivery_key(msg: &Message, target: &str) -> String {
 }
 
 /// Whether an HTTP answer is worth another attempt.
+/// Sends with `send` until an answer is final: 2xx (delivered), one that `delivered_anyway`
+/// accepts (LINE's 409 for a retry key it has already taken), a status not worth retrying
+/// (refused), or `retries` retries spent with `backoff` between them (gave up). `what` names
+/// the destination in the logs.
+pub(crate) async fn http_with_retries<F, Fut>(
+    what: &str,
+    retries: u32,
+    backoff: &Backoff,
+    mut send: F,
+    delivered_anyway: impl Fn(u16, &reqwest::header::HeaderMap, u32) -> Option<Delivery>,
+) -> Result<Delivery>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<reqwest::Response, reqwest::Error>>,
+{
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let (status, reason) = match send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let headers = resp.headers().clone();
+                let text = resp.text().await.unwrap_or_default();
+                if (200..300).contains(&status) {
+                    return Ok(Delivery {
+                        status,
+                        answer: snippet(&text),
+                        attempts,
+                    });
+                }
+                if let Some(d) = delivered_anyway(status, &headers, attempts) {
+                    return Ok(d);
+                }
+                if !should_retry_status(status) {
+                    return Err(Error::Refused {
+                        status,
+                        answer: snippet(&text),
+                        attempts,
+                    });
+                }
+                (Some(status), format!("{status} {}", snippet(&text)))
+            }
+            Err(e) => (None, describe_http(&e)),
+        };
+        if attempts > retries {
+            return Err(Error::GaveUp {
+                status,
+                reason,
+                attempts,
+            });
+        }
+        tracing::debug!(what, attempts, reason, "send failed; trying again");
+        tokio::time::sleep(backoff.wait(attempts)).await;
+    }
+}
+
+/// A transport error in a few words (timeout, connection refused, …).
+fn describe_http(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    let mut msg = format!("{kind}: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    snippet(&msg)
+}
+
 pub(crate) fn should_retry_status(status: u16) -> bool {
     status == 429 || (500..=599).contains(&status)
 }

@@ -7,10 +7,7 @@
 //! carries a UUID that stays the same across retries (and across re-sends of the same
 //! notification), so a receiver can drop repeats.
 
-use super::line::describe;
-use super::{
-    delivery_key, should_retry_status, snippet, Backoff, Delivery, Error, Message, Result,
-};
+use super::{delivery_key, http_with_retries, Backoff, Delivery, Error, Message, Result};
 use gatewatch_model::channel::{WebhookMethod, WebhookPreset, WebhookTarget};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
@@ -61,48 +58,21 @@ pub async fn send(
         headers.insert(DELIVERY_HEADER, v);
     }
     let timeout = Duration::from_millis(target.timeout_ms);
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let sent = http
-            .request(method.clone(), &target.url)
+    let send = || {
+        http.request(method.clone(), &target.url)
             .headers(headers.clone())
             .timeout(timeout)
             .body(body.clone())
             .send()
-            .await;
-        let (status, reason) = match sent {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let text = resp.text().await.unwrap_or_default();
-                if (200..300).contains(&status) {
-                    return Ok(Delivery {
-                        status,
-                        answer: snippet(&text),
-                        attempts,
-                    });
-                }
-                if !should_retry_status(status) {
-                    return Err(Error::Refused {
-                        status,
-                        answer: snippet(&text),
-                        attempts,
-                    });
-                }
-                (Some(status), format!("{status} {}", snippet(&text)))
-            }
-            Err(e) => (None, describe(&e)),
-        };
-        if attempts > target.retries {
-            return Err(Error::GaveUp {
-                status,
-                reason,
-                attempts,
-            });
-        }
-        tracing::debug!(url = %target.url, attempts, reason, "webhook failed; trying again");
-        tokio::time::sleep(backoff.wait(attempts)).await;
-    }
+    };
+    http_with_retries(
+        &format!("webhook {}", target.url),
+        target.retries,
+        &backoff,
+        send,
+        |_, _, _| None,
+    )
+    .await
 }
 
 /// Hex HMAC-SHA256 of `body` under `key`.
