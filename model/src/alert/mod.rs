@@ -27,3 +27,21 @@ pub use silence::{silenced, SilenceSpec};
 pub use state::{step, Action, AlertState, Observation, Phase, PhaseName};
 pub use template::{render, render_notice, Lang, NoticeKind, NoticeTemplates, Text, Vars};
 pub use window::{active_at, ExceptionWindow};
+
+#[cfg(test)]
+mod readme_examples {
+    use crate::{Entity, EntityKind};
+
+    /// The rule and the silence shown in the README's "Alerting" section parse and validate.
+    #[test]
+    fn the_readme_examples_are_valid() {
+        let rule = r#"{"name":"CPU 過高","threshold":90,
+  "kind":{"type":"node_cpu"},"recovery":80,"for_secs":180,"repeat_secs":180,
+  "timezone":"Asia/Taipei","windows":[{"type":"weekly","days":["sat","sun"],"from":"22:00","until":"06:00"}],
+  "recipients":{"roles":["ops"],"line":["C0123456789abcdef0123456789abcdef"]}}"#;
+        Entity::parse(EntityKind::AlertRule, "cpu-high", rule).unwrap();
+        let silence = r#"{"rule":"*","node":"gw1",
+  "from":"2026-11-26T01:00:00Z","until":"2026-11-26T03:00:00Z","who":"olive","why":"kernel upgrade"}"#;
+        Entity::parse(EntityKind::Silence, "upgrade-gw1", silence).unwrap();
+    }
+}
