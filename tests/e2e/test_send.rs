@@ -318,3 +318,44 @@ async fn test_sends_reach_smtp_and_line_and_report_their_answers() {
         assert!(actions.contains(&want), "{want} in {}", r.text);
     }
 }
+
+/// `gatewatch up` serves test-send on its alerter port too, and the dashboards in the same
+/// process reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gatewatch_up_serves_test_send() {
+    let smtp = SmtpSink::start();
+    let extra = format!(
+        "[alerter.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"gatewatch@example.tw\"\n",
+        smtp.port
+    );
+    let site = Site::new(
+        "test_send_up",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        &extra,
+    );
+    site.migrate().await;
+    add_user(&site, "boss", "admin", PW);
+    let _up = site.start_args(&["up"]).await;
+    let admin = Api::login(site.dashboards, "boss", PW).await;
+    let r = admin
+        .post(
+            "/api/v1/channels",
+            json!({"id": "mail", "email": {"to": ["up@example.tw"]}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = admin.post("/api/v1/channels/mail/test", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["results"][0]["status"], 250, "{}", r.text);
+    let mails = wait_for_mails(&smtp, 1).await;
+    assert_eq!(mails[0]["rcpt_tos"], json!(["up@example.tw"]));
+    let r = Api::anonymous(site.alerter)
+        .call(
+            "POST",
+            "/v1/test-send",
+            Some(r#"{"channel":"mail"}"#),
+            &[("authorization", "Bearer wrong")],
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+}
