@@ -288,6 +288,44 @@ async fn test_sends_reach_smtp_and_line_and_report_their_answers() {
         assert_eq!(r.status, 401, "{auth:?}: {}", r.text);
     }
     assert_eq!(smtp.mails().len(), 2, "nothing sent on a refused bearer");
+    // The right bearer, derived from the site's pepper as the dashboards derive it: bad
+    // bodies are 422 naming the field, a good one sends.
+    let pepper = std::fs::read(site.dir.path().join("data/secret/pepper")).unwrap();
+    let bearer = format!(
+        "Bearer {}",
+        gatewatch_model::secret::alerter_test_send_token(&pepper)
+    );
+    for (body, field) in [
+        (r#"{"bogus":1}"#, "bogus"),
+        (r#"{"channel":"mail","rule":"cpu"}"#, "rule"),
+        ("{}", "channel"),
+    ] {
+        let r = direct
+            .call(
+                "POST",
+                "/v1/test-send",
+                Some(body),
+                &[("authorization", &bearer)],
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{body}: {}",
+            r.text
+        );
+    }
+    let r = direct
+        .call(
+            "POST",
+            "/v1/test-send",
+            Some(&body),
+            &[("authorization", &bearer)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["results"][0]["status"], 250, "{}", r.text);
+    wait_for_mails(&smtp, 3).await;
 
     // Every attempt is an alert event; every test-send an audit row.
     let rows: Vec<(String, String)> = store
@@ -304,6 +342,7 @@ async fn test_sends_reach_smtp_and_line_and_report_their_answers() {
             ("line-bad".into(), "failed".into()),
             ("email".into(), "sent".into()),
             ("line".into(), "sent".into()),
+            ("mail".into(), "sent".into()),
         ]
     );
     let r = admin
