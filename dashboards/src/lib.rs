@@ -219,7 +219,14 @@ pub async fn state(config: DashboardsConfig, store: Store) -> Arc<AppState> {
         config,
         cache,
         rules,
-        http: reqwest::Client::new(),
+        // The alerter is a sibling on the site's own network: no proxy from the environment,
+        // no redirects followed.
+        http: reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default(),
         openapi,
     })
 }
