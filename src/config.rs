@@ -261,6 +261,8 @@ pub struct DashboardsSection {
     pub secure_cookies: bool,
     /// How long a login lasts, in hours.
     pub session_hours: u64,
+    /// The alerter's port, where test-sends are forwarded (`http://host:port`).
+    pub alerter_url: String,
 }
 
 impl Default for DashboardsSection {
@@ -269,6 +271,7 @@ impl Default for DashboardsSection {
             listen: "127.0.0.1:8090".into(),
             secure_cookies: false,
             session_hours: 12,
+            alerter_url: "http://127.0.0.1:8092".into(),
         }
     }
 }
@@ -375,6 +378,8 @@ pub struct Config {
     pub dashboards_listen: SocketAddr,
     pub dashboards_secure_cookies: bool,
     pub dashboards_session_ttl: Duration,
+    /// `[dashboards] alerter_url`, without a trailing slash.
+    pub dashboards_alerter_url: String,
     pub alerter_listen: SocketAddr,
     pub alerter_eval_interval: Duration,
     pub alerter_lease_ttl: Duration,
@@ -649,6 +654,26 @@ impl FileConfig {
             }
         }
 
+        let alerter_url = self
+            .dashboards
+            .alerter_url
+            .trim_end_matches('/')
+            .to_string();
+        {
+            let uri: http::Uri = alerter_url.parse().map_err(|e| {
+                bad(
+                    "dashboards.alerter_url",
+                    format!("{alerter_url:?} is not a URL: {e}"),
+                )
+            })?;
+            if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+                return Err(bad(
+                    "dashboards.alerter_url",
+                    format!("{alerter_url:?} must be an http:// or https:// URL"),
+                ));
+            }
+        }
+
         Ok(Config {
             data_dir: self.data_dir.clone(),
             timezone,
@@ -659,6 +684,7 @@ impl FileConfig {
             dashboards_listen: listen_addr("dashboards.listen", &self.dashboards.listen)?,
             dashboards_secure_cookies: self.dashboards.secure_cookies,
             dashboards_session_ttl: Duration::from_secs(self.dashboards.session_hours * 3600),
+            dashboards_alerter_url: alerter_url,
             alerter_listen: listen_addr("alerter.listen", &self.alerter.listen)?,
             alerter_eval_interval: Duration::from_millis(a.eval_interval_ms),
             alerter_lease_ttl: Duration::from_millis(a.lease_ttl_ms),
@@ -1125,6 +1151,7 @@ strip_prefix = true
             "GATEWATCH_GATEWAY_LISTEN",
             "GATEWATCH_TIMEZONE",
             "GATEWATCH_COLLECTOR_WAL_MAX_MB",
+            "GATEWATCH_DASHBOARDS_ALERTER_URL",
         ] {
             assert!(names.contains(&want.to_string()), "{want}");
         }
@@ -1148,6 +1175,7 @@ mod alerter_tests {
         assert_eq!(c.alerter_eval_interval, Duration::from_secs(5));
         assert_eq!(c.alerter_lease_ttl, Duration::from_secs(15));
         assert_eq!(c.alerter_link_base, "");
+        assert_eq!(c.dashboards_alerter_url, "http://127.0.0.1:8092");
         let c = from_str(
             "[alerter]\neval_interval_ms = 1000\nlease_ttl_ms = 5000\nlink_base = \"https://gw.example.tw/\"",
         )
@@ -1162,6 +1190,10 @@ mod alerter_tests {
             ("[alerter]\nlease_ttl_ms = 10000", "alerter.lease_ttl_ms"),
             ("[alerter]\nlink_base = \"ftp://x\"", "alerter.link_base"),
             ("[alerter]\nlink_base = \"not a url\"", "alerter.link_base"),
+            (
+                "[dashboards]\nalerter_url = \"ftp://x\"",
+                "dashboards.alerter_url",
+            ),
             (
                 "[alerter]\nevel_interval_ms = 5",
                 "unknown field `evel_interval_ms`",

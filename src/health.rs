@@ -1,6 +1,6 @@
 //! `/healthz`, `/readyz` and `/metrics` for roles without an HTTP server of their own
 //! (alerter, reports), so their ports answer as DESIGN.md says. A role may add its own metrics
-//! text ([`serve_with`]).
+//! text ([`serve_with`]), and the alerter adds `POST /v1/test-send` ([`gatewatch_alerter::test_send`]).
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -25,8 +25,14 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    serve_with(role, listener, shutdown, None).await
+    serve_with(role, listener, shutdown, None, None).await
 }
+
+/// The alerter's test-send endpoint, when this port serves it.
+pub type TestSend = Arc<gatewatch_alerter::TestSend>;
+
+/// Largest test-send body read; the real ones are a few dozen bytes.
+const BODY_MAX: usize = 16 * 1024;
 
 /// More Prometheus text for `/metrics`, produced at each scrape.
 pub type ExtraMetrics = Arc<dyn Fn() -> String + Send + Sync>;
@@ -37,6 +43,7 @@ pub async fn serve_with(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()>,
     extra: Option<ExtraMetrics>,
+    test_send: Option<TestSend>,
 ) -> anyhow::Result<()> {
     tokio::pin!(shutdown);
     loop {
@@ -45,16 +52,66 @@ pub async fn serve_with(
             _ = &mut shutdown => return Ok(()),
         };
         let extra = extra.clone();
+        let test_send = test_send.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let extra = extra.clone();
-                async move { Ok::<_, Infallible>(answer(role, req.uri().path(), extra.as_ref())) }
+                let test_send = test_send.clone();
+                async move {
+                    Ok::<_, Infallible>(match test_send {
+                        Some(t) if req.uri().path() == "/v1/test-send" => {
+                            test_send_answer(&t, req).await
+                        }
+                        _ => answer(role, req.uri().path(), extra.as_ref()),
+                    })
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
         });
     }
+}
+
+async fn test_send_answer(
+    t: &gatewatch_alerter::TestSend,
+    req: Request<hyper::body::Incoming>,
+) -> Response<Full<Bytes>> {
+    use http_body_util::BodyExt;
+    let json = |status: u16, v: serde_json::Value| {
+        let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+        *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        r
+    };
+    if req.method() != hyper::Method::POST {
+        return json(
+            405,
+            serde_json::json!({"error":{"code":"method_not_allowed","message":"test-send takes POST"}}),
+        );
+    }
+    let auth = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match http_body_util::Limited::new(req.into_body(), BODY_MAX)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return json(
+                413,
+                serde_json::json!({"error":{"code":"too_large","message":format!("the body is larger than {BODY_MAX} bytes or broken")}}),
+            )
+        }
+    };
+    let a = t.handle(auth.as_deref(), &body).await;
+    json(a.status, a.body)
 }
 
 fn answer(role: &str, path: &str, extra: Option<&ExtraMetrics>) -> Response<Full<Bytes>> {

@@ -115,6 +115,26 @@ fn alerter_engine(
     ))
 }
 
+/// The alerter's `POST /v1/test-send` (its own notifiers; the bearer is derived from the
+/// site pepper, which the dashboards share).
+fn alerter_test_send(config: &Config, store: &Store) -> anyhow::Result<crate::health::TestSend> {
+    let pepper = crate::pepper::load_pepper(&config.data_dir, &config.security)?;
+    let notifiers = gatewatch_alerter::Notifiers::new(&config.alerter.notify)
+        .context("alerter notifiers ([alerter.smtp], [alerter.line])")?;
+    let site_lang =
+        gatewatch_alerter::EngineConfig::new("", config.data_dir.clone(), &config.store).site_lang;
+    Ok(std::sync::Arc::new(gatewatch_alerter::TestSend {
+        store: store.clone(),
+        notifiers,
+        pepper,
+        data_dir: config.data_dir.clone(),
+        site_tz: config.timezone,
+        site_lang,
+        link_base: config.alerter_link_base.clone(),
+        alerter: format!("{}:{}:test-send", config.node, std::process::id()),
+    }))
+}
+
 fn metrics_of(m: std::sync::Arc<gatewatch_alerter::Metrics>) -> crate::health::ExtraMetrics {
     std::sync::Arc::new(move || m.render())
 }
@@ -124,6 +144,7 @@ pub async fn alerter(config: Config) -> anyhow::Result<()> {
     let store = Store::new(config.store.clone());
     let engine = alerter_engine(&config, &store)?;
     let metrics = engine.metrics();
+    let test_send = alerter_test_send(&config, &store)?;
     let listener = tokio::net::TcpListener::bind(config.alerter_listen)
         .await
         .with_context(|| format!("alerter: cannot listen on {}", config.alerter_listen))?;
@@ -135,6 +156,7 @@ pub async fn alerter(config: Config) -> anyhow::Result<()> {
         listener,
         shutdown_signal(),
         Some(metrics_of(metrics)),
+        Some(test_send),
     )
     .await;
     let _ = stop_tx.send(true);
@@ -148,6 +170,7 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
     let mut d = gatewatch_dashboards::DashboardsConfig::new(config.dashboards_listen, pepper);
     d.secure_cookies = config.dashboards_secure_cookies;
     d.session_ttl = config.dashboards_session_ttl;
+    d.alerter_url = config.dashboards_alerter_url.clone();
     Ok(d)
 }
 
@@ -224,13 +247,15 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let engine = alerter_engine(&config, &store)?;
     let alerter_metrics = engine.metrics();
     let evaluator = tokio::spawn(engine.run(stopped(&stop_rest)));
-    for (role, addr, extra) in [
+    let test_send = alerter_test_send(&config, &store)?;
+    for (role, addr, extra, test_send) in [
         (
             "alerter",
             config.alerter_listen,
             Some(metrics_of(alerter_metrics)),
+            Some(test_send),
         ),
-        ("reports", config.reports_listen, None),
+        ("reports", config.reports_listen, None, None),
     ] {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -241,6 +266,7 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
             listener,
             stopped(&stop_rest),
             extra,
+            test_send,
         )));
     }
 

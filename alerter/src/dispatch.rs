@@ -116,7 +116,8 @@ pub struct NotifierDispatch {
 }
 
 impl NotifierDispatch {
-    fn channel(to: &Recipient) -> Result<ChannelSpec, String> {
+    /// The one-target channel a recipient is sent through.
+    pub(crate) fn channel(to: &Recipient) -> Result<ChannelSpec, String> {
         let blank = ChannelSpec {
             name: String::new(),
             enabled: true,

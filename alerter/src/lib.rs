@@ -11,6 +11,8 @@
 //!   recipients, and deterministic notification ids.
 //! - [`notify`]: the notifiers behind one [`notify::Notifiers::send`], and the site settings
 //!   they need ([`AlerterConfig`]).
+//! - [`test_send`]: `POST /v1/test-send` — a sample message through a channel or a rule's
+//!   recipients, answering what each far end said (the admin API forwards to it).
 
 pub mod dispatch;
 pub mod engine;
@@ -18,11 +20,13 @@ pub mod evaluate;
 pub mod notify;
 pub mod probe;
 pub mod source;
+pub mod test_send;
 
 pub use dispatch::{Dispatcher, NoNotifiers, NotifierDispatch, Outgoing, Recipient};
 pub use engine::{Engine, EngineConfig, Metrics};
 pub use notify::{Delivery, Directory, Error, Message, Notifiers, NotifyConfig};
 pub use source::Sources;
+pub use test_send::TestSend;
 
 /// What the alerter role is given by the binary's configuration (`[alerter]`).
 #[derive(Debug, Clone, Default)]

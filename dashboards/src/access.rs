@@ -237,6 +237,22 @@ pub fn rules() -> Vec<Rule> {
     );
     add(
         Method::POST,
+        "/api/v1/channels/{id}/test",
+        Perm(WriteAlertRules),
+        "Send a test message through the channel (via the alerter); the far end's answer",
+        None,
+        (200, None),
+    );
+    add(
+        Method::POST,
+        "/api/v1/alert-rules/{id}/test",
+        Perm(WriteAlertRules),
+        "Send a sample firing notice of the rule to each recipient (via the alerter); their answers",
+        None,
+        (200, None),
+    );
+    add(
+        Method::POST,
         "/api/v1/api-keys/{id}/rotate",
         Perm(WriteGatewayConfig),
         "A new key replacing this one, which works on for `overlap_secs`",

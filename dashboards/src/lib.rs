@@ -14,6 +14,8 @@
 //! - [`table`]: the configuration cached in memory, reloaded on revision change.
 //! - [`openapi`]: `GET /api/openapi.json`, built from the route table.
 //! - [`users`]: `gatewatch user add` and the first admin of a fresh site.
+//! - [`test_send`]: test-sends of channels and rules, forwarded to the alerter's port
+//!   (`alerter_url`); no alerter code or credentials live here.
 
 pub mod access;
 pub mod answer;
@@ -26,6 +28,7 @@ pub mod me;
 pub mod openapi;
 pub mod random;
 pub mod table;
+pub mod test_send;
 pub mod users;
 pub mod write;
 
@@ -55,6 +58,8 @@ pub struct DashboardsConfig {
     pub secure_cookies: bool,
     /// How long a login lasts.
     pub session_ttl: Duration,
+    /// The alerter's port, where test-sends go (`http://127.0.0.1:8092`).
+    pub alerter_url: String,
 }
 
 impl std::fmt::Debug for DashboardsConfig {
@@ -64,6 +69,7 @@ impl std::fmt::Debug for DashboardsConfig {
             .field("pepper", &"<secret>")
             .field("secure_cookies", &self.secure_cookies)
             .field("session_ttl", &self.session_ttl)
+            .field("alerter_url", &self.alerter_url)
             .finish()
     }
 }
@@ -75,6 +81,7 @@ impl DashboardsConfig {
             pepper,
             secure_cookies: false,
             session_ttl: Duration::from_secs(12 * 3600),
+            alerter_url: "http://127.0.0.1:8092".into(),
         }
     }
 }
@@ -88,6 +95,8 @@ pub struct AppState {
     pub sessions: auth::Sessions,
     pub lockout: auth::Lockout,
     pub rules: Vec<access::Rule>,
+    /// For forwarding test-sends to the alerter.
+    pub http: reqwest::Client,
     openapi: String,
 }
 
@@ -150,6 +159,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(keys::revoke_grant),
         )
         .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/channels/{id}/test", post(test_send::channel))
+        .route("/api/v1/alert-rules/{id}/test", post(test_send::rule))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::guard,
@@ -208,6 +219,14 @@ pub async fn state(config: DashboardsConfig, store: Store) -> Arc<AppState> {
         config,
         cache,
         rules,
+        // The alerter is a sibling on the site's own network: no proxy from the environment,
+        // no redirects followed.
+        http: reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default(),
         openapi,
     })
 }

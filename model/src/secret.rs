@@ -14,13 +14,7 @@ pub const HASH_PREFIX: &str = "hmac-sha256:";
 
 /// `hmac-sha256:<64 hex digits>` of `secret` under `pepper`.
 pub fn hash_secret(pepper: &[u8], secret: &str) -> String {
-    let mut out = String::with_capacity(HASH_PREFIX.len() + 64);
-    out.push_str(HASH_PREFIX);
-    for b in mac(pepper, secret) {
-        out.push(char::from_digit((b >> 4) as u32, 16).unwrap_or('0'));
-        out.push(char::from_digit((b & 15) as u32, 16).unwrap_or('0'));
-    }
-    out
+    format!("{HASH_PREFIX}{}", hex(&mac(pepper, secret)))
 }
 
 /// Whether `secret` hashes to `stored`, compared in constant time.
@@ -34,6 +28,30 @@ pub fn verify_secret(pepper: &[u8], secret: &str, stored: &str) -> bool {
         Some(expected) => m.verify_slice(&expected).is_ok(),
         None => false,
     }
+}
+
+/// What the alerter's test-send bearer is derived from (see [`alerter_test_send_token`]).
+pub const TEST_SEND_PURPOSE: &str = "gatewatch alerter test-send";
+
+/// The bearer token of the alerter's `POST /v1/test-send`: hex HMAC-SHA256 of
+/// [`TEST_SEND_PURPOSE`] under the site pepper. Both the dashboards (caller) and the alerter
+/// (checker) hold the pepper, so no extra secret needs configuring.
+pub fn alerter_test_send_token(pepper: &[u8]) -> String {
+    hex(&mac(pepper, TEST_SEND_PURPOSE))
+}
+
+/// Whether `token` is [`alerter_test_send_token`] of `pepper`, compared in constant time.
+pub fn verify_alerter_test_send_token(pepper: &[u8], token: &str) -> bool {
+    verify_secret(pepper, TEST_SEND_PURPOSE, &format!("{HASH_PREFIX}{token}"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from_digit((b >> 4) as u32, 16).unwrap_or('0'));
+        out.push(char::from_digit((b & 15) as u32, 16).unwrap_or('0'));
+    }
+    out
 }
 
 fn new_mac(pepper: &[u8]) -> Hmac<Sha256> {
@@ -75,5 +93,20 @@ mod tests {
             hash_secret(b"Jefe", "what do ya want for nothing?"),
             "hmac-sha256:5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn test_send_token_is_the_hmac_of_its_purpose() {
+        let t = alerter_test_send_token(b"Jefe");
+        assert_eq!(t.len(), 64);
+        assert_eq!(
+            format!("{HASH_PREFIX}{t}"),
+            hash_secret(b"Jefe", "gatewatch alerter test-send")
+        );
+        assert!(verify_alerter_test_send_token(b"Jefe", &t));
+        assert!(!verify_alerter_test_send_token(b"other", &t));
+        assert!(!verify_alerter_test_send_token(b"Jefe", ""));
+        assert!(!verify_alerter_test_send_token(b"Jefe", &t[..63]));
+        assert!(!verify_alerter_test_send_token(b"Jefe", "zz"));
     }
 }

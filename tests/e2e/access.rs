@@ -412,6 +412,7 @@ fn second_gateway(site: &Site) -> Site {
         gateway,
         collector: site.collector,
         dashboards: site.dashboards,
+        alerter: site.alerter,
         clickhouse_url: site.clickhouse_url.clone(),
         database: site.database.clone(),
     }

@@ -18,22 +18,22 @@ use std::process::Stdio;
 
 /// A client of the admin API holding a session cookie, its CSRF token, or a bearer token.
 #[derive(Clone)]
-struct Api {
+pub(crate) struct Api {
     base: SocketAddr,
     cookie: Option<String>,
     csrf: Option<String>,
     bearer: Option<String>,
 }
 
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     headers: hyper::HeaderMap,
-    body: Value,
-    text: String,
+    pub(crate) body: Value,
+    pub(crate) text: String,
 }
 
 impl Api {
-    fn anonymous(base: SocketAddr) -> Api {
+    pub(crate) fn anonymous(base: SocketAddr) -> Api {
         Api {
             base,
             cookie: None,
@@ -42,7 +42,7 @@ impl Api {
         }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: &str,
         path: &str,
@@ -89,7 +89,7 @@ impl Api {
         self.call("GET", path, None, &[]).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> Answer {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Answer {
         self.call("POST", path, Some(&body.to_string()), &[]).await
     }
 
@@ -104,7 +104,7 @@ impl Api {
     }
 
     /// Logs in; panics unless it works.
-    async fn login(base: SocketAddr, user: &str, password: &str) -> Api {
+    pub(crate) async fn login(base: SocketAddr, user: &str, password: &str) -> Api {
         let a = Api::anonymous(base)
             .post("/api/v1/login", json!({"user": user, "password": password}))
             .await;
@@ -122,7 +122,7 @@ impl Api {
     }
 }
 
-fn add_user(site: &Site, name: &str, role: &str, password: &str) {
+pub(crate) fn add_user(site: &Site, name: &str, role: &str, password: &str) {
     let mut child = gatewatch(
         &["user", "add", name, "--role", role, "--password-stdin"],
         &site.config_path(),
@@ -1188,9 +1188,14 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
                 Access::Public | Access::Login => true,
                 Access::Perm(p) => role.may(p),
             };
+            // Test-sends go to the alerter, which this site does not run: 502 saying so
+            // counts as allowed (tests/e2e/test_send.rs covers them with a real alerter).
+            let alerter_down = rule.path.ends_with("/test")
+                && r.status == 502
+                && r.body["error"]["code"] == "alerter_unavailable";
             if allowed {
                 assert!(
-                    (200..300).contains(&r.status),
+                    (200..300).contains(&r.status) || alerter_down,
                     "{role} {method} {path}: {} {}",
                     r.status,
                     r.text

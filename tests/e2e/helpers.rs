@@ -29,6 +29,8 @@ pub struct Site {
     pub gateway: SocketAddr,
     pub collector: SocketAddr,
     pub dashboards: SocketAddr,
+    /// The alerter's port (health, metrics, test-send); the dashboards forward to it.
+    pub alerter: SocketAddr,
     pub clickhouse_url: String,
     pub database: String,
 }
@@ -41,6 +43,7 @@ impl Site {
             gateway: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             collector: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             dashboards: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            alerter: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             clickhouse_url: clickhouse_url.to_string(),
             database: format!("gwt_{name}"),
             dir,
@@ -63,8 +66,9 @@ listen = "{col}"
 insert_period_ms = 200
 [dashboards]
 listen = "{dash}"
+alerter_url = "http://{alerter}"
 [alerter]
-listen = "127.0.0.1:{p2}"
+listen = "{alerter}"
 [reports]
 listen = "127.0.0.1:{p3}"
 {routes}
@@ -75,7 +79,7 @@ listen = "127.0.0.1:{p3}"
             gw = site.gateway,
             col = site.collector,
             dash = site.dashboards,
-            p2 = free_port(),
+            alerter = site.alerter,
             p3 = free_port(),
         );
         std::fs::write(site.config_path(), toml).unwrap();
@@ -136,6 +140,7 @@ listen = "127.0.0.1:{p3}"
             "gateway" | "up" => self.gateway,
             "collector" => self.collector,
             "dashboards" => self.dashboards,
+            "alerter" => self.alerter,
             _ => panic!("no port known for {role}"),
         };
         let p = Proc {

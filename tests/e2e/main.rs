@@ -13,3 +13,4 @@ mod hot_reload;
 mod masking;
 mod routing;
 mod spine;
+mod test_send;

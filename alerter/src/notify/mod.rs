@@ -173,6 +173,10 @@ impl Directory {
         }
         d
     }
+    /// From addresses already grouped per role (the evaluator's snapshot).
+    pub fn from_roles(map: BTreeMap<Role, Vec<String>>) -> Directory {
+        Directory(map)
+    }
     pub fn addresses(&self, role: Role) -> &[String] {
         self.0.get(&role).map_or(&[], Vec::as_slice)
     }

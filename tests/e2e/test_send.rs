@@ -1,0 +1,400 @@
+//! Test-sends end to end: `gatewatch alerter` and `gatewatch dashboards` as processes, a real
+//! SMTP server (aiosmtpd) and a fake LINE Messaging API. A channel and a rule are created
+//! through the admin API and test-sent; the mail and the LINE push arrive, and the answers
+//! carry the far end's status (a LINE 400 is `sent: false` with 400). The alerter's own
+//! endpoint refuses a wrong bearer.
+
+use crate::admin::{add_user, Api};
+use crate::helpers::*;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const PW: &str = "a long test password";
+/// LINE ids the fake API takes and refuses.
+const OK: &str = "U00000000000000000000000000000001";
+const BAD: &str = "Ubbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+/// aiosmtpd (alerter/tests/smtp_sink.py) writing each mail as JSON into its directory.
+struct SmtpSink {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("alerter/tests/smtp_sink.py");
+        let python = std::env::var("GATEWATCH_TEST_PYTHON").unwrap_or_else(|_| {
+            if Path::new("/usr/bin/python3").exists() {
+                "/usr/bin/python3".into()
+            } else {
+                "python3".into()
+            }
+        });
+        let port = free_port();
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "aiosmtpd did not start");
+        SmtpSink { child, port, dir }
+    }
+
+    fn mails(&self) -> Vec<Value> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the fake LINE API was sent: (authorization header, retry key, body).
+type Pushes = Arc<Mutex<Vec<(String, String, Value)>>>;
+
+/// A fake LINE Messaging API: `POST /v2/bot/message/push` answers 200 with sent message ids,
+/// but 400 (LINE's own wording) for the target [`BAD`].
+async fn fake_line() -> (std::net::SocketAddr, Pushes) {
+    let pushes: Pushes = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let p = pushes.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let p = p.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let p = p.clone();
+                    async move {
+                        let h = |n: &str| {
+                            req.headers()
+                                .get(n)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_string()
+                        };
+                        let (auth, key) = (h("authorization"), h("x-line-retry-key"));
+                        let path = req.uri().path().to_string();
+                        let bytes = req.into_body().collect().await.unwrap().to_bytes();
+                        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                        let (status, answer) = if path != "/v2/bot/message/push" {
+                            (404, json!({"message": "Not found"}))
+                        } else if body["to"] == BAD {
+                            (
+                                400,
+                                json!({"message": "The property, 'to', in the request body is invalid (line: -, column: -)"}),
+                            )
+                        } else {
+                            (
+                                200,
+                                json!({"sentMessages": [{"id": "4611", "quoteToken": "q"}]}),
+                            )
+                        };
+                        p.lock().unwrap().push((auth, key, body));
+                        let mut r = Response::new(Full::new(Bytes::from(answer.to_string())));
+                        *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                        Ok::<_, std::convert::Infallible>(r)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, pushes)
+}
+
+async fn wait_for_mails(sink: &SmtpSink, n: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let m = sink.mails();
+        if m.len() >= n {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{n} mail(s) did not arrive; got {:?}", sink.mails());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_sends_reach_smtp_and_line_and_report_their_answers() {
+    let smtp = SmtpSink::start();
+    let (line, pushes) = fake_line().await;
+    let extra = format!(
+        "[alerter.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"gatewatch@example.tw\"\n[alerter.line]\nbase_url = \"http://{line}\"\nchannel_access_token = \"line-token\"\n",
+        smtp.port
+    );
+    let site = Site::new(
+        "test_send",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        &extra,
+    );
+    let store = site.migrate().await;
+    add_user(&site, "boss", "admin", PW);
+    add_user(&site, "sam", "support", PW);
+    let _alerter = site.start("alerter").await;
+    let _dash = site.start("dashboards").await;
+    let admin = Api::login(site.dashboards, "boss", PW).await;
+    for (id, body) in [
+        ("mail", json!({"email": {"to": ["ops@example.tw"]}})),
+        ("line-ok", json!({"line": {"to": [OK]}})),
+        ("line-bad", json!({"line": {"to": [BAD]}})),
+    ] {
+        let mut b = body;
+        b["id"] = json!(id);
+        let r = admin.post("/api/v1/channels", b).await;
+        assert_eq!(r.status, 201, "{id}: {}", r.text);
+    }
+    let rule = |id: &str, recipients: Value| {
+        json!({
+            "id": id, "name": "CPU 高", "kind": {"type": "node_cpu"}, "threshold": 90,
+            "for_secs": 180, "repeat_secs": 180, "recipients": recipients
+        })
+    };
+    let r = admin
+        .post(
+            "/api/v1/alert-rules",
+            rule("cpu", json!({"emails": ["rule@example.tw"], "line": [OK]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // Manager mail goes to users with that role: there are none.
+    let r = admin
+        .post(
+            "/api/v1/alert-rules",
+            rule("nobody", json!({"roles": ["manager"]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    // A mail channel: aiosmtpd's 250.
+    let r = admin.post("/api/v1/channels/mail/test", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let res = &r.body["results"][0];
+    assert_eq!(res["sent"], true, "{}", r.text);
+    assert_eq!(res["status"], 250, "{}", r.text);
+    assert_eq!(res["channel"], "email");
+    let mails = wait_for_mails(&smtp, 1).await;
+    assert_eq!(mails[0]["rcpt_tos"], json!(["ops@example.tw"]));
+    assert!(
+        mails[0]["subject"].as_str().unwrap().contains("[TEST]"),
+        "{}",
+        mails[0]
+    );
+
+    // A LINE channel: the fake API's 200 and its body.
+    let r = admin.post("/api/v1/channels/line-ok/test", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let res = &r.body["results"][0];
+    assert_eq!(
+        (res["sent"].clone(), res["status"].clone()),
+        (json!(true), json!(200)),
+        "{}",
+        r.text
+    );
+    assert!(res["answer"].as_str().unwrap().contains("sentMessages"));
+    {
+        let p = pushes.lock().unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].0, "Bearer line-token");
+        assert!(!p[0].1.is_empty(), "a retry key is sent");
+        assert_eq!(p[0].2["to"], OK);
+        assert_eq!(p[0].2["messages"][0]["type"], "text");
+    }
+
+    // LINE refusing: not sent, with LINE's status and words.
+    let r = admin
+        .post("/api/v1/channels/line-bad/test", json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let res = &r.body["results"][0];
+    assert_eq!(res["sent"], false, "{}", r.text);
+    assert_eq!(res["status"], 400, "{}", r.text);
+    assert!(
+        res["answer"].as_str().unwrap().contains("'to'"),
+        "{}",
+        r.text
+    );
+
+    // The rule: a sample firing notice to each recipient.
+    let r = admin.post("/api/v1/alert-rules/cpu/test", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let results = r.body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{}", r.text);
+    for res in results {
+        assert_eq!(res["sent"], true, "{}", r.text);
+    }
+    let mails = wait_for_mails(&smtp, 2).await;
+    assert_eq!(mails[1]["rcpt_tos"], json!(["rule@example.tw"]));
+    assert!(mails[1]["subject"].as_str().unwrap().contains("CPU 高"));
+    assert_eq!(pushes.lock().unwrap().len(), 3);
+
+    // Unknown ids and a rule reaching nobody.
+    let r = admin.post("/api/v1/channels/nope/test", json!({})).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.body["error"]["field"], "channel");
+    let r = admin
+        .post("/api/v1/alert-rules/nobody/test", json!({}))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "no_recipients");
+
+    // A role without the permission.
+    let sam = Api::login(site.dashboards, "sam", PW).await;
+    let r = sam.post("/api/v1/channels/mail/test", json!({})).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+
+    // The alerter's own port: a wrong or missing bearer is 401.
+    let direct = Api::anonymous(site.alerter);
+    let body = json!({"channel": "mail"}).to_string();
+    for auth in [Some("Bearer 00"), Some("Basic Ym9zczpwdw=="), None::<&str>] {
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", *a)).collect();
+        let r = direct
+            .call("POST", "/v1/test-send", Some(&body), &headers)
+            .await;
+        assert_eq!(r.status, 401, "{auth:?}: {}", r.text);
+    }
+    assert_eq!(smtp.mails().len(), 2, "nothing sent on a refused bearer");
+    // The right bearer, derived from the site's pepper as the dashboards derive it: bad
+    // bodies are 422 naming the field, a good one sends.
+    let pepper = std::fs::read(site.dir.path().join("data/secret/pepper")).unwrap();
+    let bearer = format!(
+        "Bearer {}",
+        gatewatch_model::secret::alerter_test_send_token(&pepper)
+    );
+    for (body, field) in [
+        (r#"{"bogus":1}"#, "bogus"),
+        (r#"{"channel":"mail","rule":"cpu"}"#, "rule"),
+        ("{}", "channel"),
+    ] {
+        let r = direct
+            .call(
+                "POST",
+                "/v1/test-send",
+                Some(body),
+                &[("authorization", &bearer)],
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{body}: {}",
+            r.text
+        );
+    }
+    let r = direct
+        .call(
+            "POST",
+            "/v1/test-send",
+            Some(&body),
+            &[("authorization", &bearer)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["results"][0]["status"], 250, "{}", r.text);
+    wait_for_mails(&smtp, 3).await;
+
+    // Every attempt is an alert event; every test-send an audit row.
+    let rows: Vec<(String, String)> = store
+        .client()
+        .query("SELECT channel, result FROM alert_events WHERE event = 'test' ORDER BY ts_us")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("mail".to_string(), "sent".to_string()),
+            ("line-ok".into(), "sent".into()),
+            ("line-bad".into(), "failed".into()),
+            ("email".into(), "sent".into()),
+            ("line".into(), "sent".into()),
+            ("mail".into(), "sent".into()),
+        ]
+    );
+    let r = admin
+        .call("GET", "/api/v1/audit?limit=100", None, &[])
+        .await;
+    let actions: Vec<&str> = r.body["items"]
+        .as_array()
+        .or(r.body.as_array())
+        .map(|a| a.iter().filter_map(|x| x["action"].as_str()).collect())
+        .unwrap_or_default();
+    for want in ["channel.test", "alert_rule.test"] {
+        assert!(actions.contains(&want), "{want} in {}", r.text);
+    }
+}
+
+/// `gatewatch up` serves test-send on its alerter port too, and the dashboards in the same
+/// process reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gatewatch_up_serves_test_send() {
+    let smtp = SmtpSink::start();
+    let extra = format!(
+        "[alerter.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"gatewatch@example.tw\"\n",
+        smtp.port
+    );
+    let site = Site::new(
+        "test_send_up",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        &extra,
+    );
+    site.migrate().await;
+    add_user(&site, "boss", "admin", PW);
+    let _up = site.start_args(&["up"]).await;
+    let admin = Api::login(site.dashboards, "boss", PW).await;
+    let r = admin
+        .post(
+            "/api/v1/channels",
+            json!({"id": "mail", "email": {"to": ["up@example.tw"]}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = admin.post("/api/v1/channels/mail/test", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["results"][0]["status"], 250, "{}", r.text);
+    let mails = wait_for_mails(&smtp, 1).await;
+    assert_eq!(mails[0]["rcpt_tos"], json!(["up@example.tw"]));
+    let r = Api::anonymous(site.alerter)
+        .call(
+            "POST",
+            "/v1/test-send",
+            Some(r#"{"channel":"mail"}"#),
+            &[("authorization", "Bearer wrong")],
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+}
