@@ -177,6 +177,18 @@ pub struct Engine<D> {
     /// Sends under way; recorded when they finish (a slow channel does not hold up the
     /// rounds, which renew the lease).
     inflight: tokio::task::JoinSet<(Send, Delivery, Duration)>,
+    /// Consecutive failed sends per channel kind (`email`, `line`, `webhook`), and whether a
+    /// "channel failing" notice went out for the current run of failures.
+    channel_health: HashMap<&'static str, ChannelHealth>,
+}
+
+/// A channel kind that failed this many sends in a row raises its own notice on the others.
+pub const CHANNEL_FAILURES_TO_ALERT: u32 = 3;
+
+#[derive(Debug, Default)]
+struct ChannelHealth {
+    failures: u32,
+    alerted: bool,
 }
 
 /// Parses a scope key's text form (`node=gw1,mount=/var`).
@@ -236,6 +248,7 @@ impl<D: Dispatcher> Engine<D> {
             events: VecDeque::new(),
             dirty: HashMap::new(),
             inflight: tokio::task::JoinSet::new(),
+            channel_health: HashMap::new(),
         }
     }
 
@@ -767,7 +780,99 @@ impl<D: Dispatcher> Engine<D> {
             self.metrics.failed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, detail = %e.detail, "notice failed");
         }
+        let channel = s.to.channel();
+        let h = self.channel_health.entry(channel).or_default();
+        let change = if sent {
+            let was_alerted = h.alerted;
+            *h = ChannelHealth::default();
+            was_alerted.then_some(false)
+        } else {
+            h.failures += 1;
+            let raise = h.failures >= CHANNEL_FAILURES_TO_ALERT && !h.alerted;
+            h.alerted |= raise;
+            raise.then_some(true)
+        };
+        if let Some(failing) = change {
+            self.channel_notice(channel, failing, &e);
+        }
         self.record(e);
+    }
+
+    /// "Channel X keeps failing" (or "works again"), sent to the recipients of the rule whose
+    /// notice showed it on every *other* channel kind, and recorded under the rule id
+    /// `channel:X`. Its own sends count toward their channels like any other.
+    fn channel_notice(&mut self, channel: &'static str, failing: bool, last: &AlertEvent) {
+        let Some(rule) = self.sources.rules.iter().find(|r| r.id == last.rule_id) else {
+            return;
+        };
+        let recipients: Vec<Recipient> = dispatch::resolve(
+            &rule.spec.recipients,
+            &self.sources.directory,
+            &self.sources.channels,
+        )
+        .into_iter()
+        .filter(|to| to.channel() != channel)
+        .collect();
+        let now = Utc::now();
+        let (subject, text) = if failing {
+            (
+                format!("[gatewatch] {channel} notices keep failing"),
+                format!(
+                    "{CHANNEL_FAILURES_TO_ALERT} {channel} notices in a row failed; the last, to {} for rule {}: {}",
+                    last.recipient, last.rule_id, last.detail
+                ),
+            )
+        } else {
+            (
+                format!("[gatewatch] {channel} notices work again"),
+                format!("a {channel} notice went out again (to {})", last.recipient),
+            )
+        };
+        tracing::warn!(
+            channel,
+            failing,
+            others = recipients.len(),
+            "channel health changed"
+        );
+        let mut base = last.clone();
+        base.ts_us = now.timestamp_micros();
+        base.rule_id = format!("channel:{channel}");
+        base.rule_version = 0;
+        base.scope_key = String::new();
+        base.event = if failing { "firing" } else { "resolved" }.into();
+        base.phase = if failing { "firing" } else { "ok" }.into();
+        base.value = 0.0;
+        base.threshold = f64::from(CHANNEL_FAILURES_TO_ALERT);
+        base.channel = channel.into();
+        base.recipient = String::new();
+        base.notification_id = Uuid::nil();
+        base.attempt = 0;
+        base.result = String::new();
+        base.detail = text.clone();
+        self.record(base.clone());
+        for to in recipients {
+            // Each raise or recovery is its own notice: fresh ids, nothing to deduplicate.
+            let id = Uuid::new_v4();
+            let mut event = base.clone();
+            event.event = "notify".into();
+            event.channel = to.channel().into();
+            event.recipient = to.address().into();
+            event.notification_id = id;
+            let msg = Outgoing {
+                subject: subject.clone(),
+                text: text.clone(),
+                html: None,
+                dedup_key: id.to_string(),
+                vars: BTreeMap::new(),
+                notification_id: id,
+            };
+            let d = self.dispatcher.clone();
+            self.inflight.spawn(async move {
+                let started = Instant::now();
+                let delivery = d.send(&to, &msg).await;
+                (Send { event, to, msg }, delivery, started.elapsed())
+            });
+        }
     }
 }
 

@@ -869,3 +869,101 @@ async fn observations_per_kind_and_scope_key() {
         .await;
     assert!(got.values.is_empty() && got.error.is_some());
 }
+
+/// A dispatcher whose LINE sends fail until told otherwise; every attempt is recorded.
+struct LineDown {
+    rec: Arc<Recorder>,
+    line_ok: std::sync::atomic::AtomicBool,
+}
+
+impl Dispatcher for LineDown {
+    async fn send(&self, to: &Recipient, msg: &Outgoing) -> Delivery {
+        self.rec.push(Sent {
+            to: to.clone(),
+            msg: msg.clone(),
+            at: Utc::now(),
+            by: "a".into(),
+        });
+        let down = matches!(to, Recipient::Line(_))
+            && !self.line_ok.load(std::sync::atomic::Ordering::SeqCst);
+        if down {
+            Delivery::failed(1, "500 LINE is down (test)")
+        } else {
+            Delivery::sent(1, "250 ok (test)")
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_that_keeps_failing_raises_its_own_notice_on_the_others() {
+    let store = migrated_store("alerter_eval_channel_down").await;
+    let dir = tempfile::tempdir().unwrap();
+    put(&store, EntityKind::AlertRule, "cpu", cpu_rule(1, 1)).await;
+    let (cpu, feeder) = feed(&store, "n1");
+    let d = Arc::new(LineDown {
+        rec: Recorder::named("a", None),
+        line_ok: false.into(),
+    });
+    let (stop, rx) = watch::channel(false);
+    let engine = Engine::new(store.clone(), config("a", dir.path(), &store), d.clone());
+    let task = tokio::spawn(engine.run(async move {
+        let mut rx = rx;
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    cpu.send(95.0).unwrap();
+
+    let mail_with = |subject: &'static str| {
+        let d = d.clone();
+        async move || {
+            d.rec.all().into_iter().find(|s| {
+                matches!(&s.to, Recipient::Email(a) if a == "ops@example.tw")
+                    && s.msg.subject.contains(subject)
+            })
+        }
+    };
+    let failing = eventually(
+        "the channel-failing mail",
+        30,
+        mail_with("line notices keep failing"),
+    )
+    .await;
+    assert!(
+        failing.msg.text.contains("500 LINE is down"),
+        "{:?}",
+        failing.msg
+    );
+    // Exactly one such notice for the run of failures, and none to LINE itself.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let about_line: Vec<Sent> = d
+        .rec
+        .all()
+        .into_iter()
+        .filter(|s| s.msg.subject.contains("line notices"))
+        .collect();
+    assert_eq!(about_line.len(), 1, "{about_line:?}");
+    assert!(about_line
+        .iter()
+        .all(|s| !matches!(s.to, Recipient::Line(_))));
+
+    // LINE comes back: the next repeat gets through and a recovery mail follows.
+    d.line_ok.store(true, std::sync::atomic::Ordering::SeqCst);
+    eventually(
+        "the channel-recovered mail",
+        30,
+        mail_with("line notices work again"),
+    )
+    .await;
+    let ev = eventually("the channel events", 10, async || {
+        let e = events(&store, "channel:line").await;
+        let kinds: Vec<String> = e.iter().map(|e| e.event.clone()).collect();
+        (kinds.contains(&"firing".to_string()) && kinds.contains(&"resolved".to_string()))
+            .then_some(e)
+    })
+    .await;
+    assert!(ev.iter().any(|e| e.event == "notify" && e.result == "sent"));
+
+    let _ = cpu.send(-1.0);
+    let _ = feeder.await;
+    let _ = stop.send(true);
+    let _ = task.await;
+}
