@@ -100,6 +100,12 @@ pub struct CallRecord {
     pub error: String,
 }
 
+/// Microseconds since the epoch as whole seconds of a ClickHouse `DateTime` (clamped to its
+/// range): the `ts` column of every table that also keeps `ts_us`.
+pub fn secs_of_us(us: i64) -> u32 {
+    us.div_euclid(1_000_000).clamp(0, u32::MAX as i64) as u32
+}
+
 /// Earliest accepted call time: 2000-01-01T00:00:00Z. Anything before is a unit mistake
 /// (seconds or milliseconds sent as microseconds).
 pub const MIN_TS_US: i64 = 946_684_800_000_000;
@@ -135,7 +141,7 @@ impl CallRecord {
 
     /// Start time in whole seconds (the `ts` column).
     pub fn ts_secs(&self) -> u32 {
-        (self.ts_us.div_euclid(1_000_000)).clamp(0, u32::MAX as i64) as u32
+        secs_of_us(self.ts_us)
     }
 
     /// 1 for 1xx … 5 for 5xx.

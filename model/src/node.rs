@@ -96,6 +96,6 @@ impl NodeSample {
 
     /// Sample time in whole seconds (the `ts` column).
     pub fn ts_secs(&self) -> u32 {
-        (self.ts_us.div_euclid(1_000_000)).clamp(0, u32::MAX as i64) as u32
+        crate::call::secs_of_us(self.ts_us)
     }
 }

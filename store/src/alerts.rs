@@ -20,16 +20,13 @@
 //! repeated retry key. Expiry compares clocks of different machines: keep them in sync (NTP);
 //! the lease's time to live (seconds) is far above any sane skew.
 
+use gatewatch_model::call::secs_of_us;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::time::Duration;
 use uuid::Uuid;
 
 use crate::{sql, Result, Store};
-
-fn secs(us: i64) -> u32 {
-    us.div_euclid(1_000_000).clamp(0, u32::MAX as i64) as u32
-}
 
 /// One row of `alert_events`: a transition, or one attempt to notify one recipient.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,7 +80,7 @@ struct EventRow {
 impl From<&AlertEvent> for EventRow {
     fn from(e: &AlertEvent) -> EventRow {
         EventRow {
-            ts: secs(e.ts_us),
+            ts: secs_of_us(e.ts_us),
             ts_us: e.ts_us,
             rule_id: e.rule_id.clone(),
             rule_version: e.rule_version,
@@ -173,8 +170,8 @@ pub async fn read_events(store: &Store, q: &EventQuery) -> Result<Vec<AlertEvent
     let mut query = store
         .client()
         .query(&sql)
-        .bind(secs(q.from_us))
-        .bind(secs(q.to_us))
+        .bind(secs_of_us(q.from_us))
+        .bind(secs_of_us(q.to_us))
         .bind(q.from_us)
         .bind(q.to_us);
     if let Some(r) = &q.rule_id {
@@ -211,7 +208,7 @@ pub async fn sent_notifications(
     let rows: Vec<Id> = store
         .client()
         .query(&sql)
-        .bind(secs(since_us))
+        .bind(secs_of_us(since_us))
         .fetch_all()
         .await
         .map_err(|e| store.err(&sql, e))?;
@@ -250,7 +247,7 @@ pub async fn save_states(store: &Store, alerter: &str, states: &[SavedState]) ->
         .map_err(|e| store.err(what, e))?;
     for s in states {
         ins.write(&StateRow {
-            ts: secs(s.ts_us),
+            ts: secs_of_us(s.ts_us),
             ts_us: s.ts_us,
             rule_id: &s.rule_id,
             scope_key: &s.scope_key,

@@ -1,6 +1,7 @@
 //! The audit log (`audit_log`): who did what, when, from where — every configuration change,
 //! key action and login (successful or not). Rows are only ever appended.
 
+use gatewatch_model::call::secs_of_us;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -52,7 +53,7 @@ pub async fn write(store: &Store, events: &[AuditEvent]) -> crate::Result<()> {
         .map_err(|e| store.err(what, e))?;
     for e in events {
         ins.write(&Row {
-            ts: e.ts_us.div_euclid(1_000_000).clamp(0, u32::MAX as i64) as u32,
+            ts: secs_of_us(e.ts_us),
             ts_us: e.ts_us,
             actor: e.actor.clone(),
             action: e.action.clone(),
@@ -83,7 +84,6 @@ pub struct AuditQuery {
 
 /// Rows in the window, newest first.
 pub async fn read(store: &Store, q: &AuditQuery) -> crate::Result<Vec<AuditEvent>> {
-    let secs = |us: i64| us.div_euclid(1_000_000).clamp(0, u32::MAX as i64) as u32;
     // `ts` bounds prune partitions; `ts_us` makes the window exact.
     let mut sql = String::from(
         "SELECT ts, ts_us, actor, action, entity, id, change_id, client_ip, detail \
@@ -97,8 +97,8 @@ pub async fn read(store: &Store, q: &AuditQuery) -> crate::Result<Vec<AuditEvent
     let mut query = store
         .client()
         .query(&sql)
-        .bind(secs(q.from_us))
-        .bind(secs(q.to_us))
+        .bind(secs_of_us(q.from_us))
+        .bind(secs_of_us(q.to_us))
         .bind(q.from_us)
         .bind(q.to_us);
     if let Some(a) = &q.actor {

@@ -18,6 +18,7 @@
 //! landing after its own read-back is not told (the window is one insert long). Run the admin
 //! API in one process, or accept that window. The losing row stays in the history.
 
+use gatewatch_model::call::secs_of_us;
 use gatewatch_model::EntityKind;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -195,7 +196,7 @@ pub async fn write(
         .insert::<Row>("config_log")
         .await
         .map_err(|e| store.err(what, e))?;
-    let ts = now_us.div_euclid(1_000_000).clamp(0, u32::MAX as i64) as u32;
+    let ts = secs_of_us(now_us);
     for (c, (_, _, version)) in changes.iter().zip(&versions) {
         ins.write(&Row {
             entity: c.kind.as_str(),
