@@ -174,6 +174,30 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
     Ok(d)
 }
 
+/// The report API, served by the dashboards role behind its role check.
+fn report_mount(config: &Config, store: &Store) -> gatewatch_dashboards::Mount {
+    use gatewatch_dashboards::access::{Access, Rule};
+    let api = gatewatch_reports::http::ReportsApi {
+        store: store.clone(),
+        site_tz: config.timezone,
+    };
+    let rules = gatewatch_reports::http::access()
+        .into_iter()
+        .map(|r| Rule {
+            method: r.method,
+            path: r.path.to_string(),
+            access: Access::Perm(r.permission),
+            summary: r.summary.to_string(),
+            request: None,
+            response: (200, None),
+        })
+        .collect();
+    gatewatch_dashboards::Mount {
+        router: gatewatch_reports::http::router(api),
+        rules,
+    }
+}
+
 /// Creates `admin` on a site that never had a user, printing its password once on stdout.
 /// While ClickHouse is away or not migrated yet, tries again every few seconds.
 async fn first_admin(store: Store) {
@@ -200,9 +224,13 @@ async fn first_admin(store: Store) {
 /// `gatewatch dashboards`.
 pub async fn dashboards(config: Config) -> anyhow::Result<()> {
     let store = Store::new(config.store.clone());
-    let running = gatewatch_dashboards::bind(dashboards_config(&config)?, store.clone())
-        .await
-        .context("dashboards")?;
+    let running = gatewatch_dashboards::bind_with(
+        dashboards_config(&config)?,
+        store.clone(),
+        vec![report_mount(&config, &store)],
+    )
+    .await
+    .context("dashboards")?;
     // Waited for briefly when ClickHouse answers, so the password comes before "listening".
     let mut admin = tokio::spawn(first_admin(store));
     let _ = tokio::time::timeout(Duration::from_secs(5), &mut admin).await;
@@ -236,9 +264,13 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     tracing::info!(listen = %collector.local_addr(), "collector listening");
     let collector = tokio::spawn(collector.serve(stopped(&stop_rest)));
 
-    let dashboards = gatewatch_dashboards::bind(dashboards_config(&config)?, store.clone())
-        .await
-        .context("dashboards")?;
+    let dashboards = gatewatch_dashboards::bind_with(
+        dashboards_config(&config)?,
+        store.clone(),
+        vec![report_mount(&config, &store)],
+    )
+    .await
+    .context("dashboards")?;
     first_admin(store.clone()).await;
     tracing::info!(listen = %dashboards.local_addr(), "dashboards listening (admin API under /api/v1/)");
     let dashboards = tokio::spawn(dashboards.serve(stopped(&stop_rest)));

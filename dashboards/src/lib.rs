@@ -98,6 +98,15 @@ pub struct AppState {
     /// For forwarding test-sends to the alerter.
     pub http: reqwest::Client,
     openapi: String,
+    /// Routes of other roles served here (the report API), behind the same role check.
+    mounted: Router<Arc<AppState>>,
+}
+
+/// Routes another role serves through this one (the report API): its router and its rows of
+/// the route table, which the role check and the OpenAPI document read like our own.
+pub struct Mount {
+    pub router: Router<Arc<AppState>>,
+    pub rules: Vec<access::Rule>,
 }
 
 /// The router of the whole role.
@@ -161,6 +170,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/channels/{id}/test", post(test_send::channel))
         .route("/api/v1/alert-rules/{id}/test", post(test_send::rule))
+        .merge(state.mounted.clone())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::guard,
@@ -202,12 +212,17 @@ async fn openapi_json(State(state): State<Arc<AppState>>) -> Response {
 
 /// The state of a role, loading the configuration once (a failure is logged; the poller
 /// keeps trying and `/readyz` says so).
-pub async fn state(config: DashboardsConfig, store: Store) -> Arc<AppState> {
+pub async fn state(config: DashboardsConfig, store: Store, mounts: Vec<Mount>) -> Arc<AppState> {
     let cache = Arc::new(table::Cache::new(store.clone()));
     if let Err(e) = cache.refresh(true).await {
         tracing::warn!(error = %e, "cannot load the configuration yet; retrying every second");
     }
-    let rules = access::rules();
+    let mut rules = access::rules();
+    let mut mounted = Router::new();
+    for m in mounts {
+        rules.extend(m.rules);
+        mounted = mounted.merge(m.router);
+    }
     let openapi = openapi::document(&rules)
         .to_json()
         .unwrap_or_else(|_| "{}".into());
@@ -228,6 +243,7 @@ pub async fn state(config: DashboardsConfig, store: Store) -> Arc<AppState> {
             .build()
             .unwrap_or_default(),
         openapi,
+        mounted,
     })
 }
 
@@ -239,13 +255,22 @@ pub struct Running {
 
 /// Binds the port and loads the configuration.
 pub async fn bind(config: DashboardsConfig, store: Store) -> Result<Running> {
+    bind_with(config, store, Vec::new()).await
+}
+
+/// [`bind`], also serving the routes of `mounts`.
+pub async fn bind_with(
+    config: DashboardsConfig,
+    store: Store,
+    mounts: Vec<Mount>,
+) -> Result<Running> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Listen {
             addr: config.listen,
             source,
         })?;
-    let state = state(config, store).await;
+    let state = state(config, store, mounts).await;
     Ok(Running { listener, state })
 }
 

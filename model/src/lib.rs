@@ -16,6 +16,7 @@ pub mod mask;
 pub mod ndjson;
 pub mod node;
 pub mod outcome;
+pub mod report;
 pub mod secret;
 pub mod user;
 

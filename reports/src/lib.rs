@@ -1,4 +1,20 @@
-//! Reports: usage, traffic, latency and error reports over `api_calls` and its rollups, charts
-//! (SVG, PNG), CSV, and scheduled report mail.
+//! Reports: usage, traffic, latency, error, client, node and call-detail reports over
+//! `api_calls`, its rollups and `node_metrics`; tables as JSON and CSV ([`table`]), charts as
+//! SVG and PNG ([`chart`]); the report API ([`http`], mounted by the dashboards role); and
+//! scheduled report mail.
 //!
-//! Not built yet: see the reports issue. The crate exists so the workspace has its final shape.
+//! - [`catalog`]: which query answers which report; [`catalog::Report`], every answer's shape.
+//! - [`queries`]: one module per report; SQL takes caller values only through
+//!   [`queries::filter`].
+//! - What a report is asked for (kind, range, zone, bucket, filters) is
+//!   `gatewatch_model::report`, shared with report subscriptions.
+
+pub mod catalog;
+pub mod chart;
+pub mod error;
+pub mod http;
+pub mod queries;
+pub mod table;
+
+pub use catalog::{run, Report};
+pub use error::{ReportError, Result};

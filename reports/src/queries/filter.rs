@@ -1,0 +1,188 @@
+//! The one place report SQL takes caller values: the time window and the filters become a
+//! `WHERE` condition here, every value through `store::sql::quote_string`, every number typed.
+//! Tested with hostile input below and against ClickHouse in `tests/`.
+
+use gatewatch_model::report::{Bucket, ReportParams, Window};
+use gatewatch_store::sql::quote_string;
+
+/// The tables a report can read, narrowest first (see migrations/sql/0002_rollups.sql).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `api_calls`: one row per call; every column; exact.
+    Raw,
+    /// `api_calls_1m`: minute × API × node × status class × outcome.
+    Minute,
+    /// `api_calls_1h`: hour × API × status class × outcome.
+    Hour,
+    /// `client_api_1h`: hour × client × API × status class × outcome.
+    ClientHour,
+}
+
+/// A dimension a filter or grouping needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dim {
+    Api,
+    Module,
+    Client,
+    Node,
+    StatusClass,
+    Outcome,
+}
+
+impl Source {
+    pub fn table(self) -> &'static str {
+        match self {
+            Source::Raw => "api_calls",
+            Source::Minute => "api_calls_1m",
+            Source::Hour => "api_calls_1h",
+            Source::ClientHour => "client_api_1h",
+        }
+    }
+
+    pub fn has(self, d: Dim) -> bool {
+        match self {
+            Source::Raw => true,
+            Source::Minute => !matches!(d, Dim::Module | Dim::Client),
+            Source::Hour => !matches!(d, Dim::Module | Dim::Client | Dim::Node),
+            Source::ClientHour => !matches!(d, Dim::Module | Dim::Node),
+        }
+    }
+
+    /// Seconds per row of the table's time column (0 for the raw table).
+    pub fn grain(self) -> i64 {
+        match self {
+            Source::Raw => 0,
+            Source::Minute => 60,
+            Source::Hour | Source::ClientHour => 3_600,
+        }
+    }
+
+    /// The status class of a row.
+    pub fn status_class_expr(self) -> &'static str {
+        match self {
+            Source::Raw => "toUInt8(intDiv(status, 100))",
+            _ => "status_class",
+        }
+    }
+}
+
+/// The dimensions the parameters filter on.
+pub fn filtered_dims(p: &ReportParams) -> Vec<Dim> {
+    let mut d = Vec::new();
+    if !p.apis.is_empty() {
+        d.push(Dim::Api)
+    }
+    if !p.modules.is_empty() {
+        d.push(Dim::Module)
+    }
+    if !p.clients.is_empty() {
+        d.push(Dim::Client)
+    }
+    if !p.nodes.is_empty() {
+        d.push(Dim::Node)
+    }
+    if !p.status_classes.is_empty() {
+        d.push(Dim::StatusClass)
+    }
+    if !p.outcomes.is_empty() {
+        d.push(Dim::Outcome)
+    }
+    d
+}
+
+/// `ts >= … AND ts < … AND api_id IN (…) …` for `source`. A rollup's rows are whole buckets,
+/// so its window is widened to the buckets that overlap it (callers say so in the report's
+/// `source` note). Filters the source lacks are left out: pick a source that has them
+/// ([`Source::has`]).
+pub fn conditions(p: &ReportParams, w: &Window, source: Source) -> String {
+    let (mut from, to) = (w.from.timestamp(), w.to.timestamp());
+    if source.grain() > 0 {
+        from -= from.rem_euclid(source.grain());
+    }
+    let mut c = vec![
+        format!("ts >= toDateTime({from})"),
+        format!("ts < toDateTime({to})"),
+    ];
+    let mut list = |dim: Dim, col: &str, vals: &[String]| {
+        if !vals.is_empty() && source.has(dim) {
+            c.push(format!("{col} IN ({})", quoted_list(vals)));
+        }
+    };
+    list(Dim::Api, "api_id", &p.apis);
+    list(Dim::Module, "module", &p.modules);
+    list(Dim::Client, "client_id", &p.clients);
+    list(Dim::Node, "node", &p.nodes);
+    if !p.status_classes.is_empty() {
+        let classes: Vec<String> = p.status_classes.iter().map(u8::to_string).collect();
+        c.push(format!(
+            "{} IN ({})",
+            source.status_class_expr(),
+            classes.join(", ")
+        ));
+    }
+    if !p.outcomes.is_empty() {
+        let names: Vec<String> = p.outcomes.iter().map(|o| o.as_str().to_string()).collect();
+        c.push(format!("outcome IN ({})", quoted_list(&names)));
+    }
+    c.join(" AND ")
+}
+
+/// `'a', 'b'` — each value one quoted literal.
+pub fn quoted_list(vals: &[String]) -> String {
+    vals.iter()
+        .map(|v| quote_string(v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The start of a row's bucket as Unix seconds, in the window's zone for hours and days
+/// (zones with half-hour offsets and DST get their own edges).
+pub fn bucket_expr(w: &Window) -> String {
+    let tz = quote_string(w.tz.name());
+    match w.bucket {
+        Bucket::Minute => "intDiv(toUInt32(ts), 60) * 60".to_string(),
+        Bucket::Hour => format!("toUInt32(toStartOfHour(ts, {tz}))"),
+        Bucket::Day => format!("toUInt32(toStartOfDay(ts, {tz}))"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn window() -> Window {
+        Window {
+            from: chrono::Utc.timestamp_opt(1_000_030, 0).unwrap(),
+            to: chrono::Utc.timestamp_opt(1_003_600, 0).unwrap(),
+            tz: chrono_tz::Asia::Taipei,
+            bucket: Bucket::Minute,
+        }
+    }
+
+    #[test]
+    fn hostile_values_stay_literals() {
+        let p = ReportParams::from_pairs(&[
+            ("api", "x') OR 1=1 --"),
+            ("client", "a\\' UNION SELECT"),
+            ("status_class", "5xx"),
+        ])
+        .unwrap();
+        let c = conditions(&p, &window(), Source::Raw);
+        assert!(c.contains(r"api_id IN ('x\') OR 1=1 --')"), "{c}");
+        assert!(c.contains(r"client_id IN ('a\\\' UNION SELECT')"), "{c}");
+        assert!(c.contains("toUInt8(intDiv(status, 100)) IN (5)"), "{c}");
+    }
+
+    #[test]
+    fn rollups_widen_to_whole_buckets_and_skip_missing_dims() {
+        let p = ReportParams::from_pairs(&[("client", "c1"), ("node", "n1")]).unwrap();
+        let c = conditions(&p, &window(), Source::Minute);
+        assert!(
+            c.starts_with("ts >= toDateTime(1000020) AND ts < toDateTime(1003600)"),
+            "{c}"
+        );
+        assert!(!c.contains("client_id"));
+        assert!(c.contains("node IN ('n1')"));
+    }
+}
