@@ -41,7 +41,8 @@ pub struct FileConfig {
     pub collector: CollectorSection,
     pub dashboards: DashboardsSection,
     pub alerter: AlerterSection,
-    pub reports: ListenSection,
+    pub reports: ReportsSection,
+    pub retention: RetentionSection,
     /// APIs defined in the file.
     pub routes: Vec<RouteSection>,
     pub security: SecuritySection,
@@ -147,11 +148,59 @@ pub struct CollectorSection {
     pub insert_period_ms: u64,
 }
 
+/// The reports role: scheduled report mail (and retention, see `[retention]`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ListenSection {
-    /// Address of the role's HTTP port.
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsSection {
+    /// Address of the role's HTTP port (health and metrics).
     pub listen: String,
+    /// How often report subscriptions are re-read (when changed) and the sending lease
+    /// renewed, in milliseconds.
+    pub poll_ms: u64,
+    /// How long the sending lease lasts unrenewed, in milliseconds (more than twice `poll_ms`).
+    pub lease_ttl_ms: u64,
+    /// Further attempts after a failed report mail (0 to 10).
+    pub retries: u32,
+    /// Pause before the first retry, in seconds; doubled each time, at most 15 minutes.
+    pub retry_backoff_secs: u64,
+    /// The SMTP server report mail goes through; no host: `[alerter.smtp]`'s.
+    pub smtp: SmtpSection,
+}
+
+impl Default for ReportsSection {
+    fn default() -> Self {
+        ReportsSection {
+            listen: "127.0.0.1:8093".into(),
+            poll_ms: 5_000,
+            lease_ttl_ms: 15_000,
+            retries: 3,
+            retry_backoff_secs: 60,
+            smtp: SmtpSection::default(),
+        }
+    }
+}
+
+/// How long data is kept; enforced by the reports role at start and daily by dropping whole
+/// partitions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSection {
+    /// Off: nothing is dropped.
+    pub enabled: bool,
+    /// Days of raw calls, per-minute rollups and node samples.
+    pub raw_days: u32,
+    /// Days of the hourly rollups (long-range reports).
+    pub rollup_days: u32,
+}
+
+impl Default for RetentionSection {
+    fn default() -> Self {
+        RetentionSection {
+            enabled: true,
+            raw_days: 90,
+            rollup_days: 400,
+        }
+    }
 }
 
 /// The alerter role: how often it evaluates, and how it reaches people. No credential of
@@ -305,7 +354,8 @@ impl Default for FileConfig {
             collector: CollectorSection::default(),
             dashboards: DashboardsSection::default(),
             alerter: AlerterSection::default(),
-            reports: ListenSection::at("127.0.0.1:8093"),
+            reports: ReportsSection::default(),
+            retention: RetentionSection::default(),
             routes: Vec::new(),
             security: SecuritySection::default(),
         }
@@ -358,14 +408,6 @@ impl Default for CollectorSection {
     }
 }
 
-impl ListenSection {
-    fn at(addr: &str) -> ListenSection {
-        ListenSection {
-            listen: addr.into(),
-        }
-    }
-}
-
 /// The checked configuration every role reads.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -388,6 +430,14 @@ pub struct Config {
     /// SMTP, LINE and webhook secrets for the notifiers.
     pub alerter: gatewatch_alerter::AlerterConfig,
     pub reports_listen: SocketAddr,
+    pub reports_poll: Duration,
+    pub reports_lease_ttl: Duration,
+    pub reports_retries: u32,
+    pub reports_backoff: Duration,
+    /// `[reports.smtp]`, or else `[alerter.smtp]`; `None`: report mail is not sent.
+    pub reports_smtp: Option<gatewatch_reports::schedule::mail::SmtpConfig>,
+    /// `None`: retention is off.
+    pub retention: Option<gatewatch_reports::retention::RetentionPolicy>,
     /// Where the pepper comes from; read by [`crate::pepper::load_pepper`] when a role
     /// starts (it may create the file).
     pub security: SecuritySection,
@@ -691,6 +741,12 @@ impl FileConfig {
             alerter_link_base: a.link_base.trim_end_matches('/').to_string(),
             alerter: alerter(&self.alerter)?,
             reports_listen: listen_addr("reports.listen", &self.reports.listen)?,
+            reports_poll: Duration::from_millis(self.reports.poll_ms),
+            reports_lease_ttl: Duration::from_millis(self.reports.lease_ttl_ms),
+            reports_retries: self.reports.retries,
+            reports_backoff: Duration::from_secs(self.reports.retry_backoff_secs),
+            reports_smtp: reports_smtp(&self.reports, &self.alerter)?,
+            retention: retention(&self.retention)?,
             security: self.security.clone(),
         })
     }
@@ -797,6 +853,106 @@ fn alerter(a: &AlerterSection) -> Result<gatewatch_alerter::AlerterConfig, Confi
             ..Default::default()
         },
     })
+}
+
+/// `[reports]`' SMTP server: its own when `[reports.smtp] host` is set, else `[alerter.smtp]`'s;
+/// errors name the section the settings came from.
+fn reports_smtp(
+    r: &ReportsSection,
+    a: &AlerterSection,
+) -> Result<Option<gatewatch_reports::schedule::mail::SmtpConfig>, ConfigError> {
+    use gatewatch_reports::schedule::mail::{SmtpConfig, SmtpTls};
+    positive("reports.poll_ms", r.poll_ms)?;
+    if r.lease_ttl_ms < 2 * r.poll_ms {
+        return Err(bad(
+            "reports.lease_ttl_ms",
+            "must be at least twice reports.poll_ms (the holder renews it every poll)",
+        ));
+    }
+    if r.retries > 10 {
+        return Err(bad("reports.retries", "must be 0 to 10"));
+    }
+    positive("reports.retry_backoff_secs", r.retry_backoff_secs)?;
+    let (key, s) = if r.smtp.host.is_empty() {
+        ("alerter.smtp", &a.smtp)
+    } else {
+        ("reports.smtp", &r.smtp)
+    };
+    if s.host.is_empty() {
+        return Ok(None);
+    }
+    let tls = match s.tls.as_str() {
+        "none" => SmtpTls::None,
+        "starttls" => SmtpTls::Starttls,
+        "tls" => SmtpTls::Tls,
+        other => {
+            return Err(bad(
+                format!("{key}.tls"),
+                format!("{other:?} is not one of none, starttls, tls"),
+            ))
+        }
+    };
+    let address = match (s.from.rfind('<'), s.from.ends_with('>')) {
+        (Some(i), true) => &s.from[i + 1..s.from.len() - 1],
+        _ => s.from.trim(),
+    };
+    if !gatewatch_model::user::looks_like_email(address) {
+        return Err(bad(
+            format!("{key}.from"),
+            format!(
+                "{:?} is not an e-mail address (set it when host is set)",
+                s.from
+            ),
+        ));
+    }
+    positive(&format!("{key}.timeout_secs"), s.timeout_secs)?;
+    let ca_pem = if s.ca_file.is_empty() {
+        None
+    } else {
+        let pem = std::fs::read(&s.ca_file).map_err(|e| {
+            bad(
+                format!("{key}.ca_file"),
+                format!("cannot read {:?}: {e}", s.ca_file),
+            )
+        })?;
+        if !pem.starts_with(b"-----BEGIN") {
+            return Err(bad(format!("{key}.ca_file"), "is not a PEM certificate"));
+        }
+        Some(pem)
+    };
+    Ok(Some(SmtpConfig {
+        host: s.host.clone(),
+        port: if s.port == 0 {
+            tls.default_port()
+        } else {
+            s.port
+        },
+        tls,
+        user: s.user.clone(),
+        password: s.password.clone(),
+        from: s.from.clone(),
+        timeout: Duration::from_secs(s.timeout_secs),
+        ca_pem,
+    }))
+}
+
+/// `[retention]`, checked.
+fn retention(
+    r: &RetentionSection,
+) -> Result<Option<gatewatch_reports::retention::RetentionPolicy>, ConfigError> {
+    for (key, days) in [
+        ("retention.raw_days", r.raw_days),
+        ("retention.rollup_days", r.rollup_days),
+    ] {
+        if !(1..=36_500).contains(&days) {
+            return Err(bad(key, "must be 1 to 36500 days"));
+        }
+    }
+    Ok(r.enabled
+        .then_some(gatewatch_reports::retention::RetentionPolicy {
+            raw_days: r.raw_days,
+            rollup_days: r.rollup_days,
+        }))
 }
 
 /// The JWT keys of `[gateway.jwt]`: HS256 secrets first, then RS256 keys (PEM text or a file).

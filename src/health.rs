@@ -2,31 +2,12 @@
 //! (alerter, reports), so their ports answer as DESIGN.md says. A role may add its own metrics
 //! text ([`serve_with`]), and the alerter adds `POST /v1/test-send` ([`gatewatch_alerter::test_send`]).
 
-use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
-
-/// Serves the health endpoints of `role` on `addr` until Ctrl-C / SIGTERM.
-pub async fn serve_role(role: &'static str, addr: SocketAddr) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("{role}: cannot listen on {addr}"))?;
-    tracing::info!(%addr, role, "listening (health and metrics)");
-    serve(role, listener, crate::roles::shutdown_signal()).await
-}
-
-pub async fn serve(
-    role: &'static str,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    serve_with(role, listener, shutdown, None, None).await
-}
 
 /// The alerter's test-send endpoint, when this port serves it.
 pub type TestSend = Arc<gatewatch_alerter::TestSend>;
@@ -37,7 +18,8 @@ const BODY_MAX: usize = 16 * 1024;
 /// More Prometheus text for `/metrics`, produced at each scrape.
 pub type ExtraMetrics = Arc<dyn Fn() -> String + Send + Sync>;
 
-/// [`serve`], with the role's own metrics appended to `/metrics`.
+/// Serves the health endpoints of `role` until `shutdown`, with the role's own metrics
+/// appended to `/metrics` and, on the alerter's port, its test-send.
 pub async fn serve_with(
     role: &'static str,
     listener: tokio::net::TcpListener,

@@ -96,7 +96,8 @@ enum Command {
     Collector,
     /// Run the alerter: evaluate alert rules and send notices (health and metrics on its port).
     Alerter,
-    /// Run the reports scheduler (health and metrics only for now).
+    /// Run the reports scheduler: scheduled report mail and data retention (health and metrics
+    /// on its port).
     Reports,
     /// Run the admin API (and, later, the web UI). On a site without users it creates `admin`
     /// and prints its password once on stdout.
@@ -171,7 +172,7 @@ fn main() -> ExitCode {
             Command::Gateway => roles::gateway(config).await,
             Command::Collector => roles::collector(config).await,
             Command::Alerter => roles::alerter(config).await,
-            Command::Reports => health::serve_role("reports", config.reports_listen).await,
+            Command::Reports => roles::reports(config).await,
             Command::Dashboards => roles::dashboards(config).await,
             Command::User(cmd) => user_cmd::run(&config, cmd).await,
             Command::Migrate { print_sql: true } => {
@@ -250,6 +251,9 @@ fn print_config(file: &config::FileConfig) {
     }
     for s in &mut shown.gateway.jwt.hs256_secrets {
         *s = "********".into();
+    }
+    if !shown.reports.smtp.password.is_empty() {
+        shown.reports.smtp.password = "********".into();
     }
     if !shown.alerter.smtp.password.is_empty() {
         shown.alerter.smtp.password = "********".into();

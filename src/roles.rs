@@ -1,5 +1,5 @@
-//! Wiring of the roles: what `gatewatch up`, `gateway`, `collector`, `alerter` and `migrate`
-//! start.
+//! Wiring of the roles: what `gatewatch up`, `gateway`, `collector`, `alerter`, `reports` and
+//! `migrate` start.
 
 use anyhow::Context;
 use gatewatch_store::Store;
@@ -164,6 +164,66 @@ pub async fn alerter(config: Config) -> anyhow::Result<()> {
     served
 }
 
+/// The reports scheduler: report mail and retention. Its name in the lease is
+/// `node:pid:random`, unique per process.
+fn report_scheduler(
+    config: &Config,
+    store: &Store,
+) -> anyhow::Result<gatewatch_reports::schedule::Scheduler> {
+    use gatewatch_reports::schedule::{Catalog, ScheduleConfig, Scheduler};
+    let holder = format!(
+        "{}:{}:{}",
+        config.node,
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    );
+    let mut c = ScheduleConfig::new(holder, config.timezone);
+    c.poll = config.reports_poll;
+    c.lease_ttl = config.reports_lease_ttl;
+    c.retries = config.reports_retries;
+    c.backoff_first = config.reports_backoff;
+    c.smtp = config.reports_smtp.clone();
+    c.retention = config.retention;
+    tracing::info!(smtp = ?c.smtp.as_ref().map(|s| format!("{}:{}", s.host, s.port)), retention = ?c.retention, "reports scheduler");
+    Scheduler::new(store.clone(), c, std::sync::Arc::new(Catalog))
+        .context("reports scheduler ([reports.smtp] or [alerter.smtp])")
+}
+
+fn report_metrics(
+    m: std::sync::Arc<gatewatch_reports::schedule::Metrics>,
+) -> crate::health::ExtraMetrics {
+    std::sync::Arc::new(move || m.render())
+}
+
+/// `gatewatch reports`: the report mail scheduler and retention, and health and metrics on
+/// the reports port.
+pub async fn reports(config: Config) -> anyhow::Result<()> {
+    let store = Store::new(config.store.clone());
+    let scheduler = report_scheduler(&config, &store)?;
+    let metrics = scheduler.metrics();
+    let listener = tokio::net::TcpListener::bind(config.reports_listen)
+        .await
+        .with_context(|| format!("reports: cannot listen on {}", config.reports_listen))?;
+    tracing::info!(addr = %config.reports_listen, "reports scheduling (health and metrics on this port)");
+    let (stop_tx, stop) = watch::channel(false);
+    let running = tokio::spawn(scheduler.run(stopped(&stop)));
+    let served = crate::health::serve_with(
+        "reports",
+        listener,
+        shutdown_signal(),
+        Some(report_metrics(metrics)),
+        None,
+    )
+    .await;
+    let _ = stop_tx.send(true);
+    match running.await {
+        Ok(Err(e)) => tracing::error!(error = %e, "reports scheduler"),
+        Err(e) => tracing::error!(error = %e, "reports scheduler task"),
+        Ok(Ok(())) => {}
+    }
+    served
+}
+
 /// The dashboards role's configuration, with the site pepper loaded (or created).
 fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::DashboardsConfig> {
     let pepper = crate::pepper::load_pepper(&config.data_dir, &config.security)?;
@@ -280,6 +340,9 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let alerter_metrics = engine.metrics();
     let evaluator = tokio::spawn(engine.run(stopped(&stop_rest)));
     let test_send = alerter_test_send(&config, &store)?;
+    let scheduler = report_scheduler(&config, &store)?;
+    let scheduler_metrics = scheduler.metrics();
+    let report_mail = tokio::spawn(scheduler.run(stopped(&stop_rest)));
     for (role, addr, extra, test_send) in [
         (
             "alerter",
@@ -287,7 +350,12 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
             Some(metrics_of(alerter_metrics)),
             Some(test_send),
         ),
-        ("reports", config.reports_listen, None, None),
+        (
+            "reports",
+            config.reports_listen,
+            Some(report_metrics(scheduler_metrics)),
+            None,
+        ),
     ] {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -333,6 +401,7 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
         let _ = o.await;
     }
     let _ = evaluator.await;
+    let _ = report_mail.await;
     if let Ok(Err(e)) = dashboards.await {
         tracing::error!(error = %e, "dashboards");
     }

@@ -31,7 +31,7 @@ pub struct Rule {
 }
 
 /// The URL segment of each kind (`/api/v1/<segment>`).
-pub const KINDS: [(EntityKind, &str); 9] = [
+pub const KINDS: [(EntityKind, &str); 10] = [
     (EntityKind::Api, "apis"),
     (EntityKind::Client, "clients"),
     (EntityKind::ApiKey, "api-keys"),
@@ -41,6 +41,7 @@ pub const KINDS: [(EntityKind, &str); 9] = [
     (EntityKind::AlertRule, "alert-rules"),
     (EntityKind::Channel, "channels"),
     (EntityKind::Silence, "silences"),
+    (EntityKind::ReportSubscription, "report-subscriptions"),
 ];
 
 /// `(read, write)` permissions of a kind.
@@ -52,6 +53,7 @@ pub fn kind_permissions(kind: EntityKind) -> (Permission, Permission) {
         EntityKind::AlertRule | EntityKind::Channel | EntityKind::Silence => {
             (ReadAlerts, WriteAlertRules)
         }
+        EntityKind::ReportSubscription => (ReadReports, WriteReportSubscriptions),
         _ => (ReadGatewayConfig, WriteGatewayConfig),
     }
 }
@@ -290,6 +292,14 @@ pub fn rules() -> Vec<Rule> {
         "Revoke a grant",
         None,
         (200, Some("Envelope")),
+    );
+    add(
+        Method::GET,
+        "/api/v1/report-subscriptions/{id}/runs",
+        Perm(ReadReports),
+        "How the subscription's scheduled mails went: runs newest first, each attempt (`?limit=`)",
+        None,
+        (200, Some("RunsPage")),
     );
     add(
         Method::GET,

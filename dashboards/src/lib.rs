@@ -11,6 +11,7 @@
 //! - [`keys`]: API keys, client secrets, rotation, revocation, product grants.
 //! - [`me`]: login, logout, one's own password and tokens.
 //! - [`audit`]: audit rows of every change and login; `GET /api/v1/audit`.
+//! - [`report_runs`]: `GET /api/v1/report-subscriptions/{id}/runs`, the scheduled mails' record.
 //! - [`table`]: the configuration cached in memory, reloaded on revision change.
 //! - [`openapi`]: `GET /api/openapi.json`, built from the route table.
 //! - [`users`]: `gatewatch user add` and the first admin of a fresh site.
@@ -27,6 +28,7 @@ pub mod keys;
 pub mod me;
 pub mod openapi;
 pub mod random;
+pub mod report_runs;
 pub mod table;
 pub mod test_send;
 pub mod users;
@@ -168,6 +170,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(keys::revoke_grant),
         )
         .route("/api/v1/audit", get(audit::list))
+        .route(
+            "/api/v1/report-subscriptions/{id}/runs",
+            get(report_runs::list),
+        )
         .route("/api/v1/channels/{id}/test", post(test_send::channel))
         .route("/api/v1/alert-rules/{id}/test", post(test_send::rule))
         .merge(state.mounted.clone())

@@ -120,6 +120,9 @@ pub fn document(rules: &[Rule]) -> OpenApi {
         .schema_from::<crate::me::TokenInfo>()
         .schema_from::<crate::audit::AuditRow>()
         .schema_from::<crate::audit::AuditPage>()
+        .schema_from::<crate::report_runs::Attempt>()
+        .schema_from::<crate::report_runs::Run>()
+        .schema_from::<crate::report_runs::RunsPage>()
         .schema_from::<ErrorBody>()
         .schema_from::<ErrorDetail>()
         .security_scheme(

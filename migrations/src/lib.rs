@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "node_backlog",
         sql: include_str!("../sql/0007_node_backlog.sql"),
     },
+    Migration {
+        version: 8,
+        name: "report_runs",
+        sql: include_str!("../sql/0008_report_runs.sql"),
+    },
 ];
 
 /// Errors applying the schema.

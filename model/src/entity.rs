@@ -9,6 +9,7 @@ use crate::api::ApiSpec;
 use crate::channel::ChannelSpec;
 use crate::client::ClientSpec;
 use crate::field::{check_id, FieldError};
+use crate::report_subscription::ReportSubscriptionSpec;
 use crate::user::UserSpec;
 use std::str::FromStr;
 
@@ -25,10 +26,11 @@ pub enum EntityKind {
     Channel,
     User,
     Silence,
+    ReportSubscription,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 9] = [
+    pub const ALL: [EntityKind; 10] = [
         EntityKind::Api,
         EntityKind::Client,
         EntityKind::ApiKey,
@@ -38,6 +40,7 @@ impl EntityKind {
         EntityKind::Channel,
         EntityKind::User,
         EntityKind::Silence,
+        EntityKind::ReportSubscription,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +54,7 @@ impl EntityKind {
             EntityKind::Channel => "channel",
             EntityKind::User => "user",
             EntityKind::Silence => "silence",
+            EntityKind::ReportSubscription => "report_subscription",
         }
     }
 }
@@ -63,7 +67,7 @@ impl fmt::Display for EntityKind {
 
 /// An unknown entity kind, named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown entity kind {0:?} (known: api, client, api_key, group, product, alert_rule, channel, user, silence)")]
+#[error("unknown entity kind {0:?} (known: api, client, api_key, group, product, alert_rule, channel, user, silence, report_subscription)")]
 pub struct UnknownKind(pub String);
 
 impl FromStr for EntityKind {
@@ -88,6 +92,7 @@ pub enum Entity {
     AlertRule(AlertRuleSpec),
     Silence(SilenceSpec),
     Channel(ChannelSpec),
+    ReportSubscription(ReportSubscriptionSpec),
 }
 
 impl Entity {
@@ -115,6 +120,7 @@ impl Entity {
             EntityKind::AlertRule => Entity::AlertRule(de(json)?),
             EntityKind::Silence => Entity::Silence(de(json)?),
             EntityKind::Channel => Entity::Channel(de(json)?),
+            EntityKind::ReportSubscription => Entity::ReportSubscription(de(json)?),
         };
         e.validate()?;
         Ok(e)
@@ -131,6 +137,7 @@ impl Entity {
             Entity::AlertRule(_) => EntityKind::AlertRule,
             Entity::Silence(_) => EntityKind::Silence,
             Entity::Channel(_) => EntityKind::Channel,
+            Entity::ReportSubscription(_) => EntityKind::ReportSubscription,
         }
     }
 
@@ -145,6 +152,7 @@ impl Entity {
             Entity::AlertRule(r) => r.validate(),
             Entity::Silence(s) => s.validate(),
             Entity::Channel(c) => c.validate(),
+            Entity::ReportSubscription(s) => s.validate(),
         }
     }
 
@@ -160,6 +168,7 @@ impl Entity {
             Entity::AlertRule(r) => serde_json::to_string(r),
             Entity::Silence(s) => serde_json::to_string(s),
             Entity::Channel(c) => serde_json::to_string(c),
+            Entity::ReportSubscription(s) => serde_json::to_string(s),
         };
         // Serializing these types cannot fail: no maps with non-string keys, no I/O.
         r.unwrap_or_default()

@@ -17,6 +17,7 @@ pub mod ndjson;
 pub mod node;
 pub mod outcome;
 pub mod report;
+pub mod report_subscription;
 pub mod secret;
 pub mod user;
 
@@ -31,6 +32,7 @@ pub use field::FieldError;
 pub use ndjson::{decode_lines, DecodedBatch, LineError};
 pub use node::{Backlog, DiskUsage, NodeSample};
 pub use outcome::Outcome;
+pub use report_subscription::ReportSubscriptionSpec;
 pub use user::{Permission, Role, UserSpec};
 
 /// The header that carries a shipper's batch id from a gateway to a collector, so that a batch

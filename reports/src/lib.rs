@@ -1,7 +1,8 @@
 //! Reports: usage, traffic, latency, error, client, node and call-detail reports over
 //! `api_calls`, its rollups and `node_metrics`; tables as JSON and CSV ([`table`]), charts as
 //! SVG and PNG ([`chart`]); the report API ([`http`], mounted by the dashboards role); and
-//! scheduled report mail.
+//! scheduled report mail ([`schedule`]) and data retention ([`retention`]), run by the `reports`
+//! role.
 //!
 //! - [`catalog`]: which query answers which report; [`catalog::Report`], every answer's shape.
 //! - [`queries`]: one module per report; SQL takes caller values only through
@@ -14,6 +15,8 @@ pub mod chart;
 pub mod error;
 pub mod http;
 pub mod queries;
+pub mod retention;
+pub mod schedule;
 pub mod table;
 
 pub use catalog::{run, Report};

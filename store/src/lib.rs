@@ -12,6 +12,9 @@
 //! - [`alerts`]: the alerter's event history, saved rule states and its sending lease.
 //! - [`observe`]: what alert rules are evaluated on: latest node samples, last seen per node,
 //!   calls, failures and latency per API or client over a window.
+//! - [`report_runs`]: attempts of scheduled report mail, by a run id every reports process
+//!   derives alike.
+//! - [`retention`]: partitions of a table, dropping one, the server's zone.
 //! - [`sql`]: the one tested function for quoting identifiers and literals.
 
 pub mod alerts;
@@ -19,6 +22,8 @@ pub mod audit;
 pub mod config_log;
 pub mod ingest;
 pub mod observe;
+pub mod report_runs;
+pub mod retention;
 pub mod rows;
 pub mod sql;
 

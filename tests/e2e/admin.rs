@@ -1046,6 +1046,10 @@ fn sample(kind: EntityKind, id: &str) -> Value {
             "until": "2026-11-25T12:00:00Z", "who": "olive", "why": "kernel upgrade"
         }),
         EntityKind::Channel => json!({"id": id, "name": "x", "email": {"to": ["ops@example.tw"]}}),
+        EntityKind::ReportSubscription => json!({
+            "id": id, "name": "Daily usage", "report": "usage", "params": {"range": "yesterday"},
+            "cron": "0 8 * * *", "recipients": {"roles": ["manager"]}
+        }),
     }
 }
 

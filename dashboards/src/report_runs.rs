@@ -1,0 +1,102 @@
+//! `GET /api/v1/report-subscriptions/{id}/runs`: how the scheduled mails of a subscription
+//! went, read from `report_runs` (written by the reports role). One item per run, newest slot
+//! first; its `status` is its latest attempt's, and every attempt is listed.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use gatewatch_model::EntityKind;
+use gatewatch_store::report_runs::{self, ReportRun};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use crate::answer::time_of;
+use crate::error::ApiError;
+use crate::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct RunsParams {
+    limit: Option<String>,
+}
+
+/// One attempt of a run.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Attempt {
+    pub attempt: u16,
+    pub status: String,
+    pub started: String,
+    pub finished: String,
+    pub error: String,
+    pub reporter: String,
+}
+
+/// One run: a subscription's mail for one scheduled time.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Run {
+    pub run_id: String,
+    pub scheduled_for: String,
+    /// The latest attempt's: `ok`, `failed` or `retrying`.
+    pub status: String,
+    pub recipients: Vec<String>,
+    pub error: String,
+    /// Latest first.
+    pub attempts: Vec<Attempt>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunsPage {
+    pub items: Vec<Run>,
+}
+
+/// Groups attempt rows (newest slot first, attempts latest first) into runs.
+pub fn group(rows: Vec<ReportRun>) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    for r in rows {
+        let attempt = Attempt {
+            attempt: r.attempt,
+            status: r.status.clone(),
+            started: time_of(r.started_us),
+            finished: time_of(r.finished_us),
+            error: r.error.clone(),
+            reporter: r.reporter.clone(),
+        };
+        match out.last_mut() {
+            Some(run) if run.run_id == r.run_id => run.attempts.push(attempt),
+            _ => out.push(Run {
+                run_id: r.run_id,
+                scheduled_for: time_of(i64::from(r.scheduled_for) * 1_000_000),
+                status: r.status,
+                recipients: r.recipients,
+                error: r.error,
+                attempts: vec![attempt],
+            }),
+        }
+    }
+    out
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(p): Query<RunsParams>,
+) -> Result<Json<RunsPage>, ApiError> {
+    let limit = match p.limit.as_deref() {
+        None | Some("") => 200,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit", format!("{s:?} must be 1 to 10000")))?,
+    };
+    if state
+        .cache
+        .get()
+        .get(EntityKind::ReportSubscription, &id)
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!(
+            "no report_subscription {id:?}"
+        )));
+    }
+    let rows = report_runs::list(&state.store, &id, limit).await?;
+    Ok(Json(RunsPage { items: group(rows) }))
+}

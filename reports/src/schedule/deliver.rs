@@ -1,0 +1,155 @@
+//! One run of a subscription: the checks that keep it to one mail, then attempts until one
+//! is sent or they are used up, each recorded in `report_runs`.
+
+use chrono::{DateTime, Utc};
+use gatewatch_store::alerts;
+use gatewatch_store::report_runs::{self, ReportRun, FAILED, OK, RETRYING};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::subscriptions::Subscription;
+use super::{letter, now_us, Shared, LEASE};
+use crate::ReportError;
+
+/// What one attempt ended with.
+struct Failure {
+    error: String,
+    retryable: bool,
+}
+
+/// A job fired for `slot`: send the run unless another process has it or it is on record.
+pub async fn fire(shared: Arc<Shared>, sub: Arc<Subscription>, slot: DateTime<Utc>) {
+    let store = &shared.store;
+    let holder = &shared.config.holder;
+    match alerts::holds(store, LEASE, holder, now_us()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::debug!(id = %sub.id, %slot, "not the lease holder; another reports process sends");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(id = %sub.id, %slot, error = %e, "cannot check the reports lease; not sending");
+            return;
+        }
+    }
+    let secs = slot.timestamp();
+    let run_id = report_runs::run_id(&sub.id, secs);
+    let scheduled_for = u32::try_from(secs).unwrap_or(0);
+    match report_runs::exists(store, &sub.id, scheduled_for, &run_id).await {
+        Ok(false) => {}
+        Ok(true) => {
+            tracing::info!(run_id, "run already on record; not sending again");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(run_id, error = %e, "cannot read report_runs; not sending");
+            return;
+        }
+    }
+    run(&shared, &sub, slot).await;
+}
+
+/// Attempts the run (no lease or record check): used by [`fire`] and by "run now".
+pub async fn run(shared: &Shared, sub: &Subscription, slot: DateTime<Utc>) -> &'static str {
+    let secs = slot.timestamp();
+    let run_id = report_runs::run_id(&sub.id, secs);
+    let max = shared.config.retries + 1;
+    let mut attempt = 1u32;
+    loop {
+        let started_us = now_us();
+        let recipients = shared
+            .subs
+            .read()
+            .map(|s| s.recipients(&sub.spec))
+            .unwrap_or_else(|_| sub.spec.recipients.emails.clone());
+        let outcome = attempt_once(shared, sub, slot, &recipients).await;
+        let (status, error) = match &outcome {
+            Ok(()) => (OK, String::new()),
+            Err(f) if f.retryable && attempt < max => (RETRYING, f.error.clone()),
+            Err(f) => (FAILED, f.error.clone()),
+        };
+        let row = ReportRun {
+            run_id: run_id.clone(),
+            subscription: sub.id.clone(),
+            scheduled_for: u32::try_from(secs).unwrap_or(0),
+            started_us,
+            finished_us: now_us(),
+            status: status.to_string(),
+            attempt: u16::try_from(attempt).unwrap_or(u16::MAX),
+            recipients,
+            error,
+            reporter: shared.config.holder.clone(),
+        };
+        if let Err(e) = report_runs::record(&shared.store, &row).await {
+            tracing::error!(run_id, status, attempt, error = %e, detail = %row.error, "cannot record a report run");
+        }
+        let m = &shared.metrics;
+        match status {
+            OK => {
+                m.runs_ok.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(run_id, attempt, "report mail sent");
+                return OK;
+            }
+            RETRYING => {
+                m.attempts_failed.fetch_add(1, Ordering::Relaxed);
+                let wait = shared.config.backoff(attempt);
+                tracing::warn!(run_id, attempt, error = %row.error, wait_ms = wait.as_millis() as u64, "report mail failed; trying again");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            _ => {
+                m.attempts_failed.fetch_add(1, Ordering::Relaxed);
+                m.runs_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(run_id, attempt, error = %row.error, "report mail failed; giving up");
+                return FAILED;
+            }
+        }
+    }
+}
+
+async fn attempt_once(
+    shared: &Shared,
+    sub: &Subscription,
+    slot: DateTime<Utc>,
+    recipients: &[String],
+) -> Result<(), Failure> {
+    let fail = |error: String, retryable: bool| Failure { error, retryable };
+    let Some(mailer) = &shared.mailer else {
+        return Err(fail(
+            "no SMTP server is configured ([reports.smtp] or [alerter.smtp])".into(),
+            false,
+        ));
+    };
+    if recipients.is_empty() {
+        return Err(fail(
+            "no recipient: no address, and no enabled user of the roles has one".into(),
+            false,
+        ));
+    }
+    let params = sub
+        .spec
+        .report_params()
+        .map_err(|e| fail(e.to_string(), false))?;
+    let tz = sub.spec.zone(shared.config.site_tz);
+    let report = shared
+        .source
+        .report(&shared.store, sub.spec.report, &params, slot, tz)
+        .await
+        .map_err(|e| {
+            let retryable = matches!(&e, ReportError::Store(s) if s.is_retryable());
+            fail(format!("report: {e}"), retryable)
+        })?;
+    let png = report.chart.as_ref().and_then(|c| match shared.source.png(c) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            // The figures still go out; the mail just has no picture.
+            tracing::warn!(id = %sub.id, error = %e, "cannot draw the report's chart; sending without it");
+            None
+        }
+    });
+    let letter = letter::letter(&sub.id, &sub.spec, &report, png, slot);
+    mailer
+        .send(recipients, &letter)
+        .await
+        .map_err(|e| fail(format!("mail: {e}"), e.is_retryable()))
+}

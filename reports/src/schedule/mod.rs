@@ -1,0 +1,425 @@
+//! Scheduled report mail: the `reports` role's scheduler.
+//!
+//! - Subscriptions (entities of kind `report_subscription`) and who has which role's mail are
+//!   read from the configuration log and read again when its revision moves
+//!   ([`subscriptions`]); each enabled subscription is a cron job of tokio-cron-scheduler in
+//!   the subscription's zone.
+//! - Several `reports` processes may run; one sends. They share the lease `reports` in
+//!   ClickHouse (`store::alerts::acquire`, the alerter's lease rule, under another name),
+//!   renewed every `poll`. A firing job works out its slot (the schedule's time it fires for,
+//!   the same in every process) and its run id (`<subscription>@<slot>`); it goes on only if
+//!   this process holds the lease and `report_runs` has no row of that run ([`deliver`]).
+//! - A run produces the report at its slot (so `range=yesterday` is the day before the
+//!   mail), draws the chart, writes the mail ([`letter`], [`mail`]) and sends it; a failed
+//!   attempt is recorded as `retrying` and tried again after a doubling pause, up to
+//!   `retries` more times, then `failed`.
+//! - Retention ([`crate::retention`]) runs once at start and daily at 03:30 in the site's
+//!   zone, by the lease holder.
+//!
+//! What is left: a slot that fires while no process holds the lease (the holder died less than
+//! a lease's time ago) is not sent later.
+
+pub mod deliver;
+pub mod letter;
+pub mod mail;
+pub mod subscriptions;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use gatewatch_model::report::{ReportKind, ReportParams};
+use gatewatch_model::report_subscription::{parse_cron, slot_at_or_before};
+use gatewatch_store::{alerts, config_log, Store};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio_cron_scheduler::{Job, JobScheduler};
+use uuid::Uuid;
+
+use crate::catalog::Report;
+use crate::chart::Chart;
+use crate::retention::{self, RetentionPolicy};
+use mail::{Mailer, SmtpConfig};
+use subscriptions::{Subscription, Subscriptions};
+
+/// The lease's name in `alerter_lease`.
+pub const LEASE: &str = "reports";
+
+/// What the scheduler needs.
+#[derive(Debug, Clone)]
+pub struct ScheduleConfig {
+    /// This process's name in the lease and in `report_runs` (unique per process).
+    pub holder: String,
+    pub site_tz: Tz,
+    /// How often subscriptions are re-read (when the log moved) and the lease renewed.
+    pub poll: Duration,
+    pub lease_ttl: Duration,
+    /// Wait after a new claim before reading who won.
+    pub lease_settle: Duration,
+    /// More attempts after a failed one.
+    pub retries: u32,
+    /// Pause before the second attempt; doubled each time, at most `backoff_max`.
+    pub backoff_first: Duration,
+    pub backoff_max: Duration,
+    /// `None`: runs are recorded as failed ("no SMTP server").
+    pub smtp: Option<SmtpConfig>,
+    /// `None`: no retention.
+    pub retention: Option<RetentionPolicy>,
+    /// When retention runs (six-field cron in the site's zone).
+    pub retention_cron: String,
+}
+
+impl ScheduleConfig {
+    /// The defaults: re-read every 5 s, a 15 s lease, 3 more attempts 1, 2, 4 minutes apart.
+    pub fn new(holder: impl Into<String>, site_tz: Tz) -> ScheduleConfig {
+        ScheduleConfig {
+            holder: holder.into(),
+            site_tz,
+            poll: Duration::from_secs(5),
+            lease_ttl: Duration::from_secs(15),
+            lease_settle: Duration::from_secs(1),
+            retries: 3,
+            backoff_first: Duration::from_secs(60),
+            backoff_max: Duration::from_secs(15 * 60),
+            smtp: None,
+            retention: Some(RetentionPolicy::default()),
+            retention_cron: "0 30 3 * * *".into(),
+        }
+    }
+
+    /// The pause after `failed` failed attempts (≥ 1).
+    pub fn backoff(&self, failed: u32) -> Duration {
+        let factor = 1u32 << failed.saturating_sub(1).min(16);
+        self.backoff_first
+            .saturating_mul(factor)
+            .min(self.backoff_max)
+    }
+}
+
+/// Where a run's report and chart come from: the catalog and the chart renderer, or a test's
+/// hand-made ones.
+pub trait ReportSource: Send + Sync {
+    fn report<'a>(
+        &'a self,
+        store: &'a Store,
+        kind: ReportKind,
+        params: &'a ReportParams,
+        now: DateTime<Utc>,
+        tz: Tz,
+    ) -> Pin<Box<dyn Future<Output = crate::Result<Report>> + Send + 'a>>;
+
+    fn png(&self, chart: &Chart) -> crate::Result<Vec<u8>> {
+        crate::chart::render_png(chart, crate::chart::DEFAULT_SIZE)
+    }
+}
+
+/// [`crate::catalog::run`] and [`crate::chart::render_png`].
+pub struct Catalog;
+
+impl ReportSource for Catalog {
+    fn report<'a>(
+        &'a self,
+        store: &'a Store,
+        kind: ReportKind,
+        params: &'a ReportParams,
+        now: DateTime<Utc>,
+        tz: Tz,
+    ) -> Pin<Box<dyn Future<Output = crate::Result<Report>> + Send + 'a>> {
+        Box::pin(crate::catalog::run(store, kind, params, now, tz))
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub subscriptions: AtomicU64,
+    pub lease_held: AtomicBool,
+    pub runs_ok: AtomicU64,
+    pub runs_failed: AtomicU64,
+    pub attempts_failed: AtomicU64,
+    pub partitions_dropped: AtomicU64,
+}
+
+impl Metrics {
+    /// Prometheus text.
+    pub fn render(&self) -> String {
+        let g = |name: &str, help: &str, kind: &str, v: u64| {
+            format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n")
+        };
+        [
+            g(
+                "gatewatch_reports_subscriptions",
+                "Enabled report subscriptions scheduled.",
+                "gauge",
+                self.subscriptions.load(Ordering::Relaxed),
+            ),
+            g(
+                "gatewatch_reports_lease_held",
+                "1 while this process holds the sending lease.",
+                "gauge",
+                u64::from(self.lease_held.load(Ordering::Relaxed)),
+            ),
+            g(
+                "gatewatch_reports_runs_ok_total",
+                "Report mails sent.",
+                "counter",
+                self.runs_ok.load(Ordering::Relaxed),
+            ),
+            g(
+                "gatewatch_reports_runs_failed_total",
+                "Report mails given up on.",
+                "counter",
+                self.runs_failed.load(Ordering::Relaxed),
+            ),
+            g(
+                "gatewatch_reports_attempts_failed_total",
+                "Failed send attempts (retried or not).",
+                "counter",
+                self.attempts_failed.load(Ordering::Relaxed),
+            ),
+            g(
+                "gatewatch_reports_partitions_dropped_total",
+                "Partitions dropped by retention.",
+                "counter",
+                self.partitions_dropped.load(Ordering::Relaxed),
+            ),
+        ]
+        .concat()
+    }
+}
+
+/// What every job shares.
+pub struct Shared {
+    pub store: Store,
+    pub config: ScheduleConfig,
+    pub mailer: Option<Mailer>,
+    pub source: Arc<dyn ReportSource>,
+    pub metrics: Arc<Metrics>,
+    /// Addresses per role, from the last read of the configuration.
+    pub subs: RwLock<Subscriptions>,
+}
+
+/// Errors starting the scheduler.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScheduleError {
+    #[error("scheduler: {0}")]
+    Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
+    #[error(transparent)]
+    Mail(#[from] mail::MailError),
+}
+
+/// The reports role's scheduler.
+pub struct Scheduler {
+    shared: Arc<Shared>,
+}
+
+impl Scheduler {
+    pub fn new(
+        store: Store,
+        config: ScheduleConfig,
+        source: Arc<dyn ReportSource>,
+    ) -> Result<Scheduler, ScheduleError> {
+        let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?;
+        Ok(Scheduler {
+            shared: Arc::new(Shared {
+                store,
+                config,
+                mailer,
+                source,
+                metrics: Arc::new(Metrics::default()),
+                subs: RwLock::new(Subscriptions::default()),
+            }),
+        })
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.shared.metrics.clone()
+    }
+
+    /// Runs until `stop` resolves: renews the lease and reloads subscriptions every `poll`,
+    /// fires their jobs, runs retention.
+    pub async fn run(self, stop: impl Future<Output = ()>) -> Result<(), ScheduleError> {
+        let shared = self.shared;
+        let mut sched = JobScheduler::new().await?;
+        if let Some(p) = shared.config.retention {
+            let s = shared.clone();
+            let job = Job::new_async_tz(
+                shared.config.retention_cron.as_str(),
+                shared.config.site_tz,
+                move |_, _| {
+                    let s = s.clone();
+                    Box::pin(async move { retain(&s, &p).await })
+                },
+            )?;
+            sched.add(job).await?;
+        }
+        sched.start().await?;
+        let mut jobs: HashMap<String, (u64, Uuid)> = HashMap::new();
+        let mut revision: Option<(u64, i64)> = None;
+        let mut retained_at_start = false;
+        tokio::pin!(stop);
+        loop {
+            let holding = renew_lease(&shared).await;
+            if holding && !retained_at_start {
+                if let Some(p) = &shared.config.retention {
+                    retain(&shared, p).await;
+                }
+                retained_at_start = true;
+            }
+            match config_log::revision(&shared.store).await {
+                Ok(rev) if revision != Some((rev.rows, rev.last_ts_us)) => {
+                    match Subscriptions::load(&shared.store).await {
+                        Ok(subs) => {
+                            sync_jobs(&shared, &sched, &mut jobs, &subs).await;
+                            if let Ok(mut w) = shared.subs.write() {
+                                *w = subs;
+                            }
+                            revision = Some((rev.rows, rev.last_ts_us));
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot read report subscriptions; keeping the ones scheduled")
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the configuration log's revision")
+                }
+            }
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep(shared.config.poll) => {}
+            }
+        }
+        let _ = sched.shutdown().await;
+        // Give the lease up so another process takes over at once.
+        if shared.metrics.lease_held.load(Ordering::Relaxed) {
+            let _ = alerts::acquire(
+                &shared.store,
+                LEASE,
+                &shared.config.holder,
+                now_us(),
+                Duration::ZERO,
+                Duration::ZERO,
+            )
+            .await;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn now_us() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
+async fn renew_lease(shared: &Shared) -> bool {
+    let c = &shared.config;
+    let held = match alerts::acquire(
+        &shared.store,
+        LEASE,
+        &c.holder,
+        now_us(),
+        c.lease_ttl,
+        c.lease_settle,
+    )
+    .await
+    {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot renew the reports lease");
+            false
+        }
+    };
+    let was = shared.metrics.lease_held.swap(held, Ordering::Relaxed);
+    if was != held {
+        tracing::info!(holder = %c.holder, held, "reports sending lease");
+    }
+    held
+}
+
+/// Adds, replaces and removes jobs so that there is one per enabled subscription, at its
+/// current version.
+async fn sync_jobs(
+    shared: &Arc<Shared>,
+    sched: &JobScheduler,
+    jobs: &mut HashMap<String, (u64, Uuid)>,
+    subs: &Subscriptions,
+) {
+    let wanted: HashMap<&str, &Subscription> = subs
+        .list
+        .iter()
+        .filter(|s| s.spec.enabled)
+        .map(|s| (s.id.as_str(), s))
+        .collect();
+    let stale: Vec<String> = jobs
+        .iter()
+        .filter(|(id, (v, _))| wanted.get(id.as_str()).is_none_or(|s| s.version != *v))
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in stale {
+        if let Some((_, uuid)) = jobs.remove(&id) {
+            if let Err(e) = sched.remove(&uuid).await {
+                tracing::warn!(id, error = %e, "cannot unschedule a report subscription");
+            }
+        }
+    }
+    for (id, sub) in wanted {
+        if jobs.contains_key(id) {
+            continue;
+        }
+        match job_of(shared, sub) {
+            Ok(job) => match sched.add(job).await {
+                Ok(uuid) => {
+                    tracing::info!(id, cron = %sub.spec.cron, tz = %sub.spec.zone(shared.config.site_tz), "report subscription scheduled");
+                    jobs.insert(id.to_string(), (sub.version, uuid));
+                }
+                Err(e) => tracing::warn!(id, error = %e, "cannot schedule a report subscription"),
+            },
+            Err(e) => tracing::warn!(id, error = %e, "cannot schedule a report subscription"),
+        }
+    }
+    shared
+        .metrics
+        .subscriptions
+        .store(jobs.len() as u64, Ordering::Relaxed);
+}
+
+fn job_of(shared: &Arc<Shared>, sub: &Subscription) -> Result<Job, String> {
+    let tz = sub.spec.zone(shared.config.site_tz);
+    let schedule = sub.spec.schedule().map_err(|e| e.to_string())?;
+    let cron = Arc::new(parse_cron(&sub.spec.cron)?);
+    let sub = Arc::new(sub.clone());
+    let shared = shared.clone();
+    Job::new_async_tz(schedule.as_str(), tz, move |_, _| {
+        let (shared, sub, cron) = (shared.clone(), sub.clone(), cron.clone());
+        Box::pin(async move {
+            // The scheduler wakes a little after the slot; every process finds the same one.
+            let Some(slot) = slot_at_or_before(&cron, tz, Utc::now()) else {
+                return;
+            };
+            tokio::spawn(deliver::fire(shared, sub, slot));
+        })
+    })
+    .map_err(|e| e.to_string())
+}
+
+async fn retain(shared: &Shared, policy: &RetentionPolicy) {
+    if !shared.metrics.lease_held.load(Ordering::Relaxed) {
+        return;
+    }
+    match retention::enforce(&shared.store, policy, Utc::now()).await {
+        Ok(dropped) => {
+            shared
+                .metrics
+                .partitions_dropped
+                .fetch_add(dropped.len() as u64, Ordering::Relaxed);
+            if !dropped.is_empty() {
+                tracing::info!(?dropped, "retention dropped partitions");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "retention failed"),
+    }
+}
