@@ -2,7 +2,8 @@
 
 Each mail received is parsed with Python's own e-mail parser (an independent MIME reader) and
 written to DIR as one JSON file: envelope, decoded subject, text and HTML parts, Message-ID,
-whether the session used TLS and logged in. Prints "ready" once it accepts connections.
+whether the session used TLS and logged in, and every MIME part (type, Content-ID, file name,
+decoded bytes). Prints "ready" once it accepts connections.
 
     smtp_sink.py PORT DIR [--cert CERT --key KEY [--implicit]] [--user USER --password PASSWORD]
 
@@ -10,6 +11,7 @@ With a certificate the server offers STARTTLS and requires it; with --implicit i
 from the first byte (as on port 465) instead.
 """
 import argparse
+import base64
 import json
 import os
 import ssl
@@ -20,6 +22,23 @@ from email.parser import BytesParser
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+def parts_of(msg):
+    """Every MIME part in order (multiparts included): type, Content-ID, disposition, file
+    name, and a leaf's decoded bytes as base64 (for the report mail's PNG and CSV)."""
+    out = []
+    for part in msg.walk():
+        leaf = not part.is_multipart()
+        payload = part.get_payload(decode=True) if leaf else None
+        out.append({
+            "content_type": part.get_content_type(),
+            "content_id": part.get("content-id"),
+            "disposition": part.get_content_disposition(),
+            "filename": part.get_filename(),
+            "base64": base64.b64encode(payload).decode() if payload is not None else None,
+        })
+    return out
 
 
 class Sink:
@@ -46,6 +65,7 @@ class Sink:
             "tls": session.ssl is not None
             or server.transport.get_extra_info("ssl_object") is not None,
             "authenticated": bool(getattr(session, "authenticated", False)),
+            "parts": parts_of(msg),
         }
         with self.lock:
             self.count += 1

@@ -1,0 +1,161 @@
+//! The report mail as a real SMTP server receives it, parsed by Python's e-mail package.
+
+use base64::Engine;
+use chrono::{TimeZone, Utc};
+use gatewatch_model::EntityKind;
+use gatewatch_reports::schedule::{ReportSource, Scheduler};
+use gatewatch_store::report_runs::OK;
+use std::sync::Arc;
+
+use crate::helpers::*;
+
+fn b64(v: &serde_json::Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_mails_the_summary_with_the_chart_inline_and_the_csv_attached() {
+    let store = gatewatch_migrations::testing::migrated_store("rsched_mail").await;
+    let sink = SmtpSink::start(free_port());
+    user(&store, "mia", "manager", "mia@example.tw", false).await;
+    user(&store, "max", "manager", "max@example.tw", true).await;
+    user(&store, "otto", "ops", "otto@example.tw", false).await;
+    put(
+        &store,
+        EntityKind::ReportSubscription,
+        "daily-usage",
+        serde_json::json!({
+            "name": "每日 API 用量", "report": "usage", "params": {"range": "yesterday"},
+            "cron": "0 8 * * *", "timezone": "Asia/Taipei",
+            "recipients": {"roles": ["manager"], "emails": ["boss@example.tw", "MIA@example.tw"]}
+        }),
+    )
+    .await;
+    let s = Scheduler::new(store.clone(), config("t1", sink.port), Arc::new(HandMade)).unwrap();
+    // 08:00 in Taipei on 25 November: the report covers the 24th there.
+    let slot = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+    assert_eq!(s.run_now("daily-usage", slot).await.unwrap(), OK);
+
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let m = &mails[0];
+    // The manager with an address, not the disabled one, not ops; each address once.
+    let mut to: Vec<&str> = m["rcpt_tos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    to.sort();
+    assert_eq!(to, ["boss@example.tw", "mia@example.tw"]);
+    assert_eq!(
+        m["subject"],
+        "【gatewatch】每日 API 用量：API 用量（2026-11-24）"
+    );
+    assert_eq!(m["message_id"], "<report-daily-usage-1795564800@gatewatch>");
+    let types: Vec<&str> = m["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["content_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "multipart/mixed",
+            "multipart/related",
+            "multipart/alternative",
+            "text/plain",
+            "text/html",
+            "image/png",
+            "text/csv"
+        ]
+    );
+    let parts = m["parts"].as_array().unwrap();
+    let png = &parts[5];
+    assert_eq!(png["content_id"], "<chart@gatewatch>");
+    assert_eq!(png["disposition"], "inline");
+    assert_eq!(b64(&png["base64"]), PNG);
+    let html = m["html"].as_str().unwrap();
+    assert!(html.contains("src=\"cid:chart@gatewatch\""), "{html}");
+    assert!(
+        html.contains("訂單 orders") && html.contains("期間"),
+        "{html}"
+    );
+    let text = m["text"].as_str().unwrap();
+    assert!(
+        text.contains("calls: 123") && text.contains("usage-2026-11-24.csv"),
+        "{text}"
+    );
+    let csv = &parts[6];
+    assert_eq!(csv["disposition"], "attachment");
+    assert_eq!(csv["filename"], "usage-2026-11-24.csv");
+    // The bytes the table writes: BOM, quoting, a formula made harmless.
+    let expected = HandMade
+        .report(
+            &store,
+            gatewatch_model::report::ReportKind::Usage,
+            &gatewatch_model::report::ReportParams::from_pairs(&[("range", "yesterday")]).unwrap(),
+            slot,
+            "Asia/Taipei".parse().unwrap(),
+        )
+        .await
+        .unwrap()
+        .table
+        .to_csv();
+    let got = b64(&csv["base64"]);
+    assert_eq!(got, expected);
+    assert!(got.starts_with("\u{feff}".as_bytes()));
+
+    let r = runs(&store, "daily-usage").await;
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!((r[0].status.as_str(), r[0].attempt), (OK, 1));
+    assert_eq!(r[0].run_id, "daily-usage@1795564800");
+    assert_eq!(r[0].recipients, ["mia@example.tw", "boss@example.tw"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn english_summary_csv_only() {
+    let store = gatewatch_migrations::testing::migrated_store("rsched_mail_en").await;
+    let sink = SmtpSink::start(free_port());
+    put(
+        &store,
+        EntityKind::ReportSubscription,
+        "weekly",
+        serde_json::json!({
+            "name": "Weekly <usage>", "report": "usage", "params": {"range": "last_week"},
+            "cron": "0 8 * * 1", "recipients": {"emails": ["boss@example.tw"]},
+            "formats": ["csv"], "language": "en"
+        }),
+    )
+    .await;
+    let s = Scheduler::new(store.clone(), config("t1", sink.port), Arc::new(HandMade)).unwrap();
+    // Monday 30 November 2026, 08:00 in Taipei (the site's zone): last week is 23–29.
+    let slot = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
+    assert_eq!(s.run_now("weekly", slot).await.unwrap(), OK);
+    let m = &sink.mails()[0];
+    assert_eq!(
+        m["subject"],
+        "[gatewatch] Weekly <usage>: API 用量 (2026-11-23 – 2026-11-29)"
+    );
+    let types: Vec<&str> = m["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["content_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "multipart/mixed",
+            "multipart/alternative",
+            "text/plain",
+            "text/html",
+            "text/csv"
+        ]
+    );
+    assert!(m["html"].as_str().unwrap().contains("Weekly &lt;usage&gt;"));
+    assert_eq!(m["parts"][4]["filename"], "usage-2026-11-23_2026-11-29.csv");
+}

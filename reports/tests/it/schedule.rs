@@ -1,0 +1,262 @@
+//! The scheduler: cron firing with two processes, retries against a failing SMTP server,
+//! failures that are not retried.
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use gatewatch_model::report::{ReportKind, ReportParams};
+use gatewatch_model::EntityKind;
+use gatewatch_reports::catalog::Report;
+use gatewatch_reports::schedule::{ReportSource, Scheduler};
+use gatewatch_reports::ReportError;
+use gatewatch_store::report_runs::{FAILED, OK, RETRYING};
+use gatewatch_store::Store;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::helpers::*;
+
+async fn subscribe(store: &Store, id: &str, cron: &str) {
+    put(
+        store,
+        EntityKind::ReportSubscription,
+        id,
+        serde_json::json!({
+            "name": "every minute", "report": "traffic", "params": {"range": "15m"},
+            "cron": cron, "recipients": {"emails": ["ops@example.tw"]}
+        }),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_schedulers_send_an_every_minute_run_once() {
+    let store = gatewatch_migrations::testing::migrated_store("rsched_twice").await;
+    let sink = SmtpSink::start(free_port());
+    subscribe(&store, "each-minute", "* * * * *").await;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut metrics = Vec::new();
+    for holder in ["reports-a", "reports-b"] {
+        let s =
+            Scheduler::new(store.clone(), config(holder, sink.port), Arc::new(HandMade)).unwrap();
+        metrics.push(s.metrics());
+        let mut stop = stop.clone();
+        tasks.push(tokio::spawn(s.run(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })));
+    }
+    // The next minute's slot (and a margin for the lease and the send).
+    let first = eventually(75, || async {
+        runs(&store, "each-minute")
+            .await
+            .into_iter()
+            .find(|r| r.status == OK)
+    })
+    .await
+    .expect("no run was sent within 75 s");
+    // Both processes fired at that slot; give the second every chance to send too.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let same_run: Vec<_> = runs(&store, "each-minute")
+        .await
+        .into_iter()
+        .filter(|r| r.run_id == first.run_id)
+        .collect();
+    assert_eq!(same_run.len(), 1, "{same_run:?}");
+    assert_eq!(first.scheduled_for % 60, 0, "a slot is a whole minute");
+    assert_eq!(first.run_id, format!("each-minute@{}", first.scheduled_for));
+    let id = format!("<report-each-minute-{}@gatewatch>", first.scheduled_for);
+    let mails: Vec<_> = sink
+        .mails()
+        .into_iter()
+        .filter(|m| m["message_id"] == id.as_str())
+        .collect();
+    assert_eq!(mails.len(), 1, "{:?}", sink.mails());
+    // Exactly one of the two held the lease; it scheduled the one subscription.
+    let held: Vec<bool> = metrics
+        .iter()
+        .map(|m| m.runs_ok.load(std::sync::atomic::Ordering::Relaxed) > 0)
+        .collect();
+    assert_eq!(held.iter().filter(|h| **h).count(), 1, "{held:?}");
+    assert!(metrics
+        .iter()
+        .all(|m| m.subscriptions.load(std::sync::atomic::Ordering::Relaxed) == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_smtp_server_shows_retrying_then_ok() {
+    let store = gatewatch_migrations::testing::migrated_store("rsched_retry").await;
+    subscribe(&store, "flaky", "0 8 * * *").await;
+    let port = free_port();
+    let s =
+        Arc::new(Scheduler::new(store.clone(), config("t1", port), Arc::new(HandMade)).unwrap());
+    let slot = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+    let run = tokio::spawn({
+        let s = s.clone();
+        async move { s.run_now("flaky", slot).await.unwrap() }
+    });
+    // Nothing listens on the port: the first attempt fails and is recorded as retrying.
+    eventually(20, || async {
+        runs(&store, "flaky")
+            .await
+            .into_iter()
+            .find(|r| r.status == RETRYING)
+    })
+    .await
+    .expect("no retrying attempt recorded");
+    let sink = SmtpSink::start(port);
+    assert_eq!(run.await.unwrap(), OK);
+    let r = runs(&store, "flaky").await;
+    let (last, before) = r.split_last().unwrap();
+    assert_eq!(last.status, OK);
+    assert!(!before.is_empty());
+    for (i, a) in before.iter().enumerate() {
+        assert_eq!(a.status, RETRYING, "{r:?}");
+        assert_eq!(usize::from(a.attempt), i + 1);
+        assert!(!a.error.is_empty(), "{a:?}");
+    }
+    assert_eq!(usize::from(last.attempt), before.len() + 1);
+    assert!(r.iter().all(|a| a.run_id == "flaky@1795564800"));
+    assert_eq!(sink.mails().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stays_down_ends_failed_after_the_retries() {
+    let store = gatewatch_migrations::testing::migrated_store("rsched_down").await;
+    subscribe(&store, "down", "0 8 * * *").await;
+    let mut c = config("t1", free_port());
+    c.retries = 2;
+    c.backoff_first = Duration::from_millis(100);
+    let s = Scheduler::new(store.clone(), c, Arc::new(HandMade)).unwrap();
+    let slot = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+    assert_eq!(s.run_now("down", slot).await.unwrap(), FAILED);
+    let statuses: Vec<(String, u16)> = runs(&store, "down")
+        .await
+        .into_iter()
+        .map(|r| (r.status, r.attempt))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (RETRYING.to_string(), 1),
+            (RETRYING.to_string(), 2),
+            (FAILED.to_string(), 3)
+        ]
+    );
+    assert_eq!(
+        s.metrics()
+            .runs_failed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
+
+/// A report that cannot be made (a kind not built yet).
+struct Missing;
+
+impl ReportSource for Missing {
+    fn report<'a>(
+        &'a self,
+        _: &'a Store,
+        kind: ReportKind,
+        _: &'a ReportParams,
+        _: DateTime<Utc>,
+        _: Tz,
+    ) -> Pin<Box<dyn Future<Output = gatewatch_reports::Result<Report>> + Send + 'a>> {
+        Box::pin(async move {
+            Err(ReportError::NotFound(format!(
+                "the {kind} report is not built yet"
+            )))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_retry_cannot_fix_fails_at_once() {
+    let store = gatewatch_migrations::testing::migrated_store("rsched_nofix").await;
+    let sink = SmtpSink::start(free_port());
+    subscribe(&store, "missing", "0 8 * * *").await;
+    // Recipients by a role nobody has.
+    put(
+        &store,
+        EntityKind::ReportSubscription,
+        "nobody",
+        serde_json::json!({"name": "x", "report": "usage", "cron": "0 8 * * *",
+            "recipients": {"roles": ["support"]}}),
+    )
+    .await;
+    let slot = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+    let s = Scheduler::new(store.clone(), config("t1", sink.port), Arc::new(Missing)).unwrap();
+    assert_eq!(s.run_now("missing", slot).await.unwrap(), FAILED);
+    let r = runs(&store, "missing").await;
+    assert_eq!(r.len(), 1);
+    assert!(r[0].error.contains("not built yet"), "{r:?}");
+    let s = Scheduler::new(store.clone(), config("t1", sink.port), Arc::new(HandMade)).unwrap();
+    assert_eq!(s.run_now("nobody", slot).await.unwrap(), FAILED);
+    let r = runs(&store, "nobody").await;
+    assert_eq!((r.len(), r[0].attempt), (1, 1));
+    assert!(r[0].error.contains("no recipient"), "{r:?}");
+    assert!(sink.mails().is_empty());
+    assert!(matches!(
+        s.run_now("nope", slot).await,
+        Err(gatewatch_reports::schedule::RunNowError::NotFound(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_already_on_record_is_not_sent_again() {
+    let store = gatewatch_migrations::testing::migrated_store("rsched_recorded").await;
+    let sink = SmtpSink::start(free_port());
+    subscribe(&store, "recorded", "* * * * *").await;
+    // Another process already sent the next minute's run.
+    let next = (Utc::now().timestamp() / 60 + 1) * 60;
+    let run_id = gatewatch_store::report_runs::run_id("recorded", next);
+    gatewatch_store::report_runs::record(
+        &store,
+        &gatewatch_store::report_runs::ReportRun {
+            run_id: run_id.clone(),
+            subscription: "recorded".into(),
+            scheduled_for: next as u32,
+            started_us: 0,
+            finished_us: 0,
+            status: OK.into(),
+            attempt: 1,
+            recipients: vec!["ops@example.tw".into()],
+            error: String::new(),
+            reporter: "elsewhere".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let s = Scheduler::new(store.clone(), config("solo", sink.port), Arc::new(HandMade)).unwrap();
+    let metrics = s.metrics();
+    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(s.run(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }));
+    let wait = (next + 4 - Utc::now().timestamp()).max(0) as u64;
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let _ = stop_tx.send(true);
+    task.await.unwrap().unwrap();
+    // It held the lease and had the job, and still sent nothing for that slot.
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!(metrics.subscriptions.load(Relaxed), 1);
+    assert_eq!(metrics.runs_ok.load(Relaxed), 0);
+    let id = format!("<report-recorded-{next}@gatewatch>");
+    assert!(
+        sink.mails().iter().all(|m| m["message_id"] != id.as_str()),
+        "{:?}",
+        sink.mails()
+    );
+    let rows: Vec<_> = runs(&store, "recorded")
+        .await
+        .into_iter()
+        .filter(|r| r.run_id == run_id)
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+}
