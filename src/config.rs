@@ -1366,3 +1366,74 @@ mod alerter_tests {
         assert_eq!(c.alerter_eval_interval, Duration::from_secs(2));
     }
 }
+
+#[cfg(test)]
+mod reports_tests {
+    use super::*;
+
+    fn from_str(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gatewatch.toml");
+        std::fs::write(&p, text).unwrap();
+        load(Some(&p), &[])?.validate()
+    }
+
+    #[test]
+    fn report_mail_and_retention_keys_are_checked_and_named() {
+        let d = from_str("").unwrap();
+        assert!(d.reports_smtp.is_none());
+        assert_eq!(d.reports_listen.to_string(), "127.0.0.1:8093");
+        assert_eq!(
+            (d.reports_retries, d.reports_poll),
+            (3, Duration::from_secs(5))
+        );
+        assert_eq!(
+            d.retention,
+            Some(gatewatch_reports::retention::RetentionPolicy {
+                raw_days: 90,
+                rollup_days: 400
+            })
+        );
+        for (text, want) in [
+            ("[reports]\nretries = 11", "reports.retries"),
+            ("[reports]\npoll_ms = 0", "reports.poll_ms"),
+            (
+                "[reports]\npoll_ms = 5000\nlease_ttl_ms = 6000",
+                "reports.lease_ttl_ms",
+            ),
+            (
+                "[reports]\nretry_backoff_secs = 0",
+                "reports.retry_backoff_secs",
+            ),
+            ("[reports]\nlisten = \"nowhere\"", "reports.listen"),
+            ("[reports]\nsmpt = 1", "unknown field `smpt`"),
+            ("[reports.smtp]\nhost = \"mail\"", "reports.smtp.from"),
+            (
+                "[reports.smtp]\nhost = \"mail\"\nfrom = \"a@b.tw\"\ntls = \"ssl\"",
+                "reports.smtp.tls",
+            ),
+            // Falling back to the alerter's server names the alerter's keys.
+            (
+                "[alerter.smtp]\nhost = \"mail\"\nfrom = \"a@b.tw\"\ntls = \"ssl\"",
+                "alerter.smtp.tls",
+            ),
+            ("[retention]\nraw_days = 0", "retention.raw_days"),
+            ("[retention]\nrollup_days = 40000", "retention.rollup_days"),
+            ("[retention]\nraw_dayz = 3", "unknown field `raw_dayz`"),
+        ] {
+            let err = from_str(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?} → {err}");
+        }
+        // [reports.smtp] wins; without it, [alerter.smtp] carries report mail too.
+        let both = "[alerter.smtp]\nhost = \"alerts.example.tw\"\nfrom = \"a@b.tw\"\n[reports.smtp]\nhost = \"reports.example.tw\"\nfrom = \"r@b.tw\"\ntls = \"none\"";
+        let c = from_str(both).unwrap();
+        let s = c.reports_smtp.unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("reports.example.tw", 25));
+        let c =
+            from_str("[alerter.smtp]\nhost = \"alerts.example.tw\"\nfrom = \"a@b.tw\"").unwrap();
+        let s = c.reports_smtp.unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("alerts.example.tw", 587));
+        let c = from_str("[retention]\nenabled = false").unwrap();
+        assert!(c.retention.is_none());
+    }
+}

@@ -413,6 +413,7 @@ fn second_gateway(site: &Site) -> Site {
         collector: site.collector,
         dashboards: site.dashboards,
         alerter: site.alerter,
+        reports: site.reports,
         clickhouse_url: site.clickhouse_url.clone(),
         database: site.database.clone(),
     }

@@ -31,6 +31,8 @@ pub struct Site {
     pub dashboards: SocketAddr,
     /// The alerter's port (health, metrics, test-send); the dashboards forward to it.
     pub alerter: SocketAddr,
+    /// The reports role's port (health, metrics).
+    pub reports: SocketAddr,
     pub clickhouse_url: String,
     pub database: String,
 }
@@ -44,6 +46,7 @@ impl Site {
             collector: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             dashboards: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             alerter: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            reports: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             clickhouse_url: clickhouse_url.to_string(),
             database: format!("gwt_{name}"),
             dir,
@@ -70,7 +73,10 @@ alerter_url = "http://{alerter}"
 [alerter]
 listen = "{alerter}"
 [reports]
-listen = "127.0.0.1:{p3}"
+listen = "{reports}"
+poll_ms = 500
+lease_ttl_ms = 5000
+retry_backoff_secs = 1
 {routes}
 "#,
             data = site.dir.path().join("data").display(),
@@ -80,7 +86,7 @@ listen = "127.0.0.1:{p3}"
             col = site.collector,
             dash = site.dashboards,
             alerter = site.alerter,
-            p3 = free_port(),
+            reports = site.reports,
         );
         std::fs::write(site.config_path(), toml).unwrap();
         site
@@ -141,6 +147,7 @@ listen = "127.0.0.1:{p3}"
             "collector" => self.collector,
             "dashboards" => self.dashboards,
             "alerter" => self.alerter,
+            "reports" => self.reports,
             _ => panic!("no port known for {role}"),
         };
         let p = Proc {
