@@ -234,15 +234,18 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
     Ok(d)
 }
 
-/// The report API, served by the dashboards role behind its role check.
-fn report_mount(config: &Config, store: &Store) -> gatewatch_dashboards::Mount {
+/// The report API and the subscriptions' "run now", served by the dashboards role behind its
+/// role check.
+fn report_mount(config: &Config, store: &Store) -> anyhow::Result<gatewatch_dashboards::Mount> {
     use gatewatch_dashboards::access::{Access, Rule};
     let api = gatewatch_reports::http::ReportsApi {
         store: store.clone(),
         site_tz: config.timezone,
     };
+    let run_now = std::sync::Arc::new(report_scheduler(config, store)?);
     let rules = gatewatch_reports::http::access()
         .into_iter()
+        .chain(gatewatch_reports::schedule::http::access())
         .map(|r| Rule {
             method: r.method,
             path: r.path.to_string(),
@@ -252,10 +255,11 @@ fn report_mount(config: &Config, store: &Store) -> gatewatch_dashboards::Mount {
             response: (200, None),
         })
         .collect();
-    gatewatch_dashboards::Mount {
-        router: gatewatch_reports::http::router(api),
+    Ok(gatewatch_dashboards::Mount {
+        router: gatewatch_reports::http::router(api)
+            .merge(gatewatch_reports::schedule::http::router(run_now)),
         rules,
-    }
+    })
 }
 
 /// Creates `admin` on a site that never had a user, printing its password once on stdout.
@@ -287,7 +291,7 @@ pub async fn dashboards(config: Config) -> anyhow::Result<()> {
     let running = gatewatch_dashboards::bind_with(
         dashboards_config(&config)?,
         store.clone(),
-        vec![report_mount(&config, &store)],
+        vec![report_mount(&config, &store)?],
     )
     .await
     .context("dashboards")?;
@@ -327,7 +331,7 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let dashboards = gatewatch_dashboards::bind_with(
         dashboards_config(&config)?,
         store.clone(),
-        vec![report_mount(&config, &store)],
+        vec![report_mount(&config, &store)?],
     )
     .await
     .context("dashboards")?;

@@ -206,6 +206,43 @@ async fn subscriptions_are_checked_mailed_by_the_reports_role_and_their_runs_sho
         assert_eq!(run["attempts"].as_array().unwrap().len(), 1, "{run}");
         assert!(!run["error"].as_str().unwrap().is_empty(), "{run}");
     }
+    // "Run now" from the admin API: sent in the background, recorded like a scheduled run.
+    let r = manager
+        .post("/api/v1/report-subscriptions/each-minute/run", json!({}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let run_id = r.body["run_id"].as_str().unwrap().to_string();
+    assert!(run_id.starts_with("each-minute@"), "{run_id}");
+    let r = admin
+        .post("/api/v1/report-subscriptions/nope/run", json!({}))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = support
+        .post("/api/v1/report-subscriptions/each-minute/run", json!({}))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let mut found = Value::Null;
+    for _ in 0..100 {
+        let r = admin
+            .call(
+                "GET",
+                "/api/v1/report-subscriptions/each-minute/runs",
+                None,
+                &[],
+            )
+            .await;
+        if let Some(x) = r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["run_id"] == run_id.as_str() && x["status"] != "retrying")
+        {
+            found = x.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(found["status"], run["status"], "{found}");
     // The role's metrics count the subscription.
     let m = reqwest_get(&format!("http://{}/metrics", site.reports)).await;
     assert!(m.contains("gatewatch_reports_subscriptions 1"), "{m}");

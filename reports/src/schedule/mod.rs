@@ -13,6 +13,8 @@
 //!   mail), draws the chart, writes the mail ([`letter`], [`mail`]) and sends it; a failed
 //!   attempt is recorded as `retrying` and tried again after a doubling pause, up to
 //!   `retries` more times, then `failed`.
+//! - [`http`]: the admin API's "run now" (`POST /api/v1/report-subscriptions/{id}/run`),
+//!   mounted by the dashboards role.
 //! - Retention ([`crate::retention`]) runs once at start and daily at 03:30 in the site's
 //!   zone, by the lease holder.
 //!
@@ -20,6 +22,7 @@
 //! a lease's time ago) is not sent later.
 
 pub mod deliver;
+pub mod http;
 pub mod letter;
 pub mod mail;
 pub mod subscriptions;
@@ -268,6 +271,27 @@ impl Scheduler {
             *w = subs;
         }
         Ok(deliver::run(&self.shared, &sub, slot).await)
+    }
+
+    /// Starts subscription `id`'s run for the current second in the background (the admin
+    /// API's "run now"); its id and slot. The attempts are recorded as usual.
+    pub async fn start_now(&self, id: &str) -> Result<(String, DateTime<Utc>), RunNowError> {
+        let subs = Subscriptions::load(&self.shared.store).await?;
+        let sub = subs
+            .list
+            .iter()
+            .find(|s| s.id == id)
+            .cloned()
+            .ok_or_else(|| RunNowError::NotFound(id.to_string()))?;
+        if let Ok(mut w) = self.shared.subs.write() {
+            *w = subs;
+        }
+        let now = Utc::now();
+        let slot = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+        let run_id = gatewatch_store::report_runs::run_id(id, slot.timestamp());
+        let shared = self.shared.clone();
+        tokio::spawn(async move { deliver::run(&shared, &sub, slot).await });
+        Ok((run_id, slot))
     }
 
     /// Runs until `stop` resolves: renews the lease and reloads subscriptions every `poll`,
