@@ -100,3 +100,41 @@ pub async fn list(
     let rows = report_runs::list(&state.store, &id, limit).await?;
     Ok(Json(RunsPage { items: group(rows) }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(run: &str, slot: u32, attempt: u16, status: &str) -> ReportRun {
+        ReportRun {
+            run_id: run.into(),
+            subscription: "s".into(),
+            scheduled_for: slot,
+            started_us: 0,
+            finished_us: 0,
+            status: status.into(),
+            attempt,
+            recipients: vec!["a@b.tw".into()],
+            error: if status == "ok" { "" } else { "down" }.into(),
+            reporter: "r".into(),
+        }
+    }
+
+    #[test]
+    fn attempts_group_under_their_run_and_the_latest_decides() {
+        // As the store reads them: newest slot first, latest attempt first.
+        let runs = group(vec![
+            row("s@120", 120, 2, "ok"),
+            row("s@120", 120, 1, "retrying"),
+            row("s@60", 60, 1, "failed"),
+        ]);
+        assert_eq!(runs.len(), 2);
+        assert_eq!((runs[0].status.as_str(), runs[0].attempts.len()), ("ok", 2));
+        assert_eq!(runs[0].scheduled_for, "1970-01-01T00:02:00.000000Z");
+        assert_eq!(runs[0].attempts[1].status, "retrying");
+        assert_eq!(
+            (runs[1].status.as_str(), runs[1].error.as_str()),
+            ("failed", "down")
+        );
+    }
+}
