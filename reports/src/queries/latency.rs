@@ -76,7 +76,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     let name = agg.api_name().unwrap_or_else(|| "''".into());
     let mut per_api: Vec<Row> = fetch(ctx.store, &select("api_id", "toUInt32(0)", &name)).await?;
     per_api.sort_by(|a, b| b.calls.cmp(&a.calls).then(a.key.cmp(&b.key)));
-    let per_bucket: Vec<Row> = fetch(ctx.store, &select("''", &bucket_expr(&w), "''")).await?;
+    let per_bucket: Vec<Row> = fetch(
+        ctx.store,
+        &select("''", &format!("toUInt32({})", bucket_expr(&w)), "''"),
+    )
+    .await?;
     let all: Vec<Row> = fetch(ctx.store, &select("''", "toUInt32(0)", "''")).await?;
 
     let mut table = Table::new(

@@ -56,7 +56,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     )?;
     let w = ctx.window;
     let cond = conditions(ctx.params, &w, Source::NodeMetrics);
-    let b = bucket_expr(&w);
+    // As UInt32 whatever the bucket (minute arithmetic widens to UInt64).
+    let b = format!("toUInt32({})", bucket_expr(&w));
     let sql = format!(
         "SELECT {b} AS b, node, count() AS samples, avg(cpu_pct) AS cpu_avg, \
          max(cpu_pct) AS cpu_max, avg(mem_used_bytes) AS mem_avg, max(mem_used_bytes) AS mem_max, \

@@ -29,7 +29,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     let choice = choose(ctx.params, &ctx.window, &[])?;
     let w = choice.window;
     let sql = format!(
-        "SELECT {b} AS b, {counts} FROM {table} WHERE {cond} GROUP BY b ORDER BY b",
+        "SELECT toUInt32({b}) AS b, {counts} FROM {table} WHERE {cond} GROUP BY b ORDER BY b",
         b = bucket_expr(&w),
         counts = Agg(choice.source).class_counts(),
         table = choice.source.table(),
