@@ -160,6 +160,24 @@ fn check_traffic(r: &Report, want: &BTreeMap<i64, Tally>, starts: &[i64]) {
     }
     let total: u64 = want.values().map(|t| t.calls).sum();
     assert_eq!(r.summary["calls"], total);
+    for c in CLASSES {
+        let n: u64 = want.values().map(|t| t.class(c)).sum();
+        assert_eq!(r.summary[c], n, "summary {c}");
+    }
+    assert_eq!(r.summary["buckets"], starts.len());
+    // The busiest bucket (the first of equals).
+    let peak = starts
+        .iter()
+        .map(|b| (want.get(b).map_or(0, |t| t.calls), *b))
+        .fold((0, 0), |best, x| if x.0 > best.0 { x } else { best });
+    assert_eq!(r.summary["peak_calls"], peak.0);
+    let chart = r.chart.as_ref().unwrap();
+    assert_eq!(chart.x_labels.len(), starts.len());
+    assert_eq!(chart.series[3].name, "Refused");
+    for (i, b) in starts.iter().enumerate() {
+        let want_refused = want.get(b).map_or(0, |t| t.class("refused"));
+        assert_eq!(chart.series[3].values[i], want_refused as f64);
+    }
 }
 
 fn local_midnight(tz: Tz, t: i64) -> i64 {
@@ -521,6 +539,13 @@ async fn errors_by_api_outcome_upstream_and_path() {
     assert_eq!(r.summary["errors"], all.errors());
     assert_eq!(num(&r.summary["error_pct"]), pct(all.errors(), all.calls));
     assert_eq!(r.summary["omitted"], serde_json::json!([]));
+    for c in &CLASSES[1..] {
+        assert_eq!(r.summary[*c], all.class(c), "summary {c}");
+    }
+    let chart = r.chart.as_ref().unwrap();
+    assert_eq!(chart.x_labels.len(), Outcome::ALL.len() - 1);
+    let total_failed: f64 = chart.series[0].values.iter().sum();
+    assert_eq!(total_failed, all.errors() as f64);
 
     // Thirty days: the rollup parts are served, the raw parts are left out and say why.
     let r = ok(
@@ -620,6 +645,12 @@ async fn clients_with_quota_consumption_and_client_apis() {
     assert_eq!(beta["quota_used"], bm);
     assert_eq!(num(&beta["quota_used_pct"]), pct(bm, 100_000));
     assert_eq!(row("c-gamma")["quota_window"], Value::Null);
+    assert_eq!(r.summary["clients"], 4);
+    assert_eq!(r.summary["calls"], total);
+    for c in CLASSES {
+        let n: u64 = by_client.values().map(|t| t.class(c)).sum();
+        assert_eq!(r.summary[c], n, "summary {c}");
+    }
     let quotas = r.summary["quotas"].as_array().unwrap();
     assert_eq!(quotas.len(), 3);
     let q = |c: &str, w: &str| {
@@ -670,6 +701,11 @@ async fn clients_with_quota_consumption_and_client_apis() {
     want.sort_by(|a, b| b.1.calls.cmp(&a.1.calls).then(a.0.cmp(b.0)));
     let got = rows(&r);
     assert_eq!(got.len(), 16);
+    assert_eq!(r.summary["pairs"], 16);
+    assert_eq!(r.summary["calls"], total);
+    let chart = r.chart.as_ref().unwrap();
+    assert_eq!(chart.series[0].values.len(), 16);
+    assert_eq!(chart.series[0].values[0], want[0].1.calls as f64);
     for (row, ((client, api), t)) in got.iter().zip(&want) {
         assert_eq!(
             (
@@ -733,6 +769,14 @@ async fn nodes_cpu_memory_rss_and_disk_per_bucket() {
     let got = rows(&r);
     assert_eq!(got.len(), want.len());
     assert_eq!(got.len(), 96);
+    assert_eq!(r.summary["nodes"], 2);
+    assert_eq!(r.summary["samples"], 2 * seed::MINUTES);
+    let peak = samples
+        .iter()
+        .filter(|s| s.node != "gw-2")
+        .map(|s| s.cpu_pct)
+        .fold(0f32, f32::max);
+    assert_eq!(num(&r.summary["cpu_max_pct"]), f64::from(peak));
     let r2 = |x: f64| (x * 100.0).round() / 100.0;
     for (row, ((_, node), ss)) in got.iter().zip(&want) {
         let n = ss.len() as f64;
