@@ -154,6 +154,9 @@ async fn manager_reads_usage_as_json_and_csv() {
         ("range=30d&module=m", "too_large", "module"),
         ("range=1d&clinet=c1", "invalid", "clinet"),
         ("range=1d&format=xml", "invalid", "format"),
+        ("range=1d&status_class=5xx%27--", "invalid", "status_class"),
+        ("range=1d&outcome=ok%27%20OR%201%3D1", "invalid", "outcome"),
+        ("range=1d&tz=Asia/Taipei%27--", "invalid", "tz"),
     ] {
         let a = mia
             .call("GET", &format!("/api/v1/reports/usage?{q}"), None, &[])
