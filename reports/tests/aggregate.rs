@@ -644,7 +644,17 @@ async fn clients_with_quota_consumption_and_client_apis() {
     assert_eq!(beta["quota_window"], "per_month");
     assert_eq!(beta["quota_used"], bm);
     assert_eq!(num(&beta["quota_used_pct"]), pct(bm, 100_000));
-    assert_eq!(row("c-gamma")["quota_window"], Value::Null);
+    // Kolkata's day of 2026-11-02 began 2026-11-01T18:30Z.
+    let gamma_day = (
+        at(86_400 + 18 * 3_600 + 1_800),
+        at(2 * 86_400 + 18 * 3_600 + 1_800),
+    );
+    let gd = used("c-gamma", gamma_day);
+    let gamma = row("c-gamma");
+    assert_eq!(gamma["quota_window"], "per_day");
+    assert_eq!(gamma["quota_used"], gd);
+    assert_eq!(num(&gamma["quota_used_pct"]), pct(gd, 500));
+    assert_eq!(row("")["quota_window"], Value::Null);
     assert_eq!(r.summary["clients"], 4);
     assert_eq!(r.summary["calls"], total);
     for c in CLASSES {
@@ -652,7 +662,7 @@ async fn clients_with_quota_consumption_and_client_apis() {
         assert_eq!(r.summary[c], n, "summary {c}");
     }
     let quotas = r.summary["quotas"].as_array().unwrap();
-    assert_eq!(quotas.len(), 3);
+    assert_eq!(quotas.len(), 4);
     let q = |c: &str, w: &str| {
         quotas
             .iter()

@@ -7,8 +7,8 @@
 //!   zone (its `timezone`, else the site's) that holds the report's last instant (`to` − 1 s:
 //!   "now" for ranges that end now), from `QuotaWindow::bounds`;
 //! - used = the client's calls in that window over all APIs and nodes, refusals left out
-//!   (a refused call never took quota), from `client_api_1h` when the window is whole hours,
-//!   else from the raw calls (a minute window, or a zone off the hour);
+//!   (a refused call never took quota): its whole hours from `client_api_1h`, ragged ends (a
+//!   minute window, a day in a zone off the hour) from the raw calls;
 //! - the row shows the window with the highest share used; the summary lists every window.
 //!
 //! With `scope: node` each gateway counts alone, so the calls of all nodes may pass the limit
@@ -241,6 +241,24 @@ fn bar_chart(title: &str, bars: Vec<(String, u64)>) -> Chart {
     }
 }
 
+/// The whole hours of `[from, to)` from `client_api_1h`, the ragged ends (a minute window, a
+/// zone off the hour) from the raw calls.
+fn quota_parts(from: i64, to: i64) -> Vec<(Source, i64, i64)> {
+    let h0 = from + (3_600 - from.rem_euclid(3_600)) % 3_600;
+    let h1 = to - to.rem_euclid(3_600);
+    if h0 >= h1 {
+        return vec![(Source::Raw, from, to)];
+    }
+    let mut parts = vec![(Source::ClientHour, h0, h1)];
+    if from < h0 {
+        parts.push((Source::Raw, from, h0));
+    }
+    if h1 < to {
+        parts.push((Source::Raw, h1, to));
+    }
+    parts
+}
+
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct UsedRow {
     client_id: String,
@@ -281,29 +299,49 @@ pub async fn quota_use(
         .map(|o| o.as_str().to_string())
         .collect();
     for ((from, to), clients) in by_bounds {
-        let hours = from.rem_euclid(3_600) == 0 && to.rem_euclid(3_600) == 0;
-        let source = if hours {
-            Source::ClientHour
-        } else {
-            Source::Raw
-        };
-        let sql = format!(
-            "SELECT client_id, {calls} AS used FROM {table} \
-             WHERE ts >= toDateTime({from}) AND ts < toDateTime({to}) \
-             AND client_id IN ({ids}) AND outcome NOT IN ({refused}) GROUP BY client_id",
-            calls = Agg(source).calls(),
-            table = source.table(),
-            ids = quoted_list(&clients),
-            refused = quoted_list(&refusals),
-        );
-        let rows: Vec<UsedRow> = fetch(ctx.store, &sql).await?;
-        for r in rows {
-            for q in out.get_mut(&r.client_id).into_iter().flatten() {
+        let mut used: HashMap<String, u64> = HashMap::new();
+        for (source, a, b) in quota_parts(from, to) {
+            let sql = format!(
+                "SELECT client_id, {calls} AS used FROM {table} \
+                 WHERE ts >= toDateTime({a}) AND ts < toDateTime({b}) \
+                 AND client_id IN ({ids}) AND outcome NOT IN ({refused}) GROUP BY client_id",
+                calls = Agg(source).calls(),
+                table = source.table(),
+                ids = quoted_list(&clients),
+                refused = quoted_list(&refusals),
+            );
+            let rows: Vec<UsedRow> = fetch(ctx.store, &sql).await?;
+            for r in rows {
+                *used.entry(r.client_id).or_default() += r.used;
+            }
+        }
+        for (client, n) in used {
+            for q in out.get_mut(&client).into_iter().flatten() {
                 if (q.from.timestamp(), q.to.timestamp()) == (from, to) {
-                    q.used = r.used;
+                    q.used = n;
                 }
             }
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_windows_split_into_whole_hours_and_raw_ends() {
+        assert_eq!(quota_parts(0, 7_200), [(Source::ClientHour, 0, 7_200)]);
+        assert_eq!(quota_parts(60, 120), [(Source::Raw, 60, 120)]);
+        // A Kolkata day: 18:30 to 18:30 UTC.
+        assert_eq!(
+            quota_parts(66_600, 66_600 + 86_400),
+            [
+                (Source::ClientHour, 68_400, 151_200),
+                (Source::Raw, 66_600, 68_400),
+                (Source::Raw, 151_200, 153_000),
+            ]
+        );
+    }
 }

@@ -168,7 +168,11 @@ pub async fn configure(store: &Store) {
             "c-beta",
             json!({"name": "Beta, Inc.", "timezone": "America/New_York", "quota": {"per_month": 100000, "scope": "shared"}}),
         ),
-        ("c-gamma", json!({"name": "伽瑪"})),
+        // A zone off the hour: its day is counted from whole hours plus raw half hours.
+        (
+            "c-gamma",
+            json!({"name": "伽瑪", "timezone": "Asia/Kolkata", "quota": {"per_day": 500}}),
+        ),
     ];
     for (id, body) in clients {
         let spec = gatewatch_model::Entity::parse(EntityKind::Client, id, &body.to_string())
