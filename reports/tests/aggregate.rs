@@ -1038,6 +1038,18 @@ async fn raw_reads_over_seven_days_are_refused_naming_the_field() {
             assert_eq!(e.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         }
     }
+    // Call-search parameters are not silently ignored.
+    for (kind, k, v) in [
+        (ReportKind::Usage, "status", "500"),
+        (ReportKind::Traffic, "path_contains", "/orders"),
+        (ReportKind::Clients, "limit", "5"),
+        (ReportKind::Nodes, "request_id", "r1"),
+    ] {
+        match run(&store, kind, &[(k, v)]).await {
+            Err(ReportError::Invalid(e)) => assert_eq!(e.field, k),
+            other => panic!("{kind} {k}: {:?}", other.map(|r| r.title)),
+        }
+    }
     // Six days of the same are served from the raw calls.
     let r = ok(
         &store,

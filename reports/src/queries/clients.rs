@@ -52,6 +52,7 @@ impl QuotaUse {
 }
 
 pub async fn clients(ctx: &Ctx<'_>) -> Result<Report> {
+    crate::queries::source::refuse_search_params(ctx.params, "clients", false)?;
     let choice = choose(ctx.params, &ctx.window, &[Dim::Client])?;
     let groups = counts_by(ctx, &choice, by_keys("client_id", "''")).await?;
     let specs: HashMap<String, ClientSpec> = config_of(ctx.store, EntityKind::Client).await?;
@@ -144,6 +145,7 @@ pub async fn clients(ctx: &Ctx<'_>) -> Result<Report> {
 }
 
 pub async fn client_apis(ctx: &Ctx<'_>) -> Result<Report> {
+    crate::queries::source::refuse_search_params(ctx.params, "client-apis", false)?;
     let choice = choose(ctx.params, &ctx.window, &[Dim::Client, Dim::Api])?;
     let groups = counts_by(ctx, &choice, by_keys("client_id", "api_id")).await?;
     let specs: HashMap<String, ClientSpec> = config_of(ctx.store, EntityKind::Client).await?;

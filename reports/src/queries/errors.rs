@@ -34,6 +34,7 @@ pub const MAX_PATHS: u32 = 1_000;
 const NOT_OK: &str = "outcome != 'ok'";
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
+    crate::queries::source::refuse_search_params(ctx.params, "errors", true)?;
     let choice = choose(ctx.params, &ctx.window, &[Dim::Api, Dim::Outcome])?;
     let w = choice.window;
     let mut per_api = counts_by(

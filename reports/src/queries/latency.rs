@@ -55,6 +55,7 @@ fn figures(r: &Row, has_upstream: bool, has_max: bool) -> Figures {
 }
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
+    crate::queries::source::refuse_search_params(ctx.params, "latency", false)?;
     let choice = choose(ctx.params, &ctx.window, &[Dim::Api])?;
     let w = choice.window;
     let agg = Agg(choice.source);

@@ -54,6 +54,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
             Dim::Outcome,
         ],
     )?;
+    crate::queries::source::refuse_search_params(ctx.params, "nodes", false)?;
     let w = ctx.window;
     let cond = conditions(ctx.params, &w, Source::NodeMetrics);
     // As UInt32 whatever the bucket (minute arithmetic widens to UInt64).

@@ -366,6 +366,27 @@ pub fn refuse_filters(p: &ReportParams, report: &str, dims: &[Dim]) -> Result<()
     Ok(())
 }
 
+/// Refuses the call-search parameters (`status`, `path_contains`, …) an aggregate report would
+/// otherwise ignore silently, and `limit` where the report has no top-N.
+pub fn refuse_search_params(p: &ReportParams, report: &str, takes_limit: bool) -> Result<()> {
+    let given = [
+        ("call_id", p.call_id.is_some()),
+        ("request_id", p.request_id.is_some()),
+        ("status", p.status.is_some()),
+        ("path_contains", p.path_contains.is_some()),
+        ("cursor", p.cursor.is_some()),
+        ("limit", p.limit.is_some() && !takes_limit),
+    ];
+    match given.iter().find(|(_, set)| *set) {
+        Some((field, _)) => Err(FieldError::new(
+            *field,
+            format!("the {report} report has no {field} parameter (it is for call search)"),
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
 /// Current configuration entities of one kind, by id (deleted ones left out).
 pub async fn config_of<T: DeserializeOwned>(
     store: &Store,

@@ -26,6 +26,7 @@ struct Row {
 }
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
+    crate::queries::source::refuse_search_params(ctx.params, "traffic", false)?;
     let choice = choose(ctx.params, &ctx.window, &[])?;
     let w = choice.window;
     let sql = format!(

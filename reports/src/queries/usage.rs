@@ -20,6 +20,7 @@ use crate::queries::source::{choose, config_of, mean_ms, pct, Counts};
 use crate::table::{Cell, Column, Table};
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
+    crate::queries::source::refuse_search_params(ctx.params, "usage", false)?;
     let choice = choose(ctx.params, &ctx.window, &[Dim::Api])?;
     let groups = counts_by(
         ctx,
