@@ -1038,6 +1038,23 @@ async fn raw_reads_over_seven_days_are_refused_naming_the_field() {
             assert_eq!(e.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         }
     }
+    // An empty database answers every report, relative ranges included: zeros, not errors.
+    for kind in [
+        ReportKind::Usage,
+        ReportKind::Traffic,
+        ReportKind::Latency,
+        ReportKind::Errors,
+        ReportKind::Clients,
+        ReportKind::ClientApis,
+        ReportKind::Nodes,
+    ] {
+        for range in ["15m", "24h", "yesterday", "30d"] {
+            let r = ok(&store, kind, &[("range", range)]).await;
+            if kind != ReportKind::Nodes {
+                assert_eq!(r.summary["calls"], 0, "{kind} {range}");
+            }
+        }
+    }
     // Call-search parameters are not silently ignored.
     for (kind, k, v) in [
         (ReportKind::Usage, "status", "500"),
