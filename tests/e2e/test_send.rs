@@ -19,18 +19,18 @@ use std::time::Duration;
 
 const PW: &str = "a long test password";
 /// LINE ids the fake API takes and refuses.
-const OK: &str = "U00000000000000000000000000000001";
+pub(crate) const OK: &str = "U00000000000000000000000000000001";
 const BAD: &str = "Ubbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
 /// aiosmtpd (alerter/tests/smtp_sink.py) writing each mail as JSON into its directory.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     dir: tempfile::TempDir,
 }
 
 impl SmtpSink {
-    fn start() -> SmtpSink {
+    pub(crate) fn start() -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("alerter/tests/smtp_sink.py");
         let python = std::env::var("GATEWATCH_TEST_PYTHON").unwrap_or_else(|_| {
@@ -58,7 +58,7 @@ impl SmtpSink {
         SmtpSink { child, port, dir }
     }
 
-    fn mails(&self) -> Vec<Value> {
+    pub(crate) fn mails(&self) -> Vec<Value> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -80,11 +80,11 @@ impl Drop for SmtpSink {
 }
 
 /// What the fake LINE API was sent: (authorization header, retry key, body).
-type Pushes = Arc<Mutex<Vec<(String, String, Value)>>>;
+pub(crate) type Pushes = Arc<Mutex<Vec<(String, String, Value)>>>;
 
 /// A fake LINE Messaging API: `POST /v2/bot/message/push` answers 200 with sent message ids,
 /// but 400 (LINE's own wording) for the target [`BAD`].
-async fn fake_line() -> (std::net::SocketAddr, Pushes) {
+pub(crate) async fn fake_line() -> (std::net::SocketAddr, Pushes) {
     let pushes: Pushes = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -138,7 +138,7 @@ async fn fake_line() -> (std::net::SocketAddr, Pushes) {
     (addr, pushes)
 }
 
-async fn wait_for_mails(sink: &SmtpSink, n: usize) -> Vec<Value> {
+pub(crate) async fn wait_for_mails(sink: &SmtpSink, n: usize) -> Vec<Value> {
     for _ in 0..200 {
         let m = sink.mails();
         if m.len() >= n {
