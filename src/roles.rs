@@ -105,6 +105,7 @@ fn alerter_engine(
     c.lease_ttl = config.alerter_lease_ttl;
     c.site_tz = config.timezone;
     c.link_base = config.alerter_link_base.clone();
+    c.site_lang = config.alerter_language;
     let notifiers = gatewatch_alerter::Notifiers::new(&config.alerter.notify)
         .context("alerter notifiers ([alerter.smtp], [alerter.line])")?;
     tracing::info!(notifiers = %config.alerter.describe(), "alerter");
@@ -121,15 +122,13 @@ fn alerter_test_send(config: &Config, store: &Store) -> anyhow::Result<crate::he
     let pepper = crate::pepper::load_pepper(&config.data_dir, &config.security)?;
     let notifiers = gatewatch_alerter::Notifiers::new(&config.alerter.notify)
         .context("alerter notifiers ([alerter.smtp], [alerter.line])")?;
-    let site_lang =
-        gatewatch_alerter::EngineConfig::new("", config.data_dir.clone(), &config.store).site_lang;
     Ok(std::sync::Arc::new(gatewatch_alerter::TestSend {
         store: store.clone(),
         notifiers,
         pepper,
         data_dir: config.data_dir.clone(),
         site_tz: config.timezone,
-        site_lang,
+        site_lang: config.alerter_language,
         link_base: config.alerter_link_base.clone(),
         alerter: format!("{}:{}:test-send", config.node, std::process::id()),
     }))

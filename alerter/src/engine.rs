@@ -653,7 +653,9 @@ impl<D: Dispatcher> Engine<D> {
             self.cfg.site_lang,
         );
         let (subject, text) = render_notice(spec, &vars);
-        let mut map = BTreeMap::new();
+        // Webhook placeholders: every rule placeholder as the mail shows it (`duration`,
+        // `interval`, …), with data fields where a receiver wants numbers and UTC times.
+        let mut map = vars.values();
         for (k, v) in [
             ("rule", spec.name.clone()),
             ("rule_id", entry.id.clone()),

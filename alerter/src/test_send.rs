@@ -308,7 +308,8 @@ impl TestSend {
             self.site_lang,
         );
         let (subject, text) = render_notice(spec, &vars);
-        let mut map = std::collections::BTreeMap::new();
+        // As the evaluator sends them (see `engine`): the mail's texts, then data fields.
+        let mut map = vars.values();
         for (k, v) in [
             ("rule", spec.name.clone()),
             ("rule_id", id.to_string()),

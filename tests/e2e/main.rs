@@ -4,6 +4,7 @@
 mod access;
 mod admin;
 mod alerter;
+mod alerter_config;
 mod alerter_outage;
 mod cli;
 mod config_file;
