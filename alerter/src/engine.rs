@@ -180,7 +180,17 @@ pub struct Engine<D> {
     /// Consecutive failed sends per channel kind (`email`, `line`, `webhook`), and whether a
     /// "channel failing" notice went out for the current run of failures.
     channel_health: HashMap<&'static str, ChannelHealth>,
+    /// Events recorded elsewhere in the process (test-sends while ClickHouse was away),
+    /// written with this engine's own.
+    handed_in: (EventSink, tokio::sync::mpsc::Receiver<AlertEvent>),
 }
+
+/// Hands an event to the engine, which writes it with its own (buffered while ClickHouse is
+/// away). Bounded: a full sink refuses (`try_send`).
+pub type EventSink = tokio::sync::mpsc::Sender<AlertEvent>;
+
+/// Events waiting in an [`EventSink`] before the next round takes them.
+const HANDED_IN_MAX: usize = 1024;
 
 /// A channel kind that failed this many sends in a row raises its own notice on the others.
 pub const CHANNEL_FAILURES_TO_ALERT: u32 = 3;
@@ -249,6 +259,19 @@ impl<D: Dispatcher> Engine<D> {
             dirty: HashMap::new(),
             inflight: tokio::task::JoinSet::new(),
             channel_health: HashMap::new(),
+            handed_in: tokio::sync::mpsc::channel(HANDED_IN_MAX),
+        }
+    }
+
+    /// Where other parts of the process hand events to be written (see [`EventSink`]).
+    pub fn event_sink(&self) -> EventSink {
+        self.handed_in.0.clone()
+    }
+
+    /// Takes the events handed in since the last round.
+    fn take_handed_in(&mut self) {
+        while let Ok(e) = self.handed_in.1.try_recv() {
+            self.record(e);
         }
     }
 
@@ -269,6 +292,7 @@ impl<D: Dispatcher> Engine<D> {
             }
             self.round(Utc::now()).await;
         }
+        self.take_handed_in();
         // Sends under way are waited for (a while) and recorded.
         let deadline = tokio::time::Instant::now() + SHUTDOWN_WAIT;
         while let Ok(Some(done)) =
@@ -316,6 +340,7 @@ impl<D: Dispatcher> Engine<D> {
                 self.record_send(done);
             }
         }
+        self.take_handed_in();
         // What this process did while ClickHouse was away lands before the lease is decided
         // again, so a new holder sees what was sent.
         if !self.events.is_empty() || !self.dirty.is_empty() {

@@ -222,3 +222,120 @@ async fn clickhouse_stopped_the_alerter_mails_and_pushes_then_records_every_even
     );
     drop(alerter);
 }
+
+/// Test-sends while ClickHouse is down: the alerter answers them from its snapshot of the
+/// configuration (channels, rules), the mail goes out, and the attempts are written once
+/// ClickHouse is back (handed to the evaluator, written with its buffered events).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_sends_work_from_the_snapshot_while_clickhouse_is_down() {
+    let mut ch = PrivateClickHouse::start();
+    let smtp = SmtpSink::start();
+    let extra = format!(
+        "[alerter.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"gatewatch@example.tw\"\n",
+        smtp.port
+    );
+    let site = Site::new("alerter_outage_test_send", &ch.url(), &extra);
+    let cfg = std::fs::read_to_string(site.config_path()).unwrap();
+    let cfg = cfg.replacen(
+        "[alerter]\n",
+        "[alerter]\neval_interval_ms = 300\nlease_ttl_ms = 3000\n",
+        1,
+    );
+    std::fs::write(site.config_path(), cfg).unwrap();
+    let store = site.migrate().await;
+    let change = |kind, id: &str, body: Value| Change {
+        kind,
+        id: id.into(),
+        body: body.to_string(),
+        deleted: false,
+        expected_version: None,
+    };
+    config_log::write(
+        &store,
+        "e2e",
+        "",
+        &[
+            change(
+                EntityKind::Channel,
+                "mail",
+                json!({"lang": "zh-TW", "email": {"to": ["channel@example.tw"]}}),
+            ),
+            change(
+                EntityKind::AlertRule,
+                "cpu",
+                json!({"name": "CPU 過高", "kind": {"type": "node_cpu"}, "threshold": 90,
+                    "recipients": {"emails": ["rule@example.tw"]}}),
+            ),
+        ],
+        chrono::Utc::now().timestamp_micros(),
+    )
+    .await
+    .unwrap();
+    let _alerter = site.start("alerter").await;
+    wait_metric(site.alerter, "gatewatch_alerter_rules", 1.0, 30).await;
+    assert!(site.dir.path().join("data/alerter/sources.json").exists());
+    let pepper = std::fs::read(site.dir.path().join("data/secret/pepper")).unwrap();
+    let bearer = format!(
+        "Bearer {}",
+        gatewatch_model::secret::alerter_test_send_token(&pepper)
+    );
+    let direct = Api::anonymous(site.alerter);
+    let test_send = |body: Value| {
+        let (direct, bearer) = (direct.clone(), bearer.clone());
+        async move {
+            direct
+                .call(
+                    "POST",
+                    "/v1/test-send",
+                    Some(&body.to_string()),
+                    &[("authorization", &bearer)],
+                )
+                .await
+        }
+    };
+
+    ch.stop();
+    let r = test_send(json!({"channel": "mail"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["results"][0]["status"], 250, "{}", r.text);
+    let r = test_send(json!({"rule": "cpu"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["results"][0]["sent"], true, "{}", r.text);
+    let r = test_send(json!({"channel": "nope"})).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    wait_until("two test mails", 10, || smtp.mails().len() == 2).await;
+    let mails = smtp.mails();
+    assert_eq!(mails[0]["rcpt_tos"], json!(["channel@example.tw"]));
+    assert!(mails[0]["subject"].as_str().unwrap().contains("[測試]"));
+    assert_eq!(mails[1]["rcpt_tos"], json!(["rule@example.tw"]));
+    assert!(mails[1]["subject"].as_str().unwrap().contains("CPU 過高"));
+
+    ch.resume();
+    eventually(
+        &store,
+        "SELECT count() FROM alert_events WHERE event = 'test' AND result = 'sent'",
+        2,
+        60,
+    )
+    .await;
+    let rows: Vec<(String, String, String)> = store
+        .client()
+        .query(
+            "SELECT rule_id, channel, recipient FROM alert_events WHERE event = 'test' \
+             ORDER BY ts_us",
+        )
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                String::new(),
+                "mail".to_string(),
+                "channel@example.tw".to_string()
+            ),
+            ("cpu".into(), "email".into(), "rule@example.tw".into()),
+        ]
+    );
+}
