@@ -6,6 +6,7 @@ mod admin;
 mod alerter;
 mod alerter_config;
 mod alerter_outage;
+mod alerter_pair;
 mod cli;
 mod config_file;
 mod demo;
