@@ -339,3 +339,107 @@ async fn test_sends_work_from_the_snapshot_while_clickhouse_is_down() {
         ]
     );
 }
+
+/// The pid of the private ClickHouse listening on `url`'s port (the test started it; the port
+/// is its own).
+fn clickhouse_pid(url: &str) -> String {
+    let port = url.rsplit(':').next().unwrap();
+    let out = std::process::Command::new("pgrep")
+        .arg("-f")
+        .arg(format!("http_port={port}"))
+        .output()
+        .unwrap();
+    let pids = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut lines = pids.lines();
+    let pid = lines.next().expect("the private ClickHouse runs").trim();
+    assert!(lines.next().is_none(), "one process on port {port}: {pids}");
+    pid.to_string()
+}
+
+/// ClickHouse that hangs (SIGSTOP: connections are accepted, nothing answers) rather than
+/// refusing, with the default 5 s rounds: the database rule fires too, each round waiting
+/// only a probe's timeout; after SIGCONT the resolved notice follows and every event is
+/// written once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_hanging_fires_the_database_rule_within_a_few_rounds() {
+    let ch = PrivateClickHouse::start();
+    let smtp = SmtpSink::start();
+    let extra = format!(
+        "[alerter.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"gatewatch@example.tw\"\n",
+        smtp.port
+    );
+    let site = Site::new("alerter_outage_hang", &ch.url(), &extra);
+    let store = site.migrate().await;
+    let rule = json!({"name": "ClickHouse 連線", "kind": {"type": "database", "check": "failure"},
+        "threshold": 0, "for_secs": FOR_SECS, "recipients": {"emails": ["oncall@example.tw"]}});
+    config_log::write(
+        &store,
+        "e2e",
+        "",
+        &[Change {
+            kind: EntityKind::AlertRule,
+            id: "db".into(),
+            body: rule.to_string(),
+            deleted: false,
+            expected_version: None,
+        }],
+        chrono::Utc::now().timestamp_micros(),
+    )
+    .await
+    .unwrap();
+    let _alerter = site.start("alerter").await;
+    wait_metric(site.alerter, "gatewatch_alerter_lease_held", 1.0, 30).await;
+    wait_metric(site.alerter, "gatewatch_alerter_rules", 1.0, 30).await;
+
+    let pid = clickhouse_pid(&ch.url());
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .arg(sig)
+            .arg(&pid)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    let hung = Instant::now();
+    wait_until("the firing mail", 60, || !smtp.mails().is_empty()).await;
+    println!(
+        "ClickHouse hung (SIGSTOP) + for_secs {FOR_SECS} → firing mail after {} ms (default 5 s rounds, 3 s probe timeout)",
+        hung.elapsed().as_millis() as i64 - (FOR_SECS * 1000) as i64
+    );
+    let text = smtp.mails()[0]["text"].as_str().unwrap().to_string();
+    assert!(text.contains("無法量測"), "{text}");
+
+    signal("-CONT");
+    wait_until("the resolved mail", 60, || smtp.mails().len() >= 2).await;
+    assert!(smtp.mails()[1]["subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("[已恢復]"));
+    eventually(
+        &store,
+        "SELECT count() FROM alert_events WHERE rule_id = 'db'",
+        5,
+        30,
+    )
+    .await;
+    let rows: Vec<(String, String)> = store
+        .client()
+        .query("SELECT event, result FROM alert_events WHERE rule_id = 'db' ORDER BY event, phase")
+        .fetch_all()
+        .await
+        .unwrap();
+    let row = |e: &str, r: &str| (e.to_string(), r.to_string());
+    assert_eq!(
+        rows,
+        vec![
+            row("firing", ""),
+            row("notify", "sent"),
+            row("notify", "sent"),
+            row("pending", ""),
+            row("resolved", ""),
+        ]
+    );
+    assert_eq!(smtp.mails().len(), 2);
+}
