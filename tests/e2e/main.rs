@@ -4,6 +4,10 @@
 mod access;
 mod admin;
 mod alerter;
+mod alerter_config;
+mod alerter_outage;
+mod alerter_pair;
+mod alerter_restart;
 mod cli;
 mod config_file;
 mod demo;
