@@ -5,6 +5,7 @@ mod access;
 mod admin;
 mod alerter;
 mod alerter_config;
+mod alerter_hog;
 mod alerter_outage;
 mod alerter_pair;
 mod alerter_restart;
