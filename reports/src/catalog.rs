@@ -76,8 +76,14 @@ pub async fn run(
         window,
     };
     // One arm per report, added as its query lands.
-    #[allow(clippy::match_single_binding)]
     match kind {
+        ReportKind::Usage => crate::queries::usage::run(&ctx).await,
+        ReportKind::Traffic => crate::queries::traffic::run(&ctx).await,
+        ReportKind::Latency => crate::queries::latency::run(&ctx).await,
+        ReportKind::Errors => crate::queries::errors::run(&ctx).await,
+        ReportKind::Clients => crate::queries::clients::clients(&ctx).await,
+        ReportKind::ClientApis => crate::queries::clients::client_apis(&ctx).await,
+        ReportKind::Nodes => crate::queries::nodes::run(&ctx).await,
         _ => {
             let _ = &ctx;
             Err(ReportError::NotFound(format!(

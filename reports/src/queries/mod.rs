@@ -1,6 +1,15 @@
 //! One module per report; each turns a [`crate::catalog::Ctx`] into a [`crate::Report`].
 //! SQL takes caller values only through [`filter`].
 
+pub mod class;
+pub mod clients;
+pub mod errors;
 pub mod filter;
+pub mod grouped;
+pub mod latency;
+pub mod nodes;
+pub mod source;
+pub mod traffic;
+pub mod usage;
 
 pub use filter::{Dim, Source};
