@@ -184,27 +184,46 @@ async fn subscriptions_are_checked_mailed_by_the_reports_role_and_their_runs_sho
     assert_eq!(slot % 60, 0);
     assert_eq!(run["run_id"], format!("each-minute@{slot}"));
     assert_eq!(run["recipients"], json!(["ops@example.tw"]));
-    if run["status"] == "ok" {
-        let id = format!("<report-each-minute-{slot}@gatewatch>");
-        let mails: Vec<Value> = sink
-            .mails()
-            .into_iter()
-            .filter(|m| m["message_id"] == id.as_str())
-            .collect();
-        assert_eq!(mails.len(), 1, "{:?}", sink.mails());
-        assert!(mails[0]["subject"].as_str().unwrap().contains("每分鐘流量"));
-        let files: Vec<&Value> = mails[0]["parts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| p["content_type"] == "text/csv")
-            .collect();
-        assert_eq!(files.len(), 1);
-    } else {
-        // Until the traffic query lands, the catalog answers "not built yet": no retry, and
-        // the reason is shown.
-        assert_eq!(run["attempts"].as_array().unwrap().len(), 1, "{run}");
-        assert!(!run["error"].as_str().unwrap().is_empty(), "{run}");
+    // The traffic report is built now: the run is sent.
+    assert_eq!(run["status"], "ok", "{run}\n{}", reports.log_text());
+    let id = format!("<report-each-minute-{slot}@gatewatch>");
+    let mails: Vec<Value> = sink
+        .mails()
+        .into_iter()
+        .filter(|m| m["message_id"] == id.as_str())
+        .collect();
+    assert_eq!(mails.len(), 1, "{:?}", sink.mails());
+    let m = &mails[0];
+    assert!(m["subject"].as_str().unwrap().contains("每分鐘流量"), "{m}");
+    let parts = m["parts"].as_array().unwrap();
+    let csv: Vec<&Value> = parts
+        .iter()
+        .filter(|p| p["content_type"] == "text/csv")
+        .collect();
+    assert_eq!(csv.len(), 1, "{m}");
+    assert_eq!(csv[0]["disposition"], "attachment");
+    assert!(csv[0]["filename"].as_str().unwrap().starts_with("traffic-"));
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(csv[0]["base64"].as_str().unwrap())
+        .unwrap();
+    // The same heading as the report API's CSV of the same report.
+    let api = admin
+        .call(
+            "GET",
+            "/api/v1/reports/traffic?range=1h&format=csv",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(api.status, 200, "{}", api.text);
+    let heading = |t: &str| t.lines().next().unwrap_or_default().to_string();
+    let mailed = String::from_utf8(bytes).unwrap();
+    assert!(mailed.starts_with('\u{feff}'));
+    assert_eq!(heading(&mailed), heading(&api.text));
+    // The chart, when the renderer draws one, is inline by Content-ID.
+    for p in parts.iter().filter(|p| p["content_type"] == "image/png") {
+        assert_eq!(p["content_id"], "<chart@gatewatch>", "{m}");
     }
     // "Run now" from the admin API: sent in the background, recorded like a scheduled run.
     let r = manager

@@ -159,3 +159,92 @@ async fn english_summary_csv_only() {
     assert!(m["html"].as_str().unwrap().contains("Weekly &lt;usage&gt;"));
     assert_eq!(m["parts"][4]["filename"], "usage-2026-11-23_2026-11-29.csv");
 }
+
+/// With the real catalog: the mailed CSV is the usage report of the slot's yesterday.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalogs_usage_report_is_mailed_for_the_slots_yesterday() {
+    let store = gatewatch_migrations::testing::migrated_store("rsched_mail_catalog").await;
+    let sink = SmtpSink::start(free_port());
+    // 24 November in Taipei: 5 calls of orders, 2 of pay; one call on the 25th (not counted).
+    let mut rows = Vec::new();
+    for (api, n, ts) in [
+        (
+            "orders",
+            5,
+            Utc.with_ymd_and_hms(2026, 11, 24, 4, 0, 0).unwrap(),
+        ),
+        (
+            "pay",
+            2,
+            Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap(),
+        ),
+        (
+            "orders",
+            1,
+            Utc.with_ymd_and_hms(2026, 11, 24, 16, 30, 0).unwrap(),
+        ),
+    ] {
+        for i in 0..n {
+            let secs = ts.timestamp() + i;
+            let id =
+                uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs as u64, 0));
+            rows.push(format!(
+                "('{id}', toDateTime({secs}), {}, 'gw1', '{api}', 'c1', 200, 'ok', 1000)",
+                secs * 1_000_000
+            ));
+        }
+    }
+    store
+        .execute(&format!(
+            "INSERT INTO api_calls (call_id, ts, ts_us, node, api_id, client_id, status, outcome, latency_us) VALUES {}",
+            rows.join(", ")
+        ))
+        .await
+        .unwrap();
+    put(
+        &store,
+        EntityKind::ReportSubscription,
+        "daily",
+        serde_json::json!({"name": "Daily", "report": "usage", "params": {"range": "yesterday"},
+            "cron": "0 8 * * *", "recipients": {"emails": ["boss@example.tw"]}, "language": "en"}),
+    )
+    .await;
+    let s = Scheduler::new(
+        store.clone(),
+        config("t1", sink.port),
+        Arc::new(gatewatch_reports::schedule::Catalog),
+    )
+    .unwrap();
+    let slot = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+    assert_eq!(s.run_now("daily", slot).await.unwrap(), OK);
+    let m = &sink.mails()[0];
+    let csv = m["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["content_type"] == "text/csv")
+        .unwrap();
+    assert_eq!(csv["filename"], "usage-2026-11-24.csv");
+    let text = String::from_utf8(b64(&csv["base64"])).unwrap();
+    let mut lines = text.lines();
+    let heading: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let calls = heading
+        .iter()
+        .position(|h| h.to_lowercase().starts_with("calls"))
+        .unwrap_or_else(|| panic!("no calls column in {heading:?}"));
+    let mut got: Vec<(String, String)> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[calls].to_string())
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("orders".to_string(), "5".to_string()),
+            ("pay".to_string(), "2".to_string())
+        ],
+        "{text}"
+    );
+}
