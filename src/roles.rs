@@ -251,12 +251,20 @@ fn report_mount(config: &Config, store: &Store) -> anyhow::Result<gatewatch_dash
         .into_iter()
         .chain(gatewatch_reports::schedule::http::access())
         .map(|r| Rule {
+            // "Run now" answers 202: the mail goes in the background.
+            response: (
+                if r.method == http::Method::POST {
+                    202
+                } else {
+                    200
+                },
+                None,
+            ),
             method: r.method,
             path: r.path.to_string(),
             access: Access::Perm(r.permission),
             summary: r.summary.to_string(),
             request: None,
-            response: (200, None),
         })
         .collect();
     Ok(gatewatch_dashboards::Mount {
