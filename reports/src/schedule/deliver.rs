@@ -17,36 +17,51 @@ struct Failure {
     retryable: bool,
 }
 
+/// Tries of the checks before a run when ClickHouse does not answer, a second apart: a short
+/// outage at the scheduled time does not lose the mail.
+const CHECK_TRIES: u32 = 5;
+
 /// A job fired for `slot`: send the run unless another process has it or it is on record.
 pub async fn fire(shared: Arc<Shared>, sub: Arc<Subscription>, slot: DateTime<Utc>) {
     let store = &shared.store;
     let holder = &shared.config.holder;
-    match alerts::holds(store, LEASE, holder, now_us()).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::debug!(id = %sub.id, %slot, "not the lease holder; another reports process sends");
-            return;
-        }
-        Err(e) => {
-            tracing::warn!(id = %sub.id, %slot, error = %e, "cannot check the reports lease; not sending");
-            return;
-        }
-    }
     let secs = slot.timestamp();
     let run_id = report_runs::run_id(&sub.id, secs);
     let scheduled_for = u32::try_from(secs).unwrap_or(0);
-    match report_runs::exists(store, &sub.id, scheduled_for, &run_id).await {
-        Ok(false) => {}
-        Ok(true) => {
-            tracing::info!(run_id, "run already on record; not sending again");
-            return;
+    let mut tries = 0;
+    let go = loop {
+        tries += 1;
+        let checked = async {
+            if !alerts::holds(store, LEASE, holder, now_us()).await? {
+                return Ok::<_, gatewatch_store::Error>(Some(
+                    "not the lease holder; another reports process sends",
+                ));
+            }
+            if report_runs::exists(store, &sub.id, scheduled_for, &run_id).await? {
+                return Ok(Some("run already on record; not sending again"));
+            }
+            Ok(None)
         }
-        Err(e) => {
-            tracing::warn!(run_id, error = %e, "cannot read report_runs; not sending");
-            return;
+        .await;
+        match checked {
+            Ok(None) => break true,
+            Ok(Some(why)) => {
+                tracing::debug!(run_id, why);
+                break false;
+            }
+            Err(e) if e.is_retryable() && tries < CHECK_TRIES => {
+                tracing::warn!(run_id, error = %e, "cannot check the lease and runs yet; trying again");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                tracing::error!(run_id, error = %e, "cannot check the lease and runs; not sending");
+                break false;
+            }
         }
+    };
+    if go {
+        run(&shared, &sub, slot).await;
     }
-    run(&shared, &sub, slot).await;
 }
 
 /// Attempts the run (no lease or record check): used by [`fire`] and by "run now".

@@ -260,3 +260,74 @@ async fn a_run_already_on_record_is_not_sent_again() {
         .collect();
     assert_eq!(rows.len(), 1, "{rows:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_changes_reach_the_running_scheduler() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let store = gatewatch_migrations::testing::migrated_store("rsched_reload").await;
+    let s = Scheduler::new(
+        store.clone(),
+        config("solo", free_port()),
+        Arc::new(HandMade),
+    )
+    .unwrap();
+    let m = s.metrics();
+    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(s.run(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }));
+    let scheduled = |n: u64| {
+        let m = m.clone();
+        async move {
+            eventually(10, || async {
+                (m.subscriptions.load(Relaxed) == n).then_some(())
+            })
+            .await
+            .is_some()
+        }
+    };
+    assert!(m.subscriptions.load(Relaxed) == 0);
+    subscribe(&store, "a", "0 8 * * *").await;
+    subscribe(&store, "b", "0 9 * * 1").await;
+    assert!(scheduled(2).await, "two subscriptions not scheduled");
+    // Disabled: unscheduled. Deleted: unscheduled.
+    put(
+        &store,
+        EntityKind::ReportSubscription,
+        "a",
+        serde_json::json!({"name": "a", "enabled": false, "report": "usage", "cron": "0 8 * * *",
+            "recipients": {"emails": ["ops@example.tw"]}}),
+    )
+    .await;
+    assert!(
+        scheduled(1).await,
+        "a disabled subscription stayed scheduled"
+    );
+    gatewatch_store::config_log::write(
+        &store,
+        "test",
+        "",
+        &[gatewatch_store::config_log::Change {
+            kind: EntityKind::ReportSubscription,
+            id: "b".into(),
+            body: String::new(),
+            deleted: true,
+            expected_version: None,
+        }],
+        Utc::now().timestamp_micros(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        scheduled(0).await,
+        "a deleted subscription stayed scheduled"
+    );
+    subscribe(&store, "a", "30 7 * * *").await;
+    assert!(
+        scheduled(1).await,
+        "a re-enabled subscription was not scheduled"
+    );
+    assert!(m.lease_held.load(Relaxed));
+    let _ = stop_tx.send(true);
+    task.await.unwrap().unwrap();
+}
