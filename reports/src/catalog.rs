@@ -76,8 +76,10 @@ pub async fn run(
         window,
     };
     // One arm per report, added as its query lands.
-    #[allow(clippy::match_single_binding)]
     match kind {
+        ReportKind::Top => crate::queries::top::run(&ctx).await,
+        ReportKind::ClientEvents => crate::queries::client_events::run(&ctx).await,
+        ReportKind::Calls => crate::queries::calls::run(&ctx).await,
         _ => {
             let _ = &ctx;
             Err(ReportError::NotFound(format!(
