@@ -11,6 +11,7 @@ mod faults;
 mod helpers;
 mod hot_reload;
 mod masking;
+mod reports_detail;
 mod routing;
 mod spine;
 mod test_send;
