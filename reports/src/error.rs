@@ -67,7 +67,11 @@ impl IntoResponse for ReportError {
                 )
             }
         };
-        let body = serde_json::json!({"error": {"code": code, "field": field, "message": message}});
+        let mut error = serde_json::json!({"code": code, "message": message});
+        if let Some(f) = field {
+            error["field"] = serde_json::Value::String(f);
+        }
+        let body = serde_json::json!({ "error": error });
         (status, axum::Json(body)).into_response()
     }
 }
