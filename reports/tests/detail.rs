@@ -327,6 +327,28 @@ async fn bad_cursors_hostile_filters_and_long_ranges_are_refused_or_harmless() {
         .unwrap_err();
         assert!(matches!(e, ReportError::Invalid(ref f) if f.field == "call_id"));
     }
+    // Typed filters refuse what is not their type, naming the field.
+    for key in [
+        "status",
+        "status_class",
+        "outcome",
+        "tz",
+        "by",
+        "limit",
+        "granularity",
+    ] {
+        let e = run(
+            &store,
+            ReportKind::Calls,
+            &with(all_time(), &[(key, "1' OR '1'='1")]),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(e, ReportError::Invalid(ref f) if f.field == key),
+            "{key}: {e:?}"
+        );
+    }
     assert_eq!(count().await, N as u64, "the table is intact");
     let tables = store
         .fetch_u64(&format!(
