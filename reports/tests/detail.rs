@@ -645,7 +645,15 @@ async fn client_events_list_refusals_quota_keys_and_changes_in_time_order() {
     w(
         &store,
         h(0, 40),
-        vec![change(EntityKind::ApiKey, "key-a", key("c1", None, None))],
+        // Written with spaces: the client is found whatever the JSON's layout.
+        vec![change(
+            EntityKind::ApiKey,
+            "key-a",
+            serde_json::to_string_pretty(
+                &serde_json::from_str::<serde_json::Value>(&key("c1", None, None)).unwrap(),
+            )
+            .unwrap(),
+        )],
     )
     .await;
     w(

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::catalog::{Ctx, Report};
 use crate::error::{ReportError, Result};
-use crate::queries::filter::{before_position, call_conditions, conditions, Source};
+use crate::queries::filter::{before_position, call_conditions, conditions, uuids, Source};
 use crate::table::{Cell, Column, Table};
 
 /// Longest window a search of raw calls may cover.
@@ -284,7 +284,7 @@ async fn page(
          ORDER BY ts_us DESC, toString(call_id) DESC LIMIT {want}",
         lo.div_euclid(1_000_000).max(0),
         hi.div_euclid(1_000_000).max(0),
-        gatewatch_store::sql::uuid_list(&ids)
+        uuids(&ids)
     );
     let mut rows: Vec<SearchRow> = store
         .client()
@@ -459,10 +459,7 @@ pub fn pretty_body(body: &str) -> String {
 pub async fn detail(store: &Store, call_id: &str, tz: Tz) -> Result<Value> {
     let id = Uuid::parse_str(call_id.trim())
         .map_err(|_| FieldError::new("call_id", format!("{call_id:?} is not a UUID")))?;
-    let mut cond = vec![format!(
-        "call_id = {}",
-        gatewatch_store::sql::uuid_list(&[id])
-    )];
+    let mut cond = vec![format!("call_id = {}", uuids(&[id]))];
     // A UUIDv7 says when the call was: read its day, not the whole table.
     if let Some(t) = v7_time(&id) {
         let (from, to) = (t.timestamp() - ID_SLACK_SECS, t.timestamp() + ID_SLACK_SECS);

@@ -24,14 +24,13 @@ use gatewatch_model::client::{parse_tz, QuotaWindow};
 use gatewatch_model::report::ReportKind;
 use gatewatch_model::{ApiKeySpec, ClientSpec, EntityKind, FieldError};
 use gatewatch_store::config_log;
-use gatewatch_store::sql::quote_string;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::catalog::{Ctx, Report};
 use crate::error::Result;
-use crate::queries::filter::{conditions, quoted_list, Source};
+use crate::queries::filter::{conditions, contains_any, literal, quoted_list, Source};
 use crate::queries::top::refusal_names;
 use crate::table::{Cell, Column, Table};
 
@@ -221,7 +220,7 @@ fn quota_window(spec: Option<&ClientSpec>, report_tz: Tz) -> (QuotaWindow, Optio
 
 /// The start of a row's quota window, as Unix seconds (matches [`QuotaWindow::bounds`]).
 fn window_expr(w: QuotaWindow, tz: Tz) -> String {
-    let tz = quote_string(tz.name());
+    let tz = literal(tz.name());
     match w {
         QuotaWindow::Minute => "intDiv(toUInt32(ts), 60) * 60".into(),
         QuotaWindow::Hour => format!("toUInt32(toStartOfHour(ts, {tz}))"),
@@ -245,10 +244,10 @@ async fn quota_exhausted(ctx: &Ctx<'_>, client: &str) -> Result<Vec<Event>> {
     let start = kind.bounds(w.from, tz).0;
     let q = format!(
         "SELECT min(ts_us) AS first_us, count() AS n, argMin(api_id, ts_us) AS api \
-         FROM api_calls WHERE client_id = {c} AND outcome = 'refused_quota' \
+         FROM api_calls WHERE client_id IN ({c}) AND outcome = 'refused_quota' \
          AND ts >= toDateTime({s}) AND ts < toDateTime({t}) \
          GROUP BY {win} ORDER BY first_us",
-        c = quote_string(client),
+        c = quoted_list(&[client.to_string()]),
         s = start.timestamp().max(0),
         t = w.to.timestamp().max(0),
         win = window_expr(kind, tz),
@@ -332,14 +331,23 @@ fn with_comment(detail: String, comment: &str) -> String {
 
 async fn configuration(ctx: &Ctx<'_>) -> Result<Vec<Event>> {
     let clients = quoted_list(&ctx.params.clients);
+    // A key body names its client as a JSON string: look for that text (whatever the spacing
+    // around it), then check the parsed body below.
+    let as_json: Vec<String> = ctx
+        .params
+        .clients
+        .iter()
+        .map(|c| serde_json::to_string(c).unwrap_or_default())
+        .collect();
     // Every row of the clients and of every key that ever named one of them: earlier versions
     // are needed to say what a change in the window changed.
     let q = format!(
         "SELECT entity, id, version, change_id, ts_us, author, comment, deleted, body \
          FROM config_log WHERE (entity = 'client' AND id IN ({clients})) \
          OR (entity = 'api_key' AND id IN (SELECT id FROM config_log \
-         WHERE entity = 'api_key' AND visitParamExtractString(body, 'client_id') IN ({clients}))) \
-         ORDER BY entity, id, version, toString(change_id)"
+         WHERE entity = 'api_key' AND {})) \
+         ORDER BY entity, id, version, toString(change_id)",
+        contains_any("body", &as_json)
     );
     let rows: Vec<LogRow> = ctx
         .store

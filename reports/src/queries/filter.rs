@@ -151,10 +151,7 @@ pub fn bucket_expr(w: &Window) -> String {
 pub fn call_conditions(p: &ReportParams) -> Vec<String> {
     let mut c = Vec::new();
     if let Some(id) = p.call_id {
-        c.push(format!(
-            "call_id = {}",
-            gatewatch_store::sql::uuid_list(&[id])
-        ));
+        c.push(format!("call_id = {}", uuids(&[id])));
     }
     if let Some(r) = &p.request_id {
         c.push(format!("request_id = {}", quote_string(r)));
@@ -177,6 +174,29 @@ pub fn before_position(ts_us: i64, call_id: &uuid::Uuid) -> String {
         secs = ts_us.div_euclid(1_000_000).max(0),
         id = quote_string(&call_id.to_string()),
     )
+}
+
+/// One quoted literal (a client id, a zone name).
+pub fn literal(v: &str) -> String {
+    quote_string(v)
+}
+
+/// `toUUID('…'), …` for an `IN (…)` list.
+pub fn uuids(ids: &[uuid::Uuid]) -> String {
+    gatewatch_store::sql::uuid_list(ids)
+}
+
+/// `(positionUTF8(col, 'a') > 0 OR …)`: the column's text contains one of `needles`
+/// (a prefilter; callers check the match exactly). `0` when there are none.
+pub fn contains_any(col: &str, needles: &[String]) -> String {
+    if needles.is_empty() {
+        return "0".into();
+    }
+    let parts: Vec<String> = needles
+        .iter()
+        .map(|n| format!("positionUTF8({col}, {}) > 0", quote_string(n)))
+        .collect();
+    format!("({})", parts.join(" OR "))
 }
 
 #[cfg(test)]
@@ -237,5 +257,14 @@ mod tests {
             "{c}"
         );
         assert!(c.contains("status = 504"), "{c}");
+    }
+
+    #[test]
+    fn contains_any_quotes_each_needle() {
+        assert_eq!(contains_any("body", &[]), "0");
+        assert_eq!(
+            contains_any("body", &["a'b".into(), "c".into()]),
+            r"(positionUTF8(body, 'a\'b') > 0 OR positionUTF8(body, 'c') > 0)"
+        );
     }
 }
