@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use gatewatch_model::client::{parse_tz, QuotaWindow};
-use gatewatch_model::report::ReportKind;
+use gatewatch_model::report::{ReportKind, Window};
 use gatewatch_model::{ApiKeySpec, ClientSpec, EntityKind, FieldError};
 use gatewatch_store::config_log;
 use serde::Deserialize;
@@ -329,10 +329,219 @@ fn with_comment(detail: String, comment: &str) -> String {
     }
 }
 
+/// What a client row changed.
+fn client_event(r: &LogRow, old: &Value, new: &Value) -> (&'static str, String) {
+    let fields = changed_fields(old, new);
+    if r.deleted != 0 {
+        ("client_deleted", format!("client {} deleted", r.id))
+    } else if old.is_null() {
+        ("client_created", format!("client {} created", r.id))
+    } else if fields == ["secret_hash"] {
+        ("client_secret_set", "a new client secret was set".into())
+    } else {
+        let mut d = format!("changed: {}", fields.join(", "));
+        if fields.iter().any(|f| f == "status") {
+            d.push_str(&format!(
+                " (status {} → {})",
+                old["status"].as_str().unwrap_or("active"),
+                new["status"].as_str().unwrap_or("active")
+            ));
+        }
+        ("client_changed", d)
+    }
+}
+
+/// What a key row changed; `None` for the old key's row of a rotation (the new key's row
+/// tells it, with the old key's end of overlap from `expires`).
+fn key_event(
+    r: &LogRow,
+    old: &Value,
+    new: &Value,
+    rotated_out: bool,
+    expires: impl Fn(&str) -> Option<DateTime<Utc>>,
+    tz: Tz,
+) -> Option<(&'static str, String)> {
+    let spec: Option<ApiKeySpec> = serde_json::from_str(&r.body).ok();
+    Some(if r.deleted != 0 {
+        ("key_deleted", format!("key {} deleted", r.id))
+    } else if rotated_out {
+        return None;
+    } else if old.is_null() {
+        match spec.and_then(|s| s.replaces) {
+            Some(old_id) => {
+                let until = expires(&old_id)
+                    .map(|t| format!(", which stays valid until {}", show(t, tz)))
+                    .unwrap_or_default();
+                (
+                    "key_rotated",
+                    format!("key {} replaces key {old_id}{until}", r.id),
+                )
+            }
+            None => ("key_created", format!("key {} created", r.id)),
+        }
+    } else if old["revoked"] != Value::Bool(true) && new["revoked"] == Value::Bool(true) {
+        ("key_revoked", format!("key {} revoked", r.id))
+    } else {
+        (
+            "key_changed",
+            format!(
+                "key {} changed: {}",
+                r.id,
+                changed_fields(old, new).join(", ")
+            ),
+        )
+    })
+}
+
+/// A configuration event before the audit log is joined: its change, entity and id.
+struct Pending {
+    change_id: Uuid,
+    entity: String,
+    id: String,
+    event: Event,
+}
+
+/// The events of `rows` (ordered by entity, id, version) inside the window, for the wanted
+/// clients; and the client of every key seen.
+fn config_events(
+    rows: &[LogRow],
+    wanted: &HashSet<&str>,
+    w: &Window,
+) -> (Vec<Pending>, HashMap<String, String>) {
+    let (from_us, to_us) = (w.from.timestamp_micros(), w.to.timestamp_micros());
+    // Rotations: the change that created a key replacing another also moved the old key's
+    // expiry; that row is the same event.
+    let mut rotated_out: HashSet<(Uuid, &str)> = HashSet::new();
+    for r in rows {
+        if r.entity == "api_key" && r.deleted == 0 {
+            if let Some(old) = serde_json::from_str::<ApiKeySpec>(&r.body)
+                .ok()
+                .and_then(|k| k.replaces)
+            {
+                if let Some(o) = rows.iter().find(|x| x.id == old) {
+                    rotated_out.insert((r.change_id, o.id.as_str()));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    // The client a key belongs to, from its latest readable body.
+    let mut key_client: HashMap<String, String> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let before = i
+            .checked_sub(1)
+            .map(|j| &rows[j])
+            .filter(|p| p.entity == r.entity && p.id == r.id);
+        let body = |x: &LogRow| -> Value {
+            if x.deleted == 0 {
+                serde_json::from_str(&x.body).unwrap_or(Value::Null)
+            } else {
+                Value::Null
+            }
+        };
+        let old = before.map_or(Value::Null, body);
+        let new = body(r);
+        let (client, (event, detail)) = if r.entity == "client" {
+            (r.id.clone(), client_event(r, &old, &new))
+        } else {
+            if let Ok(s) = serde_json::from_str::<ApiKeySpec>(&r.body) {
+                key_client.insert(r.id.clone(), s.client_id);
+            }
+            let Some(client) = key_client.get(&r.id).cloned() else {
+                continue;
+            };
+            if !wanted.contains(client.as_str()) {
+                continue;
+            }
+            let expires = |old_id: &str| {
+                rows.iter()
+                    .filter(|x| x.change_id == r.change_id && x.id == old_id)
+                    .find_map(|x| serde_json::from_str::<ApiKeySpec>(&x.body).ok())
+                    .and_then(|k| k.expires_at)
+            };
+            let rotated = rotated_out.contains(&(r.change_id, r.id.as_str()));
+            match key_event(r, &old, &new, rotated, expires, w.tz) {
+                Some(e) => (client, e),
+                None => continue,
+            }
+        };
+        if !(from_us..to_us).contains(&r.ts_us) {
+            continue;
+        }
+        out.push(Pending {
+            change_id: r.change_id,
+            entity: r.entity.clone(),
+            id: r.id.clone(),
+            event: Event {
+                ts_us: r.ts_us,
+                client,
+                event: event.into(),
+                detail: with_comment(format!("{detail} (version {})", r.version), &r.comment),
+                actor: r.author.clone(),
+                source: "config_log",
+            },
+        });
+    }
+    key_client.retain(|_, c| wanted.contains(c.as_str()));
+    (out, key_client)
+}
+
+/// Audit rows join the configuration event of their change (adding the action and the
+/// caller's address); the rest are listed as they are.
+fn join_audit(
+    pending: Vec<Pending>,
+    audit: Vec<AuditRow>,
+    key_client: &HashMap<String, String>,
+) -> Vec<Event> {
+    let who = |a: &AuditRow| {
+        if a.client_ip.is_empty() {
+            a.actor.clone()
+        } else {
+            format!("{} from {}", a.actor, a.client_ip)
+        }
+    };
+    let mut events = Vec::with_capacity(pending.len() + audit.len());
+    let mut matched = HashSet::new();
+    for p in pending {
+        let mut e = p.event;
+        let found = audit.iter().enumerate().find(|(_, a)| {
+            !p.change_id.is_nil()
+                && a.change_id == p.change_id
+                && a.entity == p.entity
+                && a.id == p.id
+        });
+        if let Some((i, a)) = found {
+            matched.insert(i);
+            e.detail = format!("{} [{}]", e.detail, a.action);
+            e.actor = who(a);
+        }
+        events.push(e);
+    }
+    for (i, a) in audit.iter().enumerate() {
+        if matched.contains(&i) {
+            continue;
+        }
+        let client = if a.entity == "client" {
+            a.id.clone()
+        } else {
+            key_client.get(&a.id).cloned().unwrap_or_default()
+        };
+        events.push(Event {
+            ts_us: a.ts_us,
+            client,
+            event: a.action.clone(),
+            detail: format!("{} {}: {}", a.entity, a.id, a.action),
+            actor: who(a),
+            source: "audit_log",
+        });
+    }
+    events
+}
+
 async fn configuration(ctx: &Ctx<'_>) -> Result<Vec<Event>> {
     let clients = quoted_list(&ctx.params.clients);
     // A key body names its client as a JSON string: look for that text (whatever the spacing
-    // around it), then check the parsed body below.
+    // around it), then check the parsed body.
     let as_json: Vec<String> = ctx
         .params
         .clients
@@ -356,136 +565,16 @@ async fn configuration(ctx: &Ctx<'_>) -> Result<Vec<Event>> {
         .fetch_all()
         .await
         .map_err(|e| ctx.store.err(&q, e))?;
+    let wanted: HashSet<&str> = ctx.params.clients.iter().map(String::as_str).collect();
+    let (pending, key_client) = config_events(&rows, &wanted, &ctx.window);
+
+    // The audit rows of the same clients and keys.
+    let mut ids: Vec<String> = ctx.params.clients.clone();
+    ids.extend(key_client.keys().cloned());
     let (from_us, to_us) = (
         ctx.window.from.timestamp_micros(),
         ctx.window.to.timestamp_micros(),
     );
-    let wanted: HashSet<&str> = ctx.params.clients.iter().map(String::as_str).collect();
-
-    // Rotations: the change that created a key replacing another also moved the old key's
-    // expiry; that row is the same event.
-    let mut rotated_out: HashSet<(Uuid, String)> = HashSet::new();
-    for r in &rows {
-        if r.entity == "api_key" && r.deleted == 0 {
-            if let Ok(k) = serde_json::from_str::<ApiKeySpec>(&r.body) {
-                if let Some(old) = k.replaces {
-                    rotated_out.insert((r.change_id, old));
-                }
-            }
-        }
-    }
-
-    let mut out = Vec::new();
-    let mut key_ids: Vec<String> = Vec::new();
-    let mut prev: Option<&LogRow> = None;
-    // The client a key belongs to, from its latest readable body.
-    let mut key_client: HashMap<&str, String> = HashMap::new();
-    for r in &rows {
-        let same = prev.is_some_and(|p| p.entity == r.entity && p.id == r.id);
-        let before = if same { prev } else { None };
-        prev = Some(r);
-        let old: Value = before
-            .filter(|b| b.deleted == 0)
-            .and_then(|b| serde_json::from_str(&b.body).ok())
-            .unwrap_or(Value::Null);
-        let new: Value = if r.deleted == 0 {
-            serde_json::from_str(&r.body).unwrap_or(Value::Null)
-        } else {
-            Value::Null
-        };
-        let (client, event, detail) = if r.entity == "client" {
-            let fields = changed_fields(&old, &new);
-            let (event, detail) = if r.deleted != 0 {
-                ("client_deleted", format!("client {} deleted", r.id))
-            } else if old.is_null() {
-                ("client_created", format!("client {} created", r.id))
-            } else if fields == ["secret_hash"] {
-                (
-                    "client_secret_set",
-                    "a new client secret was set".to_string(),
-                )
-            } else {
-                let mut d = format!("changed: {}", fields.join(", "));
-                if fields.iter().any(|f| f == "status") {
-                    d.push_str(&format!(
-                        " (status {} → {})",
-                        old["status"].as_str().unwrap_or("active"),
-                        new["status"].as_str().unwrap_or("active")
-                    ));
-                }
-                ("client_changed", d)
-            };
-            (r.id.clone(), event, detail)
-        } else {
-            let spec: Option<ApiKeySpec> = serde_json::from_str(&r.body).ok();
-            if let Some(s) = &spec {
-                key_client.insert(r.id.as_str(), s.client_id.clone());
-            }
-            let Some(client) = key_client.get(r.id.as_str()).cloned() else {
-                continue;
-            };
-            if !wanted.contains(client.as_str()) {
-                continue;
-            }
-            if !key_ids.contains(&r.id) {
-                key_ids.push(r.id.clone());
-            }
-            let fields = changed_fields(&old, &new);
-            let (event, detail) = if r.deleted != 0 {
-                ("key_deleted", format!("key {} deleted", r.id))
-            } else if rotated_out.contains(&(r.change_id, r.id.clone())) {
-                // Told by the new key's row.
-                continue;
-            } else if old.is_null() {
-                match spec.as_ref().and_then(|s| s.replaces.clone()) {
-                    Some(old_id) => {
-                        let until = rows
-                            .iter()
-                            .filter(|x| x.change_id == r.change_id && x.id == old_id)
-                            .find_map(|x| serde_json::from_str::<ApiKeySpec>(&x.body).ok())
-                            .and_then(|k| k.expires_at)
-                            .map(|t| {
-                                format!(", which stays valid until {}", show(t, ctx.window.tz))
-                            })
-                            .unwrap_or_default();
-                        (
-                            "key_rotated",
-                            format!("key {} replaces key {old_id}{until}", r.id),
-                        )
-                    }
-                    None => ("key_created", format!("key {} created", r.id)),
-                }
-            } else if old["revoked"] != Value::Bool(true) && new["revoked"] == Value::Bool(true) {
-                ("key_revoked", format!("key {} revoked", r.id))
-            } else {
-                (
-                    "key_changed",
-                    format!("key {} changed: {}", r.id, fields.join(", ")),
-                )
-            };
-            (client, event, detail)
-        };
-        if !(from_us..to_us).contains(&r.ts_us) {
-            continue;
-        }
-        out.push((
-            r.change_id,
-            r.entity.clone(),
-            r.id.clone(),
-            Event {
-                ts_us: r.ts_us,
-                client,
-                event: event.into(),
-                detail: with_comment(format!("{detail} (version {})", r.version), &r.comment),
-                actor: r.author.clone(),
-                source: "config_log",
-            },
-        ));
-    }
-
-    // The audit rows of the same clients and keys: the action and address of each change.
-    let mut ids: Vec<String> = ctx.params.clients.clone();
-    ids.extend(key_ids.iter().cloned());
     let q = format!(
         "SELECT ts_us, actor, action, entity, id, change_id, client_ip FROM audit_log \
          WHERE ts >= toDateTime({fs}) AND ts <= toDateTime({ts}) \
@@ -503,43 +592,7 @@ async fn configuration(ctx: &Ctx<'_>) -> Result<Vec<Event>> {
         .fetch_all()
         .await
         .map_err(|e| ctx.store.err(&q, e))?;
-    let mut events: Vec<Event> = Vec::with_capacity(out.len());
-    let mut matched = HashSet::new();
-    for (change, entity, id, mut e) in out {
-        if let Some((i, a)) = audit.iter().enumerate().find(|(_, a)| {
-            a.change_id == change && !change.is_nil() && a.entity == entity && a.id == id
-        }) {
-            matched.insert(i);
-            e.detail = format!("{} [{}]", e.detail, a.action);
-            if !a.client_ip.is_empty() {
-                e.actor = format!("{} from {}", a.actor, a.client_ip);
-            }
-        }
-        events.push(e);
-    }
-    for (i, a) in audit.into_iter().enumerate() {
-        if matched.contains(&i) {
-            continue;
-        }
-        let client = if a.entity == "client" {
-            a.id.clone()
-        } else {
-            key_client.get(a.id.as_str()).cloned().unwrap_or_default()
-        };
-        events.push(Event {
-            ts_us: a.ts_us,
-            client,
-            event: a.action.clone(),
-            detail: format!("{} {}: {}", a.entity, a.id, a.action),
-            actor: if a.client_ip.is_empty() {
-                a.actor
-            } else {
-                format!("{} from {}", a.actor, a.client_ip)
-            },
-            source: "audit_log",
-        });
-    }
-    Ok(events)
+    Ok(join_audit(pending, audit, &key_client))
 }
 
 fn show(t: DateTime<Utc>, tz: Tz) -> String {
@@ -572,5 +625,71 @@ mod tests {
         let a = serde_json::json!({"name": "x", "status": "active", "priority": 1});
         let b = serde_json::json!({"name": "x", "status": "suspended"});
         assert_eq!(changed_fields(&a, &b), ["priority", "status"]);
+    }
+
+    fn row(entity: &str, id: &str, version: u64, deleted: bool, body: &str) -> LogRow {
+        LogRow {
+            entity: entity.into(),
+            id: id.into(),
+            version,
+            change_id: Uuid::now_v7(),
+            ts_us: 1_764_000_000_000_000 + version as i64,
+            author: "alice".into(),
+            comment: String::new(),
+            deleted: u8::from(deleted),
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn client_rows_say_created_changed_secret_and_deleted() {
+        let v1 = serde_json::json!({"name": "c"});
+        let v2 = serde_json::json!({"name": "c", "status": "suspended"});
+        let v3 = serde_json::json!({"name": "c", "status": "suspended", "secret_hash": "h"});
+        let r = row("client", "c1", 1, false, "");
+        assert_eq!(client_event(&r, &Value::Null, &v1).0, "client_created");
+        let (e, d) = client_event(&r, &v1, &v2);
+        assert_eq!(
+            (e, d.as_str()),
+            (
+                "client_changed",
+                "changed: status (status active → suspended)"
+            )
+        );
+        let (e, d) = client_event(&r, &v2, &v3);
+        assert_eq!(e, "client_secret_set");
+        assert!(!d.contains('h'), "{d}");
+        let gone = row("client", "c1", 4, true, "");
+        assert_eq!(client_event(&gone, &v3, &Value::Null).0, "client_deleted");
+    }
+
+    #[test]
+    fn keys_of_other_clients_and_rows_outside_the_window_are_left_out() {
+        let key = |client: &str| {
+            format!(r#"{{"client_id":"{client}","hash":"hmac-sha256:00","hint":"gwk_x"}}"#)
+        };
+        let rows = vec![
+            row("api_key", "k1", 1, false, &key("c1")),
+            row("api_key", "k1", 2, true, ""),
+            row("api_key", "k2", 1, false, &key("c2")),
+        ];
+        let w = Window {
+            from: DateTime::from_timestamp(1_764_000_000, 0).unwrap(),
+            to: DateTime::from_timestamp(1_764_000_001, 0).unwrap(),
+            tz: chrono_tz::UTC,
+            bucket: gatewatch_model::report::Bucket::Minute,
+        };
+        let wanted: HashSet<&str> = ["c1"].into();
+        let (pending, keys) = config_events(&rows, &wanted, &w);
+        let events: Vec<&str> = pending.iter().map(|p| p.event.event.as_str()).collect();
+        assert_eq!(events, ["key_created", "key_deleted"]);
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys["k1"], "c1");
+        let w2 = Window {
+            to: DateTime::from_timestamp(1_764_000_000, 0).unwrap(),
+            from: DateTime::from_timestamp(1_763_000_000, 0).unwrap(),
+            ..w
+        };
+        assert!(config_events(&rows, &wanted, &w2).0.is_empty());
     }
 }
