@@ -145,7 +145,12 @@ async fn search_pages_walk_every_call_once_even_as_new_calls_arrive() {
     let store = gatewatch_migrations::testing::migrated_store("rep_detail_pages").await;
     let calls = seeded();
     insert(&store, &calls).await;
-    let want = newest_first(calls.clone());
+    // A call that arrives late (the collector was away) with a start time older than every
+    // page read so far: the walk reaches it once, in its place.
+    let mut straggler = call(2);
+    straggler.ts_us = T0 * 1_000_000 + 1_000_000;
+    straggler.call_id = v7(straggler.ts_us);
+    let want = newest_first([calls.clone(), vec![straggler.clone()]].concat());
 
     let mut seen: Vec<String> = Vec::new();
     let mut cursor: Option<String> = None;
@@ -169,6 +174,7 @@ async fn search_pages_walk_every_call_once_even_as_new_calls_arrive() {
             late[0].call_id = v7(top);
             late[1].ts_us = top + 5_000_000;
             late[1].call_id = v7(top + 5_000_000);
+            late.push(straggler.clone());
             insert(&store, &late).await;
         }
         match r.next_cursor {
@@ -177,9 +183,13 @@ async fn search_pages_walk_every_call_once_even_as_new_calls_arrive() {
         }
         assert!(pages < 100, "the walk does not end");
     }
-    assert_eq!(seen.len(), N, "every seeded call once");
+    assert_eq!(
+        seen.len(),
+        N + 1,
+        "every seeded call and the straggler once"
+    );
     assert_eq!(seen, want, "newest first, each once, in keyset order");
-    assert_eq!(pages, N.div_ceil(37));
+    assert_eq!(pages, (N + 1).div_ceil(37));
 }
 
 #[tokio::test]
