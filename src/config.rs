@@ -172,6 +172,8 @@ pub struct AlerterSection {
     pub link_base: String,
     /// Further attempts after a failed e-mail or LINE send (webhooks set theirs per channel).
     pub retries: u32,
+    /// Language of alert notices where a rule does not choose one: `zh-TW` or `en`.
+    pub language: String,
     pub smtp: SmtpSection,
     pub line: LineSection,
     /// Named secrets (webhook HMAC keys, at least 16 bytes) that webhook channels reference by
@@ -245,6 +247,7 @@ impl Default for AlerterSection {
             lease_ttl_ms: 15_000,
             link_base: String::new(),
             retries: 3,
+            language: "zh-TW".into(),
             smtp: SmtpSection::default(),
             line: LineSection::default(),
             secrets: BTreeMap::new(),
@@ -385,6 +388,8 @@ pub struct Config {
     pub alerter_lease_ttl: Duration,
     /// Without a trailing `/`; empty: no link.
     pub alerter_link_base: String,
+    /// Notice language where a rule does not choose one (`[alerter] language`).
+    pub alerter_language: gatewatch_model::alert::Lang,
     /// SMTP, LINE and webhook secrets for the notifiers.
     pub alerter: gatewatch_alerter::AlerterConfig,
     pub reports_listen: SocketAddr,
@@ -654,6 +659,17 @@ impl FileConfig {
             }
         }
 
+        let alerter_language = match a.language.as_str() {
+            "zh-TW" => gatewatch_model::alert::Lang::ZhTw,
+            "en" => gatewatch_model::alert::Lang::En,
+            other => {
+                return Err(bad(
+                    "alerter.language",
+                    format!("{other:?} is not one of zh-TW, en"),
+                ))
+            }
+        };
+
         let alerter_url = self
             .dashboards
             .alerter_url
@@ -689,6 +705,7 @@ impl FileConfig {
             alerter_eval_interval: Duration::from_millis(a.eval_interval_ms),
             alerter_lease_ttl: Duration::from_millis(a.lease_ttl_ms),
             alerter_link_base: a.link_base.trim_end_matches('/').to_string(),
+            alerter_language,
             alerter: alerter(&self.alerter)?,
             reports_listen: listen_addr("reports.listen", &self.reports.listen)?,
             security: self.security.clone(),
@@ -1057,6 +1074,8 @@ strip_prefix = true
                 "alerter.secrets.a/b",
             ),
             ("[alerter]\nretries = 11", "alerter.retries"),
+            ("[alerter]\nlanguage = \"zh-CN\"", "alerter.language"),
+            ("[alerter]\nlanguage = \"EN\"", "alerter.language"),
         ];
         for (text, want) in cases {
             let err = from_str(text).unwrap_err().to_string();
@@ -1076,6 +1095,9 @@ strip_prefix = true
         assert!(d.alerter.notify.smtp.is_none());
         assert_eq!(d.alerter.notify.line.base_url, "https://api.line.me");
         assert_eq!(d.alerter_listen.to_string(), "127.0.0.1:8092");
+        assert_eq!(d.alerter_language, gatewatch_model::alert::Lang::ZhTw);
+        let en = from_str("[alerter]\nlanguage = \"en\"").unwrap();
+        assert_eq!(en.alerter_language, gatewatch_model::alert::Lang::En);
     }
 
     #[test]

@@ -105,6 +105,7 @@ fn alerter_engine(
     c.lease_ttl = config.alerter_lease_ttl;
     c.site_tz = config.timezone;
     c.link_base = config.alerter_link_base.clone();
+    c.site_lang = config.alerter_language;
     let notifiers = gatewatch_alerter::Notifiers::new(&config.alerter.notify)
         .context("alerter notifiers ([alerter.smtp], [alerter.line])")?;
     tracing::info!(notifiers = %config.alerter.describe(), "alerter");
@@ -117,21 +118,24 @@ fn alerter_engine(
 
 /// The alerter's `POST /v1/test-send` (its own notifiers; the bearer is derived from the
 /// site pepper, which the dashboards share).
-fn alerter_test_send(config: &Config, store: &Store) -> anyhow::Result<crate::health::TestSend> {
+fn alerter_test_send(
+    config: &Config,
+    store: &Store,
+    late_events: gatewatch_alerter::engine::EventSink,
+) -> anyhow::Result<crate::health::TestSend> {
     let pepper = crate::pepper::load_pepper(&config.data_dir, &config.security)?;
     let notifiers = gatewatch_alerter::Notifiers::new(&config.alerter.notify)
         .context("alerter notifiers ([alerter.smtp], [alerter.line])")?;
-    let site_lang =
-        gatewatch_alerter::EngineConfig::new("", config.data_dir.clone(), &config.store).site_lang;
     Ok(std::sync::Arc::new(gatewatch_alerter::TestSend {
         store: store.clone(),
         notifiers,
         pepper,
         data_dir: config.data_dir.clone(),
         site_tz: config.timezone,
-        site_lang,
+        site_lang: config.alerter_language,
         link_base: config.alerter_link_base.clone(),
         alerter: format!("{}:{}:test-send", config.node, std::process::id()),
+        late_events: Some(late_events),
     }))
 }
 
@@ -144,7 +148,7 @@ pub async fn alerter(config: Config) -> anyhow::Result<()> {
     let store = Store::new(config.store.clone());
     let engine = alerter_engine(&config, &store)?;
     let metrics = engine.metrics();
-    let test_send = alerter_test_send(&config, &store)?;
+    let test_send = alerter_test_send(&config, &store, engine.event_sink())?;
     let listener = tokio::net::TcpListener::bind(config.alerter_listen)
         .await
         .with_context(|| format!("alerter: cannot listen on {}", config.alerter_listen))?;
@@ -278,8 +282,8 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let mut others = Vec::new();
     let engine = alerter_engine(&config, &store)?;
     let alerter_metrics = engine.metrics();
+    let test_send = alerter_test_send(&config, &store, engine.event_sink())?;
     let evaluator = tokio::spawn(engine.run(stopped(&stop_rest)));
-    let test_send = alerter_test_send(&config, &store)?;
     for (role, addr, extra, test_send) in [
         (
             "alerter",

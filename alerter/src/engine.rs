@@ -1,9 +1,10 @@
 //! The evaluation loop. Every `eval_interval`:
 //!
-//! 1. **Lease**: take or renew the sending lease (`store::alerts::acquire`). Only the holder
-//!    evaluates and sends; the others idle and try again next round. A process that newly
-//!    holds it loads the saved states first (`load_states`), so pending durations survive a
-//!    restart or a change of holder, and what was sent is not sent again.
+//! 1. **Lease**: take or renew the sending lease (`store::alerts::acquire`, within the probe's
+//!    timeout plus the settle time). Only the holder evaluates and sends; the others idle and
+//!    try again next round. A process that newly holds it loads the saved states first
+//!    (`load_states`), so pending durations survive a restart or a change of holder, and what
+//!    was sent is not sent again. The database probe runs at the same time.
 //! 2. **Sources**: rules, silences, users' addresses and channels are re-read when the
 //!    configuration log's revision moves, and written to a snapshot on disk
 //!    ([`crate::source`]); at start the snapshot is read first.
@@ -30,6 +31,11 @@
 //!   second sender can appear until it is back, and then the usual check settles it. A
 //!   process that did not hold it (or started during the outage) stays idle;
 //! - rules come from memory (the snapshot at start);
+//! - each round makes one ClickHouse call, a ping within `probe_timeout`, to learn whether it
+//!   is back (then the buffered events are written and the lease checked as usual), while the
+//!   probe runs alongside; so a server that hangs rather than refuses costs one short wait per
+//!   round (measured end to end: the firing mail about 8–10 s after hang + `for_secs` with
+//!   5 s rounds, against 30 s or more when every call waited its own timeout);
 //! - the probe observes the failure (the other kinds observe nothing: no data keeps their
 //!   state as it is);
 //! - events and states are kept in memory — events bounded by `buffer_events`, the oldest
@@ -180,7 +186,17 @@ pub struct Engine<D> {
     /// Consecutive failed sends per channel kind (`email`, `line`, `webhook`), and whether a
     /// "channel failing" notice went out for the current run of failures.
     channel_health: HashMap<&'static str, ChannelHealth>,
+    /// Events recorded elsewhere in the process (test-sends while ClickHouse was away),
+    /// written with this engine's own.
+    handed_in: (EventSink, tokio::sync::mpsc::Receiver<AlertEvent>),
 }
+
+/// Hands an event to the engine, which writes it with its own (buffered while ClickHouse is
+/// away). Bounded: a full sink refuses (`try_send`).
+pub type EventSink = tokio::sync::mpsc::Sender<AlertEvent>;
+
+/// Events waiting in an [`EventSink`] before the next round takes them.
+const HANDED_IN_MAX: usize = 1024;
 
 /// A channel kind that failed this many sends in a row raises its own notice on the others.
 pub const CHANNEL_FAILURES_TO_ALERT: u32 = 3;
@@ -189,6 +205,17 @@ pub const CHANNEL_FAILURES_TO_ALERT: u32 = 3;
 struct ChannelHealth {
     failures: u32,
     alerted: bool,
+}
+
+/// Whether a rule reads the alerter's own database probe.
+fn needs_probe(spec: &gatewatch_model::alert::AlertRuleSpec) -> bool {
+    spec.enabled
+        && matches!(
+            spec.kind,
+            RuleKind::Database {
+                check: DbCheck::ConnectMs | DbCheck::Failure
+            }
+        )
 }
 
 /// Parses a scope key's text form (`node=gw1,mount=/var`).
@@ -249,6 +276,19 @@ impl<D: Dispatcher> Engine<D> {
             dirty: HashMap::new(),
             inflight: tokio::task::JoinSet::new(),
             channel_health: HashMap::new(),
+            handed_in: tokio::sync::mpsc::channel(HANDED_IN_MAX),
+        }
+    }
+
+    /// Where other parts of the process hand events to be written (see [`EventSink`]).
+    pub fn event_sink(&self) -> EventSink {
+        self.handed_in.0.clone()
+    }
+
+    /// Takes the events handed in since the last round.
+    fn take_handed_in(&mut self) {
+        while let Ok(e) = self.handed_in.1.try_recv() {
+            self.record(e);
         }
     }
 
@@ -269,6 +309,7 @@ impl<D: Dispatcher> Engine<D> {
             }
             self.round(Utc::now()).await;
         }
+        self.take_handed_in();
         // Sends under way are waited for (a while) and recorded.
         let deadline = tokio::time::Instant::now() + SHUTDOWN_WAIT;
         while let Ok(Some(done)) =
@@ -299,12 +340,18 @@ impl<D: Dispatcher> Engine<D> {
         &self,
         fut: impl Future<Output = Result<T, E>>,
     ) -> Result<T, String> {
-        match tokio::time::timeout(self.cfg.query_timeout + self.cfg.lease_settle, fut).await {
+        self.ch_within(self.cfg.query_timeout + self.cfg.lease_settle, fut)
+            .await
+    }
+
+    async fn ch_within<T, E: std::fmt::Display>(
+        &self,
+        limit: Duration,
+        fut: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, String> {
+        match tokio::time::timeout(limit, fut).await {
             Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => Err(format!(
-                "no answer within {} ms",
-                self.cfg.query_timeout.as_millis()
-            )),
+            Err(_) => Err(format!("no answer within {} ms", limit.as_millis())),
         }
     }
 
@@ -316,21 +363,73 @@ impl<D: Dispatcher> Engine<D> {
                 self.record_send(done);
             }
         }
+        self.take_handed_in();
+        // The database probe runs alongside the lease check, so a server that hangs costs one
+        // wait per round, not two.
+        let probe = self.probe_task();
+        let ((), probe) = tokio::join!(self.check_in(now_us), probe);
+        self.metrics
+            .lease_held
+            .store(u64::from(self.holder), Ordering::Relaxed);
+        if !self.holder {
+            self.states.clear();
+            self.dirty.clear();
+            return;
+        }
+        if self.ch_up {
+            if !self.states_loaded && !self.load_states().await {
+                return;
+            }
+            self.refresh_sources().await;
+        }
+        self.metrics.evaluations.fetch_add(1, Ordering::Relaxed);
+        self.evaluate(now, probe).await;
+        if !self.holder {
+            // Lost the lease mid-round: the new holder owns the states now.
+            self.dirty.clear();
+        }
+        if self.ch_up {
+            self.flush().await;
+        } else {
+            // Written when it answers again (next round's check-in).
+            self.update_buffered();
+        }
+    }
+
+    /// Writes what is buffered, then takes or renews the lease. While ClickHouse is away, a
+    /// ping with the probe's short timeout first says whether it is back; if not, nothing else
+    /// is tried this round (the process stays holder if it was, see the module doc), so a
+    /// server that hangs costs one short wait per round instead of several long ones.
+    async fn check_in(&mut self, now_us: i64) {
+        if !self.ch_up {
+            if let Err(e) = self
+                .ch_within(self.cfg.probe_timeout, self.store.ping())
+                .await
+            {
+                tracing::debug!(error = %e, "ClickHouse still away");
+                return;
+            }
+        }
         // What this process did while ClickHouse was away lands before the lease is decided
         // again, so a new holder sees what was sent.
         if !self.events.is_empty() || !self.dirty.is_empty() {
             self.flush().await;
         }
         let c = &self.cfg;
+        // The lease's reads and writes are tiny: one that takes longer than the probe may
+        // means the server is away (as the database rule will say), not busy.
         match self
-            .ch(alerts::acquire(
-                &self.store,
-                &c.lease_name,
-                &c.holder,
-                now_us,
-                c.lease_ttl,
-                c.lease_settle,
-            ))
+            .ch_within(
+                c.probe_timeout + c.lease_settle,
+                alerts::acquire(
+                    &self.store,
+                    &c.lease_name,
+                    &c.holder,
+                    now_us,
+                    c.lease_ttl,
+                    c.lease_settle,
+                ),
+            )
             .await
         {
             Ok(held) => {
@@ -354,27 +453,22 @@ impl<D: Dispatcher> Engine<D> {
                 self.ch_up = false;
             }
         }
-        self.metrics
-            .lease_held
-            .store(u64::from(self.holder), Ordering::Relaxed);
-        if !self.holder {
-            self.states.clear();
-            self.dirty.clear();
-            return;
-        }
-        if self.ch_up {
-            if !self.states_loaded && !self.load_states().await {
-                return;
+    }
+
+    /// The database probe of this round, when a rule needs it: a task of its own (owning what
+    /// it needs), so it can run while the lease is checked.
+    fn probe_task(&self) -> impl Future<Output = Option<ProbeResult>> + 'static {
+        // A process that is not the holder and cannot reach ClickHouse will not evaluate.
+        let needed =
+            (self.holder || self.ch_up) && self.sources.rules.iter().any(|r| needs_probe(&r.spec));
+        let (cfg, limit) = (self.cfg.probe.clone(), self.cfg.probe_timeout);
+        async move {
+            if needed {
+                Some(probe::probe(&cfg, limit).await)
+            } else {
+                None
             }
-            self.refresh_sources().await;
         }
-        self.metrics.evaluations.fetch_add(1, Ordering::Relaxed);
-        self.evaluate(now).await;
-        if !self.holder {
-            // Lost the lease mid-round: the new holder owns the states now.
-            self.dirty.clear();
-        }
-        self.flush().await;
     }
 
     async fn load_states(&mut self) -> bool {
@@ -454,6 +548,10 @@ impl<D: Dispatcher> Engine<D> {
                 Err(e) => tracing::debug!(error = %e, "states kept for later"),
             }
         }
+        self.update_buffered();
+    }
+
+    fn update_buffered(&self) {
         self.metrics
             .buffered_events
             .store(self.events.len() as u64, Ordering::Relaxed);
@@ -467,22 +565,17 @@ impl<D: Dispatcher> Engine<D> {
         self.events.push_back(e);
     }
 
-    async fn evaluate(&mut self, now: DateTime<Utc>) {
+    /// Evaluates every rule at `now`; `probe` is this round's database probe if it ran
+    /// already (else it runs here when a rule needs it, e.g. rules just loaded).
+    async fn evaluate(&mut self, now: DateTime<Utc>, probe: Option<ProbeResult>) {
         let now_us = now.timestamp_micros();
         let rules = self.sources.rules.clone();
-        let needs_probe = rules.iter().any(|r| {
-            r.spec.enabled
-                && matches!(
-                    r.spec.kind,
-                    RuleKind::Database {
-                        check: DbCheck::ConnectMs | DbCheck::Failure
-                    }
-                )
-        });
-        let probe = if needs_probe {
-            Some(probe::probe(&self.cfg.probe, self.cfg.probe_timeout).await)
-        } else {
-            None
+        let probe = match probe {
+            Some(p) => Some(p),
+            None if rules.iter().any(|r| needs_probe(&r.spec)) => {
+                Some(probe::probe(&self.cfg.probe, self.cfg.probe_timeout).await)
+            }
+            None => None,
         };
         if let Some(ProbeResult::Failed(why)) = &probe {
             tracing::warn!(%why, "database probe failed");
@@ -653,7 +746,9 @@ impl<D: Dispatcher> Engine<D> {
             self.cfg.site_lang,
         );
         let (subject, text) = render_notice(spec, &vars);
-        let mut map = BTreeMap::new();
+        // Webhook placeholders: every rule placeholder as the mail shows it (`duration`,
+        // `interval`, …), with data fields where a receiver wants numbers and UTC times.
+        let mut map = vars.values();
         for (k, v) in [
             ("rule", spec.name.clone()),
             ("rule_id", entry.id.clone()),

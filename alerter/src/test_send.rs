@@ -1,7 +1,8 @@
 //! `POST /v1/test-send` on the alerter's port: a sample message through one channel, or a
 //! sample firing notice of one rule to each of its recipients, answering what each far end
 //! said. It lives here because only the alerter holds the SMTP/LINE credentials; the admin API
-//! forwards to it.
+//! forwards to it. While ClickHouse is away it answers from the evaluator's snapshot, and the
+//! evaluator writes its events later ([`TestSend::late_events`]).
 //!
 //! Body: `{"channel": "<id>"}` or `{"rule": "<id>"}`. Caller: `Authorization: Bearer <token>`
 //! with the token of [`gatewatch_model::secret::alerter_test_send_token`] (derived from the
@@ -39,6 +40,9 @@ pub struct TestSend {
     pub link_base: String,
     /// This process's name, for `alert_events.alerter`.
     pub alerter: String,
+    /// The evaluator of this process, if any: events that cannot be written now (ClickHouse
+    /// away) are handed to it, and written with its own when ClickHouse answers.
+    pub late_events: Option<crate::engine::EventSink>,
 }
 
 /// The request body.
@@ -175,11 +179,32 @@ impl TestSend {
             results.push(out);
         }
         if let Err(e) = alerts::write_events(&self.store, &events).await {
-            tracing::warn!(error = %e, "test-send events not recorded");
+            self.write_later(events, &e.to_string());
         }
         Answer {
             status: 200,
             body: serde_json::json!({ "results": results }),
+        }
+    }
+
+    /// Hands events that could not be written to the evaluator; without one they are lost,
+    /// and the log says so.
+    fn write_later(&self, events: Vec<AlertEvent>, why: &str) {
+        let n = events.len();
+        let Some(sink) = &self.late_events else {
+            tracing::warn!(error = %why, events = n, "test-send events not recorded");
+            return;
+        };
+        let mut lost = 0;
+        for e in events {
+            if sink.try_send(e).is_err() {
+                lost += 1;
+            }
+        }
+        if lost > 0 {
+            tracing::warn!(error = %why, lost, "test-send events not recorded");
+        } else {
+            tracing::info!(error = %why, events = n, "test-send events left to the evaluator to write");
         }
     }
 
@@ -308,7 +333,8 @@ impl TestSend {
             self.site_lang,
         );
         let (subject, text) = render_notice(spec, &vars);
-        let mut map = std::collections::BTreeMap::new();
+        // As the evaluator sends them (see `engine`): the mail's texts, then data fields.
+        let mut map = vars.values();
         for (k, v) in [
             ("rule", spec.name.clone()),
             ("rule_id", id.to_string()),

@@ -544,6 +544,9 @@ async fn the_database_probe_fires_when_nothing_listens() {
     assert_eq!(first.msg.vars["state"], "firing");
     assert!(first.msg.text.contains("failed"), "{}", first.msg.text);
     assert_eq!(first.msg.vars["scope"], "");
+    // Webhook placeholders: the mail's texts for durations, data for the value.
+    assert_eq!(first.msg.vars["duration"], "1 s");
+    assert_eq!(first.msg.vars["value"], "");
     let ev = events(&store, "db").await;
     assert!(ev
         .iter()

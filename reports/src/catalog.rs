@@ -6,7 +6,7 @@ use gatewatch_store::Store;
 use serde_json::{Map, Value};
 
 use crate::chart::Chart;
-use crate::error::{ReportError, Result};
+use crate::error::Result;
 use crate::queries::Source;
 use crate::table::Table;
 
@@ -77,14 +77,15 @@ pub async fn run(
     };
     // One arm per report, added as its query lands.
     match kind {
+        ReportKind::Usage => crate::queries::usage::run(&ctx).await,
+        ReportKind::Traffic => crate::queries::traffic::run(&ctx).await,
+        ReportKind::Latency => crate::queries::latency::run(&ctx).await,
+        ReportKind::Errors => crate::queries::errors::run(&ctx).await,
+        ReportKind::Clients => crate::queries::clients::clients(&ctx).await,
+        ReportKind::ClientApis => crate::queries::clients::client_apis(&ctx).await,
+        ReportKind::Nodes => crate::queries::nodes::run(&ctx).await,
         ReportKind::Top => crate::queries::top::run(&ctx).await,
         ReportKind::ClientEvents => crate::queries::client_events::run(&ctx).await,
         ReportKind::Calls => crate::queries::calls::run(&ctx).await,
-        _ => {
-            let _ = &ctx;
-            Err(ReportError::NotFound(format!(
-                "the {kind} report is not built yet"
-            )))
-        }
     }
 }

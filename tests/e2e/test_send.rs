@@ -19,18 +19,18 @@ use std::time::Duration;
 
 const PW: &str = "a long test password";
 /// LINE ids the fake API takes and refuses.
-const OK: &str = "U00000000000000000000000000000001";
+pub(crate) const OK: &str = "U00000000000000000000000000000001";
 const BAD: &str = "Ubbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
 /// aiosmtpd (alerter/tests/smtp_sink.py) writing each mail as JSON into its directory.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     dir: tempfile::TempDir,
 }
 
 impl SmtpSink {
-    fn start() -> SmtpSink {
+    pub(crate) fn start() -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("alerter/tests/smtp_sink.py");
         let python = std::env::var("GATEWATCH_TEST_PYTHON").unwrap_or_else(|_| {
@@ -58,7 +58,7 @@ impl SmtpSink {
         SmtpSink { child, port, dir }
     }
 
-    fn mails(&self) -> Vec<Value> {
+    pub(crate) fn mails(&self) -> Vec<Value> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -80,11 +80,11 @@ impl Drop for SmtpSink {
 }
 
 /// What the fake LINE API was sent: (authorization header, retry key, body).
-type Pushes = Arc<Mutex<Vec<(String, String, Value)>>>;
+pub(crate) type Pushes = Arc<Mutex<Vec<(String, String, Value)>>>;
 
 /// A fake LINE Messaging API: `POST /v2/bot/message/push` answers 200 with sent message ids,
 /// but 400 (LINE's own wording) for the target [`BAD`].
-async fn fake_line() -> (std::net::SocketAddr, Pushes) {
+pub(crate) async fn fake_line() -> (std::net::SocketAddr, Pushes) {
     let pushes: Pushes = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -138,7 +138,7 @@ async fn fake_line() -> (std::net::SocketAddr, Pushes) {
     (addr, pushes)
 }
 
-async fn wait_for_mails(sink: &SmtpSink, n: usize) -> Vec<Value> {
+pub(crate) async fn wait_for_mails(sink: &SmtpSink, n: usize) -> Vec<Value> {
     for _ in 0..200 {
         let m = sink.mails();
         if m.len() >= n {
@@ -397,4 +397,191 @@ async fn gatewatch_up_serves_test_send() {
         )
         .await;
     assert_eq!(r.status, 401, "{}", r.text);
+}
+
+/// What the webhook receiver was sent: (headers, body, whether the signature verified).
+type Hooks = Arc<Mutex<Vec<(hyper::HeaderMap, Value, bool)>>>;
+
+/// A webhook receiver that checks `X-Gatewatch-Signature` (hex HMAC-SHA256 of the exact body
+/// under `key`) itself: 200 when it verifies, 401 when not.
+async fn webhook_receiver(key: &'static [u8]) -> (std::net::SocketAddr, Hooks) {
+    use hmac::{Hmac, Mac};
+    let hooks: Hooks = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let h = hooks.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let h = h.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let h = h.clone();
+                    async move {
+                        let headers = req.headers().clone();
+                        let bytes = req.into_body().collect().await.unwrap().to_bytes();
+                        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+                        mac.update(&bytes);
+                        let want: String = mac
+                            .finalize()
+                            .into_bytes()
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect();
+                        let ok = headers
+                            .get("x-gatewatch-signature")
+                            .and_then(|v| v.to_str().ok())
+                            == Some(format!("sha256={want}").as_str());
+                        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                        h.lock().unwrap().push((headers, body, ok));
+                        let (status, answer) = if ok {
+                            (200, r#"{"received":true}"#)
+                        } else {
+                            (401, r#"{"error":"bad signature"}"#)
+                        };
+                        let mut r = Response::new(Full::new(Bytes::from(answer)));
+                        *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                        Ok::<_, std::convert::Infallible>(r)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, hooks)
+}
+
+/// A webhook channel test-sent through the admin API reaches a receiver that verifies the
+/// HMAC signature; a channel signing with another key is refused by it (and reported so); a
+/// rule's test renders its texts in the site language (`[alerter] language = "en"`) into the
+/// channel's body template.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_test_sends_are_signed_and_verified_by_the_receiver() {
+    const KEY: &[u8] = b"e2e-webhook-key-0123456789";
+    let (hook, hooks) = webhook_receiver(KEY).await;
+    let extra = format!(
+        "[alerter.secrets]\nhook = \"{}\"\nother = \"not-the-receivers-key\"\n",
+        std::str::from_utf8(KEY).unwrap()
+    );
+    let site = Site::new(
+        "test_send_webhook",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        &extra,
+    );
+    let cfg = std::fs::read_to_string(site.config_path()).unwrap();
+    let cfg = cfg.replacen("[alerter]\n", "[alerter]\nlanguage = \"en\"\n", 1);
+    std::fs::write(site.config_path(), cfg).unwrap();
+    let store = site.migrate().await;
+    add_user(&site, "boss", "admin", PW);
+    let _alerter = site.start("alerter").await;
+    let _dash = site.start("dashboards").await;
+    let admin = Api::login(site.dashboards, "boss", PW).await;
+    let template = json!({"title": "{{subject}}", "message": "$TEXT", "state": "{{ state }}",
+        "rule": "{{rule}} ({{rule_id}})", "for": "$DURATION", "level": 2});
+    for (id, secret) in [("hook", "hook"), ("hook-other-key", "other")] {
+        let r = admin
+            .post(
+                "/api/v1/channels",
+                json!({"id": id, "webhook": {"url": format!("http://{hook}/alerts"),
+                    "secret": secret, "headers": {"X-Team": "ops"}, "body": template,
+                    "retries": 0}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{id}: {}", r.text);
+    }
+
+    // The channel: signed with the receiver's key, its 200 reported.
+    let r = admin.post("/api/v1/channels/hook/test", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let res = &r.body["results"][0];
+    assert_eq!(
+        (
+            &res["channel"],
+            &res["sent"],
+            &res["status"],
+            &res["attempts"]
+        ),
+        (&json!("webhook"), &json!(true), &json!(200), &json!(1)),
+        "{}",
+        r.text
+    );
+    assert!(res["answer"].as_str().unwrap().contains("received"));
+    {
+        let h = hooks.lock().unwrap();
+        assert_eq!(h.len(), 1);
+        let (headers, body, verified) = &h[0];
+        assert!(verified, "the receiver verified the signature");
+        assert_eq!(headers["x-team"], "ops");
+        assert_eq!(headers["content-type"], "application/json");
+        let delivery = headers["x-gatewatch-delivery"].to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(delivery).is_ok(), "{delivery}");
+        assert_eq!(body["state"], "test");
+        assert_eq!(body["level"], 2);
+        assert!(
+            body["title"].as_str().unwrap().starts_with("[TEST]"),
+            "{body}"
+        );
+        assert!(body["message"].as_str().unwrap().contains("\"hook\""));
+    }
+
+    // Another key: the receiver's 401 is the answer.
+    let r = admin
+        .post("/api/v1/channels/hook-other-key/test", json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let res = &r.body["results"][0];
+    assert_eq!(
+        (&res["sent"], &res["status"]),
+        (&json!(false), &json!(401)),
+        "{}",
+        r.text
+    );
+    assert!(res["answer"].as_str().unwrap().contains("bad signature"));
+    assert!(!hooks.lock().unwrap()[1].2);
+
+    // A rule without a language of its own: its texts in the site's (en), rendered into the
+    // body template by the same renderer.
+    let r = admin
+        .post(
+            "/api/v1/alert-rules",
+            json!({"id": "p99", "name": "Orders p99", "kind": {"type": "api_latency",
+                "quantile": "p99"}, "scope": {"api": "orders"}, "threshold": 800,
+                "for_secs": 180, "recipients": {"webhooks": ["hook"]}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = admin.post("/api/v1/alert-rules/p99/test", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["results"][0]["sent"], true, "{}", r.text);
+    {
+        let h = hooks.lock().unwrap();
+        assert_eq!(h.len(), 3);
+        let (_, body, verified) = &h[2];
+        assert!(verified);
+        assert_eq!(body["rule"], "Orders p99 (p99)");
+        assert_eq!(body["for"], "3 min");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("Orders p99 on test: 800 ms (threshold 800 ms) for 3 min"),
+            "{message}"
+        );
+    }
+    let rows: Vec<(String, String)> = store
+        .client()
+        .query("SELECT channel, result FROM alert_events WHERE event = 'test' ORDER BY ts_us")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("hook".to_string(), "sent".to_string()),
+            ("hook-other-key".into(), "failed".into()),
+            ("webhook".into(), "sent".into()),
+        ]
+    );
 }

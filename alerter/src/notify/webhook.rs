@@ -8,6 +8,7 @@
 //! notification), so a receiver can drop repeats.
 
 use super::{delivery_key, http_with_retries, Backoff, Delivery, Error, Message, Result};
+use gatewatch_model::alert::template;
 use gatewatch_model::channel::{WebhookMethod, WebhookPreset, WebhookTarget};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
@@ -89,13 +90,13 @@ pub fn sign(key: &[u8], body: &[u8]) -> String {
 
 /// The JSON body for `msg`: the template rendered, or the preset.
 pub fn body(target: &WebhookTarget, msg: &Message) -> Value {
-    let mut vars: BTreeMap<&str, &str> = msg
+    let mut vars: BTreeMap<String, &str> = msg
         .vars
         .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .map(|(k, v)| (k.clone(), v.as_str()))
         .collect();
-    vars.insert("subject", &msg.subject);
-    vars.insert("text", &msg.text);
+    vars.insert("subject".into(), &msg.subject);
+    vars.insert("text".into(), &msg.text);
     if let Some(t) = &target.body {
         return render_value(t, &vars);
     }
@@ -103,7 +104,7 @@ pub fn body(target: &WebhookTarget, msg: &Message) -> Value {
         WebhookPreset::Generic => {
             let mut m = Map::new();
             for (k, v) in &vars {
-                m.insert((*k).to_string(), Value::String((*v).to_string()));
+                m.insert(k.clone(), Value::String((*v).to_string()));
             }
             Value::Object(m)
         }
@@ -134,11 +135,13 @@ fn slack_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Every string of the template with its placeholders replaced; keys and other values as they
-/// are, so the result is valid JSON whatever the values hold.
-fn render_value(v: &Value, vars: &BTreeMap<&str, &str>) -> Value {
+/// Every string of the template rendered with the alert texts' renderer
+/// ([`template::render_map`]: `{{name}}` and `$NAME`, one pass, unknown names kept); keys and
+/// other values as they are. The result is encoded by serde_json, so it is valid JSON whatever
+/// the values hold (quotes, backslashes, line breaks, `</script>`).
+fn render_value(v: &Value, vars: &BTreeMap<String, &str>) -> Value {
     match v {
-        Value::String(s) => Value::String(render(s, vars)),
+        Value::String(s) => Value::String(template::render_map(s, vars)),
         Value::Array(a) => Value::Array(a.iter().map(|x| render_value(x, vars)).collect()),
         Value::Object(o) => Value::Object(
             o.iter()
@@ -147,45 +150,6 @@ fn render_value(v: &Value, vars: &BTreeMap<&str, &str>) -> Value {
         ),
         other => other.clone(),
     }
-}
-
-/// Replaces `{{name}}` (spaces inside allowed) and TSMP-style `$NAME` (upper case) with
-/// `vars[name]`; unknown names stay as written.
-pub fn render(s: &str, vars: &BTreeMap<&str, &str>) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find(['{', '$']) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if let Some(inner) = tail.strip_prefix("{{") {
-            if let Some(end) = inner.find("}}") {
-                let name = inner[..end].trim();
-                if let Some(v) = vars.get(name) {
-                    out.push_str(v);
-                    rest = &inner[end + 2..];
-                    continue;
-                }
-            }
-        } else if let Some(inner) = tail.strip_prefix('$') {
-            let end = inner
-                .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
-                .unwrap_or(inner.len());
-            let name = inner[..end].to_ascii_lowercase();
-            if end > 0 {
-                if let Some(v) = vars.get(name.as_str()) {
-                    out.push_str(v);
-                    rest = &inner[end..];
-                    continue;
-                }
-            }
-        }
-        // Not a placeholder: keep the character and go on.
-        let c = tail.chars().next().unwrap_or('{');
-        out.push(c);
-        rest = &tail[c.len_utf8()..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -215,15 +179,31 @@ mod tests {
 
     #[test]
     fn placeholders_render_in_both_styles() {
-        let vars: BTreeMap<&str, &str> = [("value", "95"), ("threshold", "90")].into();
-        assert_eq!(
-            render(
-                "v={{value}} t={{ threshold }} $THRESHOLD% {{nope}} $ x{",
-                &vars
-            ),
-            "v=95 t=90 90% {{nope}} $ x{"
+        let t = target(
+            r#"{"url":"http://h/x","body":{"a":"v={{value}} t={{ threshold }} $THRESHOLD% {{nope}} $ x{","b":"台北 {{value}}"}}"#,
         );
-        assert_eq!(render("台北 {{value}}", &vars), "台北 95");
+        let b = body(&t, &msg());
+        assert_eq!(b["a"], "v=95 t=90 90% {{nope}} $ x{");
+        assert_eq!(b["b"], "台北 95");
+    }
+
+    #[test]
+    fn values_are_escaped_by_the_json_encoder() {
+        let t = target(r#"{"url":"http://h/x","body":{"m":"<{{text}}>","k":["$SUBJECT"]}}"#);
+        let m = Message {
+            subject: "a\\b \u{1}".into(),
+            text: "line 1\nline \"2\" </script> {{rule}}".into(),
+            ..msg()
+        };
+        let bytes = serde_json::to_vec(&body(&t, &m)).unwrap();
+        let back: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back["m"], "<line 1\nline \"2\" </script> {{rule}}>");
+        assert_eq!(back["k"][0], "a\\b \u{1}");
+        let raw = String::from_utf8(bytes).unwrap();
+        assert!(
+            raw.contains(r#"\"2\""#) && raw.contains(r"\n") && raw.contains(r"\u0001"),
+            "{raw}"
+        );
     }
 
     #[test]

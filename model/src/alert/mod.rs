@@ -4,7 +4,8 @@
 //!   threshold and recovery line, duration, repeat interval, windows, recipients, templates.
 //! - [`window`]: exception windows read on the rule zone's wall clock (DST rules there).
 //! - [`silence`]: the `silence` entity ([`SilenceSpec`]) and its matching.
-//! - [`template`]: placeholders, default texts (zh-TW, en), one-pass rendering.
+//! - [`template`]: placeholders, default texts (zh-TW, en), one-pass rendering — of rule
+//!   texts (e-mail, LINE) and of webhook bodies ([`template::render_map`]).
 //! - [`state`]: the per-(rule, [`ScopeKey`]) state machine, [`step`].
 //!
 //! The evaluator (in the alerter) measures, builds an [`Observation`] per scope key, asks
@@ -25,7 +26,9 @@ pub use rule::{
 };
 pub use silence::{silenced, SilenceSpec};
 pub use state::{step, Action, AlertState, Observation, Phase, PhaseName};
-pub use template::{render, render_notice, Lang, NoticeKind, NoticeTemplates, Text, Vars};
+pub use template::{
+    render, render_map, render_notice, Lang, NoticeKind, NoticeTemplates, Text, Vars,
+};
 pub use window::{active_at, ExceptionWindow};
 
 #[cfg(test)]

@@ -6,6 +6,10 @@
 //! `$VALUE`, `$NODE`, so existing rule texts carry over. A `$` not followed by a capital
 //! letter is plain text (`$5`); an unknown `{{x}}` or `$WORD` is a validation error naming it.
 //! Rendering is one pass: substituted text is never scanned again.
+//!
+//! One tokenizer serves every channel: [`render`] fills a rule's texts (e-mail, LINE) from
+//! [`Vars`]; [`render_map`] fills a webhook body's strings from the name → value map the
+//! alerter sends with each notice ([`Vars::values`] gives the rule's placeholders as a map).
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -109,22 +113,23 @@ pub enum Placeholder {
 }
 
 impl Placeholder {
+    /// Every placeholder with its `{{name}}`.
+    pub const ALL: [(&'static str, Placeholder); 11] = [
+        ("rule", Placeholder::Rule),
+        ("node", Placeholder::Node),
+        ("scope", Placeholder::Scope),
+        ("value", Placeholder::Value),
+        ("threshold", Placeholder::Threshold),
+        ("duration", Placeholder::Duration),
+        ("interval", Placeholder::Interval),
+        ("started_at", Placeholder::StartedAt),
+        ("link", Placeholder::Link),
+        ("state", Placeholder::State),
+        ("severity", Placeholder::Severity),
+    ];
+
     fn braced(name: &str) -> Option<Placeholder> {
-        use Placeholder::*;
-        Some(match name {
-            "rule" => Rule,
-            "node" => Node,
-            "scope" => Scope,
-            "value" => Value,
-            "threshold" => Threshold,
-            "duration" => Duration,
-            "interval" => Interval,
-            "started_at" => StartedAt,
-            "link" => Link,
-            "state" => State,
-            "severity" => Severity,
-            _ => return None,
-        })
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
     }
 
     fn dollar(name: &str) -> Option<Placeholder> {
@@ -140,53 +145,115 @@ impl Placeholder {
     }
 }
 
-/// A piece of a template.
-enum Piece<'a> {
+/// A piece of a template as written: the one tokenizer behind every renderer here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token<'a> {
     Text(&'a str),
-    Var(Placeholder),
+    /// `{{ name }}`: the name trimmed, and the text as written.
+    Braced {
+        name: &'a str,
+        raw: &'a str,
+    },
+    /// `$NAME` (a capital, then capitals and `_`), and the text as written.
+    Dollar {
+        name: &'a str,
+        raw: &'a str,
+    },
+    /// `{{` without a closing `}}`: the rest of the template.
+    Unclosed(&'a str),
 }
 
-/// Splits a template; the error names the first unknown placeholder.
-fn pieces(t: &str) -> Result<Vec<Piece<'_>>, String> {
+/// Splits a template into text and placeholders. A lone `{` or `$` (`{x}`, `$5`) is text.
+fn tokens(t: &str) -> Vec<Token<'_>> {
     let mut out = Vec::new();
     let mut rest = t;
-    loop {
-        let next = rest.find(['{', '$']);
-        let Some(i) = next else {
-            out.push(Piece::Text(rest));
-            return Ok(out);
-        };
+    while let Some(i) = rest.find(['{', '$']) {
         let (before, at) = rest.split_at(i);
-        out.push(Piece::Text(before));
+        if !before.is_empty() {
+            out.push(Token::Text(before));
+        }
         if let Some(inner) = at.strip_prefix("{{") {
             let Some(end) = inner.find("}}") else {
-                return Err("`{{` without a closing `}}`".into());
+                out.push(Token::Unclosed(at));
+                return out;
             };
-            let name = inner[..end].trim();
-            let p = Placeholder::braced(name)
-                .ok_or_else(|| format!("unknown placeholder {{{{{name}}}}}"))?;
-            out.push(Piece::Var(p));
+            out.push(Token::Braced {
+                name: inner[..end].trim(),
+                raw: &at[..end + 4],
+            });
             rest = &inner[end + 2..];
         } else if at.starts_with('$') && at[1..].starts_with(|c: char| c.is_ascii_uppercase()) {
             let word_len = at[1..]
                 .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
                 .unwrap_or(at.len() - 1);
-            let name = &at[1..1 + word_len];
-            let p =
-                Placeholder::dollar(name).ok_or_else(|| format!("unknown placeholder ${name}"))?;
-            out.push(Piece::Var(p));
+            out.push(Token::Dollar {
+                name: &at[1..1 + word_len],
+                raw: &at[..1 + word_len],
+            });
             rest = &at[1 + word_len..];
         } else {
-            // A lone `{` or `$`: plain text.
-            out.push(Piece::Text(&at[..1]));
+            out.push(Token::Text(&at[..1]));
             rest = &at[1..];
         }
     }
+    if !rest.is_empty() {
+        out.push(Token::Text(rest));
+    }
+    out
+}
+
+/// Checks a rule's template; the error names the first unknown placeholder.
+fn check(t: &str) -> Result<(), String> {
+    for tok in tokens(t) {
+        match tok {
+            Token::Text(_) => {}
+            Token::Braced { name, .. } => {
+                Placeholder::braced(name)
+                    .ok_or_else(|| format!("unknown placeholder {{{{{name}}}}}"))?;
+            }
+            Token::Dollar { name, .. } => {
+                Placeholder::dollar(name).ok_or_else(|| format!("unknown placeholder ${name}"))?;
+            }
+            Token::Unclosed(_) => return Err("`{{` without a closing `}}`".into()),
+        }
+    }
+    Ok(())
+}
+
+/// Renders `template` in one pass with `lookup` giving a placeholder's value; a placeholder
+/// it does not know, and an unclosed `{{`, stay as written.
+fn render_tokens(template: &str, lookup: impl Fn(&Token<'_>) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    for tok in tokens(template) {
+        match (tok, lookup(&tok)) {
+            (_, Some(v)) => out.push_str(&v),
+            (Token::Text(s) | Token::Unclosed(s), None) => out.push_str(s),
+            (Token::Braced { raw, .. } | Token::Dollar { raw, .. }, None) => out.push_str(raw),
+        }
+    }
+    out
+}
+
+/// Renders a template whose placeholders are the keys of `values`: `{{name}}` (spaces inside
+/// allowed) and `$NAME` (read as `name`), in the same one pass as [`render`]. Unknown names
+/// stay as written. This is how webhook bodies are rendered, one JSON string at a time (the
+/// JSON encoder escapes the result, so values cannot break the document).
+pub fn render_map<V: AsRef<str>>(
+    template: &str,
+    values: &std::collections::BTreeMap<String, V>,
+) -> String {
+    render_tokens(template, |tok| match tok {
+        Token::Braced { name, .. } => values.get(*name).map(|v| v.as_ref().to_string()),
+        Token::Dollar { name, .. } => values
+            .get(&name.to_ascii_lowercase())
+            .map(|v| v.as_ref().to_string()),
+        _ => None,
+    })
 }
 
 /// Checks a template's placeholders.
 pub fn check_template(t: &str) -> Result<(), FieldError> {
-    pieces(t).map(|_| ()).map_err(|m| FieldError::new("", m))
+    check(t).map_err(|m| FieldError::new("", m))
 }
 
 /// What the placeholders stand for in one message.
@@ -286,7 +353,16 @@ impl<'a> Vars<'a> {
         }
     }
 
-    fn get(&self, p: Placeholder) -> String {
+    /// Every placeholder's text as a message shows it, by `{{name}}`.
+    pub fn values(&self) -> std::collections::BTreeMap<String, String> {
+        Placeholder::ALL
+            .iter()
+            .map(|(name, p)| (name.to_string(), self.get(*p)))
+            .collect()
+    }
+
+    /// One placeholder's text as a message shows it.
+    pub fn get(&self, p: Placeholder) -> String {
         let zh = self.lang == Lang::ZhTw;
         match p {
             Placeholder::Rule => self.rule.into(),
@@ -321,22 +397,19 @@ impl<'a> Vars<'a> {
     }
 }
 
-/// Renders a template in one pass. Unknown placeholders are left as written (validation
+/// Renders a rule's template in one pass. Unknown placeholders stay as written (validation
 /// refuses them before a rule is stored).
 pub fn render(template: &str, vars: &Vars) -> String {
-    match pieces(template) {
-        Ok(ps) => {
-            let mut out = String::with_capacity(template.len() + 32);
-            for p in ps {
-                match p {
-                    Piece::Text(t) => out.push_str(t),
-                    Piece::Var(v) => out.push_str(&vars.get(v)),
-                }
-            }
-            out.trim_end().to_string()
-        }
-        Err(_) => template.to_string(),
-    }
+    render_tokens(template, |tok| {
+        let p = match tok {
+            Token::Braced { name, .. } => Placeholder::braced(name),
+            Token::Dollar { name, .. } => Placeholder::dollar(name),
+            _ => None,
+        };
+        p.map(|p| vars.get(p))
+    })
+    .trim_end()
+    .to_string()
 }
 
 /// The default subject and body of a notice, short enough for one LINE message.
@@ -455,6 +528,39 @@ mod tests {
         assert_eq!(
             render("{{value}} {{state}} {{severity}} {{duration}}", &failed),
             "無法量測 已恢復 嚴重 3 分鐘"
+        );
+    }
+
+    #[test]
+    fn maps_render_with_the_same_syntax_and_leave_unknowns() {
+        let values: std::collections::BTreeMap<String, String> = [
+            ("value", "95"),
+            ("threshold", "90"),
+            ("rule_id", "cpu"),
+            ("text", "{{value}} $VALUE"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            render_map(
+                "v={{value}} t={{ threshold }} $THRESHOLD% {{nope}} $ x{ $RULE_ID $VALUE_ $5",
+                &values
+            ),
+            "v=95 t=90 90% {{nope}} $ x{ cpu $VALUE_ $5"
+        );
+        // One pass: a value holding placeholders is not expanded again; no trimming.
+        assert_eq!(render_map("{{text}} ", &values), "{{value}} $VALUE ");
+        assert_eq!(render_map("a {{value", &values), "a {{value");
+        assert_eq!(render_map("台北 {{value}}", &values), "台北 95");
+        // A rule's values, as the mail shows them.
+        let v = vars(Lang::En, NoticeKind::Firing).values();
+        assert_eq!(v["duration"], "3 min");
+        assert_eq!(v["value"], "95.5%");
+        assert_eq!(v.len(), Placeholder::ALL.len());
+        assert_eq!(
+            render_map("$NODE {{state}}", &v),
+            render("$NODE {{state}}", &vars(Lang::En, NoticeKind::Firing))
         );
     }
 

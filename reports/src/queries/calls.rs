@@ -325,6 +325,7 @@ fn report(ctx: &Ctx<'_>, w: Window, table: Table, next: Option<Cursor>) -> Repor
 /// One page of the search.
 pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     let p = ctx.params;
+    crate::queries::top::refuse_by(p, "calls")?;
     let cursor = p.cursor.as_deref().map(Cursor::decode).transpose()?;
     let size = page_size(p)?;
     let w = search_window(p, &ctx.window, cursor.as_ref())?;
@@ -349,6 +350,7 @@ pub async fn export(
         params,
         window,
     };
+    crate::queries::top::refuse_by(params, "calls")?;
     let mut cursor = params.cursor.as_deref().map(Cursor::decode).transpose()?;
     let w = search_window(params, &ctx.window, cursor.as_ref())?;
     let mut table = Table::new(columns(), w.tz);

@@ -55,6 +55,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
             FieldError::new("client", "name the client whose events to list (client=…)").into(),
         );
     }
+    crate::queries::source::refuse_search_params(p, "client-events", true)?;
+    crate::queries::top::refuse_by(p, "client-events")?;
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT) as usize;
     let mut events = refusals(ctx).await?;
     for c in &p.clients {

@@ -16,6 +16,8 @@ pub enum Source {
     Hour,
     /// `client_api_1h`: hour × client × API × status class × outcome.
     ClientHour,
+    /// `node_metrics`: one row per node sample (the node report).
+    NodeMetrics,
 }
 
 /// A dimension a filter or grouping needs.
@@ -36,6 +38,7 @@ impl Source {
             Source::Minute => "api_calls_1m",
             Source::Hour => "api_calls_1h",
             Source::ClientHour => "client_api_1h",
+            Source::NodeMetrics => "node_metrics",
         }
     }
 
@@ -45,13 +48,14 @@ impl Source {
             Source::Minute => !matches!(d, Dim::Module | Dim::Client),
             Source::Hour => !matches!(d, Dim::Module | Dim::Client | Dim::Node),
             Source::ClientHour => !matches!(d, Dim::Module | Dim::Node),
+            Source::NodeMetrics => d == Dim::Node,
         }
     }
 
     /// Seconds per row of the table's time column (0 for the raw table).
     pub fn grain(self) -> i64 {
         match self {
-            Source::Raw => 0,
+            Source::Raw | Source::NodeMetrics => 0,
             Source::Minute => 60,
             Source::Hour | Source::ClientHour => 3_600,
         }

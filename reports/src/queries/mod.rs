@@ -2,8 +2,17 @@
 //! SQL takes caller values only through [`filter`].
 
 pub mod calls;
+pub mod class;
 pub mod client_events;
+pub mod clients;
+pub mod errors;
 pub mod filter;
+pub mod grouped;
+pub mod latency;
+pub mod nodes;
+pub mod source;
 pub mod top;
+pub mod traffic;
+pub mod usage;
 
 pub use filter::{Dim, Source};

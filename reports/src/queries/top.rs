@@ -11,7 +11,8 @@
 //! Ties are broken by start time, then call id (client id for clients), so the same data
 //! always gives the same list.
 
-use gatewatch_model::report::{ReportKind, TopBy};
+use gatewatch_model::report::{ReportKind, ReportParams, TopBy};
+use gatewatch_model::FieldError;
 use gatewatch_model::Outcome;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -70,9 +71,24 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1_000.0
 }
 
+/// Refuses `by` on a report other than top-N, naming it, rather than ignoring it.
+pub(crate) fn refuse_by(p: &ReportParams, report: &str) -> Result<()> {
+    if p.top_by != TopBy::default() {
+        return Err(FieldError::new(
+            "by",
+            format!("the {report} report has no by parameter (it is for the top report)"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     let p = ctx.params;
     let w = ctx.window;
+    if p.cursor.is_some() {
+        return Err(FieldError::new("cursor", "the top report has one page (use limit)").into());
+    }
     check_raw_span(&w, "the top-N report")?;
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
     let mut cond = vec![conditions(p, &w, Source::Raw)];
