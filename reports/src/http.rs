@@ -222,7 +222,7 @@ async fn chart_png(
 async fn calls(State(api): State<ReportsApi>, Query(pairs): Pairs) -> Result<Response> {
     let format = format_of(&pairs)?;
     let r = if format == "csv" {
-        // The export is every page, not the one a cursor points at.
+        // The export walks every page (from the cursor, if one is given), up to its cap.
         let params = ReportParams::from_pairs(&pairs)?;
         crate::queries::calls::export(&api.store, &params, Utc::now(), api.site_tz).await?
     } else {
