@@ -56,7 +56,6 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
         );
     }
     crate::queries::source::refuse_search_params(p, "client-events", true)?;
-    crate::queries::top::refuse_by(p, "client-events")?;
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT) as usize;
     let mut events = refusals(ctx).await?;
     for c in &p.clients {
