@@ -204,6 +204,33 @@ pub struct ReportParams {
     pub path_contains: Option<String>,
     /// The keyset cursor of the next page (opaque to callers).
     pub cursor: Option<String>,
+    /// Which list the top-N report ranks (`by=slowest|largest|clients`).
+    pub top_by: TopBy,
+}
+
+/// The lists of the top-N report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TopBy {
+    /// Calls by total latency, longest first.
+    #[default]
+    Slowest,
+    /// Calls by request + response bytes, biggest first.
+    Largest,
+    /// Clients by number of calls, busiest first.
+    Clients,
+}
+
+impl TopBy {
+    pub const ALL: [TopBy; 3] = [TopBy::Slowest, TopBy::Largest, TopBy::Clients];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopBy::Slowest => "slowest",
+            TopBy::Largest => "largest",
+            TopBy::Clients => "clients",
+        }
+    }
 }
 
 /// Most rows a top-N or a page of calls may ask for.
@@ -299,6 +326,14 @@ impl ReportParams {
                 },
                 "path_contains" => p.path_contains = non_empty(k, v)?,
                 "cursor" => p.cursor = non_empty(k, v)?,
+                "by" => {
+                    p.top_by = TopBy::ALL
+                        .into_iter()
+                        .find(|b| b.as_str() == v)
+                        .ok_or_else(|| {
+                            FieldError::new(k, format!("{v:?} is not slowest, largest or clients"))
+                        })?
+                }
                 // Output choices read by the HTTP layer, not filters.
                 "format" | "width" | "height" | "lang" => {}
                 _ => return bad(k, "is not a report parameter"),
@@ -385,6 +420,9 @@ impl ReportParams {
         }
         if let Some(v) = &self.cursor {
             put("cursor", v.clone());
+        }
+        if self.top_by != TopBy::default() {
+            put("by", self.top_by.as_str().to_string());
         }
         out
     }
@@ -591,6 +629,7 @@ mod tests {
             ("status", "700", "status"),
             ("clinet", "a", "clinet"),
             ("from", "2026-11-25", "from"),
+            ("by", "fastest", "by"),
         ] {
             let e = pairs(&[(k, v)]).unwrap_err();
             assert_eq!(e.field, field, "{k}={v}: {e}");
@@ -609,8 +648,10 @@ mod tests {
             ("status_class", "5xx"),
             ("outcome", "timeout"),
             ("limit", "20"),
+            ("by", "clients"),
         ])
         .unwrap();
+        assert_eq!(p.top_by, TopBy::Clients);
         assert_eq!(ReportParams::from_pairs(&p.to_pairs()).unwrap(), p);
     }
 

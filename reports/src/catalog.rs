@@ -6,7 +6,7 @@ use gatewatch_store::Store;
 use serde_json::{Map, Value};
 
 use crate::chart::Chart;
-use crate::error::{ReportError, Result};
+use crate::error::Result;
 use crate::queries::Source;
 use crate::table::Table;
 
@@ -84,11 +84,8 @@ pub async fn run(
         ReportKind::Clients => crate::queries::clients::clients(&ctx).await,
         ReportKind::ClientApis => crate::queries::clients::client_apis(&ctx).await,
         ReportKind::Nodes => crate::queries::nodes::run(&ctx).await,
-        _ => {
-            let _ = &ctx;
-            Err(ReportError::NotFound(format!(
-                "the {kind} report is not built yet"
-            )))
-        }
+        ReportKind::Top => crate::queries::top::run(&ctx).await,
+        ReportKind::ClientEvents => crate::queries::client_events::run(&ctx).await,
+        ReportKind::Calls => crate::queries::calls::run(&ctx).await,
     }
 }

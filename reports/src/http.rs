@@ -221,11 +221,24 @@ async fn chart_png(
 
 async fn calls(State(api): State<ReportsApi>, Query(pairs): Pairs) -> Result<Response> {
     let format = format_of(&pairs)?;
-    let r = run(&api, ReportKind::Calls, &pairs).await?;
+    let r = if format == "csv" {
+        // The export walks every page (from the cursor, if one is given), up to its cap.
+        let params = ReportParams::from_pairs(&pairs)?;
+        crate::queries::calls::export(&api.store, &params, Utc::now(), api.site_tz).await?
+    } else {
+        run(&api, ReportKind::Calls, &pairs).await?
+    };
     Ok(answer(&r, format))
 }
 
-async fn one_call(State(api): State<ReportsApi>, Path(call_id): Path<String>) -> Result<Response> {
-    let _ = (&api, call_id);
-    Err(ReportError::NotFound("call detail is not built yet".into()))
+/// One call with every column; `tz` picks the zone its time is shown in.
+async fn one_call(
+    State(api): State<ReportsApi>,
+    Path(call_id): Path<String>,
+    Query(pairs): Pairs,
+) -> Result<Response> {
+    let params = ReportParams::from_pairs(&pairs)?;
+    let tz = params.tz.unwrap_or(api.site_tz);
+    let call = crate::queries::calls::detail(&api.store, &call_id, tz).await?;
+    Ok(Json(call).into_response())
 }

@@ -1061,6 +1061,7 @@ async fn raw_reads_over_seven_days_are_refused_naming_the_field() {
         (ReportKind::Traffic, "path_contains", "/orders"),
         (ReportKind::Clients, "limit", "5"),
         (ReportKind::Nodes, "request_id", "r1"),
+        (ReportKind::Latency, "by", "largest"),
     ] {
         match run(&store, kind, &[(k, v)]).await {
             Err(ReportError::Invalid(e)) => assert_eq!(e.field, k),

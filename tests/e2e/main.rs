@@ -18,6 +18,7 @@ mod hot_reload;
 mod masking;
 mod report_mail;
 mod reports;
+mod reports_detail;
 mod routing;
 mod spine;
 mod test_send;

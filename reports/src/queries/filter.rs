@@ -150,6 +150,59 @@ pub fn bucket_expr(w: &Window) -> String {
     }
 }
 
+/// Call search filters beyond [`conditions`]: call id, request id, exact status, path
+/// substring. Each is one condition; an empty list when none is set.
+pub fn call_conditions(p: &ReportParams) -> Vec<String> {
+    let mut c = Vec::new();
+    if let Some(id) = p.call_id {
+        c.push(format!("call_id = {}", uuids(&[id])));
+    }
+    if let Some(r) = &p.request_id {
+        c.push(format!("request_id = {}", quote_string(r)));
+    }
+    if let Some(s) = p.status {
+        c.push(format!("status = {s}"));
+    }
+    if let Some(sub) = &p.path_contains {
+        c.push(format!("positionUTF8(path, {}) > 0", quote_string(sub)));
+    }
+    c
+}
+
+/// Rows strictly older than the keyset position `(ts_us, call_id)` in the order
+/// `ts_us DESC, toString(call_id) DESC` (the text of a UUID sorts as its bytes do); the `ts`
+/// bound lets ClickHouse skip newer partitions.
+pub fn before_position(ts_us: i64, call_id: &uuid::Uuid) -> String {
+    format!(
+        "ts <= toDateTime({secs}) AND (ts_us < {ts_us} OR (ts_us = {ts_us} AND toString(call_id) < {id}))",
+        secs = ts_us.div_euclid(1_000_000).max(0),
+        id = quote_string(&call_id.to_string()),
+    )
+}
+
+/// One quoted literal (a client id, a zone name).
+pub fn literal(v: &str) -> String {
+    quote_string(v)
+}
+
+/// `toUUID('…'), …` for an `IN (…)` list.
+pub fn uuids(ids: &[uuid::Uuid]) -> String {
+    gatewatch_store::sql::uuid_list(ids)
+}
+
+/// `(positionUTF8(col, 'a') > 0 OR …)`: the column's text contains one of `needles`
+/// (a prefilter; callers check the match exactly). `0` when there are none.
+pub fn contains_any(col: &str, needles: &[String]) -> String {
+    if needles.is_empty() {
+        return "0".into();
+    }
+    let parts: Vec<String> = needles
+        .iter()
+        .map(|n| format!("positionUTF8({col}, {}) > 0", quote_string(n)))
+        .collect();
+    format!("({})", parts.join(" OR "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +241,34 @@ mod tests {
         );
         assert!(!c.contains("client_id"));
         assert!(c.contains("node IN ('n1')"));
+    }
+
+    #[test]
+    fn call_filters_quote_paths_and_request_ids() {
+        let p = ReportParams::from_pairs(&[
+            ("path_contains", "/a' OR '1'='1"),
+            ("request_id", "r\\'; DROP TABLE api_calls"),
+            ("status", "504"),
+        ])
+        .unwrap();
+        let c = call_conditions(&p).join(" AND ");
+        assert!(
+            c.contains(r"positionUTF8(path, '/a\' OR \'1\'=\'1') > 0"),
+            "{c}"
+        );
+        assert!(
+            c.contains(r"request_id = 'r\\\'; DROP TABLE api_calls'"),
+            "{c}"
+        );
+        assert!(c.contains("status = 504"), "{c}");
+    }
+
+    #[test]
+    fn contains_any_quotes_each_needle() {
+        assert_eq!(contains_any("body", &[]), "0");
+        assert_eq!(
+            contains_any("body", &["a'b".into(), "c".into()]),
+            r"(positionUTF8(body, 'a\'b') > 0 OR positionUTF8(body, 'c') > 0)"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! One module per report; each turns a [`crate::catalog::Ctx`] into a [`crate::Report`].
 //! SQL takes caller values only through [`filter`].
 
+pub mod calls;
 pub mod class;
+pub mod client_events;
 pub mod clients;
 pub mod errors;
 pub mod filter;
@@ -9,6 +11,7 @@ pub mod grouped;
 pub mod latency;
 pub mod nodes;
 pub mod source;
+pub mod top;
 pub mod traffic;
 pub mod usage;
 

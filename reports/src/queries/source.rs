@@ -369,6 +369,7 @@ pub fn refuse_filters(p: &ReportParams, report: &str, dims: &[Dim]) -> Result<()
 /// Refuses the call-search parameters (`status`, `path_contains`, …) an aggregate report would
 /// otherwise ignore silently, and `limit` where the report has no top-N.
 pub fn refuse_search_params(p: &ReportParams, report: &str, takes_limit: bool) -> Result<()> {
+    crate::queries::top::refuse_by(p, report)?;
     let given = [
         ("call_id", p.call_id.is_some()),
         ("request_id", p.request_id.is_some()),

@@ -1,0 +1,570 @@
+//! Call search and one call's detail, for support: "what happened to my call?".
+//!
+//! - [`run`]: calls by call id, request id, client, API, node, status, status class, outcome,
+//!   window and path substring, newest first, one page at a time. Pages are keyset pages: the
+//!   cursor is the last row's `(ts_us, call_id)` plus the window's start as the first page saw
+//!   it, so a relative range (`24h`) does not move under a walk, rows that arrive meanwhile
+//!   (newer) are not shown twice, and older rows are neither skipped nor repeated. No `OFFSET`.
+//! - [`export`]: the same rows, every page up to [`EXPORT_MAX_ROWS`], for `format=csv`.
+//! - [`detail`]: one call with every column; headers as JSON objects, bodies pretty-printed
+//!   when they are JSON (as captured and masked by the gateway).
+//!
+//! Only the raw table has single calls, so a search covers at most [`RAW_MAX_SECS`] (7 days):
+//! ClickHouse 18.16 sorts every matching row of the window before `LIMIT`, and a week of a busy
+//! site is where that stops being interactive (DESIGN.md: a 30-day raw scan is hundreds of ms per
+//! column). A call id bounds `ts` by its UUIDv7 time ±1 day instead, reading one or two daily
+//! partitions.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use gatewatch_model::report::{ReportKind, ReportParams, Window};
+use gatewatch_model::FieldError;
+use gatewatch_store::Store;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::catalog::{Ctx, Report};
+use crate::error::{ReportError, Result};
+use crate::queries::filter::{before_position, call_conditions, conditions, uuids, Source};
+use crate::table::{Cell, Column, Table};
+
+/// Longest window a search of raw calls may cover.
+pub const RAW_MAX_SECS: i64 = 7 * 86_400;
+/// Rows per page when `limit` is not given, and most a page may hold.
+pub const PAGE_DEFAULT: u32 = 50;
+pub const PAGE_MAX: u32 = 1_000;
+/// Most rows one CSV export holds; the summary says when it stopped there.
+pub const EXPORT_MAX_ROWS: usize = 100_000;
+
+/// How far a call id's time bounds the look-up either side.
+const ID_SLACK_SECS: i64 = 86_400;
+
+/// Refuses a raw read over more than [`RAW_MAX_SECS`].
+pub fn check_raw_span(w: &Window, what: &str) -> Result<()> {
+    if w.span_secs() > RAW_MAX_SECS {
+        return Err(ReportError::too_large(
+            "range",
+            format!(
+                "{what} reads single calls and covers at most {} days; choose a shorter range \
+                 (the usage, traffic and latency reports cover longer ones from the rollups)",
+                RAW_MAX_SECS / 86_400
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The keyset position after a page, and the window start the walk began with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub ts_us: i64,
+    pub call_id: Uuid,
+    pub from_secs: i64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!(
+            "c1.{}.{}.{}",
+            self.ts_us, self.call_id, self.from_secs
+        ))
+    }
+
+    pub fn decode(s: &str) -> Result<Cursor, FieldError> {
+        let bad = || {
+            FieldError::new(
+                "cursor",
+                "is not a cursor this search gave out; start again without it",
+            )
+        };
+        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let mut parts = text.split('.');
+        if parts.next() != Some("c1") {
+            return Err(bad());
+        }
+        let mut next = || parts.next().ok_or_else(bad);
+        let ts_us = next()?.parse::<i64>().map_err(|_| bad())?;
+        let call_id = Uuid::parse_str(next()?).map_err(|_| bad())?;
+        let from_secs = next()?.parse::<i64>().map_err(|_| bad())?;
+        if parts.next().is_some() || ts_us < 0 || from_secs < 0 {
+            return Err(bad());
+        }
+        Ok(Cursor {
+            ts_us,
+            call_id,
+            from_secs,
+        })
+    }
+}
+
+/// The time a UUIDv7 carries (`None` for other versions).
+pub fn v7_time(id: &Uuid) -> Option<DateTime<Utc>> {
+    if id.get_version_num() != 7 {
+        return None;
+    }
+    let (secs, nanos) = id.get_timestamp()?.to_unix();
+    DateTime::from_timestamp(i64::try_from(secs).ok()?, nanos)
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct SearchRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    call_id: Uuid,
+    request_id: String,
+    ts_us: i64,
+    node: String,
+    api_id: String,
+    api_name: String,
+    client_id: String,
+    method: String,
+    path: String,
+    status: u16,
+    outcome: String,
+    latency_us: u64,
+    upstream_latency_us: u64,
+    overhead_us: u64,
+    request_bytes: u64,
+    response_bytes: u64,
+    upstream: String,
+}
+
+const SEARCH_COLUMNS: &str = "call_id, request_id, ts_us, node, api_id, api_name, client_id, \
+     method, path, status, toString(outcome), latency_us, upstream_latency_us, overhead_us, \
+     request_bytes, response_bytes, upstream";
+
+fn columns() -> Vec<Column> {
+    vec![
+        Column::new("time", "Time"),
+        Column::new("call_id", "Call id"),
+        Column::new("request_id", "Request id"),
+        Column::new("node", "Node"),
+        Column::new("api_id", "API id"),
+        Column::new("api_name", "API"),
+        Column::new("client_id", "Client"),
+        Column::new("method", "Method"),
+        Column::new("path", "Path"),
+        Column::new("status", "Status"),
+        Column::new("outcome", "Outcome"),
+        Column::new("latency_ms", "Latency").unit("ms"),
+        Column::new("upstream_ms", "Upstream time").unit("ms"),
+        Column::new("overhead_ms", "Gateway overhead").unit("ms"),
+        Column::new("request_bytes", "Request size").unit("bytes"),
+        Column::new("response_bytes", "Response size").unit("bytes"),
+        Column::new("upstream", "Upstream host"),
+        Column::new("ts_us", "Start").unit("µs since epoch"),
+    ]
+}
+
+fn ms(us: u64) -> Cell {
+    Cell::Float(us as f64 / 1_000.0)
+}
+
+fn cells(r: SearchRow) -> Vec<Cell> {
+    vec![
+        Cell::Time(r.ts_us.div_euclid(1_000_000)),
+        r.call_id.to_string().into(),
+        r.request_id.into(),
+        r.node.into(),
+        r.api_id.into(),
+        r.api_name.into(),
+        r.client_id.into(),
+        r.method.into(),
+        r.path.into(),
+        Cell::Int(i64::from(r.status)),
+        r.outcome.into(),
+        ms(r.latency_us),
+        ms(r.upstream_latency_us),
+        ms(r.overhead_us),
+        r.request_bytes.into(),
+        r.response_bytes.into(),
+        r.upstream.into(),
+        Cell::Int(r.ts_us),
+    ]
+}
+
+/// The window a search reads: a call id's own day either side, else the asked range, whose
+/// start a cursor keeps from the first page.
+fn search_window(p: &ReportParams, w: &Window, cursor: Option<&Cursor>) -> Result<Window> {
+    let mut w = *w;
+    if let Some(t) = p.call_id.as_ref().and_then(v7_time) {
+        w.from = t - Duration::seconds(ID_SLACK_SECS);
+        w.to = t + Duration::seconds(ID_SLACK_SECS);
+        return Ok(w);
+    }
+    if let Some(c) = cursor {
+        if let Some(f) = DateTime::from_timestamp(c.from_secs, 0) {
+            w.from = f;
+        }
+    }
+    check_raw_span(&w, "call search")?;
+    Ok(w)
+}
+
+fn page_size(p: &ReportParams) -> Result<u32> {
+    match p.limit {
+        None => Ok(PAGE_DEFAULT),
+        Some(n) if n <= PAGE_MAX => Ok(n),
+        Some(_) => {
+            Err(FieldError::new("limit", format!("a page holds at most {PAGE_MAX} calls")).into())
+        }
+    }
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct Key {
+    ts_us: i64,
+    #[serde(with = "clickhouse::serde::uuid")]
+    call_id: Uuid,
+}
+
+/// Spans below the page's upper edge tried before the whole window: most searches want the
+/// newest calls, and ClickHouse 18.16 sorts every row of the window before `LIMIT`. A span
+/// that holds a full page answers exactly (every row outside it is older).
+const PROBE_SECS: [i64; 2] = [3_600, 86_400];
+
+/// One page of rows after `cursor`, and the cursor after it when there are more. Two steps:
+/// the page's keys, sorting only `ts_us` and `call_id`; then the columns of those calls from
+/// the seconds they span.
+async fn page(
+    store: &Store,
+    p: &ReportParams,
+    w: &Window,
+    cursor: Option<&Cursor>,
+    size: u32,
+) -> Result<(Vec<SearchRow>, Option<Cursor>)> {
+    let mut cond = vec![conditions(p, w, Source::Raw)];
+    cond.extend(call_conditions(p));
+    if let Some(c) = cursor {
+        cond.push(before_position(c.ts_us, &c.call_id));
+    }
+    let want = size as usize + 1;
+    let top = cursor.map_or(w.to.timestamp(), |c| c.ts_us.div_euclid(1_000_000) + 1);
+    let mut lows: Vec<Option<i64>> = PROBE_SECS
+        .iter()
+        .map(|s| top - s)
+        .filter(|lo| *lo > w.from.timestamp())
+        .map(Some)
+        .collect();
+    lows.push(None);
+    let mut keys: Vec<Key> = Vec::new();
+    for lo in lows {
+        let mut c = cond.clone();
+        if let Some(lo) = lo {
+            c.push(format!("ts >= toDateTime({lo})"));
+        }
+        let q = format!(
+            "SELECT ts_us, call_id FROM api_calls WHERE {} \
+             ORDER BY ts_us DESC, toString(call_id) DESC LIMIT {want}",
+            c.join(" AND ")
+        );
+        keys = store
+            .client()
+            .query(&q)
+            .fetch_all()
+            .await
+            .map_err(|e| store.err(&q, e))?;
+        if keys.len() == want {
+            break;
+        }
+    }
+    let (Some(lo), Some(hi)) = (
+        keys.iter().map(|k| k.ts_us).min(),
+        keys.iter().map(|k| k.ts_us).max(),
+    ) else {
+        return Ok((Vec::new(), None));
+    };
+    let ids: Vec<Uuid> = keys.iter().map(|k| k.call_id).collect();
+    let q = format!(
+        "SELECT {SEARCH_COLUMNS} FROM api_calls \
+         WHERE ts >= toDateTime({}) AND ts <= toDateTime({}) AND call_id IN ({}) \
+         ORDER BY ts_us DESC, toString(call_id) DESC LIMIT {want}",
+        lo.div_euclid(1_000_000).max(0),
+        hi.div_euclid(1_000_000).max(0),
+        uuids(&ids)
+    );
+    let mut rows: Vec<SearchRow> = store
+        .client()
+        .query(&q)
+        .fetch_all()
+        .await
+        .map_err(|e| store.err(&q, e))?;
+    let next = if rows.len() > size as usize {
+        rows.truncate(size as usize);
+        rows.last().map(|r| Cursor {
+            ts_us: r.ts_us,
+            call_id: r.call_id,
+            from_secs: w.from.timestamp(),
+        })
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+fn report(ctx: &Ctx<'_>, w: Window, table: Table, next: Option<Cursor>) -> Report {
+    let mut summary = Map::new();
+    summary.insert("rows".into(), Value::from(table.rows.len()));
+    summary.insert("raw_max_days".into(), Value::from(RAW_MAX_SECS / 86_400));
+    let _ = ctx;
+    Report {
+        kind: ReportKind::Calls,
+        title: "Calls".into(),
+        window: w,
+        source: Source::Raw,
+        summary,
+        table,
+        chart: None,
+        next_cursor: next.map(|c| c.encode()),
+    }
+}
+
+/// One page of the search.
+pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
+    let p = ctx.params;
+    crate::queries::top::refuse_by(p, "calls")?;
+    let cursor = p.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let size = page_size(p)?;
+    let w = search_window(p, &ctx.window, cursor.as_ref())?;
+    let (rows, next) = page(ctx.store, p, &w, cursor.as_ref(), size).await?;
+    let mut table = Table::new(columns(), w.tz);
+    for r in rows {
+        table.push(cells(r));
+    }
+    Ok(report(ctx, w, table, next))
+}
+
+/// Every page from the cursor (or the newest call) on, up to [`EXPORT_MAX_ROWS`] rows.
+pub async fn export(
+    store: &Store,
+    params: &ReportParams,
+    now: DateTime<Utc>,
+    site_tz: Tz,
+) -> Result<Report> {
+    let window = params.resolve(now, site_tz)?;
+    let ctx = Ctx {
+        store,
+        params,
+        window,
+    };
+    crate::queries::top::refuse_by(params, "calls")?;
+    let mut cursor = params.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let w = search_window(params, &ctx.window, cursor.as_ref())?;
+    let mut table = Table::new(columns(), w.tz);
+    let mut truncated = false;
+    loop {
+        let room = EXPORT_MAX_ROWS - table.rows.len();
+        let size = PAGE_MAX.min(u32::try_from(room).unwrap_or(PAGE_MAX));
+        let (rows, next) = page(store, params, &w, cursor.as_ref(), size).await?;
+        for r in rows {
+            table.push(cells(r));
+        }
+        match next {
+            Some(c) if table.rows.len() < EXPORT_MAX_ROWS => cursor = Some(c),
+            Some(_) => {
+                truncated = true;
+                break;
+            }
+            None => break,
+        }
+    }
+    let mut r = report(&ctx, w, table, None);
+    r.summary.insert("truncated".into(), Value::from(truncated));
+    r.summary
+        .insert("export_max_rows".into(), Value::from(EXPORT_MAX_ROWS));
+    Ok(r)
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct DetailRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    call_id: Uuid,
+    request_id: String,
+    ts_us: i64,
+    node: String,
+    api_id: String,
+    api_name: String,
+    module: String,
+    route: String,
+    method: String,
+    path: String,
+    query: String,
+    client_id: String,
+    app_id: String,
+    api_key_id: String,
+    client_ip: String,
+    user_agent: String,
+    upstream: String,
+    status: u16,
+    outcome: String,
+    latency_us: u64,
+    upstream_latency_us: u64,
+    overhead_us: u64,
+    request_bytes: u64,
+    response_bytes: u64,
+    request_headers: String,
+    response_headers: String,
+    request_body: String,
+    response_body: String,
+    error: String,
+    #[serde(with = "clickhouse::serde::uuid")]
+    batch_id: Uuid,
+}
+
+const DETAIL_COLUMNS: &str = "call_id, request_id, ts_us, node, api_id, api_name, module, route, \
+     method, path, query, client_id, app_id, api_key_id, client_ip, user_agent, upstream, status, \
+     toString(outcome), latency_us, upstream_latency_us, overhead_us, request_bytes, \
+     response_bytes, request_headers, response_headers, request_body, response_body, error, \
+     batch_id";
+
+/// Stored headers (`[["name","value"],…]`) as an object; a repeated name keeps every value,
+/// as an array. Empty when none were captured.
+pub fn headers_object(stored: &str) -> Value {
+    let pairs: Vec<(String, String)> = serde_json::from_str(stored).unwrap_or_default();
+    let mut m = Map::new();
+    for (k, v) in pairs {
+        match m.get_mut(&k) {
+            None => {
+                m.insert(k, Value::String(v));
+            }
+            Some(Value::Array(a)) => a.push(Value::String(v)),
+            Some(old) => {
+                let first = old.take();
+                *old = Value::Array(vec![first, Value::String(v)]);
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+/// A body pretty-printed when it is a JSON object or array, keys in the order sent; as
+/// stored otherwise (text, or JSON cut at the capture limit).
+pub fn pretty_body(body: &str) -> String {
+    let t = body.trim_start();
+    if t.starts_with('{') || t.starts_with('[') {
+        let mut de = serde_json::Deserializer::from_str(body);
+        let mut out = Vec::with_capacity(body.len() * 2);
+        let mut ser = serde_json::Serializer::pretty(&mut out);
+        if serde_transcode::transcode(&mut de, &mut ser).is_ok() && de.end().is_ok() {
+            if let Ok(p) = String::from_utf8(out) {
+                return p;
+            }
+        }
+    }
+    body.to_string()
+}
+
+/// One call by id: 422 naming `call_id` when it is not a UUID, 404 when no call has it.
+pub async fn detail(store: &Store, call_id: &str, tz: Tz) -> Result<Value> {
+    let id = Uuid::parse_str(call_id.trim())
+        .map_err(|_| FieldError::new("call_id", format!("{call_id:?} is not a UUID")))?;
+    let mut cond = vec![format!("call_id = {}", uuids(&[id]))];
+    // A UUIDv7 says when the call was: read its day, not the whole table.
+    if let Some(t) = v7_time(&id) {
+        let (from, to) = (t.timestamp() - ID_SLACK_SECS, t.timestamp() + ID_SLACK_SECS);
+        cond.push(format!(
+            "ts >= toDateTime({}) AND ts <= toDateTime({})",
+            from.max(0),
+            to.max(0)
+        ));
+    }
+    let q = format!(
+        "SELECT {DETAIL_COLUMNS} FROM api_calls WHERE {} LIMIT 1",
+        cond.join(" AND ")
+    );
+    let row: Option<DetailRow> = store
+        .client()
+        .query(&q)
+        .fetch_optional()
+        .await
+        .map_err(|e| store.err(&q, e))?;
+    let r = row.ok_or_else(|| ReportError::NotFound(format!("no call {id}")))?;
+    let time = DateTime::from_timestamp_micros(r.ts_us)
+        .map(|t| {
+            t.with_timezone(&tz)
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+        })
+        .unwrap_or_default();
+    Ok(serde_json::json!({
+        "call_id": r.call_id.to_string(),
+        "request_id": r.request_id,
+        "time": time,
+        "tz": tz.name(),
+        "ts_us": r.ts_us,
+        "node": r.node,
+        "api_id": r.api_id,
+        "api_name": r.api_name,
+        "module": r.module,
+        "route": r.route,
+        "method": r.method,
+        "path": r.path,
+        "query": r.query,
+        "client_id": r.client_id,
+        "app_id": r.app_id,
+        "api_key_id": r.api_key_id,
+        "client_ip": r.client_ip,
+        "user_agent": r.user_agent,
+        "upstream": r.upstream,
+        "status": r.status,
+        "outcome": r.outcome,
+        "latency_us": r.latency_us,
+        "upstream_latency_us": r.upstream_latency_us,
+        "overhead_us": r.overhead_us,
+        "request_bytes": r.request_bytes,
+        "response_bytes": r.response_bytes,
+        "request_headers": headers_object(&r.request_headers),
+        "response_headers": headers_object(&r.response_headers),
+        "request_body": pretty_body(&r.request_body),
+        "response_body": pretty_body(&r.response_body),
+        "error": r.error,
+        "batch_id": r.batch_id.to_string(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_junk_names_the_field() {
+        let c = Cursor {
+            ts_us: 1_764_000_000_123_456,
+            call_id: Uuid::now_v7(),
+            from_secs: 1_763_900_000,
+        };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        let other = URL_SAFE_NO_PAD.encode("c1.1.not-a-uuid.0");
+        for junk in ["x", "!!!", "YWJj", other.as_str(), "' OR 1=1 --"] {
+            assert_eq!(Cursor::decode(junk).unwrap_err().field, "cursor", "{junk}");
+        }
+    }
+
+    #[test]
+    fn headers_become_objects_and_json_bodies_pretty() {
+        let h = headers_object(r#"[["accept","*/*"],["x-a","1"],["x-a","2"],["x-a","3"]]"#);
+        assert_eq!(
+            h,
+            serde_json::json!({"accept": "*/*", "x-a": ["1", "2", "3"]})
+        );
+        assert_eq!(headers_object(""), serde_json::json!({}));
+        assert_eq!(pretty_body(r#"{"a":1}"#), "{\n  \"a\": 1\n}");
+        assert_eq!(
+            pretty_body(r#"{"b":1,"a":2}"#),
+            "{\n  \"b\": 1,\n  \"a\": 2\n}"
+        );
+        assert_eq!(pretty_body(r#"{"a":1"#), r#"{"a":1"#);
+        assert_eq!(pretty_body(r#"{"a":1} x"#), r#"{"a":1} x"#);
+        assert_eq!(pretty_body("plain"), "plain");
+    }
+
+    #[test]
+    fn v7_ids_carry_their_time() {
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, 1_764_000_000, 5_000_000);
+        let id = Uuid::new_v7(ts);
+        assert_eq!(v7_time(&id).unwrap().timestamp_millis(), 1_764_000_000_005);
+        assert_eq!(v7_time(&Uuid::new_v4()), None);
+    }
+}
