@@ -68,6 +68,11 @@ async fn two_schedulers_send_an_every_minute_run_once() {
         .filter(|r| r.run_id == first.run_id)
         .collect();
     assert_eq!(same_run.len(), 1, "{same_run:?}");
+    println!(
+        "slot to start of send: {} ms, send: {} ms",
+        (first.started_us - i64::from(first.scheduled_for) * 1_000_000) / 1000,
+        (first.finished_us - first.started_us) / 1000
+    );
     assert_eq!(first.scheduled_for % 60, 0, "a slot is a whole minute");
     assert_eq!(first.run_id, format!("each-minute@{}", first.scheduled_for));
     let id = format!("<report-each-minute-{}@gatewatch>", first.scheduled_for);
