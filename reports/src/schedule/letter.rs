@@ -66,8 +66,8 @@ pub fn letter(
             escape(&v)
         ));
     }
-    if csv.is_some() {
-        text.push_str(&format!("\n{l_attached}: {}\n", csv_name(report, tz)));
+    if let Some((name, _)) = &csv {
+        text.push_str(&format!("\n{l_attached}: {name}\n"));
     }
 
     let mut html = format!(
@@ -87,7 +87,7 @@ pub fn letter(
             escape(&report.title)
         ));
     }
-    html.push_str(&table_html(report, tz));
+    html.push_str(&table_html(report));
     if csv.is_some() && report.table.rows.len() > BODY_ROWS {
         html.push_str(&format!("<p>{l_more}</p>"));
     }
@@ -148,7 +148,7 @@ fn figure(v: &Value) -> String {
 }
 
 /// The first rows of the table as HTML, values as the JSON answer shows them.
-fn table_html(report: &Report, _tz: Tz) -> String {
+fn table_html(report: &Report) -> String {
     let t = &report.table;
     if t.columns.is_empty() || t.rows.is_empty() {
         return String::new();
