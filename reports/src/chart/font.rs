@@ -232,14 +232,18 @@ mod tests {
     }
 
     #[test]
+    fn a_latin_font_is_taken_but_known_to_lack_chinese() {
+        // fonts-dejavu-core, which ops/test.sh installs beside the CJK font.
+        let bytes = std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+            .expect("DejaVu Sans (fonts-dejavu-core) is installed by ops/test.sh");
+        let (index, face, cjk) = pick_face(&bytes).unwrap();
+        assert_eq!((index, face.as_str(), cjk), (0, "DejaVu Sans", false));
+    }
+
+    #[test]
     fn noto_cjk_collection_gives_its_traditional_chinese_face() {
-        let p = Path::new(SEARCH[0]);
-        if !p.exists() {
-            // ops/test.sh installs fonts-noto-cjk; the PNG test in render.rs insists on it.
-            eprintln!("skipped: {} is not installed", p.display());
-            return;
-        }
-        let mut bytes = std::fs::read(p).unwrap();
+        let mut bytes = std::fs::read(SEARCH[0])
+            .expect("Noto Sans CJK (fonts-noto-cjk) is installed by ops/test.sh");
         let (index, face, cjk) = pick_face(&bytes).unwrap();
         assert_eq!(face, "Noto Sans CJK TC");
         assert!(cjk);
