@@ -6,7 +6,7 @@
 # Untimed: load CALLS calls (10 million) over DAYS days (30) ending now — 50 APIs with Chinese
 # names (skewed: a few busy ones), 200 clients, 4 nodes, ~8% errors and refusals, latencies
 # per API with a long tail, UUIDv7 call ids whose time is the call's — by INSERT … SELECT FROM
-# numbers() in ClickHouse itself, in rounds of a million, into $BENCH_DB.api_calls, so the
+# numbers() in ClickHouse itself, in rounds of a million, into $REPORTS_DB.api_calls, so the
 # rollups fill through their materialized views as in production; and a node sample per node
 # per minute into node_metrics. A database that already holds CALLS calls is reused
 # (RELOAD=1 reloads). The rollups are then merged (OPTIMIZE … FINAL), as time does.
@@ -19,11 +19,11 @@
 #
 #   ops/bench/reports.sh
 #   RUNS=9 ops/bench/reports.sh
-#   CALLS=1000000 BENCH_DB=gatewatch_bench_reports_small ops/bench/reports.sh
+#   CALLS=1000000 REPORTS_DB=gatewatch_bench_reports_small ops/bench/reports.sh
 #   GATEWATCH_BIN=target/debug/gatewatch ops/bench/reports.sh   # skip the release build
 #
 # Environment: CALLS (10000000), DAYS (30), ROUND (1000000 rows per INSERT), RUNS (5),
-# BENCH_DB (gatewatch_bench_reports), RELOAD (0), DASH_PORT (18090), REC_DASH_PORT (18096),
+# REPORTS_DB (gatewatch_bench_reports), RELOAD (0), DASH_PORT (18090), REC_DASH_PORT (18096),
 # REC_PORT (18124), GATEWATCH_BIN (unset: cargo build --release), KEEP_TMP=1 keeps logs.
 # Targets (issue 6): traffic 24 h and 30 d < 100 ms, call by id < 50 ms, top-N over a day < 1 s.
 set -euo pipefail
@@ -35,7 +35,8 @@ CALLS="${CALLS:-10000000}"
 DAYS="${DAYS:-30}"
 ROUND="${ROUND:-1000000}"
 RUNS="${RUNS:-5}"
-BENCH_DB="${BENCH_DB:-gatewatch_bench_reports}"
+# Not lib.sh's BENCH_DB: that one is the ingest benchmarks' scratch database, dropped by them.
+REPORTS_DB="${REPORTS_DB:-gatewatch_bench_reports}"
 RELOAD="${RELOAD:-0}"
 DASH_PORT="${DASH_PORT:-18090}"
 REC_DASH_PORT="${REC_DASH_PORT:-18096}"
@@ -63,7 +64,7 @@ node = "bench"
 
 [clickhouse]
 url = "$3"
-database = "$BENCH_DB"
+database = "$REPORTS_DB"
 
 [dashboards]
 listen = "127.0.0.1:$2"
@@ -80,13 +81,13 @@ machine_facts
 gw migrate >"$T/migrate.log" 2>&1 || { cat "$T/migrate.log" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------- the data set
-have=$(ch "SELECT count() FROM $BENCH_DB.api_calls")
+have=$(ch "SELECT count() FROM $REPORTS_DB.api_calls")
 if [ "$RELOAD" = 1 ] || [ "$have" != "$CALLS" ]; then
-  log "loading $CALLS calls over $DAYS days into $BENCH_DB (had $have)"
+  log "loading $CALLS calls over $DAYS days into $REPORTS_DB (had $have)"
   for t in api_calls api_calls_1m api_calls_1h client_api_1h node_metrics; do
-    ch "TRUNCATE TABLE $BENCH_DB.$t"
+    ch "TRUNCATE TABLE $REPORTS_DB.$t"
   done
-  outcome_type=$(ch "SELECT type FROM system.columns WHERE database = '$BENCH_DB' AND table = 'api_calls' AND name = 'outcome' FORMAT TabSeparatedRaw")
+  outcome_type=$(ch "SELECT type FROM system.columns WHERE database = '$REPORTS_DB' AND table = 'api_calls' AND name = 'outcome' FORMAT TabSeparatedRaw")
   end_s=$(( $(date +%s) / 60 * 60 ))
   span_us=$(( DAYS * 86400 * 1000000 ))
   start_us=$(( end_s * 1000000 - span_us ))
@@ -97,7 +98,7 @@ if [ "$RELOAD" = 1 ] || [ "$have" != "$CALLS" ]; then
     n=$(( CALLS - off < ROUND ? CALLS - off : ROUND ))
     # r: outcome draw (per mille); a: API, skewed to the low ids; u: latency draw in (0, 1).
     curl -sS --fail-with-body "$CLICKHOUSE_URL/?max_block_size=$ROUND" --data-binary @- <<EOF
-INSERT INTO $BENCH_DB.api_calls (call_id, request_id, ts, ts_us, node, api_id, api_name, module,
+INSERT INTO $REPORTS_DB.api_calls (call_id, request_id, ts, ts_us, node, api_id, api_name, module,
   route, method, path, client_id, app_id, client_ip, user_agent, upstream, status, outcome,
   latency_us, upstream_latency_us, overhead_us, request_bytes, response_bytes, batch_id)
 SELECT
@@ -154,7 +155,7 @@ EOF
   done
   load_secs=$(echo "$(date +%s.%N) - $load_started" | bc)
   samples=$(( DAYS * 1440 ))
-  ch "INSERT INTO $BENCH_DB.node_metrics (ts, ts_us, node, role, cpu_pct, mem_used_bytes, mem_total_bytes, rss_bytes, mount, disk_used_bytes, disk_total_bytes, batch_id)
+  ch "INSERT INTO $REPORTS_DB.node_metrics (ts, ts_us, node, role, cpu_pct, mem_used_bytes, mem_total_bytes, rss_bytes, mount, disk_used_bytes, disk_total_bytes, batch_id)
       SELECT toDateTime(t), toInt64(t) * 1000000, concat('node-', toString(k)), 'gateway',
         toFloat32(20 + 60 * abs(sin(t / 7200 + k))), toUInt64(6e9 + 2e9 * abs(sin(t / 9000 + k))),
         16000000000, toUInt64(3e8 + 1e8 * abs(sin(t / 5000 + k))), ['/', '/data'],
@@ -164,16 +165,16 @@ EOF
             FROM numbers($(( samples * 4 ))))"
   log "merging the rollups (OPTIMIZE … FINAL)"
   for t in api_calls_1m api_calls_1h client_api_1h; do
-    ch "OPTIMIZE TABLE $BENCH_DB.$t FINAL"
+    ch "OPTIMIZE TABLE $REPORTS_DB.$t FINAL"
   done
   printf 'loaded %d calls in %.0f s (%.0f calls/s, with the 3 rollup views)\n' \
     "$CALLS" "$load_secs" "$(echo "$CALLS / $load_secs" | bc -l)"
 else
-  log "reusing $have calls in $BENCH_DB (RELOAD=1 reloads)"
+  log "reusing $have calls in $REPORTS_DB (RELOAD=1 reloads)"
 fi
 for t in api_calls api_calls_1m api_calls_1h client_api_1h node_metrics; do
-  printf '%-14s %12s rows %6s parts\n' "$t" "$(ch "SELECT count() FROM $BENCH_DB.$t")" \
-    "$(ch "SELECT count() FROM system.parts WHERE database = '$BENCH_DB' AND table = '$t' AND active")"
+  printf '%-14s %12s rows %6s parts\n' "$t" "$(ch "SELECT count() FROM $REPORTS_DB.$t")" \
+    "$(ch "SELECT count() FROM system.parts WHERE database = '$REPORTS_DB' AND table = '$t' AND active")"
 done
 
 # ------------------------------------------------------------------ the servers and a token
@@ -195,7 +196,7 @@ TOKEN=$(curl -sS --fail-with-body -b "$T/cookies" -H "x-csrf-token: $csrf" \
   -H 'content-type: application/json' -d '{"name":"bench"}' "$base/api/v1/me/tokens" | json '["secret"]')
 
 # ------------------------------------------------------------------------------ the reports
-call_id=$(ch "SELECT call_id FROM $BENCH_DB.api_calls WHERE ts >= now() - 3 * 86400 AND ts < now() - 2 * 86400 LIMIT 1")
+call_id=$(ch "SELECT call_id FROM $REPORTS_DB.api_calls WHERE ts >= now() - 3 * 86400 AND ts < now() - 2 * 86400 LIMIT 1")
 REPORTS=(
   "traffic 24h|/api/v1/reports/traffic?range=24h"
   "traffic 30d|/api/v1/reports/traffic?range=30d"
@@ -241,7 +242,7 @@ sql_of() { # PATH OUTFILE
 ch_time() {
   local i
   for i in $(seq 1 "$RUNS"); do
-    clickhouse-client --database "$BENCH_DB" --format RowBinary --time --query "$1" 2>&1 >/dev/null | tail -n 1 |
+    clickhouse-client --database "$REPORTS_DB" --format RowBinary --time --query "$1" 2>&1 >/dev/null | tail -n 1 |
       awk '{printf "%.3f\n", $1 * 1000}'
   done | median
 }
