@@ -137,7 +137,7 @@ FROM
   FROM
   (
     SELECT number,
-      toInt64($start_us + intDiv(number * $span_us, $CALLS)) AS tus,
+      toInt64($start_us + number * ($span_us / $CALLS)) AS tus,
       hex(toUInt64(intDiv(tus, 1000))) AS th,
       concat(hex(bitOr(sipHash64(number), 0x8000000000000000)),
              hex(bitOr(sipHash64(number, 8), 0x8000000000000000))) AS rh,
@@ -163,6 +163,8 @@ EOF
         toUUID('00000000-0000-4000-8000-000000000000')
       FROM (SELECT $end_s - $DAYS * 86400 + intDiv(number, 4) * 60 AS t, number % 4 AS k
             FROM numbers($(( samples * 4 ))))"
+  # The calls must end now: reports over 24 h and call look-ups two days back depend on it.
+  ch "SELECT 'calls from', min(ts), 'to', max(ts) FROM $REPORTS_DB.api_calls"
   log "merging the rollups (OPTIMIZE … FINAL)"
   for t in api_calls_1m api_calls_1h client_api_1h; do
     ch "OPTIMIZE TABLE $REPORTS_DB.$t FINAL"
@@ -195,8 +197,21 @@ csrf=$(curl -sS --fail-with-body -c "$T/cookies" -H 'content-type: application/j
 TOKEN=$(curl -sS --fail-with-body -b "$T/cookies" -H "x-csrf-token: $csrf" \
   -H 'content-type: application/json' -d '{"name":"bench"}' "$base/api/v1/me/tokens" | json '["secret"]')
 
+# Each dashboards reads users from the configuration log on its own schedule: wait until both
+# take the new token, so no timed or recorded request is a 401.
+for port in "$DASH_PORT" "$REC_DASH_PORT"; do
+  for _ in $(seq 1 300); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $TOKEN" \
+      "http://127.0.0.1:$port/api/v1/me")
+    [ "$code" = 200 ] && break
+    sleep 0.1
+  done
+  [ "$code" = 200 ] || { echo "dashboards on $port does not take the token ($code)" >&2; exit 1; }
+done
+
 # ------------------------------------------------------------------------------ the reports
 call_id=$(ch "SELECT call_id FROM $REPORTS_DB.api_calls WHERE ts >= now() - 3 * 86400 AND ts < now() - 2 * 86400 LIMIT 1")
+[ -n "$call_id" ] || { echo "no call two days ago in $REPORTS_DB: reload it (RELOAD=1)" >&2; exit 1; }
 REPORTS=(
   "traffic 24h|/api/v1/reports/traffic?range=24h"
   "traffic 30d|/api/v1/reports/traffic?range=30d"
