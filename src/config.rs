@@ -41,7 +41,7 @@ pub struct FileConfig {
     pub collector: CollectorSection,
     pub dashboards: DashboardsSection,
     pub alerter: AlerterSection,
-    pub reports: ListenSection,
+    pub reports: ReportsSection,
     /// APIs defined in the file.
     pub routes: Vec<RouteSection>,
     pub security: SecuritySection,
@@ -147,11 +147,15 @@ pub struct CollectorSection {
     pub insert_period_ms: u64,
 }
 
+/// The reports role, and the charts every role that draws them uses.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ListenSection {
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsSection {
     /// Address of the role's HTTP port.
     pub listen: String,
+    /// The chart font: a .ttf, .otf or .ttc file that has Chinese (API names are drawn in
+    /// PNG charts). Empty: the first found of Debian's fonts-noto-cjk and fonts-wqy paths.
+    pub font: String,
 }
 
 /// The alerter role: how often it evaluates, and how it reaches people. No credential of
@@ -308,7 +312,7 @@ impl Default for FileConfig {
             collector: CollectorSection::default(),
             dashboards: DashboardsSection::default(),
             alerter: AlerterSection::default(),
-            reports: ListenSection::at("127.0.0.1:8093"),
+            reports: ReportsSection::default(),
             routes: Vec::new(),
             security: SecuritySection::default(),
         }
@@ -361,10 +365,11 @@ impl Default for CollectorSection {
     }
 }
 
-impl ListenSection {
-    fn at(addr: &str) -> ListenSection {
-        ListenSection {
-            listen: addr.into(),
+impl Default for ReportsSection {
+    fn default() -> Self {
+        ReportsSection {
+            listen: "127.0.0.1:8093".into(),
+            font: String::new(),
         }
     }
 }
@@ -393,6 +398,8 @@ pub struct Config {
     /// SMTP, LINE and webhook secrets for the notifiers.
     pub alerter: gatewatch_alerter::AlerterConfig,
     pub reports_listen: SocketAddr,
+    /// `[reports] font`; `None`: search Debian's font paths.
+    pub reports_font: Option<PathBuf>,
     /// Where the pepper comes from; read by [`crate::pepper::load_pepper`] when a role
     /// starts (it may create the file).
     pub security: SecuritySection,
@@ -708,6 +715,10 @@ impl FileConfig {
             alerter_language,
             alerter: alerter(&self.alerter)?,
             reports_listen: listen_addr("reports.listen", &self.reports.listen)?,
+            // A font that cannot be read is not a reason to refuse to start: the chart code
+            // warns and falls back to the default fonts.
+            reports_font: (!self.reports.font.trim().is_empty())
+                .then(|| PathBuf::from(self.reports.font.trim())),
             security: self.security.clone(),
         })
     }
@@ -935,6 +946,23 @@ mod tests {
         assert_eq!(c.store.database, "gatewatch");
         assert_eq!(c.collector.wal.dir, PathBuf::from("./data/wal"));
         assert_eq!(c.gateway.spool_dir, PathBuf::from("./data/spool"));
+    }
+
+    #[test]
+    fn the_chart_font_is_optional_and_comes_from_file_or_environment() {
+        let c = load(None, &[]).unwrap().validate().unwrap();
+        assert_eq!(c.reports_font, None);
+        assert_eq!(c.reports_listen.to_string(), "127.0.0.1:8093");
+        let c = from_str("[reports]\nfont = \"/fonts/a.ttc\"").unwrap();
+        assert_eq!(c.reports_font, Some(PathBuf::from("/fonts/a.ttc")));
+        assert_eq!(c.reports_listen.to_string(), "127.0.0.1:8093");
+        let env = [("GATEWATCH_REPORTS_FONT".to_string(), "/b.otf".to_string())];
+        let c = load(None, &env).unwrap().validate().unwrap();
+        assert_eq!(c.reports_font, Some(PathBuf::from("/b.otf")));
+        let err = from_str("[reports]\nfonts = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `fonts`"), "{err}");
     }
 
     #[test]

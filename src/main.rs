@@ -171,7 +171,11 @@ fn main() -> ExitCode {
             Command::Gateway => roles::gateway(config).await,
             Command::Collector => roles::collector(config).await,
             Command::Alerter => roles::alerter(config).await,
-            Command::Reports => health::serve_role("reports", config.reports_listen).await,
+            Command::Reports => {
+                // Scheduled mail draws PNG charts: find the font (or warn) at start.
+                gatewatch_reports::chart::font::init(config.reports_font.as_deref());
+                health::serve_role("reports", config.reports_listen).await
+            }
             Command::Dashboards => roles::dashboards(config).await,
             Command::User(cmd) => user_cmd::run(&config, cmd).await,
             Command::Migrate { print_sql: true } => {

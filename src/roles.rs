@@ -181,6 +181,8 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
 /// The report API, served by the dashboards role behind its role check.
 fn report_mount(config: &Config, store: &Store) -> gatewatch_dashboards::Mount {
     use gatewatch_dashboards::access::{Access, Rule};
+    // Charts need their font: found (and any problem logged) at start, not on first request.
+    gatewatch_reports::chart::font::init(config.reports_font.as_deref());
     let api = gatewatch_reports::http::ReportsApi {
         store: store.clone(),
         site_tz: config.timezone,
