@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 
 ensure_rust
 ensure_clickhouse
+# PNG charts (report mail) draw Chinese API names with it; see [reports] font.
+apt_install fonts-noto-cjk
 log "building gatewatch (release)"
 cargo build --release --locked --bin gatewatch
 if [ $# -eq 0 ]; then set -- up --demo; fi

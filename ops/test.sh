@@ -10,6 +10,9 @@ ensure_clickhouse
 # The alerter's e-mail tests send to a real SMTP server (aiosmtpd) that they start themselves;
 # they run it with Debian's python3, where this package lives.
 apt_install python3-aiosmtpd
+# Charts draw Chinese API names: the chart tests insist on a CJK font (Noto Sans CJK TC), and
+# check that a Latin-only one (DejaVu) is known to lack Chinese.
+apt_install fonts-noto-cjk fonts-dejavu-core
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -148,7 +148,8 @@ pub struct CollectorSection {
     pub insert_period_ms: u64,
 }
 
-/// The reports role: scheduled report mail (and retention, see `[retention]`).
+/// The reports role: scheduled report mail (and retention, see `[retention]`), and the charts
+/// every role that draws them uses.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportsSection {
@@ -165,6 +166,9 @@ pub struct ReportsSection {
     pub retry_backoff_secs: u64,
     /// The SMTP server report mail goes through; no host: `[alerter.smtp]`'s.
     pub smtp: SmtpSection,
+    /// The chart font: a .ttf, .otf or .ttc file that has Chinese (API names are drawn in
+    /// PNG charts). Empty: the first found of Debian's fonts-noto-cjk and fonts-wqy paths.
+    pub font: String,
 }
 
 impl Default for ReportsSection {
@@ -176,6 +180,7 @@ impl Default for ReportsSection {
             retries: 3,
             retry_backoff_secs: 60,
             smtp: SmtpSection::default(),
+            font: String::new(),
         }
     }
 }
@@ -443,6 +448,8 @@ pub struct Config {
     pub reports_smtp: Option<gatewatch_reports::schedule::mail::SmtpConfig>,
     /// `None`: retention is off.
     pub retention: Option<gatewatch_reports::retention::RetentionPolicy>,
+    /// `[reports] font`; `None`: search Debian's font paths.
+    pub reports_font: Option<PathBuf>,
     /// Where the pepper comes from; read by [`crate::pepper::load_pepper`] when a role
     /// starts (it may create the file).
     pub security: SecuritySection,
@@ -764,6 +771,10 @@ impl FileConfig {
             reports_backoff: Duration::from_secs(self.reports.retry_backoff_secs),
             reports_smtp: reports_smtp(&self.reports, &self.alerter)?,
             retention: retention(&self.retention)?,
+            // A font that cannot be read is not a reason to refuse to start: the chart code
+            // warns and falls back to the default fonts.
+            reports_font: (!self.reports.font.trim().is_empty())
+                .then(|| PathBuf::from(self.reports.font.trim())),
             security: self.security.clone(),
         })
     }
@@ -1091,6 +1102,23 @@ mod tests {
         assert_eq!(c.store.database, "gatewatch");
         assert_eq!(c.collector.wal.dir, PathBuf::from("./data/wal"));
         assert_eq!(c.gateway.spool_dir, PathBuf::from("./data/spool"));
+    }
+
+    #[test]
+    fn the_chart_font_is_optional_and_comes_from_file_or_environment() {
+        let c = load(None, &[]).unwrap().validate().unwrap();
+        assert_eq!(c.reports_font, None);
+        assert_eq!(c.reports_listen.to_string(), "127.0.0.1:8093");
+        let c = from_str("[reports]\nfont = \"/fonts/a.ttc\"").unwrap();
+        assert_eq!(c.reports_font, Some(PathBuf::from("/fonts/a.ttc")));
+        assert_eq!(c.reports_listen.to_string(), "127.0.0.1:8093");
+        let env = [("GATEWATCH_REPORTS_FONT".to_string(), "/b.otf".to_string())];
+        let c = load(None, &env).unwrap().validate().unwrap();
+        assert_eq!(c.reports_font, Some(PathBuf::from("/b.otf")));
+        let err = from_str("[reports]\nfonts = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `fonts`"), "{err}");
     }
 
     #[test]

@@ -202,6 +202,8 @@ fn report_metrics(
 /// `gatewatch reports`: the report mail scheduler and retention, and health and metrics on
 /// the reports port.
 pub async fn reports(config: Config) -> anyhow::Result<()> {
+    // Scheduled mail draws PNG charts: find the font (or warn) at start.
+    gatewatch_reports::chart::font::init(config.reports_font.as_deref());
     let store = Store::new(config.store.clone());
     let scheduler = report_scheduler(&config, &store)?;
     let metrics = scheduler.metrics();
@@ -242,6 +244,8 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
 /// role check.
 fn report_mount(config: &Config, store: &Store) -> anyhow::Result<gatewatch_dashboards::Mount> {
     use gatewatch_dashboards::access::{Access, Rule};
+    // Charts need their font: found (and any problem logged) at start, not on first request.
+    gatewatch_reports::chart::font::init(config.reports_font.as_deref());
     let api = gatewatch_reports::http::ReportsApi {
         store: store.clone(),
         site_tz: config.timezone,

@@ -215,7 +215,11 @@ async fn chart_png(
     Query(pairs): Pairs,
 ) -> Result<Response> {
     let size = size_of(&pairs)?;
-    let png = crate::chart::render_png(&chart_of(&api, &slug, &pairs).await?, size)?;
+    let chart = chart_of(&api, &slug, &pairs).await?;
+    // Rasterising a big chart takes milliseconds of CPU: off the async workers.
+    let png = tokio::task::spawn_blocking(move || crate::chart::render_png(&chart, size))
+        .await
+        .map_err(|e| ReportError::Chart(format!("the drawing task failed: {e}")))??;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 

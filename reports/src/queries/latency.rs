@@ -142,13 +142,14 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
             Some(r) => {
                 let f = figures(r, hu, hm);
                 for (i, v) in [f.avg, f.q[0], f.q[1], f.q[2]].into_iter().enumerate() {
-                    bands[i].values.push(v.unwrap_or(0.0));
+                    bands[i].values.push(v.unwrap_or(f64::NAN));
                 }
                 table.push(line("time", Cell::Time(*b), "", "", &f));
             }
             None => {
+                // No calls, no latency: a gap in the chart, not a fast zero.
                 for s in &mut bands {
-                    s.values.push(0.0);
+                    s.values.push(f64::NAN);
                 }
                 let mut row = line("time", Cell::Time(*b), "", "", &figures_none());
                 row[4] = 0u64.into();

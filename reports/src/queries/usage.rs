@@ -19,6 +19,9 @@ use crate::queries::grouped::{counts_by, By};
 use crate::queries::source::{choose, config_of, mean_ms, pct, Counts};
 use crate::table::{Cell, Column, Table};
 
+/// What calls that matched no API (404 `no_route`, refused before routing) are listed as.
+pub const NO_API: &str = "(no API matched)";
+
 pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     crate::queries::source::refuse_search_params(ctx.params, "usage", false)?;
     let choice = choose(ctx.params, &ctx.window, &[Dim::Api])?;
@@ -59,7 +62,12 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
         modules.entry(module.clone()).or_default().add(&g.counts);
         let mut row: Vec<Cell> = vec![
             g.k1.as_str().into(),
-            g.name.as_str().into(),
+            if g.k1.is_empty() {
+                NO_API
+            } else {
+                g.name.as_str()
+            }
+            .into(),
             module.into(),
             g.counts.calls.into(),
         ];
@@ -94,7 +102,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
         x_labels: groups
             .iter()
             .map(|g| {
-                if g.name.is_empty() {
+                if g.k1.is_empty() {
+                    NO_API.to_string()
+                } else if g.name.is_empty() {
                     g.k1.clone()
                 } else {
                     g.name.clone()

@@ -2,6 +2,7 @@
 //! is sent or they are used up, each recorded in `report_runs`.
 
 use chrono::{DateTime, Utc};
+use gatewatch_model::report_subscription::ReportFormat;
 use gatewatch_store::alerts;
 use gatewatch_store::report_runs::{self, ReportRun, FAILED, OK, RETRYING};
 use std::sync::atomic::Ordering;
@@ -154,14 +155,25 @@ async fn attempt_once(
             let retryable = matches!(&e, ReportError::Store(s) if s.is_retryable());
             fail(format!("report: {e}"), retryable)
         })?;
-    let png = report.chart.as_ref().and_then(|c| match shared.source.png(c) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            // The figures still go out; the mail just has no picture.
-            tracing::warn!(id = %sub.id, error = %e, "cannot draw the report's chart; sending without it");
-            None
+    let png = match report.chart.clone() {
+        Some(chart) if sub.spec.formats.contains(&ReportFormat::Chart) => {
+            // Rasterising takes milliseconds of CPU: off the async workers.
+            let source = shared.source.clone();
+            match tokio::task::spawn_blocking(move || source.png(&chart)).await {
+                Ok(Ok(p)) => Some(p),
+                Ok(Err(e)) => {
+                    // The figures still go out; the mail just has no picture.
+                    tracing::warn!(id = %sub.id, error = %e, "cannot draw the report's chart; sending without it");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(id = %sub.id, error = %e, "the chart drawing task failed; sending without it");
+                    None
+                }
+            }
         }
-    });
+        _ => None,
+    };
     let letter = letter::letter(&sub.id, &sub.spec, &report, png, slot);
     mailer
         .send(recipients, &letter)
