@@ -221,10 +221,14 @@ async fn subscriptions_are_checked_mailed_by_the_reports_role_and_their_runs_sho
     let mailed = String::from_utf8(bytes).unwrap();
     assert!(mailed.starts_with('\u{feff}'));
     assert_eq!(heading(&mailed), heading(&api.text));
-    // The chart, when the renderer draws one, is inline by Content-ID.
-    for p in parts.iter().filter(|p| p["content_type"] == "image/png") {
-        assert_eq!(p["content_id"], "<chart@gatewatch>", "{m}");
-    }
+    // The traffic chart, inline by Content-ID.
+    let pngs: Vec<&Value> = parts
+        .iter()
+        .filter(|p| p["content_type"] == "image/png")
+        .collect();
+    assert_eq!(pngs.len(), 1, "{m}");
+    assert_eq!(pngs[0]["content_id"], "<chart@gatewatch>", "{m}");
+    assert!(m["html"].as_str().unwrap().contains("cid:chart@gatewatch"));
     // "Run now" from the admin API: sent in the background, recorded like a scheduled run.
     let r = manager
         .post("/api/v1/report-subscriptions/each-minute/run", json!({}))

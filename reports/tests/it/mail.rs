@@ -225,6 +225,16 @@ async fn the_catalogs_usage_report_is_mailed_for_the_slots_yesterday() {
         .find(|p| p["content_type"] == "text/csv")
         .unwrap();
     assert_eq!(csv["filename"], "usage-2026-11-24.csv");
+    // The usage chart, drawn by the chart renderer, inline in the HTML.
+    let png = m["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["content_type"] == "image/png")
+        .unwrap_or_else(|| panic!("no chart in {m}"));
+    assert_eq!(png["content_id"], "<chart@gatewatch>");
+    assert!(b64(&png["base64"]).starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(m["html"].as_str().unwrap().contains("cid:chart@gatewatch"));
     let text = String::from_utf8(b64(&csv["base64"])).unwrap();
     let mut lines = text.lines();
     let heading: Vec<&str> = lines.next().unwrap().split(',').collect();
