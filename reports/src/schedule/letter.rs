@@ -57,7 +57,12 @@ pub fn letter(
         report.table.rows.len()
     );
     let mut summary_html = String::new();
-    for (k, v) in &report.summary {
+    // Single figures only: lists and objects (per-module breakdowns) are in the table and CSV.
+    for (k, v) in report
+        .summary
+        .iter()
+        .filter(|(_, v)| !v.is_array() && !v.is_object())
+    {
         let v = figure(v);
         text.push_str(&format!("{k}: {v}\n"));
         summary_html.push_str(&format!(

@@ -235,6 +235,12 @@ async fn the_catalogs_usage_report_is_mailed_for_the_slots_yesterday() {
     assert_eq!(png["content_id"], "<chart@gatewatch>");
     assert!(b64(&png["base64"]).starts_with(b"\x89PNG\r\n\x1a\n"));
     assert!(m["html"].as_str().unwrap().contains("cid:chart@gatewatch"));
+    // The summary's single figures, not its per-module list.
+    let body = m["text"].as_str().unwrap();
+    assert!(
+        body.contains("calls: 7") && !body.contains("modules"),
+        "{body}"
+    );
     let text = String::from_utf8(b64(&csv["base64"])).unwrap();
     let mut lines = text.lines();
     let heading: Vec<&str> = lines.next().unwrap().split(',').collect();
