@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use gatewatch_model::alert::Lang;
+use gatewatch_model::report::ReportKind;
 use gatewatch_model::report_subscription::{ReportFormat, ReportSubscriptionSpec};
 use serde_json::Value;
 
@@ -27,10 +28,16 @@ pub fn letter(
     let (from, to) = (report.window.from, report.window.to);
     let period = period(from, to, tz);
     let zh = spec.lang == Lang::ZhTw;
-    let subject = if zh {
-        format!("【gatewatch】{}：{}（{period}）", spec.name, report.title)
+    // The catalog's titles are English; a zh-TW mail names the report in Chinese.
+    let title = if zh {
+        zh_title(report.kind).to_string()
     } else {
-        format!("[gatewatch] {}: {} ({period})", spec.name, report.title)
+        report.title.clone()
+    };
+    let subject = if zh {
+        format!("【gatewatch】{}：{title}（{period}）", spec.name)
+    } else {
+        format!("[gatewatch] {}: {title} ({period})", spec.name)
     };
     let png = png.filter(|_| spec.formats.contains(&ReportFormat::Chart));
     let csv = spec
@@ -52,7 +59,7 @@ pub fn letter(
     let mut text = format!(
         "{}\n{}\n\n{l_period}: {period}\n{l_zone}: {}\n{l_rows}: {}\n",
         spec.name,
-        report.title,
+        title,
         tz.name(),
         report.table.rows.len()
     );
@@ -81,7 +88,7 @@ pub fn letter(
          <tr><th align=\"left\">{l_zone}</th><td>{}</td></tr>\
          <tr><th align=\"left\">{l_rows}</th><td>{}</td></tr>{summary_html}</table>",
         escape(&spec.name),
-        escape(&report.title),
+        escape(&title),
         escape(&period),
         escape(tz.name()),
         report.table.rows.len()
@@ -89,7 +96,7 @@ pub fn letter(
     if png.is_some() {
         html.push_str(&format!(
             "<p><img src=\"cid:{CHART_CID}\" alt=\"{}\" style=\"max-width:100%\"></p>",
-            escape(&report.title)
+            escape(&title)
         ));
     }
     html.push_str(&table_html(report));
@@ -105,6 +112,22 @@ pub fn letter(
         png,
         csv,
         message_id: format!("report-{id}-{}@gatewatch", slot.timestamp()),
+    }
+}
+
+/// The report's name in Traditional Chinese.
+fn zh_title(kind: ReportKind) -> &'static str {
+    match kind {
+        ReportKind::Usage => "API 用量",
+        ReportKind::Traffic => "流量趨勢",
+        ReportKind::Latency => "回應時間",
+        ReportKind::Errors => "錯誤分析",
+        ReportKind::Clients => "客戶用量",
+        ReportKind::ClientApis => "客戶 × API 用量",
+        ReportKind::Nodes => "節點資源",
+        ReportKind::Top => "排行",
+        ReportKind::ClientEvents => "客戶事件",
+        ReportKind::Calls => "呼叫明細",
     }
 }
 
