@@ -47,4 +47,12 @@ mod readme_examples {
   "from":"2026-11-26T01:00:00Z","until":"2026-11-26T03:00:00Z","who":"olive","why":"kernel upgrade"}"#;
         Entity::parse(EntityKind::Silence, "upgrade-gw1", silence).unwrap();
     }
+
+    /// The subscription shown in the README's "Reports" section parses and validates.
+    #[test]
+    fn the_readme_report_subscription_is_valid() {
+        let sub = r#"{"name":"每週用量","report":"usage","params":{"range":"last_week"},"cron":"0 8 * * mon",
+  "timezone":"Asia/Taipei","recipients":{"roles":["manager"]},"formats":["chart","csv"],"lang":"zh-TW"}"#;
+        Entity::parse(EntityKind::ReportSubscription, "weekly-usage", sub).unwrap();
+    }
 }
