@@ -276,13 +276,14 @@ pub async fn events(
         None
     };
     let table = state.cache.get();
-    let name = |id: &str| {
-        table
-            .get(EntityKind::AlertRule, id)
-            .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.body).ok())
-            .and_then(|v| v["name"].as_str().map(str::to_string))
-            .unwrap_or_default()
-    };
+    let names: HashMap<&str, String> = table
+        .list(EntityKind::AlertRule, None)
+        .filter_map(|e| {
+            let v: serde_json::Value = serde_json::from_str(&e.body).ok()?;
+            Some((e.id.as_str(), v["name"].as_str()?.to_string()))
+        })
+        .collect();
+    let name = |id: &str| names.get(id).cloned().unwrap_or_default();
     Ok(Json(AlertEventsPage {
         items: rows
             .into_iter()
