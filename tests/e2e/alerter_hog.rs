@@ -6,8 +6,8 @@
 //! that the rule fires while the hog runs, with a value at or above its threshold; it does not
 //! claim the hog alone caused it.
 
+use crate::helpers::SmtpSink;
 use crate::helpers::{eventually, Site};
-use crate::test_send::SmtpSink;
 use gatewatch_model::EntityKind;
 use gatewatch_store::config_log::{self, Change};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -6,8 +6,9 @@
 //! was buffered meanwhile — each transition and each attempt exactly once.
 
 use crate::admin::Api;
+use crate::helpers::SmtpSink;
 use crate::helpers::{eventually, PrivateClickHouse, Site};
-use crate::test_send::{fake_line, Pushes, SmtpSink, OK};
+use crate::test_send::{fake_line, Pushes, OK};
 use gatewatch_model::EntityKind;
 use gatewatch_store::config_log::{self, Change};
 use serde_json::{json, Value};

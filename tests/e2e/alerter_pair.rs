@@ -4,8 +4,8 @@
 //! send the firing one again.
 
 use crate::admin::Api;
+use crate::helpers::SmtpSink;
 use crate::helpers::{eventually, free_port, gatewatch, Site};
-use crate::test_send::SmtpSink;
 use gatewatch_model::{EntityKind, NodeSample};
 use gatewatch_store::config_log::{self, Change};
 use gatewatch_store::rows::NodeMetricRow;

@@ -3,8 +3,8 @@
 //! `started_at` is the first breach, and there is one pending transition, not two).
 
 use crate::admin::Api;
+use crate::helpers::SmtpSink;
 use crate::helpers::{eventually, Site};
-use crate::test_send::SmtpSink;
 use chrono::TimeZone;
 use gatewatch_model::{EntityKind, NodeSample};
 use gatewatch_store::config_log::{self, Change};
