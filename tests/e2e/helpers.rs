@@ -471,3 +471,77 @@ impl Drop for SmtpSink {
         let _ = self.child.wait();
     }
 }
+
+impl SmtpSink {
+    /// The `[alerter.smtp]` block that sends to this sink.
+    pub fn alerter_toml(&self) -> String {
+        format!(
+            "[alerter.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"gatewatch@example.tw\"\n",
+            self.port
+        )
+    }
+}
+
+/// Writes one entity (version 1 or a blind overwrite) straight into the configuration log, as
+/// the admin API would.
+pub async fn put_entity(
+    store: &Store,
+    kind: gatewatch_model::EntityKind,
+    id: &str,
+    body: &serde_json::Value,
+) {
+    gatewatch_store::config_log::write(
+        store,
+        "e2e",
+        "",
+        &[gatewatch_store::config_log::Change {
+            kind,
+            id: id.into(),
+            body: body.to_string(),
+            deleted: false,
+            expected_version: None,
+        }],
+        chrono::Utc::now().timestamp_micros(),
+    )
+    .await
+    .unwrap();
+}
+
+/// One node sample of `node` at CPU `cpu_pct`, now, written to `node_metrics`.
+pub async fn insert_cpu_sample(store: &Store, node: &str, cpu_pct: f32) {
+    use gatewatch_store::rows::NodeMetricRow;
+    let s = gatewatch_model::NodeSample {
+        ts_us: chrono::Utc::now().timestamp_micros(),
+        node: node.into(),
+        role: "gateway".into(),
+        cpu_pct,
+        mem_used_bytes: 1,
+        mem_total_bytes: 2,
+        rss_bytes: 1,
+        disks: Vec::new(),
+        backlog: Default::default(),
+    };
+    let mut ins = store
+        .client()
+        .insert::<NodeMetricRow<'_>>("node_metrics")
+        .await
+        .unwrap();
+    ins.write(&NodeMetricRow::new(&s, uuid::Uuid::new_v4()))
+        .await
+        .unwrap();
+    ins.end().await.unwrap();
+}
+
+impl Site {
+    /// Adds `lines` at the top of the configuration's `[section]` (which `Site::new` writes).
+    pub fn tune(&self, section: &str, lines: &str) {
+        let cfg = std::fs::read_to_string(self.config_path()).unwrap();
+        let head = format!("[{section}]\n");
+        assert!(
+            cfg.contains(&head),
+            "no [{section}] in the site's configuration"
+        );
+        let cfg = cfg.replacen(&head, &format!("{head}{lines}\n"), 1);
+        std::fs::write(self.config_path(), cfg).unwrap();
+    }
+}

@@ -412,9 +412,7 @@ async fn webhook_test_sends_are_signed_and_verified_by_the_receiver() {
         &gatewatch_migrations::testing::clickhouse_url(),
         &extra,
     );
-    let cfg = std::fs::read_to_string(site.config_path()).unwrap();
-    let cfg = cfg.replacen("[alerter]\n", "[alerter]\nlanguage = \"en\"\n", 1);
-    std::fs::write(site.config_path(), cfg).unwrap();
+    site.tune("alerter", "language = \"en\"");
     let store = site.migrate().await;
     add_user(&site, "boss", "admin", PW);
     let _alerter = site.start("alerter").await;
