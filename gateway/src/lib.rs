@@ -228,6 +228,7 @@ mod ids;
 mod mask;
 mod metrics;
 mod proxy;
+mod record_json;
 mod recorder;
 mod route;
 mod sampler;

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gatewatch_model::{ndjson, CallRecord, NodeSample};
+use gatewatch_model::{ndjson, NodeSample};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
@@ -46,6 +46,7 @@ use uuid::Uuid;
 use crate::ids;
 use crate::metrics::{DropReason, Metrics};
 use crate::proxy::chain;
+use crate::record_json;
 use crate::recorder::CallEvent;
 use crate::spool::{self, AppendError, LoadError, Spool};
 
@@ -116,9 +117,18 @@ fn encode<T: serde::Serialize>(kind: Kind, values: &[T]) -> io::Result<Batch> {
     })
 }
 
+/// Each event's record, masked, straight to its NDJSON line (see [`crate::record_json`]).
 pub(crate) fn encode_records(events: Vec<CallEvent>, node: &str) -> io::Result<Batch> {
-    let records: Vec<CallRecord> = events.into_iter().map(|e| e.into_record(node)).collect();
-    encode(Kind::Records, &records)
+    let mut raw = Vec::with_capacity(events.len() * 640);
+    for e in &events {
+        record_json::write_line(e, node, &mut raw);
+    }
+    Ok(Batch {
+        kind: Kind::Records,
+        id: Uuid::now_v7(),
+        body: Bytes::from(compress(&raw)?),
+        count: events.len(),
+    })
 }
 
 pub(crate) fn encode_samples(samples: &[NodeSample]) -> io::Result<Batch> {
