@@ -304,6 +304,7 @@ mod tests {
             call_id: uuid::Uuid::from_u128(0x019a_b697_e87b_79c4_bf52_b312_45bd_cc3f),
             ts_us: 1_764_000_000_123_456,
             request_id: HeaderValue::from_static("rid-1"),
+            request_id_generated: false,
             method: Method::GET,
             uri: uri.parse().unwrap(),
             client_ip: "10.1.2.3".parse().unwrap(),
@@ -341,6 +342,12 @@ mod tests {
             api_key_id: Some("key-\"1\"".into()),
             app_id: Some("app".into()),
         };
+        out.push(e);
+
+        let mut e = base("/demo/generated-id");
+        e.route = Some(demo.clone());
+        e.request_id = crate::ids::header_value(&e.call_id);
+        e.request_id_generated = true;
         out.push(e);
 
         let mut e = base("/demo/b");

@@ -42,6 +42,8 @@ pub(crate) struct CallEvent {
     pub call_id: Uuid,
     pub ts_us: i64,
     pub request_id: HeaderValue,
+    /// The gateway made `request_id` (the call id's text): nothing of the client's to mask.
+    pub request_id_generated: bool,
     pub method: Method,
     pub uri: Uri,
     pub client_ip: IpAddr,
@@ -101,7 +103,11 @@ impl CallEvent {
             ev: self,
             path: masker.path(self.uri.path()),
             // Client-supplied; detectors only (an id that is a phone number is masked too).
-            request_id: masked_text(&masker, &self.request_id),
+            request_id: if self.request_id_generated {
+                Cow::Borrowed(std::str::from_utf8(self.request_id.as_bytes()).unwrap_or_default())
+            } else {
+                masked_text(&masker, &self.request_id)
+            },
             query: self
                 .uri
                 .query()
@@ -233,6 +239,7 @@ impl Call {
                 call_id,
                 ts_us: i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX),
                 request_id,
+                request_id_generated: false,
                 method: req.method().clone(),
                 uri: req.uri().clone(),
                 client_ip: peer.ip(),
@@ -249,6 +256,13 @@ impl Call {
                 capture: None,
                 caller: Default::default(),
             }),
+        }
+    }
+
+    /// The request id is the gateway's own (the client sent none, or none valid).
+    pub fn request_id_generated(&mut self) {
+        if let Some(ev) = self.ev() {
+            ev.request_id_generated = true;
         }
     }
 
@@ -424,6 +438,7 @@ mod tests {
             call_id: crate::ids::v7_at(Duration::from_secs(1_764_000_000)),
             ts_us: 1_764_000_000_000_000,
             request_id: HeaderValue::from_static("r"),
+            request_id_generated: false,
             method: Method::GET,
             uri: "/".parse().unwrap(),
             client_ip: "127.0.0.1".parse().unwrap(),
@@ -481,6 +496,7 @@ mod tests {
             call_id: id,
             ts_us: 1_764_000_000_123_456,
             request_id: HeaderValue::from_static("rid-1"),
+            request_id_generated: false,
             method: Method::POST,
             uri: "/demo/a?x=1".parse().unwrap(),
             client_ip: "10.1.2.3".parse().unwrap(),
