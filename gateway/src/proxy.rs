@@ -52,7 +52,7 @@ pub(crate) struct Shared {
     pub access: Arc<crate::access::Access>,
     pub client: UpstreamClient,
     /// The bounded record queue (the proxy only ever `try_send`s).
-    pub records: mpsc::Sender<CallEvent>,
+    pub records: mpsc::Sender<Box<CallEvent>>,
     pub metrics: Arc<Metrics>,
     pub upstream_timeout: Duration,
     pub queue_capacity: usize,

@@ -203,7 +203,9 @@ pub(crate) enum BodyEnd {
 pub(crate) struct Call {
     shared: Arc<Shared>,
     start: Instant,
-    ev: Option<CallEvent>,
+    /// Boxed: the call and its event move several times (into the response body, through
+    /// the queue, into a batch); a pointer moves cheaper than the whole event.
+    ev: Option<Box<CallEvent>>,
     request_bytes: Option<Arc<BodyCount>>,
     /// A response head was handed to hyper.
     answered: bool,
@@ -235,7 +237,7 @@ impl Call {
             no_body: req.method() == Method::HEAD,
             in_flight: None,
             admission: None,
-            ev: Some(CallEvent {
+            ev: Some(Box::new(CallEvent {
                 call_id,
                 ts_us: i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX),
                 request_id,
@@ -255,7 +257,7 @@ impl Call {
                 error: Cow::Borrowed(""),
                 capture: None,
                 caller: Default::default(),
-            }),
+            })),
         }
     }
 
@@ -279,7 +281,7 @@ impl Call {
     }
 
     fn ev(&mut self) -> Option<&mut CallEvent> {
-        self.ev.as_mut()
+        self.ev.as_deref_mut()
     }
 
     /// The call matched `route`: its capture policy starts applying.
@@ -403,7 +405,7 @@ impl Drop for Call {
 
 impl Shared {
     /// Hands a finished call to the shipper without waiting.
-    pub(crate) fn record(&self, ev: CallEvent) {
+    pub(crate) fn record(&self, ev: Box<CallEvent>) {
         self.metrics.count_request(ev.outcome);
         let reason = match self.records.try_send(ev) {
             Ok(()) => return,
@@ -471,7 +473,7 @@ mod tests {
             spool_max_bytes: 0,
         };
         for _ in 0..5 {
-            shared.record(event());
+            shared.record(Box::new(event()));
         }
         assert_eq!(shared.metrics.dropped(DropReason::QueueFull), 3);
         rx.close();
@@ -480,7 +482,7 @@ mod tests {
             queued += 1;
         }
         assert_eq!(queued, 2);
-        shared.record(event());
+        shared.record(Box::new(event()));
         assert_eq!(shared.metrics.dropped(DropReason::Shutdown), 1);
         let text = shared.metrics.render(0, 2, 0);
         assert!(text.contains("gatewatch_gateway_requests_total{outcome=\"no_route\"} 6"));

@@ -121,7 +121,9 @@ fn encode<T: serde::Serialize>(kind: Kind, values: &[T]) -> io::Result<Batch> {
 }
 
 /// Each event's record, masked, straight to its NDJSON line (see [`crate::record_json`]).
-pub(crate) fn encode_records(events: Vec<CallEvent>, node: &str) -> io::Result<Batch> {
+// The events arrive boxed from the queue (see `recorder::Call`); unboxing would copy each.
+#[allow(clippy::vec_box)]
+pub(crate) fn encode_records(events: Vec<Box<CallEvent>>, node: &str) -> io::Result<Batch> {
     let mut raw = Vec::with_capacity(events.len() * 640);
     for e in &events {
         record_json::write_line(e, node, &mut raw);
@@ -143,7 +145,7 @@ pub(crate) fn encode_samples(samples: &[NodeSample]) -> io::Result<Batch> {
 
 /// Drains the record queue into batches until `stop` turns true, then drains what is left.
 pub(crate) async fn run_batcher(
-    mut rx: mpsc::Receiver<CallEvent>,
+    mut rx: mpsc::Receiver<Box<CallEvent>>,
     out: mpsc::Sender<Batch>,
     node: Arc<str>,
     max: usize,
@@ -151,7 +153,7 @@ pub(crate) async fn run_batcher(
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut buf: Vec<CallEvent> = Vec::new();
+    let mut buf: Vec<Box<CallEvent>> = Vec::new();
     // The first flush is one interval in, not at once (`interval`'s first tick is immediate).
     let mut tick = tokio::time::interval_at(Instant::now() + every, every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -204,8 +206,9 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
+#[allow(clippy::vec_box)]
 async fn flush(
-    buf: &mut Vec<CallEvent>,
+    buf: &mut Vec<Box<CallEvent>>,
     node: &Arc<str>,
     out: &mpsc::Sender<Batch>,
     metrics: &Metrics,
