@@ -30,7 +30,12 @@ fn write_record(m: &Masked<'_>, node: &str, out: &mut Vec<u8>) {
 
     // Field order and presence follow `CallRecord`'s declaration and serde attributes.
     out.extend_from_slice(b"{\"call_id\":\"");
-    out.extend_from_slice(ev.call_id.hyphenated().encode_lower(&mut uuid).as_bytes());
+    if ev.request_id_generated {
+        // The same text, already made for the header.
+        out.extend_from_slice(ev.request_id.as_bytes());
+    } else {
+        out.extend_from_slice(ev.call_id.hyphenated().encode_lower(&mut uuid).as_bytes());
+    }
     out.extend_from_slice(b"\",\"request_id\":");
     string(out, &m.request_id);
     out.extend_from_slice(b",\"ts_us\":");
@@ -176,6 +181,10 @@ fn string(out: &mut Vec<u8>, s: &str) {
             }
         }
         let c = b[i];
+        if c >= 0x20 && c != b'"' && c != b'\\' {
+            i += 1;
+            continue;
+        }
         let short: &[u8] = match c {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -184,11 +193,7 @@ fn string(out: &mut Vec<u8>, s: &str) {
             b'\n' => b"\\n",
             b'\r' => b"\\r",
             b'\t' => b"\\t",
-            0x00..=0x1f => b"",
-            _ => {
-                i += 1;
-                continue;
-            }
+            _ => b"",
         };
         out.extend_from_slice(&b[clean_from..i]);
         if short.is_empty() {
