@@ -38,9 +38,7 @@ COLLECTOR_PORT="${COLLECTOR_PORT:-18191}"
 
 apt_install wrk nginx-light curl valgrind
 ensure_clickhouse
-if [ -z "${GATEWATCH:-}" ]; then
-  build_gatewatch
-fi
+build_gatewatch
 require_free_ports "$UPSTREAM_PORT" "$GATEWAY_PORT" "$COLLECTOR_PORT"
 bench_init
 T="$BENCH_TMP"
