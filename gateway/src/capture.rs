@@ -23,11 +23,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gatewatch_model::api::CapturePolicy;
-use gatewatch_model::CallRecord;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::HeaderMap;
 
 use crate::mask::{BodyIn, Masker};
+use crate::recorder::Captured;
 
 /// Most bytes that body copies of calls not yet recorded may hold, all together.
 pub(crate) const CAPTURE_BUDGET: usize = 64 * 1024 * 1024;
@@ -126,7 +126,7 @@ impl Captures {
 }
 
 /// Writes the captured headers and bodies into `rec`, masked.
-pub(crate) fn fill(rec: &mut CallRecord, cap: &Captures, m: &Masker<'_>) {
+pub(crate) fn fill(rec: &mut Captured, cap: &Captures, m: &Masker<'_>) {
     if let Some(h) = &cap.request_headers {
         rec.request_headers = m.headers(h);
     }

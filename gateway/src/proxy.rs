@@ -52,7 +52,7 @@ pub(crate) struct Shared {
     pub access: Arc<crate::access::Access>,
     pub client: UpstreamClient,
     /// The bounded record queue (the proxy only ever `try_send`s).
-    pub records: mpsc::Sender<CallEvent>,
+    pub records: mpsc::Sender<Box<CallEvent>>,
     pub metrics: Arc<Metrics>,
     pub upstream_timeout: Duration,
     pub queue_capacity: usize,
@@ -103,11 +103,11 @@ pub(crate) async fn handle(
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let call_id = ids::v7_at(since_epoch);
-    let request_id = match req.headers().get(&X_REQUEST_ID) {
-        Some(v) if headers::valid_request_id(v) => v.clone(),
-        _ => ids::header_value(&call_id),
+    let (request_id, generated) = match req.headers().get(&X_REQUEST_ID) {
+        Some(v) if headers::valid_request_id(v) => (v.clone(), false),
+        _ => (ids::header_value(&call_id), true),
     };
-    let call = Call::new(
+    let mut call = Call::new(
         shared.clone(),
         start,
         since_epoch,
@@ -116,6 +116,9 @@ pub(crate) async fn handle(
         &req,
         peer.addr,
     );
+    if generated {
+        call.request_id_generated();
+    }
     Ok(proxy(&shared, req, peer, call, request_id).await)
 }
 

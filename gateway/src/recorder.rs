@@ -1,4 +1,4 @@
-//! The recorder: exactly one [`CallRecord`] per call, on every exit path.
+//! The recorder: exactly one [`CallRecord`](gatewatch_model::CallRecord) per call, on every exit path.
 //!
 //! A [`Call`] is created when a request head arrives and travels with the call: in the
 //! handler while the upstream is asked, then inside the response body. Whatever ends the call —
@@ -9,15 +9,18 @@
 //!
 //! The event holds cheap, reference-counted pieces of the request (URI, header values, the
 //! route) and, when the API's capture policy asks, copies of headers and body prefixes; the
-//! [`CallRecord`] with its owned strings is built from it — and masked — on the shipper's side
-//! ([`CallEvent::into_record`]), off the hot path, before anything is written or sent.
+//! record is masked from it ([`CallEvent::masked`]) and written as its NDJSON line
+//! ([`crate::record_json`]) on the shipper's side, off the hot path, before anything is written
+//! or sent.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gatewatch_model::{CallRecord, Outcome};
+#[cfg(test)]
+use gatewatch_model::CallRecord;
+use gatewatch_model::{Header, Outcome};
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::warn;
@@ -39,6 +42,8 @@ pub(crate) struct CallEvent {
     pub call_id: Uuid,
     pub ts_us: i64,
     pub request_id: HeaderValue,
+    /// The gateway made `request_id` (the call id's text): nothing of the client's to mask.
+    pub request_id_generated: bool,
     pub method: Method,
     pub uri: Uri,
     pub client_ip: IpAddr,
@@ -60,66 +65,126 @@ pub(crate) struct CallEvent {
     pub caller: crate::access::CallerIds,
 }
 
+/// A call's record as it may leave the process: the event's pieces masked under the route's
+/// rules (the defaults without a route), borrowed from the event where masking changed
+/// nothing. Both [`crate::record_json`] (what is shipped) and [`CallEvent::into_record`] are
+/// made from it, so masking is decided in one place.
+pub(crate) struct Masked<'e> {
+    pub ev: &'e CallEvent,
+    pub path: Cow<'e, str>,
+    pub request_id: Cow<'e, str>,
+    pub query: String,
+    pub user_agent: Cow<'e, str>,
+    pub error: Cow<'e, str>,
+    /// Headers and bodies as captured (empty without a capture).
+    pub captured: Captured,
+}
+
+/// The captured parts of a record, masked.
+#[derive(Default)]
+pub(crate) struct Captured {
+    pub request_headers: Vec<Header>,
+    pub response_headers: Vec<Header>,
+    pub request_body: String,
+    pub response_body: String,
+}
+
 impl CallEvent {
-    /// The record as shipped, masked under the route's rules (the defaults without a route):
-    /// path, query, user agent and error always; headers and bodies as captured (see
-    /// [`crate::capture`] and [`crate::mask`]).
-    pub fn into_record(self, node: &str) -> CallRecord {
-        let text = |v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
-        let (api_id, api_name, route, upstream) = match &self.route {
+    /// Masks what the record will carry (see [`Masked`]): path, query, request id, user agent
+    /// and error always; headers and bodies as captured (see [`crate::capture`] and
+    /// [`crate::mask`]).
+    pub fn masked(&self) -> Masked<'_> {
+        let masker = Masker::new(self.route.as_ref().map(|r| &r.spec.masking));
+        let mut captured = Captured::default();
+        if let Some(cap) = &self.capture {
+            capture::fill(&mut captured, cap, &masker);
+        }
+        Masked {
+            ev: self,
+            path: masker.path(self.uri.path()),
+            // Client-supplied; detectors only (an id that is a phone number is masked too).
+            request_id: if self.request_id_generated {
+                Cow::Borrowed(std::str::from_utf8(self.request_id.as_bytes()).unwrap_or_default())
+            } else {
+                masked_text(&masker, &self.request_id)
+            },
+            query: self
+                .uri
+                .query()
+                .map(|q| masker.query(q))
+                .unwrap_or_default(),
+            user_agent: self
+                .user_agent
+                .as_ref()
+                .map_or(Cow::Borrowed(""), |v| masked_text(&masker, v)),
+            // Error messages may quote the path or an upstream's words.
+            error: masker.text(&self.error),
+            captured,
+        }
+    }
+
+    /// The API's id, name, matched pattern and the upstream last tried (empty without a route).
+    pub fn route_fields(&self) -> (&str, &str, &str, &str) {
+        match &self.route {
             Some(r) => (
-                r.api_id.clone(),
-                r.api_name.clone(),
-                r.pattern.clone(),
+                &r.api_id,
+                &r.api_name,
+                &r.pattern,
                 self.upstream
                     .and_then(|i| r.upstreams.get(i))
-                    .map(|u| u.label.clone())
-                    .unwrap_or_default(),
+                    .map_or("", |u| u.label.as_str()),
             ),
-            None => Default::default(),
-        };
-        let masker = Masker::new(self.route.as_ref().map(|r| &r.spec.masking));
-        let mut rec = CallRecord::new(
-            self.call_id,
-            self.ts_us,
-            node,
-            self.method.as_str(),
-            &masker.path(self.uri.path()),
-        );
-        // Client-supplied; detectors only (an id that is a phone number is masked too).
-        rec.request_id = masker.text(&text(&self.request_id)).into_owned();
-        rec.api_id = api_id;
-        rec.api_name = api_name;
-        rec.route = route;
-        rec.query = self
-            .uri
-            .query()
-            .map(|q| masker.query(q))
-            .unwrap_or_default();
-        rec.client_ip = self.client_ip.to_string();
-        rec.user_agent = self
-            .user_agent
-            .as_ref()
-            .map(|v| masker.text(&text(v)).into_owned())
-            .unwrap_or_default();
-        rec.upstream = upstream;
-        rec.status = self.status;
-        rec.outcome = self.outcome;
-        rec.latency_us = self.latency_us;
-        rec.upstream_latency_us = self.upstream_latency_us.min(self.latency_us);
-        rec.overhead_us = self.latency_us - rec.upstream_latency_us;
-        rec.request_bytes = self.request_bytes;
-        rec.response_bytes = self.response_bytes;
-        // Error messages may quote the path or an upstream's words.
-        rec.error = masker.text(&self.error).into_owned();
-        if let Some(cap) = &self.capture {
-            capture::fill(&mut rec, cap, &masker);
+            None => ("", "", "", ""),
         }
-        let id = |v: Option<Arc<str>>| v.map(|s| s.to_string()).unwrap_or_default();
-        rec.client_id = id(self.caller.client_id);
-        rec.api_key_id = id(self.caller.api_key_id);
-        rec.app_id = id(self.caller.app_id);
+    }
+
+    /// Time waiting on the upstream, never more than the whole call.
+    pub fn upstream_latency(&self) -> u64 {
+        self.upstream_latency_us.min(self.latency_us)
+    }
+
+    /// The record as shipped, masked (see [`CallEvent::masked`]). The shipper writes the same
+    /// record's NDJSON line straight from the event ([`crate::record_json`]); this owned form
+    /// is the reference the tests hold that line to.
+    #[cfg(test)]
+    pub fn into_record(self, node: &str) -> CallRecord {
+        let m = self.masked();
+        let ev = m.ev;
+        let (api_id, api_name, route, upstream) = ev.route_fields();
+        let id = |v: &Option<Arc<str>>| v.as_deref().unwrap_or_default().to_string();
+        let mut rec = CallRecord::new(ev.call_id, ev.ts_us, node, ev.method.as_str(), &m.path);
+        rec.request_id = m.request_id.into_owned();
+        rec.api_id = api_id.to_string();
+        rec.api_name = api_name.to_string();
+        rec.route = route.to_string();
+        rec.query = m.query;
+        rec.client_ip = ev.client_ip.to_string();
+        rec.user_agent = m.user_agent.into_owned();
+        rec.upstream = upstream.to_string();
+        rec.status = ev.status;
+        rec.outcome = ev.outcome;
+        rec.latency_us = ev.latency_us;
+        rec.upstream_latency_us = ev.upstream_latency();
+        rec.overhead_us = ev.latency_us - rec.upstream_latency_us;
+        rec.request_bytes = ev.request_bytes;
+        rec.response_bytes = ev.response_bytes;
+        rec.error = m.error.into_owned();
+        rec.request_headers = m.captured.request_headers;
+        rec.response_headers = m.captured.response_headers;
+        rec.request_body = m.captured.request_body;
+        rec.response_body = m.captured.response_body;
+        rec.client_id = id(&ev.caller.client_id);
+        rec.api_key_id = id(&ev.caller.api_key_id);
+        rec.app_id = id(&ev.caller.app_id);
         rec
+    }
+}
+
+/// A header value as text (invalid UTF-8 replaced) through the detectors.
+fn masked_text<'v>(masker: &Masker<'_>, v: &'v HeaderValue) -> Cow<'v, str> {
+    match String::from_utf8_lossy(v.as_bytes()) {
+        Cow::Borrowed(s) => masker.text(s),
+        Cow::Owned(s) => Cow::Owned(masker.text(&s).into_owned()),
     }
 }
 
@@ -138,7 +203,9 @@ pub(crate) enum BodyEnd {
 pub(crate) struct Call {
     shared: Arc<Shared>,
     start: Instant,
-    ev: Option<CallEvent>,
+    /// Boxed: the call and its event move several times (into the response body, through
+    /// the queue, into a batch); a pointer moves cheaper than the whole event.
+    ev: Option<Box<CallEvent>>,
     request_bytes: Option<Arc<BodyCount>>,
     /// A response head was handed to hyper.
     answered: bool,
@@ -170,10 +237,11 @@ impl Call {
             no_body: req.method() == Method::HEAD,
             in_flight: None,
             admission: None,
-            ev: Some(CallEvent {
+            ev: Some(Box::new(CallEvent {
                 call_id,
                 ts_us: i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX),
                 request_id,
+                request_id_generated: false,
                 method: req.method().clone(),
                 uri: req.uri().clone(),
                 client_ip: peer.ip(),
@@ -189,7 +257,14 @@ impl Call {
                 error: Cow::Borrowed(""),
                 capture: None,
                 caller: Default::default(),
-            }),
+            })),
+        }
+    }
+
+    /// The request id is the gateway's own (the client sent none, or none valid).
+    pub fn request_id_generated(&mut self) {
+        if let Some(ev) = self.ev() {
+            ev.request_id_generated = true;
         }
     }
 
@@ -206,7 +281,7 @@ impl Call {
     }
 
     fn ev(&mut self) -> Option<&mut CallEvent> {
-        self.ev.as_mut()
+        self.ev.as_deref_mut()
     }
 
     /// The call matched `route`: its capture policy starts applying.
@@ -330,7 +405,7 @@ impl Drop for Call {
 
 impl Shared {
     /// Hands a finished call to the shipper without waiting.
-    pub(crate) fn record(&self, ev: CallEvent) {
+    pub(crate) fn record(&self, ev: Box<CallEvent>) {
         self.metrics.count_request(ev.outcome);
         let reason = match self.records.try_send(ev) {
             Ok(()) => return,
@@ -365,6 +440,7 @@ mod tests {
             call_id: crate::ids::v7_at(Duration::from_secs(1_764_000_000)),
             ts_us: 1_764_000_000_000_000,
             request_id: HeaderValue::from_static("r"),
+            request_id_generated: false,
             method: Method::GET,
             uri: "/".parse().unwrap(),
             client_ip: "127.0.0.1".parse().unwrap(),
@@ -397,7 +473,7 @@ mod tests {
             spool_max_bytes: 0,
         };
         for _ in 0..5 {
-            shared.record(event());
+            shared.record(Box::new(event()));
         }
         assert_eq!(shared.metrics.dropped(DropReason::QueueFull), 3);
         rx.close();
@@ -406,7 +482,7 @@ mod tests {
             queued += 1;
         }
         assert_eq!(queued, 2);
-        shared.record(event());
+        shared.record(Box::new(event()));
         assert_eq!(shared.metrics.dropped(DropReason::Shutdown), 1);
         let text = shared.metrics.render(0, 2, 0);
         assert!(text.contains("gatewatch_gateway_requests_total{outcome=\"no_route\"} 6"));
@@ -422,6 +498,7 @@ mod tests {
             call_id: id,
             ts_us: 1_764_000_000_123_456,
             request_id: HeaderValue::from_static("rid-1"),
+            request_id_generated: false,
             method: Method::POST,
             uri: "/demo/a?x=1".parse().unwrap(),
             client_ip: "10.1.2.3".parse().unwrap(),

@@ -53,7 +53,7 @@ const FIRST_SAMPLE_AFTER: Duration = Duration::from_secs(1);
 /// never keeps the record channel open at shutdown.
 pub(crate) struct BacklogSource {
     pub metrics: Arc<Metrics>,
-    pub records: mpsc::WeakSender<CallEvent>,
+    pub records: mpsc::WeakSender<Box<CallEvent>>,
 }
 
 impl BacklogSource {

@@ -30,6 +30,7 @@
 # UPSTREAM_PORT (18081), NGINX_PORT (18082), GATEWAY_PORT (18083), COLLECTOR_PORT (18091),
 # NULL_GATEWAY_PORT (18084), NULL_COLLECTOR_PORT (18092),
 # BENCH_DB (gatewatch_bench), FLUSH_WAIT_SECS (30), KEEP_TMP=1 keeps logs and configuration,
+# GATEWATCH (a gatewatch binary to measure instead of building this tree's, for A/B runs),
 # PERF=1 records a system-wide perf profile (cpu-clock) of each measured run and prints the
 # CPU by thread and the proxy's top symbols.
 set -euo pipefail
@@ -53,6 +54,7 @@ NULL_COLLECTOR_PORT="${NULL_COLLECTOR_PORT:-18092}"
 DASHBOARDS_PORT="${DASHBOARDS_PORT:-18090}"
 FLUSH_WAIT_SECS="${FLUSH_WAIT_SECS:-30}"
 PERF="${PERF:-0}"
+GATEWATCH_GIVEN="${GATEWATCH:-}"
 
 apt_install wrk nginx-light curl procps
 [ "$PERF" = 1 ] && apt_install linux-perf
@@ -434,7 +436,7 @@ fi
 
 # ------------------------------------------------------------------------------------------
 echo
-echo "gatewatch gateway benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "gatewatch gateway benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')${GATEWATCH_GIVEN:+ (binary measured: $GATEWATCH_GIVEN)}"
 machine_facts
 echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS --latency, warm-up ${WARMUP_SECS}s, run ${DURATION_SECS}s per target; upstream and nginx: worker_processes $UPSTREAM_WORKERS / $NGINX_WORKERS"
 echo

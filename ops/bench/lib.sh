@@ -105,8 +105,13 @@ ch() {
 
 ch_version() { ch "SELECT version()"; }
 
-# build_gatewatch : cargo build --release --locked --bin gatewatch; sets GATEWATCH.
+# build_gatewatch : cargo build --release --locked --bin gatewatch; sets GATEWATCH. A GATEWATCH
+# already set (a binary to compare, e.g. one built from another commit) is used as it is.
 build_gatewatch() {
+  if [ -n "${GATEWATCH:-}" ]; then
+    log "using GATEWATCH=$GATEWATCH (not building)"
+    return 0
+  fi
   ensure_rust
   log "building gatewatch (release)"
   cargo build --release --locked --bin gatewatch

@@ -27,7 +27,7 @@
 //!
 //! Whole masking writes [`WHOLE`]; detectors keep the length (see [`detectors`]).
 //!
-//! Where it runs: on the shipper's side, in `CallEvent::into_record` inside the batch
+//! Where it runs: on the shipper's side, in `CallEvent::masked` inside the batch
 //! encoder's blocking task — before the record is serialised for the collector or the spool,
 //! and never on the proxy's tasks (the proxy only copies up to `max_bytes` of each body as it
 //! streams). Nothing unmasked is written or sent anywhere.

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Instructions per proxied call in the gateway process, counted by callgrind: a measure that
+# does not move with the machine's load (wall-clock benchmarks on the shared 2-core box do).
+#
+#   wrk → gatewatch gateway (release, under valgrind --tool=callgrind) → upstream (nginx)
+#                     └─ every call recorded, batches shipped to a collector
+#
+# The gateway runs the bench's plain route (`/bench`, recording on, masking defaults). After a
+# warm-up the counters are zeroed, REQUESTS calls are made (wrk, keep-alive), the script waits
+# until the gateway has shipped every record, then dumps the counters: instructions per call =
+# Ir of the dump / calls the gateway counted in between (its own /metrics). The per-second
+# background work (config poll, sampler) is in the figure; IDLE_SECS=5 measures it alone.
+#
+#   ops/bench/gateway_callgrind.sh
+#   REQUESTS=20000 CONNECTIONS=8 COLLECTOR=real ops/bench/gateway_callgrind.sh
+#   GATEWATCH=/path/to/gatewatch ops/bench/gateway_callgrind.sh    # a given build, no cargo
+#
+# Environment: REQUESTS (20000), WARMUP (2000), CONNECTIONS (8), COLLECTOR (stub: an nginx
+# server block answering 200 to every batch; real: gatewatch collector into ClickHouse, and the
+# rows are counted), IDLE_SECS (0), TOP (25 functions printed), KEEP_TMP=1 keeps the callgrind
+# output, UPSTREAM_PORT (18181), GATEWAY_PORT (18183), COLLECTOR_PORT (18191), BENCH_DB
+# (gatewatch_bench_cg).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. ops/lib/common.sh
+BENCH_DB="${BENCH_DB:-gatewatch_bench_cg}"
+GATEWATCH_GIVEN="${GATEWATCH:-}"
+. ops/bench/lib.sh
+
+REQUESTS="${REQUESTS:-20000}"
+WARMUP="${WARMUP:-2000}"
+CONNECTIONS="${CONNECTIONS:-8}"
+COLLECTOR="${COLLECTOR:-stub}"
+IDLE_SECS="${IDLE_SECS:-0}"
+TOP="${TOP:-25}"
+UPSTREAM_PORT="${UPSTREAM_PORT:-18181}"
+GATEWAY_PORT="${GATEWAY_PORT:-18183}"
+COLLECTOR_PORT="${COLLECTOR_PORT:-18191}"
+
+apt_install wrk nginx-light curl valgrind
+ensure_clickhouse
+build_gatewatch
+require_free_ports "$UPSTREAM_PORT" "$GATEWAY_PORT" "$COLLECTOR_PORT"
+bench_init
+T="$BENCH_TMP"
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+
+BODY='{"ok":true,"msg":"hello from the bench upstream"}'
+mkdir -p "$T/upstream-tmp" && chmod 777 "$T/upstream-tmp"
+stub=""
+if [ "$COLLECTOR" = stub ]; then
+  stub="server { listen 127.0.0.1:$COLLECTOR_PORT; client_max_body_size 0;
+    location / { default_type application/json; return 200 '{\"accepted\":0,\"rejected\":0}'; } }"
+fi
+cat >"$T/upstream.conf" <<EOF
+worker_processes 1;
+pid $T/upstream.pid;
+error_log $T/upstream-error.log warn;
+events { worker_connections 1024; }
+http {
+  client_body_temp_path $T/upstream-tmp/client_body;
+  proxy_temp_path $T/upstream-tmp/proxy;
+  fastcgi_temp_path $T/upstream-tmp/fastcgi;
+  uwsgi_temp_path $T/upstream-tmp/uwsgi;
+  scgi_temp_path $T/upstream-tmp/scgi;
+  access_log off;
+  server {
+    listen 127.0.0.1:$UPSTREAM_PORT;
+    keepalive_requests 1000000;
+    location / { default_type application/json; return 200 '$BODY'; }
+  }
+  $stub
+}
+EOF
+cat >"$T/gatewatch.toml" <<EOF
+data_dir = "$T/data"
+node = "bench"
+
+[clickhouse]
+url = "$CLICKHOUSE_URL"
+database = "$BENCH_DB"
+
+[gateway]
+listen = "127.0.0.1:$GATEWAY_PORT"
+collector_url = "http://127.0.0.1:$COLLECTOR_PORT"
+
+[collector]
+listen = "127.0.0.1:$COLLECTOR_PORT"
+
+[security]
+pepper = "bench-pepper-not-a-secret-0123456789"
+
+[[routes]]
+prefix = "/bench"
+upstreams = ["http://127.0.0.1:$UPSTREAM_PORT"]
+strip_prefix = true
+name = "bench"
+EOF
+"$NGINX" -t -q -p "$T" -c "$T/upstream.conf"
+bench_start upstream "$NGINX" -p "$T" -c "$T/upstream.conf" -g "daemon off;"
+wait_http "http://127.0.0.1:$UPSTREAM_PORT/hello" 10 "$LAST_PID"
+
+log "dropping and migrating database $BENCH_DB"
+ch "DROP DATABASE IF EXISTS $BENCH_DB" >/dev/null
+"$GATEWATCH" --config "$T/gatewatch.toml" --log warn migrate >/dev/null
+if [ "$COLLECTOR" = real ]; then
+  bench_start collector "$GATEWATCH" --config "$T/gatewatch.toml" collector
+  wait_http "http://127.0.0.1:$COLLECTOR_PORT/healthz" 30 "$LAST_PID"
+fi
+bench_start gateway valgrind --tool=callgrind --callgrind-out-file="$T/callgrind.out" \
+  "$GATEWATCH" --config "$T/gatewatch.toml" --log warn gateway
+GATEWAY_PID=$LAST_PID
+wait_http "http://127.0.0.1:$GATEWAY_PORT/healthz" 120 "$GATEWAY_PID"
+
+metric() { # NAME-PREFIX → sum of its series
+  curl -sf "http://127.0.0.1:$GATEWAY_PORT/metrics" |
+    awk -v n="$1" 'index($0, n) == 1 && ($0 ~ /^[a-z_]+(\{[^}]*\})? /) {s += $NF} END {printf "%d", s}'
+}
+load() { # COUNT : wrk until the gateway has counted COUNT more calls, then wrk is stopped
+  # (wrk itself only stops on a duration). The figure uses the gateway's own count.
+  local goal=$(($(metric gatewatch_gateway_requests_total) + $1))
+  wrk -t1 -c"$CONNECTIONS" -d600s --timeout 30s "http://127.0.0.1:$GATEWAY_PORT/bench/hello" \
+    >"$T/wrk-$1.txt" 2>&1 &
+  local wrk_pid=$!
+  while [ "$(metric gatewatch_gateway_requests_total)" -lt "$goal" ]; do
+    if ! kill -0 "$wrk_pid" 2>/dev/null; then
+      echo "wrk ended early: $(cat "$T/wrk-$1.txt")" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  kill -INT "$wrk_pid" 2>/dev/null || true
+  wait "$wrk_pid" 2>/dev/null || true
+}
+wait_shipped() {
+  for _ in $(seq 1 240); do
+    [ "$(metric gatewatch_gateway_records_shipped_total)" -ge "$(metric gatewatch_gateway_requests_total)" ] && return 0
+    sleep 0.5
+  done
+  echo "the gateway did not ship every record within 120 s" >&2
+  return 1
+}
+dump() { # NAME : zero-to-now counters into $T/callgrind.out.N; prints the file's Ir total
+  callgrind_control -d "$1" "$GATEWAY_PID" >/dev/null
+  local f
+  f=$(ls -t "$T"/callgrind.out.* | head -1)
+  awk '/^(summary|totals):/ {print $2; exit}' "$f"
+  echo "$f" >"$T/last-dump"
+}
+
+log "warm-up: $WARMUP calls"
+load "$WARMUP"
+wait_shipped
+if [ "$IDLE_SECS" -gt 0 ]; then
+  callgrind_control -z "$GATEWAY_PID" >/dev/null
+  sleep "$IDLE_SECS"
+  idle_ir=$(dump idle)
+  log "idle: $idle_ir instructions in ${IDLE_SECS}s ($((idle_ir / IDLE_SECS)) per second)"
+fi
+c0=$(metric gatewatch_gateway_requests_total)
+callgrind_control -z "$GATEWAY_PID" >/dev/null
+t0=$(date +%s.%N)
+log "measuring: $REQUESTS calls, wrk -t1 -c$CONNECTIONS"
+load "$REQUESTS"
+wait_shipped
+c1=$(metric gatewatch_gateway_requests_total)
+ir=$(dump measured)
+secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+calls=$((c1 - c0))
+shipped=$(metric gatewatch_gateway_records_shipped_total)
+dropped=$(metric gatewatch_gateway_records_dropped_total)
+
+echo
+echo "gateway under callgrind — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')${GATEWATCH_GIVEN:+ (binary measured: $GATEWATCH_GIVEN)}"
+echo "calls measured: $calls (wrk -t1 -c$CONNECTIONS, stopped at $REQUESTS), ${secs}s under valgrind; collector: $COLLECTOR"
+echo "instructions: $ir total, $(awk -v i="$ir" -v c="$calls" 'BEGIN {printf "%.0f", i / c}') per call"
+echo "records: shipped $shipped of $(metric gatewatch_gateway_requests_total) counted, dropped $dropped"
+if [ "$COLLECTOR" = real ]; then
+  rows=0
+  for _ in $(seq 1 60); do
+    rows=$(ch "SELECT count() FROM $BENCH_DB.api_calls")
+    [ "$rows" -ge "$shipped" ] && break
+    sleep 0.5
+  done
+  echo "rows in $BENCH_DB.api_calls: $rows (distinct call ids: $(ch "SELECT uniqExact(call_id) FROM $BENCH_DB.api_calls"))"
+fi
+f=$(cat "$T/last-dump")
+echo
+echo "top $TOP functions, exclusive (share of the measured instructions):"
+callgrind_annotate --inclusive=no "$f" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -"$TOP"
+echo
+echo "top $TOP, inclusive:"
+callgrind_annotate --inclusive=yes "$f" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -"$TOP"
+if [ "${KEEP_TMP:-0}" = 1 ]; then
+  echo
+  echo "callgrind output: $f"
+fi
