@@ -22,3 +22,4 @@ mod reports_detail;
 mod routing;
 mod spine;
 mod test_send;
+mod ui;
