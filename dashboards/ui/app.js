@@ -18,6 +18,9 @@ export function LangSwitch({ onChange }) {
 }
 
 const loaded = new Map();
+// Whether a session was open here: a 401 then means it ended (say so on the login page);
+// the first GET /api/v1/me of a visit answering 401 only means nobody is logged in.
+let sessionOpen = false;
 
 /** A page module imported on first show; its default export is the page. */
 function Lazy({ entry, me }) {
@@ -87,6 +90,7 @@ function App() {
 
   const loggedIn = async (info) => {
     setCsrf(info.csrf_token);
+    sessionOpen = true;
     setZone(info.timezone);
     // The user's stored language wins when the API has one for them.
     if (LANGS.includes(info.lang) && info.lang !== lang()) await setLang(info.lang);
@@ -99,7 +103,8 @@ function App() {
     window.addEventListener('hashchange', onHash);
     onSessionExpired(() => {
       setCsrf(null);
-      setNotice(t('login.expired'));
+      if (sessionOpen) setNotice(t('login.expired'));
+      sessionOpen = false;
       setMe(null);
     });
     get('/api/v1/me').then(loggedIn).catch(() => setMe(null));
@@ -119,6 +124,8 @@ function App() {
       // Already ended: the login page is where we go anyway.
     }
     setCsrf(null);
+    sessionOpen = false;
+    setNotice(null);
     setMe(null);
     location.hash = '#/overview';
     toast(t('login.logged_out'), 'info');
