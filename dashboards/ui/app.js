@@ -2,7 +2,7 @@
 // built from the user's permissions (nav.js), the language switch, logout, and the hash router
 // (`#/overview`): the server has no page routes.
 import { html, render, useState, useEffect } from './vendor/preact-htm.module.js';
-import { get, post, setCsrf, onSessionExpired } from './api.js';
+import { get, post, api, setCsrf, onSessionExpired } from './api.js';
 import { t, setLang, initialLang, rememberLang, setZone, lang, LANGS } from './i18n.js';
 import { visiblePages, ACCOUNT_PAGES, PAGES, roleName } from './nav.js';
 import { Toasts, Segmented, Empty, Loading, toast } from './components.js';
@@ -91,7 +91,7 @@ function App() {
   const loggedIn = async (info) => {
     setCsrf(info.csrf_token);
     sessionOpen = true;
-    setZone(info.timezone);
+    setZone(info.timezone || info.site_timezone);
     // The user's stored language wins when the API has one for them.
     if (LANGS.includes(info.lang) && info.lang !== lang()) await setLang(info.lang);
     setNotice(null);
@@ -115,6 +115,15 @@ function App() {
     await setLang(l);
     rememberLang(l);
     setTick((x) => x + 1);
+    if (!me) return;
+    // Stored for the user, so it follows them to other browsers. A server without the
+    // preferences route (404) keeps the choice in this browser only.
+    try {
+      const info = await api('PUT', '/api/v1/me/preferences', { lang: l, timezone: me.timezone ?? null });
+      if (info) setMe({ ...me, ...info, csrf_token: undefined });
+    } catch (e) {
+      if (e.status !== 404 && e.status !== 401) toast(t('prefs.failed', { message: e.message }), 'error');
+    }
   };
 
   const logout = async () => {

@@ -1,6 +1,6 @@
 // The component set every page is built from (see README.md): PageHeader, Card, Stat,
 // Table (with paging), Field (with the API's error beside it), Button, Alert, Empty, Toasts,
-// Segmented. Plain Preact + htm; styles only through classes in style.css (the CSP forbids
+// Segmented, Badge, Loading. Plain Preact + htm; styles only through classes in style.css (the CSP forbids
 // inline styles).
 import { html, useState, useEffect } from './vendor/preact-htm.module.js';
 import { t } from './i18n.js';
@@ -17,8 +17,8 @@ export function PageHeader({ title, subtitle, actions }) {
   </header>`;
 }
 
-export function Card({ title, actions, children, wide, id }) {
-  return html`<section class=${cx('card', wide && 'card-wide')} id=${id}>
+export function Card({ title, actions, children, wide, narrow, id }) {
+  return html`<section class=${cx('card', wide && 'card-wide', narrow && 'card-narrow')} id=${id}>
     ${(title || actions) && html`<div class="card-head">
       <h2>${title}</h2>${actions && html`<div class="actions">${actions}</div>`}
     </div>`}
@@ -129,6 +129,11 @@ export function Toasts() {
   return html`<div class="toasts" aria-live="polite">
     ${list.map((x) => html`<div class=${cx('toast', `toast-${x.kind}`)} key=${x.id}>${x.text}</div>`)}
   </div>`;
+}
+
+/** A small label: tone = good | warn | bad | neutral. */
+export function Badge({ tone, children }) {
+  return html`<span class=${cx('badge', `badge-${tone || 'neutral'}`)}>${children}</span>`;
 }
 
 /** A spinner line for the first load of a card. */

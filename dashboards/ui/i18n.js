@@ -33,15 +33,15 @@ export async function setLang(lang) {
   document.documentElement.lang = lang;
 }
 
-/** Keeps the choice for the next visit. Until the API lets a user set their own `lang`
- *  (PUT /api/v1/me/preferences), the choice lives in this browser. */
+/** Keeps the choice for this browser's next visit (the login page comes before the user's
+ *  stored `lang` is known); the app also stores it for the user (PUT /api/v1/me/preferences). */
 export function rememberLang(lang) {
   localStorage.setItem(STORE_KEY, lang);
 }
 
 export const lang = () => current;
 
-/** The user's time zone (from GET /api/v1/me when it has one, else the browser's). */
+/** The user's time zone (from GET /api/v1/me: theirs, else the site's; else the browser's). */
 export function setZone(tz) {
   zone = tz || undefined;
 }

@@ -4,7 +4,7 @@
 import { html, useState, useEffect, useRef } from '../vendor/preact-htm.module.js';
 import { get, freshImage } from '../api.js';
 import { t, fmtNumber, fmtTime } from '../i18n.js';
-import { PageHeader, Card, Stat, Segmented, Empty, Alert, Loading } from '../components.js';
+import { PageHeader, Card, Stat, Segmented, Empty, Alert, Loading, Badge } from '../components.js';
 
 const REFRESH_MS = 30000;
 
@@ -42,8 +42,8 @@ function Figures({ data, range }) {
   </div>`;
 }
 
-function Chart({ range, tick }) {
-  const path = `/api/v1/reports/traffic/chart.svg?range=${range}`;
+function Chart({ range, tick, tz }) {
+  const path = `/api/v1/reports/traffic/chart.svg?range=${range}${tz}&width=720&height=360`;
   const [src, setSrc] = useState(path);
   const [failed, setFailed] = useState(false);
   const first = useRef(true);
@@ -60,6 +60,73 @@ function Chart({ range, tick }) {
         onError=${() => setFailed(true)} />`;
 }
 
+// Node health and active alerts come from GET /api/v1/nodes and GET /api/v1/alerts. A server
+// without those routes yet answers 404: the card then says the figures are still to come.
+function useFeed(path, enabled, tick) {
+  const [state, setState] = useState({ loading: true });
+  useEffect(() => {
+    if (!enabled) return undefined;
+    let live = true;
+    get(path).then((d) => live && setState({ data: d }))
+      .catch((e) => live && setState({ missing: e.status === 404, error: e.status === 404 ? null : e }));
+    return () => { live = false; };
+  }, [path, enabled, tick]);
+  return state;
+}
+
+const pct = (x) => (x === null || x === undefined ? '—' : `${fmtNumber(x, { maximumFractionDigits: 0 })} %`);
+
+function ago(secs) {
+  if (secs === null || secs === undefined) return '—';
+  if (secs < 90) return t('time.secs_ago', { n: Math.round(secs) });
+  if (secs < 5400) return t('time.mins_ago', { n: Math.round(secs / 60) });
+  return t('time.hours_ago', { n: Math.round(secs / 3600) });
+}
+
+function Nodes({ feed }) {
+  if (feed.missing) return html`<${Empty} title=${t('overview.nodes_soon')} hint=${t('overview.nodes_soon_hint')} />`;
+  if (feed.error) return html`<${Alert}>${feed.error.message}<//>`;
+  if (!feed.data) return html`<${Loading} />`;
+  const items = feed.data.items || [];
+  if (items.length === 0) return html`<${Empty} title=${t('overview.nodes_none')} hint=${t('overview.nodes_none_hint')} />`;
+  return html`<ul class="rows" id="node-list">
+    ${items.map((n) => {
+      const disk = Math.max(0, ...(n.disks || []).map((d) => d.used_pct || 0));
+      return html`<li class="row" key=${n.node}>
+        <div class="row-main">
+          <span class=${n.silent ? 'dot dot-bad' : 'dot dot-good'} aria-hidden="true"></span>
+          <span class="row-title">${n.node}</span>
+          ${n.silent ? html`<${Badge} tone="bad">${t('overview.node_silent')}<//>` : null}
+        </div>
+        <div class="row-meta muted">
+          ${t('overview.node_figures', { cpu: pct(n.cpu_pct), mem: pct(n.mem_pct), disk: pct(disk) })}
+          · ${ago(n.age_secs)}
+        </div>
+      </li>`;
+    })}
+  </ul>`;
+}
+
+function Alerts({ feed }) {
+  if (feed.missing) return html`<${Empty} title=${t('overview.alerts_soon')} hint=${t('overview.alerts_soon_hint')} />`;
+  if (feed.error) return html`<${Alert}>${feed.error.message}<//>`;
+  if (!feed.data) return html`<${Loading} />`;
+  const items = feed.data.items || [];
+  if (items.length === 0) return html`<${Empty} title=${t('overview.alerts_none')} hint=${t('overview.alerts_none_hint')} />`;
+  return html`<ul class="rows" id="alert-list">
+    ${items.map((a) => {
+      const where = Object.values(a.scope || {}).filter(Boolean).join(' · ');
+      return html`<li class="row" key=${`${a.rule_id}/${a.scope_key}`}>
+        <div class="row-main">
+          <${Badge} tone=${a.state === 'firing' ? 'bad' : 'warn'}>${a.state === 'firing' ? t('alert.firing') : t('alert.pending')}<//>
+          <span class="row-title">${a.rule_name || a.rule_id}</span>
+        </div>
+        <div class="row-meta muted">${where ? `${where} · ` : ''}${t('overview.alert_since', { time: fmtTime(a.fired_at || a.since, { dateStyle: 'short', timeStyle: 'short' }) })}</div>
+      </li>`;
+    })}
+  </ul>`;
+}
+
 export default function Overview({ me }) {
   const [range, setRange] = useState('24h');
   const [data, setData] = useState(null);
@@ -67,12 +134,17 @@ export default function Overview({ me }) {
   const [updated, setUpdated] = useState(null);
   const [tick, setTick] = useState(0);
   const perms = new Set(me.permissions);
+  // Reports are in the site's zone unless the user has a zone of their own.
+  const tz = me.timezone ? `&tz=${encodeURIComponent(me.timezone)}` : '';
+  const nodes = useFeed('/api/v1/nodes', perms.has('read_nodes'), tick);
+  const alerts = useFeed('/api/v1/alerts', perms.has('read_alerts'), tick);
+  const side = perms.has('read_nodes') || perms.has('read_alerts');
 
   useEffect(() => {
     let live = true;
     Promise.all([
-      get(`/api/v1/reports/usage?range=${range}`),
-      get(`/api/v1/reports/latency?range=${range}`),
+      get(`/api/v1/reports/usage?range=${range}${tz}`),
+      get(`/api/v1/reports/latency?range=${range}${tz}`),
     ]).then(([usage, latency]) => {
       if (!live) return;
       setData({ usage, latency });
@@ -80,7 +152,7 @@ export default function Overview({ me }) {
       setUpdated(new Date());
     }).catch((e) => live && setErr(e));
     return () => { live = false; };
-  }, [range, tick]);
+  }, [range, tick, tz]);
 
   useEffect(() => {
     const id = setInterval(() => setTick((x) => x + 1), REFRESH_MS);
@@ -98,16 +170,18 @@ export default function Overview({ me }) {
         options=${ranges} onChange=${setRange} />`} />
     <${Alert} kind="error" id="overview-error">${err && (err.message || err.code)}<//>
     ${data ? html`<${Figures} data=${data} range=${range} />` : !err && html`<${Loading} />`}
-    <div class="grid">
-      <${Card} wide title=${t('overview.traffic')} id="card-traffic">
-        <${Chart} range=${range} tick=${tick} />
+    <div class=${side ? 'overview-grid' : 'overview-grid single'}>
+      <${Card} title=${t('overview.traffic')} id="card-traffic">
+        <${Chart} range=${range} tick=${tick} tz=${tz} />
       <//>
-      ${perms.has('read_nodes') && html`<${Card} title=${t('overview.nodes')} id="card-nodes">
-        <${Empty} title=${t('overview.nodes_soon')} hint=${t('overview.nodes_soon_hint')} />
-      <//>`}
-      ${perms.has('read_alerts') && html`<${Card} title=${t('overview.alerts')} id="card-alerts">
-        <${Empty} title=${t('overview.alerts_soon')} hint=${t('overview.alerts_soon_hint')} />
-      <//>`}
+      ${side && html`<div class="side">
+        ${perms.has('read_alerts') && html`<${Card} title=${t('overview.alerts')} id="card-alerts">
+          <${Alerts} feed=${alerts} />
+        <//>`}
+        ${perms.has('read_nodes') && html`<${Card} title=${t('overview.nodes')} id="card-nodes">
+          <${Nodes} feed=${nodes} />
+        <//>`}
+      </div>`}
     </div>
   </div>`;
 }

@@ -37,7 +37,7 @@ export default function PasswordPage() {
 
   return html`<div class="page" data-page="password">
     <${PageHeader} title=${t('password.title')} subtitle=${t('password.subtitle')} />
-    <${Card}>
+    <${Card} narrow>
       <form class="form narrow" id="password-form" onSubmit=${submit} novalidate>
         <${Alert} kind="error">${err && !err.field && err.message}<//>
         <${Field} name="current" type="password" label=${t('password.current')} value=${current}

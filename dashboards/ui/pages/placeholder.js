@@ -1,11 +1,11 @@
 // A page of the navigation whose module has not landed yet: its header and an empty state.
 import { html } from '../vendor/preact-htm.module.js';
 import { t } from '../i18n.js';
-import { PageHeader, Empty } from '../components.js';
+import { PageHeader, Card, Empty } from '../components.js';
 
 export function Placeholder({ page }) {
   return html`<div class="page" data-page=${page.id}>
     <${PageHeader} title=${page.label()} />
-    <${Empty} title=${t('page.coming_title')} hint=${t('page.coming_hint')} />
+    <${Card}><${Empty} title=${t('page.coming_title')} hint=${t('page.coming_hint')} /><//>
   </div>`;
 }
