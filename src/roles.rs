@@ -237,6 +237,9 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
     d.secure_cookies = config.dashboards_secure_cookies;
     d.session_ttl = config.dashboards_session_ttl;
     d.alerter_url = config.dashboards_alerter_url.clone();
+    d.site_timezone = config.timezone.name().to_string();
+    // A node is silent after three missed samples.
+    d.node_silent_after = config.gateway.sample_interval * 3;
     Ok(d)
 }
 

@@ -159,6 +159,40 @@ pub fn rules() -> Vec<Rule> {
         (200, Some("SessionInfo")),
     );
     add(
+        Method::PUT,
+        "/api/v1/me/preferences",
+        Login,
+        "Set one's own UI language (`en`, `zh-TW`) and IANA time zone (`null`: the site's)",
+        Some("Preferences"),
+        (200, Some("SessionInfo")),
+    );
+    add(
+        Method::GET,
+        "/api/v1/alerts",
+        Perm(ReadAlerts),
+        "Active alerts: every (rule, scope key) pending or firing, firing first",
+        None,
+        (200, Some("ActiveAlerts")),
+    );
+    add(
+        Method::GET,
+        "/api/v1/alerts/events",
+        Perm(ReadAlerts),
+        "The alert timeline: transitions and notice attempts, newest first \
+         (`?rule=&from=&to=&limit=&cursor=`, RFC 3339 times, default the last 7 days)",
+        None,
+        (200, Some("AlertEventsPage")),
+    );
+    add(
+        Method::GET,
+        "/api/v1/nodes",
+        Perm(ReadNodes),
+        "Nodes seen in the last `hours` (default 24) with their newest figures; \
+         `silent` past `silent_after_secs` (default 3 × the sample interval), silent first",
+        None,
+        (200, Some("NodesPage")),
+    );
+    add(
         Method::GET,
         "/api/v1/me/tokens",
         Login,
@@ -231,7 +265,7 @@ pub fn rules() -> Vec<Rule> {
             Method::GET,
             &format!("{one}/history"),
             Perm(read),
-            &format!("Every version of a {kind}"),
+            &format!("Every version of a {kind}, each with its changes from the one before"),
             None,
             (200, Some("History")),
         );

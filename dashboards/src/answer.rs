@@ -108,6 +108,9 @@ pub struct HistoryEntry {
     pub deleted: bool,
     #[schema(value_type = Object)]
     pub body: Value,
+    /// What changed from the version before (every field for the first version or one
+    /// re-created after a delete; every field gone for a delete). Secrets by path only.
+    pub changes: Vec<crate::diff::FieldChange>,
 }
 
 /// An entity to create: its fields and its `id` (the kind's model, see the model docs).

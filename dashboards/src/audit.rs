@@ -68,7 +68,7 @@ pub struct AuditPage {
     pub items: Vec<AuditRow>,
 }
 
-fn time(field: &str, v: Option<&str>, default: DateTime<Utc>) -> Result<i64, ApiError> {
+pub(crate) fn time(field: &str, v: Option<&str>, default: DateTime<Utc>) -> Result<i64, ApiError> {
     match v.filter(|s| !s.is_empty()) {
         None => Ok(default.timestamp_micros()),
         Some(s) => DateTime::parse_from_rfc3339(s)

@@ -94,7 +94,13 @@ pub async fn history(
     Ok(Json(History {
         versions: rows
             .iter()
-            .map(|e| HistoryEntry {
+            .enumerate()
+            .map(|(i, e)| HistoryEntry {
+                changes: crate::diff::changes(
+                    kind,
+                    i.checked_sub(1).and_then(|p| body_of(&rows[p])),
+                    body_of(e),
+                ),
                 version: e.version,
                 changed_at: time_of(e.ts_us),
                 changed_by: e.author.clone(),
@@ -108,6 +114,10 @@ pub async fn history(
             })
             .collect(),
     }))
+}
+
+fn body_of(e: &Entry) -> Option<&str> {
+    (!e.deleted).then_some(e.body.as_str())
 }
 
 /// Checks a body against its kind and readies it for the log: managed fields refused (or

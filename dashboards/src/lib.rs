@@ -10,7 +10,11 @@
 //! - [`write`]: the shared write path (versions, one change per request, cache reload, audit
 //!   rows, reference checks); [`answer`]: what leaves — envelopes with every secret removed.
 //! - [`keys`]: API keys, client secrets, rotation, revocation, product grants.
-//! - [`me`]: login, logout, one's own password and tokens.
+//! - [`me`]: login, logout, one's own password, tokens and preferences (language, zone).
+//! - [`alerts`]: active alerts (`alert_state` + the rules) and the alert timeline
+//!   (`alert_events`, keyset paged).
+//! - [`nodes`]: every node seen lately, its newest figures, silent ones first.
+//! - [`diff`]: the per-version changes in `GET /api/v1/<kind>/{id}/history`, secrets hidden.
 //! - [`audit`]: audit rows of every change and login; `GET /api/v1/audit`.
 //! - [`report_runs`]: `GET /api/v1/report-subscriptions/{id}/runs`, the scheduled mails' record.
 //! - [`table`]: the configuration cached in memory, reloaded on revision change.
@@ -20,13 +24,16 @@
 //!   (`alerter_url`); no alerter code or credentials live here.
 
 pub mod access;
+pub mod alerts;
 pub mod answer;
 pub mod audit;
 pub mod auth;
+pub mod diff;
 pub mod entities;
 pub mod error;
 pub mod keys;
 pub mod me;
+pub mod nodes;
 pub mod openapi;
 pub mod random;
 pub mod report_runs;
@@ -39,7 +46,7 @@ pub mod write;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use gatewatch_model::EntityKind;
 pub use gatewatch_model::Permission;
@@ -64,6 +71,11 @@ pub struct DashboardsConfig {
     pub session_ttl: Duration,
     /// The alerter's port, where test-sends go (`http://127.0.0.1:8092`).
     pub alerter_url: String,
+    /// The site's IANA zone: a user's times are shown in it unless they chose their own.
+    pub site_timezone: String,
+    /// A node with no sample for longer is `silent` in `GET /api/v1/nodes` (3 × the gateways'
+    /// sample interval).
+    pub node_silent_after: Duration,
 }
 
 impl std::fmt::Debug for DashboardsConfig {
@@ -74,6 +86,8 @@ impl std::fmt::Debug for DashboardsConfig {
             .field("secure_cookies", &self.secure_cookies)
             .field("session_ttl", &self.session_ttl)
             .field("alerter_url", &self.alerter_url)
+            .field("site_timezone", &self.site_timezone)
+            .field("node_silent_after", &self.node_silent_after)
             .finish()
     }
 }
@@ -86,6 +100,8 @@ impl DashboardsConfig {
             secure_cookies: false,
             session_ttl: Duration::from_secs(12 * 3600),
             alerter_url: "http://127.0.0.1:8092".into(),
+            site_timezone: "Asia/Taipei".into(),
+            node_silent_after: Duration::from_secs(30),
         }
     }
 }
@@ -131,6 +147,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/logout", post(me::logout))
         .route("/api/v1/me", get(me::me))
         .route("/api/v1/me/password", post(me::change_password))
+        .route("/api/v1/me/preferences", put(me::preferences))
+        .route("/api/v1/alerts", get(alerts::active))
+        .route("/api/v1/alerts/events", get(alerts::events))
+        .route("/api/v1/nodes", get(nodes::list))
         .route(
             "/api/v1/me/tokens",
             get(me::list_tokens).post(me::create_token),

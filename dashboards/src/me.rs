@@ -33,6 +33,12 @@ pub struct SessionInfo {
     pub role: String,
     pub display_name: String,
     pub permissions: Vec<String>,
+    /// UI language: `en` or `zh-TW`.
+    pub lang: String,
+    /// The user's own IANA zone; `null`: the site's (`site_timezone`).
+    pub timezone: Option<String>,
+    /// The site's zone, for users who chose none.
+    pub site_timezone: String,
     /// Send as `X-CSRF-Token` with every POST, PUT and DELETE of this session.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csrf_token: Option<String>,
@@ -57,6 +63,17 @@ pub struct TokenRequest {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// One's own display preferences. `timezone` absent or `null`: the site's zone.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Preferences {
+    /// `en` or `zh-TW`.
+    pub lang: String,
+    /// An IANA zone such as `Asia/Taipei`.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     pub id: String,
@@ -70,8 +87,17 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(v).map_err(crate::error::invalid_body)
 }
 
-fn info(user: &str, spec: &UserSpec, csrf: Option<String>, expires: Option<i64>) -> SessionInfo {
+fn info(
+    state: &AppState,
+    user: &str,
+    spec: &UserSpec,
+    csrf: Option<String>,
+    expires: Option<i64>,
+) -> SessionInfo {
     SessionInfo {
+        lang: spec.lang.clone(),
+        timezone: spec.timezone.clone(),
+        site_timezone: state.config.site_timezone.clone(),
         user: user.to_string(),
         role: spec.role.as_str().to_string(),
         display_name: spec.display_name.clone(),
@@ -97,7 +123,11 @@ fn with_session(
     let ttl = state.config.session_ttl.as_secs() as i64;
     let expires = Utc::now().timestamp() + ttl;
     let (token, s) = state.sessions.issue(user, spec.session_epoch, expires)?;
-    let mut r = (status, Json(info(user, spec, Some(s.nonce), Some(expires)))).into_response();
+    let mut r = (
+        status,
+        Json(info(state, user, spec, Some(s.nonce), Some(expires))),
+    )
+        .into_response();
     let c = auth::cookie(&token, ttl, state.config.secure_cookies);
     r.headers_mut().insert(
         header::SET_COOKIE,
@@ -243,7 +273,7 @@ pub async fn me(
         Via::Cookie { nonce, expires } => (Some(nonce.clone()), Some(*expires)),
         Via::Bearer { .. } => (None, None),
     };
-    Ok(Json(info(&caller.user, spec, csrf, exp)))
+    Ok(Json(info(&state, &caller.user, spec, csrf, exp)))
 }
 
 pub async fn change_password(
@@ -308,7 +338,7 @@ pub async fn change_password(
                 .users
                 .get(&user)
                 .ok_or_else(|| ApiError::internal("user vanished"))?;
-            Ok(Json(info(&user, spec, None, None)).into_response())
+            Ok(Json(info(&state, &user, spec, None, None)).into_response())
         }
     }
 }
@@ -415,4 +445,52 @@ pub async fn delete_token(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `PUT /api/v1/me/preferences`: a user sets their own language and zone — a new version of
+/// their user entity (history, audit row `preferences.change`); role, password and sessions
+/// are left as they are.
+pub async fn preferences(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<SessionInfo>, ApiError> {
+    let req: Preferences = parse(&body)?;
+    if !["en", "zh-TW"].contains(&req.lang.as_str()) {
+        return Err(ApiError::invalid(
+            "lang",
+            format!("{:?} is not a language (en, zh-TW)", req.lang),
+        ));
+    }
+    let timezone = req.timezone.filter(|z| !z.is_empty());
+    if let Some(z) = &timezone {
+        gatewatch_model::client::parse_tz(z).map_err(|m| ApiError::invalid("timezone", m))?;
+    }
+    let user = caller.user.clone();
+    // An If-Match sent is checked (none: applied to whatever is current); X-Comment is kept.
+    write::edit(
+        &state,
+        &caller,
+        EntityKind::User,
+        &user,
+        &headers,
+        "preferences.change",
+        |u: &mut UserSpec| {
+            u.lang = req.lang.clone();
+            u.timezone = timezone.clone();
+            Ok(())
+        },
+    )
+    .await?;
+    let table = state.cache.get();
+    let spec = table
+        .users
+        .get(&user)
+        .ok_or_else(|| ApiError::internal("user vanished"))?;
+    let (csrf, exp) = match &caller.via {
+        Via::Cookie { nonce, expires } => (Some(nonce.clone()), Some(*expires)),
+        Via::Bearer { .. } => (None, None),
+    };
+    Ok(Json(info(&state, &user, spec, csrf, exp)))
 }

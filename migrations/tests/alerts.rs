@@ -63,6 +63,65 @@ async fn events_round_trip_and_sent_notifications_are_found() {
 }
 
 #[tokio::test]
+async fn event_pages_walk_every_row_once_ties_included_and_last_values_are_per_key() {
+    let store = migrated_store("alerts_event_pages").await;
+    // Five rows at one moment (one evaluation's notices), two before, one of another rule.
+    let mut evs: Vec<AlertEvent> = (0..5)
+        .map(|i| {
+            let mut e = event("cpu", T0 + 10, "notify", "sent", Uuid::from_u128(i));
+            e.recipient = format!("U{i}");
+            e
+        })
+        .collect();
+    evs.push(event("cpu", T0 + 5, "firing", "", Uuid::nil()));
+    evs.push(event("cpu", T0, "pending", "", Uuid::nil()));
+    let mut other = event("disk", T0 + 7, "pending", "", Uuid::nil());
+    other.value = 81.0;
+    other.scope_key = "node=gw1,mount=/".into();
+    evs.push(other);
+    alerts::write_events(&store, &evs).await.unwrap();
+    let q = |limit| EventQuery {
+        from_us: T0,
+        to_us: T0 + 11,
+        rule_id: Some("cpu".into()),
+        limit,
+    };
+    let all = alerts::page_events(&store, &q(100), None).await.unwrap();
+    assert_eq!(all.len(), 7);
+    assert!(all[..5].iter().all(|p| p.event.ts_us == T0 + 10));
+    assert_eq!(
+        (all[5].event.event.as_str(), all[6].event.event.as_str()),
+        ("firing", "pending")
+    );
+    for size in [1, 2, 3] {
+        let (mut walked, mut after) = (Vec::new(), None);
+        loop {
+            let page = alerts::page_events(&store, &q(size), after).await.unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some(last.cursor);
+            walked.extend(page);
+        }
+        assert_eq!(walked, all, "pages of {size}");
+    }
+    let v = alerts::last_values(&store, &["cpu".into(), "disk".into()], T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        v.iter()
+            .map(|v| (v.rule_id.as_str(), v.scope_key.as_str(), v.ts_us, v.value))
+            .collect::<Vec<_>>(),
+        [
+            ("cpu", "node=gw1", T0 + 10, 93.5),
+            ("disk", "node=gw1,mount=/", T0 + 7, 81.0)
+        ]
+    );
+    assert!(alerts::last_values(&store, &[], T0)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
 async fn the_newest_state_of_each_key_is_loaded() {
     let store = migrated_store("alerts_states").await;
     let s = |rule: &str, key: &str, ts: i64, state: &str| SavedState {

@@ -368,3 +368,150 @@ pub async fn holds(store: &Store, name: &str, holder: &str, now_us: i64) -> Resu
         .await?
         .is_some_and(|l| l.holder == holder && l.expires_us > now_us))
 }
+
+/// Where a page of [`page_events`] ended: the last row's time and its tie-breaker (a hash of
+/// what makes the row unique, since the rows of one evaluation share their `ts_us`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventCursor {
+    pub ts_us: i64,
+    pub tie: u64,
+}
+
+/// An event with its place in the newest-first order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PagedEvent {
+    pub event: AlertEvent,
+    pub cursor: EventCursor,
+}
+
+/// The tie-breaker of [`EventCursor`], computed by the server.
+const TIE: &str = "cityHash64(rule_id, scope_key, event, channel, recipient, attempt, result, \
+                   toString(notification_id), detail)";
+
+/// Events in the window, newest first (then by tie-breaker), after `after` (keyset paging:
+/// a page is the same whatever is written meanwhile, except for newer rows).
+pub async fn page_events(
+    store: &Store,
+    q: &EventQuery,
+    after: Option<EventCursor>,
+) -> Result<Vec<PagedEvent>> {
+    #[derive(Debug, clickhouse::Row, Deserialize)]
+    struct Row {
+        ts: u32,
+        ts_us: i64,
+        rule_id: String,
+        rule_version: u64,
+        scope_key: String,
+        event: String,
+        phase: String,
+        severity: String,
+        value: f64,
+        threshold: f64,
+        channel: String,
+        recipient: String,
+        #[serde(with = "clickhouse::serde::uuid")]
+        notification_id: Uuid,
+        attempt: u16,
+        result: String,
+        detail: String,
+        alerter: String,
+        tie: u64,
+    }
+    let mut sql = format!(
+        "SELECT ts, ts_us, rule_id, rule_version, scope_key, event, phase, severity, value, \
+         threshold, channel, recipient, notification_id, attempt, result, detail, alerter, \
+         {TIE} AS tie FROM alert_events WHERE ts >= toDateTime(?) AND ts <= toDateTime(?) \
+         AND ts_us >= ? AND ts_us < ?"
+    );
+    if q.rule_id.is_some() {
+        sql.push_str(" AND rule_id = ?");
+    }
+    if after.is_some() {
+        sql.push_str(&format!(" AND (ts_us < ? OR (ts_us = ? AND {TIE} > ?))"));
+    }
+    sql.push_str(" ORDER BY ts_us DESC, tie ASC LIMIT ?");
+    let mut query = store
+        .client()
+        .query(&sql)
+        .bind(secs_of_us(q.from_us))
+        .bind(secs_of_us(q.to_us))
+        .bind(q.from_us)
+        .bind(q.to_us);
+    if let Some(r) = &q.rule_id {
+        query = query.bind(r.as_str());
+    }
+    if let Some(c) = after {
+        query = query.bind(c.ts_us).bind(c.ts_us).bind(c.tie);
+    }
+    let rows: Vec<Row> = query
+        .bind(q.limit)
+        .fetch_all()
+        .await
+        .map_err(|e| store.err(&sql, e))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PagedEvent {
+            cursor: EventCursor {
+                ts_us: r.ts_us,
+                tie: r.tie,
+            },
+            event: AlertEvent::from(EventRow {
+                ts: r.ts,
+                ts_us: r.ts_us,
+                rule_id: r.rule_id,
+                rule_version: r.rule_version,
+                scope_key: r.scope_key,
+                event: r.event,
+                phase: r.phase,
+                severity: r.severity,
+                value: r.value,
+                threshold: r.threshold,
+                channel: r.channel,
+                recipient: r.recipient,
+                notification_id: r.notification_id,
+                attempt: r.attempt,
+                result: r.result,
+                detail: r.detail,
+                alerter: r.alerter,
+            }),
+        })
+        .collect())
+}
+
+/// The newest recorded value of a (rule, scope key): what the alerter last saw.
+#[derive(Debug, Clone, PartialEq, Deserialize, clickhouse::Row)]
+pub struct LastValue {
+    pub rule_id: String,
+    pub scope_key: String,
+    pub ts_us: i64,
+    pub value: f64,
+}
+
+/// Per (rule, scope key) of `rules`, the value of its newest event since `since_us`
+/// (transitions and notices carry the evaluation's value; 0 when there was none, e.g. a
+/// failed probe).
+pub async fn last_values(store: &Store, rules: &[String], since_us: i64) -> Result<Vec<LastValue>> {
+    if rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = rules
+        .iter()
+        .map(|r| sql::quote_string(r))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // `cur_` aliases: 18.16 lets an alias shadow the column inside the aggregate otherwise.
+    let sql = format!(
+        "SELECT rule_id, scope_key, max(ts_us) AS cur_ts, argMax(value, ts_us) AS cur_value \
+         FROM alert_events WHERE ts >= toDateTime(?) AND ts_us >= ? AND rule_id IN ({list}) \
+         GROUP BY rule_id, scope_key ORDER BY rule_id, scope_key"
+    );
+    let rows: Vec<LastValue> = store
+        .client()
+        .query(&sql)
+        .bind(secs_of_us(since_us))
+        .bind(since_us)
+        .fetch_all()
+        .await
+        .map_err(|e| store.err(&sql, e))?;
+    Ok(rows)
+}

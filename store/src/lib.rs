@@ -9,7 +9,8 @@
 //! - [`config_log`]: the configuration source: versioned entity changes, current state,
 //!   history, a revision marker for pollers.
 //! - [`audit`]: the audit log — changes, key actions and logins, appended and read by window.
-//! - [`alerts`]: the alerter's event history, saved rule states and its sending lease.
+//! - [`alerts`]: the alerter's event history, saved rule states and its sending lease; the
+//!   reads of the admin API's alert pages (keyset pages of events, newest values per key).
 //! - [`observe`]: what alert rules are evaluated on: latest node samples, last seen per node,
 //!   calls, failures and latency per API or client over a window.
 //! - [`report_runs`]: attempts of scheduled report mail, by a run id every reports process

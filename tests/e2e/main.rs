@@ -23,3 +23,4 @@ mod routing;
 mod spine;
 mod test_send;
 mod ui;
+mod ui_apis;

@@ -99,8 +99,7 @@ function Nodes({ feed }) {
           ${n.silent ? html`<${Badge} tone="bad">${t('overview.node_silent')}<//>` : null}
         </div>
         <div class="row-meta muted">
-          ${t('overview.node_figures', { cpu: pct(n.cpu_pct), mem: pct(n.mem_pct), disk: pct(disk) })}
-          · ${ago(n.age_secs)}
+          ${`${t('overview.node_figures', { cpu: pct(n.cpu_pct), mem: pct(n.mem_pct), disk: pct(disk) })} · ${ago(n.age_secs)}`}
         </div>
       </li>`;
     })}

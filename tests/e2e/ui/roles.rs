@@ -8,6 +8,7 @@
 use super::browser::{Browser, LAPTOP, PHONE};
 use crate::admin::{add_user, Api};
 use crate::helpers::*;
+use fantoccini::Locator;
 use gatewatch_dashboards::access::{self, Access};
 use gatewatch_model::{Permission, Role};
 use http::Method;
@@ -61,6 +62,23 @@ fn routes_needing(p: Permission) -> Vec<(Method, String)> {
             (m, path)
         })
         .collect()
+}
+
+/// Waits until `GET /api/v1/me` says the user's language is `want`.
+async fn stored_lang(b: &Browser, role: Role, want: &str) {
+    let deadline = tokio::time::Instant::now() + super::browser::WAIT;
+    loop {
+        let (status, text) = b.fetch("GET", "/api/v1/me").await;
+        let me: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if status == 200 && me["lang"] == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{role}: the stored language is not {want}: {status} {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn log_in(b: &Browser, user: &str, password: &str) {
@@ -160,13 +178,25 @@ async fn each_role_sees_its_pages_and_the_api_refuses_the_rest() {
             "12.5 %",
             "{role}: 50 of 400 calls failed upstream"
         );
+        // Node health (ops, admin) lists this site's gateway; active alerts (all but support)
+        // has none.
+        if role.may(Permission::ReadNodes) {
+            b.wait_text("#card-nodes #node-list", "e2e-ui_roles").await;
+        } else {
+            assert!(b.client.find(Locator::Css("#card-nodes")).await.is_err());
+        }
+        if role.may(Permission::ReadAlerts) {
+            b.wait_text("#card-alerts", "No active alerts").await;
+        } else {
+            assert!(b.client.find(Locator::Css("#card-alerts")).await.is_err());
+        }
         b.screenshot(&format!("{role}-overview")).await;
 
         // The nav shows exactly what the role may use.
         let mut shown = Vec::new();
         for a in b
             .client
-            .find_all(fantoccini::Locator::Css("nav#nav a[data-page]"))
+            .find_all(Locator::Css("nav#nav a[data-page]"))
             .await
             .unwrap()
         {
@@ -227,12 +257,15 @@ async fn each_role_sees_its_pages_and_the_api_refuses_the_rest() {
         )
         .await;
         b.screenshot(&format!("{role}-overview-zh-TW")).await;
+        // Stored for the user by the API (not only in this browser), so it holds after a reload.
+        stored_lang(&b, role, "zh-TW").await;
         b.client.refresh().await.unwrap();
         b.wait_text("nav#nav a[data-page=\"overview\"]", "總覽")
             .await;
         b.click("#lang-switch button[data-value=\"en\"]").await;
         b.wait_text("nav#nav a[data-page=\"overview\"]", "Overview")
             .await;
+        stored_lang(&b, role, "en").await;
 
         // Log out: back at the login page, and the session is gone for the API too.
         b.click("#logout").await;
