@@ -210,7 +210,7 @@ mod tests {
     }
 
     #[test]
-    fn catalogues_have_the_same_keys_and_every_used_key() {
+    fn catalogues_have_the_same_keys_which_are_the_keys_used() {
         let en = keys("en");
         let zh = keys("zh-TW");
         let only_en: Vec<_> = en.difference(&zh).collect();

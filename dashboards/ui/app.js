@@ -116,13 +116,12 @@ function App() {
     rememberLang(l);
     setTick((x) => x + 1);
     if (!me) return;
-    // Stored for the user, so it follows them to other browsers. A server without the
-    // preferences route (404) keeps the choice in this browser only.
+    // Stored for the user, so it follows them to other browsers.
     try {
       const info = await api('PUT', '/api/v1/me/preferences', { lang: l, timezone: me.timezone ?? null });
       if (info) setMe({ ...me, ...info, csrf_token: undefined });
     } catch (e) {
-      if (e.status !== 404 && e.status !== 401) toast(t('prefs.failed', { message: e.message }), 'error');
+      if (e.status !== 401) toast(t('prefs.failed', { message: e.message }), 'error');
     }
   };
 

@@ -60,15 +60,15 @@ function Chart({ range, tick, tz }) {
         onError=${() => setFailed(true)} />`;
 }
 
-// Node health and active alerts come from GET /api/v1/nodes and GET /api/v1/alerts. A server
-// without those routes yet answers 404: the card then says the figures are still to come.
+// Node health and active alerts: GET /api/v1/nodes and GET /api/v1/alerts, refreshed with the
+// rest of the page.
 function useFeed(path, enabled, tick) {
   const [state, setState] = useState({ loading: true });
   useEffect(() => {
     if (!enabled) return undefined;
     let live = true;
     get(path).then((d) => live && setState({ data: d }))
-      .catch((e) => live && setState({ missing: e.status === 404, error: e.status === 404 ? null : e }));
+      .catch((e) => live && setState({ error: e }));
     return () => { live = false; };
   }, [path, enabled, tick]);
   return state;
@@ -84,7 +84,6 @@ function ago(secs) {
 }
 
 function Nodes({ feed }) {
-  if (feed.missing) return html`<${Empty} title=${t('overview.nodes_soon')} hint=${t('overview.nodes_soon_hint')} />`;
   if (feed.error) return html`<${Alert}>${feed.error.message}<//>`;
   if (!feed.data) return html`<${Loading} />`;
   const items = feed.data.items || [];
@@ -107,7 +106,6 @@ function Nodes({ feed }) {
 }
 
 function Alerts({ feed }) {
-  if (feed.missing) return html`<${Empty} title=${t('overview.alerts_soon')} hint=${t('overview.alerts_soon_hint')} />`;
   if (feed.error) return html`<${Alert}>${feed.error.message}<//>`;
   if (!feed.data) return html`<${Loading} />`;
   const items = feed.data.items || [];
