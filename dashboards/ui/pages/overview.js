@@ -4,7 +4,7 @@
 import { html, useState, useEffect, useRef } from '../vendor/preact-htm.module.js';
 import { get, freshImage } from '../api.js';
 import { t, fmtNumber, fmtTime } from '../i18n.js';
-import { PageHeader, Card, Stat, Segmented, Empty, Alert, Loading, Badge } from '../components.js';
+import { PageHeader, Card, Stat, Segmented, Empty, Alert, Loading, Badge, Table } from '../components.js';
 
 const REFRESH_MS = 30000;
 
@@ -124,6 +124,20 @@ function Alerts({ feed }) {
   </ul>`;
 }
 
+/** Calls per API over the range: the usage report's rows, busiest first, five a page. */
+function Apis({ usage }) {
+  const rows = [...((usage && usage.rows) || [])].sort((a, b) => (b.calls || 0) - (a.calls || 0));
+  const n = (v, d) => fmtNumber(v ?? null, { maximumFractionDigits: d || 0 });
+  const columns = [
+    { key: 'api_name', label: t('overview.col_api'), render: (r) => html`<span class="strong">${r.api_name || r.api_id}</span>` },
+    { key: 'calls', label: t('overview.col_calls'), align: 'right', render: (r) => n(r.calls) },
+    { key: 'server_error', label: t('overview.col_errors'), align: 'right', render: (r) => n(r.server_error) },
+    { key: 'share_pct', label: t('overview.col_share'), align: 'right', render: (r) => `${n(r.share_pct, 1)} %` },
+    { key: 'avg_ms', label: t('overview.col_avg'), align: 'right', render: (r) => (r.avg_ms === null || r.avg_ms === undefined ? '—' : `${n(r.avg_ms, 1)} ms`) },
+  ];
+  return html`<${Table} id="api-table" columns=${columns} rows=${rows} pageSize=${5} empty=${t('overview.no_calls')} />`;
+}
+
 export default function Overview({ me }) {
   const [range, setRange] = useState('24h');
   const [data, setData] = useState(null);
@@ -168,9 +182,14 @@ export default function Overview({ me }) {
     <${Alert} kind="error" id="overview-error">${err && (err.message || err.code)}<//>
     ${data ? html`<${Figures} data=${data} range=${range} />` : !err && html`<${Loading} />`}
     <div class=${side ? 'overview-grid' : 'overview-grid single'}>
-      <${Card} title=${t('overview.traffic')} id="card-traffic">
-        <${Chart} range=${range} tick=${tick} tz=${tz} />
-      <//>
+      <div class="side">
+        <${Card} title=${t('overview.traffic')} id="card-traffic">
+          <${Chart} range=${range} tick=${tick} tz=${tz} />
+        <//>
+        <${Card} title=${t('overview.apis')} id="card-apis">
+          ${data ? html`<${Apis} usage=${data.usage} />` : html`<${Loading} />`}
+        <//>
+      </div>
       ${side && html`<div class="side">
         ${perms.has('read_alerts') && html`<${Card} title=${t('overview.alerts')} id="card-alerts">
           <${Alerts} feed=${alerts} />

@@ -190,6 +190,9 @@ async fn each_role_sees_its_pages_and_the_api_refuses_the_rest() {
         } else {
             assert!(b.client.find(Locator::Css("#card-alerts")).await.is_err());
         }
+        // The busiest APIs: the one route of this site, with its 400 calls.
+        let apis = b.wait_text("#api-table tbody", "400").await;
+        assert!(apis.contains("50"), "{role}: server errors per API: {apis}");
         b.screenshot(&format!("{role}-overview")).await;
 
         // The nav shows exactly what the role may use.
