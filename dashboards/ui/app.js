@@ -9,6 +9,15 @@ import { Toasts, Segmented, Empty, Loading, toast } from './components.js';
 import { LoginPage } from './pages/login.js';
 import { Placeholder } from './pages/placeholder.js';
 
+// Anything the CSP blocks is a bug of ours (an inline style, a foreign URL): say so in the
+// console, and keep a list the browser tests check stays empty.
+window.gwCspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  const v = `${e.violatedDirective} ${e.blockedURI || 'inline'}`;
+  window.gwCspViolations.push(v);
+  console.warn('blocked by the CSP:', v);
+});
+
 const currentRoute = () => location.hash.replace(/^#\/?/, '').split('?')[0] || 'overview';
 
 export function LangSwitch({ onChange }) {

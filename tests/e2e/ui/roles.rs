@@ -270,6 +270,17 @@ async fn each_role_sees_its_pages_and_the_api_refuses_the_rest() {
             .await;
         stored_lang(&b, role, "en").await;
 
+        let blocked = b
+            .client
+            .execute("return window.gwCspViolations || [];", vec![])
+            .await
+            .unwrap();
+        assert_eq!(
+            blocked,
+            serde_json::json!([]),
+            "{role}: the CSP blocked something"
+        );
+
         // Log out: back at the login page, and the session is gone for the API too.
         b.click("#logout").await;
         b.find("#login-form").await;
