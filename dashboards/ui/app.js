@@ -58,6 +58,10 @@ function Shell({ me, route, onLogout, onLang }) {
   const [open, setOpen] = useState(false);
   useEffect(() => setOpen(false), [route]);
   const initial = (me.display_name || me.user).slice(0, 1).toUpperCase();
+  const entry = pages.find((p) => p.id === route) || ACCOUNT_PAGES.find((p) => p.id === route);
+  useEffect(() => {
+    document.title = entry ? `${entry.label()} · gatewatch` : 'gatewatch';
+  });
   return html`<div class="shell">
     <aside class=${open ? 'sidebar open' : 'sidebar'}>
       <div class="sidebar-top">

@@ -53,6 +53,9 @@ export function t(key, vars) {
   return s;
 }
 
+/** The zone times are shown in (an IANA name). */
+export const zoneName = () => zone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+
 export function fmtTime(value, opts) {
   const d = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(d.getTime())) return '—';

@@ -3,7 +3,7 @@
 // health and active alerts; refreshed every 30 s.
 import { html, useState, useEffect, useRef } from '../vendor/preact-htm.module.js';
 import { get, freshImage } from '../api.js';
-import { t, fmtNumber, fmtTime } from '../i18n.js';
+import { t, fmtNumber, fmtTime, zoneName } from '../i18n.js';
 import { PageHeader, Card, Stat, Segmented, Empty, Alert, Loading, Badge, Table } from '../components.js';
 
 const REFRESH_MS = 30000;
@@ -176,7 +176,7 @@ export default function Overview({ me }) {
   ];
   return html`<div class="page" data-page="overview">
     <${PageHeader} title=${t('overview.title')}
-      subtitle=${updated ? t('overview.updated', { time: fmtTime(updated, { timeStyle: 'medium' }) }) : t('overview.subtitle')}
+      subtitle=${updated ? t('overview.updated', { time: fmtTime(updated, { timeStyle: 'medium' }), zone: zoneName() }) : t('overview.subtitle')}
       actions=${html`<${Segmented} id="overview-range" label=${t('overview.range')} value=${range}
         options=${ranges} onChange=${setRange} />`} />
     <${Alert} kind="error" id="overview-error">${err && (err.message || err.code)}<//>

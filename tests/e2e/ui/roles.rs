@@ -193,6 +193,8 @@ async fn each_role_sees_its_pages_and_the_api_refuses_the_rest() {
         // The busiest APIs: the one route of this site, with its 400 calls.
         let apis = b.wait_text("#api-table tbody", "400").await;
         assert!(apis.contains("50"), "{role}: server errors per API: {apis}");
+        b.wait_js("the title", "document.title === 'Overview · gatewatch'")
+            .await;
         b.screenshot(&format!("{role}-overview")).await;
 
         // The nav shows exactly what the role may use.
@@ -346,6 +348,8 @@ async fn each_role_sees_its_pages_and_the_api_refuses_the_rest() {
     b.open("overview").await;
     b.wait_text("#login-notice", "Your session has ended").await;
     b.screenshot("admin-session-ended").await;
+    b.resize(PHONE).await;
+    b.screenshot("anonymous-login-phone").await;
 
     b.close().await;
 }
