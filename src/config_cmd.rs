@@ -37,12 +37,16 @@ use gatewatch_store::Store;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// The kinds a file holds, in the order they are exported.
-pub const FILE_KINDS: [EntityKind; 4] = [
+/// The kinds a file holds, in the order they are exported. Keys, users and silences stay out:
+/// keys and users carry hashes, silences are one-off and short-lived.
+pub const FILE_KINDS: [EntityKind; 7] = [
     EntityKind::Group,
     EntityKind::Product,
     EntityKind::Api,
     EntityKind::Client,
+    EntityKind::Channel,
+    EntityKind::AlertRule,
+    EntityKind::ReportSubscription,
 ];
 
 /// Fields a file may not set, per kind.
@@ -107,7 +111,7 @@ fn read_file(path: &Path) -> Result<(Vec<Wanted>, BTreeSet<EntityKind>), FileErr
         if !FILE_KINDS.contains(&kind) {
             return Err(err(
                 &key,
-                format!("{kind} entities are not kept in files (only api, client, group, product); use the admin API"),
+                format!("{kind} entities are not kept in files (only api, client, group, product, channel, alert_rule, report_subscription); use the admin API"),
             ));
         }
         kinds.insert(kind);

@@ -3,9 +3,8 @@
 //! naming the missing SMTP server, since the site sets none).
 
 use crate::helpers::{eventually, gatewatch, Site};
-use gatewatch_model::{EntityKind, NodeSample};
-use gatewatch_store::config_log::{self, Change};
-use gatewatch_store::rows::NodeMetricRow;
+use crate::helpers::{insert_cpu_sample, put_entity};
+use gatewatch_model::EntityKind;
 use std::process::Stdio;
 
 #[tokio::test]
@@ -18,41 +17,8 @@ async fn the_alerter_role_evaluates_rules_and_records_its_notices() {
     let store = site.migrate().await;
     let rule = serde_json::json!({"name": "CPU", "kind": {"type": "node_cpu"},
         "threshold": 90, "recipients": {"emails": ["ops@example.tw"]}});
-    config_log::write(
-        &store,
-        "e2e",
-        "",
-        &[Change {
-            kind: EntityKind::AlertRule,
-            id: "cpu".into(),
-            body: rule.to_string(),
-            deleted: false,
-            expected_version: None,
-        }],
-        chrono::Utc::now().timestamp_micros(),
-    )
-    .await
-    .unwrap();
-    let s = NodeSample {
-        ts_us: chrono::Utc::now().timestamp_micros(),
-        node: "hot".into(),
-        role: "gateway".into(),
-        cpu_pct: 99.0,
-        mem_used_bytes: 1,
-        mem_total_bytes: 2,
-        rss_bytes: 1,
-        disks: Vec::new(),
-        backlog: Default::default(),
-    };
-    let mut ins = store
-        .client()
-        .insert::<NodeMetricRow<'_>>("node_metrics")
-        .await
-        .unwrap();
-    ins.write(&NodeMetricRow::new(&s, uuid::Uuid::new_v4()))
-        .await
-        .unwrap();
-    ins.end().await.unwrap();
+    put_entity(&store, EntityKind::AlertRule, "cpu", &rule).await;
+    insert_cpu_sample(&store, "hot", 99.0).await;
 
     let log = site.dir.path().join("alerter.log");
     let f = std::fs::File::create(&log).unwrap();

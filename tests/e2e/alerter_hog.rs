@@ -6,10 +6,10 @@
 //! that the rule fires while the hog runs, with a value at or above its threshold; it does not
 //! claim the hog alone caused it.
 
+use crate::helpers::put_entity;
+use crate::helpers::SmtpSink;
 use crate::helpers::{eventually, Site};
-use crate::test_send::SmtpSink;
 use gatewatch_model::EntityKind;
-use gatewatch_store::config_log::{self, Change};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,40 +17,20 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_cpu_hog_fires_the_node_cpu_rule() {
     let smtp = SmtpSink::start();
-    let extra = format!(
-        "[alerter.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"gatewatch@example.tw\"\n",
-        smtp.port
-    );
+    let extra = smtp.alerter_toml();
     let site = Site::new(
         "alerter_hog",
         &gatewatch_migrations::testing::clickhouse_url(),
         &extra,
     );
-    let cfg = std::fs::read_to_string(site.config_path())
-        .unwrap()
-        .replacen("[alerter]\n", "[alerter]\neval_interval_ms = 500\n", 1)
-        .replacen("[gateway]\n", "[gateway]\nsample_interval_secs = 1\n", 1);
-    std::fs::write(site.config_path(), cfg).unwrap();
+    site.tune("alerter", "eval_interval_ms = 500");
+    site.tune("gateway", "sample_interval_secs = 1");
     let store = site.migrate().await;
     let node = "e2e-alerter_hog";
     let rule = serde_json::json!({"name": "CPU 過高", "kind": {"type": "node_cpu"},
         "scope": {"nodes": [node]}, "threshold": 90, "recovery": 50, "for_secs": 2,
         "repeat_secs": 3600, "recipients": {"emails": ["ops@example.tw"]}});
-    config_log::write(
-        &store,
-        "e2e",
-        "",
-        &[Change {
-            kind: EntityKind::AlertRule,
-            id: "cpu-hog".into(),
-            body: rule.to_string(),
-            deleted: false,
-            expected_version: None,
-        }],
-        chrono::Utc::now().timestamp_micros(),
-    )
-    .await
-    .unwrap();
+    put_entity(&store, EntityKind::AlertRule, "cpu-hog", &rule).await;
     let _up = site.start("up").await;
 
     // Both cores busy, bounded: the hog stops when the mail arrives or after 60 s.

@@ -6,8 +6,10 @@
 //! was buffered meanwhile — each transition and each attempt exactly once.
 
 use crate::admin::Api;
+use crate::helpers::put_entity;
+use crate::helpers::SmtpSink;
 use crate::helpers::{eventually, PrivateClickHouse, Site};
-use crate::test_send::{fake_line, Pushes, SmtpSink, OK};
+use crate::test_send::{fake_line, Pushes, OK};
 use gatewatch_model::EntityKind;
 use gatewatch_store::config_log::{self, Change};
 use serde_json::{json, Value};
@@ -66,33 +68,16 @@ async fn clickhouse_stopped_the_alerter_mails_and_pushes_then_records_every_even
     );
     let site = Site::new("alerter_outage", &ch.url(), &extra);
     // Short rounds, so the test is quick; the lease outlives two of them.
-    let cfg = std::fs::read_to_string(site.config_path()).unwrap();
-    let cfg = cfg.replacen(
-        "[alerter]\n",
-        "[alerter]\neval_interval_ms = 300\nlease_ttl_ms = 3000\nlink_base = \"http://127.0.0.1:8090\"\n",
-        1,
+    site.tune(
+        "alerter",
+        "eval_interval_ms = 300\nlease_ttl_ms = 3000\nlink_base = \"http://127.0.0.1:8090\"",
     );
-    std::fs::write(site.config_path(), cfg).unwrap();
     let store = site.migrate().await;
     let rule = json!({"name": "ClickHouse 連線", "severity": "critical",
         "kind": {"type": "database", "check": "failure"}, "threshold": 0,
         "for_secs": FOR_SECS, "repeat_secs": 600,
         "recipients": {"emails": ["oncall@example.tw"], "line": [OK]}});
-    config_log::write(
-        &store,
-        "e2e",
-        "",
-        &[Change {
-            kind: EntityKind::AlertRule,
-            id: "db".into(),
-            body: rule.to_string(),
-            deleted: false,
-            expected_version: None,
-        }],
-        chrono::Utc::now().timestamp_micros(),
-    )
-    .await
-    .unwrap();
+    put_entity(&store, EntityKind::AlertRule, "db", &rule).await;
 
     let alerter = site.start("alerter").await;
     wait_metric(site.alerter, "gatewatch_alerter_lease_held", 1.0, 30).await;
@@ -230,18 +215,9 @@ async fn clickhouse_stopped_the_alerter_mails_and_pushes_then_records_every_even
 async fn test_sends_work_from_the_snapshot_while_clickhouse_is_down() {
     let mut ch = PrivateClickHouse::start();
     let smtp = SmtpSink::start();
-    let extra = format!(
-        "[alerter.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"gatewatch@example.tw\"\n",
-        smtp.port
-    );
+    let extra = smtp.alerter_toml();
     let site = Site::new("alerter_outage_test_send", &ch.url(), &extra);
-    let cfg = std::fs::read_to_string(site.config_path()).unwrap();
-    let cfg = cfg.replacen(
-        "[alerter]\n",
-        "[alerter]\neval_interval_ms = 300\nlease_ttl_ms = 3000\n",
-        1,
-    );
-    std::fs::write(site.config_path(), cfg).unwrap();
+    site.tune("alerter", "eval_interval_ms = 300\nlease_ttl_ms = 3000");
     let store = site.migrate().await;
     let change = |kind, id: &str, body: Value| Change {
         kind,
@@ -364,29 +340,12 @@ fn clickhouse_pid(url: &str) -> String {
 async fn clickhouse_hanging_fires_the_database_rule_within_a_few_rounds() {
     let ch = PrivateClickHouse::start();
     let smtp = SmtpSink::start();
-    let extra = format!(
-        "[alerter.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"gatewatch@example.tw\"\n",
-        smtp.port
-    );
+    let extra = smtp.alerter_toml();
     let site = Site::new("alerter_outage_hang", &ch.url(), &extra);
     let store = site.migrate().await;
     let rule = json!({"name": "ClickHouse 連線", "kind": {"type": "database", "check": "failure"},
         "threshold": 0, "for_secs": FOR_SECS, "recipients": {"emails": ["oncall@example.tw"]}});
-    config_log::write(
-        &store,
-        "e2e",
-        "",
-        &[Change {
-            kind: EntityKind::AlertRule,
-            id: "db".into(),
-            body: rule.to_string(),
-            deleted: false,
-            expected_version: None,
-        }],
-        chrono::Utc::now().timestamp_micros(),
-    )
-    .await
-    .unwrap();
+    put_entity(&store, EntityKind::AlertRule, "db", &rule).await;
     let _alerter = site.start("alerter").await;
     wait_metric(site.alerter, "gatewatch_alerter_lease_held", 1.0, 30).await;
     wait_metric(site.alerter, "gatewatch_alerter_rules", 1.0, 30).await;

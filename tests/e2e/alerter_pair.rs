@@ -4,10 +4,10 @@
 //! send the firing one again.
 
 use crate::admin::Api;
+use crate::helpers::put_entity;
+use crate::helpers::SmtpSink;
 use crate::helpers::{eventually, free_port, gatewatch, Site};
-use crate::test_send::SmtpSink;
 use gatewatch_model::{EntityKind, NodeSample};
-use gatewatch_store::config_log::{self, Change};
 use gatewatch_store::rows::NodeMetricRow;
 use gatewatch_store::Store;
 use std::net::SocketAddr;
@@ -82,22 +82,14 @@ async fn wait_mails(smtp: &SmtpSink, n: usize, secs: u64) -> Vec<serde_json::Val
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_alerters_send_each_notice_once_and_the_survivor_takes_over() {
     let smtp = SmtpSink::start();
-    let extra = format!(
-        "[alerter.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"gatewatch@example.tw\"\n",
-        smtp.port
-    );
+    let extra = smtp.alerter_toml();
     let site = Site::new(
         "alerter_pair",
         &gatewatch_migrations::testing::clickhouse_url(),
         &extra,
     );
+    site.tune("alerter", "eval_interval_ms = 300\nlease_ttl_ms = 3000");
     let cfg = std::fs::read_to_string(site.config_path()).unwrap();
-    let cfg = cfg.replacen(
-        "[alerter]\n",
-        "[alerter]\neval_interval_ms = 300\nlease_ttl_ms = 3000\n",
-        1,
-    );
-    std::fs::write(site.config_path(), &cfg).unwrap();
     // The second machine: its own data directory and alerter port.
     let b_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let b_data = site.dir.path().join("data-b");
@@ -117,21 +109,7 @@ async fn two_alerters_send_each_notice_once_and_the_survivor_takes_over() {
     let store = site.migrate().await;
     let rule = serde_json::json!({"name": "CPU 過高", "kind": {"type": "node_cpu"},
         "threshold": 90, "for_secs": 1, "recipients": {"emails": ["ops@example.tw"]}});
-    config_log::write(
-        &store,
-        "e2e",
-        "",
-        &[Change {
-            kind: EntityKind::AlertRule,
-            id: "cpu".into(),
-            body: rule.to_string(),
-            deleted: false,
-            expected_version: None,
-        }],
-        chrono::Utc::now().timestamp_micros(),
-    )
-    .await
-    .unwrap();
+    put_entity(&store, EntityKind::AlertRule, "cpu", &rule).await;
 
     let mut a = site.start("alerter").await;
     let log_b = std::fs::File::create(site.dir.path().join("alerter-b.log")).unwrap();

@@ -3,73 +3,30 @@
 //! `started_at` is the first breach, and there is one pending transition, not two).
 
 use crate::admin::Api;
+use crate::helpers::SmtpSink;
 use crate::helpers::{eventually, Site};
-use crate::test_send::SmtpSink;
+use crate::helpers::{insert_cpu_sample, put_entity};
 use chrono::TimeZone;
-use gatewatch_model::{EntityKind, NodeSample};
-use gatewatch_store::config_log::{self, Change};
-use gatewatch_store::rows::NodeMetricRow;
+use gatewatch_model::EntityKind;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_mid_pending_fires_on_the_original_clock() {
     let smtp = SmtpSink::start();
-    let extra = format!(
-        "[alerter.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"gatewatch@example.tw\"\n",
-        smtp.port
-    );
+    let extra = smtp.alerter_toml();
     let site = Site::new(
         "alerter_restart",
         &gatewatch_migrations::testing::clickhouse_url(),
         &extra,
     );
-    let cfg = std::fs::read_to_string(site.config_path()).unwrap();
-    let cfg = cfg.replacen(
-        "[alerter]\n",
-        "[alerter]\neval_interval_ms = 300\nlease_ttl_ms = 3000\n",
-        1,
-    );
-    std::fs::write(site.config_path(), cfg).unwrap();
+    site.tune("alerter", "eval_interval_ms = 300\nlease_ttl_ms = 3000");
     let store = site.migrate().await;
     let rule = serde_json::json!({"name": "CPU 過高", "kind": {"type": "node_cpu"},
         "threshold": 90, "for_secs": 8, "recipients": {"emails": ["ops@example.tw"]}});
-    config_log::write(
-        &store,
-        "e2e",
-        "",
-        &[Change {
-            kind: EntityKind::AlertRule,
-            id: "cpu".into(),
-            body: rule.to_string(),
-            deleted: false,
-            expected_version: None,
-        }],
-        chrono::Utc::now().timestamp_micros(),
-    )
-    .await
-    .unwrap();
+    put_entity(&store, EntityKind::AlertRule, "cpu", &rule).await;
 
     let mut first = site.start("alerter").await;
-    let s = NodeSample {
-        ts_us: chrono::Utc::now().timestamp_micros(),
-        node: "hot".into(),
-        role: "gateway".into(),
-        cpu_pct: 99.0,
-        mem_used_bytes: 1,
-        mem_total_bytes: 2,
-        rss_bytes: 1,
-        disks: Vec::new(),
-        backlog: Default::default(),
-    };
-    let mut ins = store
-        .client()
-        .insert::<NodeMetricRow<'_>>("node_metrics")
-        .await
-        .unwrap();
-    ins.write(&NodeMetricRow::new(&s, uuid::Uuid::new_v4()))
-        .await
-        .unwrap();
-    ins.end().await.unwrap();
+    insert_cpu_sample(&store, "hot", 99.0).await;
 
     let pending = "SELECT count() FROM alert_events WHERE rule_id = 'cpu' AND event = 'pending'";
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -209,3 +209,72 @@ async fn clients_groups_and_products_round_trip_without_secrets() {
         .unwrap();
     assert_eq!(rows, 1);
 }
+
+const ALERTING: &str = r#"
+[[channel]]
+id = "ops-line"
+name = "值班 LINE 群組"
+line = { to = ["C0123456789abcdef0123456789abcdef"] }
+
+[[alert_rule]]
+id = "cpu-high"
+name = "CPU 過高"
+threshold = 90
+recovery = 80
+for_secs = 180
+repeat_secs = 180
+timezone = "Asia/Taipei"
+kind = { type = "node_cpu" }
+windows = [{ type = "weekly", days = ["sat", "sun"], from = "22:00", until = "06:00" }]
+recipients = { roles = ["ops"], line = ["C0123456789abcdef0123456789abcdef"] }
+
+[[report_subscription]]
+id = "weekly-usage"
+name = "每週用量"
+report = "usage"
+params = { range = "last_week" }
+cron = "0 8 * * mon"
+timezone = "Asia/Taipei"
+recipients = { roles = ["manager"] }
+formats = ["chart", "csv"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_rules_channels_and_report_subscriptions_round_trip() {
+    let site = Site::new(
+        "config_file_alerting",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        "",
+    );
+    let store = site.migrate().await;
+    let file = site.dir.path().join("alerting.toml");
+    std::fs::write(&file, ALERTING).unwrap();
+    let f = file.to_str().unwrap();
+    let (code, text) = run(&site, &["config", "apply", f]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("+ channel ops-line")
+            && text.contains("+ alert_rule cpu-high")
+            && text.contains("+ report_subscription weekly-usage"),
+        "{text}"
+    );
+    let (code, exported) = run(&site, &["config", "export"]);
+    assert_eq!(code, 0, "{exported}");
+    assert!(
+        exported.contains("[[alert_rule]]") && exported.contains("每週用量"),
+        "{exported}"
+    );
+    let back = site.dir.path().join("back.toml");
+    std::fs::write(&back, &exported).unwrap();
+    let (code, text) = run(&site, &["config", "apply", back.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("nothing to change"), "{text}");
+
+    // A bad cron is named by its path; nothing is written.
+    let rows = config_log::revision(&store).await.unwrap().rows;
+    std::fs::write(&file, ALERTING.replace("0 8 * * mon", "every monday")).unwrap();
+    let (code, text) = run(&site, &["config", "apply", f]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("report_subscription[0].cron"), "{text}");
+    assert_eq!(config_log::revision(&store).await.unwrap().rows, rows);
+}

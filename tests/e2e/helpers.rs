@@ -415,3 +415,133 @@ impl Drop for PrivateClickHouse {
         self.stop();
     }
 }
+
+/// aiosmtpd (alerter/tests/smtp_sink.py) writing each mail as JSON into its directory.
+pub struct SmtpSink {
+    child: Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("alerter/tests/smtp_sink.py");
+        let python = std::env::var("GATEWATCH_TEST_PYTHON").unwrap_or_else(|_| {
+            if Path::new("/usr/bin/python3").exists() {
+                "/usr/bin/python3".into()
+            } else {
+                "python3".into()
+            }
+        });
+        let port = free_port();
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "aiosmtpd did not start");
+        SmtpSink { child, port, dir }
+    }
+
+    pub fn mails(&self) -> Vec<serde_json::Value> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SmtpSink {
+    /// The `[alerter.smtp]` block that sends to this sink.
+    pub fn alerter_toml(&self) -> String {
+        format!(
+            "[alerter.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"gatewatch@example.tw\"\n",
+            self.port
+        )
+    }
+}
+
+/// Writes one entity (version 1 or a blind overwrite) straight into the configuration log, as
+/// the admin API would.
+pub async fn put_entity(
+    store: &Store,
+    kind: gatewatch_model::EntityKind,
+    id: &str,
+    body: &serde_json::Value,
+) {
+    gatewatch_store::config_log::write(
+        store,
+        "e2e",
+        "",
+        &[gatewatch_store::config_log::Change {
+            kind,
+            id: id.into(),
+            body: body.to_string(),
+            deleted: false,
+            expected_version: None,
+        }],
+        chrono::Utc::now().timestamp_micros(),
+    )
+    .await
+    .unwrap();
+}
+
+/// One node sample of `node` at CPU `cpu_pct`, now, written to `node_metrics`.
+pub async fn insert_cpu_sample(store: &Store, node: &str, cpu_pct: f32) {
+    use gatewatch_store::rows::NodeMetricRow;
+    let s = gatewatch_model::NodeSample {
+        ts_us: chrono::Utc::now().timestamp_micros(),
+        node: node.into(),
+        role: "gateway".into(),
+        cpu_pct,
+        mem_used_bytes: 1,
+        mem_total_bytes: 2,
+        rss_bytes: 1,
+        disks: Vec::new(),
+        backlog: Default::default(),
+    };
+    let mut ins = store
+        .client()
+        .insert::<NodeMetricRow<'_>>("node_metrics")
+        .await
+        .unwrap();
+    ins.write(&NodeMetricRow::new(&s, uuid::Uuid::new_v4()))
+        .await
+        .unwrap();
+    ins.end().await.unwrap();
+}
+
+impl Site {
+    /// Adds `lines` at the top of the configuration's `[section]` (which `Site::new` writes).
+    pub fn tune(&self, section: &str, lines: &str) {
+        let cfg = std::fs::read_to_string(self.config_path()).unwrap();
+        let head = format!("[{section}]\n");
+        assert!(
+            cfg.contains(&head),
+            "no [{section}] in the site's configuration"
+        );
+        let cfg = cfg.replacen(&head, &format!("{head}{lines}\n"), 1);
+        std::fs::write(self.config_path(), cfg).unwrap();
+    }
+}

@@ -11,9 +11,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,63 +18,6 @@ const PW: &str = "a long test password";
 /// LINE ids the fake API takes and refuses.
 pub(crate) const OK: &str = "U00000000000000000000000000000001";
 const BAD: &str = "Ubbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-
-/// aiosmtpd (alerter/tests/smtp_sink.py) writing each mail as JSON into its directory.
-pub(crate) struct SmtpSink {
-    child: Child,
-    pub(crate) port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl SmtpSink {
-    pub(crate) fn start() -> SmtpSink {
-        let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("alerter/tests/smtp_sink.py");
-        let python = std::env::var("GATEWATCH_TEST_PYTHON").unwrap_or_else(|_| {
-            if Path::new("/usr/bin/python3").exists() {
-                "/usr/bin/python3".into()
-            } else {
-                "python3".into()
-            }
-        });
-        let port = free_port();
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .arg(port.to_string())
-            .arg(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "aiosmtpd did not start");
-        SmtpSink { child, port, dir }
-    }
-
-    pub(crate) fn mails(&self) -> Vec<Value> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// What the fake LINE API was sent: (authorization header, retry key, body).
 pub(crate) type Pushes = Arc<Mutex<Vec<(String, String, Value)>>>;
@@ -472,9 +412,7 @@ async fn webhook_test_sends_are_signed_and_verified_by_the_receiver() {
         &gatewatch_migrations::testing::clickhouse_url(),
         &extra,
     );
-    let cfg = std::fs::read_to_string(site.config_path()).unwrap();
-    let cfg = cfg.replacen("[alerter]\n", "[alerter]\nlanguage = \"en\"\n", 1);
-    std::fs::write(site.config_path(), cfg).unwrap();
+    site.tune("alerter", "language = \"en\"");
     let store = site.migrate().await;
     add_user(&site, "boss", "admin", PW);
     let _alerter = site.start("alerter").await;
