@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test against real parts: installs and starts what the tests need (ClickHouse and
-# aiosmtpd from Debian's packages), checks formatting and lints, then runs the whole workspace's tests.
+# Runs every test against real parts: installs and starts what the tests need (ClickHouse,
+# aiosmtpd, chromium and chromedriver from Debian's packages), checks formatting and lints, then runs the whole workspace's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . ops/lib/common.sh
@@ -13,6 +13,8 @@ apt_install python3-aiosmtpd
 # Charts draw Chinese API names: the chart tests insist on a CJK font (Noto Sans CJK TC), and
 # check that a Latin-only one (DejaVu) is known to lack Chinese.
 apt_install fonts-noto-cjk fonts-dejavu-core
+# The web UI's tests (tests/e2e/ui/) drive a real headless Chromium through chromedriver.
+apt_install chromium chromium-driver
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

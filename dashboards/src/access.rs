@@ -111,6 +111,22 @@ pub fn rules() -> Vec<Rule> {
         (200, None),
     );
     add(
+        Method::GET,
+        "/",
+        Public,
+        "The web UI (index.html; pages are hash routes)",
+        None,
+        (200, None),
+    );
+    add(
+        Method::GET,
+        "/ui/{*file}",
+        Public,
+        "The web UI's static files (ETag, 304)",
+        None,
+        (200, None),
+    );
+    add(
         Method::POST,
         "/api/v1/login",
         Public,

@@ -1,6 +1,7 @@
-//! Dashboards: the admin API (`/api/v1/`), login, roles and audit. (The web UI's pages are
-//! still to come.)
+//! Dashboards: the web UI and the admin API (`/api/v1/`), login, roles and audit.
 //!
+//! - [`ui`]: the web UI's static files (`dashboards/ui/`), embedded and served at `/` and
+//!   `/ui/<file>` with a strict CSP; the app is a client of the admin and report APIs.
 //! - [`access`]: the one table of routes and what each needs (public, logged in, or a
 //!   [`Permission`]); the middleware in [`auth`] applies it to every request.
 //! - [`auth`]: passwords (argon2id), signed session cookies, bearer tokens, CSRF, lockout.
@@ -38,6 +39,7 @@ pub mod random;
 pub mod report_runs;
 pub mod table;
 pub mod test_send;
+pub mod ui;
 pub mod users;
 pub mod write;
 
@@ -139,6 +141,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/openapi.json", get(openapi_json))
+        .route("/", get(ui::index))
+        .route("/ui/{*file}", get(ui::file))
         .route("/api/v1/login", post(me::login))
         .route("/api/v1/logout", post(me::logout))
         .route("/api/v1/me", get(me::me))

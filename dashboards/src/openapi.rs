@@ -40,7 +40,12 @@ pub fn document(rules: &[Rule]) -> OpenApi {
             .description(Some(needs))
             .operation_id(Some(format!("{} {}", r.method, r.path)));
         for seg in r.path.split('/') {
-            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            if let Some(name) = seg
+                .strip_prefix('{')
+                .and_then(|s| s.strip_suffix('}'))
+                // axum's catch-all `{*file}` is one parameter named `file`.
+                .map(|s| s.trim_start_matches('*'))
+            {
                 op = op.parameter(
                     ParameterBuilder::new()
                         .name(name)

@@ -1154,6 +1154,7 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
                 .path
                 .replace("{id}", &id)
                 .replace("{product}", "gp")
+                .replace("{*file}", "app.js")
                 .replace("{token_id}", &ids[&(*role, EntityKind::User, "token")]);
             let mut body = match (method, rule.path.as_str()) {
                 (_, "/api/v1/login") => json!({"user": format!("u-{role}"), "password": PW}),

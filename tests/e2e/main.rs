@@ -22,4 +22,5 @@ mod reports_detail;
 mod routing;
 mod spine;
 mod test_send;
+mod ui;
 mod ui_apis;

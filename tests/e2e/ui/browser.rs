@@ -1,0 +1,247 @@
+//! A real browser for the UI tests: Debian's chromium, driven through chromedriver (WebDriver)
+//! with fantoccini. `ops/test.sh` installs both. Each [`Browser`] has its own chromedriver on
+//! a free port and a fresh profile directory; both go when it is dropped. Every wait is
+//! bounded ([`WAIT`]) and fails with what the page showed.
+
+use crate::helpers::free_port;
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The longest any one wait for the page lasts.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A laptop screen.
+pub const LAPTOP: (u32, u32) = (1366, 900);
+/// A phone (CSS pixels of a common handset).
+pub const PHONE: (u32, u32) = (390, 844);
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+    /// `http://127.0.0.1:<dashboards port>`
+    pub base: String,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless chromium session for the site at `dashboards`.
+    pub async fn start(dashboards: SocketAddr) -> Browser {
+        for bin in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                std::path::Path::new(bin).exists(),
+                "{bin} is missing: ops/test.sh installs Debian's chromium and chromium-driver"
+            );
+        }
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = tempfile::tempdir().unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        // The flags the machine's notes ask for: no sandbox (root), and nothing that phones
+        // home (this machine's network is closed; those connections fail by the dozen).
+        let args = vec![
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            "--hide-scrollbars".into(),
+            "--lang=en-US".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+            format!("--window-size={},{}", LAPTOP.0, LAPTOP.1),
+        ];
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": CHROMIUM, "args": args}),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        // chromedriver takes a moment to listen; retry the session until it does.
+        let client = loop {
+            match ClientBuilder::new(connector.clone())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("no chromium session through chromedriver at {url}: {e}"),
+            }
+        };
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+            base: format!("http://{dashboards}"),
+        }
+    }
+
+    /// Opens `/#/<route>` (or `/` for an empty route).
+    pub async fn open(&self, route: &str) {
+        let url = if route.is_empty() {
+            format!("{}/", self.base)
+        } else {
+            format!("{}/#/{route}", self.base)
+        };
+        self.client.goto(&url).await.unwrap();
+    }
+
+    /// The first element matching `css`, waiting for it.
+    pub async fn find(&self, css: &str) -> Element {
+        match self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .every(Duration::from_millis(100))
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => panic!(
+                "no {css} within {WAIT:?}: {e}\npage: {}",
+                self.body_text().await
+            ),
+        }
+    }
+
+    /// Waits until the text of the first `css` element contains `want`; returns the text.
+    pub async fn wait_text(&self, css: &str, want: &str) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut last = String::new();
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if let Ok(t) = e.text().await {
+                    if t.contains(want) {
+                        return t;
+                    }
+                    last = t;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{css} did not come to say {want:?} within {WAIT:?}; it says {last:?}\npage: {}",
+            self.body_text().await
+        );
+    }
+
+    /// Waits until `script` (a JS expression) is truthy.
+    pub async fn wait_js(&self, what: &str, script: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::time::Instant::now() < deadline {
+            let v = self
+                .client
+                .execute(&format!("return !!({script});"), vec![])
+                .await
+                .unwrap_or(Value::Bool(false));
+            if v == Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{what}: ({script}) not true within {WAIT:?}\npage: {}",
+            self.body_text().await
+        );
+    }
+
+    pub async fn body_text(&self) -> String {
+        match self.client.find(Locator::Css("body")).await {
+            Ok(b) => b.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Sets an input's value as typing would (the app's inputs are controlled by Preact,
+    /// which listens for `input` events).
+    pub async fn fill(&self, css: &str, value: &str) {
+        self.find(css).await;
+        self.client
+            .execute(
+                "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+                 e.dispatchEvent(new Event('input', {bubbles: true}));",
+                vec![json!(css), json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
+    }
+
+    /// `fetch(path)` from the page, with the session's cookie and its CSRF token (read from
+    /// `GET /api/v1/me`, as the app does): the status and the body's text.
+    pub async fn fetch(&self, method: &str, path: &str) -> (u16, String) {
+        let v = self
+            .client
+            .execute_async(
+                r#"const [method, path, done] = arguments;
+                   fetch('/api/v1/me', {credentials: 'same-origin'})
+                     .then(r => r.ok ? r.json() : {})
+                     .then(me => fetch(path, {method, credentials: 'same-origin',
+                        headers: {'Content-Type': 'application/json',
+                                  'X-CSRF-Token': me.csrf_token || ''},
+                        body: method === 'GET' ? undefined : '{}'}))
+                     .then(r => r.text().then(t => done([r.status, t])))
+                     .catch(e => done([0, String(e)]));"#,
+                vec![json!(method), json!(path)],
+            )
+            .await
+            .unwrap();
+        (
+            v[0].as_u64().unwrap_or(0) as u16,
+            v[1].as_str().unwrap_or("").to_string(),
+        )
+    }
+
+    pub async fn resize(&self, (w, h): (u32, u32)) {
+        self.client.set_window_size(w, h).await.unwrap();
+    }
+
+    /// Saves the window to `target/screenshots/<name>.png`; returns the path.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// Ends the session and chromedriver.
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // chromedriver ends its chromium with it.
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}

@@ -1,0 +1,5 @@
+//! The web UI: its files as served (security headers, ETags, 304, 404) and, in a real headless
+//! Chromium driven through chromedriver, what each role sees and may do.
+mod browser;
+mod roles;
+mod serving;
