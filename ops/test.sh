@@ -21,7 +21,8 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
-# Tests that need ClickHouse each use a database of their own (gwt_<name>), so they run in
+# Tests that need ClickHouse each use a database of their own (gwt_<name>; another prefix with
+# GATEWATCH_TEST_DB_PREFIX, for a second run against the same server), so they run in
 # parallel; tests that stop a server start a private one on other ports.
 mkdir -p target
 set +e

@@ -10,11 +10,18 @@ pub fn clickhouse_url() -> String {
     std::env::var("GATEWATCH_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
 }
 
-/// Drops and re-creates database `gwt_<name>` and applies the schema.
+/// The database of test `name`: `gwt_<name>`, or `<GATEWATCH_TEST_DB_PREFIX><name>`, so two
+/// runs of the suite against one server (two worktrees, or a run beside CI) keep apart.
+pub fn test_database(name: &str) -> String {
+    let prefix = std::env::var("GATEWATCH_TEST_DB_PREFIX").unwrap_or_else(|_| "gwt_".into());
+    format!("{prefix}{name}")
+}
+
+/// Drops and re-creates database [`test_database`]`(name)` and applies the schema.
 pub async fn migrated_store(name: &str) -> Store {
     let store = Store::new(StoreConfig {
         url: clickhouse_url(),
-        database: format!("gwt_{name}"),
+        database: test_database(name),
         ..StoreConfig::default()
     });
     store

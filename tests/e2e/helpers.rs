@@ -48,7 +48,7 @@ impl Site {
             alerter: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             reports: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             clickhouse_url: clickhouse_url.to_string(),
-            database: format!("gwt_{name}"),
+            database: gatewatch_migrations::testing::test_database(name),
             dir,
         };
         let toml = format!(
