@@ -155,34 +155,13 @@ pub struct EventQuery {
     pub limit: u64,
 }
 
-/// Events in the window, newest first.
+/// Events in the window, newest first: the first page of [`page_events`].
 pub async fn read_events(store: &Store, q: &EventQuery) -> Result<Vec<AlertEvent>> {
-    let mut sql = String::from(
-        "SELECT ts, ts_us, rule_id, rule_version, scope_key, event, phase, severity, value, \
-         threshold, channel, recipient, notification_id, attempt, result, detail, alerter \
-         FROM alert_events WHERE ts >= toDateTime(?) AND ts <= toDateTime(?) \
-         AND ts_us >= ? AND ts_us < ?",
-    );
-    if q.rule_id.is_some() {
-        sql.push_str(" AND rule_id = ?");
-    }
-    sql.push_str(" ORDER BY ts_us DESC LIMIT ?");
-    let mut query = store
-        .client()
-        .query(&sql)
-        .bind(secs_of_us(q.from_us))
-        .bind(secs_of_us(q.to_us))
-        .bind(q.from_us)
-        .bind(q.to_us);
-    if let Some(r) = &q.rule_id {
-        query = query.bind(r.as_str());
-    }
-    let rows: Vec<EventRow> = query
-        .bind(q.limit)
-        .fetch_all()
-        .await
-        .map_err(|e| store.err(&sql, e))?;
-    Ok(rows.into_iter().map(AlertEvent::from).collect())
+    Ok(page_events(store, q, None)
+        .await?
+        .into_iter()
+        .map(|p| p.event)
+        .collect())
 }
 
 /// Of `ids`, the notifications `alert_events` shows as sent (result `sent`) since `since_us`:
