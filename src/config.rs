@@ -5,6 +5,7 @@
 //! url` is `GATEWATCH_CLICKHOUSE_URL`, `data_dir` is `GATEWATCH_DATA_DIR`; the environment
 //! wins over the file, command-line flags win over both.
 
+use gatewatch_model::smtp::{SmtpConfig, SmtpTls};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -445,7 +446,7 @@ pub struct Config {
     pub reports_retries: u32,
     pub reports_backoff: Duration,
     /// `[reports.smtp]`, or else `[alerter.smtp]`; `None`: report mail is not sent.
-    pub reports_smtp: Option<gatewatch_reports::schedule::mail::SmtpConfig>,
+    pub reports_smtp: Option<SmtpConfig>,
     /// `None`: retention is off.
     pub retention: Option<gatewatch_reports::retention::RetentionPolicy>,
     /// `[reports] font`; `None`: search Debian's font paths.
@@ -782,69 +783,11 @@ impl FileConfig {
 
 /// `[alerter]`'s notification settings, checked.
 fn alerter(a: &AlerterSection) -> Result<gatewatch_alerter::AlerterConfig, ConfigError> {
-    use gatewatch_alerter::notify::{LineConfig, Secrets, SmtpConfig, SmtpTls};
+    use gatewatch_alerter::notify::{LineConfig, Secrets};
     if a.retries > 10 {
         return Err(bad("alerter.retries", "must be 0 to 10"));
     }
-    let s = &a.smtp;
-    let smtp = if s.host.is_empty() {
-        None
-    } else {
-        let tls = match s.tls.as_str() {
-            "none" => SmtpTls::None,
-            "starttls" => SmtpTls::Starttls,
-            "tls" => SmtpTls::Tls,
-            other => {
-                return Err(bad(
-                    "alerter.smtp.tls",
-                    format!("{other:?} is not one of none, starttls, tls"),
-                ))
-            }
-        };
-        // `Name <address>` or a bare address.
-        let address = match (s.from.rfind('<'), s.from.ends_with('>')) {
-            (Some(i), true) => &s.from[i + 1..s.from.len() - 1],
-            _ => s.from.trim(),
-        };
-        if !gatewatch_model::user::looks_like_email(address) {
-            return Err(bad(
-                "alerter.smtp.from",
-                format!(
-                    "{:?} is not an e-mail address (set it when host is set)",
-                    s.from
-                ),
-            ));
-        }
-        positive("alerter.smtp.timeout_secs", s.timeout_secs)?;
-        let ca_pem = if s.ca_file.is_empty() {
-            None
-        } else {
-            let pem = std::fs::read(&s.ca_file).map_err(|e| {
-                bad(
-                    "alerter.smtp.ca_file",
-                    format!("cannot read {:?}: {e}", s.ca_file),
-                )
-            })?;
-            if !pem.starts_with(b"-----BEGIN") {
-                return Err(bad("alerter.smtp.ca_file", "is not a PEM certificate"));
-            }
-            Some(pem)
-        };
-        Some(SmtpConfig {
-            host: s.host.clone(),
-            port: if s.port == 0 {
-                tls.default_port()
-            } else {
-                s.port
-            },
-            tls,
-            user: s.user.clone(),
-            password: s.password.clone(),
-            from: s.from.clone(),
-            timeout: Duration::from_secs(s.timeout_secs),
-            ca_pem,
-        })
-    };
+    let smtp = smtp_server("alerter.smtp", &a.smtp)?;
     let l = &a.line;
     let uri: http::Uri = l.base_url.parse().map_err(|e| {
         bad(
@@ -885,11 +828,7 @@ fn alerter(a: &AlerterSection) -> Result<gatewatch_alerter::AlerterConfig, Confi
 
 /// `[reports]`' SMTP server: its own when `[reports.smtp] host` is set, else `[alerter.smtp]`'s;
 /// errors name the section the settings came from.
-fn reports_smtp(
-    r: &ReportsSection,
-    a: &AlerterSection,
-) -> Result<Option<gatewatch_reports::schedule::mail::SmtpConfig>, ConfigError> {
-    use gatewatch_reports::schedule::mail::{SmtpConfig, SmtpTls};
+fn reports_smtp(r: &ReportsSection, a: &AlerterSection) -> Result<Option<SmtpConfig>, ConfigError> {
     positive("reports.poll_ms", r.poll_ms)?;
     if r.lease_ttl_ms < 2 * r.poll_ms {
         return Err(bad(
@@ -906,6 +845,11 @@ fn reports_smtp(
     } else {
         ("reports.smtp", &r.smtp)
     };
+    smtp_server(key, s)
+}
+
+/// An SMTP section (`key` names it in errors), checked: `None` when no host is set.
+fn smtp_server(key: &str, s: &SmtpSection) -> Result<Option<SmtpConfig>, ConfigError> {
     if s.host.is_empty() {
         return Ok(None);
     }
@@ -920,6 +864,7 @@ fn reports_smtp(
             ))
         }
     };
+    // `Name <address>` or a bare address.
     let address = match (s.from.rfind('<'), s.from.ends_with('>')) {
         (Some(i), true) => &s.from[i + 1..s.from.len() - 1],
         _ => s.from.trim(),

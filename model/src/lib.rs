@@ -19,6 +19,7 @@ pub mod outcome;
 pub mod report;
 pub mod report_subscription;
 pub mod secret;
+pub mod smtp;
 pub mod user;
 
 pub use access::{ApiKeySpec, ApiSet, GroupSpec, ProductSpec};

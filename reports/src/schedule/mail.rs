@@ -18,60 +18,11 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use std::time::Duration;
 
 /// The chart's Content-ID (without the angle brackets).
 pub const CHART_CID: &str = "chart@gatewatch";
 
-/// How the SMTP connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpTls {
-    None,
-    Starttls,
-    Tls,
-}
-
-impl SmtpTls {
-    /// The usual port for the mode: 25, 587, 465.
-    pub fn default_port(self) -> u16 {
-        match self {
-            SmtpTls::None => 25,
-            SmtpTls::Starttls => 587,
-            SmtpTls::Tls => 465,
-        }
-    }
-}
-
-/// `[reports.smtp]` (or `[alerter.smtp]`), checked by the binary.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
-    pub tls: SmtpTls,
-    /// Empty: no AUTH.
-    pub user: String,
-    pub password: String,
-    /// `From:` (`gatewatch <reports@example.tw>` or a bare address).
-    pub from: String,
-    /// Per SMTP command.
-    pub timeout: Duration,
-    /// Extra trusted root certificate (PEM).
-    pub ca_pem: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for SmtpConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmtpConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("tls", &self.tls)
-            .field("user", &self.user)
-            .field("password", &"********")
-            .field("from", &self.from)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
+pub use gatewatch_model::smtp::{SmtpConfig, SmtpTls};
 
 /// Why a mail did not go.
 #[derive(Debug, thiserror::Error)]
