@@ -52,6 +52,20 @@ pub static ASSETS: &[Asset] = &[
     asset!("pages/password.js", JS),
     asset!("pages/overview.js", JS),
     asset!("pages/placeholder.js", JS),
+    // the nodes page (its modules go under this line)
+    asset!("pages/nodes.js", JS),
+    // the alerts page (its modules go under this line)
+    asset!("pages/alerts.js", JS),
+    // the reports page (its modules go under this line)
+    asset!("pages/reports.js", JS),
+    // the calls page (its modules go under this line)
+    asset!("pages/calls.js", JS),
+    // the config page (its modules go under this line)
+    asset!("pages/config.js", JS),
+    // the users page (its modules go under this line)
+    asset!("pages/users.js", JS),
+    // the audit page (its modules go under this line)
+    asset!("pages/audit.js", JS),
     asset!("i18n/en.json", JSON),
     asset!("i18n/zh-TW.json", JSON),
     asset!("vendor/preact-htm.module.js", JS),

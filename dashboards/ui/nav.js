@@ -19,13 +19,13 @@ import { t } from './i18n.js';
 
 export const PAGES = [
   { id: 'overview', perm: null, label: () => t('nav.overview'), load: () => import('./pages/overview.js') },
-  { id: 'nodes', perm: 'read_nodes', label: () => t('nav.nodes') },
-  { id: 'alerts', perm: 'write_alert_rules', label: () => t('nav.alerts') },
-  { id: 'reports', perm: 'write_report_subscriptions', label: () => t('nav.reports') },
-  { id: 'calls', perm: 'read_call_detail', label: () => t('nav.calls') },
-  { id: 'config', perm: 'write_gateway_config', label: () => t('nav.config') },
-  { id: 'users', perm: 'manage_users', label: () => t('nav.users') },
-  { id: 'audit', perm: 'read_audit_log', label: () => t('nav.audit') },
+  { id: 'nodes', perm: 'read_nodes', label: () => t('nav.nodes'), load: () => import('./pages/nodes.js') },
+  { id: 'alerts', perm: 'write_alert_rules', label: () => t('nav.alerts'), load: () => import('./pages/alerts.js') },
+  { id: 'reports', perm: 'write_report_subscriptions', label: () => t('nav.reports'), load: () => import('./pages/reports.js') },
+  { id: 'calls', perm: 'read_call_detail', label: () => t('nav.calls'), load: () => import('./pages/calls.js') },
+  { id: 'config', perm: 'write_gateway_config', label: () => t('nav.config'), load: () => import('./pages/config.js') },
+  { id: 'users', perm: 'manage_users', label: () => t('nav.users'), load: () => import('./pages/users.js') },
+  { id: 'audit', perm: 'read_audit_log', label: () => t('nav.audit'), load: () => import('./pages/audit.js') },
 ];
 
 /** The pages `permissions` may use, in table order. */

@@ -3,3 +3,14 @@
 mod browser;
 mod roles;
 mod serving;
+
+// One file per page's browser tests.
+mod alerts_page;
+
+mod calls_page;
+
+mod config_page;
+
+mod nodes_page;
+
+mod reports_page;

@@ -1,0 +1,11 @@
+// The Call search page (issue 7). A stub until its module lands: the header and an empty state.
+import { html } from '../vendor/preact-htm.module.js';
+import { t } from '../i18n.js';
+import { PageHeader, Card, Empty } from '../components.js';
+
+export default function CallsPage() {
+  return html`<div class="page" data-page="calls">
+    <${PageHeader} title=${t('calls.title')} subtitle=${t('calls.subtitle')} />
+    <${Card}><${Empty} title=${t('page.coming_title')} hint=${t('page.coming_hint')} /><//>
+  </div>`;
+}

@@ -1,0 +1,1 @@
+//! The alerts page in a real browser (issue 7).

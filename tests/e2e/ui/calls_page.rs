@@ -1,0 +1,1 @@
+//! The calls page in a real browser (issue 7).

@@ -1,0 +1,1 @@
+//! The config page in a real browser (issue 7).

@@ -1,0 +1,1 @@
+//! The nodes page in a real browser (issue 7).

@@ -1,0 +1,1 @@
+//! The reports page in a real browser (issue 7).
