@@ -165,6 +165,9 @@ pub struct ReportsSection {
     pub retries: u32,
     /// Pause before the first retry, in seconds; doubled each time, at most 15 minutes.
     pub retry_backoff_secs: u64,
+    /// How late a scheduled mail missed while no reports process could send (a restart, a
+    /// failover) is still sent, in seconds (0: never; at most 7 days).
+    pub catch_up_secs: u64,
     /// The SMTP server report mail goes through; no host: `[alerter.smtp]`'s.
     pub smtp: SmtpSection,
     /// The chart font: a .ttf, .otf or .ttc file that has Chinese (API names are drawn in
@@ -180,6 +183,7 @@ impl Default for ReportsSection {
             lease_ttl_ms: 15_000,
             retries: 3,
             retry_backoff_secs: 60,
+            catch_up_secs: 6 * 3600,
             smtp: SmtpSection::default(),
             font: String::new(),
         }
@@ -445,6 +449,7 @@ pub struct Config {
     pub reports_lease_ttl: Duration,
     pub reports_retries: u32,
     pub reports_backoff: Duration,
+    pub reports_catch_up: Duration,
     /// `[reports.smtp]`, or else `[alerter.smtp]`; `None`: report mail is not sent.
     pub reports_smtp: Option<SmtpConfig>,
     /// `None`: retention is off.
@@ -770,6 +775,7 @@ impl FileConfig {
             reports_lease_ttl: Duration::from_millis(self.reports.lease_ttl_ms),
             reports_retries: self.reports.retries,
             reports_backoff: Duration::from_secs(self.reports.retry_backoff_secs),
+            reports_catch_up: Duration::from_secs(self.reports.catch_up_secs),
             reports_smtp: reports_smtp(&self.reports, &self.alerter)?,
             retention: retention(&self.retention)?,
             // A font that cannot be read is not a reason to refuse to start: the chart code
@@ -840,6 +846,12 @@ fn reports_smtp(r: &ReportsSection, a: &AlerterSection) -> Result<Option<SmtpCon
         return Err(bad("reports.retries", "must be 0 to 10"));
     }
     positive("reports.retry_backoff_secs", r.retry_backoff_secs)?;
+    if r.catch_up_secs > 7 * 86_400 {
+        return Err(bad(
+            "reports.catch_up_secs",
+            "must be at most 604800 (7 days); 0 turns catching up off",
+        ));
+    }
     let (key, s) = if r.smtp.host.is_empty() {
         ("alerter.smtp", &a.smtp)
     } else {
@@ -1391,6 +1403,7 @@ mod reports_tests {
         );
         for (text, want) in [
             ("[reports]\nretries = 11", "reports.retries"),
+            ("[reports]\ncatch_up_secs = 604801", "reports.catch_up_secs"),
             ("[reports]\npoll_ms = 0", "reports.poll_ms"),
             (
                 "[reports]\npoll_ms = 5000\nlease_ttl_ms = 6000",

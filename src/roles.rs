@@ -186,6 +186,7 @@ fn report_scheduler(
     c.lease_ttl = config.reports_lease_ttl;
     c.retries = config.reports_retries;
     c.backoff_first = config.reports_backoff;
+    c.catch_up = config.reports_catch_up;
     c.smtp = config.reports_smtp.clone();
     c.retention = config.retention;
     tracing::info!(smtp = ?c.smtp.as_ref().map(|s| format!("{}:{}", s.host, s.port)), retention = ?c.retention, "reports scheduler");

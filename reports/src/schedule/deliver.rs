@@ -18,6 +18,12 @@ struct Failure {
     retryable: bool,
 }
 
+/// Why a fired slot is not sent by this process.
+enum Skip {
+    NotHolder,
+    OnRecord,
+}
+
 /// Tries of the checks before a run when ClickHouse does not answer, a second apart: a short
 /// outage at the scheduled time does not lose the mail.
 const CHECK_TRIES: u32 = 5;
@@ -29,25 +35,36 @@ pub async fn fire(shared: Arc<Shared>, sub: Arc<Subscription>, slot: DateTime<Ut
     let secs = slot.timestamp();
     let run_id = report_runs::run_id(&sub.id, secs);
     let scheduled_for = u32::try_from(secs).unwrap_or(0);
+    if !shared.claim(&run_id, secs) {
+        tracing::debug!(run_id, "already fired in this process");
+        return;
+    }
     let mut tries = 0;
     let go = loop {
         tries += 1;
         let checked = async {
             if !alerts::holds(store, LEASE, holder, now_us()).await? {
-                return Ok::<_, gatewatch_store::Error>(Some(
-                    "not the lease holder; another reports process sends",
-                ));
+                return Ok::<_, gatewatch_store::Error>(Some(Skip::NotHolder));
             }
             if report_runs::exists(store, &sub.id, scheduled_for, &run_id).await? {
-                return Ok(Some("run already on record; not sending again"));
+                return Ok(Some(Skip::OnRecord));
             }
             Ok(None)
         }
         .await;
         match checked {
             Ok(None) => break true,
-            Ok(Some(why)) => {
-                tracing::debug!(run_id, why);
+            Ok(Some(Skip::OnRecord)) => {
+                tracing::debug!(run_id, "run already on record; not sending again");
+                break false;
+            }
+            Ok(Some(Skip::NotHolder)) => {
+                // Whoever holds the lease sends it, now or when it catches up.
+                tracing::debug!(
+                    run_id,
+                    "not the lease holder; another reports process sends"
+                );
+                shared.release(&run_id);
                 break false;
             }
             Err(e) if e.is_retryable() && tries < CHECK_TRIES => {
@@ -55,7 +72,9 @@ pub async fn fire(shared: Arc<Shared>, sub: Arc<Subscription>, slot: DateTime<Ut
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
             Err(e) => {
-                tracing::error!(run_id, error = %e, "cannot check the lease and runs; not sending");
+                tracing::error!(run_id, error = %e, "cannot check the lease and runs; not sending now");
+                // The catch-up tries again once ClickHouse answers.
+                shared.release(&run_id);
                 break false;
             }
         }

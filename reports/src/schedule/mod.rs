@@ -18,8 +18,14 @@
 //! - Retention ([`crate::retention`]) runs once at start and daily at 03:30 in the site's
 //!   zone, by the lease holder.
 //!
-//! What is left: a slot that fires while no process holds the lease (the holder died less than
-//! a lease's time ago) is not sent later.
+//! - Catch-up: a slot that fired while no process held the lease (the holder had died less
+//!   than a lease's time before), or while none ran at all, is sent late by the next holder:
+//!   every `poll` the holder looks at each subscription's latest slot and fires it when it is
+//!   less than `catch_up` old, not older than the subscription's current version, and not on
+//!   record. The cron job and the catch-up may find the same slot; `Shared::claimed` lets
+//!   only the first go on in a process, `report_runs` across processes.
+//!
+//! What is left: a run left `retrying` by a process that died is not finished by another.
 
 pub mod deliver;
 pub mod http;
@@ -36,7 +42,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use uuid::Uuid;
@@ -72,6 +78,8 @@ pub struct ScheduleConfig {
     pub retention: Option<RetentionPolicy>,
     /// When retention runs (six-field cron in the site's zone).
     pub retention_cron: String,
+    /// How late a missed slot is still sent (zero: never).
+    pub catch_up: Duration,
 }
 
 impl ScheduleConfig {
@@ -89,6 +97,7 @@ impl ScheduleConfig {
             smtp: None,
             retention: Some(RetentionPolicy::default()),
             retention_cron: "0 30 3 * * *".into(),
+            catch_up: Duration::from_secs(6 * 3600),
         }
     }
 
@@ -202,6 +211,26 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Addresses per role, from the last read of the configuration.
     pub subs: RwLock<Subscriptions>,
+    /// Run ids this process has fired (run id → slot, in seconds), so that the cron job and
+    /// the catch-up never both send one slot.
+    pub claimed: Mutex<HashMap<String, i64>>,
+}
+
+impl Shared {
+    /// Claims `run_id` for this process; false when it was already claimed.
+    pub fn claim(&self, run_id: &str, slot_secs: i64) -> bool {
+        match self.claimed.lock() {
+            Ok(mut c) => c.insert(run_id.to_string(), slot_secs).is_none(),
+            Err(_) => false,
+        }
+    }
+
+    /// Gives a claim up (the run did not go ahead here: another may send it later).
+    pub fn release(&self, run_id: &str) {
+        if let Ok(mut c) = self.claimed.lock() {
+            c.remove(run_id);
+        }
+    }
 }
 
 /// Errors starting the scheduler.
@@ -244,6 +273,7 @@ impl Scheduler {
                 source,
                 metrics: Arc::new(Metrics::default()),
                 subs: RwLock::new(Subscriptions::default()),
+                claimed: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -343,6 +373,9 @@ impl Scheduler {
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the configuration log's revision")
                 }
+            }
+            if holding && revision.is_some() {
+                catch_up(&shared, Utc::now());
             }
             tokio::select! {
                 _ = &mut stop => break,
@@ -461,6 +494,51 @@ fn job_of(shared: &Arc<Shared>, sub: &Subscription) -> Result<Job, String> {
     .map_err(|e| e.to_string())
 }
 
+/// The slot of `sub` to catch up at `now`, if any: its latest, when that is at most
+/// `window` old and not before the subscription's current version.
+pub fn missed_slot(
+    sub: &Subscription,
+    site_tz: Tz,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if !sub.spec.enabled || window.is_zero() {
+        return None;
+    }
+    let cron = parse_cron(&sub.spec.cron).ok()?;
+    let slot = slot_at_or_before(&cron, sub.spec.zone(site_tz), now)?;
+    let age = now.signed_duration_since(slot).to_std().ok()?;
+    (age <= window && slot.timestamp_micros() >= sub.since_us).then_some(slot)
+}
+
+/// Fires each subscription's missed slot not yet claimed here ([`deliver::fire`] then checks
+/// the lease and `report_runs`), and forgets claims too old to matter.
+fn catch_up(shared: &Arc<Shared>, now: DateTime<Utc>) {
+    let window = shared.config.catch_up;
+    let list = match shared.subs.read() {
+        Ok(s) => s.list.clone(),
+        Err(_) => return,
+    };
+    let horizon = now.timestamp() - i64::try_from(window.as_secs()).unwrap_or(i64::MAX / 2) - 3600;
+    if let Ok(mut c) = shared.claimed.lock() {
+        c.retain(|_, slot| *slot >= horizon);
+    }
+    for sub in list {
+        let Some(slot) = missed_slot(&sub, shared.config.site_tz, window, now) else {
+            continue;
+        };
+        let run_id = gatewatch_store::report_runs::run_id(&sub.id, slot.timestamp());
+        let claimed = shared
+            .claimed
+            .lock()
+            .map(|c| c.contains_key(&run_id))
+            .unwrap_or(true);
+        if !claimed {
+            tokio::spawn(deliver::fire(shared.clone(), Arc::new(sub), slot));
+        }
+    }
+}
+
 async fn retain(shared: &Shared, policy: &RetentionPolicy) {
     if !shared.metrics.lease_held.load(Ordering::Relaxed) {
         return;
@@ -476,5 +554,74 @@ async fn retain(shared: &Shared, policy: &RetentionPolicy) {
             }
         }
         Err(e) => tracing::error!(error = %e, "retention failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use gatewatch_model::{Entity, EntityKind};
+
+    fn sub(cron: &str, enabled: bool, since: DateTime<Utc>) -> Subscription {
+        let body = serde_json::json!({"name": "n", "report": "usage", "cron": cron,
+            "enabled": enabled, "recipients": {"emails": ["a@example.tw"]}});
+        let Ok(Entity::ReportSubscription(spec)) =
+            Entity::parse(EntityKind::ReportSubscription, "s", &body.to_string())
+        else {
+            panic!("not a subscription")
+        };
+        Subscription {
+            id: "s".into(),
+            version: 1,
+            since_us: since.timestamp_micros(),
+            spec,
+        }
+    }
+
+    #[test]
+    fn the_latest_slot_is_caught_up_within_the_window_and_after_the_version() {
+        let tz: Tz = "Asia/Taipei".parse().unwrap();
+        // 10:00 in Taipei; the daily slot is 08:00 Taipei = 00:00 UTC.
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap();
+        let slot = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+        let long_ago = now - chrono::Duration::days(3);
+        let h = |n: u64| Duration::from_secs(n * 3600);
+        let daily = sub("0 8 * * *", true, long_ago);
+        assert_eq!(missed_slot(&daily, tz, h(6), now), Some(slot));
+        assert_eq!(
+            missed_slot(&daily, tz, h(2), now),
+            Some(slot),
+            "exactly 2 h old"
+        );
+        assert_eq!(
+            missed_slot(&daily, tz, h(1), now),
+            None,
+            "older than the window"
+        );
+        assert_eq!(missed_slot(&daily, tz, Duration::ZERO, now), None, "off");
+        let disabled = sub("0 8 * * *", false, long_ago);
+        assert_eq!(missed_slot(&disabled, tz, h(6), now), None);
+        let written_after = sub("0 8 * * *", true, slot + chrono::Duration::minutes(5));
+        assert_eq!(missed_slot(&written_after, tz, h(6), now), None);
+        let written_at = sub("0 8 * * *", true, slot);
+        assert_eq!(missed_slot(&written_at, tz, h(6), now), Some(slot));
+    }
+
+    #[test]
+    fn a_claim_is_taken_once_until_released() {
+        let shared = Shared {
+            store: Store::new(gatewatch_store::StoreConfig::default()),
+            config: ScheduleConfig::new("t", chrono_tz::UTC),
+            mailer: None,
+            source: Arc::new(Catalog),
+            metrics: Arc::new(Metrics::default()),
+            subs: RwLock::new(Subscriptions::default()),
+            claimed: Mutex::new(HashMap::new()),
+        };
+        assert!(shared.claim("s@1", 1));
+        assert!(!shared.claim("s@1", 1));
+        shared.release("s@1");
+        assert!(shared.claim("s@1", 1));
     }
 }

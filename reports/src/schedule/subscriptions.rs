@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 pub struct Subscription {
     pub id: String,
     pub version: u64,
+    /// When this version was written (µs): slots before it are not caught up (they belong to
+    /// an earlier definition, or to no subscription at all).
+    pub since_us: i64,
     pub spec: ReportSubscriptionSpec,
 }
 
@@ -38,6 +41,7 @@ impl Subscriptions {
                 Ok(Entity::ReportSubscription(spec)) => s.list.push(Subscription {
                     id: e.id,
                     version: e.version,
+                    since_us: e.ts_us,
                     spec,
                 }),
                 Ok(Entity::User(u)) => {

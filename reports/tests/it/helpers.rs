@@ -179,7 +179,17 @@ impl ReportSource for HandMade {
 
 /// Writes entities into the configuration log.
 pub async fn put(store: &Store, kind: EntityKind, id: &str, body: serde_json::Value) {
-    let now = Utc::now().timestamp_micros();
+    put_at(store, kind, id, body, Utc::now().timestamp_micros()).await
+}
+
+/// [`put`], as if written at `at_us`.
+pub async fn put_at(
+    store: &Store,
+    kind: EntityKind,
+    id: &str,
+    body: serde_json::Value,
+    at_us: i64,
+) {
     config_log::write(
         store,
         "test",
@@ -191,7 +201,7 @@ pub async fn put(store: &Store, kind: EntityKind, id: &str, body: serde_json::Va
             deleted: false,
             expected_version: None,
         }],
-        now,
+        at_us,
     )
     .await
     .unwrap();

@@ -336,3 +336,143 @@ async fn subscription_changes_reach_the_running_scheduler() {
     let _ = stop_tx.send(true);
     task.await.unwrap().unwrap();
 }
+
+/// A daily subscription whose slot was 30 minutes ago (in the site's zone, Asia/Taipei),
+/// written `written_ago` before now.
+async fn daily_half_an_hour_ago(store: &Store, id: &str, written_ago: chrono::Duration) -> i64 {
+    let tz: Tz = "Asia/Taipei".parse().unwrap();
+    let slot = Utc::now() - chrono::Duration::minutes(30);
+    let local = slot.with_timezone(&tz);
+    use chrono::Timelike;
+    let cron = format!("{} {} * * *", local.minute(), local.hour());
+    put_at(
+        store,
+        EntityKind::ReportSubscription,
+        id,
+        serde_json::json!({
+            "name": "daily", "report": "traffic", "params": {"range": "15m"},
+            "cron": cron, "recipients": {"emails": ["ops@example.tw"]}
+        }),
+        (Utc::now() - written_ago).timestamp_micros(),
+    )
+    .await;
+    slot.timestamp() / 60 * 60
+}
+
+/// Runs a scheduler `holder` until `until` returns, then stops it.
+async fn with_scheduler<T>(
+    store: &Store,
+    holder: &str,
+    port: u16,
+    catch_up: Duration,
+    until: impl std::future::Future<Output = T>,
+) -> T {
+    let mut c = config(holder, port);
+    c.catch_up = catch_up;
+    let s = Scheduler::new(store.clone(), c, Arc::new(HandMade)).unwrap();
+    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(s.run(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }));
+    let out = until.await;
+    let _ = stop_tx.send(true);
+    task.await.unwrap().unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_missed_while_no_scheduler_ran_is_sent_late_exactly_once() {
+    let store = gatewatch_migrations::testing::migrated_store("rsched_catchup").await;
+    let sink = SmtpSink::start(free_port());
+    let slot = daily_half_an_hour_ago(&store, "late", chrono::Duration::hours(2)).await;
+    let six_hours = Duration::from_secs(6 * 3600);
+    // The first scheduler to hold the lease sends the missed slot.
+    let sent = with_scheduler(&store, "reports-a", sink.port, six_hours, async {
+        eventually(20, || async {
+            runs(&store, "late")
+                .await
+                .into_iter()
+                .find(|r| r.status == OK)
+        })
+        .await
+    })
+    .await
+    .expect("the missed slot was not sent within 20 s");
+    assert_eq!(i64::from(sent.scheduled_for), slot);
+    // A restart (another process, the lease handed over) does not send it again.
+    with_scheduler(&store, "reports-b", sink.port, six_hours, async {
+        eventually(10, || async {
+            let held = gatewatch_store::alerts::holds(
+                &store,
+                gatewatch_reports::schedule::LEASE,
+                "reports-b",
+                Utc::now().timestamp_micros(),
+            )
+            .await
+            .unwrap_or(false);
+            held.then_some(())
+        })
+        .await
+        .expect("reports-b never held the lease");
+        // Several polls as the holder.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    })
+    .await;
+    let rows = runs(&store, "late").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let id = format!("<report-late-{slot}@gatewatch>");
+    let mails: Vec<_> = sink
+        .mails()
+        .into_iter()
+        .filter(|m| m["message_id"] == id.as_str())
+        .collect();
+    assert_eq!(mails.len(), 1, "{:?}", sink.mails());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_catch_up_for_a_slot_before_the_subscription_or_when_turned_off() {
+    let store = gatewatch_migrations::testing::migrated_store("rsched_nocatchup").await;
+    let sink = SmtpSink::start(free_port());
+    // Written now: its slot half an hour ago belongs to no subscription.
+    daily_half_an_hour_ago(&store, "new", chrono::Duration::zero()).await;
+    // Written long before its slot, but catching up is off.
+    daily_half_an_hour_ago(&store, "old", chrono::Duration::hours(2)).await;
+    with_scheduler(&store, "solo", sink.port, Duration::ZERO, async {
+        eventually(10, || async {
+            gatewatch_store::alerts::holds(
+                &store,
+                gatewatch_reports::schedule::LEASE,
+                "solo",
+                Utc::now().timestamp_micros(),
+            )
+            .await
+            .unwrap_or(false)
+            .then_some(())
+        })
+        .await
+        .expect("never held the lease");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    })
+    .await;
+    assert!(runs(&store, "old").await.is_empty());
+    // With catching up on, the old one goes and the new one still does not.
+    with_scheduler(
+        &store,
+        "solo",
+        sink.port,
+        Duration::from_secs(3600),
+        async {
+            eventually(20, || async {
+                runs(&store, "old")
+                    .await
+                    .into_iter()
+                    .find(|r| r.status == OK)
+            })
+            .await
+            .expect("the old subscription's missed slot was not sent");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        },
+    )
+    .await;
+    assert!(runs(&store, "new").await.is_empty());
+}
