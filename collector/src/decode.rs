@@ -2,7 +2,7 @@
 //! then per-line NDJSON decoding. Pure functions of the request; no I/O.
 
 use bytes::Bytes;
-use gatewatch_model::ndjson::{decode_lines, LineError, Validate};
+use gatewatch_model::ndjson::{decode_lines, unknown_fields, LineError, Validate};
 use serde::de::DeserializeOwned;
 use std::io::Read;
 
@@ -127,6 +127,10 @@ pub struct Decoded<T> {
     pub values: Vec<T>,
     pub payload: Bytes,
     pub errors: Vec<LineError>,
+    /// Fields of the batch's first good line that this version does not know (a newer
+    /// sender): kept out of the rows, named in the answer. One line is looked at, not all:
+    /// a sender's lines share one shape.
+    pub ignored_fields: Vec<String>,
 }
 
 /// Decodes NDJSON lines; the payload keeps exactly the good lines. A body with lines but no
@@ -136,6 +140,11 @@ pub fn decode_body<T: DeserializeOwned + Validate>(body: Bytes) -> Result<Decode
     if batch.values.is_empty() && !batch.errors.is_empty() {
         return Err(BodyError::NoValidLine(batch.errors));
     }
+    let ignored_fields = batch
+        .spans
+        .first()
+        .map(|span| unknown_fields::<T>(&body[span.clone()]))
+        .unwrap_or_default();
     let payload = if batch.errors.is_empty() {
         body
     } else {
@@ -150,6 +159,7 @@ pub fn decode_body<T: DeserializeOwned + Validate>(body: Bytes) -> Result<Decode
         values: batch.values,
         payload,
         errors: batch.errors,
+        ignored_fields,
     })
 }
 

@@ -72,9 +72,14 @@ where
             return body_error(&e);
         }
     };
-    let (batch_id, flags, decoded) = prepared;
+    let (batch_id, flags, mut decoded) = prepared;
     let accepted = decoded.values.len();
     let rejected = decoded.errors.len();
+    let ignored = std::mem::take(&mut decoded.ignored_fields);
+    if !ignored.is_empty() {
+        Metrics::add(&st.metrics.requests_unknown_fields, 1);
+        warn_ignored(&ignored);
+    }
     if accepted == 0 {
         Metrics::add(&st.metrics.requests_ok, 1);
         return answer(StatusCode::OK, json!({"accepted": 0, "rejected": 0}));
@@ -122,13 +127,13 @@ where
         }
     }
     Metrics::add(&st.metrics.lines_accepted, accepted as u64);
-    if rejected == 0 {
+    let (status, mut body) = if rejected == 0 {
         Metrics::add(&st.metrics.requests_ok, 1);
-        answer(StatusCode::OK, json!({"accepted": accepted, "rejected": 0}))
+        (StatusCode::OK, json!({"accepted": accepted, "rejected": 0}))
     } else {
         Metrics::add(&st.metrics.requests_partial, 1);
         Metrics::add(&st.metrics.lines_rejected, rejected as u64);
-        answer(
+        (
             StatusCode::MULTI_STATUS,
             json!({
                 "accepted": accepted,
@@ -136,7 +141,11 @@ where
                 "errors": listed(&decoded.errors),
             }),
         )
+    };
+    if !ignored.is_empty() {
+        body["ignored_fields"] = json!(ignored);
     }
+    answer(status, body)
 }
 
 type Prepared<T> = (Uuid, u8, decode::Decoded<T>);
@@ -186,6 +195,20 @@ where
         detail: e.to_string(),
     })??;
     Ok((batch_id, flags, decoded))
+}
+
+/// Warns once per new set of unknown fields (a newer sender: upgrade this collector), not on
+/// every batch.
+fn warn_ignored(fields: &[String]) {
+    static LAST: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let Ok(mut last) = LAST.lock() else { return };
+    if last.as_slice() != fields {
+        tracing::warn!(
+            ?fields,
+            "records have fields this collector does not know (a newer sender?); stored without them until the collector is upgraded"
+        );
+        *last = fields.to_vec();
+    }
 }
 
 fn listed(errors: &[LineError]) -> Vec<&LineError> {

@@ -11,6 +11,8 @@ pub struct Metrics {
     pub requests_rejected: AtomicU64,
     pub requests_duplicate: AtomicU64,
     pub requests_wal_full: AtomicU64,
+    /// Requests whose lines had fields this version does not know (a newer sender).
+    pub requests_unknown_fields: AtomicU64,
     pub lines_accepted: AtomicU64,
     pub lines_rejected: AtomicU64,
     pub rows_inserted: AtomicU64,
@@ -61,6 +63,13 @@ impl Metrics {
                     self.requests_wal_full.load(Relaxed),
                 ),
             ],
+        );
+        c(
+            &mut s,
+            "gatewatch_collector_requests_with_unknown_fields_total",
+            "Ingest requests whose records had fields this collector does not know (upgrade it).",
+            "counter",
+            &[("", self.requests_unknown_fields.load(Relaxed))],
         );
         c(
             &mut s,

@@ -11,10 +11,11 @@ pub struct Header(pub String, pub String);
 /// One call through the gateway: built in the gateway's logging phase on every exit path, masked
 /// there, and shipped as one NDJSON line to the collector.
 ///
-/// Decoding is strict (`deny_unknown_fields`): a misspelt field is an error, not a silent zero.
-/// Fields marked `default` may be left out of a line; the rest are required.
+/// Decoding is tolerant of fields this version does not know (see [`crate::ndjson`]: a newer
+/// gateway may ship to an older collector during an upgrade); the collector names them. Fields
+/// marked `default` may be left out of a line; the rest are required. A field added later must
+/// be `default`, so that older gateways' lines still decode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CallRecord {
     /// Unique call id, a UUIDv7 (its time prefix lets a lookup by id bound `ts`).
     pub call_id: Uuid,

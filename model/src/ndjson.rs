@@ -3,6 +3,12 @@
 //! Decoding is per line: a bad line is reported with its 1-based line number, the field at
 //! fault and what is wrong, and every good line is still returned, so one bad record never
 //! costs its neighbours.
+//!
+//! Fields a line has that this version does not know are skipped, not refused: gateways and
+//! collectors are upgraded one at a time, and a newer gateway's record must not be lost at an
+//! older collector (which would refuse the batch as bad, and the gateway would drop it).
+//! [`unknown_fields`] names them, so a collector can say so (answer, metric, log) and a
+//! misspelt optional field is still seen.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -107,6 +113,46 @@ fn decode_one<T: DeserializeOwned + Validate>(line: &[u8]) -> Result<T, (String,
         .validate()
         .map_err(|(field, msg)| (field.to_string(), msg))?;
     Ok(value)
+}
+
+/// The paths of the fields of `line` that `T` does not know (`future`, `disks[0].extra`), in
+/// order; empty when there are none or the line is not a `T`. Decodes the line again: for a
+/// sample of a batch, not every line.
+pub fn unknown_fields<T: DeserializeOwned>(line: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let decoded: Result<T, _> = serde_ignored::deserialize(&mut de, |path| {
+        let mut s = String::new();
+        write_path(&path, &mut s);
+        found.push(s);
+    });
+    if decoded.is_err() {
+        return Vec::new();
+    }
+    found
+}
+
+/// A path as [`LineError::field`] writes them (`disks[0].mount`), not serde_ignored's
+/// `disks.0.mount`.
+fn write_path(path: &serde_ignored::Path<'_>, out: &mut String) {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => {}
+        Path::Seq { parent, index } => {
+            write_path(parent, out);
+            out.push_str(&format!("[{index}]"));
+        }
+        Path::Map { parent, key } => {
+            write_path(parent, out);
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(key);
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => write_path(parent, out),
+    }
 }
 
 /// Decodes a line known to be bad again, with path tracking, to say where and what.
@@ -227,10 +273,32 @@ mod tests {
     }
 
     #[test]
-    fn unknown_field_and_bad_outcome_are_named() {
-        let body = line(200).replace("\"status\":200", "\"status\":200,\"stauts\":1");
+    fn unknown_fields_are_kept_out_but_named() {
+        // A newer sender's line: a top-level field and one inside a nested sample.
+        let body = line(200).replace(
+            "\"status\":200",
+            "\"status\":200,\"stauts\":1,\"tls\":{\"v\":\"1.3\"}",
+        );
         let d = decode_lines::<CallRecord>(body.as_bytes());
-        assert!(d.errors[0].message.contains("unknown field `stauts`"));
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        assert_eq!(d.values.len(), 1);
+        assert_eq!(d.values[0].status, 200);
+        assert_eq!(
+            unknown_fields::<CallRecord>(body.as_bytes()),
+            ["stauts", "tls"]
+        );
+        assert!(unknown_fields::<CallRecord>(line(200).as_bytes()).is_empty());
+        assert!(unknown_fields::<CallRecord>(b"{not json").is_empty());
+        let sample = r#"{"ts_us":1,"node":"gw1","cpu_pct":1.0,"mem_used_bytes":1,"mem_total_bytes":2,
+            "rss_bytes":1,"disks":[{"mount":"/","used_bytes":1,"total_bytes":2,"inodes":7}],"gpu":0}"#;
+        assert_eq!(
+            unknown_fields::<crate::NodeSample>(sample.as_bytes()),
+            ["disks[0].inodes", "gpu"]
+        );
+    }
+
+    #[test]
+    fn bad_outcome_is_named() {
         let body = line(200).replace("\"outcome\":\"ok\"", "\"outcome\":\"fine\"");
         let d = decode_lines::<CallRecord>(body.as_bytes());
         assert_eq!(d.errors[0].field, "outcome");

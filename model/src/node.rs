@@ -4,7 +4,6 @@ use serde::{Deserialize, Serialize};
 
 /// Use of one mounted file system.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DiskUsage {
     /// Mount point, e.g. `/` or `/var/lib/clickhouse`.
     pub mount: String,
@@ -14,9 +13,9 @@ pub struct DiskUsage {
     pub total_bytes: u64,
 }
 
-/// One sample of a node's health, taken every few seconds by each gateway process.
+/// One sample of a node's health, taken every few seconds by each gateway process. Decoded
+/// like [`crate::CallRecord`]: unknown fields are skipped and named; new fields are `default`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct NodeSample {
     /// Sample time, microseconds since the Unix epoch (UTC).
     pub ts_us: i64,
@@ -44,7 +43,6 @@ pub struct NodeSample {
 /// How far behind a gateway's shipping is: records waiting in memory, batches waiting on disk
 /// while the collector is away, and records lost so far. What a backlog alert watches.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Backlog {
     /// Records in the in-memory queue.
     pub queue_depth: u64,

@@ -88,3 +88,34 @@ async fn each_bad_request_gets_a_clear_4xx_and_good_lines_are_kept() {
     eventually_count(&store, "SELECT count() FROM api_calls", 7).await;
     c.stop().await;
 }
+
+/// A newer gateway's records (fields this collector does not know) are stored, not refused:
+/// refusing would make the gateway drop them (a 400 is never resent) during an upgrade.
+#[tokio::test]
+async fn records_from_a_newer_sender_are_stored_and_their_new_fields_named() {
+    let store = migrated_store("collector_newer_sender").await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = TestCollector::start(&store, dir.path()).await;
+    let newer = String::from_utf8(ndjson(&calls(5))).unwrap().replace(
+        "\"status\":200",
+        "\"status\":200,\"tls_version\":\"1.3\",\"geo\":{\"country\":\"TW\"}",
+    );
+    let (status, body) = post(&c.url("/v1/records"), &[NDJSON], newer).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 5);
+    assert_eq!(
+        body["ignored_fields"],
+        serde_json::json!(["tls_version", "geo"])
+    );
+    // Same-version records are answered as before.
+    let (status, body) = post(&c.url("/v1/records"), &[NDJSON], ndjson(&calls(2))).await;
+    assert_eq!(status, 200);
+    assert!(body.get("ignored_fields").is_none(), "{body}");
+    eventually_count(&store, "SELECT count() FROM api_calls", 7).await;
+    let metrics = get_text(&c.url("/metrics")).await;
+    assert!(
+        metrics.contains("gatewatch_collector_requests_with_unknown_fields_total 1"),
+        "{metrics}"
+    );
+    c.stop().await;
+}

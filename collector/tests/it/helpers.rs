@@ -78,6 +78,17 @@ pub async fn post(
     (status, json)
 }
 
+/// GET `url`'s body as text.
+pub async fn get_text(url: &str) -> String {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let req = hyper::Request::get(url)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 pub const NDJSON: (&str, &str) = ("content-type", "application/x-ndjson");
 
 /// `n` distinct call records, with mixed statuses.
