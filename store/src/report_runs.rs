@@ -1,8 +1,9 @@
 //! Scheduled report mail runs (migration 0008, `report_runs`): one row per send attempt.
 //!
 //! A run's id is derived from the subscription and its scheduled time ([`run_id`]), so every
-//! reports process names a run alike; [`exists`] is checked before a run starts and a run
-//! with any row is not sent again. [`list`] is what `GET /api/v1/report-subscriptions/{id}/runs`
+//! reports process names a run alike; [`last_attempt`] is checked before a run starts: a run
+//! with a row is not sent again, unless its last row is a `retrying` one that nobody followed
+//! up (its process died), which the next lease holder takes over. [`list`] is what `GET /api/v1/report-subscriptions/{id}/runs`
 //! shows.
 
 use serde::{Deserialize, Serialize};
@@ -52,26 +53,25 @@ pub async fn record(store: &Store, run: &ReportRun) -> Result<()> {
     ins.end().await.map_err(|e| store.err(what, e))
 }
 
-/// Whether run `run_id` of `subscription` has any attempt on record.
-pub async fn exists(
+/// The newest attempt on record of run `run_id` of `subscription`, if any.
+pub async fn last_attempt(
     store: &Store,
     subscription: &str,
     scheduled_for: u32,
     run_id: &str,
-) -> Result<bool> {
+) -> Result<Option<ReportRun>> {
     // The subscription and slot bound the read to one partition and a short key range.
-    let sql = "SELECT count() FROM report_runs WHERE subscription = ? AND scheduled_for = ? \
-               AND run_id = ?";
-    let n: u64 = store
+    let sql = "SELECT ?fields FROM report_runs WHERE subscription = ? AND scheduled_for = ? \
+               AND run_id = ? ORDER BY attempt DESC, finished_us DESC LIMIT 1";
+    store
         .client()
         .query(sql)
         .bind(subscription)
         .bind(scheduled_for)
         .bind(run_id)
-        .fetch_one()
+        .fetch_optional()
         .await
-        .map_err(|e| store.err(sql, e))?;
-    Ok(n > 0)
+        .map_err(|e| store.err(sql, e))
 }
 
 /// The attempts of `subscription`'s runs, newest slot first, at most `limit` rows.

@@ -18,10 +18,12 @@ struct Failure {
     retryable: bool,
 }
 
-/// Why a fired slot is not sent by this process.
-enum Skip {
+/// What the checks before a run found, when it is not a fresh run to send.
+enum Check {
     NotHolder,
     OnRecord,
+    /// Left `retrying` by a process that is gone: go on from this attempt.
+    TakeOver(u16),
 }
 
 /// Tries of the checks before a run when ClickHouse does not answer, a second apart: a short
@@ -40,32 +42,43 @@ pub async fn fire(shared: Arc<Shared>, sub: Arc<Subscription>, slot: DateTime<Ut
         return;
     }
     let mut tries = 0;
-    let go = loop {
+    let first_attempt = loop {
         tries += 1;
         let checked = async {
             if !alerts::holds(store, LEASE, holder, now_us()).await? {
-                return Ok::<_, gatewatch_store::Error>(Some(Skip::NotHolder));
+                return Ok::<_, gatewatch_store::Error>(Some(Check::NotHolder));
             }
-            if report_runs::exists(store, &sub.id, scheduled_for, &run_id).await? {
-                return Ok(Some(Skip::OnRecord));
+            match report_runs::last_attempt(store, &sub.id, scheduled_for, &run_id).await? {
+                None => Ok(None),
+                Some(last) if abandoned(&shared, &last, now_us()) => {
+                    Ok(Some(Check::TakeOver(last.attempt.saturating_add(1))))
+                }
+                Some(_) => Ok(Some(Check::OnRecord)),
             }
-            Ok(None)
         }
         .await;
         match checked {
-            Ok(None) => break true,
-            Ok(Some(Skip::OnRecord)) => {
-                tracing::debug!(run_id, "run already on record; not sending again");
-                break false;
+            Ok(None) => break Some(1),
+            Ok(Some(Check::TakeOver(attempt))) => {
+                tracing::warn!(
+                    run_id,
+                    attempt,
+                    "taking over a run its process left retrying"
+                );
+                break Some(u32::from(attempt));
             }
-            Ok(Some(Skip::NotHolder)) => {
+            Ok(Some(Check::OnRecord)) => {
+                tracing::debug!(run_id, "run already on record; not sending again");
+                break None;
+            }
+            Ok(Some(Check::NotHolder)) => {
                 // Whoever holds the lease sends it, now or when it catches up.
                 tracing::debug!(
                     run_id,
                     "not the lease holder; another reports process sends"
                 );
                 shared.release(&run_id);
-                break false;
+                break None;
             }
             Err(e) if e.is_retryable() && tries < CHECK_TRIES => {
                 tracing::warn!(run_id, error = %e, "cannot check the lease and runs yet; trying again");
@@ -75,21 +88,42 @@ pub async fn fire(shared: Arc<Shared>, sub: Arc<Subscription>, slot: DateTime<Ut
                 tracing::error!(run_id, error = %e, "cannot check the lease and runs; not sending now");
                 // The catch-up tries again once ClickHouse answers.
                 shared.release(&run_id);
-                break false;
+                break None;
             }
         }
     };
-    if go {
-        run(&shared, &sub, slot).await;
+    if let Some(attempt) = first_attempt {
+        run_from(&shared, &sub, slot, attempt).await;
     }
+}
+
+/// Whether `last`, the newest attempt of a run, was left `retrying` by a process that is
+/// gone: its next attempt is overdue by more than the longest pause, a lease's time and a
+/// minute for the attempt itself.
+fn abandoned(shared: &Shared, last: &ReportRun, now_us: i64) -> bool {
+    let c = &shared.config;
+    let overdue = c.backoff_max + c.lease_ttl + std::time::Duration::from_secs(60);
+    last.status == RETRYING
+        && now_us.saturating_sub(last.finished_us)
+            > i64::try_from(overdue.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// Attempts the run (no lease or record check): used by [`fire`] and by "run now".
 pub async fn run(shared: &Shared, sub: &Subscription, slot: DateTime<Utc>) -> &'static str {
+    run_from(shared, sub, slot, 1).await
+}
+
+/// [`run`] from attempt `first` (a run taken over after earlier attempts elsewhere).
+async fn run_from(
+    shared: &Shared,
+    sub: &Subscription,
+    slot: DateTime<Utc>,
+    first: u32,
+) -> &'static str {
     let secs = slot.timestamp();
     let run_id = report_runs::run_id(&sub.id, secs);
     let max = shared.config.retries + 1;
-    let mut attempt = 1u32;
+    let mut attempt = first;
     loop {
         let started_us = now_us();
         let recipients = shared

@@ -25,7 +25,9 @@
 //!   record. The cron job and the catch-up may find the same slot; `Shared::claimed` lets
 //!   only the first go on in a process, `report_runs` across processes.
 //!
-//! What is left: a run left `retrying` by a process that died is not finished by another.
+//! - Take-over: a run whose last attempt is `retrying` and whose next attempt is overdue (by
+//!   the longest pause, a lease and a minute) was left by a process that died; the holder that
+//!   fires or catches up its slot goes on from the next attempt.
 
 pub mod deliver;
 pub mod http;

@@ -476,3 +476,58 @@ async fn no_catch_up_for_a_slot_before_the_subscription_or_when_turned_off() {
     .await;
     assert!(runs(&store, "new").await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_left_retrying_by_a_dead_process_is_finished_by_the_next_holder() {
+    let store = gatewatch_migrations::testing::migrated_store("rsched_takeover").await;
+    let sink = SmtpSink::start(free_port());
+    let attempt_of =
+        |id: &str, slot: i64, finished_us: i64| gatewatch_store::report_runs::ReportRun {
+            run_id: gatewatch_store::report_runs::run_id(id, slot),
+            subscription: id.into(),
+            scheduled_for: slot as u32,
+            started_us: finished_us - 1_000_000,
+            finished_us,
+            status: RETRYING.into(),
+            attempt: 1,
+            recipients: vec!["ops@example.tw".into()],
+            error: "mail: connection refused".into(),
+            reporter: "reports-dead".into(),
+        };
+    // Its process died 20 minutes ago, after a first failed attempt.
+    let slot = daily_half_an_hour_ago(&store, "orphan", chrono::Duration::hours(2)).await;
+    let died = (Utc::now() - chrono::Duration::minutes(20)).timestamp_micros();
+    gatewatch_store::report_runs::record(&store, &attempt_of("orphan", slot, died))
+        .await
+        .unwrap();
+    // This one's process failed a moment ago and is still in its pause: not taken over.
+    let slot2 = daily_half_an_hour_ago(&store, "pausing", chrono::Duration::hours(2)).await;
+    let now = Utc::now().timestamp_micros();
+    gatewatch_store::report_runs::record(&store, &attempt_of("pausing", slot2, now))
+        .await
+        .unwrap();
+    let done = with_scheduler(
+        &store,
+        "reports-next",
+        sink.port,
+        Duration::from_secs(3600),
+        async {
+            let done = eventually(20, || async {
+                runs(&store, "orphan")
+                    .await
+                    .into_iter()
+                    .find(|r| r.status == OK)
+            })
+            .await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            done
+        },
+    )
+    .await
+    .expect("the orphaned run was not finished");
+    assert_eq!(done.attempt, 2);
+    assert_eq!(done.reporter, "reports-next");
+    assert_eq!(runs(&store, "orphan").await.len(), 2);
+    let pausing = runs(&store, "pausing").await;
+    assert_eq!(pausing.len(), 1, "{pausing:?}");
+}
