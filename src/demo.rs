@@ -1,15 +1,16 @@
 //! `gatewatch up --demo`: a small built-in upstream, a public demo API in front of it (`/demo`,
 //! from the file), a second API that wants an API key (`/shop`, in the configuration log with
-//! a demo client, its group and a key), and a trickle of mixed traffic, so every page has
-//! something to show.
+//! two demo clients, their group and keys), alert rules (one of which fires on the shop's
+//! flaky errors), a weekly report subscription, and a trickle of mixed traffic — GETs, and
+//! orders POSTed with a card number the gateway masks — so every page has something to show.
 //!
-//! The demo key is kept in `<data_dir>/secret/demo-api-key` (mode 0600) so that every start
+//! The demo keys are kept in `<data_dir>/secret/demo-*-key` (mode 0600) so that every start
 //! prints the same working key; the entities are written only when missing, so changes made
 //! through the admin API survive a restart.
 
 use anyhow::Context;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -29,6 +30,17 @@ pub const DEMO_CLIENT: &str = "demo-client";
 pub const DEMO_GROUP: &str = "demo";
 pub const DEMO_KEY_ID: &str = "demo-key";
 const KEY_FILE: &str = "secret/demo-api-key";
+/// A second client, so the per-client reports compare two.
+pub const PARTNER_CLIENT: &str = "demo-partner";
+const PARTNER_KEY_ID: &str = "demo-partner-key";
+const PARTNER_KEY_FILE: &str = "secret/demo-partner-key";
+
+/// The demo keys: the demo client's (printed) and the partner's.
+#[derive(Debug, Clone)]
+pub struct DemoKeys {
+    pub client: String,
+    pub partner: String,
+}
 
 /// The demo upstream's address.
 pub struct DemoUpstream {
@@ -53,7 +65,11 @@ pub async fn start_upstream(config: &mut Config) -> anyhow::Result<DemoUpstream>
             tokio::spawn(async move {
                 let svc =
                     hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
-                        Ok::<_, Infallible>(upstream_answer(req.uri().path()).await)
+                        let post = req.method() == hyper::Method::POST;
+                        let path = req.uri().path().to_string();
+                        // Read the order to the end, as a real service would.
+                        let _ = req.into_body().collect().await;
+                        Ok::<_, Infallible>(upstream_answer(&path, post).await)
                     });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -72,8 +88,15 @@ pub async fn start_upstream(config: &mut Config) -> anyhow::Result<DemoUpstream>
     Ok(DemoUpstream { addr })
 }
 
-async fn upstream_answer(path: &str) -> Response<Full<Bytes>> {
+async fn upstream_answer(path: &str, post: bool) -> Response<Full<Bytes>> {
     let (status, body) = match path {
+        "/orders" if post => (
+            StatusCode::CREATED,
+            format!(
+                r#"{{"order":"{}","status":"accepted","card":{{"last4":"1111"}}}}"#,
+                1000 + pseudo_random() % 9000
+            ),
+        ),
         "/hello" => (
             StatusCode::OK,
             r#"{"message":"hello from the demo upstream"}"#.to_string(),
@@ -119,9 +142,13 @@ async fn upstream_answer(path: &str) -> Response<Full<Bytes>> {
     r
 }
 
-/// Registers the demo API that wants a key, the demo client, its group and its key (each only
-/// when missing), and returns the key.
-pub async fn register(store: &Store, config: &Config, up: &DemoUpstream) -> anyhow::Result<String> {
+/// Registers the demo API that wants a key, the demo clients, their group and keys, alert
+/// rules and a report subscription (each only when missing), and returns the keys.
+pub async fn register(
+    store: &Store,
+    config: &Config,
+    up: &DemoUpstream,
+) -> anyhow::Result<DemoKeys> {
     let upstream = format!("http://{}", up.addr);
     let bodies = [
         (
@@ -135,7 +162,7 @@ pub async fn register(store: &Store, config: &Config, up: &DemoUpstream) -> anyh
                 "upstreams": [upstream],
                 "auth": ["api_key"],
                 "capture": {"mode": "bodies", "max_bytes": 2048},
-                "masking": {"json_paths": ["card.number"]},
+                "masking": {"json_paths": ["card.number", "card.cvc"]},
             }),
         ),
         (
@@ -153,6 +180,64 @@ pub async fn register(store: &Store, config: &Config, up: &DemoUpstream) -> anyh
                 "groups": [DEMO_GROUP],
             }),
         ),
+        (
+            EntityKind::Client,
+            PARTNER_CLIENT,
+            serde_json::json!({
+                "name": "合作夥伴 (demo partner)",
+                "tps": {"per_second": 10, "burst": 20},
+                "quota": {"per_day": 50000},
+                "groups": [DEMO_GROUP],
+            }),
+        ),
+        // Fires within a few minutes: a fifth of /shop/flaky's answers are 500s.
+        (
+            EntityKind::AlertRule,
+            "demo-shop-errors",
+            serde_json::json!({
+                "name": "示範商店錯誤率 (demo shop errors)",
+                "severity": "critical",
+                "kind": {"type": "api_error_rate", "window_secs": 300, "min_calls": 20},
+                "scope": {"api": DEMO_API},
+                "threshold": 4, "recovery": 2, "for_secs": 60, "repeat_secs": 3600,
+                "recipients": {"roles": ["ops"]},
+            }),
+        ),
+        (
+            EntityKind::AlertRule,
+            "demo-latency",
+            serde_json::json!({
+                "name": "示範 API 延遲 (demo p95 latency)",
+                "kind": {"type": "api_latency", "quantile": "p95", "window_secs": 300, "min_calls": 20},
+                "scope": {"api": "demo"},
+                "threshold": 1500, "recovery": 1000, "for_secs": 120, "repeat_secs": 3600,
+                "recipients": {"roles": ["ops"]},
+            }),
+        ),
+        (
+            EntityKind::AlertRule,
+            "node-cpu-high",
+            serde_json::json!({
+                "name": "節點 CPU 過高 (node CPU)",
+                "kind": {"type": "node_cpu"},
+                "threshold": 90, "recovery": 80, "for_secs": 180, "repeat_secs": 1800,
+                "timezone": "Asia/Taipei",
+                "windows": [{"type": "weekly", "days": ["sat", "sun"], "from": "22:00", "until": "06:00"}],
+                "recipients": {"roles": ["ops"]},
+            }),
+        ),
+        (
+            EntityKind::ReportSubscription,
+            "demo-weekly-usage",
+            serde_json::json!({
+                "name": "每週 API 用量 (weekly usage)",
+                "report": "usage",
+                "params": {"range": "last_week"},
+                "cron": "0 8 * * 1",
+                "timezone": "Asia/Taipei",
+                "recipients": {"roles": ["manager"]},
+            }),
+        ),
     ];
     let mut changes = Vec::new();
     for (kind, id, body) in bodies {
@@ -167,42 +252,24 @@ pub async fn register(store: &Store, config: &Config, up: &DemoUpstream) -> anyh
         }
     }
 
-    let pepper = &config.gateway.pepper;
-    let key_path = config.data_dir.join(KEY_FILE);
-    let kept = std::fs::read_to_string(&key_path)
-        .ok()
-        .map(|k| k.trim().to_string());
-    let stored = config_log::get(store, EntityKind::ApiKey, DEMO_KEY_ID).await?;
-    let still_good = match (&kept, &stored) {
-        (Some(k), Some(e)) if !e.deleted => {
-            let spec: Option<gatewatch_model::ApiKeySpec> = serde_json::from_str(&e.body).ok();
-            spec.is_some_and(|s| {
-                !s.revoked && gatewatch_model::secret::verify_secret(pepper, k, &s.hash)
-            })
-        }
-        _ => false,
-    };
-    let key = match kept {
-        Some(k) if still_good => k,
-        _ => {
-            let key = new_key()?;
-            let spec = serde_json::json!({
-                "client_id": DEMO_CLIENT,
-                "hash": gatewatch_model::secret::hash_secret(pepper, &key),
-                "hint": &key[..10],
-            });
-            changes.push(Change {
-                kind: EntityKind::ApiKey,
-                id: DEMO_KEY_ID.into(),
-                body: spec.to_string(),
-                deleted: false,
-                expected_version: None,
-            });
-            crate::pepper::write_private(&key_path, key.as_bytes())
-                .with_context(|| format!("cannot keep the demo key in {}", key_path.display()))?;
-            key
-        }
-    };
+    let client = demo_key(
+        store,
+        config,
+        DEMO_KEY_ID,
+        DEMO_CLIENT,
+        KEY_FILE,
+        &mut changes,
+    )
+    .await?;
+    let partner = demo_key(
+        store,
+        config,
+        PARTNER_KEY_ID,
+        PARTNER_CLIENT,
+        PARTNER_KEY_FILE,
+        &mut changes,
+    )
+    .await?;
     if !changes.is_empty() {
         let now_us = chrono::Utc::now().timestamp_micros();
         config_log::write(
@@ -215,6 +282,52 @@ pub async fn register(store: &Store, config: &Config, up: &DemoUpstream) -> anyh
         .await
         .context("cannot register the demo entities")?;
     }
+    Ok(DemoKeys { client, partner })
+}
+
+/// The key `key_id` of `client_id`: the one kept in `file` while the stored key still matches
+/// it, else a new one (its entity pushed onto `changes`, the key written to `file`).
+async fn demo_key(
+    store: &Store,
+    config: &Config,
+    key_id: &str,
+    client_id: &str,
+    file: &str,
+    changes: &mut Vec<Change>,
+) -> anyhow::Result<String> {
+    let pepper = &config.gateway.pepper;
+    let key_path = config.data_dir.join(file);
+    let kept = std::fs::read_to_string(&key_path)
+        .ok()
+        .map(|k| k.trim().to_string());
+    let stored = config_log::get(store, EntityKind::ApiKey, key_id).await?;
+    let still_good = match (&kept, &stored) {
+        (Some(k), Some(e)) if !e.deleted => {
+            let spec: Option<gatewatch_model::ApiKeySpec> = serde_json::from_str(&e.body).ok();
+            spec.is_some_and(|s| {
+                !s.revoked && gatewatch_model::secret::verify_secret(pepper, k, &s.hash)
+            })
+        }
+        _ => false,
+    };
+    if let (Some(k), true) = (kept, still_good) {
+        return Ok(k);
+    }
+    let key = new_key()?;
+    let spec = serde_json::json!({
+        "client_id": client_id,
+        "hash": gatewatch_model::secret::hash_secret(pepper, &key),
+        "hint": &key[..10],
+    });
+    changes.push(Change {
+        kind: EntityKind::ApiKey,
+        id: key_id.into(),
+        body: spec.to_string(),
+        deleted: false,
+        expected_version: None,
+    });
+    crate::pepper::write_private(&key_path, key.as_bytes())
+        .with_context(|| format!("cannot keep the demo key in {}", key_path.display()))?;
     Ok(key)
 }
 
@@ -244,8 +357,18 @@ pub fn announce(config: &Config, up: &DemoUpstream, key: &str) {
         "                     (client {DEMO_CLIENT}, 20 calls/s, burst 40; without the key: 401)"
     );
     println!(
-        "  admin API          http://{}/api/v1/  (first admin's password: printed above on first start; or `gatewatch user add NAME --role admin`)",
+        "  web UI             http://{}/  (user admin: its password is printed above on the first start; or `gatewatch user add NAME --role admin`)",
         config.dashboards_listen
+    );
+    println!(
+        "  admin API          http://{}/api/v1/  (same login; /api/openapi.json)",
+        config.dashboards_listen
+    );
+    println!(
+        "  demo alert rules, a weekly report subscription and a second client ({PARTNER_CLIENT}) are registered;"
+    );
+    println!(
+        "                     orders are POSTed to /shop/orders with a card number the gateway masks"
     );
     println!(
         "  collector metrics  curl -s http://{}/metrics",
@@ -259,11 +382,14 @@ pub fn announce(config: &Config, up: &DemoUpstream, key: &str) {
     println!();
 }
 
-/// About five calls a second through the gateway until `stop`; `/shop` calls carry the demo
-/// key, except the odd one without (a refusal to look at).
-pub async fn trickle(gateway: SocketAddr, key: String, stop: impl Future<Output = ()>) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let key = hyper::header::HeaderValue::from_str(&key).ok();
+/// About five calls a second through the gateway until `stop`: GETs of both APIs, and orders
+/// POSTed to `/shop/orders` with a card number (masked by the gateway: look the call up in
+/// call search). `/shop` calls carry the demo client's key, a quarter the partner's, and the
+/// odd one none (a refusal to look at).
+pub async fn trickle(gateway: SocketAddr, keys: DemoKeys, stop: impl Future<Output = ()>) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let header = |k: &str| hyper::header::HeaderValue::from_str(k).ok();
+    let (key, partner) = (header(&keys.client), header(&keys.partner));
     let paths = [
         "/demo/hello",
         "/demo/hello",
@@ -274,7 +400,9 @@ pub async fn trickle(gateway: SocketAddr, key: String, stop: impl Future<Output 
         "/shop/orders/7",
         "/shop/hello",
         "/shop/flaky",
+        "/shop/orders",
     ];
+    let items = ["烏龍茶禮盒", "鳳梨酥", "coffee beans", "月餅 (mooncakes)"];
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tokio::pin!(stop);
     loop {
@@ -286,13 +414,33 @@ pub async fn trickle(gateway: SocketAddr, key: String, stop: impl Future<Output 
         let Ok(uri) = format!("http://{gateway}{path}").parse::<hyper::Uri>() else {
             continue;
         };
-        let mut req = Request::get(uri);
+        let order = path == "/shop/orders";
+        let mut req = Request::builder()
+            .method(if order { "POST" } else { "GET" })
+            .uri(uri);
         if path.starts_with("/shop") && !pseudo_random().is_multiple_of(10) {
-            if let Some(k) = &key {
+            let k = if pseudo_random().is_multiple_of(4) {
+                &partner
+            } else {
+                &key
+            };
+            if let Some(k) = k {
                 req = req.header("x-api-key", k.clone());
             }
         }
-        let Ok(req) = req.body(Empty::new()) else {
+        let body = if order {
+            req = req.header("content-type", "application/json");
+            let r = pseudo_random();
+            serde_json::json!({
+                "item": items[(r as usize) % items.len()],
+                "qty": 1 + r % 3,
+                "card": {"number": "4111 1111 1111 1111", "cvc": "123", "holder": "王小明"},
+            })
+            .to_string()
+        } else {
+            String::new()
+        };
+        let Ok(req) = req.body(Full::new(Bytes::from(body))) else {
             continue;
         };
         let client = client.clone();

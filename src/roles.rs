@@ -402,11 +402,11 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     tracing::info!(listen = %gw_listen, "gateway listening");
 
     let trickle = if let Some(up) = &demo_upstream {
-        let key = crate::demo::register(&store, &config, up).await?;
-        crate::demo::announce(&config, up, &key);
+        let keys = crate::demo::register(&store, &config, up).await?;
+        crate::demo::announce(&config, up, &keys.client);
         Some(tokio::spawn(crate::demo::trickle(
             gw_listen,
-            key,
+            keys,
             stopped(&stop_gw),
         )))
     } else {

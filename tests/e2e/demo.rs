@@ -65,12 +65,42 @@ async fn the_demo_key_opens_the_demo_shop_and_survives_a_restart() {
     assert_eq!(status(&url, None).await, 401);
     assert_eq!(status(&url, Some("gwk_wrong")).await, 401);
 
-    // The trickle's calls and ours are recorded with the demo client; some were refused.
+    // The trickle's calls and ours are recorded with both demo clients; some were refused;
+    // orders were POSTed and their card numbers masked in the gateway.
     for sql in [
         "SELECT toUInt64(count() > 0) FROM api_calls WHERE client_id = 'demo-client' AND outcome = 'ok'",
+        "SELECT toUInt64(count() > 0) FROM api_calls WHERE client_id = 'demo-partner' AND outcome = 'ok'",
         "SELECT toUInt64(count() > 0) FROM api_calls WHERE api_id = 'demo-shop' AND outcome = 'refused_auth'",
+        "SELECT toUInt64(count() > 0) FROM api_calls WHERE method = 'POST' AND status = 201 \
+         AND position(request_body, '王小明') > 0",
     ] {
-        eventually(&store, sql, 1, 30).await;
+        eventually(&store, sql, 1, 60).await;
+    }
+    eventually(
+        &store,
+        "SELECT count() FROM api_calls WHERE position(request_body, '4111') > 0 \
+         OR position(request_body, '\"123\"') > 0",
+        0,
+        5,
+    )
+    .await;
+    // The demo's alert rules and report subscription are there for the pages to show.
+    let current = gatewatch_store::config_log::current(&store).await.unwrap();
+    for (kind, id) in [
+        (gatewatch_model::EntityKind::AlertRule, "demo-shop-errors"),
+        (gatewatch_model::EntityKind::AlertRule, "node-cpu-high"),
+        (
+            gatewatch_model::EntityKind::ReportSubscription,
+            "demo-weekly-usage",
+        ),
+        (gatewatch_model::EntityKind::Client, "demo-partner"),
+    ] {
+        assert!(
+            current
+                .iter()
+                .any(|e| e.kind == kind && e.id == id && !e.deleted),
+            "{kind} {id} missing"
+        );
     }
 
     up.terminate();
