@@ -48,14 +48,9 @@ async fn two_schedulers_send_an_every_minute_run_once() {
         })));
     }
     // The next minute's slot (and a margin for the lease and the send).
-    let first = eventually(75, || async {
-        runs(&store, "each-minute")
-            .await
-            .into_iter()
-            .find(|r| r.status == OK)
-    })
-    .await
-    .expect("no run was sent within 75 s");
+    let first = first_run(&store, "each-minute", OK, 75)
+        .await
+        .expect("no run was sent within 75 s");
     // Both processes fired at that slot; give the second every chance to send too.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let _ = stop_tx.send(true);
@@ -106,14 +101,9 @@ async fn a_failing_smtp_server_shows_retrying_then_ok() {
         async move { s.run_now("flaky", slot).await.unwrap() }
     });
     // Nothing listens on the port: the first attempt fails and is recorded as retrying.
-    eventually(20, || async {
-        runs(&store, "flaky")
-            .await
-            .into_iter()
-            .find(|r| r.status == RETRYING)
-    })
-    .await
-    .expect("no retrying attempt recorded");
+    first_run(&store, "flaky", RETRYING, 20)
+        .await
+        .expect("no retrying attempt recorded");
     let sink = SmtpSink::start(port);
     assert_eq!(run.await.unwrap(), OK);
     let r = runs(&store, "flaky").await;
@@ -359,6 +349,39 @@ async fn daily_half_an_hour_ago(store: &Store, id: &str, written_ago: chrono::Du
     slot.timestamp() / 60 * 60
 }
 
+/// The first attempt of `id`'s runs with `status`, waiting up to `secs`.
+async fn first_run(
+    store: &Store,
+    id: &str,
+    status: &str,
+    secs: u64,
+) -> Option<gatewatch_store::report_runs::ReportRun> {
+    eventually(secs, || async {
+        runs(store, id)
+            .await
+            .into_iter()
+            .find(|r| r.status == status)
+    })
+    .await
+}
+
+/// Waits until `holder` holds the reports lease.
+async fn until_holding(store: &Store, holder: &str) {
+    eventually(10, || async {
+        gatewatch_store::alerts::holds(
+            store,
+            gatewatch_reports::schedule::LEASE,
+            holder,
+            Utc::now().timestamp_micros(),
+        )
+        .await
+        .unwrap_or(false)
+        .then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("{holder} never held the lease"));
+}
+
 /// Runs a scheduler `holder` until `until` returns, then stops it.
 async fn with_scheduler<T>(
     store: &Store,
@@ -388,32 +411,14 @@ async fn a_slot_missed_while_no_scheduler_ran_is_sent_late_exactly_once() {
     let six_hours = Duration::from_secs(6 * 3600);
     // The first scheduler to hold the lease sends the missed slot.
     let sent = with_scheduler(&store, "reports-a", sink.port, six_hours, async {
-        eventually(20, || async {
-            runs(&store, "late")
-                .await
-                .into_iter()
-                .find(|r| r.status == OK)
-        })
-        .await
+        first_run(&store, "late", OK, 20).await
     })
     .await
     .expect("the missed slot was not sent within 20 s");
     assert_eq!(i64::from(sent.scheduled_for), slot);
     // A restart (another process, the lease handed over) does not send it again.
     with_scheduler(&store, "reports-b", sink.port, six_hours, async {
-        eventually(10, || async {
-            let held = gatewatch_store::alerts::holds(
-                &store,
-                gatewatch_reports::schedule::LEASE,
-                "reports-b",
-                Utc::now().timestamp_micros(),
-            )
-            .await
-            .unwrap_or(false);
-            held.then_some(())
-        })
-        .await
-        .expect("reports-b never held the lease");
+        until_holding(&store, "reports-b").await;
         // Several polls as the holder.
         tokio::time::sleep(Duration::from_secs(2)).await;
     })
@@ -438,19 +443,7 @@ async fn no_catch_up_for_a_slot_before_the_subscription_or_when_turned_off() {
     // Written long before its slot, but catching up is off.
     daily_half_an_hour_ago(&store, "old", chrono::Duration::hours(2)).await;
     with_scheduler(&store, "solo", sink.port, Duration::ZERO, async {
-        eventually(10, || async {
-            gatewatch_store::alerts::holds(
-                &store,
-                gatewatch_reports::schedule::LEASE,
-                "solo",
-                Utc::now().timestamp_micros(),
-            )
-            .await
-            .unwrap_or(false)
-            .then_some(())
-        })
-        .await
-        .expect("never held the lease");
+        until_holding(&store, "solo").await;
         tokio::time::sleep(Duration::from_secs(2)).await;
     })
     .await;
@@ -462,14 +455,9 @@ async fn no_catch_up_for_a_slot_before_the_subscription_or_when_turned_off() {
         sink.port,
         Duration::from_secs(3600),
         async {
-            eventually(20, || async {
-                runs(&store, "old")
-                    .await
-                    .into_iter()
-                    .find(|r| r.status == OK)
-            })
-            .await
-            .expect("the old subscription's missed slot was not sent");
+            first_run(&store, "old", OK, 20)
+                .await
+                .expect("the old subscription's missed slot was not sent");
             tokio::time::sleep(Duration::from_secs(1)).await;
         },
     )
@@ -512,13 +500,7 @@ async fn a_run_left_retrying_by_a_dead_process_is_finished_by_the_next_holder() 
         sink.port,
         Duration::from_secs(3600),
         async {
-            let done = eventually(20, || async {
-                runs(&store, "orphan")
-                    .await
-                    .into_iter()
-                    .find(|r| r.status == OK)
-            })
-            .await;
+            let done = first_run(&store, "orphan", OK, 20).await;
             tokio::time::sleep(Duration::from_secs(1)).await;
             done
         },
