@@ -347,17 +347,17 @@ impl ReportParams {
                         }
                     }
                 }
-                "min_latency_ms" => {
-                    match v.parse::<u64>() {
-                        Ok(n) if n <= MAX_LATENCY_MS => p.min_latency_ms = Some(n),
-                        _ => return bad(
+                "min_latency_ms" => match v.parse::<u64>() {
+                    Ok(n) if n <= MAX_LATENCY_MS => p.min_latency_ms = Some(n),
+                    _ => {
+                        return bad(
                             k,
                             format!(
                                 "must be a whole number of milliseconds from 0 to {MAX_LATENCY_MS}"
                             ),
-                        ),
+                        )
                     }
-                }
+                },
                 "cursor" => p.cursor = non_empty(k, v)?,
                 "by" => {
                     p.top_by = TopBy::ALL
