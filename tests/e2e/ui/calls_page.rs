@@ -28,6 +28,18 @@ const MISSING: usize = 4;
 
 /// One call through the gateway; the answer's status.
 async fn send(site: &Site, method: &str, path: &str, key: Option<&str>, body: &str) -> u16 {
+    send_as(site, method, path, key, body, None).await
+}
+
+/// One call with its own `X-Request-Id` when `request_id` is given.
+async fn send_as(
+    site: &Site,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: &str,
+    request_id: Option<&str>,
+) -> u16 {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut req = Request::builder()
         .method(method)
@@ -36,6 +48,9 @@ async fn send(site: &Site, method: &str, path: &str, key: Option<&str>, body: &s
         .header("user-agent", "calls-page-e2e/1.0");
     if let Some(k) = key {
         req = req.header("x-api-key", k);
+    }
+    if let Some(id) = request_id {
+        req = req.header("x-request-id", id);
     }
     let resp = client
         .request(req.body(Full::new(Bytes::from(body.to_string()))).unwrap())
@@ -144,6 +159,21 @@ async fn support_searches_pages_and_opens_masked_calls_and_a_manager_may_not() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // One body past the API's 4096-byte capture limit, under a request id of its own (older
+    // than the first page of POSTs).
+    let big = format!(r#"{{"blob":"{}"}}"#, "x".repeat(6000));
+    assert_eq!(
+        send_as(
+            &site,
+            "POST",
+            "/pay/echo",
+            Some(&key),
+            &big,
+            Some("big-body-1")
+        )
+        .await,
+        200
+    );
     for _ in 1..POSTS {
         assert_eq!(
             send(&site, "POST", "/pay/echo", Some(&key), &body).await,
@@ -156,9 +186,13 @@ async fn support_searches_pages_and_opens_masked_calls_and_a_manager_may_not() {
             404
         );
     }
-    // No key: refused before any upstream.
-    assert_eq!(send(&site, "GET", "/pay/ok", None, "").await, 401);
-    let acme = (POSTS + MISSING) as u64;
+    // No key: refused before any upstream. (Calls of the wait above may have been refused too,
+    // before the key reached the gateway: this one has its own request id.)
+    assert_eq!(
+        send_as(&site, "GET", "/pay/ok", None, "", Some("no-key-1")).await,
+        401
+    );
+    let acme = (POSTS + MISSING + 1) as u64;
     eventually(
         &store,
         "SELECT count() FROM api_calls WHERE client_id = 'acme'",
@@ -168,7 +202,7 @@ async fn support_searches_pages_and_opens_masked_calls_and_a_manager_may_not() {
     .await;
     eventually(
         &store,
-        "SELECT count() FROM api_calls WHERE outcome = 'refused_auth'",
+        "SELECT count() FROM api_calls WHERE request_id = 'no-key-1' AND outcome = 'refused_auth'",
         1,
         60,
     )
@@ -200,7 +234,7 @@ async fn support_searches_pages_and_opens_masked_calls_and_a_manager_may_not() {
         table.contains("/echo") || table.contains("/pay/echo"),
         "{table}"
     );
-    b.screenshot("support-calls").await;
+    b.screenshot("support-calls-results").await;
 
     // The next keyset page: every call of acme once.
     b.click("#calls-more").await;
@@ -219,6 +253,21 @@ async fn support_searches_pages_and_opens_masked_calls_and_a_manager_may_not() {
     }
     let unique: std::collections::HashSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), acme as usize, "a row repeats across pages");
+    // The same search as CSV, every page of it.
+    let href = b
+        .find("#calls-csv")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        href.contains("client=acme") && href.contains("format=csv"),
+        "{href}"
+    );
+    let (status, csv) = b.fetch("GET", &href).await;
+    assert_eq!(status, 200, "{csv}");
+    assert_eq!(csv.trim_end().lines().count(), acme as usize + 1, "{csv}");
 
     // A link is a search: status class and method from the hash.
     b.open("calls?client=acme&status=4xx").await;
@@ -291,8 +340,26 @@ async fn support_searches_pages_and_opens_masked_calls_and_a_manager_may_not() {
     b.find(&format!("#call-detail[data-call=\"{id}\"]")).await;
     assert_eq!(hash(&b).await, format!("#/calls/{id}"));
 
+    // A request id typed into the search box finds its call; a cut body says so.
+    b.open("calls").await;
+    b.fill("#f-request_id", "big-body-1").await;
+    submit(&b).await;
+    b.wait_js(
+        "the request id in the hash",
+        "location.hash === '#/calls?request_id=big-body-1'",
+    )
+    .await;
+    b.wait_text("#calls-count", "Calls shown: 1 ").await;
+    b.click("#calls-table a.call-link").await;
+    b.wait_text(
+        "#call-request-body",
+        "cut at the capture limit: first 4,096 of 6,011 bytes",
+    )
+    .await;
+
     // The refused call: its reason in words, no upstream.
-    b.open("calls?outcome=refused_auth").await;
+    b.open("calls?request_id=no-key-1&outcome=refused_auth")
+        .await;
     b.wait_text("#calls-count", "Calls shown: 1 ").await;
     b.click("#calls-table a.call-link").await;
     b.wait_text("#call-outcome-text", "credentials were missing or wrong")

@@ -42,9 +42,9 @@ function rangeLabel(r) {
 }
 
 /** A picker of known ids, or a text box when there is no list (or the hash names another). */
-function Picker({ label, name, value, onInput, list, any, error }) {
+function Picker({ label, name, value, onInput, list, any, error, hint }) {
   if (list.length === 0) {
-    return html`<${Field} label=${label} name=${name} value=${value} onInput=${onInput} error=${error} />`;
+    return html`<${Field} label=${label} name=${name} value=${value} onInput=${onInput} error=${error} hint=${hint} />`;
   }
   const options = [{ value: '', label: any }, ...list.map((e) => ({
     value: e.id, label: e.name && e.name !== e.id ? `${e.name} (${e.id})` : e.id,
@@ -67,15 +67,17 @@ function Filters({ form, set, errors, onSubmit, onClear, apis, clients, zone }) 
     onInput=${(v) => set(k, v)} error=${errors[k]} ...${extra || {}} />`;
   return html`<form class="calls-filters" id="calls-form" novalidate
     onSubmit=${(e) => { e.preventDefault(); onSubmit(); }}>
-    <div class="calls-lookup">
-      ${field('request_id', t('calls.lookup'), { hint: t('calls.lookup_hint') })}
-    </div>
-    <div class="calls-range">
-      <span class="calls-label">${t('calls.range')}</span>
-      <${Segmented} id="calls-range" label=${t('calls.range')} value=${form.range}
-        options=${RANGES.map((r) => ({ value: r, label: rangeLabel(r) }))}
-        onChange=${(v) => set('range', v)} />
-      ${errors.range && html`<div class="field-message" role="alert" id="f-range-error">${errors.range}</div>`}
+    <div class="calls-top">
+      <div class="calls-lookup">
+        ${field('request_id', t('calls.lookup'), { hint: t('calls.lookup_hint') })}
+      </div>
+      <div class="calls-range">
+        <span class="calls-label">${t('calls.range')}</span>
+        <${Segmented} id="calls-range" label=${t('calls.range')} value=${form.range}
+          options=${RANGES.map((r) => ({ value: r, label: rangeLabel(r) }))}
+          onChange=${(v) => set('range', v)} />
+        ${errors.range && html`<div class="field-message" role="alert" id="f-range-error">${errors.range}</div>`}
+      </div>
     </div>
     ${form.range === 'custom' && html`<div class="calls-grid calls-custom">
       ${field('from', t('calls.from'), { hint: t('calls.time_hint', { zone }) })}
@@ -87,10 +89,10 @@ function Filters({ form, set, errors, onSubmit, onClear, apis, clients, zone }) 
     </button>
     <div class=${open ? 'calls-grid' : 'calls-grid calls-folded'}>
       <${Picker} label=${t('calls.api')} name="api" value=${form.api} onInput=${(v) => set('api', v)}
-        list=${apis} any=${t('calls.any_api')} error=${errors.api} />
+        list=${apis} any=${t('calls.any_api')} error=${errors.api} hint=${t('calls.api_hint')} />
       <${Picker} label=${t('calls.client')} name="client" value=${form.client} onInput=${(v) => set('client', v)}
-        list=${clients} any=${t('calls.any_client')} error=${errors.client} />
-      ${field('node', t('calls.node'))}
+        list=${clients} any=${t('calls.any_client')} error=${errors.client} hint=${t('calls.client_hint')} />
+      ${field('node', t('calls.node'), { hint: t('calls.node_hint') })}
       ${field('status', t('calls.status'), { hint: t('calls.status_hint') })}
       <${Select} label=${t('calls.outcome')} name="outcome" value=${form.outcome}
         onChange=${(v) => set('outcome', v)} error=${errors.outcome}
@@ -251,6 +253,14 @@ export function Search({ me, query }) {
       zone,
     })
     : null;
+  const csv = (() => {
+    const q = toApi(parse(query));
+    q.set('format', 'csv');
+    return `/api/v1/reports/calls?${q.toString()}${tz}`;
+  })();
+  const head = html`${span && html`<span class="muted calls-window">${span}</span>`}
+    ${state.rows && state.rows.length > 0 && html`<a class="btn btn-secondary calls-csv" id="calls-csv" href=${csv}
+      download>${t('calls.csv')}</a>`}`;
   return html`<div class="calls-search">
     <${Card} id="calls-filters-card">
       <${Filters} form=${form} set=${set} errors=${errors} onSubmit=${submit} onClear=${clear}
@@ -258,7 +268,7 @@ export function Search({ me, query }) {
     <//>
     <${Alert} kind="error" id="calls-error">${err}<//>
     <${Card} title=${t('calls.results')} id="calls-results"
-      actions=${span && html`<span class="muted calls-window">${span}</span>`}>
+      actions=${head}>
       ${state.failed ? html`<${Empty} title=${t('calls.fix_filters')} hint=${t('calls.fix_filters_hint')} />`
         : html`<${Results} state=${state} onMore=${more} apis=${apis} />`}
     <//>
