@@ -40,7 +40,7 @@ function Headers({ headers, id }) {
   if (rows.length === 0) return html`<div class="muted calls-none" id=${id}>${t('calls.no_headers')}</div>`;
   return html`<div class="table-wrap" id=${id}><table class="calls-headers">
     <thead><tr><th>${t('calls.header_name')}</th><th>${t('calls.header_value')}</th></tr></thead>
-    <tbody>${rows.map(([k, v]) => html`<tr><td class="mono">${k}</td><td class="mono calls-value">${v}</td></tr>`)}</tbody>
+    <tbody>${rows.map(([k, v]) => html`<tr><td class="mono">${k}</td><td class="mono calls-value">${/\*{4}/.test(v) ? html`<span class="j-masked">${v}</span>` : v}</td></tr>`)}</tbody>
   </table></div>`;
 }
 
@@ -119,7 +119,7 @@ export function Detail({ me, id }) {
         hint=${t('calls.sizes_hint')} />
     </div>
     <${Alert} kind=${refused || outcomeTone(call.outcome) === 'bad' ? 'warn' : 'info'} id="call-outcome-text">
-      <strong>${outcomeLabel(call.outcome)}.</strong> ${outcomeText(call.outcome)}
+      <strong class="calls-outcome-label">${outcomeLabel(call.outcome)}</strong><span>${outcomeText(call.outcome)}</span>
       ${call.error && html`<div class="calls-error-text">${t('calls.gateway_said', { error: call.error })}</div>`}
     <//>
     <div class="calls-detail-grid">

@@ -1,7 +1,7 @@
 // The search: a box for a call id (straight to its detail) or a request id, the filters of
 // the calls API, and the results newest first, a keyset page at a time ("Load more" sends
 // the API's cursor). Submitting writes the filters into the hash, so a search is a link.
-import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
+import { html, useState, useEffect, useRef } from '../../vendor/preact-htm.module.js';
 import { get } from '../../api.js';
 import { t, fmtNumber, fmtTime, zoneName } from '../../i18n.js';
 import { Card, Field, Select, Button, Alert, Empty, Badge, Table, Segmented } from '../../components.js';
@@ -181,8 +181,10 @@ export function Search({ me, query }) {
     }
   };
 
+  const shownQuery = useRef(query);
   // The hash is the search: run it whenever it changes (and on first show).
   useEffect(() => {
+    shownQuery.current = query;
     let live = true;
     const f = parse(query);
     lastSearch = query || '';
@@ -202,11 +204,14 @@ export function Search({ me, query }) {
   }, [query, tz]);
 
   const more = () => {
-    const f = parse(query);
+    const asked = query;
     setState({ ...state, loading: true });
-    fetchPage(f, state.next).then((d) => {
+    fetchPage(parse(asked), state.next).then((d) => {
+      // A page of a search the user has since left is dropped.
+      if (shownQuery.current !== asked) return;
       setState({ ...state, loading: false, rows: [...state.rows, ...(d.rows || [])], next: d.next_cursor });
     }).catch((e) => {
+      if (shownQuery.current !== asked) return;
       setState({ ...state, loading: false });
       failed(e);
     });
