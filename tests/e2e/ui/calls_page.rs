@@ -320,6 +320,9 @@ async fn support_searches_pages_and_opens_masked_calls_and_a_manager_may_not() {
     b.screenshot("support-calls-detail-bodies-phone").await;
     b.resize(LAPTOP).await;
 
+    // Copy the id (for a ticket).
+    b.click("#call-copy").await;
+    b.wait_text(".toasts", "Call id copied").await;
     // Back to the results, the search kept.
     b.click("#call-back").await;
     b.wait_js(
