@@ -59,6 +59,11 @@ pub static ASSETS: &[Asset] = &[
     // the reports page (its modules go under this line)
     asset!("pages/reports.js", JS),
     // the calls page (its modules go under this line)
+    asset!("pages/calls/body.js", JS),
+    asset!("pages/calls/detail.js", JS),
+    asset!("pages/calls/query.js", JS),
+    asset!("pages/calls/search.js", JS),
+    asset!("pages/calls/words.js", JS),
     asset!("pages/calls.js", JS),
     // the config page (its modules go under this line)
     asset!("pages/config.js", JS),

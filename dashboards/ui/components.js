@@ -140,3 +140,50 @@ export function Badge({ tone, children }) {
 export function Loading() {
   return html`<div class="loading" aria-busy="true">${t('common.loading')}</div>`;
 }
+
+// ---- added for the calls page ----
+
+/** A drop-down with the same look as `Field`; `options`: [{ value, label }]; `error` is the
+ *  API's message for its `field`. Calls `onChange(value)` on every pick. */
+export function Select({ label, name, value, options, onChange, error, hint }) {
+  const id = `f-${name}`;
+  const pick = (e) => onChange && onChange(e.currentTarget.value);
+  return html`<div class=${cx('field', error && 'field-error')}>
+    <label for=${id}>${label}</label>
+    <select id=${id} name=${name} value=${value} aria-invalid=${error ? 'true' : 'false'}
+      aria-describedby=${error ? `${id}-error` : undefined} onChange=${pick} onInput=${pick}>
+      ${options.map((o) => html`<option value=${o.value} selected=${o.value === value}>${o.label}</option>`)}
+    </select>
+    ${error ? html`<div class="field-message" id=${`${id}-error`} role="alert">${error}</div>`
+      : hint && html`<div class="field-hint">${hint}</div>`}
+  </div>`;
+}
+
+/** Label / value pairs as a definition list; `items`: [[label, value]], empty values left out. */
+export function KeyValues({ items, id }) {
+  const shown = items.filter(([, v]) => v !== null && v !== undefined && v !== '');
+  return html`<dl class="kv" id=${id}>
+    ${shown.map(([k, v]) => html`<div class="kv-row"><dt>${k}</dt><dd>${v}</dd></div>`)}
+  </dl>`;
+}
+
+/** A button that copies `text` to the clipboard and toasts `done`. */
+export function CopyButton({ text, label, done, id }) {
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (e) {
+      // No clipboard API (an insecure origin, a denied permission): the old way.
+      const a = document.createElement('textarea');
+      a.value = text;
+      a.setAttribute('readonly', '');
+      a.className = 'offscreen';
+      document.body.appendChild(a);
+      a.select();
+      document.execCommand('copy');
+      a.remove();
+    }
+    if (done) toast(done, 'success');
+  };
+  return html`<${Button} id=${id} onClick=${copy}>${label}<//>`;
+}

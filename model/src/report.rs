@@ -202,6 +202,10 @@ pub struct ReportParams {
     pub request_id: Option<String>,
     pub status: Option<u16>,
     pub path_contains: Option<String>,
+    /// HTTP methods (upper case) a call search keeps (`method=GET&method=POST`).
+    pub methods: Vec<String>,
+    /// Calls that took at least this long in total, milliseconds (`min_latency_ms=500`).
+    pub min_latency_ms: Option<u64>,
     /// The keyset cursor of the next page (opaque to callers).
     pub cursor: Option<String>,
     /// Which list the top-N report ranks (`by=slowest|largest|clients`).
@@ -235,6 +239,9 @@ impl TopBy {
 
 /// Most rows a top-N or a page of calls may ask for.
 pub const MAX_LIMIT: u32 = 10_000;
+
+/// Largest `min_latency_ms` accepted: a day, far beyond any call's timeout.
+pub const MAX_LATENCY_MS: u64 = 86_400_000;
 
 /// Longest filter value accepted (ids, paths, request ids).
 const MAX_VALUE_LEN: usize = 256;
@@ -325,6 +332,32 @@ impl ReportParams {
                     _ => return bad(k, format!("{v:?} is not an HTTP status (100 to 599)")),
                 },
                 "path_contains" => p.path_contains = non_empty(k, v)?,
+                "method" => {
+                    for part in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        // An HTTP method is a token; upper case is how the gateway records it.
+                        let m = part.to_ascii_uppercase();
+                        if m.len() > 16 || !m.bytes().all(|b| b.is_ascii_uppercase()) {
+                            return bad(
+                                k,
+                                format!("{part:?} is not an HTTP method (e.g. GET, POST)"),
+                            );
+                        }
+                        if !p.methods.contains(&m) {
+                            p.methods.push(m)
+                        }
+                    }
+                }
+                "min_latency_ms" => match v.parse::<u64>() {
+                    Ok(n) if n <= MAX_LATENCY_MS => p.min_latency_ms = Some(n),
+                    _ => {
+                        return bad(
+                            k,
+                            format!(
+                                "must be a whole number of milliseconds from 0 to {MAX_LATENCY_MS}"
+                            ),
+                        )
+                    }
+                },
                 "cursor" => p.cursor = non_empty(k, v)?,
                 "by" => {
                     p.top_by = TopBy::ALL
@@ -417,6 +450,12 @@ impl ReportParams {
         }
         if let Some(v) = &self.path_contains {
             put("path_contains", v.clone());
+        }
+        for m in &self.methods {
+            put("method", m.clone());
+        }
+        if let Some(n) = self.min_latency_ms {
+            put("min_latency_ms", n.to_string());
         }
         if let Some(v) = &self.cursor {
             put("cursor", v.clone());
@@ -630,6 +669,10 @@ mod tests {
             ("clinet", "a", "clinet"),
             ("from", "2026-11-25", "from"),
             ("by", "fastest", "by"),
+            ("method", "GE T", "method"),
+            ("method", "get;drop", "method"),
+            ("min_latency_ms", "-1", "min_latency_ms"),
+            ("min_latency_ms", "fast", "min_latency_ms"),
         ] {
             let e = pairs(&[(k, v)]).unwrap_err();
             assert_eq!(e.field, field, "{k}={v}: {e}");
@@ -649,9 +692,13 @@ mod tests {
             ("outcome", "timeout"),
             ("limit", "20"),
             ("by", "clients"),
+            ("method", "get,POST"),
+            ("min_latency_ms", "250"),
         ])
         .unwrap();
         assert_eq!(p.top_by, TopBy::Clients);
+        assert_eq!(p.methods, ["GET", "POST"]);
+        assert_eq!(p.min_latency_ms, Some(250));
         assert_eq!(ReportParams::from_pairs(&p.to_pairs()).unwrap(), p);
     }
 

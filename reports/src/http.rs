@@ -65,7 +65,7 @@ pub fn access() -> Vec<RouteAccess> {
         get(
             "/api/v1/reports/calls",
             Permission::ReadCallDetail,
-            "Call search: calls by id, request id, client, API, status, window, path (keyset pages; format=csv exports)",
+            "Call search: calls by id, request id, client, API, node, status, outcome, method, least latency, window, path (keyset pages; format=csv exports)",
         ),
         get(
             "/api/v1/reports/calls/{call_id}",

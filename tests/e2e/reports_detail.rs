@@ -71,6 +71,62 @@ name = "訂單 API"
         assert!(r["latency_ms"].as_f64().unwrap() >= 0.0);
     }
 
+    // Method and least latency: every call was a GET; none took a day.
+    let a = support
+        .call(
+            "GET",
+            "/api/v1/reports/calls?range=1h&method=get&min_latency_ms=0",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.body["rows"].as_array().unwrap().len(), 9, "{}", a.text);
+    for q in ["method=POST", "min_latency_ms=86400000"] {
+        let a = support
+            .call(
+                "GET",
+                &format!("/api/v1/reports/calls?range=1h&{q}"),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(a.status, 200, "{q}: {}", a.text);
+        assert_eq!(
+            a.body["rows"].as_array().unwrap().len(),
+            0,
+            "{q}: {}",
+            a.text
+        );
+    }
+    for (q, field) in [
+        ("method=G%20T", "method"),
+        ("min_latency_ms=-5", "min_latency_ms"),
+        ("min_latency_ms=86400001", "min_latency_ms"),
+    ] {
+        let a = support
+            .call(
+                "GET",
+                &format!("/api/v1/reports/calls?range=1h&{q}"),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(a.status, 422, "{q}: {}", a.text);
+        assert_eq!(a.body["error"]["field"], field, "{q}: {}", a.text);
+    }
+    // An aggregate report refuses them by name instead of ignoring them.
+    let a = support
+        .call(
+            "GET",
+            "/api/v1/reports/usage?range=1h&method=GET",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, 422, "{}", a.text);
+    assert_eq!(a.body["error"]["field"], "method", "{}", a.text);
+
     // Open one: every column, headers as objects.
     let id = rows[0]["call_id"].as_str().unwrap().to_string();
     let d = support

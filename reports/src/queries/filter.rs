@@ -151,7 +151,7 @@ pub fn bucket_expr(w: &Window) -> String {
 }
 
 /// Call search filters beyond [`conditions`]: call id, request id, exact status, path
-/// substring. Each is one condition; an empty list when none is set.
+/// substring, methods, least total latency. Each is one condition; an empty list when none is set.
 pub fn call_conditions(p: &ReportParams) -> Vec<String> {
     let mut c = Vec::new();
     if let Some(id) = p.call_id {
@@ -165,6 +165,12 @@ pub fn call_conditions(p: &ReportParams) -> Vec<String> {
     }
     if let Some(sub) = &p.path_contains {
         c.push(format!("positionUTF8(path, {}) > 0", quote_string(sub)));
+    }
+    if !p.methods.is_empty() {
+        c.push(format!("method IN ({})", quoted_list(&p.methods)));
+    }
+    if let Some(ms) = p.min_latency_ms {
+        c.push(format!("latency_us >= {}", ms.saturating_mul(1_000)));
     }
     c
 }
@@ -249,9 +255,13 @@ mod tests {
             ("path_contains", "/a' OR '1'='1"),
             ("request_id", "r\\'; DROP TABLE api_calls"),
             ("status", "504"),
+            ("method", "post,get"),
+            ("min_latency_ms", "250"),
         ])
         .unwrap();
         let c = call_conditions(&p).join(" AND ");
+        assert!(c.contains("method IN ('POST', 'GET')"), "{c}");
+        assert!(c.contains("latency_us >= 250000"), "{c}");
         assert!(
             c.contains(r"positionUTF8(path, '/a\' OR \'1\'=\'1') > 0"),
             "{c}"

@@ -375,6 +375,8 @@ pub fn refuse_search_params(p: &ReportParams, report: &str, takes_limit: bool) -
         ("request_id", p.request_id.is_some()),
         ("status", p.status.is_some()),
         ("path_contains", p.path_contains.is_some()),
+        ("method", !p.methods.is_empty()),
+        ("min_latency_ms", p.min_latency_ms.is_some()),
         ("cursor", p.cursor.is_some()),
         ("limit", p.limit.is_some() && !takes_limit),
     ];
