@@ -245,3 +245,42 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+impl Browser {
+    /// Chooses `value` in a `<select>` as a user would (Preact listens for `change`).
+    pub async fn select(&self, css: &str, value: &str) {
+        self.find(css).await;
+        self.client
+            .execute(
+                "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+                 e.dispatchEvent(new Event('change', {bubbles: true}));",
+                vec![json!(css), json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// `fetch(path)` from the page like [`Browser::fetch`], with `body` as the JSON sent.
+    pub async fn fetch_json(&self, method: &str, path: &str, body: &Value) -> (u16, String) {
+        let v = self
+            .client
+            .execute_async(
+                r#"const [method, path, body, done] = arguments;
+                   fetch('/api/v1/me', {credentials: 'same-origin'})
+                     .then(r => r.ok ? r.json() : {})
+                     .then(me => fetch(path, {method, credentials: 'same-origin',
+                        headers: {'Content-Type': 'application/json',
+                                  'X-CSRF-Token': me.csrf_token || ''},
+                        body: JSON.stringify(body)}))
+                     .then(r => r.text().then(t => done([r.status, t])))
+                     .catch(e => done([0, String(e)]));"#,
+                vec![json!(method), json!(path), body.clone()],
+            )
+            .await
+            .unwrap();
+        (
+            v[0].as_u64().unwrap_or(0) as u16,
+            v[1].as_str().unwrap_or("").to_string(),
+        )
+    }
+}
