@@ -110,7 +110,7 @@ async fn ops_builds_a_rule_sees_it_fire_test_sends_and_silences_it() {
     b.fill("#f-win-0-from", "22:00").await;
     b.click("#rule-save").await;
     error_beside(&b, "#f-win-0-until", "is needed with `from`").await;
-    b.screenshot("ops-alerts-rule-error").await;
+    b.screenshot_full("ops-alerts-rule-error", LAPTOP).await;
     // A window that cannot hold during the test: one night in 2030.
     b.select("#f-win-0-type", "dates").await;
     b.fill("#f-win-0-dates", "2030-12-25").await;
@@ -122,6 +122,37 @@ async fn ops_builds_a_rule_sees_it_fire_test_sends_and_silences_it() {
     let preview = b.wait_text("#rule-preview", "CPU 55% on hot").await;
     assert!(preview.contains("threshold 50%"), "{preview}");
     assert!(preview.contains("back to normal"), "{preview}");
+
+    // The preview route refuses what a create would, naming the field, and a language it
+    // does not know.
+    let draft = json!({"name": "x", "kind": {"type": "node_cpu"}, "threshold": 50});
+    for (path, body, field) in [
+        ("/api/v1/alert-rules/preview?lang=fr", draft.clone(), "lang"),
+        (
+            "/api/v1/alert-rules/preview",
+            json!({"name": "x", "kind": {"type": "node_cpu"}, "threshold": 50,
+                   "windows": [{"type": "daily", "from": "25:00", "until": "06:00"}]}),
+            // serde reads an internally tagged enum whole, so the path stops at the window.
+            "windows[0]",
+        ),
+        (
+            "/api/v1/alert-rules/preview",
+            json!({"name": "x", "kind": {"type": "node_cpu"}, "threshold": 50,
+                   "templates": {"en": {"firing": {"subject": "{{nope}}"}}}}),
+            "templates.en.firing.subject",
+        ),
+        ("/api/v1/alert-rules/preview", json!([1]), ""),
+    ] {
+        let (status, text) = b.fetch_json("POST", path, &body).await;
+        assert_eq!(status, 422, "{path} {body}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["error"]["field"], field, "{path} {body}: {text}");
+    }
+    let (status, text) = b
+        .fetch_json("POST", "/api/v1/alert-rules/preview?lang=zh-TW", &draft)
+        .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("門檻 50%"), "{text}");
 
     b.click("#rule-save").await;
     b.wait_text(".toasts", "saved").await;
@@ -153,7 +184,9 @@ async fn ops_builds_a_rule_sees_it_fire_test_sends_and_silences_it() {
         "{:?}",
         mails[0]
     );
-    b.screenshot("ops-alerts-rule-editor").await;
+    b.click("#rule-preview-btn").await;
+    b.wait_text("#rule-preview", "CPU 55% on hot").await;
+    b.screenshot_full("ops-alerts-rule-editor", LAPTOP).await;
 
     // Trigger it for real: node "hot" reports 99 % CPU.
     for _ in 0..3 {
@@ -191,7 +224,7 @@ async fn ops_builds_a_rule_sees_it_fire_test_sends_and_silences_it() {
         "the firing notice with the rule's own subject: {:?}",
         mails[1]
     );
-    b.screenshot("ops-alerts-active").await;
+    b.screenshot_full("ops-alerts-active", LAPTOP).await;
 
     // The rule list shows its state.
     tab(&b, "rules").await;
@@ -216,7 +249,7 @@ async fn ops_builds_a_rule_sees_it_fire_test_sends_and_silences_it() {
         .wait_text("#card-channel-test #send-results", "team@example.tw")
         .await;
     assert!(answer.contains("Sent"), "{answer}");
-    b.screenshot("ops-alerts-channel-editor").await;
+    b.screenshot_full("ops-alerts-channel-editor", LAPTOP).await;
     tab(&b, "channels").await;
     b.wait_text("#channels-table", "On-call mail").await;
     b.screenshot("ops-alerts-channels").await;
@@ -235,7 +268,7 @@ async fn ops_builds_a_rule_sees_it_fire_test_sends_and_silences_it() {
         row.contains("Active") && row.contains("CPU high on hot"),
         "{row}"
     );
-    b.screenshot("ops-alerts-silences").await;
+    b.screenshot_full("ops-alerts-silences", LAPTOP).await;
 
     // Every tab on a phone and in Chinese.
     for (t, ready) in [
@@ -247,7 +280,8 @@ async fn ops_builds_a_rule_sees_it_fire_test_sends_and_silences_it() {
         b.open(&format!("alerts?tab={t}")).await;
         b.find(ready).await;
         b.resize(PHONE).await;
-        b.screenshot(&format!("ops-alerts-{t}-phone")).await;
+        b.screenshot_full(&format!("ops-alerts-{t}-phone"), PHONE)
+            .await;
         b.resize(LAPTOP).await;
     }
     b.click("#lang-switch button[data-value=\"zh-TW\"]").await;
@@ -260,15 +294,18 @@ async fn ops_builds_a_rule_sees_it_fire_test_sends_and_silences_it() {
         b.open(&format!("alerts?tab={t}")).await;
         b.find(ready).await;
         b.wait_text("#main", text).await;
-        b.screenshot(&format!("ops-alerts-{t}-zh-TW")).await;
+        b.screenshot_full(&format!("ops-alerts-{t}-zh-TW"), LAPTOP)
+            .await;
     }
     b.open("alerts?tab=rules&id=cpu-hot").await;
     b.find("#rule-form").await;
     b.click("#rule-preview-btn").await;
     b.wait_text("#rule-preview", "門檻").await;
-    b.screenshot("ops-alerts-rule-editor-zh-TW").await;
+    b.screenshot_full("ops-alerts-rule-editor-zh-TW", LAPTOP)
+        .await;
     b.resize(PHONE).await;
-    b.screenshot("ops-alerts-rule-editor-phone").await;
+    b.screenshot_full("ops-alerts-rule-editor-phone", PHONE)
+        .await;
     b.resize(LAPTOP).await;
     b.click("#lang-switch button[data-value=\"en\"]").await;
     b.wait_text("nav#nav a[data-page=\"alerts\"]", "Alerts")

@@ -284,3 +284,27 @@ impl Browser {
         )
     }
 }
+
+impl Browser {
+    /// Like [`Browser::screenshot`], of the whole page: the window is made as tall as the page
+    /// (at most 5000 px) for the picture, then set back to `size`.
+    pub async fn screenshot_full(&self, name: &str, size: (u32, u32)) -> PathBuf {
+        let h = self
+            .client
+            .execute(
+                "window.scrollTo(0, 0); return document.documentElement.scrollHeight;",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+            .unwrap_or(u64::from(size.1));
+        let tall = (h as u32).clamp(size.1, 5000);
+        self.resize((size.0, tall)).await;
+        // Let the layout settle at the new size before the picture.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let path = self.screenshot(name).await;
+        self.resize(size).await;
+        path
+    }
+}

@@ -154,7 +154,7 @@ function zones() {
   }
 }
 
-function WindowRow({ w, i, set, remove, at }) {
+function WindowRow({ w, i, set, remove, at, rowError }) {
   const p = `windows[${i}]`;
   const types = [
     { value: 'weekly', label: t('alerts.win_weekly') },
@@ -168,6 +168,7 @@ function WindowRow({ w, i, set, remove, at }) {
         error=${at(`${p}.type`)} onChange=${(v) => set({ ...w, type: v })} />
       <${Button} kind="secondary" onClick=${remove}>${t('alerts.remove')}<//>
     </div>
+    ${rowError && html`<div class="field-message" role="alert">${rowError}</div>`}
     ${w.type === 'weekly' && html`<${CheckGroup} name=${`win-${i}-days`} label=${t('alerts.win_days')}
       options=${DAYS.map((d) => ({ value: d, label: dayLabel[d]() }))} value=${w.days}
       error=${at(`${p}.days`)} onChange=${(v) => set({ ...w, days: v })} />`}
@@ -406,7 +407,7 @@ export function RuleEditor({ me, id }) {
             onInput=${(v) => set({ recovery: v })} />
           <div class="form-row">
             <${Field} name="rule-for" type="number" label=${t('alerts.f_for_secs')} value=${d.for_secs}
-              error=${at('for_secs')} hint=${t('alerts.f_for_hint', { dur: duration(d.for_secs) })}
+              error=${at('for_secs')} hint=${Number(d.for_secs) ? t('alerts.f_for_hint', { dur: duration(d.for_secs) }) : t('alerts.f_for_now')}
               onInput=${(v) => set({ for_secs: v })} />
             <${Field} name="rule-repeat" type="number" label=${t('alerts.f_repeat_secs')} value=${d.repeat_secs}
               error=${at('repeat_secs')} hint=${Number(d.repeat_secs) ? t('alerts.f_repeat_hint', { dur: duration(d.repeat_secs) }) : t('alerts.f_repeat_never')}
@@ -424,6 +425,7 @@ export function RuleEditor({ me, id }) {
             onChange=${(v) => set({ timezone: v })} />
           <div class="field-hint">${t('alerts.windows_hint')}</div>
           ${d.windows.map((w, i) => html`<${WindowRow} key=${i} w=${w} i=${i} at=${at}
+            rowError=${err && err.field === `windows[${i}]` ? err.message : null}
             set=${(nw) => set({ windows: d.windows.map((x, j) => (j === i ? nw : x)) })}
             remove=${() => set({ windows: d.windows.filter((_, j) => j !== i) })} />`)}
           ${at('windows') && !d.windows.length && html`<div class="field-message">${at('windows')}</div>`}

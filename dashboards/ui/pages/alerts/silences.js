@@ -136,7 +136,8 @@ export function SilencesTab({ me, params }) {
     { key: 'what', label: t('alerts.col_matchers'), render: (s) => html`<span class="strong">${matchers(s.body, names)}</span>` },
     { key: 'from', label: t('alerts.f_from'), render: (s) => fmtTime(s.body.from, { dateStyle: 'short', timeStyle: 'short' }) },
     { key: 'until', label: t('alerts.f_until'), render: (s) => fmtTime(s.body.until, { dateStyle: 'short', timeStyle: 'short' }) },
-    { key: 'who', label: t('alerts.col_who'), render: (s) => html`<div>${s.body.who}<div class="muted small detail">${s.body.why}</div></div>` },
+    { key: 'why', label: t('alerts.f_why'), render: (s) => html`<span class="detail">${s.body.why}</span>` },
+    { key: 'who', label: t('alerts.col_who'), render: (s) => s.body.who },
     { key: 'act', label: '', align: 'right', render: (s) => html`<${Button} kind="secondary" onClick=${() => expire(s)}>
       ${status(s.body, now) === 'active' ? t('alerts.silence_expire') : t('alerts.delete')}<//>` },
   ];
