@@ -286,7 +286,7 @@ async fn ops_builds_a_rule_sees_it_fire_test_sends_and_silences_it() {
     }
     b.click("#lang-switch button[data-value=\"zh-TW\"]").await;
     for (t, ready, text) in [
-        ("active", "#active-table", "告警中"),
+        ("active", "#active-table", "觸發中"),
         ("rules", "#rules-table", "告警規則"),
         ("channels", "#channels-table", "通知管道"),
         ("silences", "#silences-table", "生效中"),

@@ -289,17 +289,19 @@ impl Browser {
     /// Like [`Browser::screenshot`], of the whole page: the window is made as tall as the page
     /// (at most 5000 px) for the picture, then set back to `size`.
     pub async fn screenshot_full(&self, name: &str, size: (u32, u32)) -> PathBuf {
+        // The page's height plus the window's own frame (set_window_size sets the outer size).
         let h = self
             .client
             .execute(
-                "window.scrollTo(0, 0); return document.documentElement.scrollHeight;",
+                "window.scrollTo(0, 0); return document.documentElement.scrollHeight \
+                 + Math.max(0, window.outerHeight - window.innerHeight);",
                 vec![],
             )
             .await
             .ok()
-            .and_then(|v| v.as_u64())
-            .unwrap_or(u64::from(size.1));
-        let tall = (h as u32).clamp(size.1, 5000);
+            .and_then(|v| v.as_f64())
+            .unwrap_or(f64::from(size.1));
+        let tall = (h.ceil() as u32).clamp(size.1, 5000);
         self.resize((size.0, tall)).await;
         // Let the layout settle at the new size before the picture.
         tokio::time::sleep(Duration::from_millis(200)).await;

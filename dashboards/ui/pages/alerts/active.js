@@ -93,7 +93,7 @@ function Timeline({ rule, rules, tick }) {
     // A channel's test-send has no rule and no scope: the channel names the row.
     { key: 'rule', label: t('alerts.col_rule'), render: (e) => html`<span class="strong">${e.rule_name || e.rule_id
       || t('alerts.channel_row', { id: e.channel })}</span>` },
-    { key: 'scope', label: t('alerts.col_scope'), render: (e) => (e.rule_id ? scopeParts(e.scope) : '—') },
+    { key: 'scope', label: t('alerts.col_scope'), render: (e) => (e.rule_id && e.event !== 'test' ? scopeParts(e.scope) : '—') },
     { key: 'event', label: t('alerts.col_event'), render: (e) => html`<span class=${`ev ev-${e.event}`}>${eventLabel(e)}</span>` },
     { key: 'value', label: t('alerts.col_value'), align: 'right', render: (e) => (e.event === 'notify' || e.event === 'test' ? '' : withUnit(e.value, units[e.rule_id])) },
     { key: 'to', label: t('alerts.col_recipient'), render: (e) => (e.channel ? html`<div><span class="muted">${e.channel}</span> ${e.recipient}</div>` : '') },
