@@ -241,6 +241,8 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
     d.site_timezone = config.timezone.name().to_string();
     // A node is silent after three missed samples.
     d.node_silent_after = config.gateway.sample_interval * 3;
+    d.alert_link_base = config.alerter_link_base.clone();
+    d.alert_language = config.alerter_language;
     Ok(d)
 }
 

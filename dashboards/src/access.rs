@@ -305,6 +305,16 @@ pub fn rules() -> Vec<Rule> {
     );
     add(
         Method::POST,
+        "/api/v1/alert-rules/preview",
+        Perm(WriteAlertRules),
+        "A draft rule (the body of a create; validated, not stored): its firing, repeat and \
+         resolved notices rendered with sample values in `?lang=en|zh-TW` (default: the \
+         rule's, else the alerter's)",
+        Some("EntityBody"),
+        (200, Some("RulePreview")),
+    );
+    add(
+        Method::POST,
         "/api/v1/api-keys/{id}/rotate",
         Perm(WriteGatewayConfig),
         "A new key replacing this one, which works on for `overlap_secs`",

@@ -20,6 +20,8 @@
 //! - [`table`]: the configuration cached in memory, reloaded on revision change.
 //! - [`openapi`]: `GET /api/openapi.json`, built from the route table.
 //! - [`users`]: `gatewatch user add` and the first admin of a fresh site.
+//! - [`preview`]: a draft alert rule's notices rendered with sample values (the alerter's
+//!   renderer, `model::alert::template`), for the rule editor.
 //! - [`test_send`]: test-sends of channels and rules, forwarded to the alerter's port
 //!   (`alerter_url`); no alerter code or credentials live here.
 
@@ -35,6 +37,7 @@ pub mod keys;
 pub mod me;
 pub mod nodes;
 pub mod openapi;
+pub mod preview;
 pub mod random;
 pub mod report_runs;
 pub mod table;
@@ -76,6 +79,10 @@ pub struct DashboardsConfig {
     /// A node with no sample for longer is `silent` in `GET /api/v1/nodes` (3 × the gateways'
     /// sample interval).
     pub node_silent_after: Duration,
+    /// The alerter's `{{link}}` (`[alerter] link_base`) and its language for rules without
+    /// their own: alert-rule previews render with them, as the alerter would.
+    pub alert_link_base: String,
+    pub alert_language: gatewatch_model::alert::Lang,
 }
 
 impl std::fmt::Debug for DashboardsConfig {
@@ -88,6 +95,8 @@ impl std::fmt::Debug for DashboardsConfig {
             .field("alerter_url", &self.alerter_url)
             .field("site_timezone", &self.site_timezone)
             .field("node_silent_after", &self.node_silent_after)
+            .field("alert_link_base", &self.alert_link_base)
+            .field("alert_language", &self.alert_language)
             .finish()
     }
 }
@@ -102,6 +111,8 @@ impl DashboardsConfig {
             alerter_url: "http://127.0.0.1:8092".into(),
             site_timezone: "Asia/Taipei".into(),
             node_silent_after: Duration::from_secs(30),
+            alert_link_base: String::new(),
+            alert_language: gatewatch_model::alert::Lang::ZhTw,
         }
     }
 }
@@ -200,6 +211,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/channels/{id}/test", post(test_send::channel))
         .route("/api/v1/alert-rules/{id}/test", post(test_send::rule))
+        .route("/api/v1/alert-rules/preview", post(preview::preview))
         .merge(state.mounted.clone())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -130,6 +130,8 @@ pub fn document(rules: &[Rule]) -> OpenApi {
         .schema_from::<crate::alerts::ActiveAlerts>()
         .schema_from::<crate::alerts::AlertEventRow>()
         .schema_from::<crate::alerts::AlertEventsPage>()
+        .schema_from::<crate::preview::PreviewNotice>()
+        .schema_from::<crate::preview::RulePreview>()
         .schema_from::<crate::nodes::Disk>()
         .schema_from::<crate::nodes::NodeBacklog>()
         .schema_from::<crate::nodes::NodeProcess>()

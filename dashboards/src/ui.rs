@@ -55,6 +55,13 @@ pub static ASSETS: &[Asset] = &[
     // the nodes page (its modules go under this line)
     asset!("pages/nodes.js", JS),
     // the alerts page (its modules go under this line)
+    asset!("pages/alerts/shared.js", JS),
+    asset!("pages/alerts/active.js", JS),
+    asset!("pages/alerts/rules.js", JS),
+    asset!("pages/alerts/rule_editor.js", JS),
+    asset!("pages/alerts/send_results.js", JS),
+    asset!("pages/alerts/channels.js", JS),
+    asset!("pages/alerts/silences.js", JS),
     asset!("pages/alerts.js", JS),
     // the reports page (its modules go under this line)
     asset!("pages/reports.js", JS),

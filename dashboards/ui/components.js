@@ -141,20 +141,71 @@ export function Loading() {
   return html`<div class="loading" aria-busy="true">${t('common.loading')}</div>`;
 }
 
-// ---- added for the calls page ----
+// ---- added for the calls and alerts pages ----
+
+/** Tabs over the parts of a page: `tabs` [{ id, label, count }], `value` the one shown. */
+export function Tabs({ tabs, value, onChange, label, id }) {
+  return html`<div class="tabs" role="tablist" aria-label=${label} id=${id}>
+    ${tabs.map((x) => html`<button type="button" role="tab" data-tab=${x.id}
+      class=${cx('tab', x.id === value && 'on')} aria-selected=${x.id === value ? 'true' : 'false'}
+      onClick=${() => onChange(x.id)}>${x.label}${x.count !== undefined && x.count !== null
+        ? html`<span class="tab-count">${x.count}</span>` : null}</button>`)}
+  </div>`;
+}
 
 /** A drop-down with the same look as `Field`; `options`: [{ value, label }]; `error` is the
  *  API's message for its `field`. Calls `onChange(value)` on every pick. */
-export function Select({ label, name, value, options, onChange, error, hint }) {
+export function Select({ label, name, value, options, onChange, error, hint, disabled }) {
   const id = `f-${name}`;
   const pick = (e) => onChange && onChange(e.currentTarget.value);
   return html`<div class=${cx('field', error && 'field-error')}>
     <label for=${id}>${label}</label>
-    <select id=${id} name=${name} value=${value} aria-invalid=${error ? 'true' : 'false'}
+    <select id=${id} name=${name} value=${value} disabled=${disabled}
+      aria-invalid=${error ? 'true' : 'false'}
       aria-describedby=${error ? `${id}-error` : undefined} onChange=${pick} onInput=${pick}>
       ${options.map((o) => html`<option value=${o.value} selected=${o.value === value}>${o.label}</option>`)}
     </select>
     ${error ? html`<div class="field-message" id=${`${id}-error`} role="alert">${error}</div>`
+      : hint && html`<div class="field-hint">${hint}</div>`}
+  </div>`;
+}
+
+/** A multi-line text field (lists one per line, templates, JSON); `mono` for code. */
+export function TextArea({ label, name, value, onInput, error, hint, rows, mono, placeholder }) {
+  const id = `f-${name}`;
+  return html`<div class=${cx('field', error && 'field-error')}>
+    <label for=${id}>${label}</label>
+    <textarea id=${id} name=${name} rows=${rows || 3} class=${mono ? 'mono' : ''}
+      placeholder=${placeholder} aria-invalid=${error ? 'true' : 'false'}
+      aria-describedby=${error ? `${id}-error` : undefined}
+      onInput=${(e) => onInput && onInput(e.currentTarget.value)}>${value}</textarea>
+    ${error ? html`<div class="field-message" id=${`${id}-error`} role="alert">${error}</div>`
+      : hint && html`<div class="field-hint">${hint}</div>`}
+  </div>`;
+}
+
+/** One checkbox with its label (on/off settings). */
+export function Checkbox({ label, name, checked, onChange, hint }) {
+  const id = `f-${name}`;
+  return html`<div class="field field-check">
+    <label for=${id}><input id=${id} name=${name} type="checkbox" checked=${!!checked}
+      onChange=${(e) => onChange && onChange(e.currentTarget.checked)} />${label}</label>
+    ${hint && html`<div class="field-hint">${hint}</div>`}
+  </div>`;
+}
+
+/** Any of several choices as toggle chips (weekdays, roles): `value` is the array chosen. */
+export function CheckGroup({ label, name, options, value, onChange, error, hint }) {
+  const on = new Set(value || []);
+  const flip = (v) => onChange(options.map((o) => o.value).filter((x) => (x === v ? !on.has(x) : on.has(x))));
+  return html`<div class=${cx('field', error && 'field-error')} role="group" aria-label=${label} id=${`f-${name}`}>
+    <span class="field-label">${label}</span>
+    <div class="chips">
+      ${options.map((o) => html`<button type="button" data-value=${o.value}
+        class=${cx('chip', on.has(o.value) && 'on')} aria-pressed=${on.has(o.value) ? 'true' : 'false'}
+        onClick=${() => flip(o.value)}>${o.label}</button>`)}
+    </div>
+    ${error ? html`<div class="field-message" role="alert">${error}</div>`
       : hint && html`<div class="field-hint">${hint}</div>`}
   </div>`;
 }

@@ -259,4 +259,67 @@ impl Browser {
             .await
             .unwrap();
     }
+
+    /// Chooses `value` in a `<select>` as a user would (Preact listens for `change`).
+    pub async fn select(&self, css: &str, value: &str) {
+        self.find(css).await;
+        self.client
+            .execute(
+                "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+                 e.dispatchEvent(new Event('change', {bubbles: true}));",
+                vec![json!(css), json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// `fetch(path)` from the page like [`Browser::fetch`], with `body` as the JSON sent.
+    pub async fn fetch_json(&self, method: &str, path: &str, body: &Value) -> (u16, String) {
+        let v = self
+            .client
+            .execute_async(
+                r#"const [method, path, body, done] = arguments;
+                   fetch('/api/v1/me', {credentials: 'same-origin'})
+                     .then(r => r.ok ? r.json() : {})
+                     .then(me => fetch(path, {method, credentials: 'same-origin',
+                        headers: {'Content-Type': 'application/json',
+                                  'X-CSRF-Token': me.csrf_token || ''},
+                        body: JSON.stringify(body)}))
+                     .then(r => r.text().then(t => done([r.status, t])))
+                     .catch(e => done([0, String(e)]));"#,
+                vec![json!(method), json!(path), body.clone()],
+            )
+            .await
+            .unwrap();
+        (
+            v[0].as_u64().unwrap_or(0) as u16,
+            v[1].as_str().unwrap_or("").to_string(),
+        )
+    }
+}
+
+impl Browser {
+    /// Like [`Browser::screenshot`], of the whole page: the window is made as tall as the page
+    /// (at most 5000 px) for the picture, then set back to `size`.
+    pub async fn screenshot_full(&self, name: &str, size: (u32, u32)) -> PathBuf {
+        // The page's height plus the window's own frame (set_window_size sets the outer size).
+        let h = self
+            .client
+            .execute(
+                "window.scrollTo(0, 0); return document.documentElement.scrollHeight \
+                 + Math.max(0, window.outerHeight - window.innerHeight);",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(f64::from(size.1));
+        let tall = (h.ceil() as u32).clamp(size.1, 5000);
+        self.resize((size.0, tall)).await;
+        // Let the layout settle at the new size before the picture.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let path = self.screenshot(name).await;
+        self.resize(size).await;
+        path
+    }
 }
