@@ -11,6 +11,27 @@ use gatewatch_store::config_log::Entry;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// What stands for a kept secret value in answers (a webhook's `Authorization` header); sent
+/// back unchanged in a body, it keeps the stored value.
+pub const KEPT: &str = "****";
+
+/// Whether a webhook header carries a credential, by its name: its value is never answered.
+pub fn secret_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "auth",
+        "token",
+        "key",
+        "secret",
+        "cookie",
+        "password",
+        "signature",
+        "session",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
 /// A body with its secrets removed, for answers.
 pub fn redact(kind: EntityKind, body: &str) -> Value {
     let mut v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
@@ -29,6 +50,19 @@ pub fn redact(kind: EntityKind, body: &str) -> Value {
                     for t in ts {
                         if let Some(t) = t.as_object_mut() {
                             t.remove("hash");
+                        }
+                    }
+                }
+            }
+            EntityKind::Channel => {
+                let headers = o
+                    .get_mut("webhook")
+                    .and_then(|w| w.get_mut("headers"))
+                    .and_then(Value::as_object_mut);
+                if let Some(h) = headers {
+                    for (name, value) in h.iter_mut() {
+                        if secret_header(name) {
+                            *value = Value::String(KEPT.into());
                         }
                     }
                 }

@@ -43,6 +43,35 @@ pub fn changes(kind: EntityKind, old: Option<&str>, new: Option<&str>) -> Vec<Fi
     );
     // `redact` replaces a client's secret hash by `has_secret`: a rotated secret (true → true)
     // would not show, so secrets are compared raw and reported by path only.
+    // A webhook's credential headers answer as "****" both sides: compared raw, named only.
+    if kind == EntityKind::Channel {
+        let headers = |v: &Value| {
+            v.pointer("/webhook/headers")
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        let (a, b) = (headers(&raw_old), headers(&raw_new));
+        let mut names: Vec<&String> = a
+            .as_object()
+            .into_iter()
+            .chain(b.as_object())
+            .flat_map(|m| m.keys())
+            .filter(|k| crate::answer::secret_header(k))
+            .collect();
+        names.sort();
+        names.dedup();
+        for n in names {
+            if a.get(n) != b.get(n) {
+                out.retain(|c| c.path != format!("webhook.headers.{n}"));
+                out.push(FieldChange {
+                    path: format!("webhook.headers.{n}"),
+                    old: None,
+                    new: None,
+                    secret: true,
+                });
+            }
+        }
+    }
     for f in crate::entities::managed_fields(kind) {
         if f.contains("hash") && raw_old.get(*f) != raw_new.get(*f) {
             out.push(FieldChange {
@@ -140,6 +169,23 @@ mod tests {
         assert!(changes(EntityKind::Api, Some(a), None)
             .iter()
             .all(|c| c.new.is_none()));
+    }
+
+    #[test]
+    fn webhook_credentials_are_named_never_shown() {
+        let a = r#"{"webhook":{"url":"http://h/x","headers":{"Authorization":"Bearer one","X-Team":"ops"}}}"#;
+        let b = r#"{"webhook":{"url":"http://h/x","headers":{"Authorization":"Bearer two","X-Team":"sre"}}}"#;
+        let c = changes(EntityKind::Channel, Some(a), Some(b));
+        assert_eq!(
+            paths(&c),
+            ["webhook.headers.X-Team", "webhook.headers.Authorization"]
+        );
+        assert!(c[1].secret && c[1].old.is_none() && c[1].new.is_none());
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(!text.contains("Bearer"), "{text}");
+        let created = serde_json::to_string(&changes(EntityKind::Channel, None, Some(a))).unwrap();
+        assert!(!created.contains("Bearer"), "{created}");
+        assert!(changes(EntityKind::Channel, Some(a), Some(a)).is_empty());
     }
 
     #[test]

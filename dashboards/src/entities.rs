@@ -120,6 +120,45 @@ fn body_of(e: &Entry) -> Option<&str> {
     (!e.deleted).then_some(e.body.as_str())
 }
 
+/// A channel's webhook header sent back as [`crate::answer::KEPT`] (as a GET answered it)
+/// keeps its stored value; with none stored, the placeholder is refused.
+fn keep_secret_headers(
+    obj: &mut Map<String, Value>,
+    prev: Option<&Map<String, Value>>,
+) -> Result<(), ApiError> {
+    let stored = |name: &str| {
+        prev.and_then(|p| p.get("webhook"))
+            .and_then(|w| w.get("headers"))
+            .and_then(|h| h.get(name))
+            .cloned()
+    };
+    let Some(headers) = obj
+        .get_mut("webhook")
+        .and_then(|w| w.get_mut("headers"))
+        .and_then(Value::as_object_mut)
+    else {
+        return Ok(());
+    };
+    for (name, value) in headers.iter_mut() {
+        if value.as_str() != Some(crate::answer::KEPT) {
+            continue;
+        }
+        match stored(name) {
+            Some(old) => *value = old,
+            None => {
+                return Err(ApiError::invalid(
+                    format!("webhook.headers.{name}"),
+                    format!(
+                        "is {:?}, which keeps a stored value, but none is stored: send the value",
+                        crate::answer::KEPT
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks a body against its kind and readies it for the log: managed fields refused (or
 /// carried over from `previous`), a user's `password` hashed. Returns the JSON to store and
 /// a secret to show once (a generated password).
@@ -147,6 +186,9 @@ async fn prepare(
     let prev: Option<Map<String, Value>> = previous
         .filter(|e| !e.deleted)
         .and_then(|e| serde_json::from_str(&e.body).ok());
+    if kind == EntityKind::Channel {
+        keep_secret_headers(&mut obj, prev.as_ref())?;
+    }
     if let Some(p) = &prev {
         for f in managed_fields(kind) {
             if let Some(v) = p.get(*f) {

@@ -425,7 +425,8 @@ async fn webhook_test_sends_are_signed_and_verified_by_the_receiver() {
             .post(
                 "/api/v1/channels",
                 json!({"id": id, "webhook": {"url": format!("http://{hook}/alerts"),
-                    "secret": secret, "headers": {"X-Team": "ops"}, "body": template,
+                    "secret": secret, "body": template,
+                    "headers": {"X-Team": "ops", "Authorization": "Bearer e2e-s3cret"},
                     "retries": 0}}),
             )
             .await;
@@ -454,6 +455,7 @@ async fn webhook_test_sends_are_signed_and_verified_by_the_receiver() {
         let (headers, body, verified) = &h[0];
         assert!(verified, "the receiver verified the signature");
         assert_eq!(headers["x-team"], "ops");
+        assert_eq!(headers["authorization"], "Bearer e2e-s3cret");
         assert_eq!(headers["content-type"], "application/json");
         let delivery = headers["x-gatewatch-delivery"].to_str().unwrap();
         assert!(uuid::Uuid::parse_str(delivery).is_ok(), "{delivery}");
@@ -481,6 +483,49 @@ async fn webhook_test_sends_are_signed_and_verified_by_the_receiver() {
     assert!(res["answer"].as_str().unwrap().contains("bad signature"));
     assert!(!hooks.lock().unwrap()[1].2);
 
+    // The credential header never comes back: "****" in the answer and the history; the
+    // answer sent back as it is keeps the stored value; "****" with nothing stored is refused.
+    let r = admin.call("GET", "/api/v1/channels/hook", None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut body = r.body["body"].clone();
+    assert_eq!(
+        body["webhook"]["headers"]["Authorization"], "****",
+        "{}",
+        r.text
+    );
+    assert_eq!(body["webhook"]["headers"]["X-Team"], "ops");
+    assert!(!r.text.contains("e2e-s3cret"), "{}", r.text);
+    body["webhook"]["headers"]["X-Team"] = json!("sre");
+    let r = admin
+        .call(
+            "PUT",
+            "/api/v1/channels/hook",
+            Some(&body.to_string()),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin
+        .call("GET", "/api/v1/channels/hook/history", None, &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!r.text.contains("e2e-s3cret"), "{}", r.text);
+    body["webhook"]["headers"]["X-Api-Key"] = json!("****");
+    let r = admin
+        .call(
+            "PUT",
+            "/api/v1/channels/hook",
+            Some(&body.to_string()),
+            &[("if-match", "\"2\"")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(
+        r.body["error"]["field"], "webhook.headers.X-Api-Key",
+        "{}",
+        r.text
+    );
+
     // A rule without a language of its own: its texts in the site's (en), rendered into the
     // body template by the same renderer.
     let r = admin
@@ -498,8 +543,13 @@ async fn webhook_test_sends_are_signed_and_verified_by_the_receiver() {
     {
         let h = hooks.lock().unwrap();
         assert_eq!(h.len(), 3);
-        let (_, body, verified) = &h[2];
+        let (headers, body, verified) = &h[2];
         assert!(verified);
+        assert_eq!(
+            headers["authorization"], "Bearer e2e-s3cret",
+            "kept through the PUT"
+        );
+        assert_eq!(headers["x-team"], "sre");
         assert_eq!(body["rule"], "Orders p99 (p99)");
         assert_eq!(body["for"], "3 min");
         let message = body["message"].as_str().unwrap();
