@@ -85,7 +85,9 @@ export function Segmented({ options, value, onChange, label, id }) {
 export function Table({ columns, rows, pageSize, onMore, hasMore, empty, id }) {
   const size = pageSize || 20;
   const [page, setPage] = useState(0);
-  useEffect(() => setPage(0), [rows]);
+  // Back to the first page for new rows, not for rows appended by `onMore` (same first row).
+  const first = rows && rows[0];
+  useEffect(() => setPage(0), [first]);
   if (!rows || rows.length === 0) {
     return html`<${Empty} title=${empty || t('table.empty')} />`;
   }
