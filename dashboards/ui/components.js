@@ -140,3 +140,113 @@ export function Badge({ tone, children }) {
 export function Loading() {
   return html`<div class="loading" aria-busy="true">${t('common.loading')}</div>`;
 }
+
+// ---- added for the config page ----
+
+/** Tabs over a page's sections: `tabs` [{ value, label, count }]; the chosen one is `value`. */
+export function Tabs({ tabs, value, onChange, label, id }) {
+  return html`<div class="tabs" role="tablist" aria-label=${label} id=${id}>
+    ${tabs.map((x) => html`<button type="button" role="tab" data-tab=${x.value}
+      class=${cx('tab', x.value === value && 'on')} aria-selected=${x.value === value ? 'true' : 'false'}
+      onClick=${() => onChange(x.value)}>${x.label}${x.count ? html`<span class="tab-count">${x.count}</span>` : null}</button>`)}
+  </div>`;
+}
+
+/** A `<select>` field: `options` [{ value, label }]; errors as in Field. */
+export function Select({ label, name, value, options, onChange, error, hint }) {
+  const id = `f-${name}`;
+  return html`<div class=${cx('field', error && 'field-error')}>
+    <label for=${id}>${label}</label>
+    <select id=${id} name=${name} value=${value} aria-invalid=${error ? 'true' : 'false'}
+      onChange=${(e) => onChange(e.currentTarget.value)}>
+      ${options.map((o) => html`<option value=${o.value} selected=${o.value === value}>${o.label}</option>`)}
+    </select>
+    ${error ? html`<div class="field-message" id=${`${id}-error`} role="alert">${error}</div>`
+      : hint && html`<div class="field-hint">${hint}</div>`}
+  </div>`;
+}
+
+/** A multi-line field (lists one per line, JSON); `mono` for code. Errors as in Field. */
+export function TextArea({ label, name, value, onInput, error, hint, rows, mono, placeholder }) {
+  const id = `f-${name}`;
+  return html`<div class=${cx('field', error && 'field-error')}>
+    <label for=${id}>${label}</label>
+    <textarea id=${id} name=${name} rows=${rows || 4} class=${mono ? 'mono' : ''} spellcheck="false"
+      placeholder=${placeholder} aria-invalid=${error ? 'true' : 'false'}
+      onInput=${(e) => onInput(e.currentTarget.value)}>${value}</textarea>
+    ${error ? html`<div class="field-message" id=${`${id}-error`} role="alert">${error}</div>`
+      : hint && html`<div class="field-hint">${hint}</div>`}
+  </div>`;
+}
+
+/** A group of checkboxes choosing several of `options` [{ value, label }]. */
+export function CheckGroup({ label, name, options, values, onChange, error, hint }) {
+  const set = new Set(values || []);
+  const flip = (v) => onChange(options.map((o) => o.value).filter((x) => (x === v ? !set.has(x) : set.has(x))));
+  return html`<fieldset class=${cx('field', 'checks', error && 'field-error')} id=${`f-${name}`}>
+    <legend>${label}</legend>
+    <div class="check-row">
+      ${options.map((o) => html`<label class="check"><input type="checkbox" name=${name} value=${o.value}
+        checked=${set.has(o.value)} onChange=${() => flip(o.value)} /><span>${o.label}</span></label>`)}
+    </div>
+    ${error ? html`<div class="field-message" role="alert">${error}</div>`
+      : hint && html`<div class="field-hint">${hint}</div>`}
+  </fieldset>`;
+}
+
+/** A dialog over the page; Escape or the backdrop closes it (`onClose`; `closeLabel` names the ×). */
+export function Modal({ title, onClose, closeLabel, children, actions, wide, id }) {
+  useEffect(() => {
+    const key = (e) => e.key === 'Escape' && onClose && onClose();
+    document.addEventListener('keydown', key);
+    return () => document.removeEventListener('keydown', key);
+  }, [onClose]);
+  return html`<div class="modal-backdrop" onClick=${(e) => e.target === e.currentTarget && onClose && onClose()}>
+    <div class=${cx('modal', wide && 'modal-wide')} role="dialog" aria-modal="true" aria-labelledby=${`${id || 'modal'}-title`} id=${id}>
+      <div class="modal-head">
+        <h2 id=${`${id || 'modal'}-title`}>${title}</h2>
+        ${onClose && html`<button type="button" class="modal-close" aria-label=${closeLabel} onClick=${onClose}>×</button>`}
+      </div>
+      <div class="modal-body">${children}</div>
+      ${actions && html`<div class="modal-foot">${actions}</div>`}
+    </div>
+  </div>`;
+}
+
+/** A value to copy (a secret shown once): read-only, selected on focus, with a button
+ *  labelled `copyLabel` (`copiedLabel` once copied). */
+export function CopyField({ value, id, copyLabel, copiedLabel }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      setCopied(true);
+    } catch (e) {
+      // No clipboard (plain http): select it so Ctrl+C works.
+      const el = document.getElementById(id || 'copy-value');
+      if (el) el.select();
+    }
+  };
+  return html`<div class="copy-field">
+    <input id=${id || 'copy-value'} class="mono" readonly value=${value} onFocus=${(e) => e.currentTarget.select()} />
+    <${Button} kind="primary" onClick=${copy}>${copied ? copiedLabel : copyLabel}<//>
+  </div>`;
+}
+
+const shownValue = (v) => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+
+/** What changed between two versions: `changes` [{ path, old, new, secret }] as old → new,
+ *  removed values red, added green; a changed secret is named, never shown. `labels`:
+ *  { path, old, new, secret, none } (texts of the page's catalogue). */
+export function DiffView({ changes, labels, id }) {
+  if (!changes || changes.length === 0) return html`<${Empty} title=${labels.none} />`;
+  return html`<table class="diff" id=${id}>
+    <thead><tr><th>${labels.path}</th><th>${labels.old}</th><th>${labels.new}</th></tr></thead>
+    <tbody>${changes.map((c) => html`<tr>
+      <td class="mono diff-path">${c.path}</td>
+      ${c.secret ? html`<td colspan="2" class="diff-secret">${labels.secret}</td>`
+        : html`<td class="mono">${c.old === undefined ? html`<span class="muted">—</span>` : html`<del class="diff-old">${shownValue(c.old)}</del>`}</td>
+          <td class="mono">${c.new === undefined ? html`<span class="muted">—</span>` : html`<ins class="diff-new">${shownValue(c.new)}</ins>`}</td>`}
+    </tr>`)}</tbody>
+  </table>`;
+}
