@@ -172,8 +172,8 @@ export function TextArea({ label, name, value, onInput, error, hint, rows, mono,
   return html`<div class=${cx('field', error && 'field-error')}>
     <label for=${id}>${label}</label>
     <textarea id=${id} name=${name} rows=${rows || 4} class=${mono ? 'mono' : ''} spellcheck="false"
-      placeholder=${placeholder} aria-invalid=${error ? 'true' : 'false'}
-      onInput=${(e) => onInput(e.currentTarget.value)}>${value}</textarea>
+      placeholder=${placeholder} aria-invalid=${error ? 'true' : 'false'} value=${value}
+      onInput=${(e) => onInput(e.currentTarget.value)}></textarea>
     ${error ? html`<div class="field-message" id=${`${id}-error`} role="alert">${error}</div>`
       : hint && html`<div class="field-hint">${hint}</div>`}
   </div>`;

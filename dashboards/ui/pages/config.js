@@ -26,9 +26,10 @@ export default function ConfigPage() {
   const [tick, setTick] = useState(0);
   const keys = useEntities('api-keys', tick);
   const tab = TABS.includes(route.tab) ? route.tab : 'apis';
-  const done = (id) => {
+  // After a save or delete: back to the list, which reloads.
+  const done = () => {
     setTick((x) => x + 1);
-    go(id ? { tab, id, view: 'edit' } : { tab });
+    go({ tab });
   };
   const back = () => go({ tab });
   const tabs = [
@@ -48,7 +49,7 @@ export default function ConfigPage() {
       : html`<${ApiList} tick=${tick} />`;
   } else if (tab === 'clients') {
     body = editing ? html`<${ClientEditor} key=${route.id || 'new'} id=${route.view === 'new' ? '' : route.id}
-        onDone=${(id) => { setTick((x) => x + 1); go({ tab }); return id; }} tick=${tick} setTick=${setTick} />`
+        onDone=${done} tick=${tick} setTick=${setTick} />`
       : html`<${ClientList} tick=${tick} />`;
   } else if (tab === 'approvals') {
     body = html`<${Pending} tick=${tick} setTick=${setTick} />`;

@@ -245,3 +245,48 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+impl Browser {
+    /// Chooses `value` in a `<select>` as a user would (Preact listens for `change`).
+    pub async fn choose(&self, css: &str, value: &str) {
+        self.find(css).await;
+        self.client
+            .execute(
+                "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+                 e.dispatchEvent(new Event('change', {bubbles: true}));",
+                vec![json!(css), json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// The `value` of an input (a secret shown once in a read-only field).
+    pub async fn value(&self, css: &str) -> String {
+        self.find(css).await;
+        self.client
+            .execute(
+                "return document.querySelector(arguments[0]).value;",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl Browser {
+    /// Clicks through the DOM (`element.click()`), for a button a toast may be covering
+    /// for a moment on a phone.
+    pub async fn press(&self, css: &str) {
+        self.find(css).await;
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).click();",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+    }
+}
