@@ -8,7 +8,7 @@ import {
   Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Segmented, Table, toast,
 } from '../../components.js';
 import {
-  useEntities, saveEntity, deleteEntity, errorAt, formError, num, str, compact, go, Confirm,
+  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, num, str, compact, go, Confirm, IdField,
 } from './common.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
@@ -193,7 +193,7 @@ export function ApiEditor({ id, onDone }) {
   const submit = async (ev) => {
     ev.preventDefault();
     const { body, error } = bodyOf(f);
-    if (error) { setErr(error); return; }
+    if (error) { setErr(error); revealError(); return; }
     setBusy(true);
     setErr(null);
     try {
@@ -203,6 +203,7 @@ export function ApiEditor({ id, onDone }) {
     } catch (x) {
       setErr(x);
       setBusy(false);
+      revealError();
     }
   };
   const shown = ['id', 'name', 'prefix', 'path', 'methods', 'upstreams', 'lb', 'connect_timeout_ms', 'timeout_ms',
@@ -216,8 +217,7 @@ export function ApiEditor({ id, onDone }) {
       actions=${!isNew && html`<span class="muted small">${t('config.version', { n: entity.version })}</span>`}>
       <${Alert} id="api-form-error">${formError(err, shown)}<//>
       <div class="form-grid">
-        <${Field} name="api-id" label=${t('config.field_id')} value=${f.id} onInput=${set('id')}
-          error=${errorAt(err, 'id')} hint=${isNew ? t('config.id_hint') : t('config.id_fixed')} required=${isNew} />
+        <${IdField} name="api-id" isNew=${isNew} value=${f.id} onInput=${set('id')} err=${err} hint=${t('config.id_hint')} />
         <${Field} name="api-name" label=${t('config.field_name')} value=${f.name} onInput=${set('name')} error=${errorAt(err, 'name')} />
       </div>
       <div class="form-grid">

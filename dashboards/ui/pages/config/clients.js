@@ -9,7 +9,7 @@ import {
   Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Table, Modal, toast,
 } from '../../components.js';
 import {
-  useEntities, saveEntity, deleteEntity, errorAt, formError, num, str, lines, compact, go, Confirm, ShownOnce,
+  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, num, str, lines, compact, go, Confirm, ShownOnce, IdField,
 } from './common.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -163,6 +163,7 @@ export function ClientEditor({ id, onDone, tick, setTick }) {
     } catch (x) {
       setErr(x);
       setBusy(false);
+      revealError();
     }
   };
   const shown = ['id', 'name', 'description', 'status', 'valid_from', 'valid_until', 'timezone', 'service_hours',
@@ -170,14 +171,19 @@ export function ClientEditor({ id, onDone, tick, setTick }) {
   const groupOptions = [...new Set([...groups.items.map((g) => g.id), ...f.groups])]
     .map((g) => ({ value: g, label: (groups.items.find((x) => x.id === g) || { body: { name: g } }).body.name }));
 
+  // An existing client's keys come first: they are what is most often done here.
   return html`<div class="stack">
+  ${!isNew && html`<nav class="crumbs" aria-label=${t('config.clients')}>
+    <a href="#/config?tab=clients">${t('config.clients')}</a><span aria-hidden="true">/</span>
+    <span class="strong" id="client-crumb">${entity.body.name}</span>${statusBadge(entity.body)}
+  </nav>`}
+  ${!isNew && html`<${KeysPanel} client=${entity} tick=${tick} setTick=${setTick} />`}
   <form class="form editor" id="client-form" onSubmit=${submit} novalidate>
     <${Card} title=${isNew ? t('config.client_new') : t('config.client_edit', { name: entity.body.name })}
       actions=${!isNew && html`${statusBadge(entity.body)}<span class="muted small">${t('config.version', { n: entity.version })}</span>`}>
       <${Alert} id="client-form-error">${formError(err, shown)}<//>
       <div class="form-grid">
-        <${Field} name="client-id" label=${t('config.field_id')} value=${f.id} onInput=${set('id')}
-          error=${errorAt(err, 'id')} hint=${isNew ? t('config.client_id_hint') : t('config.id_fixed')} />
+        <${IdField} name="client-id" isNew=${isNew} value=${f.id} onInput=${set('id')} err=${err} hint=${t('config.client_id_hint')} />
         <${Field} name="client-name" label=${t('config.field_name')} value=${f.name} onInput=${set('name')} error=${errorAt(err, 'name')} />
       </div>
       <${Field} name="client-description" label=${t('config.field_description')} value=${f.description}
@@ -236,7 +242,6 @@ export function ClientEditor({ id, onDone, tick, setTick }) {
       action=${t('config.delete')} onClose=${() => setConfirm(false)}
       onConfirm=${async () => { await deleteEntity('clients', id, entity.version); toast(t('config.deleted_toast', { id }), 'success'); onDone(null); }} />`}
   </form>
-  ${!isNew && html`<${KeysPanel} client=${entity} tick=${tick} setTick=${setTick} />`}
   </div>`;
 }
 
@@ -288,7 +293,7 @@ function KeysPanel({ client, tick, setTick }) {
         ${(k.body.products || []).map((g) => html`<span class="grant" data-product=${g.product} data-status=${g.status}>
           ${grantBadge(g)}
           ${!k.body.revoked && g.status === 'pending' && html`<button type="button" class="link-btn approve" onClick=${() => approve(k, g.product)}>${t('config.approve')}</button>`}
-          ${!k.body.revoked && g.status !== 'revoked' && html`<button type="button" class="link-btn muted" onClick=${() => revokeGrant(k, g.product)}>${t('config.revoke')}</button>`}
+          ${!k.body.revoked && g.status !== 'revoked' && html`<button type="button" class="link-btn muted" onClick=${() => revokeGrant(k, g.product)}>${t('config.grant_remove')}</button>`}
         </span>`)}</div>`,
     },
     {

@@ -5,7 +5,7 @@
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { api, get } from '../../api.js';
 import { t, fmtTime } from '../../i18n.js';
-import { Card, Button, Alert, Empty, Loading, Modal, CopyField, DiffView, Badge } from '../../components.js';
+import { Card, Button, Alert, Empty, Loading, Modal, CopyField, DiffView, Badge, Field } from '../../components.js';
 
 /** The page's sub-route from the hash: { tab, id, view }. */
 export function readRoute() {
@@ -61,6 +61,25 @@ export function errorAt(err, ...names) {
   if (!err || !err.field) return null;
   const f = err.field;
   return names.some((n) => f === n || f.startsWith(`${n}.`) || f.startsWith(`${n}[`)) ? err.message : null;
+}
+
+/** The ID field: typed for a new entity, shown (not editable) for an existing one. */
+export function IdField({ name, isNew, value, onInput, err, hint }) {
+  if (!isNew) {
+    return html`<div class="field"><span class="label">${t('config.field_id')}</span>
+      <div class="static mono" id=${`f-${name}`}>${value}</div>
+      <div class="field-hint">${t('config.id_fixed')}</div></div>`;
+  }
+  return html`<${Field} name=${name} label=${t('config.field_id')} value=${value} onInput=${onInput}
+    error=${errorAt(err, 'id')} hint=${hint} />`;
+}
+
+/** Brings the first field error (or the form's own) into view after a refused save. */
+export function revealError() {
+  requestAnimationFrame(() => {
+    const el = document.querySelector('.editor .field-error, .editor .alert-error');
+    if (el) el.scrollIntoView({ block: 'center' });
+  });
 }
 
 /** An error no form field shows: above the form. */

@@ -5,7 +5,7 @@ import { get, post } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
 import { Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, Table, toast } from '../../components.js';
 import {
-  useEntities, saveEntity, deleteEntity, errorAt, formError, str, lines, compact, go, Confirm,
+  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, str, lines, compact, go, Confirm, IdField,
 } from './common.js';
 import { QuotaFields, quotaOf } from './clients.js';
 
@@ -98,6 +98,7 @@ export function SetEditor({ seg, id, onDone }) {
     } catch (x) {
       setErr(x);
       setBusy(false);
+      revealError();
     }
   };
   const title = isNew ? (product ? t('config.product_new') : t('config.group_new'))
@@ -107,8 +108,7 @@ export function SetEditor({ seg, id, onDone }) {
     <${Card} title=${title} actions=${!isNew && html`<span class="muted small">${t('config.version', { n: entity.version })}</span>`}>
       <${Alert} id=${`${seg}-form-error`}>${formError(err, ['id', 'name', 'description', 'apis', 'approval', 'quota'])}<//>
       <div class="form-grid">
-        <${Field} name=${`${seg}-id`} label=${t('config.field_id')} value=${f.id} onInput=${set('id')}
-          error=${errorAt(err, 'id')} hint=${isNew ? t('config.id_hint') : t('config.id_fixed')} />
+        <${IdField} name=${`${seg}-id`} isNew=${isNew} value=${f.id} onInput=${set('id')} err=${err} hint=${t('config.id_hint')} />
         <${Field} name=${`${seg}-name`} label=${t('config.field_name')} value=${f.name} onInput=${set('name')} error=${errorAt(err, 'name')} />
       </div>
       <${Field} name=${`${seg}-description`} label=${t('config.field_description')} value=${f.description}
