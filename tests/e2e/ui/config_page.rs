@@ -12,6 +12,8 @@ use crate::helpers::*;
 use std::time::Duration;
 
 const PW: &str = "correct-horse-battery";
+/// A laptop-wide window tall enough for a whole editor.
+const TALL: (u32, u32) = (1366, 2300);
 
 /// Calls `GET /orders/ok` through the gateway with `key` until it answers `want` (the gateway
 /// picks up configuration changes on its next poll of the log).
@@ -76,8 +78,16 @@ async fn admin_configures_an_api_and_a_client_whose_key_calls_it() {
     b.fill("#f-api-match", "/orders").await;
     b.fill("#f-up-url-0", &format!("http://{up}")).await;
     b.fill("#f-up-weight-0", "0").await;
-    b.fill("#f-api-rest", "{\"strip_prefix\": true}").await;
+    b.press("#api-strip").await;
+    b.fill("#f-api-rest", "{\"capture\": {\"mode\": \"headers\"}}")
+        .await;
     shot(&b, "api-new").await;
+    // The whole form on a tall window.
+    b.press("#api-hc-on").await;
+    b.resize(TALL).await;
+    shot(&b, "api-new-full").await;
+    b.resize(LAPTOP).await;
+    b.press("#api-hc-on").await;
     b.click("#api-save").await;
     let msg = b
         .wait_text(".field-error #f-up-weight-0-error", "1 to 1000")
@@ -85,6 +95,20 @@ async fn admin_configures_an_api_and_a_client_whose_key_calls_it() {
     println!("beside the weight: {msg}");
     shot(&b, "api-error").await;
     b.fill("#f-up-weight-0", "1").await;
+    // The JSON box: not JSON, then a field the model refuses; each beside the box.
+    b.fill("#f-api-rest", "{capture").await;
+    b.click("#api-save").await;
+    b.wait_text(".field-error #f-api-rest-error", "Not a JSON object")
+        .await;
+    b.fill("#f-api-rest", "{\"capture\": {\"mode\": \"everything\"}}")
+        .await;
+    b.click("#api-save").await;
+    let msg = b
+        .wait_text(".field-error #f-api-rest-error", "capture")
+        .await;
+    println!("beside the JSON: {msg}");
+    b.fill("#f-api-rest", "{\"capture\": {\"mode\": \"headers\"}}")
+        .await;
     b.click("#api-save").await;
     b.wait_text("#api-table", "Orders").await;
     b.wait_text("#api-table", &format!("http://{up}")).await;
@@ -260,6 +284,9 @@ async fn admin_configures_an_api_and_a_client_whose_key_calls_it() {
     b.click("#secret-done").await;
     b.wait_text("#key-panel", "A client secret is set").await;
     shot(&b, "client-keys").await;
+    b.resize(TALL).await;
+    shot(&b, "client-edit-full").await;
+    b.resize(LAPTOP).await;
     // The client's history names the secret, never shows it.
     b.open("config?tab=clients&id=acme&view=history").await;
     let diff = b.wait_text("#history-diff", "secret").await;

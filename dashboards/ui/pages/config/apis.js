@@ -14,7 +14,7 @@ import {
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 // Fields the form edits; every other field of the spec is in the JSON box.
 const FORM_FIELDS = ['name', 'prefix', 'path', 'methods', 'upstreams', 'lb', 'connect_timeout_ms',
-  'timeout_ms', 'retries', 'auth', 'health_check'];
+  'timeout_ms', 'retries', 'auth', 'health_check', 'strip_prefix', 'enabled'];
 
 const lbLabel = (v) => ({
   round_robin: t('config.lb_round_robin'),
@@ -126,6 +126,8 @@ function formOf(id, b) {
     timeout_ms: str(b && b.timeout_ms),
     retries: str(b && b.retries),
     auth: b ? b.auth || [] : ['api_key'],
+    strip: !!(b && b.strip_prefix),
+    enabled: b ? b.enabled !== false : true,
     hcOn: !!hc,
     hcPath: hc ? hc.path : '/health',
     hcInterval: str(hc ? hc.interval_ms : 5000),
@@ -161,6 +163,8 @@ function bodyOf(f) {
     }),
   };
   if (!body.upstreams) body.upstreams = [];
+  body.strip_prefix = f.strip;
+  body.enabled = f.enabled;
   if (f.hcOn) {
     body.health_check = compact({
       path: f.hcPath,
@@ -232,6 +236,10 @@ export function ApiEditor({ id, onDone }) {
       </div>
       <${CheckGroup} name="api-methods" label=${t('config.field_methods')} values=${f.methods} onChange=${set('methods')}
         options=${METHODS.map((m) => ({ value: m, label: m }))} error=${errorAt(err, 'methods')} hint=${t('config.methods_hint')} />
+      <label class="check switch">
+        <input type="checkbox" id="api-enabled" checked=${f.enabled} onChange=${(e) => setF({ ...f, enabled: e.currentTarget.checked })} />
+        <span>${t('config.field_enabled')}</span>
+      </label>
     <//>
 
     <${Card} title=${t('config.upstreams')}>
@@ -249,6 +257,10 @@ export function ApiEditor({ id, onDone }) {
         ${upErr && html`<div class="field-message" role="alert">${upErr}</div>`}
         <div><${Button} id="up-add" onClick=${() => setF({ ...f, upstreams: [...f.upstreams, { url: '', weight: '1' }] })}>${t('config.upstream_add')}<//></div>
       </div>
+      <label class="check switch">
+        <input type="checkbox" id="api-strip" checked=${f.strip} onChange=${(e) => setF({ ...f, strip: e.currentTarget.checked })} />
+        <span>${t('config.field_strip')}</span>
+      </label>
       <div class="form-grid four">
         <${Select} name="api-lb" label=${t('config.field_lb')} value=${f.lb} onChange=${set('lb')} error=${errorAt(err, 'lb')}
           options=${['round_robin', 'weighted', 'least_connections'].map((v) => ({ value: v, label: lbLabel(v) }))} />
