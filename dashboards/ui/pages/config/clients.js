@@ -252,6 +252,12 @@ export function keyState(b) {
   return { tone: 'good', label: t('config.key_active') };
 }
 
+/** Live keys first, then those running out (a rotation's old key), then the dead. */
+function keyRank(b) {
+  if (b.revoked || (b.expires_at && new Date(b.expires_at) <= new Date())) return 2;
+  return b.expires_at ? 1 : 0;
+}
+
 export function grantBadge(g) {
   const tone = { approved: 'good', pending: 'warn', revoked: 'neutral' }[g.status];
   const label = { approved: t('config.grant_approved'), pending: t('config.grant_pending'), revoked: t('config.grant_revoked') }[g.status];
@@ -265,7 +271,7 @@ function KeysPanel({ client, tick, setTick }) {
   const [dialog, setDialog] = useState(null);
   const [err, setErr] = useState(null);
   const mine = keys.items.filter((k) => k.body.client_id === client.id)
-    .sort((a, b) => Number(a.body.revoked) - Number(b.body.revoked) || b.changed_at.localeCompare(a.changed_at));
+    .sort((a, b) => keyRank(a.body) - keyRank(b.body) || b.changed_at.localeCompare(a.changed_at));
   const act = async (f, done) => {
     setErr(null);
     try {

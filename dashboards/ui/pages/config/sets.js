@@ -116,9 +116,11 @@ export function SetEditor({ seg, id, onDone }) {
       <${TextArea} name=${`${seg}-apis`} mono rows=${4} label=${t('config.field_apis')} value=${f.apis} onInput=${set('apis')}
         error=${errorAt(err, 'apis')} hint=${known ? t('config.apis_hint_known', { ids: known }) : t('config.apis_hint')} placeholder="orders-*" />
       ${product && html`
-        <${Select} name="product-approval" label=${t('config.field_approval')} value=${f.approval} onChange=${set('approval')}
-          error=${errorAt(err, 'approval')} hint=${t('config.approval_hint')}
-          options=${[{ value: 'auto', label: t('config.approval_auto') }, { value: 'manual', label: t('config.approval_manual') }]} />
+        <div class="form-grid">
+          <${Select} name="product-approval" label=${t('config.field_approval')} value=${f.approval} onChange=${set('approval')}
+            error=${errorAt(err, 'approval')} hint=${t('config.approval_hint')}
+            options=${[{ value: 'auto', label: t('config.approval_auto') }, { value: 'manual', label: t('config.approval_manual') }]} />
+        </div>
         <div class="subhead">${t('config.product_quota')}</div>
         <${QuotaFields} f=${f} set=${set} err=${err} prefix="product" />`}
     <//>
