@@ -258,6 +258,30 @@ async fn admin_configures_an_api_and_a_client_whose_key_calls_it() {
     b.click("#history-versions [data-version=\"1\"]").await;
     b.wait_text("#history-diff", "upstreams").await;
 
+    // Someone else saves first: the page's version is stale, and it says so.
+    b.open("config?tab=apis&id=orders&view=edit").await;
+    b.wait_js(
+        "the API loaded",
+        "document.querySelector('#f-api-name') && document.querySelector('#f-api-name').value === 'Orders v2'",
+    )
+    .await;
+    let other = Api::login(site.dashboards, "u-admin", PW).await;
+    let r = other
+        .call(
+            "PUT",
+            "/api/v1/apis/orders",
+            Some(&format!(
+                r#"{{"name":"Orders v3","prefix":"/orders","upstreams":["http://{up}"],"strip_prefix":true,"auth":["api_key"]}}"#
+            )),
+            &[("if-match", "\"2\"")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    b.fill("#f-api-retries", "1").await;
+    b.click("#api-save").await;
+    b.wait_text("#stale-alert", "newer version").await;
+    shot(&b, "api-stale").await;
+
     // Rotate the key (the old one works on for the overlap), and a client secret.
     b.open("config?tab=clients&id=acme&view=edit").await;
     b.wait_text("#key-table", "approved").await;
@@ -311,6 +335,12 @@ async fn admin_configures_an_api_and_a_client_whose_key_calls_it() {
     b.press("#key-new").await;
     b.find("#key-dialog").await;
     shot(&b, "key-dialog-phone").await;
+    b.open("config?tab=approvals").await;
+    b.find("#pending-card").await;
+    shot(&b, "approvals-phone").await;
+    b.open("config?tab=apis&id=orders&view=history").await;
+    b.find("#history-diff").await;
+    shot(&b, "history-phone").await;
     b.resize(LAPTOP).await;
     b.open("config?tab=apis").await;
     b.click("#lang-switch button[data-value=\"zh-TW\"]").await;
@@ -324,6 +354,13 @@ async fn admin_configures_an_api_and_a_client_whose_key_calls_it() {
     b.open("config?tab=clients&id=acme&view=edit").await;
     b.wait_text("#key-panel", "金鑰").await;
     shot(&b, "client-edit-zh-TW").await;
+    b.press("#key-new").await;
+    b.wait_text("#key-dialog", "產生").await;
+    shot(&b, "key-dialog-zh-TW").await;
+    b.press("#key-dialog .modal-close").await;
+    b.open("config?tab=products").await;
+    b.wait_text("#products-table", "人工審核").await;
+    shot(&b, "products-zh-TW").await;
     b.open("config?tab=apis&id=orders&view=history").await;
     b.find("#history-diff").await;
     shot(&b, "history-zh-TW").await;

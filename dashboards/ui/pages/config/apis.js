@@ -8,7 +8,7 @@ import {
   Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Segmented, Table, toast,
 } from '../../components.js';
 import {
-  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, num, str, compact, go, Confirm, IdField,
+  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, num, str, compact, go, Confirm, IdField, Stale,
 } from './common.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
@@ -219,6 +219,7 @@ export function ApiEditor({ id, onDone }) {
   return html`<form class="form editor" id="api-form" onSubmit=${submit} novalidate>
     <${Card} title=${isNew ? t('config.api_new') : t('config.api_edit', { name: entity.body.name })}
       actions=${!isNew && html`<span class="muted small">${t('config.version', { n: entity.version })}</span>`}>
+      <${Stale} err=${err} />
       <${Alert} id="api-form-error">${formError(err, shown)}<//>
       <div class="form-grid">
         <${IdField} name="api-id" isNew=${isNew} value=${f.id} onInput=${set('id')} err=${err} hint=${t('config.id_hint')} />

@@ -9,7 +9,7 @@ import {
   Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Table, Modal, toast,
 } from '../../components.js';
 import {
-  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, num, str, lines, compact, go, Confirm, ShownOnce, IdField,
+  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, num, str, lines, compact, go, Confirm, ShownOnce, IdField, Stale,
 } from './common.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -181,6 +181,7 @@ export function ClientEditor({ id, onDone, tick, setTick }) {
   <form class="form editor" id="client-form" onSubmit=${submit} novalidate>
     <${Card} title=${isNew ? t('config.client_new') : t('config.client_edit', { name: entity.body.name })}
       actions=${!isNew && html`${statusBadge(entity.body)}<span class="muted small">${t('config.version', { n: entity.version })}</span>`}>
+      <${Stale} err=${err} />
       <${Alert} id="client-form-error">${formError(err, shown)}<//>
       <div class="form-grid">
         <${IdField} name="client-id" isNew=${isNew} value=${f.id} onInput=${set('id')} err=${err} hint=${t('config.client_id_hint')} />

@@ -56,6 +56,15 @@ export function deleteEntity(seg, id, version) {
   return api('DELETE', `/api/v1/${seg}/${encodeURIComponent(id)}`, undefined, { 'If-Match': `"${version}"` });
 }
 
+/** A save refused because someone else saved first (412): say so, and offer the new version. */
+export function Stale({ err }) {
+  if (!err || err.status !== 412) return null;
+  return html`<div class="alert alert-warn stale" role="alert" id="stale-alert">
+    <span>${t('config.stale')}</span>
+    <${Button} onClick=${() => location.reload()}>${t('config.reload')}<//>
+  </div>`;
+}
+
 /** The API's message when its `field` is `name` or under it (`upstreams` for `upstreams[1].url`). */
 export function errorAt(err, ...names) {
   if (!err || !err.field) return null;
@@ -77,14 +86,14 @@ export function IdField({ name, isNew, value, onInput, err, hint }) {
 /** Brings the first field error (or the form's own) into view after a refused save. */
 export function revealError() {
   requestAnimationFrame(() => {
-    const el = document.querySelector('.editor .field-error, .editor .alert-error');
+    const el = document.querySelector('.editor .field-error, .editor .alert-error, .editor .stale');
     if (el) el.scrollIntoView({ block: 'center' });
   });
 }
 
 /** An error no form field shows: above the form. */
 export function formError(err, shown) {
-  if (!err) return null;
+  if (!err || err.status === 412) return null;
   if (err.field && shown.some((n) => errorAt(err, n))) return null;
   return err.field ? `${err.field}: ${err.message}` : err.message;
 }

@@ -5,7 +5,7 @@ import { get, post } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
 import { Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, Table, toast } from '../../components.js';
 import {
-  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, str, lines, compact, go, Confirm, IdField,
+  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, str, lines, compact, go, Confirm, IdField, Stale,
 } from './common.js';
 import { QuotaFields, quotaOf } from './clients.js';
 
@@ -106,6 +106,7 @@ export function SetEditor({ seg, id, onDone }) {
   const known = apis.items.map((a) => a.id).join(', ');
   return html`<form class="form editor" id=${`${seg}-form`} onSubmit=${submit} novalidate>
     <${Card} title=${title} actions=${!isNew && html`<span class="muted small">${t('config.version', { n: entity.version })}</span>`}>
+      <${Stale} err=${err} />
       <${Alert} id=${`${seg}-form-error`}>${formError(err, ['id', 'name', 'description', 'apis', 'approval', 'quota'])}<//>
       <div class="form-grid">
         <${IdField} name=${`${seg}-id`} isNew=${isNew} value=${f.id} onInput=${set('id')} err=${err} hint=${t('config.id_hint')} />
