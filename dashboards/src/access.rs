@@ -194,6 +194,15 @@ pub fn rules() -> Vec<Rule> {
     );
     add(
         Method::GET,
+        "/api/v1/upstreams/health",
+        Perm(ReadGatewayConfig),
+        "Per upstream host of each API: calls, failures and the newest call over the last \
+         `minutes` (default 15), as `up` / `degraded` / `down` / `idle` (no calls)",
+        None,
+        (200, Some("UpstreamHealthPage")),
+    );
+    add(
+        Method::GET,
         "/api/v1/me/tokens",
         Login,
         "One's bearer tokens (never the tokens themselves)",

@@ -14,6 +14,8 @@
 //! - [`alerts`]: active alerts (`alert_state` + the rules) and the alert timeline
 //!   (`alert_events`, keyset paged).
 //! - [`nodes`]: every node seen lately, its newest figures, silent ones first.
+//! - [`upstream_health`]: up / degraded / down / idle per upstream host of each API, from
+//!   its recent calls (`GET /api/v1/upstreams/health`).
 //! - [`diff`]: the per-version changes in `GET /api/v1/<kind>/{id}/history`, secrets hidden.
 //! - [`audit`]: audit rows of every change and login; `GET /api/v1/audit`.
 //! - [`report_runs`]: `GET /api/v1/report-subscriptions/{id}/runs`, the scheduled mails' record.
@@ -43,6 +45,7 @@ pub mod report_runs;
 pub mod table;
 pub mod test_send;
 pub mod ui;
+pub mod upstream_health;
 pub mod users;
 pub mod write;
 
@@ -162,6 +165,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/alerts", get(alerts::active))
         .route("/api/v1/alerts/events", get(alerts::events))
         .route("/api/v1/nodes", get(nodes::list))
+        .route("/api/v1/upstreams/health", get(upstream_health::list))
         .route(
             "/api/v1/me/tokens",
             get(me::list_tokens).post(me::create_token),

@@ -73,6 +73,10 @@ pub static ASSETS: &[Asset] = &[
     asset!("pages/calls/words.js", JS),
     asset!("pages/calls.js", JS),
     // the config page (its modules go under this line)
+    asset!("pages/config/common.js", JS),
+    asset!("pages/config/apis.js", JS),
+    asset!("pages/config/clients.js", JS),
+    asset!("pages/config/sets.js", JS),
     asset!("pages/config.js", JS),
     // the users page (its modules go under this line)
     asset!("pages/users.js", JS),

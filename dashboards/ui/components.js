@@ -143,7 +143,7 @@ export function Loading() {
   return html`<div class="loading" aria-busy="true">${t('common.loading')}</div>`;
 }
 
-// ---- added for the calls and alerts pages ----
+// ---- added for the calls, alerts and config pages ----
 
 /** Tabs over the parts of a page: `tabs` [{ id, label, count }], `value` the one shown. */
 export function Tabs({ tabs, value, onChange, label, id }) {
@@ -178,9 +178,10 @@ export function TextArea({ label, name, value, onInput, error, hint, rows, mono,
   return html`<div class=${cx('field', error && 'field-error')}>
     <label for=${id}>${label}</label>
     <textarea id=${id} name=${name} rows=${rows || 3} class=${mono ? 'mono' : ''}
+      spellcheck=${mono ? 'false' : undefined} value=${value}
       placeholder=${placeholder} aria-invalid=${error ? 'true' : 'false'}
       aria-describedby=${error ? `${id}-error` : undefined}
-      onInput=${(e) => onInput && onInput(e.currentTarget.value)}>${value}</textarea>
+      onInput=${(e) => onInput && onInput(e.currentTarget.value)}></textarea>
     ${error ? html`<div class="field-message" id=${`${id}-error`} role="alert">${error}</div>`
       : hint && html`<div class="field-hint">${hint}</div>`}
   </div>`;
@@ -239,4 +240,61 @@ export function CopyButton({ text, label, done, id }) {
     if (done) toast(done, 'success');
   };
   return html`<${Button} id=${id} onClick=${copy}>${label}<//>`;
+}
+
+/** A dialog over the page; Escape or the backdrop closes it (`onClose`; `closeLabel` names the ×). */
+export function Modal({ title, onClose, closeLabel, children, actions, wide, id }) {
+  useEffect(() => {
+    const key = (e) => e.key === 'Escape' && onClose && onClose();
+    document.addEventListener('keydown', key);
+    return () => document.removeEventListener('keydown', key);
+  }, [onClose]);
+  return html`<div class="modal-backdrop" onClick=${(e) => e.target === e.currentTarget && onClose && onClose()}>
+    <div class=${cx('modal', wide && 'modal-wide')} role="dialog" aria-modal="true" aria-labelledby=${`${id || 'modal'}-title`} id=${id}>
+      <div class="modal-head">
+        <h2 id=${`${id || 'modal'}-title`}>${title}</h2>
+        ${onClose && html`<button type="button" class="modal-close" aria-label=${closeLabel} onClick=${onClose}>×</button>`}
+      </div>
+      <div class="modal-body">${children}</div>
+      ${actions && html`<div class="modal-foot">${actions}</div>`}
+    </div>
+  </div>`;
+}
+
+/** A value to copy (a secret shown once): read-only, selected on focus, with a button
+ *  labelled `copyLabel` (`copiedLabel` once copied). */
+export function CopyField({ value, id, copyLabel, copiedLabel }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      setCopied(true);
+    } catch (e) {
+      // No clipboard (plain http): select it so Ctrl+C works.
+      const el = document.getElementById(id || 'copy-value');
+      if (el) el.select();
+    }
+  };
+  return html`<div class="copy-field">
+    <input id=${id || 'copy-value'} class="mono" readonly value=${value} onFocus=${(e) => e.currentTarget.select()} />
+    <${Button} kind="primary" onClick=${copy}>${copied ? copiedLabel : copyLabel}<//>
+  </div>`;
+}
+
+const shownValue = (v) => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+
+/** What changed between two versions: `changes` [{ path, old, new, secret }] as old → new,
+ *  removed values red, added green; a changed secret is named, never shown. `labels`:
+ *  { path, old, new, secret, none } (texts of the page's catalogue). */
+export function DiffView({ changes, labels, id }) {
+  if (!changes || changes.length === 0) return html`<${Empty} title=${labels.none} />`;
+  return html`<table class="diff" id=${id}>
+    <thead><tr><th>${labels.path}</th><th>${labels.old}</th><th>${labels.new}</th></tr></thead>
+    <tbody>${changes.map((c) => html`<tr>
+      <td class="mono diff-path">${c.path}</td>
+      ${c.secret ? html`<td colspan="2" class="diff-secret">${labels.secret}</td>`
+        : html`<td class="mono">${c.old === undefined ? html`<span class="muted">—</span>` : html`<del class="diff-old">${shownValue(c.old)}</del>`}</td>
+          <td class="mono">${c.new === undefined ? html`<span class="muted">—</span>` : html`<ins class="diff-new">${shownValue(c.new)}</ins>`}</td>`}
+    </tr>`)}</tbody>
+  </table>`;
 }

@@ -322,3 +322,58 @@ async fn node_readings_and_call_windows() {
         .unwrap()
         .is_empty());
 }
+
+/// `observe::upstream_windows` (the config page's health badges) against a real ClickHouse:
+/// calls per (API, upstream) since a time, failures and timeouts counted, whether the newest
+/// call failed, refused calls (no upstream) and older calls left out.
+#[tokio::test]
+async fn upstream_windows_per_api_and_host() {
+    let store = migrated_store("upstream_windows").await;
+    let t0 = (T0 / 1_000_000) as u32;
+    let mut ins = store
+        .client()
+        .insert::<ApiCallRow>("api_calls")
+        .await
+        .unwrap();
+    let calls = [
+        // (seconds after t0, upstream, outcome)
+        (-120, "http://a:1", Outcome::UpstreamError), // before the window
+        (1, "http://a:1", Outcome::Ok),
+        (2, "http://a:1", Outcome::ClientError),
+        (3, "http://a:1", Outcome::Ok),
+        (1, "http://b:2", Outcome::Ok),
+        (2, "http://b:2", Outcome::Timeout),
+        (3, "http://b:2", Outcome::UpstreamUnreachable),
+        (4, "", Outcome::RefusedAuth),
+    ];
+    for (s, up, o) in calls {
+        let mut r = CallRecord::new(Uuid::now_v7(), T0 + s * 1_000_000, "gw1", "GET", "/o");
+        r.api_id = "orders".into();
+        r.upstream = up.into();
+        r.outcome = o;
+        ins.write(&ApiCallRow::new(&r, Uuid::now_v7()))
+            .await
+            .unwrap();
+    }
+    ins.end().await.unwrap();
+    let w = observe::upstream_windows(&store, t0).await.unwrap();
+    let got: Vec<(&str, u64, u64, u64, u8)> = w
+        .iter()
+        .map(|w| {
+            (
+                w.upstream.as_str(),
+                w.calls,
+                w.failed,
+                w.timeouts,
+                w.last_failed,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [("http://a:1", 3, 0, 0, 0), ("http://b:2", 3, 2, 1, 1)],
+        "{w:?}"
+    );
+    assert!(w.iter().all(|w| w.api_id == "orders"));
+    assert_eq!(w[1].last_us, T0 + 3_000_000);
+}

@@ -208,3 +208,39 @@ async fn fetch_windows(store: &Store, sql: &str, from: u32, to: u32) -> Result<V
         })
         .collect())
 }
+
+/// Calls of one (API, upstream) pair since a time: what the config page's health badges read.
+#[derive(Debug, Clone, PartialEq, Deserialize, clickhouse::Row)]
+pub struct UpstreamWindow {
+    pub api_id: String,
+    /// As the gateway records it: `http://host:port`.
+    pub upstream: String,
+    pub calls: u64,
+    /// Calls with a [`FAILED_OUTCOMES`] outcome.
+    pub failed: u64,
+    /// Of those, the upstream did not answer in time.
+    pub timeouts: u64,
+    pub last_us: i64,
+    /// Whether the newest call failed (1) or not (0).
+    pub last_failed: u8,
+}
+
+/// Per (API, upstream), calls started at or after `since_secs`, from the raw table (the
+/// rollups keep no upstream); `ts` leads its sort key, so a recent window is cheap.
+pub async fn upstream_windows(store: &Store, since_secs: u32) -> Result<Vec<UpstreamWindow>> {
+    let sql = format!(
+        "SELECT api_id, upstream, count() AS calls, \
+         countIf(outcome IN {FAILED_OUTCOMES}) AS failed, \
+         countIf(outcome = 'timeout') AS timeouts, max(ts_us) AS last_us, \
+         toUInt8(argMax(outcome IN {FAILED_OUTCOMES}, ts_us)) AS last_failed \
+         FROM api_calls WHERE ts >= toDateTime(?) AND upstream != '' \
+         GROUP BY api_id, upstream ORDER BY api_id, upstream"
+    );
+    store
+        .client()
+        .query(&sql)
+        .bind(since_secs)
+        .fetch_all()
+        .await
+        .map_err(|e| store.err(&sql, e))
+}

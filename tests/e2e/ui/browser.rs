@@ -296,6 +296,21 @@ impl Browser {
             v[1].as_str().unwrap_or("").to_string(),
         )
     }
+
+    /// The `value` of an input (a secret shown once in a read-only field).
+    pub async fn value(&self, css: &str) -> String {
+        self.find(css).await;
+        self.client
+            .execute(
+                "return document.querySelector(arguments[0]).value;",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
 }
 
 impl Browser {
@@ -321,5 +336,18 @@ impl Browser {
         let path = self.screenshot(name).await;
         self.resize(size).await;
         path
+    }
+
+    /// Clicks through the DOM (`element.click()`), for a button a toast may be covering
+    /// for a moment on a phone.
+    pub async fn press(&self, css: &str) {
+        self.find(css).await;
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).click();",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
     }
 }
