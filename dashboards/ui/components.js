@@ -140,3 +140,91 @@ export function Badge({ tone, children }) {
 export function Loading() {
   return html`<div class="loading" aria-busy="true">${t('common.loading')}</div>`;
 }
+
+// ---- added for the users page ----
+// (their texts are under users.* in the catalogues until the lead moves them to common keys)
+
+/** A select field: `options` [{ value, label }]; the API's error for its `field` beside it. */
+export function Select({ label, name, value, options, onChange, error, hint, disabled }) {
+  const id = `f-${name}`;
+  return html`<div class=${cx('field', error && 'field-error')}>
+    <label for=${id}>${label}</label>
+    <select id=${id} name=${name} value=${value} disabled=${disabled}
+      aria-invalid=${error ? 'true' : 'false'} aria-describedby=${error ? `${id}-error` : undefined}
+      onChange=${(e) => onChange && onChange(e.currentTarget.value)}>
+      ${options.map((o) => html`<option value=${o.value} selected=${o.value === value}>${o.label}</option>`)}
+    </select>
+    ${error ? html`<div class="field-message" id=${`${id}-error`} role="alert">${error}</div>`
+      : hint && html`<div class="field-hint">${hint}</div>`}
+  </div>`;
+}
+
+/** A checkbox with its label on the right. */
+export function Checkbox({ label, name, checked, onChange, error, disabled, hint }) {
+  const id = `f-${name}`;
+  return html`<div class=${cx('field', 'field-check', error && 'field-error')}>
+    <label for=${id}>
+      <input type="checkbox" id=${id} name=${name} checked=${checked} disabled=${disabled}
+        onChange=${(e) => onChange && onChange(e.currentTarget.checked)} />
+      <span>${label}</span>
+    </label>
+    ${error ? html`<div class="field-message" role="alert">${error}</div>`
+      : hint && html`<div class="field-hint">${hint}</div>`}
+  </div>`;
+}
+
+/**
+ * A modal dialog over the page: `title`, the body (children), `actions` (buttons, right
+ * aligned). Escape or the backdrop calls `onClose`. Render it only while open.
+ */
+export function Dialog({ title, onClose, actions, children, wide, id }) {
+  useEffect(() => {
+    const onKey = (e) => { if (e.key === 'Escape' && onClose) onClose(); };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [onClose]);
+  return html`<div class="dialog-backdrop" onClick=${(e) => { if (e.target === e.currentTarget && onClose) onClose(); }}>
+    <div class=${cx('dialog', wide && 'dialog-wide')} role="dialog" aria-modal="true" aria-labelledby=${`${id || 'dialog'}-title`} id=${id}>
+      <div class="dialog-head">
+        <h2 id=${`${id || 'dialog'}-title`}>${title}</h2>
+        <button type="button" class="dialog-close" aria-label=${t('users.ui_close')} onClick=${onClose}>×</button>
+      </div>
+      <div class="dialog-body">${children}</div>
+      ${actions && html`<div class="dialog-actions">${actions}</div>`}
+    </div>
+  </div>`;
+}
+
+/** "Are you sure?" as a Dialog: `message`, a danger button `confirmLabel` calling `onConfirm`. */
+export function Confirm({ title, message, confirmLabel, onConfirm, onClose, busy, error, id }) {
+  return html`<${Dialog} title=${title} onClose=${onClose} id=${id || 'confirm'}
+    actions=${html`<${Button} onClick=${onClose}>${t('users.ui_cancel')}<//>
+      <${Button} kind="danger" id=${`${id || 'confirm'}-ok`} onClick=${onConfirm} disabled=${busy}>${confirmLabel}<//>`}>
+    <p>${message}</p>
+    <${Alert}>${error}<//>
+  <//>`;
+}
+
+function shownValue(v) {
+  if (v === undefined) return '';
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+/**
+ * What changed between two versions (the API's `changes`: [{ path, old, new, secret }]): one
+ * line per path, the old value struck out and the new one beside it; a secret by name only.
+ */
+export function DiffView({ changes, empty }) {
+  if (!changes || changes.length === 0) return html`<div class="muted diff-empty">${empty || t('users.diff_none')}</div>`;
+  return html`<table class="diff">
+    <thead><tr><th>${t('users.diff_field')}</th><th>${t('users.diff_old')}</th><th>${t('users.diff_new')}</th></tr></thead>
+    <tbody>${changes.map((c) => html`<tr>
+      <td class="diff-path"><code>${c.path}</code></td>
+      ${c.secret
+        ? html`<td class="diff-secret" colspan="2">${t('users.diff_secret')}</td>`
+        : html`<td class="diff-old">${c.old === undefined ? html`<span class="muted">—</span>` : html`<code>${shownValue(c.old)}</code>`}</td>
+          <td class="diff-new">${c.new === undefined ? html`<span class="muted">${t('users.diff_removed')}</span>` : html`<code>${shownValue(c.new)}</code>`}</td>`}
+    </tr>`)}</tbody>
+  </table>`;
+}
