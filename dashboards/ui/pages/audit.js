@@ -25,7 +25,14 @@ const ACTIONS = [
   ['login', () => t('audit.action_login')],
   ['login.failed', () => t('audit.action_login_failed')],
   ['login.locked', () => t('audit.action_login_locked')],
+  ['logout', () => t('audit.action_logout')],
 ];
+
+/** An action as people say it (the raw name for actions without a text). */
+function actionLabel(a) {
+  const known = ACTIONS.find(([v]) => v && v === a);
+  return known ? known[1]() : a;
+}
 
 /** The URL segment of each entity kind (as the audit rows name them). */
 const SEGMENTS = {
@@ -100,16 +107,16 @@ function Rows({ items, open, setOpen }) {
         const toggle = () => setOpen(isOpen ? null : key);
         return html`
           <tr class=${isOpen ? 'audit-row open' : 'audit-row'} key=${key} data-action=${r.action} data-actor=${r.actor}>
-            <td class="expander-col"><button type="button" class="expander" aria-expanded=${isOpen ? 'true' : 'false'}
+            <td class="expander-col a-exp"><button type="button" class="expander" aria-expanded=${isOpen ? 'true' : 'false'}
               aria-label=${t('audit.expand')} onClick=${toggle}>${isOpen ? '▾' : '▸'}</button></td>
-            <td class="nowrap">${fmtTime(r.ts, { dateStyle: 'medium', timeStyle: 'medium' })}</td>
-            <td class="strong">${r.actor}</td>
-            <td><${Badge} tone=${actionTone(r.action)}>${r.action}<//></td>
-            <td>${r.entity ? html`<span class="muted">${r.entity}</span> ${r.id}` : html`<span class="muted">—</span>`}
+            <td class="nowrap a-time">${fmtTime(r.ts, { dateStyle: 'medium', timeStyle: 'medium' })}</td>
+            <td class="strong nowrap a-user">${r.actor}</td>
+            <td class="a-action"><${Badge} tone=${actionTone(r.action)}>${actionLabel(r.action)}<//></td>
+            <td class="a-entity">${r.entity ? html`<span class="muted">${r.entity}</span> ${r.id}` : html`<span class="muted">—</span>`}
               ${r.detail && Array.isArray(r.detail.fields) && r.detail.fields.length > 0
                 && html`<div class="muted small">${t('audit.fields', { fields: r.detail.fields.join(', ') })}</div>`}</td>
-            <td>${outcome(r)}</td>
-            <td class="muted">${r.client_ip}</td>
+            <td class="a-outcome">${outcome(r)}</td>
+            <td class="muted a-ip">${r.client_ip}</td>
           </tr>
           ${isOpen && html`<tr class="audit-open" key=${`${key}-d`}><td colspan="7"><${RowDetail} row=${r} /></td></tr>`}`;
       })}</tbody>

@@ -72,7 +72,8 @@ function nodeOfHash() {
   return new URLSearchParams(q).get('node') || null;
 }
 
-/** The report's SVG: a plain <img> first, refreshes fetched past the cache as data: URLs. */
+/** The report's SVG: a plain <img> first, refreshes fetched past the cache as data: URLs.
+ *  Keyed by its path where used, so another node or range starts afresh (no stale picture). */
 function Chart({ path, tick, id, alt }) {
   const [src, setSrc] = useState(path);
   const [failed, setFailed] = useState(false);
@@ -213,7 +214,7 @@ function Detail({ name, feed, range, tz, tick }) {
     </div>
     <${Alert} id="node-report-error">${err && err.message}<//>
     <${Card} title=${t('nodes.chart_node', { node: node.node })} id="card-node-chart">
-      <${Chart} path=${chartPath(range, tz, node.node)} tick=${tick} id="node-chart" alt=${t('nodes.chart_alt')} />
+      <${Chart} key=${chartPath(range, tz, node.node)} path=${chartPath(range, tz, node.node)} tick=${tick} id="node-chart" alt=${t('nodes.chart_alt')} />
     <//>
     <div class="nodes-grid">
       <${Card} title=${t('nodes.disks')} id="card-disks">
@@ -288,7 +289,7 @@ export default function NodesPage({ me }) {
               : html`<${NodeTable} items=${items} />`}
           <//>
           <${Card} title=${t('nodes.chart_all')} id="card-nodes-chart">
-            <${Chart} path=${chartPath(range, tz, null)} tick=${tick} id="nodes-chart" alt=${t('nodes.chart_alt')} />
+            <${Chart} key=${chartPath(range, tz, null)} path=${chartPath(range, tz, null)} tick=${tick} id="nodes-chart" alt=${t('nodes.chart_alt')} />
           <//>` : !feed.error && html`<${Loading} />`}
       </div>`}
   </div>`;

@@ -19,7 +19,6 @@ const langOptions = () => [
   { value: 'en', label: 'English' },
   { value: 'zh-TW', label: '繁體中文' },
 ];
-const roleTone = (r) => (r === 'admin' ? 'bad' : r === 'ops' ? 'warn' : 'neutral');
 const LOGIN_DAYS = 90;
 
 const path = (id) => `/api/v1/users/${encodeURIComponent(id)}`;
@@ -85,7 +84,7 @@ function CreateDialog({ onClose, onDone }) {
   <//>`;
 }
 
-function EditDialog({ user, self, onClose, onDone }) {
+function EditDialog({ user, self, onClose, onDone, onDelete }) {
   const b = user.body || {};
   const [f, setF] = useState({
     display_name: b.display_name || '',
@@ -136,6 +135,8 @@ function EditDialog({ user, self, onClose, onDone }) {
       <${Checkbox} label=${t('users.f_disabled')} name="disabled" checked=${f.disabled} onChange=${set('disabled')}
         error=${errs.disabled} disabled=${self} hint=${self ? t('users.own_disable_hint') : t('users.f_disabled_hint')} />
       <div class="form-actions">
+        ${!self && html`<${Button} kind="danger-quiet" id=${`delete-${user.id}`} onClick=${onDelete}>${t('users.delete')}<//>`}
+        <span class="spacer"></span>
         <${Button} onClick=${onClose}>${t('users.ui_cancel')}<//>
         <${Button} kind="primary" type="submit" id="user-edit-submit" disabled=${busy}>${t('users.save')}<//>
       </div>
@@ -231,15 +232,6 @@ export default function UsersPage({ me }) {
     return () => { live = false; };
   }, [tick]);
 
-  const toggle = async (u) => {
-    try {
-      await api('PUT', path(u.id), { ...u.body, disabled: !u.body.disabled }, ifMatch(u.version));
-      toast(u.body.disabled ? t('users.enabled', { user: u.id }) : t('users.disabled_done', { user: u.id }), 'success');
-      reload();
-    } catch (e) {
-      toast(e.message, 'error');
-    }
-  };
   const remove = async (u) => {
     setBusy(true);
     setConfirmErr(null);
@@ -263,12 +255,16 @@ export default function UsersPage({ me }) {
         <span class="avatar avatar-small" aria-hidden="true">${(u.body.display_name || u.id).slice(0, 1).toUpperCase()}</span>
         <span><span class="strong">${u.body.display_name || u.id}</span>
           ${u.id === me.user && html` <${Badge} tone="good">${t('users.you')}<//>`}
-          <div class="muted small">${u.id}${u.body.email ? ` · ${u.body.email}` : ''}</div></span>
+          ${(u.body.display_name || u.body.email) && html`<div class="muted small">${u.body.display_name ? u.id : ''}${u.body.display_name && u.body.email ? ' · ' : ''}${u.body.email || ''}</div>`}</span>
       </div>`,
     },
-    { key: 'role', label: t('users.col_role'), render: (u) => html`<${Badge} tone=${roleTone(u.body.role)}>${roleName(u.body.role)}<//>` },
-    { key: 'lang', label: t('users.col_lang'), render: (u) => (u.body.lang === 'zh-TW' ? '繁體中文' : 'English') },
-    { key: 'zone', label: t('users.col_zone'), render: (u) => u.body.timezone || html`<span class="muted">${t('users.site_zone')}</span>` },
+    { key: 'role', label: t('users.col_role'), render: (u) => html`<span class=${`badge role-badge role-${u.body.role}`}>${roleName(u.body.role)}</span>` },
+    {
+      key: 'lang',
+      label: t('users.col_lang'),
+      render: (u) => html`${u.body.lang === 'zh-TW' ? '繁體中文' : 'English'}
+        <div class="muted small">${u.body.timezone || t('users.site_zone')}</div>`,
+    },
     {
       key: 'state',
       label: t('users.col_state'),
@@ -278,20 +274,17 @@ export default function UsersPage({ me }) {
     {
       key: 'login',
       label: t('users.col_login'),
-      render: (u) => (logins[u.id] ? fmtTime(logins[u.id], { dateStyle: 'medium', timeStyle: 'short' })
+      render: (u) => (logins[u.id] ? fmtTime(logins[u.id], { dateStyle: 'short', timeStyle: 'short' })
         : html`<span class="muted">${canAudit ? t('users.never', { days: fmtNumber(LOGIN_DAYS) }) : '—'}</span>`),
     },
     {
       key: 'actions',
       label: '',
       render: (u) => {
-        const self = u.id === me.user;
         return html`<div class="row-actions">
           <${Button} id=${`edit-${u.id}`} onClick=${() => setDialog({ kind: 'edit', user: u })}>${t('users.edit')}<//>
           <${Button} id=${`pw-${u.id}`} onClick=${() => setDialog({ kind: 'password', user: u })}>${t('users.password')}<//>
-          ${!self && html`<${Button} id=${`toggle-${u.id}`} onClick=${() => toggle(u)}>${u.body.disabled ? t('users.enable') : t('users.disable')}<//>`}
           <${Button} id=${`history-${u.id}`} onClick=${() => setDialog({ kind: 'history', user: u })}>${t('users.history')}<//>
-          ${!self && html`<${Button} kind="danger" id=${`delete-${u.id}`} onClick=${() => { setConfirmErr(null); setDialog({ kind: 'delete', user: u }); }}>${t('users.delete')}<//>`}
         </div>`;
       },
     },
@@ -309,7 +302,8 @@ export default function UsersPage({ me }) {
     <//>
     <p class="muted small users-note">${t('users.roles_note')}</p>
     ${d && d.kind === 'create' && html`<${CreateDialog} onClose=${() => setDialog(null)} onDone=${reload} />`}
-    ${d && d.kind === 'edit' && html`<${EditDialog} user=${d.user} self=${d.user.id === me.user} onClose=${() => setDialog(null)} onDone=${reload} />`}
+    ${d && d.kind === 'edit' && html`<${EditDialog} user=${d.user} self=${d.user.id === me.user} onClose=${() => setDialog(null)} onDone=${reload}
+      onDelete=${() => { setConfirmErr(null); setDialog({ kind: 'delete', user: d.user }); }} />`}
     ${d && d.kind === 'password' && html`<${PasswordDialog} user=${d.user} onClose=${() => setDialog(null)} onDone=${reload} />`}
     ${d && d.kind === 'history' && html`<${HistoryDialog} user=${d.user} onClose=${() => setDialog(null)} />`}
     ${d && d.kind === 'delete' && html`<${Confirm} id="user-delete" title=${t('users.delete_title', { user: d.user.id })}

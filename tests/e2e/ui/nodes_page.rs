@@ -26,6 +26,14 @@ async fn log_in(b: &Browser, user: &str, password: &str) {
     b.find("nav#nav").await;
 }
 
+/// Back to the top of the page, for a screenshot.
+async fn top(b: &Browser) {
+    b.client
+        .execute("window.scrollTo(0, 0);", vec![])
+        .await
+        .unwrap();
+}
+
 async fn log_out(b: &Browser) {
     b.click("#logout").await;
     b.find("#login-form").await;
@@ -125,7 +133,7 @@ async fn ops_sees_a_silent_node_first_switches_the_range_and_opens_a_node() {
     b.find("#nodes-range button.on[data-value=\"6h\"]").await;
     b.wait_js(
         "the 6 h chart",
-        "(() => { const i = document.querySelector('#nodes-chart'); return i && i.src.startsWith('data:image/svg') && i.complete && i.naturalWidth > 0; })()",
+        "(() => { const i = document.querySelector('#nodes-chart'); return i && i.src.includes('range=6h') && i.complete && i.naturalWidth > 0; })()",
     )
     .await;
 
@@ -150,12 +158,19 @@ async fn ops_sees_a_silent_node_first_switches_the_range_and_opens_a_node() {
     b.wait_text("#node-detail .node-title", "Silent for 10 min")
         .await;
     b.wait_text("#card-disks", "/var/lib/gatewatch").await;
+    b.wait_js(
+        "the silent node's chart",
+        "(() => { const i = document.querySelector('#node-chart'); \
+           return i && i.src.includes('node=edge-quiet') && i.complete && i.naturalWidth > 0; })()",
+    )
+    .await;
     b.screenshot("ops-nodes-detail-silent").await;
     b.click("#node-back").await;
     b.find("#nodes-list #node-table").await;
 
     b.resize(PHONE).await;
     b.find("#nodes-silent").await;
+    top(&b).await;
     b.screenshot("ops-nodes-phone").await;
     b.resize(LAPTOP).await;
     b.click("#lang-switch button[data-value=\"zh-TW\"]").await;
@@ -174,18 +189,27 @@ async fn admin_manages_users_and_the_audit_log_shows_who_did_it() {
     log_in(&b, "u-admin", PW).await;
     b.open("users").await;
     b.wait_text("#users-table", "u-admin").await;
-    // One's own row offers no delete and no disable.
+    // One's own user: no delete, and neither role nor disabled can be changed in the UI.
+    b.click("#edit-u-admin").await;
+    b.find("#user-edit-form").await;
     assert!(b
         .client
         .find(Locator::Css("#delete-u-admin"))
         .await
         .is_err());
-    assert!(b
+    let locked = b
         .client
-        .find(Locator::Css("#toggle-u-admin"))
+        .execute(
+            "return document.querySelector('#f-role').disabled \
+               && document.querySelector('#f-disabled').disabled;",
+            vec![],
+        )
         .await
-        .is_err());
-    b.screenshot("admin-users").await;
+        .unwrap();
+    assert_eq!(locked, Value::Bool(true));
+    b.screenshot("admin-users-edit-self").await;
+    b.click("#user-edit .dialog-close").await;
+    b.screenshot("admin-users-self").await;
 
     // Create: a bad name first, the API's message beside the field.
     b.click("#user-add").await;
@@ -247,15 +271,6 @@ async fn admin_manages_users_and_the_audit_log_shows_who_did_it() {
     assert!(h.contains("u-admin"), "{h}");
     b.screenshot("admin-users-history").await;
     b.click("#user-history .dialog-close").await;
-    // One's own role cannot be picked in the UI…
-    b.click("#edit-u-admin").await;
-    let disabled = b
-        .client
-        .execute("return document.querySelector('#f-role').disabled;", vec![])
-        .await
-        .unwrap();
-    assert_eq!(disabled, Value::Bool(true));
-    b.click("#user-edit .dialog-close").await;
     // A password set by the admin; then a disable and enable.
     b.click("#pw-olga").await;
     b.fill("#f-new_password", "olga-second-password").await;
@@ -265,16 +280,22 @@ async fn admin_manages_users_and_the_audit_log_shows_who_did_it() {
     b.fill("#f-confirm_password", "olga-second-password").await;
     b.click("#user-password-submit").await;
     b.wait_text(".toasts", "New password set for olga").await;
-    b.click("#toggle-olga").await;
+    // Disable and enable again (the edit dialog's checkbox).
+    b.click("#edit-olga").await;
+    b.click("#f-disabled").await;
+    b.click("#user-edit-submit").await;
     b.wait_text("#users-table tbody", "Disabled").await;
-    b.screenshot("admin-users-disabled").await;
-    b.click("#toggle-olga").await;
+    b.screenshot("admin-users").await;
+    b.click("#edit-olga").await;
+    b.click("#f-disabled").await;
+    b.click("#user-edit-submit").await;
     b.wait_js(
         "olga enabled again",
         "!document.querySelector('#users-table tbody').innerText.includes('Disabled')",
     )
     .await;
-    // Delete asks first.
+    // Delete (from her edit dialog) asks first.
+    b.click("#edit-olga").await;
     b.click("#delete-olga").await;
     b.wait_text("#user-delete", "olga").await;
     b.screenshot("admin-users-delete-confirm").await;
@@ -286,13 +307,14 @@ async fn admin_manages_users_and_the_audit_log_shows_who_did_it() {
     )
     .await;
     b.resize(PHONE).await;
+    top(&b).await;
     b.screenshot("admin-users-phone").await;
     b.resize(LAPTOP).await;
 
     // The audit log: every change, by whom; a row opens to its diff.
     b.open("audit").await;
     let t = b.wait_text("#audit-table tbody", "olga").await;
-    for want in ["create", "update", "delete", "login", "u-admin"] {
+    for want in ["Created", "Changed", "Deleted", "Signed in", "u-admin"] {
         assert!(t.contains(want), "{want} in {t}");
     }
     // The newest first: the delete.
@@ -364,6 +386,7 @@ async fn admin_manages_users_and_the_audit_log_shows_who_did_it() {
     b.fill("#f-audit-user", "").await;
     b.wait_text("#audit-table tbody", "u-admin").await;
     b.resize(PHONE).await;
+    top(&b).await;
     b.screenshot("admin-audit-phone").await;
     b.resize(LAPTOP).await;
     b.click("#lang-switch button[data-value=\"zh-TW\"]").await;
