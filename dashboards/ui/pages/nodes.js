@@ -163,6 +163,43 @@ function NodeTable({ items }) {
   return html`<${Table} id="node-table" columns=${columns} rows=${items} pageSize=${25} empty=${t('nodes.none')} />`;
 }
 
+/**
+ * One figure over the range as a small line (inline SVG: no style attributes, so the CSP
+ * holds): x by bucket time across the report's window, y from 0 to `max` (or the peak).
+ */
+function Trend({ report, field, max, label, fmt, id }) {
+  const rows = (report && report.rows) || [];
+  const from = Date.parse(report && report.from);
+  const to = Date.parse(report && report.to);
+  const pts = rows.map((r) => [Date.parse(r.bucket), r[field]]).filter(([x, y]) => !Number.isNaN(x) && y !== null && y !== undefined);
+  const top = max || Math.max(1, ...pts.map(([, y]) => y)) * 1.1;
+  const span = Math.max(1, to - from);
+  const W = 300;
+  const H = 64;
+  const xy = pts.map(([x, y]) => `${(((x - from) / span) * W).toFixed(1)},${(H - 2 - (y / top) * (H - 4)).toFixed(1)}`);
+  const last = pts.length ? pts[pts.length - 1][1] : null;
+  return html`<div class="trend" id=${id}>
+    <div class="trend-head"><span class="stat-label">${label}</span><span class="trend-value">${last === null ? '—' : fmt(last)}</span></div>
+    ${pts.length === 0 ? html`<div class="muted small trend-empty">${t('nodes.no_samples')}</div>`
+      : html`<svg class="trend-line" viewBox=${`0 0 ${W} ${H}`} preserveAspectRatio="none" role="img" aria-label=${label}>
+        <line class="trend-axis" x1="0" y1=${H - 1} x2=${W} y2=${H - 1} />
+        ${pts.length === 1 ? html`<circle class="trend-dot" cx=${xy[0].split(',')[0]} cy=${xy[0].split(',')[1]} r="2.5" />`
+          : html`<polyline class="trend-path" points=${xy.join(' ')} />`}
+      </svg>`}
+    <div class="muted small">${t('nodes.trend_hint')}</div>
+  </div>`;
+}
+
+function Trends({ report }) {
+  if (!report) return html`<${Loading} />`;
+  return html`<div class="trends">
+    <${Trend} id="trend-mem" report=${report} field="mem_used_max_bytes" label=${t('nodes.col_mem_max')} fmt=${fmtBytes}
+      max=${Math.max(0, ...(report.rows || []).map((r) => r.mem_total_bytes || 0)) || undefined} />
+    <${Trend} id="trend-rss" report=${report} field="rss_max_bytes" label=${t('nodes.col_rss_max')} fmt=${fmtBytes} />
+    <${Trend} id="trend-disk" report=${report} field="disk_used_max_pct" label=${t('nodes.col_disk_max')} fmt=${pct} max=${100} />
+  </div>`;
+}
+
 /** The report's buckets for one node, newest first: memory, RSS and the fullest disk. */
 function Buckets({ report }) {
   if (!report) return html`<${Loading} />`;
@@ -215,6 +252,9 @@ function Detail({ name, feed, range, tz, tick }) {
     <${Alert} id="node-report-error">${err && err.message}<//>
     <${Card} title=${t('nodes.chart_node', { node: node.node })} id="card-node-chart">
       <${Chart} key=${chartPath(range, tz, node.node)} path=${chartPath(range, tz, node.node)} tick=${tick} id="node-chart" alt=${t('nodes.chart_alt')} />
+    <//>
+    <${Card} title=${t('nodes.trends')} id="card-trends">
+      <${Trends} report=${report} />
     <//>
     <div class="nodes-grid">
       <${Card} title=${t('nodes.disks')} id="card-disks">

@@ -158,6 +158,9 @@ async fn ops_sees_a_silent_node_first_switches_the_range_and_opens_a_node() {
     b.wait_text("#node-detail .node-title", "Silent for 10 min")
         .await;
     b.wait_text("#card-disks", "/var/lib/gatewatch").await;
+    // Memory, RSS and disk over the range: lines from the report's buckets.
+    b.find("#trend-disk .trend-line").await;
+    b.wait_text("#trend-disk .trend-value", "82 %").await;
     b.wait_js(
         "the silent node's chart",
         "(() => { const i = document.querySelector('#node-chart'); \
@@ -165,6 +168,14 @@ async fn ops_sees_a_silent_node_first_switches_the_range_and_opens_a_node() {
     )
     .await;
     b.screenshot("ops-nodes-detail-silent").await;
+    b.client
+        .execute(
+            "document.querySelector('#card-trends').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.screenshot("ops-nodes-detail-trends").await;
     b.click("#node-back").await;
     b.find("#nodes-list #node-table").await;
 
