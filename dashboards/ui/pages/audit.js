@@ -48,6 +48,10 @@ const SEGMENTS = {
   report_subscription: 'report-subscriptions',
 };
 
+// Stored hashes by the name people set them under; the session counter is bookkeeping.
+const FIELD_NAMES = { password_hash: 'password', secret_hash: 'secret', hash: 'key' };
+const shownFields = (fs) => fs.filter((f) => f !== 'session_epoch').map((f) => FIELD_NAMES[f] || f).join(', ');
+
 function outcome(r) {
   const a = r.action || '';
   if (a.endsWith('.failed') || a.endsWith('.locked') || (r.detail && r.detail.error)) {
@@ -113,8 +117,8 @@ function Rows({ items, open, setOpen }) {
             <td class="strong nowrap a-user">${r.actor}</td>
             <td class="a-action"><${Badge} tone=${actionTone(r.action)}>${actionLabel(r.action)}<//></td>
             <td class="a-entity">${r.entity ? html`<span class="muted">${r.entity}</span> ${r.id}` : html`<span class="muted">—</span>`}
-              ${r.detail && Array.isArray(r.detail.fields) && r.detail.fields.length > 0
-                && html`<div class="muted small">${t('audit.fields', { fields: r.detail.fields.join(', ') })}</div>`}</td>
+              ${r.detail && Array.isArray(r.detail.fields) && shownFields(r.detail.fields)
+                && html`<div class="muted small">${t('audit.fields', { fields: shownFields(r.detail.fields) })}</div>`}</td>
             <td class="a-outcome">${outcome(r)}</td>
             <td class="muted a-ip">${r.client_ip}</td>
           </tr>
