@@ -374,7 +374,8 @@ pub fn rules() -> Vec<Rule> {
         Method::GET,
         "/api/v1/audit",
         Perm(ReadAuditLog),
-        "The audit log (`?from=&to=&user=&limit=`, RFC 3339 times, newest first)",
+        "The audit log, newest first (`?from=&to=&user=&action=&limit=&cursor=`, RFC 3339 times, \
+         default the last day; `next_cursor` pages keyset-wise)",
         None,
         (200, Some("AuditPage")),
     );

@@ -3,7 +3,7 @@
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use gatewatch_store::audit::{self, AuditEvent, AuditQuery};
+use gatewatch_store::audit::{self, AuditCursor, AuditEvent, AuditQuery};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -47,7 +47,9 @@ pub struct AuditParams {
     from: Option<String>,
     to: Option<String>,
     user: Option<String>,
+    action: Option<String>,
     limit: Option<String>,
+    cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -65,7 +67,30 @@ pub struct AuditRow {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
+    /// Newest first.
     pub items: Vec<AuditRow>,
+    /// Pass as `cursor` for the next (older) page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+fn cursor_of(c: AuditCursor) -> String {
+    format!("{}.{}", c.ts_us, c.tie)
+}
+
+fn parse_cursor(s: &str) -> Result<AuditCursor, ApiError> {
+    s.split_once('.')
+        .and_then(|(t, h)| {
+            Some(AuditCursor {
+                ts_us: t.parse().ok()?,
+                tie: h.parse().ok()?,
+            })
+        })
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "cursor",
+                format!("{s:?} is not a cursor from a previous page"),
+            )
+        })
 }
 
 pub(crate) fn time(field: &str, v: Option<&str>, default: DateTime<Utc>) -> Result<i64, ApiError> {
@@ -95,19 +120,49 @@ pub async fn list(
             .filter(|n| (1..=10_000).contains(n))
             .ok_or_else(|| ApiError::invalid("limit", format!("{s:?} must be 1 to 10000")))?,
     };
-    let rows = audit::read(
+    let after = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Some(parse_cursor(c)?),
+        None => None,
+    };
+    let action = p.action.filter(|a| !a.is_empty());
+    if let Some(a) = &action {
+        // Actions are dotted words (`login.failed`, `key.create`).
+        if a.len() > 64
+            || !a
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')
+        {
+            return Err(ApiError::invalid(
+                "action",
+                format!("{a:?} is not an action (e.g. login, update, key.create)"),
+            ));
+        }
+    }
+    // One more than asked says whether a next page exists.
+    let mut rows = audit::page(
         &state.store,
         &AuditQuery {
             from_us,
             to_us,
             actor: p.user.filter(|u| !u.is_empty()),
-            limit,
+            action,
+            limit: limit + 1,
         },
+        after,
     )
     .await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|r| cursor_of(r.cursor))
+    } else {
+        None
+    };
     Ok(Json(AuditPage {
+        next_cursor,
         items: rows
             .into_iter()
+            .map(|r| r.event)
             .map(|r| AuditRow {
                 ts: time_of(r.ts_us),
                 actor: r.actor,

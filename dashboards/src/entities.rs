@@ -116,6 +116,27 @@ pub async fn history(
     }))
 }
 
+/// A user changing their own entity keeps their role and stays enabled: another admin may
+/// demote or disable them, they may not lock themselves (perhaps the last admin) out.
+fn keep_own_access(old: &str, new: &str) -> Result<(), ApiError> {
+    let parse = |b: &str| serde_json::from_str::<Value>(b).unwrap_or(Value::Null);
+    let (old, new) = (parse(old), parse(new));
+    if old.get("role") != new.get("role") {
+        return Err(ApiError::invalid(
+            "role",
+            "you cannot change your own role; another admin can",
+        ));
+    }
+    let disabled = |v: &Value| v.get("disabled").and_then(Value::as_bool).unwrap_or(false);
+    if disabled(&new) && !disabled(&old) {
+        return Err(ApiError::invalid(
+            "disabled",
+            "you cannot disable your own user; another admin can",
+        ));
+    }
+    Ok(())
+}
+
 fn body_of(e: &Entry) -> Option<&str> {
     (!e.deleted).then_some(e.body.as_str())
 }
@@ -338,6 +359,9 @@ pub async fn replace(
         )));
     }
     let (json, _) = prepare(&state, kind, &id, obj, Some(&previous)).await?;
+    if kind == EntityKind::User && id == caller.user {
+        keep_own_access(&previous.body, &json)?;
+    }
     let comment = comment_of(&headers);
     let change = Change {
         kind,
@@ -377,6 +401,12 @@ pub async fn delete(
             previous.version
         )));
     }
+    if kind == EntityKind::User && id == caller.user {
+        // So that a site never loses its last admin by a slip; another admin may do it.
+        return Err(ApiError::conflict(
+            "you cannot delete your own user; another admin can",
+        ));
+    }
     let refs = referrers(&state.cache.get(), kind, &id);
     if !refs.is_empty() {
         return Err(ApiError::conflict(format!(
@@ -400,4 +430,26 @@ pub async fn delete(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_own_access;
+
+    #[test]
+    fn one_keeps_ones_own_role_and_stays_enabled() {
+        let admin = r#"{"role":"admin","password_hash":"$argon2id$x"}"#;
+        assert!(keep_own_access(admin, r#"{"role":"admin","display_name":"A"}"#).is_ok());
+        let e = keep_own_access(admin, r#"{"role":"ops"}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("role"));
+        assert_eq!(e.status.as_u16(), 422);
+        let e = keep_own_access(admin, r#"{"role":"admin","disabled":true}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("disabled"));
+        // Already disabled (cannot happen for a caller, but not this check's business).
+        assert!(keep_own_access(
+            r#"{"role":"admin","disabled":true}"#,
+            r#"{"role":"admin","disabled":true}"#
+        )
+        .is_ok());
+    }
 }

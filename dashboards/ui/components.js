@@ -187,13 +187,14 @@ export function TextArea({ label, name, value, onInput, error, hint, rows, mono,
   </div>`;
 }
 
-/** One checkbox with its label (on/off settings). */
-export function Checkbox({ label, name, checked, onChange, hint }) {
+/** One checkbox with its label (on/off settings); `error` is the API's for its `field`. */
+export function Checkbox({ label, name, checked, onChange, error, disabled, hint }) {
   const id = `f-${name}`;
-  return html`<div class="field field-check">
-    <label for=${id}><input id=${id} name=${name} type="checkbox" checked=${!!checked}
+  return html`<div class=${cx('field', 'field-check', error && 'field-error')}>
+    <label for=${id}><input id=${id} name=${name} type="checkbox" checked=${!!checked} disabled=${disabled}
       onChange=${(e) => onChange && onChange(e.currentTarget.checked)} />${label}</label>
-    ${hint && html`<div class="field-hint">${hint}</div>`}
+    ${error ? html`<div class="field-message" role="alert">${error}</div>`
+      : hint && html`<div class="field-hint">${hint}</div>`}
   </div>`;
 }
 
@@ -253,7 +254,7 @@ export function Modal({ title, onClose, closeLabel, children, actions, wide, id 
     <div class=${cx('modal', wide && 'modal-wide')} role="dialog" aria-modal="true" aria-labelledby=${`${id || 'modal'}-title`} id=${id}>
       <div class="modal-head">
         <h2 id=${`${id || 'modal'}-title`}>${title}</h2>
-        ${onClose && html`<button type="button" class="modal-close" aria-label=${closeLabel} onClick=${onClose}>×</button>`}
+        ${onClose && html`<button type="button" class="modal-close" aria-label=${closeLabel || t('common.close')} onClick=${onClose}>×</button>`}
       </div>
       <div class="modal-body">${children}</div>
       ${actions && html`<div class="modal-foot">${actions}</div>`}
@@ -284,17 +285,26 @@ export function CopyField({ value, id, copyLabel, copiedLabel }) {
 const shownValue = (v) => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
 
 /** What changed between two versions: `changes` [{ path, old, new, secret }] as old → new,
- *  removed values red, added green; a changed secret is named, never shown. `labels`:
- *  { path, old, new, secret, none } (texts of the page's catalogue). */
-export function DiffView({ changes, labels, id }) {
-  if (!changes || changes.length === 0) return html`<${Empty} title=${labels.none} />`;
+ *  removed values red, added green; a changed secret is named, never shown. */
+export function DiffView({ changes, id }) {
+  if (!changes || changes.length === 0) return html`<${Empty} title=${t('diff.none')} />`;
   return html`<table class="diff" id=${id}>
-    <thead><tr><th>${labels.path}</th><th>${labels.old}</th><th>${labels.new}</th></tr></thead>
+    <thead><tr><th>${t('diff.path')}</th><th>${t('diff.old')}</th><th>${t('diff.new')}</th></tr></thead>
     <tbody>${changes.map((c) => html`<tr>
       <td class="mono diff-path">${c.path}</td>
-      ${c.secret ? html`<td colspan="2" class="diff-secret">${labels.secret}</td>`
-        : html`<td class="mono">${c.old === undefined ? html`<span class="muted">—</span>` : html`<del class="diff-old">${shownValue(c.old)}</del>`}</td>
-          <td class="mono">${c.new === undefined ? html`<span class="muted">—</span>` : html`<ins class="diff-new">${shownValue(c.new)}</ins>`}</td>`}
+      ${c.secret ? html`<td colspan="2" class="diff-secret">${t('diff.secret')}</td>`
+        : html`<td class="mono">${c.old === undefined || c.old === null ? html`<span class="muted">—</span>` : html`<del class="diff-old">${shownValue(c.old)}</del>`}</td>
+          <td class="mono">${c.new === undefined || c.new === null ? html`<span class="muted">${t('diff.removed')}</span>` : html`<ins class="diff-new">${shownValue(c.new)}</ins>`}</td>`}
     </tr>`)}</tbody>
   </table>`;
+}
+
+/** "Are you sure?" as a Modal: `message`, a danger button `confirmLabel` calling `onConfirm`. */
+export function Confirm({ title, message, confirmLabel, onConfirm, onClose, busy, error, id }) {
+  return html`<${Modal} title=${title} onClose=${onClose} id=${id || 'confirm'}
+    actions=${html`<${Button} onClick=${onClose}>${t('common.cancel')}<//>
+      <${Button} kind="danger" id=${`${id || 'confirm'}-ok`} onClick=${onConfirm} disabled=${busy}>${confirmLabel}<//>`}>
+    <p>${message}</p>
+    <${Alert}>${error}<//>
+  <//>`;
 }

@@ -78,22 +78,75 @@ pub struct AuditQuery {
     pub to_us: i64,
     /// Only this actor, when set.
     pub actor: Option<String>,
+    /// Only this action (`login`, `update`, …), when set.
+    pub action: Option<String>,
     /// At most this many rows, newest first.
     pub limit: u64,
 }
 
+/// Where a page of [`page`] ended: the last row's time and tie-breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditCursor {
+    pub ts_us: i64,
+    pub tie: u64,
+}
+
+/// A row of [`page`] with the cursor just after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PagedAudit {
+    pub cursor: AuditCursor,
+    pub event: AuditEvent,
+}
+
+/// The tie-breaker of [`AuditCursor`] (rows of one change share a time), computed by the
+/// server from the row's content.
+const TIE: &str = "cityHash64(actor, action, entity, id, toString(change_id), client_ip, detail)";
+
 /// Rows in the window, newest first.
 pub async fn read(store: &Store, q: &AuditQuery) -> crate::Result<Vec<AuditEvent>> {
+    Ok(page(store, q, None)
+        .await?
+        .into_iter()
+        .map(|p| p.event)
+        .collect())
+}
+
+/// Rows in the window, newest first (then by tie-breaker), after `after`: keyset paging, so
+/// a page does not shift when newer rows arrive.
+pub async fn page(
+    store: &Store,
+    q: &AuditQuery,
+    after: Option<AuditCursor>,
+) -> crate::Result<Vec<PagedAudit>> {
+    #[derive(Debug, clickhouse::Row, Deserialize)]
+    struct Paged {
+        ts_us: i64,
+        actor: String,
+        action: String,
+        entity: String,
+        id: String,
+        #[serde(with = "clickhouse::serde::uuid")]
+        change_id: Uuid,
+        client_ip: String,
+        detail: String,
+        tie: u64,
+    }
     // `ts` bounds prune partitions; `ts_us` makes the window exact.
-    let mut sql = String::from(
-        "SELECT ts, ts_us, actor, action, entity, id, change_id, client_ip, detail \
+    let mut sql = format!(
+        "SELECT ts_us, actor, action, entity, id, change_id, client_ip, detail, {TIE} AS tie \
          FROM audit_log WHERE ts >= toDateTime(?) AND ts <= toDateTime(?) \
-         AND ts_us >= ? AND ts_us < ?",
+         AND ts_us >= ? AND ts_us < ?"
     );
     if q.actor.is_some() {
         sql.push_str(" AND actor = ?");
     }
-    sql.push_str(" ORDER BY ts_us DESC LIMIT ?");
+    if q.action.is_some() {
+        sql.push_str(" AND action = ?");
+    }
+    if after.is_some() {
+        sql.push_str(&format!(" AND (ts_us < ? OR (ts_us = ? AND {TIE} > ?))"));
+    }
+    sql.push_str(" ORDER BY ts_us DESC, tie ASC LIMIT ?");
     let mut query = store
         .client()
         .query(&sql)
@@ -104,22 +157,34 @@ pub async fn read(store: &Store, q: &AuditQuery) -> crate::Result<Vec<AuditEvent
     if let Some(a) = &q.actor {
         query = query.bind(a.as_str());
     }
-    let rows: Vec<Row> = query
+    if let Some(a) = &q.action {
+        query = query.bind(a.as_str());
+    }
+    if let Some(c) = after {
+        query = query.bind(c.ts_us).bind(c.ts_us).bind(c.tie);
+    }
+    let rows: Vec<Paged> = query
         .bind(q.limit)
         .fetch_all()
         .await
         .map_err(|e| store.err(&sql, e))?;
     Ok(rows
         .into_iter()
-        .map(|r| AuditEvent {
-            ts_us: r.ts_us,
-            actor: r.actor,
-            action: r.action,
-            entity: r.entity,
-            id: r.id,
-            change_id: r.change_id,
-            client_ip: r.client_ip,
-            detail: r.detail,
+        .map(|r| PagedAudit {
+            cursor: AuditCursor {
+                ts_us: r.ts_us,
+                tie: r.tie,
+            },
+            event: AuditEvent {
+                ts_us: r.ts_us,
+                actor: r.actor,
+                action: r.action,
+                entity: r.entity,
+                id: r.id,
+                change_id: r.change_id,
+                client_ip: r.client_ip,
+                detail: r.detail,
+            },
         })
         .collect())
 }

@@ -8,7 +8,8 @@
 //!   which rows of a half-stored batch are there.
 //! - [`config_log`]: the configuration source: versioned entity changes, current state,
 //!   history, a revision marker for pollers.
-//! - [`audit`]: the audit log — changes, key actions and logins, appended and read by window.
+//! - [`audit`]: the audit log — changes, key actions and logins, appended and read by window
+//!   (keyset pages for the admin API).
 //! - [`alerts`]: the alerter's event history, saved rule states and its sending lease; the
 //!   reads of the admin API's alert pages (keyset pages of events, newest values per key).
 //! - [`observe`]: what alert rules are evaluated on: latest node samples, last seen per node,

@@ -1164,6 +1164,7 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
                 }
                 (_, p) if segments > 3 && p.ends_with("/products") => json!({"product": "gp"}),
                 (_, p) if p.ends_with("/rotate") => json!({"overlap_secs": 60}),
+                (_, "/api/v1/alert-rules/preview") => sample(EntityKind::AlertRule, "draft"),
                 ("POST", _) if segments == 3 && kind.is_some() => {
                     sample(kind.unwrap(), &format!("new-{role}"))
                 }

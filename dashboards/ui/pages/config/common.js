@@ -158,14 +158,6 @@ export function Confirm({ title, text, action, onConfirm, onClose, children }) {
   <//>`;
 }
 
-export const diffLabels = () => ({
-  path: t('config.diff_path'),
-  old: t('config.diff_old'),
-  new: t('config.diff_new'),
-  secret: t('config.diff_secret'),
-  none: t('config.diff_none'),
-});
-
 /** Every version of an entity, newest first, and what each changed (old → new per path). */
 export function History({ seg, id, title, onBack }) {
   const [data, setData] = useState(null);
@@ -206,8 +198,8 @@ export function History({ seg, id, title, onBack }) {
             <div class="strong">${t('config.version', { n: shown.version })} · ${fmtTime(shown.changed_at)}</div>
             ${shown.comment && html`<div class="muted">${shown.comment}</div>`}
           </div>
-          <${DiffView} id="history-diff" changes=${shown.changes} labels=${diffLabels()} />`
-          : html`<${Empty} title=${t('config.diff_none')} />`}
+          <${DiffView} id="history-diff" changes=${shown.changes} />`
+          : html`<${Empty} title=${t('diff.none')} />`}
       </div>
     </div>
   <//>`;
