@@ -27,9 +27,10 @@ export class ApiError extends Error {
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** One request; resolves to the parsed JSON (null for an empty body), rejects with ApiError. */
-export async function api(method, path, body) {
-  const headers = { Accept: 'application/json' };
+/** One request; resolves to the parsed JSON (null for an empty body), rejects with ApiError.
+ *  `extra`: more headers (`{'If-Match': '"3"'}` for a replace). */
+export async function api(method, path, body, extra) {
+  const headers = { Accept: 'application/json', ...(extra || {}) };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (!SAFE.has(method) && csrf) headers['X-CSRF-Token'] = csrf;
   let r;

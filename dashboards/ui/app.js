@@ -18,7 +18,8 @@ document.addEventListener('securitypolicyviolation', (e) => {
   console.warn('blocked by the CSP:', v);
 });
 
-const currentRoute = () => location.hash.replace(/^#\/?/, '').split('?')[0] || 'overview';
+// A page's own path and query follow its id (`#/reports/latency?range=7d`): the page reads them.
+const currentRoute = () => location.hash.replace(/^#\/?/, '').split(/[?/]/)[0] || 'overview';
 
 export function LangSwitch({ onChange }) {
   return html`<${Segmented} id="lang-switch" label=${t('lang.label')} value=${lang()}

@@ -140,3 +140,56 @@ export function Badge({ tone, children }) {
 export function Loading() {
   return html`<div class="loading" aria-busy="true">${t('common.loading')}</div>`;
 }
+
+// ---- added for the reports page ----
+
+/**
+ * A drop-down with the API's error for its field beside it. `options`: [{ value, label }];
+ * a `value` missing from them is still shown (a bookmarked or mistyped one), so the error
+ * beside it makes sense.
+ */
+export function Select({ label, name, value, options, onChange, error, hint, id }) {
+  const fid = id || `f-${name}`;
+  const known = options.some((o) => o.value === value);
+  const all = known || value === undefined || value === null ? options : [...options, { value, label: value }];
+  return html`<div class=${cx('field', error && 'field-error')}>
+    <label for=${fid}>${label}</label>
+    <select id=${fid} name=${name} aria-invalid=${error ? 'true' : 'false'}
+      aria-describedby=${error ? `${fid}-error` : undefined}
+      onChange=${(e) => onChange && onChange(e.currentTarget.value)}>
+      ${all.map((o) => html`<option value=${o.value} selected=${o.value === value}>${o.label}</option>`)}
+    </select>
+    ${error ? html`<div class="field-message" id=${`${fid}-error`} role="alert">${error}</div>`
+      : hint && html`<div class="field-hint">${hint}</div>`}
+  </div>`;
+}
+
+/** Several on/off choices under one label (roles, formats); `values` is the list of those on. */
+export function CheckGroup({ label, name, options, values, onChange, error, hint }) {
+  const on = new Set(values || []);
+  const flip = (v) => {
+    const next = new Set(on);
+    if (next.has(v)) next.delete(v); else next.add(v);
+    onChange(options.map((o) => o.value).filter((x) => next.has(x)));
+  };
+  return html`<fieldset class=${cx('field', 'checks', error && 'field-error')} id=${`f-${name}`}>
+    <legend>${label}</legend>
+    <div class="checks-row">
+      ${options.map((o) => html`<label class="check" key=${o.value}>
+        <input type="checkbox" name=${name} value=${o.value} checked=${on.has(o.value)}
+          onChange=${() => flip(o.value)} />
+        <span>${o.label}</span>
+      </label>`)}
+    </div>
+    ${error ? html`<div class="field-message" id=${`f-${name}-error`} role="alert">${error}</div>`
+      : hint && html`<div class="field-hint">${hint}</div>`}
+  </fieldset>`;
+}
+
+/** Link-like tabs over sub-views of a page; `tabs`: [{ id, label, href }]. */
+export function Tabs({ tabs, value, id }) {
+  return html`<nav class="tabs" id=${id}>
+    ${tabs.map((x) => html`<a href=${x.href} data-tab=${x.id} class=${cx('tab', x.id === value && 'on')}
+      aria-current=${x.id === value ? 'page' : undefined}>${x.label}</a>`)}
+  </nav>`;
+}

@@ -245,3 +245,68 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+// ---- added for the reports page ----
+impl Browser {
+    /// Chooses `value` in a `<select>` as a user would (Preact listens for `change`).
+    pub async fn select(&self, css: &str, value: &str) {
+        self.find(css).await;
+        self.client
+            .execute(
+                "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+                 e.dispatchEvent(new Event('change', {bubbles: true}));",
+                vec![json!(css), json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// `GET path` from the page (its cookie): the status, the `Content-Type` and the body's
+    /// first bytes as numbers (for binary answers such as PNG).
+    pub async fn fetch_head(&self, path: &str) -> (u16, String, Vec<u8>) {
+        let v = self
+            .client
+            .execute_async(
+                r#"const [path, done] = arguments;
+                   fetch(path, {credentials: 'same-origin'})
+                     .then(r => r.arrayBuffer().then(b => done([r.status,
+                        r.headers.get('Content-Type') || '', Array.from(new Uint8Array(b).slice(0, 16))])))
+                     .catch(e => done([0, String(e), []]));"#,
+                vec![json!(path)],
+            )
+            .await
+            .unwrap();
+        let bytes = v[2]
+            .as_array()
+            .map(|a| a.iter().map(|x| x.as_u64().unwrap_or(0) as u8).collect())
+            .unwrap_or_default();
+        (
+            v[0].as_u64().unwrap_or(0) as u16,
+            v[1].as_str().unwrap_or("").to_string(),
+            bytes,
+        )
+    }
+
+    /// An attribute of the first `css` element (e.g. a link's `href`), waiting for it.
+    pub async fn attr(&self, css: &str, name: &str) -> String {
+        self.find(css)
+            .await
+            .attr(name)
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    /// Scrolls the first `css` element to the top of the window (a screenshot of what is
+    /// below the fold).
+    pub async fn scroll_to(&self, css: &str) {
+        self.find(css).await;
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+    }
+}

@@ -1,0 +1,139 @@
+// One report: its pickers, its figures, its chart (the report's SVG as an <img>) and its table
+// (the JSON), with CSV and PNG downloads of the same query. Headings, chart texts and CSV come
+// from the API in the user's language (`lang`).
+import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
+import { get } from '../../api.js';
+import { t, fmtNumber, fmtTime, lang, zoneName } from '../../i18n.js';
+import { Card, Stat, Alert, Loading, Table, Empty } from '../../components.js';
+import { ParamsForm, KindSelect, PARAM_KEYS, toQuery, forKind } from './params.js';
+
+/** The summary figures worth a tile, with their names and units; the first five present show. */
+const FIGURES = [
+  ['calls', () => t('reports.sum_calls')],
+  ['success', () => t('reports.sum_success')],
+  ['errors', () => t('reports.sum_errors')],
+  ['error_pct', () => t('reports.sum_error_rate'), '%'],
+  ['client_error', () => t('reports.sum_client_error')],
+  ['server_error', () => t('reports.sum_server_error')],
+  ['refused', () => t('reports.sum_refused')],
+  ['avg_ms', () => t('reports.sum_avg'), 'ms'],
+  ['p50_ms', () => t('reports.sum_p50'), 'ms'],
+  ['p95_ms', () => t('reports.sum_p95'), 'ms'],
+  ['p99_ms', () => t('reports.sum_p99'), 'ms'],
+  ['peak_calls', () => t('reports.sum_peak')],
+  ['apis', () => t('reports.sum_apis')],
+  ['clients', () => t('reports.sum_clients')],
+  ['nodes', () => t('reports.sum_nodes')],
+  ['cpu_max_pct', () => t('reports.sum_cpu_max'), '%'],
+  ['events', () => t('reports.sum_events')],
+];
+
+/** Times in the user's zone, 24-hour (no "AM"/"清晨" in a report). */
+export const TIME_OPTS = { dateStyle: 'medium', timeStyle: 'short', hourCycle: 'h23' };
+
+/** The query the API gets: the view's parameters, the user's zone unless one is chosen, the
+ *  user's language. */
+export function apiQuery(params, me) {
+  const q = { ...params };
+  if (!q.tz && me.timezone) q.tz = me.timezone;
+  q.lang = lang();
+  return toQuery(q);
+}
+
+const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+function cell(v) {
+  if (v === null || v === undefined || v === '') return '—';
+  if (typeof v === 'number') return fmtNumber(v, { maximumFractionDigits: 2 });
+  if (typeof v === 'string' && TIME_RE.test(v)) return fmtTime(v, { dateStyle: 'short', timeStyle: 'short', hourCycle: 'h23' });
+  return String(v);
+}
+
+function Figures({ summary }) {
+  const shown = FIGURES.filter(([k]) => typeof (summary || {})[k] === 'number').slice(0, 5);
+  if (shown.length === 0) return null;
+  const tone = (k) => ({ server_error: 'bad', errors: 'bad', error_pct: 'bad', client_error: 'warn', success: 'good' }[k]);
+  return html`<div class="stats report-stats" id="report-stats">
+    ${shown.map(([k, label, unit]) => html`<${Stat} key=${k} label=${label()}
+      value=${`${fmtNumber(summary[k], { maximumFractionDigits: 1 })}${unit ? ` ${unit}` : ''}`}
+      tone=${summary[k] > 0 ? tone(k) : undefined} />`)}
+  </div>`;
+}
+
+function ReportTable({ data }) {
+  const columns = (data.columns || []).map((c) => ({
+    key: c.key,
+    label: c.unit ? `${c.label} (${c.unit})` : c.label,
+    align: (data.rows || []).some((r) => typeof r[c.key] === 'number') ? 'right' : undefined,
+    render: (r) => cell(r[c.key]),
+  }));
+  return html`<${Table} id="report-table" columns=${columns} rows=${data.rows || []} pageSize=${25}
+    empty=${t('reports.no_rows')} />`;
+}
+
+function Chart({ kind, query }) {
+  const [failed, setFailed] = useState(false);
+  useEffect(() => setFailed(false), [kind, query]);
+  if (kind === 'client-events') return null;
+  const src = `/api/v1/reports/${kind}/chart.svg?${query}&width=960&height=400`;
+  return html`<${Card} title=${t('reports.chart')} id="report-chart-card">
+    ${failed ? html`<${Alert} kind="warn">${t('reports.chart_failed')}<//>`
+      : html`<img class="chart report-chart" id="report-chart" key=${src} src=${src}
+          alt=${t('reports.chart_alt')} onError=${() => setFailed(true)} />`}
+  <//>`;
+}
+
+export function ReportView({ me, kind, params, kinds, lists, go }) {
+  const [state, setState] = useState({ loading: true });
+  const query = apiQuery(params, me);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true }));
+    get(`/api/v1/reports/${kind}?${query}`)
+      .then((data) => live && setState({ data }))
+      .catch((error) => live && setState({ error }));
+    return () => { live = false; };
+  }, [kind, query]);
+
+  const err = state.error;
+  const fieldErr = err && err.field && PARAM_KEYS.includes(err.field) ? { [err.field]: err.message } : {};
+  const other = err && !fieldErr[err.field] ? err.message || err.code : null;
+  const needsClient = kind === 'client-events' && !params.client;
+  const data = state.data;
+  const base = `/api/v1/reports/${kind}`;
+  const zone = params.tz || me.timezone || zoneName();
+
+  return html`<div class="report-view">
+    <${Card} id="report-pickers">
+      <div class="report-pickers">
+        <${KindSelect} kinds=${kinds} value=${kind} onChange=${(k) => go(k, forKind(k, params))} />
+        <${ParamsForm} kind=${kind} params=${params} errors=${fieldErr} lists=${lists} timezone=${zone}
+          onChange=${(p) => go(kind, p)} />
+      </div>
+      <div class="report-actions">
+        <span class="muted report-window" id="report-window">
+          ${data ? t('reports.window', {
+            from: fmtTime(data.from, TIME_OPTS),
+            to: fmtTime(data.to, TIME_OPTS),
+            zone: data.tz,
+          }) : ''}
+        </span>
+        <a class="btn btn-secondary" id="download-csv" href=${`${base}?${query}&format=csv`}
+          download>${t('reports.download_csv')}</a>
+        ${kind !== 'client-events' && html`<a class="btn btn-secondary" id="download-png"
+          href=${`${base}/chart.png?${query}&width=1200&height=600`} download>${t('reports.download_png')}</a>`}
+      </div>
+    <//>
+    ${needsClient && !data ? html`<${Card}><${Empty} title=${t('reports.pick_client')}
+        hint=${t('reports.pick_client_hint')} /><//>` : html`
+      <${Alert} kind="error" id="report-error">${other}<//>
+      ${state.loading && !data && !err ? html`<${Loading} />` : null}
+      ${data && !err ? html`
+        <${Figures} summary=${data.summary} />
+        <${Chart} kind=${kind} query=${query} />
+        <${Card} title=${data.title || t('reports.table')} id="report-table-card"
+          actions=${html`<span class="muted">${t('reports.rows', { n: fmtNumber((data.rows || []).length) })}</span>`}>
+          <${ReportTable} data=${data} />
+        <//>` : null}`}
+  </div>`;
+}
