@@ -1,6 +1,7 @@
 //! `GET /api/v1/report-subscriptions/{id}/runs`: how the scheduled mails of a subscription
 //! went, read from `report_runs` (written by the reports role). One item per run, newest slot
-//! first; its `status` is its latest attempt's, and every attempt is listed.
+//! first; its `status` is its latest attempt's, and every attempt is listed; `next_run` is the
+//! next scheduled slot in the subscription's zone (null when it is disabled).
 
 use axum::extract::{Path, Query, State};
 use axum::Json;

@@ -186,6 +186,19 @@ async fn a_manager_reads_downloads_and_subscribes_to_reports() {
     b.scroll_to("#report-chart-card").await;
     b.screenshot("manager-reports-latency").await;
 
+    // A custom range: from and to in the user's zone (Asia/Taipei, the site's), as RFC 3339.
+    b.select("#rp-range", "custom").await;
+    b.wait_js(
+        "a custom range in the hash",
+        "location.hash.includes('from=') && location.hash.includes('to=') \
+         && location.hash.includes('%2B08%3A00') && !location.hash.includes('range=')",
+    )
+    .await;
+    b.find("#rp-from").await;
+    b.wait_text("#report-table", "訂單查詢").await;
+    b.scroll_to(".page").await;
+    b.screenshot("manager-reports-custom-range").await;
+
     // A bad range in a bookmarked link: the API's message beside the range picker.
     b.open("reports/traffic?range=99x").await;
     let msg = b.wait_text("#rp-range-error", "99x").await;
