@@ -185,6 +185,17 @@ async fn a_manager_reads_downloads_and_subscribes_to_reports() {
     b.wait_js("the latency chart is drawn", chart_drawn).await;
     b.scroll_to("#report-chart-card").await;
     b.screenshot("manager-reports-latency").await;
+    // Its rows per API first; over time on a click, the per-API columns left out.
+    b.click("#report-parts button[data-value=\"time\"]").await;
+    b.wait_js(
+        "the latency over time",
+        "(() => { const t = document.querySelector('#report-table'); \
+          return t && !t.innerText.includes('訂單查詢') && t.querySelectorAll('tbody tr').length > 10; })()",
+    )
+    .await;
+    b.scroll_to("#report-table-card").await;
+    b.screenshot("manager-reports-latency-table").await;
+    b.click("#report-parts button[data-value=\"api\"]").await;
 
     // A custom range: from and to in the user's zone (Asia/Taipei, the site's), as RFC 3339.
     b.select("#rp-range", "custom").await;
@@ -198,6 +209,26 @@ async fn a_manager_reads_downloads_and_subscribes_to_reports() {
     b.wait_text("#report-table", "訂單查詢").await;
     b.scroll_to(".page").await;
     b.screenshot("manager-reports-custom-range").await;
+
+    // The other reports open with their own pickers.
+    b.open("reports/top?by=slowest&range=24h").await;
+    b.find("#rp-by").await;
+    b.wait_text("#report-table", "orders").await;
+    b.wait_js("the top chart is drawn", chart_drawn).await;
+    b.screenshot("manager-reports-top").await;
+    b.open("reports/nodes?range=24h").await;
+    b.wait_text("#report-table-card", "No rows").await;
+    b.screenshot("manager-reports-nodes").await;
+    b.open("reports/client-events?range=7d").await;
+    b.wait_text(".report-view", "Pick a client").await;
+    b.fill("#f-rp-client", "c1").await;
+    b.wait_js(
+        "the client in the hash",
+        "location.hash.includes('client=c1')",
+    )
+    .await;
+    b.find("#report-table-card").await;
+    b.screenshot("manager-reports-client-events").await;
 
     // A bad range in a bookmarked link: the API's message beside the range picker.
     b.open("reports/traffic?range=99x").await;

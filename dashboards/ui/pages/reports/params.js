@@ -178,7 +178,8 @@ export function ParamsForm({ kind, params, onChange, errors, lists, prefix, time
     onChange(next);
   };
 
-  const entity = (key, label, list, all) => (list
+  // A select when the user may read the list and it has entries; else ids as free text.
+  const entity = (key, label, list, all) => (list && list.length
     ? html`<${Select} id=${id(key)} name=${key} label=${label} value=${p[key] || ''}
         options=${entityOptions(list, all)} onChange=${(v) => set(key, v)} error=${err[key]} />`
     : html`<${Field} name=${id(key)} label=${label} value=${p[key] || ''} error=${err[key]}

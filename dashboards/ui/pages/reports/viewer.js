@@ -4,7 +4,7 @@
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { get } from '../../api.js';
 import { t, fmtNumber, fmtTime, lang, zoneName } from '../../i18n.js';
-import { Card, Stat, Alert, Loading, Table, Empty } from '../../components.js';
+import { Card, Stat, Alert, Loading, Table, Empty, Segmented } from '../../components.js';
 import { ParamsForm, KindSelect, PARAM_KEYS, toQuery, forKind } from './params.js';
 
 /** The summary figures worth a tile, with their names and units; the first five present show. */
@@ -45,7 +45,9 @@ const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 function cell(v) {
   if (v === null || v === undefined || v === '') return '—';
   if (typeof v === 'number') return fmtNumber(v, { maximumFractionDigits: 2 });
-  if (typeof v === 'string' && TIME_RE.test(v)) return fmtTime(v, { dateStyle: 'short', timeStyle: 'short', hourCycle: 'h23' });
+  if (typeof v === 'string' && TIME_RE.test(v)) {
+    return html`<span class="nowrap">${fmtTime(v, { dateStyle: 'short', timeStyle: 'short', hourCycle: 'h23' })}</span>`;
+  }
   return String(v);
 }
 
@@ -60,15 +62,57 @@ function Figures({ summary }) {
   </div>`;
 }
 
-function ReportTable({ data }) {
-  const columns = (data.columns || []).map((c) => ({
-    key: c.key,
-    label: c.unit ? `${c.label} (${c.unit})` : c.label,
-    align: (data.rows || []).some((r) => typeof r[c.key] === 'number') ? 'right' : undefined,
-    render: (r) => cell(r[c.key]),
-  }));
-  return html`<${Table} id="report-table" columns=${columns} rows=${data.rows || []} pageSize=${25}
+/** Columns whose value splits a report's rows into parts shown one at a time (latency per API
+ *  and over time; errors by API, outcome, upstream host, path). */
+const SPLITS = ['group', 'dimension'];
+const PART_LABELS = {
+  api: () => t('reports.part_api'),
+  time: () => t('reports.part_time'),
+  outcome: () => t('reports.part_outcome'),
+  upstream: () => t('reports.part_upstream'),
+  path: () => t('reports.part_path'),
+};
+
+const present = (v) => v !== null && v !== undefined && v !== '';
+
+/** The table's parts (by its split column), if it has any. */
+function partsOf(data) {
+  const split = (data.columns || []).find((c) => SPLITS.includes(c.key));
+  if (!split) return { split: null, values: [] };
+  return { split, values: [...new Set((data.rows || []).map((r) => r[split.key]))] };
+}
+
+function ReportTable({ data, part }) {
+  const { split, values } = partsOf(data);
+  const current = values.includes(part) ? part : values[0];
+  const rows = split ? (data.rows || []).filter((r) => r[split.key] === current) : (data.rows || []);
+  // Columns no shown row fills (the time of a per-API row) are left out here; the CSV has all.
+  const columns = (data.columns || [])
+    .filter((c) => c !== split && (rows.length === 0 || rows.some((r) => present(r[c.key]))))
+    .map((c) => ({
+      key: c.key,
+      label: c.unit ? `${c.label} (${c.unit})` : c.label,
+      align: rows.some((r) => typeof r[c.key] === 'number') ? 'right' : undefined,
+      render: (r) => cell(r[c.key]),
+    }));
+  return html`<${Table} id="report-table" columns=${columns} rows=${rows} pageSize=${25}
     empty=${t('reports.no_rows')} />`;
+}
+
+function TableCard({ data }) {
+  const [part, setPart] = useState(null);
+  const { values } = partsOf(data);
+  const current = values.includes(part) ? part : values[0];
+  const count = values.length > 1 ? (data.rows || []).filter((r) => SPLITS.some((k) => r[k] === current)).length
+    : (data.rows || []).length;
+  const actions = html`<div class="actions">
+    ${values.length > 1 && html`<${Segmented} id="report-parts" label=${t('reports.parts')} value=${current}
+      options=${values.map((v) => ({ value: v, label: PART_LABELS[v] ? PART_LABELS[v]() : v }))} onChange=${setPart} />`}
+    <span class="muted">${t('reports.rows', { n: fmtNumber(count) })}</span>
+  </div>`;
+  return html`<${Card} title=${data.title || t('reports.table')} id="report-table-card" actions=${actions}>
+    <${ReportTable} data=${data} part=${current} />
+  <//>`;
 }
 
 function Chart({ kind, query }) {
@@ -131,9 +175,6 @@ export function ReportView({ me, kind, params, kinds, lists, go }) {
       ${data && !err ? html`
         <${Figures} summary=${data.summary} />
         <${Chart} kind=${kind} query=${query} />
-        <${Card} title=${data.title || t('reports.table')} id="report-table-card"
-          actions=${html`<span class="muted">${t('reports.rows', { n: fmtNumber((data.rows || []).length) })}</span>`}>
-          <${ReportTable} data=${data} />
-        <//>` : null}`}
+        <${TableCard} key=${kind} data=${data} />` : null}`}
   </div>`;
 }
