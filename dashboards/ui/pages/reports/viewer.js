@@ -129,22 +129,32 @@ function Chart({ kind, query }) {
 
 export function ReportView({ me, kind, params, kinds, lists, go }) {
   const [state, setState] = useState({ loading: true });
-  const query = apiQuery(params, me);
+  const wanted = `${kind}?${apiQuery(params, me)}`;
+  // Typed ids change the hash at each key: ask the API once the typing pauses (the report
+  // and its query together, so a new report never goes out with another's parameters).
+  const [asked, setAsked] = useState(wanted);
+  useEffect(() => {
+    const h = setTimeout(() => setAsked(wanted), 300);
+    return () => clearTimeout(h);
+  }, [wanted]);
+  const cut = asked.indexOf('?');
+  const shownKind = asked.slice(0, cut);
+  const query = asked.slice(cut + 1);
   useEffect(() => {
     let live = true;
     setState((s) => ({ ...s, loading: true }));
-    get(`/api/v1/reports/${kind}?${query}`)
+    get(`/api/v1/reports/${shownKind}?${query}`)
       .then((data) => live && setState({ data }))
       .catch((error) => live && setState({ error }));
     return () => { live = false; };
-  }, [kind, query]);
+  }, [asked]);
 
   const err = state.error;
   const fieldErr = err && err.field && PARAM_KEYS.includes(err.field) ? { [err.field]: err.message } : {};
   const other = err && !fieldErr[err.field] ? err.message || err.code : null;
   const needsClient = kind === 'client-events' && !params.client;
   const data = state.data;
-  const base = `/api/v1/reports/${kind}`;
+  const base = `/api/v1/reports/${shownKind}`;
   const zone = params.tz || me.timezone || zoneName();
 
   return html`<div class="report-view">
@@ -164,7 +174,7 @@ export function ReportView({ me, kind, params, kinds, lists, go }) {
         </span>
         <a class="btn btn-secondary" id="download-csv" href=${`${base}?${query}&format=csv`}
           download>${t('reports.download_csv')}</a>
-        ${kind !== 'client-events' && html`<a class="btn btn-secondary" id="download-png"
+        ${shownKind !== 'client-events' && html`<a class="btn btn-secondary" id="download-png"
           href=${`${base}/chart.png?${query}&width=1200&height=600`} download>${t('reports.download_png')}</a>`}
       </div>
     <//>
@@ -174,7 +184,7 @@ export function ReportView({ me, kind, params, kinds, lists, go }) {
       ${state.loading && !data && !err ? html`<${Loading} />` : null}
       ${data && !err ? html`
         <${Figures} summary=${data.summary} />
-        <${Chart} kind=${kind} query=${query} />
-        <${TableCard} key=${kind} data=${data} />` : null}`}
+        <${Chart} kind=${shownKind} query=${query} />
+        <${TableCard} key=${shownKind} data=${data} />` : null}`}
   </div>`;
 }
