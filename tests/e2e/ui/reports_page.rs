@@ -366,6 +366,20 @@ async fn a_manager_reads_downloads_and_subscribes_to_reports() {
     b.wait_text("#subscription-table", "每星期一 08:00").await;
     b.screenshot("manager-reports-subscriptions-zh").await;
 
+    // Deleted (after the browser's confirmation, answered yes here): gone for the API too.
+    b.open("reports/subscriptions/orders-weekly").await;
+    b.find("#subscription-delete").await;
+    b.client
+        .execute("window.confirm = () => true;", vec![])
+        .await
+        .unwrap();
+    b.click("#subscription-delete").await;
+    b.wait_text(".page", "尚無訂閱").await;
+    let (status, _) = b
+        .fetch("GET", "/api/v1/report-subscriptions/orders-weekly")
+        .await;
+    assert_eq!(status, 404);
+
     // No script or style was refused by the CSP along the way.
     let v = b
         .client

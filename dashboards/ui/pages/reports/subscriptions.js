@@ -279,13 +279,25 @@ export function SubscriptionDetail({ me, id, kinds, lists, canWrite, go }) {
   if (state.error) return html`<${Alert}>${state.error.message}<//>`;
   if (state.loading) return html`<${Loading} />`;
   const e = state.e;
+  const remove = async () => {
+    // A browser dialog: the CSP allows it, and a deletion deserves a second look.
+    if (!window.confirm(t('reports.sub_delete_confirm', { name: e.body.name }))) return;
+    try {
+      await api('DELETE', `${BASE}/${encodeURIComponent(e.id)}`, undefined, { 'If-Match': `"${e.version}"` });
+      toast(t('reports.sub_deleted'), 'success');
+      go('subscriptions');
+    } catch (x) {
+      toast(x.message, 'error');
+    }
+  };
   return html`<div class="sub-detail">
     <div class="sub-detail-head">
       <h2 id="subscription-name">${e.body.name}</h2>
       <span class="muted">${kindLabel(e.body.report)} · ${cronWords(e.body.cron) || e.body.cron}</span>
     </div>
     <${Runs} id=${id} canWrite=${canWrite} />
-    ${canWrite && html`<${Card} title=${t('reports.sub_edit')} id="subscription-edit">
+    ${canWrite && html`<${Card} title=${t('reports.sub_edit')} id="subscription-edit"
+      actions=${html`<${Button} kind="danger" id="subscription-delete" onClick=${remove}>${t('reports.sub_delete')}<//>`}>
       <${SubscriptionForm} key=${`${e.id}@${e.version}`} me=${me} entity=${e} kinds=${kinds} lists=${lists}
         onSaved=${() => setTick((x) => x + 1)} />
     <//>`}
