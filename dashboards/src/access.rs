@@ -366,7 +366,7 @@ pub fn rules() -> Vec<Rule> {
         Method::GET,
         "/api/v1/report-subscriptions/{id}/runs",
         Perm(ReadReports),
-        "How the subscription's scheduled mails went: runs newest first, each attempt (`?limit=`)",
+        "How the subscription's scheduled mails went: runs newest first, each attempt (`?limit=`), and `next_run`",
         None,
         (200, Some("RunsPage")),
     );

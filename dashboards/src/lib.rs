@@ -18,7 +18,8 @@
 //!   its recent calls (`GET /api/v1/upstreams/health`).
 //! - [`diff`]: the per-version changes in `GET /api/v1/<kind>/{id}/history`, secrets hidden.
 //! - [`audit`]: audit rows of every change and login; `GET /api/v1/audit`.
-//! - [`report_runs`]: `GET /api/v1/report-subscriptions/{id}/runs`, the scheduled mails' record.
+//! - [`report_runs`]: `GET /api/v1/report-subscriptions/{id}/runs`, the scheduled mails' record
+//!   and the next slot (`next_run`, for the UI).
 //! - [`table`]: the configuration cached in memory, reloaded on revision change.
 //! - [`openapi`]: `GET /api/openapi.json`, built from the route table.
 //! - [`users`]: `gatewatch user add` and the first admin of a fresh site.

@@ -1,6 +1,7 @@
 //! `GET /api/v1/report-subscriptions/{id}/runs`: how the scheduled mails of a subscription
 //! went, read from `report_runs` (written by the reports role). One item per run, newest slot
-//! first; its `status` is its latest attempt's, and every attempt is listed.
+//! first; its `status` is its latest attempt's, and every attempt is listed; `next_run` is the
+//! next scheduled slot in the subscription's zone (null when it is disabled).
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -45,6 +46,22 @@ pub struct Run {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RunsPage {
     pub items: Vec<Run>,
+    /// When the next scheduled mail goes (RFC 3339, UTC); null when the subscription is
+    /// disabled or its schedule never fires again.
+    pub next_run: Option<String>,
+}
+
+/// The subscription's next slot after now, in its zone (the site's when it names none).
+fn next_run(body: &str, site_tz: &str) -> Option<String> {
+    use gatewatch_model::report_subscription::{next_slot_after, parse_cron};
+    let spec: gatewatch_model::report_subscription::ReportSubscriptionSpec =
+        serde_json::from_str(body).ok()?;
+    if !spec.enabled {
+        return None;
+    }
+    let site: chrono_tz::Tz = site_tz.parse().unwrap_or(chrono_tz::UTC);
+    let cron = parse_cron(&spec.cron).ok()?;
+    next_slot_after(&cron, spec.zone(site), chrono::Utc::now()).map(|t| t.to_rfc3339())
 }
 
 /// Groups attempt rows (newest slot first, attempts latest first) into runs.
@@ -87,18 +104,19 @@ pub async fn list(
             .filter(|n| (1..=10_000).contains(n))
             .ok_or_else(|| ApiError::invalid("limit", format!("{s:?} must be 1 to 10000")))?,
     };
-    if state
-        .cache
-        .get()
-        .get(EntityKind::ReportSubscription, &id)
-        .is_none()
-    {
-        return Err(ApiError::not_found(format!(
-            "no report_subscription {id:?}"
-        )));
-    }
+    let body = match state.cache.get().get(EntityKind::ReportSubscription, &id) {
+        Some(e) => e.body.clone(),
+        None => {
+            return Err(ApiError::not_found(format!(
+                "no report_subscription {id:?}"
+            )))
+        }
+    };
     let rows = report_runs::list(&state.store, &id, limit).await?;
-    Ok(Json(RunsPage { items: group(rows) }))
+    Ok(Json(RunsPage {
+        items: group(rows),
+        next_run: next_run(&body, &state.config.site_timezone),
+    }))
 }
 
 #[cfg(test)]
@@ -118,6 +136,17 @@ mod tests {
             error: if status == "ok" { "" } else { "down" }.into(),
             reporter: "r".into(),
         }
+    }
+
+    #[test]
+    fn next_run_follows_the_schedule_and_not_a_disabled_one() {
+        let body = r#"{"name":"n","report":"usage","cron":"*/5 * * * *","recipients":{"emails":["a@b.tw"]}}"#;
+        let next = next_run(body, "Asia/Taipei").expect("a next run");
+        let t = chrono::DateTime::parse_from_rfc3339(&next).unwrap();
+        let ahead = t.signed_duration_since(chrono::Utc::now()).num_seconds();
+        assert!((0..=300).contains(&ahead), "{next} is {ahead} s ahead");
+        let off = body.replace(r#""name":"n""#, r#""name":"n","enabled":false"#);
+        assert_eq!(next_run(&off, "Asia/Taipei"), None);
     }
 
     #[test]

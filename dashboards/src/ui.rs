@@ -64,6 +64,10 @@ pub static ASSETS: &[Asset] = &[
     asset!("pages/alerts/silences.js", JS),
     asset!("pages/alerts.js", JS),
     // the reports page (its modules go under this line)
+    asset!("pages/reports/params.js", JS),
+    asset!("pages/reports/viewer.js", JS),
+    asset!("pages/reports/subscriptions.js", JS),
+    asset!("pages/reports/cron.js", JS),
     asset!("pages/reports.js", JS),
     // the calls page (its modules go under this line)
     asset!("pages/calls/body.js", JS),

@@ -18,9 +18,9 @@ document.addEventListener('securitypolicyviolation', (e) => {
   console.warn('blocked by the CSP:', v);
 });
 
-// The page is the hash's first segment: `#/calls/<id>` and `#/calls?client=acme` are the
-// calls page, which reads the rest itself.
-const currentRoute = () => location.hash.replace(/^#\/?/, '').split('?')[0].split('/')[0] || 'overview';
+// The page is the hash's first segment; its own path and query follow (`#/calls/<id>`,
+// `#/reports/latency?range=7d`) and the page reads them.
+const currentRoute = () => location.hash.replace(/^#\/?/, '').split(/[?/]/)[0] || 'overview';
 
 export function LangSwitch({ onChange }) {
   return html`<${Segmented} id="lang-switch" label=${t('lang.label')} value=${lang()}

@@ -145,29 +145,37 @@ export function Loading() {
 
 // ---- added for the calls, alerts and config pages ----
 
-/** Tabs over the parts of a page: `tabs` [{ id, label, count }], `value` the one shown. */
+/** Tabs over the parts of a page: `tabs` [{ id, label, count, href }], `value` the one shown;
+ *  a tab with an `href` is a link (a sub-route), else a button calling `onChange(id)`. */
 export function Tabs({ tabs, value, onChange, label, id }) {
+  const inner = (x) => html`${x.label}${x.count !== undefined && x.count !== null
+    ? html`<span class="tab-count">${x.count}</span>` : null}`;
   return html`<div class="tabs" role="tablist" aria-label=${label} id=${id}>
-    ${tabs.map((x) => html`<button type="button" role="tab" data-tab=${x.id}
-      class=${cx('tab', x.id === value && 'on')} aria-selected=${x.id === value ? 'true' : 'false'}
-      onClick=${() => onChange(x.id)}>${x.label}${x.count !== undefined && x.count !== null
-        ? html`<span class="tab-count">${x.count}</span>` : null}</button>`)}
+    ${tabs.map((x) => (x.href
+      ? html`<a href=${x.href} role="tab" data-tab=${x.id} class=${cx('tab', x.id === value && 'on')}
+          aria-selected=${x.id === value ? 'true' : 'false'}>${inner(x)}</a>`
+      : html`<button type="button" role="tab" data-tab=${x.id}
+          class=${cx('tab', x.id === value && 'on')} aria-selected=${x.id === value ? 'true' : 'false'}
+          onClick=${() => onChange(x.id)}>${inner(x)}</button>`))}
   </div>`;
 }
 
 /** A drop-down with the same look as `Field`; `options`: [{ value, label }]; `error` is the
- *  API's message for its `field`. Calls `onChange(value)` on every pick. */
-export function Select({ label, name, value, options, onChange, error, hint, disabled }) {
-  const id = `f-${name}`;
+ *  API's message for its `field`. Calls `onChange(value)` on every pick. A `value` missing
+ *  from the options (a bookmarked or mistyped one) is still shown, so its error makes sense. */
+export function Select({ label, name, value, options, onChange, error, hint, disabled, id }) {
+  const fid = id || `f-${name}`;
   const pick = (e) => onChange && onChange(e.currentTarget.value);
+  const known = value === undefined || value === null || value === '' || options.some((o) => o.value === value);
+  const all = known ? options : [...options, { value, label: value }];
   return html`<div class=${cx('field', error && 'field-error')}>
-    <label for=${id}>${label}</label>
-    <select id=${id} name=${name} value=${value} disabled=${disabled}
+    <label for=${fid}>${label}</label>
+    <select id=${fid} name=${name} value=${value} disabled=${disabled}
       aria-invalid=${error ? 'true' : 'false'}
-      aria-describedby=${error ? `${id}-error` : undefined} onChange=${pick} onInput=${pick}>
-      ${options.map((o) => html`<option value=${o.value} selected=${o.value === value}>${o.label}</option>`)}
+      aria-describedby=${error ? `${fid}-error` : undefined} onChange=${pick} onInput=${pick}>
+      ${all.map((o) => html`<option value=${o.value} selected=${o.value === value}>${o.label}</option>`)}
     </select>
-    ${error ? html`<div class="field-message" id=${`${id}-error`} role="alert">${error}</div>`
+    ${error ? html`<div class="field-message" id=${`${fid}-error`} role="alert">${error}</div>`
       : hint && html`<div class="field-hint">${hint}</div>`}
   </div>`;
 }

@@ -189,10 +189,29 @@ pub fn slot_at_or_before(cron: &Cron, tz: Tz, now: DateTime<Utc>) -> Option<Date
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The first time after `now` that `cron` fires in `tz` (the next mail, shown in the UI).
+pub fn next_slot_after(cron: &Cron, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    cron.find_next_occurrence(&tz.from_utc_datetime(&now.naive_utc()), false)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::entity::{Entity, EntityKind};
+
+    #[test]
+    fn the_next_slot_is_in_the_schedules_zone() {
+        let cron = parse_cron("0 8 * * 1").unwrap();
+        // Tuesday 25 November 2026, 10:00 in Taipei: next Monday 08:00 there.
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap();
+        let next = next_slot_after(&cron, chrono_tz::Asia::Taipei, now).unwrap();
+        assert_eq!(next, Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap());
+        // At a slot exactly: the one after it.
+        let again = next_slot_after(&cron, chrono_tz::Asia::Taipei, next).unwrap();
+        assert_eq!(again, Utc.with_ymd_and_hms(2026, 12, 7, 0, 0, 0).unwrap());
+    }
 
     fn parse(json: &str) -> Result<Entity, FieldError> {
         Entity::parse(EntityKind::ReportSubscription, "daily-usage", json)

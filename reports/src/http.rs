@@ -126,7 +126,10 @@ async fn run(
     pairs: &[(String, String)],
 ) -> Result<catalog::Report> {
     let params = ReportParams::from_pairs(pairs)?;
-    catalog::run(&api.store, kind, &params, Utc::now(), api.site_tz).await
+    let lang = crate::i18n::lang_of(pairs)?;
+    let mut report = catalog::run(&api.store, kind, &params, Utc::now(), api.site_tz).await?;
+    crate::i18n::localise(&mut report, lang);
+    Ok(report)
 }
 
 /// JSON or CSV of a report.
@@ -228,7 +231,11 @@ async fn calls(State(api): State<ReportsApi>, Query(pairs): Pairs) -> Result<Res
     let r = if format == "csv" {
         // The export walks every page (from the cursor, if one is given), up to its cap.
         let params = ReportParams::from_pairs(&pairs)?;
-        crate::queries::calls::export(&api.store, &params, Utc::now(), api.site_tz).await?
+        let lang = crate::i18n::lang_of(&pairs)?;
+        let mut r =
+            crate::queries::calls::export(&api.store, &params, Utc::now(), api.site_tz).await?;
+        crate::i18n::localise(&mut r, lang);
+        r
     } else {
         run(&api, ReportKind::Calls, &pairs).await?
     };

@@ -9,11 +9,13 @@
 //!   [`queries::filter`].
 //! - What a report is asked for (kind, range, zone, bucket, filters) is
 //!   `gatewatch_model::report`, shared with report subscriptions.
+//! - [`i18n`]: headings, titles and chart labels in zh-TW (`lang=zh-TW`, a zh-TW subscription).
 
 pub mod catalog;
 pub mod chart;
 pub mod error;
 pub mod http;
+pub mod i18n;
 pub mod queries;
 pub mod retention;
 pub mod schedule;

@@ -147,11 +147,12 @@ async fn subscriptions_are_checked_mailed_by_the_reports_role_and_their_runs_sho
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(csv[0]["base64"].as_str().unwrap())
         .unwrap();
-    // The same heading as the report API's CSV of the same report.
+    // The same heading as the report API's CSV of the same report in the subscription's
+    // language (zh-TW, the default).
     let api = admin
         .call(
             "GET",
-            "/api/v1/reports/traffic?range=1h&format=csv",
+            "/api/v1/reports/traffic?range=1h&format=csv&lang=zh-TW",
             None,
             &[],
         )
@@ -161,6 +162,7 @@ async fn subscriptions_are_checked_mailed_by_the_reports_role_and_their_runs_sho
     let mailed = String::from_utf8(bytes).unwrap();
     assert!(mailed.starts_with('\u{feff}'));
     assert_eq!(heading(&mailed), heading(&api.text));
+    assert!(heading(&mailed).contains("呼叫數"), "{mailed}");
     // The traffic chart, inline by Content-ID.
     let pngs: Vec<&Value> = parts
         .iter()

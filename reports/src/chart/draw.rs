@@ -28,6 +28,20 @@ fn at(i: usize) -> i32 {
 
 /// The words drawn when a chart has nothing to show.
 pub const EMPTY_TEXT: &str = "no calls in this range";
+/// The same in Traditional Chinese, for a chart localised by `crate::i18n`.
+pub const EMPTY_TEXT_ZH: &str = "此期間沒有呼叫";
+
+/// A chart speaks its title's language: a title with Chinese in it was localised to zh-TW.
+fn empty_text(c: &Chart) -> &'static str {
+    if c.title
+        .chars()
+        .any(|ch| ('\u{3000}'..='\u{9fff}').contains(&ch))
+    {
+        EMPTY_TEXT_ZH
+    } else {
+        EMPTY_TEXT
+    }
+}
 
 pub(crate) fn failed<E: std::error::Error + Send + Sync>(
     e: DrawingAreaErrorKind<E>,
@@ -88,7 +102,7 @@ pub(crate) fn chart<DB: DrawingBackend>(root: &Area<DB>, c: &Chart) -> Result<()
         ))
         .map_err(failed)?;
         let st = text(look.size(17.0), MUTED).pos(Pos::new(HPos::Center, VPos::Center));
-        body.draw_text(EMPTY_TEXT, &st, (bw as i32 / 2, bh as i32 / 2))
+        body.draw_text(empty_text(c), &st, (bw as i32 / 2, bh as i32 / 2))
             .map_err(failed)?;
         return Ok(());
     }

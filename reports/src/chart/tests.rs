@@ -134,7 +134,7 @@ fn bands() -> Chart {
 fn empty(kind: ChartKind) -> Chart {
     Chart {
         kind,
-        title: "各 API 呼叫次數".into(),
+        title: "Calls per API".into(),
         x_labels: hours(24),
         y_label: "calls".into(),
         series: vec![series("calls", vec![0.0; 24])],
@@ -345,6 +345,19 @@ fn empty_data_draws_the_empty_picture_in_both_formats() {
             .contains(draw::EMPTY_TEXT));
         render_png(&none, DEFAULT_SIZE).unwrap();
     }
+}
+
+#[test]
+fn the_empty_text_speaks_the_title_language() {
+    cjk_font();
+    // A title localised to zh-TW (crate::i18n) gets the Chinese words, an English one the English.
+    let mut none = empty(ChartKind::Line);
+    none.title = "流量趨勢".into();
+    let svg = render_svg(&none, DEFAULT_SIZE).unwrap();
+    assert!(svg.contains(draw::EMPTY_TEXT_ZH) && !svg.contains(draw::EMPTY_TEXT));
+    none.title = "Traffic over time".into();
+    let svg = render_svg(&none, DEFAULT_SIZE).unwrap();
+    assert!(svg.contains(draw::EMPTY_TEXT) && !svg.contains(draw::EMPTY_TEXT_ZH));
 }
 
 #[test]

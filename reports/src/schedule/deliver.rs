@@ -200,7 +200,7 @@ async fn attempt_once(
         .report_params()
         .map_err(|e| fail(e.to_string(), false))?;
     let tz = sub.spec.zone(shared.config.site_tz);
-    let report = shared
+    let mut report = shared
         .source
         .report(&shared.store, sub.spec.report, &params, slot, tz)
         .await
@@ -208,6 +208,8 @@ async fn attempt_once(
             let retryable = matches!(&e, ReportError::Store(s) if s.is_retryable());
             fail(format!("report: {e}"), retryable)
         })?;
+    // The mail's chart and CSV headings in the subscription's language, like its summary.
+    crate::i18n::localise(&mut report, sub.spec.lang);
     let png = match report.chart.clone() {
         Some(chart) if sub.spec.formats.contains(&ReportFormat::Chart) => {
             // Rasterising takes milliseconds of CPU: off the async workers.

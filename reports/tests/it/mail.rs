@@ -92,8 +92,9 @@ async fn a_run_mails_the_summary_with_the_chart_inline_and_the_csv_attached() {
     let csv = &parts[6];
     assert_eq!(csv["disposition"], "attachment");
     assert_eq!(csv["filename"], "usage-2026-11-24.csv");
-    // The bytes the table writes: BOM, quoting, a formula made harmless.
-    let expected = HandMade
+    // The bytes the table writes: BOM, quoting, a formula made harmless; headings in the
+    // subscription's language (zh-TW by default).
+    let mut expected = HandMade
         .report(
             &store,
             gatewatch_model::report::ReportKind::Usage,
@@ -102,12 +103,17 @@ async fn a_run_mails_the_summary_with_the_chart_inline_and_the_csv_attached() {
             "Asia/Taipei".parse().unwrap(),
         )
         .await
-        .unwrap()
-        .table
-        .to_csv();
+        .unwrap();
+    gatewatch_reports::i18n::localise(&mut expected, gatewatch_model::alert::Lang::ZhTw);
     let got = b64(&csv["base64"]);
-    assert_eq!(got, expected);
+    assert_eq!(got, expected.table.to_csv());
     assert!(got.starts_with("\u{feff}".as_bytes()));
+    let heading = String::from_utf8_lossy(&got[3..])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(heading, "API,呼叫數");
 
     let r = runs(&store, "daily-usage").await;
     assert_eq!(r.len(), 1, "{r:?}");
@@ -158,6 +164,9 @@ async fn english_summary_csv_only() {
     );
     assert!(m["html"].as_str().unwrap().contains("Weekly &lt;usage&gt;"));
     assert_eq!(m["parts"][4]["filename"], "usage-2026-11-23_2026-11-29.csv");
+    // An English subscription keeps the English headings.
+    let csv = b64(&m["parts"][4]["base64"]);
+    assert!(String::from_utf8_lossy(&csv[3..]).starts_with("API,Calls"));
 }
 
 /// With the real catalog: the mailed CSV is the usage report of the slot's yesterday.

@@ -351,3 +351,41 @@ impl Browser {
             .unwrap();
     }
 }
+
+impl Browser {
+    /// `GET path` from the page (its cookie): the status, the `Content-Type` and the body's
+    /// first bytes as numbers (for binary answers such as PNG).
+    pub async fn fetch_head(&self, path: &str) -> (u16, String, Vec<u8>) {
+        let v = self
+            .client
+            .execute_async(
+                r#"const [path, done] = arguments;
+                   fetch(path, {credentials: 'same-origin'})
+                     .then(r => r.arrayBuffer().then(b => done([r.status,
+                        r.headers.get('Content-Type') || '', Array.from(new Uint8Array(b).slice(0, 16))])))
+                     .catch(e => done([0, String(e), []]));"#,
+                vec![json!(path)],
+            )
+            .await
+            .unwrap();
+        let bytes = v[2]
+            .as_array()
+            .map(|a| a.iter().map(|x| x.as_u64().unwrap_or(0) as u8).collect())
+            .unwrap_or_default();
+        (
+            v[0].as_u64().unwrap_or(0) as u16,
+            v[1].as_str().unwrap_or("").to_string(),
+            bytes,
+        )
+    }
+
+    /// An attribute of the first `css` element (e.g. a link's `href`), waiting for it.
+    pub async fn attr(&self, css: &str, name: &str) -> String {
+        self.find(css)
+            .await
+            .attr(name)
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+}
