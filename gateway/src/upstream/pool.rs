@@ -286,7 +286,13 @@ impl Pool {
         // Closing a connection is work; not under the lock.
         drop(refused);
         if start_reaper {
-            tokio::spawn(reap(Arc::downgrade(self), self.idle_timeout / TICKS as u32));
+            let every = self.idle_timeout / TICKS as u32;
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn(reap(Arc::downgrade(self), every))),
+                // A body dropped outside any runtime (at exit): nothing to reap with; the
+                // next return inside one starts the reaper.
+                Err(_) => self.lock().reaper = false,
+            }
         }
     }
 
@@ -605,6 +611,26 @@ mod tests {
         assert_eq!(up.requests.load(Relaxed), 2, "nothing duplicated");
         finish.send(()).unwrap();
         other.join().unwrap();
+    }
+
+    #[test]
+    fn a_connection_returned_outside_a_runtime_is_kept_and_reaped_later() {
+        let up = Upstream::start();
+        let pool = up.pool(IDLE_TIMEOUT, MAX_IDLE);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let lease = rt.block_on(async {
+            let (resp, lease) = pool.send(get()).await.unwrap();
+            resp.into_body().collect().await.unwrap();
+            lease
+        });
+        lease.release();
+        assert_eq!(pool.idle_len(), 1);
+        assert!(!pool.lock().reaper);
+        assert_eq!(rt.block_on(call(&pool)), "0", "reused");
+        assert!(pool.lock().reaper);
     }
 
     #[tokio::test]
