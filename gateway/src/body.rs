@@ -2,12 +2,14 @@
 //!
 //! - [`RequestBody`]: the client's request body on its way upstream, counted frame by frame
 //!   (and its first bytes copied when the API captures bodies, see [`crate::capture`]).
-//!   If the pooled client drops it unpolled (the connection to the upstream could not be
-//!   made), it hands the untouched body back so the call can try the next upstream.
+//!   If it is dropped unpolled (the connection to the upstream could not be made), it hands
+//!   the untouched body back so the call can try the next upstream.
 //! - [`ResponseBody`]: the upstream's (or the gateway's own) response on its way to the
 //!   client. It owns the call's [`Call`] (which copies the first bytes when the API captures
 //!   bodies) and ends it — and so emits the record — when the last
 //!   frame is out, when the upstream body fails, or when hyper drops it early (client gone).
+//!   It also holds the upstream connection's [`Lease`]: back to its pool when the upstream
+//!   body has ended, dropped (the connection closed) if the body fails or is dropped early.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,10 +23,11 @@ use tokio::sync::oneshot;
 
 use crate::capture::BodyTap;
 use crate::recorder::{BodyEnd, Call};
+use crate::upstream::pool::Lease;
 
 /// Bytes of a request body read so far, and whether reading it from the client failed (the
-/// client went away mid-upload). Shared because the body streams in the pooled client's
-/// connection task while the call waits for the response.
+/// client went away mid-upload). Shared because the body streams in the upstream
+/// connection's task while the call waits for the response.
 #[derive(Debug, Default)]
 pub(crate) struct BodyCount {
     count: AtomicU64,
@@ -156,7 +159,8 @@ impl Drop for RequestBody {
 
 #[derive(Debug)]
 enum Source {
-    Upstream(Incoming),
+    /// The connection's lease is `None` once released or dropped.
+    Upstream(Incoming, Option<Lease>),
     /// A body the gateway made (error JSON, metrics); `None` once sent.
     Full(Option<Bytes>),
 }
@@ -169,10 +173,10 @@ pub(crate) struct ResponseBody {
 }
 
 impl ResponseBody {
-    /// The upstream's body, ending `call` when it ends.
-    pub(crate) fn upstream(body: Incoming, call: Call) -> ResponseBody {
+    /// The upstream's body, ending `call` when it ends and then returning its connection.
+    pub(crate) fn upstream(body: Incoming, call: Call, lease: Lease) -> ResponseBody {
         ResponseBody {
-            source: Source::Upstream(body),
+            source: Source::Upstream(body, Some(lease)),
             call: Some(call),
             bytes: 0,
         }
@@ -205,7 +209,21 @@ impl Body for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
         let frame = match &mut this.source {
-            Source::Upstream(b) => ready!(Pin::new(b).poll_frame(cx)),
+            Source::Upstream(b, lease) => {
+                let frame = ready!(Pin::new(b).poll_frame(cx));
+                match &frame {
+                    Some(Ok(_)) => {}
+                    // Read to its end: the connection can take the next call.
+                    None => {
+                        if let Some(l) = lease.take() {
+                            l.release();
+                        }
+                    }
+                    // Broken mid-body: the connection goes with it.
+                    Some(Err(_)) => *lease = None,
+                }
+                frame
+            }
             Source::Full(data) => data.take().map(|d| Ok(Frame::data(d))),
         };
         match &frame {
@@ -225,14 +243,14 @@ impl Body for ResponseBody {
 
     fn is_end_stream(&self) -> bool {
         match &self.source {
-            Source::Upstream(b) => b.is_end_stream(),
+            Source::Upstream(b, _) => b.is_end_stream(),
             Source::Full(d) => d.is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.source {
-            Source::Upstream(b) => b.size_hint(),
+            Source::Upstream(b, _) => b.size_hint(),
             Source::Full(d) => SizeHint::with_exact(d.as_ref().map_or(0, |d| d.len() as u64)),
         }
     }
@@ -240,6 +258,14 @@ impl Body for ResponseBody {
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
+        if let Source::Upstream(b, lease) = &mut self.source {
+            // hyper stops polling once `is_end_stream` says the body is all read (and never
+            // polls it for HEAD, 204, 304): the connection is done with it. Otherwise the
+            // upstream is still sending; the lease drops and the connection closes.
+            if let Some(l) = lease.take().filter(|_| b.is_end_stream()) {
+                l.release();
+            }
+        }
         if self.call.is_none() {
             return;
         }

@@ -206,7 +206,7 @@ fn collector_uri(base: &str, path: &str) -> Result<Uri> {
 /// The checked configuration the gateway runs on.
 pub(crate) struct Validated {
     pub router: Router,
-    /// The pooled clients to upstreams, shared by every router generation.
+    /// The default connect timeout and the health checks' client (every router generation's).
     pub clients: Clients,
     pub records_uri: Uri,
     pub samples_uri: Uri,

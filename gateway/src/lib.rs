@@ -101,8 +101,12 @@
 //!   to another upstream, once by default, up to `retries` times; any other failure before a
 //!   response head (timeout, connection closed) is retried only for GET, HEAD, OPTIONS, PUT
 //!   and DELETE, up to `retries` times; and never when the request body may have been read
-//!   (a body is resent only if the pooled client handed it back unread). A response head,
-//!   5xx included, is never retried. The record's `upstream` is the one tried last;
+//!   (a body is resent only if the connection handed it back unread). A response head,
+//!   5xx included, is never retried. The record's `upstream` is the one tried last. Not an
+//!   attempt: a request that a kept connection, closed by the upstream, cancelled before
+//!   writing any of it is sent once more on a new connection (`upstream::pool`);
+//! - upstream connections: HTTP/1.1, kept alive per upstream (LIFO, at most 256 idle, closed
+//!   after 45–60 s idle), returned when the response body has been read to its end;
 //! - timeouts: `connect_timeout_ms` (connect) and `timeout_ms` (response head, per attempt)
 //!   of the API, else the gateway's `upstream_connect_timeout` and `upstream_timeout`;
 //!   connect failure → 502 `upstream_unreachable`; no head in time → 504 `upstream_timeout`;
@@ -397,7 +401,6 @@ pub async fn bind(
     let shared = Arc::new(proxy::Shared {
         router: arc_swap::ArcSwap::from_pointee(router),
         access,
-        client: validated.clients.default_client(),
         records: records_tx,
         metrics,
         upstream_timeout: config.upstream_timeout,

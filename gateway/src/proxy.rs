@@ -28,9 +28,6 @@ use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
@@ -41,35 +38,18 @@ use crate::metrics::Metrics;
 use crate::recorder::{Call, CallEvent, CLIENT_CLOSED_STATUS};
 use crate::route::{Lookup, Route, Router, Tried};
 
-/// The pooled HTTP/1.1 client to upstreams.
-pub(crate) type UpstreamClient = Client<HttpConnector, RequestBody>;
-
 /// What every request handler shares; one per gateway.
 pub(crate) struct Shared {
     /// Swapped whole when the configuration log changes.
     pub router: arc_swap::ArcSwap<Router>,
     /// Authentication, authorization, limits and the VIP gate (its table swaps with the router).
     pub access: Arc<crate::access::Access>,
-    pub client: UpstreamClient,
     /// The bounded record queue (the proxy only ever `try_send`s).
     pub records: mpsc::Sender<Box<CallEvent>>,
     pub metrics: Arc<Metrics>,
     pub upstream_timeout: Duration,
     pub queue_capacity: usize,
     pub spool_max_bytes: u64,
-}
-
-/// Idle keep-alive connections to upstreams are closed after this long.
-const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-pub(crate) fn upstream_client(connect_timeout: Duration) -> UpstreamClient {
-    let mut http = HttpConnector::new();
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(connect_timeout));
-    Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(UPSTREAM_IDLE_TIMEOUT)
-        .build(http)
 }
 
 /// The client end of one connection.
@@ -182,19 +162,19 @@ async fn proxy(
         call.count_request_bytes(c.clone());
     }
     let budget = Attempts::new(&route, &method);
-    // A failed attempt loses the request inside the pooled client; keep what another try
+    // A failed attempt loses the request inside the connection; keep what another try
     // needs. Only routes that may try again pay for the copy.
     let keep_headers = budget.may_retry();
     let timeout = route.timeout.unwrap_or(shared.upstream_timeout);
 
     let sent_at = Instant::now();
     let mut tried = Tried::default();
-    let (response, in_flight) = loop {
+    let (response, in_flight, lease) = loop {
         let index = route.pick(tried.as_slice());
         tried.push(index);
         let upstream = &route.upstreams[index];
         call.set_upstream(index);
-        let uri = match route.upstream_uri(upstream, &original_uri) {
+        let uri = match route.upstream_uri(&original_uri) {
             Ok(u) => u,
             Err(e) => {
                 let message = format!("cannot build the upstream target: {e}");
@@ -225,14 +205,13 @@ async fn proxy(
             .insert(header::HOST, upstream.host_header.clone());
 
         let in_flight = upstream.state.begin();
-        let client = route.client.as_ref().unwrap_or(&shared.client);
-        let result = tokio::time::timeout(timeout, client.request(upstream_req)).await;
+        let result = tokio::time::timeout(timeout, upstream.pool.send(upstream_req)).await;
         // The body comes back only if it was never polled: nothing of it left the gateway.
         let mut take_body = || given_back.as_mut().and_then(|rx| rx.try_recv().ok());
         let failure = match result {
-            Ok(Ok(resp)) => {
+            Ok(Ok((resp, lease))) => {
                 route.report(index, resp.status().is_server_error());
-                break (resp, in_flight);
+                break (resp, in_flight, lease);
             }
             Err(_elapsed) => {
                 let message = format!(
@@ -280,7 +259,7 @@ async fn proxy(
     call.answered(status, Outcome::from_upstream_status(status));
     // capture: the response headers as the client gets them, when the policy keeps headers.
     call.capture_response_headers(&parts.headers);
-    Response::from_parts(parts, ResponseBody::upstream(body, call))
+    Response::from_parts(parts, ResponseBody::upstream(body, call, lease))
 }
 
 /// How a failed attempt failed, for the retry rules.

@@ -465,7 +465,6 @@ mod tests {
         let shared = Shared {
             router: arc_swap::ArcSwap::from_pointee(Router::new(&[]).unwrap()),
             access: Arc::new(crate::access::tests::access_for_tests()),
-            client: crate::proxy::upstream_client(Duration::from_secs(1)),
             records: tx,
             metrics: Arc::new(crate::metrics::Metrics::default()),
             upstream_timeout: Duration::from_secs(1),

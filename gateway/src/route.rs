@@ -22,13 +22,12 @@ use std::time::Duration;
 
 use gatewatch_model::api::{PassiveEjection, PathPattern};
 use gatewatch_model::ApiSpec;
-use http::uri::{PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, Uri};
 use tracing::warn;
 
 use crate::config::RouteConfig;
 use crate::error::{Error, Result};
-use crate::proxy::UpstreamClient;
 use crate::upstream::health::{Checks, Probe};
 use crate::upstream::lb::Balancer;
 use crate::upstream::{self, now_ms, Clients, Upstream};
@@ -70,8 +69,6 @@ pub(crate) struct Route {
     methods: Vec<Method>,
     pub upstreams: Vec<Upstream>,
     balancer: Balancer,
-    /// The pooled client for this API's own connect timeout (`None`: the gateway's client).
-    pub client: Option<UpstreamClient>,
     /// Time allowed for the response head per attempt (`None`: the gateway's).
     pub timeout: Option<Duration>,
     /// Extra attempts for idempotent methods failing before a response head.
@@ -113,21 +110,17 @@ impl Route {
         self.methods.is_empty() || self.methods.contains(m)
     }
 
-    /// The absolute URI of the request at `upstream` (the pooled client wants absolute form;
-    /// it sends origin form on the wire). The query string is kept as is.
-    pub fn upstream_uri(&self, upstream: &Upstream, original: &Uri) -> Result<Uri, http::Error> {
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(Scheme::HTTP);
-        parts.authority = Some(upstream.authority.clone());
-        parts.path_and_query = Some(match &self.strip {
+    /// The request's target at the upstream, in origin form (`/path?query`, as HTTP/1.1 sends
+    /// it; the upstream's address is its pool's). The query string is kept as is.
+    pub fn upstream_uri(&self, original: &Uri) -> Result<Uri, http::Error> {
+        Ok(Uri::from(match &self.strip {
             Some(prefix) => strip(prefix, original)?,
             // Cheap: a reference-counted clone of the received target.
             None => original
                 .path_and_query()
                 .cloned()
                 .unwrap_or_else(|| PathAndQuery::from_static("/")),
-        });
-        Ok(Uri::from_parts(parts)?)
+        }))
     }
 }
 
@@ -392,13 +385,23 @@ fn compile(api: &Api, clients: &Clients, previous: Option<&Router>) -> Result<(R
     let before = previous
         .and_then(|p| p.routes.iter().find(|r| r.api_id == api.id))
         .filter(|r| r.spec.health_check == spec.health_check && r.spec.passive == spec.passive);
+    let connect = clients.connect_timeout(spec.connect_timeout_ms.map(Duration::from_millis));
+    let previous_route = previous.and_then(|p| p.routes.iter().find(|r| r.api_id == api.id));
     let mut upstreams = Vec::with_capacity(spec.upstreams.len());
     let mut probes = Vec::new();
     for (k, u) in spec.upstreams.iter().enumerate() {
-        let mut up = upstream::parse(&u.url, u32::from(u.weight))
+        let mut up = upstream::parse(&u.url, u32::from(u.weight), connect)
             .map_err(|m| Error::config(api.field(&format!("upstreams[{k}]")), m))?;
         if let Some(kept) = before.and_then(|r| r.upstreams.iter().find(|o| o.label == up.label)) {
             up.state = kept.state.clone();
+        }
+        // Kept connections survive a reload that leaves the upstream and its connect timeout.
+        if let Some(kept) = previous_route.and_then(|r| {
+            r.upstreams
+                .iter()
+                .find(|o| o.label == up.label && o.pool.connect_timeout() == connect)
+        }) {
+            up.pool = kept.pool.clone();
         }
         if let Some(check) = &spec.health_check {
             let uri = format!("{}{}", up.label, check.path)
@@ -427,7 +430,6 @@ fn compile(api: &Api, clients: &Clients, previous: Option<&Router>) -> Result<(R
             methods,
             balancer: Balancer::new(spec.lb, upstreams.len()),
             upstreams,
-            client: clients.for_connect_timeout(spec.connect_timeout_ms.map(Duration::from_millis)),
             timeout: spec.timeout_ms.map(Duration::from_millis),
             retries: spec.retries,
             passive: spec.passive.clone(),
@@ -657,21 +659,13 @@ mod tests {
         for (prefix, target, want) in cases {
             let r = router(&[(prefix, true)]);
             let route = r.find(Uri::try_from(target).unwrap().path()).unwrap();
-            let uri = route
-                .upstream_uri(&route.upstreams[0], &target.parse().unwrap())
-                .unwrap();
-            assert_eq!(
-                uri.to_string(),
-                format!("http://127.0.0.1:9000{want}"),
-                "{target}"
-            );
+            let uri = route.upstream_uri(&target.parse().unwrap()).unwrap();
+            assert_eq!(uri.to_string(), want, "{target}");
         }
         let r = router(&[("/demo", false)]);
         let route = r.find("/demo/a").unwrap();
-        let uri = route
-            .upstream_uri(&route.upstreams[0], &"/demo/a?z".parse().unwrap())
-            .unwrap();
-        assert_eq!(uri.to_string(), "http://127.0.0.1:9000/demo/a?z");
+        let uri = route.upstream_uri(&"/demo/a?z".parse().unwrap()).unwrap();
+        assert_eq!(uri.to_string(), "/demo/a?z");
     }
 
     #[test]
@@ -681,12 +675,9 @@ mod tests {
         let (r, _) = build(vec![a]);
         let route = r.find("/shop/orders/7/lines").unwrap();
         let uri = route
-            .upstream_uri(
-                &route.upstreams[0],
-                &"/shop/orders/7/lines?x".parse().unwrap(),
-            )
+            .upstream_uri(&"/shop/orders/7/lines?x".parse().unwrap())
             .unwrap();
-        assert_eq!(uri.to_string(), "http://127.0.0.1:9000/7/lines?x");
+        assert_eq!(uri.to_string(), "/7/lines?x");
         assert_eq!(route.pattern, "/shop/orders/{id}/**");
     }
 
@@ -749,6 +740,18 @@ mod tests {
         Arc::make_mut(&mut changed.spec).passive = None;
         let (fresh, _) = Router::build(vec![changed], &clients, Some(&old));
         assert!(fresh.routes[0].upstreams[0].state.healthy(now_ms()));
+        // Kept connections go with the upstream unless its connect timeout changes.
+        let pool = |r: &Router, i: usize| r.routes[0].upstreams[i].pool.clone();
+        assert!(Arc::ptr_eq(&pool(&new, 1), &pool(&old, 0)));
+        assert!(Arc::ptr_eq(&pool(&fresh, 0), &pool(&old, 0)));
+        let mut slower = mk(&["http://a:1"]);
+        Arc::make_mut(&mut slower.spec).connect_timeout_ms = Some(250);
+        let (slower, _) = Router::build(vec![slower], &clients, Some(&old));
+        assert!(!Arc::ptr_eq(&pool(&slower, 0), &pool(&old, 0)));
+        assert_eq!(
+            pool(&slower, 0).connect_timeout(),
+            Duration::from_millis(250)
+        );
     }
 
     #[test]

@@ -97,7 +97,14 @@ mod tests {
         weights
             .iter()
             .enumerate()
-            .map(|(i, w)| super::super::parse(&format!("http://u{i}:1"), *w).unwrap())
+            .map(|(i, w)| {
+                super::super::parse(
+                    &format!("http://u{i}:1"),
+                    *w,
+                    std::time::Duration::from_secs(1),
+                )
+                .unwrap()
+            })
             .collect()
     }
 

@@ -1,4 +1,4 @@
-//! Upstream hosts: their health, the calls in flight to each, and the HTTP clients that reach
+//! Upstream hosts: their health, the calls in flight to each, and the connections that reach
 //! them.
 //!
 //! - [`UpstreamState`] is what the gateway knows about one upstream of one API: calls in
@@ -7,8 +7,12 @@
 //!   health settings are unchanged by a reload, so a hot reload neither forgets that a host is
 //!   down nor loses the in-flight counts.
 //! - [`lb::Balancer`] picks among the healthy upstreams of a route.
-//! - [`Clients`] hands out the pooled client for a connect timeout: the gateway's default, or
-//!   an API's own `connect_timeout_ms` (one pool per distinct value).
+//! - [`pool::Pool`] keeps each upstream's idle HTTP/1.1 connections for proxied calls (LIFO,
+//!   returned when a response body ends, idle expiry); it connects with the API's own
+//!   `connect_timeout_ms` or the gateway's ([`Clients`]), and outlives a router generation
+//!   with its upstream when the connect timeout is unchanged, so a hot reload keeps the
+//!   connections.
+//! - [`Clients`] holds the gateway's default connect timeout and the health checks' client.
 //!
 //! **All unhealthy fails open**: when every upstream of an API is out (checks failing or
 //! ejected), calls are sent to them anyway, chosen by the same policy. A health check that
@@ -17,33 +21,34 @@
 
 pub(crate) mod health;
 pub(crate) mod lb;
+pub(crate) mod pool;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use gatewatch_model::api::PassiveEjection;
-use http::uri::Authority;
 use http::{HeaderValue, Uri};
 
-use crate::proxy::{upstream_client, UpstreamClient};
+use pool::Pool;
 
 /// One upstream host of a route.
 #[derive(Debug)]
 pub(crate) struct Upstream {
     /// As written into records and metrics: `http://host:port`.
     pub label: String,
-    pub authority: Authority,
     /// The `Host` header sent to it (nginx `proxy_pass` default: the upstream's host:port).
     pub host_header: HeaderValue,
     /// Share under the weighted policy (1 elsewhere).
     pub weight: u32,
     pub state: Arc<UpstreamState>,
+    /// Its idle connections (kept across reloads, see the module doc).
+    pub pool: Arc<Pool>,
 }
 
 /// Parses `http://host:port` (no path, query or credentials); the error says what is wrong.
-pub(crate) fn parse(u: &str, weight: u32) -> Result<Upstream, String> {
+/// Connections to it are made within `connect_timeout`.
+pub(crate) fn parse(u: &str, weight: u32, connect_timeout: Duration) -> Result<Upstream, String> {
     let uri: Uri = u.parse().map_err(|e| format!("'{u}' is not a URL: {e}"))?;
     if uri.scheme_str() != Some("http") {
         return Err(format!(
@@ -65,7 +70,7 @@ pub(crate) fn parse(u: &str, weight: u32) -> Result<Upstream, String> {
         .map_err(|e| format!("'{u}' cannot be a Host header: {e}"))?;
     Ok(Upstream {
         label: format!("http://{authority}"),
-        authority,
+        pool: Arc::new(Pool::new(&authority, connect_timeout)),
         host_header,
         weight: weight.max(1),
         state: Arc::default(),
@@ -159,12 +164,10 @@ impl Drop for InFlight {
     }
 }
 
-/// The pooled clients to upstreams, one per connect timeout in use. Cloning shares them.
+/// The gateway's default connect timeout and the health checks' client. Cloning shares them.
 #[derive(Clone)]
 pub(crate) struct Clients {
     default_connect: Duration,
-    default: UpstreamClient,
-    others: Arc<Mutex<HashMap<Duration, UpstreamClient>>>,
     health: health::HealthClient,
 }
 
@@ -172,27 +175,13 @@ impl Clients {
     pub fn new(default_connect: Duration) -> Clients {
         Clients {
             default_connect,
-            default: upstream_client(default_connect),
-            others: Arc::default(),
             health: health::client(),
         }
     }
 
-    /// The client with the gateway's default connect timeout.
-    pub fn default_client(&self) -> UpstreamClient {
-        self.default.clone()
-    }
-
-    /// The client for an API's own connect timeout; `None` when the default client serves.
-    pub fn for_connect_timeout(&self, t: Option<Duration>) -> Option<UpstreamClient> {
-        let t = t.filter(|t| *t != self.default_connect)?;
-        let mut others = self.others.lock().unwrap_or_else(|p| p.into_inner());
-        Some(
-            others
-                .entry(t)
-                .or_insert_with(|| upstream_client(t))
-                .clone(),
-        )
+    /// An API's own connect timeout, else the gateway's.
+    pub fn connect_timeout(&self, api: Option<Duration>) -> Duration {
+        api.unwrap_or(self.default_connect)
     }
 
     pub fn health(&self) -> &health::HealthClient {
@@ -205,7 +194,7 @@ impl Clients {
 pub(crate) fn render_metrics(routes: &[Arc<crate::route::Route>], out: &mut String) {
     use std::fmt::Write as _;
     let now = now_ms();
-    let series: [(&str, &str, &str); 3] = [
+    let series: [(&str, &str, &str); 5] = [
         (
             "gatewatch_gateway_upstream_healthy",
             "gauge",
@@ -221,6 +210,16 @@ pub(crate) fn render_metrics(routes: &[Arc<crate::route::Route>], out: &mut Stri
             "counter",
             "Times the upstream was taken out, by active health checks or passive ejection.",
         ),
+        (
+            "gatewatch_gateway_upstream_connections_opened_total",
+            "counter",
+            "Connections opened to the upstream for proxied calls (kept alive between calls).",
+        ),
+        (
+            "gatewatch_gateway_upstream_requests_resent_total",
+            "counter",
+            "Requests sent again on a new connection: a kept one the upstream had closed cancelled them unwritten.",
+        ),
     ];
     for (n, (name, kind, help)) in series.iter().enumerate() {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -235,6 +234,8 @@ pub(crate) fn render_metrics(routes: &[Arc<crate::route::Route>], out: &mut Stri
                 let _ = match n {
                     0 => writeln!(out, "{name}{{{labels}}} {}", u8::from(s.healthy(now))),
                     1 => writeln!(out, "{name}{{{labels}}} {}", s.in_flight()),
+                    3 => writeln!(out, "{name}{{{labels}}} {}", u.pool.opened()),
+                    4 => writeln!(out, "{name}{{{labels}}} {}", u.pool.resent()),
                     _ => writeln!(
                         out,
                         "{name}{{{labels},kind=\"active\"}} {}\n{name}{{{labels},kind=\"passive\"}} {}",
@@ -291,18 +292,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn one_client_per_distinct_connect_timeout_and_none_for_the_default() {
+    async fn an_apis_connect_timeout_else_the_gateways() {
         let c = Clients::new(Duration::from_secs(3));
-        assert!(c.for_connect_timeout(None).is_none());
-        assert!(c
-            .for_connect_timeout(Some(Duration::from_secs(3)))
-            .is_none());
-        assert!(c
-            .for_connect_timeout(Some(Duration::from_millis(200)))
-            .is_some());
-        c.for_connect_timeout(Some(Duration::from_millis(200)));
-        c.for_connect_timeout(Some(Duration::from_millis(300)));
-        assert_eq!(c.others.lock().unwrap().len(), 2);
+        assert_eq!(c.connect_timeout(None), Duration::from_secs(3));
+        let own = Duration::from_millis(200);
+        assert_eq!(c.connect_timeout(Some(own)), own);
+        let u = parse("http://127.0.0.1:9", 1, own).unwrap();
+        assert_eq!(u.pool.connect_timeout(), own);
     }
 
     #[test]
