@@ -196,27 +196,46 @@ async fn admin_configures_an_api_and_a_client_whose_key_calls_it() {
     // Approved: the call goes through to the upstream.
     assert_eq!(call_until(&site, &key, 200).await, 200);
 
-    // The call as the report API finds it (what the Call search page reads).
-    // lead: continue in the Call search page
+    // The call, found in the Call search page: the client's calls, then the call itself.
+    b.open("calls?client=acme&status=200").await;
+    b.find("#calls-form").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let (status, text) = b.fetch("GET", "/api/v1/reports/calls?client=acme").await;
-        assert_eq!(status, 200, "{text}");
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let rows = v["items"].as_array().or(v["rows"].as_array()).cloned();
-        let found = rows
-            .unwrap_or_default()
-            .iter()
-            .any(|r| r["status"] == 200 && r["api_id"] == "orders" && r["client_id"] == "acme");
-        if found {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let found = b
+            .client
+            .execute(
+                "return document.querySelectorAll('#calls-table a.call-link').length;",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        if found > 0 {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the call is not in the call search: {text}"
+            "the call never showed in the call search: {}",
+            b.body_text().await
         );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Not stored yet (the collector batches): search again, as a user would.
+        b.click("#calls-submit").await;
     }
+    shot(&b, "call-found").await;
+    b.click("#calls-table a.call-link").await;
+    b.find("#call-detail").await;
+    b.wait_text("#call-summary", "acme").await;
+    b.wait_text("#call-detail", "/orders/ok").await;
+    b.wait_text("#call-outcome-text", "OK").await;
+    shot(&b, "call-detail").await;
+    assert!(
+        !b.body_text().await.contains(&key),
+        "the key is shown in the call's detail"
+    );
+    b.open("config").await;
+    b.find("#config-tabs").await;
 
     // The upstream's health badge says up; the health API refuses a bad window.
     b.click("#config-tabs [data-tab=apis]").await;
