@@ -14,15 +14,6 @@ use std::time::Duration;
 
 const PW: &str = "correct-horse-battery";
 
-async fn log_in(b: &Browser, user: &str) {
-    b.open("").await;
-    b.find("#login-form").await;
-    b.fill("#f-user", user).await;
-    b.fill("#f-password", PW).await;
-    b.click("#login-submit").await;
-    b.find("nav#nav").await;
-}
-
 /// Whether the field `css` shows an error (its `.field` is marked) saying `want`.
 async fn error_beside(b: &Browser, css: &str, want: &str) {
     let script = format!(
@@ -72,7 +63,7 @@ async fn ops_builds_a_rule_sees_it_fire_test_sends_and_silences_it() {
     }
 
     let b = Browser::start(site.dashboards).await;
-    log_in(&b, "olive").await;
+    b.log_in("olive", PW).await;
     b.open("alerts").await;
     b.wait_text("#card-active", "Nothing is firing").await;
     b.wait_text("#card-timeline", "No alert activity").await;
@@ -319,17 +310,12 @@ async fn ops_builds_a_rule_sees_it_fire_test_sends_and_silences_it() {
     b.click("#silence-show button[data-value=\"all\"]").await;
     b.wait_text("#silences-table", "Expired").await;
 
-    let blocked = b
-        .client
-        .execute("return window.gwCspViolations || [];", vec![])
-        .await
-        .unwrap();
-    assert_eq!(blocked, json!([]), "the CSP blocked something");
+    b.assert_no_csp_violations().await;
 
     // Support: no alerts page, and the API refuses the page's reads and writes.
     b.click("#logout").await;
     b.find("#login-form").await;
-    log_in(&b, "sam").await;
+    b.log_in("sam", PW).await;
     b.open("alerts").await;
     b.wait_text("#main", "Your role cannot open this page")
         .await;
@@ -360,7 +346,7 @@ async fn ops_builds_a_rule_sees_it_fire_test_sends_and_silences_it() {
     let (status, text) = {
         b.click("#logout").await;
         b.find("#login-form").await;
-        log_in(&b, "olive").await;
+        b.log_in("olive", PW).await;
         b.fetch("GET", "/api/v1/alert-rules").await
     };
     assert_eq!(status, 200, "{text}");

@@ -389,3 +389,31 @@ impl Browser {
             .unwrap_or_default()
     }
 }
+
+impl Browser {
+    /// Fills and sends the login form (no wait: a wrong password stays on it).
+    pub async fn submit_login(&self, user: &str, password: &str) {
+        self.open("").await;
+        self.find("#login-form").await;
+        self.fill("#f-user", user).await;
+        self.fill("#f-password", password).await;
+        self.click("#login-submit").await;
+    }
+
+    /// Logs in through the login page and waits for the logged-in navigation.
+    pub async fn log_in(&self, user: &str, password: &str) {
+        self.submit_login(user, password).await;
+        self.find("nav#nav").await;
+    }
+
+    /// Fails when the page's CSP blocked anything (an inline style, a foreign URL): the app
+    /// lists what it saw in `window.gwCspViolations`.
+    pub async fn assert_no_csp_violations(&self) {
+        let blocked = self
+            .client
+            .execute("return window.gwCspViolations || [];", vec![])
+            .await
+            .unwrap();
+        assert_eq!(blocked, json!([]), "the CSP blocked something");
+    }
+}

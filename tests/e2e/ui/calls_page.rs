@@ -61,15 +61,6 @@ async fn send_as(
     status
 }
 
-async fn log_in(b: &Browser, user: &str) {
-    b.open("").await;
-    b.find("#login-form").await;
-    b.fill("#f-user", user).await;
-    b.fill("#f-password", PW).await;
-    b.click("#login-submit").await;
-    b.find("nav#nav").await;
-}
-
 /// The number of result rows shown.
 async fn rows(b: &Browser) -> usize {
     b.client
@@ -209,7 +200,7 @@ async fn support_searches_pages_and_opens_masked_calls_and_a_manager_may_not() {
     .await;
 
     let b = Browser::start(site.dashboards).await;
-    log_in(&b, "u-support").await;
+    b.log_in("u-support", PW).await;
 
     // Search by client with the form: the picker lists the clients, the search becomes a link.
     b.open("calls").await;
@@ -440,17 +431,12 @@ async fn support_searches_pages_and_opens_masked_calls_and_a_manager_may_not() {
     b.click("#lang-switch button[data-value=\"en\"]").await;
     b.wait_text("#call-outcome-text", "OK").await;
 
-    let blocked = b
-        .client
-        .execute("return window.gwCspViolations || [];", vec![])
-        .await
-        .unwrap();
-    assert_eq!(blocked, json!([]), "the CSP blocked something");
+    b.assert_no_csp_violations().await;
 
     // A manager: no calls in the nav, the page refused, and the API refuses too.
     b.click("#logout").await;
     b.find("#login-form").await;
-    log_in(&b, "u-manager").await;
+    b.log_in("u-manager", PW).await;
     assert!(b
         .client
         .find(Locator::Css("nav#nav a[data-page=\"calls\"]"))

@@ -58,12 +58,7 @@ async fn admin_configures_an_api_and_a_client_whose_key_calls_it() {
     }
 
     let b = Browser::start(site.dashboards).await;
-    b.open("").await;
-    b.find("#login-form").await;
-    b.fill("#f-user", "u-admin").await;
-    b.fill("#f-password", PW).await;
-    b.click("#login-submit").await;
-    b.find("nav#nav").await;
+    b.log_in("u-admin", PW).await;
 
     // The APIs tab, empty: it says what to do.
     b.open("config").await;
@@ -386,11 +381,6 @@ async fn admin_configures_an_api_and_a_client_whose_key_calls_it() {
     b.click("#lang-switch button[data-value=\"en\"]").await;
     b.wait_text("#config-tabs", "Clients").await;
 
-    let blocked = b
-        .client
-        .execute("return window.gwCspViolations || [];", vec![])
-        .await
-        .unwrap();
-    assert_eq!(blocked, serde_json::json!([]), "the CSP blocked something");
+    b.assert_no_csp_violations().await;
     b.close().await;
 }

@@ -17,15 +17,6 @@ use std::time::Duration;
 
 const PW: &str = "correct-horse-battery";
 
-async fn log_in(b: &Browser, user: &str, password: &str) {
-    b.open("").await;
-    b.find("#login-form").await;
-    b.fill("#f-user", user).await;
-    b.fill("#f-password", password).await;
-    b.click("#login-submit").await;
-    b.find("nav#nav").await;
-}
-
 /// Back to the top of the page, for a screenshot.
 async fn top(b: &Browser) {
     b.client
@@ -111,7 +102,7 @@ async fn ops_sees_a_silent_node_first_switches_the_range_and_opens_a_node() {
     .await;
 
     let b = Browser::start(site.dashboards).await;
-    log_in(&b, "u-ops", PW).await;
+    b.log_in("u-ops", PW).await;
     b.open("nodes").await;
     let banner = b.wait_text("#nodes-silent", "edge-quiet").await;
     assert!(banner.contains("Silent for 10 min"), "{banner}");
@@ -197,7 +188,7 @@ async fn ops_sees_a_silent_node_first_switches_the_range_and_opens_a_node() {
 async fn admin_manages_users_and_the_audit_log_shows_who_did_it() {
     let (site, store, _up) = site("ui_users", &["admin"]).await;
     let b = Browser::start(site.dashboards).await;
-    log_in(&b, "u-admin", PW).await;
+    b.log_in("u-admin", PW).await;
     b.open("users").await;
     b.wait_text("#users-table", "u-admin").await;
     // One's own user: no delete, and neither role nor disabled can be changed in the UI.
@@ -248,7 +239,7 @@ async fn admin_manages_users_and_the_audit_log_shows_who_did_it() {
 
     // The new user logs in with that password and sees the ops nav.
     log_out(&b).await;
-    log_in(&b, "olga", "olga-first-password").await;
+    b.log_in("olga", "olga-first-password").await;
     let mut nav = Vec::new();
     for a in b
         .client
@@ -262,7 +253,7 @@ async fn admin_manages_users_and_the_audit_log_shows_who_did_it() {
     log_out(&b).await;
 
     // Admin changes her role; her row and her history say so.
-    log_in(&b, "u-admin", PW).await;
+    b.log_in("u-admin", PW).await;
     b.open("users").await;
     b.wait_text("#users-table", "olga").await;
     b.click("#edit-olga").await;

@@ -81,14 +81,6 @@ async fn stored_lang(b: &Browser, role: Role, want: &str) {
     }
 }
 
-async fn log_in(b: &Browser, user: &str, password: &str) {
-    b.open("").await;
-    b.find("#login-form").await;
-    b.fill("#f-user", user).await;
-    b.fill("#f-password", password).await;
-    b.click("#login-submit").await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_sees_its_pages_and_the_api_refuses_the_rest() {
     let up = upstream().await;
@@ -137,25 +129,25 @@ async fn each_role_sees_its_pages_and_the_api_refuses_the_rest() {
     b.screenshot("anonymous-login").await;
 
     // A wrong password: the API's refusal, shown above the form.
-    log_in(&b, "u-admin", "not the password").await;
+    b.submit_login("u-admin", "not the password").await;
     b.wait_text("#login-error", "Wrong user name or password")
         .await;
     b.screenshot("anonymous-login-error").await;
 
     // Five wrong passwords lock the user; the sixth try says how long to wait.
     for _ in 0..5 {
-        log_in(&b, "u-locked", "not the password").await;
+        b.submit_login("u-locked", "not the password").await;
         b.wait_text("#login-error", "Wrong user name or password")
             .await;
     }
-    log_in(&b, "u-locked", PW).await;
+    b.submit_login("u-locked", PW).await;
     let locked = b.wait_text("#login-error", "Too many failed").await;
     assert!(locked.contains("15 min"), "{locked}");
     b.screenshot("anonymous-login-locked").await;
 
     for role in Role::ALL {
         let user = format!("u-{role}");
-        log_in(&b, &user, PW).await;
+        b.submit_login(&user, PW).await;
         b.find("nav#nav").await;
         b.wait_text("#user-name", &user).await;
         // The overview's figures and its chart (the report's SVG) have loaded.
@@ -272,16 +264,7 @@ async fn each_role_sees_its_pages_and_the_api_refuses_the_rest() {
             .await;
         stored_lang(&b, role, "en").await;
 
-        let blocked = b
-            .client
-            .execute("return window.gwCspViolations || [];", vec![])
-            .await
-            .unwrap();
-        assert_eq!(
-            blocked,
-            serde_json::json!([]),
-            "{role}: the CSP blocked something"
-        );
+        b.assert_no_csp_violations().await;
 
         // Log out: back at the login page, and the session is gone for the API too.
         b.click("#logout").await;
@@ -291,7 +274,7 @@ async fn each_role_sees_its_pages_and_the_api_refuses_the_rest() {
     }
 
     // On a phone the nav is a top bar behind a menu button.
-    log_in(&b, "u-admin", PW).await;
+    b.submit_login("u-admin", PW).await;
     b.find("#stat-calls").await;
     b.resize(PHONE).await;
     b.wait_js(
