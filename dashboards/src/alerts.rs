@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use gatewatch_model::alert::{AlertRuleSpec, AlertState, Phase};
 use gatewatch_model::EntityKind;
-use gatewatch_store::alerts::{self, EventCursor, EventQuery};
+use gatewatch_store::alerts::{self, EventQuery};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -208,26 +208,6 @@ pub struct AlertEventsPage {
 pub const DEFAULT_EVENTS: u64 = 100;
 pub const MAX_EVENTS: u64 = 1000;
 
-fn cursor_of(c: EventCursor) -> String {
-    format!("{}.{}", c.ts_us, c.tie)
-}
-
-fn parse_cursor(s: &str) -> Result<EventCursor, ApiError> {
-    s.split_once('.')
-        .and_then(|(t, h)| {
-            Some(EventCursor {
-                ts_us: t.parse().ok()?,
-                tie: h.parse().ok()?,
-            })
-        })
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "cursor",
-                format!("{s:?} is not a cursor from a previous page"),
-            )
-        })
-}
-
 pub async fn events(
     State(state): State<Arc<AppState>>,
     Query(p): Query<EventParams>,
@@ -253,7 +233,7 @@ pub async fn events(
         gatewatch_model::field::check_id("rule", r)?;
     }
     let after = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => Some(parse_cursor(c)?),
+        Some(c) => Some(crate::answer::parse_cursor(c)?),
         None => None,
     };
     // One more than asked says whether a next page exists.
@@ -271,7 +251,7 @@ pub async fn events(
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = if more {
-        rows.last().map(|r| cursor_of(r.cursor))
+        rows.last().map(|r| r.cursor.to_string())
     } else {
         None
     };
@@ -328,14 +308,17 @@ mod tests {
         assert_eq!(s.node.as_deref(), Some("gw1"));
         assert_eq!(s.mount.as_deref(), Some("/var/lib"));
         assert!(s.api.is_none() && Scope::of("").node.is_none());
-        let c = EventCursor {
+        let c = gatewatch_store::alerts::EventCursor {
             ts_us: 1_764_000_000_000_000,
             tie: u64::MAX,
         };
-        assert_eq!(parse_cursor(&cursor_of(c)).unwrap(), c);
+        assert_eq!(crate::answer::parse_cursor(&c.to_string()).unwrap(), c);
         for bad in ["", "x", "1.", ".2", "1.-2", "a.b"] {
             assert_eq!(
-                parse_cursor(bad).unwrap_err().field.as_deref(),
+                crate::answer::parse_cursor(bad)
+                    .unwrap_err()
+                    .field
+                    .as_deref(),
                 Some("cursor")
             );
         }

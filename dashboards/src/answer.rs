@@ -179,6 +179,15 @@ pub fn segment(kind: EntityKind) -> &'static str {
         .map_or("", |(_, s)| s)
 }
 
+/// A `cursor` query parameter: where the previous page ended (`<ts_us>.<tie>`).
+pub(crate) fn parse_cursor(
+    s: &str,
+) -> Result<gatewatch_store::cursor::TimeCursor, crate::error::ApiError> {
+    s.parse().map_err(|e: gatewatch_store::cursor::BadCursor| {
+        crate::error::ApiError::invalid("cursor", e.to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

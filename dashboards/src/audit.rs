@@ -3,7 +3,7 @@
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use gatewatch_store::audit::{self, AuditCursor, AuditEvent, AuditQuery};
+use gatewatch_store::audit::{self, AuditEvent, AuditQuery};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -73,26 +73,6 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-fn cursor_of(c: AuditCursor) -> String {
-    format!("{}.{}", c.ts_us, c.tie)
-}
-
-fn parse_cursor(s: &str) -> Result<AuditCursor, ApiError> {
-    s.split_once('.')
-        .and_then(|(t, h)| {
-            Some(AuditCursor {
-                ts_us: t.parse().ok()?,
-                tie: h.parse().ok()?,
-            })
-        })
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "cursor",
-                format!("{s:?} is not a cursor from a previous page"),
-            )
-        })
-}
-
 pub(crate) fn time(field: &str, v: Option<&str>, default: DateTime<Utc>) -> Result<i64, ApiError> {
     match v.filter(|s| !s.is_empty()) {
         None => Ok(default.timestamp_micros()),
@@ -121,7 +101,7 @@ pub async fn list(
             .ok_or_else(|| ApiError::invalid("limit", format!("{s:?} must be 1 to 10000")))?,
     };
     let after = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => Some(parse_cursor(c)?),
+        Some(c) => Some(crate::answer::parse_cursor(c)?),
         None => None,
     };
     let action = p.action.filter(|a| !a.is_empty());
@@ -154,7 +134,7 @@ pub async fn list(
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = if more {
-        rows.last().map(|r| cursor_of(r.cursor))
+        rows.last().map(|r| r.cursor.to_string())
     } else {
         None
     };

@@ -348,13 +348,9 @@ pub async fn holds(store: &Store, name: &str, holder: &str, now_us: i64) -> Resu
         .is_some_and(|l| l.holder == holder && l.expires_us > now_us))
 }
 
-/// Where a page of [`page_events`] ended: the last row's time and its tie-breaker (a hash of
-/// what makes the row unique, since the rows of one evaluation share their `ts_us`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventCursor {
-    pub ts_us: i64,
-    pub tie: u64,
-}
+/// Where a page of [`page_events`] ended (the rows of one evaluation share their `ts_us`,
+/// hence the tie-breaker).
+pub type EventCursor = crate::cursor::TimeCursor;
 
 /// An event with its place in the newest-first order.
 #[derive(Debug, Clone, PartialEq)]

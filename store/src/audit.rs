@@ -84,12 +84,8 @@ pub struct AuditQuery {
     pub limit: u64,
 }
 
-/// Where a page of [`page`] ended: the last row's time and tie-breaker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuditCursor {
-    pub ts_us: i64,
-    pub tie: u64,
-}
+/// Where a page of [`page`] ended.
+pub type AuditCursor = crate::cursor::TimeCursor;
 
 /// A row of [`page`] with the cursor just after it.
 #[derive(Debug, Clone, PartialEq, Eq)]

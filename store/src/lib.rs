@@ -22,6 +22,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod config_log;
+pub mod cursor;
 pub mod ingest;
 pub mod observe;
 pub mod report_runs;
