@@ -41,6 +41,11 @@ pub fn changes(kind: EntityKind, old: Option<&str>, new: Option<&str>) -> Vec<Fi
         Some(&shown(new)),
         &mut out,
     );
+    // A user's session counter moves with every password change or "log out everywhere"
+    // (named below as `password`, or audited): bookkeeping, not something anyone set.
+    if kind == EntityKind::User {
+        out.retain(|c| c.path != "session_epoch");
+    }
     // `redact` replaces a client's secret hash by `has_secret`: a rotated secret (true → true)
     // would not show, so secrets are compared raw and reported by path only.
     // A webhook's credential headers answer as "****" both sides: compared raw, named only.
@@ -198,7 +203,7 @@ mod tests {
         let u1 = r#"{"role":"ops","password_hash":"$argon2id$1","session_epoch":1,"tokens":[{"id":"t1","name":"ci","hash":"hmac-sha256:00"}]}"#;
         let u2 = r#"{"role":"ops","password_hash":"$argon2id$2","session_epoch":2,"tokens":[{"id":"t1","name":"ci","hash":"hmac-sha256:00"},{"id":"t2","name":"x","hash":"hmac-sha256:11"}]}"#;
         let c = changes(EntityKind::User, Some(u1), Some(u2));
-        assert_eq!(paths(&c), ["session_epoch", "tokens", "password"]);
+        assert_eq!(paths(&c), ["tokens", "password"]);
         let text = serde_json::to_string(&c).unwrap();
         assert!(!text.contains("hmac") && !text.contains("argon2"), "{text}");
         let created = serde_json::to_string(&changes(EntityKind::User, None, Some(u1))).unwrap();

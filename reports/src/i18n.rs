@@ -35,6 +35,19 @@ pub fn localise(report: &mut Report, lang: Lang) {
         }
     };
     tr(&mut report.title);
+    // The one label the queries put among the data: calls that matched no API.
+    let no_api = |s: &mut String| {
+        if s == crate::queries::usage::NO_API {
+            *s = NO_API_ZH.to_string();
+        }
+    };
+    for row in &mut report.table.rows {
+        for cell in row {
+            if let crate::table::Cell::Text(t) = cell {
+                no_api(t);
+            }
+        }
+    }
     for c in &mut report.table.columns {
         tr(&mut c.label);
         c.unit = c.unit.map(|u| zh_unit(u).unwrap_or(u));
@@ -42,6 +55,7 @@ pub fn localise(report: &mut Report, lang: Lang) {
     if let Some(chart) = &mut report.chart {
         tr(&mut chart.title);
         tr(&mut chart.y_label);
+        chart.x_labels.iter_mut().for_each(no_api);
         if let Some(u) = zh_unit(&chart.y_label) {
             chart.y_label = u.to_string();
         }
@@ -49,10 +63,14 @@ pub fn localise(report: &mut Report, lang: Lang) {
         if report.kind != ReportKind::Nodes {
             for s in &mut chart.series {
                 tr(&mut s.name);
+                no_api(&mut s.name);
             }
         }
     }
 }
+
+/// `(no API matched)` in zh-TW.
+const NO_API_ZH: &str = "（未對應任何 API）";
 
 fn zh_unit(unit: &str) -> Option<&'static str> {
     Some(match unit {
@@ -309,6 +327,20 @@ mod tests {
             .for_each(|s| s.values = vec![0.0, 0.0]);
         let svg = crate::chart::render_svg(&empty, (640, 320)).unwrap();
         assert!(svg.contains("此期間沒有呼叫"));
+    }
+
+    #[test]
+    fn the_no_api_label_is_translated_in_cells_and_labels() {
+        let mut r = sample();
+        let no_api = crate::queries::usage::NO_API.to_string();
+        r.table.rows.push(vec![crate::table::Cell::Text(no_api.clone())]);
+        if let Some(c) = &mut r.chart {
+            c.x_labels.push(no_api.clone());
+        }
+        localise(&mut r, Lang::ZhTw);
+        let last = r.table.rows.last().unwrap();
+        assert!(matches!(&last[0], crate::table::Cell::Text(t) if t == NO_API_ZH));
+        assert_eq!(r.chart.unwrap().x_labels.last().unwrap(), NO_API_ZH);
     }
 
     #[test]
