@@ -82,7 +82,7 @@ export function Segmented({ options, value, onChange, label, id }) {
  * (`pageSize`), or by the server: pass `onMore` (called for the next page, e.g. with a
  * keyset cursor) and `hasMore`.
  */
-export function Table({ columns, rows, pageSize, onMore, hasMore, empty, id }) {
+export function Table({ columns, rows, pageSize, onMore, hasMore, empty, id, cards }) {
   const size = pageSize || 20;
   const [page, setPage] = useState(0);
   // Back to the first page for new rows, not for rows appended by `onMore` (same first row).
@@ -93,10 +93,13 @@ export function Table({ columns, rows, pageSize, onMore, hasMore, empty, id }) {
   }
   const pages = Math.max(1, Math.ceil(rows.length / size));
   const shown = rows.slice(page * size, (page + 1) * size);
-  return html`<div class="table-wrap" id=${id}>
+  // `cards`: on a phone each row becomes a card of label / value lines (style.css).
+  const label = (c) => (typeof c.label === 'string' ? c.label : undefined);
+  return html`<div class=${cx('table-wrap', cards && 'table-cards')} id=${id}>
     <table>
       <thead><tr>${columns.map((c) => html`<th class=${c.align === 'right' ? 'num' : ''}>${c.label}</th>`)}</tr></thead>
-      <tbody>${shown.map((r) => html`<tr>${columns.map((c) => html`<td class=${c.align === 'right' ? 'num' : ''}>${c.render ? c.render(r) : r[c.key]}</td>`)}</tr>`)}</tbody>
+      <tbody>${shown.map((r) => html`<tr>${columns.map((c) => html`<td class=${c.align === 'right' ? 'num' : ''}
+        data-label=${label(c)}>${c.render ? c.render(r) : r[c.key]}</td>`)}</tr>`)}</tbody>
     </table>
     ${(pages > 1 || onMore) && html`<div class="pager">
       <span class="muted">${t('table.page', { page: page + 1, pages })}</span>

@@ -160,7 +160,7 @@ function NodeTable({ items }) {
       render: (n) => html`<span title=${fmtTime(n.last_seen)}>${ago(n.age_secs)}</span>`,
     },
   ];
-  return html`<${Table} id="node-table" columns=${columns} rows=${items} pageSize=${25} empty=${t('nodes.none')} />`;
+  return html`<${Table} cards id="node-table" columns=${columns} rows=${items} pageSize=${25} empty=${t('nodes.none')} />`;
 }
 
 /**

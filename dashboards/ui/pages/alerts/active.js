@@ -53,7 +53,7 @@ function ActiveList({ items, units }) {
   if (!items.length) {
     return html`<${Empty} title=${t('alerts.active_none')} hint=${t('alerts.active_none_hint')} />`;
   }
-  return html`<${Table} id="active-table" columns=${columns} rows=${items} pageSize=${20} />`;
+  return html`<${Table} cards id="active-table" columns=${columns} rows=${items} pageSize=${20} />`;
 }
 
 function Timeline({ rule, rules, tick }) {
@@ -108,7 +108,7 @@ function Timeline({ rule, rules, tick }) {
     <${Alert}>${err && err.message}<//>
     ${rows === null ? html`<${Loading} />` : rows.length === 0
       ? html`<${Empty} title=${t('alerts.timeline_none')} hint=${t('alerts.timeline_none_hint')} />`
-      : html`<${Table} id="timeline-table" columns=${columns} rows=${rows} pageSize=${100000}
+      : html`<${Table} cards id="timeline-table" columns=${columns} rows=${rows} pageSize=${100000}
           onMore=${more} hasMore=${!!cursor} />`}
     <p class="muted small">${t('alerts.times_in', { zone: zoneName() })}</p>
   <//>`;

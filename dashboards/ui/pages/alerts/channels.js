@@ -71,7 +71,7 @@ function ChannelList() {
       <${Alert}>${err && err.message}<//>
       ${rows === null ? !err && html`<${Loading} />` : rows.length === 0
         ? html`<${Empty} title=${t('alerts.channels_none')} hint=${t('alerts.channels_none_hint')} />`
-        : html`<${Table} id="channels-table" columns=${columns} rows=${rows} pageSize=${25} />`}
+        : html`<${Table} cards id="channels-table" columns=${columns} rows=${rows} pageSize=${25} />`}
     <//>
     ${testing && html`<${Card} title=${t('alerts.test_of', { id: testing })} id="card-channel-test">
       ${!answer && !testErr && html`<${Loading} />`}

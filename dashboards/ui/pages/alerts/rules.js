@@ -50,7 +50,7 @@ function RuleList() {
     <${Alert}>${err && err.message}<//>
     ${rules === null ? !err && html`<${Loading} />` : rules.length === 0
       ? html`<${Empty} title=${t('alerts.rules_none')} hint=${t('alerts.rules_none_hint')} />`
-      : html`<${Table} id="rules-table" columns=${columns} rows=${rules} pageSize=${25} />`}
+      : html`<${Table} cards id="rules-table" columns=${columns} rows=${rules} pageSize=${25} />`}
   <//>`;
 }
 

@@ -148,7 +148,7 @@ export function SilencesTab({ me, params }) {
       <${Alert}>${err && err.message}<//>
       ${rows === null ? !err && html`<${Loading} />` : list.length === 0
         ? html`<${Empty} title=${t('alerts.silences_none')} hint=${t('alerts.silences_none_hint')} />`
-        : html`<${Table} id="silences-table" columns=${columns} rows=${list} pageSize=${25} />`}
+        : html`<${Table} cards id="silences-table" columns=${columns} rows=${list} pageSize=${25} />`}
     <//>
     <${SilenceForm} me=${me} rules=${rules} preset=${params || {}} onDone=${() => setTick((x) => x + 1)} />
   </div>`;

@@ -263,7 +263,7 @@ function Runs({ id, canWrite }) {
       ? t('reports.next_run', { time: short(state.data.next_run) }) : t('reports.no_next_run')}</p>`}
     ${state.error ? html`<${Alert}>${state.error.message}<//>` : state.loading ? html`<${Loading} />`
       : items.length === 0 ? html`<${Empty} title=${t('reports.runs_none')} hint=${t('reports.runs_none_hint')} />`
-        : html`<${Table} id="runs-table" columns=${columns} rows=${items} pageSize=${10} />`}
+        : html`<${Table} cards id="runs-table" columns=${columns} rows=${items} pageSize=${10} />`}
   <//>`;
 }
 
