@@ -333,7 +333,9 @@ mod tests {
     fn the_no_api_label_is_translated_in_cells_and_labels() {
         let mut r = sample();
         let no_api = crate::queries::usage::NO_API.to_string();
-        r.table.rows.push(vec![crate::table::Cell::Text(no_api.clone())]);
+        r.table
+            .rows
+            .push(vec![crate::table::Cell::Text(no_api.clone())]);
         if let Some(c) = &mut r.chart {
             c.x_labels.push(no_api.clone());
         }
