@@ -117,7 +117,8 @@ let toastSeq = 0;
 const listeners = new Set();
 export function toast(text, kind) {
   const id = ++toastSeq;
-  toastList = [...toastList, { id, text, kind: kind || 'info' }];
+  // At most three at once: a burst of actions does not bury the page under notices.
+  toastList = [...toastList, { id, text, kind: kind || 'info' }].slice(-3);
   listeners.forEach((f) => f(toastList));
   setTimeout(() => {
     toastList = toastList.filter((x) => x.id !== id);
