@@ -311,12 +311,30 @@ export function DiffView({ changes, id }) {
   </table>`;
 }
 
-/** "Are you sure?" as a Modal: `message`, a danger button `confirmLabel` calling `onConfirm`. */
-export function Confirm({ title, message, confirmLabel, onConfirm, onClose, busy, error, id }) {
-  return html`<${Modal} title=${title} onClose=${onClose} id=${id || 'confirm'}
+/** Asks before a destructive action: `message`, then a danger button `confirmLabel`
+ *  (`#<id>-ok`). `onConfirm` may be async and may throw (an ApiError): the dialog shows its
+ *  message and stays open; on success it closes (`onClose`). */
+export function Confirm({ title, message, confirmLabel, onConfirm, onClose, id, children }) {
+  const [err, setErr] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const base = id || 'confirm';
+  const run = async () => {
+    setBusy(true);
+    setErr(null);
+    try {
+      await onConfirm();
+    } catch (e) {
+      setErr(e.message || String(e));
+      setBusy(false);
+      return;
+    }
+    if (onClose) onClose();
+  };
+  return html`<${Modal} title=${title} onClose=${onClose} id=${base}
     actions=${html`<${Button} onClick=${onClose}>${t('common.cancel')}<//>
-      <${Button} kind="danger" id=${`${id || 'confirm'}-ok`} onClick=${onConfirm} disabled=${busy}>${confirmLabel}<//>`}>
+      <${Button} kind="danger" id=${`${base}-ok`} onClick=${run} disabled=${busy}>${confirmLabel}<//>`}>
     <p>${message}</p>
-    <${Alert}>${error}<//>
+    ${children}
+    <${Alert}>${err}<//>
   <//>`;
 }

@@ -211,8 +211,6 @@ export default function UsersPage({ me }) {
   const [logins, setLogins] = useState({});
   const [tick, setTick] = useState(0);
   const [dialog, setDialog] = useState(null);
-  const [confirmErr, setConfirmErr] = useState(null);
-  const [busy, setBusy] = useState(false);
   const canAudit = (me.permissions || []).includes('read_audit_log');
   const reload = () => { setDialog(null); setTick((x) => x + 1); };
 
@@ -232,18 +230,11 @@ export default function UsersPage({ me }) {
     return () => { live = false; };
   }, [tick]);
 
+  // Throws the API's refusal: the confirmation shows it.
   const remove = async (u) => {
-    setBusy(true);
-    setConfirmErr(null);
-    try {
-      await api('DELETE', path(u.id), undefined, ifMatch(u.version));
-      toast(t('users.deleted', { user: u.id }), 'success');
-      reload();
-    } catch (e) {
-      setConfirmErr(e.message);
-    } finally {
-      setBusy(false);
-    }
+    await api('DELETE', path(u.id), undefined, ifMatch(u.version));
+    toast(t('users.deleted', { user: u.id }), 'success');
+    reload();
   };
 
   const items = (state.data && state.data.items) || [];
@@ -303,11 +294,11 @@ export default function UsersPage({ me }) {
     <p class="muted small users-note">${t('users.roles_note')}</p>
     ${d && d.kind === 'create' && html`<${CreateDialog} onClose=${() => setDialog(null)} onDone=${reload} />`}
     ${d && d.kind === 'edit' && html`<${EditDialog} user=${d.user} self=${d.user.id === me.user} onClose=${() => setDialog(null)} onDone=${reload}
-      onDelete=${() => { setConfirmErr(null); setDialog({ kind: 'delete', user: d.user }); }} />`}
+      onDelete=${() => setDialog({ kind: 'delete', user: d.user })} />`}
     ${d && d.kind === 'password' && html`<${PasswordDialog} user=${d.user} onClose=${() => setDialog(null)} onDone=${reload} />`}
     ${d && d.kind === 'history' && html`<${HistoryDialog} user=${d.user} onClose=${() => setDialog(null)} />`}
     ${d && d.kind === 'delete' && html`<${Confirm} id="user-delete" title=${t('users.delete_title', { user: d.user.id })}
       message=${t('users.delete_message', { user: d.user.id })} confirmLabel=${t('users.delete')}
-      busy=${busy} error=${confirmErr} onClose=${() => setDialog(null)} onConfirm=${() => remove(d.user)} />`}
+      onClose=${() => setDialog(null)} onConfirm=${() => remove(d.user)} />`}
   </div>`;
 }

@@ -313,7 +313,7 @@ async fn admin_configures_an_api_and_a_client_whose_key_calls_it() {
     assert_eq!(call_until(&site, &key, 200).await, 200, "the overlap");
     b.click("#secret-new").await;
     b.find("#confirm-dialog").await;
-    b.click("#confirm-ok").await;
+    b.click("#confirm-dialog-ok").await;
     b.wait_text("#secret-dialog", "you won't see it again")
         .await;
     let secret = b.value("#secret-value").await;

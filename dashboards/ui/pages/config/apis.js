@@ -5,10 +5,10 @@ import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { get } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
 import {
-  Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Segmented, Table, toast,
+  Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Segmented, Table, toast, Confirm,
 } from '../../components.js';
 import {
-  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, num, str, compact, go, Confirm, IdField, Stale,
+  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, num, str, compact, go, IdField, Stale,
 } from './common.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
@@ -299,8 +299,8 @@ export function ApiEditor({ id, onDone }) {
       <${Button} onClick=${() => onDone(null)}>${t('config.cancel')}<//>
       ${!isNew && html`<span class="spacer"></span><${Button} kind="danger" id="api-delete" onClick=${() => setConfirm(true)}>${t('config.delete')}<//>`}
     </div>
-    ${confirm && html`<${Confirm} title=${t('config.delete_title', { id })} text=${t('config.delete_api_text')}
-      action=${t('config.delete')} onClose=${() => setConfirm(false)}
+    ${confirm && html`<${Confirm} id="confirm-dialog" title=${t('config.delete_title', { id })} message=${t('config.delete_api_text')}
+      confirmLabel=${t('config.delete')} onClose=${() => setConfirm(false)}
       onConfirm=${async () => { await deleteEntity('apis', id, entity.version); toast(t('config.deleted_toast', { id }), 'success'); onDone(null); }} />`}
   </form>`;
 }

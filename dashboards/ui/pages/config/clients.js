@@ -6,10 +6,10 @@ import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { get, post } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
 import {
-  Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Table, Modal, toast,
+  Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Table, Modal, toast, Confirm,
 } from '../../components.js';
 import {
-  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, num, str, lines, compact, go, Confirm, ShownOnce, IdField, Stale,
+  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, num, str, lines, compact, go, ShownOnce, IdField, Stale,
 } from './common.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -239,8 +239,8 @@ export function ClientEditor({ id, onDone, tick, setTick }) {
       <${Button} onClick=${() => onDone(null)}>${isNew ? t('config.cancel') : t('config.back')}<//>
       ${!isNew && html`<span class="spacer"></span><${Button} kind="danger" id="client-delete" onClick=${() => setConfirm(true)}>${t('config.delete')}<//>`}
     </div>
-    ${confirm && html`<${Confirm} title=${t('config.delete_title', { id })} text=${t('config.delete_client_text')}
-      action=${t('config.delete')} onClose=${() => setConfirm(false)}
+    ${confirm && html`<${Confirm} id="confirm-dialog" title=${t('config.delete_title', { id })} message=${t('config.delete_client_text')}
+      confirmLabel=${t('config.delete')} onClose=${() => setConfirm(false)}
       onConfirm=${async () => { await deleteEntity('clients', id, entity.version); toast(t('config.deleted_toast', { id }), 'success'); onDone(null); }} />`}
   </form>
   </div>`;
@@ -324,8 +324,8 @@ function KeysPanel({ client, tick, setTick }) {
       onClose=${() => setDialog(null)} onCreated=${(r) => { setTick((x) => x + 1); setDialog({ kind: 'shown', title: t('config.key_created'), r }); }} />`}
     ${dialog && dialog.kind === 'shown' && html`<${ShownOnce} title=${dialog.title} secret=${dialog.r.secret} hint=${dialog.r.hint}
       onClose=${() => setDialog(null)} />`}
-    ${dialog && dialog.kind === 'secret' && html`<${Confirm} title=${t('config.secret_title')} text=${t('config.secret_text')}
-      action=${t('config.secret_create')} onClose=${() => setDialog(null)}
+    ${dialog && dialog.kind === 'secret' && html`<${Confirm} id="confirm-dialog" title=${t('config.secret_title')} message=${t('config.secret_text')}
+      confirmLabel=${t('config.secret_create')} onClose=${() => setDialog(null)}
       onConfirm=${async () => {
         const r = await post(`/api/v1/clients/${encodeURIComponent(client.id)}/secret`);
         setTick((x) => x + 1);
@@ -333,8 +333,8 @@ function KeysPanel({ client, tick, setTick }) {
       }} />`}
     ${dialog && dialog.kind === 'rotate' && html`<${Rotate} k=${dialog.key} onClose=${() => setDialog(null)}
       onCreated=${(r) => { setTick((x) => x + 1); setDialog({ kind: 'shown', title: t('config.key_rotated'), r }); }} />`}
-    ${dialog && dialog.kind === 'revoke' && html`<${Confirm} title=${t('config.revoke_title', { hint: dialog.key.body.hint })}
-      text=${t('config.revoke_text')} action=${t('config.revoke')} onClose=${() => setDialog(null)}
+    ${dialog && dialog.kind === 'revoke' && html`<${Confirm} id="confirm-dialog" title=${t('config.revoke_title', { hint: dialog.key.body.hint })}
+      message=${t('config.revoke_text')} confirmLabel=${t('config.revoke')} onClose=${() => setDialog(null)}
       onConfirm=${async () => { await post(`/api/v1/api-keys/${dialog.key.id}/revoke`); setTick((x) => x + 1); toast(t('config.revoked_toast'), 'success'); }} />`}
     ${dialog && dialog.kind === 'grant' && html`<${Grant} k=${dialog.key} products=${products.items}
       onClose=${() => setDialog(null)} onDone=${() => setTick((x) => x + 1)} />`}

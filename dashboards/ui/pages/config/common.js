@@ -135,29 +135,6 @@ export function ShownOnce({ title, secret, hint, onClose }) {
   <//>`;
 }
 
-/** Asks before a destructive action; `onConfirm` may throw an ApiError, shown in the dialog. */
-export function Confirm({ title, text, action, onConfirm, onClose, children }) {
-  const [err, setErr] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const run = async () => {
-    setBusy(true);
-    try {
-      await onConfirm();
-      onClose();
-    } catch (e) {
-      setErr(e);
-      setBusy(false);
-    }
-  };
-  return html`<${Modal} id="confirm-dialog" title=${title} onClose=${onClose} closeLabel=${t('config.close')}
-    actions=${html`<${Button} onClick=${onClose}>${t('config.cancel')}<//>
-      <${Button} kind="danger" id="confirm-ok" disabled=${busy} onClick=${run}>${action}<//>`}>
-    <p>${text}</p>
-    ${children}
-    <${Alert}>${err && err.message}<//>
-  <//>`;
-}
-
 /** Every version of an entity, newest first, and what each changed (old → new per path). */
 export function History({ seg, id, title, onBack }) {
   const [data, setData] = useState(null);

@@ -3,9 +3,11 @@
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { get, post } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
-import { Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, Table, toast } from '../../components.js';
 import {
-  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, str, lines, compact, go, Confirm, IdField, Stale,
+  Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, Table, toast, Confirm,
+} from '../../components.js';
+import {
+  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, str, lines, compact, go, IdField, Stale,
 } from './common.js';
 import { QuotaFields, quotaOf } from './clients.js';
 
@@ -130,8 +132,8 @@ export function SetEditor({ seg, id, onDone }) {
       <${Button} onClick=${() => onDone(null)}>${t('config.cancel')}<//>
       ${!isNew && html`<span class="spacer"></span><${Button} kind="danger" onClick=${() => setConfirm(true)}>${t('config.delete')}<//>`}
     </div>
-    ${confirm && html`<${Confirm} title=${t('config.delete_title', { id })} text=${t('config.delete_set_text')}
-      action=${t('config.delete')} onClose=${() => setConfirm(false)}
+    ${confirm && html`<${Confirm} id="confirm-dialog" title=${t('config.delete_title', { id })} message=${t('config.delete_set_text')}
+      confirmLabel=${t('config.delete')} onClose=${() => setConfirm(false)}
       onConfirm=${async () => { await deleteEntity(seg, id, entity.version); toast(t('config.deleted_toast', { id }), 'success'); onDone(null); }} />`}
   </form>`;
 }
