@@ -4,11 +4,10 @@
 //! send the firing one again.
 
 use crate::admin::Api;
-use crate::helpers::put_entity;
-use crate::helpers::SmtpSink;
-use crate::helpers::{eventually, free_port, gatewatch, Site};
-use gatewatch_model::{EntityKind, NodeSample};
-use gatewatch_store::rows::NodeMetricRow;
+use crate::helpers::{
+    eventually, free_port, gatewatch, insert_cpu_sample, put_entity, Site, SmtpSink,
+};
+use gatewatch_model::EntityKind;
 use gatewatch_store::Store;
 use std::net::SocketAddr;
 use std::process::{Child, Stdio};
@@ -45,26 +44,7 @@ async fn lease_held(alerter: SocketAddr) -> Option<bool> {
 }
 
 async fn cpu_sample(store: &Store, cpu: f32) {
-    let s = NodeSample {
-        ts_us: chrono::Utc::now().timestamp_micros(),
-        node: "hot".into(),
-        role: "gateway".into(),
-        cpu_pct: cpu,
-        mem_used_bytes: 1,
-        mem_total_bytes: 2,
-        rss_bytes: 1,
-        disks: Vec::new(),
-        backlog: Default::default(),
-    };
-    let mut ins = store
-        .client()
-        .insert::<NodeMetricRow<'_>>("node_metrics")
-        .await
-        .unwrap();
-    ins.write(&NodeMetricRow::new(&s, uuid::Uuid::new_v4()))
-        .await
-        .unwrap();
-    ins.end().await.unwrap();
+    insert_cpu_sample(store, "hot", cpu).await;
 }
 
 async fn wait_mails(smtp: &SmtpSink, n: usize, secs: u64) -> Vec<serde_json::Value> {

@@ -509,7 +509,6 @@ pub async fn put_entity(
 
 /// One node sample of `node` at CPU `cpu_pct`, now, written to `node_metrics`.
 pub async fn insert_cpu_sample(store: &Store, node: &str, cpu_pct: f32) {
-    use gatewatch_store::rows::NodeMetricRow;
     let s = gatewatch_model::NodeSample {
         ts_us: chrono::Utc::now().timestamp_micros(),
         node: node.into(),
@@ -521,12 +520,18 @@ pub async fn insert_cpu_sample(store: &Store, node: &str, cpu_pct: f32) {
         disks: Vec::new(),
         backlog: Default::default(),
     };
+    insert_node_sample(store, &s).await;
+}
+
+/// `s` written to `node_metrics`, as the collector would.
+pub async fn insert_node_sample(store: &Store, s: &gatewatch_model::NodeSample) {
+    use gatewatch_store::rows::NodeMetricRow;
     let mut ins = store
         .client()
         .insert::<NodeMetricRow<'_>>("node_metrics")
         .await
         .unwrap();
-    ins.write(&NodeMetricRow::new(&s, uuid::Uuid::new_v4()))
+    ins.write(&NodeMetricRow::new(s, uuid::Uuid::new_v4()))
         .await
         .unwrap();
     ins.end().await.unwrap();

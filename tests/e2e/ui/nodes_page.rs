@@ -57,7 +57,6 @@ async fn site(name: &str, roles: &[&str]) -> (Site, Store, Proc) {
 
 /// A sample of `node` taken `age_secs` ago, with a disk, written to `node_metrics`.
 async fn insert_sample(store: &Store, node: &str, age_secs: i64, cpu_pct: f32) {
-    use gatewatch_store::rows::NodeMetricRow;
     let s = gatewatch_model::NodeSample {
         ts_us: chrono::Utc::now().timestamp_micros() - age_secs * 1_000_000,
         node: node.into(),
@@ -73,15 +72,7 @@ async fn insert_sample(store: &Store, node: &str, age_secs: i64, cpu_pct: f32) {
         }],
         backlog: Default::default(),
     };
-    let mut ins = store
-        .client()
-        .insert::<NodeMetricRow<'_>>("node_metrics")
-        .await
-        .unwrap();
-    ins.write(&NodeMetricRow::new(&s, uuid::Uuid::new_v4()))
-        .await
-        .unwrap();
-    ins.end().await.unwrap();
+    insert_node_sample(store, &s).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
