@@ -78,3 +78,18 @@ export async function freshImage(path) {
     fr.readAsDataURL(blob);
   });
 }
+
+/** The admin API's path of one entity: `/api/v1/<kind>/<id>`. */
+export const entityPath = (seg, id) => `/api/v1/${seg}/${encodeURIComponent(id)}`;
+
+/** Creates (no `version`: POST with the id) or replaces (PUT, If-Match the version read) an
+ *  entity of the admin API; resolves to its answer (the entity in its envelope). */
+export function saveEntity(seg, id, body, version) {
+  if (version) return api('PUT', entityPath(seg, id), body, { 'If-Match': `"${version}"` });
+  return api('POST', `/api/v1/${seg}`, { id, ...body });
+}
+
+/** Deletes an entity at the version read (If-Match). */
+export function deleteEntity(seg, id, version) {
+  return api('DELETE', entityPath(seg, id), undefined, { 'If-Match': `"${version}"` });
+}

@@ -5,7 +5,7 @@
 // API's field errors beside their fields. Your own role and your own deletion are refused by
 // the API; the page does not offer them.
 import { html, useState, useEffect } from '../vendor/preact-htm.module.js';
-import { api, get } from '../api.js';
+import { api, get, entityPath, saveEntity, deleteEntity } from '../api.js';
 import { t, fmtTime, fmtNumber } from '../i18n.js';
 import { roleName } from '../nav.js';
 import {
@@ -21,8 +21,6 @@ const langOptions = () => [
 ];
 const LOGIN_DAYS = 90;
 
-const path = (id) => `/api/v1/users/${encodeURIComponent(id)}`;
-const ifMatch = (version) => ({ 'If-Match': `"${version}"` });
 
 /** Splits an ApiError into a field's message and one for above the form. */
 function useErrors() {
@@ -106,7 +104,7 @@ function EditDialog({ user, self, onClose, onDone, onDelete }) {
     if (f.timezone.trim()) body.timezone = f.timezone.trim();
     else delete body.timezone;
     try {
-      await api('PUT', path(user.id), body, ifMatch(user.version));
+      await saveEntity('users', user.id, body, user.version);
       toast(t('users.saved', { user: user.id }), 'success');
       onDone();
     } catch (err) {
@@ -159,7 +157,7 @@ function PasswordDialog({ user, onClose, onDone }) {
     }
     setBusy(true);
     try {
-      await api('PUT', path(user.id), { ...user.body, password: pw }, ifMatch(user.version));
+      await saveEntity('users', user.id, { ...user.body, password: pw }, user.version);
       toast(t('users.pw_set', { user: user.id }), 'success');
       onDone();
     } catch (err) {
@@ -187,7 +185,7 @@ function PasswordDialog({ user, onClose, onDone }) {
 function HistoryDialog({ user, onClose }) {
   const [state, setState] = useState({});
   useEffect(() => {
-    get(`${path(user.id)}/history`).then((h) => setState({ data: h })).catch((e) => setState({ error: e }));
+    get(`${entityPath('users', user.id)}/history`).then((h) => setState({ data: h })).catch((e) => setState({ error: e }));
   }, [user.id]);
   const versions = state.data ? [...(state.data.versions || [])].reverse() : [];
   return html`<${Modal} title=${t('users.history_title', { user: user.id })} onClose=${onClose} wide id="user-history">
@@ -232,7 +230,7 @@ export default function UsersPage({ me }) {
 
   // Throws the API's refusal: the confirmation shows it.
   const remove = async (u) => {
-    await api('DELETE', path(u.id), undefined, ifMatch(u.version));
+    await deleteEntity('users', u.id, u.version);
     toast(t('users.deleted', { user: u.id }), 'success');
     reload();
   };

@@ -3,7 +3,7 @@
 // is kept in a channel: the SMTP login and the LINE token are site settings, and a webhook
 // names its HMAC key, whose bytes live in `[alerter.secrets]`; so nothing here can leak one.
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
-import { api, get, post } from '../../api.js';
+import { get, post, saveEntity, deleteEntity } from '../../api.js';
 import { t } from '../../i18n.js';
 import {
   Card, Table, Badge, Alert, Loading, Empty, Button, Field, Select, TextArea, Checkbox,
@@ -158,14 +158,11 @@ function ChannelEditor({ id }) {
     setBusy(true);
     setErr(null);
     try {
-      let saved;
+      const saved = await saveEntity('channels', entry ? entry.id : d.id, toBody(d), entry && entry.version);
       if (entry) {
-        saved = await api('PUT', `/api/v1/channels/${encodeURIComponent(entry.id)}`, toBody(d),
-          { 'If-Match': `"${entry.version}"` });
         setEntry(saved);
         setD(fromBody(saved.id, saved.body));
       } else {
-        saved = await post('/api/v1/channels', { id: d.id, ...toBody(d) });
         go({ tab: 'channels', id: saved.id });
       }
       toast(t('alerts.channel_saved', { name: d.name || saved.id }), 'success');
@@ -193,7 +190,7 @@ function ChannelEditor({ id }) {
       return;
     }
     try {
-      await api('DELETE', `/api/v1/channels/${encodeURIComponent(entry.id)}`, undefined, { 'If-Match': `"${entry.version}"` });
+      await deleteEntity('channels', entry.id, entry.version);
       toast(t('alerts.channel_deleted', { name: d.name || entry.id }), 'success');
       go({ tab: 'channels' });
     } catch (x) {

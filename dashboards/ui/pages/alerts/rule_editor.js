@@ -3,7 +3,7 @@
 // three notices rendered by the server with the alerter's renderer
 // (POST /api/v1/alert-rules/preview), and a test-send of the saved rule.
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
-import { api, get, post } from '../../api.js';
+import { get, post, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtTime } from '../../i18n.js';
 import {
   Card, Field, Button, Alert, Loading, Segmented, Select, TextArea, Checkbox, CheckGroup, toast,
@@ -245,13 +245,7 @@ export function RuleEditor({ me, id }) {
     setErr(null);
     try {
       const body = toBody(d);
-      let saved;
-      if (entry) {
-        saved = await api('PUT', `/api/v1/alert-rules/${encodeURIComponent(entry.id)}`, body,
-          { 'If-Match': `"${entry.version}"` });
-      } else {
-        saved = await post('/api/v1/alert-rules', { id: d.id, ...body });
-      }
+      const saved = await saveEntity('alert-rules', entry ? entry.id : d.id, body, entry && entry.version);
       toast(t('alerts.rule_saved', { name: d.name }), 'success');
       if (entry) {
         setEntry(saved);
@@ -292,8 +286,7 @@ export function RuleEditor({ me, id }) {
       return;
     }
     try {
-      await api('DELETE', `/api/v1/alert-rules/${encodeURIComponent(entry.id)}`, undefined,
-        { 'If-Match': `"${entry.version}"` });
+      await deleteEntity('alert-rules', entry.id, entry.version);
       toast(t('alerts.rule_deleted', { name: d.name }), 'success');
       go({ tab: 'rules' });
     } catch (x) {

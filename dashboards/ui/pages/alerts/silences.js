@@ -2,7 +2,7 @@
 // one node, API or client, from–until (typed in the user's zone), who and why — listed as
 // active, scheduled or expired; expire one now (its `until` set to now) or delete it.
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
-import { api, get, post } from '../../api.js';
+import { get, post, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtTime, zoneName } from '../../i18n.js';
 import {
   Card, Table, Badge, Alert, Loading, Empty, Button, Field, Select, TextArea, Segmented, toast,
@@ -115,11 +115,10 @@ export function SilencesTab({ me, params }) {
     try {
       const st = status(s.body, Date.now());
       if (st === 'active') {
-        await api('PUT', `/api/v1/silences/${encodeURIComponent(s.id)}`,
-          { ...s.body, until: new Date().toISOString() }, { 'If-Match': `"${s.version}"` });
+        await saveEntity('silences', s.id, { ...s.body, until: new Date().toISOString() }, s.version);
         toast(t('alerts.silence_expired'), 'success');
       } else {
-        await api('DELETE', `/api/v1/silences/${encodeURIComponent(s.id)}`, undefined, { 'If-Match': `"${s.version}"` });
+        await deleteEntity('silences', s.id, s.version);
         toast(t('alerts.silence_deleted'), 'success');
       }
       setTick((x) => x + 1);

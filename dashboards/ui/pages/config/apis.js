@@ -2,13 +2,13 @@
 // from GET /api/v1/upstreams/health) and auth; an editor for the common fields of an ApiSpec
 // with the rest (capture, masking, passive ejection…) as JSON.
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
-import { get } from '../../api.js';
+import { get, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
 import {
   Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Segmented, Table, toast, Confirm,
 } from '../../components.js';
 import {
-  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, num, str, compact, go, IdField, Stale,
+  useEntities, errorAt, formError, revealError, num, str, compact, go, IdField, Stale,
 } from './common.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];

@@ -3,13 +3,13 @@
 // the client's keys: generate (shown once), rotate with an overlap, revoke, product grants
 // and their approval, and a new client secret (shown once).
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
-import { get, post } from '../../api.js';
+import { get, post, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
 import {
   Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Table, Modal, toast, Confirm,
 } from '../../components.js';
 import {
-  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, num, str, lines, compact, go, ShownOnce, IdField, Stale,
+  useEntities, errorAt, formError, revealError, num, str, lines, compact, go, ShownOnce, IdField, Stale,
 } from './common.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];

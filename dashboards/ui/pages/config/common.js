@@ -3,7 +3,7 @@
 // field errors matched to form fields, the shown-once secret dialog, the confirm dialog and
 // an entity's history with its diffs.
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
-import { api, get } from '../../api.js';
+import { get } from '../../api.js';
 import { t, fmtTime } from '../../i18n.js';
 import { Card, Button, Alert, Empty, Loading, Modal, CopyField, DiffView, Badge, Field } from '../../components.js';
 
@@ -42,18 +42,6 @@ export function useEntities(seg, tick) {
     return () => { live = false; };
   }, [seg, tick]);
   return state;
-}
-
-/** Creates (POST with the id) or replaces (PUT, If-Match the version read) an entity. */
-export function saveEntity(seg, id, body, version) {
-  if (version) {
-    return api('PUT', `/api/v1/${seg}/${encodeURIComponent(id)}`, body, { 'If-Match': `"${version}"` });
-  }
-  return api('POST', `/api/v1/${seg}`, { id, ...body });
-}
-
-export function deleteEntity(seg, id, version) {
-  return api('DELETE', `/api/v1/${seg}/${encodeURIComponent(id)}`, undefined, { 'If-Match': `"${version}"` });
 }
 
 /** A save refused because someone else saved first (412): say so, and offer the new version. */

@@ -1,13 +1,13 @@
 // The Groups and Products tabs (API sets by id or `*` pattern; a product's manual approval
 // and quota per key) and the pending grants waiting for approval.
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
-import { get, post } from '../../api.js';
+import { get, post, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
 import {
   Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, Table, toast, Confirm,
 } from '../../components.js';
 import {
-  useEntities, saveEntity, deleteEntity, errorAt, formError, revealError, str, lines, compact, go, IdField, Stale,
+  useEntities, errorAt, formError, revealError, str, lines, compact, go, IdField, Stale,
 } from './common.js';
 import { QuotaFields, quotaOf } from './clients.js';
 

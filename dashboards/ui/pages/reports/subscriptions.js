@@ -3,7 +3,7 @@
 // recipients, formats, language) with the API's errors beside their fields; a subscription's
 // runs and "Send now" (`POST …/{id}/run`, the mail goes in the background, its run shows up).
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
-import { api, get, post } from '../../api.js';
+import { get, post, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtTime, fmtNumber, zoneName } from '../../i18n.js';
 import { roleName } from '../../nav.js';
 import {
@@ -152,11 +152,7 @@ export function SubscriptionForm({ me, entity, kinds, lists, onSaved }) {
       lang: d.lang,
     };
     try {
-      if (isNew) {
-        await api('POST', BASE, { id, ...body });
-      } else {
-        await api('PUT', `${BASE}/${encodeURIComponent(entity.id)}`, body, { 'If-Match': `"${entity.version}"` });
-      }
+      await saveEntity('report-subscriptions', isNew ? id : entity.id, body, isNew ? null : entity.version);
       toast(t('reports.sub_saved'), 'success');
       onSaved(isNew ? id : entity.id);
     } catch (x) {
@@ -283,7 +279,7 @@ export function SubscriptionDetail({ me, id, kinds, lists, canWrite, go }) {
     // A browser dialog: the CSP allows it, and a deletion deserves a second look.
     if (!window.confirm(t('reports.sub_delete_confirm', { name: e.body.name }))) return;
     try {
-      await api('DELETE', `${BASE}/${encodeURIComponent(e.id)}`, undefined, { 'If-Match': `"${e.version}"` });
+      await deleteEntity('report-subscriptions', e.id, e.version);
       toast(t('reports.sub_deleted'), 'success');
       go('subscriptions');
     } catch (x) {
