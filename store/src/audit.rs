@@ -140,9 +140,9 @@ pub async fn page(
         sql.push_str(" AND action = ?");
     }
     if after.is_some() {
-        sql.push_str(&format!(" AND (ts_us < ? OR (ts_us = ? AND {TIE} > ?))"));
+        sql.push_str(&crate::cursor::TimeCursor::after_sql(TIE));
     }
-    sql.push_str(" ORDER BY ts_us DESC, tie ASC LIMIT ?");
+    sql.push_str(crate::cursor::NEWEST_FIRST);
     let mut query = store
         .client()
         .query(&sql)
@@ -157,7 +157,7 @@ pub async fn page(
         query = query.bind(a.as_str());
     }
     if let Some(c) = after {
-        query = query.bind(c.ts_us).bind(c.ts_us).bind(c.tie);
+        query = c.bind(query);
     }
     let rows: Vec<Paged> = query
         .bind(q.limit)

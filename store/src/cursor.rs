@@ -19,6 +19,23 @@ impl fmt::Display for TimeCursor {
     }
 }
 
+impl TimeCursor {
+    /// The condition (after a `WHERE`) for the rows after this cursor in the order
+    /// [`NEWEST_FIRST`], where `tie` is the SQL of the tie-breaker; bind it with
+    /// [`TimeCursor::bind`].
+    pub fn after_sql(tie: &str) -> String {
+        format!(" AND (ts_us < ? OR (ts_us = ? AND {tie} > ?))")
+    }
+
+    /// Binds the values of [`TimeCursor::after_sql`], in its order.
+    pub fn bind(self, q: clickhouse::query::Query) -> clickhouse::query::Query {
+        q.bind(self.ts_us).bind(self.ts_us).bind(self.tie)
+    }
+}
+
+/// The order of a newest-first page (the tie-breaker selected `AS tie`) and its `LIMIT ?`.
+pub const NEWEST_FIRST: &str = " ORDER BY ts_us DESC, tie ASC LIMIT ?";
+
 /// Not a cursor this module wrote.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a cursor from a previous page")]
