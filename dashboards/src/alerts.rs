@@ -232,10 +232,7 @@ pub async fn events(
     if let Some(r) = &rule {
         gatewatch_model::field::check_id("rule", r)?;
     }
-    let after = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => Some(crate::answer::parse_cursor(c)?),
-        None => None,
-    };
+    let after = crate::answer::cursor_param(p.cursor.as_deref())?;
     // One more than asked says whether a next page exists.
     let mut rows = alerts::page_events(
         &state.store,
@@ -248,13 +245,7 @@ pub async fn events(
         after,
     )
     .await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| r.cursor.to_string())
-    } else {
-        None
-    };
+    let next_cursor = crate::answer::page_end(&mut rows, limit, |r| r.cursor);
     let table = state.cache.get();
     let names: HashMap<&str, String> = table
         .list(EntityKind::AlertRule, None)

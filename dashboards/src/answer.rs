@@ -179,6 +179,29 @@ pub fn segment(kind: EntityKind) -> &'static str {
         .map_or("", |(_, s)| s)
 }
 
+/// An optional `cursor` query parameter (absent or empty: the first page).
+pub(crate) fn cursor_param(
+    s: Option<&str>,
+) -> Result<Option<gatewatch_store::cursor::TimeCursor>, crate::error::ApiError> {
+    s.filter(|c| !c.is_empty()).map(parse_cursor).transpose()
+}
+
+/// Cuts `rows`, read with a limit of `limit + 1`, to `limit`; the cursor of the next page
+/// when the extra row said there is one.
+pub(crate) fn page_end<T>(
+    rows: &mut Vec<T>,
+    limit: u64,
+    cursor: impl Fn(&T) -> gatewatch_store::cursor::TimeCursor,
+) -> Option<String> {
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    if more {
+        rows.last().map(|r| cursor(r).to_string())
+    } else {
+        None
+    }
+}
+
 /// A `cursor` query parameter: where the previous page ended (`<ts_us>.<tie>`).
 pub(crate) fn parse_cursor(
     s: &str,
@@ -191,6 +214,25 @@ pub(crate) fn parse_cursor(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_ends_with_a_cursor_only_when_a_row_is_left_over() {
+        use gatewatch_store::cursor::TimeCursor;
+        let at = |n: i64| TimeCursor { ts_us: n, tie: 0 };
+        let mut rows = vec![3, 2, 1];
+        assert_eq!(page_end(&mut rows, 2, |r| at(*r)), Some(at(2).to_string()));
+        assert_eq!(rows, [3, 2]);
+        let mut rows = vec![3, 2];
+        assert_eq!(page_end(&mut rows, 2, |r| at(*r)), None);
+        assert_eq!(rows, [3, 2]);
+        assert_eq!(cursor_param(None).unwrap(), None);
+        assert_eq!(cursor_param(Some("")).unwrap(), None);
+        assert_eq!(cursor_param(Some("5.0")).unwrap(), Some(at(5)));
+        assert_eq!(
+            cursor_param(Some("x")).unwrap_err().field.as_deref(),
+            Some("cursor")
+        );
+    }
 
     #[test]
     fn answers_carry_no_hash() {

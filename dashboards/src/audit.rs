@@ -100,10 +100,7 @@ pub async fn list(
             .filter(|n| (1..=10_000).contains(n))
             .ok_or_else(|| ApiError::invalid("limit", format!("{s:?} must be 1 to 10000")))?,
     };
-    let after = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => Some(crate::answer::parse_cursor(c)?),
-        None => None,
-    };
+    let after = crate::answer::cursor_param(p.cursor.as_deref())?;
     let action = p.action.filter(|a| !a.is_empty());
     if let Some(a) = &action {
         // Actions are dotted words (`login.failed`, `key.create`).
@@ -131,13 +128,7 @@ pub async fn list(
         after,
     )
     .await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| r.cursor.to_string())
-    } else {
-        None
-    };
+    let next_cursor = crate::answer::page_end(&mut rows, limit, |r| r.cursor);
     Ok(Json(AuditPage {
         next_cursor,
         items: rows
