@@ -542,9 +542,9 @@ fn line<DB: DrawingBackend>(area: &Area<DB>, c: &Chart, look: Look) -> Result<()
     Ok(())
 }
 
-fn stacked_bar<DB: DrawingBackend>(area: &Area<DB>, c: &Chart, look: Look) -> Result<()> {
-    let n = c.x_labels.len();
-    let totals: Vec<f64> = (0..n)
+/// Each of the first `n` x positions' total of the series stacked there (negatives as 0).
+fn stacked_totals(c: &Chart, n: usize) -> Vec<f64> {
+    (0..n)
         .map(|i| {
             c.series
                 .iter()
@@ -552,7 +552,12 @@ fn stacked_bar<DB: DrawingBackend>(area: &Area<DB>, c: &Chart, look: Look) -> Re
                 .map(|v| v.max(0.0))
                 .sum()
         })
-        .collect();
+        .collect()
+}
+
+fn stacked_bar<DB: DrawingBackend>(area: &Area<DB>, c: &Chart, look: Look) -> Result<()> {
+    let n = c.x_labels.len();
+    let totals = stacked_totals(c, n);
     let top = nice_ceil(totals.iter().copied().fold(0.0, f64::max));
     let mut cc = time_axes(area, c, top, look)?;
     let colors = palette::for_series(&c.series.iter().map(|s| &s.name).collect::<Vec<_>>());
@@ -597,15 +602,7 @@ fn horizontal_bar<DB: DrawingBackend>(area: &Area<DB>, c: &Chart, look: Look) ->
     } else {
         (all, 0)
     };
-    let totals: Vec<f64> = (0..shown)
-        .map(|i| {
-            c.series
-                .iter()
-                .filter_map(|s| value(s, i))
-                .map(|v| v.max(0.0))
-                .sum()
-        })
-        .collect();
+    let totals = stacked_totals(c, shown);
     // Room right of the longest bar for its figure.
     let top = nice_ceil(totals.iter().copied().fold(0.0, f64::max) * 1.12);
 
