@@ -67,19 +67,29 @@ async fn gateway_restarted_with_records_in_its_spool_delivers_them_once() {
     let n = 500;
     let statuses = drive(&site.url(""), &["/api/ok"], n, 4, Duration::ZERO).await;
     assert_eq!(statuses.get(&200), Some(&n));
+    let spool = site.dir.path().join("data/spool");
+    let spooled = || {
+        std::fs::read_dir(&spool)
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".zst"))
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
+    // Wait for the shipper to find the collector away and spool (a loaded CI machine can
+    // take a while), then a little more for the rest of the batches.
+    for _ in 0..100 {
+        if spooled() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
     gateway.kill();
-    let spooled = std::fs::read_dir(site.dir.path().join("data/spool"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".zst")
-        })
-        .count();
-    assert!(spooled > 0, "no spool files");
+    assert!(spooled() > 0, "no spool files");
     let _collector = site.start("collector").await;
     let _gateway = site.start("gateway").await;
     eventually(&store, COUNT, n as u64, 60).await;
