@@ -73,6 +73,11 @@ pub struct JwtSection {
     pub client_claim: String,
     /// Clock skew allowed on `exp` and `nbf`, in seconds.
     pub leeway_secs: u64,
+    /// When set, a token's `iss` must equal it (else 401 `invalid_credentials`); empty: not
+    /// checked.
+    pub issuer: String,
+    /// When set, a token's `aud` (a string or an array) must hold it; empty: not checked.
+    pub audience: String,
 }
 
 impl Default for JwtSection {
@@ -82,6 +87,8 @@ impl Default for JwtSection {
             rs256_public_keys: Vec::new(),
             client_claim: "sub".into(),
             leeway_secs: 30,
+            issuer: String::new(),
+            audience: String::new(),
         }
     }
 }
@@ -102,8 +109,16 @@ pub struct ClickHouseSection {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct GatewaySection {
-    /// Address the proxy listens on.
+    /// Address the proxy listens on; it routes every path.
     pub listen: String,
+    /// Address of the gateway's own `/healthz`, `/readyz` and `/metrics`.
+    pub admin_listen: String,
+    /// Client connections open at once on the proxy port; more are closed as they are
+    /// accepted.
+    pub max_connections: usize,
+    /// Time a client has to send a request head (and longest idle keep-alive), in
+    /// milliseconds, on the proxy and admin ports; then the connection is closed.
+    pub header_read_timeout_ms: u64,
     /// Where call records and node samples are shipped.
     pub collector_url: String,
     /// Largest spool on disk while the collector is away, in MiB.
@@ -112,6 +127,9 @@ pub struct GatewaySection {
     pub queue_capacity: usize,
     /// Records per shipped batch.
     pub batch_max_records: usize,
+    /// Bytes of uncompressed NDJSON per shipped batch at most (at least 1 MiB); keep it below
+    /// the collector's `max_body_mb`.
+    pub batch_max_bytes: usize,
     /// A batch is shipped at least this often, in milliseconds.
     pub flush_interval_ms: u64,
     /// Node sampling interval, in seconds.
@@ -147,6 +165,11 @@ pub struct CollectorSection {
     pub insert_max_rows: usize,
     /// An INSERT round waits at most this long to fill, in milliseconds.
     pub insert_period_ms: u64,
+    /// Connections open at once on this port; more are closed as they are accepted.
+    pub max_connections: usize,
+    /// Time a client has to send a request head (and longest idle keep-alive), in
+    /// milliseconds; then the connection is closed.
+    pub header_read_timeout_ms: u64,
 }
 
 /// The reports role: scheduled report mail (and retention, see `[retention]`), and the charts
@@ -156,6 +179,11 @@ pub struct CollectorSection {
 pub struct ReportsSection {
     /// Address of the role's HTTP port (health and metrics).
     pub listen: String,
+    /// Connections open at once on this port; more are closed as they are accepted.
+    pub max_connections: usize,
+    /// Time a client has to send a request head (and longest idle keep-alive), in
+    /// milliseconds; then the connection is closed.
+    pub header_read_timeout_ms: u64,
     /// How often report subscriptions are re-read (when changed) and the sending lease
     /// renewed, in milliseconds.
     pub poll_ms: u64,
@@ -179,6 +207,8 @@ impl Default for ReportsSection {
     fn default() -> Self {
         ReportsSection {
             listen: "127.0.0.1:8093".into(),
+            max_connections: 1_000,
+            header_read_timeout_ms: 10_000,
             poll_ms: 5_000,
             lease_ttl_ms: 15_000,
             retries: 3,
@@ -219,8 +249,13 @@ impl Default for RetentionSection {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlerterSection {
-    /// Address of the role's HTTP port (health and metrics).
+    /// Address of the role's HTTP port (health, metrics and test-sends).
     pub listen: String,
+    /// Connections open at once on this port; more are closed as they are accepted.
+    pub max_connections: usize,
+    /// Time a client has to send a request head (and longest idle keep-alive), in
+    /// milliseconds; then the connection is closed.
+    pub header_read_timeout_ms: u64,
     /// How often rules are evaluated, in milliseconds.
     pub eval_interval_ms: u64,
     /// How long the sending lease lasts unrenewed, in milliseconds (more than twice the
@@ -302,6 +337,8 @@ impl Default for AlerterSection {
     fn default() -> Self {
         AlerterSection {
             listen: "127.0.0.1:8092".into(),
+            max_connections: 1_000,
+            header_read_timeout_ms: 10_000,
             eval_interval_ms: 5_000,
             lease_ttl_ms: 15_000,
             link_base: String::new(),
@@ -319,6 +356,11 @@ impl Default for AlerterSection {
 pub struct DashboardsSection {
     /// Address of the web UI and admin API.
     pub listen: String,
+    /// Connections open at once on this port; more are closed as they are accepted.
+    pub max_connections: usize,
+    /// Time a client has to send a request head (and longest idle keep-alive), in
+    /// milliseconds; then the connection is closed.
+    pub header_read_timeout_ms: u64,
     /// Mark the session cookie `Secure` (set it when users reach the UI over HTTPS).
     pub secure_cookies: bool,
     /// How long a login lasts, in hours.
@@ -331,6 +373,8 @@ impl Default for DashboardsSection {
     fn default() -> Self {
         DashboardsSection {
             listen: "127.0.0.1:8090".into(),
+            max_connections: 10_000,
+            header_read_timeout_ms: 10_000,
             secure_cookies: false,
             session_hours: 12,
             alerter_url: "http://127.0.0.1:8092".into(),
@@ -391,10 +435,14 @@ impl Default for GatewaySection {
     fn default() -> Self {
         GatewaySection {
             listen: "127.0.0.1:8080".into(),
+            admin_listen: "127.0.0.1:8081".into(),
+            max_connections: 10_000,
+            header_read_timeout_ms: 10_000,
             collector_url: "http://127.0.0.1:8091".into(),
             spool_max_mb: 1024,
             queue_capacity: 100_000,
             batch_max_records: 5_000,
+            batch_max_bytes: 8 << 20,
             flush_interval_ms: 1_000,
             sample_interval_secs: 10,
             upstream_connect_timeout_ms: 3_000,
@@ -417,6 +465,8 @@ impl Default for CollectorSection {
             max_body_mb: 32,
             insert_max_rows: 500_000,
             insert_period_ms: 1_000,
+            max_connections: 10_000,
+            header_read_timeout_ms: 10_000,
         }
     }
 }
@@ -431,6 +481,12 @@ pub struct Config {
     pub gateway: gatewatch_gateway::GatewayConfig,
     pub collector: gatewatch_collector::CollectorConfig,
     pub dashboards_listen: SocketAddr,
+    /// `[dashboards] max_connections`, `header_read_timeout_ms`.
+    pub dashboards_limits: gatewatch_listen::Limits,
+    /// `[alerter] max_connections`, `header_read_timeout_ms`.
+    pub alerter_limits: gatewatch_listen::Limits,
+    /// `[reports] max_connections`, `header_read_timeout_ms`.
+    pub reports_limits: gatewatch_listen::Limits,
     pub dashboards_secure_cookies: bool,
     pub dashboards_session_ttl: Duration,
     /// `[dashboards] alerter_url`, without a trailing slash.
@@ -604,6 +660,17 @@ impl FileConfig {
             g.collector_url.trim_end_matches('/').to_string(),
             self.data_dir.join("spool"),
         );
+        gateway.admin_listen = listen_addr("gateway.admin_listen", &g.admin_listen)?;
+        let gl = limits("gateway", g.max_connections, g.header_read_timeout_ms)?;
+        gateway.max_connections = gl.max_connections;
+        gateway.header_read_timeout = gl.header_read_timeout;
+        if g.batch_max_bytes < gatewatch_gateway::MIN_BATCH_MAX_BYTES {
+            return Err(bad(
+                "gateway.batch_max_bytes",
+                "must be at least 1048576 (1 MiB)",
+            ));
+        }
+        gateway.batch_max_bytes = g.batch_max_bytes;
         gateway.spool_max_bytes = g.spool_max_mb << 20;
         gateway.queue_capacity = g.queue_capacity;
         gateway.batch_max_records = g.batch_max_records;
@@ -629,6 +696,20 @@ impl FileConfig {
         gateway.jwt = jwt_keys(&g.jwt)?;
         gateway.jwt_client_claim = g.jwt.client_claim.clone();
         gateway.jwt_leeway = Duration::from_secs(g.jwt.leeway_secs);
+        for (key, v) in [
+            ("gateway.jwt.issuer", &g.jwt.issuer),
+            ("gateway.jwt.audience", &g.jwt.audience),
+        ] {
+            // A value with edge spaces can never equal a claim someone meant.
+            if v.trim() != v || v.chars().any(char::is_control) {
+                return Err(bad(
+                    key,
+                    "must not have leading or trailing spaces or control characters",
+                ));
+            }
+        }
+        gateway.jwt_issuer = Some(g.jwt.issuer.clone()).filter(|s| !s.is_empty());
+        gateway.jwt_audience = Some(g.jwt.audience.clone()).filter(|s| !s.is_empty());
         let mut prefixes: Vec<&str> = self.routes.iter().map(|r| r.prefix.as_str()).collect();
         prefixes.sort();
         if let Some(w) = prefixes.windows(2).find(|w| w[0] == w[1]) {
@@ -641,7 +722,9 @@ impl FileConfig {
                 let field = match field.strip_prefix("jwt[") {
                     Some(_) => format!("gateway.jwt ({field})"),
                     None if field == "jwt_client_claim" => "gateway.jwt.client_claim".into(),
-                    None if field.starts_with("trusted_proxies") => format!("gateway.{field}"),
+                    None if field.starts_with("trusted_proxies") || field == "admin_listen" => {
+                        format!("gateway.{field}")
+                    }
                     None => field,
                 };
                 bad(field, message)
@@ -664,6 +747,7 @@ impl FileConfig {
         collector.max_decoded_bytes = (c.max_body_mb << 20).saturating_mul(8);
         collector.inserter.max_rows = c.insert_max_rows;
         collector.inserter.period = Duration::from_millis(c.insert_period_ms);
+        collector.limits = limits("collector", c.max_connections, c.header_read_timeout_ms)?;
 
         let compression = match self.clickhouse.compression.as_str() {
             "lz4" => gatewatch_store::WireCompression::Lz4,
@@ -761,6 +845,17 @@ impl FileConfig {
             gateway,
             collector,
             dashboards_listen: listen_addr("dashboards.listen", &self.dashboards.listen)?,
+            dashboards_limits: limits(
+                "dashboards",
+                self.dashboards.max_connections,
+                self.dashboards.header_read_timeout_ms,
+            )?,
+            alerter_limits: limits("alerter", a.max_connections, a.header_read_timeout_ms)?,
+            reports_limits: limits(
+                "reports",
+                self.reports.max_connections,
+                self.reports.header_read_timeout_ms,
+            )?,
             dashboards_secure_cookies: self.dashboards.secure_cookies,
             dashboards_session_ttl: Duration::from_secs(self.dashboards.session_hours * 3600),
             dashboards_alerter_url: alerter_url,
@@ -1022,6 +1117,26 @@ fn listen_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
     })
 }
 
+/// A role's `max_connections` and `header_read_timeout_ms`, checked.
+fn limits(
+    section: &str,
+    max_connections: usize,
+    header_read_timeout_ms: u64,
+) -> Result<gatewatch_listen::Limits, ConfigError> {
+    positive(
+        &format!("{section}.max_connections"),
+        max_connections as u64,
+    )?;
+    positive(
+        &format!("{section}.header_read_timeout_ms"),
+        header_read_timeout_ms,
+    )?;
+    Ok(gatewatch_listen::Limits {
+        max_connections,
+        header_read_timeout: Duration::from_millis(header_read_timeout_ms),
+    })
+}
+
 fn positive(key: &str, v: u64) -> Result<(), ConfigError> {
     if v == 0 {
         Err(bad(key, "must be greater than 0"))
@@ -1155,6 +1270,27 @@ strip_prefix = true
                 "gateway.trusted_proxies[0]",
             ),
             ("[gateway]\nmax_inflight = 0", "gateway.max_inflight"),
+            ("[gateway]\nmax_connections = 0", "gateway.max_connections"),
+            (
+                "[gateway]\nheader_read_timeout_ms = 0",
+                "gateway.header_read_timeout_ms",
+            ),
+            ("[gateway]\nadmin_listen = \"x\"", "gateway.admin_listen"),
+            ("[gateway]\nbatch_max_bytes = 1000", "gateway.batch_max_bytes"),
+            (
+                "[gateway]\nadmin_listen = \"127.0.0.1:8080\"",
+                "gateway.admin_listen",
+            ),
+            ("[collector]\nmax_connections = 0", "collector.max_connections"),
+            (
+                "[dashboards]\nheader_read_timeout_ms = 0",
+                "dashboards.header_read_timeout_ms",
+            ),
+            ("[alerter]\nmax_connections = 0", "alerter.max_connections"),
+            (
+                "[reports]\nheader_read_timeout_ms = 0",
+                "reports.header_read_timeout_ms",
+            ),
             ("[gateway]\nquota_sync_ms = 0", "gateway.quota_sync_ms"),
             (
                 "[gateway.jwt]\nhs256_secrets = [\"short\"]",
@@ -1169,6 +1305,8 @@ strip_prefix = true
                 "gateway.jwt",
             ),
             ("[gateway.jwt]\nclient_claim = \"\"", "gateway.jwt.client_claim"),
+            ("[gateway.jwt]\nissuer = \" idp\"", "gateway.jwt.issuer"),
+            ("[gateway.jwt]\naudience = \"api\\n\"", "gateway.jwt.audience"),
             ("[security]\npeper = \"x\"", "unknown field `peper`"),
         ];
         for (text, want) in cases {
@@ -1176,9 +1314,14 @@ strip_prefix = true
             assert!(err.contains(want), "{text:?} → {err}");
         }
         let ok = from_str(
-            "timezone = \"Europe/Paris\"\n[gateway]\ntrusted_proxies = [\"192.0.2.0/24\"]\nmax_inflight = 8\n[gateway.jwt]\nhs256_secrets = [\"0123456789abcdef\"]\nclient_claim = \"azp\"",
+            "timezone = \"Europe/Paris\"\n[gateway]\ntrusted_proxies = [\"192.0.2.0/24\"]\nmax_inflight = 8\n[gateway.jwt]\nhs256_secrets = [\"0123456789abcdef\"]\nclient_claim = \"azp\"\nissuer = \"https://idp.example\"",
         )
         .unwrap();
+        assert_eq!(
+            ok.gateway.jwt_issuer.as_deref(),
+            Some("https://idp.example")
+        );
+        assert_eq!(ok.gateway.jwt_audience, None);
         assert_eq!(ok.gateway.gate.max_inflight, 8);
         assert_eq!(ok.gateway.jwt.len(), 1);
         assert_eq!(ok.gateway.jwt_client_claim, "azp");

@@ -372,6 +372,10 @@ pub fn announce(config: &Config, up: &DemoUpstream, key: &str) {
         "                     orders are POSTed to /shop/orders with a card number the gateway masks"
     );
     println!(
+        "  gateway metrics    curl -s http://{}/metrics  (the gateway's admin port)",
+        config.gateway.admin_listen
+    );
+    println!(
         "  collector metrics  curl -s http://{}/metrics",
         config.collector.listen
     );

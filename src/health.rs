@@ -5,7 +5,6 @@
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -19,40 +18,43 @@ const BODY_MAX: usize = 16 * 1024;
 pub type ExtraMetrics = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// Serves the health endpoints of `role` until `shutdown`, with the role's own metrics
-/// appended to `/metrics` and, on the alerter's port, its test-send.
+/// appended to `/metrics` and, on the alerter's port, its test-send; under `limits` (the
+/// role's `max_connections` and `header_read_timeout_ms`, see `gatewatch_listen`).
 pub async fn serve_with(
     role: &'static str,
     listener: tokio::net::TcpListener,
+    limits: gatewatch_listen::Limits,
     shutdown: impl std::future::Future<Output = ()>,
     extra: Option<ExtraMetrics>,
     test_send: Option<TestSend>,
 ) -> anyhow::Result<()> {
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, _) = tokio::select! {
-            a = listener.accept() => a?,
-            _ = &mut shutdown => return Ok(()),
-        };
+    let make = move |_peer| {
         let extra = extra.clone();
         let test_send = test_send.clone();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let extra = extra.clone();
-                let test_send = test_send.clone();
-                async move {
-                    Ok::<_, Infallible>(match test_send {
-                        Some(t) if req.uri().path() == "/v1/test-send" => {
-                            test_send_answer(&t, req).await
-                        }
-                        _ => answer(role, req.uri().path(), extra.as_ref()),
-                    })
-                }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
-        });
-    }
+        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let extra = extra.clone();
+            let test_send = test_send.clone();
+            async move {
+                Ok::<_, Infallible>(match test_send {
+                    Some(t) if req.uri().path() == "/v1/test-send" => {
+                        test_send_answer(&t, req).await
+                    }
+                    _ => answer(role, req.uri().path(), extra.as_ref()),
+                })
+            }
+        })
+    };
+    gatewatch_listen::serve(
+        role,
+        listener,
+        limits,
+        Arc::default(),
+        make,
+        shutdown,
+        std::time::Duration::from_secs(5),
+    )
+    .await;
+    Ok(())
 }
 
 async fn test_send_answer(

@@ -158,6 +158,7 @@ pub async fn alerter(config: Config) -> anyhow::Result<()> {
     let served = crate::health::serve_with(
         "alerter",
         listener,
+        config.alerter_limits,
         shutdown_signal(),
         Some(metrics_of(metrics)),
         Some(test_send),
@@ -217,6 +218,7 @@ pub async fn reports(config: Config) -> anyhow::Result<()> {
     let served = crate::health::serve_with(
         "reports",
         listener,
+        config.reports_limits,
         shutdown_signal(),
         Some(report_metrics(metrics)),
         None,
@@ -243,6 +245,7 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
     d.node_silent_after = config.gateway.sample_interval * 3;
     d.alert_link_base = config.alerter_link_base.clone();
     d.alert_language = config.alerter_language;
+    d.limits = config.dashboards_limits;
     Ok(d)
 }
 
@@ -369,16 +372,18 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let scheduler = report_scheduler(&config, &store)?;
     let scheduler_metrics = scheduler.metrics();
     let report_mail = tokio::spawn(scheduler.run(stopped(&stop_rest)));
-    for (role, addr, extra, test_send) in [
+    for (role, addr, limits, extra, test_send) in [
         (
             "alerter",
             config.alerter_listen,
+            config.alerter_limits,
             Some(metrics_of(alerter_metrics)),
             Some(test_send),
         ),
         (
             "reports",
             config.reports_listen,
+            config.reports_limits,
             Some(report_metrics(scheduler_metrics)),
             None,
         ),
@@ -390,6 +395,7 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
         others.push(tokio::spawn(crate::health::serve_with(
             role,
             listener,
+            limits,
             stopped(&stop_rest),
             extra,
             test_send,

@@ -84,6 +84,9 @@ pub struct CollectorConfig {
     /// Largest request body accepted once decompressed.
     pub max_decoded_bytes: usize,
     pub inserter: InserterConfig,
+    /// Connection cap and read-header timeout of the ingest port (`[collector]
+    /// max_connections`, `header_read_timeout_ms`; see `gatewatch_listen`).
+    pub limits: gatewatch_listen::Limits,
 }
 
 impl CollectorConfig {
@@ -94,6 +97,7 @@ impl CollectorConfig {
             wal: WalConfig::new(wal_dir),
             max_body_bytes: 32 << 20,
             max_decoded_bytes: 256 << 20,
+            limits: gatewatch_listen::Limits::default(),
             inserter: InserterConfig {
                 max_rows: 500_000,
                 period: Duration::from_secs(1),
@@ -106,6 +110,7 @@ impl CollectorConfig {
 /// A collector bound to its port, not yet serving.
 pub struct Running {
     listener: tokio::net::TcpListener,
+    limits: gatewatch_listen::Limits,
     app: axum::Router,
     inserter: inserter::Inserter,
     local_addr: SocketAddr,
@@ -146,6 +151,7 @@ pub async fn bind(config: CollectorConfig, store: Store) -> Result<Running, Erro
     };
     Ok(Running {
         listener,
+        limits: config.limits,
         app: ingest::router(state),
         inserter,
         local_addr,
@@ -165,13 +171,20 @@ impl Running {
     ) -> Result<(), Error> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let inserter = tokio::spawn(self.inserter.run(stop_rx));
-        let served = axum::serve(self.listener, self.app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(Error::Serve);
+        // Open requests get up to 10 s to finish once `shutdown` resolves.
+        gatewatch_listen::serve_axum(
+            "collector",
+            self.listener,
+            self.limits,
+            Arc::default(),
+            self.app,
+            shutdown,
+            Duration::from_secs(10),
+        )
+        .await;
         let _ = stop_tx.send(true);
         let _ = inserter.await;
-        served
+        Ok(())
     }
 }
 

@@ -87,6 +87,9 @@ pub struct DashboardsConfig {
     /// their own: alert-rule previews render with them, as the alerter would.
     pub alert_link_base: String,
     pub alert_language: gatewatch_model::alert::Lang,
+    /// Connection cap and read-header timeout of the port (`[dashboards] max_connections`,
+    /// `header_read_timeout_ms`; see `gatewatch_listen`).
+    pub limits: gatewatch_listen::Limits,
 }
 
 impl std::fmt::Debug for DashboardsConfig {
@@ -101,6 +104,7 @@ impl std::fmt::Debug for DashboardsConfig {
             .field("node_silent_after", &self.node_silent_after)
             .field("alert_link_base", &self.alert_link_base)
             .field("alert_language", &self.alert_language)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -117,6 +121,7 @@ impl DashboardsConfig {
             node_silent_after: Duration::from_secs(30),
             alert_link_base: String::new(),
             alert_language: gatewatch_model::alert::Lang::ZhTw,
+            limits: gatewatch_listen::Limits::default(),
         }
     }
 }
@@ -339,14 +344,19 @@ impl Running {
             let _ = rx.wait_for(|s| *s).await;
         }));
         let app = router(self.state.clone());
-        let result = axum::serve(
+        // Handlers read the peer address (`ConnectInfo<SocketAddr>`) for lockout and audit.
+        gatewatch_listen::serve_axum(
+            "dashboards",
             self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            self.state.config.limits,
+            Arc::default(),
+            app,
+            shutdown,
+            Duration::from_secs(10),
         )
-        .with_graceful_shutdown(shutdown)
         .await;
         let _ = stop_tx.send(true);
         let _ = poller.await;
-        result.map_err(|e| Error::Other(format!("serving: {e}")))
+        Ok(())
     }
 }

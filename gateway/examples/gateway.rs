@@ -8,7 +8,7 @@
 //! Something to proxy to, in another terminal: `python3 -m http.server 8000`. Then:
 //!
 //! ```text
-//! curl -s http://127.0.0.1:8080/metrics | grep gatewatch_gateway_requests_total
+//! curl -s http://127.0.0.1:8081/metrics | grep gatewatch_gateway_requests_total
 //! curl -si -H 'X-Request-Id: hello-1' 'http://127.0.0.1:8080/demo/?x=1'
 //! ```
 

@@ -25,6 +25,14 @@ pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 1 << 30;
 pub const DEFAULT_QUEUE_CAPACITY: usize = 100_000;
 /// Default largest batch.
 pub const DEFAULT_BATCH_MAX_RECORDS: usize = 5_000;
+/// The default address of the gateway's own `/healthz`, `/readyz` and `/metrics`.
+pub const DEFAULT_ADMIN_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8081);
+/// Default largest batch in bytes of uncompressed NDJSON: 8 MiB, a quarter of the
+/// collector's default `max_body_mb` (32) even if nothing compressed.
+pub const DEFAULT_BATCH_MAX_BYTES: usize = 8 << 20;
+/// Smallest `batch_max_bytes` allowed: a record at its caps (see the crate doc) must fit.
+pub const MIN_BATCH_MAX_BYTES: usize = 1 << 20;
 
 /// Everything a gateway needs to run. Build it with [`GatewayConfig::new`] and change the
 /// fields that differ from the defaults.
@@ -33,6 +41,16 @@ pub const DEFAULT_BATCH_MAX_RECORDS: usize = 5_000;
 pub struct GatewayConfig {
     /// Address the proxy listens on (default `127.0.0.1:8080`; port 0 picks a free port).
     pub listen: SocketAddr,
+    /// Address of the gateway's own `/healthz`, `/readyz` and `/metrics` (default
+    /// `127.0.0.1:8081`; port 0 picks a free port). Never on the proxy port, which routes
+    /// every path.
+    pub admin_listen: SocketAddr,
+    /// Client connections open at once on the proxy port; more are closed as they are
+    /// accepted (default 10 000; see `gatewatch_listen`).
+    pub max_connections: usize,
+    /// Time a client has to send a request head, on the proxy and the admin port; also how
+    /// long a kept-alive connection may sit idle (default 10 s).
+    pub header_read_timeout: Duration,
     /// Node name written into every record and sample (the binary passes the host name).
     pub node: String,
     /// The file's APIs, routed as `{prefix}/**` (the most specific pattern wins, so the
@@ -49,6 +67,9 @@ pub struct GatewayConfig {
     pub queue_capacity: usize,
     /// Most records in one batch.
     pub batch_max_records: usize,
+    /// Most bytes of uncompressed NDJSON in one batch (default 8 MiB, at least 1 MiB); keep it
+    /// below the collector's `max_body_mb` (what is sent is compressed, so well below).
+    pub batch_max_bytes: usize,
     /// A batch is sent at least this often when records are waiting.
     pub flush_interval: Duration,
     /// Node sampling period; `Duration::ZERO` turns the sampler off.
@@ -81,6 +102,11 @@ pub struct GatewayConfig {
     pub jwt_client_claim: String,
     /// Clock skew allowed on a JWT's `exp` and `nbf` (default 30 s).
     pub jwt_leeway: Duration,
+    /// When set, a JWT's `iss` must equal it (else 401 `invalid_credentials`).
+    pub jwt_issuer: Option<String>,
+    /// When set, a JWT's `aud` (a string or an array) must hold it (else 401
+    /// `invalid_credentials`).
+    pub jwt_audience: Option<String>,
     /// Site zone: validity dates, service hours and quota windows of clients without their own.
     pub timezone: chrono_tz::Tz,
     /// Proxies (CIDR blocks) whose `X-Forwarded-For` is believed for the client's address;
@@ -102,6 +128,9 @@ impl GatewayConfig {
     ) -> GatewayConfig {
         GatewayConfig {
             listen,
+            admin_listen: DEFAULT_ADMIN_LISTEN,
+            max_connections: gatewatch_listen::DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: gatewatch_listen::DEFAULT_HEADER_READ_TIMEOUT,
             node: node.into(),
             routes: Vec::new(),
             collector_url: collector_url.into(),
@@ -109,6 +138,7 @@ impl GatewayConfig {
             spool_max_bytes: DEFAULT_SPOOL_MAX_BYTES,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             batch_max_records: DEFAULT_BATCH_MAX_RECORDS,
+            batch_max_bytes: DEFAULT_BATCH_MAX_BYTES,
             flush_interval: Duration::from_secs(1),
             sample_interval: Duration::from_secs(10),
             upstream_connect_timeout: Duration::from_secs(3),
@@ -122,6 +152,8 @@ impl GatewayConfig {
             jwt: Vec::new(),
             jwt_client_claim: "sub".into(),
             jwt_leeway: Duration::from_secs(30),
+            jwt_issuer: None,
+            jwt_audience: None,
             timezone: chrono_tz::Asia::Taipei,
             trusted_proxies: Vec::new(),
             gate: GateConfig::default(),
@@ -147,11 +179,27 @@ impl GatewayConfig {
         if self.batch_max_records == 0 {
             return Err(Error::config("batch_max_records", "must be at least 1"));
         }
+        if self.batch_max_bytes < MIN_BATCH_MAX_BYTES {
+            return Err(Error::config(
+                "batch_max_bytes",
+                format!("must be at least {MIN_BATCH_MAX_BYTES} (1 MiB)"),
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(Error::config("max_connections", "must be at least 1"));
+        }
+        if self.admin_listen == self.listen && self.listen.port() != 0 {
+            return Err(Error::config(
+                "admin_listen",
+                format!("must differ from listen ({})", self.listen),
+            ));
+        }
         for (field, d) in [
             ("flush_interval", self.flush_interval),
             ("upstream_connect_timeout", self.upstream_connect_timeout),
             ("upstream_timeout", self.upstream_timeout),
             ("collector_timeout", self.collector_timeout),
+            ("header_read_timeout", self.header_read_timeout),
         ] {
             if d.is_zero() {
                 return Err(Error::config(field, "must be longer than zero"));
@@ -171,7 +219,8 @@ impl GatewayConfig {
             );
         }
         let jwt = JwtVerifier::new(&self.jwt, &self.jwt_client_claim, self.jwt_leeway)
-            .map_err(|(field, message)| Error::config(field, message))?;
+            .map_err(|(field, message)| Error::config(field, message))?
+            .with_issuer_audience(self.jwt_issuer.as_deref(), self.jwt_audience.as_deref());
         let base = self.collector_url.trim_end_matches('/');
         let records_uri = collector_uri(base, "/v1/records")?;
         let samples_uri = collector_uri(base, "/v1/node-samples")?;
@@ -309,6 +358,27 @@ mod tests {
         assert_eq!(
             message(&c),
             "invalid gateway configuration: 'batch_max_records' must be at least 1"
+        );
+
+        let mut c = config();
+        c.batch_max_bytes = 1000;
+        assert_eq!(
+            message(&c),
+            "invalid gateway configuration: 'batch_max_bytes' must be at least 1048576 (1 MiB)"
+        );
+
+        let mut c = config();
+        c.admin_listen = c.listen;
+        assert_eq!(
+            message(&c),
+            "invalid gateway configuration: 'admin_listen' must differ from listen (127.0.0.1:8080)"
+        );
+
+        let mut c = config();
+        c.header_read_timeout = Duration::ZERO;
+        assert_eq!(
+            message(&c),
+            "invalid gateway configuration: 'header_read_timeout' must be longer than zero"
         );
 
         let mut c = config();

@@ -3,8 +3,9 @@
 //!
 //! # Running one
 //!
-//! [`bind`] opens the spool and the listener, starts everything and returns a [`Running`]
-//! gateway whose [`Running::local_addr`] is the bound address (listen on port 0 in tests);
+//! [`bind`] opens the spool and the listeners, starts everything and returns a [`Running`]
+//! gateway whose [`Running::local_addr`] is the bound proxy address and
+//! [`Running::admin_addr`] the admin port's (listen on port 0 in tests);
 //! [`Running::wait`] returns once the `shutdown` future has resolved and the gateway has
 //! drained. [`run`] is both in one call.
 //!
@@ -31,9 +32,7 @@
 //!
 //! ```mermaid
 //! flowchart LR
-//!     A[request head] --> R{reserved path?}
-//!     R -- yes --> S[answer: healthz / readyz / metrics]
-//!     R -- no --> C[open Call: call id, request id]
+//!     A[request head] --> C[open Call: call id, request id]
 //!     C --> M{route: most specific pattern + method}
 //!     M -- none --> E404[404 no_route]
 //!     M -- path, not method --> E405[405 no_route + Allow]
@@ -124,6 +123,14 @@
 //!   the call id (a UUIDv7) is used; it goes upstream and back to the client on every
 //!   response, the gateway's errors included.
 //!
+//! # What a record holds at most
+//!
+//! Nothing vanishes for being big: the recorded path is cut at 2 KiB, the query at 4 KiB, the
+//! user agent at 512 B, the error text at 4 KiB, each captured header value at 1 KiB (names at
+//! 256 B) and the captured headers at 64 each way; a cut value ends with `…` and the record
+//! lists what was cut in `truncated` (`["path","query",…]`). Captured bodies keep their own
+//! cut (`max_bytes`, at most 64 KiB). See `caps.rs`.
+//!
 //! # Access
 //!
 //! Right after routing, the access phase (`src/access/`) decides whether the call goes on.
@@ -182,25 +189,39 @@
 //! gateway starting while ClickHouse is down enforces the same access. The pepper
 //! ([`GatewayConfig::pepper`]) must be the one the admin API hashed the keys under.
 //!
-//! # Reserved paths
+//! # Listeners
 //!
-//! Answered by the gateway itself on its listener, for any route table, and not recorded:
+//! The proxy port (`listen`) routes **every** path: `/metrics` or `/healthz` there is an API's
+//! like any other (or a 404 `no_route`). Both it and the admin port run the accept loop of
+//! `gatewatch_listen`: a client must send a whole request head within `header_read_timeout`
+//! (default 10 s; also the idle limit of a kept-alive connection), or the connection is
+//! closed; past `max_connections` open connections (default 10 000 on the proxy port, 256 on
+//! the admin port), a new one is closed as it is accepted and counted in
+//! `gatewatch_gateway_connections_refused_total` (`…_connections_open` is the gauge).
+//!
+//! # The admin port
+//!
+//! Answered by the gateway itself on `admin_listen` (default `127.0.0.1:8081`; keep it off
+//! public networks), not recorded; other paths get 404:
 //!
 //! | path | answer |
 //! | --- | --- |
 //! | `GET /healthz` | 200 `ok` while the process serves |
 //! | `GET /readyz` | 200 `ready`; 503 while the spool refuses batches (size cap reached or disk failing), i.e. records are being dropped |
-//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_samples_shipped_total`, `…_samples_dropped_total`; per API and upstream `…_upstream_healthy{api,upstream}` (1 in, 0 out), `…_upstream_in_flight{api,upstream}`, `…_upstream_ejections_total{api,upstream,kind="active"\|"passive"}` (all prefixed `gatewatch_gateway_`) |
+//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_connections_open`, `…_connections_refused_total`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_batches_split_total`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_samples_shipped_total`, `…_samples_dropped_total`; per API and upstream `…_upstream_healthy{api,upstream}` (1 in, 0 out), `…_upstream_in_flight{api,upstream}`, `…_upstream_ejections_total{api,upstream,kind="active"\|"passive"}` (all prefixed `gatewatch_gateway_`) |
 //!
 //! Other methods on these paths get 405.
 //!
 //! # Shipping and the spool
 //!
-//! Batches of up to `batch_max_records` (or whatever came in `flush_interval`) are NDJSON
-//! compressed with zstd and POSTed to `{collector_url}/v1/records` with
+//! Batches of up to `batch_max_records` (or whatever came in `flush_interval`), cut further at
+//! `batch_max_bytes` of NDJSON (default 8 MiB, below the collector's `max_body_mb` even
+//! uncompressed), are NDJSON compressed with zstd and POSTed to `{collector_url}/v1/records` with
 //! `Content-Encoding: zstd`, a fresh batch id in `x-gatewatch-batch-id` and, when the send may
-//! repeat an earlier one, `x-gatewatch-replay: 1`. 200/207 are final, 400/404/405/411/413/
-//! 415/422 are final refusals (counted, not resent), anything else or no answer means the
+//! repeat an earlier one, `x-gatewatch-replay: 1`. 200/207 are final, 400/404/405/411/415/422
+//! are final refusals (counted, not resent); 413 (too large) splits the batch in halves that
+//! are sent next, again down to single records (a single record refused so is dropped,
+//! `records_dropped_total{reason="too_large"}`); anything else or no answer means the
 //! collector is away: batches then go to the spool and are replayed, oldest first, when it is
 //! back. Node samples take the same way to `/v1/node-samples`.
 //!
@@ -226,7 +247,9 @@
 //! ```
 
 mod access;
+mod admin;
 mod body;
+mod caps;
 mod capture;
 mod config;
 mod config_source;
@@ -249,26 +272,24 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tracing::info;
 
 #[doc(no_inline)]
 pub use gatewatch_model::CallRecord;
 
 pub use access::auth::JwtKey;
 pub use access::priority::GateConfig;
+pub use admin::ADMIN_PATHS;
 pub use config::{
-    GatewayConfig, RouteConfig, DEFAULT_BATCH_MAX_RECORDS, DEFAULT_LISTEN, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_SPOOL_MAX_BYTES,
+    GatewayConfig, RouteConfig, DEFAULT_ADMIN_LISTEN, DEFAULT_BATCH_MAX_BYTES,
+    DEFAULT_BATCH_MAX_RECORDS, DEFAULT_LISTEN, DEFAULT_QUEUE_CAPACITY, DEFAULT_SPOOL_MAX_BYTES,
+    MIN_BATCH_MAX_BYTES,
 };
 pub use error::{Error, Result};
-pub use proxy::RESERVED_PATHS;
 pub use spool::CORRUPT_DIR;
 
 /// Batches in flight between the batcher/sampler and the sender.
@@ -278,6 +299,7 @@ const BATCH_CHANNEL: usize = 16;
 #[derive(Debug)]
 pub struct Running {
     local_addr: SocketAddr,
+    admin_addr: SocketAddr,
     task: JoinHandle<Result<()>>,
 }
 
@@ -285,6 +307,12 @@ impl Running {
     /// The address the proxy listens on (the real port when `listen` had port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the admin port: `/healthz`, `/readyz`, `/metrics` (the real port when
+    /// `admin_listen` had port 0).
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
     }
 
     /// Waits until the gateway has shut down (after `shutdown` resolved) and drained.
@@ -328,6 +356,16 @@ pub async fn bind(
         addr: config.listen,
         source,
     })?;
+    let admin_listener = TcpListener::bind(config.admin_listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.admin_listen,
+            source,
+        })?;
+    let admin_addr = admin_listener.local_addr().map_err(|source| Error::Bind {
+        addr: config.admin_listen,
+        source,
+    })?;
 
     let node: Arc<str> = Arc::from(config.node.as_str());
     let (records_tx, records_rx) = mpsc::channel(config.queue_capacity);
@@ -344,7 +382,7 @@ pub async fn bind(
         records_rx,
         batch_tx.clone(),
         node.clone(),
-        config.batch_max_records,
+        (config.batch_max_records, config.batch_max_bytes),
         config.flush_interval,
         metrics.clone(),
         stop_rx.clone(),
@@ -409,10 +447,49 @@ pub async fn bind(
     });
     let source_task =
         source.map(|s| tokio::spawn(s.run(shared.clone(), revision, stop_rx.clone())));
-    info!(addr = %local_addr, node = %node, routes = config.routes.len(), "gateway listening");
+    info!(addr = %local_addr, admin = %admin_addr, node = %node, routes = config.routes.len(), "gateway listening");
     let drain = config.drain_timeout;
+    let limits = gatewatch_listen::Limits {
+        max_connections: config.max_connections,
+        header_read_timeout: config.header_read_timeout,
+    };
+    let proxy_stats = Arc::new(gatewatch_listen::Stats::default());
+    let admin_task = {
+        let limits = gatewatch_listen::Limits {
+            max_connections: admin::ADMIN_MAX_CONNECTIONS,
+            ..limits
+        };
+        let (shared, stats) = (shared.clone(), proxy_stats.clone());
+        let mut stop = stop_rx.clone();
+        tokio::spawn(gatewatch_listen::serve(
+            "gateway admin",
+            admin_listener,
+            limits,
+            Arc::default(),
+            move |_peer| {
+                let (shared, stats) = (shared.clone(), stats.clone());
+                service_fn(move |req| admin::handle(shared.clone(), stats.clone(), req))
+            },
+            async move { ship::stopped(&mut stop).await },
+            Duration::from_secs(1),
+        ))
+    };
     let task = tokio::spawn(async move {
-        serve(listener, shared, shutdown, drain).await;
+        let make = move |peer| {
+            let shared = shared.clone();
+            let client = proxy::Peer::new(peer);
+            service_fn(move |req| proxy::handle(shared.clone(), req, client.clone()))
+        };
+        gatewatch_listen::serve(
+            "gateway",
+            listener,
+            limits,
+            proxy_stats,
+            make,
+            shutdown,
+            drain,
+        )
+        .await;
         let _ = stop_tx.send(true);
         let mut failed = None;
         for (name, task) in [
@@ -421,6 +498,7 @@ pub async fn bind(
             ("batcher", Some(batcher)),
             ("sampler", sampler),
             ("shipper", Some(sender)),
+            ("admin port", Some(admin_task)),
         ] {
             if let Some(task) = task {
                 if let Err(e) = task.await {
@@ -434,7 +512,11 @@ pub async fn bind(
         info!("gateway stopped");
         failed.map_or(Ok(()), Err)
     });
-    Ok(Running { local_addr, task })
+    Ok(Running {
+        local_addr,
+        admin_addr,
+        task,
+    })
 }
 
 /// Runs a gateway until `shutdown` resolves, then drains it (see the crate doc).
@@ -443,59 +525,4 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     bind(config, shutdown).await?.wait().await
-}
-
-/// Accepts connections until `shutdown`; then waits up to `drain` for open ones to finish.
-async fn serve(
-    listener: TcpListener,
-    shared: Arc<proxy::Shared>,
-    shutdown: impl Future<Output = ()>,
-    drain: Duration,
-) {
-    let graceful = GracefulShutdown::new();
-    let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).keep_alive(true);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    // Small responses should leave at once, not wait for Nagle.
-                    let _ = stream.set_nodelay(true);
-                    let shared = shared.clone();
-                    let client = proxy::Peer::new(peer);
-                    let service = service_fn(move |req| {
-                        proxy::handle(shared.clone(), req, client.clone())
-                    });
-                    let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            debug!(%peer, error = %proxy::chain(&e), "client connection ended with an error");
-                        }
-                    });
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: pause rather than spin.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-    drop(listener);
-    info!(
-        connections = graceful.count(),
-        "shutting down: draining calls in flight"
-    );
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        warn!(
-            timeout_ms = drain.as_millis() as u64,
-            "calls still in flight after the drain timeout; their records may be lost"
-        );
-    }
 }

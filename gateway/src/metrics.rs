@@ -24,16 +24,20 @@ pub(crate) enum DropReason {
     Shutdown,
     /// The batch could not be encoded.
     Encode,
+    /// One record alone was over `batch_max_bytes`, or the collector refused it alone as too
+    /// large (413).
+    TooLarge,
 }
 
 impl DropReason {
-    const ALL: [DropReason; 6] = [
+    const ALL: [DropReason; 7] = [
         DropReason::QueueFull,
         DropReason::SpoolFull,
         DropReason::SpoolError,
         DropReason::Rejected,
         DropReason::Shutdown,
         DropReason::Encode,
+        DropReason::TooLarge,
     ];
 
     fn as_str(self) -> &'static str {
@@ -44,6 +48,7 @@ impl DropReason {
             DropReason::Rejected => "rejected",
             DropReason::Shutdown => "shutdown",
             DropReason::Encode => "encode",
+            DropReason::TooLarge => "too_large",
         }
     }
 }
@@ -67,6 +72,8 @@ pub(crate) struct Metrics {
     pub batches_partial: AtomicU64,
     /// Batches refused as bad (not resent).
     pub batches_rejected: AtomicU64,
+    /// Batches the collector refused as too large (413), split in halves and resent.
+    pub batches_split: AtomicU64,
     /// Sends that found the collector away (connection error, timeout, 5xx, 503).
     pub ship_errors: AtomicU64,
     /// Bytes of batch files in the spool (gauge).
@@ -203,6 +210,12 @@ impl Metrics {
                 v.load(Relaxed)
             );
         }
+        counter(
+            &mut out,
+            "gatewatch_gateway_batches_split_total",
+            "Batches the collector refused as too large (413), split in halves and sent again.",
+            self.batches_split.load(Relaxed),
+        );
         counter(
             &mut out,
             "gatewatch_gateway_ship_errors_total",

@@ -1,6 +1,7 @@
 //! The proxy's phases for one request, in order:
 //!
-//! 1. **reserved** — `/healthz`, `/readyz`, `/metrics` are answered here and not recorded;
+//! 1. (the gateway's own `/healthz`, `/readyz`, `/metrics` are on the admin port, see
+//!    [`crate::admin`]: every path here is routed);
 //! 2. **start** — a [`Call`] is opened: call id (UUIDv7 of the start time), request id;
 //! 3. **route** — the most specific path pattern whose API takes the method (see
 //!    [`crate::route`]); a path known only for other methods → 405 with `Allow`; none → 404,
@@ -18,14 +19,12 @@
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use gatewatch_model::Outcome;
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::sync::{mpsc, oneshot};
@@ -76,9 +75,6 @@ pub(crate) async fn handle(
     peer: Peer,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let start = Instant::now();
-    if let Some(resp) = reserved(&shared, &req) {
-        return Ok(resp);
-    }
     let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -401,59 +397,6 @@ pub(crate) fn json_error(
     );
     h.insert(X_REQUEST_ID.clone(), request_id.clone());
     resp
-}
-
-/// The paths the gateway answers on its own listener, never proxied and never recorded.
-pub const RESERVED_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
-
-fn reserved(shared: &Shared, req: &Request<Incoming>) -> Option<Response<ResponseBody>> {
-    let path = req.uri().path();
-    if !RESERVED_PATHS.contains(&path) {
-        return None;
-    }
-    let text = "text/plain; charset=utf-8";
-    let (status, content_type, body): (StatusCode, &'static str, Bytes) =
-        if !matches!(*req.method(), Method::GET | Method::HEAD) {
-            (
-                StatusCode::METHOD_NOT_ALLOWED,
-                text,
-                Bytes::from_static(b"use GET\n"),
-            )
-        } else if path == "/healthz" {
-            (StatusCode::OK, text, Bytes::from_static(b"ok\n"))
-        } else if path == "/readyz" {
-            if shared.metrics.spool_full.load(Ordering::Relaxed) {
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    text,
-                    Bytes::from_static(
-                        b"not ready: the spool is full, call records are being dropped\n",
-                    ),
-                )
-            } else {
-                (StatusCode::OK, text, Bytes::from_static(b"ready\n"))
-            }
-        } else {
-            let depth = shared.records.max_capacity() - shared.records.capacity();
-            let mut body =
-                shared
-                    .metrics
-                    .render(depth, shared.queue_capacity, shared.spool_max_bytes);
-            crate::upstream::render_metrics(shared.router.load().routes(), &mut body);
-            (
-                StatusCode::OK,
-                "text/plain; version=0.0.4; charset=utf-8",
-                Bytes::from(body),
-            )
-        };
-    let mut resp = Response::new(ResponseBody::full(body, None));
-    *resp.status_mut() = status;
-    let h: &mut HeaderMap = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if status == StatusCode::METHOD_NOT_ALLOWED {
-        h.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-    }
-    Some(resp)
 }
 
 /// An error and its sources on one line: hyper's top-level messages alone are vague.

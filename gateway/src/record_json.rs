@@ -102,6 +102,16 @@ fn write_record(m: &Masked<'_>, node: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"error\":");
         string(out, &m.error);
     }
+    if !m.truncated.is_empty() {
+        out.extend_from_slice(b",\"truncated\":[");
+        for (i, field) in m.truncated.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(out, field);
+        }
+        out.push(b']');
+    }
     out.push(b'}');
 }
 
@@ -387,7 +397,55 @@ mod tests {
         }
         e.capture = Some(caps);
         out.push(e);
+
+        // Over every cap (see `caps`): cut, and named in `truncated`.
+        let long_path = format!("/demo/{}", "p".repeat(3000));
+        let long_query = format!("token=abc&q={}", "é".repeat(3000));
+        let mut e = base(&format!("{long_path}?{long_query}"));
+        e.route = Some(demo.clone());
+        e.user_agent = Some(HeaderValue::from_str(&"u".repeat(600)).unwrap());
+        e.error = Cow::Owned("e".repeat(5000));
+        let mut caps = Captures::for_policy(&gatewatch_model::api::CapturePolicy::Headers).unwrap();
+        let mut req = HeaderMap::new();
+        for i in 0..70 {
+            req.insert(
+                http::header::HeaderName::from_bytes(format!("x-h{i}").as_bytes()).unwrap(),
+                HeaderValue::from_static("v"),
+            );
+        }
+        caps.request_headers = Some(req);
+        let mut resp = HeaderMap::new();
+        resp.insert("x-big", HeaderValue::from_str(&"b".repeat(2000)).unwrap());
+        caps.response_headers = Some(resp);
+        e.capture = Some(caps);
+        out.push(e);
         out
+    }
+
+    #[test]
+    fn a_record_over_its_caps_is_cut_and_flagged() {
+        let router = router();
+        let e = events(&router).pop().unwrap();
+        let r = e.into_record("gw-1");
+        assert_eq!(
+            r.truncated,
+            [
+                "path",
+                "query",
+                "user_agent",
+                "error",
+                "request_headers",
+                "response_headers"
+            ]
+        );
+        assert_eq!(r.path.len(), crate::caps::PATH_MAX);
+        assert!(r.path.starts_with("/demo/ppp") && r.path.ends_with(crate::caps::MARK));
+        assert!(r.query.len() <= crate::caps::QUERY_MAX);
+        assert!(r.query.starts_with("token=****&q=éé"), "{}", &r.query[..40]);
+        assert_eq!(r.user_agent.len(), crate::caps::USER_AGENT_MAX);
+        assert_eq!(r.error.len(), crate::caps::ERROR_MAX);
+        assert_eq!(r.request_headers.len(), crate::caps::HEADERS_MAX);
+        assert_eq!(r.response_headers[0].1.len(), crate::caps::HEADER_VALUE_MAX);
     }
 
     #[test]
@@ -413,10 +471,18 @@ mod tests {
             let batch = gatewatch_model::ndjson::decode_lines::<CallRecord>(&got);
             assert!(batch.errors.is_empty(), "{:?}", batch.errors);
         }
-        // The captures were exercised, masked.
-        let last = String::from_utf8(reference.last().unwrap().clone()).unwrap();
+        // The captures were exercised, masked (the event before the one over its caps).
+        let last = String::from_utf8(reference[reference.len() - 2].clone()).unwrap();
         assert!(last.contains("\"request_headers\":[["), "{last}");
         assert!(last.contains("\"response_body\":"), "{last}");
         assert!(!last.contains("gwk_secret"), "{last}");
+        let cut = String::from_utf8(reference.last().unwrap().clone()).unwrap();
+        assert!(
+            cut.trim_end().ends_with(
+                r#","truncated":["path","query","user_agent","error","request_headers","response_headers"]}"#
+            ),
+            "{}",
+            &cut[cut.len() - 200..]
+        );
     }
 }

@@ -27,6 +27,7 @@ use tracing::warn;
 use uuid::Uuid;
 
 use crate::body::BodyCount;
+use crate::caps;
 use crate::capture::{self, Captures};
 use crate::mask::Masker;
 use crate::metrics::DropReason;
@@ -78,6 +79,8 @@ pub(crate) struct Masked<'e> {
     pub error: Cow<'e, str>,
     /// Headers and bodies as captured (empty without a capture).
     pub captured: Captured,
+    /// The fields cut at their caps (see [`crate::caps`]), in record order.
+    pub truncated: Vec<&'static str>,
 }
 
 /// The captured parts of a record, masked.
@@ -99,27 +102,62 @@ impl CallEvent {
         if let Some(cap) = &self.capture {
             capture::fill(&mut captured, cap, &masker);
         }
+        // Masked first, then cut (see `caps`): no half of a secret is kept.
+        let mut truncated = Vec::new();
+        let path = caps::cap(
+            masker.path(self.uri.path()),
+            caps::PATH_MAX,
+            "path",
+            &mut truncated,
+        );
+        let query = self
+            .uri
+            .query()
+            .map(|q| masker.query(q))
+            .unwrap_or_default();
+        let query =
+            caps::cap(Cow::Owned(query), caps::QUERY_MAX, "query", &mut truncated).into_owned();
+        let user_agent = self
+            .user_agent
+            .as_ref()
+            .map_or(Cow::Borrowed(""), |v| masked_text(&masker, v));
+        let user_agent = caps::cap(
+            user_agent,
+            caps::USER_AGENT_MAX,
+            "user_agent",
+            &mut truncated,
+        );
+        // Error messages may quote the path or an upstream's words.
+        let error = caps::cap(
+            masker.text(&self.error),
+            caps::ERROR_MAX,
+            "error",
+            &mut truncated,
+        );
+        caps::cap_headers(
+            &mut captured.request_headers,
+            "request_headers",
+            &mut truncated,
+        );
+        caps::cap_headers(
+            &mut captured.response_headers,
+            "response_headers",
+            &mut truncated,
+        );
         Masked {
             ev: self,
-            path: masker.path(self.uri.path()),
+            path,
             // Client-supplied; detectors only (an id that is a phone number is masked too).
             request_id: if self.request_id_generated {
                 Cow::Borrowed(std::str::from_utf8(self.request_id.as_bytes()).unwrap_or_default())
             } else {
                 masked_text(&masker, &self.request_id)
             },
-            query: self
-                .uri
-                .query()
-                .map(|q| masker.query(q))
-                .unwrap_or_default(),
-            user_agent: self
-                .user_agent
-                .as_ref()
-                .map_or(Cow::Borrowed(""), |v| masked_text(&masker, v)),
-            // Error messages may quote the path or an upstream's words.
-            error: masker.text(&self.error),
+            query,
+            user_agent,
+            error,
             captured,
+            truncated,
         }
     }
 
@@ -176,6 +214,7 @@ impl CallEvent {
         rec.client_id = id(&ev.caller.client_id);
         rec.api_key_id = id(&ev.caller.api_key_id);
         rec.app_id = id(&ev.caller.app_id);
+        rec.truncated = m.truncated.iter().map(|f| f.to_string()).collect();
         rec
     }
 }
@@ -430,12 +469,13 @@ pub(crate) fn micros(d: Duration) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::RouteConfig;
     use crate::route::Router;
 
-    fn event() -> CallEvent {
+    /// A plain 404 event (other modules' tests build on it).
+    pub(crate) fn event() -> CallEvent {
         CallEvent {
             call_id: crate::ids::v7_at(Duration::from_secs(1_764_000_000)),
             ts_us: 1_764_000_000_000_000,

@@ -3,7 +3,10 @@
 //!
 //! Two tasks:
 //! - the **batcher** drains the record queue into batches of up to `batch_max_records`, at
-//!   least every `flush_interval`, and encodes each (NDJSON, zstd) on the blocking pool;
+//!   least every `flush_interval`, and encodes each (NDJSON, zstd) on the blocking pool; an
+//!   encoded batch is cut into several when its NDJSON passes `batch_max_bytes`, and a single
+//!   record longer than that (which the caps of `caps.rs` make impossible in practice) is
+//!   dropped and counted (`records_dropped_total{reason="too_large"}`);
 //! - the **sender** owns the network and the [`Spool`]. It numbers each batch it receives
 //!   (the sampler's batches come the same way) and sends one batch at a time, oldest number
 //!   first, from two places: a few batches waiting in memory and the spool files.
@@ -16,7 +19,12 @@
 //!   batches waiting in memory; nothing is sent again before a backoff (250 ms doubling to
 //!   5 s, or the collector's `Retry-After`), and then the oldest batch is tried first;
 //! - spooled batches are sent with the replay header; a spool file is deleted after a 2xx or a
-//!   "bad batch" answer (see [`classify`]).
+//!   "bad batch" answer (see [`classify`]);
+//! - a batch the collector refuses as too large (413) is not lost: it is split into two halves
+//!   by lines (new batch ids: nothing of it was stored; the replay mark kept), and the halves
+//!   are sent next, first half first, each split again on another 413, down to one record; a
+//!   single record refused with 413 is dropped and counted (`reason="too_large"`). Counted in
+//!   `gatewatch_gateway_batches_split_total`.
 //!
 //! On shutdown the batcher flushes what is queued, and the sender, after its send in flight,
 //! sends the batches waiting in memory if the collector is reachable and nothing older is
@@ -100,6 +108,8 @@ pub(crate) struct Batch {
     pub body: Bytes,
     /// Records or samples in it.
     pub count: usize,
+    /// Sent with the replay mark: a half of a batch that came from the spool.
+    pub replay: bool,
 }
 
 /// zstd with the content checksum on, so a damaged spool file is detected.
@@ -117,23 +127,95 @@ fn encode<T: serde::Serialize>(kind: Kind, values: &[T]) -> io::Result<Batch> {
         id: Uuid::now_v7(),
         body: Bytes::from(compress(&raw)?),
         count: values.len(),
+        replay: false,
     })
 }
 
-/// Each event's record, masked, straight to its NDJSON line (see [`crate::record_json`]).
+/// What [`encode_records`] made of the events.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    pub batches: Vec<Batch>,
+    /// Records whose line alone was longer than the byte limit: dropped.
+    pub too_large: usize,
+}
+
+/// Each event's record, masked, straight to its NDJSON line (see [`crate::record_json`]); a
+/// new batch starts where the NDJSON would pass `max_bytes`.
 // The events arrive boxed from the queue (see `recorder::Call`); unboxing would copy each.
 #[allow(clippy::vec_box)]
-pub(crate) fn encode_records(events: Vec<Box<CallEvent>>, node: &str) -> io::Result<Batch> {
-    let mut raw = Vec::with_capacity(events.len() * 640);
+pub(crate) fn encode_records(
+    events: Vec<Box<CallEvent>>,
+    node: &str,
+    max_bytes: usize,
+) -> io::Result<Encoded> {
+    let mut out = Encoded {
+        batches: Vec::new(),
+        too_large: 0,
+    };
+    let mut raw = Vec::with_capacity((events.len() * 640).min(max_bytes));
+    let mut lines = 0;
     for e in &events {
+        let start = raw.len();
         record_json::write_line(e, node, &mut raw);
+        let len = raw.len() - start;
+        if len > max_bytes {
+            tracing::error!(bytes = len, max_bytes, call_id = %e.call_id, "a call record is larger than batch_max_bytes on its own; dropped");
+            raw.truncate(start);
+            out.too_large += 1;
+            continue;
+        }
+        if raw.len() > max_bytes {
+            // This line opens the next batch.
+            let next = raw.split_off(start);
+            out.batches.push(records_batch(&raw, lines)?);
+            raw = next;
+            lines = 0;
+        }
+        lines += 1;
     }
+    if lines > 0 {
+        out.batches.push(records_batch(&raw, lines)?);
+    }
+    Ok(out)
+}
+
+fn records_batch(raw: &[u8], count: usize) -> io::Result<Batch> {
     Ok(Batch {
         kind: Kind::Records,
         id: Uuid::now_v7(),
-        body: Bytes::from(compress(&raw)?),
-        count: events.len(),
+        body: Bytes::from(compress(raw)?),
+        count,
+        replay: false,
     })
+}
+
+/// A batch body cut in two halves by lines (each a new batch, see the module doc); `None`
+/// when it holds fewer than two lines or cannot be read.
+pub(crate) fn split_batch(kind: Kind, body: &[u8], replay: bool) -> Option<(Batch, Batch)> {
+    let raw = zstd::stream::decode_all(body).ok()?;
+    let ends: Vec<usize> = raw
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i + 1)
+        .collect();
+    // A last line without its newline still counts.
+    let total = ends.len() + usize::from(ends.last().copied().unwrap_or(0) < raw.len());
+    if total < 2 {
+        return None;
+    }
+    let half = total / 2;
+    let cut = ends[half - 1];
+    let make = |part: &[u8], count: usize| -> Option<Batch> {
+        Some(Batch {
+            kind,
+            id: Uuid::now_v7(),
+            body: Bytes::from(compress(part).ok()?),
+            count,
+            replay,
+        })
+    };
+    Some((make(&raw[..cut], half)?, make(&raw[cut..], total - half)?))
 }
 
 pub(crate) fn encode_samples(samples: &[NodeSample]) -> io::Result<Batch> {
@@ -143,12 +225,13 @@ pub(crate) fn encode_samples(samples: &[NodeSample]) -> io::Result<Batch> {
 // ---------------------------------------------------------------------------------------------
 // Batcher
 
-/// Drains the record queue into batches until `stop` turns true, then drains what is left.
+/// Drains the record queue into batches of at most `max` records and `max_bytes` of NDJSON
+/// until `stop` turns true, then drains what is left.
 pub(crate) async fn run_batcher(
     mut rx: mpsc::Receiver<Box<CallEvent>>,
     out: mpsc::Sender<Batch>,
     node: Arc<str>,
-    max: usize,
+    (max, max_bytes): (usize, usize),
     every: Duration,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
@@ -166,7 +249,7 @@ pub(crate) async fn run_batcher(
                     break;
                 }
                 if buf.len() >= max {
-                    flush(&mut buf, &node, &out, &metrics).await;
+                    flush(&mut buf, &node, max_bytes, &out, &metrics).await;
                 } else {
                     // Records come one per call: taking each as it comes would cost a task
                     // wake-up per call on the proxy's cores. Let a few milliseconds of them
@@ -176,7 +259,7 @@ pub(crate) async fn run_batcher(
             }
             _ = tick.tick() => {
                 if !buf.is_empty() {
-                    flush(&mut buf, &node, &out, &metrics).await;
+                    flush(&mut buf, &node, max_bytes, &out, &metrics).await;
                 }
             }
             () = stopped(&mut stop) => {
@@ -188,7 +271,7 @@ pub(crate) async fn run_batcher(
                         break;
                     }
                     if buf.len() >= max {
-                        flush(&mut buf, &node, &out, &metrics).await;
+                        flush(&mut buf, &node, max_bytes, &out, &metrics).await;
                     }
                 }
                 break;
@@ -196,7 +279,7 @@ pub(crate) async fn run_batcher(
         }
     }
     if !buf.is_empty() {
-        flush(&mut buf, &node, &out, &metrics).await;
+        flush(&mut buf, &node, max_bytes, &out, &metrics).await;
     }
 }
 
@@ -210,6 +293,7 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
 async fn flush(
     buf: &mut Vec<Box<CallEvent>>,
     node: &Arc<str>,
+    max_bytes: usize,
     out: &mpsc::Sender<Batch>,
     metrics: &Metrics,
 ) {
@@ -217,10 +301,14 @@ async fn flush(
     let count = events.len() as u64;
     let node = node.clone();
     // Encoding a few thousand records takes milliseconds: keep it off the proxy's workers.
-    match tokio::task::spawn_blocking(move || encode_records(events, &node)).await {
-        Ok(Ok(batch)) => {
-            if out.send(batch).await.is_err() {
-                metrics.count_dropped(DropReason::Shutdown, count);
+    match tokio::task::spawn_blocking(move || encode_records(events, &node, max_bytes)).await {
+        Ok(Ok(encoded)) => {
+            metrics.count_dropped(DropReason::TooLarge, encoded.too_large as u64);
+            for batch in encoded.batches {
+                let n = batch.count as u64;
+                if out.send(batch).await.is_err() {
+                    metrics.count_dropped(DropReason::Shutdown, n);
+                }
             }
         }
         Ok(Err(e)) => {
@@ -381,6 +469,8 @@ enum Sent {
         seq: u64,
         kind: Kind,
         count: usize,
+        /// Kept for a split after a 413.
+        body: Bytes,
     },
     /// The spool file could not be read back; no send happened.
     Unreadable {
@@ -489,12 +579,13 @@ impl Sender {
                         .unwrap_or_else(|e| Err(LoadError::Io(io::Error::other(e.to_string()))));
                     match loaded {
                         Ok(l) => {
-                            let verdict = collector.post(kind, id, l.body, true).await;
+                            let verdict = collector.post(kind, id, l.body.clone(), true).await;
                             (
                                 Sent::Spooled {
                                     seq,
                                     kind,
                                     count: l.count,
+                                    body: l.body,
                                 },
                                 Some(verdict),
                             )
@@ -507,7 +598,7 @@ impl Sender {
                 let (seq, batch) = self.pending.pop_front()?;
                 Some(Box::pin(async move {
                     let verdict = collector
-                        .post(batch.kind, batch.id, batch.body.clone(), false)
+                        .post(batch.kind, batch.id, batch.body.clone(), batch.replay)
                         .await;
                     (Sent::Fresh { seq, batch }, Some(verdict))
                 }))
@@ -517,7 +608,7 @@ impl Sender {
 
     /// Acts on the answer to one send.
     async fn settle(&mut self, sent: Sent, verdict: Option<Verdict>) {
-        let (seq, kind, count, fresh) = match sent {
+        let (seq, kind, count, fresh, body, replay) = match sent {
             Sent::Unreadable {
                 seq,
                 error: LoadError::Corrupt(why),
@@ -539,11 +630,53 @@ impl Sender {
                 }
                 return;
             }
-            Sent::Fresh { seq, batch } => (seq, batch.kind, batch.count, Some(batch)),
-            Sent::Spooled { seq, kind, count } => (seq, kind, count, None),
+            Sent::Fresh { seq, batch } => {
+                let body = batch.body.clone();
+                (seq, batch.kind, batch.count, Some(batch), body, false)
+            }
+            Sent::Spooled {
+                seq,
+                kind,
+                count,
+                body,
+            } => (seq, kind, count, None, body, true),
         };
         let Some(verdict) = verdict else { return };
         match verdict {
+            Verdict::Rejected { status: 413, .. } => {
+                self.retry_at = None;
+                self.backoff = BACKOFF_MIN;
+                if fresh.is_none() {
+                    self.spool.remove(seq).await;
+                }
+                let body_replay = fresh.as_ref().map_or(replay, |b| b.replay);
+                let halves =
+                    tokio::task::spawn_blocking(move || split_batch(kind, &body, body_replay))
+                        .await
+                        .ok()
+                        .flatten();
+                match halves {
+                    Some((a, b)) => {
+                        warn!(seq, kind = kind.as_str(), lines = count, "collector refused a batch as too large (413); sending it again in two halves");
+                        self.metrics.batches_split.fetch_add(1, Relaxed);
+                        // Sent next, first half first; a new number keeps the spool's order
+                        // should they be spooled.
+                        let (sa, sb) = (self.spool.next_seq(), self.spool.next_seq());
+                        self.pending.push_front((sb, b));
+                        self.pending.push_front((sa, a));
+                    }
+                    None => {
+                        error!(
+                            seq,
+                            kind = kind.as_str(),
+                            lines = count,
+                            "collector refused a single record as too large (413); dropped"
+                        );
+                        self.metrics.batches_rejected.fetch_add(1, Relaxed);
+                        self.count_lost(kind, count, DropReason::TooLarge);
+                    }
+                }
+            }
             Verdict::Delivered { partial } => {
                 if self.retry_at.take().is_some() {
                     info!(
@@ -649,7 +782,7 @@ impl Sender {
             }
             let verdict = self
                 .collector
-                .post(batch.kind, batch.id, batch.body.clone(), false)
+                .post(batch.kind, batch.id, batch.body.clone(), batch.replay)
                 .await;
             self.settle(Sent::Fresh { seq, batch }, Some(verdict)).await;
         }
@@ -706,6 +839,82 @@ mod tests {
                 "{status}"
             );
         }
+    }
+
+    fn lines_of(b: &Batch) -> Vec<String> {
+        let raw = zstd::stream::decode_all(&b.body[..]).unwrap();
+        String::from_utf8(raw)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[allow(clippy::vec_box)]
+    fn events(n: usize) -> Vec<Box<CallEvent>> {
+        (0..n)
+            .map(|i| {
+                let mut e = crate::recorder::tests::event();
+                e.uri = format!("/r/{i:04}").parse().unwrap();
+                Box::new(e)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_are_cut_by_bytes_and_a_record_too_large_alone_is_dropped() {
+        let one = encode_records(events(1), "gw", usize::MAX).unwrap();
+        let line = lines_of(&one.batches[0])[0].len() + 1;
+        // Room for two lines and a half: batches of 2, 2, 2, 1; nothing lost, order kept.
+        let e = encode_records(events(7), "gw", line * 5 / 2).unwrap();
+        assert_eq!(e.too_large, 0);
+        let counts: Vec<usize> = e.batches.iter().map(|b| b.count).collect();
+        assert_eq!(counts, [2, 2, 2, 1]);
+        let all: Vec<String> = e.batches.iter().flat_map(lines_of).collect();
+        assert_eq!(all.len(), 7);
+        for (i, l) in all.iter().enumerate() {
+            assert!(l.contains(&format!("\"/r/{i:04}\"")), "{i}: {l}");
+        }
+        for b in &e.batches {
+            let raw = zstd::stream::decode_all(&b.body[..]).unwrap();
+            assert!(raw.len() <= line * 5 / 2);
+            assert_eq!(b.count, lines_of(b).len());
+        }
+        // One record longer than the limit on its own: dropped, counted, the rest shipped.
+        let mut evs = events(3);
+        evs[1].error = std::borrow::Cow::Owned("e".repeat(3000));
+        let e = encode_records(evs, "gw", line * 2).unwrap();
+        assert_eq!(e.too_large, 1);
+        let all: Vec<String> = e.batches.iter().flat_map(lines_of).collect();
+        assert_eq!(all.len(), 2);
+        assert!(all[0].contains("/r/0000") && all[1].contains("/r/0002"));
+    }
+
+    #[test]
+    fn a_split_batch_keeps_every_line_in_order() {
+        for (text, halves) in [
+            ("a\nb\nc\nd\ne\n", Some((2, 3))),
+            ("a\nb\n", Some((1, 1))),
+            ("a\nb", Some((1, 1))),
+            ("a\n", None),
+            ("", None),
+        ] {
+            let body = compress(text.as_bytes()).unwrap();
+            let got = split_batch(Kind::Records, &body, true);
+            match (got, halves) {
+                (None, None) => {}
+                (Some((x, y)), Some((nx, ny))) => {
+                    assert_eq!((x.count, y.count), (nx, ny), "{text:?}");
+                    assert!(x.replay && y.replay);
+                    assert_ne!(x.id, y.id);
+                    let mut joined = zstd::stream::decode_all(&x.body[..]).unwrap();
+                    joined.extend(zstd::stream::decode_all(&y.body[..]).unwrap());
+                    assert_eq!(String::from_utf8(joined).unwrap(), text);
+                }
+                (got, want) => panic!("{text:?}: {got:?} vs {want:?}"),
+            }
+        }
+        assert!(split_batch(Kind::Records, b"not zstd", false).is_none());
     }
 
     #[test]

@@ -364,6 +364,7 @@ mod tests {
             id: Uuid::now_v7(),
             body: Bytes::from(compress(lines.as_bytes()).unwrap()),
             count: lines.lines().count(),
+            replay: false,
         }
     }
 

@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "report_runs",
         sql: include_str!("../sql/0008_report_runs.sql"),
     },
+    Migration {
+        version: 9,
+        name: "api_calls_truncated",
+        sql: include_str!("../sql/0009_api_calls_truncated.sql"),
+    },
 ];
 
 /// Errors applying the schema.
@@ -234,7 +239,7 @@ mod tests {
         let all = all_statements("gw", &Options::default());
         assert_eq!(all[0], "CREATE DATABASE IF NOT EXISTS `gw`");
         assert!(all[1].contains("`gw`.schema_migrations"));
-        assert_eq!(all.len(), 25);
+        assert_eq!(all.len(), 26);
     }
 
     #[test]
@@ -247,7 +252,7 @@ mod tests {
         assert!(all
             .iter()
             .all(|s| s.starts_with("CREATE") || s.starts_with("ALTER TABLE")));
-        assert_eq!(all.len(), 23);
+        assert_eq!(all.len(), 24);
         let cl = render(MIGRATIONS[0].sql, "`db`", " ON CLUSTER `c`");
         assert!(cl.contains("`db`.api_calls ON CLUSTER `c`"));
     }

@@ -99,6 +99,14 @@ pub struct CallRecord {
     /// Why the gateway failed or refused the call, for support staff.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
+    /// The fields the gateway cut at their caps, by name (`path`, `query`, `user_agent`,
+    /// `error`, `request_headers`, `response_headers`); empty when nothing was cut. The caps
+    /// (bytes, each cut value ends with `…`): path 2 KiB, query 4 KiB, user agent 512 B, error
+    /// 4 KiB, each header value 1 KiB, each header name 256 B, 64 headers each way. Bodies
+    /// have their own cut (`max_bytes` of the API's capture policy) and marker. Added in
+    /// issue 13: optional, so lines of older gateways decode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<String>,
 }
 
 /// Microseconds since the epoch as whole seconds of a ClickHouse `DateTime` (clamped to its
@@ -182,6 +190,7 @@ impl CallRecord {
             request_body: String::new(),
             response_body: String::new(),
             error: String::new(),
+            truncated: Vec::new(),
         }
     }
 }

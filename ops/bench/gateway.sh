@@ -28,7 +28,8 @@
 # Environment: WARMUP_SECS (3), DURATION_SECS (15), WRK_THREADS (2), WRK_CONNECTIONS (64),
 # TARGETS ("direct nginx gatewatch"), UPSTREAM_WORKERS / NGINX_WORKERS (auto),
 # UPSTREAM_PORT (18081), NGINX_PORT (18082), GATEWAY_PORT (18083), COLLECTOR_PORT (18091),
-# NULL_GATEWAY_PORT (18084), NULL_COLLECTOR_PORT (18092),
+# NULL_GATEWAY_PORT (18084), NULL_COLLECTOR_PORT (18092), GATEWAY_ADMIN_PORT (18085),
+# NULL_GATEWAY_ADMIN_PORT (18086),
 # BENCH_DB (gatewatch_bench), FLUSH_WAIT_SECS (30), KEEP_TMP=1 keeps logs and configuration,
 # GATEWATCH (a gatewatch binary to measure instead of building this tree's, for A/B runs),
 # PERF=1 records a system-wide perf profile (cpu-clock) of each measured run and prints the
@@ -50,6 +51,9 @@ NGINX_PORT="${NGINX_PORT:-18082}"
 GATEWAY_PORT="${GATEWAY_PORT:-18083}"
 COLLECTOR_PORT="${COLLECTOR_PORT:-18091}"
 NULL_GATEWAY_PORT="${NULL_GATEWAY_PORT:-18084}"
+# The gateways' own /healthz and /metrics are on their admin ports.
+GATEWAY_ADMIN_PORT="${GATEWAY_ADMIN_PORT:-18085}"
+NULL_GATEWAY_ADMIN_PORT="${NULL_GATEWAY_ADMIN_PORT:-18086}"
 NULL_COLLECTOR_PORT="${NULL_COLLECTOR_PORT:-18092}"
 DASHBOARDS_PORT="${DASHBOARDS_PORT:-18090}"
 FLUSH_WAIT_SECS="${FLUSH_WAIT_SECS:-30}"
@@ -60,7 +64,7 @@ apt_install wrk nginx-light curl procps
 [ "$PERF" = 1 ] && apt_install linux-perf
 ensure_clickhouse
 build_gatewatch
-require_free_ports "$UPSTREAM_PORT" "$NGINX_PORT" "$GATEWAY_PORT" "$COLLECTOR_PORT" "$NULL_GATEWAY_PORT" "$NULL_COLLECTOR_PORT" "$DASHBOARDS_PORT"
+require_free_ports "$UPSTREAM_PORT" "$NGINX_PORT" "$GATEWAY_PORT" "$COLLECTOR_PORT" "$NULL_GATEWAY_PORT" "$NULL_COLLECTOR_PORT" "$DASHBOARDS_PORT" "$GATEWAY_ADMIN_PORT" "$NULL_GATEWAY_ADMIN_PORT"
 bench_init
 T="$BENCH_TMP"
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
@@ -161,6 +165,7 @@ database = "$BENCH_DB"
 
 [gateway]
 listen = "127.0.0.1:$GATEWAY_PORT"
+admin_listen = "127.0.0.1:$GATEWAY_ADMIN_PORT"
 collector_url = "http://127.0.0.1:$COLLECTOR_PORT"
 
 [collector]
@@ -181,6 +186,7 @@ EOF
 
 sed -e "s#^data_dir = .*#data_dir = \"$T/data-null\"#" \
   -e "s#^listen = \"127.0.0.1:$GATEWAY_PORT\"#listen = \"127.0.0.1:$NULL_GATEWAY_PORT\"#" \
+  -e "s#^admin_listen = .*#admin_listen = \"127.0.0.1:$NULL_GATEWAY_ADMIN_PORT\"#" \
   -e "s#^collector_url = .*#collector_url = \"http://127.0.0.1:$NULL_COLLECTOR_PORT\"#" \
   "$T/gatewatch.toml" >"$T/gatewatch-null.toml"
 
@@ -372,7 +378,7 @@ for t in $TARGETS; do
       wait_http "http://127.0.0.1:$COLLECTOR_PORT/healthz" 30 "$COLLECTOR_PID"
       bench_start gateway "$GATEWATCH" --config "$T/gatewatch.toml" gateway
       GATEWAY_PID=$LAST_PID
-      wait_http "http://127.0.0.1:$GATEWAY_PORT/healthz" 30 "$GATEWAY_PID"
+      wait_http "http://127.0.0.1:$GATEWAY_ADMIN_PORT/healthz" 30 "$GATEWAY_PID"
       measure gatewatch
       ;;
     gatewatch-secure)
@@ -394,9 +400,9 @@ for t in $TARGETS; do
     gatewatch-null)
       bench_start gateway-null "$GATEWATCH" --config "$T/gatewatch-null.toml" gateway
       NULL_GATEWAY_PID=$LAST_PID
-      wait_http "http://127.0.0.1:$NULL_GATEWAY_PORT/healthz" 30 "$NULL_GATEWAY_PID"
+      wait_http "http://127.0.0.1:$NULL_GATEWAY_ADMIN_PORT/healthz" 30 "$NULL_GATEWAY_PID"
       measure gatewatch-null
-      curl -sf "http://127.0.0.1:$NULL_GATEWAY_PORT/metrics" >"$T/gateway-null-metrics.txt" || true
+      curl -sf "http://127.0.0.1:$NULL_GATEWAY_ADMIN_PORT/metrics" >"$T/gateway-null-metrics.txt" || true
       bench_stop "$NULL_GATEWAY_PID"
       ;;
     *)
@@ -417,7 +423,7 @@ if [[ " $TARGETS " == *" gatewatch "* ]]; then
   rows=0
   seen=0
   for _ in $(seq 1 $((FLUSH_WAIT_SECS * 4))); do
-    curl -sf "http://127.0.0.1:$GATEWAY_PORT/metrics" >"$T/gateway-metrics.txt"
+    curl -sf "http://127.0.0.1:$GATEWAY_ADMIN_PORT/metrics" >"$T/gateway-metrics.txt"
     seen=$(metric_sum gatewatch_gateway_requests_total)
     dropped=$(metric_sum gatewatch_gateway_records_dropped_total)
     rows=$(ch "SELECT count() FROM $BENCH_DB.api_calls")

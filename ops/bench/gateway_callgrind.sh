@@ -18,7 +18,8 @@
 # Environment: REQUESTS (20000), WARMUP (2000), CONNECTIONS (8), COLLECTOR (stub: an nginx
 # server block answering 200 to every batch; real: gatewatch collector into ClickHouse, and the
 # rows are counted), IDLE_SECS (0), TOP (25 functions printed), KEEP_TMP=1 keeps the callgrind
-# output, UPSTREAM_PORT (18181), GATEWAY_PORT (18183), COLLECTOR_PORT (18191), BENCH_DB
+# output, UPSTREAM_PORT (18181), GATEWAY_PORT (18183), GATEWAY_ADMIN_PORT (18184: the gateway's
+# own /healthz and /metrics), COLLECTOR_PORT (18191), BENCH_DB
 # (gatewatch_bench_cg).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,12 +36,13 @@ IDLE_SECS="${IDLE_SECS:-0}"
 TOP="${TOP:-25}"
 UPSTREAM_PORT="${UPSTREAM_PORT:-18181}"
 GATEWAY_PORT="${GATEWAY_PORT:-18183}"
+GATEWAY_ADMIN_PORT="${GATEWAY_ADMIN_PORT:-18184}"
 COLLECTOR_PORT="${COLLECTOR_PORT:-18191}"
 
 apt_install wrk nginx-light curl valgrind
 ensure_clickhouse
 build_gatewatch
-require_free_ports "$UPSTREAM_PORT" "$GATEWAY_PORT" "$COLLECTOR_PORT"
+require_free_ports "$UPSTREAM_PORT" "$GATEWAY_PORT" "$GATEWAY_ADMIN_PORT" "$COLLECTOR_PORT"
 bench_init
 T="$BENCH_TMP"
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
@@ -82,6 +84,7 @@ database = "$BENCH_DB"
 
 [gateway]
 listen = "127.0.0.1:$GATEWAY_PORT"
+admin_listen = "127.0.0.1:$GATEWAY_ADMIN_PORT"
 collector_url = "http://127.0.0.1:$COLLECTOR_PORT"
 
 [collector]
@@ -110,10 +113,10 @@ fi
 bench_start gateway valgrind --tool=callgrind --callgrind-out-file="$T/callgrind.out" \
   "$GATEWATCH" --config "$T/gatewatch.toml" --log warn gateway
 GATEWAY_PID=$LAST_PID
-wait_http "http://127.0.0.1:$GATEWAY_PORT/healthz" 120 "$GATEWAY_PID"
+wait_http "http://127.0.0.1:$GATEWAY_ADMIN_PORT/healthz" 120 "$GATEWAY_PID"
 
 metric() { # NAME-PREFIX → sum of its series
-  curl -sf "http://127.0.0.1:$GATEWAY_PORT/metrics" |
+  curl -sf "http://127.0.0.1:$GATEWAY_ADMIN_PORT/metrics" |
     awk -v n="$1" 'index($0, n) == 1 && ($0 ~ /^[a-z_]+(\{[^}]*\})? /) {s += $NF} END {printf "%d", s}'
 }
 load() { # COUNT : wrk until the gateway has counted COUNT more calls, then wrk is stopped

@@ -45,6 +45,8 @@ pub struct ApiCallRow<'a> {
     pub error: &'a str,
     #[serde(with = "clickhouse::serde::uuid")]
     pub batch_id: Uuid,
+    /// Added by migration 9 (so after `batch_id`): the fields the gateway cut.
+    pub truncated: Vec<&'a str>,
 }
 
 impl<'a> ApiCallRow<'a> {
@@ -82,6 +84,7 @@ impl<'a> ApiCallRow<'a> {
             response_body: &r.response_body,
             error: &r.error,
             batch_id,
+            truncated: r.truncated.iter().map(String::as_str).collect(),
         }
     }
 }

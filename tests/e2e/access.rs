@@ -397,10 +397,15 @@ async fn each_refusal_is_answered_and_recorded_with_the_client() {
 fn second_gateway(site: &Site) -> Site {
     let dir = tempfile::tempdir().unwrap();
     let gateway: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let gateway_admin: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let text = std::fs::read_to_string(site.config_path()).unwrap();
     let old_data = site.dir.path().join("data").display().to_string();
     let text = text
         .replace(&old_data, &dir.path().join("data").display().to_string())
+        .replace(
+            &format!("admin_listen = \"{}\"", site.gateway_admin),
+            &format!("admin_listen = \"{gateway_admin}\""),
+        )
         .replace(
             &format!("listen = \"{}\"", site.gateway),
             &format!("listen = \"{gateway}\""),
@@ -410,6 +415,7 @@ fn second_gateway(site: &Site) -> Site {
     Site {
         dir,
         gateway,
+        gateway_admin,
         collector: site.collector,
         dashboards: site.dashboards,
         alerter: site.alerter,

@@ -27,6 +27,8 @@ pub fn free_port() -> u16 {
 pub struct Site {
     pub dir: tempfile::TempDir,
     pub gateway: SocketAddr,
+    /// The gateway's admin port: its own `/healthz`, `/readyz`, `/metrics`.
+    pub gateway_admin: SocketAddr,
     pub collector: SocketAddr,
     pub dashboards: SocketAddr,
     /// The alerter's port (health, metrics, test-send); the dashboards forward to it.
@@ -43,6 +45,7 @@ impl Site {
         let dir = tempfile::tempdir().unwrap();
         let site = Site {
             gateway: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            gateway_admin: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             collector: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             dashboards: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             alerter: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
@@ -60,6 +63,7 @@ url = "{ch}"
 database = "{db}"
 [gateway]
 listen = "{gw}"
+admin_listen = "{gwa}"
 collector_url = "http://{col}"
 flush_interval_ms = 200
 upstream_connect_timeout_ms = 500
@@ -83,6 +87,7 @@ retry_backoff_secs = 1
             ch = clickhouse_url,
             db = site.database,
             gw = site.gateway,
+            gwa = site.gateway_admin,
             col = site.collector,
             dash = site.dashboards,
             alerter = site.alerter,
@@ -130,7 +135,7 @@ retry_backoff_secs = 1
     }
 
     /// Starts `gatewatch ARGS` (a role and its flags: `up --demo`) and waits for the role's
-    /// port (the gateway's for `up`) to answer `/healthz`.
+    /// port (the gateway's admin port for `gateway` and `up`) to answer `/healthz`.
     pub async fn start_args(&self, args: &[&str]) -> Proc {
         let role = args[0];
         let log = self.dir.path().join(format!("{role}.log"));
@@ -143,7 +148,7 @@ retry_backoff_secs = 1
         cmd.stderr(f.try_clone().unwrap()).stdout(f);
         let child = cmd.spawn().unwrap();
         let addr = match role {
-            "gateway" | "up" => self.gateway,
+            "gateway" | "up" => self.gateway_admin,
             "collector" => self.collector,
             "dashboards" => self.dashboards,
             "alerter" => self.alerter,
@@ -160,6 +165,11 @@ retry_backoff_secs = 1
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.gateway, path)
+    }
+
+    /// A URL on the gateway's admin port (`/healthz`, `/readyz`, `/metrics`).
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.gateway_admin, path)
     }
 }
 

@@ -32,6 +32,16 @@ const SECRETS: &[&str] = &[
     "pw-Hunter22",
     "itok-777",
     "s3cr3tQ",
+    // Secret by name in any spelling (issue 13): camelCase, kebab, upper snake, pin and otp.
+    "camTok-4Q",
+    "kebTok-5R",
+    "upTok-6S",
+    "apiK-7T",
+    "pinV-8U",
+    "otpV-9V",
+    "hdrTok-1W",
+    "qryTok-2X",
+    "qryOtp-3Y",
 ];
 
 /// Must be there, masked (and one look-alike that is no secret must be kept).
@@ -53,9 +63,19 @@ const MASKED: &[&str] = &[
     "/nowhere/************1111",
     "4111111111111112",
     "truncated: first 4096 of",
+    "\"accessToken\":\"****\"",
+    "\"access-token\":\"****\"",
+    "\"ACCESS_TOKEN\":\"****\"",
+    "\"apiKey\":\"****\"",
+    "\"cardPin\":\"****\"",
+    "\"otp\":\"****\"",
+    "\"spinner\":\"keep-spin\"",
+    "accessToken=****",
+    "OTP=****",
+    "spinner=keep-spin",
 ];
 
-const CALLS: usize = 5;
+const CALLS: usize = 6;
 
 /// Method, path and query, headers, body.
 type Call<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, String);
@@ -225,6 +245,16 @@ async fn no_raw_secret_reaches_the_spool_the_wal_or_clickhouse() {
             "/nowhere/4111111111111111?card=4111111111111111".into(),
             vec![],
             String::new(),
+        ),
+        (
+            "POST",
+            "/pay/echo?accessToken=qryTok-2X&OTP=qryOtp-3Y&spinner=keep-spin".into(),
+            vec![
+                ("content-type", "application/json"),
+                ("x-auth-token", "hdrTok-1W"),
+            ],
+            r#"{"accessToken":"camTok-4Q","access-token":"kebTok-5R","ACCESS_TOKEN":"upTok-6S","user":{"apiKey":"apiK-7T","cardPin":"pinV-8U","otp":"otpV-9V"},"spinner":"keep-spin"}"#
+                .into(),
         ),
     ];
     assert_eq!(calls.len(), CALLS);

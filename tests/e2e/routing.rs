@@ -195,7 +195,7 @@ async fn until_status(url: &str, want: u16) {
 
 /// The value of one series on the gateway's `/metrics`.
 async fn metric(site: &Site, series: &str) -> Option<u64> {
-    let text = send("GET", &site.url("/metrics"), "").await.body;
+    let text = send("GET", &site.admin_url("/metrics"), "").await.body;
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }

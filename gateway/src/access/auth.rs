@@ -7,6 +7,9 @@
 //! - `jwt`: `Authorization: Bearer <JWT>` signed HS256 (a configured secret) or RS256 (a
 //!   configured PEM public key); `exp` is required, `exp` and `nbf` are checked against the
 //!   gateway's clock with a small leeway; the configured claim (default `sub`) names the client.
+//!   When `[gateway.jwt] issuer` is set, `iss` must equal it; when `audience` is set, `aud`
+//!   (a string or an array of strings) must hold it; a token without the claim is refused
+//!   like a wrong one (401 `invalid_credentials`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -55,6 +58,10 @@ pub(crate) struct JwtVerifier {
     keys: Vec<(Algorithm, DecodingKey)>,
     claim: String,
     leeway_s: i64,
+    /// `iss` must be this, when set.
+    issuer: Option<String>,
+    /// `aud` must name this, when set.
+    audience: Option<String>,
 }
 
 impl JwtVerifier {
@@ -88,7 +95,21 @@ impl JwtVerifier {
             keys: out,
             claim: claim.to_string(),
             leeway_s: leeway.as_secs() as i64,
+            issuer: None,
+            audience: None,
         })
+    }
+
+    /// The same verifier, also requiring `iss` and `aud` when given (empty text: not checked).
+    pub fn with_issuer_audience(
+        mut self,
+        issuer: Option<&str>,
+        audience: Option<&str>,
+    ) -> JwtVerifier {
+        let set = |v: Option<&str>| v.filter(|s| !s.is_empty()).map(str::to_string);
+        self.issuer = set(issuer);
+        self.audience = set(audience);
+        self
     }
 
     /// The client id the token names, when it is signed by a configured key and within its
@@ -120,6 +141,22 @@ impl JwtVerifier {
         }
         if time("nbf").is_some_and(|nbf| ((now_s + self.leeway_s) as f64) < nbf) {
             return Err(Refusal::InvalidCredentials);
+        }
+        if let Some(want) = &self.issuer {
+            if claims.get("iss").and_then(serde_json::Value::as_str) != Some(want.as_str()) {
+                return Err(Refusal::InvalidCredentials);
+            }
+        }
+        if let Some(want) = &self.audience {
+            // RFC 7519 §4.1.3: one string, or an array of them.
+            let holds = match claims.get("aud") {
+                Some(serde_json::Value::String(s)) => s == want,
+                Some(serde_json::Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(want)),
+                _ => false,
+            };
+            if !holds {
+                return Err(Refusal::InvalidCredentials);
+            }
         }
         match claims.get(&self.claim) {
             Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -314,6 +351,51 @@ mod tests {
         let no_exp = token(serde_json::json!({"sub": "acme"}), SECRET);
         assert_eq!(v.verify(&no_exp, now), Err(Refusal::InvalidCredentials));
         assert_eq!(v.verify("not.a.jwt", now), Err(Refusal::InvalidCredentials));
+    }
+
+    #[test]
+    fn issuer_and_audience_are_checked_when_set() {
+        let now = 1_800_000_000;
+        let v = verifier().with_issuer_audience(Some("https://idp.example"), Some("orders-api"));
+        let with = |claims: serde_json::Value| token(claims, SECRET);
+        let exp = now + 60;
+        let good = with(serde_json::json!({
+            "sub": "acme", "exp": exp, "iss": "https://idp.example", "aud": "orders-api"
+        }));
+        assert_eq!(v.verify(&good, now).unwrap(), "acme");
+        let in_array = with(serde_json::json!({
+            "sub": "acme", "exp": exp, "iss": "https://idp.example", "aud": ["other", "orders-api"]
+        }));
+        assert_eq!(v.verify(&in_array, now).unwrap(), "acme");
+        // Each attack: wrong, missing, wrong type, a prefix, wrong case, an empty array.
+        for claims in [
+            serde_json::json!({"sub": "acme", "exp": exp, "iss": "https://evil.example", "aud": "orders-api"}),
+            serde_json::json!({"sub": "acme", "exp": exp, "aud": "orders-api"}),
+            serde_json::json!({"sub": "acme", "exp": exp, "iss": ["https://idp.example"], "aud": "orders-api"}),
+            serde_json::json!({"sub": "acme", "exp": exp, "iss": "https://idp.example", "aud": "other"}),
+            serde_json::json!({"sub": "acme", "exp": exp, "iss": "https://idp.example"}),
+            serde_json::json!({"sub": "acme", "exp": exp, "iss": "https://idp.example", "aud": "orders"}),
+            serde_json::json!({"sub": "acme", "exp": exp, "iss": "https://IDP.example", "aud": "orders-api"}),
+            serde_json::json!({"sub": "acme", "exp": exp, "iss": "https://idp.example", "aud": []}),
+            serde_json::json!({"sub": "acme", "exp": exp, "iss": "https://idp.example", "aud": 7}),
+        ] {
+            assert_eq!(
+                v.verify(&with(claims.clone()), now),
+                Err(Refusal::InvalidCredentials),
+                "{claims}"
+            );
+        }
+        // Unset (or empty): neither is looked at.
+        let open = verifier().with_issuer_audience(Some(""), None);
+        let bare = with(serde_json::json!({"sub": "acme", "exp": exp, "iss": "anyone"}));
+        assert_eq!(open.verify(&bare, now).unwrap(), "acme");
+        let only_aud = verifier().with_issuer_audience(None, Some("orders-api"));
+        let aud_ok = with(serde_json::json!({"sub": "acme", "exp": exp, "aud": "orders-api"}));
+        assert_eq!(only_aud.verify(&aud_ok, now).unwrap(), "acme");
+        assert_eq!(
+            only_aud.verify(&bare, now),
+            Err(Refusal::InvalidCredentials)
+        );
     }
 
     #[test]

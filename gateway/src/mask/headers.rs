@@ -1,4 +1,7 @@
-//! Headers: the default secret headers and an API's own list are masked whole, the detectors
+//! Headers: the default secret headers, every header whose name is secret by itself
+//! (`X-Auth-Token`, `X-Client-Secret`, `X-User-PIN`; see
+//! [`gatewatch_model::mask::is_secret_name`]) and an API's own list (compared without case
+//! or separators: `X_Partner_Token` names `x-partner-token`) are masked whole, the detectors
 //! run over every other value.
 //!
 //! "Whole" keeps what is not secret and helps reading:
@@ -7,7 +10,7 @@
 //! - `Set-Cookie`: the cookie's name and its attributes (`sid=****; Path=/; HttpOnly`);
 //! - anything else: `****`.
 
-use gatewatch_model::mask::DEFAULT_MASKED_HEADERS;
+use gatewatch_model::mask::{is_secret_name, same_name, DEFAULT_MASKED_HEADERS};
 use gatewatch_model::Header;
 use http::HeaderMap;
 
@@ -16,7 +19,9 @@ use super::WHOLE;
 
 /// Is `name` (lower case, as `http` keeps it) masked whole under `extra`?
 fn masked_whole(name: &str, extra: &[String]) -> bool {
-    DEFAULT_MASKED_HEADERS.contains(&name) || extra.iter().any(|h| h.eq_ignore_ascii_case(name))
+    DEFAULT_MASKED_HEADERS.contains(&name)
+        || is_secret_name(name)
+        || extra.iter().any(|h| same_name(h, name))
 }
 
 /// Every header of `map`, in order, masked.
@@ -104,9 +109,14 @@ mod tests {
         h.insert("x-partner-token", HeaderValue::from_static("tok"));
         h.insert("x-note", HeaderValue::from_static("card 4111111111111111"));
         h.insert("accept", HeaderValue::from_static("*/*"));
+        h.insert("x-auth-token", HeaderValue::from_static("t0k"));
+        h.insert("x-client-secret", HeaderValue::from_static("s3c"));
+        h.insert("x-user-pin", HeaderValue::from_static("1234"));
+        h.insert("x-spinner", HeaderValue::from_static("on"));
+        h.insert("x-partner-ref", HeaderValue::from_static("r1"));
         let got = mask_headers(
             &h,
-            &["X-Partner-Token".to_string()],
+            &["X_Partner_Token".to_string(), "xPartnerRef".to_string()],
             &Detectors::new(&Detector::defaults()),
         );
         let want = [
@@ -118,6 +128,11 @@ mod tests {
             ("x-partner-token", "****"),
             ("x-note", "card ************1111"),
             ("accept", "*/*"),
+            ("x-auth-token", "****"),
+            ("x-client-secret", "****"),
+            ("x-user-pin", "****"),
+            ("x-spinner", "on"),
+            ("x-partner-ref", "****"),
         ];
         let got: Vec<(&str, &str)> = got.iter().map(|h| (h.0.as_str(), h.1.as_str())).collect();
         assert_eq!(got, want);

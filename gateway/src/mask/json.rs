@@ -3,19 +3,21 @@
 //! accepts) is handled the same way up to the cut.
 //!
 //! - A value at one of the API's `json_paths` (`card.number`, `items[*].token`, `**.pin`), or
-//!   under one of the default keys (`password`, `access_token`, … at any depth), is masked
-//!   whole: a string becomes `"****"`, a number or boolean the string `"****"` (`null`
-//!   stays); an object or array there has every value inside masked whole. Keys are compared
-//!   as written (a key spelt with `\u` escapes is not recognised).
+//!   under a key that is secret by its name (`password`, `accessToken`, `card_pin`, … at any
+//!   depth; see [`gatewatch_model::mask::is_secret_name`]), is masked whole: a string becomes
+//!   `"****"`, a number or boolean the string `"****"` (`null` stays); an object or array
+//!   there has every value inside masked whole. Keys are compared normalized (case and
+//!   separators ignored: `accessToken` = `ACCESS_TOKEN`, see
+//!   [`gatewatch_model::mask::same_name`]); a key spelt with `\u` escapes is not recognised.
 //! - Every other string, keys included, goes through the detectors; a number that is a card
 //!   number becomes a masked string (`"************1111"`).
 //! - Text that is not JSON after all (a syntax error before the end) is masked as text by
 //!   [`mask_text_with_keys`]: the detectors, plus a tolerant scan that masks the value after
-//!   each `"key":` whose key ends one of the `json_paths`.
+//!   each `"key":` whose key ends one of the `json_paths` or is secret by its name.
 
 use std::borrow::Cow;
 
-use gatewatch_model::mask::PathStep;
+use gatewatch_model::mask::{is_secret_name, same_name, PathStep};
 
 use super::detectors::Detectors;
 use super::WHOLE;
@@ -38,7 +40,13 @@ struct Frame {
 }
 
 /// The body masked as JSON, or `None` when it is not JSON (the caller masks it as text).
-pub(crate) fn mask_json(text: &str, paths: &[Vec<PathStep>], det: &Detectors) -> Option<String> {
+/// `names`: also mask the value of every key that is secret by its name.
+pub(crate) fn mask_json(
+    text: &str,
+    paths: &[Vec<PathStep>],
+    names: bool,
+    det: &Detectors,
+) -> Option<String> {
     let b = text.as_bytes();
     let n = b.len();
     let mut out = String::with_capacity(n + 16);
@@ -64,7 +72,7 @@ pub(crate) fn mask_json(text: &str, paths: &[Vec<PathStep>], det: &Detectors) ->
                 if !value_ok(&stack) {
                     return None;
                 }
-                let whole = at_masked_path(text, &stack, paths);
+                let whole = at_masked_path(text, &stack, paths, names);
                 let kind = if c == b'{' {
                     Kind::Obj {
                         key: (0, 0),
@@ -109,7 +117,7 @@ pub(crate) fn mask_json(text: &str, paths: &[Vec<PathStep>], det: &Detectors) ->
                         *key = (i + 1, end.min(n));
                         *expect_key = false;
                     }
-                } else if at_masked_path(text, &stack, paths) {
+                } else if at_masked_path(text, &stack, paths, names) {
                     out.push_str(&text[copied..i]);
                     out.push('"');
                     out.push_str(WHOLE);
@@ -147,7 +155,7 @@ pub(crate) fn mask_json(text: &str, paths: &[Vec<PathStep>], det: &Detectors) ->
                 }
                 let replacement = if token == "null" {
                     None
-                } else if at_masked_path(text, &stack, paths) {
+                } else if at_masked_path(text, &stack, paths, names) {
                     Some(format!("\"{WHOLE}\""))
                 } else if c.is_ascii_digit() {
                     match det.mask(token) {
@@ -186,12 +194,19 @@ fn value_ok(stack: &[Frame]) -> bool {
 }
 
 /// Is the value about to be read at a masked path (or inside a masked container)?
-fn at_masked_path(text: &str, stack: &[Frame], paths: &[Vec<PathStep>]) -> bool {
-    if stack.last().is_some_and(|f| f.whole) {
-        return true;
+fn at_masked_path(text: &str, stack: &[Frame], paths: &[Vec<PathStep>], names: bool) -> bool {
+    match stack.last() {
+        Some(f) if f.whole => return true,
+        Some(Frame {
+            kind: Kind::Obj { key, .. },
+            ..
+        }) if names && text.get(key.0..key.1).is_some_and(is_secret_name) => return true,
+        _ => {}
     }
     let step_matches = |step: &PathStep, f: &Frame| match (step, &f.kind) {
-        (PathStep::Key(k), Kind::Obj { key, .. }) => text.get(key.0..key.1) == Some(k),
+        (PathStep::Key(k), Kind::Obj { key, .. }) => {
+            text.get(key.0..key.1).is_some_and(|t| same_name(t, k))
+        }
         (PathStep::Each, Kind::Arr) => true,
         _ => false,
     };
@@ -240,55 +255,67 @@ fn mask_string(token: &str, closed: bool, det: &Detectors) -> Option<String> {
 }
 
 /// Text that looked like JSON but is not: the detectors, then the value after every `"key":`
-/// whose key is the last key of one of `paths` masked whole.
-pub(crate) fn mask_text_with_keys(text: &str, paths: &[Vec<PathStep>], det: &Detectors) -> String {
+/// whose key is the last key of one of `paths` (or, with `names`, is secret by its name)
+/// masked whole.
+pub(crate) fn mask_text_with_keys(
+    text: &str,
+    paths: &[Vec<PathStep>],
+    names: bool,
+    det: &Detectors,
+) -> String {
+    let keys: Vec<&str> = paths
+        .iter()
+        .filter_map(
+            |p| match p.iter().rev().find(|s| matches!(s, PathStep::Key(_))) {
+                Some(PathStep::Key(k)) => Some(k.as_str()),
+                _ => None,
+            },
+        )
+        .collect();
+    let masked_key = |k: &str| (names && is_secret_name(k)) || keys.iter().any(|w| same_name(k, w));
     let mut s = det.mask(text).into_owned();
-    for path in paths {
-        let Some(PathStep::Key(key)) = path.iter().rev().find(|s| matches!(s, PathStep::Key(_)))
-        else {
-            continue;
-        };
-        let needle = format!("\"{key}\"");
-        let mut from = 0;
-        while let Some(pos) = s[from..].find(&needle) {
-            let after = from + pos + needle.len();
-            from = after;
-            let b = s.as_bytes();
-            let mut j = after;
-            while j < b.len() && b[j].is_ascii_whitespace() {
-                j += 1;
-            }
-            if b.get(j) != Some(&b':') {
-                continue;
-            }
-            j += 1;
-            while j < b.len() && b[j].is_ascii_whitespace() {
-                j += 1;
-            }
-            let (start, end, quoted) = if b.get(j) == Some(&b'"') {
-                let e = string_end(b, j);
-                (j + 1, e.min(b.len()), true)
-            } else {
-                let mut e = j;
-                while e < b.len()
-                    && !matches!(b[e], b',' | b'}' | b']')
-                    && !b[e].is_ascii_whitespace()
-                {
-                    e += 1;
-                }
-                (j, e, false)
-            };
-            if start == end && !quoted {
-                continue;
-            }
-            let replacement = if quoted {
-                WHOLE.to_string()
-            } else {
-                format!("\"{WHOLE}\"")
-            };
-            s.replace_range(start..end, &replacement);
-            from = start + replacement.len();
+    let mut from = 0;
+    while let Some(pos) = s[from..].find('"') {
+        let open = from + pos;
+        let close = string_end(s.as_bytes(), open);
+        if close >= s.len() {
+            break;
         }
+        from = close + 1;
+        let b = s.as_bytes();
+        let mut j = close + 1;
+        while j < b.len() && b[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        if b.get(j) != Some(&b':') || !masked_key(&s[open + 1..close]) {
+            continue;
+        }
+        j += 1;
+        while j < b.len() && b[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        let (start, end, quoted) = if b.get(j) == Some(&b'"') {
+            let e = string_end(b, j);
+            (j + 1, e.min(b.len()), true)
+        } else {
+            let mut e = j;
+            while e < b.len() && !matches!(b[e], b',' | b'}' | b']') && !b[e].is_ascii_whitespace()
+            {
+                e += 1;
+            }
+            (j, e, false)
+        };
+        if start == end && !quoted {
+            continue;
+        }
+        let replacement = if quoted {
+            WHOLE.to_string()
+        } else {
+            format!("\"{WHOLE}\"")
+        };
+        s.replace_range(start..end, &replacement);
+        // Past the masked value (and its closing quote).
+        from = start + replacement.len() + usize::from(quoted);
     }
     s
 }
@@ -319,7 +346,40 @@ mod tests {
 
     fn run(text: &str, paths: &[&str]) -> Option<String> {
         let paths: Vec<Vec<PathStep>> = paths.iter().map(|p| parse_json_path(p).unwrap()).collect();
-        mask_json(text, &paths, &Detectors::new(&Detector::defaults()))
+        mask_json(text, &paths, false, &Detectors::new(&Detector::defaults()))
+    }
+
+    #[test]
+    fn secret_names_are_masked_in_any_spelling_at_any_depth() {
+        let det = Detectors::new(&Detector::defaults());
+        let body = r#"{"accessToken":"a1","access-token":"a2","ACCESS_TOKEN":"a3","access_token":"a4",
+"user":{"apiKey":"k","cardPin":1234,"spinner":"keep","otp":"999111","cvv2":"123","name":"Li"},
+"tokens":3,"token_type":"bearer","list":[{"Password":"p"}]}"#;
+        let got = mask_json(body, &[], true, &det).unwrap();
+        assert_eq!(
+            got,
+            r#"{"accessToken":"****","access-token":"****","ACCESS_TOKEN":"****","access_token":"****",
+"user":{"apiKey":"****","cardPin":"****","spinner":"keep","otp":"****","cvv2":"****","name":"Li"},
+"tokens":3,"token_type":"bearer","list":[{"Password":"****"}]}"#
+        );
+        // Off: only the detectors (and the API's paths) apply.
+        assert_eq!(
+            mask_json(r#"{"accessToken":"a1"}"#, &[], false, &det).as_deref(),
+            Some(r#"{"accessToken":"a1"}"#)
+        );
+    }
+
+    #[test]
+    fn api_paths_match_keys_in_any_spelling() {
+        let got = run(
+            r#"{"Card":{"Number":"x","card_number":"y"},"card-holder":{"nick":"z"}}"#,
+            &["card.number", "cardHolder.nick"],
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            r#"{"Card":{"Number":"****","card_number":"y"},"card-holder":{"nick":"****"}}"#
+        );
     }
 
     #[test]
@@ -397,9 +457,19 @@ mod tests {
             mask_text_with_keys(
                 r#"oops {"password" : "p@ss", "x": 1, "password":12 ] mail bob@ex.com"#,
                 &paths,
+                false,
                 &det
             ),
             r#"oops {"password" : "****", "x": 1, "password":"****" ] mail b**@ex.com"#
+        );
+        assert_eq!(
+            mask_text_with_keys(
+                r#"x {"Pass-Word": "a", "refreshToken":"b", "pin" :7, "spinner": "c", "note":"d" oops"#,
+                &paths,
+                true,
+                &det
+            ),
+            r#"x {"Pass-Word": "****", "refreshToken":"****", "pin" :"****", "spinner": "c", "note":"d" oops"#
         );
     }
 }

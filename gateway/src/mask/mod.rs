@@ -144,8 +144,8 @@ impl<'a> Masker<'a> {
         let lower_ct = ct.to_ascii_lowercase();
         let mut out = if lower_ct.contains("json") || looks_like_json(text) {
             let paths = self.json_paths();
-            json::mask_json(text, &paths, &self.det)
-                .unwrap_or_else(|| json::mask_text_with_keys(text, &paths, &self.det))
+            json::mask_json(text, &paths, true, &self.det)
+                .unwrap_or_else(|| json::mask_text_with_keys(text, &paths, true, &self.det))
         } else if lower_ct.starts_with("application/x-www-form-urlencoded") {
             self.query(text)
         } else {
@@ -170,7 +170,8 @@ impl<'a> Masker<'a> {
     }
 
     /// The API's JSON paths (validated when the API was saved; a bad one is skipped), then the
-    /// default keys at any depth.
+    /// default keys at any depth (every key secret by its name is masked besides, see
+    /// [`json`]).
     fn json_paths(&self) -> Vec<Vec<PathStep>> {
         self.rules
             .json_paths
@@ -446,7 +447,8 @@ mod tests {
             r#"{"data":{"access_token":"****","user":"amy"}}"#
         );
         assert_eq!(m.path("/a/4111111111111111"), "/a/************1111");
-        assert_eq!(m.query("pin=1234"), "pin=1234");
+        // Secret by name (issue 13): `pin` and `spinner` are told apart.
+        assert_eq!(m.query("pin=1234&spinner=1"), "pin=****&spinner=1");
         assert_eq!(
             m.query("page=2&Token=abc&api_key=x"),
             "page=2&Token=****&api_key=****"

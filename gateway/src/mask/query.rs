@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use gatewatch_model::mask::DEFAULT_MASKED_QUERY_PARAMS;
+use gatewatch_model::mask::{is_secret_name, same_name, DEFAULT_MASKED_QUERY_PARAMS};
 
 use super::detectors::Detectors;
 use super::WHOLE;
@@ -81,9 +81,10 @@ pub(crate) fn mask_path<'a>(path: &'a str, det: &Detectors) -> Cow<'a, str> {
     component(path, det, b"?#")
 }
 
-/// A query string (or an `application/x-www-form-urlencoded` body): the values of `params` and
-/// of [`DEFAULT_MASKED_QUERY_PARAMS`] (compared case-insensitively, after decoding) are masked
-/// whole, the detectors run over every other value and over parts without `=`.
+/// A query string (or an `application/x-www-form-urlencoded` body): the values of `params`, of
+/// [`DEFAULT_MASKED_QUERY_PARAMS`] (compared without case or separators, after decoding) and
+/// of every name secret by itself ([`is_secret_name`]: `accessToken`, `otp`, `card_pin`) are
+/// masked whole, the detectors run over every other value and over parts without `=`.
 pub(crate) fn mask_query(query: &str, params: &[String], det: &Detectors) -> String {
     let mut out = String::with_capacity(query.len());
     for (k, part) in query.split('&').enumerate() {
@@ -97,10 +98,11 @@ pub(crate) fn mask_query(query: &str, params: &[String], det: &Detectors) -> Str
                 out.push_str(&component(name, det, b"&=#"));
                 out.push('=');
                 let name = name_plain.trim();
-                if params.iter().any(|p| p.eq_ignore_ascii_case(name))
+                if params.iter().any(|p| same_name(p, name))
                     || DEFAULT_MASKED_QUERY_PARAMS
                         .iter()
-                        .any(|p| p.eq_ignore_ascii_case(name))
+                        .any(|p| same_name(p, name))
+                    || is_secret_name(name)
                 {
                     if !value.is_empty() {
                         out.push_str(WHOLE);
@@ -136,6 +138,25 @@ mod tests {
         assert_eq!(q("to%6Ben=abc", &["token"]), "to%6Ben=****");
         assert_eq!(q("a=1&b=2", &[]), "a=1&b=2");
         assert_eq!(q("", &["x"]), "");
+        assert_eq!(
+            q("Card-No=1&card_no=2", &["cardNo"]),
+            "Card-No=****&card_no=****"
+        );
+    }
+
+    #[test]
+    fn secret_names_are_masked_in_any_spelling() {
+        assert_eq!(
+            q(
+                "accessToken=a&access-token=b&ACCESS_TOKEN=c&access_token=d&spinner=on&otp=123456&cardPin=1234&Api-Key=k&page=2",
+                &[]
+            ),
+            "accessToken=****&access-token=****&ACCESS_TOKEN=****&access_token=****&spinner=on&otp=****&cardPin=****&Api-Key=****&page=2"
+        );
+        assert_eq!(
+            q("user%5Fpassword=x&Sig=y", &[]),
+            "user%5Fpassword=****&Sig=****"
+        );
     }
 
     #[test]

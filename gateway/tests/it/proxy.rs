@@ -364,34 +364,51 @@ async fn large_bodies_stream_both_ways_and_are_counted() {
 }
 
 #[tokio::test]
-async fn reserved_paths_are_answered_by_the_gateway_and_not_recorded() {
+async fn the_admin_port_answers_health_and_metrics_and_the_proxy_port_routes_them() {
     let s = setup(|c| {
-        // A catch-all route must not shadow the reserved paths.
+        // A catch-all API owns every path of the proxy port, `/metrics` included.
         let up = c.routes[0].upstreams.clone();
         c.routes.push(RouteConfig::new("/", up));
     })
     .await;
-    let r = s.gw.get("/healthz").await;
+    // Proxied: the upstream answers, and the calls are recorded.
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        let r = s.gw.get(path).await;
+        assert_eq!(r.status, 200, "{path}");
+        let j = r.json();
+        assert_eq!(
+            (j["name"].as_str(), j["uri"].as_str()),
+            (Some("a"), Some(path))
+        );
+    }
+    // The admin port: the gateway's own answers, not recorded.
+    let r = s.gw.admin_get("/healthz").await;
     assert_eq!((r.status.as_u16(), r.body.trim_ascii()), (200, &b"ok"[..]));
-    let r = s.gw.get("/readyz").await;
+    let r = s.gw.admin_get("/readyz").await;
     assert_eq!(r.status, 200);
     let r =
-        s.gw.send(Request::post("/healthz").body(empty()).unwrap())
+        s.gw.admin_send(Request::post("/healthz").body(empty()).unwrap())
             .await;
     assert_eq!(r.status, 405);
-    s.gw.get("/other").await;
-    let r = s.gw.get("/metrics").await;
+    assert_eq!(s.gw.admin_get("/other").await.status, 404);
+    let r = s.gw.admin_get("/metrics").await;
     assert_eq!(r.status, 200);
     let text = String::from_utf8(r.body.to_vec()).unwrap();
     assert!(text.contains("# TYPE gatewatch_gateway_requests_total counter"));
     assert!(text.contains("gatewatch_gateway_records_dropped_total{reason=\"queue_full\"} 0"));
+    assert!(
+        text.contains("gatewatch_gateway_connections_refused_total 0"),
+        "{text}"
+    );
     assert_eq!(
         s.gw.metric("gatewatch_gateway_requests_total{outcome=\"ok\"}")
             .await,
-        1
+        3
     );
-    let records = wait_records(&s.collector, 1).await;
+    let records = wait_records(&s.collector, 3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(s.collector.records().len(), 1, "{records:?}");
-    assert_eq!(s.collector.records()[0].path, "/other");
+    assert_eq!(s.collector.records().len(), 3, "{records:?}");
+    let mut paths: Vec<String> = s.collector.records().into_iter().map(|r| r.path).collect();
+    paths.sort();
+    assert_eq!(paths, ["/healthz", "/metrics", "/readyz"]);
 }

@@ -118,7 +118,7 @@ async fn full_spool_drops_batches_and_counts_them_until_the_collector_is_back() 
     c.spool_max_bytes = 10; // smaller than any batch
     c.routes = api_route(&up);
     let gw = Gateway::start(c).await;
-    assert_eq!(gw.get("/readyz").await.status, 200);
+    assert_eq!(gw.admin_get("/readyz").await.status, 200);
     for i in 0..7 {
         call_with_id(&gw, &format!("r{i}")).await;
     }
@@ -133,7 +133,7 @@ async fn full_spool_drops_batches_and_counts_them_until_the_collector_is_back() 
         0
     );
     assert_eq!(gw.metric("gatewatch_gateway_spool_full").await, 1);
-    assert_eq!(gw.get("/readyz").await.status, 503);
+    assert_eq!(gw.admin_get("/readyz").await.status, 503);
     assert!(spool_files(spool.path()).is_empty());
 
     // Back: new records are delivered and the gateway is ready again.
@@ -144,7 +144,7 @@ async fn full_spool_drops_batches_and_counts_them_until_the_collector_is_back() 
         !state.records().is_empty()
     })
     .await;
-    assert_eq!(gw.get("/readyz").await.status, 200);
+    assert_eq!(gw.admin_get("/readyz").await.status, 200);
     assert!(state.records().iter().all(|r| r.request_id == "after"));
 }
 

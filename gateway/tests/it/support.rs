@@ -379,11 +379,14 @@ pub fn config(collector: SocketAddr, spool_dir: &Path) -> GatewayConfig {
     c.upstream_timeout = Duration::from_secs(5);
     c.collector_timeout = Duration::from_secs(2);
     c.drain_timeout = Duration::from_secs(3);
+    c.admin_listen = "127.0.0.1:0".parse().unwrap();
     c
 }
 
 pub struct Gateway {
     pub addr: SocketAddr,
+    /// The admin port: `/healthz`, `/readyz`, `/metrics`.
+    pub admin: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     running: Option<Running>,
 }
@@ -398,6 +401,7 @@ impl Gateway {
         .expect("gateway starts");
         Gateway {
             addr: running.local_addr(),
+            admin: running.admin_addr(),
             stop: Some(tx),
             running: Some(running),
         }
@@ -435,26 +439,52 @@ impl Gateway {
     }
 
     /// Sends `req` and returns the response with its body still streaming.
-    pub async fn send_streaming(&self, mut req: Request<TestBody>) -> Response<Incoming> {
+    pub async fn send_streaming(&self, req: Request<TestBody>) -> Response<Incoming> {
+        send_streaming_to(self.addr, req).await
+    }
+
+    /// A request to the admin port, read whole.
+    pub async fn admin_send(&self, req: Request<TestBody>) -> Reply {
+        let resp = send_streaming_to(self.admin, req).await;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A GET on the admin port.
+    pub async fn admin_get(&self, path: &str) -> Reply {
+        self.admin_send(Request::get(path).body(empty()).unwrap())
+            .await
+    }
+
+    /// The value of one sample line of the admin port's `/metrics`, e.g.
+    /// `gatewatch_gateway_records_dropped_total{reason="spool_full"}`.
+    pub async fn metric(&self, series: &str) -> u64 {
+        let text = String::from_utf8(self.admin_get("/metrics").await.body.to_vec()).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    }
+}
+
+/// Sends `req` to `addr` on a fresh connection; the response's body still streams.
+pub async fn send_streaming_to(addr: SocketAddr, mut req: Request<TestBody>) -> Response<Incoming> {
+    {
         if !req.headers().contains_key("host") {
             req.headers_mut()
-                .insert("host", self.addr.to_string().parse().unwrap());
+                .insert("host", addr.to_string().parse().unwrap());
         }
-        let stream = TcpStream::connect(self.addr).await.unwrap();
+        let stream = TcpStream::connect(addr).await.unwrap();
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .unwrap();
         tokio::spawn(conn);
         sender.send_request(req).await.expect("response head")
-    }
-
-    /// The value of one sample line of `/metrics`, e.g.
-    /// `gatewatch_gateway_records_dropped_total{reason="spool_full"}`.
-    pub async fn metric(&self, series: &str) -> u64 {
-        let text = String::from_utf8(self.get("/metrics").await.body.to_vec()).unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
     }
 }
 
