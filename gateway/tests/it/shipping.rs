@@ -109,6 +109,74 @@ async fn collector_away_then_back_delivers_every_record_once_in_order() {
 }
 
 #[tokio::test]
+async fn a_batch_refused_as_too_large_is_split_until_every_record_is_delivered() {
+    let up = upstream("a", Arc::new(StreamSignals::default())).await;
+    let (_col, state) = collector().await;
+    // The collector takes one record per batch; the gateway sends all 8 in one.
+    state
+        .max_lines
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let spool = tempfile::tempdir().unwrap();
+    let mut c = config(_col.addr, spool.path());
+    c.flush_interval = Duration::from_secs(60);
+    c.batch_max_records = 8;
+    c.routes = api_route(&up);
+    let gw = Gateway::start(c).await;
+    let sent: Vec<String> = (0..8).map(|i| format!("big-{i}")).collect();
+    for rid in &sent {
+        call_with_id(&gw, rid).await;
+    }
+    eventually(20, "8 records", || state.records().len() >= 8).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got: Vec<String> = state.records().into_iter().map(|r| r.request_id).collect();
+    // Every record once, in the order of the calls (first half first).
+    assert_eq!(got, sent);
+    // 8 leaves: 7 splits, each after one 413.
+    assert_eq!(gw.metric("gatewatch_gateway_batches_split_total").await, 7);
+    let refused = state
+        .attempts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.2 == 413)
+        .count();
+    assert_eq!(refused, 7);
+    assert_eq!(
+        gw.metric("gatewatch_gateway_records_dropped_total{reason=\"too_large\"}")
+            .await,
+        0
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_single_record_refused_as_too_large_is_dropped_and_counted() {
+    let up = upstream("a", Arc::new(StreamSignals::default())).await;
+    let (col, state) = collector().await;
+    state.set_status(413);
+    let spool = tempfile::tempdir().unwrap();
+    let mut c = config(col.addr, spool.path());
+    c.flush_interval = Duration::from_secs(60);
+    c.batch_max_records = 4;
+    c.routes = api_route(&up);
+    let gw = Gateway::start(c).await;
+    for i in 0..4 {
+        call_with_id(&gw, &format!("refused-{i}")).await;
+    }
+    eventually_async(20, "4 records dropped as too large", || async {
+        gw.metric("gatewatch_gateway_records_dropped_total{reason=\"too_large\"}")
+            .await
+            == 4
+    })
+    .await;
+    // Split down to single records first: 4 leaves, 3 splits; nothing stored, nothing spooled.
+    assert_eq!(gw.metric("gatewatch_gateway_batches_split_total").await, 3);
+    assert!(state.records().is_empty());
+    assert_eq!(gw.metric("gatewatch_gateway_spool_batches").await, 0);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn full_spool_drops_batches_and_counts_them_until_the_collector_is_back() {
     let up = upstream("a", Arc::new(StreamSignals::default())).await;
     let (mut col, state) = collector().await;

@@ -273,6 +273,8 @@ pub struct CollectorState {
     pub attempts: Mutex<Vec<(String, bool, u16)>>,
     /// Status to answer; 200 unless a test changes it.
     pub status: AtomicU16,
+    /// More lines than this in a batch: 413 (0: no limit).
+    pub max_lines: std::sync::atomic::AtomicUsize,
 }
 
 impl CollectorState {
@@ -334,7 +336,19 @@ pub async fn collector() -> (Server, Arc<CollectorState>) {
             let batch_id = header(gatewatch_model::BATCH_ID_HEADER).expect("batch id header");
             let replay = header(gatewatch_model::REPLAY_HEADER).as_deref() == Some("1");
             let body = req.into_body().collect().await.unwrap().to_bytes();
-            let status = st.status.load(Ordering::SeqCst);
+            let max_lines = st.max_lines.load(Ordering::SeqCst);
+            let too_many = max_lines > 0
+                && zstd::stream::decode_all(&body[..])
+                    .expect("zstd body")
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count()
+                    > max_lines;
+            let status = if too_many {
+                413
+            } else {
+                st.status.load(Ordering::SeqCst)
+            };
             st.attempts
                 .lock()
                 .unwrap()
