@@ -407,7 +407,7 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
         config.gateway.clone(),
         stopped(&stop_gw),
     ));
-    tracing::info!(listen = %gw_listen, "gateway listening");
+    tracing::info!(listen = %gw_listen, admin = %config.gateway.admin_listen, "gateway listening");
 
     let trickle = if let Some(up) = &demo_upstream {
         let keys = crate::demo::register(&store, &config, up).await?;
