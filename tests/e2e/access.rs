@@ -619,3 +619,71 @@ async fn a_saturated_gateway_refuses_with_503_refused_busy() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwt_from_another_issuer_or_for_another_audience_is_refused() {
+    let up = upstream().await;
+    let site = site_with("access_jwt_iss_aud", up);
+    site.tune(
+        "gateway.jwt",
+        "issuer = \"https://idp.example\"\naudience = \"orders-api\"",
+    );
+    let store = site.migrate().await;
+    let _gateway = site.start("gateway").await;
+    use EntityKind::*;
+    write(
+        &store,
+        vec![
+            change(Api, "orders", api(up, "/orders")),
+            change(
+                Group,
+                "std",
+                json!({"name": "Standard", "apis": ["orders"]}),
+            ),
+            change(Client, "acme", json!({"name": "Acme", "groups": ["std"]})),
+        ],
+    )
+    .await;
+    let orders = site.url("/orders/ok");
+    let exp = chrono::Utc::now().timestamp() + 300;
+    let bearer = |claims: serde_json::Value| format!("Bearer {}", jwt(claims));
+    let good = bearer(
+        json!({"sub": "acme", "exp": exp, "iss": "https://idp.example", "aud": "orders-api"}),
+    );
+    // The API reaches the gateway through the configuration log.
+    let t0 = Instant::now();
+    loop {
+        let a = get_with(&orders, "authorization", &good).await;
+        if a.status == 200 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{} {}",
+            a.status,
+            a.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let in_list = bearer(
+        json!({"sub": "acme", "exp": exp, "iss": "https://idp.example", "aud": ["billing", "orders-api"]}),
+    );
+    assert_eq!(
+        get_with(&orders, "authorization", &in_list).await.status,
+        200
+    );
+    for claims in [
+        json!({"sub": "acme", "exp": exp, "iss": "https://evil.example", "aud": "orders-api"}),
+        json!({"sub": "acme", "exp": exp, "aud": "orders-api"}),
+        json!({"sub": "acme", "exp": exp, "iss": "https://idp.example", "aud": "billing"}),
+        json!({"sub": "acme", "exp": exp, "iss": "https://idp.example"}),
+        json!({"sub": "acme", "exp": exp, "iss": "https://idp.example", "aud": ["billing"]}),
+    ] {
+        let a = get_with(&orders, "authorization", &bearer(claims.clone())).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (401, "invalid_credentials"),
+            "{claims}"
+        );
+    }
+}
