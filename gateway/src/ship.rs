@@ -383,7 +383,10 @@ impl Collector {
         http.set_connect_timeout(Some(timeout.min(Duration::from_secs(3))));
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
+            // Below the collector's read-header timeout (10 s by default), which also closes
+            // idle kept-alive connections: a send never meets a connection the collector is
+            // closing.
+            .pool_idle_timeout(Duration::from_secs(5))
             .build(http);
         Collector {
             client,
