@@ -103,6 +103,50 @@ async fn a_login_flood_gets_429_busy_and_never_more_than_two_argon2_checks_at_on
     assert_eq!(login_from(base, "flo", PW, None).await.status, 200);
 }
 
+/// In `gatewatch up` the gateway shares the process with the dashboards: a login flood with
+/// the default wait meets the bound, and every proxied call meanwhile is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_gatewatch_up_the_gateway_keeps_answering_during_a_login_flood() {
+    let up = upstream().await;
+    let routes = format!(
+        "[[routes]]\nprefix = \"/flood\"\nupstreams = [\"http://{up}\"]\nstrip_prefix = true\n"
+    );
+    let site = Site::new(
+        "admin_abuse_up",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        &routes,
+    );
+    site.tune("dashboards", "trusted_proxies = [\"127.0.0.1\"]");
+    site.migrate().await;
+    add_user(&site, "flo", "support", PW);
+    let _up = site.start_args(&["up"]).await;
+    let base = site.dashboards;
+    let flood = tokio::spawn(async move {
+        let mut all = Vec::new();
+        for round in 0..3 {
+            all.extend(futures_join(round, base).await);
+        }
+        all
+    });
+    let calls = drive(&site.url(""), &["/flood/ok"], 40, 2, Default::default()).await;
+    let answers = flood.await.unwrap();
+    assert_eq!(
+        calls.get(&200),
+        Some(&40),
+        "gateway answers during the flood: {calls:?}"
+    );
+    let busy = answers.iter().filter(|a| a.status == 429).count() as u64;
+    let unauthorized = answers.iter().filter(|a| a.status == 401).count() as u64;
+    assert_eq!(busy + unauthorized, 120, "only 401 and 429");
+    eprintln!("login flood in up: {unauthorized} answered 401, {busy} refused 429 busy");
+    assert!(metric(base, "gatewatch_dashboards_password_checks_in_flight_peak").await <= 2);
+    assert_eq!(
+        metric(base, "gatewatch_dashboards_password_checks_total").await,
+        unauthorized
+    );
+    assert_eq!(login_from(base, "flo", PW, None).await.status, 200);
+}
+
 /// 40 wrong logins at once, each for its own name from its own address.
 async fn futures_join(round: u32, base: SocketAddr) -> Vec<Answer> {
     let mut tasks = Vec::new();
