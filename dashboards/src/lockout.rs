@@ -115,6 +115,8 @@ struct Inner {
     accounts: HashMap<String, Account>,
     /// (user, address) → the last successful login from there.
     known_good: HashMap<(String, String), i64>,
+    /// (user, address) → the end of the lock whose first refusal there was audited.
+    refusals: HashMap<(String, String), i64>,
 }
 
 /// Failed logins per pair, address and account.
@@ -211,6 +213,23 @@ impl Lockout {
         set
     }
 
+    /// Whether this refusal under `lock` is the first of `user` at `ip` during that lock:
+    /// only that one is audited, so a flood at a locked account writes one audit row per
+    /// address, not one per request.
+    pub fn first_refusal(&self, user: &str, ip: &str, lock: Locked, now: i64) -> bool {
+        let Ok(mut m) = self.inner.lock() else {
+            return false;
+        };
+        if m.refusals.len() > PRUNE_ABOVE {
+            m.refusals.retain(|_, until| *until > now);
+        }
+        let until = now + lock.wait();
+        let noted = m
+            .refusals
+            .insert((user.to_string(), address_key(ip)), until);
+        noted != Some(until)
+    }
+
     /// A successful login: the pair starts afresh and the address is known good for the
     /// account. The account's own count and lock stay (others may still be guessing).
     pub fn succeeded(&self, user: &str, ip: &str, now: i64) {
@@ -290,6 +309,24 @@ mod tests {
             Some(Locked::Address(ADDRESS_LOCK_SECS - 1))
         );
         assert!(l.check("anyone", "9.9.9.8", 11).is_none());
+    }
+
+    #[test]
+    fn refusals_under_one_lock_are_noted_once_per_pair() {
+        let l = Lockout::default();
+        for _ in 0..PAIR_LOCK_AFTER {
+            l.failed("a", "1.2.3.4", 10);
+        }
+        let lock = |now| l.check("a", "1.2.3.4", now).unwrap();
+        assert!(l.first_refusal("a", "1.2.3.4", lock(11), 11));
+        assert!(!l.first_refusal("a", "1.2.3.4", lock(12), 12));
+        assert!(!l.first_refusal("a", "1.2.3.4", lock(500), 500));
+        // The next lock is noted again.
+        let later = 10 + PAIR_LOCK_SECS;
+        for _ in 0..PAIR_LOCK_AFTER {
+            l.failed("a", "1.2.3.4", later);
+        }
+        assert!(l.first_refusal("a", "1.2.3.4", lock(later), later));
     }
 
     #[test]

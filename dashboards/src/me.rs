@@ -158,7 +158,9 @@ pub async fn login(
     // Locks are checked before any argon2 work, so a locked flood costs next to nothing.
     if let Some(lock) = state.lockout.check(&name, &ip, now) {
         let why = lock.describe(&name, &ip);
-        crate::audit::record(&state, vec![audit("login.locked", &why)]).await;
+        if state.lockout.first_refusal(&name, &ip, lock, now) {
+            crate::audit::record(&state, vec![audit("login.locked", &why)]).await;
+        }
         return Err(locked(&why, lock.wait()));
     }
     let mut spec = state.cache.get().users.get(&name).cloned();

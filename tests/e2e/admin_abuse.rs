@@ -193,10 +193,17 @@ async fn a_forged_forwarded_for_is_ignored_without_trusted_proxies() {
         .as_str()
         .unwrap()
         .contains("127.0.0.1"));
+    // More tries while locked are refused without a row each: one when the lock was set,
+    // one for its first refusal.
+    for _ in 0..3 {
+        let r = login_from(base, "lou", PW, Some("203.0.113.98")).await;
+        assert_eq!(r.status, 429, "{}", r.text);
+    }
     let root = Api::login(base, "root", PW).await;
     let failed = audit(&root, "login.failed").await;
     assert_eq!(failed.len(), 5);
     assert!(failed.iter().all(|r| r["client_ip"] == "127.0.0.1"));
+    assert_eq!(audit(&root, "login.locked").await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
