@@ -367,6 +367,13 @@ pub struct DashboardsSection {
     pub session_hours: u64,
     /// The alerter's port, where test-sends are forwarded (`http://host:port`).
     pub alerter_url: String,
+    /// Proxies (CIDR) whose `X-Forwarded-For` names the client for the login lockout and
+    /// audit rows; empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Argon2 password hashes and checks at once (1 to 64); more wait, then 429.
+    pub max_password_checks: u64,
+    /// How long a login waits for a password check, in milliseconds (0 to 10000; 0: no wait).
+    pub password_check_wait_ms: u64,
 }
 
 impl Default for DashboardsSection {
@@ -378,6 +385,9 @@ impl Default for DashboardsSection {
             secure_cookies: false,
             session_hours: 12,
             alerter_url: "http://127.0.0.1:8092".into(),
+            trusted_proxies: Vec::new(),
+            max_password_checks: 2,
+            password_check_wait_ms: 1000,
         }
     }
 }
@@ -491,6 +501,9 @@ pub struct Config {
     pub dashboards_session_ttl: Duration,
     /// `[dashboards] alerter_url`, without a trailing slash.
     pub dashboards_alerter_url: String,
+    pub dashboards_trusted_proxies: Vec<ipnet::IpNet>,
+    pub dashboards_max_password_checks: usize,
+    pub dashboards_password_check_wait: Duration,
     pub alerter_listen: SocketAddr,
     pub alerter_eval_interval: Duration,
     pub alerter_lease_ttl: Duration,
@@ -773,6 +786,23 @@ impl FileConfig {
                 "must be at most 720 (30 days)",
             ));
         }
+        let d = &self.dashboards;
+        let mut dashboards_trusted_proxies = Vec::with_capacity(d.trusted_proxies.len());
+        for (i, c) in d.trusted_proxies.iter().enumerate() {
+            dashboards_trusted_proxies.push(
+                gatewatch_model::client::parse_cidr(c)
+                    .map_err(|m| bad(format!("dashboards.trusted_proxies[{i}]"), m))?,
+            );
+        }
+        if !(1..=64).contains(&d.max_password_checks) {
+            return Err(bad("dashboards.max_password_checks", "must be 1 to 64"));
+        }
+        if d.password_check_wait_ms > 10_000 {
+            return Err(bad(
+                "dashboards.password_check_wait_ms",
+                "must be 0 to 10000 (10 s)",
+            ));
+        }
         // APIs registered in the configuration log reach the gateway without a restart.
         gateway.config_store = Some(store.clone());
         let a = &self.alerter;
@@ -859,6 +889,9 @@ impl FileConfig {
             dashboards_secure_cookies: self.dashboards.secure_cookies,
             dashboards_session_ttl: Duration::from_secs(self.dashboards.session_hours * 3600),
             dashboards_alerter_url: alerter_url,
+            dashboards_trusted_proxies,
+            dashboards_max_password_checks: d.max_password_checks as usize,
+            dashboards_password_check_wait: Duration::from_millis(d.password_check_wait_ms),
             alerter_listen: listen_addr("alerter.listen", &self.alerter.listen)?,
             alerter_eval_interval: Duration::from_millis(a.eval_interval_ms),
             alerter_lease_ttl: Duration::from_millis(a.lease_ttl_ms),
@@ -1268,6 +1301,18 @@ strip_prefix = true
             (
                 "[gateway]\ntrusted_proxies = [\"10.0.0.0/33\"]",
                 "gateway.trusted_proxies[0]",
+            ),
+            (
+                "[dashboards]\ntrusted_proxies = [\"127.0.0.1/8\", \"proxy\"]",
+                "dashboards.trusted_proxies[1]",
+            ),
+            (
+                "[dashboards]\nmax_password_checks = 0",
+                "dashboards.max_password_checks",
+            ),
+            (
+                "[dashboards]\npassword_check_wait_ms = 60000",
+                "dashboards.password_check_wait_ms",
             ),
             ("[gateway]\nmax_inflight = 0", "gateway.max_inflight"),
             ("[gateway]\nmax_connections = 0", "gateway.max_connections"),

@@ -240,6 +240,9 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
     d.secure_cookies = config.dashboards_secure_cookies;
     d.session_ttl = config.dashboards_session_ttl;
     d.alerter_url = config.dashboards_alerter_url.clone();
+    d.trusted_proxies = config.dashboards_trusted_proxies.clone();
+    d.max_password_checks = config.dashboards_max_password_checks;
+    d.password_check_wait = config.dashboards_password_check_wait;
     d.site_timezone = config.timezone.name().to_string();
     // A node is silent after three missed samples.
     d.node_silent_after = config.gateway.sample_interval * 3;

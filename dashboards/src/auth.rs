@@ -2,7 +2,8 @@
 //! lockout, CSRF, and the middleware that applies the route table ([`crate::access`]).
 //!
 //! - **Passwords**: argon2id with the crate's default parameters (19 MiB, 2 passes, 1 lane:
-//!   OWASP's minimum), hashed on the blocking pool.
+//!   OWASP's minimum), hashed and checked on the blocking pool, a bounded number at once
+//!   ([`crate::password_checks`]).
 //! - **Sessions** are signed, not stored: `s1:<user>:<epoch>:<expires>:<nonce>:<mac>`, the
 //!   MAC an HMAC-SHA256 under a key derived from the site pepper. Nothing in the token is
 //!   trusted beyond who it is: the user is reloaded from the current configuration on every
@@ -10,13 +11,17 @@
 //!   void — logging out everywhere, a password change or an admin's reset bumps it. Logout
 //!   also remembers the token's nonce in memory until it expires, so that one cookie is void
 //!   in this process even before expiry.
+//! - **Bearer tokens** are bound to the `session_epoch` they were made under, and the changes
+//!   that bump it also delete the user's tokens: a password change (one's own or an admin's
+//!   reset) and "log out everywhere" end scripts' tokens as well as browser sessions.
 //! - **CSRF**: the cookie is `HttpOnly; SameSite=Strict`, and every unsafe request
 //!   authenticated by the cookie must also carry `X-CSRF-Token` equal to the session's nonce
 //!   (returned by login and `GET /api/v1/me`). Bearer-token requests need no CSRF token: a
 //!   browser never adds that header on its own.
-//! - **Lockout**: 5 failed logins for one user from one IP within 15 minutes lock that pair
-//!   for 15 minutes (429 with `Retry-After`). Kept in memory, per process: a restart clears
-//!   it, and several dashboards processes each count their own.
+//! - **Lockout**: failed logins are counted per (user, address), per address and per
+//!   account ([`crate::lockout`]); a lock answers 429 `locked` with `Retry-After`. The
+//!   client's address is the TCP peer, or behind one of `[dashboards] trusted_proxies` the
+//!   `X-Forwarded-For` entry that proxy appended ([`gatewatch_model::forwarded`]).
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -28,7 +33,7 @@ use chrono::Utc;
 use gatewatch_model::secret::{hash_secret, verify_secret};
 use gatewatch_model::{Permission, Role};
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use crate::access::{self, Access};
@@ -48,6 +53,9 @@ pub struct Caller {
     pub role: Role,
     pub ip: String,
     pub via: Via,
+    /// The user's `session_epoch` when the caller was authenticated: a bearer token made now
+    /// is bound to it, and refused if it moved in between.
+    pub epoch: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -68,30 +76,34 @@ impl Caller {
     }
 }
 
-/// Argon2id PHC string of `password`.
+/// Argon2id PHC string of `password`, on the blocking pool and outside the bound of
+/// [`crate::password_checks`]: for `gatewatch user add` and a fresh site's first admin.
+/// Requests hash through `AppState::password_checks`.
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
     let salt = crate::random::bytes(16)?;
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::encode_b64(&salt).map_err(ApiError::internal)?;
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(ApiError::internal)
-    })
-    .await
-    .map_err(ApiError::internal)?
+    tokio::task::spawn_blocking(move || hash_now(&password, &salt))
+        .await
+        .map_err(ApiError::internal)?
 }
 
-/// Whether `password` matches the PHC string `stored` (false for a malformed one).
-pub async fn verify_password(password: String, stored: String) -> bool {
-    tokio::task::spawn_blocking(move || match PasswordHash::new(&stored) {
+/// Argon2id PHC string of `password` with `salt`, here and now (blocking).
+pub(crate) fn hash_now(password: &str, salt: &[u8]) -> Result<String, ApiError> {
+    let salt = SaltString::encode_b64(salt).map_err(ApiError::internal)?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(ApiError::internal)
+}
+
+/// Whether `password` matches the PHC string `stored` (false for a malformed one), here and
+/// now (blocking).
+pub(crate) fn verify_now(password: &str, stored: &str) -> bool {
+    match PasswordHash::new(stored) {
         Ok(h) => Argon2::default()
             .verify_password(password.as_bytes(), &h)
             .is_ok(),
         Err(_) => false,
-    })
-    .await
-    .unwrap_or(false)
+    }
 }
 
 /// A hash no password matches, checked for unknown users so that a wrong name costs as long
@@ -222,84 +234,18 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, v)| v)
 }
 
-/// Failed logins per (user, IP).
-pub struct Lockout {
-    map: Mutex<HashMap<(String, String), Failures>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    first: i64,
-    locked_until: i64,
-}
-
-pub const LOCK_AFTER: u32 = 5;
-pub const LOCK_WINDOW_SECS: i64 = 15 * 60;
-pub const LOCK_SECS: i64 = 15 * 60;
-
-impl Default for Lockout {
-    fn default() -> Self {
-        Lockout {
-            map: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl Lockout {
-    /// Seconds until the pair may try again, if it is locked.
-    pub fn locked(&self, user: &str, ip: &str, now: i64) -> Option<i64> {
-        let m = self.map.lock().ok()?;
-        let f = m.get(&(user.to_string(), ip.to_string()))?;
-        (f.locked_until > now).then_some(f.locked_until - now)
-    }
-
-    /// Counts a failure; true when this one locks the pair.
-    pub fn failed(&self, user: &str, ip: &str, now: i64) -> bool {
-        let Ok(mut m) = self.map.lock() else {
-            return false;
-        };
-        if m.len() > 100_000 {
-            // Bounded memory under a spray of names: forget pairs that are neither counting
-            // nor locked.
-            m.retain(|_, f| f.locked_until > now || now - f.first < LOCK_WINDOW_SECS);
-        }
-        let f = m
-            .entry((user.to_string(), ip.to_string()))
-            .or_insert(Failures {
-                count: 0,
-                first: now,
-                locked_until: 0,
-            });
-        if now - f.first >= LOCK_WINDOW_SECS {
-            *f = Failures {
-                count: 0,
-                first: now,
-                locked_until: 0,
-            };
-        }
-        f.count += 1;
-        if f.count >= LOCK_AFTER {
-            f.locked_until = now + LOCK_SECS;
-            f.count = 0;
-            f.first = now;
-            return true;
-        }
-        false
-    }
-
-    pub fn succeeded(&self, user: &str, ip: &str) {
-        if let Ok(mut m) = self.map.lock() {
-            m.remove(&(user.to_string(), ip.to_string()));
-        }
-    }
-}
-
-pub fn client_ip(req: &Request) -> String {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .map_or_else(|| "unknown".to_string(), |ip: IpAddr| ip.to_string())
+/// The client's address: the TCP peer, or behind a trusted proxy the address it forwarded.
+pub fn client_ip(state: &AppState, req: &Request) -> String {
+    let Some(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>() else {
+        return "unknown".to_string();
+    };
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().ok());
+    gatewatch_model::forwarded::client_ip(peer.0.ip(), &state.config.trusted_proxies, forwarded)
+        .to_string()
 }
 
 /// The role check of every route: finds the route's rule, authenticates the caller (bearer
@@ -322,7 +268,7 @@ fn authorize(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
     let Some(rule) = access::find(&state.rules, req.method(), &path) else {
         return Err(ApiError::forbidden("route not in the access table"));
     };
-    let ip = client_ip(req);
+    let ip = client_ip(state, req);
     if rule.access == Access::Public {
         req.extensions_mut().insert(ClientIp(ip));
         return Ok(());
@@ -349,10 +295,17 @@ fn authorize(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
             .get(user)
             .filter(|u| !u.disabled)
             .ok_or_else(|| ApiError::unauthorized("the token's user is disabled or gone"))?;
-        let t = spec.tokens.iter().find(|t| &t.id == token_id);
-        if t.and_then(|t| t.expires_at)
-            .is_some_and(|e| e <= Utc::now())
-        {
+        let t = spec
+            .tokens
+            .iter()
+            .find(|t| &t.id == token_id)
+            .filter(|t| t.current(spec.session_epoch))
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "the bearer token ended with a password change or a log out everywhere",
+                )
+            })?;
+        if t.expires_at.is_some_and(|e| e <= Utc::now()) {
             return Err(ApiError::unauthorized("the bearer token has expired"));
         }
         Caller {
@@ -362,6 +315,7 @@ fn authorize(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
             via: Via::Bearer {
                 token_id: token_id.clone(),
             },
+            epoch: spec.session_epoch,
         }
     } else if let Some(token) = session_cookie(req.headers()) {
         let s = state
@@ -392,6 +346,7 @@ fn authorize(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
                 nonce: s.nonce,
                 expires: s.expires,
             },
+            epoch: s.epoch,
         }
     } else {
         return Err(ApiError::unauthorized(
@@ -451,34 +406,15 @@ mod tests {
         assert!(same(b"", b""));
     }
 
-    #[test]
-    fn five_failures_lock_the_pair_for_a_while() {
-        let l = Lockout::default();
-        for i in 0..4 {
-            assert!(!l.failed("a", "1.2.3.4", 100 + i));
-        }
-        assert!(l.locked("a", "1.2.3.4", 104).is_none());
-        assert!(l.failed("a", "1.2.3.4", 105));
-        assert_eq!(l.locked("a", "1.2.3.4", 105), Some(LOCK_SECS));
-        assert!(l.locked("a", "5.6.7.8", 105).is_none());
-        assert!(l.locked("b", "1.2.3.4", 105).is_none());
-        assert!(l.locked("a", "1.2.3.4", 105 + LOCK_SECS).is_none());
-        // Failures spread wider than the window do not add up.
-        let l = Lockout::default();
-        for i in 0..10 {
-            assert!(!l.failed("a", "ip", i * LOCK_WINDOW_SECS / 4 + i * 200));
-        }
-    }
-
     #[tokio::test]
     async fn passwords_hash_and_verify() {
         let h = hash_password("correct horse".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), h.clone()).await);
-        assert!(!verify_password("wrong horse".into(), h).await);
+        assert!(verify_now("correct horse", &h));
+        assert!(!verify_now("wrong horse", &h));
         // The stand-in for unknown users must be a real hash, or it would answer faster.
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
-        assert!(!verify_password("x".into(), DUMMY_HASH.into()).await);
-        assert!(!verify_password("x".into(), "not a hash".into()).await);
+        assert!(!verify_now("x", DUMMY_HASH));
+        assert!(!verify_now("x", "not a hash"));
     }
 }

@@ -235,9 +235,9 @@ async fn prepare(
         if let Some(p) = password {
             obj.insert(
                 "password_hash".into(),
-                Value::String(crate::auth::hash_password(p).await?),
+                Value::String(state.password_checks.hash(p).await?),
             );
-            // A new password ends every session of the user.
+            // A new password ends every session and bearer token of the user.
             let epoch = prev
                 .as_ref()
                 .and_then(|p| p.get("session_epoch"))
@@ -245,6 +245,7 @@ async fn prepare(
                 .unwrap_or(0);
             if prev.is_some() {
                 obj.insert("session_epoch".into(), Value::from(epoch + 1));
+                obj.remove("tokens");
             }
         }
         if prev.is_none() {

@@ -4,7 +4,10 @@
 //!   `/ui/<file>` with a strict CSP; the app is a client of the admin and report APIs.
 //! - [`access`]: the one table of routes and what each needs (public, logged in, or a
 //!   [`Permission`]); the middleware in [`auth`] applies it to every request.
-//! - [`auth`]: passwords (argon2id), signed session cookies, bearer tokens, CSRF, lockout.
+//! - [`auth`]: passwords (argon2id), signed session cookies, bearer tokens, CSRF, the
+//!   client's address.
+//! - [`lockout`]: failed logins counted per (user, address), per address and per account.
+//! - [`password_checks`]: at most a few argon2 hashes or checks at once; 429 `busy` beyond.
 //! - [`entities`]: list/get/create/replace/delete/history of every entity kind through the
 //!   configuration log, with `If-Match` versions.
 //! - [`write`]: the shared write path (versions, one change per request, cache reload, audit
@@ -37,9 +40,11 @@ pub mod diff;
 pub mod entities;
 pub mod error;
 pub mod keys;
+pub mod lockout;
 pub mod me;
 pub mod nodes;
 pub mod openapi;
+pub mod password_checks;
 pub mod preview;
 pub mod random;
 pub mod report_runs;
@@ -90,6 +95,13 @@ pub struct DashboardsConfig {
     /// Connection cap and read-header timeout of the port (`[dashboards] max_connections`,
     /// `header_read_timeout_ms`; see `gatewatch_listen`).
     pub limits: gatewatch_listen::Limits,
+    /// Proxies (CIDR) whose `X-Forwarded-For` names the client, for the login lockout and
+    /// audit rows; empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Argon2 hashes and checks at once (`[dashboards] max_password_checks`).
+    pub max_password_checks: usize,
+    /// How long a login waits for one of them before 429 `busy`.
+    pub password_check_wait: Duration,
 }
 
 impl std::fmt::Debug for DashboardsConfig {
@@ -105,6 +117,9 @@ impl std::fmt::Debug for DashboardsConfig {
             .field("alert_link_base", &self.alert_link_base)
             .field("alert_language", &self.alert_language)
             .field("limits", &self.limits)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("max_password_checks", &self.max_password_checks)
+            .field("password_check_wait", &self.password_check_wait)
             .finish()
     }
 }
@@ -122,6 +137,9 @@ impl DashboardsConfig {
             alert_link_base: String::new(),
             alert_language: gatewatch_model::alert::Lang::ZhTw,
             limits: gatewatch_listen::Limits::default(),
+            trusted_proxies: Vec::new(),
+            max_password_checks: password_checks::DEFAULT_MAX,
+            password_check_wait: password_checks::DEFAULT_WAIT,
         }
     }
 }
@@ -133,7 +151,9 @@ pub struct AppState {
     pub config: DashboardsConfig,
     pub cache: Arc<table::Cache>,
     pub sessions: auth::Sessions,
-    pub lockout: auth::Lockout,
+    pub lockout: lockout::Lockout,
+    /// Every argon2 hash and check of a request goes through it.
+    pub password_checks: password_checks::PasswordChecks,
     pub rules: Vec<access::Rule>,
     /// For forwarding test-sends to the alerter.
     pub http: reqwest::Client,
@@ -245,12 +265,13 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let t = state.cache.get();
-    let body = format!(
+    let mut body = format!(
         "# HELP gatewatch_up 1 while the role runs.\n# TYPE gatewatch_up gauge\ngatewatch_up{{role=\"dashboards\"}} 1\n\
          # HELP gatewatch_dashboards_config_rows Rows of the configuration log behind the cached table.\n\
          # TYPE gatewatch_dashboards_config_rows gauge\ngatewatch_dashboards_config_rows {}\n",
         t.revision.rows
     );
+    body.push_str(&state.password_checks.metrics());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
@@ -282,7 +303,11 @@ pub async fn state(config: DashboardsConfig, store: Store, mounts: Vec<Mount>) -
         store,
         pepper: config.pepper.clone(),
         sessions: auth::Sessions::new(&config.pepper),
-        lockout: auth::Lockout::default(),
+        lockout: lockout::Lockout::default(),
+        password_checks: password_checks::PasswordChecks::new(
+            config.max_password_checks,
+            config.password_check_wait,
+        ),
         config,
         cache,
         rules,

@@ -155,19 +155,13 @@ pub async fn login(
             serde_json::json!({ "reason": reason }),
         )
     };
-    if let Some(wait) = state.lockout.locked(&name, &ip, now) {
-        crate::audit::record(
-            &state,
-            vec![audit("login.locked", "too many failed logins")],
-        )
-        .await;
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "locked",
-            format!("too many failed logins for {name:?} from {ip}; try again in {wait} s"),
-        );
-        e.retry_after = Some(wait as u64);
-        return Err(e);
+    // Locks are checked before any argon2 work, so a locked flood costs next to nothing.
+    if let Some(lock) = state.lockout.check(&name, &ip, now) {
+        let why = lock.describe(&name, &ip);
+        if state.lockout.first_refusal(&name, &ip, lock, now) {
+            crate::audit::record(&state, vec![audit("login.locked", &why)]).await;
+        }
+        return Err(locked(&why, lock.wait()));
     }
     let mut spec = state.cache.get().users.get(&name).cloned();
     if spec.is_none() {
@@ -181,7 +175,9 @@ pub async fn login(
         .as_ref()
         .map_or(auth::DUMMY_HASH.to_string(), |u| u.password_hash.clone());
     // No password is longer than check_new_password allows: refuse longer ones unhashed.
-    let ok = req.password.len() <= 1024 && auth::verify_password(req.password, stored).await;
+    // Beyond the bound on argon2 work this is 429 `busy`, which counts as no failure.
+    let ok =
+        req.password.len() <= 1024 && state.password_checks.verify(req.password, stored).await?;
     let refusal = match &spec {
         None => Some("unknown user"),
         Some(_) if !ok => Some("wrong password"),
@@ -189,10 +185,10 @@ pub async fn login(
         Some(_) => None,
     };
     if let Some(reason) = refusal {
-        let locked = state.lockout.failed(&name, &ip, now);
+        let locks = state.lockout.failed(&name, &ip, now);
         let mut events = vec![audit("login.failed", reason)];
-        if locked {
-            events.push(audit("login.locked", "locked after repeated failures"));
+        for lock in locks {
+            events.push(audit("login.locked", &lock.describe(&name, &ip)));
         }
         crate::audit::record(&state, events).await;
         return Err(ApiError::new(
@@ -201,10 +197,21 @@ pub async fn login(
             "wrong user name or password",
         ));
     }
-    state.lockout.succeeded(&name, &ip);
+    state.lockout.succeeded(&name, &ip, now);
     crate::audit::record(&state, vec![audit("login", "ok")]).await;
     let spec = spec.ok_or_else(|| ApiError::internal("user vanished"))?;
     with_session(&state, &name, &spec, StatusCode::OK)
+}
+
+/// 429 `locked` with the time to wait.
+fn locked(why: &str, wait: i64) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked",
+        format!("{why}; try again in {wait} s"),
+    );
+    e.retry_after = Some(wait.max(1) as u64);
+    e
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,7 +238,7 @@ pub async fn logout(
             &HeaderMap::new(),
             "logout.everywhere",
             |u: &mut UserSpec| {
-                u.session_epoch = u.session_epoch.wrapping_add(1);
+                end_every_session(u);
                 Ok(())
             },
         )
@@ -284,14 +291,12 @@ pub async fn change_password(
     let req: PasswordChange = parse(&body)?;
     auth::check_new_password("new", &req.new)?;
     let now = Utc::now().timestamp();
-    if let Some(wait) = state.lockout.locked(&caller.user, &caller.ip, now) {
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "locked",
-            format!("too many failed attempts; try again in {wait} s"),
-        );
-        e.retry_after = Some(wait as u64);
-        return Err(e);
+    // Guessing the current password through a stolen session counts like a failed login.
+    if let Some(lock) = state.lockout.check(&caller.user, &caller.ip, now) {
+        return Err(locked(
+            &lock.describe(&caller.user, &caller.ip),
+            lock.wait(),
+        ));
     }
     let stored = state
         .cache
@@ -300,11 +305,11 @@ pub async fn change_password(
         .get(&caller.user)
         .map(|u| u.password_hash.clone())
         .ok_or_else(|| ApiError::unauthorized("no such user"))?;
-    if !auth::verify_password(req.current, stored).await {
+    if !state.password_checks.verify(req.current, stored).await? {
         state.lockout.failed(&caller.user, &caller.ip, now);
         return Err(ApiError::invalid("current", "is not the current password"));
     }
-    let hash = auth::hash_password(req.new).await?;
+    let hash = state.password_checks.hash(req.new).await?;
     let user = caller.user.clone();
     write::edit(
         &state,
@@ -315,7 +320,7 @@ pub async fn change_password(
         "password.change",
         |u: &mut UserSpec| {
             u.password_hash = hash.clone();
-            u.session_epoch = u.session_epoch.wrapping_add(1);
+            end_every_session(u);
             Ok(())
         },
     )
@@ -341,6 +346,13 @@ pub async fn change_password(
             Ok(Json(info(&state, &user, spec, None, None)).into_response())
         }
     }
+}
+
+/// Ends every session and bearer token of the user: the epoch moves (cookies and any token
+/// bound to the old one are void) and the tokens are deleted.
+pub fn end_every_session(u: &mut UserSpec) {
+    u.session_epoch = u.session_epoch.wrapping_add(1);
+    u.tokens.clear();
 }
 
 pub async fn list_tokens(
@@ -387,6 +399,7 @@ pub async fn create_token(
         name: req.name,
         hash: hash_secret(&state.pepper, &token),
         expires_at: req.expires_at,
+        epoch: Some(caller.epoch),
     };
     let user = caller.user.clone();
     let e = write::edit(
@@ -397,6 +410,12 @@ pub async fn create_token(
         &HeaderMap::new(),
         "token.create",
         |u: &mut UserSpec| {
+            // A session ended while this request ran makes no token.
+            if u.session_epoch != caller.epoch {
+                return Err(ApiError::unauthorized(
+                    "the session has ended; log in again",
+                ));
+            }
             if u.tokens.len() >= 50 {
                 return Err(ApiError::invalid(
                     "tokens",

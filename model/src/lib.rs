@@ -12,6 +12,7 @@ pub mod channel;
 pub mod client;
 pub mod entity;
 pub mod field;
+pub mod forwarded;
 pub mod mask;
 pub mod ndjson;
 pub mod node;

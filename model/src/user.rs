@@ -48,6 +48,18 @@ pub struct TokenSpec {
     pub hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The user's `session_epoch` when the token was made: the token works only while the
+    /// epoch is the same, so a password change or "log out everywhere" ends it. (Tokens made
+    /// before this field existed have none; those changes also delete every token.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u32>,
+}
+
+impl TokenSpec {
+    /// Whether the token still belongs to the user's current sessions.
+    pub fn current(&self, session_epoch: u32) -> bool {
+        self.epoch.is_none_or(|e| e == session_epoch)
+    }
 }
 
 impl UserSpec {

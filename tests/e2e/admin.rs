@@ -27,7 +27,7 @@ pub(crate) struct Api {
 
 pub(crate) struct Answer {
     pub(crate) status: u16,
-    headers: hyper::HeaderMap,
+    pub(crate) headers: hyper::HeaderMap,
     pub(crate) body: Value,
     pub(crate) text: String,
 }
@@ -1056,6 +1056,22 @@ fn sample(kind: EntityKind, id: &str) -> Value {
 /// Every route of the access table, called by each role with a request that succeeds when the
 /// role may make it (own fixtures per role, the current version in `If-Match`): 2xx where
 /// the table allows, 403 where it does not, 401 without a login.
+/// A bearer-token caller of user `u-<role>` and the id of a spare token of theirs.
+async fn tokens_of(base: SocketAddr, role: Role) -> (Api, String) {
+    let s = Api::login(base, &format!("u-{role}"), PW).await;
+    let r = s.post("/api/v1/me/tokens", json!({"name": "matrix"})).await;
+    let bearer = r.body["secret"].as_str().unwrap().to_string();
+    let r = s.post("/api/v1/me/tokens", json!({"name": "spare"})).await;
+    let spare = r.body["id"].as_str().unwrap().to_string();
+    (
+        Api {
+            bearer: Some(bearer),
+            ..Api::anonymous(base)
+        },
+        spare,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_answers_each_role_as_the_access_table_says() {
     let site = Site::new(
@@ -1111,23 +1127,12 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
                 ids.insert((role, kind, purpose), id);
             }
         }
-        // Each role calls through a bearer token, so that logout and password changes end
-        // nothing; a second token is there to be deleted.
-        let s = Api::login(base, &format!("u-{role}"), PW).await;
-        let r = s.post("/api/v1/me/tokens", json!({"name": "matrix"})).await;
-        let bearer = r.body["secret"].as_str().unwrap().to_string();
-        let r = s.post("/api/v1/me/tokens", json!({"name": "spare"})).await;
-        ids.insert(
-            (role, EntityKind::User, "token"),
-            r.body["id"].as_str().unwrap().to_string(),
-        );
-        callers.push((
-            role,
-            Api {
-                bearer: Some(bearer),
-                ..Api::anonymous(base)
-            },
-        ));
+        // Each role calls through a bearer token, so that logout ends nothing (a password
+        // change ends the tokens: new ones are made after it); a second token is there to be
+        // deleted.
+        let (caller, spare) = tokens_of(base, role).await;
+        ids.insert((role, EntityKind::User, "token"), spare);
+        callers.push((role, caller));
     }
     let anon = Api::anonymous(base);
     let (mut allowed_n, mut denied_n) = (0, 0);
@@ -1141,7 +1146,8 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
             .map(|(k, _)| *k);
         let method = rule.method.as_str();
         let segments = rule.path.matches('/').count();
-        for (role, caller) in &callers {
+        for slot in callers.iter_mut() {
+            let (role, caller) = (&slot.0, &slot.1);
             let purpose = if method == "DELETE" && segments == 4 {
                 "del"
             } else {
@@ -1213,6 +1219,17 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
             } else {
                 assert_eq!(r.status, 403, "{role} {method} {path}: {}", r.text);
                 denied_n += 1;
+            }
+            if rule.path == "/api/v1/me/password" {
+                let role = *role;
+                assert_eq!(
+                    caller.call("GET", "/api/v1/me", None, &[]).await.status,
+                    401,
+                    "{role}'s token outlived the password change"
+                );
+                let (caller, spare) = tokens_of(base, role).await;
+                ids.insert((role, EntityKind::User, "token"), spare);
+                *slot = (role, caller);
             }
         }
         let r = anon.call(method, &rule.path, Some("{}"), &[]).await;

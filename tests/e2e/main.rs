@@ -3,6 +3,7 @@
 //! counted. Each test has its own database, data directory and ports.
 mod access;
 mod admin;
+mod admin_abuse;
 mod alerter;
 mod alerter_config;
 mod alerter_hog;

@@ -13,6 +13,7 @@ function message(err) {
       return t('login.locked', { minutes: Math.max(1, Math.ceil(secs / 60)) });
     }
     case 'bad_credentials': return t('login.bad_credentials');
+    case 'busy': return t('login.busy');
     case 'network': return t('common.network_error');
     default: return err.message;
   }

@@ -217,33 +217,13 @@ impl Access {
     }
 
     /// The caller's address: the TCP peer, or — when the peer is a trusted proxy — the last
-    /// address in `X-Forwarded-For` that is not one.
+    /// address in `X-Forwarded-For` that is not one (read as the dashboards read it).
     fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        let peer = table::canonical(peer);
-        if self.trusted_proxies.is_empty() || !self.trusted(peer) {
-            return peer;
-        }
-        let mut found = peer;
-        for value in headers.get_all("x-forwarded-for").iter().rev() {
-            let Ok(text) = value.to_str() else {
-                return found;
-            };
-            for part in text.rsplit(',') {
-                let Ok(ip) = part.trim().parse::<IpAddr>() else {
-                    return found;
-                };
-                let ip = table::canonical(ip);
-                found = ip;
-                if !self.trusted(ip) {
-                    return ip;
-                }
-            }
-        }
-        found
-    }
-
-    fn trusted(&self, ip: IpAddr) -> bool {
-        self.trusted_proxies.iter().any(|n| n.contains(&ip))
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().ok());
+        gatewatch_model::forwarded::client_ip(peer, &self.trusted_proxies, forwarded)
     }
 }
 
