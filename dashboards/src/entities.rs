@@ -142,11 +142,14 @@ fn body_of(e: &Entry) -> Option<&str> {
 }
 
 /// A channel's webhook header sent back as [`crate::answer::KEPT`] (as a GET answered it)
-/// keeps its stored value; with none stored, the placeholder is refused.
+/// keeps its stored value; with none stored, the placeholder is refused. When the URL's host
+/// or port changed, kept headers are dropped instead: a credential given for one receiver
+/// does not follow the channel to another.
 fn keep_secret_headers(
     obj: &mut Map<String, Value>,
     prev: Option<&Map<String, Value>>,
 ) -> Result<(), ApiError> {
+    let same_destination = crate::channel_guard::same_destination(obj, prev);
     let stored = |name: &str| {
         prev.and_then(|p| p.get("webhook"))
             .and_then(|w| w.get("headers"))
@@ -160,6 +163,10 @@ fn keep_secret_headers(
     else {
         return Ok(());
     };
+    if !same_destination {
+        headers.retain(|_, v| v.as_str() != Some(crate::answer::KEPT));
+        return Ok(());
+    }
     for (name, value) in headers.iter_mut() {
         if value.as_str() != Some(crate::answer::KEPT) {
             continue;
@@ -261,7 +268,11 @@ async fn prepare(
         ));
     }
     let json = Value::Object(obj).to_string();
-    let parsed = Entity::parse(kind, id, &json)?;
+    let mut parsed = Entity::parse(kind, id, &json)?;
+    if let Entity::Channel(c) = &mut parsed {
+        crate::channel_guard::check_destination(&state.config.outbound, c).await?;
+        crate::channel_guard::seal(&state.pepper, c)?;
+    }
     references(state, &parsed)?;
     Ok((parsed.to_json(), shown))
 }

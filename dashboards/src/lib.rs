@@ -33,6 +33,7 @@ pub mod alerts;
 pub mod answer;
 pub mod audit;
 pub mod auth;
+pub mod channel_guard;
 pub mod diff;
 pub mod entities;
 pub mod error;
@@ -87,6 +88,9 @@ pub struct DashboardsConfig {
     /// their own: alert-rule previews render with them, as the alerter would.
     pub alert_link_base: String,
     pub alert_language: gatewatch_model::alert::Lang,
+    /// Where webhook channels may point (`[alerter] allowed_networks`, as the alerter reads
+    /// it): a URL at a refused address is refused when the channel is saved.
+    pub outbound: gatewatch_model::outbound::Policy,
 }
 
 impl std::fmt::Debug for DashboardsConfig {
@@ -101,6 +105,7 @@ impl std::fmt::Debug for DashboardsConfig {
             .field("node_silent_after", &self.node_silent_after)
             .field("alert_link_base", &self.alert_link_base)
             .field("alert_language", &self.alert_language)
+            .field("outbound", &self.outbound)
             .finish()
     }
 }
@@ -117,6 +122,7 @@ impl DashboardsConfig {
             node_silent_after: Duration::from_secs(30),
             alert_link_base: String::new(),
             alert_language: gatewatch_model::alert::Lang::ZhTw,
+            outbound: gatewatch_model::outbound::Policy::default(),
         }
     }
 }
