@@ -498,6 +498,40 @@ pub async fn export(store: &Store, pepper: &[u8]) -> anyhow::Result<String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn channel_credentials_are_sealed_and_kept_sealed_across_applies() {
+        let key = SealKey::from_pepper(b"the site's pepper 0123456789");
+        let plain = serde_json::json!({"webhook": {"url": "https://h.tw/x",
+            "headers": {"Authorization": "Bearer s3cr3t", "X-Team": "ops"}}});
+        let mut first = plain.clone();
+        seal_channel(&key, &mut first, None).unwrap();
+        let sealed = first["webhook"]["headers"]["Authorization"]
+            .as_str()
+            .unwrap();
+        assert!(sealed.starts_with("sealed:v1:") && !first.to_string().contains("s3cr3t"));
+        assert_eq!(first["webhook"]["headers"]["X-Team"], "ops");
+        // The same plain value applied again keeps the stored sealed text: no change.
+        let mut again = plain.clone();
+        seal_channel(&key, &mut again, Some(&first)).unwrap();
+        assert_eq!(again, first);
+        // A sealed value (an export) is taken back as it is.
+        let mut back = first.clone();
+        seal_channel(&key, &mut back, None).unwrap();
+        assert_eq!(back, first);
+        // Another site's sealed value, or one moved to another host, is refused by name.
+        let other = SealKey::from_pepper(b"another pepper 0123456789");
+        let e = seal_channel(&other, &mut first.clone(), None).unwrap_err();
+        assert_eq!(e.field, "webhook.headers.Authorization");
+        let mut moved = first.clone();
+        moved["webhook"]["url"] = serde_json::json!("https://evil.example/x");
+        let e = seal_channel(&key, &mut moved, None).unwrap_err();
+        assert_eq!(e.field, "webhook.headers.Authorization");
+        // Other kinds of channel pass untouched.
+        let mut mail = serde_json::json!({"email": {"to": ["a@b.tw"]}});
+        seal_channel(&key, &mut mail, None).unwrap();
+        assert_eq!(mail, serde_json::json!({"email": {"to": ["a@b.tw"]}}));
+    }
+
     fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("apis.toml");
