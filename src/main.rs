@@ -284,6 +284,10 @@ fn print_config(file: &config::FileConfig) {
         "#   {:<45} alerter.secrets.<name>",
         "GATEWATCH_ALERTER_SECRETS_<NAME>"
     );
+    println!(
+        "#   {:<45} alerter.allowed_networks (comma-separated)",
+        "GATEWATCH_ALERTER_ALLOWED_NETWORKS"
+    );
 }
 
 fn init_logs(format: LogFormat, filter: &str) {

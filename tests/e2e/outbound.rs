@@ -347,3 +347,44 @@ async fn allowed_receivers_work_redirects_stay_unfollowed_and_credentials_stay_s
         assert!(s[2].1.get("authorization").is_none(), "{:?}", s[2].1);
     }
 }
+
+/// `[alerter] allowed_networks` is checked where the roles start (exit 2 naming the entry,
+/// for the alerter and for the dashboards, which read it too) and shown by `config show`.
+#[test]
+fn a_bad_allowed_network_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("gatewatch.toml");
+    for role in ["alerter", "dashboards"] {
+        std::fs::write(
+            &p,
+            "[alerter]\nallowed_networks = [\"10.1.0.0/16\", \"10.0.0.0/33\"]\n",
+        )
+        .unwrap();
+        let out = gatewatch(&[role], &p).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{role}: {text}");
+        assert!(
+            text.contains("alerter.allowed_networks[1]"),
+            "{role}: {text}"
+        );
+    }
+    std::fs::write(&p, "").unwrap();
+    let out = gatewatch(&["alerter"], &p)
+        .env("GATEWATCH_ALERTER_ALLOWED_NETWORKS", "127.0.0.0/8,intranet")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("alerter.allowed_networks[1]"), "{text}");
+    std::fs::write(&p, "[alerter]\nallowed_networks = [\"127.0.0.0/8\"]\n").unwrap();
+    let out = gatewatch(&["config", "show"], &p).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("allowed_networks = [\"127.0.0.0/8\"]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("GATEWATCH_ALERTER_ALLOWED_NETWORKS"),
+        "{text}"
+    );
+}
