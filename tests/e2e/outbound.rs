@@ -346,6 +346,60 @@ async fn allowed_receivers_work_redirects_stay_unfollowed_and_credentials_stay_s
         assert_eq!(s.len(), 3);
         assert!(s[2].1.get("authorization").is_none(), "{:?}", s[2].1);
     }
+
+    // A channel stored before sealing existed, its credential in plain text: still sent, and
+    // sealed by its next save (the answer's body sent back as it is).
+    let store = site.store();
+    put_entity(
+        &store,
+        gatewatch_model::EntityKind::Channel,
+        "legacy",
+        &json!({"webhook": {"url": format!("http://{hook}/legacy"),
+            "headers": {"X-Api-Key": "legacy-t0ken"}}}),
+    )
+    .await;
+    let r = admin.post("/api/v1/channels/legacy/test", json!({})).await;
+    assert_eq!(r.body["results"][0]["sent"], true, "{}", r.text);
+    assert_eq!(seen.lock().unwrap()[3].1["x-api-key"], "legacy-t0ken");
+    // The dashboards see the log's new row within their refresh.
+    let mut r = admin
+        .call("GET", "/api/v1/channels/legacy", None, &[])
+        .await;
+    for _ in 0..100 {
+        if r.status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        r = admin
+            .call("GET", "/api/v1/channels/legacy", None, &[])
+            .await;
+    }
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!r.text.contains("legacy-t0ken"), "{}", r.text);
+    let body = r.body["body"].clone();
+    let r = admin
+        .call(
+            "PUT",
+            "/api/v1/channels/legacy",
+            Some(&body.to_string()),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let now =
+        gatewatch_store::config_log::get(&store, gatewatch_model::EntityKind::Channel, "legacy")
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(now.version, 2);
+    assert!(
+        !now.body.contains("legacy-t0ken") && now.body.contains("sealed:v1:"),
+        "{}",
+        now.body
+    );
+    let r = admin.post("/api/v1/channels/legacy/test", json!({})).await;
+    assert_eq!(r.body["results"][0]["sent"], true, "{}", r.text);
+    assert_eq!(seen.lock().unwrap()[4].1["x-api-key"], "legacy-t0ken");
 }
 
 /// `[alerter] allowed_networks` is checked where the roles start (exit 2 naming the entry,
