@@ -149,7 +149,8 @@ fn keep_secret_headers(
     obj: &mut Map<String, Value>,
     prev: Option<&Map<String, Value>>,
 ) -> Result<(), ApiError> {
-    let same_destination = crate::channel_guard::same_destination(obj, prev);
+    // Only a channel that had a destination can move; a new one's "****" is refused below.
+    let moved = prev.is_some() && !crate::channel_guard::same_destination(obj, prev);
     let stored = |name: &str| {
         prev.and_then(|p| p.get("webhook"))
             .and_then(|w| w.get("headers"))
@@ -163,7 +164,7 @@ fn keep_secret_headers(
     else {
         return Ok(());
     };
-    if !same_destination {
+    if moved {
         headers.retain(|_, v| v.as_str() != Some(crate::answer::KEPT));
         return Ok(());
     }
@@ -445,7 +446,48 @@ pub async fn delete(
 
 #[cfg(test)]
 mod tests {
-    use super::keep_own_access;
+    use super::{keep_own_access, keep_secret_headers};
+    use serde_json::{json, Map, Value};
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn kept_credentials_follow_the_channel_only_to_the_same_host() {
+        let stored = obj(json!({"webhook": {"url": "https://hooks.example.tw/a",
+            "headers": {"Authorization": "sealed:v1:AAAA", "X-Team": "ops"}}}));
+        let sent = |url: &str| {
+            obj(json!({"webhook": {"url": url,
+                "headers": {"Authorization": "****", "X-Team": "sre"}}}))
+        };
+        let mut same = sent("https://hooks.example.tw/b");
+        keep_secret_headers(&mut same, Some(&stored)).unwrap();
+        assert_eq!(
+            same["webhook"]["headers"]["Authorization"],
+            "sealed:v1:AAAA"
+        );
+        assert_eq!(same["webhook"]["headers"]["X-Team"], "sre");
+        for elsewhere in [
+            "https://attacker.example/a",
+            "https://hooks.example.tw:8443/a",
+            "http://hooks.example.tw/a",
+        ] {
+            let mut moved = sent(elsewhere);
+            keep_secret_headers(&mut moved, Some(&stored)).unwrap();
+            let h = &moved["webhook"]["headers"];
+            assert!(h.get("Authorization").is_none(), "{elsewhere}: {h}");
+            assert_eq!(h["X-Team"], "sre");
+        }
+        // A new value given for the new host is taken as it is.
+        let mut fresh = sent("https://attacker.example/a");
+        fresh["webhook"]["headers"]["Authorization"] = json!("Bearer new");
+        keep_secret_headers(&mut fresh, Some(&stored)).unwrap();
+        assert_eq!(fresh["webhook"]["headers"]["Authorization"], "Bearer new");
+        // "****" with nothing stored (a new channel) is refused, naming the header.
+        let e = keep_secret_headers(&mut sent("https://hooks.example.tw/a"), None).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("webhook.headers.Authorization"));
+    }
 
     #[test]
     fn one_keeps_ones_own_role_and_stays_enabled() {
