@@ -144,7 +144,8 @@ mod tests {
             .await
             .is_ok());
         let open = Policy::new(
-            gatewatch_model::outbound::parse_networks(&["127.0.0.0/8".into()]).unwrap(),
+            gatewatch_model::outbound::parse_networks(&["127.0.0.0/8".into(), "::1".into()])
+                .unwrap(),
         );
         assert!(check_destination(&open, &spec("http://localhost:8123/"))
             .await

@@ -215,7 +215,11 @@ async fn allowed_receivers_work_redirects_stay_unfollowed_and_credentials_stay_s
         &gatewatch_migrations::testing::clickhouse_url(),
         "",
     );
-    site.tune("alerter", "allowed_networks = [\"127.0.0.0/8\"]");
+    // `::1` too: `localhost` may also resolve to it, and every answer must be allowed.
+    site.tune(
+        "alerter",
+        "allowed_networks = [\"127.0.0.0/8\", \"::1/128\"]",
+    );
     site.migrate().await;
     add_user(&site, "boss", "admin", PW);
     let _alerter = site.start("alerter").await;

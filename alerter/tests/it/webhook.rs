@@ -97,7 +97,8 @@ fn notifiers() -> Notifiers {
 }
 
 pub(crate) fn loopback_allowed() -> Policy {
-    Policy::new(parse_networks(&["127.0.0.0/8".to_string()]).unwrap())
+    // `::1` too: `localhost` may also resolve to it, and every answer must be allowed.
+    Policy::new(parse_networks(&["127.0.0.0/8".to_string(), "::1".to_string()]).unwrap())
 }
 
 /// A channel as the admin API would store it.

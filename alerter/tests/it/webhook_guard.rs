@@ -163,3 +163,41 @@ async fn sealed_headers_open_only_for_their_destination() {
     }
     assert_eq!(r.lock().unwrap().seen.len(), 1);
 }
+
+/// A real notice (the evaluator's dispatcher) to a channel aimed at loopback: not sent, and
+/// what `alert_events.detail` gets names `webhook.url`.
+#[tokio::test]
+async fn a_real_notice_records_the_refusal() {
+    use gatewatch_alerter::{Dispatcher, NotifierDispatch, Outgoing, Recipient};
+    let (r, url) = receiver(vec![]).await;
+    let d = NotifierDispatch {
+        notifiers: notifiers(Policy::default(), None),
+    };
+    let to = Recipient::Webhook {
+        id: "hook".into(),
+        spec: Some(json!({"webhook": {"url": url.replace("127.0.0.1", "localhost")}})),
+    };
+    let out = d
+        .send(
+            &to,
+            &Outgoing {
+                subject: "s".into(),
+                text: "t".into(),
+                html: None,
+                dedup_key: "k".into(),
+                vars: Default::default(),
+                notification_id: uuid::Uuid::nil(),
+            },
+        )
+        .await;
+    assert!(!out.sent);
+    assert_eq!(out.attempts, 0);
+    assert!(
+        out.detail
+            .starts_with("not sent: webhook.url: localhost resolves to ")
+            && out.detail.contains("a loopback address"),
+        "{}",
+        out.detail
+    );
+    assert!(r.lock().unwrap().seen.is_empty());
+}
