@@ -245,7 +245,7 @@ impl Default for RetentionSection {
 
 /// The alerter role: how often it evaluates, and how it reaches people. No credential of
 /// these is kept in ClickHouse: channels (in the configuration log) name a secret, its bytes
-/// are here.
+/// are here (a webhook's own credential headers are kept there sealed, see `model::sealed`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlerterSection {
@@ -268,6 +268,10 @@ pub struct AlerterSection {
     pub retries: u32,
     /// Language of alert notices where a rule does not choose one: `zh-TW` or `en`.
     pub language: String,
+    /// Internal ranges webhooks may reach (CIDRs, e.g. `["10.1.0.0/16"]`; loopback too, as
+    /// `"127.0.0.0/8"`). Empty: webhooks reach public addresses only. Env:
+    /// `GATEWATCH_ALERTER_ALLOWED_NETWORKS`, comma-separated.
+    pub allowed_networks: Vec<String>,
     pub smtp: SmtpSection,
     pub line: LineSection,
     /// Named secrets (webhook HMAC keys, at least 16 bytes) that webhook channels reference by
@@ -344,6 +348,7 @@ impl Default for AlerterSection {
             link_base: String::new(),
             retries: 3,
             language: "zh-TW".into(),
+            allowed_networks: Vec::new(),
             smtp: SmtpSection::default(),
             line: LineSection::default(),
             secrets: BTreeMap::new(),
@@ -582,7 +587,25 @@ fn walk(v: &toml::Value, path: &mut Vec<String>, out: &mut Vec<(String, Vec<Stri
 /// `GATEWATCH_ALERTER_SECRETS_<NAME>` sets `[alerter.secrets] <name>`.
 const SECRET_ENV_PREFIX: &str = "GATEWATCH_ALERTER_SECRETS_";
 
+/// `[alerter] allowed_networks` from the environment, comma-separated (lists have no other
+/// spelling there).
+const ALLOWED_NETWORKS_ENV: &str = "GATEWATCH_ALERTER_ALLOWED_NETWORKS";
+
 fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
+    if let Some((_, raw)) = env.iter().find(|(k, _)| k == ALLOWED_NETWORKS_ENV) {
+        let list = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| toml::Value::String(s.to_string()))
+            .collect();
+        table
+            .entry("alerter")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| bad("alerter", "must be a table"))?
+            .insert("allowed_networks".into(), toml::Value::Array(list));
+    }
     for (name, raw) in env {
         let Some(secret) = name.strip_prefix(SECRET_ENV_PREFIX) else {
             continue;
@@ -945,8 +968,11 @@ fn alerter(a: &AlerterSection) -> Result<gatewatch_alerter::AlerterConfig, Confi
         }
         secrets.insert(name.clone(), value.as_bytes().to_vec());
     }
+    let allowed = gatewatch_model::outbound::parse_networks(&a.allowed_networks)
+        .map_err(|(i, m)| bad(format!("alerter.allowed_networks[{i}]"), m))?;
     Ok(gatewatch_alerter::AlerterConfig {
         notify: gatewatch_alerter::NotifyConfig {
+            outbound: gatewatch_model::outbound::Policy::new(allowed),
             smtp,
             line: LineConfig {
                 base_url: l.base_url.trim_end_matches('/').to_string(),
@@ -1405,6 +1431,14 @@ strip_prefix = true
             ("[alerter]\nretries = 11", "alerter.retries"),
             ("[alerter]\nlanguage = \"zh-CN\"", "alerter.language"),
             ("[alerter]\nlanguage = \"EN\"", "alerter.language"),
+            (
+                "[alerter]\nallowed_networks = [\"10.1.0.0/16\", \"10.1.0.0/33\"]",
+                "alerter.allowed_networks[1]",
+            ),
+            (
+                "[alerter]\nallowed_networks = [\"intranet\"]",
+                "alerter.allowed_networks[0]",
+            ),
         ];
         for (text, want) in cases {
             let err = from_str(text).unwrap_err().to_string();
@@ -1427,6 +1461,30 @@ strip_prefix = true
         assert_eq!(d.alerter_language, gatewatch_model::alert::Lang::ZhTw);
         let en = from_str("[alerter]\nlanguage = \"en\"").unwrap();
         assert_eq!(en.alerter_language, gatewatch_model::alert::Lang::En);
+        assert!(d.alerter.notify.outbound.allowed().is_empty());
+        let open =
+            from_str("[alerter]\nallowed_networks = [\"10.1.0.0/16\", \"127.0.0.1\"]").unwrap();
+        let nets: Vec<String> = open
+            .alerter
+            .notify
+            .outbound
+            .allowed()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(nets, ["10.1.0.0/16", "127.0.0.1/32"]);
+        let env = [(
+            "GATEWATCH_ALERTER_ALLOWED_NETWORKS".to_string(),
+            "127.0.0.0/8, fd00::/8".to_string(),
+        )];
+        let c = load(None, &env).unwrap().validate().unwrap();
+        assert_eq!(c.alerter.notify.outbound.allowed().len(), 2);
+        let env = [(
+            "GATEWATCH_ALERTER_ALLOWED_NETWORKS".to_string(),
+            "10.0.0.0/8,bogus".to_string(),
+        )];
+        let e = load(None, &env).unwrap().validate().unwrap_err();
+        assert!(e.to_string().contains("alerter.allowed_networks[1]"), "{e}");
     }
 
     #[test]

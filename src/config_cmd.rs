@@ -28,10 +28,13 @@
 //! Secrets stay out of files: API keys and users are neither exported nor applied (they are
 //! made through the admin API, which shows a key or password once), and a client's
 //! `secret_hash` is not exported and may not be set from a file — `apply` keeps the one the
-//! log has.
+//! log has. A webhook's credential headers are exported sealed (`sealed:v1:…`, see
+//! `model::sealed`: they open only with this site's pepper, for the same host and port);
+//! `apply` takes them back sealed, or in plain text and seals them.
 
 use anyhow::{bail, Context};
-use gatewatch_model::{Entity, EntityKind};
+use gatewatch_model::sealed::SealKey;
+use gatewatch_model::{ChannelSpec, Entity, EntityKind};
 use gatewatch_store::config_log::{self, Change};
 use gatewatch_store::Store;
 use std::collections::{BTreeMap, BTreeSet};
@@ -179,15 +182,82 @@ fn stored_json(e: &config_log::Entry) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
 }
 
-/// `gatewatch config apply`.
+/// Seals a channel body's plain credential headers. A header whose value `stored` already
+/// holds, sealed for the same destination, keeps that sealed text, so applying an unchanged
+/// file changes nothing. Errors name the field (`webhook.headers.X`).
+fn seal_channel(
+    key: &SealKey,
+    body: &mut serde_json::Value,
+    stored: Option<&serde_json::Value>,
+) -> Result<(), gatewatch_model::FieldError> {
+    let Ok(mut spec) = serde_json::from_value::<ChannelSpec>(body.clone()) else {
+        return Ok(());
+    };
+    let Some(w) = &mut spec.webhook else {
+        return Ok(());
+    };
+    let old = stored
+        .and_then(|v| serde_json::from_value::<ChannelSpec>(v.clone()).ok())
+        .and_then(|c| c.webhook)
+        .filter(|o| {
+            gatewatch_model::channel::destination_of(&o.url)
+                == gatewatch_model::channel::destination_of(&w.url)
+        });
+    if let Some(old) = &old {
+        let opened: BTreeMap<String, String> = old
+            .headers
+            .iter()
+            .filter_map(|(n, v)| {
+                let one = gatewatch_model::channel::WebhookTarget {
+                    headers: [(n.clone(), v.clone())].into(),
+                    ..old.clone()
+                };
+                let plain = one.open_headers(Some(key)).ok()?.pop()?.1;
+                Some((n.clone(), plain))
+            })
+            .collect();
+        for (name, value) in w.headers.iter_mut() {
+            if gatewatch_model::channel::is_secret_header(name)
+                && !gatewatch_model::sealed::is_sealed(value)
+                && opened.get(name) == Some(value)
+            {
+                if let Some(sealed) = old.headers.get(name) {
+                    *value = sealed.clone();
+                }
+            }
+        }
+    }
+    // One fresh 24-byte nonce per header, from the OS.
+    let mut random = vec![0u8; 24 * w.headers.len().max(1)];
+    getrandom::fill(&mut random).map_err(|e| {
+        gatewatch_model::FieldError::new(
+            "webhook.headers",
+            format!("no randomness from the OS: {e}"),
+        )
+    })?;
+    let mut chunks = random.chunks_exact(24);
+    w.seal_headers(key, || {
+        let mut n = [0u8; 24];
+        if let Some(c) = chunks.next() {
+            n.copy_from_slice(c);
+        }
+        n
+    })
+    .map_err(|e| e.under("webhook"))?;
+    *body = serde_json::to_value(&spec).unwrap_or(serde_json::Value::Null);
+    Ok(())
+}
+
+/// `gatewatch config apply`. `pepper`: the site's, to seal webhook credential headers.
 pub async fn apply(
     store: &Store,
+    pepper: &[u8],
     path: &Path,
     dry_run: bool,
     prune: bool,
     author: &str,
 ) -> anyhow::Result<()> {
-    let (wanted, kinds) =
+    let (mut wanted, kinds) =
         read_file(path).map_err(|e| anyhow::Error::new(e).context("bad configuration file"))?;
     let current: BTreeMap<(EntityKind, String), config_log::Entry> = config_log::current(store)
         .await
@@ -196,6 +266,21 @@ pub async fn apply(
         .filter(|e| FILE_KINDS.contains(&e.kind))
         .map(|e| ((e.kind, e.id.clone()), e))
         .collect();
+    let key = SealKey::from_pepper(pepper);
+    for w in wanted.iter_mut().filter(|w| w.kind == EntityKind::Channel) {
+        let stored = current
+            .get(&(w.kind, w.id.clone()))
+            .filter(|e| !e.deleted)
+            .map(stored_json);
+        seal_channel(&key, &mut w.body, stored.as_ref()).map_err(|e| {
+            anyhow::Error::new(FileError {
+                file: path.display().to_string(),
+                key: format!("channel {:?}: {}", w.id, e.field),
+                message: e.message,
+            })
+            .context("bad configuration file")
+        })?;
+    }
     let mut plans = Vec::new();
     let mut in_file = BTreeSet::new();
     for mut w in wanted {
@@ -347,8 +432,10 @@ fn field_diff(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
 }
 
 /// `gatewatch config export`: every current API, client, group and product as a file `apply`
-/// takes back (no API keys, users or client secrets).
-pub async fn export(store: &Store) -> anyhow::Result<String> {
+/// takes back (no API keys, users or client secrets; webhook credential headers sealed, those
+/// stored in plain text before sealing existed too).
+pub async fn export(store: &Store, pepper: &[u8]) -> anyhow::Result<String> {
+    let key = SealKey::from_pepper(pepper);
     let mut by_kind: BTreeMap<EntityKind, Vec<toml::Value>> =
         FILE_KINDS.iter().map(|k| (*k, Vec::new())).collect();
     for e in config_log::current(store)
@@ -371,6 +458,17 @@ pub async fn export(store: &Store) -> anyhow::Result<String> {
             ),
         };
         let mut body: serde_json::Value = serde_json::from_str(&entity.to_json())?;
+        if e.kind == EntityKind::Channel {
+            let stored = body.clone();
+            if let Err(err) = seal_channel(&key, &mut body, Some(&stored)) {
+                bail!(
+                    "channel {:?}: {}: {} (re-enter the value through the admin API)",
+                    e.id,
+                    err.field,
+                    err.message
+                );
+            }
+        }
         if let Some(o) = body.as_object_mut() {
             for f in secret_fields(e.kind) {
                 o.remove(*f);
@@ -391,7 +489,7 @@ pub async fn export(store: &Store) -> anyhow::Result<String> {
         );
     }
     Ok(format!(
-        "# gatewatch configuration, exported from the configuration log\n# (API keys, users and client secrets are not exported)\n{}",
+        "# gatewatch configuration, exported from the configuration log\n# (API keys, users and client secrets are not exported; webhook credential headers are\n# sealed: they open only with this site's pepper)\n{}",
         toml::to_string_pretty(&root)?
     ))
 }
@@ -399,6 +497,40 @@ pub async fn export(store: &Store) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_credentials_are_sealed_and_kept_sealed_across_applies() {
+        let key = SealKey::from_pepper(b"the site's pepper 0123456789");
+        let plain = serde_json::json!({"webhook": {"url": "https://h.tw/x",
+            "headers": {"Authorization": "Bearer s3cr3t", "X-Team": "ops"}}});
+        let mut first = plain.clone();
+        seal_channel(&key, &mut first, None).unwrap();
+        let sealed = first["webhook"]["headers"]["Authorization"]
+            .as_str()
+            .unwrap();
+        assert!(sealed.starts_with("sealed:v1:") && !first.to_string().contains("s3cr3t"));
+        assert_eq!(first["webhook"]["headers"]["X-Team"], "ops");
+        // The same plain value applied again keeps the stored sealed text: no change.
+        let mut again = plain.clone();
+        seal_channel(&key, &mut again, Some(&first)).unwrap();
+        assert_eq!(again, first);
+        // A sealed value (an export) is taken back as it is.
+        let mut back = first.clone();
+        seal_channel(&key, &mut back, None).unwrap();
+        assert_eq!(back, first);
+        // Another site's sealed value, or one moved to another host, is refused by name.
+        let other = SealKey::from_pepper(b"another pepper 0123456789");
+        let e = seal_channel(&other, &mut first.clone(), None).unwrap_err();
+        assert_eq!(e.field, "webhook.headers.Authorization");
+        let mut moved = first.clone();
+        moved["webhook"]["url"] = serde_json::json!("https://evil.example/x");
+        let e = seal_channel(&key, &mut moved, None).unwrap_err();
+        assert_eq!(e.field, "webhook.headers.Authorization");
+        // Other kinds of channel pass untouched.
+        let mut mail = serde_json::json!({"email": {"to": ["a@b.tw"]}});
+        seal_channel(&key, &mut mail, None).unwrap();
+        assert_eq!(mail, serde_json::json!({"email": {"to": ["a@b.tw"]}}));
+    }
 
     fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();

@@ -191,9 +191,12 @@ fn main() -> ExitCode {
             }
             Command::Config(ConfigCommand::Export) => {
                 let store = gatewatch_store::Store::new(config.store.clone());
-                config_cmd::export(&store)
-                    .await
-                    .map(|text| print!("{text}"))
+                match pepper::load_pepper(&config.data_dir, &config.security) {
+                    Ok(pepper) => config_cmd::export(&store, &pepper)
+                        .await
+                        .map(|text| print!("{text}")),
+                    Err(e) => Err(e),
+                }
             }
             Command::Config(ConfigCommand::Apply {
                 file: path,
@@ -202,7 +205,12 @@ fn main() -> ExitCode {
                 author,
             }) => {
                 let store = gatewatch_store::Store::new(config.store.clone());
-                config_cmd::apply(&store, &path, dry_run, prune, &author).await
+                match pepper::load_pepper(&config.data_dir, &config.security) {
+                    Ok(pepper) => {
+                        config_cmd::apply(&store, &pepper, &path, dry_run, prune, &author).await
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Command::Loadgen(args) => match loadgen_uri {
                 Some(uri) => loadgen::run(args, uri).await,
@@ -275,6 +283,10 @@ fn print_config(file: &config::FileConfig) {
     println!(
         "#   {:<45} alerter.secrets.<name>",
         "GATEWATCH_ALERTER_SECRETS_<NAME>"
+    );
+    println!(
+        "#   {:<45} alerter.allowed_networks (comma-separated)",
+        "GATEWATCH_ALERTER_ALLOWED_NETWORKS"
     );
 }
 

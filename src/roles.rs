@@ -106,14 +106,22 @@ fn alerter_engine(
     c.site_tz = config.timezone;
     c.link_base = config.alerter_link_base.clone();
     c.site_lang = config.alerter_language;
-    let notifiers = gatewatch_alerter::Notifiers::new(&config.alerter.notify)
-        .context("alerter notifiers ([alerter.smtp], [alerter.line])")?;
+    let notifiers = notifiers(config)?;
     tracing::info!(notifiers = %config.alerter.describe(), "alerter");
     Ok(gatewatch_alerter::Engine::new(
         store.clone(),
         c,
         std::sync::Arc::new(gatewatch_alerter::NotifierDispatch { notifiers }),
     ))
+}
+
+/// The alerter's notifiers, with the key that opens sealed webhook headers (from the pepper).
+fn notifiers(config: &Config) -> anyhow::Result<gatewatch_alerter::Notifiers> {
+    let pepper = crate::pepper::load_pepper(&config.data_dir, &config.security)?;
+    let mut notify = config.alerter.notify.clone();
+    notify.seal_key = Some(gatewatch_model::sealed::SealKey::from_pepper(&pepper));
+    gatewatch_alerter::Notifiers::new(&notify)
+        .context("alerter notifiers ([alerter.smtp], [alerter.line])")
 }
 
 /// The alerter's `POST /v1/test-send` (its own notifiers; the bearer is derived from the
@@ -124,8 +132,7 @@ fn alerter_test_send(
     late_events: gatewatch_alerter::engine::EventSink,
 ) -> anyhow::Result<crate::health::TestSend> {
     let pepper = crate::pepper::load_pepper(&config.data_dir, &config.security)?;
-    let notifiers = gatewatch_alerter::Notifiers::new(&config.alerter.notify)
-        .context("alerter notifiers ([alerter.smtp], [alerter.line])")?;
+    let notifiers = notifiers(config)?;
     Ok(std::sync::Arc::new(gatewatch_alerter::TestSend {
         store: store.clone(),
         notifiers,
@@ -249,6 +256,7 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
     d.alert_link_base = config.alerter_link_base.clone();
     d.alert_language = config.alerter_language;
     d.limits = config.dashboards_limits;
+    d.outbound = config.alerter.notify.outbound.clone();
     Ok(d)
 }
 

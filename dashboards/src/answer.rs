@@ -15,21 +15,10 @@ use serde_json::Value;
 /// back unchanged in a body, it keeps the stored value.
 pub const KEPT: &str = "****";
 
-/// Whether a webhook header carries a credential, by its name: its value is never answered.
+/// Whether a webhook header carries a credential, by its name: its value is never answered
+/// (and is stored sealed, see [`crate::channel_guard`]).
 pub fn secret_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    [
-        "auth",
-        "token",
-        "key",
-        "secret",
-        "cookie",
-        "password",
-        "signature",
-        "session",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
+    gatewatch_model::channel::is_secret_header(name)
 }
 
 /// A body with its secrets removed, for answers.

@@ -142,11 +142,15 @@ fn body_of(e: &Entry) -> Option<&str> {
 }
 
 /// A channel's webhook header sent back as [`crate::answer::KEPT`] (as a GET answered it)
-/// keeps its stored value; with none stored, the placeholder is refused.
+/// keeps its stored value; with none stored, the placeholder is refused. When the URL's host
+/// or port changed, kept headers are dropped instead: a credential given for one receiver
+/// does not follow the channel to another.
 fn keep_secret_headers(
     obj: &mut Map<String, Value>,
     prev: Option<&Map<String, Value>>,
 ) -> Result<(), ApiError> {
+    // Only a channel that had a destination can move; a new one's "****" is refused below.
+    let moved = prev.is_some() && !crate::channel_guard::same_destination(obj, prev);
     let stored = |name: &str| {
         prev.and_then(|p| p.get("webhook"))
             .and_then(|w| w.get("headers"))
@@ -160,6 +164,10 @@ fn keep_secret_headers(
     else {
         return Ok(());
     };
+    if moved {
+        headers.retain(|_, v| v.as_str() != Some(crate::answer::KEPT));
+        return Ok(());
+    }
     for (name, value) in headers.iter_mut() {
         if value.as_str() != Some(crate::answer::KEPT) {
             continue;
@@ -262,7 +270,11 @@ async fn prepare(
         ));
     }
     let json = Value::Object(obj).to_string();
-    let parsed = Entity::parse(kind, id, &json)?;
+    let mut parsed = Entity::parse(kind, id, &json)?;
+    if let Entity::Channel(c) = &mut parsed {
+        crate::channel_guard::check_destination(&state.config.outbound, c).await?;
+        crate::channel_guard::seal(&state.pepper, c)?;
+    }
     references(state, &parsed)?;
     Ok((parsed.to_json(), shown))
 }
@@ -435,7 +447,48 @@ pub async fn delete(
 
 #[cfg(test)]
 mod tests {
-    use super::keep_own_access;
+    use super::{keep_own_access, keep_secret_headers};
+    use serde_json::{json, Map, Value};
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn kept_credentials_follow_the_channel_only_to_the_same_host() {
+        let stored = obj(json!({"webhook": {"url": "https://hooks.example.tw/a",
+            "headers": {"Authorization": "sealed:v1:AAAA", "X-Team": "ops"}}}));
+        let sent = |url: &str| {
+            obj(json!({"webhook": {"url": url,
+                "headers": {"Authorization": "****", "X-Team": "sre"}}}))
+        };
+        let mut same = sent("https://hooks.example.tw/b");
+        keep_secret_headers(&mut same, Some(&stored)).unwrap();
+        assert_eq!(
+            same["webhook"]["headers"]["Authorization"],
+            "sealed:v1:AAAA"
+        );
+        assert_eq!(same["webhook"]["headers"]["X-Team"], "sre");
+        for elsewhere in [
+            "https://attacker.example/a",
+            "https://hooks.example.tw:8443/a",
+            "http://hooks.example.tw/a",
+        ] {
+            let mut moved = sent(elsewhere);
+            keep_secret_headers(&mut moved, Some(&stored)).unwrap();
+            let h = &moved["webhook"]["headers"];
+            assert!(h.get("Authorization").is_none(), "{elsewhere}: {h}");
+            assert_eq!(h["X-Team"], "sre");
+        }
+        // A new value given for the new host is taken as it is.
+        let mut fresh = sent("https://attacker.example/a");
+        fresh["webhook"]["headers"]["Authorization"] = json!("Bearer new");
+        keep_secret_headers(&mut fresh, Some(&stored)).unwrap();
+        assert_eq!(fresh["webhook"]["headers"]["Authorization"], "Bearer new");
+        // "****" with nothing stored (a new channel) is refused, naming the header.
+        let e = keep_secret_headers(&mut sent("https://hooks.example.tw/a"), None).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("webhook.headers.Authorization"));
+    }
 
     #[test]
     fn one_keeps_ones_own_role_and_stays_enabled() {

@@ -36,6 +36,7 @@ pub mod alerts;
 pub mod answer;
 pub mod audit;
 pub mod auth;
+pub mod channel_guard;
 pub mod diff;
 pub mod entities;
 pub mod error;
@@ -102,6 +103,9 @@ pub struct DashboardsConfig {
     pub max_password_checks: usize,
     /// How long a login waits for one of them before 429 `busy`.
     pub password_check_wait: Duration,
+    /// Where webhook channels may point (`[alerter] allowed_networks`, as the alerter reads
+    /// it): a URL at a refused address is refused when the channel is saved.
+    pub outbound: gatewatch_model::outbound::Policy,
 }
 
 impl std::fmt::Debug for DashboardsConfig {
@@ -120,6 +124,7 @@ impl std::fmt::Debug for DashboardsConfig {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("max_password_checks", &self.max_password_checks)
             .field("password_check_wait", &self.password_check_wait)
+            .field("outbound", &self.outbound)
             .finish()
     }
 }
@@ -140,6 +145,7 @@ impl DashboardsConfig {
             trusted_proxies: Vec::new(),
             max_password_checks: password_checks::DEFAULT_MAX,
             password_check_wait: password_checks::DEFAULT_WAIT,
+            outbound: gatewatch_model::outbound::Policy::default(),
         }
     }
 }

@@ -21,9 +21,13 @@
 //! webhook = { url = "https://hooks.slack.com/services/T0/B0/x", preset = "slack" }
 //! ```
 //!
-//! Credentials are never part of a channel (channels live in ClickHouse): the SMTP login and
-//! the LINE channel access token are site settings (`[alerter.smtp]`, `[alerter.line]`), and a
-//! webhook names its HMAC key (`secret = "chatops"`), whose bytes are in `[alerter.secrets]`.
+//! Site credentials are never part of a channel (channels live in ClickHouse): the SMTP login
+//! and the LINE channel access token are site settings (`[alerter.smtp]`, `[alerter.line]`),
+//! and a webhook names its HMAC key (`secret = "chatops"`), whose bytes are in
+//! `[alerter.secrets]`. A credential the receiver wants in a header (`Authorization`, any
+//! header whose name says it is one: [`is_secret_header`]) is stored sealed
+//! ([`crate::sealed`]: encrypted under a key derived from the site pepper, bound to the header
+//! and to the URL's host and port) and opened only by the alerter as it sends.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -284,13 +288,113 @@ impl WebhookTarget {
     }
 }
 
+/// Whether a webhook header carries a credential, by its name: its value is stored sealed
+/// and never shown.
+pub fn is_secret_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "auth",
+        "token",
+        "key",
+        "secret",
+        "cookie",
+        "password",
+        "signature",
+        "session",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+/// Where a URL sends to, as `host:port` the way the HTTP client reads it; `None` for a URL it
+/// cannot read. A credential kept for one destination is not sent to another.
+pub fn destination_of(url: &str) -> Option<String> {
+    let (host, port) = crate::outbound::url_host(url).ok()?;
+    Some(match host {
+        crate::outbound::Host::Ip(std::net::IpAddr::V6(ip)) => format!("[{ip}]:{port}"),
+        crate::outbound::Host::Ip(ip) => format!("{ip}:{port}"),
+        crate::outbound::Host::Name(n) => format!("{n}:{port}"),
+    })
+}
+
+/// What a sealed header is bound to: its name and where it is sent.
+fn seal_context(name: &str, destination: &str) -> String {
+    format!(
+        "webhook header {} for {destination}",
+        name.to_ascii_lowercase()
+    )
+}
+
+impl WebhookTarget {
+    /// Seals every credential header given in plain text, and checks that those already
+    /// sealed open with `key` for this destination (else: the field, to send the value again).
+    /// `nonce` gives 24 fresh random bytes per call.
+    pub fn seal_headers(
+        &mut self,
+        key: &crate::sealed::SealKey,
+        mut nonce: impl FnMut() -> [u8; 24],
+    ) -> Result<(), FieldError> {
+        let Some(dest) = destination_of(&self.url) else {
+            return bad("url", "cannot be read as a URL");
+        };
+        for (name, value) in self.headers.iter_mut() {
+            if !is_secret_header(name) {
+                continue;
+            }
+            let context = seal_context(name, &dest);
+            if crate::sealed::is_sealed(value) {
+                key.open(&context, value).map_err(|e| {
+                    FieldError::new(
+                        format!("headers.{name}"),
+                        format!("{e}: send the value in plain text"),
+                    )
+                })?;
+            } else {
+                *value = key.seal(&context, value, nonce());
+            }
+        }
+        Ok(())
+    }
+
+    /// The headers to send, sealed ones opened with `key`. Plain values (stored before
+    /// sealing, or headers that are not credentials) are sent as they are.
+    pub fn open_headers(
+        &self,
+        key: Option<&crate::sealed::SealKey>,
+    ) -> Result<Vec<(String, String)>, String> {
+        self.headers
+            .iter()
+            .map(|(name, value)| {
+                if !crate::sealed::is_sealed(value) {
+                    return Ok((name.clone(), value.clone()));
+                }
+                let key = key.ok_or_else(|| {
+                    format!("header {name} is sealed and this process has no key to open it")
+                })?;
+                let dest = destination_of(&self.url)
+                    .ok_or_else(|| format!("header {name}: the URL cannot be read"))?;
+                let context = seal_context(name, &dest);
+                key.open(&context, value)
+                    .map(|plain| (name.clone(), plain))
+                    .map_err(|e| format!("header {name}: {e}"))
+            })
+            .collect()
+    }
+}
+
 /// RFC 9110 token characters, the ones a header name is made of.
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// An absolute `http://` or `https://` URL with a host and no spaces.
+/// An absolute `http://` or `https://` URL with a host and no spaces, that the HTTP client
+/// reads as such (the `url` crate, which reqwest uses).
 fn check_url(url: &str) -> Result<(), String> {
+    check_url_text(url)?;
+    crate::outbound::url_host(url).map(|_| ())
+}
+
+fn check_url_text(url: &str) -> Result<(), String> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
@@ -415,6 +519,77 @@ mod tests {
             let e = parse(&json).unwrap_err();
             assert_eq!(e.field, field, "{json} → {e}");
         }
+    }
+
+    #[test]
+    fn credential_headers_are_sealed_for_their_destination() {
+        use crate::sealed::{is_sealed, SealKey};
+        let key = SealKey::from_pepper(b"pepper of the site 0123456789");
+        let mut n = 0u8;
+        let mut nonce = || {
+            n += 1;
+            [n; 24]
+        };
+        let mut w: WebhookTarget = serde_json::from_str(
+            r#"{"url":"https://Hooks.Example.tw/x","headers":{"Authorization":"Bearer s3cr3t","X-Team":"ops","X-Api-Key":"k1"}}"#,
+        )
+        .unwrap();
+        w.seal_headers(&key, &mut nonce).unwrap();
+        assert!(is_sealed(&w.headers["Authorization"]));
+        assert!(is_sealed(&w.headers["X-Api-Key"]));
+        assert_eq!(w.headers["X-Team"], "ops");
+        assert!(!serde_json::to_string(&w).unwrap().contains("s3cr3t"));
+        let open: BTreeMap<String, String> =
+            w.open_headers(Some(&key)).unwrap().into_iter().collect();
+        assert_eq!(open["Authorization"], "Bearer s3cr3t");
+        assert_eq!(open["X-Team"], "ops");
+        // Sealing again keeps sealed values (they open) and seals nothing twice.
+        let before = w.headers.clone();
+        w.seal_headers(&key, &mut nonce).unwrap();
+        assert_eq!(w.headers, before);
+        // Another path on the same host keeps them; another host or port does not open them.
+        w.url = "https://hooks.example.tw:443/other".into();
+        assert!(w.open_headers(Some(&key)).is_ok());
+        for elsewhere in [
+            "https://evil.example/x",
+            "https://hooks.example.tw:8443/x",
+            "http://hooks.example.tw/x",
+        ] {
+            w.url = elsewhere.into();
+            assert!(w.open_headers(Some(&key)).is_err(), "{elsewhere}");
+            let e = w.clone().seal_headers(&key, &mut nonce).unwrap_err();
+            assert!(e.field.starts_with("headers."), "{e}");
+        }
+        w.url = "https://hooks.example.tw/x".into();
+        assert!(w.open_headers(None).is_err());
+        let other = SealKey::from_pepper(b"another pepper 0123456789");
+        assert!(w.open_headers(Some(&other)).is_err());
+        // Plain values stored before sealing are still sent.
+        let legacy: WebhookTarget = serde_json::from_str(
+            r#"{"url":"https://h.tw/x","headers":{"Authorization":"Bearer old"}}"#,
+        )
+        .unwrap();
+        assert_eq!(legacy.open_headers(None).unwrap()[0].1, "Bearer old");
+    }
+
+    #[test]
+    fn destinations_are_host_and_port_as_the_client_reads_them() {
+        assert_eq!(
+            destination_of("https://H.tw/x").as_deref(),
+            Some("h.tw:443")
+        );
+        assert_eq!(
+            destination_of("http://h.tw:80/y").as_deref(),
+            Some("h.tw:80")
+        );
+        assert_eq!(
+            destination_of("http://127.1:8123/").as_deref(),
+            Some("127.0.0.1:8123")
+        );
+        assert_eq!(destination_of("http://[::1]/").as_deref(), Some("[::1]:80"));
+        assert_eq!(destination_of("nope"), None);
+        assert!(is_secret_header("Authorization") && is_secret_header("X-API-KEY"));
+        assert!(!is_secret_header("X-Team"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod helpers;
 mod hot_reload;
 mod listeners;
 mod masking;
+mod outbound;
 mod record_bounds;
 mod report_mail;
 mod reports;

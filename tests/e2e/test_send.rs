@@ -412,7 +412,12 @@ async fn webhook_test_sends_are_signed_and_verified_by_the_receiver() {
         &gatewatch_migrations::testing::clickhouse_url(),
         &extra,
     );
-    site.tune("alerter", "language = \"en\"");
+    // The receiver is on loopback: the site allows it (webhooks reach public addresses only
+    // by default).
+    site.tune(
+        "alerter",
+        "language = \"en\"\nallowed_networks = [\"127.0.0.0/8\"]",
+    );
     let store = site.migrate().await;
     add_user(&site, "boss", "admin", PW);
     let _alerter = site.start("alerter").await;

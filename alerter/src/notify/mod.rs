@@ -12,13 +12,17 @@
 //! a final failure (record it, raise the channel's own alert) is not decided here.
 
 pub mod email;
+pub mod guard;
 pub mod line;
 pub mod webhook;
 
 use gatewatch_model::channel::Destination;
+use gatewatch_model::outbound::Policy;
+use gatewatch_model::sealed::SealKey;
 use gatewatch_model::{ChannelSpec, Role, UserSpec};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use email::{EmailSender, SmtpConfig, SmtpTls};
@@ -80,6 +84,10 @@ pub enum Error {
         reason: String,
         attempts: u32,
     },
+    /// Nothing was sent: the destination is an address the site does not allow (see
+    /// [`guard`]). Final: the same name is refused on the next try too.
+    #[error("not sent: {0}")]
+    Forbidden(#[from] guard::Forbidden),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -93,7 +101,7 @@ impl Error {
     /// Attempts made (0 when nothing was sent).
     pub fn attempts(&self) -> u32 {
         match self {
-            Error::NotConfigured(_) => 0,
+            Error::NotConfigured(_) | Error::Forbidden(_) => 0,
             Error::Refused { attempts, .. } | Error::GaveUp { attempts, .. } => *attempts,
         }
     }
@@ -157,6 +165,11 @@ pub struct NotifyConfig {
     /// Attempts of e-mail and LINE sends (webhooks have their own, per channel): 1 + retries.
     pub retries: u32,
     pub backoff: Backoff,
+    /// Where webhooks may connect: public addresses and `[alerter] allowed_networks`.
+    pub outbound: Policy,
+    /// Opens webhook credential headers sealed by the admin API (derived from the site
+    /// pepper); `None`: sealed headers are not sent (and the send says why).
+    pub seal_key: Option<SealKey>,
 }
 
 /// Who has which role's mail: addresses of enabled users with an e-mail, per role.
@@ -186,6 +199,10 @@ impl Directory {
 #[derive(Debug, Clone)]
 pub struct Notifiers {
     http: reqwest::Client,
+    /// For webhooks only: user-aimed, so guarded ([`guard::client`]).
+    webhooks: reqwest::Client,
+    outbound: Arc<Policy>,
+    seal_key: Option<SealKey>,
     email: Option<EmailSender>,
     line: LineSender,
     secrets: Secrets,
@@ -203,6 +220,9 @@ impl Notifiers {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| Error::NotConfigured(format!("HTTP client: {e}")))?;
+        let outbound = Arc::new(config.outbound.clone());
+        let webhooks = guard::client(outbound.clone())
+            .map_err(|e| Error::NotConfigured(format!("HTTP client: {e}")))?;
         let email = match &config.smtp {
             Some(s) => Some(EmailSender::new(s, config.retries, config.backoff)?),
             None => None,
@@ -215,6 +235,9 @@ impl Notifiers {
         );
         Ok(Notifiers {
             http,
+            webhooks,
+            outbound,
+            seal_key: config.seal_key.clone(),
             email,
             line,
             secrets: config.secrets.clone(),
@@ -222,7 +245,8 @@ impl Notifiers {
         })
     }
 
-    /// The shared HTTP client (for other outbound calls of the alerter).
+    /// The HTTP client for destinations the operator configured (LINE); not for user-aimed
+    /// ones, which go through the guarded webhook client.
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }
@@ -260,7 +284,11 @@ impl Notifiers {
                     })?),
                     None => None,
                 };
-                webhook::send(&self.http, w, secret, msg, self.backoff).await
+                guard::check_url(&self.outbound, &w.url)?;
+                let headers = w
+                    .open_headers(self.seal_key.as_ref())
+                    .map_err(Error::NotConfigured)?;
+                webhook::send(&self.webhooks, w, &headers, secret, msg, self.backoff).await
             }
             None => Err(Error::NotConfigured(
                 "the channel has no single destination".into(),
@@ -337,7 +365,12 @@ where
                 }
                 (Some(status), format!("{status} {}", snippet(&text)))
             }
-            Err(e) => (None, describe_http(&e)),
+            Err(e) => {
+                if let Some(f) = guard::forbidden_in(&e) {
+                    return Err(Error::Forbidden(f));
+                }
+                (None, describe_http(&e))
+            }
         };
         if attempts > retries {
             return Err(Error::GaveUp {

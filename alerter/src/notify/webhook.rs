@@ -20,9 +20,11 @@ pub const SIGNATURE_HEADER: &str = "X-Gatewatch-Signature";
 pub const DELIVERY_HEADER: &str = "X-Gatewatch-Delivery";
 
 /// Sends `msg` to the endpoint, retrying as the channel says.
+/// `headers` are the channel's, sealed ones opened ([`WebhookTarget::open_headers`]).
 pub async fn send(
     http: &reqwest::Client,
     target: &WebhookTarget,
+    headers: &[(String, String)],
     secret: Option<&[u8]>,
     msg: &Message,
     backoff: Backoff,
@@ -34,12 +36,15 @@ pub async fn send(
         WebhookMethod::Put => reqwest::Method::PUT,
         WebhookMethod::Patch => reqwest::Method::PATCH,
     };
+    let given = headers;
     let mut headers = reqwest::header::HeaderMap::new();
-    for (name, value) in &target.headers {
+    for (name, value) in given {
         let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
             .map_err(|e| Error::NotConfigured(format!("header {name:?}: {e}")))?;
-        let value = reqwest::header::HeaderValue::from_str(value)
-            .map_err(|e| Error::NotConfigured(format!("header {name}: {e}")))?;
+        // The value is not in the message: it may be a credential.
+        let mut value = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|_| Error::NotConfigured(format!("header {name}: not a valid value")))?;
+        value.set_sensitive(gatewatch_model::channel::is_secret_header(name.as_str()));
         headers.insert(name, value);
     }
     headers.insert(

@@ -6,3 +6,4 @@ mod helpers;
 mod line;
 mod outage;
 mod webhook;
+mod webhook_guard;
