@@ -23,7 +23,7 @@
 //! - [`schema`]: the migrations' own table (`schema_migrations`).
 //! - [`sql`]: the one tested function for quoting identifiers and literals.
 //!
-//! Every value that reaches SQL is bound at a `?` ([`query`] keeps text and values apart);
+//! Every value that reaches SQL is bound at a `?` (`query.rs` keeps text and values apart);
 //! see the crate's README for the rule.
 
 pub mod alerts;
