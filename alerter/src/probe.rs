@@ -29,13 +29,7 @@ impl ProbeResult {
 pub async fn probe(config: &StoreConfig, timeout: Duration) -> ProbeResult {
     let store = Store::new(config.clone());
     let start = Instant::now();
-    let q = async {
-        store
-            .server_client()
-            .query("SELECT 1")
-            .fetch_one::<u8>()
-            .await
-    };
+    let q = store.select_one();
     match tokio::time::timeout(timeout, q).await {
         Ok(Ok(_)) => ProbeResult::Ok {
             connect_ms: start.elapsed().as_secs_f64() * 1000.0,

@@ -103,8 +103,7 @@ async fn sample(store: &Store, node: &str, cpu: f32) {
         disks: Vec::new(),
         backlog: Default::default(),
     };
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(store)
         .insert::<NodeMetricRow<'_>>("node_metrics")
         .await
         .unwrap();
@@ -687,8 +686,7 @@ async fn calls_ago(
             .unwrap()
         })
         .collect();
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(store)
         .insert::<gatewatch_store::rows::ApiCallRow<'_>>("api_calls")
         .await
         .unwrap();
@@ -737,8 +735,7 @@ async fn observations_per_kind_and_scope_key() {
         },
         ..s.clone()
     };
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(&store)
         .insert::<NodeMetricRow<'_>>("node_metrics")
         .await
         .unwrap();

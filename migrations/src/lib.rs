@@ -15,7 +15,6 @@ pub mod testing;
 
 use gatewatch_model::Outcome;
 use gatewatch_store::{sql, Store};
-use serde::Deserialize;
 
 /// One numbered schema file.
 #[derive(Debug, Clone, Copy)]
@@ -105,11 +104,6 @@ pub struct Report {
     pub already: Vec<u32>,
 }
 
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct VersionRow {
-    version: u32,
-}
-
 fn on_cluster_clause(opts: &Options) -> String {
     opts.on_cluster
         .as_deref()
@@ -172,13 +166,7 @@ pub async fn migrate(store: &Store, opts: &Options) -> Result<Report, Error> {
                 }
             }
         }
-        store
-            .execute(&format!(
-                "INSERT INTO {db}.schema_migrations (version, name, applied_at) VALUES ({}, {}, now())",
-                m.version,
-                sql::quote_string(m.name)
-            ))
-            .await?;
+        gatewatch_store::schema::record_applied(store, m.version, m.name).await?;
         tracing::info!(version = m.version, name = m.name, "migration applied");
         report.applied.push(m.version);
     }
@@ -193,14 +181,7 @@ fn is_column_added_before(stmt: &str, e: &gatewatch_store::Error) -> bool {
 
 /// Versions recorded in `schema_migrations`.
 pub async fn applied_versions(store: &Store) -> Result<Vec<u32>, Error> {
-    let q = "SELECT DISTINCT version FROM schema_migrations ORDER BY version";
-    let rows: Vec<VersionRow> = store
-        .client()
-        .query(q)
-        .fetch_all()
-        .await
-        .map_err(|e| store.err(q, e))?;
-    Ok(rows.into_iter().map(|r| r.version).collect())
+    Ok(gatewatch_store::schema::applied_versions(store).await?)
 }
 
 fn render(sql_text: &str, db: &str, on_cluster: &str) -> String {

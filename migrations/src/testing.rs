@@ -24,9 +24,8 @@ pub async fn migrated_store(name: &str) -> Store {
         database: test_database(name),
         ..StoreConfig::default()
     });
-    store
-        .server_client()
-        .query(&format!(
+    server_client(&store)
+        .query_raw(&format!(
             "DROP DATABASE IF EXISTS {}",
             sql::quote_identifier(store.database())
         ))
@@ -37,4 +36,23 @@ pub async fn migrated_store(name: &str) -> Store {
         .await
         .expect("migrate");
     store
+}
+
+/// A raw client on `store`'s database, for tests that seed or inspect tables directly
+/// (the store's own client is private: production code goes through its typed functions).
+pub fn raw_client(store: &Store) -> clickhouse::Client {
+    server_client(store).with_database(store.database())
+}
+
+/// A raw client on `store`'s server, bound to no database.
+pub fn server_client(store: &Store) -> clickhouse::Client {
+    let c = store.config();
+    let mut client = clickhouse::Client::default()
+        .with_url(c.url.clone())
+        .with_user(c.user.clone())
+        .with_validation(false);
+    if !c.password.is_empty() {
+        client = client.with_password(c.password.clone());
+    }
+    client
 }

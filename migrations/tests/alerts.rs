@@ -230,8 +230,7 @@ async fn node_readings_and_call_windows() {
         sample("gw1", T0 + 5_000_000, 95.0),
         sample("gw2", T0 + 1_000_000, 20.0),
     ];
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(&store)
         .insert::<NodeMetricRow>("node_metrics")
         .await
         .unwrap();
@@ -263,8 +262,7 @@ async fn node_readings_and_call_windows() {
 
     // 10 calls of "orders" in one minute, 3 failed (timeout, 502, 500), 1 refused (not a
     // failure), all by client "acme".
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(&store)
         .insert::<ApiCallRow>("api_calls")
         .await
         .unwrap();
@@ -330,8 +328,7 @@ async fn node_readings_and_call_windows() {
 async fn upstream_windows_per_api_and_host() {
     let store = migrated_store("upstream_windows").await;
     let t0 = (T0 / 1_000_000) as u32;
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(&store)
         .insert::<ApiCallRow>("api_calls")
         .await
         .unwrap();

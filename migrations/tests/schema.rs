@@ -50,8 +50,7 @@ async fn every_column_round_trips_and_rollups_follow() {
     r.overhead_us = 123;
     r.request_headers = vec![Header("x-a".into(), "1".into())];
     r.client_ip = "::1".into();
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(&store)
         .insert::<ApiCallRow>("api_calls")
         .await
         .unwrap();
@@ -71,8 +70,7 @@ async fn every_column_round_trips_and_rollups_follow() {
         request_headers: String,
         client_ip: String,
     }
-    let b: Back = store
-        .client()
+    let b: Back = gatewatch_migrations::testing::raw_client(&store)
         .query("SELECT call_id, ts, api_name, path, status, toString(outcome), latency_us, request_headers, client_ip FROM api_calls")
         .fetch_one()
         .await
@@ -138,8 +136,7 @@ async fn every_column_round_trips_and_rollups_follow() {
         }],
         backlog: Default::default(),
     };
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(&store)
         .insert::<NodeMetricRow>("node_metrics")
         .await
         .unwrap();
@@ -172,8 +169,7 @@ async fn inserts_work_with_and_without_wire_compression() {
             ..base.config().clone()
         });
         let r = CallRecord::new(Uuid::now_v7(), 1_764_000_000_000_000, "n", "GET", "/z");
-        let mut ins = store
-            .client()
+        let mut ins = gatewatch_migrations::testing::raw_client(&store)
             .insert::<ApiCallRow>("api_calls")
             .await
             .unwrap();

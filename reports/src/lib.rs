@@ -5,8 +5,9 @@
 //! role.
 //!
 //! - [`catalog`]: which query answers which report; [`catalog::Report`], every answer's shape.
-//! - [`queries`]: one module per report; SQL takes caller values only through
-//!   [`queries::filter`].
+//! - [`queries`]: one module per report: which table answers it ([`queries::source`]) and
+//!   how its rows become a report; the SQL and its bound values are in
+//!   `gatewatch_store::reports`.
 //! - What a report is asked for (kind, range, zone, bucket, filters) is
 //!   `gatewatch_model::report`, shared with report subscriptions.
 //! - [`i18n`]: headings, titles and chart labels in zh-TW (`lang=zh-TW`, a zh-TW subscription).

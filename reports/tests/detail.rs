@@ -78,8 +78,7 @@ fn seeded() -> Vec<CallRecord> {
 
 async fn insert(store: &Store, rows: &[CallRecord]) {
     let batch = Uuid::now_v7();
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(store)
         .insert::<ApiCallRow>("api_calls")
         .await
         .unwrap();

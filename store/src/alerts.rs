@@ -26,7 +26,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 use uuid::Uuid;
 
-use crate::{sql, Result, Store};
+use crate::query::Sql;
+use crate::{Result, Store};
 
 /// One row of `alert_events`: a transition, or one attempt to notify one recipient.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,18 +180,14 @@ pub async fn sent_notifications(
         #[serde(with = "clickhouse::serde::uuid")]
         id: Uuid,
     }
-    let sql = format!(
+    let mut sql = Sql::new(
         "SELECT DISTINCT notification_id AS id FROM alert_events \
-         WHERE ts >= toDateTime(?) AND result = 'sent' AND notification_id IN ({})",
-        sql::uuid_list(ids)
+         WHERE ts >= ",
     );
-    let rows: Vec<Id> = store
-        .client()
-        .query(&sql)
-        .bind(secs_of_us(since_us))
-        .fetch_all()
-        .await
-        .map_err(|e| store.err(&sql, e))?;
+    sql.time(i64::from(secs_of_us(since_us)));
+    sql.push(" AND result = ").str("sent").push(" AND ");
+    sql.in_uuids("notification_id", ids);
+    let rows: Vec<Id> = sql.fetch_all(store).await?;
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
@@ -469,24 +466,15 @@ pub async fn last_values(store: &Store, rules: &[String], since_us: i64) -> Resu
     if rules.is_empty() {
         return Ok(Vec::new());
     }
-    let list = rules
-        .iter()
-        .map(|r| sql::quote_string(r))
-        .collect::<Vec<_>>()
-        .join(", ");
     // `cur_` aliases: 18.16 lets an alias shadow the column inside the aggregate otherwise.
-    let sql = format!(
+    let mut sql = Sql::new(
         "SELECT rule_id, scope_key, max(ts_us) AS cur_ts, argMax(value, ts_us) AS cur_value \
-         FROM alert_events WHERE ts >= toDateTime(?) AND ts_us >= ? AND rule_id IN ({list}) \
-         GROUP BY rule_id, scope_key ORDER BY rule_id, scope_key"
+         FROM alert_events WHERE ts >= ",
     );
-    let rows: Vec<LastValue> = store
-        .client()
-        .query(&sql)
-        .bind(secs_of_us(since_us))
-        .bind(since_us)
-        .fetch_all()
-        .await
-        .map_err(|e| store.err(&sql, e))?;
+    sql.time(i64::from(secs_of_us(since_us)));
+    sql.push(" AND ts_us >= ").i64(since_us).push(" AND ");
+    sql.in_strs("rule_id", rules);
+    sql.push(" GROUP BY rule_id, scope_key ORDER BY rule_id, scope_key");
+    let rows: Vec<LastValue> = sql.fetch_all(store).await?;
     Ok(rows)
 }

@@ -24,7 +24,8 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-use crate::{sql, Store};
+use crate::query::Sql;
+use crate::Store;
 
 /// Errors of the configuration log.
 #[derive(Debug, thiserror::Error)]
@@ -235,20 +236,6 @@ pub async fn write(
     })
 }
 
-fn id_list(changes: &[Change]) -> String {
-    changes
-        .iter()
-        .map(|c| {
-            format!(
-                "({}, {})",
-                sql::quote_string(c.kind.as_str()),
-                sql::quote_string(&c.id)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// `(version, change_id)` of the current row of each changed entity that exists.
 async fn current_winners(
     store: &Store,
@@ -262,18 +249,23 @@ async fn current_winners(
         #[serde(with = "clickhouse::serde::uuid")]
         change_id: Uuid,
     }
-    let q = format!(
+    let mut q = Sql::new(
         "SELECT entity, id, max(version) AS cur_version, \
          argMax(change_id, (version, toString(change_id))) AS cur_change_id \
-         FROM config_log WHERE (entity, id) IN ({}) GROUP BY entity, id",
-        id_list(changes)
+         FROM config_log WHERE (entity, id) IN (",
     );
-    let rows: Vec<W> = store
-        .client()
-        .query(&q)
-        .fetch_all()
-        .await
-        .map_err(|e| store.err(&q, e))?;
+    for (i, c) in changes.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(")
+            .str(c.kind.as_str())
+            .push(", ")
+            .str(&c.id)
+            .push(")");
+    }
+    q.push(") GROUP BY entity, id");
+    let rows: Vec<W> = q.fetch_all(store).await?;
     Ok(rows
         .into_iter()
         .filter_map(|w| Some(((w.entity.parse().ok()?, w.id), (w.version, w.change_id))))
@@ -292,7 +284,7 @@ pub async fn current(store: &Store) -> Result<Vec<Entry>, ConfigLogError> {
          argMax(deleted, (version, toString(change_id))) AS cur_deleted, \
          argMax(body, (version, toString(change_id))) AS cur_body \
          FROM config_log GROUP BY entity, id ORDER BY entity, id";
-    fetch_entries(store, q).await
+    fetch_entries(store, &Sql::new(q)).await
 }
 
 /// The current row of one entity, if it was ever written.
@@ -310,12 +302,10 @@ pub async fn history(
     kind: EntityKind,
     id: &str,
 ) -> Result<Vec<Entry>, ConfigLogError> {
-    let q = format!(
-        "SELECT {COLUMNS} FROM config_log WHERE entity = {} AND id = {} \
-         ORDER BY version, toString(change_id)",
-        sql::quote_string(kind.as_str()),
-        sql::quote_string(id)
-    );
+    let mut q = Sql::new("SELECT ");
+    q.push(COLUMNS).push(" FROM config_log WHERE entity = ");
+    q.str(kind.as_str()).push(" AND id = ").str(id);
+    q.push(" ORDER BY version, toString(change_id)");
     fetch_entries(store, &q).await
 }
 
@@ -330,12 +320,7 @@ pub async fn revision(store: &Store) -> Result<Revision, ConfigLogError> {
         .map_err(|e| store.err(q, e).into())
 }
 
-async fn fetch_entries(store: &Store, q: &str) -> Result<Vec<Entry>, ConfigLogError> {
-    let rows: Vec<ReadRow> = store
-        .client()
-        .query(q)
-        .fetch_all()
-        .await
-        .map_err(|e| store.err(q, e))?;
+async fn fetch_entries(store: &Store, q: &Sql) -> Result<Vec<Entry>, ConfigLogError> {
+    let rows: Vec<ReadRow> = q.fetch_all(store).await?;
     Ok(rows.into_iter().filter_map(ReadRow::into_entry).collect())
 }

@@ -17,7 +17,14 @@
 //! - [`report_runs`]: attempts of scheduled report mail, by a run id every reports process
 //!   derives alike.
 //! - [`retention`]: partitions of a table, dropping one, the server's zone.
+//! - [`reports`]: every report's reads (aggregates from the table the reports crate chose,
+//!   call search, detail and top-N, node figures, client events).
+//! - [`quota`]: the gateway's shared-quota counts.
+//! - [`schema`]: the migrations' own table (`schema_migrations`).
 //! - [`sql`]: the one tested function for quoting identifiers and literals.
+//!
+//! Every value that reaches SQL is bound at a `?` (`query.rs` keeps text and values apart);
+//! see the crate's README for the rule.
 
 pub mod alerts;
 pub mod audit;
@@ -25,9 +32,13 @@ pub mod config_log;
 pub mod cursor;
 pub mod ingest;
 pub mod observe;
+pub(crate) mod query;
+pub mod quota;
 pub mod report_runs;
+pub mod reports;
 pub mod retention;
 pub mod rows;
+pub mod schema;
 pub mod sql;
 
 use serde::Deserialize;
@@ -179,13 +190,17 @@ impl Store {
         Store { client, config }
     }
 
-    /// The client, bound to gatewatch's database.
+    /// The client, bound to gatewatch's database. Every query is a typed function of this
+    /// crate with its values bound; this becomes `pub(crate)` once the collector's insert
+    /// (`collector/src/inserter.rs`, its last caller outside this crate) has moved into
+    /// [`ingest`]. Do not call it from new code.
+    #[doc(hidden)]
     pub fn client(&self) -> &clickhouse::Client {
         &self.client
     }
 
     /// A client not bound to any database (for `CREATE DATABASE`).
-    pub fn server_client(&self) -> clickhouse::Client {
+    pub(crate) fn server_client(&self) -> clickhouse::Client {
         base_client(&self.config)
     }
 
@@ -218,6 +233,16 @@ impl Store {
         self.version().await.map(|_| ())
     }
 
+    /// `SELECT 1` on a connection of its own (the alerter's timed probe); the crate's error
+    /// as it came.
+    pub async fn select_one(&self) -> Result<(), clickhouse::error::Error> {
+        self.server_client()
+            .query("SELECT 1")
+            .fetch_one::<u8>()
+            .await
+            .map(|_| ())
+    }
+
     /// `CREATE DATABASE IF NOT EXISTS`.
     pub async fn create_database(&self) -> Result<()> {
         let sql = format!(
@@ -231,19 +256,24 @@ impl Store {
             .map_err(|e| self.err(&sql, e))
     }
 
-    /// Runs one statement (DDL or `ALTER`) in gatewatch's database.
+    /// Runs one statement of fixed text (the migrations' DDL, tests' set-up) in gatewatch's
+    /// database, as written: no placeholders. Never with a caller's value in `sql`: those go
+    /// through a typed function of this crate, bound. Hidden from the docs for that reason.
+    #[doc(hidden)]
     pub async fn execute(&self, sql: &str) -> Result<()> {
         self.client
-            .query(sql)
+            .query_raw(sql)
             .execute()
             .await
             .map_err(|e| self.err(sql, e))
     }
 
-    /// Runs a query returning one `UInt64` (`SELECT count() …`).
+    /// Runs a query of fixed text returning one `UInt64` (tests' `SELECT count() …`), as
+    /// written. Never with a caller's value in `sql` (see [`Store::execute`]).
+    #[doc(hidden)]
     pub async fn fetch_u64(&self, sql: &str) -> Result<u64> {
         self.client
-            .query(sql)
+            .query_raw(sql)
             .fetch_one::<u64>()
             .await
             .map_err(|e| self.err(sql, e))

@@ -1,5 +1,8 @@
-//! Quoting for the few places where SQL is assembled from values instead of bound with `?`
-//! (identifiers such as the database name; literal lists). Every such place goes through here.
+//! Quoting for the few places where SQL text holds a name instead of a bound `?`: identifiers
+//! from the configuration (the database, a cluster) that no placeholder can stand for. Values,
+//! above all a caller's, are bound (`crate::query::Sql`, `Query::bind`), never quoted into the
+//! text; `quote_string`/`uuid_list` remain for the collector's "inserted once" look-ups of typed
+//! UUIDs (`ingest`) until they move to binds too.
 
 use std::fmt::Write;
 

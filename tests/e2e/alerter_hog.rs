@@ -68,8 +68,7 @@ async fn a_real_cpu_hog_fires_the_node_cpu_rule() {
         10,
     )
     .await;
-    let value: f64 = store
-        .client()
+    let value: f64 = gatewatch_migrations::testing::raw_client(&store)
         .query(
             "SELECT value FROM alert_events WHERE rule_id = 'cpu-hog' AND event = 'firing' LIMIT 1",
         )

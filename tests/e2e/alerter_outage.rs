@@ -153,15 +153,15 @@ async fn clickhouse_stopped_the_alerter_mails_and_pushes_then_records_every_even
     // Everything that happened, written once: three transitions, four sent attempts.
     let q = "SELECT count() FROM alert_events WHERE rule_id = 'db'";
     eventually(&store, q, 7, 30).await;
-    let rows: Vec<(String, String, String, String, u16)> = store
-        .client()
-        .query(
-            "SELECT event, phase, channel, result, attempt FROM alert_events \
+    let rows: Vec<(String, String, String, String, u16)> =
+        gatewatch_migrations::testing::raw_client(&store)
+            .query(
+                "SELECT event, phase, channel, result, attempt FROM alert_events \
              WHERE rule_id = 'db' ORDER BY event, phase, channel",
-        )
-        .fetch_all()
-        .await
-        .unwrap();
+            )
+            .fetch_all()
+            .await
+            .unwrap();
     let row = |e: &str, p: &str, c: &str, r: &str, a: u16| {
         (
             e.to_string(),
@@ -294,8 +294,7 @@ async fn test_sends_work_from_the_snapshot_while_clickhouse_is_down() {
         60,
     )
     .await;
-    let rows: Vec<(String, String, String)> = store
-        .client()
+    let rows: Vec<(String, String, String)> = gatewatch_migrations::testing::raw_client(&store)
         .query(
             "SELECT rule_id, channel, recipient FROM alert_events WHERE event = 'test' \
              ORDER BY ts_us",
@@ -383,8 +382,7 @@ async fn clickhouse_hanging_fires_the_database_rule_within_a_few_rounds() {
         30,
     )
     .await;
-    let rows: Vec<(String, String)> = store
-        .client()
+    let rows: Vec<(String, String)> = gatewatch_migrations::testing::raw_client(&store)
         .query("SELECT event, result FROM alert_events WHERE rule_id = 'db' ORDER BY event, phase")
         .fetch_all()
         .await

@@ -154,8 +154,7 @@ async fn two_alerters_send_each_notice_once_and_the_survivor_takes_over() {
         2,
         "the firing notice was not sent again"
     );
-    let rows: Vec<(String, String, u64)> = store
-        .client()
+    let rows: Vec<(String, String, u64)> = gatewatch_migrations::testing::raw_client(&store)
         .query(
             "SELECT event, result, count() FROM alert_events WHERE rule_id = 'cpu' \
              GROUP BY event, result ORDER BY event, result",

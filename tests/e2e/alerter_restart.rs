@@ -56,8 +56,7 @@ async fn a_restart_mid_pending_fires_on_the_original_clock() {
         5,
     )
     .await;
-    let since_us: i64 = store
-        .client()
+    let since_us: i64 = gatewatch_migrations::testing::raw_client(&store)
         .query("SELECT ts_us FROM alert_events WHERE rule_id = 'cpu' AND event = 'pending'")
         .fetch_one()
         .await

@@ -112,8 +112,7 @@ retry_backoff_secs = 1
     /// Drops the database and runs `gatewatch migrate`.
     pub async fn migrate(&self) -> Store {
         let store = self.store();
-        store
-            .server_client()
+        gatewatch_migrations::testing::server_client(&store)
             .query(&format!("DROP DATABASE IF EXISTS {}", self.database))
             .execute()
             .await
@@ -536,8 +535,7 @@ pub async fn insert_cpu_sample(store: &Store, node: &str, cpu_pct: f32) {
 /// `s` written to `node_metrics`, as the collector would.
 pub async fn insert_node_sample(store: &Store, s: &gatewatch_model::NodeSample) {
     use gatewatch_store::rows::NodeMetricRow;
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(store)
         .insert::<NodeMetricRow<'_>>("node_metrics")
         .await
         .unwrap();

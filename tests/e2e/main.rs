@@ -24,6 +24,7 @@ mod report_mail;
 mod reports;
 mod reports_detail;
 mod routing;
+mod search_values;
 mod spine;
 mod test_send;
 mod ui;

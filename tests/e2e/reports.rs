@@ -55,8 +55,7 @@ async fn manager_reads_usage_as_json_and_csv() {
         "",
     );
     let store = site.migrate().await;
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(&store)
         .insert::<ApiCallRow<'_>>("api_calls")
         .await
         .unwrap();

@@ -268,8 +268,7 @@ async fn test_sends_reach_smtp_and_line_and_report_their_answers() {
     wait_for_mails(&smtp, 3).await;
 
     // Every attempt is an alert event; every test-send an audit row.
-    let rows: Vec<(String, String)> = store
-        .client()
+    let rows: Vec<(String, String)> = gatewatch_migrations::testing::raw_client(&store)
         .query("SELECT channel, result FROM alert_events WHERE event = 'test' ORDER BY ts_us")
         .fetch_all()
         .await
@@ -563,8 +562,7 @@ async fn webhook_test_sends_are_signed_and_verified_by_the_receiver() {
             "{message}"
         );
     }
-    let rows: Vec<(String, String)> = store
-        .client()
+    let rows: Vec<(String, String)> = gatewatch_migrations::testing::raw_client(&store)
         .query("SELECT channel, result FROM alert_events WHERE event = 'test' ORDER BY ts_us")
         .fetch_all()
         .await

@@ -84,8 +84,7 @@ fn event(
 }
 
 async fn write_samples(store: &Store, samples: &[NodeSample]) {
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(store)
         .insert::<NodeMetricRow>("node_metrics")
         .await
         .unwrap();

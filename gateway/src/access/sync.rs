@@ -14,9 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gatewatch_model::Outcome;
-use gatewatch_store::{sql, Store};
-use serde::Deserialize;
+use gatewatch_store::{quota, Store};
 use tokio::sync::watch;
 use tracing::debug;
 
@@ -26,15 +24,6 @@ use super::Access;
 
 /// Rows older than this are taken as settled.
 const SETTLE_S: i64 = 60;
-
-#[derive(Debug, Deserialize, clickhouse::Row)]
-struct Counts {
-    mine: u8,
-    c0: u64,
-    c1: u64,
-    c2: u64,
-    c3: u64,
-}
 
 /// Per window kind: this node's calls, the other nodes' calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -79,22 +68,14 @@ pub(crate) async fn run(
 pub(crate) struct Sync {
     store: Store,
     node: Arc<str>,
-    not_counted: String,
     settled: HashMap<Arc<str>, Settled>,
 }
 
 impl Sync {
     pub fn new(store: Store, node: Arc<str>) -> Sync {
-        // Refused calls never took quota.
-        let not_counted: Vec<String> = Outcome::ALL
-            .iter()
-            .filter(|o| o.is_refusal())
-            .map(|o| sql::quote_string(o.as_str()))
-            .collect();
         Sync {
             store,
             node,
-            not_counted: not_counted.join(", "),
             settled: HashMap::new(),
         }
     }
@@ -158,36 +139,8 @@ impl Sync {
         client_id: &str,
         bounds: [(i64, i64); 4],
     ) -> Result<Split, gatewatch_store::Error> {
-        let live = bounds.iter().filter(|(s, e)| s < e);
-        let (Some(from), Some(to)) = (
-            live.clone().map(|(s, _)| *s).min(),
-            live.map(|(_, e)| *e).max(),
-        ) else {
-            return Ok(Split::default());
-        };
-        let cols: Vec<String> = bounds
-            .iter()
-            .enumerate()
-            .map(|(i, (s, e))| {
-                format!("countIf(ts >= toDateTime({s}) AND ts < toDateTime({e})) AS c{i}")
-            })
-            .collect();
-        let q = format!(
-            "SELECT toUInt8(node = {node}) AS mine, {cols} FROM api_calls \
-             WHERE ts >= toDateTime({from}) AND ts < toDateTime({to}) AND client_id = {client} \
-             AND outcome NOT IN ({not_counted}) GROUP BY mine",
-            node = sql::quote_string(&self.node),
-            cols = cols.join(", "),
-            client = sql::quote_string(client_id),
-            not_counted = self.not_counted,
-        );
-        let rows: Vec<Counts> = self
-            .store
-            .client()
-            .query(&q)
-            .fetch_all()
-            .await
-            .map_err(|e| self.store.err(&q, e))?;
+        // Refused calls never took quota (the store leaves them out).
+        let rows = quota::client_calls(&self.store, &self.node, client_id, bounds).await?;
         let mut split = Split::default();
         for r in rows {
             let target = if r.mine == 1 {
@@ -208,7 +161,7 @@ mod tests {
     use super::*;
     use crate::access::table::ClientEntry;
     use chrono::{TimeZone, Utc};
-    use gatewatch_model::CallRecord;
+    use gatewatch_model::{CallRecord, Outcome};
     use gatewatch_store::rows::ApiCallRow;
 
     async fn insert(store: &Store, rows: &[(i64, &str, &str, Outcome)]) {
@@ -222,8 +175,7 @@ mod tests {
                 r
             })
             .collect();
-        let mut insert = store
-            .client()
+        let mut insert = gatewatch_migrations::testing::raw_client(store)
             .insert::<ApiCallRow>("api_calls")
             .await
             .unwrap();

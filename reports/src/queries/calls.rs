@@ -21,14 +21,14 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use gatewatch_model::report::{ReportKind, ReportParams, Window};
 use gatewatch_model::FieldError;
+use gatewatch_store::reports::calls::{self as store_calls, CallKey as Key, SearchRow};
 use gatewatch_store::Store;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::catalog::{Ctx, Report};
 use crate::error::{ReportError, Result};
-use crate::queries::filter::{before_position, call_conditions, conditions, uuids, Source};
+use crate::queries::filter::Source;
 use crate::table::{Cell, Column, Table};
 
 /// Longest window a search of raw calls may cover.
@@ -110,32 +110,6 @@ pub fn v7_time(id: &Uuid) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(i64::try_from(secs).ok()?, nanos)
 }
 
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct SearchRow {
-    #[serde(with = "clickhouse::serde::uuid")]
-    call_id: Uuid,
-    request_id: String,
-    ts_us: i64,
-    node: String,
-    api_id: String,
-    api_name: String,
-    client_id: String,
-    method: String,
-    path: String,
-    status: u16,
-    outcome: String,
-    latency_us: u64,
-    upstream_latency_us: u64,
-    overhead_us: u64,
-    request_bytes: u64,
-    response_bytes: u64,
-    upstream: String,
-}
-
-const SEARCH_COLUMNS: &str = "call_id, request_id, ts_us, node, api_id, api_name, client_id, \
-     method, path, status, toString(outcome), latency_us, upstream_latency_us, overhead_us, \
-     request_bytes, response_bytes, upstream";
-
 fn columns() -> Vec<Column> {
     vec![
         Column::new("time", "Time"),
@@ -214,13 +188,6 @@ fn page_size(p: &ReportParams) -> Result<u32> {
     }
 }
 
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct Key {
-    ts_us: i64,
-    #[serde(with = "clickhouse::serde::uuid")]
-    call_id: Uuid,
-}
-
 /// Spans below the page's upper edge tried before the whole window: most searches want the
 /// newest calls, and ClickHouse 18.16 sorts every row of the window before `LIMIT`. A span
 /// that holds a full page answers exactly (every row outside it is older).
@@ -236,11 +203,7 @@ async fn page(
     cursor: Option<&Cursor>,
     size: u32,
 ) -> Result<(Vec<SearchRow>, Option<Cursor>)> {
-    let mut cond = vec![conditions(p, w, Source::Raw)];
-    cond.extend(call_conditions(p));
-    if let Some(c) = cursor {
-        cond.push(before_position(c.ts_us, &c.call_id));
-    }
+    let before = cursor.map(|c| (c.ts_us, c.call_id));
     let want = size as usize + 1;
     let top = cursor.map_or(w.to.timestamp(), |c| c.ts_us.div_euclid(1_000_000) + 1);
     let mut lows: Vec<Option<i64>> = PROBE_SECS
@@ -252,21 +215,7 @@ async fn page(
     lows.push(None);
     let mut keys: Vec<Key> = Vec::new();
     for lo in lows {
-        let mut c = cond.clone();
-        if let Some(lo) = lo {
-            c.push(format!("ts >= toDateTime({lo})"));
-        }
-        let q = format!(
-            "SELECT ts_us, call_id FROM api_calls WHERE {} \
-             ORDER BY ts_us DESC, toString(call_id) DESC LIMIT {want}",
-            c.join(" AND ")
-        );
-        keys = store
-            .client()
-            .query(&q)
-            .fetch_all()
-            .await
-            .map_err(|e| store.err(&q, e))?;
+        keys = store_calls::search_keys(store, p, w, before, lo, size + 1).await?;
         if keys.len() == want {
             break;
         }
@@ -278,20 +227,7 @@ async fn page(
         return Ok((Vec::new(), None));
     };
     let ids: Vec<Uuid> = keys.iter().map(|k| k.call_id).collect();
-    let q = format!(
-        "SELECT {SEARCH_COLUMNS} FROM api_calls \
-         WHERE ts >= toDateTime({}) AND ts <= toDateTime({}) AND call_id IN ({}) \
-         ORDER BY ts_us DESC, toString(call_id) DESC LIMIT {want}",
-        lo.div_euclid(1_000_000).max(0),
-        hi.div_euclid(1_000_000).max(0),
-        uuids(&ids)
-    );
-    let mut rows: Vec<SearchRow> = store
-        .client()
-        .query(&q)
-        .fetch_all()
-        .await
-        .map_err(|e| store.err(&q, e))?;
+    let mut rows = store_calls::search_rows(store, lo, hi, &ids, size + 1).await?;
     let next = if rows.len() > size as usize {
         rows.truncate(size as usize);
         rows.last().map(|r| Cursor {
@@ -378,48 +314,6 @@ pub async fn export(
     Ok(r)
 }
 
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct DetailRow {
-    #[serde(with = "clickhouse::serde::uuid")]
-    call_id: Uuid,
-    request_id: String,
-    ts_us: i64,
-    node: String,
-    api_id: String,
-    api_name: String,
-    module: String,
-    route: String,
-    method: String,
-    path: String,
-    query: String,
-    client_id: String,
-    app_id: String,
-    api_key_id: String,
-    client_ip: String,
-    user_agent: String,
-    upstream: String,
-    status: u16,
-    outcome: String,
-    latency_us: u64,
-    upstream_latency_us: u64,
-    overhead_us: u64,
-    request_bytes: u64,
-    response_bytes: u64,
-    request_headers: String,
-    response_headers: String,
-    request_body: String,
-    response_body: String,
-    error: String,
-    #[serde(with = "clickhouse::serde::uuid")]
-    batch_id: Uuid,
-}
-
-const DETAIL_COLUMNS: &str = "call_id, request_id, ts_us, node, api_id, api_name, module, route, \
-     method, path, query, client_id, app_id, api_key_id, client_ip, user_agent, upstream, status, \
-     toString(outcome), latency_us, upstream_latency_us, overhead_us, request_bytes, \
-     response_bytes, request_headers, response_headers, request_body, response_body, error, \
-     batch_id";
-
 /// Stored headers (`[["name","value"],…]`) as an object; a repeated name keeps every value,
 /// as an array. Empty when none were captured.
 pub fn headers_object(stored: &str) -> Value {
@@ -461,26 +355,10 @@ pub fn pretty_body(body: &str) -> String {
 pub async fn detail(store: &Store, call_id: &str, tz: Tz) -> Result<Value> {
     let id = Uuid::parse_str(call_id.trim())
         .map_err(|_| FieldError::new("call_id", format!("{call_id:?} is not a UUID")))?;
-    let mut cond = vec![format!("call_id = {}", uuids(&[id]))];
     // A UUIDv7 says when the call was: read its day, not the whole table.
-    if let Some(t) = v7_time(&id) {
-        let (from, to) = (t.timestamp() - ID_SLACK_SECS, t.timestamp() + ID_SLACK_SECS);
-        cond.push(format!(
-            "ts >= toDateTime({}) AND ts <= toDateTime({})",
-            from.max(0),
-            to.max(0)
-        ));
-    }
-    let q = format!(
-        "SELECT {DETAIL_COLUMNS} FROM api_calls WHERE {} LIMIT 1",
-        cond.join(" AND ")
-    );
-    let row: Option<DetailRow> = store
-        .client()
-        .query(&q)
-        .fetch_optional()
-        .await
-        .map_err(|e| store.err(&q, e))?;
+    let within =
+        v7_time(&id).map(|t| (t.timestamp() - ID_SLACK_SECS, t.timestamp() + ID_SLACK_SECS));
+    let row = store_calls::detail(store, &id, within).await?;
     let r = row.ok_or_else(|| ReportError::NotFound(format!("no call {id}")))?;
     let time = DateTime::from_timestamp_micros(r.ts_us)
         .map(|t| {

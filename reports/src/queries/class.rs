@@ -11,8 +11,7 @@
 //! error, and a timeout answered 504 is a server error whatever the upstream did.
 
 use gatewatch_model::Outcome;
-
-use crate::queries::filter::quoted_list;
+use gatewatch_store::reports::ClassOutcomes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Class {
@@ -64,15 +63,19 @@ impl Class {
         }
     }
 
-    /// `outcome IN ('ok')`: the SQL condition of the class (outcome names are ours, not the
-    /// caller's, and still go through the quoting).
-    pub fn condition(self) -> String {
-        let names: Vec<String> = Outcome::ALL
+    /// The outcomes of the class.
+    pub fn outcomes(self) -> Vec<Outcome> {
+        Outcome::ALL
             .iter()
-            .filter(|o| Class::of(**o) == self)
-            .map(|o| o.as_str().to_string())
-            .collect();
-        format!("outcome IN ({})", quoted_list(&names))
+            .copied()
+            .filter(|o| Class::of(*o) == self)
+            .collect()
+    }
+
+    /// The outcomes of each class, in [`Class::ALL`]'s order (the order of the store's count
+    /// columns).
+    pub fn outcome_lists() -> ClassOutcomes {
+        Class::ALL.map(Class::outcomes)
     }
 }
 
@@ -83,11 +86,10 @@ mod tests {
     #[test]
     fn every_outcome_has_one_class() {
         let mut n = 0;
-        for c in Class::ALL {
-            let cond = c.condition();
+        for (c, outcomes) in Class::ALL.iter().zip(Class::outcome_lists()) {
             for o in Outcome::ALL {
-                let named = cond.contains(&format!("'{}'", o.as_str()));
-                assert_eq!(named, Class::of(o) == c, "{o} in {cond}");
+                let named = outcomes.contains(&o);
+                assert_eq!(named, Class::of(o) == *c, "{o} in {c:?}");
                 n += usize::from(named);
             }
         }

@@ -24,14 +24,15 @@ use gatewatch_model::client::{parse_tz, QuotaWindow};
 use gatewatch_model::report::{ReportKind, Window};
 use gatewatch_model::{ApiKeySpec, ClientSpec, EntityKind, FieldError};
 use gatewatch_store::config_log;
-use serde::Deserialize;
+use gatewatch_store::reports::events::{
+    self as store_events, AuditRow, ConfigRow as LogRow, QuotaRow, RefusalRow,
+};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::catalog::{Ctx, Report};
 use crate::error::Result;
-use crate::queries::filter::{conditions, contains_any, literal, quoted_list, Source};
-use crate::queries::top::refusal_names;
+use crate::queries::filter::Source;
 use crate::table::{Cell, Column, Table};
 
 /// Rows when `limit` is not given.
@@ -132,32 +133,8 @@ pub fn refusal_reason(outcome: &str) -> &'static str {
     }
 }
 
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct RefusalRow {
-    hour: u32,
-    client_id: String,
-    outcome: String,
-    api_id: String,
-    calls: u64,
-}
-
 async fn refusals(ctx: &Ctx<'_>) -> Result<Vec<Event>> {
-    let q = format!(
-        "SELECT toUInt32(ts) AS hour, client_id, toString(outcome) AS outcome_name, api_id, \
-         countMerge(calls) AS n FROM client_api_1h \
-         WHERE {} AND outcome IN ({}) \
-         GROUP BY hour, client_id, outcome_name, api_id \
-         ORDER BY hour, client_id, outcome_name, api_id",
-        conditions(ctx.params, &ctx.window, Source::ClientHour),
-        refusal_names()
-    );
-    let rows: Vec<RefusalRow> = ctx
-        .store
-        .client()
-        .query(&q)
-        .fetch_all()
-        .await
-        .map_err(|e| ctx.store.err(&q, e))?;
+    let rows: Vec<RefusalRow> = store_events::refusals(ctx.store, ctx.params, &ctx.window).await?;
     // One event per hour × client × reason, naming the APIs refused.
     let mut out: Vec<(Event, u64)> = Vec::new();
     for r in rows {
@@ -219,47 +196,21 @@ fn quota_window(spec: Option<&ClientSpec>, report_tz: Tz) -> (QuotaWindow, Optio
     }
 }
 
-/// The start of a row's quota window, as Unix seconds (matches [`QuotaWindow::bounds`]).
-fn window_expr(w: QuotaWindow, tz: Tz) -> String {
-    let tz = literal(tz.name());
-    match w {
-        QuotaWindow::Minute => "intDiv(toUInt32(ts), 60) * 60".into(),
-        QuotaWindow::Hour => format!("toUInt32(toStartOfHour(ts, {tz}))"),
-        QuotaWindow::Day => format!("toUInt32(toStartOfDay(ts, {tz}))"),
-        QuotaWindow::Month => format!("toUInt32(toDateTime(toStartOfMonth(ts, {tz}), {tz}))"),
-    }
-}
-
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct QuotaRow {
-    first_us: i64,
-    calls: u64,
-    api_id: String,
-}
-
 async fn quota_exhausted(ctx: &Ctx<'_>, client: &str) -> Result<Vec<Event>> {
     let spec = client_spec(ctx, client).await?;
     let (kind, limit, tz) = quota_window(spec.as_ref(), ctx.window.tz);
     let w = ctx.window;
     // Read from the start of the window holding `from`, so its first refusal is the true one.
     let start = kind.bounds(w.from, tz).0;
-    let q = format!(
-        "SELECT min(ts_us) AS first_us, count() AS n, argMin(api_id, ts_us) AS api \
-         FROM api_calls WHERE client_id IN ({c}) AND outcome = 'refused_quota' \
-         AND ts >= toDateTime({s}) AND ts < toDateTime({t}) \
-         GROUP BY {win} ORDER BY first_us",
-        c = quoted_list(&[client.to_string()]),
-        s = start.timestamp().max(0),
-        t = w.to.timestamp().max(0),
-        win = window_expr(kind, tz),
-    );
-    let rows: Vec<QuotaRow> = ctx
-        .store
-        .client()
-        .query(&q)
-        .fetch_all()
-        .await
-        .map_err(|e| ctx.store.err(&q, e))?;
+    let rows: Vec<QuotaRow> = store_events::quota_refusals(
+        ctx.store,
+        client,
+        start.timestamp(),
+        w.to.timestamp(),
+        kind,
+        tz,
+    )
+    .await?;
     let (from_us, to_us) = (w.from.timestamp_micros(), w.to.timestamp_micros());
     let quota = match limit {
         Some(n) => format!("{} quota ({n})", kind.field()),
@@ -280,32 +231,6 @@ async fn quota_exhausted(ctx: &Ctx<'_>, client: &str) -> Result<Vec<Event>> {
             source: "api_calls",
         })
         .collect())
-}
-
-#[derive(Debug, Clone, clickhouse::Row, Deserialize)]
-struct LogRow {
-    entity: String,
-    id: String,
-    version: u64,
-    #[serde(with = "clickhouse::serde::uuid")]
-    change_id: Uuid,
-    ts_us: i64,
-    author: String,
-    comment: String,
-    deleted: u8,
-    body: String,
-}
-
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct AuditRow {
-    ts_us: i64,
-    actor: String,
-    action: String,
-    entity: String,
-    id: String,
-    #[serde(with = "clickhouse::serde::uuid")]
-    change_id: Uuid,
-    client_ip: String,
 }
 
 /// Top-level fields that differ between two JSON bodies.
@@ -540,59 +465,17 @@ fn join_audit(
 }
 
 async fn configuration(ctx: &Ctx<'_>) -> Result<Vec<Event>> {
-    let clients = quoted_list(&ctx.params.clients);
-    // A key body names its client as a JSON string: look for that text (whatever the spacing
-    // around it), then check the parsed body.
-    let as_json: Vec<String> = ctx
-        .params
-        .clients
-        .iter()
-        .map(|c| serde_json::to_string(c).unwrap_or_default())
-        .collect();
     // Every row of the clients and of every key that ever named one of them: earlier versions
     // are needed to say what a change in the window changed.
-    let q = format!(
-        "SELECT entity, id, version, change_id, ts_us, author, comment, deleted, body \
-         FROM config_log WHERE (entity = 'client' AND id IN ({clients})) \
-         OR (entity = 'api_key' AND id IN (SELECT id FROM config_log \
-         WHERE entity = 'api_key' AND {})) \
-         ORDER BY entity, id, version, toString(change_id)",
-        contains_any("body", &as_json)
-    );
-    let rows: Vec<LogRow> = ctx
-        .store
-        .client()
-        .query(&q)
-        .fetch_all()
-        .await
-        .map_err(|e| ctx.store.err(&q, e))?;
+    let rows: Vec<LogRow> = store_events::config_rows(ctx.store, &ctx.params.clients).await?;
     let wanted: HashSet<&str> = ctx.params.clients.iter().map(String::as_str).collect();
     let (pending, key_client) = config_events(&rows, &wanted, &ctx.window);
 
     // The audit rows of the same clients and keys.
     let mut ids: Vec<String> = ctx.params.clients.clone();
     ids.extend(key_client.keys().cloned());
-    let (from_us, to_us) = (
-        ctx.window.from.timestamp_micros(),
-        ctx.window.to.timestamp_micros(),
-    );
-    let q = format!(
-        "SELECT ts_us, actor, action, entity, id, change_id, client_ip FROM audit_log \
-         WHERE ts >= toDateTime({fs}) AND ts <= toDateTime({ts}) \
-         AND ts_us >= {from_us} AND ts_us < {to_us} \
-         AND ((entity = 'client' AND id IN ({clients})) \
-         OR (entity = 'api_key' AND id IN ({keys}))) ORDER BY ts_us",
-        fs = ctx.window.from.timestamp().max(0),
-        ts = ctx.window.to.timestamp().max(0),
-        keys = quoted_list(&ids),
-    );
-    let audit: Vec<AuditRow> = ctx
-        .store
-        .client()
-        .query(&q)
-        .fetch_all()
-        .await
-        .map_err(|e| ctx.store.err(&q, e))?;
+    let audit: Vec<AuditRow> =
+        store_events::audit_rows(ctx.store, &ctx.window, &ctx.params.clients, &ids).await?;
     Ok(join_audit(pending, audit, &key_client))
 }
 

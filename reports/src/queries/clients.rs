@@ -19,17 +19,17 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use gatewatch_model::client::QuotaWindow;
 use gatewatch_model::report::ReportKind;
-use gatewatch_model::{ClientSpec, EntityKind, Outcome};
-use serde::Deserialize;
+use gatewatch_model::{ClientSpec, EntityKind};
+use gatewatch_store::reports::aggregate;
 use serde_json::{json, Map, Value};
 
 use crate::catalog::{Ctx, Report};
 use crate::chart::{Chart, ChartKind, Series};
 use crate::error::Result;
 use crate::queries::class::Class;
-use crate::queries::filter::{quoted_list, Dim, Source};
-use crate::queries::grouped::{counts_by, By, Group};
-use crate::queries::source::{choose, config_of, fetch, mean_ms, pct, Agg, Counts};
+use crate::queries::filter::{Dim, Source};
+use crate::queries::grouped::{counts_by, By, Group, Key};
+use crate::queries::source::{choose, config_of, mean_ms, pct, Counts};
 use crate::table::{Cell, Column, Table};
 
 /// Bars drawn in the client × API chart.
@@ -54,7 +54,7 @@ impl QuotaUse {
 pub async fn clients(ctx: &Ctx<'_>) -> Result<Report> {
     crate::queries::source::refuse_search_params(ctx.params, "clients", false)?;
     let choice = choose(ctx.params, &ctx.window, &[Dim::Client])?;
-    let groups = counts_by(ctx, &choice, by_keys("client_id", "''")).await?;
+    let groups = counts_by(ctx, &choice, by_keys(Key::Client, Key::None)).await?;
     let specs: HashMap<String, ClientSpec> = config_of(ctx.store, EntityKind::Client).await?;
     let at = ctx.window.to - Duration::seconds(1);
     let ids: Vec<&str> = groups.iter().map(|g| g.k1.as_str()).collect();
@@ -147,7 +147,7 @@ pub async fn clients(ctx: &Ctx<'_>) -> Result<Report> {
 pub async fn client_apis(ctx: &Ctx<'_>) -> Result<Report> {
     crate::queries::source::refuse_search_params(ctx.params, "client-apis", false)?;
     let choice = choose(ctx.params, &ctx.window, &[Dim::Client, Dim::Api])?;
-    let groups = counts_by(ctx, &choice, by_keys("client_id", "api_id")).await?;
+    let groups = counts_by(ctx, &choice, by_keys(Key::Client, Key::Api)).await?;
     let specs: HashMap<String, ClientSpec> = config_of(ctx.store, EntityKind::Client).await?;
     let total = sum(&groups);
     let mut columns = vec![
@@ -196,7 +196,7 @@ pub async fn client_apis(ctx: &Ctx<'_>) -> Result<Report> {
     })
 }
 
-fn by_keys<'a>(k1: &'a str, k2: &'a str) -> By<'a> {
+fn by_keys(k1: Key, k2: Key) -> By {
     By {
         k1,
         k2,
@@ -261,12 +261,6 @@ fn quota_parts(from: i64, to: i64) -> Vec<(Source, i64, i64)> {
     parts
 }
 
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct UsedRow {
-    client_id: String,
-    used: u64,
-}
-
 /// Each listed client's quota windows holding `at`, with the calls counted in them.
 pub async fn quota_use(
     ctx: &Ctx<'_>,
@@ -295,24 +289,11 @@ pub async fn quota_use(
             });
         }
     }
-    let refusals: Vec<String> = Outcome::ALL
-        .iter()
-        .filter(|o| o.is_refusal())
-        .map(|o| o.as_str().to_string())
-        .collect();
     for ((from, to), clients) in by_bounds {
         let mut used: HashMap<String, u64> = HashMap::new();
         for (source, a, b) in quota_parts(from, to) {
-            let sql = format!(
-                "SELECT client_id, {calls} AS used FROM {table} \
-                 WHERE ts >= toDateTime({a}) AND ts < toDateTime({b}) \
-                 AND client_id IN ({ids}) AND outcome NOT IN ({refused}) GROUP BY client_id",
-                calls = Agg(source).calls(),
-                table = source.table(),
-                ids = quoted_list(&clients),
-                refused = quoted_list(&refusals),
-            );
-            let rows: Vec<UsedRow> = fetch(ctx.store, &sql).await?;
+            // Refused calls took no quota: the store leaves them out.
+            let rows = aggregate::quota_used(ctx.store, source, a, b, &clients).await?;
             for r in rows {
                 *used.entry(r.client_id).or_default() += r.used;
             }

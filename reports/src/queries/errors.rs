@@ -23,15 +23,13 @@ use crate::chart::{Chart, ChartKind, Series};
 use crate::error::Result;
 use crate::queries::class::Class;
 use crate::queries::filter::{Dim, Source};
-use crate::queries::grouped::{counts_by, By, Group};
+use crate::queries::grouped::{counts_by, By, Group, Key, Only};
 use crate::queries::source::{choose, pct, raw_allowed, Choice, Counts, RAW_MAX_SECS};
 use crate::table::{Cell, Column, Table};
 
 /// Error paths shown when `limit` is not given, and the most shown.
 pub const DEFAULT_PATHS: u32 = 20;
 pub const MAX_PATHS: u32 = 1_000;
-
-const NOT_OK: &str = "outcome != 'ok'";
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     crate::queries::source::refuse_search_params(ctx.params, "errors", true)?;
@@ -41,8 +39,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
         ctx,
         &choice,
         By {
-            k1: "api_id",
-            k2: "''",
+            k1: Key::Api,
+            k2: Key::None,
             only: None,
             limit: None,
         },
@@ -59,9 +57,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
         ctx,
         &choice,
         By {
-            k1: "toString(outcome)",
-            k2: "''",
-            only: Some(NOT_OK),
+            k1: Key::Outcome,
+            k2: Key::None,
+            only: Some(Only::NotOk),
             limit: None,
         },
     )
@@ -71,8 +69,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
         ctx,
         &choice,
         By {
-            k1: "''",
-            k2: "''",
+            k1: Key::None,
+            k2: Key::None,
             only: None,
             limit: None,
         },
@@ -93,9 +91,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
             ctx,
             &raw,
             By {
-                k1: "upstream",
-                k2: "''",
-                only: Some("upstream != ''"),
+                k1: Key::Upstream,
+                k2: Key::None,
+                only: Some(Only::HasUpstream),
                 limit: None,
             },
         )
@@ -112,9 +110,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
             ctx,
             &raw,
             By {
-                k1: "api_id",
-                k2: "path",
-                only: Some(NOT_OK),
+                k1: Key::Api,
+                k2: Key::Path,
+                only: Some(Only::NotOk),
                 limit: Some(limit),
             },
         )

@@ -8,27 +8,15 @@
 //! percentiles are t-digest estimates (within a few percent).
 
 use gatewatch_model::report::ReportKind;
-use serde::Deserialize;
+use gatewatch_store::reports::aggregate::{self, LatencyBy, LatencyRow as Row};
 use serde_json::Map;
 
 use crate::catalog::{Ctx, Report};
 use crate::chart::{Chart, ChartKind, Series};
 use crate::error::Result;
-use crate::queries::filter::{bucket_expr, conditions, Dim};
-use crate::queries::source::{bucket_starts, choose, fetch, label_of, mean_ms, q_ms, Agg};
+use crate::queries::filter::Dim;
+use crate::queries::source::{bucket_starts, choose, label_of, mean_ms, q_ms};
 use crate::table::{Cell, Column, Table};
-
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct Row {
-    key: String,
-    b: u32,
-    name: String,
-    calls: u64,
-    lat_sum: u64,
-    up_sum: u64,
-    lat_max: u64,
-    q: Vec<f32>,
-}
 
 /// One line of figures.
 struct Figures {
@@ -58,31 +46,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     crate::queries::source::refuse_search_params(ctx.params, "latency", false)?;
     let choice = choose(ctx.params, &ctx.window, &[Dim::Api])?;
     let w = choice.window;
-    let agg = Agg(choice.source);
-    let (up, max) = (agg.upstream_sum(), agg.latency_max());
-    let select = |key: &str, b: &str, name: &str| {
-        format!(
-            "SELECT {key} AS key, {b} AS b, {name} AS name, {calls} AS c_calls, {lat} AS lat_sum, \
-             {up} AS up_sum, {max} AS lat_max, {q} AS q FROM {table} WHERE {cond} \
-             GROUP BY key, b ORDER BY key, b",
-            calls = agg.calls(),
-            lat = agg.latency_sum(),
-            up = up.clone().unwrap_or_else(|| "toUInt64(0)".into()),
-            max = max.clone().unwrap_or_else(|| "toUInt64(0)".into()),
-            q = agg.quantiles(),
-            table = choice.source.table(),
-            cond = conditions(ctx.params, &w, choice.source),
-        )
-    };
-    let name = agg.api_name().unwrap_or_else(|| "''".into());
-    let mut per_api: Vec<Row> = fetch(ctx.store, &select("api_id", "toUInt32(0)", &name)).await?;
+    let scope = choice.scope(ctx.params);
+    let mut per_api = aggregate::latency(ctx.store, &scope, LatencyBy::Api).await?;
     per_api.sort_by(|a, b| b.calls.cmp(&a.calls).then(a.key.cmp(&b.key)));
-    let per_bucket: Vec<Row> = fetch(
-        ctx.store,
-        &select("''", &format!("toUInt32({})", bucket_expr(&w)), "''"),
-    )
-    .await?;
-    let all: Vec<Row> = fetch(ctx.store, &select("''", "toUInt32(0)", "''")).await?;
+    let per_bucket = aggregate::latency(ctx.store, &scope, LatencyBy::Bucket).await?;
+    let all = aggregate::latency(ctx.store, &scope, LatencyBy::All).await?;
 
     let mut table = Table::new(
         vec![
@@ -118,9 +86,13 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
             opt(f.overhead),
         ]
     };
-    let (hu, hm) = (up.is_some(), max.is_some());
+    // Upstream time and the slowest call are kept where the API's name is.
+    let (hu, hm) = (
+        choice.source.keeps_upstream(),
+        choice.source.keeps_upstream(),
+    );
     let mut names = std::collections::HashMap::new();
-    if agg.api_name().is_none() {
+    if !choice.source.keeps_api_name() {
         names = crate::queries::grouped::api_names(ctx.store, &w).await?;
     }
     for r in &per_api {

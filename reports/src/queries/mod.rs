@@ -1,5 +1,6 @@
 //! One module per report; each turns a [`crate::catalog::Ctx`] into a [`crate::Report`].
-//! SQL takes caller values only through [`filter`].
+//! The SQL text and its execution, with every caller value bound, are in
+//! `gatewatch_store::reports`; these modules choose the table and shape the rows.
 
 pub mod calls;
 pub mod class;

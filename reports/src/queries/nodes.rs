@@ -8,39 +8,15 @@
 use std::collections::{BTreeMap, HashMap};
 
 use gatewatch_model::report::ReportKind;
-use serde::Deserialize;
+use gatewatch_store::reports::nodes::{self as store_nodes, DiskRow, NodeRow as Row};
 use serde_json::Map;
 
 use crate::catalog::{Ctx, Report};
 use crate::chart::{Chart, ChartKind, Series};
 use crate::error::Result;
-use crate::queries::filter::{bucket_expr, conditions, Dim, Source};
-use crate::queries::source::{bucket_starts, fetch, label_of, refuse_filters, round2};
+use crate::queries::filter::{Dim, Source};
+use crate::queries::source::{bucket_starts, label_of, refuse_filters, round2};
 use crate::table::{Cell, Column, Table};
-
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct Row {
-    b: u32,
-    node: String,
-    samples: u64,
-    cpu_avg: f64,
-    cpu_max: f32,
-    mem_avg: f64,
-    mem_max: u64,
-    mem_total: u64,
-    rss_avg: f64,
-    rss_max: u64,
-}
-
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct DiskRow {
-    b: u32,
-    node: String,
-    m: String,
-    used_max: u64,
-    total_max: u64,
-    ratio_max: f64,
-}
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     refuse_filters(
@@ -56,23 +32,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     )?;
     crate::queries::source::refuse_search_params(ctx.params, "nodes", false)?;
     let w = ctx.window;
-    let cond = conditions(ctx.params, &w, Source::NodeMetrics);
-    // As UInt32 whatever the bucket (minute arithmetic widens to UInt64).
-    let b = format!("toUInt32({})", bucket_expr(&w));
-    let sql = format!(
-        "SELECT {b} AS b, node, count() AS samples, avg(cpu_pct) AS cpu_avg, \
-         max(cpu_pct) AS cpu_max, avg(mem_used_bytes) AS mem_avg, max(mem_used_bytes) AS mem_max, \
-         max(mem_total_bytes) AS mem_total, avg(rss_bytes) AS rss_avg, max(rss_bytes) AS rss_max \
-         FROM node_metrics WHERE {cond} GROUP BY b, node ORDER BY b, node"
-    );
-    let rows: Vec<Row> = fetch(ctx.store, &sql).await?;
-    let sql = format!(
-        "SELECT {b} AS b, node, m, max(du) AS used_max, max(dt) AS total_max, \
-         max(if(dt = 0, 0., du / dt)) AS ratio_max \
-         FROM node_metrics ARRAY JOIN mount AS m, disk_used_bytes AS du, disk_total_bytes AS dt \
-         WHERE {cond} GROUP BY b, node, m ORDER BY b, node, m"
-    );
-    let disks: Vec<DiskRow> = fetch(ctx.store, &sql).await?;
+    let rows: Vec<Row> = store_nodes::figures(ctx.store, ctx.params, &w).await?;
+    let disks: Vec<DiskRow> = store_nodes::disks(ctx.store, ctx.params, &w).await?;
     // The fullest mount of each bucket and node (first by name on a tie).
     let mut fullest: HashMap<(u32, &str), &DiskRow> = HashMap::new();
     for d in &disks {

@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Offset, TimeZone, Utc};
 use gatewatch_model::report::{Bucket, ReportParams, Window};
 use gatewatch_model::FieldError;
+use gatewatch_store::reports::Scope;
 use gatewatch_store::Store;
 use serde::de::DeserializeOwned;
 
@@ -136,7 +137,7 @@ pub fn whole_hour_offsets(w: &Window) -> bool {
 }
 
 /// The start of every bucket of the window, in order, as Unix seconds — the same edges as
-/// [`crate::queries::filter::bucket_expr`] gives rows, so missing buckets can be zero-filled.
+/// the store's bucket expression gives rows, so missing buckets can be zero-filled.
 pub fn bucket_starts(w: &Window) -> Vec<i64> {
     let (from, to) = (w.from.timestamp(), w.to.timestamp());
     let mut out = Vec::new();
@@ -197,81 +198,6 @@ fn local_midnight(w: &Window, d: chrono::NaiveDate) -> i64 {
     t.and_utc().timestamp()
 }
 
-/// The aggregate expressions of a source: the raw table counts rows, a rollup merges states.
-#[derive(Debug, Clone, Copy)]
-pub struct Agg(pub Source);
-
-impl Agg {
-    pub fn calls(self) -> String {
-        match self.0 {
-            Source::Raw => "count()".into(),
-            _ => "countMerge(calls)".into(),
-        }
-    }
-
-    pub fn calls_if(self, cond: &str) -> String {
-        match self.0 {
-            Source::Raw => format!("countIf({cond})"),
-            _ => format!("countMergeIf(calls, {cond})"),
-        }
-    }
-
-    /// `calls, success, client_error, server_error, refused` as `c_calls, c_success, …`.
-    pub fn class_counts(self) -> String {
-        let mut cols = vec![format!("{} AS c_calls", self.calls())];
-        for c in Class::ALL {
-            cols.push(format!(
-                "{} AS c_{}",
-                self.calls_if(&c.condition()),
-                c.key()
-            ));
-        }
-        cols.join(", ")
-    }
-
-    pub fn latency_sum(self) -> String {
-        match self.0 {
-            Source::Raw => "sum(latency_us)".into(),
-            _ => "sumMerge(latency_sum)".into(),
-        }
-    }
-
-    /// Upstream time; `client_api_1h` does not keep it.
-    pub fn upstream_sum(self) -> Option<String> {
-        match self.0 {
-            Source::Raw => Some("sum(upstream_latency_us)".into()),
-            Source::Minute | Source::Hour => Some("sumMerge(upstream_latency_sum)".into()),
-            _ => None,
-        }
-    }
-
-    /// Slowest call; `client_api_1h` does not keep it.
-    pub fn latency_max(self) -> Option<String> {
-        match self.0 {
-            Source::Raw => Some("max(latency_us)".into()),
-            Source::Minute | Source::Hour => Some("maxMerge(latency_max)".into()),
-            _ => None,
-        }
-    }
-
-    /// p50, p95, p99 as `Array(Float32)` (t-digest estimates on every table).
-    pub fn quantiles(self) -> String {
-        match self.0 {
-            Source::Raw => "quantilesTDigest(0.5, 0.95, 0.99)(latency_us)".into(),
-            _ => "quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_q)".into(),
-        }
-    }
-
-    /// The API's name as last recorded; `client_api_1h` does not keep it.
-    pub fn api_name(self) -> Option<String> {
-        match self.0 {
-            Source::Raw => Some("anyLast(api_name)".into()),
-            Source::Minute | Source::Hour => Some("anyLastMerge(api_name)".into()),
-            _ => None,
-        }
-    }
-}
-
 /// The counts of one group by outcome class.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -329,19 +255,16 @@ pub fn q_ms(us: f32) -> f64 {
     (f64::from(us)).round() / 1_000.0
 }
 
-/// Runs a report query. `query_raw`: a `?` inside a quoted filter value is a character, not
-/// a bind placeholder.
-pub async fn fetch<T>(store: &Store, sql: &str) -> Result<Vec<T>>
-where
-    T: clickhouse::RowOwned + clickhouse::RowRead,
-{
-    tracing::debug!(sql, "report query");
-    store
-        .client()
-        .query_raw(sql)
-        .fetch_all::<T>()
-        .await
-        .map_err(|e| ReportError::Store(store.err(sql, e)))
+impl Choice {
+    /// What the store reads for this choice: the caller's filters over the chosen table and
+    /// window.
+    pub fn scope<'a>(&'a self, p: &'a ReportParams) -> Scope<'a> {
+        Scope {
+            params: p,
+            window: &self.window,
+            source: self.source,
+        }
+    }
 }
 
 /// Refuses filters a report cannot apply (the node report has no API), naming the first.

@@ -11,61 +11,22 @@
 //! Ties are broken by start time, then call id (client id for clients), so the same data
 //! always gives the same list.
 
-use gatewatch_model::report::{ReportKind, ReportParams, TopBy};
+use gatewatch_model::report::{ReportKind, ReportParams, TopBy, Window};
 use gatewatch_model::FieldError;
-use gatewatch_model::Outcome;
-use serde::Deserialize;
+use gatewatch_store::reports::calls::{
+    self as store_calls, TopCallRow as CallRow, TopClientRow as ClientRow, TopKey,
+};
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
 use crate::catalog::{Ctx, Report};
 use crate::chart::{Chart, ChartKind, Series};
 use crate::error::Result;
 use crate::queries::calls::{check_raw_span, RAW_MAX_SECS};
-use crate::queries::filter::{call_conditions, conditions, quoted_list, Source};
+use crate::queries::filter::Source;
 use crate::table::{Cell, Column, Table};
 
 /// Rows of a list when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 20;
-
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct CallRow {
-    #[serde(with = "clickhouse::serde::uuid")]
-    call_id: Uuid,
-    ts_us: i64,
-    api_id: String,
-    api_name: String,
-    client_id: String,
-    method: String,
-    path: String,
-    status: u16,
-    outcome: String,
-    latency_us: u64,
-    upstream_latency_us: u64,
-    request_bytes: u64,
-    response_bytes: u64,
-}
-
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct ClientRow {
-    client_id: String,
-    calls: u64,
-    refused: u64,
-    server_errors: u64,
-    bytes: u64,
-    latency_sum: u64,
-    latency_max: u64,
-}
-
-/// The refusal outcomes as a quoted list (constants, but through the one quoting path).
-pub(crate) fn refusal_names() -> String {
-    let names: Vec<String> = Outcome::ALL
-        .iter()
-        .filter(|o| o.is_refusal())
-        .map(|o| o.as_str().to_string())
-        .collect();
-    quoted_list(&names)
-}
 
 fn ms(us: u64) -> f64 {
     us as f64 / 1_000.0
@@ -91,13 +52,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     }
     check_raw_span(&w, "the top-N report")?;
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
-    let mut cond = vec![conditions(p, &w, Source::Raw)];
-    // Status, path substring and request id narrow a top list as they narrow a search.
-    cond.extend(call_conditions(p));
-    let cond = cond.join(" AND ");
+    // Status, path substring and request id narrow a top list as they narrow a search (the
+    // store applies the search filters).
     let (table, chart) = match p.top_by {
-        TopBy::Slowest | TopBy::Largest => calls(ctx, &cond, limit).await?,
-        TopBy::Clients => clients(ctx, &cond, limit).await?,
+        TopBy::Slowest | TopBy::Largest => calls(ctx, &w, limit).await?,
+        TopBy::Clients => clients(ctx, &w, limit).await?,
     };
     let mut summary = Map::new();
     summary.insert("by".into(), Value::from(p.top_by.as_str()));
@@ -121,26 +80,14 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     })
 }
 
-async fn calls(ctx: &Ctx<'_>, cond: &str, limit: u32) -> Result<(Table, Chart)> {
+async fn calls(ctx: &Ctx<'_>, w: &Window, limit: u32) -> Result<(Table, Chart)> {
     let largest = ctx.params.top_by == TopBy::Largest;
     let key = if largest {
-        "request_bytes + response_bytes"
+        TopKey::Bytes
     } else {
-        "latency_us"
+        TopKey::Latency
     };
-    let q = format!(
-        "SELECT call_id, ts_us, api_id, api_name, client_id, method, path, status, \
-         toString(outcome), latency_us, upstream_latency_us, request_bytes, response_bytes \
-         FROM api_calls WHERE {cond} \
-         ORDER BY {key} DESC, ts_us ASC, toString(call_id) ASC LIMIT {limit}"
-    );
-    let rows: Vec<CallRow> = ctx
-        .store
-        .client()
-        .query(&q)
-        .fetch_all()
-        .await
-        .map_err(|e| ctx.store.err(&q, e))?;
+    let rows: Vec<CallRow> = store_calls::top_calls(ctx.store, ctx.params, w, key, limit).await?;
     let mut t = Table::new(
         vec![
             Column::new("rank", "Rank"),
@@ -206,24 +153,8 @@ async fn calls(ctx: &Ctx<'_>, cond: &str, limit: u32) -> Result<(Table, Chart)> 
     Ok((t, chart))
 }
 
-async fn clients(ctx: &Ctx<'_>, cond: &str, limit: u32) -> Result<(Table, Chart)> {
-    let q = format!(
-        "SELECT client_id, count() AS calls, \
-         countIf(outcome IN ({refused})) AS refused, \
-         countIf(status >= 500) AS server_errors, \
-         sum(request_bytes + response_bytes) AS bytes, \
-         sum(latency_us) AS latency_sum, max(latency_us) AS latency_max \
-         FROM api_calls WHERE {cond} GROUP BY client_id \
-         ORDER BY calls DESC, client_id ASC LIMIT {limit}",
-        refused = refusal_names()
-    );
-    let rows: Vec<ClientRow> = ctx
-        .store
-        .client()
-        .query(&q)
-        .fetch_all()
-        .await
-        .map_err(|e| ctx.store.err(&q, e))?;
+async fn clients(ctx: &Ctx<'_>, w: &Window, limit: u32) -> Result<(Table, Chart)> {
+    let rows: Vec<ClientRow> = store_calls::top_clients(ctx.store, ctx.params, w, limit).await?;
     let mut t = Table::new(
         vec![
             Column::new("rank", "Rank"),

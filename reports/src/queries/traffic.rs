@@ -4,39 +4,26 @@
 use std::collections::HashMap;
 
 use gatewatch_model::report::{Bucket, ReportKind};
-use serde::Deserialize;
+use gatewatch_store::reports::aggregate;
 use serde_json::Map;
 
 use crate::catalog::{Ctx, Report};
 use crate::chart::{Chart, ChartKind, Series};
 use crate::error::Result;
 use crate::queries::class::Class;
-use crate::queries::filter::{bucket_expr, conditions};
-use crate::queries::source::{bucket_starts, choose, fetch, label_of, Agg, Counts};
+use crate::queries::source::{bucket_starts, choose, label_of, Counts};
 use crate::table::{Cell, Column, Table};
-
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct Row {
-    b: u32,
-    c_calls: u64,
-    c_success: u64,
-    c_client_error: u64,
-    c_server_error: u64,
-    c_refused: u64,
-}
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     crate::queries::source::refuse_search_params(ctx.params, "traffic", false)?;
     let choice = choose(ctx.params, &ctx.window, &[])?;
     let w = choice.window;
-    let sql = format!(
-        "SELECT toUInt32({b}) AS b, {counts} FROM {table} WHERE {cond} GROUP BY b ORDER BY b",
-        b = bucket_expr(&w),
-        counts = Agg(choice.source).class_counts(),
-        table = choice.source.table(),
-        cond = conditions(ctx.params, &w, choice.source),
-    );
-    let rows: Vec<Row> = fetch(ctx.store, &sql).await?;
+    let rows = aggregate::bucket_counts(
+        ctx.store,
+        &choice.scope(ctx.params),
+        &Class::outcome_lists(),
+    )
+    .await?;
     let by_bucket: HashMap<i64, Counts> = rows
         .into_iter()
         .map(|r| {

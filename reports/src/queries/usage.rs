@@ -15,7 +15,7 @@ use crate::chart::{Chart, ChartKind, Series};
 use crate::error::Result;
 use crate::queries::class::Class;
 use crate::queries::filter::Dim;
-use crate::queries::grouped::{counts_by, By};
+use crate::queries::grouped::{counts_by, By, Key};
 use crate::queries::source::{choose, config_of, mean_ms, pct, Counts};
 use crate::table::{Cell, Column, Table};
 
@@ -29,8 +29,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
         ctx,
         &choice,
         By {
-            k1: "api_id",
-            k2: "''",
+            k1: Key::Api,
+            k2: Key::None,
             only: None,
             limit: None,
         },

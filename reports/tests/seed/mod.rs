@@ -196,8 +196,7 @@ pub async fn configure(store: &Store) {
 /// Inserts the calls and samples (the rollups fill themselves) and the configuration.
 pub async fn load(store: &Store) -> (Vec<CallRecord>, Vec<NodeSample>) {
     let (calls, samples) = (calls(), samples());
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(store)
         .insert::<ApiCallRow<'_>>("api_calls")
         .await
         .unwrap();
@@ -205,8 +204,7 @@ pub async fn load(store: &Store) -> (Vec<CallRecord>, Vec<NodeSample>) {
         ins.write(&ApiCallRow::new(r, Uuid::nil())).await.unwrap();
     }
     ins.end().await.unwrap();
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(store)
         .insert::<NodeMetricRow<'_>>("node_metrics")
         .await
         .unwrap();

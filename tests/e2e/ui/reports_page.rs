@@ -73,8 +73,7 @@ async fn a_manager_reads_downloads_and_subscribes_to_reports() {
     );
     let store = site.migrate().await;
     let now = chrono::Utc::now().timestamp();
-    let mut ins = store
-        .client()
+    let mut ins = gatewatch_migrations::testing::raw_client(&store)
         .insert::<ApiCallRow<'_>>("api_calls")
         .await
         .unwrap();
