@@ -235,6 +235,7 @@ mod headers;
 mod ids;
 mod mask;
 mod metrics;
+mod path;
 mod proxy;
 mod record_json;
 mod recorder;
@@ -264,8 +265,8 @@ pub use gatewatch_model::CallRecord;
 pub use access::auth::JwtKey;
 pub use access::priority::GateConfig;
 pub use config::{
-    GatewayConfig, RouteConfig, DEFAULT_BATCH_MAX_RECORDS, DEFAULT_LISTEN, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_SPOOL_MAX_BYTES,
+    GatewayConfig, RouteConfig, DEFAULT_BATCH_MAX_RECORDS, DEFAULT_CLIENT_HEADER, DEFAULT_LISTEN,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_SPOOL_MAX_BYTES,
 };
 pub use error::{Error, Result};
 pub use proxy::RESERVED_PATHS;
@@ -406,6 +407,7 @@ pub async fn bind(
         upstream_timeout: config.upstream_timeout,
         queue_capacity: config.queue_capacity,
         spool_max_bytes: config.spool_max_bytes,
+        client_header: validated.client_header,
     });
     let source_task =
         source.map(|s| tokio::spawn(s.run(shared.clone(), revision, stop_rx.clone())));
