@@ -131,6 +131,8 @@ pub struct GatewaySection {
     pub queue_wait_ms: u64,
     /// How often shared-scope quota counts are read from ClickHouse, in milliseconds.
     pub quota_sync_ms: u64,
+    /// The header that tells upstreams which client called (only the gateway sets it).
+    pub client_header: String,
     pub jwt: JwtSection,
 }
 
@@ -404,6 +406,7 @@ impl Default for GatewaySection {
             queue_max: 10_000,
             queue_wait_ms: 5_000,
             quota_sync_ms: 1_000,
+            client_header: gatewatch_gateway::DEFAULT_CLIENT_HEADER.into(),
             jwt: JwtSection::default(),
         }
     }
@@ -626,6 +629,7 @@ impl FileConfig {
             max_wait: Duration::from_millis(g.queue_wait_ms),
         };
         gateway.quota_sync = Duration::from_millis(g.quota_sync_ms);
+        gateway.client_header = g.client_header.clone();
         gateway.jwt = jwt_keys(&g.jwt)?;
         gateway.jwt_client_claim = g.jwt.client_claim.clone();
         gateway.jwt_leeway = Duration::from_secs(g.jwt.leeway_secs);
@@ -641,7 +645,9 @@ impl FileConfig {
                 let field = match field.strip_prefix("jwt[") {
                     Some(_) => format!("gateway.jwt ({field})"),
                     None if field == "jwt_client_claim" => "gateway.jwt.client_claim".into(),
-                    None if field.starts_with("trusted_proxies") => format!("gateway.{field}"),
+                    None if field.starts_with("trusted_proxies") || field == "client_header" => {
+                        format!("gateway.{field}")
+                    }
                     None => field,
                 };
                 bad(field, message)
@@ -1156,6 +1162,11 @@ strip_prefix = true
             ),
             ("[gateway]\nmax_inflight = 0", "gateway.max_inflight"),
             ("[gateway]\nquota_sync_ms = 0", "gateway.quota_sync_ms"),
+            (
+                "[gateway]\nclient_header = \"Authorization\"",
+                "gateway.client_header",
+            ),
+            ("[gateway]\nclient_header = \"a b\"", "gateway.client_header"),
             (
                 "[gateway.jwt]\nhs256_secrets = [\"short\"]",
                 "gateway.jwt.hs256_secrets[0]",

@@ -16,6 +16,7 @@ mod faults;
 mod helpers;
 mod hot_reload;
 mod masking;
+mod path_attacks;
 mod report_mail;
 mod reports;
 mod reports_detail;
