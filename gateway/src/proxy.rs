@@ -2,12 +2,14 @@
 //!
 //! 1. **reserved** — `/healthz`, `/readyz`, `/metrics` are answered here and not recorded;
 //! 2. **start** — a [`Call`] is opened: call id (UUIDv7 of the start time), request id;
-//! 3. **route** — the most specific path pattern whose API takes the method (see
+//! 3. **early filter** — the path normalized once ([`crate::path`]; refused 400 `bad_path`),
+//!    then **route** by that path — the most specific path pattern whose API takes the method (see
 //!    [`crate::route`]); a path known only for other methods → 405 with `Allow`; none → 404,
 //!    both `no_route`; then **access** — credentials, grants, limits, VIP gate (see
 //!    [`crate::access`]); a refusal answers at once with its status and code;
 //! 4. **upstream request** — hop-by-hop headers out, `X-Forwarded-*`, `Host`, `X-Request-Id`
-//!    in, target rewritten; the body streams through [`RequestBody`];
+//!    in, the credential and any client-sent client header out, the client header in, target
+//!    rewritten from the normalized path; the body streams through [`RequestBody`];
 //! 5. **upstream** — picked by the API's policy among healthy upstreams not yet tried;
 //!    counted in flight until the call ends; retried by the rules of [`Attempts`]; no response
 //!    head within the API's (or the gateway's) timeout → 504;
