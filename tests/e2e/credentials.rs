@@ -71,7 +71,7 @@ fn b64(bytes: &[u8], url: bool) -> String {
         }
     }
     if !url {
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push('=');
         }
     }
