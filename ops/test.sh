@@ -15,6 +15,9 @@ apt_install python3-aiosmtpd
 apt_install fonts-noto-cjk fonts-dejavu-core
 # The web UI's tests (tests/e2e/ui/) drive a real headless Chromium through chromedriver.
 apt_install chromium chromium-driver
+# The path-attack tests (tests/e2e/path_attacks.rs) judge each spelling by what a real nginx,
+# as the upstream, serves.
+apt_install nginx
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

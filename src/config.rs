@@ -149,6 +149,8 @@ pub struct GatewaySection {
     pub queue_wait_ms: u64,
     /// How often shared-scope quota counts are read from ClickHouse, in milliseconds.
     pub quota_sync_ms: u64,
+    /// The header that tells upstreams which client called (only the gateway sets it).
+    pub client_header: String,
     pub jwt: JwtSection,
 }
 
@@ -467,6 +469,7 @@ impl Default for GatewaySection {
             queue_max: 10_000,
             queue_wait_ms: 5_000,
             quota_sync_ms: 1_000,
+            client_header: gatewatch_gateway::DEFAULT_CLIENT_HEADER.into(),
             jwt: JwtSection::default(),
         }
     }
@@ -729,6 +732,7 @@ impl FileConfig {
             max_wait: Duration::from_millis(g.queue_wait_ms),
         };
         gateway.quota_sync = Duration::from_millis(g.quota_sync_ms);
+        gateway.client_header = g.client_header.clone();
         gateway.jwt = jwt_keys(&g.jwt)?;
         gateway.jwt_client_claim = g.jwt.client_claim.clone();
         gateway.jwt_leeway = Duration::from_secs(g.jwt.leeway_secs);
@@ -758,7 +762,10 @@ impl FileConfig {
                 let field = match field.strip_prefix("jwt[") {
                     Some(_) => format!("gateway.jwt ({field})"),
                     None if field == "jwt_client_claim" => "gateway.jwt.client_claim".into(),
-                    None if field.starts_with("trusted_proxies") || field == "admin_listen" => {
+                    None if field.starts_with("trusted_proxies")
+                        || field == "admin_listen"
+                        || field == "client_header" =>
+                    {
                         format!("gateway.{field}")
                     }
                     None => field,
@@ -1363,6 +1370,11 @@ strip_prefix = true
                 "reports.header_read_timeout_ms",
             ),
             ("[gateway]\nquota_sync_ms = 0", "gateway.quota_sync_ms"),
+            (
+                "[gateway]\nclient_header = \"Authorization\"",
+                "gateway.client_header",
+            ),
+            ("[gateway]\nclient_header = \"a b\"", "gateway.client_header"),
             (
                 "[gateway.jwt]\nhs256_secrets = [\"short\"]",
                 "gateway.jwt.hs256_secrets[0]",

@@ -37,8 +37,10 @@ pub(crate) struct BodyCount {
     tap: OnceLock<Mutex<BodyTap>>,
 }
 
-/// The top bit of the count marks a failed read; no body comes near 2^63 bytes.
+/// The top bit of the count marks a failed read; no body comes near 2^62 bytes.
 const CLIENT_FAILED: u64 = 1 << 63;
+/// With [`CLIENT_FAILED`]: the body did not parse (the client's mistake, not its absence).
+const MALFORMED: u64 = 1 << 62;
 
 impl BodyCount {
     fn add(&self, data: &[u8]) {
@@ -51,16 +53,26 @@ impl BodyCount {
         }
     }
 
-    fn mark_client_failed(&self) {
-        self.count.fetch_or(CLIENT_FAILED, Ordering::Relaxed);
+    fn mark_client_failed(&self, e: &hyper::Error) {
+        let bits = if malformed(e) {
+            CLIENT_FAILED | MALFORMED
+        } else {
+            CLIENT_FAILED
+        };
+        self.count.fetch_or(bits, Ordering::Relaxed);
     }
 
     pub fn bytes(&self) -> u64 {
-        self.count.load(Ordering::Relaxed) & !CLIENT_FAILED
+        self.count.load(Ordering::Relaxed) & !(CLIENT_FAILED | MALFORMED)
     }
 
     pub fn client_failed(&self) -> bool {
         self.count.load(Ordering::Relaxed) & CLIENT_FAILED != 0
+    }
+
+    /// The read failed because the body does not parse (a bad chunk size or framing).
+    pub fn malformed(&self) -> bool {
+        self.count.load(Ordering::Relaxed) & MALFORMED != 0
     }
 
     /// Starts copying the first `limit` bytes (capture policy `bodies`).
@@ -74,6 +86,26 @@ impl BodyCount {
         let mut t = tap.lock().ok()?;
         Some(std::mem::replace(&mut *t, BodyTap::new(0)))
     }
+}
+
+/// Does a body read error say the body is malformed? hyper reports bad chunked framing as an
+/// I/O error of kind `InvalidInput` or `InvalidData` under its body error; a client that went
+/// away shows as `UnexpectedEof`, a reset, or an incomplete message.
+fn malformed(e: &hyper::Error) -> bool {
+    if e.is_parse() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+            );
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The request body sent to an upstream.
@@ -130,7 +162,7 @@ impl Body for RequestBody {
                         c.add(d);
                     }
                 }
-                Some(Err(_)) => c.mark_client_failed(),
+                Some(Err(e)) => c.mark_client_failed(e),
                 None => {}
             }
         }

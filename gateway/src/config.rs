@@ -116,6 +116,45 @@ pub struct GatewayConfig {
     pub gate: GateConfig,
     /// How often shared-scope quota counts are read from ClickHouse.
     pub quota_sync: Duration,
+    /// The header that tells the upstream which client called (default
+    /// [`DEFAULT_CLIENT_HEADER`]); set by the gateway only, a client's own copy is removed.
+    pub client_header: String,
+}
+
+/// The default name of the header carrying the caller's client id upstream.
+pub const DEFAULT_CLIENT_HEADER: &str = "X-Gatewatch-Client";
+
+/// Headers the gateway sets or reads itself: none can be the client header.
+const NOT_CLIENT_HEADERS: [&str; 12] = [
+    "host",
+    "authorization",
+    "x-api-key",
+    "x-request-id",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "cookie",
+];
+
+/// The client header's name, checked: a valid header name that the gateway does not use for
+/// anything else and that is not hop-by-hop.
+fn client_header(name: &str) -> Result<http::HeaderName> {
+    let bad = |m: String| Error::config("client_header", m);
+    let h = http::HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| bad(format!("'{name}' is not a header name")))?;
+    let mut probe = http::HeaderMap::new();
+    probe.insert(h.clone(), http::HeaderValue::from_static("x"));
+    crate::headers::strip_hop_by_hop(&mut probe);
+    if NOT_CLIENT_HEADERS.contains(&h.as_str()) || probe.is_empty() {
+        return Err(bad(format!(
+            "'{name}' is a header the gateway or HTTP uses for something else"
+        )));
+    }
+    Ok(h)
 }
 
 impl GatewayConfig {
@@ -158,6 +197,7 @@ impl GatewayConfig {
             trusted_proxies: Vec::new(),
             gate: GateConfig::default(),
             quota_sync: Duration::from_secs(1),
+            client_header: DEFAULT_CLIENT_HEADER.into(),
         }
     }
 
@@ -224,8 +264,10 @@ impl GatewayConfig {
         let base = self.collector_url.trim_end_matches('/');
         let records_uri = collector_uri(base, "/v1/records")?;
         let samples_uri = collector_uri(base, "/v1/node-samples")?;
+        let client_header = client_header(&self.client_header)?;
         let clients = Clients::new(self.upstream_connect_timeout);
         Ok(Validated {
+            client_header,
             router: Router::with_clients(&self.routes, &clients)?,
             clients,
             records_uri,
@@ -260,6 +302,7 @@ pub(crate) struct Validated {
     pub records_uri: Uri,
     pub samples_uri: Uri,
     pub access: Settings,
+    pub client_header: http::HeaderName,
 }
 
 /// One API: requests whose path starts with `prefix` (at a `/` boundary) go to `upstreams`.
@@ -359,6 +402,27 @@ mod tests {
             message(&c),
             "invalid gateway configuration: 'batch_max_records' must be at least 1"
         );
+
+        for name in [
+            "",
+            "x y",
+            "Authorization",
+            "X-Forwarded-For",
+            "Connection",
+            "TE",
+            "Proxy-X",
+        ] {
+            let mut c = config();
+            c.client_header = name.into();
+            assert!(
+                message(&c).starts_with("invalid gateway configuration: 'client_header'"),
+                "{name}: {}",
+                message(&c)
+            );
+        }
+        let mut c = config();
+        c.client_header = "X-Caller".into();
+        assert_eq!(c.validate().unwrap().client_header, "x-caller");
 
         let mut c = config();
         c.batch_max_bytes = 1000;

@@ -75,6 +75,19 @@
 //! per few milliseconds, not per call).
 //!
 //! Proxying rules:
+//! - **one path** (`path.rs`): before routing, the request path is normalized once — escapes
+//!   of unreserved characters decoded, other escapes in upper-case hex, `//` merged into `/`
+//!   (as Envoy's `merge_slashes` and nginx's default), then `.` and `..` segments removed,
+//!   `%2e` spellings included (RFC 3986 §6.2.2, §5.2.4) — and that same path is routed and
+//!   forwarded, so no spelling is checked as one API and served as another; the query string
+//!   goes up as received, and the record keeps the path as received. Refused with 400
+//!   `bad_path` (outcome `refused_bad_request`, recorded like the other refusals): a target
+//!   that is not a path (`*`, `host:port`), a bad escape, an encoded `/` or `\` (`%2F`, `%5C`;
+//!   Envoy's `path_with_escaped_slashes_action = REJECT_REQUEST`), `%00`, a raw `\`, a `..`
+//!   above the root, and a `.`/`..` segment carrying `;` parameters (`..;`, which Tomcat-style
+//!   servers read as `..`). `;` is otherwise an ordinary character, routed and forwarded as
+//!   written (as nginx reads it). An API's pattern must be in that normal form itself. A path
+//!   that needs no change (no `%`, `\`, `//` or segment starting with `.`) costs one scan;
 //! - an API is routed by `prefix` (as the pattern `{prefix}/**`) or by a `path` pattern of
 //!   literal segments, `{name}` and `*` (one non-empty segment each) and a final `**` (any
 //!   depth, none included); the file's `[[routes]]` are prefix APIs;
@@ -109,9 +122,17 @@
 //! - timeouts: `connect_timeout_ms` (connect) and `timeout_ms` (response head, per attempt)
 //!   of the API, else the gateway's `upstream_connect_timeout` and `upstream_timeout`;
 //!   connect failure → 502 `upstream_unreachable`; no head in time → 504 `upstream_timeout`;
-//!   other upstream failures → 502 `upstream_error` (or `client_aborted`, 499, when it was
-//!   the client's upload that broke); the gateway's own errors are JSON,
-//!   `{"error":{"code":"…","message":"…"}}`;
+//!   other upstream failures → 502 `upstream_error` (or, when it was the client's upload
+//!   that broke: 400 `bad_body`, outcome `refused_bad_request`, for a body that does not parse
+//!   such as a bad chunk size — also when the upstream answered the part before it — and
+//!   `client_aborted`, 499 in the record only, for a client that went away); the gateway's own
+//!   errors are JSON, `{"error":{"code":"…","message":"…"}}`, and a 502/504 message names no
+//!   upstream address (the record's `error` keeps it, for operators);
+//! - **credentials stop at the gateway**: on an API with `auth`, `X-API-Key` (when it accepts
+//!   `api_key`) and an `Authorization` whose scheme it accepts (`ApiKey`, `Basic`, `Bearer`)
+//!   are removed before proxying, unless the API sets `forward_credentials`; the client id
+//!   goes up in the client header (`X-Gatewatch-Client`, [`GatewayConfig::client_header`]),
+//!   and whatever a client sends under that name is removed on every API, public ones too;
 //! - bodies stream both ways, never buffered whole;
 //! - hop-by-hop headers (`Connection` and the headers it names, `Keep-Alive`, `Proxy-*`, `TE`,
 //!   `Trailer`, `Transfer-Encoding`, `Upgrade`) are removed both ways, and `Expect` on the
@@ -258,6 +279,7 @@ mod headers;
 mod ids;
 mod mask;
 mod metrics;
+mod path;
 mod proxy;
 mod record_json;
 mod recorder;
@@ -286,8 +308,8 @@ pub use access::priority::GateConfig;
 pub use admin::ADMIN_PATHS;
 pub use config::{
     GatewayConfig, RouteConfig, DEFAULT_ADMIN_LISTEN, DEFAULT_BATCH_MAX_BYTES,
-    DEFAULT_BATCH_MAX_RECORDS, DEFAULT_LISTEN, DEFAULT_QUEUE_CAPACITY, DEFAULT_SPOOL_MAX_BYTES,
-    MIN_BATCH_MAX_BYTES,
+    DEFAULT_BATCH_MAX_RECORDS, DEFAULT_CLIENT_HEADER, DEFAULT_LISTEN, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_SPOOL_MAX_BYTES, MIN_BATCH_MAX_BYTES,
 };
 pub use error::{Error, Result};
 pub use spool::CORRUPT_DIR;
@@ -444,6 +466,7 @@ pub async fn bind(
         upstream_timeout: config.upstream_timeout,
         queue_capacity: config.queue_capacity,
         spool_max_bytes: config.spool_max_bytes,
+        client_header: validated.client_header,
     });
     let source_task =
         source.map(|s| tokio::spawn(s.run(shared.clone(), revision, stop_rx.clone())));

@@ -3,12 +3,14 @@
 //! 1. (the gateway's own `/healthz`, `/readyz`, `/metrics` are on the admin port, see
 //!    [`crate::admin`]: every path here is routed);
 //! 2. **start** — a [`Call`] is opened: call id (UUIDv7 of the start time), request id;
-//! 3. **route** — the most specific path pattern whose API takes the method (see
+//! 3. **early filter** — the path normalized once ([`crate::path`]; refused 400 `bad_path`),
+//!    then **route** by that path — the most specific path pattern whose API takes the method (see
 //!    [`crate::route`]); a path known only for other methods → 405 with `Allow`; none → 404,
 //!    both `no_route`; then **access** — credentials, grants, limits, VIP gate (see
 //!    [`crate::access`]); a refusal answers at once with its status and code;
 //! 4. **upstream request** — hop-by-hop headers out, `X-Forwarded-*`, `Host`, `X-Request-Id`
-//!    in, target rewritten; the body streams through [`RequestBody`];
+//!    in, the credential and any client-sent client header out, the client header in, target
+//!    rewritten from the normalized path; the body streams through [`RequestBody`];
 //! 5. **upstream** — picked by the API's policy among healthy upstreams not yet tried;
 //!    counted in flight until the call ends; retried by the rules of [`Attempts`]; no response
 //!    head within the API's (or the gateway's) timeout → 504;
@@ -49,6 +51,9 @@ pub(crate) struct Shared {
     pub upstream_timeout: Duration,
     pub queue_capacity: usize,
     pub spool_max_bytes: u64,
+    /// Carries the caller's client id upstream (`X-Gatewatch-Client` by default); whatever
+    /// a client sends under this name is removed first.
+    pub client_header: http::HeaderName,
 }
 
 /// The client end of one connection.
@@ -105,14 +110,20 @@ async fn proxy(
     mut call: Call,
     request_id: HeaderValue,
 ) -> Response<ResponseBody> {
-    let route = match shared.router.load().lookup(req.method(), req.uri().path()) {
+    // ── early filter (crate::path): the one path that is routed and forwarded ──
+    let normalized = match crate::path::normalize(req.uri().path()) {
+        Ok(n) => n,
+        Err(e) => return error_response(call, &request_id, Failure::BadPath, e.to_string()),
+    };
+    let path = normalized.as_deref().unwrap_or(req.uri().path());
+    let route = match shared.router.load().lookup(req.method(), path) {
         Lookup::Found(r) => r.clone(),
         Lookup::WrongMethod { route, allow } => {
             call.set_route(route.clone());
             let message = format!(
                 "{} is not allowed on '{}' (allowed: {})",
                 req.method(),
-                req.uri().path(),
+                path,
                 allow.to_str().unwrap_or("")
             );
             let mut resp = error_response(call, &request_id, Failure::WrongMethod, message);
@@ -120,7 +131,7 @@ async fn proxy(
             return resp;
         }
         Lookup::NotFound => {
-            let message = format!("no route for path '{}'", req.uri().path());
+            let message = format!("no route for path '{path}'");
             return error_response(call, &request_id, Failure::NoRoute, message);
         }
     };
@@ -129,13 +140,14 @@ async fn proxy(
     call.capture_request_headers(req.headers());
 
     // ── access phase (crate::access): credentials, grants, limits, then the VIP gate ──
-    if let Err(refusal) = shared
+    let client = match shared
         .access
         .admit(&route, req.headers(), peer.addr, &mut call)
         .await
     {
-        return refusal.answer(call, &request_id);
-    }
+        Ok(client) => client,
+        Err(refusal) => return refusal.answer(call, &request_id),
+    };
 
     let (parts, body) = req.into_parts();
     let method = parts.method;
@@ -151,6 +163,15 @@ async fn proxy(
     headers.remove(header::EXPECT);
     headers::set_forwarded(&mut headers, &peer.ip_header, client_host);
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
+    // Credentials stop here: the upstream learns the caller from the client header, which
+    // only the gateway sets (a client's own copy is removed on every API, public ones too).
+    headers.remove(&shared.client_header);
+    if let Some(id) = client {
+        headers.insert(shared.client_header.clone(), id);
+    }
+    if !route.spec.auth.is_empty() && !route.spec.forward_credentials {
+        crate::access::auth::strip_credentials(&route.spec.auth, &mut headers);
+    }
 
     let counter = (!body.is_end_stream()).then(|| Arc::new(BodyCount::default()));
     let mut body = counter.is_some().then_some(body);
@@ -170,7 +191,7 @@ async fn proxy(
         tried.push(index);
         let upstream = &route.upstreams[index];
         call.set_upstream(index);
-        let uri = match route.upstream_uri(&original_uri) {
+        let uri = match route.upstream_uri(normalized.as_deref(), &original_uri) {
             Ok(u) => u,
             Err(e) => {
                 let message = format!("cannot build the upstream target: {e}");
@@ -206,6 +227,16 @@ async fn proxy(
         let mut take_body = || given_back.as_mut().and_then(|rx| rx.try_recv().ok());
         let failure = match result {
             Ok(Ok((resp, lease))) => {
+                if counter.as_ref().is_some_and(|c| c.malformed()) {
+                    // The upstream answered a body cut short where it stopped parsing: the
+                    // client is told what went wrong, not the answer to half a request.
+                    drop((resp, lease));
+                    call.set_upstream_latency(sent_at.elapsed());
+                    let message = "client request body malformed; the upstream's answer to \
+                                   the part before it was dropped"
+                        .to_string();
+                    return error_response(call, &request_id, Failure::BadBody, message);
+                }
                 route.report(index, resp.status().is_server_error());
                 break (resp, in_flight, lease);
             }
@@ -222,11 +253,18 @@ async fn proxy(
                 (Failure::Unreachable, Retry::NothingSent, message)
             }
             Ok(Err(e)) => {
-                if counter.as_ref().is_some_and(|c| c.client_failed()) {
-                    // The upload broke on the client's side, not the upstream's.
+                if let Some(c) = counter.as_ref().filter(|c| c.client_failed()) {
+                    // The upload broke on the client's side, not the upstream's: a body that
+                    // does not parse (a bad chunk size) is the client's mistake, answered
+                    // 400; a client that went away reads nothing (499 is for the record).
                     call.set_upstream_latency(sent_at.elapsed());
-                    let message = format!("client request body failed: {}", chain(&e));
-                    return error_response(call, &request_id, Failure::ClientGone, message);
+                    let (failure, what) = if c.malformed() {
+                        (Failure::BadBody, "malformed")
+                    } else {
+                        (Failure::ClientGone, "failed")
+                    };
+                    let message = format!("client request body {what}: {}", chain(&e));
+                    return error_response(call, &request_id, failure, message);
                 }
                 let message = format!("{} failed: {}", upstream.label, chain(&e));
                 (Failure::Upstream, Retry::BeforeHead, message)
@@ -309,6 +347,10 @@ impl Attempts {
 /// The errors the gateway answers itself.
 #[derive(Debug, Clone, Copy)]
 enum Failure {
+    /// The path cannot be normalized safely (see [`crate::path`]).
+    BadPath,
+    /// The request body does not parse (e.g. a bad chunk size).
+    BadBody,
     NoRoute,
     WrongMethod,
     Unreachable,
@@ -321,6 +363,16 @@ enum Failure {
 impl Failure {
     fn parts(self) -> (StatusCode, Outcome, &'static str) {
         match self {
+            Failure::BadPath => (
+                StatusCode::BAD_REQUEST,
+                Outcome::RefusedBadRequest,
+                "bad_path",
+            ),
+            Failure::BadBody => (
+                StatusCode::BAD_REQUEST,
+                Outcome::RefusedBadRequest,
+                "bad_body",
+            ),
             Failure::NoRoute => (StatusCode::NOT_FOUND, Outcome::NoRoute, "no_route"),
             Failure::WrongMethod => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -355,9 +407,21 @@ impl Failure {
             ),
         }
     }
+
+    /// What the client is told instead of the recorded detail: upstream failures name no
+    /// upstream address (the record, for operators, keeps it).
+    fn client_message(self) -> Option<&'static str> {
+        match self {
+            Failure::Unreachable => Some("the upstream could not be reached"),
+            Failure::Timeout => Some("the upstream did not answer in time"),
+            Failure::Upstream => Some("the upstream failed before answering"),
+            Failure::Gateway => Some("the gateway could not forward the call"),
+            _ => None,
+        }
+    }
 }
 
-/// [`json_error`] for the proxy's own failures.
+/// [`json_error`] for the proxy's own failures; `message` is the recorded detail.
 fn error_response(
     call: Call,
     request_id: &HeaderValue,
@@ -365,28 +429,55 @@ fn error_response(
     message: String,
 ) -> Response<ResponseBody> {
     let (status, outcome, code) = failure.parts();
-    json_error(call, request_id, status, outcome, code, message)
+    match failure.client_message() {
+        Some(told) => answer(call, request_id, status, outcome, code, told, message),
+        None => json_error(call, request_id, status, outcome, code, message),
+    }
 }
 
 /// The gateway's own answer: `{"error":{"code","message"}}`, JSON, with the request id; the
 /// call records `status`, `outcome` and `code: message` as its error.
 pub(crate) fn json_error(
-    mut call: Call,
+    call: Call,
     request_id: &HeaderValue,
     status: StatusCode,
     outcome: Outcome,
     code: &str,
     message: String,
 ) -> Response<ResponseBody> {
-    let body = serde_json::to_vec(&serde_json::json!({
-        "error": { "code": code, "message": &message }
-    }))
-    .unwrap_or_default();
+    let told = serde_json::json!({ "error": { "code": code, "message": &message } });
+    respond(call, request_id, status, outcome, code, &told, message)
+}
+
+/// [`json_error`] telling the client `told` and recording `detail`.
+fn answer(
+    call: Call,
+    request_id: &HeaderValue,
+    status: StatusCode,
+    outcome: Outcome,
+    code: &str,
+    told: &str,
+    detail: String,
+) -> Response<ResponseBody> {
+    let told = serde_json::json!({ "error": { "code": code, "message": told } });
+    respond(call, request_id, status, outcome, code, &told, detail)
+}
+
+fn respond(
+    mut call: Call,
+    request_id: &HeaderValue,
+    status: StatusCode,
+    outcome: Outcome,
+    code: &str,
+    body: &serde_json::Value,
+    detail: String,
+) -> Response<ResponseBody> {
+    let body = serde_json::to_vec(body).unwrap_or_default();
     // The code leads the recorded error, so reports can count refusals and failures by reason.
     call.failed(
         status.as_u16(),
         outcome,
-        Cow::Owned(format!("{code}: {message}")),
+        Cow::Owned(format!("{code}: {detail}")),
     );
     let mut resp = Response::new(ResponseBody::full(body, Some(call)));
     *resp.status_mut() = status;

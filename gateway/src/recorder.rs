@@ -510,6 +510,7 @@ pub(crate) mod tests {
             upstream_timeout: Duration::from_secs(1),
             queue_capacity: 2,
             spool_max_bytes: 0,
+            client_header: http::HeaderName::from_static("x-gatewatch-client"),
         };
         for _ in 0..5 {
             shared.record(Box::new(event()));

@@ -111,12 +111,19 @@ impl Route {
     }
 
     /// The request's target at the upstream, in origin form (`/path?query`, as HTTP/1.1 sends
-    /// it; the upstream's address is its pool's). The query string is kept as is.
-    pub fn upstream_uri(&self, original: &Uri) -> Result<Uri, http::Error> {
-        Ok(Uri::from(match &self.strip {
-            Some(prefix) => strip(prefix, original)?,
+    /// it; the upstream's address is its pool's): the path that was routed — `normalized`
+    /// when [`crate::path::normalize`] changed the received one — and the query as received.
+    pub fn upstream_uri(
+        &self,
+        normalized: Option<&str>,
+        original: &Uri,
+    ) -> Result<Uri, http::Error> {
+        let path = normalized.unwrap_or(original.path());
+        Ok(Uri::from(match (&self.strip, normalized) {
+            (Some(prefix), _) => rebuild(path.get(prefix.len()..).unwrap_or(""), original)?,
+            (None, Some(_)) => rebuild(path, original)?,
             // Cheap: a reference-counted clone of the received target.
-            None => original
+            (None, None) => original
                 .path_and_query()
                 .cloned()
                 .unwrap_or_else(|| PathAndQuery::from_static("/")),
@@ -124,10 +131,8 @@ impl Route {
     }
 }
 
-/// `prefix` is a literal prefix of the matched path (empty for `/**`).
-fn strip(prefix: &str, original: &Uri) -> Result<PathAndQuery, http::Error> {
-    let path = original.path();
-    let rest = path.get(prefix.len()..).unwrap_or("");
+/// `rest` (with a leading `/` added when missing) and the original query.
+fn rebuild(rest: &str, original: &Uri) -> Result<PathAndQuery, http::Error> {
     let query = original.query();
     let mut s = String::with_capacity(rest.len() + 2 + query.map_or(0, str::len));
     if !rest.starts_with('/') {
@@ -366,6 +371,16 @@ fn compile(api: &Api, clients: &Clients, previous: Option<&Router>) -> Result<(R
     let pattern = spec
         .pattern()
         .map_err(|e| Error::config(api.field(&e.field), e.message))?;
+    normal_literals(&pattern).map_err(|m| {
+        Error::config(
+            api.field(if spec.path.is_some() {
+                "path"
+            } else {
+                "prefix"
+            }),
+            m,
+        )
+    })?;
     let methods = spec
         .methods
         .iter()
@@ -437,6 +452,33 @@ fn compile(api: &Api, clients: &Clients, previous: Option<&Router>) -> Result<(R
         },
         probes,
     ))
+}
+
+/// Requests are routed by their normalized path (see [`crate::path`]), so a literal segment
+/// that is not in that form could never match: `%41`, `%2f`, `.`, `..` are refused, naming
+/// the spelling that would.
+fn normal_literals(pattern: &PathPattern) -> std::result::Result<(), String> {
+    for seg in &pattern.segments {
+        let gatewatch_model::api::Segment::Literal(l) = seg else {
+            continue;
+        };
+        if l == "." || l == ".." {
+            return Err(format!(
+                "segment '{l}' is a dot segment; requests never hold one"
+            ));
+        }
+        match crate::path::normalize(&format!("/{l}")) {
+            Ok(None) => {}
+            Ok(Some(n)) => {
+                return Err(format!(
+                    "segment '{l}' is not in normal form; requests are routed as '{}'",
+                    n.trim_start_matches('/')
+                ))
+            }
+            Err(e) => return Err(format!("segment '{l}': {e}")),
+        }
+    }
+    Ok(())
 }
 
 /// The file's `[[routes]]` as APIs: `{prefix}/**`, named after `api_id`/`api_name` or the
@@ -659,12 +701,14 @@ mod tests {
         for (prefix, target, want) in cases {
             let r = router(&[(prefix, true)]);
             let route = r.find(Uri::try_from(target).unwrap().path()).unwrap();
-            let uri = route.upstream_uri(&target.parse().unwrap()).unwrap();
+            let uri = route.upstream_uri(None, &target.parse().unwrap()).unwrap();
             assert_eq!(uri.to_string(), want, "{target}");
         }
         let r = router(&[("/demo", false)]);
         let route = r.find("/demo/a").unwrap();
-        let uri = route.upstream_uri(&"/demo/a?z".parse().unwrap()).unwrap();
+        let uri = route
+            .upstream_uri(None, &"/demo/a?z".parse().unwrap())
+            .unwrap();
         assert_eq!(uri.to_string(), "/demo/a?z");
     }
 
@@ -675,10 +719,209 @@ mod tests {
         let (r, _) = build(vec![a]);
         let route = r.find("/shop/orders/7/lines").unwrap();
         let uri = route
-            .upstream_uri(&"/shop/orders/7/lines?x".parse().unwrap())
+            .upstream_uri(None, &"/shop/orders/7/lines?x".parse().unwrap())
             .unwrap();
         assert_eq!(uri.to_string(), "/7/lines?x");
         assert_eq!(route.pattern, "/shop/orders/{id}/**");
+    }
+
+    #[test]
+    fn the_normalized_path_is_forwarded_with_the_query_as_received() {
+        let cases = [
+            (
+                false,
+                "/demo/%2e%2e/demo/a?x=%2e%2e",
+                "/demo/a",
+                "/demo/a?x=%2e%2e",
+            ),
+            (
+                true,
+                "/demo/%2e%2e/demo/a?x=%2e%2e",
+                "/demo/a",
+                "/a?x=%2e%2e",
+            ),
+            (true, "/demo//a/./b", "/demo/a/b", "/a/b"),
+            (true, "/demo/x/..", "/demo/", "/"),
+        ];
+        for (strip, target, normal, want) in cases {
+            let r = router(&[("/demo", strip)]);
+            let original: Uri = target.parse().unwrap();
+            let n = crate::path::normalize(original.path()).unwrap();
+            assert_eq!(n.as_deref(), Some(normal), "{target}");
+            let route = r.find(normal).unwrap();
+            let uri = route.upstream_uri(n.as_deref(), &original).unwrap();
+            assert_eq!(uri.to_string(), want, "{target}");
+        }
+    }
+
+    #[test]
+    fn pattern_literals_must_be_in_normal_form() {
+        let (_, refused) = build(vec![
+            api("a", "/x/%41/{id}", &[]),
+            api("b", "/x/./y", &[]),
+            api("c", "/x/a%2fb", &[]),
+            api("d", "/x/caf%c3%a9", &[]),
+            api("e", "/x/caf%C3%A9/v1.0;v=2", &[]),
+        ]);
+        assert_eq!(
+            refused,
+            [
+                "a: invalid gateway configuration: 'path' segment '%41' is not in normal form; requests are routed as 'A'",
+                "b: invalid gateway configuration: 'path' segment '.' is a dot segment; requests never hold one",
+                "c: invalid gateway configuration: 'path' segment 'a%2fb': an encoded '/' (%2F) is not allowed in the path",
+                "d: invalid gateway configuration: 'path' segment 'caf%c3%a9' is not in normal form; requests are routed as 'caf%C3%A9'",
+            ]
+        );
+    }
+
+    /// nginx's reading of a path (`ngx_http_parse_complex_uri` with `merge_slashes on`): every
+    /// escape decoded once (`%00` and bad escapes refused), then `//` merged and dot segments
+    /// removed, `..` above the root refused. `None`: nginx answers 400.
+    fn nginx_path(path: &str) -> Option<String> {
+        let b = path.as_bytes();
+        let mut decoded = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' {
+                let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                let v = u8::from_str_radix(h, 16).ok()?;
+                if v == 0 {
+                    return None;
+                }
+                decoded.push(v);
+                i += 3;
+            } else {
+                decoded.push(b[i]);
+                i += 1;
+            }
+        }
+        let text = String::from_utf8_lossy(&decoded).into_owned();
+        let mut out: Vec<&str> = Vec::new();
+        let mut trailing = false;
+        for seg in text.split('/').skip(1) {
+            trailing = true;
+            match seg {
+                "" | "." => {}
+                ".." => {
+                    out.pop()?;
+                }
+                s => {
+                    out.push(s);
+                    trailing = false;
+                }
+            }
+        }
+        let mut p = format!("/{}", out.join("/"));
+        if trailing && !out.is_empty() {
+            p.push('/');
+        }
+        Some(p)
+    }
+
+    #[test]
+    fn the_nginx_reference_reads_paths_as_nginx_does() {
+        for (p, want) in [
+            ("/public/..%2fadmin/x", Some("/admin/x")),
+            ("/public//../admin", Some("/admin")),
+            ("/a/%2e%2e/b/", Some("/b/")),
+            ("/a/..", Some("/")),
+            ("/..", None),
+            ("/a/%00", None),
+            ("/a/%2", None),
+            ("/public/%252e%252e/x", Some("/public/%2e%2e/x")),
+            ("/public/..;/admin", Some("/public/..;/admin")),
+        ] {
+            assert_eq!(nginx_path(p).as_deref(), want, "{p}");
+        }
+    }
+
+    /// Pieces of hostile paths: names, dot segments in every spelling, encoded separators,
+    /// path parameters, double encoding.
+    fn piece() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "public", "admin", "users", "7", "..", ".", "%2e", "%2E", "%2e%2e", ".%2e", "%2E.",
+            "%2f", "%2F", "%5c", "%5C", "\\", ";", "..;", ".;", "%3b", "%3B", "%25", "%252e",
+            "%252f", "%41dmin", "%61dmin", "adm%69n", "a", "", "%00", "%c0%ae", "~", "%7e",
+            "admin.", "x.", "%20", "%", "%z",
+        ])
+    }
+
+    fn separator() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec!["/", "/", "/", "//", ""])
+    }
+
+    use proptest::prelude::*;
+
+    /// A catch-all, a public and a keyed prefix, and path patterns under each.
+    fn hostile_router() -> &'static Router {
+        static R: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
+        R.get_or_init(|| {
+            let (r, refused) = build(vec![
+                api("all", "/**", &[]),
+                api("public", "/public/**", &[]),
+                api("admin", "/admin/**", &[]),
+                api("user", "/admin/users/{id}", &[]),
+                api("pub-user", "/public/{x}/users", &[]),
+            ]);
+            assert!(refused.is_empty(), "{refused:?}");
+            r
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// The property behind item 1 of issue 13: whatever API the router gives a path to,
+        /// the path it forwards, read the way nginx reads it, routes to that same API — so
+        /// no spelling is checked as one API and served as another.
+        #[test]
+        fn a_routed_path_stays_under_its_api_as_nginx_reads_it(
+            parts in prop::collection::vec((separator(), piece()), 1..9),
+            query in prop::option::of("[a-z%2e./]{0,6}"),
+        ) {
+            let r = hostile_router();
+            let mut raw = String::from("/");
+            for (sep, p) in &parts {
+                raw.push_str(sep);
+                raw.push_str(p);
+            }
+            if let Some(q) = &query {
+                raw.push('?');
+                raw.push_str(q);
+            }
+            let Ok(original) = raw.parse::<Uri>() else {
+                return Ok(());
+            };
+            let Ok(normalized) = crate::path::normalize(original.path()) else {
+                return Ok(());
+            };
+            let path = normalized.as_deref().unwrap_or(original.path());
+            let Some(route) = r.find(path) else {
+                return Ok(());
+            };
+            let forwarded = route.upstream_uri(normalized.as_deref(), &original).unwrap();
+            prop_assert_eq!(forwarded.query(), original.query());
+            // Normal form is stable: normalizing again changes nothing.
+            prop_assert_eq!(crate::path::normalize(forwarded.path()), Ok(None));
+            if let Some(seen) = nginx_path(forwarded.path()) {
+                let again = r.find(&seen).map(|x| x.api_id.as_str());
+                prop_assert_eq!(
+                    again,
+                    Some(route.api_id.as_str()),
+                    "{} routed to {} as {}, nginx reads {}",
+                    raw, route.api_id, path, seen
+                );
+            }
+        }
+
+        #[test]
+        fn normalizing_never_panics_and_is_stable(path in "/\\PC{0,40}") {
+            if let Ok(n) = crate::path::normalize(&path) {
+                let n = n.unwrap_or(path);
+                prop_assert!(n.starts_with('/'));
+                prop_assert_eq!(crate::path::normalize(&n), Ok(None));
+            }
+        }
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub struct ApiSpec {
     /// Credentials the API accepts; empty means a public API (anyone may call it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub auth: Vec<AuthMethod>,
+    /// Send the credential that authenticated the call (`X-API-Key`, `Authorization`) on to
+    /// the upstream; by default the gateway removes it, and the upstream learns the caller
+    /// from the client header (`X-Gatewatch-Client`). Only for an API with `auth`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub forward_credentials: bool,
     /// What of each call is kept in its record beyond the summary.
     #[serde(default)]
     pub capture: CapturePolicy,
@@ -70,6 +75,10 @@ pub struct ApiSpec {
 
 fn yes() -> bool {
     true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One upstream host and its share of the traffic under [`LbPolicy::Weighted`].
@@ -317,6 +326,7 @@ impl ApiSpec {
             timeout_ms: None,
             retries: 0,
             auth: Vec::new(),
+            forward_credentials: false,
             capture: CapturePolicy::default(),
             masking: MaskRules::default(),
             enabled: true,
@@ -410,6 +420,12 @@ impl ApiSpec {
         if self.retries > 5 {
             return bad("retries", "must be 0 to 5");
         }
+        if self.forward_credentials && self.auth.is_empty() {
+            return bad(
+                "forward_credentials",
+                "only an API with `auth` has credentials to forward (a public API's headers go up as sent)",
+            );
+        }
         if let CapturePolicy::Bodies { max_bytes } = self.capture {
             if max_bytes == 0 || max_bytes > MAX_CAPTURE_BYTES {
                 return bad(
@@ -494,6 +510,24 @@ mod tests {
         let mut z = a;
         z.upstreams[1].weight = 0;
         assert_eq!(z.validate().unwrap_err().field, "upstreams[1].weight");
+    }
+
+    #[test]
+    fn forward_credentials_defaults_off_and_needs_auth() {
+        let a = api(r#"{"name":"x","prefix":"/x","upstreams":["http://a"]}"#);
+        assert!(!a.forward_credentials);
+        assert!(!serde_json::to_string(&a)
+            .unwrap()
+            .contains("forward_credentials"));
+        let b = api(
+            r#"{"name":"x","prefix":"/x","upstreams":["http://a"],"forward_credentials":true}"#,
+        );
+        assert_eq!(b.validate().unwrap_err().field, "forward_credentials");
+        let c = api(
+            r#"{"name":"x","prefix":"/x","upstreams":["http://a"],"auth":["basic"],"forward_credentials":true}"#,
+        );
+        assert!(c.validate().is_ok());
+        assert_eq!(api(&serde_json::to_string(&c).unwrap()), c);
     }
 
     #[test]

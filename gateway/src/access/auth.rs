@@ -199,6 +199,34 @@ fn credential<'a>(methods: &[AuthMethod], headers: &'a HeaderMap) -> Option<Cred
     }
 }
 
+/// Removes the credentials of the forms an API accepts (`methods`), so that what opened the
+/// call stops at the gateway: `X-API-Key` (for `api_key`) and an `Authorization` whose scheme
+/// is one the API takes (`ApiKey`, `Basic`, `Bearer`). Another `Authorization` (a scheme the
+/// gateway does not read) goes on as the client sent it.
+pub(crate) fn strip_credentials(methods: &[AuthMethod], headers: &mut HeaderMap) {
+    let accepts = |m: AuthMethod| methods.contains(&m);
+    if accepts(AuthMethod::ApiKey) {
+        headers.remove("x-api-key");
+    }
+    let ours = headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .any(|v| {
+            let scheme = v
+                .as_bytes()
+                .trim_ascii()
+                .split(|&b| b == b' ')
+                .next()
+                .unwrap_or_default();
+            (scheme.eq_ignore_ascii_case(b"apikey") && accepts(AuthMethod::ApiKey))
+                || (scheme.eq_ignore_ascii_case(b"basic") && accepts(AuthMethod::Basic))
+                || (scheme.eq_ignore_ascii_case(b"bearer") && accepts(AuthMethod::Jwt))
+        });
+    if ours {
+        headers.remove(http::header::AUTHORIZATION);
+    }
+}
+
 /// Finds the caller of an API that accepts `methods`. Key bars (revoked, expired) are checked
 /// here, and their refusal names the key's client and the key; the client's own bars are the
 /// caller's business.
@@ -459,6 +487,55 @@ mod tests {
         .err()
         .unwrap();
         assert_eq!(e.0, "jwt[0]");
+    }
+
+    #[test]
+    fn credentials_of_the_accepted_forms_are_stripped() {
+        let headers = |pairs: &[(&str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            h
+        };
+        let left = |methods: &[AuthMethod], pairs: &[(&str, &str)]| {
+            let mut h = headers(pairs);
+            strip_credentials(methods, &mut h);
+            let mut names: Vec<String> = h
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap()))
+                .collect();
+            names.sort();
+            names
+        };
+        use AuthMethod::*;
+        let all = [ApiKey, Basic, Jwt];
+        assert_eq!(
+            left(&all, &[("x-api-key", "k"), ("accept", "*/*")]),
+            ["accept: */*"]
+        );
+        for a in ["ApiKey k", "basic YTpi", " Bearer x.y.z", "BEARER x"] {
+            assert!(left(&all, &[("authorization", a)]).is_empty(), "{a}");
+        }
+        // A scheme the gateway does not read, or one this API does not take, goes on.
+        assert_eq!(
+            left(&all, &[("authorization", "Digest x")]),
+            ["authorization: Digest x"]
+        );
+        assert_eq!(
+            left(
+                &[ApiKey],
+                &[("authorization", "Bearer x"), ("x-api-key", "k")]
+            ),
+            ["authorization: Bearer x"]
+        );
+        assert_eq!(
+            left(&[Jwt], &[("x-api-key", "k"), ("authorization", "Bearer x")]),
+            ["x-api-key: k"]
+        );
     }
 
     #[test]

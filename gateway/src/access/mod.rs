@@ -25,7 +25,7 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use gatewatch_model::client::ClientBar;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 
 use crate::recorder::Call;
 use crate::route::Route;
@@ -114,18 +114,20 @@ impl Access {
     }
 
     /// Runs every check for a call on `route` and waits for a place at the gate. The caller's
-    /// ids go into the record either way; on success the call holds its place until it ends.
+    /// ids go into the record either way; on success the call holds its place until it ends,
+    /// and the answer is the client id as the client header's value (`None`: a public API).
     pub async fn admit(
         &self,
         route: &Route,
         headers: &HeaderMap,
         peer: SocketAddr,
         call: &mut Call,
-    ) -> Result<(), Refusal> {
-        let (priority, refund) = match self.check(route, headers, peer.ip()) {
+    ) -> Result<Option<HeaderValue>, Refusal> {
+        let (priority, refund, client) = match self.check(route, headers, peer.ip()) {
             Ok((ids, priority, refund)) => {
                 call.set_caller(ids);
-                (priority, refund)
+                let client = refund.as_ref().and_then(|r| r.client.header.clone());
+                (priority, refund, client)
             }
             Err((refusal, ids)) => {
                 call.set_caller(ids);
@@ -135,7 +137,7 @@ impl Access {
         match self.gate.admit(priority).await {
             Some(permit) => {
                 call.hold_admission(Admission { _permit: permit });
-                Ok(())
+                Ok(client)
             }
             None => {
                 if let Some(r) = refund {

@@ -20,6 +20,9 @@ pub(crate) struct ClientEntry {
     pub tz: Tz,
     /// `ip_allow`, parsed; empty means any address.
     pub nets: Vec<ipnet::IpNet>,
+    /// The id as the value of the client header sent upstream (made once, not per call;
+    /// `None` if the id is not a valid header value, which entity ids always are).
+    pub header: Option<http::HeaderValue>,
 }
 
 impl ClientEntry {
@@ -31,6 +34,7 @@ impl ClientEntry {
             .filter_map(|c| gatewatch_model::client::parse_cidr(c).ok())
             .collect();
         ClientEntry {
+            header: http::HeaderValue::from_str(id).ok(),
             id: Arc::from(id),
             tz: spec.zone(site),
             nets,

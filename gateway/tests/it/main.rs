@@ -2,6 +2,7 @@
 //! this process (see `support`).
 
 mod capture;
+mod hardening;
 mod proxy;
 mod records;
 mod shipping;

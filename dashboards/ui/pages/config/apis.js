@@ -211,8 +211,8 @@ export function ApiEditor({ id, onDone }) {
     }
   };
   const shown = ['id', 'name', 'prefix', 'path', 'methods', 'upstreams', 'lb', 'connect_timeout_ms', 'timeout_ms',
-    'retries', 'auth', 'health_check', 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled'];
-  const restErr = errorAt(err, 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled');
+    'retries', 'auth', 'health_check', 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials'];
+  const restErr = errorAt(err, 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials');
   const upErr = err && err.field && /^upstreams(\[\d+\])?$/.test(err.field) && !/\]\./.test(err.field) ? err.message : null;
   const upRowErr = (i) => errorAt(err, `upstreams[${i}]`);
 
