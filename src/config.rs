@@ -59,6 +59,10 @@ pub struct SecuritySection {
     /// File holding the pepper's bytes; default `<data_dir>/secret/pepper`, created with 32
     /// random bytes (mode 0600) when missing.
     pub pepper_file: String,
+    /// The bearer token gateways send to the collector (`/v1/records`, `/v1/node-samples`).
+    /// Empty: derived from the pepper (HMAC-SHA256 of "gatewatch ingest token v1", hex), so
+    /// roles sharing the pepper agree with nothing set. At least 16 visible ASCII characters.
+    pub ingest_token: String,
 }
 
 /// JWTs accepted by APIs with `auth = ["jwt"]`.
@@ -147,6 +151,10 @@ pub struct CollectorSection {
     pub insert_max_rows: usize,
     /// An INSERT round waits at most this long to fill, in milliseconds.
     pub insert_period_ms: u64,
+    /// Records older than this are refused (a field error for their line), except in batches
+    /// a gateway replays from its spool. A duration: whole numbers with units s, m, h, d
+    /// (`7d`, `36h`, `1d12h`).
+    pub max_record_age: String,
 }
 
 /// The reports role: scheduled report mail (and retention, see `[retention]`), and the charts
@@ -417,6 +425,7 @@ impl Default for CollectorSection {
             max_body_mb: 32,
             insert_max_rows: 500_000,
             insert_period_ms: 1_000,
+            max_record_age: "7d".into(),
         }
     }
 }
@@ -664,6 +673,15 @@ impl FileConfig {
         collector.max_decoded_bytes = (c.max_body_mb << 20).saturating_mul(8);
         collector.inserter.max_rows = c.insert_max_rows;
         collector.inserter.period = Duration::from_millis(c.insert_period_ms);
+        collector.max_record_age = gatewatch_collector::bounds::parse_duration(&c.max_record_age)
+            .map_err(|m| bad("collector.max_record_age", m))?;
+        let token = &self.security.ingest_token;
+        if !token.is_empty() && (token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic())) {
+            return Err(bad(
+                "security.ingest_token",
+                "must be at least 16 visible ASCII characters (no spaces); empty: derived from the pepper",
+            ));
+        }
 
         let compression = match self.clickhouse.compression.as_str() {
             "lz4" => gatewatch_store::WireCompression::Lz4,

@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "report_runs",
         sql: include_str!("../sql/0008_report_runs.sql"),
     },
+    Migration {
+        version: 9,
+        name: "ingest_quarantine",
+        sql: include_str!("../sql/0009_ingest_quarantine.sql"),
+    },
 ];
 
 /// Errors applying the schema.
