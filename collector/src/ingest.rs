@@ -270,9 +270,21 @@ where
 {
     let raw = axum::body::to_bytes(body, st.max_body_bytes)
         .await
-        .map_err(|_| BodyError::TooLarge {
-            limit: st.max_body_bytes,
-            decompressed: false,
+        .map_err(|e| {
+            // Over the limit, or the sender went away (then nobody reads the answer).
+            let over = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .any(|e| e.to_string().contains("length limit exceeded"));
+            if over {
+                BodyError::TooLarge {
+                    limit: st.max_body_bytes,
+                    decompressed: false,
+                }
+            } else {
+                BodyError::Corrupt {
+                    encoding: "body",
+                    detail: format!("cannot read it: {e}"),
+                }
+            }
         })?;
     let limits = decode::Limits::new(st.max_decoded_bytes);
     // Replays are exempt from the age bound: a collector outage longer than max_record_age

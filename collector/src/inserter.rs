@@ -509,3 +509,151 @@ impl Backoff {
         Duration::from_millis(ms)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The split and the quarantine, with failures injected by the clickhouse crate's mock
+    //! server (each request answered by the next handler, in order). A real refusal from a real
+    //! ClickHouse is in `tests/it/poison.rs`.
+    use super::*;
+    use clickhouse::test::{handlers, Mock};
+    use gatewatch_model::CallRecord;
+    use gatewatch_store::{StoreConfig, WireCompression};
+
+    #[derive(clickhouse::Row, serde::Serialize, serde::Deserialize)]
+    struct Id {
+        #[serde(with = "clickhouse::serde::uuid")]
+        id: Uuid,
+    }
+
+    fn rounds(mock: &Mock, dir: &std::path::Path) -> Rounds {
+        Rounds {
+            store: Store::new(StoreConfig {
+                url: mock.url().to_string(),
+                database: "test".into(),
+                compression: WireCompression::None,
+                ..StoreConfig::default()
+            }),
+            metrics: Arc::new(Metrics::default()),
+            name: "c1".into(),
+            quarantine: Arc::new(Quarantine::new(dir.join("quarantine"))),
+        }
+    }
+
+    fn round(n: usize) -> Vec<Item> {
+        (0..n)
+            .map(|i| Item {
+                seq: 10 + i as u64,
+                batch_id: Uuid::now_v7(),
+                maybe_stored: false,
+                batch: Arc::new(Batch::Calls(vec![CallRecord::new(
+                    Uuid::now_v7(),
+                    1_764_000_000_000_000,
+                    "n",
+                    "GET",
+                    "/",
+                )])),
+            })
+            .collect()
+    }
+
+    /// A part stored after a failure: it is checked first (markers, then rows), then inserted
+    /// and marked.
+    fn checked_store(mock: &Mock) {
+        mock.add(handlers::provide(Vec::<Id>::new()));
+        mock.add(handlers::provide(Vec::<Id>::new()));
+        mock.add(handlers::record::<Id>());
+        mock.add(handlers::record::<Id>());
+    }
+
+    fn checks(mock: &Mock) {
+        mock.add(handlers::provide(Vec::<Id>::new()));
+        mock.add(handlers::provide(Vec::<Id>::new()));
+    }
+
+    #[tokio::test]
+    async fn a_refused_batch_is_split_out_and_set_aside_and_the_rest_stored() {
+        let mock = Mock::new();
+        let dir = tempfile::tempdir().unwrap();
+        let r = rounds(&mock, dir.path());
+        let items = round(3);
+        let bad = items[2].batch_id;
+        // The whole round: refused (Code 53, a type mismatch).
+        mock.add(handlers::exception(53));
+        // Split: [0] is stored; [1, 2] refused again and split: [1] stored, [2] refused alone
+        // twice, then set aside and recorded.
+        checked_store(&mock);
+        checks(&mock);
+        mock.add(handlers::exception(53));
+        checked_store(&mock);
+        checks(&mock);
+        mock.add(handlers::exception(53));
+        checks(&mock);
+        mock.add(handlers::exception(53));
+        mock.add(handlers::record::<Id>());
+        let (_tx, stop) = watch::channel(false);
+        let done = r.clone().store_until_done(items, stop).await;
+        assert_eq!(
+            done,
+            Some(12),
+            "the round is acknowledged whole, up to its last entry"
+        );
+        assert_eq!(r.metrics.batches_quarantined.load(Relaxed), 1);
+        assert_eq!(r.metrics.rows_quarantined.load(Relaxed), 1);
+        assert_eq!(r.metrics.inserts.load(Relaxed), 2);
+        assert_eq!(r.metrics.clickhouse_down.load(Relaxed), 0);
+        let files: Vec<String> = std::fs::read_dir(dir.path().join("quarantine"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert!(
+            files.iter().all(|f| f.contains(&bad.to_string())),
+            "{files:?}"
+        );
+        let about = files.iter().find(|f| f.ends_with(".error.json")).unwrap();
+        let about: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("quarantine").join(about)).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            about["error"].as_str().unwrap().contains("Code: 53"),
+            "{about}"
+        );
+    }
+
+    #[tokio::test]
+    async fn passing_errors_are_retried_whole_never_split() {
+        let mock = Mock::new();
+        let dir = tempfile::tempdir().unwrap();
+        let r = rounds(&mock, dir.path());
+        // ClickHouse overloaded (503 without an exception code), then too many parts (252,
+        // not about partitions), then the round goes in whole.
+        mock.add(handlers::failure(hyper::StatusCode::SERVICE_UNAVAILABLE));
+        checks(&mock);
+        mock.add(handlers::exception(252));
+        checked_store(&mock);
+        let (_tx, stop) = watch::channel(false);
+        assert_eq!(r.clone().store_until_done(round(4), stop).await, Some(13));
+        assert_eq!(r.metrics.batches_quarantined.load(Relaxed), 0);
+        assert_eq!(r.metrics.insert_errors.load(Relaxed), 2);
+        assert_eq!(r.metrics.inserts.load(Relaxed), 1);
+        assert!(!dir.path().join("quarantine").exists());
+    }
+
+    #[tokio::test]
+    async fn a_setup_problem_waits_instead_of_setting_everything_aside() {
+        let mock = Mock::new();
+        let dir = tempfile::tempdir().unwrap();
+        let r = rounds(&mock, dir.path());
+        // Code 60: the table does not exist (not migrated). The same for every batch: retried.
+        mock.add(handlers::exception(60));
+        checks(&mock);
+        mock.add(handlers::exception(60));
+        checked_store(&mock);
+        let (_tx, stop) = watch::channel(false);
+        assert_eq!(r.clone().store_until_done(round(2), stop).await, Some(11));
+        assert_eq!(r.metrics.batches_quarantined.load(Relaxed), 0);
+        assert_eq!(r.metrics.inserts.load(Relaxed), 1);
+    }
+}
