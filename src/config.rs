@@ -1188,6 +1188,14 @@ strip_prefix = true
             ),
             ("[gateway.jwt]\nclient_claim = \"\"", "gateway.jwt.client_claim"),
             ("[security]\npeper = \"x\"", "unknown field `peper`"),
+            ("[security]\ningest_token = \"short\"", "security.ingest_token"),
+            (
+                "[security]\ningest_token = \"has a space in it, long enough\"",
+                "security.ingest_token",
+            ),
+            ("[collector]\nmax_record_age = \"7 days\"", "collector.max_record_age"),
+            ("[collector]\nmax_record_age = \"30s\"", "collector.max_record_age"),
+            ("[collector]\nmax_record_age = 7", "invalid type"),
         ];
         for (text, want) in cases {
             let err = from_str(text).unwrap_err().to_string();
@@ -1201,6 +1209,35 @@ strip_prefix = true
         assert_eq!(ok.gateway.jwt.len(), 1);
         assert_eq!(ok.gateway.jwt_client_claim, "azp");
         assert_eq!(ok.gateway.timezone, chrono_tz::Europe::Paris);
+    }
+
+    #[test]
+    fn the_ingest_token_and_the_record_age_come_from_file_or_environment() {
+        let c = load(None, &[]).unwrap().validate().unwrap();
+        assert_eq!(c.collector.max_record_age, Duration::from_secs(7 * 86_400));
+        assert_eq!(c.security.ingest_token, "");
+        let c = from_str(
+            "[security]\ningest_token = \"0123456789abcdef-token\"\n[collector]\nmax_record_age = \"1d12h\"",
+        )
+        .unwrap();
+        assert_eq!(c.security.ingest_token, "0123456789abcdef-token");
+        assert_eq!(c.collector.max_record_age, Duration::from_secs(36 * 3600));
+        let env = [
+            (
+                "GATEWATCH_SECURITY_INGEST_TOKEN".to_string(),
+                "from-the-environment-0123".to_string(),
+            ),
+            (
+                "GATEWATCH_COLLECTOR_MAX_RECORD_AGE".to_string(),
+                "36h".to_string(),
+            ),
+        ];
+        let c = load(None, &env).unwrap().validate().unwrap();
+        assert_eq!(c.security.ingest_token, "from-the-environment-0123");
+        assert_eq!(c.collector.max_record_age, Duration::from_secs(36 * 3600));
+        let keys: Vec<String> = env_keys().into_iter().map(|(k, _)| k).collect();
+        assert!(keys.contains(&"GATEWATCH_SECURITY_INGEST_TOKEN".to_string()));
+        assert!(keys.contains(&"GATEWATCH_COLLECTOR_MAX_RECORD_AGE".to_string()));
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod demo;
 mod faults;
 mod helpers;
 mod hot_reload;
+mod ingest_guard;
 mod masking;
 mod report_mail;
 mod reports;
