@@ -116,7 +116,7 @@ where
                 return r;
             }
         };
-    let prepared = match prepare::<T>(&st, head, body).await {
+    let prepared = match prepare::<T>(&st, head, body, slot).await {
         Ok(p) => p,
         Err(e) => {
             Metrics::add(&st.metrics.requests_rejected, 1);
@@ -126,7 +126,7 @@ where
             return body_error(&e);
         }
     };
-    let (batch_id, flags, mut decoded) = prepared;
+    let (batch_id, flags, mut decoded, slot) = prepared;
     let accepted = decoded.values.len();
     let rejected = decoded.rejected;
     let ignored = std::mem::take(&mut decoded.ignored_fields);
@@ -207,7 +207,13 @@ where
     answer(status, body)
 }
 
-type Prepared<T> = (Uuid, u8, decode::Decoded<T>);
+/// The batch id, the log flags, the decoded body, and the decode slot, still held.
+type Prepared<T> = (
+    Uuid,
+    u8,
+    decode::Decoded<T>,
+    tokio::sync::OwnedSemaphorePermit,
+);
 
 /// What the headers say about the body.
 struct Head {
@@ -264,7 +270,12 @@ fn check_headers(headers: &HeaderMap) -> Result<Head, BodyError> {
     })
 }
 
-async fn prepare<T>(st: &AppState, head: Head, body: Body) -> Result<Prepared<T>, BodyError>
+async fn prepare<T>(
+    st: &AppState,
+    head: Head,
+    body: Body,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) -> Result<Prepared<T>, BodyError>
 where
     T: DeserializeOwned + Validate + Bounded + Send + 'static,
 {
@@ -291,22 +302,26 @@ where
     // must lose nothing.
     let window = TimeWindow::now(st.max_record_age, head.flags & FLAG_MAYBE_STORED != 0);
     let encoding = head.encoding;
-    // Decompressing and decoding are CPU work: keep them off the I/O threads.
-    let decoded = tokio::task::spawn_blocking(move || -> Result<decode::Decoded<T>, BodyError> {
-        // A guess at the decoded size, so the buffer need not grow from nothing; capped, as
-        // the body's ratio is the sender's to choose.
-        let hint = raw.len().saturating_mul(8).min(32 << 20);
-        let reader = decode::decoder(&raw, encoding)?;
-        decode::decode_stream(reader, encoding, limits, hint, |v: &T| {
-            window.check_record(v)
-        })
+    // Decompressing and decoding are CPU work: keep them off the I/O threads. The slot goes
+    // with the work, so a sender that hangs up does not free it while the decoding goes on.
+    let (decoded, slot) = tokio::task::spawn_blocking(move || {
+        let decode = || -> Result<decode::Decoded<T>, BodyError> {
+            // A guess at the decoded size, so the buffer need not grow from nothing; capped,
+            // as the body's ratio is the sender's to choose.
+            let hint = raw.len().saturating_mul(8).min(32 << 20);
+            let reader = decode::decoder(&raw, encoding)?;
+            decode::decode_stream(reader, encoding, limits, hint, |v: &T| {
+                window.check_record(v)
+            })
+        };
+        (decode(), slot)
     })
     .await
     .map_err(|e| BodyError::Corrupt {
         encoding: "body",
         detail: e.to_string(),
-    })??;
-    Ok((head.batch_id, head.flags, decoded))
+    })?;
+    Ok((head.batch_id, head.flags, decoded?, slot))
 }
 
 /// Warns once per new set of unknown fields (a newer sender: upgrade this collector), not on
