@@ -291,6 +291,11 @@ where
     if values.is_empty() && rejected > 0 {
         return Err(BodyError::NoValidLine { errors, rejected });
     }
+    // The payload lives on in the log's cache, which counts its length: do not let a generous
+    // size hint keep a much larger allocation alive with it.
+    if buf.capacity() > buf.len() + buf.len() / 2 + CHUNK {
+        buf.shrink_to_fit();
+    }
     Ok(Decoded {
         values,
         payload: Bytes::from(buf),

@@ -120,7 +120,21 @@ impl Error {
     /// syntax error. What the collector splits a round for and sets aside, instead of retrying
     /// it forever.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Error::Rejected { .. }) && !self.is_retryable() && !self.is_setup_problem()
+        use clickhouse::error::Error as E;
+        match self {
+            Error::Rejected { source, .. } => match source {
+                E::BadResponse(_) => !self.is_retryable() && !self.is_setup_problem(),
+                // A row that cannot be written as the server's types: the data's fault.
+                E::Custom(_)
+                | E::SequenceMustHaveLength
+                | E::InvalidTagEncoding(_)
+                | E::InvalidUtf8Encoding(_)
+                | E::VariantDiscriminatorIsOutOfBound(_) => true,
+                // The client's own setup (parameters, URL, schema): the same for every batch.
+                _ => false,
+            },
+            _ => false,
+        }
     }
 }
 
@@ -386,6 +400,11 @@ mod tests {
             source: clickhouse::error::Error::Custom("bad value".into()),
         };
         assert!(custom.is_permanent());
+        let params = Error::Rejected {
+            what: "INSERT".into(),
+            source: clickhouse::error::Error::InvalidParams("bad url".into()),
+        };
+        assert!(!params.is_permanent());
     }
 
     #[test]
