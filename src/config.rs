@@ -59,6 +59,10 @@ pub struct SecuritySection {
     /// File holding the pepper's bytes; default `<data_dir>/secret/pepper`, created with 32
     /// random bytes (mode 0600) when missing.
     pub pepper_file: String,
+    /// The bearer token gateways send to the collector (`/v1/records`, `/v1/node-samples`).
+    /// Empty: derived from the pepper (HMAC-SHA256 of "gatewatch ingest token v1", hex), so
+    /// roles sharing the pepper agree with nothing set. At least 16 visible ASCII characters.
+    pub ingest_token: String,
 }
 
 /// JWTs accepted by APIs with `auth = ["jwt"]`.
@@ -172,6 +176,10 @@ pub struct CollectorSection {
     /// Time a client has to send a request head (and longest idle keep-alive), in
     /// milliseconds; then the connection is closed.
     pub header_read_timeout_ms: u64,
+    /// Records older than this are refused (a field error for their line), except in batches
+    /// a gateway replays from its spool. A duration: whole numbers with units s, m, h, d
+    /// (`7d`, `36h`, `1d12h`).
+    pub max_record_age: String,
 }
 
 /// The reports role: scheduled report mail (and retention, see `[retention]`), and the charts
@@ -485,6 +493,7 @@ impl Default for CollectorSection {
             insert_period_ms: 1_000,
             max_connections: 10_000,
             header_read_timeout_ms: 10_000,
+            max_record_age: "7d".into(),
         }
     }
 }
@@ -791,6 +800,15 @@ impl FileConfig {
         collector.inserter.max_rows = c.insert_max_rows;
         collector.inserter.period = Duration::from_millis(c.insert_period_ms);
         collector.limits = limits("collector", c.max_connections, c.header_read_timeout_ms)?;
+        collector.max_record_age = gatewatch_collector::bounds::parse_duration(&c.max_record_age)
+            .map_err(|m| bad("collector.max_record_age", m))?;
+        let token = &self.security.ingest_token;
+        if !token.is_empty() && (token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic())) {
+            return Err(bad(
+                "security.ingest_token",
+                "must be at least 16 visible ASCII characters (no spaces); empty: derived from the pepper",
+            ));
+        }
 
         let compression = match self.clickhouse.compression.as_str() {
             "lz4" => gatewatch_store::WireCompression::Lz4,
@@ -1391,6 +1409,14 @@ strip_prefix = true
             ("[gateway.jwt]\nissuer = \" idp\"", "gateway.jwt.issuer"),
             ("[gateway.jwt]\naudience = \"api\\n\"", "gateway.jwt.audience"),
             ("[security]\npeper = \"x\"", "unknown field `peper`"),
+            ("[security]\ningest_token = \"short\"", "security.ingest_token"),
+            (
+                "[security]\ningest_token = \"has a space in it, long enough\"",
+                "security.ingest_token",
+            ),
+            ("[collector]\nmax_record_age = \"7 days\"", "collector.max_record_age"),
+            ("[collector]\nmax_record_age = \"30s\"", "collector.max_record_age"),
+            ("[collector]\nmax_record_age = 7", "invalid type"),
         ];
         for (text, want) in cases {
             let err = from_str(text).unwrap_err().to_string();
@@ -1409,6 +1435,35 @@ strip_prefix = true
         assert_eq!(ok.gateway.jwt.len(), 1);
         assert_eq!(ok.gateway.jwt_client_claim, "azp");
         assert_eq!(ok.gateway.timezone, chrono_tz::Europe::Paris);
+    }
+
+    #[test]
+    fn the_ingest_token_and_the_record_age_come_from_file_or_environment() {
+        let c = load(None, &[]).unwrap().validate().unwrap();
+        assert_eq!(c.collector.max_record_age, Duration::from_secs(7 * 86_400));
+        assert_eq!(c.security.ingest_token, "");
+        let c = from_str(
+            "[security]\ningest_token = \"0123456789abcdef-token\"\n[collector]\nmax_record_age = \"1d12h\"",
+        )
+        .unwrap();
+        assert_eq!(c.security.ingest_token, "0123456789abcdef-token");
+        assert_eq!(c.collector.max_record_age, Duration::from_secs(36 * 3600));
+        let env = [
+            (
+                "GATEWATCH_SECURITY_INGEST_TOKEN".to_string(),
+                "from-the-environment-0123".to_string(),
+            ),
+            (
+                "GATEWATCH_COLLECTOR_MAX_RECORD_AGE".to_string(),
+                "36h".to_string(),
+            ),
+        ];
+        let c = load(None, &env).unwrap().validate().unwrap();
+        assert_eq!(c.security.ingest_token, "from-the-environment-0123");
+        assert_eq!(c.collector.max_record_age, Duration::from_secs(36 * 3600));
+        let keys: Vec<String> = env_keys().into_iter().map(|(k, _)| k).collect();
+        assert!(keys.contains(&"GATEWATCH_SECURITY_INGEST_TOKEN".to_string()));
+        assert!(keys.contains(&"GATEWATCH_COLLECTOR_MAX_RECORD_AGE".to_string()));
     }
 
     #[test]

@@ -257,6 +257,9 @@ fn print_config(file: &config::FileConfig) {
     if !shown.security.pepper.is_empty() {
         shown.security.pepper = "********".into();
     }
+    if !shown.security.ingest_token.is_empty() {
+        shown.security.ingest_token = "********".into();
+    }
     for s in &mut shown.gateway.jwt.hs256_secrets {
         *s = "********".into();
     }

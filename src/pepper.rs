@@ -140,12 +140,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = SecuritySection {
             pepper: "a-pepper-of-24-bytes-123".into(),
-            pepper_file: String::new(),
+            ..SecuritySection::default()
         };
         assert_eq!(load_pepper(dir.path(), &s).unwrap(), s.pepper.as_bytes());
         let short = SecuritySection {
             pepper: "short".into(),
-            pepper_file: String::new(),
+            ..SecuritySection::default()
         };
         assert!(load_pepper(dir.path(), &short)
             .unwrap_err()
@@ -154,8 +154,8 @@ mod tests {
         let f = dir.path().join("p");
         std::fs::write(&f, b"tiny").unwrap();
         let file = SecuritySection {
-            pepper: String::new(),
             pepper_file: f.display().to_string(),
+            ..SecuritySection::default()
         };
         assert!(load_pepper(dir.path(), &file)
             .unwrap_err()

@@ -61,11 +61,24 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Puts the site's pepper into the gateway's configuration (see [`crate::pepper`]).
+/// Puts the site's pepper into the gateway's configuration (see [`crate::pepper`]), and the
+/// ingest token into the gateway's and the collector's.
 fn with_pepper(config: &mut Config) -> anyhow::Result<()> {
     let pepper = crate::pepper::load_pepper(&config.data_dir, &config.security)?;
+    let token = ingest_token(config, &pepper);
+    config.gateway.ingest_token = token.clone();
+    config.collector.ingest_token = token;
     config.gateway.pepper = pepper.into();
     Ok(())
+}
+
+/// `[security] ingest_token`, or the one derived from the pepper.
+fn ingest_token(config: &Config, pepper: &[u8]) -> String {
+    if config.security.ingest_token.is_empty() {
+        gatewatch_model::secret::ingest_token(pepper)
+    } else {
+        config.security.ingest_token.clone()
+    }
 }
 
 /// `gatewatch gateway`.
@@ -78,7 +91,14 @@ pub async fn gateway(mut config: Config) -> anyhow::Result<()> {
 }
 
 /// `gatewatch collector`.
-pub async fn collector(config: Config) -> anyhow::Result<()> {
+pub async fn collector(mut config: Config) -> anyhow::Result<()> {
+    if config.security.ingest_token.is_empty() {
+        // The token is derived from the pepper: the one the gateways of this site share.
+        let pepper = crate::pepper::load_pepper(&config.data_dir, &config.security)?;
+        config.collector.ingest_token = ingest_token(&config, &pepper);
+    } else {
+        config.collector.ingest_token = config.security.ingest_token.clone();
+    }
     let store = Store::new(config.store.clone());
     let running = gatewatch_collector::bind(config.collector.clone(), store)
         .await

@@ -22,6 +22,8 @@
 //! - `backlog` (`spool_batches`, `spool_mb`, `queue_depth`) and `database` `gateway_spool`
 //!   (batches in the spool: records that could not be shipped toward storage): the backlog in
 //!   the node's newest samples, added up over its processes (only gateways report one).
+//! - `ingest_quarantine`: batches every collector set aside in the last `window_secs`
+//!   (`ingest_quarantine`, one value for the site, 0 when none).
 
 use chrono::{DateTime, Utc};
 use gatewatch_model::alert::{
@@ -329,6 +331,16 @@ impl<'a> Observer<'a> {
                     Observation::Value(drop.max(0.0))
                 };
                 per_call_scope(&scope, &base, value)
+            }
+            RuleKind::IngestQuarantine { window_secs } => {
+                let since = secs(self.now.timestamp() - *window_secs as i64);
+                match gatewatch_store::ingest::quarantined_since(self.store, since).await {
+                    Ok(n) => Observed {
+                        values: vec![(ScopeKey::default(), Observation::Value(n as f64))],
+                        error: None,
+                    },
+                    Err(e) => Observed::failed(e),
+                }
             }
             RuleKind::Database { check } => match check {
                 DbCheck::ConnectMs | DbCheck::Failure => match &self.probe {

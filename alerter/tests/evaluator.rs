@@ -859,6 +859,29 @@ async fn observations_per_kind_and_scope_key() {
         let got = o.observe(&rule(serde_json::json!({ "kind": kind }))).await;
         assert_eq!(got.values, vec![(n1.clone(), O::Value(want))], "{kind}");
     }
+    // Batches the collectors set aside, counted over the rule's window, one value for the site.
+    let quarantine =
+        rule(serde_json::json!({"kind": {"type": "ingest_quarantine", "window_secs": 600}}));
+    let got = o.observe(&quarantine).await;
+    assert_eq!(got.values, vec![(ScopeKey::default(), O::Value(0.0))]);
+    for (ago, collector) in [(30, "c1"), (60, "c2"), (3600, "c1")] {
+        gatewatch_store::ingest::record_quarantine(
+            &store,
+            &gatewatch_store::ingest::Quarantined {
+                ts: (now.timestamp() - ago) as u32,
+                batch_id: Uuid::now_v7(),
+                kind: gatewatch_store::rows::BatchKind::Calls,
+                rows: 10,
+                collector: collector.into(),
+                file: "/data/wal/quarantine/x.ndjson".into(),
+                error: "Code: 53. Type mismatch".into(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let got = Observer::new(&store, now, None).observe(&quarantine).await;
+    assert_eq!(got.values, vec![(ScopeKey::default(), O::Value(2.0))]);
     // A failing read is an error, not a value.
     let dead = Store::new(gatewatch_store::StoreConfig {
         url: "http://127.0.0.1:9".into(),

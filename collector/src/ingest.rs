@@ -1,9 +1,15 @@
 //! The HTTP side: `POST /v1/records`, `POST /v1/node-samples`, health and metrics.
 //!
 //! Answers (see the README): 200 all lines stored; 207 some lines rejected (listed) and the
-//! good ones stored — do not resend; 400/413/415 nothing stored — fix the request; 503 with
-//! `Retry-After` when the write-ahead log is full — resend later. "Stored" means fsynced to the
-//! write-ahead log; the inserter takes it to ClickHouse from there.
+//! good ones stored — do not resend; 400/413/415 nothing stored — fix the request; 401 without
+//! the ingest token — nothing read; 503 with `Retry-After` when the write-ahead log is full or
+//! every decode slot is busy — resend later. "Stored" means fsynced to the write-ahead log; the
+//! inserter takes it to ClickHouse from there.
+//!
+//! Order of the checks, cheapest first, so that a request that will be refused costs little:
+//! the token (before a byte of the body is read), the headers, a decode slot (at most
+//! [`DECODE_SLOTS`] requests read, decode and log their bodies at once), then the body itself
+//! under [`decode::Limits`].
 
 use axum::body::Body;
 use axum::extract::State;
@@ -11,7 +17,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use bytes::Bytes;
 use gatewatch_model::ndjson::Validate;
 use gatewatch_model::{CallRecord, LineError, NodeSample, BATCH_ID_HEADER, REPLAY_HEADER};
 use serde::de::DeserializeOwned;
@@ -19,19 +24,29 @@ use serde_json::json;
 use std::sync::Arc;
 use uuid::Uuid;
 
+use crate::bounds::{Bounded, TimeWindow};
 use crate::decode::{self, BodyError};
 use crate::metrics::Metrics;
 use crate::wal::{AppendError, Kind, Wal, FLAG_MAYBE_STORED};
 use crate::Batch;
 
-/// At most this many rejected lines are listed in an answer (the count is always given).
-const MAX_LISTED_ERRORS: usize = 100;
+/// Requests that may read, decode and log their bodies at once. Decoding is CPU work and its
+/// memory is per request (see [`decode::decode_stream`]), so this bounds both; a request waits
+/// up to [`DECODE_WAIT`] for a slot, then gets 503 with `Retry-After`.
+pub const DECODE_SLOTS: usize = 4;
+/// Longest wait for a decode slot.
+pub const DECODE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub(crate) struct AppState {
     pub wal: Wal<Batch>,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
     pub max_decoded_bytes: usize,
+    /// The bearer token senders must present.
+    pub token: String,
+    pub decode_slots: Arc<tokio::sync::Semaphore>,
+    /// `[collector] max_record_age`.
+    pub max_record_age: std::time::Duration,
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -60,27 +75,67 @@ async fn ingest<T>(
     wrap: fn(Vec<T>) -> Batch,
 ) -> Response
 where
-    T: DeserializeOwned + Validate + Send + 'static,
+    T: DeserializeOwned + Validate + Bounded + Send + 'static,
 {
-    let prepared = match prepare::<T>(&st, &headers, body).await {
+    if !authorized(&st.token, &headers) {
+        Metrics::add(&st.metrics.requests_unauthorized, 1);
+        let mut r = error_response(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send the collector's ingest token as 'Authorization: Bearer <token>' ([security] ingest_token, or the one derived from the site pepper)",
+            None,
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"gatewatch ingest\""),
+        );
+        return r;
+    }
+    let head = match check_headers(&headers) {
+        Ok(h) => h,
+        Err(e) => {
+            Metrics::add(&st.metrics.requests_rejected, 1);
+            return body_error(&e);
+        }
+    };
+    // Held until the batch is in the log: what one request holds in memory is bounded, so
+    // these slots bound it for all.
+    let slot =
+        match tokio::time::timeout(DECODE_WAIT, st.decode_slots.clone().acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            _ => {
+                Metrics::add(&st.metrics.requests_busy, 1);
+                let mut r = error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    &format!("{DECODE_SLOTS} requests are being decoded already; retry later"),
+                    None,
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                return r;
+            }
+        };
+    let prepared = match prepare::<T>(&st, head, body, slot).await {
         Ok(p) => p,
         Err(e) => {
             Metrics::add(&st.metrics.requests_rejected, 1);
-            if let BodyError::NoValidLine(lines) = &e {
-                Metrics::add(&st.metrics.lines_rejected, lines.len() as u64);
+            if let BodyError::NoValidLine { rejected, .. } = &e {
+                Metrics::add(&st.metrics.lines_rejected, *rejected as u64);
             }
             return body_error(&e);
         }
     };
-    let (batch_id, flags, mut decoded) = prepared;
+    let (batch_id, flags, mut decoded, slot) = prepared;
     let accepted = decoded.values.len();
-    let rejected = decoded.errors.len();
+    let rejected = decoded.rejected;
     let ignored = std::mem::take(&mut decoded.ignored_fields);
     if !ignored.is_empty() {
         Metrics::add(&st.metrics.requests_unknown_fields, 1);
         warn_ignored(&ignored);
     }
     if accepted == 0 {
+        drop(slot);
         Metrics::add(&st.metrics.requests_ok, 1);
         return answer(StatusCode::OK, json!({"accepted": 0, "rejected": 0}));
     }
@@ -95,6 +150,7 @@ where
             Some(Arc::new(wrap(decoded.values))),
         )
         .await;
+    drop(slot);
     match appended {
         Ok(_) => {}
         Err(AppendError::Duplicate(_)) => {
@@ -142,22 +198,52 @@ where
             }),
         )
     };
+    if rejected > decoded.errors.len() {
+        body["errors_not_listed"] = json!(rejected - decoded.errors.len());
+    }
     if !ignored.is_empty() {
         body["ignored_fields"] = json!(ignored);
     }
     answer(status, body)
 }
 
-type Prepared<T> = (Uuid, u8, decode::Decoded<T>);
+/// The batch id, the log flags, the decoded body, and the decode slot, still held.
+type Prepared<T> = (
+    Uuid,
+    u8,
+    decode::Decoded<T>,
+    tokio::sync::OwnedSemaphorePermit,
+);
 
-async fn prepare<T>(
-    st: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Prepared<T>, BodyError>
-where
-    T: DeserializeOwned + Validate + Send + 'static,
-{
+/// What the headers say about the body.
+struct Head {
+    encoding: decode::Encoding,
+    batch_id: Uuid,
+    flags: u8,
+}
+
+/// Whether the request carries `Authorization: Bearer <token>` (compared in constant time).
+fn authorized(token: &str, headers: &HeaderMap) -> bool {
+    // An empty token would let anyone in: `bind` refuses to start without one.
+    if token.is_empty() {
+        return false;
+    }
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mut parts = v.trim().splitn(2, ' ');
+    match (parts.next(), parts.next()) {
+        (Some(scheme), Some(presented)) if scheme.eq_ignore_ascii_case("bearer") => {
+            gatewatch_model::secret::tokens_match(token, presented.trim())
+        }
+        _ => false,
+    }
+}
+
+fn check_headers(headers: &HeaderMap) -> Result<Head, BodyError> {
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     decode::check_content_type(text(header::CONTENT_TYPE))?;
     let encoding = decode::parse_encoding(text(header::CONTENT_ENCODING))?;
@@ -177,24 +263,65 @@ where
         Some(v) if v.as_bytes() != b"0" => FLAG_MAYBE_STORED,
         _ => 0,
     };
+    Ok(Head {
+        encoding,
+        batch_id,
+        flags,
+    })
+}
+
+async fn prepare<T>(
+    st: &AppState,
+    head: Head,
+    body: Body,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) -> Result<Prepared<T>, BodyError>
+where
+    T: DeserializeOwned + Validate + Bounded + Send + 'static,
+{
     let raw = axum::body::to_bytes(body, st.max_body_bytes)
         .await
-        .map_err(|_| BodyError::TooLarge {
-            limit: st.max_body_bytes,
-            decompressed: false,
+        .map_err(|e| {
+            // Over the limit, or the sender went away (then nobody reads the answer).
+            let over = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .any(|e| e.to_string().contains("length limit exceeded"));
+            if over {
+                BodyError::TooLarge {
+                    limit: st.max_body_bytes,
+                    decompressed: false,
+                }
+            } else {
+                BodyError::Corrupt {
+                    encoding: "body",
+                    detail: format!("cannot read it: {e}"),
+                }
+            }
         })?;
-    let limit = st.max_decoded_bytes;
-    // Decompressing and decoding are CPU work: keep them off the I/O threads.
-    let decoded = tokio::task::spawn_blocking(move || -> Result<decode::Decoded<T>, BodyError> {
-        let plain: Bytes = decode::decompress(raw, encoding, limit)?;
-        decode::decode_body::<T>(plain)
+    let limits = decode::Limits::new(st.max_decoded_bytes);
+    // Replays are exempt from the age bound: a collector outage longer than max_record_age
+    // must lose nothing.
+    let window = TimeWindow::now(st.max_record_age, head.flags & FLAG_MAYBE_STORED != 0);
+    let encoding = head.encoding;
+    // Decompressing and decoding are CPU work: keep them off the I/O threads. The slot goes
+    // with the work, so a sender that hangs up does not free it while the decoding goes on.
+    let (decoded, slot) = tokio::task::spawn_blocking(move || {
+        let decode = || -> Result<decode::Decoded<T>, BodyError> {
+            // A guess at the decoded size, so the buffer need not grow from nothing; capped,
+            // as the body's ratio is the sender's to choose.
+            let hint = raw.len().saturating_mul(8).min(32 << 20);
+            let reader = decode::decoder(&raw, encoding)?;
+            decode::decode_stream(reader, encoding, limits, hint, |v: &T| {
+                window.check_record(v)
+            })
+        };
+        (decode(), slot)
     })
     .await
     .map_err(|e| BodyError::Corrupt {
         encoding: "body",
         detail: e.to_string(),
-    })??;
-    Ok((batch_id, flags, decoded))
+    })?;
+    Ok((head.batch_id, head.flags, decoded?, slot))
 }
 
 /// Warns once per new set of unknown fields (a newer sender: upgrade this collector), not on
@@ -212,16 +339,23 @@ fn warn_ignored(fields: &[String]) {
 }
 
 fn listed(errors: &[LineError]) -> Vec<&LineError> {
-    errors.iter().take(MAX_LISTED_ERRORS).collect()
+    errors.iter().take(decode::MAX_LISTED_ERRORS).collect()
 }
 
 fn body_error(e: &BodyError) -> Response {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let lines = match e {
-        BodyError::NoValidLine(l) => Some(listed(l)),
-        _ => None,
-    };
-    error_response(status, e.code(), &e.to_string(), lines)
+    match e {
+        BodyError::NoValidLine { errors, rejected } => {
+            let mut err =
+                json!({"code": e.code(), "message": e.to_string(), "errors": listed(errors)});
+            err["rejected"] = json!(rejected);
+            if *rejected > errors.len() {
+                err["errors_not_listed"] = json!(rejected - errors.len());
+            }
+            answer(status, json!({ "error": err }))
+        }
+        _ => error_response(status, e.code(), &e.to_string(), None),
+    }
 }
 
 fn error_response(

@@ -9,14 +9,28 @@
 //! resends, entries left unacknowledged by a previous run, and any round retried after an
 //! error (an insert that timed out may still have landed) — is first checked: batches with a
 //! marker are skipped whole, and of the others only rows not yet present are inserted
-//! ([`gatewatch_store::ingest`]). Every error is retried with backoff: nothing is dropped
-//! here; a full log makes the HTTP side answer 503 instead.
+//! ([`gatewatch_store::ingest`]).
+//!
+//! Errors are sorted ([`gatewatch_store::Error::is_permanent`]):
+//! - passing ones (ClickHouse away, timeouts, memory, too many parts, overload) and setup
+//!   problems (a table missing, no right to insert, disk full: the same for every batch) are
+//!   retried with backoff, the whole round, for as long as they last; a full log makes the HTTP
+//!   side answer 503 meanwhile;
+//! - a refusal of the data itself (a value of the wrong type, a row an expression throws on, an
+//!   insert spread over too many partitions) would come back on every retry and hold up every
+//!   batch behind it. The round is split in halves, each stored on its own (checked first: a
+//!   failed insert may have landed in part), and a half that is refused again is split again,
+//!   until the refused batch stands alone. Refused twice alone, it is set aside in
+//!   `wal/quarantine/` ([`crate::quarantine`]) with the error, counted
+//!   (`gatewatch_collector_batches_quarantined_total`), logged, and recorded in
+//!   `ingest_quarantine` (what an `ingest_quarantine` alert rule counts). The rest of the round
+//!   is stored, and the round is acknowledged as a whole, in order, as before.
 
 use gatewatch_model::{ndjson::decode_lines, CallRecord, NodeSample};
 use gatewatch_store::ingest;
 use gatewatch_store::rows::{ApiCallRow, BatchKind, NodeMetricRow};
 use gatewatch_store::Store;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,6 +39,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::metrics::Metrics;
+use crate::quarantine::{Quarantine, SetAside};
 use crate::wal::{Entry, Kind, Wal, WalReader, FLAG_MAYBE_STORED};
 use crate::Batch;
 
@@ -38,7 +53,7 @@ pub struct InserterConfig {
 }
 
 /// One entry, decoded.
-struct Item {
+pub(crate) struct Item {
     seq: u64,
     batch_id: Uuid,
     maybe_stored: bool,
@@ -53,6 +68,8 @@ pub(crate) struct Inserter {
     pub metrics: Arc<Metrics>,
     /// Entries up to this seq were on disk when the collector started: they may be stored.
     pub recovered_up_to: u64,
+    /// Where batches ClickHouse refuses for good are set aside.
+    pub quarantine: Quarantine,
 }
 
 /// Rounds being stored at once: ClickHouse does 1.5–1.7× more with two inserts in flight
@@ -72,11 +89,13 @@ impl Inserter {
             config,
             metrics,
             recovered_up_to,
+            quarantine,
         } = self;
         let rounds = Rounds {
             store,
             metrics,
             name: config.name.clone(),
+            quarantine: Arc::new(quarantine),
         };
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Item>>(1);
         let mut gatherer = Gatherer {
@@ -143,40 +162,171 @@ struct Gatherer {
 
 /// What storing a round needs; cloned into each round's task.
 #[derive(Clone)]
-struct Rounds {
-    store: Store,
-    metrics: Arc<Metrics>,
-    name: String,
+pub(crate) struct Rounds {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub name: String,
+    pub quarantine: Arc<Quarantine>,
+}
+
+/// Which step of storing a round failed: only a refused insert says something about the data.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RoundError {
+    #[error("checking what is stored: {0}")]
+    Check(#[source] gatewatch_store::Error),
+    #[error("{0}")]
+    Insert(#[source] gatewatch_store::Error),
+    #[error("marking batches stored: {0}")]
+    Mark(#[source] gatewatch_store::Error),
+}
+
+impl RoundError {
+    /// ClickHouse refused the rows themselves and would again: split, then set aside.
+    fn is_refusal(&self) -> bool {
+        matches!(self, RoundError::Insert(e) if e.is_permanent())
+    }
 }
 
 impl Rounds {
-    /// Stores `round`, retrying with backoff until it is in or `stop` turns true. Returns the
-    /// round's last sequence number once stored.
-    async fn store_until_done(
+    /// Stores `round` — retrying passing errors with backoff, splitting it around a batch
+    /// ClickHouse refuses for good and setting that batch aside — until every entry is stored
+    /// or set aside, or `stop` turns true. Returns the round's last sequence number once done.
+    pub(crate) async fn store_until_done(
         self,
         round: Vec<Item>,
         mut stop: watch::Receiver<bool>,
     ) -> Option<u64> {
         let last_seq = round.last().map(|i| i.seq)?;
         let mut backoff = Backoff::default();
-        let mut retry = false;
-        loop {
-            match self.store_round(&round, retry).await {
-                Ok(()) => {
-                    self.metrics.clickhouse_down.store(0, Relaxed);
-                    return Some(last_seq);
-                }
-                Err(e) => {
-                    Metrics::add(&self.metrics.insert_errors, 1);
+        // Parts of the round still to store, in order; `true`: check what is stored first.
+        let mut parts: VecDeque<(std::ops::Range<usize>, bool)> =
+            VecDeque::from([(0..round.len(), false)]);
+        while let Some((range, mut retry)) = parts.pop_front() {
+            let items = &round[range.clone()];
+            let mut refused_alone = 0;
+            loop {
+                let e = match self.store_round(items, retry).await {
+                    Ok(()) => {
+                        self.metrics.clickhouse_down.store(0, Relaxed);
+                        backoff = Backoff::default();
+                        break;
+                    }
+                    Err(e) => e,
+                };
+                Metrics::add(&self.metrics.insert_errors, 1);
+                // A failed insert may still have landed, in part: check before the next try.
+                retry = true;
+                if e.is_refusal() {
+                    if items.len() > 1 {
+                        let mid = range.start + items.len() / 2;
+                        tracing::warn!(error = %e, entries = items.len(), "ClickHouse refused a round for good; splitting it to find the batch at fault");
+                        parts.push_front((mid..range.end, true));
+                        parts.push_front((range.start..mid, true));
+                        break;
+                    }
+                    refused_alone += 1;
+                    // Refused twice alone: not a passing fault of the server.
+                    if refused_alone >= 2 {
+                        if self.set_aside(&items[0], &e, &mut stop).await {
+                            break;
+                        }
+                        return None;
+                    }
+                } else {
                     self.metrics.clickhouse_down.store(1, Relaxed);
+                }
+                let wait = backoff.next();
+                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, entries = items.len(), "insert failed; will retry");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.wait_for(|s| *s) => return None,
+                }
+            }
+        }
+        Some(last_seq)
+    }
+
+    /// Sets `item` aside: its records and the error to `wal/quarantine/`, a metric, a log line,
+    /// a row in `ingest_quarantine`. False when `stop` came first (the entry stays in the log
+    /// and is tried again after the next start).
+    async fn set_aside(
+        &self,
+        item: &Item,
+        error: &RoundError,
+        stop: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let at_secs = now_secs();
+        let message = error.to_string();
+        let mut backoff = Backoff::default();
+        let file = loop {
+            let q = self.quarantine.clone();
+            let batch = item.batch.clone();
+            let (batch_id, collector, msg) = (item.batch_id, self.name.clone(), message.clone());
+            let written = tokio::task::spawn_blocking(move || {
+                q.write(&SetAside {
+                    batch_id,
+                    batch: &batch,
+                    collector: &collector,
+                    at_secs,
+                    error: &msg,
+                })
+            })
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+            match written {
+                Ok(path) => break path,
+                Err(e) => {
                     let wait = backoff.next();
-                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, entries = round.len(), "insert failed; will retry");
-                    // An insert that failed may still have landed: check before trying again.
-                    retry = true;
+                    tracing::error!(error = %e, dir = %self.quarantine.dir().display(), batch_id = %item.batch_id, "cannot write a refused batch to the quarantine folder; will retry");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
-                        _ = stop.wait_for(|s| *s) => return None,
+                        _ = stop.wait_for(|s| *s) => return false,
                     }
+                }
+            }
+        };
+        let rows = item.batch.len() as u64;
+        let kind = match &*item.batch {
+            Batch::Calls(_) => BatchKind::Calls,
+            Batch::Samples(_) => BatchKind::NodeSamples,
+        };
+        Metrics::add(&self.metrics.batches_quarantined, 1);
+        Metrics::add(&self.metrics.rows_quarantined, rows);
+        tracing::error!(
+            batch_id = %item.batch_id,
+            kind = ?kind,
+            rows,
+            file = %file.display(),
+            error = %message,
+            "ClickHouse refused a batch for good; it is set aside in the quarantine folder with the error (resend it from there once the cause is fixed)"
+        );
+        let record = ingest::Quarantined {
+            ts: at_secs,
+            batch_id: item.batch_id,
+            kind,
+            rows: rows as u32,
+            collector: self.name.clone(),
+            file: file.display().to_string(),
+            error: message,
+        };
+        let mut backoff = Backoff::default();
+        loop {
+            match ingest::record_quarantine(&self.store, &record).await {
+                Ok(()) => return true,
+                Err(e) if e.is_retryable() => {
+                    let wait = backoff.next();
+                    tracing::warn!(error = %e, "cannot record the quarantined batch in ClickHouse yet; will retry");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        // The file is written: the batch is not lost. Acknowledge it.
+                        _ = stop.wait_for(|s| *s) => return true,
+                    }
+                }
+                Err(e) => {
+                    // The file and the metric stand; an alert on the table will not see it.
+                    tracing::error!(error = %e, "cannot record the quarantined batch in ClickHouse (is the schema migrated?)");
+                    return true;
                 }
             }
         }
@@ -222,13 +372,15 @@ impl Gatherer {
 }
 
 impl Rounds {
-    async fn store_round(&self, round: &[Item], retry: bool) -> gatewatch_store::Result<()> {
+    async fn store_round(&self, round: &[Item], retry: bool) -> Result<(), RoundError> {
         let maybe: Vec<Uuid> = round
             .iter()
             .filter(|i| retry || i.maybe_stored)
             .map(|i| i.batch_id)
             .collect();
-        let done = ingest::stored_batches(&self.store, &maybe).await?;
+        let done = ingest::stored_batches(&self.store, &maybe)
+            .await
+            .map_err(RoundError::Check)?;
         let unmarked: Vec<Uuid> = maybe
             .iter()
             .filter(|id| !done.contains(id))
@@ -238,11 +390,15 @@ impl Rounds {
         let unmarked_items = round.iter().filter(|i| unmarked.contains(&i.batch_id));
         let (calls_ts, samples_ts) = ts_ranges(unmarked_items);
         let present_calls: HashSet<Uuid> = match calls_ts {
-            Some(ts) => ingest::stored_call_ids(&self.store, &unmarked, ts).await?,
+            Some(ts) => ingest::stored_call_ids(&self.store, &unmarked, ts)
+                .await
+                .map_err(RoundError::Check)?,
             None => HashSet::new(),
         };
         let present_samples = match samples_ts {
-            Some(ts) => ingest::stored_node_samples(&self.store, &unmarked, ts).await?,
+            Some(ts) => ingest::stored_node_samples(&self.store, &unmarked, ts)
+                .await
+                .map_err(RoundError::Check)?,
             None => HashSet::new(),
         };
 
@@ -278,15 +434,15 @@ impl Rounds {
                 }
             }
         }
-        if !call_rows.is_empty() {
-            self.insert::<ApiCallRow<'static>>("api_calls", &call_rows)
-                .await?;
-        }
-        if !sample_rows.is_empty() {
-            self.insert::<NodeMetricRow<'static>>("node_metrics", &sample_rows)
-                .await?;
-        }
-        ingest::mark_stored(&self.store, &marks, &self.name, now_secs()).await?;
+        ingest::insert_calls(&self.store, &call_rows)
+            .await
+            .map_err(RoundError::Insert)?;
+        ingest::insert_node_samples(&self.store, &sample_rows)
+            .await
+            .map_err(RoundError::Insert)?;
+        ingest::mark_stored(&self.store, &marks, &self.name, now_secs())
+            .await
+            .map_err(RoundError::Mark)?;
         Metrics::add(
             &self.metrics.rows_inserted,
             (call_rows.len() + sample_rows.len()) as u64,
@@ -294,24 +450,6 @@ impl Rounds {
         Metrics::add(&self.metrics.rows_skipped_as_stored, skipped);
         Metrics::add(&self.metrics.inserts, 1);
         Ok(())
-    }
-
-    async fn insert<R: clickhouse::RowWrite>(
-        &self,
-        table: &str,
-        rows: &[R::Value<'_>],
-    ) -> gatewatch_store::Result<()> {
-        let what = format!("INSERT INTO {table}");
-        let mut ins = self
-            .store
-            .client()
-            .insert::<R>(table)
-            .await
-            .map_err(|e| self.store.err(&what, e))?;
-        for r in rows {
-            ins.write(r).await.map_err(|e| self.store.err(&what, e))?;
-        }
-        ins.end().await.map_err(|e| self.store.err(&what, e))
     }
 }
 
@@ -369,5 +507,153 @@ impl Backoff {
         let ms = 200u64.saturating_mul(1 << self.n.min(6)).min(10_000);
         self.n += 1;
         Duration::from_millis(ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The split and the quarantine, with failures injected by the clickhouse crate's mock
+    //! server (each request answered by the next handler, in order). A real refusal from a real
+    //! ClickHouse is in `tests/it/poison.rs`.
+    use super::*;
+    use clickhouse::test::{handlers, Mock};
+    use gatewatch_model::CallRecord;
+    use gatewatch_store::{StoreConfig, WireCompression};
+
+    #[derive(clickhouse::Row, serde::Serialize, serde::Deserialize)]
+    struct Id {
+        #[serde(with = "clickhouse::serde::uuid")]
+        id: Uuid,
+    }
+
+    fn rounds(mock: &Mock, dir: &std::path::Path) -> Rounds {
+        Rounds {
+            store: Store::new(StoreConfig {
+                url: mock.url().to_string(),
+                database: "test".into(),
+                compression: WireCompression::None,
+                ..StoreConfig::default()
+            }),
+            metrics: Arc::new(Metrics::default()),
+            name: "c1".into(),
+            quarantine: Arc::new(Quarantine::new(dir.join("quarantine"))),
+        }
+    }
+
+    fn round(n: usize) -> Vec<Item> {
+        (0..n)
+            .map(|i| Item {
+                seq: 10 + i as u64,
+                batch_id: Uuid::now_v7(),
+                maybe_stored: false,
+                batch: Arc::new(Batch::Calls(vec![CallRecord::new(
+                    Uuid::now_v7(),
+                    1_764_000_000_000_000,
+                    "n",
+                    "GET",
+                    "/",
+                )])),
+            })
+            .collect()
+    }
+
+    /// A part stored after a failure: it is checked first (markers, then rows), then inserted
+    /// and marked.
+    fn checked_store(mock: &Mock) {
+        mock.add(handlers::provide(Vec::<Id>::new()));
+        mock.add(handlers::provide(Vec::<Id>::new()));
+        mock.add(handlers::record::<Id>());
+        mock.add(handlers::record::<Id>());
+    }
+
+    fn checks(mock: &Mock) {
+        mock.add(handlers::provide(Vec::<Id>::new()));
+        mock.add(handlers::provide(Vec::<Id>::new()));
+    }
+
+    #[tokio::test]
+    async fn a_refused_batch_is_split_out_and_set_aside_and_the_rest_stored() {
+        let mock = Mock::new();
+        let dir = tempfile::tempdir().unwrap();
+        let r = rounds(&mock, dir.path());
+        let items = round(3);
+        let bad = items[2].batch_id;
+        // The whole round: refused (Code 53, a type mismatch).
+        mock.add(handlers::exception(53));
+        // Split: [0] is stored; [1, 2] refused again and split: [1] stored, [2] refused alone
+        // twice, then set aside and recorded.
+        checked_store(&mock);
+        checks(&mock);
+        mock.add(handlers::exception(53));
+        checked_store(&mock);
+        checks(&mock);
+        mock.add(handlers::exception(53));
+        checks(&mock);
+        mock.add(handlers::exception(53));
+        mock.add(handlers::record::<Id>());
+        let (_tx, stop) = watch::channel(false);
+        let done = r.clone().store_until_done(items, stop).await;
+        assert_eq!(
+            done,
+            Some(12),
+            "the round is acknowledged whole, up to its last entry"
+        );
+        assert_eq!(r.metrics.batches_quarantined.load(Relaxed), 1);
+        assert_eq!(r.metrics.rows_quarantined.load(Relaxed), 1);
+        assert_eq!(r.metrics.inserts.load(Relaxed), 2);
+        assert_eq!(r.metrics.clickhouse_down.load(Relaxed), 0);
+        let files: Vec<String> = std::fs::read_dir(dir.path().join("quarantine"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert!(
+            files.iter().all(|f| f.contains(&bad.to_string())),
+            "{files:?}"
+        );
+        let about = files.iter().find(|f| f.ends_with(".error.json")).unwrap();
+        let about: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("quarantine").join(about)).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            about["error"].as_str().unwrap().contains("Code: 53"),
+            "{about}"
+        );
+    }
+
+    #[tokio::test]
+    async fn passing_errors_are_retried_whole_never_split() {
+        let mock = Mock::new();
+        let dir = tempfile::tempdir().unwrap();
+        let r = rounds(&mock, dir.path());
+        // ClickHouse overloaded (503 without an exception code), then too many parts (252,
+        // not about partitions), then the round goes in whole.
+        mock.add(handlers::failure(hyper::StatusCode::SERVICE_UNAVAILABLE));
+        checks(&mock);
+        mock.add(handlers::exception(252));
+        checked_store(&mock);
+        let (_tx, stop) = watch::channel(false);
+        assert_eq!(r.clone().store_until_done(round(4), stop).await, Some(13));
+        assert_eq!(r.metrics.batches_quarantined.load(Relaxed), 0);
+        assert_eq!(r.metrics.insert_errors.load(Relaxed), 2);
+        assert_eq!(r.metrics.inserts.load(Relaxed), 1);
+        assert!(!dir.path().join("quarantine").exists());
+    }
+
+    #[tokio::test]
+    async fn a_setup_problem_waits_instead_of_setting_everything_aside() {
+        let mock = Mock::new();
+        let dir = tempfile::tempdir().unwrap();
+        let r = rounds(&mock, dir.path());
+        // Code 60: the table does not exist (not migrated). The same for every batch: retried.
+        mock.add(handlers::exception(60));
+        checks(&mock);
+        mock.add(handlers::exception(60));
+        checked_store(&mock);
+        let (_tx, stop) = watch::channel(false);
+        assert_eq!(r.clone().store_until_done(round(2), stop).await, Some(11));
+        assert_eq!(r.metrics.batches_quarantined.load(Relaxed), 0);
+        assert_eq!(r.metrics.inserts.load(Relaxed), 1);
     }
 }

@@ -1,8 +1,8 @@
 //! The collector: ingest API, write-ahead log, ClickHouse inserter.
 //!
 //! ```text
-//! POST /v1/records ─┐  check type, encoding, size; decode NDJSON per line
-//! POST /v1/node-samples ─┤
+//! POST /v1/records ─┐  ingest token; type, encoding; a decode slot (≤ 4 at once);
+//! POST /v1/node-samples ─┤  streamed decode per line under size, line and time bounds
 //!                   ▼
 //!             write-ahead log (fsync, group commit)  ──▶ 200 / 207 to the sender
 //!                   │
@@ -11,19 +11,26 @@
 //!                   │   (check what is stored for resends and replays)
 //!                   ▼
 //!     api_calls, node_metrics, then ingest_batches ──▶ acknowledge the log
+//!                   │   a round ClickHouse refuses for good is split until the batch at
+//!                   ▼   fault is found
+//!     wal/quarantine/ (its records and the error) + ingest_quarantine row ──▶ acknowledge
 //! ```
 //!
 //! - [`wal`]: the log and its invariants.
 //! - [`decode`]: what a body must look like, and the error for each way it can be wrong.
-//! - [`inserter`]: "inserted once".
+//! - [`bounds`]: what one record may be (time window, size caps).
+//! - [`inserter`]: "inserted once", and the split that isolates a poison batch.
+//! - [`quarantine`]: where such a batch goes.
 //!
 //! Try it: `gatewatch collector`, then
-//! `curl -H 'content-type: application/x-ndjson' --data-binary @calls.ndjson http://127.0.0.1:8091/v1/records`.
+//! `curl -H "authorization: Bearer $TOKEN" -H 'content-type: application/x-ndjson' --data-binary @calls.ndjson http://127.0.0.1:8091/v1/records`.
 
+pub mod bounds;
 pub mod decode;
 mod ingest;
 pub mod inserter;
 pub mod metrics;
+pub mod quarantine;
 pub mod wal;
 
 use gatewatch_model::{CallRecord, NodeSample};
@@ -72,6 +79,8 @@ pub enum Error {
     },
     #[error("collector server failed: {0}")]
     Serve(#[source] std::io::Error),
+    #[error("the collector has no ingest token: anyone could feed it ([security] ingest_token, or the one derived from the site pepper)")]
+    NoToken,
 }
 
 /// Everything the collector needs.
@@ -87,10 +96,16 @@ pub struct CollectorConfig {
     /// Connection cap and read-header timeout of the ingest port (`[collector]
     /// max_connections`, `header_read_timeout_ms`; see `gatewatch_listen`).
     pub limits: gatewatch_listen::Limits,
+    /// The bearer token every ingest request must carry (`[security] ingest_token`, or derived
+    /// from the site pepper). Empty: [`bind`] refuses to start.
+    pub ingest_token: String,
+    /// Records older than this are refused, except in replays (`[collector] max_record_age`).
+    pub max_record_age: Duration,
 }
 
 impl CollectorConfig {
-    /// Defaults: 32 MiB bodies (256 MiB decompressed), rounds of up to 500 000 rows or 1 s.
+    /// Defaults: 32 MiB bodies (256 MiB decompressed), rounds of up to 500 000 rows or 1 s,
+    /// records up to 7 days old. No ingest token: set one.
     pub fn new(listen: SocketAddr, wal_dir: impl Into<PathBuf>, name: &str) -> CollectorConfig {
         CollectorConfig {
             listen,
@@ -103,6 +118,8 @@ impl CollectorConfig {
                 period: Duration::from_secs(1),
                 name: name.to_string(),
             },
+            ingest_token: String::new(),
+            max_record_age: bounds::DEFAULT_MAX_RECORD_AGE,
         }
     }
 }
@@ -118,6 +135,9 @@ pub struct Running {
 
 /// Opens the log (recovering it), binds the port.
 pub async fn bind(config: CollectorConfig, store: Store) -> Result<Running, Error> {
+    if config.ingest_token.is_empty() {
+        return Err(Error::NoToken);
+    }
     let (wal, reader, recovery) = Wal::<Batch>::open(&config.wal)?;
     if recovery.pending_entries > 0 || recovery.truncated_bytes > 0 {
         tracing::info!(
@@ -133,6 +153,9 @@ pub async fn bind(config: CollectorConfig, store: Store) -> Result<Running, Erro
         metrics: metrics.clone(),
         max_body_bytes: config.max_body_bytes,
         max_decoded_bytes: config.max_decoded_bytes,
+        token: config.ingest_token.clone(),
+        decode_slots: Arc::new(tokio::sync::Semaphore::new(ingest::DECODE_SLOTS)),
+        max_record_age: config.max_record_age,
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -148,6 +171,7 @@ pub async fn bind(config: CollectorConfig, store: Store) -> Result<Running, Erro
         config: config.inserter.clone(),
         metrics,
         recovered_up_to: recovery.last_seq,
+        quarantine: quarantine::Quarantine::new(config.wal.dir.join(quarantine::DIR)),
     };
     Ok(Running {
         listener,

@@ -11,6 +11,10 @@ pub struct Metrics {
     pub requests_rejected: AtomicU64,
     pub requests_duplicate: AtomicU64,
     pub requests_wal_full: AtomicU64,
+    /// Requests without the ingest token (401).
+    pub requests_unauthorized: AtomicU64,
+    /// Requests that found every decode slot taken (503).
+    pub requests_busy: AtomicU64,
     /// Requests whose lines had fields this version does not know (a newer sender).
     pub requests_unknown_fields: AtomicU64,
     pub lines_accepted: AtomicU64,
@@ -18,6 +22,10 @@ pub struct Metrics {
     pub rows_inserted: AtomicU64,
     pub rows_skipped_as_stored: AtomicU64,
     pub insert_errors: AtomicU64,
+    /// Batches ClickHouse refused for good, set aside in `wal/quarantine/`.
+    pub batches_quarantined: AtomicU64,
+    /// Rows of those batches.
+    pub rows_quarantined: AtomicU64,
     pub inserts: AtomicU64,
     /// 1 while the last insert attempt failed.
     pub clickhouse_down: AtomicU64,
@@ -62,6 +70,11 @@ impl Metrics {
                     "{result=\"wal_full\"}",
                     self.requests_wal_full.load(Relaxed),
                 ),
+                (
+                    "{result=\"unauthorized\"}",
+                    self.requests_unauthorized.load(Relaxed),
+                ),
+                ("{result=\"busy\"}", self.requests_busy.load(Relaxed)),
             ],
         );
         c(
@@ -105,9 +118,23 @@ impl Metrics {
         c(
             &mut s,
             "gatewatch_collector_insert_errors_total",
-            "INSERT rounds that failed and were retried.",
+            "INSERT attempts that failed (retried, or split to find a batch ClickHouse refuses).",
             "counter",
             &[("", self.insert_errors.load(Relaxed))],
+        );
+        c(
+            &mut s,
+            "gatewatch_collector_batches_quarantined_total",
+            "Batches ClickHouse refused for good (not for a passing reason), set aside in wal/quarantine/ with the error.",
+            "counter",
+            &[("", self.batches_quarantined.load(Relaxed))],
+        );
+        c(
+            &mut s,
+            "gatewatch_collector_rows_quarantined_total",
+            "Rows of the quarantined batches.",
+            "counter",
+            &[("", self.rows_quarantined.load(Relaxed))],
         );
         c(
             &mut s,

@@ -49,8 +49,8 @@ fn sample_scope(rule: &AlertRuleSpec) -> (String, String) {
         rule.kind,
         RuleKind::ApiErrorRate { .. } | RuleKind::ApiLatency { .. } | RuleKind::TrafficDrop { .. }
     );
-    if rule.kind.error_breaches() {
-        // The alerter's own probe has no scope key.
+    if rule.kind.site_wide() {
+        // The alerter's own probe and the collectors' quarantine have no scope key.
         return (String::new(), String::new());
     }
     let node = match rule.scope() {

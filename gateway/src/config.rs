@@ -82,6 +82,10 @@ pub struct GatewayConfig {
     pub upstream_timeout: Duration,
     /// Time allowed for one POST of a batch to the collector (connect to response end).
     pub collector_timeout: Duration,
+    /// The collector's ingest token, sent as `Authorization: Bearer` with every batch (the
+    /// binary passes `[security] ingest_token` or the one derived from the site pepper). Empty:
+    /// none is sent, and a collector answers 401 (the batches wait in the spool).
+    pub ingest_token: String,
     /// On shutdown, how long in-flight calls may take to finish before the gateway stops
     /// waiting for them.
     pub drain_timeout: Duration,
@@ -183,6 +187,7 @@ impl GatewayConfig {
             upstream_connect_timeout: Duration::from_secs(3),
             upstream_timeout: Duration::from_secs(30),
             collector_timeout: Duration::from_secs(10),
+            ingest_token: String::new(),
             drain_timeout: Duration::from_secs(10),
             config_store: None,
             snapshot_dir: None,
@@ -262,6 +267,14 @@ impl GatewayConfig {
             .map_err(|(field, message)| Error::config(field, message))?
             .with_issuer_audience(self.jwt_issuer.as_deref(), self.jwt_audience.as_deref());
         let base = self.collector_url.trim_end_matches('/');
+        if !self.ingest_token.is_empty()
+            && http::HeaderValue::from_str(&format!("Bearer {}", self.ingest_token)).is_err()
+        {
+            return Err(Error::config(
+                "ingest_token",
+                "must be visible ASCII (it is sent in an HTTP header)",
+            ));
+        }
         let records_uri = collector_uri(base, "/v1/records")?;
         let samples_uri = collector_uri(base, "/v1/node-samples")?;
         let client_header = client_header(&self.client_header)?;

@@ -398,7 +398,8 @@ pub async fn bind(
         validated.records_uri,
         validated.samples_uri,
         config.collector_timeout,
-    );
+    )
+    .with_token(&config.ingest_token);
     let sender = tokio::spawn(ship::Sender::new(collector, spool, metrics.clone()).run(batch_rx));
     let batcher = tokio::spawn(ship::run_batcher(
         records_rx,

@@ -374,6 +374,8 @@ pub(crate) struct Collector {
     records_uri: Uri,
     samples_uri: Uri,
     timeout: Duration,
+    /// `Authorization: Bearer <ingest token>`, sent with every batch.
+    auth: Option<HeaderValue>,
 }
 
 impl Collector {
@@ -393,7 +395,22 @@ impl Collector {
             records_uri,
             samples_uri,
             timeout,
+            auth: None,
         }
+    }
+
+    /// Sends `token` as `Authorization: Bearer <token>` (the collector's ingest token); an
+    /// empty one (or one no header can carry, refused by the configuration's checks) sends none.
+    pub fn with_token(mut self, token: &str) -> Collector {
+        self.auth = (!token.is_empty())
+            .then(|| HeaderValue::from_str(&format!("Bearer {token}")).ok())
+            .flatten()
+            .map(|mut v| {
+                // Kept out of debug output and HPACK tables.
+                v.set_sensitive(true);
+                v
+            });
+        self
     }
 
     /// POSTs one batch body; `replay` marks a send that may repeat an earlier one.
@@ -411,6 +428,9 @@ impl Collector {
         );
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("zstd"));
         h.insert(BATCH_ID.clone(), ids::header_value(&id));
+        if let Some(auth) = &self.auth {
+            h.insert(header::AUTHORIZATION, auth.clone());
+        }
         if replay {
             h.insert(REPLAY.clone(), HeaderValue::from_static("1"));
         }

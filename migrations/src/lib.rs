@@ -71,6 +71,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "api_calls_truncated",
         sql: include_str!("../sql/0009_api_calls_truncated.sql"),
     },
+    Migration {
+        version: 10,
+        name: "ingest_quarantine",
+        sql: include_str!("../sql/0010_ingest_quarantine.sql"),
+    },
 ];
 
 /// Errors applying the schema.
@@ -220,7 +225,7 @@ mod tests {
         let all = all_statements("gw", &Options::default());
         assert_eq!(all[0], "CREATE DATABASE IF NOT EXISTS `gw`");
         assert!(all[1].contains("`gw`.schema_migrations"));
-        assert_eq!(all.len(), 26);
+        assert_eq!(all.len(), 27);
     }
 
     #[test]
@@ -233,7 +238,7 @@ mod tests {
         assert!(all
             .iter()
             .all(|s| s.starts_with("CREATE") || s.starts_with("ALTER TABLE")));
-        assert_eq!(all.len(), 24);
+        assert_eq!(all.len(), 25);
         let cl = render(MIGRATIONS[0].sql, "`db`", " ON CLUSTER `c`");
         assert!(cl.contains("`db`.api_calls ON CLUSTER `c`"));
     }

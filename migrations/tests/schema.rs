@@ -19,6 +19,7 @@ async fn migrate_is_idempotent() {
         "client_api_1h",
         "node_metrics",
         "ingest_batches",
+        "ingest_quarantine",
     ] {
         let n = store
             .fetch_u64(&format!(

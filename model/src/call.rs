@@ -121,6 +121,37 @@ pub const MIN_TS_US: i64 = 946_684_800_000_000;
 /// Latest accepted call time: 2100-01-01T00:00:00Z (ClickHouse `DateTime` ends in 2106).
 pub const MAX_TS_US: i64 = 4_102_444_800_000_000;
 
+/// Longest single-line text field the collector takes (path, query, user agent, request id,
+/// names, ids, client IP, upstream, method, error): 8 KiB. Generous on purpose: a gateway cuts
+/// what it records well below this (path 2 KiB, query 4 KiB, user agent 512 B), and a record the
+/// collector refused would be lost.
+pub const MAX_TEXT_BYTES: usize = 8 * 1024;
+/// Longest header name, and longest header value, of a captured header: 8 KiB each (a gateway
+/// records at most 1 KiB of a value).
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+/// Most captured headers on each side of a call.
+pub const MAX_HEADERS: usize = 256;
+/// Longest captured body as text: 256 KiB (a gateway captures at most 64 KiB,
+/// [`crate::api::MAX_CAPTURE_BYTES`]; masking and the truncation note add a little, and bytes
+/// that are not UTF-8 may grow threefold as replacement characters).
+pub const MAX_BODY_TEXT_BYTES: usize = 256 * 1024;
+/// Most names in `truncated`, and the longest of them: a gateway lists at most six names of a
+/// few bytes, so these only stop a sender from hiding bulk there.
+pub const MAX_TRUNCATED_NAMES: usize = 16;
+pub const MAX_TRUNCATED_NAME_BYTES: usize = 64;
+
+/// `Err((field, what is wrong))` when `value` is longer than `max` bytes.
+pub(crate) fn cap(field: &str, value: &str, max: usize) -> Result<(), (String, String)> {
+    if value.len() > max {
+        Err((
+            field.to_string(),
+            format!("is {} bytes long; at most {max} are taken", value.len()),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 impl CallRecord {
     /// Checks what serde's types cannot: returns the offending field and what is wrong.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
@@ -151,6 +182,64 @@ impl CallRecord {
     /// Start time in whole seconds (the `ts` column).
     pub fn ts_secs(&self) -> u32 {
         secs_of_us(self.ts_us)
+    }
+
+    /// The size caps of the ingest API (see [`MAX_TEXT_BYTES`] and the others): what one
+    /// record may make the collector keep. `Err((field, what is wrong))` names the first field
+    /// over its cap (`request_headers[3].value`).
+    pub fn check_bounds(&self) -> Result<(), (String, String)> {
+        for (field, value) in [
+            ("path", &self.path),
+            ("query", &self.query),
+            ("user_agent", &self.user_agent),
+            ("request_id", &self.request_id),
+            ("node", &self.node),
+            ("api_id", &self.api_id),
+            ("api_name", &self.api_name),
+            ("module", &self.module),
+            ("route", &self.route),
+            ("method", &self.method),
+            ("client_id", &self.client_id),
+            ("app_id", &self.app_id),
+            ("api_key_id", &self.api_key_id),
+            ("client_ip", &self.client_ip),
+            ("upstream", &self.upstream),
+            ("error", &self.error),
+        ] {
+            cap(field, value, MAX_TEXT_BYTES)?;
+        }
+        for (field, headers) in [
+            ("request_headers", &self.request_headers),
+            ("response_headers", &self.response_headers),
+        ] {
+            if headers.len() > MAX_HEADERS {
+                return Err((
+                    field.to_string(),
+                    format!(
+                        "has {} headers; at most {MAX_HEADERS} are taken",
+                        headers.len()
+                    ),
+                ));
+            }
+            for (i, Header(name, value)) in headers.iter().enumerate() {
+                cap(&format!("{field}[{i}].name"), name, MAX_HEADER_BYTES)?;
+                cap(&format!("{field}[{i}].value"), value, MAX_HEADER_BYTES)?;
+            }
+        }
+        if self.truncated.len() > MAX_TRUNCATED_NAMES {
+            return Err((
+                "truncated".to_string(),
+                format!(
+                    "lists {} fields; at most {MAX_TRUNCATED_NAMES} are taken",
+                    self.truncated.len()
+                ),
+            ));
+        }
+        for (i, name) in self.truncated.iter().enumerate() {
+            cap(&format!("truncated[{i}]"), name, MAX_TRUNCATED_NAME_BYTES)?;
+        }
+        cap("request_body", &self.request_body, MAX_BODY_TEXT_BYTES)?;
+        cap("response_body", &self.response_body, MAX_BODY_TEXT_BYTES)
     }
 
     /// 1 for 1xx … 5 for 5xx.
@@ -225,6 +314,38 @@ mod tests {
         let mut r = sample();
         r.node.clear();
         assert_eq!(r.validate().unwrap_err().0, "node");
+    }
+
+    #[test]
+    fn bounds_name_the_field_over_its_cap() {
+        let r = sample();
+        assert_eq!(r.check_bounds(), Ok(()));
+        let mut long = sample();
+        long.path = "/".repeat(MAX_TEXT_BYTES);
+        assert_eq!(long.check_bounds(), Ok(()));
+        long.path.push('x');
+        assert_eq!(long.check_bounds().unwrap_err().0, "path");
+        let mut h = sample();
+        h.response_headers = vec![Header("a".into(), "b".into()); 3];
+        h.response_headers[2].1 = "v".repeat(MAX_HEADER_BYTES + 1);
+        assert_eq!(h.check_bounds().unwrap_err().0, "response_headers[2].value");
+        h.response_headers = vec![Header("a".into(), "b".into()); MAX_HEADERS + 1];
+        assert_eq!(h.check_bounds().unwrap_err().0, "response_headers");
+        let mut b = sample();
+        b.request_body = "x".repeat(MAX_BODY_TEXT_BYTES + 1);
+        let (field, msg) = b.check_bounds().unwrap_err();
+        assert_eq!(field, "request_body");
+        assert!(msg.contains("262145 bytes"), "{msg}");
+        let mut q = sample();
+        q.query = "a=1&".repeat(2048) + "b";
+        assert_eq!(q.check_bounds().unwrap_err().0, "query");
+        let mut t = sample();
+        t.truncated = vec!["path".into(); MAX_TRUNCATED_NAMES];
+        assert_eq!(t.check_bounds(), Ok(()));
+        t.truncated[1] = "x".repeat(MAX_TRUNCATED_NAME_BYTES + 1);
+        assert_eq!(t.check_bounds().unwrap_err().0, "truncated[1]");
+        t.truncated = vec!["path".into(); MAX_TRUNCATED_NAMES + 1];
+        assert_eq!(t.check_bounds().unwrap_err().0, "truncated");
     }
 
     #[test]

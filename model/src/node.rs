@@ -2,6 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Most disks in one sample the collector takes.
+pub const MAX_DISKS: usize = 256;
+/// Longest mount point the collector takes (Linux's `PATH_MAX`).
+pub const MAX_MOUNT_BYTES: usize = 4096;
+
 /// Use of one mounted file system.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiskUsage {
@@ -88,6 +93,28 @@ impl NodeSample {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// The size caps of the ingest API: node and role names up to
+    /// [`crate::call::MAX_TEXT_BYTES`], at most [`MAX_DISKS`] disks, mount points up to
+    /// [`MAX_MOUNT_BYTES`]. `Err((field, what is wrong))` names the first field over its cap.
+    pub fn check_bounds(&self) -> Result<(), (String, String)> {
+        use crate::call::{cap, MAX_TEXT_BYTES};
+        cap("node", &self.node, MAX_TEXT_BYTES)?;
+        cap("role", &self.role, MAX_TEXT_BYTES)?;
+        if self.disks.len() > MAX_DISKS {
+            return Err((
+                "disks".into(),
+                format!(
+                    "has {} entries; at most {MAX_DISKS} are taken",
+                    self.disks.len()
+                ),
+            ));
+        }
+        for (i, d) in self.disks.iter().enumerate() {
+            cap(&format!("disks[{i}].mount"), &d.mount, MAX_MOUNT_BYTES)?;
         }
         Ok(())
     }

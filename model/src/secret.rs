@@ -45,6 +45,28 @@ pub fn verify_alerter_test_send_token(pepper: &[u8], token: &str) -> bool {
     verify_secret(pepper, TEST_SEND_PURPOSE, &format!("{HASH_PREFIX}{token}"))
 }
 
+/// What the collector's ingest token is derived from when `[security] ingest_token` is empty
+/// (see [`ingest_token`]).
+pub const INGEST_TOKEN_PURPOSE: &str = "gatewatch ingest token v1";
+
+/// The default bearer token of the collector's `POST /v1/records` and `/v1/node-samples`: hex
+/// HMAC-SHA256 of [`INGEST_TOKEN_PURPOSE`] under the site pepper. Gateways and collectors that
+/// share the pepper (`gatewatch up`, or roles started from one file and data directory) agree
+/// on it with nothing configured.
+pub fn ingest_token(pepper: &[u8]) -> String {
+    hex(&mac(pepper, INGEST_TOKEN_PURPOSE))
+}
+
+/// Whether `presented` equals `expected`, in time that depends on neither their contents nor
+/// where they first differ (both are HMAC'd under a fixed key and the MACs compared in constant
+/// time, so not even the length of the expected token shows).
+pub fn tokens_match(expected: &str, presented: &str) -> bool {
+    const KEY: &[u8] = b"gatewatch token comparison";
+    let mut m = new_mac(KEY);
+    m.update(presented.as_bytes());
+    m.verify_slice(&mac(KEY, expected)).is_ok()
+}
+
 fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -108,5 +130,21 @@ mod tests {
         assert!(!verify_alerter_test_send_token(b"Jefe", ""));
         assert!(!verify_alerter_test_send_token(b"Jefe", &t[..63]));
         assert!(!verify_alerter_test_send_token(b"Jefe", "zz"));
+    }
+
+    #[test]
+    fn ingest_token_is_the_hmac_of_its_purpose_and_compares_whole() {
+        let t = ingest_token(b"Jefe");
+        assert_eq!(t.len(), 64);
+        assert_eq!(
+            format!("{HASH_PREFIX}{t}"),
+            hash_secret(b"Jefe", "gatewatch ingest token v1")
+        );
+        assert_ne!(t, ingest_token(b"other"));
+        assert!(tokens_match(&t, &t));
+        assert!(!tokens_match(&t, &t[..63]));
+        assert!(!tokens_match(&t, &format!("{t}0")));
+        assert!(!tokens_match(&t, ""));
+        assert!(!tokens_match(&t, &t.to_uppercase()));
     }
 }

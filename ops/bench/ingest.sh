@@ -52,6 +52,8 @@ for knob in insert_max_rows:INSERT_MAX_ROWS insert_period_ms:INSERT_PERIOD_MS ma
   var=${knob#*:}
   if [ -n "${!var:-}" ]; then collector_knobs+="$key = ${!var}"$'\n'; fi
 done
+# The collector takes records only with its ingest token; the senders send this one.
+export GATEWATCH_INGEST_TOKEN="bench-ingest-token-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
 cat >"$T/gatewatch.toml" <<EOF
 data_dir = "$T/data"
 node = "bench"
@@ -60,8 +62,13 @@ node = "bench"
 url = "$CLICKHOUSE_URL"
 database = "$BENCH_DB"
 
+[security]
+ingest_token = "$GATEWATCH_INGEST_TOKEN"
+
 [collector]
 listen = "127.0.0.1:$COLLECTOR_PORT"
+# Bodies kept in BODIES_DIR may be older than the default 7 days.
+max_record_age = "3650d"
 $collector_knobs
 EOF
 

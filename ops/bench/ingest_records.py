@@ -200,6 +200,8 @@ def send(directory, url, senders, ch, database, records, deadline_secs):
                 "Content-Type": "application/x-ndjson",
                 "Content-Encoding": "zstd",
                 "x-gatewatch-batch-id": batch_id,
+                # The collector takes records only with its ingest token.
+                "Authorization": "Bearer " + os.environ.get("GATEWATCH_INGEST_TOKEN", ""),
             }
             while True:
                 t0 = time.monotonic()

@@ -9,12 +9,46 @@
 //!   the others.
 //!
 //! Fresh batches (the common case) skip both questions.
+//!
+//! The rows themselves go in with [`insert_calls`] and [`insert_node_samples`]; a batch that
+//! ClickHouse refuses for good is recorded with [`record_quarantine`] (the collector keeps its
+//! records on disk), and [`quarantined_since`] counts those for the alerter.
 
 use std::collections::HashSet;
 use uuid::Uuid;
 
-use crate::rows::{BatchKind, IngestBatchRow};
+use crate::rows::{ApiCallRow, BatchKind, IngestBatchRow, NodeMetricRow};
 use crate::{sql, Result, Store, UuidRow};
+
+/// Inserts call records into `api_calls` (and so its rollups), as one INSERT.
+pub async fn insert_calls(store: &Store, rows: &[ApiCallRow<'_>]) -> Result<()> {
+    insert_rows::<ApiCallRow<'static>>(store, "api_calls", rows).await
+}
+
+/// Inserts node samples into `node_metrics`, as one INSERT.
+pub async fn insert_node_samples(store: &Store, rows: &[NodeMetricRow<'_>]) -> Result<()> {
+    insert_rows::<NodeMetricRow<'static>>(store, "node_metrics", rows).await
+}
+
+async fn insert_rows<R: clickhouse::RowWrite>(
+    store: &Store,
+    table: &str,
+    rows: &[R::Value<'_>],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let what = format!("INSERT INTO {table}");
+    let mut ins = store
+        .client()
+        .insert::<R>(table)
+        .await
+        .map_err(|e| store.err(&what, e))?;
+    for r in rows {
+        ins.write(r).await.map_err(|e| store.err(&what, e))?;
+    }
+    ins.end().await.map_err(|e| store.err(&what, e))
+}
 
 /// Ids from `ids` that have a row in `ingest_batches`.
 pub async fn stored_batches(store: &Store, ids: &[Uuid]) -> Result<HashSet<Uuid>> {
@@ -112,4 +146,99 @@ async fn fetch_ids(store: &Store, q: &str) -> Result<HashSet<Uuid>> {
         .await
         .map_err(|e| store.err(q, e))?;
     Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// One batch set aside by a collector (a row of `ingest_quarantine`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// When it was set aside, Unix seconds.
+    pub ts: u32,
+    pub batch_id: Uuid,
+    pub kind: BatchKind,
+    pub rows: u32,
+    /// The collector that set it aside (its node name).
+    pub collector: String,
+    /// Where its records are, on that collector's disk.
+    pub file: String,
+    /// What ClickHouse said.
+    pub error: String,
+}
+
+#[derive(clickhouse::Row, serde::Serialize)]
+struct QuarantineRow<'a> {
+    ts: u32,
+    #[serde(with = "clickhouse::serde::uuid")]
+    batch_id: Uuid,
+    kind: i8,
+    rows: u32,
+    collector: &'a str,
+    file: &'a str,
+    error: &'a str,
+}
+
+/// Records that a batch was set aside (the collector has written its file first).
+pub async fn record_quarantine(store: &Store, q: &Quarantined) -> Result<()> {
+    let row = QuarantineRow {
+        ts: q.ts,
+        batch_id: q.batch_id,
+        kind: q.kind as i8,
+        rows: q.rows,
+        collector: &q.collector,
+        file: &q.file,
+        error: &q.error,
+    };
+    insert_rows::<QuarantineRow<'static>>(store, "ingest_quarantine", std::slice::from_ref(&row))
+        .await
+}
+
+/// Batches set aside at or after `since_secs` (Unix seconds), by every collector.
+pub async fn quarantined_since(store: &Store, since_secs: u32) -> Result<u64> {
+    let q = "SELECT count() FROM ingest_quarantine WHERE ts >= toDateTime(?)";
+    store
+        .client()
+        .query(q)
+        .bind(since_secs)
+        .fetch_one::<u64>()
+        .await
+        .map_err(|e| store.err(q, e))
+}
+
+/// The newest `limit` quarantine records, newest first.
+pub async fn recent_quarantines(store: &Store, limit: u32) -> Result<Vec<Quarantined>> {
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Row {
+        ts: u32,
+        #[serde(with = "clickhouse::serde::uuid")]
+        batch_id: Uuid,
+        kind: i8,
+        rows: u32,
+        collector: String,
+        file: String,
+        error: String,
+    }
+    let q = "SELECT ts, batch_id, kind, rows, collector, file, error FROM ingest_quarantine \
+             ORDER BY ts DESC, batch_id LIMIT ?";
+    let rows: Vec<Row> = store
+        .client()
+        .query(q)
+        .bind(limit)
+        .fetch_all()
+        .await
+        .map_err(|e| store.err(q, e))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Quarantined {
+            ts: r.ts,
+            batch_id: r.batch_id,
+            kind: if r.kind == BatchKind::NodeSamples as i8 {
+                BatchKind::NodeSamples
+            } else {
+                BatchKind::Calls
+            },
+            rows: r.rows,
+            collector: r.collector,
+            file: r.file,
+            error: r.error,
+        })
+        .collect())
 }

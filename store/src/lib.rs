@@ -83,24 +83,102 @@ impl Error {
         }
     }
 
-    /// True when the same request may succeed later (server away, connection reset).
+    /// The server's exception code (`Code: 53` in its answer), when it sent one.
+    pub fn server_code(&self) -> Option<u32> {
+        match self {
+            Error::Rejected {
+                source: clickhouse::error::Error::BadResponse(text),
+                ..
+            } => code_of(text),
+            _ => None,
+        }
+    }
+
+    /// True when the same request may succeed later: the server away or overloaded, a
+    /// timeout, memory, too many parts, replica or keeper trouble, or an answer that is not
+    /// ClickHouse's at all (a proxy's, a server restarting mid-request).
     pub fn is_retryable(&self) -> bool {
+        use clickhouse::error::Error as E;
         match self {
             Error::Unreachable { .. } => true,
-            // A server restarting mid-request answers with odd HTTP errors; memory-limit
-            // and "too many parts" errors pass with time too.
-            Error::Rejected { source, .. } => {
-                let s = source.to_string();
-                s.contains("Code: 241") // MEMORY_LIMIT_EXCEEDED
-                    || s.contains("Code: 252") // TOO_MANY_PARTS
-                    || s.contains("Code: 202") // TOO_MANY_SIMULTANEOUS_QUERIES
-                    || s.contains("Code: 159") // TIMEOUT_EXCEEDED
-                    || s.contains("Code: 209") // SOCKET_TIMEOUT
-                    || s.contains("Code: 210") // NETWORK_ERROR
-            }
+            Error::Rejected { source, .. } => match source {
+                E::BadResponse(text) => match code_of(text) {
+                    None => true,
+                    // One code for two things: "too many parts" passes as merges catch up,
+                    // "too many partitions for single INSERT block" never will.
+                    Some(codes::TOO_MANY_PARTS) => !too_many_partitions(text),
+                    Some(c) => codes::TRANSIENT.contains(&c),
+                },
+                E::Compression(_) | E::Decompression(_) | E::Other(_) => true,
+                _ => false,
+            },
             Error::BadVersion(_) => false,
         }
     }
+
+    /// True when the server refuses every request of this kind until an operator acts, whatever
+    /// the data: a table or column missing (not migrated), no right to insert, read-only, disk
+    /// full, an unknown setting. Not the data's fault: a writer waits, it does not set data
+    /// aside.
+    pub fn is_setup_problem(&self) -> bool {
+        self.server_code()
+            .is_some_and(|c| codes::SETUP.contains(&c))
+    }
+
+    /// True when ClickHouse refused this data and would refuse it again: a value of the wrong
+    /// type or out of range, a row an expression or check throws on, an insert spread over too
+    /// many partitions (`max_partitions_per_insert_block`, code 252 with that message), a
+    /// syntax error. What the collector splits a round for and sets aside, instead of retrying
+    /// it forever.
+    pub fn is_permanent(&self) -> bool {
+        use clickhouse::error::Error as E;
+        match self {
+            Error::Rejected { source, .. } => match source {
+                E::BadResponse(_) => !self.is_retryable() && !self.is_setup_problem(),
+                // A row that cannot be written as the server's types: the data's fault.
+                E::Custom(_)
+                | E::SequenceMustHaveLength
+                | E::InvalidTagEncoding(_)
+                | E::InvalidUtf8Encoding(_)
+                | E::VariantDiscriminatorIsOutOfBound(_) => true,
+                // The client's own setup (parameters, URL, schema): the same for every batch.
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// ClickHouse exception codes the store sorts errors by (`src/Common/ErrorCodes.cpp`).
+pub mod codes {
+    pub const TOO_MANY_PARTS: u32 = 252;
+    /// Transient: timeouts (159, 209), overload (202, 203, 439), memory (241), too many parts
+    /// (252, unless about partitions), network (210, 1000), replicas and keeper (225, 242, 285,
+    /// 319, 999), aborted or cancelled (236, 394), system errors (425).
+    pub const TRANSIENT: &[u32] = &[
+        159, 202, 203, 209, 210, 225, 236, 241, 242, 252, 285, 319, 394, 425, 439, 999, 1000,
+    ];
+    /// The server's setup, not the data: unsupported method or format (1, 73), no such column
+    /// (8, 10, 16, 47), unknown table or database (60, 81), unknown setting (115), read-only
+    /// (164), users and rights (192–195, 497, 516), disk full (243).
+    pub const SETUP: &[u32] = &[
+        1, 8, 10, 16, 47, 60, 73, 81, 115, 164, 192, 193, 194, 195, 243, 497, 516,
+    ];
+}
+
+/// `N` of the first `Code: N` in a server's answer.
+fn code_of(text: &str) -> Option<u32> {
+    let at = text.find("Code: ")? + "Code: ".len();
+    let digits: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Whether a code-252 answer is about partitions (never passes) rather than parts (passes).
+fn too_many_partitions(text: &str) -> bool {
+    text.contains("max_partitions_per_insert_block") || text.contains("Too many partitions")
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -190,12 +268,9 @@ impl Store {
         Store { client, config }
     }
 
-    /// The client, bound to gatewatch's database. Every query is a typed function of this
-    /// crate with its values bound; this becomes `pub(crate)` once the collector's insert
-    /// (`collector/src/inserter.rs`, its last caller outside this crate) has moved into
-    /// [`ingest`]. Do not call it from new code.
-    #[doc(hidden)]
-    pub fn client(&self) -> &clickhouse::Client {
+    /// The client, bound to gatewatch's database. Private: every query is a typed function of
+    /// this crate with its values bound.
+    pub(crate) fn client(&self) -> &clickhouse::Client {
         &self.client
     }
 
@@ -307,6 +382,57 @@ pub(crate) struct UuidRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn refusal(text: &str) -> Error {
+        Error::Rejected {
+            what: "INSERT INTO api_calls".into(),
+            source: clickhouse::error::Error::BadResponse(text.into()),
+        }
+    }
+
+    #[test]
+    fn errors_sort_into_retryable_setup_and_permanent() {
+        let parts = refusal("Code: 252. DB::Exception: Too many parts (300). Merges are processing significantly slower than inserts. (TOO_MANY_PARTS)");
+        assert!(parts.is_retryable() && !parts.is_permanent());
+        let partitions = refusal("Code: 252. DB::Exception: Too many partitions for single INSERT block (more than 100). The limit is controlled by 'max_partitions_per_insert_block' setting. (TOO_MANY_PARTS) (version 24.8.4.13)");
+        assert!(!partitions.is_retryable() && partitions.is_permanent());
+        assert_eq!(partitions.server_code(), Some(252));
+        for (text, retry, setup, permanent) in [
+            ("Code: 241, e.displayText() = DB::Exception: Memory limit (for query) exceeded", true, false, false),
+            ("Code: 159. DB::Exception: Timeout exceeded", true, false, false),
+            ("Code: 53, e.displayText() = DB::Exception: Type mismatch", false, false, true),
+            ("Code: 395, e.displayText() = DB::Exception: Value passed to 'throwIf' function is non zero", false, false, true),
+            ("Code: 62. DB::Exception: Syntax error", false, false, true),
+            ("Code: 60, e.displayText() = DB::Exception: Table gw.api_calls doesn't exist.", false, true, false),
+            ("Code: 16. DB::Exception: No such column batch_id in table", false, true, false),
+            ("Code: 516. DB::Exception: default: Authentication failed", false, true, false),
+            ("Code: 53", false, false, true),
+            ("Service Unavailable", true, false, false),
+            ("502 Bad Gateway", true, false, false),
+        ] {
+            let e = refusal(text);
+            assert_eq!(
+                (e.is_retryable(), e.is_setup_problem(), e.is_permanent()),
+                (retry, setup, permanent),
+                "{text}"
+            );
+        }
+        let away = Error::Unreachable {
+            url: "http://x".into(),
+            source: clickhouse::error::Error::TimedOut,
+        };
+        assert!(away.is_retryable() && !away.is_permanent());
+        let custom = Error::Rejected {
+            what: "INSERT".into(),
+            source: clickhouse::error::Error::Custom("bad value".into()),
+        };
+        assert!(custom.is_permanent());
+        let params = Error::Rejected {
+            what: "INSERT".into(),
+            source: clickhouse::error::Error::InvalidParams("bad url".into()),
+        };
+        assert!(!params.is_permanent());
+    }
 
     #[test]
     fn parses_versions() {

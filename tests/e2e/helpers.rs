@@ -191,6 +191,11 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// The process id (0 once it is killed or stopped).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// SIGKILL: no chance to flush anything.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -17,6 +17,7 @@ mod demo;
 mod faults;
 mod helpers;
 mod hot_reload;
+mod ingest_guard;
 mod listeners;
 mod masking;
 mod outbound;

@@ -13,6 +13,9 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+/// The ingest token of every test collector.
+pub const TOKEN: &str = "test-ingest-token-0123456789";
+
 pub struct TestCollector {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -25,6 +28,7 @@ impl TestCollector {
         cfg.inserter.period = Duration::from_millis(100);
         cfg.max_body_bytes = 1 << 20;
         cfg.max_decoded_bytes = 4 << 20;
+        cfg.ingest_token = TOKEN.into();
         let running = gatewatch_collector::bind(cfg, store.clone()).await.unwrap();
         let addr = running.local_addr();
         let (tx, rx) = oneshot::channel();
@@ -58,13 +62,30 @@ impl TestCollector {
     }
 }
 
+/// POSTs `body` with `headers` and the test token (unless `headers` has an `authorization`).
 pub async fn post(
     url: &str,
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> (u16, serde_json::Value) {
+    let (status, _, json) = post_full(url, headers, body).await;
+    (status, json)
+}
+
+/// [`post`], with the answer's headers.
+pub async fn post_full(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> (u16, hyper::HeaderMap, serde_json::Value) {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut req = hyper::Request::post(url);
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+    {
+        req = req.header("authorization", format!("Bearer {TOKEN}"));
+    }
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -73,9 +94,10 @@ pub async fn post(
         .await
         .unwrap();
     let status = resp.status().as_u16();
+    let answer_headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-    (status, json)
+    (status, answer_headers, json)
 }
 
 /// GET `url`'s body as text.
@@ -91,17 +113,20 @@ pub async fn get_text(url: &str) -> String {
 
 pub const NDJSON: (&str, &str) = ("content-type", "application/x-ndjson");
 
-/// `n` distinct call records, with mixed statuses.
+/// Now, in microseconds since the epoch.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
+}
+
+/// `n` distinct call records of the last minute, with mixed statuses.
 pub fn calls(n: usize) -> Vec<CallRecord> {
+    let start = now_us() - 60_000_000;
     (0..n)
         .map(|i| {
-            let mut r = CallRecord::new(
-                Uuid::now_v7(),
-                1_764_000_000_000_000 + i as i64,
-                "gw-t",
-                "GET",
-                "/t",
-            );
+            let mut r = CallRecord::new(Uuid::now_v7(), start + i as i64, "gw-t", "GET", "/t");
             r.api_id = format!("api-{}", i % 3);
             r.status = [200, 404, 503][i % 3];
             r.outcome = Outcome::from_upstream_status(r.status);

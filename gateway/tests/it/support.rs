@@ -333,6 +333,11 @@ pub async fn collector() -> (Server, Arc<CollectorState>) {
                 header("content-type").as_deref(),
                 Some("application/x-ndjson")
             );
+            // Every batch, records and samples, carries the collector's ingest token.
+            assert_eq!(
+                header("authorization").as_deref(),
+                Some(format!("Bearer {INGEST_TOKEN}").as_str())
+            );
             let batch_id = header(gatewatch_model::BATCH_ID_HEADER).expect("batch id header");
             let replay = header(gatewatch_model::REPLAY_HEADER).as_deref() == Some("1");
             let body = req.into_body().collect().await.unwrap().to_bytes();
@@ -394,8 +399,12 @@ pub fn config(collector: SocketAddr, spool_dir: &Path) -> GatewayConfig {
     c.collector_timeout = Duration::from_secs(2);
     c.drain_timeout = Duration::from_secs(3);
     c.admin_listen = "127.0.0.1:0".parse().unwrap();
+    c.ingest_token = INGEST_TOKEN.into();
     c
 }
+
+/// The ingest token test gateways send and the fake collector expects.
+pub const INGEST_TOKEN: &str = "gw-test-ingest-token-0123";
 
 pub struct Gateway {
     pub addr: SocketAddr,

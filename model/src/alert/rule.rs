@@ -141,6 +141,17 @@ pub enum RuleKind {
     },
     /// A gateway's backlog of records not yet stored. See [`BacklogMeasure`].
     Backlog { measure: BacklogMeasure },
+    /// Batches the collectors set aside in the last `window_secs` because ClickHouse refused
+    /// them for good (`ingest_quarantine`): every collector of the site, one value, no scope.
+    /// The usual line: threshold 0, `above` — one quarantined batch pages.
+    IngestQuarantine {
+        #[serde(default = "default_quarantine_window")]
+        window_secs: u64,
+    },
+}
+
+fn default_quarantine_window() -> u64 {
+    3600
 }
 
 fn default_window() -> u64 {
@@ -243,6 +254,7 @@ impl RuleKind {
                 BacklogMeasure::SpoolMb => "MB",
                 _ => "",
             },
+            RuleKind::IngestQuarantine { .. } => "",
         }
     }
 
@@ -258,6 +270,12 @@ impl RuleKind {
     /// Whether the value is a percentage (threshold 0–100).
     fn is_percent(&self) -> bool {
         self.unit() == "%"
+    }
+
+    /// Whether the kind has one value for the whole site and takes no scope: the alerter's own
+    /// database probe, and the collectors' quarantine.
+    pub fn site_wide(&self) -> bool {
+        self.error_breaches() || matches!(self, RuleKind::IngestQuarantine { .. })
     }
 
     /// Whether a failed measurement ([`super::Observation::Error`]) counts as a breach: only
@@ -521,6 +539,11 @@ impl AlertRuleSpec {
             RuleKind::TrafficDrop { min_calls } if *min_calls == 0 => {
                 bad("min_calls", "must be at least 1")
             }
+            RuleKind::IngestQuarantine { window_secs }
+                if !(60..=MAX_SECS).contains(window_secs) =>
+            {
+                bad("window_secs", "must be 60 to 604800")
+            }
             _ => Ok(()),
         }
     }
@@ -538,6 +561,10 @@ impl AlertRuleSpec {
             return bad("", format!("a {kind} rule takes {allowed}"));
         }
         match s {
+            _ if matches!(self.kind, RuleKind::IngestQuarantine { .. }) => bad(
+                "",
+                "an ingest_quarantine rule counts the batches of every collector of the site (leave scope out)",
+            ),
             Scope::Nodes(_) if self.kind.error_breaches() => bad(
                 "",
                 "the alerter's own database probe has no node scope (leave scope out)",
@@ -741,6 +768,28 @@ mod tests {
         ] {
             assert!(parse(json).unwrap_err().starts_with("serde"), "{json}");
         }
+    }
+
+    #[test]
+    fn an_ingest_quarantine_rule_is_site_wide() {
+        let r =
+            parse(r#"{"name":"隔離","kind":{"type":"ingest_quarantine"},"threshold":0}"#).unwrap();
+        assert_eq!(r.kind, RuleKind::IngestQuarantine { window_secs: 3600 });
+        assert!(r.kind.site_wide() && !r.kind.error_breaches());
+        assert_eq!(r.kind.unit(), "");
+        assert!(r.breaches(1.0) && !r.breaches(0.0));
+        assert_eq!(
+            parse(
+                r#"{"name":"x","kind":{"type":"ingest_quarantine"},"scope":{"nodes":["c1"]},"threshold":0}"#
+            ),
+            Err("scope".into())
+        );
+        assert_eq!(
+            parse(
+                r#"{"name":"x","kind":{"type":"ingest_quarantine","window_secs":5},"threshold":0}"#
+            ),
+            Err("kind.window_secs".into())
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ import {
   Card, Field, Button, Alert, Loading, Segmented, Select, TextArea, Checkbox, CheckGroup, toast,
 } from '../../components.js';
 import {
-  KINDS, unitOf, isProbe, duration, ROLES, fieldErrors, lines, numOrText, go, listAll,
+  KINDS, unitOf, isProbe, isSiteWide, duration, ROLES, fieldErrors, lines, numOrText, go, listAll,
 } from './shared.js';
 import { roleName } from '../../nav.js';
 import { SendResults } from './send_results.js';
@@ -98,10 +98,11 @@ function toBody(d) {
       break;
     case 'traffic_drop': kind.min_calls = numOrText(d.drop_min_calls); break;
     case 'backlog': kind.measure = d.measure; break;
+    case 'ingest_quarantine': kind.window_secs = numOrText(d.window_secs); break;
     default: break;
   }
   let scope;
-  if (!isProbe(kind)) {
+  if (!isSiteWide(kind)) {
     if (d.scopeMode === 'nodes') scope = { nodes: lines(d.scopeValue) };
     else if (d.scopeMode === 'api') scope = { api: d.scopeValue.trim() };
     else if (d.scopeMode === 'client') scope = { client: d.scopeValue.trim() };
@@ -237,7 +238,7 @@ export function RuleEditor({ me, id }) {
   const set = (patch) => setD({ ...d, ...patch });
   const kindInfo = KINDS.find((k) => k.value === d.type) || KINDS[0];
   const unit = unitOf(toBody(d).kind);
-  const probe = isProbe(toBody(d).kind);
+  const probe = isSiteWide(toBody(d).kind);
 
   const save = async (e) => {
     if (e) e.preventDefault();
@@ -359,6 +360,9 @@ export function RuleEditor({ me, id }) {
           ${d.type === 'api_latency' && html`<${Select} name="rule-quantile" label=${t('alerts.f_quantile')} value=${d.quantile}
             options=${[{ value: 'p95', label: 'p95' }, { value: 'p99', label: 'p99' }]}
             onChange=${(v) => set({ quantile: v })} />`}
+          ${d.type === 'ingest_quarantine' && html`<${Field} name="rule-window" type="number" label=${t('alerts.f_window_secs')}
+            value=${d.window_secs} error=${at('kind.window_secs')} hint=${duration(d.window_secs)}
+            onInput=${(v) => set({ window_secs: v })} />`}
           ${(d.type === 'api_error_rate' || d.type === 'api_latency') && html`<div class="form-row">
             <${Field} name="rule-window" type="number" label=${t('alerts.f_window_secs')} value=${d.window_secs}
               error=${at('kind.window_secs')} hint=${duration(d.window_secs)} onInput=${(v) => set({ window_secs: v })} />
@@ -368,7 +372,7 @@ export function RuleEditor({ me, id }) {
           ${d.type === 'traffic_drop' && html`<${Field} name="rule-drop-min" type="number" label=${t('alerts.f_baseline_calls')}
             value=${d.drop_min_calls} error=${at('kind.min_calls')} hint=${t('alerts.f_baseline_hint')}
             onInput=${(v) => set({ drop_min_calls: v })} />`}
-          ${probe ? html`<div class="field-hint">${t('alerts.scope_probe_hint')}</div>` : html`<div class="form-row">
+          ${d.type === 'ingest_quarantine' ? html`<div class="field-hint">${t('alerts.scope_site_hint')}</div>` : probe ? html`<div class="field-hint">${t('alerts.scope_probe_hint')}</div>` : html`<div class="form-row">
             <${Select} name="rule-scope" label=${t('alerts.f_scope')} value=${d.scopeMode} options=${scopeModes}
               error=${at('scope')} onChange=${(v) => set({ scopeMode: v })} />
             ${d.scopeMode === 'nodes' && html`<${TextArea} name="rule-scope-nodes" label=${t('alerts.f_nodes')} rows=${2}

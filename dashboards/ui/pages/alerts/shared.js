@@ -38,6 +38,7 @@ export const KINDS = [
   { value: 'node_silent', family: 'nodes', label: () => t('alerts.kind_node_silent') },
   { value: 'database', family: 'nodes', label: () => t('alerts.kind_database') },
   { value: 'backlog', family: 'nodes', label: () => t('alerts.kind_backlog') },
+  { value: 'ingest_quarantine', family: 'nodes', label: () => t('alerts.kind_ingest_quarantine') },
   { value: 'api_error_rate', family: 'calls', label: () => t('alerts.kind_api_error_rate') },
   { value: 'api_latency', family: 'calls', label: () => t('alerts.kind_api_latency') },
   { value: 'traffic_drop', family: 'calls', label: () => t('alerts.kind_traffic_drop') },
@@ -66,6 +67,9 @@ export function unitOf(kind) {
 /** The alerter's own database probe: no scope. */
 export const isProbe = (kind) => kind && kind.type === 'database' && kind.check !== 'gateway_spool';
 
+/** The collectors' quarantine: one value for the site, no scope. */
+export const isSiteWide = (kind) => isProbe(kind) || (kind && kind.type === 'ingest_quarantine');
+
 /** A value with its unit (`95 %`, `250 ms`). */
 export function withUnit(v, unit) {
   if (v === null || v === undefined) return '—';
@@ -76,6 +80,7 @@ export function withUnit(v, unit) {
 /** A rule's scope as a line of text. */
 export function scopeText(kind, scope) {
   if (isProbe(kind)) return t('alerts.scope_probe');
+  if (kind && kind.type === 'ingest_quarantine') return t('alerts.scope_site');
   if (!scope || scope === 'all_nodes') return (KINDS.find((k) => k.value === (kind && kind.type)) || {}).family === 'calls'
     ? t('alerts.scope_all_apis') : t('alerts.scope_all_nodes');
   if (scope === 'all_apis') return t('alerts.scope_all_apis');
