@@ -38,6 +38,8 @@ use crate::ids;
 use crate::metrics::Metrics;
 use crate::recorder::{Call, CallEvent, CLIENT_CLOSED_STATUS};
 use crate::route::{Lookup, Route, Router, Tried};
+/// An error and its sources on one line (shared with the listener, the pool and health checks).
+pub(crate) use gatewatch_listen::chain;
 
 /// What every request handler shares; one per gateway.
 pub(crate) struct Shared {
@@ -488,16 +490,4 @@ fn respond(
     );
     h.insert(X_REQUEST_ID.clone(), request_id.clone());
     resp
-}
-
-/// An error and its sources on one line: hyper's top-level messages alone are vague.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }

@@ -196,8 +196,9 @@ pub async fn serve_axum(
     serve(name, listener, limits, stats, make, shutdown, drain).await;
 }
 
-/// An error and its sources on one line: hyper's top-level messages alone are vague.
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources on one line: hyper's top-level messages alone are vague. The
+/// gateway's proxy, pool and health checks use it too.
+pub fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(inner) = source {
