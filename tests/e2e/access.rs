@@ -7,7 +7,6 @@ use bytes::Bytes;
 use chrono::Timelike;
 use gatewatch_model::secret::hash_secret;
 use gatewatch_model::EntityKind;
-use gatewatch_store::config_log::{self, Change};
 use gatewatch_store::Store;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
@@ -17,23 +16,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const PEPPER: &str = "e2e-access-pepper-0123456789";
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as i64
-}
-
-fn change(kind: EntityKind, id: &str, body: serde_json::Value) -> Change {
-    Change {
-        kind,
-        id: id.to_string(),
-        body: body.to_string(),
-        deleted: false,
-        expected_version: None,
-    }
-}
 
 fn key(client: &str, key: &str, extra: serde_json::Value) -> serde_json::Value {
     let mut v =
@@ -46,10 +28,8 @@ fn key(client: &str, key: &str, extra: serde_json::Value) -> serde_json::Value {
     v
 }
 
-async fn write(store: &Store, changes: Vec<Change>) {
-    config_log::write(store, "e2e", "access", &changes, now_us())
-        .await
-        .unwrap();
+async fn write(store: &Store, changes: Vec<gatewatch_store::config_log::Change>) {
+    put_entities(store, &changes).await;
 }
 
 /// Status, headers and JSON body (or null) of one GET with an optional API key.

@@ -6,12 +6,11 @@
 //! was buffered meanwhile — each transition and each attempt exactly once.
 
 use crate::admin::Api;
-use crate::helpers::put_entity;
 use crate::helpers::SmtpSink;
+use crate::helpers::{change, put_entities, put_entity};
 use crate::helpers::{eventually, PrivateClickHouse, Site};
 use crate::test_send::{fake_line, Pushes, OK};
 use gatewatch_model::EntityKind;
-use gatewatch_store::config_log::{self, Change};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -219,17 +218,8 @@ async fn test_sends_work_from_the_snapshot_while_clickhouse_is_down() {
     let site = Site::new("alerter_outage_test_send", &ch.url(), &extra);
     site.tune("alerter", "eval_interval_ms = 300\nlease_ttl_ms = 3000");
     let store = site.migrate().await;
-    let change = |kind, id: &str, body: Value| Change {
-        kind,
-        id: id.into(),
-        body: body.to_string(),
-        deleted: false,
-        expected_version: None,
-    };
-    config_log::write(
+    put_entities(
         &store,
-        "e2e",
-        "",
         &[
             change(
                 EntityKind::Channel,
@@ -243,10 +233,8 @@ async fn test_sends_work_from_the_snapshot_while_clickhouse_is_down() {
                     "recipients": {"emails": ["rule@example.tw"]}}),
             ),
         ],
-        chrono::Utc::now().timestamp_micros(),
     )
-    .await
-    .unwrap();
+    .await;
     let _alerter = site.start("alerter").await;
     wait_metric(site.alerter, "gatewatch_alerter_rules", 1.0, 30).await;
     assert!(site.dir.path().join("data/alerter/sources.json").exists());

@@ -504,17 +504,31 @@ pub async fn put_entity(
     id: &str,
     body: &serde_json::Value,
 ) {
+    put_entities(store, &[change(kind, id, body.clone())]).await;
+}
+
+/// One entity written (created or replaced) in a change of the configuration log.
+pub fn change(
+    kind: gatewatch_model::EntityKind,
+    id: &str,
+    body: serde_json::Value,
+) -> gatewatch_store::config_log::Change {
+    gatewatch_store::config_log::Change {
+        kind,
+        id: id.into(),
+        body: body.to_string(),
+        deleted: false,
+        expected_version: None,
+    }
+}
+
+/// `changes` written as one version of the configuration log, now, by "e2e".
+pub async fn put_entities(store: &Store, changes: &[gatewatch_store::config_log::Change]) {
     gatewatch_store::config_log::write(
         store,
         "e2e",
         "",
-        &[gatewatch_store::config_log::Change {
-            kind,
-            id: id.into(),
-            body: body.to_string(),
-            deleted: false,
-            expected_version: None,
-        }],
+        changes,
         chrono::Utc::now().timestamp_micros(),
     )
     .await

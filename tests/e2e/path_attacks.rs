@@ -6,7 +6,6 @@
 use crate::helpers::*;
 use gatewatch_model::secret::hash_secret;
 use gatewatch_model::EntityKind;
-use gatewatch_store::config_log::{self, Change};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -256,21 +255,8 @@ async fn no_spelling_of_a_path_reaches_the_keyed_api_without_its_key() {
     );
     let store = site.migrate().await;
     let _gateway = site.start("gateway").await;
-    let change = |kind, id: &str, body: serde_json::Value| Change {
-        kind,
-        id: id.to_string(),
-        body: body.to_string(),
-        deleted: false,
-        expected_version: None,
-    };
-    let now_us = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as i64;
-    config_log::write(
+    put_entities(
         &store,
-        "e2e",
-        "paths",
         &[
             change(
                 EntityKind::Api,
@@ -294,10 +280,8 @@ async fn no_spelling_of_a_path_reaches_the_keyed_api_without_its_key() {
                 serde_json::json!({"client_id": "root", "hash": hash_secret(PEPPER.as_bytes(), KEY)}),
             ),
         ],
-        now_us,
     )
-    .await
-    .unwrap();
+    .await;
     // The keyed API is live once its key opens it.
     let t0 = Instant::now();
     loop {
