@@ -105,15 +105,11 @@ where
             Ok(Ok(p)) => p,
             _ => {
                 Metrics::add(&st.metrics.requests_busy, 1);
-                let mut r = error_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
+                return retry_later(
                     "busy",
                     &format!("{DECODE_SLOTS} requests are being decoded already; retry later"),
-                    None,
+                    "1",
                 );
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-                return r;
             }
         };
     let prepared = match prepare::<T>(&st, head, body, slot).await {
@@ -162,15 +158,11 @@ where
         }
         Err(AppendError::Full { used, max }) => {
             Metrics::add(&st.metrics.requests_wal_full, 1);
-            let mut r = error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
+            return retry_later(
                 "wal_full",
                 &format!("write-ahead log is full ({used} of {max} bytes): ClickHouse is behind; retry later"),
-                None,
+                "5",
             );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-            return r;
         }
         Err(AppendError::Wal(e)) => {
             tracing::error!(error = %e, "cannot write batch to the write-ahead log");
@@ -223,6 +215,14 @@ struct Head {
 }
 
 /// Whether the request carries `Authorization: Bearer <token>` (compared in constant time).
+/// 503 with `Retry-After: secs`: nothing was stored, the same request may pass later.
+fn retry_later(code: &str, message: &str, secs: &'static str) -> Response {
+    let mut r = error_response(StatusCode::SERVICE_UNAVAILABLE, code, message, None);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static(secs));
+    r
+}
+
 fn authorized(token: &str, headers: &HeaderMap) -> bool {
     // An empty token would let anyone in: `bind` refuses to start without one.
     if token.is_empty() {

@@ -49,12 +49,9 @@ pub async fn check_destination(policy: &Policy, spec: &ChannelSpec) -> Result<()
                     return Ok(());
                 }
             };
-            policy.check_all(addrs).map_err(|r| {
-                refuse(format!(
-                    "refused: {name} resolves to {}, {} address, which is refused unless [alerter] allowed_networks names it",
-                    r.ip, r.class
-                ))
-            })
+            policy
+                .check_all(addrs)
+                .map_err(|r| refuse(format!("refused: {}", r.of_name(&name))))
         }
     }
 }

@@ -35,6 +35,17 @@ pub struct Refused {
     pub class: &'static str,
 }
 
+impl Refused {
+    /// The refusal of a name that resolved to this address, as the admin API and the webhook
+    /// client both say it.
+    pub fn of_name(&self, name: &str) -> String {
+        format!(
+            "{name} resolves to {}, {} address, which is refused unless [alerter] allowed_networks names it",
+            self.ip, self.class
+        )
+    }
+}
+
 /// A URL's host as the HTTP client will read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Host {

@@ -53,12 +53,7 @@ impl Resolve for GuardedResolver {
 pub fn check_resolved(policy: &Policy, host: &str, addrs: &[SocketAddr]) -> Result<(), Forbidden> {
     policy
         .check_all(addrs.iter().map(SocketAddr::ip))
-        .map_err(|r| {
-            Forbidden(format!(
-                "{host} resolves to {}, {} address, which is refused unless [alerter] allowed_networks names it",
-                r.ip, r.class
-            ))
-        })
+        .map_err(|r| Forbidden(r.of_name(host)))
 }
 
 /// The URL's host when it is an address (names are checked by the resolver).

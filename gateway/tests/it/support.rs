@@ -450,15 +450,7 @@ impl Gateway {
 
     /// Sends `req` on a fresh connection and reads the whole answer.
     pub async fn send(&self, req: Request<TestBody>) -> Reply {
-        let resp = self.send_streaming(req).await;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        read_whole(self.send_streaming(req).await).await
     }
 
     /// Sends `req` and returns the response with its body still streaming.
@@ -468,15 +460,7 @@ impl Gateway {
 
     /// A request to the admin port, read whole.
     pub async fn admin_send(&self, req: Request<TestBody>) -> Reply {
-        let resp = send_streaming_to(self.admin, req).await;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        read_whole(send_streaming_to(self.admin, req).await).await
     }
 
     /// A GET on the admin port.
@@ -576,4 +560,16 @@ pub fn spool_files(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+/// A response read whole: status, headers and body.
+async fn read_whole(resp: Response<Incoming>) -> Reply {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
