@@ -283,7 +283,7 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
 /// The report API and the subscriptions' "run now", served by the dashboards role behind its
 /// role check.
 fn report_mount(config: &Config, store: &Store) -> anyhow::Result<gatewatch_dashboards::Mount> {
-    use gatewatch_dashboards::access::{Access, Rule};
+    use gatewatch_dashboards::access::{Access, Doc, Rule};
     // Charts need their font: found (and any problem logged) at start, not on first request.
     gatewatch_reports::chart::font::init(config.reports_font.as_deref());
     let api = gatewatch_reports::http::ReportsApi {
@@ -294,27 +294,25 @@ fn report_mount(config: &Config, store: &Store) -> anyhow::Result<gatewatch_dash
     let rules = gatewatch_reports::http::access()
         .into_iter()
         .chain(gatewatch_reports::schedule::http::access())
-        .map(|r| Rule {
-            // "Run now" answers 202: the mail goes in the background.
-            response: (
-                if r.method == http::Method::POST {
-                    202
-                } else {
-                    200
-                },
-                None,
-            ),
-            method: r.method,
-            path: r.path.to_string(),
-            access: Access::Perm(r.permission),
-            summary: r.summary.to_string(),
-            request: None,
+        .map(|r| {
+            let mut doc = Doc::new(r.summary);
+            doc.params(r.params).errors(&r.errors);
+            for (status, answer) in r.ok {
+                doc.ok(status, answer);
+            }
+            Rule {
+                method: r.method,
+                path: r.path.to_string(),
+                access: Access::Perm(r.permission),
+                doc,
+            }
         })
         .collect();
     Ok(gatewatch_dashboards::Mount {
         router: gatewatch_reports::http::router(api)
             .merge(gatewatch_reports::schedule::http::router(run_now)),
         rules,
+        schemas: gatewatch_reports::doc::schemas(),
     })
 }
 

@@ -5,6 +5,8 @@
 use axum::http::Method;
 use gatewatch_model::{EntityKind, Permission};
 
+pub use crate::doc::Doc;
+
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -16,18 +18,14 @@ pub enum Access {
     Perm(Permission),
 }
 
-/// One row of the table.
+/// One row of the table: a route, what it needs, and what the OpenAPI document says of it.
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub method: Method,
     /// axum's pattern, e.g. `/api/v1/apis/{id}`.
     pub path: String,
     pub access: Access,
-    pub summary: String,
-    /// Name of the request body's schema in the OpenAPI document.
-    pub request: Option<&'static str>,
-    /// Success status and the name of its body's schema.
-    pub response: (u16, Option<&'static str>),
+    pub doc: Doc,
 }
 
 /// The URL segment of each kind (`/api/v1/<segment>`).
@@ -60,326 +58,337 @@ pub fn kind_permissions(kind: EntityKind) -> (Permission, Permission) {
 
 /// The table.
 pub fn rules() -> Vec<Rule> {
+    use crate::doc::{entity_links, json, link, no_content, text, Headers};
     use Access::*;
     use Permission::*;
-    let mut t = Vec::new();
-    let mut add = |method: Method,
-                   path: &str,
-                   access: Access,
-                   summary: &str,
-                   request: Option<&'static str>,
-                   response: (u16, Option<&'static str>)| {
-        t.push(Rule {
-            method,
-            path: path.to_string(),
-            access,
-            summary: summary.to_string(),
-            request,
-            response,
-        })
-    };
-    add(
-        Method::GET,
-        "/healthz",
-        Public,
-        "Liveness",
-        None,
-        (200, None),
+    let mut t = Table::default();
+    t.get("/healthz", Public, "Liveness")
+        .ok(200, text("`ok` while the process serves"));
+    t.get("/readyz", Public, "Readiness: the configuration is loaded")
+        .ok(200, text("`ok`"))
+        .ok(503, text("the configuration is not loaded yet"));
+    t.get("/metrics", Public, "Prometheus metrics").ok(
+        200,
+        crate::doc::content("the metrics", "text/plain; version=0.0.4", None),
     );
-    add(
-        Method::GET,
-        "/readyz",
-        Public,
-        "Readiness (configuration loaded)",
-        None,
-        (200, None),
+    t.get("/api/openapi.json", Public, "This document").ok(
+        200,
+        crate::doc::content("OpenAPI 3.1", "application/json", None),
     );
-    add(
-        Method::GET,
-        "/metrics",
-        Public,
-        "Prometheus metrics",
-        None,
-        (200, None),
-    );
-    add(
-        Method::GET,
-        "/api/openapi.json",
-        Public,
-        "This document",
-        None,
-        (200, None),
-    );
-    add(
-        Method::GET,
+    t.get(
         "/",
         Public,
         "The web UI (index.html; pages are hash routes)",
-        None,
-        (200, None),
-    );
-    add(
-        Method::GET,
-        "/ui/{*file}",
-        Public,
-        "The web UI's static files (ETag, 304)",
-        None,
-        (200, None),
-    );
-    add(
-        Method::POST,
-        "/api/v1/login",
-        Public,
-        "Log in: sets the session cookie",
-        Some("LoginRequest"),
-        (200, Some("SessionInfo")),
-    );
-    add(
-        Method::POST,
-        "/api/v1/logout",
-        Login,
-        "Log out (`?everywhere=true` ends every session of the user)",
-        None,
-        (204, None),
-    );
-    add(
-        Method::GET,
-        "/api/v1/me",
-        Login,
-        "The logged-in user",
-        None,
-        (200, Some("SessionInfo")),
-    );
-    add(
-        Method::POST,
+    )
+    .ok(
+        200,
+        crate::doc::content("the page", "text/html; charset=utf-8", None),
+    )
+    .if_none_match();
+    t.get("/ui/{*file}", Public, "The web UI's static files")
+        .ok(200, crate::doc::ui_file())
+        .if_none_match()
+        .errors(&[404]);
+
+    t.post("/api/v1/login", Public, "Log in: sets the session cookie")
+        .describe(
+            "Answers the session with its `csrf_token`; failed logins lock the address, the \
+             user at the address, or the user from many addresses for a while (429 `locked`), \
+             and password checks beyond `[dashboards] max_password_checks` wait, then 429 `busy`.",
+        )
+        .body("LoginRequest")
+        .ok(
+            200,
+            json("logged in; `Set-Cookie` carries the session", "SessionInfo"),
+        )
+        .errors(&[401, 429]);
+    t.post("/api/v1/logout", Login, "Log out")
+        .query::<crate::me::LogoutParams>()
+        .ok(204, no_content("logged out; the cookie is cleared"));
+    t.get("/api/v1/me", Login, "The logged-in user")
+        .ok(200, json("the caller", "SessionInfo"));
+    t.post(
         "/api/v1/me/password",
         Login,
-        "Change one's own password: ends every session of the user, a cookie caller gets a new one",
-        Some("PasswordChange"),
-        (200, Some("SessionInfo")),
-    );
-    add(
-        Method::PUT,
+        "Change one's own password: ends every session and token of the user; a cookie caller gets a new session",
+    )
+    .body("PasswordChange")
+    .ok(200, json("changed", "SessionInfo"))
+    .errors(&[429]);
+    t.put(
         "/api/v1/me/preferences",
         Login,
         "Set one's own UI language (`en`, `zh-TW`) and IANA time zone (`null`: the site's)",
-        Some("Preferences"),
-        (200, Some("SessionInfo")),
-    );
-    add(
-        Method::GET,
-        "/api/v1/alerts",
-        Perm(ReadAlerts),
-        "Active alerts: every (rule, scope key) pending or firing, firing first",
-        None,
-        (200, Some("ActiveAlerts")),
-    );
-    add(
-        Method::GET,
-        "/api/v1/alerts/events",
-        Perm(ReadAlerts),
-        "The alert timeline: transitions and notice attempts, newest first \
-         (`?rule=&from=&to=&limit=&cursor=`, RFC 3339 times, default the last 7 days)",
-        None,
-        (200, Some("AlertEventsPage")),
-    );
-    add(
-        Method::GET,
-        "/api/v1/nodes",
-        Perm(ReadNodes),
-        "Nodes seen in the last `hours` (default 24) with their newest figures; \
-         `silent` past `silent_after_secs` (default 3 × the sample interval), silent first",
-        None,
-        (200, Some("NodesPage")),
-    );
-    add(
-        Method::GET,
-        "/api/v1/upstreams/health",
-        Perm(ReadGatewayConfig),
-        "Per upstream host of each API: calls, failures and the newest call over the last \
-         `minutes` (default 15), as `up` / `degraded` / `down` / `idle` (no calls)",
-        None,
-        (200, Some("UpstreamHealthPage")),
-    );
-    add(
-        Method::GET,
+    )
+    .body("Preferences")
+    .optional_if_match()
+    .ok(
+        200,
+        json("the caller with the new preferences", "SessionInfo"),
+    )
+    .errors(&[412]);
+    t.get(
         "/api/v1/me/tokens",
         Login,
         "One's bearer tokens (never the tokens themselves)",
-        None,
-        (200, None),
-    );
-    add(
-        Method::POST,
+    )
+    .ok(200, json("the tokens", "TokenList"));
+    t.post(
         "/api/v1/me/tokens",
         Login,
         "Create a bearer token for scripts; shown once",
-        Some("TokenRequest"),
-        (201, Some("CreatedSecret")),
+    )
+    .body("TokenRequest")
+    .ok(
+        201,
+        json("the token: `secret` is shown only here", "CreatedSecret").links(vec![(
+            "Delete".into(),
+            link(
+                Method::DELETE,
+                "/api/v1/me/tokens/{token_id}",
+                &[("token_id", "$response.body#/id")],
+            ),
+        )]),
     );
-    add(
-        Method::DELETE,
+    t.delete(
         "/api/v1/me/tokens/{token_id}",
         Login,
         "Delete one of one's bearer tokens",
-        None,
-        (204, None),
-    );
+    )
+    .ok(204, no_content("deleted"));
+
+    t.get(
+        "/api/v1/alerts",
+        Perm(ReadAlerts),
+        "Active alerts: every (rule, scope key) pending or firing, firing first",
+    )
+    .ok(200, json("the active alerts", "ActiveAlerts"));
+    t.get(
+        "/api/v1/alerts/events",
+        Perm(ReadAlerts),
+        "The alert timeline: transitions and notice attempts, newest first",
+    )
+    .query::<crate::alerts::EventParams>()
+    .ok(200, json("a page of events", "AlertEventsPage"));
+    t.get(
+        "/api/v1/nodes",
+        Perm(ReadNodes),
+        "Nodes seen lately with their newest figures, silent first",
+    )
+    .query::<crate::nodes::NodeParams>()
+    .ok(200, json("the nodes", "NodesPage"));
+    t.get(
+        "/api/v1/upstreams/health",
+        Perm(ReadGatewayConfig),
+        "Per upstream host of each API: calls, failures and the newest call, as `up` / `degraded` / `down` / `idle`",
+    )
+    .query::<crate::upstream_health::HealthParams>()
+    .ok(200, json("every upstream host of every API", "UpstreamHealthPage"));
 
     for (kind, seg) in KINDS {
         let (read, write) = kind_permissions(kind);
         let base = format!("/api/v1/{seg}");
         let one = format!("{base}/{{id}}");
-        add(
-            Method::GET,
-            &base,
-            Perm(read),
-            &format!("List {kind} entities (`?limit=&cursor=`)"),
-            None,
-            (200, Some("Page")),
+        let (create, put, read_body) = (
+            crate::doc::create_schema(kind),
+            crate::doc::write_schema(kind),
+            format!("{}Envelope", crate::doc::read_schema(kind)),
         );
-        add(
-            Method::POST,
-            &base,
-            Perm(write),
-            &format!("Create a {kind} (body: the entity with its `id`)"),
-            Some("EntityBody"),
-            (201, Some("Envelope")),
-        );
-        add(
-            Method::GET,
-            &one,
-            Perm(read),
-            &format!("One {kind}, with its version (ETag)"),
-            None,
-            (200, Some("Envelope")),
-        );
-        add(
-            Method::PUT,
-            &one,
-            Perm(write),
-            &format!("Replace a {kind} (If-Match: \"<version>\")"),
-            Some("EntityBody"),
-            (200, Some("Envelope")),
-        );
-        add(
-            Method::DELETE,
-            &one,
-            Perm(write),
-            &format!("Delete a {kind} (If-Match: \"<version>\")"),
-            None,
-            (204, None),
-        );
-        add(
-            Method::GET,
+        t.get(&base, Perm(read), &format!("List {kind} entities"))
+            .query::<crate::entities::ListQuery>()
+            .ok(
+                200,
+                json("a page", &format!("{}Page", crate::doc::read_schema(kind))),
+            );
+        t.post(&base, Perm(write), &format!("Create a {kind}"))
+            .describe("The body is the entity with its `id`. `Location` and `ETag` name the new entity; `X-Comment` becomes the change's comment.")
+            .body(create)
+            .comment()
+            .ok(
+                201,
+                json("created", &read_body)
+                    .etag()
+                    .location()
+                    .links(entity_links(&base, "$response.body#/id")),
+            )
+            .errors(&[409]);
+        t.get(&one, Perm(read), &format!("One {kind}, with its version"))
+            .ok(
+                200,
+                json("the entity; `ETag` is its version", &read_body)
+                    .etag()
+                    .links(entity_links(&base, "$request.path.id")),
+            );
+        t.put(&one, Perm(write), &format!("Replace a {kind}"))
+            .describe("Send the version read as `If-Match: \"<version>\"`: 412 when it is no longer current, 428 when missing.")
+            .body(put)
+            .if_match()
+            .comment()
+            .ok(200, json("replaced", &read_body).etag())
+            .errors(&[409]);
+        t.delete(&one, Perm(write), &format!("Delete a {kind}"))
+            .describe("Send the version read as `If-Match: \"<version>\"`. 409 while other entities refer to it.")
+            .if_match()
+            .comment()
+            .ok(204, no_content("deleted"))
+            .errors(&[409]);
+        t.get(
             &format!("{one}/history"),
             Perm(read),
             &format!("Every version of a {kind}, each with its changes from the one before"),
-            None,
-            (200, Some("History")),
-        );
+        )
+        .ok(200, json("the versions, oldest first", "History"));
     }
 
-    add(
-        Method::POST,
+    t.post(
         "/api/v1/clients/{id}/keys",
         Perm(WriteGatewayConfig),
         "Generate an API key for the client; the key is shown once",
-        Some("KeyRequest"),
-        (201, Some("CreatedSecret")),
+    )
+    .body_optional("KeyRequest")
+    .ok(
+        201,
+        json("the key: `secret` is shown only here", "CreatedSecret").links(key_links()),
     );
-    add(
-        Method::POST,
+    t.post(
         "/api/v1/clients/{id}/secret",
         Perm(WriteGatewayConfig),
         "Set a new client secret for HTTP Basic; shown once",
-        None,
-        (201, Some("CreatedSecret")),
-    );
-    add(
-        Method::POST,
+    )
+    .ok(201, json("the secret: shown only here", "CreatedSecret"));
+    t.post(
         "/api/v1/channels/{id}/test",
         Perm(WriteAlertRules),
         "Send a test message through the channel (via the alerter); the far end's answer",
-        None,
-        (200, None),
-    );
-    add(
-        Method::POST,
+    )
+    .ok(200, json("what the far end answered", "TestSendResult"))
+    .errors(&[502, 503]);
+    t.post(
         "/api/v1/alert-rules/{id}/test",
         Perm(WriteAlertRules),
         "Send a sample firing notice of the rule to each recipient (via the alerter); their answers",
-        None,
-        (200, None),
-    );
-    add(
-        Method::POST,
+    )
+    .ok(200, json("what each recipient's far end answered", "TestSendResult"))
+    .errors(&[502, 503]);
+    t.post(
         "/api/v1/alert-rules/preview",
         Perm(WriteAlertRules),
-        "A draft rule (the body of a create; validated, not stored): its firing, repeat and \
-         resolved notices rendered with sample values in `?lang=en|zh-TW` (default: the \
-         rule's, else the alerter's)",
-        Some("EntityBody"),
-        (200, Some("RulePreview")),
-    );
-    add(
-        Method::POST,
+        "A draft rule rendered as its firing, repeat and resolved notices with sample values",
+    )
+    .describe("The body is that of a create (validated, not stored); `lang` picks the language (default: the rule's, else the alerter's).")
+    .query::<crate::preview::PreviewParams>()
+    .body(crate::doc::create_schema(gatewatch_model::EntityKind::AlertRule))
+    .ok(200, json("the rendered notices", "RulePreview"));
+    t.post(
         "/api/v1/api-keys/{id}/rotate",
         Perm(WriteGatewayConfig),
         "A new key replacing this one, which works on for `overlap_secs`",
-        Some("RotateRequest"),
-        (201, Some("CreatedSecret")),
+    )
+    .body_optional("RotateRequest")
+    .optional_if_match()
+    .ok(
+        201,
+        json("the new key: `secret` is shown only here", "CreatedSecret").links(key_links()),
+    )
+    .errors(&[409, 412]);
+    let key_envelope = format!(
+        "{}Envelope",
+        crate::doc::read_schema(gatewatch_model::EntityKind::ApiKey)
     );
-    add(
-        Method::POST,
+    t.post(
         "/api/v1/api-keys/{id}/revoke",
         Perm(WriteGatewayConfig),
         "Revoke the key now",
-        None,
-        (200, Some("Envelope")),
-    );
-    add(
-        Method::POST,
+    )
+    .ok(200, json("the revoked key", &key_envelope).etag());
+    t.post(
         "/api/v1/api-keys/{id}/products",
         Perm(WriteGatewayConfig),
         "Grant a product to the key (approved at once unless the product wants manual approval)",
-        Some("GrantRequest"),
-        (200, Some("Envelope")),
-    );
-    add(
-        Method::POST,
+    )
+    .body("GrantRequest")
+    .ok(200, json("the key with its grants", &key_envelope).etag());
+    t.post(
         "/api/v1/api-keys/{id}/products/{product}/approve",
         Perm(WriteGatewayConfig),
         "Approve a pending grant",
-        None,
-        (200, Some("Envelope")),
-    );
-    add(
-        Method::POST,
+    )
+    .ok(200, json("the key with its grants", &key_envelope).etag());
+    t.post(
         "/api/v1/api-keys/{id}/products/{product}/revoke",
         Perm(WriteGatewayConfig),
         "Revoke a grant",
-        None,
-        (200, Some("Envelope")),
-    );
-    add(
-        Method::GET,
+    )
+    .ok(200, json("the key with its grants", &key_envelope).etag());
+    t.get(
         "/api/v1/report-subscriptions/{id}/runs",
         Perm(ReadReports),
-        "How the subscription's scheduled mails went: runs newest first, each attempt (`?limit=`), and `next_run`",
-        None,
-        (200, Some("RunsPage")),
-    );
-    add(
-        Method::GET,
+        "How the subscription's scheduled mails went: runs newest first, each attempt, and `next_run`",
+    )
+    .query::<crate::report_runs::RunsParams>()
+    .ok(200, json("the runs", "RunsPage"));
+    t.get(
         "/api/v1/audit",
         Perm(ReadAuditLog),
-        "The audit log, newest first (`?from=&to=&user=&action=&limit=&cursor=`, RFC 3339 times, \
-         default the last day; `next_cursor` pages keyset-wise)",
-        None,
-        (200, Some("AuditPage")),
-    );
-    t
+        "The audit log, newest first",
+    )
+    .describe("Pass the answer's `next_cursor` as `cursor` for the next (older) page.")
+    .query::<crate::audit::AuditParams>()
+    .ok(200, json("a page of the log", "AuditPage"));
+    t.0
+}
+
+/// Links from a new key (`id` in the answer) to what can be done with it.
+fn key_links() -> Vec<(String, crate::doc::Link)> {
+    use crate::doc::link;
+    let id = [("id", "$response.body#/id")];
+    vec![
+        (
+            "Rotate".into(),
+            link(Method::POST, "/api/v1/api-keys/{id}/rotate", &id),
+        ),
+        (
+            "Revoke".into(),
+            link(Method::POST, "/api/v1/api-keys/{id}/revoke", &id),
+        ),
+        (
+            "Grant".into(),
+            link(Method::POST, "/api/v1/api-keys/{id}/products", &id),
+        ),
+        (
+            "Get".into(),
+            link(Method::GET, "/api/v1/api-keys/{id}", &id),
+        ),
+    ]
+}
+
+/// The table under construction: one builder method per HTTP method.
+#[derive(Default)]
+struct Table(Vec<Rule>);
+
+impl Table {
+    fn add(&mut self, method: Method, path: &str, access: Access, summary: &str) -> &mut Doc {
+        let i = self.0.len();
+        self.0.push(Rule {
+            method,
+            path: path.to_string(),
+            access,
+            doc: Doc::new(summary),
+        });
+        &mut self.0[i].doc
+    }
+    fn get(&mut self, path: &str, access: Access, summary: &str) -> &mut Doc {
+        self.add(Method::GET, path, access, summary)
+    }
+    fn post(&mut self, path: &str, access: Access, summary: &str) -> &mut Doc {
+        self.add(Method::POST, path, access, summary)
+    }
+    fn put(&mut self, path: &str, access: Access, summary: &str) -> &mut Doc {
+        self.add(Method::PUT, path, access, summary)
+    }
+    fn delete(&mut self, path: &str, access: Access, summary: &str) -> &mut Doc {
+        self.add(Method::DELETE, path, access, summary)
+    }
 }
 
 /// The rule of a matched route.

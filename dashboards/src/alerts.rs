@@ -162,12 +162,22 @@ pub async fn active(State(state): State<Arc<AppState>>) -> Result<Json<ActiveAle
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventParams {
+    /// Only this rule's events.
+    #[param(value_type = Option<String>, max_length = 64)]
     rule: Option<String>,
+    /// Oldest time (RFC 3339); default 7 days before `to`.
+    #[param(value_type = Option<String>, format = DateTime)]
     from: Option<String>,
+    /// Newest time (RFC 3339); default now.
+    #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
+    /// Events per page, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
 }
 

@@ -42,13 +42,23 @@ pub async fn record(state: &AppState, events: Vec<AuditEvent>) {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
+    /// Oldest time (RFC 3339); default a day before `to`.
+    #[param(value_type = Option<String>, format = DateTime)]
     from: Option<String>,
+    /// Newest time (RFC 3339); default now.
+    #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
+    /// Only this user's rows.
     user: Option<String>,
+    /// Only this action (`login`, `api.create`, …).
     action: Option<String>,
+    /// Rows per page, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
 }
 

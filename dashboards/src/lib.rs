@@ -38,6 +38,7 @@ pub mod audit;
 pub mod auth;
 pub mod channel_guard;
 pub mod diff;
+pub mod doc;
 pub mod entities;
 pub mod error;
 pub mod keys;
@@ -173,6 +174,8 @@ pub struct AppState {
 pub struct Mount {
     pub router: Router<Arc<AppState>>,
     pub rules: Vec<access::Rule>,
+    /// The schemas its answers name in the OpenAPI document.
+    pub schemas: openapi::Schemas,
 }
 
 /// The router of the whole role.
@@ -298,13 +301,14 @@ pub async fn state(config: DashboardsConfig, store: Store, mounts: Vec<Mount>) -
     }
     let mut rules = access::rules();
     let mut mounted = Router::new();
+    let mut schemas = Vec::new();
     for m in mounts {
         rules.extend(m.rules);
+        schemas.extend(m.schemas);
         mounted = mounted.merge(m.router);
     }
-    let openapi = openapi::document(&rules)
-        .to_json()
-        .unwrap_or_else(|_| "{}".into());
+    let openapi =
+        openapi::to_json(&openapi::document(&rules, schemas)).unwrap_or_else(|_| "{}".into());
     Arc::new(AppState {
         store,
         pepper: config.pepper.clone(),

@@ -214,10 +214,12 @@ fn locked(why: &str, wait: i64) -> ApiError {
     e
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogoutParams {
-    /// `true` or `1` ends every session of the user.
+    /// `true` or `1` ends every session and bearer token of the user.
     #[serde(default)]
+    #[param(value_type = Option<bool>)]
     everywhere: Option<String>,
 }
 

@@ -14,9 +14,14 @@ use crate::answer::time_of;
 use crate::error::ApiError;
 use crate::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NodeParams {
+    /// Nodes seen in the last this many hours, 1 to 744 (default 24).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 744)]
     hours: Option<String>,
+    /// A node is `silent` after this many seconds without a sample (default 3 × the sample interval).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 604800)]
     silent_after_secs: Option<String>,
 }
 

@@ -1,20 +1,34 @@
 //! `GET /api/openapi.json`: the OpenAPI 3.1 document, built from the route table (so every
-//! route is described, with what it needs) and the request/response types' `ToSchema`.
-//! Entity bodies are plain objects here; their fields are documented in the model crate.
+//! route is described, with what it needs) and the Rust types of bodies and answers
+//! (`ToSchema`). Each route's own [`Doc`] says its query, body and successful answers; the
+//! errors it can answer follow from its shape (see [`error_statuses`]), all with the one
+//! error body. schemathesis checks the document against the running API in CI
+//! (`ops/schemathesis.sh`).
 
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use std::collections::BTreeSet;
+
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn,
+};
 use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
+use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem,
-    PathsBuilder, Ref, Required, ResponseBuilder,
+    PathsBuilder, Ref, RefOr, Required, ResponseBuilder,
 };
 
 use crate::access::{Access, Rule};
+use crate::doc::{Doc, IfMatch};
 
-pub fn document(rules: &[Rule]) -> OpenApi {
+/// Schemas another role brings with its routes (the report API's answers).
+pub type Schemas = Vec<(String, RefOr<Schema>)>;
+
+pub fn document(rules: &[Rule], extra: Schemas) -> OpenApi {
     let mut paths = PathsBuilder::new();
     for r in rules {
         let method = match r.method.as_str() {
@@ -24,96 +38,13 @@ pub fn document(rules: &[Rule]) -> OpenApi {
             "DELETE" => HttpMethod::Delete,
             _ => continue,
         };
-        let needs = match r.access {
-            Access::Public => "Public.".to_string(),
-            Access::Login => "Any logged-in user.".to_string(),
-            Access::Perm(p) => format!(
-                "Needs permission `{}`.",
-                serde_json::to_value(p)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            ),
-        };
-        let mut op = OperationBuilder::new()
-            .summary(Some(r.summary.clone()))
-            .description(Some(needs))
-            .operation_id(Some(format!("{} {}", r.method, r.path)));
-        for seg in r.path.split('/') {
-            if let Some(name) = seg
-                .strip_prefix('{')
-                .and_then(|s| s.strip_suffix('}'))
-                // axum's catch-all `{*file}` is one parameter named `file`.
-                .map(|s| s.trim_start_matches('*'))
-            {
-                op = op.parameter(
-                    ParameterBuilder::new()
-                        .name(name)
-                        .parameter_in(ParameterIn::Path)
-                        .required(Required::True),
-                );
-            }
-        }
-        if matches!(r.method.as_str(), "PUT" | "DELETE")
-            && r.path.starts_with("/api/v1/")
-            && r.path.ends_with("{id}")
-        {
-            op = op.parameter(
-                ParameterBuilder::new()
-                    .name("If-Match")
-                    .parameter_in(ParameterIn::Header)
-                    .required(Required::True)
-                    .description(Some(
-                        "\"<version>\": the ETag read; 412 when stale, 428 when missing",
-                    )),
-            );
-        }
-        if let Some(req) = r.request {
-            op = op.request_body(Some(
-                RequestBodyBuilder::new()
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name(req)))
-                            .build(),
-                    )
-                    .build(),
-            ));
-        }
-        let (status, body) = r.response;
-        let mut resp = ResponseBuilder::new().description("success");
-        if let Some(b) = body {
-            resp = resp.content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name(b)))
-                    .build(),
-            );
-        }
-        op = op.response(status.to_string(), resp.build());
-        let err = ResponseBuilder::new()
-            .description("401 not logged in, 403 role, 404, 412/428 If-Match, 422 invalid field")
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            )
-            .build();
-        op = op.response("default", err);
-        if r.access != Access::Public {
-            op = op
-                .security(SecurityRequirement::new("session", Vec::<String>::new()))
-                .security(SecurityRequirement::new("bearer", Vec::<String>::new()));
-        }
-        paths = paths.path(r.path.clone(), PathItem::new(method, op.build()));
+        paths = paths.path(openapi_path(&r.path), PathItem::new(method, operation(r)));
     }
-    let components = ComponentsBuilder::new()
+    let mut components = ComponentsBuilder::new()
         .schema_from::<crate::answer::Envelope>()
         .schema_from::<crate::answer::Page>()
         .schema_from::<crate::answer::History>()
         .schema_from::<crate::answer::HistoryEntry>()
-        .schema_from::<crate::answer::EntityBodyDoc>()
         .schema_from::<crate::keys::CreatedSecret>()
         .schema_from::<crate::keys::KeyRequest>()
         .schema_from::<crate::keys::RotateRequest>()
@@ -123,6 +54,11 @@ pub fn document(rules: &[Rule]) -> OpenApi {
         .schema_from::<crate::me::PasswordChange>()
         .schema_from::<crate::me::TokenRequest>()
         .schema_from::<crate::me::TokenInfo>()
+        .schema(
+            "TokenList",
+            utoipa::openapi::schema::ArrayBuilder::new()
+                .items(Ref::from_schema_name("TokenInfo")),
+        )
         .schema_from::<crate::me::Preferences>()
         .schema_from::<crate::diff::FieldChange>()
         .schema_from::<crate::alerts::Scope>()
@@ -145,28 +81,435 @@ pub fn document(rules: &[Rule]) -> OpenApi {
         .schema_from::<crate::report_runs::Attempt>()
         .schema_from::<crate::report_runs::Run>()
         .schema_from::<crate::report_runs::RunsPage>()
+        .schema_from::<crate::test_send::TestSendResult>()
+        .schema_from::<crate::test_send::TestSendOutcome>()
         .schema_from::<ErrorBody>()
         .schema_from::<ErrorDetail>()
         .security_scheme(
             "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::COOKIE))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::COOKIE,
+                "The session cookie set by POST /api/v1/login.",
+            ))),
+        )
+        .security_scheme(
+            "csrf",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-CSRF-Token",
+                "The session's `csrf_token`: every POST, PUT and DELETE of a cookie session sends it.",
+            ))),
         )
         .security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        )
-        .build();
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token from POST /api/v1/me/tokens: no cookie, no CSRF token.",
+                    ))
+                    .build(),
+            ),
+        );
+    for (name, schema) in entity_components().into_iter().chain(extra) {
+        components = components.schema(name, schema);
+    }
     OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
                 .title("gatewatch admin API")
                 .version(env!("CARGO_PKG_VERSION"))
-                .description(Some("Configuration entities, keys, users and the audit log. Unsafe requests of a cookie session need X-CSRF-Token."))
+                .description(Some(
+                    "Configuration entities, keys, users, alerts, nodes, the audit log and the \
+                     report API of a gatewatch site. Log in with POST /api/v1/login (a session \
+                     cookie; unsafe requests send its X-CSRF-Token) or send a bearer token from \
+                     POST /api/v1/me/tokens. Errors are `{\"error\":{\"code\",\"field\",\"message\"}}`.",
+                ))
                 .build(),
         )
         .paths(paths.build())
-        .components(Some(components))
+        .components(Some(components.build()))
+        .tags(Some(
+            TAGS.iter()
+                .map(|(name, d)| TagBuilder::new().name(*name).description(Some(*d)).build())
+                .collect::<Vec<_>>(),
+        ))
         .build()
+}
+
+/// The document as served. utoipa 5.5 writes a link's fields in snake case
+/// (`operation_id`); OpenAPI spells them `operationId`, `operationRef`, `requestBody`.
+pub fn to_json(doc: &OpenApi) -> serde_json::Result<String> {
+    let mut v = serde_json::to_value(doc)?;
+    if let Some(paths) = v.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        let links = paths
+            .values_mut()
+            .filter_map(|item| item.as_object_mut())
+            .flat_map(|item| item.values_mut())
+            .filter_map(|op| op.get_mut("responses").and_then(|r| r.as_object_mut()))
+            .flat_map(|responses| responses.values_mut())
+            .filter_map(|r| r.get_mut("links").and_then(|l| l.as_object_mut()))
+            .flat_map(|links| links.values_mut())
+            .filter_map(|l| l.as_object_mut());
+        for link in links {
+            for (snake, camel) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(x) = link.remove(snake) {
+                    link.insert(camel.to_string(), x);
+                }
+            }
+        }
+    }
+    serde_json::to_string(&v)
+}
+
+/// The document's groups of operations, in the order a reader meets them.
+const TAGS: &[(&str, &str)] = &[
+    (
+        "session",
+        "Log in and out; one's own profile, password and bearer tokens",
+    ),
+    ("apis", "APIs the gateway routes"),
+    (
+        "clients",
+        "Clients that call the APIs, their keys and secrets",
+    ),
+    ("api-keys", "API keys, their rotation and product grants"),
+    ("groups", "Groups of APIs"),
+    ("products", "Products: APIs offered together, with approval"),
+    (
+        "users",
+        "Users of the web UI and admin API, and their roles",
+    ),
+    ("alert-rules", "What the alerter watches"),
+    ("channels", "Where notices go: e-mail, LINE, webhooks"),
+    ("silences", "Times a rule keeps quiet"),
+    ("report-subscriptions", "Reports mailed on a schedule"),
+    ("alerts", "Active alerts and their timeline"),
+    ("nodes", "Nodes and upstream hosts"),
+    ("reports", "Usage and latency reports, charts, call search"),
+    ("audit", "Every change and login"),
+    (
+        "operations",
+        "Health, readiness, metrics, this document and the web UI",
+    ),
+];
+
+/// The tag of a route: its first segment under `/api/v1/`.
+fn tag_of(path: &str) -> &'static str {
+    let seg = path
+        .strip_prefix("/api/v1/")
+        .and_then(|p| p.split('/').next())
+        .unwrap_or("");
+    match seg {
+        "login" | "logout" | "me" => "session",
+        "upstreams" => "nodes",
+        _ => TAGS
+            .iter()
+            .map(|(t, _)| *t)
+            .find(|t| *t == seg)
+            .unwrap_or("operations"),
+    }
+}
+
+/// axum's catch-all `{*file}` is the one parameter `{file}` in OpenAPI.
+fn openapi_path(path: &str) -> String {
+    path.replace("{*", "{")
+}
+
+fn path_params(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter_map(|seg| {
+        seg.strip_prefix('{')
+            .and_then(|s| s.strip_suffix('}'))
+            .map(|s| s.trim_start_matches('*'))
+    })
+}
+
+/// A path parameter by its name: ids follow the id rule of entities.
+fn path_param(name: &str) -> Parameter {
+    let (schema, description) = match name {
+        "file" => (
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1)),
+            "a file of the web UI, e.g. `app.js`",
+        ),
+        "call_id" => (
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(utoipa::openapi::SchemaFormat::Custom("uuid".into()))),
+            "the call's id (a UUID)",
+        ),
+        _ => (
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(ID_PATTERN))
+                .min_length(Some(1))
+                .max_length(Some(64)),
+            "an id: 1 to 64 letters, digits, `-`, `_` or `.`",
+        ),
+    };
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(schema))
+        .build()
+}
+
+/// What `gatewatch_model::field::check_id` accepts.
+pub const ID_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
+
+fn operation(r: &Rule) -> utoipa::openapi::path::Operation {
+    let d: &Doc = &r.doc;
+    let needs = match r.access {
+        Access::Public => "Public.".to_string(),
+        Access::Login => "Any logged-in user.".to_string(),
+        Access::Perm(p) => format!(
+            "Needs permission `{}`.",
+            serde_json::to_value(p)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        ),
+    };
+    let description = match &d.description {
+        Some(text) => format!("{text}\n\n{needs}"),
+        None => needs,
+    };
+    let mut op = OperationBuilder::new()
+        .summary(Some(d.summary.clone()))
+        .description(Some(description))
+        .operation_id(Some(operation_id(&r.method, &r.path)))
+        .tag(tag_of(&r.path));
+    for name in path_params(&r.path) {
+        let given = d
+            .params
+            .iter()
+            .any(|p| p.name == name && p.parameter_in == ParameterIn::Path);
+        if !given {
+            op = op.parameter(path_param(name));
+        }
+    }
+    for p in &d.params {
+        op = op.parameter(p.clone());
+    }
+    if let Some(m) = d.if_match {
+        op = op.parameter(crate::doc::header_param(
+            "If-Match",
+            m == IfMatch::Required,
+            "\"<version>\": the ETag read; 412 when it is no longer current",
+        ));
+    }
+    if let Some(b) = &d.body {
+        op = op.request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(if b.required {
+                    Required::True
+                } else {
+                    Required::False
+                }))
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(&b.schema)))
+                        .build(),
+                )
+                .build(),
+        ));
+    }
+    for (status, resp) in &d.ok {
+        op = op.response(status.to_string(), resp.clone());
+    }
+    for status in error_statuses(r) {
+        op = op.response(status.to_string(), error_response(status));
+    }
+    if r.access != Access::Public {
+        let unsafe_method = r.method != axum::http::Method::GET;
+        let session = if unsafe_method {
+            SecurityRequirement::new("session", Vec::<String>::new())
+                .add("csrf", Vec::<String>::new())
+        } else {
+            SecurityRequirement::new("session", Vec::<String>::new())
+        };
+        op = op
+            .security(session)
+            .security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+    }
+    op.build()
+}
+
+/// `getApisById`-style ids: the method and the path's words.
+pub fn operation_id(method: &axum::http::Method, path: &str) -> String {
+    let mut id = method.as_str().to_ascii_lowercase();
+    for seg in path
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != "api" && *s != "v1")
+    {
+        let word = seg
+            .trim_start_matches('{')
+            .trim_start_matches('*')
+            .trim_end_matches('}');
+        let by = seg.starts_with('{');
+        if by {
+            id.push_str("By");
+        }
+        for part in word.split(|c: char| !c.is_ascii_alphanumeric()) {
+            let mut cs = part.chars();
+            if let Some(first) = cs.next() {
+                id.push(first.to_ascii_uppercase());
+                id.push_str(cs.as_str());
+            }
+        }
+    }
+    id
+}
+
+/// The error statuses a route can answer, from its shape and its own list.
+pub fn error_statuses(r: &Rule) -> BTreeSet<u16> {
+    let d = &r.doc;
+    let mut s: BTreeSet<u16> = d.errors.iter().copied().collect();
+    let public = r.access == Access::Public;
+    if !public {
+        // Not logged in; the role lacks the permission or a cookie session sent no CSRF token.
+        s.extend([401, 403]);
+        // The configuration or ClickHouse cannot be read.
+        s.insert(503);
+    }
+    if d.body.is_some() {
+        // Not JSON of the expected shape; too big; a bad field.
+        s.extend([400, 413, 422]);
+    }
+    if !d.params.is_empty() {
+        s.extend([400, 422]);
+    }
+    if path_params(&r.path).next().is_some() {
+        s.extend([404, 422]);
+    }
+    match d.if_match {
+        Some(IfMatch::Required) => s.extend([412, 428]),
+        Some(IfMatch::Optional) => {
+            s.insert(412);
+        }
+        None => {}
+    }
+    s
+}
+
+fn error_response(status: u16) -> utoipa::openapi::Response {
+    let what = match status {
+        400 => "malformed: the body or the query string cannot be read",
+        401 => "unauthorized: not logged in, or the bearer token is unknown, expired or ended; `bad_credentials` for a failed login",
+        403 => "forbidden: the role lacks the permission, or `csrf`: a cookie session's unsafe request without its X-CSRF-Token",
+        404 => "not_found",
+        409 => "conflict: the entity exists already, or others still refer to it",
+        412 => "stale: If-Match names a version that is no longer current",
+        413 => "too_large: the body is over the limit",
+        422 => "invalid: a bad value, named by its path in `field` (`quota.per_day`, `limit`, `id`)",
+        428 => "if_match_required: send If-Match with the version read",
+        429 => "locked: too many failed logins, or busy: too many password checks at once; wait Retry-After seconds",
+        502 => "alerter_unavailable: the alerter did not take the test-send",
+        503 => "unavailable: ClickHouse or the configuration cannot be read; try again",
+        _ => "error",
+    };
+    let mut r = ResponseBuilder::new().description(what).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build(),
+    );
+    if status == 429 {
+        r = r.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                .description(Some("seconds to wait"))
+                .build(),
+        );
+    }
+    r.build()
+}
+
+/// Per kind: the envelope and page of its answers, and (until the model's own schemas are
+/// wired) its bodies as objects.
+fn entity_components() -> Schemas {
+    use crate::doc::{create_schema, read_schema, write_schema};
+    let mut out: Schemas = Vec::new();
+    for (kind, _) in crate::access::KINDS {
+        let read = read_schema(kind);
+        let object = || ObjectBuilder::new().schema_type(Type::Object);
+        out.push((
+            create_schema(kind).to_string(),
+            object()
+                .property(
+                    "id",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(ID_PATTERN)),
+                )
+                .required("id")
+                .into(),
+        ));
+        out.push((write_schema(kind).to_string(), object().into()));
+        out.push((read.to_string(), object().into()));
+        let envelope = envelope_schema(Ref::from_schema_name(read).into());
+        out.push((format!("{read}Envelope"), envelope));
+        out.push((
+            format!("{read}Page"),
+            object()
+                .property(
+                    "items",
+                    utoipa::openapi::schema::ArrayBuilder::new()
+                        .items(Ref::from_schema_name(format!("{read}Envelope"))),
+                )
+                .required("items")
+                .property(
+                    "next_cursor",
+                    ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                            Type::String,
+                            Type::Null,
+                        ]))
+                        .description(Some("pass as `cursor` for the next page; null on the last")),
+                )
+                .into(),
+        ));
+    }
+    out
+}
+
+/// [`crate::answer::Envelope`] with its `body` typed.
+fn envelope_schema(body: RefOr<Schema>) -> RefOr<Schema> {
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("kind", string())
+        .property("id", string())
+        .property(
+            "version",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+        )
+        .property("changed_at", string().format(Some(date_time())))
+        .property("changed_by", string())
+        .property("comment", string())
+        .property("body", body)
+        .required("kind")
+        .required("id")
+        .required("version")
+        .required("changed_at")
+        .required("changed_by")
+        .required("comment")
+        .required("body")
+        .into()
+}
+
+fn date_time() -> utoipa::openapi::SchemaFormat {
+    utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)
 }
 
 /// Every error answer.
@@ -180,9 +523,57 @@ pub struct ErrorBody {
 #[allow(dead_code)]
 pub struct ErrorDetail {
     /// `invalid`, `malformed`, `not_found`, `unauthorized`, `forbidden`, `csrf`, `stale`,
-    /// `if_match_required`, `conflict`, `locked`, `bad_credentials`, `unavailable`, `internal`.
+    /// `if_match_required`, `conflict`, `locked`, `busy`, `bad_credentials`, `too_large`,
+    /// `unavailable`, `alerter_unavailable`, `internal`.
     code: String,
     /// The bad field's path (`quota.per_day`), for `invalid`.
     field: Option<String>,
     message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_ids_read_as_words() {
+        let rules = crate::access::rules();
+        let id = |m: &str, p: &str| {
+            let r = rules
+                .iter()
+                .find(|r| r.method.as_str() == m && r.path == p)
+                .unwrap();
+            operation_id(&r.method, &r.path)
+        };
+        assert_eq!(id("GET", "/api/v1/apis/{id}"), "getApisById");
+        assert_eq!(
+            id("POST", "/api/v1/api-keys/{id}/products/{product}/approve"),
+            "postApiKeysByIdProductsByProductApprove"
+        );
+        assert_eq!(id("GET", "/ui/{*file}"), "getUiByFile");
+        let mut seen = BTreeSet::new();
+        for r in &rules {
+            let id = operation_id(&r.method, &r.path);
+            assert!(seen.insert(id.clone()), "{id} twice");
+        }
+    }
+
+    #[test]
+    fn every_path_parameter_is_declared_with_a_schema() {
+        let doc = document(&crate::access::rules(), Vec::new());
+        let v = serde_json::to_value(&doc).unwrap();
+        for (path, item) in v["paths"].as_object().unwrap() {
+            assert!(!path.contains('*'), "{path}");
+            for (_, op) in item.as_object().unwrap() {
+                let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                for name in path_params(path) {
+                    let p = params
+                        .iter()
+                        .find(|p| p["name"] == name && p["in"] == "path")
+                        .unwrap_or_else(|| panic!("{path}: {name} not declared"));
+                    assert!(p["schema"].is_object(), "{path}: {name} has no schema");
+                }
+            }
+        }
+    }
 }

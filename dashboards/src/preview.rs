@@ -18,8 +18,11 @@ use crate::error::ApiError;
 use crate::write::object;
 use crate::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PreviewParams {
+    /// The language of the notices: `en` or `zh-TW`.
+    #[param(value_type = Option<String>, pattern = "^(en|zh-TW)$")]
     lang: Option<String>,
 }
 

@@ -16,6 +16,29 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::AppState;
 
+/// The alerter's answer to a test-send, as this role passes it on (its `test_send::Outcome`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TestSendResult {
+    results: Vec<TestSendOutcome>,
+}
+
+/// One recipient's outcome.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TestSendOutcome {
+    /// `email`, `line` or `webhook`.
+    channel: String,
+    /// The addresses, LINE ids or channel id reached.
+    recipient: String,
+    sent: bool,
+    /// HTTP status or SMTP reply code of the last answer; null when nothing answered.
+    status: Option<u16>,
+    /// The far end's answer text, or why nothing was sent.
+    answer: String,
+    attempts: u32,
+}
+
 /// Longest wait for the alerter: its notifiers retry with backoff inside one send.
 const TIMEOUT: Duration = Duration::from_secs(90);
 

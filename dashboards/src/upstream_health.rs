@@ -17,8 +17,11 @@ use crate::answer::time_of;
 use crate::error::ApiError;
 use crate::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HealthParams {
+    /// Over the last this many minutes, 1 to 1440 (default 15).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1440)]
     minutes: Option<String>,
 }
 

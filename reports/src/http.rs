@@ -24,53 +24,84 @@ pub struct ReportsApi {
     pub site_tz: Tz,
 }
 
-/// One route and who may call it.
+/// One route, who may call it, and what the OpenAPI document says of it (the dashboards
+/// role adds the security and the error answers common to its routes).
 #[derive(Debug, Clone)]
 pub struct RouteAccess {
     pub method: Method,
     pub path: &'static str,
     pub permission: Permission,
     pub summary: &'static str,
+    /// Path and query parameters.
+    pub params: Vec<utoipa::openapi::path::Parameter>,
+    /// Successful answers.
+    pub ok: Vec<(u16, utoipa::openapi::Response)>,
+    /// Error statuses beyond those of its shape (404 for a path parameter, 422 for a query).
+    pub errors: Vec<u16>,
 }
 
 /// The routes of [`router`], each with the permission it needs.
 pub fn access() -> Vec<RouteAccess> {
-    let get = |path, permission, summary| RouteAccess {
+    use crate::doc::{
+        call_filters, chart_size, filters, format, image, json, kind_param, report_answer, window,
+    };
+    let get = |path, permission, summary, params: Vec<Vec<_>>, ok| RouteAccess {
         method: Method::GET,
         path,
         permission,
         summary,
+        params: params.concat(),
+        ok: vec![(200, ok)],
+        errors: Vec::new(),
     };
+    let with_format = |mut p: Vec<_>| {
+        p.push(format());
+        p
+    };
+    let report_params = with_format([window(), filters()].concat());
+    let chart_params = [window(), filters(), chart_size()].concat();
     vec![
         get(
             "/api/v1/reports",
             Permission::ReadReports,
             "The reports there are",
+            vec![],
+            json("each report and the permission it needs", "ReportList"),
         ),
         get(
             "/api/v1/reports/{kind}",
             Permission::ReadReports,
             "A report as JSON, or CSV with format=csv",
+            vec![vec![kind_param()], report_params.clone()],
+            report_answer(),
         ),
         get(
             "/api/v1/reports/{kind}/chart.svg",
             Permission::ReadReports,
             "A report's chart as SVG",
+            vec![vec![kind_param()], chart_params.clone()],
+            image("image/svg+xml"),
         ),
         get(
             "/api/v1/reports/{kind}/chart.png",
             Permission::ReadReports,
             "A report's chart as PNG",
+            vec![vec![kind_param()], chart_params],
+            image("image/png"),
         ),
         get(
             "/api/v1/reports/calls",
             Permission::ReadCallDetail,
             "Call search: calls by id, request id, client, API, node, status, outcome, method, least latency, window, path (keyset pages; format=csv exports)",
+            vec![report_params, call_filters()],
+            report_answer(),
         ),
         get(
             "/api/v1/reports/calls/{call_id}",
             Permission::ReadCallDetail,
             "One call: timings, outcome, masked headers and bodies",
+            vec![window()],
+            json("the call", "CallDetail"),
         ),
     ]
 }

@@ -10,10 +10,12 @@
 //!   `gatewatch_store::reports`.
 //! - What a report is asked for (kind, range, zone, bucket, filters) is
 //!   `gatewatch_model::report`, shared with report subscriptions.
+//! - [`doc`]: the report API's part of the OpenAPI document (parameters, answers, schemas).
 //! - [`i18n`]: headings, titles and chart labels in zh-TW (`lang=zh-TW`, a zh-TW subscription).
 
 pub mod catalog;
 pub mod chart;
+pub mod doc;
 pub mod error;
 pub mod http;
 pub mod i18n;

@@ -430,12 +430,15 @@ async fn one_call_shows_every_column_and_unknown_or_bad_ids_are_told_apart() {
     let calls = seeded();
     insert(&store, &calls).await;
     let c = &calls[77];
-    let d = gatewatch_reports::queries::calls::detail(
-        &store,
-        &c.call_id.to_string(),
-        chrono_tz::Asia::Taipei,
+    let d = serde_json::to_value(
+        gatewatch_reports::queries::calls::detail(
+            &store,
+            &c.call_id.to_string(),
+            chrono_tz::Asia::Taipei,
+        )
+        .await
+        .unwrap(),
     )
-    .await
     .unwrap();
     assert_eq!(d["call_id"], c.call_id.to_string());
     assert_eq!(d["request_id"], "req-77");

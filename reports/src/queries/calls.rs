@@ -351,8 +351,64 @@ pub fn pretty_body(body: &str) -> String {
     body.to_string()
 }
 
+/// One call with every column, headers and bodies masked as the gateway stored them.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CallDetail {
+    pub call_id: String,
+    pub request_id: String,
+    /// When, in `tz`.
+    pub time: String,
+    pub tz: String,
+    pub ts_us: i64,
+    pub node: String,
+    pub api_id: String,
+    pub api_name: String,
+    pub module: String,
+    pub route: String,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub client_id: String,
+    pub app_id: String,
+    pub api_key_id: String,
+    pub client_ip: String,
+    pub user_agent: String,
+    pub upstream: String,
+    pub status: u16,
+    pub outcome: String,
+    pub latency_us: u64,
+    pub upstream_latency_us: u64,
+    pub overhead_us: u64,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    /// Header name to value, or to the values of a repeated header.
+    #[schema(schema_with = headers_schema)]
+    pub request_headers: Value,
+    #[schema(schema_with = headers_schema)]
+    pub response_headers: Value,
+    /// JSON bodies pretty-printed.
+    pub request_body: String,
+    pub response_body: String,
+    pub error: String,
+    pub batch_id: String,
+}
+
+fn headers_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(utoipa::openapi::schema::Schema::OneOf(
+            OneOfBuilder::new()
+                .item(string())
+                .item(ArrayBuilder::new().items(string()))
+                .build(),
+        )))
+        .build()
+}
+
 /// One call by id: 422 naming `call_id` when it is not a UUID, 404 when no call has it.
-pub async fn detail(store: &Store, call_id: &str, tz: Tz) -> Result<Value> {
+pub async fn detail(store: &Store, call_id: &str, tz: Tz) -> Result<CallDetail> {
     let id = Uuid::parse_str(call_id.trim())
         .map_err(|_| FieldError::new("call_id", format!("{call_id:?} is not a UUID")))?;
     // A UUIDv7 says when the call was: read its day, not the whole table.
@@ -366,40 +422,40 @@ pub async fn detail(store: &Store, call_id: &str, tz: Tz) -> Result<Value> {
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
         })
         .unwrap_or_default();
-    Ok(serde_json::json!({
-        "call_id": r.call_id.to_string(),
-        "request_id": r.request_id,
-        "time": time,
-        "tz": tz.name(),
-        "ts_us": r.ts_us,
-        "node": r.node,
-        "api_id": r.api_id,
-        "api_name": r.api_name,
-        "module": r.module,
-        "route": r.route,
-        "method": r.method,
-        "path": r.path,
-        "query": r.query,
-        "client_id": r.client_id,
-        "app_id": r.app_id,
-        "api_key_id": r.api_key_id,
-        "client_ip": r.client_ip,
-        "user_agent": r.user_agent,
-        "upstream": r.upstream,
-        "status": r.status,
-        "outcome": r.outcome,
-        "latency_us": r.latency_us,
-        "upstream_latency_us": r.upstream_latency_us,
-        "overhead_us": r.overhead_us,
-        "request_bytes": r.request_bytes,
-        "response_bytes": r.response_bytes,
-        "request_headers": headers_object(&r.request_headers),
-        "response_headers": headers_object(&r.response_headers),
-        "request_body": pretty_body(&r.request_body),
-        "response_body": pretty_body(&r.response_body),
-        "error": r.error,
-        "batch_id": r.batch_id.to_string(),
-    }))
+    Ok(CallDetail {
+        call_id: r.call_id.to_string(),
+        request_id: r.request_id,
+        time,
+        tz: tz.name().to_string(),
+        ts_us: r.ts_us,
+        node: r.node,
+        api_id: r.api_id,
+        api_name: r.api_name,
+        module: r.module,
+        route: r.route,
+        method: r.method,
+        path: r.path,
+        query: r.query,
+        client_id: r.client_id,
+        app_id: r.app_id,
+        api_key_id: r.api_key_id,
+        client_ip: r.client_ip,
+        user_agent: r.user_agent,
+        upstream: r.upstream,
+        status: r.status,
+        outcome: r.outcome,
+        latency_us: r.latency_us,
+        upstream_latency_us: r.upstream_latency_us,
+        overhead_us: r.overhead_us,
+        request_bytes: r.request_bytes,
+        response_bytes: r.response_bytes,
+        request_headers: headers_object(&r.request_headers),
+        response_headers: headers_object(&r.response_headers),
+        request_body: pretty_body(&r.request_body),
+        response_body: pretty_body(&r.response_body),
+        error: r.error,
+        batch_id: r.batch_id.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -21,6 +21,12 @@ pub fn access() -> Vec<RouteAccess> {
         path: "/api/v1/report-subscriptions/{id}/run",
         permission: Permission::WriteReportSubscriptions,
         summary: "Send the subscription's report now (in the background; see its runs)",
+        params: Vec::new(),
+        ok: vec![(
+            202,
+            crate::doc::json("the run started: its id and scheduled time", "RunStarted"),
+        )],
+        errors: vec![404],
     }]
 }
 
