@@ -11,6 +11,7 @@ mod alerter_outage;
 mod alerter_pair;
 mod alerter_restart;
 mod cli;
+mod config_check;
 mod config_file;
 mod credentials;
 mod demo;
