@@ -23,6 +23,7 @@ mod listeners;
 mod masking;
 mod outbound;
 mod path_attacks;
+mod readme;
 mod record_bounds;
 mod report_mail;
 mod reports;
