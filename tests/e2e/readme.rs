@@ -294,3 +294,150 @@ async fn every_shell_example_of_the_readme_runs_against_a_demo_site() {
     )
     .await;
 }
+
+/// Every file under the repository root, but for build output and version control.
+fn repository_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if matches!(name.as_str(), "target" | ".git" | "node_modules") {
+            continue;
+        }
+        if path.is_dir() {
+            repository_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// GitHub's anchors of a Markdown file's headings (`## Admin API` → `admin-api`).
+fn anchors(md: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut in_fence = false;
+    for line in md.lines() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+        }
+        if in_fence || !line.starts_with('#') {
+            continue;
+        }
+        let text = line.trim_start_matches('#').trim();
+        let slug: String = text
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect();
+        let n = seen.iter().filter(|s| **s == slug).count();
+        seen.push(slug.clone());
+        if n > 0 {
+            seen.push(format!("{slug}-{n}"));
+        }
+    }
+    seen
+}
+
+/// The targets of a Markdown file's links, `[text](target)` and `[label]: target`, outside
+/// code; with their line.
+fn link_targets(md: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut in_fence = false;
+    for (n, line) in md.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        // Inline code is not a link.
+        let text: String = line
+            .split('`')
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 0)
+            .map(|(_, s)| s)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("](") {
+            let after = &rest[i + 2..];
+            let end = after.find(')').unwrap_or(after.len());
+            let target = after[..end].split_whitespace().next().unwrap_or("");
+            out.push((n + 1, target.to_string()));
+            rest = &after[end..];
+        }
+        let t = text.trim_start();
+        if let (true, Some(i)) = (t.starts_with('['), t.find("]: ")) {
+            out.push((n + 1, t[i + 3..].trim().to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn links_and_names_stay_inside_the_repository() {
+    let root = root();
+    let mut files = Vec::new();
+    repository_files(&root, &mut files);
+    let mut problems = Vec::new();
+    for file in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "md"))
+    {
+        let md = std::fs::read_to_string(file).unwrap();
+        let shown = file.strip_prefix(&root).unwrap().display().to_string();
+        for (line, target) in link_targets(&md) {
+            let at = format!("{shown}:{line}: {target:?}");
+            if target.contains("://") || target.starts_with("mailto:") || target.starts_with("//") {
+                problems.push(format!("{at} points outside the repository"));
+                continue;
+            }
+            let (path, anchor) = match target.split_once('#') {
+                Some((p, a)) => (p, Some(a)),
+                None => (target.as_str(), None),
+            };
+            let resolved = if path.is_empty() {
+                file.clone()
+            } else {
+                file.parent().unwrap().join(path)
+            };
+            let Ok(resolved) = resolved.canonicalize() else {
+                problems.push(format!("{at}: no such file"));
+                continue;
+            };
+            if !resolved.starts_with(root.canonicalize().unwrap()) {
+                problems.push(format!("{at} points outside the repository"));
+                continue;
+            }
+            if let Some(anchor) = anchor {
+                let text = std::fs::read_to_string(&resolved).unwrap_or_default();
+                if !anchors(&text).iter().any(|a| a == anchor) {
+                    problems.push(format!("{at}: no heading with this anchor"));
+                }
+            }
+        }
+    }
+    // Nothing names the design notes kept outside the repository.
+    let outside = [
+        concat!("DESIGN", ".md"),
+        concat!("../", "shared"),
+        concat!("/work", "/shared"),
+    ];
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue; // not text
+        };
+        let shown = file.strip_prefix(&root).unwrap().display().to_string();
+        for (n, line) in text.lines().enumerate() {
+            for needle in outside {
+                if line.contains(needle) {
+                    problems.push(format!("{shown}:{}: names {needle:?}", n + 1));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // What users need of the design is in the repository, and the README says where.
+    assert!(readme().contains("](docs/design.md)"));
+}
