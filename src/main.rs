@@ -61,10 +61,13 @@ enum ConfigCommand {
     Show,
     /// Print every entity of the configuration log as a file `apply` takes back.
     Export,
-    /// Check a file offline, without starting anything: a site configuration (every check
-    /// `up` runs before it starts) or an entities file (the checks `apply` runs before it
-    /// reads the log), told apart by its top-level keys. Exit 0 with `ok: …`, or 2 with a
-    /// message naming the key (`gateway.max_connections: …`, `api[0].upstreams[1]: …`).
+    /// Check a site configuration or an entities file offline: exit 0, or 2 naming the key.
+    ///
+    /// Nothing is started and ClickHouse is not reached. A site configuration gets every
+    /// check `up` runs before it starts; an entities file (`[[api]]`, `[[client]]`, …) the
+    /// checks `apply` runs before it reads the log; the two are told apart by their top-level
+    /// keys. Prints `ok: FILE: …` naming the kind, or a message naming the key
+    /// (`gateway.max_connections: …`, `api[0].upstreams[1]: …`) and exits 2.
     Check {
         /// The file to check (`GATEWATCH_*` variables are not applied to it).
         file: PathBuf,

@@ -55,7 +55,8 @@ fn good_files_pass_and_say_what_they_are() {
 
 #[test]
 fn each_kind_of_mistake_exits_2_naming_the_key() {
-    let cases = [
+    let deep = format!("a = {}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let cases: [(&str, &str); 18] = [
         // unknown keys, at every depth
         ("[gateway]\nmax_conections = 5\n", "gateway.max_conections: unknown field"),
         ("[gatway]\nlisten = \"127.0.0.1:1\"\n", "gatway: unknown field"),
@@ -90,6 +91,8 @@ fn each_kind_of_mistake_exits_2_naming_the_key() {
         ),
         ("[[user]]\nid = \"a\"\n", "user: user entities are not kept in files"),
         ("[[api]]\nid = \"a\"\n[gateway]\n", "gateway: a site configuration key"),
+        // hostile nesting: refused, not a stack overflow
+        (&deep, "recursion limit exceeded"),
     ];
     for (text, want) in cases {
         let (code, out) = check_text(text);
@@ -97,6 +100,20 @@ fn each_kind_of_mistake_exits_2_naming_the_key() {
         assert!(out.contains(want), "{text:?}: wanted {want:?} in {out}");
         assert!(!out.contains("ok:"), "{out}");
     }
+}
+
+#[test]
+fn the_help_names_the_command() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gatewatch"))
+        .args(["config", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("check") && text.contains("exit 0, or 2 naming the key"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -112,6 +129,12 @@ fn a_missing_or_unreadable_file_exits_2_naming_the_path() {
     let (code, out) = check(d);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains(&format!("{d}: cannot read")), "{out}");
+    // Not UTF-8.
+    let p = dir.path().join("binary.toml");
+    std::fs::write(&p, b"\xff\xfe\x00").unwrap();
+    let (code, out) = check(p.to_str().unwrap());
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("binary.toml: cannot read"), "{out}");
     // No file named at all is a usage error.
     let out = Command::new(env!("CARGO_BIN_EXE_gatewatch"))
         .args(["config", "check"])
