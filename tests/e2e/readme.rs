@@ -1,6 +1,7 @@
-//! The README as a contract: every TOML sample passes `gatewatch config check`, and every shell
-//! example runs, as a user would paste it, against a real site (`gatewatch up --demo` with a
-//! ClickHouse database of its own).
+//! The README as a contract: every TOML sample (of the README and every other Markdown file)
+//! passes `gatewatch config check`, every shell example of the README runs, as a user would
+//! paste it, against a real site (`gatewatch up --demo` with a ClickHouse database of its
+//! own), and every link stays inside the repository.
 //!
 //! Shell blocks (```sh) run in order in one bash (`set -euo pipefail`), as a user pastes them
 //! into one terminal: later blocks use the variables and the cookie jar of earlier ones. The
@@ -57,7 +58,7 @@ fn blocks(md: &str) -> Vec<Block> {
                 text.push('\n');
                 j += 1;
             }
-            assert!(j < lines.len(), "README.md:{}: unclosed fence", i + 1);
+            assert!(j < lines.len(), "line {}: unclosed fence", i + 1);
             out.push(Block {
                 lang: lang.trim().to_string(),
                 line: i + 1,
@@ -93,19 +94,29 @@ fn config_check(path: &Path) -> (i32, String) {
 }
 
 #[test]
-fn every_toml_sample_of_the_readme_passes_config_check() {
+fn every_toml_sample_of_the_readme_and_docs_passes_config_check() {
+    let root = root();
     let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    repository_files(&root, &mut files);
     let mut checked = 0;
-    for b in blocks(&readme()).into_iter().filter(|b| b.lang == "toml") {
-        let p = dir.path().join(format!("readme-{}.toml", b.line));
-        std::fs::write(&p, &b.text).unwrap();
-        let (code, out) = config_check(&p);
-        assert_eq!(code, 0, "README.md:{}: {out}", b.line);
-        assert!(out.starts_with("ok: "), "README.md:{}: {out}", b.line);
-        checked += 1;
+    for file in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "md"))
+    {
+        let shown = file.strip_prefix(&root).unwrap().display().to_string();
+        let md = std::fs::read_to_string(file).unwrap();
+        for b in blocks(&md).into_iter().filter(|b| b.lang == "toml") {
+            let p = dir.path().join(format!("sample-{checked}.toml"));
+            std::fs::write(&p, &b.text).unwrap();
+            let (code, out) = config_check(&p);
+            assert_eq!(code, 0, "{shown}:{}: {out}", b.line);
+            assert!(out.starts_with("ok: "), "{shown}:{}: {out}", b.line);
+            checked += 1;
+        }
     }
-    // The site configuration sample and the entities file of `config apply`.
-    assert!(checked >= 2, "only {checked} TOML samples found");
+    // The README's site configuration and entities file, the alerter's settings.
+    assert!(checked >= 3, "only {checked} TOML samples found");
 }
 
 #[test]
