@@ -11,6 +11,8 @@ ensure_rust
 ensure_clickhouse
 # PNG charts (report mail) draw Chinese API names with it; see [reports] font.
 apt_install fonts-noto-cjk
+# The README's admin API examples read answers with jq.
+apt_install jq
 log "building gatewatch (release)"
 cargo build --release --locked --bin gatewatch
 if [ $# -eq 0 ]; then set -- up --demo; fi

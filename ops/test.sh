@@ -18,6 +18,9 @@ apt_install chromium chromium-driver
 # The path-attack tests (tests/e2e/path_attacks.rs) judge each spelling by what a real nginx,
 # as the upstream, serves.
 apt_install nginx
+# The README's shell examples (tests/e2e/readme.rs runs each) read answers with jq and query
+# the test database with clickhouse-client (ensure_clickhouse installs it).
+apt_install jq
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

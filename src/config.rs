@@ -547,25 +547,53 @@ pub struct Config {
     pub security: SecuritySection,
 }
 
-/// Reads the file (if any), applies the environment, returns the raw result.
+/// Reads the file (if any), applies the environment, returns the raw result. A syntax error
+/// names the file and its line; a key of a wrong type or not known names its path
+/// (`gateway.max_connections`, `routes[0].prefx`).
 pub fn load(path: Option<&Path>, env: &[(String, String)]) -> Result<FileConfig, ConfigError> {
     let mut value = match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| bad(p.display().to_string(), format!("cannot read: {e}")))?;
-            text.parse::<toml::Table>()
-                .map_err(|e| bad(p.display().to_string(), e.message().to_string()))?
-        }
+        Some(p) => parse_toml(p)?,
         None => toml::Table::new(),
     };
     apply_env(&mut value, env)?;
-    FileConfig::deserialize(toml::Value::Table(value)).map_err(|e| {
-        let msg = e.message().to_string();
-        // toml names the key for unknown fields in the message itself.
+    from_table(value)
+}
+
+/// The file as a TOML table; a syntax error names the file and the line.
+pub fn parse_toml(p: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| bad(p.display().to_string(), format!("cannot read: {e}")))?;
+    text.parse::<toml::Table>().map_err(|e| {
+        let at = e.span().map_or(String::new(), |s| {
+            let before = &text[..s.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: ")
+        });
         bad(
-            path.map_or("configuration".into(), |p| p.display().to_string()),
-            msg,
+            p.display().to_string(),
+            format!("{at}{}", e.message().trim_end().replace('\n', "; ")),
         )
+    })
+}
+
+/// Deserializes a table; errors name the key's path.
+pub fn from_table(value: toml::Table) -> Result<FileConfig, ConfigError> {
+    serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.inner().message().to_string();
+        // An unknown key's path ends at the table holding it: name the key itself.
+        let unknown = msg
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+            .map(str::to_string);
+        let key = match (path.as_str(), unknown) {
+            (".", Some(k)) => k,
+            (p, Some(k)) if !p.ends_with(&k) => format!("{p}.{k}"),
+            (".", None) => "configuration".into(),
+            (p, _) => p.to_string(),
+        };
+        bad(key, msg)
     })
 }
 

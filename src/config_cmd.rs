@@ -70,8 +70,8 @@ pub struct FileError {
 }
 
 /// One entity read from the file.
-struct Wanted {
-    kind: EntityKind,
+pub(crate) struct Wanted {
+    pub(crate) kind: EntityKind,
     id: String,
     /// Checked and normalized (`Entity::to_json`).
     body: serde_json::Value,
@@ -93,18 +93,16 @@ fn toml_to_json(v: toml::Value) -> serde_json::Value {
     }
 }
 
-/// Reads and checks every entity of `path`; also returns the kinds the file has keys for.
-fn read_file(path: &Path) -> Result<(Vec<Wanted>, BTreeSet<EntityKind>), FileError> {
+/// Reads and checks every entity of `path` (offline: the checks `apply` runs before it reads
+/// the log); also returns the kinds the file has keys for.
+pub(crate) fn read_file(path: &Path) -> Result<(Vec<Wanted>, BTreeSet<EntityKind>), FileError> {
     let err = |key: &str, message: String| FileError {
         file: path.display().to_string(),
         key: key.to_string(),
         message,
     };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| err("file", format!("cannot read: {e}")))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| err("file", e.message().to_string()))?;
+    // Errors name the line of a syntax error.
+    let table = crate::config::parse_toml(path).map_err(|e| err("file", e.message))?;
     let mut out: Vec<Wanted> = Vec::new();
     let mut kinds = BTreeSet::new();
     for (key, value) in table {

@@ -1,5 +1,5 @@
 //! `/healthz`, `/readyz` and `/metrics` for roles without an HTTP server of their own
-//! (alerter, reports), so their ports answer as DESIGN.md says. A role may add its own metrics
+//! (alerter, reports), so their ports answer as docs/design.md says. A role may add its own metrics
 //! text ([`serve_with`]), and the alerter adds `POST /v1/test-send` ([`gatewatch_alerter::test_send`]).
 
 use bytes::Bytes;

@@ -8,6 +8,7 @@
 //! Exit codes: 0 ok, 2 bad usage or configuration (the message names the value), 1 other.
 
 mod config;
+mod config_check;
 mod config_cmd;
 mod demo;
 mod health;
@@ -60,6 +61,17 @@ enum ConfigCommand {
     Show,
     /// Print every entity of the configuration log as a file `apply` takes back.
     Export,
+    /// Check a site configuration or an entities file offline: exit 0, or 2 naming the key.
+    ///
+    /// Nothing is started and ClickHouse is not reached. A site configuration gets every
+    /// check `up` runs before it starts; an entities file (`[[api]]`, `[[client]]`, …) the
+    /// checks `apply` runs before it reads the log; the two are told apart by their top-level
+    /// keys. Prints `ok: FILE: …` naming the kind, or a message naming the key
+    /// (`gateway.max_connections: …`, `api[0].upstreams[1]: …`) and exits 2.
+    Check {
+        /// The file to check (`GATEWATCH_*` variables are not applied to it).
+        file: PathBuf,
+    },
     /// Check a file of entities, show what would change, and write it as one change.
     Apply {
         /// The file (`[[api]]`, `[[client]]`, `[[group]]`, `[[product]]` tables, each with an `id`).
@@ -111,8 +123,8 @@ enum Command {
         #[arg(long)]
         print_sql: bool,
     },
-    /// The configuration: in effect (`show`), or the configuration log as a file
-    /// (`export`, `apply`).
+    /// The configuration: in effect (`show`), a file checked offline (`check FILE`), or the
+    /// configuration log as a file (`export`, `apply`).
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Drive traffic through a gateway (loopback only).
@@ -132,6 +144,19 @@ fn main() -> ExitCode {
         }
     };
     init_logs(cli.log_format, &cli.log);
+    // The file named is checked on its own, whatever `--config` names.
+    if let Command::Config(ConfigCommand::Check { file }) = &cli.command {
+        return match config_check::check(file) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("gatewatch: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let file = match load_config(&cli) {
         Ok(f) => f,
         Err(e) => {
@@ -189,6 +214,8 @@ fn main() -> ExitCode {
                 print_config(&file);
                 Ok(())
             }
+            // Handled before the configuration is loaded.
+            Command::Config(ConfigCommand::Check { .. }) => Ok(()),
             Command::Config(ConfigCommand::Export) => {
                 let store = gatewatch_store::Store::new(config.store.clone());
                 match pepper::load_pepper(&config.data_dir, &config.security) {

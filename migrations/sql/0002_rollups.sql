@@ -1,5 +1,5 @@
 -- Rollups, kept narrow (few dimensions) so each has far fewer rows than api_calls; see
--- DESIGN.md's measurements. Reports pick the table by the query's range:
+-- docs/design.md. Reports pick the table by the query's range:
 --   api_calls_1m   per minute × API × node × status class × outcome  (recent hours, days)
 --   api_calls_1h   per hour × API × status class × outcome           (weeks, months)
 --   client_api_1h  per hour × client × API × status class × outcome  (client usage, quotas)

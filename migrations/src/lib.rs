@@ -7,7 +7,7 @@
 //! - Files use placeholders: `{db}` (the quoted database), `{on_cluster}` (empty, or
 //!   ` ON CLUSTER name` for a cluster) and `{outcome_enum}` (the `Enum8` of
 //!   [`gatewatch_model::Outcome`], so the schema and the code cannot disagree).
-//! - Only what ClickHouse 18.16 understands (see DESIGN.md's compatibility rule).
+//! - Only what ClickHouse 18.16 understands (see docs/design.md, "ClickHouse versions").
 //! - Statements are split at `;` ending a line; `--` comment lines are dropped. The files are
 //!   ours, so no statement has a `;` inside a string.
 

@@ -11,7 +11,7 @@
 //!
 //! Only the raw table has single calls, so a search covers at most [`RAW_MAX_SECS`] (7 days):
 //! ClickHouse 18.16 sorts every matching row of the window before `LIMIT`, and a week of a busy
-//! site is where that stops being interactive (DESIGN.md: a 30-day raw scan is hundreds of ms per
+//! site is where that stops being interactive (docs/design.md: a 30-day raw scan is hundreds of ms per
 //! column). A call id bounds `ts` by its UUIDv7 time ±1 day instead, reading one or two daily
 //! partitions.
 
