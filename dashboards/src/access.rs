@@ -112,6 +112,14 @@ pub fn rules() -> Vec<Rule> {
     );
     add(
         Method::GET,
+        "/api/docs",
+        Public,
+        "The API reference: this document as a page for people",
+        None,
+        (200, None),
+    );
+    add(
+        Method::GET,
         "/",
         Public,
         "The web UI (index.html; pages are hash routes)",
