@@ -5,7 +5,7 @@
 import { html } from '../vendor/preact-htm.module.js';
 import { t } from '../i18n.js';
 import { deref, security, slug, statusOrder } from './spec.js';
-import { Prose, SchemaNode, SchemaTree } from './schema.js';
+import { Inline, Prose, SchemaNode, SchemaTree } from './schema.js';
 
 const UNSAFE = new Set(['post', 'put', 'patch', 'delete']);
 
@@ -147,7 +147,7 @@ export function Operation({ doc, o, open, onToggle }) {
       <summary class="op-head">
         <${Method} method=${o.method} />
         <${PathText} path=${o.path} />
-        <span class="op-summary">${op.summary || ''}</span>
+        <span class="op-summary"><${Inline} text=${op.summary} /></span>
         ${op.deprecated && html`<span class="sch-flag sch-deprecated">${t('docs.deprecated')}</span>`}
       </summary>
       ${open && html`<div class="op-body">

@@ -19,6 +19,11 @@ function inline(s) {
   return s.split('`').map((part, i) => (i % 2 ? html`<code>${part}</code>` : part));
 }
 
+/** One line of the document's text (a summary): `code` in backticks. */
+export function Inline({ text }) {
+  return typeof text === 'string' ? inline(text) : null;
+}
+
 /** The schema behind `$ref`s (3.1 allows siblings such as `description`, which win), with
  *  the name of the first ref; `cyclic` when that ref is already open above. */
 export function resolve(doc, schema, trail) {
