@@ -70,13 +70,15 @@ function Schemas({ doc, query }) {
     <h2 class="group-title">${t('docs.schemas')} <span class="muted small">${shown.length}</span></h2>
     <div class="card schema-list">
       ${shown.map(([name]) => html`<div class="schema-entry" id=${`schema-${slug(name)}`} key=${name}>
-        <${SchemaNode} doc=${doc} schema=${{ $ref: `#/components/schemas/${name.replace(/~/g, '~0').replace(/\//g, '~1')}` }} />
+        <${SchemaNode} doc=${doc} open=${anchor() === `schema-${slug(name)}`}
+          schema=${{ $ref: `#/components/schemas/${name.replace(/~/g, '~0').replace(/\//g, '~1')}` }} />
       </div>`)}
     </div>
   </section>`;
 }
 
-function Reference({ doc, onLang }) {
+/** The page for a document (exported for the browser test, which renders other documents). */
+export function Reference({ doc, onLang }) {
   const ops = useMemo(() => operations(doc), [doc]);
   const [query, setQuery] = useState('');
   const [open, setOpen] = useState(() => new Set([anchor()]));

@@ -8,15 +8,37 @@ import { html, useState } from '../vendor/preact-htm.module.js';
 import { t } from '../i18n.js';
 import { pointer, refName } from './spec.js';
 
-/** Text of the document: paragraphs at blank lines, `code` in backticks. Never HTML. */
+/** Text of the document, a little Markdown: paragraphs at blank lines, lists of `- ` lines,
+ *  `code` in backticks, [links](/path) to this site or http(s). Never HTML. */
 export function Prose({ text, cls }) {
   if (typeof text !== 'string' || !text.trim()) return null;
   const paras = text.trim().split(/\n\s*\n/);
-  return html`<div class=${cls || 'prose'}>${paras.map((p) => html`<p>${inline(p)}</p>`)}</div>`;
+  return html`<div class=${cls || 'prose'}>${paras.map((p) => {
+    const lines = p.split('\n').map((l) => l.trim()).filter(Boolean);
+    if (lines.every((l) => /^[-*] /.test(l))) {
+      return html`<ul>${lines.map((l) => html`<li>${inline(l.slice(2))}</li>`)}</ul>`;
+    }
+    return html`<p>${inline(lines.join(' '))}</p>`;
+  })}</div>`;
+}
+
+const LINK = /\[([^\]]+)\]\(([^)\s]+)\)/g;
+
+function links(s) {
+  const out = [];
+  let last = 0;
+  for (const m of s.matchAll(LINK)) {
+    // Only this site's paths, anchors and http(s): never javascript: or data: URLs.
+    if (!/^(https?:\/\/|\/|#)/i.test(m[2])) continue;
+    out.push(s.slice(last, m.index), html`<a href=${m[2]}>${m[1]}</a>`);
+    last = m.index + m[0].length;
+  }
+  out.push(s.slice(last));
+  return out;
 }
 
 function inline(s) {
-  return s.split('`').map((part, i) => (i % 2 ? html`<code>${part}</code>` : part));
+  return s.split('`').map((part, i) => (i % 2 ? html`<code>${part}</code>` : links(part)));
 }
 
 /** One line of the document's text (a summary): `code` in backticks. */

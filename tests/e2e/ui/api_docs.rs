@@ -385,3 +385,261 @@ async fn the_help_menu_of_the_ui_opens_the_reference_in_a_new_tab() {
     b.assert_console_clean("in the app").await;
     b.close().await;
 }
+
+/// A document richer than today's: tags, `$ref` parameters and responses, oneOf with a
+/// discriminator over allOf, anyOf with null, const, prefixItems, additionalProperties,
+/// recursion, an unresolved `$ref`, a status range, a public operation, non-JSON content.
+fn rich_document() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "rich", "version": "9",
+                 "description": "Intro with `code`.\n\n- first point\n- second point\n\nSee [the guide](/api/docs#authentication), not [this](javascript:alert(1))."},
+        "tags": [{"name": "entities", "description": "Configuration entities"}, {"name": "reports"}],
+        "security": [{"session": []}, {"bearer": []}],
+        "paths": {
+            "/api/v1/ping": {"get": {"summary": "Untagged", "responses": {"204": {"description": "pong"}}}},
+            "/api/v1/things/{id}": {
+                "parameters": [{"$ref": "#/components/parameters/Id"}],
+                "put": {
+                    "tags": ["entities"], "summary": "Replace a thing", "operationId": "replaceThing",
+                    "description": "Needs permission `write_gateway_config`.",
+                    "parameters": [{"name": "If-Match", "in": "header", "required": true,
+                                    "schema": {"type": "string", "pattern": "^\"[0-9]+\"$"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Thing"},
+                        "example": {"kind": "api", "id": "a"}}}},
+                    "responses": {
+                        "default": {"$ref": "#/components/responses/Err"},
+                        "4XX": {"$ref": "#/components/responses/Err"},
+                        "412": {"$ref": "#/components/responses/Err"},
+                        "204": {"description": "unchanged"},
+                        "200": {"description": "replaced",
+                                "headers": {"ETag": {"description": "the new version", "schema": {"type": "string"}}},
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}}
+                    }
+                }
+            },
+            "/api/v1/reports/{kind}": {"get": {
+                "tags": ["reports"], "summary": "A report, as JSON or CSV", "security": [],
+                "parameters": [
+                    {"name": "kind", "in": "path", "required": true, "schema": {"type": "string", "enum": ["latency", "errors"]}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {"name": "filter", "in": "query", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}}}
+                ],
+                "responses": {"200": {"description": "the report", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Tree"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                    "image/png": {"schema": {"type": "string", "contentMediaType": "image/png"}},
+                    "image/svg+xml": {}
+                }}}
+            }}
+        },
+        "components": {
+            "parameters": {"Id": {"name": "id", "in": "path", "required": true, "description": "The id",
+                                   "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[a-z0-9-]+$"}}},
+            "responses": {"Err": {"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "gw_session"},
+                "bearer": {"type": "http", "scheme": "bearer"}
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "properties": {
+                    "code": {"type": "string", "enum": ["invalid", "stale"]}, "field": {"type": ["string", "null"]}}}}},
+                "Thing": {"oneOf": [{"$ref": "#/components/schemas/ApiThing"}, {"$ref": "#/components/schemas/ClientThing"}],
+                          "discriminator": {"propertyName": "kind"}},
+                "Base": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "readOnly": true}}},
+                "ApiThing": {"allOf": [{"$ref": "#/components/schemas/Base"}, {"type": "object", "properties": {
+                    "kind": {"const": "api"},
+                    "upstreams": {"type": "array", "items": {"$ref": "#/components/schemas/Upstream"}, "minItems": 1},
+                    "timeout_ms": {"type": "integer", "exclusiveMaximum": 600000, "deprecated": true},
+                    "meta": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    "pair": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "number"}]}}}]},
+                "ClientThing": {"allOf": [{"$ref": "#/components/schemas/Base"}, {"type": "object", "additionalProperties": false, "properties": {
+                    "kind": {"const": "client"},
+                    "auth": {"anyOf": [{"type": "null"}, {"$ref": "#/components/schemas/Upstream"}]}}}]},
+                "Upstream": {"type": "object", "properties": {"url": {"type": "string", "format": "uri"}, "weight": {"type": ["integer", "null"], "default": 1}}},
+                "Tree": {"type": "object", "properties": {
+                    "children": {"type": "array", "items": {"$ref": "#/components/schemas/Tree"}},
+                    "weird": {"$ref": "#/components/schemas/Nope"}}},
+                "a/b~c": {"type": "string"}
+            }
+        }
+    })
+}
+
+impl Browser {
+    /// Opens every closed schema node under `css`, a few levels deep (recursive ones stay shut).
+    async fn open_all(&self, css: &str) {
+        for _ in 0..6 {
+            self.js(&format!(
+                "(document.querySelectorAll('{css} details.sch-node:not([open]) > summary').forEach((s) => s.click()), 1)"
+            ))
+            .await;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn text_of(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_renders_a_richer_openapi_31_document() {
+    let (site, _dash) = site("ui_api_docs_rich").await;
+    let b = Browser::start(site.dashboards).await;
+    b.client
+        .goto(&format!("{}/api/docs", b.base))
+        .await
+        .unwrap();
+    b.find("section.op").await;
+    // The page's own module renders the rich document in place of the server's.
+    let done = b
+        .client
+        .execute_async(
+            r#"const [doc, done] = arguments;
+               Promise.all([import('/ui/vendor/preact-htm.module.js'), import('/ui/docs.js')])
+                 .then(([p, d]) => {
+                   const root = document.getElementById('docs');
+                   p.render(null, root);
+                   p.render(p.html`<${d.Reference} doc=${doc} onLang=${() => {}} />`, root);
+                   done(true);
+                 })
+                 .catch((e) => done(String(e)));"#,
+            vec![rich_document()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, json!(true));
+    b.wait_text("#filter-count", "3 of 3").await;
+
+    // Groups: the tags in their order, with their descriptions, then the untagged by path.
+    let groups = b
+        .js("[...document.querySelectorAll('section.docs-group[data-group]')].map((g) => g.dataset.group)")
+        .await;
+    assert_eq!(groups, json!(["entities", "reports", "ping"]));
+    assert!(b
+        .text_of("section[data-group=\"entities\"]")
+        .await
+        .contains("Configuration entities"));
+    // The info's text: a list, a link to this site, and no link for a javascript: URL.
+    b.find(".docs-intro ul li + li").await;
+    assert_eq!(
+        b.attr(".docs-intro a", "href").await,
+        "/api/docs#authentication"
+    );
+    assert_eq!(
+        b.js("document.querySelectorAll('.docs-intro a').length")
+            .await,
+        json!(1)
+    );
+
+    // The PUT: its path-level $ref parameter, its header, who may call it.
+    b.js("(location.hash = '#op-put-api-v1-things-id', 1)")
+        .await;
+    let op = "#op-put-api-v1-things-id";
+    b.find(&format!("{op} details[open] .op-body")).await;
+    let id = b
+        .text_of(&format!("{op} [data-param=\"id\"][data-in=\"path\"]"))
+        .await;
+    for want in ["required", "^[a-z0-9-]+$", "maxLength", "64", "The id"] {
+        assert!(id.contains(want), "{want} in {id}");
+    }
+    b.find(&format!(
+        "{op} [data-param=\"If-Match\"][data-in=\"header\"]"
+    ))
+    .await;
+    let sec = b.text_of(&format!("{op} [data-part=\"security\"]")).await;
+    assert!(
+        sec.contains("session") && sec.contains("X-CSRF-Token"),
+        "{sec}"
+    );
+
+    // The body: oneOf by discriminator over allOf, opened all the way.
+    b.open_all(&format!("{op} [data-part=\"request\"]")).await;
+    let body = b.text_of(&format!("{op} [data-part=\"request\"]")).await;
+    for want in [
+        "Thing",
+        "one of",
+        "kind",
+        "ApiThing",
+        "ClientThing",
+        "all of",
+        "Base",
+        "read only",
+        "\"api\"",
+        "upstreams",
+        "array of Upstream",
+        "minItems",
+        "exclusiveMaximum",
+        "deprecated",
+        "other properties",
+        "No other properties allowed.",
+        "[0]",
+        "[1]",
+        "any of",
+        "nullable",
+        "format",
+        "uri",
+    ] {
+        assert!(
+            body.contains(want),
+            "{want:?} missing from the body:\n{body}"
+        );
+    }
+    // Statuses in reading order, a range after its codes, `default` last; a response header.
+    let statuses = b
+        .js(&format!(
+            "[...document.querySelectorAll('{op} .resp')].map((r) => r.dataset.status)"
+        ))
+        .await;
+    assert_eq!(statuses, json!(["200", "204", "412", "4XX", "default"]));
+    let ok = b.text_of(&format!("{op} [data-status=\"200\"]")).await;
+    assert!(
+        ok.contains("ETag") && ok.contains("the new version"),
+        "{ok}"
+    );
+    assert!(b
+        .text_of(&format!("{op} [data-status=\"204\"]"))
+        .await
+        .contains("No body"));
+    b.scroll_to(op).await;
+    b.screenshot("docs-rich-operation").await;
+
+    // The public report: every content type, a recursive and an unresolved schema.
+    b.js("(location.hash = '#op-get-api-v1-reports-kind', 1)")
+        .await;
+    let rep = "#op-get-api-v1-reports-kind";
+    b.find(&format!("{rep} details[open] .op-body")).await;
+    assert!(b
+        .text_of(&format!("{rep} [data-part=\"security\"]"))
+        .await
+        .contains("no login needed"));
+    for ty in ["application/json", "text/csv", "image/png", "image/svg+xml"] {
+        b.find(&format!("{rep} .media[data-type=\"{ty}\"]")).await;
+    }
+    assert!(b
+        .text_of(&format!("{rep} .media[data-type=\"image/png\"]"))
+        .await
+        .contains("contentMediaType"));
+    b.find(&format!("{rep} [data-param=\"filter\"] .media-type"))
+        .await;
+    b.open_all(&format!("{rep} .media[data-type=\"application/json\"]"))
+        .await;
+    let tree = b
+        .text_of(&format!("{rep} .media[data-type=\"application/json\"]"))
+        .await;
+    assert!(
+        tree.contains("recursive") && tree.contains("unresolved $ref"),
+        "{tree}"
+    );
+
+    // The filter over these, and the component schemas (a name with `/` and `~`).
+    b.fill("#filter", "csv").await;
+    b.wait_text("#filter-count", "1 of 3").await;
+    b.find(rep).await;
+    b.fill("#filter", "").await;
+    b.find("#schema-a-b-c").await;
+    b.assert_console_clean("rendering a richer document").await;
+    b.close().await;
+}
