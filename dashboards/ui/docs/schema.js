@@ -28,8 +28,9 @@ function links(s) {
   const out = [];
   let last = 0;
   for (const m of s.matchAll(LINK)) {
-    // Only this site's paths, anchors and http(s): never javascript: or data: URLs.
-    if (!/^(https?:\/\/|\/|#)/i.test(m[2])) continue;
+    // Only this site's paths, anchors and http(s): never javascript: or data: URLs, nor a
+    // `//host` that leaves the site looking like a path.
+    if (!/^(https?:\/\/|\/(?!\/)|#)/i.test(m[2])) continue;
     out.push(s.slice(last, m.index), html`<a href=${m[2]}>${m[1]}</a>`);
     last = m.index + m[0].length;
   }

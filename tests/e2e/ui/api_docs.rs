@@ -393,7 +393,7 @@ fn rich_document() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {"title": "rich", "version": "9",
-                 "description": "Intro with `code`.\n\n- first point\n- second point\n\nSee [the guide](/api/docs#authentication), not [this](javascript:alert(1))."},
+                 "description": "Intro with `code`.\n\n- first point\n- second point\n\nSee [the guide](/api/docs#authentication), not [this](javascript:alert(1)) nor [that](//elsewhere.example/x)."},
         "tags": [{"name": "entities", "description": "Configuration entities"}, {"name": "reports"}],
         "security": [{"session": []}, {"bearer": []}],
         "paths": {
@@ -522,7 +522,8 @@ async fn the_reference_renders_a_richer_openapi_31_document() {
         .text_of("section[data-group=\"entities\"]")
         .await
         .contains("Configuration entities"));
-    // The info's text: a list, a link to this site, and no link for a javascript: URL.
+    // The info's text: a list, a link to this site, and no link for a javascript: URL or
+    // another host.
     b.find(".docs-intro ul li + li").await;
     assert_eq!(
         b.attr(".docs-intro a", "href").await,
