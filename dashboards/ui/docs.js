@@ -80,6 +80,8 @@ function Schemas({ doc, query }) {
 /** The page for a document (exported for the browser test, which renders other documents). */
 export function Reference({ doc, onLang }) {
   const ops = useMemo(() => operations(doc), [doc]);
+  // operationId → anchor, for responses' links.
+  const opIds = useMemo(() => new Map(ops.filter((o) => o.op.operationId).map((o) => [o.op.operationId, o.id])), [ops]);
   const [query, setQuery] = useState('');
   const [open, setOpen] = useState(() => new Set([anchor()]));
   useEffect(() => {
@@ -135,7 +137,7 @@ export function Reference({ doc, onLang }) {
           <h2 class="group-title">${g.name}</h2>
           <${Prose} text=${g.description} />
           <div class="card op-list">
-            ${g.ops.map((o) => html`<${Operation} key=${o.id} doc=${doc} o=${o} open=${open.has(o.id)} onToggle=${toggle} />`)}
+            ${g.ops.map((o) => html`<${Operation} key=${o.id} doc=${doc} o=${o} open=${open.has(o.id)} onToggle=${toggle} opIds=${opIds} />`)}
           </div>
         </section>`)}
         <${Schemas} doc=${doc} query=${query} />

@@ -1,7 +1,7 @@
 // One operation of the reference: its method and path (the head, always shown) and, opened,
 // who may call it (the description and the security requirements), its path / query /
 // header / cookie parameters, the request body per content type and every response status
-// with its headers and body per content type. Anchored at `#op-<method>-<path>`.
+// with its headers, body per content type and links. Anchored at `#op-<method>-<path>`.
 import { html } from '../vendor/preact-htm.module.js';
 import { t } from '../i18n.js';
 import { deref, security, slug, statusOrder } from './spec.js';
@@ -94,7 +94,25 @@ function Body({ doc, body }) {
 
 const statusClass = (s) => `status status-${/^[1-5]/.test(s) ? s[0] : 'd'}`;
 
-function Responses({ doc, responses }) {
+/** A response's links (OpenAPI `links`): the operation each leads to, by its anchor when the
+ *  document has it, and the values it takes from this answer. */
+function Links({ links, opIds }) {
+  const entries = Object.entries(links || {});
+  if (!entries.length) return null;
+  return html`<div class="resp-links"><div class="part-sub">${t('docs.links')}</div>
+    ${entries.map(([name, l]) => {
+      const target = l && (opIds.get(l.operationId) || (typeof l.operationRef === 'string' && l.operationRef));
+      const params = Object.entries((l && l.parameters) || {});
+      return html`<div class="resp-link" key=${name} data-link=${name}>
+        ${target && target.startsWith('op-') ? html`<a href=${`#${target}`}>${name}</a>` : html`<span>${name}</span>`}
+        ${l && l.operationId && html` <code class="muted">${l.operationId}</code>`}
+        ${params.map(([k, v]) => html` <span class="sch-kw"><code>${k}</code> = <code>${typeof v === 'string' ? v : JSON.stringify(v)}</code></span>`)}
+      </div>`;
+    })}
+  </div>`;
+}
+
+function Responses({ doc, responses, opIds }) {
   const entries = Object.entries(responses || {}).sort(([a], [b]) => statusOrder(a, b));
   if (!entries.length) return null;
   return html`<div class="op-part" data-part="responses">
@@ -112,6 +130,7 @@ function Responses({ doc, responses }) {
             return html`<${SchemaNode} key=${name} doc=${doc} schema=${schema} name=${name} required=${d.required === true} kind="param" />`;
           })}</div>`}
         <${Contents} doc=${doc} content=${r.content} open=${status.startsWith('2')} />
+        <${Links} links=${r.links} opIds=${opIds} />
       </div>`;
     })}
   </div>`;
@@ -140,7 +159,7 @@ function Security({ doc, o }) {
 
 /** The operation; `open` and `onToggle` come from the page, which opens the one an anchor
  *  names. */
-export function Operation({ doc, o, open, onToggle }) {
+export function Operation({ doc, o, open, onToggle, opIds }) {
   const { op } = o;
   return html`<section class=${`op op-${o.method}`} id=${o.id} data-method=${o.method.toUpperCase()} data-path=${o.path}>
     <details open=${open} onToggle=${(e) => onToggle(o.id, e.currentTarget.open)}>
@@ -159,7 +178,7 @@ export function Operation({ doc, o, open, onToggle }) {
         <${Security} doc=${doc} o=${o} />
         <${Params} doc=${doc} params=${o.params} />
         <${Body} doc=${doc} body=${op.requestBody} />
-        <${Responses} doc=${doc} responses=${op.responses} />
+        <${Responses} doc=${doc} responses=${op.responses} opIds=${opIds || new Map()} />
       </div>`}
     </details>
   </section>`;
