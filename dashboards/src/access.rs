@@ -76,6 +76,16 @@ pub fn rules() -> Vec<Rule> {
         crate::doc::content("OpenAPI 3.1", "application/json", None),
     );
     t.get(
+        "/api/docs",
+        Public,
+        "The API reference: this document as a page for people",
+    )
+    .ok(
+        200,
+        crate::doc::content("the page", "text/html; charset=utf-8", None),
+    )
+    .if_none_match();
+    t.get(
         "/",
         Public,
         "The web UI (index.html; pages are hash routes)",

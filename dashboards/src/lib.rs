@@ -190,6 +190,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/openapi.json", get(openapi_json))
+        .route("/api/docs", get(ui::docs))
         .route("/", get(ui::index))
         .route("/ui/{*file}", get(ui::file))
         .route("/api/v1/login", post(me::login))

@@ -2,6 +2,8 @@
 //! modules (Preact + htm vendored as one file, no build step) served at `/` (index.html) and
 //! `/ui/<file>`. Pages are hash routes (`/#/overview`), so the server has no page routes; every
 //! figure on a page comes from the admin and report APIs, which check roles and CSRF themselves.
+//! The one other page is the API reference at `/api/docs` (`docs.html`, public like the
+//! `/api/openapi.json` it renders).
 //!
 //! Every answer here carries the security headers ([`SECURITY_HEADERS`]): a strict CSP (no
 //! inline scripts or styles, nothing from other origins, no framing), `nosniff` and a
@@ -86,6 +88,12 @@ pub static ASSETS: &[Asset] = &[
     asset!("pages/users.js", JS),
     // the audit page (its modules go under this line)
     asset!("pages/audit.js", JS),
+    // the API reference at /api/docs (its modules go under this line)
+    asset!("docs.html", "text/html; charset=utf-8"),
+    asset!("docs/spec.js", JS),
+    asset!("docs/schema.js", JS),
+    asset!("docs/operation.js", JS),
+    asset!("docs.js", JS),
     asset!("i18n/en.json", JSON),
     asset!("i18n/zh-TW.json", JSON),
     asset!("vendor/preact-htm.module.js", JS),
@@ -158,6 +166,11 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
 /// `GET /`: the app's page.
 pub async fn index(headers: HeaderMap) -> Response {
     serve("index.html", &headers)
+}
+
+/// `GET /api/docs`: the API reference, a page of its own (no login: the document is public).
+pub async fn docs(headers: HeaderMap) -> Response {
+    serve("docs.html", &headers)
 }
 
 /// `GET /ui/{*file}`: one of the app's files.
@@ -261,13 +274,57 @@ mod tests {
     }
 
     #[test]
-    fn no_inline_script_or_style_in_the_page() {
-        let page = std::str::from_utf8(ASSETS[0].bytes).unwrap();
-        assert!(!page.contains("<style"), "inline <style> breaks the CSP");
-        assert!(!page.contains(" style="), "inline style breaks the CSP");
-        for part in page.split("<script").skip(1) {
-            assert!(part.contains("src=\"/ui/"), "inline script: {part}");
+    fn no_inline_script_or_style_in_the_pages() {
+        for a in ASSETS.iter().filter(|a| a.path.ends_with(".html")) {
+            let page = std::str::from_utf8(a.bytes).unwrap();
+            assert!(
+                !page.contains("<style"),
+                "{}: inline <style> breaks the CSP",
+                a.path
+            );
+            assert!(
+                !page.contains(" style="),
+                "{}: inline style breaks the CSP",
+                a.path
+            );
+            // An `on…=` attribute is an inline script too.
+            let handler = page.match_indices(" on").any(|(i, _)| {
+                let rest = &page[i + 3..];
+                let word = rest.len()
+                    - rest
+                        .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                        .len();
+                word > 0 && rest[word..].starts_with('=')
+            });
+            assert!(!handler, "{}: inline on…= handler", a.path);
+            for part in page.split("<script").skip(1) {
+                assert!(
+                    part.contains("src=\"/ui/"),
+                    "{}: inline script: {part}",
+                    a.path
+                );
+            }
         }
+    }
+
+    /// `/api/docs` is the reference page for anyone: a public row of the route table, served
+    /// as HTML with the UI's security headers.
+    #[tokio::test]
+    async fn api_docs_is_a_public_page_with_the_csp() {
+        let rules = crate::access::rules();
+        let rule = crate::access::find(&rules, &axum::http::Method::GET, "/api/docs")
+            .expect("/api/docs in the route table");
+        assert_eq!(rule.access, crate::access::Access::Public);
+        let r = docs(HeaderMap::new()).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let h = r.headers();
+        assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        for (k, v) in SECURITY_HEADERS {
+            assert_eq!(h[k], v, "{k}");
+        }
+        let page = ASSETS.iter().find(|a| a.path == "docs.html").unwrap();
+        let html = std::str::from_utf8(page.bytes).unwrap();
+        assert!(html.contains(r#"<script type="module" src="/ui/docs.js">"#));
     }
 
     #[test]

@@ -55,6 +55,33 @@ function Page({ route, me, pages }) {
     hint=${t('page.go_overview')}><a class="btn btn-secondary" href="#/overview">${t('nav.overview')}</a><//></div>`;
 }
 
+/** The help menu in the header: "?" opens it; its links open in a new tab (the API reference
+ *  is its own page, /api/docs, public like the document it renders). */
+function HelpMenu() {
+  const [open, setOpen] = useState(false);
+  useEffect(() => {
+    if (!open) return undefined;
+    const close = (e) => {
+      if (e.type === 'keydown' ? e.key === 'Escape' : !e.target.closest('.help')) setOpen(false);
+    };
+    document.addEventListener('click', close);
+    document.addEventListener('keydown', close);
+    return () => {
+      document.removeEventListener('click', close);
+      document.removeEventListener('keydown', close);
+    };
+  }, [open]);
+  return html`<div class="help">
+    <button type="button" class="help-toggle" id="help-toggle" aria-haspopup="true"
+      aria-expanded=${open ? 'true' : 'false'} aria-controls="help-menu" aria-label=${t('help.menu')}
+      title=${t('help.label')} onClick=${() => setOpen(!open)}>?</button>
+    ${open && html`<div class="help-menu" id="help-menu" role="menu" aria-label=${t('help.label')}>
+      <a role="menuitem" id="help-api" href="/api/docs" target="_blank" rel="noopener"
+        title=${t('help.new_tab')} onClick=${() => setOpen(false)}>${t('help.api_reference')} <span aria-hidden="true">↗</span></a>
+    </div>`}
+  </div>`;
+}
+
 function Shell({ me, route, onLogout, onLang }) {
   const pages = visiblePages(me.permissions);
   const [open, setOpen] = useState(false);
@@ -68,8 +95,11 @@ function Shell({ me, route, onLogout, onLang }) {
     <aside class=${open ? 'sidebar open' : 'sidebar'}>
       <div class="sidebar-top">
         <a class="brand" href="#/overview"><img src="/ui/favicon.svg" alt="" width="24" height="24" />gatewatch</a>
-        <button type="button" class="menu-toggle" aria-expanded=${open ? 'true' : 'false'}
-          aria-controls="nav" onClick=${() => setOpen(!open)}>${t('nav.menu')}</button>
+        <div class="top-tools">
+          <${HelpMenu} />
+          <button type="button" class="menu-toggle" aria-expanded=${open ? 'true' : 'false'}
+            aria-controls="nav" onClick=${() => setOpen(!open)}>${t('nav.menu')}</button>
+        </div>
       </div>
       <nav id="nav" aria-label=${t('nav.label')}>
         ${pages.map((p) => html`<a href=${`#/${p.id}`} data-page=${p.id}

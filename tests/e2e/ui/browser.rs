@@ -29,6 +29,8 @@ pub struct Browser {
     _profile: tempfile::TempDir,
     /// `http://127.0.0.1:<dashboards port>`
     pub base: String,
+    /// chromedriver's own URL (`http://127.0.0.1:<port>`), for its browser log.
+    pub driver_url: String,
 }
 
 impl Browser {
@@ -72,6 +74,8 @@ impl Browser {
             "goog:chromeOptions".into(),
             json!({"binary": CHROMIUM, "args": args}),
         );
+        // The console (errors, failed loads, CSP refusals) for `console_errors`.
+        caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let deadline = tokio::time::Instant::now() + WAIT;
         // chromedriver takes a moment to listen; retry the session until it does.
@@ -94,6 +98,7 @@ impl Browser {
             driver,
             _profile: profile,
             base: format!("http://{dashboards}"),
+            driver_url: url,
         }
     }
 

@@ -7,6 +7,8 @@ mod serving;
 // One file per page's browser tests.
 mod alerts_page;
 
+mod api_docs;
+
 mod calls_page;
 
 mod config_page;
