@@ -149,7 +149,13 @@ fn refine(name: &str, schema: &mut RefOr<Schema>) {
         let RefOr::T(Schema::Object(o)) = item else {
             continue;
         };
-        if closed_variants.contains(&name) && o.schema_type == SchemaType::Type(Type::Object) {
+        // serde ignores other fields beside the tag of a unit variant (CapturePolicy's `none`
+        // and `headers`); struct variants, even empty ones (`node_cpu {}`), refuse them.
+        let unit = name == "CapturePolicy" && o.properties.len() == 1;
+        if closed_variants.contains(&name)
+            && o.schema_type == SchemaType::Type(Type::Object)
+            && !unit
+        {
             o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
         }
         match name {
@@ -525,7 +531,7 @@ pub(crate) fn webhook_body() -> ObjectBuilder {
 /// A subscription's formats, each once.
 pub(crate) fn formats() -> ArrayBuilder {
     ArrayBuilder::new()
-        .items(Ref::from_schema_name("ReportFormat"))
+        .items(<crate::report_subscription::ReportFormat as PartialSchema>::schema())
         .unique_items(true)
         .description(Some(
             "What the mail carries besides its summary (default: both)",
@@ -541,3 +547,6 @@ pub(crate) fn email_targets() -> ArrayBuilder {
 pub(crate) fn report_emails() -> ArrayBuilder {
     emails().max_items(Some(crate::report_subscription::MAX_EMAILS))
 }
+
+#[cfg(test)]
+mod tests;
