@@ -106,7 +106,7 @@ enum UpstreamDef {
     #[schema(example = "http://10.0.0.7:8080")]
     Url(String),
     Weighted {
-        #[schema(pattern = "^http://")]
+        #[schema(pattern = "^http://[^/@?# ]+/?$")]
         url: String,
         #[serde(default = "one")]
         #[schema(minimum = 1, maximum = 1000)]

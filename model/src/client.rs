@@ -30,7 +30,7 @@ pub struct ClientSpec {
     pub valid_until: Option<NaiveDate>,
     /// IANA zone for the validity dates, service hours and quota windows (default: the site's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "Asia/Taipei")]
+    #[schema(schema_with = crate::schema::time_zone)]
     pub timezone: Option<String>,
     /// When the client may call; always when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

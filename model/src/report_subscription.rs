@@ -29,6 +29,7 @@ pub struct ReportSubscriptionSpec {
     pub name: String,
     #[serde(default = "yes")]
     pub enabled: bool,
+    #[schema(schema_with = crate::schema::mailed_reports)]
     pub report: ReportKind,
     /// The report's query parameters (`{"range":"yesterday","api":"orders,pay"}`), checked
     /// like the report API's (`ReportParams::from_pairs`). A relative range is resolved at
@@ -36,12 +37,12 @@ pub struct ReportSubscriptionSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, String>,
     /// Five fields (`minute hour day-of-month month day-of-week`) or six with seconds first.
-    #[schema(example = "0 8 * * 1")]
+    #[schema(schema_with = crate::schema::cron)]
     pub cron: String,
     /// IANA zone of the schedule (and of the report, unless `params.tz` says otherwise);
     /// absent: the site's zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "Asia/Taipei")]
+    #[schema(schema_with = crate::schema::time_zone)]
     pub timezone: Option<String>,
     pub recipients: ReportRecipients,
     #[serde(default = "ReportFormat::all")]

@@ -30,7 +30,7 @@ pub struct UserSpec {
     pub lang: String,
     /// The user's zone for times in the UI (default: the site's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "Asia/Taipei")]
+    #[schema(schema_with = crate::schema::time_zone)]
     pub timezone: Option<String>,
     /// Bumped to end every session of the user at once (logout everywhere, password change).
     #[serde(default)]

@@ -50,7 +50,7 @@ pub struct AlertRuleSpec {
     pub send_resolved: bool,
     /// IANA zone for the windows and `{{started_at}}` (default: the site's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "Asia/Taipei")]
+    #[schema(schema_with = crate::schema::time_zone)]
     pub timezone: Option<String>,
     /// When the rule evaluates and records but does not notify.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -35,8 +35,8 @@
 //! dashboards' own components (`Scope` is `RuleScope` here, a rule's `Text` is `NoticeText`).
 
 use utoipa::openapi::schema::{
-    AdditionalProperties, AllOfBuilder, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema,
-    SchemaFormat, SchemaType, Type,
+    AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, Object, ObjectBuilder,
+    OneOfBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::{KnownFormat, Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
@@ -121,7 +121,9 @@ pub fn entity_schemas() -> Vec<(String, RefOr<Schema>)> {
     out.retain(|(name, _)| seen.insert(name.clone()));
     for (name, schema) in out.iter_mut() {
         refine(name, schema);
+        one_not_empty(name, schema);
     }
+    out.push(("TimeZone".into(), time_zone_names().into()));
     out.push((
         "TokenRead".into(),
         without(object_of::<TokenSpec>(), &["hash"]).into(),
@@ -135,6 +137,41 @@ pub fn entity_schemas() -> Vec<(String, RefOr<Schema>)> {
         out.push((read_schema(kind).into(), exactly_one(kind, read(kind))));
     }
     out
+}
+
+/// What `check_upstream_url` accepts: `http://host[:port]`, perhaps with a final `/`. (The
+/// object form's `url` says it in its `#[schema(pattern)]`; the tests hold the two equal.)
+pub const UPSTREAM_PATTERN: &str = "^http://[^/@?# ]+/?$";
+
+/// At least one of some lists is not empty: a channel's `to` and `roles`, a subscription's
+/// `roles` and `emails`.
+fn one_not_empty(name: &str, schema: &mut RefOr<Schema>) {
+    let lists: &[&str] = match name {
+        "EmailTarget" => &["to", "roles"],
+        "ReportRecipients" => &["roles", "emails"],
+        _ => return,
+    };
+    let RefOr::T(Schema::Object(o)) = schema else {
+        return;
+    };
+    let mut any = AnyOfBuilder::new();
+    for l in lists {
+        any = any.item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::AnyValue)
+                .property(*l, ArrayBuilder::new().min_items(Some(1)))
+                .required(*l),
+        );
+    }
+    let mut o = o.clone();
+    let description = o.description.take();
+    *schema = AllOfBuilder::new()
+        .item(o)
+        .item(any)
+        .description(
+            description.map(|d| format!("{d} At least one of {} is not empty.", lists.join(", "))),
+        )
+        .into();
 }
 
 /// What the derive leaves out of the nested components: serde's `deny_unknown_fields` on an
@@ -174,7 +211,7 @@ fn refine(name: &str, schema: &mut RefOr<Schema>) {
             }
             // The plain form of an upstream, `"http://host:port"`.
             "Upstream" if o.schema_type == SchemaType::Type(Type::String) => {
-                o.pattern = Some("^http://".into());
+                o.pattern = Some(UPSTREAM_PATTERN.into());
             }
             _ => {}
         }
@@ -187,6 +224,9 @@ fn exactly_one(kind: EntityKind, o: Object) -> RefOr<Schema> {
     let (fields, of): (&[&str], Type) = match kind {
         EntityKind::Api => (&["prefix", "path"], Type::String),
         EntityKind::Channel => (&["email", "line", "webhook"], Type::Object),
+        EntityKind::ReportSubscription if o.properties.contains_key("language") => {
+            return not_both(o, "lang", "language");
+        }
         _ => return o.into(),
     };
     let mut one = OneOfBuilder::new();
@@ -207,6 +247,32 @@ fn exactly_one(kind: EntityKind, o: Object) -> RefOr<Schema> {
         .description(
             description.map(|d| format!("{d}; exactly one of {} is set", fields.join(", "))),
         )
+        .into()
+}
+
+/// At most one of two fields (serde refuses a field and its alias together). JSON Schema's
+/// `not` is not in utoipa's model, so: one of the two is absent, as a property no value
+/// matches (a string both empty and not).
+fn not_both(mut o: Object, a: &str, b: &str) -> RefOr<Schema> {
+    let never = || string().min_length(Some(1)).max_length(Some(0));
+    let (title, description) = (o.title.take(), o.description.take());
+    AllOfBuilder::new()
+        .item(o)
+        .item(
+            AnyOfBuilder::new()
+                .item(
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::AnyValue)
+                        .property(a, never()),
+                )
+                .item(
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::AnyValue)
+                        .property(b, never()),
+                ),
+        )
+        .title(title)
+        .description(description.map(|d| format!("{d}; `{b}` is another name of `{a}`: give one")))
         .into()
 }
 
@@ -418,9 +484,28 @@ pub(crate) fn ids() -> ArrayBuilder {
     strings_matching(ID_PATTERN, "Entity ids")
 }
 
-/// What [`crate::user::looks_like_email`] accepts, or a little more: `local@domain` with a dot
-/// in the domain, not at its end.
-pub const EMAIL_PATTERN: &str = "^[^@]+@[^.]*\\..*[^.]$";
+/// Rust's `char::is_whitespace`, as a character class body.
+macro_rules! ws {
+    () => {
+        "\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+    };
+}
+
+/// What [`crate::user::looks_like_email`] accepts: `local@domain`, the domain with a dot not at
+/// its start or end, no whitespace (Rust's, which is this class: ECMAScript's `\s` differs).
+pub const EMAIL_PATTERN: &str = concat!(
+    "^[^@",
+    ws!(),
+    "]+@[^.",
+    ws!(),
+    "][^",
+    ws!(),
+    "]*\\.[^",
+    ws!(),
+    "]*[^.",
+    ws!(),
+    "]$"
+);
 
 /// E-mail addresses.
 pub(crate) fn emails() -> ArrayBuilder {
@@ -430,7 +515,19 @@ pub(crate) fn emails() -> ArrayBuilder {
 /// One address, or empty for none.
 pub(crate) fn email_or_empty() -> ObjectBuilder {
     string()
-        .pattern(Some("^$|^[^@]+@[^.]*\\..*[^.]$"))
+        .pattern(Some(concat!(
+            "^$|^[^@",
+            ws!(),
+            "]+@[^.",
+            ws!(),
+            "][^",
+            ws!(),
+            "]*\\.[^",
+            ws!(),
+            "]*[^.",
+            ws!(),
+            "]$"
+        )))
         .description(Some(
             "An e-mail address, or empty for none (alert mail to a role)",
         ))
@@ -550,3 +647,49 @@ pub(crate) fn report_emails() -> ArrayBuilder {
 
 #[cfg(test)]
 mod tests;
+
+/// An IANA zone name, as [`crate::client::parse_tz`] accepts it: one of chrono-tz's names.
+fn time_zone_names() -> ObjectBuilder {
+    string()
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|z| z.name())))
+        .examples(["Asia/Taipei"])
+        .description(Some("An IANA time zone"))
+}
+
+/// An optional zone (absent: the site's).
+pub(crate) fn time_zone() -> RefOr<Schema> {
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .item(Ref::from_schema_name("TimeZone"))
+        .description(Some("An IANA time zone (default: the site's)"))
+        .into()
+}
+
+/// Five or six whitespace-separated fields ([`crate::report_subscription::parse_cron`] reads
+/// each; splitting on Rust's whitespace, which is the pattern's `\s` and U+0085).
+pub const CRON_PATTERN: &str =
+    "^[\\s\\u0085]*[0-9A-Za-z*/,?#-]+([\\s\\u0085]+[0-9A-Za-z*/,?#-]+){4,5}[\\s\\u0085]*$";
+
+/// A subscription's cron schedule.
+pub(crate) fn cron() -> ObjectBuilder {
+    string()
+        .pattern(Some(CRON_PATTERN))
+        .examples(["0 8 * * 1"])
+        .description(Some(
+            "Five fields (minute hour day-of-month month day-of-week), or six with a seconds \
+             field first",
+        ))
+}
+
+/// The reports a subscription may mail: all but the call detail.
+pub(crate) fn mailed_reports() -> ObjectBuilder {
+    use crate::report::ReportKind;
+    string()
+        .enum_values(Some(
+            ReportKind::ALL
+                .into_iter()
+                .filter(|k| *k != ReportKind::Calls)
+                .filter_map(|k| serde_json::to_value(k).ok()),
+        ))
+        .description(Some("The report mailed (any but `calls`, the call detail)"))
+}

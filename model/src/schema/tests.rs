@@ -729,6 +729,27 @@ fn what_the_model_refuses_the_schema_refuses() {
         ),
         (User, "/email", json!("nobody")),
         (User, "/password", json!("short")),
+        (Channel, "/email", json!({"to": []})),
+        (Channel, "/email", json!({"roles": []})),
+        (ReportSubscription, "/recipients", json!({})),
+        (
+            ReportSubscription,
+            "/recipients",
+            json!({"roles": [], "emails": []}),
+        ),
+        (ReportSubscription, "/cron", json!("* * * *")),
+        (ReportSubscription, "/cron", json!("")),
+        (ReportSubscription, "/report", json!("calls")),
+        (Client, "/timezone", json!("Asia/Taipe")),
+        (User, "/timezone", json!("asia/taipei")),
+        (AlertRule, "/timezone", json!("UTC+8")),
+        (Api, "/upstreams", json!(["http://"])),
+        (Api, "/upstreams", json!(["http://a/base"])),
+        (
+            Api,
+            "/upstreams",
+            json!([{"url": "http://u@a", "weight": 2}]),
+        ),
         // Secrets are set by their own actions.
         (Client, "/secret_hash", json!(HASH)),
         (User, "/password_hash", json!(PHC)),
@@ -772,6 +793,15 @@ fn what_the_model_refuses_the_schema_refuses() {
         assert!(server_prepares(kind, &body).is_err(), "{body}");
         s.refuses(create_schema(kind), &body);
     }
+    // `language` is another name of `lang`: one of them.
+    let mut both = base(ReportSubscription);
+    both["lang"] = json!("en");
+    both["language"] = json!("en");
+    assert!(server_prepares(ReportSubscription, &both).is_err());
+    s.refuses(create_schema(ReportSubscription), &both);
+    both.as_object_mut().map(|o| o.remove("lang"));
+    assert!(server_prepares(ReportSubscription, &both).is_ok());
+    s.accepts(create_schema(ReportSubscription), &both);
     // The id: a create names it; a replace may; either way it is an id.
     let mut no_id = base(Group);
     no_id.as_object_mut().map(|o| o.remove("id"));
@@ -905,7 +935,7 @@ fn string_patterns_agree_with_the_parsers() {
             );
         }
     }
-    // An e-mail address the model takes is one the schema takes (the schema may take more).
+    // E-mail addresses: the pattern is looks_like_email.
     for e in [
         "a@b.tw",
         "x@y.z",
@@ -920,17 +950,22 @@ fn string_patterns_agree_with_the_parsers() {
         "a b@c.d",
         "",
         "a@b.c\u{feff}",
+        "a@b.c\u{85}",
+        "a@b.c\u{3000}",
+        "a\u{1}@b.c",
+        "a@b.c@d",
+        "a@.",
+        "a@b.",
+        "a@b.c\n",
     ] {
-        let model = crate::user::looks_like_email(e);
+        // A user's address may be empty (none).
+        let model = crate::user::looks_like_email(e) || e.is_empty();
         let schema = s
             .errors("UserRead", &json!({"role": "ops", "email": e}))
             .is_empty();
-        if model {
-            assert!(
-                schema,
-                "{e:?} is an address to the model, not to the schema"
-            );
-        }
+        assert_eq!(model, schema, "{e:?}");
+        let in_list = s.errors("EmailTarget", &json!({"to": [e]})).is_empty();
+        assert_eq!(crate::user::looks_like_email(e), in_list, "{e:?}");
     }
     // LINE ids: the channel's pattern is is_line_id.
     for id in [
@@ -945,6 +980,87 @@ fn string_patterns_agree_with_the_parsers() {
         let model = crate::channel::is_line_id(id);
         let schema = s.errors("LineTarget", &json!({"to": [id]})).is_empty();
         assert_eq!(model, schema, "{id}");
+    }
+    // Upstreams: the pattern is check_upstream_url, in both forms.
+    let url_pattern = &components()["components"]["schemas"]["Upstream"]["oneOf"][1]["properties"]
+        ["url"]["pattern"];
+    assert_eq!(url_pattern, UPSTREAM_PATTERN);
+    for u in [
+        "http://a",
+        "http://a:1",
+        "http://a:1/",
+        "http://10.0.0.7:8080",
+        "http://[::1]:80",
+        "http://",
+        "http:///",
+        "http://a/b",
+        "http://a//",
+        "https://a",
+        "http://u@a",
+        "http://a?x",
+        "http://a#x",
+        "http://a b",
+        "http://a/?x",
+        "ftp://a",
+        "http://台灣",
+    ] {
+        let body = json!({"name": "x", "prefix": "/x", "upstreams": [u]});
+        let model = Entity::parse(EntityKind::Api, "x", &body.to_string()).is_ok();
+        let plain = s.errors("Upstream", &json!(u)).is_empty();
+        let object = s
+            .errors("Upstream", &json!({"url": u, "weight": 2}))
+            .is_empty();
+        assert_eq!((model, model), (plain, object), "{u}");
+    }
+    // Cron: five or six fields, split as the model splits them.
+    for c in [
+        "0 8 * * 1",
+        "* * * * *",
+        "0 0 8 1 * *",
+        " 0 8 * * 1 ",
+        "0\t8 * * 1",
+        "0\u{85}8 * * 1",
+        "* * * *",
+        "0 0 0 8 1 * *",
+        "",
+        "61 * * * *",
+        "0 8 * * MON-FRI",
+        "0 8 L * ?",
+        "0 8 1W * *",
+        "0 8 * * 1#2",
+        "0 8 * * 1,3,5",
+        "*/15 * * * *",
+        "0 8 * * 1 ;",
+        "0 8 * * 1é",
+    ] {
+        let model = crate::report_subscription::parse_cron(c).is_ok();
+        let schema = s
+            .errors(
+                "ReportSubscriptionRead",
+                &json!({"name": "n", "report": "usage", "cron": c,
+                    "recipients": {"roles": ["ops"]}}),
+            )
+            .is_empty();
+        if model {
+            assert!(
+                schema,
+                "{c:?} is a schedule to the model, not to the schema"
+            );
+        }
+    }
+    // Zones: the enum is what parse_tz takes.
+    for z in [
+        "Asia/Taipei",
+        "UTC",
+        "US/Eastern",
+        "Etc/GMT-8",
+        "asia/taipei",
+        "UTC+8",
+        "",
+    ] {
+        let model = crate::client::parse_tz(z).is_ok();
+        let schema = s.errors("TimeZone", &json!(z)).is_empty();
+        assert_eq!(model, schema, "{z:?}");
     }
     // Methods: the schema's list is the validation's.
     let methods = components()["components"]["schemas"]["ApiRead"]["allOf"][0]["properties"]
