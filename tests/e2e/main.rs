@@ -14,6 +14,7 @@ mod cli;
 mod config_file;
 mod credentials;
 mod demo;
+mod entity_schemas;
 mod faults;
 mod helpers;
 mod hot_reload;
