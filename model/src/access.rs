@@ -98,7 +98,7 @@ impl ApiKeySpec {
 #[serde(transparent)]
 pub struct ApiSet(pub Vec<String>);
 
-/// A list of API ids or `*` patterns, at least one (what [`ApiSet::validate`] accepts).
+/// A list of API ids or `*` patterns, at least one (what `ApiSet::validate` accepts).
 impl utoipa::PartialSchema for ApiSet {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};

@@ -26,13 +26,27 @@
 //!   stored value (any string is valid either way);
 //! - report_subscription: writes also take `language`, serde's alias of `lang`.
 //!
+//! Besides those thirty, the list holds every nested type (`Upstream`, `RuleKind`,
+//! `ExceptionWindow`, `RuleScope`, `WebhookTarget`, `ClockTime`, `TimeZone`, `TokenRead`, …),
+//! each once. The names avoid the dashboards' own components (`Scope` is `RuleScope` here, a
+//! rule's `Text` is `NoticeText`).
+//!
 //! Wiring (in the dashboards' `openapi.rs`): add every pair of [`entity_schemas`] to the
 //! components (`ComponentsBuilder::schema(name, schema)`), then per kind use
 //! `Ref::from_schema_name(create_schema(kind))` as the POST request body,
 //! `replace_schema(kind)` as the PUT body (and `AlertRuleReplace` for the rule preview, whose
 //! `id` is optional), and for answers an envelope whose `body` is a `$ref` to
-//! `read_schema(kind)` (or `oneOf` them where the kind is not known). The names avoid the
-//! dashboards' own components (`Scope` is `RuleScope` here, a rule's `Text` is `NoticeText`).
+//! `read_schema(kind)`: in a history, `body` is `null` for a delete. `POST /api/v1/api-keys`
+//! answers a `CreatedSecret`, whose `entity.body` is an `ApiKeyRead`; a user's create answers
+//! the envelope with a top-level `password` when one was generated.
+//!
+//! What JSON Schema cannot say, or these schemas do not, is left to the API's 422: relations
+//! between fields (`valid_until` after `valid_from`, a silence's `until` after `from`,
+//! `recovery` on the safe side of `threshold`, a percentage threshold at most 100, the scope
+//! family of a rule's kind, `forward_credentials` only with `auth`, a window's `from` with its
+//! `until`), names that need a lookup or a parser (IANA zones are listed; addresses, CIDR
+//! blocks, JSON paths, report parameters, cron fields, webhook hosts are not), references to
+//! other entities, and header names gatewatch sets itself.
 
 use utoipa::openapi::schema::{
     AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, Object, ObjectBuilder,
