@@ -26,6 +26,10 @@
 //!   stored value (any string is valid either way);
 //! - report_subscription: writes also take `language`, serde's alias of `lang`.
 //!
+//! Each create and replace component carries an example ([`create_example`],
+//! [`replace_example`]) that the model takes, so that API tools (schemathesis's examples and
+//! stateful phases) can make an entity of each kind: random data rarely makes a cron schedule.
+//!
 //! Besides those thirty, the list holds every nested type (`Upstream`, `RuleKind`,
 //! `ExceptionWindow`, `RuleScope`, `WebhookTarget`, `ClockTime`, `TimeZone`, `TokenRead`, …),
 //! each once. The names avoid the dashboards' own components (`Scope` is `RuleScope` here, a
@@ -143,10 +147,13 @@ pub fn entity_schemas() -> Vec<(String, RefOr<Schema>)> {
         without(object_of::<TokenSpec>(), &["hash"]).into(),
     ));
     for kind in EntityKind::ALL {
-        out.push((create_schema(kind).into(), exactly_one(kind, create(kind))));
+        out.push((
+            create_schema(kind).into(),
+            with_example(exactly_one(kind, create(kind)), create_example(kind)),
+        ));
         out.push((
             replace_schema(kind).into(),
-            exactly_one(kind, write(kind, false)),
+            with_example(exactly_one(kind, write(kind, false)), replace_example(kind)),
         ));
         out.push((read_schema(kind).into(), exactly_one(kind, read(kind))));
     }
@@ -706,4 +713,54 @@ pub(crate) fn mailed_reports() -> ObjectBuilder {
                 .filter_map(|k| serde_json::to_value(k).ok()),
         ))
         .description(Some("The report mailed (any but `calls`, the call detail)"))
+}
+
+/// A body that creates an entity of `kind` (the schema's example: API tools send it first).
+pub fn create_example(kind: EntityKind) -> serde_json::Value {
+    use serde_json::json;
+    match kind {
+        EntityKind::Api => json!({"id": "orders", "name": "Orders", "prefix": "/orders",
+            "upstreams": ["http://10.0.0.7:8080"]}),
+        EntityKind::Client => json!({"id": "acme", "name": "Acme",
+            "tps": {"per_second": 20, "burst": 40}, "quota": {"per_day": 100000}}),
+        EntityKind::ApiKey => json!({"client_id": "acme"}),
+        EntityKind::Group => json!({"id": "partners", "name": "Partners", "apis": ["orders-*"]}),
+        EntityKind::Product => json!({"id": "basic", "name": "Basic", "apis": ["orders"],
+            "approval": "auto"}),
+        EntityKind::User => json!({"id": "olive", "role": "ops", "email": "olive@example.tw",
+            "password": "a long password"}),
+        EntityKind::AlertRule => json!({"id": "cpu-high", "name": "CPU high",
+            "kind": {"type": "node_cpu"}, "threshold": 90, "recovery": 80, "for_secs": 180,
+            "recipients": {"roles": ["ops"]}}),
+        EntityKind::Silence => json!({"id": "upgrade", "rule": "*",
+            "from": "2030-01-01T10:00:00Z", "until": "2030-01-01T12:00:00Z", "who": "ops",
+            "why": "upgrade"}),
+        EntityKind::Channel => json!({"id": "ops-mail", "name": "Ops",
+            "email": {"to": ["ops@example.tw"]}}),
+        EntityKind::ReportSubscription => json!({"id": "weekly-usage", "name": "Weekly usage",
+            "report": "usage", "params": {"range": "last_week"}, "cron": "0 8 * * 1",
+            "timezone": "Asia/Taipei", "recipients": {"roles": ["manager"]}}),
+    }
+}
+
+/// A body that replaces an entity of `kind`.
+pub fn replace_example(kind: EntityKind) -> serde_json::Value {
+    if kind == EntityKind::ApiKey {
+        return serde_json::json!({"client_id": "acme", "hint": "gwk_3fA9xy",
+            "expires_at": "2030-01-01T00:00:00Z"});
+    }
+    let mut v = create_example(kind);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("id");
+    }
+    v
+}
+
+fn with_example(mut schema: RefOr<Schema>, example: serde_json::Value) -> RefOr<Schema> {
+    match &mut schema {
+        RefOr::T(Schema::Object(o)) => o.examples = vec![example],
+        RefOr::T(Schema::AllOf(a)) => a.examples = vec![example],
+        _ => {}
+    }
+    schema
 }

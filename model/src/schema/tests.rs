@@ -514,6 +514,28 @@ fn every_body_written_is_accepted_and_its_answer_is_read() {
     }
 }
 
+#[test]
+fn the_examples_are_taken() {
+    let mut s = Schemas::new();
+    for kind in EntityKind::ALL {
+        let (create, replace) = (create_example(kind), replace_example(kind));
+        s.accepts(create_schema(kind), &create);
+        s.accepts(replace_schema(kind), &replace);
+        let doc = components();
+        assert_eq!(
+            doc["components"]["schemas"][create_schema(kind)]["examples"][0],
+            create
+        );
+        if kind != EntityKind::ApiKey {
+            server_prepares(kind, &create).unwrap_or_else(|e| panic!("{kind}: {e}"));
+            server_prepares(kind, &replace).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        }
+    }
+    let mut key = replace_example(EntityKind::ApiKey);
+    key["hash"] = json!(HASH);
+    assert!(Entity::parse(EntityKind::ApiKey, "k", &key.to_string()).is_ok());
+}
+
 /// Each refusal: a body the model refuses, for a reason the schema states as well.
 #[test]
 fn what_the_model_refuses_the_schema_refuses() {
