@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// What stands for a kept secret value in answers (a webhook's `Authorization` header); sent
 /// back unchanged in a body, it keeps the stored value.
-pub const KEPT: &str = "****";
+pub const KEPT: &str = gatewatch_model::entity::KEPT;
 
 /// Whether a webhook header carries a credential, by its name: its value is never answered
 /// (and is stored sealed, see [`crate::channel_guard`]).
@@ -21,53 +21,15 @@ pub fn secret_header(name: &str) -> bool {
     gatewatch_model::channel::is_secret_header(name)
 }
 
-/// A body with its secrets removed, for answers.
+/// A body with its secrets removed, for answers (the model's, which the OpenAPI read schemas
+/// are tested against).
 pub fn redact(kind: EntityKind, body: &str) -> Value {
-    let mut v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-    if let Some(o) = v.as_object_mut() {
-        match kind {
-            EntityKind::Client => {
-                let has = o.remove("secret_hash").is_some();
-                o.insert("has_secret".into(), Value::Bool(has));
-            }
-            EntityKind::ApiKey => {
-                o.remove("hash");
-            }
-            EntityKind::User => {
-                o.remove("password_hash");
-                if let Some(Value::Array(ts)) = o.get_mut("tokens") {
-                    for t in ts {
-                        if let Some(t) = t.as_object_mut() {
-                            t.remove("hash");
-                        }
-                    }
-                }
-            }
-            EntityKind::Channel => {
-                let headers = o
-                    .get_mut("webhook")
-                    .and_then(|w| w.get_mut("headers"))
-                    .and_then(Value::as_object_mut);
-                if let Some(h) = headers {
-                    for (name, value) in h.iter_mut() {
-                        if secret_header(name) {
-                            *value = Value::String(KEPT.into());
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    v
+    gatewatch_model::entity::redact(kind, body)
 }
 
 /// Answer fields added by [`redact`], dropped from bodies sent back.
 pub(crate) fn derived_fields(kind: EntityKind) -> &'static [&'static str] {
-    match kind {
-        EntityKind::Client => &["has_secret"],
-        _ => &[],
-    }
+    kind.derived_fields()
 }
 
 /// One entity in an answer.

@@ -25,12 +25,7 @@ use crate::AppState;
 /// Fields set only by their own actions: hashes are refused in bodies, the others ignored;
 /// all are carried over on replace.
 pub fn managed_fields(kind: EntityKind) -> &'static [&'static str] {
-    match kind {
-        EntityKind::Client => &["secret_hash"],
-        EntityKind::ApiKey => &["hash"],
-        EntityKind::User => &["password_hash", "tokens", "session_epoch"],
-        _ => &[],
-    }
+    kind.managed_fields()
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -13,10 +13,11 @@ use crate::client::Quota;
 use crate::field::{bad, check_id, FieldError};
 
 /// An API key. The key itself is shown once when created and never stored: only its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeySpec {
     /// The client the key belongs to.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub client_id: String,
     /// `hmac-sha256:<hex>` of the key under the site's secret pepper. Keys are 32 random
     /// bytes, so a fast keyed hash is as safe as a slow one and costs microseconds, not tens
@@ -42,14 +43,15 @@ pub struct ApiKeySpec {
 }
 
 /// A product granted to a key, and where its approval stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductGrant {
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub product: String,
     pub status: GrantStatus,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantStatus {
     /// Waiting for an admin (manual approval).
@@ -96,6 +98,24 @@ impl ApiKeySpec {
 #[serde(transparent)]
 pub struct ApiSet(pub Vec<String>);
 
+/// A list of API ids or `*` patterns, at least one (what `ApiSet::validate` accepts).
+impl utoipa::PartialSchema for ApiSet {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[A-Za-z0-9._*-]{1,64}$")),
+            )
+            .min_items(Some(1))
+            .examples([serde_json::json!(["orders-*", "pay"])])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ApiSet {}
+
 impl ApiSet {
     pub fn contains(&self, api_id: &str) -> bool {
         self.0.iter().any(|p| glob(p, api_id))
@@ -134,7 +154,7 @@ fn glob(pattern: &str, s: &str) -> bool {
 }
 
 /// How a product's grants are approved.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Approval {
     #[default]
@@ -143,9 +163,10 @@ pub enum Approval {
 }
 
 /// A product (as Apigee's API products): APIs offered together, with a quota on each key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductSpec {
+    #[schema(min_length = 1)]
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
@@ -172,9 +193,10 @@ impl ProductSpec {
 }
 
 /// A group of clients given a set of APIs without approval (TSMP's client groups).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSpec {
+    #[schema(min_length = 1)]
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,

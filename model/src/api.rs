@@ -2,15 +2,17 @@
 //! what it records of each call.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::field::{bad, FieldError};
 use crate::mask::MaskRules;
 
 /// One registered API, as stored in the configuration log's JSON body. Its id is the entity id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSpec {
     /// Display name, any language.
+    #[schema(min_length = 1)]
     pub name: String,
     /// Module or group the API belongs to (reports group by it).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -21,15 +23,19 @@ pub struct ApiSpec {
     /// Prefix match: `/orders` answers `/orders` and everything under it. Exactly one of
     /// `prefix` and `path` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(/|$)", example = "/orders")]
     pub prefix: Option<String>,
     /// Path pattern: literal segments, `{name}` (one segment, captured), `*` (one segment),
     /// and a final `**` (any depth, including none). `/orders/{id}` matches `/orders/7` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^/", example = "/orders/{id}")]
     pub path: Option<String>,
     /// Methods answered (upper case); empty means all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::methods)]
     pub methods: Vec<String>,
     /// Upstream hosts: `"http://host:port"` or `{ url = "…", weight = 3 }`.
+    #[schema(min_items = 1)]
     pub upstreams: Vec<Upstream>,
     /// How an upstream is chosen.
     #[serde(default)]
@@ -46,13 +52,16 @@ pub struct ApiSpec {
     pub passive: Option<PassiveEjection>,
     /// Connect timeout per attempt (default: the gateway's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub connect_timeout_ms: Option<u64>,
     /// Time allowed for the upstream's response head (default: the gateway's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub timeout_ms: Option<u64>,
     /// Extra attempts on another upstream for idempotent methods (GET, HEAD, OPTIONS, PUT,
     /// DELETE) when the attempt failed before a response head arrived.
     #[serde(default)]
+    #[schema(maximum = 5)]
     pub retries: u8,
     /// Credentials the API accepts; empty means a public API (anyone may call it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -89,13 +98,18 @@ pub struct Upstream {
     pub weight: u16,
 }
 
-#[derive(Serialize, Deserialize)]
+/// `"http://host:port"` (weight 1) or `{"url": "http://host:port", "weight": 3}`.
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
+#[schema(as = Upstream)]
 enum UpstreamDef {
+    #[schema(example = "http://10.0.0.7:8080")]
     Url(String),
     Weighted {
+        #[schema(pattern = "^http://[^/@?# ]+/?$")]
         url: String,
         #[serde(default = "one")]
+        #[schema(minimum = 1, maximum = 1000)]
         weight: u16,
     },
 }
@@ -126,6 +140,19 @@ impl From<Upstream> for UpstreamDef {
     }
 }
 
+// An upstream is written as `UpstreamDef` (serde `from`/`into`), so that is its schema.
+impl utoipa::PartialSchema for Upstream {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <UpstreamDef as utoipa::PartialSchema>::schema()
+    }
+}
+
+impl ToSchema for Upstream {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <UpstreamDef as ToSchema>::name()
+    }
+}
+
 impl Upstream {
     pub fn new(url: impl Into<String>) -> Upstream {
         Upstream {
@@ -136,7 +163,7 @@ impl Upstream {
 }
 
 /// How the gateway picks an upstream for a call.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LbPolicy {
     /// Each healthy upstream in turn.
@@ -150,19 +177,25 @@ pub enum LbPolicy {
 
 /// Active health check: `GET {upstream}{path}` every `interval_ms`; a 2xx/3xx answer within
 /// `timeout_ms` is a success.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheck {
+    #[schema(pattern = "^/", example = "/healthz")]
     pub path: String,
     #[serde(default = "HealthCheck::default_interval")]
+    #[schema(minimum = 100, maximum = 3_600_000)]
     pub interval_ms: u64,
+    /// At most `interval_ms`.
     #[serde(default = "HealthCheck::default_timeout")]
+    #[schema(minimum = 1, maximum = 3_600_000)]
     pub timeout_ms: u64,
     /// Successes in a row that bring an unhealthy upstream back.
     #[serde(default = "HealthCheck::default_healthy")]
+    #[schema(minimum = 1)]
     pub healthy_threshold: u32,
     /// Failures in a row that take a healthy upstream out.
     #[serde(default = "HealthCheck::default_unhealthy")]
+    #[schema(minimum = 1)]
     pub unhealthy_threshold: u32,
 }
 
@@ -183,12 +216,14 @@ impl HealthCheck {
 
 /// Passive ejection from real traffic: `failures` connection failures or 5xx answers in a row
 /// leave the upstream out for `eject_ms`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PassiveEjection {
     #[serde(default = "PassiveEjection::default_failures")]
+    #[schema(minimum = 1)]
     pub failures: u32,
     #[serde(default = "PassiveEjection::default_eject")]
+    #[schema(minimum = 1)]
     pub eject_ms: u64,
 }
 
@@ -202,7 +237,7 @@ impl PassiveEjection {
 }
 
 /// A kind of credential an API accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
     /// `X-API-Key: …` (or `Authorization: ApiKey …`).
@@ -214,7 +249,7 @@ pub enum AuthMethod {
 }
 
 /// What of a call is captured into its record (after masking).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CapturePolicy {
     /// Only the summary (method, path, masked query, status, sizes, timings).
@@ -223,7 +258,10 @@ pub enum CapturePolicy {
     /// Also request and response headers.
     Headers,
     /// Headers and the first `max_bytes` of each body.
-    Bodies { max_bytes: u32 },
+    Bodies {
+        #[schema(minimum = 1, maximum = 65536)]
+        max_bytes: u32,
+    },
 }
 
 /// Largest body capture an API may ask for.
@@ -303,7 +341,7 @@ impl PathPattern {
     }
 }
 
-const METHODS: [&str; 9] = [
+pub(crate) const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
 ];
 

@@ -36,7 +36,7 @@ use crate::field::{bad, check_id, FieldError};
 use crate::user::{looks_like_email, Role};
 
 /// A notification channel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelSpec {
     /// Shown in lists; any language.
@@ -47,6 +47,7 @@ pub struct ChannelSpec {
     pub enabled: bool,
     /// Language of the default message texts: `en` or `zh-TW`.
     #[serde(default = "ChannelSpec::default_lang")]
+    #[schema(pattern = "^(en|zh-TW)$")]
     pub lang: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<EmailTarget>,
@@ -69,10 +70,11 @@ pub enum Destination<'a> {
 }
 
 /// E-mail to fixed addresses and to every enabled user of the listed roles who has an address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailTarget {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::email_targets)]
     pub to: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<Role>,
@@ -80,22 +82,25 @@ pub struct EmailTarget {
 
 /// LINE Messaging API push targets: user (`U…`), group (`C…`) or room (`R…`) ids. One push per
 /// target, through the site's LINE channel (`[alerter.line]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineTarget {
+    #[schema(schema_with = crate::schema::line_targets)]
     pub to: Vec<String>,
 }
 
 /// An HTTP endpoint that receives a JSON body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookTarget {
     /// `http://` or `https://` URL.
+    #[schema(pattern = "^https?://[^\\u0000-\\u0020\\u007f]+$")]
     pub url: String,
     #[serde(default)]
     pub method: WebhookMethod,
     /// Extra request headers (e.g. an `Authorization` the receiver wants).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(schema_with = crate::schema::webhook_headers)]
     pub headers: BTreeMap<String, String>,
     /// The body's shape when `body` is not given.
     #[serde(default)]
@@ -103,20 +108,24 @@ pub struct WebhookTarget {
     /// A JSON template: every string in it may hold the message placeholders (`{{rule}}`,
     /// `{{value}}`, …), replaced inside the string so the result stays valid JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::webhook_body)]
     pub body: Option<serde_json::Value>,
     /// Name of a key in `[alerter.secrets]`: when set, the body is signed
     /// (`X-Gatewatch-Signature: sha256=<hex HMAC-SHA256 of the body>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub secret: Option<String>,
     /// Per attempt, in milliseconds (1–60000).
     #[serde(default = "WebhookTarget::default_timeout_ms")]
+    #[schema(minimum = 1, maximum = 60_000)]
     pub timeout_ms: u64,
     /// Further attempts after a timeout, a connection failure, a 429 or a 5xx (0–10).
     #[serde(default = "WebhookTarget::default_retries")]
+    #[schema(maximum = 10)]
     pub retries: u32,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum WebhookMethod {
     #[default]
@@ -126,7 +135,7 @@ pub enum WebhookMethod {
 }
 
 /// Ready-made body shapes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookPreset {
     /// `{"subject", "text", "status", …every placeholder}`.

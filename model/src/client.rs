@@ -12,10 +12,11 @@ use crate::field::{bad, check_id, FieldError};
 
 /// A client, as stored in the configuration log. Its id is the entity id (and the user name of
 /// HTTP Basic authentication).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSpec {
     /// Display name, any language.
+    #[schema(min_length = 1)]
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
@@ -29,6 +30,7 @@ pub struct ClientSpec {
     pub valid_until: Option<NaiveDate>,
     /// IANA zone for the validity dates, service hours and quota windows (default: the site's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::time_zone)]
     pub timezone: Option<String>,
     /// When the client may call; always when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,9 +46,11 @@ pub struct ClientSpec {
     pub quota: Quota,
     /// VIP priority 0–9: when the gateway is saturated, higher priority is admitted first.
     #[serde(default)]
+    #[schema(maximum = 9)]
     pub priority: u8,
     /// Groups the client belongs to; a group grants its APIs without approval.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::ids)]
     pub groups: Vec<String>,
     /// Hash of the client secret used with HTTP Basic (see `ApiKeySpec::hash`); Basic is
     /// refused when absent.
@@ -54,7 +58,7 @@ pub struct ClientSpec {
     pub secret_hash: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientStatus {
     #[default]
@@ -64,12 +68,14 @@ pub enum ClientStatus {
 }
 
 /// A token bucket: `per_second` refill, `burst` capacity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
+    #[schema(minimum = 1)]
     pub per_second: u32,
     /// Calls allowed at once after a quiet spell (default: `per_second`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub burst: Option<u32>,
 }
 
@@ -81,16 +87,20 @@ impl Rate {
 
 /// Calls per calendar window (in the client's time zone). `scope` says whether each gateway
 /// counts alone or all gateways share the count.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub per_minute: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub per_hour: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub per_day: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub per_month: Option<u64>,
     #[serde(default)]
     pub scope: LimitScope,
@@ -124,7 +134,7 @@ impl Quota {
 }
 
 /// Where a limit is counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LimitScope {
     /// Each gateway process counts on its own: exact, and N gateways allow N times the limit.
@@ -220,7 +230,7 @@ impl QuotaWindow {
 }
 
 /// A day of the week, as written in rules: `mon` … `sun`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Day {
     Mon,
@@ -289,6 +299,23 @@ impl Serialize for ClockTime {
     }
 }
 
+/// `HH:MM`, 00:00 to 24:00 (what [`ClockTime::from_str`] accepts).
+impl utoipa::PartialSchema for ClockTime {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(CLOCK_TIME_PATTERN))
+            .examples(["22:00"])
+            .description(Some("A time of day, HH:MM (00:00 to 24:00)"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ClockTime {}
+
+/// What [`ClockTime::from_str`] accepts, as a regular expression (checked by the tests).
+pub const CLOCK_TIME_PATTERN: &str = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$";
+
 impl<'de> Deserialize<'de> for ClockTime {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ClockTime, D::Error> {
         let s = String::deserialize(d)?;
@@ -298,7 +325,7 @@ impl<'de> Deserialize<'de> for ClockTime {
 
 /// A daily window on chosen days. `from` after `until` crosses midnight: the window opens on a
 /// listed day at `from` and closes the next morning at `until`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceHours {
     /// Days the window opens on (every day when empty).

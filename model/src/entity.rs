@@ -65,6 +65,76 @@ impl fmt::Display for EntityKind {
     }
 }
 
+impl EntityKind {
+    /// Fields set only by their own actions (keys, secrets, passwords, tokens): hashes are
+    /// refused in a body, the others ignored; all are carried over on replace. The admin API
+    /// and its OpenAPI schemas ([`crate::schema`]) read this one list.
+    pub fn managed_fields(self) -> &'static [&'static str] {
+        match self {
+            EntityKind::Client => &["secret_hash"],
+            EntityKind::ApiKey => &["hash"],
+            EntityKind::User => &["password_hash", "tokens", "session_epoch"],
+            _ => &[],
+        }
+    }
+
+    /// Answer fields added by [`redact`], dropped from bodies sent back.
+    pub fn derived_fields(self) -> &'static [&'static str] {
+        match self {
+            EntityKind::Client => &["has_secret"],
+            _ => &[],
+        }
+    }
+}
+
+/// What stands for a kept secret value in answers (a webhook's `Authorization` header); sent
+/// back unchanged in a body, it keeps the stored value.
+pub const KEPT: &str = "****";
+
+/// A stored body with its secrets removed, as the admin API answers it: a client's
+/// `secret_hash` becomes `has_secret`, key, password and token hashes go, and a webhook's
+/// credential header values read [`KEPT`].
+pub fn redact(kind: EntityKind, body: &str) -> serde_json::Value {
+    use serde_json::Value;
+    let mut v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        match kind {
+            EntityKind::Client => {
+                let has = o.remove("secret_hash").is_some();
+                o.insert("has_secret".into(), Value::Bool(has));
+            }
+            EntityKind::ApiKey => {
+                o.remove("hash");
+            }
+            EntityKind::User => {
+                o.remove("password_hash");
+                if let Some(Value::Array(ts)) = o.get_mut("tokens") {
+                    for t in ts {
+                        if let Some(t) = t.as_object_mut() {
+                            t.remove("hash");
+                        }
+                    }
+                }
+            }
+            EntityKind::Channel => {
+                let headers = o
+                    .get_mut("webhook")
+                    .and_then(|w| w.get_mut("headers"))
+                    .and_then(Value::as_object_mut);
+                if let Some(h) = headers {
+                    for (name, value) in h.iter_mut() {
+                        if crate::channel::is_secret_header(name) {
+                            *value = Value::String(KEPT.into());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    v
+}
+
 /// An unknown entity kind, named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown entity kind {0:?} (known: api, client, api_key, group, product, alert_rule, channel, user, silence, report_subscription)")]

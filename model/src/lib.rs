@@ -20,6 +20,7 @@ pub mod outbound;
 pub mod outcome;
 pub mod report;
 pub mod report_subscription;
+pub mod schema;
 pub mod sealed;
 pub mod secret;
 pub mod smtp;

@@ -165,11 +165,12 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 /// An API's masking rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MaskRules {
     /// Extra header names masked whole (case-insensitive).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::header_names)]
     pub headers: Vec<String>,
     /// JSON fields masked whole in captured bodies, as dotted paths from the root:
     /// `card.number`, `items[*].token` (`[*]`: every element of an array); `**.pin` is the
@@ -179,6 +180,7 @@ pub struct MaskRules {
     /// Query parameters whose values are masked whole (besides
     /// [`DEFAULT_MASKED_QUERY_PARAMS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::query_params)]
     pub query_params: Vec<String>,
     /// Detectors run over header values, query values and bodies.
     #[serde(default = "Detector::defaults")]
@@ -198,18 +200,20 @@ impl Default for MaskRules {
 
 /// A pattern recognised in free text and masked where found, keeping the first and last few
 /// characters so support staff can still tell values apart.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Detector {
     pub kind: DetectorKind,
     #[serde(default)]
+    #[schema(maximum = 8)]
     pub keep_first: u8,
     #[serde(default)]
+    #[schema(maximum = 8)]
     pub keep_last: u8,
 }
 
 /// What a [`Detector`] looks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DetectorKind {
     /// 13–19 digit card numbers (spaces or dashes allowed) that pass the Luhn check.

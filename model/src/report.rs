@@ -19,7 +19,7 @@ use crate::outcome::Outcome;
 use crate::user::Permission;
 
 /// The reports gatewatch serves, by URL slug (`/api/v1/reports/<slug>`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReportKind {
     /// Calls per API (and module) by outcome class, with share of total.

@@ -22,12 +22,14 @@ use crate::report::{ReportKind, ReportParams};
 use crate::user::{looks_like_email, Role};
 
 /// A scheduled report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportSubscriptionSpec {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[serde(default = "yes")]
     pub enabled: bool,
+    #[schema(schema_with = crate::schema::mailed_reports)]
     pub report: ReportKind,
     /// The report's query parameters (`{"range":"yesterday","api":"orders,pay"}`), checked
     /// like the report API's (`ReportParams::from_pairs`). A relative range is resolved at
@@ -35,13 +37,16 @@ pub struct ReportSubscriptionSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, String>,
     /// Five fields (`minute hour day-of-month month day-of-week`) or six with seconds first.
+    #[schema(schema_with = crate::schema::cron)]
     pub cron: String,
     /// IANA zone of the schedule (and of the report, unless `params.tz` says otherwise);
     /// absent: the site's zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::time_zone)]
     pub timezone: Option<String>,
     pub recipients: ReportRecipients,
     #[serde(default = "ReportFormat::all")]
+    #[schema(schema_with = crate::schema::formats)]
     pub formats: Vec<ReportFormat>,
     /// Language of the subject and summary: `zh-TW` (default) or `en`.
     #[serde(default, alias = "language")]
@@ -53,18 +58,19 @@ fn yes() -> bool {
 }
 
 /// Who gets the mail.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportRecipients {
     /// Every enabled user of these roles who has an e-mail address.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<Role>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::report_emails)]
     pub emails: Vec<String>,
 }
 
 /// What the mail carries besides its summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportFormat {
     /// The report's chart as a PNG inside the HTML body.
@@ -82,7 +88,7 @@ impl ReportFormat {
 /// Longest subscription name.
 const MAX_NAME: usize = 200;
 /// Most addresses one subscription names.
-const MAX_EMAILS: usize = 100;
+pub(crate) const MAX_EMAILS: usize = 100;
 
 impl ReportSubscriptionSpec {
     pub fn validate(&self) -> Result<(), FieldError> {

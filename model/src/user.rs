@@ -10,7 +10,7 @@ use crate::client::parse_tz;
 use crate::field::{bad, FieldError};
 
 /// A user of the web UI and admin API. Its id is the login name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -20,14 +20,17 @@ pub struct UserSpec {
     pub password_hash: String,
     /// For alert mail to a role.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schema(schema_with = crate::schema::email_or_empty)]
     pub email: String,
     #[serde(default)]
     pub disabled: bool,
     /// UI language: `en` or `zh-TW`.
     #[serde(default = "UserSpec::default_lang")]
+    #[schema(pattern = "^(en|zh-TW)$")]
     pub lang: String,
     /// The user's zone for times in the UI (default: the site's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::time_zone)]
     pub timezone: Option<String>,
     /// Bumped to end every session of the user at once (logout everywhere, password change).
     #[serde(default)]
@@ -38,7 +41,7 @@ pub struct UserSpec {
 }
 
 /// A bearer token of a user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenSpec {
     pub id: String,
@@ -105,7 +108,19 @@ pub fn looks_like_email(s: &str) -> bool {
 }
 
 /// A user's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,

@@ -15,6 +15,7 @@ mod config_check;
 mod config_file;
 mod credentials;
 mod demo;
+mod entity_schemas;
 mod faults;
 mod helpers;
 mod hot_reload;

@@ -12,10 +12,11 @@ use crate::field::{bad, check_id, FieldError};
 use crate::user::{looks_like_email, Role};
 
 /// An alert rule, as stored in the configuration log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRuleSpec {
     /// Display name, any language (`{{rule}}` in messages).
+    #[schema(min_length = 1)]
     pub name: String,
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -29,22 +30,27 @@ pub struct AlertRuleSpec {
     #[serde(default)]
     pub comparison: Comparison,
     /// The line the value must cross (in the kind's unit, see [`RuleKind::unit`]).
+    #[schema(minimum = 0)]
     pub threshold: f64,
     /// The line a firing value must cross back before the alert resolves (hysteresis);
     /// default: `threshold`. Must lie on the safe side of `threshold`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
     pub recovery: Option<f64>,
     /// How long the condition must hold before the rule fires.
     #[serde(default)]
+    #[schema(maximum = 604_800)]
     pub for_secs: u64,
     /// A firing alert is re-sent no more often than this; 0 = never repeat.
     #[serde(default)]
+    #[schema(maximum = 604_800)]
     pub repeat_secs: u64,
     /// Send a notice when a firing alert resolves.
     #[serde(default = "yes")]
     pub send_resolved: bool,
     /// IANA zone for the windows and `{{started_at}}` (default: the site's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::time_zone)]
     pub timezone: Option<String>,
     /// When the rule evaluates and records but does not notify.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -63,7 +69,9 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     #[default]
@@ -81,7 +89,9 @@ impl Severity {
 }
 
 /// Which side of the threshold is bad.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparison {
     /// Breach when value > threshold; recovered when value <= recovery.
@@ -92,7 +102,7 @@ pub enum Comparison {
 }
 
 /// What a rule measures. Each kind's value is in the unit [`RuleKind::unit`] names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RuleKind {
     /// Whole-machine CPU use of a node, %.
@@ -105,11 +115,13 @@ pub enum RuleKind {
         unit: MemoryUnit,
         /// The limit a `percent` threshold is taken of (required with `percent`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(minimum = 1)]
         limit_mb: Option<u64>,
     },
     /// Disk use %, per mount; `mounts` limits it to those mount points (all when empty).
     Disk {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[schema(schema_with = crate::schema::mounts)]
         mounts: Vec<String>,
     },
     /// The storage connection. See [`DbCheck`]. The probe checks (`connect_ms`, `failure`)
@@ -121,22 +133,27 @@ pub enum RuleKind {
     /// Share of failed calls, %, over the last `window_secs`; no value below `min_calls`.
     ApiErrorRate {
         #[serde(default = "default_window")]
+        #[schema(minimum = 10, maximum = 604_800)]
         window_secs: u64,
         #[serde(default = "default_min_calls")]
+        #[schema(minimum = 1)]
         min_calls: u64,
     },
     /// Latency quantile in ms over the last `window_secs`; no value below `min_calls`.
     ApiLatency {
         quantile: Quantile,
         #[serde(default = "default_window")]
+        #[schema(minimum = 10, maximum = 604_800)]
         window_secs: u64,
         #[serde(default = "default_min_calls")]
+        #[schema(minimum = 1)]
         min_calls: u64,
     },
     /// Drop of calls in the last hour vs the same hour a week before, % (100 = no calls);
     /// no value when the week-old hour had fewer than `min_calls` (a quiet API does not page).
     TrafficDrop {
         #[serde(default = "default_baseline_calls")]
+        #[schema(minimum = 1)]
         min_calls: u64,
     },
     /// A gateway's backlog of records not yet stored. See [`BacklogMeasure`].
@@ -146,6 +163,7 @@ pub enum RuleKind {
     /// The usual line: threshold 0, `above` — one quarantined batch pages.
     IngestQuarantine {
         #[serde(default = "default_quarantine_window")]
+        #[schema(minimum = 60, maximum = 604_800)]
         window_secs: u64,
     },
 }
@@ -164,7 +182,7 @@ fn default_baseline_calls() -> u64 {
     100
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MemoryUnit {
     #[default]
@@ -173,7 +191,7 @@ pub enum MemoryUnit {
 }
 
 /// How a database rule looks at storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DbCheck {
     /// The alerter's own ClickHouse probe: connect-and-`SELECT 1` time in ms; a failed probe
@@ -188,7 +206,7 @@ pub enum DbCheck {
 }
 
 /// What a backlog rule counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BacklogMeasure {
     /// Batches in the gateway's spool.
@@ -199,7 +217,7 @@ pub enum BacklogMeasure {
     QueueDepth,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Quantile {
     P95,
@@ -207,8 +225,10 @@ pub enum Quantile {
 }
 
 /// Where a rule looks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
+// `Scope` is taken in the admin API's document (an active alert's scope).
+#[schema(as = RuleScope)]
 pub enum Scope {
     /// Every node, each on its own (`"all_nodes"`).
     AllNodes,
@@ -301,19 +321,22 @@ impl Scope {
 }
 
 /// Who hears about a rule.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Recipients {
     /// Every user with one of these roles gets an e-mail.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<Role>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::emails)]
     pub emails: Vec<String>,
     /// LINE user, group or room ids (`to` of a push).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::line_recipients)]
     pub line: Vec<String>,
     /// Ids of webhook channels (entities of kind `channel`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::ids)]
     pub webhooks: Vec<String>,
 }
 

@@ -9,27 +9,33 @@ use super::key::ScopeKey;
 use crate::field::{bad, check_id, FieldError};
 
 /// A silence, as stored in the configuration log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SilenceSpec {
     /// The rule's id, or `*` for every rule.
+    #[schema(pattern = "^([A-Za-z0-9._-]{1,64}|\\*)$")]
     pub rule: String,
     /// Only this node (any when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,200}$")]
     pub node: Option<String>,
     /// Only this API (any when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub api: Option<String>,
     /// Only this client (any when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub client: Option<String>,
     /// Start (inclusive), UTC.
     pub from: DateTime<Utc>,
     /// End (exclusive), UTC.
     pub until: DateTime<Utc>,
     /// Who set it.
+    #[schema(min_length = 1)]
     pub who: String,
     /// Why.
+    #[schema(min_length = 1)]
     pub why: String,
 }
 

@@ -20,7 +20,18 @@ use crate::field::FieldError;
 
 /// A message language.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub enum Lang {
     /// Traditional Chinese (Taiwan).
@@ -62,8 +73,9 @@ impl NoticeKind {
 }
 
 /// A subject and body override; what is left out comes from the default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NoticeText)]
 pub struct Text {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
@@ -72,7 +84,7 @@ pub struct Text {
 }
 
 /// Overrides of one language. A missing `repeat` falls back to the `firing` override.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeTemplates {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -21,11 +21,12 @@ use crate::client::{ClockTime, Day};
 use crate::field::{bad, FieldError};
 
 /// One exception window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ExceptionWindow {
     /// On some days of the week (`["sat", "sun"]`), all day or from–until.
     Weekly {
+        #[schema(min_items = 1)]
         days: Vec<Day>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<ClockTime>,
@@ -34,6 +35,7 @@ pub enum ExceptionWindow {
     },
     /// On days of the month (1–31; a day a month lacks is skipped that month).
     MonthDays {
+        #[schema(schema_with = crate::schema::month_days)]
         days: Vec<u8>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<ClockTime>,
@@ -42,6 +44,7 @@ pub enum ExceptionWindow {
     },
     /// On specific dates (`2026-12-25`).
     Dates {
+        #[schema(min_items = 1)]
         dates: Vec<NaiveDate>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<ClockTime>,
