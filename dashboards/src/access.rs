@@ -200,27 +200,43 @@ pub fn rules() -> Vec<Rule> {
         let base = format!("/api/v1/{seg}");
         let one = format!("{base}/{{id}}");
         let (create, put, read_body) = (
-            crate::doc::create_schema(kind),
-            crate::doc::write_schema(kind),
-            format!("{}Envelope", crate::doc::read_schema(kind)),
+            gatewatch_model::schema::create_schema(kind),
+            gatewatch_model::schema::replace_schema(kind),
+            format!("{}Envelope", gatewatch_model::schema::read_schema(kind)),
         );
         t.get(&base, Perm(read), &format!("List {kind} entities"))
             .query::<crate::entities::ListQuery>()
             .ok(
                 200,
-                json("a page", &format!("{}Page", crate::doc::read_schema(kind))),
+                json(
+                    "a page",
+                    &format!("{}Page", gatewatch_model::schema::read_schema(kind)),
+                ),
             );
+        let created = if kind == EntityKind::ApiKey {
+            // The key is generated: shown once, with the entity that holds its hash.
+            json("the key: `secret` is shown only here", "CreatedSecret")
+                .etag()
+                .location()
+                .links(key_links())
+        } else {
+            json(
+                "created (a user made without a password has `password`, shown once)",
+                &read_body,
+            )
+            .etag()
+            .location()
+            .links(entity_links(&base, "$response.body#/id"))
+        };
         t.post(&base, Perm(write), &format!("Create a {kind}"))
-            .describe("The body is the entity with its `id`. `Location` and `ETag` name the new entity; `X-Comment` becomes the change's comment.")
+            .describe(if kind == EntityKind::ApiKey {
+                "Generates a key for `client_id` (as POST /api/v1/clients/{id}/keys)."
+            } else {
+                "The body is the entity with its `id`. `Location` and `ETag` name the new entity; `X-Comment` becomes the change's comment."
+            })
             .body(create)
             .comment()
-            .ok(
-                201,
-                json("created", &read_body)
-                    .etag()
-                    .location()
-                    .links(entity_links(&base, "$response.body#/id")),
-            )
+            .ok(201, created)
             .errors(&[409]);
         t.get(&one, Perm(read), &format!("One {kind}, with its version"))
             .ok(
@@ -287,7 +303,9 @@ pub fn rules() -> Vec<Rule> {
     )
     .describe("The body is that of a create (validated, not stored); `lang` picks the language (default: the rule's, else the alerter's).")
     .query::<crate::preview::PreviewParams>()
-    .body(crate::doc::create_schema(gatewatch_model::EntityKind::AlertRule))
+    .body(gatewatch_model::schema::replace_schema(
+        gatewatch_model::EntityKind::AlertRule,
+    ))
     .ok(200, json("the rendered notices", "RulePreview"));
     t.post(
         "/api/v1/api-keys/{id}/rotate",
@@ -303,7 +321,7 @@ pub fn rules() -> Vec<Rule> {
     .errors(&[409, 412]);
     let key_envelope = format!(
         "{}Envelope",
-        crate::doc::read_schema(gatewatch_model::EntityKind::ApiKey)
+        gatewatch_model::schema::read_schema(gatewatch_model::EntityKind::ApiKey)
     );
     t.post(
         "/api/v1/api-keys/{id}/revoke",

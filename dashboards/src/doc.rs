@@ -261,37 +261,3 @@ impl Headers for ResponseBuilder {
         )
     }
 }
-
-/// The components naming, per kind, a create's body (the entity with its `id`), a
-/// replacement's body, and the entity as answered (secrets removed).
-pub fn create_schema(kind: gatewatch_model::EntityKind) -> &'static str {
-    schema_names(kind).0
-}
-
-pub fn write_schema(kind: gatewatch_model::EntityKind) -> &'static str {
-    schema_names(kind).1
-}
-
-pub fn read_schema(kind: gatewatch_model::EntityKind) -> &'static str {
-    schema_names(kind).2
-}
-
-fn schema_names(kind: gatewatch_model::EntityKind) -> (&'static str, &'static str, &'static str) {
-    use gatewatch_model::EntityKind::*;
-    match kind {
-        Api => ("ApiCreate", "ApiWrite", "ApiRead"),
-        Client => ("ClientCreate", "ClientWrite", "ClientRead"),
-        ApiKey => ("ApiKeyCreate", "ApiKeyWrite", "ApiKeyRead"),
-        Group => ("GroupCreate", "GroupWrite", "GroupRead"),
-        Product => ("ProductCreate", "ProductWrite", "ProductRead"),
-        User => ("UserCreate", "UserWrite", "UserRead"),
-        AlertRule => ("AlertRuleCreate", "AlertRuleWrite", "AlertRuleRead"),
-        Channel => ("ChannelCreate", "ChannelWrite", "ChannelRead"),
-        Silence => ("SilenceCreate", "SilenceWrite", "SilenceRead"),
-        ReportSubscription => (
-            "ReportSubscriptionCreate",
-            "ReportSubscriptionWrite",
-            "ReportSubscriptionRead",
-        ),
-    }
-}

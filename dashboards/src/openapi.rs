@@ -260,8 +260,7 @@ fn path_param(name: &str) -> Parameter {
         .build()
 }
 
-/// What `gatewatch_model::field::check_id` accepts.
-pub const ID_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
+use gatewatch_model::schema::ID_PATTERN;
 
 fn operation(r: &Rule) -> utoipa::openapi::path::Operation {
     let d: &Doc = &r.doc;
@@ -433,28 +432,14 @@ fn error_response(status: u16) -> utoipa::openapi::Response {
     r.build()
 }
 
-/// Per kind: the envelope and page of its answers, and (until the model's own schemas are
-/// wired) its bodies as objects.
+/// The model's schemas of every kind's bodies, and per kind the envelope and page of its
+/// answers.
 fn entity_components() -> Schemas {
-    use crate::doc::{create_schema, read_schema, write_schema};
-    let mut out: Schemas = Vec::new();
+    use gatewatch_model::schema::{entity_schemas, read_schema};
+    let mut out: Schemas = entity_schemas();
     for (kind, _) in crate::access::KINDS {
         let read = read_schema(kind);
         let object = || ObjectBuilder::new().schema_type(Type::Object);
-        out.push((
-            create_schema(kind).to_string(),
-            object()
-                .property(
-                    "id",
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .pattern(Some(ID_PATTERN)),
-                )
-                .required("id")
-                .into(),
-        ));
-        out.push((write_schema(kind).to_string(), object().into()));
-        out.push((read.to_string(), object().into()));
         let envelope = envelope_schema(Ref::from_schema_name(read).into());
         out.push((format!("{read}Envelope"), envelope));
         out.push((
