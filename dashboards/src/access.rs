@@ -335,7 +335,12 @@ pub fn rules() -> Vec<Rule> {
         "Grant a product to the key (approved at once unless the product wants manual approval)",
     )
     .body("GrantRequest")
-    .ok(200, json("the key with its grants", &key_envelope).etag());
+    .ok(
+        200,
+        json("the key with its grants", &key_envelope)
+            .etag()
+            .links(grant_links()),
+    );
     t.post(
         "/api/v1/api-keys/{id}/products/{product}/approve",
         Perm(WriteGatewayConfig),
@@ -386,6 +391,33 @@ fn key_links() -> Vec<(String, crate::doc::Link)> {
         (
             "Get".into(),
             link(Method::GET, "/api/v1/api-keys/{id}", &id),
+        ),
+    ]
+}
+
+/// Links from a grant to its approval and revocation.
+fn grant_links() -> Vec<(String, crate::doc::Link)> {
+    use crate::doc::link;
+    let params = [
+        ("id", "$request.path.id"),
+        ("product", "$request.body#/product"),
+    ];
+    vec![
+        (
+            "Approve".into(),
+            link(
+                Method::POST,
+                "/api/v1/api-keys/{id}/products/{product}/approve",
+                &params,
+            ),
+        ),
+        (
+            "RevokeGrant".into(),
+            link(
+                Method::POST,
+                "/api/v1/api-keys/{id}/products/{product}/revoke",
+                &params,
+            ),
         ),
     ]
 }

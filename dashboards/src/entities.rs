@@ -292,6 +292,13 @@ pub async fn create(
             Some(Value::String(s)) => s,
             _ => return Err(ApiError::invalid("client_id", "must name the key's client")),
         };
+        // Named in the body, an unknown client is a bad field (the path's would be a 404).
+        if state.cache.get().get(EntityKind::Client, &client).is_none() {
+            return Err(ApiError::invalid(
+                "client_id",
+                format!("no client {client:?}"),
+            ));
+        }
         return crate::keys::generate(&state, &caller, &client, Value::Object(obj)).await;
     }
     let id = match obj.remove("id") {
