@@ -544,6 +544,33 @@ mod tests {
     }
 
     #[test]
+    fn every_link_names_an_operation_of_the_document() {
+        let doc = document(&crate::access::rules(), Vec::new());
+        let v: serde_json::Value = serde_json::from_str(&to_json(&doc).unwrap()).unwrap();
+        let mut ids = BTreeSet::new();
+        let mut targets = Vec::new();
+        for item in v["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                ids.insert(op["operationId"].as_str().unwrap().to_string());
+                for resp in op["responses"].as_object().unwrap().values() {
+                    for link in resp["links"]
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|l| l.values())
+                    {
+                        assert!(link.get("operation_id").is_none(), "{link}");
+                        targets.push(link["operationId"].as_str().unwrap().to_string());
+                    }
+                }
+            }
+        }
+        assert!(!targets.is_empty());
+        for t in targets {
+            assert!(ids.contains(&t), "a link names {t}, which is no operation");
+        }
+    }
+
+    #[test]
     fn every_path_parameter_is_declared_with_a_schema() {
         let doc = document(&crate::access::rules(), Vec::new());
         let v = serde_json::to_value(&doc).unwrap();

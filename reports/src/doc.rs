@@ -204,6 +204,22 @@ pub fn report_answer() -> Response {
         .build()
 }
 
+/// The call search: a report whose rows link to each call's detail.
+pub fn call_search_answer() -> Response {
+    let mut r = report_answer();
+    r.links.insert(
+        "CallDetail".into(),
+        RefOr::T(
+            utoipa::openapi::link::LinkBuilder::new()
+                // The dashboards' id of `GET /api/v1/reports/calls/{call_id}`.
+                .operation_id("getReportsCallsByCallId")
+                .parameter("call_id", "$response.body#/rows/0/call_id")
+                .build(),
+        ),
+    );
+    r
+}
+
 pub fn json(description: &str, schema: &str) -> Response {
     ResponseBuilder::new()
         .description(description)

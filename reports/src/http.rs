@@ -94,7 +94,7 @@ pub fn access() -> Vec<RouteAccess> {
             Permission::ReadCallDetail,
             "Call search: calls by id, request id, client, API, node, status, outcome, method, least latency, window, path (keyset pages; format=csv exports)",
             vec![report_params, call_filters()],
-            report_answer(),
+            crate::doc::call_search_answer(),
         ),
         get(
             "/api/v1/reports/calls/{call_id}",

@@ -935,6 +935,30 @@ async fn admin_api_entities_keys_sessions_and_audit() {
             "{rf} does not resolve"
         );
     }
+    // Every link (the report API's too) names an operation of the document.
+    let ops: Vec<&Value> = paths
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .collect();
+    let ids: Vec<&str> = ops
+        .iter()
+        .map(|op| op["operationId"].as_str().unwrap())
+        .collect();
+    let mut links = 0;
+    for op in &ops {
+        for resp in op["responses"].as_object().unwrap().values() {
+            for link in resp["links"]
+                .as_object()
+                .into_iter()
+                .flat_map(|l| l.values())
+            {
+                let target = link["operationId"].as_str().unwrap();
+                assert!(ids.contains(&target), "a link names {target}");
+                links += 1;
+            }
+        }
+    }
+    assert!(links > 40, "{links} links");
     drop(dash);
 }
 
