@@ -2,8 +2,9 @@
 //! only as `model::secret::hash_secret(pepper, secret)`. Rotation, revocation and product
 //! grants are new versions of the key entity.
 
+use crate::extract::Path;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};

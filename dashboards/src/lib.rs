@@ -12,6 +12,7 @@
 //!   configuration log, with `If-Match` versions.
 //! - [`write`]: the shared write path (versions, one change per request, cache reload, audit
 //!   rows, reference checks); [`answer`]: what leaves — envelopes with every secret removed.
+//! - [`extract`]: the path and query extractors, refusing with the JSON error body.
 //! - [`keys`]: API keys, client secrets, rotation, revocation, product grants.
 //! - [`me`]: login, logout, one's own password, tokens and preferences (language, zone).
 //! - [`alerts`]: active alerts (`alert_state` + the rules) and the alert timeline
@@ -40,6 +41,7 @@ pub mod channel_guard;
 pub mod diff;
 pub mod entities;
 pub mod error;
+pub mod extract;
 pub mod keys;
 pub mod lockout;
 pub mod me;
@@ -179,7 +181,7 @@ pub struct Mount {
 pub fn router(state: Arc<AppState>) -> Router {
     type S = axum::extract::State<Arc<AppState>>;
     type Caller = axum::Extension<auth::Caller>;
-    type Id = axum::extract::Path<String>;
+    type Id = extract::Path<String>;
     use axum::body::Bytes;
     use axum::http::HeaderMap;
     let mut r = Router::new()

@@ -3,8 +3,9 @@
 //! alerter sends with — so the editor shows exactly what recipients will read. The draft is
 //! validated like a create (same field paths); nothing is stored.
 
+use crate::extract::Query;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::Utc;
 use gatewatch_model::alert::{

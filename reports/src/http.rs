@@ -2,7 +2,7 @@
 //! [`router`] behind dashboards' login and role check, with [`access`] as its rows of the
 //! route table (so the role check, the OpenAPI document and the role tests see these routes).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,6 +15,7 @@ use gatewatch_store::Store;
 
 use crate::catalog;
 use crate::error::{ReportError, Result};
+use crate::segment::Segment;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -157,7 +158,7 @@ pub fn answer(report: &catalog::Report, format: &str) -> Response {
 
 async fn report(
     State(api): State<ReportsApi>,
-    Path(slug): Path<String>,
+    Segment(slug): Segment,
     Query(pairs): Pairs,
 ) -> Result<Response> {
     let kind = kind_of(&slug)?;
@@ -204,7 +205,7 @@ async fn chart_of(
 
 async fn chart_svg(
     State(api): State<ReportsApi>,
-    Path(slug): Path<String>,
+    Segment(slug): Segment,
     Query(pairs): Pairs,
 ) -> Result<Response> {
     let size = size_of(&pairs)?;
@@ -214,7 +215,7 @@ async fn chart_svg(
 
 async fn chart_png(
     State(api): State<ReportsApi>,
-    Path(slug): Path<String>,
+    Segment(slug): Segment,
     Query(pairs): Pairs,
 ) -> Result<Response> {
     let size = size_of(&pairs)?;
@@ -245,7 +246,7 @@ async fn calls(State(api): State<ReportsApi>, Query(pairs): Pairs) -> Result<Res
 /// One call with every column; `tz` picks the zone its time is shown in.
 async fn one_call(
     State(api): State<ReportsApi>,
-    Path(call_id): Path<String>,
+    Segment(call_id): Segment,
     Query(pairs): Pairs,
 ) -> Result<Response> {
     let params = ReportParams::from_pairs(&pairs)?;

@@ -10,6 +10,7 @@
 //!   `gatewatch_store::reports`.
 //! - What a report is asked for (kind, range, zone, bucket, filters) is
 //!   `gatewatch_model::report`, shared with report subscriptions.
+//! - [`segment`]: the routes' path parameter, refused as the JSON error body when unreadable.
 //! - [`i18n`]: headings, titles and chart labels in zh-TW (`lang=zh-TW`, a zh-TW subscription).
 
 pub mod catalog;
@@ -20,6 +21,7 @@ pub mod i18n;
 pub mod queries;
 pub mod retention;
 pub mod schedule;
+pub mod segment;
 pub mod table;
 
 pub use catalog::{run, Report};
