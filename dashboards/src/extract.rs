@@ -6,7 +6,6 @@ use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -49,14 +48,10 @@ pub fn path_refusal(e: PathRejection) -> ApiError {
     };
     let message = e.body_text();
     match e.into_kind() {
-        ErrorKind::InvalidUtf8InPathParam { key } => ApiError {
-            field: Some(key.clone()),
-            ..ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed",
-                format!("the path parameter `{key}` is not UTF-8 once percent-decoded"),
-            )
-        },
+        ErrorKind::InvalidUtf8InPathParam { key } => ApiError::malformed(
+            key.clone(),
+            format!("the path parameter `{key}` is not UTF-8 once percent-decoded"),
+        ),
         ErrorKind::ParseErrorAtKey { key, .. } | ErrorKind::DeserializeError { key, .. } => {
             ApiError::invalid(key, message)
         }
@@ -71,10 +66,7 @@ pub fn path_refusal(e: PathRejection) -> ApiError {
 pub fn query_refusal(e: &QueryRejection) -> ApiError {
     let message = e.body_text();
     let field = quoted_name(&message).unwrap_or("query").to_string();
-    ApiError {
-        field: Some(field),
-        ..ApiError::new(StatusCode::BAD_REQUEST, "malformed", message)
-    }
+    ApiError::malformed(field, message)
 }
 
 /// The first name serde quotes in a message (``duplicate field `limit` ``).
@@ -88,7 +80,7 @@ fn quoted_name(message: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use axum::body::Body;
-    use axum::http::Request;
+    use axum::http::{Request, StatusCode};
     use axum::response::IntoResponse;
     use axum::routing::get;
     use axum::Router;

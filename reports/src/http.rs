@@ -99,7 +99,10 @@ async fn list() -> Json<serde_json::Value> {
 }
 
 fn kind_of(slug: &str) -> Result<ReportKind> {
-    let kind: ReportKind = slug.parse()?;
+    // Named as the route's path parameter (the parse names a subscription's `report` field).
+    let kind: ReportKind = slug.parse().map_err(|e: gatewatch_model::FieldError| {
+        gatewatch_model::FieldError::new("kind", e.message)
+    })?;
     // Call detail has its own routes and permission.
     if kind == ReportKind::Calls {
         return Err(ReportError::NotFound(
@@ -253,4 +256,20 @@ async fn one_call(
     let tz = params.tz.unwrap_or(api.site_tz);
     let call = crate::queries::calls::detail(&api.store, &call_id, tz).await?;
     Ok(Json(call).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_report_names_the_path_parameter() {
+        // Found by schemathesis: the refusal named `report`, a field of subscriptions.
+        let ReportError::Invalid(e) = kind_of("nope?").unwrap_err() else {
+            panic!("not a field error")
+        };
+        assert_eq!(e.field, "kind");
+        assert!(e.message.contains("usage"), "{}", e.message);
+        assert_eq!(kind_of("usage").unwrap(), ReportKind::Usage);
+    }
 }
