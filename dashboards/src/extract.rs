@@ -1,14 +1,32 @@
-//! The path and query extractors of every handler: axum's, with their refusals answered as
-//! our JSON error body naming the parameter instead of axum's plain text (a path segment that
-//! is not UTF-8 once decoded, a query key given twice).
+//! The path, query and body extractors of every handler: axum's, with their refusals
+//! answered as our JSON error body naming the parameter instead of axum's plain text (a path
+//! segment that is not UTF-8 once decoded, a query key given twice, a body over the limit).
 
+use axum::body::Bytes;
 use axum::extract::path::ErrorKind;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::FromRequestParts;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+
+/// A request body as bytes (at most axum's default 2 MiB), refusing with [`ApiError`]: 413
+/// `too_large` beyond, 400 `malformed` when it cannot be read.
+#[derive(Debug)]
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(Body)
+            .map_err(|e| body_refusal(&e))
+    }
+}
 
 /// [`axum::extract::Path`], refusing with [`ApiError`].
 #[derive(Debug)]
@@ -62,6 +80,18 @@ pub fn path_refusal(e: PathRejection) -> ApiError {
     }
 }
 
+fn body_refusal(e: &BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the body is larger than 2 MiB",
+        )
+    } else {
+        ApiError::bad_json(format!("the body could not be read: {}", e.body_text()))
+    }
+}
+
 /// 400 naming the key serde names (a key given twice, an unknown one), else `query`.
 pub fn query_refusal(e: &QueryRejection) -> ApiError {
     let message = e.body_text();
@@ -80,9 +110,9 @@ fn quoted_name(message: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use axum::body::Body;
-    use axum::http::{Request, StatusCode};
+    use axum::http::Request;
     use axum::response::IntoResponse;
-    use axum::routing::get;
+    use axum::routing::{get, post};
     use axum::Router;
     use tower_service::Service;
 
@@ -159,6 +189,37 @@ mod tests {
         assert_eq!(v["error"]["field"], "limit");
         let (s, _, _) = call("/q?limit=%FF&x=%").await;
         assert_eq!(s, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_a_json_413() {
+        let mut app: Router = Router::new().route(
+            "/b",
+            post(|super::Body(b): super::Body| async move { b.len().to_string() }),
+        );
+        let big = vec![b'a'; 3 << 20];
+        let r = app
+            .call(
+                Request::post("/b")
+                    .body(axum::body::Body::from(big))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "too_large");
+        let r = app
+            .call(
+                Request::post("/b")
+                    .body(axum::body::Body::from("{}"))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
     }
 
     #[test]

@@ -182,8 +182,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     type S = axum::extract::State<Arc<AppState>>;
     type Caller = axum::Extension<auth::Caller>;
     type Id = extract::Path<String>;
-    use axum::body::Bytes;
     use axum::http::HeaderMap;
+    use extract::Body;
     let mut r = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -211,15 +211,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route(
                 &format!("/api/v1/{seg}"),
                 get(move |s: S, q| entities::list(k, s, q)).post(
-                    move |s: S, c: Caller, h: HeaderMap, b: Bytes| entities::create(k, s, c, h, b),
+                    move |s: S, c: Caller, h: HeaderMap, Body(b): Body| {
+                        entities::create(k, s, c, h, b)
+                    },
                 ),
             )
             .route(
                 &format!("/api/v1/{seg}/{{id}}"),
                 get(move |s: S, id: Id| entities::get_one(k, s, id))
-                    .put(move |s: S, c: Caller, id: Id, h: HeaderMap, b: Bytes| {
-                        entities::replace(k, s, c, id, h, b)
-                    })
+                    .put(
+                        move |s: S, c: Caller, id: Id, h: HeaderMap, Body(b): Body| {
+                            entities::replace(k, s, c, id, h, b)
+                        },
+                    )
                     .delete(move |s: S, c: Caller, id: Id, h: HeaderMap| {
                         entities::delete(k, s, c, id, h)
                     }),

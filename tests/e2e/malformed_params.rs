@@ -1,7 +1,7 @@
 //! Requests axum itself cannot read — a path segment that is not UTF-8 once percent-decoded, a
-//! query key given twice — through every kind of route of the running binary (found by
-//! schemathesis): each is refused with our JSON error body naming the parameter (400
-//! `malformed`), never axum's plain text, and never a 500.
+//! query key given twice, a body over the limit — through every kind of route of the running
+//! binary (found by schemathesis and by hand): each is refused with our JSON error body naming
+//! the parameter (400 `malformed`; 413 `too_large`), never axum's plain text, and never a 500.
 
 use crate::admin::{add_user, Api};
 use crate::helpers::*;
@@ -76,6 +76,26 @@ async fn unreadable_path_and_query_parameters_answer_json_naming_them() {
         );
         assert_eq!(
             a.body["error"]["field"], field,
+            "{method} {path}: {}",
+            a.text
+        );
+    }
+
+    // A body over the limit (2 MiB) on each kind of body-taking route: 413, JSON.
+    let big = format!("{{\"name\":\"{}\"}}", "a".repeat(3 << 20));
+    for (method, path) in [
+        ("POST", "/api/v1/apis"),
+        ("PUT", "/api/v1/clients/c1"),
+        ("POST", "/api/v1/clients/c1/keys"),
+        ("POST", "/api/v1/me/tokens"),
+        ("POST", "/api/v1/alert-rules/preview"),
+    ] {
+        let a = admin
+            .call(method, path, Some(&big), &[("if-match", "\"1\"")])
+            .await;
+        assert_eq!(a.status, 413, "{method} {path}: {}", a.text);
+        assert_eq!(
+            a.body["error"]["code"], "too_large",
             "{method} {path}: {}",
             a.text
         );
