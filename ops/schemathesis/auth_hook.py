@@ -10,8 +10,11 @@ The fuzzer's wrong logins lock its address (see dashboards/src/lockout.rs); the 
 trusts 127.0.0.1 as a proxy, so this hook's own logins name another client address in
 `X-Forwarded-For` and are not locked with it.
 
-Reads GW_ST_BASE (http://127.0.0.1:PORT), GW_ST_USER and GW_ST_PASSWORD from the
-environment (set by fuzz.py).
+The fuzzer may also reset the password of the user it acts as (`PUT /api/v1/users/{id}`
+with a `password`): then the next admin of GW_ST_USERS takes over.
+
+Reads GW_ST_BASE (http://127.0.0.1:PORT), GW_ST_USERS (admins, comma-separated) and
+GW_ST_PASSWORD (theirs) from the environment (set by fuzz.py).
 """
 import json
 import os
@@ -21,7 +24,7 @@ import urllib.request
 import schemathesis
 
 BASE = os.environ["GW_ST_BASE"]
-USER = os.environ["GW_ST_USER"]
+USERS = os.environ["GW_ST_USERS"].split(",")
 PASSWORD = os.environ["GW_ST_PASSWORD"]
 # TEST-NET-1: never the fuzzer's own address.
 HOOK_ADDRESS = "192.0.2.10"
@@ -40,11 +43,16 @@ def call(method, path, body=None, headers=None):
 
 
 def new_token():
-    """Logs in and makes a bearer token (shown once)."""
+    """Logs in as the first admin that still can and makes a bearer token (shown once)."""
     xff = {"X-Forwarded-For": HOOK_ADDRESS}
-    status, headers, body = call("POST", "/api/v1/login", {"user": USER, "password": PASSWORD}, xff)
-    if status != 200:
-        raise RuntimeError(f"login as {USER}: {status} {body[:300]!r}")
+    refused = []
+    for user in USERS:
+        status, headers, body = call("POST", "/api/v1/login", {"user": user, "password": PASSWORD}, xff)
+        if status == 200:
+            break
+        refused.append(f"{user}: {status} {body[:200]!r}")
+    else:
+        raise RuntimeError("no admin can log in: " + "; ".join(refused))
     csrf = json.loads(body)["csrf_token"]
     cookie = "; ".join(c.split(";", 1)[0] for c in headers.get_all("set-cookie") or [])
     status, _, body = call(
@@ -52,7 +60,7 @@ def new_token():
         {**xff, "Cookie": cookie, "X-CSRF-Token": csrf},
     )
     if status != 201 and status != 200:
-        raise RuntimeError(f"token for {USER}: {status} {body[:300]!r}")
+        raise RuntimeError(f"token for {user}: {status} {body[:300]!r}")
     return json.loads(body)["secret"]
 
 

@@ -4,7 +4,7 @@
 Starts a private site of the binary (`gatewatch up`: every role, so that test-sends reach a real
 alerter) on free ports of 127.0.0.1, with its own ClickHouse database
 (`${GATEWATCH_TEST_DB_PREFIX:-gwt_}schemathesis`, dropped first; the binary migrates it) and a
-configuration file and data folder under target/schemathesis/. Adds an admin with
+configuration file and data folder under target/schemathesis/. Adds two admins with
 `gatewatch user add`, seeds one entity of each kind (so lists and reports answer with real
 bodies; the stateful phase creates and follows its own), then runs schemathesis on the site's
 own `/api/openapi.json`: the coverage, fuzzing and stateful phases, every operation of the
@@ -34,7 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.abspath("target/schemathesis")
 CLICKHOUSE = os.environ.get("GATEWATCH_CLICKHOUSE_URL", "http://127.0.0.1:8123")
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
-USER = "st-admin"
+# The run's admins: the auth hook acts as the first that can still log in.
+USERS = ["st-admin", "st-admin-2"]
 
 
 def free_ports(n):
@@ -142,8 +143,9 @@ def main():
     gw = [gatewatch, "--config", conf]
     subprocess.run(gw + ["migrate"], check=True, stdout=subprocess.DEVNULL)
     password = secrets.token_urlsafe(18)
-    subprocess.run(gw + ["user", "add", USER, "--role", "admin", "--password-stdin"],
-                   input=password + "\n", text=True, check=True, stdout=subprocess.DEVNULL)
+    for user in USERS:
+        subprocess.run(gw + ["user", "add", user, "--role", "admin", "--password-stdin"],
+                       input=password + "\n", text=True, check=True, stdout=subprocess.DEVNULL)
 
     log = open(os.path.join(WORK, "gatewatch.log"), "w")
     site = subprocess.Popen(gw + ["up"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -172,11 +174,11 @@ def run(args, base, password, site):
         time.sleep(0.3)
 
     # No __pycache__ in ops/: the hook is imported from there, here and by schemathesis.
-    env = dict(os.environ, GW_ST_BASE=base, GW_ST_USER=USER, GW_ST_PASSWORD=password,
+    env = dict(os.environ, GW_ST_BASE=base, GW_ST_USERS=",".join(USERS), GW_ST_PASSWORD=password,
                SCHEMATHESIS_HOOKS="auth_hook", PYTHONPATH=HERE, PYTHONDONTWRITEBYTECODE="1")
     sys.dont_write_bytecode = True
     sys.path.insert(0, HERE)
-    os.environ.update(GW_ST_BASE=base, GW_ST_USER=USER, GW_ST_PASSWORD=password)
+    os.environ.update(GW_ST_BASE=base, GW_ST_USERS=",".join(USERS), GW_ST_PASSWORD=password)
     import auth_hook  # noqa: E402 (reads the variables just set)
     bearer = {"Authorization": "Bearer " + auth_hook.new_token()}
     for path, body in SEED:
