@@ -148,7 +148,9 @@ def main():
                        input=password + "\n", text=True, check=True, stdout=subprocess.DEVNULL)
 
     log = open(os.path.join(WORK, "gatewatch.log"), "w")
-    site = subprocess.Popen(gw + ["up"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # JSON lines: the errors are picked out of them after a failed run.
+    site = subprocess.Popen(gw + ["--log-format", "json", "up"], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     try:
         return run(args, base, password, site)
     finally:
@@ -210,6 +212,12 @@ def run(args, base, password, site):
     result = subprocess.run(cmd, env=env, cwd=WORK)
     print(f"schemathesis: exit {result.returncode} after {time.monotonic() - started:.0f} s "
           f"(report in {report}, site log in {WORK}/gatewatch.log)")
+    if result.returncode != 0:
+        # What the server said about the failures (a 500 is logged with its cause).
+        with open(os.path.join(WORK, "gatewatch.log"), errors="replace") as f:
+            errors = [line for line in f if '"level":"ERROR"' in line or "panicked" in line]
+        for line in errors[-40:]:
+            print("  site: " + line.rstrip())
     return result.returncode
 
 
