@@ -68,8 +68,35 @@ def call(base, method, path, body=None, headers=None):
         return 0, str(e).encode()
 
 
-def config(db, ports, data_dir):
+def smtp_sink(port):
+    """The alerter's tests' SMTP server (aiosmtpd from Debian's python3-aiosmtpd), so that
+    test-sends and "run now" send real mail; None when it is not installed."""
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else "python3"
+    script = os.path.abspath("alerter/tests/smtp_sink.py")
+    mail = os.path.join(WORK, "mail")
+    os.makedirs(mail, exist_ok=True)
+    try:
+        sink = subprocess.Popen([python, script, str(port), mail], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    except OSError:
+        return None
+    if sink.stdout.readline().strip() != "ready":
+        sink.kill()
+        sink.wait()
+        print("schemathesis: no SMTP sink (python3-aiosmtpd missing?); mail is not sent", file=sys.stderr)
+        return None
+    return sink
+
+
+def config(db, ports, data_dir, smtp_port):
     dash, alerter, gateway, gateway_admin, collector, reports = ports
+    smtp = "" if smtp_port is None else f"""
+[alerter.smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+from = "gatewatch@example.tw"
+"""
     return f"""# Written by ops/schemathesis/fuzz.py for one run.
 data_dir = "{data_dir}"
 
@@ -97,7 +124,7 @@ alerter_url = "http://127.0.0.1:{alerter}"
 # The auth hook's own logins name another address (X-Forwarded-For), so that the fuzzer's
 # wrong logins, which lock 127.0.0.1, do not lock the run out (see auth_hook.py).
 trusted_proxies = ["127.0.0.1/32"]
-"""
+{smtp}"""
 
 
 # One valid body of each kind, so that lists, histories and reports have something to answer.
@@ -110,14 +137,15 @@ SEED = [
     ("/api/v1/users", {"id": "st-support", "role": "support", "password": "correct horse battery staple"}),
     ("/api/v1/alert-rules", {
         "id": "st-rule", "name": "CPU", "kind": {"type": "node_cpu"}, "threshold": 90,
-        "recovery": 80, "for_secs": 180, "repeat_secs": 180, "recipients": {"roles": ["ops"]}}),
+        "recovery": 80, "for_secs": 180, "repeat_secs": 180,
+        "recipients": {"roles": ["ops"], "emails": ["ops@example.tw"]}}),
     ("/api/v1/silences", {
         "id": "st-silence", "rule": "*", "node": "gw1", "from": "2026-11-25T10:00:00Z",
         "until": "2026-11-25T12:00:00Z", "who": "st", "why": "fuzzing"}),
     ("/api/v1/channels", {"id": "st-channel", "name": "St", "email": {"to": ["ops@example.tw"]}}),
     ("/api/v1/report-subscriptions", {
         "id": "st-sub", "name": "Daily usage", "report": "usage", "params": {"range": "yesterday"},
-        "cron": "0 8 * * *", "recipients": {"roles": ["manager"]}}),
+        "cron": "0 8 * * *", "recipients": {"roles": ["manager"], "emails": ["manager@example.tw"]}}),
 ]
 
 
@@ -135,11 +163,11 @@ def main():
     os.makedirs(data_dir)
     db = os.environ.get("GATEWATCH_TEST_DB_PREFIX", "gwt_") + "schemathesis"
     clickhouse(f"DROP DATABASE IF EXISTS {db}")
-    ports = free_ports(6)
+    ports = free_ports(7)
     base = f"http://127.0.0.1:{ports[0]}"
     conf = os.path.join(WORK, "gatewatch.toml")
     with open(conf, "w") as f:
-        f.write(config(db, ports, data_dir))
+        f.write(config(db, ports[:6], data_dir, ports[6]))
     gw = [gatewatch, "--config", conf]
     subprocess.run(gw + ["migrate"], check=True, stdout=subprocess.DEVNULL)
     password = secrets.token_urlsafe(18)
@@ -147,6 +175,10 @@ def main():
         subprocess.run(gw + ["user", "add", user, "--role", "admin", "--password-stdin"],
                        input=password + "\n", text=True, check=True, stdout=subprocess.DEVNULL)
 
+    sink = smtp_sink(ports[6])
+    if sink is None:
+        with open(conf, "w") as f:
+            f.write(config(db, ports[:6], data_dir, None))
     log = open(os.path.join(WORK, "gatewatch.log"), "w")
     # JSON lines: the errors are picked out of them after a failed run.
     site = subprocess.Popen(gw + ["--log-format", "json", "up"], stdout=log, stderr=subprocess.STDOUT,
@@ -161,6 +193,9 @@ def main():
             site.kill()
             site.wait()
         log.close()
+        if sink:
+            sink.kill()
+            sink.wait()
         try:
             clickhouse(f"DROP DATABASE IF EXISTS {db}")
         except OSError:
