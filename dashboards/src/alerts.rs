@@ -2,7 +2,8 @@
 //! timeline), read from the alerter's tables (`alert_state`, `alert_events`) and the rules in
 //! the configuration. No alerter code is used: the saved state is the model's `AlertState`.
 
-use axum::extract::{Query, State};
+use crate::extract::Query;
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use gatewatch_model::alert::{AlertRuleSpec, AlertState, Phase};

@@ -91,7 +91,8 @@ pub struct HistoryEntry {
     pub changed_by: String,
     pub comment: String,
     pub deleted: bool,
-    #[schema(value_type = Object)]
+    /// Null for a delete.
+    #[schema(value_type = Option<Object>)]
     pub body: Value,
     /// What changed from the version before (every field for the first version or one
     /// re-created after a delete; every field gone for a delete). Secrets by path only.

@@ -1,6 +1,7 @@
 //! Audit rows for changes and logins, and `GET /api/v1/audit`.
 
-use axum::extract::{Query, State};
+use crate::extract::Query;
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use gatewatch_store::audit::{self, AuditEvent, AuditQuery};
@@ -71,7 +72,8 @@ pub struct AuditRow {
     pub id: String,
     pub change_id: String,
     pub client_ip: String,
-    #[schema(value_type = Object)]
+    /// What the action carried (an object), or null for actions without detail.
+    #[schema(value_type = Option<Object>)]
     pub detail: serde_json::Value,
 }
 

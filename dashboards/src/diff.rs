@@ -12,11 +12,12 @@ use serde_json::{Map, Value};
 pub struct FieldChange {
     /// As in field errors: `quota.per_day`, `upstreams[1].url`.
     pub path: String,
+    /// Any JSON value the field held (a string, a number, an array…).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Value)]
     pub old: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Value)]
     pub new: Option<Value>,
     /// A secret changed — `path` names it (`password`, `secret`, `key`); no value or hash is
     /// ever shown.

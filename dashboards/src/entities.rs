@@ -2,8 +2,9 @@
 //! through the configuration log. Secrets (key, secret, password and token hashes) are set
 //! only by their own actions, never accepted in a body, and stripped from every answer.
 
+use crate::extract::{Path, Query};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};

@@ -63,6 +63,15 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "malformed", message)
     }
 
+    /// 400 for a part of the request that cannot be read at all (a header, a path segment, a
+    /// query string), naming it.
+    pub fn malformed(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError {
+            field: Some(field.into()),
+            ..ApiError::bad_json(message)
+        }
+    }
+
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }

@@ -2,8 +2,9 @@
 //! only as `model::secret::hash_secret(pepper, secret)`. Rotation, revocation and product
 //! grants are new versions of the key entity.
 
+use crate::extract::{Body, Path};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -197,7 +198,7 @@ pub async fn create_key(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
     Path(client): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let options = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
@@ -237,7 +238,7 @@ pub async fn rotate(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let req: RotateRequest = body_of(&body)?;
     if req.overlap_secs > MAX_OVERLAP_SECS {
@@ -331,7 +332,7 @@ pub async fn grant(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let v = Value::Object(write::object(&body)?);
     let req: GrantRequest = typed(v)?;

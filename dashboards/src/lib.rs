@@ -12,6 +12,7 @@
 //!   configuration log, with `If-Match` versions.
 //! - [`write`]: the shared write path (versions, one change per request, cache reload, audit
 //!   rows, reference checks); [`answer`]: what leaves — envelopes with every secret removed.
+//! - [`extract`]: the path and query extractors, refusing with the JSON error body.
 //! - [`keys`]: API keys, client secrets, rotation, revocation, product grants.
 //! - [`me`]: login, logout, one's own password, tokens and preferences (language, zone).
 //! - [`alerts`]: active alerts (`alert_state` + the rules) and the alert timeline
@@ -41,6 +42,7 @@ pub mod diff;
 pub mod doc;
 pub mod entities;
 pub mod error;
+pub mod extract;
 pub mod keys;
 pub mod lockout;
 pub mod me;
@@ -182,9 +184,9 @@ pub struct Mount {
 pub fn router(state: Arc<AppState>) -> Router {
     type S = axum::extract::State<Arc<AppState>>;
     type Caller = axum::Extension<auth::Caller>;
-    type Id = axum::extract::Path<String>;
-    use axum::body::Bytes;
+    type Id = extract::Path<String>;
     use axum::http::HeaderMap;
+    use extract::Body;
     let mut r = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -213,15 +215,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route(
                 &format!("/api/v1/{seg}"),
                 get(move |s: S, q| entities::list(k, s, q)).post(
-                    move |s: S, c: Caller, h: HeaderMap, b: Bytes| entities::create(k, s, c, h, b),
+                    move |s: S, c: Caller, h: HeaderMap, Body(b): Body| {
+                        entities::create(k, s, c, h, b)
+                    },
                 ),
             )
             .route(
                 &format!("/api/v1/{seg}/{{id}}"),
                 get(move |s: S, id: Id| entities::get_one(k, s, id))
-                    .put(move |s: S, c: Caller, id: Id, h: HeaderMap, b: Bytes| {
-                        entities::replace(k, s, c, id, h, b)
-                    })
+                    .put(
+                        move |s: S, c: Caller, id: Id, h: HeaderMap, Body(b): Body| {
+                            entities::replace(k, s, c, id, h, b)
+                        },
+                    )
                     .delete(move |s: S, c: Caller, id: Id, h: HeaderMap| {
                         entities::delete(k, s, c, id, h)
                     }),

@@ -1,7 +1,8 @@
 //! Login, logout, the caller's own profile, password and bearer tokens.
 
+use crate::extract::{Body, Path, Query};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -139,7 +140,7 @@ fn with_session(
 pub async fn login(
     State(state): State<Arc<AppState>>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let req: LoginRequest = parse(&body)?;
     let name: String = req.user.chars().take(64).collect();
@@ -288,7 +289,7 @@ pub async fn me(
 pub async fn change_password(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let req: PasswordChange = parse(&body)?;
     auth::check_new_password("new", &req.new)?;
@@ -381,7 +382,7 @@ pub async fn list_tokens(
 pub async fn create_token(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let req: TokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TokenRequest::default()
@@ -475,7 +476,7 @@ pub async fn preferences(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<SessionInfo>, ApiError> {
     let req: Preferences = parse(&body)?;
     if !["en", "zh-TW"].contains(&req.lang.as_str()) {

@@ -2,7 +2,8 @@
 //! silent, read from `node_metrics` (`store::observe`). Charts over time are the report API's
 //! `nodes` report.
 
-use axum::extract::{Query, State};
+use crate::extract::Query;
+use axum::extract::State;
 use axum::Json;
 use chrono::Utc;
 use gatewatch_store::observe::{self, NodeReading};

@@ -3,8 +3,8 @@
 //! alerter sends with — so the editor shows exactly what recipients will read. The draft is
 //! validated like a create (same field paths); nothing is stored.
 
-use axum::body::Bytes;
-use axum::extract::{Query, State};
+use crate::extract::{Body, Query};
+use axum::extract::State;
 use axum::Json;
 use chrono::Utc;
 use gatewatch_model::alert::{
@@ -135,7 +135,7 @@ pub fn render(rule: &AlertRuleSpec, lang: Lang, site_tz: chrono_tz::Tz, link: &s
 pub async fn preview(
     State(state): State<Arc<AppState>>,
     Query(p): Query<PreviewParams>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<RulePreview>, ApiError> {
     let mut obj = object(&body)?;
     // A draft may carry its id (the editor sends what it would save); it plays no part.

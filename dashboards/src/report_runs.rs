@@ -3,7 +3,8 @@
 //! first; its `status` is its latest attempt's, and every attempt is listed; `next_run` is the
 //! next scheduled slot in the subscription's zone (null when it is disabled).
 
-use axum::extract::{Path, Query, State};
+use crate::extract::{Path, Query};
+use axum::extract::State;
 use axum::Json;
 use gatewatch_model::EntityKind;
 use gatewatch_store::report_runs::{self, ReportRun};

@@ -4,7 +4,8 @@
 //! far end's status) is returned as it stands; an unreachable alerter is 502. Each test-send
 //! leaves an audit row.
 
-use axum::extract::{Path, State};
+use crate::extract::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};

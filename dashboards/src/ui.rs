@@ -10,7 +10,7 @@
 //! same-origin referrer. Files carry an ETag (a hash of their bytes, computed once) and
 //! `Cache-Control: no-cache`, so a browser revalidates and gets a 304 until the binary changes.
 
-use axum::extract::Path;
+use crate::extract::Path;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};

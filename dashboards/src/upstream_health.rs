@@ -4,7 +4,8 @@
 //! real traffic is the one record every node shares. Badges: `up`, `degraded`, `down`, or
 //! `idle` (no calls in the window — not known to be down).
 
-use axum::extract::{Query, State};
+use crate::extract::Query;
+use axum::extract::State;
 use axum::Json;
 use chrono::Utc;
 use gatewatch_model::{ApiSpec, EntityKind};

@@ -19,16 +19,23 @@ pub fn now_us() -> i64 {
     Utc::now().timestamp_micros()
 }
 
+/// The field refusals of the header name.
+const IF_MATCH: &str = "If-Match";
+
 /// `If-Match: "<version>"` → the version; 428 when missing, 400 when unreadable.
 pub fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
-        return Err(ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "if_match_required",
-            "send If-Match: \"<version>\" (the ETag of the version you read)",
-        ));
+        return Err(ApiError {
+            field: Some(IF_MATCH.into()),
+            ..ApiError::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "if_match_required",
+                "send If-Match: \"<version>\" (the ETag of the version you read)",
+            )
+        });
     };
-    optional_if_match(Some(v))?.ok_or_else(|| ApiError::bad_json("If-Match must be \"<version>\""))
+    optional_if_match(Some(v))?
+        .ok_or_else(|| ApiError::malformed(IF_MATCH, "If-Match must be \"<version>\""))
 }
 
 pub fn optional_if_match(v: Option<&HeaderValue>) -> Result<Option<u64>, ApiError> {
@@ -37,7 +44,7 @@ pub fn optional_if_match(v: Option<&HeaderValue>) -> Result<Option<u64>, ApiErro
     let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
     s.parse()
         .map(Some)
-        .map_err(|_| ApiError::bad_json(format!("If-Match {s:?} is not \"<version>\"")))
+        .map_err(|_| ApiError::malformed(IF_MATCH, format!("If-Match {s:?} is not \"<version>\"")))
 }
 
 /// The JSON object of a body: 400 when it is not JSON, 422 when not an object.
@@ -309,6 +316,14 @@ mod tests {
         assert_eq!(h("W/\"3\""), Ok(3));
         assert_eq!(h("3"), Ok(3));
         assert_eq!(h("\"three\""), Err(400));
+        // Each refusal names the header (found by schemathesis: a 400 without a field).
+        let mut m = HeaderMap::new();
+        m.insert(header::IF_MATCH, HeaderValue::from_static(""));
+        assert_eq!(if_match(&m).unwrap_err().field.as_deref(), Some("If-Match"));
+        assert_eq!(
+            if_match(&HeaderMap::new()).unwrap_err().field.as_deref(),
+            Some("If-Match")
+        );
         assert_eq!(
             if_match(&HeaderMap::new()).unwrap_err().status.as_u16(),
             428

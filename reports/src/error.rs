@@ -16,6 +16,10 @@ pub enum ReportError {
     TooLarge { field: String, message: String },
     #[error("{0}")]
     NotFound(String),
+    /// A part of the request cannot be read at all (a path segment that is not UTF-8): 400
+    /// naming it.
+    #[error("{field}: {message}")]
+    Malformed { field: String, message: String },
     #[error("cannot draw the chart: {0}")]
     Chart(String),
     #[error(transparent)]
@@ -36,6 +40,7 @@ impl ReportError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ReportError::NotFound(_) => StatusCode::NOT_FOUND,
+            ReportError::Malformed { .. } => StatusCode::BAD_REQUEST,
             ReportError::Chart(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ReportError::Store(e) if e.is_retryable() => StatusCode::SERVICE_UNAVAILABLE,
             ReportError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -52,6 +57,9 @@ impl IntoResponse for ReportError {
                 ("too_large", Some(field.clone()), message.clone())
             }
             ReportError::NotFound(m) => ("not_found", None, m.clone()),
+            ReportError::Malformed { field, message } => {
+                ("malformed", Some(field.clone()), message.clone())
+            }
             ReportError::Chart(_) | ReportError::Store(_) => {
                 // The detail goes to the log, not to the caller.
                 tracing::error!(error = %self, "report failed");

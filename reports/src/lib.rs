@@ -11,6 +11,7 @@
 //! - What a report is asked for (kind, range, zone, bucket, filters) is
 //!   `gatewatch_model::report`, shared with report subscriptions.
 //! - [`doc`]: the report API's part of the OpenAPI document (parameters, answers, schemas).
+//! - [`segment`]: the routes' path parameter, refused as the JSON error body when unreadable.
 //! - [`i18n`]: headings, titles and chart labels in zh-TW (`lang=zh-TW`, a zh-TW subscription).
 
 pub mod catalog;
@@ -22,6 +23,7 @@ pub mod i18n;
 pub mod queries;
 pub mod retention;
 pub mod schedule;
+pub mod segment;
 pub mod table;
 
 pub use catalog::{run, Report};

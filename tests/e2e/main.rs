@@ -21,6 +21,7 @@ mod helpers;
 mod hot_reload;
 mod ingest_guard;
 mod listeners;
+mod malformed_params;
 mod masking;
 mod outbound;
 mod path_attacks;

@@ -3,7 +3,7 @@
 //! through the same path as a scheduled one and is recorded in `report_runs`, under the id
 //! `<subscription>@<this second>`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::{RunNowError, Scheduler};
 use crate::http::RouteAccess;
+use crate::segment::Segment;
 
 /// The route's row for the access table.
 pub fn access() -> Vec<RouteAccess> {
@@ -36,7 +37,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(scheduler: Arc<Scheduler>) -> Ro
         .with_state(scheduler)
 }
 
-async fn run_now(State(s): State<Arc<Scheduler>>, Path(id): Path<String>) -> Response {
+async fn run_now(State(s): State<Arc<Scheduler>>, Segment(id): Segment) -> Response {
     let error = |status: StatusCode, code: &str, message: String| {
         (
             status,
