@@ -462,6 +462,19 @@ pub fn find<'a>(rules: &'a [Rule], method: &Method, path: &str) -> Option<&'a Ru
     rules.iter().find(|r| r.method == *method && r.path == path)
 }
 
+/// The methods the table serves on a path pattern, as an `Allow` header lists them (GET
+/// brings HEAD).
+pub fn methods(rules: &[Rule], path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for r in rules.iter().filter(|r| r.path == path) {
+        out.push(r.method.as_str());
+        if r.method == Method::GET {
+            out.push("HEAD");
+        }
+    }
+    out.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,6 +497,7 @@ mod tests {
             Access::Public
         );
         assert!(find(&r, &Method::PATCH, "/api/v1/apis/{id}").is_none());
+        assert_eq!(methods(&r, "/api/v1/apis/{id}"), "GET, HEAD, PUT, DELETE");
         assert_eq!(
             find(&r, &Method::GET, "/api/v1/users").unwrap().access,
             Access::Perm(Permission::ManageUsers)

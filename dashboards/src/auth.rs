@@ -251,10 +251,35 @@ pub fn client_ip(state: &AppState, req: &Request) -> String {
 /// The role check of every route: finds the route's rule, authenticates the caller (bearer
 /// token or session cookie + CSRF), checks the permission, and hands the [`Caller`] on.
 pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    if let Some(r) = method_not_allowed(&state, &req) {
+        return r;
+    }
     match authorize(&state, &mut req) {
         Ok(()) => next.run(req).await,
         Err(e) => axum::response::IntoResponse::into_response(e),
     }
+}
+
+/// 405 with `Allow` for a method the table has no row of on a path it has rows of (axum
+/// routes those here too), before anything else: the answer says nothing of who may call.
+fn method_not_allowed(state: &AppState, req: &Request) -> Option<Response> {
+    let path = req.extensions().get::<MatchedPath>()?.as_str();
+    if access::find(&state.rules, req.method(), path).is_some() {
+        return None;
+    }
+    let allow = access::methods(&state.rules, path);
+    if allow.is_empty() {
+        return None;
+    }
+    let mut r = axum::response::IntoResponse::into_response(ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not served here; try {allow}", req.method()),
+    ));
+    if let Ok(v) = header::HeaderValue::from_str(&allow) {
+        r.headers_mut().insert(header::ALLOW, v);
+    }
+    Some(r)
 }
 
 fn authorize(state: &AppState, req: &mut Request) -> Result<(), ApiError> {

@@ -101,3 +101,35 @@ async fn unreadable_path_and_query_parameters_answer_json_naming_them() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_method_not_served_on_a_path_is_405_with_allow_for_anyone() {
+    let site = Site::new(
+        "method_not_allowed",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        "",
+    );
+    site.migrate().await;
+    add_user(&site, "root", "admin", PW);
+    let _dash = site.start("dashboards").await;
+    let admin = Api::login(site.dashboards, "root", PW).await;
+    let anon = Api::anonymous(site.dashboards);
+    for (method, path, allow) in [
+        ("PATCH", "/api/v1/apis/orders", "GET, HEAD, PUT, DELETE"),
+        ("GET", "/api/v1/login", "POST"),
+        ("DELETE", "/api/v1/audit", "GET, HEAD"),
+        ("TRACE", "/api/openapi.json", "GET, HEAD"),
+        ("POST", "/api/v1/reports/usage", "GET, HEAD"),
+    ] {
+        for who in [&admin, &anon] {
+            let a = who.call(method, path, None, &[]).await;
+            assert_eq!(a.status, 405, "{method} {path}: {}", a.text);
+            assert_eq!(a.body["error"]["code"], "method_not_allowed", "{}", a.text);
+            assert_eq!(
+                a.headers.get("allow").and_then(|v| v.to_str().ok()),
+                Some(allow),
+                "{method} {path}"
+            );
+        }
+    }
+}
