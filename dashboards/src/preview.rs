@@ -82,7 +82,13 @@ fn sample_values(rule: &AlertRuleSpec) -> (f64, f64) {
         Comparison::Below => (t * 0.9).min((t - 1.0).max(0.0)),
     };
     let firing = if percent { firing.min(100.0) } else { firing };
-    let firing = (firing * 100.0).round() / 100.0;
+    let rounded = (firing * 100.0).round() / 100.0;
+    // Near the end of f64 (a threshold of 1e308), ×1.1 or ×100 overflows to infinity, which
+    // JSON cannot carry: fall back to a finite value (found by schemathesis).
+    let firing = [rounded, firing, t]
+        .into_iter()
+        .find(|v| v.is_finite())
+        .unwrap_or(0.0);
     (firing, rule.recovery())
 }
 
@@ -202,6 +208,25 @@ mod tests {
             zh.notices[0]
         );
         assert!(zh.notices[0].body.contains("3 分鐘"), "{:?}", zh.notices[0]);
+    }
+
+    #[test]
+    fn samples_stay_finite_at_the_end_of_f64() {
+        use gatewatch_model::alert::RuleKind;
+        for t in [f64::MAX, 7.2e307, -f64::MAX, 1e306] {
+            for c in [Comparison::Above, Comparison::Below] {
+                let mut rule = AlertRuleSpec::new(
+                    "big",
+                    RuleKind::Database {
+                        check: gatewatch_model::alert::DbCheck::ConnectMs,
+                    },
+                    t,
+                );
+                rule.comparison = c;
+                let (v, r) = sample_values(&rule);
+                assert!(v.is_finite() && r.is_finite(), "{t} {c:?}: {v} {r}");
+            }
+        }
     }
 
     #[test]

@@ -224,6 +224,19 @@ def run(args, base, password, site):
             print(f"schemathesis: seeding {path}: {status} {answer[:300]!r}", file=sys.stderr)
             return 1
 
+    # The document itself first: valid OpenAPI 3.1, or nothing else is worth running.
+    status, text = call(base, "GET", "/api/openapi.json")
+    document = json.loads(text)
+    try:
+        from openapi_spec_validator import validate
+        validate(document)
+    except Exception as e:  # noqa: BLE001 (any refusal of the validator fails the step)
+        print(f"schemathesis: /api/openapi.json is not valid OpenAPI 3.1: {e}", file=sys.stderr)
+        return 1
+    operations = sum(1 for item in document["paths"].values() for m in item
+                     if m in ("get", "put", "post", "delete", "patch", "head", "options", "trace"))
+    print(f"schemathesis: /api/openapi.json is valid OpenAPI {document['openapi']}, {operations} operations")
+
     report = os.path.join(WORK, "report")
     cmd = [
         os.path.join(os.path.dirname(sys.executable), "st"), "run",
@@ -247,6 +260,19 @@ def run(args, base, password, site):
     result = subprocess.run(cmd, env=env, cwd=WORK)
     print(f"schemathesis: exit {result.returncode} after {time.monotonic() - started:.0f} s "
           f"(report in {report}, site log in {WORK}/gatewatch.log)")
+    if result.returncode == 0:
+        # Every operation of the document tested, none skipped (a schema error skips one).
+        import glob
+        import xml.etree.ElementTree as ET
+        junit = max(glob.glob(os.path.join(report, "junit-*.xml")), key=os.path.getmtime)
+        cases = ET.parse(junit).getroot().iter("testcase")
+        tested = {c.get("name") for c in cases
+                  if c.find("skipped") is None and c.find("error") is None
+                  and c.get("name", "").split(" ")[0] in ("GET", "PUT", "POST", "DELETE")}
+        if len(tested) != operations:
+            print(f"schemathesis: {len(tested)} of {operations} operations tested", file=sys.stderr)
+            return 1
+        print(f"schemathesis: all {operations} operations tested")
     if result.returncode != 0:
         # What the server said about the failures (a 500 is logged with its cause).
         with open(os.path.join(WORK, "gatewatch.log"), errors="replace") as f:
