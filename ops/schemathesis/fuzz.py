@@ -269,10 +269,13 @@ def run(args, base, password, site):
         tested = {c.get("name") for c in cases
                   if c.find("skipped") is None and c.find("error") is None
                   and c.get("name", "").split(" ")[0] in ("GET", "PUT", "POST", "DELETE")}
-        if len(tested) != operations:
-            print(f"schemathesis: {len(tested)} of {operations} operations tested", file=sys.stderr)
+        # schemathesis leaves out the document's own URL (GET /api/openapi.json); the
+        # validator above has read it.
+        if len(tested) != operations - 1 or "GET /api/openapi.json" in tested:
+            print(f"schemathesis: {len(tested)} of {operations - 1} operations tested",
+                  file=sys.stderr)
             return 1
-        print(f"schemathesis: all {operations} operations tested")
+        print(f"schemathesis: all {operations - 1} operations tested, and the document itself")
     if result.returncode != 0:
         # What the server said about the failures (a 500 is logged with its cause).
         with open(os.path.join(WORK, "gatewatch.log"), errors="replace") as f:
