@@ -492,7 +492,12 @@ fn check_upstream_url(u: &str) -> Result<(), String> {
             "{u:?} must not have a path (the API's prefix or path says it)"
         ));
     }
-    Ok(())
+    // The URL parser has the last word on the host and port (`:99999`, `[::1`, `a..b`).
+    match url::Url::parse(u) {
+        Ok(url) if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(_) => Err(format!("{u:?} has no valid host")),
+        Err(e) => Err(format!("{u:?} is not a valid URL: {e}")),
+    }
 }
 
 #[cfg(test)]
@@ -501,6 +506,31 @@ mod tests {
 
     fn api(json: &str) -> ApiSpec {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn upstream_urls_need_a_valid_host_and_port() {
+        for ok in [
+            "http://127.0.0.1:1",
+            "http://[::1]:65535/",
+            "http://backend",
+            "http://b.example:80",
+        ] {
+            assert!(check_upstream_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://[::1]:99999",
+            "http://h:65536",
+            "http://h:-1",
+            "http://[::1",
+            "http://h:port",
+            "https://h",
+            "http://h/p",
+            "http://u@h",
+            "http://",
+        ] {
+            assert!(check_upstream_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
