@@ -8,17 +8,19 @@ use crate::helpers::*;
 
 const PW: &str = "a long test password";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unreadable_path_and_query_parameters_answer_json_naming_them() {
-    let site = Site::new(
-        "malformed_params",
-        &gatewatch_migrations::testing::clickhouse_url(),
-        "",
-    );
+/// A site of its own with the dashboards role running and an admin logged in.
+async fn dashboards_with_admin(name: &str) -> (Site, Proc, Api) {
+    let site = Site::new(name, &gatewatch_migrations::testing::clickhouse_url(), "");
     site.migrate().await;
     add_user(&site, "root", "admin", PW);
-    let _dash = site.start("dashboards").await;
+    let dash = site.start("dashboards").await;
     let admin = Api::login(site.dashboards, "root", PW).await;
+    (site, dash, admin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_path_and_query_parameters_answer_json_naming_them() {
+    let (_site, _dash, admin) = dashboards_with_admin("malformed_params").await;
 
     // (method, path, the parameter the answer must name)
     let cases = [
@@ -104,15 +106,7 @@ async fn unreadable_path_and_query_parameters_answer_json_naming_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_method_not_served_on_a_path_is_405_with_allow_for_anyone() {
-    let site = Site::new(
-        "method_not_allowed",
-        &gatewatch_migrations::testing::clickhouse_url(),
-        "",
-    );
-    site.migrate().await;
-    add_user(&site, "root", "admin", PW);
-    let _dash = site.start("dashboards").await;
-    let admin = Api::login(site.dashboards, "root", PW).await;
+    let (site, _dash, admin) = dashboards_with_admin("method_not_allowed").await;
     let anon = Api::anonymous(site.dashboards);
     for (method, path, allow) in [
         ("PATCH", "/api/v1/apis/orders", "GET, HEAD, PUT, DELETE"),
