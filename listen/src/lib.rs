@@ -16,6 +16,9 @@
 //! - On shutdown, accepting stops; open connections are asked to close after their current
 //!   request and are waited for up to the `drain` time given.
 //!
+//! - TLS (feature `tls`, [`serve_tls`]): the same loop; the handshake holds a place and must
+//!   end within the read-header timeout. See [`tls`].
+//!
 //! [`serve`] takes any hyper service made per connection (it gets the peer address);
 //! [`serve_axum`] (feature `axum`) serves an axum `Router` with the peer address as axum's
 //! `ConnectInfo<SocketAddr>`.
@@ -35,6 +38,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
+
+#[cfg(feature = "tls")]
+pub mod tls;
 
 /// Default [`Limits::max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
@@ -106,6 +112,70 @@ pub async fn serve<F, S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    accept_loop(name, listener, limits, stats, make, shutdown, drain, None).await;
+}
+
+/// [`serve`] over TLS: the same loop, cap and read-header timeout; the TLS handshake runs in
+/// the connection's own task (holding its place) and must end within
+/// [`Limits::header_read_timeout`], or the connection is closed. Certificates come from `tls`
+/// (reloaded by [`tls::Tls::watch`]).
+#[cfg(feature = "tls")]
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_tls<F, S, B>(
+    name: &'static str,
+    listener: TcpListener,
+    limits: Limits,
+    stats: Arc<Stats>,
+    tls: Arc<tls::Tls>,
+    make: F,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) where
+    F: Fn(SocketAddr) -> S,
+    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    accept_loop(
+        name,
+        listener,
+        limits,
+        stats,
+        make,
+        shutdown,
+        drain,
+        Some(tls.acceptor()),
+    )
+    .await;
+}
+
+#[cfg(feature = "tls")]
+type Acceptor = tokio_rustls::TlsAcceptor;
+#[cfg(not(feature = "tls"))]
+type Acceptor = std::convert::Infallible;
+
+#[allow(clippy::too_many_arguments)]
+async fn accept_loop<F, S, B>(
+    name: &'static str,
+    listener: TcpListener,
+    limits: Limits,
+    stats: Arc<Stats>,
+    make: F,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+    tls: Option<Acceptor>,
+) where
+    F: Fn(SocketAddr) -> S,
+    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let graceful = GracefulShutdown::new();
     let places = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = http1::Builder::new();
@@ -131,16 +201,44 @@ pub async fn serve<F, S, B>(
                     };
                     // Small responses should leave at once, not wait for Nagle.
                     let _ = stream.set_nodelay(true);
-                    let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), make(peer)));
                     let stats = stats.clone();
                     stats.open.fetch_add(1, Ordering::Relaxed);
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            debug!(listener = name, %peer, error = %chain(&e), "client connection ended with an error");
+                    let service = make(peer);
+                    match &tls {
+                        None => {
+                            let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                            tokio::spawn(async move {
+                                if let Err(e) = conn.await {
+                                    debug!(listener = name, %peer, error = %chain(&e), "client connection ended with an error");
+                                }
+                                stats.open.fetch_sub(1, Ordering::Relaxed);
+                                drop(place);
+                            });
                         }
-                        stats.open.fetch_sub(1, Ordering::Relaxed);
-                        drop(place);
-                    });
+                        #[cfg(feature = "tls")]
+                        Some(acceptor) => {
+                            let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
+                            let deadline = limits.header_read_timeout;
+                            tokio::spawn(async move {
+                                match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+                                    Ok(Ok(stream)) => {
+                                        // Only http/1.1 is offered by ALPN today; h2 will be
+                                        // served here by `stream.get_ref().1.alpn_protocol()`.
+                                        let conn = watcher.watch(builder.serve_connection(TokioIo::new(stream), service));
+                                        if let Err(e) = conn.await {
+                                            debug!(listener = name, %peer, error = %chain(&e), "client connection ended with an error");
+                                        }
+                                    }
+                                    Ok(Err(e)) => debug!(listener = name, %peer, error = %chain(&e), "TLS handshake failed"),
+                                    Err(_) => debug!(listener = name, %peer, "TLS handshake not done in time: closed"),
+                                }
+                                stats.open.fetch_sub(1, Ordering::Relaxed);
+                                drop(place);
+                            });
+                        }
+                        #[cfg(not(feature = "tls"))]
+                        Some(never) => match *never {},
+                    }
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: pause rather than spin.
