@@ -7,6 +7,7 @@
 //!
 //! Exit codes: 0 ok, 2 bad usage or configuration (the message names the value), 1 other.
 
+mod cert_cmd;
 mod config;
 mod config_check;
 mod config_cmd;
@@ -129,6 +130,9 @@ enum Command {
     Config(ConfigCommand),
     /// Drive traffic through a gateway (loopback only).
     Loadgen(loadgen::Args),
+    /// Certificates for the TLS listeners (`self-signed`: a CA and a server certificate).
+    #[command(subcommand)]
+    Cert(cert_cmd::CertCommand),
 }
 
 fn main() -> ExitCode {
@@ -154,6 +158,23 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("gatewatch: {e:#}");
                 ExitCode::from(2)
+            }
+        };
+    }
+    // Needs no configuration: it only writes files.
+    if let Command::Cert(cmd) = &cli.command {
+        return match cert_cmd::run(cmd) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("gatewatch: {e:#}");
+                if e.is::<cert_cmd::CertUsageError>() {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::from(1)
+                }
             }
         };
     }
@@ -239,6 +260,8 @@ fn main() -> ExitCode {
                     Err(e) => Err(e),
                 }
             }
+            // Handled before the configuration is read.
+            Command::Cert(_) => Ok(()),
             Command::Loadgen(args) => match loadgen_uri {
                 Some(uri) => loadgen::run(args, uri).await,
                 None => Ok(()),
