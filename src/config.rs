@@ -156,6 +156,47 @@ pub struct GatewaySection {
     /// The header that tells upstreams which client called (only the gateway sets it).
     pub client_header: String,
     pub jwt: JwtSection,
+    /// The TLS listener beside `listen` (off while `tls.listen` is empty).
+    pub tls: GatewayTlsSection,
+}
+
+/// `[gateway.tls]`: HTTPS on its own address; the same routes, limits and records as `listen`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayTlsSection {
+    /// Address of the TLS listener; empty: none.
+    pub listen: String,
+    /// PEM: the server certificate, then its intermediates (the full chain).
+    pub cert_file: String,
+    /// PEM: its private key.
+    pub key_file: String,
+    /// How often the certificate files are looked at; a change is loaded for new connections.
+    pub reload_interval_ms: u64,
+    /// More certificates, chosen by the name the client asks for (SNI); `cert_file` answers
+    /// every other name.
+    pub certs: Vec<TlsCertSection>,
+}
+
+impl Default for GatewayTlsSection {
+    fn default() -> Self {
+        GatewayTlsSection {
+            listen: String::new(),
+            cert_file: String::new(),
+            key_file: String::new(),
+            reload_interval_ms: 5_000,
+            certs: Vec::new(),
+        }
+    }
+}
+
+/// `[[gateway.tls.certs]]`: a certificate for some server names.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsCertSection {
+    /// DNS names (`api.example.com`, or `*.example.com` for one label) this certificate answers.
+    pub server_names: Vec<String>,
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -479,6 +520,7 @@ impl Default for GatewaySection {
             quota_sync_ms: 1_000,
             client_header: gatewatch_gateway::DEFAULT_CLIENT_HEADER.into(),
             jwt: JwtSection::default(),
+            tls: GatewayTlsSection::default(),
         }
     }
 }
@@ -785,6 +827,7 @@ impl FileConfig {
                 ));
             }
         }
+        gateway.tls = gateway_tls(&g.tls)?;
         gateway.jwt_issuer = Some(g.jwt.issuer.clone()).filter(|s| !s.is_empty());
         gateway.jwt_audience = Some(g.jwt.audience.clone()).filter(|s| !s.is_empty());
         let mut prefixes: Vec<&str> = self.routes.iter().map(|r| r.prefix.as_str()).collect();
@@ -1227,6 +1270,73 @@ fn listen_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
             format!("{value:?} is not an address such as 127.0.0.1:8080"),
         )
     })
+}
+
+/// `[gateway.tls]`, checked, with its certificates read: a file that cannot be read, is not
+/// PEM, or whose key is not the certificate's is named by its key.
+fn gateway_tls(t: &GatewayTlsSection) -> Result<Option<gatewatch_gateway::TlsListen>, ConfigError> {
+    use gatewatch_listen::tls::{CertFiles, Tls, Which};
+    if t.listen.trim().is_empty() {
+        if !t.cert_file.is_empty() || !t.key_file.is_empty() || !t.certs.is_empty() {
+            return Err(bad(
+                "gateway.tls.listen",
+                "must be set when certificates are (an address such as 0.0.0.0:8443)",
+            ));
+        }
+        return Ok(None);
+    }
+    let listen = listen_addr("gateway.tls.listen", &t.listen)?;
+    positive("gateway.tls.reload_interval_ms", t.reload_interval_ms)?;
+    let mut files = Vec::with_capacity(1 + t.certs.len());
+    let mut pair = |prefix: &str, cert: &str, key: &str, names: Vec<String>| {
+        for (k, v) in [("cert_file", cert), ("key_file", key)] {
+            if v.trim().is_empty() {
+                return Err(bad(format!("{prefix}.{k}"), "must name a PEM file"));
+            }
+        }
+        files.push(CertFiles {
+            server_names: names,
+            cert_file: PathBuf::from(cert),
+            key_file: PathBuf::from(key),
+        });
+        Ok(())
+    };
+    pair("gateway.tls", &t.cert_file, &t.key_file, Vec::new())?;
+    for (i, c) in t.certs.iter().enumerate() {
+        let key = format!("gateway.tls.certs[{i}]");
+        if c.server_names.is_empty() {
+            return Err(bad(
+                format!("{key}.server_names"),
+                "must list at least one name",
+            ));
+        }
+        for n in &c.server_names {
+            let plain = n.strip_prefix("*.").unwrap_or(n);
+            if rustls_pki_types::DnsName::try_from(plain).is_err() || plain.contains('*') {
+                return Err(bad(
+                    format!("{key}.server_names"),
+                    format!("{n:?} is not a DNS name (or *.name)"),
+                ));
+            }
+        }
+        pair(&key, &c.cert_file, &c.key_file, c.server_names.clone())?;
+    }
+    let tls = Tls::load(files).map_err(|e| {
+        let prefix = match e.index {
+            0 => "gateway.tls".to_string(),
+            i => format!("gateway.tls.certs[{}]", i - 1),
+        };
+        let file = match e.which {
+            Which::Cert => "cert_file",
+            Which::Key => "key_file",
+        };
+        bad(format!("{prefix}.{file}"), e.to_string())
+    })?;
+    Ok(Some(gatewatch_gateway::TlsListen {
+        listen,
+        tls: std::sync::Arc::new(tls),
+        reload_interval: Duration::from_millis(t.reload_interval_ms),
+    }))
 }
 
 /// A role's `max_connections` and `header_read_timeout_ms`, checked.

@@ -123,6 +123,20 @@ pub struct GatewayConfig {
     /// The header that tells the upstream which client called (default
     /// [`DEFAULT_CLIENT_HEADER`]); set by the gateway only, a client's own copy is removed.
     pub client_header: String,
+    /// The TLS listener beside the plain one (`[gateway.tls]`), if any.
+    pub tls: Option<TlsListen>,
+}
+
+/// The gateway's TLS listener: same routes, limits and records as the plain one; only the
+/// transport differs.
+#[derive(Debug, Clone)]
+pub struct TlsListen {
+    /// Address it listens on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The certificates, loaded and checked (see `gatewatch_listen::tls`).
+    pub tls: Arc<gatewatch_listen::tls::Tls>,
+    /// How often the certificate files are looked at for a change.
+    pub reload_interval: Duration,
 }
 
 /// The default name of the header carrying the caller's client id upstream.
@@ -203,6 +217,7 @@ impl GatewayConfig {
             gate: GateConfig::default(),
             quota_sync: Duration::from_secs(1),
             client_header: DEFAULT_CLIENT_HEADER.into(),
+            tls: None,
         }
     }
 

@@ -306,6 +306,7 @@ pub use gatewatch_model::CallRecord;
 pub use access::auth::JwtKey;
 pub use access::priority::GateConfig;
 pub use admin::ADMIN_PATHS;
+pub use config::TlsListen;
 pub use config::{
     GatewayConfig, RouteConfig, DEFAULT_ADMIN_LISTEN, DEFAULT_BATCH_MAX_BYTES,
     DEFAULT_BATCH_MAX_RECORDS, DEFAULT_CLIENT_HEADER, DEFAULT_LISTEN, DEFAULT_QUEUE_CAPACITY,
@@ -322,6 +323,7 @@ const BATCH_CHANNEL: usize = 16;
 pub struct Running {
     local_addr: SocketAddr,
     admin_addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
     task: JoinHandle<Result<()>>,
 }
 
@@ -335,6 +337,11 @@ impl Running {
     /// `admin_listen` had port 0).
     pub fn admin_addr(&self) -> SocketAddr {
         self.admin_addr
+    }
+
+    /// The address of the TLS listener, if `tls` is set (the real port when it had port 0).
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// Waits until the gateway has shut down (after `shutdown` resolved) and drained.
@@ -388,6 +395,19 @@ pub async fn bind(
         addr: config.admin_listen,
         source,
     })?;
+    let tls_listener = match &config.tls {
+        None => None,
+        Some(t) => {
+            let bind_err = |source| Error::Bind {
+                addr: t.listen,
+                source,
+            };
+            let l = TcpListener::bind(t.listen).await.map_err(bind_err)?;
+            let addr = l.local_addr().map_err(bind_err)?;
+            Some((l, addr, t.clone()))
+        }
+    };
+    let tls_addr = tls_listener.as_ref().map(|(_, a, _)| *a);
 
     let node: Arc<str> = Arc::from(config.node.as_str());
     let (records_tx, records_rx) = mpsc::channel(config.queue_capacity);
@@ -498,12 +518,42 @@ pub async fn bind(
             Duration::from_secs(1),
         ))
     };
+    let make = move |peer| {
+        let shared = shared.clone();
+        let client = proxy::Peer::new(peer);
+        service_fn(move |req| proxy::handle(shared.clone(), req, client.clone()))
+    };
+    // The TLS listener stops accepting when the plain one does (`down`), and drains beside it.
+    let (down_tx, down_rx) = watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = down_tx.send(true);
+    };
+    let tls_task = tls_listener.map(|(listener, addr, t)| {
+        info!(addr = %addr, "gateway TLS listening");
+        let mut down = down_rx.clone();
+        let reload = tokio::spawn(t.tls.clone().watch(t.reload_interval, async move {
+            let _ = down.wait_for(|d| *d).await;
+        }));
+        let mut down = down_rx.clone();
+        let serve = gatewatch_listen::serve_tls(
+            "gateway tls",
+            listener,
+            limits,
+            proxy_stats.clone(),
+            t.tls,
+            make.clone(),
+            async move {
+                let _ = down.wait_for(|d| *d).await;
+            },
+            drain,
+        );
+        tokio::spawn(async move {
+            serve.await;
+            let _ = reload.await;
+        })
+    });
     let task = tokio::spawn(async move {
-        let make = move |peer| {
-            let shared = shared.clone();
-            let client = proxy::Peer::new(peer);
-            service_fn(move |req| proxy::handle(shared.clone(), req, client.clone()))
-        };
         gatewatch_listen::serve(
             "gateway",
             listener,
@@ -523,6 +573,7 @@ pub async fn bind(
             ("sampler", sampler),
             ("shipper", Some(sender)),
             ("admin port", Some(admin_task)),
+            ("tls listener", tls_task),
         ] {
             if let Some(task) = task {
                 if let Err(e) = task.await {
@@ -538,6 +589,7 @@ pub async fn bind(
     });
     Ok(Running {
         local_addr,
+        tls_addr,
         admin_addr,
         task,
     })
