@@ -1896,3 +1896,115 @@ mod reports_tests {
         assert!(c.retention.is_none());
     }
 }
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+
+    fn from_str(dir: &Path, text: &str) -> Result<Config, ConfigError> {
+        let p = dir.join("gatewatch.toml");
+        std::fs::write(&p, text).unwrap();
+        load(Some(&p), &[])?.validate()
+    }
+
+    /// A self-signed certificate for `name` as `stem.pem` and `stem-key.pem` in `dir`.
+    fn pair(dir: &Path, stem: &str, name: &str) -> (String, String) {
+        let made = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
+        let (cert, key) = (
+            dir.join(format!("{stem}.pem")),
+            dir.join(format!("{stem}-key.pem")),
+        );
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        (cert.display().to_string(), key.display().to_string())
+    }
+
+    #[test]
+    fn gateway_tls_is_off_by_default_and_loaded_when_set() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(from_str(d.path(), "").unwrap().gateway.tls.is_none());
+        let (cert, key) = pair(d.path(), "main", "localhost");
+        let (other, other_key) = pair(d.path(), "other", "other.test");
+        let c = from_str(
+            d.path(),
+            &format!(
+                "[gateway.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{cert}\"\nkey_file = \"{key}\"\n\
+                 [[gateway.tls.certs]]\nserver_names = [\"other.test\", \"*.other.test\"]\n\
+                 cert_file = \"{other}\"\nkey_file = \"{other_key}\"\n"
+            ),
+        )
+        .unwrap();
+        let tls = c.gateway.tls.unwrap();
+        assert_eq!(tls.reload_interval, Duration::from_secs(5));
+        // The same keys from the environment.
+        let env: Vec<(String, String)> = [
+            ("GATEWATCH_GATEWAY_TLS_LISTEN", "127.0.0.1:0"),
+            ("GATEWATCH_GATEWAY_TLS_CERT_FILE", cert.as_str()),
+            ("GATEWATCH_GATEWAY_TLS_KEY_FILE", key.as_str()),
+            ("GATEWATCH_GATEWAY_TLS_RELOAD_INTERVAL_MS", "250"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let c = load(None, &env).unwrap().validate().unwrap();
+        assert_eq!(
+            c.gateway.tls.unwrap().reload_interval,
+            Duration::from_millis(250)
+        );
+    }
+
+    #[test]
+    fn gateway_tls_keys_are_checked_and_named() {
+        let d = tempfile::tempdir().unwrap();
+        let (cert, key) = pair(d.path(), "main", "localhost");
+        let (_, other_key) = pair(d.path(), "other", "other.test");
+        let base = |extra: &str| {
+            format!("[gateway.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{cert}\"\nkey_file = \"{key}\"\n{extra}")
+        };
+        let cases = [
+            (format!("[gateway.tls]\ncert_file = \"{cert}\""), "gateway.tls.listen"),
+            ("[gateway.tls]\nlisten = \"here\"".to_string(), "gateway.tls.listen"),
+            (
+                format!("[gateway.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{cert}\""),
+                "gateway.tls.key_file",
+            ),
+            (
+                format!("[gateway.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{cert}\"\nkey_file = \"{other_key}\""),
+                "gateway.tls.cert_file",
+            ),
+            (
+                format!("[gateway.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{key}\"\nkey_file = \"{key}\""),
+                "gateway.tls.cert_file",
+            ),
+            (
+                format!("[gateway.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{cert}\"\nkey_file = \"{cert}\""),
+                "gateway.tls.key_file",
+            ),
+            (
+                format!("[gateway.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"/nonexistent/c.pem\"\nkey_file = \"{key}\""),
+                "gateway.tls.cert_file",
+            ),
+            (base("reload_interval_ms = 0"), "gateway.tls.reload_interval_ms"),
+            (
+                base(&format!("[[gateway.tls.certs]]\nserver_names = []\ncert_file = \"{cert}\"\nkey_file = \"{key}\"")),
+                "gateway.tls.certs[0].server_names",
+            ),
+            (
+                base(&format!("[[gateway.tls.certs]]\nserver_names = [\"a.*.test\"]\ncert_file = \"{cert}\"\nkey_file = \"{key}\"")),
+                "gateway.tls.certs[0].server_names",
+            ),
+            (
+                base(&format!("[[gateway.tls.certs]]\nserver_names = [\"a.test\"]\ncert_file = \"{cert}\"\nkey_file = \"{other_key}\"")),
+                "gateway.tls.certs[0].cert_file",
+            ),
+            (base("client_ca = \"x\""), "unknown field `client_ca`"),
+        ];
+        for (text, want) in cases {
+            let err = from_str(d.path(), &text).unwrap_err().to_string();
+            assert!(
+                err.starts_with(want) || err.contains(want),
+                "{text:?} → {err}"
+            );
+        }
+    }
+}
