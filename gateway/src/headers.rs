@@ -71,12 +71,13 @@ pub(crate) fn ip_header(ip: IpAddr) -> HeaderValue {
 
 /// Sets the headers that tell the upstream who asked: `X-Forwarded-For` gets the client's
 /// address (`client_ip`, see [`ip_header`]) appended (as nginx's `$proxy_add_x_forwarded_for`),
-/// `X-Forwarded-Proto` and `X-Forwarded-Host` are replaced by what this gateway saw (a client
-/// cannot forge them).
+/// `X-Forwarded-Proto` (`https` when the client came over TLS) and `X-Forwarded-Host` are
+/// replaced by what this gateway saw (a client cannot forge them).
 pub(crate) fn set_forwarded(
     headers: &mut HeaderMap,
     client_ip: &HeaderValue,
     host: Option<HeaderValue>,
+    tls: bool,
 ) {
     let xff = {
         let mut prior = headers.get_all(&X_FORWARDED_FOR).iter().peekable();
@@ -96,7 +97,8 @@ pub(crate) fn set_forwarded(
     if let Some(xff) = xff {
         headers.insert(X_FORWARDED_FOR.clone(), xff);
     }
-    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    let proto = if tls { "https" } else { "http" };
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
     match host {
         Some(h) => {
             headers.insert(X_FORWARDED_HOST.clone(), h);
@@ -162,6 +164,7 @@ mod tests {
             &mut h,
             &ip_header("10.0.0.1".parse().unwrap()),
             Some(HeaderValue::from_static("gw:8080")),
+            false,
         );
         assert_eq!(h["x-forwarded-for"], "1.2.3.4, 5.6.7.8, 10.0.0.1");
         assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
@@ -169,9 +172,13 @@ mod tests {
         assert_eq!(h["x-forwarded-host"], "gw:8080");
 
         let mut h = HeaderMap::new();
-        set_forwarded(&mut h, &ip_header("::1".parse().unwrap()), None);
+        set_forwarded(&mut h, &ip_header("::1".parse().unwrap()), None, false);
         assert_eq!(h["x-forwarded-for"], "::1");
         assert!(h.get("x-forwarded-host").is_none());
+        // Over the TLS listener.
+        let mut h = map(&[("x-forwarded-proto", "http")]);
+        set_forwarded(&mut h, &ip_header("::1".parse().unwrap()), None, true);
+        assert_eq!(h["x-forwarded-proto"], "https");
     }
 
     #[test]

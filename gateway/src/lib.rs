@@ -518,11 +518,16 @@ pub async fn bind(
             Duration::from_secs(1),
         ))
     };
-    let make = move |peer| {
+    // One service for both listeners; only `tls` (for `X-Forwarded-Proto`) differs.
+    let make_for = move |tls: bool| {
         let shared = shared.clone();
-        let client = proxy::Peer::new(peer);
-        service_fn(move |req| proxy::handle(shared.clone(), req, client.clone()))
+        move |peer| {
+            let shared = shared.clone();
+            let client = proxy::Peer::new(peer, tls);
+            service_fn(move |req| proxy::handle(shared.clone(), req, client.clone()))
+        }
     };
+    let make = make_for(false);
     // The TLS listener stops accepting when the plain one does (`down`), and drains beside it.
     let (down_tx, down_rx) = watch::channel(false);
     let shutdown = async move {
@@ -542,7 +547,7 @@ pub async fn bind(
             limits,
             proxy_stats.clone(),
             t.tls,
-            make.clone(),
+            make_for(true),
             async move {
                 let _ = down.wait_for(|d| *d).await;
             },

@@ -64,13 +64,16 @@ pub(crate) struct Peer {
     pub addr: SocketAddr,
     /// The address rendered once for `X-Forwarded-For`.
     pub ip_header: HeaderValue,
+    /// Came over the TLS listener: `X-Forwarded-Proto: https` upstream.
+    pub tls: bool,
 }
 
 impl Peer {
-    pub fn new(addr: SocketAddr) -> Peer {
+    pub fn new(addr: SocketAddr, tls: bool) -> Peer {
         Peer {
             addr,
             ip_header: headers::ip_header(addr.ip()),
+            tls,
         }
     }
 }
@@ -163,7 +166,7 @@ async fn proxy(
     headers::strip_hop_by_hop(&mut headers);
     // hyper already answered `100 Continue` to the client when the body was first read.
     headers.remove(header::EXPECT);
-    headers::set_forwarded(&mut headers, &peer.ip_header, client_host);
+    headers::set_forwarded(&mut headers, &peer.ip_header, client_host, peer.tls);
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
     // Credentials stop here: the upstream learns the caller from the client header, which
     // only the gateway sets (a client's own copy is removed on every API, public ones too).

@@ -1,6 +1,6 @@
 //! The gateway's TLS listener (`[gateway.tls]`) in the running binary, with certificates made
 //! by `gatewatch cert self-signed`: HTTPS calls to a plain upstream are recorded like plain
-//! ones; SNI picks the certificate; TLS 1.1, a client without `http/1.1` and a handshake that
+//! ones (the upstream gets `X-Forwarded-Proto: https`); SNI picks the certificate; TLS 1.1, a client without `http/1.1` and a handshake that
 //! never ends are refused; certificates are reloaded under calls without a failed call; a bad
 //! certificate at start exits 2 naming its key.
 
@@ -92,10 +92,38 @@ async fn get(sender: &mut Sender, path: &str) -> Result<u16, String> {
     Ok(status)
 }
 
-/// A site with one API (`/api` → the helpers' upstream) and `[gateway.tls]` on a free port
+/// An upstream answering 200 to every path with the `X-Forwarded-Proto` it got.
+async fn proto_upstream() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(
+                    |req: hyper::Request<hyper::body::Incoming>| async move {
+                        let proto = req
+                            .headers()
+                            .get("x-forwarded-proto")
+                            .map(|v| Bytes::copy_from_slice(v.as_bytes()))
+                            .unwrap_or_default();
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                            http_body_util::Full::new(proto),
+                        ))
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// A site with one API (`/api` → [`proto_upstream`]) and `[gateway.tls]` on a free port
 /// with the certificate in `site.dir/tls`; `extra` is added to `[gateway.tls]`.
 async fn tls_site(name: &str, extra: &str) -> (Site, SocketAddr, PathBuf) {
-    let up = upstream().await;
+    let up = proto_upstream().await;
     let site = Site::new(
         name,
         &gatewatch_migrations::testing::clickhouse_url(),
@@ -175,6 +203,24 @@ async fn https_calls_are_recorded_and_sni_alpn_versions_and_slow_handshakes_are_
     )
     .await;
 
+    // The upstream is told the client came over HTTPS (and over HTTP on the plain port).
+    // (A new connection: the kept one idled past header_read_timeout_ms, 1 s here.)
+    let mut fresh = http1(connect(tls, &main_ca, "localhost", &[]).await.unwrap()).await;
+    fresh.ready().await.unwrap();
+    let r = fresh
+        .send_request(
+            hyper::Request::get("/api/proto")
+                .header("host", "localhost")
+                .body(Empty::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        &r.into_body().collect().await.unwrap().to_bytes()[..],
+        b"https"
+    );
+
     // SNI: other.test gets its own certificate (trusted by its CA only).
     let mut s = http1(
         connect(tls, &[ca(&other)], "other.test", &[])
@@ -216,16 +262,18 @@ async fn https_calls_are_recorded_and_sni_alpn_versions_and_slow_handshakes_are_
     assert!(closed(&mut slow).await);
     assert!(closed(&mut silent).await);
 
-    // The plain listener still serves, and nothing above made a record.
-    assert_eq!(get_plain(&site.url("/api/ok")).await, 200);
-    eventually(&store, "SELECT count() FROM api_calls", n + 2, 30).await;
+    // The plain listener still serves, and the refusals above made no record.
+    assert_eq!(get_plain(&site.url("/api/ok")).await, (200, "http".into()));
+    eventually(&store, "SELECT count() FROM api_calls", n + 3, 30).await;
 }
 
-async fn get_plain(url: &str) -> u16 {
+async fn get_plain(url: &str) -> (u16, String) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Empty<Bytes>>();
     let r = client.get(url.parse().unwrap()).await.unwrap();
-    r.status().as_u16()
+    let status = r.status().as_u16();
+    let body = r.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
