@@ -142,6 +142,9 @@ pub struct GatewaySection {
     pub upstream_connect_timeout_ms: u64,
     /// Time to the upstream's response head, in milliseconds (then 504).
     pub upstream_timeout_ms: u64,
+    /// CA certificates (PEM files) trusted for every `https://` upstream, beside the system's
+    /// roots; an API adds its own with `upstream_tls.ca_file`.
+    pub upstream_ca_files: Vec<PathBuf>,
     /// Proxies (CIDR) whose `X-Forwarded-For` names the client for IP allowlists; empty: the
     /// TCP peer is the client.
     pub trusted_proxies: Vec<String>,
@@ -472,6 +475,7 @@ impl Default for GatewaySection {
             sample_interval_secs: 10,
             upstream_connect_timeout_ms: 3_000,
             upstream_timeout_ms: 30_000,
+            upstream_ca_files: Vec::new(),
             trusted_proxies: Vec::new(),
             max_inflight: 1024,
             queue_max: 10_000,
@@ -754,6 +758,7 @@ impl FileConfig {
         gateway.sample_interval = Duration::from_secs(g.sample_interval_secs);
         gateway.upstream_connect_timeout = Duration::from_millis(g.upstream_connect_timeout_ms);
         gateway.upstream_timeout = Duration::from_millis(g.upstream_timeout_ms);
+        gateway.upstream_ca_files = g.upstream_ca_files.clone();
         for (i, r) in self.routes.iter().enumerate() {
             gateway.routes.push(route(i, r)?);
         }

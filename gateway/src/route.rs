@@ -30,6 +30,7 @@ use crate::config::RouteConfig;
 use crate::error::{Error, Result};
 use crate::upstream::health::{Checks, Probe};
 use crate::upstream::lb::Balancer;
+use crate::upstream::tls::ApiTls;
 use crate::upstream::{self, now_ms, Clients, Upstream};
 
 /// One API to route, with where it came from for error messages.
@@ -402,19 +403,32 @@ fn compile(api: &Api, clients: &Clients, previous: Option<&Router>) -> Result<(R
         .filter(|r| r.spec.health_check == spec.health_check && r.spec.passive == spec.passive);
     let connect = clients.connect_timeout(spec.connect_timeout_ms.map(Duration::from_millis));
     let previous_route = previous.and_then(|p| p.routes.iter().find(|r| r.api_id == api.id));
+    // TLS material is read here, once per configuration, for an API with https upstreams.
+    let tls = if spec.upstreams.iter().any(|u| u.url.starts_with("https://")) {
+        Some(
+            ApiTls::load(&api.id, spec.upstream_tls.as_deref(), clients.trust()).map_err(
+                |(field, m)| Error::config(api.field(&format!("upstream_tls.{field}")), m),
+            )?,
+        )
+    } else {
+        None
+    };
     let mut upstreams = Vec::with_capacity(spec.upstreams.len());
     let mut probes = Vec::new();
     for (k, u) in spec.upstreams.iter().enumerate() {
-        let mut up = upstream::parse(&u.url, u32::from(u.weight), connect)
+        let mut up = upstream::parse(&u.url, u32::from(u.weight), connect, tls.as_ref())
             .map_err(|m| Error::config(api.field(&format!("upstreams[{k}]")), m))?;
         if let Some(kept) = before.and_then(|r| r.upstreams.iter().find(|o| o.label == up.label)) {
             up.state = kept.state.clone();
         }
-        // Kept connections survive a reload that leaves the upstream and its connect timeout.
+        // Kept connections survive a reload that leaves the upstream, its connect timeout and
+        // its TLS material.
         if let Some(kept) = previous_route.and_then(|r| {
-            r.upstreams
-                .iter()
-                .find(|o| o.label == up.label && o.pool.connect_timeout() == connect)
+            r.upstreams.iter().find(|o| {
+                o.label == up.label
+                    && o.pool.connect_timeout() == connect
+                    && o.pool.tls_digest() == up.pool.tls_digest()
+            })
         }) {
             up.pool = kept.pool.clone();
         }
@@ -429,6 +443,7 @@ fn compile(api: &Api, clients: &Clients, previous: Option<&Router>) -> Result<(R
                 host_header: up.host_header.clone(),
                 check: check.clone(),
                 state: up.state.clone(),
+                tls_pool: up.pool.tls_digest().map(|_| up.pool.clone()),
             });
         }
         upstreams.push(up);
@@ -1012,8 +1027,8 @@ mod tests {
             "invalid gateway configuration: 'routes[1].upstreams' must not be empty"
         );
         assert_eq!(
-            err(vec![RouteConfig::new("/a", ["http://a:1", "https://b:2"])]),
-            "invalid gateway configuration: 'routes[0].upstreams[1]' 'https://b:2' must start with http:// (TLS to upstreams is not supported yet)"
+            err(vec![RouteConfig::new("/a", ["http://a:1", "ftp://b:2"])]),
+            "invalid gateway configuration: 'routes[0].upstreams[1]' 'ftp://b:2' must start with http:// or https://"
         );
         assert_eq!(
             err(vec![RouteConfig::new("/a", ["http://a:1/base"])]),
