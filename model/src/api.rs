@@ -610,6 +610,41 @@ mod tests {
     }
 
     #[test]
+    fn upstream_tls_form_is_checked_and_bad_fields_named() {
+        let base = r#"{"name":"x","prefix":"/x","upstreams":["https://h:8443"]"#;
+        let with = |tls: &str| api(&format!(r#"{base},"upstream_tls":{tls}}}"#));
+        let ok = with(
+            r#"{"ca_file":"/etc/ca.pem","server_name":"api.example","cert_file":"c.pem","key_file":"k.pem"}"#,
+        );
+        assert!(ok.validate().is_ok());
+        assert!(
+            ok.upstream_tls.as_ref().unwrap().verify,
+            "verify defaults to true"
+        );
+        // Written back without the default.
+        let json = serde_json::to_value(&ok).unwrap();
+        assert!(json["upstream_tls"].get("verify").is_none(), "{json}");
+        let field = |tls: &str| with(tls).validate().unwrap_err().field;
+        assert_eq!(field(r#"{"ca_file":" "}"#), "upstream_tls.ca_file");
+        assert_eq!(field(r#"{"cert_file":"c.pem"}"#), "upstream_tls.key_file");
+        assert_eq!(field(r#"{"key_file":"k.pem"}"#), "upstream_tls.cert_file");
+        assert_eq!(
+            field(r#"{"server_name":"a b"}"#),
+            "upstream_tls.server_name"
+        );
+        assert_eq!(field(r#"{"server_name":""}"#), "upstream_tls.server_name");
+        assert_eq!(
+            field(r#"{"server_name":"h/x"}"#),
+            "upstream_tls.server_name"
+        );
+        assert!(with(r#"{"verify":false}"#).validate().is_ok());
+        assert!(serde_json::from_str::<ApiSpec>(&format!(
+            r#"{base},"upstream_tls":{{"cafile":"x"}}}}"#
+        ))
+        .is_err());
+    }
+
+    #[test]
     fn parses_with_defaults_and_names_bad_fields() {
         let a = api(r#"{"name":"訂單","prefix":"/orders","upstreams":["http://127.0.0.1:1"]}"#);
         assert!(a.enabled);

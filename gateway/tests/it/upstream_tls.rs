@@ -67,9 +67,16 @@ struct TlsUpstream {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
     handshakes: Arc<AtomicUsize>,
+    /// Handshakes that resumed an earlier session.
+    resumed: Arc<AtomicUsize>,
 }
 
 async fn tls_upstream(pki: &Pki, require_client_cert: bool) -> TlsUpstream {
+    tls_upstream_closing(pki, require_client_cert, false).await
+}
+
+/// Like [`tls_upstream`]; with `close`, every answer closes its connection.
+async fn tls_upstream_closing(pki: &Pki, require_client_cert: bool, close: bool) -> TlsUpstream {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let chain = vec![CertificateDer::from_pem_slice(pki.server_cert.as_bytes()).unwrap()];
     let key = PrivateKeyDer::from_pem_slice(pki.server_key.as_bytes()).unwrap();
@@ -95,23 +102,33 @@ async fn tls_upstream(pki: &Pki, require_client_cert: bool) -> TlsUpstream {
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
     let handshakes = Arc::new(AtomicUsize::new(0));
-    let (a, h) = (accepted.clone(), handshakes.clone());
+    let resumed = Arc::new(AtomicUsize::new(0));
+    let (a, h, res) = (accepted.clone(), handshakes.clone(), resumed.clone());
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 return;
             };
             a.fetch_add(1, SeqCst);
-            let (acceptor, h) = (acceptor.clone(), h.clone());
+            let (acceptor, h, res) = (acceptor.clone(), h.clone(), res.clone());
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
                 h.fetch_add(1, SeqCst);
-                let with_cert = tls.get_ref().1.peer_certificates().is_some();
+                let conn = tls.get_ref().1;
+                if conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                    res.fetch_add(1, SeqCst);
+                }
+                let with_cert = conn.peer_certificates().is_some();
                 let service = service_fn(move |_req| async move {
                     let body = format!("tls ok; client certificate: {with_cert}");
-                    Ok::<_, Infallible>(Response::new(full(body)))
+                    let mut r = Response::new(full(body));
+                    if close {
+                        r.headers_mut()
+                            .insert(http::header::CONNECTION, "close".parse().unwrap());
+                    }
+                    Ok::<_, Infallible>(r)
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), service)
@@ -123,6 +140,7 @@ async fn tls_upstream(pki: &Pki, require_client_cert: bool) -> TlsUpstream {
         addr,
         accepted,
         handshakes,
+        resumed,
     }
 }
 
@@ -393,4 +411,104 @@ async fn unreadable_or_bad_tls_files_are_named_at_load() {
         e.contains("upstream_ca_files[1]") && e.contains("cannot read"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn new_connections_resume_the_tls_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let up = tls_upstream_closing(&pki, false, true).await;
+    let (c, state) = collector().await;
+    let url = format!("https://127.0.0.1:{}", up.addr.port());
+    let gw = Gateway::start(route(
+        c.addr,
+        &dir.path().join("spool"),
+        &url,
+        Some(tls(Some(&pki.ca))),
+    ))
+    .await;
+    let n = 4;
+    for _ in 0..n {
+        assert_eq!(gw.get("/s/x").await.status, StatusCode::OK);
+    }
+    // The upstream closes each connection: a handshake per call, all but the first resumed.
+    assert_eq!(up.handshakes.load(SeqCst), n);
+    assert_eq!(up.resumed.load(SeqCst), n - 1);
+    records(&state, n).await;
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_the_handshake_is_a_502_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    // Accepts TCP connections and holds them without a word.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let (c, state) = collector().await;
+    let url = format!("https://{addr}");
+    let gw = Gateway::start(route(
+        c.addr,
+        &dir.path().join("spool"),
+        &url,
+        Some(tls(Some(&pki.ca))),
+    ))
+    .await;
+    let r = tokio::time::timeout(Duration::from_secs(10), gw.get("/s/x"))
+        .await
+        .expect("an answer, not a hang");
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY);
+    let recs = records(&state, 1).await;
+    assert_eq!(recs[0].outcome.as_str(), "upstream_unreachable");
+    assert!(
+        recs[0].error.contains("tls: no handshake within 1000 ms"),
+        "{}",
+        recs[0].error
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_checks_of_an_https_upstream_use_its_tls_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let up = tls_upstream(&pki, false).await;
+    let url = format!("https://127.0.0.1:{}", up.addr.port());
+    let check = gatewatch_model::api::HealthCheck {
+        path: "/health".into(),
+        interval_ms: 100,
+        timeout_ms: 100,
+        healthy_threshold: 1,
+        unhealthy_threshold: 1,
+    };
+    let series = format!("gatewatch_gateway_upstream_healthy{{api=\"secure\",upstream=\"{url}\"}}");
+    for (ca, healthy) in [(Some(pki.ca.as_path()), 1), (None, 0)] {
+        let (c, _state) = collector().await;
+        let mut config = route(c.addr, &dir.path().join("spool"), &url, Some(tls(ca)));
+        let mut spec = (**config.routes[0].spec.as_ref().unwrap()).clone();
+        spec.health_check = Some(check.clone());
+        config.routes[0].spec = Some(Arc::new(spec));
+        let before = up.handshakes.load(SeqCst);
+        let gw = Gateway::start(config).await;
+        if healthy == 1 {
+            // Checks pass: TLS connections of their own, one per check.
+            eventually(10, "health checks over TLS", || {
+                up.handshakes.load(SeqCst) >= before + 3
+            })
+            .await;
+            assert_eq!(gw.metric(&series).await, 1);
+        } else {
+            eventually_async(10, "an untrusted upstream taken out", || async {
+                gw.metric(&series).await == 0
+            })
+            .await;
+        }
+        gw.shutdown().await;
+    }
 }
