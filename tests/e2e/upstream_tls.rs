@@ -143,3 +143,64 @@ async fn https_upstreams_trusted_untrusted_and_unverified_are_answered_and_recor
         "{log}"
     );
 }
+
+/// The admin API checks the form of `upstream_tls` (the files are the gateway's to read):
+/// each bad field is a 422 naming it, nothing stored; a good one is stored and read back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_names_bad_upstream_tls_fields_and_stores_good_ones() {
+    use crate::admin::{add_user, Api};
+    let site = Site::new(
+        "upstream_tls_admin",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        "",
+    );
+    let store = site.migrate().await;
+    add_user(&site, "root", "admin", "a long test password");
+    let _dash = site.start("dashboards").await;
+    let admin = Api::login(site.dashboards, "root", "a long test password").await;
+    let api = |tls: serde_json::Value| {
+        serde_json::json!({"id": "pay", "name": "pay", "prefix": "/pay",
+            "upstreams": ["https://pay.example:8443"], "upstream_tls": tls})
+    };
+    for (tls, field) in [
+        (
+            serde_json::json!({"cert_file": "/c.pem"}),
+            "upstream_tls.key_file",
+        ),
+        (
+            serde_json::json!({"key_file": "/k.pem"}),
+            "upstream_tls.cert_file",
+        ),
+        (serde_json::json!({"ca_file": ""}), "upstream_tls.ca_file"),
+        (
+            serde_json::json!({"server_name": "a b"}),
+            "upstream_tls.server_name",
+        ),
+        (
+            serde_json::json!({"server_name": "x/../y"}),
+            "upstream_tls.server_name",
+        ),
+        (serde_json::json!({"verify": "no"}), "upstream_tls"),
+        (serde_json::json!({"ca_fle": "/x"}), "upstream_tls"),
+        (serde_json::json!("yes"), "upstream_tls"),
+    ] {
+        let r = admin.post("/api/v1/apis", api(tls.clone())).await;
+        assert_eq!(r.status, 422, "{tls}: {}", r.text);
+        let named = r.body["error"]["field"].as_str().unwrap_or_default();
+        assert!(named.starts_with(field), "{tls}: {}", r.text);
+    }
+    assert_eq!(
+        store
+            .fetch_u64("SELECT count() FROM config_log WHERE id = 'pay'")
+            .await
+            .unwrap(),
+        0,
+        "nothing stored"
+    );
+    let good = serde_json::json!({"ca_file": "/etc/gatewatch/pay-ca.pem",
+        "server_name": "pay.internal", "verify": false});
+    let r = admin.post("/api/v1/apis", api(good.clone())).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = admin.call("GET", "/api/v1/apis/pay", None, &[]).await;
+    assert_eq!(r.body["body"]["upstream_tls"], good, "{}", r.text);
+}
