@@ -1012,6 +1012,55 @@ mod tests {
         );
     }
 
+    /// TLS material is read at each build; a pool is kept only while what it connects with
+    /// is unchanged (the settings and the files' contents).
+    #[test]
+    fn a_rebuild_keeps_https_pools_only_while_their_tls_material_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        let new_ca = || {
+            let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            p.self_signed(&rcgen::KeyPair::generate().unwrap())
+                .unwrap()
+                .pem()
+        };
+        std::fs::write(&ca_file, new_ca()).unwrap();
+        let clients = Clients::new(Duration::from_secs(1));
+        let mk = |server_name: Option<&str>| {
+            let mut s = ApiSpec::prefixed("x", "/x", &["https://a:8443"]);
+            s.upstream_tls = Some(Box::new(gatewatch_model::api::UpstreamTls {
+                ca_file: Some(ca_file.to_string_lossy().into_owned()),
+                server_name: server_name.map(str::to_string),
+                cert_file: None,
+                key_file: None,
+                verify: true,
+            }));
+            Api {
+                id: "x".into(),
+                spec: Arc::new(s),
+                origin: String::new(),
+            }
+        };
+        let pool = |r: &Router| r.routes[0].upstreams[0].pool.clone();
+        let (old, refused) = Router::build(vec![mk(None)], &clients, None);
+        assert!(refused.is_empty());
+        assert_eq!(old.routes[0].upstreams[0].label, "https://a:8443");
+        let (same, _) = Router::build(vec![mk(None)], &clients, Some(&old));
+        assert!(Arc::ptr_eq(&pool(&same), &pool(&old)));
+        let (renamed, _) = Router::build(vec![mk(Some("b.internal"))], &clients, Some(&same));
+        assert!(!Arc::ptr_eq(&pool(&renamed), &pool(&same)));
+        std::fs::write(&ca_file, new_ca()).unwrap();
+        let (new_ca_pool, _) =
+            Router::build(vec![mk(Some("b.internal"))], &clients, Some(&renamed));
+        assert!(!Arc::ptr_eq(&pool(&new_ca_pool), &pool(&renamed)));
+        // A file gone at a reload: that API is refused, naming the field.
+        std::fs::remove_file(&ca_file).unwrap();
+        let (_, refused) = Router::build(vec![mk(None)], &clients, Some(&new_ca_pool));
+        let e = refused[0].1.to_string();
+        assert!(e.contains("'upstream_tls.ca_file' cannot read"), "{e}");
+    }
+
     #[test]
     fn bad_routes_are_named() {
         let err = |c: Vec<RouteConfig>| Router::new(&c).unwrap_err().to_string();
