@@ -174,7 +174,7 @@ pub struct UpstreamTls {
     /// CA certificates trusted for this API's upstreams, beside the system's roots and
     /// `[gateway] upstream_ca_files`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = "\\S")]
     pub ca_file: Option<String>,
     /// Name sent as SNI and checked against the certificate (default: the URL's host).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,11 +182,11 @@ pub struct UpstreamTls {
     pub server_name: Option<String>,
     /// Client certificate chain presented to the upstream (with `key_file`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = "\\S")]
     pub cert_file: Option<String>,
     /// Private key of `cert_file` (PKCS#8, PKCS#1 or SEC1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = "\\S")]
     pub key_file: Option<String>,
     /// `false` accepts any certificate (tests only): a warning is logged at every load.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
