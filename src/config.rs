@@ -142,6 +142,9 @@ pub struct GatewaySection {
     pub upstream_connect_timeout_ms: u64,
     /// Time to the upstream's response head, in milliseconds (then 504).
     pub upstream_timeout_ms: u64,
+    /// CA certificates (PEM files) trusted for every `https://` upstream, beside the system's
+    /// roots; an API adds its own with `upstream_tls.ca_file`.
+    pub upstream_ca_files: Vec<PathBuf>,
     /// Proxies (CIDR) whose `X-Forwarded-For` names the client for IP allowlists; empty: the
     /// TCP peer is the client.
     pub trusted_proxies: Vec<String>,
@@ -513,6 +516,7 @@ impl Default for GatewaySection {
             sample_interval_secs: 10,
             upstream_connect_timeout_ms: 3_000,
             upstream_timeout_ms: 30_000,
+            upstream_ca_files: Vec::new(),
             trusted_proxies: Vec::new(),
             max_inflight: 1024,
             queue_max: 10_000,
@@ -796,6 +800,9 @@ impl FileConfig {
         gateway.sample_interval = Duration::from_secs(g.sample_interval_secs);
         gateway.upstream_connect_timeout = Duration::from_millis(g.upstream_connect_timeout_ms);
         gateway.upstream_timeout = Duration::from_millis(g.upstream_timeout_ms);
+        gatewatch_gateway::check_upstream_ca_files(&g.upstream_ca_files)
+            .map_err(|(i, m)| bad(format!("gateway.upstream_ca_files[{i}]"), m))?;
+        gateway.upstream_ca_files = g.upstream_ca_files.clone();
         for (i, r) in self.routes.iter().enumerate() {
             gateway.routes.push(route(i, r)?);
         }
@@ -1230,7 +1237,18 @@ fn route(i: usize, r: &RouteSection) -> Result<gatewatch_gateway::RouteConfig, C
         return Err(bad(key("upstreams"), "must not be empty"));
     }
     for (j, u) in r.upstreams.iter().enumerate() {
-        http_url(&format!("routes[{i}].upstreams[{j}]"), u)?;
+        let key = format!("routes[{i}].upstreams[{j}]");
+        // https: checked with the system's roots and `[gateway] upstream_ca_files`.
+        match u.strip_prefix("https://") {
+            Some(rest) => http_url(&key, &format!("http://{rest}"))?,
+            None if !u.starts_with("http://") => {
+                return Err(bad(
+                    key,
+                    format!("{u:?} must start with http:// or https://"),
+                ))
+            }
+            None => http_url(&key, u)?,
+        }
     }
     let api_id = r.api_id.clone().unwrap_or_else(|| r.prefix.clone());
     if api_id.is_empty() {
@@ -1555,11 +1573,22 @@ strip_prefix = true
             ("[collector]\nmax_record_age = \"7 days\"", "collector.max_record_age"),
             ("[collector]\nmax_record_age = \"30s\"", "collector.max_record_age"),
             ("[collector]\nmax_record_age = 7", "invalid type"),
+            (
+                "[gateway]\nupstream_ca_files = [\"/nonexistent/ca.pem\"]",
+                "gateway.upstream_ca_files[0]: cannot read",
+            ),
+            (
+                "[[routes]]\nprefix = \"/a\"\nupstreams = [\"ftp://h:1\"]",
+                "routes[0].upstreams[0]",
+            ),
         ];
         for (text, want) in cases {
             let err = from_str(text).unwrap_err().to_string();
             assert!(err.contains(want), "{text:?} → {err}");
         }
+        let https =
+            from_str("[[routes]]\nprefix = \"/a\"\nupstreams = [\"https://h:8443\"]").unwrap();
+        assert_eq!(https.gateway.routes[0].upstreams, ["https://h:8443"]);
         let ok = from_str(
             "timezone = \"Europe/Paris\"\n[gateway]\ntrusted_proxies = [\"192.0.2.0/24\"]\nmax_inflight = 8\n[gateway.jwt]\nhs256_secrets = [\"0123456789abcdef\"]\nclient_claim = \"azp\"\nissuer = \"https://idp.example\"",
         )

@@ -14,6 +14,7 @@ use crate::access::priority::GateConfig;
 use crate::access::Settings;
 use crate::error::{Error, Result};
 use crate::route::Router;
+use crate::upstream::tls::SiteTrust;
 use crate::upstream::Clients;
 
 /// The default listen address of the proxy.
@@ -80,6 +81,9 @@ pub struct GatewayConfig {
     /// Time allowed from sending the request to the upstream's response head, per attempt
     /// (then 504); an API's `timeout_ms` overrides it.
     pub upstream_timeout: Duration,
+    /// CA certificates (PEM files) trusted for every `https://` upstream besides the system's
+    /// roots; read when the gateway starts.
+    pub upstream_ca_files: Vec<PathBuf>,
     /// Time allowed for one POST of a batch to the collector (connect to response end).
     pub collector_timeout: Duration,
     /// The collector's ingest token, sent as `Authorization: Bearer` with every batch (the
@@ -199,6 +203,7 @@ impl GatewayConfig {
             flush_interval: Duration::from_secs(1),
             sample_interval: Duration::from_secs(10),
             upstream_connect_timeout: Duration::from_secs(3),
+            upstream_ca_files: Vec::new(),
             upstream_timeout: Duration::from_secs(30),
             collector_timeout: Duration::from_secs(10),
             ingest_token: String::new(),
@@ -293,7 +298,9 @@ impl GatewayConfig {
         let records_uri = collector_uri(base, "/v1/records")?;
         let samples_uri = collector_uri(base, "/v1/node-samples")?;
         let client_header = client_header(&self.client_header)?;
-        let clients = Clients::new(self.upstream_connect_timeout);
+        let trust = SiteTrust::load(&self.upstream_ca_files)
+            .map_err(|(i, m)| Error::config(format!("upstream_ca_files[{i}]"), m))?;
+        let clients = Clients::new(self.upstream_connect_timeout).with_trust(trust);
         Ok(Validated {
             client_header,
             router: Router::with_clients(&self.routes, &clients)?,

@@ -315,6 +315,14 @@ pub use config::{
 pub use error::{Error, Result};
 pub use spool::CORRUPT_DIR;
 
+/// Reads and checks `[gateway] upstream_ca_files` as the gateway will at start (PEM CA
+/// certificates); the error gives the index of the bad file and what is wrong.
+pub fn check_upstream_ca_files(
+    files: &[std::path::PathBuf],
+) -> std::result::Result<(), (usize, String)> {
+    upstream::tls::SiteTrust::load(files).map(drop)
+}
+
 /// Batches in flight between the batcher/sampler and the sender.
 const BATCH_CHANNEL: usize = 16;
 

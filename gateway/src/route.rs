@@ -30,6 +30,7 @@ use crate::config::RouteConfig;
 use crate::error::{Error, Result};
 use crate::upstream::health::{Checks, Probe};
 use crate::upstream::lb::Balancer;
+use crate::upstream::tls::ApiTls;
 use crate::upstream::{self, now_ms, Clients, Upstream};
 
 /// One API to route, with where it came from for error messages.
@@ -402,19 +403,32 @@ fn compile(api: &Api, clients: &Clients, previous: Option<&Router>) -> Result<(R
         .filter(|r| r.spec.health_check == spec.health_check && r.spec.passive == spec.passive);
     let connect = clients.connect_timeout(spec.connect_timeout_ms.map(Duration::from_millis));
     let previous_route = previous.and_then(|p| p.routes.iter().find(|r| r.api_id == api.id));
+    // TLS material is read here, once per configuration, for an API with https upstreams.
+    let tls = if spec.upstreams.iter().any(|u| u.url.starts_with("https://")) {
+        Some(
+            ApiTls::load(&api.id, spec.upstream_tls.as_deref(), clients.trust()).map_err(
+                |(field, m)| Error::config(api.field(&format!("upstream_tls.{field}")), m),
+            )?,
+        )
+    } else {
+        None
+    };
     let mut upstreams = Vec::with_capacity(spec.upstreams.len());
     let mut probes = Vec::new();
     for (k, u) in spec.upstreams.iter().enumerate() {
-        let mut up = upstream::parse(&u.url, u32::from(u.weight), connect)
+        let mut up = upstream::parse(&u.url, u32::from(u.weight), connect, tls.as_ref())
             .map_err(|m| Error::config(api.field(&format!("upstreams[{k}]")), m))?;
         if let Some(kept) = before.and_then(|r| r.upstreams.iter().find(|o| o.label == up.label)) {
             up.state = kept.state.clone();
         }
-        // Kept connections survive a reload that leaves the upstream and its connect timeout.
+        // Kept connections survive a reload that leaves the upstream, its connect timeout and
+        // its TLS material.
         if let Some(kept) = previous_route.and_then(|r| {
-            r.upstreams
-                .iter()
-                .find(|o| o.label == up.label && o.pool.connect_timeout() == connect)
+            r.upstreams.iter().find(|o| {
+                o.label == up.label
+                    && o.pool.connect_timeout() == connect
+                    && o.pool.tls_digest() == up.pool.tls_digest()
+            })
         }) {
             up.pool = kept.pool.clone();
         }
@@ -429,6 +443,7 @@ fn compile(api: &Api, clients: &Clients, previous: Option<&Router>) -> Result<(R
                 host_header: up.host_header.clone(),
                 check: check.clone(),
                 state: up.state.clone(),
+                tls_pool: up.pool.tls_digest().map(|_| up.pool.clone()),
             });
         }
         upstreams.push(up);
@@ -997,6 +1012,55 @@ mod tests {
         );
     }
 
+    /// TLS material is read at each build; a pool is kept only while what it connects with
+    /// is unchanged (the settings and the files' contents).
+    #[test]
+    fn a_rebuild_keeps_https_pools_only_while_their_tls_material_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        let new_ca = || {
+            let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            p.self_signed(&rcgen::KeyPair::generate().unwrap())
+                .unwrap()
+                .pem()
+        };
+        std::fs::write(&ca_file, new_ca()).unwrap();
+        let clients = Clients::new(Duration::from_secs(1));
+        let mk = |server_name: Option<&str>| {
+            let mut s = ApiSpec::prefixed("x", "/x", &["https://a:8443"]);
+            s.upstream_tls = Some(Box::new(gatewatch_model::api::UpstreamTls {
+                ca_file: Some(ca_file.to_string_lossy().into_owned()),
+                server_name: server_name.map(str::to_string),
+                cert_file: None,
+                key_file: None,
+                verify: true,
+            }));
+            Api {
+                id: "x".into(),
+                spec: Arc::new(s),
+                origin: String::new(),
+            }
+        };
+        let pool = |r: &Router| r.routes[0].upstreams[0].pool.clone();
+        let (old, refused) = Router::build(vec![mk(None)], &clients, None);
+        assert!(refused.is_empty());
+        assert_eq!(old.routes[0].upstreams[0].label, "https://a:8443");
+        let (same, _) = Router::build(vec![mk(None)], &clients, Some(&old));
+        assert!(Arc::ptr_eq(&pool(&same), &pool(&old)));
+        let (renamed, _) = Router::build(vec![mk(Some("b.internal"))], &clients, Some(&same));
+        assert!(!Arc::ptr_eq(&pool(&renamed), &pool(&same)));
+        std::fs::write(&ca_file, new_ca()).unwrap();
+        let (new_ca_pool, _) =
+            Router::build(vec![mk(Some("b.internal"))], &clients, Some(&renamed));
+        assert!(!Arc::ptr_eq(&pool(&new_ca_pool), &pool(&renamed)));
+        // A file gone at a reload: that API is refused, naming the field.
+        std::fs::remove_file(&ca_file).unwrap();
+        let (_, refused) = Router::build(vec![mk(None)], &clients, Some(&new_ca_pool));
+        let e = refused[0].1.to_string();
+        assert!(e.contains("'upstream_tls.ca_file' cannot read"), "{e}");
+    }
+
     #[test]
     fn bad_routes_are_named() {
         let err = |c: Vec<RouteConfig>| Router::new(&c).unwrap_err().to_string();
@@ -1012,8 +1076,8 @@ mod tests {
             "invalid gateway configuration: 'routes[1].upstreams' must not be empty"
         );
         assert_eq!(
-            err(vec![RouteConfig::new("/a", ["http://a:1", "https://b:2"])]),
-            "invalid gateway configuration: 'routes[0].upstreams[1]' 'https://b:2' must start with http:// (TLS to upstreams is not supported yet)"
+            err(vec![RouteConfig::new("/a", ["http://a:1", "ftp://b:2"])]),
+            "invalid gateway configuration: 'routes[0].upstreams[1]' 'ftp://b:2' must start with http:// or https://"
         );
         assert_eq!(
             err(vec![RouteConfig::new("/a", ["http://a:1/base"])]),

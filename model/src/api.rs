@@ -34,9 +34,13 @@ pub struct ApiSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(schema_with = crate::schema::methods)]
     pub methods: Vec<String>,
-    /// Upstream hosts: `"http://host:port"` or `{ url = "…", weight = 3 }`.
+    /// Upstream hosts: `"http://host:port"`, `"https://host:port"` or `{ url = "…", weight = 3 }`.
     #[schema(min_items = 1)]
     pub upstreams: Vec<Upstream>,
+    /// How `https://` upstreams are verified and what the gateway presents to them; without
+    /// it, the system's roots (and `[gateway] upstream_ca_files`) and SNI from the URL's host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_tls: Option<Box<UpstreamTls>>,
     /// How an upstream is chosen.
     #[serde(default)]
     pub lb: LbPolicy,
@@ -98,7 +102,7 @@ pub struct Upstream {
     pub weight: u16,
 }
 
-/// `"http://host:port"` (weight 1) or `{"url": "http://host:port", "weight": 3}`.
+/// `"http://host:port"` (weight 1) or `{"url": "https://host:port", "weight": 3}`.
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 #[schema(as = Upstream)]
@@ -106,7 +110,7 @@ enum UpstreamDef {
     #[schema(example = "http://10.0.0.7:8080")]
     Url(String),
     Weighted {
-        #[schema(pattern = "^http://[^/@?# ]+/?$")]
+        #[schema(pattern = "^https?://[^/@?# ]+/?$")]
         url: String,
         #[serde(default = "one")]
         #[schema(minimum = 1, maximum = 1000)]
@@ -158,6 +162,67 @@ impl Upstream {
         Upstream {
             url: url.into(),
             weight: 1,
+        }
+    }
+}
+
+/// TLS towards an API's `https://` upstreams. Files are PEM, read by the gateway when it loads
+/// the configuration (the admin API checks the form only).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTls {
+    /// CA certificates trusted for this API's upstreams, beside the system's roots and
+    /// `[gateway] upstream_ca_files`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, pattern = "\\S")]
+    pub ca_file: Option<String>,
+    /// Name sent as SNI and checked against the certificate (default: the URL's host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 253, pattern = "^[^\\s/@?#]+$")]
+    pub server_name: Option<String>,
+    /// Client certificate chain presented to the upstream (with `key_file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, pattern = "\\S")]
+    pub cert_file: Option<String>,
+    /// Private key of `cert_file` (PKCS#8, PKCS#1 or SEC1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, pattern = "\\S")]
+    pub key_file: Option<String>,
+    /// `false` accepts any certificate (tests only): a warning is logged at every load.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    #[schema(default = true)]
+    pub verify: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl UpstreamTls {
+    /// Checks the form (the files are read by the gateway); the error names the field under
+    /// `upstream_tls`.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        for (field, v) in [
+            ("ca_file", &self.ca_file),
+            ("cert_file", &self.cert_file),
+            ("key_file", &self.key_file),
+        ] {
+            if v.as_deref().is_some_and(|p| p.trim().is_empty()) {
+                return bad(field, "must not be empty");
+            }
+        }
+        if let Some(n) = &self.server_name {
+            if n.is_empty()
+                || n.len() > 253
+                || n.chars().any(|c| c.is_whitespace() || "/@?#".contains(c))
+            {
+                return bad("server_name", format!("{n:?} is not a host name"));
+            }
+        }
+        match (&self.cert_file, &self.key_file) {
+            (Some(_), None) => bad("key_file", "is required with `cert_file`"),
+            (None, Some(_)) => bad("cert_file", "is required with `key_file`"),
+            _ => Ok(()),
         }
     }
 }
@@ -356,6 +421,7 @@ impl ApiSpec {
             path: None,
             methods: Vec::new(),
             upstreams: upstreams.iter().map(|u| Upstream::new(*u)).collect(),
+            upstream_tls: None,
             lb: LbPolicy::default(),
             strip_prefix: false,
             health_check: None,
@@ -421,6 +487,9 @@ impl ApiSpec {
                 return bad(format!("upstreams[{i}].weight"), "must be 1 to 1000");
             }
         }
+        if let Some(t) = &self.upstream_tls {
+            t.validate().map_err(|e| e.under("upstream_tls"))?;
+        }
         if let Some(h) = &self.health_check {
             if !h.path.starts_with('/') {
                 return bad(
@@ -477,11 +546,14 @@ impl ApiSpec {
     }
 }
 
-/// `http://host[:port]` and nothing else (the API's pattern says the path); https is not
-/// proxied yet. The gateway parses the URL again; this catches the mistakes early, naming them.
+/// `http[s]://host[:port]` and nothing else (the API's pattern says the path). The gateway
+/// parses the URL again; this catches the mistakes early, naming them.
 fn check_upstream_url(u: &str) -> Result<(), String> {
-    let Some(rest) = u.strip_prefix("http://") else {
-        return Err(format!("{u:?} must start with http://"));
+    let Some(rest) = u
+        .strip_prefix("http://")
+        .or_else(|| u.strip_prefix("https://"))
+    else {
+        return Err(format!("{u:?} must start with http:// or https://"));
     };
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     if host.is_empty() || host.contains(['@', '?', '#', ' ']) {
@@ -515,6 +587,8 @@ mod tests {
             "http://[::1]:65535/",
             "http://backend",
             "http://b.example:80",
+            "https://b.example",
+            "https://[::1]:8443/",
         ] {
             assert!(check_upstream_url(ok).is_ok(), "{ok}");
         }
@@ -524,13 +598,50 @@ mod tests {
             "http://h:-1",
             "http://[::1",
             "http://h:port",
-            "https://h",
+            "https://",
+            "https://h/p",
+            "ftp://h",
             "http://h/p",
             "http://u@h",
             "http://",
         ] {
             assert!(check_upstream_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn upstream_tls_form_is_checked_and_bad_fields_named() {
+        let base = r#"{"name":"x","prefix":"/x","upstreams":["https://h:8443"]"#;
+        let with = |tls: &str| api(&format!(r#"{base},"upstream_tls":{tls}}}"#));
+        let ok = with(
+            r#"{"ca_file":"/etc/ca.pem","server_name":"api.example","cert_file":"c.pem","key_file":"k.pem"}"#,
+        );
+        assert!(ok.validate().is_ok());
+        assert!(
+            ok.upstream_tls.as_ref().unwrap().verify,
+            "verify defaults to true"
+        );
+        // Written back without the default.
+        let json = serde_json::to_value(&ok).unwrap();
+        assert!(json["upstream_tls"].get("verify").is_none(), "{json}");
+        let field = |tls: &str| with(tls).validate().unwrap_err().field;
+        assert_eq!(field(r#"{"ca_file":" "}"#), "upstream_tls.ca_file");
+        assert_eq!(field(r#"{"cert_file":"c.pem"}"#), "upstream_tls.key_file");
+        assert_eq!(field(r#"{"key_file":"k.pem"}"#), "upstream_tls.cert_file");
+        assert_eq!(
+            field(r#"{"server_name":"a b"}"#),
+            "upstream_tls.server_name"
+        );
+        assert_eq!(field(r#"{"server_name":""}"#), "upstream_tls.server_name");
+        assert_eq!(
+            field(r#"{"server_name":"h/x"}"#),
+            "upstream_tls.server_name"
+        );
+        assert!(with(r#"{"verify":false}"#).validate().is_ok());
+        assert!(serde_json::from_str::<ApiSpec>(&format!(
+            r#"{base},"upstream_tls":{{"cafile":"x"}}}}"#
+        ))
+        .is_err());
     }
 
     #[test]

@@ -37,3 +37,4 @@ mod spine;
 mod test_send;
 mod ui;
 mod ui_apis;
+mod upstream_tls;

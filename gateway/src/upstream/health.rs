@@ -18,7 +18,7 @@ use http::{header, HeaderValue, Request, Uri};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::task::AbortHandle;
 use tracing::{info, warn};
 
@@ -43,6 +43,9 @@ pub(crate) struct Probe {
     pub host_header: HeaderValue,
     pub check: HealthCheck,
     pub state: Arc<UpstreamState>,
+    /// For an https upstream: its pool, which opens the check's (unpooled) TLS connection
+    /// with the API's TLS settings.
+    pub tls_pool: Option<Arc<super::pool::Pool>>,
 }
 
 /// The running checks of one router generation; dropping it stops them.
@@ -133,10 +136,27 @@ async fn probe(client: &HealthClient, p: &Probe) -> Result<(), String> {
         header::USER_AGENT,
         HeaderValue::from_static("gatewatch-health-check"),
     );
-    let resp = client
-        .request(req)
-        .await
-        .map_err(|e| crate::proxy::chain(&e))?;
+    let resp = match &p.tls_pool {
+        None => client
+            .request(req)
+            .await
+            .map_err(|e| crate::proxy::chain(&e))?,
+        Some(pool) => {
+            let io = pool.open_tls().await.map_err(|e| crate::proxy::chain(&e))?;
+            let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+                .await
+                .map_err(|e| crate::proxy::chain(&e))?;
+            // The connection ends with the check (the sender dropped after the body is read).
+            tokio::spawn(conn);
+            // Origin form on a connection of its own.
+            if let Some(pq) = p.uri.path_and_query() {
+                *req.uri_mut() = pq.as_str().parse().map_err(|e| format!("{e}"))?;
+            }
+            tx.send_request(req)
+                .await
+                .map_err(|e| crate::proxy::chain(&e))?
+        }
+    };
     let status = resp.status();
     // Read the (small) body so a check that hangs mid-body counts as a failure.
     resp.into_body()

@@ -102,6 +102,7 @@ mod tests {
                     &format!("http://u{i}:1"),
                     *w,
                     std::time::Duration::from_secs(1),
+                    None,
                 )
                 .unwrap()
             })

@@ -12,7 +12,10 @@
 //!   `connect_timeout_ms` or the gateway's ([`Clients`]), and outlives a router generation
 //!   with its upstream when the connect timeout is unchanged, so a hot reload keeps the
 //!   connections.
-//! - [`Clients`] holds the gateway's default connect timeout and the health checks' client.
+//! - [`tls`]: `https://` upstreams; each API's TLS settings are loaded with the configuration
+//!   and its pools wrap their connections in TLS (kept alive and pooled like plain ones).
+//! - [`Clients`] holds the gateway's default connect timeout, the site's trusted CAs and the
+//!   health checks' client.
 //!
 //! **All unhealthy fails open**: when every upstream of an API is out (checks failing or
 //! ejected), calls are sent to them anyway, chosen by the same policy. A health check that
@@ -22,6 +25,7 @@
 pub(crate) mod health;
 pub(crate) mod lb;
 pub(crate) mod pool;
+pub(crate) mod tls;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
@@ -35,7 +39,7 @@ use pool::Pool;
 /// One upstream host of a route.
 #[derive(Debug)]
 pub(crate) struct Upstream {
-    /// As written into records and metrics: `http://host:port`.
+    /// As written into records and metrics: `http[s]://host:port`.
     pub label: String,
     /// The `Host` header sent to it (nginx `proxy_pass` default: the upstream's host:port).
     pub host_header: HeaderValue,
@@ -46,15 +50,21 @@ pub(crate) struct Upstream {
     pub pool: Arc<Pool>,
 }
 
-/// Parses `http://host:port` (no path, query or credentials); the error says what is wrong.
-/// Connections to it are made within `connect_timeout`.
-pub(crate) fn parse(u: &str, weight: u32, connect_timeout: Duration) -> Result<Upstream, String> {
+/// Parses `http[s]://host:port` (no path, query or credentials); the error says what is
+/// wrong. Connections to it are made within `connect_timeout`; an `https://` one needs `tls`
+/// (its API's TLS settings, loaded once per configuration).
+pub(crate) fn parse(
+    u: &str,
+    weight: u32,
+    connect_timeout: Duration,
+    tls: Option<&tls::ApiTls>,
+) -> Result<Upstream, String> {
     let uri: Uri = u.parse().map_err(|e| format!("'{u}' is not a URL: {e}"))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(format!(
-            "'{u}' must start with http:// (TLS to upstreams is not supported yet)"
-        ));
-    }
+    let scheme = match uri.scheme_str() {
+        Some("http") => "http",
+        Some("https") => "https",
+        _ => return Err(format!("'{u}' must start with http:// or https://")),
+    };
     let Some(authority) = uri.authority().cloned() else {
         return Err(format!("'{u}' has no host"));
     };
@@ -68,9 +78,16 @@ pub(crate) fn parse(u: &str, weight: u32, connect_timeout: Duration) -> Result<U
     }
     let host_header = HeaderValue::from_str(authority.as_str())
         .map_err(|e| format!("'{u}' cannot be a Host header: {e}"))?;
+    let mut pool = Pool::new(&authority, connect_timeout);
+    if scheme == "https" {
+        let Some(tls) = tls else {
+            return Err(format!("'{u}' needs TLS settings"));
+        };
+        pool = pool.with_tls(&authority, tls.target(authority.host())?);
+    }
     Ok(Upstream {
-        label: format!("http://{authority}"),
-        pool: Arc::new(Pool::new(&authority, connect_timeout)),
+        label: format!("{scheme}://{authority}"),
+        pool: Arc::new(pool),
         host_header,
         weight: weight.max(1),
         state: Arc::default(),
@@ -164,10 +181,12 @@ impl Drop for InFlight {
     }
 }
 
-/// The gateway's default connect timeout and the health checks' client. Cloning shares them.
+/// The gateway's default connect timeout, the CAs trusted for every https upstream, and the
+/// health checks' client. Cloning shares them.
 #[derive(Clone)]
 pub(crate) struct Clients {
     default_connect: Duration,
+    trust: tls::SiteTrust,
     health: health::HealthClient,
 }
 
@@ -175,8 +194,19 @@ impl Clients {
     pub fn new(default_connect: Duration) -> Clients {
         Clients {
             default_connect,
+            trust: tls::SiteTrust::default(),
             health: health::client(),
         }
+    }
+
+    /// With the site's CAs for https upstreams (`[gateway] upstream_ca_files`).
+    pub fn with_trust(mut self, trust: tls::SiteTrust) -> Clients {
+        self.trust = trust;
+        self
+    }
+
+    pub fn trust(&self) -> &tls::SiteTrust {
+        &self.trust
     }
 
     /// An API's own connect timeout, else the gateway's.
@@ -297,7 +327,7 @@ mod tests {
         assert_eq!(c.connect_timeout(None), Duration::from_secs(3));
         let own = Duration::from_millis(200);
         assert_eq!(c.connect_timeout(Some(own)), own);
-        let u = parse("http://127.0.0.1:9", 1, own).unwrap();
+        let u = parse("http://127.0.0.1:9", 1, own, None).unwrap();
         assert_eq!(u.pool.connect_timeout(), own);
     }
 

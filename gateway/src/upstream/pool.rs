@@ -35,9 +35,11 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tracing::debug;
 
+use super::tls::TlsTarget;
 use crate::body::RequestBody;
 
 /// Idle connections to an upstream are closed after about this long.
@@ -64,6 +66,9 @@ pub(crate) enum SendError {
     Connect(#[source] std::io::Error),
     #[error("tcp connect error: no connection within {} ms", .0.as_millis())]
     ConnectTimeout(Duration),
+    /// No TLS session: an untrusted certificate, a wrong name, a failed or slow handshake.
+    #[error("tls: {0}")]
+    Tls(String),
     #[error("http handshake failed")]
     Handshake(#[source] hyper::Error),
     /// The request was (or may have been) sent: a closed connection, an invalid answer...
@@ -88,6 +93,8 @@ enum Target {
 /// The idle connections of one upstream; see the module doc.
 pub(crate) struct Pool {
     target: Target,
+    /// Set for an `https://` upstream: each connection is wrapped in TLS.
+    tls: Option<TlsTarget>,
     connect_timeout: Duration,
     idle_timeout: Duration,
     max_idle: usize,
@@ -118,6 +125,7 @@ impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
             .field("target", &self.target)
+            .field("tls", &self.tls)
             .field("connect_timeout", &self.connect_timeout)
             .field("idle", &self.lock().conns.len())
             .finish_non_exhaustive()
@@ -146,6 +154,7 @@ impl Pool {
         };
         Pool {
             target,
+            tls: None,
             connect_timeout,
             idle_timeout,
             max_idle,
@@ -155,8 +164,26 @@ impl Pool {
         }
     }
 
+    /// Connections wrapped in TLS by `tls`; the port is 443 when `authority` gives none.
+    pub fn with_tls(mut self, authority: &Authority, tls: TlsTarget) -> Pool {
+        if authority.port_u16().is_none() {
+            match &mut self.target {
+                Target::Addr(a) => a.set_port(443),
+                Target::Name(_, p) => *p = 443,
+            }
+        }
+        self.tls = Some(tls);
+        self
+    }
+
     pub fn connect_timeout(&self) -> Duration {
         self.connect_timeout
+    }
+
+    /// Of the TLS material the connections are made with (`None`: plain HTTP); a reload
+    /// keeps this pool only when it is unchanged.
+    pub fn tls_digest(&self) -> Option<u64> {
+        self.tls.as_ref().map(|t| t.digest)
     }
 
     pub fn opened(&self) -> u64 {
@@ -187,7 +214,7 @@ impl Pool {
                     debug!(error = %e.error(), "kept upstream connection was closed; sending on a new one");
                     req
                 }
-                _ => return Err(SendError::Http(e.into_error())),
+                _ => return Err(self.failed(e.into_error(), reused)),
             },
         };
         drop(tx);
@@ -195,8 +222,21 @@ impl Pool {
         let mut tx = self.connect().await?;
         match tx.try_send_request(req).await {
             Ok(resp) => Ok((resp, self.lease(tx))),
-            Err(e) => Err(SendError::Http(e.into_error())),
+            Err(e) => Err(self.failed(e.into_error(), false)),
         }
+    }
+
+    /// A request that failed. On a new TLS connection a TLS error is a failed handshake: in
+    /// TLS 1.3 the upstream refuses (e.g. a client certificate it requires) after the
+    /// client's side of the handshake ended, when the request is already on its way; the
+    /// upstream never took it.
+    fn failed(&self, e: hyper::Error, reused: bool) -> SendError {
+        if self.tls.is_some() && !reused {
+            if let Some(t) = tls_cause(&e) {
+                return SendError::Tls(t.to_string());
+            }
+        }
+        SendError::Http(e)
     }
 
     fn lease(self: &Arc<Self>, tx: Sender) -> Lease {
@@ -228,6 +268,47 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<Sender, SendError> {
+        let stream = self.tcp().await?;
+        let tx = match &self.tls {
+            None => handshake(stream).await?,
+            Some(_) => handshake(self.tls(stream).await?).await?,
+        };
+        self.opened.fetch_add(1, Relaxed);
+        Ok(tx)
+    }
+
+    /// A new TLS connection to this (https) upstream, outside the pool: the health checks'.
+    pub async fn open_tls(&self) -> Result<tokio_rustls::client::TlsStream<TcpStream>, SendError> {
+        let stream = self.tcp().await?;
+        self.tls(stream).await
+    }
+
+    /// The TLS handshake, within the connect timeout: a silent upstream is a failure, not a
+    /// hang.
+    async fn tls(
+        &self,
+        stream: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, SendError> {
+        let Some(t) = &self.tls else {
+            return Err(SendError::Tls("not an https upstream".into()));
+        };
+        match tokio::time::timeout(
+            self.connect_timeout,
+            t.connector.connect(t.name.clone(), stream),
+        )
+        .await
+        {
+            Ok(Ok(s)) => Ok(s),
+            // tokio-rustls wraps rustls' error in an io::Error whose text is rustls'.
+            Ok(Err(e)) => Err(SendError::Tls(e.to_string())),
+            Err(_) => Err(SendError::Tls(format!(
+                "no handshake within {} ms",
+                self.connect_timeout.as_millis()
+            ))),
+        }
+    }
+
+    async fn tcp(&self) -> Result<TcpStream, SendError> {
         let addrs = match &self.target {
             Target::Addr(a) => vec![*a],
             Target::Name(host, port) => tokio::net::lookup_host((host.as_str(), *port))
@@ -254,16 +335,7 @@ impl Pool {
         if let Err(e) = stream.set_nodelay(true) {
             debug!(error = %e, "cannot set TCP_NODELAY on an upstream connection");
         }
-        let (tx, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(SendError::Handshake)?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                debug!(error = %crate::proxy::chain(&e), "upstream connection ended with an error");
-            }
-        });
-        self.opened.fetch_add(1, Relaxed);
-        Ok(tx)
+        Ok(stream)
     }
 
     /// Keeps `tx` for the next checkout, unless it is closed or the pool is full.
@@ -300,6 +372,41 @@ impl Pool {
     pub fn idle_len(&self) -> usize {
         self.lock().conns.len()
     }
+}
+
+/// The rustls error under a hyper error, if any (tokio-rustls wraps it in an io::Error).
+fn tls_cause(e: &hyper::Error) -> Option<&rustls::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        if let Some(t) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(t);
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// HTTP/1.1 on `io`, its connection task spawned.
+async fn handshake<T>(io: T) -> Result<Sender, SendError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (tx, conn) = http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(SendError::Handshake)?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            debug!(error = %crate::proxy::chain(&e), "upstream connection ended with an error");
+        }
+    });
+    Ok(tx)
 }
 
 /// Closes connections idle for [`TICKS`] ticks, and closed ones; ends with the pool or when

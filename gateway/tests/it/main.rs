@@ -7,4 +7,5 @@ mod proxy;
 mod records;
 mod shipping;
 mod support;
+mod upstream_tls;
 mod upstreams;

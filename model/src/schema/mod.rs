@@ -160,9 +160,9 @@ pub fn entity_schemas() -> Vec<(String, RefOr<Schema>)> {
     out
 }
 
-/// What `check_upstream_url` accepts: `http://host[:port]`, perhaps with a final `/`. (The
+/// What `check_upstream_url` accepts: `http[s]://host[:port]`, perhaps with a final `/`. (The
 /// object form's `url` says it in its `#[schema(pattern)]`; the tests hold the two equal.)
-pub const UPSTREAM_PATTERN: &str = "^http://[^/@?# ]+/?$";
+pub const UPSTREAM_PATTERN: &str = "^https?://[^/@?# ]+/?$";
 
 /// At least one of some lists is not empty: a channel's `to` and `roles`, a subscription's
 /// `roles` and `emails`.
@@ -230,7 +230,7 @@ fn refine(name: &str, schema: &mut RefOr<Schema>) {
                     }
                 }
             }
-            // The plain form of an upstream, `"http://host:port"`.
+            // The plain form of an upstream, `"http[s]://host:port"`.
             "Upstream" if o.schema_type == SchemaType::Type(Type::String) => {
                 o.pattern = Some(UPSTREAM_PATTERN.into());
             }

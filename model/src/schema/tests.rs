@@ -1018,6 +1018,9 @@ fn string_patterns_agree_with_the_parsers() {
         "http://a/b",
         "http://a//",
         "https://a",
+        "https://a:8443/",
+        "https://",
+        "https://a/b",
         "http://u@a",
         "http://a?x",
         "http://a#x",
@@ -1033,6 +1036,27 @@ fn string_patterns_agree_with_the_parsers() {
             .errors("Upstream", &json!({"url": u, "weight": 2}))
             .is_empty();
         assert_eq!((model, model), (plain, object), "{u}");
+    }
+    // upstream_tls: the schema refuses what the model's form check refuses.
+    for tls in [
+        json!({}),
+        json!({"ca_file": "/etc/ca.pem", "server_name": "api.example"}),
+        json!({"cert_file": "c.pem", "key_file": "k.pem", "verify": false}),
+        json!({"server_name": "10.0.0.7"}),
+        json!({"ca_file": ""}),
+        json!({"ca_file": "  "}),
+        json!({"server_name": "a b"}),
+        json!({"server_name": "h/x"}),
+        json!({"server_name": ""}),
+        json!({"verify": "no"}),
+        json!({"cafile": "x"}),
+    ] {
+        let body =
+            json!({"name": "x", "prefix": "/x", "upstreams": ["https://h"], "upstream_tls": tls});
+        let model = Entity::parse(EntityKind::Api, "x", &body.to_string()).is_ok();
+        let schema = s.errors("UpstreamTls", &tls).is_empty();
+        // (cert_file without key_file, and the reverse, are refused by the model alone.)
+        assert_eq!(model, schema, "{tls}");
     }
     // Cron: five or six fields, split as the model splits them.
     for c in [
