@@ -144,6 +144,17 @@ async fn tls_upstream_closing(pki: &Pki, require_client_cert: bool, close: bool)
     }
 }
 
+/// A collector, and a gateway routing `/s` to `url` with `tls` and spooling under `dir`.
+async fn gateway_to(
+    dir: &Path,
+    url: &str,
+    tls: Option<UpstreamTls>,
+) -> (Server, Arc<CollectorState>, Gateway) {
+    let (c, state) = collector().await;
+    let gw = Gateway::start(route(c.addr, &dir.join("spool"), url, tls)).await;
+    (c, state, gw)
+}
+
 /// A gateway config routing `/s` to `upstream` with `tls`.
 fn route(
     collector: SocketAddr,
@@ -185,15 +196,8 @@ async fn private_ca_via_ca_file_gives_200_and_reuses_one_tls_connection() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path());
     let up = tls_upstream(&pki, false).await;
-    let (_c, state) = collector().await;
     let url = format!("https://127.0.0.1:{}", up.addr.port());
-    let gw = Gateway::start(route(
-        _c.addr,
-        &dir.path().join("spool"),
-        &url,
-        Some(tls(Some(&pki.ca))),
-    ))
-    .await;
+    let (_c, state, gw) = gateway_to(dir.path(), &url, Some(tls(Some(&pki.ca)))).await;
     let n = 5;
     for _ in 0..n {
         let r = gw.get("/s/x").await;
@@ -221,10 +225,9 @@ async fn untrusted_upstream_certificate_is_502_upstream_unreachable_with_a_tls_r
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path());
     let up = tls_upstream(&pki, false).await;
-    let (c, state) = collector().await;
     let url = format!("https://127.0.0.1:{}", up.addr.port());
     // No `upstream_tls`: the system's roots only, which do not hold the test's CA.
-    let gw = Gateway::start(route(c.addr, &dir.path().join("spool"), &url, None)).await;
+    let (_c, state, gw) = gateway_to(dir.path(), &url, None).await;
     let n = 3;
     for _ in 0..n {
         let r = tokio::time::timeout(Duration::from_secs(10), gw.get("/s/x"))
@@ -418,15 +421,8 @@ async fn new_connections_resume_the_tls_session() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path());
     let up = tls_upstream_closing(&pki, false, true).await;
-    let (c, state) = collector().await;
     let url = format!("https://127.0.0.1:{}", up.addr.port());
-    let gw = Gateway::start(route(
-        c.addr,
-        &dir.path().join("spool"),
-        &url,
-        Some(tls(Some(&pki.ca))),
-    ))
-    .await;
+    let (_c, state, gw) = gateway_to(dir.path(), &url, Some(tls(Some(&pki.ca)))).await;
     let n = 4;
     for _ in 0..n {
         assert_eq!(gw.get("/s/x").await.status, StatusCode::OK);
@@ -451,15 +447,8 @@ async fn an_upstream_that_never_answers_the_handshake_is_a_502_not_a_hang() {
             held.push(s);
         }
     });
-    let (c, state) = collector().await;
     let url = format!("https://{addr}");
-    let gw = Gateway::start(route(
-        c.addr,
-        &dir.path().join("spool"),
-        &url,
-        Some(tls(Some(&pki.ca))),
-    ))
-    .await;
+    let (_c, state, gw) = gateway_to(dir.path(), &url, Some(tls(Some(&pki.ca)))).await;
     let r = tokio::time::timeout(Duration::from_secs(10), gw.get("/s/x"))
         .await
         .expect("an answer, not a hang");
