@@ -108,6 +108,9 @@ pub struct ClickHouseSection {
     pub password: String,
     /// LZ4 on inserts: `lz4` (default; measured faster even on loopback) or `none`.
     pub compression: String,
+    /// PEM file of the CA certificates that sign an `https://` ClickHouse's certificate,
+    /// trusted beside the system's roots; empty: the system's roots only.
+    pub ca_file: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -123,8 +126,11 @@ pub struct GatewaySection {
     /// Time a client has to send a request head (and longest idle keep-alive), in
     /// milliseconds, on the proxy and admin ports; then the connection is closed.
     pub header_read_timeout_ms: u64,
-    /// Where call records and node samples are shipped.
+    /// Where call records and node samples are shipped (`http://` or `https://`).
     pub collector_url: String,
+    /// PEM file of the CA certificates that sign an `https://` collector's certificate,
+    /// trusted beside the system's roots; empty: the system's roots only.
+    pub collector_ca_file: String,
     /// Largest spool on disk while the collector is away, in MiB.
     pub spool_max_mb: u64,
     /// Records held in memory before the shipper takes them; more are dropped (and counted).
@@ -192,6 +198,31 @@ impl Default for GatewayTlsSection {
     }
 }
 
+/// `[collector.tls]`, `[dashboards.tls]`: a role's HTTPS listener beside its plain one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoleTlsSection {
+    /// Address of the TLS listener; empty: none.
+    pub listen: String,
+    /// PEM: the server certificate, then its intermediates (the full chain).
+    pub cert_file: String,
+    /// PEM: its private key.
+    pub key_file: String,
+    /// How often the certificate files are looked at; a change is loaded for new connections.
+    pub reload_interval_ms: u64,
+}
+
+impl Default for RoleTlsSection {
+    fn default() -> Self {
+        RoleTlsSection {
+            listen: String::new(),
+            cert_file: String::new(),
+            key_file: String::new(),
+            reload_interval_ms: 5_000,
+        }
+    }
+}
+
 /// `[[gateway.tls.certs]]`: a certificate for some server names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -224,6 +255,8 @@ pub struct CollectorSection {
     /// a gateway replays from its spool. A duration: whole numbers with units s, m, h, d
     /// (`7d`, `36h`, `1d12h`).
     pub max_record_age: String,
+    /// The ingest API over TLS beside `listen` (off while `tls.listen` is empty).
+    pub tls: RoleTlsSection,
 }
 
 /// The reports role: scheduled report mail (and retention, see `[retention]`), and the charts
@@ -433,6 +466,9 @@ pub struct DashboardsSection {
     pub max_password_checks: u64,
     /// How long a login waits for a password check, in milliseconds (0 to 10000; 0: no wait).
     pub password_check_wait_ms: u64,
+    /// The web UI, admin API and report API over TLS beside `listen` (off while `tls.listen`
+    /// is empty); its cookies are `Secure`.
+    pub tls: RoleTlsSection,
 }
 
 impl Default for DashboardsSection {
@@ -447,6 +483,7 @@ impl Default for DashboardsSection {
             trusted_proxies: Vec::new(),
             max_password_checks: 2,
             password_check_wait_ms: 1000,
+            tls: RoleTlsSection::default(),
         }
     }
 }
@@ -496,6 +533,7 @@ impl Default for ClickHouseSection {
             user: "default".into(),
             password: String::new(),
             compression: "lz4".into(),
+            ca_file: String::new(),
         }
     }
 }
@@ -508,6 +546,7 @@ impl Default for GatewaySection {
             max_connections: 10_000,
             header_read_timeout_ms: 10_000,
             collector_url: "http://127.0.0.1:8091".into(),
+            collector_ca_file: String::new(),
             spool_max_mb: 1024,
             queue_capacity: 100_000,
             batch_max_records: 5_000,
@@ -540,6 +579,7 @@ impl Default for CollectorSection {
             max_connections: 10_000,
             header_read_timeout_ms: 10_000,
             max_record_age: "7d".into(),
+            tls: RoleTlsSection::default(),
         }
     }
 }
@@ -554,6 +594,8 @@ pub struct Config {
     pub gateway: gatewatch_gateway::GatewayConfig,
     pub collector: gatewatch_collector::CollectorConfig,
     pub dashboards_listen: SocketAddr,
+    /// `[dashboards.tls]`: the same site over TLS, if any.
+    pub dashboards_tls: Option<gatewatch_dashboards::TlsListen>,
     /// `[dashboards] max_connections`, `header_read_timeout_ms`.
     pub dashboards_limits: gatewatch_listen::Limits,
     /// `[alerter] max_connections`, `header_read_timeout_ms`.
@@ -761,12 +803,14 @@ impl FileConfig {
         } else {
             self.node.clone()
         };
-        http_url("clickhouse.url", &self.clickhouse.url)?;
+        http_or_https_url("clickhouse.url", &self.clickhouse.url)?;
+        let clickhouse_ca = clickhouse_ca(&self.clickhouse)?;
         if self.clickhouse.database.is_empty() {
             return Err(bad("clickhouse.database", "must not be empty"));
         }
         let g = &self.gateway;
-        http_url("gateway.collector_url", &g.collector_url)?;
+        http_or_https_url("gateway.collector_url", &g.collector_url)?;
+        let collector_ca_file = collector_ca_file(g)?;
         positive("gateway.queue_capacity", g.queue_capacity as u64)?;
         positive("gateway.batch_max_records", g.batch_max_records as u64)?;
         positive("gateway.flush_interval_ms", g.flush_interval_ms)?;
@@ -783,6 +827,7 @@ impl FileConfig {
             self.data_dir.join("spool"),
         );
         gateway.admin_listen = listen_addr("gateway.admin_listen", &g.admin_listen)?;
+        gateway.collector_ca_file = collector_ca_file;
         let gl = limits("gateway", g.max_connections, g.header_read_timeout_ms)?;
         gateway.max_connections = gl.max_connections;
         gateway.header_read_timeout = gl.header_read_timeout;
@@ -851,7 +896,8 @@ impl FileConfig {
                     None if field == "jwt_client_claim" => "gateway.jwt.client_claim".into(),
                     None if field.starts_with("trusted_proxies")
                         || field == "admin_listen"
-                        || field == "client_header" =>
+                        || field == "client_header"
+                        || field.starts_with("collector_") =>
                     {
                         format!("gateway.{field}")
                     }
@@ -880,6 +926,13 @@ impl FileConfig {
         collector.limits = limits("collector", c.max_connections, c.header_read_timeout_ms)?;
         collector.max_record_age = gatewatch_collector::bounds::parse_duration(&c.max_record_age)
             .map_err(|m| bad("collector.max_record_age", m))?;
+        collector.tls = role_tls("collector.tls", &c.tls)?.map(|(listen, tls, reload_interval)| {
+            gatewatch_collector::TlsListen {
+                listen,
+                tls,
+                reload_interval,
+            }
+        });
         let token = &self.security.ingest_token;
         if !token.is_empty() && (token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic())) {
             return Err(bad(
@@ -904,6 +957,7 @@ impl FileConfig {
             user: self.clickhouse.user.clone(),
             password: self.clickhouse.password.clone(),
             compression,
+            ca: clickhouse_ca,
         };
         positive("dashboards.session_hours", self.dashboards.session_hours)?;
         if self.dashboards.session_hours > 24 * 30 {
@@ -1001,6 +1055,13 @@ impl FileConfig {
             gateway,
             collector,
             dashboards_listen: listen_addr("dashboards.listen", &self.dashboards.listen)?,
+            dashboards_tls: role_tls("dashboards.tls", &self.dashboards.tls)?.map(
+                |(listen, tls, reload_interval)| gatewatch_dashboards::TlsListen {
+                    listen,
+                    tls,
+                    reload_interval,
+                },
+            ),
             dashboards_limits: limits(
                 "dashboards",
                 self.dashboards.max_connections,
@@ -1281,6 +1342,74 @@ fn http_url(key: &str, value: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// An `http://` or `https://` URL with a host.
+fn http_or_https_url(key: &str, value: &str) -> Result<(), ConfigError> {
+    match value.strip_prefix("https://") {
+        Some(rest) => http_url(key, &format!("http://{rest}")),
+        None if value.starts_with("http://") => http_url(key, value),
+        None => Err(bad(
+            key,
+            format!("{value:?} must start with http:// or https://"),
+        )),
+    }
+}
+
+/// The CA certificates of a TLS hop's `ca_file` key (`key`): `None` when empty; a file that
+/// cannot be read or holds no CA certificate is an error naming the key.
+fn ca_pem(key: &str, file: &str) -> Result<Option<Vec<u8>>, ConfigError> {
+    if file.is_empty() {
+        return Ok(None);
+    }
+    if file.trim().is_empty() {
+        return Err(bad(key, "must name a PEM file (or be empty)"));
+    }
+    let pem = std::fs::read(file).map_err(|e| bad(key, format!("cannot read {file:?}: {e}")))?;
+    Ok(Some(pem))
+}
+
+/// `[gateway] collector_ca_file`, checked (read and parsed now, read again when the gateway
+/// starts); only with an `https://` collector_url.
+fn collector_ca_file(g: &GatewaySection) -> Result<Option<PathBuf>, ConfigError> {
+    const KEY: &str = "gateway.collector_ca_file";
+    let Some(pem) = ca_pem(KEY, &g.collector_ca_file)? else {
+        return Ok(None);
+    };
+    if !g.collector_url.starts_with("https://") {
+        return Err(bad(
+            KEY,
+            format!(
+                "is set but gateway.collector_url {:?} is not https:// (nothing would be checked)",
+                g.collector_url
+            ),
+        ));
+    }
+    gatewatch_store::tls::CaPem::parse(pem)
+        .map_err(|m| bad(KEY, format!("{:?} {m}", g.collector_ca_file)))?;
+    Ok(Some(PathBuf::from(&g.collector_ca_file)))
+}
+
+/// `[clickhouse] ca_file`, read and checked; only with an `https://` url (a CA given for a
+/// plain URL would suggest a protection that is not there).
+fn clickhouse_ca(
+    c: &ClickHouseSection,
+) -> Result<Option<gatewatch_store::tls::CaPem>, ConfigError> {
+    let Some(pem) = ca_pem("clickhouse.ca_file", &c.ca_file)? else {
+        return Ok(None);
+    };
+    if !c.url.starts_with("https://") {
+        return Err(bad(
+            "clickhouse.ca_file",
+            format!(
+                "is set but clickhouse.url {:?} is not https:// (nothing would be checked)",
+                c.url
+            ),
+        ));
+    }
+    gatewatch_store::tls::CaPem::parse(pem)
+        .map(Some)
+        .map_err(|m| bad("clickhouse.ca_file", format!("{:?} {m}", c.ca_file)))
+}
+
 fn listen_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
     value.parse().map_err(|_| {
         bad(
@@ -1355,6 +1484,58 @@ fn gateway_tls(t: &GatewayTlsSection) -> Result<Option<gatewatch_gateway::TlsLis
         tls: std::sync::Arc::new(tls),
         reload_interval: Duration::from_millis(t.reload_interval_ms),
     }))
+}
+
+/// A role's TLS listener (`[collector.tls]`, `[dashboards.tls]`; `section` names it), checked,
+/// with its certificate read: `None` while `listen` is empty.
+fn role_tls(
+    section: &str,
+    t: &RoleTlsSection,
+) -> Result<
+    Option<(
+        SocketAddr,
+        std::sync::Arc<gatewatch_listen::tls::Tls>,
+        Duration,
+    )>,
+    ConfigError,
+> {
+    use gatewatch_listen::tls::{CertFiles, Tls, Which};
+    if t.listen.trim().is_empty() {
+        if !t.cert_file.is_empty() || !t.key_file.is_empty() {
+            return Err(bad(
+                format!("{section}.listen"),
+                "must be set when certificates are (an address such as 0.0.0.0:8443)",
+            ));
+        }
+        return Ok(None);
+    }
+    let listen = listen_addr(&format!("{section}.listen"), &t.listen)?;
+    positive(
+        &format!("{section}.reload_interval_ms"),
+        t.reload_interval_ms,
+    )?;
+    for (k, v) in [("cert_file", &t.cert_file), ("key_file", &t.key_file)] {
+        if v.trim().is_empty() {
+            return Err(bad(format!("{section}.{k}"), "must name a PEM file"));
+        }
+    }
+    let tls = Tls::load(vec![CertFiles {
+        server_names: Vec::new(),
+        cert_file: PathBuf::from(&t.cert_file),
+        key_file: PathBuf::from(&t.key_file),
+    }])
+    .map_err(|e| {
+        let file = match e.which {
+            Which::Cert => "cert_file",
+            Which::Key => "key_file",
+        };
+        bad(format!("{section}.{file}"), e.to_string())
+    })?;
+    Ok(Some((
+        listen,
+        std::sync::Arc::new(tls),
+        Duration::from_millis(t.reload_interval_ms),
+    )))
 }
 
 /// A role's `max_connections` and `header_read_timeout_ms`, checked.
@@ -2035,5 +2216,129 @@ mod tls_tests {
                 "{text:?} → {err}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod hop_tls_tests {
+    use super::*;
+
+    fn from_str(dir: &Path, text: &str) -> Result<Config, ConfigError> {
+        let p = dir.join("gatewatch.toml");
+        std::fs::write(&p, text).unwrap();
+        load(Some(&p), &[])?.validate()
+    }
+
+    /// A self-signed certificate for localhost: (cert, key) paths in `dir`.
+    fn pair(dir: &Path, stem: &str) -> (String, String) {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let (cert, key) = (
+            dir.join(format!("{stem}.pem")),
+            dir.join(format!("{stem}-key.pem")),
+        );
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        (cert.display().to_string(), key.display().to_string())
+    }
+
+    #[test]
+    fn role_tls_listeners_are_off_by_default_and_loaded_when_set() {
+        let d = tempfile::tempdir().unwrap();
+        let c = from_str(d.path(), "").unwrap();
+        assert!(c.collector.tls.is_none() && c.dashboards_tls.is_none());
+        let (cert, key) = pair(d.path(), "c");
+        for section in ["collector", "dashboards"] {
+            let c = from_str(
+                d.path(),
+                &format!("[{section}.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{cert}\"\nkey_file = \"{key}\"\n"),
+            )
+            .unwrap();
+            let reload = match section {
+                "collector" => c.collector.tls.unwrap().reload_interval,
+                _ => c.dashboards_tls.unwrap().reload_interval,
+            };
+            assert_eq!(reload, Duration::from_secs(5), "{section}");
+        }
+        // The same keys from the environment.
+        let env: Vec<(String, String)> = [
+            ("GATEWATCH_DASHBOARDS_TLS_LISTEN", "127.0.0.1:0"),
+            ("GATEWATCH_DASHBOARDS_TLS_CERT_FILE", cert.as_str()),
+            ("GATEWATCH_DASHBOARDS_TLS_KEY_FILE", key.as_str()),
+            ("GATEWATCH_DASHBOARDS_TLS_RELOAD_INTERVAL_MS", "250"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let c = load(None, &env).unwrap().validate().unwrap();
+        assert_eq!(
+            c.dashboards_tls.unwrap().reload_interval,
+            Duration::from_millis(250)
+        );
+    }
+
+    #[test]
+    fn hop_tls_keys_are_checked_and_named() {
+        let d = tempfile::tempdir().unwrap();
+        let (cert, key) = pair(d.path(), "c");
+        let (_, other_key) = pair(d.path(), "o");
+        let garbage = d.path().join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate").unwrap();
+        let garbage = garbage.display().to_string();
+        let mut cases = Vec::new();
+        for s in ["collector", "dashboards"] {
+            cases.extend([
+                (format!("[{s}.tls]\ncert_file = \"{cert}\""), format!("{s}.tls.listen")),
+                (format!("[{s}.tls]\nlisten = \"here\""), format!("{s}.tls.listen")),
+                (format!("[{s}.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{cert}\""), format!("{s}.tls.key_file")),
+                (format!("[{s}.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{cert}\"\nkey_file = \"{other_key}\""), format!("{s}.tls.cert_file")),
+                (format!("[{s}.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"/nonexistent/c.pem\"\nkey_file = \"{key}\""), format!("{s}.tls.cert_file")),
+                (format!("[{s}.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{cert}\"\nkey_file = \"{cert}\""), format!("{s}.tls.key_file")),
+                (format!("[{s}.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{cert}\"\nkey_file = \"{key}\"\nreload_interval_ms = 0"), format!("{s}.tls.reload_interval_ms")),
+            ]);
+        }
+        cases.extend([
+            (
+                "[clickhouse]\nurl = \"https://ch:8443\"\nca_file = \"/nonexistent/ca.pem\"".to_string(),
+                "clickhouse.ca_file: cannot read".to_string(),
+            ),
+            (
+                format!("[clickhouse]\nurl = \"https://ch:8443\"\nca_file = \"{garbage}\""),
+                "clickhouse.ca_file".to_string(),
+            ),
+            (
+                format!("[clickhouse]\nca_file = \"{cert}\""),
+                "clickhouse.ca_file: is set but clickhouse.url \"http://127.0.0.1:8123\" is not https://".to_string(),
+            ),
+            ("[clickhouse]\nurl = \"ftp://ch\"".to_string(), "clickhouse.url".to_string()),
+            (
+                "[gateway]\ncollector_url = \"https://c:8091\"\ncollector_ca_file = \"/nonexistent/ca.pem\"".to_string(),
+                "gateway.collector_ca_file: cannot read".to_string(),
+            ),
+            (
+                format!("[gateway]\ncollector_url = \"https://c:8091\"\ncollector_ca_file = \"{garbage}\""),
+                "gateway.collector_ca_file".to_string(),
+            ),
+            (
+                format!("[gateway]\ncollector_ca_file = \"{cert}\""),
+                "gateway.collector_ca_file: is set but gateway.collector_url".to_string(),
+            ),
+            ("[gateway]\ncollector_url = \"ftp://c\"".to_string(), "gateway.collector_url".to_string()),
+        ]);
+        for (text, want) in cases {
+            let err = from_str(d.path(), &text).unwrap_err().to_string();
+            assert!(err.starts_with(&want), "{text:?} → {err}");
+        }
+        // https with a CA that parses: accepted, for ClickHouse and the collector.
+        let c = from_str(
+            d.path(),
+            &format!("[clickhouse]\nurl = \"https://ch:8443/\"\nca_file = \"{cert}\"\n[gateway]\ncollector_url = \"https://c:8091\"\ncollector_ca_file = \"{cert}\""),
+        )
+        .unwrap();
+        assert!(c.store.ca.is_some());
+        assert_eq!(c.store.url, "https://ch:8443");
+        assert_eq!(
+            c.gateway.collector_ca_file.as_deref(),
+            Some(Path::new(&cert))
+        );
     }
 }

@@ -277,6 +277,7 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
     d.alert_language = config.alerter_language;
     d.limits = config.dashboards_limits;
     d.outbound = config.alerter.notify.outbound.clone();
+    d.tls = config.dashboards_tls.clone();
     Ok(d)
 }
 

@@ -101,6 +101,19 @@ pub struct CollectorConfig {
     pub ingest_token: String,
     /// Records older than this are refused, except in replays (`[collector] max_record_age`).
     pub max_record_age: Duration,
+    /// The same ingest API over TLS on its own address (`[collector.tls]`), if any.
+    pub tls: Option<TlsListen>,
+}
+
+/// The collector's TLS listener: the same routes, token check and limits as the plain one.
+#[derive(Debug, Clone)]
+pub struct TlsListen {
+    /// Address it listens on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The certificate, loaded and checked (see `gatewatch_listen::tls`).
+    pub tls: Arc<gatewatch_listen::tls::Tls>,
+    /// How often the certificate files are looked at for a change.
+    pub reload_interval: Duration,
 }
 
 impl CollectorConfig {
@@ -120,6 +133,7 @@ impl CollectorConfig {
             },
             ingest_token: String::new(),
             max_record_age: bounds::DEFAULT_MAX_RECORD_AGE,
+            tls: None,
         }
     }
 }

@@ -109,6 +109,20 @@ pub struct DashboardsConfig {
     /// Where webhook channels may point (`[alerter] allowed_networks`, as the alerter reads
     /// it): a URL at a refused address is refused when the channel is saved.
     pub outbound: gatewatch_model::outbound::Policy,
+    /// The same site over TLS on its own address (`[dashboards.tls]`), if any: every cookie
+    /// set there is `Secure`.
+    pub tls: Option<TlsListen>,
+}
+
+/// The dashboards' TLS listener beside the plain one.
+#[derive(Debug, Clone)]
+pub struct TlsListen {
+    /// Address it listens on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The certificate, loaded and checked (see `gatewatch_listen::tls`).
+    pub tls: Arc<gatewatch_listen::tls::Tls>,
+    /// How often the certificate files are looked at for a change.
+    pub reload_interval: Duration,
 }
 
 impl std::fmt::Debug for DashboardsConfig {
@@ -128,6 +142,7 @@ impl std::fmt::Debug for DashboardsConfig {
             .field("max_password_checks", &self.max_password_checks)
             .field("password_check_wait", &self.password_check_wait)
             .field("outbound", &self.outbound)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -149,6 +164,7 @@ impl DashboardsConfig {
             max_password_checks: password_checks::DEFAULT_MAX,
             password_check_wait: password_checks::DEFAULT_WAIT,
             outbound: gatewatch_model::outbound::Policy::default(),
+            tls: None,
         }
     }
 }

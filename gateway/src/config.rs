@@ -57,9 +57,13 @@ pub struct GatewayConfig {
     /// The file's APIs, routed as `{prefix}/**` (the most specific pattern wins, so the
     /// longest prefix does; see the crate doc).
     pub routes: Vec<RouteConfig>,
-    /// Base URL of the collector, `http://host:port[/base]`; records go to
+    /// Base URL of the collector, `http://host:port[/base]` or `https://…`; records go to
     /// `{collector_url}/v1/records`, samples to `{collector_url}/v1/node-samples`.
     pub collector_url: String,
+    /// PEM file of the CA certificates that sign an `https://` collector's certificate,
+    /// trusted beside the system's roots (read when the gateway starts); only with an
+    /// `https://` `collector_url`.
+    pub collector_ca_file: Option<PathBuf>,
     /// Where batches wait while the collector is away (`<data_dir>/spool`).
     pub spool_dir: PathBuf,
     /// Cap of the spool's files in bytes; a batch that would pass it is dropped and counted.
@@ -195,6 +199,7 @@ impl GatewayConfig {
             node: node.into(),
             routes: Vec::new(),
             collector_url: collector_url.into(),
+            collector_ca_file: None,
             spool_dir: spool_dir.into(),
             spool_max_bytes: DEFAULT_SPOOL_MAX_BYTES,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
@@ -297,6 +302,17 @@ impl GatewayConfig {
         }
         let records_uri = collector_uri(base, "/v1/records")?;
         let samples_uri = collector_uri(base, "/v1/node-samples")?;
+        if self.collector_ca_file.is_some() && records_uri.scheme_str() != Some("https") {
+            return Err(Error::config(
+                "collector_ca_file",
+                format!(
+                    "is set but collector_url '{base}' is not https:// (nothing would be checked)"
+                ),
+            ));
+        }
+        let collector_tls =
+            crate::upstream::tls::collector_config(self.collector_ca_file.as_deref())
+                .map_err(|m| Error::config("collector_ca_file", m))?;
         let client_header = client_header(&self.client_header)?;
         let trust = SiteTrust::load(&self.upstream_ca_files)
             .map_err(|(i, m)| Error::config(format!("upstream_ca_files[{i}]"), m))?;
@@ -307,6 +323,7 @@ impl GatewayConfig {
             clients,
             records_uri,
             samples_uri,
+            collector_tls,
             access: Settings {
                 pepper: self.pepper.clone(),
                 jwt,
@@ -323,8 +340,10 @@ fn collector_uri(base: &str, path: &str) -> Result<Uri> {
     let uri: Uri = format!("{base}{path}")
         .parse()
         .map_err(|e| bad(format!("'{base}' is not a URL: {e}")))?;
-    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-        return Err(bad(format!("'{base}' must look like http://host:port")));
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+        return Err(bad(format!(
+            "'{base}' must look like http://host:port or https://host:port"
+        )));
     }
     Ok(uri)
 }
@@ -336,6 +355,8 @@ pub(crate) struct Validated {
     pub clients: Clients,
     pub records_uri: Uri,
     pub samples_uri: Uri,
+    /// Towards an `https://` collector: the system's roots plus `collector_ca_file`.
+    pub collector_tls: Arc<rustls::ClientConfig>,
     pub access: Settings,
     pub client_header: http::HeaderName,
 }
@@ -425,10 +446,29 @@ mod tests {
         );
 
         let mut c = config();
-        c.collector_url = "https://c:1".into();
+        c.collector_url = "ftp://c:1".into();
         assert_eq!(
             message(&c),
-            "invalid gateway configuration: 'collector_url' 'https://c:1' must look like http://host:port"
+            "invalid gateway configuration: 'collector_url' 'ftp://c:1' must look like http://host:port or https://host:port"
+        );
+
+        // https is taken; a CA file only with it, and only one that holds a CA certificate.
+        let mut c = config();
+        c.collector_url = "https://c:1".into();
+        assert_eq!(message(&c), "ok");
+        c.collector_ca_file = Some("/nonexistent/ca.pem".into());
+        assert!(
+            message(&c)
+                .starts_with("invalid gateway configuration: 'collector_ca_file' cannot read"),
+            "{}",
+            message(&c)
+        );
+        let mut c = config();
+        c.collector_ca_file = Some("/nonexistent/ca.pem".into());
+        assert!(
+            message(&c).contains("'collector_ca_file' is set but collector_url 'http://127.0.0.1:8091' is not https://"),
+            "{}",
+            message(&c)
         );
 
         let mut c = config();

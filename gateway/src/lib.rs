@@ -426,6 +426,7 @@ pub async fn bind(
         validated.records_uri,
         validated.samples_uri,
         config.collector_timeout,
+        &validated.collector_tls,
     )
     .with_token(&config.ingest_token);
     let sender = tokio::spawn(ship::Sender::new(collector, spool, metrics.clone()).run(batch_rx));

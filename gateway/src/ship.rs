@@ -43,6 +43,7 @@ use gatewatch_model::{ndjson, NodeSample};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -367,10 +368,10 @@ pub(crate) enum Verdict {
     },
 }
 
-/// The HTTP client to the collector.
+/// The HTTP client to the collector (`http://`, or `https://` checked against `tls`'s roots).
 #[derive(Clone)]
 pub(crate) struct Collector {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     records_uri: Uri,
     samples_uri: Uri,
     timeout: Duration,
@@ -379,10 +380,22 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    pub fn new(records_uri: Uri, samples_uri: Uri, timeout: Duration) -> Collector {
+    pub fn new(
+        records_uri: Uri,
+        samples_uri: Uri,
+        timeout: Duration,
+        tls: &rustls::ClientConfig,
+    ) -> Collector {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         http.set_connect_timeout(Some(timeout.min(Duration::from_secs(3))));
+        // The TLS layer takes `https://` URLs; plain ones pass through it untouched.
+        http.enforce_http(false);
+        let http = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls.clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             // Below the collector's read-header timeout (10 s by default), which also closes

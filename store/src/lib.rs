@@ -22,6 +22,7 @@
 //! - [`quota`]: the gateway's shared-quota counts.
 //! - [`schema`]: the migrations' own table (`schema_migrations`).
 //! - [`sql`]: the one tested function for quoting identifiers and literals.
+//! - [`tls`]: ClickHouse over `https://`, trusting the system's roots and `[clickhouse] ca_file`.
 //!
 //! Every value that reaches SQL is bound at a `?` (`query.rs` keeps text and values apart);
 //! see the crate's README for the rule.
@@ -40,6 +41,7 @@ pub mod retention;
 pub mod rows;
 pub mod schema;
 pub mod sql;
+pub mod tls;
 
 use serde::Deserialize;
 use std::fmt;
@@ -49,11 +51,14 @@ use std::fmt;
 #[non_exhaustive]
 pub enum Error {
     /// The server could not be reached or the connection broke: worth retrying.
-    #[error("ClickHouse at {url} is unreachable: {source}")]
+    #[error("ClickHouse at {url} is unreachable: {source}{cause}")]
     Unreachable {
         url: String,
         #[source]
         source: clickhouse::error::Error,
+        /// `": "` and the innermost cause (a refused certificate, a refused connection), which
+        /// the crate's own message hides; empty when there is none.
+        cause: String,
     },
     /// The server answered with an error (bad SQL, type mismatch, …).
     #[error("ClickHouse rejected `{what}`: {source}")]
@@ -74,6 +79,7 @@ impl Error {
         match source {
             E::Network(_) | E::TimedOut => Error::Unreachable {
                 url: url.to_string(),
+                cause: root_cause(&source),
                 source,
             },
             _ => Error::Rejected {
@@ -149,6 +155,17 @@ impl Error {
     }
 }
 
+/// `": "` and the last source of `e`'s chain, when it has one.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = None;
+    let mut at = e.source();
+    while let Some(inner) = at {
+        last = Some(inner);
+        at = inner.source();
+    }
+    last.map_or(String::new(), |l| format!(": {l}"))
+}
+
 /// ClickHouse exception codes the store sorts errors by (`src/Common/ErrorCodes.cpp`).
 pub mod codes {
     pub const TOO_MANY_PARTS: u32 = 252;
@@ -205,6 +222,9 @@ pub struct StoreConfig {
     pub user: String,
     pub password: String,
     pub compression: WireCompression,
+    /// CA certificates trusted for an `https://` URL beside the system's roots (`[clickhouse]
+    /// ca_file`, read when the configuration is checked).
+    pub ca: Option<tls::CaPem>,
 }
 
 impl Default for StoreConfig {
@@ -215,6 +235,7 @@ impl Default for StoreConfig {
             user: "default".into(),
             password: String::new(),
             compression: WireCompression::Lz4,
+            ca: None,
         }
     }
 }
@@ -258,14 +279,21 @@ impl fmt::Display for ServerVersion {
 pub struct Store {
     client: clickhouse::Client,
     config: StoreConfig,
+    /// Built once: the system's roots are read once, and every new client shares it.
+    tls: std::sync::Arc<rustls::ClientConfig>,
 }
 
 impl Store {
     /// Sets up a client; does no I/O. Validation is off because the crate's schema check sends
     /// a setting that 18.16 rejects; `rows` are checked against the schema by tests instead.
     pub fn new(config: StoreConfig) -> Store {
-        let client = base_client(&config).with_database(config.database.clone());
-        Store { client, config }
+        let tls = tls::client_config(config.ca.as_ref());
+        let client = base_client(&config, &tls).with_database(config.database.clone());
+        Store {
+            client,
+            config,
+            tls,
+        }
     }
 
     /// The client, bound to gatewatch's database. Private: every query is a typed function of
@@ -276,7 +304,7 @@ impl Store {
 
     /// A client not bound to any database (for `CREATE DATABASE`).
     pub(crate) fn server_client(&self) -> clickhouse::Client {
-        base_client(&self.config)
+        base_client(&self.config, &self.tls)
     }
 
     pub fn config(&self) -> &StoreConfig {
@@ -355,9 +383,12 @@ impl Store {
     }
 }
 
-fn base_client(config: &StoreConfig) -> clickhouse::Client {
+fn base_client(
+    config: &StoreConfig,
+    tls: &std::sync::Arc<rustls::ClientConfig>,
+) -> clickhouse::Client {
     let lz4 = config.compression == WireCompression::Lz4;
-    let mut c = clickhouse::Client::default()
+    let mut c = tls::new_client(tls)
         .with_url(config.url.clone())
         .with_user(config.user.clone())
         .with_validation(false)
@@ -420,6 +451,7 @@ mod tests {
         let away = Error::Unreachable {
             url: "http://x".into(),
             source: clickhouse::error::Error::TimedOut,
+            cause: String::new(),
         };
         assert!(away.is_retryable() && !away.is_permanent());
         let custom = Error::Rejected {

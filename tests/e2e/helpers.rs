@@ -369,16 +369,24 @@ pub struct PrivateClickHouse {
     tcp: u16,
     inter: u16,
     child: Option<Child>,
+    /// More `--key=value` overrides (an `https_port` and its certificate).
+    extra: Vec<String>,
 }
 
 impl PrivateClickHouse {
     pub fn start() -> PrivateClickHouse {
+        PrivateClickHouse::start_with(Vec::new())
+    }
+
+    /// [`PrivateClickHouse::start`] with more server overrides (`--https_port=…`).
+    pub fn start_with(extra: Vec<String>) -> PrivateClickHouse {
         let mut ch = PrivateClickHouse {
             dir: tempfile::tempdir().unwrap(),
             http: free_port(),
             tcp: free_port(),
             inter: free_port(),
             child: None,
+            extra,
         };
         ch.resume();
         ch
@@ -400,6 +408,7 @@ impl PrivateClickHouse {
             .arg(format!("--tmp_path={}/tmp/", d.display()))
             .arg(format!("--logger.log={}/log", d.display()))
             .arg(format!("--logger.errorlog={}/err", d.display()))
+            .args(&self.extra)
             .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -10,7 +10,7 @@
 //!   connector and the name sent as SNI and checked against the certificate.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use gatewatch_model::api::UpstreamTls;
@@ -208,6 +208,27 @@ impl std::fmt::Debug for TlsTarget {
             .field("name", &self.name)
             .finish_non_exhaustive()
     }
+}
+
+/// The shipper's TLS towards an `https://` collector (`[gateway] collector_ca_file`): the
+/// system's roots plus the CA file, TLS 1.2 and 1.3, HTTP/1.1. Built once at start.
+pub(crate) fn collector_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    let roots = match ca_file {
+        None => system_roots(),
+        Some(f) => {
+            SiteTrust::load(&[f.to_path_buf()])
+                .map_err(|(_, m)| m)?
+                .roots
+        }
+    };
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("no TLS version available: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    // ALPN (http/1.1) is set by hyper-rustls, which refuses a configuration that has it.
+    Ok(Arc::new(config))
 }
 
 fn read(path: &str) -> Result<Vec<u8>, String> {
