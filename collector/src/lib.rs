@@ -141,6 +141,8 @@ impl CollectorConfig {
 /// A collector bound to its port, not yet serving.
 pub struct Running {
     listener: tokio::net::TcpListener,
+    /// `[collector.tls]`: its bound port and certificates.
+    tls: Option<(tokio::net::TcpListener, TlsListen)>,
     limits: gatewatch_listen::Limits,
     app: axum::Router,
     inserter: inserter::Inserter,
@@ -178,6 +180,18 @@ pub async fn bind(config: CollectorConfig, store: Store) -> Result<Running, Erro
             source,
         })?;
     let local_addr = listener.local_addr().map_err(Error::Serve)?;
+    let tls = match &config.tls {
+        None => None,
+        Some(t) => Some((
+            tokio::net::TcpListener::bind(t.listen)
+                .await
+                .map_err(|source| Error::Listen {
+                    addr: t.listen,
+                    source,
+                })?,
+            t.clone(),
+        )),
+    };
     let inserter = inserter::Inserter {
         store,
         wal,
@@ -189,6 +203,7 @@ pub async fn bind(config: CollectorConfig, store: Store) -> Result<Running, Erro
     };
     Ok(Running {
         listener,
+        tls,
         limits: config.limits,
         app: ingest::router(state),
         inserter,
@@ -201,26 +216,63 @@ impl Running {
         self.local_addr
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and stops the inserter. What is
-    /// in the log stays there for the next start.
+    /// The TLS listener's address (`[collector.tls]`), if there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` resolves (both listeners, when there is a TLS one), then stops
+    /// accepting and stops the inserter. What is in the log stays there for the next start.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let inserter = tokio::spawn(self.inserter.run(stop_rx));
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let (inserter_tx, inserter_rx) = tokio::sync::watch::channel(false);
+        let inserter = tokio::spawn(self.inserter.run(inserter_rx));
+        let limits = self.limits;
+        // The same routes, token check and limits over TLS: only the transport differs.
+        let tls = async {
+            let Some((listener, t)) = self.tls else {
+                return;
+            };
+            tracing::info!(listen = %listener.local_addr().unwrap_or(t.listen), "collector TLS listening");
+            let reload = tokio::spawn(t.tls.clone().watch(t.reload_interval, stopped()));
+            gatewatch_listen::serve_axum_tls(
+                "collector tls",
+                listener,
+                limits,
+                Arc::default(),
+                t.tls,
+                self.app.clone(),
+                stopped(),
+                Duration::from_secs(10),
+            )
+            .await;
+            let _ = reload.await;
+        };
         // Open requests get up to 10 s to finish once `shutdown` resolves.
-        gatewatch_listen::serve_axum(
+        let plain = gatewatch_listen::serve_axum(
             "collector",
             self.listener,
-            self.limits,
+            limits,
             Arc::default(),
-            self.app,
-            shutdown,
+            self.app.clone(),
+            stopped(),
             Duration::from_secs(10),
-        )
-        .await;
-        let _ = stop_tx.send(true);
+        );
+        let signal = async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        };
+        tokio::join!(signal, plain, tls);
+        let _ = inserter_tx.send(true);
         let _ = inserter.await;
         Ok(())
     }

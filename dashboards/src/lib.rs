@@ -25,6 +25,7 @@
 //! - [`report_runs`]: `GET /api/v1/report-subscriptions/{id}/runs`, the scheduled mails' record
 //!   and the next slot (`next_run`, for the UI).
 //! - [`table`]: the configuration cached in memory, reloaded on revision change.
+//! - [`tls_cookies`]: on the TLS listener (`[dashboards.tls]`), every cookie is `Secure`.
 //! - [`openapi`]: `GET /api/openapi.json`, built from the route table.
 //! - [`users`]: `gatewatch user add` and the first admin of a fresh site.
 //! - [`preview`]: a draft alert rule's notices rendered with sample values (the alerter's
@@ -54,6 +55,7 @@ pub mod random;
 pub mod report_runs;
 pub mod table;
 pub mod test_send;
+pub mod tls_cookies;
 pub mod ui;
 pub mod upstream_health;
 pub mod users;
@@ -360,6 +362,8 @@ pub async fn state(config: DashboardsConfig, store: Store, mounts: Vec<Mount>) -
 /// A bound, not yet serving, dashboards role.
 pub struct Running {
     listener: tokio::net::TcpListener,
+    /// `[dashboards.tls]`: its bound port and certificates.
+    tls: Option<(tokio::net::TcpListener, TlsListen)>,
     state: Arc<AppState>,
 }
 
@@ -380,8 +384,24 @@ pub async fn bind_with(
             addr: config.listen,
             source,
         })?;
+    let tls = match &config.tls {
+        None => None,
+        Some(t) => Some((
+            tokio::net::TcpListener::bind(t.listen)
+                .await
+                .map_err(|source| Error::Listen {
+                    addr: t.listen,
+                    source,
+                })?,
+            t.clone(),
+        )),
+    };
     let state = state(config, store, mounts).await;
-    Ok(Running { listener, state })
+    Ok(Running {
+        listener,
+        tls,
+        state,
+    })
 }
 
 impl Running {
@@ -391,29 +411,64 @@ impl Running {
             .unwrap_or(self.state.config.listen)
     }
 
-    /// Serves until `shutdown` resolves.
+    /// The TLS listener's address (`[dashboards.tls]`), if there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` resolves (both listeners, when there is a TLS one).
     pub async fn serve(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut rx = stop_rx.clone();
-        let poller = tokio::spawn(self.state.cache.clone().poll(async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }));
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let poller = tokio::spawn(self.state.cache.clone().poll(stopped()));
         let app = router(self.state.clone());
+        let limits = self.state.config.limits;
+        let tls = async {
+            let Some((listener, t)) = self.tls else {
+                return;
+            };
+            tracing::info!(listen = %listener.local_addr().unwrap_or(t.listen), "dashboards TLS listening");
+            let reload = tokio::spawn(t.tls.clone().watch(t.reload_interval, stopped()));
+            // Every cookie set over TLS is `Secure` (see `tls_cookies`).
+            let app = app
+                .clone()
+                .layer(axum::middleware::map_response(tls_cookies::mark_secure));
+            gatewatch_listen::serve_axum_tls(
+                "dashboards tls",
+                listener,
+                limits,
+                Arc::default(),
+                t.tls,
+                app,
+                stopped(),
+                Duration::from_secs(10),
+            )
+            .await;
+            let _ = reload.await;
+        };
         // Handlers read the peer address (`ConnectInfo<SocketAddr>`) for lockout and audit.
-        gatewatch_listen::serve_axum(
+        let plain = gatewatch_listen::serve_axum(
             "dashboards",
             self.listener,
-            self.state.config.limits,
+            limits,
             Arc::default(),
-            app,
-            shutdown,
+            app.clone(),
+            stopped(),
             Duration::from_secs(10),
-        )
-        .await;
-        let _ = stop_tx.send(true);
+        );
+        let signal = async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        };
+        tokio::join!(signal, plain, tls);
         let _ = poller.await;
         Ok(())
     }

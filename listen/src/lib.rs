@@ -18,6 +18,7 @@
 //!
 //! - TLS (feature `tls`, [`serve_tls`]): the same loop; the handshake holds a place and must
 //!   end within the read-header timeout. See [`tls`].
+//!   [`serve_axum_tls`] (features `axum` and `tls`) serves a `Router` over it.
 //!
 //! [`serve`] takes any hyper service made per connection (it gets the peer address);
 //! [`serve_axum`] (feature `axum`) serves an axum `Router` with the peer address as axum's
@@ -305,6 +306,33 @@ pub fn chain(e: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     s
+}
+
+/// [`serve_axum`] over TLS ([`serve_tls`]): the same `Router`, the peer address as
+/// `ConnectInfo<SocketAddr>` (the dashboards' and the collector's TLS listeners).
+#[cfg(all(feature = "axum", feature = "tls"))]
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_axum_tls(
+    name: &'static str,
+    listener: TcpListener,
+    limits: Limits,
+    stats: Arc<Stats>,
+    tls: Arc<tls::Tls>,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
+    let make = move |peer: SocketAddr| {
+        let app = app.clone();
+        hyper::service::service_fn(move |req: Request<Incoming>| {
+            let mut req = req.map(axum::body::Body::new);
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            let mut app = app.clone();
+            tower_service::Service::call(&mut app, req)
+        })
+    };
+    serve_tls(name, listener, limits, stats, tls, make, shutdown, drain).await;
 }
 
 #[cfg(test)]

@@ -5,8 +5,6 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair}
 use std::path::{Path, PathBuf};
 
 /// A CA and one server certificate it signed, as files in a directory.
-// TEMP: the dashboards' tests use all of it.
-#[allow(dead_code)]
 pub struct TestCa {
     /// The CA's certificate (what clients trust).
     pub ca: PathBuf,
@@ -47,7 +45,6 @@ impl TestCa {
         files
     }
 
-    #[allow(dead_code)]
     /// A reqwest client trusting this CA only (no system roots), keeping no cookies.
     pub fn reqwest(&self) -> reqwest::Client {
         let pem = std::fs::read(&self.ca).unwrap();

@@ -27,7 +27,7 @@ pub struct Browser {
     pub client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
-    /// `http://127.0.0.1:<dashboards port>`
+    /// `http://127.0.0.1:<dashboards port>` (or the `https://` one of [`Browser::start_with`])
     pub base: String,
     /// chromedriver's own URL (`http://127.0.0.1:<port>`), for its browser log.
     pub driver_url: String,
@@ -36,6 +36,12 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless chromium session for the site at `dashboards`.
     pub async fn start(dashboards: SocketAddr) -> Browser {
+        Browser::start_with(format!("http://{dashboards}"), &[]).await
+    }
+
+    /// [`Browser::start`] for the site at `base` (`https://localhost:<port>`), with more
+    /// chromium flags (which certificate to trust).
+    pub async fn start_with(base: String, extra_args: &[String]) -> Browser {
         for bin in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 std::path::Path::new(bin).exists(),
@@ -69,6 +75,7 @@ impl Browser {
             format!("--user-data-dir={}", profile.path().display()),
             format!("--window-size={},{}", LAPTOP.0, LAPTOP.1),
         ];
+        let args: Vec<String> = args.into_iter().chain(extra_args.iter().cloned()).collect();
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -97,7 +104,7 @@ impl Browser {
             client,
             driver,
             _profile: profile,
-            base: format!("http://{dashboards}"),
+            base,
             driver_url: url,
         }
     }

@@ -3,6 +3,7 @@
 mod browser;
 mod roles;
 mod serving;
+mod tls_login;
 
 // One file per page's browser tests.
 mod alerts_page;
