@@ -316,18 +316,31 @@ pub async fn serve_axum(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
-    let make = move |conn: Conn| {
-        let app = app.clone();
-        hyper::service::service_fn(move |req: Request<Incoming>| {
-            let mut req = req.map(axum::body::Body::new);
-            req.extensions_mut()
-                .insert(axum::extract::ConnectInfo(conn.peer));
-            req.extensions_mut().insert(conn.clone());
-            let mut app = app.clone();
-            tower_service::Service::call(&mut app, req)
-        })
-    };
+    let make = move |conn: Conn| axum_service(app.clone(), conn);
     serve(name, listener, limits, stats, make, shutdown, drain).await;
+}
+
+/// `app` as the hyper service of one connection: each request carries the peer address as
+/// `ConnectInfo<SocketAddr>` and the [`Conn`] as an extension.
+#[cfg(feature = "axum")]
+fn axum_service(
+    app: axum::Router,
+    conn: Conn,
+) -> impl Service<
+    Request<Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future: Send + 'static,
+> + Send
+       + 'static {
+    hyper::service::service_fn(move |req: Request<Incoming>| {
+        let mut req = req.map(axum::body::Body::new);
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(conn.peer));
+        req.extensions_mut().insert(conn.clone());
+        let mut app = app.clone();
+        tower_service::Service::call(&mut app, req)
+    })
 }
 
 /// An error and its sources on one line: hyper's top-level messages alone are vague. The
@@ -344,7 +357,8 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 }
 
 /// [`serve_axum`] over TLS ([`serve_tls`]): the same `Router`, the peer address as
-/// `ConnectInfo<SocketAddr>` (the dashboards' and the collector's TLS listeners).
+/// `ConnectInfo<SocketAddr>` and the [`Conn`] (with its [`TlsInfo`]) as an extension (the
+/// dashboards' and the collector's TLS listeners).
 #[cfg(all(feature = "axum", feature = "tls"))]
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_axum_tls(
@@ -357,16 +371,7 @@ pub async fn serve_axum_tls(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
-    let make = move |peer: SocketAddr| {
-        let app = app.clone();
-        hyper::service::service_fn(move |req: Request<Incoming>| {
-            let mut req = req.map(axum::body::Body::new);
-            req.extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
-            let mut app = app.clone();
-            tower_service::Service::call(&mut app, req)
-        })
-    };
+    let make = move |conn: Conn| axum_service(app.clone(), conn);
     serve_tls(name, listener, limits, stats, tls, make, shutdown, drain).await;
 }
 
