@@ -22,6 +22,9 @@
 //! - [`inserter`]: "inserted once", and the split that isolates a poison batch.
 //! - [`quarantine`]: where such a batch goes.
 //!
+//! The same routes are served over TLS on `[collector.tls] listen` when it is set
+//! ([`TlsListen`]): same token check and limits, certificates reloaded from their files.
+//!
 //! Try it: `gatewatch collector`, then
 //! `curl -H "authorization: Bearer $TOKEN" -H 'content-type: application/x-ndjson' --data-binary @calls.ndjson http://127.0.0.1:8091/v1/records`.
 

@@ -244,7 +244,10 @@
 //! are sent next, again down to single records (a single record refused so is dropped,
 //! `records_dropped_total{reason="too_large"}`); anything else or no answer means the
 //! collector is away: batches then go to the spool and are replayed, oldest first, when it is
-//! back. Node samples take the same way to `/v1/node-samples`.
+//! back. Node samples take the same way to `/v1/node-samples`. An `https://` `collector_url` is
+//! checked against the system's roots plus `collector_ca_file`; a TLS failure (an untrusted or
+//! expired certificate, a wrong name) is "away" too: batches wait in the spool, and the log
+//! line names the reason.
 //!
 //! Spool invariants (the full list heads `spool.rs`): one file per batch named
 //! `<16-digit sequence>-<records|samples>-<batch uuid>.zst` holding exactly the HTTP body;

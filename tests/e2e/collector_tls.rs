@@ -93,7 +93,7 @@ async fn gateways_ship_to_a_tls_collector_with_exact_counts_and_keep_records_whe
 
     ship_to(&site, &https, Some(&ca.ca));
     let store = site.migrate().await;
-    let _collector = site.start("collector").await;
+    let mut collector = site.start("collector").await;
     let mut gateway = site.start("gateway").await;
     let rows = "SELECT count() FROM api_calls WHERE api_id = '/api'";
 
@@ -182,4 +182,6 @@ async fn gateways_ship_to_a_tls_collector_with_exact_counts_and_keep_records_whe
     ship_to(&site, &https, Some(&ca.ca));
     let _gateway = site.start("gateway").await;
     eventually(&store, rows, (n + m) as u64, 60).await;
+    // Both listeners stop on SIGTERM, and the process exits cleanly.
+    collector.terminate();
 }

@@ -2,8 +2,9 @@
 //! binary with a CA made by the test (reqwest trusting it): a login over https works and its
 //! cookies (session and logout) are `Secure`, the same login over plain HTTP is not; the
 //! session works over https; the peer address still reaches the audit rows; plain HTTP to the
-//! TLS port gets no HTTP answer; a client that does not trust the CA is refused; a bad
-//! certificate file is a configuration error naming the key.
+//! TLS port gets no HTTP answer; a client that does not trust the CA is refused; new
+//! certificate files are taken without a restart; a bad certificate file is a configuration
+//! error naming the key.
 
 use crate::admin::add_user;
 use crate::helpers::*;
@@ -22,7 +23,7 @@ pub fn tls_site(name: &str) -> (Site, SocketAddr, TestCa) {
     let tls: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut cfg = std::fs::read_to_string(site.config_path()).unwrap();
     cfg.push_str(&format!(
-        "\n[dashboards.tls]\nlisten = \"{tls}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+        "\n[dashboards.tls]\nlisten = \"{tls}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nreload_interval_ms = 200\n",
         toml_path(&ca.cert),
         toml_path(&ca.key)
     ));
@@ -66,7 +67,7 @@ async fn dashboards_over_tls_log_in_with_secure_cookies_beside_the_plain_listene
 
     let store = site.migrate().await;
     add_user(&site, "root", "admin", PW);
-    let _dash = site.start("dashboards").await;
+    let mut dash = site.start("dashboards").await;
     let client = ca.reqwest();
     let login = json!({"user": "root", "password": PW});
 
@@ -157,4 +158,30 @@ async fn dashboards_over_tls_log_in_with_secure_cookies_beside_the_plain_listene
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+
+    // New certificate files are taken without a restart (as the gateway's).
+    std::fs::copy(&other.cert, &ca.cert).unwrap();
+    std::fs::copy(&other.key, &ca.key).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        // A new client each time: no kept-alive connection from before the change.
+        if let Ok(r) = other.reqwest().get(format!("{https}/healthz")).send().await {
+            assert_eq!(r.status(), 200);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new certificate was not loaded: {}",
+            dash.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ca
+        .reqwest()
+        .get(format!("{https}/healthz"))
+        .send()
+        .await
+        .is_err());
+    // Both listeners stop on SIGTERM, and the process exits cleanly.
+    dash.terminate();
 }
