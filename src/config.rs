@@ -453,7 +453,8 @@ pub struct DashboardsSection {
     /// Time a client has to send a request head (and longest idle keep-alive), in
     /// milliseconds; then the connection is closed.
     pub header_read_timeout_ms: u64,
-    /// Mark the session cookie `Secure` (set it when users reach the UI over HTTPS).
+    /// Mark the session cookie `Secure` on the plain listener too (set it when users reach it
+    /// through an HTTPS proxy); on `[dashboards.tls]` cookies are always `Secure`.
     pub secure_cookies: bool,
     /// How long a login lasts, in hours.
     pub session_hours: u64,

@@ -83,7 +83,8 @@ pub struct DashboardsConfig {
     /// The site pepper (see the binary's `secret` module): API keys, client secrets and tokens
     /// are hashed under it, and the session key is derived from it.
     pub pepper: Vec<u8>,
-    /// Mark the session cookie `Secure` (behind HTTPS).
+    /// Mark the session cookie `Secure` on the plain listener (behind an HTTPS proxy); the TLS
+    /// listener's cookies are `Secure` whatever this says.
     pub secure_cookies: bool,
     /// How long a login lasts.
     pub session_ttl: Duration,
