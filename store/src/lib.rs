@@ -284,10 +284,12 @@ pub struct Store {
 }
 
 impl Store {
-    /// Sets up a client; does no I/O. Validation is off because the crate's schema check sends
+    /// Sets up a client; no network I/O (for an `https://` URL the system's CA roots are read,
+    /// once per process). Validation is off because the crate's schema check sends
     /// a setting that 18.16 rejects; `rows` are checked against the schema by tests instead.
     pub fn new(config: StoreConfig) -> Store {
-        let tls = tls::client_config(config.ca.as_ref());
+        let https = config.url.starts_with("https://");
+        let tls = tls::client_config(https, config.ca.as_ref());
         let client = base_client(&config, &tls).with_database(config.database.clone());
         Store {
             client,

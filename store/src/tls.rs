@@ -73,9 +73,14 @@ fn system_roots() -> RootCertStore {
         .clone()
 }
 
-/// The rustls client configuration of a store: built once per [`crate::Store`].
-pub(crate) fn client_config(ca: Option<&CaPem>) -> Arc<ClientConfig> {
-    let mut roots = system_roots();
+/// The rustls client configuration of a store: built once per [`crate::Store`]. For an
+/// `http://` URL (`https` false) it trusts nothing and the system's roots are not read.
+pub(crate) fn client_config(https: bool, ca: Option<&CaPem>) -> Arc<ClientConfig> {
+    let mut roots = if https {
+        system_roots()
+    } else {
+        RootCertStore::empty()
+    };
     if let Some(ca) = ca {
         // Checked by `CaPem::parse`: cannot fail here.
         let _ = add_cas(&mut roots, &ca.0);
