@@ -17,6 +17,7 @@ mod credentials;
 mod demo;
 mod entity_schemas;
 mod faults;
+mod gateway_mtls;
 mod gateway_tls;
 mod helpers;
 mod hot_reload;
