@@ -13,6 +13,8 @@ mod calls_page;
 
 mod config_page;
 
+mod mtls_form;
+
 mod nodes_page;
 
 mod reports_page;
