@@ -184,6 +184,9 @@ pub struct GatewayTlsSection {
     /// More certificates, chosen by the name the client asks for (SNI); `cert_file` answers
     /// every other name.
     pub certs: Vec<TlsCertSection>,
+    /// PEM: the CAs whose client certificates are accepted (mTLS); empty: no certificate is
+    /// asked for. Reloaded with the certificates.
+    pub client_ca_file: String,
 }
 
 impl Default for GatewayTlsSection {
@@ -194,6 +197,7 @@ impl Default for GatewayTlsSection {
             key_file: String::new(),
             reload_interval_ms: 5_000,
             certs: Vec::new(),
+            client_ca_file: String::new(),
         }
     }
 }
@@ -1425,7 +1429,11 @@ fn listen_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
 fn gateway_tls(t: &GatewayTlsSection) -> Result<Option<gatewatch_gateway::TlsListen>, ConfigError> {
     use gatewatch_listen::tls::{CertFiles, Tls, Which};
     if t.listen.trim().is_empty() {
-        if !t.cert_file.is_empty() || !t.key_file.is_empty() || !t.certs.is_empty() {
+        if !t.cert_file.is_empty()
+            || !t.key_file.is_empty()
+            || !t.certs.is_empty()
+            || !t.client_ca_file.is_empty()
+        {
             return Err(bad(
                 "gateway.tls.listen",
                 "must be set when certificates are (an address such as 0.0.0.0:8443)",
@@ -1469,7 +1477,17 @@ fn gateway_tls(t: &GatewayTlsSection) -> Result<Option<gatewatch_gateway::TlsLis
         }
         pair(&key, &c.cert_file, &c.key_file, c.server_names.clone())?;
     }
-    let tls = Tls::load(files).map_err(|e| {
+    let client_ca = match t.client_ca_file.as_str() {
+        "" => None,
+        f if f.trim().is_empty() => {
+            return Err(bad(
+                "gateway.tls.client_ca_file",
+                "must name a PEM file of CA certificates (or be left out)",
+            ))
+        }
+        f => Some(PathBuf::from(f)),
+    };
+    let tls = Tls::load_with_client_ca(files, client_ca).map_err(|e| {
         let prefix = match e.index {
             0 => "gateway.tls".to_string(),
             i => format!("gateway.tls.certs[{}]", i - 1),
@@ -1477,6 +1495,7 @@ fn gateway_tls(t: &GatewayTlsSection) -> Result<Option<gatewatch_gateway::TlsLis
         let file = match e.which {
             Which::Cert => "cert_file",
             Which::Key => "key_file",
+            Which::ClientCa => "client_ca_file",
         };
         bad(format!("{prefix}.{file}"), e.to_string())
     })?;
@@ -2147,6 +2166,11 @@ mod tls_tests {
         .unwrap();
         let tls = c.gateway.tls.unwrap();
         assert_eq!(tls.reload_interval, Duration::from_secs(5));
+        // With a client CA file (here the self-signed certificate stands for a CA).
+        let with_ca = format!(
+            "[gateway.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{cert}\"\nkey_file = \"{key}\"\nclient_ca_file = \"{other}\"\n"
+        );
+        assert!(from_str(d.path(), &with_ca).unwrap().gateway.tls.is_some());
         // The same keys from the environment.
         let env: Vec<(String, String)> = [
             ("GATEWATCH_GATEWAY_TLS_LISTEN", "127.0.0.1:0"),
@@ -2209,6 +2233,19 @@ mod tls_tests {
                 "gateway.tls.certs[0].cert_file",
             ),
             (base("client_ca = \"x\""), "unknown field `client_ca`"),
+            (base("client_ca_file = \" \""), "gateway.tls.client_ca_file"),
+            (
+                base("client_ca_file = \"/nonexistent/ca.pem\""),
+                "gateway.tls.client_ca_file",
+            ),
+            (
+                base(&format!("client_ca_file = \"{key}\"")),
+                "gateway.tls.client_ca_file",
+            ),
+            (
+                format!("[gateway.tls]\nclient_ca_file = \"{cert}\""),
+                "gateway.tls.listen",
+            ),
         ];
         for (text, want) in cases {
             let err = from_str(d.path(), &text).unwrap_err().to_string();

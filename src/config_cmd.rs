@@ -21,7 +21,9 @@
 //! `apply` checks every entity first (an error names `client[2].quota.per_day`, and nothing
 //! is written), shows what would change (`--dry-run` stops there), and writes all changes as
 //! one change in the log, each with the version it was compared against: if someone changed
-//! an entity in between, nothing is written and the command says so. Entities missing from the
+//! an entity in between, nothing is written and the command says so. As in the admin API, a
+//! client certificate's fingerprint belongs to one client: one that two clients would list
+//! (in the file, or one in the file and another kept in the log) is refused. Entities missing from the
 //! file are left alone unless `--prune` is given; then those of every kind the file has a key
 //! for are deleted (`client = []` prunes every client; a file without `client` leaves them).
 //!
@@ -174,6 +176,52 @@ enum Plan {
 }
 
 /// A stored body as JSON, normalized like a file's.
+/// A certificate fingerprint identifies one client (as the admin API holds it): one that two
+/// clients of the file list, or a file's client and one the log keeps (`others`, unless they
+/// are pruned), is refused naming the file's entry (`client[i].certificates[j]`).
+fn certificates_clash(
+    wanted: &[Wanted],
+    others: impl Iterator<Item = (String, serde_json::Value)>,
+) -> Result<(), (String, String)> {
+    let fingerprints = |body: &serde_json::Value| -> Vec<String> {
+        body["certificates"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_ascii_lowercase))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let clients: Vec<&Wanted> = wanted
+        .iter()
+        .filter(|w| w.kind == EntityKind::Client)
+        .collect();
+    let in_file: BTreeSet<&str> = clients.iter().map(|w| w.id.as_str()).collect();
+    let mut owner: BTreeMap<String, String> = BTreeMap::new();
+    for (id, body) in others.filter(|(id, _)| !in_file.contains(id.as_str())) {
+        for fp in fingerprints(&body) {
+            owner.entry(fp).or_insert_with(|| id.clone());
+        }
+    }
+    for (i, w) in clients.iter().enumerate() {
+        for (j, fp) in fingerprints(&w.body).into_iter().enumerate() {
+            match owner.get(&fp) {
+                Some(other) if *other != w.id => {
+                    return Err((
+                        format!("client[{i}].certificates[{j}]"),
+                        format!("{fp} is client {other:?}'s: a certificate identifies one client"),
+                    ))
+                }
+                _ => {
+                    owner.insert(fp, w.id.clone());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn stored_json(e: &config_log::Entry) -> serde_json::Value {
     let text =
         Entity::parse(e.kind, &e.id, &e.body).map_or_else(|_| e.body.clone(), |x| x.to_json());
@@ -279,6 +327,18 @@ pub async fn apply(
             .context("bad configuration file")
         })?;
     }
+    let others = current
+        .values()
+        .filter(|e| e.kind == EntityKind::Client && !e.deleted && !prune)
+        .map(|e| (e.id.clone(), stored_json(e)));
+    certificates_clash(&wanted, others).map_err(|(key, message)| {
+        anyhow::Error::new(FileError {
+            file: path.display().to_string(),
+            key,
+            message,
+        })
+        .context("bad configuration file")
+    })?;
     let mut plans = Vec::new();
     let mut in_file = BTreeSet::new();
     for mut w in wanted {
@@ -495,6 +555,35 @@ pub async fn export(store: &Store, pepper: &[u8]) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_of_two_clients_is_refused_naming_the_entry() {
+        let fp = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let client = |id: &str, certs: &[String]| Wanted {
+            kind: EntityKind::Client,
+            id: id.into(),
+            body: serde_json::json!({"name": id, "certificates": certs}),
+        };
+        let file = [client("a", &[fp('a')]), client("b", &[fp('b'), fp('c')])];
+        assert!(certificates_clash(&file, std::iter::empty()).is_ok());
+        let clash = [client("a", &[fp('a')]), client("b", &[fp('b'), fp('a')])];
+        let (key, message) = certificates_clash(&clash, std::iter::empty()).unwrap_err();
+        assert_eq!(key, "client[1].certificates[1]");
+        assert!(message.contains("\"a\""), "{message}");
+        // With the log: another client's fingerprint (in another case) clashes; the file's own
+        // client's old version does not.
+        let logged = |id: &str, c: char| {
+            (
+                id.to_string(),
+                serde_json::json!({"name": id, "certificates": [fp(c).to_uppercase().replace("SHA256", "sha256")]}),
+            )
+        };
+        let (key, _) = certificates_clash(&file, [logged("z", 'c')].into_iter()).unwrap_err();
+        assert_eq!(key, "client[1].certificates[1]");
+        assert!(
+            certificates_clash(&file, [logged("b", 'c'), logged("z", 'd')].into_iter()).is_ok()
+        );
+    }
 
     #[test]
     fn channel_credentials_are_sealed_and_kept_sealed_across_applies() {

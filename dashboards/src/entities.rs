@@ -19,7 +19,8 @@ use crate::answer::{entity_answer, redact, time_of, Envelope, History, HistoryEn
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::write::{
-    comment_of, commit, current, entry_after, if_match, object, references, referrers,
+    certificates_unique, comment_of, commit, current, entry_after, if_match, object, references,
+    referrers,
 };
 use crate::AppState;
 
@@ -276,6 +277,9 @@ async fn prepare(
         crate::channel_guard::seal(&state.pepper, c)?;
     }
     references(state, &parsed)?;
+    if let Entity::Client(c) = &parsed {
+        certificates_unique(state, id, c)?;
+    }
     Ok((parsed.to_json(), shown))
 }
 

@@ -208,6 +208,46 @@ pub fn references(state: &AppState, e: &Entity) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A certificate identifies one client: a fingerprint of `c` (client `id`) that another client
+/// lists is refused, naming the entry and that client. (Two writes racing past this check
+/// leave the fingerprint to neither: the gateway ignores a shared one.)
+pub fn certificates_unique(
+    state: &AppState,
+    id: &str,
+    c: &gatewatch_model::ClientSpec,
+) -> Result<(), ApiError> {
+    if c.certificates.is_empty() {
+        return Ok(());
+    }
+    let table = state.cache.get();
+    for other in table.list(EntityKind::Client, None) {
+        if other.id == id {
+            continue;
+        }
+        let Ok(body) = serde_json::from_str::<Value>(&other.body) else {
+            continue;
+        };
+        let Some(theirs) = body["certificates"].as_array() else {
+            continue;
+        };
+        for (i, fp) in c.certificates.iter().enumerate() {
+            if theirs
+                .iter()
+                .any(|t| t.as_str().is_some_and(|t| t.eq_ignore_ascii_case(fp)))
+            {
+                return Err(ApiError::invalid(
+                    format!("certificates[{i}]"),
+                    format!(
+                        "{fp} is client {:?}'s: a certificate identifies one client",
+                        other.id
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes a new version of an existing entity built by `edit` from its current body, checked
 /// against an optional `If-Match`. For the action routes (revoke, grants, secrets).
 pub async fn edit<T, F>(

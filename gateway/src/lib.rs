@@ -163,7 +163,11 @@
 //!    `Authorization: Basic` with the client id and secret (vs the client's `secret_hash`);
 //!    `Authorization: Bearer <JWT>`, HS256 or RS256 with the configured keys, `exp` required,
 //!    `exp`/`nbf` checked with a small leeway, the configured claim (default `sub`) naming the
-//!    client. A revoked or expired key is refused here;
+//!    client. A revoked or expired key is refused here. When `auth` lists `mtls`, the
+//!    connection's client certificate (its SHA-256, taken once per connection) must be in a
+//!    client's `certificates` first (`client_certificate_required`, `unknown_certificate`):
+//!    alone it names the client; with other methods one of them is needed too, naming the
+//!    same client (`certificate_mismatch`);
 //! 2. **the client**: active, inside `valid_from`..`valid_until` and its service hours (in
 //!    the client's zone, or the site's); the caller's address in `ip_allow` — the TCP peer,
 //!    or, when the peer is one of `trusted_proxies`, the last untrusted `X-Forwarded-For`
@@ -196,7 +200,7 @@
 //!
 //! | status | outcome | codes |
 //! | --- | --- | --- |
-//! | 401 | `refused_auth` | `auth_required`, `invalid_credentials`, `key_revoked` |
+//! | 401 | `refused_auth` | `auth_required`, `invalid_credentials`, `key_revoked`, `client_certificate_required`, `unknown_certificate`, `certificate_mismatch` |
 //! | 403 | `refused_not_allowed` | `client_suspended`, `api_not_granted`, `product_not_approved` |
 //! | 403 | `refused_ip` | `ip_not_allowed` |
 //! | 403 | `refused_hours` | `outside_service_hours` |

@@ -67,14 +67,23 @@ pub(crate) struct Peer {
     /// What the TLS handshake settled, when the call came over the TLS listener
     /// (`X-Forwarded-Proto: https` upstream; version and cipher in the record).
     pub tls: Option<Arc<gatewatch_listen::TlsInfo>>,
+    /// `sha256:<hex>` of the client certificate, hashed once per connection (`mtls` APIs
+    /// look it up in the access table).
+    pub client_cert: Option<Arc<str>>,
 }
 
 impl Peer {
     pub fn new(conn: gatewatch_listen::Conn) -> Peer {
+        let client_cert = conn
+            .tls
+            .as_ref()
+            .and_then(|t| t.client_cert.as_deref())
+            .map(|der| Arc::from(gatewatch_model::client::certificate_fingerprint(der)));
         Peer {
             addr: conn.peer,
             ip_header: headers::ip_header(conn.peer.ip()),
             tls: conn.tls,
+            client_cert,
         }
     }
 }
@@ -148,7 +157,13 @@ async fn proxy(
     // ── access phase (crate::access): credentials, grants, limits, then the VIP gate ──
     let client = match shared
         .access
-        .admit(&route, req.headers(), peer.addr, &mut call)
+        .admit(
+            &route,
+            req.headers(),
+            peer.addr,
+            peer.client_cert.as_ref(),
+            &mut call,
+        )
         .await
     {
         Ok(client) => client,
@@ -461,7 +476,7 @@ pub(crate) fn json_error(
 }
 
 /// [`json_error`] telling the client `told` and recording `detail`.
-fn answer(
+pub(crate) fn answer(
     call: Call,
     request_id: &HeaderValue,
     status: StatusCode,

@@ -378,6 +378,7 @@ mod tests {
             client_id: Some("client-1".into()),
             api_key_id: Some("key-\"1\"".into()),
             app_id: Some("app".into()),
+            client_cert: None,
         };
         out.push(e);
 

@@ -335,8 +335,9 @@ impl Call {
     }
 
     /// Who is calling (set by the access phase).
-    pub fn set_caller(&mut self, caller: crate::access::CallerIds) {
+    pub fn set_caller(&mut self, mut caller: crate::access::CallerIds) {
         if let Some(ev) = self.ev() {
+            ev.client_cert = caller.client_cert.take();
             ev.caller = caller;
         }
     }

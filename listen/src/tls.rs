@@ -9,6 +9,11 @@
 //! - [`Tls::reload`] re-reads the files; a pair whose files changed and parse is swapped in for
 //!   new handshakes (open connections keep theirs); a bad new file keeps the old pair and is
 //!   logged once, naming the file. [`Tls::watch`] calls it every few seconds.
+//! - Client certificates ([`Tls::load_with_client_ca`]): with a CA file, the listener asks
+//!   each client for a certificate; a client may send none, but one that does not chain to
+//!   those CAs (or is expired) fails the handshake. The accepted end-entity certificate reaches
+//!   the service in [`crate::TlsInfo::client_cert`]; what it may call is the service's business.
+//!   The CA file is reloaded like the pairs.
 //! - ALPN: `http/1.1` only for now. HTTP/2 is added by listing `h2` in [`ALPN`] and serving
 //!   the connection by the protocol agreed (see `serve_tls`).
 
@@ -17,12 +22,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::ServerConfig;
+use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use tracing::{error, info};
 
 /// Protocols offered by ALPN, in order of preference. A client offering ALPN without
@@ -50,6 +57,8 @@ pub enum Which {
     Cert,
     /// The key file.
     Key,
+    /// The client CA file (`index` is 0).
+    ClientCa,
 }
 
 /// A certificate pair that cannot be used.
@@ -103,8 +112,8 @@ fn certified(
 ) -> Result<CertifiedKey, TlsError> {
     let bad = |which: Which, message: String| {
         let path = match which {
-            Which::Cert => files.cert_file.clone(),
             Which::Key => files.key_file.clone(),
+            Which::Cert | Which::ClientCa => files.cert_file.clone(),
         };
         TlsError {
             index,
@@ -195,6 +204,114 @@ pub fn info(conn: &rustls::ServerConnection) -> crate::TlsInfo {
     }
 }
 
+/// Client certificates: a verifier over the CAs of `client_ca_file`, swapped whole when the
+/// file changes (rustls keeps one verifier per configuration, so this one delegates to the
+/// current). Clients *may* present a certificate; one that does not chain to these CAs (or is
+/// expired, or not for client authentication) fails the handshake. No CA names are hinted to
+/// clients (`certificate_authorities` is empty, which RFC 8446 §4.3.2 and RFC 5246 §7.4.4 read
+/// as "any"): the hint list could not follow a reload, and clients send what they have.
+#[derive(Debug)]
+struct ClientVerifier(RwLock<Arc<dyn ClientCertVerifier>>);
+
+impl ClientVerifier {
+    fn current(&self) -> Arc<dyn ClientCertVerifier> {
+        match self.0.read() {
+            Ok(v) => v.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set(&self, v: Arc<dyn ClientCertVerifier>) {
+        match self.0.write() {
+            Ok(mut g) => *g = v,
+            Err(poisoned) => *poisoned.into_inner() = v,
+        }
+    }
+}
+
+impl ClientCertVerifier for ClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.current()
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.current().supported_verify_schemes()
+    }
+}
+
+/// The verifier of the CAs in `pem` (the contents of `path`).
+fn client_verifier(
+    path: &Path,
+    pem: &[u8],
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
+    let bad = |message: String| TlsError {
+        index: 0,
+        which: Which::ClientCa,
+        path: path.to_path_buf(),
+        message,
+    };
+    let cas = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("not a PEM certificate bundle: {e}")))?;
+    if cas.is_empty() {
+        return Err(bad("holds no CERTIFICATE block".into()));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for (i, ca) in cas.into_iter().enumerate() {
+        roots
+            .add(ca)
+            .map_err(|e| bad(format!("certificate {} is not a usable CA: {e}", i + 1)))?;
+    }
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| bad(format!("cannot verify client certificates with it: {e}")))
+}
+
+/// The client CA file, its verifier, and the contents in use and last refused (as for pairs).
+struct ClientCa {
+    path: PathBuf,
+    verifier: Arc<ClientVerifier>,
+    seen: Mutex<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
 /// A listener's TLS: the rustls configuration and what it needs to reload its certificates.
 pub struct Tls {
     config: Arc<ServerConfig>,
@@ -204,6 +321,7 @@ pub struct Tls {
     /// Per pair: the contents now in use, and the last contents refused (so a bad file is
     /// logged once, not at every look).
     seen: Mutex<Vec<(Contents, Option<Contents>)>>,
+    client_ca: Option<ClientCa>,
 }
 
 impl std::fmt::Debug for Tls {
@@ -214,8 +332,17 @@ impl std::fmt::Debug for Tls {
 
 impl Tls {
     /// Reads and checks every pair; `files[0]` is the default (its `server_names` are
-    /// ignored). At least one pair.
+    /// ignored). At least one pair. No client certificate is asked for.
     pub fn load(files: Vec<CertFiles>) -> Result<Tls, TlsError> {
+        Tls::load_with_client_ca(files, None)
+    }
+
+    /// [`Tls::load`], and with `client_ca` (a PEM file of CA certificates) clients may
+    /// present a certificate signed by one of them (see the module doc).
+    pub fn load_with_client_ca(
+        files: Vec<CertFiles>,
+        client_ca: Option<PathBuf>,
+    ) -> Result<Tls, TlsError> {
         let provider = provider();
         let mut pairs = Vec::with_capacity(files.len());
         let mut seen = Vec::with_capacity(files.len());
@@ -238,17 +365,37 @@ impl Tls {
                 by_name.entry(name.to_ascii_lowercase()).or_insert(i);
             }
         }
+        let client_ca = match client_ca {
+            None => None,
+            Some(path) => {
+                let pem = std::fs::read(&path).map_err(|e| TlsError {
+                    index: 0,
+                    which: Which::ClientCa,
+                    path: path.clone(),
+                    message: format!("cannot read: {e}"),
+                })?;
+                let verifier = client_verifier(&path, &pem, &provider)?;
+                Some(ClientCa {
+                    path,
+                    verifier: Arc::new(ClientVerifier(RwLock::new(verifier))),
+                    seen: Mutex::new((pem, None)),
+                })
+            }
+        };
         let resolver = Arc::new(SniResolver(RwLock::new(Arc::new(Certs { pairs, by_name }))));
-        let mut config = ServerConfig::builder_with_provider(provider.clone())
+        let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| TlsError {
                 index: 0,
                 which: Which::Cert,
                 path: PathBuf::new(),
                 message: e.to_string(),
-            })?
-            .with_no_client_auth()
-            .with_cert_resolver(resolver.clone());
+            })?;
+        let builder = match &client_ca {
+            Some(ca) => builder.with_client_cert_verifier(ca.verifier.clone()),
+            None => builder.with_no_client_auth(),
+        };
+        let mut config = builder.with_cert_resolver(resolver.clone());
         config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
         Ok(Tls {
             config: Arc::new(config),
@@ -256,6 +403,7 @@ impl Tls {
             files,
             provider,
             seen: Mutex::new(seen),
+            client_ca,
         })
     }
 
@@ -264,9 +412,56 @@ impl Tls {
         tokio_rustls::TlsAcceptor::from(self.config.clone())
     }
 
-    /// Re-reads the files; swaps in each pair that changed and is good. Returns how many pairs
-    /// were swapped in and the errors of pairs refused now (each also logged once).
+    /// Re-reads the files; swaps in each pair (and the client CA file) that changed and is
+    /// good. Returns how many were swapped in and the errors of files refused now (each also
+    /// logged once).
     pub fn reload(&self) -> (usize, Vec<TlsError>) {
+        let (mut n, mut errors) = self.reload_pairs();
+        if let Some(ca) = &self.client_ca {
+            match self.reload_client_ca(ca) {
+                Ok(swapped) => n += usize::from(swapped),
+                Err(e) => {
+                    error!(file = %e.path.display(), error = %e.message, "client CA file not reloaded: keeping the one in use");
+                    errors.push(e);
+                }
+            }
+        }
+        (n, errors)
+    }
+
+    /// The client CA file, when it changed: `Ok(true)` swapped in, `Err` refused (once per
+    /// contents, like a pair's files).
+    fn reload_client_ca(&self, ca: &ClientCa) -> Result<bool, TlsError> {
+        let mut seen = match ca.seen.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let pem = std::fs::read(&ca.path).map_err(|e| TlsError {
+            index: 0,
+            which: Which::ClientCa,
+            path: ca.path.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let (in_use, refused) = &mut *seen;
+        if pem == *in_use || refused.as_ref() == Some(&pem) {
+            return Ok(false);
+        }
+        match client_verifier(&ca.path, &pem, &self.provider) {
+            Ok(v) => {
+                ca.verifier.set(v);
+                info!(client_ca_file = %ca.path.display(), "client CA file reloaded");
+                *in_use = pem;
+                *refused = None;
+                Ok(true)
+            }
+            Err(e) => {
+                *refused = Some(pem);
+                Err(e)
+            }
+        }
+    }
+
+    fn reload_pairs(&self) -> (usize, Vec<TlsError>) {
         let mut seen = match self.seen.lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
@@ -675,5 +870,201 @@ mod tests {
         assert!(connect(addr, &old_ca, "main.test", &[]).await.is_err());
         let mut fresh = connect(addr, &new_ca, "main.test", &[]).await.unwrap();
         assert!(get(&mut fresh).await);
+    }
+
+    /// A client certificate signed by `ca` (expired when asked), as rustls takes it.
+    fn client_cert(
+        ca: &rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+        expired: bool,
+    ) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "a client");
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        if expired {
+            p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, ca).unwrap();
+        (
+            cert.der().clone(),
+            PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+    }
+
+    fn client_ca() -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        rcgen::CertifiedIssuer::self_signed(p, rcgen::KeyPair::generate().unwrap()).unwrap()
+    }
+
+    /// A listener whose service answers the length of the client certificate it was told of
+    /// (`none` without one).
+    async fn start_mtls(tls: Arc<Tls>) -> std::net::SocketAddr {
+        use http_body_util::Full;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let make = |conn: crate::Conn| {
+            let text = match conn.tls.and_then(|t| t.client_cert.clone()) {
+                Some(der) => der.len().to_string(),
+                None => "none".to_string(),
+            };
+            hyper::service::service_fn(move |_req: http::Request<hyper::body::Incoming>| {
+                let text = text.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                        bytes::Bytes::from(text),
+                    )))
+                }
+            })
+        };
+        tokio::spawn(crate::serve_tls(
+            "test",
+            listener,
+            limits(),
+            Arc::new(crate::Stats::default()),
+            tls,
+            make,
+            std::future::pending(),
+            Duration::from_secs(1),
+        ));
+        addr
+    }
+
+    /// `GET /` over a new connection presenting `cert`: the body, or `None` when the
+    /// handshake or the exchange failed (a refused client certificate shows in TLS 1.3 only
+    /// once the server's alert is read).
+    async fn with_cert(
+        addr: std::net::SocketAddr,
+        server_ca: &CertificateDer<'static>,
+        cert: Option<(CertificateDer<'static>, PrivateKeyDer<'static>)>,
+        version: &'static rustls::SupportedProtocolVersion,
+    ) -> Option<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(server_ca.clone()).unwrap();
+        let builder = rustls::ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = match cert {
+            Some((c, k)) => builder.with_client_auth_cert(vec![c], k).unwrap(),
+            None => builder.with_no_client_auth(),
+        };
+        let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let name = rustls_pki_types::ServerName::try_from("main.test").unwrap();
+        let mut s = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .ok()?;
+        s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .ok()?;
+        let mut buf = vec![0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        text.split("\r\n\r\n").nth(1).map(str::to_string)
+    }
+
+    #[tokio::test]
+    async fn client_certificates_of_the_ca_are_passed_on_others_fail_and_the_ca_reloads() {
+        let d = tmp("mtls");
+        let (main, server_ca) = signed(&d, "main", &["main.test"]);
+        let (ca, other_ca) = (client_ca(), client_ca());
+        let ca_file = d.join("clients.pem");
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+        let tls =
+            Arc::new(Tls::load_with_client_ca(vec![main.clone()], Some(ca_file.clone())).unwrap());
+        let addr = start_mtls(tls.clone()).await;
+        for v in [&rustls::version::TLS13, &rustls::version::TLS12] {
+            let good = client_cert(&ca, false);
+            let len = good.0.len().to_string();
+            assert_eq!(with_cert(addr, &server_ca, Some(good), v).await, Some(len));
+            // No certificate: allowed here (an API decides), and the service is told so.
+            assert_eq!(
+                with_cert(addr, &server_ca, None, v).await.as_deref(),
+                Some("none")
+            );
+            let (other, expired) = (client_cert(&other_ca, false), client_cert(&ca, true));
+            assert_eq!(with_cert(addr, &server_ca, Some(other), v).await, None);
+            assert_eq!(with_cert(addr, &server_ca, Some(expired), v).await, None);
+        }
+        // Without a CA file no certificate is asked for: one is never passed on.
+        let plain = start_mtls(Arc::new(Tls::load(vec![main]).unwrap())).await;
+        let good = client_cert(&ca, false);
+        assert_eq!(
+            with_cert(plain, &server_ca, Some(good), &rustls::version::TLS13)
+                .await
+                .as_deref(),
+            Some("none")
+        );
+
+        // The CA file replaced: the other CA's clients get in, the first CA's do not; a bad
+        // file keeps the CA in use and is reported once.
+        assert_eq!(tls.reload().0, 0);
+        std::fs::write(&ca_file, other_ca.pem()).unwrap();
+        let (n, errors) = tls.reload();
+        assert_eq!((n, errors.len()), (1, 0));
+        let v = &rustls::version::TLS13;
+        assert!(
+            with_cert(addr, &server_ca, Some(client_cert(&other_ca, false)), v)
+                .await
+                .is_some()
+        );
+        assert_eq!(
+            with_cert(addr, &server_ca, Some(client_cert(&ca, false)), v).await,
+            None
+        );
+        std::fs::write(&ca_file, "not pem").unwrap();
+        let (n, errors) = tls.reload();
+        assert_eq!((n, errors.len()), (0, 1));
+        assert_eq!(
+            (errors[0].which, &errors[0].path),
+            (Which::ClientCa, &ca_file)
+        );
+        assert_eq!(
+            tls.reload().1.len(),
+            0,
+            "the same bad file is reported once"
+        );
+        assert!(
+            with_cert(addr, &server_ca, Some(client_cert(&other_ca, false)), v)
+                .await
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_bad_client_ca_file_is_named() {
+        let d = tmp("mtls-bad");
+        let (main, _) = signed(&d, "main", &["main.test"]);
+        let ca_file = d.join("clients.pem");
+        for (what, text) in [
+            ("not PEM", Some("not pem".to_string())),
+            ("empty", Some(String::new())),
+            (
+                "a key",
+                Some(rcgen::KeyPair::generate().unwrap().serialize_pem()),
+            ),
+            ("missing", None),
+        ] {
+            match &text {
+                Some(t) => std::fs::write(&ca_file, t).unwrap(),
+                None => {
+                    let _ = std::fs::remove_file(&ca_file);
+                }
+            }
+            let e =
+                Tls::load_with_client_ca(vec![main.clone()], Some(ca_file.clone())).unwrap_err();
+            assert_eq!(
+                (e.which, &e.path),
+                (Which::ClientCa, &ca_file),
+                "{what}: {e}"
+            );
+        }
     }
 }

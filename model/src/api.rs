@@ -67,7 +67,12 @@ pub struct ApiSpec {
     #[serde(default)]
     #[schema(maximum = 5)]
     pub retries: u8,
-    /// Credentials the API accepts; empty means a public API (anyone may call it).
+    /// Credentials the API accepts; empty means a public API (anyone may call it). `api_key`,
+    /// `basic` and `jwt` are alternatives: a call shows one of those listed. `mtls` is a
+    /// requirement on top: the call comes over the TLS listener with a client certificate
+    /// that a client lists in `certificates`; alone (`["mtls"]`) the certificate names the
+    /// client; with others (`["mtls", "api_key"]`) the call needs the certificate **and** one
+    /// of the others, and both must name the same client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub auth: Vec<AuthMethod>,
     /// Send the credential that authenticated the call (`X-API-Key`, `Authorization`) on to
@@ -311,6 +316,9 @@ pub enum AuthMethod {
     Basic,
     /// `Authorization: Bearer` with a JWT signed by a configured key.
     Jwt,
+    /// A client certificate (TLS listener with `[gateway.tls] client_ca_file`) whose
+    /// fingerprint a client lists in `certificates`; with other methods, both are required.
+    Mtls,
 }
 
 /// What of a call is captured into its record (after masking).

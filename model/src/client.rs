@@ -56,6 +56,17 @@ pub struct ClientSpec {
     /// refused when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_hash: Option<String>,
+    /// Client certificates that identify the client on APIs with `auth = ["mtls", …]`: the
+    /// SHA-256 of each certificate's DER as `sha256:<64 hex digits>` (either case; kept in
+    /// lower case), e.g. `openssl x509 -in client.pem -outform der | sha256sum`. At most 32; a
+    /// fingerprint identifies one client only (the admin API refuses one another client lists).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "fingerprints"
+    )]
+    #[schema(schema_with = crate::schema::fingerprints)]
+    pub certificates: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -352,6 +363,53 @@ impl ServiceHours {
     }
 }
 
+/// Most certificates one client lists.
+pub const MAX_CERTIFICATES: usize = 32;
+
+/// What [`check_fingerprint`] accepts, as a regular expression (the schema's; checked by the
+/// tests).
+pub const FINGERPRINT_PATTERN: &str = "^sha256:[0-9A-Fa-f]{64}$";
+
+/// A certificate's fingerprint as clients list it: `sha256:` and the lower-case hex of the
+/// SHA-256 of its DER (what `openssl x509 -outform der | sha256sum` prints).
+pub fn certificate_fingerprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    use std::fmt::Write;
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in sha2::Sha256::digest(der) {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// `sha256:` and 64 hex digits of either case.
+pub fn check_fingerprint(s: &str) -> Result<(), String> {
+    match s.strip_prefix("sha256:") {
+        Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(()),
+        _ => {
+            // Long junk is shown cut, not whole.
+            let shown: String = s.chars().take(80).collect();
+            Err(format!(
+                "{shown:?} is not a certificate fingerprint: `sha256:` and the 64 hex digits of \
+                 the SHA-256 of the certificate's DER"
+            ))
+        }
+    }
+}
+
+/// Reads `certificates`, lower-casing the well-formed ones (the others are left for
+/// [`ClientSpec::validate`] to name).
+fn fingerprints<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let mut list = Vec::<String>::deserialize(d)?;
+    for s in list.iter_mut() {
+        if check_fingerprint(s).is_ok() {
+            s.make_ascii_lowercase();
+        }
+    }
+    Ok(list)
+}
+
 /// Parses an allowlist entry: a CIDR block or a bare address (a /32 or /128).
 pub fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
     if let Ok(net) = s.parse::<ipnet::IpNet>() {
@@ -394,6 +452,7 @@ impl ClientSpec {
             priority: 0,
             groups: Vec::new(),
             secret_hash: None,
+            certificates: Vec::new(),
         }
     }
 
@@ -467,6 +526,15 @@ impl ClientSpec {
         }
         for (i, g) in self.groups.iter().enumerate() {
             check_id(&format!("groups[{i}]"), g)?;
+        }
+        if self.certificates.len() > MAX_CERTIFICATES {
+            return bad(
+                "certificates",
+                format!("lists more than {MAX_CERTIFICATES} certificates"),
+            );
+        }
+        for (i, c) in self.certificates.iter().enumerate() {
+            check_fingerprint(c).map_err(|m| FieldError::new(format!("certificates[{i}]"), m))?;
         }
         Ok(())
     }
@@ -544,6 +612,52 @@ mod tests {
         assert!(parse_cidr("10.1.2.3/8")
             .unwrap()
             .contains(&"10.200.0.1".parse::<IpAddr>().unwrap()));
+    }
+
+    #[test]
+    fn certificates_are_fingerprints_kept_in_lower_case() {
+        // `printf 'abc' | sha256sum`
+        assert_eq!(
+            certificate_fingerprint(b"abc"),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let upper = "sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD";
+        let c: ClientSpec = serde_json::from_value(serde_json::json!({
+            "name": "x", "certificates": [upper]
+        }))
+        .unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.certificates, [certificate_fingerprint(b"abc")]);
+        let fp = certificate_fingerprint(b"abc");
+        for (i, bad) in [
+            "sha256:xyz".to_string(),
+            upper.replace("sha256", "SHA256"),
+            format!("{fp}0"),
+            fp[..70].to_string(),
+            format!(" {fp}"),
+            fp.replace("sha256", "sha1"),
+            String::new(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let c: ClientSpec = serde_json::from_value(serde_json::json!({
+                "name": "x", "certificates": [fp.clone(), bad.clone()]
+            }))
+            .unwrap();
+            assert_eq!(
+                c.validate().unwrap_err().field,
+                "certificates[1]",
+                "{i}: {bad:?}"
+            );
+            // The case of a malformed entry is kept, so the error shows what was sent.
+            assert_eq!(c.certificates[1], bad);
+        }
+        let mut many = ClientSpec::named("x");
+        many.certificates = vec![fp; MAX_CERTIFICATES + 1];
+        assert_eq!(many.validate().unwrap_err().field, "certificates");
+        many.certificates.pop();
+        assert!(many.validate().is_ok());
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod dashboards_tls;
 mod demo;
 mod entity_schemas;
 mod faults;
+mod gateway_mtls;
 mod gateway_tls;
 mod helpers;
 mod hop_certs;

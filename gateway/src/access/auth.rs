@@ -9,7 +9,9 @@
 //!   gateway's clock with a small leeway; the configured claim (default `sub`) names the client.
 //!   When `[gateway.jwt] issuer` is set, `iss` must equal it; when `audience` is set, `aud`
 //!   (a string or an array of strings) must hold it; a token without the claim is refused
-//!   like a wrong one (401 `invalid_credentials`).
+//!   like a wrong one (401 `invalid_credentials`);
+//! - `mtls`: the client certificate of the TLS connection, by its fingerprint in a client's
+//!   `certificates` (see `Access::identify`, which combines it with the others).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -169,6 +171,8 @@ impl JwtVerifier {
 pub(crate) struct Caller {
     pub client: Arc<ClientEntry>,
     pub key: Option<Arc<KeyEntry>>,
+    /// The client certificate's fingerprint, when it identified the client.
+    pub cert: Option<Arc<str>>,
 }
 
 /// What the request carries, among what the API accepts.
@@ -245,6 +249,7 @@ pub(crate) fn authenticate(
                 client_id: Some(Arc::from(key.spec.client_id.as_str())),
                 api_key_id: Some(key.id.clone()),
                 app_id: None,
+                client_cert: None,
             },
         ),
         Found::No(r) => (r, CallerIds::default()),
@@ -297,6 +302,7 @@ fn find(
             Ok(Caller {
                 client: client(&key.spec.client_id)?,
                 key: Some(key),
+                cert: None,
             })
         }
         Credential::Basic(b64) => {
@@ -317,6 +323,7 @@ fn find(
             Ok(Caller {
                 client: c,
                 key: None,
+                cert: None,
             })
         }
         Credential::Bearer(token) => {
@@ -324,6 +331,7 @@ fn find(
             Ok(Caller {
                 client: client(&id)?,
                 key: None,
+                cert: None,
             })
         }
     }

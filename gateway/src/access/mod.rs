@@ -3,7 +3,7 @@
 //! see the crate doc for the order of checks and the table of refusals.
 //!
 //! - [`table`]: clients, keys, groups and products from the configuration log (swapped whole);
-//! - [`auth`]: API keys, HTTP Basic, JWT;
+//! - [`auth`]: API keys, HTTP Basic, JWT, client certificates;
 //! - [`limits`]: the TPS token bucket; [`quota`]: calendar-window quotas; [`usage`]: the
 //!   per-client state of both; [`sync`]: the shared-quota counts from ClickHouse;
 //! - [`priority`]: the VIP admission gate; [`refusal`]: status, outcome and code of each "no".
@@ -24,6 +24,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use gatewatch_model::api::AuthMethod;
 use gatewatch_model::client::ClientBar;
 use http::{HeaderMap, HeaderValue};
 
@@ -31,7 +32,7 @@ use crate::recorder::Call;
 use crate::route::Route;
 use auth::JwtVerifier;
 use priority::{Gate, GateConfig, Permit};
-use refusal::Refusal;
+use refusal::{Refusal, Refused};
 use table::{AccessTable, Grant};
 use usage::Usage;
 
@@ -69,6 +70,8 @@ pub(crate) struct CallerIds {
     pub api_key_id: Option<Arc<str>>,
     /// The product the call was allowed through.
     pub app_id: Option<Arc<str>>,
+    /// The client certificate's fingerprint, when an `mtls` API matched it to a client.
+    pub client_cert: Option<Arc<str>>,
 }
 
 /// What the access phase holds for one call until its response ends.
@@ -113,17 +116,19 @@ impl Access {
         }
     }
 
-    /// Runs every check for a call on `route` and waits for a place at the gate. The caller's
-    /// ids go into the record either way; on success the call holds its place until it ends,
-    /// and the answer is the client id as the client header's value (`None`: a public API).
+    /// Runs every check for a call on `route` and waits for a place at the gate. `cert` is the
+    /// fingerprint of the connection's client certificate, if any. The caller's ids go into
+    /// the record either way; on success the call holds its place until it ends, and the
+    /// answer is the client id as the client header's value (`None`: a public API).
     pub async fn admit(
         &self,
         route: &Route,
         headers: &HeaderMap,
         peer: SocketAddr,
+        cert: Option<&Arc<str>>,
         call: &mut Call,
-    ) -> Result<Option<HeaderValue>, Refusal> {
-        let (priority, refund, client) = match self.check(route, headers, peer.ip()) {
+    ) -> Result<Option<HeaderValue>, Refused> {
+        let (priority, refund, client) = match self.check(route, headers, peer.ip(), cert) {
             Ok((ids, priority, refund)) => {
                 call.set_caller(ids);
                 let client = refund.as_ref().and_then(|r| r.client.header.clone());
@@ -143,7 +148,7 @@ impl Access {
                 if let Some(r) = refund {
                     self.refund(r);
                 }
-                Err(Refusal::Busy)
+                Err(Refusal::Busy.into())
             }
         }
     }
@@ -160,7 +165,8 @@ impl Access {
         route: &Route,
         headers: &HeaderMap,
         peer: IpAddr,
-    ) -> Result<(CallerIds, u8, Option<Refund>), (Refusal, CallerIds)> {
+        cert: Option<&Arc<str>>,
+    ) -> Result<(CallerIds, u8, Option<Refund>), (Refused, CallerIds)> {
         let spec = &route.spec;
         if spec.auth.is_empty() {
             // A public API: no checks, the caller stays unknown.
@@ -168,12 +174,14 @@ impl Access {
         }
         let table = self.table.load();
         let now = self.clock.now();
-        let caller = auth::authenticate(&spec.auth, headers, &table, &self.pepper, &self.jwt, now)?;
+        let caller = self.identify(&spec.auth, headers, &table, cert, now)?;
         let mut ids = CallerIds {
             client_id: Some(caller.client.id.clone()),
             api_key_id: caller.key.as_ref().map(|k| k.id.clone()),
             app_id: None,
+            client_cert: caller.cert.clone(),
         };
+        let refused = |r: Refusal, ids: CallerIds| Err((Refused::from(r), ids));
         let client = &caller.client;
         if let Some(bar) = client.spec.bar_at(now, self.site_tz) {
             let r = match bar {
@@ -182,18 +190,18 @@ impl Access {
                 ClientBar::Expired => Refusal::ClientExpired,
                 ClientBar::OutsideHours => Refusal::OutsideServiceHours,
             };
-            return Err((r, ids));
+            return refused(r, ids);
         }
         let ip = self.client_ip(peer, headers);
         if !client.ip_allowed(ip) {
-            return Err((Refusal::IpNotAllowed, ids));
+            return refused(Refusal::IpNotAllowed, ids);
         }
         let grant = match table.grant(client, caller.key.as_deref(), &route.api_id) {
             Ok(g) => g,
-            Err(r) => return Err((r, ids)),
+            Err(r) => return refused(r, ids),
         };
         if let Err(r) = self.usage.take_client(client, now, self.clock.mono_ns()) {
-            return Err((r, ids));
+            return refused(r, ids);
         }
         let mut refund = Refund {
             client: client.clone(),
@@ -211,11 +219,80 @@ impl Access {
                 .take_product(&key.id, product_id, &quota, client.tz, now)
             {
                 self.refund(refund);
-                return Err((r, ids));
+                return refused(r, ids);
             }
             refund.product = Some((key.id.clone(), product_id.clone(), quota));
         }
         Ok((ids, client.spec.priority, Some(refund)))
+    }
+
+    /// Who is calling, by the API's methods: the client certificate when `mtls` is listed
+    /// (required: none is `client_certificate_required`, one no client lists
+    /// `unknown_certificate`), and one of the other methods when any is listed; with both,
+    /// they must name the same client (else `certificate_mismatch`).
+    fn identify(
+        &self,
+        methods: &[AuthMethod],
+        headers: &HeaderMap,
+        table: &AccessTable,
+        cert: Option<&Arc<str>>,
+        now: DateTime<Utc>,
+    ) -> Result<auth::Caller, (Refused, CallerIds)> {
+        let by_cert = if methods.contains(&AuthMethod::Mtls) {
+            let Some(fp) = cert else {
+                return Err((
+                    Refusal::ClientCertificateRequired.into(),
+                    CallerIds::default(),
+                ));
+            };
+            let Some(client) = table.clients_by_cert.get(&**fp) else {
+                let detail = format!("the client certificate {fp} is listed by no client");
+                return Err((
+                    Refused::with(Refusal::UnknownCertificate, detail),
+                    CallerIds::default(),
+                ));
+            };
+            Some((client.clone(), fp.clone()))
+        } else {
+            None
+        };
+        let others = methods.iter().any(|m| *m != AuthMethod::Mtls);
+        let (client, fp) = match (by_cert, others) {
+            (Some((client, fp)), false) => {
+                return Ok(auth::Caller {
+                    client,
+                    key: None,
+                    cert: Some(fp),
+                })
+            }
+            (by_cert, _) => by_cert.unzip(),
+        };
+        let mut caller = auth::authenticate(methods, headers, table, &self.pepper, &self.jwt, now)
+            .map_err(|(r, mut ids)| {
+                // The certificate's client, when the other credential names none.
+                if ids.client_id.is_none() {
+                    ids.client_id = client.as_ref().map(|c| c.id.clone());
+                }
+                ids.client_cert = fp.clone();
+                (Refused::from(r), ids)
+            })?;
+        if let Some(by_cert) = client {
+            if by_cert.id != caller.client.id {
+                let detail = format!(
+                    "the client certificate is client {:?}'s, the credentials client {:?}'s",
+                    by_cert.id, caller.client.id
+                );
+                let ids = CallerIds {
+                    client_id: Some(by_cert.id.clone()),
+                    api_key_id: caller.key.as_ref().map(|k| k.id.clone()),
+                    app_id: None,
+                    client_cert: fp,
+                };
+                return Err((Refused::with(Refusal::CertificateMismatch, detail), ids));
+            }
+            caller.cert = fp;
+        }
+        Ok(caller)
     }
 
     /// The caller's address: the TCP peer, or — when the peer is a trusted proxy — the last

@@ -17,6 +17,12 @@ pub(crate) enum Refusal {
     AuthRequired,
     InvalidCredentials,
     KeyRevoked,
+    /// An `mtls` API called without a client certificate (the plain listener, or none shown).
+    ClientCertificateRequired,
+    /// A client certificate that no client lists.
+    UnknownCertificate,
+    /// The certificate and the other credential of an `["mtls", …]` API name two clients.
+    CertificateMismatch,
     ClientSuspended,
     ApiNotGranted,
     ProductNotApproved,
@@ -50,7 +56,12 @@ impl Refusal {
     pub fn outcome(self) -> Outcome {
         use Refusal::*;
         match self {
-            AuthRequired | InvalidCredentials | KeyRevoked => Outcome::RefusedAuth,
+            AuthRequired
+            | InvalidCredentials
+            | KeyRevoked
+            | ClientCertificateRequired
+            | UnknownCertificate
+            | CertificateMismatch => Outcome::RefusedAuth,
             ClientSuspended | ApiNotGranted | ProductNotApproved => Outcome::RefusedNotAllowed,
             IpNotAllowed => Outcome::RefusedIp,
             OutsideServiceHours => Outcome::RefusedHours,
@@ -67,6 +78,9 @@ impl Refusal {
             AuthRequired => "auth_required",
             InvalidCredentials => "invalid_credentials",
             KeyRevoked => "key_revoked",
+            ClientCertificateRequired => "client_certificate_required",
+            UnknownCertificate => "unknown_certificate",
+            CertificateMismatch => "certificate_mismatch",
             ClientSuspended => "client_suspended",
             ApiNotGranted => "api_not_granted",
             ProductNotApproved => "product_not_approved",
@@ -87,6 +101,11 @@ impl Refusal {
             AuthRequired => "this API needs credentials (an API key, HTTP Basic or a bearer token)",
             InvalidCredentials => "the credentials are not valid",
             KeyRevoked => "the API key has been revoked",
+            ClientCertificateRequired => "this API needs a client certificate (over TLS)",
+            UnknownCertificate => "the client certificate is not registered",
+            CertificateMismatch => {
+                "the client certificate and the credentials are of different clients"
+            }
             ClientSuspended => "the client is suspended",
             ApiNotGranted => "the client is not granted this API",
             ProductNotApproved => "the product granting this API is waiting for approval",
@@ -110,22 +129,52 @@ impl Refusal {
             _ => None,
         }
     }
+}
 
-    /// The gateway's JSON error answer; the call records the outcome and the code.
+/// A refusal and, for the record only, what exactly happened (a certificate's fingerprint,
+/// the two clients of a mismatch); the answer gives the code's fixed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refused {
+    pub refusal: Refusal,
+    pub detail: Option<String>,
+}
+
+impl From<Refusal> for Refused {
+    fn from(refusal: Refusal) -> Refused {
+        Refused {
+            refusal,
+            detail: None,
+        }
+    }
+}
+
+impl Refused {
+    pub fn with(refusal: Refusal, detail: String) -> Refused {
+        Refused {
+            refusal,
+            detail: Some(detail),
+        }
+    }
+
+    /// The gateway's JSON error answer; the call records the outcome, the code and the detail
+    /// (or the message).
     pub fn answer(self, call: Call, request_id: &HeaderValue) -> Response<ResponseBody> {
-        let mut resp = crate::proxy::json_error(
+        let r = self.refusal;
+        let message = r.message();
+        let mut resp = crate::proxy::answer(
             call,
             request_id,
-            self.status(),
-            self.outcome(),
-            self.code(),
-            self.message().into_owned(),
+            r.status(),
+            r.outcome(),
+            r.code(),
+            &message,
+            self.detail.unwrap_or_else(|| message.to_string()),
         );
         let h = resp.headers_mut();
-        if let Some(secs) = self.retry_after() {
+        if let Some(secs) = r.retry_after() {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if self.outcome() == Outcome::RefusedAuth {
+        if r.outcome() == Outcome::RefusedAuth {
             h.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"gatewatch\", Bearer, ApiKey"),
@@ -146,6 +195,9 @@ mod tests {
             (AuthRequired, 401, "refused_auth"),
             (InvalidCredentials, 401, "refused_auth"),
             (KeyRevoked, 401, "refused_auth"),
+            (ClientCertificateRequired, 401, "refused_auth"),
+            (UnknownCertificate, 401, "refused_auth"),
+            (CertificateMismatch, 401, "refused_auth"),
             (ClientSuspended, 403, "refused_not_allowed"),
             (ApiNotGranted, 403, "refused_not_allowed"),
             (ProductNotApproved, 403, "refused_not_allowed"),

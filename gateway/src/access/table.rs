@@ -1,7 +1,8 @@
-//! The access table: clients, API keys (by hash), groups and products from the configuration
-//! log, parsed and checked once per change and swapped in whole, like the router.
+//! The access table: clients, API keys (by hash), client certificates (by fingerprint), groups
+//! and products from the configuration log, parsed and checked once per change and swapped in
+//! whole, like the router.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono_tz::Tz;
@@ -78,6 +79,9 @@ pub(crate) enum Grant {
 pub(crate) struct AccessTable {
     pub clients: HashMap<String, Arc<ClientEntry>>,
     pub keys_by_hash: HashMap<String, Arc<KeyEntry>>,
+    /// `sha256:<lowercase hex>` → the client listing it. A fingerprint two clients list is in
+    /// neither (the admin API refuses that; a race or a file could still write it).
+    pub clients_by_cert: HashMap<String, Arc<ClientEntry>>,
     pub groups: HashMap<String, GroupSpec>,
     pub products: HashMap<String, (Arc<str>, ProductSpec)>,
 }
@@ -137,7 +141,31 @@ impl AccessTable {
                 _ => {}
             }
         }
+        t.index_certificates();
         t
+    }
+
+    fn index_certificates(&mut self) {
+        let mut shared: HashSet<&str> = HashSet::new();
+        let mut by_cert: HashMap<String, Arc<ClientEntry>> = HashMap::new();
+        for c in self.clients.values() {
+            for fp in &c.spec.certificates {
+                // Validated entities hold lower-case fingerprints.
+                match by_cert.get(fp.as_str()) {
+                    Some(other) if other.id != c.id => {
+                        warn!(fingerprint = %fp, client = %c.id, other = %other.id, field = "certificates", "certificate listed by two clients: it identifies neither");
+                        shared.insert(fp);
+                    }
+                    _ => {
+                        by_cert.insert(fp.clone(), c.clone());
+                    }
+                }
+            }
+        }
+        for fp in shared {
+            by_cert.remove(fp);
+        }
+        self.clients_by_cert = by_cert;
     }
 
     /// Whether `client` (calling with `key`, if any) may call `api_id`: a group of the client
@@ -246,6 +274,34 @@ mod tests {
         );
         assert_eq!(t.grant(&c, None, "pay"), Err(Refusal::ApiNotGranted));
         assert_eq!(t.grant(&c, Some(&k), "other"), Err(Refusal::ApiNotGranted));
+    }
+
+    #[test]
+    fn certificates_map_to_their_client_and_a_shared_one_to_none() {
+        let fp = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let a = format!(
+            r#"{{"name":"A","certificates":["{}","{}"]}}"#,
+            fp('a'),
+            fp('B')
+        );
+        let b = format!(
+            r#"{{"name":"B","certificates":["{}","{}"]}}"#,
+            fp('c'),
+            fp('b')
+        );
+        let t = AccessTable::build(
+            [
+                raw(EntityKind::Client, "a", &a),
+                raw(EntityKind::Client, "b", &b),
+                raw(EntityKind::Client, "c", r#"{"name":"C"}"#),
+            ],
+            chrono_tz::UTC,
+        );
+        assert_eq!(&*t.clients_by_cert[&fp('a')].id, "a");
+        assert_eq!(&*t.clients_by_cert[&fp('c')].id, "b");
+        // `B` (upper case) in a and `b` in b are one fingerprint: neither client has it.
+        assert!(!t.clients_by_cert.contains_key(&fp('b')));
+        assert_eq!(t.clients_by_cert.len(), 2);
     }
 
     #[test]

@@ -138,9 +138,9 @@ impl Fixture {
 
     fn check(&self, route: &Route, h: &HeaderMap, ip: &str) -> Result<CallerIds, Refusal> {
         self.access
-            .check(route, h, ip.parse().unwrap())
+            .check(route, h, ip.parse().unwrap(), None)
             .map(|(ids, _, _)| ids)
-            .map_err(|(r, _)| r)
+            .map_err(|(r, _)| r.refusal)
     }
 }
 
@@ -505,13 +505,13 @@ async fn a_busy_refusal_gives_the_quota_back() {
     let held = access.gate.admit(0).await.unwrap();
     let r = route("orders", &[AuthMethod::ApiKey]);
     let (_, prio, refund) = access
-        .check(&r, &key_header("gwk_c"), "127.0.0.1".parse().unwrap())
+        .check(&r, &key_header("gwk_c"), "127.0.0.1".parse().unwrap(), None)
         .unwrap();
     assert!(access.gate.admit(prio).await.is_none());
     access.refund(refund.unwrap());
     drop(held);
     assert!(access
-        .check(&r, &key_header("gwk_c"), "127.0.0.1".parse().unwrap())
+        .check(&r, &key_header("gwk_c"), "127.0.0.1".parse().unwrap(), None)
         .is_ok());
 }
 
@@ -555,4 +555,112 @@ fn measure_the_check_of_an_api_key_call() {
     }
     let per = t0.elapsed() / n;
     println!("access check, API key + TPS + quota: {per:?} per call");
+}
+
+#[test]
+fn client_certificates_alone_and_with_a_key() {
+    let fp = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+    let f = Fixture::new(
+        &[
+            (
+                EntityKind::Client,
+                "acme",
+                serde_json::json!({"name": "Acme", "groups": ["all"], "certificates": [fp('a')]}),
+            ),
+            (
+                EntityKind::Client,
+                "beta",
+                serde_json::json!({"name": "Beta", "groups": ["all"], "certificates": [fp('B')]}),
+            ),
+            (
+                EntityKind::Client,
+                "lone",
+                serde_json::json!({"name": "Lone", "certificates": [fp('c')]}),
+            ),
+            (
+                EntityKind::Group,
+                "all",
+                serde_json::json!({"name": "All", "apis": ["*"]}),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k-acme",
+                key_entity("acme", "gwk_acme", serde_json::json!({})),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k-beta",
+                key_entity("beta", "gwk_beta", serde_json::json!({})),
+            ),
+        ],
+        utc(2026, 11, 27, 3, 0),
+    );
+    let check = |r: &Route, h: &HeaderMap, cert: Option<String>| {
+        let cert: Option<Arc<str>> = cert.map(Arc::from);
+        f.access
+            .check(r, h, "127.0.0.1".parse().unwrap(), cert.as_ref())
+            .map(|(ids, _, _)| ids)
+    };
+    let none = HeaderMap::new();
+    let certs = route("certs", &[AuthMethod::Mtls]);
+    let ok = check(&certs, &none, Some(fp('a'))).unwrap();
+    assert_eq!(ok.client_id.as_deref(), Some("acme"));
+    assert_eq!(ok.client_cert.as_deref(), Some(fp('a').as_str()));
+    assert_eq!(ok.api_key_id, None);
+    // Listed in upper case, matched in lower case.
+    let ok = check(&certs, &none, Some(fp('b'))).unwrap();
+    assert_eq!(ok.client_id.as_deref(), Some("beta"));
+    let refusal =
+        |r: Result<CallerIds, (super::Refused, CallerIds)>| r.err().map(|(r, _)| r.refusal);
+    assert_eq!(
+        refusal(check(&certs, &none, None)),
+        Some(Refusal::ClientCertificateRequired)
+    );
+    // A key does not stand in for the certificate.
+    assert_eq!(
+        refusal(check(&certs, &key_header("gwk_acme"), None)),
+        Some(Refusal::ClientCertificateRequired)
+    );
+    let (r, ids) = check(&certs, &none, Some(fp('d'))).unwrap_err();
+    assert_eq!(r.refusal, Refusal::UnknownCertificate);
+    assert!(r.detail.unwrap().contains(&fp('d')));
+    assert_eq!((ids.client_id, ids.client_cert), (None, None));
+    assert_eq!(
+        refusal(check(&certs, &none, Some(fp('c')))),
+        Some(Refusal::ApiNotGranted)
+    );
+    // A certificate means nothing to an API without mtls.
+    let keyed = route("keyed", &[AuthMethod::ApiKey]);
+    let ok = check(&keyed, &key_header("gwk_beta"), Some(fp('a'))).unwrap();
+    assert_eq!(
+        (ok.client_id.as_deref(), ok.client_cert),
+        (Some("beta"), None)
+    );
+
+    // Both: the certificate and the key, of one client.
+    let both = route("both", &[AuthMethod::Mtls, AuthMethod::ApiKey]);
+    let ok = check(&both, &key_header("gwk_acme"), Some(fp('a'))).unwrap();
+    assert_eq!(ok.client_id.as_deref(), Some("acme"));
+    assert_eq!(ok.api_key_id.as_deref(), Some("k-acme"));
+    assert_eq!(ok.client_cert.as_deref(), Some(fp('a').as_str()));
+    let (r, ids) = check(&both, &none, Some(fp('a'))).unwrap_err();
+    assert_eq!(r.refusal, Refusal::AuthRequired);
+    assert_eq!(ids.client_id.as_deref(), Some("acme"));
+    let (r, ids) = check(&both, &key_header("gwk_beta"), Some(fp('a'))).unwrap_err();
+    assert_eq!(r.refusal, Refusal::CertificateMismatch);
+    let detail = r.detail.unwrap();
+    assert!(
+        detail.contains("acme") && detail.contains("beta"),
+        "{detail}"
+    );
+    assert_eq!(ids.client_id.as_deref(), Some("acme"));
+    assert_eq!(ids.api_key_id.as_deref(), Some("k-beta"));
+    assert_eq!(
+        refusal(check(&both, &key_header("gwk_acme"), None)),
+        Some(Refusal::ClientCertificateRequired)
+    );
+    assert_eq!(
+        refusal(check(&both, &key_header("gwk_nope"), Some(fp('a')))),
+        Some(Refusal::InvalidCredentials)
+    );
 }

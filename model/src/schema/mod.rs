@@ -500,6 +500,18 @@ fn strings_matching(pattern: &str, description: &str) -> ArrayBuilder {
         .description(Some(description))
 }
 
+/// A client's certificate fingerprints ([`crate::client::FINGERPRINT_PATTERN`]), at most
+/// [`crate::client::MAX_CERTIFICATES`].
+pub(crate) fn fingerprints() -> ArrayBuilder {
+    strings_matching(
+        crate::client::FINGERPRINT_PATTERN,
+        "Client certificates (mTLS): `sha256:` and the hex of the SHA-256 of each \
+         certificate's DER (either case; kept in lower case), as `openssl x509 -outform der \
+         | sha256sum` prints it",
+    )
+    .max_items(Some(crate::client::MAX_CERTIFICATES))
+}
+
 /// A list of entity ids (`groups`, `webhooks`).
 pub(crate) fn ids() -> ArrayBuilder {
     strings_matching(ID_PATTERN, "Entity ids")

@@ -272,7 +272,7 @@ fn create_bodies() -> Vec<(EntityKind, Value)> {
                     "healthy_threshold": 1, "unhealthy_threshold": 9},
                 "passive": {"failures": 1, "eject_ms": 1},
                 "connect_timeout_ms": 1, "timeout_ms": 30000, "retries": 5,
-                "auth": ["api_key", "basic", "jwt"], "forward_credentials": false,
+                "auth": ["api_key", "basic", "jwt", "mtls"], "forward_credentials": false,
                 "capture": {"mode": "headers"},
                 "masking": {"headers": ["X-Card"], "query_params": ["token"],
                     "json_paths": ["**.pin", "items[*].token"],
@@ -297,7 +297,9 @@ fn create_bodies() -> Vec<(EntityKind, Value)> {
                 "ip_allow": ["10.0.0.0/8", "192.0.2.7", "::1"], "tps": {"per_second": 1},
                 "quota": {"per_minute": 1, "per_hour": 2, "per_day": 3, "per_month": 4,
                     "scope": "shared"},
-                "priority": 9, "groups": ["g0", "g.1"], "has_secret": true}),
+                "priority": 9, "groups": ["g0", "g.1"], "has_secret": true,
+                "certificates": [format!("sha256:{}", "ab".repeat(32)),
+                    format!("sha256:{}", "CD".repeat(32))]}),
         ),
         (
             Client,
@@ -651,6 +653,18 @@ fn what_the_model_refuses_the_schema_refuses() {
         (Client, "/tps", json!({"per_second": 0})),
         (Client, "/quota", json!({"per_day": 0})),
         (Client, "/groups", json!(["a/b"])),
+        (Client, "/certificates", json!(["sha256:abc"])),
+        (
+            Client,
+            "/certificates",
+            json!([format!("SHA256:{}", "ab".repeat(32))]),
+        ),
+        (
+            Client,
+            "/certificates",
+            json!(vec![format!("sha256:{}", "ab".repeat(32)); 33]),
+        ),
+        (Api, "/auth", json!(["mtls", "tls"])),
         (Client, "/valid_from", json!("2026-13-01")),
         (
             Client,
@@ -1002,6 +1016,30 @@ fn string_patterns_agree_with_the_parsers() {
         let model = crate::channel::is_line_id(id);
         let schema = s.errors("LineTarget", &json!({"to": [id]})).is_empty();
         assert_eq!(model, schema, "{id}");
+    }
+    // Certificate fingerprints: the pattern is check_fingerprint.
+    let fp = format!("sha256:{}", "0a".repeat(32));
+    for f in [
+        fp.clone(),
+        fp.to_uppercase().replace("SHA256", "sha256"),
+        fp.to_uppercase(),
+        format!("{fp}0"),
+        fp[..70].to_string(),
+        format!(" {fp}"),
+        format!("{fp}\n"),
+        fp.replace("0a", "0g"),
+        fp.replace("sha256", "sha1"),
+        format!("sha256:{}", "٣".repeat(64)),
+        String::new(),
+    ] {
+        let model = crate::client::check_fingerprint(&f).is_ok();
+        let schema = s
+            .errors(
+                "ClientRead",
+                &json!({"name": "x", "has_secret": false, "certificates": [f]}),
+            )
+            .is_empty();
+        assert_eq!(model, schema, "{f:?}");
     }
     // Upstreams: the pattern is check_upstream_url, in both forms.
     let url_pattern = &components()["components"]["schemas"]["Upstream"]["oneOf"][1]["properties"]

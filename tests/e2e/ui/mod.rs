@@ -14,6 +14,8 @@ mod calls_page;
 
 mod config_page;
 
+mod mtls_form;
+
 mod nodes_page;
 
 mod reports_page;

@@ -26,6 +26,7 @@ const authLabel = (v) => ({
   api_key: t('config.auth_api_key'),
   basic: t('config.auth_basic'),
   jwt: t('config.auth_jwt'),
+  mtls: t('config.auth_mtls'),
 }[v] || v);
 
 const upstreamsOf = (b) => (b.upstreams || []).map((u) => (typeof u === 'string' ? { url: u, weight: 1 } : u));
@@ -288,7 +289,7 @@ export function ApiEditor({ id, onDone }) {
 
     <${Card} title=${t('config.access')}>
       <${CheckGroup} name="api-auth" label=${t('config.field_auth')} value=${f.auth} onChange=${set('auth')}
-        options=${['api_key', 'basic', 'jwt'].map((v) => ({ value: v, label: authLabel(v) }))}
+        options=${['api_key', 'basic', 'jwt', 'mtls'].map((v) => ({ value: v, label: authLabel(v) }))}
         error=${errorAt(err, 'auth')} hint=${f.auth.length ? t('config.auth_hint') : t('config.auth_public_hint')} />
       <${TextArea} name="api-rest" mono rows=${8} label=${t('config.field_rest')} value=${f.rest} onInput=${set('rest')}
         error=${restErr && (err.field === 'rest' ? err.message : `${err.field}: ${err.message}`)} hint=${t('config.rest_hint')} />

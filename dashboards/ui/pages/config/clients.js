@@ -85,6 +85,7 @@ function formOf(id, b) {
     hoursUntil: h ? h.until : '18:00',
     hoursDays: h ? h.days || [] : ['mon', 'tue', 'wed', 'thu', 'fri'],
     ip_allow: (b.ip_allow || []).join('\n'),
+    certificates: (b.certificates || []).join('\n'),
     tps: str(b.tps && b.tps.per_second),
     burst: str(b.tps && b.tps.burst),
     per_minute: str(q.per_minute),
@@ -117,6 +118,24 @@ export function QuotaFields({ f, set, err, prefix }) {
   </div>`;
 }
 
+/**
+ * One certificate line as the API takes it: `sha256:<hex>`. What `sha256sum` prints (`<hex>  -`)
+ * and openssl's `-fingerprint -sha256` form (`AB:CD:…`) are taken too; anything else is sent as
+ * typed, for the API to name.
+ */
+export function fingerprintOf(line) {
+  let x = line.replace(/\s+-$/, '').replace(/^sha256 fingerprint=/i, '');
+  if (/^([0-9a-f]{2}:){31}[0-9a-f]{2}$/i.test(x)) x = x.replace(/:/g, '');
+  return /^[0-9a-f]{64}$/i.test(x) ? `sha256:${x}` : x;
+}
+
+/** A certificate's error, with its line (the API names `certificates[i]`). */
+function certificateError(err) {
+  const message = errorAt(err, 'certificates');
+  const m = message && /^certificates\[(\d+)\]/.exec(err.field);
+  return m ? t('config.certificates_line', { n: Number(m[1]) + 1, message }) : message;
+}
+
 function bodyOf(f) {
   return compact({
     name: f.name,
@@ -127,6 +146,7 @@ function bodyOf(f) {
     timezone: f.timezone.trim(),
     service_hours: f.hoursOn ? compact({ from: f.hoursFrom.trim(), until: f.hoursUntil.trim(), days: f.hoursDays }) : undefined,
     ip_allow: lines(f.ip_allow),
+    certificates: lines(f.certificates).map(fingerprintOf),
     tps: num(f.tps) !== undefined ? compact({ per_second: num(f.tps), burst: num(f.burst) }) : undefined,
     quota: quotaOf(f),
     priority: num(f.priority) ?? 0,
@@ -167,7 +187,7 @@ export function ClientEditor({ id, onDone, tick, setTick }) {
     }
   };
   const shown = ['id', 'name', 'description', 'status', 'valid_from', 'valid_until', 'timezone', 'service_hours',
-    'ip_allow', 'tps', 'quota', 'priority', 'groups'];
+    'ip_allow', 'certificates', 'tps', 'quota', 'priority', 'groups'];
   const groupOptions = [...new Set([...groups.items.map((g) => g.id), ...f.groups])]
     .map((g) => ({ value: g, label: (groups.items.find((x) => x.id === g) || { body: { name: g } }).body.name }));
 
@@ -217,6 +237,9 @@ export function ClientEditor({ id, onDone, tick, setTick }) {
       ${errorAt(err, 'service_hours') && !/^service_hours\.(from|until|days)/.test(err.field) && html`<div class="field-message" role="alert">${err.message}</div>`}
       <${TextArea} name="client-ip-allow" mono rows=${3} label=${t('config.field_ip_allow')} value=${f.ip_allow}
         onInput=${set('ip_allow')} error=${errorAt(err, 'ip_allow')} hint=${t('config.ip_allow_hint')} placeholder="10.0.0.0/8" />
+      <${TextArea} name="client-certificates" mono rows=${3} label=${t('config.field_certificates')} value=${f.certificates}
+        onInput=${set('certificates')} error=${certificateError(err)} hint=${t('config.certificates_hint')}
+        placeholder="sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" />
     <//>
 
     <${Card} title=${t('config.limits')}>
