@@ -1548,6 +1548,8 @@ fn role_tls(
         let file = match e.which {
             Which::Cert => "cert_file",
             Which::Key => "key_file",
+            // No client CA is given to these listeners.
+            Which::ClientCa => "cert_file",
         };
         bad(format!("{section}.{file}"), e.to_string())
     })?;
