@@ -18,6 +18,7 @@ mod demo;
 mod entity_schemas;
 mod faults;
 mod gateway_tls;
+mod gateway_tls_reload;
 mod helpers;
 mod hot_reload;
 mod ingest_guard;
