@@ -1,9 +1,9 @@
 //! The API editor's TLS fields (`upstream_tls`) in a real browser: an API with an https
-//! upstream created through the form (a client certificate without its key refused first, the
-//! API's message beside the key field; verification off shows a warning), read back through the
-//! admin API with exactly the fields set; an edit of another field keeps `upstream_tls` whole,
-//! and turning verification back on drops `verify` from the stored body. Screenshots:
-//! `target/screenshots/admin-api-tls-*.png`.
+//! upstream created through the form (a server name that is no host name and a client
+//! certificate without its key refused first, each message beside its field; verification off
+//! shows a warning), read back through the admin API with exactly the fields set; an edit of
+//! another field keeps `upstream_tls` whole, and turning verification back on drops `verify`
+//! from the stored body. Screenshot: `target/screenshots/admin-api-tls-new.png`.
 
 use super::browser::{Browser, LAPTOP};
 use crate::admin::add_user;
@@ -65,12 +65,23 @@ async fn an_api_with_upstream_tls_is_created_in_the_form_and_kept_by_edits() {
     assert!(checked(&b, "#api-tls-verify").await);
     assert!(b.body_text().await.find("Verification is off").is_none());
 
-    // A client certificate without its key: refused by the API, its message beside the key.
+    // A server name that is no host name, then a client certificate without its key: each
+    // refused by the API, its message beside its field.
     b.fill("#f-api-tls-ca", "/etc/gatewatch/partner-ca.pem")
         .await;
-    b.fill("#f-api-tls-server-name", "api.partner.example")
+    b.fill("#f-api-tls-server-name", "api.partner.example/x y")
         .await;
     b.fill("#f-api-tls-cert", "/etc/gatewatch/partner-client.pem")
+        .await;
+    b.click("#api-save").await;
+    let msg = b
+        .wait_text(
+            ".field-error #f-api-tls-server-name-error",
+            "not a host name",
+        )
+        .await;
+    println!("beside the server name: {msg}");
+    b.fill("#f-api-tls-server-name", "api.partner.example")
         .await;
     b.click("#api-save").await;
     let msg = b
