@@ -143,6 +143,9 @@ async fn served_by(tls: SocketAddr, roots: &[CertificateDer<'static>]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificates_replaced_under_load_fail_no_call_and_broken_ones_keep_the_old() {
     let (site, tls, certs) = tls_site("gateway_tls_reload_load", "reload_interval_ms = 100").await;
+    // The idle connections below must outlive the whole test on a slow machine: the idle
+    // keep-alive limit (10 s by default) well past it.
+    site.tune("gateway", "header_read_timeout_ms = 300000");
     let store = site.migrate().await;
     let _col = site.start("collector").await;
     let gw = site.start("gateway").await;
