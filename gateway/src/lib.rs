@@ -526,16 +526,16 @@ pub async fn bind(
             Duration::from_secs(1),
         ))
     };
-    // One service for both listeners; only `tls` (for `X-Forwarded-Proto`) differs.
-    let make_for = move |tls: bool| {
+    // One service for both listeners; the connection says whether it is TLS.
+    let make_for = move || {
         let shared = shared.clone();
-        move |peer| {
+        move |conn| {
             let shared = shared.clone();
-            let client = proxy::Peer::new(peer, tls);
+            let client = proxy::Peer::new(conn);
             service_fn(move |req| proxy::handle(shared.clone(), req, client.clone()))
         }
     };
-    let make = make_for(false);
+    let make = make_for();
     // The TLS listener stops accepting when the plain one does (`down`), and drains beside it.
     let (down_tx, down_rx) = watch::channel(false);
     let shutdown = async move {
@@ -555,7 +555,7 @@ pub async fn bind(
             limits,
             proxy_stats.clone(),
             t.tls,
-            make_for(true),
+            make_for(),
             async move {
                 let _ = down.wait_for(|d| *d).await;
             },

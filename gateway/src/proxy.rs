@@ -64,16 +64,17 @@ pub(crate) struct Peer {
     pub addr: SocketAddr,
     /// The address rendered once for `X-Forwarded-For`.
     pub ip_header: HeaderValue,
-    /// Came over the TLS listener: `X-Forwarded-Proto: https` upstream.
-    pub tls: bool,
+    /// What the TLS handshake settled, when the call came over the TLS listener
+    /// (`X-Forwarded-Proto: https` upstream; version and cipher in the record).
+    pub tls: Option<Arc<gatewatch_listen::TlsInfo>>,
 }
 
 impl Peer {
-    pub fn new(addr: SocketAddr, tls: bool) -> Peer {
+    pub fn new(conn: gatewatch_listen::Conn) -> Peer {
         Peer {
-            addr,
-            ip_header: headers::ip_header(addr.ip()),
-            tls,
+            addr: conn.peer,
+            ip_header: headers::ip_header(conn.peer.ip()),
+            tls: conn.tls,
         }
     }
 }
@@ -100,7 +101,7 @@ pub(crate) async fn handle(
         call_id,
         request_id.clone(),
         &req,
-        peer.addr,
+        &peer,
     );
     if generated {
         call.request_id_generated();
@@ -166,7 +167,12 @@ async fn proxy(
     headers::strip_hop_by_hop(&mut headers);
     // hyper already answered `100 Continue` to the client when the body was first read.
     headers.remove(header::EXPECT);
-    headers::set_forwarded(&mut headers, &peer.ip_header, client_host, peer.tls);
+    headers::set_forwarded(
+        &mut headers,
+        &peer.ip_header,
+        client_host,
+        peer.tls.is_some(),
+    );
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
     // Credentials stop here: the upstream learns the caller from the client header, which
     // only the gateway sets (a client's own copy is removed on every API, public ones too).

@@ -112,6 +112,25 @@ fn write_record(m: &Masked<'_>, node: &str, out: &mut Vec<u8>) {
         }
         out.push(b']');
     }
+    let http_version = crate::recorder::http_version(ev.http_version);
+    if !http_version.is_empty() {
+        out.extend_from_slice(b",\"http_version\":");
+        string(out, http_version);
+    }
+    if let Some(tls) = &ev.tls {
+        if !tls.version.is_empty() {
+            out.extend_from_slice(b",\"tls_version\":");
+            string(out, tls.version);
+        }
+        if !tls.cipher.is_empty() {
+            out.extend_from_slice(b",\"tls_cipher\":");
+            string(out, tls.cipher);
+        }
+    }
+    if let Some(cert) = ev.client_cert.as_deref().filter(|c| !c.is_empty()) {
+        out.extend_from_slice(b",\"client_cert\":");
+        string(out, cert);
+    }
     out.push(b'}');
 }
 
@@ -335,6 +354,9 @@ mod tests {
             error: Cow::Borrowed(""),
             capture: None,
             caller: Default::default(),
+            http_version: http::Version::HTTP_11,
+            tls: None,
+            client_cert: None,
         };
         let mut out = Vec::new();
 
@@ -357,6 +379,19 @@ mod tests {
             api_key_id: Some("key-\"1\"".into()),
             app_id: Some("app".into()),
         };
+        out.push(e);
+
+        // Over TLS and HTTP/2, with a matched client certificate.
+        let mut e = base("/demo/tls");
+        e.route = Some(demo.clone());
+        e.http_version = http::Version::HTTP_2;
+        e.tls = Some(Arc::new(gatewatch_listen::TlsInfo {
+            version: "TLSv1.3",
+            cipher: "TLS13_AES_256_GCM_SHA384",
+            alpn: Some(b"h2".to_vec()),
+            client_cert: Some(vec![1, 2, 3]),
+        }));
+        e.client_cert = Some(format!("sha256:{}", "ab".repeat(32)).into());
         out.push(e);
 
         let mut e = base("/demo/generated-id");
@@ -471,6 +506,14 @@ mod tests {
             let batch = gatewatch_model::ndjson::decode_lines::<CallRecord>(&got);
             assert!(batch.errors.is_empty(), "{:?}", batch.errors);
         }
+        let tls = String::from_utf8(reference[2].clone()).unwrap();
+        assert!(
+            tls.trim_end().ends_with(&format!(
+                r#","http_version":"HTTP/2","tls_version":"TLSv1.3","tls_cipher":"TLS13_AES_256_GCM_SHA384","client_cert":"sha256:{}"}}"#,
+                "ab".repeat(32)
+            )),
+            "{tls}"
+        );
         // The captures were exercised, masked (the event before the one over its caps).
         let last = String::from_utf8(reference[reference.len() - 2].clone()).unwrap();
         assert!(last.contains("\"request_headers\":[["), "{last}");
@@ -479,7 +522,7 @@ mod tests {
         let cut = String::from_utf8(reference.last().unwrap().clone()).unwrap();
         assert!(
             cut.trim_end().ends_with(
-                r#","truncated":["path","query","user_agent","error","request_headers","response_headers"]}"#
+                r#","truncated":["path","query","user_agent","error","request_headers","response_headers"],"http_version":"HTTP/1.1"}"#
             ),
             "{}",
             &cut[cut.len() - 200..]

@@ -14,7 +14,7 @@
 //! or sent.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,12 @@ pub(crate) struct CallEvent {
     pub capture: Option<Box<Captures>>,
     /// Client, key and product ids from the access phase.
     pub caller: crate::access::CallerIds,
+    /// The HTTP version of the request.
+    pub http_version: http::Version,
+    /// The TLS handshake of the call's connection (`None` on the plain listener).
+    pub tls: Option<Arc<gatewatch_listen::TlsInfo>>,
+    /// `sha256:<hex>` of the client certificate the access phase matched.
+    pub client_cert: Option<Arc<str>>,
 }
 
 /// A call's record as it may leave the process: the event's pieces masked under the route's
@@ -215,7 +221,25 @@ impl CallEvent {
         rec.api_key_id = id(&ev.caller.api_key_id);
         rec.app_id = id(&ev.caller.app_id);
         rec.truncated = m.truncated.iter().map(|f| f.to_string()).collect();
+        rec.http_version = http_version(ev.http_version).to_string();
+        if let Some(tls) = &ev.tls {
+            rec.tls_version = tls.version.to_string();
+            rec.tls_cipher = tls.cipher.to_string();
+        }
+        rec.client_cert = id(&ev.client_cert);
         rec
+    }
+}
+
+/// The record's name for an HTTP version (`Version`'s `Debug` text, without formatting).
+pub(crate) fn http_version(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "",
     }
 }
 
@@ -266,7 +290,7 @@ impl Call {
         call_id: Uuid,
         request_id: HeaderValue,
         req: &Request<B>,
-        peer: SocketAddr,
+        peer: &crate::proxy::Peer,
     ) -> Call {
         Call {
             shared,
@@ -283,7 +307,7 @@ impl Call {
                 request_id_generated: false,
                 method: req.method().clone(),
                 uri: req.uri().clone(),
-                client_ip: peer.ip(),
+                client_ip: peer.addr.ip(),
                 user_agent: req.headers().get(http::header::USER_AGENT).cloned(),
                 route: None,
                 upstream: None,
@@ -296,6 +320,9 @@ impl Call {
                 error: Cow::Borrowed(""),
                 capture: None,
                 caller: Default::default(),
+                http_version: req.version(),
+                tls: peer.tls.clone(),
+                client_cert: None,
             })),
         }
     }
@@ -496,6 +523,9 @@ pub(crate) mod tests {
             error: Cow::Borrowed(""),
             capture: None,
             caller: Default::default(),
+            http_version: http::Version::HTTP_11,
+            tls: None,
+            client_cert: None,
         }
     }
 
@@ -554,6 +584,9 @@ pub(crate) mod tests {
             error: Cow::Borrowed(""),
             capture: None,
             caller: Default::default(),
+            http_version: http::Version::HTTP_11,
+            tls: None,
+            client_cert: None,
         };
         let r = ev.into_record("gw1");
         assert_eq!(r.call_id, id);

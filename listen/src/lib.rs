@@ -19,9 +19,10 @@
 //! - TLS (feature `tls`, [`serve_tls`]): the same loop; the handshake holds a place and must
 //!   end within the read-header timeout. See [`tls`].
 //!
-//! [`serve`] takes any hyper service made per connection (it gets the peer address);
-//! [`serve_axum`] (feature `axum`) serves an axum `Router` with the peer address as axum's
-//! `ConnectInfo<SocketAddr>`.
+//! [`serve`] takes any hyper service made per connection (it gets a [`Conn`]: the peer address
+//! and, on TLS, what the handshake settled); [`serve_axum`] (feature `axum`) serves an axum
+//! `Router` with the peer address as axum's `ConnectInfo<SocketAddr>` (and the [`Conn`] as a
+//! request extension).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -46,6 +47,36 @@ pub mod tls;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default [`Limits::header_read_timeout`].
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One accepted connection, as the service maker sees it.
+#[derive(Debug, Clone)]
+pub struct Conn {
+    pub peer: SocketAddr,
+    /// What the TLS handshake settled; `None` on a plain listener. The maker is called after
+    /// the handshake, so this is always known when the service exists.
+    pub tls: Option<Arc<TlsInfo>>,
+}
+
+impl Conn {
+    /// A plain (not TLS) connection from `peer`.
+    pub fn plain(peer: SocketAddr) -> Conn {
+        Conn { peer, tls: None }
+    }
+}
+
+/// What a TLS handshake settled, for records and access checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: &'static str,
+    /// The cipher suite as rustls names it, e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher: &'static str,
+    /// The protocol agreed by ALPN (`h2`, `http/1.1`), if any.
+    pub alpn: Option<Vec<u8>>,
+    /// The client's end-entity certificate (DER), when it presented one that the listener's
+    /// client verifier accepted.
+    pub client_cert: Option<Vec<u8>>,
+}
 
 /// What one listener allows its clients (see the crate doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +124,7 @@ impl Stats {
     }
 }
 
-/// Serves `make(peer)` on every connection accepted from `listener` until `shutdown`, under
+/// Serves `make(conn)` on every connection accepted from `listener` until `shutdown`, under
 /// `limits`; then waits up to `drain` for open connections to finish. `name` is for the logs.
 pub async fn serve<F, S, B>(
     name: &'static str,
@@ -104,7 +135,7 @@ pub async fn serve<F, S, B>(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) where
-    F: Fn(SocketAddr) -> S,
+    F: Fn(Conn) -> S + Send + Sync + 'static,
     S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -131,7 +162,7 @@ pub async fn serve_tls<F, S, B>(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) where
-    F: Fn(SocketAddr) -> S,
+    F: Fn(Conn) -> S + Send + Sync + 'static,
     S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -168,7 +199,7 @@ async fn accept_loop<F, S, B>(
     drain: Duration,
     tls: Option<Acceptor>,
 ) where
-    F: Fn(SocketAddr) -> S,
+    F: Fn(Conn) -> S + Send + Sync + 'static,
     S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -176,6 +207,7 @@ async fn accept_loop<F, S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let make = Arc::new(make);
     let graceful = GracefulShutdown::new();
     let places = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = http1::Builder::new();
@@ -203,9 +235,9 @@ async fn accept_loop<F, S, B>(
                     let _ = stream.set_nodelay(true);
                     let stats = stats.clone();
                     stats.open.fetch_add(1, Ordering::Relaxed);
-                    let service = make(peer);
                     match &tls {
                         None => {
+                            let service = make(Conn::plain(peer));
                             let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
                             tokio::spawn(async move {
                                 if let Err(e) = conn.await {
@@ -217,13 +249,15 @@ async fn accept_loop<F, S, B>(
                         }
                         #[cfg(feature = "tls")]
                         Some(acceptor) => {
-                            let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
+                            let (acceptor, builder, watcher, make) = (acceptor.clone(), builder.clone(), graceful.watcher(), make.clone());
                             let deadline = limits.header_read_timeout;
                             tokio::spawn(async move {
                                 match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
                                     Ok(Ok(stream)) => {
+                                        let info = tls::info(stream.get_ref().1);
+                                        let service = make(Conn { peer, tls: Some(Arc::new(info)) });
                                         // Only http/1.1 is offered by ALPN today; h2 will be
-                                        // served here by `stream.get_ref().1.alpn_protocol()`.
+                                        // served here by the `alpn` of `info`.
                                         let conn = watcher.watch(builder.serve_connection(TokioIo::new(stream), service));
                                         if let Err(e) = conn.await {
                                             debug!(listener = name, %peer, error = %chain(&e), "client connection ended with an error");
@@ -281,12 +315,13 @@ pub async fn serve_axum(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
-    let make = move |peer: SocketAddr| {
+    let make = move |conn: Conn| {
         let app = app.clone();
         hyper::service::service_fn(move |req: Request<Incoming>| {
             let mut req = req.map(axum::body::Body::new);
             req.extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
+                .insert(axum::extract::ConnectInfo(conn.peer));
+            req.extensions_mut().insert(conn.clone());
             let mut app = app.clone();
             tower_service::Service::call(&mut app, req)
         })

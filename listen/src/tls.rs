@@ -174,6 +174,27 @@ impl ResolvesServerCert for SniResolver {
     }
 }
 
+/// What the handshake of `conn` settled (see [`crate::TlsInfo`]).
+pub fn info(conn: &rustls::ServerConnection) -> crate::TlsInfo {
+    crate::TlsInfo {
+        // Named as nginx's `$ssl_protocol` names them (rustls says `TLSv1_3`).
+        version: match conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+            _ => "",
+        },
+        cipher: conn
+            .negotiated_cipher_suite()
+            .and_then(|s| s.suite().as_str())
+            .unwrap_or(""),
+        alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
+        client_cert: conn
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|c| c.as_ref().to_vec()),
+    }
+}
+
 /// A listener's TLS: the rustls configuration and what it needs to reload its certificates.
 pub struct Tls {
     config: Arc<ServerConfig>,
@@ -444,11 +465,17 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(crate::Stats::default());
-        let make = |_peer| {
-            hyper::service::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
-                Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
-                    bytes::Bytes::from_static(b"hi"),
-                )))
+        // Answers with what the handshake settled, as the service saw it.
+        let make = |conn: crate::Conn| {
+            let tls = conn.tls.unwrap_or_default();
+            let text = format!("{} {}", tls.version, tls.cipher);
+            hyper::service::service_fn(move |_req: http::Request<hyper::body::Incoming>| {
+                let text = text.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                        bytes::Bytes::from(text),
+                    )))
+                }
             })
         };
         tokio::spawn(crate::serve_tls(
@@ -504,6 +531,24 @@ mod tests {
         )
     }
 
+    /// The body of one `GET /` (the test service's answers are short, one read).
+    async fn body(s: &mut Stream) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        text.split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Reads to the server's close (`true`), or gives up after 10 s (`false`).
     async fn closed(s: &mut tokio::net::TcpStream) -> bool {
         use tokio::io::AsyncReadExt;
@@ -547,6 +592,16 @@ mod tests {
         // Without ALPN the client still gets HTTP/1.1.
         let mut s = connect(addr, &main_ca, "main.test", &[]).await.unwrap();
         assert!(get(&mut s).await);
+        // The service was told the version and suite the client saw.
+        let mut s = connect(addr, &main_ca, "main.test", &[]).await.unwrap();
+        let (version, suite) = {
+            let c = s.get_ref().1;
+            assert_eq!(c.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_3));
+            let suite = c.negotiated_cipher_suite().unwrap().suite();
+            ("TLSv1.3", suite.as_str().unwrap())
+        };
+        assert_eq!(suite, "TLS13_AES_256_GCM_SHA384");
+        assert_eq!(body(&mut s).await, format!("{version} {suite}"));
         // other.test's certificate is not trusted by main's CA: SNI really picked it.
         assert!(connect(addr, &main_ca, "other.test", &[]).await.is_err());
         // h2 only: no common protocol, refused in the handshake.

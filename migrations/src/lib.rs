@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ingest_quarantine",
         sql: include_str!("../sql/0010_ingest_quarantine.sql"),
     },
+    Migration {
+        version: 11,
+        name: "api_calls_connection",
+        sql: include_str!("../sql/0011_api_calls_connection.sql"),
+    },
 ];
 
 /// Errors applying the schema.

@@ -51,6 +51,11 @@ async fn every_column_round_trips_and_rollups_follow() {
     r.overhead_us = 123;
     r.request_headers = vec![Header("x-a".into(), "1".into())];
     r.client_ip = "::1".into();
+    r.truncated = vec!["path".into()];
+    r.http_version = "HTTP/2".into();
+    r.tls_version = "TLSv1.3".into();
+    r.tls_cipher = "TLS13_AES_128_GCM_SHA256".into();
+    r.client_cert = format!("sha256:{}", "0f".repeat(32));
     let mut ins = gatewatch_migrations::testing::raw_client(&store)
         .insert::<ApiCallRow>("api_calls")
         .await
@@ -70,9 +75,14 @@ async fn every_column_round_trips_and_rollups_follow() {
         latency_us: u64,
         request_headers: String,
         client_ip: String,
+        truncated: Vec<String>,
+        http_version: String,
+        tls_version: String,
+        tls_cipher: String,
+        client_cert: String,
     }
     let b: Back = gatewatch_migrations::testing::raw_client(&store)
-        .query("SELECT call_id, ts, api_name, path, status, toString(outcome), latency_us, request_headers, client_ip FROM api_calls")
+        .query("SELECT call_id, ts, api_name, path, status, toString(outcome), latency_us, request_headers, client_ip, truncated, http_version, tls_version, tls_cipher, client_cert FROM api_calls")
         .fetch_one()
         .await
         .unwrap();
@@ -85,6 +95,11 @@ async fn every_column_round_trips_and_rollups_follow() {
     assert_eq!(b.latency_us, 30_000_123);
     assert_eq!(b.request_headers, r#"[["x-a","1"]]"#);
     assert_eq!(b.client_ip, "::1");
+    assert_eq!(b.truncated, ["path"]);
+    assert_eq!(
+        [b.http_version, b.tls_version, b.tls_cipher, b.client_cert],
+        [r.http_version, r.tls_version, r.tls_cipher, r.client_cert]
+    );
 
     let calls_1m = store
         .fetch_u64("SELECT countMerge(calls) FROM api_calls_1m")

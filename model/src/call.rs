@@ -107,6 +107,22 @@ pub struct CallRecord {
     /// issue 13: optional, so lines of older gateways decode.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub truncated: Vec<String>,
+    /// The HTTP version the client spoke: `HTTP/1.1`, `HTTP/2` (also `HTTP/1.0`). Added in
+    /// issue 15, like the three fields after it: optional, so lines of older gateways decode
+    /// (empty there).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub http_version: String,
+    /// On the gateway's TLS listener, the TLS version agreed (`TLSv1.2`, `TLSv1.3`); empty
+    /// over plain HTTP.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tls_version: String,
+    /// On TLS, the cipher suite agreed as rustls names it (`TLS13_AES_256_GCM_SHA384`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tls_cipher: String,
+    /// The client certificate that matched the client's `certificates`, as
+    /// `sha256:<lowercase hex of the DER>`; empty when none was presented or checked.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_cert: String,
 }
 
 /// Microseconds since the epoch as whole seconds of a ClickHouse `DateTime` (clamped to its
@@ -126,6 +142,9 @@ pub const MAX_TS_US: i64 = 4_102_444_800_000_000;
 /// what it records well below this (path 2 KiB, query 4 KiB, user agent 512 B), and a record the
 /// collector refused would be lost.
 pub const MAX_TEXT_BYTES: usize = 8 * 1024;
+/// Longest `http_version`, `tls_version`, `tls_cipher` and `client_cert` (`sha256:` and 64 hex
+/// digits is the longest a gateway sends).
+pub const MAX_CONNECTION_FIELD_BYTES: usize = 128;
 /// Longest header name, and longest header value, of a captured header: 8 KiB each (a gateway
 /// records at most 1 KiB of a value).
 pub const MAX_HEADER_BYTES: usize = 8 * 1024;
@@ -208,6 +227,14 @@ impl CallRecord {
         ] {
             cap(field, value, MAX_TEXT_BYTES)?;
         }
+        for (field, value) in [
+            ("http_version", &self.http_version),
+            ("tls_version", &self.tls_version),
+            ("tls_cipher", &self.tls_cipher),
+            ("client_cert", &self.client_cert),
+        ] {
+            cap(field, value, MAX_CONNECTION_FIELD_BYTES)?;
+        }
         for (field, headers) in [
             ("request_headers", &self.request_headers),
             ("response_headers", &self.response_headers),
@@ -280,6 +307,10 @@ impl CallRecord {
             response_body: String::new(),
             error: String::new(),
             truncated: Vec::new(),
+            http_version: String::new(),
+            tls_version: String::new(),
+            tls_cipher: String::new(),
+            client_cert: String::new(),
         }
     }
 }

@@ -47,6 +47,11 @@ pub struct ApiCallRow<'a> {
     pub batch_id: Uuid,
     /// Added by migration 9 (so after `batch_id`): the fields the gateway cut.
     pub truncated: Vec<&'a str>,
+    /// Added by migration 11: the protocol, TLS and client certificate of the call.
+    pub http_version: &'a str,
+    pub tls_version: &'a str,
+    pub tls_cipher: &'a str,
+    pub client_cert: &'a str,
 }
 
 impl<'a> ApiCallRow<'a> {
@@ -85,6 +90,10 @@ impl<'a> ApiCallRow<'a> {
             error: &r.error,
             batch_id,
             truncated: r.truncated.iter().map(String::as_str).collect(),
+            http_version: &r.http_version,
+            tls_version: &r.tls_version,
+            tls_cipher: &r.tls_cipher,
+            client_cert: &r.client_cert,
         }
     }
 }

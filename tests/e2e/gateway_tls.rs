@@ -202,6 +202,15 @@ async fn https_calls_are_recorded_and_sni_alpn_versions_and_slow_handshakes_are_
         30,
     )
     .await;
+    // Each record says how the client connected (rustls prefers TLS 1.3 and AES-256-GCM).
+    eventually(
+        &store,
+        "SELECT count() FROM api_calls WHERE http_version = 'HTTP/1.1' AND tls_version = 'TLSv1.3' \
+         AND tls_cipher = 'TLS13_AES_256_GCM_SHA384' AND client_cert = ''",
+        n,
+        30,
+    )
+    .await;
 
     // The upstream is told the client came over HTTPS (and over HTTP on the plain port).
     // (A new connection: the kept one idled past header_read_timeout_ms, 1 s here.)
@@ -265,6 +274,13 @@ async fn https_calls_are_recorded_and_sni_alpn_versions_and_slow_handshakes_are_
     // The plain listener still serves, and the refusals above made no record.
     assert_eq!(get_plain(&site.url("/api/ok")).await, (200, "http".into()));
     eventually(&store, "SELECT count() FROM api_calls", n + 3, 30).await;
+    eventually(
+        &store,
+        "SELECT count() FROM api_calls WHERE http_version = 'HTTP/1.1' AND tls_version = '' AND tls_cipher = ''",
+        1,
+        30,
+    )
+    .await;
 }
 
 async fn get_plain(url: &str) -> (u16, String) {

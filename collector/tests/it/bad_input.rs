@@ -98,14 +98,14 @@ async fn records_from_a_newer_sender_are_stored_and_their_new_fields_named() {
     let c = TestCollector::start(&store, dir.path()).await;
     let newer = String::from_utf8(ndjson(&calls(5))).unwrap().replace(
         "\"status\":200",
-        "\"status\":200,\"tls_version\":\"1.3\",\"geo\":{\"country\":\"TW\"}",
+        "\"status\":200,\"quic_version\":\"1\",\"geo\":{\"country\":\"TW\"}",
     );
     let (status, body) = post(&c.url("/v1/records"), &[NDJSON], newer).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"], 5);
     assert_eq!(
         body["ignored_fields"],
-        serde_json::json!(["tls_version", "geo"])
+        serde_json::json!(["quic_version", "geo"])
     );
     // Same-version records are answered as before.
     let (status, body) = post(&c.url("/v1/records"), &[NDJSON], ndjson(&calls(2))).await;

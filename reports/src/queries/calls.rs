@@ -391,6 +391,15 @@ pub struct CallDetail {
     pub response_body: String,
     pub error: String,
     pub batch_id: String,
+    /// The fields the gateway cut at their caps.
+    pub truncated: Vec<String>,
+    /// `HTTP/1.1`, `HTTP/2`; empty for calls of older gateways.
+    pub http_version: String,
+    /// `TLSv1.2`, `TLSv1.3`; empty over plain HTTP.
+    pub tls_version: String,
+    pub tls_cipher: String,
+    /// `sha256:<hex>` of the client certificate that matched (mTLS).
+    pub client_cert: String,
 }
 
 fn headers_schema() -> utoipa::openapi::schema::Object {
@@ -455,6 +464,11 @@ pub async fn detail(store: &Store, call_id: &str, tz: Tz) -> Result<CallDetail> 
         response_body: pretty_body(&r.response_body),
         error: r.error,
         batch_id: r.batch_id.to_string(),
+        truncated: r.truncated,
+        http_version: r.http_version,
+        tls_version: r.tls_version,
+        tls_cipher: r.tls_cipher,
+        client_cert: r.client_cert,
     })
 }
 

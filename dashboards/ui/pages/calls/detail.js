@@ -143,6 +143,8 @@ export function Detail({ me, id }) {
           [t('calls.col_path'), html`<span class="mono">${call.path}</span>`],
           [t('calls.query'), call.query ? html`<span class="mono">${call.query}</span>` : html`<span class="muted">${t('calls.none_short')}</span>`],
           [t('calls.node'), call.node],
+          [t('calls.protocol'), call.http_version && html`<span class="mono" id="call-protocol">${[call.http_version, call.tls_version, call.tls_cipher].filter(Boolean).join(' · ')}</span>`],
+          [t('calls.client_cert'), call.client_cert && html`<span class="mono" id="call-client-cert">${call.client_cert}</span>`],
           [t('calls.upstream'), call.upstream ? html`<span class="mono">${call.upstream}</span>` : html`<span class="muted">${refused ? t('calls.no_upstream_refused') : t('calls.none_short')}</span>`],
         ]} />
         <h3 class="calls-sub">${t('calls.timings')}</h3>
