@@ -563,6 +563,8 @@ if [ -n "$GATEWAY_PID" ]; then
   curl -sf "http://127.0.0.1:$COLLECTOR_PORT/metrics" >"$T/collector-metrics.txt" || true
   by_outcome=$(ch "SELECT outcome, count() FROM $BENCH_DB.api_calls GROUP BY outcome ORDER BY outcome FORMAT TSV" | tr '\t\n' '= ' | sed 's/ $//')
   distinct=$(ch "SELECT uniqExact(call_id) FROM $BENCH_DB.api_calls")
+  # (A binary from before the record had tls_version: "?".)
+  by_tls=$(ch "SELECT if(tls_version = '', 'plain', tls_version), count() FROM $BENCH_DB.api_calls GROUP BY tls_version ORDER BY tls_version FORMAT TSV" 2>/dev/null | tr '\t\n' '= ' | sed 's/ $//' || echo "?")
   wrk_total=$WARM_REQS
   runs=""
   for g in gatewatch gatewatch-secure gatewatch-capture gatewatch-tls gatewatch-tls-handshake; do
@@ -625,6 +627,7 @@ if [ -n "$GATEWAY_PID" ]; then
     echo "           rows of the key-protected APIs with the bench client: $secure_rows; rows holding the raw query token or key: $leaked"
   fi
   echo "           gatewatch_gateway_records_dropped_total: ${dropped} (queue_full ${queue_full:-0})"
+  if [ "$TLS_TARGETS" = 1 ]; then echo "           rows by TLS version: ${by_tls:-?}"; fi
   if [ "$rows" -lt $((seen - dropped)) ] || [ "$dropped" -gt 0 ]; then
     echo "           rows in $BENCH_DB.api_calls: $rows ($distinct distinct call ids; $by_outcome) after waiting ${lag}s"
     echo "           RECORDING DID NOT KEEP UP"

@@ -5,7 +5,7 @@
 //! crashed writer leaves it): the old certificate keeps serving. Then a certificate of another
 //! CA, written atomically (a temporary file renamed over the old): new connections come to
 //! see it, the connections opened before keep working. No call fails, and ClickHouse holds
-//! exactly one record per call.
+//! exactly one record per call, each marked TLS 1.3.
 
 use crate::gateway_tls::{ca, connect, get, http1, self_signed, tls_site, Sender};
 use crate::helpers::*;
@@ -305,7 +305,8 @@ async fn certificates_replaced_under_load_fail_no_call_and_broken_ones_keep_the_
     eventually(&store, "SELECT count() FROM api_calls", calls, 60).await;
     eventually(
         &store,
-        "SELECT count() FROM api_calls WHERE api_id = '/api' AND status = 200 AND outcome = 'ok'",
+        "SELECT count() FROM api_calls WHERE api_id = '/api' AND status = 200 AND outcome = 'ok' \
+         AND tls_version = 'TLSv1.3' AND http_version = 'HTTP/1.1'",
         calls,
         30,
     )
