@@ -12,6 +12,15 @@
 #   gatewatch-capture  as gatewatch-secure, and the API captures headers: every request and
 #              response header goes into the record, masked (the key header whole, detectors
 #              over the others)
+#   nginx-tls, gatewatch-tls  HTTPS with the same certificate (made here by `gatewatch cert
+#              self-signed`, ECDSA P-256, TLS 1.3), keep-alive connections, wrk: nginx's
+#              `listen … ssl` server in front of the same upstream, and gatewatch's
+#              `[gateway.tls]` listener on the gatewatch target's gateway process
+#   nginx-tls-handshake, gatewatch-tls-handshake  the same two listeners, a new TCP connection
+#              and a full TLS handshake for every request (no session resumption): ab
+#              (apache2-utils) without -k, $AB_PROCS processes of -c $AB_CONNECTIONS each;
+#              ab makes a fresh TLS session for every connection (checked on nginx's log:
+#              $ssl_session_reused). Requests/s here = full handshakes/s.
 # Prints requests/s, p50 and p99 per target and gatewatch's ratios to nginx (and the secure
 # API's to the plain one: the cost of auth, limits and masking), then checks that
 # the recording kept up (records dropped; rows in ClickHouse vs requests).
@@ -20,6 +29,12 @@
 #   WARMUP_SECS=3 DURATION_SECS=15 WRK_THREADS=2 WRK_CONNECTIONS=64 ops/bench/gateway.sh
 #   TARGETS="nginx gatewatch" ops/bench/gateway.sh
 #   TARGETS="nginx gatewatch gatewatch-null" ops/bench/gateway.sh
+#   TARGETS="nginx gatewatch nginx-tls gatewatch-tls nginx-tls-handshake gatewatch-tls-handshake" ops/bench/gateway.sh
+#
+# The TLS targets are not in the default TARGETS (the plain run stays as it was); the TLS ones
+# need no plain one before them. Each target names its load tool in LOAD[] (wrk or ab) and its
+# URL in URL[]; an HTTP/2 target is added the same way (h2load from nghttp2-client, `-D` for a
+# duration, ALPN h2) with a parser of its summary in run_load.
 #
 # gatewatch-null (diagnostic, not in the default TARGETS): the gateway with recording on, but
 # shipping to a stub that answers 200 to every batch (an nginx server block), so no collector
@@ -29,7 +44,8 @@
 # TARGETS ("direct nginx gatewatch"), UPSTREAM_WORKERS / NGINX_WORKERS (auto),
 # UPSTREAM_PORT (18081), NGINX_PORT (18082), GATEWAY_PORT (18083), COLLECTOR_PORT (18091),
 # NULL_GATEWAY_PORT (18084), NULL_COLLECTOR_PORT (18092), GATEWAY_ADMIN_PORT (18085),
-# NULL_GATEWAY_ADMIN_PORT (18086),
+# NULL_GATEWAY_ADMIN_PORT (18086), NGINX_TLS_PORT (18443), GATEWAY_TLS_PORT (18444),
+# AB_PROCS (2) and AB_CONNECTIONS (16) for the handshake targets,
 # BENCH_DB (gatewatch_bench), FLUSH_WAIT_SECS (30), KEEP_TMP=1 keeps logs and configuration,
 # GATEWATCH (a gatewatch binary to measure instead of building this tree's, for A/B runs),
 # PERF=1 records a system-wide perf profile (cpu-clock) of each measured run and prints the
@@ -55,16 +71,21 @@ NULL_GATEWAY_PORT="${NULL_GATEWAY_PORT:-18084}"
 GATEWAY_ADMIN_PORT="${GATEWAY_ADMIN_PORT:-18085}"
 NULL_GATEWAY_ADMIN_PORT="${NULL_GATEWAY_ADMIN_PORT:-18086}"
 NULL_COLLECTOR_PORT="${NULL_COLLECTOR_PORT:-18092}"
+NGINX_TLS_PORT="${NGINX_TLS_PORT:-18443}"
+GATEWAY_TLS_PORT="${GATEWAY_TLS_PORT:-18444}"
+AB_PROCS="${AB_PROCS:-2}"
+AB_CONNECTIONS="${AB_CONNECTIONS:-16}"
 DASHBOARDS_PORT="${DASHBOARDS_PORT:-18090}"
 FLUSH_WAIT_SECS="${FLUSH_WAIT_SECS:-30}"
 PERF="${PERF:-0}"
 GATEWATCH_GIVEN="${GATEWATCH:-}"
 
 apt_install wrk nginx-light curl procps
+case " $TARGETS " in *-tls-handshake*) apt_install apache2-utils ;; esac
 [ "$PERF" = 1 ] && apt_install linux-perf
 ensure_clickhouse
 build_gatewatch
-require_free_ports "$UPSTREAM_PORT" "$NGINX_PORT" "$GATEWAY_PORT" "$COLLECTOR_PORT" "$NULL_GATEWAY_PORT" "$NULL_COLLECTOR_PORT" "$DASHBOARDS_PORT" "$GATEWAY_ADMIN_PORT" "$NULL_GATEWAY_ADMIN_PORT"
+require_free_ports "$UPSTREAM_PORT" "$NGINX_PORT" "$GATEWAY_PORT" "$COLLECTOR_PORT" "$NULL_GATEWAY_PORT" "$NULL_COLLECTOR_PORT" "$DASHBOARDS_PORT" "$GATEWAY_ADMIN_PORT" "$NULL_GATEWAY_ADMIN_PORT" "$NGINX_TLS_PORT" "$GATEWAY_TLS_PORT"
 bench_init
 T="$BENCH_TMP"
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
@@ -122,23 +143,26 @@ EOF
 
 # The nginx proxy, configured as one would run it in front of an API: keep-alive to the
 # upstream, HTTP/1.1, and the headers gatewatch also sets (X-Forwarded-*, X-Request-Id), with
-# an access log (buffered) so nginx too writes down every call.
-{
-  nginx_common proxy "$NGINX_WORKERS"
+# an access log (buffered) so nginx too writes down every call. NAME LISTEN [SERVER LINES]:
+# the TLS proxy (nginx-tls*) is the same with `listen … ssl` and the certificate lines, and
+# logs the protocol and whether the session was resumed (LOG EXTRA).
+nginx_proxy_conf() {
+  nginx_common "$1" "$NGINX_WORKERS"
   echo "http {"
-  nginx_temp_paths proxy
+  nginx_temp_paths "$1"
   cat <<EOF
   log_format bench '\$remote_addr [\$time_local] "\$request" \$status \$body_bytes_sent '
-                   '\$request_time \$upstream_response_time "\$http_user_agent" \$request_id';
+                   '\$request_time \$upstream_response_time "\$http_user_agent" \$request_id${4:-}';
   upstream bench_upstream {
     server 127.0.0.1:$UPSTREAM_PORT;
     keepalive 64;
     keepalive_requests 1000000;
   }
   server {
-    listen 127.0.0.1:$NGINX_PORT backlog=4096;
+    listen $2 backlog=4096;
     keepalive_requests 1000000;
-    access_log $T/proxy-access.log bench buffer=64k flush=1s;
+    access_log $T/$1-access.log bench buffer=64k flush=1s;
+${3:-}
     location /bench/ {
       proxy_pass http://bench_upstream/;
       proxy_http_version 1.1;
@@ -152,7 +176,8 @@ EOF
   }
 }
 EOF
-} >"$T/proxy.conf"
+}
+nginx_proxy_conf proxy "127.0.0.1:$NGINX_PORT" >"$T/proxy.conf"
 
 # gatewatch: collector and gateway as separate processes, as a site would run them.
 cat >"$T/gatewatch.toml" <<EOF
@@ -190,6 +215,27 @@ sed -e "s#^data_dir = .*#data_dir = \"$T/data-null\"#" \
   -e "s#^collector_url = .*#collector_url = \"http://127.0.0.1:$NULL_COLLECTOR_PORT\"#" \
   "$T/gatewatch.toml" >"$T/gatewatch-null.toml"
 
+# TLS targets: one certificate (a private CA and a server certificate for 127.0.0.1, made by
+# gatewatch) served by both proxies, TLS 1.2 and 1.3 on both (the clients agree on 1.3).
+TLS_TARGETS=0
+case " $TARGETS " in *-tls*) TLS_TARGETS=1 ;; esac
+if [ "$TLS_TARGETS" = 1 ]; then
+  "$GATEWATCH" cert self-signed --out "$T/tls" --name localhost --name 127.0.0.1 >/dev/null
+  # A site's usual settings: a shared session cache, tickets on (nginx's default), so the
+  # handshake targets pay what a site would for a client that does not resume.
+  nginx_proxy_conf proxy-tls "127.0.0.1:$NGINX_TLS_PORT ssl" "    ssl_certificate $T/tls/cert.pem;
+    ssl_certificate_key $T/tls/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:bench_tls:10m;" ' $ssl_protocol $ssl_session_reused' >"$T/proxy-tls.conf"
+  cat >>"$T/gatewatch.toml" <<EOF
+
+[gateway.tls]
+listen = "127.0.0.1:$GATEWAY_TLS_PORT"
+cert_file = "$T/tls/cert.pem"
+key_file = "$T/tls/key.pem"
+EOF
+fi
+
 # wrk prints one machine-readable line at the end.
 cat >"$T/report.lua" <<'EOF'
 done = function(summary, latency, requests)
@@ -202,18 +248,27 @@ EOF
 
 "$NGINX" -t -q -p "$T" -c "$T/upstream.conf"
 "$NGINX" -t -q -p "$T" -c "$T/proxy.conf"
+[ "$TLS_TARGETS" = 1 ] && "$NGINX" -t -q -p "$T" -c "$T/proxy-tls.conf"
 bench_start upstream "$NGINX" -p "$T" -c "$T/upstream.conf" -g "daemon off;"
 UPSTREAM_PID=$LAST_PID
 wait_http "http://127.0.0.1:$UPSTREAM_PORT/hello" 10 "$UPSTREAM_PID"
 
 # ------------------------------------------------------------------------------------------
-declare -A PROXY_SIDE URL RPS P50 P99 REQS ERRS CPU_BUSY CPU_STEAL CPU_SERVERS CPU_DETAIL
+declare -A PROXY_SIDE URL RPS P50 P99 REQS ERRS CPU_BUSY CPU_STEAL CPU_SERVERS CPU_DETAIL RESUMED
 URL[direct]="http://127.0.0.1:$UPSTREAM_PORT/hello"
 URL[nginx]="http://127.0.0.1:$NGINX_PORT/bench/hello"
 URL[gatewatch]="http://127.0.0.1:$GATEWAY_PORT/bench/hello"
 URL[gatewatch-null]="http://127.0.0.1:$NULL_GATEWAY_PORT/bench/hello"
 URL[gatewatch-secure]="http://127.0.0.1:$GATEWAY_PORT/secure/hello?token=abc&page=2"
 URL[gatewatch-capture]="http://127.0.0.1:$GATEWAY_PORT/capture/hello?token=abc&page=2"
+URL[nginx-tls]="https://127.0.0.1:$NGINX_TLS_PORT/bench/hello"
+URL[gatewatch-tls]="https://127.0.0.1:$GATEWAY_TLS_PORT/bench/hello"
+URL[nginx-tls-handshake]=${URL[nginx-tls]}
+URL[gatewatch-tls-handshake]=${URL[gatewatch-tls]}
+# The load tool of each target (wrk unless named here).
+declare -A LOAD
+LOAD[nginx-tls-handshake]=ab
+LOAD[gatewatch-tls-handshake]=ab
 declare -A WRK_HEADER
 API_KEY=""
 WARM_REQS=0
@@ -227,7 +282,8 @@ server_pids() {
   case $1 in
     direct) : ;;
     nginx) with_children "$PROXY_PID" ;;
-    gatewatch | gatewatch-secure | gatewatch-capture) echo "$GATEWAY_PID $COLLECTOR_PID $(clickhouse_pid)" ;;
+    nginx-tls | nginx-tls-handshake) with_children "$PROXY_TLS_PID" ;;
+    gatewatch | gatewatch-secure | gatewatch-capture | gatewatch-tls | gatewatch-tls-handshake) echo "$GATEWAY_PID $COLLECTOR_PID $(clickhouse_pid)" ;;
     gatewatch-null) echo "$NULL_GATEWAY_PID" ;;
   esac
 }
@@ -242,13 +298,50 @@ run_wrk() { # TARGET SECONDS → the BENCH line; wrk's CPU ticks go to $T/wrk-TA
   grep '^BENCH ' "$T/wrk-$1-$2s.txt"
 }
 
+# ab (the handshake targets): AB_PROCS processes of -c AB_CONNECTIONS for SECONDS, every request
+# on a new connection; the same BENCH line as run_wrk. Percentiles: each process's (ab -e, in
+# ms with µs decimals), averaged over the processes (they run the same load side by side).
+run_ab() { # TARGET SECONDS
+  local out="$T/ab-$1-$2s"
+  sh -c 'n=$1; shift; for i in $(seq 1 "$n"); do ab -e "$0.$i.csv" "$@" >"$0.$i.txt" 2>&1 & done; wait
+         sed "s/^.*) //" /proc/$$/stat | awk "{print \$14 + \$15}" >"$0.cpu"' "$out" "$AB_PROCS" \
+    -r -q -c "$AB_CONNECTIONS" -t "$2" -n 100000000 -s 5 "${URL[$1]}"
+  local i reqs=0 failed=0 non2xx=0 secs=0 f
+  for i in $(seq 1 "$AB_PROCS"); do
+    f="$out.$i.txt"
+    if ! grep -q '^Complete requests:' "$f"; then
+      echo "ab failed for $1:" >&2
+      tail -5 "$f" >&2
+      exit 1
+    fi
+    reqs=$((reqs + $(awk '/^Complete requests:/ {print $3}' "$f")))
+    failed=$((failed + $(awk '/^Failed requests:/ {print $3}' "$f")))
+    non2xx=$((non2xx + $(awk '/^Non-2xx responses:/ {n = $3} END {print n + 0}' "$f")))
+    secs=$(awk -v a="$secs" '/^Time taken for tests:/ {print ($5 > a) ? $5 : a}' "$f")
+  done
+  cp "$out.cpu" "$T/wrk-$1-$2s.cpu"
+  pct() { # PERCENT → µs, the mean over the processes
+    awk -F, -v p="$1" '$1 == p {s += $2; n++} END {printf "%d", n ? s / n * 1000 : 0}' "$out".*.csv
+  }
+  echo "BENCH requests=$reqs duration_us=$(awk -v s="$secs" 'BEGIN {printf "%d", s * 1e6}') p50_us=$(pct 50) p99_us=$(pct 99) max_us=$(pct 100) socket_errors=$failed status_errors=$non2xx"
+}
+
+run_load() { # TARGET SECONDS
+  case ${LOAD[$1]:-wrk} in
+    ab) run_ab "$1" "$2" ;;
+    *) run_wrk "$1" "$2" ;;
+  esac
+}
+
 measure() { # TARGET
   local t=$1
-  log "$t: warm-up ${WARMUP_SECS}s, then ${DURATION_SECS}s with wrk -t$WRK_THREADS -c$WRK_CONNECTIONS (${URL[$t]})"
+  local tool="wrk -t$WRK_THREADS -c$WRK_CONNECTIONS"
+  [ "${LOAD[$t]:-wrk}" = ab ] && tool="$AB_PROCS × ab -c $AB_CONNECTIONS (a new connection per request)"
+  log "$t: warm-up ${WARMUP_SECS}s, then ${DURATION_SECS}s with $tool (${URL[$t]})"
   if [ "$WARMUP_SECS" -gt 0 ]; then
     local w
-    w=$(run_wrk "$t" "$WARMUP_SECS")
-    case $t in gatewatch | gatewatch-secure | gatewatch-capture) WARM_REQS=$((WARM_REQS + $(kv requests "$w"))) ;; esac
+    w=$(run_load "$t" "$WARMUP_SECS")
+    case $t in gatewatch*) [ "$t" = gatewatch-null ] || WARM_REQS=$((WARM_REQS + $(kv requests "$w"))) ;; esac
   fi
   local upstream_pids servers m0 m1 u0 u1 s0 s1
   upstream_pids=$(with_children "$UPSTREAM_PID")
@@ -265,7 +358,7 @@ measure() { # TARGET
     bench_start "perf-$t" perf record -a -e cpu-clock -F 499 -o "$T/perf-$t.data"
     perf_pid=$LAST_PID
   fi
-  line=$(run_wrk "$t" "$DURATION_SECS")
+  line=$(run_load "$t" "$DURATION_SECS")
   if [ -n "$perf_pid" ]; then
     bench_stop "$perf_pid" INT
   fi
@@ -295,7 +388,7 @@ measure() { # TARGET
     case $p in
       "$GATEWAY_PID" | "$NULL_GATEWAY_PID") name=gateway ;;
       "$COLLECTOR_PID") name=collector ;;
-      "$PROXY_PID") name=nginx ;;
+      "$PROXY_PID" | "$PROXY_TLS_PID") name=nginx ;;
       *) name=$(tr -d '\0' <"/proc/$p/comm" 2>/dev/null || echo "$p") ;;
     esac
     if [ -z "${by_role[$name]:-}" ]; then
@@ -311,7 +404,7 @@ measure() { # TARGET
   local wrk_ticks others
   wrk_ticks=$(cat "$T/wrk-$t-${DURATION_SECS}s.cpu" 2>/dev/null || echo 0)
   others=$((b1 - b0 - wrk_ticks - (u1 - u0) - (s1 - s0)))
-  detail+=", wrk $(awk -v s="$wrk_ticks" -v d="$DURATION_SECS" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f%%", 100 * s / hz / d}')"
+  detail+=", ${LOAD[$t]:-wrk} $(awk -v s="$wrk_ticks" -v d="$DURATION_SECS" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f%%", 100 * s / hz / d}')"
   detail+=", other $(awk -v s="$others" -v d="$DURATION_SECS" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f%%", 100 * s / hz / d}')"
   CPU_DETAIL[$t]="$detail"
 }
@@ -355,7 +448,33 @@ register_secure_api() {
   exit 1
 }
 
+# The gatewatch targets' collector and gateway (a fresh database), started once.
+start_gatewatch() {
+  [ -z "$GATEWAY_PID" ] || return 0
+  log "dropping and migrating database $BENCH_DB"
+  ch "DROP DATABASE IF EXISTS $BENCH_DB" >/dev/null
+  "$GATEWATCH" --config "$T/gatewatch.toml" --log warn migrate >/dev/null
+  bench_start collector "$GATEWATCH" --config "$T/gatewatch.toml" collector
+  COLLECTOR_PID=$LAST_PID
+  wait_http "http://127.0.0.1:$COLLECTOR_PORT/healthz" 30 "$COLLECTOR_PID"
+  bench_start gateway "$GATEWATCH" --config "$T/gatewatch.toml" gateway
+  GATEWAY_PID=$LAST_PID
+  wait_http "http://127.0.0.1:$GATEWAY_ADMIN_PORT/healthz" 30 "$GATEWAY_PID"
+}
+
+# wait_https URL PID : as wait_http, trusting the bench CA.
+wait_https() {
+  for _ in $(seq 1 100); do
+    if curl -sf -o /dev/null --cacert "$T/tls/ca.pem" "$1"; then return 0; fi
+    kill -0 "$2" 2>/dev/null || { echo "process $2 exited before $1 answered" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "$1 did not answer within 10s" >&2
+  return 1
+}
+
 PROXY_PID=""
+PROXY_TLS_PID=""
 GATEWAY_PID=""
 COLLECTOR_PID=""
 NULL_GATEWAY_PID=""
@@ -369,16 +488,25 @@ for t in $TARGETS; do
       measure nginx
       bench_stop "$PROXY_PID"
       ;;
+    nginx-tls | nginx-tls-handshake)
+      bench_start proxy-tls "$NGINX" -p "$T" -c "$T/proxy-tls.conf" -g "daemon off;"
+      PROXY_TLS_PID=$LAST_PID
+      wait_https "${URL[$t]}" "$PROXY_TLS_PID"
+      measure "$t"
+      bench_stop "$PROXY_TLS_PID"
+      if [ "$t" = nginx-tls-handshake ]; then
+        # Buffered log: flushed when nginx stopped. "r" = a resumed session.
+        RESUMED[$t]=$(awk '$NF == "r"' "$T/proxy-tls-access.log" | wc -l)
+      fi
+      : >"$T/proxy-tls-access.log"
+      ;;
+    gatewatch-tls | gatewatch-tls-handshake)
+      start_gatewatch
+      wait_https "${URL[$t]}" "$GATEWAY_PID"
+      measure "$t"
+      ;;
     gatewatch)
-      log "dropping and migrating database $BENCH_DB"
-      ch "DROP DATABASE IF EXISTS $BENCH_DB" >/dev/null
-      "$GATEWATCH" --config "$T/gatewatch.toml" --log warn migrate >/dev/null
-      bench_start collector "$GATEWATCH" --config "$T/gatewatch.toml" collector
-      COLLECTOR_PID=$LAST_PID
-      wait_http "http://127.0.0.1:$COLLECTOR_PORT/healthz" 30 "$COLLECTOR_PID"
-      bench_start gateway "$GATEWATCH" --config "$T/gatewatch.toml" gateway
-      GATEWAY_PID=$LAST_PID
-      wait_http "http://127.0.0.1:$GATEWAY_ADMIN_PORT/healthz" 30 "$GATEWAY_PID"
+      start_gatewatch
       measure gatewatch
       ;;
     gatewatch-secure)
@@ -406,7 +534,7 @@ for t in $TARGETS; do
       bench_stop "$NULL_GATEWAY_PID"
       ;;
     *)
-      echo "unknown target '$t' in TARGETS (direct, nginx, gatewatch, gatewatch-secure, gatewatch-capture, gatewatch-null)" >&2
+      echo "unknown target '$t' in TARGETS (direct, nginx, gatewatch, gatewatch-secure, gatewatch-capture, gatewatch-null, nginx-tls, gatewatch-tls, nginx-tls-handshake, gatewatch-tls-handshake)" >&2
       exit 2
       ;;
   esac
@@ -414,7 +542,7 @@ done
 
 # ------------------------------------------------------------------------------------------
 # Did the recording keep up? Every call the gateway saw (warm-up included) should be a row.
-if [[ " $TARGETS " == *" gatewatch "* ]]; then
+if [ -n "$GATEWAY_PID" ]; then
   metric_sum() { # NAME-PREFIX → sum of every series of it
     awk -v n="$1" 'index($0, n) == 1 && ($0 ~ /^[a-z_]+(\{[^}]*\})? / ) {s += $NF} END {printf "%d", s}' "$T/gateway-metrics.txt"
   }
@@ -435,7 +563,16 @@ if [[ " $TARGETS " == *" gatewatch "* ]]; then
   curl -sf "http://127.0.0.1:$COLLECTOR_PORT/metrics" >"$T/collector-metrics.txt" || true
   by_outcome=$(ch "SELECT outcome, count() FROM $BENCH_DB.api_calls GROUP BY outcome ORDER BY outcome FORMAT TSV" | tr '\t\n' '= ' | sed 's/ $//')
   distinct=$(ch "SELECT uniqExact(call_id) FROM $BENCH_DB.api_calls")
-  wrk_total=$((WARM_REQS + ${REQS[gatewatch]:-0} + ${REQS[gatewatch-secure]:-0} + ${REQS[gatewatch-capture]:-0}))
+  # (A binary from before the record had tls_version: "?".)
+  by_tls=$(ch "SELECT if(tls_version = '', 'plain', tls_version), count() FROM $BENCH_DB.api_calls GROUP BY tls_version ORDER BY tls_version FORMAT TSV" 2>/dev/null | tr '\t\n' '= ' | sed 's/ $//' || echo "?")
+  wrk_total=$WARM_REQS
+  runs=""
+  for g in gatewatch gatewatch-secure gatewatch-capture gatewatch-tls gatewatch-tls-handshake; do
+    if [ -n "${REQS[$g]:-}" ]; then
+      wrk_total=$((wrk_total + REQS[$g]))
+      runs+=" + ${REQS[$g]}"
+    fi
+  done
   secure_rows=$(ch "SELECT count() FROM $BENCH_DB.api_calls WHERE api_id IN ('bench-secure', 'bench-capture') AND client_id = 'bench-client'")
   leaked=$(ch "SELECT count() FROM $BENCH_DB.api_calls WHERE position(query, 'abc') > 0 OR position(request_headers, 'gwk_') > 0" 2>/dev/null || echo "?")
 fi
@@ -445,10 +582,11 @@ echo
 echo "gatewatch gateway benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')${GATEWATCH_GIVEN:+ (binary measured: $GATEWATCH_GIVEN)}"
 machine_facts
 echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS --latency, warm-up ${WARMUP_SECS}s, run ${DURATION_SECS}s per target; upstream and nginx: worker_processes $UPSTREAM_WORKERS / $NGINX_WORKERS"
+case " $TARGETS " in *-tls-handshake*) echo "handshake targets: $AB_PROCS × ab -c $AB_CONNECTIONS, a new connection and a full TLS handshake per request" ;; esac
 echo
-printf '%-14s %12s %10s %10s %8s   %s\n' target "requests/s" "p50 ms" "p99 ms" errors "CPU: machine busy (steal); proxy side per request; split (100% = one core)"
+printf '%-24s %12s %10s %10s %8s   %s\n' target "requests/s" "p50 ms" "p99 ms" errors "CPU: machine busy (steal); proxy side per request; split (100% = one core)"
 for t in $TARGETS; do
-  printf '%-14s %12s %10s %10s %8s   %s%% (%s%%); %s µs/req; %s\n' "$t" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" "${ERRS[$t]}" \
+  printf '%-24s %12s %10s %10s %8s   %s%% (%s%%); %s µs/req; %s\n' "$t" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" "${ERRS[$t]}" \
     "${CPU_BUSY[$t]}" "${CPU_STEAL[$t]}" "${CPU_SERVERS[$t]}" "${CPU_DETAIL[$t]}"
 done
 if [ -n "${RPS[nginx]:-}" ] && [ -n "${RPS[gatewatch]:-}" ]; then
@@ -457,6 +595,19 @@ if [ -n "${RPS[nginx]:-}" ] && [ -n "${RPS[gatewatch]:-}" ]; then
   verdict=$(awk -v r="$rps_ratio" -v p="$p99_ratio" 'BEGIN {print (r >= 1.0 && p <= 1.2) ? "MET" : "NOT MET"}')
   echo
   echo "gatewatch / nginx: requests/s ×$rps_ratio, p99 ×$p99_ratio   (target: requests/s ≥ ×1.00 and p99 ≤ ×1.20: $verdict)"
+fi
+# TLS: gatewatch against nginx on the same certificate, next to the plain ratio (the goal: the
+# same ratio as on plain HTTP).
+for pair in "gatewatch-tls nginx-tls keep-alive" "gatewatch-tls-handshake nginx-tls-handshake handshakes"; do
+  read -r g n what <<<"$pair"
+  if [ -n "${RPS[$g]:-}" ] && [ -n "${RPS[$n]:-}" ]; then
+    line="$g / $n ($what): requests/s ×$(awk -v g="${RPS[$g]}" -v n="${RPS[$n]}" 'BEGIN {printf "%.2f", g / n}'), p99 ×$(awk -v g="${P99[$g]}" -v n="${P99[$n]}" 'BEGIN {printf "%.2f", g / n}')"
+    [ -n "${rps_ratio:-}" ] && line+="   (plain HTTP in this run: ×$rps_ratio, p99 ×$p99_ratio)"
+    echo "$line"
+  fi
+done
+if [ -n "${RESUMED[nginx-tls-handshake]:-}" ]; then
+  echo "nginx-tls-handshake: ${RESUMED[nginx-tls-handshake]} resumed sessions in nginx's log (0 = every request a full handshake)"
 fi
 for s_t in gatewatch-secure gatewatch-capture; do
   if [ -n "${RPS[$s_t]:-}" ] && [ -n "${RPS[gatewatch]:-}" ]; then
@@ -469,13 +620,14 @@ for s_t in gatewatch-secure gatewatch-capture; do
     echo "$s_t / gatewatch (plain): requests/s ×$s_rps, p99 ×$s_p99   (target: within 10%: $s_verdict)"
   fi
 done
-if [[ " $TARGETS " == *" gatewatch "* ]]; then
+if [ -n "$GATEWAY_PID" ]; then
   echo
-  echo "recording: wrk completed $wrk_total requests (warm-ups $WARM_REQS + runs ${REQS[gatewatch]}${REQS[gatewatch-secure]:+ + ${REQS[gatewatch-secure]}}${REQS[gatewatch-capture]:+ + ${REQS[gatewatch-capture]}}); the gateway counted $seen calls"
+  echo "recording: the load tools completed $wrk_total requests (warm-ups $WARM_REQS + runs${runs# +}); the gateway counted $seen calls"
   if [ -n "${REQS[gatewatch-secure]:-}${REQS[gatewatch-capture]:-}" ]; then
     echo "           rows of the key-protected APIs with the bench client: $secure_rows; rows holding the raw query token or key: $leaked"
   fi
   echo "           gatewatch_gateway_records_dropped_total: ${dropped} (queue_full ${queue_full:-0})"
+  if [ "$TLS_TARGETS" = 1 ]; then echo "           rows by TLS version: ${by_tls:-?}"; fi
   if [ "$rows" -lt $((seen - dropped)) ] || [ "$dropped" -gt 0 ]; then
     echo "           rows in $BENCH_DB.api_calls: $rows ($distinct distinct call ids; $by_outcome) after waiting ${lag}s"
     echo "           RECORDING DID NOT KEEP UP"

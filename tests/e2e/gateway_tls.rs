@@ -17,10 +17,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-type Tls = tokio_rustls::client::TlsStream<TcpStream>;
+pub(crate) type Tls = tokio_rustls::client::TlsStream<TcpStream>;
 
 /// `gatewatch cert self-signed --out DIR --name …` (asserting it worked).
-fn self_signed(dir: &Path, names: &[&str], force: bool) {
+pub(crate) fn self_signed(dir: &Path, names: &[&str], force: bool) {
     let mut args = vec!["cert", "self-signed", "--out", dir.to_str().unwrap()];
     for n in names {
         args.extend(["--name", n]);
@@ -39,12 +39,12 @@ fn self_signed(dir: &Path, names: &[&str], force: bool) {
     );
 }
 
-fn ca(dir: &Path) -> CertificateDer<'static> {
+pub(crate) fn ca(dir: &Path) -> CertificateDer<'static> {
     CertificateDer::from_pem_file(dir.join("ca.pem")).unwrap()
 }
 
 /// A TLS connection to `addr` asking for `name`, trusting `roots`, offering `alpn`.
-async fn connect(
+pub(crate) async fn connect(
     addr: SocketAddr,
     roots: &[CertificateDer<'static>],
     name: &str,
@@ -68,10 +68,10 @@ async fn connect(
         .await
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+pub(crate) type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
 
 /// HTTP/1.1 over an established TLS connection.
-async fn http1(stream: Tls) -> Sender {
+pub(crate) async fn http1(stream: Tls) -> Sender {
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .unwrap();
@@ -80,7 +80,7 @@ async fn http1(stream: Tls) -> Sender {
 }
 
 /// One GET on `sender`: the status, or an error text.
-async fn get(sender: &mut Sender, path: &str) -> Result<u16, String> {
+pub(crate) async fn get(sender: &mut Sender, path: &str) -> Result<u16, String> {
     sender.ready().await.map_err(|e| e.to_string())?;
     let req = hyper::Request::get(path)
         .header("host", "localhost")
@@ -122,7 +122,7 @@ async fn proto_upstream() -> SocketAddr {
 
 /// A site with one API (`/api` → [`proto_upstream`]) and `[gateway.tls]` on a free port
 /// with the certificate in `site.dir/tls`; `extra` is added to `[gateway.tls]`.
-async fn tls_site(name: &str, extra: &str) -> (Site, SocketAddr, PathBuf) {
+pub(crate) async fn tls_site(name: &str, extra: &str) -> (Site, SocketAddr, PathBuf) {
     let up = proto_upstream().await;
     let site = Site::new(
         name,

@@ -22,6 +22,7 @@ mod entity_schemas;
 mod faults;
 mod gateway_mtls;
 mod gateway_tls;
+mod gateway_tls_reload;
 mod helpers;
 mod hop_certs;
 mod hot_reload;

@@ -10,6 +10,8 @@ mod alerts_page;
 
 mod api_docs;
 
+mod api_tls_form;
+
 mod calls_page;
 
 mod config_page;

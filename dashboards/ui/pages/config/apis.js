@@ -1,6 +1,7 @@
 // The APIs tab: every API with its match, methods, upstream hosts (weight and a health badge
 // from GET /api/v1/upstreams/health) and auth; an editor for the common fields of an ApiSpec
-// with the rest (capture, masking, passive ejection…) as JSON.
+// (TLS towards https upstreams, `upstream_tls`, included) with the rest (capture, masking,
+// passive ejection…) as JSON.
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { get, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
@@ -14,7 +15,7 @@ import {
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 // Fields the form edits; every other field of the spec is in the JSON box.
 const FORM_FIELDS = ['name', 'prefix', 'path', 'methods', 'upstreams', 'lb', 'connect_timeout_ms',
-  'timeout_ms', 'retries', 'auth', 'health_check', 'strip_prefix', 'enabled'];
+  'timeout_ms', 'retries', 'auth', 'health_check', 'strip_prefix', 'enabled', 'upstream_tls'];
 
 const lbLabel = (v) => ({
   round_robin: t('config.lb_round_robin'),
@@ -115,6 +116,7 @@ function formOf(id, b) {
   const rest = {};
   for (const [k, v] of Object.entries(b || {})) if (!FORM_FIELDS.includes(k)) rest[k] = v;
   const hc = (b && b.health_check) || null;
+  const tls = (b && b.upstream_tls) || null;
   return {
     id: id || '',
     name: str(b && b.name),
@@ -135,6 +137,12 @@ function formOf(id, b) {
     hcTimeout: str(hc ? hc.timeout_ms : 1000),
     hcHealthy: str(hc ? hc.healthy_threshold : 2),
     hcUnhealthy: str(hc ? hc.unhealthy_threshold : 3),
+    tlsCa: str(tls && tls.ca_file),
+    tlsServerName: str(tls && tls.server_name),
+    tlsCert: str(tls && tls.cert_file),
+    tlsKey: str(tls && tls.key_file),
+    // Absent means true (the model's default).
+    tlsVerify: !(tls && tls.verify === false),
     rest: JSON.stringify(rest, null, 2),
   };
 }
@@ -175,6 +183,15 @@ function bodyOf(f) {
       unhealthy_threshold: num(f.hcUnhealthy),
     });
   }
+  // Only what was set: an API without TLS settings keeps none (verify is written only off).
+  const tls = compact({
+    ca_file: f.tlsCa.trim(),
+    server_name: f.tlsServerName.trim(),
+    cert_file: f.tlsCert.trim(),
+    key_file: f.tlsKey.trim(),
+  });
+  if (!f.tlsVerify) tls.verify = false;
+  if (Object.keys(tls).length) body.upstream_tls = tls;
   return { body };
 }
 
@@ -212,7 +229,7 @@ export function ApiEditor({ id, onDone }) {
     }
   };
   const shown = ['id', 'name', 'prefix', 'path', 'methods', 'upstreams', 'lb', 'connect_timeout_ms', 'timeout_ms',
-    'retries', 'auth', 'health_check', 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials'];
+    'retries', 'auth', 'health_check', 'upstream_tls', 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials'];
   const restErr = errorAt(err, 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials');
   const upErr = err && err.field && /^upstreams(\[\d+\])?$/.test(err.field) && !/\]\./.test(err.field) ? err.message : null;
   const upRowErr = (i) => errorAt(err, `upstreams[${i}]`);
@@ -285,6 +302,29 @@ export function ApiEditor({ id, onDone }) {
         <${Field} name="hc-unhealthy" label=${t('config.hc_unhealthy')} value=${f.hcUnhealthy} onInput=${set('hcUnhealthy')} error=${errorAt(err, 'health_check.unhealthy_threshold')} />
       </div>`}
       ${errorAt(err, 'health_check') && !/^health_check\./.test(err.field) && html`<div class="field-message" role="alert">${err.message}</div>`}
+    <//>
+
+    <${Card} title=${t('config.upstream_tls')} id="api-tls">
+      <p class="muted small card-note">${t('config.upstream_tls_note')}</p>
+      <div class="form-grid">
+        <${Field} name="api-tls-ca" label=${t('config.tls_ca_file')} value=${f.tlsCa} onInput=${set('tlsCa')}
+          error=${errorAt(err, 'upstream_tls.ca_file')} hint=${t('config.tls_ca_file_hint')} />
+        <${Field} name="api-tls-server-name" label=${t('config.tls_server_name')} value=${f.tlsServerName}
+          onInput=${set('tlsServerName')} error=${errorAt(err, 'upstream_tls.server_name')} hint=${t('config.tls_server_name_hint')} />
+      </div>
+      <div class="form-grid">
+        <${Field} name="api-tls-cert" label=${t('config.tls_cert_file')} value=${f.tlsCert} onInput=${set('tlsCert')}
+          error=${errorAt(err, 'upstream_tls.cert_file')} hint=${t('config.tls_cert_file_hint')} />
+        <${Field} name="api-tls-key" label=${t('config.tls_key_file')} value=${f.tlsKey} onInput=${set('tlsKey')}
+          error=${errorAt(err, 'upstream_tls.key_file')} />
+      </div>
+      <label class="check switch">
+        <input type="checkbox" id="api-tls-verify" checked=${f.tlsVerify} onChange=${(e) => setF({ ...f, tlsVerify: e.currentTarget.checked })} />
+        <span>${t('config.tls_verify')}</span>
+      </label>
+      ${!f.tlsVerify && html`<${Alert} kind="warn" id="api-tls-verify-warning">${t('config.tls_verify_off_warning')}<//>`}
+      ${errorAt(err, 'upstream_tls') && !/^upstream_tls\.(ca_file|server_name|cert_file|key_file)$/.test(err.field)
+        && html`<div class="field-message" role="alert">${err.field}: ${err.message}</div>`}
     <//>
 
     <${Card} title=${t('config.access')}>
