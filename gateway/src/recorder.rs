@@ -346,6 +346,12 @@ impl Call {
         self.admission = Some(admission);
     }
 
+    /// Gives up the call's place behind the gate before the call ends: a tunnel (see
+    /// [`crate::tunnel`]) may stay open for hours and must not keep calls out.
+    pub fn release_admission(&mut self) {
+        self.admission = None;
+    }
+
     fn ev(&mut self) -> Option<&mut CallEvent> {
         self.ev.as_deref_mut()
     }
@@ -446,6 +452,20 @@ impl Call {
     }
 }
 
+impl Call {
+    /// The tunnel of an upgraded call ended: `up` bytes went from the client to the upstream,
+    /// `down` back; `note` says why it ended, when not by a close. The record goes out when
+    /// `self` drops here, its latency the tunnel's whole life.
+    pub fn tunnel_ended(mut self, up: u64, down: u64, note: Cow<'static, str>) {
+        self.request_bytes = None;
+        if let Some(ev) = self.ev() {
+            ev.request_bytes = up;
+            ev.response_bytes = down;
+            ev.error = note;
+        }
+    }
+}
+
 impl Drop for Call {
     fn drop(&mut self) {
         let Some(mut ev) = self.ev.take() else {
@@ -541,6 +561,11 @@ pub(crate) mod tests {
             queue_capacity: 2,
             spool_max_bytes: 0,
             client_header: http::HeaderName::from_static("x-gatewatch-client"),
+            tunnels: crate::tunnel::Tunnels::new(
+                Duration::from_secs(1),
+                1,
+                tokio::sync::watch::channel(false).1,
+            ),
         };
         for _ in 0..5 {
             shared.record(Box::new(event()));
