@@ -44,15 +44,31 @@ pub(crate) struct Tunnels {
     pub stop: watch::Receiver<bool>,
     /// One permit per open tunnel.
     pub places: Arc<Semaphore>,
+    /// Tunnels open at most.
+    pub max: usize,
 }
 
 impl Tunnels {
     pub fn new(idle: Duration, max: usize, stop: watch::Receiver<bool>) -> Tunnels {
+        let max = max.max(1);
         Tunnels {
             idle,
             stop,
-            places: Arc::new(Semaphore::new(max.max(1))),
+            places: Arc::new(Semaphore::new(max)),
+            max,
         }
+    }
+
+    /// Prometheus text of the tunnels open now (`gatewatch_gateway_tunnels_open`).
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let open = self.max - self.places.available_permits();
+        let _ = write!(
+            out,
+            "# HELP gatewatch_gateway_tunnels_open Upgraded connections (WebSocket...) open.\n\
+             # TYPE gatewatch_gateway_tunnels_open gauge\n\
+             gatewatch_gateway_tunnels_open {open}\n"
+        );
     }
 
     /// A place for one more tunnel, if any is free.

@@ -74,7 +74,7 @@ pub const H2_MAX_FRAME_SIZE: u32 = 16 * 1024;
 /// CVE-2023-44487); past that the connection is closed with GOAWAY `ENHANCE_YOUR_CALM`.
 pub const H2_MAX_PENDING_ACCEPT_RESETS: usize = 20;
 /// h2: streams the server may reset for the client's errors on one connection before it
-/// closes it (RUSTSEC-2024-0003, "MadeYouReset").
+/// closes it (RUSTSEC-2024-0003).
 pub const H2_MAX_LOCAL_ERROR_RESETS: usize = 1024;
 /// h2: a PING goes out after this long without a frame from the client...
 pub const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
@@ -474,6 +474,8 @@ impl Protocols {
                     .with_upgrades();
                 tokio::pin!(conn);
                 tokio::select! {
+                    // The connection first: no random pick per wake-up.
+                    biased;
                     r = conn.as_mut() => return r,
                     _ = stop.wait_for(|s| *s) => {}
                 }
@@ -493,6 +495,7 @@ impl Protocols {
                 let mut waiting = true;
                 loop {
                     tokio::select! {
+                        biased;
                         r = conn.as_mut() => return r,
                         () = &mut first, if waiting => {
                             if !seen.load(Ordering::Relaxed) {

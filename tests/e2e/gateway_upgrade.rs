@@ -345,3 +345,80 @@ async fn websocket_echo_through_the_gateway_makes_one_record_with_101_and_bytes_
     .await;
     eventually(&store, "SELECT count() FROM api_calls", 7, 30).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tunnels_past_max_connections_are_refused_busy_and_a_closed_one_frees_its_place() {
+    let up = ws_upstream().await;
+    let site = site("gateway_upgrade_cap", up, "");
+    site.tune("gateway", "max_connections = 2");
+    let store = site.migrate().await;
+    let _col = site.start("collector").await;
+    let _gw = site.start("gateway").await;
+
+    // Two tunnels open: their client connections left the listener's count, the tunnels
+    // hold places of their own.
+    let (mut a, head, _) = upgrade(site.gateway, "/ws/a", "").await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let (b, head, _) = upgrade(site.gateway, "/ws/b", "").await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    // The two upgraded client connections have left the listener (no race with its cap).
+    let mut open = u64::MAX;
+    for _ in 0..100 {
+        open = gauge(&site, "connections_open").await;
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(open, 0);
+    assert_eq!(gauge(&site, "tunnels_open").await, 2);
+    let (mut c, head, _) = upgrade(site.gateway, "/ws/c", "").await;
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    let mut body = [0u8; 256];
+    let got = c.read(&mut body).await.unwrap();
+    assert!(String::from_utf8_lossy(&body[..got]).contains("refused_busy"));
+    drop(c);
+    // A closes: its place comes back once its record is made.
+    a.write_all(&ws_frame(0x8, &[], Some([0; 4])))
+        .await
+        .unwrap();
+    assert_eq!(read_ws(&mut a).await.unwrap().0, 0x8);
+    drop(a);
+    eventually(
+        &store,
+        "SELECT count() FROM api_calls WHERE path = '/ws/a' AND status = 101",
+        1,
+        30,
+    )
+    .await;
+    let (mut d, head, _) = upgrade(site.gateway, "/ws/d", "").await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    d.write_all(&ws_frame(0x8, &[], Some([0; 4])))
+        .await
+        .unwrap();
+    assert_eq!(read_ws(&mut d).await.unwrap().0, 0x8);
+    drop((b, d));
+    eventually(
+        &store,
+        "SELECT count() FROM api_calls WHERE path = '/ws/c' AND status = 503 \
+         AND outcome = 'refused_busy'",
+        1,
+        30,
+    )
+    .await;
+    eventually(&store, "SELECT count() FROM api_calls", 4, 30).await;
+}
+
+/// The gauge `gatewatch_gateway_<name>` from the admin port's `/metrics`.
+async fn gauge(site: &Site, name: &str) -> u64 {
+    let mut s = TcpStream::connect(site.gateway_admin).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("gatewatch_gateway_{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(u64::MAX)
+}
