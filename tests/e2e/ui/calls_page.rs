@@ -286,6 +286,7 @@ async fn support_searches_pages_and_opens_masked_calls_and_a_manager_may_not() {
     b.wait_text("#call-key", &key_id).await;
     b.wait_text("#call-request-headers", "content-type").await;
     b.wait_text("#call-summary", "acme").await;
+    b.wait_text("#call-protocol", "HTTP/1.1").await;
     b.wait_text("#call-summary", "calls-page-e2e/1.0").await;
     let page = b.body_text().await;
     for secret in [PASSWORD, CARD, "4111111111111111", key.as_str()] {
