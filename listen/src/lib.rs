@@ -22,10 +22,11 @@
 //!   16 KiB; a client that resets more than [`H2_MAX_PENDING_ACCEPT_RESETS`] streams before
 //!   they are taken up (rapid reset, CVE-2023-44487) or makes the server reset more than
 //!   [`H2_MAX_LOCAL_ERROR_RESETS`] is sent GOAWAY and closed; a connection must bring its
-//!   first request within the read-header timeout; a client that does not answer a PING
-//!   (sent after [`H2_PING_INTERVAL`] without a frame) within [`H2_PING_TIMEOUT`] is
-//!   closed. A live h2 connection between requests is not closed for idling (HTTP/1.1's is,
-//!   at the read-header timeout); it holds its place under the connection cap.
+//!   first request within the read-header timeout, and is closed with GOAWAY (its open
+//!   streams finish) when a whole such period (checked once a period: after one to two) goes
+//!   by without a new request, as an idle HTTP/1.1 connection is; a client that does not
+//!   answer a PING (sent after [`H2_PING_INTERVAL`] without a frame) within
+//!   [`H2_PING_TIMEOUT`] is closed.
 //! - On shutdown, accepting stops; open connections are asked to close after their current
 //!   request (h2: GOAWAY, the open streams finish) and are waited for up to the `drain` time
 //!   given.
@@ -40,7 +41,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -483,46 +484,58 @@ impl Protocols {
                 conn.await
             }
             Proto::Http2 => {
-                let seen = Arc::new(AtomicBool::new(false));
-                let service = FirstRequest {
+                let started = Arc::new(AtomicU64::new(0));
+                let service = Requests {
                     inner: service,
-                    seen: seen.clone(),
+                    started: started.clone(),
                 };
                 let conn = self.h2.serve_connection(TokioIo::new(io), service);
                 tokio::pin!(conn);
-                let first = tokio::time::sleep(self.first_request);
-                tokio::pin!(first);
-                let mut waiting = true;
+                // Looked at once per period: a period without a new request closes the
+                // connection (none yet: at once; else with GOAWAY, the open streams finish).
+                let period = self.first_request;
+                let idle = tokio::time::sleep(period);
+                tokio::pin!(idle);
+                let (mut counted, mut closing) = (0, false);
                 loop {
                     tokio::select! {
                         biased;
                         r = conn.as_mut() => return r,
-                        () = &mut first, if waiting => {
-                            if !seen.load(Ordering::Relaxed) {
+                        () = &mut idle, if !closing => {
+                            let now = started.load(Ordering::Relaxed);
+                            if now == 0 {
                                 // No request in time (a silent client, a slow preface):
                                 // closed like an HTTP/1.1 connection without a head.
                                 return Ok(());
                             }
-                            waiting = false;
+                            if now == counted {
+                                closing = true;
+                                conn.as_mut().graceful_shutdown();
+                            } else {
+                                counted = now;
+                                idle.as_mut().reset(tokio::time::Instant::now() + period);
+                            }
                         }
-                        _ = stop.wait_for(|s| *s) => break,
+                        _ = stop.wait_for(|s| *s), if !closing => {
+                            closing = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
                     }
                 }
-                conn.as_mut().graceful_shutdown();
-                conn.await
             }
         }
     }
 }
 
-/// Notes that a connection's first request arrived (an h2 connection must bring one within
-/// the read-header timeout).
-struct FirstRequest<S> {
+/// Counts the requests a connection has started (an h2 connection must bring its first
+/// within the read-header timeout, and another within each such period after, or it is
+/// closed).
+struct Requests<S> {
     inner: S,
-    seen: Arc<AtomicBool>,
+    started: Arc<AtomicU64>,
 }
 
-impl<S, R> Service<R> for FirstRequest<S>
+impl<S, R> Service<R> for Requests<S>
 where
     S: Service<R>,
 {
@@ -531,7 +544,7 @@ where
     type Future = S::Future;
 
     fn call(&self, req: R) -> S::Future {
-        self.seen.store(true, Ordering::Relaxed);
+        self.started.fetch_add(1, Ordering::Relaxed);
         self.inner.call(req)
     }
 }
@@ -732,6 +745,16 @@ mod tests {
         assert!(closed(&mut silent).await);
         assert!(closed(&mut half).await);
         assert!(closed(&mut idle).await);
+        // An h2 connection without a new request for a whole period is closed (GOAWAY).
+        let mut gone = false;
+        for _ in 0..100 {
+            if tx.is_closed() {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(gone, "the idle h2 connection was not closed");
         // Without h2c, the preface is a bad HTTP/1.1 request.
         let (plain, _) = start(limits).await;
         let tcp = TcpStream::connect(plain).await.unwrap();
