@@ -453,14 +453,16 @@ impl Call {
 }
 
 impl Call {
-    /// The tunnel of an upgraded call ended: `up` bytes went from the client to the upstream,
-    /// `down` back; `note` says why it ended, when not by a close. The record goes out when
-    /// `self` drops here, its latency the tunnel's whole life.
-    pub fn tunnel_ended(mut self, up: u64, down: u64, note: Cow<'static, str>) {
+    /// The tunnel of an upgraded call ended after `life`: `up` bytes went from the client to
+    /// the upstream, `down` back; `note` says why it ended, when not by a close. The record
+    /// goes out when `self` drops here, its latency the whole call; the tunnel's life counts
+    /// as time with the upstream, so the gateway's overhead stays what it spent itself.
+    pub fn tunnel_ended(mut self, up: u64, down: u64, life: Duration, note: Cow<'static, str>) {
         self.request_bytes = None;
         if let Some(ev) = self.ev() {
             ev.request_bytes = up;
             ev.response_bytes = down;
+            ev.upstream_latency_us = ev.upstream_latency_us.saturating_add(micros(life));
             ev.error = note;
         }
     }

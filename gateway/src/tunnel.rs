@@ -7,7 +7,9 @@
 //! - One record per tunnel, emitted when it ends: status 101, `latency_us` the whole life of
 //!   the tunnel (from the request head), `request_bytes` the bytes read from the client after
 //!   the upgrade (client → upstream), `response_bytes` those read from the upstream (upstream
-//!   → client); the `error` says why it ended when that was not a close by either side.
+//!   → client); the `error` says why it ended when that was not a close by either side. The
+//!   tunnel's life counts as upstream time (`upstream_latency_us`), so `overhead_us` stays
+//!   the gateway's own share.
 //! - Bounded: at most as many tunnels as the proxy port's `max_connections` (past that the
 //!   upgrade is refused 503 `refused_busy` before the upstream is asked); a tunnel holds no
 //!   place behind the access phase's gate (`max_inflight`) once it is open.
@@ -21,7 +23,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -94,10 +96,12 @@ pub(crate) async fn run(
     tunnels: Tunnels,
     _place: OwnedSemaphorePermit,
 ) {
+    let opened = Instant::now();
     let (client, upstream) = match tokio::try_join!(client, upstream) {
         Ok(both) => both,
         Err(e) => {
-            call.tunnel_ended(0, 0, Cow::Owned(format!("upgrade failed: {e}")));
+            let note = Cow::Owned(format!("upgrade failed: {e}"));
+            call.tunnel_ended(0, 0, opened.elapsed(), note);
             return;
         }
     };
@@ -141,7 +145,7 @@ pub(crate) async fn run(
         End::Shutdown => Cow::Borrowed("tunnel closed: the gateway is shutting down"),
         End::Failed(e) => Cow::Owned(format!("tunnel broke: {e}")),
     };
-    call.tunnel_ended(client.read, upstream.read, note);
+    call.tunnel_ended(client.read, upstream.read, opened.elapsed(), note);
 }
 
 /// One side of a tunnel: counts the bytes read from it and marks the tunnel active.

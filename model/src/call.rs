@@ -71,7 +71,8 @@ pub struct CallRecord {
     /// Total time from request head received to response end, microseconds. For an upgraded
     /// connection (status 101, WebSocket...): until the tunnel closed.
     pub latency_us: u64,
-    /// Time spent waiting on the upstream, microseconds.
+    /// Time spent waiting on the upstream, microseconds (for an upgraded connection, with the
+    /// tunnel's life).
     #[serde(default)]
     pub upstream_latency_us: u64,
     /// Gateway's own share: `latency_us - upstream_latency_us`.

@@ -331,7 +331,8 @@ async fn websocket_echo_through_the_gateway_makes_one_record_with_101_and_bytes_
     eventually(
         &store,
         "SELECT count() FROM api_calls WHERE path = '/ws/idle' AND status = 101 \
-         AND error LIKE '%upgrade_idle_timeout%'",
+         AND error LIKE '%upgrade_idle_timeout%' AND overhead_us < upstream_latency_us \
+         AND upstream_latency_us <= latency_us",
         1,
         30,
     )
