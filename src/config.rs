@@ -148,6 +148,9 @@ pub struct GatewaySection {
     pub upstream_connect_timeout_ms: u64,
     /// Time to the upstream's response head, in milliseconds (then 504).
     pub upstream_timeout_ms: u64,
+    /// An upgraded connection (WebSocket...) idle both ways this long is closed, in
+    /// milliseconds.
+    pub upgrade_idle_timeout_ms: u64,
     /// CA certificates (PEM files) trusted for every `https://` upstream, beside the system's
     /// roots; an API adds its own with `upstream_tls.ca_file`.
     pub upstream_ca_files: Vec<PathBuf>,
@@ -560,6 +563,7 @@ impl Default for GatewaySection {
             sample_interval_secs: 10,
             upstream_connect_timeout_ms: 3_000,
             upstream_timeout_ms: 30_000,
+            upgrade_idle_timeout_ms: 300_000,
             upstream_ca_files: Vec::new(),
             trusted_proxies: Vec::new(),
             max_inflight: 1024,
@@ -825,6 +829,7 @@ impl FileConfig {
             g.upstream_connect_timeout_ms,
         )?;
         positive("gateway.upstream_timeout_ms", g.upstream_timeout_ms)?;
+        positive("gateway.upgrade_idle_timeout_ms", g.upgrade_idle_timeout_ms)?;
         let mut gateway = gatewatch_gateway::GatewayConfig::new(
             listen_addr("gateway.listen", &g.listen)?,
             node.clone(),
@@ -850,6 +855,7 @@ impl FileConfig {
         gateway.sample_interval = Duration::from_secs(g.sample_interval_secs);
         gateway.upstream_connect_timeout = Duration::from_millis(g.upstream_connect_timeout_ms);
         gateway.upstream_timeout = Duration::from_millis(g.upstream_timeout_ms);
+        gateway.upgrade_idle_timeout = Duration::from_millis(g.upgrade_idle_timeout_ms);
         gatewatch_gateway::check_upstream_ca_files(&g.upstream_ca_files)
             .map_err(|(i, m)| bad(format!("gateway.upstream_ca_files[{i}]"), m))?;
         gateway.upstream_ca_files = g.upstream_ca_files.clone();

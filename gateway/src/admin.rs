@@ -70,6 +70,7 @@ fn answer(
             .render(depth, shared.queue_capacity, shared.spool_max_bytes);
         crate::upstream::render_metrics(shared.router.load().routes(), &mut body);
         listener.render("gatewatch_gateway", &mut body);
+        shared.tunnels.render(&mut body);
         (
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",

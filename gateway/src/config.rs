@@ -97,6 +97,9 @@ pub struct GatewayConfig {
     /// On shutdown, how long in-flight calls may take to finish before the gateway stops
     /// waiting for them.
     pub drain_timeout: Duration,
+    /// An upgraded connection (WebSocket...) with no byte either way for this long is closed
+    /// (default 5 minutes). Tunnels also close when the gateway shuts down.
+    pub upgrade_idle_timeout: Duration,
     /// Where the configuration log is (APIs registered through the admin API); `None`: only
     /// `routes` are served.
     pub config_store: Option<gatewatch_store::StoreConfig>,
@@ -213,6 +216,7 @@ impl GatewayConfig {
             collector_timeout: Duration::from_secs(10),
             ingest_token: String::new(),
             drain_timeout: Duration::from_secs(10),
+            upgrade_idle_timeout: crate::tunnel::DEFAULT_IDLE_TIMEOUT,
             config_store: None,
             snapshot_dir: None,
             config_poll: Duration::from_secs(1),
@@ -270,6 +274,7 @@ impl GatewayConfig {
             ("upstream_timeout", self.upstream_timeout),
             ("collector_timeout", self.collector_timeout),
             ("header_read_timeout", self.header_read_timeout),
+            ("upgrade_idle_timeout", self.upgrade_idle_timeout),
         ] {
             if d.is_zero() {
                 return Err(Error::config(field, "must be longer than zero"));

@@ -109,6 +109,28 @@ pub(crate) fn set_forwarded(
     }
 }
 
+/// The comma-separated tokens of a header value, trimmed.
+fn tokens(v: &HeaderValue) -> impl Iterator<Item = &[u8]> {
+    v.as_bytes().split(|&b| b == b',').map(<[u8]>::trim_ascii)
+}
+
+/// The protocol of an upgrade the client asks for and the gateway passes through: `Upgrade`
+/// set and `Connection` naming `upgrade`. `None` otherwise, and for `h2c` (or `h2`): a tunnel
+/// to an HTTP/2 upstream would carry requests the gateway never routes nor checks ("h2c
+/// smuggling"); such a request goes up as a plain call, its `Upgrade` removed.
+pub(crate) fn upgrade_requested(headers: &HeaderMap) -> Option<HeaderValue> {
+    let protocol = headers.get(header::UPGRADE)?;
+    let named = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case(b"upgrade")));
+    let h2 = tokens(protocol).any(|t| {
+        let name = t.split(|&b| b == b'/').next().unwrap_or_default();
+        name.eq_ignore_ascii_case(b"h2c") || name.eq_ignore_ascii_case(b"h2")
+    });
+    (named && !h2 && !protocol.is_empty()).then(|| protocol.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +217,23 @@ mod tests {
         assert!(!valid_request_id(
             &HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()
         ));
+    }
+
+    #[test]
+    fn upgrades_pass_when_connection_names_them_and_never_to_h2() {
+        let ws = map(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket"),
+        ]);
+        assert_eq!(upgrade_requested(&ws).unwrap(), "websocket");
+        // Without `Connection: upgrade` it is only a header (removed as hop-by-hop).
+        assert!(upgrade_requested(&map(&[("upgrade", "websocket")])).is_none());
+        assert!(upgrade_requested(&map(&[("connection", "upgrade")])).is_none());
+        for h2 in ["h2c", "H2C", "websocket, h2c", "h2", "h2c/1"] {
+            let h = map(&[("connection", "Upgrade, HTTP2-Settings"), ("upgrade", h2)]);
+            assert!(upgrade_requested(&h).is_none(), "{h2}");
+        }
+        let other = map(&[("connection", "upgrade"), ("upgrade", "foo/2")]);
+        assert_eq!(upgrade_requested(&other).unwrap(), "foo/2");
     }
 }

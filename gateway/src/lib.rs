@@ -136,10 +136,24 @@
 //! - bodies stream both ways, never buffered whole;
 //! - hop-by-hop headers (`Connection` and the headers it names, `Keep-Alive`, `Proxy-*`, `TE`,
 //!   `Trailer`, `Transfer-Encoding`, `Upgrade`) are removed both ways, and `Expect` on the
-//!   way up (hyper has answered it); protocol upgrades (WebSocket) are therefore not proxied;
+//!   way up (hyper has answered it); so an h2 client never gets the upstream's
+//!   connection-specific headers;
+//! - **protocols**: clients speak HTTP/1.1, or HTTP/2 (ALPN `h2` on the TLS listener, h2c
+//!   with prior knowledge on the plain one; limits in `gatewatch_listen`); upstreams always
+//!   get HTTP/1.1, each h2 stream one call and one record (`http_version` "HTTP/2");
+//! - **upgrades** (WebSocket and other tokens, HTTP/1.1 only): a request whose `Connection`
+//!   names `upgrade` goes through every phase like any call, with `Connection: upgrade` and
+//!   its `Upgrade` sent up; an upstream `101` is passed to the client and the two
+//!   connections are spliced, one record per tunnel when it ends (status 101, bytes each
+//!   way, the whole life as latency); another answer is a normal call. Tunnels close after
+//!   `upgrade_idle_timeout` without a byte either way and when the gateway shuts down; at
+//!   most `max_connections` are open (then 503 `refused_busy`); `h2c` is never upgraded
+//!   (see `tunnel.rs`). On h2, an upgrade or an extended CONNECT is refused by the protocol
+//!   layer (stream reset), a CONNECT by the path check (400 `bad_path`);
 //! - `Host` sent upstream is the upstream's `host:port`, as nginx's `proxy_pass` does by
-//!   default; the client's `Host` goes in `X-Forwarded-Host`; `X-Forwarded-For` gets the
-//!   client address appended; `X-Forwarded-Proto` is `http`;
+//!   default; the client's `Host` (h2: `:authority`) goes in `X-Forwarded-Host`;
+//!   `X-Forwarded-For` gets the client address appended; `X-Forwarded-Proto` is `http` (or
+//!   `https` on the TLS listener);
 //! - `X-Request-Id` from the client is kept when it is 1–128 visible ASCII characters, else
 //!   the call id (a UUIDv7) is used; it goes upstream and back to the client on every
 //!   response, the gateway's errors included.
@@ -233,7 +247,7 @@
 //! | --- | --- |
 //! | `GET /healthz` | 200 `ok` while the process serves |
 //! | `GET /readyz` | 200 `ready`; 503 while the spool refuses batches (size cap reached or disk failing), i.e. records are being dropped |
-//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_connections_open`, `…_connections_refused_total`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_batches_split_total`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_samples_shipped_total`, `…_samples_dropped_total`; per API and upstream `…_upstream_healthy{api,upstream}` (1 in, 0 out), `…_upstream_in_flight{api,upstream}`, `…_upstream_ejections_total{api,upstream,kind="active"\|"passive"}` (all prefixed `gatewatch_gateway_`) |
+//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_connections_open`, `…_connections_refused_total`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_batches_split_total`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_samples_shipped_total`, `…_samples_dropped_total`; per API and upstream `…_upstream_healthy{api,upstream}` (1 in, 0 out), `…_upstream_in_flight{api,upstream}`, `…_upstream_ejections_total{api,upstream,kind="active"\|"passive"}`, `…_tunnels_open` (upgraded connections) (all prefixed `gatewatch_gateway_`) |
 //!
 //! Other methods on these paths get 405.
 //!
@@ -294,6 +308,7 @@ mod route;
 mod sampler;
 mod ship;
 mod spool;
+mod tunnel;
 mod upstream;
 
 use std::future::Future;
@@ -495,6 +510,9 @@ pub async fn bind(
             stop_rx.clone(),
         ))
     });
+    // Turns true when shutdown starts: the TLS listener stops accepting when the plain one
+    // does, and upgraded connections (tunnels) close.
+    let (down_tx, down_rx) = watch::channel(false);
     let shared = Arc::new(proxy::Shared {
         router: arc_swap::ArcSwap::from_pointee(router),
         access,
@@ -504,6 +522,11 @@ pub async fn bind(
         queue_capacity: config.queue_capacity,
         spool_max_bytes: config.spool_max_bytes,
         client_header: validated.client_header,
+        tunnels: tunnel::Tunnels::new(
+            config.upgrade_idle_timeout,
+            config.max_connections,
+            down_rx.clone(),
+        ),
     });
     let source_task =
         source.map(|s| tokio::spawn(s.run(shared.clone(), revision, stop_rx.clone())));
@@ -545,7 +568,6 @@ pub async fn bind(
     };
     let make = make_for();
     // The TLS listener stops accepting when the plain one does (`down`), and drains beside it.
-    let (down_tx, down_rx) = watch::channel(false);
     let shutdown = async move {
         shutdown.await;
         let _ = down_tx.send(true);
@@ -575,7 +597,8 @@ pub async fn bind(
         })
     });
     let task = tokio::spawn(async move {
-        gatewatch_listen::serve(
+        // h2c with prior knowledge beside HTTP/1.1 (see `gatewatch_listen::serve_h2c`).
+        gatewatch_listen::serve_h2c(
             "gateway",
             listener,
             limits,

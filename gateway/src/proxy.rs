@@ -29,7 +29,8 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
-use tokio::sync::{mpsc, oneshot};
+use hyper::upgrade::OnUpgrade;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tracing::debug;
 
 use crate::body::{BodyCount, RequestBody, ResponseBody};
@@ -38,6 +39,8 @@ use crate::ids;
 use crate::metrics::Metrics;
 use crate::recorder::{Call, CallEvent, CLIENT_CLOSED_STATUS};
 use crate::route::{Lookup, Route, Router, Tried};
+use crate::tunnel::Tunnels;
+use crate::upstream::pool::Lease;
 /// An error and its sources on one line (shared with the listener, the pool and health checks).
 pub(crate) use gatewatch_listen::chain;
 
@@ -56,6 +59,8 @@ pub(crate) struct Shared {
     /// Carries the caller's client id upstream (`X-Gatewatch-Client` by default); whatever
     /// a client sends under this name is removed first.
     pub client_header: http::HeaderName,
+    /// Upgraded connections passed through (WebSocket...): their cap, idle timeout and stop.
+    pub tunnels: Tunnels,
 }
 
 /// The client end of one connection.
@@ -170,7 +175,28 @@ async fn proxy(
         Err(refusal) => return refusal.answer(call, &request_id),
     };
 
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // A protocol upgrade (WebSocket...) asked for on HTTP/1.1: passed through if the upstream
+    // switches (see `crate::tunnel`). hyper gives the request its side of the connection.
+    let upgrade = match headers::upgrade_requested(&parts.headers) {
+        Some(protocol) if parts.version == Version::HTTP_11 => {
+            match parts.extensions.remove::<OnUpgrade>() {
+                None => None,
+                Some(client) => match shared.tunnels.place() {
+                    Some(place) => Some(Upgrade {
+                        protocol,
+                        client,
+                        place,
+                    }),
+                    None => {
+                        let message = "too many upgraded connections open".to_string();
+                        return error_response(call, &request_id, Failure::TunnelsFull, message);
+                    }
+                },
+            }
+        }
+        _ => None,
+    };
     let method = parts.method;
     let original_uri = parts.uri;
     let mut headers = parts.headers;
@@ -197,6 +223,11 @@ async fn proxy(
     }
     if !route.spec.auth.is_empty() && !route.spec.forward_credentials {
         crate::access::auth::strip_credentials(&route.spec.auth, &mut headers);
+    }
+    if let Some(u) = &upgrade {
+        // Hop-by-hop, so removed above; this hop asks for the same switch.
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, u.protocol.clone());
     }
 
     let counter = (!body.is_end_stream()).then(|| Arc::new(BodyCount::default()));
@@ -311,6 +342,9 @@ async fn proxy(
     };
     call.set_upstream_latency(sent_at.elapsed());
     call.hold(in_flight);
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        return switch(&shared.tunnels, call, request_id, response, lease, upgrade);
+    }
 
     let (mut parts, body) = response.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers);
@@ -320,6 +354,59 @@ async fn proxy(
     // capture: the response headers as the client gets them, when the policy keeps headers.
     call.capture_response_headers(&parts.headers);
     Response::from_parts(parts, ResponseBody::upstream(body, call, lease))
+}
+
+/// An upgrade the client asked for: the protocol, the client's side of the connection once
+/// the `101` has reached it, and the tunnel's place under the cap.
+struct Upgrade {
+    protocol: HeaderValue,
+    client: OnUpgrade,
+    place: OwnedSemaphorePermit,
+}
+
+/// The upstream answered `101 Switching Protocols`: the client gets the switch and the two
+/// connections become a tunnel, recorded when it ends (see [`crate::tunnel`]). A switch the
+/// client did not ask for is an upstream failure (502): the client would not know what to
+/// speak.
+fn switch(
+    tunnels: &Tunnels,
+    mut call: Call,
+    request_id: HeaderValue,
+    response: Response<Incoming>,
+    lease: Lease,
+    upgrade: Option<Upgrade>,
+) -> Response<ResponseBody> {
+    let (mut parts, _no_body) = response.into_parts();
+    let upstream = parts.extensions.remove::<OnUpgrade>();
+    // The upstream's connection is the tunnel's now (or done): never back to the pool.
+    drop(lease);
+    let (Some(upgrade), Some(upstream)) = (upgrade, upstream) else {
+        let message = "the upstream switched protocols (101) unasked".to_string();
+        return error_response(call, &request_id, Failure::Upstream, message);
+    };
+    let protocol = parts
+        .headers
+        .get(header::UPGRADE)
+        .cloned()
+        .unwrap_or(upgrade.protocol);
+    headers::strip_hop_by_hop(&mut parts.headers);
+    parts
+        .headers
+        .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    parts.headers.insert(header::UPGRADE, protocol);
+    parts.headers.insert(X_REQUEST_ID.clone(), request_id);
+    let status = parts.status.as_u16();
+    call.answered(status, Outcome::from_upstream_status(status));
+    call.capture_response_headers(&parts.headers);
+    call.release_admission();
+    tokio::spawn(crate::tunnel::run(
+        call,
+        upgrade.client,
+        upstream,
+        tunnels.clone(),
+        upgrade.place,
+    ));
+    Response::from_parts(parts, ResponseBody::full(bytes::Bytes::new(), None))
 }
 
 /// How a failed attempt failed, for the retry rules.
@@ -384,6 +471,8 @@ enum Failure {
     Upstream,
     ClientGone,
     Gateway,
+    /// As many tunnels are open as the proxy port takes connections.
+    TunnelsFull,
 }
 
 impl Failure {
@@ -430,6 +519,11 @@ impl Failure {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Outcome::GatewayError,
                 "gateway_error",
+            ),
+            Failure::TunnelsFull => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Outcome::RefusedBusy,
+                "refused_busy",
             ),
         }
     }

@@ -347,6 +347,12 @@ impl Call {
         self.admission = Some(admission);
     }
 
+    /// Gives up the call's place behind the gate before the call ends: a tunnel (see
+    /// [`crate::tunnel`]) may stay open for hours and must not keep calls out.
+    pub fn release_admission(&mut self) {
+        self.admission = None;
+    }
+
     fn ev(&mut self) -> Option<&mut CallEvent> {
         self.ev.as_deref_mut()
     }
@@ -447,6 +453,22 @@ impl Call {
     }
 }
 
+impl Call {
+    /// The tunnel of an upgraded call ended after `life`: `up` bytes went from the client to
+    /// the upstream, `down` back; `note` says why it ended, when not by a close. The record
+    /// goes out when `self` drops here, its latency the whole call; the tunnel's life counts
+    /// as time with the upstream, so the gateway's overhead stays what it spent itself.
+    pub fn tunnel_ended(mut self, up: u64, down: u64, life: Duration, note: Cow<'static, str>) {
+        self.request_bytes = None;
+        if let Some(ev) = self.ev() {
+            ev.request_bytes = up;
+            ev.response_bytes = down;
+            ev.upstream_latency_us = ev.upstream_latency_us.saturating_add(micros(life));
+            ev.error = note;
+        }
+    }
+}
+
 impl Drop for Call {
     fn drop(&mut self) {
         let Some(mut ev) = self.ev.take() else {
@@ -542,6 +564,11 @@ pub(crate) mod tests {
             queue_capacity: 2,
             spool_max_bytes: 0,
             client_header: http::HeaderName::from_static("x-gatewatch-client"),
+            tunnels: crate::tunnel::Tunnels::new(
+                Duration::from_secs(1),
+                1,
+                tokio::sync::watch::channel(false).1,
+            ),
         };
         for _ in 0..5 {
             shared.record(Box::new(event()));

@@ -14,8 +14,8 @@
 //!   those CAs (or is expired) fails the handshake. The accepted end-entity certificate reaches
 //!   the service in [`crate::TlsInfo::client_cert`]; what it may call is the service's business.
 //!   The CA file is reloaded like the pairs.
-//! - ALPN: `http/1.1` only for now. HTTP/2 is added by listing `h2` in [`ALPN`] and serving
-//!   the connection by the protocol agreed (see `serve_tls`).
+//! - ALPN: `h2` and `http/1.1` ([`ALPN`]); the connection is served by the protocol agreed
+//!   (see `serve_tls`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,9 +32,10 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use tracing::{error, info};
 
-/// Protocols offered by ALPN, in order of preference. A client offering ALPN without
-/// `http/1.1` is refused in the handshake (`no_application_protocol`).
-pub const ALPN: &[&[u8]] = &[b"http/1.1"];
+/// Protocols offered by ALPN, in order of preference: HTTP/2 first. A client offering ALPN
+/// with neither is refused in the handshake (`no_application_protocol`); a client without
+/// ALPN speaks HTTP/1.1.
+pub const ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
 
 /// Default time between two looks at the certificate files.
 pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
@@ -799,10 +800,28 @@ mod tests {
         assert_eq!(body(&mut s).await, format!("{version} {suite}"));
         // other.test's certificate is not trusted by main's CA: SNI really picked it.
         assert!(connect(addr, &main_ca, "other.test", &[]).await.is_err());
-        // h2 only: no common protocol, refused in the handshake.
-        assert!(connect(addr, &main_ca, "main.test", &[b"h2"])
+        // No common protocol: refused in the handshake.
+        assert!(connect(addr, &main_ca, "main.test", &[b"spdy/3.1"])
             .await
             .is_err());
+        // h2 is preferred, and served.
+        let s = connect(addr, &main_ca, "main.test", &[b"http/1.1", b"h2"])
+            .await
+            .unwrap();
+        assert_eq!(s.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let (mut h2, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(s),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        let req = http::Request::get("https://main.test/")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let resp = h2.send_request(req).await.unwrap();
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+        assert_eq!(resp.status(), 200);
     }
 
     #[tokio::test]

@@ -68,18 +68,22 @@ pub struct CallRecord {
     pub status: u16,
     /// What happened.
     pub outcome: Outcome,
-    /// Total time from request head received to response end, microseconds.
+    /// Total time from request head received to response end, microseconds. For an upgraded
+    /// connection (status 101, WebSocket...): until the tunnel closed.
     pub latency_us: u64,
-    /// Time spent waiting on the upstream, microseconds.
+    /// Time spent waiting on the upstream, microseconds (for an upgraded connection, with the
+    /// tunnel's life).
     #[serde(default)]
     pub upstream_latency_us: u64,
     /// Gateway's own share: `latency_us - upstream_latency_us`.
     #[serde(default)]
     pub overhead_us: u64,
-    /// Request body bytes received from the client.
+    /// Request body bytes received from the client. For an upgraded connection (status
+    /// 101): the bytes read from the client after the switch (client → upstream).
     #[serde(default)]
     pub request_bytes: u64,
-    /// Response body bytes sent to the client.
+    /// Response body bytes sent to the client. For an upgraded connection (status 101): the
+    /// bytes read from the upstream after the switch (upstream → client).
     #[serde(default)]
     pub response_bytes: u64,
     /// Request headers as captured under the API's capture policy, masked.

@@ -393,7 +393,8 @@ fn tls_cause(e: &hyper::Error) -> Option<&rustls::Error> {
     None
 }
 
-/// HTTP/1.1 on `io`, its connection task spawned.
+/// HTTP/1.1 on `io`, its connection task spawned. With upgrades: after a `101` the
+/// connection is handed to the proxy's tunnel (`hyper::upgrade::on` of the response).
 async fn handshake<T>(io: T) -> Result<Sender, SendError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -401,6 +402,7 @@ where
     let (tx, conn) = http1::handshake(TokioIo::new(io))
         .await
         .map_err(SendError::Handshake)?;
+    let conn = conn.with_upgrades();
     tokio::spawn(async move {
         if let Err(e) = conn.await {
             debug!(error = %crate::proxy::chain(&e), "upstream connection ended with an error");
