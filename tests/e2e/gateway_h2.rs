@@ -7,7 +7,7 @@
 //! others are served; a rapid-reset burst (CVE-2023-44487) ends that connection and the
 //! gateway serves on.
 
-use crate::gateway_tls::{ca, connect, self_signed};
+use crate::gateway_tls::{ca, connect, tls_site_to};
 use crate::helpers::*;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -89,25 +89,7 @@ async fn echo_upstream() -> SocketAddr {
 
 /// A site with `/api` → [`echo_upstream`] and `[gateway.tls]` on a free port.
 async fn h2_site(name: &str) -> (Site, SocketAddr, std::path::PathBuf) {
-    let up = echo_upstream().await;
-    let site = Site::new(
-        name,
-        &gatewatch_migrations::testing::clickhouse_url(),
-        &format!(
-            "[[routes]]\nprefix = \"/api\"\nupstreams = [\"http://{up}\"]\nstrip_prefix = true\n"
-        ),
-    );
-    let certs = site.dir.path().join("tls");
-    self_signed(&certs, &["localhost", "127.0.0.1"], false);
-    let tls: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut cfg = std::fs::read_to_string(site.config_path()).unwrap();
-    cfg.push_str(&format!(
-        "\n[gateway.tls]\nlisten = \"{tls}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
-        certs.join("cert.pem").display(),
-        certs.join("key.pem").display(),
-    ));
-    std::fs::write(site.config_path(), cfg).unwrap();
-    (site, tls, certs)
+    tls_site_to(name, "", echo_upstream().await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

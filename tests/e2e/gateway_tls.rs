@@ -123,7 +123,11 @@ async fn proto_upstream() -> SocketAddr {
 /// A site with one API (`/api` → [`proto_upstream`]) and `[gateway.tls]` on a free port
 /// with the certificate in `site.dir/tls`; `extra` is added to `[gateway.tls]`.
 pub(crate) async fn tls_site(name: &str, extra: &str) -> (Site, SocketAddr, PathBuf) {
-    let up = proto_upstream().await;
+    tls_site_to(name, extra, proto_upstream().await)
+}
+
+/// [`tls_site`] with `/api` → `up`.
+pub(crate) fn tls_site_to(name: &str, extra: &str, up: SocketAddr) -> (Site, SocketAddr, PathBuf) {
     let site = Site::new(
         name,
         &gatewatch_migrations::testing::clickhouse_url(),

@@ -203,7 +203,10 @@ impl Pool {
     ) -> Result<(Response<Incoming>, Lease), SendError> {
         let (mut tx, reused) = match self.checkout().await {
             Some(tx) => (tx, true),
-            None => (self.connect().await?, false),
+            // Boxed: the connect future (DNS, TCP, TLS handshake) is large and rarely needed;
+            // inline, it would make every call's future (moved into hyper per request) that
+            // much larger. One allocation per new connection, none per call.
+            None => (Box::pin(self.connect()).await?, false),
         };
         let req = match tx.try_send_request(req).await {
             Ok(resp) => return Ok((resp, self.lease(tx))),
@@ -219,7 +222,7 @@ impl Pool {
         };
         drop(tx);
         self.resent.fetch_add(1, Relaxed);
-        let mut tx = self.connect().await?;
+        let mut tx = Box::pin(self.connect()).await?;
         match tx.try_send_request(req).await {
             Ok(resp) => Ok((resp, self.lease(tx))),
             Err(e) => Err(self.failed(e.into_error(), false)),
