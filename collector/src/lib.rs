@@ -108,16 +108,9 @@ pub struct CollectorConfig {
     pub tls: Option<TlsListen>,
 }
 
-/// The collector's TLS listener: the same routes, token check and limits as the plain one.
-#[derive(Debug, Clone)]
-pub struct TlsListen {
-    /// Address it listens on (port 0 picks a free port).
-    pub listen: SocketAddr,
-    /// The certificate, loaded and checked (see `gatewatch_listen::tls`).
-    pub tls: Arc<gatewatch_listen::tls::Tls>,
-    /// How often the certificate files are looked at for a change.
-    pub reload_interval: Duration,
-}
+/// The collector's TLS listener (`[collector.tls]`): the same routes, token check and limits
+/// as the plain one.
+pub use gatewatch_listen::tls::Listen as TlsListen;
 
 impl CollectorConfig {
     /// Defaults: 32 MiB bodies (256 MiB decompressed), rounds of up to 500 000 rows or 1 s,

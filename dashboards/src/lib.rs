@@ -117,16 +117,8 @@ pub struct DashboardsConfig {
     pub tls: Option<TlsListen>,
 }
 
-/// The dashboards' TLS listener beside the plain one.
-#[derive(Debug, Clone)]
-pub struct TlsListen {
-    /// Address it listens on (port 0 picks a free port).
-    pub listen: SocketAddr,
-    /// The certificate, loaded and checked (see `gatewatch_listen::tls`).
-    pub tls: Arc<gatewatch_listen::tls::Tls>,
-    /// How often the certificate files are looked at for a change.
-    pub reload_interval: Duration,
-}
+/// The dashboards' TLS listener (`[dashboards.tls]`) beside the plain one.
+pub use gatewatch_listen::tls::Listen as TlsListen;
 
 impl std::fmt::Debug for DashboardsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

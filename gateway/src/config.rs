@@ -138,17 +138,9 @@ pub struct GatewayConfig {
     pub tls: Option<TlsListen>,
 }
 
-/// The gateway's TLS listener: same routes, limits and records as the plain one; only the
-/// transport differs.
-#[derive(Debug, Clone)]
-pub struct TlsListen {
-    /// Address it listens on (port 0 picks a free port).
-    pub listen: SocketAddr,
-    /// The certificates, loaded and checked (see `gatewatch_listen::tls`).
-    pub tls: Arc<gatewatch_listen::tls::Tls>,
-    /// How often the certificate files are looked at for a change.
-    pub reload_interval: Duration,
-}
+/// The gateway's TLS listener (`[gateway.tls]`): same routes, limits and records as the
+/// plain one; only the transport differs.
+pub use gatewatch_listen::tls::Listen as TlsListen;
 
 /// The default name of the header carrying the caller's client id upstream.
 pub const DEFAULT_CLIENT_HEADER: &str = "X-Gatewatch-Client";

@@ -313,6 +313,18 @@ struct ClientCa {
     seen: Mutex<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
+/// A TLS listener as a role's configuration gives it (`[gateway.tls]`, `[dashboards.tls]`,
+/// `[collector.tls]`): where, which certificates, how often to look at their files.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    /// Address it listens on (port 0 picks a free port).
+    pub listen: std::net::SocketAddr,
+    /// The certificates, loaded and checked.
+    pub tls: Arc<Tls>,
+    /// How often the certificate files are looked at for a change.
+    pub reload_interval: Duration,
+}
+
 /// A listener's TLS: the rustls configuration and what it needs to reload its certificates.
 pub struct Tls {
     config: Arc<ServerConfig>,
