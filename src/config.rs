@@ -2139,14 +2139,14 @@ mod reports_tests {
 mod tls_tests {
     use super::*;
 
-    fn from_str(dir: &Path, text: &str) -> Result<Config, ConfigError> {
+    pub(super) fn from_str(dir: &Path, text: &str) -> Result<Config, ConfigError> {
         let p = dir.join("gatewatch.toml");
         std::fs::write(&p, text).unwrap();
         load(Some(&p), &[])?.validate()
     }
 
     /// A self-signed certificate for `name` as `stem.pem` and `stem-key.pem` in `dir`.
-    fn pair(dir: &Path, stem: &str, name: &str) -> (String, String) {
+    pub(super) fn pair(dir: &Path, stem: &str, name: &str) -> (String, String) {
         let made = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
         let (cert, key) = (
             dir.join(format!("{stem}.pem")),
@@ -2269,30 +2269,14 @@ mod tls_tests {
 mod hop_tls_tests {
     use super::*;
 
-    fn from_str(dir: &Path, text: &str) -> Result<Config, ConfigError> {
-        let p = dir.join("gatewatch.toml");
-        std::fs::write(&p, text).unwrap();
-        load(Some(&p), &[])?.validate()
-    }
-
-    /// A self-signed certificate for localhost: (cert, key) paths in `dir`.
-    fn pair(dir: &Path, stem: &str) -> (String, String) {
-        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-        let (cert, key) = (
-            dir.join(format!("{stem}.pem")),
-            dir.join(format!("{stem}-key.pem")),
-        );
-        std::fs::write(&cert, made.cert.pem()).unwrap();
-        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
-        (cert.display().to_string(), key.display().to_string())
-    }
+    use super::tls_tests::{from_str, pair};
 
     #[test]
     fn role_tls_listeners_are_off_by_default_and_loaded_when_set() {
         let d = tempfile::tempdir().unwrap();
         let c = from_str(d.path(), "").unwrap();
         assert!(c.collector.tls.is_none() && c.dashboards_tls.is_none());
-        let (cert, key) = pair(d.path(), "c");
+        let (cert, key) = pair(d.path(), "c", "localhost");
         for section in ["collector", "dashboards"] {
             let c = from_str(
                 d.path(),
@@ -2325,8 +2309,8 @@ mod hop_tls_tests {
     #[test]
     fn hop_tls_keys_are_checked_and_named() {
         let d = tempfile::tempdir().unwrap();
-        let (cert, key) = pair(d.path(), "c");
-        let (_, other_key) = pair(d.path(), "o");
+        let (cert, key) = pair(d.path(), "c", "localhost");
+        let (_, other_key) = pair(d.path(), "o", "localhost");
         let garbage = d.path().join("garbage.pem");
         std::fs::write(&garbage, "not a certificate").unwrap();
         let garbage = garbage.display().to_string();

@@ -7,9 +7,8 @@
 //! `collector_ca_file` is a configuration error naming the key.
 
 use crate::helpers::*;
-use crate::hop_certs::{config_check, toml_path, TestCa};
+use crate::hop_certs::{config_check, plain_http_gets_no_answer, toml_path, TestCa};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One series' value on the gateway's admin port (0 when absent).
 async fn gateway_metric(site: &Site, series: &str) -> u64 {
@@ -131,20 +130,11 @@ async fn gateways_ship_to_a_tls_collector_with_exact_counts_and_keep_records_whe
         .is_err());
 
     // Plain HTTP to the TLS port: no HTTP answer, the connection is closed.
-    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", tls_port))
-        .await
-        .unwrap();
-    raw.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(20), raw.read_to_end(&mut answer)).await;
-    assert!(read.is_ok(), "the TLS port kept a plain connection open");
-    assert!(
-        !answer.starts_with(b"HTTP/"),
-        "{:?}",
-        String::from_utf8_lossy(&answer)
-    );
+    plain_http_gets_no_answer(
+        ([127, 0, 0, 1], tls_port).into(),
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    )
+    .await;
     // The plain port keeps serving.
     let r = reqwest::Client::new()
         .get(format!("http://{}/healthz", site.collector))

@@ -8,11 +8,10 @@
 
 use crate::admin::add_user;
 use crate::helpers::*;
-use crate::hop_certs::{config_check, toml_path, TestCa};
+use crate::hop_certs::{config_check, plain_http_gets_no_answer, toml_path, TestCa};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PW: &str = "a long test password";
 
@@ -137,18 +136,11 @@ async fn dashboards_over_tls_log_in_with_secure_cookies_beside_the_plain_listene
         .is_err());
 
     // Plain HTTP to the TLS port: no HTTP answer, the connection is closed.
-    let mut raw = tokio::net::TcpStream::connect(tls).await.unwrap();
-    raw.write_all(b"POST /api/v1/login HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}")
-        .await
-        .unwrap();
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(20), raw.read_to_end(&mut answer)).await;
-    assert!(read.is_ok(), "the TLS port kept a plain connection open");
-    assert!(
-        !answer.starts_with(b"HTTP/"),
-        "{:?}",
-        String::from_utf8_lossy(&answer)
-    );
+    plain_http_gets_no_answer(
+        tls,
+        b"POST /api/v1/login HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}",
+    )
+    .await;
     // Both listeners still serve after that.
     let r = client.get(format!("{https}/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);

@@ -80,3 +80,23 @@ pub fn config_check(file: &Path) -> (i32, String) {
     );
     (out.status.code().unwrap_or(-1), text)
 }
+
+/// Sends `request` in plain HTTP to the TLS listener at `addr` and checks that no HTTP answer
+/// comes back and that the connection is closed (within 20 s).
+pub async fn plain_http_gets_no_answer(addr: std::net::SocketAddr, request: &[u8]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
+    raw.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        raw.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "the TLS port kept a plain connection open");
+    assert!(
+        !answer.starts_with(b"HTTP/"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+}
