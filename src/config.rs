@@ -170,6 +170,45 @@ pub struct GatewaySection {
     pub jwt: JwtSection,
     /// The TLS listener beside `listen` (off while `tls.listen` is empty).
     pub tls: GatewayTlsSection,
+    /// The OAuth 2.0 authorization server and trusted token issuers.
+    pub oauth: OauthSection,
+}
+
+/// `[gateway.oauth]`: the gateway's authorization server and the issuers it trusts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OauthSection {
+    /// `iss` of issued tokens and base URL of the endpoints in the metadata; empty:
+    /// `http://<gateway.listen>`.
+    pub issuer: String,
+    /// `aud` of issued tokens; empty: the issuer.
+    pub audience: String,
+    /// Lifetime of an issued access token, in seconds.
+    pub token_ttl_secs: u64,
+    /// `ES256` or `RS256`: the algorithm of new signing keys.
+    pub signing_alg: String,
+    pub trusted_issuers: Vec<TrustedIssuerSection>,
+}
+
+impl Default for OauthSection {
+    fn default() -> Self {
+        OauthSection {
+            issuer: String::new(),
+            audience: String::new(),
+            token_ttl_secs: 3600,
+            signing_alg: "ES256".into(),
+            trusted_issuers: Vec::new(),
+        }
+    }
+}
+
+/// `[[gateway.oauth.trusted_issuers]]`: an external IdP whose access tokens are accepted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuerSection {
+    pub issuer: String,
+    pub jwks_uri: String,
+    pub audience: String,
 }
 
 /// `[gateway.tls]`: HTTPS on its own address; the same routes, limits and records as `listen`.
@@ -573,6 +612,7 @@ impl Default for GatewaySection {
             client_header: gatewatch_gateway::DEFAULT_CLIENT_HEADER.into(),
             jwt: JwtSection::default(),
             tls: GatewayTlsSection::default(),
+            oauth: OauthSection::default(),
         }
     }
 }
@@ -891,6 +931,22 @@ impl FileConfig {
             }
         }
         gateway.tls = gateway_tls(&g.tls)?;
+        gateway.oauth = gatewatch_gateway::OauthConfig {
+            issuer: Some(g.oauth.issuer.clone()).filter(|s| !s.is_empty()),
+            audience: Some(g.oauth.audience.clone()).filter(|s| !s.is_empty()),
+            token_ttl: Duration::from_secs(g.oauth.token_ttl_secs),
+            signing_alg: g.oauth.signing_alg.clone(),
+            trusted_issuers: g
+                .oauth
+                .trusted_issuers
+                .iter()
+                .map(|t| gatewatch_gateway::TrustedIssuer {
+                    issuer: t.issuer.clone(),
+                    jwks_uri: t.jwks_uri.clone(),
+                    audience: t.audience.clone(),
+                })
+                .collect(),
+        };
         gateway.jwt_issuer = Some(g.jwt.issuer.clone()).filter(|s| !s.is_empty());
         gateway.jwt_audience = Some(g.jwt.audience.clone()).filter(|s| !s.is_empty());
         let mut prefixes: Vec<&str> = self.routes.iter().map(|r| r.prefix.as_str()).collect();

@@ -136,6 +136,49 @@ pub struct GatewayConfig {
     pub client_header: String,
     /// The TLS listener beside the plain one (`[gateway.tls]`), if any.
     pub tls: Option<TlsListen>,
+    /// The OAuth 2.0 authorization server and the token issuers trusted (`[gateway.oauth]`).
+    pub oauth: OauthConfig,
+}
+
+/// `[gateway.oauth]`: the gateway's own authorization server (token endpoint, JWKS,
+/// introspection, revocation on the proxy's port) and the other issuers whose access tokens
+/// APIs with `auth = ["oauth2"]` accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OauthConfig {
+    /// The `iss` of the tokens the gateway issues and the base of its endpoints' URLs in the
+    /// metadata (`https://gw.example.com`); `None`: `http://<listen>`.
+    pub issuer: Option<String>,
+    /// The `aud` of the tokens the gateway issues (and requires of them); `None`: the issuer.
+    pub audience: Option<String>,
+    /// Lifetime of an issued access token.
+    pub token_ttl: Duration,
+    /// `ES256` or `RS256`: the algorithm of new signing keys.
+    pub signing_alg: String,
+    /// Other issuers whose tokens are accepted (`[[gateway.oauth.trusted_issuers]]`).
+    pub trusted_issuers: Vec<TrustedIssuer>,
+}
+
+impl Default for OauthConfig {
+    fn default() -> Self {
+        OauthConfig {
+            issuer: None,
+            audience: None,
+            token_ttl: Duration::from_secs(3600),
+            signing_alg: "ES256".into(),
+            trusted_issuers: Vec::new(),
+        }
+    }
+}
+
+/// An external identity provider whose access tokens are verified against its JWKS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedIssuer {
+    /// Its tokens' `iss`, exactly.
+    pub issuer: String,
+    /// Where its public keys are published (fetched, cached, refreshed on an unknown `kid`).
+    pub jwks_uri: String,
+    /// What its tokens' `aud` must hold.
+    pub audience: String,
 }
 
 /// The gateway's TLS listener (`[gateway.tls]`): same routes, limits and records as the
@@ -224,6 +267,7 @@ impl GatewayConfig {
             quota_sync: Duration::from_secs(1),
             client_header: DEFAULT_CLIENT_HEADER.into(),
             tls: None,
+            oauth: OauthConfig::default(),
         }
     }
 

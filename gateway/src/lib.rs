@@ -300,6 +300,8 @@ mod headers;
 mod ids;
 mod mask;
 mod metrics;
+#[allow(dead_code)] // the foundation stub; the authorization server and the `oauth2` method use it
+mod oauth;
 mod path;
 mod proxy;
 mod record_json;
@@ -334,6 +336,7 @@ pub use config::{
     DEFAULT_BATCH_MAX_RECORDS, DEFAULT_CLIENT_HEADER, DEFAULT_LISTEN, DEFAULT_QUEUE_CAPACITY,
     DEFAULT_SPOOL_MAX_BYTES, MIN_BATCH_MAX_BYTES,
 };
+pub use config::{OauthConfig, TrustedIssuer};
 pub use error::{Error, Result};
 pub use spool::CORRUPT_DIR;
 

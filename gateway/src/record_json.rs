@@ -131,6 +131,20 @@ fn write_record(m: &Masked<'_>, node: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"client_cert\":");
         string(out, cert);
     }
+    if let Some(auth) = ev.caller.auth_method {
+        out.extend_from_slice(b",\"auth_method\":");
+        string(out, auth.name());
+    }
+    if let Some(token) = &ev.caller.token {
+        if !token.jti.is_empty() {
+            out.extend_from_slice(b",\"token_jti\":");
+            string(out, &token.jti);
+        }
+        if !token.scopes.is_empty() {
+            out.extend_from_slice(b",\"scopes\":");
+            string(out, &token.scopes);
+        }
+    }
     out.push(b'}');
 }
 
@@ -379,6 +393,14 @@ mod tests {
             api_key_id: Some("key-\"1\"".into()),
             app_id: Some("app".into()),
             client_cert: None,
+            auth_method: Some(crate::access::auth::AuthUse::new(
+                gatewatch_model::api::AuthMethod::Oauth2,
+                false,
+            )),
+            token: Some(Box::new(crate::access::TokenIds {
+                jti: "0192f1c2-1a2b-7c3d-8e4f-5a6b7c8d9e0f".into(),
+                scopes: "orders.read \"odd\"".into(),
+            })),
         };
         out.push(e);
 

@@ -227,6 +227,16 @@ impl CallEvent {
             rec.tls_cipher = tls.cipher.to_string();
         }
         rec.client_cert = id(&ev.client_cert);
+        rec.auth_method = ev
+            .caller
+            .auth_method
+            .map(|a| a.name())
+            .unwrap_or_default()
+            .to_string();
+        if let Some(token) = &ev.caller.token {
+            rec.token_jti = token.jti.to_string();
+            rec.scopes = token.scopes.to_string();
+        }
         rec
     }
 }

@@ -81,6 +81,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "api_calls_connection",
         sql: include_str!("../sql/0011_api_calls_connection.sql"),
     },
+    Migration {
+        version: 12,
+        name: "api_calls_auth",
+        sql: include_str!("../sql/0012_api_calls_auth.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "oauth",
+        sql: include_str!("../sql/0013_oauth.sql"),
+    },
 ];
 
 /// Errors applying the schema.
@@ -230,7 +240,7 @@ mod tests {
         let all = all_statements("gw", &Options::default());
         assert_eq!(all[0], "CREATE DATABASE IF NOT EXISTS `gw`");
         assert!(all[1].contains("`gw`.schema_migrations"));
-        assert_eq!(all.len(), 31);
+        assert_eq!(all.len(), 36);
     }
 
     #[test]
@@ -243,7 +253,7 @@ mod tests {
         assert!(all
             .iter()
             .all(|s| s.starts_with("CREATE") || s.starts_with("ALTER TABLE")));
-        assert_eq!(all.len(), 29);
+        assert_eq!(all.len(), 34);
         let cl = render(MIGRATIONS[0].sql, "`db`", " ON CLUSTER `c`");
         assert!(cl.contains("`db`.api_calls ON CLUSTER `c`"));
     }

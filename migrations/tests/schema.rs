@@ -56,6 +56,9 @@ async fn every_column_round_trips_and_rollups_follow() {
     r.tls_version = "TLSv1.3".into();
     r.tls_cipher = "TLS13_AES_128_GCM_SHA256".into();
     r.client_cert = format!("sha256:{}", "0f".repeat(32));
+    r.auth_method = "oauth2".into();
+    r.token_jti = "0192f1c2-1a2b-7c3d-8e4f-5a6b7c8d9e0f".into();
+    r.scopes = "orders.read orders.write".into();
     let mut ins = gatewatch_migrations::testing::raw_client(&store)
         .insert::<ApiCallRow>("api_calls")
         .await
@@ -80,9 +83,12 @@ async fn every_column_round_trips_and_rollups_follow() {
         tls_version: String,
         tls_cipher: String,
         client_cert: String,
+        auth_method: String,
+        token_jti: String,
+        scopes: String,
     }
     let b: Back = gatewatch_migrations::testing::raw_client(&store)
-        .query("SELECT call_id, ts, api_name, path, status, toString(outcome), latency_us, request_headers, client_ip, truncated, http_version, tls_version, tls_cipher, client_cert FROM api_calls")
+        .query("SELECT call_id, ts, api_name, path, status, toString(outcome), latency_us, request_headers, client_ip, truncated, http_version, tls_version, tls_cipher, client_cert, auth_method, token_jti, scopes FROM api_calls")
         .fetch_one()
         .await
         .unwrap();
@@ -99,6 +105,10 @@ async fn every_column_round_trips_and_rollups_follow() {
     assert_eq!(
         [b.http_version, b.tls_version, b.tls_cipher, b.client_cert],
         [r.http_version, r.tls_version, r.tls_cipher, r.client_cert]
+    );
+    assert_eq!(
+        [b.auth_method, b.token_jti, b.scopes],
+        [r.auth_method, r.token_jti, r.scopes]
     );
 
     let calls_1m = store

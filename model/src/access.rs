@@ -176,6 +176,10 @@ pub struct ProductSpec {
     /// Calls per window for each key holding the product, on top of the client's quota.
     #[serde(default, skip_serializing_if = "Quota::is_empty")]
     pub quota: Quota,
+    /// OAuth 2.0 scopes the product grants to clients with an approved key for it (Apigee:
+    /// a client's scopes are its own and those of its approved products).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
 }
 
 impl ProductSpec {
@@ -184,6 +188,7 @@ impl ProductSpec {
             return bad("name", "must not be empty");
         }
         self.apis.validate()?;
+        crate::oauth::check_scopes("scopes", &self.scopes)?;
         let probe = crate::client::ClientSpec {
             quota: self.quota.clone(),
             ..crate::client::ClientSpec::named("probe")

@@ -80,6 +80,10 @@ pub struct ApiSpec {
     /// from the client header (`X-Gatewatch-Client`). Only for an API with `auth`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub forward_credentials: bool,
+    /// OAuth 2.0 scopes a token must carry, all of them, on an API with `auth = ["oauth2"]`
+    /// (refused 403 `insufficient_scope` otherwise). RFC 6749 scope names, at most 64.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
     /// What of each call is kept in its record beyond the summary.
     #[serde(default)]
     pub capture: CapturePolicy,
@@ -319,6 +323,10 @@ pub enum AuthMethod {
     /// A client certificate (TLS listener with `[gateway.tls] client_ca_file`) whose
     /// fingerprint a client lists in `certificates`; with other methods, both are required.
     Mtls,
+    /// `Authorization: Bearer` with an OAuth 2.0 access token: one the gateway issued (its
+    /// token endpoint) or one of a trusted issuer (`[[gateway.oauth.trusted_issuers]]`),
+    /// carrying every scope the API lists in `scopes`.
+    Oauth2,
 }
 
 /// What of a call is captured into its record (after masking).
@@ -439,6 +447,7 @@ impl ApiSpec {
             retries: 0,
             auth: Vec::new(),
             forward_credentials: false,
+            scopes: Vec::new(),
             capture: CapturePolicy::default(),
             masking: MaskRules::default(),
             enabled: true,
@@ -534,6 +543,13 @@ impl ApiSpec {
         }
         if self.retries > 5 {
             return bad("retries", "must be 0 to 5");
+        }
+        crate::oauth::check_scopes("scopes", &self.scopes)?;
+        if !self.scopes.is_empty() && !self.auth.contains(&AuthMethod::Oauth2) {
+            return bad(
+                "scopes",
+                "only an API with `oauth2` in `auth` checks scopes (tokens carry them)",
+            );
         }
         if self.forward_credentials && self.auth.is_empty() {
             return bad(

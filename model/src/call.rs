@@ -127,6 +127,21 @@ pub struct CallRecord {
     /// `sha256:<lowercase hex of the DER>`; empty when none was presented or checked.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub client_cert: String,
+    /// How the caller was authenticated: `api_key`, `basic`, `jwt`, `oauth2`, `mtls`, or two
+    /// joined by `+` (`mtls+api_key`); for a call to the token endpoint, the client's
+    /// authentication method (`client_secret_basic`, `client_secret_post`,
+    /// `private_key_jwt`). Empty on public APIs and when no credential was found. Added in
+    /// issue 16, like the two fields after it (optional: empty in older gateways' lines).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub auth_method: String,
+    /// The `jti` of the OAuth 2.0 access token that authenticated the call (or that the token
+    /// endpoint issued); never the token itself.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token_jti: String,
+    /// The scopes the call used: those of its token, space-separated as in the token's
+    /// `scope` claim (for the token endpoint: the scopes granted).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scopes: String,
 }
 
 /// Microseconds since the epoch as whole seconds of a ClickHouse `DateTime` (clamped to its
@@ -149,6 +164,11 @@ pub const MAX_TEXT_BYTES: usize = 8 * 1024;
 /// Longest `http_version`, `tls_version`, `tls_cipher` and `client_cert` (`sha256:` and 64 hex
 /// digits is the longest a gateway sends).
 pub const MAX_CONNECTION_FIELD_BYTES: usize = 128;
+/// Longest `auth_method` and `token_jti` (a gateway's jti is a UUID; another issuer's may be
+/// longer).
+pub const MAX_AUTH_FIELD_BYTES: usize = 256;
+/// Longest `scopes`: 64 scopes of 128 bytes and their spaces.
+pub const MAX_SCOPES_BYTES: usize = 8 * 1024 + 64;
 /// Longest header name, and longest header value, of a captured header: 8 KiB each (a gateway
 /// records at most 1 KiB of a value).
 pub const MAX_HEADER_BYTES: usize = 8 * 1024;
@@ -239,6 +259,13 @@ impl CallRecord {
         ] {
             cap(field, value, MAX_CONNECTION_FIELD_BYTES)?;
         }
+        for (field, value) in [
+            ("auth_method", &self.auth_method),
+            ("token_jti", &self.token_jti),
+        ] {
+            cap(field, value, MAX_AUTH_FIELD_BYTES)?;
+        }
+        cap("scopes", &self.scopes, MAX_SCOPES_BYTES)?;
         for (field, headers) in [
             ("request_headers", &self.request_headers),
             ("response_headers", &self.response_headers),
@@ -315,6 +342,9 @@ impl CallRecord {
             tls_version: String::new(),
             tls_cipher: String::new(),
             client_cert: String::new(),
+            auth_method: String::new(),
+            token_jti: String::new(),
+            scopes: String::new(),
         }
     }
 }

@@ -67,6 +67,10 @@ pub struct ClientSpec {
     )]
     #[schema(schema_with = crate::schema::fingerprints)]
     pub certificates: Vec<String>,
+    /// OAuth 2.0 scopes the client may ask for at the token endpoint (RFC 6749 scope names,
+    /// at most 64); the approved products of its keys may grant more.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -453,6 +457,7 @@ impl ClientSpec {
             groups: Vec::new(),
             secret_hash: None,
             certificates: Vec::new(),
+            scopes: Vec::new(),
         }
     }
 
@@ -536,6 +541,7 @@ impl ClientSpec {
         for (i, c) in self.certificates.iter().enumerate() {
             check_fingerprint(c).map_err(|m| FieldError::new(format!("certificates[{i}]"), m))?;
         }
+        crate::oauth::check_scopes("scopes", &self.scopes)?;
         Ok(())
     }
 }

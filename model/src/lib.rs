@@ -16,6 +16,7 @@ pub mod forwarded;
 pub mod mask;
 pub mod ndjson;
 pub mod node;
+pub mod oauth;
 pub mod outbound;
 pub mod outcome;
 pub mod report;

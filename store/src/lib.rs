@@ -32,6 +32,7 @@ pub mod audit;
 pub mod config_log;
 pub mod cursor;
 pub mod ingest;
+pub mod oauth;
 pub mod observe;
 pub(crate) mod query;
 pub mod quota;

@@ -52,6 +52,10 @@ pub struct ApiCallRow<'a> {
     pub tls_version: &'a str,
     pub tls_cipher: &'a str,
     pub client_cert: &'a str,
+    /// Added by migration 12: how the call was authenticated.
+    pub auth_method: &'a str,
+    pub token_jti: &'a str,
+    pub scopes: &'a str,
 }
 
 impl<'a> ApiCallRow<'a> {
@@ -94,6 +98,9 @@ impl<'a> ApiCallRow<'a> {
             tls_version: &r.tls_version,
             tls_cipher: &r.tls_cipher,
             client_cert: &r.client_cert,
+            auth_method: &r.auth_method,
+            token_jti: &r.token_jti,
+            scopes: &r.scopes,
         }
     }
 }

@@ -227,7 +227,10 @@ async fn raw_h2(
     let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
     out.extend(frame(SETTINGS, 0, 0, &[]));
     s.write_all(&out).await.unwrap();
-    s.write_all(frames).await.unwrap();
+    // The server may close the connection before reading all of `frames` (a rapid-reset
+    // burst ends in GOAWAY and a close while the client still writes): a broken pipe here is
+    // part of the answer, and what the server sent before closing is still there to read.
+    let _ = s.write_all(frames).await;
     s
 }
 

@@ -173,6 +173,41 @@ pub(crate) struct Caller {
     pub key: Option<Arc<KeyEntry>>,
     /// The client certificate's fingerprint, when it identified the client.
     pub cert: Option<Arc<str>>,
+    /// The method that found the caller (with `cert` set, on top of the certificate).
+    pub method: AuthMethod,
+}
+
+/// The credential that found a caller, and whether a client certificate came with it: the
+/// record's `auth_method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AuthUse {
+    method: AuthMethod,
+    with_mtls: bool,
+}
+
+impl AuthUse {
+    pub fn new(method: AuthMethod, with_mtls: bool) -> AuthUse {
+        AuthUse { method, with_mtls }
+    }
+
+    /// `api_key`, `oauth2`, `mtls`, `mtls+api_key`...
+    pub fn name(self) -> &'static str {
+        method_name(self.method, self.with_mtls)
+    }
+}
+
+fn method_name(m: AuthMethod, with_mtls: bool) -> &'static str {
+    match (m, with_mtls) {
+        (AuthMethod::ApiKey, false) => "api_key",
+        (AuthMethod::Basic, false) => "basic",
+        (AuthMethod::Jwt, false) => "jwt",
+        (AuthMethod::Oauth2, false) => "oauth2",
+        (AuthMethod::Mtls, _) => "mtls",
+        (AuthMethod::ApiKey, true) => "mtls+api_key",
+        (AuthMethod::Basic, true) => "mtls+basic",
+        (AuthMethod::Jwt, true) => "mtls+jwt",
+        (AuthMethod::Oauth2, true) => "mtls+oauth2",
+    }
 }
 
 /// What the request carries, among what the API accepts.
@@ -250,6 +285,8 @@ pub(crate) fn authenticate(
                 api_key_id: Some(key.id.clone()),
                 app_id: None,
                 client_cert: None,
+                auth_method: Some(AuthUse::new(AuthMethod::ApiKey, false)),
+                ..CallerIds::default()
             },
         ),
         Found::No(r) => (r, CallerIds::default()),
@@ -303,6 +340,7 @@ fn find(
                 client: client(&key.spec.client_id)?,
                 key: Some(key),
                 cert: None,
+                method: AuthMethod::ApiKey,
             })
         }
         Credential::Basic(b64) => {
@@ -324,6 +362,7 @@ fn find(
                 client: c,
                 key: None,
                 cert: None,
+                method: AuthMethod::Basic,
             })
         }
         Credential::Bearer(token) => {
@@ -332,6 +371,7 @@ fn find(
                 client: client(&id)?,
                 key: None,
                 cert: None,
+                method: AuthMethod::Jwt,
             })
         }
     }

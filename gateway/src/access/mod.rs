@@ -72,6 +72,19 @@ pub(crate) struct CallerIds {
     pub app_id: Option<Arc<str>>,
     /// The client certificate's fingerprint, when an `mtls` API matched it to a client.
     pub client_cert: Option<Arc<str>>,
+    /// How the caller was authenticated; `None` when no credential was found.
+    pub auth_method: Option<auth::AuthUse>,
+    /// The OAuth 2.0 token that authenticated the call (boxed: most calls have none, and
+    /// refusals carry these ids by value).
+    pub token: Option<Box<TokenIds>>,
+}
+
+/// The record's view of an access token: its `jti` and scopes, never the token.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TokenIds {
+    pub jti: Arc<str>,
+    /// Space-separated, as in the token's `scope` claim.
+    pub scopes: Arc<str>,
 }
 
 /// What the access phase holds for one call until its response ends.
@@ -180,6 +193,8 @@ impl Access {
             api_key_id: caller.key.as_ref().map(|k| k.id.clone()),
             app_id: None,
             client_cert: caller.cert.clone(),
+            auth_method: Some(auth::AuthUse::new(caller.method, caller.cert.is_some())),
+            ..CallerIds::default()
         };
         let refused = |r: Refusal, ids: CallerIds| Err((Refused::from(r), ids));
         let client = &caller.client;
@@ -263,6 +278,7 @@ impl Access {
                     client,
                     key: None,
                     cert: Some(fp),
+                    method: AuthMethod::Mtls,
                 })
             }
             (by_cert, _) => by_cert.unzip(),
@@ -287,6 +303,8 @@ impl Access {
                     api_key_id: caller.key.as_ref().map(|k| k.id.clone()),
                     app_id: None,
                     client_cert: fp,
+                    auth_method: Some(auth::AuthUse::new(caller.method, true)),
+                    ..CallerIds::default()
                 };
                 return Err((Refused::with(Refusal::CertificateMismatch, detail), ids));
             }

@@ -400,6 +400,12 @@ pub struct CallDetail {
     pub tls_cipher: String,
     /// `sha256:<hex>` of the client certificate that matched (mTLS).
     pub client_cert: String,
+    /// `api_key`, `oauth2`, `mtls+api_key`...; empty on public APIs.
+    pub auth_method: String,
+    /// The `jti` of the OAuth 2.0 token used (never the token).
+    pub token_jti: String,
+    /// The token's scopes, space-separated.
+    pub scopes: String,
 }
 
 fn headers_schema() -> utoipa::openapi::schema::Object {
@@ -469,6 +475,9 @@ pub async fn detail(store: &Store, call_id: &str, tz: Tz) -> Result<CallDetail> 
         tls_version: r.tls_version,
         tls_cipher: r.tls_cipher,
         client_cert: r.client_cert,
+        auth_method: r.auth_method,
+        token_jti: r.token_jti,
+        scopes: r.scopes,
     })
 }
 

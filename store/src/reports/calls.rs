@@ -140,13 +140,17 @@ pub struct DetailRow {
     pub tls_version: String,
     pub tls_cipher: String,
     pub client_cert: String,
+    pub auth_method: String,
+    pub token_jti: String,
+    pub scopes: String,
 }
 
 const DETAIL_COLUMNS: &str = "call_id, request_id, ts_us, node, api_id, api_name, module, route, \
      method, path, query, client_id, app_id, api_key_id, client_ip, user_agent, upstream, status, \
      toString(outcome), latency_us, upstream_latency_us, overhead_us, request_bytes, \
      response_bytes, request_headers, response_headers, request_body, response_body, error, \
-     batch_id, truncated, http_version, tls_version, tls_cipher, client_cert";
+     batch_id, truncated, http_version, tls_version, tls_cipher, client_cert, auth_method, \
+     token_jti, scopes";
 
 /// One call by id, looked for within `[from, to]` (Unix seconds) when given.
 pub async fn detail(

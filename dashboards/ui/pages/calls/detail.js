@@ -145,6 +145,9 @@ export function Detail({ me, id }) {
           [t('calls.node'), call.node],
           [t('calls.protocol'), call.http_version && html`<span class="mono" id="call-protocol">${[call.http_version, call.tls_version, call.tls_cipher].filter(Boolean).join(' · ')}</span>`],
           [t('calls.client_cert'), call.client_cert && html`<span class="mono" id="call-client-cert">${call.client_cert}</span>`],
+          [t('calls.auth_method'), call.auth_method && html`<span class="mono" id="call-auth-method">${call.auth_method}</span>`],
+          [t('calls.token_jti'), call.token_jti && html`<span class="mono" id="call-token-jti">${call.token_jti}</span>`],
+          [t('calls.scopes'), call.scopes && html`<span class="mono" id="call-scopes">${call.scopes}</span>`],
           [t('calls.upstream'), call.upstream ? html`<span class="mono">${call.upstream}</span>` : html`<span class="muted">${refused ? t('calls.no_upstream_refused') : t('calls.none_short')}</span>`],
         ]} />
         <h3 class="calls-sub">${t('calls.timings')}</h3>
