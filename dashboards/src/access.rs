@@ -279,9 +279,15 @@ pub fn rules() -> Vec<Rule> {
     t.post(
         "/api/v1/clients/{id}/secret",
         Perm(WriteGatewayConfig),
-        "Set a new client secret for HTTP Basic; shown once",
+        "Set a new client secret (HTTP Basic, and the OAuth 2.0 token endpoint); shown once",
     )
     .ok(201, json("the secret: shown only here", "CreatedSecret"));
+    t.get(
+        "/api/v1/clients/{id}/scopes",
+        Perm(ReadGatewayConfig),
+        "The OAuth 2.0 scopes the token endpoint may grant the client: its own and those of the products approved for its active keys",
+    )
+    .ok(200, json("the client's scopes and where each comes from", "ClientScopes"));
     t.post(
         "/api/v1/channels/{id}/test",
         Perm(WriteAlertRules),

@@ -14,6 +14,8 @@
 //!   rows, reference checks); [`answer`]: what leaves — envelopes with every secret removed.
 //! - [`extract`]: the path and query extractors, refusing with the JSON error body.
 //! - [`keys`]: API keys, client secrets, rotation, revocation, product grants.
+//! - [`scopes`]: the OAuth 2.0 scopes a client may be granted (its own and its approved
+//!   products'), read-only (`GET /api/v1/clients/{id}/scopes`).
 //! - [`me`]: login, logout, one's own password, tokens and preferences (language, zone).
 //! - [`alerts`]: active alerts (`alert_state` + the rules) and the alert timeline
 //!   (`alert_events`, keyset paged).
@@ -53,6 +55,7 @@ pub mod password_checks;
 pub mod preview;
 pub mod random;
 pub mod report_runs;
+pub mod scopes;
 pub mod table;
 pub mod test_send;
 pub mod tls_cookies;
@@ -250,6 +253,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     r.route("/api/v1/clients/{id}/keys", post(keys::create_key))
         .route("/api/v1/clients/{id}/secret", post(keys::client_secret))
+        .route("/api/v1/clients/{id}/scopes", get(scopes::client_scopes))
         .route("/api/v1/api-keys/{id}/rotate", post(keys::rotate))
         .route("/api/v1/api-keys/{id}/revoke", post(keys::revoke))
         .route("/api/v1/api-keys/{id}/products", post(keys::grant))

@@ -81,6 +81,8 @@ pub fn document(rules: &[Rule], extra: Schemas) -> OpenApi {
         .schema_from::<crate::report_runs::Attempt>()
         .schema_from::<crate::report_runs::Run>()
         .schema_from::<crate::report_runs::RunsPage>()
+        .schema_from::<crate::scopes::ProductScopes>()
+        .schema_from::<crate::scopes::ClientScopes>()
         .schema_from::<crate::test_send::TestSendResult>()
         .schema_from::<crate::test_send::TestSendOutcome>()
         .schema_from::<ErrorBody>()

@@ -179,6 +179,7 @@ pub struct ProductSpec {
     /// OAuth 2.0 scopes the product grants to clients with an approved key for it (Apigee:
     /// a client's scopes are its own and those of its approved products).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::scopes)]
     pub scopes: Vec<String>,
 }
 

@@ -83,6 +83,7 @@ pub struct ApiSpec {
     /// OAuth 2.0 scopes a token must carry, all of them, on an API with `auth = ["oauth2"]`
     /// (refused 403 `insufficient_scope` otherwise). RFC 6749 scope names, at most 64.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::scopes)]
     pub scopes: Vec<String>,
     /// What of each call is kept in its record beyond the summary.
     #[serde(default)]

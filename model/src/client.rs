@@ -70,6 +70,7 @@ pub struct ClientSpec {
     /// OAuth 2.0 scopes the client may ask for at the token endpoint (RFC 6749 scope names,
     /// at most 64); the approved products of its keys may grant more.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::scopes)]
     pub scopes: Vec<String>,
 }
 

@@ -846,3 +846,177 @@ async fn client_events_list_refusals_quota_keys_and_changes_in_time_order() {
     assert!(!got.iter().any(|(_, _, d)| d.contains("key-z")));
     assert!(!got.iter().any(|(_, _, d)| d.contains("hmac")));
 }
+
+/// A record of the gateway's token endpoint (as agreed with it: `route` the endpoint's path,
+/// `api_id` empty, the client named by the request): a token issued with `scopes`, or a
+/// refusal whose `error` starts with the RFC 6749 code.
+fn token_call(ts_us: i64, client: &str, outcome: Outcome, scopes: &str, error: &str) -> CallRecord {
+    let mut r = CallRecord::new(v7(ts_us), ts_us, "n1", "POST", "/oauth2/token");
+    r.route = "/oauth2/token".into();
+    r.client_id = client.into();
+    r.outcome = outcome;
+    r.status = match outcome {
+        Outcome::Ok => 200,
+        Outcome::RefusedAuth => 401,
+        Outcome::RefusedBusy => 503,
+        _ => 400,
+    };
+    r.auth_method = "client_secret_basic".into();
+    if outcome == Outcome::Ok {
+        r.token_jti = Uuid::new_v4().to_string();
+        r.scopes = scopes.into();
+    }
+    r.error = error.into();
+    r
+}
+
+#[tokio::test]
+async fn client_events_count_tokens_issued_and_refused_per_hour() {
+    use Outcome::*;
+    let store = gatewatch_migrations::testing::migrated_store("rep_detail_tokens").await;
+    let h = |hours: i64, mins: i64| (T0 + hours * 3_600 + mins * 60) * 1_000_000;
+    // The window: 00:30 to 04:00; raw records, so exact at both ends.
+    let pairs = vec![
+        ("from".to_string(), (T0 + 1_800).to_string()),
+        ("to".to_string(), (T0 + 4 * 3_600).to_string()),
+        ("client".to_string(), "c1".to_string()),
+    ];
+    let long = "x".repeat(100);
+    let mut calls = vec![
+        // Before and after the window: not counted.
+        token_call(h(0, 10), "c1", Ok, "orders.read", ""),
+        token_call(h(4, 10), "c1", Ok, "orders.read", ""),
+        // Hour 1: three tokens in two sets of scopes, three refusals by two codes.
+        token_call(h(1, 5), "c1", Ok, "orders.read orders.write", ""),
+        token_call(h(1, 10), "c1", Ok, "orders.read orders.write", ""),
+        token_call(h(1, 20), "c1", Ok, "orders.read", ""),
+        token_call(
+            h(1, 30),
+            "c1",
+            RefusedAuth,
+            "",
+            "invalid_client: wrong secret",
+        ),
+        token_call(
+            h(1, 40),
+            "c1",
+            RefusedBadRequest,
+            "",
+            "invalid_scope: admin: not granted",
+        ),
+        token_call(h(1, 41), "c1", RefusedBadRequest, "", "invalid_scope: x"),
+        // Hour 2: a token without scopes.
+        token_call(h(2, 5), "c1", Ok, "", ""),
+        // Hour 3: a code with no `:` after it, an overlong error (cut), none (the outcome).
+        token_call(
+            h(3, 0),
+            "c1",
+            RefusedBadRequest,
+            "",
+            "unsupported_grant_type",
+        ),
+        token_call(h(3, 5), "c1", RefusedBadRequest, "", &long),
+        token_call(h(3, 10), "c1", RefusedBusy, "", ""),
+        // Another client's tokens are not c1's business.
+        token_call(h(1, 7), "c2", Ok, "orders.read", ""),
+        token_call(h(1, 8), "c2", RefusedAuth, "", "invalid_client: unknown"),
+        // An API call refused for c1 in hour 1: an API refusal, not a token one.
+        refused(h(1, 50), "c1", "orders", RefusedAuth),
+    ];
+    // Introspection refused for c1: neither a token issued nor refused.
+    let mut introspect = token_call(h(1, 55), "c1", RefusedAuth, "", "invalid_client: x");
+    introspect.route = "/oauth2/introspect".into();
+    introspect.path = "/oauth2/introspect".into();
+    calls.push(introspect);
+    insert(&store, &calls).await;
+
+    let r = run(&store, ReportKind::ClientEvents, &pairs).await.unwrap();
+    let got: Vec<(i64, String, String, String)> = r
+        .table
+        .rows
+        .iter()
+        .map(|row| {
+            let get = |k: &str| text(&row[r.table.col(k).unwrap()]);
+            (
+                int(&row[r.table.col("ts_us").unwrap()]),
+                get("event"),
+                get("detail"),
+                get("source"),
+            )
+        })
+        .collect();
+    let want: Vec<(i64, &str, String)> = vec![
+        (
+            h(3, 0),
+            "tokens_refused",
+            format!(
+                "3 token requests refused in the hour; by error: refused_busy 1, \
+                 unsupported_grant_type 1, {} 1",
+                "x".repeat(64)
+            ),
+        ),
+        (
+            h(2, 0),
+            "tokens_issued",
+            "1 token issued in the hour; scopes granted: no scope 1".into(),
+        ),
+        (
+            h(1, 0),
+            "refused_auth",
+            "1 calls refused in the hour (missing or wrong credentials); by API: orders 1".into(),
+        ),
+        (
+            h(1, 0),
+            "tokens_issued",
+            "3 tokens issued in the hour; scopes granted: \"orders.read orders.write\" 2, \
+             \"orders.read\" 1"
+                .into(),
+        ),
+        (
+            h(1, 0),
+            "tokens_refused",
+            "3 token requests refused in the hour; by error: invalid_scope 2, invalid_client 1"
+                .into(),
+        ),
+    ];
+    let shown: Vec<(i64, &str, String)> = got
+        .iter()
+        .map(|(t, e, d, _)| (*t, e.as_str(), d.clone()))
+        .collect();
+    assert_eq!(shown, want, "{got:#?}");
+    assert!(got
+        .iter()
+        .filter(|(_, e, _, _)| e.starts_with("tokens_"))
+        .all(|(_, _, _, s)| s == "api_calls"));
+    assert_eq!(
+        r.summary["tokens"],
+        serde_json::json!({"issued": 4, "refused": 6})
+    );
+    assert_eq!(r.summary["events"]["tokens_issued"], 2);
+    assert_eq!(r.summary["events"]["tokens_refused"], 2);
+
+    // The outcome filter applies; an API filter leaves the token endpoint (no API) out.
+    let r = run(
+        &store,
+        ReportKind::ClientEvents,
+        &with(pairs.clone(), &[("outcome", "refused_auth")]),
+    )
+    .await
+    .unwrap();
+    let events: Vec<String> = column(&r, "event").iter().map(text).collect();
+    assert_eq!(events, ["refused_auth", "tokens_refused"]);
+    assert!(text(&column(&r, "detail")[1]).ends_with("by error: invalid_client 1"));
+    let r = run(
+        &store,
+        ReportKind::ClientEvents,
+        &with(pairs, &[("api", "orders")]),
+    )
+    .await
+    .unwrap();
+    let events: Vec<String> = column(&r, "event").iter().map(text).collect();
+    assert_eq!(events, ["refused_auth"]);
+    assert_eq!(
+        r.summary["tokens"],
+        serde_json::json!({"issued": 0, "refused": 0})
+    );
+}

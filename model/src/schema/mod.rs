@@ -512,6 +512,22 @@ pub(crate) fn fingerprints() -> ArrayBuilder {
     .max_items(Some(crate::client::MAX_CERTIFICATES))
 }
 
+/// What [`crate::oauth::check_scope`] accepts (RFC 6749 §3.3's `scope-token`: printable ASCII
+/// without space, `"` and `\\`), 1 to [`crate::oauth::MAX_SCOPE_BYTES`] of them.
+pub const SCOPE_PATTERN: &str = "^[!#-\\[\\]-~]{1,128}$";
+
+/// OAuth 2.0 scopes of a client, an API or a product ([`crate::oauth::check_scopes`]): scope
+/// names, each once, at most [`crate::oauth::MAX_SCOPES`].
+pub(crate) fn scopes() -> ArrayBuilder {
+    strings_matching(
+        SCOPE_PATTERN,
+        "OAuth 2.0 scope names (RFC 6749 §3.3: printable ASCII without spaces, `\"` or `\\`, \
+         at most 128 bytes), each listed once",
+    )
+    .max_items(Some(crate::oauth::MAX_SCOPES))
+    .unique_items(true)
+}
+
 /// A list of entity ids (`groups`, `webhooks`).
 pub(crate) fn ids() -> ArrayBuilder {
     strings_matching(ID_PATTERN, "Entity ids")

@@ -299,7 +299,8 @@ fn create_bodies() -> Vec<(EntityKind, Value)> {
                     "scope": "shared"},
                 "priority": 9, "groups": ["g0", "g.1"], "has_secret": true,
                 "certificates": [format!("sha256:{}", "ab".repeat(32)),
-                    format!("sha256:{}", "CD".repeat(32))]}),
+                    format!("sha256:{}", "CD".repeat(32))],
+                "scopes": ["orders.read", "orders:write", "!#[]~"]}),
         ),
         (
             Client,
@@ -312,6 +313,17 @@ fn create_bodies() -> Vec<(EntityKind, Value)> {
             json!({"id": "p-quota", "name": "Quota", "description": "d",
                 "apis": ["orders-*", "pay"], "approval": "auto",
                 "quota": {"per_month": 1000, "scope": "shared"}}),
+        ),
+        (
+            Product,
+            json!({"id": "p-scopes", "name": "Scopes", "apis": ["orders"],
+                "scopes": ["orders.read", "orders.write"]}),
+        ),
+        (
+            Api,
+            json!({"id": "oauth", "name": "OAuth", "prefix": "/oauth",
+                "upstreams": ["http://a"], "auth": ["oauth2", "mtls"],
+                "scopes": ["orders.read"]}),
         ),
         (
             Group,
@@ -654,6 +666,17 @@ fn what_the_model_refuses_the_schema_refuses() {
         (Client, "/quota", json!({"per_day": 0})),
         (Client, "/groups", json!(["a/b"])),
         (Client, "/certificates", json!(["sha256:abc"])),
+        (Client, "/scopes", json!(["ok", "no pe"])),
+        (Client, "/scopes", json!(["twice", "twice"])),
+        (Client, "/scopes", json!([""])),
+        (Client, "/scopes", json!("orders.read")),
+        (Product, "/scopes", json!(["a\\b"])),
+        (Product, "/scopes", json!(["x".repeat(129)])),
+        (
+            Product,
+            "/scopes",
+            json!((0..65).map(|i| format!("s{i}")).collect::<Vec<_>>()),
+        ),
         (
             Client,
             "/certificates",
@@ -1040,6 +1063,29 @@ fn string_patterns_agree_with_the_parsers() {
             )
             .is_empty();
         assert_eq!(model, schema, "{f:?}");
+    }
+    // Scope names: the pattern is check_scope.
+    for sc in [
+        "orders.read".to_string(),
+        "!#[]~".to_string(),
+        "x".repeat(128),
+        "x".repeat(129),
+        String::new(),
+        "a b".into(),
+        "a\"b".into(),
+        "a\\b".into(),
+        "é".into(),
+        "a\tb".into(),
+        "a\u{7f}".into(),
+    ] {
+        let model = crate::oauth::check_scope(&sc).is_ok();
+        let schema = s
+            .errors(
+                "ClientRead",
+                &json!({"name": "x", "has_secret": false, "scopes": [sc]}),
+            )
+            .is_empty();
+        assert_eq!(model, schema, "{sc:?}");
     }
     // Upstreams: the pattern is check_upstream_url, in both forms.
     let url_pattern = &components()["components"]["schemas"]["Upstream"]["oneOf"][1]["properties"]

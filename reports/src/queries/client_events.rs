@@ -4,7 +4,15 @@
 //! - refusals by reason, per hour and outcome (`refused_auth`, `refused_ip`, `refused_hours`,
 //!   `refused_rate`, `refused_quota`, `refused_expired`, …) from the client rollup
 //!   `client_api_1h`, with the APIs refused; the API/outcome filters apply; the first hour may
-//!   start before `from` (rollup rows are whole hours);
+//!   start before `from` (rollup rows are whole hours); calls with no API (the gateway's own
+//!   OAuth 2.0 endpoints) are not among them;
+//! - `tokens_issued`: per hour, the OAuth 2.0 access tokens the gateway's token endpoint issued
+//!   to the client, with the scopes granted (each set of scopes and its count), and
+//!   `tokens_refused`: per hour, its refused token requests by RFC 6749 error code
+//!   (`invalid_client`, `invalid_scope`, …: the record's `error` up to its first `:`), both
+//!   from the raw records of `POST /oauth2/token` (`route = '/oauth2/token'`, `api_id` empty;
+//!   exact, hours in UTC like the rollup's); an API filter leaves them out, the outcome filter
+//!   applies; `summary.tokens` holds the window's totals (`issued`, `refused`);
 //! - `quota_exhausted`: the first `refused_quota` call of each quota window, the window being
 //!   the client's shortest limited one (per minute, hour, day, month, in the client's zone, or
 //!   the report's) as its configuration says now, read from the raw calls of that client only;
@@ -25,7 +33,8 @@ use gatewatch_model::report::{ReportKind, Window};
 use gatewatch_model::{ApiKeySpec, ClientSpec, EntityKind, FieldError};
 use gatewatch_store::config_log;
 use gatewatch_store::reports::events::{
-    self as store_events, AuditRow, ConfigRow as LogRow, QuotaRow, RefusalRow,
+    self as store_events, AuditRow, ConfigRow as LogRow, QuotaRow, RefusalRow, TokensIssuedRow,
+    TokensRefusedRow,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -59,6 +68,13 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     crate::queries::source::refuse_search_params(p, "client-events", true)?;
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT) as usize;
     let mut events = refusals(ctx).await?;
+    let issued = store_events::tokens_issued(ctx.store, p, &ctx.window).await?;
+    let refused = store_events::tokens_refused(ctx.store, p, &ctx.window).await?;
+    let tokens = serde_json::json!({
+        "issued": issued.iter().map(|r| r.tokens).sum::<u64>(),
+        "refused": refused.iter().map(|r| r.requests).sum::<u64>(),
+    });
+    events.extend(token_events(issued, refused));
     for c in &p.clients {
         events.extend(quota_exhausted(ctx, c).await?);
     }
@@ -102,6 +118,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     }
     let mut summary = Map::new();
     summary.insert("events".into(), Value::Object(counts));
+    summary.insert("tokens".into(), tokens);
     summary.insert("rows".into(), Value::from(table.rows.len()));
     summary.insert("truncated".into(), Value::from(truncated));
     Ok(Report {
@@ -170,6 +187,85 @@ async fn refusals(ctx: &Ctx<'_>) -> Result<Vec<Event>> {
             e
         })
         .collect())
+}
+
+/// Most sets of scopes one `tokens_issued` event names; the rest are counted.
+const MAX_SCOPE_SETS: usize = 10;
+
+/// One `tokens_issued` event per hour × client (naming each set of scopes granted, quoted: a
+/// scope has no `"`) and one `tokens_refused` per hour × client (naming each error code), from
+/// rows ordered by hour and client.
+fn token_events(issued: Vec<TokensIssuedRow>, refused: Vec<TokensRefusedRow>) -> Vec<Event> {
+    let event = |hour: u32, client: String, event: &str| Event {
+        ts_us: i64::from(hour) * 1_000_000,
+        client,
+        event: event.into(),
+        detail: String::new(),
+        actor: String::new(),
+        source: "api_calls",
+    };
+    let mut out: Vec<(Event, u64, Vec<String>)> = Vec::new();
+    for r in issued {
+        let set = if r.scopes.is_empty() {
+            format!("no scope {}", r.tokens)
+        } else {
+            format!("\"{}\" {}", r.scopes, r.tokens)
+        };
+        match out.last_mut() {
+            Some((e, n, sets))
+                if e.ts_us == i64::from(r.hour) * 1_000_000 && e.client == r.client_id =>
+            {
+                *n += r.tokens;
+                sets.push(set);
+            }
+            _ => out.push((
+                event(r.hour, r.client_id, "tokens_issued"),
+                r.tokens,
+                vec![set],
+            )),
+        }
+    }
+    for (e, n, sets) in &mut out {
+        let more = sets.len().saturating_sub(MAX_SCOPE_SETS);
+        sets.truncate(MAX_SCOPE_SETS);
+        e.detail = format!(
+            "{n} {} issued in the hour; scopes granted: {}{}",
+            if *n == 1 { "token" } else { "tokens" },
+            sets.join(", "),
+            if more > 0 {
+                format!(" and {more} more sets")
+            } else {
+                String::new()
+            }
+        );
+    }
+    let mut events: Vec<Event> = out.into_iter().map(|(e, _, _)| e).collect();
+    let mut no: Vec<(Event, u64, Vec<String>)> = Vec::new();
+    for r in refused {
+        let part = format!("{} {}", r.code, r.requests);
+        match no.last_mut() {
+            Some((e, n, parts))
+                if e.ts_us == i64::from(r.hour) * 1_000_000 && e.client == r.client_id =>
+            {
+                *n += r.requests;
+                parts.push(part);
+            }
+            _ => no.push((
+                event(r.hour, r.client_id, "tokens_refused"),
+                r.requests,
+                vec![part],
+            )),
+        }
+    }
+    events.extend(no.into_iter().map(|(mut e, n, parts)| {
+        e.detail = format!(
+            "{n} token {} refused in the hour; by error: {}",
+            if n == 1 { "request" } else { "requests" },
+            parts.join(", ")
+        );
+        e
+    }));
+    events
 }
 
 /// The client's current configuration, if it exists.
@@ -502,6 +598,42 @@ mod tests {
         spec.timezone = None;
         let (w, n, tz) = quota_window(Some(&spec), chrono_tz::UTC);
         assert_eq!((w, n, tz), (QuotaWindow::Day, None, chrono_tz::UTC));
+    }
+
+    #[test]
+    fn token_events_name_at_most_ten_sets_of_scopes_per_hour() {
+        let issued: Vec<TokensIssuedRow> = (0..12)
+            .map(|i| TokensIssuedRow {
+                hour: 3_600,
+                client_id: "c1".into(),
+                scopes: format!("s{i}"),
+                tokens: 1,
+            })
+            .collect();
+        let refused = vec![TokensRefusedRow {
+            hour: 7_200,
+            client_id: "c1".into(),
+            code: "invalid_client".into(),
+            requests: 1,
+        }];
+        let e = token_events(issued, refused);
+        assert_eq!(e.len(), 2);
+        assert_eq!(
+            (e[0].ts_us, e[0].event.as_str()),
+            (3_600_000_000, "tokens_issued")
+        );
+        assert!(e[0]
+            .detail
+            .starts_with("12 tokens issued in the hour; scopes granted: \"s0\" 1"));
+        assert!(
+            e[0].detail.ends_with("\"s9\" 1 and 2 more sets"),
+            "{}",
+            e[0].detail
+        );
+        assert_eq!(
+            e[1].detail,
+            "1 token request refused in the hour; by error: invalid_client 1"
+        );
     }
 
     #[test]

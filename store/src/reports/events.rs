@@ -1,5 +1,6 @@
 //! The client events report's reads: refusals per hour, the first refusal of each quota
-//! window, and the `config_log` and `audit_log` rows of the clients and their keys.
+//! window, the OAuth 2.0 tokens issued and refused per hour (the token endpoint's records),
+//! and the `config_log` and `audit_log` rows of the clients and their keys.
 
 use chrono_tz::Tz;
 use gatewatch_model::client::QuotaWindow;
@@ -22,7 +23,9 @@ pub struct RefusalRow {
     pub calls: u64,
 }
 
-/// Refusals per hour, client, code and API in the window, from `client_api_1h`, ordered so.
+/// Refusals of API calls per hour, client, code and API in the window, from `client_api_1h`,
+/// ordered so. Rows without an API (the gateway's own OAuth 2.0 endpoints, whose records have
+/// an empty `api_id`) are not API calls: [`tokens_refused`] tells those of the token endpoint.
 pub async fn refusals(
     store: &Store,
     params: &ReportParams,
@@ -38,10 +41,91 @@ pub async fn refusals(
         source: Source::ClientHour,
     }));
     s.push(" AND ").in_strs("outcome", &super::refusals());
+    s.push(" AND api_id != ").str("");
     s.push(
         " GROUP BY hour, client_id, outcome_name, api_id \
          ORDER BY hour, client_id, outcome_name, api_id",
     );
+    s.fetch_all(store).await
+}
+
+/// The route of the gateway's token endpoint in its call records (their `api_id` is empty),
+/// as agreed with the gateway (`POST /oauth2/token`).
+pub const TOKEN_ROUTE: &str = "/oauth2/token";
+
+/// Longest error code kept from a refused token request's `error` (RFC 6749's codes are
+/// shorter; a longer prefix is cut, not trusted).
+pub const MAX_TOKEN_ERROR_CODE: u64 = 64;
+
+/// Tokens issued to one client in one hour with one set of scopes.
+#[derive(Debug, Clone, clickhouse::Row, Deserialize)]
+pub struct TokensIssuedRow {
+    pub hour: u32,
+    pub client_id: String,
+    /// The scopes granted, space-separated as in the token (empty: none).
+    pub scopes: String,
+    pub tokens: u64,
+}
+
+/// Token requests of one client refused in one hour with one error code.
+#[derive(Debug, Clone, clickhouse::Row, Deserialize)]
+pub struct TokensRefusedRow {
+    pub hour: u32,
+    pub client_id: String,
+    /// The RFC 6749 §5.2 error code (`invalid_client`, `invalid_scope`…): the record's
+    /// `error` up to its first `:`; the outcome when the record has no error.
+    pub code: String,
+    pub requests: u64,
+}
+
+/// `SELECT hour, client_id, <select> FROM api_calls WHERE <window and filters> AND <the token
+/// endpoint's rows>`; hours are whole UTC hours like the rollup's, so tokens and refusals line
+/// up. An `api` filter leaves every row out (they belong to no API).
+fn token_rows(select: &Sql, params: &ReportParams, window: &Window) -> Sql {
+    let mut s = Sql::new("SELECT toUInt32(intDiv(toUInt32(ts), 3600) * 3600) AS hour, client_id, ");
+    s.append(select).push(" FROM api_calls WHERE ");
+    s.append(&conditions(&Scope {
+        params,
+        window,
+        source: Source::Raw,
+    }));
+    s.push(" AND api_id = ")
+        .str("")
+        .push(" AND route = ")
+        .str(TOKEN_ROUTE);
+    s
+}
+
+/// Tokens the token endpoint issued per hour, client and set of scopes in the window (exact:
+/// raw records), ordered by hour, client, most tokens first.
+pub async fn tokens_issued(
+    store: &Store,
+    params: &ReportParams,
+    window: &Window,
+) -> Result<Vec<TokensIssuedRow>> {
+    let mut s = token_rows(&Sql::new("scopes, count() AS n"), params, window);
+    s.push(" AND outcome = ").str("ok");
+    s.push(" GROUP BY hour, client_id, scopes ORDER BY hour, client_id, n DESC, scopes");
+    s.fetch_all(store).await
+}
+
+/// Token requests refused per hour, client and RFC 6749 error code in the window, ordered by
+/// hour, client, most refused first.
+pub async fn tokens_refused(
+    store: &Store,
+    params: &ReportParams,
+    window: &Window,
+) -> Result<Vec<TokensRefusedRow>> {
+    let mut code = Sql::new("if(error = ");
+    code.str("")
+        .push(", toString(outcome), substring(splitByChar(")
+        .str(":")
+        .push(", error)[1], 1, ")
+        .u64(MAX_TOKEN_ERROR_CODE)
+        .push(")) AS code, count() AS n");
+    let mut s = token_rows(&code, params, window);
+    s.push(" AND outcome != ").str("ok");
+    s.push(" GROUP BY hour, client_id, code ORDER BY hour, client_id, n DESC, code");
     s.fetch_all(store).await
 }
 

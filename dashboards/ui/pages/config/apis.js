@@ -1,7 +1,7 @@
 // The APIs tab: every API with its match, methods, upstream hosts (weight and a health badge
 // from GET /api/v1/upstreams/health) and auth; an editor for the common fields of an ApiSpec
-// (TLS towards https upstreams, `upstream_tls`, included) with the rest (capture, masking,
-// passive ejection…) as JSON.
+// (TLS towards https upstreams, `upstream_tls`, included; the credentials accepted, OAuth 2.0
+// scopes among them) with the rest (capture, masking, passive ejection…) as JSON.
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { get, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
@@ -9,13 +9,14 @@ import {
   Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Segmented, Table, toast, Confirm,
 } from '../../components.js';
 import {
-  useEntities, errorAt, formError, revealError, num, str, compact, go, IdField, Stale,
+  useEntities, errorAt, formError, revealError, num, str, compact, go, IdField, Stale, scopeList, ScopesField, ScopeChips,
 } from './common.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 // Fields the form edits; every other field of the spec is in the JSON box.
 const FORM_FIELDS = ['name', 'prefix', 'path', 'methods', 'upstreams', 'lb', 'connect_timeout_ms',
-  'timeout_ms', 'retries', 'auth', 'health_check', 'strip_prefix', 'enabled', 'upstream_tls'];
+  'timeout_ms', 'retries', 'auth', 'scopes', 'health_check', 'strip_prefix', 'enabled', 'upstream_tls'];
+const AUTH_METHODS = ['api_key', 'basic', 'jwt', 'oauth2', 'mtls'];
 
 const lbLabel = (v) => ({
   round_robin: t('config.lb_round_robin'),
@@ -27,6 +28,7 @@ const authLabel = (v) => ({
   api_key: t('config.auth_api_key'),
   basic: t('config.auth_basic'),
   jwt: t('config.auth_jwt'),
+  oauth2: t('config.auth_oauth2'),
   mtls: t('config.auth_mtls'),
 }[v] || v);
 
@@ -91,7 +93,8 @@ export function ApiList({ tick }) {
     },
     {
       key: 'auth', label: t('config.col_auth'),
-      render: (e) => ((e.body.auth || []).length ? e.body.auth.map(authLabel).join(', ')
+      render: (e) => ((e.body.auth || []).length ? html`${e.body.auth.map(authLabel).join(', ')}
+        ${(e.body.scopes || []).length ? html`<div class="small"><${ScopeChips} scopes=${e.body.scopes} /></div>` : null}`
         : html`<${Badge} tone="warn">${t('config.public')}<//>`),
     },
     {
@@ -129,6 +132,7 @@ function formOf(id, b) {
     timeout_ms: str(b && b.timeout_ms),
     retries: str(b && b.retries),
     auth: b ? b.auth || [] : ['api_key'],
+    scopes: ((b && b.scopes) || []).join('\n'),
     strip: !!(b && b.strip_prefix),
     enabled: b ? b.enabled !== false : true,
     hcOn: !!hc,
@@ -169,6 +173,7 @@ function bodyOf(f) {
       timeout_ms: num(f.timeout_ms),
       retries: num(f.retries),
       auth: f.auth,
+      scopes: scopeList(f.scopes),
     }),
   };
   if (!body.upstreams) body.upstreams = [];
@@ -229,7 +234,7 @@ export function ApiEditor({ id, onDone }) {
     }
   };
   const shown = ['id', 'name', 'prefix', 'path', 'methods', 'upstreams', 'lb', 'connect_timeout_ms', 'timeout_ms',
-    'retries', 'auth', 'health_check', 'upstream_tls', 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials'];
+    'retries', 'auth', 'scopes', 'health_check', 'upstream_tls', 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials'];
   const restErr = errorAt(err, 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials');
   const upErr = err && err.field && /^upstreams(\[\d+\])?$/.test(err.field) && !/\]\./.test(err.field) ? err.message : null;
   const upRowErr = (i) => errorAt(err, `upstreams[${i}]`);
@@ -329,8 +334,10 @@ export function ApiEditor({ id, onDone }) {
 
     <${Card} title=${t('config.access')}>
       <${CheckGroup} name="api-auth" label=${t('config.field_auth')} value=${f.auth} onChange=${set('auth')}
-        options=${['api_key', 'basic', 'jwt', 'mtls'].map((v) => ({ value: v, label: authLabel(v) }))}
+        options=${AUTH_METHODS.map((v) => ({ value: v, label: authLabel(v) }))}
         error=${errorAt(err, 'auth')} hint=${f.auth.length ? t('config.auth_hint') : t('config.auth_public_hint')} />
+      ${(f.auth.includes('oauth2') || f.scopes.trim() || errorAt(err, 'scopes')) && html`<${ScopesField} name="api-scopes"
+        value=${f.scopes} onInput=${set('scopes')} err=${err} hint=${t('config.scopes_hint_api')} />`}
       <${TextArea} name="api-rest" mono rows=${8} label=${t('config.field_rest')} value=${f.rest} onInput=${set('rest')}
         error=${restErr && (err.field === 'rest' ? err.message : `${err.field}: ${err.message}`)} hint=${t('config.rest_hint')} />
     <//>

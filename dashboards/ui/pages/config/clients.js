@@ -1,15 +1,17 @@
 // The Clients tab: every client with its status and limits; an editor for a ClientSpec
-// (status, validity, zone, service hours, IP allow list, TPS, quotas, priority, groups); and
-// the client's keys: generate (shown once), rotate with an overlap, revoke, product grants
-// and their approval, and a new client secret (shown once).
+// (status, validity, zone, service hours, IP allow list, TPS, quotas, priority, groups, OAuth
+// 2.0 scopes); the client's keys: generate (shown once), rotate with an overlap, revoke, product
+// grants and their approval, and a new client secret (shown once); and its effective scopes
+// (its own and those of its approved products), as the token endpoint grants them.
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { get, post, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
 import {
-  Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Table, Modal, toast, Confirm,
+  Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Table, Modal, toast, Confirm, KeyValues,
 } from '../../components.js';
 import {
   useEntities, errorAt, formError, revealError, num, str, lines, compact, go, ShownOnce, IdField, Stale,
+  scopeList, ScopesField, ScopeChips,
 } from './common.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -51,6 +53,7 @@ export function ClientList({ tick }) {
     { key: 'limits', label: t('config.col_limits'), render: (e) => html`<span class="small">${limits(e.body)}</span>` },
     { key: 'priority', label: t('config.col_priority'), align: 'right', render: (e) => fmtNumber(e.body.priority || 0) },
     { key: 'groups', label: t('config.col_groups'), render: (e) => (e.body.groups || []).join(', ') || html`<span class="muted">—</span>` },
+    { key: 'scopes', label: t('config.col_scopes'), render: (e) => html`<span class="small"><${ScopeChips} scopes=${e.body.scopes} /></span>` },
     { key: 'keys', label: t('config.col_keys'), align: 'right', render: (e) => fmtNumber(keyCount(e.id)) },
     {
       key: 'actions', label: '', align: 'right',
@@ -95,6 +98,7 @@ function formOf(id, b) {
     scope: q.scope || 'node',
     priority: str(b.priority ?? 0),
     groups: b.groups || [],
+    scopes: (b.scopes || []).join('\n'),
   };
 }
 
@@ -151,6 +155,7 @@ function bodyOf(f) {
     quota: quotaOf(f),
     priority: num(f.priority) ?? 0,
     groups: f.groups,
+    scopes: scopeList(f.scopes),
   });
 }
 
@@ -187,7 +192,7 @@ export function ClientEditor({ id, onDone, tick, setTick }) {
     }
   };
   const shown = ['id', 'name', 'description', 'status', 'valid_from', 'valid_until', 'timezone', 'service_hours',
-    'ip_allow', 'certificates', 'tps', 'quota', 'priority', 'groups'];
+    'ip_allow', 'certificates', 'tps', 'quota', 'priority', 'groups', 'scopes'];
   const groupOptions = [...new Set([...groups.items.map((g) => g.id), ...f.groups])]
     .map((g) => ({ value: g, label: (groups.items.find((x) => x.id === g) || { body: { name: g } }).body.name }));
 
@@ -257,6 +262,11 @@ export function ClientEditor({ id, onDone, tick, setTick }) {
         : html`<p class="muted small">${t('config.groups_none_hint')}</p>`}
     <//>
 
+    <${Card} title=${t('config.oauth')} id="client-oauth">
+      <${ScopesField} name="client-scopes" value=${f.scopes} onInput=${set('scopes')} err=${err} hint=${t('config.scopes_hint_client')} />
+      ${!isNew && html`<${EffectiveScopes} client=${entity} tick=${tick} />`}
+    <//>
+
     <div class="form-actions sticky-actions">
       <${Button} kind="primary" type="submit" id="client-save" disabled=${busy}>${isNew ? t('config.create') : t('config.save')}<//>
       <${Button} onClick=${() => onDone(null)}>${isNew ? t('config.cancel') : t('config.back')}<//>
@@ -266,6 +276,25 @@ export function ClientEditor({ id, onDone, tick, setTick }) {
       confirmLabel=${t('config.delete')} onClose=${() => setConfirm(false)}
       onConfirm=${async () => { await deleteEntity('clients', id, entity.version); toast(t('config.deleted_toast', { id }), 'success'); onDone(null); }} />`}
   </form>
+  </div>`;
+}
+
+/** What the token endpoint may grant the client, as saved (`GET /api/v1/clients/{id}/scopes`):
+ *  its own scopes and those of the products approved for its active keys. Read-only. */
+function EffectiveScopes({ client, tick }) {
+  const [s, setS] = useState(null);
+  const [err, setErr] = useState(null);
+  useEffect(() => {
+    get(`/api/v1/clients/${encodeURIComponent(client.id)}/scopes`).then(setS).catch(setErr);
+  }, [client.id, client.version, tick]);
+  if (err) return html`<${Alert}>${err.message}<//>`;
+  if (!s) return html`<${Loading} />`;
+  return html`<div class="field" id="client-effective-scopes">
+    <span class="field-label">${t('config.scopes_effective')}</span>
+    <div><${ScopeChips} scopes=${s.effective} id="client-effective" /></div>
+    <div class="field-hint">${t('config.scopes_effective_hint')}</div>
+    ${s.products.length > 0 && html`<div class="subhead">${t('config.scopes_from_products')}</div>
+      <${KeyValues} id="client-scope-products" items=${s.products.map((p) => [p.product, html`<${ScopeChips} scopes=${p.scopes} />`])} />`}
   </div>`;
 }
 

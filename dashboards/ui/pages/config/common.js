@@ -5,7 +5,9 @@
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { get } from '../../api.js';
 import { t, fmtTime } from '../../i18n.js';
-import { Card, Button, Alert, Empty, Loading, Modal, CopyField, DiffView, Badge, Field } from '../../components.js';
+import {
+  Card, Button, Alert, Empty, Loading, Modal, CopyField, DiffView, Badge, Field, TextArea,
+} from '../../components.js';
 
 /** The page's sub-route from the hash: { tab, id, view }. */
 export function readRoute() {
@@ -99,6 +101,29 @@ export const str = (v) => (v === undefined || v === null ? '' : String(v));
 /** Non-empty trimmed lines (lists edited one item per line). */
 export function lines(s) {
   return String(s || '').split(/\r?\n|,/).map((x) => x.trim()).filter(Boolean);
+}
+
+/** OAuth 2.0 scopes as typed: one per line or space-separated (the way a token's `scope`
+ *  claim writes them). A scope has no spaces, so nothing is lost; anything else is sent as
+ *  typed, for the API to name. */
+export function scopeList(s) {
+  return String(s || '').split(/\s+/).filter(Boolean);
+}
+
+/** The scopes of a client, an API or a product as a box, one per line; the API's error for
+ *  `scopes[i]` beside it, naming the i-th scope typed. */
+export function ScopesField({ name, value, onInput, err, hint, rows }) {
+  const message = errorAt(err, 'scopes');
+  const m = message && /^scopes\[(\d+)\]/.exec(err.field);
+  const error = m ? t('config.scopes_item', { n: Number(m[1]) + 1, message }) : message;
+  return html`<${TextArea} name=${name} mono rows=${rows || 3} label=${t('config.field_scopes')} value=${value}
+    onInput=${onInput} error=${error} hint=${hint} placeholder="orders.read" />`;
+}
+
+/** Scopes in a list or a detail: mono chips, or a dash when there are none. */
+export function ScopeChips({ scopes, id }) {
+  if (!scopes || !scopes.length) return html`<span class="muted">—</span>`;
+  return html`<span class="scopes" id=${id}>${scopes.map((s) => html`<code class="scope">${s}</code> `)}</span>`;
 }
 
 /** Drops absent values, so the API sees only what was set. */

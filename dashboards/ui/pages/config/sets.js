@@ -1,5 +1,5 @@
-// The Groups and Products tabs (API sets by id or `*` pattern; a product's manual approval
-// and quota per key) and the pending grants waiting for approval.
+// The Groups and Products tabs (API sets by id or `*` pattern; a product's manual approval,
+// quota per key and OAuth 2.0 scopes) and the pending grants waiting for approval.
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { get, post, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
@@ -7,7 +7,7 @@ import {
   Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, Table, toast, Confirm,
 } from '../../components.js';
 import {
-  useEntities, errorAt, formError, revealError, str, lines, compact, go, IdField, Stale,
+  useEntities, errorAt, formError, revealError, str, lines, compact, go, IdField, Stale, scopeList, ScopesField, ScopeChips,
 } from './common.js';
 import { QuotaFields, quotaOf } from './clients.js';
 
@@ -31,6 +31,9 @@ export function SetList({ seg, tick }) {
       key: 'approval', label: t('config.col_approval'),
       render: (e) => (e.body.approval === 'manual' ? html`<${Badge} tone="warn">${t('config.approval_manual')}<//>`
         : html`<${Badge} tone="good">${t('config.approval_auto')}<//>`),
+    },
+    seg === 'products' && {
+      key: 'scopes', label: t('config.col_scopes'), render: (e) => html`<span class="small"><${ScopeChips} scopes=${e.body.scopes} /></span>`,
     },
     { key: 'description', label: t('config.col_description'), render: (e) => html`<span class="muted">${e.body.description || ''}</span>` },
     {
@@ -62,6 +65,7 @@ function formOf(id, b) {
     per_day: str(q.per_day),
     per_month: str(q.per_month),
     scope: q.scope || 'node',
+    scopes: (b.scopes || []).join('\n'),
   };
 }
 
@@ -92,6 +96,8 @@ export function SetEditor({ seg, id, onDone }) {
       body.approval = f.approval;
       const q = quotaOf(f);
       if (q) body.quota = q;
+      const scopes = scopeList(f.scopes);
+      if (scopes.length) body.scopes = scopes;
     }
     try {
       const saved = await saveEntity(seg, isNew ? f.id.trim() : id, body, entity.version);
@@ -109,7 +115,7 @@ export function SetEditor({ seg, id, onDone }) {
   return html`<form class="form editor" id=${`${seg}-form`} onSubmit=${submit} novalidate>
     <${Card} title=${title} actions=${!isNew && html`<span class="muted small">${t('config.version', { n: entity.version })}</span>`}>
       <${Stale} err=${err} />
-      <${Alert} id=${`${seg}-form-error`}>${formError(err, ['id', 'name', 'description', 'apis', 'approval', 'quota'])}<//>
+      <${Alert} id=${`${seg}-form-error`}>${formError(err, ['id', 'name', 'description', 'apis', 'approval', 'quota', 'scopes'])}<//>
       <div class="form-grid">
         <${IdField} name=${`${seg}-id`} isNew=${isNew} value=${f.id} onInput=${set('id')} err=${err} hint=${t('config.id_hint')} />
         <${Field} name=${`${seg}-name`} label=${t('config.field_name')} value=${f.name} onInput=${set('name')} error=${errorAt(err, 'name')} />
@@ -125,7 +131,8 @@ export function SetEditor({ seg, id, onDone }) {
             options=${[{ value: 'auto', label: t('config.approval_auto') }, { value: 'manual', label: t('config.approval_manual') }]} />
         </div>
         <div class="subhead">${t('config.product_quota')}</div>
-        <${QuotaFields} f=${f} set=${set} err=${err} prefix="product" />`}
+        <${QuotaFields} f=${f} set=${set} err=${err} prefix="product" />
+        <${ScopesField} name="product-scopes" value=${f.scopes} onInput=${set('scopes')} err=${err} hint=${t('config.scopes_hint_product')} />`}
     <//>
     <div class="form-actions sticky-actions">
       <${Button} kind="primary" type="submit" id=${`${seg}-save`} disabled=${busy}>${isNew ? t('config.create') : t('config.save')}<//>
