@@ -8,12 +8,8 @@
 use super::browser::{Browser, LAPTOP, PHONE};
 use crate::admin::{add_user, Api};
 use crate::helpers::*;
-use bytes::Bytes;
 use fantoccini::Locator;
 use gatewatch_dashboards::ui::SECURITY_HEADERS;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
 const PW: &str = "correct-horse-battery";
@@ -42,35 +38,6 @@ fn operations(doc: &Value) -> Vec<(String, String)> {
 }
 
 impl Browser {
-    /// The console's errors since the last call (chromedriver's `browser` log, SEVERE level):
-    /// what a person would see in red in the developer tools.
-    async fn console_errors(&self) -> Vec<String> {
-        let sid = self.client.session_id().await.unwrap().expect("a session");
-        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-        let req = hyper::Request::post(format!("{}/session/{sid}/se/log", self.driver_url))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(
-                json!({"type": "browser"}).to_string(),
-            )))
-            .unwrap();
-        let r = client.request(req).await.unwrap();
-        assert_eq!(r.status(), 200, "chromedriver's log");
-        let body = r.into_body().collect().await.unwrap().to_bytes();
-        let v: Value = serde_json::from_slice(&body).unwrap();
-        v["value"]
-            .as_array()
-            .expect("log entries")
-            .iter()
-            .filter(|e| e["level"] == "SEVERE")
-            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
-            .collect()
-    }
-
-    async fn assert_console_clean(&self, when: &str) {
-        let errors = self.console_errors().await;
-        assert!(errors.is_empty(), "console errors {when}: {errors:#?}");
-    }
-
     /// Runs `script` (a JS expression) and returns its value.
     async fn js(&self, script: &str) -> Value {
         self.client

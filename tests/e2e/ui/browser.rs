@@ -4,8 +4,11 @@
 //! bounded ([`WAIT`]) and fails with what the page showed.
 
 use crate::helpers::free_port;
+use bytes::Bytes;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -416,6 +419,36 @@ impl Browser {
     pub async fn log_in(&self, user: &str, password: &str) {
         self.submit_login(user, password).await;
         self.find("nav#nav").await;
+    }
+
+    /// The console's errors since the last call (chromedriver's `browser` log, SEVERE level):
+    /// what a person would see in red in the developer tools.
+    pub async fn console_errors(&self) -> Vec<String> {
+        let sid = self.client.session_id().await.unwrap().expect("a session");
+        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .build_http::<Full<Bytes>>();
+        let req = hyper::Request::post(format!("{}/session/{sid}/se/log", self.driver_url))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(
+                json!({"type": "browser"}).to_string(),
+            )))
+            .unwrap();
+        let r = client.request(req).await.unwrap();
+        assert_eq!(r.status(), 200, "chromedriver's log");
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        v["value"]
+            .as_array()
+            .expect("log entries")
+            .iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    pub async fn assert_console_clean(&self, when: &str) {
+        let errors = self.console_errors().await;
+        assert!(errors.is_empty(), "console errors {when}: {errors:#?}");
     }
 
     /// Fails when the page's CSP blocked anything (an inline style, a foreign URL): the app

@@ -21,3 +21,5 @@ mod mtls_form;
 mod nodes_page;
 
 mod reports_page;
+
+mod scopes_form;
