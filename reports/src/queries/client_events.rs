@@ -12,7 +12,7 @@
 //!   (`invalid_client`, `invalid_scope`, …: the record's `error` up to its first `:`), both
 //!   from the raw records of `POST /oauth2/token` (`route = '/oauth2/token'`, `api_id` empty;
 //!   exact, hours in UTC like the rollup's); an API filter leaves them out, the outcome filter
-//!   applies; `summary.tokens` holds the window's totals (`issued`, `refused`);
+//!   applies; `summary.tokens_issued` and `summary.tokens_refused` are the window's totals;
 //! - `quota_exhausted`: the first `refused_quota` call of each quota window, the window being
 //!   the client's shortest limited one (per minute, hour, day, month, in the client's zone, or
 //!   the report's) as its configuration says now, read from the raw calls of that client only;
@@ -70,10 +70,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     let mut events = refusals(ctx).await?;
     let issued = store_events::tokens_issued(ctx.store, p, &ctx.window).await?;
     let refused = store_events::tokens_refused(ctx.store, p, &ctx.window).await?;
-    let tokens = serde_json::json!({
-        "issued": issued.iter().map(|r| r.tokens).sum::<u64>(),
-        "refused": refused.iter().map(|r| r.requests).sum::<u64>(),
-    });
+    let tokens_issued: u64 = issued.iter().map(|r| r.tokens).sum();
+    let tokens_refused: u64 = refused.iter().map(|r| r.requests).sum();
     events.extend(token_events(issued, refused));
     for c in &p.clients {
         events.extend(quota_exhausted(ctx, c).await?);
@@ -118,7 +116,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     }
     let mut summary = Map::new();
     summary.insert("events".into(), Value::Object(counts));
-    summary.insert("tokens".into(), tokens);
+    summary.insert("tokens_issued".into(), Value::from(tokens_issued));
+    summary.insert("tokens_refused".into(), Value::from(tokens_refused));
     summary.insert("rows".into(), Value::from(table.rows.len()));
     summary.insert("truncated".into(), Value::from(truncated));
     Ok(Report {

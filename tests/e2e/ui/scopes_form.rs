@@ -2,13 +2,17 @@
 //! `oauth2` with scopes, a client's and a product's scopes typed one per line or
 //! space-separated, a bad scope named by its place beside the box, everything seen again after
 //! a reload; the client's effective scopes (its own and its approved products'); a client
-//! secret for the token endpoint, shown once. No console errors, no CSP refusals.
+//! secret for the token endpoint, shown once; the client events report with the tokens issued
+//! and refused (records as the token endpoint writes them). No console errors, no CSP refusals.
 //! Screenshots: `target/screenshots/admin-scopes-*.png`.
 
 use super::browser::Browser;
 use crate::admin::{add_user, Api};
 use crate::helpers::*;
+use gatewatch_model::{CallRecord, Outcome};
+use gatewatch_store::rows::ApiCallRow;
 use serde_json::json;
+use uuid::Uuid;
 
 const PW: &str = "correct-horse-battery";
 
@@ -25,7 +29,7 @@ async fn admin_edits_scopes_of_apis_clients_and_products() {
         &gatewatch_migrations::testing::clickhouse_url(),
         "",
     );
-    site.migrate().await;
+    let store = site.migrate().await;
     add_user(&site, "u-admin", "admin", PW);
     let _dash = site.start("dashboards").await;
     let api = Api::login(site.dashboards, "u-admin", PW).await;
@@ -158,6 +162,43 @@ async fn admin_edits_scopes_of_apis_clients_and_products() {
     let a = api.call("GET", "/api/v1/clients/acme", None, &[]).await;
     assert_eq!(a.body["body"]["has_secret"], true);
     assert!(!a.text.contains(&secret));
+
+    // The token endpoint's records of acme: two tokens issued, one refused.
+    let now_us = chrono::Utc::now().timestamp_micros();
+    let token_call = |i: i64, outcome: Outcome, error: &str| {
+        let ts_us = now_us - 60_000_000 + i;
+        let mut r = CallRecord::new(Uuid::now_v7(), ts_us, "n1", "POST", "/oauth2/token");
+        r.route = "/oauth2/token".into();
+        r.client_id = "acme".into();
+        r.auth_method = "client_secret_basic".into();
+        r.status = if outcome == Outcome::Ok { 200 } else { 400 };
+        r.outcome = outcome;
+        r.error = error.into();
+        if outcome == Outcome::Ok {
+            r.token_jti = Uuid::new_v4().to_string();
+            r.scopes = "orders.read reports.read".into();
+        }
+        r
+    };
+    let mut ins = gatewatch_migrations::testing::raw_client(&store)
+        .insert::<ApiCallRow<'_>>("api_calls")
+        .await
+        .unwrap();
+    for r in [
+        token_call(0, Outcome::Ok, ""),
+        token_call(1, Outcome::Ok, ""),
+        token_call(2, Outcome::RefusedBadRequest, "invalid_scope: admin"),
+    ] {
+        ins.write(&ApiCallRow::new(&r, Uuid::nil())).await.unwrap();
+    }
+    ins.end().await.unwrap();
+    b.open("reports/client-events?range=24h&client=acme").await;
+    b.wait_text("#report-table", "tokens_issued").await;
+    let table = b.wait_text("#report-table", "invalid_scope 1").await;
+    assert!(table.contains("\"orders.read reports.read\" 2"), "{table}");
+    let stats = b.wait_text("#report-stats", "Tokens issued").await;
+    assert!(stats.contains("Token requests refused"), "{stats}");
+    b.screenshot("admin-scopes-client-events").await;
 
     b.assert_no_csp_violations().await;
     // The console: only the refusals the test asked for (422) and the first look for a

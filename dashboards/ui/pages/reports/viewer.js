@@ -26,6 +26,8 @@ const FIGURES = [
   ['nodes', () => t('reports.sum_nodes')],
   ['cpu_max_pct', () => t('reports.sum_cpu_max'), '%'],
   ['events', () => t('reports.sum_events')],
+  ['tokens_issued', () => t('reports.sum_tokens_issued')],
+  ['tokens_refused', () => t('reports.sum_tokens_refused')],
 ];
 
 /** Times in the user's zone, 24-hour (no "AM"/"清晨" in a report). */
