@@ -47,8 +47,8 @@
 //! What JSON Schema cannot say, or these schemas do not, is left to the API's 422: relations
 //! between fields (`valid_until` after `valid_from`, a silence's `until` after `from`,
 //! `recovery` on the safe side of `threshold`, a percentage threshold at most 100, the scope
-//! family of a rule's kind, `forward_credentials` only with `auth`, a window's `from` with its
-//! `until`), names that need a lookup or a parser (IANA zones are listed; addresses, CIDR
+//! family of a rule's kind, `forward_credentials` only with `auth`, an API's `scopes` only with
+//! `oauth2` in its `auth`, a window's `from` with its `until`), names that need a lookup or a parser (IANA zones are listed; addresses, CIDR
 //! blocks, JSON paths, report parameters, cron fields, webhook hosts are not), references to
 //! other entities, and header names gatewatch sets itself.
 
