@@ -290,6 +290,7 @@
 
 mod access;
 mod admin;
+mod batch;
 mod body;
 mod caps;
 mod capture;
@@ -303,6 +304,7 @@ mod metrics;
 #[allow(dead_code)] // the foundation stub; the authorization server and the `oauth2` method use it
 mod oauth;
 mod path;
+mod phase;
 mod proxy;
 mod record_json;
 mod recorder;
@@ -519,7 +521,10 @@ pub async fn bind(
     let shared = Arc::new(proxy::Shared {
         router: arc_swap::ArcSwap::from_pointee(router),
         access,
-        records: records_tx,
+        sink: Arc::new(recorder::Sink {
+            records: records_tx,
+            metrics: metrics.clone(),
+        }),
         metrics,
         upstream_timeout: config.upstream_timeout,
         queue_capacity: config.queue_capacity,
@@ -530,6 +535,7 @@ pub async fn bind(
             config.max_connections,
             down_rx.clone(),
         ),
+        local: None,
     });
     let source_task =
         source.map(|s| tokio::spawn(s.run(shared.clone(), revision, stop_rx.clone())));
@@ -565,7 +571,7 @@ pub async fn bind(
         let shared = shared.clone();
         move |conn| {
             let shared = shared.clone();
-            let client = proxy::Peer::new(conn);
+            let client = phase::Peer::new(conn);
             service_fn(move |req| proxy::handle(shared.clone(), req, client.clone()))
         }
     };
