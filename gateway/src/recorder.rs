@@ -1,10 +1,12 @@
 //! The recorder: exactly one [`CallRecord`](gatewatch_model::CallRecord) per call, on every exit path.
 //!
-//! A [`Call`] is created when a request head arrives and travels with the call: in the
+//! The record phase. A [`Call`] owns the call's context ([`Ctx`], which the phases read and
+//! write through it) from the moment a request head arrives and travels with the call: in the
 //! handler while the upstream is asked, then inside the response body. Whatever ends the call —
 //! the body's last byte, an early answer (404, 502, 504), the client going away before or
 //! during the response — ends with the `Call` being dropped, and its `Drop` is the one place
-//! that finishes the figures and hands a [`CallEvent`] to the queue with `try_send`. The proxy
+//! that builds the [`CallEvent`] from the context ([`CallEvent::from_ctx`]: no phase writes the
+//! record) and hands it to the queue with `try_send`. The proxy
 //! never waits on telemetry: when the queue is full the event is dropped and counted.
 //!
 //! The event holds cheap, reference-counted pieces of the request (URI, header values, the
@@ -62,13 +64,13 @@ pub(crate) struct CallEvent {
     /// Headers and bodies captured under the API's policy; `None` when it keeps only the
     /// summary.
     pub capture: Option<Box<Captures>>,
-    /// Client, key and product ids from the access phase.
+    /// Client, key and product ids, auth method and token ids (from the access phases).
     pub caller: crate::access::CallerIds,
     /// The HTTP version of the request.
     pub http_version: http::Version,
     /// The TLS handshake of the call's connection (`None` on the plain listener).
     pub tls: Option<Arc<gatewatch_listen::TlsInfo>>,
-    /// `sha256:<hex>` of the client certificate the access phase matched.
+    /// `sha256:<hex>` of the client certificate the authenticate phase matched.
     pub client_cert: Option<Arc<str>>,
 }
 

@@ -33,7 +33,7 @@ use priority::{Gate, GateConfig, Permit};
 use table::AccessTable;
 use usage::Usage;
 
-/// The time source of the access phase, replaceable in tests.
+/// The time source of the access phases, replaceable in tests.
 pub(crate) trait Clock: Send + Sync {
     /// Wall-clock time (validity dates, service hours, quota windows, JWT and key expiry).
     fn now(&self) -> DateTime<Utc>;
@@ -84,7 +84,7 @@ pub(crate) struct TokenIds {
     pub scopes: Arc<str>,
 }
 
-/// What the access phase holds for one call until its response ends.
+/// What the limits phase holds for one call until its response ends.
 #[derive(Debug)]
 pub(crate) struct Admission {
     _permit: Permit,
@@ -96,7 +96,7 @@ impl Admission {
     }
 }
 
-/// Everything the access phase needs, one per gateway.
+/// Everything the access phases need, one per gateway.
 pub(crate) struct Access {
     /// Swapped whole when the configuration log changes.
     pub table: ArcSwap<AccessTable>,
@@ -109,7 +109,7 @@ pub(crate) struct Access {
     pub clock: Arc<dyn Clock>,
 }
 
-/// How the access phase is set up (from [`crate::GatewayConfig`]).
+/// How the access phases are set up (from [`crate::GatewayConfig`]).
 pub(crate) struct Settings {
     pub pepper: Arc<[u8]>,
     pub jwt: JwtVerifier,
