@@ -64,11 +64,16 @@ fn answer(
             (StatusCode::OK, text, Bytes::from_static(b"ready\n"))
         }
     } else {
-        let depth = shared.records.max_capacity() - shared.records.capacity();
+        let depth = shared.sink.records.max_capacity() - shared.sink.records.capacity();
         let mut body = shared
             .metrics
             .render(depth, shared.queue_capacity, shared.spool_max_bytes);
-        crate::upstream::render_metrics(shared.router.load().routes(), &mut body);
+        let router = shared.router.load();
+        let apis = router
+            .routes()
+            .iter()
+            .map(|r| (&*r.api_id, r.upstreams.as_slice()));
+        crate::upstream::render_metrics(apis, &mut body);
         listener.render("gatewatch_gateway", &mut body);
         shared.tunnels.render(&mut body);
         (

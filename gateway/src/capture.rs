@@ -23,11 +23,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gatewatch_model::api::CapturePolicy;
+use gatewatch_model::Header;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::HeaderMap;
 
 use crate::mask::{BodyIn, Masker};
-use crate::recorder::Captured;
 
 /// Most bytes that body copies of calls not yet recorded may hold, all together.
 pub(crate) const CAPTURE_BUDGET: usize = 64 * 1024 * 1024;
@@ -123,6 +123,15 @@ impl Captures {
             ..Captures::default()
         }))
     }
+}
+
+/// The captured parts of a record, masked.
+#[derive(Default)]
+pub(crate) struct Captured {
+    pub request_headers: Vec<Header>,
+    pub response_headers: Vec<Header>,
+    pub request_body: String,
+    pub response_body: String,
 }
 
 /// Writes the captured headers and bodies into `rec`, masked.

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Uri;
-use serde::Deserialize;
 
 use crate::access::auth::{JwtKey, JwtVerifier};
 use crate::access::priority::GateConfig;
 use crate::access::Settings;
 use crate::error::{Error, Result};
+pub use crate::route::RouteConfig;
 use crate::route::Router;
 use crate::upstream::tls::SiteTrust;
 use crate::upstream::Clients;
@@ -400,57 +400,6 @@ pub(crate) struct Validated {
     pub collector_tls: Arc<rustls::ClientConfig>,
     pub access: Settings,
     pub client_header: http::HeaderName,
-}
-
-/// One API: requests whose path starts with `prefix` (at a `/` boundary) go to `upstreams`.
-///
-/// Deserializes from a `[[routes]]` table of `gatewatch.toml`; unknown keys are an error.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteConfig {
-    /// Path prefix, e.g. `/demo`; `/demo` matches `/demo` and `/demo/x`, not `/demox`.
-    pub prefix: String,
-    /// Upstream base URLs, `http://host:port`, used in turn (round robin), a failed connect
-    /// tried once on the next.
-    pub upstreams: Vec<String>,
-    /// Remove the prefix before forwarding (`/demo/x` → `/x`).
-    #[serde(default)]
-    pub strip_prefix: bool,
-    /// API id written into records; empty means the prefix.
-    #[serde(default)]
-    pub api_id: String,
-    /// API display name written into records; empty means the prefix.
-    #[serde(default)]
-    pub api_name: String,
-    /// A whole API entity to serve instead of the defaults of a public, prefix-routed,
-    /// round-robin API (load balancing, health checks, timeouts, auth, capture…); its own
-    /// `prefix`/`path` and `upstreams` are then what is routed. `None` for the file's routes.
-    #[serde(skip)]
-    pub spec: Option<std::sync::Arc<gatewatch_model::ApiSpec>>,
-}
-
-impl RouteConfig {
-    /// A route that keeps the prefix and is named after it.
-    pub fn new(
-        prefix: impl Into<String>,
-        upstreams: impl IntoIterator<Item = impl Into<String>>,
-    ) -> RouteConfig {
-        let prefix = prefix.into();
-        RouteConfig {
-            api_id: prefix.clone(),
-            api_name: prefix.clone(),
-            prefix,
-            upstreams: upstreams.into_iter().map(Into::into).collect(),
-            strip_prefix: false,
-            spec: None,
-        }
-    }
-
-    /// The same route with `strip_prefix` set.
-    pub fn strip_prefix(mut self, strip: bool) -> RouteConfig {
-        self.strip_prefix = strip;
-        self
-    }
 }
 
 #[cfg(test)]

@@ -30,8 +30,8 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::access::table::{AccessTable, Raw};
-use crate::config::RouteConfig;
 use crate::proxy::Shared;
+use crate::route::RouteConfig;
 use crate::route::{file_apis, Api, Router};
 use crate::upstream::Clients;
 

@@ -30,39 +30,60 @@
 //!
 //! # The phases of a call
 //!
+//! A call goes through ordered phases (`src/phase/`), each a module with a narrow interface:
+//! it reads and writes the call's one context (`phase::Ctx`: route, caller, grant, counts
+//! taken, upstream tried, timings, status, outcome, error) and returns a decision — go on, or
+//! answer now. The handler (`proxy.rs`) is the short list of phase calls; the record is built
+//! from the context at the end, in one place (`recorder.rs`). Pingora's `ProxyHttp` is the
+//! model.
+//!
 //! ```mermaid
 //! flowchart LR
-//!     A[request head] --> C[open Call: call id, request id]
-//!     C --> M{route: most specific pattern + method}
-//!     M -- none --> E404[404 no_route]
-//!     M -- path, not method --> E405[405 no_route + Allow]
-//!     M -- found --> AC{access: credentials, grants, limits}
-//!     AC -- refused --> ER[401 / 403 / 429 refusal]
-//!     AC -- allowed --> G{VIP gate}
-//!     G -- full or waited too long --> E503[503 refused_busy]
-//!     G -- admitted --> U[upstream request: strip hop-by-hop, X-Forwarded-*, Host, X-Request-Id]
-//!     U --> P{upstream: lb policy over healthy, untried}
-//!     P -- failed before head, may retry --> P
-//!     P -- no head in time --> E504[504 timeout]
-//!     P -- unreachable / failed --> E502[502 upstream_unreachable / upstream_error]
-//!     P -- response head --> B[response: streamed body, byte count, in-flight held]
+//!     A[request head] --> C[open the Call: context, call id, request id]
+//!     C --> F{1 early filter: path normalized once}
+//!     F -- bad path --> E400[400 bad_path]
+//!     F -- local endpoint --> LE[the gateway's own answer: OAuth 2.0 server]
+//!     F -- route: most specific pattern + method --> AN{2 authenticate: key, Basic, JWT, mTLS}
+//!     F -- none / not the method --> E404[404 / 405 no_route]
+//!     AN -- refused --> R401[401 refusal]
+//!     AN --> AZ{3 authorize: client bars, IP, grants}
+//!     AZ -- refused --> R403[403 refusal]
+//!     AZ --> LI{4 limits: TPS, quotas, VIP gate}
+//!     LI -- refused --> R429[429 / 503 refusal]
+//!     LI --> RP{5 request policies: none yet}
+//!     RP --> U{6 upstream: request rewrite, lb over healthy untried, retries}
+//!     U -- failed before head, may retry --> U
+//!     U -- no head in time / failed --> E50x[504 / 502]
+//!     U -- response head --> RS[7 response: hop-by-hop out, X-Request-Id, capture; 101 = tunnel]
+//!     E400 --> L
+//!     LE --> L
 //!     E404 --> L
-//!     E405 --> L
-//!     ER --> L
-//!     E503 --> L
-//!     E502 --> L
-//!     E504 --> L
-//!     B --> L[logging: Call dropped, one CallRecord, try_send to the queue]
-//!     L --> Q[(bounded queue)] --> SH[shipper: build + mask records] --> CO[collector / spool]
+//!     R401 --> L
+//!     R403 --> L
+//!     R429 --> L
+//!     E50x --> L
+//!     RS -- body ends / client gone / tunnel ends --> L[8 record: Call dropped, one CallRecord from the context, try_send]
+//!     L --> Q[(bounded queue)] --> SH[shipper: mask + NDJSON] --> CO[collector / spool]
 //! ```
 //!
-//! The phases live in `proxy.rs`, the record in `recorder.rs`: a `Call` is
-//! opened when the head arrives and its `Drop` is the one place where the [`CallRecord`] is
-//! finished and queued — on success, on an early answer, when the client leaves before the
-//! response head (`client_aborted`, status 499) or during the body (`client_aborted`, the
-//! upstream's status). The proxy never waits on telemetry: the queue is bounded and a full
-//! queue drops the record and counts it
-//! (`gatewatch_gateway_records_dropped_total{reason="queue_full"}`).
+//! | # | phase | module | what lives there |
+//! | --- | --- | --- | --- |
+//! | 1 | early filter | `phase/filter.rs` | path normalization (`path.rs`), the gateway's local endpoints (`LocalEndpoints`, answered before routing), routing (`route.rs`), 404/405 |
+//! | 2 | authenticate | `phase/authenticate.rs` | API key, HTTP Basic, JWT (`access/auth.rs`), client certificates (`mtls`) |
+//! | 3 | authorize | `phase/authorize.rs` | client status, validity, service hours, IP allowlist, grants by group or product (`access/table.rs`) |
+//! | 4 | limits | `phase/limits.rs` | TPS, quotas (`access/usage.rs`, `access/quota.rs`, `access/limits.rs`, shared counts `access/sync.rs`), the VIP gate (`access/priority.rs`) |
+//! | 5 | request policies | `phase/request.rs` | an empty list today, in the order the next policies take |
+//! | 6 | upstream | `phase/upstream.rs` | the upstream request's headers, credentials stripped, the client header, retries (`Attempts`), upgrades asked for; pools and balancing in `upstream/` |
+//! | 7 | response | `phase/response.rs` | the response head, the gateway's JSON answers, `101` → `tunnel.rs`; bodies in `body/` |
+//! | 8 | record | `recorder.rs` | `Call`'s `Drop`: `CallEvent::from_ctx`, then the queue; masking (`mask/`), capture (`capture.rs`), the line (`record_json.rs`) on the shipper's side |
+//!
+//! A public API (`auth` empty) skips phases 2–4 but the gate. A `Call` owns the context from
+//! the request head on and its `Drop` is the one place where the [`CallRecord`] is built and
+//! queued — on success, on an early answer, when the client leaves before the response head
+//! (`client_aborted`, status 499; also while a phase waits: the gate, a local endpoint) or
+//! during the body (`client_aborted`, the upstream's status), and when a tunnel ends. The
+//! proxy never waits on telemetry: the queue is bounded and a full queue drops the record and
+//! counts it (`gatewatch_gateway_records_dropped_total{reason="queue_full"}`).
 //!
 //! Capture and masking: the matched API's capture policy decides what the call copies while
 //! it runs (headers; the first `max_bytes` of each body, as the frames go by — see
@@ -109,7 +130,7 @@
 //!   5xx answers in a row. **When every upstream is out, calls go to them anyway** (fail
 //!   open: a wrong health check must not take an API down). Health checks run per router
 //!   generation and stop when a reload swaps it out; unchanged upstreams keep their state;
-//! - retries, in one place (`proxy::Attempts`): a failed TCP connect (nothing was sent) goes
+//! - retries, in one place (`phase::upstream::Attempts`): a failed TCP connect (nothing was sent) goes
 //!   to another upstream, once by default, up to `retries` times; any other failure before a
 //!   response head (timeout, connection closed) is retried only for GET, HEAD, OPTIONS, PUT
 //!   and DELETE, up to `retries` times; and never when the request body may have been read
@@ -168,9 +189,10 @@
 //!
 //! # Access
 //!
-//! Right after routing, the access phase (`src/access/`) decides whether the call goes on.
-//! An API whose `auth` is empty is public: nothing is checked and the caller stays unknown.
-//! Otherwise, in this order:
+//! Right after routing, phases 2–4 (`phase/authenticate.rs`, `phase/authorize.rs`,
+//! `phase/limits.rs`, on the data and checks of `src/access/`) decide whether the call goes
+//! on. An API whose `auth` is empty is public: nothing is checked and the caller stays unknown
+//! (the VIP gate still applies). Otherwise, in this order:
 //!
 //! 1. **credentials**, in the forms the API accepts: `X-API-Key: <key>` or `Authorization:
 //!    ApiKey <key>` (looked up by its HMAC-SHA256 under the site pepper: one hash per call);
@@ -290,6 +312,7 @@
 
 mod access;
 mod admin;
+mod batch;
 mod body;
 mod caps;
 mod capture;
@@ -303,6 +326,7 @@ mod metrics;
 #[allow(dead_code)] // the foundation stub; the authorization server and the `oauth2` method use it
 mod oauth;
 mod path;
+mod phase;
 mod proxy;
 mod record_json;
 mod recorder;
@@ -519,7 +543,10 @@ pub async fn bind(
     let shared = Arc::new(proxy::Shared {
         router: arc_swap::ArcSwap::from_pointee(router),
         access,
-        records: records_tx,
+        sink: Arc::new(recorder::Sink {
+            records: records_tx,
+            metrics: metrics.clone(),
+        }),
         metrics,
         upstream_timeout: config.upstream_timeout,
         queue_capacity: config.queue_capacity,
@@ -530,6 +557,7 @@ pub async fn bind(
             config.max_connections,
             down_rx.clone(),
         ),
+        local: None,
     });
     let source_task =
         source.map(|s| tokio::spawn(s.run(shared.clone(), revision, stop_rx.clone())));
@@ -565,7 +593,7 @@ pub async fn bind(
         let shared = shared.clone();
         move |conn| {
             let shared = shared.clone();
-            let client = proxy::Peer::new(conn);
+            let client = phase::Peer::new(conn);
             service_fn(move |req| proxy::handle(shared.clone(), req, client.clone()))
         }
     };

@@ -262,7 +262,7 @@ mod tests {
 
     use super::*;
     use crate::capture::Captures;
-    use crate::config::RouteConfig;
+    use crate::route::RouteConfig;
     use crate::route::Router;
 
     fn serde_string(s: &str) -> Vec<u8> {
@@ -358,6 +358,7 @@ mod tests {
             client_ip: "10.1.2.3".parse().unwrap(),
             user_agent: None,
             route: None,
+            local: None,
             upstream: None,
             status: 200,
             outcome: Outcome::Ok,

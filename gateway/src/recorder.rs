@@ -1,10 +1,12 @@
 //! The recorder: exactly one [`CallRecord`](gatewatch_model::CallRecord) per call, on every exit path.
 //!
-//! A [`Call`] is created when a request head arrives and travels with the call: in the
+//! The record phase. A [`Call`] owns the call's context ([`Ctx`], which the phases read and
+//! write through it) from the moment a request head arrives and travels with the call: in the
 //! handler while the upstream is asked, then inside the response body. Whatever ends the call —
 //! the body's last byte, an early answer (404, 502, 504), the client going away before or
 //! during the response — ends with the `Call` being dropped, and its `Drop` is the one place
-//! that finishes the figures and hands a [`CallEvent`] to the queue with `try_send`. The proxy
+//! that builds the [`CallEvent`] from the context ([`CallEvent::from_ctx`]: no phase writes the
+//! record) and hands it to the queue with `try_send`. The proxy
 //! never waits on telemetry: when the queue is full the event is dropped and counted.
 //!
 //! The event holds cheap, reference-counted pieces of the request (URI, header values, the
@@ -16,26 +18,24 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[cfg(test)]
 use gatewatch_model::CallRecord;
-use gatewatch_model::{Header, Outcome};
-use http::{HeaderMap, HeaderValue, Method, Request, Uri};
+use gatewatch_model::Outcome;
+use http::{HeaderValue, Method, Uri};
+use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::warn;
 use uuid::Uuid;
 
-use crate::body::BodyCount;
 use crate::caps;
-use crate::capture::{self, Captures};
+use crate::capture::{self, Captured, Captures};
 use crate::mask::Masker;
-use crate::metrics::DropReason;
-use crate::proxy::Shared;
+use crate::metrics::{DropReason, Metrics};
+use crate::phase::ctx::Ctx;
+pub(crate) use crate::phase::ctx::CLIENT_CLOSED_STATUS;
 use crate::route::Route;
-
-/// Status recorded for a call whose client left before any response head (nginx's 499).
-pub(crate) const CLIENT_CLOSED_STATUS: u16 = 499;
 
 /// What the recorder knows about one finished call.
 #[derive(Debug)]
@@ -50,6 +50,8 @@ pub(crate) struct CallEvent {
     pub client_ip: IpAddr,
     pub user_agent: Option<HeaderValue>,
     pub route: Option<Arc<Route>>,
+    /// The gateway's own endpoint that answered (the record's `route` when `route` is `None`).
+    pub local: Option<&'static str>,
     /// Index into `route.upstreams` of the upstream last tried.
     pub upstream: Option<usize>,
     pub status: u16,
@@ -62,13 +64,13 @@ pub(crate) struct CallEvent {
     /// Headers and bodies captured under the API's policy; `None` when it keeps only the
     /// summary.
     pub capture: Option<Box<Captures>>,
-    /// Client, key and product ids from the access phase.
+    /// Client, key and product ids, auth method and token ids (from the access phases).
     pub caller: crate::access::CallerIds,
     /// The HTTP version of the request.
     pub http_version: http::Version,
     /// The TLS handshake of the call's connection (`None` on the plain listener).
     pub tls: Option<Arc<gatewatch_listen::TlsInfo>>,
-    /// `sha256:<hex>` of the client certificate the access phase matched.
+    /// `sha256:<hex>` of the client certificate the authenticate phase matched.
     pub client_cert: Option<Arc<str>>,
 }
 
@@ -87,15 +89,6 @@ pub(crate) struct Masked<'e> {
     pub captured: Captured,
     /// The fields cut at their caps (see [`crate::caps`]), in record order.
     pub truncated: Vec<&'static str>,
-}
-
-/// The captured parts of a record, masked.
-#[derive(Default)]
-pub(crate) struct Captured {
-    pub request_headers: Vec<Header>,
-    pub response_headers: Vec<Header>,
-    pub request_body: String,
-    pub response_body: String,
 }
 
 impl CallEvent {
@@ -178,7 +171,7 @@ impl CallEvent {
                     .and_then(|i| r.upstreams.get(i))
                     .map_or("", |u| u.label.as_str()),
             ),
-            None => ("", "", "", ""),
+            None => ("", "", self.local.unwrap_or(""), ""),
         }
     }
 
@@ -261,7 +254,7 @@ fn masked_text<'v>(masker: &Masker<'_>, v: &'v HeaderValue) -> Cow<'v, str> {
     }
 }
 
-/// How the response body ended, as seen by [`crate::body::ResponseBody`].
+/// How the response body ended, as seen by [`crate::body::response::ResponseBody`].
 #[derive(Debug)]
 pub(crate) enum BodyEnd {
     /// The last byte went out (or none were due).
@@ -272,237 +265,141 @@ pub(crate) enum BodyEnd {
     UpstreamFailed(String),
 }
 
-/// One call in progress; emits its record when dropped. See the module doc.
+/// One call in progress: the owner of its [`Ctx`], which the phases read and write through
+/// it (`Deref`); emits the call's record when dropped. See the module doc.
 pub(crate) struct Call {
-    shared: Arc<Shared>,
-    start: Instant,
-    /// Boxed: the call and its event move several times (into the response body, through
-    /// the queue, into a batch); a pointer moves cheaper than the whole event.
-    ev: Option<Box<CallEvent>>,
-    request_bytes: Option<Arc<BodyCount>>,
-    /// A response head was handed to hyper.
-    answered: bool,
-    /// The response carries no body (HEAD, 1xx, 204, 304): hyper never polls it.
-    pub no_body: bool,
-    /// Counts the call in flight at its upstream (least connections) until the call ends.
-    in_flight: Option<crate::upstream::InFlight>,
-    /// The call's place behind the access phase's gate, given up when the call ends.
-    admission: Option<crate::access::Admission>,
+    sink: Arc<Sink>,
+    /// Boxed: the call moves several times (into the response body, a tunnel's task); a
+    /// pointer moves cheaper than the whole context.
+    ctx: Box<Ctx>,
+}
+
+impl std::ops::Deref for Call {
+    type Target = Ctx;
+    fn deref(&self) -> &Ctx {
+        &self.ctx
+    }
+}
+
+impl std::ops::DerefMut for Call {
+    fn deref_mut(&mut self) -> &mut Ctx {
+        &mut self.ctx
+    }
 }
 
 impl Call {
-    /// Starts the record of a call whose head arrived at `start` (`since_epoch` on the wall
-    /// clock).
-    pub fn new<B>(
-        shared: Arc<Shared>,
-        start: Instant,
-        since_epoch: Duration,
-        call_id: Uuid,
-        request_id: HeaderValue,
-        req: &Request<B>,
-        peer: &crate::proxy::Peer,
-    ) -> Call {
+    /// Opens the record of the call whose context is `ctx`; it goes to `sink` when the call
+    /// ends, however it ends.
+    pub fn open(sink: Arc<Sink>, ctx: Ctx) -> Call {
         Call {
-            shared,
-            start,
-            request_bytes: None,
-            answered: false,
-            no_body: req.method() == Method::HEAD,
-            in_flight: None,
-            admission: None,
-            ev: Some(Box::new(CallEvent {
-                call_id,
-                ts_us: i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX),
-                request_id,
-                request_id_generated: false,
-                method: req.method().clone(),
-                uri: req.uri().clone(),
-                client_ip: peer.addr.ip(),
-                user_agent: req.headers().get(http::header::USER_AGENT).cloned(),
-                route: None,
-                upstream: None,
-                status: CLIENT_CLOSED_STATUS,
-                outcome: Outcome::ClientAborted,
-                latency_us: 0,
-                upstream_latency_us: 0,
-                request_bytes: 0,
-                response_bytes: 0,
-                error: Cow::Borrowed(""),
-                capture: None,
-                caller: Default::default(),
-                http_version: req.version(),
-                tls: peer.tls.clone(),
-                client_cert: None,
-            })),
-        }
-    }
-
-    /// The request id is the gateway's own (the client sent none, or none valid).
-    pub fn request_id_generated(&mut self) {
-        if let Some(ev) = self.ev() {
-            ev.request_id_generated = true;
-        }
-    }
-
-    /// Who is calling (set by the access phase).
-    pub fn set_caller(&mut self, mut caller: crate::access::CallerIds) {
-        if let Some(ev) = self.ev() {
-            ev.client_cert = caller.client_cert.take();
-            ev.caller = caller;
-        }
-    }
-
-    /// Keeps the call's place behind the gate until the call ends.
-    pub fn hold_admission(&mut self, admission: crate::access::Admission) {
-        self.admission = Some(admission);
-    }
-
-    /// Gives up the call's place behind the gate before the call ends: a tunnel (see
-    /// [`crate::tunnel`]) may stay open for hours and must not keep calls out.
-    pub fn release_admission(&mut self) {
-        self.admission = None;
-    }
-
-    fn ev(&mut self) -> Option<&mut CallEvent> {
-        self.ev.as_deref_mut()
-    }
-
-    /// The call matched `route`: its capture policy starts applying.
-    pub fn set_route(&mut self, route: Arc<Route>) {
-        if let Some(ev) = self.ev() {
-            ev.capture = Captures::for_policy(&route.spec.capture);
-            ev.route = Some(route);
-        }
-    }
-
-    fn captures(&mut self) -> Option<&mut Captures> {
-        self.ev.as_mut()?.capture.as_deref_mut()
-    }
-
-    /// The request headers as the client sent them, when the API captures headers.
-    pub fn capture_request_headers(&mut self, headers: &HeaderMap) {
-        if let Some(c) = self.captures() {
-            c.request_headers = Some(headers.clone());
-        }
-    }
-
-    /// The response headers as sent to the client, when the API captures headers.
-    pub fn capture_response_headers(&mut self, headers: &HeaderMap) {
-        if let Some(c) = self.captures() {
-            c.response_headers = Some(headers.clone());
-        }
-    }
-
-    /// A frame of the response body went to the client (copied while under `max_bytes`).
-    pub fn tap_response(&mut self, data: &[u8]) {
-        if let Some(t) = self.captures().and_then(|c| c.response_body.as_mut()) {
-            t.push(data);
-        }
-    }
-
-    pub fn set_upstream(&mut self, index: usize) {
-        if let Some(ev) = self.ev() {
-            ev.upstream = Some(index);
-        }
-    }
-
-    /// Keeps the upstream's in-flight count up until the call ends (its body's last byte).
-    pub fn hold(&mut self, in_flight: crate::upstream::InFlight) {
-        self.in_flight = Some(in_flight);
-    }
-
-    /// Where the request body's byte count will be (the body streams in another task); its
-    /// first bytes are copied there too when the API captures bodies.
-    pub fn count_request_bytes(&mut self, counter: Arc<BodyCount>) {
-        if let Some(limit) = self.captures().and_then(|c| c.body_limit) {
-            counter.start_tap(limit);
-        }
-        self.request_bytes = Some(counter);
-    }
-
-    pub fn set_upstream_latency(&mut self, d: Duration) {
-        if let Some(ev) = self.ev() {
-            ev.upstream_latency_us = micros(d);
-        }
-    }
-
-    /// The response head with `status` is on its way to the client.
-    pub fn answered(&mut self, status: u16, outcome: Outcome) {
-        self.answered = true;
-        self.no_body |= status < 200 || status == 204 || status == 304;
-        if let Some(ev) = self.ev() {
-            ev.status = status;
-            ev.outcome = outcome;
-        }
-    }
-
-    /// Like [`Call::answered`], for a response the gateway makes itself, with the reason.
-    pub fn failed(&mut self, status: u16, outcome: Outcome, error: impl Into<Cow<'static, str>>) {
-        self.answered(status, outcome);
-        if let Some(ev) = self.ev() {
-            ev.error = error.into();
+            sink,
+            ctx: Box::new(ctx),
         }
     }
 
     /// The response body is over; the record goes out when `self` drops here.
     pub fn body_ended(mut self, response_bytes: u64, end: BodyEnd) {
-        if let Some(ev) = self.ev() {
-            ev.response_bytes = response_bytes;
-            match end {
-                BodyEnd::Complete => {}
-                BodyEnd::ClientGone => {
-                    ev.outcome = Outcome::ClientAborted;
-                    ev.error = Cow::Borrowed("client closed the connection during the response");
-                }
-                BodyEnd::UpstreamFailed(e) => {
-                    ev.outcome = Outcome::UpstreamError;
-                    ev.error = Cow::Owned(format!("upstream response body failed: {e}"));
-                }
+        let ctx = &mut *self.ctx;
+        ctx.response_bytes = response_bytes;
+        match end {
+            BodyEnd::Complete => {}
+            BodyEnd::ClientGone => {
+                ctx.outcome = Outcome::ClientAborted;
+                ctx.error = Cow::Borrowed("client closed the connection during the response");
+            }
+            BodyEnd::UpstreamFailed(e) => {
+                ctx.outcome = Outcome::UpstreamError;
+                ctx.error = Cow::Owned(format!("upstream response body failed: {e}"));
             }
         }
     }
-}
 
-impl Call {
     /// The tunnel of an upgraded call ended after `life`: `up` bytes went from the client to
     /// the upstream, `down` back; `note` says why it ended, when not by a close. The record
     /// goes out when `self` drops here, its latency the whole call; the tunnel's life counts
     /// as time with the upstream, so the gateway's overhead stays what it spent itself.
     pub fn tunnel_ended(mut self, up: u64, down: u64, life: Duration, note: Cow<'static, str>) {
-        self.request_bytes = None;
-        if let Some(ev) = self.ev() {
-            ev.request_bytes = up;
-            ev.response_bytes = down;
-            ev.upstream_latency_us = ev.upstream_latency_us.saturating_add(micros(life));
-            ev.error = note;
+        let ctx = &mut *self.ctx;
+        ctx.request_bytes = None;
+        ctx.request_bytes_total = up;
+        ctx.response_bytes = down;
+        ctx.upstream_latency = ctx.upstream_latency.saturating_add(life);
+        ctx.error = note;
+    }
+}
+
+impl CallEvent {
+    /// The record phase: the call's record, built from its context when the call ends — the
+    /// one place where a context becomes a record. Moves what the record keeps out of `ctx`.
+    fn from_ctx(ctx: &mut Ctx) -> CallEvent {
+        let (status, outcome, error) = if ctx.answered {
+            (ctx.status, ctx.outcome, std::mem::take(&mut ctx.error))
+        } else {
+            // Ended before a head was handed to hyper: the client went away while the
+            // gateway waited (on the upstream, a gate, a local endpoint), and hyper dropped
+            // the handler.
+            (
+                CLIENT_CLOSED_STATUS,
+                Outcome::ClientAborted,
+                Cow::Borrowed("client closed the connection before the response"),
+            )
+        };
+        let mut capture = ctx.capture.take();
+        let request_bytes = match &ctx.request_bytes {
+            Some(c) => {
+                if let Some(cap) = capture.as_deref_mut() {
+                    cap.request_body = c.take_tap();
+                }
+                c.bytes()
+            }
+            None => ctx.request_bytes_total,
+        };
+        let mut caller = std::mem::take(&mut ctx.caller);
+        CallEvent {
+            call_id: ctx.call_id,
+            ts_us: ctx.ts_us,
+            request_id: std::mem::replace(&mut ctx.request_id, HeaderValue::from_static("")),
+            request_id_generated: ctx.request_id_generated,
+            method: std::mem::replace(&mut ctx.method, Method::GET),
+            uri: std::mem::take(&mut ctx.uri),
+            client_ip: ctx.peer.addr.ip(),
+            user_agent: ctx.user_agent.take(),
+            route: ctx.route.take(),
+            local: ctx.local,
+            upstream: ctx.upstream,
+            status,
+            outcome,
+            latency_us: micros(ctx.start.elapsed()),
+            upstream_latency_us: micros(ctx.upstream_latency),
+            request_bytes,
+            response_bytes: ctx.response_bytes,
+            error,
+            capture,
+            client_cert: caller.client_cert.take(),
+            caller,
+            http_version: ctx.http_version,
+            tls: ctx.peer.tls.take(),
         }
     }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
-        let Some(mut ev) = self.ev.take() else {
-            return;
-        };
-        if !self.answered {
-            // Dropped before a head was handed to hyper: the client went away while the
-            // gateway waited on the upstream, and hyper dropped the handler.
-            ev.status = CLIENT_CLOSED_STATUS;
-            ev.outcome = Outcome::ClientAborted;
-            ev.error = Cow::Borrowed("client closed the connection before the response");
-        }
-        ev.latency_us = micros(self.start.elapsed());
-        if let Some(c) = &self.request_bytes {
-            ev.request_bytes = c.bytes();
-            if let Some(cap) = ev.capture.as_deref_mut() {
-                cap.request_body = c.take_tap();
-            }
-        }
-        self.shared.record(ev);
+        let ev = Box::new(CallEvent::from_ctx(&mut self.ctx));
+        self.sink.record(ev);
+        // The context drops after this: the upstream's in-flight count and the gate's
+        // place are given back as the record leaves.
     }
 }
 
-impl Shared {
+/// Where finished calls go: the bounded record queue, and the counters of what it took.
+pub(crate) struct Sink {
+    /// The bounded record queue (only ever `try_send`).
+    pub records: mpsc::Sender<Box<CallEvent>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Sink {
     /// Hands a finished call to the shipper without waiting.
     pub(crate) fn record(&self, ev: Box<CallEvent>) {
         self.metrics.count_request(ev.outcome);
@@ -531,8 +428,61 @@ pub(crate) fn micros(d: Duration) -> u64 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::RouteConfig;
+    use crate::route::RouteConfig;
     use crate::route::Router;
+
+    fn sink() -> (Arc<Sink>, tokio::sync::mpsc::Receiver<Box<CallEvent>>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let sink = Sink {
+            records: tx,
+            metrics: Arc::new(crate::metrics::Metrics::default()),
+        };
+        (Arc::new(sink), rx)
+    }
+
+    #[test]
+    fn the_record_is_built_from_the_context_once_however_the_call_ends() {
+        let (sink, mut rx) = sink();
+        // Dropped before any answer (the client left while a phase waited): 499.
+        let mut call = Call::open(sink.clone(), Ctx::for_tests("10.1.2.3"));
+        call.caller.client_id = Some("acme".into());
+        call.upstream_latency = Duration::from_micros(5);
+        let call_id = call.call_id;
+        drop(call);
+        let ev = rx.try_recv().unwrap();
+        assert_eq!((ev.status, ev.outcome), (499, Outcome::ClientAborted));
+        assert_eq!(ev.error, "client closed the connection before the response");
+        assert_eq!(ev.call_id, call_id);
+        assert_eq!(ev.caller.client_id.as_deref(), Some("acme"));
+        assert_eq!(ev.client_ip.to_string(), "10.1.2.3");
+        assert_eq!(ev.upstream_latency_us, 5);
+        assert!(rx.try_recv().is_err(), "one record per call");
+
+        // A local endpoint's answer: its name is the record's route, no API.
+        let mut call = Call::open(sink.clone(), Ctx::for_tests("10.1.2.3"));
+        call.local = Some("/oauth2/token");
+        call.failed(401, Outcome::RefusedAuth, "invalid_client: no such client");
+        call.body_ended(12, BodyEnd::Complete);
+        let ev = rx.try_recv().unwrap();
+        assert_eq!(ev.route_fields(), ("", "", "/oauth2/token", ""));
+        assert_eq!((ev.status, ev.response_bytes), (401, 12));
+        assert_eq!(ev.error, "invalid_client: no such client");
+        assert!(rx.try_recv().is_err());
+
+        // A tunnel's end: bytes each way, its life counted with the upstream.
+        let mut call = Call::open(sink, Ctx::for_tests("10.1.2.3"));
+        call.answered(101, Outcome::Ok);
+        call.tunnel_ended(
+            3,
+            4,
+            Duration::from_micros(70),
+            Cow::Borrowed("tunnel closed"),
+        );
+        let ev = rx.try_recv().unwrap();
+        assert_eq!((ev.request_bytes, ev.response_bytes), (3, 4));
+        assert_eq!((ev.status, ev.upstream_latency_us), (101, 70));
+        assert!(rx.try_recv().is_err());
+    }
 
     /// A plain 404 event (other modules' tests build on it).
     pub(crate) fn event() -> CallEvent {
@@ -546,6 +496,7 @@ pub(crate) mod tests {
             client_ip: "127.0.0.1".parse().unwrap(),
             user_agent: None,
             route: None,
+            local: None,
             upstream: None,
             status: 404,
             outcome: Outcome::NoRoute,
@@ -565,20 +516,9 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_full_queue_drops_and_counts_without_waiting() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(2);
-        let shared = Shared {
-            router: arc_swap::ArcSwap::from_pointee(Router::new(&[]).unwrap()),
-            access: Arc::new(crate::access::tests::access_for_tests()),
+        let shared = Sink {
             records: tx,
             metrics: Arc::new(crate::metrics::Metrics::default()),
-            upstream_timeout: Duration::from_secs(1),
-            queue_capacity: 2,
-            spool_max_bytes: 0,
-            client_header: http::HeaderName::from_static("x-gatewatch-client"),
-            tunnels: crate::tunnel::Tunnels::new(
-                Duration::from_secs(1),
-                1,
-                tokio::sync::watch::channel(false).1,
-            ),
         };
         for _ in 0..5 {
             shared.record(Box::new(event()));
@@ -612,6 +552,7 @@ pub(crate) mod tests {
             client_ip: "10.1.2.3".parse().unwrap(),
             user_agent: Some(HeaderValue::from_static("curl/8")),
             route: Some(route),
+            local: None,
             upstream: Some(0),
             status: 201,
             outcome: Outcome::Ok,

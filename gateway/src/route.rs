@@ -26,12 +26,12 @@ use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, Uri};
 use tracing::warn;
 
-use crate::config::RouteConfig;
 use crate::error::{Error, Result};
 use crate::upstream::health::{Checks, Probe};
 use crate::upstream::lb::Balancer;
 use crate::upstream::tls::ApiTls;
 use crate::upstream::{self, now_ms, Clients, Upstream};
+use serde::Deserialize;
 
 /// One API to route, with where it came from for error messages.
 #[derive(Debug, Clone)]
@@ -556,6 +556,57 @@ pub(crate) fn normalise_prefix(p: &str) -> Result<String, String> {
     } else {
         trimmed.to_string()
     })
+}
+
+/// One API: requests whose path starts with `prefix` (at a `/` boundary) go to `upstreams`.
+///
+/// Deserializes from a `[[routes]]` table of `gatewatch.toml`; unknown keys are an error.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Path prefix, e.g. `/demo`; `/demo` matches `/demo` and `/demo/x`, not `/demox`.
+    pub prefix: String,
+    /// Upstream base URLs, `http://host:port`, used in turn (round robin), a failed connect
+    /// tried once on the next.
+    pub upstreams: Vec<String>,
+    /// Remove the prefix before forwarding (`/demo/x` → `/x`).
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// API id written into records; empty means the prefix.
+    #[serde(default)]
+    pub api_id: String,
+    /// API display name written into records; empty means the prefix.
+    #[serde(default)]
+    pub api_name: String,
+    /// A whole API entity to serve instead of the defaults of a public, prefix-routed,
+    /// round-robin API (load balancing, health checks, timeouts, auth, capture…); its own
+    /// `prefix`/`path` and `upstreams` are then what is routed. `None` for the file's routes.
+    #[serde(skip)]
+    pub spec: Option<std::sync::Arc<gatewatch_model::ApiSpec>>,
+}
+
+impl RouteConfig {
+    /// A route that keeps the prefix and is named after it.
+    pub fn new(
+        prefix: impl Into<String>,
+        upstreams: impl IntoIterator<Item = impl Into<String>>,
+    ) -> RouteConfig {
+        let prefix = prefix.into();
+        RouteConfig {
+            api_id: prefix.clone(),
+            api_name: prefix.clone(),
+            prefix,
+            upstreams: upstreams.into_iter().map(Into::into).collect(),
+            strip_prefix: false,
+            spec: None,
+        }
+    }
+
+    /// The same route with `strip_prefix` set.
+    pub fn strip_prefix(mut self, strip: bool) -> RouteConfig {
+        self.strip_prefix = strip;
+        self
+    }
 }
 
 #[cfg(test)]

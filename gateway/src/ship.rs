@@ -52,16 +52,14 @@ use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 use uuid::Uuid;
 
+pub(crate) use crate::batch::{compress, Batch, Kind};
 use crate::ids;
 use crate::metrics::{DropReason, Metrics};
-use crate::proxy::chain;
 use crate::record_json;
 use crate::recorder::CallEvent;
 use crate::spool::{self, AppendError, LoadError, Spool};
+use gatewatch_listen::chain;
 
-/// zstd level of batch bodies: level 1 is several times faster than the default and still
-/// shrinks repetitive NDJSON about tenfold.
-const ZSTD_LEVEL: i32 = 1;
 /// How long the batcher lets records gather in the queue after taking some (see
 /// [`run_batcher`]); a record's shipping is delayed by at most this on top of `flush_interval`.
 const GATHER: Duration = Duration::from_millis(5);
@@ -76,49 +74,6 @@ const ANSWER_LIMIT: usize = 64 * 1024;
 
 static BATCH_ID: HeaderName = HeaderName::from_static(gatewatch_model::BATCH_ID_HEADER);
 static REPLAY: HeaderName = HeaderName::from_static(gatewatch_model::REPLAY_HEADER);
-
-/// What a batch carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Records,
-    Samples,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Records => "records",
-            Kind::Samples => "samples",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "records" => Some(Kind::Records),
-            "samples" => Some(Kind::Samples),
-            _ => None,
-        }
-    }
-}
-
-/// One encoded batch: the exact HTTP body and what it is.
-#[derive(Debug, Clone)]
-pub(crate) struct Batch {
-    pub kind: Kind,
-    pub id: Uuid,
-    pub body: Bytes,
-    /// Records or samples in it.
-    pub count: usize,
-    /// Sent with the replay mark: a half of a batch that came from the spool.
-    pub replay: bool,
-}
-
-/// zstd with the content checksum on, so a damaged spool file is detected.
-pub(crate) fn compress(raw: &[u8]) -> io::Result<Vec<u8>> {
-    let mut c = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
-    c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
-    c.compress(raw)
-}
 
 fn encode<T: serde::Serialize>(kind: Kind, values: &[T]) -> io::Result<Batch> {
     let mut raw = Vec::with_capacity(values.len() * 512);

@@ -41,9 +41,9 @@ use bytes::Bytes;
 use tracing::{error, warn};
 use uuid::Uuid;
 
+use crate::batch::{Batch, Kind};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::ship::{Batch, Kind};
 
 /// Name of the quarantine folder inside the spool directory.
 pub const CORRUPT_DIR: &str = "corrupt";
@@ -356,7 +356,7 @@ fn now_micros() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ship::compress;
+    use crate::batch::compress;
 
     fn batch(kind: Kind, lines: &str) -> Batch {
         Batch {

@@ -1,6 +1,8 @@
-//! The access phase: who is calling, may they call this API now, and in what order calls are
-//! let through to the upstreams when the gateway is saturated. It runs right after routing;
-//! see the crate doc for the order of checks and the table of refusals.
+//! What the access phases (`phase::authenticate`, `phase::authorize`, `phase::limits`) work
+//! with: who is calling, may they call this API now, and in what order calls are let through
+//! to the upstreams when the gateway is saturated. The phases hold the order of the checks
+//! (see the crate doc for it and the table of refusals); this module holds their data and
+//! the checks themselves, and knows nothing of calls or records:
 //!
 //! - [`table`]: clients, keys, groups and products from the configuration log (swapped whole);
 //! - [`auth`]: API keys, HTTP Basic, JWT, client certificates;
@@ -17,26 +19,21 @@ pub(crate) mod sync;
 pub(crate) mod table;
 pub(crate) mod usage;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use gatewatch_model::api::AuthMethod;
-use gatewatch_model::client::ClientBar;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 
-use crate::recorder::Call;
-use crate::route::Route;
 use auth::JwtVerifier;
 use priority::{Gate, GateConfig, Permit};
-use refusal::{Refusal, Refused};
-use table::{AccessTable, Grant};
+use table::AccessTable;
 use usage::Usage;
 
-/// The time source of the access phase, replaceable in tests.
+/// The time source of the access phases, replaceable in tests.
 pub(crate) trait Clock: Send + Sync {
     /// Wall-clock time (validity dates, service hours, quota windows, JWT and key expiry).
     fn now(&self) -> DateTime<Utc>;
@@ -87,26 +84,32 @@ pub(crate) struct TokenIds {
     pub scopes: Arc<str>,
 }
 
-/// What the access phase holds for one call until its response ends.
+/// What the limits phase holds for one call until its response ends.
 #[derive(Debug)]
 pub(crate) struct Admission {
     _permit: Permit,
 }
 
-/// Everything the access phase needs, one per gateway.
+impl Admission {
+    pub fn new(permit: Permit) -> Admission {
+        Admission { _permit: permit }
+    }
+}
+
+/// Everything the access phases need, one per gateway.
 pub(crate) struct Access {
     /// Swapped whole when the configuration log changes.
     pub table: ArcSwap<AccessTable>,
     pub usage: Usage,
-    pepper: Arc<[u8]>,
-    jwt: JwtVerifier,
-    site_tz: Tz,
+    pub pepper: Arc<[u8]>,
+    pub jwt: JwtVerifier,
+    pub site_tz: Tz,
     trusted_proxies: Vec<ipnet::IpNet>,
-    gate: Arc<Gate>,
-    clock: Arc<dyn Clock>,
+    pub gate: Arc<Gate>,
+    pub clock: Arc<dyn Clock>,
 }
 
-/// How the access phase is set up (from [`crate::GatewayConfig`]).
+/// How the access phases are set up (from [`crate::GatewayConfig`]).
 pub(crate) struct Settings {
     pub pepper: Arc<[u8]>,
     pub jwt: JwtVerifier,
@@ -129,193 +132,15 @@ impl Access {
         }
     }
 
-    /// Runs every check for a call on `route` and waits for a place at the gate. `cert` is the
-    /// fingerprint of the connection's client certificate, if any. The caller's ids go into
-    /// the record either way; on success the call holds its place until it ends, and the
-    /// answer is the client id as the client header's value (`None`: a public API).
-    pub async fn admit(
-        &self,
-        route: &Route,
-        headers: &HeaderMap,
-        peer: SocketAddr,
-        cert: Option<&Arc<str>>,
-        call: &mut Call,
-    ) -> Result<Option<HeaderValue>, Refused> {
-        let (priority, refund, client) = match self.check(route, headers, peer.ip(), cert) {
-            Ok((ids, priority, refund)) => {
-                call.set_caller(ids);
-                let client = refund.as_ref().and_then(|r| r.client.header.clone());
-                (priority, refund, client)
-            }
-            Err((refusal, ids)) => {
-                call.set_caller(ids);
-                return Err(refusal);
-            }
-        };
-        match self.gate.admit(priority).await {
-            Some(permit) => {
-                call.hold_admission(Admission { _permit: permit });
-                Ok(client)
-            }
-            None => {
-                if let Some(r) = refund {
-                    self.refund(r);
-                }
-                Err(Refusal::Busy.into())
-            }
-        }
-    }
-
-    fn refund(&self, r: Refund) {
+    /// Gives back the counts a refused call took (the gate refused it).
+    pub fn refund(&self, r: Refund) {
         let product = r.product.as_ref().map(|(k, p, q)| (k, p, q));
         self.usage.refund(&r.client, product);
     }
 
-    /// Everything but the gate: synchronous, no lock outlives it.
-    #[allow(clippy::type_complexity)]
-    fn check(
-        &self,
-        route: &Route,
-        headers: &HeaderMap,
-        peer: IpAddr,
-        cert: Option<&Arc<str>>,
-    ) -> Result<(CallerIds, u8, Option<Refund>), (Refused, CallerIds)> {
-        let spec = &route.spec;
-        if spec.auth.is_empty() {
-            // A public API: no checks, the caller stays unknown.
-            return Ok((CallerIds::default(), 0, None));
-        }
-        let table = self.table.load();
-        let now = self.clock.now();
-        let caller = self.identify(&spec.auth, headers, &table, cert, now)?;
-        let mut ids = CallerIds {
-            client_id: Some(caller.client.id.clone()),
-            api_key_id: caller.key.as_ref().map(|k| k.id.clone()),
-            app_id: None,
-            client_cert: caller.cert.clone(),
-            auth_method: Some(auth::AuthUse::new(caller.method, caller.cert.is_some())),
-            ..CallerIds::default()
-        };
-        let refused = |r: Refusal, ids: CallerIds| Err((Refused::from(r), ids));
-        let client = &caller.client;
-        if let Some(bar) = client.spec.bar_at(now, self.site_tz) {
-            let r = match bar {
-                ClientBar::Suspended => Refusal::ClientSuspended,
-                ClientBar::NotYetValid => Refusal::ClientNotYetValid,
-                ClientBar::Expired => Refusal::ClientExpired,
-                ClientBar::OutsideHours => Refusal::OutsideServiceHours,
-            };
-            return refused(r, ids);
-        }
-        let ip = self.client_ip(peer, headers);
-        if !client.ip_allowed(ip) {
-            return refused(Refusal::IpNotAllowed, ids);
-        }
-        let grant = match table.grant(client, caller.key.as_deref(), &route.api_id) {
-            Ok(g) => g,
-            Err(r) => return refused(r, ids),
-        };
-        if let Err(r) = self.usage.take_client(client, now, self.clock.mono_ns()) {
-            return refused(r, ids);
-        }
-        let mut refund = Refund {
-            client: client.clone(),
-            product: None,
-        };
-        if let (Grant::Product(product_id), Some(key)) = (&grant, &caller.key) {
-            ids.app_id = Some(product_id.clone());
-            let quota = table
-                .products
-                .get(&**product_id)
-                .map(|(_, p)| p.quota.clone())
-                .unwrap_or_default();
-            if let Err(r) = self
-                .usage
-                .take_product(&key.id, product_id, &quota, client.tz, now)
-            {
-                self.refund(refund);
-                return refused(r, ids);
-            }
-            refund.product = Some((key.id.clone(), product_id.clone(), quota));
-        }
-        Ok((ids, client.spec.priority, Some(refund)))
-    }
-
-    /// Who is calling, by the API's methods: the client certificate when `mtls` is listed
-    /// (required: none is `client_certificate_required`, one no client lists
-    /// `unknown_certificate`), and one of the other methods when any is listed; with both,
-    /// they must name the same client (else `certificate_mismatch`).
-    fn identify(
-        &self,
-        methods: &[AuthMethod],
-        headers: &HeaderMap,
-        table: &AccessTable,
-        cert: Option<&Arc<str>>,
-        now: DateTime<Utc>,
-    ) -> Result<auth::Caller, (Refused, CallerIds)> {
-        let by_cert = if methods.contains(&AuthMethod::Mtls) {
-            let Some(fp) = cert else {
-                return Err((
-                    Refusal::ClientCertificateRequired.into(),
-                    CallerIds::default(),
-                ));
-            };
-            let Some(client) = table.clients_by_cert.get(&**fp) else {
-                let detail = format!("the client certificate {fp} is listed by no client");
-                return Err((
-                    Refused::with(Refusal::UnknownCertificate, detail),
-                    CallerIds::default(),
-                ));
-            };
-            Some((client.clone(), fp.clone()))
-        } else {
-            None
-        };
-        let others = methods.iter().any(|m| *m != AuthMethod::Mtls);
-        let (client, fp) = match (by_cert, others) {
-            (Some((client, fp)), false) => {
-                return Ok(auth::Caller {
-                    client,
-                    key: None,
-                    cert: Some(fp),
-                    method: AuthMethod::Mtls,
-                })
-            }
-            (by_cert, _) => by_cert.unzip(),
-        };
-        let mut caller = auth::authenticate(methods, headers, table, &self.pepper, &self.jwt, now)
-            .map_err(|(r, mut ids)| {
-                // The certificate's client, when the other credential names none.
-                if ids.client_id.is_none() {
-                    ids.client_id = client.as_ref().map(|c| c.id.clone());
-                }
-                ids.client_cert = fp.clone();
-                (Refused::from(r), ids)
-            })?;
-        if let Some(by_cert) = client {
-            if by_cert.id != caller.client.id {
-                let detail = format!(
-                    "the client certificate is client {:?}'s, the credentials client {:?}'s",
-                    by_cert.id, caller.client.id
-                );
-                let ids = CallerIds {
-                    client_id: Some(by_cert.id.clone()),
-                    api_key_id: caller.key.as_ref().map(|k| k.id.clone()),
-                    app_id: None,
-                    client_cert: fp,
-                    auth_method: Some(auth::AuthUse::new(caller.method, true)),
-                    ..CallerIds::default()
-                };
-                return Err((Refused::with(Refusal::CertificateMismatch, detail), ids));
-            }
-            caller.cert = fp;
-        }
-        Ok(caller)
-    }
-
     /// The caller's address: the TCP peer, or — when the peer is a trusted proxy — the last
     /// address in `X-Forwarded-For` that is not one (read as the dashboards read it).
-    fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()
@@ -325,9 +150,10 @@ impl Access {
 }
 
 /// Quota counts to give back if the gate refuses the call.
-struct Refund {
-    client: Arc<table::ClientEntry>,
-    product: Option<(Arc<str>, Arc<str>, gatewatch_model::client::Quota)>,
+pub(crate) struct Refund {
+    pub client: Arc<table::ClientEntry>,
+    /// The key, the product and its quota, when a product quota was counted.
+    pub product: Option<(Arc<str>, Arc<str>, gatewatch_model::client::Quota)>,
 }
 
 #[cfg(test)]

@@ -1,14 +1,11 @@
-//! Refusals: the status, outcome and stable code of every "no" the access phase answers, and
-//! the JSON answer itself.
+//! Refusals: the status, outcome and stable code of every "no" the access phases answer, and
+//! the headers their answer carries (the answer itself is `phase::Answer`).
 
 use std::borrow::Cow;
 
 use gatewatch_model::Outcome;
-use http::header::{self, HeaderValue};
-use http::{Response, StatusCode};
-
-use crate::body::ResponseBody;
-use crate::recorder::Call;
+use http::header::{HeaderName, HeaderValue};
+use http::StatusCode;
 
 /// Why a call was refused. Each has one status, one outcome and one code (see the crate doc's
 /// table); the codes are part of the API and never change.
@@ -137,6 +134,8 @@ impl Refusal {
 pub(crate) struct Refused {
     pub refusal: Refusal,
     pub detail: Option<String>,
+    /// Headers of the answer besides the defaults (see [`Refused::header`]).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl From<Refusal> for Refused {
@@ -144,6 +143,7 @@ impl From<Refusal> for Refused {
         Refused {
             refusal,
             detail: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -153,34 +153,17 @@ impl Refused {
         Refused {
             refusal,
             detail: Some(detail),
+            headers: Vec::new(),
         }
     }
 
-    /// The gateway's JSON error answer; the call records the outcome, the code and the detail
-    /// (or the message).
-    pub fn answer(self, call: Call, request_id: &HeaderValue) -> Response<ResponseBody> {
-        let r = self.refusal;
-        let message = r.message();
-        let mut resp = crate::proxy::answer(
-            call,
-            request_id,
-            r.status(),
-            r.outcome(),
-            r.code(),
-            &message,
-            self.detail.unwrap_or_else(|| message.to_string()),
-        );
-        let h = resp.headers_mut();
-        if let Some(secs) = r.retry_after() {
-            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if r.outcome() == Outcome::RefusedAuth {
-            h.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"gatewatch\", Bearer, ApiKey"),
-            );
-        }
-        resp
+    /// The same refusal with a header added to its answer. A `WWW-Authenticate` replaces
+    /// the default challenge of an authentication refusal (RFC 6750's `Bearer error=…`).
+    // The RFC 6750 refusals of the `oauth2` method are its first users.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Refused {
+        self.headers.push((name, value));
+        self
     }
 }
 

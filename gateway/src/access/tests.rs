@@ -1,5 +1,6 @@
-//! The access phase's checks with an injected clock: each refusal, grants, and service hours
-//! across midnight in Asia/Taipei.
+//! The access phases (`phase::authenticate`, `phase::authorize`, `phase::limits::take`) on
+//! a table and an injected clock, as the proxy runs them: each refusal, grants, service hours
+//! across midnight in Asia/Taipei, client certificates, and the gate's refund.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,10 +14,11 @@ use http::HeaderMap;
 
 use super::auth::{JwtKey, JwtVerifier};
 use super::priority::GateConfig;
-use super::refusal::Refusal;
+use super::refusal::{Refusal, Refused};
 use super::table::{AccessTable, Raw};
 use super::{Access, CallerIds, Clock, Settings};
-use crate::config::RouteConfig;
+use crate::phase::{authenticate, authorize, limits, Ctx};
+use crate::route::RouteConfig;
 use crate::route::{Route, Router};
 
 const PEPPER: &[u8] = b"test-pepper";
@@ -66,15 +68,6 @@ fn settings() -> Settings {
         trusted_proxies: vec!["192.0.2.0/24".parse().unwrap()],
         gate: GateConfig::default(),
     }
-}
-
-/// An access phase with an empty table (for tests elsewhere in the crate).
-pub(crate) fn access_for_tests() -> Access {
-    Access::new(
-        settings(),
-        AccessTable::default(),
-        Arc::new(super::SystemClock::new()),
-    )
 }
 
 fn table(entities: &[(EntityKind, &str, serde_json::Value)]) -> AccessTable {
@@ -136,11 +129,50 @@ impl Fixture {
         }
     }
 
-    fn check(&self, route: &Route, h: &HeaderMap, ip: &str) -> Result<CallerIds, Refusal> {
-        self.access
-            .check(route, h, ip.parse().unwrap(), None)
-            .map(|(ids, _, _)| ids)
+    fn check(&self, route: &Arc<Route>, h: &HeaderMap, ip: &str) -> Result<CallerIds, Refusal> {
+        checks(&self.access, route, h, ip, None)
+            .map(|c| c.caller)
             .map_err(|(r, _)| r.refusal)
+    }
+}
+
+/// Phases 2–4 but the gate, as `proxy::access` runs them, on a fresh context for a call
+/// from `ip` (with the client certificate `cert`) routed to `route`: the context, or the
+/// refusal and the context as the refusal left it.
+fn checks(
+    access: &Access,
+    route: &Arc<Route>,
+    h: &HeaderMap,
+    ip: &str,
+    cert: Option<Arc<str>>,
+) -> Result<Box<Ctx>, (Refused, Box<Ctx>)> {
+    let mut ctx = Box::new(Ctx::for_tests(ip));
+    ctx.peer.client_cert = cert;
+    ctx.set_route(route.clone());
+    let methods = &route.spec.auth;
+    if methods.is_empty() {
+        return Ok(ctx);
+    }
+    let table = access.table.load_full();
+    let now = access.clock.now();
+    let authenticated = now_or_never(authenticate::authenticate(
+        access, &table, now, methods, h, &mut ctx,
+    ));
+    let r = authenticated
+        .and_then(|()| authorize::authorize(access, &table, now, h, &mut ctx))
+        .and_then(|()| limits::take(access, &table, now, access.clock.mono_ns(), &mut ctx));
+    match r {
+        Ok(()) => Ok(ctx),
+        Err(r) => Err((r, ctx)),
+    }
+}
+
+/// The output of a future that needs no wake-up (the built-in methods never wait).
+fn now_or_never<F: std::future::Future>(f: F) -> F::Output {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(f).poll(&mut cx) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => panic!("the phase waited"),
     }
 }
 
@@ -301,7 +333,7 @@ fn each_refusal_of_the_checks() {
     let ok = f.check(&orders, &k("gwk_acme"), "127.0.0.1").unwrap();
     assert_eq!(ok.client_id.as_deref(), Some("acme"));
     assert_eq!(ok.api_key_id.as_deref(), Some("k-acme"));
-    let cases: [(&Route, HeaderMap, &str, Refusal); 10] = [
+    let cases: [(&Arc<Route>, HeaderMap, &str, Refusal); 10] = [
         (
             &orders,
             HeaderMap::new(),
@@ -504,15 +536,23 @@ async fn a_busy_refusal_gives_the_quota_back() {
     let access = Access::new(s, t, clock);
     let held = access.gate.admit(0).await.unwrap();
     let r = route("orders", &[AuthMethod::ApiKey]);
-    let (_, prio, refund) = access
-        .check(&r, &key_header("gwk_c"), "127.0.0.1".parse().unwrap(), None)
-        .unwrap();
-    assert!(access.gate.admit(prio).await.is_none());
-    access.refund(refund.unwrap());
+    let Ok(mut ctx) = checks(&access, &r, &key_header("gwk_c"), "127.0.0.1", None) else {
+        panic!("the first call is within the quota");
+    };
+    // The gate is full: refused busy, and the minute's count is given back.
+    let refused = limits::admit(&access, &mut ctx).await.unwrap_err();
+    assert_eq!(refused.refusal, Refusal::Busy);
+    assert!(ctx.refund.is_none() && ctx.admission.is_none());
     drop(held);
-    assert!(access
-        .check(&r, &key_header("gwk_c"), "127.0.0.1".parse().unwrap(), None)
-        .is_ok());
+    let Ok(mut ctx) = checks(&access, &r, &key_header("gwk_c"), "127.0.0.1", None) else {
+        panic!("the refused call's count was given back");
+    };
+    limits::admit(&access, &mut ctx).await.unwrap();
+    assert!(ctx.admission.is_some());
+    let Err((r, _)) = checks(&access, &r, &key_header("gwk_c"), "127.0.0.1", None) else {
+        panic!("the minute's quota is used up");
+    };
+    assert_eq!(r.refusal, Refusal::QuotaExceeded { retry_after: 60 });
 }
 
 /// Cost of the checks on the hot path (API key: one HMAC, table look-ups, a token bucket and
@@ -595,11 +635,10 @@ fn client_certificates_alone_and_with_a_key() {
         ],
         utc(2026, 11, 27, 3, 0),
     );
-    let check = |r: &Route, h: &HeaderMap, cert: Option<String>| {
-        let cert: Option<Arc<str>> = cert.map(Arc::from);
-        f.access
-            .check(r, h, "127.0.0.1".parse().unwrap(), cert.as_ref())
-            .map(|(ids, _, _)| ids)
+    let check = |r: &Arc<Route>, h: &HeaderMap, cert: Option<String>| {
+        checks(&f.access, r, h, "127.0.0.1", cert.map(Arc::from))
+            .map(|c| c.caller)
+            .map_err(|(r, c)| (r, Box::new(c.caller)))
     };
     let none = HeaderMap::new();
     let certs = route("certs", &[AuthMethod::Mtls]);
@@ -610,8 +649,7 @@ fn client_certificates_alone_and_with_a_key() {
     // Listed in upper case, matched in lower case.
     let ok = check(&certs, &none, Some(fp('b'))).unwrap();
     assert_eq!(ok.client_id.as_deref(), Some("beta"));
-    let refusal =
-        |r: Result<CallerIds, (super::Refused, CallerIds)>| r.err().map(|(r, _)| r.refusal);
+    let refusal = |r: Result<CallerIds, (Refused, Box<CallerIds>)>| r.err().map(|(r, _)| r.refusal);
     assert_eq!(
         refusal(check(&certs, &none, None)),
         Some(Refusal::ClientCertificateRequired)
@@ -663,4 +701,88 @@ fn client_certificates_alone_and_with_a_key() {
         refusal(check(&both, &key_header("gwk_nope"), Some(fp('a')))),
         Some(Refusal::InvalidCredentials)
     );
+}
+
+/// The authorize phase is a decision from the table, the time and the context alone: asked
+/// again it answers the same, moves no counter, and only the time changes its answer; the
+/// limits phase's `take` depends on the clocks it is given, nothing else.
+#[test]
+fn authorize_is_pure_and_limits_follow_the_clocks_given() {
+    let now = utc(2026, 11, 27, 3, 0);
+    let f = Fixture::new(
+        &[
+            (
+                EntityKind::Client,
+                "acme",
+                serde_json::json!({"name": "Acme", "valid_until": "2026-11-28",
+                    "tps": {"per_second": 1, "burst": 1}}),
+            ),
+            (
+                EntityKind::Product,
+                "pay",
+                serde_json::json!({"name": "Pay", "apis": ["pay"]}),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k",
+                key_entity(
+                    "acme",
+                    "gwk_acme",
+                    serde_json::json!({"products": [{"product": "pay", "status": "approved"}]}),
+                ),
+            ),
+        ],
+        now,
+    );
+    let pay = route("pay", &[AuthMethod::ApiKey]);
+    let h = key_header("gwk_acme");
+    let table = f.access.table.load_full();
+    let mut ctx = Ctx::for_tests("127.0.0.1");
+    ctx.set_route(pay.clone());
+    now_or_never(authenticate::authenticate(
+        &f.access,
+        &table,
+        now,
+        &pay.spec.auth,
+        &h,
+        &mut ctx,
+    ))
+    .unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            authorize::authorize(&f.access, &table, now, &h, &mut ctx),
+            Ok(())
+        );
+    }
+    assert_eq!(ctx.caller.app_id.as_deref(), Some("pay"));
+    assert_eq!(
+        ctx.grant,
+        Some(super::table::Grant::Product(Arc::from("pay")))
+    );
+    let later = utc(2026, 11, 29, 1, 0); // `valid_until` holds the whole day, in Taipei
+    assert_eq!(
+        authorize::authorize(&f.access, &table, later, &h, &mut ctx).map_err(|r| r.refusal),
+        Err(Refusal::ClientExpired)
+    );
+    // One call a second: the monotonic time given decides, not the wall clock.
+    let mono = 5_000_000_000;
+    assert!(limits::take(&f.access, &table, now, mono, &mut ctx).is_ok());
+    assert!(ctx.refund.is_some());
+    assert_eq!(
+        limits::take(&f.access, &table, now, mono, &mut ctx).map_err(|r| r.refusal),
+        Err(Refusal::RateLimited { retry_after: 1 })
+    );
+    assert!(limits::take(&f.access, &table, later, mono + 1_000_000_000, &mut ctx).is_ok());
+    // A public API's call has no client: nothing to authorize or count.
+    let mut anon = Ctx::for_tests("127.0.0.1");
+    anon.set_route(route("open", &[]));
+    assert_eq!(
+        authorize::authorize(&f.access, &table, now, &h, &mut anon),
+        Ok(())
+    );
+    assert_eq!(
+        limits::take(&f.access, &table, now, mono, &mut anon),
+        Ok(())
+    );
+    assert!(anon.refund.is_none() && anon.grant.is_none());
 }

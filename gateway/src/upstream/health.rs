@@ -140,12 +140,15 @@ async fn probe(client: &HealthClient, p: &Probe) -> Result<(), String> {
         None => client
             .request(req)
             .await
-            .map_err(|e| crate::proxy::chain(&e))?,
+            .map_err(|e| gatewatch_listen::chain(&e))?,
         Some(pool) => {
-            let io = pool.open_tls().await.map_err(|e| crate::proxy::chain(&e))?;
+            let io = pool
+                .open_tls()
+                .await
+                .map_err(|e| gatewatch_listen::chain(&e))?;
             let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
                 .await
-                .map_err(|e| crate::proxy::chain(&e))?;
+                .map_err(|e| gatewatch_listen::chain(&e))?;
             // The connection ends with the check (the sender dropped after the body is read).
             tokio::spawn(conn);
             // Origin form on a connection of its own.
@@ -154,7 +157,7 @@ async fn probe(client: &HealthClient, p: &Probe) -> Result<(), String> {
             }
             tx.send_request(req)
                 .await
-                .map_err(|e| crate::proxy::chain(&e))?
+                .map_err(|e| gatewatch_listen::chain(&e))?
         }
     };
     let status = resp.status();
@@ -162,7 +165,7 @@ async fn probe(client: &HealthClient, p: &Probe) -> Result<(), String> {
     resp.into_body()
         .collect()
         .await
-        .map_err(|e| crate::proxy::chain(&e))?;
+        .map_err(|e| gatewatch_listen::chain(&e))?;
     if status.is_success() || status.is_redirection() {
         Ok(())
     } else {

@@ -221,7 +221,12 @@ impl Clients {
 
 /// Appends the upstream series to the `/metrics` text: health (1 in, 0 out), calls in flight,
 /// and times taken out by active checks and by passive ejection, per API and upstream.
-pub(crate) fn render_metrics(routes: &[Arc<crate::route::Route>], out: &mut String) {
+/// `apis`: each API's id and upstreams (the router's routes; given so, this module needs no
+/// route type).
+pub(crate) fn render_metrics<'a, I>(apis: I, out: &mut String)
+where
+    I: Iterator<Item = (&'a str, &'a [Upstream])> + Clone,
+{
     use std::fmt::Write as _;
     let now = now_ms();
     let series: [(&str, &str, &str); 5] = [
@@ -253,11 +258,11 @@ pub(crate) fn render_metrics(routes: &[Arc<crate::route::Route>], out: &mut Stri
     ];
     for (n, (name, kind, help)) in series.iter().enumerate() {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for r in routes {
-            for u in &r.upstreams {
+        for (api_id, upstreams) in apis.clone() {
+            for u in upstreams {
                 let labels = format!(
                     "api=\"{}\",upstream=\"{}\"",
-                    escape(&r.api_id),
+                    escape(api_id),
                     escape(&u.label)
                 );
                 let s = &u.state;

@@ -40,7 +40,7 @@ use tokio::net::TcpStream;
 use tracing::debug;
 
 use super::tls::TlsTarget;
-use crate::body::RequestBody;
+use crate::body::request::RequestBody;
 
 /// Idle connections to an upstream are closed after about this long.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -196,7 +196,7 @@ impl Pool {
 
     /// Sends `req` (origin-form target) on a kept connection or a new one. The [`Lease`] goes
     /// back with [`Lease::release`] once the response body has ended. On a connect error the
-    /// request is dropped unsent (its body hands itself back, see [`RequestBody`]).
+    /// request is dropped unsent (its body hands itself back, see [`RequestBody`](crate::body::request::RequestBody)).
     pub async fn send(
         self: &Arc<Self>,
         req: Request<RequestBody>,
@@ -408,7 +408,7 @@ where
     let conn = conn.with_upgrades();
     tokio::spawn(async move {
         if let Err(e) = conn.await {
-            debug!(error = %crate::proxy::chain(&e), "upstream connection ended with an error");
+            debug!(error = %gatewatch_listen::chain(&e), "upstream connection ended with an error");
         }
     });
     Ok(tx)
@@ -756,9 +756,9 @@ mod tests {
         let err = pool.send(get()).await.unwrap_err();
         assert!(err.is_connect(), "{err:?}");
         assert!(
-            crate::proxy::chain(&err).starts_with("tcp connect error: "),
+            gatewatch_listen::chain(&err).starts_with("tcp connect error: "),
             "{}",
-            crate::proxy::chain(&err)
+            gatewatch_listen::chain(&err)
         );
         assert_eq!(pool.opened(), 0);
     }

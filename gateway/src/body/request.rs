@@ -1,0 +1,93 @@
+//! The client's request body on its way upstream (see the module doc of [`crate::body`]).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::sync::oneshot;
+
+use super::count::BodyCount;
+
+/// The request body sent to an upstream.
+#[derive(Debug)]
+pub(crate) struct RequestBody {
+    inner: Option<Incoming>,
+    counter: Option<Arc<BodyCount>>,
+    /// Set until the first poll: where to return the body if it is dropped unpolled.
+    give_back: Option<oneshot::Sender<Incoming>>,
+}
+
+impl RequestBody {
+    /// No body at all (e.g. a GET): nothing to count or give back.
+    pub fn empty() -> RequestBody {
+        RequestBody {
+            inner: None,
+            counter: None,
+            give_back: None,
+        }
+    }
+
+    /// Wraps a client's body; `give_back` receives it again if it is dropped unpolled.
+    pub fn new(
+        inner: Incoming,
+        counter: Arc<BodyCount>,
+        give_back: Option<oneshot::Sender<Incoming>>,
+    ) -> RequestBody {
+        RequestBody {
+            inner: Some(inner),
+            counter: Some(counter),
+            give_back,
+        }
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        // Once polled, bytes may have left: the body can no longer be resent elsewhere.
+        self.give_back = None;
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = ready!(Pin::new(inner).poll_frame(cx));
+        if let Some(c) = &self.counter {
+            match &frame {
+                Some(Ok(f)) => {
+                    if let Some(d) = f.data_ref() {
+                        c.add(d);
+                    }
+                }
+                Some(Err(e)) => c.mark_client_failed(e),
+                None => {}
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        if let (Some(tx), Some(inner)) = (self.give_back.take(), self.inner.take()) {
+            // The receiver may be gone (call over): then the body just drops.
+            let _ = tx.send(inner);
+        }
+    }
+}
