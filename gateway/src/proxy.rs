@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub client_header: http::HeaderName,
     /// Upgraded connections passed through (WebSocket...): their cap, idle timeout and stop.
     pub tunnels: Tunnels,
+    /// The OAuth 2.0 authorization server's endpoints (see [`crate::oauth`]).
+    pub oauth: Arc<crate::oauth::Server>,
 }
 
 /// The client end of one connection.
@@ -136,6 +138,10 @@ async fn proxy(
         Err(e) => return error_response(call, &request_id, Failure::BadPath, e.to_string()),
     };
     let path = normalized.as_deref().unwrap_or(req.uri().path());
+    // The authorization server's own paths, before routing: no API can take them.
+    if let Some(ep) = crate::oauth::endpoint(path) {
+        return crate::oauth::server::serve(shared, ep, req, &peer, call, &request_id).await;
+    }
     let route = match shared.router.load().lookup(req.method(), path) {
         Lookup::Found(r) => r.clone(),
         Lookup::WrongMethod { route, allow } => {

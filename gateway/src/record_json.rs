@@ -358,6 +358,7 @@ mod tests {
             client_ip: "10.1.2.3".parse().unwrap(),
             user_agent: None,
             route: None,
+            endpoint: None,
             upstream: None,
             status: 200,
             outcome: Outcome::Ok,

@@ -50,6 +50,9 @@ pub(crate) struct CallEvent {
     pub client_ip: IpAddr,
     pub user_agent: Option<HeaderValue>,
     pub route: Option<Arc<Route>>,
+    /// The gateway's own endpoint the call was answered by (the OAuth server's paths): the
+    /// record's `route` when there is no API route.
+    pub endpoint: Option<&'static str>,
     /// Index into `route.upstreams` of the upstream last tried.
     pub upstream: Option<usize>,
     pub status: u16,
@@ -178,7 +181,7 @@ impl CallEvent {
                     .and_then(|i| r.upstreams.get(i))
                     .map_or("", |u| u.label.as_str()),
             ),
-            None => ("", "", "", ""),
+            None => ("", "", self.endpoint.unwrap_or(""), ""),
         }
     }
 
@@ -320,6 +323,7 @@ impl Call {
                 client_ip: peer.addr.ip(),
                 user_agent: req.headers().get(http::header::USER_AGENT).cloned(),
                 route: None,
+                endpoint: None,
                 upstream: None,
                 status: CLIENT_CLOSED_STATUS,
                 outcome: Outcome::ClientAborted,
@@ -365,6 +369,13 @@ impl Call {
 
     fn ev(&mut self) -> Option<&mut CallEvent> {
         self.ev.as_deref_mut()
+    }
+
+    /// The call is answered by the gateway's own `endpoint` (a path of the OAuth server).
+    pub fn set_endpoint(&mut self, endpoint: &'static str) {
+        if let Some(ev) = self.ev() {
+            ev.endpoint = Some(endpoint);
+        }
     }
 
     /// The call matched `route`: its capture policy starts applying.
@@ -546,6 +557,7 @@ pub(crate) mod tests {
             client_ip: "127.0.0.1".parse().unwrap(),
             user_agent: None,
             route: None,
+            endpoint: None,
             upstream: None,
             status: 404,
             outcome: Outcome::NoRoute,
@@ -579,6 +591,7 @@ pub(crate) mod tests {
                 1,
                 tokio::sync::watch::channel(false).1,
             ),
+            oauth: Arc::new(crate::oauth::Server::for_tests()),
         };
         for _ in 0..5 {
             shared.record(Box::new(event()));
@@ -612,6 +625,7 @@ pub(crate) mod tests {
             client_ip: "10.1.2.3".parse().unwrap(),
             user_agent: Some(HeaderValue::from_static("curl/8")),
             route: Some(route),
+            endpoint: None,
             upstream: Some(0),
             status: 201,
             outcome: Outcome::Ok,

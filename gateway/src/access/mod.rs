@@ -315,7 +315,7 @@ impl Access {
 
     /// The caller's address: the TCP peer, or — when the peer is a trusted proxy — the last
     /// address in `X-Forwarded-For` that is not one (read as the dashboards read it).
-    fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    pub(crate) fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()
