@@ -96,6 +96,19 @@ fn site(name: &str, extra: &str) -> Site {
     )
 }
 
+/// The key pair of the client `signer` (`private_key_jwt`), made once per test process.
+fn signer_key() -> &'static (keys::Signer, Value) {
+    static KEY: std::sync::OnceLock<(keys::Signer, Value)> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let k = keys::generate(keys::ES256).unwrap();
+        let jwk: Value = serde_json::from_str(&k.public_jwk).unwrap();
+        (
+            keys::Signer::new(&k.kid, k.alg, &k.pkcs8).unwrap(),
+            json!({"keys": [jwk]}),
+        )
+    })
+}
+
 async fn register(store: &Store) {
     put_entities(
         store,
@@ -108,6 +121,7 @@ async fn register(store: &Store) {
                 "products": [{"product": "writes", "status": "approved"}, {"product": "pending", "status": "pending"}]})),
             change(Client, "other", json!({"name": "Other",
                 "secret_hash": hash_secret(PEPPER.as_bytes(), "other-secret")})),
+            change(Client, "signer", json!({"name": "Signer", "scopes": ["orders.read"], "jwks": signer_key().1})),
             change(Client, "off", json!({"name": "Off", "status": "suspended",
                 "secret_hash": hash_secret(PEPPER.as_bytes(), "off-secret")})),
         ],
@@ -190,7 +204,11 @@ async fn the_authorization_server_follows_the_rfcs() {
         m.body["grant_types_supported"],
         json!(["client_credentials"])
     );
-    let auth = json!(["client_secret_basic", "client_secret_post"]);
+    let auth = json!([
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt"
+    ]);
     for k in [
         "token_endpoint_auth_methods_supported",
         "introspection_endpoint_auth_methods_supported",
@@ -198,6 +216,10 @@ async fn the_authorization_server_follows_the_rfcs() {
     ] {
         assert_eq!(m.body[k], auth, "{k}");
     }
+    assert_eq!(
+        m.body["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
     assert_eq!(
         m.body["scopes_supported"],
         json!(["admin", "orders.read", "orders.write"])
@@ -313,6 +335,54 @@ async fn the_authorization_server_follows_the_rfcs() {
     let a = token_basic(&http, &base, "nobody", "x", "grant_type=client_credentials").await;
     assert_eq!((a.status, a.error()), (401, "invalid_client"));
 
+    // private_key_jwt (RFC 7523): an assertion signed with the client's registered key, once.
+    let now = chrono::Utc::now().timestamp();
+    let assertion = |aud: &str, jti: &str| {
+        signer_key()
+            .0
+            .sign(
+                &json!({"iss": "signer", "sub": "signer", "aud": aud, "exp": now + 60, "jti": jti}),
+            )
+            .unwrap()
+    };
+    let token_url = format!("{base}/oauth2/token");
+    let jwt_body = |a: String| {
+        format!("grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={a}")
+    };
+    let a1 = assertion(&token_url, "a-1");
+    let a = send(form_post(&http, &token_url, &jwt_body(a1.clone()))).await;
+    assert_eq!(
+        (a.status, a.body["scope"].as_str()),
+        (200, Some("orders.read")),
+        "{:?}",
+        a.body
+    );
+    let replay = send(form_post(&http, &token_url, &jwt_body(a1))).await;
+    assert_eq!(
+        (replay.status, replay.error()),
+        (401, "invalid_client"),
+        "a replayed assertion"
+    );
+    let elsewhere = send(form_post(
+        &http,
+        &token_url,
+        &jwt_body(assertion("https://elsewhere", "a-2")),
+    ))
+    .await;
+    assert_eq!(
+        (elsewhere.status, elsewhere.error()),
+        (401, "invalid_client")
+    );
+    let other = keys::generate(keys::ES256).unwrap();
+    let same_kid = keys::Signer::new(signer_key().0.kid(), keys::ES256, &other.pkcs8).unwrap();
+    let forged = same_kid.sign(&json!({"iss": "signer", "sub": "signer", "aud": token_url, "exp": now + 60, "jti": "a-3"})).unwrap();
+    let forged = send(form_post(&http, &token_url, &jwt_body(forged))).await;
+    assert_eq!(
+        (forged.status, forged.error()),
+        (401, "invalid_client"),
+        "signed by another key"
+    );
+
     // The request itself: repeated parameter, too big, wrong type, wrong method.
     let a = token_basic(
         &http,
@@ -322,6 +392,7 @@ async fn the_authorization_server_follows_the_rfcs() {
         "grant_type=client_credentials&grant_type=client_credentials",
     )
     .await;
+    acme_token_requests += 1;
     assert_eq!((a.status, a.error()), (400, "invalid_request"));
     let big = format!(
         "grant_type=client_credentials&pad={}",
@@ -336,6 +407,7 @@ async fn the_authorization_server_follows_the_rfcs() {
             .body(r#"{"grant_type":"client_credentials"}"#),
     )
     .await;
+    acme_token_requests += 1;
     assert_eq!((a.status, a.error()), (400, "invalid_request"));
     let a = send(http.get(format!("{base}/oauth2/token"))).await;
     assert_eq!((a.status, a.header("allow")), (405, "POST"));
@@ -471,6 +543,22 @@ async fn the_authorization_server_follows_the_rfcs() {
         &store,
         &sql("client_id = 'acme' AND auth_method = 'client_secret_post'"),
         1,
+        30,
+    )
+    .await;
+    eventually(
+        &store,
+        &sql("client_id = 'signer' AND auth_method = 'private_key_jwt' AND outcome = 'ok'"),
+        1,
+        30,
+    )
+    .await;
+    eventually(
+        &store,
+        &sql(
+            "client_id = 'signer' AND auth_method = 'private_key_jwt' AND outcome = 'refused_auth'",
+        ),
+        3,
         30,
     )
     .await;

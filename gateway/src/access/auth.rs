@@ -185,7 +185,10 @@ pub(crate) struct AuthUse(Used);
 /// Kept to a few bytes: refusals carry the caller's ids by value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Used {
-    Api { method: AuthMethod, with_mtls: bool },
+    Api {
+        method: AuthMethod,
+        with_mtls: bool,
+    },
     /// At the OAuth server's endpoints.
     Client(ClientAuth),
 }
@@ -195,6 +198,8 @@ enum Used {
 pub(crate) enum ClientAuth {
     SecretBasic,
     SecretPost,
+    /// RFC 7523 §2.2.
+    PrivateKeyJwt,
 }
 
 impl AuthUse {
@@ -207,12 +212,13 @@ impl AuthUse {
     }
 
     /// `api_key`, `oauth2`, `mtls`, `mtls+api_key`..., `client_secret_basic`,
-    /// `client_secret_post`.
+    /// `client_secret_post`, `private_key_jwt`.
     pub fn name(self) -> &'static str {
         match self.0 {
             Used::Api { method, with_mtls } => method_name(method, with_mtls),
             Used::Client(ClientAuth::SecretBasic) => "client_secret_basic",
             Used::Client(ClientAuth::SecretPost) => "client_secret_post",
+            Used::Client(ClientAuth::PrivateKeyJwt) => "private_key_jwt",
         }
     }
 }

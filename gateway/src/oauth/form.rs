@@ -148,6 +148,7 @@ pub(crate) use crate::access::auth::ClientAuth as Method;
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Credentials {
     pub client_id: String,
+    /// The secret, or the assertion with `private_key_jwt`.
     pub secret: String,
     pub method: Method,
 }
@@ -167,6 +168,16 @@ pub(crate) fn credentials(
     };
     let body_id = form.get("client_id");
     let body_secret = form.get("client_secret");
+    let assertion_type = form.get("client_assertion_type");
+    let assertion = form.get("client_assertion");
+    if assertion_type.is_some() || assertion.is_some() {
+        return jwt_credentials(
+            basic.is_some() || body_secret.is_some(),
+            body_id,
+            assertion_type,
+            assertion,
+        );
+    }
     let c = match basic {
         Some((id, secret)) => {
             if body_secret.is_some() {
@@ -202,6 +213,62 @@ pub(crate) fn credentials(
         return Err((r, Some(c.method)));
     }
     Ok(c)
+}
+
+/// `client_assertion_type` of `private_key_jwt` (RFC 7523 §2.2).
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// `private_key_jwt`: the assertion, and the client it names (`client_id`, else the
+/// assertion's `sub`, read unchecked here: the signature is checked against that client's
+/// keys).
+fn jwt_credentials(
+    other_method: bool,
+    body_id: Option<&str>,
+    assertion_type: Option<&str>,
+    assertion: Option<&str>,
+) -> Result<Credentials, (Refused, Option<Method>)> {
+    let m = Some(Method::PrivateKeyJwt);
+    if other_method {
+        let r = Refused::bad("the client authenticated twice (a secret and client_assertion)");
+        return Err((r, m));
+    }
+    let (Some(kind), Some(assertion)) = (assertion_type, assertion) else {
+        let r = Refused::bad("client_assertion_type and client_assertion go together");
+        return Err((r, m));
+    };
+    if kind != JWT_BEARER {
+        let r = Refused::client(format!("client_assertion_type must be {JWT_BEARER}"));
+        return Err((r, m));
+    }
+    let client_id = match body_id {
+        Some(id) => id.to_string(),
+        None => {
+            #[derive(serde::Deserialize)]
+            struct Sub {
+                sub: String,
+            }
+            let jws = gatewatch_model::oauth::keys::decode_jws(assertion)
+                .map_err(|e| (Refused::client(format!("client_assertion: {e}")), m))?;
+            serde_json::from_slice::<Sub>(&jws.payload)
+                .map_err(|_| (Refused::client("client_assertion has no sub"), m))?
+                .sub
+        }
+    };
+    if client_id.len() > MAX_CREDENTIAL {
+        let r = Refused::client(format!("client id over {MAX_CREDENTIAL} bytes"));
+        return Err((r, m));
+    }
+    Ok(Credentials {
+        client_id,
+        secret: assertion.to_string(),
+        method: Method::PrivateKeyJwt,
+    })
+}
+
+/// The client id of an HTTP Basic `Authorization`, if it is one (nothing checked).
+pub(crate) fn basic_client_id(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(http::header::AUTHORIZATION)?;
+    basic(v.as_bytes()).ok().map(|(id, _)| id)
 }
 
 /// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).

@@ -5,7 +5,8 @@
 //!   and verifies them — the `oauth2` auth method verifies the gateway's own tokens through it;
 //! - [`server`]: the five endpoints, answered before routing (see [`endpoint`]);
 //! - [`form`]: the request body (bounded, `application/x-www-form-urlencoded`, no repeated
-//!   parameter) and the client's authentication (`client_secret_basic`, `client_secret_post`);
+//!   parameter) and the client's credentials (`client_secret_basic`, `client_secret_post`,
+//!   `private_key_jwt`); [`assertion`]: the checks of a `private_key_jwt` assertion;
 //! - [`sync`]: keys and revocations followed from the store, about once a second.
 //!
 //! Tokens are RFC 9068 JWTs: header `{"alg":"ES256","typ":"at+jwt","kid"}`, claims exactly
@@ -13,6 +14,7 @@
 //! [`gatewatch_model::oauth::keys`]; `gatewatch keys rotate` retires the signing key (it stays
 //! published until its last token expires).
 
+pub(crate) mod assertion;
 pub(crate) mod form;
 pub(crate) mod server;
 pub(crate) mod sync;

@@ -30,6 +30,7 @@ use hyper::body::Incoming;
 use serde_json::json;
 use tracing::warn;
 
+use super::assertion;
 use super::form::{self, Credentials, Form, Refused};
 use super::{Check, OwnIssuer};
 use crate::access::auth::AuthUse;
@@ -105,6 +106,8 @@ pub(crate) struct Server {
     /// The clients, keys and products (swapped with the configuration), and the caller's
     /// address as the access phase reads it.
     access: Arc<Access>,
+    /// `private_key_jwt` assertions already used.
+    replays: super::assertion::Replays,
 }
 
 impl Server {
@@ -124,6 +127,7 @@ impl Server {
             site_tz,
             store,
             access,
+            replays: Default::default(),
         }
     }
 
@@ -153,7 +157,11 @@ impl Server {
             .collect();
         scopes.sort_unstable();
         scopes.dedup();
-        let auth = ["client_secret_basic", "client_secret_post"];
+        let auth = [
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ];
         json!({
             "issuer": self.own.issuer(),
             "token_endpoint": format!("{}{TOKEN_PATH}", self.base),
@@ -165,6 +173,9 @@ impl Server {
             "token_endpoint_auth_methods_supported": auth,
             "introspection_endpoint_auth_methods_supported": auth,
             "revocation_endpoint_auth_methods_supported": auth,
+            "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
+            "introspection_endpoint_auth_signing_alg_values_supported": ["ES256"],
+            "revocation_endpoint_auth_signing_alg_values_supported": ["ES256"],
             "scopes_supported": scopes,
         })
     }
@@ -311,6 +322,17 @@ impl Server {
     ) -> Answer {
         let server = self;
         let (parts, body) = req.into_parts();
+        let table = self.access.table.load();
+        // A request refused before its credentials are checked is still the client's that
+        // Basic names, when it exists.
+        if let Some(id) = form::basic_client_id(&parts.headers) {
+            if let Some(c) = table.clients.get(&id) {
+                set(
+                    call,
+                    caller(Some(c.id.clone()), form::Method::SecretBasic, None),
+                );
+            }
+        }
         if !form::is_form(&parts.headers) {
             let r = Refused::bad("Content-Type must be application/x-www-form-urlencoded");
             return Answer::refused(&r);
@@ -322,7 +344,6 @@ impl Server {
             },
             Err(r) => return Answer::refused(&r),
         };
-        let table = self.access.table.load();
         let creds = match form::credentials(&parts.headers, &form) {
             Ok(c) => c,
             Err((r, method)) => {
@@ -333,7 +354,7 @@ impl Server {
             }
         };
         let now = Utc::now();
-        let client = match authenticate(server, &table, &creds) {
+        let client = match authenticate(server, ep, &table, &creds) {
             Ok(c) => c,
             Err((known, why)) => {
                 set(call, caller(known, creds.method, None));
@@ -398,6 +419,7 @@ fn caller(
 /// exists).
 fn authenticate(
     server: &Server,
+    ep: Endpoint,
     table: &AccessTable,
     creds: &Credentials,
 ) -> Result<Arc<ClientEntry>, (Option<Arc<str>>, String)> {
@@ -405,6 +427,25 @@ fn authenticate(
         return Err((None, format!("no client {:?}", creds.client_id)));
     };
     let known = Some(client.id.clone());
+    if creds.method == form::Method::PrivateKeyJwt {
+        let now_s = Utc::now().timestamp();
+        let token_url = format!("{}{TOKEN_PATH}", server.base);
+        let endpoint_url = format!("{}{}", server.base, ep.path());
+        let auds = [server.own.issuer(), &token_url, &endpoint_url];
+        let (jti, exp) = assertion::check(
+            &creds.secret,
+            &client.id,
+            client.spec.jwks.as_ref(),
+            &auds,
+            now_s,
+        )
+        .map_err(|why| (known.clone(), format!("client_assertion: {why}")))?;
+        server
+            .replays
+            .first_use(&client.id, &jti, exp, now_s)
+            .map_err(|why| (known.clone(), format!("client_assertion: {why}")))?;
+        return Ok(client.clone());
+    }
     let Some(hash) = client.spec.secret_hash.as_deref() else {
         return Err((known, "the client has no secret".into()));
     };

@@ -272,6 +272,64 @@ impl Verifier {
     }
 }
 
+/// Most keys a client registers for `private_key_jwt`.
+pub const MAX_CLIENT_KEYS: usize = 8;
+
+/// The keys of a client's `jwks` (`{"keys":[…]}`: EC P-256 JWKs with a `kid` each, no private
+/// part, no kid twice), ready to check its assertions. The error names the item
+/// (`jwks.keys[1].kid`).
+pub fn client_keys(jwks: &serde_json::Value) -> Result<Vec<Verifier>, crate::FieldError> {
+    use crate::FieldError;
+    let Some(keys) = jwks.get("keys").and_then(|k| k.as_array()) else {
+        return Err(FieldError::new(
+            "jwks",
+            "must be a JWK Set: {\"keys\": [ … ]}",
+        ));
+    };
+    if keys.is_empty() || keys.len() > MAX_CLIENT_KEYS {
+        return Err(FieldError::new(
+            "jwks.keys",
+            format!("must list 1 to {MAX_CLIENT_KEYS} keys"),
+        ));
+    }
+    let mut out: Vec<Verifier> = Vec::with_capacity(keys.len());
+    for (i, k) in keys.iter().enumerate() {
+        let field = |f: &str| format!("jwks.keys[{i}]{f}");
+        let Some(kid) = k
+            .get("kid")
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+        else {
+            return Err(FieldError::new(field(".kid"), "each key needs a kid"));
+        };
+        if kid.len() > 128 {
+            return Err(FieldError::new(field(".kid"), "at most 128 characters"));
+        }
+        if k.get("d").is_some() {
+            return Err(FieldError::new(
+                field(".d"),
+                "a private key: register the public key only",
+            ));
+        }
+        if k.get("alg").is_some_and(|a| a != ES256) {
+            return Err(FieldError::new(
+                field(".alg"),
+                "only ES256 keys are accepted",
+            ));
+        }
+        let v = Verifier::from_jwk(kid, ES256, &k.to_string())
+            .map_err(|e| FieldError::new(field(""), e.to_string()))?;
+        if out.iter().any(|o| o.kid == kid) {
+            return Err(FieldError::new(
+                field(".kid"),
+                format!("{kid:?} is listed twice"),
+            ));
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
 /// The parts of a compact JWS, decoded but not checked.
 #[derive(Debug)]
 pub struct Jws<'t> {
@@ -437,6 +495,36 @@ mod tests {
         assert_eq!(KeyState::of(0, 0, 10), KeyState::Active);
         assert_eq!(KeyState::of(5, 20, 10), KeyState::Retired);
         assert_eq!(KeyState::of(5, 20, 20), KeyState::Expired);
+    }
+
+    #[test]
+    fn client_keys_are_public_p256_keys_with_kids() {
+        let k = generate(ES256).unwrap();
+        let jwk: serde_json::Value = serde_json::from_str(&k.public_jwk).unwrap();
+        let good = serde_json::json!({ "keys": [jwk.clone()] });
+        assert_eq!(client_keys(&good).unwrap()[0].kid, k.kid);
+        let field = |v: serde_json::Value| client_keys(&v).unwrap_err().field;
+        assert_eq!(field(serde_json::json!([jwk.clone()])), "jwks");
+        assert_eq!(field(serde_json::json!({ "keys": [] })), "jwks.keys");
+        let mut no_kid = jwk.clone();
+        no_kid.as_object_mut().unwrap().remove("kid");
+        assert_eq!(
+            field(serde_json::json!({ "keys": [no_kid] })),
+            "jwks.keys[0].kid"
+        );
+        let mut private = jwk.clone();
+        private["d"] = "AAAA".into();
+        assert_eq!(
+            field(serde_json::json!({ "keys": [private] })),
+            "jwks.keys[0].d"
+        );
+        let mut rsa = jwk.clone();
+        rsa["kty"] = "RSA".into();
+        assert_eq!(field(serde_json::json!({ "keys": [rsa] })), "jwks.keys[0]");
+        assert_eq!(
+            field(serde_json::json!({ "keys": [jwk.clone(), jwk] })),
+            "jwks.keys[1].kid"
+        );
     }
 
     #[test]
