@@ -962,6 +962,7 @@ impl FileConfig {
                     Some(_) => format!("gateway.jwt ({field})"),
                     None if field == "jwt_client_claim" => "gateway.jwt.client_claim".into(),
                     None if field.starts_with("trusted_proxies")
+                        || field.starts_with("oauth.")
                         || field == "admin_listen"
                         || field == "client_header"
                         || field.starts_with("collector_") =>

@@ -13,6 +13,7 @@ mod config_check;
 mod config_cmd;
 mod demo;
 mod health;
+mod keys_cmd;
 mod loadgen;
 mod pepper;
 mod roles;
@@ -133,6 +134,9 @@ enum Command {
     /// Certificates for the TLS listeners (`self-signed`: a CA and a server certificate).
     #[command(subcommand)]
     Cert(cert_cmd::CertCommand),
+    /// The OAuth signing keys of the gateways' authorization server (`rotate`, `list`).
+    #[command(subcommand)]
+    Keys(keys_cmd::KeysCommand),
 }
 
 fn main() -> ExitCode {
@@ -260,6 +264,10 @@ fn main() -> ExitCode {
                     Err(e) => Err(e),
                 }
             }
+            Command::Keys(cmd) => match pepper::load_pepper(&config.data_dir, &config.security) {
+                Ok(pepper) => keys_cmd::run(&config, &pepper, cmd).await,
+                Err(e) => Err(e),
+            },
             // Handled before the configuration is read.
             Command::Cert(_) => Ok(()),
             Command::Loadgen(args) => match loadgen_uri {

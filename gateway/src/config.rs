@@ -170,6 +170,78 @@ impl Default for OauthConfig {
     }
 }
 
+/// Shortest and longest `token_ttl`, in seconds.
+pub const TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
+
+impl OauthConfig {
+    /// The authorization server's own settings (the trusted issuers are checked apart):
+    /// `issuer` an `http(s)://` URL without query or fragment, `token_ttl` 60 s to a day,
+    /// `signing_alg` one gatewatch makes keys for. Fields are named `oauth.<key>`.
+    pub fn check(&self) -> Result<()> {
+        if let Some(issuer) = &self.issuer {
+            check_issuer_url(issuer).map_err(|m| Error::config("oauth.issuer", m))?;
+        }
+        if let Some(aud) = &self.audience {
+            if aud.len() > 512 || aud.chars().any(char::is_control) {
+                return Err(Error::config(
+                    "oauth.audience",
+                    "must be at most 512 characters, without control characters",
+                ));
+            }
+        }
+        let ttl = self.token_ttl.as_secs();
+        if !TOKEN_TTL_RANGE.contains(&ttl) || self.token_ttl.subsec_nanos() != 0 {
+            return Err(Error::config(
+                "oauth.token_ttl_secs",
+                format!(
+                    "must be {} to {} seconds (got {ttl})",
+                    TOKEN_TTL_RANGE.start(),
+                    TOKEN_TTL_RANGE.end()
+                ),
+            ));
+        }
+        let algs = gatewatch_model::oauth::keys::SIGNING_ALGS;
+        if !algs.contains(&self.signing_alg.as_str()) {
+            let why = if self.signing_alg == "RS256" {
+                " (RS256 keys are not made by gatewatch)"
+            } else {
+                ""
+            };
+            return Err(Error::config(
+                "oauth.signing_alg",
+                format!(
+                    "{:?} is not supported{why}; use one of {}",
+                    self.signing_alg,
+                    algs.join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An issuer identifier (RFC 8414 §2): `http://` or `https://`, a host, no query, no
+/// fragment, no spaces.
+fn check_issuer_url(issuer: &str) -> std::result::Result<(), String> {
+    if issuer.contains(['?', '#']) || issuer.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "'{issuer}' must be a URL without query, fragment or spaces"
+        ));
+    }
+    let uri: Uri = issuer
+        .parse()
+        .map_err(|e| format!("'{issuer}' is not a URL: {e}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+        return Err(format!(
+            "'{issuer}' must look like https://host[:port][/path] (or http://)"
+        ));
+    }
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(format!("'{issuer}' must not carry user information"));
+    }
+    Ok(())
+}
+
 /// An external identity provider whose access tokens are verified against its JWKS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustedIssuer {
@@ -322,6 +394,7 @@ impl GatewayConfig {
         if self.quota_sync.is_zero() {
             return Err(Error::config("quota_sync", "must be longer than zero"));
         }
+        self.oauth.check()?;
         let mut trusted_proxies = Vec::with_capacity(self.trusted_proxies.len());
         for (i, c) in self.trusted_proxies.iter().enumerate() {
             trusted_proxies.push(

@@ -252,8 +252,10 @@
 //!
 //! # Listeners
 //!
-//! The proxy port (`listen`) routes **every** path: `/metrics` or `/healthz` there is an API's
-//! like any other (or a 404 `no_route`). Both it and the admin port run the accept loop of
+//! The proxy port (`listen`) routes **every** path but the authorization server's five
+//! (`/.well-known/oauth-authorization-server`, `/oauth2/{token,jwks,introspect,revoke}`,
+//! answered before routing, see `oauth/`): `/metrics` or `/healthz` there is an API's like any
+//! other (or a 404 `no_route`). Both it and the admin port run the accept loop of
 //! `gatewatch_listen`: a client must send a whole request head within `header_read_timeout`
 //! (default 10 s; also the idle limit of a kept-alive connection), or the connection is
 //! closed; past `max_connections` open connections (default 10 000 on the proxy port, 256 on
@@ -323,7 +325,6 @@ mod headers;
 mod ids;
 mod mask;
 mod metrics;
-#[allow(dead_code)] // the foundation stub; the authorization server and the `oauth2` method use it
 mod oauth;
 mod path;
 mod phase;
@@ -523,10 +524,49 @@ pub async fn bind(
         ),
     };
     router.start_checks(&validated.clients);
+    // The authorization server: keys from the store (followed, see oauth::sync), or one
+    // kept in memory when there is no store.
+    let issuer = config
+        .oauth
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{local_addr}"));
+    let audience = config
+        .oauth
+        .audience
+        .clone()
+        .unwrap_or_else(|| issuer.clone());
+    let store = config.config_store.clone().map(gatewatch_store::Store::new);
+    let (own, oauth_sync) = match &store {
+        Some(store) => {
+            let own = oauth::OwnIssuer::new(&issuer, &audience);
+            let mut follower = oauth::sync::Follower::new(
+                own.clone(),
+                store.clone(),
+                gatewatch_model::sealed::SealKey::from_pepper(&config.pepper),
+                &config.oauth.signing_alg,
+            );
+            follower.first().await;
+            (own, Some(tokio::spawn(follower.run(stop_rx.clone()))))
+        }
+        None => {
+            let own = oauth::OwnIssuer::ephemeral(&issuer, &audience)
+                .map_err(|e| Error::config("oauth.signing_alg", e.to_string()))?;
+            (own, None)
+        }
+    };
     let access = Arc::new(access::Access::new(
         validated.access,
         table,
         Arc::new(access::SystemClock::new()),
+    ));
+    let oauth_server = Arc::new(oauth::Server::new(
+        own,
+        i64::try_from(config.oauth.token_ttl.as_secs()).unwrap_or(i64::MAX),
+        config.pepper.clone(),
+        config.timezone,
+        store,
+        access.clone(),
     ));
     let quota_sync = config.config_store.clone().map(|store| {
         tokio::spawn(access::sync::run(
@@ -557,7 +597,7 @@ pub async fn bind(
             config.max_connections,
             down_rx.clone(),
         ),
-        local: None,
+        local: Some(oauth_server),
     });
     let source_task =
         source.map(|s| tokio::spawn(s.run(shared.clone(), revision, stop_rx.clone())));
@@ -644,6 +684,7 @@ pub async fn bind(
         for (name, task) in [
             ("config source", source_task),
             ("quota sync", quota_sync),
+            ("oauth sync", oauth_sync),
             ("batcher", Some(batcher)),
             ("sampler", sampler),
             ("shipper", Some(sender)),

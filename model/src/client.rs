@@ -72,6 +72,12 @@ pub struct ClientSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(schema_with = crate::schema::scopes)]
     pub scopes: Vec<String>,
+    /// Public keys for `private_key_jwt` at the token endpoint (RFC 7523 §2.2): a JWK Set
+    /// `{"keys":[…]}` of EC P-256 keys, each with its `kid` (at most 8). The client signs its
+    /// assertion ES256 with one of the private keys; absent: no `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -459,6 +465,7 @@ impl ClientSpec {
             secret_hash: None,
             certificates: Vec::new(),
             scopes: Vec::new(),
+            jwks: None,
         }
     }
 
@@ -543,6 +550,9 @@ impl ClientSpec {
             check_fingerprint(c).map_err(|m| FieldError::new(format!("certificates[{i}]"), m))?;
         }
         crate::oauth::check_scopes("scopes", &self.scopes)?;
+        if let Some(jwks) = &self.jwks {
+            crate::oauth::keys::client_keys(jwks)?;
+        }
         Ok(())
     }
 }

@@ -1,6 +1,8 @@
 //! OAuth 2.0 shared types: scope names (RFC 6749 §3.3) and the claims of the access tokens
 //! the gateway issues (RFC 9068's JWT profile).
 
+pub mod keys;
+
 use serde::{Deserialize, Serialize};
 
 use crate::FieldError;

@@ -43,6 +43,60 @@ pub struct RevocationRow {
     pub revoked_by: String,
 }
 
+impl KeyRow {
+    /// A fresh signing key as its first row: made for `alg`, its private part sealed under
+    /// `seal`, active from `now_us`.
+    pub fn generate(
+        seal: &gatewatch_model::sealed::SealKey,
+        alg: &str,
+        now_us: i64,
+    ) -> std::result::Result<KeyRow, gatewatch_model::oauth::keys::KeyError> {
+        use gatewatch_model::oauth::keys;
+        let k = keys::generate(alg)?;
+        Ok(KeyRow {
+            private_sealed: keys::seal_private(seal, &k.kid, &k.pkcs8)?,
+            kid: k.kid,
+            alg: k.alg.to_string(),
+            public_jwk: k.public_jwk,
+            created_us: now_us,
+            retired_us: 0,
+            keep_until_us: 0,
+            version: 1,
+        })
+    }
+
+    /// This key's next version, retired at `now_us` and published until `keep_until_us`.
+    pub fn retired(&self, now_us: i64, keep_until_us: i64) -> KeyRow {
+        KeyRow {
+            retired_us: now_us,
+            keep_until_us,
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+}
+
+/// Rotation: writes `new` (an active key), then retires every other active key at
+/// `now_us`, published until `keep_until_us` (their last tokens' expiry). The new key is
+/// written first, so there is never a moment without an active key. The keys retired.
+pub async fn rotate(
+    store: &Store,
+    new: &KeyRow,
+    now_us: i64,
+    keep_until_us: i64,
+) -> Result<Vec<KeyRow>> {
+    put_key(store, new).await?;
+    let mut retired = Vec::new();
+    for k in keys(store).await? {
+        if k.kid != new.kid && k.retired_us == 0 {
+            let r = k.retired(now_us, keep_until_us);
+            put_key(store, &r).await?;
+            retired.push(r);
+        }
+    }
+    Ok(retired)
+}
+
 /// Writes a version of a key (a new key, or a key retired: same `kid`, higher `version`).
 pub async fn put_key(store: &Store, row: &KeyRow) -> Result<()> {
     let what = "INSERT INTO oauth_keys";

@@ -374,7 +374,7 @@ async fn each_refusal_is_answered_and_recorded_with_the_client() {
 
 /// A second gateway of the same site (same database and collector), its own port, node name
 /// and data directory.
-fn second_gateway(site: &Site) -> Site {
+pub(crate) fn second_gateway(site: &Site) -> Site {
     let dir = tempfile::tempdir().unwrap();
     let gateway: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let gateway_admin: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();

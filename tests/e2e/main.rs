@@ -33,6 +33,7 @@ mod ingest_guard;
 mod listeners;
 mod malformed_params;
 mod masking;
+mod oauth;
 mod outbound;
 mod path_attacks;
 mod readme;

@@ -180,19 +180,46 @@ pub(crate) struct Caller {
 /// The credential that found a caller, and whether a client certificate came with it: the
 /// record's `auth_method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AuthUse {
-    method: AuthMethod,
-    with_mtls: bool,
+pub(crate) struct AuthUse(Used);
+
+/// Kept to a few bytes: refusals carry the caller's ids by value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Used {
+    Api {
+        method: AuthMethod,
+        with_mtls: bool,
+    },
+    /// At the OAuth server's endpoints.
+    Client(ClientAuth),
+}
+
+/// How a client authenticated at the OAuth server's endpoints (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientAuth {
+    SecretBasic,
+    SecretPost,
+    /// RFC 7523 §2.2.
+    PrivateKeyJwt,
 }
 
 impl AuthUse {
     pub fn new(method: AuthMethod, with_mtls: bool) -> AuthUse {
-        AuthUse { method, with_mtls }
+        AuthUse(Used::Api { method, with_mtls })
     }
 
-    /// `api_key`, `oauth2`, `mtls`, `mtls+api_key`...
+    pub fn client_auth(how: ClientAuth) -> AuthUse {
+        AuthUse(Used::Client(how))
+    }
+
+    /// `api_key`, `oauth2`, `mtls`, `mtls+api_key`..., `client_secret_basic`,
+    /// `client_secret_post`, `private_key_jwt`.
     pub fn name(self) -> &'static str {
-        method_name(self.method, self.with_mtls)
+        match self.0 {
+            Used::Api { method, with_mtls } => method_name(method, with_mtls),
+            Used::Client(ClientAuth::SecretBasic) => "client_secret_basic",
+            Used::Client(ClientAuth::SecretPost) => "client_secret_post",
+            Used::Client(ClientAuth::PrivateKeyJwt) => "private_key_jwt",
+        }
     }
 }
 
