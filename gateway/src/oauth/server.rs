@@ -131,21 +131,6 @@ impl Server {
         }
     }
 
-    /// A server with an in-memory key and no store.
-    #[cfg(test)]
-    pub fn for_tests() -> Server {
-        let own = OwnIssuer::ephemeral("http://gw.test", "http://gw.test").unwrap();
-        let access = Arc::new(crate::access::tests::access_for_tests());
-        Server::new(
-            own,
-            300,
-            Arc::from(&b"pepper"[..]),
-            chrono_tz::UTC,
-            None,
-            access,
-        )
-    }
-
     /// RFC 8414 §2; `scopes_supported` is every scope a client or product lists.
     fn metadata(&self, table: &AccessTable) -> serde_json::Value {
         let mut scopes: Vec<&str> = table

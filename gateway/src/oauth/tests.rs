@@ -3,7 +3,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 
-use super::server::grant_scopes;
+use super::server::{endpoint, grant_scopes};
 use super::*;
 
 const NOW: i64 = 1_800_000_000;
