@@ -328,6 +328,7 @@ use tracing::info;
 pub use gatewatch_model::CallRecord;
 
 pub use access::auth::JwtKey;
+pub use access::jwks::check_jwks_uri;
 pub use access::priority::GateConfig;
 pub use admin::ADMIN_PATHS;
 pub use config::TlsListen;
@@ -499,11 +500,27 @@ pub async fn bind(
         ),
     };
     router.start_checks(&validated.clients);
+    let mut access_settings = validated.access;
+    // bearer: the own issuer's `iss` defaults to the plain listener's URL. (authz replaces
+    // this with its `OwnIssuer::from_config`.)
+    let own_iss = config
+        .oauth
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{local_addr}"));
+    access_settings.own_issuer = Some(Arc::new(oauth::OwnIssuer::new(&own_iss)));
     let access = Arc::new(access::Access::new(
-        validated.access,
+        access_settings,
         table,
         Arc::new(access::SystemClock::new()),
     ));
+    // bearer: each trusted issuer's JWKS, fetched now and refreshed until shutdown.
+    let jwks_tasks: Vec<_> = access
+        .bearer
+        .trusted()
+        .iter()
+        .map(|keys| tokio::spawn(keys.clone().run(stop_rx.clone())))
+        .collect();
     let quota_sync = config.config_store.clone().map(|store| {
         tokio::spawn(access::sync::run(
             access.clone(),
@@ -630,6 +647,10 @@ pub async fn bind(
                     });
                 }
             }
+        }
+        // bearer: the JWKS tasks end on the stop signal (a fetch under way: within its timeout).
+        for task in jwks_tasks {
+            let _ = task.await;
         }
         info!("gateway stopped");
         failed.map_or(Ok(()), Err)

@@ -4,11 +4,14 @@
 //!
 //! - [`table`]: clients, keys, groups and products from the configuration log (swapped whole);
 //! - [`auth`]: API keys, HTTP Basic, JWT, client certificates;
+//! - [`bearer`]: OAuth 2.0 access tokens (`oauth2`) and scopes; [`jwks`]: trusted issuers' keys;
 //! - [`limits`]: the TPS token bucket; [`quota`]: calendar-window quotas; [`usage`]: the
 //!   per-client state of both; [`sync`]: the shared-quota counts from ClickHouse;
 //! - [`priority`]: the VIP admission gate; [`refusal`]: status, outcome and code of each "no".
 
 pub(crate) mod auth;
+pub(crate) mod bearer;
+pub(crate) mod jwks;
 pub(crate) mod limits;
 pub(crate) mod priority;
 pub(crate) mod quota;
@@ -104,6 +107,8 @@ pub(crate) struct Access {
     trusted_proxies: Vec<ipnet::IpNet>,
     gate: Arc<Gate>,
     clock: Arc<dyn Clock>,
+    /// The `oauth2` method's verifiers (bearer).
+    pub bearer: bearer::Bearer,
 }
 
 /// How the access phase is set up (from [`crate::GatewayConfig`]).
@@ -113,6 +118,10 @@ pub(crate) struct Settings {
     pub site_tz: Tz,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub gate: GateConfig,
+    /// The gateway's own token issuer (set at bind, once the listen address is known).
+    pub own_issuer: Option<Arc<crate::oauth::OwnIssuer>>,
+    /// `[[gateway.oauth.trusted_issuers]]`' keys.
+    pub trusted_issuers: Vec<Arc<jwks::IssuerKeys>>,
 }
 
 impl Access {
@@ -126,6 +135,7 @@ impl Access {
             trusted_proxies: settings.trusted_proxies,
             gate: Gate::new(settings.gate),
             clock,
+            bearer: bearer::Bearer::new(settings.own_issuer, settings.trusted_issuers),
         }
     }
 
@@ -141,7 +151,18 @@ impl Access {
         cert: Option<&Arc<str>>,
         call: &mut Call,
     ) -> Result<Option<HeaderValue>, Refused> {
-        let (priority, refund, client) = match self.check(route, headers, peer.ip(), cert) {
+        // bearer (oauth2): verified before the synchronous checks, since a token with an
+        // unknown `kid` may wait for its issuer's JWKS.
+        let found = if route.spec.auth.contains(&AuthMethod::Oauth2) {
+            let table = self.table.load();
+            let now_s = self.clock.now().timestamp();
+            self.bearer
+                .authenticate(&route.spec.auth, headers, &table, now_s)
+                .await
+        } else {
+            None
+        };
+        let (priority, refund, client) = match self.check(route, headers, peer.ip(), cert, found) {
             Ok((ids, priority, refund)) => {
                 call.set_caller(ids);
                 let client = refund.as_ref().and_then(|r| r.client.header.clone());
@@ -172,13 +193,16 @@ impl Access {
     }
 
     /// Everything but the gate: synchronous, no lock outlives it.
-    #[allow(clippy::type_complexity)]
+    // bearer: `Refused` carries its headers now (RFC 6750 challenges); a refusal is the rare
+    // path, and the phases' rewrite replaces these tuples.
+    #[allow(clippy::type_complexity, clippy::result_large_err)]
     fn check(
         &self,
         route: &Route,
         headers: &HeaderMap,
         peer: IpAddr,
         cert: Option<&Arc<str>>,
+        found: bearer::BearerFound,
     ) -> Result<(CallerIds, u8, Option<Refund>), (Refused, CallerIds)> {
         let spec = &route.spec;
         if spec.auth.is_empty() {
@@ -187,14 +211,19 @@ impl Access {
         }
         let table = self.table.load();
         let now = self.clock.now();
-        let caller = self.identify(&spec.auth, headers, &table, cert, now)?;
+        // bearer: the token's ids, for the record of every outcome after it verified.
+        let token = match &found {
+            Some(Ok(t)) => Some(Box::new(t.token.clone())),
+            _ => None,
+        };
+        let caller = self.identify(&spec.auth, headers, &table, cert, now, found)?;
         let mut ids = CallerIds {
             client_id: Some(caller.client.id.clone()),
             api_key_id: caller.key.as_ref().map(|k| k.id.clone()),
             app_id: None,
             client_cert: caller.cert.clone(),
             auth_method: Some(auth::AuthUse::new(caller.method, caller.cert.is_some())),
-            ..CallerIds::default()
+            token,
         };
         let refused = |r: Refusal, ids: CallerIds| Err((Refused::from(r), ids));
         let client = &caller.client;
@@ -211,9 +240,16 @@ impl Access {
         if !client.ip_allowed(ip) {
             return refused(Refusal::IpNotAllowed, ids);
         }
-        let grant = match table.grant(client, caller.key.as_deref(), &route.api_id) {
-            Ok(g) => g,
-            Err(r) => return refused(r, ids),
+        // bearer: a token's scopes are its grant on an API that lists scopes.
+        let grant = match (&ids.token, spec.scopes.is_empty()) {
+            (Some(token), false) => match bearer::check_scopes(&spec.scopes, token) {
+                Ok(()) => Grant::Scopes,
+                Err(r) => return Err((r, ids)),
+            },
+            _ => match table.grant(client, caller.key.as_deref(), &route.api_id) {
+                Ok(g) => g,
+                Err(r) => return refused(r, ids),
+            },
         };
         if let Err(r) = self.usage.take_client(client, now, self.clock.mono_ns()) {
             return refused(r, ids);
@@ -245,6 +281,7 @@ impl Access {
     /// (required: none is `client_certificate_required`, one no client lists
     /// `unknown_certificate`), and one of the other methods when any is listed; with both,
     /// they must name the same client (else `certificate_mismatch`).
+    #[allow(clippy::result_large_err)] // bearer: see `check`
     fn identify(
         &self,
         methods: &[AuthMethod],
@@ -252,6 +289,7 @@ impl Access {
         table: &AccessTable,
         cert: Option<&Arc<str>>,
         now: DateTime<Utc>,
+        found: bearer::BearerFound,
     ) -> Result<auth::Caller, (Refused, CallerIds)> {
         let by_cert = if methods.contains(&AuthMethod::Mtls) {
             let Some(fp) = cert else {
@@ -283,15 +321,35 @@ impl Access {
             }
             (by_cert, _) => by_cert.unzip(),
         };
-        let mut caller = auth::authenticate(methods, headers, table, &self.pepper, &self.jwt, now)
-            .map_err(|(r, mut ids)| {
-                // The certificate's client, when the other credential names none.
-                if ids.client_id.is_none() {
-                    ids.client_id = client.as_ref().map(|c| c.id.clone());
-                }
-                ids.client_cert = fp.clone();
-                (Refused::from(r), ids)
-            })?;
+        // bearer: a token found by the oauth2 step, else the other methods.
+        let found = match found {
+            Some(Ok(t)) => Ok(auth::Caller {
+                client: t.client,
+                key: None,
+                cert: None,
+                method: AuthMethod::Oauth2,
+            }),
+            Some(Err((r, ids))) => Err((r, ids)),
+            None => auth::authenticate(methods, headers, table, &self.pepper, &self.jwt, now)
+                .map_err(|(r, ids)| match r {
+                    Refusal::AuthRequired if bearer::only_bearer(methods) => (
+                        Refused::from(r).header(
+                            http::header::WWW_AUTHENTICATE,
+                            HeaderValue::from_static("Bearer"),
+                        ),
+                        ids,
+                    ),
+                    r => (Refused::from(r), ids),
+                }),
+        };
+        let mut caller = found.map_err(|(r, mut ids)| {
+            // The certificate's client, when the other credential names none.
+            if ids.client_id.is_none() {
+                ids.client_id = client.as_ref().map(|c| c.id.clone());
+            }
+            ids.client_cert = fp.clone();
+            (r, ids)
+        })?;
         if let Some(by_cert) = client {
             if by_cert.id != caller.client.id {
                 let detail = format!(

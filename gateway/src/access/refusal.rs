@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use gatewatch_model::Outcome;
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 
 use crate::body::ResponseBody;
@@ -41,6 +41,11 @@ pub(crate) enum Refusal {
     },
     /// The admission gate was full or the wait for a place ran out.
     Busy,
+    /// An `oauth2` API's Bearer token is not valid: bad signature, expired, wrong `iss` or
+    /// `aud`, an untrusted issuer, revoked, or a client gatewatch does not know (RFC 6750 §3.1).
+    InvalidToken,
+    /// The token lacks a scope the API lists (RFC 6750 §3.1).
+    InsufficientScope,
 }
 
 impl Refusal {
@@ -61,8 +66,11 @@ impl Refusal {
             | KeyRevoked
             | ClientCertificateRequired
             | UnknownCertificate
-            | CertificateMismatch => Outcome::RefusedAuth,
-            ClientSuspended | ApiNotGranted | ProductNotApproved => Outcome::RefusedNotAllowed,
+            | CertificateMismatch
+            | InvalidToken => Outcome::RefusedAuth,
+            ClientSuspended | ApiNotGranted | ProductNotApproved | InsufficientScope => {
+                Outcome::RefusedNotAllowed
+            }
             IpNotAllowed => Outcome::RefusedIp,
             OutsideServiceHours => Outcome::RefusedHours,
             ClientExpired | ClientNotYetValid | KeyExpired => Outcome::RefusedExpired,
@@ -92,6 +100,8 @@ impl Refusal {
             RateLimited { .. } => "rate_limited",
             QuotaExceeded { .. } => "quota_exceeded",
             Busy => "refused_busy",
+            InvalidToken => "invalid_token",
+            InsufficientScope => "insufficient_scope",
         }
     }
 
@@ -117,6 +127,8 @@ impl Refusal {
             RateLimited { .. } => "too many calls per second",
             QuotaExceeded { .. } => "the quota of this window is used up",
             Busy => "the gateway is saturated; try again shortly",
+            InvalidToken => "the access token is not valid",
+            InsufficientScope => "the access token lacks a scope this API needs",
         })
     }
 
@@ -137,6 +149,9 @@ impl Refusal {
 pub(crate) struct Refused {
     pub refusal: Refusal,
     pub detail: Option<String>,
+    /// Headers of the answer beyond the code's (`WWW-Authenticate` of RFC 6750: it replaces
+    /// the default challenge).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl From<Refusal> for Refused {
@@ -144,6 +159,7 @@ impl From<Refusal> for Refused {
         Refused {
             refusal,
             detail: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -153,7 +169,14 @@ impl Refused {
         Refused {
             refusal,
             detail: Some(detail),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same refusal with one more header in its answer.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Refused {
+        self.headers.push((name, value));
+        self
     }
 
     /// The gateway's JSON error answer; the call records the outcome, the code and the detail
@@ -161,6 +184,10 @@ impl Refused {
     pub fn answer(self, call: Call, request_id: &HeaderValue) -> Response<ResponseBody> {
         let r = self.refusal;
         let message = r.message();
+        let own_challenge = self
+            .headers
+            .iter()
+            .any(|(n, _)| n == header::WWW_AUTHENTICATE);
         let mut resp = crate::proxy::answer(
             call,
             request_id,
@@ -174,7 +201,10 @@ impl Refused {
         if let Some(secs) = r.retry_after() {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if r.outcome() == Outcome::RefusedAuth {
+        for (name, value) in self.headers {
+            h.append(name, value);
+        }
+        if r.outcome() == Outcome::RefusedAuth && !own_challenge {
             h.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"gatewatch\", Bearer, ApiKey"),
@@ -209,6 +239,8 @@ mod tests {
             (RateLimited { retry_after: 1 }, 429, "refused_rate"),
             (QuotaExceeded { retry_after: 30 }, 429, "refused_quota"),
             (Busy, 503, "refused_busy"),
+            (InvalidToken, 401, "refused_auth"),
+            (InsufficientScope, 403, "refused_not_allowed"),
         ];
         for (r, status, outcome) in table {
             assert_eq!(r.status().as_u16(), status, "{r:?}");

@@ -65,6 +65,8 @@ fn settings() -> Settings {
         site_tz: chrono_tz::Asia::Taipei,
         trusted_proxies: vec!["192.0.2.0/24".parse().unwrap()],
         gate: GateConfig::default(),
+        own_issuer: None,
+        trusted_issuers: Vec::new(),
     }
 }
 
@@ -138,7 +140,7 @@ impl Fixture {
 
     fn check(&self, route: &Route, h: &HeaderMap, ip: &str) -> Result<CallerIds, Refusal> {
         self.access
-            .check(route, h, ip.parse().unwrap(), None)
+            .check(route, h, ip.parse().unwrap(), None, None)
             .map(|(ids, _, _)| ids)
             .map_err(|(r, _)| r.refusal)
     }
@@ -505,13 +507,25 @@ async fn a_busy_refusal_gives_the_quota_back() {
     let held = access.gate.admit(0).await.unwrap();
     let r = route("orders", &[AuthMethod::ApiKey]);
     let (_, prio, refund) = access
-        .check(&r, &key_header("gwk_c"), "127.0.0.1".parse().unwrap(), None)
+        .check(
+            &r,
+            &key_header("gwk_c"),
+            "127.0.0.1".parse().unwrap(),
+            None,
+            None,
+        )
         .unwrap();
     assert!(access.gate.admit(prio).await.is_none());
     access.refund(refund.unwrap());
     drop(held);
     assert!(access
-        .check(&r, &key_header("gwk_c"), "127.0.0.1".parse().unwrap(), None)
+        .check(
+            &r,
+            &key_header("gwk_c"),
+            "127.0.0.1".parse().unwrap(),
+            None,
+            None
+        )
         .is_ok());
 }
 
@@ -558,6 +572,7 @@ fn measure_the_check_of_an_api_key_call() {
 }
 
 #[test]
+#[allow(clippy::result_large_err)] // bearer: `Refused` carries its headers
 fn client_certificates_alone_and_with_a_key() {
     let fp = |c: char| format!("sha256:{}", c.to_string().repeat(64));
     let f = Fixture::new(
@@ -598,7 +613,7 @@ fn client_certificates_alone_and_with_a_key() {
     let check = |r: &Route, h: &HeaderMap, cert: Option<String>| {
         let cert: Option<Arc<str>> = cert.map(Arc::from);
         f.access
-            .check(r, h, "127.0.0.1".parse().unwrap(), cert.as_ref())
+            .check(r, h, "127.0.0.1".parse().unwrap(), cert.as_ref(), None)
             .map(|(ids, _, _)| ids)
     };
     let none = HeaderMap::new();
