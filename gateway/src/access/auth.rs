@@ -585,6 +585,18 @@ mod tests {
             left(&[Jwt], &[("x-api-key", "k"), ("authorization", "Bearer x")]),
             ["x-api-key: k"]
         );
+        // bearer: an `oauth2` API's token stops at the gateway too.
+        assert_eq!(
+            left(
+                &[Oauth2],
+                &[("x-api-key", "k"), ("authorization", "bearer x.y.z")]
+            ),
+            ["x-api-key: k"]
+        );
+        assert_eq!(
+            left(&[Oauth2], &[("authorization", "Basic YTpi")]),
+            ["authorization: Basic YTpi"]
+        );
     }
 
     #[test]

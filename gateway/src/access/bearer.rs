@@ -13,6 +13,8 @@
 //! - An API listing both `jwt` and `oauth2`: a Bearer token whose `iss` is the gateway's own
 //!   issuer or a trusted one is verified as `oauth2`; any other goes to the `[gateway.jwt]`
 //!   keys as `jwt`.
+//! - A trusted issuer's verified token is kept until its `exp` ([`super::token_cache`]): the
+//!   next calls with it skip the signature check, not the other checks.
 //! - Authorization: an API's `scopes` must all be in the token's, else 403
 //!   `insufficient_scope`. For a token, those scopes are the grant (its issuer granted them:
 //!   the client's scopes and its approved products'); an `oauth2` API without `scopes` needs a
@@ -33,6 +35,7 @@ use super::auth::AuthUse;
 use super::jwks::IssuerKeys;
 use super::refusal::{Refusal, Refused};
 use super::table::{AccessTable, ClientEntry};
+use super::token_cache::TokenCache;
 use super::{CallerIds, TokenIds};
 use crate::oauth::{OwnIssuer, Verified};
 
@@ -45,6 +48,8 @@ pub(crate) const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub(crate) struct Bearer {
     own: Option<Arc<OwnIssuer>>,
     trusted: Vec<Arc<IssuerKeys>>,
+    /// Trusted issuers' tokens verified before.
+    cache: TokenCache,
 }
 
 /// A verified token and the client it names.
@@ -60,7 +65,11 @@ pub(crate) type BearerFound = Option<Result<TokenCaller, (Refused, CallerIds)>>;
 
 impl Bearer {
     pub fn new(own: Option<Arc<OwnIssuer>>, trusted: Vec<Arc<IssuerKeys>>) -> Bearer {
-        Bearer { own, trusted }
+        Bearer {
+            own,
+            trusted,
+            cache: TokenCache::default(),
+        }
     }
 
     /// The trusted issuers (their JWKS tasks are started with the gateway).
@@ -114,6 +123,12 @@ impl Bearer {
         Some(Ok(TokenCaller { client, token }))
     }
 
+    /// Forgets the verified tokens (measurements of the uncached path).
+    #[cfg(test)]
+    pub fn forget_verified(&self) {
+        self.cache.clear();
+    }
+
     fn knows(&self, iss: &str) -> bool {
         self.own.as_ref().is_some_and(|o| o.issuer() == iss)
             || self.trusted.iter().any(|t| t.issuer == iss)
@@ -131,6 +146,9 @@ impl Bearer {
         let Some(issuer) = self.trusted.iter().find(|t| t.issuer == iss) else {
             return Err(format!("the token's issuer {iss:?} is not trusted"));
         };
+        if let Some(v) = self.cache.get(token, now_s) {
+            return Ok(v);
+        }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| format!("the token's header is not valid: {e}"))?;
         let kid = header.kid.as_deref();
@@ -146,7 +164,13 @@ impl Bearer {
             None => format!("the token names no key (kid) and {iss:?} publishes several"),
         })?;
         let claims = decode(token, &key.key, header.alg)?;
-        check_claims(&claims, &issuer.issuer, &issuer.audience, now_s)
+        let verified = check_claims(&claims, &issuer.issuer, &issuer.audience, now_s)?;
+        // `check_claims` read `exp` as a number; the token is good while now < exp + leeway.
+        if let Some(exp) = claims.get("exp").and_then(Value::as_f64) {
+            let until = (exp.min(i64::MAX as f64 / 2.0) as i64).saturating_add(LEEWAY_S);
+            self.cache.put(token, &verified, until, now_s);
+        }
+        Ok(verified)
     }
 }
 

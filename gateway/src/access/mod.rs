@@ -5,6 +5,7 @@
 //! - [`table`]: clients, keys, groups and products from the configuration log (swapped whole);
 //! - [`auth`]: API keys, HTTP Basic, JWT, client certificates;
 //! - [`bearer`]: OAuth 2.0 access tokens (`oauth2`) and scopes; [`jwks`]: trusted issuers' keys;
+//!   [`token_cache`]: their verified tokens until `exp`;
 //! - [`limits`]: the TPS token bucket; [`quota`]: calendar-window quotas; [`usage`]: the
 //!   per-client state of both; [`sync`]: the shared-quota counts from ClickHouse;
 //! - [`priority`]: the VIP admission gate; [`refusal`]: status, outcome and code of each "no".
@@ -18,6 +19,7 @@ pub(crate) mod quota;
 pub(crate) mod refusal;
 pub(crate) mod sync;
 pub(crate) mod table;
+pub(crate) mod token_cache;
 pub(crate) mod usage;
 
 use std::net::{IpAddr, SocketAddr};
