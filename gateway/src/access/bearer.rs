@@ -28,11 +28,11 @@ use std::sync::Arc;
 use gatewatch_model::api::AuthMethod;
 use http::header::WWW_AUTHENTICATE;
 use http::{HeaderMap, HeaderValue};
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use super::auth::AuthUse;
-use super::jwks::IssuerKeys;
+use super::jwks::{IssuerKeys, VerifyKey};
 use super::refusal::{Refusal, Refused};
 use super::table::{AccessTable, ClientEntry};
 use super::token_cache::TokenCache;
@@ -163,7 +163,7 @@ impl Bearer {
             Some(kid) => format!("{iss:?} publishes no key {kid:?}"),
             None => format!("the token names no key (kid) and {iss:?} publishes several"),
         })?;
-        let claims = decode(token, &key.key, header.alg)?;
+        let claims = verify_signature(token, key, header.alg)?;
         let verified = check_claims(&claims, &issuer.issuer, &issuer.audience, now_s)?;
         // `check_claims` read `exp` as a number; the token is good while now < exp + leeway.
         if let Some(exp) = claims.get("exp").and_then(Value::as_f64) {
@@ -213,20 +213,28 @@ pub(crate) fn trusted_issuers(
     Ok(out)
 }
 
-/// The signature checked for `alg` only (times, `iss`, `aud` are checked by [`check_claims`]).
-fn decode(
+/// The claims, once the signature verifies with `key` under `alg` (one of the key's); times,
+/// `iss` and `aud` are checked by [`check_claims`].
+fn verify_signature(
     token: &str,
-    key: &jsonwebtoken::DecodingKey,
+    key: &VerifyKey,
     alg: Algorithm,
 ) -> Result<Map<String, Value>, String> {
-    let mut validation = Validation::new(alg);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)
-        .map(|d| d.claims)
-        .map_err(|e| format!("the token's signature does not verify: {e}"))
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let bad = || "the token is not a signed JWT (header.payload.signature)".to_string();
+    let (signed, sig) = token.rsplit_once('.').ok_or_else(bad)?;
+    let (_, payload) = signed.split_once('.').ok_or_else(bad)?;
+    if payload.contains('.') {
+        return Err(bad());
+    }
+    let sig = b64.decode(sig).map_err(|_| bad())?;
+    if !key.verifies(alg, signed.as_bytes(), &sig) {
+        return Err(format!("the token's {alg:?} signature does not verify"));
+    }
+    let payload = b64.decode(payload).map_err(|_| bad())?;
+    serde_json::from_slice(&payload)
+        .map_err(|e| format!("the token's claims are not a JSON object: {e}"))
 }
 
 /// The token of `Authorization: Bearer <token>`, if the request has one.
@@ -620,6 +628,22 @@ mod tests {
                 .await
                 .unwrap_err();
             assert!(err.contains("not trusted"), "{err}");
+        }
+
+        #[tokio::test]
+        async fn the_own_issuers_tokens_go_to_own_issuer() {
+            // The foundation's OwnIssuer refuses every token with its own reason: seeing that
+            // reason proves the token went there, not to the trusted issuers' keys.
+            let own = Arc::new(OwnIssuer::new("https://gw.example"));
+            let want = own.verify("x", NOW).unwrap_err();
+            let rsa = EncodingKey::from_rsa_pem(RSA_KEY.as_bytes()).unwrap();
+            let mut b = bearer(json!([jwk(&rsa, Algorithm::RS256, "r1")]));
+            b.own = Some(own);
+            let mut claims = good();
+            claims["iss"] = json!("https://gw.example");
+            let token = sign(&rsa, Algorithm::RS256, "r1", &claims);
+            assert_eq!(check(&b, &token).await.unwrap_err(), want);
+            assert!(b.knows("https://gw.example") && b.knows(ISS) && !b.knows("x"));
         }
     }
 

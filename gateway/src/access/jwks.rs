@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use base64::Engine as _;
 use bytes::Bytes;
 use http::{header, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
@@ -31,7 +32,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
+use ring::signature;
 use tokio::sync::{watch, Mutex};
 use tokio::time::Instant;
 use tracing::{debug, warn};
@@ -52,10 +54,53 @@ pub(crate) const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// Most keys kept of one JWKS (the first ones usable).
 pub(crate) const MAX_KEYS: usize = 32;
 
-/// One public key and the algorithms it verifies.
+/// One public key and the algorithms it verifies (with ring: RSA keys of 2048 to 8192 bits).
 pub(crate) struct VerifyKey {
-    pub key: DecodingKey,
+    key: PublicKey,
     pub algs: Vec<Algorithm>,
+}
+
+enum PublicKey {
+    /// Modulus and exponent, big-endian.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// The uncompressed point (`04 || x || y`).
+    Ec(Vec<u8>),
+}
+
+impl VerifyKey {
+    /// Whether `sig` is this key's signature of `message` under `alg` (one of `algs`).
+    pub fn verifies(&self, alg: Algorithm, message: &[u8], sig: &[u8]) -> bool {
+        use signature::*;
+        if !self.algs.contains(&alg) {
+            return false;
+        }
+        match &self.key {
+            PublicKey::Rsa { n, e } => {
+                let params: &RsaParameters = match alg {
+                    Algorithm::RS256 => &RSA_PKCS1_2048_8192_SHA256,
+                    Algorithm::RS384 => &RSA_PKCS1_2048_8192_SHA384,
+                    Algorithm::RS512 => &RSA_PKCS1_2048_8192_SHA512,
+                    Algorithm::PS256 => &RSA_PSS_2048_8192_SHA256,
+                    Algorithm::PS384 => &RSA_PSS_2048_8192_SHA384,
+                    Algorithm::PS512 => &RSA_PSS_2048_8192_SHA512,
+                    _ => return false,
+                };
+                RsaPublicKeyComponents { n, e }
+                    .verify(params, message, sig)
+                    .is_ok()
+            }
+            PublicKey::Ec(point) => {
+                let params: &EcdsaVerificationAlgorithm = match alg {
+                    Algorithm::ES256 => &ECDSA_P256_SHA256_FIXED,
+                    Algorithm::ES384 => &ECDSA_P384_SHA384_FIXED,
+                    _ => return false,
+                };
+                UnparsedPublicKey::new(params, point)
+                    .verify(message, sig)
+                    .is_ok()
+            }
+        }
+    }
 }
 
 /// The usable keys of one JWKS.
@@ -126,13 +171,35 @@ fn usable(jwk: &Jwk) -> Option<VerifyKey> {
         return None;
     }
     use Algorithm::*;
-    let family: Vec<Algorithm> = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => vec![RS256, RS384, RS512, PS256, PS384, PS512],
-        AlgorithmParameters::EllipticCurve(p) => match p.curve {
-            EllipticCurve::P256 => vec![ES256],
-            EllipticCurve::P384 => vec![ES384],
-            _ => return None,
-        },
+    let b64 = |s: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()
+    };
+    let (family, key): (Vec<Algorithm>, PublicKey) = match &jwk.algorithm {
+        AlgorithmParameters::RSA(p) => (
+            vec![RS256, RS384, RS512, PS256, PS384, PS512],
+            PublicKey::Rsa {
+                n: b64(&p.n)?,
+                e: b64(&p.e)?,
+            },
+        ),
+        AlgorithmParameters::EllipticCurve(p) => {
+            let (alg, size) = match p.curve {
+                EllipticCurve::P256 => (ES256, 32),
+                EllipticCurve::P384 => (ES384, 48),
+                _ => return None,
+            };
+            let (x, y) = (b64(&p.x)?, b64(&p.y)?);
+            if x.len() != size || y.len() != size {
+                return None;
+            }
+            let mut point = Vec::with_capacity(1 + 2 * size);
+            point.push(4);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            (vec![alg], PublicKey::Ec(point))
+        }
         // Symmetric (`oct`) keys are secrets, never published; OKP and others: not taken.
         _ => return None,
     };
@@ -146,7 +213,6 @@ fn usable(jwk: &Jwk) -> Option<VerifyKey> {
             vec![alg]
         }
     };
-    let key = DecodingKey::from_jwk(jwk).ok()?;
     Some(VerifyKey { key, algs })
 }
 
