@@ -631,6 +631,31 @@ mod tests {
         }
 
         #[tokio::test]
+        async fn rsa_pss_and_p384_keys_verify_their_algorithms() {
+            let rsa = EncodingKey::from_rsa_pem(RSA_KEY.as_bytes()).unwrap();
+            let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+            let p384 = EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap();
+            let mut any_rsa = jwk(&rsa, Algorithm::RS256, "r-any");
+            any_rsa.as_object_mut().unwrap().remove("alg");
+            let b = bearer(json!([any_rsa, jwk(&p384, Algorithm::ES384, "p384")]));
+            // An RSA key without `alg` verifies the RSA family, PSS included.
+            for alg in [Algorithm::RS512, Algorithm::PS256, Algorithm::PS384] {
+                let t = sign(&rsa, alg, "r-any", &good());
+                assert!(check(&b, &t).await.is_ok(), "{alg:?}");
+            }
+            assert!(check(&b, &sign(&p384, Algorithm::ES384, "p384", &good()))
+                .await
+                .is_ok());
+            // The header naming another algorithm than the signature's.
+            let t = sign(&rsa, Algorithm::RS256, "r-any", &good());
+            let (_, rest) = t.split_once('.').unwrap();
+            use base64::Engine as _;
+            let head = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(json!({"alg": "PS256", "kid": "r-any"}).to_string());
+            assert!(check(&b, &format!("{head}.{rest}")).await.is_err());
+        }
+
+        #[tokio::test]
         async fn the_own_issuers_tokens_go_to_own_issuer() {
             // The foundation's OwnIssuer refuses every token with its own reason: seeing that
             // reason proves the token went there, not to the trusted issuers' keys.

@@ -729,6 +729,11 @@ mod oauth2 {
                 serde_json::json!({"name": "Off", "status": "suspended"}),
             ),
             (
+                EntityKind::Client,
+                "certified",
+                serde_json::json!({"name": "Certified", "certificates": [format!("sha256:{}", "c".repeat(64))]}),
+            ),
+            (
                 EntityKind::Group,
                 "std",
                 serde_json::json!({"name": "Std", "apis": ["plain"]}),
@@ -777,6 +782,16 @@ mod oauth2 {
 
     /// The bearer step then the synchronous checks, as `Access::admit` runs them.
     fn run(f: &Fixture, r: &Route, h: &HeaderMap) -> Result<CallerIds, (Refusal, CallerIds)> {
+        run_with(f, r, h, None)
+    }
+
+    fn run_with(
+        f: &Fixture,
+        r: &Route,
+        h: &HeaderMap,
+        cert: Option<&str>,
+    ) -> Result<CallerIds, (Refusal, CallerIds)> {
+        let cert: Option<Arc<str>> = cert.map(Arc::from);
         let table = f.access.table.load();
         let now_s = f.clock.now().timestamp();
         let found = tokio::runtime::Builder::new_current_thread()
@@ -785,9 +800,31 @@ mod oauth2 {
             .unwrap()
             .block_on(f.access.bearer.authenticate(&r.spec.auth, h, &table, now_s));
         f.access
-            .check(r, h, "127.0.0.1".parse().unwrap(), None, found)
+            .check(r, h, "127.0.0.1".parse().unwrap(), cert.as_ref(), found)
             .map(|(ids, _, _)| ids)
             .map_err(|(r, ids)| (r.refusal, ids))
+    }
+
+    #[test]
+    fn a_token_with_a_client_certificate_must_name_the_same_client() {
+        let (f, k) = fixture(utc(2026, 12, 7, 12, 0));
+        let both = scoped(
+            "orders",
+            &[AuthMethod::Mtls, AuthMethod::Oauth2],
+            &["orders.read"],
+        );
+        let fp = format!("sha256:{}", "c".repeat(64));
+        let theirs = token(&k.ec, Algorithm::ES256, "e", "certified", "orders.read");
+        let ok = run_with(&f, &both, &theirs, Some(&fp)).unwrap();
+        assert_eq!(ok.auth_method.unwrap().name(), "mtls+oauth2");
+        assert_eq!(ok.client_cert.as_deref(), Some(fp.as_str()));
+        assert!(ok.token.is_some());
+        // Another client's token with this certificate; a token without a certificate.
+        let acme = token(&k.ec, Algorithm::ES256, "e", "acme", "orders.read");
+        let (r, _) = run_with(&f, &both, &acme, Some(&fp)).unwrap_err();
+        assert_eq!(r, Refusal::CertificateMismatch);
+        let (r, _) = run_with(&f, &both, &theirs, None).unwrap_err();
+        assert_eq!(r, Refusal::ClientCertificateRequired);
     }
 
     #[test]
