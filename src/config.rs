@@ -936,16 +936,8 @@ impl FileConfig {
             audience: Some(g.oauth.audience.clone()).filter(|s| !s.is_empty()),
             token_ttl: Duration::from_secs(g.oauth.token_ttl_secs),
             signing_alg: g.oauth.signing_alg.clone(),
-            trusted_issuers: g
-                .oauth
-                .trusted_issuers
-                .iter()
-                .map(|t| gatewatch_gateway::TrustedIssuer {
-                    issuer: t.issuer.clone(),
-                    jwks_uri: t.jwks_uri.clone(),
-                    audience: t.audience.clone(),
-                })
-                .collect(),
+            // bearer: checked here so that a bad one names its key and exits 2.
+            trusted_issuers: trusted_issuers(&g.oauth, &format!("http://{}", gateway.listen))?,
         };
         gateway.jwt_issuer = Some(g.jwt.issuer.clone()).filter(|s| !s.is_empty());
         gateway.jwt_audience = Some(g.jwt.audience.clone()).filter(|s| !s.is_empty());
@@ -1171,6 +1163,55 @@ impl FileConfig {
 }
 
 /// `[alerter]`'s notification settings, checked.
+/// `[[gateway.oauth.trusted_issuers]]`: each with an issuer, an `https://` JWKS URL (`http://`
+/// only to loopback) and an audience; no issuer twice, none the gateway's own (`own_default`:
+/// its `iss` when `gateway.oauth.issuer` is empty).
+fn trusted_issuers(
+    o: &OauthSection,
+    own_default: &str,
+) -> Result<Vec<gatewatch_gateway::TrustedIssuer>, ConfigError> {
+    let own = if o.issuer.is_empty() {
+        own_default
+    } else {
+        o.issuer.as_str()
+    };
+    let mut out: Vec<gatewatch_gateway::TrustedIssuer> = Vec::new();
+    for (i, t) in o.trusted_issuers.iter().enumerate() {
+        let key = |f: &str| format!("gateway.oauth.trusted_issuers[{i}].{f}");
+        for (f, v) in [("issuer", &t.issuer), ("audience", &t.audience)] {
+            if v.is_empty() {
+                return Err(bad(key(f), "must not be empty"));
+            }
+            // A value with edge spaces can never equal a claim someone meant.
+            if v.trim() != v || v.chars().any(char::is_control) {
+                return Err(bad(
+                    key(f),
+                    "must not have leading or trailing spaces or control characters",
+                ));
+            }
+        }
+        if t.issuer == own {
+            return Err(bad(
+                key("issuer"),
+                format!("{own:?} is the gateway's own issuer (its tokens are verified with its own keys)"),
+            ));
+        }
+        if let Some(j) = out.iter().position(|p| p.issuer == t.issuer) {
+            return Err(bad(
+                key("issuer"),
+                format!("{:?} is already trusted_issuers[{j}]", t.issuer),
+            ));
+        }
+        gatewatch_gateway::check_jwks_uri(&t.jwks_uri).map_err(|m| bad(key("jwks_uri"), m))?;
+        out.push(gatewatch_gateway::TrustedIssuer {
+            issuer: t.issuer.clone(),
+            jwks_uri: t.jwks_uri.clone(),
+            audience: t.audience.clone(),
+        });
+    }
+    Ok(out)
+}
+
 fn alerter(a: &AlerterSection) -> Result<gatewatch_alerter::AlerterConfig, ConfigError> {
     use gatewatch_alerter::notify::{LineConfig, Secrets};
     if a.retries > 10 {
@@ -1848,10 +1889,37 @@ strip_prefix = true
                 "routes[0].upstreams[0]",
             ),
         ];
+        let cases = cases
+            .into_iter()
+            .map(|(t, w)| (t.to_string(), w.to_string()));
+        // bearer: [[gateway.oauth.trusted_issuers]].
+        let ti = |i: &str, j: &str, a: &str| {
+            format!("[[gateway.oauth.trusted_issuers]]\nissuer = \"{i}\"\njwks_uri = \"{j}\"\naudience = \"{a}\"\n")
+        };
+        let good = ti("https://idp.example", "https://idp.example/jwks", "api");
+        let trusted = [
+            (ti("", "https://idp.example/jwks", "api"), "gateway.oauth.trusted_issuers[0].issuer: must not be empty"),
+            (ti(" https://idp.example", "https://idp.example/jwks", "api"), "gateway.oauth.trusted_issuers[0].issuer"),
+            (ti("https://idp.example", "https://idp.example/jwks", ""), "gateway.oauth.trusted_issuers[0].audience"),
+            (ti("https://idp.example", "idp.example/jwks", "api"), "gateway.oauth.trusted_issuers[0].jwks_uri"),
+            (ti("https://idp.example", "http://idp.example/jwks", "api"), "gateway.oauth.trusted_issuers[0].jwks_uri: \"http://idp.example/jwks\": plain http:// is allowed only to a loopback address"),
+            (format!("{good}{}", ti("https://idp.example", "https://other/jwks", "api")), "gateway.oauth.trusted_issuers[1].issuer: \"https://idp.example\" is already trusted_issuers[0]"),
+            (format!("[gateway.oauth]\nissuer = \"https://gw.example\"\n{}", ti("https://gw.example", "https://gw.example/jwks", "api")), "gateway.oauth.trusted_issuers[0].issuer: \"https://gw.example\" is the gateway's own issuer"),
+            (ti("http://127.0.0.1:8080", "http://127.0.0.1:9/jwks", "api"), "gateway.oauth.trusted_issuers[0].issuer: \"http://127.0.0.1:8080\" is the gateway's own issuer"),
+            (format!("{good}unknown = 1\n"), "unknown field `unknown`"),
+        ];
+        let cases = cases.chain(trusted.into_iter().map(|(t, w)| (t, w.to_string())));
         for (text, want) in cases {
-            let err = from_str(text).unwrap_err().to_string();
-            assert!(err.contains(want), "{text:?} → {err}");
+            let err = from_str(&text).unwrap_err().to_string();
+            assert!(err.contains(&want), "{text:?} → {err}");
         }
+        let two = from_str(&format!(
+            "{good}{}",
+            ti("https://other.example", "http://[::1]:9/jwks", "api2")
+        ))
+        .unwrap();
+        assert_eq!(two.gateway.oauth.trusted_issuers.len(), 2);
+        assert_eq!(two.gateway.oauth.trusted_issuers[1].audience, "api2");
         let https =
             from_str("[[routes]]\nprefix = \"/a\"\nupstreams = [\"https://h:8443\"]").unwrap();
         assert_eq!(https.gateway.routes[0].upstreams, ["https://h:8443"]);

@@ -430,6 +430,8 @@ impl GatewayConfig {
         let client_header = client_header(&self.client_header)?;
         let trust = SiteTrust::load(&self.upstream_ca_files)
             .map_err(|(i, m)| Error::config(format!("upstream_ca_files[{i}]"), m))?;
+        // bearer: the trusted issuers' JWKS clients (fetched once the gateway runs).
+        let trusted = crate::access::bearer::trusted_issuers(&self.oauth, &trust)?;
         let clients = Clients::new(self.upstream_connect_timeout).with_trust(trust);
         Ok(Validated {
             client_header,
@@ -444,6 +446,8 @@ impl GatewayConfig {
                 site_tz: self.timezone,
                 trusted_proxies,
                 gate: self.gate,
+                own_issuer: None,
+                trusted_issuers: trusted,
             },
         })
     }

@@ -203,13 +203,23 @@
 //!    connection's client certificate (its SHA-256, taken once per connection) must be in a
 //!    client's `certificates` first (`client_certificate_required`, `unknown_certificate`):
 //!    alone it names the client; with other methods one of them is needed too, naming the
-//!    same client (`certificate_mismatch`);
+//!    same client (`certificate_mismatch`). `oauth2` (`access/bearer.rs`): `Authorization:
+//!    Bearer <access token>` of the gateway's own issuer or of a `[[gateway.oauth.
+//!    trusted_issuers]]` entry (chosen by the token's `iss`; any other is `invalid_token`),
+//!    verified with the key its `kid` names in that issuer's JWKS (`access/jwks.rs`: fetched at
+//!    start, refreshed by `max-age` and on an unknown `kid` at most once per 10 s, single
+//!    flight), only with the algorithm that key is for; `iss`, `aud`, `exp`, `nbf` checked; the
+//!    client is `client_id`, else `azp`, else `sub`, and must be a gatewatch client. An API with
+//!    both `jwt` and `oauth2` sends a token of a known issuer to `oauth2`, others to `jwt`;
 //! 2. **the client**: active, inside `valid_from`..`valid_until` and its service hours (in
 //!    the client's zone, or the site's); the caller's address in `ip_allow` — the TCP peer,
 //!    or, when the peer is one of `trusted_proxies`, the last untrusted `X-Forwarded-For`
 //!    entry;
 //! 3. **the grant**: a group of the client lists the API, or an *approved* product grant on
-//!    the key does (a pending one is `product_not_approved`);
+//!    the key does (a pending one is `product_not_approved`). An `oauth2` call to an API with
+//!    `scopes` is granted by its token carrying all of them (else 403 `insufficient_scope`;
+//!    the issuer granted the scopes: the client's and its approved products'); without
+//!    `scopes`, by a group as above;
 //! 4. **limits**: the client's TPS token bucket (`per_second`, `burst`; per gateway process),
 //!    then its quotas per minute/hour/day/month in its zone, then the product's quota on the
 //!    key. A new window starts from zero. `scope = "node"` counts in this process only (exact;
@@ -236,14 +246,19 @@
 //!
 //! | status | outcome | codes |
 //! | --- | --- | --- |
-//! | 401 | `refused_auth` | `auth_required`, `invalid_credentials`, `key_revoked`, `client_certificate_required`, `unknown_certificate`, `certificate_mismatch` |
-//! | 403 | `refused_not_allowed` | `client_suspended`, `api_not_granted`, `product_not_approved` |
+//! | 401 | `refused_auth` | `auth_required`, `invalid_credentials`, `key_revoked`, `client_certificate_required`, `unknown_certificate`, `certificate_mismatch`, `invalid_token` |
+//! | 403 | `refused_not_allowed` | `client_suspended`, `api_not_granted`, `product_not_approved`, `insufficient_scope` |
 //! | 403 | `refused_ip` | `ip_not_allowed` |
 //! | 403 | `refused_hours` | `outside_service_hours` |
 //! | 403 | `refused_expired` | `client_expired`, `client_not_yet_valid`, `key_expired` |
 //! | 429 | `refused_rate` | `rate_limited` (`Retry-After`: seconds until a token) |
 //! | 429 | `refused_quota` | `quota_exceeded` (`Retry-After`: seconds to the window's end) |
 //! | 503 | `refused_busy` | `refused_busy` (`Retry-After: 1`) |
+//!
+//! A 401 carries `WWW-Authenticate: Basic realm="gatewatch", Bearer, ApiKey`, except RFC 6750's
+//! challenges for tokens: `Bearer` when an API whose only credential is `oauth2` got none,
+//! `Bearer error="invalid_token"`, and (403) `Bearer error="insufficient_scope",
+//! scope="<the API's scopes>"`. Why a token was refused is in the record's `error` only.
 //!
 //! Clients, keys, groups and products come from the configuration log with the APIs, are
 //! swapped in whole on a change, and are kept in the snapshot (`snapshot/config.json`), so a
@@ -353,6 +368,7 @@ use tracing::info;
 pub use gatewatch_model::CallRecord;
 
 pub use access::auth::JwtKey;
+pub use access::jwks::check_jwks_uri;
 pub use access::priority::GateConfig;
 pub use admin::ADMIN_PATHS;
 pub use config::TlsListen;
@@ -555,8 +571,10 @@ pub async fn bind(
             (own, None)
         }
     };
+    let mut access_settings = validated.access;
+    access_settings.own_issuer = Some(Arc::new(own.clone()));
     let access = Arc::new(access::Access::new(
-        validated.access,
+        access_settings,
         table,
         Arc::new(access::SystemClock::new()),
     ));
@@ -568,6 +586,13 @@ pub async fn bind(
         store,
         access.clone(),
     ));
+    // bearer: each trusted issuer's JWKS, fetched now and refreshed until shutdown.
+    let jwks_tasks: Vec<_> = access
+        .bearer
+        .trusted()
+        .iter()
+        .map(|keys| tokio::spawn(keys.clone().run(stop_rx.clone())))
+        .collect();
     let quota_sync = config.config_store.clone().map(|store| {
         tokio::spawn(access::sync::run(
             access.clone(),
@@ -699,6 +724,10 @@ pub async fn bind(
                     });
                 }
             }
+        }
+        // bearer: the JWKS tasks end on the stop signal (a fetch under way: within its timeout).
+        for task in jwks_tasks {
+            let _ = task.await;
         }
         info!("gateway stopped");
         failed.map_or(Ok(()), Err)

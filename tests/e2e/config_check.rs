@@ -56,7 +56,7 @@ fn good_files_pass_and_say_what_they_are() {
 #[test]
 fn each_kind_of_mistake_exits_2_naming_the_key() {
     let deep = format!("a = {}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let cases: [(&str, &str); 18] = [
+    let cases: [(&str, &str); 20] = [
         // unknown keys, at every depth
         ("[gateway]\nmax_conections = 5\n", "gateway.max_conections: unknown field"),
         ("[gatway]\nlisten = \"127.0.0.1:1\"\n", "gatway: unknown field"),
@@ -91,6 +91,15 @@ fn each_kind_of_mistake_exits_2_naming_the_key() {
         ),
         ("[[user]]\nid = \"a\"\n", "user: user entities are not kept in files"),
         ("[[api]]\nid = \"a\"\n[gateway]\n", "gateway: a site configuration key"),
+        // a trusted token issuer (bearer)
+        (
+            "[[gateway.oauth.trusted_issuers]]\nissuer = \"https://idp\"\njwks_uri = \"https://idp/jwks\"\naudience = \"a\"\n[[gateway.oauth.trusted_issuers]]\nissuer = \"https://b\"\njwks_uri = \"http://b.example/jwks\"\naudience = \"a\"\n",
+            "gateway.oauth.trusted_issuers[1].jwks_uri: \"http://b.example/jwks\": plain http:// is allowed only to a loopback address",
+        ),
+        (
+            "[[gateway.oauth.trusted_issuers]]\nissuer = \"https://idp\"\njwks_uri = \"https://idp/jwks\"\n",
+            "gateway.oauth.trusted_issuers[0]: missing field `audience`",
+        ),
         // hostile nesting: refused, not a stack overflow
         (&deep, "recursion limit exceeded"),
     ];

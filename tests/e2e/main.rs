@@ -23,6 +23,7 @@ mod entity_schemas;
 mod faults;
 mod gateway_h2;
 mod gateway_mtls;
+mod gateway_oauth2;
 mod gateway_tls;
 mod gateway_tls_reload;
 mod gateway_upgrade;

@@ -267,7 +267,7 @@ fn credential<'a>(methods: &[AuthMethod], headers: &'a HeaderMap) -> Option<Cred
 
 /// Removes the credentials of the forms an API accepts (`methods`), so that what opened the
 /// call stops at the gateway: `X-API-Key` (for `api_key`) and an `Authorization` whose scheme
-/// is one the API takes (`ApiKey`, `Basic`, `Bearer`). Another `Authorization` (a scheme the
+/// is one the API takes (`ApiKey`, `Basic`, `Bearer` for `jwt` and `oauth2`). Another `Authorization` (a scheme the
 /// gateway does not read) goes on as the client sent it.
 pub(crate) fn strip_credentials(methods: &[AuthMethod], headers: &mut HeaderMap) {
     let accepts = |m: AuthMethod| methods.contains(&m);
@@ -286,7 +286,8 @@ pub(crate) fn strip_credentials(methods: &[AuthMethod], headers: &mut HeaderMap)
                 .unwrap_or_default();
             (scheme.eq_ignore_ascii_case(b"apikey") && accepts(AuthMethod::ApiKey))
                 || (scheme.eq_ignore_ascii_case(b"basic") && accepts(AuthMethod::Basic))
-                || (scheme.eq_ignore_ascii_case(b"bearer") && accepts(AuthMethod::Jwt))
+                || (scheme.eq_ignore_ascii_case(b"bearer")
+                    && (accepts(AuthMethod::Jwt) || accepts(AuthMethod::Oauth2)))
         });
     if ours {
         headers.remove(http::header::AUTHORIZATION);
@@ -610,6 +611,18 @@ mod tests {
         assert_eq!(
             left(&[Jwt], &[("x-api-key", "k"), ("authorization", "Bearer x")]),
             ["x-api-key: k"]
+        );
+        // bearer: an `oauth2` API's token stops at the gateway too.
+        assert_eq!(
+            left(
+                &[Oauth2],
+                &[("x-api-key", "k"), ("authorization", "bearer x.y.z")]
+            ),
+            ["x-api-key: k"]
+        );
+        assert_eq!(
+            left(&[Oauth2], &[("authorization", "Basic YTpi")]),
+            ["authorization: Basic YTpi"]
         );
     }
 

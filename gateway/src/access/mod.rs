@@ -6,17 +6,22 @@
 //!
 //! - [`table`]: clients, keys, groups and products from the configuration log (swapped whole);
 //! - [`auth`]: API keys, HTTP Basic, JWT, client certificates;
+//! - [`bearer`]: OAuth 2.0 access tokens (`oauth2`) and scopes; [`jwks`]: trusted issuers' keys;
+//!   [`token_cache`]: their verified tokens until `exp`;
 //! - [`limits`]: the TPS token bucket; [`quota`]: calendar-window quotas; [`usage`]: the
 //!   per-client state of both; [`sync`]: the shared-quota counts from ClickHouse;
 //! - [`priority`]: the VIP admission gate; [`refusal`]: status, outcome and code of each "no".
 
 pub(crate) mod auth;
+pub(crate) mod bearer;
+pub(crate) mod jwks;
 pub(crate) mod limits;
 pub(crate) mod priority;
 pub(crate) mod quota;
 pub(crate) mod refusal;
 pub(crate) mod sync;
 pub(crate) mod table;
+pub(crate) mod token_cache;
 pub(crate) mod usage;
 
 use std::net::IpAddr;
@@ -107,6 +112,8 @@ pub(crate) struct Access {
     trusted_proxies: Vec<ipnet::IpNet>,
     pub gate: Arc<Gate>,
     pub clock: Arc<dyn Clock>,
+    /// The `oauth2` method's verifiers (own issuer and trusted issuers' JWKS).
+    pub bearer: bearer::Bearer,
 }
 
 /// How the access phases are set up (from [`crate::GatewayConfig`]).
@@ -116,6 +123,10 @@ pub(crate) struct Settings {
     pub site_tz: Tz,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub gate: GateConfig,
+    /// The gateway's own token issuer (set at bind, once the listen address is known).
+    pub own_issuer: Option<Arc<crate::oauth::OwnIssuer>>,
+    /// `[[gateway.oauth.trusted_issuers]]`' keys.
+    pub trusted_issuers: Vec<Arc<jwks::IssuerKeys>>,
 }
 
 impl Access {
@@ -129,6 +140,7 @@ impl Access {
             trusted_proxies: settings.trusted_proxies,
             gate: Gate::new(settings.gate),
             clock,
+            bearer: bearer::Bearer::new(settings.own_issuer, settings.trusted_issuers),
         }
     }
 

@@ -38,6 +38,11 @@ pub(crate) enum Refusal {
     },
     /// The admission gate was full or the wait for a place ran out.
     Busy,
+    /// An `oauth2` API's Bearer token is not valid: bad signature, expired, wrong `iss` or
+    /// `aud`, an untrusted issuer, revoked, or a client gatewatch does not know (RFC 6750 §3.1).
+    InvalidToken,
+    /// The token lacks a scope the API lists (RFC 6750 §3.1).
+    InsufficientScope,
 }
 
 impl Refusal {
@@ -58,8 +63,11 @@ impl Refusal {
             | KeyRevoked
             | ClientCertificateRequired
             | UnknownCertificate
-            | CertificateMismatch => Outcome::RefusedAuth,
-            ClientSuspended | ApiNotGranted | ProductNotApproved => Outcome::RefusedNotAllowed,
+            | CertificateMismatch
+            | InvalidToken => Outcome::RefusedAuth,
+            ClientSuspended | ApiNotGranted | ProductNotApproved | InsufficientScope => {
+                Outcome::RefusedNotAllowed
+            }
             IpNotAllowed => Outcome::RefusedIp,
             OutsideServiceHours => Outcome::RefusedHours,
             ClientExpired | ClientNotYetValid | KeyExpired => Outcome::RefusedExpired,
@@ -89,6 +97,8 @@ impl Refusal {
             RateLimited { .. } => "rate_limited",
             QuotaExceeded { .. } => "quota_exceeded",
             Busy => "refused_busy",
+            InvalidToken => "invalid_token",
+            InsufficientScope => "insufficient_scope",
         }
     }
 
@@ -114,6 +124,8 @@ impl Refusal {
             RateLimited { .. } => "too many calls per second",
             QuotaExceeded { .. } => "the quota of this window is used up",
             Busy => "the gateway is saturated; try again shortly",
+            InvalidToken => "the access token is not valid",
+            InsufficientScope => "the access token lacks a scope this API needs",
         })
     }
 
@@ -159,8 +171,6 @@ impl Refused {
 
     /// The same refusal with a header added to its answer. A `WWW-Authenticate` replaces
     /// the default challenge of an authentication refusal (RFC 6750's `Bearer error=…`).
-    // The RFC 6750 refusals of the `oauth2` method are its first users.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Refused {
         self.headers.push((name, value));
         self
@@ -192,6 +202,8 @@ mod tests {
             (RateLimited { retry_after: 1 }, 429, "refused_rate"),
             (QuotaExceeded { retry_after: 30 }, 429, "refused_quota"),
             (Busy, 503, "refused_busy"),
+            (InvalidToken, 401, "refused_auth"),
+            (InsufficientScope, 403, "refused_not_allowed"),
         ];
         for (r, status, outcome) in table {
             assert_eq!(r.status().as_u16(), status, "{r:?}");

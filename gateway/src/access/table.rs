@@ -72,6 +72,8 @@ pub(crate) enum Grant {
     Group,
     /// An approved product on the key lists it.
     Product(Arc<str>),
+    /// An OAuth 2.0 token carries every scope the API lists (bearer).
+    Scopes,
 }
 
 /// See the module doc.

@@ -67,6 +67,8 @@ fn settings() -> Settings {
         site_tz: chrono_tz::Asia::Taipei,
         trusted_proxies: vec!["192.0.2.0/24".parse().unwrap()],
         gate: GateConfig::default(),
+        own_issuer: None,
+        trusted_issuers: Vec::new(),
     }
 }
 
@@ -785,4 +787,251 @@ fn authorize_is_pure_and_limits_follow_the_clocks_given() {
         Ok(())
     );
     assert!(anon.refund.is_none() && anon.grant.is_none());
+}
+
+/// bearer: `oauth2` calls through the access checks, with a trusted issuer whose keys are held.
+mod oauth2 {
+    use super::*;
+    use crate::access::jwks::{IssuerKeys, KeySet};
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    const ISS: &str = "https://idp.example";
+    const AUD: &str = "orders-api";
+    const RSA_KEY: &str = include_str!("testdata/rs256-test-only.key.pem");
+
+    struct Keys {
+        rsa: EncodingKey,
+        ec: EncodingKey,
+    }
+
+    fn fixture(now: DateTime<Utc>) -> (Fixture, Keys) {
+        let rsa = EncodingKey::from_rsa_pem(RSA_KEY.as_bytes()).unwrap();
+        let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let ec = EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap();
+        let jwk = |k: &EncodingKey, alg, kid: &str| {
+            let mut j = Jwk::from_encoding_key(k, alg).unwrap();
+            j.common.key_id = Some(kid.into());
+            serde_json::to_value(j).unwrap()
+        };
+        let doc = serde_json::json!({"keys": [jwk(&rsa, Algorithm::RS256, "r"), jwk(&ec, Algorithm::ES256, "e")]});
+        let tls = crate::upstream::tls::SiteTrust::default()
+            .client_config()
+            .unwrap();
+        // Nothing listens on port 9: a refresh fails at once and keeps the keys.
+        let issuer = IssuerKeys::new(ISS, AUD, "http://127.0.0.1:9/jwks".parse().unwrap(), tls);
+        issuer.set_keys(KeySet::parse(doc.to_string().as_bytes()).unwrap());
+        let mut s = settings();
+        s.trusted_issuers = vec![Arc::new(issuer)];
+        let clock = FakeClock::at(now);
+        let entities = [
+            (
+                EntityKind::Client,
+                "acme",
+                serde_json::json!({"name": "Acme", "groups": ["std"],
+                "tps": {"per_second": 1_000_000_000u64, "burst": 1_000_000_000u64},
+                "quota": {"per_minute": 1_000_000_000u64}}),
+            ),
+            (
+                EntityKind::Client,
+                "off",
+                serde_json::json!({"name": "Off", "status": "suspended"}),
+            ),
+            (
+                EntityKind::Client,
+                "certified",
+                serde_json::json!({"name": "Certified", "certificates": [format!("sha256:{}", "c".repeat(64))]}),
+            ),
+            (
+                EntityKind::Group,
+                "std",
+                serde_json::json!({"name": "Std", "apis": ["plain"]}),
+            ),
+            (
+                EntityKind::ApiKey,
+                "k",
+                key_entity(
+                    "acme",
+                    "gwk_acme_0123456789abcdef0123456789",
+                    serde_json::json!({}),
+                ),
+            ),
+        ];
+        let f = Fixture {
+            access: Access::new(s, table(&entities), clock.clone()),
+            clock,
+        };
+        (f, Keys { rsa, ec })
+    }
+
+    fn token(key: &EncodingKey, alg: Algorithm, kid: &str, client: &str, scope: &str) -> HeaderMap {
+        let mut h = Header::new(alg);
+        h.kid = Some(kid.into());
+        let claims = serde_json::json!({"iss": ISS, "aud": AUD, "exp": 4_000_000_000i64,
+            "client_id": client, "jti": "j-1", "scope": scope});
+        let t = jsonwebtoken::encode(&h, &claims, key).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {t}").parse().unwrap());
+        headers
+    }
+
+    fn scoped(api_id: &str, auth: &[AuthMethod], scopes: &[&str]) -> Arc<Route> {
+        let r = route(api_id, auth);
+        let mut spec = (*r.spec).clone();
+        spec.scopes = scopes.iter().map(|s| s.to_string()).collect();
+        let mut rc = RouteConfig::new(format!("/{api_id}"), ["http://127.0.0.1:1"]);
+        rc.api_id = api_id.into();
+        rc.spec = Some(Arc::new(spec));
+        Router::new(&[rc])
+            .unwrap()
+            .find(&format!("/{api_id}/x"))
+            .unwrap()
+            .clone()
+    }
+
+    /// The access phases in order (authenticate, which may wait for a JWKS, then authorize
+    /// and take), as the proxy runs them.
+    fn run(f: &Fixture, r: &Arc<Route>, h: &HeaderMap) -> Result<CallerIds, (Refusal, CallerIds)> {
+        run_with(f, r, h, None)
+    }
+
+    fn run_with(
+        f: &Fixture,
+        r: &Arc<Route>,
+        h: &HeaderMap,
+        cert: Option<&str>,
+    ) -> Result<CallerIds, (Refusal, CallerIds)> {
+        checks(&f.access, r, h, "127.0.0.1", cert.map(Arc::from))
+            .map(|ctx| ctx.caller.clone())
+            .map_err(|(r, ctx)| (r.refusal, ctx.caller.clone()))
+    }
+
+    #[test]
+    fn a_token_with_a_client_certificate_must_name_the_same_client() {
+        let (f, k) = fixture(utc(2026, 12, 7, 12, 0));
+        let both = scoped(
+            "orders",
+            &[AuthMethod::Mtls, AuthMethod::Oauth2],
+            &["orders.read"],
+        );
+        let fp = format!("sha256:{}", "c".repeat(64));
+        let theirs = token(&k.ec, Algorithm::ES256, "e", "certified", "orders.read");
+        let ok = run_with(&f, &both, &theirs, Some(&fp)).unwrap();
+        assert_eq!(ok.auth_method.unwrap().name(), "mtls+oauth2");
+        assert_eq!(ok.client_cert.as_deref(), Some(fp.as_str()));
+        assert!(ok.token.is_some());
+        // Another client's token with this certificate; a token without a certificate.
+        let acme = token(&k.ec, Algorithm::ES256, "e", "acme", "orders.read");
+        let (r, _) = run_with(&f, &both, &acme, Some(&fp)).unwrap_err();
+        assert_eq!(r, Refusal::CertificateMismatch);
+        let (r, _) = run_with(&f, &both, &theirs, None).unwrap_err();
+        assert_eq!(r, Refusal::ClientCertificateRequired);
+    }
+
+    #[test]
+    fn scopes_grant_and_refusals_keep_the_token_ids() {
+        let (f, k) = fixture(utc(2026, 12, 7, 12, 0));
+        let orders = scoped("orders", &[AuthMethod::Oauth2], &["orders.read"]);
+        let plain = scoped("plain", &[AuthMethod::Oauth2], &[]);
+        let ok = run(
+            &f,
+            &orders,
+            &token(&k.ec, Algorithm::ES256, "e", "acme", "orders.read"),
+        )
+        .unwrap();
+        assert_eq!(ok.auth_method.unwrap().name(), "oauth2");
+        assert_eq!(ok.client_id.as_deref(), Some("acme"));
+        let t = ok.token.unwrap();
+        assert_eq!((&*t.jti, &*t.scopes), ("j-1", "orders.read"));
+        // Lacking the scope: refused, with the ids of the verified token.
+        let (r, ids) = run(
+            &f,
+            &orders,
+            &token(&k.rsa, Algorithm::RS256, "r", "acme", "x"),
+        )
+        .unwrap_err();
+        assert_eq!(r, Refusal::InsufficientScope);
+        assert_eq!(ids.client_id.as_deref(), Some("acme"));
+        assert_eq!(&*ids.token.unwrap().scopes, "x");
+        // A suspended client's token: its bar, with the token's ids.
+        let (r, ids) = run(
+            &f,
+            &orders,
+            &token(&k.ec, Algorithm::ES256, "e", "off", "orders.read"),
+        )
+        .unwrap_err();
+        assert_eq!(r, Refusal::ClientSuspended);
+        assert!(ids.token.is_some());
+        // No scopes on the API: the group grants it.
+        assert!(run(&f, &plain, &token(&k.ec, Algorithm::ES256, "e", "acme", "")).is_ok());
+        // A token is not an API key; an API key is not a token.
+        let (r, _) = run(
+            &f,
+            &orders,
+            &key_header("gwk_acme_0123456789abcdef0123456789"),
+        )
+        .unwrap_err();
+        assert_eq!(r, Refusal::AuthRequired);
+        let keyed = route("keyed", &[AuthMethod::ApiKey]);
+        let (r, _) = run(&f, &keyed, &token(&k.ec, Algorithm::ES256, "e", "acme", "")).unwrap_err();
+        assert_eq!(r, Refusal::AuthRequired);
+        // Unknown client: invalid_token, the method and the token's ids recorded, no client.
+        let (r, ids) = run(
+            &f,
+            &orders,
+            &token(&k.ec, Algorithm::ES256, "e", "ghost", "orders.read"),
+        )
+        .unwrap_err();
+        assert_eq!(r, Refusal::InvalidToken);
+        assert_eq!(ids.client_id, None);
+        assert_eq!(ids.auth_method.unwrap().name(), "oauth2");
+    }
+
+    #[inline(never)]
+    fn loop_checks(f: &Fixture, r: &Arc<Route>, h: &HeaderMap, n: u32, cached: bool) {
+        for _ in 0..n {
+            if !cached {
+                f.access.bearer.forget_verified();
+            }
+            assert!(checks(&f.access, r, h, "127.0.0.1", None).is_ok());
+        }
+    }
+
+    /// Cost of an `oauth2` call's checks (verify RS256 or ES256 + the rest; and with the token
+    /// verified before, from the cache) against an API key call's. Prints; asserts nothing
+    /// about time. `--release --ignored`; under callgrind with `BEARER_MEASURE=<case>` and
+    /// `--toggle-collect='*loop_checks*'` (see `ops/bench/RESULTS.md`).
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn measure_the_check_of_an_oauth2_call() {
+        let (f, k) = fixture(Utc::now());
+        let orders = scoped("orders", &[AuthMethod::Oauth2], &["orders.read"]);
+        let keyed = route("plain", &[AuthMethod::ApiKey]);
+        let key = key_header("gwk_acme_0123456789abcdef0123456789");
+        let rs = token(&k.rsa, Algorithm::RS256, "r", "acme", "orders.read");
+        let es = token(&k.ec, Algorithm::ES256, "e", "acme", "orders.read");
+        let cases = [
+            ("api_key", &keyed, &key, true),
+            ("rs256", &orders, &rs, false),
+            ("es256", &orders, &es, false),
+            ("rs256_cached", &orders, &rs, true),
+            ("es256_cached", &orders, &es, true),
+        ];
+        let only = std::env::var("BEARER_MEASURE").ok();
+        let n: u32 = std::env::var("BEARER_N")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(20_000);
+        for (name, r, h, cached) in cases {
+            if only.as_deref().is_some_and(|o| o != name) {
+                continue;
+            }
+            let t0 = std::time::Instant::now();
+            loop_checks(&f, r, h, n, cached);
+            println!(
+                "access check, {name}: {:?} per call ({n} calls)",
+                t0.elapsed() / n
+            );
+        }
+    }
 }

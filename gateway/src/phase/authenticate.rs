@@ -4,8 +4,10 @@
 //!   connection) must be in a client's `certificates` (none: `client_certificate_required`;
 //!   listed by no client: `unknown_certificate`); alone, it names the client;
 //! - any other method listed: one credential of the forms the API accepts, found and checked
-//!   by [`crate::access::auth`] (API key, HTTP Basic, JWT); with `mtls` too, both must name
-//!   the same client (`certificate_mismatch`).
+//!   by [`crate::access::auth`] (API key, HTTP Basic, JWT) or, for `oauth2`, an access token
+//!   of the gateway's own or a trusted issuer ([`crate::access::bearer`], which may wait for
+//!   the issuer's JWKS); with `mtls` too, both must name the same client
+//!   (`certificate_mismatch`).
 //!
 //! Writes `ctx.client`, `ctx.key` and the record's `ctx.caller` (also on a refusal, with
 //! what is known). Async, so that a method may wait (a JWKS refresh): a new method is one
@@ -19,9 +21,10 @@ use http::HeaderMap;
 
 use super::Ctx;
 use crate::access::auth::{self, AuthUse, Caller};
+use crate::access::bearer;
 use crate::access::refusal::{Refusal, Refused};
 use crate::access::table::AccessTable;
-use crate::access::{Access, CallerIds};
+use crate::access::{Access, CallerIds, TokenIds};
 
 /// The authenticate phase (see the module doc); the API is `ctx.route`'s.
 pub(crate) async fn authenticate(
@@ -32,7 +35,7 @@ pub(crate) async fn authenticate(
     headers: &HeaderMap,
     ctx: &mut Ctx,
 ) -> Result<(), Refused> {
-    let caller = match identify(
+    let (caller, token) = match identify(
         access,
         table,
         now,
@@ -54,7 +57,7 @@ pub(crate) async fn authenticate(
         app_id: None,
         client_cert: caller.cert.clone(),
         auth_method: Some(AuthUse::new(caller.method, caller.cert.is_some())),
-        ..CallerIds::default()
+        token,
     };
     ctx.client = Some(caller.client);
     ctx.key = caller.key;
@@ -70,7 +73,7 @@ async fn identify(
     methods: &[AuthMethod],
     headers: &HeaderMap,
     cert: Option<&Arc<str>>,
-) -> Result<Caller, (Refused, CallerIds)> {
+) -> Result<(Caller, Option<Box<TokenIds>>), (Refused, CallerIds)> {
     let by_cert = if methods.contains(&AuthMethod::Mtls) {
         let Some(fp) = cert else {
             return Err((
@@ -92,16 +95,19 @@ async fn identify(
     let others = methods.iter().any(|m| *m != AuthMethod::Mtls);
     let (client, fp) = match (by_cert, others) {
         (Some((client, fp)), false) => {
-            return Ok(Caller {
-                client,
-                key: None,
-                cert: Some(fp),
-                method: AuthMethod::Mtls,
-            })
+            return Ok((
+                Caller {
+                    client,
+                    key: None,
+                    cert: Some(fp),
+                    method: AuthMethod::Mtls,
+                },
+                None,
+            ))
         }
         (by_cert, _) => by_cert.unzip(),
     };
-    let mut caller = by_credential(access, table, now, methods, headers)
+    let (mut caller, token) = by_credential(access, table, now, methods, headers)
         .await
         .map_err(|(r, mut ids)| {
             // The certificate's client, when the other credential names none.
@@ -123,13 +129,13 @@ async fn identify(
                 app_id: None,
                 client_cert: fp,
                 auth_method: Some(AuthUse::new(caller.method, true)),
-                ..CallerIds::default()
+                token,
             };
             return Err((Refused::with(Refusal::CertificateMismatch, detail), ids));
         }
         caller.cert = fp;
     }
-    Ok(caller)
+    Ok((caller, token))
 }
 
 /// The caller named by a credential of the forms the API accepts (all but `mtls`). One arm
@@ -141,7 +147,38 @@ async fn by_credential(
     now: DateTime<Utc>,
     methods: &[AuthMethod],
     headers: &HeaderMap,
-) -> Result<Caller, (Refused, CallerIds)> {
+) -> Result<(Caller, Option<Box<TokenIds>>), (Refused, CallerIds)> {
+    if methods.contains(&AuthMethod::Oauth2) {
+        match access
+            .bearer
+            .authenticate(methods, headers, table, now.timestamp())
+            .await
+        {
+            Some(Ok(found)) => {
+                let caller = Caller {
+                    client: found.client,
+                    key: None,
+                    cert: None,
+                    method: AuthMethod::Oauth2,
+                };
+                return Ok((caller, Some(Box::new(found.token))));
+            }
+            Some(Err(refused)) => return Err(refused),
+            // Not a token of the own or a trusted issuer: the other methods may take it.
+            None => {}
+        }
+    }
     auth::authenticate(methods, headers, table, &access.pepper, &access.jwt, now)
-        .map_err(|(r, ids)| (Refused::from(r), ids))
+        .map(|caller| (caller, None))
+        .map_err(|(r, ids)| match r {
+            // RFC 6750 §3: an API that takes only tokens challenges for one.
+            Refusal::AuthRequired if bearer::only_bearer(methods) => (
+                Refused::from(r).header(
+                    http::header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Bearer"),
+                ),
+                ids,
+            ),
+            r => (Refused::from(r), ids),
+        })
 }

@@ -59,6 +59,17 @@ fn system_roots() -> Arc<RootCertStore> {
 }
 
 impl SiteTrust {
+    /// A client configuration trusting the site's roots (bearer: trusted issuers' JWKS).
+    pub fn client_config(&self) -> Result<Arc<ClientConfig>, String> {
+        let config =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| format!("no TLS version available: {e}"))?
+                .with_root_certificates(self.roots.clone())
+                .with_no_client_auth();
+        Ok(Arc::new(config))
+    }
+
     /// The system's roots plus `ca_files`; the error gives the index of the bad file.
     pub fn load(ca_files: &[PathBuf]) -> Result<SiteTrust, (usize, String)> {
         let mut site = SiteTrust::default();
