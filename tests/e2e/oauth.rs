@@ -782,3 +782,168 @@ fn bad_oauth_settings_exit_2_naming_the_key() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A call to an `oauth2` API with `token` (or none): status, `WWW-Authenticate`, error code.
+async fn call_api(http: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, String, String) {
+    let mut req = http.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let a = send(req).await;
+    let code = a.body["error"]["code"].as_str().unwrap_or("").to_string();
+    (a.status, a.header("www-authenticate").to_string(), code)
+}
+
+/// The whole loop on one gateway: a token from its own token endpoint opens an `oauth2` API
+/// whose scopes it carries (a product's scope included), is refused 403 on an API needing a
+/// scope it lacks, and 401 `invalid_token` once revoked; the records name the method, the
+/// token's `jti` and its scopes; N calls make N records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_tokens_open_oauth2_apis_with_their_scopes_until_revoked() {
+    let up = upstream().await;
+    let site = site("oauth_own", "");
+    let store = site.migrate().await;
+    register(&store).await;
+    let upstream = format!("http://{up}");
+    put_entities(
+        &store,
+        &[
+            change(
+                Api,
+                "orders",
+                json!({"name": "Orders", "prefix": "/orders",
+                "upstreams": [upstream], "strip_prefix": true, "auth": ["oauth2"],
+                "scopes": ["orders.read", "orders.write"]}),
+            ),
+            change(
+                Api,
+                "admin",
+                json!({"name": "Admin", "prefix": "/admin",
+                "upstreams": [upstream], "strip_prefix": true, "auth": ["oauth2"],
+                "scopes": ["admin"]}),
+            ),
+        ],
+    )
+    .await;
+    let _collector = site.start("collector").await;
+    let _gateway = site.start("gateway").await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", site.gateway);
+    until_ready(&http, &base).await;
+    let orders = site.url("/orders/ok");
+    let admin = site.url("/admin/ok");
+
+    // The client's own scope and its approved product's: both on the API.
+    let a = token_basic(
+        &http,
+        &base,
+        "acme",
+        "acme secret:1",
+        "grant_type=client_credentials",
+    )
+    .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["scope"], "orders.read orders.write");
+    let token = a.body["access_token"].as_str().unwrap().to_string();
+    let t0 = Instant::now();
+    loop {
+        let got = call_api(&http, &orders, Some(&token)).await;
+        if got.0 == 200 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "{got:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for _ in 0..3 {
+        assert_eq!(call_api(&http, &orders, Some(&token)).await.0, 200);
+    }
+    // A scope only a pending product would give: 403 with the RFC 6750 challenge.
+    let (status, challenge, code) = call_api(&http, &admin, Some(&token)).await;
+    assert_eq!((status, code.as_str()), (403, "insufficient_scope"));
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"") && challenge.contains("admin"),
+        "{challenge}"
+    );
+    // No token: 401 asking for one.
+    let (status, challenge, _) = call_api(&http, &orders, None).await;
+    assert_eq!((status, challenge.as_str()), (401, "Bearer"));
+    // A narrower token lacks orders.write.
+    let a = token_basic(
+        &http,
+        &base,
+        "acme",
+        "acme secret:1",
+        "grant_type=client_credentials&scope=orders.read",
+    )
+    .await;
+    let narrow = a.body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(call_api(&http, &orders, Some(&narrow)).await.0, 403);
+
+    // Revoked: refused within about a second (the gateway follows the revocations).
+    let r = send(
+        form_post(
+            &http,
+            &format!("{base}/oauth2/revoke"),
+            &format!("token={token}"),
+        )
+        .basic_auth("acme", Some("acme secret:1")),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let t0 = Instant::now();
+    loop {
+        let (status, challenge, code) = call_api(&http, &orders, Some(&token)).await;
+        if status == 401 {
+            assert_eq!(code, "invalid_token");
+            assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "still served after revocation"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let jti = {
+        let payload = token.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        claims["jti"].as_str().unwrap().to_string()
+    };
+    eventually(
+        &store,
+        &format!(
+            "SELECT count() FROM api_calls WHERE api_id = 'orders' AND status = 200 \
+             AND auth_method = 'oauth2' AND token_jti = '{jti}' \
+             AND scopes = 'orders.read orders.write' AND client_id = 'acme'"
+        ),
+        4,
+        30,
+    )
+    .await;
+    eventually(
+        &store,
+        &format!(
+            "SELECT count() FROM api_calls WHERE api_id = 'admin' AND status = 403 \
+             AND token_jti = '{jti}' AND error LIKE 'insufficient_scope%'"
+        ),
+        1,
+        30,
+    )
+    .await;
+    eventually(
+        &store,
+        &format!(
+            "SELECT count() FROM api_calls WHERE route = '/oauth2/revoke' AND status = 200 \
+             AND token_jti = '{jti}'"
+        ),
+        1,
+        30,
+    )
+    .await;
+}
