@@ -110,3 +110,164 @@ async fn access(
     }
     limits::admit(access, ctx).await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    use bytes::Bytes;
+    use gatewatch_model::Outcome;
+    use http_body_util::{BodyExt, Empty};
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::phase::filter::LocalAnswer;
+    use crate::recorder::CallEvent;
+    use crate::route::RouteConfig;
+
+    /// `/oauth2/token` answers at once and names a client; `/oauth2/slow` says it started,
+    /// then never answers.
+    struct Endpoints {
+        started: Arc<tokio::sync::Notify>,
+    }
+
+    impl LocalEndpoints for Endpoints {
+        fn serves(&self, path: &str) -> Option<&'static str> {
+            match path {
+                "/oauth2/token" => Some("/oauth2/token"),
+                "/oauth2/slow" => Some("/oauth2/slow"),
+                _ => None,
+            }
+        }
+
+        fn answer<'a>(
+            &'a self,
+            req: Request<Incoming>,
+            ctx: &'a mut Ctx,
+        ) -> Pin<Box<dyn Future<Output = LocalAnswer> + Send + 'a>> {
+            Box::pin(async move {
+                if req.uri().path().ends_with("slow") {
+                    self.started.notify_one();
+                    std::future::pending::<()>().await;
+                }
+                ctx.caller.client_id = Some("acme".into());
+                let mut response = Response::new(Bytes::from_static(b"{\"ok\":true}"));
+                *response.status_mut() = http::StatusCode::OK;
+                LocalAnswer {
+                    response,
+                    outcome: Outcome::Ok,
+                    error: String::new(),
+                }
+            })
+        }
+    }
+
+    /// A gateway (the proxy's handler only) whose `/oauth2` API would take every path under it.
+    async fn gateway(
+        started: Arc<tokio::sync::Notify>,
+    ) -> (std::net::SocketAddr, mpsc::Receiver<Box<CallEvent>>) {
+        let (tx, rx) = mpsc::channel(16);
+        let metrics = Arc::new(Metrics::default());
+        let router = Router::new(&[RouteConfig::new("/oauth2", ["http://127.0.0.1:1"])]).unwrap();
+        let shared = Arc::new(Shared {
+            router: arc_swap::ArcSwap::from_pointee(router),
+            access: Arc::new(crate::access::tests::access_for_tests()),
+            sink: Arc::new(Sink {
+                records: tx,
+                metrics: metrics.clone(),
+            }),
+            metrics,
+            upstream_timeout: Duration::from_secs(1),
+            queue_capacity: 16,
+            spool_max_bytes: 0,
+            client_header: http::HeaderName::from_static("x-gatewatch-client"),
+            tunnels: Tunnels::new(
+                Duration::from_secs(1),
+                1,
+                tokio::sync::watch::channel(false).1,
+            ),
+            local: Some(Arc::new(Endpoints { started })),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, peer)) = listener.accept().await {
+                let shared = shared.clone();
+                let peer = Peer {
+                    addr: peer,
+                    ip_header: crate::headers::ip_header(peer.ip()),
+                    tls: None,
+                    client_cert: None,
+                };
+                let service = service_fn(move |req| handle(shared.clone(), req, peer.clone()));
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        (addr, rx)
+    }
+
+    /// A client connection: its sender, and its task (abort it to close the connection).
+    async fn client(
+        addr: std::net::SocketAddr,
+    ) -> (
+        hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+        tokio::task::JoinHandle<hyper::Result<()>>,
+    ) {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        (send, tokio::spawn(conn))
+    }
+
+    fn get(path: &str) -> Request<Empty<Bytes>> {
+        Request::get(path)
+            .header(http::header::HOST, "gw")
+            .body(Empty::new())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_local_endpoint_answers_before_routing_and_every_call_makes_one_record() {
+        let started = Arc::new(tokio::sync::Notify::new());
+        let (addr, mut rx) = gateway(started.clone()).await;
+        let (mut send, _conn) = client(addr).await;
+        // Spelled oddly, still the endpoint (the path is normalized first), not the API.
+        let resp = send.send_request(get("/oauth2//./token")).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers().contains_key("x-request-id"));
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"{\"ok\":true}");
+        let ev = rx.recv().await.unwrap();
+        assert_eq!(ev.route_fields(), ("", "", "/oauth2/token", ""));
+        assert_eq!((ev.status, ev.outcome), (200, Outcome::Ok));
+        assert_eq!(ev.caller.client_id.as_deref(), Some("acme"));
+        assert_eq!(ev.uri.path(), "/oauth2//./token");
+
+        // The client leaves while the endpoint works: one record, 499 client_aborted.
+        let (mut send, conn) = client(addr).await;
+        let pending = tokio::spawn(async move { send.send_request(get("/oauth2/slow")).await });
+        started.notified().await;
+        pending.abort();
+        conn.abort();
+        let ev = rx.recv().await.unwrap();
+        assert_eq!(ev.route_fields().2, "/oauth2/slow");
+        assert_eq!((ev.status, ev.outcome), (499, Outcome::ClientAborted));
+
+        // Another path under the API is routed as before (its upstream is down: 502).
+        let (mut send, _conn) = client(addr).await;
+        let resp = send.send_request(get("/oauth2/other")).await.unwrap();
+        assert_eq!(resp.status(), 502);
+        let ev = rx.recv().await.unwrap();
+        assert_eq!(ev.route_fields().0, "/oauth2");
+        assert_eq!(ev.outcome, Outcome::UpstreamUnreachable);
+        assert!(rx.try_recv().is_err(), "one record per call");
+    }
+}

@@ -72,6 +72,15 @@ fn settings() -> Settings {
     }
 }
 
+/// The access data of a gateway with an empty table (for tests elsewhere in the crate).
+pub(crate) fn access_for_tests() -> Access {
+    Access::new(
+        settings(),
+        AccessTable::default(),
+        Arc::new(super::SystemClock::new()),
+    )
+}
+
 fn table(entities: &[(EntityKind, &str, serde_json::Value)]) -> AccessTable {
     let bodies: Vec<(EntityKind, &str, String)> = entities
         .iter()
