@@ -782,3 +782,47 @@ fn bad_oauth_settings_exit_2_naming_the_key() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_started_while_clickhouse_is_down_keeps_the_site_keys() {
+    let mut ch = PrivateClickHouse::start();
+    let site = Site::new(
+        "oauth_snapshot",
+        &ch.url(),
+        &format!("[security]\npepper = \"{PEPPER}\"\n"),
+    );
+    let store = site.migrate().await;
+    register(&store).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", site.gateway);
+    let mut gateway = site.start("gateway").await;
+    until_ready(&http, &base).await;
+    let token = |http: reqwest::Client, base: String| async move {
+        let a = token_basic(
+            &http,
+            &base,
+            "acme",
+            "acme secret:1",
+            "grant_type=client_credentials",
+        )
+        .await;
+        assert_eq!(a.status, 200, "{:?}", a.body);
+        a.body["access_token"].as_str().unwrap().to_string()
+    };
+    let before = token(http.clone(), base.clone()).await;
+    gateway.kill();
+    ch.stop();
+
+    // Keys from data/snapshot/oauth_keys.json: the old token verifies, new ones are signed
+    // with the same key.
+    let _gateway = site.start("gateway").await;
+    assert!(active(&http, &base, "acme", "acme secret:1", &before).await);
+    let after = token(http.clone(), base.clone()).await;
+    assert_eq!(kid_of(&after), kid_of(&before));
+    let snapshot =
+        std::fs::read_to_string(site.dir.path().join("data/snapshot/oauth_keys.json")).unwrap();
+    assert!(
+        snapshot.contains("sealed:v1:"),
+        "private parts stay sealed on disk"
+    );
+}
