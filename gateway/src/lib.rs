@@ -561,6 +561,7 @@ pub async fn bind(
                 store.clone(),
                 gatewatch_model::sealed::SealKey::from_pepper(&config.pepper),
                 &config.oauth.signing_alg,
+                config.snapshot_dir.clone(),
             );
             follower.first().await;
             (own, Some(tokio::spawn(follower.run(stop_rx.clone()))))

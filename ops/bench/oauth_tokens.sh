@@ -10,7 +10,7 @@
 # The client and its secret are made through the admin API (a dashboards process started for
 # the purpose and stopped before measuring). Prints requests/s, mean and p99 latency and the
 # gateway's CPU per request for each target, then checks that every token request was
-# recorded (rows with route '/oauth2/token' = requests ab completed).
+# recorded (rows with route '/oauth2/token' and a jti = tokens ab got, all jti distinct).
 #
 #   ops/bench/oauth_tokens.sh
 #   DURATION_SECS=20 AB_CONNECTIONS=32 ops/bench/oauth_tokens.sh
@@ -152,5 +152,11 @@ for _ in $(seq 1 "$FLUSH_WAIT_SECS"); do
   sleep 1
 done
 distinct=$(ch "SELECT uniqExact(token_jti) FROM $BENCH_DB.api_calls WHERE route = '/oauth2/token' AND outcome = 'ok'")
-echo "token records: $rows rows with a jti ($distinct distinct) for $want tokens issued"
-[ "$rows" = "$want" ] || { echo "records and tokens differ" >&2; exit 1; }
+# ab stops at its time limit with a request in flight on each connection: the gateway may
+# still answer (and record) it, uncounted by ab — at most one per connection per ab run.
+slack=$((2 * AB_CONNECTIONS))
+echo "token records: $rows rows with a jti ($distinct distinct) for $want tokens ab counted (+ up to $slack in flight when ab stopped)"
+if [ "$rows" -lt "$want" ] || [ "$rows" -gt $((want + slack)) ] || [ "$distinct" != "$rows" ]; then
+  echo "records and tokens differ" >&2
+  exit 1
+fi

@@ -2,8 +2,14 @@
 //! with the newest active key and refuses a revoked token within about a second of its
 //! revocation anywhere. A gateway that finds no active key makes one (two starting at once
 //! may both: both are published, the newer signs).
+//!
+//! The key rows are kept in `snapshot/oauth_keys.json` (public parts, and private parts as
+//! stored: sealed under the pepper), so a gateway starting while ClickHouse is down still
+//! signs and verifies with the site's keys. Revocations are not kept: such a gateway accepts
+//! a revoked token until ClickHouse answers again.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,16 +40,31 @@ pub(crate) struct Follower {
     seal: SealKey,
     alg: String,
     since_us: i64,
+    /// Where the key rows are kept for a start without the store.
+    snapshot: Option<PathBuf>,
+    /// The (kid, version) of the rows last written there.
+    saved: Vec<(String, u64)>,
 }
 
+/// The snapshot file of the keys, in the gateway's snapshot directory.
+pub(crate) const SNAPSHOT_FILE: &str = "oauth_keys.json";
+
 impl Follower {
-    pub fn new(own: OwnIssuer, store: Store, seal: SealKey, alg: &str) -> Follower {
+    pub fn new(
+        own: OwnIssuer,
+        store: Store,
+        seal: SealKey,
+        alg: &str,
+        snapshot_dir: Option<PathBuf>,
+    ) -> Follower {
         Follower {
             own,
             store,
             seal,
             alg: alg.to_string(),
             since_us: 0,
+            snapshot: snapshot_dir.map(|d| d.join(SNAPSHOT_FILE)),
+            saved: Vec::new(),
         }
     }
 
@@ -54,6 +75,52 @@ impl Follower {
             .is_err()
         {
             warn!("oauth keys: the store did not answer in time; following in the background");
+        }
+        if self.own.keys().verifiers.is_empty() {
+            self.load_snapshot().await;
+        }
+    }
+
+    /// The keys as last seen, when the store gave none at start.
+    async fn load_snapshot(&mut self) {
+        let Some(path) = self.snapshot.clone() else {
+            return;
+        };
+        let rows: Vec<KeyRow> = match tokio::fs::read(&path).await {
+            Ok(b) => match serde_json::from_slice(&b) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    warn!(path = %path.display(), error = %e, "oauth key snapshot unreadable");
+                    return;
+                }
+            },
+            Err(_) => return,
+        };
+        let set = key_set(&rows, now_us(), &self.seal, None);
+        info!(signing = ?set.signer.as_deref().map(Signer::kid), published = set.verifiers.len(), "oauth keys from the snapshot");
+        self.own.set_keys(set);
+    }
+
+    /// Writes the rows to the snapshot when they changed.
+    async fn save(&mut self, rows: &[KeyRow]) {
+        let Some(path) = self.snapshot.clone() else {
+            return;
+        };
+        let ids: Vec<(String, u64)> = rows.iter().map(|r| (r.kid.clone(), r.version)).collect();
+        if ids == self.saved {
+            return;
+        }
+        let Ok(json) = serde_json::to_vec_pretty(rows) else {
+            return;
+        };
+        let done = tokio::task::spawn_blocking(move || {
+            crate::config_source::write_atomically(&path, &json)
+        })
+        .await;
+        match done {
+            Ok(Ok(())) => self.saved = ids,
+            Ok(Err(e)) => warn!(error = %e, "cannot write the oauth key snapshot"),
+            Err(e) => warn!(error = %e, "cannot write the oauth key snapshot"),
         }
     }
 
@@ -93,6 +160,7 @@ impl Follower {
             info!(kid = %row.kid, alg = %row.alg, "oauth signing key made");
             rows.push(row);
         }
+        self.save(&rows).await;
         let current = self.own.keys();
         let set = key_set(&rows, now, &self.seal, current.signer.as_ref());
         if set.fingerprint() != current.fingerprint() {
