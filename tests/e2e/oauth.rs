@@ -826,3 +826,123 @@ async fn a_gateway_started_while_clickhouse_is_down_keeps_the_site_keys() {
         "private parts stay sealed on disk"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_list_rotate_and_revoke_through_the_admin_api() {
+    use crate::admin::{add_user, Api};
+    const PW: &str = "a long test password";
+    let site = site("oauth_admin", "");
+    let store = site.migrate().await;
+    register(&store).await;
+    add_user(&site, "root", "admin", PW);
+    add_user(&site, "ops1", "ops", PW);
+    let _gateway = site.start("gateway").await;
+    let _dashboards = site.start("dashboards").await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", site.gateway);
+    until_ready(&http, &base).await;
+    let admin = Api::login(site.dashboards, "root", PW).await;
+    let ops = Api::login(site.dashboards, "ops1", PW).await;
+
+    // Public parts only, admins only.
+    let list = admin.call("GET", "/api/v1/oauth/keys", None, &[]).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    let keys = list.body["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["state"], "active");
+    assert_eq!(keys[0]["public_jwk"]["kty"], "EC");
+    assert!(!list.text.contains("sealed:") && keys[0]["public_jwk"].get("d").is_none());
+    let old_kid = keys[0]["kid"].as_str().unwrap().to_string();
+    for (method, path) in [
+        ("GET", "/api/v1/oauth/keys"),
+        ("POST", "/api/v1/oauth/keys/rotate"),
+        ("POST", "/api/v1/oauth/revocations"),
+    ] {
+        let body = (method == "POST").then_some(r#"{"jti":"x"}"#);
+        assert_eq!(
+            ops.call(method, path, body, &[]).await.status,
+            403,
+            "{path}"
+        );
+    }
+
+    // Revocation by jti: every gateway refuses the token within about a second.
+    let a = token_basic(
+        &http,
+        &base,
+        "acme",
+        "acme secret:1",
+        "grant_type=client_credentials",
+    )
+    .await;
+    let token = a.body["access_token"].as_str().unwrap().to_string();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let jti = claims["jti"].as_str().unwrap();
+    let bad = admin
+        .post("/api/v1/oauth/revocations", json!({"jti": ""}))
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    let r = admin
+        .post(
+            "/api/v1/oauth/revocations",
+            json!({"jti": jti, "client_id": "acme"}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let t0 = Instant::now();
+    while active(&http, &base, "acme", "acme secret:1", &token).await {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the revocation never reached the gateway"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Rotation: a new key, the old one retired and still published; new tokens get the new kid.
+    let r = admin.post("/api/v1/oauth/keys/rotate", json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let new_kid = r.body["key"]["kid"].as_str().unwrap().to_string();
+    assert_eq!(r.body["retired"], json!([old_kid]));
+    let t0 = Instant::now();
+    loop {
+        let a = token_basic(
+            &http,
+            &base,
+            "acme",
+            "acme secret:1",
+            "grant_type=client_credentials",
+        )
+        .await;
+        if kid_of(a.body["access_token"].as_str().unwrap()) == new_kid {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the gateway never signed with the new key"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let list = admin.call("GET", "/api/v1/oauth/keys", None, &[]).await;
+    let states: Vec<(&str, &str)> = list.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].as_str().unwrap(), k["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        vec![(new_kid.as_str(), "active"), (old_kid.as_str(), "retired")]
+    );
+    eventually(
+        &store,
+        "SELECT count() FROM audit_log WHERE actor = 'root' AND action IN ('oauth.key.rotate', 'oauth.token.revoke')",
+        2,
+        10,
+    )
+    .await;
+}
