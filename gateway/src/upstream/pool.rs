@@ -196,7 +196,7 @@ impl Pool {
 
     /// Sends `req` (origin-form target) on a kept connection or a new one. The [`Lease`] goes
     /// back with [`Lease::release`] once the response body has ended. On a connect error the
-    /// request is dropped unsent (its body hands itself back, see [`RequestBody`](crate::body::request::RequestBody)).
+    /// request is dropped unsent (its body hands itself back, see [`RequestBody`]).
     pub async fn send(
         self: &Arc<Self>,
         req: Request<RequestBody>,
