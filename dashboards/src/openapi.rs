@@ -87,6 +87,12 @@ pub fn document(rules: &[Rule], extra: Schemas) -> OpenApi {
         .schema_from::<crate::report_runs::RunsPage>()
         .schema_from::<crate::scopes::ProductScopes>()
         .schema_from::<crate::scopes::ClientScopes>()
+        .schema_from::<crate::oauth::KeyRotationRequest>()
+        .schema_from::<crate::oauth::SigningKey>()
+        .schema_from::<crate::oauth::SigningKeys>()
+        .schema_from::<crate::oauth::Rotation>()
+        .schema_from::<crate::oauth::RevocationRequest>()
+        .schema_from::<crate::oauth::Revocation>()
         .schema_from::<crate::test_send::TestSendResult>()
         .schema_from::<crate::test_send::TestSendOutcome>()
         .schema_from::<ErrorBody>()
@@ -514,7 +520,7 @@ pub struct ErrorBody {
 #[allow(dead_code)]
 pub struct ErrorDetail {
     /// `invalid`, `malformed`, `not_found`, `unauthorized`, `forbidden`, `csrf`, `stale`,
-    /// `if_match_required`, `conflict`, `locked`, `busy`, `bad_credentials`, `too_large`,
+    /// `if_match_required`, `conflict`, `too_many_keys`, `locked`, `busy`, `bad_credentials`, `too_large`,
     /// `unavailable`, `alerter_unavailable`, `internal`.
     code: String,
     /// The bad field's path (`quota.per_day`), for `invalid`.

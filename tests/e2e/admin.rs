@@ -1195,6 +1195,10 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
                 (_, "/api/v1/me/preferences") => {
                     json!({"lang": "zh-TW", "timezone": "Asia/Taipei"})
                 }
+                (_, "/api/v1/oauth/keys/rotate") => json!({}),
+                (_, "/api/v1/oauth/revocations") => {
+                    json!({"jti": format!("jti-{role}"), "client_id": "c1"})
+                }
                 (_, p) if segments > 3 && p.ends_with("/products") => json!({"product": "gp"}),
                 (_, p) if p.ends_with("/rotate") => json!({"overlap_secs": 60}),
                 (_, "/api/v1/alert-rules/preview") => sample(EntityKind::AlertRule, "draft"),
