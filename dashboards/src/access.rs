@@ -406,6 +406,13 @@ pub fn rules() -> Vec<Rule> {
     .body_optional("KeyRotationRequest")
     .ok(201, json("the new key and the keys it retired", "Rotation"))
     .errors(&[409]);
+    t.get(
+        "/api/v1/oauth/revocations",
+        Perm(ReadGatewayConfig),
+        "Access tokens revoked and not yet expired, newest first",
+    )
+    .query::<crate::oauth::RevocationParams>()
+    .ok(200, json("the revocations", "Revocations"));
     t.post(
         "/api/v1/oauth/revocations",
         Perm(WriteGatewayConfig),

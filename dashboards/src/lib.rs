@@ -283,7 +283,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/oauth/keys", get(oauth::list))
         .route("/api/v1/oauth/keys/rotate", post(oauth::rotate))
-        .route("/api/v1/oauth/revocations", post(oauth::revoke))
+        .route(
+            "/api/v1/oauth/revocations",
+            get(oauth::revocations).post(oauth::revoke),
+        )
         .route("/api/v1/audit", get(audit::list))
         .route(
             "/api/v1/report-subscriptions/{id}/runs",

@@ -1,6 +1,6 @@
 //! The gateway's authorization server, administered: its signing keys (`GET
 //! /api/v1/oauth/keys`, public parts only; `POST /api/v1/oauth/keys/rotate`) and token
-//! revocation by an admin (`POST /api/v1/oauth/revocations`). Keys and revocations are rows
+//! revocation by an admin (`POST /api/v1/oauth/revocations`, listed by `GET`). Keys and revocations are rows
 //! of `store::oauth`, which every gateway follows (about a second); nothing here talks to a
 //! gateway. A key's private part (sealed) never leaves this module's reads.
 
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::answer::time_of;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::Body;
+use crate::extract::{Body, Query};
 use crate::AppState;
 
 /// Retired keys still published at most: one more rotation is refused (409
@@ -93,6 +93,22 @@ pub struct Revocation {
     /// Gateways refuse the token until then (its latest possible expiry).
     #[schema(format = DateTime)]
     pub expires_at: String,
+}
+
+/// The tokens revoked and not yet expired, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Revocations {
+    pub items: Vec<Revocation>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RevocationParams {
+    /// Only this client's tokens.
+    client: Option<String>,
+    /// At most this many, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
 }
 
 fn date(us: i64) -> Option<String> {
@@ -230,14 +246,45 @@ pub async fn revoke(
         )],
     )
     .await;
-    let answer = Revocation {
+    Ok((StatusCode::CREATED, Json(revocation(row))).into_response())
+}
+
+fn revocation(row: RevocationRow) -> Revocation {
+    Revocation {
         revoked_at: time_of(row.revoked_us),
         expires_at: time_of(row.expires_us),
         jti: row.jti,
         client_id: row.client_id,
         revoked_by: row.revoked_by,
+    }
+}
+
+pub async fn revocations(
+    State(state): State<Arc<AppState>>,
+    Query(p): Query<RevocationParams>,
+) -> Result<Json<Revocations>, ApiError> {
+    let client = p.client.unwrap_or_default();
+    if !client.is_empty() {
+        token_field("client", &client)?;
+    }
+    let limit = match p.limit.as_deref() {
+        None | Some("") => 100,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit", format!("{s:?} must be 1 to 1000")))?,
     };
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
+    let rows = gatewatch_store::oauth::recent_revocations(
+        &state.store,
+        &client,
+        crate::write::now_us(),
+        limit,
+    )
+    .await?;
+    Ok(Json(Revocations {
+        items: rows.into_iter().map(revocation).collect(),
+    }))
 }
 
 #[cfg(test)]

@@ -93,6 +93,7 @@ pub fn document(rules: &[Rule], extra: Schemas) -> OpenApi {
         .schema_from::<crate::oauth::Rotation>()
         .schema_from::<crate::oauth::RevocationRequest>()
         .schema_from::<crate::oauth::Revocation>()
+        .schema_from::<crate::oauth::Revocations>()
         .schema_from::<crate::test_send::TestSendResult>()
         .schema_from::<crate::test_send::TestSendOutcome>()
         .schema_from::<ErrorBody>()

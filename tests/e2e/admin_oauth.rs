@@ -197,6 +197,47 @@ async fn signing_keys_rotate_and_tokens_revoke_through_the_admin_api() {
         (jti, "acme", "user:root")
     );
 
+    // Listed for every role, by client.
+    for (q, n) in [
+        ("", 1),
+        ("?client=acme", 1),
+        ("?client=other", 0),
+        ("?limit=1", 1),
+    ] {
+        let r = support
+            .call("GET", &format!("/api/v1/oauth/revocations{q}"), None, &[])
+            .await;
+        assert_eq!(r.status, 200, "{q}: {}", r.text);
+        assert_eq!(
+            r.body["items"].as_array().unwrap().len(),
+            n,
+            "{q}: {}",
+            r.text
+        );
+    }
+    assert_eq!(
+        support
+            .call("GET", "/api/v1/oauth/revocations", None, &[])
+            .await
+            .body["items"][0]["jti"],
+        jti
+    );
+    for (q, field) in [
+        ("?client=a%20b", "client"),
+        ("?limit=0", "limit"),
+        ("?limit=x", "limit"),
+    ] {
+        let r = admin
+            .call("GET", &format!("/api/v1/oauth/revocations{q}"), None, &[])
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{q}: {}",
+            r.text
+        );
+    }
+
     // Audit rows: the kids of each rotation, the revoked jti; no secret.
     let audit = admin
         .call("GET", "/api/v1/audit?action=oauth_key.rotate", None, &[])

@@ -42,7 +42,10 @@ async fn admin_rotates_signing_keys_and_revokes_a_token() {
         .await;
     }
     let table = b.wait_text("#keys-table", "Retired").await;
-    assert!(table.contains("Signing") && table.contains("ES256"), "{table}");
+    assert!(
+        table.contains("Signing") && table.contains("ES256"),
+        "{table}"
+    );
     let keys = api.call("GET", "/api/v1/oauth/keys", None, &[]).await;
     let newest = keys.body["items"][0]["kid"].as_str().unwrap().to_string();
     assert!(table.contains(&newest), "{table}");
