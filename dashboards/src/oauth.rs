@@ -76,8 +76,10 @@ pub struct KeyRotationRequest {}
 #[serde(deny_unknown_fields)]
 pub struct RevocationRequest {
     /// The token's `jti`: 1 to 256 visible ASCII characters.
+    #[schema(pattern = "^[!-~]{1,256}$")]
     pub jti: String,
-    /// The client the token was issued to.
+    /// The client the token was issued to (1 to 256 visible ASCII characters).
+    #[schema(pattern = "^[!-~]{1,256}$")]
     pub client_id: String,
 }
 
@@ -105,6 +107,7 @@ pub struct Revocations {
 #[into_params(parameter_in = Query)]
 pub struct RevocationParams {
     /// Only this client's tokens.
+    #[param(pattern = "^[!-~]{0,256}$")]
     client: Option<String>,
     /// At most this many, 1 to 1000 (default 100).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]

@@ -1,7 +1,7 @@
 //! The authorization server's signing keys and token revocation in a real browser: the
 //! config page's "Signing keys" tab rotated twice behind its confirm (two keys: one signing,
 //! one retired), and a call made with an OAuth 2.0 token revoked from its detail page (the
-//! row the gateways follow). No console errors, no CSP refusals.
+//! row the gateways follow); support sees the token id but no Revoke. No console errors, no CSP refusals.
 //! Screenshots: `target/screenshots/admin-keys-*.png`.
 
 use super::browser::Browser;
@@ -22,6 +22,7 @@ async fn admin_rotates_signing_keys_and_revokes_a_token() {
     );
     let store = site.migrate().await;
     add_user(&site, "u-admin", "admin", PW);
+    add_user(&site, "u-support", "support", PW);
     let _dash = site.start("dashboards").await;
     let api = Api::login(site.dashboards, "u-admin", PW).await;
     let b = Browser::start(site.dashboards).await;
@@ -85,6 +86,18 @@ async fn admin_rotates_signing_keys_and_revokes_a_token() {
     );
     assert_eq!(rows[0].revoked_by, "user:u-admin");
     b.screenshot("admin-keys-revoked").await;
+
+    // Support reads the call, token id and all, but is offered no revocation.
+    b.click("#logout").await;
+    b.find("#login-form").await;
+    b.log_in("u-support", PW).await;
+    b.open(&format!("calls/{call_id}")).await;
+    b.wait_text("#call-token-jti", &jti).await;
+    b.wait_js(
+        "no revoke button for support",
+        "!document.querySelector('#call-revoke-token')",
+    )
+    .await;
 
     b.assert_no_csp_violations().await;
     let errors: Vec<String> = b
