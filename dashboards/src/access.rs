@@ -276,25 +276,6 @@ pub fn rules() -> Vec<Rule> {
         201,
         json("the key: `secret` is shown only here", "CreatedSecret").links(key_links()),
     );
-    t.get(
-        "/api/v1/oauth/keys",
-        Perm(ManageUsers),
-        "The gateways' OAuth signing keys, newest first: public parts only",
-    )
-    .ok(200, json("the keys", "OauthKeyList"));
-    t.post(
-        "/api/v1/oauth/keys/rotate",
-        Perm(ManageUsers),
-        "Make a new signing key and retire the others (published a day more); gateways follow within seconds",
-    )
-    .ok(201, json("the new key and the kids retired", "OauthRotation"));
-    t.post(
-        "/api/v1/oauth/revocations",
-        Perm(ManageUsers),
-        "Revoke an access token by its jti; every gateway refuses it within about a second",
-    )
-    .body("RevokeRequest")
-    .ok(204, no_content("revoked"));
     t.post(
         "/api/v1/clients/{id}/secret",
         Perm(WriteGatewayConfig),

@@ -264,10 +264,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 get(move |s: S, id: Id| entities::history(k, s, id)),
             );
     }
-    r.route("/api/v1/oauth/keys", get(oauth_keys::list))
-        .route("/api/v1/oauth/keys/rotate", post(oauth_keys::rotate))
-        .route("/api/v1/oauth/revocations", post(oauth_keys::revoke))
-        .route("/api/v1/clients/{id}/keys", post(keys::create_key))
+    r.route("/api/v1/clients/{id}/keys", post(keys::create_key))
         .route("/api/v1/clients/{id}/secret", post(keys::client_secret))
         .route("/api/v1/clients/{id}/scopes", get(scopes::client_scopes))
         .route("/api/v1/api-keys/{id}/rotate", post(keys::rotate))

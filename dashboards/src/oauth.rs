@@ -189,7 +189,7 @@ pub async fn rotate(
         &state,
         vec![crate::audit::event(
             &caller.user,
-            "oauth_key.rotate",
+            "oauth.key.rotate",
             "oauth_key",
             &row.kid,
             uuid::Uuid::nil(),
@@ -240,7 +240,7 @@ pub async fn revoke(
         &state,
         vec![crate::audit::event(
             &caller.user,
-            "oauth_token.revoke",
+            "oauth.token.revoke",
             "oauth_token",
             &row.jti,
             uuid::Uuid::nil(),

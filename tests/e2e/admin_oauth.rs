@@ -240,7 +240,7 @@ async fn signing_keys_rotate_and_tokens_revoke_through_the_admin_api() {
 
     // Audit rows: the kids of each rotation, the revoked jti; no secret.
     let audit = admin
-        .call("GET", "/api/v1/audit?action=oauth_key.rotate", None, &[])
+        .call("GET", "/api/v1/audit?action=oauth.key.rotate", None, &[])
         .await;
     let items = audit.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 6, "{}", audit.text);
@@ -253,7 +253,7 @@ async fn signing_keys_rotate_and_tokens_revoke_through_the_admin_api() {
     assert_eq!(second_row["detail"]["retired"], json!([kid1]));
     assert!(!audit.text.contains("private"), "{}", audit.text);
     let audit = admin
-        .call("GET", "/api/v1/audit?action=oauth_token.revoke", None, &[])
+        .call("GET", "/api/v1/audit?action=oauth.token.revoke", None, &[])
         .await;
     let items = audit.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", audit.text);
