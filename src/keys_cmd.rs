@@ -5,16 +5,12 @@
 //! within about a second. `list` never prints a private part.
 
 use anyhow::Context;
-use gatewatch_model::oauth::keys::KeyState;
+use gatewatch_model::oauth::keys::{KeyState, RETIRE_MARGIN_US};
 use gatewatch_model::sealed::SealKey;
 use gatewatch_store::oauth::KeyRow;
 use gatewatch_store::Store;
 
 use crate::config::Config;
-
-/// A gateway may sign with a retired key until its next poll of the keys; its tokens still
-/// verify for this long past the TTL.
-const RETIRE_MARGIN_US: i64 = 60_000_000;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum KeysCommand {

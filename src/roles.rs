@@ -278,6 +278,8 @@ fn dashboards_config(config: &Config) -> anyhow::Result<gatewatch_dashboards::Da
     d.limits = config.dashboards_limits;
     d.outbound = config.alerter.notify.outbound.clone();
     d.tls = config.dashboards_tls.clone();
+    d.oauth_signing_alg = config.gateway.oauth.signing_alg.clone();
+    d.oauth_token_ttl = config.gateway.oauth.token_ttl;
     Ok(d)
 }
 

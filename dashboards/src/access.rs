@@ -276,25 +276,6 @@ pub fn rules() -> Vec<Rule> {
         201,
         json("the key: `secret` is shown only here", "CreatedSecret").links(key_links()),
     );
-    t.get(
-        "/api/v1/oauth/keys",
-        Perm(ManageUsers),
-        "The gateways' OAuth signing keys, newest first: public parts only",
-    )
-    .ok(200, json("the keys", "OauthKeyList"));
-    t.post(
-        "/api/v1/oauth/keys/rotate",
-        Perm(ManageUsers),
-        "Make a new signing key and retire the others (published a day more); gateways follow within seconds",
-    )
-    .ok(201, json("the new key and the kids retired", "OauthRotation"));
-    t.post(
-        "/api/v1/oauth/revocations",
-        Perm(ManageUsers),
-        "Revoke an access token by its jti; every gateway refuses it within about a second",
-    )
-    .body("RevokeRequest")
-    .ok(204, no_content("revoked"));
     t.post(
         "/api/v1/clients/{id}/secret",
         Perm(WriteGatewayConfig),
@@ -385,6 +366,41 @@ pub fn rules() -> Vec<Rule> {
     )
     .query::<crate::report_runs::RunsParams>()
     .ok(200, json("the runs", "RunsPage"));
+    t.get(
+        "/api/v1/oauth/keys",
+        Perm(ReadGatewayConfig),
+        "The gateway's OAuth 2.0 signing keys, newest first: public parts only",
+    )
+    .ok(
+        200,
+        json("the keys and the algorithm of the next", "SigningKeys"),
+    );
+    t.post(
+        "/api/v1/oauth/keys/rotate",
+        Perm(WriteGatewayConfig),
+        "A new signing key; the others sign no more and stay published until their last tokens expire",
+    )
+    .describe(
+        "Every gateway signs with the new key within about a second. The body is empty or `{}`. \
+         409 `too_many_keys` while 5 retired keys are still published.",
+    )
+    .body_optional("KeyRotationRequest")
+    .ok(201, json("the new key and the keys it retired", "Rotation"))
+    .errors(&[409]);
+    t.get(
+        "/api/v1/oauth/revocations",
+        Perm(ReadGatewayConfig),
+        "Access tokens revoked and not yet expired, newest first",
+    )
+    .query::<crate::oauth::RevocationParams>()
+    .ok(200, json("the revocations", "Revocations"));
+    t.post(
+        "/api/v1/oauth/revocations",
+        Perm(WriteGatewayConfig),
+        "Revoke an access token by its `jti`: every gateway refuses it within about a second",
+    )
+    .body("RevocationRequest")
+    .ok(201, json("the revocation", "Revocation"));
     t.get(
         "/api/v1/audit",
         Perm(ReadAuditLog),

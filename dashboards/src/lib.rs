@@ -16,6 +16,8 @@
 //! - [`keys`]: API keys, client secrets, rotation, revocation, product grants.
 //! - [`scopes`]: the OAuth 2.0 scopes a client may be granted (its own and its approved
 //!   products'), read-only (`GET /api/v1/clients/{id}/scopes`).
+//! - [`oauth`]: the gateway's OAuth 2.0 signing keys (public parts, rotation) and token
+//!   revocation by an admin, as rows of `store::oauth` that every gateway follows.
 //! - [`me`]: login, logout, one's own password, tokens and preferences (language, zone).
 //! - [`alerts`]: active alerts (`alert_state` + the rules) and the alert timeline
 //!   (`alert_events`, keyset paged).
@@ -50,7 +52,7 @@ pub mod keys;
 pub mod lockout;
 pub mod me;
 pub mod nodes;
-pub mod oauth_keys;
+pub mod oauth;
 pub mod openapi;
 pub mod password_checks;
 pub mod preview;
@@ -119,6 +121,10 @@ pub struct DashboardsConfig {
     /// The same site over TLS on its own address (`[dashboards.tls]`), if any: every cookie
     /// set there is `Secure`.
     pub tls: Option<TlsListen>,
+    /// `[gateway.oauth] signing_alg` and `token_ttl_secs`: a rotation makes a key for the
+    /// algorithm and keeps the retired ones published for the TTL (plus a margin).
+    pub oauth_signing_alg: String,
+    pub oauth_token_ttl: Duration,
 }
 
 /// The dashboards' TLS listener (`[dashboards.tls]`) beside the plain one.
@@ -142,6 +148,8 @@ impl std::fmt::Debug for DashboardsConfig {
             .field("password_check_wait", &self.password_check_wait)
             .field("outbound", &self.outbound)
             .field("tls", &self.tls)
+            .field("oauth_signing_alg", &self.oauth_signing_alg)
+            .field("oauth_token_ttl", &self.oauth_token_ttl)
             .finish()
     }
 }
@@ -164,6 +172,8 @@ impl DashboardsConfig {
             password_check_wait: password_checks::DEFAULT_WAIT,
             outbound: gatewatch_model::outbound::Policy::default(),
             tls: None,
+            oauth_signing_alg: gatewatch_model::oauth::keys::ES256.into(),
+            oauth_token_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -181,6 +191,8 @@ pub struct AppState {
     pub rules: Vec<access::Rule>,
     /// For forwarding test-sends to the alerter.
     pub http: reqwest::Client,
+    /// Held through a signing-key rotation (see [`oauth::rotate`]).
+    pub oauth_rotation: tokio::sync::Mutex<()>,
     openapi: String,
     /// Routes of other roles served here (the report API), behind the same role check.
     mounted: Router<Arc<AppState>>,
@@ -252,10 +264,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 get(move |s: S, id: Id| entities::history(k, s, id)),
             );
     }
-    r.route("/api/v1/oauth/keys", get(oauth_keys::list))
-        .route("/api/v1/oauth/keys/rotate", post(oauth_keys::rotate))
-        .route("/api/v1/oauth/revocations", post(oauth_keys::revoke))
-        .route("/api/v1/clients/{id}/keys", post(keys::create_key))
+    r.route("/api/v1/clients/{id}/keys", post(keys::create_key))
         .route("/api/v1/clients/{id}/secret", post(keys::client_secret))
         .route("/api/v1/clients/{id}/scopes", get(scopes::client_scopes))
         .route("/api/v1/api-keys/{id}/rotate", post(keys::rotate))
@@ -268,6 +277,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/api/v1/api-keys/{id}/products/{product}/revoke",
             post(keys::revoke_grant),
+        )
+        .route("/api/v1/oauth/keys", get(oauth::list))
+        .route("/api/v1/oauth/keys/rotate", post(oauth::rotate))
+        .route(
+            "/api/v1/oauth/revocations",
+            get(oauth::revocations).post(oauth::revoke),
         )
         .route("/api/v1/audit", get(audit::list))
         .route(
@@ -355,6 +370,7 @@ pub async fn state(config: DashboardsConfig, store: Store, mounts: Vec<Mount>) -
             .connect_timeout(Duration::from_secs(5))
             .build()
             .unwrap_or_default(),
+        oauth_rotation: tokio::sync::Mutex::new(()),
         openapi,
         mounted,
     })

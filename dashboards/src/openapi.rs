@@ -46,10 +46,6 @@ pub fn document(rules: &[Rule], extra: Schemas) -> OpenApi {
         .schema_from::<crate::answer::History>()
         .schema_from::<crate::answer::HistoryEntry>()
         .schema_from::<crate::keys::CreatedSecret>()
-        .schema_from::<crate::oauth_keys::OauthKey>()
-        .schema_from::<crate::oauth_keys::OauthKeyList>()
-        .schema_from::<crate::oauth_keys::OauthRotation>()
-        .schema_from::<crate::oauth_keys::RevokeRequest>()
         .schema_from::<crate::keys::KeyRequest>()
         .schema_from::<crate::keys::RotateRequest>()
         .schema_from::<crate::keys::GrantRequest>()
@@ -87,6 +83,13 @@ pub fn document(rules: &[Rule], extra: Schemas) -> OpenApi {
         .schema_from::<crate::report_runs::RunsPage>()
         .schema_from::<crate::scopes::ProductScopes>()
         .schema_from::<crate::scopes::ClientScopes>()
+        .schema_from::<crate::oauth::KeyRotationRequest>()
+        .schema_from::<crate::oauth::SigningKey>()
+        .schema_from::<crate::oauth::SigningKeys>()
+        .schema_from::<crate::oauth::Rotation>()
+        .schema_from::<crate::oauth::RevocationRequest>()
+        .schema_from::<crate::oauth::Revocation>()
+        .schema_from::<crate::oauth::Revocations>()
         .schema_from::<crate::test_send::TestSendResult>()
         .schema_from::<crate::test_send::TestSendOutcome>()
         .schema_from::<ErrorBody>()
@@ -514,7 +517,7 @@ pub struct ErrorBody {
 #[allow(dead_code)]
 pub struct ErrorDetail {
     /// `invalid`, `malformed`, `not_found`, `unauthorized`, `forbidden`, `csrf`, `stale`,
-    /// `if_match_required`, `conflict`, `locked`, `busy`, `bad_credentials`, `too_large`,
+    /// `if_match_required`, `conflict`, `too_many_keys`, `locked`, `busy`, `bad_credentials`, `too_large`,
     /// `unavailable`, `alerter_unavailable`, `internal`.
     code: String,
     /// The bad field's path (`quota.per_day`), for `invalid`.

@@ -154,3 +154,25 @@ pub async fn revoked_since(
         .await
         .map_err(|e| store.err(sql, e))
 }
+
+/// Revocations whose tokens have not expired by `now_us`, newest first, at most `limit`;
+/// only those of `client` when it is not empty. For the admin API's list.
+pub async fn recent_revocations(
+    store: &Store,
+    client: &str,
+    now_us: i64,
+    limit: u32,
+) -> Result<Vec<RevocationRow>> {
+    let sql = "SELECT ?fields FROM oauth_revocations WHERE expires_us > ? \
+               AND (? = '' OR client_id = ?) ORDER BY revoked_us DESC, jti LIMIT ?";
+    store
+        .client()
+        .query(sql)
+        .bind(now_us)
+        .bind(client)
+        .bind(client)
+        .bind(limit)
+        .fetch_all()
+        .await
+        .map_err(|e| store.err(sql, e))
+}

@@ -1191,9 +1191,12 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
             let mut body = match (method, rule.path.as_str()) {
                 (_, "/api/v1/login") => json!({"user": format!("u-{role}"), "password": PW}),
                 (_, "/api/v1/me/password") => json!({"current": PW, "new": PW}),
-                (_, "/api/v1/oauth/revocations") => json!({"jti": format!("jti-{role}")}),
                 (_, "/api/v1/me/preferences") => {
                     json!({"lang": "zh-TW", "timezone": "Asia/Taipei"})
+                }
+                (_, "/api/v1/oauth/keys/rotate") => json!({}),
+                (_, "/api/v1/oauth/revocations") => {
+                    json!({"jti": format!("jti-{role}"), "client_id": "c1"})
                 }
                 (_, p) if segments > 3 && p.ends_with("/products") => json!({"product": "gp"}),
                 (_, p) if p.ends_with("/rotate") => json!({"overlap_secs": 60}),

@@ -4,6 +4,7 @@
 mod access;
 mod admin;
 mod admin_abuse;
+mod admin_oauth;
 mod admin_scopes;
 mod alerter;
 mod alerter_config;

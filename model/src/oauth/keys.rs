@@ -27,6 +27,9 @@ pub const ES256: &str = "ES256";
 pub const SIGNING_ALGS: &[&str] = &[ES256];
 /// The `typ` of an access token's header (RFC 9068 §2.1).
 pub const TOKEN_TYP: &str = "at+jwt";
+/// A gateway may sign with a retired key until its next poll of the keys (about a second):
+/// a retired key stays published this long past its last token's expiry.
+pub const RETIRE_MARGIN_US: i64 = 60_000_000;
 /// Longest token the gateway reads: a token of its own is about 500 bytes.
 pub const MAX_TOKEN_BYTES: usize = 4096;
 

@@ -16,6 +16,8 @@ mod calls_page;
 
 mod config_page;
 
+mod keys_page;
+
 mod mtls_form;
 
 mod nodes_page;

@@ -2,9 +2,9 @@
 // a bar (upstream vs the gateway's own time), who and where, and the request and response
 // headers and bodies as captured and masked by the gateway.
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
-import { get } from '../../api.js';
+import { get, post } from '../../api.js';
 import { t, fmtNumber, fmtTime, zoneName } from '../../i18n.js';
-import { PageHeader, Card, Stat, Alert, Empty, Badge, Loading, KeyValues, CopyButton } from '../../components.js';
+import { PageHeader, Card, Stat, Alert, Empty, Badge, Loading, KeyValues, CopyButton, Button, Confirm, toast } from '../../components.js';
 import { Body } from './body.js';
 import { lastSearchHash } from './search.js';
 import { outcomeLabel, outcomeText, outcomeTone, statusTone, isRefusal, ms } from './words.js';
@@ -57,6 +57,7 @@ export function Detail({ me, id }) {
   const [call, setCall] = useState(null);
   const [err, setErr] = useState(null);
   const [keyHint, setKeyHint] = useState(null);
+  const [revoking, setRevoking] = useState(false);
   const tz = me.timezone ? `?tz=${encodeURIComponent(me.timezone)}` : '';
   const perms = new Set(me.permissions);
 
@@ -99,6 +100,8 @@ export function Detail({ me, id }) {
     year: 'numeric', month: 'short', day: 'numeric', weekday: 'short', hour: '2-digit',
     minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hourCycle: 'h23',
   });
+  // Admins may revoke the token that made the call: every gateway refuses it within a second.
+  const mayRevoke = perms.has('write_gateway_config') && call.token_jti && call.client_id;
   const key = call.api_key_id ? (keyHint ? `${call.api_key_id} (${keyHint}…)` : call.api_key_id) : '';
   return html`<div class="calls-detail" id="call-detail" data-call=${call.call_id}>
     <${PageHeader}
@@ -146,7 +149,8 @@ export function Detail({ me, id }) {
           [t('calls.protocol'), call.http_version && html`<span class="mono" id="call-protocol">${[call.http_version, call.tls_version, call.tls_cipher].filter(Boolean).join(' · ')}</span>`],
           [t('calls.client_cert'), call.client_cert && html`<span class="mono" id="call-client-cert">${call.client_cert}</span>`],
           [t('calls.auth_method'), call.auth_method && html`<span class="mono" id="call-auth-method">${call.auth_method}</span>`],
-          [t('calls.token_jti'), call.token_jti && html`<span class="mono" id="call-token-jti">${call.token_jti}</span>`],
+          [t('calls.token_jti'), call.token_jti && html`<span class="mono" id="call-token-jti">${call.token_jti}</span>
+            ${mayRevoke && html` <${Button} kind="danger" id="call-revoke-token" onClick=${() => setRevoking(true)}>${t('calls.revoke_token')}<//>`}`],
           [t('calls.scopes'), call.scopes && html`<span class="mono" id="call-scopes">${call.scopes}</span>`],
           [t('calls.upstream'), call.upstream ? html`<span class="mono">${call.upstream}</span>` : html`<span class="muted">${refused ? t('calls.no_upstream_refused') : t('calls.none_short')}</span>`],
         ]} />
@@ -154,6 +158,13 @@ export function Detail({ me, id }) {
         <${Timing} call=${call} />
       <//>
     </div>
+    ${revoking && html`<${Confirm} id="confirm-dialog" title=${t('calls.revoke_token_title')}
+      message=${t('calls.revoke_token_text', { jti: call.token_jti, client: call.client_id })}
+      confirmLabel=${t('calls.revoke_token')} onClose=${() => setRevoking(false)}
+      onConfirm=${async () => {
+        await post('/api/v1/oauth/revocations', { jti: call.token_jti, client_id: call.client_id });
+        toast(t('calls.revoked_token_toast'), 'success');
+      }} />`}
     <div class="calls-detail-grid">
       <${Side} title=${t('calls.request')} headers=${call.request_headers} body=${call.request_body}
         bytes=${call.request_bytes} prefix="call-request" />
