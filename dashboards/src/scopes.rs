@@ -7,10 +7,8 @@
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use gatewatch_model::access::GrantStatus;
 use gatewatch_model::{ApiKeySpec, ClientSpec, EntityKind, ProductSpec};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::ApiError;
@@ -48,35 +46,27 @@ pub fn effective<'a>(
     product: impl Fn(&str) -> Option<ProductSpec>,
     now: DateTime<Utc>,
 ) -> ClientScopes {
-    let mut approved: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (id, k) in keys {
-        if k.client_id != client_id || k.bar_at(now).is_some() {
-            continue;
-        }
-        for g in &k.products {
-            if g.status == GrantStatus::Approved {
-                approved
-                    .entry(g.product.as_str())
-                    .or_default()
-                    .push(id.to_string());
-            }
-        }
-    }
-    let mut effective = client.scopes.clone();
-    let mut products = Vec::new();
-    for (p, keys) in approved {
-        let Some(spec) = product(p) else { continue };
-        for s in &spec.scopes {
-            if !effective.contains(s) {
-                effective.push(s.clone());
-            }
-        }
-        products.push(ProductScopes {
-            product: p.to_string(),
-            scopes: spec.scopes,
-            keys,
-        });
-    }
+    // The rule is the token endpoint's (`gatewatch_model::oauth`), so the page shows what a
+    // token would carry.
+    let products: Vec<ProductScopes> =
+        gatewatch_model::oauth::approved_products(client_id, keys, now)
+            .into_iter()
+            .filter_map(|(p, keys)| {
+                let spec = product(p)?;
+                Some(ProductScopes {
+                    product: p.to_string(),
+                    scopes: spec.scopes,
+                    keys: keys.into_iter().map(str::to_string).collect(),
+                })
+            })
+            .collect();
+    let effective = gatewatch_model::oauth::effective_scopes(
+        &client.scopes,
+        products.iter().map(|p| p.scopes.as_slice()),
+    )
+    .into_iter()
+    .map(str::to_string)
+    .collect();
     ClientScopes {
         client_id: client_id.to_string(),
         own: client.scopes.clone(),

@@ -5,7 +5,12 @@ pub mod keys;
 
 use serde::{Deserialize, Serialize};
 
-use crate::FieldError;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::access::GrantStatus;
+use crate::{ApiKeySpec, FieldError};
 
 /// Most scopes one client, API or product lists.
 pub const MAX_SCOPES: usize = 64;
@@ -51,6 +56,44 @@ pub fn check_scopes(field: &str, scopes: &[String]) -> Result<(), FieldError> {
         }
     }
     Ok(())
+}
+
+/// The products whose scopes `client_id` may be granted: those approved on one of its keys
+/// that is neither revoked nor expired at `now`, in product id order, each with those keys'
+/// ids (Apigee: a key's scopes are its approved products'). Keys of other clients are skipped.
+/// The one rule for the token endpoint and the admin API's view of a client's scopes.
+pub fn approved_products<'a>(
+    client_id: &str,
+    keys: impl IntoIterator<Item = (&'a str, &'a ApiKeySpec)>,
+    now: DateTime<Utc>,
+) -> BTreeMap<&'a str, Vec<&'a str>> {
+    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (id, k) in keys {
+        if k.client_id != client_id || k.bar_at(now).is_some() {
+            continue;
+        }
+        for g in &k.products {
+            if g.status == GrantStatus::Approved {
+                out.entry(g.product.as_str()).or_default().push(id);
+            }
+        }
+    }
+    out
+}
+
+/// Every scope a client may be granted: its own first, then each product's (in the order
+/// given), each once. What a token request without `scope` gets.
+pub fn effective_scopes<'a>(
+    own: &'a [String],
+    products: impl IntoIterator<Item = &'a [String]>,
+) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for s in own.iter().chain(products.into_iter().flatten()) {
+        if !out.contains(&s.as_str()) {
+            out.push(s);
+        }
+    }
+    out
 }
 
 /// The claims of an access token the gateway issues (RFC 9068 §2.2). `scope` is the granted

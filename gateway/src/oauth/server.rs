@@ -432,24 +432,18 @@ pub(crate) fn allowed_scopes<'t>(
     client: &'t ClientEntry,
     now: chrono::DateTime<Utc>,
 ) -> Vec<&'t str> {
-    let mut out: Vec<&str> = client.spec.scopes.iter().map(String::as_str).collect();
-    for key in table.keys_by_hash.values() {
-        let k = &key.spec;
-        if k.client_id != *client.id || k.revoked || k.expires_at.is_some_and(|e| e <= now) {
-            continue;
-        }
-        for g in &k.products {
-            if g.status != gatewatch_model::access::GrantStatus::Approved {
-                continue;
-            }
-            if let Some((_, p)) = table.products.get(&g.product) {
-                out.extend(p.scopes.iter().map(String::as_str));
-            }
-        }
-    }
-    out.sort_unstable();
-    out.dedup();
-    out
+    let keys = table
+        .keys_by_hash
+        .values()
+        .map(|k| (k.id.as_ref(), &k.spec));
+    let products = gatewatch_model::oauth::approved_products(&client.id, keys, now);
+    let scopes = products.keys().filter_map(|p| {
+        table
+            .products
+            .get(*p)
+            .map(|(_, spec)| spec.scopes.as_slice())
+    });
+    gatewatch_model::oauth::effective_scopes(&client.spec.scopes, scopes)
 }
 
 /// The scopes granted for a request's `scope` (space-separated; absent: all allowed).
