@@ -117,9 +117,14 @@ async fn closer() -> SocketAddr {
     addr
 }
 
-/// A port nothing listens on.
-fn dead() -> String {
-    format!("http://127.0.0.1:{}", free_port())
+/// A port nothing listens on, and the socket that holds it: bound, never listening, so a
+/// connect is refused and no other test's server can be given the port while the test runs
+/// (a port only found free could be, and then the "dead" upstream would answer).
+fn dead() -> (String, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (format!("http://127.0.0.1:{port}"), socket)
 }
 
 struct Reply {
@@ -184,13 +189,16 @@ async fn register(store: &gatewatch_store::Store, apis: &[(&str, serde_json::Val
 
 /// Waits until `GET url` answers `want`.
 async fn until_status(url: &str, want: u16) {
+    let mut seen = std::collections::BTreeMap::new();
     for _ in 0..200 {
-        if send("GET", url, "").await.status == want {
+        let got = send("GET", url, "").await.status;
+        if got == want {
             return;
         }
+        *seen.entry(got).or_insert(0u32) += 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{url} did not answer {want} within 20 s");
+    panic!("{url} did not answer {want} within 20 s (answers by status: {seen:?})");
 }
 
 /// The value of one series on the gateway's `/metrics`.
@@ -370,6 +378,7 @@ async fn a_weighted_api_splits_calls_three_to_one_at_the_upstreams() {
 async fn get_retries_reach_a_live_upstream_and_bodies_are_never_resent() {
     let live = Named::start("live").await;
     let shut = format!("http://{}", closer().await);
+    let (dead, _held) = dead();
     let (site, store) = site("routing_retries").await;
     register(
         &store,
@@ -377,7 +386,7 @@ async fn get_retries_reach_a_live_upstream_and_bodies_are_never_resent() {
             (
                 "r",
                 serde_json::json!({"name": "r", "prefix": "/r", "retries": 2,
-                    "upstreams": [dead(), shut.clone(), live.url()]}),
+                    "upstreams": [dead, shut.clone(), live.url()]}),
             ),
             (
                 "r0",

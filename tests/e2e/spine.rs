@@ -6,7 +6,11 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_call_becomes_one_row_with_the_right_outcome() {
     let up = upstream().await;
-    let dead = free_port();
+    // Held bound (never listening) for the whole test: refused, and no other test's server
+    // can be given the port meanwhile.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let dead = held.local_addr().unwrap().port();
     let routes = format!(
         r#"
 [[routes]]
