@@ -82,6 +82,13 @@ async fn introspect(
         .await
 }
 
+/// Revocation (RFC 7009) of `token` by `id`.
+async fn revoke(http: &reqwest::Client, base: &str, id: &str, secret: &str, token: &str) -> Answer {
+    let body = format!("token={token}");
+    send(form_post(http, &format!("{base}/oauth2/revoke"), &body).basic_auth(id, Some(secret)))
+        .await
+}
+
 async fn active(http: &reqwest::Client, base: &str, id: &str, secret: &str, token: &str) -> bool {
     let a = introspect(http, base, id, secret, token).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
@@ -657,15 +664,7 @@ async fn revocation_and_rotation_reach_every_gateway() {
     assert!(active(&http, &bb, "acme", "acme secret:1", &t1).await);
 
     // Revoked at A, refused by B within about a second.
-    let r = send(
-        form_post(
-            &http,
-            &format!("{ba}/oauth2/revoke"),
-            &format!("token={t1}"),
-        )
-        .basic_auth("acme", Some("acme secret:1")),
-    )
-    .await;
+    let r = revoke(&http, &ba, "acme", "acme secret:1", &t1).await;
     assert_eq!(r.status, 200);
     let t0 = Instant::now();
     while active(&http, &bb, "acme", "acme secret:1", &t1).await {
@@ -1052,15 +1051,7 @@ async fn own_tokens_open_oauth2_apis_with_their_scopes_until_revoked() {
     assert_eq!(call_api(&http, &orders, Some(&narrow)).await.0, 403);
 
     // Revoked: refused within about a second (the gateway follows the revocations).
-    let r = send(
-        form_post(
-            &http,
-            &format!("{base}/oauth2/revoke"),
-            &format!("token={token}"),
-        )
-        .basic_auth("acme", Some("acme secret:1")),
-    )
-    .await;
+    let r = revoke(&http, &base, "acme", "acme secret:1", &token).await;
     assert_eq!(r.status, 200);
     let t0 = Instant::now();
     loop {

@@ -297,10 +297,7 @@ impl Server {
         // Basic names, when it exists.
         if let Some(id) = form::basic_client_id(&parts.headers) {
             if let Some(c) = table.clients.get(&id) {
-                set(
-                    call,
-                    caller(Some(c.id.clone()), form::Method::SecretBasic, None),
-                );
+                *call = caller(Some(c.id.clone()), form::Method::SecretBasic, None);
             }
         }
         if !form::is_form(&parts.headers) {
@@ -318,7 +315,7 @@ impl Server {
             Ok(c) => c,
             Err((r, method)) => {
                 if let Some(m) = method {
-                    set(call, caller(None, m, None));
+                    *call = caller(None, m, None);
                 }
                 return Answer::refused(&r);
             }
@@ -327,11 +324,11 @@ impl Server {
         let client = match authenticate(server, ep, &table, &creds) {
             Ok(c) => c,
             Err((known, why)) => {
-                set(call, caller(known, creds.method, None));
+                *call = caller(known, creds.method, None);
                 return Answer::error(401, "invalid_client", "client authentication failed", &why);
             }
         };
-        set(call, caller(Some(client.id.clone()), creds.method, None));
+        *call = caller(Some(client.id.clone()), creds.method, None);
         if let Some(bar) = client.spec.bar_at(now, server.site_tz) {
             let (outcome, what) = match bar {
                 ClientBar::Suspended => (Outcome::RefusedNotAllowed, "the client is suspended"),
@@ -360,10 +357,6 @@ impl Server {
             _ => revoke(server, &client, &creds, &form, now_s, call).await,
         }
     }
-}
-
-fn set(slot: &mut CallerIds, ids: CallerIds) {
-    *slot = ids;
 }
 
 /// The record's caller: the client (when known), how it authenticated, the token.
@@ -503,13 +496,10 @@ fn token(
             )
         }
     };
-    set(
-        call,
-        caller(
-            Some(client.id.clone()),
-            creds.method,
-            Some((&claims.jti, &claims.scope)),
-        ),
+    *call = caller(
+        Some(client.id.clone()),
+        creds.method,
+        Some((&claims.jti, &claims.scope)),
     );
     let mut body = json!({
         "access_token": token,
@@ -537,13 +527,10 @@ fn introspect(
     // (RFC 7662 §2.2).
     match server.own.claims(token, now_s, Check::Full) {
         Ok(c) if *c.client_id == *client.id => {
-            set(
-                call,
-                caller(
-                    Some(client.id.clone()),
-                    creds.method,
-                    Some((&c.jti, &c.scope)),
-                ),
+            *call = caller(
+                Some(client.id.clone()),
+                creds.method,
+                Some((&c.jti, &c.scope)),
             );
             let mut body = json!({
                 "active": true,
@@ -584,13 +571,10 @@ async fn revoke(
         Ok(c) if *c.client_id == *client.id && c.exp + super::LEEWAY_S > now_s => c,
         _ => return done,
     };
-    set(
-        call,
-        caller(
-            Some(client.id.clone()),
-            creds.method,
-            Some((&c.jti, &c.scope)),
-        ),
+    *call = caller(
+        Some(client.id.clone()),
+        creds.method,
+        Some((&c.jti, &c.scope)),
     );
     let expires_us = c
         .exp
