@@ -343,6 +343,7 @@ mod metrics;
 mod oauth;
 mod path;
 mod phase;
+mod policy;
 mod proxy;
 mod record_json;
 mod recorder;
@@ -624,6 +625,7 @@ pub async fn bind(
             down_rx.clone(),
         ),
         local: Some(oauth_server),
+        policies: policy::Policies::default(),
     });
     let source_task =
         source.map(|s| tokio::spawn(s.run(shared.clone(), revision, stop_rx.clone())));

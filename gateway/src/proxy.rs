@@ -19,7 +19,8 @@ use crate::body::response::ResponseBody;
 use crate::metrics::Metrics;
 use crate::phase::filter::{self, Filtered, LocalEndpoints};
 use crate::phase::{authenticate, authorize, limits, request, response, upstream};
-use crate::phase::{Ctx, Peer};
+use crate::phase::{Ctx, Peer, Stop};
+use crate::policy::Policies;
 use crate::recorder::{Call, Sink};
 use crate::route::{Route, Router};
 use crate::tunnel::Tunnels;
@@ -44,6 +45,8 @@ pub(crate) struct Shared {
     /// The gateway's own endpoints on the proxy port, answered before routing (the OAuth 2.0
     /// authorization server's).
     pub local: Option<Arc<dyn LocalEndpoints>>,
+    /// The request policies' gateway-wide state (nonces, first answers, buckets).
+    pub policies: Policies,
 }
 
 /// The hyper service: one call through the gateway.
@@ -71,15 +74,23 @@ async fn proxy(shared: &Shared, req: Request<Incoming>, mut call: Call) -> Respo
     };
     drop(router);
     call.capture_request_headers(req.headers());
+    let (parts, body) = req.into_parts();
+    // 1b. screen: deny lists, CORS
+    if let Err(stop) = request::screen(&shared.policies, &route, &parts, &mut call) {
+        return stopped(call, stop);
+    }
     // 2–4. authenticate, authorize, limits
-    if let Err(refused) = access(&shared.access, &route, req.headers(), &mut call).await {
+    if let Err(refused) = access(&shared.access, &route, &parts.headers, &mut call).await {
         return response::answer(call, refused.into());
     }
-    let (parts, body) = req.into_parts();
     // 5. request policies
-    if let Err(answer) = request::policies(&route, &parts, &mut call) {
-        return response::answer(call, answer);
-    }
+    let policies = &shared.policies;
+    let read_timeout = shared.upstream_timeout;
+    let body =
+        match request::policies(policies, &route, &parts, body, read_timeout, &mut call).await {
+            Ok(body) => body,
+            Err(stop) => return stopped(call, stop),
+        };
     // 6. upstream
     let settings = upstream::Settings {
         timeout: shared.upstream_timeout,
@@ -90,6 +101,14 @@ async fn proxy(shared: &Shared, req: Request<Incoming>, mut call: Call) -> Respo
         // 7. response (8. the record: when the `Call` drops)
         Ok(answered) => response::respond(&shared.tunnels, call, answered),
         Err(answer) => response::answer(call, answer),
+    }
+}
+
+/// A request policy ended the call: its refusal or its own answer.
+fn stopped(call: Call, stop: Stop) -> Response<ResponseBody> {
+    match stop {
+        Stop::Refuse(answer) => response::answer(call, answer),
+        Stop::Reply(reply) => response::reply(call, *reply),
     }
 }
 
@@ -191,6 +210,7 @@ mod tests {
                 tokio::sync::watch::channel(false).1,
             ),
             local: Some(Arc::new(Endpoints { started })),
+            policies: Policies::default(),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -102,16 +102,7 @@ fn write_record(m: &Masked<'_>, node: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"error\":");
         string(out, &m.error);
     }
-    if !m.truncated.is_empty() {
-        out.extend_from_slice(b",\"truncated\":[");
-        for (i, field) in m.truncated.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            string(out, field);
-        }
-        out.push(b']');
-    }
+    strings(out, b",\"truncated\":[", &m.truncated);
     let http_version = crate::recorder::http_version(ev.http_version);
     if !http_version.is_empty() {
         out.extend_from_slice(b",\"http_version\":");
@@ -145,7 +136,24 @@ fn write_record(m: &Masked<'_>, node: &str, out: &mut Vec<u8>) {
             string(out, &token.scopes);
         }
     }
+    strings(out, b",\"findings\":[", &ev.findings);
+    strings(out, b",\"policies\":[", &ev.policies);
     out.push(b'}');
+}
+
+/// `key` (`,"name":[`) and the strings as a JSON array; nothing when there are none.
+fn strings<S: AsRef<str>>(out: &mut Vec<u8>, key: &[u8], items: &[S]) {
+    if items.is_empty() {
+        return;
+    }
+    out.extend_from_slice(key);
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, item.as_ref());
+    }
+    out.push(b']');
 }
 
 fn id(v: &Option<Arc<str>>) -> &str {
@@ -372,6 +380,8 @@ mod tests {
             http_version: http::Version::HTTP_11,
             tls: None,
             client_cert: None,
+            findings: Vec::new(),
+            policies: Vec::new(),
         };
         let mut out = Vec::new();
 
@@ -403,6 +413,8 @@ mod tests {
                 scopes: "orders.read \"odd\"".into(),
             })),
         };
+        e.findings = vec!["sqli:query.q".into(), "xss:body.a[\"x\"]".into()];
+        e.policies = vec![Cow::Borrowed("idempotency:stored")];
         out.push(e);
 
         // Over TLS and HTTP/2, with a matched client certificate.

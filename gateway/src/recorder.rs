@@ -72,6 +72,10 @@ pub(crate) struct CallEvent {
     pub tls: Option<Arc<gatewatch_listen::TlsInfo>>,
     /// `sha256:<hex>` of the client certificate the authenticate phase matched.
     pub client_cert: Option<Arc<str>>,
+    /// What the message checks found (`sqli:query.q`).
+    pub findings: Vec<String>,
+    /// What the request policies did (`idempotency:replayed`).
+    pub policies: Vec<Cow<'static, str>>,
 }
 
 /// A call's record as it may leave the process: the event's pieces masked under the route's
@@ -230,6 +234,8 @@ impl CallEvent {
             rec.token_jti = token.jti.to_string();
             rec.scopes = token.scopes.to_string();
         }
+        rec.findings = ev.findings.clone();
+        rec.policies = ev.policies.iter().map(|p| p.to_string()).collect();
         rec
     }
 }
@@ -302,7 +308,7 @@ impl Call {
         let ctx = &mut *self.ctx;
         ctx.response_bytes = response_bytes;
         match end {
-            BodyEnd::Complete => {}
+            BodyEnd::Complete => ctx.complete = true,
             BodyEnd::ClientGone => {
                 ctx.outcome = Outcome::ClientAborted;
                 ctx.error = Cow::Borrowed("client closed the connection during the response");
@@ -379,12 +385,17 @@ impl CallEvent {
             caller,
             http_version: ctx.http_version,
             tls: ctx.peer.tls.take(),
+            findings: std::mem::take(&mut ctx.findings),
+            policies: std::mem::take(&mut ctx.policies),
         }
     }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
+        if let Some(tap) = self.ctx.tap.take() {
+            tap.end(self.ctx.answered && self.ctx.complete);
+        }
         let ev = Box::new(CallEvent::from_ctx(&mut self.ctx));
         self.sink.record(ev);
         // The context drops after this: the upstream's in-flight count and the gate's
@@ -510,6 +521,8 @@ pub(crate) mod tests {
             http_version: http::Version::HTTP_11,
             tls: None,
             client_cert: None,
+            findings: Vec::new(),
+            policies: Vec::new(),
         }
     }
 
@@ -566,6 +579,8 @@ pub(crate) mod tests {
             http_version: http::Version::HTTP_11,
             tls: None,
             client_cert: None,
+            findings: Vec::new(),
+            policies: Vec::new(),
         };
         let r = ev.into_record("gw1");
         assert_eq!(r.call_id, id);

@@ -75,6 +75,8 @@ pub(crate) struct Route {
     /// Extra attempts for idempotent methods failing before a response head.
     pub retries: u8,
     passive: Option<PassiveEjection>,
+    /// The API's request policies, compiled (see [`crate::policy`]).
+    pub policies: crate::policy::RoutePolicies,
 }
 
 impl Route {
@@ -463,6 +465,7 @@ fn compile(api: &Api, clients: &Clients, previous: Option<&Router>) -> Result<(R
             timeout: spec.timeout_ms.map(Duration::from_millis),
             retries: spec.retries,
             passive: spec.passive.clone(),
+            policies: crate::policy::RoutePolicies::compile(spec),
             spec: spec.clone(),
         },
         probes,

@@ -91,6 +91,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "oauth",
         sql: include_str!("../sql/0013_oauth.sql"),
     },
+    Migration {
+        version: 14,
+        name: "api_calls_policies",
+        sql: include_str!("../sql/0014_api_calls_policies.sql"),
+    },
 ];
 
 /// Errors applying the schema.
@@ -240,7 +245,7 @@ mod tests {
         let all = all_statements("gw", &Options::default());
         assert_eq!(all[0], "CREATE DATABASE IF NOT EXISTS `gw`");
         assert!(all[1].contains("`gw`.schema_migrations"));
-        assert_eq!(all.len(), 36);
+        assert_eq!(all.len(), 38);
     }
 
     #[test]
@@ -253,7 +258,7 @@ mod tests {
         assert!(all
             .iter()
             .all(|s| s.starts_with("CREATE") || s.starts_with("ALTER TABLE")));
-        assert_eq!(all.len(), 34);
+        assert_eq!(all.len(), 36);
         let cl = render(MIGRATIONS[0].sql, "`db`", " ON CLUSTER `c`");
         assert!(cl.contains("`db`.api_calls ON CLUSTER `c`"));
     }

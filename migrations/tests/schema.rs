@@ -59,6 +59,8 @@ async fn every_column_round_trips_and_rollups_follow() {
     r.auth_method = "oauth2".into();
     r.token_jti = "0192f1c2-1a2b-7c3d-8e4f-5a6b7c8d9e0f".into();
     r.scopes = "orders.read orders.write".into();
+    r.findings = vec!["sqli:query.q".into(), "xss:body.items[2].note".into()];
+    r.policies = vec!["idempotency:stored".into()];
     let mut ins = gatewatch_migrations::testing::raw_client(&store)
         .insert::<ApiCallRow>("api_calls")
         .await
@@ -86,9 +88,11 @@ async fn every_column_round_trips_and_rollups_follow() {
         auth_method: String,
         token_jti: String,
         scopes: String,
+        findings: Vec<String>,
+        policies: Vec<String>,
     }
     let b: Back = gatewatch_migrations::testing::raw_client(&store)
-        .query("SELECT call_id, ts, api_name, path, status, toString(outcome), latency_us, request_headers, client_ip, truncated, http_version, tls_version, tls_cipher, client_cert, auth_method, token_jti, scopes FROM api_calls")
+        .query("SELECT call_id, ts, api_name, path, status, toString(outcome), latency_us, request_headers, client_ip, truncated, http_version, tls_version, tls_cipher, client_cert, auth_method, token_jti, scopes, findings, policies FROM api_calls")
         .fetch_one()
         .await
         .unwrap();
@@ -110,6 +114,7 @@ async fn every_column_round_trips_and_rollups_follow() {
         [b.auth_method, b.token_jti, b.scopes],
         [r.auth_method, r.token_jti, r.scopes]
     );
+    assert_eq!([b.findings, b.policies], [r.findings, r.policies]);
 
     let calls_1m = store
         .fetch_u64("SELECT countMerge(calls) FROM api_calls_1m")

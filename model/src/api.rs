@@ -4,8 +4,12 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::client::Rate;
 use crate::field::{bad, FieldError};
 use crate::mask::MaskRules;
+use crate::policy::{
+    Check, CheckMode, CorsPolicy, IdempotencyPolicy, Policies, SignaturePolicy, TxTokenPolicy,
+};
 
 /// One registered API, as stored in the configuration log's JSON body. Its id is the entity id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -85,6 +89,40 @@ pub struct ApiSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(schema_with = crate::schema::scopes)]
     pub scopes: Vec<String>,
+    /// Message checks run over the request's values (path segments, query values, form
+    /// fields, JSON strings, `check_headers`): `sqli`, `xss`. None when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
+    /// What a finding does: `block` (403 `blocked`) or `monitor` (recorded only).
+    #[serde(default, skip_serializing_if = "CheckMode::is_default")]
+    pub check_mode: CheckMode,
+    /// Request headers the message checks scan too (lower case, at most 16).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub check_headers: Vec<String>,
+    /// RFC 9421 request signatures (SignCode) the calls must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Box<SignaturePolicy>>,
+    /// `Idempotency-Key`: the first answer kept and replayed to repeats (TxToken duplicates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<Box<IdempotencyPolicy>>,
+    /// One-time transaction tokens the calls must carry (`POST /.gatewatch/tx-token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_token: Option<Box<TxTokenPolicy>>,
+    /// Largest request body; a bigger one is refused 413 before the upstream sees a byte
+    /// past the limit. No limit when absent (but policies that read the body cap it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1073741824)]
+    pub max_body_bytes: Option<u64>,
+    /// Cross-origin calls from browsers; preflights answered by the gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Box<CorsPolicy>>,
+    /// Source addresses refused on this API (`10.0.0.0/8`, `192.0.2.7`, `::1`), beside the
+    /// client's and the site's lists (403 `ip_denied`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_deny: Vec<String>,
+    /// Calls per second to this API from every caller together, with a burst (429).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
     /// What of each call is kept in its record beyond the summary.
     #[serde(default)]
     pub capture: CapturePolicy,
@@ -449,6 +487,16 @@ impl ApiSpec {
             auth: Vec::new(),
             forward_credentials: false,
             scopes: Vec::new(),
+            checks: Vec::new(),
+            check_mode: CheckMode::default(),
+            check_headers: Vec::new(),
+            signature: None,
+            idempotency: None,
+            tx_token: None,
+            max_body_bytes: None,
+            cors: None,
+            ip_deny: Vec::new(),
+            rate: None,
             capture: CapturePolicy::default(),
             masking: MaskRules::default(),
             enabled: true,
@@ -567,7 +615,24 @@ impl ApiSpec {
             }
         }
         self.masking.validate().map_err(|e| e.under("masking"))?;
-        Ok(())
+        self.policies().validate()
+    }
+
+    /// The request policies, borrowed (validation).
+    fn policies(&self) -> Policies<'_> {
+        Policies {
+            checks: &self.checks,
+            check_mode: self.check_mode,
+            check_headers: &self.check_headers,
+            signature: self.signature.as_deref(),
+            idempotency: self.idempotency.as_deref(),
+            tx_token: self.tx_token.as_deref(),
+            max_body_bytes: self.max_body_bytes,
+            cors: self.cors.as_deref(),
+            ip_deny: &self.ip_deny,
+            rate: self.rate.as_ref(),
+            has_auth: !self.auth.is_empty(),
+        }
     }
 }
 

@@ -142,6 +142,17 @@ pub struct CallRecord {
     /// `scope` claim (for the token endpoint: the scopes granted).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scopes: String,
+    /// What the API's message checks found, as `check:where` (`sqli:query.q`,
+    /// `xss:body.items[2].note`, `sqli:header.referer`); with `check_mode = "block"` the call
+    /// was refused (`refused_blocked`), with `monitor` it went through. Added in issue 17,
+    /// like `policies` (optional).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+    /// What the request policies did, as `policy:what` (`signature:key-1`,
+    /// `idempotency:stored`, `idempotency:replayed`, `tx_token:used`, `cors:preflight`);
+    /// refusals are in `outcome` and `error` instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
 }
 
 /// Microseconds since the epoch as whole seconds of a ClickHouse `DateTime` (clamped to its
@@ -182,6 +193,10 @@ pub const MAX_BODY_TEXT_BYTES: usize = 256 * 1024;
 /// few bytes, so these only stop a sender from hiding bulk there.
 pub const MAX_TRUNCATED_NAMES: usize = 16;
 pub const MAX_TRUNCATED_NAME_BYTES: usize = 64;
+/// Most entries of `findings` and of `policies`, and the longest entry (a finding's place in a
+/// JSON body is cut by the gateway well below this).
+pub const MAX_POLICY_NOTES: usize = 32;
+pub const MAX_POLICY_NOTE_BYTES: usize = 512;
 
 /// `Err((field, what is wrong))` when `value` is longer than `max` bytes.
 pub(crate) fn cap(field: &str, value: &str, max: usize) -> Result<(), (String, String)> {
@@ -296,6 +311,20 @@ impl CallRecord {
         for (i, name) in self.truncated.iter().enumerate() {
             cap(&format!("truncated[{i}]"), name, MAX_TRUNCATED_NAME_BYTES)?;
         }
+        for (field, notes) in [("findings", &self.findings), ("policies", &self.policies)] {
+            if notes.len() > MAX_POLICY_NOTES {
+                return Err((
+                    field.to_string(),
+                    format!(
+                        "lists {} entries; at most {MAX_POLICY_NOTES} are taken",
+                        notes.len()
+                    ),
+                ));
+            }
+            for (i, note) in notes.iter().enumerate() {
+                cap(&format!("{field}[{i}]"), note, MAX_POLICY_NOTE_BYTES)?;
+            }
+        }
         cap("request_body", &self.request_body, MAX_BODY_TEXT_BYTES)?;
         cap("response_body", &self.response_body, MAX_BODY_TEXT_BYTES)
     }
@@ -345,6 +374,8 @@ impl CallRecord {
             auth_method: String::new(),
             token_jti: String::new(),
             scopes: String::new(),
+            findings: Vec::new(),
+            policies: Vec::new(),
         }
     }
 }

@@ -78,6 +78,20 @@ pub struct ClientSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,
+    /// Source addresses refused for this client on every API (`10.0.0.0/8`, `::1`), checked
+    /// beside the API's and the site's deny lists (403 `ip_denied`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_deny: Vec<String>,
+    /// Public keys the client signs requests with (RFC 9421, `ecdsa-p256-sha256` or
+    /// `ed25519`), each under its `keyid`; at most 8.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signing_keys: Vec<crate::policy::SigningKey>,
+    /// The `hmac-sha256` signing secret, sealed under the site pepper (`sealed:v1:…`); made
+    /// by `POST /api/v1/clients/{id}/signing-secret`, which shows it once. Its `keyid` is the
+    /// client's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^sealed:v1:")]
+    pub signing_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -466,6 +480,9 @@ impl ClientSpec {
             certificates: Vec::new(),
             scopes: Vec::new(),
             jwks: None,
+            ip_deny: Vec::new(),
+            signing_keys: Vec::new(),
+            signing_secret: None,
         }
     }
 
@@ -552,6 +569,16 @@ impl ClientSpec {
         crate::oauth::check_scopes("scopes", &self.scopes)?;
         if let Some(jwks) = &self.jwks {
             crate::oauth::keys::client_keys(jwks)?;
+        }
+        crate::policy::check_deny_list("ip_deny", &self.ip_deny)?;
+        crate::policy::check_signing_keys(&self.signing_keys)?;
+        if let Some(s) = &self.signing_secret {
+            if !s.starts_with(crate::sealed::PREFIX) {
+                return bad(
+                    "signing_secret",
+                    "must be a sealed value; POST /api/v1/clients/{id}/signing-secret makes one",
+                );
+            }
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ pub mod node;
 pub mod oauth;
 pub mod outbound;
 pub mod outcome;
+pub mod policy;
 pub mod report;
 pub mod report_subscription;
 pub mod schema;

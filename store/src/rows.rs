@@ -56,6 +56,9 @@ pub struct ApiCallRow<'a> {
     pub auth_method: &'a str,
     pub token_jti: &'a str,
     pub scopes: &'a str,
+    /// Added by migration 14: what the request policies found and did.
+    pub findings: Vec<&'a str>,
+    pub policies: Vec<&'a str>,
 }
 
 impl<'a> ApiCallRow<'a> {
@@ -101,6 +104,8 @@ impl<'a> ApiCallRow<'a> {
             auth_method: &r.auth_method,
             token_jti: &r.token_jti,
             scopes: &r.scopes,
+            findings: r.findings.iter().map(String::as_str).collect(),
+            policies: r.policies.iter().map(String::as_str).collect(),
         }
     }
 }

@@ -23,7 +23,7 @@ const CLIENT_FAILED: u64 = 1 << 63;
 const MALFORMED: u64 = 1 << 62;
 
 impl BodyCount {
-    pub(super) fn add(&self, data: &[u8]) {
+    pub(crate) fn add(&self, data: &[u8]) {
         // Relaxed: one writer; readers only need the value eventually (at the call's end).
         self.count.fetch_add(data.len() as u64, Ordering::Relaxed);
         if let Some(tap) = self.tap.get() {
@@ -71,7 +71,7 @@ impl BodyCount {
 /// Does a body read error say the body is malformed? hyper reports bad chunked framing as an
 /// I/O error of kind `InvalidInput` or `InvalidData` under its body error; a client that went
 /// away shows as `UnexpectedEof`, a reset, or an incomplete message.
-fn malformed(e: &hyper::Error) -> bool {
+pub(super) fn malformed(e: &hyper::Error) -> bool {
     if e.is_parse() {
         return true;
     }

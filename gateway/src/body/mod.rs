@@ -15,6 +15,7 @@
 //! recorder (which reads a [`count::BodyCount`]) need not know the response side, which holds
 //! the call and the pool's lease.
 
+pub(crate) mod client;
 pub(crate) mod count;
 pub(crate) mod request;
 pub(crate) mod response;

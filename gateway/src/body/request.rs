@@ -15,6 +15,8 @@ use super::count::BodyCount;
 #[derive(Debug)]
 pub(crate) struct RequestBody {
     inner: Option<Incoming>,
+    /// A body the request policies read whole (counted when it was read).
+    full: Option<Bytes>,
     counter: Option<Arc<BodyCount>>,
     /// Set until the first poll: where to return the body if it is dropped unpolled.
     give_back: Option<oneshot::Sender<Incoming>>,
@@ -25,6 +27,17 @@ impl RequestBody {
     pub fn empty() -> RequestBody {
         RequestBody {
             inner: None,
+            full: None,
+            counter: None,
+            give_back: None,
+        }
+    }
+
+    /// A body read whole by the request policies.
+    pub fn full(data: Bytes) -> RequestBody {
+        RequestBody {
+            inner: None,
+            full: (!data.is_empty()).then_some(data),
             counter: None,
             give_back: None,
         }
@@ -38,6 +51,7 @@ impl RequestBody {
     ) -> RequestBody {
         RequestBody {
             inner: Some(inner),
+            full: None,
             counter: Some(counter),
             give_back,
         }
@@ -54,6 +68,9 @@ impl Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         // Once polled, bytes may have left: the body can no longer be resent elsewhere.
         self.give_back = None;
+        if let Some(data) = self.full.take() {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
         let Some(inner) = self.inner.as_mut() else {
             return Poll::Ready(None);
         };
@@ -73,10 +90,13 @@ impl Body for RequestBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(Body::is_end_stream)
+        self.full.is_none() && self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
+        if let Some(data) = &self.full {
+            return SizeHint::with_exact(data.len() as u64);
+        }
         self.inner
             .as_ref()
             .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gatewatch_model::Outcome;
-use http::{HeaderMap, HeaderValue, Method, Request, Uri, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
 use uuid::Uuid;
 
 use crate::access::table::{ClientEntry, Grant, KeyEntry};
@@ -51,6 +51,16 @@ impl Peer {
             client_cert,
         }
     }
+}
+
+/// Sees the answer a call gets as it goes to the client (see [`Ctx::tap`]).
+pub(crate) trait AnswerTap: Send {
+    /// The answer's head, as the client gets it.
+    fn head(&mut self, status: StatusCode, headers: &HeaderMap);
+    /// A piece of the answer's body.
+    fn data(&mut self, data: &[u8]);
+    /// The call is over: `whole` when the answer reached the client complete.
+    fn end(self: Box<Self>, whole: bool);
 }
 
 /// One call's context, grouped by the phase that writes each part (see [`crate::phase`]).
@@ -98,6 +108,17 @@ pub(crate) struct Ctx {
     /// The call's place behind the VIP gate, held until the call ends.
     pub admission: Option<Admission>,
 
+    // ── request policies ──
+    /// What the message checks found (`sqli:query.q`): the record's `findings`.
+    pub findings: Vec<String>,
+    /// What the request policies did (`idempotency:replayed`): the record's `policies`.
+    pub policies: Vec<Cow<'static, str>>,
+    /// Headers every answer to this call carries, the upstream's and the gateway's own
+    /// (CORS's `Access-Control-Allow-Origin` and `Vary: Origin`...).
+    pub answer_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Told about the answer as it goes to the client (idempotency keeps the first answer).
+    pub tap: Option<Box<dyn AnswerTap>>,
+
     // ── upstream ──
     /// Index into `route.upstreams` of the upstream last tried.
     pub upstream: Option<usize>,
@@ -115,6 +136,8 @@ pub(crate) struct Ctx {
     pub answered: bool,
     /// The response carries no body (HEAD, 1xx, 204, 304): hyper never polls it.
     pub no_body: bool,
+    /// The answer's body went out to its end (the tap's `whole`).
+    pub complete: bool,
     pub status: u16,
     pub outcome: Outcome,
     /// Why the call failed or was refused (`code: detail`), or how a tunnel ended.
@@ -162,6 +185,10 @@ impl Ctx {
             grant: None,
             refund: None,
             admission: None,
+            findings: Vec::new(),
+            policies: Vec::new(),
+            answer_headers: Vec::new(),
+            tap: None,
             upstream: None,
             upstream_latency: Duration::ZERO,
             in_flight: None,
@@ -169,6 +196,7 @@ impl Ctx {
             request_bytes_total: 0,
             answered: false,
             no_body: req.method() == Method::HEAD,
+            complete: false,
             status: CLIENT_CLOSED_STATUS,
             outcome: Outcome::ClientAborted,
             error: Cow::Borrowed(""),
@@ -204,6 +232,9 @@ impl Ctx {
 
     /// A frame of the response body went to the client (copied while under `max_bytes`).
     pub fn tap_response(&mut self, data: &[u8]) {
+        if let Some(t) = self.tap.as_deref_mut() {
+            t.data(data);
+        }
         if let Some(t) = self
             .capture
             .as_deref_mut()
@@ -220,6 +251,16 @@ impl Ctx {
             counter.start_tap(limit);
         }
         self.request_bytes = Some(counter);
+    }
+
+    /// The answer's head goes out: the call's answer headers are added, the tap sees it.
+    pub fn answer_head(&mut self, status: StatusCode, headers: &mut HeaderMap) {
+        for (name, value) in self.answer_headers.drain(..) {
+            headers.append(name, value);
+        }
+        if let Some(t) = self.tap.as_deref_mut() {
+            t.head(status, headers);
+        }
     }
 
     /// The response head with `status` is on its way to the client.

@@ -11,7 +11,8 @@
 //! | 2 | authenticate | [`authenticate`] | API key, HTTP Basic, JWT, mTLS client certificate (one arm per method) |
 //! | 3 | authorize | [`authorize`] | client bars (suspended, validity, service hours), IP allowlist, grants by group or approved product |
 //! | 4 | limits | [`limits`] | TPS bucket, calendar quotas, product quotas (`take`, pure given the clock); the VIP admission gate (`admit`, async; gives the counts back when it refuses) |
-//! | 5 | request policies | [`request`] | none yet: message checks, signatures, idempotency, CORS, deny lists come here |
+//! | 1b | screen | [`request::screen`] | the site's and the API's deny lists; CORS (preflights answered: they carry no credentials) |
+//! | 5 | request policies | [`request::policies`] | the client's deny list, the API's rate, the body limit (and the body read whole when a policy must see it), message checks, signatures, transaction tokens, idempotency (see [`crate::policy`]) |
 //! | 6 | upstream | [`upstream`] | the upstream request (hop-by-hop out, `X-Forwarded-*`, `Host`, `X-Request-Id`, credentials out, client header in, target rewritten); attempts and retries; upgrades asked for |
 //! | 7 | response | [`response`] | hop-by-hop out, `X-Request-Id`, captured headers; a `101` becomes a tunnel; the gateway's own JSON answers |
 //! | 8 | record | [`crate::recorder`] | `Call`'s `Drop`: the record from the context, on every exit path |
@@ -38,6 +39,31 @@ pub(crate) use ctx::{Ctx, Peer, CLIENT_CLOSED_STATUS};
 
 /// What a phase decided: go on (`Ok`, with what the phase found), or answer now.
 pub(crate) type Decision<T = ()> = Result<T, Answer>;
+
+/// How a request policy ends a call early: refused with the gateway's JSON error, or
+/// answered without the upstream (a CORS preflight, an idempotent repeat's first answer).
+#[derive(Debug)]
+#[allow(dead_code)] // TODO(issue 17 slices): `Reply` made by CORS and idempotency
+pub(crate) enum Stop {
+    Refuse(Answer),
+    Reply(Box<Reply>),
+}
+
+impl From<Answer> for Stop {
+    fn from(a: Answer) -> Stop {
+        Stop::Refuse(a)
+    }
+}
+
+/// An answer a policy makes whole (not an error): sent as is, with `X-Request-Id` and the
+/// call's answer headers added; recorded with `status` and `outcome`.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: bytes::Bytes,
+    pub outcome: Outcome,
+}
 
 /// An answer the gateway makes itself, ending the call: `{"error":{"code","message"}}` as
 /// JSON with `X-Request-Id`. The record gets the status, the outcome and `code: detail`.
@@ -82,6 +108,23 @@ impl From<Refused> for Answer {
 }
 
 impl Answer {
+    /// A refusal of a request policy: `told` is what the client reads and the record keeps.
+    pub fn new(
+        status: StatusCode,
+        outcome: Outcome,
+        code: &'static str,
+        told: impl Into<Cow<'static, str>>,
+    ) -> Answer {
+        Answer {
+            status,
+            outcome,
+            code,
+            told: told.into(),
+            detail: None,
+            headers: Vec::new(),
+        }
+    }
+
     /// The gateway's own failure; `detail` is recorded, and told unless the failure has a
     /// fixed message for clients.
     pub fn failure(failure: Failure, detail: String) -> Answer {

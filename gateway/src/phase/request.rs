@@ -1,21 +1,99 @@
-//! Phase 5, request policies: checks of the request itself, after the caller is known and
-//! counted, before anything goes upstream. The list is empty today; issue 17's policies come
-//! here, in this order, each a `fn(&Route, &http::request::Parts, &mut Ctx) -> Decision` (or
-//! async when it must read the body):
+//! Request policies (issue 17, [`crate::policy`]), in two places of the phases:
 //!
-//! 1. deny lists (paths, methods, addresses);
-//! 2. CORS (a preflight answered here);
-//! 3. message checks (content type, size, JSON schema);
-//! 4. signatures (HMAC of the request);
-//! 5. idempotency keys (a repeat answered from its first answer).
+//! - [`screen`], right after routing and before the access phases: the site's and the API's
+//!   deny lists, and CORS (a preflight is answered here: browsers send it without
+//!   credentials);
+//! - [`policies`] (phase 5), after the access phases and before the upstream, in this order:
+//!   the client's deny list, the API's rate, the body limit, the body read whole when a
+//!   policy must see it, message checks, signatures, transaction tokens, idempotency (last,
+//!   so a refused request is never kept as an answer).
+
+use std::time::Duration;
 
 use http::request::Parts;
+use http::StatusCode;
+use hyper::body::Incoming;
 
-use super::{Ctx, Decision};
+use super::{Answer, Ctx, Stop};
+use crate::body::client::{self, ClientBody, ReadError};
+use crate::policy::{body_limit, checks, cors, deny, idempotency, rate, signature, tx_token};
+use crate::policy::{Policies, POLICY_BODY_MAX};
 use crate::route::Route;
 
-/// Runs the API's request policies in order; the first that answers ends the call.
-#[inline]
-pub(crate) fn policies(_route: &Route, _head: &Parts, _ctx: &mut Ctx) -> Decision {
+/// Before the access phases: deny lists of the site and the API, CORS.
+pub(crate) fn screen(
+    state: &Policies,
+    route: &Route,
+    head: &Parts,
+    ctx: &mut Ctx,
+) -> Result<(), Stop> {
+    deny::screen(&state.deny, route, ctx)?;
+    if let Some(c) = &route.policies.cors {
+        cors::screen(c, head, ctx)?;
+    }
     Ok(())
+}
+
+/// Phase 5 (see the module doc); gives the body on as the upstream phase sends it.
+pub(crate) async fn policies(
+    state: &Policies,
+    route: &Route,
+    head: &Parts,
+    body: Incoming,
+    read_timeout: Duration,
+    ctx: &mut Ctx,
+) -> Result<ClientBody, Stop> {
+    let p = &route.policies;
+    deny::client(ctx)?;
+    if let Some(r) = &p.rate {
+        rate::take(&state.rate, r, route, ctx)?;
+    }
+    let body = if p.needs_body(head) {
+        let limit = p.max_body().unwrap_or(POLICY_BODY_MAX);
+        match client::read_whole(body, limit, read_timeout).await {
+            Ok(data) => ClientBody::Buffered(data),
+            Err(e) => return Err(read_failed(e)),
+        }
+    } else {
+        ClientBody::Streamed {
+            body,
+            limit: p.max_body(),
+        }
+    };
+    if let Some(c) = &p.checks {
+        checks::run(c, head, &body, ctx)?;
+    }
+    if let Some(s) = &p.signature {
+        signature::verify(&state.signature, s, head, &body, ctx)?;
+    }
+    if let Some(t) = &p.tx_token {
+        tx_token::take(&state.tx_token, t, head, ctx)?;
+    }
+    if let Some(i) = &p.idempotency {
+        idempotency::begin(&state.idempotency, i, head, &body, ctx).await?;
+    }
+    Ok(body)
+}
+
+/// A body that could not be read whole: too large (413), malformed (400), or gone.
+fn read_failed(e: ReadError) -> Stop {
+    let told = e.to_string();
+    let (status, outcome, code) = match e {
+        ReadError::TooLarge(_) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            gatewatch_model::Outcome::RefusedBadRequest,
+            body_limit::CODE,
+        ),
+        ReadError::Malformed(_) => (
+            StatusCode::BAD_REQUEST,
+            gatewatch_model::Outcome::RefusedBadRequest,
+            "bad_body",
+        ),
+        ReadError::Gone(_) => (
+            StatusCode::from_u16(super::CLIENT_CLOSED_STATUS).unwrap_or(StatusCode::BAD_REQUEST),
+            gatewatch_model::Outcome::ClientAborted,
+            "client_aborted",
+        ),
+    };
+    Stop::Refuse(Answer::new(status, outcome, code, told))
 }

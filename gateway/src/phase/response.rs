@@ -12,12 +12,12 @@ use std::borrow::Cow;
 
 use gatewatch_model::Outcome;
 use http::header::{self, HeaderValue};
-use http::{Response, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 
 use super::filter::{self, LocalAnswer};
 use super::upstream::Answered;
-use super::{Answer, Failure};
+use super::{Answer, Failure, Reply};
 use crate::body::response::ResponseBody;
 use crate::headers::{self, X_REQUEST_ID};
 use crate::recorder::Call;
@@ -33,6 +33,7 @@ pub(crate) fn respond(tunnels: &Tunnels, mut call: Call, up: Answered) -> Respon
     parts
         .headers
         .insert(X_REQUEST_ID.clone(), call.request_id.clone());
+    call.answer_head(parts.status, &mut parts.headers);
     let status = parts.status.as_u16();
     call.answered(status, Outcome::from_upstream_status(status));
     call.capture_response_headers(&parts.headers);
@@ -92,18 +93,35 @@ pub(crate) fn answer(mut call: Call, answer: Answer) -> Response<ResponseBody> {
         answer.outcome,
         Cow::Owned(format!("{}: {detail}", answer.code)),
     );
-    let request_id = call.request_id.clone();
-    let mut resp = Response::new(ResponseBody::full(body, Some(call)));
-    *resp.status_mut() = answer.status;
-    let h = resp.headers_mut();
+    let mut h = HeaderMap::new();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    h.insert(X_REQUEST_ID.clone(), request_id);
     for (name, value) in answer.headers {
         h.append(name, value);
     }
+    made(call, answer.status, h, body.into())
+}
+
+/// An answer a request policy made whole (a preflight's, a replayed first answer).
+pub(crate) fn reply(mut call: Call, reply: Reply) -> Response<ResponseBody> {
+    call.answered(reply.status.as_u16(), reply.outcome);
+    made(call, reply.status, reply.headers, reply.body)
+}
+
+/// An answer the gateway made: the request id and the call's answer headers (CORS...) added.
+fn made(
+    mut call: Call,
+    status: StatusCode,
+    mut headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Response<ResponseBody> {
+    headers.insert(X_REQUEST_ID.clone(), call.request_id.clone());
+    call.answer_head(status, &mut headers);
+    let mut resp = Response::new(ResponseBody::full(body, Some(call)));
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
     resp
 }
 

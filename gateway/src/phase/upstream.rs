@@ -17,13 +17,13 @@ use std::time::{Duration, Instant};
 use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, Version};
-use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tracing::debug;
 
 use super::{Answer, Ctx, Decision, Failure};
+use crate::body::client::ClientBody;
 use crate::body::count::BodyCount;
 use crate::body::request::RequestBody;
 use crate::headers::{self, X_REQUEST_ID};
@@ -63,7 +63,7 @@ pub(crate) async fn forward(
     settings: &Settings<'_>,
     route: &Route,
     mut parts: Parts,
-    body: Incoming,
+    body: ClientBody,
     ctx: &mut Ctx,
 ) -> Decision<Answered> {
     // A protocol upgrade (WebSocket...) asked for on HTTP/1.1: passed through if the upstream
@@ -120,11 +120,21 @@ pub(crate) async fn forward(
         headers.insert(header::UPGRADE, u.protocol.clone());
     }
 
-    let counter = (!body.is_end_stream()).then(|| Arc::new(BodyCount::default()));
-    let mut body = counter.is_some().then_some(body);
+    let counter = (!body.is_empty()).then(|| Arc::new(BodyCount::default()));
     if let Some(c) = &counter {
         ctx.count_request_bytes(c.clone());
     }
+    // A body the policies read whole is counted once, here, and resent as is on a retry; a
+    // streamed one is counted as it streams, and comes back for a retry only unread.
+    let (mut body, full) = match body {
+        ClientBody::Buffered(data) => {
+            if let Some(c) = &counter {
+                c.add(&data);
+            }
+            (None, counter.is_some().then_some(data))
+        }
+        ClientBody::Streamed { body, limit: _ } => (counter.is_some().then_some(body), None),
+    };
     let budget = Attempts::new(route, &method);
     // A failed attempt loses the request inside the connection; keep what another try
     // needs. Only routes that may try again pay for the copy.
@@ -151,8 +161,9 @@ pub(crate) async fn forward(
         } else {
             (None, None)
         };
-        let req_body = match (body.take(), &counter) {
-            (Some(b), Some(c)) => RequestBody::new(b, c.clone(), give_back),
+        let req_body = match (&full, body.take(), &counter) {
+            (Some(data), _, _) => RequestBody::full(data.clone()),
+            (None, Some(b), Some(c)) => RequestBody::new(b, c.clone(), give_back),
             _ => RequestBody::empty(),
         };
         let mut upstream_req = Request::new(req_body);
@@ -226,7 +237,7 @@ pub(crate) async fn forward(
         route.report(index, true);
         let (failure, kind, message) = failure;
         let returned = take_body();
-        let body_ready = counter.is_none() || returned.is_some();
+        let body_ready = counter.is_none() || full.is_some() || returned.is_some();
         if body_ready && budget.allows(kind, tried.as_slice().len()) {
             debug!(upstream = %upstream.label, error = %message, "attempt failed; trying another upstream");
             body = returned;

@@ -406,6 +406,10 @@ pub struct CallDetail {
     pub token_jti: String,
     /// The token's scopes, space-separated.
     pub scopes: String,
+    /// What the message checks found (`sqli:query.q`).
+    pub findings: Vec<String>,
+    /// What the request policies did (`idempotency:replayed`).
+    pub policies: Vec<String>,
 }
 
 fn headers_schema() -> utoipa::openapi::schema::Object {
@@ -478,6 +482,8 @@ pub async fn detail(store: &Store, call_id: &str, tz: Tz) -> Result<CallDetail> 
         auth_method: r.auth_method,
         token_jti: r.token_jti,
         scopes: r.scopes,
+        findings: r.findings,
+        policies: r.policies,
     })
 }
 

@@ -143,6 +143,8 @@ pub struct DetailRow {
     pub auth_method: String,
     pub token_jti: String,
     pub scopes: String,
+    pub findings: Vec<String>,
+    pub policies: Vec<String>,
 }
 
 const DETAIL_COLUMNS: &str = "call_id, request_id, ts_us, node, api_id, api_name, module, route, \
@@ -150,7 +152,7 @@ const DETAIL_COLUMNS: &str = "call_id, request_id, ts_us, node, api_id, api_name
      toString(outcome), latency_us, upstream_latency_us, overhead_us, request_bytes, \
      response_bytes, request_headers, response_headers, request_body, response_body, error, \
      batch_id, truncated, http_version, tls_version, tls_cipher, client_cert, auth_method, \
-     token_jti, scopes";
+     token_jti, scopes, findings, policies";
 
 /// One call by id, looked for within `[from, to]` (Unix seconds) when given.
 pub async fn detail(

@@ -1,0 +1,90 @@
+//! The client's request body as the request policies leave it: still streaming from the
+//! client (most calls), or read whole because a policy had to see it (message checks, a
+//! `content-digest`, an idempotency key's fingerprint). Read bodies are bounded: the API's
+//! `max_body_bytes`, or [`crate::policy::POLICY_BODY_MAX`] when it sets none.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body::Body as _;
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+
+/// The request body handed to the upstream phase.
+#[derive(Debug)]
+#[allow(dead_code)] // TODO(issue 17 slices): `limit` enforced by the body limit
+pub(crate) enum ClientBody {
+    /// Streams from the client as the upstream reads it; `limit` (the API's
+    /// `max_body_bytes`) cuts it off with 413 before a byte past it is sent.
+    Streamed { body: Incoming, limit: Option<u64> },
+    /// Read whole by the request policies (kept for retries: cloning `Bytes` is cheap).
+    Buffered(Bytes),
+}
+
+impl ClientBody {
+    /// No byte to send (a GET, an empty POST).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            ClientBody::Streamed { body, .. } => body.is_end_stream(),
+            ClientBody::Buffered(b) => b.is_empty(),
+        }
+    }
+
+    /// The bytes, when the policies read the body.
+    #[allow(dead_code)] // TODO(issue 17 slices): read by checks, signatures, idempotency
+    pub fn bytes(&self) -> Option<&Bytes> {
+        match self {
+            ClientBody::Buffered(b) => Some(b),
+            ClientBody::Streamed { .. } => None,
+        }
+    }
+}
+
+/// Why a body could not be read whole.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    /// Longer than the limit (by its `Content-Length`, or once the bytes passed it).
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(u64),
+    /// The framing does not parse (a bad chunk size).
+    #[error("the request body is malformed: {0}")]
+    Malformed(String),
+    /// The client went away, or sent nothing for `timeout`.
+    #[error("the request body did not arrive: {0}")]
+    Gone(String),
+}
+
+/// Reads `body` whole, refusing it as soon as it is longer than `limit` bytes (a declared
+/// length over the limit is refused before a byte is read) or stalls for `timeout`.
+pub(crate) async fn read_whole(
+    mut body: Incoming,
+    limit: u64,
+    timeout: Duration,
+) -> Result<Bytes, ReadError> {
+    if body.size_hint().lower() > limit {
+        return Err(ReadError::TooLarge(limit));
+    }
+    let mut buf = BytesMut::new();
+    loop {
+        let frame = match tokio::time::timeout(timeout, body.frame()).await {
+            Err(_) => {
+                return Err(ReadError::Gone(format!(
+                    "no byte for {} ms",
+                    timeout.as_millis()
+                )))
+            }
+            Ok(None) => return Ok(buf.freeze()),
+            Ok(Some(Err(e))) if super::count::malformed(&e) => {
+                return Err(ReadError::Malformed(e.to_string()))
+            }
+            Ok(Some(Err(e))) => return Err(ReadError::Gone(e.to_string())),
+            Ok(Some(Ok(f))) => f,
+        };
+        if let Ok(data) = frame.into_data() {
+            if (buf.len() + data.len()) as u64 > limit {
+                return Err(ReadError::TooLarge(limit));
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+}
