@@ -607,8 +607,20 @@ pub async fn bind(
     // Turns true when shutdown starts: the TLS listener stops accepting when the plain one
     // does, and upgraded connections (tunnels) close.
     let (down_tx, down_rx) = watch::channel(false);
+    let router = Arc::new(arc_swap::ArcSwap::from_pointee(router));
+    // Transaction tokens: MACed under a key from the pepper, so every gateway verifies them.
+    let tx_tokens = policy::tx_token::State::from_pepper(&config.pepper);
+    let tx_endpoint = policy::tx_token::endpoint::Endpoint::new(
+        tx_tokens.minter.clone(),
+        access.clone(),
+        router.clone(),
+    );
+    let local = phase::filter::Locals(vec![
+        oauth_server as Arc<dyn phase::filter::LocalEndpoints>,
+        Arc::new(tx_endpoint),
+    ]);
     let shared = Arc::new(proxy::Shared {
-        router: arc_swap::ArcSwap::from_pointee(router),
+        router,
         access,
         sink: Arc::new(recorder::Sink {
             records: records_tx,
@@ -624,8 +636,11 @@ pub async fn bind(
             config.max_connections,
             down_rx.clone(),
         ),
-        local: Some(oauth_server),
-        policies: policy::Policies::default(),
+        local: Some(Arc::new(local)),
+        policies: policy::Policies {
+            tx_token: tx_tokens,
+            ..Default::default()
+        },
     });
     let source_task =
         source.map(|s| tokio::spawn(s.run(shared.clone(), revision, stop_rx.clone())));

@@ -28,7 +28,7 @@ use crate::tunnel::Tunnels;
 /// What every request handler shares; one per gateway.
 pub(crate) struct Shared {
     /// Swapped whole when the configuration log changes.
-    pub router: arc_swap::ArcSwap<Router>,
+    pub router: Arc<arc_swap::ArcSwap<Router>>,
     /// Authentication, authorization, limits and the VIP gate (its table swaps with the router).
     pub access: Arc<Access>,
     /// Where finished calls' records go (the bounded queue; the proxy never waits on it).
@@ -43,7 +43,7 @@ pub(crate) struct Shared {
     /// Upgraded connections passed through (WebSocket...): their cap, idle timeout and stop.
     pub tunnels: Tunnels,
     /// The gateway's own endpoints on the proxy port, answered before routing (the OAuth 2.0
-    /// authorization server's).
+    /// authorization server's, the transaction tokens'; see [`filter::Locals`]).
     pub local: Option<Arc<dyn LocalEndpoints>>,
     /// The request policies' gateway-wide state (nonces, first answers, buckets).
     pub policies: Policies,
@@ -193,7 +193,7 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let router = Router::new(&[RouteConfig::new("/oauth2", ["http://127.0.0.1:1"])]).unwrap();
         let shared = Arc::new(Shared {
-            router: arc_swap::ArcSwap::from_pointee(router),
+            router: Arc::new(arc_swap::ArcSwap::from_pointee(router)),
             access: Arc::new(crate::access::tests::access_for_tests()),
             sink: Arc::new(Sink {
                 records: tx,

@@ -42,6 +42,40 @@ pub(crate) trait LocalEndpoints: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = LocalAnswer> + Send + 'a>>;
 }
 
+/// Several sets of local endpoints as one (the OAuth 2.0 server's, the transaction
+/// tokens'): the first that serves a path answers it.
+pub(crate) struct Locals(pub Vec<Arc<dyn LocalEndpoints>>);
+
+impl LocalEndpoints for Locals {
+    fn serves(&self, path: &str) -> Option<&'static str> {
+        self.0.iter().find_map(|l| l.serves(path))
+    }
+
+    fn answer<'a>(
+        &'a self,
+        req: Request<Incoming>,
+        ctx: &'a mut Ctx,
+    ) -> Pin<Box<dyn Future<Output = LocalAnswer> + Send + 'a>> {
+        // The filter put the endpoint's name in the context; the set that serves it answers.
+        let path = ctx.path().to_string();
+        match self.0.iter().find(|l| l.serves(&path).is_some()) {
+            Some(l) => l.answer(req, ctx),
+            None => Box::pin(async move { unserved() }),
+        }
+    }
+}
+
+/// Never reached (the filter asked `serves` first); a 404 rather than a panic.
+fn unserved() -> LocalAnswer {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = http::StatusCode::NOT_FOUND;
+    LocalAnswer {
+        response,
+        outcome: Outcome::NoRoute,
+        error: "no_route: no local endpoint serves this path".into(),
+    }
+}
+
 /// A local endpoint's answer.
 pub(crate) struct LocalAnswer {
     /// Status, headers and body as sent (the gateway adds `X-Request-Id`).
