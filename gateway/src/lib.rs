@@ -269,7 +269,8 @@
 //!
 //! The proxy port (`listen`) routes **every** path but the authorization server's five
 //! (`/.well-known/oauth-authorization-server`, `/oauth2/{token,jwks,introspect,revoke}`,
-//! answered before routing, see `oauth/`): `/metrics` or `/healthz` there is an API's like any
+//! answered before routing, see `oauth/`) and `POST /.gatewatch/tx-token` (transaction tokens,
+//! see `policy/tx_token/`): `/metrics` or `/healthz` there is an API's like any
 //! other (or a 404 `no_route`). Both it and the admin port run the accept loop of
 //! `gatewatch_listen`: a client must send a whole request head within `header_read_timeout`
 //! (default 10 s; also the idle limit of a kept-alive connection), or the connection is

@@ -20,7 +20,9 @@
 # rows are counted), IDLE_SECS (0), TOP (25 functions printed), KEEP_TMP=1 keeps the callgrind
 # output, UPSTREAM_PORT (18181), GATEWAY_PORT (18183), GATEWAY_ADMIN_PORT (18184: the gateway's
 # own /healthz and /metrics), COLLECTOR_PORT (18191), BENCH_DB
-# (gatewatch_bench_cg).
+# (gatewatch_bench_cg); for a policy's cost: ENTITIES (an entities file, `[[api]]` with the
+# policy, applied to the configuration log before the gateway starts), WRK_PATH (the path wrk
+# calls, /bench/hello) and WRK_SCRIPT (a wrk Lua script: method, headers, body).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . ops/lib/common.sh
@@ -38,6 +40,9 @@ UPSTREAM_PORT="${UPSTREAM_PORT:-18181}"
 GATEWAY_PORT="${GATEWAY_PORT:-18183}"
 GATEWAY_ADMIN_PORT="${GATEWAY_ADMIN_PORT:-18184}"
 COLLECTOR_PORT="${COLLECTOR_PORT:-18191}"
+ENTITIES="${ENTITIES:-}"
+WRK_PATH="${WRK_PATH:-/bench/hello}"
+WRK_SCRIPT="${WRK_SCRIPT:-}"
 
 apt_install wrk nginx-light curl valgrind
 ensure_clickhouse
@@ -106,6 +111,9 @@ wait_http "http://127.0.0.1:$UPSTREAM_PORT/hello" 10 "$LAST_PID"
 log "dropping and migrating database $BENCH_DB"
 ch "DROP DATABASE IF EXISTS $BENCH_DB" >/dev/null
 "$GATEWATCH" --config "$T/gatewatch.toml" --log warn migrate >/dev/null
+if [ -n "$ENTITIES" ]; then
+  "$GATEWATCH" --config "$T/gatewatch.toml" --log warn config apply "$ENTITIES" >/dev/null
+fi
 if [ "$COLLECTOR" = real ]; then
   bench_start collector "$GATEWATCH" --config "$T/gatewatch.toml" collector
   wait_http "http://127.0.0.1:$COLLECTOR_PORT/healthz" 30 "$LAST_PID"
@@ -122,8 +130,8 @@ metric() { # NAME-PREFIX → sum of its series
 load() { # COUNT : wrk until the gateway has counted COUNT more calls, then wrk is stopped
   # (wrk itself only stops on a duration). The figure uses the gateway's own count.
   local goal=$(($(metric gatewatch_gateway_requests_total) + $1))
-  wrk -t1 -c"$CONNECTIONS" -d600s --timeout 30s "http://127.0.0.1:$GATEWAY_PORT/bench/hello" \
-    >"$T/wrk-$1.txt" 2>&1 &
+  wrk -t1 -c"$CONNECTIONS" -d600s --timeout 30s ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} \
+    "http://127.0.0.1:$GATEWAY_PORT$WRK_PATH" >"$T/wrk-$1.txt" 2>&1 &
   local wrk_pid=$!
   while [ "$(metric gatewatch_gateway_requests_total)" -lt "$goal" ]; do
     if ! kill -0 "$wrk_pid" 2>/dev/null; then

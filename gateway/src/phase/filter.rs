@@ -168,6 +168,37 @@ mod tests {
         }
     }
 
+    /// Answers with its own name, to tell which set answered.
+    struct Named(&'static str);
+
+    impl LocalEndpoints for Named {
+        fn serves(&self, path: &str) -> Option<&'static str> {
+            (path == self.0).then_some(self.0)
+        }
+        fn answer<'a>(
+            &'a self,
+            _req: Request<Incoming>,
+            _ctx: &'a mut Ctx,
+        ) -> Pin<Box<dyn Future<Output = LocalAnswer> + Send + 'a>> {
+            Box::pin(async move {
+                LocalAnswer {
+                    response: Response::new(Bytes::from_static(self.0.as_bytes())),
+                    outcome: Outcome::Ok,
+                    error: String::new(),
+                }
+            })
+        }
+    }
+
+    #[test]
+    fn locals_serve_each_set_s_paths() {
+        let locals = Locals(vec![Arc::new(Named("/a")), Arc::new(Named("/b"))]);
+        assert_eq!(locals.serves("/a"), Some("/a"));
+        assert_eq!(locals.serves("/b"), Some("/b"));
+        assert_eq!(locals.serves("/c"), None);
+        assert_eq!(unserved().response.status(), 404);
+    }
+
     fn ctx(target: &str, method: Method) -> Ctx {
         let mut c = Ctx::for_tests("127.0.0.1");
         c.uri = target.parse().unwrap();

@@ -381,6 +381,26 @@ mod tests {
     }
 
     #[test]
+    fn of_many_calls_racing_with_one_key_exactly_one_runs() {
+        let kept = std::sync::Arc::new(Kept::new(Limits::default()));
+        let t0 = Instant::now();
+        let firsts: usize = (0..8)
+            .map(|_| {
+                let kept = kept.clone();
+                std::thread::spawn(move || {
+                    (0..1000)
+                        .filter(|_| matches!(kept.begin(k(9), k(9), t0), Found::First(_)))
+                        .count()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .sum();
+        assert_eq!(firsts, 1);
+    }
+
+    #[test]
     fn past_the_byte_bound_the_oldest_answers_are_shed_and_their_keys_refuse_repeats() {
         let size = answer(b"0123456789").size();
         let kept = Kept::new(Limits {

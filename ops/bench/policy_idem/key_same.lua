@@ -1,0 +1,5 @@
+-- A POST with the same Idempotency-Key every call: after the first, every call is a replay.
+wrk.method = "POST"
+wrk.body = '{"amount":5}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Idempotency-Key"] = '"bench-same-key"'
