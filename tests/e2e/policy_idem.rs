@@ -22,9 +22,10 @@ use tokio::sync::Notify;
 
 const PEPPER: &str = "e2e-idem-pepper-0123456789";
 
-/// An upstream that counts the calls reaching each path: `/charge` answers 201 with the
-/// running count (so a replay shows the first count), `/fail` 500, `/big` 201 with 1000
-/// bytes, `/slow` waits until the test lets it go (`release`), then 200.
+/// An upstream that counts the calls reaching each path (and those carrying a `Tx-Token`
+/// header): `/charge` answers 201 with the running count (so a replay shows the first count),
+/// `/fail` 500, `/big` 201 with 1000 bytes, `/slow` waits until the test lets it go
+/// (`release`), then 200.
 struct Upstream {
     addr: SocketAddr,
     seen: Arc<Mutex<HashMap<String, u64>>>,
@@ -56,9 +57,13 @@ async fn counting_upstream() -> Upstream {
                     let (seen, arrived, release) = (seen.clone(), arrived.clone(), release.clone());
                     async move {
                         let path = req.uri().path().to_string();
+                        let token = req.headers().contains_key("tx-token");
                         let _ = req.into_body().collect().await;
                         let n = {
                             let mut m = seen.lock().unwrap();
+                            if token {
+                                *m.entry("Tx-Token".into()).or_insert(0) += 1;
+                            }
                             let n = m.entry(path.clone()).or_insert(0);
                             *n += 1;
                             *n
@@ -571,6 +576,7 @@ async fn tx_tokens_are_issued_as_the_api_authenticates_bound_and_used_once() {
     );
     // GET is not in the policy's methods.
     assert_eq!(call("GET", &charge, &[ACME], "").await.status, 201);
+    assert_eq!(up.seen("Tx-Token"), 0, "the token stops at the gateway");
 
     // With idempotency on the same API, the keyed repeat carries the used token and is
     // replayed; another key with the same token is refused.

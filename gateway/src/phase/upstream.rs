@@ -114,6 +114,10 @@ pub(crate) async fn forward(
     if !route.spec.auth.is_empty() && !route.spec.forward_credentials {
         crate::access::auth::strip_credentials(&route.spec.auth, &mut headers);
     }
+    // A transaction token is the gateway's, spent here.
+    if route.policies.tx_token.is_some() {
+        headers.remove(&crate::policy::tx_token::HEADER);
+    }
     if let Some(u) = &upgrade {
         // Hop-by-hop, so removed above; this hop asks for the same switch.
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
