@@ -22,7 +22,8 @@
 # own /healthz and /metrics), COLLECTOR_PORT (18191), BENCH_DB
 # (gatewatch_bench_cg); for a policy's cost: ENTITIES (an entities file, `[[api]]` with the
 # policy, applied to the configuration log before the gateway starts), WRK_PATH (the path wrk
-# calls, /bench/hello) and WRK_SCRIPT (a wrk Lua script: method, headers, body).
+# calls, /bench/hello), WRK_SCRIPT (a wrk Lua script: method, headers, body) and EXTRA_TOML
+# (appended to the gateway's configuration: `[gateway.jwt]`...).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . ops/lib/common.sh
@@ -43,6 +44,7 @@ COLLECTOR_PORT="${COLLECTOR_PORT:-18191}"
 ENTITIES="${ENTITIES:-}"
 WRK_PATH="${WRK_PATH:-/bench/hello}"
 WRK_SCRIPT="${WRK_SCRIPT:-}"
+EXTRA_TOML="${EXTRA_TOML:-}"
 
 apt_install wrk nginx-light curl valgrind
 ensure_clickhouse
@@ -103,6 +105,8 @@ prefix = "/bench"
 upstreams = ["http://127.0.0.1:$UPSTREAM_PORT"]
 strip_prefix = true
 name = "bench"
+
+$EXTRA_TOML
 EOF
 "$NGINX" -t -q -p "$T" -c "$T/upstream.conf"
 bench_start upstream "$NGINX" -p "$T" -c "$T/upstream.conf" -g "daemon off;"

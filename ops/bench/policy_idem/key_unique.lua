@@ -6,6 +6,7 @@ request = function()
   n = n + 1
   return wrk.format("POST", nil, {
     ["Content-Type"] = "application/json",
+    ["Authorization"] = os.getenv("BENCH_AUTH"),
     ["Idempotency-Key"] = '"' .. prefix .. "-" .. n .. '"',
   }, '{"amount":5}')
 end

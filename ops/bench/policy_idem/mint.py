@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Feeds transaction tokens for API `bench-tx` (public: no client) into the FIFO given, one a
+"""Feeds transaction tokens for API `bench-tx` and client `bench` into the FIFO given, one a
 line, minted as the gateway does (gateway/src/policy/tx_token/token.rs) under the bench's
 pepper, until killed. Each reader of the FIFO gets fresh tokens."""
 import base64, hashlib, hmac, os, sys, time
@@ -7,6 +7,7 @@ import base64, hashlib, hmac, os, sys, time
 PEPPER = b"bench-pepper-not-a-secret-0123456789"
 KEY = hmac.new(PEPPER, b"gatewatch tx-token v1", hashlib.sha256).digest()
 API = b"bench-tx"
+CLIENT = b"bench"
 
 
 def b64(b):
@@ -15,7 +16,7 @@ def b64(b):
 
 def mint():
     payload = (int(time.time()) + 3600).to_bytes(8, "big") + os.urandom(16)
-    payload += len(API).to_bytes(2, "big") + API
+    payload += len(API).to_bytes(2, "big") + API + CLIENT
     mac = hmac.new(KEY, payload, hashlib.sha256).digest()
     return b"gwtx1." + b64(payload) + b"." + b64(mac) + b"\n"
 

@@ -2,3 +2,4 @@
 wrk.method = "POST"
 wrk.body = '{"amount":5}'
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = os.getenv("BENCH_AUTH")

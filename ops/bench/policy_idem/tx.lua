@@ -5,6 +5,7 @@ request = function()
   fifo = fifo or assert(io.open(os.getenv("TX_FIFO"), "r"))
   return wrk.format("POST", nil, {
     ["Content-Type"] = "application/json",
+    ["Authorization"] = os.getenv("BENCH_AUTH"),
     ["Tx-Token"] = fifo:read("*l"),
   }, '{"amount":5}')
 end

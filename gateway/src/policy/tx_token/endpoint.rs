@@ -123,7 +123,8 @@ impl Endpoint {
         Ok(response)
     }
 
-    /// Authenticate and authorize as on the API (a public API: nothing to check).
+    /// Authenticate and authorize as on the API (validation gives every API with `tx_token` an
+    /// `auth`; one without would have nothing to check).
     async fn check(&self, req: &Request<Incoming>, ctx: &mut Ctx) -> Result<(), Answer> {
         let Some(route) = ctx.route.clone() else {
             return Ok(());

@@ -3,7 +3,8 @@
 //!
 //! `gwtx1.<payload>.<mac>`, both base64url without padding; the payload is `expires` (Unix
 //! seconds, 8 bytes big-endian) ‖ a 16-byte random id ‖ the API id's length (2 bytes) ‖ the
-//! API id ‖ the client id (empty on a public API); the MAC is HMAC-SHA256 of the payload under
+//! API id ‖ the client id (an API with `tx_token` has `auth`, so there is one; the form takes
+//! an empty one too); the MAC is HMAC-SHA256 of the payload under
 //! a key derived from the site's pepper (its own label: no other key the pepper gives).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -79,7 +80,7 @@ impl Minter {
         }
     }
 
-    /// A token for `client` (empty: a public API) on `api`, valid until `expires`.
+    /// A token for `client` on `api`, valid until `expires`.
     pub fn issue(&self, api: &str, client: &str, expires: u64) -> Option<String> {
         let api_len = u16::try_from(api.len()).ok()?;
         let mut id = [0u8; 16];
