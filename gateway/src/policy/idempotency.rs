@@ -220,10 +220,7 @@ fn begin_at(
     let api = ctx.route.as_ref().map_or("", |r| r.api_id.as_str());
     let scope = scope(ctx.caller.client_id.as_deref(), api, &key);
     // `needs_body` read it whole; a streamed body (never, for a keyed call) counts as empty.
-    let data: &[u8] = match body {
-        ClientBody::Buffered(b) => b,
-        ClientBody::Streamed { .. } => &[],
-    };
+    let data: &[u8] = body.bytes().map_or(&[], |b| b);
     let fp = fingerprint(&head.method, ctx.path(), ctx.uri.query(), data);
     match state.kept.begin(scope, fp, now) {
         Found::First(gen) => {
