@@ -5,7 +5,8 @@
 //! set, shown again on edit (not in the JSON box) and turned off again. The client form's deny
 //! list and signing keys (a bad PEM beside its row) and its signing secret, shown once; a
 //! save keeps the fields the form does not edit (`jwks`). A call's findings and policies on
-//! its detail page. Screenshots: `target/screenshots/admin-policies-*.png`, laptop and
+//! its detail page, and the call search's `finding` filter (a check, or one finding; hostile
+//! and malformed values; refused by aggregate reports), in the API and the form. Screenshots: `target/screenshots/admin-policies-*.png`, laptop and
 //! phone, en and zh-TW.
 
 use super::browser::{Browser, LAPTOP, PHONE};
@@ -385,7 +386,7 @@ async fn admin_sets_a_clients_deny_list_signing_keys_and_signing_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_calls_findings_and_policies_show_on_its_detail_page() {
+async fn a_calls_findings_and_policies_show_on_its_detail_page_and_find_it() {
     let site = Site::new(
         "ui_call_findings",
         &gatewatch_migrations::testing::clickhouse_url(),
@@ -394,30 +395,111 @@ async fn a_calls_findings_and_policies_show_on_its_detail_page() {
     let store = site.migrate().await;
     add_user(&site, "u-support", "support", PW);
     let _dash = site.start("dashboards").await;
-    let call_id = Uuid::now_v7();
+    let api = Api::login(site.dashboards, "u-support", PW).await;
+    // A call blocked by a check, one the checks only monitored, one without findings.
     let now_us = chrono::Utc::now().timestamp_micros();
-    let mut r = CallRecord::new(call_id, now_us - 1_000_000, "n1", "POST", "/pay/orders");
-    r.api_id = "payments".into();
-    r.client_id = "acme".into();
-    r.status = 403;
-    r.outcome = Outcome::RefusedBlocked;
-    r.findings = vec!["sqli:query.q".into(), "xss:body.items[2].note".into()];
-    r.policies = vec!["signature:acme-ed".into(), "idempotency:replayed".into()];
+    let call = |n: i64, outcome: Outcome, status: u16, findings: &[&str], policies: &[&str]| {
+        let mut r = CallRecord::new(
+            Uuid::now_v7(),
+            now_us - n * 1_000_000,
+            "n1",
+            "POST",
+            "/pay/orders",
+        );
+        r.api_id = "payments".into();
+        r.client_id = "acme".into();
+        r.status = status;
+        r.outcome = outcome;
+        r.findings = findings.iter().map(|s| s.to_string()).collect();
+        r.policies = policies.iter().map(|s| s.to_string()).collect();
+        r
+    };
+    let blocked = call(
+        1,
+        Outcome::RefusedBlocked,
+        403,
+        &["sqli:query.q", "xss:body.items[2].note"],
+        &["signature:acme-ed", "idempotency:replayed"],
+    );
+    let monitored = call(2, Outcome::Ok, 200, &["xss:header.referer"], &[]);
+    let plain = call(3, Outcome::Ok, 200, &[], &["cors:preflight"]);
     let mut ins = gatewatch_migrations::testing::raw_client(&store)
         .insert::<ApiCallRow<'_>>("api_calls")
         .await
         .unwrap();
-    ins.write(&ApiCallRow::new(&r, Uuid::nil())).await.unwrap();
+    for r in [&blocked, &monitored, &plain] {
+        ins.write(&ApiCallRow::new(r, Uuid::nil())).await.unwrap();
+    }
     ins.end().await.unwrap();
+
+    // The call search's `finding`: a check's findings, or exactly one; hostile values bound.
+    let ids = |a: &crate::admin::Answer| -> Vec<String> {
+        a.body["rows"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", a.text))
+            .iter()
+            .map(|r| r["call_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (q, want) in [
+        ("finding=xss", vec![&blocked, &monitored]),
+        ("finding=sqli", vec![&blocked]),
+        ("finding=xss:header.referer", vec![&monitored]),
+        ("finding=sqli:query", vec![]),
+        ("finding=sqli:query.q')%20OR%201%3D1%20--", vec![]),
+        ("finding=xss&outcome=ok", vec![&monitored]),
+    ] {
+        let a = api
+            .call(
+                "GET",
+                &format!("/api/v1/reports/calls?range=1h&{q}"),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(a.status, 200, "{q}: {}", a.text);
+        let want: Vec<String> = want.iter().map(|r| r.call_id.to_string()).collect();
+        assert_eq!(ids(&a), want, "{q}");
+    }
+    for q in [
+        "/api/v1/reports/calls?range=1h&finding=rce",
+        "/api/v1/reports/calls?range=1h&finding=sqli:",
+        "/api/v1/reports/calls?range=1h&finding=xss:%0A",
+        "/api/v1/reports/traffic?range=1h&finding=sqli",
+    ] {
+        let a = api.call("GET", q, None, &[]).await;
+        assert_eq!(a.status, 422, "{q}: {}", a.text);
+        assert_eq!(a.body["error"]["field"], "finding", "{q}: {}", a.text);
+    }
 
     let b = Browser::start(site.dashboards).await;
     b.log_in("u-support", PW).await;
-    b.open(&format!("calls/{call_id}")).await;
+    b.open(&format!("calls/{}", blocked.call_id)).await;
     let findings = b.wait_text("#call-findings", "sqli:query.q").await;
     assert!(findings.contains("xss:body.items[2].note"), "{findings}");
     let policies = b.wait_text("#call-policies", "idempotency:replayed").await;
     assert!(policies.contains("signature:acme-ed"), "{policies}");
     b.screenshot("support-policies-call-detail").await;
+    // A finding links to the calls with it.
+    b.press("#call-findings a:last-child").await;
+    b.wait_js(
+        "the search by the finding: the blocked call alone",
+        "document.querySelectorAll('#calls-table tbody tr').length === 1 && location.hash.includes('finding=')",
+    )
+    .await;
+    assert_eq!(b.value("#f-finding").await, "xss:body.items[2].note");
+    // Typed in the form: a check's name finds both calls; a wrong one is named beside the field.
+    b.fill("#f-finding", "xss").await;
+    b.press("#calls-submit").await;
+    b.wait_js(
+        "two calls with an xss finding",
+        "document.querySelectorAll('#calls-table tbody tr').length === 2",
+    )
+    .await;
+    b.fill("#f-finding", "rce").await;
+    b.press("#calls-submit").await;
+    b.wait_text(".field-error #f-finding-error", "rce").await;
+    b.screenshot("support-policies-finding-search").await;
     b.assert_no_csp_violations().await;
     b.close().await;
 }
