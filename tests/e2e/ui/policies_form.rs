@@ -163,6 +163,19 @@ async fn admin_sets_every_api_policy_in_the_form_with_errors_beside_their_fields
     b.resize(LAPTOP).await;
     b.press("#api-save").await;
     b.wait_text("#api-table", "Payments").await;
+    // The list says which policies are on.
+    let row = b.wait_text("#api-table", "sqli+xss (monitor)").await;
+    for on in [
+        "signed",
+        "idempotency",
+        "tx token",
+        "CORS",
+        "50/s",
+        "2 denied",
+    ] {
+        assert!(row.contains(on), "{on} not in {row}");
+    }
+    b.screenshot("admin-policies-api-list").await;
 
     // Stored exactly as set, defaults left to the API.
     let e = stored(&api, "/api/v1/apis/payments").await;

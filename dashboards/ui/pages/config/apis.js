@@ -12,7 +12,7 @@ import {
 import {
   useEntities, errorAt, formError, revealError, num, str, compact, go, IdField, Stale, scopeList, ScopesField, ScopeChips,
 } from './common.js';
-import { POLICY_FIELDS, policyForm, policyBody, PolicyFields } from './policies.js';
+import { POLICY_FIELDS, policyForm, policyBody, PolicyFields, PolicySummary } from './policies.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 // Fields the form edits; every other field of the spec is in the JSON box.
@@ -99,6 +99,7 @@ export function ApiList({ tick }) {
         ${(e.body.scopes || []).length ? html`<div class="small"><${ScopeChips} scopes=${e.body.scopes} /></div>` : null}`
         : html`<${Badge} tone="warn">${t('config.public')}<//>`),
     },
+    { key: 'policies', label: t('policy.col'), render: (e) => html`<span class="small"><${PolicySummary} b=${e.body} /></span>` },
     {
       key: 'actions', label: '', align: 'right',
       render: (e) => html`<div class="row-actions">

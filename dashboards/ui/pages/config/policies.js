@@ -5,7 +5,7 @@
 // Errors arrive as the API names them (`cors.origins[1]`) and are shown beside their field,
 // a list's with its line.
 import { html } from '../../vendor/preact-htm.module.js';
-import { t } from '../../i18n.js';
+import { t, fmtNumber } from '../../i18n.js';
 import { Card, Field, Select, TextArea, CheckGroup, Checkbox } from '../../components.js';
 import { errorAt, num, str, lines, compact } from './common.js';
 
@@ -116,6 +116,31 @@ export function lineError(err, field) {
 
 /** The message for the policy object itself (`signature`, not `signature.components`). */
 const whole = (err, field) => (err && err.field === field ? err.message : null);
+
+/** A byte count as typed limits usually are: whole MiB or KiB, else bytes. */
+function bytes(n) {
+  if (n % 1048576 === 0) return `${fmtNumber(n / 1048576)} MiB`;
+  if (n % 1024 === 0) return `${fmtNumber(n / 1024)} KiB`;
+  return `${fmtNumber(n)} B`;
+}
+
+/** The policies an API has on, in short, for the list (`#api-table`). */
+export function PolicySummary({ b }) {
+  const out = [];
+  if ((b.checks || []).length) {
+    const names = b.checks.join('+');
+    out.push(b.check_mode === 'monitor' ? t('policy.short_monitor', { checks: names }) : names);
+  }
+  if (b.signature) out.push(t('policy.short_signature'));
+  if (b.idempotency) out.push(t('policy.short_idempotency'));
+  if (b.tx_token) out.push(t('policy.short_tx_token'));
+  if (b.cors) out.push('CORS');
+  if (b.rate) out.push(t('policy.short_rate', { n: b.rate.per_second }));
+  if (b.max_body_bytes) out.push(t('policy.short_body', { size: bytes(b.max_body_bytes) }));
+  if ((b.ip_deny || []).length) out.push(t('policy.short_deny', { n: b.ip_deny.length }));
+  if (!out.length) return html`<span class="muted">—</span>`;
+  return html`<span class="scopes policy-summary">${out.map((x) => html`<code class="scope">${x}</code> `)}</span>`;
+}
 
 const methodOptions = METHODS.map((m) => ({ value: m, label: m }));
 
