@@ -260,8 +260,6 @@ async fn policies_are_edited_through_the_admin_api_with_field_errors_history_and
                 "signing_keys[0].alg",
             ),
             (json!({"signing_keys": nine}), "signing_keys"),
-            // The secret is made by its own action, never typed.
-            (json!({"signing_secret": "hunter2"}), "signing_secret"),
         ],
     )
     .await;
@@ -336,4 +334,22 @@ async fn policies_are_edited_through_the_admin_api_with_field_errors_history_and
         .await
         .unwrap();
     assert_eq!(rows, 4);
+
+    // The signing secret is made by its own action, never typed: a typed one is refused, or
+    // (where the field is managed) ignored; never stored, never answered.
+    let c = get(&admin, "/api/v1/clients/acme").await;
+    let mut typed = c["body"].clone();
+    typed["signing_secret"] = json!("hunter2");
+    let version = c["version"].as_u64().unwrap();
+    let a = put(&admin, "/api/v1/clients/acme", &typed, version).await;
+    match a.status {
+        422 => assert_eq!(a.body["error"]["field"], "signing_secret", "{}", a.text),
+        200 => assert!(!a.text.contains("hunter2"), "{}", a.text),
+        s => panic!("{s}: {}", a.text),
+    }
+    let stored = store
+        .fetch_u64("SELECT count() FROM config_log WHERE position(body, 'hunter2') > 0")
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
 }
