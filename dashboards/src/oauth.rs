@@ -27,8 +27,10 @@ pub const MAX_PUBLISHED_RETIRED: usize = 5;
 /// A revocation whose token's expiry is unknown matters this long: the longest token TTL.
 pub const MAX_TOKEN_TTL_US: i64 = 86_400_000_000;
 
-/// One signing key as the admin API shows it: never its private part.
+/// One signing key as the admin API shows it: never its private part. (Named apart from a
+/// client's request-signing key, the model's `SigningKey`.)
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = OAuthSigningKey)]
 pub struct SigningKey {
     pub kid: String,
     /// `ES256` or `RS256`.

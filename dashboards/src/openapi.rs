@@ -40,60 +40,7 @@ pub fn document(rules: &[Rule], extra: Schemas) -> OpenApi {
         };
         paths = paths.path(openapi_path(&r.path), PathItem::new(method, operation(r)));
     }
-    let mut components = ComponentsBuilder::new()
-        .schema_from::<crate::answer::Envelope>()
-        .schema_from::<crate::answer::Page>()
-        .schema_from::<crate::answer::History>()
-        .schema_from::<crate::answer::HistoryEntry>()
-        .schema_from::<crate::keys::CreatedSecret>()
-        .schema_from::<crate::keys::KeyRequest>()
-        .schema_from::<crate::keys::RotateRequest>()
-        .schema_from::<crate::keys::GrantRequest>()
-        .schema_from::<crate::me::LoginRequest>()
-        .schema_from::<crate::me::SessionInfo>()
-        .schema_from::<crate::me::PasswordChange>()
-        .schema_from::<crate::me::TokenRequest>()
-        .schema_from::<crate::me::TokenInfo>()
-        .schema(
-            "TokenList",
-            utoipa::openapi::schema::ArrayBuilder::new()
-                .items(Ref::from_schema_name("TokenInfo")),
-        )
-        .schema_from::<crate::me::Preferences>()
-        .schema_from::<crate::diff::FieldChange>()
-        .schema_from::<crate::alerts::Scope>()
-        .schema_from::<crate::alerts::ActiveAlert>()
-        .schema_from::<crate::alerts::ActiveAlerts>()
-        .schema_from::<crate::alerts::AlertEventRow>()
-        .schema_from::<crate::alerts::AlertEventsPage>()
-        .schema_from::<crate::preview::PreviewNotice>()
-        .schema_from::<crate::preview::RulePreview>()
-        .schema_from::<crate::nodes::Disk>()
-        .schema_from::<crate::nodes::NodeBacklog>()
-        .schema_from::<crate::nodes::NodeProcess>()
-        .schema_from::<crate::nodes::Node>()
-        .schema_from::<crate::nodes::NodesPage>()
-        .schema_from::<crate::upstream_health::Health>()
-        .schema_from::<crate::upstream_health::UpstreamHealth>()
-        .schema_from::<crate::upstream_health::UpstreamHealthPage>()
-        .schema_from::<crate::audit::AuditRow>()
-        .schema_from::<crate::audit::AuditPage>()
-        .schema_from::<crate::report_runs::Attempt>()
-        .schema_from::<crate::report_runs::Run>()
-        .schema_from::<crate::report_runs::RunsPage>()
-        .schema_from::<crate::scopes::ProductScopes>()
-        .schema_from::<crate::scopes::ClientScopes>()
-        .schema_from::<crate::oauth::KeyRotationRequest>()
-        .schema_from::<crate::oauth::SigningKey>()
-        .schema_from::<crate::oauth::SigningKeys>()
-        .schema_from::<crate::oauth::Rotation>()
-        .schema_from::<crate::oauth::RevocationRequest>()
-        .schema_from::<crate::oauth::Revocation>()
-        .schema_from::<crate::oauth::Revocations>()
-        .schema_from::<crate::test_send::TestSendResult>()
-        .schema_from::<crate::test_send::TestSendOutcome>()
-        .schema_from::<ErrorBody>()
-        .schema_from::<ErrorDetail>()
+    let mut components = answer_components()
         .security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
@@ -143,6 +90,65 @@ pub fn document(rules: &[Rule], extra: Schemas) -> OpenApi {
                 .collect::<Vec<_>>(),
         ))
         .build()
+}
+
+/// The admin API's own answer and request schemas. A name here must not be one of the entity
+/// schemas' or another role's: the document keeps one schema per name, the last given
+/// (`names_of_schemas_are_unique` guards it).
+fn answer_components() -> ComponentsBuilder {
+    ComponentsBuilder::new()
+        .schema_from::<crate::answer::Envelope>()
+        .schema_from::<crate::answer::Page>()
+        .schema_from::<crate::answer::History>()
+        .schema_from::<crate::answer::HistoryEntry>()
+        .schema_from::<crate::keys::CreatedSecret>()
+        .schema_from::<crate::keys::KeyRequest>()
+        .schema_from::<crate::keys::RotateRequest>()
+        .schema_from::<crate::keys::GrantRequest>()
+        .schema_from::<crate::me::LoginRequest>()
+        .schema_from::<crate::me::SessionInfo>()
+        .schema_from::<crate::me::PasswordChange>()
+        .schema_from::<crate::me::TokenRequest>()
+        .schema_from::<crate::me::TokenInfo>()
+        .schema(
+            "TokenList",
+            utoipa::openapi::schema::ArrayBuilder::new().items(Ref::from_schema_name("TokenInfo")),
+        )
+        .schema_from::<crate::me::Preferences>()
+        .schema_from::<crate::diff::FieldChange>()
+        .schema_from::<crate::alerts::Scope>()
+        .schema_from::<crate::alerts::ActiveAlert>()
+        .schema_from::<crate::alerts::ActiveAlerts>()
+        .schema_from::<crate::alerts::AlertEventRow>()
+        .schema_from::<crate::alerts::AlertEventsPage>()
+        .schema_from::<crate::preview::PreviewNotice>()
+        .schema_from::<crate::preview::RulePreview>()
+        .schema_from::<crate::nodes::Disk>()
+        .schema_from::<crate::nodes::NodeBacklog>()
+        .schema_from::<crate::nodes::NodeProcess>()
+        .schema_from::<crate::nodes::Node>()
+        .schema_from::<crate::nodes::NodesPage>()
+        .schema_from::<crate::upstream_health::Health>()
+        .schema_from::<crate::upstream_health::UpstreamHealth>()
+        .schema_from::<crate::upstream_health::UpstreamHealthPage>()
+        .schema_from::<crate::audit::AuditRow>()
+        .schema_from::<crate::audit::AuditPage>()
+        .schema_from::<crate::report_runs::Attempt>()
+        .schema_from::<crate::report_runs::Run>()
+        .schema_from::<crate::report_runs::RunsPage>()
+        .schema_from::<crate::scopes::ProductScopes>()
+        .schema_from::<crate::scopes::ClientScopes>()
+        .schema_from::<crate::oauth::KeyRotationRequest>()
+        .schema_from::<crate::oauth::SigningKey>()
+        .schema_from::<crate::oauth::SigningKeys>()
+        .schema_from::<crate::oauth::Rotation>()
+        .schema_from::<crate::oauth::RevocationRequest>()
+        .schema_from::<crate::oauth::Revocation>()
+        .schema_from::<crate::oauth::Revocations>()
+        .schema_from::<crate::test_send::TestSendResult>()
+        .schema_from::<crate::test_send::TestSendOutcome>()
+        .schema_from::<ErrorBody>()
+        .schema_from::<ErrorDetail>()
 }
 
 /// The document as served. utoipa 5.5 writes a link's fields in snake case
@@ -528,6 +534,22 @@ pub struct ErrorDetail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two schemas of one name would leave one of them in the document, describing the other's
+    /// answers (the OAuth signing keys were once described by a client's signing key).
+    #[test]
+    fn names_of_schemas_are_unique() {
+        let answers = answer_components().build().schemas;
+        let mut seen: BTreeSet<String> = answers.keys().cloned().collect();
+        for (name, _) in entity_components() {
+            assert!(seen.insert(name.clone()), "{name} is given twice");
+        }
+        let doc = document(&crate::access::rules(), Vec::new());
+        let v: serde_json::Value = serde_json::from_str(&to_json(&doc).unwrap()).unwrap();
+        let props = |name: &str| v["components"]["schemas"][name]["properties"].clone();
+        assert!(props("OAuthSigningKey").get("kid").is_some(), "{v}");
+        assert!(props("SigningKey").get("public_key").is_some(), "{v}");
+    }
 
     #[test]
     fn operation_ids_read_as_words() {

@@ -82,6 +82,8 @@ pub static ASSETS: &[Asset] = &[
     asset!("pages/config/common.js", JS),
     asset!("pages/config/apis.js", JS),
     asset!("pages/config/clients.js", JS),
+    asset!("pages/config/client_signing.js", JS),
+    asset!("pages/config/policies.js", JS),
     asset!("pages/config/sets.js", JS),
     asset!("pages/config/signing_keys.js", JS),
     asset!("pages/config.js", JS),

@@ -206,6 +206,9 @@ pub struct ReportParams {
     pub methods: Vec<String>,
     /// Calls that took at least this long in total, milliseconds (`min_latency_ms=500`).
     pub min_latency_ms: Option<u64>,
+    /// Calls with a message-check finding: of a check (`finding=sqli`) or exactly one
+    /// (`finding=sqli:query.q`, as the record writes it).
+    pub finding: Option<String>,
     /// The keyset cursor of the next page (opaque to callers).
     pub cursor: Option<String>,
     /// Which list the top-N report ranks (`by=slowest|largest|clients`).
@@ -245,6 +248,29 @@ pub const MAX_LATENCY_MS: u64 = 86_400_000;
 
 /// Longest filter value accepted (ids, paths, request ids).
 const MAX_VALUE_LEN: usize = 256;
+
+/// A `finding` filter: a check's name (`sqli`), or a whole finding (`sqli:query.q`) whose
+/// place is printable text without controls.
+fn parse_finding(k: &str, v: &str) -> Result<String, FieldError> {
+    let (check, place) = match v.split_once(':') {
+        Some((c, w)) => (c, Some(w)),
+        None => (v, None),
+    };
+    let known = [crate::policy::Check::Sqli, crate::policy::Check::Xss];
+    if !known.iter().any(|c| c.name() == check) {
+        return bad(
+            k,
+            format!("{v:?} is no finding: a check (sqli, xss), or check:place (sqli:query.q)"),
+        );
+    }
+    if place.is_some_and(|w| w.is_empty() || w.chars().any(char::is_control)) {
+        return bad(
+            k,
+            format!("{v:?}: the place after ':' is empty or holds controls"),
+        );
+    }
+    Ok(v.to_string())
+}
 
 impl ReportParams {
     /// From URL query pairs. Repeated keys add to a filter (`api=a&api=b`); a comma list works
@@ -358,6 +384,7 @@ impl ReportParams {
                         )
                     }
                 },
+                "finding" => p.finding = Some(parse_finding(k, v)?),
                 "cursor" => p.cursor = non_empty(k, v)?,
                 "by" => {
                     p.top_by = TopBy::ALL
@@ -456,6 +483,9 @@ impl ReportParams {
         }
         if let Some(n) = self.min_latency_ms {
             put("min_latency_ms", n.to_string());
+        }
+        if let Some(v) = &self.finding {
+            put("finding", v.clone());
         }
         if let Some(v) = &self.cursor {
             put("cursor", v.clone());
@@ -673,6 +703,11 @@ mod tests {
             ("method", "get;drop", "method"),
             ("min_latency_ms", "-1", "min_latency_ms"),
             ("min_latency_ms", "fast", "min_latency_ms"),
+            ("finding", "rce", "finding"),
+            ("finding", "SQLI", "finding"),
+            ("finding", "sqli:", "finding"),
+            ("finding", "xss:query.q\u{0}", "finding"),
+            ("finding", "sqli%", "finding"),
         ] {
             let e = pairs(&[(k, v)]).unwrap_err();
             assert_eq!(e.field, field, "{k}={v}: {e}");
@@ -694,8 +729,10 @@ mod tests {
             ("by", "clients"),
             ("method", "get,POST"),
             ("min_latency_ms", "250"),
+            ("finding", "sqli:body.items[2].note"),
         ])
         .unwrap();
+        assert_eq!(p.finding.as_deref(), Some("sqli:body.items[2].note"));
         assert_eq!(p.top_by, TopBy::Clients);
         assert_eq!(p.methods, ["GET", "POST"]);
         assert_eq!(p.min_latency_ms, Some(250));

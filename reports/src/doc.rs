@@ -148,6 +148,14 @@ pub fn call_filters() -> Vec<Parameter> {
             integer(0, MAX_LATENCY_MS),
         ),
         query(
+            "finding",
+            "calls with a message-check finding: of a check (`sqli`, `xss`) or exactly one (`sqli:query.q`)",
+            string()
+                .min_length(Some(3))
+                .max_length(Some(256))
+                .pattern(Some("^(sqli|xss)(:[^\\u0000-\\u001f\\u007f-\\u009f]+)?$")),
+        ),
+        query(
             "cursor",
             "the `next_cursor` of the page before",
             string().min_length(Some(1)).max_length(Some(256)),

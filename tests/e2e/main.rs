@@ -39,6 +39,7 @@ mod oauth;
 mod outbound;
 mod path_attacks;
 mod policy_idem;
+mod policy_ui;
 mod readme;
 mod record_bounds;
 mod report_mail;

@@ -300,6 +300,7 @@ pub fn refuse_search_params(p: &ReportParams, report: &str, takes_limit: bool) -
         ("path_contains", p.path_contains.is_some()),
         ("method", !p.methods.is_empty()),
         ("min_latency_ms", p.min_latency_ms.is_some()),
+        ("finding", p.finding.is_some()),
         ("cursor", p.cursor.is_some()),
         ("limit", p.limit.is_some() && !takes_limit),
     ];

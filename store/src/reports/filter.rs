@@ -96,6 +96,16 @@ pub(crate) fn call_conditions(p: &ReportParams) -> Sql {
     if let Some(ms) = p.min_latency_ms {
         c.push(" AND latency_us >= ").u64(ms.saturating_mul(1_000));
     }
+    if let Some(f) = &p.finding {
+        if f.contains(':') {
+            c.push(" AND has(findings, ").str(f).push(")");
+        } else {
+            // A check's name: any finding written `<check>:<place>`.
+            c.push(" AND arrayExists(x -> position(x, ")
+                .str(&format!("{f}:"))
+                .push(") = 1, findings)");
+        }
+    }
     c
 }
 
@@ -147,6 +157,7 @@ mod tests {
             ("method", "post,get"),
             ("min_latency_ms", "250"),
             ("status", "504"),
+            ("finding", "sqli:body.note') OR 1=1 --"),
         ])
         .unwrap();
         let w = window();
@@ -164,9 +175,18 @@ mod tests {
         assert_eq!(
             c.text(),
             " AND request_id = ? AND status = ? AND positionUTF8(path, ?) > 0 \
-             AND method IN (?, ?) AND latency_us >= ?"
+             AND method IN (?, ?) AND latency_us >= ? AND has(findings, ?)"
         );
         let r = c.rendered();
+        assert!(
+            r.contains(r"has(findings, 'sqli:body.note\') OR 1=1 --')"),
+            "{r}"
+        );
+        let p = ReportParams::from_pairs(&[("finding", "xss")]).unwrap();
+        assert_eq!(
+            call_conditions(&p).rendered(),
+            " AND arrayExists(x -> position(x, 'xss:') = 1, findings)"
+        );
         assert!(r.contains("method IN ('POST', 'GET')"), "{r}");
         assert!(r.contains("latency_us >= 250000"), "{r}");
         assert!(r.contains("status = 504"), "{r}");

@@ -22,6 +22,8 @@ mod mtls_form;
 
 mod nodes_page;
 
+mod policies_form;
+
 mod reports_page;
 
 mod scopes_form;

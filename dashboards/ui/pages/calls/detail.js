@@ -152,7 +152,7 @@ export function Detail({ me, id }) {
           [t('calls.token_jti'), call.token_jti && html`<span class="mono" id="call-token-jti">${call.token_jti}</span>
             ${mayRevoke && html` <${Button} kind="danger" id="call-revoke-token" onClick=${() => setRevoking(true)}>${t('calls.revoke_token')}<//>`}`],
           [t('calls.scopes'), call.scopes && html`<span class="mono" id="call-scopes">${call.scopes}</span>`],
-          [t('calls.findings'), call.findings?.length > 0 && html`<span class="mono" id="call-findings">${call.findings.join(' · ')}</span>`],
+          [t('calls.findings'), call.findings?.length > 0 && html`<span class="mono" id="call-findings">${call.findings.map((f, i) => html`${i ? ' · ' : ''}<a href=${`#/calls?finding=${encodeURIComponent(f)}`} title=${t('calls.finding_search')}>${f}</a>`)}</span>`],
           [t('calls.policies'), call.policies?.length > 0 && html`<span class="mono" id="call-policies">${call.policies.join(' · ')}</span>`],
           [t('calls.upstream'), call.upstream ? html`<span class="mono">${call.upstream}</span>` : html`<span class="muted">${refused ? t('calls.no_upstream_refused') : t('calls.none_short')}</span>`],
         ]} />

@@ -1,7 +1,8 @@
 // The APIs tab: every API with its match, methods, upstream hosts (weight and a health badge
 // from GET /api/v1/upstreams/health) and auth; an editor for the common fields of an ApiSpec
 // (TLS towards https upstreams, `upstream_tls`, included; the credentials accepted, OAuth 2.0
-// scopes among them) with the rest (capture, masking, passive ejection…) as JSON.
+// scopes among them), its request policies (`policies.js`) with the rest (capture, masking,
+// passive ejection…) as JSON.
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { get, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
@@ -11,11 +12,12 @@ import {
 import {
   useEntities, errorAt, formError, revealError, num, str, compact, go, IdField, Stale, scopeList, ScopesField, ScopeChips,
 } from './common.js';
+import { POLICY_FIELDS, policyForm, policyBody, PolicyFields, PolicySummary } from './policies.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 // Fields the form edits; every other field of the spec is in the JSON box.
 const FORM_FIELDS = ['name', 'prefix', 'path', 'methods', 'upstreams', 'lb', 'connect_timeout_ms',
-  'timeout_ms', 'retries', 'auth', 'scopes', 'health_check', 'strip_prefix', 'enabled', 'upstream_tls'];
+  'timeout_ms', 'retries', 'auth', 'scopes', 'health_check', 'strip_prefix', 'enabled', 'upstream_tls', ...POLICY_FIELDS];
 const AUTH_METHODS = ['api_key', 'basic', 'jwt', 'oauth2', 'mtls'];
 
 const lbLabel = (v) => ({
@@ -97,6 +99,7 @@ export function ApiList({ tick }) {
         ${(e.body.scopes || []).length ? html`<div class="small"><${ScopeChips} scopes=${e.body.scopes} /></div>` : null}`
         : html`<${Badge} tone="warn">${t('config.public')}<//>`),
     },
+    { key: 'policies', label: t('policy.col'), render: (e) => html`<span class="small"><${PolicySummary} b=${e.body} /></span>` },
     {
       key: 'actions', label: '', align: 'right',
       render: (e) => html`<div class="row-actions">
@@ -147,6 +150,7 @@ function formOf(id, b) {
     tlsKey: str(tls && tls.key_file),
     // Absent means true (the model's default).
     tlsVerify: !(tls && tls.verify === false),
+    ...policyForm(b),
     rest: JSON.stringify(rest, null, 2),
   };
 }
@@ -162,6 +166,7 @@ function bodyOf(f) {
   }
   const body = {
     ...rest,
+    ...policyBody(f),
     ...compact({
       name: f.name,
       [f.matchKind]: f.match,
@@ -234,7 +239,7 @@ export function ApiEditor({ id, onDone }) {
     }
   };
   const shown = ['id', 'name', 'prefix', 'path', 'methods', 'upstreams', 'lb', 'connect_timeout_ms', 'timeout_ms',
-    'retries', 'auth', 'scopes', 'health_check', 'upstream_tls', 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials'];
+    'retries', 'auth', 'scopes', 'health_check', 'upstream_tls', 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials', ...POLICY_FIELDS];
   const restErr = errorAt(err, 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials');
   const upErr = err && err.field && /^upstreams(\[\d+\])?$/.test(err.field) && !/\]\./.test(err.field) ? err.message : null;
   const upRowErr = (i) => errorAt(err, `upstreams[${i}]`);
@@ -341,6 +346,8 @@ export function ApiEditor({ id, onDone }) {
       <${TextArea} name="api-rest" mono rows=${8} label=${t('config.field_rest')} value=${f.rest} onInput=${set('rest')}
         error=${restErr && (err.field === 'rest' ? err.message : `${err.field}: ${err.message}`)} hint=${t('config.rest_hint')} />
     <//>
+
+    <${PolicyFields} f=${f} setF=${setF} err=${err} />
 
     <div class="form-actions sticky-actions">
       <${Button} kind="primary" type="submit" id="api-save" disabled=${busy}>${isNew ? t('config.create') : t('config.save')}<//>

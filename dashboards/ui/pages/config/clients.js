@@ -2,7 +2,8 @@
 // (status, validity, zone, service hours, IP allow list, TPS, quotas, priority, groups, OAuth
 // 2.0 scopes); the client's keys: generate (shown once), rotate with an overlap, revoke, product
 // grants and their approval, and a new client secret (shown once); and its effective scopes
-// (its own and those of its approved products), as the token endpoint grants them.
+// (its own and those of its approved products), as the token endpoint grants them; its deny
+// list and request-signing keys and secret (issue 17, `client_signing.js`).
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { get, post, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
@@ -13,6 +14,8 @@ import {
   useEntities, errorAt, formError, revealError, num, str, lines, compact, go, ShownOnce, IdField, Stale,
   scopeList, ScopesField, ScopeChips,
 } from './common.js';
+import { keyRows, keysBody, SigningCard } from './client_signing.js';
+import { lineError } from './policies.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const dayLabel = (d) => ({
@@ -71,8 +74,15 @@ export function ClientList({ tick }) {
   <//>`;
 }
 
+/** Fields the form edits, and those the API adds to answers; every other stored field (a
+ *  client's `jwks`, its sealed `signing_secret`) is sent back as it came, so a save keeps it. */
+const EDITED = ['name', 'description', 'status', 'valid_from', 'valid_until', 'timezone', 'service_hours', 'ip_allow',
+  'certificates', 'tps', 'quota', 'priority', 'groups', 'scopes', 'ip_deny', 'signing_keys', 'has_secret', 'has_signing_secret'];
+
 function formOf(id, b) {
   b = b || {};
+  const kept = {};
+  for (const [k, v] of Object.entries(b)) if (!EDITED.includes(k)) kept[k] = v;
   const q = b.quota || {};
   const h = b.service_hours || null;
   return {
@@ -99,6 +109,9 @@ function formOf(id, b) {
     priority: str(b.priority ?? 0),
     groups: b.groups || [],
     scopes: (b.scopes || []).join('\n'),
+    ip_deny: (b.ip_deny || []).join('\n'),
+    signingKeys: keyRows(b),
+    kept,
   };
 }
 
@@ -141,6 +154,13 @@ function certificateError(err) {
 }
 
 function bodyOf(f) {
+  return {
+    ...f.kept,
+    ...clientFields(f),
+  };
+}
+
+function clientFields(f) {
   return compact({
     name: f.name,
     description: f.description,
@@ -156,6 +176,8 @@ function bodyOf(f) {
     priority: num(f.priority) ?? 0,
     groups: f.groups,
     scopes: scopeList(f.scopes),
+    ip_deny: lines(f.ip_deny),
+    signing_keys: keysBody(f.signingKeys),
   });
 }
 
@@ -192,7 +214,7 @@ export function ClientEditor({ id, onDone, tick, setTick }) {
     }
   };
   const shown = ['id', 'name', 'description', 'status', 'valid_from', 'valid_until', 'timezone', 'service_hours',
-    'ip_allow', 'certificates', 'tps', 'quota', 'priority', 'groups', 'scopes'];
+    'ip_allow', 'certificates', 'tps', 'quota', 'priority', 'groups', 'scopes', 'ip_deny', 'signing_keys'];
   const groupOptions = [...new Set([...groups.items.map((g) => g.id), ...f.groups])]
     .map((g) => ({ value: g, label: (groups.items.find((x) => x.id === g) || { body: { name: g } }).body.name }));
 
@@ -242,6 +264,8 @@ export function ClientEditor({ id, onDone, tick, setTick }) {
       ${errorAt(err, 'service_hours') && !/^service_hours\.(from|until|days)/.test(err.field) && html`<div class="field-message" role="alert">${err.message}</div>`}
       <${TextArea} name="client-ip-allow" mono rows=${3} label=${t('config.field_ip_allow')} value=${f.ip_allow}
         onInput=${set('ip_allow')} error=${errorAt(err, 'ip_allow')} hint=${t('config.ip_allow_hint')} placeholder="10.0.0.0/8" />
+      <${TextArea} name="client-ip-deny" mono rows=${3} label=${t('policy.field_ip_deny')} value=${f.ip_deny}
+        onInput=${set('ip_deny')} error=${lineError(err, 'ip_deny')} hint=${t('policy.client_ip_deny_hint')} placeholder="203.0.113.7" />
       <${TextArea} name="client-certificates" mono rows=${3} label=${t('config.field_certificates')} value=${f.certificates}
         onInput=${set('certificates')} error=${certificateError(err)} hint=${t('config.certificates_hint')}
         placeholder="sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" />
@@ -261,6 +285,9 @@ export function ClientEditor({ id, onDone, tick, setTick }) {
         onChange=${set('groups')} options=${groupOptions} error=${errorAt(err, 'groups')} hint=${t('config.groups_hint')} />`
         : html`<p class="muted small">${t('config.groups_none_hint')}</p>`}
     <//>
+
+    <${SigningCard} client=${isNew ? null : entity} rows=${f.signingKeys} setRows=${set('signingKeys')} err=${err}
+      onSecret=${() => setTick((x) => x + 1)} />
 
     <${Card} title=${t('config.oauth')} id="client-oauth">
       <${ScopesField} name="client-scopes" value=${f.scopes} onInput=${set('scopes')} err=${err} hint=${t('config.scopes_hint_client')} />
