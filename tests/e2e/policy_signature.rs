@@ -66,6 +66,7 @@ type Attack<'a> = (&'a str, String, Vec<(String, String)>, Vec<u8>, &'a str);
 
 struct Reply {
     status: u16,
+    headers: http::HeaderMap,
     body: Value,
     text: String,
 }
@@ -99,9 +100,11 @@ async fn send(
         .await
         .unwrap();
     let status = r.status().as_u16();
+    let headers = r.headers().clone();
     let bytes = r.into_body().collect().await.unwrap().to_bytes();
     Reply {
         status,
+        headers,
         body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         text: String::from_utf8_lossy(&bytes).into_owned(),
     }
@@ -510,6 +513,10 @@ async fn signed_calls_pass_and_every_attack_is_refused_and_recorded() {
             (401, "bad_signature"),
             "{what}: {}",
             r.text
+        );
+        assert_eq!(
+            r.headers["accept-signature"], r#"sig1=("@method" "@path" "@query" "content-digest")"#,
+            "{what}"
         );
         assert!(
             r.message().contains(reason),

@@ -97,10 +97,15 @@ pub(crate) enum Refusal {
     NotCovered(String),
     Expired(i64),
     Future,
+    /// The signature's own `expires` has passed.
+    ExpiresPassed,
     MissingNonce,
     ReplayedNonce,
     UnknownKey(String),
-    AlgMismatch { keyid: String, alg: String },
+    AlgMismatch {
+        keyid: String,
+        alg: String,
+    },
     NoClient,
     Invalid,
     DigestMismatch(String),
@@ -123,6 +128,7 @@ impl fmt::Display for Refusal {
             Refusal::Future => {
                 f.write_str("expired: created is further in the future than the API's max_age_secs")
             }
+            Refusal::ExpiresPassed => f.write_str("expired: the signature's expires has passed"),
             Refusal::MissingNonce => {
                 f.write_str("missing nonce: the API requires a nonce parameter")
             }
@@ -291,7 +297,7 @@ pub(crate) fn check(state: &State, sig: &Compiled, call: &Call) -> Result<Option
         return Err(Refusal::Future);
     }
     if expires.is_some_and(|e| e < call.now) {
-        return Err(Refusal::Expired(age));
+        return Err(Refusal::ExpiresPassed);
     }
     if sig.nonce_required && nonce.is_none() {
         return Err(Refusal::MissingNonce);

@@ -311,6 +311,10 @@ fn attacks_are_refused_with_their_reason() {
     assert_eq!(run(&fresh(), &pol, &ck, &s), Err(Refusal::Expired(301)));
     let s = signed(&ed, "ed", &ALL, Some("n"), NOW + 301);
     assert_eq!(run(&fresh(), &pol, &ck, &s), Err(Refusal::Future));
+    let mut s = good();
+    let si = header_mut(&mut s, "signature-input");
+    *si = si.replace(";nonce=", &format!(";expires={};nonce=", NOW - 1));
+    assert_eq!(run(&fresh(), &pol, &ck, &s), Err(Refusal::ExpiresPassed));
 
     // A component the API requires is not covered.
     let s = signed(
@@ -488,5 +492,41 @@ fn sha_512_digests_are_checked_too() {
     assert_eq!(
         run(&State::default(), &default_policy(), &ck, &s),
         Ok(Some("ed".into()))
+    );
+}
+
+#[test]
+fn openssl_keys_load_and_give_the_public_key_openssl_gives() {
+    // Test-only keys made by `openssl genpkey` (ed25519; EC P-256), with `openssl pkey -pubout`.
+    let ed = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJijpOCPVRC3stdzgAJC5BpOUObg80GuQ/0jZ4S59AiV\n-----END PRIVATE KEY-----\n";
+    let ed_pub = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAvetr2kEa9sqE5gxBSTq7jYqdlSUlg7CM6U+FUUFaUSI=\n-----END PUBLIC KEY-----\n";
+    let ec = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgKY25IHS7j8LUU5YS\nykJEEg3CE+n38eMb8x90gdy4vLmhRANCAAThUJfxW+wyahS+Rdkg7dMvQNpT97Tm\n0+FIX1QTNSxLpN2wsIi28EZcF/Olo0gdrDnhMyxDBC+tnqDi9Lkzwx8/\n-----END PRIVATE KEY-----\n";
+    let ec_pub = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4VCX8VvsMmoUvkXZIO3TL0DaU/e0\n5tPhSF9UEzUsS6TdsLCItvBGXBfzpaNIHaw54TMsQwQvrZ6g4vS5M8MfPw==\n-----END PUBLIC KEY-----\n";
+    let k = SigningKey::from_pem(ed).unwrap();
+    assert_eq!(
+        (k.alg(), k.public_key_pem().unwrap().as_str()),
+        ("ed25519", ed_pub)
+    );
+    let k = SigningKey::from_pem(ec).unwrap();
+    assert_eq!(
+        (k.alg(), k.public_key_pem().unwrap().as_str()),
+        ("ecdsa-p256-sha256", ec_pub)
+    );
+    // And the model accepts them as registered keys.
+    for (alg, pem) in [
+        (gatewatch_model::policy::SigningAlg::Ed25519, ed_pub),
+        (gatewatch_model::policy::SigningAlg::EcdsaP256Sha256, ec_pub),
+    ] {
+        let key = gatewatch_model::policy::SigningKey {
+            id: "k".into(),
+            alg,
+            public_key: pem.into(),
+        };
+        assert!(gatewatch_model::policy::check_signing_keys(&[key]).is_ok());
+        assert!(VerifyKey::public(alg, pem).is_some());
+    }
+    assert!(VerifyKey::public(gatewatch_model::policy::SigningAlg::Ed25519, ec_pub).is_none());
+    assert!(
+        SigningKey::from_pem("-----BEGIN PRIVATE KEY-----\n!!\n-----END PRIVATE KEY-----").is_err()
     );
 }
