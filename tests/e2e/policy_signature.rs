@@ -545,6 +545,32 @@ async fn signed_calls_pass_and_every_attack_is_refused_and_recorded() {
         "refused calls never reach the upstream"
     );
 
+    // A new secret replaces the old one: once the gateway has it, the old one is refused.
+    let r = admin
+        .post("/api/v1/clients/team-a/signing-secret", json!({}))
+        .await;
+    let rotated = SigningKey::HmacSha256(r.body["secret"].as_str().unwrap().as_bytes().to_vec());
+    let t0 = Instant::now();
+    loop {
+        let h = sign(&rotated, "team-a", ("POST", &url, order), &ALL, now(), None);
+        let r = send("POST", &url, &key_a, &h, order).await;
+        if r.status == 200 {
+            passed += 1;
+            break;
+        }
+        refused += 1; // until the gateway has the new secret
+        assert!(t0.elapsed() < Duration::from_secs(20), "{}", r.text);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let h = sign(&hmac_a, "team-a", ("POST", &url, order), &ALL, now(), None);
+    let r = send("POST", &url, &key_a, &h, order).await;
+    assert!(
+        r.message().contains("invalid"),
+        "the old secret: {}",
+        r.text
+    );
+    refused += 1;
+
     // Rows by outcome (the calls while the gateway was catching up are refused_auth or 404s).
     let sql = |outcome: &str| {
         format!("SELECT count() FROM api_calls WHERE api_id = 'orders' AND outcome = '{outcome}' AND position(error, 'bad_signature') > 0")
@@ -568,10 +594,10 @@ async fn signed_calls_pass_and_every_attack_is_refused_and_recorded() {
         10,
     )
     .await;
-    for keyid in ["team-a", "ec"] {
+    for (keyid, n) in [("team-a", 2), ("ec", 1)] {
         assert_eq!(
             store.fetch_u64(&format!("SELECT count() FROM api_calls WHERE outcome = 'ok' AND has(policies, 'signature:{keyid}')")).await.unwrap(),
-            1,
+            n,
             "{keyid}"
         );
     }
