@@ -29,8 +29,8 @@
 //!
 //! Secrets stay out of files: API keys and users are neither exported nor applied (they are
 //! made through the admin API, which shows a key or password once), and a client's
-//! `secret_hash` is not exported and may not be set from a file — `apply` keeps the one the
-//! log has. A webhook's credential headers are exported sealed (`sealed:v1:…`, see
+//! `secret_hash` and (sealed) `signing_secret` are not exported and may not be set from a
+//! file — `apply` keeps the ones the log has. A webhook's credential headers are exported sealed (`sealed:v1:…`, see
 //! `model::sealed`: they open only with this site's pepper, for the same host and port);
 //! `apply` takes them back sealed, or in plain text and seals them.
 
@@ -57,7 +57,7 @@ pub const FILE_KINDS: [EntityKind; 7] = [
 /// Fields a file may not set, per kind.
 fn secret_fields(kind: EntityKind) -> &'static [&'static str] {
     match kind {
-        EntityKind::Client => &["secret_hash"],
+        EntityKind::Client => &["secret_hash", "signing_secret"],
         _ => &[],
     }
 }
@@ -635,6 +635,7 @@ mod tests {
             ("[[apis]]\nid = \"a\"", "unknown entity kind \"apis\""),
             ("[[user]]\nid = \"a\"", "not kept in files"),
             ("[[client]]\nid = \"a\"\nname = \"A\"\nsecret_hash = \"x\"", "client[0].secret_hash"),
+            ("[[client]]\nid = \"a\"\nname = \"A\"\nsigning_secret = \"sealed:v1:AAAA\"", "client[0].signing_secret"),
             ("[[client]]\nid = \"a\"\nname = \"A\"\nquota = { per_day = 0 }", "client[0].quota.per_day"),
             ("[[product]]\nid = \"p\"\nname = \"P\"\napis = []", "product[0].apis"),
             ("[[api]]\nid = \"a\"\nname = \"x\"\nprefix = \"/x\"\nupstreams = [\"http://a\"]\n[[api]]\nid = \"a\"\nname = \"y\"\nprefix = \"/y\"\nupstreams = [\"http://a\"]", "appears twice"),

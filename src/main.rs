@@ -17,6 +17,7 @@ mod keys_cmd;
 mod loadgen;
 mod pepper;
 mod roles;
+mod sign_cmd;
 mod user_cmd;
 
 use clap::{Parser, Subcommand};
@@ -137,6 +138,9 @@ enum Command {
     /// The OAuth signing keys of the gateways' authorization server (`rotate`, `list`).
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
+    /// Sign a request as an API with `signature` verifies it (RFC 9421): prints the headers
+    /// to add. The secret from GATEWATCH_SIGNING_SECRET or --secret-file, or a --private-key.
+    Sign(Box<sign_cmd::Args>),
 }
 
 fn main() -> ExitCode {
@@ -179,6 +183,19 @@ fn main() -> ExitCode {
                 } else {
                     ExitCode::from(1)
                 }
+            }
+        };
+    }
+    // Needs no configuration and reaches nothing.
+    if let Command::Sign(args) = &cli.command {
+        return match sign_cmd::run(args) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("gatewatch sign: {e:#}");
+                ExitCode::from(2)
             }
         };
     }
@@ -269,7 +286,7 @@ fn main() -> ExitCode {
                 Err(e) => Err(e),
             },
             // Handled before the configuration is read.
-            Command::Cert(_) => Ok(()),
+            Command::Cert(_) | Command::Sign(_) => Ok(()),
             Command::Loadgen(args) => match loadgen_uri {
                 Some(uri) => loadgen::run(args, uri).await,
                 None => Ok(()),

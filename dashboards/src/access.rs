@@ -282,6 +282,13 @@ pub fn rules() -> Vec<Rule> {
         "Set a new client secret (HTTP Basic, and the OAuth 2.0 token endpoint); shown once",
     )
     .ok(201, json("the secret: shown only here", "CreatedSecret"));
+    t.post(
+        "/api/v1/clients/{id}/signing-secret",
+        Perm(WriteGatewayConfig),
+        "Set a new request-signing secret (RFC 9421 `hmac-sha256`, keyid: the client's id); shown once",
+    )
+    .describe("The secret's bytes as shown are the HMAC key. It is stored on the client sealed under the site pepper (`signing_secret`), replacing the one before; `gatewatch sign` signs requests with it.")
+    .ok(201, json("the secret: shown only here", "CreatedSecret"));
     t.get(
         "/api/v1/clients/{id}/scopes",
         Perm(ReadGatewayConfig),

@@ -197,7 +197,10 @@ mod tests {
             EntityKind::Client,
             r#"{"name":"a","secret_hash":"hmac-sha256:00"}"#,
         );
-        assert_eq!(client, serde_json::json!({"name": "a", "has_secret": true}));
+        assert_eq!(
+            client,
+            serde_json::json!({"name": "a", "has_secret": true, "has_signing_secret": false})
+        );
         let key = redact(
             EntityKind::ApiKey,
             r#"{"client_id":"a","hash":"hmac-sha256:00","hint":"gwk_"}"#,

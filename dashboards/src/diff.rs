@@ -79,7 +79,8 @@ pub fn changes(kind: EntityKind, old: Option<&str>, new: Option<&str>) -> Vec<Fi
         }
     }
     for f in crate::entities::managed_fields(kind) {
-        if f.contains("hash") && raw_old.get(*f) != raw_new.get(*f) {
+        let secret = f.contains("hash") || *f == "signing_secret";
+        if secret && raw_old.get(*f) != raw_new.get(*f) {
             out.push(FieldChange {
                 path: secret_name(f).to_string(),
                 old: None,

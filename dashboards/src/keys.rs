@@ -109,7 +109,7 @@ fn new_key(state: &AppState, client: &str) -> Result<(String, ApiKeySpec), ApiEr
     Ok((key, spec))
 }
 
-fn created(
+pub(crate) fn created(
     id: &str,
     secret: String,
     hint: String,

@@ -59,6 +59,7 @@ pub mod preview;
 pub mod random;
 pub mod report_runs;
 pub mod scopes;
+pub mod signing_secret;
 pub mod table;
 pub mod test_send;
 pub mod tls_cookies;
@@ -266,6 +267,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     r.route("/api/v1/clients/{id}/keys", post(keys::create_key))
         .route("/api/v1/clients/{id}/secret", post(keys::client_secret))
+        .route(
+            "/api/v1/clients/{id}/signing-secret",
+            post(signing_secret::create),
+        )
         .route("/api/v1/clients/{id}/scopes", get(scopes::client_scopes))
         .route("/api/v1/api-keys/{id}/rotate", post(keys::rotate))
         .route("/api/v1/api-keys/{id}/revoke", post(keys::revoke))

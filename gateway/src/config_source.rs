@@ -73,6 +73,8 @@ pub(crate) struct Source {
     pub poll: Duration,
     /// The site's zone (clients without their own).
     pub site_tz: chrono_tz::Tz,
+    /// Opens clients' sealed signing secrets (the site pepper's key).
+    pub seal: gatewatch_model::sealed::SealKey,
 }
 
 /// What a configuration load gives: the router and the access table.
@@ -104,7 +106,7 @@ impl Source {
     }
 
     fn build(&self, entities: &[SnapshotApi], previous: Option<&Router>) -> Loaded {
-        let table = AccessTable::build(
+        let table = AccessTable::build_sealed(
             entities.iter().map(|e| Raw {
                 kind: e.kind,
                 id: &e.id,
@@ -112,6 +114,7 @@ impl Source {
                 body: &e.body,
             }),
             self.site_tz,
+            Some(&self.seal),
         );
         (self.router(entities, previous), table)
     }
@@ -280,6 +283,7 @@ mod tests {
             snapshot_dir: Some(dir.to_path_buf()),
             poll: Duration::from_secs(1),
             site_tz: chrono_tz::Asia::Taipei,
+            seal: gatewatch_model::sealed::SealKey::from_pepper(b"test pepper"),
         }
     }
 

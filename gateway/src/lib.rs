@@ -381,6 +381,8 @@ pub use config::{
 };
 pub use config::{OauthConfig, TrustedIssuer};
 pub use error::{Error, Result};
+/// Signing requests as the gateway verifies them (RFC 9421; `gatewatch sign`).
+pub use policy::signature::sign as request_signing;
 pub use spool::CORRUPT_DIR;
 
 /// Reads and checks `[gateway] upstream_ca_files` as the gateway will at start (PEM CA
@@ -533,6 +535,7 @@ pub async fn bind(
             snapshot_dir: config.snapshot_dir.clone(),
             poll: config.config_poll,
             site_tz: config.timezone,
+            seal: gatewatch_model::sealed::SealKey::from_pepper(&config.pepper),
         });
     let ((mut router, table), revision) = match &source {
         Some(s) => s.initial().await,

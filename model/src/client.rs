@@ -94,6 +94,12 @@ pub struct ClientSpec {
     pub signing_secret: Option<String>,
 }
 
+/// What a client's `signing_secret` is sealed for (`model::sealed`): its id, so a sealed
+/// secret copied onto another client does not open. The admin API seals, the gateway opens.
+pub fn signing_secret_context(client_id: &str) -> String {
+    format!("signing_secret of client {client_id}")
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientStatus {

@@ -71,7 +71,7 @@ impl EntityKind {
     /// and its OpenAPI schemas ([`crate::schema`]) read this one list.
     pub fn managed_fields(self) -> &'static [&'static str] {
         match self {
-            EntityKind::Client => &["secret_hash"],
+            EntityKind::Client => &["secret_hash", "signing_secret"],
             EntityKind::ApiKey => &["hash"],
             EntityKind::User => &["password_hash", "tokens", "session_epoch"],
             _ => &[],
@@ -81,7 +81,7 @@ impl EntityKind {
     /// Answer fields added by [`redact`], dropped from bodies sent back.
     pub fn derived_fields(self) -> &'static [&'static str] {
         match self {
-            EntityKind::Client => &["has_secret"],
+            EntityKind::Client => &["has_secret", "has_signing_secret"],
             _ => &[],
         }
     }
@@ -92,7 +92,7 @@ impl EntityKind {
 pub const KEPT: &str = "****";
 
 /// A stored body with its secrets removed, as the admin API answers it: a client's
-/// `secret_hash` becomes `has_secret`, key, password and token hashes go, and a webhook's
+/// `secret_hash` becomes `has_secret` (`signing_secret`, `has_signing_secret`), key, password and token hashes go, and a webhook's
 /// credential header values read [`KEPT`].
 pub fn redact(kind: EntityKind, body: &str) -> serde_json::Value {
     use serde_json::Value;
@@ -102,6 +102,9 @@ pub fn redact(kind: EntityKind, body: &str) -> serde_json::Value {
             EntityKind::Client => {
                 let has = o.remove("secret_hash").is_some();
                 o.insert("has_secret".into(), Value::Bool(has));
+                // Sealed, but still the secret's ciphertext: it never leaves.
+                let has = o.remove("signing_secret").is_some();
+                o.insert("has_signing_secret".into(), Value::Bool(has));
             }
             EntityKind::ApiKey => {
                 o.remove("hash");

@@ -15,7 +15,8 @@
 #   REQUESTS=20000 CONNECTIONS=8 COLLECTOR=real ops/bench/gateway_callgrind.sh
 #   GATEWATCH=/path/to/gatewatch ops/bench/gateway_callgrind.sh    # a given build, no cargo
 #
-# Environment: REQUESTS (20000), WARMUP (2000), CONNECTIONS (8), COLLECTOR (stub: an nginx
+# Environment: SETUP_SH (a scenario sourced after migrate, see ops/bench/signature_setup.sh),
+# REQUESTS (20000), WARMUP (2000), CONNECTIONS (8), COLLECTOR (stub: an nginx
 # server block answering 200 to every batch; real: gatewatch collector into ClickHouse, and the
 # rows are counted), IDLE_SECS (0), TOP (25 functions printed), KEEP_TMP=1 keeps the callgrind
 # output, UPSTREAM_PORT (18181), GATEWAY_PORT (18183), GATEWAY_ADMIN_PORT (18184: the gateway's
@@ -118,6 +119,12 @@ ch "DROP DATABASE IF EXISTS $BENCH_DB" >/dev/null
 if [ -n "$ENTITIES" ]; then
   "$GATEWATCH" --config "$T/gatewatch.toml" --log warn config apply "$ENTITIES" >/dev/null
 fi
+# A scenario's own setup (SETUP_SH, e.g. ops/bench/signature_setup.sh) may make entities and
+# set WRK_PATH and WRK_EXTRA (wrk arguments, e.g. a Lua script making each request).
+WRK_EXTRA=()
+if [ -n "${SETUP_SH:-}" ]; then
+  . "$SETUP_SH"
+fi
 if [ "$COLLECTOR" = real ]; then
   bench_start collector "$GATEWATCH" --config "$T/gatewatch.toml" collector
   wait_http "http://127.0.0.1:$COLLECTOR_PORT/healthz" 30 "$LAST_PID"
@@ -135,7 +142,7 @@ load() { # COUNT : wrk until the gateway has counted COUNT more calls, then wrk 
   # (wrk itself only stops on a duration). The figure uses the gateway's own count.
   local goal=$(($(metric gatewatch_gateway_requests_total) + $1))
   wrk -t1 -c"$CONNECTIONS" -d600s --timeout 30s ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} \
-    "http://127.0.0.1:$GATEWAY_PORT$WRK_PATH" >"$T/wrk-$1.txt" 2>&1 &
+    ${WRK_EXTRA[@]+"${WRK_EXTRA[@]}"} "http://127.0.0.1:$GATEWAY_PORT$WRK_PATH" >"$T/wrk-$1.txt" 2>&1 &
   local wrk_pid=$!
   while [ "$(metric gatewatch_gateway_requests_total)" -lt "$goal" ]; do
     if ! kill -0 "$wrk_pid" 2>/dev/null; then
@@ -190,6 +197,7 @@ echo "gateway under callgrind — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(
 echo "calls measured: $calls (wrk -t1 -c$CONNECTIONS, stopped at $REQUESTS), ${secs}s under valgrind; collector: $COLLECTOR"
 echo "instructions: $ir total, $(awk -v i="$ir" -v c="$calls" 'BEGIN {printf "%.0f", i / c}') per call"
 echo "records: shipped $shipped of $(metric gatewatch_gateway_requests_total) counted, dropped $dropped"
+echo "answers not 2xx/3xx (wrk, warm-up and measured): $(cat "$T"/wrk-*.txt | awk '/Non-2xx/ {s += $NF} END {print s + 0}')"
 if [ "$COLLECTOR" = real ]; then
   rows=0
   for _ in $(seq 1 60); do

@@ -40,6 +40,7 @@ mod outbound;
 mod path_attacks;
 mod policy_idem;
 mod policy_ui;
+mod policy_signature;
 mod readme;
 mod record_bounds;
 mod report_mail;

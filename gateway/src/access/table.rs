@@ -24,10 +24,24 @@ pub(crate) struct ClientEntry {
     /// The id as the value of the client header sent upstream (made once, not per call;
     /// `None` if the id is not a valid header value, which entity ids always are).
     pub header: Option<http::HeaderValue>,
+    /// Keys its request signatures are verified with (its opened `signing_secret` and its
+    /// `signing_keys`), made once here rather than per call.
+    pub signing: crate::policy::signature::ClientKeys,
 }
 
 impl ClientEntry {
+    #[cfg(test)]
     pub fn new(id: &str, spec: ClientSpec, site: Tz) -> ClientEntry {
+        ClientEntry::with_seal(id, spec, site, None)
+    }
+
+    /// The entry, its `signing_secret` opened with `seal` (the site pepper's key).
+    pub fn with_seal(
+        id: &str,
+        spec: ClientSpec,
+        site: Tz,
+        seal: Option<&gatewatch_model::sealed::SealKey>,
+    ) -> ClientEntry {
         // Validated entities parse; a bad entry would have been skipped before this.
         let nets = spec
             .ip_allow
@@ -39,6 +53,7 @@ impl ClientEntry {
             id: Arc::from(id),
             tz: spec.zone(site),
             nets,
+            signing: crate::policy::signature::ClientKeys::new(id, &spec, seal),
             spec,
         }
     }
@@ -97,9 +112,19 @@ pub(crate) struct Raw<'a> {
 }
 
 impl AccessTable {
+    #[cfg(test)]
+    pub fn build<'a>(entities: impl IntoIterator<Item = Raw<'a>>, site: Tz) -> AccessTable {
+        AccessTable::build_sealed(entities, site, None)
+    }
+
     /// Builds the table from current entities; other kinds are ignored. A bad entity is
     /// skipped with a warning naming it and the field, and never takes the others down.
-    pub fn build<'a>(entities: impl IntoIterator<Item = Raw<'a>>, site: Tz) -> AccessTable {
+    /// Clients' signing secrets are opened with `seal`.
+    pub fn build_sealed<'a>(
+        entities: impl IntoIterator<Item = Raw<'a>>,
+        site: Tz,
+        seal: Option<&gatewatch_model::sealed::SealKey>,
+    ) -> AccessTable {
         let mut t = AccessTable::default();
         for e in entities {
             if !matches!(
@@ -117,8 +142,10 @@ impl AccessTable {
             };
             match parsed {
                 Entity::Client(c) => {
-                    t.clients
-                        .insert(e.id.to_string(), Arc::new(ClientEntry::new(e.id, c, site)));
+                    t.clients.insert(
+                        e.id.to_string(),
+                        Arc::new(ClientEntry::with_seal(e.id, c, site, seal)),
+                    );
                 }
                 Entity::ApiKey(k) => {
                     let hash = k.hash.to_ascii_lowercase();

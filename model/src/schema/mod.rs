@@ -15,8 +15,9 @@
 //! `<Kind>` is `Api`, `Client`, `ApiKey`, `Group`, `Product`, `User`, `AlertRule`, `Silence`,
 //! `Channel`, `ReportSubscription`. Differences from the stored spec:
 //!
-//! - client: no `secret_hash` anywhere; the read form has `has_secret` (required), which a
-//!   write may send back (ignored);
+//! - client: no `secret_hash` anywhere; the read form has `has_secret` and
+//!   `has_signing_secret` (required) instead of `signing_secret` (sealed), which a write may
+//!   send back (ignored);
 //! - api_key: no `hash`; a create (`POST /api/v1/api-keys`) generates the key, so its body is
 //!   `client_id` with the options of `POST /clients/{id}/keys` (`expires_at`, `products`);
 //! - user: no `password_hash`, tokens without `hash` (`TokenRead`); writes take `password`
@@ -387,6 +388,22 @@ fn write(kind: EntityKind, create: bool) -> Object {
                     .description(Some("As answered; ignored (the secret has its own action)")),
                 false,
             );
+            o = with(
+                o,
+                "has_signing_secret",
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .description(Some(
+                        "As answered; ignored (the signing secret has its own action)",
+                    )),
+                false,
+            );
+            if let Some(RefOr::T(Schema::Object(e))) = o.properties.get_mut("signing_secret") {
+                e.description = Some(
+                    "Ignored: set by POST /api/v1/clients/{id}/signing-secret, kept on replace"
+                        .into(),
+                );
+            }
         }
         EntityKind::User => {
             o = with(o, "tokens", tokens_read(), false);
@@ -465,7 +482,10 @@ fn create(kind: EntityKind) -> Object {
 
 /// An answer's `body` of `kind`: the stored spec as [`crate::entity::redact`] leaves it.
 fn read(kind: EntityKind) -> Object {
-    let mut o = without(spec(kind), &["secret_hash", "hash", "password_hash"]);
+    let mut o = without(
+        spec(kind),
+        &["secret_hash", "hash", "password_hash", "signing_secret"],
+    );
     match kind {
         EntityKind::Client => {
             o = with(
@@ -474,6 +494,16 @@ fn read(kind: EntityKind) -> Object {
                 ObjectBuilder::new()
                     .schema_type(Type::Boolean)
                     .description(Some("Whether a client secret (HTTP Basic) is set")),
+                true,
+            );
+            o = with(
+                o,
+                "has_signing_secret",
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .description(Some(
+                        "Whether a request-signing secret (`hmac-sha256`) is set",
+                    )),
                 true,
             );
         }

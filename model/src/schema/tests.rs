@@ -297,7 +297,7 @@ fn create_bodies() -> Vec<(EntityKind, Value)> {
                 "ip_allow": ["10.0.0.0/8", "192.0.2.7", "::1"], "tps": {"per_second": 1},
                 "quota": {"per_minute": 1, "per_hour": 2, "per_day": 3, "per_month": 4,
                     "scope": "shared"},
-                "priority": 9, "groups": ["g0", "g.1"], "has_secret": true,
+                "priority": 9, "groups": ["g0", "g.1"], "has_secret": true, "has_signing_secret": false,
                 "certificates": [format!("sha256:{}", "ab".repeat(32)),
                     format!("sha256:{}", "CD".repeat(32))],
                 "scopes": ["orders.read", "orders:write", "!#[]~"]}),
@@ -1059,7 +1059,7 @@ fn string_patterns_agree_with_the_parsers() {
         let schema = s
             .errors(
                 "ClientRead",
-                &json!({"name": "x", "has_secret": false, "certificates": [f]}),
+                &json!({"name": "x", "has_secret": false, "has_signing_secret": false, "certificates": [f]}),
             )
             .is_empty();
         assert_eq!(model, schema, "{f:?}");
@@ -1082,7 +1082,7 @@ fn string_patterns_agree_with_the_parsers() {
         let schema = s
             .errors(
                 "ClientRead",
-                &json!({"name": "x", "has_secret": false, "scopes": [sc]}),
+                &json!({"name": "x", "has_secret": false, "has_signing_secret": false, "scopes": [sc]}),
             )
             .is_empty();
         assert_eq!(model, schema, "{sc:?}");
