@@ -31,7 +31,6 @@ impl ClientBody {
     }
 
     /// The bytes, when the policies read the body.
-    #[allow(dead_code)] // TODO(issue 17 slices): read by checks, signatures, idempotency
     pub fn bytes(&self) -> Option<&Bytes> {
         match self {
             ClientBody::Buffered(b) => Some(b),
