@@ -13,7 +13,7 @@ mod cases;
 mod sqli;
 mod xss;
 
-pub use sqli::{sqli, Fingerprint};
+pub use sqli::{fingerprints, sqli, Fingerprint};
 pub use xss::xss;
 
 /// Loads the detectors' tables now rather than on the first value scanned.

@@ -220,7 +220,18 @@ impl<'a> State<'a> {
                     return self.stats_tokens != 2;
                 }
                 if t[1].at(0) == b'#' {
-                    return false;
+                    // `#` is too common in text to count (`7" #2 needle`) — except as MySQL's
+                    // login bypass: one word closed by the input's quote, then an empty `#`
+                    // comment ending the input (`admin' #`). Beyond libinjection.
+                    return t[0].kind == kind::STRING
+                        && t[0].str_open == 0
+                        && matches!(t[0].str_close, b'\'' | b'"')
+                        && !t[0].val().is_empty()
+                        && t[0]
+                            .val()
+                            .iter()
+                            .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                        && t[1].val().iter().skip(1).all(|c| c.is_ascii_whitespace());
                 }
                 if t[0].kind == kind::BAREWORD && t[1].kind == kind::COMMENT && t[1].at(0) != b'/' {
                     return false;
@@ -324,11 +335,70 @@ impl fmt::Debug for Fingerprint {
 /// Is `input` an SQL injection? Its fingerprint when it is.
 ///
 /// Tried as is (ANSI, then MySQL comments when the input had `#` or `--x`), then as if it
-/// followed a `'` when it holds one, then a `"`. Work is linear in the input's length.
+/// followed a `'` when it holds one, then a `"` (libinjection's contexts); then, when it can
+/// only continue a statement — it opens with `)`, `;`, a logic operator (`or 1=1`) or
+/// `ORDER BY`/`GROUP BY` — as if it followed a number (`1 or 1=1`), which is how such a
+/// payload reaches the database (a context libinjection does not try). Work is linear in
+/// the input's length.
 pub fn sqli(input: &[u8]) -> Option<Fingerprint> {
     if input.is_empty() {
         return None;
     }
+    if let Some(fp) = sqli_in_contexts(input) {
+        return Some(fp);
+    }
+    if continues_a_statement(input) {
+        let mut after_number = Vec::with_capacity(input.len() + 2);
+        after_number.extend_from_slice(b"1 ");
+        after_number.extend_from_slice(input);
+        let mut st = State::new(&after_number, 0);
+        for mode in [flag::SQL_ANSI, flag::SQL_MYSQL] {
+            if mode == flag::SQL_MYSQL && !st.reparse_as_mysql() {
+                break;
+            }
+            st.fingerprint(flag::QUOTE_NONE | mode);
+            // `group by color` is text: after ORDER BY / GROUP BY some SQL must follow (a
+            // call, a parenthesis, a comment, another statement).
+            let by = st.fp().get(1) == Some(&kind::GROUP);
+            let sql_follows = st.fp()[2.min(st.fp().len())..].iter().any(|k| {
+                matches!(
+                    *k,
+                    kind::FUNCTION
+                        | kind::LEFTPARENS
+                        | kind::COMMENT
+                        | kind::SEMICOLON
+                        | kind::UNION
+                )
+            });
+            if st.check_fingerprint() && (!by || sql_follows) {
+                return Some(Fingerprint::of(st.fp()));
+            }
+        }
+    }
+    None
+}
+
+/// Does the input open with what can only follow an operand: `)`, `;`, a logic operator,
+/// `ORDER BY`/`GROUP BY`?
+fn continues_a_statement(input: &[u8]) -> bool {
+    let mut st = State::new(input, flag::QUOTE_NONE | flag::SQL_ANSI);
+    if !tokens::tokenize(&mut st) {
+        return false;
+    }
+    let first = st.tokens[0];
+    match first.kind {
+        kind::RIGHTPARENS | kind::SEMICOLON | kind::LOGIC_OPERATOR => true,
+        // `ORDER`/`GROUP` read alone are words; with `BY` they fold into one.
+        _ => {
+            let word = first.val();
+            (word.eq_ignore_ascii_case(b"ORDER") || word.eq_ignore_ascii_case(b"GROUP"))
+                && tokens::tokenize(&mut st)
+                && st.tokens[0].is(b"BY")
+        }
+    }
+}
+
+fn sqli_in_contexts(input: &[u8]) -> Option<Fingerprint> {
     let mut st = State::new(input, 0);
     let modes: [(u32, bool); 3] = [
         (flag::QUOTE_NONE, true),
@@ -363,3 +433,24 @@ pub fn sqli(input: &[u8]) -> Option<Fingerprint> {
 
 #[cfg(test)]
 mod tests;
+
+/// The fingerprint of `input` in each of libinjection's modes (as is ANSI, as is MySQL,
+/// after `'` ANSI, after `'` MySQL, after `"` MySQL), matched or not: for tuning.
+#[doc(hidden)]
+pub fn fingerprints(input: &[u8]) -> Vec<(String, bool)> {
+    let mut st = State::new(input, 0);
+    let modes = [
+        flag::QUOTE_NONE | flag::SQL_ANSI,
+        flag::QUOTE_NONE | flag::SQL_MYSQL,
+        flag::QUOTE_SINGLE | flag::SQL_ANSI,
+        flag::QUOTE_SINGLE | flag::SQL_MYSQL,
+        flag::QUOTE_DOUBLE | flag::SQL_MYSQL,
+    ];
+    modes
+        .iter()
+        .map(|m| {
+            let fp = String::from_utf8_lossy(st.fingerprint(*m)).into_owned();
+            (fp, st.check_fingerprint())
+        })
+        .collect()
+}

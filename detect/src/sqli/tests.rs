@@ -126,3 +126,42 @@ fn known_injections_and_text() {
         assert_eq!(sqli(text.as_bytes()), None, "{text}");
     }
 }
+
+#[test]
+fn payloads_that_continue_a_statement() {
+    // Read as if after a number: `1 or 1=1`.
+    for attack in [
+        "or 1=1--",
+        " OR 1=1",
+        ") and 0=benchmark(3000000,MD5(1)) --",
+        ";waitfor delay '0:0:5'--",
+        "ORDER BY SLEEP(5)",
+        "AND (SELECT * FROM (SELECT(SLEEP(5)))nQIP)",
+    ] {
+        assert!(sqli(attack.as_bytes()).is_some(), "{attack}");
+    }
+    // Text that starts the same way stays text.
+    for text in [
+        "group by color",
+        "order by date, newest first",
+        "or else!",
+        "and/or",
+        "and so on",
+    ] {
+        assert_eq!(sqli(text.as_bytes()), None, "{text}");
+    }
+}
+
+#[test]
+fn a_hash_comment_counts_only_as_the_login_bypass() {
+    assert!(sqli(b"admin' #").is_some());
+    assert!(sqli(b"admin\"#").is_some());
+    for text in [
+        "7\" #2 CIRCULAR NEEDLE",
+        "\"#2 MOM",
+        "BAMBOO CHARCOAL SOAP 1 '#",
+        "item #3",
+    ] {
+        assert_eq!(sqli(text.as_bytes()), None, "{text}");
+    }
+}

@@ -4,6 +4,12 @@
 //! an event handler attribute (`onerror`, `onload`, ...), a `style`, a URL attribute whose
 //! value is a `javascript:`/`data:`/`vbscript:`/`view-source:` URL (HTML entities decoded),
 //! a doctype, or an IE conditional comment. Text with `<` and `>` (`3 < 4 > 2`) is not.
+//!
+//! Beyond libinjection: any `on<letters>` attribute on a tag the value opens (not only known
+//! events), a whole value that is a script URL (`javascript:alert(1)`, for a value put in an
+//! `href`), a value breaking out of a script string to call `alert`/`prompt`/`confirm`/`eval`
+//! (`'-alert(1)-'`), tabs and CRs ignored inside URL schemes, Netscape's `LAYER` and
+//! JavaScript entities.
 
 pub(crate) mod html5;
 
@@ -350,10 +356,12 @@ const ATTRS: &[(&str, Attr)] = &[
 ];
 
 /// Tags that run or load something (plus anything starting `svg` or `xsl`).
+/// (libinjection's list, plus Netscape's `LAYER`/`ILAYER` and IE's `BGSOUND`, which load a
+/// URL of their own.)
 const TAGS: &[&str] = &[
-    "APPLET", "BASE", "COMMENT", "EMBED", "FRAME", "FRAMESET", "HANDLER", "IFRAME", "IMPORT",
-    "ISINDEX", "LINK", "LISTENER", "META", "NOSCRIPT", "OBJECT", "SCRIPT", "STYLE", "VMLFRAME",
-    "XML", "XSS",
+    "APPLET", "BASE", "BGSOUND", "COMMENT", "EMBED", "FRAME", "FRAMESET", "HANDLER", "IFRAME",
+    "ILAYER", "IMPORT", "ISINDEX", "LAYER", "LINK", "LISTENER", "META", "NOSCRIPT", "OBJECT",
+    "SCRIPT", "STYLE", "VMLFRAME", "XML", "XSS",
 ];
 
 /// Does `s` (NULs in it ignored) spell `upper` case-insensitively, using at most `n` bytes
@@ -501,14 +509,119 @@ fn is_black_url(s: &[u8]) -> bool {
         .position(|c| *c > 32 && *c < 127)
         .unwrap_or(s.len());
     let s = &s[start..];
-    [&b"DATA"[..], b"VIEW-SOURCE", b"JAVA", b"VBSCRIPT"]
+    // (libinjection's schemes, plus Netscape's `livescript:` and `mocha:`.)
+    [
+        &b"DATA"[..],
+        b"VIEW-SOURCE",
+        b"JAVA",
+        b"VBSCRIPT",
+        b"LIVESCRIPT",
+        b"MOCHA",
+    ]
+    .iter()
+    .any(|p| html_starts_with(p, s))
+}
+
+/// Is the whole value a script URL, ready for an `href` or `src` it may be put in
+/// (`javascript:alert(1)`, `data:text/html,...`)? Stricter than [`is_black_url`], which
+/// only looks inside an attribute the input itself wrote: the scheme must be complete and
+/// followed by code (no space after the colon, so "JavaScript: the good parts" is text).
+fn is_script_url_value(s: &[u8]) -> bool {
+    let start = s
         .iter()
-        .any(|p| html_starts_with(p, s))
+        .position(|c| *c > 32 && *c < 127)
+        .unwrap_or(s.len());
+    let s = &s[start..];
+    let code_follows = |rest: &[u8]| rest.first().is_some_and(|c| *c > b' ');
+    for scheme in [&b"JAVASCRIPT:"[..], b"VBSCRIPT:", b"LIVESCRIPT:", b"MOCHA:"] {
+        if let Some(used) = html_prefix_len(scheme, s) {
+            return code_follows(&s[used..]);
+        }
+    }
+    [
+        &b"DATA:TEXT/HTML"[..],
+        b"DATA:IMAGE/SVG",
+        b"DATA:APPLICATION/XHTML",
+    ]
+    .iter()
+    .any(|p| html_prefix_len(p, s).is_some())
+}
+
+/// Bytes of `s` that spell `prefix` as [`html_starts_with`] reads it, if they do.
+fn html_prefix_len(prefix: &[u8], s: &[u8]) -> Option<usize> {
+    let mut want = prefix.iter();
+    let mut next = want.next();
+    let mut used = 0;
+    let mut first = true;
+    while let Some(&a) = next {
+        let (mut cb, n) = decode_char(&s[used..]);
+        if n == 0 {
+            return None;
+        }
+        used += n;
+        if first && cb <= 32 {
+            continue;
+        }
+        first = false;
+        if matches!(cb, 0 | 9 | 10 | 13) {
+            continue;
+        }
+        if (i32::from(b'a')..=i32::from(b'z')).contains(&cb) {
+            cb -= 0x20;
+        }
+        if a != (cb & 0xff) as u8 {
+            return None;
+        }
+        next = want.next();
+    }
+    Some(used)
+}
+
+/// Sinks a payload calls once it breaks out of a JavaScript string or block.
+const JS_SINKS: &[&[u8]] = &[b"alert", b"prompt", b"confirm", b"eval"];
+
+/// Does the value break out of a script string or block to call a sink
+/// (`'-alert(1)-'`, `";alert(1)//`, `}alert(1);{`)? A quote, `;`, `}` or an operator,
+/// then (spaces allowed) `alert`/`prompt`/`confirm`/`eval` and `(` or a backtick.
+fn breaks_out_of_script(s: &[u8]) -> bool {
+    for (i, &c) in s.iter().enumerate() {
+        if !matches!(
+            c,
+            b'\'' | b'"' | b';' | b'}' | b'-' | b'+' | b'*' | b'|' | b'&'
+        ) {
+            continue;
+        }
+        let rest = &s[i + 1..];
+        let at = rest
+            .iter()
+            .position(|c| !c.is_ascii_whitespace())
+            .unwrap_or(rest.len());
+        let rest = &rest[at..];
+        for sink in JS_SINKS {
+            if rest.len() > sink.len()
+                && rest[..sink.len()].eq_ignore_ascii_case(sink)
+                && matches!(rest[sink.len()], b'(' | b'`')
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// An attribute named like an event handler (`on` and letters): any such attribute on a
+/// tag the input opens is treated as one, known event or not (`<x onnewevent=...>`).
+fn is_event_like(s: &[u8]) -> bool {
+    s.len() >= 3
+        && s[..2].eq_ignore_ascii_case(b"on")
+        && s[2..].iter().all(|c| c.is_ascii_alphabetic())
 }
 
 fn is_xss_in(s: &[u8], context: Context) -> bool {
     let mut h5 = Tokenizer::new(s, context);
     let mut attr = Attr::None;
+    // The input opened a tag of its own.
+    let mut opened = false;
     while h5.next_token() {
         let token = h5.token();
         if h5.kind != Kind::AttrValue {
@@ -516,9 +629,28 @@ fn is_xss_in(s: &[u8], context: Context) -> bool {
         }
         match h5.kind {
             Kind::Doctype => return true,
-            Kind::TagNameOpen if is_black_tag(token) => return true,
-            Kind::AttrName => attr = black_attr(token),
+            Kind::TagNameOpen => {
+                // `<scr<script>`: a filter that strips the inner tag leaves the outer.
+                let inner = token
+                    .iter()
+                    .rposition(|c| *c == b'<')
+                    .map_or(&token[..0], |i| &token[i + 1..]);
+                if is_black_tag(token) || is_black_tag(inner) {
+                    return true;
+                }
+                opened = true;
+            }
+            Kind::AttrName => {
+                attr = black_attr(token);
+                if attr == Attr::None && opened && is_event_like(token) {
+                    attr = Attr::Black;
+                }
+            }
             Kind::AttrValue => {
+                // Netscape's JavaScript entities `&{...};` in a tag the input wrote.
+                if opened && token.windows(2).any(|w| w == b"&{") {
+                    return true;
+                }
                 match attr {
                     Attr::None => {}
                     Attr::Black | Attr::Style => return true,
@@ -556,6 +688,9 @@ fn is_xss_in(s: &[u8], context: Context) -> bool {
 
 /// Is `input` cross-site scripting in any context it could be placed in?
 pub fn xss(input: &[u8]) -> bool {
+    if is_script_url_value(input) || breaks_out_of_script(input) {
+        return true;
+    }
     [
         Context::Data,
         Context::ValueNoQuote,

@@ -77,3 +77,34 @@ fn known_xss_and_text() {
         assert!(!xss(text.as_bytes()), "{text}");
     }
 }
+
+#[test]
+fn additions_beyond_libinjection() {
+    for attack in [
+        "<x onnewevent=alert(1)>",
+        "<body onhelp=alert(1)>",
+        "javascript:alert(1)",
+        "  JaVaScRiPt:alert(1)",
+        "java&#x09;script:alert(1)",
+        "data:text/html;base64,PHN2Zy9vbmxvYWQ9YWxlcnQoMik+",
+        "'-alert(1)-'",
+        "\";alert('XSS');//",
+        "}alert(1);{",
+        "<scr<script>ipt>alert(1)</scr<script>ipt>",
+        "<LAYER SRC=\"http://example.com/x.html\"></LAYER>",
+        "<IMG SRC=\"mocha:[code]\">",
+    ] {
+        assert!(xss(attack.as_bytes()), "{attack}");
+    }
+    for text in [
+        "JavaScript: The Good Parts",
+        "Data: see attached",
+        "online=yes",
+        "once upon a time",
+        "set an alert (daily)",
+        "it's-alerting",
+        "<x one two>",
+    ] {
+        assert!(!xss(text.as_bytes()), "{text}");
+    }
+}
