@@ -14,13 +14,17 @@
 #   ops/bench/gateway_callgrind.sh
 #   REQUESTS=20000 CONNECTIONS=8 COLLECTOR=real ops/bench/gateway_callgrind.sh
 #   GATEWATCH=/path/to/gatewatch ops/bench/gateway_callgrind.sh    # a given build, no cargo
+#   ENTITIES=ops/bench/policies/checks_on.toml TARGET=/checked/a/b?q=select+a+seat \
+#     ops/bench/gateway_callgrind.sh                                  # an API of the config log
 #
 # Environment: REQUESTS (20000), WARMUP (2000), CONNECTIONS (8), COLLECTOR (stub: an nginx
 # server block answering 200 to every batch; real: gatewatch collector into ClickHouse, and the
 # rows are counted), IDLE_SECS (0), TOP (25 functions printed), KEEP_TMP=1 keeps the callgrind
 # output, UPSTREAM_PORT (18181), GATEWAY_PORT (18183), GATEWAY_ADMIN_PORT (18184: the gateway's
 # own /healthz and /metrics), COLLECTOR_PORT (18191), BENCH_DB
-# (gatewatch_bench_cg).
+# (gatewatch_bench_cg), ENTITIES (a file for `gatewatch config apply`, applied after the
+# migration: APIs with policies, `UPSTREAM` in it replaced by the upstream's URL), TARGET
+# (path and query wrk calls, default /bench/hello).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . ops/lib/common.sh
@@ -38,6 +42,8 @@ UPSTREAM_PORT="${UPSTREAM_PORT:-18181}"
 GATEWAY_PORT="${GATEWAY_PORT:-18183}"
 GATEWAY_ADMIN_PORT="${GATEWAY_ADMIN_PORT:-18184}"
 COLLECTOR_PORT="${COLLECTOR_PORT:-18191}"
+ENTITIES="${ENTITIES:-}"
+TARGET="${TARGET:-/bench/hello}"
 
 apt_install wrk nginx-light curl valgrind
 ensure_clickhouse
@@ -106,6 +112,10 @@ wait_http "http://127.0.0.1:$UPSTREAM_PORT/hello" 10 "$LAST_PID"
 log "dropping and migrating database $BENCH_DB"
 ch "DROP DATABASE IF EXISTS $BENCH_DB" >/dev/null
 "$GATEWATCH" --config "$T/gatewatch.toml" --log warn migrate >/dev/null
+if [ -n "$ENTITIES" ]; then
+  sed "s#UPSTREAM#http://127.0.0.1:$UPSTREAM_PORT#g" "$ENTITIES" >"$T/entities.toml"
+  "$GATEWATCH" --config "$T/gatewatch.toml" --log warn config apply --author bench "$T/entities.toml" >/dev/null
+fi
 if [ "$COLLECTOR" = real ]; then
   bench_start collector "$GATEWATCH" --config "$T/gatewatch.toml" collector
   wait_http "http://127.0.0.1:$COLLECTOR_PORT/healthz" 30 "$LAST_PID"
@@ -122,7 +132,7 @@ metric() { # NAME-PREFIX → sum of its series
 load() { # COUNT : wrk until the gateway has counted COUNT more calls, then wrk is stopped
   # (wrk itself only stops on a duration). The figure uses the gateway's own count.
   local goal=$(($(metric gatewatch_gateway_requests_total) + $1))
-  wrk -t1 -c"$CONNECTIONS" -d600s --timeout 30s "http://127.0.0.1:$GATEWAY_PORT/bench/hello" \
+  wrk -t1 -c"$CONNECTIONS" -d600s --timeout 30s "http://127.0.0.1:$GATEWAY_PORT$TARGET" \
     >"$T/wrk-$1.txt" 2>&1 &
   local wrk_pid=$!
   while [ "$(metric gatewatch_gateway_requests_total)" -lt "$goal" ]; do
@@ -176,6 +186,7 @@ dropped=$(metric gatewatch_gateway_records_dropped_total)
 echo
 echo "gateway under callgrind — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')${GATEWATCH_GIVEN:+ (binary measured: $GATEWATCH_GIVEN)}"
 echo "calls measured: $calls (wrk -t1 -c$CONNECTIONS, stopped at $REQUESTS), ${secs}s under valgrind; collector: $COLLECTOR"
+echo "target: $TARGET${ENTITIES:+, entities: $ENTITIES}"
 echo "instructions: $ir total, $(awk -v i="$ir" -v c="$calls" 'BEGIN {printf "%.0f", i / c}') per call"
 echo "records: shipped $shipped of $(metric gatewatch_gateway_requests_total) counted, dropped $dropped"
 if [ "$COLLECTOR" = real ]; then
