@@ -24,7 +24,8 @@
 # own /healthz and /metrics), COLLECTOR_PORT (18191), BENCH_DB
 # (gatewatch_bench_cg), ENTITIES (a file for `gatewatch config apply`, applied after the
 # migration: APIs with policies, `UPSTREAM` in it replaced by the upstream's URL), TARGET
-# (path and query wrk calls, default /bench/hello).
+# (path and query wrk calls, default /bench/hello), WRK_SCRIPT (a wrk Lua script: method,
+# headers, body).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . ops/lib/common.sh
@@ -44,6 +45,7 @@ GATEWAY_ADMIN_PORT="${GATEWAY_ADMIN_PORT:-18184}"
 COLLECTOR_PORT="${COLLECTOR_PORT:-18191}"
 ENTITIES="${ENTITIES:-}"
 TARGET="${TARGET:-/bench/hello}"
+WRK_SCRIPT="${WRK_SCRIPT:-}"
 
 apt_install wrk nginx-light curl valgrind
 ensure_clickhouse
@@ -132,7 +134,7 @@ metric() { # NAME-PREFIX → sum of its series
 load() { # COUNT : wrk until the gateway has counted COUNT more calls, then wrk is stopped
   # (wrk itself only stops on a duration). The figure uses the gateway's own count.
   local goal=$(($(metric gatewatch_gateway_requests_total) + $1))
-  wrk -t1 -c"$CONNECTIONS" -d600s --timeout 30s "http://127.0.0.1:$GATEWAY_PORT$TARGET" \
+  wrk -t1 -c"$CONNECTIONS" -d600s --timeout 30s ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} "http://127.0.0.1:$GATEWAY_PORT$TARGET" \
     >"$T/wrk-$1.txt" 2>&1 &
   local wrk_pid=$!
   while [ "$(metric gatewatch_gateway_requests_total)" -lt "$goal" ]; do
@@ -186,7 +188,7 @@ dropped=$(metric gatewatch_gateway_records_dropped_total)
 echo
 echo "gateway under callgrind — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')${GATEWATCH_GIVEN:+ (binary measured: $GATEWATCH_GIVEN)}"
 echo "calls measured: $calls (wrk -t1 -c$CONNECTIONS, stopped at $REQUESTS), ${secs}s under valgrind; collector: $COLLECTOR"
-echo "target: $TARGET${ENTITIES:+, entities: $ENTITIES}"
+echo "target: $TARGET${ENTITIES:+, entities: $ENTITIES}${WRK_SCRIPT:+, wrk script: $WRK_SCRIPT}"
 echo "instructions: $ir total, $(awk -v i="$ir" -v c="$calls" 'BEGIN {printf "%.0f", i / c}') per call"
 echo "records: shipped $shipped of $(metric gatewatch_gateway_requests_total) counted, dropped $dropped"
 if [ "$COLLECTOR" = real ]; then

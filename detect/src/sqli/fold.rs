@@ -26,7 +26,7 @@ fn merge_words(st: &mut State, left: usize) -> bool {
         return false;
     }
     let total = a.len + b.len + 1;
-    if total > VAL_MAX {
+    if total > VAL_MAX || !words::starts_phrase(a.val()) {
         return false;
     }
     let mut tmp = [0u8; VAL_MAX];

@@ -64,19 +64,43 @@ fn is_white(ch: u8) -> bool {
     matches!(ch, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0xa0 | 0)
 }
 
+/// A set of bytes as a table (a lookup per byte scanned, not a search of the set).
+struct ByteSet([bool; 256]);
+
+impl ByteSet {
+    const fn of(bytes: &[u8]) -> ByteSet {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < bytes.len() {
+            t[bytes[i] as usize] = true;
+            i += 1;
+        }
+        ByteSet(t)
+    }
+
+    fn has(&self, c: u8) -> bool {
+        self.0[usize::from(c)]
+    }
+}
+
 /// Length of the prefix made of `accept` bytes (NUL counts as accepted, as in the C).
-fn span(s: &[u8], accept: &[u8]) -> usize {
+fn span(s: &[u8], accept: &ByteSet) -> usize {
     s.iter()
-        .position(|c| *c != 0 && !accept.contains(c))
+        .position(|c| *c != 0 && !accept.has(*c))
         .unwrap_or(s.len())
 }
 
 /// Length of the prefix free of `reject` bytes (NUL always rejects).
-fn cspan(s: &[u8], reject: &[u8]) -> usize {
+fn cspan(s: &[u8], reject: &ByteSet) -> usize {
     s.iter()
-        .position(|c| *c == 0 || reject.contains(c))
+        .position(|c| *c == 0 || reject.has(*c))
         .unwrap_or(s.len())
 }
+
+const BINARY: ByteSet = ByteSet::of(b"01");
+const HEX: ByteSet = ByteSet::of(b"0123456789ABCDEFabcdef");
+const MONEY: ByteSet = ByteSet::of(b"0123456789.,");
+const LETTERS: ByteSet = ByteSet::of(b"abcdefghjiklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
 
 fn find(s: &[u8], from: usize, ch: u8) -> Option<usize> {
     s.get(from..)?
@@ -344,7 +368,7 @@ fn nqstring(st: &mut State) -> usize {
 }
 
 /// `b'0101'` and `x'ABCD'` literals: numbers.
-fn literal(st: &mut State, digits: &[u8]) -> usize {
+fn literal(st: &mut State, digits: &ByteSet) -> usize {
     let (s, pos) = (st.s, st.pos);
     let slen = s.len();
     if pos + 2 >= slen || s[pos + 1] != b'\'' {
@@ -359,11 +383,11 @@ fn literal(st: &mut State, digits: &[u8]) -> usize {
 }
 
 fn bstring(st: &mut State) -> usize {
-    literal(st, b"01")
+    literal(st, &BINARY)
 }
 
 fn xstring(st: &mut State) -> usize {
-    literal(st, b"0123456789ABCDEFabcdef")
+    literal(st, &HEX)
 }
 
 /// SQL Server's `[bracketed name]`.
@@ -381,11 +405,11 @@ fn bword(st: &mut State) -> usize {
     }
 }
 
-const WORD_END: &[u8] = b" []{}<>:\\?=@!#~+-*/&|^%(),';\t\n\x0b\x0c\r\"\xa0";
+const WORD_END: ByteSet = ByteSet::of(b" []{}<>:\\?=@!#~+-*/&|^%(),';\t\n\x0b\x0c\r\"\xa0");
 
 fn word(st: &mut State) -> usize {
     let (s, pos) = (st.s, st.pos);
-    let wlen = cspan(&s[pos..], WORD_END);
+    let wlen = cspan(&s[pos..], &WORD_END);
     st.cur().assign(kind::BAREWORD, pos, &s[pos..pos + wlen]);
     // `SELECT.1`, SELECT`col`: a keyword before a `.` or a backtick is a token of its own.
     let tok = *st.cur();
@@ -420,7 +444,7 @@ fn tick(st: &mut State) -> usize {
     next
 }
 
-const VAR_END: &[u8] = b" <>:\\?=@!#~+-*/&|^%(),';\t\n\x0b\x0c\r'`\"";
+const VAR_END: ByteSet = ByteSet::of(b" <>:\\?=@!#~+-*/&|^%(),';\t\n\x0b\x0c\r'`\"");
 
 /// `@name`, `@@name`, ``@@`name` ``, `@'name'`.
 fn var(st: &mut State) -> usize {
@@ -446,7 +470,7 @@ fn var(st: &mut State) -> usize {
             return next;
         }
     }
-    let xlen = cspan(&s[pos..], VAR_END);
+    let xlen = cspan(&s[pos..], &VAR_END);
     st.cur().assign(kind::VARIABLE, pos, &s[pos..pos + xlen]);
     pos + xlen
 }
@@ -459,7 +483,7 @@ fn money(st: &mut State) -> usize {
         st.cur().assign_char(kind::BAREWORD, pos, b'$');
         return slen;
     }
-    let xlen = span(&s[pos + 1..], b"0123456789.,");
+    let xlen = span(&s[pos + 1..], &MONEY);
     if xlen == 0 {
         if s[pos + 1] == b'$' {
             let tok_from = pos + 2;
@@ -480,10 +504,7 @@ fn money(st: &mut State) -> usize {
                 }
             };
         }
-        let xlen = span(
-            &s[pos + 1..],
-            b"abcdefghjiklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        );
+        let xlen = span(&s[pos + 1..], &LETTERS);
         if xlen == 0 || pos + xlen + 1 == slen || s[pos + xlen + 1] != b'$' {
             st.cur().assign_char(kind::BAREWORD, pos, b'$');
             return pos + 1;
@@ -520,9 +541,9 @@ fn number(st: &mut State) -> usize {
     let slen = s.len();
     let mut pos = st.pos;
     if s[pos] == b'0' && pos + 1 < slen {
-        let digits: Option<&[u8]> = match s[pos + 1] {
-            b'X' | b'x' => Some(b"0123456789ABCDEFabcdef"),
-            b'B' | b'b' => Some(b"01"),
+        let digits = match s[pos + 1] {
+            b'X' | b'x' => Some(&HEX),
+            b'B' | b'b' => Some(&BINARY),
             _ => None,
         };
         if let Some(digits) = digits {

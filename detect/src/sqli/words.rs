@@ -7,10 +7,19 @@ use std::sync::OnceLock;
 pub(crate) const WORD_MAX: usize = 31;
 
 struct Tables {
-    /// (upper-case word, token type), sorted by word.
+    /// (upper-case word, token type), sorted by length, then bytes: a search compares
+    /// lengths first and bytes only among words of the key's length.
     words: Vec<(&'static [u8], u8)>,
+    /// Beginnings of the multi-word entries (`UNION` of `UNION ALL`), sorted the same way:
+    /// two tokens are only looked up together when the first is one of them.
+    firsts: Vec<&'static [u8]>,
     /// Upper-case fingerprints, sorted.
     fingerprints: Vec<&'static [u8]>,
+}
+
+/// Length first, then bytes.
+fn by_len(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
 fn tables() -> &'static Tables {
@@ -23,14 +32,28 @@ fn tables() -> &'static Tables {
                     Some((word.as_bytes(), *kind.as_bytes().first()?))
                 })
                 .collect();
-        words.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        words.sort_unstable_by(|a, b| by_len(a.0, b.0));
+        // Every prefix before a space: `AT` and `AT TIME` of `AT TIME ZONE` (merged in two
+        // steps).
+        let mut firsts: Vec<&'static [u8]> = words
+            .iter()
+            .flat_map(|(w, _)| {
+                w.iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c == b' ')
+                    .map(|(sp, _)| &w[..sp])
+            })
+            .collect();
+        firsts.sort_unstable_by(|a, b| by_len(a, b));
+        firsts.dedup();
         let mut fingerprints: Vec<&'static [u8]> =
             data_lines(include_str!("../../data/sqli_fingerprints.txt"))
                 .map(str::as_bytes)
                 .collect();
-        fingerprints.sort_unstable();
+        fingerprints.sort_unstable_by(|a, b| by_len(a, b));
         Tables {
             words,
+            firsts,
             fingerprints,
         }
     })
@@ -57,9 +80,18 @@ pub(crate) fn lookup(word: &[u8]) -> u8 {
         return 0;
     };
     let words = &tables().words;
-    match words.binary_search_by(|(w, _)| (*w).cmp(key)) {
+    match words.binary_search_by(|(w, _)| by_len(w, key)) {
         Ok(i) => words[i].1,
         Err(_) => 0,
+    }
+}
+
+/// Can `word` start a multi-word SQL word (`UNION` of `UNION ALL`)?
+pub(crate) fn starts_phrase(word: &[u8]) -> bool {
+    let mut buf = [0u8; WORD_MAX];
+    match upper(word, &mut buf) {
+        Some(key) => tables().firsts.binary_search_by(|w| by_len(w, key)).is_ok(),
+        None => false,
     }
 }
 
@@ -67,7 +99,10 @@ pub(crate) fn lookup(word: &[u8]) -> u8 {
 pub(crate) fn is_fingerprint(fp: &[u8]) -> bool {
     let mut buf = [0u8; WORD_MAX];
     match upper(fp, &mut buf) {
-        Some(key) => tables().fingerprints.binary_search(&key).is_ok(),
+        Some(key) => tables()
+            .fingerprints
+            .binary_search_by(|f| by_len(f, key))
+            .is_ok(),
         None => false,
     }
 }
@@ -93,5 +128,10 @@ mod tests {
         assert!(is_fingerprint(b"s&1"));
         assert!(is_fingerprint(b"1UE"));
         assert!(!is_fingerprint(b"n"));
+        assert!(starts_phrase(b"union"));
+        assert!(starts_phrase(b"ORDER"));
+        assert!(!starts_phrase(b"<"));
+        assert!(!starts_phrase(b"ALL"));
+        assert!(starts_phrase(b"AT TIME"));
     }
 }

@@ -400,24 +400,36 @@ fn black_attr(s: &[u8]) -> Attr {
     if s.len() < 2 {
         return Attr::None;
     }
+    // Without NULs (nearly always) names compare as plain bytes, lengths first.
+    let plain = !s.contains(&0);
+    let prefix_is = |upper: &[u8], s: &[u8]| {
+        if plain {
+            s.len() >= upper.len() && s[..upper.len()].eq_ignore_ascii_case(upper)
+        } else {
+            equals_skip_nul(upper, s, upper.len())
+        }
+    };
     if s.len() >= 5 {
         if s[..2].eq_ignore_ascii_case(b"on") {
             let rest = &s[2..];
-            if EVENTS
-                .iter()
-                .any(|e| equals_skip_nul(e.as_bytes(), rest, e.len()))
-            {
+            if EVENTS.iter().any(|e| prefix_is(e.as_bytes(), rest)) {
                 return Attr::Black;
             }
         }
         // Namespaces can make any tag.
-        if equals_skip_nul(b"XMLNS", s, 5) || equals_skip_nul(b"XLINK", s, 5) {
+        if prefix_is(b"XMLNS", s) || prefix_is(b"XLINK", s) {
             return Attr::Black;
         }
     }
     ATTRS
         .iter()
-        .find(|(name, _)| equals_skip_nul(name.as_bytes(), s, s.len()))
+        .find(|(name, _)| {
+            if plain {
+                name.len() == s.len() && s.eq_ignore_ascii_case(name.as_bytes())
+            } else {
+                equals_skip_nul(name.as_bytes(), s, s.len())
+            }
+        })
         .map_or(Attr::None, |(_, a)| *a)
 }
 
@@ -688,8 +700,23 @@ fn is_xss_in(s: &[u8], context: Context) -> bool {
 
 /// Is `input` cross-site scripting in any context it could be placed in?
 pub fn xss(input: &[u8]) -> bool {
-    if is_script_url_value(input) || breaks_out_of_script(input) {
+    // One pass over the bytes says which checks can fire at all (most values end here).
+    let (mut markup, mut colon, mut call) = (false, false, false);
+    for &c in input {
+        match c {
+            b'<' | b'=' => markup = true,
+            b':' => colon = true,
+            b'(' | b'`' => call = true,
+            _ => {}
+        }
+    }
+    if (colon && is_script_url_value(input)) || (call && breaks_out_of_script(input)) {
         return true;
+    }
+    // Without `<` no tag, comment or doctype opens, and without `=` no attribute gets a
+    // value: the HTML contexts cannot fire.
+    if !markup {
+        return false;
     }
     [
         Context::Data,
