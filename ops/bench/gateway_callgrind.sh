@@ -14,6 +14,8 @@
 #   ops/bench/gateway_callgrind.sh
 #   REQUESTS=20000 CONNECTIONS=8 COLLECTOR=real ops/bench/gateway_callgrind.sh
 #   GATEWATCH=/path/to/gatewatch ops/bench/gateway_callgrind.sh    # a given build, no cargo
+#   ENTITIES=ops/bench/policies/checks_on.toml TARGET=/checked/a/b?q=select+a+seat \
+#     ops/bench/gateway_callgrind.sh                                  # an API of the config log
 #
 # Environment: SETUP_SH (a scenario sourced after migrate, see ops/bench/signature_setup.sh),
 # REQUESTS (20000), WARMUP (2000), CONNECTIONS (8), COLLECTOR (stub: an nginx
@@ -21,10 +23,11 @@
 # rows are counted), IDLE_SECS (0), TOP (25 functions printed), KEEP_TMP=1 keeps the callgrind
 # output, UPSTREAM_PORT (18181), GATEWAY_PORT (18183), GATEWAY_ADMIN_PORT (18184: the gateway's
 # own /healthz and /metrics), COLLECTOR_PORT (18191), BENCH_DB
-# (gatewatch_bench_cg); for a policy's cost: ENTITIES (an entities file, `[[api]]` with the
-# policy, applied to the configuration log before the gateway starts), WRK_PATH (the path wrk
-# calls, /bench/hello), WRK_SCRIPT (a wrk Lua script: method, headers, body) and EXTRA_TOML
-# (appended to the gateway's configuration: `[gateway.jwt]`...).
+# (gatewatch_bench_cg); for a policy's cost: ENTITIES (a file for `gatewatch config apply`,
+# applied after the migration: APIs with policies, `UPSTREAM` in it replaced by the upstream's
+# URL), WRK_PATH (path and query wrk calls, /bench/hello; TARGET is taken too), WRK_SCRIPT (a
+# wrk Lua script: method, headers, body) and EXTRA_TOML (appended to the gateway's
+# configuration: `[gateway.jwt]`...).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . ops/lib/common.sh
@@ -43,7 +46,7 @@ GATEWAY_PORT="${GATEWAY_PORT:-18183}"
 GATEWAY_ADMIN_PORT="${GATEWAY_ADMIN_PORT:-18184}"
 COLLECTOR_PORT="${COLLECTOR_PORT:-18191}"
 ENTITIES="${ENTITIES:-}"
-WRK_PATH="${WRK_PATH:-/bench/hello}"
+WRK_PATH="${WRK_PATH:-${TARGET:-/bench/hello}}"
 WRK_SCRIPT="${WRK_SCRIPT:-}"
 EXTRA_TOML="${EXTRA_TOML:-}"
 
@@ -117,7 +120,8 @@ log "dropping and migrating database $BENCH_DB"
 ch "DROP DATABASE IF EXISTS $BENCH_DB" >/dev/null
 "$GATEWATCH" --config "$T/gatewatch.toml" --log warn migrate >/dev/null
 if [ -n "$ENTITIES" ]; then
-  "$GATEWATCH" --config "$T/gatewatch.toml" --log warn config apply "$ENTITIES" >/dev/null
+  sed "s#UPSTREAM#http://127.0.0.1:$UPSTREAM_PORT#g" "$ENTITIES" >"$T/entities.toml"
+  "$GATEWATCH" --config "$T/gatewatch.toml" --log warn config apply --author bench "$T/entities.toml" >/dev/null
 fi
 # A scenario's own setup (SETUP_SH, e.g. ops/bench/signature_setup.sh) may make entities and
 # set WRK_PATH and WRK_EXTRA (wrk arguments, e.g. a Lua script making each request).
@@ -195,6 +199,7 @@ dropped=$(metric gatewatch_gateway_records_dropped_total)
 echo
 echo "gateway under callgrind — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')${GATEWATCH_GIVEN:+ (binary measured: $GATEWATCH_GIVEN)}"
 echo "calls measured: $calls (wrk -t1 -c$CONNECTIONS, stopped at $REQUESTS), ${secs}s under valgrind; collector: $COLLECTOR"
+echo "target: $TARGET${ENTITIES:+, entities: $ENTITIES}${WRK_SCRIPT:+, wrk script: $WRK_SCRIPT}"
 echo "instructions: $ir total, $(awk -v i="$ir" -v c="$calls" 'BEGIN {printf "%.0f", i / c}') per call"
 echo "records: shipped $shipped of $(metric gatewatch_gateway_requests_total) counted, dropped $dropped"
 echo "answers not 2xx/3xx (wrk, warm-up and measured): $(cat "$T"/wrk-*.txt | awk '/Non-2xx/ {s += $NF} END {print s + 0}')"

@@ -41,6 +41,7 @@ mod path_attacks;
 mod policy_idem;
 mod policy_ui;
 mod policy_signature;
+mod policy_checks;
 mod readme;
 mod record_bounds;
 mod report_mail;
