@@ -574,6 +574,10 @@ pub async fn bind(
         }
     };
     let mut access_settings = validated.access;
+    let policies = policy::Policies {
+        deny: policy::deny::State::new(&validated.ip_deny, access_settings.trusted_proxies.clone()),
+        ..policy::Policies::default()
+    };
     access_settings.own_issuer = Some(Arc::new(own.clone()));
     let access = Arc::new(access::Access::new(
         access_settings,
@@ -625,7 +629,7 @@ pub async fn bind(
             down_rx.clone(),
         ),
         local: Some(oauth_server),
-        policies: policy::Policies::default(),
+        policies,
     });
     let source_task =
         source.map(|s| tokio::spawn(s.run(shared.clone(), revision, stop_rx.clone())));

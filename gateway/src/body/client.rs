@@ -12,7 +12,6 @@ use hyper::body::Incoming;
 
 /// The request body handed to the upstream phase.
 #[derive(Debug)]
-#[allow(dead_code)] // TODO(issue 17 slices): `limit` enforced by the body limit
 pub(crate) enum ClientBody {
     /// Streams from the client as the upstream reads it; `limit` (the API's
     /// `max_body_bytes`) cuts it off with 413 before a byte past it is sent.

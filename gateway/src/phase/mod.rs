@@ -43,7 +43,6 @@ pub(crate) type Decision<T = ()> = Result<T, Answer>;
 /// How a request policy ends a call early: refused with the gateway's JSON error, or
 /// answered without the upstream (a CORS preflight, an idempotent repeat's first answer).
 #[derive(Debug)]
-#[allow(dead_code)] // TODO(issue 17 slices): `Reply` made by CORS and idempotency
 pub(crate) enum Stop {
     Refuse(Answer),
     Reply(Box<Reply>),

@@ -27,9 +27,9 @@ pub(crate) fn screen(
     head: &Parts,
     ctx: &mut Ctx,
 ) -> Result<(), Stop> {
-    deny::screen(&state.deny, route, ctx)?;
+    deny::screen(&state.deny, route, head, ctx)?;
     if let Some(c) = &route.policies.cors {
-        cors::screen(c, head, ctx)?;
+        cors::screen(c, route, head, ctx)?;
     }
     Ok(())
 }
@@ -44,21 +44,22 @@ pub(crate) async fn policies(
     ctx: &mut Ctx,
 ) -> Result<ClientBody, Stop> {
     let p = &route.policies;
-    deny::client(ctx)?;
+    deny::client(&state.deny, head, ctx)?;
     if let Some(r) = &p.rate {
         rate::take(&state.rate, r, route, ctx)?;
     }
+    let limit = p.max_body();
     let body = if p.needs_body(head) {
-        let limit = p.max_body().unwrap_or(POLICY_BODY_MAX);
+        let limit = limit.unwrap_or(POLICY_BODY_MAX);
         match client::read_whole(body, limit, read_timeout).await {
             Ok(data) => ClientBody::Buffered(data),
             Err(e) => return Err(read_failed(e)),
         }
     } else {
-        ClientBody::Streamed {
-            body,
-            limit: p.max_body(),
+        if let Some(max) = limit {
+            body_limit::declared(&body, max)?;
         }
+        ClientBody::Streamed { body, limit }
     };
     if let Some(c) = &p.checks {
         checks::run(c, head, &body, ctx)?;
@@ -79,11 +80,7 @@ pub(crate) async fn policies(
 fn read_failed(e: ReadError) -> Stop {
     let told = e.to_string();
     let (status, outcome, code) = match e {
-        ReadError::TooLarge(_) => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            gatewatch_model::Outcome::RefusedBadRequest,
-            body_limit::CODE,
-        ),
+        ReadError::TooLarge(limit) => return Stop::Refuse(body_limit::too_large(limit)),
         ReadError::Malformed(_) => (
             StatusCode::BAD_REQUEST,
             gatewatch_model::Outcome::RefusedBadRequest,

@@ -49,7 +49,6 @@ pub(crate) struct Policies {
 
 /// One route's policies, compiled from its API when the router is built.
 #[derive(Debug, Default)]
-#[allow(dead_code)] // TODO(issue 17 slices): `deny` read by the deny lists
 pub(crate) struct RoutePolicies {
     pub deny: Option<deny::Compiled>,
     pub cors: Option<cors::Compiled>,
