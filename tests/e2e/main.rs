@@ -38,6 +38,7 @@ mod masking;
 mod oauth;
 mod outbound;
 mod path_attacks;
+mod policy_edge;
 mod readme;
 mod record_bounds;
 mod report_mail;
