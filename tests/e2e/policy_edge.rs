@@ -168,6 +168,21 @@ async fn rows(store: &Store, api: &str, outcome: &str, want: u64) {
     eventually(store, &sql, want, 30).await;
 }
 
+/// Sends `head` over a raw connection and returns what comes back up to the first blank line.
+async fn raw_head(addr: SocketAddr, head: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !out.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => out.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
 /// A chunked upload over a raw connection: `chunks` of `size` bytes, a pause after each;
 /// returns the answer's status line and head (read while still writing, so a gateway that
 /// answers early and closes is heard).
@@ -231,6 +246,14 @@ async fn a_body_past_max_body_bytes_is_refused_413_and_the_upstream_sees_no_byte
     let a = call("POST", &site.url("/lim/count"), &[], &[b'x'; 1001]).await;
     assert_eq!((a.status, a.code()), (413, "body_too_large"), "{}", a.body);
     assert_eq!(seen.bodies.lock().unwrap().len(), before);
+    // A client waiting for `100 Continue` is answered 413 instead, and sends nothing.
+    let head = raw_head(
+        site.gateway,
+        "POST /lim/count HTTP/1.1\r\nhost: edge\r\ncontent-length: 5000\r\nexpect: 100-continue\r\n\r\n",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert_eq!(seen.bodies.lock().unwrap().len(), before);
     // At the limit: passed whole.
     let a = call("POST", &site.url("/lim/count"), &[], &[b'x'; 1000]).await;
     assert_eq!(a.status, 200);
@@ -262,10 +285,10 @@ async fn a_body_past_max_body_bytes_is_refused_413_and_the_upstream_sees_no_byte
     }
 
     rows(&store, "lim", "ok", 3).await;
-    rows(&store, "lim", "refused_bad_request", 3).await;
+    rows(&store, "lim", "refused_bad_request", 4).await;
     let sql = "SELECT count() FROM api_calls WHERE api_id = 'lim' AND status = 413 \
                AND error LIKE 'body_too_large%'";
-    eventually(&store, sql, 3, 30).await;
+    eventually(&store, sql, 4, 30).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -464,6 +487,7 @@ async fn deny_lists_of_the_site_the_api_and_the_client_refuse_with_refused_ip() 
     )
     .await;
     let (shut, open) = (site.url("/shut/ok"), site.url("/open/ok"));
+    let (nowhere, token) = (site.url("/nowhere"), site.url("/oauth2/token"));
     let (shut, open) = (shut.as_str(), open.as_str());
     let acme = ("x-api-key", "gwk_acme");
     let other = ("x-api-key", "gwk_other");
@@ -478,6 +502,10 @@ async fn deny_lists_of_the_site_the_api_and_the_client_refuse_with_refused_ip() 
         (open, vec![from("::ffff:203.0.113.9")], 403, "ip_denied"),
         // a mapped entry catches the IPv4 caller
         (open, vec![from("100.64.1.2")], 403, "ip_denied"),
+        // ... before the path is read: no API's path, the gateway's own endpoints
+        (&nowhere, vec![from("203.0.113.9")], 403, "ip_denied"),
+        (&token, vec![from("203.0.113.9")], 403, "ip_denied"),
+        (&nowhere, vec![from("10.1.2.3")], 404, "no_route"),
         // the API's list: that API only, before authentication
         (shut, vec![from("198.51.100.7")], 403, "ip_denied"),
         (
@@ -505,11 +533,13 @@ async fn deny_lists_of_the_site_the_api_and_the_client_refuse_with_refused_ip() 
         );
     }
     let sql = "SELECT count() FROM api_calls WHERE outcome = 'refused_ip' AND status = 403";
-    eventually(&store, sql, 9, 30).await;
+    eventually(&store, sql, 11, 30).await;
+    let sql = "SELECT count() FROM api_calls WHERE outcome = 'refused_ip' AND api_id = ''";
+    eventually(&store, sql, 6, 30).await;
     let sql = "SELECT count() FROM api_calls WHERE outcome = 'refused_ip' AND client_id = 'acme'";
     eventually(&store, sql, 2, 30).await;
     let sql = "SELECT count() FROM api_calls WHERE outcome = 'refused_ip' AND client_id = ''";
-    eventually(&store, sql, 7, 30).await;
+    eventually(&store, sql, 9, 30).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,9 @@
-//! Request policies (issue 17, [`crate::policy`]), in two places of the phases:
+//! Request policies (issue 17, [`crate::policy`]), in three places of the phases:
 //!
-//! - [`screen`], right after routing and before the access phases: the site's and the API's
-//!   deny lists, and CORS (a preflight is answered here: browsers send it without
-//!   credentials);
+//! - [`site`], before the early filter: the site's deny list (every path, the gateway's own
+//!   endpoints too);
+//! - [`screen`], right after routing and before the access phases: the API's deny list, and
+//!   CORS (a preflight is answered here: browsers send it without credentials);
 //! - [`policies`] (phase 5), after the access phases and before the upstream, in this order:
 //!   the client's deny list, the API's rate, the body limit, the body read whole when a
 //!   policy must see it, message checks, signatures, transaction tokens, idempotency (last,
@@ -20,14 +21,19 @@ use crate::policy::{body_limit, checks, cors, deny, idempotency, rate, signature
 use crate::policy::{Policies, POLICY_BODY_MAX};
 use crate::route::Route;
 
-/// Before the access phases: deny lists of the site and the API, CORS.
+/// Before the early filter: the site's deny list.
+pub(crate) fn site(state: &Policies, headers: &http::HeaderMap, ctx: &mut Ctx) -> Result<(), Stop> {
+    deny::site(&state.deny, headers, ctx)
+}
+
+/// Before the access phases: the API's deny list, CORS.
 pub(crate) fn screen(
     state: &Policies,
     route: &Route,
     head: &Parts,
     ctx: &mut Ctx,
 ) -> Result<(), Stop> {
-    deny::screen(&state.deny, route, head, ctx)?;
+    deny::screen(&state.deny, route, &head.headers, ctx)?;
     if let Some(c) = &route.policies.cors {
         cors::screen(c, route, head, ctx)?;
     }
@@ -44,7 +50,7 @@ pub(crate) async fn policies(
     ctx: &mut Ctx,
 ) -> Result<ClientBody, Stop> {
     let p = &route.policies;
-    deny::client(&state.deny, head, ctx)?;
+    deny::client(&state.deny, &head.headers, ctx)?;
     if let Some(r) = &p.rate {
         rate::take(&state.rate, r, route, ctx)?;
     }

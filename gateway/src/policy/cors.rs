@@ -301,3 +301,115 @@ pub(crate) fn drop_upstream_headers(headers: &mut HeaderMap) {
         headers.remove(name);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatewatch_model::policy::CorsPolicy;
+
+    fn compiled(methods: &[&str], cors: serde_json::Value) -> Compiled {
+        let mut spec = ApiSpec::prefixed("x", "/x", &["http://127.0.0.1:9"]);
+        spec.methods = methods.iter().map(|m| m.to_string()).collect();
+        let policy: CorsPolicy = serde_json::from_value(cors).unwrap();
+        spec.cors = Some(Box::new(policy));
+        compile(&spec).unwrap()
+    }
+
+    fn hv(s: &str) -> HeaderValue {
+        HeaderValue::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn methods_default_to_the_apis_and_to_all_when_it_lists_none() {
+        let c = compiled(
+            &["GET", "POST"],
+            serde_json::json!({"origins": ["https://a.example"]}),
+        );
+        assert!(c.method_allowed(&Method::POST));
+        assert!(!c.method_allowed(&Method::DELETE));
+        assert_eq!(c.allow_methods.as_ref().unwrap(), "GET, POST");
+        let c = compiled(&[], serde_json::json!({"origins": ["https://a.example"]}));
+        assert!(c.method_allowed(&Method::DELETE));
+        assert!(c.method_allowed(&Method::from_bytes(b"PURGE").unwrap()));
+        assert!(c.allow_methods.is_none());
+        let c = compiled(
+            &["GET", "POST"],
+            serde_json::json!({"origins": ["https://a.example"], "methods": ["GET"]}),
+        );
+        assert!(!c.method_allowed(&Method::POST));
+    }
+
+    #[test]
+    fn headers_default_to_the_safelisted_plus_three_and_named_ones_replace_those() {
+        let c = compiled(&[], serde_json::json!({"origins": ["https://a.example"]}));
+        assert_eq!(
+            c.header_refused("Content-Type, authorization,IDEMPOTENCY-KEY, accept, accept-language, content-language"),
+            Ok(None)
+        );
+        assert_eq!(c.header_refused(""), Ok(None));
+        assert_eq!(
+            c.header_refused("content-type, x-custom"),
+            Ok(Some("x-custom"))
+        );
+        let c = compiled(
+            &[],
+            serde_json::json!({"origins": ["https://a.example"], "headers": ["X-Custom"]}),
+        );
+        assert_eq!(c.header_refused("x-custom, accept"), Ok(None));
+        assert_eq!(c.header_refused("authorization"), Ok(Some("authorization")));
+        let any = compiled(
+            &[],
+            serde_json::json!({"origins": ["https://a.example"], "headers": ["*"]}),
+        );
+        assert_eq!(any.header_refused("x-anything, x-else"), Ok(None));
+    }
+
+    #[test]
+    fn requested_headers_that_do_not_parse_or_are_too_many_are_refused() {
+        let any = compiled(&[], serde_json::json!({"origins": ["*"], "headers": ["*"]}));
+        assert_eq!(any.header_refused("x a"), Err(()));
+        assert_eq!(any.header_refused("x\u{1}a"), Err(()));
+        let many = vec!["x-h"; MAX_REQUESTED + 1].join(",");
+        assert_eq!(any.header_refused(&many), Err(()));
+        let enough = vec!["x-h"; MAX_REQUESTED].join(",");
+        assert_eq!(any.header_refused(&enough), Ok(None));
+    }
+
+    #[test]
+    fn origins_match_exactly_and_star_answers_star_without_credentials() {
+        let c = compiled(
+            &[],
+            serde_json::json!({"origins": ["https://a.example", "http://localhost:3000"], "credentials": true}),
+        );
+        assert!(c.origin_allowed(&hv("https://a.example")));
+        assert!(c.origin_allowed(&hv("http://localhost:3000")));
+        for other in [
+            "https://a.example.evil",
+            "https://A.example",
+            "http://a.example",
+            "https://a.example/",
+            "null",
+            "",
+        ] {
+            assert!(!c.origin_allowed(&hv(other)), "{other}");
+        }
+        assert_eq!(
+            c.allow_origin(&hv("https://a.example")),
+            "https://a.example"
+        );
+        let any = compiled(&[], serde_json::json!({"origins": ["*"]}));
+        assert!(any.origin_allowed(&hv("https://b.example")));
+        assert_eq!(any.allow_origin(&hv("https://b.example")), "*");
+    }
+
+    #[test]
+    fn upstream_cors_headers_are_dropped_and_others_kept() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, hv("*"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, hv("true"));
+        h.insert(header::VARY, hv("accept"));
+        drop_upstream_headers(&mut h);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[header::VARY], "accept");
+    }
+}

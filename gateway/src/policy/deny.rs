@@ -1,5 +1,9 @@
-//! Deny lists (`ip_deny`): the site's (`[gateway] ip_deny`) and the API's before
-//! authentication, the client's after it. 403 `ip_denied`, outcome `refused_ip`.
+//! Deny lists (`ip_deny`), 403 `ip_denied`, outcome `refused_ip`:
+//!
+//! - the site's (`[gateway] ip_deny`) on every call, first of all: before the path is read,
+//!   so also on the gateway's own endpoints and on paths no API serves;
+//! - the API's right after routing, before authentication;
+//! - the client's once the client is known (after authentication).
 //!
 //! The address checked is the caller's as the IP allowlists read it: the TCP peer, or, when
 //! the peer is one of `trusted_proxies`, the last untrusted `X-Forwarded-For` address. An
@@ -10,8 +14,7 @@
 use std::net::IpAddr;
 
 use gatewatch_model::{ApiSpec, Outcome};
-use http::request::Parts;
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use ipnet::{IpNet, Ipv4Net};
 
 use crate::access::table::canonical;
@@ -38,13 +41,12 @@ impl State {
     }
 
     /// The caller's address (see the module doc), canonical.
-    fn caller(&self, ctx: &Ctx, head: &Parts) -> IpAddr {
+    fn caller(&self, ctx: &Ctx, headers: &HeaderMap) -> IpAddr {
         let peer = ctx.peer.addr.ip();
         let ip = if self.trusted_proxies.is_empty() {
             peer
         } else {
-            let forwarded = head
-                .headers
+            let forwarded = headers
                 .get_all("x-forwarded-for")
                 .iter()
                 .map(|v| v.to_str().ok());
@@ -118,36 +120,44 @@ fn denied(whose: &str, ip: IpAddr) -> Stop {
     ))
 }
 
-/// The site's and the API's lists, before authentication.
-pub(crate) fn screen(
-    state: &State,
-    route: &Route,
-    head: &Parts,
-    ctx: &mut Ctx,
-) -> Result<(), Stop> {
-    let api = route.policies.deny.as_ref();
-    if state.site.is_empty() && api.is_none() {
+/// The site's list, before anything else.
+pub(crate) fn site(state: &State, headers: &HeaderMap, ctx: &mut Ctx) -> Result<(), Stop> {
+    if state.site.is_empty() {
         return Ok(());
     }
-    let ip = state.caller(ctx, head);
+    let ip = state.caller(ctx, headers);
     if state.site.denies(ip) {
         return Err(denied("the site's", ip));
     }
-    if api.is_some_and(|a| a.list.denies(ip)) {
+    Ok(())
+}
+
+/// The API's list, before authentication.
+pub(crate) fn screen(
+    state: &State,
+    route: &Route,
+    headers: &HeaderMap,
+    ctx: &mut Ctx,
+) -> Result<(), Stop> {
+    let Some(api) = route.policies.deny.as_ref() else {
+        return Ok(());
+    };
+    let ip = state.caller(ctx, headers);
+    if api.list.denies(ip) {
         return Err(denied("the API's", ip));
     }
     Ok(())
 }
 
 /// The client's list, once the client is known.
-pub(crate) fn client(state: &State, head: &Parts, ctx: &mut Ctx) -> Result<(), Stop> {
+pub(crate) fn client(state: &State, headers: &HeaderMap, ctx: &mut Ctx) -> Result<(), Stop> {
     let Some(list) = ctx.client.as_ref().map(|c| &c.deny) else {
         return Ok(());
     };
     if list.is_empty() {
         return Ok(());
     }
-    let ip = state.caller(ctx, head);
+    let ip = state.caller(ctx, headers);
     if list.denies(ip) {
         return Err(denied("the client's", ip));
     }

@@ -11,7 +11,8 @@
 //!
 //! | policy | module | where in the phases |
 //! | --- | --- | --- |
-//! | deny lists (site, API) | [`deny`] | screen, before authentication |
+//! | deny list (site) | [`deny`] | first, before the path is read |
+//! | deny list (API) | [`deny`] | screen, before authentication |
 //! | CORS (preflights answered) | [`cors`] | screen, before authentication (browsers send no credentials with a preflight) |
 //! | deny list (client) | [`deny`] | after the access phases |
 //! | the API's rate | [`rate`] | after the access phases |
