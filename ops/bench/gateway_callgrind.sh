@@ -14,13 +14,18 @@
 #   ops/bench/gateway_callgrind.sh
 #   REQUESTS=20000 CONNECTIONS=8 COLLECTOR=real ops/bench/gateway_callgrind.sh
 #   GATEWATCH=/path/to/gatewatch ops/bench/gateway_callgrind.sh    # a given build, no cargo
+#   APPLY=apis.toml TARGET=/edge/hello ops/bench/gateway_callgrind.sh # an API of the config log
 #
 # Environment: REQUESTS (20000), WARMUP (2000), CONNECTIONS (8), COLLECTOR (stub: an nginx
 # server block answering 200 to every batch; real: gatewatch collector into ClickHouse, and the
 # rows are counted), IDLE_SECS (0), TOP (25 functions printed), KEEP_TMP=1 keeps the callgrind
 # output, UPSTREAM_PORT (18181), GATEWAY_PORT (18183), GATEWAY_ADMIN_PORT (18184: the gateway's
 # own /healthz and /metrics), COLLECTOR_PORT (18191), BENCH_DB
-# (gatewatch_bench_cg).
+# (gatewatch_bench_cg). To measure an API's policies: APPLY (an entities file, `[[api]]` …,
+# applied with `gatewatch config apply` before the gateway starts; `@UPSTREAM@` in it becomes the
+# bench upstream's URL), TARGET (the path called, default /bench/hello), GATEWAY_TOML (lines
+# added to `[gateway]`), WRK_HEADER (one header every call sends: `Origin: https://a.example`),
+# WRK_SCRIPT (a wrk Lua script: `wrk.method = "POST"` …).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . ops/lib/common.sh
@@ -38,6 +43,11 @@ UPSTREAM_PORT="${UPSTREAM_PORT:-18181}"
 GATEWAY_PORT="${GATEWAY_PORT:-18183}"
 GATEWAY_ADMIN_PORT="${GATEWAY_ADMIN_PORT:-18184}"
 COLLECTOR_PORT="${COLLECTOR_PORT:-18191}"
+APPLY="${APPLY:-}"
+TARGET="${TARGET:-/bench/hello}"
+GATEWAY_TOML="${GATEWAY_TOML:-}"
+WRK_HEADER="${WRK_HEADER:-}"
+WRK_SCRIPT="${WRK_SCRIPT:-}"
 
 apt_install wrk nginx-light curl valgrind
 ensure_clickhouse
@@ -86,6 +96,7 @@ database = "$BENCH_DB"
 listen = "127.0.0.1:$GATEWAY_PORT"
 admin_listen = "127.0.0.1:$GATEWAY_ADMIN_PORT"
 collector_url = "http://127.0.0.1:$COLLECTOR_PORT"
+$GATEWAY_TOML
 
 [collector]
 listen = "127.0.0.1:$COLLECTOR_PORT"
@@ -106,6 +117,10 @@ wait_http "http://127.0.0.1:$UPSTREAM_PORT/hello" 10 "$LAST_PID"
 log "dropping and migrating database $BENCH_DB"
 ch "DROP DATABASE IF EXISTS $BENCH_DB" >/dev/null
 "$GATEWATCH" --config "$T/gatewatch.toml" --log warn migrate >/dev/null
+if [ -n "$APPLY" ]; then
+  sed "s|@UPSTREAM@|http://127.0.0.1:$UPSTREAM_PORT|g" "$APPLY" >"$T/apply.toml"
+  "$GATEWATCH" --config "$T/gatewatch.toml" --log warn config apply "$T/apply.toml" >/dev/null
+fi
 if [ "$COLLECTOR" = real ]; then
   bench_start collector "$GATEWATCH" --config "$T/gatewatch.toml" collector
   wait_http "http://127.0.0.1:$COLLECTOR_PORT/healthz" 30 "$LAST_PID"
@@ -122,7 +137,8 @@ metric() { # NAME-PREFIX → sum of its series
 load() { # COUNT : wrk until the gateway has counted COUNT more calls, then wrk is stopped
   # (wrk itself only stops on a duration). The figure uses the gateway's own count.
   local goal=$(($(metric gatewatch_gateway_requests_total) + $1))
-  wrk -t1 -c"$CONNECTIONS" -d600s --timeout 30s "http://127.0.0.1:$GATEWAY_PORT/bench/hello" \
+  wrk -t1 -c"$CONNECTIONS" -d600s --timeout 30s ${WRK_HEADER:+-H "$WRK_HEADER"} \
+    ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} "http://127.0.0.1:$GATEWAY_PORT$TARGET" \
     >"$T/wrk-$1.txt" 2>&1 &
   local wrk_pid=$!
   while [ "$(metric gatewatch_gateway_requests_total)" -lt "$goal" ]; do
