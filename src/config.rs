@@ -157,6 +157,9 @@ pub struct GatewaySection {
     /// Proxies (CIDR) whose `X-Forwarded-For` names the client for IP allowlists; empty: the
     /// TCP peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// Addresses and CIDR blocks refused on every API before authentication (403
+    /// `ip_denied`, outcome `refused_ip`), read as the IP allowlists read the caller's.
+    pub ip_deny: Vec<String>,
     /// Calls admitted to the upstreams at once; past it calls queue by client priority.
     pub max_inflight: usize,
     /// Calls waiting for admission at most (more get 503 `refused_busy`).
@@ -605,6 +608,7 @@ impl Default for GatewaySection {
             upgrade_idle_timeout_ms: 300_000,
             upstream_ca_files: Vec::new(),
             trusted_proxies: Vec::new(),
+            ip_deny: Vec::new(),
             max_inflight: 1024,
             queue_max: 10_000,
             queue_wait_ms: 5_000,
@@ -905,6 +909,9 @@ impl FileConfig {
         gateway.snapshot_dir = Some(self.data_dir.join("snapshot"));
         gateway.timezone = timezone;
         gateway.trusted_proxies = g.trusted_proxies.clone();
+        gatewatch_model::policy::check_deny_list("gateway.ip_deny", &g.ip_deny)
+            .map_err(|e| bad(e.field, e.message))?;
+        gateway.ip_deny = g.ip_deny.clone();
         positive("gateway.max_inflight", g.max_inflight as u64)?;
         positive("gateway.queue_wait_ms", g.queue_wait_ms)?;
         positive("gateway.quota_sync_ms", g.quota_sync_ms)?;
@@ -1819,6 +1826,10 @@ strip_prefix = true
             (
                 "[dashboards]\ntrusted_proxies = [\"127.0.0.1/8\", \"proxy\"]",
                 "dashboards.trusted_proxies[1]",
+            ),
+            (
+                "[gateway]\nip_deny = [\"10.0.0.0/8\", \"10.0.0.0/40\"]",
+                "gateway.ip_deny[1]",
             ),
             (
                 "[dashboards]\nmax_password_checks = 0",

@@ -127,6 +127,9 @@ pub struct GatewayConfig {
     /// Proxies (CIDR blocks) whose `X-Forwarded-For` is believed for the client's address;
     /// empty: the TCP peer address is the client's.
     pub trusted_proxies: Vec<String>,
+    /// Addresses and CIDR blocks refused on every API, before authentication (403
+    /// `ip_denied`, outcome `refused_ip`); the address read as for `trusted_proxies`.
+    pub ip_deny: Vec<String>,
     /// The VIP admission gate in front of the upstreams (see `access::priority`).
     pub gate: GateConfig,
     /// How often shared-scope quota counts are read from ClickHouse.
@@ -335,6 +338,7 @@ impl GatewayConfig {
             jwt_audience: None,
             timezone: chrono_tz::Asia::Taipei,
             trusted_proxies: Vec::new(),
+            ip_deny: Vec::new(),
             gate: GateConfig::default(),
             quota_sync: Duration::from_secs(1),
             client_header: DEFAULT_CLIENT_HEADER.into(),
@@ -402,6 +406,13 @@ impl GatewayConfig {
                     .map_err(|m| Error::config(format!("trusted_proxies[{i}]"), m))?,
             );
         }
+        gatewatch_model::policy::check_deny_list("ip_deny", &self.ip_deny)
+            .map_err(|e| Error::config(e.field, e.message))?;
+        let ip_deny = self
+            .ip_deny
+            .iter()
+            .filter_map(|c| gatewatch_model::client::parse_cidr(c).ok())
+            .collect();
         let jwt = JwtVerifier::new(&self.jwt, &self.jwt_client_claim, self.jwt_leeway)
             .map_err(|(field, message)| Error::config(field, message))?
             .with_issuer_audience(self.jwt_issuer.as_deref(), self.jwt_audience.as_deref());
@@ -435,6 +446,7 @@ impl GatewayConfig {
         let clients = Clients::new(self.upstream_connect_timeout).with_trust(trust);
         Ok(Validated {
             client_header,
+            ip_deny,
             router: Router::with_clients(&self.routes, &clients)?,
             clients,
             records_uri,
@@ -477,6 +489,8 @@ pub(crate) struct Validated {
     pub collector_tls: Arc<rustls::ClientConfig>,
     pub access: Settings,
     pub client_header: http::HeaderName,
+    /// `ip_deny`, parsed.
+    pub ip_deny: Vec<ipnet::IpNet>,
 }
 
 #[cfg(test)]

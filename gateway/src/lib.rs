@@ -40,10 +40,14 @@
 //! ```mermaid
 //! flowchart LR
 //!     A[request head] --> C[open the Call: context, call id, request id]
-//!     C --> F{1 early filter: path normalized once}
+//!     C --> SD{0 site deny list}
+//!     SD -- denied --> RIP[403 ip_denied]
+//!     SD --> F{1 early filter: path normalized once}
 //!     F -- bad path --> E400[400 bad_path]
 //!     F -- local endpoint --> LE[the gateway's own answer: OAuth 2.0 server]
-//!     F -- route: most specific pattern + method --> AN{2 authenticate: key, Basic, JWT, mTLS}
+//!     F -- route: most specific pattern + method --> SC{1b screen: API deny list, CORS}
+//!     SC -- denied / preflight --> RSC[403 ip_denied, cors_refused / 204 preflight]
+//!     SC --> AN{2 authenticate: key, Basic, JWT, mTLS}
 //!     F -- none / not the method --> E404[404 / 405 no_route]
 //!     AN -- refused --> R401[401 refusal]
 //!     AN --> AZ{3 authorize: client bars, IP, grants}
@@ -56,6 +60,8 @@
 //!     U -- no head in time / failed --> E50x[504 / 502]
 //!     U -- response head --> RS[7 response: hop-by-hop out, X-Request-Id, capture; 101 = tunnel]
 //!     E400 --> L
+//!     RIP --> L
+//!     RSC --> L
 //!     LE --> L
 //!     E404 --> L
 //!     R401 --> L
@@ -68,7 +74,9 @@
 //!
 //! | # | phase | module | what lives there |
 //! | --- | --- | --- | --- |
+//! | 0 | site deny list | `phase/request.rs` (`site`) | `[gateway] ip_deny`, before the path is read (`policy/deny.rs`) |
 //! | 1 | early filter | `phase/filter.rs` | path normalization (`path.rs`), the gateway's local endpoints (`LocalEndpoints`, answered before routing), routing (`route.rs`), 404/405 |
+//! | 1b | screen | `phase/request.rs` (`screen`) | the API's deny list, CORS preflights answered (`policy/deny.rs`, `policy/cors.rs`) |
 //! | 2 | authenticate | `phase/authenticate.rs` | API key, HTTP Basic, JWT (`access/auth.rs`), client certificates (`mtls`) |
 //! | 3 | authorize | `phase/authorize.rs` | client status, validity, service hours, IP allowlist, grants by group or product (`access/table.rs`) |
 //! | 4 | limits | `phase/limits.rs` | TPS, quotas (`access/usage.rs`, `access/quota.rs`, `access/limits.rs`, shared counts `access/sync.rs`), the VIP gate (`access/priority.rs`) |
@@ -578,6 +586,10 @@ pub async fn bind(
         }
     };
     let mut access_settings = validated.access;
+    let policies = policy::Policies {
+        deny: policy::deny::State::new(&validated.ip_deny, access_settings.trusted_proxies.clone()),
+        ..policy::Policies::default()
+    };
     access_settings.own_issuer = Some(Arc::new(own.clone()));
     let access = Arc::new(access::Access::new(
         access_settings,
@@ -643,7 +655,7 @@ pub async fn bind(
         local: Some(Arc::new(local)),
         policies: policy::Policies {
             tx_token: tx_tokens,
-            ..Default::default()
+            ..policies
         },
     });
     let source_task =

@@ -61,6 +61,10 @@ pub(crate) async fn handle(
 
 /// The phases in order; see [`crate::phase`].
 async fn proxy(shared: &Shared, req: Request<Incoming>, mut call: Call) -> Response<ResponseBody> {
+    // 0. the site's deny list (every path)
+    if let Err(stop) = request::site(&shared.policies, req.headers(), &mut call) {
+        return stopped(call, stop);
+    }
     // 1. early filter: path, local endpoints, route
     let router = shared.router.load();
     let route = match filter::filter(&router, shared.local.as_ref(), req.method(), &mut call) {
@@ -75,7 +79,7 @@ async fn proxy(shared: &Shared, req: Request<Incoming>, mut call: Call) -> Respo
     drop(router);
     call.capture_request_headers(req.headers());
     let (parts, body) = req.into_parts();
-    // 1b. screen: deny lists, CORS
+    // 1b. screen: the API's deny list, CORS
     if let Err(stop) = request::screen(&shared.policies, &route, &parts, &mut call) {
         return stopped(call, stop);
     }

@@ -109,8 +109,18 @@ impl Route {
         }
     }
 
-    fn allows(&self, m: &Method) -> bool {
+    pub(crate) fn allows(&self, m: &Method) -> bool {
         self.methods.is_empty() || self.methods.contains(m)
+    }
+
+    /// `Allow` for this route alone (its methods; all when it lists none).
+    pub(crate) fn allow_header(&self) -> HeaderValue {
+        let list: Vec<&str> = if self.methods.is_empty() {
+            ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].to_vec()
+        } else {
+            self.methods.iter().map(Method::as_str).collect()
+        };
+        HeaderValue::from_str(&list.join(", ")).unwrap_or(HeaderValue::from_static("GET"))
     }
 
     /// The request's target at the upstream, in origin form (`/path?query`, as HTTP/1.1 sends

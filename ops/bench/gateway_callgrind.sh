@@ -23,11 +23,14 @@
 # rows are counted), IDLE_SECS (0), TOP (25 functions printed), KEEP_TMP=1 keeps the callgrind
 # output, UPSTREAM_PORT (18181), GATEWAY_PORT (18183), GATEWAY_ADMIN_PORT (18184: the gateway's
 # own /healthz and /metrics), COLLECTOR_PORT (18191), BENCH_DB
-# (gatewatch_bench_cg); for a policy's cost: ENTITIES (a file for `gatewatch config apply`,
-# applied after the migration: APIs with policies, `UPSTREAM` in it replaced by the upstream's
-# URL), WRK_PATH (path and query wrk calls, /bench/hello; TARGET is taken too), WRK_SCRIPT (a
-# wrk Lua script: method, headers, body) and EXTRA_TOML (appended to the gateway's
-# configuration: `[gateway.jwt]`...).
+# (gatewatch_bench_cg). To measure an API's policies: ENTITIES (or APPLY: an entities file,
+# `[[api]]` …, applied with `gatewatch config apply` after the migration, before the gateway
+# starts; `@UPSTREAM@` or `UPSTREAM` in it becomes the bench upstream's URL), WRK_PATH (or
+# TARGET: the path and query called, default /bench/hello), GATEWAY_TOML (lines added to
+# `[gateway]`), EXTRA_TOML (appended to the gateway's configuration: `[gateway.jwt]`...),
+# WRK_HEADER (one header every call sends: `Origin: https://a.example`), WRK_SCRIPT (a wrk Lua
+# script: `wrk.method = "POST"` …), SETUP_SH (a scenario sourced after the migration, see
+# ops/bench/signature_setup.sh; it may set WRK_PATH and WRK_EXTRA).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . ops/lib/common.sh
@@ -45,10 +48,12 @@ UPSTREAM_PORT="${UPSTREAM_PORT:-18181}"
 GATEWAY_PORT="${GATEWAY_PORT:-18183}"
 GATEWAY_ADMIN_PORT="${GATEWAY_ADMIN_PORT:-18184}"
 COLLECTOR_PORT="${COLLECTOR_PORT:-18191}"
-ENTITIES="${ENTITIES:-}"
+ENTITIES="${ENTITIES:-${APPLY:-}}"
 WRK_PATH="${WRK_PATH:-${TARGET:-/bench/hello}}"
-WRK_SCRIPT="${WRK_SCRIPT:-}"
+GATEWAY_TOML="${GATEWAY_TOML:-}"
 EXTRA_TOML="${EXTRA_TOML:-}"
+WRK_HEADER="${WRK_HEADER:-}"
+WRK_SCRIPT="${WRK_SCRIPT:-}"
 
 apt_install wrk nginx-light curl valgrind
 ensure_clickhouse
@@ -97,6 +102,7 @@ database = "$BENCH_DB"
 listen = "127.0.0.1:$GATEWAY_PORT"
 admin_listen = "127.0.0.1:$GATEWAY_ADMIN_PORT"
 collector_url = "http://127.0.0.1:$COLLECTOR_PORT"
+$GATEWAY_TOML
 
 [collector]
 listen = "127.0.0.1:$COLLECTOR_PORT"
@@ -120,7 +126,8 @@ log "dropping and migrating database $BENCH_DB"
 ch "DROP DATABASE IF EXISTS $BENCH_DB" >/dev/null
 "$GATEWATCH" --config "$T/gatewatch.toml" --log warn migrate >/dev/null
 if [ -n "$ENTITIES" ]; then
-  sed "s#UPSTREAM#http://127.0.0.1:$UPSTREAM_PORT#g" "$ENTITIES" >"$T/entities.toml"
+  sed -e "s|@UPSTREAM@|http://127.0.0.1:$UPSTREAM_PORT|g" -e "s|UPSTREAM|http://127.0.0.1:$UPSTREAM_PORT|g" \
+    "$ENTITIES" >"$T/entities.toml"
   "$GATEWATCH" --config "$T/gatewatch.toml" --log warn config apply --author bench "$T/entities.toml" >/dev/null
 fi
 # A scenario's own setup (SETUP_SH, e.g. ops/bench/signature_setup.sh) may make entities and
@@ -145,8 +152,9 @@ metric() { # NAME-PREFIX → sum of its series
 load() { # COUNT : wrk until the gateway has counted COUNT more calls, then wrk is stopped
   # (wrk itself only stops on a duration). The figure uses the gateway's own count.
   local goal=$(($(metric gatewatch_gateway_requests_total) + $1))
-  wrk -t1 -c"$CONNECTIONS" -d600s --timeout 30s ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} \
-    ${WRK_EXTRA[@]+"${WRK_EXTRA[@]}"} "http://127.0.0.1:$GATEWAY_PORT$WRK_PATH" >"$T/wrk-$1.txt" 2>&1 &
+  wrk -t1 -c"$CONNECTIONS" -d600s --timeout 30s ${WRK_HEADER:+-H "$WRK_HEADER"} \
+    ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} ${WRK_EXTRA[@]+"${WRK_EXTRA[@]}"} \
+    "http://127.0.0.1:$GATEWAY_PORT$WRK_PATH" >"$T/wrk-$1.txt" 2>&1 &
   local wrk_pid=$!
   while [ "$(metric gatewatch_gateway_requests_total)" -lt "$goal" ]; do
     if ! kill -0 "$wrk_pid" 2>/dev/null; then
@@ -199,7 +207,7 @@ dropped=$(metric gatewatch_gateway_records_dropped_total)
 echo
 echo "gateway under callgrind — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')${GATEWATCH_GIVEN:+ (binary measured: $GATEWATCH_GIVEN)}"
 echo "calls measured: $calls (wrk -t1 -c$CONNECTIONS, stopped at $REQUESTS), ${secs}s under valgrind; collector: $COLLECTOR"
-echo "target: $TARGET${ENTITIES:+, entities: $ENTITIES}${WRK_SCRIPT:+, wrk script: $WRK_SCRIPT}"
+echo "target: $WRK_PATH${ENTITIES:+, entities: $ENTITIES}${WRK_SCRIPT:+, wrk script: $WRK_SCRIPT}"
 echo "instructions: $ir total, $(awk -v i="$ir" -v c="$calls" 'BEGIN {printf "%.0f", i / c}') per call"
 echo "records: shipped $shipped of $(metric gatewatch_gateway_requests_total) counted, dropped $dropped"
 echo "answers not 2xx/3xx (wrk, warm-up and measured): $(cat "$T"/wrk-*.txt | awk '/Non-2xx/ {s += $NF} END {print s + 0}')"

@@ -42,6 +42,7 @@ mod policy_idem;
 mod policy_ui;
 mod policy_signature;
 mod policy_checks;
+mod policy_edge;
 mod readme;
 mod record_bounds;
 mod report_mail;

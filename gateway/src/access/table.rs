@@ -21,6 +21,8 @@ pub(crate) struct ClientEntry {
     pub tz: Tz,
     /// `ip_allow`, parsed; empty means any address.
     pub nets: Vec<ipnet::IpNet>,
+    /// `ip_deny`, parsed (checked after authentication, see [`crate::policy::deny`]).
+    pub deny: crate::policy::deny::List,
     /// The id as the value of the client header sent upstream (made once, not per call;
     /// `None` if the id is not a valid header value, which entity ids always are).
     pub header: Option<http::HeaderValue>,
@@ -49,6 +51,7 @@ impl ClientEntry {
             .filter_map(|c| gatewatch_model::client::parse_cidr(c).ok())
             .collect();
         ClientEntry {
+            deny: crate::policy::deny::List::parse(&spec.ip_deny),
             header: http::HeaderValue::from_str(id).ok(),
             id: Arc::from(id),
             tz: spec.zone(site),

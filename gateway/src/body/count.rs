@@ -17,10 +17,13 @@ pub(crate) struct BodyCount {
     tap: OnceLock<Mutex<BodyTap>>,
 }
 
-/// The top bit of the count marks a failed read; no body comes near 2^62 bytes.
+/// The top bits of the count mark a failed read; no body comes near 2^61 bytes.
 const CLIENT_FAILED: u64 = 1 << 63;
 /// With [`CLIENT_FAILED`]: the body did not parse (the client's mistake, not its absence).
 const MALFORMED: u64 = 1 << 62;
+/// With [`CLIENT_FAILED`]: the body grew past the API's `max_body_bytes` and was cut there.
+const TOO_LARGE: u64 = 1 << 61;
+const FLAGS: u64 = CLIENT_FAILED | MALFORMED | TOO_LARGE;
 
 impl BodyCount {
     pub(crate) fn add(&self, data: &[u8]) {
@@ -42,8 +45,14 @@ impl BodyCount {
         self.count.fetch_or(bits, Ordering::Relaxed);
     }
 
+    /// The body was cut at the API's `max_body_bytes` (see [`crate::policy::body_limit`]).
+    pub(super) fn mark_too_large(&self) {
+        self.count
+            .fetch_or(CLIENT_FAILED | TOO_LARGE, Ordering::Relaxed);
+    }
+
     pub fn bytes(&self) -> u64 {
-        self.count.load(Ordering::Relaxed) & !(CLIENT_FAILED | MALFORMED)
+        self.count.load(Ordering::Relaxed) & !FLAGS
     }
 
     pub fn client_failed(&self) -> bool {
@@ -53,6 +62,11 @@ impl BodyCount {
     /// The read failed because the body does not parse (a bad chunk size or framing).
     pub fn malformed(&self) -> bool {
         self.count.load(Ordering::Relaxed) & MALFORMED != 0
+    }
+
+    /// The upload was cut at the body limit.
+    pub fn too_large(&self) -> bool {
+        self.count.load(Ordering::Relaxed) & TOO_LARGE != 0
     }
 
     /// Starts copying the first `limit` bytes (capture policy `bodies`).

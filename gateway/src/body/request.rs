@@ -11,10 +11,24 @@ use tokio::sync::oneshot;
 
 use super::count::BodyCount;
 
+/// Why the upload to the upstream stopped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UploadError {
+    /// Reading the client's body failed (it went away, or its framing does not parse).
+    #[error(transparent)]
+    Client(#[from] hyper::Error),
+    /// The body grew past the API's `max_body_bytes`; nothing past it was sent.
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(u64),
+}
+
 /// The request body sent to an upstream.
 #[derive(Debug)]
 pub(crate) struct RequestBody {
     inner: Option<Incoming>,
+    /// Most bytes sent of a streamed body (`max_body_bytes`); the frame that would cross it
+    /// ends the upload with [`UploadError::TooLarge`] instead.
+    limit: Option<u64>,
     /// A body the request policies read whole (counted when it was read).
     full: Option<Bytes>,
     counter: Option<Arc<BodyCount>>,
@@ -27,6 +41,7 @@ impl RequestBody {
     pub fn empty() -> RequestBody {
         RequestBody {
             inner: None,
+            limit: None,
             full: None,
             counter: None,
             give_back: None,
@@ -37,20 +52,24 @@ impl RequestBody {
     pub fn full(data: Bytes) -> RequestBody {
         RequestBody {
             inner: None,
+            limit: None,
             full: (!data.is_empty()).then_some(data),
             counter: None,
             give_back: None,
         }
     }
 
-    /// Wraps a client's body; `give_back` receives it again if it is dropped unpolled.
+    /// Wraps a client's body, cut past `limit` bytes; `give_back` receives it again if it is
+    /// dropped unpolled.
     pub fn new(
         inner: Incoming,
+        limit: Option<u64>,
         counter: Arc<BodyCount>,
         give_back: Option<oneshot::Sender<Incoming>>,
     ) -> RequestBody {
         RequestBody {
             inner: Some(inner),
+            limit,
             full: None,
             counter: Some(counter),
             give_back,
@@ -60,12 +79,12 @@ impl RequestBody {
 
 impl Body for RequestBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = UploadError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, UploadError>>> {
         // Once polled, bytes may have left: the body can no longer be resent elsewhere.
         self.give_back = None;
         if let Some(data) = self.full.take() {
@@ -79,6 +98,15 @@ impl Body for RequestBody {
             match &frame {
                 Some(Ok(f)) => {
                     if let Some(d) = f.data_ref() {
+                        if let Some(limit) = self.limit {
+                            if c.bytes() + d.len() as u64 > limit {
+                                // Not sent: the upstream sees the bytes before it, then the
+                                // upload breaks off. The client's body is left unread.
+                                c.mark_too_large();
+                                self.inner = None;
+                                return Poll::Ready(Some(Err(UploadError::TooLarge(limit))));
+                            }
+                        }
                         c.add(d);
                     }
                 }
@@ -86,7 +114,7 @@ impl Body for RequestBody {
                 None => {}
             }
         }
-        Poll::Ready(frame)
+        Poll::Ready(frame.map(|f| f.map_err(UploadError::Client)))
     }
 
     fn is_end_stream(&self) -> bool {

@@ -118,6 +118,9 @@ pub(crate) struct Ctx {
     pub answer_headers: Vec<(HeaderName, HeaderValue)>,
     /// Told about the answer as it goes to the client (idempotency keeps the first answer).
     pub tap: Option<Box<dyn AnswerTap>>,
+    /// The API's CORS is the gateway's: the upstream's own `Access-Control-*` headers are
+    /// dropped from its answer (see [`crate::policy::cors`]).
+    pub cors: bool,
 
     // ── upstream ──
     /// Index into `route.upstreams` of the upstream last tried.
@@ -188,6 +191,7 @@ impl Ctx {
             findings: Vec::new(),
             policies: Vec::new(),
             answer_headers: Vec::new(),
+            cors: false,
             tap: None,
             upstream: None,
             upstream_latency: Duration::ZERO,
@@ -255,6 +259,9 @@ impl Ctx {
 
     /// The answer's head goes out: the call's answer headers are added, the tap sees it.
     pub fn answer_head(&mut self, status: StatusCode, headers: &mut HeaderMap) {
+        if self.cors {
+            crate::policy::cors::drop_upstream_headers(headers);
+        }
         for (name, value) in self.answer_headers.drain(..) {
             headers.append(name, value);
         }

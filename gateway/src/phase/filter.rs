@@ -118,6 +118,15 @@ pub(crate) fn filter(
             ctx.set_route(r.clone());
             Ok(Filtered::Routed(r))
         }
+        // An API with CORS answers preflights (`OPTIONS`) itself, whatever its methods; the
+        // screen refuses any other `OPTIONS` there with the same 405 (see `policy::cors`).
+        Lookup::WrongMethod { route, .. }
+            if *method == Method::OPTIONS && route.policies.cors.is_some() =>
+        {
+            let r = route.clone();
+            ctx.set_route(r.clone());
+            Ok(Filtered::Routed(r))
+        }
         Lookup::WrongMethod { route, allow } => {
             let message = format!(
                 "{} is not allowed on '{}' (allowed: {})",

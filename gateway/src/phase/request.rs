@@ -1,8 +1,9 @@
-//! Request policies (issue 17, [`crate::policy`]), in two places of the phases:
+//! Request policies (issue 17, [`crate::policy`]), in three places of the phases:
 //!
-//! - [`screen`], right after routing and before the access phases: the site's and the API's
-//!   deny lists, and CORS (a preflight is answered here: browsers send it without
-//!   credentials);
+//! - [`site`], before the early filter: the site's deny list (every path, the gateway's own
+//!   endpoints too);
+//! - [`screen`], right after routing and before the access phases: the API's deny list, and
+//!   CORS (a preflight is answered here: browsers send it without credentials);
 //! - [`policies`] (phase 5), after the access phases and before the upstream, in this order:
 //!   the client's deny list, the API's rate, the body limit, the body read whole when a
 //!   policy must see it, message checks, signatures, transaction tokens, idempotency (last,
@@ -20,16 +21,21 @@ use crate::policy::{body_limit, checks, cors, deny, idempotency, rate, signature
 use crate::policy::{Policies, POLICY_BODY_MAX};
 use crate::route::Route;
 
-/// Before the access phases: deny lists of the site and the API, CORS.
+/// Before the early filter: the site's deny list.
+pub(crate) fn site(state: &Policies, headers: &http::HeaderMap, ctx: &mut Ctx) -> Result<(), Stop> {
+    deny::site(&state.deny, headers, ctx)
+}
+
+/// Before the access phases: the API's deny list, CORS.
 pub(crate) fn screen(
     state: &Policies,
     route: &Route,
     head: &Parts,
     ctx: &mut Ctx,
 ) -> Result<(), Stop> {
-    deny::screen(&state.deny, route, ctx)?;
+    deny::screen(&state.deny, route, &head.headers, ctx)?;
     if let Some(c) = &route.policies.cors {
-        cors::screen(c, head, ctx)?;
+        cors::screen(c, route, head, ctx)?;
     }
     Ok(())
 }
@@ -44,21 +50,22 @@ pub(crate) async fn policies(
     ctx: &mut Ctx,
 ) -> Result<ClientBody, Stop> {
     let p = &route.policies;
-    deny::client(ctx)?;
+    deny::client(&state.deny, &head.headers, ctx)?;
     if let Some(r) = &p.rate {
         rate::take(&state.rate, r, route, ctx)?;
     }
+    let limit = p.max_body();
     let body = if p.needs_body(head) {
-        let limit = p.max_body().unwrap_or(POLICY_BODY_MAX);
+        let limit = limit.unwrap_or(POLICY_BODY_MAX);
         match client::read_whole(body, limit, read_timeout).await {
             Ok(data) => ClientBody::Buffered(data),
             Err(e) => return Err(read_failed(e)),
         }
     } else {
-        ClientBody::Streamed {
-            body,
-            limit: p.max_body(),
+        if let Some(max) = limit {
+            body_limit::declared(&body, max)?;
         }
+        ClientBody::Streamed { body, limit }
     };
     if let Some(c) = &p.checks {
         checks::run(c, head, &body, ctx)?;
@@ -79,11 +86,7 @@ pub(crate) async fn policies(
 fn read_failed(e: ReadError) -> Stop {
     let told = e.to_string();
     let (status, outcome, code) = match e {
-        ReadError::TooLarge(_) => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            gatewatch_model::Outcome::RefusedBadRequest,
-            body_limit::CODE,
-        ),
+        ReadError::TooLarge(limit) => return Stop::Refuse(body_limit::too_large(limit)),
         ReadError::Malformed(_) => (
             StatusCode::BAD_REQUEST,
             gatewatch_model::Outcome::RefusedBadRequest,

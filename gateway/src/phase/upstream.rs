@@ -4,7 +4,7 @@
 //!   `X-Forwarded-For`/`-Host`/`-Proto`, `X-Request-Id`; the credentials the API read out
 //!   (unless `forward_credentials`), any client-sent client header out and the gateway's in;
 //!   the target rewritten from the normalized path; the body streams through
-//!   [`RequestBody`], counted;
+//!   [`RequestBody`], counted, and cut at the API's `max_body_bytes` (413, never retried);
 //! - **upgrades** (WebSocket...): asked for on HTTP/1.1, passed on when a place under the
 //!   tunnel cap is free (else 503 `refused_busy`); the `101` is the response phase's;
 //! - **attempts**: an upstream picked by the API's policy among the healthy ones not yet
@@ -27,6 +27,7 @@ use crate::body::client::ClientBody;
 use crate::body::count::BodyCount;
 use crate::body::request::RequestBody;
 use crate::headers::{self, X_REQUEST_ID};
+use crate::policy::body_limit;
 use crate::route::{Route, Tried};
 use crate::tunnel::Tunnels;
 use crate::upstream::pool::Lease;
@@ -130,14 +131,14 @@ pub(crate) async fn forward(
     }
     // A body the policies read whole is counted once, here, and resent as is on a retry; a
     // streamed one is counted as it streams, and comes back for a retry only unread.
-    let (mut body, full) = match body {
+    let (mut body, full, limit) = match body {
         ClientBody::Buffered(data) => {
             if let Some(c) = &counter {
                 c.add(&data);
             }
-            (None, counter.is_some().then_some(data))
+            (None, counter.is_some().then_some(data), None)
         }
-        ClientBody::Streamed { body, limit: _ } => (counter.is_some().then_some(body), None),
+        ClientBody::Streamed { body, limit } => (counter.is_some().then_some(body), None, limit),
     };
     let budget = Attempts::new(route, &method);
     // A failed attempt loses the request inside the connection; keep what another try
@@ -167,7 +168,7 @@ pub(crate) async fn forward(
         };
         let req_body = match (&full, body.take(), &counter) {
             (Some(data), _, _) => RequestBody::full(data.clone()),
-            (None, Some(b), Some(c)) => RequestBody::new(b, c.clone(), give_back),
+            (None, Some(b), Some(c)) => RequestBody::new(b, limit, c.clone(), give_back),
             _ => RequestBody::empty(),
         };
         let mut upstream_req = Request::new(req_body);
@@ -190,6 +191,14 @@ pub(crate) async fn forward(
         let failure = match result {
             Ok(Ok((response, lease))) => {
                 ctx.upstream_latency = sent_at.elapsed();
+                if let (Some(limit), true) =
+                    (limit, counter.as_ref().is_some_and(|c| c.too_large()))
+                {
+                    // The body was cut at the limit before this head came: the answer is to
+                    // a request the upstream never got whole.
+                    drop((response, lease));
+                    return Err(body_limit::too_large(limit));
+                }
                 if counter.as_ref().is_some_and(|c| c.malformed()) {
                     // The upstream answered a body cut short where it stopped parsing: the
                     // client is told what went wrong, not the answer to half a request.
@@ -220,6 +229,14 @@ pub(crate) async fn forward(
                 (Failure::Unreachable, Retry::NothingSent, message)
             }
             Ok(Err(e)) => {
+                if let (Some(limit), true) =
+                    (limit, counter.as_ref().is_some_and(|c| c.too_large()))
+                {
+                    // Cut at the body limit (see `crate::policy::body_limit`): the client is
+                    // told, and nothing is retried.
+                    ctx.upstream_latency = sent_at.elapsed();
+                    return Err(body_limit::too_large(limit));
+                }
                 if let Some(c) = counter.as_ref().filter(|c| c.client_failed()) {
                     // The upload broke on the client's side, not the upstream's: a body that
                     // does not parse (a bad chunk size) is the client's mistake, answered

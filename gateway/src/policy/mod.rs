@@ -11,7 +11,8 @@
 //!
 //! | policy | module | where in the phases |
 //! | --- | --- | --- |
-//! | deny lists (site, API) | [`deny`] | screen, before authentication |
+//! | deny list (site) | [`deny`] | first, before the path is read |
+//! | deny list (API) | [`deny`] | screen, before authentication |
 //! | CORS (preflights answered) | [`cors`] | screen, before authentication (browsers send no credentials with a preflight) |
 //! | deny list (client) | [`deny`] | after the access phases |
 //! | the API's rate | [`rate`] | after the access phases |
@@ -49,7 +50,6 @@ pub(crate) struct Policies {
 
 /// One route's policies, compiled from its API when the router is built.
 #[derive(Debug, Default)]
-#[allow(dead_code)] // TODO(issue 17 slices): `deny` read by the deny lists
 pub(crate) struct RoutePolicies {
     pub deny: Option<deny::Compiled>,
     pub cors: Option<cors::Compiled>,
