@@ -44,7 +44,7 @@
 //!     SD -- denied --> RIP[403 ip_denied]
 //!     SD --> F{1 early filter: path normalized once}
 //!     F -- bad path --> E400[400 bad_path]
-//!     F -- local endpoint --> LE[the gateway's own answer: OAuth 2.0 server]
+//!     F -- local endpoint --> LE[the gateway's own answer: OAuth 2.0 server, transaction tokens]
 //!     F -- route: most specific pattern + method --> SC{1b screen: API deny list, CORS}
 //!     SC -- denied / preflight --> RSC[403 ip_denied, cors_refused / 204 preflight]
 //!     SC --> AN{2 authenticate: key, Basic, JWT, mTLS}
@@ -54,7 +54,8 @@
 //!     AZ -- refused --> R403[403 refusal]
 //!     AZ --> LI{4 limits: TPS, quotas, VIP gate}
 //!     LI -- refused --> R429[429 / 503 refusal]
-//!     LI --> RP{5 request policies: none yet}
+//!     LI --> RP{5 request policies: client deny list, API rate, body limit, checks, signature, tx token, idempotency}
+//!     RP -- refused / answered --> RRP[403 blocked, 401 bad_signature, 413, 429, 409 / 422 / a replayed first answer]
 //!     RP --> U{6 upstream: request rewrite, lb over healthy untried, retries}
 //!     U -- failed before head, may retry --> U
 //!     U -- no head in time / failed --> E50x[504 / 502]
@@ -67,6 +68,7 @@
 //!     R401 --> L
 //!     R403 --> L
 //!     R429 --> L
+//!     RRP --> L
 //!     E50x --> L
 //!     RS -- body ends / client gone / tunnel ends --> L[8 record: Call dropped, one CallRecord from the context, try_send]
 //!     L --> Q[(bounded queue)] --> SH[shipper: mask + NDJSON] --> CO[collector / spool]
@@ -80,7 +82,7 @@
 //! | 2 | authenticate | `phase/authenticate.rs` | API key, HTTP Basic, JWT (`access/auth.rs`), client certificates (`mtls`) |
 //! | 3 | authorize | `phase/authorize.rs` | client status, validity, service hours, IP allowlist, grants by group or product (`access/table.rs`) |
 //! | 4 | limits | `phase/limits.rs` | TPS, quotas (`access/usage.rs`, `access/quota.rs`, `access/limits.rs`, shared counts `access/sync.rs`), the VIP gate (`access/priority.rs`) |
-//! | 5 | request policies | `phase/request.rs` | an empty list today, in the order the next policies take |
+//! | 5 | request policies | `phase/request.rs` (`policies`) | the client's deny list, the API's rate, the body limit (and the body read whole when a policy must see it), message checks, signatures, transaction tokens, idempotency, in that order (`policy/`) |
 //! | 6 | upstream | `phase/upstream.rs` | the upstream request's headers, credentials stripped, the client header, retries (`Attempts`), upgrades asked for; pools and balancing in `upstream/` |
 //! | 7 | response | `phase/response.rs` | the response head, the gateway's JSON answers, `101` → `tunnel.rs`; bodies in `body/` |
 //! | 8 | record | `recorder.rs` | `Call`'s `Drop`: `CallEvent::from_ctx`, then the queue; masking (`mask/`), capture (`capture.rs`), the line (`record_json.rs`) on the shipper's side |
@@ -262,6 +264,14 @@
 //! | 429 | `refused_rate` | `rate_limited` (`Retry-After`: seconds until a token) |
 //! | 429 | `refused_quota` | `quota_exceeded` (`Retry-After`: seconds to the window's end) |
 //! | 503 | `refused_busy` | `refused_busy` (`Retry-After: 1`) |
+//!
+//! The request policies ([`policy`]) refuse with their own codes: 403 `blocked`
+//! (`refused_blocked`), 401 `bad_signature` (`refused_auth`), 403 `ip_denied` (`refused_ip`),
+//! 403 `cors_refused`, `tx_token_required`, `tx_token_invalid`, `tx_token_used`
+//! (`refused_not_allowed`), 413 `body_too_large`, 400 `idempotency_key_required`,
+//! `bad_idempotency_key`, 409 `idempotency_in_progress`, `idempotency_answer_not_kept`, 422
+//! `idempotency_key_reused` (`refused_bad_request`), 429 `rate_limited` for the API's own rate
+//! (`refused_rate`, with `RateLimit-Policy` and `RateLimit`).
 //!
 //! A 401 carries `WWW-Authenticate: Basic realm="gatewatch", Bearer, ApiKey`, except RFC 6750's
 //! challenges for tokens: `Bearer` when an API whose only credential is `oauth2` got none,
