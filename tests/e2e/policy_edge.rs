@@ -187,6 +187,17 @@ async fn raw_head(addr: SocketAddr, head: &str) -> String {
 /// returns the answer's status line and head (read while still writing, so a gateway that
 /// answers early and closes is heard).
 async fn chunked(addr: SocketAddr, path: &str, chunks: usize, size: usize) -> String {
+    chunked_with(addr, path, "", chunks, size).await
+}
+
+/// [`chunked`] with more head lines (`"name: value\r\n"`...).
+async fn chunked_with(
+    addr: SocketAddr,
+    path: &str,
+    extra_head: &str,
+    chunks: usize,
+    size: usize,
+) -> String {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut rd, mut wr) = stream.into_split();
     let reader = tokio::spawn(async move {
@@ -206,7 +217,7 @@ async fn chunked(addr: SocketAddr, path: &str, chunks: usize, size: usize) -> St
         String::from_utf8_lossy(&out).to_string()
     });
     let head = format!(
-        "POST {path} HTTP/1.1\r\nhost: edge\r\ntransfer-encoding: chunked\r\ncontent-type: application/octet-stream\r\n\r\n"
+        "POST {path} HTTP/1.1\r\nhost: edge\r\ntransfer-encoding: chunked\r\ncontent-type: application/octet-stream\r\n{extra_head}\r\n"
     );
     let _ = wr.write_all(head.as_bytes()).await;
     let chunk = vec![b'a'; size];
@@ -289,6 +300,48 @@ async fn a_body_past_max_body_bytes_is_refused_413_and_the_upstream_sees_no_byte
     let sql = "SELECT count() FROM api_calls WHERE api_id = 'lim' AND status = 413 \
                AND error LIKE 'body_too_large%'";
     eventually(&store, sql, 4, 30).await;
+}
+
+/// A policy that reads the body whole (here idempotency, which fingerprints it) reads no
+/// further than `max_body_bytes`, or 1 MiB where the API sets none: a chunked body past it is
+/// 413 and nothing of it reaches the upstream (it was never forwarded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_read_whole_by_a_policy_stops_at_the_limit_and_nothing_reaches_the_upstream() {
+    let (up, seen) = counting_upstream().await;
+    let site = site("edge_read_whole", "");
+    let store = site.migrate().await;
+    let _collector = site.start("collector").await;
+    let _gateway = site.start("gateway").await;
+    let idem = json!({"idempotency": {"methods": ["POST"]}});
+    let mut capped = idem.clone();
+    capped["max_body_bytes"] = json!(1000);
+    put_entity(&store, Api, "whole", &api(up, "/whole", capped)).await;
+    put_entity(&store, Api, "whole1m", &api(up, "/whole1m", idem)).await;
+    until_status("GET", &site.url("/whole/ok"), &[], 200).await;
+    until_status("GET", &site.url("/whole1m/ok"), &[], 200).await;
+    let before = seen.bodies.lock().unwrap().len();
+
+    let keyed = "idempotency-key: \"k-1\"\r\n";
+    let head = chunked_with(site.gateway, "/whole/count", keyed, 3, 300).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(seen.bodies.lock().unwrap().len(), before + 1);
+    let keyed = "idempotency-key: \"k-2\"\r\n";
+    let head = chunked_with(site.gateway, "/whole/count", keyed, 10, 300).await;
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    // No limit on the API: the 1 MiB a policy reads at most.
+    let keyed = "idempotency-key: \"k-3\"\r\n";
+    let head = chunked_with(site.gateway, "/whole1m/count", keyed, 11, 100_000).await;
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert_eq!(
+        seen.bodies.lock().unwrap().len(),
+        before + 1,
+        "a refused body was forwarded"
+    );
+    rows(&store, "whole", "refused_bad_request", 1).await;
+    rows(&store, "whole1m", "refused_bad_request", 1).await;
+    let sql = "SELECT count() FROM api_calls WHERE api_id LIKE 'whole%' AND status = 413 \
+               AND error LIKE 'body_too_large%'";
+    eventually(&store, sql, 2, 30).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
