@@ -223,10 +223,10 @@ fi
 f=$(cat "$T/last-dump")
 echo
 echo "top $TOP functions, exclusive (share of the measured instructions):"
-callgrind_annotate --inclusive=no "$f" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -"$TOP"
+callgrind_annotate --inclusive=no "$f" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -"$TOP" || true  # head closes the pipe early (SIGPIPE under pipefail)
 echo
 echo "top $TOP, inclusive:"
-callgrind_annotate --inclusive=yes "$f" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -"$TOP"
+callgrind_annotate --inclusive=yes "$f" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -"$TOP" || true  # head closes the pipe early (SIGPIPE under pipefail)
 if [ "${KEEP_TMP:-0}" = 1 ]; then
   echo
   echo "callgrind output: $f"
