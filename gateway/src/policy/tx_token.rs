@@ -227,34 +227,23 @@ mod tests {
         };
         // Without a route the API id is empty (phase tests): tokens are for "".
         let t = state.minter.issue("", "acme", 1000).unwrap();
-        assert_eq!(
+        // One call: its method, token, client and clock; what it is answered.
+        let take = |method: &str, token: Option<&str>, client: &str, now: u64| {
             code(take_at(
                 &state,
                 &tx,
-                &head("POST", None),
-                &mut ctx(Some("acme")),
-                0
-            )),
+                &head(method, token),
+                &mut ctx(Some(client)),
+                now,
+            ))
+        };
+        assert_eq!(
+            take("POST", None, "acme", 0),
             Some((403, "tx_token_required"))
         );
+        assert_eq!(take("GET", None, "acme", 0), None);
         assert_eq!(
-            code(take_at(
-                &state,
-                &tx,
-                &head("GET", None),
-                &mut ctx(Some("acme")),
-                0
-            )),
-            None
-        );
-        assert_eq!(
-            code(take_at(
-                &state,
-                &tx,
-                &head("POST", Some(&t)),
-                &mut ctx(Some("evil")),
-                0
-            )),
+            take("POST", Some(&t), "evil", 0),
             Some((403, "tx_token_invalid"))
         );
         let mut c = ctx(Some("acme"));
@@ -264,23 +253,11 @@ mod tests {
         );
         assert_eq!(c.policies, ["tx_token:used"]);
         assert_eq!(
-            code(take_at(
-                &state,
-                &tx,
-                &head("POST", Some(&t)),
-                &mut ctx(Some("acme")),
-                0
-            )),
+            take("POST", Some(&t), "acme", 0),
             Some((403, "tx_token_used"))
         );
         assert_eq!(
-            code(take_at(
-                &state,
-                &tx,
-                &head("POST", Some(&t)),
-                &mut ctx(Some("acme")),
-                1000
-            )),
+            take("POST", Some(&t), "acme", 1000),
             Some((403, "tx_token_invalid")),
             "expired"
         );
