@@ -196,7 +196,8 @@ fn decode_segment(raw: &str, out: &mut String) -> Result<(), PathError> {
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
-fn hex(b: u8) -> Option<u8> {
+/// The value of one hex digit (either case).
+pub(crate) fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),

@@ -12,39 +12,47 @@ use gatewatch_model::mask::{is_secret_name, same_name, DEFAULT_MASKED_QUERY_PARA
 
 use super::detectors::Detectors;
 use super::WHOLE;
+use crate::path::hex;
 
 /// `%XX` decoded (invalid escapes kept as they are; `+` kept); borrowed when there is no `%`.
 pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
-    if !s.contains('%') {
-        return Cow::Borrowed(s);
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    match String::from_utf8(out) {
-        Ok(s) => Cow::Owned(s),
-        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    match percent_decode_bytes(s.as_bytes(), false) {
+        Cow::Borrowed(_) => Cow::Borrowed(s),
+        Cow::Owned(out) => match String::from_utf8(out) {
+            Ok(s) => Cow::Owned(s),
+            Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        },
     }
 }
 
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// `%XX` decoded (a bad escape kept as is), and `+` as a space when `plus_is_space` (form
+/// encoding); borrowed when there is nothing to decode.
+pub(crate) fn percent_decode_bytes(s: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
+    let plus = plus_is_space && s.contains(&b'+');
+    if !plus && !s.contains(&b'%') {
+        return Cow::Borrowed(s);
     }
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'%' => {
+                let digit = |at: usize| s.get(at).copied().and_then(hex);
+                match (digit(i + 1), digit(i + 2)) {
+                    (Some(h), Some(l)) => {
+                        out.push(h << 4 | l);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    Cow::Owned(out)
 }
 
 /// `s` with `%`, the bytes in `reserved`, spaces and controls percent-encoded; the rest (UTF-8

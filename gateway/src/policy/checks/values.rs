@@ -3,7 +3,6 @@
 //! `body.items[2].note` (JSON strings; `body` for a top-level string, `body["a b"]` for a
 //! key that is not a plain name).
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use http::request::Parts;
@@ -11,6 +10,7 @@ use http::HeaderValue;
 use serde_json::Value;
 
 use super::{detect, Compiled, Finding, MAX_FINDINGS};
+use crate::mask::query::percent_decode_bytes;
 
 /// JSON nesting named in full; deeper values are still scanned, named by their first
 /// [`JSON_DEPTH`] steps and `…`.
@@ -84,7 +84,9 @@ pub(crate) fn scan(
     };
     let path = head.uri.path();
     for (i, seg) in path.split('/').skip(1).enumerate() {
-        s.value(&decode(seg.as_bytes(), false), || format!("path[{i}]"));
+        s.value(&percent_decode_bytes(seg.as_bytes(), false), || {
+            format!("path[{i}]")
+        });
     }
     if let Some(q) = head.uri.query() {
         pairs(&mut s, q.as_bytes(), "query");
@@ -120,8 +122,8 @@ fn pairs(s: &mut Scan, text: &[u8], prefix: &str) {
             Some(eq) => (&part[..eq], &part[eq + 1..]),
             None => (part, part),
         };
-        s.value(&decode(value, true), || {
-            let name = decode(name, true);
+        s.value(&percent_decode_bytes(value, true), || {
+            let name = percent_decode_bytes(name, true);
             let name = String::from_utf8_lossy(&name);
             let mut place = String::from(prefix);
             key(&mut place, &name);
@@ -189,44 +191,5 @@ fn cap(place: &mut String) {
         }
         place.truncate(end);
         place.push('…');
-    }
-}
-
-/// `%XX` decoded (a bad escape kept as is), and `+` as a space in form encoding; borrowed
-/// when there is nothing to decode.
-fn decode(s: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
-    let plus = plus_is_space && s.contains(&b'+');
-    if !plus && !s.contains(&b'%') {
-        return Cow::Borrowed(s);
-    }
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b'%' => {
-                let digit = |at: usize| s.get(at).copied().and_then(hex);
-                match (digit(i + 1), digit(i + 2)) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b'+' if plus_is_space => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    Cow::Owned(out)
-}
-
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
     }
 }
