@@ -153,12 +153,22 @@ impl Access {
     /// The caller's address: the TCP peer, or — when the peer is a trusted proxy — the last
     /// address in `X-Forwarded-For` that is not one (read as the dashboards read it).
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        let forwarded = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .map(|v| v.to_str().ok());
-        gatewatch_model::forwarded::client_ip(peer, &self.trusted_proxies, forwarded)
+        caller_ip(peer, &self.trusted_proxies, headers)
     }
+}
+
+/// The caller's address given the trusted proxies (see [`Access::client_ip`]); the deny
+/// lists read it the same way.
+pub(crate) fn caller_ip(
+    peer: IpAddr,
+    trusted_proxies: &[ipnet::IpNet],
+    headers: &HeaderMap,
+) -> IpAddr {
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().ok());
+    gatewatch_model::forwarded::client_ip(peer, trusted_proxies, forwarded)
 }
 
 /// Quota counts to give back if the gate refuses the call.

@@ -69,12 +69,7 @@ impl ClientEntry {
 
 /// An IPv4 caller reaching a dual-stack listener shows up as `::ffff:a.b.c.d`: match it as
 /// the IPv4 address it is.
-pub(crate) fn canonical(ip: std::net::IpAddr) -> std::net::IpAddr {
-    match ip {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
-        v4 => v4,
-    }
-}
+pub(crate) use gatewatch_model::forwarded::canonical;
 
 #[derive(Debug)]
 pub(crate) struct KeyEntry {

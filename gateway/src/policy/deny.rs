@@ -17,7 +17,7 @@ use gatewatch_model::{ApiSpec, Outcome};
 use http::{HeaderMap, StatusCode};
 use ipnet::{IpNet, Ipv4Net};
 
-use crate::access::table::canonical;
+use crate::access::caller_ip;
 use crate::phase::{Answer, Ctx, Stop};
 use crate::route::Route;
 
@@ -40,19 +40,9 @@ impl State {
         }
     }
 
-    /// The caller's address (see the module doc), canonical.
+    /// The caller's address (see the module doc), canonical (`client_ip` gives it so).
     fn caller(&self, ctx: &Ctx, headers: &HeaderMap) -> IpAddr {
-        let peer = ctx.peer.addr.ip();
-        let ip = if self.trusted_proxies.is_empty() {
-            peer
-        } else {
-            let forwarded = headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .map(|v| v.to_str().ok());
-            gatewatch_model::forwarded::client_ip(peer, &self.trusted_proxies, forwarded)
-        };
-        canonical(ip)
+        caller_ip(ctx.peer.addr.ip(), &self.trusted_proxies, headers)
     }
 }
 
@@ -167,6 +157,7 @@ pub(crate) fn client(state: &State, headers: &HeaderMap, ctx: &mut Ctx) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::table::canonical;
 
     fn list(entries: &[&str]) -> List {
         List::parse(&entries.iter().map(|s| s.to_string()).collect::<Vec<_>>())
