@@ -23,6 +23,11 @@ impl TokenBucket {
         }
     }
 
+    /// Tokens held after the last take (fractional while refilling).
+    pub fn tokens(&self) -> f64 {
+        self.tokens
+    }
+
     /// Takes a token, or says how many whole seconds until one is there (at least 1).
     /// A changed rate or burst (the client was edited) applies at once, keeping the tokens
     /// the bucket has.

@@ -21,6 +21,7 @@ use gatewatch_model::{ApiSpec, Outcome};
 use http::header::{self, HeaderName, HeaderValue};
 use http::StatusCode;
 
+use crate::access::limits::TokenBucket;
 use crate::phase::{Answer, Ctx, Stop};
 use crate::route::Route;
 
@@ -45,11 +46,11 @@ impl State {
     }
 }
 
-/// Calls left (fractional while refilling) as of `at`; `None` until the first call (full).
+/// The clients' TPS bucket ([`TokenBucket`]), made full on the API's first call, on a
+/// monotonic clock that starts there.
 #[derive(Debug, Default)]
 struct Bucket {
-    tokens: f64,
-    at: Option<Instant>,
+    started: Option<(Instant, TokenBucket)>,
 }
 
 /// What one take found.
@@ -62,37 +63,33 @@ enum Taken {
 }
 
 impl Bucket {
-    fn take(&mut self, per_second: f64, burst: f64, now: Instant) -> Taken {
-        let tokens = match self.at {
-            None => burst,
-            Some(at) => {
-                let refill = now.saturating_duration_since(at).as_secs_f64() * per_second;
-                (self.tokens + refill).min(burst)
-            }
-        };
-        // A call from the past (calls start in parallel) does not move the clock back.
-        self.at = Some(self.at.map_or(now, |at| at.max(now)));
-        let reset = |t: f64| ((burst - t) / per_second).ceil().max(0.0) as u64;
-        if tokens >= 1.0 {
-            self.tokens = tokens - 1.0;
-            Taken::Allowed {
-                left: self.tokens.floor() as u64,
-                reset: reset(self.tokens),
-            }
-        } else {
-            self.tokens = tokens;
-            Taken::Refused {
-                wait: ((1.0 - tokens) / per_second).ceil().max(1.0) as u64,
-                reset: reset(tokens),
-            }
+    fn take(&mut self, per_second: u32, burst: u32, now: Instant) -> Taken {
+        let (start, bucket) = self
+            .started
+            .get_or_insert_with(|| (now, TokenBucket::new(per_second, burst, 0)));
+        // A call from the past (calls start in parallel) does not move the clock back: the
+        // bucket keeps the latest time it saw.
+        let now_ns =
+            u64::try_from(now.saturating_duration_since(*start).as_nanos()).unwrap_or(u64::MAX);
+        let taken = bucket.try_take(per_second, burst, now_ns);
+        let tokens = bucket.tokens();
+        let reset = ((f64::from(burst) - tokens) / f64::from(per_second))
+            .ceil()
+            .max(0.0) as u64;
+        match taken {
+            Ok(()) => Taken::Allowed {
+                left: tokens.floor() as u64,
+                reset,
+            },
+            Err(wait) => Taken::Refused { wait, reset },
         }
     }
 }
 
 #[derive(Debug)]
 pub(crate) struct Compiled {
-    per_second: f64,
-    burst: f64,
+    per_second: u32,
+    burst: u32,
     /// `RateLimit-Policy`, made once.
     policy: HeaderValue,
     /// This API's bucket in the [`State`], found on the first call.
@@ -106,8 +103,8 @@ pub(crate) fn compile(spec: &ApiSpec) -> Option<Compiled> {
     let window = burst.div_ceil(per_second).max(1);
     let policy = HeaderValue::from_str(&format!("\"default\";q={burst};w={window}")).ok()?;
     Some(Compiled {
-        per_second: f64::from(per_second),
-        burst: f64::from(burst),
+        per_second,
+        burst,
         policy,
         bucket: OnceLock::new(),
     })
@@ -193,17 +190,17 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Bucket::default();
         // per_second 2, burst 3
-        assert_eq!(b.take(2.0, 3.0, t0), Taken::Allowed { left: 2, reset: 1 });
-        assert_eq!(b.take(2.0, 3.0, t0), Taken::Allowed { left: 1, reset: 1 });
-        assert_eq!(b.take(2.0, 3.0, t0), Taken::Allowed { left: 0, reset: 2 });
-        assert_eq!(b.take(2.0, 3.0, t0), Taken::Refused { wait: 1, reset: 2 });
+        assert_eq!(b.take(2, 3, t0), Taken::Allowed { left: 2, reset: 1 });
+        assert_eq!(b.take(2, 3, t0), Taken::Allowed { left: 1, reset: 1 });
+        assert_eq!(b.take(2, 3, t0), Taken::Allowed { left: 0, reset: 2 });
+        assert_eq!(b.take(2, 3, t0), Taken::Refused { wait: 1, reset: 2 });
         // Half a second later one call came back.
         let t1 = t0 + secs(0.5);
-        assert_eq!(b.take(2.0, 3.0, t1), Taken::Allowed { left: 0, reset: 2 });
-        assert!(matches!(b.take(2.0, 3.0, t1), Taken::Refused { .. }));
+        assert_eq!(b.take(2, 3, t1), Taken::Allowed { left: 0, reset: 2 });
+        assert!(matches!(b.take(2, 3, t1), Taken::Refused { .. }));
         // Long quiet: full again, not more than burst.
         let t2 = t1 + secs(60.0);
-        assert_eq!(b.take(2.0, 3.0, t2), Taken::Allowed { left: 2, reset: 1 });
+        assert_eq!(b.take(2, 3, t2), Taken::Allowed { left: 2, reset: 1 });
     }
 
     #[test]
@@ -211,11 +208,11 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Bucket::default();
         let later = t0 + secs(1.0);
-        assert!(matches!(b.take(1.0, 1.0, later), Taken::Allowed { .. }));
-        assert!(matches!(b.take(1.0, 1.0, t0), Taken::Refused { .. }));
-        assert!(matches!(b.take(1.0, 1.0, later), Taken::Refused { .. }));
+        assert!(matches!(b.take(1, 1, later), Taken::Allowed { .. }));
+        assert!(matches!(b.take(1, 1, t0), Taken::Refused { .. }));
+        assert!(matches!(b.take(1, 1, later), Taken::Refused { .. }));
         assert!(matches!(
-            b.take(1.0, 1.0, later + secs(1.0)),
+            b.take(1, 1, later + secs(1.0)),
             Taken::Allowed { .. }
         ));
     }
@@ -225,17 +222,17 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Bucket::default();
         for _ in 0..10 {
-            assert!(matches!(b.take(1.0, 10.0, t0), Taken::Allowed { .. }));
+            assert!(matches!(b.take(1, 10, t0), Taken::Allowed { .. }));
         }
         // Reloaded with a bigger burst: the calls counted stay counted.
-        assert!(matches!(b.take(1.0, 100.0, t0), Taken::Refused { .. }));
+        assert!(matches!(b.take(1, 100, t0), Taken::Refused { .. }));
         // Reloaded with a smaller burst: the bucket never holds more than it.
         let mut b = Bucket::default();
         assert!(matches!(
-            b.take(1.0, 100.0, t0),
+            b.take(1, 100, t0),
             Taken::Allowed { left: 99, .. }
         ));
-        assert_eq!(b.take(1.0, 2.0, t0), Taken::Allowed { left: 1, reset: 1 });
+        assert_eq!(b.take(1, 2, t0), Taken::Allowed { left: 1, reset: 1 });
     }
 
     #[test]
