@@ -44,13 +44,15 @@ use std::path::Path;
 
 /// The kinds a file holds, in the order they are exported. Keys, users and silences stay out:
 /// keys and users carry hashes, silences are one-off and short-lived.
-pub const FILE_KINDS: [EntityKind; 7] = [
+pub const FILE_KINDS: [EntityKind; 9] = [
     EntityKind::Group,
     EntityKind::Product,
     EntityKind::Api,
     EntityKind::Client,
     EntityKind::Channel,
     EntityKind::AlertRule,
+    EntityKind::NotificationPolicy,
+    EntityKind::InhibitRule,
     EntityKind::ReportSubscription,
 ];
 

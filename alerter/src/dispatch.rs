@@ -61,6 +61,10 @@ pub struct Outgoing {
     /// webhook bodies.
     pub vars: BTreeMap<String, String>,
     pub notification_id: Uuid,
+    /// The group this message is about (issue 18); `None` for test-sends and the channel
+    /// health notices. Presets that list alerts (Alertmanager, PagerDuty, Slack, Teams) read
+    /// it; without it they describe the one notice in `vars`.
+    pub group: Option<std::sync::Arc<gatewatch_model::alert::GroupNotice>>,
 }
 
 /// What a send came to.
@@ -159,6 +163,7 @@ impl Dispatcher for NotifierDispatch {
             html: msg.html.clone(),
             dedup_key: msg.dedup_key.clone(),
             vars: msg.vars.clone(),
+            group: msg.group.clone(),
         };
         let attempts = |n: u32| u16::try_from(n).unwrap_or(u16::MAX);
         match self

@@ -53,13 +53,14 @@ use gatewatch_store::{Store, StoreConfig};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::dispatch::{self, Delivery, Dispatcher, Outgoing, Recipient};
 use crate::evaluate::{Observed, Observer};
+pub use crate::metrics::Metrics;
 use crate::probe::{self, ProbeResult};
 use crate::source::Sources;
 
@@ -110,56 +111,6 @@ impl EngineConfig {
             query_timeout: Duration::from_secs(5),
             buffer_events: 10_000,
         }
-    }
-}
-
-/// Counters for `/metrics`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub evaluations: AtomicU64,
-    pub sent: AtomicU64,
-    pub failed: AtomicU64,
-    pub suppressed: AtomicU64,
-    pub lease_held: AtomicU64,
-    pub rules: AtomicU64,
-    pub buffered_events: AtomicU64,
-    pub dropped_events: AtomicU64,
-}
-
-impl Metrics {
-    /// Prometheus text.
-    pub fn render(&self) -> String {
-        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        format!(
-            "# HELP gatewatch_alerter_evaluations_total Evaluation rounds run as lease holder.\n\
-             # TYPE gatewatch_alerter_evaluations_total counter\n\
-             gatewatch_alerter_evaluations_total {}\n\
-             # HELP gatewatch_alerter_notifications_total Notice attempts per recipient, by result.\n\
-             # TYPE gatewatch_alerter_notifications_total counter\n\
-             gatewatch_alerter_notifications_total{{result=\"sent\"}} {}\n\
-             gatewatch_alerter_notifications_total{{result=\"failed\"}} {}\n\
-             gatewatch_alerter_notifications_total{{result=\"suppressed\"}} {}\n\
-             # HELP gatewatch_alerter_lease_held 1 while this process holds the sending lease.\n\
-             # TYPE gatewatch_alerter_lease_held gauge\n\
-             gatewatch_alerter_lease_held {}\n\
-             # HELP gatewatch_alerter_rules Alert rules loaded.\n\
-             # TYPE gatewatch_alerter_rules gauge\n\
-             gatewatch_alerter_rules {}\n\
-             # HELP gatewatch_alerter_buffered_events Events waiting for ClickHouse.\n\
-             # TYPE gatewatch_alerter_buffered_events gauge\n\
-             gatewatch_alerter_buffered_events {}\n\
-             # HELP gatewatch_alerter_dropped_events_total Events dropped from a full buffer.\n\
-             # TYPE gatewatch_alerter_dropped_events_total counter\n\
-             gatewatch_alerter_dropped_events_total {}\n",
-            g(&self.evaluations),
-            g(&self.sent),
-            g(&self.failed),
-            g(&self.suppressed),
-            g(&self.lease_held),
-            g(&self.rules),
-            g(&self.buffered_events),
-            g(&self.dropped_events),
-        )
     }
 }
 
@@ -795,6 +746,7 @@ impl<D: Dispatcher> Engine<D> {
                     dedup_key: id.to_string(),
                     vars,
                     notification_id: id,
+                    group: None,
                 },
                 to,
             }
@@ -960,6 +912,7 @@ impl<D: Dispatcher> Engine<D> {
                 dedup_key: id.to_string(),
                 vars: BTreeMap::new(),
                 notification_id: id,
+                group: None,
             };
             let d = self.dispatcher.clone();
             self.inflight.spawn(async move {
@@ -989,15 +942,5 @@ mod tests {
         ] {
             assert_eq!(parse_key(&k.as_key()), k);
         }
-    }
-
-    #[test]
-    fn metrics_render_as_prometheus_text() {
-        let m = Metrics::default();
-        m.sent.fetch_add(2, Ordering::Relaxed);
-        m.lease_held.store(1, Ordering::Relaxed);
-        let t = m.render();
-        assert!(t.contains("gatewatch_alerter_notifications_total{result=\"sent\"} 2\n"));
-        assert!(t.contains("gatewatch_alerter_lease_held 1\n"));
     }
 }

@@ -17,6 +17,7 @@
 pub mod dispatch;
 pub mod engine;
 pub mod evaluate;
+pub mod metrics;
 pub mod notify;
 pub mod probe;
 pub mod source;

@@ -7,7 +7,7 @@
 //! are kept. Entities that do not parse are skipped with a warning (the admin API validates
 //! them before they are stored; a newer writer may know more than this build).
 
-use gatewatch_model::alert::{AlertRuleSpec, SilenceSpec};
+use gatewatch_model::alert::{AlertRuleSpec, InhibitRuleSpec, NotificationPolicySpec, SilenceSpec};
 use gatewatch_model::{Entity, EntityKind};
 use gatewatch_store::config_log::{self, ConfigLogError, Revision};
 use gatewatch_store::Store;
@@ -36,6 +36,12 @@ pub struct Sources {
     pub directory: RoleDirectory,
     /// Channel bodies by id, as stored (the notifiers parse them).
     pub channels: BTreeMap<String, serde_json::Value>,
+    /// Notification policies by id (issue 18; the snapshot of an older alerter has none).
+    #[serde(default)]
+    pub policies: BTreeMap<String, NotificationPolicySpec>,
+    /// Inhibit rules by id.
+    #[serde(default)]
+    pub inhibit_rules: BTreeMap<String, InhibitRuleSpec>,
 }
 
 /// Errors reading or writing the snapshot.
@@ -72,25 +78,33 @@ impl Sources {
         };
         for e in entries.into_iter().filter(|e| !e.deleted) {
             match e.kind {
-                EntityKind::AlertRule | EntityKind::Silence | EntityKind::User => {
-                    match Entity::parse(e.kind, &e.id, &e.body) {
-                        Ok(Entity::AlertRule(spec)) => s.rules.push(RuleEntry {
-                            id: e.id,
-                            version: e.version,
-                            spec,
-                        }),
-                        Ok(Entity::Silence(sil)) => s.silences.push(sil),
-                        Ok(Entity::User(u)) => {
-                            if !u.disabled && !u.email.is_empty() {
-                                s.directory.entry(u.role).or_default().push(u.email);
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(err) => {
-                            tracing::warn!(kind = %e.kind, id = %e.id, error = %err, "skipping an entity the alerter cannot read")
+                EntityKind::AlertRule
+                | EntityKind::Silence
+                | EntityKind::User
+                | EntityKind::NotificationPolicy
+                | EntityKind::InhibitRule => match Entity::parse(e.kind, &e.id, &e.body) {
+                    Ok(Entity::AlertRule(spec)) => s.rules.push(RuleEntry {
+                        id: e.id,
+                        version: e.version,
+                        spec,
+                    }),
+                    Ok(Entity::Silence(sil)) => s.silences.push(sil),
+                    Ok(Entity::NotificationPolicy(p)) => {
+                        s.policies.insert(e.id, p);
+                    }
+                    Ok(Entity::InhibitRule(r)) => {
+                        s.inhibit_rules.insert(e.id, r);
+                    }
+                    Ok(Entity::User(u)) => {
+                        if !u.disabled && !u.email.is_empty() {
+                            s.directory.entry(u.role).or_default().push(u.email);
                         }
                     }
-                }
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(kind = %e.kind, id = %e.id, error = %err, "skipping an entity the alerter cannot read")
+                    }
+                },
                 // Kept as JSON: the notifiers own the channel's shape.
                 EntityKind::Channel => match serde_json::from_str(&e.body) {
                     Ok(v) => {

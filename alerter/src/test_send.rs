@@ -292,6 +292,7 @@ impl TestSend {
                 html: None,
                 dedup_key: String::new(),
                 vars,
+                group: None,
             },
         }])
     }
@@ -375,6 +376,7 @@ impl TestSend {
                     html: None,
                     dedup_key: String::new(),
                     vars: map.clone(),
+                    group: None,
                 },
             });
         }

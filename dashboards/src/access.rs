@@ -29,7 +29,7 @@ pub struct Rule {
 }
 
 /// The URL segment of each kind (`/api/v1/<segment>`).
-pub const KINDS: [(EntityKind, &str); 10] = [
+pub const KINDS: [(EntityKind, &str); 12] = [
     (EntityKind::Api, "apis"),
     (EntityKind::Client, "clients"),
     (EntityKind::ApiKey, "api-keys"),
@@ -40,6 +40,8 @@ pub const KINDS: [(EntityKind, &str); 10] = [
     (EntityKind::Channel, "channels"),
     (EntityKind::Silence, "silences"),
     (EntityKind::ReportSubscription, "report-subscriptions"),
+    (EntityKind::NotificationPolicy, "notification-policies"),
+    (EntityKind::InhibitRule, "inhibit-rules"),
 ];
 
 /// `(read, write)` permissions of a kind.
@@ -48,9 +50,11 @@ pub fn kind_permissions(kind: EntityKind) -> (Permission, Permission) {
     match kind {
         EntityKind::User => (ManageUsers, ManageUsers),
         // Silences like the rules they mute: ops and admins set them.
-        EntityKind::AlertRule | EntityKind::Channel | EntityKind::Silence => {
-            (ReadAlerts, WriteAlertRules)
-        }
+        EntityKind::AlertRule
+        | EntityKind::Channel
+        | EntityKind::Silence
+        | EntityKind::NotificationPolicy
+        | EntityKind::InhibitRule => (ReadAlerts, WriteAlertRules),
         EntityKind::ReportSubscription => (ReadReports, WriteReportSubscriptions),
         _ => (ReadGatewayConfig, WriteGatewayConfig),
     }

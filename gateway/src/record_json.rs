@@ -138,7 +138,28 @@ fn write_record(m: &Masked<'_>, node: &str, out: &mut Vec<u8>) {
     }
     strings(out, b",\"findings\":[", &ev.findings);
     strings(out, b",\"policies\":[", &ev.policies);
+    if let Some(t) = &ev.trace {
+        trace_ids(out, t);
+    }
     out.push(b'}');
+}
+
+/// `"trace_id"`, `"span_id"` and (when the caller sent one) `"parent_span_id"` as hex.
+fn trace_ids(out: &mut Vec<u8>, t: &gatewatch_model::trace::TraceIds) {
+    fn hex(out: &mut Vec<u8>, key: &[u8], bytes: &[u8]) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        out.extend_from_slice(key);
+        for b in bytes {
+            out.push(DIGITS[usize::from(b >> 4)]);
+            out.push(DIGITS[usize::from(b & 15)]);
+        }
+        out.push(b'"');
+    }
+    hex(out, b",\"trace_id\":\"", &t.trace_id);
+    hex(out, b",\"span_id\":\"", &t.span_id);
+    if let Some(p) = &t.parent_span_id {
+        hex(out, b",\"parent_span_id\":\"", p);
+    }
 }
 
 /// `key` (`,"name":[`) and the strings as a JSON array; nothing when there are none.
@@ -382,6 +403,7 @@ mod tests {
             client_cert: None,
             findings: Vec::new(),
             policies: Vec::new(),
+            trace: None,
         };
         let mut out = Vec::new();
 

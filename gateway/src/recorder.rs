@@ -76,6 +76,8 @@ pub(crate) struct CallEvent {
     pub findings: Vec<String>,
     /// What the request policies did (`idempotency:replayed`).
     pub policies: Vec<Cow<'static, str>>,
+    /// The call's W3C trace context (the trace phase's; `None` when tracing is off).
+    pub trace: Option<gatewatch_model::trace::TraceIds>,
 }
 
 /// A call's record as it may leave the process: the event's pieces masked under the route's
@@ -236,6 +238,15 @@ impl CallEvent {
         }
         rec.findings = ev.findings.clone();
         rec.policies = ev.policies.iter().map(|p| p.to_string()).collect();
+        if let Some(t) = &ev.trace {
+            use gatewatch_model::trace::Hex;
+            rec.trace_id = Hex(&t.trace_id).to_string();
+            rec.span_id = Hex(&t.span_id).to_string();
+            rec.parent_span_id = t
+                .parent_span_id
+                .map(|p| Hex(&p).to_string())
+                .unwrap_or_default();
+        }
         rec
     }
 }
@@ -387,6 +398,7 @@ impl CallEvent {
             tls: ctx.peer.tls.take(),
             findings: std::mem::take(&mut ctx.findings),
             policies: std::mem::take(&mut ctx.policies),
+            trace: ctx.trace,
         }
     }
 }
@@ -523,6 +535,7 @@ pub(crate) mod tests {
             client_cert: None,
             findings: Vec::new(),
             policies: Vec::new(),
+            trace: None,
         }
     }
 
@@ -581,6 +594,7 @@ pub(crate) mod tests {
             client_cert: None,
             findings: Vec::new(),
             policies: Vec::new(),
+            trace: None,
         };
         let r = ev.into_record("gw1");
         assert_eq!(r.call_id, id);

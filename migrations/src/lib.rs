@@ -96,6 +96,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "api_calls_policies",
         sql: include_str!("../sql/0014_api_calls_policies.sql"),
     },
+    Migration {
+        version: 15,
+        name: "traces_acks",
+        sql: include_str!("../sql/0015_traces_acks.sql"),
+    },
 ];
 
 /// Errors applying the schema.
@@ -245,7 +250,7 @@ mod tests {
         let all = all_statements("gw", &Options::default());
         assert_eq!(all[0], "CREATE DATABASE IF NOT EXISTS `gw`");
         assert!(all[1].contains("`gw`.schema_migrations"));
-        assert_eq!(all.len(), 38);
+        assert_eq!(all.len(), 42);
     }
 
     #[test]
@@ -258,7 +263,7 @@ mod tests {
         assert!(all
             .iter()
             .all(|s| s.starts_with("CREATE") || s.starts_with("ALTER TABLE")));
-        assert_eq!(all.len(), 36);
+        assert_eq!(all.len(), 40);
         let cl = render(MIGRATIONS[0].sql, "`db`", " ON CLUSTER `c`");
         assert!(cl.contains("`db`.api_calls ON CLUSTER `c`"));
     }

@@ -153,6 +153,17 @@ pub struct CallRecord {
     /// refusals are in `outcome` and `error` instead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<String>,
+    /// W3C trace id of the call (32 lowercase hex digits): the caller's, from its
+    /// `traceparent`, or one the gateway started. Added in issue 18, like the two fields after
+    /// it (optional: empty in older gateways' lines).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub trace_id: String,
+    /// The gateway's span for this call (16 hex digits), sent upstream as the parent.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub span_id: String,
+    /// The caller's span (16 hex digits); empty when the gateway started the trace.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub parent_span_id: String,
 }
 
 /// Microseconds since the epoch as whole seconds of a ClickHouse `DateTime` (clamped to its
@@ -325,6 +336,22 @@ impl CallRecord {
                 cap(&format!("{field}[{i}]"), note, MAX_POLICY_NOTE_BYTES)?;
             }
         }
+        for (field, id, len) in [
+            ("trace_id", &self.trace_id, crate::trace::TRACE_ID_HEX),
+            ("span_id", &self.span_id, crate::trace::SPAN_ID_HEX),
+            (
+                "parent_span_id",
+                &self.parent_span_id,
+                crate::trace::SPAN_ID_HEX,
+            ),
+        ] {
+            if !crate::trace::valid_hex_id(id, len) {
+                return Err((
+                    field.to_string(),
+                    format!("must be {len} lowercase hex digits, not all zero (or absent)"),
+                ));
+            }
+        }
         cap("request_body", &self.request_body, MAX_BODY_TEXT_BYTES)?;
         cap("response_body", &self.response_body, MAX_BODY_TEXT_BYTES)
     }
@@ -376,6 +403,9 @@ impl CallRecord {
             scopes: String::new(),
             findings: Vec::new(),
             policies: Vec::new(),
+            trace_id: String::new(),
+            span_id: String::new(),
+            parent_span_id: String::new(),
         }
     }
 }

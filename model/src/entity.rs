@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use crate::access::{ApiKeySpec, GroupSpec, ProductSpec};
-use crate::alert::{AlertRuleSpec, SilenceSpec};
+use crate::alert::{AlertRuleSpec, InhibitRuleSpec, NotificationPolicySpec, SilenceSpec};
 use crate::api::ApiSpec;
 use crate::channel::ChannelSpec;
 use crate::client::ClientSpec;
@@ -27,10 +27,12 @@ pub enum EntityKind {
     User,
     Silence,
     ReportSubscription,
+    NotificationPolicy,
+    InhibitRule,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 10] = [
+    pub const ALL: [EntityKind; 12] = [
         EntityKind::Api,
         EntityKind::Client,
         EntityKind::ApiKey,
@@ -41,6 +43,8 @@ impl EntityKind {
         EntityKind::User,
         EntityKind::Silence,
         EntityKind::ReportSubscription,
+        EntityKind::NotificationPolicy,
+        EntityKind::InhibitRule,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,8 @@ impl EntityKind {
             EntityKind::User => "user",
             EntityKind::Silence => "silence",
             EntityKind::ReportSubscription => "report_subscription",
+            EntityKind::NotificationPolicy => "notification_policy",
+            EntityKind::InhibitRule => "inhibit_rule",
         }
     }
 }
@@ -140,7 +146,7 @@ pub fn redact(kind: EntityKind, body: &str) -> serde_json::Value {
 
 /// An unknown entity kind, named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown entity kind {0:?} (known: api, client, api_key, group, product, alert_rule, channel, user, silence, report_subscription)")]
+#[error("unknown entity kind {0:?} (known: api, client, api_key, group, product, alert_rule, channel, user, silence, report_subscription, notification_policy, inhibit_rule)")]
 pub struct UnknownKind(pub String);
 
 impl FromStr for EntityKind {
@@ -166,6 +172,8 @@ pub enum Entity {
     Silence(SilenceSpec),
     Channel(ChannelSpec),
     ReportSubscription(ReportSubscriptionSpec),
+    NotificationPolicy(NotificationPolicySpec),
+    InhibitRule(InhibitRuleSpec),
 }
 
 impl Entity {
@@ -194,6 +202,8 @@ impl Entity {
             EntityKind::Silence => Entity::Silence(de(json)?),
             EntityKind::Channel => Entity::Channel(de(json)?),
             EntityKind::ReportSubscription => Entity::ReportSubscription(de(json)?),
+            EntityKind::NotificationPolicy => Entity::NotificationPolicy(de(json)?),
+            EntityKind::InhibitRule => Entity::InhibitRule(de(json)?),
         };
         e.validate()?;
         Ok(e)
@@ -211,6 +221,8 @@ impl Entity {
             Entity::Silence(_) => EntityKind::Silence,
             Entity::Channel(_) => EntityKind::Channel,
             Entity::ReportSubscription(_) => EntityKind::ReportSubscription,
+            Entity::NotificationPolicy(_) => EntityKind::NotificationPolicy,
+            Entity::InhibitRule(_) => EntityKind::InhibitRule,
         }
     }
 
@@ -226,6 +238,8 @@ impl Entity {
             Entity::Silence(s) => s.validate(),
             Entity::Channel(c) => c.validate(),
             Entity::ReportSubscription(s) => s.validate(),
+            Entity::NotificationPolicy(p) => p.validate(),
+            Entity::InhibitRule(r) => r.validate(),
         }
     }
 
@@ -242,6 +256,8 @@ impl Entity {
             Entity::Silence(s) => serde_json::to_string(s),
             Entity::Channel(c) => serde_json::to_string(c),
             Entity::ReportSubscription(s) => serde_json::to_string(s),
+            Entity::NotificationPolicy(p) => serde_json::to_string(p),
+            Entity::InhibitRule(r) => serde_json::to_string(r),
         };
         // Serializing these types cannot fail: no maps with non-string keys, no I/O.
         r.unwrap_or_default()

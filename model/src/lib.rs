@@ -26,6 +26,7 @@ pub mod schema;
 pub mod sealed;
 pub mod secret;
 pub mod smtp;
+pub mod trace;
 pub mod user;
 
 pub use access::{ApiKeySpec, ApiSet, GroupSpec, ProductSpec};

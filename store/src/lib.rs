@@ -27,6 +27,7 @@
 //! Every value that reaches SQL is bound at a `?` (`query.rs` keeps text and values apart);
 //! see the crate's README for the rule.
 
+pub mod acks;
 pub mod alerts;
 pub mod audit;
 pub mod config_log;

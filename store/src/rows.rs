@@ -59,6 +59,10 @@ pub struct ApiCallRow<'a> {
     /// Added by migration 14: what the request policies found and did.
     pub findings: Vec<&'a str>,
     pub policies: Vec<&'a str>,
+    /// Added by migration 15: the call's W3C trace context (hex; empty when none).
+    pub trace_id: &'a str,
+    pub span_id: &'a str,
+    pub parent_span_id: &'a str,
 }
 
 impl<'a> ApiCallRow<'a> {
@@ -106,6 +110,9 @@ impl<'a> ApiCallRow<'a> {
             scopes: &r.scopes,
             findings: r.findings.iter().map(String::as_str).collect(),
             policies: r.policies.iter().map(String::as_str).collect(),
+            trace_id: &r.trace_id,
+            span_id: &r.span_id,
+            parent_span_id: &r.parent_span_id,
         }
     }
 }

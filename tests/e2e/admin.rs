@@ -1076,6 +1076,13 @@ fn sample(kind: EntityKind, id: &str) -> Value {
             "id": id, "name": "Daily usage", "report": "usage", "params": {"range": "yesterday"},
             "cron": "0 8 * * *", "recipients": {"roles": ["manager"]}
         }),
+        EntityKind::NotificationPolicy => json!({
+            "id": id, "name": "CPU by rule", "matchers": ["kind=node_cpu"], "group_by": ["rule"]
+        }),
+        EntityKind::InhibitRule => json!({
+            "id": id, "name": "silent node", "source_matchers": ["kind=node_silent"],
+            "target_matchers": ["kind=~node_cpu|disk"], "equal": ["node"]
+        }),
     }
 }
 

@@ -106,6 +106,18 @@ async fn entity_answers_match_the_openapi_read_schemas() {
                 "params": {"range": "last_week"}, "cron": "0 8 * * 1",
                 "recipients": {"roles": ["manager"]}, "language": "en"}),
         ),
+        (
+            EntityKind::NotificationPolicy,
+            "notification-policies",
+            json!({"id": "by-node", "name": "By node", "matchers": ["severity=\"critical\""],
+                "group_by": ["node"], "group_wait_secs": 10, "recipients": {"roles": ["ops"]}}),
+        ),
+        (
+            EntityKind::InhibitRule,
+            "inhibit-rules",
+            json!({"id": "db-down", "name": "Database down mutes error rates",
+                "source_matchers": ["kind=database"], "target_matchers": ["kind=api_error_rate"]}),
+        ),
     ];
     for (kind, seg, body) in &bodies {
         s.check(create_schema(*kind), body);
@@ -140,6 +152,8 @@ async fn entity_answers_match_the_openapi_read_schemas() {
         (EntityKind::Silence, "silences"),
         (EntityKind::Channel, "channels"),
         (EntityKind::ReportSubscription, "report-subscriptions"),
+        (EntityKind::NotificationPolicy, "notification-policies"),
+        (EntityKind::InhibitRule, "inhibit-rules"),
     ] {
         let list = admin
             .call("GET", &format!("/api/v1/{seg}"), None, &[])

@@ -44,6 +44,8 @@ pub struct Message {
     /// Placeholder values for webhook body templates (`rule`, `node`, `value`, `threshold`,
     /// `status`, …); the generic preset sends them all.
     pub vars: BTreeMap<String, String>,
+    /// The group of alerts the message is about (see [`crate::dispatch::Outgoing::group`]).
+    pub group: Option<Arc<gatewatch_model::alert::GroupNotice>>,
 }
 
 /// What the far end answered to a send that went through.

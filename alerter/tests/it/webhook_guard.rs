@@ -187,6 +187,7 @@ async fn a_real_notice_records_the_refusal() {
                 dedup_key: "k".into(),
                 vars: Default::default(),
                 notification_id: uuid::Uuid::nil(),
+                group: None,
             },
         )
         .await;

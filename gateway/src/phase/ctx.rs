@@ -122,6 +122,11 @@ pub(crate) struct Ctx {
     /// dropped from its answer (see [`crate::policy::cors`]).
     pub cors: bool,
 
+    // ── trace ──
+    /// The call's W3C trace context: the caller's `traceparent` continued, or a trace the
+    /// gateway started (`None` when tracing is off). Forwarded upstream and recorded.
+    pub trace: Option<gatewatch_model::trace::TraceIds>,
+
     // ── upstream ──
     /// Index into `route.upstreams` of the upstream last tried.
     pub upstream: Option<usize>,
@@ -193,6 +198,7 @@ impl Ctx {
             answer_headers: Vec::new(),
             cors: false,
             tap: None,
+            trace: None,
             upstream: None,
             upstream_latency: Duration::ZERO,
             in_flight: None,

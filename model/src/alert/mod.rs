@@ -7,19 +7,25 @@
 //! - [`template`]: placeholders, default texts (zh-TW, en), one-pass rendering — of rule
 //!   texts (e-mail, LINE) and of webhook bodies ([`template::render_map`]).
 //! - [`state`]: the per-(rule, [`ScopeKey`]) state machine, [`step`].
+//! - [`route`]: notification policies (grouping) and inhibit rules, alert labels, matchers.
+//! - [`group`]: the message about a group of alerts the notifiers send.
 //!
 //! The evaluator (in the alerter) measures, builds an [`Observation`] per scope key, asks
 //! `suppressed = window::active_at(..) || silence::silenced(..)`, calls [`step`], records
 //! every [`Action`] and sends the `Notify` ones rendered with [`template::render_notice`].
 
+pub mod group;
 pub mod key;
+pub mod route;
 pub mod rule;
 pub mod silence;
 pub mod state;
 pub mod template;
 pub mod window;
 
+pub use group::{render_group, GroupNotice, NoticeAlert};
 pub use key::ScopeKey;
+pub use route::{InhibitRuleSpec, Matcher, NotificationPolicySpec};
 pub use rule::{
     AlertRuleSpec, BacklogMeasure, Comparison, DbCheck, MemoryUnit, Quantile, Recipients, RuleKind,
     Scope, ScopeFamily, Severity,

@@ -252,6 +252,23 @@ pub enum ScopeFamily {
 }
 
 impl RuleKind {
+    /// The kind's `type` as written in a rule (`node_cpu`): the alert label `kind`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            RuleKind::NodeCpu {} => "node_cpu",
+            RuleKind::NodeMemory {} => "node_memory",
+            RuleKind::ProcessMemory { .. } => "process_memory",
+            RuleKind::Disk { .. } => "disk",
+            RuleKind::Database { .. } => "database",
+            RuleKind::NodeSilent {} => "node_silent",
+            RuleKind::ApiErrorRate { .. } => "api_error_rate",
+            RuleKind::ApiLatency { .. } => "api_latency",
+            RuleKind::TrafficDrop { .. } => "traffic_drop",
+            RuleKind::Backlog { .. } => "backlog",
+            RuleKind::IngestQuarantine { .. } => "ingest_quarantine",
+        }
+    }
+
     /// The unit of the kind's value and threshold, as shown after a number.
     pub fn unit(&self) -> &'static str {
         match self {
@@ -348,7 +365,7 @@ impl Recipients {
             && self.webhooks.is_empty()
     }
 
-    fn validate(&self) -> Result<(), FieldError> {
+    pub(crate) fn validate(&self) -> Result<(), FieldError> {
         for (i, e) in self.emails.iter().enumerate() {
             if !looks_like_email(e) {
                 return bad(

@@ -61,7 +61,7 @@ use utoipa::openapi::{KnownFormat, Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::access::{ApiKeySpec, GroupSpec, ProductSpec};
-use crate::alert::{AlertRuleSpec, Lang, SilenceSpec};
+use crate::alert::{AlertRuleSpec, InhibitRuleSpec, Lang, NotificationPolicySpec, SilenceSpec};
 use crate::api::ApiSpec;
 use crate::channel::ChannelSpec;
 use crate::client::ClientSpec;
@@ -85,6 +85,8 @@ pub fn create_schema(kind: EntityKind) -> &'static str {
         EntityKind::Silence => "SilenceCreate",
         EntityKind::Channel => "ChannelCreate",
         EntityKind::ReportSubscription => "ReportSubscriptionCreate",
+        EntityKind::NotificationPolicy => "NotificationPolicyCreate",
+        EntityKind::InhibitRule => "InhibitRuleCreate",
     }
 }
 
@@ -101,6 +103,8 @@ pub fn replace_schema(kind: EntityKind) -> &'static str {
         EntityKind::Silence => "SilenceReplace",
         EntityKind::Channel => "ChannelReplace",
         EntityKind::ReportSubscription => "ReportSubscriptionReplace",
+        EntityKind::NotificationPolicy => "NotificationPolicyReplace",
+        EntityKind::InhibitRule => "InhibitRuleReplace",
     }
 }
 
@@ -117,6 +121,8 @@ pub fn read_schema(kind: EntityKind) -> &'static str {
         EntityKind::Silence => "SilenceRead",
         EntityKind::Channel => "ChannelRead",
         EntityKind::ReportSubscription => "ReportSubscriptionRead",
+        EntityKind::NotificationPolicy => "NotificationPolicyRead",
+        EntityKind::InhibitRule => "InhibitRuleRead",
     }
 }
 
@@ -134,6 +140,8 @@ pub fn entity_schemas() -> Vec<(String, RefOr<Schema>)> {
     SilenceSpec::schemas(&mut out);
     ChannelSpec::schemas(&mut out);
     ReportSubscriptionSpec::schemas(&mut out);
+    NotificationPolicySpec::schemas(&mut out);
+    InhibitRuleSpec::schemas(&mut out);
     // A token's stored form holds its hash: only the read form is published.
     out.retain(|(name, _)| name != TokenSpec::name().as_ref());
     let mut seen = std::collections::BTreeSet::new();
@@ -321,6 +329,8 @@ fn spec(kind: EntityKind) -> Object {
         EntityKind::Silence => object_of::<SilenceSpec>(),
         EntityKind::Channel => object_of::<ChannelSpec>(),
         EntityKind::ReportSubscription => object_of::<ReportSubscriptionSpec>(),
+        EntityKind::NotificationPolicy => object_of::<NotificationPolicySpec>(),
+        EntityKind::InhibitRule => object_of::<InhibitRuleSpec>(),
     }
 }
 
@@ -798,6 +808,16 @@ pub fn create_example(kind: EntityKind) -> serde_json::Value {
         EntityKind::ReportSubscription => json!({"id": "weekly-usage", "name": "Weekly usage",
             "report": "usage", "params": {"range": "last_week"}, "cron": "0 8 * * 1",
             "timezone": "Asia/Taipei", "recipients": {"roles": ["manager"]}}),
+        EntityKind::NotificationPolicy => {
+            json!({"id": "cpu-by-rule", "name": "CPU, one message per rule",
+            "matchers": ["kind=node_cpu"], "group_by": ["rule"], "group_wait_secs": 30,
+            "group_interval_secs": 300, "repeat_interval_secs": 14400})
+        }
+        EntityKind::InhibitRule => {
+            json!({"id": "silent-node", "name": "A silent node mutes its other alerts",
+            "source_matchers": ["kind=node_silent"],
+            "target_matchers": ["kind=~node_cpu|node_memory|process_memory|disk"], "equal": ["node"]})
+        }
     }
 }
 

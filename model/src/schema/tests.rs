@@ -460,6 +460,32 @@ fn create_bodies() -> Vec<(EntityKind, Value)> {
                 "cron": "30 7 * * *", "recipients": {"emails": ["x@y.z"]},
                 "formats": ["chart", "csv"]}),
         ),
+        (
+            NotificationPolicy,
+            json!({"id": "cpu-by-rule", "name": "CPU by rule", "matchers": ["kind=node_cpu"],
+                "group_by": ["rule"], "group_wait_secs": 30, "group_interval_secs": 300,
+                "repeat_interval_secs": 14400}),
+        ),
+        (
+            NotificationPolicy,
+            json!({"id": "all", "name": "全部", "enabled": false, "order": -1,
+                "matchers": ["severity=\"critical\"", "node=~gw[0-9]+", "api!~internal-.*"],
+                "group_by": ["..."], "group_wait_secs": 0, "repeat_interval_secs": 0,
+                "recipients": {"roles": ["ops"], "webhooks": ["hook"]}, "continue": true,
+                "send_resolved": false}),
+        ),
+        (
+            InhibitRule,
+            json!({"id": "silent-node", "name": "silent node",
+                "source_matchers": ["kind=node_silent"],
+                "target_matchers": ["kind=~node_cpu|node_memory|process_memory|disk"],
+                "equal": ["node"]}),
+        ),
+        (
+            InhibitRule,
+            json!({"id": "db", "name": "db", "enabled": false, "source_matchers": ["kind=database"],
+                "target_matchers": ["kind=api_error_rate", "severity!=critical"]}),
+        ),
     ];
     b.sort_by_key(|(k, _)| *k);
     b
