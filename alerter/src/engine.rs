@@ -43,24 +43,28 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use gatewatch_model::alert::DbCheck;
 use gatewatch_model::alert::{
-    render_notice, step, Action, AlertState, Lang, NoticeKind, Observation, PhaseName, RuleKind,
-    ScopeKey, Vars,
+    route, step, Action, AlertState, GroupNotice, Lang, NoticeAlert, NoticeKind,
+    NotificationPolicySpec, Observation, Phase, PhaseName, ScopeKey,
 };
+use gatewatch_store::acks::{self, Ack};
 use gatewatch_store::alerts::{self, AlertEvent, SavedState};
 use gatewatch_store::{Store, StoreConfig};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::dispatch::{self, Delivery, Dispatcher, Outgoing, Recipient};
-use crate::evaluate::{Observed, Observer};
+use crate::evaluate::{needs_probe, Observed, Observer};
+use crate::group::{self, GroupState};
+use crate::lease::{self, LeaseView};
 pub use crate::metrics::Metrics;
+use crate::mute;
+use crate::notice::{self, Send};
 use crate::probe::{self, ProbeResult};
 use crate::source::Sources;
 
@@ -140,7 +144,24 @@ pub struct Engine<D> {
     /// Events recorded elsewhere in the process (test-sends while ClickHouse was away),
     /// written with this engine's own.
     handed_in: (EventSink, tokio::sync::mpsc::Receiver<AlertEvent>),
+    /// Group states per (policy id, group key) (see [`crate::group`]).
+    groups: HashMap<(String, String), GroupState>,
+    /// The newest ack row per episode, read each round while ClickHouse answers (the last
+    /// read is kept while it does not).
+    acks: Vec<Ack>,
+    /// A ClickHouse call of this round found no answer within its time: the rest of the
+    /// round does not wait on it again (a server that hangs costs one wait per round).
+    away: AtomicBool,
+    /// When a group next has something to decide (wakes the loop before the next tick).
+    group_due: Option<DateTime<Utc>>,
+    /// ClickHouse went away during the last round: the next starts at once, so the probe
+    /// confirms it without waiting out a round.
+    rerun: bool,
 }
+
+/// How far back acks are read: an episode older than this has resolved or been repeated
+/// past any reasonable ack (acks that last longer than a week are not a use case).
+const ACKS_LOOKBACK_US: i64 = 8 * 24 * 3600 * 1_000_000;
 
 /// Hands an event to the engine, which writes it with its own (buffered while ClickHouse is
 /// away). Bounded: a full sink refuses (`try_send`).
@@ -156,17 +177,6 @@ pub const CHANNEL_FAILURES_TO_ALERT: u32 = 3;
 struct ChannelHealth {
     failures: u32,
     alerted: bool,
-}
-
-/// Whether a rule reads the alerter's own database probe.
-fn needs_probe(spec: &gatewatch_model::alert::AlertRuleSpec) -> bool {
-    spec.enabled
-        && matches!(
-            spec.kind,
-            RuleKind::Database {
-                check: DbCheck::ConnectMs | DbCheck::Failure
-            }
-        )
 }
 
 /// Parses a scope key's text form (`node=gw1,mount=/var`).
@@ -187,11 +197,13 @@ pub fn parse_key(s: &str) -> ScopeKey {
     k
 }
 
-/// One send of a round, with the event row it will be recorded as.
-struct Send {
-    event: AlertEvent,
-    to: Recipient,
-    msg: Outgoing,
+/// One (rule, scope key) of a round: what was observed and the state before.
+struct Item {
+    /// Index into the round's rules.
+    rule: usize,
+    key: ScopeKey,
+    obs: Observation,
+    prev: AlertState,
 }
 
 impl<D: Dispatcher> Engine<D> {
@@ -228,6 +240,11 @@ impl<D: Dispatcher> Engine<D> {
             inflight: tokio::task::JoinSet::new(),
             channel_health: HashMap::new(),
             handed_in: tokio::sync::mpsc::channel(HANDED_IN_MAX),
+            groups: HashMap::new(),
+            acks: Vec::new(),
+            away: AtomicBool::new(false),
+            group_due: None,
+            rerun: false,
         }
     }
 
@@ -253,10 +270,22 @@ impl<D: Dispatcher> Engine<D> {
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(self.cfg.eval_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut first = true;
         loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = &mut shutdown => break,
+            // Besides the tick: at once after ClickHouse went away, and when a pending alert
+            // reaches its duration or a group its wait (so a notice does not wait for the
+            // next tick).
+            let wake = self.next_wake(Utc::now());
+            if first {
+                // The interval's first tick is immediate.
+                first = false;
+                tick.tick().await;
+            } else {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = tokio::time::sleep_until(wake.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600))), if wake.is_some() => {}
+                    _ = &mut shutdown => break,
+                }
             }
             self.round(Utc::now()).await;
         }
@@ -291,8 +320,7 @@ impl<D: Dispatcher> Engine<D> {
         &self,
         fut: impl Future<Output = Result<T, E>>,
     ) -> Result<T, String> {
-        self.ch_within(self.cfg.query_timeout + self.cfg.lease_settle, fut)
-            .await
+        self.ch_within(self.cfg.query_timeout, fut).await
     }
 
     async fn ch_within<T, E: std::fmt::Display>(
@@ -300,10 +328,41 @@ impl<D: Dispatcher> Engine<D> {
         limit: Duration,
         fut: impl Future<Output = Result<T, E>>,
     ) -> Result<T, String> {
+        if self.away.load(Ordering::Relaxed) {
+            return Err("ClickHouse did not answer earlier in this round".into());
+        }
         match tokio::time::timeout(limit, fut).await {
             Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => Err(format!("no answer within {} ms", limit.as_millis())),
+            Err(_) => {
+                self.away.store(true, Ordering::Relaxed);
+                Err(format!("no answer within {} ms", limit.as_millis()))
+            }
         }
+    }
+
+    /// When the loop should run a round before its next tick, if at all: at once after
+    /// ClickHouse went away mid-round, else the earliest moment a pending alert reaches its
+    /// duration or a group its wait/interval.
+    fn next_wake(&self, now: DateTime<Utc>) -> Option<tokio::time::Instant> {
+        if !self.holder {
+            return None;
+        }
+        if self.rerun {
+            return Some(tokio::time::Instant::now());
+        }
+        let pending = crate::evaluate::next_pending_due(
+            self.states.iter().map(|((r, _), (_, st))| (r.as_str(), st)),
+            &self.sources.rules,
+            now,
+        );
+        let due = [pending, self.group_due]
+            .into_iter()
+            .flatten()
+            .filter(|d| *d > now)
+            .min()?;
+        // A millisecond past, so the round's clock has surely reached it.
+        let wait = (due - now).to_std().unwrap_or_default() + Duration::from_millis(1);
+        Some(tokio::time::Instant::now() + wait)
     }
 
     /// One round at `now`.
@@ -315,6 +374,8 @@ impl<D: Dispatcher> Engine<D> {
             }
         }
         self.take_handed_in();
+        self.away.store(false, Ordering::Relaxed);
+        let was_up = self.ch_up;
         // The database probe runs alongside the lease check, so a server that hangs costs one
         // wait per round, not two.
         let probe = self.probe_task();
@@ -324,14 +385,18 @@ impl<D: Dispatcher> Engine<D> {
             .store(u64::from(self.holder), Ordering::Relaxed);
         if !self.holder {
             self.states.clear();
+            self.groups.clear();
             self.dirty.clear();
+            self.end_round(was_up);
             return;
         }
         if self.ch_up {
             if !self.states_loaded && !self.load_states().await {
+                self.end_round(was_up);
                 return;
             }
             self.refresh_sources().await;
+            self.read_acks(now_us).await;
         }
         self.metrics.evaluations.fetch_add(1, Ordering::Relaxed);
         self.evaluate(now, probe).await;
@@ -344,6 +409,28 @@ impl<D: Dispatcher> Engine<D> {
         } else {
             // Written when it answers again (next round's check-in).
             self.update_buffered();
+        }
+        self.end_round(was_up);
+    }
+
+    /// A call that found no answer this round means ClickHouse is away from now on (the
+    /// next round pings it first); when it went away just now, the next round starts at once.
+    fn end_round(&mut self, was_up: bool) {
+        if self.away.load(Ordering::Relaxed) && self.ch_up {
+            tracing::warn!(keep_sending = self.holder, "ClickHouse stopped answering");
+            self.ch_up = false;
+        }
+        self.rerun = was_up && !self.ch_up;
+    }
+
+    /// The newest acks (kept as they were when ClickHouse does not answer).
+    async fn read_acks(&mut self, now_us: i64) {
+        match self
+            .ch(acks::newest_since(&self.store, now_us - ACKS_LOOKBACK_US))
+            .await
+        {
+            Ok(a) => self.acks = a,
+            Err(e) => tracing::warn!(error = %e, "cannot read acks; keeping the last read"),
         }
     }
 
@@ -369,7 +456,7 @@ impl<D: Dispatcher> Engine<D> {
         let c = &self.cfg;
         // The lease's reads and writes are tiny: one that takes longer than the probe may
         // means the server is away (as the database rule will say), not busy.
-        match self
+        let outcome = self
             .ch_within(
                 c.probe_timeout + c.lease_settle,
                 alerts::acquire(
@@ -381,29 +468,28 @@ impl<D: Dispatcher> Engine<D> {
                     c.lease_settle,
                 ),
             )
-            .await
-        {
-            Ok(held) => {
-                if held && !self.holder {
-                    tracing::info!(holder = %c.holder, "holding the alerter lease");
-                    self.states_loaded = false;
-                }
-                if !held && self.holder {
-                    tracing::info!(holder = %c.holder, "another alerter holds the lease");
-                }
-                self.holder = held;
-                if !self.ch_up {
-                    tracing::info!("ClickHouse answers");
-                }
-                self.ch_up = true;
-            }
-            Err(e) => {
-                if self.ch_up {
-                    tracing::warn!(error = %e, keep_sending = self.holder, "ClickHouse is unreachable");
-                }
-                self.ch_up = false;
-            }
+            .await;
+        let prev = LeaseView {
+            holder: self.holder,
+            ch_up: self.ch_up,
+        };
+        let checked = lease::after_check(prev, &outcome);
+        if checked.load_states {
+            tracing::info!(holder = %c.holder, "holding the alerter lease");
+            self.states_loaded = false;
         }
+        if checked.lost {
+            tracing::info!(holder = %c.holder, "another alerter holds the lease");
+        }
+        match (&outcome, prev.ch_up) {
+            (Ok(_), false) => tracing::info!("ClickHouse answers"),
+            (Err(e), true) => {
+                tracing::warn!(error = %e, keep_sending = self.holder, "ClickHouse is unreachable")
+            }
+            _ => {}
+        }
+        self.holder = checked.view.holder;
+        self.ch_up = checked.view.ch_up;
     }
 
     /// The database probe of this round, when a rule needs it: a task of its own (owning what
@@ -426,7 +512,20 @@ impl<D: Dispatcher> Engine<D> {
         match self.ch(alerts::load_states(&self.store)).await {
             Ok(saved) => {
                 self.states.clear();
+                self.groups.clear();
                 for s in saved {
+                    if let Some(policy) = s.rule_id.strip_prefix(group::STATE_PREFIX) {
+                        match serde_json::from_str::<GroupState>(&s.state) {
+                            Ok(g) if g != GroupState::default() => {
+                                self.groups.insert((policy.to_string(), s.scope_key), g);
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(group = %s.scope_key, error = %e, "ignoring a saved group state")
+                            }
+                        }
+                        continue;
+                    }
                     match serde_json::from_str::<AlertState>(&s.state) {
                         Ok(st) => {
                             let k = parse_key(&s.scope_key);
@@ -517,9 +616,10 @@ impl<D: Dispatcher> Engine<D> {
     }
 
     /// Evaluates every rule at `now`; `probe` is this round's database probe if it ran
-    /// already (else it runs here when a rule needs it, e.g. rules just loaded).
+    /// already (else it runs here when a rule needs it, e.g. rules just loaded). The stages
+    /// in order: observe every rule, mute (windows, silences, inhibit rules, acks), `step`,
+    /// group, notify.
     async fn evaluate(&mut self, now: DateTime<Utc>, probe: Option<ProbeResult>) {
-        let now_us = now.timestamp_micros();
         let rules = self.sources.rules.clone();
         let probe = match probe {
             Some(p) => Some(p),
@@ -531,18 +631,261 @@ impl<D: Dispatcher> Engine<D> {
         if let Some(ProbeResult::Failed(why)) = &probe {
             tracing::warn!(%why, "database probe failed");
         }
-        let store = self.store.clone();
-        let mut observer = Observer::new(&store, now, probe);
-        let mut sends: Vec<Send> = Vec::new();
         // Drop states of rules that no longer exist.
         let ids: HashSet<&str> = rules.iter().map(|r| r.id.as_str()).collect();
         self.states.retain(|(r, _), _| ids.contains(r.as_str()));
 
-        for entry in &rules {
+        let items = self.observe_all(&rules, now, probe).await;
+        let link_base = self.cfg.link_base.clone();
+        let site = notice::Site {
+            tz: self.cfg.site_tz,
+            lang: self.cfg.site_lang,
+            link_base: &link_base,
+        };
+
+        // Mute: which alerts fire this round (a preview of `step`, which is pure), so an
+        // inhibit rule's source mutes its targets in the round it fires.
+        let labels: Vec<BTreeMap<String, String>> = items
+            .iter()
+            .map(|it| route::labels(&rules[it.rule].id, &rules[it.rule].spec, &it.key))
+            .collect();
+        let firing: Vec<mute::AlertRef<'_>> = items
+            .iter()
+            .zip(&labels)
+            .filter(|(it, _)| {
+                let spec = &rules[it.rule].spec;
+                let (next, _) = step(&it.prev, &it.obs, now, spec, false);
+                matches!(next.phase, Phase::Firing { .. })
+            })
+            .map(|(it, l)| mute::AlertRef {
+                rule_id: &rules[it.rule].id,
+                key: &it.key,
+                labels: l,
+            })
+            .collect();
+
+        let mut sends: Vec<Send> = Vec::new();
+        // Per (policy id, group key): the released firing alerts, by fingerprint.
+        let mut grouped: BTreeMap<(String, String), BTreeMap<String, group::Member>> =
+            BTreeMap::new();
+        // Per fingerprint: what the group stage needs to list an alert.
+        let mut seen: HashMap<String, (usize, Option<f64>)> = HashMap::new();
+        for (idx, it) in items.iter().enumerate() {
+            let entry = &rules[it.rule];
             let spec = &entry.spec;
+            let key = &it.key;
+            let skey = (entry.id.clone(), key.as_key());
+            let me = mute::AlertRef {
+                rule_id: &entry.id,
+                key,
+                labels: &labels[idx],
+            };
+            let window = mute::window_or_silence(
+                &entry.id,
+                spec,
+                key,
+                &self.sources.silences,
+                self.cfg.site_tz,
+                now,
+            );
+            let inhibit = match &window {
+                None => mute::inhibited(&me, &firing, &self.sources.inhibit_rules),
+                Some(_) => None,
+            };
+            let muted = window.clone().or(inhibit.clone());
+            let policies: Vec<String> = group::route(&self.sources.policies, &labels[idx])
+                .into_iter()
+                .map(String::from)
+                .collect();
+            let (next, actions) = step(&it.prev, &it.obs, now, spec, muted.is_some());
+            if next != it.prev {
+                let state = serde_json::to_string(&next).unwrap_or_default();
+                self.dirty.insert(
+                    skey.clone(),
+                    SavedState {
+                        rule_id: entry.id.clone(),
+                        scope_key: skey.1.clone(),
+                        ts_us: now.timestamp_micros(),
+                        state,
+                    },
+                );
+            }
+            let value = match &it.obs {
+                Observation::Value(v) => Some(*v),
+                _ => None,
+            };
+            let fp = notice::fingerprint(&entry.id, &skey.1);
+            seen.insert(fp.clone(), (idx, value));
+            let base = self.base_event(entry, &skey.1, &next, &it.obs, now);
+            // A policy's own recipients replace the rule's for its alerts.
+            let policy_recipients = policies
+                .first()
+                .and_then(|p| self.sources.policies.get(p))
+                .and_then(|p| p.recipients.clone());
+            for a in actions {
+                match a {
+                    Action::Transition { to, .. } => {
+                        tracing::info!(rule = %entry.id, key = %key, to = to.as_str(), "alert transition");
+                        let mut e = base.clone();
+                        e.event = to.as_str().into();
+                        if to == PhaseName::Resolved {
+                            e.phase = PhaseName::Ok.as_str().into();
+                        }
+                        self.record(e);
+                    }
+                    // An alert a policy takes is released to its group (the group stage
+                    // sends); only what a mute held back is recorded here.
+                    Action::Notify { .. } if !policies.is_empty() => {}
+                    Action::Notify { kind, since } | Action::Suppressed { kind, since } => {
+                        let mut held = matches!(a, Action::Suppressed { .. })
+                            .then(|| muted.clone().unwrap_or_default());
+                        if held.is_none() && kind == NoticeKind::Repeat {
+                            if let Some(ack) =
+                                mute::ack_for(&self.acks, &entry.id, &skey.1, since, now)
+                            {
+                                self.metrics.acknowledged.fetch_add(1, Ordering::Relaxed);
+                                held = Some(mute::ack_reason(ack));
+                            }
+                        }
+                        if held.is_some() && inhibit.is_some() && window.is_none() {
+                            self.metrics.inhibited.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let recipients = dispatch::resolve(
+                            policy_recipients.as_ref().unwrap_or(&spec.recipients),
+                            &self.sources.directory,
+                            &self.sources.channels,
+                        );
+                        if recipients.is_empty() {
+                            let mut e = base.clone();
+                            e.event = "notify".into();
+                            e.result = if held.is_some() {
+                                "suppressed"
+                            } else {
+                                "failed"
+                            }
+                            .into();
+                            e.detail = "the rule has no recipients".into();
+                            self.record(e);
+                        }
+                        let n = notice::alert_notice(
+                            &entry.id, spec, key, value, kind, since, now, &site,
+                        );
+                        let slot = dispatch::repeat_slot(kind, since, now, spec.repeat_secs);
+                        for to in recipients {
+                            let id =
+                                dispatch::notification_id(&entry.id, key, since, kind, slot, &to);
+                            let mut event = base.clone();
+                            event.event = "notify".into();
+                            event.channel = to.channel().into();
+                            event.recipient = to.address().into();
+                            event.notification_id = id;
+                            event.detail = format!("{}: {}", kind.as_str(), event.detail)
+                                .trim_end_matches(": ")
+                                .to_string();
+                            match &held {
+                                Some(why) => {
+                                    event.result = "suppressed".into();
+                                    event.detail = why.clone();
+                                    self.metrics.suppressed.fetch_add(1, Ordering::Relaxed);
+                                    self.record(event);
+                                }
+                                None => sends.push(Send {
+                                    events: vec![event],
+                                    msg: notice::alone_outgoing(&n, id),
+                                    to,
+                                }),
+                            }
+                        }
+                    }
+                }
+            }
+            // Released (its own step notified) and not muted now: in its policies' groups.
+            if let Phase::Firing {
+                since,
+                last_sent: Some(_),
+                ..
+            } = next.phase
+            {
+                if muted.is_none() {
+                    for pid in &policies {
+                        if let Some(p) = self.sources.policies.get(pid) {
+                            let (gkey, _) = group::group_of(pid, p, &labels[idx]);
+                            grouped.entry((pid.to_string(), gkey)).or_default().insert(
+                                fp.clone(),
+                                group::Member {
+                                    rule_id: entry.id.clone(),
+                                    scope_key: skey.1.clone(),
+                                    since,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+            self.states.insert(skey, (key.clone(), next));
+        }
+
+        // Group: every group with alerts now or a state from before.
+        let mut keys: BTreeSet<(String, String)> = grouped.keys().cloned().collect();
+        keys.extend(self.groups.keys().cloned());
+        let mut due: Vec<DateTime<Utc>> = Vec::new();
+        for gk in keys {
+            let prev = self.groups.get(&gk).cloned().unwrap_or_default();
+            let current = grouped.remove(&gk).unwrap_or_default();
+            let Some(policy) = self
+                .sources
+                .policies
+                .get(&gk.0)
+                .filter(|p| p.enabled)
+                .cloned()
+            else {
+                // The policy is gone or off: its group ends without a word.
+                self.set_group(&gk, GroupState::default(), now);
+                continue;
+            };
+            let (next, msg) = group::group_step(&prev, &current, &policy, now);
+            if let Some(d) = group::next_due(&next, &current.keys().cloned().collect(), &policy) {
+                due.push(d);
+            }
+            let group_since = prev.since.or(next.since).unwrap_or(now);
+            self.set_group(&gk, next, now);
+            if let Some(msg) = msg {
+                self.metrics.group_messages.fetch_add(1, Ordering::Relaxed);
+                sends.extend(self.group_sends(
+                    &gk,
+                    &policy,
+                    group_since,
+                    &msg,
+                    &current,
+                    &seen,
+                    &items,
+                    &rules,
+                    now,
+                    &site,
+                ));
+            }
+        }
+        self.group_due = due.into_iter().filter(|d| *d > now).min();
+        self.send_all(sends, now).await;
+    }
+
+    /// Observes every rule (the evaluate stage's reads), one item per (rule, scope key) with
+    /// its state before this round.
+    async fn observe_all(
+        &mut self,
+        rules: &[crate::source::RuleEntry],
+        now: DateTime<Utc>,
+        probe: Option<ProbeResult>,
+    ) -> Vec<Item> {
+        let store = self.store.clone();
+        let mut observer = Observer::new(&store, now, probe);
+        let mut items = Vec::new();
+        for (i, entry) in rules.iter().enumerate() {
+            let spec = &entry.spec;
+            let away = !self.ch_up || self.away.load(Ordering::Relaxed);
             let observed = if !spec.enabled {
                 Observed::default()
-            } else if !self.ch_up && !spec.kind.error_breaches() {
+            } else if away && !spec.kind.error_breaches() {
                 Observed {
                     values: Vec::new(),
                     error: Some("ClickHouse is unreachable".into()),
@@ -550,10 +893,14 @@ impl<D: Dispatcher> Engine<D> {
             } else {
                 match tokio::time::timeout(self.cfg.query_timeout, observer.observe(spec)).await {
                     Ok(o) => o,
-                    Err(_) => Observed {
-                        values: Vec::new(),
-                        error: Some("the reads timed out".into()),
-                    },
+                    Err(_) => {
+                        // A server that hangs: the rest of the round does not wait on it.
+                        self.away.store(true, Ordering::Relaxed);
+                        Observed {
+                            values: Vec::new(),
+                            error: Some("the reads timed out".into()),
+                        }
+                    }
                 }
             };
             if let Some(e) = &observed.error {
@@ -570,188 +917,263 @@ impl<D: Dispatcher> Engine<D> {
                     work.push((k.clone(), o));
                 }
             }
-            let in_window = spec.in_window(self.cfg.site_tz, now);
             for (key, obs) in work {
-                let skey = (entry.id.clone(), key.as_key());
                 let prev = self
                     .states
-                    .get(&skey)
+                    .get(&(entry.id.clone(), key.as_key()))
                     .map(|s| s.1.clone())
                     .unwrap_or_default();
-                let silence = self
-                    .sources
-                    .silences
-                    .iter()
-                    .find(|s| s.matches(&entry.id, &key, now))
-                    .map(|s| format!("held back by a silence ({}: {})", s.who, s.why));
-                let (next, actions) = step(&prev, &obs, now, spec, in_window || silence.is_some());
-                if next != prev {
-                    let state = serde_json::to_string(&next).unwrap_or_default();
-                    self.dirty.insert(
-                        skey.clone(),
-                        SavedState {
-                            rule_id: entry.id.clone(),
-                            scope_key: skey.1.clone(),
-                            ts_us: now_us,
-                            state,
-                        },
-                    );
-                }
-                let value = match &obs {
-                    Observation::Value(v) => Some(*v),
-                    _ => None,
-                };
-                let detail = match &obs {
-                    Observation::Error(e) => e.clone(),
-                    _ => String::new(),
-                };
-                let base = AlertEvent {
-                    ts_us: now_us,
-                    rule_id: entry.id.clone(),
-                    rule_version: entry.version,
-                    scope_key: skey.1.clone(),
-                    event: String::new(),
-                    phase: next.phase.name().as_str().into(),
-                    severity: spec.severity.as_str().into(),
-                    value: value.unwrap_or(0.0),
-                    threshold: spec.threshold,
-                    channel: String::new(),
-                    recipient: String::new(),
-                    notification_id: Uuid::nil(),
-                    attempt: 0,
-                    result: String::new(),
-                    detail,
-                    alerter: self.cfg.holder.clone(),
-                };
-                for a in actions {
-                    match a {
-                        Action::Transition { to, .. } => {
-                            tracing::info!(rule = %entry.id, key = %key, to = to.as_str(), "alert transition");
-                            let mut e = base.clone();
-                            e.event = to.as_str().into();
-                            if to == PhaseName::Resolved {
-                                e.phase = PhaseName::Ok.as_str().into();
-                            }
-                            self.record(e);
-                        }
-                        Action::Notify { kind, since } | Action::Suppressed { kind, since } => {
-                            let held = matches!(a, Action::Suppressed { .. });
-                            let reason = match &silence {
-                                _ if in_window => "held back by an exception window".to_string(),
-                                Some(why) => why.clone(),
-                                None => String::new(),
-                            };
-                            let notices = self.notices(entry, &key, value, kind, since, now, &base);
-                            if notices.is_empty() {
-                                let mut e = base.clone();
-                                e.event = "notify".into();
-                                e.result = if held { "suppressed" } else { "failed" }.into();
-                                e.detail = "the rule has no recipients".into();
-                                self.record(e);
-                            }
-                            for s in notices {
-                                if held {
-                                    let mut e = s.event;
-                                    e.result = "suppressed".into();
-                                    e.detail = reason.clone();
-                                    self.metrics.suppressed.fetch_add(1, Ordering::Relaxed);
-                                    self.record(e);
-                                } else {
-                                    sends.push(s);
-                                }
-                            }
-                        }
-                    }
-                }
-                self.states.insert(skey, (key, next));
+                items.push(Item {
+                    rule: i,
+                    key,
+                    obs,
+                    prev,
+                });
             }
         }
-        drop(observer);
-        self.send_all(sends, now).await;
+        items
     }
 
-    /// The rendered notice for each recipient of the rule.
-    #[allow(clippy::too_many_arguments)]
-    fn notices(
+    /// The `alert_events` row an alert's events of this round start from.
+    fn base_event(
         &self,
         entry: &crate::source::RuleEntry,
-        key: &ScopeKey,
-        value: Option<f64>,
-        kind: NoticeKind,
-        since: DateTime<Utc>,
+        scope_key: &str,
+        state: &AlertState,
+        obs: &Observation,
         now: DateTime<Utc>,
-        base: &AlertEvent,
-    ) -> Vec<Send> {
-        let spec = &entry.spec;
-        let scope = key.to_string();
-        let node = key.node.clone().unwrap_or_default();
-        let vars = Vars::for_notice(
-            spec,
-            &scope,
-            &node,
+    ) -> AlertEvent {
+        let (value, detail) = match obs {
+            Observation::Value(v) => (*v, String::new()),
+            Observation::Error(e) => (0.0, e.clone()),
+            Observation::NoData => (0.0, String::new()),
+        };
+        AlertEvent {
+            ts_us: now.timestamp_micros(),
+            rule_id: entry.id.clone(),
+            rule_version: entry.version,
+            scope_key: scope_key.to_string(),
+            event: String::new(),
+            phase: state.phase.name().as_str().into(),
+            severity: entry.spec.severity.as_str().into(),
             value,
-            kind,
-            since,
-            &self.cfg.link_base,
-            self.cfg.site_tz,
-            self.cfg.site_lang,
-        );
-        let (subject, text) = render_notice(spec, &vars);
-        // Webhook placeholders: every rule placeholder as the mail shows it (`duration`,
-        // `interval`, …), with data fields where a receiver wants numbers and UTC times.
-        let mut map = vars.values();
-        for (k, v) in [
-            ("rule", spec.name.clone()),
-            ("rule_id", entry.id.clone()),
-            ("scope", scope.clone()),
-            ("node", node.clone()),
-            ("value", value.map(|v| v.to_string()).unwrap_or_default()),
-            ("threshold", spec.threshold.to_string()),
-            ("unit", spec.kind.unit().to_string()),
-            ("state", kind.as_str().to_string()),
-            ("status", kind.as_str().to_string()),
-            ("severity", spec.severity.as_str().to_string()),
-            ("started_at", since.to_rfc3339()),
-            ("link", self.cfg.link_base.clone()),
-            // The evaluation round that decided this notice.
-            ("at", now.to_rfc3339()),
-        ] {
-            map.insert(k.to_string(), v);
+            threshold: entry.spec.threshold,
+            channel: String::new(),
+            recipient: String::new(),
+            notification_id: Uuid::nil(),
+            attempt: 0,
+            result: String::new(),
+            detail,
+            alerter: self.cfg.holder.clone(),
         }
-        let slot = dispatch::repeat_slot(kind, since, now, spec.repeat_secs);
-        dispatch::resolve(
-            &spec.recipients,
-            &self.sources.directory,
-            &self.sources.channels,
-        )
-        .into_iter()
-        .map(|to| {
-            let id = dispatch::notification_id(&entry.id, key, since, kind, slot, &to);
-            let mut event = base.clone();
-            event.event = "notify".into();
-            event.channel = to.channel().into();
-            event.recipient = to.address().into();
-            event.notification_id = id;
-            event.detail = format!("{}: {}", kind.as_str(), event.detail)
-                .trim_end_matches(": ")
-                .to_string();
-            let mut vars = map.clone();
-            vars.insert("notification_id".into(), id.to_string());
-            Send {
-                event,
-                msg: Outgoing {
-                    subject: subject.clone(),
-                    text: text.clone(),
-                    html: None,
-                    dedup_key: id.to_string(),
-                    vars,
-                    notification_id: id,
-                    group: None,
+    }
+
+    /// Keeps a group's state (and marks it to be saved when it changed).
+    fn set_group(&mut self, gk: &(String, String), st: GroupState, now: DateTime<Utc>) {
+        let prev = self.groups.get(gk).cloned().unwrap_or_default();
+        if prev != st {
+            self.dirty.insert(
+                (format!("{}{}", group::STATE_PREFIX, gk.0), gk.1.clone()),
+                SavedState {
+                    rule_id: format!("{}{}", group::STATE_PREFIX, gk.0),
+                    scope_key: gk.1.clone(),
+                    ts_us: now.timestamp_micros(),
+                    state: serde_json::to_string(&st).unwrap_or_default(),
                 },
-                to,
+            );
+        }
+        if st == GroupState::default() {
+            self.groups.remove(gk);
+        } else {
+            self.groups.insert(gk.clone(), st);
+        }
+    }
+
+    /// The sends of one group message: one per recipient, listing the alerts addressed to it;
+    /// a repeat leaves out acknowledged alerts (recorded as `suppressed`, `acknowledged by
+    /// …`) and is not sent when nothing is left.
+    #[allow(clippy::too_many_arguments)]
+    fn group_sends(
+        &mut self,
+        gk: &(String, String),
+        policy: &NotificationPolicySpec,
+        group_since: DateTime<Utc>,
+        msg: &group::GroupMessage,
+        current: &BTreeMap<String, group::Member>,
+        seen: &HashMap<String, (usize, Option<f64>)>,
+        items: &[Item],
+        rules: &[crate::source::RuleEntry],
+        now: DateTime<Utc>,
+        site: &notice::Site<'_>,
+    ) -> Vec<Send> {
+        // The alerts the message lists: firing first, then resolved.
+        struct Listed {
+            member: group::Member,
+            status: NoticeKind,
+            acked: Option<String>,
+        }
+        let mut listed: Vec<Listed> = Vec::new();
+        for fp in &msg.firing {
+            let Some(m) = current.get(fp) else { continue };
+            let acked = (msg.kind == NoticeKind::Repeat)
+                .then(|| mute::ack_for(&self.acks, &m.rule_id, &m.scope_key, m.since, now))
+                .flatten()
+                .map(mute::ack_reason);
+            listed.push(Listed {
+                member: m.clone(),
+                status: msg.kind,
+                acked,
+            });
+        }
+        for m in &msg.resolved {
+            listed.push(Listed {
+                member: m.clone(),
+                status: NoticeKind::Resolved,
+                acked: None,
+            });
+        }
+        // Per alert: as listed, its event row, its placeholders, its rule's recipients.
+        type Row = (
+            NoticeAlert,
+            AlertEvent,
+            BTreeMap<String, String>,
+            Vec<Recipient>,
+        );
+        let mut alerts: Vec<Row> = Vec::new();
+        let mut acked: Vec<Option<String>> = Vec::new();
+        for l in listed {
+            let Some(entry) = rules.iter().find(|r| r.id == l.member.rule_id) else {
+                continue;
+            };
+            let key = parse_key(&l.member.scope_key);
+            let fp = notice::fingerprint(&entry.id, &l.member.scope_key);
+            let (value, state, obs) = match seen.get(&fp) {
+                Some((idx, v)) => {
+                    let st = self
+                        .states
+                        .get(&(entry.id.clone(), l.member.scope_key.clone()))
+                        .map(|s| s.1.clone())
+                        .unwrap_or_default();
+                    (*v, st, items[*idx].obs.clone())
+                }
+                None => (None, AlertState::default(), Observation::NoData),
+            };
+            let n = notice::alert_notice(
+                &entry.id,
+                &entry.spec,
+                &key,
+                value,
+                l.status,
+                l.member.since,
+                now,
+                site,
+            );
+            let resolved = l.status == NoticeKind::Resolved;
+            let alert = NoticeAlert {
+                rule_id: entry.id.clone(),
+                rule_name: entry.spec.name.clone(),
+                labels: route::labels(&entry.id, &entry.spec, &key),
+                status: if resolved {
+                    NoticeKind::Resolved
+                } else {
+                    NoticeKind::Firing
+                },
+                severity: entry.spec.severity,
+                value,
+                threshold: entry.spec.threshold,
+                unit: entry.spec.kind.unit().to_string(),
+                started_at: l.member.since,
+                ended_at: resolved.then_some(now),
+                subject: n.subject,
+                text: n.text,
+                fingerprint: fp,
+                ack_url: notice::ack_url(
+                    site.link_base,
+                    &entry.id,
+                    &l.member.scope_key,
+                    l.member.since,
+                ),
+            };
+            let mut event = self.base_event(entry, &l.member.scope_key, &state, &obs, now);
+            event.event = "notify".into();
+            event.detail = format!("{}: group {}", msg.kind.as_str(), gk.1);
+            let recipients = dispatch::resolve(
+                &entry.spec.recipients,
+                &self.sources.directory,
+                &self.sources.channels,
+            );
+            alerts.push((alert, event, n.vars, recipients));
+            acked.push(l.acked);
+        }
+        let policy_recipients = policy
+            .recipients
+            .as_ref()
+            .map(|r| dispatch::resolve(r, &self.sources.directory, &self.sources.channels));
+        let per_alert: Vec<Vec<Recipient>> = alerts.iter().map(|a| a.3.clone()).collect();
+        let lang = alerts
+            .iter()
+            .find_map(|a| rules.iter().find(|r| r.id == a.0.rule_id))
+            .map(|r| r.spec.lang(self.cfg.site_lang))
+            .unwrap_or(self.cfg.site_lang);
+        let (_, group_labels) = match alerts.first() {
+            Some(a) => group::group_of(&gk.0, policy, &a.0.labels),
+            None => (String::new(), BTreeMap::new()),
+        };
+        let mut out = Vec::new();
+        for (to, idx) in notice::addressed(policy_recipients.as_deref(), &per_alert) {
+            let id =
+                notice::group_notification_id(&gk.0, &gk.1, group_since, msg.seq, msg.kind, &to);
+            let mut listed = Vec::new();
+            let mut events = Vec::new();
+            for i in idx {
+                let (alert, event, _, _) = &alerts[i];
+                let mut e = event.clone();
+                e.channel = to.channel().into();
+                e.recipient = to.address().into();
+                e.notification_id = id;
+                match &acked[i] {
+                    Some(why) => {
+                        e.result = "suppressed".into();
+                        e.detail = why.clone();
+                        self.metrics.acknowledged.fetch_add(1, Ordering::Relaxed);
+                        self.metrics.suppressed.fetch_add(1, Ordering::Relaxed);
+                        self.record(e);
+                    }
+                    None => {
+                        listed.push(alert.clone());
+                        events.push(e);
+                    }
+                }
             }
-        })
-        .collect()
+            let Some(first) = listed.first() else {
+                continue;
+            };
+            let first_vars = alerts
+                .iter()
+                .find(|a| a.0.fingerprint == first.fingerprint)
+                .map(|a| a.2.clone())
+                .unwrap_or_default();
+            let notice = GroupNotice {
+                policy: gk.0.clone(),
+                group_key: gk.1.clone(),
+                group_labels: group_labels.clone(),
+                common_labels: notice::common_labels(&listed),
+                kind: msg.kind,
+                alerts: listed,
+                lang,
+                link: site.link_base.to_string(),
+                at: now,
+            };
+            out.push(Send {
+                events,
+                msg: notice::group_outgoing(notice, &first_vars, id),
+                to,
+            });
+        }
+        if out.is_empty() && acked.iter().all(Option::is_none) {
+            tracing::warn!(group = %gk.1, "a group message with no recipients");
+        }
+        out
     }
 
     /// Starts the round's sends (skipping those already sent), each after checking the lease;
@@ -762,7 +1184,7 @@ impl<D: Dispatcher> Engine<D> {
         }
         let mut sends = sends;
         if self.ch_up {
-            let ids: Vec<Uuid> = sends.iter().map(|s| s.event.notification_id).collect();
+            let ids: Vec<Uuid> = sends.iter().map(|s| s.msg.notification_id).collect();
             // Ids are tied to their episode's start, so a week back is plenty.
             let since_us = now.timestamp_micros() - 7 * 24 * 3600 * 1_000_000;
             match self
@@ -770,9 +1192,9 @@ impl<D: Dispatcher> Engine<D> {
                 .await
             {
                 Ok(done) => sends.retain(|s| {
-                    let skip = done.contains(&s.event.notification_id);
+                    let skip = done.contains(&s.msg.notification_id);
                     if skip {
-                        tracing::info!(id = %s.event.notification_id, "already sent; skipped");
+                        tracing::info!(id = %s.msg.notification_id, "already sent; skipped");
                     }
                     !skip
                 }),
@@ -815,17 +1237,27 @@ impl<D: Dispatcher> Engine<D> {
             attempts,
             detail,
         } = delivery;
-        let mut e = s.event;
-        e.attempt = attempts;
-        e.result = if sent { "sent" } else { "failed" }.into();
-        e.detail = detail;
-        e.ts_us = Utc::now().timestamp_micros();
+        let ts_us = Utc::now().timestamp_micros();
+        let mut rows = s.events;
+        for e in &mut rows {
+            e.attempt = attempts;
+            e.result = if sent { "sent" } else { "failed" }.into();
+            e.detail = match e.detail.split_once(": group ") {
+                // A group message's rows keep which group they were about.
+                Some((_, group)) => format!("{detail} (group {group})"),
+                None => detail.clone(),
+            };
+            e.ts_us = ts_us;
+        }
+        let Some(e) = rows.first().cloned() else {
+            return;
+        };
         if sent {
             self.metrics.sent.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, ms = took.as_millis() as u64, "notice sent");
+            tracing::info!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, alerts = rows.len(), ms = took.as_millis() as u64, "notice sent");
         } else {
             self.metrics.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, detail = %e.detail, "notice failed");
+            tracing::warn!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, detail = %detail, "notice failed");
         }
         let channel = s.to.channel();
         let h = self.channel_health.entry(channel).or_default();
@@ -840,9 +1272,13 @@ impl<D: Dispatcher> Engine<D> {
             raise.then_some(true)
         };
         if let Some(failing) = change {
-            self.channel_notice(channel, failing, &e);
+            let mut last = e.clone();
+            last.detail = detail;
+            self.channel_notice(channel, failing, &last);
         }
-        self.record(e);
+        for e in rows {
+            self.record(e);
+        }
     }
 
     /// "Channel X keeps failing" (or "works again"), sent to the recipients of the rule whose
@@ -918,7 +1354,15 @@ impl<D: Dispatcher> Engine<D> {
             self.inflight.spawn(async move {
                 let started = Instant::now();
                 let delivery = d.send(&to, &msg).await;
-                (Send { event, to, msg }, delivery, started.elapsed())
+                (
+                    Send {
+                        events: vec![event],
+                        to,
+                        msg,
+                    },
+                    delivery,
+                    started.elapsed(),
+                )
             });
         }
     }

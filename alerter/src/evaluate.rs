@@ -59,6 +59,37 @@ impl Observed {
     }
 }
 
+/// Whether a rule reads the alerter's own database probe.
+pub fn needs_probe(spec: &AlertRuleSpec) -> bool {
+    spec.enabled
+        && matches!(
+            spec.kind,
+            RuleKind::Database {
+                check: DbCheck::ConnectMs | DbCheck::Failure
+            }
+        )
+}
+
+/// The earliest moment after `now` a pending alert reaches its rule's duration (`since` +
+/// `for_secs`): the engine runs a round then instead of waiting for the next tick, so a
+/// notice goes out at crossing + duration, not up to a round later.
+pub fn next_pending_due<'a>(
+    states: impl Iterator<Item = (&'a str, &'a gatewatch_model::alert::AlertState)>,
+    rules: &[crate::source::RuleEntry],
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    states
+        .filter_map(|(rule_id, st)| match st.phase {
+            gatewatch_model::alert::Phase::Pending { since } => {
+                let spec = &rules.iter().find(|r| r.id == rule_id)?.spec;
+                let due = since + chrono::Duration::seconds(i64::try_from(spec.for_secs).ok()?);
+                (due > now).then_some(due)
+            }
+            _ => None,
+        })
+        .min()
+}
+
 type Fetched<T> = Result<T, String>;
 
 /// Reads for one evaluation round at `now`.

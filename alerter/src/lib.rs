@@ -1,9 +1,13 @@
 //! The alerter: rules over `node_metrics` and `api_calls`, their state (ok → pending → firing →
 //! resolved), exception windows and silences, and the notifiers (e-mail, LINE, webhook).
 //!
-//! - [`engine`]: the loop — the sending lease, rules, `model::alert::step`, persistence,
-//!   dispatch, and what happens while ClickHouse is away.
-//! - [`evaluate`]: an observation per rule and scope key, from `store::observe`.
+//! - [`engine`]: the loop and its I/O — runs the stages below each round, persists states
+//!   and events, sends, and what happens while ClickHouse is away.
+//! - The stages, Alertmanager's pipeline, each a set of pure decisions tested alone:
+//!   [`lease`] (who sends), [`evaluate`] (an observation per rule and scope key, from
+//!   `store::observe`; then `model::alert::step`), [`mute`] (windows, silences, inhibit
+//!   rules, acks), [`group`] (notification policies, groups and their timing), [`notice`]
+//!   (what is sent to whom, notification ids).
 //! - [`probe`]: the alerter's own ClickHouse probe (connect time, failure).
 //! - [`source`]: rules, silences, users' addresses and channels from the configuration log,
 //!   with a snapshot on disk.
@@ -17,7 +21,11 @@
 pub mod dispatch;
 pub mod engine;
 pub mod evaluate;
+pub mod group;
+pub mod lease;
 pub mod metrics;
+pub mod mute;
+pub mod notice;
 pub mod notify;
 pub mod probe;
 pub mod source;

@@ -13,6 +13,13 @@ pub struct Metrics {
     pub rules: AtomicU64,
     pub buffered_events: AtomicU64,
     pub dropped_events: AtomicU64,
+    /// Notices an inhibit rule held back (issue 18; each also counts in `suppressed`).
+    pub inhibited: AtomicU64,
+    /// Repeats an acknowledgement held back (each also counts in `suppressed`).
+    pub acknowledged: AtomicU64,
+    /// Messages of notification-policy groups decided (one per group message, whatever the
+    /// number of recipients).
+    pub group_messages: AtomicU64,
 }
 
 impl Metrics {
