@@ -1025,7 +1025,13 @@ impl<D: Dispatcher> Engine<D> {
                 acked,
             });
         }
-        for m in &msg.resolved {
+        // In a reader's order (rule, then scope key), not the fingerprints'.
+        listed.sort_by(|a, b| {
+            (&a.member.rule_id, &a.member.scope_key).cmp(&(&b.member.rule_id, &b.member.scope_key))
+        });
+        let mut resolved = msg.resolved.clone();
+        resolved.sort_by(|a, b| (&a.rule_id, &a.scope_key).cmp(&(&b.rule_id, &b.scope_key)));
+        for m in &resolved {
             listed.push(Listed {
                 member: m.clone(),
                 status: NoticeKind::Resolved,

@@ -990,3 +990,263 @@ async fn a_channel_that_keeps_failing_raises_its_own_notice_on_the_others() {
     let _ = stop.send(true);
     let _ = task.await;
 }
+
+// Issue 18: notification policies (groups), inhibit rules, acks — through the engine against
+// the real ClickHouse.
+
+fn cpu_rule_on(nodes: &[&str], repeat_secs: u64) -> serde_json::Value {
+    serde_json::json!({
+        "name": "CPU high", "kind": {"type": "node_cpu"}, "scope": {"nodes": nodes},
+        "threshold": 90, "recovery": 80, "for_secs": 0, "repeat_secs": repeat_secs,
+        "recipients": {"emails": ["ops@example.tw"], "line": ["U0123"]}, "language": "en"
+    })
+}
+
+fn group_of(s: &Sent) -> Option<Arc<gatewatch_model::alert::GroupNotice>> {
+    s.msg.group.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_sends_one_message_per_group_and_one_resolved_message() {
+    use gatewatch_model::alert::NoticeKind;
+    let store = migrated_store("alerter_eval_group").await;
+    let dir = tempfile::tempdir().unwrap();
+    // The rule would repeat every second alone; the policy never repeats.
+    put(
+        &store,
+        EntityKind::AlertRule,
+        "cpu",
+        cpu_rule_on(&["n1", "n2"], 1),
+    )
+    .await;
+    put(
+        &store,
+        EntityKind::NotificationPolicy,
+        "cpu-by-rule",
+        serde_json::json!({"name": "CPU by rule", "matchers": ["kind=node_cpu"],
+            "group_by": ["rule"], "group_wait_secs": 2, "group_interval_secs": 2,
+            "repeat_interval_secs": 0}),
+    )
+    .await;
+    let (cpu1, feeder1) = feed(&store, "n1");
+    let (cpu2, feeder2) = feed(&store, "n2");
+    let rec = Recorder::named("a", None);
+    let eng = start(&store, config("a", dir.path(), &store), rec.clone());
+    cpu1.send(95.0).unwrap();
+    cpu2.send(95.0).unwrap();
+    let crossed = Utc::now();
+    let first = eventually("the group's first message", 20, async || {
+        rec.all()
+            .into_iter()
+            .find(|s| s.to == Recipient::Email("ops@example.tw".into()))
+    })
+    .await;
+    println!(
+        "group: first message {} ms after crossing (group_wait 2 s)",
+        (first.at - crossed).num_milliseconds()
+    );
+    let g = group_of(&first).expect("a group message carries its GroupNotice");
+    assert_eq!(g.kind, NoticeKind::Firing);
+    assert_eq!(g.policy, "cpu-by-rule");
+    assert_eq!(g.group_key, "cpu-by-rule:{rule=\"cpu\"}");
+    assert_eq!(g.group_labels["rule"], "cpu");
+    let nodes: Vec<&str> = g.alerts.iter().map(|a| a.labels["node"].as_str()).collect();
+    assert_eq!(nodes, ["n1", "n2"], "both nodes in one message");
+    assert_eq!(g.common_labels["alertname"], "CPU high");
+    for a in &g.alerts {
+        assert_eq!(a.fingerprint.len(), 16);
+        assert!(a.subject.contains("CPU high"), "{}", a.subject);
+        assert!(
+            a.ack_url
+                .starts_with("http://127.0.0.1:8090/#/alerts/ack?rule=cpu&key=node%3Dn"),
+            "{}",
+            a.ack_url
+        );
+    }
+    // Nothing more while unchanged (repeat_interval 0), though the rule alone repeats every
+    // second; one message per recipient.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let all = rec.all();
+    assert_eq!(all.len(), 2, "{:?}", rec.states());
+    assert!(all.iter().all(|s| s.msg.group.is_some()));
+    assert_ne!(all[0].msg.notification_id, all[1].msg.notification_id);
+
+    cpu1.send(50.0).unwrap();
+    cpu2.send(50.0).unwrap();
+    let resolved = eventually("the group's resolved message", 20, async || {
+        rec.all().into_iter().find(|s| {
+            s.to == Recipient::Email("ops@example.tw".into())
+                && group_of(s).is_some_and(|g| g.kind == NoticeKind::Resolved)
+        })
+    })
+    .await;
+    let g = group_of(&resolved).unwrap();
+    assert_eq!(g.alerts.len(), 2);
+    assert!(g
+        .alerts
+        .iter()
+        .all(|a| a.status == NoticeKind::Resolved && a.ended_at.is_some()));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    eng.stop().await;
+    for (tx, h) in [(cpu1, feeder1), (cpu2, feeder2)] {
+        tx.send(-1.0).unwrap();
+        let _ = h.await;
+    }
+    assert_eq!(rec.all().len(), 4, "{:?}", rec.states());
+
+    // Each message is recorded under each alert it listed, with the message's id.
+    let ev = events(&store, "cpu").await;
+    let sent: Vec<&AlertEvent> = ev
+        .iter()
+        .filter(|e| e.event == "notify" && e.result == "sent")
+        .collect();
+    assert_eq!(sent.len(), 8, "2 messages × 2 recipients × 2 alerts");
+    for m in rec.all() {
+        let rows: Vec<&&AlertEvent> = sent
+            .iter()
+            .filter(|e| e.notification_id == m.msg.notification_id)
+            .collect();
+        let keys: Vec<&str> = rows.iter().map(|e| e.scope_key.as_str()).collect();
+        assert_eq!(keys.len(), 2, "{keys:?}");
+        assert!(rows.iter().all(|e| e.detail.contains("group cpu-by-rule:")));
+    }
+    // The group's state is saved beside the alerts' (ended now: empty).
+    let groups: Vec<String> = gatewatch_migrations::testing::raw_client(&store)
+        .query("SELECT DISTINCT scope_key FROM alert_state WHERE rule_id = 'group:cpu-by-rule'")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(groups, ["cpu-by-rule:{rule=\"cpu\"}"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_down_alert_inhibits_api_error_rate_alerts_and_records_why() {
+    let store = migrated_store("alerter_eval_inhibit").await;
+    let dir = tempfile::tempdir().unwrap();
+    put(
+        &store,
+        EntityKind::AlertRule,
+        "db",
+        serde_json::json!({"name": "ClickHouse", "severity": "critical",
+            "kind": {"type": "database", "check": "failure"}, "threshold": 0,
+            "for_secs": 0, "recipients": {"emails": ["ops@example.tw"]}, "language": "en"}),
+    )
+    .await;
+    put(
+        &store,
+        EntityKind::AlertRule,
+        "errors",
+        serde_json::json!({"name": "API errors", "kind": {"type": "api_error_rate", "min_calls": 5},
+            "threshold": 10, "for_secs": 0, "repeat_secs": 0,
+            "recipients": {"emails": ["ops@example.tw"]}, "language": "en"}),
+    )
+    .await;
+    put(
+        &store,
+        EntityKind::InhibitRule,
+        "db-mutes-api",
+        serde_json::json!({"name": "database down", "source_matchers": ["kind=database"],
+            "target_matchers": ["kind=api_error_rate"]}),
+    )
+    .await;
+    calls(&store, "orders", "acme", 10, 5, 20).await;
+    // The probe looks at a port nothing listens on; the store itself answers.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cfg = config("a", dir.path(), &store);
+    cfg.probe.url = format!("http://127.0.0.1:{port}");
+    cfg.probe_timeout = Duration::from_millis(500);
+    let rec = Recorder::named("a", None);
+    let eng = start(&store, cfg, rec.clone());
+    eventually("the database notice", 20, async || {
+        rec.all().into_iter().next()
+    })
+    .await;
+    let held = eventually("the inhibited notice recorded", 20, async || {
+        events(&store, "errors")
+            .await
+            .into_iter()
+            .find(|e| e.event == "notify")
+    })
+    .await;
+    eng.stop().await;
+    assert_eq!(held.result, "suppressed");
+    assert_eq!(held.detail, "inhibited by database down (ClickHouse)");
+    assert_eq!(held.scope_key, "api=orders");
+    assert!(
+        rec.all().iter().all(|s| s.msg.vars["rule_id"] == "db"),
+        "only the source's notice goes out: {:?}",
+        rec.states()
+    );
+    let ev = events(&store, "errors").await;
+    assert!(ev.iter().any(|e| e.event == "firing"), "it fires, muted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_stops_the_repeats_of_its_episode_but_not_the_resolved_notice() {
+    use gatewatch_store::acks::{self, Ack, AckAction};
+    let store = migrated_store("alerter_eval_ack").await;
+    let dir = tempfile::tempdir().unwrap();
+    put(&store, EntityKind::AlertRule, "cpu", cpu_rule(0, 1)).await;
+    let (cpu, feeder) = feed(&store, "n1");
+    let rec = Recorder::named("a", None);
+    let eng = start(&store, config("a", dir.path(), &store), rec.clone());
+    cpu.send(95.0).unwrap();
+    let email = Recipient::Email("ops@example.tw".into());
+    let first = eventually("a repeat", 20, async || {
+        rec.all()
+            .into_iter()
+            .find(|s| s.to == email && s.msg.vars["state"] == "repeat")
+    })
+    .await;
+    let episode = started_at(&first);
+    acks::write(
+        &store,
+        &Ack {
+            ts_us: Utc::now().timestamp_micros(),
+            rule_id: "cpu".into(),
+            scope_key: "node=n1".into(),
+            episode_us: episode.timestamp_micros(),
+            action: AckAction::Ack,
+            by: "olive".into(),
+            until_us: 0,
+            comment: "on it".into(),
+        },
+    )
+    .await
+    .unwrap();
+    // The next round reads it; from then on no repeat.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let before = rec.all().len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(rec.all().len(), before, "{:?}", rec.states());
+    let held = events(&store, "cpu")
+        .await
+        .into_iter()
+        .filter(|e| e.result == "suppressed" && e.detail == "acknowledged by olive")
+        .count();
+    assert!(held >= 2, "held-back repeats are recorded: {held}");
+
+    cpu.send(50.0).unwrap();
+    eventually("the resolved notice", 20, async || {
+        rec.all()
+            .into_iter()
+            .find(|s| s.to == email && s.msg.vars["state"] == "resolved")
+    })
+    .await;
+    // A new episode is not acknowledged: it fires and repeats again.
+    cpu.send(95.0).unwrap();
+    let again = eventually("a repeat of the new episode", 20, async || {
+        rec.all()
+            .into_iter()
+            .find(|s| s.to == email && s.msg.vars["state"] == "repeat" && started_at(s) > episode)
+    })
+    .await;
+    assert!(started_at(&again) > episode);
+    eng.stop().await;
+    cpu.send(-1.0).unwrap();
+    let _ = feeder.await;
+}
