@@ -1,43 +1,52 @@
-//! The evaluation loop. Every `eval_interval`:
+//! The evaluation loop and its I/O. The decisions are the stages' (pure functions, tested
+//! alone): [`crate::lease`], [`crate::evaluate`], [`crate::mute`], [`crate::group`],
+//! [`crate::notice`]. Every `eval_interval`:
 //!
 //! 1. **Lease**: take or renew the sending lease (`store::alerts::acquire`, within the probe's
 //!    timeout plus the settle time). Only the holder evaluates and sends; the others idle and
-//!    try again next round. A process that newly holds it loads the saved states first
-//!    (`load_states`), so pending durations survive a restart or a change of holder, and what
-//!    was sent is not sent again. The database probe runs at the same time.
-//! 2. **Sources**: rules, silences, users' addresses and channels are re-read when the
-//!    configuration log's revision moves, and written to a snapshot on disk
-//!    ([`crate::source`]); at start the snapshot is read first.
-//! 3. **Evaluate**: per rule and scope key an observation ([`crate::evaluate`]), then
-//!    `model::alert::step` with `suppressed` = an exception window of the rule (in its zone) or
-//!    a matching silence.
-//! 4. **Act**: every transition and every notice attempt becomes an `alert_events` row (`value`
-//!    is 0 when there was none, e.g. a failed probe, whose error is in `detail`); each
-//!    `Notify` is rendered, resolved to single recipients, given a deterministic
-//!    [`crate::dispatch::notification_id`], skipped when `alert_events` already shows it sent,
-//!    and handed to the [`Dispatcher`] after checking that the lease is still held. Sends run
-//!    as tasks and are recorded when they finish (at the next round), so a slow channel does
-//!    not hold up the rounds that renew the lease. `Suppressed` notices are recorded per
-//!    recipient with result `suppressed`.
-//! 5. **Persist**: changed states (`save_states`) and the events. Every ClickHouse call has a
-//!    timeout (`query_timeout`): a server that hangs counts as away.
+//!    try again next round. A process that newly holds it loads the saved states (alerts' and
+//!    groups') first (`load_states`), so pending durations survive a restart or a change of
+//!    holder, and what was sent is not sent again. The database probe runs at the same time.
+//! 2. **Sources**: rules, silences, policies, inhibit rules, users' addresses and channels are
+//!    re-read when the configuration log's revision moves, and written to a snapshot on disk
+//!    ([`crate::source`]); at start the snapshot is read first. The acks are read each round.
+//! 3. **Evaluate**: per rule and scope key an observation ([`crate::evaluate`]).
+//! 4. **Mute**: windows, silences, inhibit rules (against this round's firing alerts), then
+//!    `model::alert::step` with `suppressed` = muted; a repeat of an acknowledged episode is
+//!    held back.
+//! 5. **Group**: alerts no policy takes are notified alone, as before policies; the others are
+//!    members of their policy's groups, whose messages [`crate::group::group_step`] decides.
+//! 6. **Notify**: every transition and every notice attempt becomes an `alert_events` row
+//!    (`value` is 0 when there was none, e.g. a failed probe, whose error is in `detail`); each
+//!    message is rendered, resolved to single recipients, given a deterministic id, skipped
+//!    when `alert_events` already shows it sent, and handed to the [`Dispatcher`] after
+//!    checking that the lease is still held. Sends run as tasks and are recorded when they
+//!    finish (at the next round), so a slow channel does not hold up the rounds that renew the
+//!    lease. Held-back notices are recorded per recipient with result `suppressed` and why.
+//! 7. **Persist**: changed states (`save_states`) and the events. Every ClickHouse call has a
+//!    timeout (`query_timeout`); the first that finds no answer marks ClickHouse away for the
+//!    rest of the round, so a server that hangs costs one wait, not one per call.
+//!
+//! Besides the tick, a round runs when a pending alert reaches its duration or a group its
+//! wait, and at once after a round in which ClickHouse stopped answering.
 //!
 //! # ClickHouse away
 //!
 //! The database rule must fire exactly when ClickHouse does not answer, and e-mail and LINE do
 //! not need it. So while ClickHouse is unreachable:
-//! - a process that held the lease at its last successful check **keeps acting as holder**:
-//!   nobody can take the lease over without ClickHouse either (claims are rows in it), so no
-//!   second sender can appear until it is back, and then the usual check settles it. A
-//!   process that did not hold it (or started during the outage) stays idle;
+//! - a process that held the lease at its last successful check **keeps acting as holder**
+//!   ([`crate::lease`]); a process that did not hold it (or started during the outage) stays
+//!   idle;
 //! - rules come from memory (the snapshot at start);
 //! - each round makes one ClickHouse call, a ping within `probe_timeout`, to learn whether it
 //!   is back (then the buffered events are written and the lease checked as usual), while the
-//!   probe runs alongside; so a server that hangs rather than refuses costs one short wait per
-//!   round (measured end to end: the firing mail about 8–10 s after hang + `for_secs` with
-//!   5 s rounds, against 30 s or more when every call waited its own timeout);
-//! - the probe observes the failure (the other kinds observe nothing: no data keeps their
-//!   state as it is);
+//!   probe runs alongside;
+//! - the probe observes the failure, from when ClickHouse stopped answering (the probe's start,
+//!   or the first call that got no answer) until the probe gave up
+//!   ([`crate::evaluate::step_failure`]), so `for_secs` counts from the hang, not from the
+//!   round that noticed it (measured end to end: the firing mail at most about 7 s after hang +
+//!   `for_secs` with the defaults; `ops/bench/RESULTS.md`); the other kinds observe nothing:
+//!   no data keeps their state as it is;
 //! - events and states are kept in memory — events bounded by `buffer_events`, the oldest
 //!   dropped and counted beyond it — and written when ClickHouse answers again.
 
@@ -53,7 +62,7 @@ use gatewatch_store::{Store, StoreConfig};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -65,7 +74,7 @@ use crate::lease::{self, LeaseView};
 pub use crate::metrics::Metrics;
 use crate::mute;
 use crate::notice::{self, Send};
-use crate::probe::{self, ProbeResult};
+use crate::probe::{self, ProbeResult, Probed};
 use crate::source::Sources;
 
 /// How long a stopping engine waits for sends under way.
@@ -157,6 +166,16 @@ pub struct Engine<D> {
     /// ClickHouse went away during the last round: the next starts at once, so the probe
     /// confirms it without waiting out a round.
     rerun: bool,
+    /// The start of the last ClickHouse call that failed (µs; 0: none).
+    failed_call_us: AtomicI64,
+    /// Since when ClickHouse has not answered (the start of the first call that got no
+    /// answer); `None` while it answers.
+    away_since: Option<DateTime<Utc>>,
+    /// The time the last evaluation stepped to (a due moment at or before it is done).
+    last_eval: DateTime<Utc>,
+    /// How long the last database probe took (a round that probes a hung server learns the
+    /// outcome only that long after it starts).
+    last_probe_took: Duration,
 }
 
 /// How far back acks are read: an episode older than this has resolved or been repeated
@@ -245,6 +264,10 @@ impl<D: Dispatcher> Engine<D> {
             away: AtomicBool::new(false),
             group_due: None,
             rerun: false,
+            failed_call_us: AtomicI64::new(0),
+            away_since: None,
+            last_eval: DateTime::<Utc>::MIN_UTC,
+            last_probe_took: Duration::ZERO,
         }
     }
 
@@ -331,13 +354,18 @@ impl<D: Dispatcher> Engine<D> {
         if self.away.load(Ordering::Relaxed) {
             return Err("ClickHouse did not answer earlier in this round".into());
         }
-        match tokio::time::timeout(limit, fut).await {
+        let started = Utc::now().timestamp_micros();
+        let r = match tokio::time::timeout(limit, fut).await {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(_) => {
                 self.away.store(true, Ordering::Relaxed);
                 Err(format!("no answer within {} ms", limit.as_millis()))
             }
+        };
+        if r.is_err() {
+            self.failed_call_us.store(started, Ordering::Relaxed);
         }
+        r
     }
 
     /// When the loop should run a round before its next tick, if at all: at once after
@@ -353,16 +381,24 @@ impl<D: Dispatcher> Engine<D> {
         let pending = crate::evaluate::next_pending_due(
             self.states.iter().map(|((r, _), (_, st))| (r.as_str(), st)),
             &self.sources.rules,
-            now,
+            self.last_eval,
         );
         let due = [pending, self.group_due]
             .into_iter()
             .flatten()
-            .filter(|d| *d > now)
+            .filter(|d| *d > self.last_eval)
             .min()?;
+        // While ClickHouse is away a round learns the probe's outcome only after the probe's
+        // timeout: start that much earlier, so the outcome is known at the due moment (the
+        // failure's time is the probe's end, see `evaluate::step_failure`).
+        let lead = if self.ch_up {
+            Duration::ZERO
+        } else {
+            self.last_probe_took
+        };
         // A millisecond past, so the round's clock has surely reached it.
         let wait = (due - now).to_std().unwrap_or_default() + Duration::from_millis(1);
-        Some(tokio::time::Instant::now() + wait)
+        Some(tokio::time::Instant::now() + wait.saturating_sub(lead))
     }
 
     /// One round at `now`.
@@ -420,7 +456,18 @@ impl<D: Dispatcher> Engine<D> {
             tracing::warn!(keep_sending = self.holder, "ClickHouse stopped answering");
             self.ch_up = false;
         }
+        self.note_away();
         self.rerun = was_up && !self.ch_up;
+    }
+
+    /// Keeps since when ClickHouse has not answered: the start of the first failed call.
+    fn note_away(&mut self) {
+        if self.ch_up {
+            self.away_since = None;
+        } else if self.away_since.is_none() {
+            let us = self.failed_call_us.load(Ordering::Relaxed);
+            self.away_since = DateTime::from_timestamp_micros(us).filter(|_| us > 0);
+        }
     }
 
     /// The newest acks (kept as they were when ClickHouse does not answer).
@@ -490,18 +537,19 @@ impl<D: Dispatcher> Engine<D> {
         }
         self.holder = checked.view.holder;
         self.ch_up = checked.view.ch_up;
+        self.note_away();
     }
 
     /// The database probe of this round, when a rule needs it: a task of its own (owning what
     /// it needs), so it can run while the lease is checked.
-    fn probe_task(&self) -> impl Future<Output = Option<ProbeResult>> + 'static {
+    fn probe_task(&self) -> impl Future<Output = Option<Probed>> + 'static {
         // A process that is not the holder and cannot reach ClickHouse will not evaluate.
         let needed =
             (self.holder || self.ch_up) && self.sources.rules.iter().any(|r| needs_probe(&r.spec));
         let (cfg, limit) = (self.cfg.probe.clone(), self.cfg.probe_timeout);
         async move {
             if needed {
-                Some(probe::probe(&cfg, limit).await)
+                Some(probe::probe_timed(&cfg, limit).await)
             } else {
                 None
             }
@@ -619,18 +667,53 @@ impl<D: Dispatcher> Engine<D> {
     /// already (else it runs here when a rule needs it, e.g. rules just loaded). The stages
     /// in order: observe every rule, mute (windows, silences, inhibit rules, acks), `step`,
     /// group, notify.
-    async fn evaluate(&mut self, now: DateTime<Utc>, probe: Option<ProbeResult>) {
+    async fn evaluate(&mut self, now: DateTime<Utc>, probe: Option<Probed>) {
         let rules = self.sources.rules.clone();
         let probe = match probe {
             Some(p) => Some(p),
             None if rules.iter().any(|r| needs_probe(&r.spec)) => {
-                Some(probe::probe(&self.cfg.probe, self.cfg.probe_timeout).await)
+                Some(probe::probe_timed(&self.cfg.probe, self.cfg.probe_timeout).await)
             }
             None => None,
         };
-        if let Some(ProbeResult::Failed(why)) = &probe {
-            tracing::warn!(%why, "database probe failed");
+        // A failed probe: the failure began at its start (or at the first call to the same
+        // server that never answered) and was seen until it gave up.
+        let failure = match &probe {
+            Some(
+                p @ Probed {
+                    result: ProbeResult::Failed(why),
+                    ..
+                },
+            ) => {
+                tracing::warn!(%why, "database probe failed");
+                let same_server = self.cfg.probe.url == self.store.config().url;
+                let away = self.away_since.filter(|_| same_server);
+                Some(crate::evaluate::failure_span(p.started, p.ended(), away))
+            }
+            _ => None,
+        };
+        if let Some(p) = &probe {
+            self.last_probe_took = p.took;
         }
+        let probe = probe.map(|p| p.result);
+        // How one alert steps: at `now`, or over the failure's span for the probe's rules.
+        let decide =
+            |it: &Item, spec: &gatewatch_model::alert::AlertRuleSpec, muted: bool| match failure {
+                Some((from, until))
+                    if needs_probe(spec) && matches!(it.obs, Observation::Error(_)) =>
+                {
+                    crate::evaluate::step_failure(
+                        &it.prev,
+                        &it.obs,
+                        from,
+                        until.max(now),
+                        spec,
+                        muted,
+                    )
+                }
+                _ => step(&it.prev, &it.obs, now, spec, muted),
+            };
+        self.last_eval = failure.map_or(now, |(_, until)| until.max(now));
         // Drop states of rules that no longer exist.
         let ids: HashSet<&str> = rules.iter().map(|r| r.id.as_str()).collect();
         self.states.retain(|(r, _), _| ids.contains(r.as_str()));
@@ -654,7 +737,7 @@ impl<D: Dispatcher> Engine<D> {
             .zip(&labels)
             .filter(|(it, _)| {
                 let spec = &rules[it.rule].spec;
-                let (next, _) = step(&it.prev, &it.obs, now, spec, false);
+                let (next, _) = decide(it, spec, false);
                 matches!(next.phase, Phase::Firing { .. })
             })
             .map(|(it, l)| mute::AlertRef {
@@ -697,7 +780,7 @@ impl<D: Dispatcher> Engine<D> {
                 .into_iter()
                 .map(String::from)
                 .collect();
-            let (next, actions) = step(&it.prev, &it.obs, now, spec, muted.is_some());
+            let (next, actions) = decide(it, spec, muted.is_some());
             if next != it.prev {
                 let state = serde_json::to_string(&next).unwrap_or_default();
                 self.dirty.insert(

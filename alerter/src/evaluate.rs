@@ -27,7 +27,8 @@
 
 use chrono::{DateTime, Utc};
 use gatewatch_model::alert::{
-    AlertRuleSpec, BacklogMeasure, DbCheck, MemoryUnit, Observation, RuleKind, Scope, ScopeKey,
+    step, Action, AlertRuleSpec, AlertState, BacklogMeasure, DbCheck, MemoryUnit, Observation,
+    Phase, RuleKind, Scope, ScopeKey,
 };
 use gatewatch_model::Backlog;
 use gatewatch_store::observe::{self, CallWindow, NodeReading};
@@ -74,13 +75,13 @@ pub fn needs_probe(spec: &AlertRuleSpec) -> bool {
 /// `for_secs`): the engine runs a round then instead of waiting for the next tick, so a
 /// notice goes out at crossing + duration, not up to a round later.
 pub fn next_pending_due<'a>(
-    states: impl Iterator<Item = (&'a str, &'a gatewatch_model::alert::AlertState)>,
+    states: impl Iterator<Item = (&'a str, &'a AlertState)>,
     rules: &[crate::source::RuleEntry],
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     states
         .filter_map(|(rule_id, st)| match st.phase {
-            gatewatch_model::alert::Phase::Pending { since } => {
+            Phase::Pending { since } => {
                 let spec = &rules.iter().find(|r| r.id == rule_id)?.spec;
                 let due = since + chrono::Duration::seconds(i64::try_from(spec.for_secs).ok()?);
                 (due > now).then_some(due)
@@ -88,6 +89,41 @@ pub fn next_pending_due<'a>(
             _ => None,
         })
         .min()
+}
+
+/// `step` for an alert whose observation is a failure seen from `from` until `until` (the
+/// database probe that got no answer, or a ClickHouse call that never answered before it):
+/// the condition began at `from`, not at the round that noticed it, so `for_secs` counts from
+/// then and the alert fires as soon as `until` is past it (a hung server is noticed only when
+/// a timeout ends). An alert not at ok steps once, at `until`.
+pub fn step_failure(
+    prev: &AlertState,
+    obs: &Observation,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    rule: &AlertRuleSpec,
+    suppressed: bool,
+) -> (AlertState, Vec<Action>) {
+    if prev.phase == Phase::Ok && from < until {
+        let (mid, mut acts) = step(prev, obs, from, rule, suppressed);
+        let (next, more) = step(&mid, obs, until, rule, suppressed);
+        acts.extend(more);
+        (next, acts)
+    } else {
+        step(prev, obs, until, rule, suppressed)
+    }
+}
+
+/// When a failed probe's failure began and until when it was seen: from the probe's start, or
+/// from the start of an earlier ClickHouse call that never answered (`away_since`, only when
+/// the probe checks the store's own server), until the probe gave up.
+pub fn failure_span(
+    probe_started: DateTime<Utc>,
+    probe_ended: DateTime<Utc>,
+    away_since: Option<DateTime<Utc>>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let from = away_since.map_or(probe_started, |a| a.min(probe_started));
+    (from, probe_ended.max(probe_started))
 }
 
 type Fetched<T> = Result<T, String>;
@@ -428,5 +464,90 @@ fn per_call_scope(
     Observed {
         values,
         error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatewatch_model::alert::{NoticeKind, PhaseName};
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000 + secs, 0).unwrap()
+    }
+
+    fn db(for_secs: u64) -> AlertRuleSpec {
+        let mut r = AlertRuleSpec::new(
+            "db",
+            RuleKind::Database {
+                check: DbCheck::Failure,
+            },
+            0.0,
+        );
+        r.for_secs = for_secs;
+        r
+    }
+
+    #[test]
+    fn a_failure_seen_over_a_timeout_counts_from_when_it_began() {
+        let failed = Observation::Error("no answer within 3000 ms".into());
+        // Not answering since 5 s, seen until 8 s: 3 s ≥ for_secs 2, so it fires now.
+        let (st, acts) = step_failure(&AlertState::default(), &failed, at(5), at(8), &db(2), false);
+        assert!(matches!(st.phase, Phase::Firing { since, .. } if since == at(5)));
+        assert_eq!(
+            acts,
+            vec![
+                Action::Transition {
+                    from: PhaseName::Ok,
+                    to: PhaseName::Pending
+                },
+                Action::Transition {
+                    from: PhaseName::Pending,
+                    to: PhaseName::Firing
+                },
+                Action::Notify {
+                    kind: NoticeKind::Firing,
+                    since: at(5)
+                },
+            ]
+        );
+        // Not long enough yet: pending since the start.
+        let (st, _) = step_failure(&AlertState::default(), &failed, at(5), at(6), &db(2), false);
+        assert_eq!(st.phase, Phase::Pending { since: at(5) });
+        // Already pending: one step at the end of the span.
+        let (st2, acts) = step_failure(&st, &failed, at(5), at(7), &db(2), false);
+        assert!(matches!(st2.phase, Phase::Firing { since, .. } if since == at(5)));
+        assert_eq!(acts.len(), 2);
+    }
+
+    #[test]
+    fn a_failure_span_starts_at_the_earliest_unanswered_call() {
+        assert_eq!(failure_span(at(5), at(8), None), (at(5), at(8)));
+        assert_eq!(failure_span(at(5), at(8), Some(at(1))), (at(1), at(8)));
+        assert_eq!(failure_span(at(5), at(8), Some(at(7))), (at(5), at(8)));
+    }
+
+    #[test]
+    fn the_next_pending_due_is_the_earliest_future_one() {
+        let rules = vec![crate::source::RuleEntry {
+            id: "db".into(),
+            version: 1,
+            spec: db(10),
+        }];
+        let p = |s| AlertState {
+            phase: Phase::Pending { since: at(s) },
+            owed_resolved: None,
+        };
+        let (a, b, ok) = (p(0), p(3), AlertState::default());
+        let states = [("db", &a), ("db", &b), ("db", &ok), ("gone", &a)];
+        assert_eq!(
+            next_pending_due(states.into_iter(), &rules, at(5)),
+            Some(at(10))
+        );
+        assert_eq!(
+            next_pending_due(states.into_iter(), &rules, at(10)),
+            Some(at(13))
+        );
+        assert_eq!(next_pending_due(states.into_iter(), &rules, at(13)), None);
     }
 }

@@ -311,3 +311,74 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod readme_examples {
+    use super::*;
+    use crate::group;
+    use gatewatch_model::alert::route::labels;
+    use gatewatch_model::alert::{NotificationPolicySpec, RuleKind};
+
+    /// The bodies the README's Alerting section posts to `path` (`$A/<path> -d '…'`).
+    fn bodies(path: &str) -> Vec<serde_json::Value> {
+        let readme = include_str!("../../README.md");
+        let needle = format!("$A/{path} -d '");
+        readme
+            .match_indices(&needle)
+            .map(|(at, _)| {
+                let rest = &readme[at + needle.len()..];
+                let body = &rest[..rest.find('\'').expect("the body ends")];
+                let mut v: serde_json::Value = serde_json::from_str(body).expect(body);
+                v.as_object_mut().unwrap().remove("id");
+                v
+            })
+            .collect()
+    }
+
+    /// The policy and inhibit rules of the README parse, validate, and do what it says.
+    #[test]
+    fn the_readme_policies_and_inhibit_rules_are_valid_and_do_what_it_says() {
+        let policies: Vec<NotificationPolicySpec> = bodies("notification-policies")
+            .into_iter()
+            .map(|v| serde_json::from_value(v).unwrap())
+            .collect();
+        let rules: Vec<InhibitRuleSpec> = bodies("inhibit-rules")
+            .into_iter()
+            .map(|v| serde_json::from_value(v).unwrap())
+            .collect();
+        assert_eq!((policies.len(), rules.len()), (1, 2));
+        policies.iter().for_each(|p| p.validate().unwrap());
+        rules.iter().for_each(|r| r.validate().unwrap());
+
+        let cpu = AlertRuleSpec::new("CPU", RuleKind::NodeCpu {}, 90.0);
+        let silent = AlertRuleSpec::new("失聯", RuleKind::NodeSilent {}, 60.0);
+        let gw1 = ScopeKey::node("gw1");
+        let (lc, ls) = (labels("cpu", &cpu, &gw1), labels("silent", &silent, &gw1));
+        let ps: BTreeMap<String, NotificationPolicySpec> =
+            [("per-node".to_string(), policies[0].clone())].into();
+        assert_eq!(group::route(&ps, &lc), ["per-node"]);
+        assert_eq!(
+            group::group_of("per-node", &policies[0], &lc).0,
+            "per-node:{node=\"gw1\"}"
+        );
+        let rs: BTreeMap<String, InhibitRuleSpec> = rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (i.to_string(), r))
+            .collect();
+        let target = AlertRef {
+            rule_id: "cpu",
+            key: &gw1,
+            labels: &lc,
+        };
+        let source = AlertRef {
+            rule_id: "silent",
+            key: &gw1,
+            labels: &ls,
+        };
+        assert_eq!(
+            inhibited(&target, &[source], &rs).as_deref(),
+            Some("inhibited by 節點失聯 (失聯 node=gw1)")
+        );
+    }
+}

@@ -42,3 +42,30 @@ pub async fn probe(config: &StoreConfig, timeout: Duration) -> ProbeResult {
         )),
     }
 }
+
+/// A probe with when it began and how long it took (a failure that took the whole timeout
+/// means the server did not answer for that long).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probed {
+    pub result: ProbeResult,
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub took: Duration,
+}
+
+impl Probed {
+    pub fn ended(&self) -> chrono::DateTime<chrono::Utc> {
+        self.started + chrono::Duration::from_std(self.took).unwrap_or_default()
+    }
+}
+
+/// [`probe`], timed.
+pub async fn probe_timed(config: &StoreConfig, timeout: Duration) -> Probed {
+    let started = chrono::Utc::now();
+    let at = Instant::now();
+    let result = probe(config, timeout).await;
+    Probed {
+        result,
+        started,
+        took: at.elapsed(),
+    }
+}
