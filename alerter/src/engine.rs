@@ -53,8 +53,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use gatewatch_model::alert::{
-    route, step, Action, AlertState, GroupNotice, Lang, NoticeAlert, NoticeKind,
-    NotificationPolicySpec, Observation, Phase, PhaseName, ScopeKey,
+    route, step, Action, AlertState, Lang, NoticeKind, Observation, Phase, PhaseName, ScopeKey,
 };
 use gatewatch_store::acks::{self, Ack};
 use gatewatch_store::alerts::{self, AlertEvent, SavedState};
@@ -747,12 +746,21 @@ impl<D: Dispatcher> Engine<D> {
             })
             .collect();
 
+        let sources = self.sources.clone();
+        let acks = std::mem::take(&mut self.acks);
+        let holder = self.cfg.holder.clone();
+        let ctx = notice::Ctx {
+            sources: &sources,
+            acks: &acks,
+            site,
+            alerter: &holder,
+        };
         let mut sends: Vec<Send> = Vec::new();
         // Per (policy id, group key): the released firing alerts, by fingerprint.
         let mut grouped: BTreeMap<(String, String), BTreeMap<String, group::Member>> =
             BTreeMap::new();
         // Per fingerprint: what the group stage needs to list an alert.
-        let mut seen: HashMap<String, (usize, Option<f64>)> = HashMap::new();
+        let mut seen: HashMap<String, notice::AlertNow> = HashMap::new();
         for (idx, it) in items.iter().enumerate() {
             let entry = &rules[it.rule];
             let spec = &entry.spec;
@@ -767,19 +775,16 @@ impl<D: Dispatcher> Engine<D> {
                 &entry.id,
                 spec,
                 key,
-                &self.sources.silences,
+                &sources.silences,
                 self.cfg.site_tz,
                 now,
             );
             let inhibit = match &window {
-                None => mute::inhibited(&me, &firing, &self.sources.inhibit_rules),
+                None => mute::inhibited(&me, &firing, &sources.inhibit_rules),
                 Some(_) => None,
             };
             let muted = window.clone().or(inhibit.clone());
-            let policies: Vec<String> = group::route(&self.sources.policies, &labels[idx])
-                .into_iter()
-                .map(String::from)
-                .collect();
+            let policies = group::route(&sources.policies, &labels[idx]);
             let (next, actions) = decide(it, spec, muted.is_some());
             if next != it.prev {
                 let state = serde_json::to_string(&next).unwrap_or_default();
@@ -797,14 +802,13 @@ impl<D: Dispatcher> Engine<D> {
                 Observation::Value(v) => Some(*v),
                 _ => None,
             };
-            let fp = notice::fingerprint(&entry.id, &skey.1);
-            seen.insert(fp.clone(), (idx, value));
-            let base = self.base_event(entry, &skey.1, &next, &it.obs, now);
+            let base = notice::base_event(entry, &skey.1, &next, &it.obs, now, &holder);
             // A policy's own recipients replace the rule's for its alerts.
-            let policy_recipients = policies
+            let recipients = policies
                 .first()
-                .and_then(|p| self.sources.policies.get(p))
-                .and_then(|p| p.recipients.clone());
+                .and_then(|p| sources.policies.get(*p))
+                .and_then(|p| p.recipients.as_ref())
+                .unwrap_or(&spec.recipients);
             for a in actions {
                 match a {
                     Action::Transition { to, .. } => {
@@ -822,89 +826,59 @@ impl<D: Dispatcher> Engine<D> {
                     Action::Notify { kind, since } | Action::Suppressed { kind, since } => {
                         let mut held = matches!(a, Action::Suppressed { .. })
                             .then(|| muted.clone().unwrap_or_default());
-                        if held.is_none() && kind == NoticeKind::Repeat {
-                            if let Some(ack) =
-                                mute::ack_for(&self.acks, &entry.id, &skey.1, since, now)
-                            {
-                                self.metrics.acknowledged.fetch_add(1, Ordering::Relaxed);
-                                held = Some(mute::ack_reason(ack));
-                            }
+                        let acked = (held.is_none() && kind == NoticeKind::Repeat)
+                            .then(|| mute::ack_for(&acks, &entry.id, &skey.1, since, now))
+                            .flatten();
+                        if let Some(ack) = acked {
+                            held = Some(mute::ack_reason(ack));
                         }
-                        if held.is_some() && inhibit.is_some() && window.is_none() {
-                            self.metrics.inhibited.fetch_add(1, Ordering::Relaxed);
-                        }
-                        let recipients = dispatch::resolve(
-                            policy_recipients.as_ref().unwrap_or(&spec.recipients),
-                            &self.sources.directory,
-                            &self.sources.channels,
+                        let d = notice::alone(
+                            &ctx, entry, key, value, kind, since, now, recipients, held, &base,
                         );
-                        if recipients.is_empty() {
-                            let mut e = base.clone();
-                            e.event = "notify".into();
-                            e.result = if held.is_some() {
-                                "suppressed"
-                            } else {
-                                "failed"
-                            }
-                            .into();
-                            e.detail = "the rule has no recipients".into();
-                            self.record(e);
+                        let n = d.held.len() as u64;
+                        if acked.is_some() {
+                            self.metrics.acknowledged.fetch_add(n, Ordering::Relaxed);
+                        } else if inhibit.is_some() && matches!(a, Action::Suppressed { .. }) {
+                            self.metrics.inhibited.fetch_add(n, Ordering::Relaxed);
                         }
-                        let n = notice::alert_notice(
-                            &entry.id, spec, key, value, kind, since, now, &site,
-                        );
-                        let slot = dispatch::repeat_slot(kind, since, now, spec.repeat_secs);
-                        for to in recipients {
-                            let id =
-                                dispatch::notification_id(&entry.id, key, since, kind, slot, &to);
-                            let mut event = base.clone();
-                            event.event = "notify".into();
-                            event.channel = to.channel().into();
-                            event.recipient = to.address().into();
-                            event.notification_id = id;
-                            event.detail = format!("{}: {}", kind.as_str(), event.detail)
-                                .trim_end_matches(": ")
-                                .to_string();
-                            match &held {
-                                Some(why) => {
-                                    event.result = "suppressed".into();
-                                    event.detail = why.clone();
-                                    self.metrics.suppressed.fetch_add(1, Ordering::Relaxed);
-                                    self.record(event);
-                                }
-                                None => sends.push(Send {
-                                    events: vec![event],
-                                    msg: notice::alone_outgoing(&n, id),
-                                    to,
-                                }),
-                            }
-                        }
+                        self.hold_back(d.held);
+                        sends.extend(d.sends);
                     }
                 }
             }
             // Released (its own step notified) and not muted now: in its policies' groups.
-            if let Phase::Firing {
-                since,
-                last_sent: Some(_),
-                ..
-            } = next.phase
+            let fp = notice::fingerprint(&entry.id, &skey.1);
+            if let (
+                Phase::Firing {
+                    since,
+                    last_sent: Some(_),
+                    ..
+                },
+                None,
+            ) = (&next.phase, &muted)
             {
-                if muted.is_none() {
-                    for pid in &policies {
-                        if let Some(p) = self.sources.policies.get(pid) {
-                            let (gkey, _) = group::group_of(pid, p, &labels[idx]);
-                            grouped.entry((pid.to_string(), gkey)).or_default().insert(
-                                fp.clone(),
-                                group::Member {
-                                    rule_id: entry.id.clone(),
-                                    scope_key: skey.1.clone(),
-                                    since,
-                                },
-                            );
-                        }
+                for pid in &policies {
+                    if let Some(p) = sources.policies.get(*pid) {
+                        let (gkey, _) = group::group_of(pid, p, &labels[idx]);
+                        grouped.entry((pid.to_string(), gkey)).or_default().insert(
+                            fp.clone(),
+                            group::Member {
+                                rule_id: entry.id.clone(),
+                                scope_key: skey.1.clone(),
+                                since: *since,
+                            },
+                        );
                     }
                 }
             }
+            seen.insert(
+                fp,
+                notice::AlertNow {
+                    value,
+                    state: next.clone(),
+                    obs: it.obs.clone(),
+                },
+            );
             self.states.insert(skey, (key.clone(), next));
         }
 
@@ -915,41 +889,52 @@ impl<D: Dispatcher> Engine<D> {
         for gk in keys {
             let prev = self.groups.get(&gk).cloned().unwrap_or_default();
             let current = grouped.remove(&gk).unwrap_or_default();
-            let Some(policy) = self
-                .sources
-                .policies
-                .get(&gk.0)
-                .filter(|p| p.enabled)
-                .cloned()
-            else {
+            let Some(policy) = sources.policies.get(&gk.0).filter(|p| p.enabled) else {
                 // The policy is gone or off: its group ends without a word.
                 self.set_group(&gk, GroupState::default(), now);
                 continue;
             };
-            let (next, msg) = group::group_step(&prev, &current, &policy, now);
-            if let Some(d) = group::next_due(&next, &current.keys().cloned().collect(), &policy) {
-                due.push(d);
-            }
+            let (next, msg) = group::group_step(&prev, &current, policy, now);
+            due.extend(group::next_due(
+                &next,
+                &current.keys().cloned().collect(),
+                policy,
+            ));
             let group_since = prev.since.or(next.since).unwrap_or(now);
             self.set_group(&gk, next, now);
             if let Some(msg) = msg {
                 self.metrics.group_messages.fetch_add(1, Ordering::Relaxed);
-                sends.extend(self.group_sends(
+                let d = notice::group_message(
+                    &ctx,
                     &gk,
-                    &policy,
+                    policy,
                     group_since,
                     &msg,
                     &current,
                     &seen,
-                    &items,
-                    &rules,
                     now,
-                    &site,
-                ));
+                );
+                // In a group message, only acks hold an alert back.
+                self.metrics
+                    .acknowledged
+                    .fetch_add(d.held.len() as u64, Ordering::Relaxed);
+                self.hold_back(d.held);
+                sends.extend(d.sends);
             }
         }
+        self.acks = acks;
         self.group_due = due.into_iter().filter(|d| *d > now).min();
         self.send_all(sends, now).await;
+    }
+
+    /// Records notices held back (counted as `suppressed` when they name a recipient).
+    fn hold_back(&mut self, rows: Vec<AlertEvent>) {
+        for e in rows {
+            if e.result == "suppressed" && !e.recipient.is_empty() {
+                self.metrics.suppressed.fetch_add(1, Ordering::Relaxed);
+            }
+            self.record(e);
+        }
     }
 
     /// Observes every rule (the evaluate stage's reads), one item per (rule, scope key) with
@@ -1017,40 +1002,6 @@ impl<D: Dispatcher> Engine<D> {
         items
     }
 
-    /// The `alert_events` row an alert's events of this round start from.
-    fn base_event(
-        &self,
-        entry: &crate::source::RuleEntry,
-        scope_key: &str,
-        state: &AlertState,
-        obs: &Observation,
-        now: DateTime<Utc>,
-    ) -> AlertEvent {
-        let (value, detail) = match obs {
-            Observation::Value(v) => (*v, String::new()),
-            Observation::Error(e) => (0.0, e.clone()),
-            Observation::NoData => (0.0, String::new()),
-        };
-        AlertEvent {
-            ts_us: now.timestamp_micros(),
-            rule_id: entry.id.clone(),
-            rule_version: entry.version,
-            scope_key: scope_key.to_string(),
-            event: String::new(),
-            phase: state.phase.name().as_str().into(),
-            severity: entry.spec.severity.as_str().into(),
-            value,
-            threshold: entry.spec.threshold,
-            channel: String::new(),
-            recipient: String::new(),
-            notification_id: Uuid::nil(),
-            attempt: 0,
-            result: String::new(),
-            detail,
-            alerter: self.cfg.holder.clone(),
-        }
-    }
-
     /// Keeps a group's state (and marks it to be saved when it changed).
     fn set_group(&mut self, gk: &(String, String), st: GroupState, now: DateTime<Utc>) {
         let prev = self.groups.get(gk).cloned().unwrap_or_default();
@@ -1070,199 +1021,6 @@ impl<D: Dispatcher> Engine<D> {
         } else {
             self.groups.insert(gk.clone(), st);
         }
-    }
-
-    /// The sends of one group message: one per recipient, listing the alerts addressed to it;
-    /// a repeat leaves out acknowledged alerts (recorded as `suppressed`, `acknowledged by
-    /// …`) and is not sent when nothing is left.
-    #[allow(clippy::too_many_arguments)]
-    fn group_sends(
-        &mut self,
-        gk: &(String, String),
-        policy: &NotificationPolicySpec,
-        group_since: DateTime<Utc>,
-        msg: &group::GroupMessage,
-        current: &BTreeMap<String, group::Member>,
-        seen: &HashMap<String, (usize, Option<f64>)>,
-        items: &[Item],
-        rules: &[crate::source::RuleEntry],
-        now: DateTime<Utc>,
-        site: &notice::Site<'_>,
-    ) -> Vec<Send> {
-        // The alerts the message lists: firing first, then resolved.
-        struct Listed {
-            member: group::Member,
-            status: NoticeKind,
-            acked: Option<String>,
-        }
-        let mut listed: Vec<Listed> = Vec::new();
-        for fp in &msg.firing {
-            let Some(m) = current.get(fp) else { continue };
-            let acked = (msg.kind == NoticeKind::Repeat)
-                .then(|| mute::ack_for(&self.acks, &m.rule_id, &m.scope_key, m.since, now))
-                .flatten()
-                .map(mute::ack_reason);
-            listed.push(Listed {
-                member: m.clone(),
-                status: msg.kind,
-                acked,
-            });
-        }
-        // In a reader's order (rule, then scope key), not the fingerprints'.
-        listed.sort_by(|a, b| {
-            (&a.member.rule_id, &a.member.scope_key).cmp(&(&b.member.rule_id, &b.member.scope_key))
-        });
-        let mut resolved = msg.resolved.clone();
-        resolved.sort_by(|a, b| (&a.rule_id, &a.scope_key).cmp(&(&b.rule_id, &b.scope_key)));
-        for m in &resolved {
-            listed.push(Listed {
-                member: m.clone(),
-                status: NoticeKind::Resolved,
-                acked: None,
-            });
-        }
-        // Per alert: as listed, its event row, its placeholders, its rule's recipients.
-        type Row = (
-            NoticeAlert,
-            AlertEvent,
-            BTreeMap<String, String>,
-            Vec<Recipient>,
-        );
-        let mut alerts: Vec<Row> = Vec::new();
-        let mut acked: Vec<Option<String>> = Vec::new();
-        for l in listed {
-            let Some(entry) = rules.iter().find(|r| r.id == l.member.rule_id) else {
-                continue;
-            };
-            let key = parse_key(&l.member.scope_key);
-            let fp = notice::fingerprint(&entry.id, &l.member.scope_key);
-            let (value, state, obs) = match seen.get(&fp) {
-                Some((idx, v)) => {
-                    let st = self
-                        .states
-                        .get(&(entry.id.clone(), l.member.scope_key.clone()))
-                        .map(|s| s.1.clone())
-                        .unwrap_or_default();
-                    (*v, st, items[*idx].obs.clone())
-                }
-                None => (None, AlertState::default(), Observation::NoData),
-            };
-            let n = notice::alert_notice(
-                &entry.id,
-                &entry.spec,
-                &key,
-                value,
-                l.status,
-                l.member.since,
-                now,
-                site,
-            );
-            let resolved = l.status == NoticeKind::Resolved;
-            let alert = NoticeAlert {
-                rule_id: entry.id.clone(),
-                rule_name: entry.spec.name.clone(),
-                labels: route::labels(&entry.id, &entry.spec, &key),
-                status: if resolved {
-                    NoticeKind::Resolved
-                } else {
-                    NoticeKind::Firing
-                },
-                severity: entry.spec.severity,
-                value,
-                threshold: entry.spec.threshold,
-                unit: entry.spec.kind.unit().to_string(),
-                started_at: l.member.since,
-                ended_at: resolved.then_some(now),
-                subject: n.subject,
-                text: n.text,
-                fingerprint: fp,
-                ack_url: notice::ack_url(
-                    site.link_base,
-                    &entry.id,
-                    &l.member.scope_key,
-                    l.member.since,
-                ),
-            };
-            let mut event = self.base_event(entry, &l.member.scope_key, &state, &obs, now);
-            event.event = "notify".into();
-            event.detail = format!("{}: group {}", msg.kind.as_str(), gk.1);
-            let recipients = dispatch::resolve(
-                &entry.spec.recipients,
-                &self.sources.directory,
-                &self.sources.channels,
-            );
-            alerts.push((alert, event, n.vars, recipients));
-            acked.push(l.acked);
-        }
-        let policy_recipients = policy
-            .recipients
-            .as_ref()
-            .map(|r| dispatch::resolve(r, &self.sources.directory, &self.sources.channels));
-        let per_alert: Vec<Vec<Recipient>> = alerts.iter().map(|a| a.3.clone()).collect();
-        let lang = alerts
-            .iter()
-            .find_map(|a| rules.iter().find(|r| r.id == a.0.rule_id))
-            .map(|r| r.spec.lang(self.cfg.site_lang))
-            .unwrap_or(self.cfg.site_lang);
-        let (_, group_labels) = match alerts.first() {
-            Some(a) => group::group_of(&gk.0, policy, &a.0.labels),
-            None => (String::new(), BTreeMap::new()),
-        };
-        let mut out = Vec::new();
-        for (to, idx) in notice::addressed(policy_recipients.as_deref(), &per_alert) {
-            let id =
-                notice::group_notification_id(&gk.0, &gk.1, group_since, msg.seq, msg.kind, &to);
-            let mut listed = Vec::new();
-            let mut events = Vec::new();
-            for i in idx {
-                let (alert, event, _, _) = &alerts[i];
-                let mut e = event.clone();
-                e.channel = to.channel().into();
-                e.recipient = to.address().into();
-                e.notification_id = id;
-                match &acked[i] {
-                    Some(why) => {
-                        e.result = "suppressed".into();
-                        e.detail = why.clone();
-                        self.metrics.acknowledged.fetch_add(1, Ordering::Relaxed);
-                        self.metrics.suppressed.fetch_add(1, Ordering::Relaxed);
-                        self.record(e);
-                    }
-                    None => {
-                        listed.push(alert.clone());
-                        events.push(e);
-                    }
-                }
-            }
-            let Some(first) = listed.first() else {
-                continue;
-            };
-            let first_vars = alerts
-                .iter()
-                .find(|a| a.0.fingerprint == first.fingerprint)
-                .map(|a| a.2.clone())
-                .unwrap_or_default();
-            let notice = GroupNotice {
-                policy: gk.0.clone(),
-                group_key: gk.1.clone(),
-                group_labels: group_labels.clone(),
-                common_labels: notice::common_labels(&listed),
-                kind: msg.kind,
-                alerts: listed,
-                lang,
-                link: site.link_base.to_string(),
-                at: now,
-            };
-            out.push(Send {
-                events,
-                msg: notice::group_outgoing(notice, &first_vars, id),
-                to,
-            });
-        }
-        if out.is_empty() && acked.iter().all(Option::is_none) {
-            tracing::warn!(group = %gk.1, "a group message with no recipients");
-        }
-        out
     }
 
     /// Starts the round's sends (skipping those already sent), each after checking the lease;

@@ -8,15 +8,19 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use gatewatch_model::alert::{
-    render_group, render_notice, AlertRuleSpec, GroupNotice, Lang, NoticeAlert, NoticeKind,
-    ScopeKey, Vars,
+    render_group, render_notice, route, AlertRuleSpec, AlertState, GroupNotice, Lang, NoticeAlert,
+    NoticeKind, NotificationPolicySpec, Observation, Recipients, ScopeKey, Vars,
 };
+use gatewatch_store::acks::Ack;
 use gatewatch_store::alerts::AlertEvent;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use uuid::Uuid;
 
-use crate::dispatch::{Outgoing, Recipient};
+use crate::dispatch::{self, Outgoing, Recipient};
+use crate::group::{self, GroupMessage, Member};
+use crate::mute;
+use crate::source::{RuleEntry, Sources};
 
 /// The namespace of group message ids and fingerprints (a fixed random UUID, not the one of
 /// [`crate::dispatch::notification_id`]).
@@ -244,6 +248,297 @@ pub fn group_outgoing(
     }
 }
 
+/// What the notify stage reads: the configuration, the acks, the site's settings, and this
+/// alerter's name (for `alert_events.alerter`).
+pub struct Ctx<'a> {
+    pub sources: &'a Sources,
+    pub acks: &'a [Ack],
+    pub site: Site<'a>,
+    pub alerter: &'a str,
+}
+
+/// What the stage decided: messages to send, and rows of notices held back (or of alerts
+/// nobody could be told about).
+#[derive(Default)]
+pub struct Decided {
+    pub sends: Vec<Send>,
+    pub held: Vec<AlertEvent>,
+}
+
+/// The `alert_events` row an alert's events of a round start from.
+pub fn base_event(
+    entry: &RuleEntry,
+    scope_key: &str,
+    state: &AlertState,
+    obs: &Observation,
+    now: DateTime<Utc>,
+    alerter: &str,
+) -> AlertEvent {
+    let (value, detail) = match obs {
+        Observation::Value(v) => (*v, String::new()),
+        Observation::Error(e) => (0.0, e.clone()),
+        Observation::NoData => (0.0, String::new()),
+    };
+    AlertEvent {
+        ts_us: now.timestamp_micros(),
+        rule_id: entry.id.clone(),
+        rule_version: entry.version,
+        scope_key: scope_key.to_string(),
+        event: String::new(),
+        phase: state.phase.name().as_str().into(),
+        severity: entry.spec.severity.as_str().into(),
+        value,
+        threshold: entry.spec.threshold,
+        channel: String::new(),
+        recipient: String::new(),
+        notification_id: Uuid::nil(),
+        attempt: 0,
+        result: String::new(),
+        detail,
+        alerter: alerter.to_string(),
+    }
+}
+
+/// A notice of an alert alone (no policy takes it, or a mute held back what its own `step`
+/// decided): one send per recipient of `recipients` (the rule's, or its policy's), or — when
+/// `held` says why — one `suppressed` row per recipient. `base` is the alert's row of the round.
+#[allow(clippy::too_many_arguments)]
+pub fn alone(
+    ctx: &Ctx<'_>,
+    entry: &RuleEntry,
+    key: &ScopeKey,
+    value: Option<f64>,
+    kind: NoticeKind,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+    recipients: &Recipients,
+    held: Option<String>,
+    base: &AlertEvent,
+) -> Decided {
+    let mut out = Decided::default();
+    let to_all = dispatch::resolve(recipients, &ctx.sources.directory, &ctx.sources.channels);
+    if to_all.is_empty() {
+        let mut e = base.clone();
+        e.event = "notify".into();
+        e.result = if held.is_some() {
+            "suppressed"
+        } else {
+            "failed"
+        }
+        .into();
+        e.detail = "the rule has no recipients".into();
+        out.held.push(e);
+    }
+    let n = alert_notice(
+        &entry.id,
+        &entry.spec,
+        key,
+        value,
+        kind,
+        since,
+        now,
+        &ctx.site,
+    );
+    let slot = dispatch::repeat_slot(kind, since, now, entry.spec.repeat_secs);
+    for to in to_all {
+        let id = dispatch::notification_id(&entry.id, key, since, kind, slot, &to);
+        let mut event = base.clone();
+        event.event = "notify".into();
+        event.channel = to.channel().into();
+        event.recipient = to.address().into();
+        event.notification_id = id;
+        event.detail = format!("{}: {}", kind.as_str(), event.detail)
+            .trim_end_matches(": ")
+            .to_string();
+        match &held {
+            Some(why) => {
+                event.result = "suppressed".into();
+                event.detail = why.clone();
+                out.held.push(event);
+            }
+            None => out.sends.push(Send {
+                events: vec![event],
+                msg: alone_outgoing(&n, id),
+                to,
+            }),
+        }
+    }
+    out
+}
+
+/// What a group message needs to know of an alert this round (by fingerprint).
+pub struct AlertNow {
+    pub value: Option<f64>,
+    pub state: AlertState,
+    pub obs: Observation,
+}
+
+/// The sends of one group message (policy `gk.0`, group key `gk.1`): one per recipient,
+/// listing the alerts addressed to it, firing first then resolved, each in rule then scope
+/// key order. A repeat leaves acknowledged alerts out (`held`, `acknowledged by …`) and is
+/// not sent to a recipient left with nothing. Every send is recorded under each alert it
+/// lists, all rows with the message's id and `group <group key>` in `detail`.
+#[allow(clippy::too_many_arguments)]
+pub fn group_message(
+    ctx: &Ctx<'_>,
+    gk: &(String, String),
+    policy: &NotificationPolicySpec,
+    group_since: DateTime<Utc>,
+    msg: &GroupMessage,
+    current: &BTreeMap<String, Member>,
+    seen: &HashMap<String, AlertNow>,
+    now: DateTime<Utc>,
+) -> Decided {
+    let mut firing: Vec<&Member> = msg.firing.iter().filter_map(|fp| current.get(fp)).collect();
+    firing.sort_by(|a, b| (&a.rule_id, &a.scope_key).cmp(&(&b.rule_id, &b.scope_key)));
+    let mut resolved: Vec<&Member> = msg.resolved.iter().collect();
+    resolved.sort_by(|a, b| (&a.rule_id, &a.scope_key).cmp(&(&b.rule_id, &b.scope_key)));
+    let listed = firing
+        .into_iter()
+        .map(|m| (m, false))
+        .chain(resolved.into_iter().map(|m| (m, true)));
+
+    struct Row {
+        alert: NoticeAlert,
+        event: AlertEvent,
+        vars: BTreeMap<String, String>,
+        recipients: Vec<Recipient>,
+        acked: Option<String>,
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for (m, is_resolved) in listed {
+        let Some(entry) = ctx.sources.rule(&m.rule_id) else {
+            continue;
+        };
+        let key = crate::engine::parse_key(&m.scope_key);
+        let fp = fingerprint(&entry.id, &m.scope_key);
+        let blank = AlertNow {
+            value: None,
+            state: AlertState::default(),
+            obs: Observation::NoData,
+        };
+        let now_of = seen.get(&fp).unwrap_or(&blank);
+        let kind = if is_resolved {
+            NoticeKind::Resolved
+        } else {
+            msg.kind
+        };
+        let n = alert_notice(
+            &entry.id,
+            &entry.spec,
+            &key,
+            now_of.value,
+            kind,
+            m.since,
+            now,
+            &ctx.site,
+        );
+        let acked = (msg.kind == NoticeKind::Repeat && !is_resolved)
+            .then(|| mute::ack_for(ctx.acks, &m.rule_id, &m.scope_key, m.since, now))
+            .flatten()
+            .map(mute::ack_reason);
+        let mut event = base_event(
+            entry,
+            &m.scope_key,
+            &now_of.state,
+            &now_of.obs,
+            now,
+            ctx.alerter,
+        );
+        event.event = "notify".into();
+        event.detail = format!("{}: group {}", msg.kind.as_str(), gk.1);
+        rows.push(Row {
+            alert: NoticeAlert {
+                rule_id: entry.id.clone(),
+                rule_name: entry.spec.name.clone(),
+                labels: route::labels(&entry.id, &entry.spec, &key),
+                status: if is_resolved {
+                    NoticeKind::Resolved
+                } else {
+                    NoticeKind::Firing
+                },
+                severity: entry.spec.severity,
+                value: now_of.value,
+                threshold: entry.spec.threshold,
+                unit: entry.spec.kind.unit().to_string(),
+                started_at: m.since,
+                ended_at: is_resolved.then_some(now),
+                subject: n.subject,
+                text: n.text,
+                fingerprint: fp,
+                ack_url: ack_url(ctx.site.link_base, &entry.id, &m.scope_key, m.since),
+            },
+            event,
+            vars: n.vars,
+            recipients: dispatch::resolve(
+                &entry.spec.recipients,
+                &ctx.sources.directory,
+                &ctx.sources.channels,
+            ),
+            acked,
+        });
+    }
+    let policy_recipients = policy
+        .recipients
+        .as_ref()
+        .map(|r| dispatch::resolve(r, &ctx.sources.directory, &ctx.sources.channels));
+    let per_alert: Vec<Vec<Recipient>> = rows.iter().map(|r| r.recipients.clone()).collect();
+    let lang = rows
+        .first()
+        .and_then(|r| ctx.sources.rule(&r.alert.rule_id))
+        .map_or(ctx.site.lang, |r| r.spec.lang(ctx.site.lang));
+    let group_labels = rows
+        .first()
+        .map(|r| group::group_of(&gk.0, policy, &r.alert.labels).1)
+        .unwrap_or_default();
+    let mut out = Decided::default();
+    for (to, idx) in addressed(policy_recipients.as_deref(), &per_alert) {
+        let id = group_notification_id(&gk.0, &gk.1, group_since, msg.seq, msg.kind, &to);
+        let mut alerts = Vec::new();
+        let mut events = Vec::new();
+        let mut first_vars = None;
+        for i in idx {
+            let r = &rows[i];
+            let mut e = r.event.clone();
+            e.channel = to.channel().into();
+            e.recipient = to.address().into();
+            e.notification_id = id;
+            match &r.acked {
+                Some(why) => {
+                    e.result = "suppressed".into();
+                    e.detail = why.clone();
+                    out.held.push(e);
+                }
+                None => {
+                    first_vars.get_or_insert_with(|| r.vars.clone());
+                    alerts.push(r.alert.clone());
+                    events.push(e);
+                }
+            }
+        }
+        if alerts.is_empty() {
+            continue;
+        }
+        let notice = GroupNotice {
+            policy: gk.0.clone(),
+            group_key: gk.1.clone(),
+            group_labels: group_labels.clone(),
+            common_labels: common_labels(&alerts),
+            kind: msg.kind,
+            alerts,
+            lang,
+            link: ctx.site.link_base.to_string(),
+            at: now,
+        };
+        out.sends.push(Send {
+            events,
+            msg: group_outgoing(notice, &first_vars.unwrap_or_default(), id),
+            to,
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,6 +643,180 @@ mod tests {
         assert_eq!(
             (o.group, o.vars["notification_id"].as_str()),
             (None, "00000000-0000-0000-0000-000000000000")
+        );
+    }
+
+    fn sources() -> Sources {
+        let rule = |name: &str, emails: &[&str]| {
+            let mut r = AlertRuleSpec::new(name, RuleKind::NodeCpu {}, 90.0);
+            r.language = Some(Lang::En);
+            r.recipients.emails = emails.iter().map(|e| e.to_string()).collect();
+            r
+        };
+        Sources {
+            rules: vec![
+                RuleEntry {
+                    id: "cpu".into(),
+                    version: 1,
+                    spec: rule("CPU", &["ops@a.tw", "dev@a.tw"]),
+                },
+                RuleEntry {
+                    id: "mem".into(),
+                    version: 1,
+                    spec: rule("Memory", &["ops@a.tw"]),
+                },
+            ],
+            ..Sources::default()
+        }
+    }
+
+    fn member(rule: &str, node: &str, since: DateTime<Utc>) -> (String, Member) {
+        let key = format!("node={node}");
+        (
+            fingerprint(rule, &key),
+            Member {
+                rule_id: rule.into(),
+                scope_key: key,
+                since,
+            },
+        )
+    }
+
+    #[test]
+    fn a_group_message_lists_each_recipients_alerts_and_leaves_acked_ones_out_of_repeats() {
+        use gatewatch_store::acks::AckAction;
+        let src = sources();
+        let since: DateTime<Utc> = "2026-12-07T10:00:00Z".parse().unwrap();
+        let now = since + chrono::Duration::minutes(5);
+        let current: BTreeMap<String, Member> = [
+            member("mem", "gw1", since),
+            member("cpu", "gw2", since),
+            member("cpu", "gw1", since),
+        ]
+        .into();
+        let policy: NotificationPolicySpec =
+            serde_json::from_value(serde_json::json!({"name": "p"})).unwrap();
+        let gk = ("p".to_string(), "p:{}".to_string());
+        let msg = GroupMessage {
+            kind: NoticeKind::Firing,
+            firing: current.keys().cloned().collect(),
+            resolved: vec![member("cpu", "gw9", since).1],
+            seq: 0,
+        };
+        let ctx = Ctx {
+            sources: &src,
+            acks: &[],
+            site: Site {
+                tz: chrono_tz::UTC,
+                lang: Lang::ZhTw,
+                link_base: "http://d",
+            },
+            alerter: "a",
+        };
+        let d = group_message(
+            &ctx,
+            &gk,
+            &policy,
+            since,
+            &msg,
+            &current,
+            &HashMap::new(),
+            now,
+        );
+        assert!(d.held.is_empty());
+        let by: Vec<(&str, Vec<String>)> = d
+            .sends
+            .iter()
+            .map(|s| {
+                let g = s.msg.group.as_ref().unwrap();
+                (
+                    s.to.address(),
+                    g.alerts
+                        .iter()
+                        .map(|a| {
+                            format!("{}/{}/{}", a.rule_id, a.labels["node"], a.status.as_str())
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            by,
+            vec![
+                (
+                    "dev@a.tw",
+                    vec![
+                        "cpu/gw1/firing".to_string(),
+                        "cpu/gw2/firing".into(),
+                        "cpu/gw9/resolved".into()
+                    ]
+                ),
+                (
+                    "ops@a.tw",
+                    vec![
+                        "cpu/gw1/firing".to_string(),
+                        "cpu/gw2/firing".into(),
+                        "mem/gw1/firing".into(),
+                        "cpu/gw9/resolved".into()
+                    ]
+                ),
+            ]
+        );
+        let ops = &d.sends[1];
+        assert_eq!(ops.events.len(), 4, "one row per alert listed");
+        assert!(ops
+            .events
+            .iter()
+            .all(|e| e.notification_id == ops.msg.notification_id
+                && e.recipient == "ops@a.tw"
+                && e.detail == "firing: group p:{}"));
+        let g = ops.msg.group.as_ref().unwrap();
+        assert_eq!(
+            (
+                g.lang,
+                g.kind,
+                g.common_labels.get("kind").map(String::as_str)
+            ),
+            (Lang::En, NoticeKind::Firing, Some("node_cpu"))
+        );
+        assert_eq!(ops.msg.subject, render_group(g).0);
+
+        // A repeat: the acked alert is left out and recorded; a recipient left with nothing
+        // gets no message.
+        let ack = Ack {
+            ts_us: now.timestamp_micros(),
+            rule_id: "mem".into(),
+            scope_key: "node=gw1".into(),
+            episode_us: since.timestamp_micros(),
+            action: AckAction::Ack,
+            by: "olive".into(),
+            until_us: 0,
+            comment: String::new(),
+        };
+        let only_mem: BTreeMap<String, Member> = [member("mem", "gw1", since)].into();
+        let repeat = GroupMessage {
+            kind: NoticeKind::Repeat,
+            firing: only_mem.keys().cloned().collect(),
+            resolved: vec![],
+            seq: 1,
+        };
+        let acks = [ack];
+        let ctx = Ctx { acks: &acks, ..ctx };
+        let d = group_message(
+            &ctx,
+            &gk,
+            &policy,
+            since,
+            &repeat,
+            &only_mem,
+            &HashMap::new(),
+            now,
+        );
+        assert!(d.sends.is_empty());
+        assert_eq!(d.held.len(), 1);
+        assert_eq!(
+            (d.held[0].result.as_str(), d.held[0].detail.as_str()),
+            ("suppressed", "acknowledged by olive")
         );
     }
 }
