@@ -761,6 +761,8 @@ impl<D: Dispatcher> Engine<D> {
             BTreeMap::new();
         // Per fingerprint: what the group stage needs to list an alert.
         let mut seen: HashMap<String, notice::AlertNow> = HashMap::new();
+        // Per group: its released alerts that a mute holds back now.
+        let mut muted_in: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
         for (idx, it) in items.iter().enumerate() {
             let entry = &rules[it.rule];
             let spec = &entry.spec;
@@ -846,21 +848,25 @@ impl<D: Dispatcher> Engine<D> {
                     }
                 }
             }
-            // Released (its own step notified) and not muted now: in its policies' groups.
+            // Released (its own step notified) and not muted now: in its policies' groups;
+            // released but muted now: kept by them, not listed.
             let fp = notice::fingerprint(&entry.id, &skey.1);
-            if let (
-                Phase::Firing {
-                    since,
-                    last_sent: Some(_),
-                    ..
-                },
-                None,
-            ) = (&next.phase, &muted)
+            if let Phase::Firing {
+                since,
+                last_sent: Some(_),
+                ..
+            } = &next.phase
             {
                 for pid in &policies {
-                    if let Some(p) = sources.policies.get(*pid) {
-                        let (gkey, _) = group::group_of(pid, p, &labels[idx]);
-                        grouped.entry((pid.to_string(), gkey)).or_default().insert(
+                    let Some(p) = sources.policies.get(*pid) else {
+                        continue;
+                    };
+                    let (gkey, _) = group::group_of(pid, p, &labels[idx]);
+                    let gk = (pid.to_string(), gkey);
+                    if muted.is_some() {
+                        muted_in.entry(gk).or_default().insert(fp.clone());
+                    } else {
+                        grouped.entry(gk).or_default().insert(
                             fp.clone(),
                             group::Member {
                                 rule_id: entry.id.clone(),
@@ -894,7 +900,8 @@ impl<D: Dispatcher> Engine<D> {
                 self.set_group(&gk, GroupState::default(), now);
                 continue;
             };
-            let (next, msg) = group::group_step(&prev, &current, policy, now);
+            let muted = muted_in.remove(&gk).unwrap_or_default();
+            let (next, msg) = group::group_step(&prev, &current, &muted, policy, now);
             due.extend(group::next_due(
                 &next,
                 &current.keys().cloned().collect(),

@@ -117,13 +117,29 @@ fn elapsed(since: DateTime<Utc>, now: DateTime<Utc>, secs: u64) -> bool {
 }
 
 /// One round of a group: `current` are its firing, released alerts now (fingerprint →
-/// member). Returns the new state and the message to send, if one is due. Pure.
+/// member); `muted` the fingerprints of its alerts that still fire but a window, silence or
+/// inhibit rule holds back now: they are not listed, and their leaving is not news (not
+/// "resolved"; back, they are not "added"). Returns the new state and the message to send,
+/// if one is due. Pure.
 pub fn group_step(
     st: &GroupState,
     current: &BTreeMap<String, Member>,
+    muted: &BTreeSet<String>,
     p: &NotificationPolicySpec,
     now: DateTime<Utc>,
 ) -> (GroupState, Option<GroupMessage>) {
+    // Alerts of the last message that fire on, muted.
+    let kept: BTreeMap<String, Member> = st
+        .sent
+        .iter()
+        .filter(|(k, _)| muted.contains(*k) && !current.contains_key(*k))
+        .map(|(k, m)| (k.clone(), m.clone()))
+        .collect();
+    let with_kept = || {
+        let mut all = current.clone();
+        all.extend(kept.clone());
+        all
+    };
     let mut next = st.clone();
     let since = match st.since {
         Some(s) => s,
@@ -145,7 +161,7 @@ pub fn group_step(
         };
         next.seq += 1;
         next.last_sent = Some(now);
-        next.sent = current.clone();
+        next.sent = with_kept();
         Some(msg)
     };
     let Some(last) = st.last_sent else {
@@ -163,10 +179,14 @@ pub fn group_step(
     let gone: Vec<Member> = st
         .sent
         .iter()
-        .filter(|(k, _)| !current.contains_key(*k))
+        .filter(|(k, _)| !current.contains_key(*k) && !kept.contains_key(*k))
         .map(|(_, m)| m.clone())
         .collect();
     let interval_passed = elapsed(last, now, p.group_interval_secs);
+    if current.is_empty() && !kept.is_empty() {
+        // Every alert left is muted: nothing to say, and the group is not over.
+        return (next, None);
+    }
     if current.is_empty() {
         if !interval_passed {
             return (next, None);
@@ -188,7 +208,7 @@ pub fn group_step(
     }
     if !gone.is_empty() {
         // Resolved alerts nobody is told about: forget them quietly.
-        next.sent = current.clone();
+        next.sent = with_kept();
         return (next, None);
     }
     if p.repeat_interval_secs > 0 && elapsed(last, now, p.repeat_interval_secs) {
@@ -224,6 +244,8 @@ pub fn next_due(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NONE: BTreeSet<String> = BTreeSet::new();
 
     fn policy(json: serde_json::Value) -> NotificationPolicySpec {
         serde_json::from_value(json).unwrap()
@@ -316,39 +338,39 @@ mod tests {
             serde_json::json!({"name":"n","group_wait_secs":30,"group_interval_secs":300,"repeat_interval_secs":3600}),
         );
         let none = BTreeMap::new();
-        let (st, m) = group_step(&GroupState::default(), &none, &p, at(0));
+        let (st, m) = group_step(&GroupState::default(), &none, &NONE, &p, at(0));
         assert_eq!(
             (st.clone(), m),
             (GroupState::default(), None),
             "no alerts, no group"
         );
         let one = members(&["gw1"]);
-        let (st, m) = group_step(&st, &one, &p, at(0));
+        let (st, m) = group_step(&st, &one, &NONE, &p, at(0));
         assert_eq!((st.since, m), (Some(at(0)), None), "waits group_wait");
         let two = members(&["gw1", "gw2"]);
-        let (st, m) = group_step(&st, &two, &p, at(29));
+        let (st, m) = group_step(&st, &two, &NONE, &p, at(29));
         assert_eq!(m, None);
-        let (st, m) = group_step(&st, &two, &p, at(30));
+        let (st, m) = group_step(&st, &two, &NONE, &p, at(30));
         let m = m.expect("first message after group_wait");
         assert_eq!((m.kind, m.firing.len(), m.seq), (NoticeKind::Firing, 2, 0));
         // A third alert: no sooner than group_interval after the first message.
         let three = members(&["gw1", "gw2", "gw3"]);
-        let (st, m) = group_step(&st, &three, &p, at(100));
+        let (st, m) = group_step(&st, &three, &NONE, &p, at(100));
         assert_eq!(m, None);
         assert_eq!(
             next_due(&st, &three.keys().cloned().collect(), &p),
             Some(at(330))
         );
-        let (st, m) = group_step(&st, &three, &p, at(330));
+        let (st, m) = group_step(&st, &three, &NONE, &p, at(330));
         let m = m.expect("the change");
         assert_eq!((m.kind, m.firing.len(), m.seq), (NoticeKind::Firing, 3, 1));
         // Unchanged: a repeat after repeat_interval only.
-        let (st, m) = group_step(&st, &three, &p, at(1000));
+        let (st, m) = group_step(&st, &three, &NONE, &p, at(1000));
         assert_eq!(m, None);
-        let (st, m) = group_step(&st, &three, &p, at(330 + 3600));
+        let (st, m) = group_step(&st, &three, &NONE, &p, at(330 + 3600));
         assert_eq!(m.map(|m| (m.kind, m.seq)), Some((NoticeKind::Repeat, 2)));
         // One resolves: listed as resolved in the next message.
-        let (st, m) = group_step(&st, &two, &p, at(330 + 3600 + 300));
+        let (st, m) = group_step(&st, &two, &NONE, &p, at(330 + 3600 + 300));
         let m = m.unwrap();
         assert_eq!((m.kind, m.firing.len()), (NoticeKind::Firing, 2));
         assert_eq!(
@@ -360,9 +382,9 @@ mod tests {
         );
         // All resolve: a resolved message, and the group ends.
         let t = 330 + 3600 + 300;
-        let (st2, m) = group_step(&st, &none, &p, at(t + 10));
+        let (st2, m) = group_step(&st, &none, &NONE, &p, at(t + 10));
         assert_eq!(m, None, "group_interval");
-        let (st2, m) = group_step(&st2, &none, &p, at(t + 300));
+        let (st2, m) = group_step(&st2, &none, &NONE, &p, at(t + 300));
         let m = m.unwrap();
         assert_eq!(
             (m.kind, m.resolved.len(), m.seq),
@@ -374,18 +396,18 @@ mod tests {
             send_resolved: false,
             ..p.clone()
         };
-        let (st3, m) = group_step(&st, &members(&["gw1"]), &quiet, at(t + 600));
+        let (st3, m) = group_step(&st, &members(&["gw1"]), &NONE, &quiet, at(t + 600));
         assert_eq!(m, None);
         assert_eq!(st3.sent.len(), 1);
-        let (st3, m) = group_step(&st3, &none, &quiet, at(t + 900));
+        let (st3, m) = group_step(&st3, &none, &NONE, &quiet, at(t + 900));
         assert_eq!((st3, m), (GroupState::default(), None));
     }
 
     #[test]
     fn a_group_whose_alerts_leave_before_its_first_message_sends_nothing() {
         let p = policy(serde_json::json!({"name":"n","group_wait_secs":30}));
-        let (st, _) = group_step(&GroupState::default(), &members(&["gw1"]), &p, at(0));
-        let (st, m) = group_step(&st, &BTreeMap::new(), &p, at(40));
+        let (st, _) = group_step(&GroupState::default(), &members(&["gw1"]), &NONE, &p, at(0));
+        let (st, m) = group_step(&st, &BTreeMap::new(), &NONE, &p, at(40));
         assert_eq!((st, m), (GroupState::default(), None));
     }
 
@@ -394,10 +416,33 @@ mod tests {
         let p =
             policy(serde_json::json!({"name":"n","group_wait_secs":0,"repeat_interval_secs":0}));
         let one = members(&["gw1"]);
-        let (st, m) = group_step(&GroupState::default(), &one, &p, at(0));
+        let (st, m) = group_step(&GroupState::default(), &one, &NONE, &p, at(0));
         assert_eq!(m.map(|m| m.kind), Some(NoticeKind::Firing));
-        let (_, m) = group_step(&st, &one, &p, at(100_000));
+        let (_, m) = group_step(&st, &one, &NONE, &p, at(100_000));
         assert_eq!(m, None);
         assert_eq!(next_due(&st, &one.keys().cloned().collect(), &p), None);
+    }
+
+    #[test]
+    fn a_muted_alert_leaves_quietly_and_comes_back_unannounced() {
+        let p = policy(
+            serde_json::json!({"name":"n","group_wait_secs":0,"group_interval_secs":60,"repeat_interval_secs":0}),
+        );
+        let two = members(&["gw1", "gw2"]);
+        let (st, m) = group_step(&GroupState::default(), &two, &NONE, &p, at(0));
+        assert!(m.is_some());
+        // gw2 is silenced: not resolved, no message.
+        let muted: BTreeSet<String> = ["gw2".to_string()].into();
+        let one = members(&["gw1"]);
+        let (st, m) = group_step(&st, &one, &muted, &p, at(100));
+        assert_eq!(m, None);
+        assert_eq!(st.sent.len(), 2, "gw2 is kept");
+        // Both muted: the group is not over.
+        let all: BTreeSet<String> = ["gw1".to_string(), "gw2".to_string()].into();
+        let (st, m) = group_step(&st, &BTreeMap::new(), &all, &p, at(200));
+        assert_eq!((m, st.since.is_some()), (None, true));
+        // Back: not news.
+        let (st, m) = group_step(&st, &two, &NONE, &p, at(300));
+        assert_eq!((m, st.sent.len()), (None, 2));
     }
 }

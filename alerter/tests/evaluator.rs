@@ -1250,3 +1250,62 @@ async fn an_ack_stops_the_repeats_of_its_episode_but_not_the_resolved_notice() {
     cpu.send(-1.0).unwrap();
     let _ = feeder.await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_node_inhibits_that_nodes_cpu_alert() {
+    let store = migrated_store("alerter_eval_inhibit_silent").await;
+    let dir = tempfile::tempdir().unwrap();
+    put(
+        &store,
+        EntityKind::AlertRule,
+        "silent",
+        serde_json::json!({"name": "Node silent", "kind": {"type": "node_silent"},
+            "scope": {"nodes": ["n1"]}, "threshold": 2, "for_secs": 0,
+            "recipients": {"emails": ["ops@example.tw"]}, "language": "en"}),
+    )
+    .await;
+    // Fires 5 s after the crossing: by then the node has been silent for a while.
+    put(&store, EntityKind::AlertRule, "cpu", cpu_rule(5, 0)).await;
+    put(
+        &store,
+        EntityKind::InhibitRule,
+        "silent-node",
+        serde_json::json!({"name": "node silent", "source_matchers": ["kind=node_silent"],
+            "target_matchers": ["kind=~\"node_cpu|node_memory|disk\""], "equal": ["node"]}),
+    )
+    .await;
+    let (cpu, feeder) = feed(&store, "n1");
+    cpu.send(95.0).unwrap();
+    let rec = Recorder::named("a", None);
+    let eng = start(&store, config("a", dir.path(), &store), rec.clone());
+    // The CPU alert goes pending on the last samples; then the node falls silent.
+    eventually("the CPU alert pending", 20, async || {
+        events(&store, "cpu")
+            .await
+            .into_iter()
+            .find(|e| e.event == "pending")
+    })
+    .await;
+    cpu.send(-1.0).unwrap();
+    let _ = feeder.await;
+    let held = eventually("the CPU notice held back", 30, async || {
+        events(&store, "cpu")
+            .await
+            .into_iter()
+            .find(|e| e.event == "notify")
+    })
+    .await;
+    eng.stop().await;
+    assert_eq!(held.result, "suppressed", "{held:?}");
+    assert_eq!(
+        held.detail,
+        "inhibited by node silent (Node silent node=n1)"
+    );
+    let sent: Vec<String> = rec
+        .all()
+        .iter()
+        .map(|s| s.msg.vars["rule_id"].clone())
+        .collect();
+    assert!(sent.iter().all(|r| r == "silent"), "{sent:?}");
+    assert!(!sent.is_empty());
+}
