@@ -1309,3 +1309,76 @@ async fn a_silent_node_inhibits_that_nodes_cpu_alert() {
     assert!(sent.iter().all(|r| r == "silent"), "{sent:?}");
     assert!(!sent.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_survives_a_change_of_alerter_without_a_second_first_message() {
+    use gatewatch_model::alert::NoticeKind;
+    let store = migrated_store("alerter_eval_group_restart").await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    put(
+        &store,
+        EntityKind::AlertRule,
+        "cpu",
+        cpu_rule_on(&["n1", "n2"], 0),
+    )
+    .await;
+    put(
+        &store,
+        EntityKind::NotificationPolicy,
+        "all",
+        serde_json::json!({"name": "all", "group_wait_secs": 1, "group_interval_secs": 1,
+            "repeat_interval_secs": 0, "recipients": {"emails": ["team@example.tw"]}}),
+    )
+    .await;
+    let (cpu1, feeder1) = feed(&store, "n1");
+    let (cpu2, feeder2) = feed(&store, "n2");
+    cpu1.send(95.0).unwrap();
+    let rec = Recorder::named("both", None);
+    let a = start(
+        &store,
+        config("a", dir_a.path(), &store),
+        Recorder::named("a", Some(rec.clone())),
+    );
+    let first = eventually("the group's first message", 20, async || {
+        rec.all().into_iter().next()
+    })
+    .await;
+    let g = group_of(&first).unwrap();
+    assert_eq!((g.kind, g.alerts.len()), (NoticeKind::Firing, 1));
+    assert_eq!(
+        first.to,
+        Recipient::Email("team@example.tw".into()),
+        "the policy's recipients"
+    );
+    a.stop().await;
+    // Another alerter takes over: it knows the group (no new first message) and tells what
+    // changed.
+    let b = start(
+        &store,
+        config("b", dir_b.path(), &store),
+        Recorder::named("b", Some(rec.clone())),
+    );
+    cpu2.send(95.0).unwrap();
+    let change = eventually("the change", 20, async || {
+        rec.all().into_iter().find(|s| s.by == "b")
+    })
+    .await;
+    let g = group_of(&change).unwrap();
+    assert_eq!((g.kind, g.alerts.len()), (NoticeKind::Firing, 2), "{g:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    b.stop().await;
+    for (tx, h) in [(cpu1, feeder1), (cpu2, feeder2)] {
+        tx.send(-1.0).unwrap();
+        let _ = h.await;
+    }
+    let all = rec.all();
+    assert_eq!(
+        all.len(),
+        2,
+        "{:?}",
+        all.iter()
+            .map(|s| (&s.by, group_of(s).map(|g| g.alerts.len())))
+            .collect::<Vec<_>>()
+    );
+    assert_ne!(all[0].msg.notification_id, all[1].msg.notification_id);
+}
