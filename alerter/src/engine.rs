@@ -66,7 +66,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-use crate::dispatch::{self, Delivery, Dispatcher, Outgoing, Recipient};
+use crate::dispatch::{self, Delivery, Dispatcher};
 use crate::evaluate::{needs_probe, Observed, Observer};
 use crate::group::{self, GroupState};
 use crate::lease::{self, LeaseView};
@@ -888,14 +888,29 @@ impl<D: Dispatcher> Engine<D> {
             self.states.insert(skey, (key.clone(), next));
         }
 
-        // Group: every group with alerts now or a state from before.
+        sends.extend(self.groups_stage(&ctx, grouped, muted_in, &seen, now));
+        self.acks = acks;
+        self.send_all(sends, now).await;
+    }
+
+    /// The group stage: every group with alerts now or a state from before steps
+    /// ([`group::group_step`]); the messages due become sends ([`notice::group_message`]).
+    fn groups_stage(
+        &mut self,
+        ctx: &notice::Ctx<'_>,
+        mut grouped: BTreeMap<(String, String), BTreeMap<String, group::Member>>,
+        mut muted_in: HashMap<(String, String), BTreeSet<String>>,
+        seen: &HashMap<String, notice::AlertNow>,
+        now: DateTime<Utc>,
+    ) -> Vec<Send> {
+        let mut sends = Vec::new();
         let mut keys: BTreeSet<(String, String)> = grouped.keys().cloned().collect();
         keys.extend(self.groups.keys().cloned());
         let mut due: Vec<DateTime<Utc>> = Vec::new();
         for gk in keys {
             let prev = self.groups.get(&gk).cloned().unwrap_or_default();
             let current = grouped.remove(&gk).unwrap_or_default();
-            let Some(policy) = sources.policies.get(&gk.0).filter(|p| p.enabled) else {
+            let Some(policy) = ctx.sources.policies.get(&gk.0).filter(|p| p.enabled) else {
                 // The policy is gone or off: its group ends without a word.
                 self.set_group(&gk, GroupState::default(), now);
                 continue;
@@ -911,16 +926,8 @@ impl<D: Dispatcher> Engine<D> {
             self.set_group(&gk, next, now);
             if let Some(msg) = msg {
                 self.metrics.group_messages.fetch_add(1, Ordering::Relaxed);
-                let d = notice::group_message(
-                    &ctx,
-                    &gk,
-                    policy,
-                    group_since,
-                    &msg,
-                    &current,
-                    &seen,
-                    now,
-                );
+                let d =
+                    notice::group_message(ctx, &gk, policy, group_since, &msg, &current, seen, now);
                 // In a group message, only acks hold an alert back.
                 self.metrics
                     .acknowledged
@@ -929,9 +936,8 @@ impl<D: Dispatcher> Engine<D> {
                 sends.extend(d.sends);
             }
         }
-        self.acks = acks;
         self.group_due = due.into_iter().filter(|d| *d > now).min();
-        self.send_all(sends, now).await;
+        sends
     }
 
     /// Records notices held back (counted as `suppressed` when they name a recipient).
@@ -1139,84 +1145,28 @@ impl<D: Dispatcher> Engine<D> {
     /// notice showed it on every *other* channel kind, and recorded under the rule id
     /// `channel:X`. Its own sends count toward their channels like any other.
     fn channel_notice(&mut self, channel: &'static str, failing: bool, last: &AlertEvent) {
-        let Some(rule) = self.sources.rules.iter().find(|r| r.id == last.rule_id) else {
+        let Some(rule) = self.sources.rule(&last.rule_id) else {
             return;
         };
-        let recipients: Vec<Recipient> = dispatch::resolve(
+        let recipients = dispatch::resolve(
             &rule.spec.recipients,
             &self.sources.directory,
             &self.sources.channels,
-        )
-        .into_iter()
-        .filter(|to| to.channel() != channel)
-        .collect();
-        let now = Utc::now();
-        let (subject, text) = if failing {
-            (
-                format!("[gatewatch] {channel} notices keep failing"),
-                format!(
-                    "{CHANNEL_FAILURES_TO_ALERT} {channel} notices in a row failed; the last, to {} for rule {}: {}",
-                    last.recipient, last.rule_id, last.detail
-                ),
-            )
-        } else {
-            (
-                format!("[gatewatch] {channel} notices work again"),
-                format!("a {channel} notice went out again (to {})", last.recipient),
-            )
-        };
+        );
+        let (event, sends) = notice::channel_health(channel, failing, last, recipients, Utc::now());
         tracing::warn!(
             channel,
             failing,
-            others = recipients.len(),
+            others = sends.len(),
             "channel health changed"
         );
-        let mut base = last.clone();
-        base.ts_us = now.timestamp_micros();
-        base.rule_id = format!("channel:{channel}");
-        base.rule_version = 0;
-        base.scope_key = String::new();
-        base.event = if failing { "firing" } else { "resolved" }.into();
-        base.phase = if failing { "firing" } else { "ok" }.into();
-        base.value = 0.0;
-        base.threshold = f64::from(CHANNEL_FAILURES_TO_ALERT);
-        base.channel = channel.into();
-        base.recipient = String::new();
-        base.notification_id = Uuid::nil();
-        base.attempt = 0;
-        base.result = String::new();
-        base.detail = text.clone();
-        self.record(base.clone());
-        for to in recipients {
-            // Each raise or recovery is its own notice: fresh ids, nothing to deduplicate.
-            let id = Uuid::new_v4();
-            let mut event = base.clone();
-            event.event = "notify".into();
-            event.channel = to.channel().into();
-            event.recipient = to.address().into();
-            event.notification_id = id;
-            let msg = Outgoing {
-                subject: subject.clone(),
-                text: text.clone(),
-                html: None,
-                dedup_key: id.to_string(),
-                vars: BTreeMap::new(),
-                notification_id: id,
-                group: None,
-            };
+        self.record(event);
+        for s in sends {
             let d = self.dispatcher.clone();
             self.inflight.spawn(async move {
                 let started = Instant::now();
-                let delivery = d.send(&to, &msg).await;
-                (
-                    Send {
-                        events: vec![event],
-                        to,
-                        msg,
-                    },
-                    delivery,
-                    started.elapsed(),
-                )
+                let delivery = d.send(&s.to, &s.msg).await;
+                (s, delivery, started.elapsed())
             });
         }
     }

@@ -539,6 +539,75 @@ pub fn group_message(
     out
 }
 
+/// "Channel X keeps failing" (`failing`) or "works again": the `alert_events` row under the
+/// rule id `channel:X` (event `firing` / `resolved`), and one send to each of `recipients` on
+/// another channel kind (the rule whose notice showed it; `last` is that notice's row).
+pub fn channel_health(
+    channel: &'static str,
+    failing: bool,
+    last: &AlertEvent,
+    recipients: Vec<Recipient>,
+    now: DateTime<Utc>,
+) -> (AlertEvent, Vec<Send>) {
+    let n = crate::engine::CHANNEL_FAILURES_TO_ALERT;
+    let (subject, text) = if failing {
+        (
+            format!("[gatewatch] {channel} notices keep failing"),
+            format!(
+                "{n} {channel} notices in a row failed; the last, to {} for rule {}: {}",
+                last.recipient, last.rule_id, last.detail
+            ),
+        )
+    } else {
+        (
+            format!("[gatewatch] {channel} notices work again"),
+            format!("a {channel} notice went out again (to {})", last.recipient),
+        )
+    };
+    let mut base = last.clone();
+    base.ts_us = now.timestamp_micros();
+    base.rule_id = format!("channel:{channel}");
+    base.rule_version = 0;
+    base.scope_key = String::new();
+    base.event = if failing { "firing" } else { "resolved" }.into();
+    base.phase = if failing { "firing" } else { "ok" }.into();
+    base.value = 0.0;
+    base.threshold = f64::from(n);
+    base.channel = channel.into();
+    base.recipient = String::new();
+    base.notification_id = Uuid::nil();
+    base.attempt = 0;
+    base.result = String::new();
+    base.detail = text.clone();
+    let sends = recipients
+        .into_iter()
+        .filter(|to| to.channel() != channel)
+        .map(|to| {
+            // Each raise or recovery is its own notice: fresh ids, nothing to deduplicate.
+            let id = Uuid::new_v4();
+            let mut event = base.clone();
+            event.event = "notify".into();
+            event.channel = to.channel().into();
+            event.recipient = to.address().into();
+            event.notification_id = id;
+            Send {
+                events: vec![event],
+                msg: Outgoing {
+                    subject: subject.clone(),
+                    text: text.clone(),
+                    html: None,
+                    dedup_key: id.to_string(),
+                    vars: BTreeMap::new(),
+                    notification_id: id,
+                    group: None,
+                },
+                to,
+            }
+        })
+        .collect();
+    (base, sends)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1081,7 +1081,6 @@ async fn a_policy_sends_one_message_per_group_and_one_resolved_message() {
     })
     .await;
     let g = group_of(&resolved).unwrap();
-    assert_eq!(g.alerts.len(), 2);
     assert!(g
         .alerts
         .iter()
@@ -1092,7 +1091,24 @@ async fn a_policy_sends_one_message_per_group_and_one_resolved_message() {
         tx.send(-1.0).unwrap();
         let _ = h.await;
     }
-    assert_eq!(rec.all().len(), 4, "{:?}", rec.states());
+    // Both went back at once, but a round may see one before the other: then a change
+    // message lists the first as resolved, and the resolved message the second. Either
+    // way each is announced resolved once per recipient.
+    let to_ops: Vec<Sent> = rec
+        .all()
+        .into_iter()
+        .filter(|s| s.to == Recipient::Email("ops@example.tw".into()))
+        .collect();
+    assert!(matches!(to_ops.len(), 2 | 3), "{:?}", rec.states());
+    assert_eq!(rec.all().len(), 2 * to_ops.len());
+    let mut resolved_nodes: Vec<String> = to_ops
+        .iter()
+        .flat_map(|s| group_of(s).unwrap().alerts.clone())
+        .filter(|a| a.status == NoticeKind::Resolved)
+        .map(|a| a.labels["node"].clone())
+        .collect();
+    resolved_nodes.sort();
+    assert_eq!(resolved_nodes, ["n1", "n2"]);
 
     // Each message is recorded under each alert it listed, with the message's id.
     let ev = events(&store, "cpu").await;
@@ -1100,16 +1116,21 @@ async fn a_policy_sends_one_message_per_group_and_one_resolved_message() {
         .iter()
         .filter(|e| e.event == "notify" && e.result == "sent")
         .collect();
-    assert_eq!(sent.len(), 8, "2 messages × 2 recipients × 2 alerts");
     for m in rec.all() {
+        let listed = group_of(&m).unwrap().alerts.len();
         let rows: Vec<&&AlertEvent> = sent
             .iter()
             .filter(|e| e.notification_id == m.msg.notification_id)
             .collect();
-        let keys: Vec<&str> = rows.iter().map(|e| e.scope_key.as_str()).collect();
-        assert_eq!(keys.len(), 2, "{keys:?}");
+        assert_eq!(rows.len(), listed, "one row per alert listed");
         assert!(rows.iter().all(|e| e.detail.contains("group cpu-by-rule:")));
     }
+    let listed: usize = rec
+        .all()
+        .iter()
+        .map(|m| group_of(m).unwrap().alerts.len())
+        .sum();
+    assert_eq!(sent.len(), listed);
     // The group's state is saved beside the alerts' (ended now: empty).
     let groups: Vec<String> = gatewatch_migrations::testing::raw_client(&store)
         .query("SELECT DISTINCT scope_key FROM alert_state WHERE rule_id = 'group:cpu-by-rule'")
