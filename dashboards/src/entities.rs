@@ -158,6 +158,7 @@ fn keep_secret_headers(
             .and_then(|h| h.get(name))
             .cloned()
     };
+    keep_routing_key(obj, prev, moved)?;
     let Some(headers) = obj
         .get_mut("webhook")
         .and_then(|w| w.get_mut("headers"))
@@ -184,6 +185,44 @@ fn keep_secret_headers(
                     ),
                 ))
             }
+        }
+    }
+    Ok(())
+}
+
+/// A PagerDuty `routing_key` sent back as [`crate::answer::KEPT`] keeps its stored value,
+/// as credential headers do; when the URL's host or port changed it is dropped (the channel
+/// then asks for the key again).
+fn keep_routing_key(
+    obj: &mut Map<String, Value>,
+    prev: Option<&Map<String, Value>>,
+    moved: bool,
+) -> Result<(), ApiError> {
+    let Some(Value::Object(w)) = obj.get_mut("webhook") else {
+        return Ok(());
+    };
+    if w.get("routing_key").and_then(Value::as_str) != Some(crate::answer::KEPT) {
+        return Ok(());
+    }
+    let stored = prev
+        .and_then(|p| p.get("webhook"))
+        .and_then(|w| w.get("routing_key"))
+        .cloned();
+    match stored {
+        Some(old) if !moved => {
+            w.insert("routing_key".into(), old);
+        }
+        Some(_) => {
+            w.remove("routing_key");
+        }
+        None => {
+            return Err(ApiError::invalid(
+                "webhook.routing_key",
+                format!(
+                    "is {:?}, which keeps a stored value, but none is stored: send the key",
+                    crate::answer::KEPT
+                ),
+            ))
         }
     }
     Ok(())

@@ -303,7 +303,8 @@ pub fn format_number(v: f64) -> String {
     }
 }
 
-fn with_unit(v: f64, unit: &str) -> String {
+/// A value with its unit as messages show it: `95%`, `1200 ms`, `3`.
+pub fn with_unit(v: f64, unit: &str) -> String {
     match unit {
         "" => format_number(v),
         "%" => format!("{}%", format_number(v)),
