@@ -64,9 +64,18 @@ pub async fn send(
     }
     let body = serde_json::to_vec(&body(target, msg, ctx))
         .map_err(|e| Error::NotConfigured(format!("body: {e}")))?;
-    // The routing key travels in the body: a receiver that echoes it back does not get it into
-    // the logs or alert_events.
-    let hide: Vec<&str> = ctx.routing_key.into_iter().collect();
+    // Credentials (the routing key in the body, credential headers): a receiver that echoes
+    // them back does not get them into the logs or alert_events.
+    let hide: Vec<&str> = ctx
+        .routing_key
+        .into_iter()
+        .chain(
+            headers
+                .iter()
+                .filter(|(n, v)| gatewatch_model::channel::is_secret_header(n) && v.len() >= 4)
+                .map(|(_, v)| v.as_str()),
+        )
+        .collect();
     let method = match target.method {
         WebhookMethod::Post => reqwest::Method::POST,
         WebhookMethod::Put => reqwest::Method::PUT,

@@ -495,3 +495,39 @@ async fn a_group_mail_has_an_escaped_html_part() {
     let text = mails[0]["text"].as_str().unwrap().replace("\r\n", "\n");
     assert_eq!(text.trim_end(), m.text.trim_end());
 }
+
+#[tokio::test]
+async fn a_receiver_that_echoes_a_credential_header_does_not_get_it_recorded() {
+    let app = Router::new().route(
+        "/hook",
+        post(|headers: axum::http::HeaderMap| async move {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            (StatusCode::UNAUTHORIZED, format!("bad credentials: {auth}"))
+        }),
+    );
+    let addr = serve(app).await;
+    let mut c = crate::webhook::channel(json!({
+        "url": format!("http://{addr}/hook"), "preset": "alertmanager",
+        "headers": {"Authorization": "Bearer s3cr3t-t0ken"},
+    }));
+    let mut n = 0u8;
+    c.webhook
+        .as_mut()
+        .unwrap()
+        .seal_headers(&seal_key(), || {
+            n += 1;
+            [n; 24]
+        })
+        .unwrap();
+    let e = send(&c, &test_message()).await.unwrap_err();
+    let said = e.to_string();
+    assert!(matches!(e, Error::Refused { status: 401, .. }), "{said}");
+    assert!(
+        !said.contains("s3cr3t-t0ken") && said.contains("bad credentials: ****"),
+        "{said}"
+    );
+}
