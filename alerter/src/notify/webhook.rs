@@ -295,6 +295,81 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_group_still_gives_every_preset_a_body() {
+        use gatewatch_model::alert::{GroupNotice, NoticeKind};
+        let g = GroupNotice {
+            policy: String::new(),
+            group_key: "k".into(),
+            group_labels: BTreeMap::new(),
+            common_labels: BTreeMap::new(),
+            kind: NoticeKind::Resolved,
+            alerts: Vec::new(),
+            lang: Lang::ZhTw,
+            link: String::new(),
+            at: "2026-11-25T01:02:03Z".parse().unwrap(),
+        };
+        let m = Message {
+            group: Some(std::sync::Arc::new(g)),
+            ..Message::default()
+        };
+        for preset in ["generic", "alertmanager", "slack", "teams"] {
+            let t = target(&format!(r#"{{"url":"http://h/x","preset":"{preset}"}}"#));
+            let b = body(&t, &m, Context::default());
+            assert!(b.is_object(), "{preset}: {b}");
+        }
+        // An empty subject (no group): Slack's header still has a text.
+        let s = body(
+            &target(r#"{"url":"http://h/x","preset":"slack"}"#),
+            &Message::default(),
+            Context::default(),
+        );
+        assert_eq!(s["blocks"][0]["text"]["text"], "gatewatch");
+        let t = target(
+            r#"{"url":"http://h/x","preset":"pagerduty","routing_key":"R0123456789abcdefR0123456789abcd"}"#,
+        );
+        let b = body(
+            &t,
+            &m,
+            Context {
+                routing_key: Some("R0123456789abcdefR0123456789abcd"),
+                ..Context::default()
+            },
+        );
+        assert_eq!(b["event_action"], "resolve");
+        assert_eq!(
+            gatewatch_model::alert::render_group(m.group.as_deref().unwrap()).0,
+            "[gatewatch] 0 則已恢復"
+        );
+    }
+
+    #[test]
+    fn pagerduty_dedup_keys_are_stable_per_group_and_short() {
+        let a = preset::pagerduty::dedup_key("ops/{node=\"gw1\"}");
+        assert_eq!(a, preset::pagerduty::dedup_key("ops/{node=\"gw1\"}"));
+        assert_ne!(a, preset::pagerduty::dedup_key("ops/{node=\"gw2\"}"));
+        assert!(a.len() <= preset::pagerduty::DEDUP_KEY_MAX);
+        assert_eq!(
+            preset::pagerduty::dedup_key(&"長".repeat(10_000)).len(),
+            "gatewatch-".len() + 40
+        );
+    }
+
+    #[test]
+    fn slack_escapes_are_never_cut_in_half() {
+        let s = preset::slack::escape_cut(&"<&>".repeat(100), 20);
+        assert!(s.chars().count() <= 20, "{s}");
+        assert!(s.ends_with('…'));
+        let body = s.trim_end_matches('…');
+        assert!(
+            body.split('&')
+                .skip(1)
+                .all(|e| e.starts_with("lt;") || e.starts_with("amp;") || e.starts_with("gt;")),
+            "{s}"
+        );
+        assert_eq!(preset::slack::escape_cut("a<b", 10), "a&lt;b");
+    }
+
+    #[test]
     fn signature_is_hex_hmac_sha256() {
         // RFC 4231 test case 2.
         assert_eq!(

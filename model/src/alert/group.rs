@@ -309,7 +309,11 @@ fn group_subject(g: &GroupNotice) -> String {
         Lang::En => (": ", " (", ")"),
         Lang::ZhTw => ("：", "（", "）"),
     };
-    let mut s = format!("[gatewatch] {counts}{colon}{}", cut(&what, 80));
+    let mut s = format!("[gatewatch] {counts}");
+    if !what.is_empty() {
+        s.push_str(colon);
+        s.push_str(&cut(&what, 80));
+    }
     if !labels.is_empty() {
         s.push_str(&format!("{open}{labels}{close}"));
     }

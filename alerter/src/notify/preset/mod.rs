@@ -72,10 +72,20 @@ impl View {
     /// The view of `msg`: its group, or one alert from its placeholder values. `lang` is the
     /// channel's, used when the message has no group.
     pub fn of(msg: &Message, lang: Lang) -> View {
-        match &msg.group {
+        let mut v = match &msg.group {
             Some(g) => View::of_group(g, msg),
             None => View::of_vars(msg, lang),
+        };
+        // Slack's header and PagerDuty's summary may not be empty.
+        if v.subject.trim().is_empty() {
+            v.subject = v
+                .alerts
+                .iter()
+                .map(|a| a.subject.clone())
+                .find(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| "gatewatch".to_string());
         }
+        v
     }
 
     fn of_group(g: &GroupNotice, msg: &Message) -> View {

@@ -187,3 +187,33 @@ pub fn hostile_test_message() -> Message {
         group: None,
     }
 }
+
+/// An alert no policy takes, as the notify stage sends it: no group, the rule's texts and
+/// values.
+pub fn lone_message(kind: NoticeKind) -> Message {
+    Message {
+        subject: format!("[critical] CPU 過高: gw1 ({})", kind.as_str()),
+        text: "CPU 過高 on gw1: 95.5% (threshold 90%)".into(),
+        html: None,
+        dedup_key: uuid::Uuid::new_v4().to_string(),
+        vars: [
+            ("rule", "CPU 過高"),
+            ("rule_id", "cpu"),
+            ("scope", "gw1"),
+            ("node", "gw1"),
+            ("value", "95.5"),
+            ("threshold", "90"),
+            ("unit", "%"),
+            ("state", kind.as_str()),
+            ("status", kind.as_str()),
+            ("severity", "critical"),
+            ("started_at", "2026-11-25T01:02:03+00:00"),
+            ("link", LINK),
+            ("at", "2026-11-25T01:14:03+00:00"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        group: None,
+    }
+}

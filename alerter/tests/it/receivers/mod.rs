@@ -531,3 +531,43 @@ async fn a_receiver_that_echoes_a_credential_header_does_not_get_it_recorded() {
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn an_alert_no_policy_takes_is_one_alert_keyed_by_its_rule_and_scope() {
+    let kinds = [NoticeKind::Firing, NoticeKind::Repeat, NoticeKind::Resolved];
+    let (seen, url) = receiver(Service::PagerDuty, vec![], false).await;
+    let c = channel_of("pagerduty", &url, "en");
+    for k in kinds {
+        send(&c, &lone_message(k)).await.unwrap();
+    }
+    let b = seen.lock().unwrap().bodies.clone();
+    let actions: Vec<&Value> = b.iter().map(|x| &x["event_action"]).collect();
+    assert_eq!(
+        actions,
+        [&json!("trigger"), &json!("trigger"), &json!("resolve")]
+    );
+    assert!(b.iter().all(|x| x["dedup_key"] == b[0]["dedup_key"]));
+    assert_eq!(b[0]["payload"]["source"], "gw1");
+    assert_eq!(b[0]["payload"]["severity"], "critical");
+    assert_eq!(
+        b[0]["payload"]["custom_details"]["firing"][0]["value"],
+        "95.5%"
+    );
+
+    let (seen, url) = receiver(Service::Alertmanager, vec![], false).await;
+    let c = channel_of("alertmanager", &url, "en");
+    for k in kinds {
+        send(&c, &lone_message(k)).await.unwrap();
+    }
+    let b = seen.lock().unwrap().bodies.clone();
+    assert_eq!(b[0]["alerts"][0]["labels"]["node"], "gw1");
+    assert_eq!(b[0]["alerts"][0]["startsAt"], "2026-11-25T01:02:03Z");
+    assert_eq!(b[1]["status"], "firing");
+    assert_eq!(b[2]["status"], "resolved");
+    assert_eq!(b[2]["alerts"][0]["endsAt"], "2026-11-25T01:14:03Z");
+    assert_eq!(
+        b[0]["alerts"][0]["fingerprint"],
+        b[2]["alerts"][0]["fingerprint"]
+    );
+    assert_eq!(b[0]["groupKey"], b[2]["groupKey"]);
+}
