@@ -541,6 +541,34 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_routing_key_follows_the_channel_only_to_the_same_host() {
+        let stored = obj(
+            json!({"webhook": {"url": "https://events.pagerduty.com/v2/enqueue",
+            "preset": "pagerduty", "routing_key": "sealed:v1:BBBB"}}),
+        );
+        let sent = |url: &str| {
+            obj(json!({"webhook": {"url": url, "preset": "pagerduty", "routing_key": "****"}}))
+        };
+        let mut same = sent("https://events.pagerduty.com/v2/enqueue?x=1");
+        keep_secret_headers(&mut same, Some(&stored)).unwrap();
+        assert_eq!(same["webhook"]["routing_key"], "sealed:v1:BBBB");
+        let mut moved = sent("https://attacker.example/v2/enqueue");
+        keep_secret_headers(&mut moved, Some(&stored)).unwrap();
+        assert!(moved["webhook"].get("routing_key").is_none(), "{moved:?}");
+        // A new key is taken as given; "****" with none stored is refused, naming the field.
+        let mut fresh = sent("https://attacker.example/v2/enqueue");
+        fresh["webhook"]["routing_key"] = json!("R0123456789abcdefR0123456789abcd");
+        keep_secret_headers(&mut fresh, Some(&stored)).unwrap();
+        assert_eq!(
+            fresh["webhook"]["routing_key"],
+            "R0123456789abcdefR0123456789abcd"
+        );
+        let e = keep_secret_headers(&mut sent("https://events.pagerduty.com/v2/enqueue"), None)
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("webhook.routing_key"));
+    }
+
+    #[test]
     fn one_keeps_ones_own_role_and_stays_enabled() {
         let admin = r#"{"role":"admin","password_hash":"$argon2id$x"}"#;
         assert!(keep_own_access(admin, r#"{"role":"admin","display_name":"A"}"#).is_ok());
