@@ -275,8 +275,18 @@ fn seal_channel(
             }
         }
     }
-    // One fresh 24-byte nonce per header, from the OS.
-    let mut random = vec![0u8; 24 * w.headers.len().max(1)];
+    // A PagerDuty routing key given as stored (opened) keeps its sealed value, as headers do.
+    if let Some(old) = &old {
+        if let (Some(plain), Some(sealed)) = (&w.routing_key, &old.routing_key) {
+            if !gatewatch_model::sealed::is_sealed(plain)
+                && old.open_routing_key(Some(key)).ok().flatten().as_ref() == Some(plain)
+            {
+                w.routing_key = Some(sealed.clone());
+            }
+        }
+    }
+    // One fresh 24-byte nonce per value it may seal (headers, routing key), from the OS.
+    let mut random = vec![0u8; 24 * w.sealable().max(1)];
     getrandom::fill(&mut random).map_err(|e| {
         gatewatch_model::FieldError::new(
             "webhook.headers",
