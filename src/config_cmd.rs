@@ -275,8 +275,18 @@ fn seal_channel(
             }
         }
     }
-    // One fresh 24-byte nonce per header, from the OS.
-    let mut random = vec![0u8; 24 * w.headers.len().max(1)];
+    // A PagerDuty routing key given as stored (opened) keeps its sealed value, as headers do.
+    if let Some(old) = &old {
+        if let (Some(plain), Some(sealed)) = (&w.routing_key, &old.routing_key) {
+            if !gatewatch_model::sealed::is_sealed(plain)
+                && old.open_routing_key(Some(key)).ok().flatten().as_ref() == Some(plain)
+            {
+                w.routing_key = Some(sealed.clone());
+            }
+        }
+    }
+    // One fresh 24-byte nonce per value it may seal (headers, routing key), from the OS.
+    let mut random = vec![0u8; 24 * w.sealable().max(1)];
     getrandom::fill(&mut random).map_err(|e| {
         gatewatch_model::FieldError::new(
             "webhook.headers",
@@ -615,6 +625,24 @@ mod tests {
         moved["webhook"]["url"] = serde_json::json!("https://evil.example/x");
         let e = seal_channel(&key, &mut moved, None).unwrap_err();
         assert_eq!(e.field, "webhook.headers.Authorization");
+        // A PagerDuty routing key alike, with a fresh nonce of its own beside the headers'.
+        let plain = serde_json::json!({"webhook": {"url": "https://events.pagerduty.com/v2/enqueue",
+            "preset": "pagerduty", "routing_key": "R0123456789abcdefR0123456789abcd",
+            "headers": {"X-Api-Key": "k1"}}});
+        let mut first = plain.clone();
+        seal_channel(&key, &mut first, None).unwrap();
+        let rk = first["webhook"]["routing_key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(rk.starts_with("sealed:v1:") && !first.to_string().contains("R0123456789abcdef"));
+        assert_ne!(
+            rk[10..42],
+            first["webhook"]["headers"]["X-Api-Key"].as_str().unwrap()[10..42]
+        );
+        let mut again = plain.clone();
+        seal_channel(&key, &mut again, Some(&first)).unwrap();
+        assert_eq!(again, first);
         // Other kinds of channel pass untouched.
         let mut mail = serde_json::json!({"email": {"to": ["a@b.tw"]}});
         seal_channel(&key, &mut mail, None).unwrap();

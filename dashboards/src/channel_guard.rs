@@ -5,7 +5,8 @@
 //!   name that resolves to one now. A name that cannot be resolved now is taken: the alerter
 //!   checks every address again when it connects, so a name that turns internal later (DNS
 //!   rebinding) is refused then.
-//! - Credential headers are stored sealed (`model::sealed`), bound to the URL's host and port.
+//! - Credential headers and a PagerDuty `routing_key` are stored sealed (`model::sealed`),
+//!   bound to the URL's host and port.
 //! - A credential kept as `****` is dropped when the URL's host or port changes: it was given
 //!   for the old receiver, not for the new one.
 
@@ -62,7 +63,8 @@ pub fn seal(pepper: &[u8], spec: &mut ChannelSpec) -> Result<(), ApiError> {
     let Some(w) = &mut spec.webhook else {
         return Ok(());
     };
-    let n = w.headers.len();
+    // One nonce per value it may seal: credential headers and a PagerDuty routing key.
+    let n = w.sealable();
     let random = crate::random::bytes(24 * n.max(1))?;
     let mut chunks = random.chunks_exact(24);
     let key = SealKey::from_pepper(pepper);

@@ -158,6 +158,7 @@ fn keep_secret_headers(
             .and_then(|h| h.get(name))
             .cloned()
     };
+    keep_routing_key(obj, prev, moved)?;
     let Some(headers) = obj
         .get_mut("webhook")
         .and_then(|w| w.get_mut("headers"))
@@ -184,6 +185,44 @@ fn keep_secret_headers(
                     ),
                 ))
             }
+        }
+    }
+    Ok(())
+}
+
+/// A PagerDuty `routing_key` sent back as [`crate::answer::KEPT`] keeps its stored value,
+/// as credential headers do; when the URL's host or port changed it is dropped (the channel
+/// then asks for the key again).
+fn keep_routing_key(
+    obj: &mut Map<String, Value>,
+    prev: Option<&Map<String, Value>>,
+    moved: bool,
+) -> Result<(), ApiError> {
+    let Some(Value::Object(w)) = obj.get_mut("webhook") else {
+        return Ok(());
+    };
+    if w.get("routing_key").and_then(Value::as_str) != Some(crate::answer::KEPT) {
+        return Ok(());
+    }
+    let stored = prev
+        .and_then(|p| p.get("webhook"))
+        .and_then(|w| w.get("routing_key"))
+        .cloned();
+    match stored {
+        Some(old) if !moved => {
+            w.insert("routing_key".into(), old);
+        }
+        Some(_) => {
+            w.remove("routing_key");
+        }
+        None => {
+            return Err(ApiError::invalid(
+                "webhook.routing_key",
+                format!(
+                    "is {:?}, which keeps a stored value, but none is stored: send the key",
+                    crate::answer::KEPT
+                ),
+            ))
         }
     }
     Ok(())
@@ -499,6 +538,34 @@ mod tests {
         // "****" with nothing stored (a new channel) is refused, naming the header.
         let e = keep_secret_headers(&mut sent("https://hooks.example.tw/a"), None).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("webhook.headers.Authorization"));
+    }
+
+    #[test]
+    fn a_kept_routing_key_follows_the_channel_only_to_the_same_host() {
+        let stored = obj(
+            json!({"webhook": {"url": "https://events.pagerduty.com/v2/enqueue",
+            "preset": "pagerduty", "routing_key": "sealed:v1:BBBB"}}),
+        );
+        let sent = |url: &str| {
+            obj(json!({"webhook": {"url": url, "preset": "pagerduty", "routing_key": "****"}}))
+        };
+        let mut same = sent("https://events.pagerduty.com/v2/enqueue?x=1");
+        keep_secret_headers(&mut same, Some(&stored)).unwrap();
+        assert_eq!(same["webhook"]["routing_key"], "sealed:v1:BBBB");
+        let mut moved = sent("https://attacker.example/v2/enqueue");
+        keep_secret_headers(&mut moved, Some(&stored)).unwrap();
+        assert!(moved["webhook"].get("routing_key").is_none(), "{moved:?}");
+        // A new key is taken as given; "****" with none stored is refused, naming the field.
+        let mut fresh = sent("https://attacker.example/v2/enqueue");
+        fresh["webhook"]["routing_key"] = json!("R0123456789abcdefR0123456789abcd");
+        keep_secret_headers(&mut fresh, Some(&stored)).unwrap();
+        assert_eq!(
+            fresh["webhook"]["routing_key"],
+            "R0123456789abcdefR0123456789abcd"
+        );
+        let e = keep_secret_headers(&mut sent("https://events.pagerduty.com/v2/enqueue"), None)
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("webhook.routing_key"));
     }
 
     #[test]

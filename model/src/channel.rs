@@ -110,6 +110,11 @@ pub struct WebhookTarget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = crate::schema::webhook_body)]
     pub body: Option<serde_json::Value>,
+    /// The PagerDuty Events API v2 integration key (32 characters), for the `pagerduty`
+    /// preset only (and required there). Stored sealed like credential headers, answered as
+    /// `****`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_key: Option<String>,
     /// Name of a key in `[alerter.secrets]`: when set, the body is signed
     /// (`X-Gatewatch-Signature: sha256=<hex HMAC-SHA256 of the body>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,17 +139,33 @@ pub enum WebhookMethod {
     Patch,
 }
 
-/// Ready-made body shapes.
+/// Ready-made body shapes (the alerter's `notify::preset` builds them; its README shows each).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookPreset {
     /// `{"subject", "text", "status", …every placeholder}`.
     #[default]
     Generic,
-    /// Slack incoming webhook: `{"text": …}`.
+    /// Alertmanager's webhook payload, version 4 (`groupKey`, `alerts[]`, …): for receivers
+    /// written for Alertmanager.
+    Alertmanager,
+    /// PagerDuty Events API v2 (`trigger` / `resolve` with a stable `dedup_key`); needs
+    /// `routing_key`. URL: `https://events.pagerduty.com/v2/enqueue`.
+    Pagerduty,
+    /// Slack incoming webhook: `text` and Block Kit `blocks`.
     Slack,
-    /// Microsoft Teams incoming webhook: a MessageCard.
+    /// Microsoft Teams **Workflows** ("post to a channel when a webhook request is received"):
+    /// an Adaptive Card. (Until issue 18 this sent an Office 365 connector MessageCard, which
+    /// Microsoft retired; stored `teams` channels now send the card.)
     Teams,
+}
+
+/// Where PagerDuty's Events API v2 takes events.
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+/// Whether `key` reads as a PagerDuty integration key: 32 letters and digits.
+pub fn is_routing_key(key: &str) -> bool {
+    key.len() == 32 && key.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// LINE's limits: one push carries one text here; a channel lists a handful of targets.
@@ -284,6 +305,32 @@ impl WebhookTarget {
                 return bad("body", "must be a JSON object or array");
             }
         }
+        match (&self.routing_key, self.preset) {
+            (None, WebhookPreset::Pagerduty) => return bad(
+                "routing_key",
+                "the pagerduty preset needs the integration key of an Events API v2 integration",
+            ),
+            (Some(_), WebhookPreset::Pagerduty) if self.body.is_some() => return bad(
+                "body",
+                "the pagerduty preset builds its own body (with the routing key); leave body out",
+            ),
+            (Some(k), WebhookPreset::Pagerduty) => {
+                // Stored channels hold it sealed; a value given in plain text must look right.
+                if !crate::sealed::is_sealed(k) && !is_routing_key(k) {
+                    return bad(
+                        "routing_key",
+                        "is not a PagerDuty integration key (32 letters and digits)",
+                    );
+                }
+            }
+            (Some(_), _) => {
+                return bad(
+                    "routing_key",
+                    "only the pagerduty preset sends a routing key",
+                )
+            }
+            (None, _) => {}
+        }
         if let Some(s) = &self.secret {
             check_id("secret", s)?;
         }
@@ -334,10 +381,21 @@ fn seal_context(name: &str, destination: &str) -> String {
     )
 }
 
+/// What a sealed PagerDuty routing key is bound to: where it is sent.
+fn routing_key_context(destination: &str) -> String {
+    format!("webhook routing_key for {destination}")
+}
+
 impl WebhookTarget {
-    /// Seals every credential header given in plain text, and checks that those already
-    /// sealed open with `key` for this destination (else: the field, to send the value again).
-    /// `nonce` gives 24 fresh random bytes per call.
+    /// How many values [`WebhookTarget::seal_headers`] may seal: give it that many nonces.
+    pub fn sealable(&self) -> usize {
+        self.headers.len() + usize::from(self.routing_key.is_some())
+    }
+
+    /// Seals every credential header given in plain text, and the routing key, and checks
+    /// that those already sealed open with `key` for this destination (else: the field, to
+    /// send the value again). `nonce` gives 24 fresh random bytes per call (at most
+    /// [`WebhookTarget::sealable`] calls).
     pub fn seal_headers(
         &mut self,
         key: &crate::sealed::SealKey,
@@ -362,7 +420,36 @@ impl WebhookTarget {
                 *value = key.seal(&context, value, nonce());
             }
         }
+        if let Some(value) = &mut self.routing_key {
+            let context = routing_key_context(&dest);
+            if crate::sealed::is_sealed(value) {
+                key.open(&context, value).map_err(|e| {
+                    FieldError::new("routing_key", format!("{e}: send the key again"))
+                })?;
+            } else {
+                *value = key.seal(&context, value, nonce());
+            }
+        }
         Ok(())
+    }
+
+    /// The PagerDuty routing key to send, opened with `key` when sealed (a plain one, stored
+    /// before sealing, as it is). The error names the field, never the value.
+    pub fn open_routing_key(
+        &self,
+        key: Option<&crate::sealed::SealKey>,
+    ) -> Result<Option<String>, String> {
+        let Some(value) = &self.routing_key else {
+            return Ok(None);
+        };
+        if !crate::sealed::is_sealed(value) {
+            return Ok(Some(value.clone()));
+        }
+        let key = key.ok_or("routing_key is sealed and this process has no key to open it")?;
+        let dest = destination_of(&self.url).ok_or("routing_key: the URL cannot be read")?;
+        key.open(&routing_key_context(&dest), value)
+            .map(Some)
+            .map_err(|e| format!("routing_key: {e}"))
     }
 
     /// The headers to send, sealed ones opened with `key`. Plain values (stored before
@@ -435,6 +522,78 @@ mod tests {
     }
 
     const LINE_ID: &str = "Ub2f4e7a9c1d3e5f7a9b1c3d5e7f9a1b2";
+    const ROUTING_KEY: &str = "R0123456789abcdefR0123456789abcd";
+
+    #[test]
+    fn presets_parse_by_name() {
+        for (name, preset) in [
+            ("generic", WebhookPreset::Generic),
+            ("alertmanager", WebhookPreset::Alertmanager),
+            ("slack", WebhookPreset::Slack),
+            ("teams", WebhookPreset::Teams),
+        ] {
+            let c = parse(&format!(
+                r#"{{"webhook":{{"url":"https://h/x","preset":"{name}"}}}}"#
+            ))
+            .unwrap();
+            assert_eq!(c.webhook.unwrap().preset, preset);
+        }
+        let c = parse(&format!(
+            r#"{{"webhook":{{"url":"{PAGERDUTY_EVENTS_URL}","preset":"pagerduty","routing_key":"{ROUTING_KEY}"}}}}"#
+        ))
+        .unwrap();
+        let w = c.webhook.unwrap();
+        assert_eq!(w.preset, WebhookPreset::Pagerduty);
+        assert_eq!(
+            w.open_routing_key(None).unwrap().as_deref(),
+            Some(ROUTING_KEY)
+        );
+    }
+
+    #[test]
+    fn routing_keys_are_sealed_for_their_destination() {
+        use crate::sealed::{is_sealed, SealKey};
+        let key = SealKey::from_pepper(b"pepper of the site 0123456789");
+        let mut seen = std::collections::BTreeSet::new();
+        let mut n = 0u8;
+        let mut nonce = || {
+            n += 1;
+            [n; 24]
+        };
+        let mut w: WebhookTarget = serde_json::from_str(&format!(
+            r#"{{"url":"{PAGERDUTY_EVENTS_URL}","preset":"pagerduty","routing_key":"{ROUTING_KEY}","headers":{{"X-Api-Key":"k1"}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(w.sealable(), 2);
+        w.seal_headers(&key, &mut nonce).unwrap();
+        let sealed = w.routing_key.clone().unwrap();
+        assert!(is_sealed(&sealed));
+        assert!(seen.insert(sealed.clone()) && seen.insert(w.headers["X-Api-Key"].clone()));
+        w.validate().unwrap();
+        assert!(!serde_json::to_string(&w).unwrap().contains(ROUTING_KEY));
+        assert_eq!(
+            w.open_routing_key(Some(&key)).unwrap().as_deref(),
+            Some(ROUTING_KEY)
+        );
+        // Sealed again: kept; another host does not open it; no key: named, not shown.
+        w.seal_headers(&key, &mut nonce).unwrap();
+        assert_eq!(w.routing_key.as_deref(), Some(sealed.as_str()));
+        let e = w.open_routing_key(None).unwrap_err();
+        assert!(e.contains("routing_key") && !e.contains(ROUTING_KEY), "{e}");
+        w.url = "https://evil.example/v2/enqueue".into();
+        assert!(w.open_routing_key(Some(&key)).is_err());
+        w.headers.clear();
+        let e = w.clone().seal_headers(&key, &mut nonce).unwrap_err();
+        assert_eq!(e.field, "routing_key");
+        // A routing key sealed as a header does not open as the routing key.
+        w.url = PAGERDUTY_EVENTS_URL.into();
+        w.routing_key = Some(key.seal(
+            &seal_context("routing_key", "events.pagerduty.com:443"),
+            ROUTING_KEY,
+            [9; 24],
+        ));
+        assert!(w.open_routing_key(Some(&key)).is_err());
+    }
 
     #[test]
     fn each_destination_parses_and_round_trips() {
@@ -522,6 +681,43 @@ mod tests {
             (
                 r#"{"webhook":{"url":"https://h/x","timout_ms":5}}"#.into(),
                 "webhook.timout_ms",
+            ),
+            (
+                r#"{"webhook":{"url":"https://h/x","preset":"pagerduty"}}"#.into(),
+                "webhook.routing_key",
+            ),
+            (
+                r#"{"webhook":{"url":"https://h/x","preset":"pagerduty","routing_key":"short"}}"#
+                    .into(),
+                "webhook.routing_key",
+            ),
+            (
+                format!(
+                    r#"{{"webhook":{{"url":"https://h/x","preset":"pagerduty","routing_key":"{}\"}}}}"#,
+                    "a".repeat(31)
+                ),
+                "webhook.routing_key",
+            ),
+            (
+                r#"{"webhook":{"url":"https://h/x","preset":"pagerduty","routing_key":"****"}}"#
+                    .into(),
+                "webhook.routing_key",
+            ),
+            (
+                format!(
+                    r#"{{"webhook":{{"url":"https://h/x","preset":"pagerduty","routing_key":"{ROUTING_KEY}","body":{{"a":1}}}}}}"#
+                ),
+                "webhook.body",
+            ),
+            (
+                format!(
+                    r#"{{"webhook":{{"url":"https://h/x","preset":"slack","routing_key":"{ROUTING_KEY}"}}}}"#
+                ),
+                "webhook.routing_key",
+            ),
+            (
+                r#"{"webhook":{"url":"https://h/x","routing_key":7}}"#.into(),
+                "webhook.routing_key",
             ),
         ];
         for (json, field) in cases {

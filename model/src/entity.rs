@@ -99,7 +99,7 @@ pub const KEPT: &str = "****";
 
 /// A stored body with its secrets removed, as the admin API answers it: a client's
 /// `secret_hash` becomes `has_secret` (`signing_secret`, `has_signing_secret`), key, password and token hashes go, and a webhook's
-/// credential header values read [`KEPT`].
+/// credential header values and PagerDuty `routing_key` read [`KEPT`].
 pub fn redact(kind: EntityKind, body: &str) -> serde_json::Value {
     use serde_json::Value;
     let mut v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
@@ -126,6 +126,12 @@ pub fn redact(kind: EntityKind, body: &str) -> serde_json::Value {
                 }
             }
             EntityKind::Channel => {
+                // A PagerDuty integration key (sealed when stored) is never answered.
+                if let Some(Value::Object(w)) = o.get_mut("webhook") {
+                    if let Some(k) = w.get_mut("routing_key") {
+                        *k = Value::String(KEPT.into());
+                    }
+                }
                 let headers = o
                     .get_mut("webhook")
                     .and_then(|w| w.get_mut("headers"))

@@ -44,6 +44,7 @@ mod policy_idem;
 mod policy_signature;
 mod policy_ui;
 mod readme;
+mod receivers;
 mod record_bounds;
 mod report_mail;
 mod reports;

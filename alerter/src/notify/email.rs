@@ -86,11 +86,17 @@ impl EmailSender {
                 .map_err(|e| Error::NotConfigured(format!("address {a:?}: {e}")))?;
             builder = builder.to(mbox);
         }
-        let mail = match &msg.html {
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-                msg.text.clone(),
-                html.clone(),
-            )),
+        // A message about several alerts gets an HTML part listing them (escaped), unless the
+        // evaluator gave one of its own.
+        let html = msg.html.clone().or_else(|| {
+            msg.group
+                .as_deref()
+                .and_then(gatewatch_model::alert::group::render_group_html)
+        });
+        let mail = match html {
+            Some(html) => {
+                builder.multipart(MultiPart::alternative_plain_html(msg.text.clone(), html))
+            }
             None => builder
                 .header(ContentType::TEXT_PLAIN)
                 .body(msg.text.clone()),

@@ -153,6 +153,7 @@ impl LineSender {
             &self.backoff,
             send,
             accepted_before,
+            &[],
         )
         .await
     }

@@ -14,6 +14,7 @@
 pub mod email;
 pub mod guard;
 pub mod line;
+pub mod preset;
 pub mod webhook;
 
 use gatewatch_model::channel::Destination;
@@ -290,7 +291,23 @@ impl Notifiers {
                 let headers = w
                     .open_headers(self.seal_key.as_ref())
                     .map_err(Error::NotConfigured)?;
-                webhook::send(&self.webhooks, w, &headers, secret, msg, self.backoff).await
+                let routing_key = w
+                    .open_routing_key(self.seal_key.as_ref())
+                    .map_err(Error::NotConfigured)?;
+                let ctx = webhook::Context {
+                    receiver: if channel.name.is_empty() {
+                        "gatewatch"
+                    } else {
+                        &channel.name
+                    },
+                    lang: if channel.lang == "zh-TW" {
+                        gatewatch_model::alert::Lang::ZhTw
+                    } else {
+                        gatewatch_model::alert::Lang::En
+                    },
+                    routing_key: routing_key.as_deref(),
+                };
+                webhook::send(&self.webhooks, w, &headers, secret, msg, self.backoff, ctx).await
             }
             None => Err(Error::NotConfigured(
                 "the channel has no single destination".into(),
@@ -324,17 +341,18 @@ pub(crate) fn delivery_key(msg: &Message, target: &str) -> String {
     uuid::Builder::from_random_bytes(b).into_uuid().to_string()
 }
 
-/// Whether an HTTP answer is worth another attempt.
 /// Sends with `send` until an answer is final: 2xx (delivered), one that `delivered_anyway`
 /// accepts (LINE's 409 for a retry key it has already taken), a status not worth retrying
 /// (refused), or `retries` retries spent with `backoff` between them (gave up). `what` names
-/// the destination in the logs.
+/// the destination in the logs. Each of `hide` (secrets sent in the body) is replaced by
+/// `****` in the answers kept and logged, should the far end echo it.
 pub(crate) async fn http_with_retries<F, Fut>(
     what: &str,
     retries: u32,
     backoff: &Backoff,
     mut send: F,
     delivered_anyway: impl Fn(u16, &reqwest::header::HeaderMap, u32) -> Option<Delivery>,
+    hide: &[&str],
 ) -> Result<Delivery>
 where
     F: FnMut() -> Fut,
@@ -347,7 +365,10 @@ where
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let headers = resp.headers().clone();
-                let text = resp.text().await.unwrap_or_default();
+                let mut text = resp.text().await.unwrap_or_default();
+                for secret in hide.iter().filter(|s| !s.is_empty()) {
+                    text = text.replace(secret, gatewatch_model::entity::KEPT);
+                }
                 if (200..300).contains(&status) {
                     return Ok(Delivery {
                         status,

@@ -1,17 +1,20 @@
 //! Webhooks: a JSON body to an HTTP endpoint.
 //!
 //! The body is the channel's template (`body`) with placeholders replaced inside its strings,
-//! or a preset: `generic` (`subject`, `text` and every placeholder value as fields), `slack`
-//! (`{"text": …}`), `teams` (a MessageCard). With a secret, the exact bytes sent are signed:
+//! or a preset: `generic` (`subject`, `text` and every placeholder value as fields), or one of
+//! [`super::preset`]: `alertmanager` (Alertmanager's webhook payload v4), `pagerduty` (Events
+//! API v2), `slack` (Block Kit), `teams` (Workflows, an Adaptive Card). A message about a
+//! group adds the group's placeholders ([`gatewatch_model::alert::group::group_values`]).
+//! With a secret, the exact bytes sent are signed:
 //! `X-Gatewatch-Signature: sha256=<hex HMAC-SHA256(secret, body)>`. `X-Gatewatch-Delivery`
 //! carries a UUID that stays the same across retries (and across re-sends of the same
 //! notification), so a receiver can drop repeats.
 
-use super::{delivery_key, http_with_retries, Backoff, Delivery, Error, Message, Result};
-use gatewatch_model::alert::template;
+use super::{delivery_key, http_with_retries, preset, Backoff, Delivery, Error, Message, Result};
+use gatewatch_model::alert::{group, template, Lang};
 use gatewatch_model::channel::{WebhookMethod, WebhookPreset, WebhookTarget};
 use hmac::{Hmac, Mac};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,6 +24,27 @@ pub const DELIVERY_HEADER: &str = "X-Gatewatch-Delivery";
 
 /// Sends `msg` to the endpoint, retrying as the channel says.
 /// `headers` are the channel's, sealed ones opened ([`WebhookTarget::open_headers`]).
+/// What a body is built with besides the channel and the message.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The channel's name (Alertmanager's `receiver`).
+    pub receiver: &'a str,
+    /// The channel's language: the preset's words when the message has no group.
+    pub lang: Lang,
+    /// The PagerDuty integration key, opened ([`WebhookTarget::open_routing_key`]).
+    pub routing_key: Option<&'a str>,
+}
+
+impl Default for Context<'_> {
+    fn default() -> Self {
+        Context {
+            receiver: "gatewatch",
+            lang: Lang::En,
+            routing_key: None,
+        }
+    }
+}
+
 pub async fn send(
     http: &reqwest::Client,
     target: &WebhookTarget,
@@ -28,9 +52,30 @@ pub async fn send(
     secret: Option<&[u8]>,
     msg: &Message,
     backoff: Backoff,
+    ctx: Context<'_>,
 ) -> Result<Delivery> {
-    let body = serde_json::to_vec(&body(target, msg))
+    if target.preset == WebhookPreset::Pagerduty
+        && target.body.is_none()
+        && ctx.routing_key.is_none_or(str::is_empty)
+    {
+        return Err(Error::NotConfigured(
+            "the pagerduty preset has no routing_key".into(),
+        ));
+    }
+    let body = serde_json::to_vec(&body(target, msg, ctx))
         .map_err(|e| Error::NotConfigured(format!("body: {e}")))?;
+    // Credentials (the routing key in the body, credential headers): a receiver that echoes
+    // them back does not get them into the logs or alert_events.
+    let hide: Vec<&str> = ctx
+        .routing_key
+        .into_iter()
+        .chain(
+            headers
+                .iter()
+                .filter(|(n, v)| gatewatch_model::channel::is_secret_header(n) && v.len() >= 4)
+                .map(|(_, v)| v.as_str()),
+        )
+        .collect();
     let method = match target.method {
         WebhookMethod::Post => reqwest::Method::POST,
         WebhookMethod::Put => reqwest::Method::PUT,
@@ -77,6 +122,7 @@ pub async fn send(
         &backoff,
         send,
         |_, _, _| None,
+        &hide,
     )
     .await
 }
@@ -94,17 +140,22 @@ pub fn sign(key: &[u8], body: &[u8]) -> String {
 }
 
 /// The JSON body for `msg`: the template rendered, or the preset.
-pub fn body(target: &WebhookTarget, msg: &Message) -> Value {
+pub fn body(target: &WebhookTarget, msg: &Message, ctx: Context<'_>) -> Value {
+    let group = msg.group.as_deref().map(group::group_values);
     let mut vars: BTreeMap<String, &str> = msg
         .vars
         .iter()
         .map(|(k, v)| (k.clone(), v.as_str()))
         .collect();
+    for (k, v) in group.iter().flatten() {
+        vars.insert(k.clone(), v.as_str());
+    }
     vars.insert("subject".into(), &msg.subject);
     vars.insert("text".into(), &msg.text);
     if let Some(t) = &target.body {
         return render_value(t, &vars);
     }
+    let view = || preset::View::of(msg, ctx.lang);
     match target.preset {
         WebhookPreset::Generic => {
             let mut m = Map::new();
@@ -113,31 +164,13 @@ pub fn body(target: &WebhookTarget, msg: &Message) -> Value {
             }
             Value::Object(m)
         }
-        WebhookPreset::Slack => json!({
-            "text": format!("*{}*\n{}", slack_escape(&msg.subject), slack_escape(&msg.text))
-        }),
-        WebhookPreset::Teams => {
-            let color = match msg.vars.get("status").map(String::as_str) {
-                Some("resolved") => "2EB886",
-                _ => "D70000",
-            };
-            json!({
-                "@type": "MessageCard",
-                "@context": "https://schema.org/extensions",
-                "summary": msg.subject,
-                "themeColor": color,
-                "title": msg.subject,
-                "text": msg.text,
-            })
+        WebhookPreset::Alertmanager => preset::alertmanager::body(&view(), ctx.receiver),
+        WebhookPreset::Pagerduty => {
+            preset::pagerduty::body(&view(), ctx.routing_key.unwrap_or_default())
         }
+        WebhookPreset::Slack => preset::slack::body(&view()),
+        WebhookPreset::Teams => preset::teams::body(&view()),
     }
-}
-
-/// Slack reads `&`, `<` and `>` as markup (links, mentions); texts are sent as written.
-fn slack_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// Every string of the template rendered with the alert texts' renderer
@@ -187,7 +220,7 @@ mod tests {
         let t = target(
             r#"{"url":"http://h/x","body":{"a":"v={{value}} t={{ threshold }} $THRESHOLD% {{nope}} $ x{","b":"台北 {{value}}"}}"#,
         );
-        let b = body(&t, &msg());
+        let b = body(&t, &msg(), Context::default());
         assert_eq!(b["a"], "v=95 t=90 90% {{nope}} $ x{");
         assert_eq!(b["b"], "台北 95");
     }
@@ -200,7 +233,7 @@ mod tests {
             text: "line 1\nline \"2\" </script> {{rule}}".into(),
             ..msg()
         };
-        let bytes = serde_json::to_vec(&body(&t, &m)).unwrap();
+        let bytes = serde_json::to_vec(&body(&t, &m, Context::default())).unwrap();
         let back: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(back["m"], "<line 1\nline \"2\" </script> {{rule}}>");
         assert_eq!(back["k"][0], "a\\b \u{1}");
@@ -216,7 +249,7 @@ mod tests {
         let t = target(
             r#"{"url":"http://h/x","body":{"alert":"{{rule}}: {{text}}","n":1,"tags":["$VALUE"]}}"#,
         );
-        let b = body(&t, &msg());
+        let b = body(&t, &msg(), Context::default());
         assert_eq!(b["alert"], "cpu: node-1 \"95%\"");
         assert_eq!(b["n"], 1);
         assert_eq!(b["tags"][0], "95");
@@ -224,20 +257,116 @@ mod tests {
 
     #[test]
     fn presets() {
-        let g = body(&target(r#"{"url":"http://h/x"}"#), &msg());
+        let g = body(
+            &target(r#"{"url":"http://h/x"}"#),
+            &msg(),
+            Context::default(),
+        );
         assert_eq!(g["subject"], "CPU 過高");
         assert_eq!(g["value"], "95");
-        let s = body(&target(r#"{"url":"http://h/x","preset":"slack"}"#), &msg());
-        assert_eq!(s, json!({"text": "*CPU 過高*\nnode-1 \"95%\""}));
         let m = Message {
-            text: "p99 > 2s & <rising>".into(),
+            text: "p99 > 2s & <!channel>".into(),
             ..msg()
         };
-        let s = body(&target(r#"{"url":"http://h/x","preset":"slack"}"#), &m);
-        assert_eq!(s["text"], "*CPU 過高*\np99 &gt; 2s &amp; &lt;rising&gt;");
-        let t = body(&target(r#"{"url":"http://h/x","preset":"teams"}"#), &msg());
-        assert_eq!(t["@type"], "MessageCard");
-        assert_eq!(t["title"], "CPU 過高");
+        let s = body(
+            &target(r#"{"url":"http://h/x","preset":"slack"}"#),
+            &m,
+            Context::default(),
+        );
+        assert_eq!(s["text"], "CPU 過高\np99 &gt; 2s &amp; &lt;!channel&gt;");
+        assert_eq!(s["blocks"][0]["type"], "header");
+        let t = body(
+            &target(r#"{"url":"http://h/x","preset":"teams"}"#),
+            &msg(),
+            Context::default(),
+        );
+        assert_eq!(t["type"], "message");
+        assert_eq!(
+            t["attachments"][0]["content"]["body"][0]["text"],
+            "CPU 過高"
+        );
+        let a = body(
+            &target(r#"{"url":"http://h/x","preset":"alertmanager"}"#),
+            &msg(),
+            Context::default(),
+        );
+        assert_eq!(a["version"], "4");
+        assert_eq!(a["alerts"][0]["labels"]["alertname"], "cpu");
+    }
+
+    #[test]
+    fn an_empty_group_still_gives_every_preset_a_body() {
+        use gatewatch_model::alert::{GroupNotice, NoticeKind};
+        let g = GroupNotice {
+            policy: String::new(),
+            group_key: "k".into(),
+            group_labels: BTreeMap::new(),
+            common_labels: BTreeMap::new(),
+            kind: NoticeKind::Resolved,
+            alerts: Vec::new(),
+            lang: Lang::ZhTw,
+            link: String::new(),
+            at: "2026-11-25T01:02:03Z".parse().unwrap(),
+        };
+        let m = Message {
+            group: Some(std::sync::Arc::new(g)),
+            ..Message::default()
+        };
+        for preset in ["generic", "alertmanager", "slack", "teams"] {
+            let t = target(&format!(r#"{{"url":"http://h/x","preset":"{preset}"}}"#));
+            let b = body(&t, &m, Context::default());
+            assert!(b.is_object(), "{preset}: {b}");
+        }
+        // An empty subject (no group): Slack's header still has a text.
+        let s = body(
+            &target(r#"{"url":"http://h/x","preset":"slack"}"#),
+            &Message::default(),
+            Context::default(),
+        );
+        assert_eq!(s["blocks"][0]["text"]["text"], "gatewatch");
+        let t = target(
+            r#"{"url":"http://h/x","preset":"pagerduty","routing_key":"R0123456789abcdefR0123456789abcd"}"#,
+        );
+        let b = body(
+            &t,
+            &m,
+            Context {
+                routing_key: Some("R0123456789abcdefR0123456789abcd"),
+                ..Context::default()
+            },
+        );
+        assert_eq!(b["event_action"], "resolve");
+        assert_eq!(
+            gatewatch_model::alert::render_group(m.group.as_deref().unwrap()).0,
+            "[gatewatch] 0 則已恢復"
+        );
+    }
+
+    #[test]
+    fn pagerduty_dedup_keys_are_stable_per_group_and_short() {
+        let a = preset::pagerduty::dedup_key("ops/{node=\"gw1\"}");
+        assert_eq!(a, preset::pagerduty::dedup_key("ops/{node=\"gw1\"}"));
+        assert_ne!(a, preset::pagerduty::dedup_key("ops/{node=\"gw2\"}"));
+        assert!(a.len() <= preset::pagerduty::DEDUP_KEY_MAX);
+        assert_eq!(
+            preset::pagerduty::dedup_key(&"長".repeat(10_000)).len(),
+            "gatewatch-".len() + 40
+        );
+    }
+
+    #[test]
+    fn slack_escapes_are_never_cut_in_half() {
+        let s = preset::slack::escape_cut(&"<&>".repeat(100), 20);
+        assert!(s.chars().count() <= 20, "{s}");
+        assert!(s.ends_with('…'));
+        let body = s.trim_end_matches('…');
+        assert!(
+            body.split('&')
+                .skip(1)
+                .all(|e| e.starts_with("lt;") || e.starts_with("amp;") || e.starts_with("gt;")),
+            "{s}"
+        );
+        assert_eq!(preset::slack::escape_cut("a<b", 10), "a&lt;b");
     }
 
     #[test]

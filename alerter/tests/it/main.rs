@@ -5,5 +5,6 @@ mod email;
 mod helpers;
 mod line;
 mod outage;
+mod receivers;
 mod webhook;
 mod webhook_guard;

@@ -166,9 +166,10 @@ async fn slack_preset_body() {
     let r = r.lock().unwrap();
     let (_, headers, body, sig_ok) = &r.seen[0];
     assert_eq!(
-        *body,
-        json!({"text": "*[告警] node-1 CPU 95%*\n門檻 90%，\"已持續\" 180 秒"})
+        body["text"],
+        "[告警] node-1 CPU 95%\n門檻 90%，\"已持續\" 180 秒"
     );
+    assert_eq!(body["blocks"][0]["text"]["text"], "[告警] node-1 CPU 95%");
     // No secret named: not signed.
     assert!(!sig_ok);
     assert!(headers.get("x-gatewatch-signature").is_none());

@@ -10,6 +10,11 @@
 //! One tokenizer serves every channel: [`render`] fills a rule's texts (e-mail, LINE) from
 //! [`Vars`]; [`render_map`] fills a webhook body's strings from the name → value map the
 //! alerter sends with each notice ([`Vars::values`] gives the rule's placeholders as a map).
+//! A message about a group of alerts adds the group's names to that map
+//! ([`super::group::group_values`]: `alerts_count`, `firing_count`, `resolved_count`,
+//! `group_key`, `group_labels`, `common_labels`, `group_status`, `group_kind`, `policy`,
+//! `alerts_text`, `external_url`); the group's own mail and LINE texts are
+//! [`super::group::render_group`]'s.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -303,7 +308,8 @@ pub fn format_number(v: f64) -> String {
     }
 }
 
-fn with_unit(v: f64, unit: &str) -> String {
+/// A value with its unit as messages show it: `95%`, `1200 ms`, `3`.
+pub fn with_unit(v: f64, unit: &str) -> String {
     match unit {
         "" => format_number(v),
         "%" => format!("{}%", format_number(v)),

@@ -84,7 +84,7 @@ function ChannelList() {
 function blank() {
   return {
     id: '', name: '', enabled: true, lang: 'zh-TW', type: 'email', to: '', roles: [], line: '',
-    url: '', method: 'POST', preset: 'generic', headers: '', body: '', secret: '', timeout_ms: '10000', retries: '3',
+    url: '', method: 'POST', preset: 'generic', routing_key: '', headers: '', body: '', secret: '', timeout_ms: '10000', retries: '3',
   };
 }
 
@@ -95,7 +95,7 @@ function fromBody(id, b) {
   if (b.webhook) {
     const w = b.webhook;
     Object.assign(d, {
-      url: w.url || '', method: w.method || 'POST', preset: w.preset || 'generic',
+      url: w.url || '', method: w.method || 'POST', preset: w.preset || 'generic', routing_key: w.routing_key || '',
       headers: Object.entries(w.headers || {}).map(([k, v]) => `${k}: ${v}`).join('\n'),
       body: w.body ? JSON.stringify(w.body, null, 2) : '', secret: w.secret || '',
       timeout_ms: String(w.timeout_ms ?? 10000), retries: String(w.retries ?? 3),
@@ -128,6 +128,8 @@ function toBody(d) {
       }
     }
     if (d.secret.trim()) w.secret = d.secret.trim();
+    // PagerDuty's integration key: answered as ****, which sent back keeps the stored one.
+    if (d.preset === 'pagerduty' && d.routing_key.trim()) w.routing_key = d.routing_key.trim();
     out.webhook = w;
   }
   return out;
@@ -241,9 +243,18 @@ function ChannelEditor({ id }) {
               <${Select} name="ch-method" label=${t('alerts.f_method')} value=${d.method} error=${at('webhook.method')}
                 options=${['POST', 'PUT', 'PATCH'].map((m) => ({ value: m, label: m }))} onChange=${(v) => set({ method: v })} />
               <${Select} name="ch-preset" label=${t('alerts.f_preset')} value=${d.preset} error=${at('webhook.preset')}
-                options=${[{ value: 'generic', label: t('alerts.preset_generic') }, { value: 'slack', label: 'Slack' }, { value: 'teams', label: 'Microsoft Teams' }]}
-                onChange=${(v) => set({ preset: v })} />
+                options=${[
+                  { value: 'generic', label: t('alerts.preset_generic') },
+                  { value: 'alertmanager', label: t('alerts.preset_alertmanager') },
+                  { value: 'pagerduty', label: 'PagerDuty (Events API v2)' },
+                  { value: 'slack', label: 'Slack' },
+                  { value: 'teams', label: 'Microsoft Teams (Workflows)' },
+                ]}
+                onChange=${(v) => set(v === 'pagerduty' && !d.url.trim()
+                  ? { preset: v, url: 'https://events.pagerduty.com/v2/enqueue' } : { preset: v })} />
             </div>
+            ${d.preset === 'pagerduty' && html`<${Field} name="ch-routing-key" label=${t('alerts.f_routing_key')} value=${d.routing_key}
+              error=${at('webhook.routing_key')} hint=${t('alerts.f_routing_key_hint')} onInput=${(v) => set({ routing_key: v })} />`}
             <${TextArea} name="ch-headers" label=${t('alerts.f_headers')} rows=${2} mono value=${d.headers}
               error=${at('webhook.headers')} hint=${t('alerts.f_headers_hint')} onInput=${(v) => set({ headers: v })} />
             <${TextArea} name="ch-body" label=${t('alerts.f_webhook_body')} rows=${4} mono value=${d.body}
