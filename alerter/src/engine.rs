@@ -10,19 +10,13 @@
 //! 2. **Sources**: rules, silences, policies, inhibit rules, users' addresses and channels are
 //!    re-read when the configuration log's revision moves, and written to a snapshot on disk
 //!    ([`crate::source`]); at start the snapshot is read first. The acks are read each round.
-//! 3. **Evaluate**: per rule and scope key an observation ([`crate::evaluate`]).
-//! 4. **Mute**: windows, silences, inhibit rules (against this round's firing alerts), then
-//!    `model::alert::step` with `suppressed` = muted; a repeat of an acknowledged episode is
-//!    held back.
-//! 5. **Group**: alerts no policy takes are notified alone, as before policies; the others are
-//!    members of their policy's groups, whose messages [`crate::group::group_step`] decides.
-//! 6. **Notify**: every transition and every notice attempt becomes an `alert_events` row
-//!    (`value` is 0 when there was none, e.g. a failed probe, whose error is in `detail`); each
-//!    message is rendered, resolved to single recipients, given a deterministic id, skipped
-//!    when `alert_events` already shows it sent, and handed to the [`Dispatcher`] after
-//!    checking that the lease is still held. Sends run as tasks and are recorded when they
-//!    finish (at the next round), so a slow channel does not hold up the rounds that renew the
-//!    lease. Held-back notices are recorded per recipient with result `suppressed` and why.
+//! 3. **Evaluate**, 4. **Mute**, 5. **Group** (`engine/round.rs`): per rule and scope key an
+//!    observation; windows, silences, inhibit rules (against this round's firing alerts), then
+//!    `model::alert::step` with `suppressed` = muted, a repeat of an acknowledged episode held
+//!    back; alerts no policy takes are notified alone, the others join their policy's groups.
+//! 6. **Notify** (`engine/act.rs`): each message is sent once (deterministic ids), after
+//!    checking the lease, as a task recorded when it finishes; every transition and attempt is
+//!    an `alert_events` row.
 //! 7. **Persist**: changed states (`save_states`) and the events. Every ClickHouse call has a
 //!    timeout (`query_timeout`); the first that finds no answer marks ClickHouse away for the
 //!    rest of the round, so a server that hangs costs one wait, not one per call.
@@ -52,28 +46,23 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use gatewatch_model::alert::{
-    route, step, Action, AlertState, Lang, NoticeKind, Observation, Phase, PhaseName, ScopeKey,
-};
+use gatewatch_model::alert::Lang;
 use gatewatch_store::acks::{self, Ack};
 use gatewatch_store::alerts::{self, AlertEvent, SavedState};
 use gatewatch_store::{Store, StoreConfig};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use uuid::Uuid;
+use std::time::Duration;
 
-use crate::dispatch::{self, Delivery, Dispatcher};
-use crate::evaluate::{needs_probe, Observed, Observer};
-use crate::group::{self, GroupState};
+use crate::dispatch::{Delivery, Dispatcher};
+use crate::evaluate::needs_probe;
 use crate::lease::{self, LeaseView};
 pub use crate::metrics::Metrics;
-use crate::mute;
-use crate::notice::{self, Send};
-use crate::probe::{self, ProbeResult, Probed};
+use crate::notice::Send;
+use crate::probe::{self, Probed};
 use crate::source::Sources;
 
 mod act;
@@ -129,8 +118,6 @@ impl EngineConfig {
     }
 }
 
-type StateKey = (String, String);
-
 /// The evaluator. Build with [`Engine::new`], run with [`Engine::run`].
 pub struct Engine<D> {
     store: Store,
@@ -139,13 +126,14 @@ pub struct Engine<D> {
     metrics: Arc<Metrics>,
     sources: Sources,
     /// Per (rule id, scope key text): the key and its state.
-    states: HashMap<StateKey, (ScopeKey, AlertState)>,
+    states: lease::AlertStates,
     states_loaded: bool,
     /// Held the lease at the last successful check.
     holder: bool,
     ch_up: bool,
     events: VecDeque<AlertEvent>,
-    dirty: HashMap<StateKey, SavedState>,
+    /// Changed states to save, per (rule id, scope key) (groups: `group:<policy>`, group key).
+    dirty: HashMap<(String, String), SavedState>,
     /// Sends under way; recorded when they finish (a slow channel does not hold up the
     /// rounds, which renew the lease).
     inflight: tokio::task::JoinSet<(Send, Delivery, Duration)>,
@@ -156,7 +144,7 @@ pub struct Engine<D> {
     /// written with this engine's own.
     handed_in: (EventSink, tokio::sync::mpsc::Receiver<AlertEvent>),
     /// Group states per (policy id, group key) (see [`crate::group`]).
-    groups: HashMap<(String, String), GroupState>,
+    groups: lease::GroupStates,
     /// The newest ack row per episode, read each round while ClickHouse answers (the last
     /// read is kept while it does not).
     acks: Vec<Ack>,

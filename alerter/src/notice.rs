@@ -3,7 +3,9 @@
 //! (the rule's or the policy's recipients, [`addressed`]), the deterministic notification ids
 //! ([`crate::dispatch::notification_id`] for an alert alone, [`group_notification_id`] for a
 //! group's message), and a group's [`GroupNotice`] turned into one [`Outgoing`] per recipient
-//! ([`group_outgoing`]). Pure, tested alone.
+//! ([`group_outgoing`]). Every message carries its group: an alert alone is a group of one
+//! ([`lone_notice`]), and so is a channel-health notice ([`channel_health`]). Pure, tested
+//! alone.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

@@ -1,8 +1,24 @@
-//! The notify stage's I/O: starting the round's sends (skipping what was sent, checking the
-//! lease before each), recording them when they finish, and the channel-health notices
-//! ("… notices keep failing" / "work again", [`crate::notice::channel_health`]).
+//! The notify stage's I/O: starting the round's sends, recording them when they finish, and
+//! the channel-health notices ("… notices keep failing" / "work again",
+//! [`crate::notice::channel_health`]).
+//!
+//! Every transition and every notice attempt becomes an `alert_events` row (`value` is 0 when
+//! there was none, e.g. a failed probe, whose error is in `detail`); each message (rendered,
+//! resolved to single recipients, with a deterministic id by [`crate::notice`]) is skipped
+//! when `alert_events` already shows it sent, and handed to the [`Dispatcher`] after checking
+//! that the lease is still held. Sends run as tasks and are recorded when they finish (at the
+//! next round), so a slow channel does not hold up the rounds that renew the lease. Held-back
+//! notices are recorded per recipient with result `suppressed` and why (by the round).
 
-use super::*;
+use chrono::{DateTime, Utc};
+use gatewatch_store::alerts::{self, AlertEvent};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+use super::{Engine, CHANNEL_FAILURES_TO_ALERT};
+use crate::dispatch::{self, Delivery, Dispatcher};
+use crate::notice::{self, Send};
 
 /// One channel kind's run of failed sends.
 #[derive(Debug, Default)]
