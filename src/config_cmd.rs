@@ -625,6 +625,24 @@ mod tests {
         moved["webhook"]["url"] = serde_json::json!("https://evil.example/x");
         let e = seal_channel(&key, &mut moved, None).unwrap_err();
         assert_eq!(e.field, "webhook.headers.Authorization");
+        // A PagerDuty routing key alike, with a fresh nonce of its own beside the headers'.
+        let plain = serde_json::json!({"webhook": {"url": "https://events.pagerduty.com/v2/enqueue",
+            "preset": "pagerduty", "routing_key": "R0123456789abcdefR0123456789abcd",
+            "headers": {"X-Api-Key": "k1"}}});
+        let mut first = plain.clone();
+        seal_channel(&key, &mut first, None).unwrap();
+        let rk = first["webhook"]["routing_key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(rk.starts_with("sealed:v1:") && !first.to_string().contains("R0123456789abcdef"));
+        assert_ne!(
+            rk[10..42],
+            first["webhook"]["headers"]["X-Api-Key"].as_str().unwrap()[10..42]
+        );
+        let mut again = plain.clone();
+        seal_channel(&key, &mut again, Some(&first)).unwrap();
+        assert_eq!(again, first);
         // Other kinds of channel pass untouched.
         let mut mail = serde_json::json!({"email": {"to": ["a@b.tw"]}});
         seal_channel(&key, &mut mail, None).unwrap();

@@ -61,9 +61,10 @@ pub struct Outgoing {
     /// webhook bodies.
     pub vars: BTreeMap<String, String>,
     pub notification_id: Uuid,
-    /// The group this message is about (issue 18); `None` for test-sends and the channel
-    /// health notices. Presets that list alerts (Alertmanager, PagerDuty, Slack, Teams) read
-    /// it; without it they describe the one notice in `vars`.
+    /// The group this message is about (issue 18): a policy's group, or a group of one for
+    /// an alert alone and for a channel-health notice; `None` for test-sends. Presets that
+    /// list alerts (Alertmanager, PagerDuty, Slack, Teams) read it; without it they describe
+    /// the one notice in `vars`.
     pub group: Option<std::sync::Arc<gatewatch_model::alert::GroupNotice>>,
 }
 

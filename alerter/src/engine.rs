@@ -10,19 +10,13 @@
 //! 2. **Sources**: rules, silences, policies, inhibit rules, users' addresses and channels are
 //!    re-read when the configuration log's revision moves, and written to a snapshot on disk
 //!    ([`crate::source`]); at start the snapshot is read first. The acks are read each round.
-//! 3. **Evaluate**: per rule and scope key an observation ([`crate::evaluate`]).
-//! 4. **Mute**: windows, silences, inhibit rules (against this round's firing alerts), then
-//!    `model::alert::step` with `suppressed` = muted; a repeat of an acknowledged episode is
-//!    held back.
-//! 5. **Group**: alerts no policy takes are notified alone, as before policies; the others are
-//!    members of their policy's groups, whose messages [`crate::group::group_step`] decides.
-//! 6. **Notify**: every transition and every notice attempt becomes an `alert_events` row
-//!    (`value` is 0 when there was none, e.g. a failed probe, whose error is in `detail`); each
-//!    message is rendered, resolved to single recipients, given a deterministic id, skipped
-//!    when `alert_events` already shows it sent, and handed to the [`Dispatcher`] after
-//!    checking that the lease is still held. Sends run as tasks and are recorded when they
-//!    finish (at the next round), so a slow channel does not hold up the rounds that renew the
-//!    lease. Held-back notices are recorded per recipient with result `suppressed` and why.
+//! 3. **Evaluate**, 4. **Mute**, 5. **Group** (`engine/round.rs`): per rule and scope key an
+//!    observation; windows, silences, inhibit rules (against this round's firing alerts), then
+//!    `model::alert::step` with `suppressed` = muted, a repeat of an acknowledged episode held
+//!    back; alerts no policy takes are notified alone, the others join their policy's groups.
+//! 6. **Notify** (`engine/act.rs`): each message is sent once (deterministic ids), after
+//!    checking the lease, as a task recorded when it finishes; every transition and attempt is
+//!    an `alert_events` row.
 //! 7. **Persist**: changed states (`save_states`) and the events. Every ClickHouse call has a
 //!    timeout (`query_timeout`); the first that finds no answer marks ClickHouse away for the
 //!    rest of the round, so a server that hangs costs one wait, not one per call.
@@ -52,29 +46,27 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use gatewatch_model::alert::{
-    route, step, Action, AlertState, Lang, NoticeKind, Observation, Phase, PhaseName, ScopeKey,
-};
+use gatewatch_model::alert::Lang;
 use gatewatch_store::acks::{self, Ack};
 use gatewatch_store::alerts::{self, AlertEvent, SavedState};
 use gatewatch_store::{Store, StoreConfig};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use uuid::Uuid;
+use std::time::Duration;
 
-use crate::dispatch::{self, Delivery, Dispatcher};
-use crate::evaluate::{needs_probe, Observed, Observer};
-use crate::group::{self, GroupState};
+use crate::dispatch::{Delivery, Dispatcher};
+use crate::evaluate::needs_probe;
 use crate::lease::{self, LeaseView};
 pub use crate::metrics::Metrics;
-use crate::mute;
-use crate::notice::{self, Send};
-use crate::probe::{self, ProbeResult, Probed};
+use crate::notice::Send;
+use crate::probe::{self, Probed};
 use crate::source::Sources;
+
+mod act;
+mod round;
 
 /// How long a stopping engine waits for sends under way.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
@@ -126,8 +118,6 @@ impl EngineConfig {
     }
 }
 
-type StateKey = (String, String);
-
 /// The evaluator. Build with [`Engine::new`], run with [`Engine::run`].
 pub struct Engine<D> {
     store: Store,
@@ -136,24 +126,25 @@ pub struct Engine<D> {
     metrics: Arc<Metrics>,
     sources: Sources,
     /// Per (rule id, scope key text): the key and its state.
-    states: HashMap<StateKey, (ScopeKey, AlertState)>,
+    states: lease::AlertStates,
     states_loaded: bool,
     /// Held the lease at the last successful check.
     holder: bool,
     ch_up: bool,
     events: VecDeque<AlertEvent>,
-    dirty: HashMap<StateKey, SavedState>,
+    /// Changed states to save, per (rule id, scope key) (groups: `group:<policy>`, group key).
+    dirty: HashMap<(String, String), SavedState>,
     /// Sends under way; recorded when they finish (a slow channel does not hold up the
     /// rounds, which renew the lease).
     inflight: tokio::task::JoinSet<(Send, Delivery, Duration)>,
-    /// Consecutive failed sends per channel kind (`email`, `line`, `webhook`), and whether a
-    /// "channel failing" notice went out for the current run of failures.
-    channel_health: HashMap<&'static str, ChannelHealth>,
+    /// Consecutive failed sends per channel kind (`email`, `line`, `webhook`), and since when
+    /// a "channel failing" notice is out for the current run of failures.
+    channel_health: HashMap<&'static str, act::ChannelHealth>,
     /// Events recorded elsewhere in the process (test-sends while ClickHouse was away),
     /// written with this engine's own.
     handed_in: (EventSink, tokio::sync::mpsc::Receiver<AlertEvent>),
     /// Group states per (policy id, group key) (see [`crate::group`]).
-    groups: HashMap<(String, String), GroupState>,
+    groups: lease::GroupStates,
     /// The newest ack row per episode, read each round while ClickHouse answers (the last
     /// read is kept while it does not).
     acks: Vec<Ack>,
@@ -191,38 +182,7 @@ const HANDED_IN_MAX: usize = 1024;
 /// A channel kind that failed this many sends in a row raises its own notice on the others.
 pub const CHANNEL_FAILURES_TO_ALERT: u32 = 3;
 
-#[derive(Debug, Default)]
-struct ChannelHealth {
-    failures: u32,
-    alerted: bool,
-}
-
-/// Parses a scope key's text form (`node=gw1,mount=/var`).
-pub fn parse_key(s: &str) -> ScopeKey {
-    let mut k = ScopeKey::default();
-    for part in s.split(',') {
-        if let Some((name, v)) = part.split_once('=') {
-            let v = Some(v.to_string());
-            match name {
-                "node" => k.node = v,
-                "mount" => k.mount = v,
-                "api" => k.api = v,
-                "client" => k.client = v,
-                _ => {}
-            }
-        }
-    }
-    k
-}
-
-/// One (rule, scope key) of a round: what was observed and the state before.
-struct Item {
-    /// Index into the round's rules.
-    rule: usize,
-    key: ScopeKey,
-    obs: Observation,
-    prev: AlertState,
-}
+pub use crate::lease::parse_key;
 
 impl<D: Dispatcher> Engine<D> {
     /// Reads the snapshot (if any); touches nothing else until it runs.
@@ -558,31 +518,7 @@ impl<D: Dispatcher> Engine<D> {
     async fn load_states(&mut self) -> bool {
         match self.ch(alerts::load_states(&self.store)).await {
             Ok(saved) => {
-                self.states.clear();
-                self.groups.clear();
-                for s in saved {
-                    if let Some(policy) = s.rule_id.strip_prefix(group::STATE_PREFIX) {
-                        match serde_json::from_str::<GroupState>(&s.state) {
-                            Ok(g) if g != GroupState::default() => {
-                                self.groups.insert((policy.to_string(), s.scope_key), g);
-                            }
-                            Ok(_) => {}
-                            Err(e) => {
-                                tracing::warn!(group = %s.scope_key, error = %e, "ignoring a saved group state")
-                            }
-                        }
-                        continue;
-                    }
-                    match serde_json::from_str::<AlertState>(&s.state) {
-                        Ok(st) => {
-                            let k = parse_key(&s.scope_key);
-                            self.states.insert((s.rule_id, s.scope_key), (k, st));
-                        }
-                        Err(e) => {
-                            tracing::warn!(rule = %s.rule_id, key = %s.scope_key, error = %e, "ignoring a saved state")
-                        }
-                    }
-                }
+                (self.states, self.groups) = lease::restore(saved);
                 self.states_loaded = true;
                 true
             }
@@ -660,535 +596,5 @@ impl<D: Dispatcher> Engine<D> {
             self.metrics.dropped_events.fetch_add(1, Ordering::Relaxed);
         }
         self.events.push_back(e);
-    }
-
-    /// Evaluates every rule at `now`; `probe` is this round's database probe if it ran
-    /// already (else it runs here when a rule needs it, e.g. rules just loaded). The stages
-    /// in order: observe every rule, mute (windows, silences, inhibit rules, acks), `step`,
-    /// group, notify.
-    async fn evaluate(&mut self, now: DateTime<Utc>, probe: Option<Probed>) {
-        let rules = self.sources.rules.clone();
-        let probe = match probe {
-            Some(p) => Some(p),
-            None if rules.iter().any(|r| needs_probe(&r.spec)) => {
-                Some(probe::probe_timed(&self.cfg.probe, self.cfg.probe_timeout).await)
-            }
-            None => None,
-        };
-        // A failed probe: the failure began at its start (or at the first call to the same
-        // server that never answered) and was seen until it gave up.
-        let failure = match &probe {
-            Some(
-                p @ Probed {
-                    result: ProbeResult::Failed(why),
-                    ..
-                },
-            ) => {
-                tracing::warn!(%why, "database probe failed");
-                let same_server = self.cfg.probe.url == self.store.config().url;
-                let away = self.away_since.filter(|_| same_server);
-                Some(crate::evaluate::failure_span(p.started, p.ended(), away))
-            }
-            _ => None,
-        };
-        if let Some(p) = &probe {
-            self.last_probe_took = p.took;
-        }
-        let probe = probe.map(|p| p.result);
-        // How one alert steps: at `now`, or over the failure's span for the probe's rules.
-        let decide =
-            |it: &Item, spec: &gatewatch_model::alert::AlertRuleSpec, muted: bool| match failure {
-                Some((from, until))
-                    if needs_probe(spec) && matches!(it.obs, Observation::Error(_)) =>
-                {
-                    crate::evaluate::step_failure(
-                        &it.prev,
-                        &it.obs,
-                        from,
-                        until.max(now),
-                        spec,
-                        muted,
-                    )
-                }
-                _ => step(&it.prev, &it.obs, now, spec, muted),
-            };
-        self.last_eval = failure.map_or(now, |(_, until)| until.max(now));
-        // Drop states of rules that no longer exist.
-        let ids: HashSet<&str> = rules.iter().map(|r| r.id.as_str()).collect();
-        self.states.retain(|(r, _), _| ids.contains(r.as_str()));
-
-        let items = self.observe_all(&rules, now, probe).await;
-        let link_base = self.cfg.link_base.clone();
-        let site = notice::Site {
-            tz: self.cfg.site_tz,
-            lang: self.cfg.site_lang,
-            link_base: &link_base,
-        };
-
-        // Mute: which alerts fire this round (a preview of `step`, which is pure), so an
-        // inhibit rule's source mutes its targets in the round it fires.
-        let labels: Vec<BTreeMap<String, String>> = items
-            .iter()
-            .map(|it| route::labels(&rules[it.rule].id, &rules[it.rule].spec, &it.key))
-            .collect();
-        let firing: Vec<mute::AlertRef<'_>> = items
-            .iter()
-            .zip(&labels)
-            .filter(|(it, _)| {
-                let spec = &rules[it.rule].spec;
-                let (next, _) = decide(it, spec, false);
-                matches!(next.phase, Phase::Firing { .. })
-            })
-            .map(|(it, l)| mute::AlertRef {
-                rule_id: &rules[it.rule].id,
-                key: &it.key,
-                labels: l,
-            })
-            .collect();
-
-        let sources = self.sources.clone();
-        let acks = std::mem::take(&mut self.acks);
-        let holder = self.cfg.holder.clone();
-        let ctx = notice::Ctx {
-            sources: &sources,
-            acks: &acks,
-            site,
-            alerter: &holder,
-        };
-        let mut sends: Vec<Send> = Vec::new();
-        // Per (policy id, group key): the released firing alerts, by fingerprint.
-        let mut grouped: BTreeMap<(String, String), BTreeMap<String, group::Member>> =
-            BTreeMap::new();
-        // Per fingerprint: what the group stage needs to list an alert.
-        let mut seen: HashMap<String, notice::AlertNow> = HashMap::new();
-        // Per group: its released alerts that a mute holds back now.
-        let mut muted_in: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
-        for (idx, it) in items.iter().enumerate() {
-            let entry = &rules[it.rule];
-            let spec = &entry.spec;
-            let key = &it.key;
-            let skey = (entry.id.clone(), key.as_key());
-            let me = mute::AlertRef {
-                rule_id: &entry.id,
-                key,
-                labels: &labels[idx],
-            };
-            let window = mute::window_or_silence(
-                &entry.id,
-                spec,
-                key,
-                &sources.silences,
-                self.cfg.site_tz,
-                now,
-            );
-            let inhibit = match &window {
-                None => mute::inhibited(&me, &firing, &sources.inhibit_rules),
-                Some(_) => None,
-            };
-            let muted = window.clone().or(inhibit.clone());
-            let policies = group::route(&sources.policies, &labels[idx]);
-            let (next, actions) = decide(it, spec, muted.is_some());
-            if next != it.prev {
-                let state = serde_json::to_string(&next).unwrap_or_default();
-                self.dirty.insert(
-                    skey.clone(),
-                    SavedState {
-                        rule_id: entry.id.clone(),
-                        scope_key: skey.1.clone(),
-                        ts_us: now.timestamp_micros(),
-                        state,
-                    },
-                );
-            }
-            let value = match &it.obs {
-                Observation::Value(v) => Some(*v),
-                _ => None,
-            };
-            let base = notice::base_event(entry, &skey.1, &next, &it.obs, now, &holder);
-            // A policy's own recipients replace the rule's for its alerts.
-            let recipients = policies
-                .first()
-                .and_then(|p| sources.policies.get(*p))
-                .and_then(|p| p.recipients.as_ref())
-                .unwrap_or(&spec.recipients);
-            for a in actions {
-                match a {
-                    Action::Transition { to, .. } => {
-                        tracing::info!(rule = %entry.id, key = %key, to = to.as_str(), "alert transition");
-                        let mut e = base.clone();
-                        e.event = to.as_str().into();
-                        if to == PhaseName::Resolved {
-                            e.phase = PhaseName::Ok.as_str().into();
-                        }
-                        self.record(e);
-                    }
-                    // An alert a policy takes is released to its group (the group stage
-                    // sends); only what a mute held back is recorded here.
-                    Action::Notify { .. } if !policies.is_empty() => {}
-                    Action::Notify { kind, since } | Action::Suppressed { kind, since } => {
-                        let mut held = matches!(a, Action::Suppressed { .. })
-                            .then(|| muted.clone().unwrap_or_default());
-                        let acked = (held.is_none() && kind == NoticeKind::Repeat)
-                            .then(|| mute::ack_for(&acks, &entry.id, &skey.1, since, now))
-                            .flatten();
-                        if let Some(ack) = acked {
-                            held = Some(mute::ack_reason(ack));
-                        }
-                        let d = notice::alone(
-                            &ctx, entry, key, value, kind, since, now, recipients, held, &base,
-                        );
-                        let n = d.held.len() as u64;
-                        if acked.is_some() {
-                            self.metrics.acknowledged.fetch_add(n, Ordering::Relaxed);
-                        } else if inhibit.is_some() && matches!(a, Action::Suppressed { .. }) {
-                            self.metrics.inhibited.fetch_add(n, Ordering::Relaxed);
-                        }
-                        self.hold_back(d.held);
-                        sends.extend(d.sends);
-                    }
-                }
-            }
-            // Released (its own step notified) and not muted now: in its policies' groups;
-            // released but muted now: kept by them, not listed.
-            let fp = notice::fingerprint(&entry.id, &skey.1);
-            if let Phase::Firing {
-                since,
-                last_sent: Some(_),
-                ..
-            } = &next.phase
-            {
-                for pid in &policies {
-                    let Some(p) = sources.policies.get(*pid) else {
-                        continue;
-                    };
-                    let (gkey, _) = group::group_of(pid, p, &labels[idx]);
-                    let gk = (pid.to_string(), gkey);
-                    if muted.is_some() {
-                        muted_in.entry(gk).or_default().insert(fp.clone());
-                    } else {
-                        grouped.entry(gk).or_default().insert(
-                            fp.clone(),
-                            group::Member {
-                                rule_id: entry.id.clone(),
-                                scope_key: skey.1.clone(),
-                                since: *since,
-                            },
-                        );
-                    }
-                }
-            }
-            seen.insert(
-                fp,
-                notice::AlertNow {
-                    value,
-                    state: next.clone(),
-                    obs: it.obs.clone(),
-                },
-            );
-            self.states.insert(skey, (key.clone(), next));
-        }
-
-        sends.extend(self.groups_stage(&ctx, grouped, muted_in, &seen, now));
-        self.acks = acks;
-        self.send_all(sends, now).await;
-    }
-
-    /// The group stage: every group with alerts now or a state from before steps
-    /// ([`group::group_step`]); the messages due become sends ([`notice::group_message`]).
-    fn groups_stage(
-        &mut self,
-        ctx: &notice::Ctx<'_>,
-        mut grouped: BTreeMap<(String, String), BTreeMap<String, group::Member>>,
-        mut muted_in: HashMap<(String, String), BTreeSet<String>>,
-        seen: &HashMap<String, notice::AlertNow>,
-        now: DateTime<Utc>,
-    ) -> Vec<Send> {
-        let mut sends = Vec::new();
-        let mut keys: BTreeSet<(String, String)> = grouped.keys().cloned().collect();
-        keys.extend(self.groups.keys().cloned());
-        let mut due: Vec<DateTime<Utc>> = Vec::new();
-        for gk in keys {
-            let prev = self.groups.get(&gk).cloned().unwrap_or_default();
-            let current = grouped.remove(&gk).unwrap_or_default();
-            let Some(policy) = ctx.sources.policies.get(&gk.0).filter(|p| p.enabled) else {
-                // The policy is gone or off: its group ends without a word.
-                self.set_group(&gk, GroupState::default(), now);
-                continue;
-            };
-            let muted = muted_in.remove(&gk).unwrap_or_default();
-            let (next, msg) = group::group_step(&prev, &current, &muted, policy, now);
-            due.extend(group::next_due(
-                &next,
-                &current.keys().cloned().collect(),
-                policy,
-            ));
-            let group_since = prev.since.or(next.since).unwrap_or(now);
-            self.set_group(&gk, next, now);
-            if let Some(msg) = msg {
-                self.metrics.group_messages.fetch_add(1, Ordering::Relaxed);
-                let d =
-                    notice::group_message(ctx, &gk, policy, group_since, &msg, &current, seen, now);
-                // In a group message, only acks hold an alert back.
-                self.metrics
-                    .acknowledged
-                    .fetch_add(d.held.len() as u64, Ordering::Relaxed);
-                self.hold_back(d.held);
-                sends.extend(d.sends);
-            }
-        }
-        self.group_due = due.into_iter().filter(|d| *d > now).min();
-        sends
-    }
-
-    /// Records notices held back (counted as `suppressed` when they name a recipient).
-    fn hold_back(&mut self, rows: Vec<AlertEvent>) {
-        for e in rows {
-            if e.result == "suppressed" && !e.recipient.is_empty() {
-                self.metrics.suppressed.fetch_add(1, Ordering::Relaxed);
-            }
-            self.record(e);
-        }
-    }
-
-    /// Observes every rule (the evaluate stage's reads), one item per (rule, scope key) with
-    /// its state before this round.
-    async fn observe_all(
-        &mut self,
-        rules: &[crate::source::RuleEntry],
-        now: DateTime<Utc>,
-        probe: Option<ProbeResult>,
-    ) -> Vec<Item> {
-        let store = self.store.clone();
-        let mut observer = Observer::new(&store, now, probe);
-        let mut items = Vec::new();
-        for (i, entry) in rules.iter().enumerate() {
-            let spec = &entry.spec;
-            let away = !self.ch_up || self.away.load(Ordering::Relaxed);
-            let observed = if !spec.enabled {
-                Observed::default()
-            } else if away && !spec.kind.error_breaches() {
-                Observed {
-                    values: Vec::new(),
-                    error: Some("ClickHouse is unreachable".into()),
-                }
-            } else {
-                match tokio::time::timeout(self.cfg.query_timeout, observer.observe(spec)).await {
-                    Ok(o) => o,
-                    Err(_) => {
-                        // A server that hangs: the rest of the round does not wait on it.
-                        self.away.store(true, Ordering::Relaxed);
-                        Observed {
-                            values: Vec::new(),
-                            error: Some("the reads timed out".into()),
-                        }
-                    }
-                }
-            };
-            if let Some(e) = &observed.error {
-                tracing::debug!(rule = %entry.id, error = %e, "no observation");
-            }
-            // Keys the rule had before and did not observe now: no data (or the read's error).
-            let mut work = observed.values;
-            for ((rid, _), (k, _)) in self.states.iter() {
-                if rid == &entry.id && !work.iter().any(|(w, _)| w == k) {
-                    let o = match &observed.error {
-                        Some(e) => Observation::Error(e.clone()),
-                        None => Observation::NoData,
-                    };
-                    work.push((k.clone(), o));
-                }
-            }
-            for (key, obs) in work {
-                let prev = self
-                    .states
-                    .get(&(entry.id.clone(), key.as_key()))
-                    .map(|s| s.1.clone())
-                    .unwrap_or_default();
-                items.push(Item {
-                    rule: i,
-                    key,
-                    obs,
-                    prev,
-                });
-            }
-        }
-        items
-    }
-
-    /// Keeps a group's state (and marks it to be saved when it changed).
-    fn set_group(&mut self, gk: &(String, String), st: GroupState, now: DateTime<Utc>) {
-        let prev = self.groups.get(gk).cloned().unwrap_or_default();
-        if prev != st {
-            self.dirty.insert(
-                (format!("{}{}", group::STATE_PREFIX, gk.0), gk.1.clone()),
-                SavedState {
-                    rule_id: format!("{}{}", group::STATE_PREFIX, gk.0),
-                    scope_key: gk.1.clone(),
-                    ts_us: now.timestamp_micros(),
-                    state: serde_json::to_string(&st).unwrap_or_default(),
-                },
-            );
-        }
-        if st == GroupState::default() {
-            self.groups.remove(gk);
-        } else {
-            self.groups.insert(gk.clone(), st);
-        }
-    }
-
-    /// Starts the round's sends (skipping those already sent), each after checking the lease;
-    /// they are recorded when they finish.
-    async fn send_all(&mut self, sends: Vec<Send>, now: DateTime<Utc>) {
-        if sends.is_empty() {
-            return;
-        }
-        let mut sends = sends;
-        if self.ch_up {
-            let ids: Vec<Uuid> = sends.iter().map(|s| s.msg.notification_id).collect();
-            // Ids are tied to their episode's start, so a week back is plenty.
-            let since_us = now.timestamp_micros() - 7 * 24 * 3600 * 1_000_000;
-            match self
-                .ch(alerts::sent_notifications(&self.store, &ids, since_us))
-                .await
-            {
-                Ok(done) => sends.retain(|s| {
-                    let skip = done.contains(&s.msg.notification_id);
-                    if skip {
-                        tracing::info!(id = %s.msg.notification_id, "already sent; skipped");
-                    }
-                    !skip
-                }),
-                Err(e) => tracing::warn!(error = %e, "cannot check what was sent"),
-            }
-        }
-        for s in sends {
-            if self.ch_up {
-                let now_us = Utc::now().timestamp_micros();
-                let c = &self.cfg;
-                match self
-                    .ch(alerts::holds(&self.store, &c.lease_name, &c.holder, now_us))
-                    .await
-                {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        tracing::warn!(
-                            "lost the alerter lease before sending; leaving it to the holder"
-                        );
-                        self.holder = false;
-                        break;
-                    }
-                    // ClickHouse went away mid-round: still the holder (see the module doc).
-                    Err(_) => self.ch_up = false,
-                }
-            }
-            let d = self.dispatcher.clone();
-            self.inflight.spawn(async move {
-                let started = Instant::now();
-                let delivery = d.send(&s.to, &s.msg).await;
-                (s, delivery, started.elapsed())
-            });
-        }
-    }
-
-    /// Records a finished send.
-    fn record_send(&mut self, (s, delivery, took): (Send, Delivery, Duration)) {
-        let Delivery {
-            sent,
-            attempts,
-            detail,
-        } = delivery;
-        let ts_us = Utc::now().timestamp_micros();
-        let mut rows = s.events;
-        for e in &mut rows {
-            e.attempt = attempts;
-            e.result = if sent { "sent" } else { "failed" }.into();
-            e.detail = match e.detail.split_once(": group ") {
-                // A group message's rows keep which group they were about.
-                Some((_, group)) => format!("{detail} (group {group})"),
-                None => detail.clone(),
-            };
-            e.ts_us = ts_us;
-        }
-        let Some(e) = rows.first().cloned() else {
-            return;
-        };
-        if sent {
-            self.metrics.sent.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, alerts = rows.len(), ms = took.as_millis() as u64, "notice sent");
-        } else {
-            self.metrics.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(rule = %e.rule_id, key = %e.scope_key, channel = %e.channel, to = %e.recipient, detail = %detail, "notice failed");
-        }
-        let channel = s.to.channel();
-        let h = self.channel_health.entry(channel).or_default();
-        let change = if sent {
-            let was_alerted = h.alerted;
-            *h = ChannelHealth::default();
-            was_alerted.then_some(false)
-        } else {
-            h.failures += 1;
-            let raise = h.failures >= CHANNEL_FAILURES_TO_ALERT && !h.alerted;
-            h.alerted |= raise;
-            raise.then_some(true)
-        };
-        if let Some(failing) = change {
-            let mut last = e.clone();
-            last.detail = detail;
-            self.channel_notice(channel, failing, &last);
-        }
-        for e in rows {
-            self.record(e);
-        }
-    }
-
-    /// "Channel X keeps failing" (or "works again"), sent to the recipients of the rule whose
-    /// notice showed it on every *other* channel kind, and recorded under the rule id
-    /// `channel:X`. Its own sends count toward their channels like any other.
-    fn channel_notice(&mut self, channel: &'static str, failing: bool, last: &AlertEvent) {
-        let Some(rule) = self.sources.rule(&last.rule_id) else {
-            return;
-        };
-        let recipients = dispatch::resolve(
-            &rule.spec.recipients,
-            &self.sources.directory,
-            &self.sources.channels,
-        );
-        let (event, sends) = notice::channel_health(channel, failing, last, recipients, Utc::now());
-        tracing::warn!(
-            channel,
-            failing,
-            others = sends.len(),
-            "channel health changed"
-        );
-        self.record(event);
-        for s in sends {
-            let d = self.dispatcher.clone();
-            self.inflight.spawn(async move {
-                let started = Instant::now();
-                let delivery = d.send(&s.to, &s.msg).await;
-                (s, delivery, started.elapsed())
-            });
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scope_keys_read_back_from_their_text() {
-        for k in [
-            ScopeKey::default(),
-            ScopeKey::node("gw1"),
-            ScopeKey {
-                mount: Some("/var/lib".into()),
-                ..ScopeKey::node("gw1")
-            },
-            ScopeKey::api("orders"),
-            ScopeKey::client("acme"),
-        ] {
-            assert_eq!(parse_key(&k.as_key()), k);
-        }
     }
 }

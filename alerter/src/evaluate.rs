@@ -91,6 +91,24 @@ pub fn next_pending_due<'a>(
         .min()
 }
 
+/// How one alert steps this round: at `now`, or — a rule of the database probe that observed
+/// its failure, seen from `failure.0` until `failure.1` — over that span ([`step_failure`]).
+pub fn decide(
+    prev: &AlertState,
+    obs: &Observation,
+    spec: &AlertRuleSpec,
+    muted: bool,
+    now: DateTime<Utc>,
+    failure: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> (AlertState, Vec<Action>) {
+    match failure {
+        Some((from, until)) if needs_probe(spec) && matches!(obs, Observation::Error(_)) => {
+            step_failure(prev, obs, from, until.max(now), spec, muted)
+        }
+        _ => step(prev, obs, now, spec, muted),
+    }
+}
+
 /// `step` for an alert whose observation is a failure seen from `from` until `until` (the
 /// database probe that got no answer, or a ClickHouse call that never answered before it):
 /// the condition began at `from`, not at the round that noticed it, so `for_secs` counts from

@@ -8,6 +8,13 @@
 //! - ClickHouse did not answer: a process that held the lease at its last successful check
 //!   **keeps acting as holder** (nobody can take it over without ClickHouse either: claims are
 //!   rows in it), so the database rule still fires; one that did not hold it stays idle.
+//!
+//! A new holder goes on from the saved states ([`restore`]).
+
+use crate::group::{self, GroupState};
+use gatewatch_model::alert::{AlertState, ScopeKey};
+use gatewatch_store::alerts::SavedState;
+use std::collections::HashMap;
 
 /// What the engine knows about the lease and ClickHouse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +55,60 @@ pub fn after_check(prev: LeaseView, outcome: &Result<bool, String>) -> Checked {
             lost: false,
         },
     }
+}
+
+/// Parses a scope key's text form (`node=gw1,mount=/var`), as `alert_state` keeps it.
+pub fn parse_key(s: &str) -> ScopeKey {
+    let mut k = ScopeKey::default();
+    for part in s.split(',') {
+        if let Some((name, v)) = part.split_once('=') {
+            let v = Some(v.to_string());
+            match name {
+                "node" => k.node = v,
+                "mount" => k.mount = v,
+                "api" => k.api = v,
+                "client" => k.client = v,
+                _ => {}
+            }
+        }
+    }
+    k
+}
+
+/// Alert states per (rule id, scope key text): the key and the state.
+pub type AlertStates = HashMap<(String, String), (ScopeKey, AlertState)>;
+/// Group states per (policy id, group key).
+pub type GroupStates = HashMap<(String, String), GroupState>;
+
+/// What a new holder goes on from: the saved rows read back, alerts' and groups' (rule id
+/// `group:<policy id>`); a row that does not read is skipped (and logged), an ended group's
+/// row (its default state) is not kept.
+pub fn restore(saved: Vec<SavedState>) -> (AlertStates, GroupStates) {
+    let (mut states, mut groups) = (HashMap::new(), HashMap::new());
+    for s in saved {
+        if let Some(policy) = s.rule_id.strip_prefix(group::STATE_PREFIX) {
+            match serde_json::from_str::<GroupState>(&s.state) {
+                Ok(g) if g != GroupState::default() => {
+                    groups.insert((policy.to_string(), s.scope_key), g);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(group = %s.scope_key, error = %e, "ignoring a saved group state")
+                }
+            }
+            continue;
+        }
+        match serde_json::from_str::<AlertState>(&s.state) {
+            Ok(st) => {
+                let k = parse_key(&s.scope_key);
+                states.insert((s.rule_id, s.scope_key), (k, st));
+            }
+            Err(e) => {
+                tracing::warn!(rule = %s.rule_id, key = %s.scope_key, error = %e, "ignoring a saved state")
+            }
+        }
+    }
+    (states, groups)
 }
 
 #[cfg(test)]
@@ -102,5 +163,53 @@ mod tests {
             &Ok(false),
         );
         assert_eq!((c.view, c.lost), (IDLE_UP, true));
+    }
+
+    #[test]
+    fn scope_keys_read_back_from_their_text() {
+        for k in [
+            ScopeKey::default(),
+            ScopeKey::node("gw1"),
+            ScopeKey {
+                mount: Some("/var/lib".into()),
+                ..ScopeKey::node("gw1")
+            },
+            ScopeKey::api("orders"),
+            ScopeKey::client("acme"),
+        ] {
+            assert_eq!(parse_key(&k.as_key()), k);
+        }
+    }
+
+    #[test]
+    fn saved_states_restore_alerts_and_groups_and_skip_what_does_not_read() {
+        let row = |rule: &str, key: &str, state: String| SavedState {
+            rule_id: rule.into(),
+            scope_key: key.into(),
+            ts_us: 0,
+            state,
+        };
+        let alert = serde_json::to_string(&AlertState::default()).unwrap();
+        let group = GroupState {
+            seq: 2,
+            ..GroupState::default()
+        };
+        let (states, groups) = restore(vec![
+            row("cpu", "node=gw1", alert.clone()),
+            row("mem", "node=gw1", "not json".into()),
+            row("group:p", "p:{}", serde_json::to_string(&group).unwrap()),
+            row(
+                "group:q",
+                "q:{}",
+                serde_json::to_string(&GroupState::default()).unwrap(),
+            ),
+        ]);
+        assert_eq!(states.len(), 1);
+        assert_eq!(
+            states[&("cpu".to_string(), "node=gw1".to_string())].0,
+            ScopeKey::node("gw1")
+        );
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[&("p".to_string(), "p:{}".to_string())], group);
     }
 }

@@ -3,10 +3,13 @@
 //! (the rule's or the policy's recipients, [`addressed`]), the deterministic notification ids
 //! ([`crate::dispatch::notification_id`] for an alert alone, [`group_notification_id`] for a
 //! group's message), and a group's [`GroupNotice`] turned into one [`Outgoing`] per recipient
-//! ([`group_outgoing`]). Pure, tested alone.
+//! ([`group_outgoing`]). Every message carries its group: an alert alone is a group of one
+//! ([`lone_notice`]), and so is a channel-health notice ([`channel_health`]). Pure, tested
+//! alone.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use gatewatch_model::alert::rule::Severity;
 use gatewatch_model::alert::{
     render_group, render_notice, route, AlertRuleSpec, AlertState, GroupNotice, Lang, NoticeAlert,
     NoticeKind, NotificationPolicySpec, Observation, Recipients, ScopeKey, Vars,
@@ -141,19 +144,61 @@ pub fn alert_notice(
     }
 }
 
-/// The message of an alert alone (no policy takes it) for one recipient; `id` from
-/// [`crate::dispatch::notification_id`].
-pub fn alone_outgoing(n: &AlertNotice, id: Uuid) -> Outgoing {
-    let mut vars = n.vars.clone();
-    vars.insert("notification_id".into(), id.to_string());
-    Outgoing {
+/// The group key of an alert no policy takes: `rule:<rule id>/<scope key>`. It cannot be a
+/// policy's (`<policy id>:{…}`, a `{` right after the colon; rule ids have none), and it is
+/// the same for every notice of the alert, so a receiver's dedup key (PagerDuty's) ties a
+/// resolve to its trigger.
+pub fn lone_group_key(rule_id: &str, scope_key: &str) -> String {
+    format!("rule:{rule_id}/{scope_key}")
+}
+
+/// An alert no policy takes as a group of one (policy `""`, [`lone_group_key`], its labels as
+/// the group's): `render_group` reads it as the rule's own texts, with the ack link while it
+/// fires, and the presets see its labels, fingerprint and ack link as in any group.
+#[allow(clippy::too_many_arguments)]
+pub fn lone_notice(
+    entry: &RuleEntry,
+    key: &ScopeKey,
+    value: Option<f64>,
+    kind: NoticeKind,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+    n: &AlertNotice,
+    site: &Site<'_>,
+) -> GroupNotice {
+    let scope_key = key.as_key();
+    let labels = route::labels(&entry.id, &entry.spec, key);
+    let resolved = kind == NoticeKind::Resolved;
+    let alert = NoticeAlert {
+        rule_id: entry.id.clone(),
+        rule_name: entry.spec.name.clone(),
+        labels: labels.clone(),
+        status: if resolved {
+            NoticeKind::Resolved
+        } else {
+            NoticeKind::Firing
+        },
+        severity: entry.spec.severity,
+        value,
+        threshold: entry.spec.threshold,
+        unit: entry.spec.kind.unit().to_string(),
+        started_at: since,
+        ended_at: resolved.then_some(now),
         subject: n.subject.clone(),
         text: n.text.clone(),
-        html: None,
-        dedup_key: id.to_string(),
-        vars,
-        notification_id: id,
-        group: None,
+        fingerprint: fingerprint(&entry.id, &scope_key),
+        ack_url: ack_url(site.link_base, &entry.id, &scope_key, since),
+    };
+    GroupNotice {
+        policy: String::new(),
+        group_key: lone_group_key(&entry.id, &scope_key),
+        group_labels: labels.clone(),
+        common_labels: labels,
+        kind,
+        alerts: vec![alert],
+        lang: n.lang,
+        link: site.link_base.to_string(),
+        at: now,
     }
 }
 
@@ -217,7 +262,8 @@ pub fn common_labels(alerts: &[NoticeAlert]) -> BTreeMap<String, String> {
 
 /// One recipient's message about a group: subject and text from `render_group`, the notice
 /// in `Outgoing.group`, and placeholders for webhook bodies (those of the first alert listed,
-/// with the group's subject, text and kind).
+/// with the group's subject, text and kind; the group's own — `alerts_count`, `group_key`, …
+/// — the webhook notifier adds from the notice, `model::alert::group::group_values`).
 pub fn group_outgoing(
     notice: GroupNotice,
     first_vars: &BTreeMap<String, String>,
@@ -230,8 +276,6 @@ pub fn group_outgoing(
         ("text", text.clone()),
         ("state", notice.kind.as_str().to_string()),
         ("status", notice.kind.as_str().to_string()),
-        ("group_key", notice.group_key.clone()),
-        ("alerts", notice.alerts.len().to_string()),
         ("notification_id", id.to_string()),
         ("at", notice.at.to_rfc3339()),
     ] {
@@ -339,6 +383,7 @@ pub fn alone(
         now,
         &ctx.site,
     );
+    let lone = lone_notice(entry, key, value, kind, since, now, &n, &ctx.site);
     let slot = dispatch::repeat_slot(kind, since, now, entry.spec.repeat_secs);
     for to in to_all {
         let id = dispatch::notification_id(&entry.id, key, since, kind, slot, &to);
@@ -358,7 +403,7 @@ pub fn alone(
             }
             None => out.sends.push(Send {
                 events: vec![event],
-                msg: alone_outgoing(&n, id),
+                msg: group_outgoing(lone.clone(), &n.vars, id),
                 to,
             }),
         }
@@ -410,7 +455,7 @@ pub fn group_message(
         let Some(entry) = ctx.sources.rule(&m.rule_id) else {
             continue;
         };
-        let key = crate::engine::parse_key(&m.scope_key);
+        let key = crate::lease::parse_key(&m.scope_key);
         let fp = fingerprint(&entry.id, &m.scope_key);
         let blank = AlertNow {
             value: None,
@@ -542,12 +587,18 @@ pub fn group_message(
 /// "Channel X keeps failing" (`failing`) or "works again": the `alert_events` row under the
 /// rule id `channel:X` (event `firing` / `resolved`), and one send to each of `recipients` on
 /// another channel kind (the rule whose notice showed it; `last` is that notice's row).
+/// `since` is when the channel was found failing. Each message is a group of one alert
+/// (rule id and group key `channel:X`, policy `""`) with the placeholders `rule_id`, `rule`,
+/// `status`, `severity` (the rule's) and `scope` (`X`), so a receiver ties the "works again"
+/// to its "keeps failing" (PagerDuty: one dedup key, trigger then resolve).
 pub fn channel_health(
     channel: &'static str,
     failing: bool,
     last: &AlertEvent,
     recipients: Vec<Recipient>,
+    since: DateTime<Utc>,
     now: DateTime<Utc>,
+    link_base: &str,
 ) -> (AlertEvent, Vec<Send>) {
     let n = crate::engine::CHANNEL_FAILURES_TO_ALERT;
     let (subject, text) = if failing {
@@ -564,9 +615,10 @@ pub fn channel_health(
             format!("a {channel} notice went out again (to {})", last.recipient),
         )
     };
+    let rule_id = format!("channel:{channel}");
     let mut base = last.clone();
     base.ts_us = now.timestamp_micros();
-    base.rule_id = format!("channel:{channel}");
+    base.rule_id = rule_id.clone();
     base.rule_version = 0;
     base.scope_key = String::new();
     base.event = if failing { "firing" } else { "resolved" }.into();
@@ -579,11 +631,71 @@ pub fn channel_health(
     base.attempt = 0;
     base.result = String::new();
     base.detail = text.clone();
+
+    let kind = if failing {
+        NoticeKind::Firing
+    } else {
+        NoticeKind::Resolved
+    };
+    let severity = match last.severity.as_str() {
+        "critical" => Severity::Critical,
+        _ => Severity::Warning,
+    };
+    let name = format!("{channel} notices");
+    let labels: BTreeMap<String, String> = [
+        ("alertname", name.clone()),
+        ("rule", rule_id.clone()),
+        ("severity", severity.as_str().to_string()),
+        ("kind", "channel".to_string()),
+        ("channel", channel.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let notice = GroupNotice {
+        policy: String::new(),
+        group_key: rule_id.clone(),
+        group_labels: [("channel".to_string(), channel.to_string())].into(),
+        common_labels: labels.clone(),
+        kind,
+        alerts: vec![NoticeAlert {
+            rule_id: rule_id.clone(),
+            rule_name: name.clone(),
+            labels,
+            status: kind,
+            severity,
+            value: None,
+            threshold: f64::from(n),
+            unit: String::new(),
+            started_at: since,
+            ended_at: (!failing).then_some(now),
+            subject,
+            text,
+            fingerprint: fingerprint(&rule_id, ""),
+            ack_url: String::new(),
+        }],
+        lang: Lang::En,
+        link: link_base.to_string(),
+        at: now,
+    };
+    let vars: BTreeMap<String, String> = [
+        ("rule_id", rule_id.clone()),
+        ("rule", name),
+        ("scope", channel.to_string()),
+        ("severity", severity.as_str().to_string()),
+        ("threshold", n.to_string()),
+        ("started_at", since.to_rfc3339()),
+        ("link", link_base.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
     let sends = recipients
         .into_iter()
         .filter(|to| to.channel() != channel)
         .map(|to| {
-            // Each raise or recovery is its own notice: fresh ids, nothing to deduplicate.
+            // Each raise or recovery is its own notice: fresh ids, nothing to deduplicate
+            // (the receivers' dedup key comes from the group key, the same for both).
             let id = Uuid::new_v4();
             let mut event = base.clone();
             event.event = "notify".into();
@@ -592,15 +704,7 @@ pub fn channel_health(
             event.notification_id = id;
             Send {
                 events: vec![event],
-                msg: Outgoing {
-                    subject: subject.clone(),
-                    text: text.clone(),
-                    html: None,
-                    dedup_key: id.to_string(),
-                    vars: BTreeMap::new(),
-                    notification_id: id,
-                    group: None,
-                },
+                msg: group_outgoing(notice.clone(), &vars, id),
                 to,
             }
         })
@@ -707,12 +811,165 @@ mod tests {
         assert_eq!(n.vars["rule_id"], "cpu");
         assert_eq!(n.vars["state"], "firing");
         assert_eq!(n.lang, Lang::En);
-        let id = Uuid::nil();
-        let o = alone_outgoing(&n, id);
-        assert_eq!(
-            (o.group, o.vars["notification_id"].as_str()),
-            (None, "00000000-0000-0000-0000-000000000000")
+
+        // Alone (no policy takes it): a group of one, keyed by rule and scope, with the ack
+        // link under the rule's own text while it fires.
+        let entry = RuleEntry {
+            id: "cpu".into(),
+            version: 1,
+            spec: spec.clone(),
+        };
+        let key = ScopeKey::node("gw1");
+        let lone = lone_notice(
+            &entry,
+            &key,
+            Some(95.0),
+            NoticeKind::Firing,
+            since,
+            since,
+            &n,
+            &site,
         );
+        let o = group_outgoing(lone, &n.vars, Uuid::nil());
+        let g = o.group.as_ref().unwrap();
+        assert_eq!(
+            (g.policy.as_str(), g.group_key.as_str(), g.alerts.len()),
+            ("", "rule:cpu/node=gw1", 1)
+        );
+        assert_eq!(g.alerts[0].fingerprint, fingerprint("cpu", "node=gw1"));
+        assert_eq!(o.subject, n.subject);
+        let ack = ack_url("http://d", "cpu", "node=gw1", since);
+        assert_eq!(o.text, format!("{}\nAcknowledge: {ack}", n.text));
+        assert_eq!(o.vars["notification_id"], Uuid::nil().to_string());
+        assert!(
+            !o.vars.contains_key("alerts"),
+            "alerts_count is the group's count"
+        );
+        // Resolved: no ack link; without a link base: none either.
+        let resolved = lone_notice(
+            &entry,
+            &key,
+            None,
+            NoticeKind::Resolved,
+            since,
+            since,
+            &n,
+            &site,
+        );
+        assert_eq!(render_group(&resolved).1, n.text);
+        let bare = Site {
+            link_base: "",
+            ..site
+        };
+        let firing = lone_notice(
+            &entry,
+            &key,
+            None,
+            NoticeKind::Firing,
+            since,
+            since,
+            &n,
+            &bare,
+        );
+        assert_eq!(render_group(&firing).1, n.text);
+    }
+
+    #[test]
+    fn an_alone_notice_keeps_its_notification_ids() {
+        let src = sources();
+        let entry = src.rule("cpu").unwrap();
+        let since: DateTime<Utc> = "2026-12-07T10:00:00Z".parse().unwrap();
+        let ctx = Ctx {
+            sources: &src,
+            acks: &[],
+            site: Site {
+                tz: chrono_tz::UTC,
+                lang: Lang::ZhTw,
+                link_base: "http://d",
+            },
+            alerter: "a",
+        };
+        let key = ScopeKey::node("gw1");
+        let st = AlertState::default();
+        let base = base_event(
+            entry,
+            "node=gw1",
+            &st,
+            &Observation::Value(95.0),
+            since,
+            "a",
+        );
+        let d = alone(
+            &ctx,
+            entry,
+            &key,
+            Some(95.0),
+            NoticeKind::Firing,
+            since,
+            since,
+            &entry.spec.recipients,
+            None,
+            &base,
+        );
+        assert_eq!(d.sends.len(), 2);
+        for s in &d.sends {
+            // As before lone alerts carried their group: ids sent before an upgrade are known.
+            let id = notification_id("cpu", &key, since, NoticeKind::Firing, 0, &s.to);
+            assert_eq!(
+                (s.msg.notification_id, s.events[0].notification_id),
+                (id, id)
+            );
+            assert_eq!(s.msg.dedup_key, id.to_string());
+            assert!(s.msg.group.is_some());
+        }
+    }
+
+    #[test]
+    fn channel_health_notices_are_one_alert_whose_trigger_and_resolve_share_a_key() {
+        let since: DateTime<Utc> = "2026-12-07T10:00:00Z".parse().unwrap();
+        let later = since + chrono::Duration::minutes(3);
+        let mut last = base_event(
+            sources().rule("cpu").unwrap(),
+            "node=gw1",
+            &AlertState::default(),
+            &Observation::Value(95.0),
+            since,
+            "a",
+        );
+        last.recipient = "ops@a.tw".into();
+        last.detail = "535 bad login".into();
+        let to = vec![
+            Recipient::Email("ops@a.tw".into()),
+            Recipient::Line("U1".into()),
+        ];
+        let (raised, up) =
+            channel_health("email", true, &last, to.clone(), since, since, "http://d");
+        let (cleared, down) = channel_health("email", false, &last, to, since, later, "http://d");
+        assert_eq!(
+            (raised.rule_id.as_str(), raised.event.as_str()),
+            ("channel:email", "firing")
+        );
+        assert_eq!(cleared.event, "resolved");
+        assert_eq!((up.len(), down.len()), (1, 1), "only on the other kinds");
+        let (a, b) = (&up[0].msg, &down[0].msg);
+        let (ga, gb) = (a.group.as_ref().unwrap(), b.group.as_ref().unwrap());
+        assert_eq!(
+            (ga.group_key.as_str(), gb.group_key.as_str()),
+            ("channel:email", "channel:email")
+        );
+        assert_eq!(
+            (ga.kind, gb.kind),
+            (NoticeKind::Firing, NoticeKind::Resolved)
+        );
+        assert_eq!(gb.alerts[0].ended_at, Some(later));
+        assert_eq!(gb.alerts[0].started_at, since);
+        for (m, status) in [(a, "firing"), (b, "resolved")] {
+            assert_eq!(m.vars["rule_id"], "channel:email");
+            assert_eq!(m.vars["status"], status);
+            assert_eq!(m.vars["severity"], "warning");
+            assert_eq!(m.vars["scope"], "email");
+        }
+        assert!(a.text.contains("535 bad login"), "{}", a.text);
     }
 
     fn sources() -> Sources {

@@ -46,7 +46,8 @@ pub struct GroupNotice {
     /// The notification policy's id (`""` for an alert no policy takes).
     pub policy: String,
     /// Stable key of the group: the policy and the group-by labels' values
-    /// (Alertmanager's `groupKey`; PagerDuty's `dedup_key` is derived from it).
+    /// (Alertmanager's `groupKey`; PagerDuty's `dedup_key` is derived from it). An alert no
+    /// policy takes: `rule:<rule id>/<scope key>`; a channel-health notice: `channel:<kind>`.
     pub group_key: String,
     /// The group-by labels and their values.
     pub group_labels: BTreeMap<String, String>,

@@ -3,8 +3,8 @@
 //! with Block Kit blocks), [`teams`] (Teams Workflows with an Adaptive Card).
 //!
 //! Each preset reads one [`View`] of the message: the group of alerts it is about
-//! ([`Message::group`]), or, for a message without a group (a test-send, a channel-health
-//! notice), one alert made from the message's placeholder values ([`Message::vars`]). Values
+//! ([`Message::group`]), or, for a message without a group (a test-send), one alert made
+//! from the message's placeholder values ([`Message::vars`]). Values
 //! are cut to the receiver's documented limits and escaped for its markup; the JSON encoder
 //! escapes the rest, so no value can break the document.
 

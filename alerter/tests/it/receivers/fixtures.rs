@@ -125,7 +125,8 @@ pub fn test_message() -> Message {
     }
 }
 
-/// A channel-health notice, as the engine builds it: no values at all.
+/// A notice with neither group nor values (as channel-health notices were before they carried
+/// a group of one; a preset must still cope).
 pub fn health_message() -> Message {
     Message {
         subject: HEALTH_SUBJECT.into(),

@@ -571,3 +571,96 @@ async fn an_alert_no_policy_takes_is_one_alert_keyed_by_its_rule_and_scope() {
     );
     assert_eq!(b[0]["groupKey"], b[2]["groupKey"]);
 }
+
+/// The notify stage's own messages (not fixtures) through `NotifierDispatch` to PagerDuty:
+/// a channel-health notice's "keeps failing" and "work again" are one incident (trigger, then
+/// resolve, one dedup key), and an alert no policy takes is a group of one whose trigger
+/// carries its ack link and whose resolve closes it.
+#[tokio::test]
+async fn the_notify_stages_channel_health_and_lone_alerts_are_one_pagerduty_incident_each() {
+    use gatewatch_alerter::notice::{self, Site};
+    use gatewatch_alerter::source::RuleEntry;
+    use gatewatch_alerter::{Dispatcher, NotifierDispatch, Recipient};
+    use gatewatch_model::alert::rule::Severity;
+    use gatewatch_model::alert::{AlertRuleSpec, AlertState, Observation, RuleKind, ScopeKey};
+
+    let (seen, url) = receiver(Service::PagerDuty, vec![], false).await;
+    let to = Recipient::Webhook {
+        id: "pd".into(),
+        spec: Some(serde_json::to_value(channel_of("pagerduty", &url, "en")).unwrap()),
+    };
+    let d = NotifierDispatch {
+        notifiers: notifiers(),
+    };
+    let mut spec = AlertRuleSpec::new("CPU high", RuleKind::NodeCpu {}, 90.0);
+    spec.severity = Severity::Critical;
+    spec.language = Some(Lang::En);
+    let entry = RuleEntry {
+        id: "cpu".into(),
+        version: 1,
+        spec,
+    };
+    let since: chrono::DateTime<chrono::Utc> = "2026-11-25T01:02:03Z".parse().unwrap();
+    let later = since + chrono::Duration::minutes(3);
+
+    let mut last = notice::base_event(
+        &entry,
+        "node=gw1",
+        &AlertState::default(),
+        &Observation::Value(95.0),
+        since,
+        "a",
+    );
+    last.detail = "535 bad login".into();
+    let (_, up) =
+        notice::channel_health("email", true, &last, vec![to.clone()], since, since, LINK);
+    let (_, down) =
+        notice::channel_health("email", false, &last, vec![to.clone()], since, later, LINK);
+    for s in up.iter().chain(&down) {
+        let r = d.send(&s.to, &s.msg).await;
+        assert!(r.sent, "{r:?}");
+    }
+    let b = std::mem::take(&mut seen.lock().unwrap().bodies);
+    assert_eq!(b.len(), 2);
+    assert_eq!(
+        (&b[0]["event_action"], &b[1]["event_action"]),
+        (&json!("trigger"), &json!("resolve"))
+    );
+    assert_eq!(b[0]["dedup_key"], b[1]["dedup_key"]);
+    assert_eq!(b[0]["payload"]["severity"], "critical");
+    let summary = b[0]["payload"]["summary"].as_str().unwrap();
+    assert!(summary.contains("email notices keep failing"), "{summary}");
+
+    let site = Site {
+        tz: chrono_tz::UTC,
+        lang: Lang::ZhTw,
+        link_base: LINK.trim_end_matches('/'),
+    };
+    let key = ScopeKey::node("gw1");
+    for (kind, at) in [
+        (NoticeKind::Firing, since),
+        (NoticeKind::Repeat, later),
+        (NoticeKind::Resolved, later),
+    ] {
+        let n = notice::alert_notice("cpu", &entry.spec, &key, Some(95.5), kind, since, at, &site);
+        let g = notice::lone_notice(&entry, &key, Some(95.5), kind, since, at, &n, &site);
+        let msg = notice::group_outgoing(g, &n.vars, uuid::Uuid::new_v4());
+        let r = d.send(&to, &msg).await;
+        assert!(r.sent, "{r:?}");
+    }
+    let b = seen.lock().unwrap().bodies.clone();
+    let actions: Vec<&Value> = b.iter().map(|x| &x["event_action"]).collect();
+    assert_eq!(
+        actions,
+        [&json!("trigger"), &json!("trigger"), &json!("resolve")]
+    );
+    assert!(b.iter().all(|x| x["dedup_key"] == b[0]["dedup_key"]));
+    let ack = notice::ack_url(site.link_base, "cpu", "node=gw1", since);
+    let links = b[0]["links"].as_array().unwrap();
+    assert!(links.iter().any(|l| l["href"] == ack.as_str()), "{links:?}");
+    assert_eq!(b[0]["payload"]["source"], "gw1");
+    assert_eq!(
+        b[0]["payload"]["custom_details"]["group_key"],
+        "rule:cpu/node=gw1"
+    );
+}
