@@ -1260,4 +1260,54 @@ mod tests {
             serde_json::json!({"type":"yearly","dates":["06-07"]})
         );
     }
+
+    #[test]
+    fn the_schema_shows_both_forms() {
+        let schemas: std::collections::BTreeMap<String, serde_json::Value> =
+            crate::schema::entity_schemas()
+                .into_iter()
+                .map(|(n, s)| (n, serde_json::to_value(s).unwrap()))
+                .collect();
+        let refs: Vec<&str> = schemas["ExceptionWindow"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["$ref"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                "#/components/schemas/TaggedWindow",
+                "#/components/schemas/TimeInterval"
+            ]
+        );
+        let interval = &schemas["TimeInterval"];
+        assert_eq!(interval["additionalProperties"], false, "{interval}");
+        for field in [
+            "times",
+            "weekdays",
+            "days_of_month",
+            "months",
+            "years",
+            "location",
+        ] {
+            assert!(interval["properties"].get(field).is_some(), "{field}");
+        }
+        let tagged = schemas["TaggedWindow"]["oneOf"].to_string();
+        assert!(
+            tagged.contains("\"yearly\"") && tagged.contains("MonthDay"),
+            "{tagged}"
+        );
+        // Each range's pattern takes what the examples of the documentation write.
+        for (name, ok, bad) in [
+            ("WeekdayRange", "monday:friday", "1:3"),
+            ("DayOfMonthRange", "-3:-1", "0"),
+            ("MonthRange", "january:march", "13"),
+            ("YearRange", "2026:2028", "1969"),
+            ("MonthDay", "06-07", "6-7"),
+        ] {
+            let re = regex::Regex::new(schemas[name]["pattern"].as_str().unwrap()).unwrap();
+            assert!(re.is_match(ok) && !re.is_match(bad), "{name}");
+        }
+    }
 }
