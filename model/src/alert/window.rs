@@ -714,9 +714,6 @@ impl TaggedWindow {
                 "until",
                 "must differ from `from` (leave both out for the whole day)",
             ),
-            (Some(f), Some(_)) if f.minutes() == 24 * 60 => {
-                bad("from", "24:00 is only an end (start at 00:00)")
-            }
             (Some(_), None) => bad("until", "is needed with `from`"),
             (None, Some(_)) => bad("from", "is needed with `until`"),
             _ => Ok(()),
@@ -1234,10 +1231,8 @@ mod tests {
             "dates[0]"
         );
         assert_eq!(f(serde_json::json!({"type":"yearly"})), "dates");
-        assert_eq!(
-            f(serde_json::json!({"type":"daily","from":"24:00","until":"01:00"})),
-            "from"
-        );
+        // The tagged forms keep what they always took (a stored rule stays valid).
+        assert!(read(&serde_json::json!({"type":"daily","from":"24:00","until":"01:00"})).is_ok());
         // Numbers as Alertmanager's YAML takes them.
         let w = read(&serde_json::json!({"days_of_month":[1, -1],"years":[2027],"months":[11]}))
             .unwrap();
