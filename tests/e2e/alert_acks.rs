@@ -12,6 +12,10 @@ use serde_json::{json, Value};
 
 const PW: &str = "a long test password";
 
+fn since_2026() -> chrono::DateTime<chrono::Utc> {
+    "2026-01-01T00:00:00Z".parse().unwrap()
+}
+
 fn firing(rule: &str, key: &str, since: chrono::DateTime<chrono::Utc>) -> SavedState {
     SavedState {
         rule_id: rule.into(),
@@ -76,6 +80,29 @@ async fn windows_check_answers_per_instant_and_names_bad_fields() {
     assert_eq!(r.body, json!({"active": [true, false]}), "{}", r.text);
     let r = check(json!({"windows": [], "at": []})).await;
     assert_eq!(r.body, json!({"active": []}), "{}", r.text);
+    // The largest check: 64 windows (each with every field, none open) × 1000 instants.
+    let full: Vec<Value> = (0..64)
+        .map(|i| {
+            json!({"times": [{"start_time": "22:00", "end_time": "06:00"}],
+                   "weekdays": ["monday:friday"], "days_of_month": ["-3:-1"],
+                   "months": ["january:march"], "years": [format!("{}", 2030 + i)],
+                   "location": "Europe/London"})
+        })
+        .collect();
+    let instants: Vec<Value> = (0..1000)
+        .map(|h| json!((since_2026() + chrono::Duration::hours(h)).to_rfc3339()))
+        .collect();
+    let started = std::time::Instant::now();
+    let r = check(json!({"windows": full, "at": instants})).await;
+    let took = started.elapsed();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["active"].as_array().unwrap().len(), 1000);
+    assert!(r.body["active"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v == false));
+    println!("windows/check: 64 windows x 1000 instants answered in {took:?}");
 
     let sixty_five: Vec<Value> = (0..65).map(|_| json!({"years": ["2027"]})).collect();
     let many_at: Vec<Value> = (0..1001).map(|_| json!("2027-01-01T00:00:00Z")).collect();
