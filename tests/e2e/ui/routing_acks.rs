@@ -246,6 +246,22 @@ async fn ops_edits_policies_and_inhibit_rules_previews_windows_and_acknowledges(
     ))
     .await;
     b.wait_text("#ack-gone", "fired again").await;
+    // In zh-TW.
+    b.open("alerts").await;
+    b.click("#lang-switch button[data-value=\"zh-TW\"]").await;
+    for (t, text) in [
+        ("policies", "通知政策"),
+        ("inhibit", "尚無抑制規則"),
+        ("active", "撤回確認"),
+    ] {
+        b.open(&format!("alerts?tab={t}")).await;
+        b.wait_text("#main", text).await;
+        b.screenshot_full(&format!("ops-alerts-{t}-zh-TW"), LAPTOP)
+            .await;
+    }
+    b.click("#lang-switch button[data-value=\"en\"]").await;
+    b.wait_text("nav#nav a[data-page=\"alerts\"]", "Alerts")
+        .await;
     // The refusals above are the API's answers the forms showed; nothing else went wrong.
     let errors: Vec<String> = b
         .console_errors()
