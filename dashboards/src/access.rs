@@ -184,6 +184,24 @@ pub fn rules() -> Vec<Rule> {
     )
     .query::<crate::alerts::EventParams>()
     .ok(200, json("a page of events", "AlertEventsPage"));
+    t.post(
+        "/api/v1/alerts/ack",
+        Perm(WriteAlertRules),
+        "Acknowledge a firing alert's episode: its repeats stop until it resolves or `for_secs` pass",
+    )
+    .describe("The user is the caller. 404 (naming `rule` or `scope_key`) when there is no such alert, 409 (naming `episode_us`) when that episode is not firing now. Audited as `alert.ack`.")
+    .body("AckRequest")
+    .ok(201, json("the stored ack", "AckRecord"))
+    .errors(&[404, 409]);
+    t.post(
+        "/api/v1/alerts/unack",
+        Perm(WriteAlertRules),
+        "Take back the ack of a firing alert's episode: its repeats resume",
+    )
+    .describe("404/409 as for an ack; 409 also when the episode is not acknowledged. Audited as `alert.unack`.")
+    .body("UnackRequest")
+    .ok(201, json("the stored unack", "AckRecord"))
+    .errors(&[404, 409]);
     t.get(
         "/api/v1/nodes",
         Perm(ReadNodes),
@@ -324,6 +342,14 @@ pub fn rules() -> Vec<Rule> {
         gatewatch_model::EntityKind::AlertRule,
     ))
     .ok(200, json("the rendered notices", "RulePreview"));
+    t.post(
+        "/api/v1/alert-rules/windows/check",
+        Perm(ReadAlerts),
+        "Whether exception windows (either form) hold at given instants",
+    )
+    .describe("At most 64 windows and 1000 instants; `timezone` defaults to the site's. A 422 names the field (`windows[1].times[0].end_time`, `at[3]`).")
+    .body("WindowCheck")
+    .ok(200, json("one boolean per instant", "WindowCheckAnswer"));
     t.post(
         "/api/v1/api-keys/{id}/rotate",
         Perm(WriteGatewayConfig),

@@ -8,6 +8,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use gatewatch_model::alert::{AlertRuleSpec, AlertState, Phase};
 use gatewatch_model::EntityKind;
+use gatewatch_store::acks;
 use gatewatch_store::alerts::{self, EventQuery};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -74,6 +75,10 @@ pub struct ActiveAlert {
     pub fired_at: Option<String>,
     /// The last notice actually sent in this episode.
     pub last_notified: Option<String>,
+    /// The episode (when its condition began, µs): what `POST /api/v1/alerts/ack` names.
+    pub episode_us: i64,
+    /// The ack holding on this episode now, if any (firing alerts only).
+    pub ack: Option<crate::acks::AckInfo>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -132,6 +137,8 @@ pub async fn active(State(state): State<Arc<AppState>>) -> Result<Json<ActiveAle
                 since: rfc(since),
                 fired_at: fired_at.map(rfc),
                 last_notified: last_sent.map(rfc),
+                episode_us: since.timestamp_micros(),
+                ack: None,
             },
         ));
     }
@@ -149,6 +156,28 @@ pub async fn active(State(state): State<Arc<AppState>>) -> Result<Json<ActiveAle
                 a.value = Some(v.value);
                 a.value_at = Some(time_of(v.ts_us));
             }
+        }
+    }
+    if let Some(earliest) = items
+        .iter()
+        .filter(|(_, a)| a.state == "firing")
+        .map(|(s, _)| *s)
+        .min()
+    {
+        // Acks are written after their episode began: reading from the oldest firing start
+        // finds every one that can still hold.
+        let now = crate::write::now_us();
+        let held = acks::newest_since(&state.store, earliest.timestamp_micros()).await?;
+        for (_, a) in items.iter_mut().filter(|(_, a)| a.state == "firing") {
+            a.ack = held
+                .iter()
+                .find(|k| {
+                    k.rule_id == a.rule_id
+                        && k.scope_key == a.scope_key
+                        && k.episode_us == a.episode_us
+                })
+                .filter(|k| k.holds_at(now))
+                .map(crate::acks::AckInfo::of);
         }
     }
     items.sort_by(|(sa, a), (sb, b)| {
@@ -214,6 +243,10 @@ pub struct AlertEventsPage {
     pub items: Vec<AlertEventRow>,
     /// Pass as `cursor` for the next (older) page; absent on the last.
     pub next_cursor: Option<String>,
+    /// With `rule`, on the first page: that rule's acks and unacks between `from` and `to`,
+    /// newest first (at most 1000).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub acks: Vec<crate::acks::AckRecord>,
 }
 
 pub const DEFAULT_EVENTS: u64 = 100;
@@ -250,13 +283,22 @@ pub async fn events(
         &EventQuery {
             from_us,
             to_us,
-            rule_id: rule,
+            rule_id: rule.clone(),
             limit: limit + 1,
         },
         after,
     )
     .await?;
     let next_cursor = crate::answer::page_end(&mut rows, limit, |r| r.cursor);
+    let acks = match (&rule, after) {
+        (Some(r), None) => acks::of_rule(&state.store, r, from_us)
+            .await?
+            .iter()
+            .filter(|a| a.ts_us < to_us)
+            .map(crate::acks::AckRecord::of)
+            .collect(),
+        _ => Vec::new(),
+    };
     let table = state.cache.get();
     let names: HashMap<&str, String> = table
         .list(EntityKind::AlertRule, None)
@@ -297,6 +339,7 @@ pub async fn events(
             })
             .collect(),
         next_cursor,
+        acks,
     }))
 }
 

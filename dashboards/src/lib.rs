@@ -19,8 +19,10 @@
 //! - [`oauth`]: the gateway's OAuth 2.0 signing keys (public parts, rotation) and token
 //!   revocation by an admin, as rows of `store::oauth` that every gateway follows.
 //! - [`me`]: login, logout, one's own password, tokens and preferences (language, zone).
-//! - [`alerts`]: active alerts (`alert_state` + the rules) and the alert timeline
-//!   (`alert_events`, keyset paged).
+//! - [`alerts`]: active alerts (`alert_state` + the rules, with their acks) and the alert
+//!   timeline (`alert_events`, keyset paged; a rule's acks beside it).
+//! - [`acks`]: acknowledging a firing alert's episode and taking it back (`alert_acks`).
+//! - [`window_check`]: whether exception windows hold at given instants, for the rule editor.
 //! - [`nodes`]: every node seen lately, its newest figures, silent ones first.
 //! - [`upstream_health`]: up / degraded / down / idle per upstream host of each API, from
 //!   its recent calls (`GET /api/v1/upstreams/health`).
@@ -38,6 +40,7 @@
 //!   (`alerter_url`); no alerter code or credentials live here.
 
 pub mod access;
+pub mod acks;
 pub mod alerts;
 pub mod answer;
 pub mod audit;
@@ -66,6 +69,7 @@ pub mod tls_cookies;
 pub mod ui;
 pub mod upstream_health;
 pub mod users;
+pub mod window_check;
 pub mod write;
 
 use axum::extract::State;
@@ -230,6 +234,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/me/preferences", put(me::preferences))
         .route("/api/v1/alerts", get(alerts::active))
         .route("/api/v1/alerts/events", get(alerts::events))
+        .route("/api/v1/alerts/ack", post(acks::ack))
+        .route("/api/v1/alerts/unack", post(acks::unack))
         .route("/api/v1/nodes", get(nodes::list))
         .route("/api/v1/upstreams/health", get(upstream_health::list))
         .route(
@@ -297,6 +303,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/channels/{id}/test", post(test_send::channel))
         .route("/api/v1/alert-rules/{id}/test", post(test_send::rule))
         .route("/api/v1/alert-rules/preview", post(preview::preview))
+        .route(
+            "/api/v1/alert-rules/windows/check",
+            post(window_check::check),
+        )
         .merge(state.mounted.clone())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -64,6 +64,10 @@ pub static ASSETS: &[Asset] = &[
     asset!("pages/alerts/send_results.js", JS),
     asset!("pages/alerts/channels.js", JS),
     asset!("pages/alerts/silences.js", JS),
+    asset!("pages/alerts/ack.js", JS),
+    asset!("pages/alerts/policies.js", JS),
+    asset!("pages/alerts/inhibit.js", JS),
+    asset!("pages/alerts/window_preview.js", JS),
     asset!("pages/alerts.js", JS),
     // the reports page (its modules go under this line)
     asset!("pages/reports/params.js", JS),

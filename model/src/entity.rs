@@ -332,7 +332,7 @@ mod tests {
             r#"{"name":"x","kind":{"type":"node_cpu"},"threshold":90,"windows":[{"type":"weekly","days":["sat","sunday"]}]}"#,
         )
         .unwrap_err();
-        assert_eq!(e.field, "windows[0]", "{e}");
+        assert_eq!(e.field, "windows[0].days[1]", "{e}");
         let e = Entity::parse(
             EntityKind::Silence,
             "s1",

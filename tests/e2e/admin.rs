@@ -85,7 +85,7 @@ impl Api {
         }
     }
 
-    async fn get(&self, path: &str) -> Answer {
+    pub(crate) async fn get(&self, path: &str) -> Answer {
         self.call("GET", path, None, &[]).await
     }
 
@@ -1112,7 +1112,7 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
         &gatewatch_migrations::testing::clickhouse_url(),
         "",
     );
-    site.migrate().await;
+    let store = site.migrate().await;
     for role in Role::ALL {
         add_user(&site, &format!("u-{role}"), role.as_str(), PW);
     }
@@ -1167,6 +1167,29 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
         ids.insert((role, EntityKind::User, "token"), spare);
         callers.push((role, caller));
     }
+    // Each role's rule `fx-<role>` fires for node=gw1, so that its ack and unack succeed.
+    let episode = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let states: Vec<gatewatch_store::alerts::SavedState> = Role::ALL
+        .iter()
+        .map(|role| gatewatch_store::alerts::SavedState {
+            rule_id: format!("fx-{role}"),
+            scope_key: "node=gw1".into(),
+            ts_us: episode.timestamp_micros(),
+            state: serde_json::to_string(&gatewatch_model::alert::AlertState {
+                phase: gatewatch_model::alert::Phase::Firing {
+                    since: episode,
+                    fired_at: episode,
+                    last_sent: None,
+                    last_held: None,
+                },
+                owed_resolved: None,
+            })
+            .unwrap(),
+        })
+        .collect();
+    gatewatch_store::alerts::save_states(&store, "a1", &states)
+        .await
+        .unwrap();
     let anon = Api::anonymous(base);
     let (mut allowed_n, mut denied_n) = (0, 0);
     for rule in access::rules() {
@@ -1208,6 +1231,14 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
                 (_, p) if segments > 3 && p.ends_with("/products") => json!({"product": "gp"}),
                 (_, p) if p.ends_with("/rotate") => json!({"overlap_secs": 60}),
                 (_, "/api/v1/alert-rules/preview") => sample(EntityKind::AlertRule, "draft"),
+                (_, "/api/v1/alert-rules/windows/check") => json!({
+                    "windows": [{"weekdays": ["monday:friday"]}],
+                    "at": ["2026-12-07T10:00:00Z"]
+                }),
+                (_, "/api/v1/alerts/ack" | "/api/v1/alerts/unack") => json!({
+                    "rule": format!("fx-{role}"), "scope_key": "node=gw1",
+                    "episode_us": episode.timestamp_micros()
+                }),
                 ("POST", _) if segments == 3 && kind.is_some() => {
                     sample(kind.unwrap(), &format!("new-{role}"))
                 }

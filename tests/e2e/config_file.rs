@@ -225,7 +225,12 @@ for_secs = 180
 repeat_secs = 180
 timezone = "Asia/Taipei"
 kind = { type = "node_cpu" }
-windows = [{ type = "weekly", days = ["sat", "sun"], from = "22:00", until = "06:00" }]
+windows = [
+  { type = "weekly", days = ["sat", "sun"], from = "22:00", until = "06:00" },
+  { weekdays = ["monday:friday"], times = [{ start_time = "09:00", end_time = "17:00" }], location = "Australia/Sydney" },
+  { days_of_month = ["-3:-1"], months = ["november"], years = ["2027"] },
+  { type = "yearly", dates = ["06-07"] },
+]
 recipients = { roles = ["ops"], line = ["C0123456789abcdef0123456789abcdef"] }
 
 [[report_subscription]]
@@ -276,5 +281,14 @@ async fn alert_rules_channels_and_report_subscriptions_round_trip() {
     let (code, text) = run(&site, &["config", "apply", f]);
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("report_subscription[0].cron"), "{text}");
+    assert_eq!(config_log::revision(&store).await.unwrap().rows, rows);
+    // So is a bad Alertmanager window (a negative start needs a negative end).
+    std::fs::write(&file, ALERTING.replace("\"-3:-1\"", "\"-3:1\"")).unwrap();
+    let (code, text) = run(&site, &["config", "apply", f]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("alert_rule[0].windows[2].days_of_month[0]"),
+        "{text}"
+    );
     assert_eq!(config_log::revision(&store).await.unwrap().rows, rows);
 }

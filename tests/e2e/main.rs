@@ -6,6 +6,7 @@ mod admin;
 mod admin_abuse;
 mod admin_oauth;
 mod admin_scopes;
+mod alert_acks;
 mod alerter;
 mod alerter_config;
 mod alerter_hog;

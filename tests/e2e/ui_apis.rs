@@ -285,16 +285,17 @@ async fn ui_apis_answer_alerts_nodes_preferences_and_history_diffs() {
              "state": "firing", "scope_key": "node=gw1", "scope": {"node": "gw1"},
              "value": 95.5, "value_at": rfc(now - 400 * s), "threshold": 90.0,
              "since": rfc(now - 600 * s), "fired_at": rfc(now - 420 * s),
-             "last_notified": rfc(now - 400 * s)},
+             "last_notified": rfc(now - 400 * s), "episode_us": now - 600 * s, "ack": null},
             {"rule_id": "errs", "rule_name": "Errors", "kind": "api_error_rate",
              "severity": "warning", "state": "firing", "scope_key": "api=orders",
              "scope": {"api": "orders"}, "value": 12.0, "value_at": rfc(now - 60 * s),
              "threshold": 5.0, "since": rfc(now - 300 * s), "fired_at": rfc(now - 300 * s),
-             "last_notified": null},
+             "last_notified": null, "episode_us": now - 300 * s, "ack": null},
             {"rule_id": "cpu", "rule_name": "CPU 過高", "kind": "node_cpu", "severity": "warning",
              "state": "pending", "scope_key": "node=gw2", "scope": {"node": "gw2"},
              "value": 92.0, "value_at": rfc(now - 60 * s), "threshold": 90.0,
-             "since": rfc(now - 60 * s), "fired_at": null, "last_notified": null},
+             "since": rfc(now - 60 * s), "fired_at": null, "last_notified": null,
+             "episode_us": now - 60 * s, "ack": null},
         ]})
     );
 

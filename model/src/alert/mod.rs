@@ -35,7 +35,7 @@ pub use state::{step, Action, AlertState, Observation, Phase, PhaseName};
 pub use template::{
     render, render_map, render_notice, Lang, NoticeKind, NoticeTemplates, Text, Vars,
 };
-pub use window::{active_at, ExceptionWindow};
+pub use window::{active_at, ExceptionWindow, TaggedWindow, TimeInterval};
 
 #[cfg(test)]
 mod readme_examples {

@@ -211,7 +211,7 @@ fn refine(name: &str, schema: &mut RefOr<Schema>) {
     let RefOr::T(Schema::OneOf(one)) = schema else {
         return;
     };
-    let closed_variants = ["CapturePolicy", "RuleKind", "ExceptionWindow", "RuleScope"];
+    let closed_variants = ["CapturePolicy", "RuleKind", "TaggedWindow", "RuleScope"];
     for item in one.items.iter_mut() {
         let RefOr::T(Schema::Object(o)) = item else {
             continue;
@@ -746,7 +746,7 @@ fn time_zone_names() -> ObjectBuilder {
 }
 
 /// An optional zone (absent: the site's).
-pub(crate) fn time_zone() -> RefOr<Schema> {
+pub fn time_zone() -> RefOr<Schema> {
     OneOfBuilder::new()
         .item(ObjectBuilder::new().schema_type(Type::Null))
         .item(Ref::from_schema_name("TimeZone"))

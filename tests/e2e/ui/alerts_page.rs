@@ -123,8 +123,9 @@ async fn ops_builds_a_rule_sees_it_fire_test_sends_and_silences_it() {
             "/api/v1/alert-rules/preview",
             json!({"name": "x", "kind": {"type": "node_cpu"}, "threshold": 50,
                    "windows": [{"type": "daily", "from": "25:00", "until": "06:00"}]}),
-            // serde reads an internally tagged enum whole, so the path stops at the window.
-            "windows[0]",
+            // A window is read field by field (model::alert::window's RawWindow): the path
+            // reaches the field.
+            "windows[0].from",
         ),
         (
             "/api/v1/alert-rules/preview",

@@ -26,4 +26,6 @@ mod policies_form;
 
 mod reports_page;
 
+mod routing_acks;
+
 mod scopes_form;

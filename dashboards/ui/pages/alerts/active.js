@@ -5,6 +5,7 @@ import { get } from '../../api.js';
 import { t, fmtTime, fmtNumber, zoneName } from '../../i18n.js';
 import { Card, Table, Badge, Alert, Loading, Empty, Stat, Button, Select } from '../../components.js';
 import { kindLabel, scopeParts, withUnit, unitOf, go, listAll } from './shared.js';
+import { AckDialog, ackLine, unack } from './ack.js';
 
 const REFRESH_MS = 5000;
 const PAGE = 50;
@@ -26,6 +27,8 @@ function eventLabel(e) {
     case 'ok': return t('alerts.ev_ok');
     case 'notify': return t('alerts.ev_notify');
     case 'test': return t('alerts.ev_test');
+    case 'ack': return t('ack.ev_ack');
+    case 'unack': return t('ack.ev_unack');
     default: return e.event;
   }
 }
@@ -37,7 +40,30 @@ function resultBadge(r) {
   return null;
 }
 
-function ActiveList({ items, units }) {
+function AckCell({ a, onAck, onChanged, onError }) {
+  if (a.state !== 'firing') return '';
+  const back = async () => {
+    try {
+      await unack(a);
+      onChanged();
+    } catch (e) {
+      onError(e);
+    }
+  };
+  const key = `${a.rule_id}/${a.scope_key}`;
+  if (a.ack) {
+    return html`<div class="ack-cell" data-ack-for=${key} data-acked="yes">
+      <div class="small">${ackLine(a.ack)}</div>
+      ${a.ack.comment && html`<div class="detail small">${a.ack.comment}</div>`}
+      <${Button} kind="secondary" onClick=${back}>${t('ack.take_back')}<//>
+    </div>`;
+  }
+  return html`<div class="ack-cell" data-ack-for=${key} data-acked="no">
+    <${Button} kind="secondary" onClick=${() => onAck(a)}>${t('ack.acknowledge')}<//>
+  </div>`;
+}
+
+function ActiveList({ items, units, onAck, onChanged, onError }) {
   const columns = [
     { key: 'state', label: t('alerts.col_state'), render: (a) => stateBadge(a.state) },
     { key: 'rule', label: t('alerts.col_rule'), render: (a) => html`<div>
@@ -49,6 +75,8 @@ function ActiveList({ items, units }) {
     { key: 'since', label: t('alerts.col_since'), render: (a) => short(a.since) },
     { key: 'fired', label: t('alerts.col_fired'), render: (a) => short(a.fired_at) },
     { key: 'notified', label: t('alerts.col_notified'), render: (a) => short(a.last_notified) },
+    { key: 'ack', label: t('ack.col'), render: (a) => html`<${AckCell} a=${a} onAck=${onAck}
+      onChanged=${onChanged} onError=${onError} />` },
   ];
   if (!items.length) {
     return html`<${Empty} title=${t('alerts.active_none')} hint=${t('alerts.active_none_hint')} />`;
@@ -56,7 +84,21 @@ function ActiveList({ items, units }) {
   return html`<${Table} cards id="active-table" columns=${columns} rows=${items} pageSize=${20} />`;
 }
 
+/** `node=gw1,mount=/var` → { node, mount } (as the API's `scope`). */
+function scopeOf(key) {
+  const out = {};
+  for (const part of (key || '').split(',')) {
+    const i = part.indexOf('=');
+    if (i > 0) out[part.slice(0, i)] = part.slice(i + 1);
+  }
+  return out;
+}
+
 function Timeline({ rule, rules, tick }) {
+  const ruleName = (id) => {
+    const r = rules.find((x) => x.id === id);
+    return (r && r.body && r.body.name) || id;
+  };
   const [rows, setRows] = useState(null);
   const [cursor, setCursor] = useState(null);
   const [err, setErr] = useState(null);
@@ -71,7 +113,13 @@ function Timeline({ rule, rules, tick }) {
     let live = true;
     get(`/api/v1/alerts/events?limit=${PAGE}${q}`).then((p) => {
       if (!live) return;
-      setRows(p.items || []);
+      // A rule's acks (first page only) go in among its events, newest first.
+      const acks = (p.acks || []).map((a) => ({
+        ts: a.at, rule_id: a.rule, rule_name: ruleName(a.rule), scope: scopeOf(a.scope_key),
+        event: a.action, by: a.by, until: a.until, comment: a.comment,
+      }));
+      const all = [...(p.items || []), ...acks].sort((x, y) => Date.parse(y.ts) - Date.parse(x.ts));
+      setRows(all);
       setCursor(p.next_cursor || null);
       setErr(null);
     }).catch((e) => live && setErr(e));
@@ -97,8 +145,11 @@ function Timeline({ rule, rules, tick }) {
     { key: 'event', label: t('alerts.col_event'), render: (e) => html`<span class=${`ev ev-${e.event}`}>${eventLabel(e)}</span>` },
     { key: 'value', label: t('alerts.col_value'), align: 'right', render: (e) => (e.event === 'notify' || e.event === 'test' ? '' : withUnit(e.value, units[e.rule_id])) },
     { key: 'to', label: t('alerts.col_recipient'), render: (e) => (e.channel ? html`<div><span class="muted">${e.channel}</span> ${e.recipient}</div>` : '') },
-    { key: 'result', label: t('alerts.col_result'), render: (e) => html`<div>${resultBadge(e.result)}${e.attempt > 1 ? html` <span class="muted small">${t('alerts.attempt_n', { n: e.attempt })}</span>` : ''}
-        ${e.detail ? html`<div class="detail small">${e.detail}</div>` : ''}</div>` },
+    { key: 'result', label: t('alerts.col_result'), render: (e) => ((e.event === 'ack' || e.event === 'unack')
+      ? html`<div class="small" data-ack-row=${e.event}>${e.event === 'ack' ? ackLine({ by: e.by, at: e.ts, until: e.until }) : t('ack.taken_back_by', { who: e.by })}
+        ${e.comment ? html`<div class="detail small">${e.comment}</div>` : ''}</div>`
+      : html`<div>${resultBadge(e.result)}${e.attempt > 1 ? html` <span class="muted small">${t('alerts.attempt_n', { n: e.attempt })}</span>` : ''}
+        ${e.detail ? html`<div class="detail small">${e.detail}</div>` : ''}</div>`) },
   ];
   const options = [{ value: '', label: t('alerts.all_rules') },
     ...rules.map((r) => ({ value: r.id, label: (r.body && r.body.name) || r.id }))];
@@ -115,6 +166,7 @@ function Timeline({ rule, rules, tick }) {
 }
 
 export function ActiveTab({ rule }) {
+  const [acking, setAcking] = useState(null);
   const [data, setData] = useState(null);
   const [rules, setRules] = useState([]);
   const [err, setErr] = useState(null);
@@ -151,9 +203,12 @@ export function ActiveTab({ rule }) {
     <div class="alerts-stack">
       <${Card} title=${t('alerts.active')} id="card-active" wide
         actions=${html`<${Button} onClick=${() => setTick((x) => x + 1)}>${t('alerts.refresh')}<//>`}>
-        ${data ? html`<${ActiveList} items=${items} units=${units} />` : !err && html`<${Loading} />`}
+        ${data ? html`<${ActiveList} items=${items} units=${units} onAck=${setAcking}
+          onChanged=${() => setTick((x) => x + 1)} onError=${setErr} />` : !err && html`<${Loading} />`}
       <//>
       <${Timeline} rule=${rule} rules=${rules} tick=${tick} />
     </div>
+    ${acking && html`<${AckDialog} alert=${acking} onClose=${() => setAcking(null)}
+      onDone=${() => setTick((x) => x + 1)} />`}
   </div>`;
 }

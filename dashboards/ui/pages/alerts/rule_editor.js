@@ -13,6 +13,7 @@ import {
 } from './shared.js';
 import { roleName } from '../../nav.js';
 import { SendResults } from './send_results.js';
+import { WindowPreview } from './window_preview.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const dayLabel = {
@@ -67,10 +68,14 @@ function fromBody(id, b) {
     if (s.api) { d.scopeMode = 'api'; d.scopeValue = s.api; }
     if (s.client) { d.scopeMode = 'client'; d.scopeValue = s.client; }
   }
-  d.windows = (b.windows || []).map((w) => ({
+  // A window without `type` is an Alertmanager time interval: edited as its JSON.
+  d.windows = (b.windows || []).map((w) => (w.type ? {
     type: w.type, days: w.type === 'weekly' ? (w.days || []) : [],
     monthdays: w.type === 'month_days' ? (w.days || []).join(', ') : '',
-    dates: (w.dates || []).join('\n'), from: w.from || '', until: w.until || '',
+    dates: (w.dates || []).join('\n'), from: w.from || '', until: w.until || '', json: '',
+  } : {
+    type: 'alertmanager', days: [], monthdays: '', dates: '', from: '', until: '',
+    json: JSON.stringify(w, null, 2),
   }));
   const r = b.recipients || {};
   d.roles = r.roles || [];
@@ -108,10 +113,18 @@ function toBody(d) {
     else if (d.scopeMode === 'client') scope = { client: d.scopeValue.trim() };
   }
   const windows = d.windows.map((w) => {
+    if (w.type === 'alertmanager') {
+      // Sent as typed when it is not JSON: the API names the window in its refusal.
+      try {
+        return JSON.parse(w.json || '{}');
+      } catch (e) {
+        return w.json;
+      }
+    }
     const out = { type: w.type };
     if (w.type === 'weekly') out.days = w.days;
     if (w.type === 'month_days') out.days = lines(w.monthdays).map(numOrText);
-    if (w.type === 'dates') out.dates = lines(w.dates);
+    if (w.type === 'dates' || w.type === 'yearly') out.dates = lines(w.dates);
     if (w.type === 'daily' || w.from) out.from = w.from;
     if (w.type === 'daily' || w.until) out.until = w.until;
     return out;
@@ -162,6 +175,8 @@ function WindowRow({ w, i, set, remove, at, rowError }) {
     { value: 'daily', label: t('alerts.win_daily') },
     { value: 'month_days', label: t('alerts.win_month_days') },
     { value: 'dates', label: t('alerts.win_dates') },
+    { value: 'yearly', label: t('windows.win_yearly') },
+    { value: 'alertmanager', label: t('windows.win_alertmanager') },
   ];
   return html`<div class="window-row" data-window=${i}>
     <div class="window-head">
@@ -179,13 +194,22 @@ function WindowRow({ w, i, set, remove, at, rowError }) {
     ${w.type === 'dates' && html`<${TextArea} name=${`win-${i}-dates`} label=${t('alerts.win_date_list')} rows=${2}
       value=${w.dates} hint=${t('alerts.win_dates_hint')} error=${at(`${p}.dates`)}
       onInput=${(v) => set({ ...w, dates: v })} />`}
-    <div class="form-row">
+    ${w.type === 'yearly' && html`<${TextArea} name=${`win-${i}-yearly`} label=${t('windows.yearly_list')} rows=${2}
+      value=${w.dates} hint=${t('windows.yearly_hint')} error=${at(`${p}.dates`)}
+      onInput=${(v) => set({ ...w, dates: v })} />`}
+    ${w.type === 'alertmanager' && html`<${TextArea} name=${`win-${i}-json`} mono rows=${6} label=${t('windows.am_json')}
+      value=${w.json} hint=${t('windows.am_hint')}
+      error=${[`${p}.times`, `${p}.weekdays`, `${p}.days_of_month`, `${p}.months`, `${p}.years`, `${p}.location`]
+        .map((f) => at(f) && `${f.slice(p.length + 1)}: ${at(f)}`).find(Boolean)}
+      placeholder=${'{"weekdays": ["monday:friday"], "times": [{"start_time": "09:00", "end_time": "17:00"}]}'}
+      onInput=${(v) => set({ ...w, json: v })} />`}
+    ${w.type !== 'alertmanager' && html`<div class="form-row">
       <${Field} name=${`win-${i}-from`} type="time" label=${t('alerts.win_from')} value=${w.from}
         error=${at(`${p}.from`)} onInput=${(v) => set({ ...w, from: v })} />
       <${Field} name=${`win-${i}-until`} type="time" label=${t('alerts.win_until')} value=${w.until}
         error=${at(`${p}.until`)} onInput=${(v) => set({ ...w, until: v })} />
-    </div>
-    <div class="field-hint">${w.type === 'daily' ? t('alerts.win_daily_hint') : t('alerts.win_times_hint')}</div>
+    </div>`}
+    ${w.type !== 'alertmanager' && html`<div class="field-hint">${w.type === 'daily' ? t('alerts.win_daily_hint') : t('alerts.win_times_hint')}</div>`}
   </div>`;
 }
 
@@ -426,7 +450,8 @@ export function RuleEditor({ me, id }) {
             set=${(nw) => set({ windows: d.windows.map((x, j) => (j === i ? nw : x)) })}
             remove=${() => set({ windows: d.windows.filter((_, j) => j !== i) })} />`)}
           ${at('windows') && !d.windows.length && html`<div class="field-message">${at('windows')}</div>`}
-          <div><${Button} id="window-add" onClick=${() => set({ windows: [...d.windows, { type: 'weekly', days: ['sat', 'sun'], monthdays: '', dates: '', from: '', until: '' }] })}>${t('alerts.window_add')}<//></div>
+          <div><${Button} id="window-add" onClick=${() => set({ windows: [...d.windows, { type: 'weekly', days: ['sat', 'sun'], monthdays: '', dates: '', from: '', until: '', json: '' }] })}>${t('alerts.window_add')}<//></div>
+          <${WindowPreview} windows=${toBody(d).windows} timezone=${d.timezone} />
         </div>
       <//>
       <${Card} title=${t('alerts.sec_who')}>

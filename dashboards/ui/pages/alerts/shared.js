@@ -206,3 +206,14 @@ export async function listAll(get, path) {
 export function resultRows(answer) {
   return (answer && answer.results) || [];
 }
+
+/** The API's error for a list typed one item per line (`matchers[1]`) as "Entry 2: …". */
+export function lineErrorAt(err, field) {
+  const message = errorAt(err, field);
+  if (!message) return null;
+  const m = new RegExp(`^${field.replace(/[.[\]]/g, '\\$&')}\\[(\\d+)\\]`).exec(err.field);
+  return m ? t('routing.line_error', { n: Number(m[1]) + 1, message }) : message;
+}
+
+/** Matchers typed one per line (`severity=critical`, `kind=~"node_.*"`). */
+export const matcherLines = (s) => (s || '').split('\n').map((x) => x.trim()).filter(Boolean);
