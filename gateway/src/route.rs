@@ -77,6 +77,9 @@ pub(crate) struct Route {
     passive: Option<PassiveEjection>,
     /// The API's request policies, compiled (see [`crate::policy`]).
     pub policies: crate::policy::RoutePolicies,
+    /// The API's calls and latencies on `/metrics`, handed on to the route of the same API in
+    /// the next configuration (so a reload does not reset them).
+    pub series: Arc<crate::metrics::ApiSeries>,
 }
 
 impl Route {
@@ -476,6 +479,7 @@ fn compile(api: &Api, clients: &Clients, previous: Option<&Router>) -> Result<(R
             retries: spec.retries,
             passive: spec.passive.clone(),
             policies: crate::policy::RoutePolicies::compile(spec),
+            series: previous_route.map_or_else(Arc::default, |r| r.series.clone()),
             spec: spec.clone(),
         },
         probes,
