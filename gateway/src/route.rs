@@ -673,6 +673,34 @@ mod tests {
     }
 
     #[test]
+    fn an_apis_metric_series_outlive_a_reload_and_a_new_api_starts_its_own() {
+        let clients = Clients::new(Duration::from_secs(1));
+        let (first, _) = Router::build(vec![api("orders", "/orders", &[])], &clients, None);
+        let series = first.routes()[0].series.clone();
+        series.observe(gatewatch_model::Outcome::Ok, 200, 1_000, Some(900));
+        let (next, refused) = Router::build(
+            vec![
+                api("orders", "/orders/{id}", &[]),
+                api("users", "/users", &[]),
+            ],
+            &clients,
+            Some(&first),
+        );
+        assert!(refused.is_empty(), "{refused:?}");
+        let of = |id: &str| {
+            next.routes()
+                .iter()
+                .find(|r| r.api_id == id)
+                .unwrap()
+                .series
+                .clone()
+        };
+        assert!(Arc::ptr_eq(&of("orders"), &series));
+        assert_eq!(of("orders").calls(gatewatch_model::Outcome::Ok, 200), 1);
+        assert_eq!(of("users").calls(gatewatch_model::Outcome::Ok, 200), 0);
+    }
+
+    #[test]
     fn longest_prefix_wins_at_segment_boundaries() {
         let r = router(&[("/", false), ("/api", false), ("/api/v2/", false)]);
         let found = |p: &str| r.find(p).map(|r| r.pattern.as_str());
