@@ -1,6 +1,7 @@
 //! `/healthz`, `/readyz` and `/metrics` for roles without an HTTP server of their own
-//! (alerter, reports), so their ports answer as docs/design.md says. A role may add its own metrics
-//! text ([`serve_with`]), and the alerter adds `POST /v1/test-send` ([`gatewatch_alerter::test_send`]).
+//! (alerter, reports), so their ports answer as docs/design.md says. A role brings its
+//! registry (`gatewatch_listen::metrics::registry` and its own collector) and its readiness
+//! ([`Health`]); the alerter adds `POST /v1/test-send` ([`gatewatch_alerter::test_send`]).
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -14,32 +15,71 @@ pub type TestSend = Arc<gatewatch_alerter::TestSend>;
 /// Largest test-send body read; the real ones are a few dozen bytes.
 const BODY_MAX: usize = 16 * 1024;
 
-/// More Prometheus text for `/metrics`, produced at each scrape.
-pub type ExtraMetrics = Arc<dyn Fn() -> String + Send + Sync>;
+/// `Ok` when the role can do its work, else why not (the text of `/readyz`'s 503).
+pub type Ready = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
-/// Serves the health endpoints of `role` until `shutdown`, with the role's own metrics
-/// appended to `/metrics` and, on the alerter's port, its test-send; under `limits` (the
-/// role's `max_connections` and `header_read_timeout_ms`, see `gatewatch_listen`).
+/// What a role's port shows of it: its registry for `/metrics`, its readiness for `/readyz`.
+#[derive(Clone)]
+pub struct Health {
+    pub registry: Arc<gatewatch_listen::metrics::Registry>,
+    pub ready: Ready,
+}
+
+impl Health {
+    /// The alerter's: its figures, ready as [`gatewatch_alerter::Metrics::readiness`] says.
+    pub fn alerter(m: Arc<gatewatch_alerter::Metrics>) -> Health {
+        let mut r = gatewatch_listen::metrics::registry("alerter");
+        r.register_collector(Box::new(gatewatch_alerter::metrics::Figures(m.clone())));
+        Health {
+            registry: Arc::new(r),
+            ready: Arc::new(move || m.readiness()),
+        }
+    }
+
+    /// The reports scheduler's: ready while its loop ticks (every `poll`).
+    pub fn reports(
+        m: Arc<gatewatch_reports::schedule::Metrics>,
+        poll: std::time::Duration,
+    ) -> Health {
+        let mut r = gatewatch_listen::metrics::registry("reports");
+        r.register_collector(Box::new(gatewatch_reports::schedule::Figures(m.clone())));
+        Health {
+            registry: Arc::new(r),
+            ready: Arc::new(move || m.readiness(poll)),
+        }
+    }
+}
+
+/// Serves the health endpoints of `role` until `shutdown` (`/metrics` from `health`'s
+/// registry, `/readyz` from its readiness) and, on the alerter's port, its test-send; under
+/// `limits` (the role's `max_connections` and `header_read_timeout_ms`, see
+/// `gatewatch_listen`).
 pub async fn serve_with(
     role: &'static str,
     listener: tokio::net::TcpListener,
     limits: gatewatch_listen::Limits,
     shutdown: impl std::future::Future<Output = ()>,
-    extra: Option<ExtraMetrics>,
+    health: Health,
     test_send: Option<TestSend>,
 ) -> anyhow::Result<()> {
     let make = move |_peer| {
-        let extra = extra.clone();
+        let health = health.clone();
         let test_send = test_send.clone();
         hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-            let extra = extra.clone();
+            let health = health.clone();
             let test_send = test_send.clone();
             async move {
                 Ok::<_, Infallible>(match test_send {
                     Some(t) if req.uri().path() == "/v1/test-send" => {
                         test_send_answer(&t, req).await
                     }
-                    _ => answer(role, req.uri().path(), extra.as_ref()),
+                    _ => {
+                        let accept = req
+                            .headers()
+                            .get(hyper::header::ACCEPT)
+                            .and_then(|v| v.to_str().ok());
+                        answer(role, req.uri().path(), accept, &health)
+                    }
                 })
             }
         })
@@ -98,17 +138,17 @@ async fn test_send_answer(
     json(a.status, a.body)
 }
 
-fn answer(role: &str, path: &str, extra: Option<&ExtraMetrics>) -> Response<Full<Bytes>> {
+fn answer(role: &str, path: &str, accept: Option<&str>, health: &Health) -> Response<Full<Bytes>> {
     let (status, ctype, body) = match path {
-        "/healthz" | "/readyz" => (StatusCode::OK, "text/plain", "ok".to_string()),
-        "/metrics" => (
-            StatusCode::OK,
-            "text/plain; version=0.0.4",
-            format!(
-                "# HELP gatewatch_up 1 while the role runs.\n# TYPE gatewatch_up gauge\ngatewatch_up{{role=\"{role}\"}} 1\n{}",
-                extra.map(|f| f()).unwrap_or_default()
-            ),
-        ),
+        "/healthz" => (StatusCode::OK, "text/plain", "ok".to_string()),
+        "/readyz" => match (health.ready)() {
+            Ok(()) => (StatusCode::OK, "text/plain", "ok".to_string()),
+            Err(why) => (StatusCode::SERVICE_UNAVAILABLE, "text/plain", why),
+        },
+        "/metrics" => {
+            let (ctype, body) = gatewatch_listen::metrics::render(&health.registry, accept);
+            (StatusCode::OK, ctype, body)
+        }
         _ => (
             StatusCode::NOT_FOUND,
             "application/json",

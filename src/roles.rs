@@ -166,10 +166,6 @@ fn alerter_test_send(
     }))
 }
 
-fn metrics_of(m: std::sync::Arc<gatewatch_alerter::Metrics>) -> crate::health::ExtraMetrics {
-    std::sync::Arc::new(move || m.render())
-}
-
 /// `gatewatch alerter`: the evaluator, and health and metrics on the alerter port.
 pub async fn alerter(config: Config) -> anyhow::Result<()> {
     let store = Store::new(config.store.clone());
@@ -187,7 +183,7 @@ pub async fn alerter(config: Config) -> anyhow::Result<()> {
         listener,
         config.alerter_limits,
         shutdown_signal(),
-        Some(metrics_of(metrics)),
+        crate::health::Health::alerter(metrics),
         Some(test_send),
     )
     .await;
@@ -222,12 +218,6 @@ fn report_scheduler(
         .context("reports scheduler ([reports.smtp] or [alerter.smtp])")
 }
 
-fn report_metrics(
-    m: std::sync::Arc<gatewatch_reports::schedule::Metrics>,
-) -> crate::health::ExtraMetrics {
-    std::sync::Arc::new(move || m.render())
-}
-
 /// `gatewatch reports`: the report mail scheduler and retention, and health and metrics on
 /// the reports port.
 pub async fn reports(config: Config) -> anyhow::Result<()> {
@@ -247,7 +237,7 @@ pub async fn reports(config: Config) -> anyhow::Result<()> {
         listener,
         config.reports_limits,
         shutdown_signal(),
-        Some(report_metrics(metrics)),
+        crate::health::Health::reports(metrics, config.reports_poll),
         None,
     )
     .await;
@@ -404,19 +394,19 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let scheduler = report_scheduler(&config, &store)?;
     let scheduler_metrics = scheduler.metrics();
     let report_mail = tokio::spawn(scheduler.run(stopped(&stop_rest)));
-    for (role, addr, limits, extra, test_send) in [
+    for (role, addr, limits, health, test_send) in [
         (
             "alerter",
             config.alerter_listen,
             config.alerter_limits,
-            Some(metrics_of(alerter_metrics)),
+            crate::health::Health::alerter(alerter_metrics),
             Some(test_send),
         ),
         (
             "reports",
             config.reports_listen,
             config.reports_limits,
-            Some(report_metrics(scheduler_metrics)),
+            crate::health::Health::reports(scheduler_metrics, config.reports_poll),
             None,
         ),
     ] {
@@ -429,7 +419,7 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
             listener,
             limits,
             stopped(&stop_rest),
-            extra,
+            health,
             test_send,
         )));
     }

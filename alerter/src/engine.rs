@@ -187,9 +187,11 @@ pub use crate::lease::parse_key;
 impl<D: Dispatcher> Engine<D> {
     /// Reads the snapshot (if any); touches nothing else until it runs.
     pub fn new(store: Store, cfg: EngineConfig, dispatcher: Arc<D>) -> Engine<D> {
+        let mut from_snapshot = false;
         let sources = match Sources::read(&cfg.data_dir) {
             Ok(Some(s)) => {
                 tracing::info!(rules = s.rules.len(), "alert rules from the snapshot");
+                from_snapshot = true;
                 s
             }
             Ok(None) => Sources::default(),
@@ -202,6 +204,13 @@ impl<D: Dispatcher> Engine<D> {
         metrics
             .rules
             .store(sources.rules.len() as u64, Ordering::Relaxed);
+        // Readiness (`Metrics::readiness`): rules from the snapshot count as loaded.
+        metrics
+            .rules_loaded
+            .store(u64::from(from_snapshot), Ordering::Relaxed);
+        metrics
+            .snapshot
+            .store(u64::from(from_snapshot), Ordering::Relaxed);
         Engine {
             store,
             cfg,
@@ -378,6 +387,10 @@ impl<D: Dispatcher> Engine<D> {
         self.metrics
             .lease_held
             .store(u64::from(self.holder), Ordering::Relaxed);
+        self.metrics
+            .clickhouse_up
+            .store(u64::from(self.ch_up), Ordering::Relaxed);
+        self.metrics.rounds.fetch_add(1, Ordering::Relaxed);
         if !self.holder {
             self.states.clear();
             self.groups.clear();
@@ -550,12 +563,14 @@ impl<D: Dispatcher> Engine<D> {
                     silences = s.silences.len(),
                     "alert rules loaded"
                 );
-                if let Err(e) = s.save(&self.cfg.data_dir) {
-                    tracing::warn!(error = %e, "cannot write the alerter snapshot");
+                match s.save(&self.cfg.data_dir) {
+                    Ok(()) => self.metrics.snapshot.store(1, Ordering::Relaxed),
+                    Err(e) => tracing::warn!(error = %e, "cannot write the alerter snapshot"),
                 }
                 self.metrics
                     .rules
                     .store(s.rules.len() as u64, Ordering::Relaxed);
+                self.metrics.rules_loaded.store(1, Ordering::Relaxed);
                 self.sources = s;
             }
             Err(e) => tracing::warn!(error = %e, "cannot read alert rules"),

@@ -47,6 +47,8 @@ pub(crate) struct AppState {
     pub decode_slots: Arc<tokio::sync::Semaphore>,
     /// `[collector] max_record_age`.
     pub max_record_age: std::time::Duration,
+    /// What `/metrics` renders (the role's series and [`crate::metrics::Figures`]).
+    pub registry: Arc<gatewatch_listen::metrics::Registry>,
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -135,6 +137,7 @@ where
         Metrics::add(&st.metrics.requests_ok, 1);
         return answer(StatusCode::OK, json!({"accepted": 0, "rejected": 0}));
     }
+    let payload_bytes = decoded.payload.len() as u64;
     let appended = st
         .wal
         .append(
@@ -175,6 +178,9 @@ where
         }
     }
     Metrics::add(&st.metrics.lines_accepted, accepted as u64);
+    let k = usize::from(kind == Kind::NodeSamples);
+    st.metrics.batch_records[k].observe(accepted as u64);
+    st.metrics.batch_bytes[k].observe(payload_bytes);
     let (status, mut body) = if rejected == 0 {
         Metrics::add(&st.metrics.requests_ok, 1);
         (StatusCode::OK, json!({"accepted": accepted, "rejected": 0}))
@@ -401,12 +407,8 @@ async fn readyz(State(st): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn metrics(State(st): State<Arc<AppState>>) -> Response {
-    let pending = st.wal.durable().saturating_sub(st.wal.acked());
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.metrics
-            .render(st.wal.disk_bytes(), st.wal.max_bytes(), pending),
-    )
-        .into_response()
+async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let (ctype, body) = gatewatch_listen::metrics::render(&st.registry, accept);
+    ([(header::CONTENT_TYPE, ctype)], body).into_response()
 }

@@ -205,8 +205,12 @@ impl Rounds {
             let items = &round[range.clone()];
             let mut refused_alone = 0;
             loop {
+                let started = Instant::now();
                 let e = match self.store_round(items, retry).await {
                     Ok(()) => {
+                        self.metrics.insert_latency.observe(
+                            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                        );
                         self.metrics.clickhouse_down.store(0, Relaxed);
                         backoff = Backoff::default();
                         break;
@@ -449,6 +453,9 @@ impl Rounds {
         );
         Metrics::add(&self.metrics.rows_skipped_as_stored, skipped);
         Metrics::add(&self.metrics.inserts, 1);
+        self.metrics
+            .insert_rows
+            .observe((call_rows.len() + sample_rows.len()) as u64);
         Ok(())
     }
 }

@@ -160,7 +160,13 @@ pub async fn bind(config: CollectorConfig, store: Store) -> Result<Running, Erro
         );
     }
     let metrics = Arc::new(Metrics::default());
+    let mut registry = gatewatch_listen::metrics::registry("collector");
+    registry.register_collector(Box::new(metrics::Figures {
+        metrics: metrics.clone(),
+        wal: wal.clone(),
+    }));
     let state = Arc::new(ingest::AppState {
+        registry: Arc::new(registry),
         wal: wal.clone(),
         metrics: metrics.clone(),
         max_body_bytes: config.max_body_bytes,

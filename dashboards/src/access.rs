@@ -71,9 +71,22 @@ pub fn rules() -> Vec<Rule> {
     t.get("/readyz", Public, "Readiness: the configuration is loaded")
         .ok(200, text("`ok`"))
         .ok(503, text("the configuration is not loaded yet"));
-    t.get("/metrics", Public, "Prometheus metrics").ok(
+    t.get(
+        "/metrics",
+        Public,
+        "Prometheus metrics: the text format 0.0.4, or OpenMetrics text when the Accept header names application/openmetrics-text",
+    )
+    .ok(
         200,
-        crate::doc::content("the metrics", "text/plain; version=0.0.4", None),
+        crate::doc::content(
+            "the metrics",
+            gatewatch_listen::metrics::TEXT_CONTENT_TYPE,
+            None,
+        )
+        .content(
+            gatewatch_listen::metrics::OPENMETRICS_CONTENT_TYPE,
+            utoipa::openapi::ContentBuilder::new().build(),
+        ),
     );
     t.get("/api/openapi.json", Public, "This document").ok(
         200,

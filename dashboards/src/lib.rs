@@ -54,6 +54,7 @@ pub mod extract;
 pub mod keys;
 pub mod lockout;
 pub mod me;
+pub mod metrics;
 pub mod nodes;
 pub mod oauth;
 pub mod openapi;
@@ -201,6 +202,8 @@ pub struct AppState {
     openapi: String,
     /// Routes of other roles served here (the report API), behind the same role check.
     mounted: Router<Arc<AppState>>,
+    /// What `/metrics` renders (see [`metrics`]).
+    registry: Arc<gatewatch_listen::metrics::Registry>,
 }
 
 /// Routes another role serves through this one (the report API): its router and its rows of
@@ -328,16 +331,10 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let t = state.cache.get();
-    let mut body = format!(
-        "# HELP gatewatch_up 1 while the role runs.\n# TYPE gatewatch_up gauge\ngatewatch_up{{role=\"dashboards\"}} 1\n\
-         # HELP gatewatch_dashboards_config_rows Rows of the configuration log behind the cached table.\n\
-         # TYPE gatewatch_dashboards_config_rows gauge\ngatewatch_dashboards_config_rows {}\n",
-        t.revision.rows
-    );
-    body.push_str(&state.password_checks.metrics());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+async fn metrics(State(state): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let (ctype, body) = gatewatch_listen::metrics::render(&state.registry, accept);
+    ([(header::CONTENT_TYPE, ctype)], body).into_response()
 }
 
 async fn openapi_json(State(state): State<Arc<AppState>>) -> Response {
@@ -365,15 +362,18 @@ pub async fn state(config: DashboardsConfig, store: Store, mounts: Vec<Mount>) -
     }
     let openapi =
         openapi::to_json(&openapi::document(&rules, schemas)).unwrap_or_else(|_| "{}".into());
+    let password_checks = password_checks::PasswordChecks::new(
+        config.max_password_checks,
+        config.password_check_wait,
+    );
+    let registry = metrics::registry(cache.clone(), password_checks.figures());
     Arc::new(AppState {
         store,
         pepper: config.pepper.clone(),
         sessions: auth::Sessions::new(&config.pepper),
         lockout: lockout::Lockout::default(),
-        password_checks: password_checks::PasswordChecks::new(
-            config.max_password_checks,
-            config.password_check_wait,
-        ),
+        password_checks,
+        registry: Arc::new(registry),
         config,
         cache,
         rules,

@@ -118,26 +118,63 @@ impl PasswordChecks {
             .await?
     }
 
-    /// Prometheus text of the counters.
-    pub fn metrics(&self) -> String {
-        let c = &self.counters;
+    /// The counters for `/metrics` (see [`crate::metrics`]).
+    pub fn figures(&self) -> Figures {
+        Figures(self.counters.clone())
+    }
+
+    /// Prometheus text of the counters alone.
+    #[cfg(test)]
+    fn metrics(&self) -> String {
+        gatewatch_listen::metrics::text_of(self.figures())
+    }
+}
+
+/// The counters of a [`PasswordChecks`], read at each scrape.
+pub struct Figures(Arc<Counters>);
+
+impl std::fmt::Debug for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("password check figures")
+    }
+}
+
+impl gatewatch_listen::metrics::Collector for Figures {
+    fn encode(&self, mut enc: gatewatch_listen::metrics::DescriptorEncoder) -> std::fmt::Result {
+        Figures::encode(self, &mut enc)
+    }
+}
+
+impl Figures {
+    pub fn encode(
+        &self,
+        enc: &mut gatewatch_listen::metrics::DescriptorEncoder,
+    ) -> std::fmt::Result {
+        use gatewatch_listen::metrics::{counter, gauge};
+        let c = &self.0;
         let load = |a: &AtomicU64| a.load(Ordering::SeqCst);
-        format!(
-            "# HELP gatewatch_dashboards_password_checks_in_flight Argon2 hashes and verifications running now.\n\
-             # TYPE gatewatch_dashboards_password_checks_in_flight gauge\n\
-             gatewatch_dashboards_password_checks_in_flight {}\n\
-             # HELP gatewatch_dashboards_password_checks_in_flight_peak Most argon2 checks running at once since start.\n\
-             # TYPE gatewatch_dashboards_password_checks_in_flight_peak gauge\n\
-             gatewatch_dashboards_password_checks_in_flight_peak {}\n\
-             # HELP gatewatch_dashboards_password_checks_total Argon2 checks done.\n\
-             # TYPE gatewatch_dashboards_password_checks_total counter\n\
-             gatewatch_dashboards_password_checks_total {}\n\
-             # HELP gatewatch_dashboards_password_checks_refused_total Requests refused (429 busy) for want of a place.\n\
-             # TYPE gatewatch_dashboards_password_checks_refused_total counter\n\
-             gatewatch_dashboards_password_checks_refused_total {}\n",
+        gauge(
+            enc,
+            "gatewatch_dashboards_password_checks_in_flight",
+            "Argon2 hashes and verifications running now.",
             load(&c.in_flight),
+        )?;
+        gauge(
+            enc,
+            "gatewatch_dashboards_password_checks_in_flight_peak",
+            "Most argon2 checks running at once since start.",
             load(&c.peak),
+        )?;
+        counter(
+            enc,
+            "gatewatch_dashboards_password_checks",
+            "Argon2 checks done.",
             load(&c.total),
+        )?;
+        counter(
+            enc,
+            "gatewatch_dashboards_password_checks_refused",
+            "Requests refused (429 busy) for want of a place.",
             load(&c.refused),
         )
     }

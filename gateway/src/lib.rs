@@ -682,7 +682,8 @@ pub async fn bind(
             max_connections: admin::ADMIN_MAX_CONNECTIONS,
             ..limits
         };
-        let (shared, stats) = (shared.clone(), proxy_stats.clone());
+        let registry = Arc::new(admin::registry(shared.clone(), proxy_stats.clone()));
+        let shared = shared.clone();
         let mut stop = stop_rx.clone();
         tokio::spawn(gatewatch_listen::serve(
             "gateway admin",
@@ -690,8 +691,8 @@ pub async fn bind(
             limits,
             Arc::default(),
             move |_peer| {
-                let (shared, stats) = (shared.clone(), stats.clone());
-                service_fn(move |req| admin::handle(shared.clone(), stats.clone(), req))
+                let (shared, registry) = (shared.clone(), registry.clone());
+                service_fn(move |req| admin::handle(shared.clone(), registry.clone(), req))
             },
             async move { ship::stopped(&mut stop).await },
             Duration::from_secs(1),

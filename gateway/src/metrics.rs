@@ -1,13 +1,20 @@
-//! The gateway's own figures, served as Prometheus text on `GET /metrics`.
+//! The gateway's own figures, served on the admin port's `GET /metrics` through its
+//! registry (see [`crate::admin`] and `gatewatch_listen::metrics`).
 //!
 //! Plain atomics with relaxed ordering: each is an independent counter or gauge, read only to
-//! print it. The hot path touches one counter per call (requests by outcome), and the
+//! print it. The hot path ([`crate::recorder::Sink::record`]) touches the outcome counter and
+//! the call's API series ([`ApiSeries`]: a counter and three lock-free histograms, reached
+//! through the route the call already holds, so no label is built or hashed per call); the
 //! queue-full counter only when a record is dropped.
 
-use std::fmt::Write as _;
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
+use gatewatch_listen::metrics::{
+    self as m, ConstCounter, DescriptorEncoder, EncodeMetric, Histogram,
+};
 use gatewatch_model::Outcome;
+use prometheus_client::metrics::MetricType;
 
 /// Why records were lost; the `reason` label of `gatewatch_gateway_records_dropped_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +65,8 @@ impl DropReason {
 pub(crate) struct Metrics {
     requests: [AtomicU64; Outcome::ALL.len()],
     dropped: [AtomicU64; DropReason::ALL.len()],
+    /// Calls no API's route took (no route, the gateway's own endpoints): `api="(none)"`.
+    pub unmatched: ApiSeries,
     /// Records in batches the collector acknowledged (2xx).
     pub records_shipped: AtomicU64,
     /// Records written to the spool.
@@ -87,10 +96,145 @@ pub(crate) struct Metrics {
     pub spool_full: AtomicBool,
 }
 
+/// The position of `o` in [`Outcome::ALL`], from its code without a search (codes 1–8 and
+/// 20–29, see `gatewatch_model::Outcome`).
+#[inline]
+fn outcome_index(o: Outcome) -> usize {
+    let c = o.code() as usize;
+    if c >= 20 {
+        c - 20 + 8
+    } else {
+        c - 1
+    }
+}
+
+/// The status classes of `gatewatch_gateway_api_requests_total`'s `class` label.
+const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
+
+#[inline]
+fn class_index(status: u16) -> usize {
+    match status / 100 {
+        c @ 1..=5 => usize::from(c) - 1,
+        _ => 5,
+    }
+}
+
+/// One API's series: calls by outcome and status class, and latency histograms (the whole
+/// call, the upstream's part, the gateway's own). Held by the API's route (and handed from a
+/// route to its successor when the configuration changes), so a call reaches it without a
+/// lookup. Cardinality is bounded by the configured APIs × 18 outcomes × 6 classes, and only
+/// the pairs seen are rendered.
+#[derive(Debug)]
+pub(crate) struct ApiSeries {
+    calls: [[AtomicU64; CLASSES.len()]; Outcome::ALL.len()],
+    /// Whole call, µs.
+    duration: Histogram,
+    /// Waiting on the upstream, µs (calls that reached one).
+    upstream: Histogram,
+    /// The gateway's own time (the call less the upstream's part), µs.
+    overhead: Histogram,
+}
+
+impl Default for ApiSeries {
+    fn default() -> ApiSeries {
+        ApiSeries {
+            calls: Default::default(),
+            duration: Histogram::new(m::LATENCY_US, 1e6),
+            upstream: Histogram::new(m::LATENCY_US, 1e6),
+            overhead: Histogram::new(m::OVERHEAD_US, 1e6),
+        }
+    }
+}
+
+impl ApiSeries {
+    /// Counts one finished call. `upstream_us` is `None` when no upstream was asked.
+    #[inline]
+    pub fn observe(&self, outcome: Outcome, status: u16, total_us: u64, upstream_us: Option<u64>) {
+        if let Some(c) = self
+            .calls
+            .get(outcome_index(outcome))
+            .and_then(|row| row.get(class_index(status)))
+        {
+            c.fetch_add(1, Relaxed);
+        }
+        self.duration.observe(total_us);
+        let up = upstream_us.unwrap_or(0).min(total_us);
+        if upstream_us.is_some() {
+            self.upstream.observe(up);
+        }
+        self.overhead.observe(total_us - up);
+    }
+
+    /// Calls counted with `outcome` and a status of `class` (for tests).
+    #[cfg(test)]
+    pub fn calls(&self, outcome: Outcome, status: u16) -> u64 {
+        self.calls[outcome_index(outcome)][class_index(status)].load(Relaxed)
+    }
+}
+
+/// Which histogram of an [`ApiSeries`] a family shows.
+type Pick = fn(&ApiSeries) -> &Histogram;
+
+/// The per-API families, over `apis` (each `(api id, series)`, ids unique).
+pub(crate) fn encode_apis<'a>(
+    enc: &mut DescriptorEncoder,
+    apis: &[(&'a str, &'a ApiSeries)],
+) -> fmt::Result {
+    {
+        let mut fam = enc.encode_descriptor(
+            "gatewatch_gateway_api_requests",
+            "Calls per API, by outcome and HTTP status class (api=\"(none)\": no API's route).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (api, s) in apis {
+            for (oi, row) in s.calls.iter().enumerate() {
+                for (ci, c) in row.iter().enumerate() {
+                    let n = c.load(Relaxed);
+                    if n == 0 {
+                        continue;
+                    }
+                    let labels = [
+                        ("api", *api),
+                        ("outcome", Outcome::ALL[oi].as_str()),
+                        ("class", CLASSES[ci]),
+                    ];
+                    ConstCounter::new(n).encode(fam.encode_family(&labels)?)?;
+                }
+            }
+        }
+    }
+    let hists: [(&str, &str, Pick); 3] = [
+        (
+            "gatewatch_gateway_api_request_duration_seconds",
+            "Whole calls per API, from the request head to the response's last byte.",
+            |s| &s.duration,
+        ),
+        (
+            "gatewatch_gateway_api_upstream_duration_seconds",
+            "Time per API spent waiting on the upstream (calls that reached one).",
+            |s| &s.upstream,
+        ),
+        (
+            "gatewatch_gateway_api_overhead_seconds",
+            "The gateway's own time per call and API (the call less the upstream's part).",
+            |s| &s.overhead,
+        ),
+    ];
+    for (name, help, pick) in hists {
+        let mut fam = enc.encode_descriptor(name, help, None, MetricType::Histogram)?;
+        for (api, s) in apis {
+            pick(s).encode(fam.encode_family(&[("api", *api)])?)?;
+        }
+    }
+    Ok(())
+}
+
 impl Metrics {
+    #[inline]
     pub fn count_request(&self, outcome: Outcome) {
-        if let Some(i) = Outcome::ALL.iter().position(|o| *o == outcome) {
-            self.requests[i].fetch_add(1, Relaxed);
+        if let Some(c) = self.requests.get(outcome_index(outcome)) {
+            c.fetch_add(1, Relaxed);
         }
     }
 
@@ -112,162 +256,165 @@ impl Metrics {
             .map_or(0, |i| self.dropped[i].load(Relaxed))
     }
 
-    /// The Prometheus text exposition. `queue_depth` is read from the channel by the caller.
-    pub fn render(
+    /// The gateway's own families (the names scraped since the first release). `queue_depth`
+    /// is read from the channel by the caller.
+    pub fn encode(
         &self,
+        enc: &mut DescriptorEncoder,
+        queue_depth: usize,
+        queue_capacity: usize,
+        spool_max_bytes: u64,
+    ) -> fmt::Result {
+        let mut requests_total = 0u64;
+        let requests: Vec<(&str, u64)> = Outcome::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let n = self.requests[i].load(Relaxed);
+                requests_total += n;
+                (o.as_str(), n)
+            })
+            .collect();
+        m::counter_by(
+            enc,
+            "gatewatch_gateway_requests",
+            "Proxied calls by outcome.",
+            "outcome",
+            &requests,
+        )?;
+        let dropped_before_queue =
+            self.dropped(DropReason::QueueFull) + self.dropped(DropReason::Shutdown);
+        m::counter(
+            enc,
+            "gatewatch_gateway_records_queued",
+            "Call records accepted into the in-memory queue.",
+            requests_total.saturating_sub(dropped_before_queue),
+        )?;
+        m::gauge(
+            enc,
+            "gatewatch_gateway_queue_depth",
+            "Call records waiting in the in-memory queue.",
+            queue_depth as u64,
+        )?;
+        m::gauge(
+            enc,
+            "gatewatch_gateway_queue_capacity",
+            "Capacity of the in-memory record queue.",
+            queue_capacity as u64,
+        )?;
+        m::counter(
+            enc,
+            "gatewatch_gateway_records_shipped",
+            "Call records in batches the collector acknowledged.",
+            self.records_shipped.load(Relaxed),
+        )?;
+        m::counter(
+            enc,
+            "gatewatch_gateway_records_spooled",
+            "Call records written to the disk spool.",
+            self.records_spooled.load(Relaxed),
+        )?;
+        let dropped: Vec<(&str, u64)> = DropReason::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.as_str(), self.dropped[i].load(Relaxed)))
+            .collect();
+        m::counter_by(
+            enc,
+            "gatewatch_gateway_records_dropped",
+            "Call records lost, by reason.",
+            "reason",
+            &dropped,
+        )?;
+        m::counter(
+            enc,
+            "gatewatch_gateway_samples_shipped",
+            "Node samples the collector acknowledged.",
+            self.samples_shipped.load(Relaxed),
+        )?;
+        m::counter(
+            enc,
+            "gatewatch_gateway_samples_dropped",
+            "Node samples lost.",
+            self.samples_dropped.load(Relaxed),
+        )?;
+        m::counter_by(
+            enc,
+            "gatewatch_gateway_batches",
+            "Batches the collector answered, by result.",
+            "result",
+            &[
+                ("ok", self.batches_shipped.load(Relaxed)),
+                ("partial", self.batches_partial.load(Relaxed)),
+                ("rejected", self.batches_rejected.load(Relaxed)),
+            ],
+        )?;
+        m::counter(
+            enc,
+            "gatewatch_gateway_batches_split",
+            "Batches the collector refused as too large (413), split in halves and sent again.",
+            self.batches_split.load(Relaxed),
+        )?;
+        m::counter(
+            enc,
+            "gatewatch_gateway_ship_errors",
+            "Sends that found the collector away (connection error, timeout, 5xx).",
+            self.ship_errors.load(Relaxed),
+        )?;
+        m::gauge(
+            enc,
+            "gatewatch_gateway_spool_bytes",
+            "Bytes of batch files waiting in the spool.",
+            self.spool_bytes.load(Relaxed),
+        )?;
+        m::gauge(
+            enc,
+            "gatewatch_gateway_spool_max_bytes",
+            "Size cap of the spool.",
+            spool_max_bytes,
+        )?;
+        m::gauge(
+            enc,
+            "gatewatch_gateway_spool_batches",
+            "Batch files waiting in the spool.",
+            self.spool_batches.load(Relaxed),
+        )?;
+        m::counter(
+            enc,
+            "gatewatch_gateway_spool_corrupt",
+            "Spool files that failed their checksum and were moved to corrupt/.",
+            self.spool_corrupt.load(Relaxed),
+        )?;
+        m::gauge(
+            enc,
+            "gatewatch_gateway_spool_full",
+            "1 while the spool refuses batches for its size cap.",
+            u64::from(self.spool_full.load(Relaxed)),
+        )
+    }
+
+    /// The text of [`Metrics::encode`] alone (unit tests).
+    #[cfg(test)]
+    pub fn render(
+        self: &std::sync::Arc<Self>,
         queue_depth: usize,
         queue_capacity: usize,
         spool_max_bytes: u64,
     ) -> String {
-        let mut out = String::with_capacity(4096);
-        let mut requests_total = 0u64;
-        header(
-            &mut out,
-            "gatewatch_gateway_requests_total",
-            "counter",
-            "Proxied calls by outcome.",
-        );
-        for (i, o) in Outcome::ALL.iter().enumerate() {
-            let n = self.requests[i].load(Relaxed);
-            requests_total += n;
-            let _ = writeln!(
-                out,
-                "gatewatch_gateway_requests_total{{outcome=\"{o}\"}} {n}"
-            );
+        #[derive(Debug)]
+        struct Just(std::sync::Arc<Metrics>, usize, usize, u64);
+        impl m::Collector for Just {
+            fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+                self.0.encode(&mut enc, self.1, self.2, self.3)
+            }
         }
-        let dropped_before_queue =
-            self.dropped(DropReason::QueueFull) + self.dropped(DropReason::Shutdown);
-        counter(
-            &mut out,
-            "gatewatch_gateway_records_queued_total",
-            "Call records accepted into the in-memory queue.",
-            requests_total.saturating_sub(dropped_before_queue),
-        );
-        gauge(
-            &mut out,
-            "gatewatch_gateway_queue_depth",
-            "Call records waiting in the in-memory queue.",
-            queue_depth as u64,
-        );
-        gauge(
-            &mut out,
-            "gatewatch_gateway_queue_capacity",
-            "Capacity of the in-memory record queue.",
-            queue_capacity as u64,
-        );
-        counter(
-            &mut out,
-            "gatewatch_gateway_records_shipped_total",
-            "Call records in batches the collector acknowledged.",
-            self.records_shipped.load(Relaxed),
-        );
-        counter(
-            &mut out,
-            "gatewatch_gateway_records_spooled_total",
-            "Call records written to the disk spool.",
-            self.records_spooled.load(Relaxed),
-        );
-        header(
-            &mut out,
-            "gatewatch_gateway_records_dropped_total",
-            "counter",
-            "Call records lost, by reason.",
-        );
-        for (i, r) in DropReason::ALL.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "gatewatch_gateway_records_dropped_total{{reason=\"{}\"}} {}",
-                r.as_str(),
-                self.dropped[i].load(Relaxed)
-            );
-        }
-        counter(
-            &mut out,
-            "gatewatch_gateway_samples_shipped_total",
-            "Node samples the collector acknowledged.",
-            self.samples_shipped.load(Relaxed),
-        );
-        counter(
-            &mut out,
-            "gatewatch_gateway_samples_dropped_total",
-            "Node samples lost.",
-            self.samples_dropped.load(Relaxed),
-        );
-        header(
-            &mut out,
-            "gatewatch_gateway_batches_total",
-            "counter",
-            "Batches the collector answered, by result.",
-        );
-        for (result, v) in [
-            ("ok", &self.batches_shipped),
-            ("partial", &self.batches_partial),
-            ("rejected", &self.batches_rejected),
-        ] {
-            let _ = writeln!(
-                out,
-                "gatewatch_gateway_batches_total{{result=\"{result}\"}} {}",
-                v.load(Relaxed)
-            );
-        }
-        counter(
-            &mut out,
-            "gatewatch_gateway_batches_split_total",
-            "Batches the collector refused as too large (413), split in halves and sent again.",
-            self.batches_split.load(Relaxed),
-        );
-        counter(
-            &mut out,
-            "gatewatch_gateway_ship_errors_total",
-            "Sends that found the collector away (connection error, timeout, 5xx).",
-            self.ship_errors.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "gatewatch_gateway_spool_bytes",
-            "Bytes of batch files waiting in the spool.",
-            self.spool_bytes.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "gatewatch_gateway_spool_max_bytes",
-            "Size cap of the spool.",
+        m::text_of(Just(
+            self.clone(),
+            queue_depth,
+            queue_capacity,
             spool_max_bytes,
-        );
-        gauge(
-            &mut out,
-            "gatewatch_gateway_spool_batches",
-            "Batch files waiting in the spool.",
-            self.spool_batches.load(Relaxed),
-        );
-        counter(
-            &mut out,
-            "gatewatch_gateway_spool_corrupt_total",
-            "Spool files that failed their checksum and were moved to corrupt/.",
-            self.spool_corrupt.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "gatewatch_gateway_spool_full",
-            "1 while the spool refuses batches for its size cap.",
-            u64::from(self.spool_full.load(Relaxed)),
-        );
-        out
+        ))
     }
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-fn counter(out: &mut String, name: &str, help: &str, v: u64) {
-    header(out, name, "counter", help);
-    let _ = writeln!(out, "{name} {v}");
-}
-
-fn gauge(out: &mut String, name: &str, help: &str, v: u64) {
-    header(out, name, "gauge", help);
-    let _ = writeln!(out, "{name} {v}");
 }
 
 #[cfg(test)]
@@ -276,7 +423,7 @@ mod tests {
 
     #[test]
     fn render_lists_outcomes_and_drop_reasons() {
-        let m = Metrics::default();
+        let m = std::sync::Arc::new(Metrics::default());
         m.count_request(Outcome::Ok);
         m.count_request(Outcome::Ok);
         m.count_request(Outcome::NoRoute);
@@ -294,5 +441,63 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }
+    }
+
+    #[test]
+    fn outcome_index_is_the_position_in_all() {
+        for (i, o) in Outcome::ALL.iter().enumerate() {
+            assert_eq!(outcome_index(*o), i, "{o:?}");
+        }
+        assert_eq!(
+            [100, 204, 302, 404, 499, 503, 0, 600].map(class_index),
+            [0, 1, 2, 3, 3, 4, 5, 5]
+        );
+    }
+
+    #[test]
+    fn api_series_render_counters_and_histograms_by_api() {
+        #[derive(Debug)]
+        struct Apis(std::sync::Arc<ApiSeries>, std::sync::Arc<ApiSeries>);
+        impl m::Collector for Apis {
+            fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+                encode_apis(&mut enc, &[("orders", &self.0), ("(none)", &self.1)])
+            }
+        }
+        let orders = std::sync::Arc::new(ApiSeries::default());
+        let none = std::sync::Arc::new(ApiSeries::default());
+        // 3 ms in all, 2.5 ms of it upstream; 40 ms, 39.9 upstream; a refusal: no upstream.
+        orders.observe(Outcome::Ok, 200, 3_000, Some(2_500));
+        orders.observe(Outcome::UpstreamError, 502, 40_000, Some(39_900));
+        orders.observe(Outcome::RefusedRate, 429, 80, None);
+        none.observe(Outcome::NoRoute, 404, 20, None);
+        assert_eq!(orders.calls(Outcome::Ok, 204), 1);
+        let t = m::text_of(Apis(orders, none));
+        for line in [
+            "# TYPE gatewatch_gateway_api_requests_total counter",
+            "gatewatch_gateway_api_requests_total{api=\"orders\",outcome=\"ok\",class=\"2xx\"} 1",
+            "gatewatch_gateway_api_requests_total{api=\"orders\",outcome=\"upstream_error\",class=\"5xx\"} 1",
+            "gatewatch_gateway_api_requests_total{api=\"orders\",outcome=\"refused_rate\",class=\"4xx\"} 1",
+            "gatewatch_gateway_api_requests_total{api=\"(none)\",outcome=\"no_route\",class=\"4xx\"} 1",
+            "# TYPE gatewatch_gateway_api_request_duration_seconds histogram",
+            "gatewatch_gateway_api_request_duration_seconds_bucket{api=\"orders\",le=\"0.001\"} 1",
+            "gatewatch_gateway_api_request_duration_seconds_bucket{api=\"orders\",le=\"0.005\"} 2",
+            "gatewatch_gateway_api_request_duration_seconds_bucket{api=\"orders\",le=\"0.05\"} 3",
+            "gatewatch_gateway_api_request_duration_seconds_bucket{api=\"orders\",le=\"+Inf\"} 3",
+            "gatewatch_gateway_api_request_duration_seconds_count{api=\"orders\"} 3",
+            "# TYPE gatewatch_gateway_api_upstream_duration_seconds histogram",
+            "gatewatch_gateway_api_upstream_duration_seconds_bucket{api=\"orders\",le=\"0.0025\"} 1",
+            "gatewatch_gateway_api_upstream_duration_seconds_count{api=\"orders\"} 2",
+            "gatewatch_gateway_api_upstream_duration_seconds_sum{api=\"orders\"} 0.0424",
+            "gatewatch_gateway_api_upstream_duration_seconds_count{api=\"(none)\"} 0",
+            "# TYPE gatewatch_gateway_api_overhead_seconds histogram",
+            "gatewatch_gateway_api_overhead_seconds_bucket{api=\"orders\",le=\"0.0001\"} 2",
+            "gatewatch_gateway_api_overhead_seconds_bucket{api=\"orders\",le=\"0.0005\"} 3",
+            "gatewatch_gateway_api_overhead_seconds_sum{api=\"orders\"} 0.00068",
+            "gatewatch_gateway_api_overhead_seconds_count{api=\"(none)\"} 1",
+        ] {
+            assert!(t.lines().any(|l| l == line), "missing {line} in\n{t}");
+        }
+        // Pairs never seen are not rendered.
+        assert!(!t.contains("outcome=\"timeout\""), "{t}");
     }
 }

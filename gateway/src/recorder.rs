@@ -426,6 +426,17 @@ impl Sink {
     /// Hands a finished call to the shipper without waiting.
     pub(crate) fn record(&self, ev: Box<CallEvent>) {
         self.metrics.count_request(ev.outcome);
+        // The API's series, reached through the route the call holds: no lookup per call.
+        let series = ev
+            .route
+            .as_ref()
+            .map_or(&self.metrics.unmatched, |r| &*r.series);
+        series.observe(
+            ev.outcome,
+            ev.status,
+            ev.latency_us,
+            ev.upstream.map(|_| ev.upstream_latency_us),
+        );
         let reason = match self.records.try_send(ev) {
             Ok(()) => return,
             Err(TrySendError::Full(_)) => DropReason::QueueFull,

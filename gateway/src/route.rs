@@ -77,6 +77,9 @@ pub(crate) struct Route {
     passive: Option<PassiveEjection>,
     /// The API's request policies, compiled (see [`crate::policy`]).
     pub policies: crate::policy::RoutePolicies,
+    /// The API's calls and latencies on `/metrics`, handed on to the route of the same API in
+    /// the next configuration (so a reload does not reset them).
+    pub series: Arc<crate::metrics::ApiSeries>,
 }
 
 impl Route {
@@ -476,6 +479,7 @@ fn compile(api: &Api, clients: &Clients, previous: Option<&Router>) -> Result<(R
             retries: spec.retries,
             passive: spec.passive.clone(),
             policies: crate::policy::RoutePolicies::compile(spec),
+            series: previous_route.map_or_else(Arc::default, |r| r.series.clone()),
             spec: spec.clone(),
         },
         probes,
@@ -666,6 +670,34 @@ mod tests {
             }
             Lookup::NotFound => "404".into(),
         }
+    }
+
+    #[test]
+    fn an_apis_metric_series_outlive_a_reload_and_a_new_api_starts_its_own() {
+        let clients = Clients::new(Duration::from_secs(1));
+        let (first, _) = Router::build(vec![api("orders", "/orders", &[])], &clients, None);
+        let series = first.routes()[0].series.clone();
+        series.observe(gatewatch_model::Outcome::Ok, 200, 1_000, Some(900));
+        let (next, refused) = Router::build(
+            vec![
+                api("orders", "/orders/{id}", &[]),
+                api("users", "/users", &[]),
+            ],
+            &clients,
+            Some(&first),
+        );
+        assert!(refused.is_empty(), "{refused:?}");
+        let of = |id: &str| {
+            next.routes()
+                .iter()
+                .find(|r| r.api_id == id)
+                .unwrap()
+                .series
+                .clone()
+        };
+        assert!(Arc::ptr_eq(&of("orders"), &series));
+        assert_eq!(of("orders").calls(gatewatch_model::Outcome::Ok, 200), 1);
+        assert_eq!(of("users").calls(gatewatch_model::Outcome::Ok, 200), 0);
     }
 
     #[test]

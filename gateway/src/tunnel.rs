@@ -61,16 +61,18 @@ impl Tunnels {
         }
     }
 
-    /// Prometheus text of the tunnels open now (`gatewatch_gateway_tunnels_open`).
-    pub fn render(&self, out: &mut String) {
-        use std::fmt::Write as _;
+    /// The tunnels open now (`gatewatch_gateway_tunnels_open`).
+    pub fn encode(
+        &self,
+        enc: &mut gatewatch_listen::metrics::DescriptorEncoder,
+    ) -> std::fmt::Result {
         let open = self.max - self.places.available_permits();
-        let _ = write!(
-            out,
-            "# HELP gatewatch_gateway_tunnels_open Upgraded connections (WebSocket...) open.\n\
-             # TYPE gatewatch_gateway_tunnels_open gauge\n\
-             gatewatch_gateway_tunnels_open {open}\n"
-        );
+        gatewatch_listen::metrics::gauge(
+            enc,
+            "gatewatch_gateway_tunnels_open",
+            "Upgraded connections (WebSocket...) open.",
+            open as u64,
+        )
     }
 
     /// A place for one more tunnel, if any is free.

@@ -56,6 +56,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tracing::{debug, info, warn};
 
+pub mod metrics;
+mod process;
 #[cfg(feature = "tls")]
 pub mod tls;
 
@@ -141,21 +143,21 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Prometheus text of the two counters, as `{prefix}_connections_open` and
-    /// `{prefix}_connections_refused_total`.
-    pub fn render(&self, prefix: &str, out: &mut String) {
-        use std::fmt::Write as _;
-        let _ = write!(
-            out,
-            "# HELP {prefix}_connections_open Client connections open on the listener.\n\
-             # TYPE {prefix}_connections_open gauge\n\
-             {prefix}_connections_open {}\n\
-             # HELP {prefix}_connections_refused_total Connections closed at accept: max_connections were open.\n\
-             # TYPE {prefix}_connections_refused_total counter\n\
-             {prefix}_connections_refused_total {}\n",
-            self.open.load(Ordering::Relaxed),
+    /// The two counters as `{prefix}_connections_open` and
+    /// `{prefix}_connections_refused_total`, for a role's [`metrics::Collector`].
+    pub fn encode(&self, prefix: &str, enc: &mut metrics::DescriptorEncoder) -> std::fmt::Result {
+        metrics::gauge(
+            enc,
+            &format!("{prefix}_connections_open"),
+            "Client connections open on the listener.",
+            self.open.load(Ordering::Relaxed) as u64,
+        )?;
+        metrics::counter(
+            enc,
+            &format!("{prefix}_connections_refused"),
+            "Connections closed at accept: max_connections were open.",
             self.refused.load(Ordering::Relaxed),
-        );
+        )
     }
 }
 
@@ -719,8 +721,14 @@ mod tests {
         assert_eq!(stats.refused.load(Ordering::Relaxed), 1);
         assert_eq!(stats.open.load(Ordering::Relaxed), 2);
         assert!(answered(&mut a).await && answered(&mut b).await);
-        let mut text = String::new();
-        stats.render("x", &mut text);
+        #[derive(Debug)]
+        struct X(Arc<Stats>);
+        impl metrics::Collector for X {
+            fn encode(&self, mut enc: metrics::DescriptorEncoder) -> std::fmt::Result {
+                self.0.encode("x", &mut enc)
+            }
+        }
+        let text = metrics::text_of(X(stats.clone()));
         assert!(text.contains("x_connections_refused_total 1\n"), "{text}");
     }
 

@@ -36,6 +36,7 @@ mod ingest_guard;
 mod listeners;
 mod malformed_params;
 mod masking;
+mod metrics;
 mod oauth;
 mod outbound;
 mod path_attacks;

@@ -219,75 +219,73 @@ impl Clients {
     }
 }
 
-/// Appends the upstream series to the `/metrics` text: health (1 in, 0 out), calls in flight,
-/// and times taken out by active checks and by passive ejection, per API and upstream.
-/// `apis`: each API's id and upstreams (the router's routes; given so, this module needs no
-/// route type).
-pub(crate) fn render_metrics<'a, I>(apis: I, out: &mut String)
+/// The upstream families of `/metrics`: health (1 in, 0 out), calls in flight, and times
+/// taken out by active checks and by passive ejection, per API and upstream. `apis`: each
+/// API's id and upstreams (the router's routes; given so, this module needs no route type).
+/// Label values are escaped by the encoder.
+pub(crate) fn encode_metrics<'a, I>(
+    apis: I,
+    enc: &mut gatewatch_listen::metrics::DescriptorEncoder,
+) -> std::fmt::Result
 where
     I: Iterator<Item = (&'a str, &'a [Upstream])> + Clone,
 {
-    use std::fmt::Write as _;
+    use gatewatch_listen::metrics::{ConstCounter, ConstGauge, EncodeMetric};
+    use prometheus_client::metrics::MetricType::{Counter, Gauge};
     let now = now_ms();
-    let series: [(&str, &str, &str); 5] = [
+    let series = [
         (
             "gatewatch_gateway_upstream_healthy",
-            "gauge",
+            Gauge,
             "1 while the upstream is in (health checks passing, not ejected), else 0.",
         ),
         (
             "gatewatch_gateway_upstream_in_flight",
-            "gauge",
+            Gauge,
             "Calls in flight to the upstream from this gateway.",
         ),
         (
-            "gatewatch_gateway_upstream_ejections_total",
-            "counter",
+            "gatewatch_gateway_upstream_ejections",
+            Counter,
             "Times the upstream was taken out, by active health checks or passive ejection.",
         ),
         (
-            "gatewatch_gateway_upstream_connections_opened_total",
-            "counter",
+            "gatewatch_gateway_upstream_connections_opened",
+            Counter,
             "Connections opened to the upstream for proxied calls (kept alive between calls).",
         ),
         (
-            "gatewatch_gateway_upstream_requests_resent_total",
-            "counter",
+            "gatewatch_gateway_upstream_requests_resent",
+            Counter,
             "Requests sent again on a new connection: a kept one the upstream had closed cancelled them unwritten.",
         ),
     ];
-    for (n, (name, kind, help)) in series.iter().enumerate() {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (n, (name, kind, help)) in series.into_iter().enumerate() {
+        let mut fam = enc.encode_descriptor(name, help, None, kind)?;
         for (api_id, upstreams) in apis.clone() {
             for u in upstreams {
-                let labels = format!(
-                    "api=\"{}\",upstream=\"{}\"",
-                    escape(api_id),
-                    escape(&u.label)
-                );
+                let labels = [("api", api_id), ("upstream", u.label.as_str())];
                 let s = &u.state;
-                let _ = match n {
-                    0 => writeln!(out, "{name}{{{labels}}} {}", u8::from(s.healthy(now))),
-                    1 => writeln!(out, "{name}{{{labels}}} {}", s.in_flight()),
-                    3 => writeln!(out, "{name}{{{labels}}} {}", u.pool.opened()),
-                    4 => writeln!(out, "{name}{{{labels}}} {}", u.pool.resent()),
-                    _ => writeln!(
-                        out,
-                        "{name}{{{labels},kind=\"active\"}} {}\n{name}{{{labels},kind=\"passive\"}} {}",
-                        s.active_ejections.load(Relaxed),
-                        s.passive_ejections.load(Relaxed)
-                    ),
-                };
+                match n {
+                    0 => ConstGauge::new(u64::from(s.healthy(now)))
+                        .encode(fam.encode_family(&labels)?)?,
+                    1 => ConstGauge::new(s.in_flight()).encode(fam.encode_family(&labels)?)?,
+                    3 => ConstCounter::new(u.pool.opened()).encode(fam.encode_family(&labels)?)?,
+                    4 => ConstCounter::new(u.pool.resent()).encode(fam.encode_family(&labels)?)?,
+                    _ => {
+                        for (kind, v) in [
+                            ("active", s.active_ejections.load(Relaxed)),
+                            ("passive", s.passive_ejections.load(Relaxed)),
+                        ] {
+                            let labels = [labels[0], labels[1], ("kind", kind)];
+                            ConstCounter::new(v).encode(fam.encode_family(&labels)?)?;
+                        }
+                    }
+                }
             }
         }
     }
-}
-
-/// A Prometheus label value: backslash, quote and newline escaped.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    Ok(())
 }
 
 #[cfg(test)]
@@ -334,11 +332,6 @@ mod tests {
         assert_eq!(c.connect_timeout(Some(own)), own);
         let u = parse("http://127.0.0.1:9", 1, own, None).unwrap();
         assert_eq!(u.pool.connect_timeout(), own);
-    }
-
-    #[test]
-    fn labels_are_escaped() {
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 
     #[test]

@@ -405,6 +405,68 @@ async fn the_admin_port_answers_health_and_metrics_and_the_proxy_port_routes_the
             .await,
         3
     );
+    // The per-API series of the catch-all API: three calls, 2xx, with their latencies.
+    let api_line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("gatewatch_gateway_api_requests_total{api=\"")
+                && l.ends_with(",outcome=\"ok\",class=\"2xx\"} 3")
+        })
+        .unwrap_or_else(|| panic!("no per-API counter in\n{text}"));
+    let api = api_line.split('"').nth(1).unwrap_or_default().to_string();
+    for (name, n) in [
+        ("gatewatch_gateway_api_request_duration_seconds_count", 3),
+        ("gatewatch_gateway_api_upstream_duration_seconds_count", 3),
+        ("gatewatch_gateway_api_overhead_seconds_count", 3),
+        ("gatewatch_gateway_api_request_duration_seconds_bucket", 3),
+    ] {
+        let series = if name.ends_with("_bucket") {
+            format!("{name}{{api=\"{api}\",le=\"+Inf\"}}")
+        } else {
+            format!("{name}{{api=\"{api}\"}}")
+        };
+        assert_eq!(s.gw.metric(&series).await, n, "{series}");
+    }
+    assert!(text.contains("# TYPE gatewatch_gateway_api_upstream_duration_seconds histogram\n"));
+    assert!(
+        text.contains("gatewatch_up{role=\"gateway\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("gatewatch_build_info{version=\""), "{text}");
+    assert!(
+        text.contains("# TYPE process_resident_memory_bytes gauge\n"),
+        "{text}"
+    );
+    assert_eq!(
+        r.headers.get("content-type").unwrap(),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    // OpenMetrics for a scraper that asks for it (Prometheus does).
+    let r =
+        s.gw.admin_send(
+            Request::get("/metrics")
+                .header(
+                    "accept",
+                    "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+                )
+                .body(empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        r.headers.get("content-type").unwrap(),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let om = String::from_utf8(r.body.to_vec()).unwrap();
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    assert!(
+        om.contains("# TYPE gatewatch_gateway_requests counter\n"),
+        "{om}"
+    );
+    assert!(
+        om.contains("gatewatch_gateway_requests_total{outcome=\"ok\"} 3\n"),
+        "{om}"
+    );
     let records = wait_records(&s.collector, 3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(s.collector.records().len(), 3, "{records:?}");

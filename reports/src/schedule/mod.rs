@@ -29,6 +29,8 @@
 //!   the longest pause, a lease and a minute) was left by a process that died; the holder that
 //!   fires or catches up its slot goes on from the next attempt.
 
+mod metrics;
+pub use metrics::{Figures, Metrics};
 pub mod deliver;
 pub mod http;
 pub mod letter;
@@ -43,7 +45,7 @@ use gatewatch_store::{alerts, config_log, Store};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -142,65 +144,6 @@ impl ReportSource for Catalog {
         tz: Tz,
     ) -> Pin<Box<dyn Future<Output = crate::Result<Report>> + Send + 'a>> {
         Box::pin(crate::catalog::run(store, kind, params, now, tz))
-    }
-}
-
-/// Counters for `/metrics`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub subscriptions: AtomicU64,
-    pub lease_held: AtomicBool,
-    pub runs_ok: AtomicU64,
-    pub runs_failed: AtomicU64,
-    pub attempts_failed: AtomicU64,
-    pub partitions_dropped: AtomicU64,
-}
-
-impl Metrics {
-    /// Prometheus text.
-    pub fn render(&self) -> String {
-        let g = |name: &str, help: &str, kind: &str, v: u64| {
-            format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n")
-        };
-        [
-            g(
-                "gatewatch_reports_subscriptions",
-                "Enabled report subscriptions scheduled.",
-                "gauge",
-                self.subscriptions.load(Ordering::Relaxed),
-            ),
-            g(
-                "gatewatch_reports_lease_held",
-                "1 while this process holds the sending lease.",
-                "gauge",
-                u64::from(self.lease_held.load(Ordering::Relaxed)),
-            ),
-            g(
-                "gatewatch_reports_runs_ok_total",
-                "Report mails sent.",
-                "counter",
-                self.runs_ok.load(Ordering::Relaxed),
-            ),
-            g(
-                "gatewatch_reports_runs_failed_total",
-                "Report mails given up on.",
-                "counter",
-                self.runs_failed.load(Ordering::Relaxed),
-            ),
-            g(
-                "gatewatch_reports_attempts_failed_total",
-                "Failed send attempts (retried or not).",
-                "counter",
-                self.attempts_failed.load(Ordering::Relaxed),
-            ),
-            g(
-                "gatewatch_reports_partitions_dropped_total",
-                "Partitions dropped by retention.",
-                "counter",
-                self.partitions_dropped.load(Ordering::Relaxed),
-            ),
-        ]
-        .concat()
     }
 }
 
@@ -349,6 +292,8 @@ impl Scheduler {
         let mut retained_at_start = false;
         tokio::pin!(stop);
         loop {
+            // `/readyz` says the scheduler runs while this keeps moving.
+            shared.metrics.tick();
             let holding = renew_lease(&shared).await;
             if holding && !retained_at_start {
                 if let Some(p) = &shared.config.retention {
