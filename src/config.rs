@@ -175,6 +175,10 @@ pub struct GatewaySection {
     pub tls: GatewayTlsSection,
     /// The OAuth 2.0 authorization server and trusted token issuers.
     pub oauth: OauthSection,
+    /// W3C Trace Context per call: a caller's `traceparent` continued or a trace started, the
+    /// gateway's span forwarded upstream and recorded. `false`: both trace headers pass
+    /// through untouched and records carry no trace ids.
+    pub tracing: bool,
 }
 
 /// `[gateway.oauth]`: the gateway's authorization server and the issuers it trusts.
@@ -617,6 +621,7 @@ impl Default for GatewaySection {
             jwt: JwtSection::default(),
             tls: GatewayTlsSection::default(),
             oauth: OauthSection::default(),
+            tracing: true,
         }
     }
 }
@@ -922,6 +927,7 @@ impl FileConfig {
         };
         gateway.quota_sync = Duration::from_millis(g.quota_sync_ms);
         gateway.client_header = g.client_header.clone();
+        gateway.tracing = g.tracing;
         gateway.jwt = jwt_keys(&g.jwt)?;
         gateway.jwt_client_claim = g.jwt.client_claim.clone();
         gateway.jwt_leeway = Duration::from_secs(g.jwt.leeway_secs);

@@ -141,6 +141,10 @@ pub struct GatewayConfig {
     pub tls: Option<TlsListen>,
     /// The OAuth 2.0 authorization server and the token issuers trusted (`[gateway.oauth]`).
     pub oauth: OauthConfig,
+    /// W3C Trace Context per call (default on): the caller's `traceparent` continued or a
+    /// trace started, the gateway's span forwarded and recorded. Off: `traceparent` and
+    /// `tracestate` pass through untouched and records carry no trace ids.
+    pub tracing: bool,
 }
 
 /// `[gateway.oauth]`: the gateway's own authorization server (token endpoint, JWKS,
@@ -344,6 +348,7 @@ impl GatewayConfig {
             client_header: DEFAULT_CLIENT_HEADER.into(),
             tls: None,
             oauth: OauthConfig::default(),
+            tracing: true,
         }
     }
 

@@ -370,6 +370,7 @@ mod route;
 mod sampler;
 mod ship;
 mod spool;
+mod trace;
 mod tunnel;
 mod upstream;
 
@@ -657,6 +658,7 @@ pub async fn bind(
         queue_capacity: config.queue_capacity,
         spool_max_bytes: config.spool_max_bytes,
         client_header: validated.client_header,
+        tracing: config.tracing,
         tunnels: tunnel::Tunnels::new(
             config.upgrade_idle_timeout,
             config.max_connections,
