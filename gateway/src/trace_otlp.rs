@@ -16,7 +16,8 @@
 //!
 //! `opentelemetry-otlp` itself is not used: with default features off and only `http-proto`
 //! and `trace`, it brings 94 crates, among them a second major version of reqwest (0.13 beside
-//! the tree's 0.12), where the protobuf types alone add 11 (see the README, Traces).
+//! the tree's 0.12), where the protobuf types alone add 10 to the lock; built alone from scratch
+//! (debug, two jobs) it takes 48 s of CPU, against 23 s for `opentelemetry-proto`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
