@@ -175,6 +175,44 @@ pub struct GatewaySection {
     pub tls: GatewayTlsSection,
     /// The OAuth 2.0 authorization server and trusted token issuers.
     pub oauth: OauthSection,
+    /// W3C Trace Context per call: a caller's `traceparent` continued or a trace started, the
+    /// gateway's span forwarded upstream and recorded. `false`: both trace headers pass
+    /// through untouched and records carry no trace ids.
+    pub tracing: bool,
+    /// OTLP/HTTP export of one span per call (off while `otlp.endpoint` is empty).
+    pub otlp: OtlpSection,
+}
+
+/// `[gateway.otlp]`: one span per call to an OTLP/HTTP receiver (an OpenTelemetry Collector,
+/// Jaeger, Tempo...).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpSection {
+    /// `http(s)://host:4318/v1/traces`; empty: no export.
+    pub endpoint: String,
+    /// The `service.name` resource attribute of the spans.
+    pub service_name: String,
+    /// Longest wait for the receiver's answer to one batch, in milliseconds.
+    pub timeout_ms: u64,
+    /// Spans waiting to be sent at most; more are dropped (the proxy never waits).
+    pub queue_capacity: usize,
+    /// Spans per request at most.
+    pub batch_max_spans: usize,
+    /// A batch is sent at least this often, in milliseconds.
+    pub flush_interval_ms: u64,
+}
+
+impl Default for OtlpSection {
+    fn default() -> Self {
+        OtlpSection {
+            endpoint: String::new(),
+            service_name: "gatewatch-gateway".into(),
+            timeout_ms: 10_000,
+            queue_capacity: 2048,
+            batch_max_spans: 512,
+            flush_interval_ms: 2_000,
+        }
+    }
 }
 
 /// `[gateway.oauth]`: the gateway's authorization server and the issuers it trusts.
@@ -617,6 +655,8 @@ impl Default for GatewaySection {
             jwt: JwtSection::default(),
             tls: GatewayTlsSection::default(),
             oauth: OauthSection::default(),
+            tracing: true,
+            otlp: OtlpSection::default(),
         }
     }
 }
@@ -922,6 +962,15 @@ impl FileConfig {
         };
         gateway.quota_sync = Duration::from_millis(g.quota_sync_ms);
         gateway.client_header = g.client_header.clone();
+        gateway.tracing = g.tracing;
+        gateway.otlp = (!g.otlp.endpoint.is_empty()).then(|| gatewatch_gateway::OtlpConfig {
+            endpoint: g.otlp.endpoint.clone(),
+            service_name: g.otlp.service_name.clone(),
+            timeout: Duration::from_millis(g.otlp.timeout_ms),
+            queue_capacity: g.otlp.queue_capacity,
+            batch_max_spans: g.otlp.batch_max_spans,
+            flush_interval: Duration::from_millis(g.otlp.flush_interval_ms),
+        });
         gateway.jwt = jwt_keys(&g.jwt)?;
         gateway.jwt_client_claim = g.jwt.client_claim.clone();
         gateway.jwt_leeway = Duration::from_secs(g.jwt.leeway_secs);
@@ -962,6 +1011,7 @@ impl FileConfig {
                     None if field == "jwt_client_claim" => "gateway.jwt.client_claim".into(),
                     None if field.starts_with("trusted_proxies")
                         || field.starts_with("oauth.")
+                        || field.starts_with("otlp.")
                         || field == "admin_listen"
                         || field == "client_header"
                         || field.starts_with("collector_") =>
@@ -1867,6 +1917,26 @@ strip_prefix = true
                 "gateway.client_header",
             ),
             ("[gateway]\nclient_header = \"a b\"", "gateway.client_header"),
+            (
+                "[gateway.otlp]\nendpoint = \"ftp://x/v1/traces\"",
+                "gateway.otlp.endpoint",
+            ),
+            (
+                "[gateway.otlp]\nendpoint = \"not a url\"",
+                "gateway.otlp.endpoint",
+            ),
+            (
+                "[gateway.otlp]\nendpoint = \"http://127.0.0.1:4318/v1/traces\"\nqueue_capacity = 0",
+                "gateway.otlp.queue_capacity",
+            ),
+            (
+                "[gateway.otlp]\nendpoint = \"http://127.0.0.1:4318/v1/traces\"\nservice_name = \"\"",
+                "gateway.otlp.service_name",
+            ),
+            (
+                "[gateway.otlp]\nendpoint = \"http://127.0.0.1:4318/v1/traces\"\ntimeout_ms = 0",
+                "gateway.otlp.timeout_ms",
+            ),
             (
                 "[gateway.jwt]\nhs256_secrets = [\"short\"]",
                 "gateway.jwt.hs256_secrets[0]",

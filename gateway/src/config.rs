@@ -141,6 +141,12 @@ pub struct GatewayConfig {
     pub tls: Option<TlsListen>,
     /// The OAuth 2.0 authorization server and the token issuers trusted (`[gateway.oauth]`).
     pub oauth: OauthConfig,
+    /// W3C Trace Context per call (default on): the caller's `traceparent` continued or a
+    /// trace started, the gateway's span forwarded and recorded. Off: `traceparent` and
+    /// `tracestate` pass through untouched and records carry no trace ids.
+    pub tracing: bool,
+    /// OTLP/HTTP export of one span per call (`[gateway.otlp]`); `None`: off.
+    pub otlp: Option<crate::trace_otlp::OtlpConfig>,
 }
 
 /// `[gateway.oauth]`: the gateway's own authorization server (token endpoint, JWKS,
@@ -344,6 +350,8 @@ impl GatewayConfig {
             client_header: DEFAULT_CLIENT_HEADER.into(),
             tls: None,
             oauth: OauthConfig::default(),
+            tracing: true,
+            otlp: None,
         }
     }
 
@@ -444,7 +452,9 @@ impl GatewayConfig {
         // bearer: the trusted issuers' JWKS clients (fetched once the gateway runs).
         let trusted = crate::access::bearer::trusted_issuers(&self.oauth, &trust)?;
         let clients = Clients::new(self.upstream_connect_timeout).with_trust(trust);
+        let otlp_endpoint = self.otlp.as_ref().map(|o| o.check()).transpose()?;
         Ok(Validated {
+            otlp_endpoint,
             client_header,
             ip_deny,
             router: Router::with_clients(&self.routes, &clients)?,
@@ -491,6 +501,8 @@ pub(crate) struct Validated {
     pub client_header: http::HeaderName,
     /// `ip_deny`, parsed.
     pub ip_deny: Vec<ipnet::IpNet>,
+    /// The OTLP endpoint, when spans are exported.
+    pub otlp_endpoint: Option<Uri>,
 }
 
 #[cfg(test)]

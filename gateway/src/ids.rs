@@ -22,7 +22,8 @@ fn seed() -> u64 {
     h.finish()
 }
 
-fn next_u64() -> u64 {
+/// 64 random bits from the per-thread stream (call ids, trace and span ids).
+pub(crate) fn random_u64() -> u64 {
     STATE.with(|s| {
         let mut z = s.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
         s.set(z);
@@ -35,8 +36,8 @@ fn next_u64() -> u64 {
 /// A UUIDv7 whose time prefix is `since_epoch` (to the millisecond).
 pub(crate) fn v7_at(since_epoch: Duration) -> Uuid {
     let mut random = [0u8; 10];
-    random[..8].copy_from_slice(&next_u64().to_le_bytes());
-    random[8..].copy_from_slice(&next_u64().to_le_bytes()[..2]);
+    random[..8].copy_from_slice(&random_u64().to_le_bytes());
+    random[8..].copy_from_slice(&random_u64().to_le_bytes()[..2]);
     let millis = u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX);
     uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
 }

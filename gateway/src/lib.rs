@@ -370,6 +370,8 @@ mod route;
 mod sampler;
 mod ship;
 mod spool;
+mod trace;
+mod trace_otlp;
 mod tunnel;
 mod upstream;
 
@@ -402,6 +404,7 @@ pub use error::{Error, Result};
 /// Signing requests as the gateway verifies them (RFC 9421; `gatewatch sign`).
 pub use policy::signature::sign as request_signing;
 pub use spool::CORRUPT_DIR;
+pub use trace_otlp::OtlpConfig;
 
 /// Reads and checks `[gateway] upstream_ca_files` as the gateway will at start (PEM CA
 /// certificates); the error gives the index of the bad file and what is wrong.
@@ -518,9 +521,17 @@ pub async fn bind(
     )
     .with_token(&config.ingest_token);
     let sender = tokio::spawn(ship::Sender::new(collector, spool, metrics.clone()).run(batch_rx));
+    // [gateway.otlp]: spans made beside the records, sent by a task of their own.
+    let (spans, otlp_task) = match (&config.otlp, validated.otlp_endpoint.clone()) {
+        (Some(o), Some(endpoint)) => {
+            let (spans, task) = trace_otlp::start(o, endpoint, &node, &validated.collector_tls);
+            (Some(spans), Some(task))
+        }
+        _ => (None, None),
+    };
     let batcher = tokio::spawn(ship::run_batcher(
         records_rx,
-        batch_tx.clone(),
+        (batch_tx.clone(), spans),
         node.clone(),
         (config.batch_max_records, config.batch_max_bytes),
         config.flush_interval,
@@ -657,6 +668,7 @@ pub async fn bind(
         queue_capacity: config.queue_capacity,
         spool_max_bytes: config.spool_max_bytes,
         client_header: validated.client_header,
+        tracing: config.tracing,
         tunnels: tunnel::Tunnels::new(
             config.upgrade_idle_timeout,
             config.max_connections,
@@ -756,6 +768,7 @@ pub async fn bind(
             ("quota sync", quota_sync),
             ("oauth sync", oauth_sync),
             ("batcher", Some(batcher)),
+            ("otlp exporter", otlp_task),
             ("sampler", sampler),
             ("shipper", Some(sender)),
             ("admin port", Some(admin_task)),

@@ -23,6 +23,7 @@ use crate::phase::{Ctx, Peer, Stop};
 use crate::policy::Policies;
 use crate::recorder::{Call, Sink};
 use crate::route::{Route, Router};
+use crate::trace;
 use crate::tunnel::Tunnels;
 
 /// What every request handler shares; one per gateway.
@@ -40,6 +41,8 @@ pub(crate) struct Shared {
     /// Carries the caller's client id upstream (`X-Gatewatch-Client` by default); whatever
     /// a client sends under this name is removed first.
     pub client_header: http::HeaderName,
+    /// W3C Trace Context per call (`[gateway] tracing`; see [`crate::trace`]).
+    pub tracing: bool,
     /// Upgraded connections passed through (WebSocket...): their cap, idle timeout and stop.
     pub tunnels: Tunnels,
     /// The gateway's own endpoints on the proxy port, answered before routing (the OAuth 2.0
@@ -61,6 +64,10 @@ pub(crate) async fn handle(
 
 /// The phases in order; see [`crate::phase`].
 async fn proxy(shared: &Shared, req: Request<Incoming>, mut call: Call) -> Response<ResponseBody> {
+    // the trace first, so that a call refused by any phase is traceable too
+    if shared.tracing {
+        call.trace = Some(trace::begin(req.headers()));
+    }
     // 0. the site's deny list (every path)
     if let Err(stop) = request::site(&shared.policies, req.headers(), &mut call) {
         return stopped(call, stop);
@@ -208,6 +215,7 @@ mod tests {
             queue_capacity: 16,
             spool_max_bytes: 0,
             client_header: http::HeaderName::from_static("x-gatewatch-client"),
+            tracing: true,
             tunnels: Tunnels::new(
                 Duration::from_secs(1),
                 1,

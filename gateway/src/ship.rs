@@ -103,6 +103,7 @@ pub(crate) fn encode_records(
     events: Vec<Box<CallEvent>>,
     node: &str,
     max_bytes: usize,
+    spans: Option<&crate::trace_otlp::Spans>,
 ) -> io::Result<Encoded> {
     let mut out = Encoded {
         batches: Vec::new(),
@@ -113,6 +114,11 @@ pub(crate) fn encode_records(
     for e in &events {
         let start = raw.len();
         record_json::write_line(e, node, &mut raw);
+        if let Some(s) = spans {
+            // The span's path is masked as the record's is.
+            let masker = crate::mask::Masker::new(e.route.as_ref().map(|r| &r.spec.masking));
+            s.offer(e, &masker.path(e.uri.path()));
+        }
         let len = raw.len() - start;
         if len > max_bytes {
             tracing::error!(bytes = len, max_bytes, call_id = %e.call_id, "a call record is larger than batch_max_bytes on its own; dropped");
@@ -185,7 +191,8 @@ pub(crate) fn encode_samples(samples: &[NodeSample]) -> io::Result<Batch> {
 /// until `stop` turns true, then drains what is left.
 pub(crate) async fn run_batcher(
     mut rx: mpsc::Receiver<Box<CallEvent>>,
-    out: mpsc::Sender<Batch>,
+    // Where the batches go, and the calls' spans when `[gateway.otlp]` is on.
+    (out, spans): (mpsc::Sender<Batch>, Option<crate::trace_otlp::Spans>),
     node: Arc<str>,
     (max, max_bytes): (usize, usize),
     every: Duration,
@@ -205,7 +212,7 @@ pub(crate) async fn run_batcher(
                     break;
                 }
                 if buf.len() >= max {
-                    flush(&mut buf, &node, max_bytes, &out, &metrics).await;
+                    flush(&mut buf, &node, max_bytes, &out, &metrics, spans.as_ref()).await;
                 } else {
                     // Records come one per call: taking each as it comes would cost a task
                     // wake-up per call on the proxy's cores. Let a few milliseconds of them
@@ -215,7 +222,7 @@ pub(crate) async fn run_batcher(
             }
             _ = tick.tick() => {
                 if !buf.is_empty() {
-                    flush(&mut buf, &node, max_bytes, &out, &metrics).await;
+                    flush(&mut buf, &node, max_bytes, &out, &metrics, spans.as_ref()).await;
                 }
             }
             () = stopped(&mut stop) => {
@@ -227,7 +234,7 @@ pub(crate) async fn run_batcher(
                         break;
                     }
                     if buf.len() >= max {
-                        flush(&mut buf, &node, max_bytes, &out, &metrics).await;
+                        flush(&mut buf, &node, max_bytes, &out, &metrics, spans.as_ref()).await;
                     }
                 }
                 break;
@@ -235,7 +242,7 @@ pub(crate) async fn run_batcher(
         }
     }
     if !buf.is_empty() {
-        flush(&mut buf, &node, max_bytes, &out, &metrics).await;
+        flush(&mut buf, &node, max_bytes, &out, &metrics, spans.as_ref()).await;
     }
 }
 
@@ -252,12 +259,18 @@ async fn flush(
     max_bytes: usize,
     out: &mpsc::Sender<Batch>,
     metrics: &Metrics,
+    spans: Option<&crate::trace_otlp::Spans>,
 ) {
     let events = std::mem::take(buf);
+    let spans = spans.cloned();
     let count = events.len() as u64;
     let node = node.clone();
     // Encoding a few thousand records takes milliseconds: keep it off the proxy's workers.
-    match tokio::task::spawn_blocking(move || encode_records(events, &node, max_bytes)).await {
+    match tokio::task::spawn_blocking(move || {
+        encode_records(events, &node, max_bytes, spans.as_ref())
+    })
+    .await
+    {
         Ok(Ok(encoded)) => {
             metrics.count_dropped(DropReason::TooLarge, encoded.too_large as u64);
             for batch in encoded.batches {
@@ -854,10 +867,10 @@ mod tests {
 
     #[test]
     fn batches_are_cut_by_bytes_and_a_record_too_large_alone_is_dropped() {
-        let one = encode_records(events(1), "gw", usize::MAX).unwrap();
+        let one = encode_records(events(1), "gw", usize::MAX, None).unwrap();
         let line = lines_of(&one.batches[0])[0].len() + 1;
         // Room for two lines and a half: batches of 2, 2, 2, 1; nothing lost, order kept.
-        let e = encode_records(events(7), "gw", line * 5 / 2).unwrap();
+        let e = encode_records(events(7), "gw", line * 5 / 2, None).unwrap();
         assert_eq!(e.too_large, 0);
         let counts: Vec<usize> = e.batches.iter().map(|b| b.count).collect();
         assert_eq!(counts, [2, 2, 2, 1]);
@@ -874,7 +887,7 @@ mod tests {
         // One record longer than the limit on its own: dropped, counted, the rest shipped.
         let mut evs = events(3);
         evs[1].error = std::borrow::Cow::Owned("e".repeat(3000));
-        let e = encode_records(evs, "gw", line * 2).unwrap();
+        let e = encode_records(evs, "gw", line * 2, None).unwrap();
         assert_eq!(e.too_large, 1);
         let all: Vec<String> = e.batches.iter().flat_map(lines_of).collect();
         assert_eq!(all.len(), 2);

@@ -200,6 +200,8 @@ pub struct ReportParams {
     /// Call detail filters.
     pub call_id: Option<Uuid>,
     pub request_id: Option<String>,
+    /// Calls of one W3C trace (`trace_id=<32 hex>`, as the gateway records it).
+    pub trace_id: Option<String>,
     pub status: Option<u16>,
     pub path_contains: Option<String>,
     /// HTTP methods (upper case) a call search keeps (`method=GET&method=POST`).
@@ -248,6 +250,23 @@ pub const MAX_LATENCY_MS: u64 = 86_400_000;
 
 /// Longest filter value accepted (ids, paths, request ids).
 const MAX_VALUE_LEN: usize = 256;
+
+/// A `trace_id` filter: a W3C trace id, 32 hex digits not all zero, in either case (kept in
+/// lower case, as records hold it); empty is no filter.
+fn parse_trace_id(k: &str, v: &str) -> Result<Option<String>, FieldError> {
+    let id = v.trim().to_ascii_lowercase();
+    if id.is_empty() {
+        return Ok(None);
+    }
+    if !crate::trace::valid_hex_id(&id, crate::trace::TRACE_ID_HEX) {
+        return bad(
+            k,
+            "must be a W3C trace id: 32 hex digits, not all zero \
+             (e.g. 4bf92f3577b34da6a3ce929d0e0e4736)",
+        );
+    }
+    Ok(Some(id))
+}
 
 /// A `finding` filter: a check's name (`sqli`), or a whole finding (`sqli:query.q`) whose
 /// place is printable text without controls.
@@ -353,6 +372,7 @@ impl ReportParams {
                     )
                 }
                 "request_id" => p.request_id = non_empty(k, v)?,
+                "trace_id" => p.trace_id = parse_trace_id(k, v)?,
                 "status" => match v.parse::<u16>() {
                     Ok(s) if (100..=599).contains(&s) => p.status = Some(s),
                     _ => return bad(k, format!("{v:?} is not an HTTP status (100 to 599)")),
@@ -471,6 +491,9 @@ impl ReportParams {
         }
         if let Some(v) = &self.request_id {
             put("request_id", v.clone());
+        }
+        if let Some(v) = &self.trace_id {
+            put("trace_id", v.clone());
         }
         if let Some(s) = self.status {
             put("status", s.to_string());
@@ -695,6 +718,11 @@ mod tests {
             ("outcome", "nope", "outcome"),
             ("limit", "0", "limit"),
             ("call_id", "x", "call_id"),
+            ("trace_id", "4bf92f3577b34da6a3ce929d0e0e473", "trace_id"),
+            ("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736a", "trace_id"),
+            ("trace_id", "00000000000000000000000000000000", "trace_id"),
+            ("trace_id", "4bf92f3577b34da6-3ce929d0e0e4736", "trace_id"),
+            ("trace_id", "' OR 1=1 --", "trace_id"),
             ("status", "700", "status"),
             ("clinet", "a", "clinet"),
             ("from", "2026-11-25", "from"),

@@ -131,6 +131,11 @@ pub fn call_filters() -> Vec<Parameter> {
             "the request id the gateway recorded",
             string().min_length(Some(1)).max_length(Some(256)),
         ),
+        query(
+            "trace_id",
+            "calls of one W3C trace (the trace id of a traceparent, 32 hex digits)",
+            string().pattern(Some("^[0-9a-fA-F]{32}$")),
+        ),
         query("status", "one HTTP status", integer(100, 599)),
         query(
             "path_contains",

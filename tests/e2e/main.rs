@@ -55,6 +55,7 @@ mod routing;
 mod search_values;
 mod spine;
 mod test_send;
+mod traces;
 mod ui;
 mod ui_apis;
 mod upstream_tls;

@@ -11,10 +11,11 @@
 //! | 2 | authenticate | [`authenticate`] | API key, HTTP Basic, JWT, mTLS client certificate (one arm per method) |
 //! | 3 | authorize | [`authorize`] | client bars (suspended, validity, service hours), IP allowlist, grants by group or approved product |
 //! | 4 | limits | [`limits`] | TPS bucket, calendar quotas, product quotas (`take`, pure given the clock); the VIP admission gate (`admit`, async; gives the counts back when it refuses) |
+//! | 0 | trace | [`crate::trace::begin`] | the caller's W3C `traceparent` continued or a trace started, the call's own span id (first, so refused calls are traced too; `[gateway] tracing`) |
 //! | 0 | site deny list | [`request::site`] | the site's `ip_deny`, before the path is read (the gateway's own endpoints too) |
 //! | 1b | screen | [`request::screen`] | the API's deny list; CORS (preflights answered: they carry no credentials) |
 //! | 5 | request policies | [`request::policies`] | the client's deny list, the API's rate, the body limit (and the body read whole when a policy must see it), message checks, signatures, transaction tokens, idempotency (see [`crate::policy`]) |
-//! | 6 | upstream | [`upstream`] | the upstream request (hop-by-hop out, `X-Forwarded-*`, `Host`, `X-Request-Id`, credentials out, client header in, target rewritten); attempts and retries; upgrades asked for |
+//! | 6 | upstream | [`upstream`] | the upstream request (hop-by-hop out, `X-Forwarded-*`, `Host`, `X-Request-Id`, `traceparent` with the gateway's span, credentials out, client header in, target rewritten); attempts and retries; upgrades asked for |
 //! | 7 | response | [`response`] | hop-by-hop out, `X-Request-Id`, captured headers; a `101` becomes a tunnel; the gateway's own JSON answers |
 //! | 8 | record | [`crate::recorder`] | `Call`'s `Drop`: the record from the context, on every exit path |
 //!

@@ -106,6 +106,10 @@ pub(crate) async fn forward(
         ctx.peer.tls.is_some(),
     );
     headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
+    // W3C Trace Context: the gateway's span is the upstream's parent (see `crate::trace`).
+    if let Some(t) = &ctx.trace {
+        crate::trace::outbound(t, &mut headers);
+    }
     // Credentials stop here: the upstream learns the caller from the client header, which
     // only the gateway sets (a client's own copy is removed on every API, public ones too).
     headers.remove(settings.client_header);

@@ -7,5 +7,6 @@ mod proxy;
 mod records;
 mod shipping;
 mod support;
+mod traces;
 mod upstream_tls;
 mod upstreams;

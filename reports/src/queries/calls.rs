@@ -410,6 +410,13 @@ pub struct CallDetail {
     pub findings: Vec<String>,
     /// What the request policies did (`idempotency:replayed`).
     pub policies: Vec<String>,
+    /// The W3C trace the call belongs to (32 hex digits); empty for calls of older gateways
+    /// or with tracing off.
+    pub trace_id: String,
+    /// The gateway's span for this call (16 hex digits), the upstream's parent.
+    pub span_id: String,
+    /// The caller's span from its `traceparent`; empty when the gateway started the trace.
+    pub parent_span_id: String,
 }
 
 fn headers_schema() -> utoipa::openapi::schema::Object {
@@ -484,6 +491,9 @@ pub async fn detail(store: &Store, call_id: &str, tz: Tz) -> Result<CallDetail> 
         scopes: r.scopes,
         findings: r.findings,
         policies: r.policies,
+        trace_id: r.trace_id,
+        span_id: r.span_id,
+        parent_span_id: r.parent_span_id,
     })
 }
 

@@ -296,6 +296,7 @@ pub fn refuse_search_params(p: &ReportParams, report: &str, takes_limit: bool) -
     let given = [
         ("call_id", p.call_id.is_some()),
         ("request_id", p.request_id.is_some()),
+        ("trace_id", p.trace_id.is_some()),
         ("status", p.status.is_some()),
         ("path_contains", p.path_contains.is_some()),
         ("method", !p.methods.is_empty()),

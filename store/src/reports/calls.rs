@@ -145,6 +145,9 @@ pub struct DetailRow {
     pub scopes: String,
     pub findings: Vec<String>,
     pub policies: Vec<String>,
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: String,
 }
 
 const DETAIL_COLUMNS: &str = "call_id, request_id, ts_us, node, api_id, api_name, module, route, \
@@ -152,7 +155,7 @@ const DETAIL_COLUMNS: &str = "call_id, request_id, ts_us, node, api_id, api_name
      toString(outcome), latency_us, upstream_latency_us, overhead_us, request_bytes, \
      response_bytes, request_headers, response_headers, request_body, response_body, error, \
      batch_id, truncated, http_version, tls_version, tls_cipher, client_cert, auth_method, \
-     token_jti, scopes, findings, policies";
+     token_jti, scopes, findings, policies, trace_id, span_id, parent_span_id";
 
 /// One call by id, looked for within `[from, to]` (Unix seconds) when given.
 pub async fn detail(

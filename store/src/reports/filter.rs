@@ -73,7 +73,7 @@ pub(crate) fn bucket_expr(w: &Window) -> Sql {
     s
 }
 
-/// Call search filters beyond [`conditions`]: call id, request id, exact status, path
+/// Call search filters beyond [`conditions`]: call id, request id, trace id, exact status, path
 /// substring, methods, least total latency, each ` AND …`; empty when none is set.
 pub(crate) fn call_conditions(p: &ReportParams) -> Sql {
     let mut c = Sql::default();
@@ -82,6 +82,9 @@ pub(crate) fn call_conditions(p: &ReportParams) -> Sql {
     }
     if let Some(r) = &p.request_id {
         c.push(" AND request_id = ").str(r);
+    }
+    if let Some(t) = &p.trace_id {
+        c.push(" AND trace_id = ").str(t);
     }
     if let Some(s) = p.status {
         c.push(" AND status = ").u64(u64::from(s));
@@ -153,6 +156,7 @@ mod tests {
             ("client", "a\\' UNION SELECT"),
             ("status_class", "5xx"),
             ("request_id", hostile),
+            ("trace_id", "4BF92F3577B34DA6A3CE929D0E0E4736"),
             ("path_contains", hostile),
             ("method", "post,get"),
             ("min_latency_ms", "250"),
@@ -174,7 +178,7 @@ mod tests {
         let c = call_conditions(&p);
         assert_eq!(
             c.text(),
-            " AND request_id = ? AND status = ? AND positionUTF8(path, ?) > 0 \
+            " AND request_id = ? AND trace_id = ? AND status = ? AND positionUTF8(path, ?) > 0 \
              AND method IN (?, ?) AND latency_us >= ? AND has(findings, ?)"
         );
         let r = c.rendered();
@@ -190,6 +194,10 @@ mod tests {
         assert!(r.contains("method IN ('POST', 'GET')"), "{r}");
         assert!(r.contains("latency_us >= 250000"), "{r}");
         assert!(r.contains("status = 504"), "{r}");
+        assert!(
+            r.contains("trace_id = '4bf92f3577b34da6a3ce929d0e0e4736'"),
+            "{r}"
+        );
     }
 
     #[test]

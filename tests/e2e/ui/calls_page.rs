@@ -328,6 +328,25 @@ async fn support_searches_pages_and_opens_masked_calls_and_a_manager_may_not() {
         Some("echo".into())
     );
 
+    // The call's trace (issue 18): its ids on the page, and a link to every call of it.
+    b.open(&format!("calls/{id}")).await;
+    let trace = b.find("#call-trace-id").await.text().await.unwrap();
+    assert!(
+        trace.len() == 32 && trace.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{trace:?}"
+    );
+    b.find("#call-span-id").await;
+    b.wait_text("#call-parent-span-id", "the gateway started this trace")
+        .await;
+    b.click("#call-trace-id").await;
+    b.wait_text("#calls-count", "Calls shown: 1 ").await;
+    assert_eq!(
+        b.find("#f-trace_id").await.prop("value").await.unwrap(),
+        Some(trace.clone())
+    );
+    b.open("calls?trace_id=abc").await;
+    b.wait_text("#f-trace_id-error", "W3C trace id").await;
+
     // A call id typed into the search box goes straight to the call.
     b.open("calls").await;
     b.fill("#f-request_id", &id.to_uppercase()).await;

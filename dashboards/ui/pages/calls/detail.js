@@ -138,6 +138,11 @@ export function Detail({ me, id }) {
           [t('calls.client_ip'), call.client_ip && html`<span class="mono">${call.client_ip}</span>`],
           [t('calls.user_agent'), call.user_agent],
           [t('calls.request_id'), call.request_id && html`<span class="mono">${call.request_id}</span>`],
+          [t('calls.trace_id'), call.trace_id && html`<a class="mono" id="call-trace-id" href=${`#/calls?trace_id=${call.trace_id}&range=7d`} title=${t('calls.trace_search')}>${call.trace_id}</a>`],
+          [t('calls.span_id'), call.span_id && html`<span class="mono" id="call-span-id">${call.span_id}</span>`],
+          [t('calls.parent_span_id'), call.trace_id && (call.parent_span_id
+            ? html`<span class="mono" id="call-parent-span-id">${call.parent_span_id}</span>`
+            : html`<span class="muted" id="call-parent-span-id">${t('calls.trace_started')}</span>`)],
         ]} />
       <//>
       <${Card} title=${t('calls.route_card')} id="call-route">

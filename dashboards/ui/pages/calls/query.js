@@ -5,7 +5,7 @@
 
 /** Every filter the page offers, in the hash's order. */
 export const KEYS = ['request_id', 'range', 'from', 'to', 'api', 'client', 'node', 'status',
-  'outcome', 'method', 'path', 'min_latency_ms', 'finding'];
+  'outcome', 'method', 'path', 'min_latency_ms', 'finding', 'trace_id'];
 
 export const RANGES = ['15m', '1h', '6h', '24h', '7d', 'custom'];
 export const DEFAULT_RANGE = '1h';
@@ -59,6 +59,7 @@ export function toApi(f) {
   put('path_contains', f.path);
   put('min_latency_ms', f.min_latency_ms);
   put('finding', f.finding);
+  put('trace_id', f.trace_id);
   return q;
 }
 

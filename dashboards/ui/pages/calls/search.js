@@ -57,7 +57,7 @@ function Picker({ label, name, value, onInput, list, any, error, hint }) {
 // On a phone the filters beyond the id box and the range fold under a button, so the results
 // are not a long scroll away.
 const narrow = () => window.matchMedia && window.matchMedia('(max-width: 760px)').matches;
-const MORE = ['api', 'client', 'node', 'status', 'outcome', 'method', 'path', 'min_latency_ms', 'finding'];
+const MORE = ['api', 'client', 'node', 'status', 'outcome', 'method', 'path', 'min_latency_ms', 'finding', 'trace_id'];
 
 function Filters({ form, set, errors, onSubmit, onClear, apis, clients, zone }) {
   const [open, setOpen] = useState(() => !narrow() || MORE.some((k) => errors[k]));
@@ -104,6 +104,7 @@ function Filters({ form, set, errors, onSubmit, onClear, apis, clients, zone }) 
       ${field('path', t('calls.path'), { hint: t('calls.path_hint') })}
       ${field('min_latency_ms', t('calls.min_latency'), { hint: t('calls.min_latency_hint') })}
       ${field('finding', t('calls.finding'), { hint: t('calls.finding_hint') })}
+      ${field('trace_id', t('calls.trace_id'), { hint: t('calls.trace_id_hint') })}
     </div>
     <div class="form-actions">
       <${Button} kind="primary" type="submit" id="calls-submit">${t('calls.search')}<//>
