@@ -524,7 +524,13 @@ pub async fn bind(
     // [gateway.otlp]: spans made beside the records, sent by a task of their own.
     let (spans, otlp_task) = match (&config.otlp, validated.otlp_endpoint.clone()) {
         (Some(o), Some(endpoint)) => {
-            let (spans, task) = trace_otlp::start(o, endpoint, &node, &validated.collector_tls);
+            let (spans, task) = trace_otlp::start(
+                o,
+                endpoint,
+                &node,
+                &validated.collector_tls,
+                metrics.otlp.clone(),
+            );
             (Some(spans), Some(task))
         }
         _ => (None, None),

@@ -94,6 +94,8 @@ pub(crate) struct Metrics {
     /// Set while the spool refuses batches (size cap or a failing disk) and cleared when a
     /// batch is spooled or delivered again; `/readyz` answers 503 while it is set.
     pub spool_full: AtomicBool,
+    /// Spans the OTLP exporter sent, and dropped (`[gateway.otlp]`; zero while it is off).
+    pub otlp: std::sync::Arc<crate::trace_otlp::Stats>,
 }
 
 /// The position of `o` in [`Outcome::ALL`], from its code without a search (codes 1–8 and
@@ -390,6 +392,16 @@ impl Metrics {
             "gatewatch_gateway_spool_full",
             "1 while the spool refuses batches for its size cap.",
             u64::from(self.spool_full.load(Relaxed)),
+        )?;
+        m::counter_by(
+            enc,
+            "gatewatch_gateway_otlp_spans",
+            "Spans of calls for the OTLP receiver ([gateway.otlp]), by result: exported, or dropped (queue full, batch not taken).",
+            "result",
+            &[
+                ("exported", self.otlp.exported.load(Relaxed)),
+                ("dropped", self.otlp.dropped.load(Relaxed)),
+            ],
         )
     }
 
@@ -438,6 +450,7 @@ mod tests {
             "gatewatch_gateway_records_dropped_total{reason=\"spool_full\"} 7",
             "gatewatch_gateway_queue_depth 3",
             "gatewatch_gateway_spool_max_bytes 100",
+            "gatewatch_gateway_otlp_spans_total{result=\"dropped\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }

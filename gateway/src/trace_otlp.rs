@@ -143,9 +143,9 @@ pub(crate) fn start(
     endpoint: Uri,
     node: &str,
     tls: &rustls::ClientConfig,
+    stats: Arc<Stats>,
 ) -> (Spans, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(config.queue_capacity);
-    let stats = Arc::new(Stats::default());
     let exporter = Exporter {
         client: client(tls, config.timeout),
         endpoint,
