@@ -168,9 +168,21 @@ pub struct Engine<D> {
     last_probe_took: Duration,
 }
 
-/// How far back acks are read: an episode older than this has resolved or been repeated
-/// past any reasonable ack (acks that last longer than a week are not a use case).
+/// How far back acks are read at least; further when a firing episode began earlier (an ack
+/// "until it resolves" of a long episode is written after that episode's start).
 const ACKS_LOOKBACK_US: i64 = 8 * 24 * 3600 * 1_000_000;
+
+/// Where to start reading acks: the start of the oldest firing episode, or
+/// [`ACKS_LOOKBACK_US`] back, whichever is earlier.
+fn acks_since(states: &lease::AlertStates, now_us: i64) -> i64 {
+    states
+        .values()
+        .filter_map(|(_, st)| match st.phase {
+            gatewatch_model::alert::Phase::Firing { since, .. } => Some(since.timestamp_micros()),
+            _ => None,
+        })
+        .fold(now_us - ACKS_LOOKBACK_US, i64::min)
+}
 
 /// Hands an event to the engine, which writes it with its own (buffered while ClickHouse is
 /// away). Bounded: a full sink refuses (`try_send`).
@@ -445,7 +457,10 @@ impl<D: Dispatcher> Engine<D> {
     /// The newest acks (kept as they were when ClickHouse does not answer).
     async fn read_acks(&mut self, now_us: i64) {
         match self
-            .ch(acks::newest_since(&self.store, now_us - ACKS_LOOKBACK_US))
+            .ch(acks::newest_since(
+                &self.store,
+                acks_since(&self.states, now_us),
+            ))
             .await
         {
             Ok(a) => self.acks = a,
@@ -611,5 +626,34 @@ impl<D: Dispatcher> Engine<D> {
             self.metrics.dropped_events.fetch_add(1, Ordering::Relaxed);
         }
         self.events.push_back(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acks_are_read_from_the_oldest_firing_episode_or_eight_days_back() {
+        use gatewatch_model::alert::{AlertState, Phase, ScopeKey};
+        let now: DateTime<Utc> = "2026-12-20T00:00:00Z".parse().unwrap();
+        let now_us = now.timestamp_micros();
+        let mut states = lease::AlertStates::new();
+        assert_eq!(acks_since(&states, now_us), now_us - ACKS_LOOKBACK_US);
+        let since: DateTime<Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
+        let firing = AlertState {
+            phase: Phase::Firing {
+                since,
+                fired_at: since,
+                last_sent: None,
+                last_held: None,
+            },
+            ..AlertState::default()
+        };
+        states.insert(
+            ("disk".into(), "node=gw1".into()),
+            (ScopeKey::node("gw1"), firing),
+        );
+        assert_eq!(acks_since(&states, now_us), since.timestamp_micros());
     }
 }

@@ -22,7 +22,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// Longest `for_secs`: a week (the alerter reads the acks of the last 8 days).
+/// Longest `for_secs`: a week (a longer hold is "until it resolves": `for_secs` left out).
 pub const MAX_ACK_SECS: u64 = 7 * 24 * 3600;
 /// Longest comment, in characters.
 pub const MAX_COMMENT: usize = 500;

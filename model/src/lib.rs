@@ -13,6 +13,7 @@ pub mod client;
 pub mod entity;
 pub mod field;
 pub mod forwarded;
+pub mod html;
 pub mod mask;
 pub mod ndjson;
 pub mod node;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use super::rule::Severity;
 use super::template::{Lang, NoticeKind};
+use crate::html::escape as esc;
 
 /// One alert of a group, as the message lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -440,22 +441,6 @@ fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
-}
-
-/// HTML text and attribute escaping.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::mail::{Letter, CHART_CID};
 use crate::catalog::Report;
+use gatewatch_model::html::escape;
 
 /// Rows of the table shown in the mail's body (the CSV has them all).
 const BODY_ROWS: usize = 10;
@@ -200,22 +201,6 @@ fn table_html(report: &Report) -> String {
     }
     s.push_str("</table>");
     s
-}
-
-/// HTML text escaping of the five special characters.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
