@@ -339,12 +339,38 @@ pub(crate) enum Verdict {
 /// The HTTP client to the collector (`http://`, or `https://` checked against `tls`'s roots).
 #[derive(Clone)]
 pub(crate) struct Collector {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: HttpClient,
     records_uri: Uri,
     samples_uri: Uri,
     timeout: Duration,
     /// `Authorization: Bearer <ingest token>`, sent with every batch.
     auth: Option<HeaderValue>,
+}
+
+/// The gateway's HTTP(S) client for what it sends out of process (batches to the collector,
+/// spans to an OTLP receiver): `https://` through `tls`, plain `http://` passed through, a
+/// connect timeout of at most 3 s, idle connections dropped after `idle`.
+pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+pub(crate) fn http_client(
+    tls: &rustls::ClientConfig,
+    timeout: Duration,
+    idle: Duration,
+) -> HttpClient {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(timeout.min(Duration::from_secs(3))));
+    // The TLS layer takes `https://` URLs; plain ones pass through it untouched.
+    http.enforce_http(false);
+    let http = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(idle)
+        .build(http)
 }
 
 impl Collector {
@@ -354,23 +380,9 @@ impl Collector {
         timeout: Duration,
         tls: &rustls::ClientConfig,
     ) -> Collector {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(timeout.min(Duration::from_secs(3))));
-        // The TLS layer takes `https://` URLs; plain ones pass through it untouched.
-        http.enforce_http(false);
-        let http = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls.clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            // Below the collector's read-header timeout (10 s by default), which also closes
-            // idle kept-alive connections: a send never meets a connection the collector is
-            // closing.
-            .pool_idle_timeout(Duration::from_secs(5))
-            .build(http);
+        // Below the collector's read-header timeout (10 s by default), which also closes idle
+        // kept-alive connections: a send never meets a connection the collector is closing.
+        let client = http_client(tls, timeout, Duration::from_secs(5));
         Collector {
             client,
             records_uri,
