@@ -181,6 +181,9 @@ pub struct GatewaySection {
     pub tracing: bool,
     /// OTLP/HTTP export of one span per call (off while `otlp.endpoint` is empty).
     pub otlp: OtlpSection,
+    /// The node groups this gateway is in: it serves the APIs bound to one of them (an API's
+    /// `node_groups`) and those bound to none. Names of `a-z 0-9 - _ .`.
+    pub node_groups: Vec<String>,
 }
 
 /// `[gateway.otlp]`: one span per call to an OTLP/HTTP receiver (an OpenTelemetry Collector,
@@ -344,6 +347,9 @@ pub struct CollectorSection {
     pub max_record_age: String,
     /// The ingest API over TLS beside `listen` (off while `tls.listen` is empty).
     pub tls: RoleTlsSection,
+    /// Refuse batches and samples from a node that is not in the node registry (no heartbeat
+    /// lately), naming the node. Off by default.
+    pub registered_nodes_only: bool,
 }
 
 /// The reports role: scheduled report mail (and retention, see `[retention]`), and the charts
@@ -657,6 +663,7 @@ impl Default for GatewaySection {
             oauth: OauthSection::default(),
             tracing: true,
             otlp: OtlpSection::default(),
+            node_groups: vec![gatewatch_model::node::DEFAULT_GROUP.into()],
         }
     }
 }
@@ -672,6 +679,7 @@ impl Default for CollectorSection {
             max_connections: 10_000,
             header_read_timeout_ms: 10_000,
             max_record_age: "7d".into(),
+            registered_nodes_only: false,
             tls: RoleTlsSection::default(),
         }
     }
@@ -963,6 +971,12 @@ impl FileConfig {
         gateway.quota_sync = Duration::from_millis(g.quota_sync_ms);
         gateway.client_header = g.client_header.clone();
         gateway.tracing = g.tracing;
+        if g.node_groups.is_empty() {
+            return Err(bad("gateway.node_groups", "must name at least one group"));
+        }
+        gatewatch_model::node::check_groups("gateway.node_groups", &g.node_groups)
+            .map_err(|e| bad(e.field, e.message))?;
+        gateway.node_groups = g.node_groups.clone();
         gateway.otlp = (!g.otlp.endpoint.is_empty()).then(|| gatewatch_gateway::OtlpConfig {
             endpoint: g.otlp.endpoint.clone(),
             service_name: g.otlp.service_name.clone(),
@@ -1043,6 +1057,7 @@ impl FileConfig {
         collector.limits = limits("collector", c.max_connections, c.header_read_timeout_ms)?;
         collector.max_record_age = gatewatch_collector::bounds::parse_duration(&c.max_record_age)
             .map_err(|m| bad("collector.max_record_age", m))?;
+        collector.registered_nodes_only = c.registered_nodes_only;
         collector.tls = role_tls("collector.tls", &c.tls)?.map(|(listen, tls, reload_interval)| {
             gatewatch_collector::TlsListen {
                 listen,

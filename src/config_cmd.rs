@@ -44,9 +44,10 @@ use std::path::Path;
 
 /// The kinds a file holds, in the order they are exported. Keys, users and silences stay out:
 /// keys and users carry hashes, silences are one-off and short-lived.
-pub const FILE_KINDS: [EntityKind; 9] = [
+pub const FILE_KINDS: [EntityKind; 10] = [
     EntityKind::Group,
     EntityKind::Product,
+    EntityKind::ApiFamily,
     EntityKind::Api,
     EntityKind::Client,
     EntityKind::Channel,

@@ -106,6 +106,9 @@ pub struct CollectorConfig {
     pub max_record_age: Duration,
     /// The same ingest API over TLS on its own address (`[collector.tls]`), if any.
     pub tls: Option<TlsListen>,
+    /// Refuse batches and samples from nodes the node registry does not know
+    /// (`[collector] registered_nodes_only`).
+    pub registered_nodes_only: bool,
 }
 
 /// The collector's TLS listener (`[collector.tls]`): the same routes, token check and limits
@@ -130,6 +133,7 @@ impl CollectorConfig {
             ingest_token: String::new(),
             max_record_age: bounds::DEFAULT_MAX_RECORD_AGE,
             tls: None,
+            registered_nodes_only: false,
         }
     }
 }

@@ -29,7 +29,7 @@ pub struct Rule {
 }
 
 /// The URL segment of each kind (`/api/v1/<segment>`).
-pub const KINDS: [(EntityKind, &str); 12] = [
+pub const KINDS: [(EntityKind, &str); 13] = [
     (EntityKind::Api, "apis"),
     (EntityKind::Client, "clients"),
     (EntityKind::ApiKey, "api-keys"),
@@ -42,6 +42,7 @@ pub const KINDS: [(EntityKind, &str); 12] = [
     (EntityKind::ReportSubscription, "report-subscriptions"),
     (EntityKind::NotificationPolicy, "notification-policies"),
     (EntityKind::InhibitRule, "inhibit-rules"),
+    (EntityKind::ApiFamily, "api-families"),
 ];
 
 /// `(read, write)` permissions of a kind.

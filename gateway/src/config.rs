@@ -147,6 +147,9 @@ pub struct GatewayConfig {
     pub tracing: bool,
     /// OTLP/HTTP export of one span per call (`[gateway.otlp]`); `None`: off.
     pub otlp: Option<crate::trace_otlp::OtlpConfig>,
+    /// The node groups this gateway is in (`[gateway] node_groups`, default `["default"]`):
+    /// it routes the APIs bound to one of them and those bound to none.
+    pub node_groups: Vec<String>,
 }
 
 /// `[gateway.oauth]`: the gateway's own authorization server (token endpoint, JWKS,
@@ -352,6 +355,7 @@ impl GatewayConfig {
             oauth: OauthConfig::default(),
             tracing: true,
             otlp: None,
+            node_groups: vec![gatewatch_model::node::DEFAULT_GROUP.into()],
         }
     }
 

@@ -101,6 +101,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "traces_acks",
         sql: include_str!("../sql/0015_traces_acks.sql"),
     },
+    Migration {
+        version: 16,
+        name: "versions_nodes",
+        sql: include_str!("../sql/0016_versions_nodes.sql"),
+    },
 ];
 
 /// Errors applying the schema.
@@ -250,7 +255,7 @@ mod tests {
         let all = all_statements("gw", &Options::default());
         assert_eq!(all[0], "CREATE DATABASE IF NOT EXISTS `gw`");
         assert!(all[1].contains("`gw`.schema_migrations"));
-        assert_eq!(all.len(), 42);
+        assert_eq!(all.len(), 44);
     }
 
     #[test]
@@ -263,7 +268,7 @@ mod tests {
         assert!(all
             .iter()
             .all(|s| s.starts_with("CREATE") || s.starts_with("ALTER TABLE")));
-        assert_eq!(all.len(), 40);
+        assert_eq!(all.len(), 42);
         let cl = render(MIGRATIONS[0].sql, "`db`", " ON CLUSTER `c`");
         assert!(cl.contains("`db`.api_calls ON CLUSTER `c`"));
     }

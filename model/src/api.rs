@@ -21,9 +21,26 @@ pub struct ApiSpec {
     /// Module or group the API belongs to (reports group by it).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub module: String,
-    /// Free-form version label, e.g. `v2`.
+    /// Version label, e.g. `v2`. Required (1–32 of `A-Z a-z 0-9 . _ -`) with `family`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub version: String,
+    /// The API family (an `api_family` entity id) this API is one version of: the versions of
+    /// a family share a pattern, and the gateway picks one per call (path segment, header,
+    /// query parameter, canary split, default). Empty: a plain API.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub family: String,
+    /// This version is deprecated: answers carry `Deprecation` (RFC 9745) and, with `sunset`,
+    /// `Sunset` (RFC 8594).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecation: Option<Box<crate::version::Deprecation>>,
+    /// A retired version answers `410 retired` and never reaches its upstream.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub retired: bool,
+    /// The node groups whose gateways serve this API (`[gateway] node_groups`); empty: every
+    /// group. Elsewhere the API is not in the gateway's snapshot and answers `404 no_route`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 32)]
+    pub node_groups: Vec<String>,
     /// Prefix match: `/orders` answers `/orders` and everything under it. Exactly one of
     /// `prefix` and `path` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -472,6 +489,10 @@ impl ApiSpec {
             name: name.into(),
             module: String::new(),
             version: String::new(),
+            family: String::new(),
+            deprecation: None,
+            retired: false,
+            node_groups: Vec::new(),
             prefix: Some(prefix.into()),
             path: None,
             methods: Vec::new(),
@@ -615,6 +636,12 @@ impl ApiSpec {
             }
         }
         self.masking.validate().map_err(|e| e.under("masking"))?;
+        crate::node::check_groups("node_groups", &self.node_groups)?;
+        crate::version::check_api_version(
+            &self.family,
+            &self.version,
+            self.deprecation.as_deref(),
+        )?;
         self.policies().validate()
     }
 

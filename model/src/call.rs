@@ -164,7 +164,14 @@ pub struct CallRecord {
     /// The caller's span (16 hex digits); empty when the gateway started the trace.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub parent_span_id: String,
+    /// The version of the API that answered (`ApiSpec.version`, e.g. `v2`); empty for an
+    /// API without one. Added in issue 19 (optional).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
 }
+
+/// Longest `api_version` the collector takes (an `ApiSpec.version`).
+pub const MAX_API_VERSION_BYTES: usize = 256;
 
 /// Microseconds since the epoch as whole seconds of a ClickHouse `DateTime` (clamped to its
 /// range): the `ts` column of every table that also keeps `ts_us`.
@@ -292,6 +299,7 @@ impl CallRecord {
             cap(field, value, MAX_AUTH_FIELD_BYTES)?;
         }
         cap("scopes", &self.scopes, MAX_SCOPES_BYTES)?;
+        cap("api_version", &self.api_version, MAX_API_VERSION_BYTES)?;
         for (field, headers) in [
             ("request_headers", &self.request_headers),
             ("response_headers", &self.response_headers),
@@ -406,6 +414,7 @@ impl CallRecord {
             trace_id: String::new(),
             span_id: String::new(),
             parent_span_id: String::new(),
+            api_version: String::new(),
         }
     }
 }

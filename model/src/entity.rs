@@ -9,8 +9,10 @@ use crate::api::ApiSpec;
 use crate::channel::ChannelSpec;
 use crate::client::ClientSpec;
 use crate::field::{check_id, FieldError};
+use crate::release::ReleaseSpec;
 use crate::report_subscription::ReportSubscriptionSpec;
 use crate::user::UserSpec;
+use crate::version::ApiFamilySpec;
 use std::str::FromStr;
 
 /// What a configuration entity is. The wire and database name is the snake_case form.
@@ -29,10 +31,12 @@ pub enum EntityKind {
     ReportSubscription,
     NotificationPolicy,
     InhibitRule,
+    ApiFamily,
+    Release,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 12] = [
+    pub const ALL: [EntityKind; 14] = [
         EntityKind::Api,
         EntityKind::Client,
         EntityKind::ApiKey,
@@ -45,6 +49,8 @@ impl EntityKind {
         EntityKind::ReportSubscription,
         EntityKind::NotificationPolicy,
         EntityKind::InhibitRule,
+        EntityKind::ApiFamily,
+        EntityKind::Release,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +67,8 @@ impl EntityKind {
             EntityKind::ReportSubscription => "report_subscription",
             EntityKind::NotificationPolicy => "notification_policy",
             EntityKind::InhibitRule => "inhibit_rule",
+            EntityKind::ApiFamily => "api_family",
+            EntityKind::Release => "release",
         }
     }
 }
@@ -152,7 +160,7 @@ pub fn redact(kind: EntityKind, body: &str) -> serde_json::Value {
 
 /// An unknown entity kind, named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown entity kind {0:?} (known: api, client, api_key, group, product, alert_rule, channel, user, silence, report_subscription, notification_policy, inhibit_rule)")]
+#[error("unknown entity kind {0:?} (known: api, client, api_key, group, product, alert_rule, channel, user, silence, report_subscription, notification_policy, inhibit_rule, api_family, release)")]
 pub struct UnknownKind(pub String);
 
 impl FromStr for EntityKind {
@@ -166,6 +174,9 @@ impl FromStr for EntityKind {
 }
 
 /// A configuration entity's body, parsed and checked.
+// One at a time on admin paths (never in bulk or on the request path), so the size of the
+// largest variant (an API) costs nothing worth a box at every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entity {
     Api(ApiSpec),
@@ -180,6 +191,8 @@ pub enum Entity {
     ReportSubscription(ReportSubscriptionSpec),
     NotificationPolicy(NotificationPolicySpec),
     InhibitRule(InhibitRuleSpec),
+    ApiFamily(ApiFamilySpec),
+    Release(ReleaseSpec),
 }
 
 impl Entity {
@@ -210,6 +223,8 @@ impl Entity {
             EntityKind::ReportSubscription => Entity::ReportSubscription(de(json)?),
             EntityKind::NotificationPolicy => Entity::NotificationPolicy(de(json)?),
             EntityKind::InhibitRule => Entity::InhibitRule(de(json)?),
+            EntityKind::ApiFamily => Entity::ApiFamily(de(json)?),
+            EntityKind::Release => Entity::Release(de(json)?),
         };
         e.validate()?;
         Ok(e)
@@ -229,6 +244,8 @@ impl Entity {
             Entity::ReportSubscription(_) => EntityKind::ReportSubscription,
             Entity::NotificationPolicy(_) => EntityKind::NotificationPolicy,
             Entity::InhibitRule(_) => EntityKind::InhibitRule,
+            Entity::ApiFamily(_) => EntityKind::ApiFamily,
+            Entity::Release(_) => EntityKind::Release,
         }
     }
 
@@ -246,6 +263,8 @@ impl Entity {
             Entity::ReportSubscription(s) => s.validate(),
             Entity::NotificationPolicy(p) => p.validate(),
             Entity::InhibitRule(r) => r.validate(),
+            Entity::ApiFamily(f) => f.validate(),
+            Entity::Release(r) => r.validate(),
         }
     }
 
@@ -264,6 +283,8 @@ impl Entity {
             Entity::ReportSubscription(s) => serde_json::to_string(s),
             Entity::NotificationPolicy(p) => serde_json::to_string(p),
             Entity::InhibitRule(r) => serde_json::to_string(r),
+            Entity::ApiFamily(f) => serde_json::to_string(f),
+            Entity::Release(r) => serde_json::to_string(r),
         };
         // Serializing these types cannot fail: no maps with non-string keys, no I/O.
         r.unwrap_or_default()

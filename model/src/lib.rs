@@ -21,6 +21,7 @@ pub mod oauth;
 pub mod outbound;
 pub mod outcome;
 pub mod policy;
+pub mod release;
 pub mod report;
 pub mod report_subscription;
 pub mod schema;
@@ -29,6 +30,7 @@ pub mod secret;
 pub mod smtp;
 pub mod trace;
 pub mod user;
+pub mod version;
 
 pub use access::{ApiKeySpec, ApiSet, GroupSpec, ProductSpec};
 pub use api::{ApiSpec, Upstream};

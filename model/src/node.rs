@@ -124,3 +124,72 @@ impl NodeSample {
         crate::call::secs_of_us(self.ts_us)
     }
 }
+
+/// Most node groups one gateway or one API names.
+pub const MAX_GROUPS: usize = 32;
+
+/// The group a gateway is in when its configuration names none.
+pub const DEFAULT_GROUP: &str = "default";
+
+/// Checks a node group name: 1–64 characters of `a-z 0-9 - _ .` (lower case, so `Edge` and
+/// `edge` cannot be two groups that look alike).
+pub fn check_group(field: &str, name: &str) -> Result<(), crate::FieldError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::FieldError::new(
+            field,
+            format!("{name:?} must be 1 to 64 characters of a-z 0-9 - _ ."),
+        ))
+    }
+}
+
+/// Checks a list of node groups: each name ([`check_group`]), no repeats, at most
+/// [`MAX_GROUPS`]. Errors name the entry (`node_groups[1]`).
+pub fn check_groups(field: &str, names: &[String]) -> Result<(), crate::FieldError> {
+    if names.len() > MAX_GROUPS {
+        return Err(crate::FieldError::new(
+            field,
+            format!("at most {MAX_GROUPS} groups"),
+        ));
+    }
+    for (i, n) in names.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        check_group(&at, n)?;
+        if names[..i].contains(n) {
+            return Err(crate::FieldError::new(at, format!("{n:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a gateway in `gateway_groups` serves an API bound to `api_groups` (empty: every
+/// group).
+pub fn serves(gateway_groups: &[String], api_groups: &[String]) -> bool {
+    api_groups.is_empty() || api_groups.iter().any(|g| gateway_groups.contains(g))
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+
+    #[test]
+    fn group_names_and_lists_are_checked_naming_the_entry() {
+        assert!(check_group("g", "edge-1.tw_north").is_ok());
+        for bad in ["", "Edge", "a b", "x/y", &"a".repeat(65)] {
+            assert!(check_group("g", bad).is_err(), "{bad:?}");
+        }
+        let e = check_groups("node_groups", &["edge".into(), "edge".into()]).unwrap_err();
+        assert_eq!(e.field, "node_groups[1]");
+        let e = check_groups("node_groups", &["ok".into(), "No".into()]).unwrap_err();
+        assert_eq!(e.field, "node_groups[1]");
+        assert!(serves(&["edge".into()], &[]));
+        assert!(serves(&["edge".into()], &["edge".into(), "core".into()]));
+        assert!(!serves(&["default".into()], &["edge".into()]));
+    }
+}

@@ -37,6 +37,7 @@ pub mod oauth;
 pub mod observe;
 pub(crate) mod query;
 pub mod quota;
+pub mod registry;
 pub mod report_runs;
 pub mod reports;
 pub mod retention;

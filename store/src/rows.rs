@@ -63,6 +63,8 @@ pub struct ApiCallRow<'a> {
     pub trace_id: &'a str,
     pub span_id: &'a str,
     pub parent_span_id: &'a str,
+    /// Added by migration 16: the version of the API that answered.
+    pub api_version: &'a str,
 }
 
 impl<'a> ApiCallRow<'a> {
@@ -113,6 +115,7 @@ impl<'a> ApiCallRow<'a> {
             trace_id: &r.trace_id,
             span_id: &r.span_id,
             parent_span_id: &r.parent_span_id,
+            api_version: &r.api_version,
         }
     }
 }

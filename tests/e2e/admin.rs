@@ -1083,6 +1083,8 @@ fn sample(kind: EntityKind, id: &str) -> Value {
             "id": id, "name": "silent node", "source_matchers": ["kind=node_silent"],
             "target_matchers": ["kind=~node_cpu|disk"], "equal": ["node"]
         }),
+        EntityKind::ApiFamily => json!({"id": id, "name": "Orders", "default_version": "v1"}),
+        EntityKind::Release => json!({"id": id, "created_us": 1, "entities": []}),
     }
 }
 

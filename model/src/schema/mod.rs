@@ -66,8 +66,10 @@ use crate::api::ApiSpec;
 use crate::channel::ChannelSpec;
 use crate::client::ClientSpec;
 use crate::entity::EntityKind;
+use crate::release::ReleaseSpec;
 use crate::report_subscription::ReportSubscriptionSpec;
 use crate::user::{TokenSpec, UserSpec};
+use crate::version::ApiFamilySpec;
 
 /// An entity id, as [`crate::field::check_id`] accepts it.
 pub const ID_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
@@ -87,6 +89,8 @@ pub fn create_schema(kind: EntityKind) -> &'static str {
         EntityKind::ReportSubscription => "ReportSubscriptionCreate",
         EntityKind::NotificationPolicy => "NotificationPolicyCreate",
         EntityKind::InhibitRule => "InhibitRuleCreate",
+        EntityKind::ApiFamily => "ApiFamilyCreate",
+        EntityKind::Release => "ReleaseCreate",
     }
 }
 
@@ -105,6 +109,8 @@ pub fn replace_schema(kind: EntityKind) -> &'static str {
         EntityKind::ReportSubscription => "ReportSubscriptionReplace",
         EntityKind::NotificationPolicy => "NotificationPolicyReplace",
         EntityKind::InhibitRule => "InhibitRuleReplace",
+        EntityKind::ApiFamily => "ApiFamilyReplace",
+        EntityKind::Release => "ReleaseReplace",
     }
 }
 
@@ -123,6 +129,8 @@ pub fn read_schema(kind: EntityKind) -> &'static str {
         EntityKind::ReportSubscription => "ReportSubscriptionRead",
         EntityKind::NotificationPolicy => "NotificationPolicyRead",
         EntityKind::InhibitRule => "InhibitRuleRead",
+        EntityKind::ApiFamily => "ApiFamilyRead",
+        EntityKind::Release => "ReleaseRead",
     }
 }
 
@@ -142,6 +150,8 @@ pub fn entity_schemas() -> Vec<(String, RefOr<Schema>)> {
     ReportSubscriptionSpec::schemas(&mut out);
     NotificationPolicySpec::schemas(&mut out);
     InhibitRuleSpec::schemas(&mut out);
+    ApiFamilySpec::schemas(&mut out);
+    ReleaseSpec::schemas(&mut out);
     // A token's stored form holds its hash: only the read form is published.
     out.retain(|(name, _)| name != TokenSpec::name().as_ref());
     let mut seen = std::collections::BTreeSet::new();
@@ -331,6 +341,8 @@ fn spec(kind: EntityKind) -> Object {
         EntityKind::ReportSubscription => object_of::<ReportSubscriptionSpec>(),
         EntityKind::NotificationPolicy => object_of::<NotificationPolicySpec>(),
         EntityKind::InhibitRule => object_of::<InhibitRuleSpec>(),
+        EntityKind::ApiFamily => object_of::<ApiFamilySpec>(),
+        EntityKind::Release => object_of::<ReleaseSpec>(),
     }
 }
 
@@ -818,6 +830,12 @@ pub fn create_example(kind: EntityKind) -> serde_json::Value {
             "source_matchers": ["kind=node_silent"],
             "target_matchers": ["kind=~node_cpu|node_memory|process_memory|disk"], "equal": ["node"]})
         }
+        EntityKind::ApiFamily => json!({"id": "orders", "name": "Orders",
+            "default_version": "v1", "select": {"path": true, "header": "accept-version"},
+            "canary": {"version": "v2", "percent": 10}}),
+        EntityKind::Release => json!({"id": "2026-12-launch", "comment": "orders v2",
+            "created_us": 1_796_000_000_000_000_i64,
+            "entities": [{"kind": "api", "id": "orders-v1", "version": 3}]}),
     }
 }
 

@@ -486,6 +486,32 @@ fn create_bodies() -> Vec<(EntityKind, Value)> {
             json!({"id": "db", "name": "db", "enabled": false, "source_matchers": ["kind=database"],
                 "target_matchers": ["kind=api_error_rate", "severity!=critical"]}),
         ),
+        (
+            ApiFamily,
+            json!({"id": "orders", "name": "Orders", "default_version": "v1"}),
+        ),
+        (
+            ApiFamily,
+            json!({"id": "pay", "name": "Pay", "description": "payments", "default_version": "2024-01",
+                "select": {"path": false, "header": "x-api-version", "query": "version"},
+                "canary": {"version": "2025-06", "percent": 2.5}}),
+        ),
+        (
+            Api,
+            json!({"id": "orders-v2", "name": "Orders v2", "prefix": "/orders", "family": "orders",
+                "version": "v2", "node_groups": ["edge", "core"], "retired": false,
+                "deprecation": {"since": "2026-07-01T00:00:00Z", "sunset": "2027-01-01T00:00:00Z",
+                    "link": "https://developer.example/orders"},
+                "upstreams": ["http://10.0.0.7:8080"]}),
+        ),
+        (
+            Release,
+            json!({"id": "r1", "created_us": 1, "entities": [{"kind": "api", "id": "a", "version": 1}]}),
+        ),
+        (
+            Release,
+            json!({"id": "r2", "comment": "launch", "created_us": 2, "entities": []}),
+        ),
     ];
     b.sort_by_key(|(k, _)| *k);
     b

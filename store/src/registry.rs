@@ -1,0 +1,107 @@
+//! The node registry (`node_registry`, migration 16): every process of a site writes a
+//! heartbeat row every few seconds — what it is (node, role, instance), its node groups, its
+//! build version, where it listens, when it started and, for a gateway, the APIs it serves.
+//! The newest row per (node, role, instance) is the process's entry; one whose heartbeat is
+//! old has stopped reporting (or said goodbye with `stopping`).
+
+use gatewatch_model::call::secs_of_us;
+use serde::{Deserialize, Serialize};
+
+use crate::query::Sql;
+use crate::{Result, Store};
+
+/// One process of the site, as its newest heartbeat says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeEntry {
+    /// The site's `node` setting (the host name by default).
+    pub node: String,
+    /// `gateway`, `collector`, `alerter`, `reports` or `dashboards`.
+    pub role: String,
+    /// Tells processes of one role on one node apart: the main listen address.
+    pub instance: String,
+    /// A gateway's `[gateway] node_groups`; empty for other roles.
+    pub groups: Vec<String>,
+    /// The build (`CARGO_PKG_VERSION`).
+    pub version: String,
+    /// Addresses the process listens on (`127.0.0.1:8080`, `https://0.0.0.0:8443`).
+    pub listen: Vec<String>,
+    pub started_us: i64,
+    pub heartbeat_us: i64,
+    /// For a gateway: the ids of the APIs its snapshot holds (sorted).
+    pub apis: Vec<String>,
+    /// The process said it is stopping (its last heartbeat).
+    pub stopping: bool,
+}
+
+#[derive(Debug, clickhouse::Row, Serialize, Deserialize)]
+struct Row {
+    ts: u32,
+    heartbeat_us: u64,
+    node: String,
+    role: String,
+    instance: String,
+    groups: Vec<String>,
+    version: String,
+    listen: Vec<String>,
+    started_us: i64,
+    apis: Vec<String>,
+    stopping: u8,
+}
+
+impl From<Row> for NodeEntry {
+    fn from(r: Row) -> NodeEntry {
+        NodeEntry {
+            node: r.node,
+            role: r.role,
+            instance: r.instance,
+            groups: r.groups,
+            version: r.version,
+            listen: r.listen,
+            started_us: r.started_us,
+            heartbeat_us: i64::try_from(r.heartbeat_us).unwrap_or(i64::MAX),
+            apis: r.apis,
+            stopping: r.stopping != 0,
+        }
+    }
+}
+
+/// Writes one heartbeat.
+pub async fn heartbeat(store: &Store, e: &NodeEntry) -> Result<()> {
+    let what = "INSERT INTO node_registry";
+    let mut ins = store
+        .client()
+        .insert::<Row>("node_registry")
+        .await
+        .map_err(|err| store.err(what, err))?;
+    ins.write(&Row {
+        ts: secs_of_us(e.heartbeat_us),
+        heartbeat_us: u64::try_from(e.heartbeat_us).unwrap_or(0),
+        node: e.node.clone(),
+        role: e.role.clone(),
+        instance: e.instance.clone(),
+        groups: e.groups.clone(),
+        version: e.version.clone(),
+        listen: e.listen.clone(),
+        started_us: e.started_us,
+        apis: e.apis.clone(),
+        stopping: u8::from(e.stopping),
+    })
+    .await
+    .map_err(|err| store.err(what, err))?;
+    ins.end().await.map_err(|err| store.err(what, err))
+}
+
+/// The newest entry of every process heard from since `since_us`, by node, role, instance.
+pub async fn list(store: &Store, since_us: i64) -> Result<Vec<NodeEntry>> {
+    let mut sql = Sql::new(
+        "SELECT max(ts) AS t, max(heartbeat_us) AS hb, node, role, instance, \
+         argMax(groups, heartbeat_us) AS g, argMax(version, heartbeat_us) AS v, \
+         argMax(listen, heartbeat_us) AS l, argMax(started_us, heartbeat_us) AS s, \
+         argMax(apis, heartbeat_us) AS a, argMax(stopping, heartbeat_us) AS st \
+         FROM node_registry WHERE ts >= ",
+    );
+    sql.time(i64::from(secs_of_us(since_us)));
+    sql.push(" GROUP BY node, role, instance ORDER BY node, role, instance");
+    let rows: Vec<Row> = sql.fetch_all(store).await?;
+    Ok(rows.into_iter().map(NodeEntry::from).collect())
+}
