@@ -13,6 +13,7 @@ mod config_check;
 mod config_cmd;
 mod demo;
 mod health;
+mod heartbeat;
 mod keys_cmd;
 mod loadgen;
 mod pepper;

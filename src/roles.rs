@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::heartbeat::{self, Heartbeat};
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
@@ -85,9 +86,59 @@ fn ingest_token(config: &Config, pepper: &[u8]) -> String {
 pub async fn gateway(mut config: Config) -> anyhow::Result<()> {
     with_pepper(&mut config)?;
     tracing::info!(listen = %config.gateway.listen, routes = config.gateway.routes.len(), collector = %config.gateway.collector_url, "gateway starting");
-    gatewatch_gateway::run(config.gateway, shutdown_signal())
+    let store = Store::new(config.store.clone());
+    let running = gatewatch_gateway::bind(config.gateway.clone(), shutdown_signal())
         .await
-        .context("gateway")
+        .context("gateway")?;
+    let beat = gateway_heartbeat(&config, &store, &running);
+    let done = running.wait().await.context("gateway");
+    beat.stop().await;
+    done
+}
+
+/// The gateway's registry heartbeat: its node groups, its listeners, the APIs it serves.
+fn gateway_heartbeat(
+    config: &Config,
+    store: &Store,
+    running: &gatewatch_gateway::Running,
+) -> Heartbeat {
+    let mut listen = vec![running.local_addr().to_string()];
+    listen.extend(running.tls_addr().map(heartbeat::tls));
+    listen.push(running.admin_addr().to_string());
+    Heartbeat::start(
+        config,
+        store,
+        heartbeat::Role {
+            role: "gateway",
+            instance: running.local_addr(),
+            listen,
+            groups: &config.gateway.node_groups,
+            apis: Some(running.served_apis()),
+        },
+    )
+}
+
+/// The registry heartbeat of a role other than the gateway: no groups, no APIs.
+fn role_heartbeat(
+    config: &Config,
+    store: &Store,
+    role: &'static str,
+    addr: std::net::SocketAddr,
+    tls_addr: Option<std::net::SocketAddr>,
+) -> Heartbeat {
+    let mut listen = vec![addr.to_string()];
+    listen.extend(tls_addr.map(heartbeat::tls));
+    Heartbeat::start(
+        config,
+        store,
+        heartbeat::Role {
+            role,
+            instance: addr,
+            listen,
+            groups: &[],
+            apis: None,
+        },
+    )
 }
 
 /// `gatewatch collector`.
@@ -100,11 +151,20 @@ pub async fn collector(mut config: Config) -> anyhow::Result<()> {
         config.collector.ingest_token = config.security.ingest_token.clone();
     }
     let store = Store::new(config.store.clone());
-    let running = gatewatch_collector::bind(config.collector.clone(), store)
+    let running = gatewatch_collector::bind(config.collector.clone(), store.clone())
         .await
         .context("collector")?;
     tracing::info!(listen = %running.local_addr(), wal = %config.collector.wal.dir.display(), "collector listening");
-    running.serve(shutdown_signal()).await.context("collector")
+    let beat = role_heartbeat(
+        &config,
+        &store,
+        "collector",
+        running.local_addr(),
+        running.tls_addr(),
+    );
+    let done = running.serve(shutdown_signal()).await.context("collector");
+    beat.stop().await;
+    done
 }
 
 /// The alerter's evaluator. Its name in the lease is `node:pid:random`, unique per process;
@@ -176,6 +236,8 @@ pub async fn alerter(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("alerter: cannot listen on {}", config.alerter_listen))?;
     tracing::info!(addr = %config.alerter_listen, every_ms = config.alerter_eval_interval.as_millis() as u64, "alerter evaluating (health and metrics on this port)");
+    let addr = listener.local_addr().unwrap_or(config.alerter_listen);
+    let beat = role_heartbeat(&config, &store, "alerter", addr, None);
     let (stop_tx, stop) = watch::channel(false);
     let evaluator = tokio::spawn(engine.run(stopped(&stop)));
     let served = crate::health::serve_with(
@@ -189,6 +251,7 @@ pub async fn alerter(config: Config) -> anyhow::Result<()> {
     .await;
     let _ = stop_tx.send(true);
     let _ = evaluator.await;
+    beat.stop().await;
     served
 }
 
@@ -230,6 +293,8 @@ pub async fn reports(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("reports: cannot listen on {}", config.reports_listen))?;
     tracing::info!(addr = %config.reports_listen, "reports scheduling (health and metrics on this port)");
+    let addr = listener.local_addr().unwrap_or(config.reports_listen);
+    let beat = role_heartbeat(&config, &store, "reports", addr, None);
     let (stop_tx, stop) = watch::channel(false);
     let running = tokio::spawn(scheduler.run(stopped(&stop)));
     let served = crate::health::serve_with(
@@ -247,6 +312,7 @@ pub async fn reports(config: Config) -> anyhow::Result<()> {
         Err(e) => tracing::error!(error = %e, "reports scheduler task"),
         Ok(Ok(())) => {}
     }
+    beat.stop().await;
     served
 }
 
@@ -343,11 +409,19 @@ pub async fn dashboards(config: Config) -> anyhow::Result<()> {
     .await
     .context("dashboards")?;
     // Waited for briefly when ClickHouse answers, so the password comes before "listening".
-    let mut admin = tokio::spawn(first_admin(store));
+    let mut admin = tokio::spawn(first_admin(store.clone()));
     let _ = tokio::time::timeout(Duration::from_secs(5), &mut admin).await;
     tracing::info!(listen = %running.local_addr(), "dashboards listening (admin API under /api/v1/)");
+    let beat = role_heartbeat(
+        &config,
+        &store,
+        "dashboards",
+        running.local_addr(),
+        running.tls_addr(),
+    );
     let served = running.serve(shutdown_signal()).await.context("dashboards");
     admin.abort();
+    beat.stop().await;
     served
 }
 
@@ -373,6 +447,13 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
         .await
         .context("collector")?;
     tracing::info!(listen = %collector.local_addr(), "collector listening");
+    let mut beats = vec![role_heartbeat(
+        &config,
+        &store,
+        "collector",
+        collector.local_addr(),
+        collector.tls_addr(),
+    )];
     let collector = tokio::spawn(collector.serve(stopped(&stop_rest)));
 
     let dashboards = gatewatch_dashboards::bind_with(
@@ -384,6 +465,13 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     .context("dashboards")?;
     first_admin(store.clone()).await;
     tracing::info!(listen = %dashboards.local_addr(), "dashboards listening (admin API under /api/v1/)");
+    beats.push(role_heartbeat(
+        &config,
+        &store,
+        "dashboards",
+        dashboards.local_addr(),
+        dashboards.tls_addr(),
+    ));
     let dashboards = tokio::spawn(dashboards.serve(stopped(&stop_rest)));
 
     let mut others = Vec::new();
@@ -414,6 +502,8 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("{role}: cannot listen on {addr}"))?;
         tracing::info!(%addr, role, "listening (health and metrics)");
+        let bound = listener.local_addr().unwrap_or(addr);
+        beats.push(role_heartbeat(&config, &store, role, bound, None));
         others.push(tokio::spawn(crate::health::serve_with(
             role,
             listener,
@@ -424,11 +514,12 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
         )));
     }
 
-    let gw_listen = config.gateway.listen;
-    let gateway = tokio::spawn(gatewatch_gateway::run(
-        config.gateway.clone(),
-        stopped(&stop_gw),
-    ));
+    let gateway = gatewatch_gateway::bind(config.gateway.clone(), stopped(&stop_gw))
+        .await
+        .context("gateway")?;
+    let gw_listen = gateway.local_addr();
+    let gw_beat = gateway_heartbeat(&config, &store, &gateway);
+    let gateway = tokio::spawn(gateway.wait());
     tracing::info!(listen = %gw_listen, admin = %config.gateway.admin_listen, "gateway listening");
 
     let trickle = if let Some(up) = &demo_upstream {
@@ -449,6 +540,7 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
         let _ = t.await;
     }
     let gw_result = gateway.await;
+    gw_beat.stop().await;
     let _ = stop_rest_tx.send(true);
     let col_result = collector.await;
     for o in others {
@@ -458,6 +550,9 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let _ = report_mail.await;
     if let Ok(Err(e)) = dashboards.await {
         tracing::error!(error = %e, "dashboards");
+    }
+    for beat in beats {
+        beat.stop().await;
     }
     gw_result.context("gateway task")?.context("gateway")?;
     col_result.context("collector task")?.context("collector")?;

@@ -25,6 +25,8 @@ pub trait Bounded {
     fn ts_us(&self) -> i64;
     /// Its size caps: `Err((field, what is wrong))`.
     fn check_bounds(&self) -> Result<(), (String, String)>;
+    /// The node that sent it (`[collector] registered_nodes_only` checks it).
+    fn node(&self) -> &str;
 }
 
 impl Bounded for CallRecord {
@@ -34,6 +36,9 @@ impl Bounded for CallRecord {
     fn check_bounds(&self) -> Result<(), (String, String)> {
         CallRecord::check_bounds(self)
     }
+    fn node(&self) -> &str {
+        &self.node
+    }
 }
 
 impl Bounded for NodeSample {
@@ -42,6 +47,9 @@ impl Bounded for NodeSample {
     }
     fn check_bounds(&self) -> Result<(), (String, String)> {
         NodeSample::check_bounds(self)
+    }
+    fn node(&self) -> &str {
+        &self.node
     }
 }
 

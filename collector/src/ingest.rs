@@ -49,6 +49,8 @@ pub(crate) struct AppState {
     pub max_record_age: std::time::Duration,
     /// What `/metrics` renders (the role's series and [`crate::metrics::Figures`]).
     pub registry: Arc<gatewatch_listen::metrics::Registry>,
+    /// `[collector] registered_nodes_only`: the nodes the registry knows.
+    pub registered: Option<Arc<crate::registered::Registered>>,
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -125,6 +127,11 @@ where
         }
     };
     let (batch_id, flags, mut decoded, slot) = prepared;
+    if let Some(refused) = unregistered(&st, &decoded.values) {
+        drop(slot);
+        Metrics::add(&st.metrics.requests_unregistered, 1);
+        return refused;
+    }
     let accepted = decoded.values.len();
     let rejected = decoded.rejected;
     let ignored = std::mem::take(&mut decoded.ignored_fields);
@@ -203,6 +210,31 @@ where
         body["ignored_fields"] = json!(ignored);
     }
     answer(status, body)
+}
+
+/// `[collector] registered_nodes_only`: the refusal for a batch naming a node the registry
+/// does not know (403, whole: nothing of it is stored), or 503 while the registry was never
+/// read; `None` lets the batch through.
+fn unregistered<T: Bounded>(st: &AppState, values: &[T]) -> Option<Response> {
+    use crate::registered::Verdict;
+    match st.registered.as_ref()?.check(values.iter().map(|v| v.node())) {
+        Verdict::Known => None,
+        Verdict::Unknown(node) => {
+            tracing::debug!(node = %node, "batch from a node the registry does not know; refused");
+            let message = format!(
+                "node {node:?} is not registered: a node's batches are taken once one of its processes has written a heartbeat ([collector] registered_nodes_only)"
+            );
+            Some(answer(
+                StatusCode::FORBIDDEN,
+                json!({"error": {"code": "node_not_registered", "field": "node", "node": node, "message": message}}),
+            ))
+        }
+        Verdict::NotLoaded => Some(retry_later(
+            "registry_unavailable",
+            "the node registry could not be read yet ([collector] registered_nodes_only); retry later",
+            "5",
+        )),
+    }
 }
 
 /// The batch id, the log flags, the decoded body, and the decode slot, still held.

@@ -21,6 +21,8 @@
 //! - [`bounds`]: what one record may be (time window, size caps).
 //! - [`inserter`]: "inserted once", and the split that isolates a poison batch.
 //! - [`quarantine`]: where such a batch goes.
+//! - [`registered`]: `[collector] registered_nodes_only` — a batch naming a node the node
+//!   registry does not know is refused whole (403 `node_not_registered`).
 //!
 //! The same routes are served over TLS on `[collector.tls] listen` when it is set
 //! ([`TlsListen`]): same token check and limits, certificates reloaded from their files.
@@ -34,6 +36,7 @@ mod ingest;
 pub mod inserter;
 pub mod metrics;
 pub mod quarantine;
+pub mod registered;
 pub mod wal;
 
 use gatewatch_model::{CallRecord, NodeSample};
@@ -147,6 +150,8 @@ pub struct Running {
     app: axum::Router,
     inserter: inserter::Inserter,
     local_addr: SocketAddr,
+    /// `registered_nodes_only`: the set to keep fresh, and where to read it.
+    refresh: Option<(Arc<registered::Registered>, Store)>,
 }
 
 /// Opens the log (recovering it), binds the port.
@@ -164,6 +169,16 @@ pub async fn bind(config: CollectorConfig, store: Store) -> Result<Running, Erro
         );
     }
     let metrics = Arc::new(Metrics::default());
+    let registered = config
+        .registered_nodes_only
+        .then(|| Arc::new(registered::Registered::default()));
+    if let Some(r) = &registered {
+        // Read once before the port opens, so a collector started beside a live ClickHouse
+        // does not answer its first batches with 503; a failure is retried by the refresh.
+        if let Err(e) = r.refresh(&store).await {
+            tracing::warn!(error = %e, "registered_nodes_only: cannot read the node registry yet; batches get 503 until it is read");
+        }
+    }
     let mut registry = gatewatch_listen::metrics::registry("collector");
     registry.register_collector(Box::new(metrics::Figures {
         metrics: metrics.clone(),
@@ -178,6 +193,7 @@ pub async fn bind(config: CollectorConfig, store: Store) -> Result<Running, Erro
         token: config.ingest_token.clone(),
         decode_slots: Arc::new(tokio::sync::Semaphore::new(ingest::DECODE_SLOTS)),
         max_record_age: config.max_record_age,
+        registered: registered.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -198,6 +214,7 @@ pub async fn bind(config: CollectorConfig, store: Store) -> Result<Running, Erro
             t.clone(),
         )),
     };
+    let refresh = registered.map(|r| (r, store.clone()));
     let inserter = inserter::Inserter {
         store,
         wal,
@@ -214,6 +231,7 @@ pub async fn bind(config: CollectorConfig, store: Store) -> Result<Running, Erro
         app: ingest::router(state),
         inserter,
         local_addr,
+        refresh,
     })
 }
 
@@ -241,6 +259,9 @@ impl Running {
             }
         };
         let (inserter_tx, inserter_rx) = tokio::sync::watch::channel(false);
+        let refresh = self
+            .refresh
+            .map(|(r, store)| tokio::spawn(r.run(store, inserter_rx.clone())));
         let inserter = tokio::spawn(self.inserter.run(inserter_rx));
         let limits = self.limits;
         // The same routes, token check and limits over TLS: only the transport differs.
@@ -280,6 +301,9 @@ impl Running {
         tokio::join!(signal, plain, tls);
         let _ = inserter_tx.send(true);
         let _ = inserter.await;
+        if let Some(r) = refresh {
+            let _ = r.await;
+        }
         Ok(())
     }
 }

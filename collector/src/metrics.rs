@@ -22,6 +22,9 @@ pub struct Metrics {
     pub requests_unauthorized: AtomicU64,
     /// Requests that found every decode slot taken (503).
     pub requests_busy: AtomicU64,
+    /// Requests refused whole for naming a node the registry does not know (403,
+    /// `[collector] registered_nodes_only`), or while the registry was never read (503).
+    pub requests_unregistered: AtomicU64,
     /// Requests whose lines had fields this version does not know (a newer sender).
     pub requests_unknown_fields: AtomicU64,
     pub lines_accepted: AtomicU64,
@@ -77,6 +80,7 @@ impl Default for Metrics {
             requests_wal_full: AtomicU64::new(0),
             requests_unauthorized: AtomicU64::new(0),
             requests_busy: AtomicU64::new(0),
+            requests_unregistered: AtomicU64::new(0),
             requests_unknown_fields: AtomicU64::new(0),
             lines_accepted: AtomicU64::new(0),
             lines_rejected: AtomicU64::new(0),
@@ -128,6 +132,7 @@ impl Metrics {
                 ("wal_full", g(&self.requests_wal_full)),
                 ("unauthorized", g(&self.requests_unauthorized)),
                 ("busy", g(&self.requests_busy)),
+                ("unregistered", g(&self.requests_unregistered)),
             ],
         )?;
         m::counter(

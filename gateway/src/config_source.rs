@@ -18,8 +18,17 @@
 //!
 //! The snapshot is `snapshot/config.json`: a list of `{kind, id, version, body}`. The older
 //! `snapshot/apis.json` (APIs only, no `kind`) is still read when `config.json` is missing.
+//!
+//! Node groups: an API whose `node_groups` shares no group with the gateway's `[gateway]
+//! node_groups` (an empty list: every group) is dropped as it is loaded, before the router,
+//! the access table and the snapshot see it — it answers `404 no_route` here, as if absent,
+//! and this gateway's snapshot does not hold it. Clients, keys, groups and products are kept
+//! whole (the access checks are unchanged); the file's `[[routes]]` are always served. Moving
+//! an API between groups is an ordinary change: picked up at the next poll and swapped in
+//! whole with the rest. The ids the router serves are published on [`Source::served`] (the
+//! node registry's `apis`).
 
-use gatewatch_model::{ApiSpec, EntityKind};
+use gatewatch_model::{node, ApiSpec, EntityKind};
 use gatewatch_store::config_log::{self, Entry, Revision};
 use gatewatch_store::Store;
 use serde::{Deserialize, Serialize};
@@ -75,6 +84,10 @@ pub(crate) struct Source {
     pub site_tz: chrono_tz::Tz,
     /// Opens clients' sealed signing secrets (the site pepper's key).
     pub seal: gatewatch_model::sealed::SealKey,
+    /// `[gateway] node_groups`: the log's APIs bound to none of them are not served here.
+    pub node_groups: Vec<String>,
+    /// The sorted ids of the APIs the current router serves, replaced at each swap.
+    pub served: watch::Sender<Arc<[String]>>,
 }
 
 /// What a configuration load gives: the router and the access table.
@@ -96,13 +109,51 @@ impl Source {
             }
             Ok(Err(e)) => {
                 warn!(error = %e, "configuration log unreachable; starting from the snapshot");
-                (self.build(&self.read_snapshot().await, None), None)
+                let snapshot = self.for_groups(self.read_snapshot().await);
+                (self.build(&snapshot, None), None)
             }
             Err(_) => {
                 warn!("configuration log did not answer in time; starting from the snapshot");
-                (self.build(&self.read_snapshot().await, None), None)
+                // A snapshot written under other groups holds APIs this gateway must not serve.
+                let snapshot = self.for_groups(self.read_snapshot().await);
+                (self.build(&snapshot, None), None)
             }
         }
+    }
+
+    /// Drops the APIs of other node groups (see the module doc). An API whose body does not
+    /// parse is kept: the router skips it with a warning naming it.
+    fn for_groups(&self, entities: Vec<SnapshotApi>) -> Vec<SnapshotApi> {
+        /// Only the field this needs; the rest of the body is read by the router.
+        #[derive(Deserialize)]
+        struct Groups {
+            #[serde(default)]
+            node_groups: Vec<String>,
+        }
+        let (mut served, mut skipped) = (0usize, 0usize);
+        let kept: Vec<SnapshotApi> = entities
+            .into_iter()
+            .filter(|e| {
+                if e.kind != EntityKind::Api {
+                    return true;
+                }
+                let keep = serde_json::from_str::<Groups>(&e.body)
+                    .map_or(true, |g| node::serves(&self.node_groups, &g.node_groups));
+                if keep {
+                    served += 1;
+                } else {
+                    skipped += 1;
+                }
+                keep
+            })
+            .collect();
+        info!(
+            groups = ?self.node_groups,
+            apis = served,
+            skipped_other_groups = skipped,
+            "APIs of the configuration log for this gateway's node groups"
+        );
+        kept
     }
 
     fn build(&self, entities: &[SnapshotApi], previous: Option<&Router>) -> Loaded {
@@ -148,9 +199,11 @@ impl Source {
                 Ok((apis, rev)) => {
                     let (mut router, table) = self.build(&apis, Some(&shared.router.load()));
                     router.start_checks(&self.clients);
+                    let served = served_ids(&router);
                     shared.access.table.store(Arc::new(table));
                     // The old router drops here (once no lookup holds it): its checks stop.
                     shared.router.store(Arc::new(router));
+                    self.served.send_replace(served);
                     self.save_snapshot(&apis).await;
                     info!(
                         entities = apis.len(),
@@ -178,7 +231,7 @@ impl Source {
                 body: e.body,
             })
             .collect();
-        Ok((apis, rev))
+        Ok((self.for_groups(apis), rev))
     }
 
     /// File routes, then every valid, enabled API of the log that does not clash with one
@@ -255,6 +308,14 @@ impl Source {
     }
 }
 
+/// The sorted, distinct ids of the APIs `router` serves (file routes included).
+pub(crate) fn served_ids(router: &Router) -> Arc<[String]> {
+    let mut ids: Vec<String> = router.routes().iter().map(|r| r.api_id.clone()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into()
+}
+
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -284,6 +345,8 @@ mod tests {
             poll: Duration::from_secs(1),
             site_tz: chrono_tz::Asia::Taipei,
             seal: gatewatch_model::sealed::SealKey::from_pepper(b"test pepper"),
+            node_groups: vec!["edge".into()],
+            served: watch::channel(Arc::from(Vec::new())).0,
         }
     }
 
@@ -314,5 +377,56 @@ mod tests {
         assert_eq!(read.len(), 2);
         let (_, table) = s.build(&read, None);
         assert!(table.clients.contains_key("acme"));
+    }
+
+    fn api(id: &str, prefix: &str, groups: &str) -> SnapshotApi {
+        SnapshotApi {
+            kind: EntityKind::Api,
+            id: id.into(),
+            version: 1,
+            body: format!(
+                r#"{{"name":"{id}","prefix":"{prefix}","upstreams":["http://127.0.0.1:9"],"node_groups":{groups}}}"#
+            ),
+        }
+    }
+
+    #[tokio::test]
+    async fn apis_of_other_node_groups_are_neither_routed_nor_kept_in_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = source(dir.path()); // an `edge` gateway
+        let client = SnapshotApi {
+            kind: EntityKind::Client,
+            id: "acme".into(),
+            version: 1,
+            body: r#"{"name":"Acme"}"#.into(),
+        };
+        let all = vec![
+            api("core-only", "/core", r#"["core"]"#),
+            api("edge-only", "/edge", r#"["edge"]"#),
+            api("both", "/both", r#"["core","edge"]"#),
+            api("anywhere", "/any", "[]"),
+            client,
+        ];
+        let kept = s.for_groups(all.clone());
+        let ids: Vec<&str> = kept.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["edge-only", "both", "anywhere", "acme"]);
+        let (router, table) = s.build(&kept, None);
+        assert!(router.find("/core/x").is_none());
+        for p in ["/edge/x", "/both/x", "/any/x"] {
+            assert!(router.find(p).is_some(), "{p}");
+        }
+        assert!(
+            table.clients.contains_key("acme"),
+            "access entities are kept whole"
+        );
+        assert_eq!(&*served_ids(&router), ["anywhere", "both", "edge-only"]);
+
+        // The snapshot holds what was kept; a snapshot written under other groups (all of
+        // them) is filtered again when read.
+        s.save_snapshot(&kept).await;
+        assert_eq!(s.read_snapshot().await.len(), 4);
+        s.save_snapshot(&all).await;
+        let again = s.for_groups(s.read_snapshot().await);
+        assert!(again.iter().all(|e| e.id != "core-only"));
     }
 }

@@ -128,7 +128,9 @@
 //!   when the router is built (the file's first, then the log's by id), with a warning;
 //! - an API listing `methods` answers only those: a path that some API has but none with
 //!   the method gets 405 `method_not_allowed` with `Allow` (recorded as `no_route`, under the
-//!   most specific API of the path); no API for the path gives 404 `no_route`;
+//!   most specific API of the path); no API for the path gives 404 `no_route` — so does an
+//!   API of the configuration log bound to node groups this gateway is not in (`[gateway]
+//!   node_groups`; it is not loaded here at all, see `config_source.rs`);
 //! - `strip_prefix` removes the pattern's literal leading part (the remainder always starts
 //!   with `/`); the query string is kept; the record's `route` is the pattern's text;
 //! - an upstream is chosen by the API's `lb` among its healthy upstreams not yet tried by the
@@ -423,6 +425,7 @@ pub struct Running {
     local_addr: SocketAddr,
     admin_addr: SocketAddr,
     tls_addr: Option<SocketAddr>,
+    served: watch::Receiver<Arc<[String]>>,
     task: JoinHandle<Result<()>>,
 }
 
@@ -441,6 +444,13 @@ impl Running {
     /// The address of the TLS listener, if `tls` is set (the real port when it had port 0).
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls_addr
+    }
+
+    /// The sorted ids of the APIs the gateway's current router serves (the file's routes and
+    /// the configuration log's APIs of its node groups); changes when a reload swaps the
+    /// router. What its node-registry heartbeat reports.
+    pub fn served_apis(&self) -> watch::Receiver<Arc<[String]>> {
+        self.served.clone()
     }
 
     /// Waits until the gateway has shut down (after `shutdown` resolved) and drained.
@@ -560,6 +570,7 @@ pub async fn bind(
     drop(batch_tx);
 
     // APIs from the configuration log join the file's routes (see config_source).
+    let (served_tx, served) = watch::channel(Arc::<[String]>::from(Vec::new()));
     let source = config
         .config_store
         .clone()
@@ -571,6 +582,8 @@ pub async fn bind(
             poll: config.config_poll,
             site_tz: config.timezone,
             seal: gatewatch_model::sealed::SealKey::from_pepper(&config.pepper),
+            node_groups: config.node_groups.clone(),
+            served: served_tx.clone(),
         });
     let ((mut router, table), revision) = match &source {
         Some(s) => s.initial().await,
@@ -580,6 +593,7 @@ pub async fn bind(
         ),
     };
     router.start_checks(&validated.clients);
+    served_tx.send_replace(config_source::served_ids(&router));
     // The authorization server: keys from the store (followed, see oauth::sync), or one
     // kept in memory when there is no store.
     let issuer = config
@@ -800,6 +814,7 @@ pub async fn bind(
         local_addr,
         tls_addr,
         admin_addr,
+        served,
         task,
     })
 }

@@ -303,7 +303,9 @@ pub(crate) enum Class {
     Partial,
     /// The batch itself is bad or the endpoint does not exist: never resend.
     Rejected,
-    /// Try again later (503, other 5xx, 401/403/408/429, redirects, …).
+    /// Try again later (503, other 5xx, 401/403/408/429, redirects, …). A 403 from a collector
+    /// with `registered_nodes_only` (`node_not_registered`) is one: the batch waits in the
+    /// spool until the node's heartbeat reaches the registry.
     Away,
 }
 
@@ -462,6 +464,15 @@ impl Collector {
                 Class::Rejected => Verdict::Rejected {
                     status: status.as_u16(),
                     answer: String::from_utf8_lossy(&answer).into_owned(),
+                },
+                // A 401/403 says why (a wrong ingest token, a node the registry does not
+                // know): the log line carries it, as those need an operator.
+                Class::Away if status.is_client_error() && !answer.is_empty() => Verdict::Away {
+                    retry_after,
+                    why: format!(
+                        "collector answered {status}: {}",
+                        String::from_utf8_lossy(&answer)
+                    ),
                 },
                 Class::Away => Verdict::Away {
                     retry_after,
@@ -841,6 +852,8 @@ mod tests {
             (415, Class::Rejected),
             (422, Class::Rejected),
             (401, Class::Away),
+            // registered_nodes_only: kept in the spool until the node registers.
+            (403, Class::Away),
             (408, Class::Away),
             (429, Class::Away),
             (500, Class::Away),

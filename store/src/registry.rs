@@ -6,6 +6,8 @@
 
 use gatewatch_model::call::secs_of_us;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio::sync::watch;
 
 use crate::query::Sql;
 use crate::{Result, Store};
@@ -104,4 +106,79 @@ pub async fn list(store: &Store, since_us: i64) -> Result<Vec<NodeEntry>> {
     sql.push(" GROUP BY node, role, instance ORDER BY node, role, instance");
     let rows: Vec<Row> = sql.fetch_all(store).await?;
     Ok(rows.into_iter().map(NodeEntry::from).collect())
+}
+
+/// Seconds between two heartbeats of a process. A process is "stopped reporting" after
+/// three missed ones.
+pub const HEARTBEAT_SECS: u64 = 5;
+
+/// Longest wait for one heartbeat insert: a slow ClickHouse delays the next heartbeat, never
+/// the role (the loop runs in a task of its own), and never a clean stop by more than this.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Now, in microseconds since the Unix epoch.
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// Writes a process's heartbeats until `stop` turns true: one at once, one every `every`
+/// ([`HEARTBEAT_SECS`] in the roles), and a last one with `stopping = true` when `stop` turns
+/// true (a clean stop). `entry` is asked for the process's current entry each time (a
+/// gateway's served APIs change on reload); its `heartbeat_us` and `stopping` are set here.
+///
+/// A failed write (ClickHouse away) is logged once at warn — and again, at info, when writes
+/// succeed again — and simply tried at the next beat: the registry never stops or slows the
+/// role that runs this.
+pub async fn run<F>(store: Store, mut entry: F, every: Duration, mut stop: watch::Receiver<bool>)
+where
+    F: FnMut() -> NodeEntry + Send,
+{
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        let mut e = entry();
+        e.heartbeat_us = now_us();
+        e.stopping = false;
+        // A stop arriving while an insert hangs ends the wait: the goodbye comes next.
+        let written = tokio::select! {
+            r = tokio::time::timeout(HEARTBEAT_TIMEOUT, heartbeat(&store, &e)) => r,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        match written {
+            Ok(Ok(())) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!(role = %e.role, "node registry heartbeats written again");
+                }
+            }
+            Ok(Err(err)) => {
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(role = %e.role, error = %err, "cannot write a node registry heartbeat; retrying every beat");
+                } else {
+                    tracing::debug!(role = %e.role, error = %err, "node registry heartbeat failed again");
+                }
+            }
+            Err(_) => {
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(role = %e.role, "node registry heartbeat timed out; retrying every beat");
+                }
+            }
+        }
+    }
+    let mut e = entry();
+    e.heartbeat_us = now_us();
+    e.stopping = true;
+    match tokio::time::timeout(HEARTBEAT_TIMEOUT, heartbeat(&store, &e)).await {
+        Ok(Ok(())) => tracing::debug!(role = %e.role, "node registry: said stopping"),
+        Ok(Err(err)) => {
+            tracing::debug!(role = %e.role, error = %err, "node registry: cannot say stopping")
+        }
+        Err(_) => tracing::debug!(role = %e.role, "node registry: saying stopping timed out"),
+    }
 }

@@ -37,6 +37,7 @@ mod listeners;
 mod malformed_params;
 mod masking;
 mod metrics;
+mod node_groups;
 mod oauth;
 mod outbound;
 mod path_attacks;

@@ -24,11 +24,21 @@ pub struct TestCollector {
 
 impl TestCollector {
     pub async fn start(store: &Store, wal_dir: &Path) -> TestCollector {
+        TestCollector::start_with(store, wal_dir, |_| {}).await
+    }
+
+    /// [`TestCollector::start`], with `change` applied to the configuration first.
+    pub async fn start_with(
+        store: &Store,
+        wal_dir: &Path,
+        change: impl FnOnce(&mut CollectorConfig),
+    ) -> TestCollector {
         let mut cfg = CollectorConfig::new("127.0.0.1:0".parse().unwrap(), wal_dir, "test");
         cfg.inserter.period = Duration::from_millis(100);
         cfg.max_body_bytes = 1 << 20;
         cfg.max_decoded_bytes = 4 << 20;
         cfg.ingest_token = TOKEN.into();
+        change(&mut cfg);
         let running = gatewatch_collector::bind(cfg, store.clone()).await.unwrap();
         let addr = running.local_addr();
         let (tx, rx) = oneshot::channel();

@@ -5,4 +5,5 @@ mod bad_input;
 mod helpers;
 mod once;
 mod poison;
+mod registered;
 mod wal;
