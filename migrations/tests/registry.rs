@@ -45,3 +45,67 @@ async fn the_newest_heartbeat_of_each_process_is_its_entry() {
         .unwrap()
         .is_empty());
 }
+
+/// The loop every role runs: a row at once, a goodbye row with `stopping` when told to stop.
+#[tokio::test]
+async fn the_heartbeat_loop_says_hello_at_once_and_goodbye_on_stop() {
+    let store = migrated_store("registry_run").await;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut asked = 0u32;
+    let task = tokio::spawn(registry::run(
+        store.clone(),
+        move || {
+            asked += 1;
+            let mut e = entry("gw-loop", "gateway", 0, &["a"]);
+            e.apis = vec![format!("asked-{asked}")];
+            e.stopping = true; // overwritten by the loop
+            e
+        },
+        std::time::Duration::from_secs(3600),
+        stop,
+    ));
+    // The first beat is written at once.
+    let mut first = Vec::new();
+    for _ in 0..100 {
+        first = registry::list(&store, 0).await.unwrap();
+        if !first.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(!first[0].stopping);
+    assert_eq!(first[0].apis, ["asked-1"]);
+    assert!(first[0].heartbeat_us > T0, "the loop sets the time");
+    stop_tx.send(true).unwrap();
+    task.await.unwrap();
+    let last = registry::list(&store, 0).await.unwrap();
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert!(last[0].stopping, "{last:?}");
+    assert_eq!(
+        last[0].apis,
+        ["asked-2"],
+        "the entry is asked again for the goodbye"
+    );
+}
+
+/// ClickHouse away: the loop neither fails nor hangs the role; stopping still returns.
+#[tokio::test]
+async fn the_heartbeat_loop_survives_an_unreachable_clickhouse_and_still_stops() {
+    let store = gatewatch_store::Store::new(gatewatch_store::StoreConfig {
+        url: "http://127.0.0.1:1".into(),
+        database: "gatewatch_nowhere".into(),
+        ..Default::default()
+    });
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(registry::run(
+        store,
+        || entry("gw-away", "gateway", 0, &[]),
+        std::time::Duration::from_millis(20),
+        stop,
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!task.is_finished(), "the loop keeps trying");
+    stop_tx.send(true).unwrap();
+    task.await.unwrap();
+}
