@@ -270,3 +270,45 @@ async fn an_api_bound_to_a_group_answers_only_there_and_moves_without_failing_ot
     .await;
     assert!(core_gw.log_text().contains("skipped_other_groups"));
 }
+
+/// `[collector] registered_nodes_only` with a real gateway: its first batches may reach the
+/// collector before its first heartbeat is seen (403 `node_not_registered`); they wait in its
+/// spool and are resent, so every call arrives, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_registered_nodes_only_every_call_of_a_registered_gateway_arrives_once() {
+    let up = upstream().await;
+    let routes = format!(
+        "[[routes]]\nprefix = \"/api\"\nupstreams = [\"http://{up}\"]\nstrip_prefix = true\n"
+    );
+    let site = Site::new(
+        "registered_only",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        &routes,
+    );
+    let path = site.config_path();
+    let toml = std::fs::read_to_string(&path).unwrap().replace(
+        "insert_period_ms = 200\n",
+        "insert_period_ms = 200\nregistered_nodes_only = true\n",
+    );
+    std::fs::write(&path, toml).unwrap();
+    let store = site.migrate().await;
+    let _collector = site.start("collector").await;
+    let _gateway = site.start("gateway").await;
+    const N: usize = 300;
+    let statuses = drive(&site.url(""), &["/api/ok"], N, 4, Duration::ZERO).await;
+    assert_eq!(statuses.get(&200), Some(&N), "{statuses:?}");
+    eventually(
+        &store,
+        "SELECT count() FROM api_calls WHERE node = 'e2e-registered_only'",
+        N as u64,
+        60,
+    )
+    .await;
+    eventually(
+        &store,
+        "SELECT uniqExact(call_id) FROM api_calls",
+        N as u64,
+        10,
+    )
+    .await;
+}
