@@ -37,6 +37,7 @@ mod listeners;
 mod malformed_params;
 mod masking;
 mod metrics;
+mod nodes_registry;
 mod oauth;
 mod outbound;
 mod path_attacks;
