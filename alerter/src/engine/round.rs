@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use gatewatch_model::alert::{
-    route, Action, AlertState, NoticeKind, Observation, Phase, PhaseName, ScopeKey,
+    Action, AlertState, NoticeKind, Observation, Phase, PhaseName, ScopeKey,
 };
 use gatewatch_store::alerts::{AlertEvent, SavedState};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
