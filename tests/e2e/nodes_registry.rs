@@ -204,6 +204,43 @@ async fn nodes_show_the_registry_with_groups_roles_and_stopped_processes() {
     assert_eq!(p["apis"].as_array().unwrap().len(), 5000);
     assert_eq!(p["apis"][4999], "api-4999");
 
+    // The OpenAPI document describes every field answered (schemathesis checks answers
+    // against it in ops/test.sh), the sample figures as nullable.
+    let doc = get(&admin, "/api/openapi.json").await;
+    let schemas = &doc.body["components"]["schemas"];
+    let props = |name: &str| -> Vec<String> {
+        let p = schemas[name]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no schema {name}"));
+        p.keys().cloned().collect()
+    };
+    let (node_props, proc_props) = (props("Node"), props("NodeProcess"));
+    for it in a.body["items"].as_array().unwrap() {
+        for k in it.as_object().unwrap().keys() {
+            assert!(node_props.contains(k), "Node.{k} is not in the document");
+        }
+        for p in it["processes"].as_array().unwrap() {
+            for k in p.as_object().unwrap().keys() {
+                assert!(
+                    proc_props.contains(k),
+                    "NodeProcess.{k} is not in the document"
+                );
+            }
+        }
+    }
+    assert!(
+        schemas["Node"]["properties"]["cpu_pct"]
+            .to_string()
+            .contains("null"),
+        "{}",
+        schemas["Node"]["properties"]["cpu_pct"]
+    );
+    assert!(
+        schemas["NodesPage"]["properties"]["heartbeat_silent_after_secs"].is_object(),
+        "{}",
+        schemas["NodesPage"]
+    );
+
     // Filters: by role and by group (a node stays when it runs the role and has the group).
     for (q, want) in [
         ("role=collector", vec!["edge-1"]),
