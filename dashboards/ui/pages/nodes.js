@@ -349,8 +349,8 @@ function Detail({ name, feed, range, tz, tick, apis, canEdit }) {
     <div class="node-title">
       <h2>${node.node}</h2>
       <${NodeState} n=${node} />
-      <${Names} names=${node.roles} cls="node-roles" />
-      <${Names} names=${node.groups} cls="node-groups" />
+      <span class="muted small">${t('nodes.col_roles')}</span> <${Names} names=${node.roles} cls="node-roles" />
+      <span class="muted small">${t('nodes.col_groups')}</span> <${Names} names=${node.groups} cls="node-groups" />
       <span class="muted">${t('nodes.last_seen', { time: fmtTime(node.last_seen), ago: ago(node.age_secs) })}</span>
     </div>
     <div class="stats">
