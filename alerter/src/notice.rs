@@ -86,6 +86,22 @@ pub struct Site<'a> {
     pub tz: Tz,
     pub lang: Lang,
     pub link_base: &'a str,
+    /// Each node's groups from the node registry, joined with `,` (the `node_group` label).
+    pub node_groups: &'a std::collections::HashMap<String, String>,
+}
+
+/// An alert's labels (`route::labels`) with its node's `node_group` when the registry knows
+/// the node's groups: what routing matches and what receivers are shown.
+pub fn alert_labels(
+    entry: &RuleEntry,
+    key: &ScopeKey,
+    node_groups: &std::collections::HashMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut l = route::labels(&entry.id, &entry.spec, key);
+    if let Some(g) = key.node.as_ref().and_then(|n| node_groups.get(n)) {
+        l.insert("node_group".into(), g.clone());
+    }
+    l
 }
 
 /// Renders `kind` of the alert (rule `rule_id`, `key`) whose episode began at `since`, with
@@ -167,7 +183,7 @@ pub fn lone_notice(
     site: &Site<'_>,
 ) -> GroupNotice {
     let scope_key = key.as_key();
-    let labels = route::labels(&entry.id, &entry.spec, key);
+    let labels = alert_labels(entry, key, site.node_groups);
     let resolved = kind == NoticeKind::Resolved;
     let alert = NoticeAlert {
         rule_id: entry.id.clone(),
@@ -496,7 +512,7 @@ pub fn group_message(
             alert: NoticeAlert {
                 rule_id: entry.id.clone(),
                 rule_name: entry.spec.name.clone(),
-                labels: route::labels(&entry.id, &entry.spec, &key),
+                labels: alert_labels(entry, &key, ctx.site.node_groups),
                 status: if is_resolved {
                     NoticeKind::Resolved
                 } else {
@@ -796,6 +812,7 @@ mod tests {
             tz: chrono_tz::UTC,
             lang: Lang::ZhTw,
             link_base: "http://d",
+            node_groups: &std::collections::HashMap::new(),
         };
         let n = alert_notice(
             "cpu",
@@ -886,6 +903,7 @@ mod tests {
                 tz: chrono_tz::UTC,
                 lang: Lang::ZhTw,
                 link_base: "http://d",
+                node_groups: &std::collections::HashMap::new(),
             },
             alerter: "a",
         };
@@ -1036,6 +1054,7 @@ mod tests {
                 tz: chrono_tz::UTC,
                 lang: Lang::ZhTw,
                 link_base: "http://d",
+                node_groups: &std::collections::HashMap::new(),
             },
             alerter: "a",
         };

@@ -1403,3 +1403,80 @@ async fn a_group_survives_a_change_of_alerter_without_a_second_first_message() {
     );
     assert_ne!(all[0].msg.notification_id, all[1].msg.notification_id);
 }
+
+/// Issue 19: node-scoped alerts carry `node_group` (the node's groups in the node registry,
+/// joined with `,`), so a notification policy can route by group; a node of another group
+/// stays out of that policy and its own notice shows its group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_alerts_carry_the_registry_groups_and_a_policy_routes_by_them() {
+    use gatewatch_store::registry::{self, NodeEntry};
+    let store = migrated_store("alerter_eval_node_group").await;
+    let dir = tempfile::tempdir().unwrap();
+    let now_us = Utc::now().timestamp_micros();
+    for (node, groups) in [("n1", vec!["public", "edge"]), ("n2", vec!["core"])] {
+        registry::heartbeat(
+            &store,
+            &NodeEntry {
+                node: node.into(),
+                role: "gateway".into(),
+                instance: "127.0.0.1:8080".into(),
+                groups: groups.into_iter().map(String::from).collect(),
+                version: "0.1.0".into(),
+                listen: vec![],
+                started_us: now_us,
+                heartbeat_us: now_us,
+                apis: vec![],
+                stopping: false,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    put(
+        &store,
+        EntityKind::AlertRule,
+        "cpu",
+        cpu_rule_on(&["n1", "n2"], 0),
+    )
+    .await;
+    put(
+        &store,
+        EntityKind::NotificationPolicy,
+        "edge-only",
+        serde_json::json!({"name": "Edge nodes", "matchers": ["node_group=~\".*edge.*\""],
+            "group_by": ["node_group"], "group_wait_secs": 1, "group_interval_secs": 2,
+            "repeat_interval_secs": 0}),
+    )
+    .await;
+    let (cpu1, feeder1) = feed(&store, "n1");
+    let (cpu2, feeder2) = feed(&store, "n2");
+    let rec = Recorder::named("a", None);
+    let eng = start(&store, config("a", dir.path(), &store), rec.clone());
+    cpu1.send(95.0).unwrap();
+    cpu2.send(95.0).unwrap();
+    let to_ops = |policy: &str| {
+        rec.all().into_iter().find(|s| {
+            s.to == Recipient::Email("ops@example.tw".into())
+                && group_of(s).is_some_and(|g| g.policy == policy)
+        })
+    };
+    let edge = eventually("the edge policy's message", 20, async || {
+        to_ops("edge-only")
+    })
+    .await;
+    let g = group_of(&edge).unwrap();
+    let nodes: Vec<&str> = g.alerts.iter().map(|a| a.labels["node"].as_str()).collect();
+    assert_eq!(nodes, ["n1"], "only the edge node in the edge policy");
+    assert_eq!(g.group_labels["node_group"], "edge,public");
+    assert_eq!(g.alerts[0].labels["node_group"], "edge,public");
+    // n2 (group core) is not the policy's: it goes alone, its labels naming its group.
+    let lone = eventually("n2's own notice", 20, async || to_ops("")).await;
+    let g = group_of(&lone).unwrap();
+    assert_eq!(g.alerts[0].labels["node"], "n2");
+    assert_eq!(g.alerts[0].labels["node_group"], "core");
+    eng.stop().await;
+    for (tx, h) in [(cpu1, feeder1), (cpu2, feeder2)] {
+        tx.send(-1.0).unwrap();
+        let _ = h.await;
+    }
+}

@@ -38,6 +38,7 @@ mod malformed_params;
 mod masking;
 mod metrics;
 mod node_groups;
+mod nodes_registry;
 mod oauth;
 mod outbound;
 mod path_attacks;

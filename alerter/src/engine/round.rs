@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use gatewatch_model::alert::{
-    route, Action, AlertState, NoticeKind, Observation, Phase, PhaseName, ScopeKey,
+    Action, AlertState, NoticeKind, Observation, Phase, PhaseName, ScopeKey,
 };
 use gatewatch_store::alerts::{AlertEvent, SavedState};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -55,9 +55,14 @@ impl<D: Dispatcher> Engine<D> {
         self.states.retain(|(r, _), _| ids.contains(r.as_str()));
 
         let items = self.observe_all(&rules, now, probe).await;
+        let node_groups = if items.iter().any(|it| it.key.node.is_some()) {
+            self.node_groups(now).await
+        } else {
+            HashMap::new()
+        };
         let labels: Vec<BTreeMap<String, String>> = items
             .iter()
-            .map(|it| route::labels(&rules[it.rule].id, &rules[it.rule].spec, &it.key))
+            .map(|it| notice::alert_labels(&rules[it.rule], &it.key, &node_groups))
             .collect();
         // Mute: which alerts fire this round (a preview of `step`, which is pure), so an
         // inhibit rule's source mutes its targets in the round it fires.
@@ -86,6 +91,7 @@ impl<D: Dispatcher> Engine<D> {
                 tz: self.cfg.site_tz,
                 lang: self.cfg.site_lang,
                 link_base: &link_base,
+                node_groups: &node_groups,
             },
             alerter: &holder,
         };
@@ -327,6 +333,27 @@ impl<D: Dispatcher> Engine<D> {
 
     /// Observes every rule (the evaluate stage's reads), one item per (rule, scope key) with
     /// its state before this round.
+    /// Each node's groups from the node registry (`store::registry`, processes heard from in
+    /// the last hour), joined with `,` (sorted, each once), for the `node_group` label. Read
+    /// once per round, only when some alert is about a node; with ClickHouse away or slow the
+    /// label is left out this round (routing then sees no `node_group`, as for a node that
+    /// never registered) rather than holding the round up.
+    async fn node_groups(&mut self, now: DateTime<Utc>) -> HashMap<String, String> {
+        if !self.ch_up || self.away.load(Ordering::Relaxed) {
+            return HashMap::new();
+        }
+        let since = now.timestamp_micros() - 3_600_000_000;
+        let list = gatewatch_store::registry::list(&self.store, since);
+        match tokio::time::timeout(self.cfg.query_timeout, list).await {
+            Ok(Ok(entries)) => node_group_labels(entries),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "node registry unreadable: alerts carry no node_group this round");
+                HashMap::new()
+            }
+            Err(_) => HashMap::new(),
+        }
+    }
+
     async fn observe_all(
         &mut self,
         rules: &[crate::source::RuleEntry],
@@ -409,5 +436,58 @@ impl<D: Dispatcher> Engine<D> {
         } else {
             self.groups.insert(gk.clone(), st);
         }
+    }
+}
+
+/// Per node, the union of its processes' groups, sorted and joined with `,` (what the
+/// `node_group` label of issue 18 carries; a matcher like `node_group=~".*edge.*"` picks a
+/// group). Nodes whose processes have no groups are left out.
+fn node_group_labels(
+    entries: Vec<gatewatch_store::registry::NodeEntry>,
+) -> HashMap<String, String> {
+    let mut by_node: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for e in entries {
+        by_node.entry(e.node).or_default().extend(e.groups);
+    }
+    by_node
+        .into_iter()
+        .filter(|(_, g)| !g.is_empty())
+        .map(|(n, g)| (n, g.into_iter().collect::<Vec<_>>().join(",")))
+        .collect()
+}
+
+#[cfg(test)]
+mod node_group_tests {
+    use super::*;
+    use gatewatch_store::registry::NodeEntry;
+
+    fn entry(node: &str, role: &str, groups: &[&str]) -> NodeEntry {
+        NodeEntry {
+            node: node.into(),
+            role: role.into(),
+            instance: format!("{node}:{role}"),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            version: String::new(),
+            listen: vec![],
+            started_us: 0,
+            heartbeat_us: 0,
+            apis: vec![],
+            stopping: false,
+        }
+    }
+
+    #[test]
+    fn a_node_alert_carries_the_union_of_its_processes_groups() {
+        let groups = node_group_labels(vec![
+            entry("n1", "gateway", &["public", "edge"]),
+            entry("n1", "collector", &[]),
+            entry("n1", "gateway", &["edge", "b2b"]),
+            entry("n2", "alerter", &[]),
+        ]);
+        assert_eq!(
+            groups.get("n1").map(String::as_str),
+            Some("b2b,edge,public")
+        );
+        assert!(!groups.contains_key("n2"));
     }
 }

@@ -3,10 +3,16 @@
 // first and marked; the CPU chart of the report API's `nodes` report over a chosen range; and
 // one node's detail (`#/nodes?node=<name>`): its figures, disks, processes, its own chart and
 // the report's buckets (memory, RSS, disk over time). Refreshed every 30 s like the overview.
+// The node registry (issue 19) adds each node's roles and node groups, and its processes:
+// version, listen addresses, started, last heartbeat, the APIs a gateway serves (names from
+// GET /api/v1/apis where the user may read them, ids otherwise; links to the API editor for
+// those who may edit). Nodes and processes that stopped reporting are badged and come first;
+// the list filters by role and group. Every name from the registry is shown as text (htm
+// escapes it), never as markup.
 import { html, useState, useEffect, useRef } from '../vendor/preact-htm.module.js';
 import { get, freshImage } from '../api.js';
 import { t, fmtNumber, fmtTime, zoneName } from '../i18n.js';
-import { PageHeader, Card, Stat, Segmented, Empty, Alert, Loading, Badge, Table } from '../components.js';
+import { PageHeader, Card, Stat, Segmented, Empty, Alert, Loading, Badge, Table, Select } from '../components.js';
 
 const REFRESH_MS = 30000;
 // Literal keys: the catalogue test finds keys by scanning for literal calls of t.
@@ -44,6 +50,107 @@ function ago(secs) {
   if (secs < 90) return t('time.secs_ago', { n: Math.round(secs) });
   if (secs < 5400) return t('time.mins_ago', { n: Math.round(secs / 60) });
   return t('time.hours_ago', { n: Math.round(secs / 3600) });
+}
+
+/** Most API names shown per process before "and N more" (a gateway may serve thousands). */
+const MAX_APIS_SHOWN = 12;
+/** Most group / role badges per cell before "+N". */
+const MAX_BADGES = 6;
+
+/** A node that needs a look: it stopped reporting (silent, or every process said goodbye). */
+const down = (n) => n.silent || n.stopped;
+const stoppedProcs = (n) => (n.processes || []).filter((p) => p.stopped);
+
+/** Small badges for a list of names, cut at `max` with a "+N" badge. */
+function Names({ names, tone, max, cls }) {
+  const list = names || [];
+  const cut = max || MAX_BADGES;
+  if (list.length === 0) return html`<span class="muted">—</span>`;
+  return html`<span class=${`badges ${cls || ''}`}>${list.slice(0, cut).map((x) => html`<${Badge} tone=${tone || 'neutral'}>${x}<//> `)}${
+    list.length > cut ? html`<${Badge} tone="neutral">${t('nodes.more', { n: fmtNumber(list.length - cut) })}<//>` : null}</span>`;
+}
+
+/** A process's state: stopped (said goodbye, or silent for …) or reporting. */
+function ProcState({ p }) {
+  if (p.stopping) return html`<${Badge} tone="bad">${t('nodes.stopped_clean')}<//>`;
+  if (p.stopped) return html`<${Badge} tone="bad">${silentFor(p.age_secs)}<//>`;
+  return html`<${Badge} tone="good">${t('nodes.reporting')}<//>`;
+}
+
+/** A node's state badge: silent for …, stopped (clean), some processes stopped, reporting. */
+function NodeState({ n }) {
+  if (n.silent) return html`<${Badge} tone="bad">${silentFor(n.age_secs)}<//>`;
+  if (n.stopped) return html`<${Badge} tone="bad">${t('nodes.stopped_clean')}<//>`;
+  const s = stoppedProcs(n).length;
+  if (s) return html`<${Badge} tone="warn">${t('nodes.procs_stopped', { n: s, of: (n.processes || []).length })}<//>`;
+  return html`<${Badge} tone="good">${t('nodes.reporting')}<//>`;
+}
+
+/** The APIs a gateway serves: names where known, each a link to its editor for admins. */
+function ApiNames({ ids, apis, canEdit }) {
+  const list = ids || [];
+  if (list.length === 0) return html`<span class="muted">—</span>`;
+  const shown = list.slice(0, MAX_APIS_SHOWN);
+  const name = (id) => (apis && apis.get(id)) || id;
+  return html`<span class="api-names">${shown.map((id, i) => html`${i ? ', ' : ''}${canEdit
+    ? html`<a href=${`#/config?tab=apis&id=${encodeURIComponent(id)}&view=edit`} data-api=${id} title=${id}>${name(id)}</a>`
+    : html`<span data-api=${id} title=${id}>${name(id)}</span>`}`)}${list.length > shown.length
+    ? html` <span class="muted">${t('nodes.apis_more', { n: fmtNumber(list.length - shown.length) })}</span>` : null}</span>`;
+}
+
+/** Every process of the listed nodes: stopped ones first (the API sorts nodes and, within a
+ *  node, processes that way). */
+function ProcessTable({ items, apis, canEdit, id, withNode }) {
+  const rows = [];
+  items.forEach((n) => (n.processes || []).forEach((p) => rows.push({ ...p, node: n.node })));
+  rows.sort((a, b) => Number(b.stopped) - Number(a.stopped));
+  const when = (x) => (x ? fmtTime(x, { dateStyle: 'short', timeStyle: 'medium' }) : '—');
+  const columns = [
+    ...(withNode ? [{
+      key: 'node',
+      label: t('nodes.col_node'),
+      render: (p) => html`<a class="strong" href=${`#/nodes?node=${encodeURIComponent(p.node)}`}>${p.node}</a>`,
+    }] : []),
+    {
+      key: 'role',
+      label: t('nodes.col_role'),
+      render: (p) => html`<span class="strong">${p.role}</span>${p.instance ? html`<div class="muted small mono">${p.instance}</div>` : null}`,
+    },
+    { key: 'state', label: t('nodes.col_state'), render: (p) => html`<${ProcState} p=${p} />` },
+    { key: 'groups', label: t('nodes.col_groups'), render: (p) => html`<${Names} names=${p.groups} />` },
+    {
+      key: 'version',
+      label: t('nodes.col_version'),
+      render: (p) => (p.version ? html`<span class="mono">${p.version}</span>`
+        : html`<span class="muted" title=${t('nodes.unregistered_hint')}>${t('nodes.unregistered')}</span>`),
+    },
+    {
+      key: 'listen',
+      label: t('nodes.col_listen'),
+      render: (p) => ((p.listen || []).length ? html`<span class="mono small">${p.listen.slice(0, MAX_BADGES).join(', ')}${
+        p.listen.length > MAX_BADGES ? ` ${t('nodes.more', { n: p.listen.length - MAX_BADGES })}` : ''}</span>` : html`<span class="muted">—</span>`),
+    },
+    { key: 'started', label: t('nodes.col_started'), render: (p) => when(p.started) },
+    { key: 'heartbeat', label: t('nodes.col_heartbeat'), render: (p) => html`<span title=${p.last_heartbeat || ''}>${when(p.last_heartbeat)}</span>` },
+    {
+      key: 'apis',
+      label: t('nodes.col_apis'),
+      render: (p) => (p.role === 'gateway' ? html`<${ApiNames} ids=${p.apis} apis=${apis} canEdit=${canEdit} />` : html`<span class="muted">—</span>`),
+    },
+  ];
+  return html`<${Table} cards id=${id} columns=${columns} rows=${rows} pageSize=${50} empty=${t('nodes.no_processes')} />`;
+}
+
+/** Role and group pickers over the listed nodes (a node stays when it runs the role and has
+ *  the group, as the API's `role` and `group` filters). */
+function Filters({ items, role, group, setRole, setGroup }) {
+  const roles = [...new Set(items.flatMap((n) => n.roles || []))].sort();
+  const groups = [...new Set(items.flatMap((n) => n.groups || []))].sort();
+  const opts = (list) => [{ value: '', label: t('nodes.all_of') }, ...list.map((x) => ({ value: x, label: x }))];
+  return html`<div class="filters nodes-filters" id="nodes-filters">
+    <${Select} id="nodes-role" name="role" label=${t('nodes.filter_role')} value=${role} options=${opts(roles)} onChange=${setRole} />
+    <${Select} id="nodes-group" name="group" label=${t('nodes.filter_group')} value=${group} options=${opts(groups)} onChange=${setGroup} />
+  </div>`;
 }
 
 const fullestDisk = (n) => (n.disks || []).reduce((a, d) => (!a || d.used_pct > a.used_pct ? d : a), null);
@@ -95,19 +202,26 @@ function chartPath(range, tz, node) {
 }
 
 function SilentBanner({ items }) {
-  const silent = items.filter((n) => n.silent);
-  if (silent.length === 0) return null;
+  const silent = items.filter(down);
+  const procs = items.filter((n) => !down(n)).flatMap((n) => stoppedProcs(n).map((p) => ({ ...p, node: n.node })));
+  if (silent.length === 0 && procs.length === 0) return null;
+  const link = (node) => html`<a href=${`#/nodes?node=${encodeURIComponent(node)}`}>${node}</a>`;
   return html`<div class="alert alert-error nodes-silent" role="alert" id="nodes-silent">
-    <strong>${t('nodes.silent_banner', { n: silent.length })}</strong>
-    ${' '}${silent.map((n, i) => html`${i ? ', ' : ''}<a href=${`#/nodes?node=${encodeURIComponent(n.node)}`}>${n.node}</a> (${silentFor(n.age_secs)})`)}
+    ${silent.length ? html`<div><strong>${t('nodes.silent_banner', { n: silent.length })}</strong>
+    ${' '}${silent.map((n, i) => html`${i ? ', ' : ''}${link(n.node)} (${n.silent ? silentFor(n.age_secs) : t('nodes.stopped_clean')})`)}</div>` : null}
+    ${procs.length ? html`<div id="nodes-procs-stopped"><strong>${t('nodes.procs_banner', { n: procs.length })}</strong>
+    ${' '}${procs.slice(0, 20).map((p, i) => html`${i ? ', ' : ''}${link(p.node)} ${p.role}${p.instance ? ` ${p.instance}` : ''} (${p.stopping ? t('nodes.stopped_clean') : silentFor(p.age_secs)})`)}</div>` : null}
   </div>`;
 }
 
 function Figures({ items }) {
-  const silent = items.filter((n) => n.silent).length;
-  const live = items.filter((n) => !n.silent);
-  const maxCpu = live.length ? Math.max(...live.map((n) => n.cpu_pct)) : null;
-  const maxDisk = live.length ? Math.max(...live.map((n) => (fullestDisk(n) || {}).used_pct || 0)) : null;
+  const silent = items.filter(down).length;
+  const live = items.filter((n) => !down(n));
+  // Nodes without samples (collector-only, alerter-only) have no figures.
+  const cpus = live.map((n) => n.cpu_pct).filter((x) => x !== null && x !== undefined);
+  const maxCpu = cpus.length ? Math.max(...cpus) : null;
+  const withDisks = live.filter((n) => (n.disks || []).length);
+  const maxDisk = withDisks.length ? Math.max(...withDisks.map((n) => (fullestDisk(n) || {}).used_pct || 0)) : null;
   const backlog = items.reduce((a, n) => a + ((n.backlog && n.backlog.queue_depth) || 0), 0);
   return html`<div class="stats" id="nodes-stats">
     <${Stat} id="stat-nodes" label=${t('nodes.stat_nodes')} value=${fmtNumber(items.length)}
@@ -129,13 +243,9 @@ function NodeTable({ items }) {
       render: (n) => html`<a class="node-link strong" href=${`#/nodes?node=${encodeURIComponent(n.node)}`}
         data-node=${n.node}>${n.node}</a>`,
     },
-    {
-      key: 'state',
-      label: t('nodes.col_state'),
-      render: (n) => (n.silent
-        ? html`<${Badge} tone="bad">${silentFor(n.age_secs)}<//>`
-        : html`<${Badge} tone="good">${t('nodes.reporting')}<//>`),
-    },
+    { key: 'roles', label: t('nodes.col_roles'), render: (n) => html`<${Names} names=${n.roles} cls="node-roles" />` },
+    { key: 'groups', label: t('nodes.col_groups'), render: (n) => html`<${Names} names=${n.groups} cls="node-groups" />` },
+    { key: 'state', label: t('nodes.col_state'), render: (n) => html`<${NodeState} n=${n} />` },
     { key: 'cpu', label: t('nodes.col_cpu'), render: (n) => html`<${Meter} value=${n.cpu_pct} warn=${70} bad=${90} />` },
     {
       key: 'mem',
@@ -215,7 +325,7 @@ function Buckets({ report }) {
   return html`<${Table} id="node-buckets" columns=${columns} rows=${rows} pageSize=${12} empty=${t('nodes.no_samples')} />`;
 }
 
-function Detail({ name, feed, range, tz, tick }) {
+function Detail({ name, feed, range, tz, tick, apis, canEdit }) {
   const node = feed.data && (feed.data.items || []).find((n) => n.node === name);
   const [report, setReport] = useState(null);
   const [err, setErr] = useState(null);
@@ -238,7 +348,9 @@ function Detail({ name, feed, range, tz, tick }) {
     ${back}
     <div class="node-title">
       <h2>${node.node}</h2>
-      ${node.silent ? html`<${Badge} tone="bad">${silentFor(node.age_secs)}<//>` : html`<${Badge} tone="good">${t('nodes.reporting')}<//>`}
+      <${NodeState} n=${node} />
+      <span class="muted small">${t('nodes.col_roles')}</span> <${Names} names=${node.roles} cls="node-roles" />
+      <span class="muted small">${t('nodes.col_groups')}</span> <${Names} names=${node.groups} cls="node-groups" />
       <span class="muted">${t('nodes.last_seen', { time: fmtTime(node.last_seen), ago: ago(node.age_secs) })}</span>
     </div>
     <div class="stats">
@@ -266,9 +378,11 @@ function Detail({ name, feed, range, tz, tick }) {
           </li>`)}</ul>`}
       <//>
       <${Card} title=${t('nodes.processes')} id="card-processes">
-        <ul class="rows">${(node.processes || []).map((p) => html`<li class="row" key=${p.role}>
-          <div class="row-main"><span class="row-title">${p.role}</span></div>
-          <div class="row-meta muted">${t('nodes.process_meta', { rss: fmtBytes(p.rss_bytes), time: fmtTime(p.last_seen, { dateStyle: 'short', timeStyle: 'medium' }) })}</div>
+        <ul class="rows">${(node.processes || []).map((p) => html`<li class="row" key=${`${p.role} ${p.instance}`}>
+          <div class="row-main"><span class="row-title">${p.role}</span> <${ProcState} p=${p} /></div>
+          <div class="row-meta muted">${p.rss_bytes !== null && p.rss_bytes !== undefined
+            ? t('nodes.process_meta', { rss: fmtBytes(p.rss_bytes), time: fmtTime(p.last_sample || p.last_seen, { dateStyle: 'short', timeStyle: 'medium' }) })
+            : t('nodes.process_no_samples', { time: fmtTime(p.last_seen, { dateStyle: 'short', timeStyle: 'medium' }) })}</div>
         </li>`)}</ul>
         <div class="muted small backlog-line">${t('nodes.backlog_line', {
           queue: fmtNumber((node.backlog || {}).queue_depth ?? 0),
@@ -277,6 +391,9 @@ function Detail({ name, feed, range, tz, tick }) {
         })}</div>
       <//>
     </div>
+    <${Card} title=${t('nodes.registry')} id="card-node-registry">
+      <${ProcessTable} items=${[node]} apis=${apis} canEdit=${canEdit} id="node-process-table" />
+    <//>
     <${Card} title=${t('nodes.buckets')} id="card-buckets">
       <${Buckets} report=${report} />
     <//>
@@ -289,6 +406,13 @@ export default function NodesPage({ me }) {
   const [node, setNode] = useState(nodeOfHash());
   const [feed, setFeed] = useState({});
   const [updated, setUpdated] = useState(null);
+  const [role, setRole] = useState('');
+  const [group, setGroup] = useState('');
+  // API names for the ids gateways report: only for users who may read the configuration
+  // (else the ids are shown as they are).
+  const [apis, setApis] = useState(null);
+  const perms = new Set(me.permissions || []);
+  const canEdit = perms.has('write_gateway_config');
   // Reports are in the site's zone unless the user has a zone of their own.
   const tz = me.timezone ? `&tz=${encodeURIComponent(me.timezone)}` : '';
 
@@ -303,6 +427,15 @@ export default function NodesPage({ me }) {
   }, []);
 
   useEffect(() => {
+    if (!perms.has('read_gateway_config')) return undefined;
+    let live = true;
+    get('/api/v1/apis?limit=1000')
+      .then((d) => live && setApis(new Map((d.items || []).map((e) => [e.id, (e.body && e.body.name) || e.id]))))
+      .catch(() => {});
+    return () => { live = false; };
+  }, [tick]);
+
+  useEffect(() => {
     let live = true;
     // A week back, so a node silent for days is still listed (and stands out).
     get('/api/v1/nodes?hours=168')
@@ -312,21 +445,26 @@ export default function NodesPage({ me }) {
   }, [tick]);
 
   const ranges = RANGES.map(([value, label]) => ({ value, label: label() }));
-  const items = (feed.data && feed.data.items) || [];
+  const all = (feed.data && feed.data.items) || [];
+  const items = all.filter((n) => (!role || (n.roles || []).includes(role)) && (!group || (n.groups || []).includes(group)));
   return html`<div class="page" data-page="nodes">
     <${PageHeader} title=${t('nodes.title')}
       subtitle=${updated ? t('nodes.updated', { time: fmtTime(updated, { timeStyle: 'medium' }), zone: zoneName() }) : t('nodes.subtitle')}
       actions=${html`<${Segmented} id="nodes-range" label=${t('nodes.range')} value=${range}
         options=${ranges} onChange=${setRange} />`} />
-    ${node ? html`<${Detail} name=${node} feed=${feed} range=${range} tz=${tz} tick=${tick} />`
+    ${node ? html`<${Detail} name=${node} feed=${feed} range=${range} tz=${tz} tick=${tick} apis=${apis} canEdit=${canEdit} />`
       : html`<div id="nodes-list">
         <${Alert} id="nodes-error">${feed.error && feed.error.message}<//>
         ${feed.data ? html`
-          <${SilentBanner} items=${items} />
+          <${SilentBanner} items=${all} />
           <${Figures} items=${items} />
+          <${Filters} items=${all} role=${role} group=${group} setRole=${setRole} setGroup=${setGroup} />
           <${Card} title=${t('nodes.all')} id="card-node-table" actions=${html`<span class="muted small">${t('nodes.click_hint')}</span>`}>
             ${items.length === 0 ? html`<${Empty} title=${t('nodes.none')} hint=${t('nodes.none_hint')} />`
               : html`<${NodeTable} items=${items} />`}
+          <//>
+          <${Card} title=${t('nodes.registry')} id="card-process-table" actions=${html`<span class="muted small">${t('nodes.registry_hint')}</span>`}>
+            <${ProcessTable} items=${items} apis=${apis} canEdit=${canEdit} id="process-table" withNode />
           <//>
           <${Card} title=${t('nodes.chart_all')} id="card-nodes-chart">
             <${Chart} key=${chartPath(range, tz, null)} path=${chartPath(range, tz, null)} tick=${tick} id="nodes-chart" alt=${t('nodes.chart_alt')} />

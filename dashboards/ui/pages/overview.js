@@ -90,12 +90,14 @@ function Nodes({ feed }) {
   if (items.length === 0) return html`<${Empty} title=${t('overview.nodes_none')} hint=${t('overview.nodes_none_hint')} />`;
   return html`<ul class="rows" id="node-list">
     ${items.map((n) => {
-      const disk = Math.max(0, ...(n.disks || []).map((d) => d.used_pct || 0));
+      // A node none of whose processes samples (collector, alerter…) has no figures: '—'.
+      const disk = (n.disks || []).length ? Math.max(0, ...n.disks.map((d) => d.used_pct || 0)) : null;
+      const down = n.silent || n.stopped;
       return html`<li class="row" key=${n.node}>
         <div class="row-main">
-          <span class=${n.silent ? 'dot dot-bad' : 'dot dot-good'} aria-hidden="true"></span>
+          <span class=${down ? 'dot dot-bad' : 'dot dot-good'} aria-hidden="true"></span>
           <span class="row-title">${n.node}</span>
-          ${n.silent ? html`<${Badge} tone="bad">${t('overview.node_silent')}<//>` : null}
+          ${down ? html`<${Badge} tone="bad">${t('overview.node_silent')}<//>` : null}
         </div>
         <div class="row-meta muted">
           ${`${t('overview.node_figures', { cpu: pct(n.cpu_pct), mem: pct(n.mem_pct), disk: pct(disk) })} · ${ago(n.age_secs)}`}

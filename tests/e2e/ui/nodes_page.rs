@@ -546,3 +546,131 @@ async fn the_audit_api_pages_with_a_cursor_and_filters_by_action() {
     let r = ops.call("GET", "/api/v1/audit", None, &[]).await;
     assert_eq!(r.status, 403, "{}", r.text);
 }
+
+/// The node registry on the Nodes page (issue 19): roles and groups per node, each process's
+/// version, addresses and APIs, a stopped node and a stopped process badged and first, the
+/// role and group filters, API names (linked for admins), and a hostile node name shown as
+/// text. Screenshots: `ops-nodes-registry*`, `admin-nodes-registry`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_sees_roles_groups_and_stopped_processes_of_the_registry() {
+    use crate::nodes_registry::{write_registry, HOSTILE};
+    let site = Site::new(
+        "ui_nodes_registry",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        "",
+    );
+    let store = site.migrate().await;
+    for role in ["ops", "admin"] {
+        add_user(&site, &format!("u-{role}"), role, PW);
+    }
+    let _dash = site.start("dashboards").await;
+    let anon = Api::anonymous(site.dashboards);
+    for _ in 0..300 {
+        if anon.call("GET", "/readyz", None, &[]).await.status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    put_entity(
+        &store,
+        gatewatch_model::EntityKind::Api,
+        "orders",
+        &json!({"name": "訂單 API", "prefix": "/orders", "upstreams": ["http://127.0.0.1:9"]}),
+    )
+    .await;
+    let beats = write_registry(&store).await;
+
+    let b = Browser::start(site.dashboards).await;
+    b.log_in("u-ops", PW).await;
+    b.open("nodes").await;
+    // core-1 stopped (its alerter went quiet, its reports process said goodbye): in the
+    // banner and first in the table, badged.
+    // (Stopped while its goodbye is fresh, silent for … after 15 s.)
+    let banner = b.wait_text("#nodes-silent", "core-1").await;
+    assert!(
+        banner.contains("Stopped") || banner.contains("Silent for"),
+        "{banner}"
+    );
+    let first = b.wait_text("#node-table tbody tr", "core-1").await;
+    assert!(
+        first.contains("Stopped") || first.contains("Silent for"),
+        "{first}"
+    );
+    assert!(
+        first.contains("alerter") && first.contains("reports"),
+        "{first}"
+    );
+    let edge = b
+        .wait_text("#node-table tbody tr:nth-child(3)", "edge-1")
+        .await;
+    for want in ["edge", "public", "collector", "gateway"] {
+        assert!(edge.contains(want), "{want}: {edge}");
+    }
+    // Every process, stopped ones first: the quiet alerter with how long it has been quiet.
+    let p1 = b.wait_text("#process-table tbody tr", "core-1").await;
+    assert!(p1.contains("Silent for") || p1.contains("Stopped"), "{p1}");
+    let procs = b.wait_text("#process-table tbody", "10.0.0.1:8080").await;
+    assert!(procs.contains("https://0.0.0.0:8443"), "{procs}");
+    // API ids resolved to names for a user who may read the configuration (no edit link for
+    // ops); 5000 APIs are cut with a count.
+    b.wait_text("#process-table span[data-api=\"orders\"]", "訂單 API")
+        .await;
+    b.wait_text("#process-table", "and 4,988 more").await;
+    // The hostile node name is text: shown, never run.
+    b.wait_text("#node-table tbody", "<script>").await;
+    b.wait_js(
+        "no injected markup ran",
+        "window.__pwned === undefined && !document.querySelector('#node-table img[src=\"x\"]')",
+    )
+    .await;
+    assert!(HOSTILE.contains("<script>"));
+    top(&b).await;
+    b.screenshot("ops-nodes-registry").await;
+
+    // Filters: the group `public` leaves edge-1; the role `alerter`, core-1.
+    let rows = "document.querySelectorAll('#node-table tbody tr')";
+    b.select("#nodes-group", "public").await;
+    b.wait_js(
+        "only edge-1",
+        &format!("{rows}.length === 1 && {rows}[0].textContent.includes('edge-1')"),
+    )
+    .await;
+    b.select("#nodes-group", "").await;
+    b.select("#nodes-role", "alerter").await;
+    b.wait_js(
+        "only core-1",
+        &format!("{rows}.length === 1 && {rows}[0].textContent.includes('core-1')"),
+    )
+    .await;
+    b.screenshot("ops-nodes-registry-filtered").await;
+
+    // One node's processes: version, addresses, heartbeat.
+    b.open("nodes?node=edge-1").await;
+    let d = b
+        .wait_text("#node-process-table tbody", "10.0.0.1:8091")
+        .await;
+    assert!(d.contains("0.1.0") && d.contains("10.0.0.1:8080"), "{d}");
+    b.screenshot("ops-nodes-registry-detail").await;
+    b.click("#lang-switch button[data-value=\"zh-TW\"]").await;
+    b.wait_text("#card-node-registry", "節點群組").await;
+    b.click("#lang-switch button[data-value=\"en\"]").await;
+    // (Headers are upper-cased by the stylesheet: read the text, not what is drawn.)
+    b.wait_js(
+        "English headers again",
+        "document.querySelector('#card-node-registry thead').textContent.includes('Node groups')",
+    )
+    .await;
+    log_out(&b).await;
+
+    // Admin: the API's name links to its editor.
+    b.log_in("u-admin", PW).await;
+    b.open("nodes").await;
+    b.wait_text(
+        "#process-table a[data-api=\"orders\"][href=\"#/config?tab=apis&id=orders&view=edit\"]",
+        "訂單 API",
+    )
+    .await;
+    b.screenshot("admin-nodes-registry").await;
+    b.close().await;
+    beats.abort();
+}

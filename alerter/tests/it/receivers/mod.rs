@@ -635,6 +635,7 @@ async fn the_notify_stages_channel_health_and_lone_alerts_are_one_pagerduty_inci
         tz: chrono_tz::UTC,
         lang: Lang::ZhTw,
         link_base: LINK.trim_end_matches('/'),
+        node_groups: &std::collections::HashMap::new(),
     };
     let key = ScopeKey::node("gw1");
     for (kind, at) in [
