@@ -234,7 +234,7 @@ fn stored_json(e: &config_log::Entry) -> serde_json::Value {
 /// Seals a channel body's plain credential headers. A header whose value `stored` already
 /// holds, sealed for the same destination, keeps that sealed text, so applying an unchanged
 /// file changes nothing. Errors name the field (`webhook.headers.X`).
-fn seal_channel(
+pub(crate) fn seal_channel(
     key: &SealKey,
     body: &mut serde_json::Value,
     stored: Option<&serde_json::Value>,

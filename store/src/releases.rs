@@ -100,9 +100,19 @@ pub struct Stored {
 /// The entities of [`RELEASE_KINDS`] at a point, by (kind, id).
 pub type State = BTreeMap<(EntityKind, String), Stored>;
 
+/// Names a release may not have.
+pub const RESERVED: [&str; 2] = ["current", "diff"];
+
 /// Checks a name and comment before anything is read.
 pub fn check(name: &str, comment: &str) -> Result<(), ReleaseError> {
     check_release_name("name", name).map_err(ReleaseError::Bad)?;
+    // `current` names the current state in a diff; `diff` is a path of the admin API.
+    if RESERVED.contains(&name) {
+        return Err(ReleaseError::Bad(FieldError::new(
+            "name",
+            format!("{name:?} is reserved (it names the current state or a route)"),
+        )));
+    }
     if comment.chars().count() > 2000 {
         return Err(ReleaseError::Bad(FieldError::new(
             "comment",
