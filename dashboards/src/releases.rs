@@ -54,8 +54,14 @@ pub struct ReleaseInfo {
 /// A release with what it holds.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReleaseDetail {
-    #[serde(flatten)]
-    pub info: ReleaseInfo,
+    pub name: String,
+    pub comment: String,
+    /// When it was made (RFC 3339).
+    pub created: String,
+    /// Who made it.
+    pub by: String,
+    pub entity_count: usize,
+    pub change_id: String,
     /// Every entity of the release with its version then.
     pub entities: Vec<gatewatch_model::release::ReleaseEntry>,
 }
@@ -162,8 +168,14 @@ pub async fn get(
     let r = releases::get(&state.store, &name)
         .await
         .map_err(|e| answer(e, "name"))?;
+    let i = info(&r);
     Ok(Json(ReleaseDetail {
-        info: info(&r),
+        name: i.name,
+        comment: i.comment,
+        created: i.created,
+        by: i.by,
+        entity_count: i.entity_count,
+        change_id: i.change_id,
         entities: r.spec.entities,
     }))
 }
