@@ -6,7 +6,8 @@
 //! database, shows what would change in site B's, and writes them there as one change (each
 //! with the version it was compared against). Channel credentials sealed under A's pepper are
 //! opened and sealed again under B's; client secrets never travel (a client B has keeps B's;
-//! a new one arrives without secrets). Entities B has and A does not are left alone. Each site
+//! a new one arrives without secrets), and a client certificate another client of B holds is
+//! refused as `config apply` refuses it. Entities B has and A does not are left alone. Each site
 //! file is read as it is written: `GATEWATCH_*` variables are not applied to it, so one
 //! environment cannot point both sites at the same database.
 
@@ -349,6 +350,39 @@ pub async fn promote(
             },
         );
         changes.push((key, text));
+    }
+    // As `config apply`: a certificate identifies one client on the target too.
+    let promoted: Vec<crate::config_cmd::Wanted> = changes
+        .iter()
+        .filter(|((kind, _), _)| *kind == EntityKind::Client)
+        .map(|((kind, id), text)| crate::config_cmd::Wanted {
+            kind: *kind,
+            id: id.clone(),
+            body: serde_json::from_str(text).unwrap_or(serde_json::Value::Null),
+        })
+        .collect();
+    let others = target
+        .values()
+        .filter(|t| t.kind == EntityKind::Client && !t.deleted)
+        .map(|t| {
+            (
+                t.id.clone(),
+                serde_json::from_str(&t.body).unwrap_or(serde_json::Value::Null),
+            )
+        });
+    if let Err((at, message)) = crate::config_cmd::certificates_clash(&promoted, others) {
+        // `client[i]` counts the promoted clients: name the client instead.
+        let who = at
+            .strip_prefix("client[")
+            .and_then(|r| r.split(']').next())
+            .and_then(|i| i.parse::<usize>().ok())
+            .and_then(|i| promoted.get(i))
+            .map_or(at.clone(), |w| format!("client {:?}", w.id));
+        return Err(UsageError(format!(
+            "{who}: {message} on {} (nothing was written)",
+            b.file.display()
+        ))
+        .into());
     }
     let d = releases::diff(&diff_from, &diff_to);
     if d.is_empty() {

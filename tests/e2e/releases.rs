@@ -489,6 +489,32 @@ async fn promote_moves_entities_between_two_sites_resealing_channel_credentials(
         text.contains("+ api orders") && !text.contains("channel"),
         "{text}"
     );
+    // A client certificate another client of B holds: refused naming the client, nothing
+    // written.
+    let fp = format!("sha256:{}", "ab".repeat(32));
+    put_entity(
+        &store_b,
+        EntityKind::Client,
+        "other",
+        &json!({"name": "Other", "certificates": [fp]}),
+    )
+    .await;
+    put_entity(
+        &store_a,
+        EntityKind::Client,
+        "certy",
+        &json!({"name": "Certy", "certificates": [fp]}),
+    )
+    .await;
+    let rows = config_log::revision(&store_b).await.unwrap().rows;
+    let out = promote(&["--kind", "client"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("client \"certy\"") && err.contains("\"other\""),
+        "{err}"
+    );
+    assert_eq!(config_log::revision(&store_b).await.unwrap().rows, rows);
     let h = config_log::history(&store_b, EntityKind::Channel, "hook")
         .await
         .unwrap();
