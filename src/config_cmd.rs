@@ -77,9 +77,9 @@ pub struct FileError {
 /// One entity read from the file.
 pub(crate) struct Wanted {
     pub(crate) kind: EntityKind,
-    id: String,
+    pub(crate) id: String,
     /// Checked and normalized (`Entity::to_json`).
-    body: serde_json::Value,
+    pub(crate) body: serde_json::Value,
 }
 
 /// TOML to JSON, with TOML dates and times as their RFC 3339 text.
@@ -182,7 +182,7 @@ enum Plan {
 /// A certificate fingerprint identifies one client (as the admin API holds it): one that two
 /// clients of the file list, or a file's client and one the log keeps (`others`, unless they
 /// are pruned), is refused naming the file's entry (`client[i].certificates[j]`).
-fn certificates_clash(
+pub(crate) fn certificates_clash(
     wanted: &[Wanted],
     others: impl Iterator<Item = (String, serde_json::Value)>,
 ) -> Result<(), (String, String)> {
@@ -234,7 +234,7 @@ fn stored_json(e: &config_log::Entry) -> serde_json::Value {
 /// Seals a channel body's plain credential headers. A header whose value `stored` already
 /// holds, sealed for the same destination, keeps that sealed text, so applying an unchanged
 /// file changes nothing. Errors name the field (`webhook.headers.X`).
-fn seal_channel(
+pub(crate) fn seal_channel(
     key: &SealKey,
     body: &mut serde_json::Value,
     stored: Option<&serde_json::Value>,

@@ -17,6 +17,7 @@ mod heartbeat;
 mod keys_cmd;
 mod loadgen;
 mod pepper;
+mod release_cmd;
 mod roles;
 mod sign_cmd;
 mod user_cmd;
@@ -90,6 +91,72 @@ enum ConfigCommand {
         #[arg(long, env = "USER", default_value = "cli")]
         author: String,
     },
+    /// Make a release: a named point of the whole configuration (every API, API family,
+    /// client, group, product, channel, alert rule, notification policy, inhibit rule and
+    /// report subscription as it is now). API keys, users and silences are not part of it.
+    Release {
+        /// Its name (1–64 of `A-Za-z0-9._-`; not `current` or `diff`); a name is used once.
+        name: String,
+        /// What the release is.
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// Who is recorded as its author.
+        #[arg(long, env = "USER", default_value = "cli")]
+        author: String,
+    },
+    /// List the releases, newest first: name, created, by, entities, comment.
+    Releases,
+    /// Show what differs from A to B (each a release name or `current`): entities added,
+    /// removed and changed with their fields. Secrets are named, never shown.
+    Diff {
+        /// A release name, or `current`.
+        from: String,
+        /// A release name, or `current`.
+        to: String,
+    },
+    /// Bring the configuration back to a release as ONE new change (`rollback to NAME`):
+    /// entities changed since get the release's version, those made since are deleted, those
+    /// deleted since are restored. Clients keep their current secrets; API keys, users and
+    /// silences are untouched. Shows the diff first and asks unless --yes; a concurrent edit
+    /// makes it fail with nothing written.
+    Rollback {
+        /// The release.
+        #[arg(long)]
+        to: String,
+        /// Only show what would change.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+        /// Who is recorded as the author of the change.
+        #[arg(long, env = "USER", default_value = "cli")]
+        author: String,
+    },
+    /// Copy chosen entities from one site to another (two site configuration files: two
+    /// databases, two peppers), showing the diff first, as one change on the target. Channel
+    /// credentials are opened with the source's pepper and sealed with the target's; client
+    /// secrets never travel. `GATEWATCH_*` variables are not applied to the two files.
+    Promote {
+        /// The source site's configuration file.
+        #[arg(long)]
+        from_site: PathBuf,
+        /// The target site's configuration file.
+        #[arg(long)]
+        to_site: PathBuf,
+        /// Only entities of this kind (repeatable; default: every kind a release holds).
+        #[arg(long)]
+        kind: Vec<String>,
+        /// Only the entity with this id (repeatable).
+        #[arg(long)]
+        id: Vec<String>,
+        /// Only show what would change on the target.
+        #[arg(long)]
+        dry_run: bool,
+        /// Who is recorded as the author of the change.
+        #[arg(long, env = "USER", default_value = "cli")]
+        author: String,
+    },
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -127,8 +194,9 @@ enum Command {
         #[arg(long)]
         print_sql: bool,
     },
-    /// The configuration: in effect (`show`), a file checked offline (`check FILE`), or the
-    /// configuration log as a file (`export`, `apply`).
+    /// The configuration: in effect (`show`), a file checked offline (`check FILE`), the
+    /// configuration log as a file (`export`, `apply`), releases (`release`, `releases`,
+    /// `diff`, `rollback`) and moving entities between sites (`promote`).
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Drive traffic through a gateway (loopback only).
@@ -282,6 +350,39 @@ fn main() -> ExitCode {
                     Err(e) => Err(e),
                 }
             }
+            Command::Config(ConfigCommand::Release {
+                name,
+                comment,
+                author,
+            }) => {
+                let store = gatewatch_store::Store::new(config.store.clone());
+                release_cmd::make(&store, &name, &comment, &author).await
+            }
+            Command::Config(ConfigCommand::Releases) => {
+                let store = gatewatch_store::Store::new(config.store.clone());
+                release_cmd::list(&store).await
+            }
+            Command::Config(ConfigCommand::Diff { from, to }) => {
+                let store = gatewatch_store::Store::new(config.store.clone());
+                release_cmd::diff(&store, &from, &to).await
+            }
+            Command::Config(ConfigCommand::Rollback {
+                to,
+                dry_run,
+                yes,
+                author,
+            }) => {
+                let store = gatewatch_store::Store::new(config.store.clone());
+                release_cmd::rollback(&store, &to, dry_run, yes, &author).await
+            }
+            Command::Config(ConfigCommand::Promote {
+                from_site,
+                to_site,
+                kind,
+                id,
+                dry_run,
+                author,
+            }) => release_cmd::promote(&from_site, &to_site, &kind, &id, dry_run, &author).await,
             Command::Keys(cmd) => match pepper::load_pepper(&config.data_dir, &config.security) {
                 Ok(pepper) => keys_cmd::run(&config, &pepper, cmd).await,
                 Err(e) => Err(e),
@@ -297,8 +398,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e)
-            if e.chain()
-                .any(|c| c.is::<config_cmd::FileError>() || c.is::<user_cmd::UsageError>()) =>
+            if e.chain().any(|c| {
+                c.is::<config_cmd::FileError>()
+                    || c.is::<user_cmd::UsageError>()
+                    || c.is::<release_cmd::UsageError>()
+            }) =>
         {
             eprintln!("gatewatch: {e:#}");
             ExitCode::from(2)

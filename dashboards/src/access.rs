@@ -224,6 +224,46 @@ pub fn rules() -> Vec<Rule> {
     .query::<crate::nodes::NodeParams>()
     .ok(200, json("the nodes", "NodesPage"));
     t.get(
+        "/api/v1/releases",
+        Perm(ReadGatewayConfig),
+        "Releases: named points of the whole configuration, newest first",
+    )
+    .ok(200, json("the releases", "ReleasesPage"));
+    t.post(
+        "/api/v1/releases",
+        Perm(WriteGatewayConfig),
+        "Make a release: the version of every API, API family, client, group, product, channel, alert rule, notification policy, inhibit rule and report subscription now",
+    )
+    .describe("API keys, users and silences are not part of a release. 409 (naming `name`) when the name is taken: releases are never replaced. Audited as `release.create`.")
+    .body("ReleaseRequest")
+    .ok(201, json("the release", "ReleaseInfo"))
+    .errors(&[409]);
+    t.get(
+        "/api/v1/releases/diff",
+        Perm(ReadGatewayConfig),
+        "What differs between two points: releases, or a release and `current`",
+    )
+    .describe("Per entity added, removed or changed with the changed fields; secrets (client secrets, sealed channel credentials) are named, never shown. 404 naming `from` or `to` for an unknown release.")
+    .query::<crate::releases::DiffParams>()
+    .ok(200, json("the differences", "ReleaseDiff"))
+    .errors(&[404]);
+    t.get(
+        "/api/v1/releases/{name}",
+        Perm(ReadGatewayConfig),
+        "One release and the version of each entity it holds",
+    )
+    .ok(200, json("the release", "ReleaseDetail"))
+    .errors(&[404]);
+    t.post(
+        "/api/v1/releases/{name}/rollback",
+        Perm(WriteGatewayConfig),
+        "Roll the configuration back to a release, as one new change (`rollback to NAME`)",
+    )
+    .describe("Entities changed since get the release's version, those made since are deleted, those deleted since restored; clients keep their current secrets; API keys, users and silences are untouched. `{\"dry_run\": true}` only shows the diff. 409 when someone changed an entity meanwhile (nothing is written), 422 when a body of the release cannot be restored by this version (naming it). Audited as `release.rollback` plus a row per entity.")
+    .body_optional("RollbackRequest")
+    .ok(200, json("the diff from the current configuration, and the new change", "RollbackResult"))
+    .errors(&[404, 409]);
+    t.get(
         "/api/v1/upstreams/health",
         Perm(ReadGatewayConfig),
         "Per upstream host of each API: calls, failures and the newest call, as `up` / `degraded` / `down` / `idle`",

@@ -24,6 +24,7 @@
 //! - [`acks`]: acknowledging a firing alert's episode and taking it back (`alert_acks`).
 //! - [`window_check`]: whether exception windows hold at given instants, for the rule editor.
 //! - [`nodes`]: every node seen lately, its newest figures, silent ones first.
+//! - [`releases`]: named points of the configuration, their diff, the rollback to one.
 //! - [`upstream_health`]: up / degraded / down / idle per upstream host of each API, from
 //!   its recent calls (`GET /api/v1/upstreams/health`).
 //! - [`diff`]: the per-version changes in `GET /api/v1/<kind>/{id}/history`, secrets hidden.
@@ -61,6 +62,7 @@ pub mod openapi;
 pub mod password_checks;
 pub mod preview;
 pub mod random;
+pub mod releases;
 pub mod report_runs;
 pub mod scopes;
 pub mod signing_secret;
@@ -240,6 +242,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/alerts/ack", post(acks::ack))
         .route("/api/v1/alerts/unack", post(acks::unack))
         .route("/api/v1/nodes", get(nodes::list))
+        .route(
+            "/api/v1/releases",
+            get(releases::list).post(releases::create),
+        )
+        .route("/api/v1/releases/diff", get(releases::diff))
+        .route("/api/v1/releases/{name}", get(releases::get))
+        .route("/api/v1/releases/{name}/rollback", post(releases::rollback))
         .route("/api/v1/upstreams/health", get(upstream_health::list))
         .route(
             "/api/v1/me/tokens",

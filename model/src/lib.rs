@@ -10,6 +10,7 @@ pub mod api;
 pub mod call;
 pub mod channel;
 pub mod client;
+pub mod diff;
 pub mod entity;
 pub mod field;
 pub mod forwarded;

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::diff::FieldChange;
 use crate::entity::EntityKind;
 use crate::field::{bad, check_id, FieldError};
 
@@ -82,6 +83,35 @@ impl ReleaseSpec {
         }
         Ok(())
     }
+}
+
+/// How one entity differs between two points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Difference {
+    /// Only in the second point.
+    Added,
+    /// Only in the first point.
+    Removed,
+    /// In both, with other fields.
+    Changed,
+}
+
+/// One entity of a diff.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct EntityDiff {
+    #[schema(value_type = String, example = "api")]
+    pub kind: EntityKind,
+    pub id: String,
+    pub change: Difference,
+    /// Its version at the first point (absent when added).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_version: Option<u64>,
+    /// Its version at the second point (absent when removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_version: Option<u64>,
+    /// The fields that differ (for an added or removed entity: its fields); secrets by name only.
+    pub fields: Vec<FieldChange>,
 }
 
 /// Checks a release name (its id): as every entity id.

@@ -140,6 +140,17 @@ impl ReadRow {
 
 static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The current row's columns per `(entity, id)` group (`… FROM config_log [WHERE …] GROUP BY
+/// entity, id`). Aliases differ from the column names: ClickHouse would otherwise read
+/// `version` inside argMax as the alias `max(version)`.
+pub(crate) const CURRENT_COLUMNS: &str = "entity, id, max(version) AS cur_version, \
+     argMax(change_id, (version, toString(change_id))) AS cur_change_id, \
+     argMax(ts_us, (version, toString(change_id))) AS cur_ts_us, \
+     argMax(author, (version, toString(change_id))) AS cur_author, \
+     argMax(comment, (version, toString(change_id))) AS cur_comment, \
+     argMax(deleted, (version, toString(change_id))) AS cur_deleted, \
+     argMax(body, (version, toString(change_id))) AS cur_body";
+
 const COLUMNS: &str = "entity, id, version, change_id, ts_us, author, comment, deleted, body";
 
 /// Writes one change (one or more entities) as new versions. See the module doc for the
@@ -274,17 +285,10 @@ async fn current_winners(
 
 /// The current row of every entity (deleted ones included, flagged), ordered by kind and id.
 pub async fn current(store: &Store) -> Result<Vec<Entry>, ConfigLogError> {
-    // Aliases differ from the column names: ClickHouse would otherwise read `version`
-    // inside argMax as the alias `max(version)`.
-    let q = "SELECT entity, id, max(version) AS cur_version, \
-         argMax(change_id, (version, toString(change_id))) AS cur_change_id, \
-         argMax(ts_us, (version, toString(change_id))) AS cur_ts_us, \
-         argMax(author, (version, toString(change_id))) AS cur_author, \
-         argMax(comment, (version, toString(change_id))) AS cur_comment, \
-         argMax(deleted, (version, toString(change_id))) AS cur_deleted, \
-         argMax(body, (version, toString(change_id))) AS cur_body \
-         FROM config_log GROUP BY entity, id ORDER BY entity, id";
-    fetch_entries(store, &Sql::new(q)).await
+    let mut q = Sql::new("SELECT ");
+    q.push(CURRENT_COLUMNS)
+        .push(" FROM config_log GROUP BY entity, id ORDER BY entity, id");
+    fetch_entries(store, &q).await
 }
 
 /// The current row of one entity, if it was ever written.
@@ -318,6 +322,11 @@ pub async fn revision(store: &Store) -> Result<Revision, ConfigLogError> {
         .fetch_one::<Revision>()
         .await
         .map_err(|e| store.err(q, e).into())
+}
+
+/// Rows of a query selecting [`COLUMNS`] or [`CURRENT_COLUMNS`].
+pub(crate) async fn fetch(store: &Store, q: &Sql) -> Result<Vec<Entry>, ConfigLogError> {
+    fetch_entries(store, q).await
 }
 
 async fn fetch_entries(store: &Store, q: &Sql) -> Result<Vec<Entry>, ConfigLogError> {

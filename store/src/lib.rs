@@ -38,6 +38,7 @@ pub mod observe;
 pub(crate) mod query;
 pub mod quota;
 pub mod registry;
+pub mod releases;
 pub mod report_runs;
 pub mod reports;
 pub mod retention;

@@ -1192,6 +1192,16 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
     gatewatch_store::alerts::save_states(&store, "a1", &states)
         .await
         .unwrap();
+    // A release every role's read and (dry-run) rollback can name.
+    gatewatch_store::releases::make(
+        &store,
+        "fx-rel",
+        "",
+        "root",
+        chrono::Utc::now().timestamp_micros(),
+    )
+    .await
+    .unwrap();
     let anon = Api::anonymous(base);
     let (mut allowed_n, mut denied_n) = (0, 0);
     for rule in access::rules() {
@@ -1219,7 +1229,13 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
                 .replace("{id}", &id)
                 .replace("{product}", "gp")
                 .replace("{*file}", "app.js")
+                .replace("{name}", "fx-rel")
                 .replace("{token_id}", &ids[&(*role, EntityKind::User, "token")]);
+            let path = if rule.path == "/api/v1/releases/diff" {
+                format!("{path}?from=fx-rel&to=current")
+            } else {
+                path
+            };
             let mut body = match (method, rule.path.as_str()) {
                 (_, "/api/v1/login") => json!({"user": format!("u-{role}"), "password": PW}),
                 (_, "/api/v1/me/password") => json!({"current": PW, "new": PW}),
@@ -1227,6 +1243,8 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
                     json!({"lang": "zh-TW", "timezone": "Asia/Taipei"})
                 }
                 (_, "/api/v1/oauth/keys/rotate") => json!({}),
+                ("POST", "/api/v1/releases") => json!({"name": format!("rel-{role}")}),
+                (_, "/api/v1/releases/{name}/rollback") => json!({"dry_run": true}),
                 (_, "/api/v1/oauth/revocations") => {
                     json!({"jti": format!("jti-{role}"), "client_id": "c1"})
                 }

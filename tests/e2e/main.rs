@@ -50,6 +50,7 @@ mod policy_ui;
 mod readme;
 mod receivers;
 mod record_bounds;
+mod releases;
 mod report_mail;
 mod reports;
 mod reports_detail;

@@ -1,6 +1,6 @@
 // The Gateway config page (issue 7), admin only: APIs with their upstreams' health, clients
 // with their keys, groups, products, the grants waiting for approval, the OAuth 2.0 signing
-// keys, and every entity's history. Tabs and editors are hash sub-routes (`#/config?tab=clients&id=acme&view=edit`),
+// keys, the releases (make, diff, roll back), and every entity's history. Tabs and editors are hash sub-routes (`#/config?tab=clients&id=acme&view=edit`),
 // so Back and links work; everything is read and written through the admin API.
 import { html, useState } from '../vendor/preact-htm.module.js';
 import { t } from '../i18n.js';
@@ -10,8 +10,9 @@ import { ApiList, ApiEditor } from './config/apis.js';
 import { ClientList, ClientEditor } from './config/clients.js';
 import { SetList, SetEditor, Pending } from './config/sets.js';
 import { SigningKeys } from './config/signing_keys.js';
+import { Releases } from './config/releases.js';
 
-const TABS = ['apis', 'clients', 'groups', 'products', 'approvals', 'keys'];
+const TABS = ['apis', 'clients', 'groups', 'products', 'approvals', 'keys', 'releases'];
 
 function pendingCount(keys) {
   let n = 0;
@@ -40,11 +41,14 @@ export default function ConfigPage() {
     { id: 'products', label: t('config.tab_products') },
     { id: 'approvals', label: t('config.tab_approvals'), count: pendingCount(keys) || null },
     { id: 'keys', label: t('config.tab_keys') },
+    { id: 'releases', label: t('config.tab_releases') },
   ];
   const editing = route.view === 'new' || (route.view === 'edit' && route.id);
   let body;
   if (tab === 'keys') {
     body = html`<${SigningKeys} tick=${tick} setTick=${setTick} />`;
+  } else if (tab === 'releases') {
+    body = html`<${Releases} tick=${tick} setTick=${setTick} />`;
   } else if (route.view === 'history' && route.id && tab !== 'approvals') {
     body = html`<${History} key=${`${tab}/${route.id}`} seg=${tab} id=${route.id}
       title=${t('config.history_of', { id: route.id })} onBack=${back} />`;

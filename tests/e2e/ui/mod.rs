@@ -24,6 +24,8 @@ mod nodes_page;
 
 mod policies_form;
 
+mod releases_page;
+
 mod reports_page;
 
 mod routing_acks;
