@@ -29,3 +29,5 @@ mod reports_page;
 mod routing_acks;
 
 mod scopes_form;
+
+mod versions_ui;
