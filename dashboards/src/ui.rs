@@ -91,6 +91,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("pages/config/sets.js", JS),
     asset!("pages/config/signing_keys.js", JS),
     asset!("pages/config/releases.js", JS),
+    asset!("pages/config/families.js", JS),
     asset!("pages/config.js", JS),
     // the users page (its modules go under this line)
     asset!("pages/users.js", JS),

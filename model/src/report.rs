@@ -195,6 +195,12 @@ pub struct ReportParams {
     pub nodes: Vec<String>,
     pub status_classes: Vec<u8>,
     pub outcomes: Vec<Outcome>,
+    /// API versions as recorded on each call (`api_version`), matched exactly
+    /// (`version=v2&version=v3`; no comma splitting: a plain API's label is free text).
+    pub versions: Vec<String>,
+    /// What an aggregate report groups by instead of its usual key (`group=version`: the
+    /// usage and latency reports per API version).
+    pub group: Option<GroupBy>,
     /// Rows of a top-N or a page of calls.
     pub limit: Option<u32>,
     /// Call detail filters.
@@ -216,6 +222,29 @@ pub struct ReportParams {
     /// Which list the top-N report ranks (`by=slowest|largest|clients`).
     pub top_by: TopBy,
 }
+
+/// An alternative grouping of an aggregate report (`group=…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// The API version each call recorded (`api_version`; empty for calls of an API without
+    /// one).
+    Version,
+}
+
+impl GroupBy {
+    pub const ALL: [GroupBy; 1] = [GroupBy::Version];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Version => "version",
+        }
+    }
+}
+
+/// Longest `version` filter value: the longest label an API may carry (a family's versions
+/// are at most 32 characters, a plain API's free-form label at most 64).
+pub const MAX_VERSION_CHARS: usize = 64;
 
 /// The lists of the top-N report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -331,6 +360,33 @@ impl ReportParams {
                 "module" => push_ids(k, v, &mut p.modules)?,
                 "client" => push_ids(k, v, &mut p.clients)?,
                 "node" => push_ids(k, v, &mut p.nodes)?,
+                "version" => {
+                    // Exact labels, whole values: a plain API's version is free text (up to
+                    // 64 characters) and may hold a comma.
+                    if v.is_empty() {
+                        // No filter, like an empty `api=`.
+                        continue;
+                    }
+                    if v.chars().count() > MAX_VERSION_CHARS {
+                        return bad(k, format!("must be at most {MAX_VERSION_CHARS} characters"));
+                    }
+                    if v.chars().any(char::is_control) {
+                        return bad(k, "must not contain control characters");
+                    }
+                    if !p.versions.iter().any(|x| x == v) {
+                        p.versions.push(v.to_string());
+                    }
+                }
+                "group" => {
+                    p.group = Some(
+                        GroupBy::ALL
+                            .into_iter()
+                            .find(|g| g.as_str() == v)
+                            .ok_or_else(|| {
+                                FieldError::new(k, format!("{v:?} is not a grouping (version)"))
+                            })?,
+                    )
+                }
                 "status_class" => {
                     for part in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                         let digit = part.strip_suffix("xx").unwrap_or(part);
@@ -476,6 +532,12 @@ impl ReportParams {
             for v in list {
                 put(k, v.clone());
             }
+        }
+        for v in &self.versions {
+            put("version", v.clone());
+        }
+        if let Some(g) = self.group {
+            put("group", g.as_str().to_string());
         }
         for c in &self.status_classes {
             put("status_class", format!("{c}xx"));
@@ -736,11 +798,20 @@ mod tests {
             ("finding", "sqli:", "finding"),
             ("finding", "xss:query.q\u{0}", "finding"),
             ("finding", "sqli%", "finding"),
+            ("version", "v1\u{0}", "version"),
+            ("group", "api", "group"),
+            ("group", "Version", "group"),
         ] {
             let e = pairs(&[(k, v)]).unwrap_err();
             assert_eq!(e.field, field, "{k}={v}: {e}");
         }
         assert_eq!(pairs(&[("from", "1")]).unwrap_err().field, "to");
+        let long = "v".repeat(65);
+        assert_eq!(pairs(&[("version", &long)]).unwrap_err().field, "version");
+        assert_eq!(
+            pairs(&[("version", "")]).unwrap().versions,
+            Vec::<String>::new()
+        );
         let e = pairs(&[("from", "100"), ("to", "50")]).unwrap_err();
         assert_eq!(e.field, "to");
     }
@@ -758,8 +829,13 @@ mod tests {
             ("method", "get,POST"),
             ("min_latency_ms", "250"),
             ("finding", "sqli:body.items[2].note"),
+            ("version", "v2"),
+            ("version", "2024-01, beta 版"),
+            ("group", "version"),
         ])
         .unwrap();
+        assert_eq!(p.versions, ["v2", "2024-01, beta 版"]);
+        assert_eq!(p.group, Some(GroupBy::Version));
         assert_eq!(p.finding.as_deref(), Some("sqli:body.items[2].note"));
         assert_eq!(p.top_by, TopBy::Clients);
         assert_eq!(p.methods, ["GET", "POST"]);

@@ -21,6 +21,7 @@
 #   RUNS=9 ops/bench/reports.sh
 #   CALLS=1000000 REPORTS_DB=gatewatch_bench_reports_small ops/bench/reports.sh
 #   GATEWATCH_BIN=target/debug/gatewatch ops/bench/reports.sh   # skip the release build
+#   ONLY='version|7d$' ops/bench/reports.sh                       # only the matching reports
 #
 # Environment: CALLS (10000000), DAYS (30), ROUND (1000000 rows per INSERT), RUNS (5),
 # REPORTS_DB (gatewatch_bench_reports), RELOAD (0), DASH_PORT (18090), REC_DASH_PORT (18096),
@@ -100,7 +101,8 @@ if [ "$RELOAD" = 1 ] || [ "$have" != "$CALLS" ]; then
     curl -sS --fail-with-body "$CLICKHOUSE_URL/?max_block_size=$ROUND" --data-binary @- <<EOF
 INSERT INTO $REPORTS_DB.api_calls (call_id, request_id, ts, ts_us, node, api_id, api_name, module,
   route, method, path, client_id, app_id, client_ip, user_agent, upstream, status, outcome,
-  latency_us, upstream_latency_us, overhead_us, request_bytes, response_bytes, batch_id)
+  latency_us, upstream_latency_us, overhead_us, request_bytes, response_bytes, batch_id,
+  api_version)
 SELECT
   toUUID(concat(substring(th, 1, 8), '-', substring(th, 9, 4), '-7', substring(rh, 2, 3), '-8',
                 substring(rh, 5, 3), '-', substring(rh, 8, 12))),
@@ -129,7 +131,8 @@ SELECT
   ovh,
   200 + sipHash64(number, 6) % 2000,
   if(r < 990, 500 + sipHash64(number, 7) % 50000, 120),
-  toUUID('00000000-0000-4000-8000-000000000000')
+  toUUID('00000000-0000-4000-8000-000000000000'),
+  concat('v', toString(a % 3 + 1))
 FROM
 (
   SELECT number, tus, th, rh, a, c, r, ovh,
@@ -235,7 +238,24 @@ REPORTS=(
   "nodes 24h|/api/v1/reports/nodes?range=24h"
   "nodes 30d|/api/v1/reports/nodes?range=30d"
   "client-events 7d|/api/v1/reports/client-events?range=7d&client=client-7"
+  # Issue 19: by API version, from the raw calls (the rollups have no version); the same
+  # reports per API, from the rollups, above and here for the 7-day comparison.
+  "usage 7d|/api/v1/reports/usage?range=7d"
+  "usage 7d by version|/api/v1/reports/usage?range=7d&group=version"
+  "usage 24h by version|/api/v1/reports/usage?range=24h&group=version"
+  "usage 7d, version v2|/api/v1/reports/usage?range=7d&version=v2"
+  "latency 7d|/api/v1/reports/latency?range=7d"
+  "latency 7d by version|/api/v1/reports/latency?range=7d&group=version"
+  "call search, version, 24h|/api/v1/reports/calls?range=24h&version=v2&limit=50"
 )
+# ONLY='version|usage 7d' times just the reports whose names match (grep -E).
+if [ -n "${ONLY:-}" ]; then
+  kept=()
+  for entry in "${REPORTS[@]}"; do
+    if printf '%s' "${entry%%|*}" | grep -Eq -- "$ONLY"; then kept+=("$entry"); fi
+  done
+  REPORTS=("${kept[@]}")
+fi
 
 median() { sort -n | awk '{a[NR] = $1} END {if (NR == 0) print "-"; else if (NR % 2) printf "%.1f", a[(NR + 1) / 2]; else printf "%.1f", (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 

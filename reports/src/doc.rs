@@ -4,7 +4,7 @@
 //! routes, adds the security and the error answers.
 
 use gatewatch_model::outcome::Outcome;
-use gatewatch_model::report::{ReportKind, TopBy, MAX_LATENCY_MS, MAX_LIMIT};
+use gatewatch_model::report::{GroupBy, ReportKind, TopBy, MAX_LATENCY_MS, MAX_LIMIT};
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
 use utoipa::openapi::schema::{
     ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
@@ -95,6 +95,26 @@ pub fn filters() -> Vec<Parameter> {
         repeated("module", "only these modules", id()),
         repeated("client", "only these clients", id()),
         repeated("node", "only these nodes", id()),
+        // Whole values, no comma list: a plain API's version label is free text.
+        ParameterBuilder::from(query(
+            "version",
+            "only calls answered by these API versions (exact labels as recorded; repeat the \
+             key for several, no comma list); reads the raw calls, so at most 7 days",
+            ArrayBuilder::new().items(
+                string()
+                    .max_length(Some(64))
+                    .pattern(Some("^[^\\u0000-\\u001f\\u007f-\\u009f]*$")),
+            ),
+        ))
+        .style(Some(ParameterStyle::Form))
+        .explode(Some(true))
+        .build(),
+        query(
+            "group",
+            "usage and latency: per API version (as each call recorded it) instead of per API; \
+             reads the raw calls, so at most 7 days",
+            enumeration(GroupBy::ALL.iter().map(|g| g.as_str())),
+        ),
         repeated(
             "status_class",
             "only these status classes",

@@ -39,6 +39,8 @@ pub fn localise(report: &mut Report, lang: Lang) {
     let no_api = |s: &mut String| {
         if s == crate::queries::usage::NO_API {
             *s = NO_API_ZH.to_string();
+        } else if s == crate::queries::usage::NO_VERSION {
+            *s = NO_VERSION_ZH.to_string();
         }
     };
     for row in &mut report.table.rows {
@@ -69,6 +71,9 @@ pub fn localise(report: &mut Report, lang: Lang) {
     }
 }
 
+/// `(no version)` in zh-TW.
+const NO_VERSION_ZH: &str = "（無版本）";
+
 /// `(no API matched)` in zh-TW.
 const NO_API_ZH: &str = "（未對應任何 API）";
 
@@ -85,6 +90,10 @@ pub fn zh(en: &str) -> Option<&'static str> {
     Some(match en {
         // Report titles.
         "API usage" => "API 用量",
+        "API usage per version" => "各版本 API 用量",
+        "Calls per API version" => "各 API 版本呼叫數",
+        "Version" => "版本",
+        "API version" => "API 版本",
         "Traffic over time" => "流量趨勢",
         "Latency" => "回應時間",
         "Errors and failed connections" => "錯誤與連線失敗",

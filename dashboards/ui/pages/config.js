@@ -1,4 +1,5 @@
-// The Gateway config page (issue 7), admin only: APIs with their upstreams' health, clients
+// The Gateway config page (issue 7), admin only: APIs with their upstreams' health, API
+// families with their versions (issue 19), clients
 // with their keys, groups, products, the grants waiting for approval, the OAuth 2.0 signing
 // keys, the releases (make, diff, roll back), and every entity's history. Tabs and editors are hash sub-routes (`#/config?tab=clients&id=acme&view=edit`),
 // so Back and links work; everything is read and written through the admin API.
@@ -11,8 +12,9 @@ import { ClientList, ClientEditor } from './config/clients.js';
 import { SetList, SetEditor, Pending } from './config/sets.js';
 import { SigningKeys } from './config/signing_keys.js';
 import { Releases } from './config/releases.js';
+import { FamilyList, FamilyEditor } from './config/families.js';
 
-const TABS = ['apis', 'clients', 'groups', 'products', 'approvals', 'keys', 'releases'];
+const TABS = ['apis', 'families', 'clients', 'groups', 'products', 'approvals', 'keys', 'releases'];
 
 function pendingCount(keys) {
   let n = 0;
@@ -36,6 +38,7 @@ export default function ConfigPage() {
   const back = () => go({ tab });
   const tabs = [
     { id: 'apis', label: t('config.tab_apis') },
+    { id: 'families', label: t('version.tab_families') },
     { id: 'clients', label: t('config.tab_clients') },
     { id: 'groups', label: t('config.tab_groups') },
     { id: 'products', label: t('config.tab_products') },
@@ -50,11 +53,14 @@ export default function ConfigPage() {
   } else if (tab === 'releases') {
     body = html`<${Releases} tick=${tick} setTick=${setTick} />`;
   } else if (route.view === 'history' && route.id && tab !== 'approvals') {
-    body = html`<${History} key=${`${tab}/${route.id}`} seg=${tab} id=${route.id}
+    body = html`<${History} key=${`${tab}/${route.id}`} seg=${tab === 'families' ? 'api-families' : tab} id=${route.id}
       title=${t('config.history_of', { id: route.id })} onBack=${back} />`;
   } else if (tab === 'apis') {
     body = editing ? html`<${ApiEditor} key=${route.id || 'new'} id=${route.view === 'new' ? '' : route.id} onDone=${done} />`
       : html`<${ApiList} tick=${tick} />`;
+  } else if (tab === 'families') {
+    body = editing ? html`<${FamilyEditor} key=${route.id || 'new'} id=${route.view === 'new' ? '' : route.id} onDone=${done} />`
+      : html`<${FamilyList} tick=${tick} />`;
   } else if (tab === 'clients') {
     body = editing ? html`<${ClientEditor} key=${route.id || 'new'} id=${route.view === 'new' ? '' : route.id}
         onDone=${done} tick=${tick} setTick=${setTick} />`

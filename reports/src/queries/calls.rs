@@ -130,6 +130,8 @@ fn columns() -> Vec<Column> {
         Column::new("response_bytes", "Response size").unit("bytes"),
         Column::new("upstream", "Upstream host"),
         Column::new("ts_us", "Start").unit("µs since epoch"),
+        // Last, so readers of the older column order keep their positions.
+        Column::new("api_version", "API version"),
     ]
 }
 
@@ -157,6 +159,7 @@ fn cells(r: SearchRow) -> Vec<Cell> {
         r.response_bytes.into(),
         r.upstream.into(),
         Cell::Int(r.ts_us),
+        r.api_version.into(),
     ]
 }
 
@@ -363,6 +366,9 @@ pub struct CallDetail {
     pub node: String,
     pub api_id: String,
     pub api_name: String,
+    /// The version of the API that answered (its `version` label when the call was made);
+    /// empty for an API without one or calls of older gateways.
+    pub api_version: String,
     pub module: String,
     pub route: String,
     pub method: String,
@@ -457,6 +463,7 @@ pub async fn detail(store: &Store, call_id: &str, tz: Tz) -> Result<CallDetail> 
         node: r.node,
         api_id: r.api_id,
         api_name: r.api_name,
+        api_version: r.api_version,
         module: r.module,
         route: r.route,
         method: r.method,

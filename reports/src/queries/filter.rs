@@ -26,5 +26,8 @@ pub fn filtered_dims(p: &ReportParams) -> Vec<Dim> {
     if !p.outcomes.is_empty() {
         d.push(Dim::Outcome)
     }
+    if !p.versions.is_empty() {
+        d.push(Dim::Version)
+    }
     d
 }

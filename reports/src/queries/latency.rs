@@ -6,8 +6,12 @@
 //! call the filters select counts, refused ones included (they have no upstream time, so
 //! their whole latency is overhead): filter by outcome to leave them out. Averages are exact;
 //! percentiles are t-digest estimates (within a few percent).
+//!
+//! `group=version`: the first rows are per API version as each call recorded it (`group`
+//! `version`, the label in the last column `version`), read from the raw calls (7 days at
+//! most).
 
-use gatewatch_model::report::ReportKind;
+use gatewatch_model::report::{GroupBy, ReportKind};
 use gatewatch_store::reports::aggregate::{self, LatencyBy, LatencyRow as Row};
 use serde_json::Map;
 
@@ -44,34 +48,43 @@ fn figures(r: &Row, has_upstream: bool, has_max: bool) -> Figures {
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     crate::queries::source::refuse_search_params(ctx.params, "latency", false)?;
-    let choice = choose(ctx.params, &ctx.window, &[Dim::Api])?;
+    // `group=version`: the first rows are per recorded API version instead of per API.
+    let by_version = ctx.params.group == Some(GroupBy::Version);
+    let (dim, by) = if by_version {
+        (Dim::Version, LatencyBy::Version)
+    } else {
+        (Dim::Api, LatencyBy::Api)
+    };
+    let choice = choose(ctx.params, &ctx.window, &[dim])?;
     let w = choice.window;
     let scope = choice.scope(ctx.params);
-    let mut per_api = aggregate::latency(ctx.store, &scope, LatencyBy::Api).await?;
+    let mut per_api = aggregate::latency(ctx.store, &scope, by).await?;
     per_api.sort_by(|a, b| b.calls.cmp(&a.calls).then(a.key.cmp(&b.key)));
     let per_bucket = aggregate::latency(ctx.store, &scope, LatencyBy::Bucket).await?;
     let all = aggregate::latency(ctx.store, &scope, LatencyBy::All).await?;
 
-    let mut table = Table::new(
-        vec![
-            Column::new("group", "Group"),
-            Column::new("bucket", "Time"),
-            Column::new("api_id", "API id"),
-            Column::new("api_name", "API"),
-            Column::new("calls", "Calls"),
-            Column::new("avg_ms", "Average").unit("ms"),
-            Column::new("p50_ms", "p50").unit("ms"),
-            Column::new("p95_ms", "p95").unit("ms"),
-            Column::new("p99_ms", "p99").unit("ms"),
-            Column::new("max_ms", "Slowest").unit("ms"),
-            Column::new("upstream_avg_ms", "Upstream average").unit("ms"),
-            Column::new("overhead_avg_ms", "Gateway overhead average").unit("ms"),
-        ],
-        w.tz,
-    );
+    let mut columns = vec![
+        Column::new("group", "Group"),
+        Column::new("bucket", "Time"),
+        Column::new("api_id", "API id"),
+        Column::new("api_name", "API"),
+        Column::new("calls", "Calls"),
+        Column::new("avg_ms", "Average").unit("ms"),
+        Column::new("p50_ms", "p50").unit("ms"),
+        Column::new("p95_ms", "p95").unit("ms"),
+        Column::new("p99_ms", "p99").unit("ms"),
+        Column::new("max_ms", "Slowest").unit("ms"),
+        Column::new("upstream_avg_ms", "Upstream average").unit("ms"),
+        Column::new("overhead_avg_ms", "Gateway overhead average").unit("ms"),
+    ];
+    if by_version {
+        // Rows of `group` `version` carry it here; `time` rows leave it empty.
+        columns.push(Column::new("version", "Version"));
+    }
+    let mut table = Table::new(columns, w.tz);
     let opt = |v: Option<f64>| v.map_or(Cell::Null, Cell::from);
     let line = |group: &str, bucket: Cell, id: &str, name: &str, f: &Figures| -> Vec<Cell> {
-        vec![
+        let mut cells = vec![
             group.into(),
             bucket,
             id.into(),
@@ -84,7 +97,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
             opt(f.max),
             opt(f.upstream),
             opt(f.overhead),
-        ]
+        ];
+        if by_version {
+            cells.push(Cell::Null);
+        }
+        cells
     };
     // Upstream time and the slowest call are kept where the API's name is.
     let (hu, hm) = (
@@ -96,6 +113,14 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
         names = crate::queries::grouped::api_names(ctx.store, &w).await?;
     }
     for r in &per_api {
+        if by_version {
+            let mut row = line("version", Cell::Null, "", "", &figures(r, hu, hm));
+            if let Some(last) = row.last_mut() {
+                *last = r.key.as_str().into();
+            }
+            table.push(row);
+            continue;
+        }
         let name = names.get(&r.key).cloned().unwrap_or_else(|| r.name.clone());
         table.push(line("api", Cell::Null, &r.key, &name, &figures(r, hu, hm)));
     }
@@ -131,6 +156,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     }
 
     let mut summary = Map::new();
+    if by_version {
+        summary.insert("group".into(), GroupBy::Version.as_str().into());
+    }
     if let Some(r) = all.first() {
         let f = figures(r, hu, hm);
         summary.insert("calls".into(), f.calls.into());

@@ -28,6 +28,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
             Dim::Client,
             Dim::StatusClass,
             Dim::Outcome,
+            Dim::Version,
         ],
     )?;
     crate::queries::source::refuse_search_params(ctx.params, "nodes", false)?;

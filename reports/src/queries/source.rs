@@ -74,6 +74,15 @@ pub fn choose(p: &ReportParams, w: &Window, group: &[Dim]) -> Result<Choice> {
     };
     let source = if needs(Dim::Module) {
         return raw("module", "a module filter");
+    } else if needs(Dim::Version) {
+        // Each call's recorded version, not today's label of its API id: exact after a
+        // label changes (the rollups are keyed by API id only).
+        let field = if p.versions.is_empty() {
+            "group"
+        } else {
+            "version"
+        };
+        return raw(field, "figures by API version");
     } else if needs(Dim::Client) && needs(Dim::Node) {
         return raw("node", "client and node together");
     } else if needs(Dim::Client) {
@@ -278,6 +287,7 @@ pub fn refuse_filters(p: &ReportParams, report: &str, dims: &[Dim]) -> Result<()
                 Dim::Node => "node",
                 Dim::StatusClass => "status_class",
                 Dim::Outcome => "outcome",
+                Dim::Version => "version",
             };
             return Err(FieldError::new(
                 field,
@@ -305,6 +315,7 @@ pub fn refuse_search_params(p: &ReportParams, report: &str, takes_limit: bool) -
         ("cursor", p.cursor.is_some()),
         ("limit", p.limit.is_some() && !takes_limit),
     ];
+
     match given.iter().find(|(_, set)| *set) {
         Some((field, _)) => Err(FieldError::new(
             *field,

@@ -32,8 +32,16 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1_000.0
 }
 
-/// Refuses `by` on a report other than top-N, naming it, rather than ignoring it.
+/// Refuses `by` on a report other than top-N, and `group` on a report other than usage and
+/// latency, naming it, rather than ignoring it.
 pub(crate) fn refuse_by(p: &ReportParams, report: &str) -> Result<()> {
+    if p.group.is_some() && !matches!(report, "usage" | "latency") {
+        return Err(FieldError::new(
+            "group",
+            format!("the {report} report has no group parameter (usage and latency have)"),
+        )
+        .into());
+    }
     if p.top_by != TopBy::default() {
         return Err(FieldError::new(
             "by",
@@ -47,6 +55,13 @@ pub(crate) fn refuse_by(p: &ReportParams, report: &str) -> Result<()> {
 pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     let p = ctx.params;
     let w = ctx.window;
+    if p.group.is_some() {
+        return Err(FieldError::new(
+            "group",
+            "the top report has no group parameter (usage and latency have)",
+        )
+        .into());
+    }
     if p.cursor.is_some() {
         return Err(FieldError::new("cursor", "the top report has one page (use limit)").into());
     }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use gatewatch_model::report::ReportKind;
+use gatewatch_model::report::{GroupBy, ReportKind};
 use gatewatch_model::{ApiSpec, EntityKind};
 use serde_json::{json, Map, Value};
 
@@ -22,8 +22,14 @@ use crate::table::{Cell, Column, Table};
 /// What calls that matched no API (404 `no_route`, refused before routing) are listed as.
 pub const NO_API: &str = "(no API matched)";
 
+/// What calls of an API without a version label are listed as under `group=version`.
+pub const NO_VERSION: &str = "(no version)";
+
 pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     crate::queries::source::refuse_search_params(ctx.params, "usage", false)?;
+    if ctx.params.group == Some(GroupBy::Version) {
+        return by_version(ctx).await;
+    }
     let choice = choose(ctx.params, &ctx.window, &[Dim::Api])?;
     let groups = counts_by(
         ctx,
@@ -120,6 +126,77 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Report> {
     Ok(Report {
         kind: ReportKind::Usage,
         title: "API usage".into(),
+        window: choice.window,
+        source: choice.source,
+        summary,
+        table,
+        chart: Some(chart),
+        next_cursor: None,
+    })
+}
+
+/// `group=version`: calls per API version as each call recorded it (`api_version`), over the
+/// APIs the filters select — with `api=` the versions of one family side by side. Raw calls
+/// only (see [`super::source::choose`]), so at most 7 days.
+async fn by_version(ctx: &Ctx<'_>) -> Result<Report> {
+    let choice = choose(ctx.params, &ctx.window, &[Dim::Version])?;
+    let groups = counts_by(
+        ctx,
+        &choice,
+        By {
+            k1: Key::Version,
+            k2: Key::None,
+            only: None,
+            limit: None,
+        },
+    )
+    .await?;
+    let mut total = Counts::default();
+    for g in &groups {
+        total.add(&g.counts);
+    }
+    let mut columns = vec![
+        Column::new("version", "Version"),
+        Column::new("calls", "Calls"),
+    ];
+    columns.extend(Class::ALL.map(|c| Column::new(c.key(), c.label())));
+    columns.push(Column::new("share_pct", "Share").unit("%"));
+    columns.push(Column::new("avg_ms", "Average latency").unit("ms"));
+    let mut table = Table::new(columns, choice.window.tz);
+    let label = |v: &str| {
+        if v.is_empty() {
+            NO_VERSION.to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    for g in &groups {
+        let mut row: Vec<Cell> = vec![g.k1.as_str().into(), g.counts.calls.into()];
+        row.extend(Class::ALL.map(|c| Cell::from(g.counts.get(c))));
+        row.push(pct(g.counts.calls, total.calls).into());
+        row.push(mean_ms(g.latency_sum_us, g.counts.calls).map_or(Cell::Null, Cell::from));
+        table.push(row);
+    }
+    let mut summary = Map::new();
+    summary.insert("group".into(), GroupBy::Version.as_str().into());
+    summary.insert("calls".into(), total.calls.into());
+    for c in Class::ALL {
+        summary.insert(c.key().into(), total.get(c).into());
+    }
+    summary.insert("versions".into(), groups.len().into());
+    let chart = Chart {
+        kind: ChartKind::HorizontalBar,
+        title: "Calls per API version".into(),
+        x_labels: groups.iter().map(|g| label(&g.k1)).collect(),
+        y_label: "calls".into(),
+        series: vec![Series {
+            name: "Calls".into(),
+            values: groups.iter().map(|g| g.counts.calls as f64).collect(),
+        }],
+    };
+    Ok(Report {
+        kind: ReportKind::Usage,
+        title: "API usage per version".into(),
         window: choice.window,
         source: choice.source,
         summary,

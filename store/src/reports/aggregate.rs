@@ -21,6 +21,8 @@ pub enum Key {
     Upstream,
     /// Raw table only.
     Path,
+    /// The API version the call recorded. Raw table only.
+    Version,
 }
 
 impl Key {
@@ -32,6 +34,7 @@ impl Key {
             Key::Outcome => "toString(outcome)",
             Key::Upstream => "upstream",
             Key::Path => "path",
+            Key::Version => "api_version",
         }
     }
 }
@@ -132,6 +135,9 @@ pub enum LatencyBy {
     Api,
     /// One row per bucket (`b`), over every API asked for.
     Bucket,
+    /// One row per recorded API version (`key` the version, `name` empty, `b` 0). Raw table
+    /// only.
+    Version,
     /// One row for the whole scope.
     All,
 }
@@ -158,6 +164,7 @@ pub async fn latency(store: &Store, scope: &Scope<'_>, by: LatencyBy) -> Result<
         LatencyBy::Api => s
             .push("api_id AS key, toUInt32(0) AS b, ")
             .push(agg.api_name()),
+        LatencyBy::Version => s.push("api_version AS key, toUInt32(0) AS b, ''"),
         LatencyBy::Bucket => s
             .push("'' AS key, ")
             .append(&bucket_expr(scope.window))

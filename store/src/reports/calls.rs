@@ -74,11 +74,12 @@ pub struct SearchRow {
     pub request_bytes: u64,
     pub response_bytes: u64,
     pub upstream: String,
+    pub api_version: String,
 }
 
 const SEARCH_COLUMNS: &str = "call_id, request_id, ts_us, node, api_id, api_name, client_id, \
      method, path, status, toString(outcome), latency_us, upstream_latency_us, overhead_us, \
-     request_bytes, response_bytes, upstream";
+     request_bytes, response_bytes, upstream, api_version";
 
 /// The search rows of `ids`, whose keys lie between `lo_us` and `hi_us`, newest first, at
 /// most `want`.
@@ -148,6 +149,7 @@ pub struct DetailRow {
     pub trace_id: String,
     pub span_id: String,
     pub parent_span_id: String,
+    pub api_version: String,
 }
 
 const DETAIL_COLUMNS: &str = "call_id, request_id, ts_us, node, api_id, api_name, module, route, \
@@ -155,7 +157,7 @@ const DETAIL_COLUMNS: &str = "call_id, request_id, ts_us, node, api_id, api_name
      toString(outcome), latency_us, upstream_latency_us, overhead_us, request_bytes, \
      response_bytes, request_headers, response_headers, request_body, response_body, error, \
      batch_id, truncated, http_version, tls_version, tls_cipher, client_cert, auth_method, \
-     token_jti, scopes, findings, policies, trace_id, span_id, parent_span_id";
+     token_jti, scopes, findings, policies, trace_id, span_id, parent_span_id, api_version";
 
 /// One call by id, looked for within `[from, to]` (Unix seconds) when given.
 pub async fn detail(

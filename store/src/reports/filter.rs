@@ -28,6 +28,7 @@ pub(crate) fn conditions(s: &Scope<'_>) -> Sql {
     list(Dim::Module, "module", &p.modules);
     list(Dim::Client, "client_id", &p.clients);
     list(Dim::Node, "node", &p.nodes);
+    list(Dim::Version, "api_version", &p.versions);
     if !p.status_classes.is_empty() {
         c.push(" AND ")
             .push(status_class_expr(source))
@@ -162,6 +163,8 @@ mod tests {
             ("min_latency_ms", "250"),
             ("status", "504"),
             ("finding", "sqli:body.note') OR 1=1 --"),
+            ("version", "v2') OR 1=1 --"),
+            ("version", "v1"),
         ])
         .unwrap();
         let w = window();
@@ -169,7 +172,13 @@ mod tests {
         assert_eq!(
             c.text(),
             "ts >= toDateTime(?) AND ts < toDateTime(?) AND api_id IN (?) AND client_id IN (?) \
-             AND toUInt8(intDiv(status, 100)) IN (?)"
+             AND api_version IN (?, ?) AND toUInt8(intDiv(status, 100)) IN (?)"
+        );
+        assert!(
+            c.rendered()
+                .contains(r"api_version IN ('v2\') OR 1=1 --', 'v1')"),
+            "{}",
+            c.rendered()
         );
         let r = c.rendered();
         assert!(r.contains(r"api_id IN ('x\') OR 1=1 -- ? ?? {} \\ "), "{r}");

@@ -47,6 +47,10 @@ pub enum Dim {
     Node,
     StatusClass,
     Outcome,
+    /// The API version each call recorded (`api_calls.api_version`): raw table only. The
+    /// rollups are keyed by API id; mapping ids to today's version labels would move old
+    /// calls when a label changes, so version figures read what each call recorded.
+    Version,
 }
 
 impl Source {
@@ -63,9 +67,9 @@ impl Source {
     pub fn has(self, d: Dim) -> bool {
         match self {
             Source::Raw => true,
-            Source::Minute => !matches!(d, Dim::Module | Dim::Client),
-            Source::Hour => !matches!(d, Dim::Module | Dim::Client | Dim::Node),
-            Source::ClientHour => !matches!(d, Dim::Module | Dim::Node),
+            Source::Minute => !matches!(d, Dim::Module | Dim::Client | Dim::Version),
+            Source::Hour => !matches!(d, Dim::Module | Dim::Client | Dim::Node | Dim::Version),
+            Source::ClientHour => !matches!(d, Dim::Module | Dim::Node | Dim::Version),
             Source::NodeMetrics => d == Dim::Node,
         }
     }

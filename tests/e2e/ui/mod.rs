@@ -31,3 +31,5 @@ mod reports_page;
 mod routing_acks;
 
 mod scopes_form;
+
+mod versions_ui;

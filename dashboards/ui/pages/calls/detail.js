@@ -130,6 +130,7 @@ export function Detail({ me, id }) {
         <${KeyValues} items=${[
           [t('calls.when'), html`${when} <span class="muted">${zoneName()}</span>`],
           [t('calls.api'), call.api_name ? html`${call.api_name} <span class="muted mono">${call.api_id}</span>` : call.api_id],
+          [t('version.col_version'), call.api_version && html`<span class="mono" id="call-api-version">${call.api_version}</span>`],
           [t('calls.module'), call.module],
           [t('calls.route'), call.route && html`<span class="mono">${call.route}</span>`],
           [t('calls.client'), call.client_id || html`<span class="muted">${t('calls.anonymous')}</span>`],

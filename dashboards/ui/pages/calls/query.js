@@ -4,7 +4,7 @@
 // so the link means the same moment in any other zone.
 
 /** Every filter the page offers, in the hash's order. */
-export const KEYS = ['request_id', 'range', 'from', 'to', 'api', 'client', 'node', 'status',
+export const KEYS = ['request_id', 'range', 'from', 'to', 'api', 'version', 'client', 'node', 'status',
   'outcome', 'method', 'path', 'min_latency_ms', 'finding', 'trace_id'];
 
 export const RANGES = ['15m', '1h', '6h', '24h', '7d', 'custom'];
@@ -51,6 +51,8 @@ export function toApi(f) {
   const put = (k, v) => { if (v) q.set(k, v); };
   put('request_id', f.request_id);
   put('api', f.api);
+  // One exact label (the API's `version` as each call recorded it).
+  put('version', f.version);
   put('client', f.client);
   put('node', f.node);
   if (f.status) q.set(isClass(f.status) ? 'status_class' : 'status', f.status);

@@ -57,7 +57,7 @@ function Picker({ label, name, value, onInput, list, any, error, hint }) {
 // On a phone the filters beyond the id box and the range fold under a button, so the results
 // are not a long scroll away.
 const narrow = () => window.matchMedia && window.matchMedia('(max-width: 760px)').matches;
-const MORE = ['api', 'client', 'node', 'status', 'outcome', 'method', 'path', 'min_latency_ms', 'finding', 'trace_id'];
+const MORE = ['api', 'version', 'client', 'node', 'status', 'outcome', 'method', 'path', 'min_latency_ms', 'finding', 'trace_id'];
 
 function Filters({ form, set, errors, onSubmit, onClear, apis, clients, zone }) {
   const [open, setOpen] = useState(() => !narrow() || MORE.some((k) => errors[k]));
@@ -90,6 +90,7 @@ function Filters({ form, set, errors, onSubmit, onClear, apis, clients, zone }) 
     <div class=${open ? 'calls-grid' : 'calls-grid calls-folded'}>
       <${Picker} label=${t('calls.api')} name="api" value=${form.api} onInput=${(v) => set('api', v)}
         list=${apis} any=${t('calls.any_api')} error=${errors.api} hint=${t('calls.api_hint')} />
+      ${field('version', t('version.filter'), { hint: t('version.filter_hint') })}
       <${Picker} label=${t('calls.client')} name="client" value=${form.client} onInput=${(v) => set('client', v)}
         list=${clients} any=${t('calls.any_client')} error=${errors.client} hint=${t('calls.client_hint')} />
       ${field('node', t('calls.node'), { hint: t('calls.node_hint') })}
@@ -126,6 +127,7 @@ function Results({ state, onMore, apis }) {
     { key: 'method', label: t('calls.col_method'), render: (r) => html`<span class="mono strong">${r.method}</span>` },
     { key: 'path', label: t('calls.col_path'), render: (r) => html`<span class="mono calls-path" title=${r.path}>${r.path}</span>` },
     { key: 'api_name', label: t('calls.col_api'), render: (r) => r.api_name || names.get(r.api_id) || r.api_id || '—' },
+    { key: 'api_version', label: t('version.col_version'), render: (r) => (r.api_version ? html`<span class="mono">${r.api_version}</span>` : html`<span class="muted">—</span>`) },
     { key: 'client_id', label: t('calls.col_client'), render: (r) => r.client_id || html`<span class="muted">${t('calls.anonymous')}</span>` },
     { key: 'status', label: t('calls.col_status'), render: (r) => html`<${Badge} tone=${statusTone(r.status)}>${r.status}<//>` },
     {

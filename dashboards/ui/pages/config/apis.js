@@ -2,7 +2,8 @@
 // from GET /api/v1/upstreams/health) and auth; an editor for the common fields of an ApiSpec
 // (TLS towards https upstreams, `upstream_tls`, included; the credentials accepted, OAuth 2.0
 // scopes among them), its request policies (`policies.js`) with the rest (capture, masking,
-// passive ejection…) as JSON.
+// passive ejection…) as JSON. The version card (issue 19) edits the API's family, version,
+// deprecation (since, sunset, link), retired flag and the node groups that serve it.
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { get, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
@@ -10,14 +11,16 @@ import {
   Card, Button, Alert, Empty, Loading, Badge, Field, Select, TextArea, CheckGroup, Segmented, Table, toast, Confirm,
 } from '../../components.js';
 import {
-  useEntities, errorAt, formError, revealError, num, str, compact, go, IdField, Stale, scopeList, ScopesField, ScopeChips,
+  useEntities, errorAt, formError, revealError, num, str, compact, go, IdField, Stale, scopeList, ScopesField, ScopeChips, lines,
 } from './common.js';
 import { POLICY_FIELDS, policyForm, policyBody, PolicyFields, PolicySummary } from './policies.js';
+import { VersionBadges } from './families.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 // Fields the form edits; every other field of the spec is in the JSON box.
 const FORM_FIELDS = ['name', 'prefix', 'path', 'methods', 'upstreams', 'lb', 'connect_timeout_ms',
-  'timeout_ms', 'retries', 'auth', 'scopes', 'health_check', 'strip_prefix', 'enabled', 'upstream_tls', ...POLICY_FIELDS];
+  'timeout_ms', 'retries', 'auth', 'scopes', 'health_check', 'strip_prefix', 'enabled', 'upstream_tls',
+  'family', 'version', 'deprecation', 'retired', 'node_groups', ...POLICY_FIELDS];
 const AUTH_METHODS = ['api_key', 'basic', 'jwt', 'oauth2', 'mtls'];
 
 const lbLabel = (v) => ({
@@ -78,7 +81,8 @@ export function ApiList({ tick }) {
     {
       key: 'id', label: t('config.col_api'),
       render: (e) => html`<a class="strong" href=${`#/config?tab=apis&id=${encodeURIComponent(e.id)}&view=edit`}>${e.body.name}</a>
-        <div class="muted small mono">${e.id}${e.body.enabled === false ? html` · <${Badge} tone="warn">${t('config.disabled')}<//>` : null}</div>`,
+        <div class="muted small mono">${e.id}${e.body.enabled === false ? html` · <${Badge} tone="warn">${t('config.disabled')}<//>` : null}</div>
+        <${VersionBadges} b=${e.body} />`,
     },
     {
       key: 'match', label: t('config.col_match'),
@@ -150,6 +154,14 @@ function formOf(id, b) {
     tlsKey: str(tls && tls.key_file),
     // Absent means true (the model's default).
     tlsVerify: !(tls && tls.verify === false),
+    family: str(b && b.family),
+    version: str(b && b.version),
+    deprecated: !!(b && b.deprecation),
+    depSince: str(b && b.deprecation && b.deprecation.since),
+    depSunset: str(b && b.deprecation && b.deprecation.sunset),
+    depLink: str(b && b.deprecation && b.deprecation.link),
+    retired: !!(b && b.retired),
+    nodeGroups: ((b && b.node_groups) || []).join('\n'),
     ...policyForm(b),
     rest: JSON.stringify(rest, null, 2),
   };
@@ -179,8 +191,16 @@ function bodyOf(f) {
       retries: num(f.retries),
       auth: f.auth,
       scopes: scopeList(f.scopes),
+      family: f.family.trim(),
+      version: f.version.trim(),
+      node_groups: lines(f.nodeGroups),
     }),
   };
+  if (f.deprecated) {
+    // Sent as typed (even empty `since`), so the API names the field that is wrong.
+    body.deprecation = { since: f.depSince.trim(), ...compact({ sunset: f.depSunset.trim(), link: f.depLink.trim() }) };
+  }
+  if (f.retired) body.retired = true;
   if (!body.upstreams) body.upstreams = [];
   body.strip_prefix = f.strip;
   body.enabled = f.enabled;
@@ -207,6 +227,7 @@ function bodyOf(f) {
 
 export function ApiEditor({ id, onDone }) {
   const isNew = !id;
+  const families = useEntities('api-families', 0);
   const [entity, setEntity] = useState(isNew ? { body: null } : null);
   const [f, setF] = useState(isNew ? formOf('', null) : null);
   const [err, setErr] = useState(null);
@@ -239,8 +260,9 @@ export function ApiEditor({ id, onDone }) {
     }
   };
   const shown = ['id', 'name', 'prefix', 'path', 'methods', 'upstreams', 'lb', 'connect_timeout_ms', 'timeout_ms',
-    'retries', 'auth', 'scopes', 'health_check', 'upstream_tls', 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials', ...POLICY_FIELDS];
-  const restErr = errorAt(err, 'rest', 'module', 'version', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials');
+    'retries', 'auth', 'scopes', 'health_check', 'upstream_tls', 'rest', 'module', 'version', 'family', 'deprecation',
+    'retired', 'node_groups', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials', ...POLICY_FIELDS];
+  const restErr = errorAt(err, 'rest', 'module', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials');
   const upErr = err && err.field && /^upstreams(\[\d+\])?$/.test(err.field) && !/\]\./.test(err.field) ? err.message : null;
   const upRowErr = (i) => errorAt(err, `upstreams[${i}]`);
 
@@ -337,6 +359,8 @@ export function ApiEditor({ id, onDone }) {
         && html`<div class="field-message" role="alert">${err.field}: ${err.message}</div>`}
     <//>
 
+    <${VersionCard} f=${f} setF=${setF} err=${err} families=${families.items} />
+
     <${Card} title=${t('config.access')}>
       <${CheckGroup} name="api-auth" label=${t('config.field_auth')} value=${f.auth} onChange=${set('auth')}
         options=${AUTH_METHODS.map((v) => ({ value: v, label: authLabel(v) }))}
@@ -358,4 +382,49 @@ export function ApiEditor({ id, onDone }) {
       confirmLabel=${t('config.delete')} onClose=${() => setConfirm(false)}
       onConfirm=${async () => { await deleteEntity('apis', id, entity.version); toast(t('config.deleted_toast', { id }), 'success'); onDone(null); }} />`}
   </form>`;
+}
+
+/** The API's family and version, deprecation, retirement and node groups, each with the
+ *  admin API's error for its field (`deprecation.sunset`, `node_groups[1]`…) beside it. */
+function VersionCard({ f, setF, err, families }) {
+  const set = (k) => (v) => setF({ ...f, [k]: v });
+  const groupsMsg = errorAt(err, 'node_groups');
+  const m = groupsMsg && /^node_groups\[(\d+)\]/.exec(err.field);
+  const groupsErr = m ? t('version.groups_item', { n: Number(m[1]) + 1, message: groupsMsg }) : groupsMsg;
+  const depErr = errorAt(err, 'deprecation') && !/^deprecation\.(since|sunset|link)$/.test(err.field)
+    ? `${err.field}: ${err.message}` : null;
+  return html`<${Card} title=${t('version.card')} id="api-versioning">
+    <p class="muted small card-note">${t('version.card_note')}</p>
+    <div class="form-grid">
+      <${Select} name="api-family" label=${t('version.field_family')} value=${f.family} onChange=${set('family')}
+        error=${errorAt(err, 'family')} hint=${t('version.family_hint')}
+        options=${[{ value: '', label: t('version.no_family') },
+          ...(families || []).map((x) => ({ value: x.id, label: `${x.body.name} (${x.id})` }))]} />
+      <${Field} name="api-version" label=${t('version.field_version')} value=${f.version} onInput=${set('version')}
+        error=${errorAt(err, 'version')} hint=${f.family ? t('version.version_hint_family') : t('version.version_hint')} />
+    </div>
+    <label class="check switch">
+      <input type="checkbox" id="api-deprecated" checked=${f.deprecated}
+        onChange=${(e) => setF({ ...f, deprecated: e.currentTarget.checked })} />
+      <span>${t('version.deprecated_on')}</span>
+    </label>
+    ${f.deprecated && html`<div class="form-grid three">
+      <${Field} name="api-dep-since" label=${t('version.field_since')} value=${f.depSince} onInput=${set('depSince')}
+        error=${errorAt(err, 'deprecation.since')} hint=${t('version.time_hint')} />
+      <${Field} name="api-dep-sunset" label=${t('version.field_sunset')} value=${f.depSunset} onInput=${set('depSunset')}
+        error=${errorAt(err, 'deprecation.sunset')} hint=${t('version.sunset_hint')} />
+      <${Field} name="api-dep-link" label=${t('version.field_link')} value=${f.depLink} onInput=${set('depLink')}
+        error=${errorAt(err, 'deprecation.link')} hint=${t('version.link_hint')} />
+    </div>`}
+    ${depErr && html`<div class="field-message" role="alert">${depErr}</div>`}
+    <label class="check switch">
+      <input type="checkbox" id="api-retired" checked=${f.retired}
+        onChange=${(e) => setF({ ...f, retired: e.currentTarget.checked })} />
+      <span>${t('version.retired_on')}</span>
+    </label>
+    ${errorAt(err, 'retired') && html`<div class="field-message" role="alert">${err.message}</div>`}
+    ${f.retired && html`<${Alert} kind="warn" id="api-retired-warning">${t('version.retired_warning')}<//>`}
+    <${TextArea} name="api-node-groups" mono rows=${2} label=${t('version.field_node_groups')} value=${f.nodeGroups}
+      onInput=${set('nodeGroups')} error=${groupsErr} hint=${t('version.node_groups_hint')} placeholder="edge" />
+  <//>`;
 }

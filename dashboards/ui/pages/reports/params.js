@@ -37,15 +37,17 @@ const KIND_HINTS = {
 
 /** The filters each report takes (the API refuses another report's parameters). */
 const CALL_FILTERS = ['api', 'client', 'node', 'status_class'];
+// `version` (an exact label as each call recorded it) and `group=version` read the raw calls,
+// so the API refuses them over 7 days, naming the field.
 export const FILTERS = {
-  usage: CALL_FILTERS,
-  traffic: CALL_FILTERS,
-  latency: CALL_FILTERS,
-  errors: CALL_FILTERS,
+  usage: [...CALL_FILTERS, 'version', 'group'],
+  traffic: [...CALL_FILTERS, 'version'],
+  latency: [...CALL_FILTERS, 'version', 'group'],
+  errors: [...CALL_FILTERS, 'version'],
   clients: ['api', 'status_class'],
   'client-apis': ['api', 'client', 'status_class'],
   nodes: ['node'],
-  top: ['by', 'limit', 'api', 'client', 'status_class'],
+  top: ['by', 'limit', 'api', 'client', 'status_class', 'version'],
   'client-events': ['client', 'limit'],
 };
 
@@ -54,7 +56,7 @@ export const TIMED = new Set(['traffic', 'latency', 'nodes']);
 
 /** Every parameter key a picker owns: an API error naming one goes beside it. */
 export const PARAM_KEYS = ['range', 'from', 'to', 'tz', 'granularity', 'api', 'client', 'node',
-  'status_class', 'by', 'limit'];
+  'status_class', 'by', 'limit', 'version', 'group'];
 
 export const RANGES = [
   { value: 'today', label: () => t('reports.range_today') },
@@ -200,6 +202,12 @@ export function ParamsForm({ kind, params, onChange, errors, lists, prefix, time
       options=${[{ value: 'slowest', label: t('reports.by_slowest') },
         { value: 'largest', label: t('reports.by_largest') },
         { value: 'clients', label: t('reports.by_clients') }]} />`,
+    version: () => html`<${Field} name=${id('version')} label=${t('version.filter')} value=${p.version || ''}
+      error=${err.version} hint=${t('version.filter_hint_reports')} onInput=${(v) => set('version', v)} />`,
+    group: () => html`<${Select} id=${id('group')} name="group" label=${t('version.group')}
+      value=${p.group || ''} error=${err.group} onChange=${(v) => set('group', v)}
+      options=${[{ value: '', label: t(kind === 'latency' ? 'version.group_api_latency' : 'version.group_api') },
+        { value: 'version', label: t('version.group_version') }]} />`,
     limit: () => html`<${Field} name=${id('limit')} type="number" label=${t('reports.filter_limit')}
       value=${p.limit || ''} error=${err.limit} hint=${t('reports.filter_limit_hint')}
       onInput=${(v) => set('limit', v)} />`,
