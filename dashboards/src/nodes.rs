@@ -21,8 +21,8 @@ use crate::answer::time_of;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// How often every process writes its heartbeat (the agreed `HEARTBEAT_SECS` of issue 19).
-pub const HEARTBEAT_SECS: u64 = 5;
+/// How often every process writes its heartbeat (one constant, the registry's).
+pub use gatewatch_store::registry::HEARTBEAT_SECS;
 /// A process has stopped reporting after three missed heartbeats, unless the caller names
 /// `silent_after_secs`.
 pub const HEARTBEAT_SILENT_AFTER_SECS: u64 = 3 * HEARTBEAT_SECS;
