@@ -1,7 +1,7 @@
 //! APIs and access entities from the configuration log, hot.
 //!
-//! At start the gateway loads the current `api`, `client`, `api_key`, `group` and `product`
-//! entities from ClickHouse (or, when it cannot be reached, from its last snapshot on disk),
+//! At start the gateway loads the current `api`, `api_family`, `client`, `api_key`, `group`
+//! and `product` entities from ClickHouse (or, when it cannot be reached, from its last snapshot on disk),
 //! routes the APIs beside the file's `[[routes]]` and builds the access table from the rest.
 //! Then it polls the log's revision every `config_poll`; on a change it reloads, builds a new
 //! router and access table and swaps them in whole (the table first, so a newly routed API
@@ -42,8 +42,9 @@ const SNAPSHOT_FILE: &str = "config.json";
 const OLD_SNAPSHOT_FILE: &str = "apis.json";
 
 /// The entity kinds a gateway loads.
-const KINDS: [EntityKind; 5] = [
+const KINDS: [EntityKind; 6] = [
     EntityKind::Api,
+    EntityKind::ApiFamily,
     EntityKind::Client,
     EntityKind::ApiKey,
     EntityKind::Group,
@@ -193,6 +194,11 @@ impl Source {
                 Vec::new()
             }
         };
+        let families = crate::route::version::families(
+            apis.iter()
+                .filter(|e| e.kind == EntityKind::ApiFamily)
+                .map(|e| (e.id.as_str(), e.version, e.body.as_str())),
+        );
         for api in apis.iter().filter(|e| e.kind == EntityKind::Api) {
             let spec: ApiSpec = match serde_json::from_str(&api.body) {
                 Ok(s) => s,
@@ -210,6 +216,7 @@ impl Source {
             }
             entries.push(Api {
                 id: api.id.clone(),
+                family: families.get(&spec.family).cloned(),
                 spec: Arc::new(spec),
                 origin: String::new(),
             });
