@@ -59,3 +59,4 @@ mod traces;
 mod ui;
 mod ui_apis;
 mod upstream_tls;
+mod versions;
