@@ -322,4 +322,60 @@ mod tests {
         let (_, table) = s.build(&read, None);
         assert!(table.clients.contains_key("acme"));
     }
+
+    #[tokio::test]
+    async fn api_families_are_loaded_with_their_versions_and_kept_in_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = source(dir.path());
+        let e = |kind, id: &str, body: &str| SnapshotApi {
+            kind,
+            id: id.into(),
+            version: 1,
+            body: body.into(),
+        };
+        let up = r#""upstreams":["http://127.0.0.1:9"]"#;
+        let entities = vec![
+            e(
+                EntityKind::ApiFamily,
+                "orders",
+                r#"{"name":"Orders","default_version":"v1"}"#,
+            ),
+            e(
+                EntityKind::Api,
+                "o1",
+                &format!(
+                    r#"{{"name":"o1","prefix":"/orders",{up},"family":"orders","version":"v1"}}"#
+                ),
+            ),
+            e(
+                EntityKind::Api,
+                "o2",
+                &format!(
+                    r#"{{"name":"o2","prefix":"/orders",{up},"family":"orders","version":"v2"}}"#
+                ),
+            ),
+            // A family that does not validate is skipped: its versions have no family.
+            e(
+                EntityKind::ApiFamily,
+                "bad",
+                r#"{"name":" ","default_version":"v1"}"#,
+            ),
+            e(
+                EntityKind::Api,
+                "b1",
+                &format!(r#"{{"name":"b1","prefix":"/bad",{up},"family":"bad","version":"v1"}}"#),
+            ),
+        ];
+        s.save_snapshot(&entities).await;
+        let (router, _) = s.build(&s.read_snapshot().await, None);
+        assert_eq!(router.families.len(), 1);
+        let names: Vec<&str> = router.families[0]
+            .versions
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(names, ["v1", "v2"]);
+        assert!(router.find("/orders/x").is_some());
+        assert!(router.find("/bad/x").is_none());
+    }
 }

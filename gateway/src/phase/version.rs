@@ -161,3 +161,149 @@ pub(crate) fn canary(
     ctx.capture_request_headers(headers);
     Some(pending.route)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phase::filter::{filter, Filtered};
+    use crate::route::{Api, Router};
+    use crate::upstream::Clients;
+    use gatewatch_model::version::{ApiFamilySpec, Deprecation};
+    use gatewatch_model::ApiSpec;
+    use http::header::{HeaderName, HeaderValue};
+    use std::time::Duration;
+
+    fn api(id: &str, version: &str, f: &Arc<ApiFamilySpec>, edit: impl Fn(&mut ApiSpec)) -> Api {
+        let mut spec = ApiSpec::prefixed(id, "/orders", &["http://127.0.0.1:9000"]);
+        spec.family = "orders".into();
+        spec.version = version.into();
+        spec.strip_prefix = true;
+        edit(&mut spec);
+        Api {
+            id: id.into(),
+            spec: Arc::new(spec),
+            origin: String::new(),
+            family: Some(f.clone()),
+        }
+    }
+
+    /// `orders`: v1 (GET only, the default), v2 (deprecated; the canary at `canary` %), v0
+    /// (retired); the query parameter `version` read too.
+    fn orders(canary: f64) -> Router {
+        let f: ApiFamilySpec = serde_json::from_value(serde_json::json!({"name": "O",
+            "default_version": "v1", "select": {"query": "version"},
+            "canary": {"version": "v2", "percent": canary}}))
+        .unwrap();
+        let f = Arc::new(f);
+        let deprecated = Deprecation {
+            since: "2026-07-01T00:00:00Z".into(),
+            sunset: None,
+            link: None,
+        };
+        let (r, refused) = Router::build(
+            vec![
+                api("o1", "v1", &f, |s| s.methods = vec!["GET".into()]),
+                api("o2", "v2", &f, |s| {
+                    s.deprecation = Some(Box::new(deprecated.clone()))
+                }),
+                api("o0", "v0", &f, |s| s.retired = true),
+            ],
+            &Clients::new(Duration::from_secs(1)),
+            None,
+        );
+        assert!(refused.is_empty(), "{refused:?}");
+        r
+    }
+
+    fn call(
+        r: &Router,
+        method: &Method,
+        target: &str,
+        headers: &[(&'static str, &'static str)],
+    ) -> (Result<String, (u16, &'static str)>, Ctx) {
+        let mut ctx = Ctx::for_tests("10.0.0.1");
+        ctx.uri = target.parse().unwrap();
+        ctx.method = method.clone();
+        let mut h = HeaderMap::new();
+        for (n, v) in headers {
+            h.append(HeaderName::from_static(n), HeaderValue::from_static(v));
+        }
+        let out = match filter(r, None, method, &h, &mut ctx) {
+            Ok(Filtered::Routed(route)) => Ok(route.api_id.clone()),
+            Ok(Filtered::Local(_)) => Ok("local".into()),
+            Err(a) => Err((a.status.as_u16(), a.code)),
+        };
+        (out, ctx)
+    }
+
+    /// The target the upstream gets.
+    fn forwarded(ctx: &Ctx) -> String {
+        let r = ctx.route.as_ref().unwrap();
+        r.upstream_uri(ctx.path.as_deref(), ctx.query.as_deref(), &ctx.uri)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn the_filter_picks_the_version_and_rewrites_the_path_and_query() {
+        let r = orders(0.0);
+        let get = &Method::GET;
+        // The version segment goes, then `strip_prefix` takes `/orders`.
+        let (d, c) = call(&r, get, "/orders/v2/items?a=1", &[]);
+        assert_eq!((d, forwarded(&c)), (Ok("o2".into()), "/items?a=1".into()));
+        let (d, c) = call(&r, get, "/orders/items?version=v2&a=1", &[]);
+        assert_eq!((d, forwarded(&c)), (Ok("o2".into()), "/items?a=1".into()));
+        let (_, c) = call(&r, get, "/orders/items?version=v2", &[]);
+        assert_eq!(forwarded(&c), "/items");
+        let (d, c) = call(&r, get, "/orders/items", &[("accept-version", "v2")]);
+        assert_eq!((d, forwarded(&c)), (Ok("o2".into()), "/items".into()));
+        // The default; the canary at 0 % takes nobody.
+        let (d, c) = call(&r, get, "/orders/items?b=2", &[]);
+        assert_eq!((d, forwarded(&c)), (Ok("o1".into()), "/items?b=2".into()));
+        // Retired: 410, recorded under the version's API.
+        let (d, c) = call(&r, get, "/orders/v0/x", &[]);
+        assert_eq!(d, Err((410, "retired")));
+        assert_eq!(c.route.as_ref().unwrap().api_id, "o0");
+        // Unknown and odd.
+        assert_eq!(
+            call(&r, get, "/orders/v7/x", &[]).0,
+            Err((404, "unknown_version"))
+        );
+        assert_eq!(
+            call(&r, get, "/orders/x", &[("accept-version", "v1,v2")]).0,
+            Err((400, "bad_version"))
+        );
+        // The chosen version's methods.
+        assert_eq!(
+            call(&r, &Method::POST, "/orders/v1/x", &[]).0,
+            Err((405, "method_not_allowed"))
+        );
+        assert_eq!(
+            call(&r, &Method::POST, "/orders/v2/x", &[]).0,
+            Ok("o2".into())
+        );
+        // A deprecated version's answer carries its headers.
+        let (_, mut c) = call(&r, get, "/orders/v2/x", &[]);
+        let mut h = HeaderMap::new();
+        c.answer_head(StatusCode::OK, &mut h);
+        assert_eq!(h["deprecation"], "@1782864000");
+        let (_, mut c) = call(&r, get, "/orders/v1/x", &[]);
+        let mut h = HeaderMap::new();
+        c.answer_head(StatusCode::OK, &mut h);
+        assert!(h.get("deprecation").is_none());
+    }
+
+    #[test]
+    fn a_public_family_splits_by_address_and_a_named_version_is_never_split() {
+        let all = orders(100.0);
+        let get = &Method::GET;
+        let (d, c) = call(&all, get, "/orders/x", &[]);
+        assert_eq!(d, Ok("o2".into()));
+        assert!(c.canary.is_none(), "decided at once: nobody authenticates");
+        assert_eq!(call(&all, get, "/orders/v1/x", &[]).0, Ok("o1".into()));
+        assert_eq!(
+            call(&all, get, "/orders/x", &[("accept-version", "v1")]).0,
+            Ok("o1".into())
+        );
+    }
+}
