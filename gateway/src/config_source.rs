@@ -1,7 +1,7 @@
 //! APIs and access entities from the configuration log, hot.
 //!
-//! At start the gateway loads the current `api`, `client`, `api_key`, `group` and `product`
-//! entities from ClickHouse (or, when it cannot be reached, from its last snapshot on disk),
+//! At start the gateway loads the current `api`, `api_family`, `client`, `api_key`, `group`
+//! and `product` entities from ClickHouse (or, when it cannot be reached, from its last snapshot on disk),
 //! routes the APIs beside the file's `[[routes]]` and builds the access table from the rest.
 //! Then it polls the log's revision every `config_poll`; on a change it reloads, builds a new
 //! router and access table and swaps them in whole (the table first, so a newly routed API
@@ -51,8 +51,9 @@ const SNAPSHOT_FILE: &str = "config.json";
 const OLD_SNAPSHOT_FILE: &str = "apis.json";
 
 /// The entity kinds a gateway loads.
-const KINDS: [EntityKind; 5] = [
+const KINDS: [EntityKind; 6] = [
     EntityKind::Api,
+    EntityKind::ApiFamily,
     EntityKind::Client,
     EntityKind::ApiKey,
     EntityKind::Group,
@@ -246,6 +247,11 @@ impl Source {
                 Vec::new()
             }
         };
+        let families = crate::route::version::families(
+            apis.iter()
+                .filter(|e| e.kind == EntityKind::ApiFamily)
+                .map(|e| (e.id.as_str(), e.version, e.body.as_str())),
+        );
         for api in apis.iter().filter(|e| e.kind == EntityKind::Api) {
             let spec: ApiSpec = match serde_json::from_str(&api.body) {
                 Ok(s) => s,
@@ -263,6 +269,7 @@ impl Source {
             }
             entries.push(Api {
                 id: api.id.clone(),
+                family: families.get(&spec.family).cloned(),
                 spec: Arc::new(spec),
                 origin: String::new(),
             });
@@ -428,5 +435,61 @@ mod tests {
         s.save_snapshot(&all).await;
         let again = s.for_groups(s.read_snapshot().await);
         assert!(again.iter().all(|e| e.id != "core-only"));
+    }
+
+    #[tokio::test]
+    async fn api_families_are_loaded_with_their_versions_and_kept_in_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = source(dir.path());
+        let e = |kind, id: &str, body: &str| SnapshotApi {
+            kind,
+            id: id.into(),
+            version: 1,
+            body: body.into(),
+        };
+        let up = r#""upstreams":["http://127.0.0.1:9"]"#;
+        let entities = vec![
+            e(
+                EntityKind::ApiFamily,
+                "orders",
+                r#"{"name":"Orders","default_version":"v1"}"#,
+            ),
+            e(
+                EntityKind::Api,
+                "o1",
+                &format!(
+                    r#"{{"name":"o1","prefix":"/orders",{up},"family":"orders","version":"v1"}}"#
+                ),
+            ),
+            e(
+                EntityKind::Api,
+                "o2",
+                &format!(
+                    r#"{{"name":"o2","prefix":"/orders",{up},"family":"orders","version":"v2"}}"#
+                ),
+            ),
+            // A family that does not validate is skipped: its versions have no family.
+            e(
+                EntityKind::ApiFamily,
+                "bad",
+                r#"{"name":" ","default_version":"v1"}"#,
+            ),
+            e(
+                EntityKind::Api,
+                "b1",
+                &format!(r#"{{"name":"b1","prefix":"/bad",{up},"family":"bad","version":"v1"}}"#),
+            ),
+        ];
+        s.save_snapshot(&entities).await;
+        let (router, _) = s.build(&s.read_snapshot().await, None);
+        assert_eq!(router.families.len(), 1);
+        let names: Vec<&str> = router.families[0]
+            .versions
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(names, ["v1", "v2"]);
+        assert!(router.find("/orders/x").is_some());
+        assert!(router.find("/bad/x").is_none());
     }
 }

@@ -49,6 +49,7 @@
 //!     SC -- denied / preflight --> RSC[403 ip_denied, cors_refused / 204 preflight]
 //!     SC --> AN{2 authenticate: key, Basic, JWT, mTLS}
 //!     F -- none / not the method --> E404[404 / 405 no_route]
+//!     F -- API family: version by path, header, query, default --> V404[404 unknown_version / 410 retired / 400 bad_version]
 //!     AN -- refused --> R401[401 refusal]
 //!     AN --> AZ{3 authorize: client bars, IP, grants}
 //!     AZ -- refused --> R403[403 refusal]
@@ -79,7 +80,9 @@
 //! | 0 | site deny list | `phase/request.rs` (`site`) | `[gateway] ip_deny`, before the path is read (`policy/deny.rs`) |
 //! | 1 | early filter | `phase/filter.rs` | path normalization (`path.rs`), the gateway's local endpoints (`LocalEndpoints`, answered before routing), routing (`route.rs`), 404/405 |
 //! | 1b | screen | `phase/request.rs` (`screen`) | the API's deny list, CORS preflights answered (`policy/deny.rs`, `policy/cors.rs`) |
+//! | 1c | version | `phase/version.rs` (`choose`) | an API family's version (`route/version.rs`): path segment, header, query parameter, default; 404 `unknown_version`, 410 `retired`, 400 `bad_version` |
 //! | 2 | authenticate | `phase/authenticate.rs` | API key, HTTP Basic, JWT (`access/auth.rs`), client certificates (`mtls`) |
+//! | 2b | canary | `phase/version.rs` (`canary`) | a call naming no version moves to the family's canary version by its client's sticky bucket, before authorize |
 //! | 3 | authorize | `phase/authorize.rs` | client status, validity, service hours, IP allowlist, grants by group or product (`access/table.rs`) |
 //! | 4 | limits | `phase/limits.rs` | TPS, quotas (`access/usage.rs`, `access/quota.rs`, `access/limits.rs`, shared counts `access/sync.rs`), the VIP gate (`access/priority.rs`) |
 //! | 5 | request policies | `phase/request.rs` (`policies`) | the client's deny list, the API's rate, the body limit (and the body read whole when a policy must see it), message checks, signatures, transaction tokens, idempotency, in that order (`policy/`) |
@@ -133,6 +136,22 @@
 //!   node_groups`; it is not loaded here at all, see `config_source.rs`);
 //! - `strip_prefix` removes the pattern's literal leading part (the remainder always starts
 //!   with `/`); the query string is kept; the record's `route` is the pattern's text;
+//! - the versions of an API family (`family`, `version`; `route/version.rs`) share one
+//!   pattern and form one versioned route: the version is read from the path segment after
+//!   the pattern's literal part (taken out before the upstream sees the path and before
+//!   `strip_prefix`), the header `select.header`, the query parameter `select.query` (taken out
+//!   of the forwarded query), the canary split (sticky per client, decided after
+//!   authentication), or `default_version`; answers:
+//!
+//!   | status | outcome | code | when |
+//!   | --- | --- | --- | --- |
+//!   | 404 | `no_route` | `unknown_version` | a version the family does not have; none named and no default in service |
+//!   | 410 | `no_route` | `retired` | a retired version named (its upstream is never called) |
+//!   | 400 | `refused_bad_request` | `bad_version` | the header or parameter given twice, as a list, or not a version's characters |
+//!   | 405 | `no_route` | `method_not_allowed` | the chosen version does not take the method |
+//!
+//!   a deprecated version's answers carry `Deprecation`, `Sunset` and `Link` (made once per
+//!   router); the record's `api_version` is the answering API's `version`;
 //! - an upstream is chosen by the API's `lb` among its healthy upstreams not yet tried by the
 //!   call: `round_robin`, `weighted` (smooth weighted round robin: exact shares per cycle,
 //!   spread out) or `least_connections` (calls in flight from this gateway per weight, held

@@ -18,7 +18,7 @@ use crate::access::Access;
 use crate::body::response::ResponseBody;
 use crate::metrics::Metrics;
 use crate::phase::filter::{self, Filtered, LocalEndpoints};
-use crate::phase::{authenticate, authorize, limits, request, response, upstream};
+use crate::phase::{authenticate, authorize, limits, request, response, upstream, version};
 use crate::phase::{Ctx, Peer, Stop};
 use crate::policy::Policies;
 use crate::recorder::{Call, Sink};
@@ -74,7 +74,8 @@ async fn proxy(shared: &Shared, req: Request<Incoming>, mut call: Call) -> Respo
     }
     // 1. early filter: path, local endpoints, route
     let router = shared.router.load();
-    let route = match filter::filter(&router, shared.local.as_ref(), req.method(), &mut call) {
+    let local = shared.local.as_ref();
+    let route = match filter::filter(&router, local, req.method(), req.headers(), &mut call) {
         Ok(Filtered::Routed(route)) => route,
         Ok(Filtered::Local(endpoints)) => {
             drop(router);
@@ -90,10 +91,11 @@ async fn proxy(shared: &Shared, req: Request<Incoming>, mut call: Call) -> Respo
     if let Err(stop) = request::screen(&shared.policies, &route, &parts, &mut call) {
         return stopped(call, stop);
     }
-    // 2–4. authenticate, authorize, limits
-    if let Err(refused) = access(&shared.access, &route, &parts.headers, &mut call).await {
-        return response::answer(call, refused.into());
-    }
+    // 2–4. authenticate, (2b. an API family's canary), authorize, limits
+    let route = match access(&shared.access, &route, &parts.headers, &mut call).await {
+        Ok(canary) => canary.unwrap_or(route),
+        Err(refused) => return response::answer(call, refused.into()),
+    };
     // 5. request policies
     let policies = &shared.policies;
     let read_timeout = shared.upstream_timeout;
@@ -124,21 +126,25 @@ fn stopped(call: Call, stop: Stop) -> Response<ResponseBody> {
 }
 
 /// Phases 2–4: who is calling (an API with `auth` only), may they, how much; then the gate.
+/// Returns the canary version's route when the call moved there (2b, see [`version`]).
 async fn access(
     access: &Access,
     route: &Route,
     headers: &HeaderMap,
     ctx: &mut Ctx,
-) -> Result<(), Refused> {
+) -> Result<Option<Arc<Route>>, Refused> {
     let methods = &route.spec.auth;
+    let mut moved = None;
     if !methods.is_empty() {
         let table = access.table.load_full();
         let now = access.clock.now();
         authenticate::authenticate(access, &table, now, methods, headers, ctx).await?;
+        moved = version::canary(&table, headers, ctx);
         authorize::authorize(access, &table, now, headers, ctx)?;
         limits::take(access, &table, now, access.clock.mono_ns(), ctx)?;
     }
-    limits::admit(access, ctx).await
+    limits::admit(access, ctx).await?;
+    Ok(moved)
 }
 
 #[cfg(test)]

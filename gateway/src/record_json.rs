@@ -141,6 +141,11 @@ fn write_record(m: &Masked<'_>, node: &str, out: &mut Vec<u8>) {
     if let Some(t) = &ev.trace {
         trace_ids(out, t);
     }
+    let api_version = ev.api_version();
+    if !api_version.is_empty() {
+        out.extend_from_slice(b",\"api_version\":");
+        string(out, api_version);
+    }
     out.push(b'}');
 }
 
@@ -367,9 +372,15 @@ mod tests {
         let mut odd = RouteConfig::new("/odd", ["http://[::1]:9001"]);
         odd.api_id = "odd \"id\"\\".into();
         odd.api_name = "ünï 漢字\tname".into();
+        // An API with a version (odd text too: the record line escapes it).
+        let mut versioned = RouteConfig::new("/ver", ["http://10.0.0.6:9000"]);
+        let mut spec = gatewatch_model::ApiSpec::prefixed("ver", "/ver", &["http://10.0.0.6:9000"]);
+        spec.version = "v2 \"ödd\"".into();
+        versioned.spec = Some(Arc::new(spec));
         Router::new(&[
             RouteConfig::new("/demo", ["http://10.0.0.5:9000"]).strip_prefix(true),
             odd,
+            versioned,
         ])
         .unwrap()
     }
@@ -450,6 +461,11 @@ mod tests {
             client_cert: Some(vec![1, 2, 3]),
         }));
         e.client_cert = Some(format!("sha256:{}", "ab".repeat(32)).into());
+        out.push(e);
+
+        // The answering API's version.
+        let mut e = base("/ver/x");
+        e.route = Some(router.find("/ver/x").unwrap().clone());
         out.push(e);
 
         let mut e = base("/demo/generated-id");

@@ -181,6 +181,11 @@ impl CallEvent {
         }
     }
 
+    /// The answering API's `version` (empty without a route or a version).
+    pub fn api_version(&self) -> &str {
+        self.route.as_ref().map_or("", |r| r.spec.version.as_str())
+    }
+
     /// Time waiting on the upstream, never more than the whole call.
     pub fn upstream_latency(&self) -> u64 {
         self.upstream_latency_us.min(self.latency_us)
@@ -238,6 +243,7 @@ impl CallEvent {
         }
         rec.findings = ev.findings.clone();
         rec.policies = ev.policies.iter().map(|p| p.to_string()).collect();
+        rec.api_version = ev.api_version().to_string();
         if let Some(t) = &ev.trace {
             use gatewatch_model::trace::Hex;
             rec.trace_id = Hex(&t.trace_id).to_string();

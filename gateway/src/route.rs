@@ -15,8 +15,9 @@
 //! when some route matches the path but none the method, the answer is 405 with `Allow`.
 
 mod matcher;
+pub(crate) mod version;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,8 @@ pub(crate) struct Api {
     pub spec: Arc<ApiSpec>,
     /// Prefix of the field names in errors: `routes[2]` for the file's, empty for the log's.
     pub origin: String,
+    /// The `api_family` entity named by `spec.family`, when it exists (see [`version`]).
+    pub family: Option<Arc<gatewatch_model::version::ApiFamilySpec>>,
 }
 
 impl Api {
@@ -80,6 +83,13 @@ pub(crate) struct Route {
     /// The API's calls and latencies on `/metrics`, handed on to the route of the same API in
     /// the next configuration (so a reload does not reset them).
     pub series: Arc<crate::metrics::ApiSeries>,
+    /// Index in the router's `families` of the family this route is a version of.
+    pub family: Option<u32>,
+    /// In the lookup index: every route but the versions a family's head stands for.
+    indexed: bool,
+    /// Headers every answer carries when the API is a deprecated version, made once here
+    /// (see [`version::deprecation_headers`]).
+    pub deprecation: Vec<(http::HeaderName, HeaderValue)>,
 }
 
 impl Route {
@@ -128,18 +138,25 @@ impl Route {
 
     /// The request's target at the upstream, in origin form (`/path?query`, as HTTP/1.1 sends
     /// it; the upstream's address is its pool's): the path that was routed — `normalized`
-    /// when [`crate::path::normalize`] changed the received one — and the query as received.
+    /// when [`crate::path::normalize`] changed the received one, or an API family's version
+    /// segment was taken out — and the query as received, or `query` when set (an API
+    /// family's version parameter taken out; empty: none).
     pub fn upstream_uri(
         &self,
         normalized: Option<&str>,
+        query: Option<&str>,
         original: &Uri,
     ) -> Result<Uri, http::Error> {
         let path = normalized.unwrap_or(original.path());
-        Ok(Uri::from(match (&self.strip, normalized) {
-            (Some(prefix), _) => rebuild(path.get(prefix.len()..).unwrap_or(""), original)?,
-            (None, Some(_)) => rebuild(path, original)?,
+        let q = match query {
+            Some(q) => Some(q).filter(|q| !q.is_empty()),
+            None => original.query(),
+        };
+        Ok(Uri::from(match (&self.strip, normalized, query) {
+            (Some(prefix), _, _) => rebuild(path.get(prefix.len()..).unwrap_or(""), q)?,
+            (None, Some(_), _) | (None, None, Some(_)) => rebuild(path, q)?,
             // Cheap: a reference-counted clone of the received target.
-            (None, None) => original
+            (None, None, None) => original
                 .path_and_query()
                 .cloned()
                 .unwrap_or_else(|| PathAndQuery::from_static("/")),
@@ -147,9 +164,8 @@ impl Route {
     }
 }
 
-/// `rest` (with a leading `/` added when missing) and the original query.
-fn rebuild(rest: &str, original: &Uri) -> Result<PathAndQuery, http::Error> {
-    let query = original.query();
+/// `rest` (with a leading `/` added when missing) and `query`.
+fn rebuild(rest: &str, query: Option<&str>) -> Result<PathAndQuery, http::Error> {
     let mut s = String::with_capacity(rest.len() + 2 + query.map_or(0, str::len));
     if !rest.starts_with('/') {
         s.push('/');
@@ -204,6 +220,10 @@ pub(crate) struct Router {
     by_first: HashMap<String, Vec<usize>>,
     /// Positions of the routes whose pattern starts with a wildcard or is `/`, ascending.
     other: Vec<usize>,
+    /// The versioned routes (see [`version`]).
+    pub(crate) families: Vec<version::Family>,
+    /// The families that read the version from the path, longest literal prefix first.
+    path_families: Vec<usize>,
     /// Health checks to start once this router is installed.
     probes: Vec<Probe>,
     checks: Checks,
@@ -235,29 +255,44 @@ impl Router {
         let mut routes: Vec<Route> = Vec::with_capacity(apis.len());
         let mut probes = Vec::new();
         let mut refused = Vec::new();
+        // The versions of each family, gathered first: a family takes its place as a whole.
+        let mut members: BTreeMap<String, Vec<(Api, Route, Vec<Probe>)>> = BTreeMap::new();
         for api in apis {
-            let built = compile(&api, clients, previous).and_then(|(route, p)| {
-                match routes.iter().find(|r| clash(r, &route)) {
-                    Some(other) => Err(Error::config(
-                        api.field(if api.spec.path.is_some() {
-                            "path"
-                        } else {
-                            "prefix"
-                        }),
-                        format!(
-                            "'{}' is as specific as '{}' of API '{}' and can match the same calls",
-                            route.pattern, other.pattern, other.api_id
-                        ),
-                    )),
-                    None => Ok((route, p)),
+            if !api.spec.family.is_empty() {
+                if api.family.is_none() {
+                    let e = Error::config(
+                        api.field("family"),
+                        format!("there is no api_family '{}'", api.spec.family),
+                    );
+                    refused.push((api, e));
+                    continue;
                 }
-            });
+                match compile(&api, clients, previous) {
+                    Ok((route, p)) => members
+                        .entry(api.spec.family.clone())
+                        .or_default()
+                        .push((api, route, p)),
+                    Err(e) => refused.push((api, e)),
+                }
+                continue;
+            }
+            let built = compile(&api, clients, previous)
+                .and_then(|(route, p)| no_clash(&api, &route, &routes).map(|()| (route, p)));
             match built {
                 Ok((route, p)) => {
                     routes.push(route);
                     probes.extend(p);
                 }
                 Err(e) => refused.push((api, e)),
+            }
+        }
+        let mut families = Vec::new();
+        for (id, list) in members {
+            let index = u32::try_from(families.len()).unwrap_or(u32::MAX);
+            let family = version::assemble(id, index, list, &mut routes, &mut refused);
+            if let Some((family, p)) = family {
+                families.push(family);
+                probes.extend(p);
             }
         }
         routes.sort_by(|a, b| {
@@ -268,20 +303,45 @@ impl Router {
         });
         let mut by_first: HashMap<String, Vec<usize>> = HashMap::new();
         let mut other = Vec::new();
-        for (i, r) in routes.iter().enumerate() {
+        for (i, r) in routes.iter().enumerate().filter(|(_, r)| r.indexed) {
             match matcher::first_literal(&r.matcher) {
                 Some(l) => by_first.entry(l.to_string()).or_default().push(i),
                 None => other.push(i),
             }
         }
+        let routes: Vec<Arc<Route>> = routes.into_iter().map(Arc::new).collect();
+        let families: Vec<version::Family> = families
+            .into_iter()
+            .map(|f| f.with_routes(&routes))
+            .collect();
+        let mut path_families: Vec<usize> = (0..families.len())
+            .filter(|&i| families[i].spec.select.path)
+            .collect();
+        path_families.sort_by_key(|&i| std::cmp::Reverse(families[i].prefix.len()));
         let router = Router {
-            routes: routes.into_iter().map(Arc::new).collect(),
+            routes,
             by_first,
             other,
+            families,
+            path_families,
             probes,
             checks: Checks::default(),
         };
         (router, refused)
+    }
+
+    /// The family whose versions `route` belongs to.
+    pub fn family(&self, route: &Route) -> Option<&version::Family> {
+        route.family.and_then(|i| self.families.get(i as usize))
+    }
+
+    /// The family whose version segment `path` carries (see [`version::Family::path_version`]),
+    /// the segment and the path without it. Free when no family reads the path.
+    pub fn path_version<'p>(&self, path: &'p str) -> Option<(&version::Family, &'p str, String)> {
+        self.path_families.iter().find_map(|&i| {
+            let f = &self.families[i];
+            f.path_version(path).map(|(seg, rest)| (f, seg, rest))
+        })
     }
 
     /// Starts the health checks of this generation (they stop when the router drops).
@@ -315,7 +375,9 @@ impl Router {
             if !matcher::matches(&r.matcher, path) {
                 continue;
             }
-            if r.allows(method) {
+            // A family's head stands for versions whose methods may differ: the version
+            // chosen in the early filter answers 405 itself.
+            if r.allows(method) || r.family.is_some() {
                 return Lookup::Found(r);
             }
             path_only.get_or_insert(i);
@@ -345,7 +407,7 @@ impl Router {
         let matching: Vec<&Route> = self
             .routes
             .iter()
-            .filter(|r| matcher::matches(&r.matcher, path))
+            .filter(|r| r.indexed && matcher::matches(&r.matcher, path))
             .map(|r| &**r)
             .collect();
         let list: Vec<&str> = ORDER
@@ -372,12 +434,35 @@ impl Router {
     }
 }
 
-/// Two routes of equal specificity that some call could match both.
+/// `route` of `api` clashes with none of `routes` (else the error, naming the field).
+fn no_clash(api: &Api, route: &Route, routes: &[Route]) -> Result<()> {
+    match routes.iter().find(|r| clash(r, route)) {
+        Some(other) => Err(Error::config(
+            api.field(if api.spec.path.is_some() {
+                "path"
+            } else {
+                "prefix"
+            }),
+            format!(
+                "'{}' is as specific as '{}' of API '{}' and can match the same calls",
+                route.pattern, other.pattern, other.api_id
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Two routes of equal specificity that some call could match both. A family's head takes
+/// every method (its versions may differ), so it clashes whatever the methods.
 fn clash(a: &Route, b: &Route) -> bool {
-    a.rank == b.rank
+    a.indexed
+        && b.indexed
+        && a.rank == b.rank
         && matcher::overlap(&a.matcher.segments, &b.matcher.segments)
         && (a.methods.is_empty()
             || b.methods.is_empty()
+            || a.family.is_some()
+            || b.family.is_some()
             || a.methods.iter().any(|m| b.methods.contains(m)))
 }
 
@@ -480,6 +565,13 @@ fn compile(api: &Api, clients: &Clients, previous: Option<&Router>) -> Result<(R
             passive: spec.passive.clone(),
             policies: crate::policy::RoutePolicies::compile(spec),
             series: previous_route.map_or_else(Arc::default, |r| r.series.clone()),
+            family: None,
+            indexed: true,
+            deprecation: spec
+                .deprecation
+                .as_deref()
+                .map(version::deprecation_headers)
+                .unwrap_or_default(),
             spec: spec.clone(),
         },
         probes,
@@ -553,6 +645,7 @@ pub(crate) fn file_apis(configs: &[RouteConfig]) -> Result<Vec<Api>> {
             id: or_prefix(&c.api_id),
             spec,
             origin: format!("routes[{i}]"),
+            family: None,
         });
     }
     Ok(apis)
@@ -648,6 +741,7 @@ mod tests {
             id: id.into(),
             spec: Arc::new(spec),
             origin: String::new(),
+            family: None,
         }
     }
 
@@ -812,13 +906,15 @@ mod tests {
         for (prefix, target, want) in cases {
             let r = router(&[(prefix, true)]);
             let route = r.find(Uri::try_from(target).unwrap().path()).unwrap();
-            let uri = route.upstream_uri(None, &target.parse().unwrap()).unwrap();
+            let uri = route
+                .upstream_uri(None, None, &target.parse().unwrap())
+                .unwrap();
             assert_eq!(uri.to_string(), want, "{target}");
         }
         let r = router(&[("/demo", false)]);
         let route = r.find("/demo/a").unwrap();
         let uri = route
-            .upstream_uri(None, &"/demo/a?z".parse().unwrap())
+            .upstream_uri(None, None, &"/demo/a?z".parse().unwrap())
             .unwrap();
         assert_eq!(uri.to_string(), "/demo/a?z");
     }
@@ -830,7 +926,7 @@ mod tests {
         let (r, _) = build(vec![a]);
         let route = r.find("/shop/orders/7/lines").unwrap();
         let uri = route
-            .upstream_uri(None, &"/shop/orders/7/lines?x".parse().unwrap())
+            .upstream_uri(None, None, &"/shop/orders/7/lines?x".parse().unwrap())
             .unwrap();
         assert_eq!(uri.to_string(), "/7/lines?x");
         assert_eq!(route.pattern, "/shop/orders/{id}/**");
@@ -860,7 +956,7 @@ mod tests {
             let n = crate::path::normalize(original.path()).unwrap();
             assert_eq!(n.as_deref(), Some(normal), "{target}");
             let route = r.find(normal).unwrap();
-            let uri = route.upstream_uri(n.as_deref(), &original).unwrap();
+            let uri = route.upstream_uri(n.as_deref(), None, &original).unwrap();
             assert_eq!(uri.to_string(), want, "{target}");
         }
     }
@@ -1010,7 +1106,7 @@ mod tests {
             let Some(route) = r.find(path) else {
                 return Ok(());
             };
-            let forwarded = route.upstream_uri(normalized.as_deref(), &original).unwrap();
+            let forwarded = route.upstream_uri(normalized.as_deref(), None, &original).unwrap();
             prop_assert_eq!(forwarded.query(), original.query());
             // Normal form is stable: normalizing again changes nothing.
             prop_assert_eq!(crate::path::normalize(forwarded.path()), Ok(None));
@@ -1077,6 +1173,7 @@ mod tests {
                 id: "x".into(),
                 spec: Arc::new(s),
                 origin: String::new(),
+                family: None,
             }
         };
         let (old, _) = Router::build(vec![mk(&["http://a:1", "http://b:2"])], &clients, None);
@@ -1136,6 +1233,7 @@ mod tests {
                 id: "x".into(),
                 spec: Arc::new(s),
                 origin: String::new(),
+                family: None,
             }
         };
         let pool = |r: &Router| r.routes[0].upstreams[0].pool.clone();
@@ -1236,6 +1334,7 @@ mod tests {
             id: "h".into(),
             spec: Arc::new(spec),
             origin: String::new(),
+            family: None,
         }];
         let (mut router, _) = Router::build(apis, &clients, None);
         router.start_checks(&clients);

@@ -63,3 +63,4 @@ mod ui;
 mod ui_apis;
 mod upstream_tls;
 mod versions_reports;
+mod versions;

@@ -89,6 +89,11 @@ pub(crate) struct Ctx {
     pub route: Option<Arc<Route>>,
     /// The gateway's own endpoint that answered the call (the record's `route`).
     pub local: Option<&'static str>,
+    /// The query forwarded upstream when it differs from the received one (an API family's
+    /// version parameter taken out; `Some("")`: none).
+    pub query: Option<String>,
+    /// A canary split decided once the client is known (see [`super::version`]).
+    pub canary: Option<super::version::PendingCanary>,
 
     // ── authenticate ──
     /// The caller's ids as recorded (never a credential); refusals fill what they know.
@@ -187,6 +192,8 @@ impl Ctx {
             path: None,
             route: None,
             local: None,
+            query: None,
+            canary: None,
             caller: CallerIds::default(),
             client: None,
             key: None,
@@ -270,6 +277,12 @@ impl Ctx {
         }
         for (name, value) in self.answer_headers.drain(..) {
             headers.append(name, value);
+        }
+        // A deprecated version says so on every answer (made once, with the router).
+        if let Some(r) = &self.route {
+            for (name, value) in &r.deprecation {
+                headers.append(name.clone(), value.clone());
+            }
         }
         if let Some(t) = self.tap.as_deref_mut() {
             t.head(status, headers);

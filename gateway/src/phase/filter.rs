@@ -7,7 +7,9 @@
 //!    authorization server's `/oauth2/*` and `/.well-known/oauth-authorization-server`) are
 //!    answered here, before routing, so no API can take their paths;
 //! 3. the route: the most specific path pattern whose API takes the method ([`crate::route`]);
-//!    a path known only for other methods → 405 with `Allow`; none → 404, both `no_route`.
+//!    a path known only for other methods → 405 with `Allow`; none → 404, both `no_route`;
+//!    an API family's route then picks the call's version ([`super::version::choose`]; a
+//!    version segment of the path is taken out before the lookup).
 //!
 //! Header sizes and counts are bounded by the listener (`gatewatch_listen`) before a call
 //! exists; limits on a request's size that need the route belong here.
@@ -19,10 +21,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use gatewatch_model::Outcome;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response};
+use http::{HeaderMap, Method, Request, Response};
 use hyper::body::Incoming;
 
-use super::{Answer, Ctx, Decision, Failure};
+use super::{version, Answer, Ctx, Decision, Failure};
 use crate::route::{Lookup, Route, Router};
 
 /// Endpoints the gateway answers itself on the proxy port, before routing; each answer is
@@ -99,6 +101,7 @@ pub(crate) fn filter(
     router: &Router,
     local: Option<&Arc<dyn LocalEndpoints>>,
     method: &Method,
+    headers: &HeaderMap,
     ctx: &mut Ctx,
 ) -> Decision<Filtered> {
     match crate::path::normalize(ctx.uri.path()) {
@@ -112,7 +115,33 @@ pub(crate) fn filter(
         }
     }
     let path = ctx.path();
-    match router.lookup(method, path) {
+    // An API family's version in the path (`/orders/v2/…`): routed without it, when the rest
+    // is that family's.
+    let mut named = None;
+    let mut found = None;
+    if let Some((family, seg, rest)) = router.path_version(path) {
+        if let Lookup::Found(r) = router.lookup(method, &rest) {
+            if router.family(r).is_some_and(|f| std::ptr::eq(f, family)) {
+                found = Some((family, r));
+                named = Some((seg.to_string(), rest));
+            }
+        }
+    }
+    let lookup = match found {
+        Some((family, _)) => {
+            let r = version::choose(family, named, method, headers, ctx)?;
+            return Ok(Filtered::Routed(r));
+        }
+        None => router.lookup(method, path),
+    };
+    match lookup {
+        Lookup::Found(r) if r.family.is_some() => match router.family(r) {
+            Some(family) => {
+                let r = version::choose(family, None, method, headers, ctx)?;
+                Ok(Filtered::Routed(r))
+            }
+            None => Err(Answer::failure(Failure::NoRoute, "no such family".into())),
+        },
         Lookup::Found(r) => {
             let r = r.clone();
             ctx.set_route(r.clone());
@@ -221,7 +250,7 @@ mod tests {
         let token: Arc<dyn LocalEndpoints> = Arc::new(Token);
         let decide = |target: &str, local: Option<&Arc<dyn LocalEndpoints>>| {
             let mut c = ctx(target, Method::GET);
-            let d = filter(&router, local, &Method::GET, &mut c);
+            let d = filter(&router, local, &Method::GET, &HeaderMap::new(), &mut c);
             (d, c)
         };
         // A local endpoint wins over an API on the same path, also when spelled oddly.

@@ -8,7 +8,9 @@
 //! | # | phase | module | what lives there |
 //! | --- | --- | --- | --- |
 //! | 1 | early filter | [`filter`] | path normalized once (400 `bad_path`); the gateway's local endpoints (answered before routing); route lookup (404 / 405) |
+//! | 1c | version | [`version::choose`] | an API family's version: path segment, header, query parameter, default (404 `unknown_version`, 400 `bad_version`, 410 `retired`); a public API's canary split by address |
 //! | 2 | authenticate | [`authenticate`] | API key, HTTP Basic, JWT, mTLS client certificate (one arm per method) |
+//! | 2b | canary | [`version::canary`] | a call that named no version moves to the canary version when its client's sticky bucket says so (before authorize) |
 //! | 3 | authorize | [`authorize`] | client bars (suspended, validity, service hours), IP allowlist, grants by group or approved product |
 //! | 4 | limits | [`limits`] | TPS bucket, calendar quotas, product quotas (`take`, pure given the clock); the VIP admission gate (`admit`, async; gives the counts back when it refuses) |
 //! | 0 | trace | [`crate::trace::begin`] | the caller's W3C `traceparent` continued or a trace started, the call's own span id (first, so refused calls are traced too; `[gateway] tracing`) |
@@ -29,6 +31,7 @@ pub(crate) mod limits;
 pub(crate) mod request;
 pub(crate) mod response;
 pub(crate) mod upstream;
+pub(crate) mod version;
 
 use std::borrow::Cow;
 

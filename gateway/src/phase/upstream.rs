@@ -157,7 +157,8 @@ pub(crate) async fn forward(
         tried.push(index);
         let upstream = &route.upstreams[index];
         ctx.upstream = Some(index);
-        let uri = match route.upstream_uri(ctx.path.as_deref(), &original_uri) {
+        let uri = match route.upstream_uri(ctx.path.as_deref(), ctx.query.as_deref(), &original_uri)
+        {
             Ok(u) => u,
             Err(e) => {
                 let message = format!("cannot build the upstream target: {e}");
