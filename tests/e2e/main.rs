@@ -62,5 +62,5 @@ mod traces;
 mod ui;
 mod ui_apis;
 mod upstream_tls;
-mod versions_reports;
 mod versions;
+mod versions_reports;

@@ -127,6 +127,15 @@ fn sample(node: &str, ts_us: i64, cpu: f32, queue: u64) -> NodeSample {
     }
 }
 
+/// The nodes answer without this site's own processes (`e2e-…`), which heartbeat into the
+/// registry too and are not the subject.
+fn others(mut a: Answer) -> Answer {
+    if let Some(items) = a.body["items"].as_array_mut() {
+        items.retain(|i| !i["node"].as_str().unwrap_or("").starts_with("e2e-"));
+    }
+    a
+}
+
 fn ids(a: &Answer, field: &str) -> Vec<String> {
     a.body["items"]
         .as_array()
@@ -403,7 +412,7 @@ async fn ui_apis_answer_alerts_nodes_preferences_and_history_diffs() {
         ],
     )
     .await;
-    let n = get(&admin, "/api/v1/nodes").await;
+    let n = others(get(&admin, "/api/v1/nodes").await);
     assert_eq!(n.status, 200, "{}", n.text);
     assert_eq!(ids(&n, "node"), ["gw2", "gw1"]);
     assert_eq!(
@@ -439,9 +448,9 @@ async fn ui_apis_answer_alerts_nodes_preferences_and_history_diffs() {
                               "last_seen": rfc(now_us - 5 * s)}]})
     );
     assert_eq!(n.body["items"][0]["silent"], true);
-    let wide = get(&admin, "/api/v1/nodes?hours=48").await;
+    let wide = others(get(&admin, "/api/v1/nodes?hours=48").await);
     assert_eq!(ids(&wide, "node"), ["gw2", "gw3", "gw1"]);
-    let lax = get(&admin, "/api/v1/nodes?silent_after_secs=600").await;
+    let lax = others(get(&admin, "/api/v1/nodes?silent_after_secs=600").await);
     assert_eq!(ids(&lax, "node"), ["gw1", "gw2"]);
     assert_eq!(lax.body["items"][1]["silent"], false);
     for (q, field) in [

@@ -601,7 +601,11 @@ async fn ops_sees_roles_groups_and_stopped_processes_of_the_registry() {
         "{first}"
     );
     let edge = b
-        .wait_text("#node-table tbody tr:nth-child(3)", "edge-1")
+        // (Not by position: this site's own dashboards process is listed too.)
+        .wait_text(
+            "#node-table tbody tr:has(a[data-node=\"edge-1\"])",
+            "edge-1",
+        )
         .await;
     for want in ["edge", "public", "collector", "gateway"] {
         assert!(edge.contains(want), "{want}: {edge}");
