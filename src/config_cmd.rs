@@ -42,20 +42,10 @@ use gatewatch_store::Store;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// The kinds a file holds, in the order they are exported. Keys, users and silences stay out:
-/// keys and users carry hashes, silences are one-off and short-lived.
-pub const FILE_KINDS: [EntityKind; 10] = [
-    EntityKind::Group,
-    EntityKind::Product,
-    EntityKind::ApiFamily,
-    EntityKind::Api,
-    EntityKind::Client,
-    EntityKind::Channel,
-    EntityKind::AlertRule,
-    EntityKind::NotificationPolicy,
-    EntityKind::InhibitRule,
-    EntityKind::ReportSubscription,
-];
+/// The kinds a file holds, in the order they are exported: those of a release (keys, users and
+/// silences stay out — keys and users carry hashes, silences are one-off and short-lived), so
+/// what a file moves and what a rollback restores are one list.
+pub const FILE_KINDS: [EntityKind; 10] = gatewatch_model::release::RELEASE_KINDS;
 
 /// Fields a file may not set, per kind.
 fn secret_fields(kind: EntityKind) -> &'static [&'static str] {
