@@ -55,6 +55,34 @@ pub(crate) fn percent_decode_bytes(s: &[u8], plus_is_space: bool) -> Cow<'_, [u8
     Cow::Owned(out)
 }
 
+/// `application/x-www-form-urlencoded` decoding of one name or value, strictly: `+` is a space,
+/// `%XX` a byte, and the result must be UTF-8; `None` for a `%` without two hex digits or bytes
+/// that are not UTF-8 (a request we refuse rather than guess at: OAuth forms, a version named
+/// in the query). Borrowed when there is nothing to decode.
+pub(crate) fn form_decode(s: &str) -> Option<Cow<'_, str>> {
+    if !s.bytes().any(|b| b == b'%' || b == b'+') {
+        return Some(Cow::Borrowed(s));
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hi = b.get(i + 1).copied().and_then(hex)?;
+                let lo = b.get(i + 2).copied().and_then(hex)?;
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
 /// `s` with `%`, the bytes in `reserved`, spaces and controls percent-encoded; the rest (UTF-8
 /// included) as is, for reading.
 fn encode_into(out: &mut String, s: &str, reserved: &[u8]) {

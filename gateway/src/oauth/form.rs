@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::mask::query::form_decode;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::HeaderMap;
@@ -119,26 +120,9 @@ impl Form {
     }
 }
 
-/// `application/x-www-form-urlencoded` decoding of one name or value: `+` is a space,
-/// `%XX` a byte; the result must be UTF-8.
-pub(crate) fn decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = b.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+/// One form-encoded name or value, owned (see [`form_decode`]).
+fn decode(s: &str) -> Option<String> {
+    form_decode(s).map(std::borrow::Cow::into_owned)
 }
 
 /// How the client authenticated (the record's `auth_method`).
@@ -318,6 +302,9 @@ mod tests {
         assert_eq!(e.code, "invalid_request");
         assert!(Form::parse(b"a=%zz").is_err());
         assert!(Form::parse(b"a=%e9").is_err(), "not UTF-8 once decoded");
+        // A sign is not a hex digit (`u8::from_str_radix` would take `+1`).
+        assert!(Form::parse(b"a=%+1").is_err());
+        assert!(Form::parse(b"a=%4").is_err());
         assert!(Form::parse(b"a=%4").is_err());
         let many: String = (0..40).map(|i| format!("p{i}=1&")).collect();
         assert!(Form::parse(many.as_bytes()).is_err());

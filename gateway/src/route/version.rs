@@ -24,6 +24,7 @@ use http::{HeaderMap, HeaderValue};
 
 use super::{clash, Api, Route};
 use crate::error::Error;
+use crate::mask::query::form_decode;
 use crate::upstream::health::Probe;
 use tracing::warn;
 
@@ -368,7 +369,7 @@ fn query_version(query: &str, param: &str) -> Result<Option<(String, String)>, R
     let mut rest = String::with_capacity(query.len());
     for pair in query.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if decode(k).as_deref() != Some(param) {
+        if form_decode(k).as_deref() != Some(param) {
             if !pair.is_empty() {
                 if !rest.is_empty() {
                     rest.push('&');
@@ -382,7 +383,7 @@ fn query_version(query: &str, param: &str) -> Result<Option<(String, String)>, R
                 format!("the query parameter {param} must be given once").into(),
             ));
         }
-        match decode(v).filter(|v| check_version("", v).is_ok()) {
+        match form_decode(v).filter(|v| check_version("", v).is_ok()) {
             Some(v) => found = Some(v.into_owned()),
             None => {
                 return Err(Refused::Bad(
@@ -393,37 +394,6 @@ fn query_version(query: &str, param: &str) -> Result<Option<(String, String)>, R
         }
     }
     Ok(found.map(|v| (v, rest)))
-}
-
-/// Percent-decodes a query component (`+` is a space); `None` when it is not UTF-8 or a
-/// `%` is not followed by two hex digits.
-fn decode(s: &str) -> Option<Cow<'_, str>> {
-    if !s.bytes().any(|b| b == b'%' || b == b'+') {
-        return Some(Cow::Borrowed(s));
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                let hi = b.get(i + 1).copied().and_then(hex)?;
-                let lo = b.get(i + 2).copied().and_then(hex)?;
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok().map(Cow::Owned)
 }
 
 /// The headers every answer of a deprecated version carries, made once when the router is
