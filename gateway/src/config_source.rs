@@ -110,14 +110,11 @@ impl Source {
             }
             Ok(Err(e)) => {
                 warn!(error = %e, "configuration log unreachable; starting from the snapshot");
-                let snapshot = self.for_groups(self.read_snapshot().await);
-                (self.build(&snapshot, None), None)
+                (self.build(&self.read_snapshot().await, None), None)
             }
             Err(_) => {
                 warn!("configuration log did not answer in time; starting from the snapshot");
-                // A snapshot written under other groups holds APIs this gateway must not serve.
-                let snapshot = self.for_groups(self.read_snapshot().await);
-                (self.build(&snapshot, None), None)
+                (self.build(&self.read_snapshot().await, None), None)
             }
         }
     }
@@ -298,6 +295,8 @@ impl Source {
         }
     }
 
+    /// The snapshot's entities for this gateway's node groups: one written under other groups
+    /// (a gateway moved to another group) holds APIs this gateway must not serve.
     async fn read_snapshot(&self) -> Vec<SnapshotApi> {
         let Some(mut path) = self.snapshot_path() else {
             return Vec::new();
@@ -305,13 +304,14 @@ impl Source {
         if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
             path = path.with_file_name(OLD_SNAPSHOT_FILE);
         }
-        match tokio::fs::read(&path).await {
+        let entities = match tokio::fs::read(&path).await {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 warn!(path = %path.display(), error = %e, "configuration snapshot unreadable; starting with the file's routes");
                 Vec::new()
             }),
             Err(_) => Vec::new(),
-        }
+        };
+        self.for_groups(entities)
     }
 }
 
@@ -433,7 +433,7 @@ mod tests {
         s.save_snapshot(&kept).await;
         assert_eq!(s.read_snapshot().await.len(), 4);
         s.save_snapshot(&all).await;
-        let again = s.for_groups(s.read_snapshot().await);
+        let again = s.read_snapshot().await;
         assert!(again.iter().all(|e| e.id != "core-only"));
     }
 
