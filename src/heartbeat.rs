@@ -2,6 +2,7 @@
 //! `gatewatch_store::registry::run`): one task per role, started once the role listens,
 //! stopped after it has drained so its last row says `stopping`.
 
+use gatewatch_model::call::now_us;
 use gatewatch_store::registry::{self, NodeEntry, HEARTBEAT_SECS};
 use gatewatch_store::Store;
 use std::net::SocketAddr;
@@ -74,10 +75,4 @@ impl Heartbeat {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }

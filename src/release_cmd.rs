@@ -12,6 +12,7 @@
 //! environment cannot point both sites at the same database.
 
 use anyhow::Context;
+use gatewatch_model::call::now_us;
 use gatewatch_model::release::{Difference, EntityDiff, RELEASE_KINDS};
 use gatewatch_model::sealed::SealKey;
 use gatewatch_model::{ChannelSpec, Entity, EntityKind};
@@ -25,13 +26,6 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
 
 /// Release errors a user fixes by changing the arguments exit 2; the others 1.
 fn usage(e: ReleaseError) -> anyhow::Error {

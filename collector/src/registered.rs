@@ -11,6 +11,7 @@
 //! - Until the set was read once, nothing is known: batches get 503 with `Retry-After`
 //!   (the sender keeps them and resends), never a guess either way.
 
+use gatewatch_model::call::now_us;
 use gatewatch_store::Store;
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -105,12 +106,6 @@ impl Registered {
             }
         }
     }
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -170,6 +170,14 @@ pub struct CallRecord {
     pub api_version: String,
 }
 
+/// Now, in microseconds since the Unix epoch (UTC): the `ts_us` of what a role writes (0
+/// before the epoch, saturated past `i64`).
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 /// Longest `api_version` the collector takes (an `ApiSpec.version`).
 pub const MAX_API_VERSION_BYTES: usize = 256;
 

@@ -4,7 +4,7 @@
 //! The newest row per (node, role, instance) is the process's entry; one whose heartbeat is
 //! old has stopped reporting (or said goodbye with `stopping`).
 
-use gatewatch_model::call::secs_of_us;
+use gatewatch_model::call::{now_us, secs_of_us};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -115,13 +115,6 @@ pub const HEARTBEAT_SECS: u64 = 5;
 /// Longest wait for one heartbeat insert: a slow ClickHouse delays the next heartbeat, never
 /// the role (the loop runs in a task of its own), and never a clean stop by more than this.
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Now, in microseconds since the Unix epoch.
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
 
 /// Writes a process's heartbeats until `stop` turns true: one at once, one every `every`
 /// ([`HEARTBEAT_SECS`] in the roles), and a last one with `stopping = true` when `stop` turns

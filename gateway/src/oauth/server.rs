@@ -21,7 +21,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::Utc;
 use gatewatch_model::client::ClientBar;
@@ -602,11 +601,7 @@ async fn revoke(
     done
 }
 
-pub(crate) fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
+pub(crate) use gatewatch_model::call::now_us;
 
 impl Answer {
     fn into_local(self) -> LocalAnswer {
