@@ -5,7 +5,6 @@
 
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use chrono::Utc;
 use gatewatch_model::{Entity, EntityKind};
 use gatewatch_store::config_log::{self, Change, Entry};
 use serde::Serialize;
@@ -15,9 +14,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::AppState;
 
-pub fn now_us() -> i64 {
-    Utc::now().timestamp_micros()
-}
+pub use gatewatch_model::call::now_us;
 
 /// The field refusals of the header name.
 const IF_MATCH: &str = "If-Match";

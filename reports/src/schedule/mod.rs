@@ -346,9 +346,7 @@ impl Scheduler {
     }
 }
 
-pub(crate) fn now_us() -> i64 {
-    Utc::now().timestamp_micros()
-}
+pub(crate) use gatewatch_model::call::now_us;
 
 async fn renew_lease(shared: &Shared) -> bool {
     let c = &shared.config;
