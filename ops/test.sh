@@ -21,6 +21,9 @@ apt_install nginx
 # The README's shell examples (tests/e2e/readme.rs runs each) read answers with jq and query
 # the test database with clickhouse-client (ensure_clickhouse installs it).
 apt_install jq
+# The deployment files' offline checks (tests/deploy.rs): systemd-analyze verify and security
+# on the units, python3-yaml to read the compose file and the Kubernetes manifests.
+apt_install systemd python3-yaml
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
