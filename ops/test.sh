@@ -25,6 +25,12 @@ apt_install jq
 # on the units, python3-yaml to read the compose file and the Kubernetes manifests.
 apt_install systemd python3-yaml
 
+# The cluster tests (tests/cluster/) run on a ClickHouse cluster on loopback: ZooKeeper and
+# four servers (ops/cluster/), stopped again when this script ends.
+log "cluster harness (ops/cluster/up.sh)"
+bash ops/cluster/up.sh
+trap 'bash ops/cluster/down.sh >/dev/null 2>&1 || true' EXIT
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
