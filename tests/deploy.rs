@@ -526,6 +526,44 @@ fn compose_file_runs_every_role_with_a_checked_configuration() {
         }
     }
     assert_eq!(releases.len(), 1, "ClickHouse and Keeper of one release");
+
+    // `[clickhouse] cluster` names a cluster the compose file's ClickHouse defines, whose
+    // replica is that server, with the macros the replicated tables' paths use and Keeper.
+    let cluster = get_str(&config, "clickhouse", "cluster").unwrap_or("");
+    if !cluster.is_empty() {
+        let xml = deploy.join("compose/clickhouse/config.d/gatewatch.xml");
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sys, xml.etree.ElementTree as E\n\
+                 r = E.parse(sys.argv[1]).getroot()\n\
+                 hosts = [h.text for h in r.findall('remote_servers/' + sys.argv[2] + '/shard/replica/host')]\n\
+                 macros = sorted(m.tag for m in r.findall('macros/*'))\n\
+                 keeper = [h.text for h in r.findall('zookeeper/node/host')]\n\
+                 print(','.join(hosts) + ';' + ','.join(macros) + ';' + ','.join(keeper))",
+            )
+            .arg(&xml)
+            .arg(cluster)
+            .output()
+            .expect("python3 runs");
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let parts: Vec<&str> = said.split(';').collect();
+        assert_eq!(parts.len(), 3, "{said}");
+        assert!(
+            parts[0].split(',').any(|h| h == "clickhouse"),
+            "cluster {cluster:?} in {} has no replica `clickhouse`: {said}",
+            xml.display()
+        );
+        assert_eq!(
+            parts[1], "replica,shard",
+            "the {{shard}} and {{replica}} macros"
+        );
+        assert!(
+            parts[2].split(',').all(|h| services.contains_key(h)) && !parts[2].is_empty(),
+            "Keeper hosts {} are services of the compose file",
+            parts[2]
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
