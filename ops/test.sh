@@ -22,8 +22,9 @@ apt_install nginx
 # the test database with clickhouse-client (ensure_clickhouse installs it).
 apt_install jq
 # The deployment files' offline checks (tests/deploy.rs): systemd-analyze verify and security
-# on the units, python3-yaml to read the compose file and the Kubernetes manifests.
-apt_install systemd python3-yaml
+# on the units, python3-yaml to read the compose file and the Kubernetes manifests,
+# python3-kubernetes for the Kubernetes API's object models the manifests must fit.
+apt_install systemd python3-yaml python3-kubernetes
 
 # The cluster tests (tests/cluster/) run on a ClickHouse cluster on loopback: ZooKeeper and
 # four servers (ops/cluster/), stopped again when this script ends.

@@ -9,7 +9,8 @@
 //!   gatewatch.toml passes `gatewatch config check`; health checks and published ports point at
 //!   the ports that configuration opens; `depends_on` conditions name services that can meet
 //!   them; the mounted files exist (the ClickHouse and Keeper XML parses); exact image tags;
-//! - `deploy/k8s/`: every document parses and has apiVersion, kind, metadata.name; selectors
+//! - `deploy/k8s/`: every document parses, fits the Kubernetes API's model of its kind (field
+//!   names, types, required fields), and has apiVersion, kind, metadata.name; selectors
 //!   match pod labels; probes and Services point at container ports, and those are the ports the
 //!   ConfigMap's gatewatch.toml (which passes `config check`) opens; Secrets and ConfigMaps
 //!   named by pods exist; the pepper lands where the configuration reads it;
@@ -17,8 +18,9 @@
 //!   binary's default ports and the baked-in configuration, user, health check, entrypoint,
 //!   and the CJK font the charts look for.
 //!
-//! YAML is read with Debian's python3-yaml (`ops/test.sh` installs it), XML with Python's own
-//! parser; everything else here is Rust.
+//! YAML is read with Debian's python3-yaml, the manifests are also checked against the
+//! Kubernetes API's object models of Debian's python3-kubernetes (`tests/k8s_models.py`; both
+//! installed by `ops/test.sh`), XML with Python's own parser; everything else here is Rust.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +30,9 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_gatewatch");
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const ROLES: [&str; 5] = ["gateway", "collector", "alerter", "reports", "dashboards"];
+/// Debian's python3, where ops/test.sh installs python3-yaml and python3-kubernetes (another
+/// python3 earlier on PATH may lack them).
+const PYTHON: &str = "/usr/bin/python3";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -40,7 +45,7 @@ fn read(p: &Path) -> String {
 /// Every YAML document of each file, as JSON (python3-yaml's safe loader: anchors and `<<`
 /// merges resolved as compose and kubectl resolve them).
 fn yaml_docs(paths: &[PathBuf]) -> Vec<Vec<Value>> {
-    let out = Command::new("python3")
+    let out = Command::new(PYTHON)
         .arg("-c")
         .arg(
             "import json, sys, yaml\n\
@@ -58,7 +63,7 @@ fn yaml_docs(paths: &[PathBuf]) -> Vec<Vec<Value>> {
 }
 
 fn xml_parses(p: &Path) {
-    let out = Command::new("python3")
+    let out = Command::new(PYTHON)
         .arg("-c")
         .arg("import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])")
         .arg(p)
@@ -533,7 +538,7 @@ fn compose_file_runs_every_role_with_a_checked_configuration() {
     let cluster = get_str(&config, "clickhouse", "cluster").unwrap_or("");
     if !cluster.is_empty() {
         let xml = deploy.join("compose/clickhouse/config.d/gatewatch.xml");
-        let out = Command::new("python3")
+        let out = Command::new(PYTHON)
             .arg("-c")
             .arg(
                 "import sys, xml.etree.ElementTree as E\n\
@@ -599,6 +604,19 @@ fn kubernetes_manifests_are_consistent() {
         .flat_map(|(f, ds)| ds.into_iter().map(move |d| (f.clone(), d)))
         .filter(|(_, d)| !d.is_null())
         .collect();
+    // Every object against the Kubernetes API's own models: field names, value types,
+    // required fields (tests/k8s_models.py, on Debian's python3-kubernetes).
+    let out = Command::new(PYTHON)
+        .arg(root().join("tests/k8s_models.py"))
+        .args(&files)
+        .output()
+        .expect("python3 runs (ops/test.sh installs python3-kubernetes)");
+    assert!(
+        out.status.success(),
+        "the manifests do not fit the Kubernetes models:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut names = BTreeSet::new();
     for (f, d) in &docs {
         for key in ["apiVersion", "kind"] {
