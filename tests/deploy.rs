@@ -5,7 +5,8 @@
 //! - `deploy/systemd/`: `systemd-analyze verify` on every unit (with `ExecStart` pointed at the
 //!   binary this build made), the hardening every unit must carry, and the exposure score of
 //!   `systemd-analyze security --offline=true`;
-//! - `deploy/compose.yaml`: it parses; every role is a service running that role; its
+//! - `deploy/compose.yaml`: it parses and fits the Compose Specification's schema
+//!   (`tests/data/compose-spec.json`); every role is a service running that role; its
 //!   gatewatch.toml passes `gatewatch config check`; health checks and published ports point at
 //!   the ports that configuration opens; `depends_on` conditions name services that can meet
 //!   them; the mounted files exist (the ClickHouse and Keeper XML parses); exact image tags;
@@ -360,6 +361,20 @@ fn compose_file_runs_every_role_with_a_checked_configuration() {
     let deploy = root().join("deploy");
     let docs = yaml_docs(&[deploy.join("compose.yaml")]);
     let doc = &docs[0][0];
+    // The Compose Specification's own JSON schema (tests/data/compose-spec.json, from the
+    // compose-spec/compose-spec repository at 170098b, Apache-2.0): a misspelt or misplaced key
+    // or a value of the wrong type is an error here, as `docker compose config` would say.
+    let schema: Value =
+        serde_json::from_str(&read(&root().join("tests/data/compose-spec.json"))).expect("JSON");
+    let validator = jsonschema::draft7::new(&schema).expect("the compose schema compiles");
+    let problems: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "compose.yaml against the Compose Specification: {problems:#?}"
+    );
     let services = doc["services"].as_object().expect("services");
     let image = format!("gatewatch:{VERSION}");
 
