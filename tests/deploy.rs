@@ -892,6 +892,17 @@ fn kubernetes_manifests_are_consistent() {
 // ---------------------------------------------------------------------------------------------
 // Dockerfile
 
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
 /// The Dockerfile's instructions, continuation lines joined: (INSTRUCTION, rest).
 fn dockerfile() -> Vec<(String, String)> {
     let text = read(&root().join("Dockerfile"));
@@ -1025,10 +1036,71 @@ fn dockerfile_matches_the_binary() {
         "data_dir {data_dir} is the volume"
     );
 
-    // The build context leaves out the target dir, git, and secrets.
+    // The build context leaves out the target dir, git, and secrets…
     let ignore = read(&root().join(".dockerignore"));
     for p in ["target/", ".git/", "deploy/compose/secrets/", "deploy/.env"] {
         assert!(ignore.lines().any(|l| l.trim() == p), ".dockerignore: {p}");
+    }
+    // …but keeps everything `cargo build --release --locked` reads: the manifests, the lock
+    // file, every workspace member, and every file a crate's code includes.
+    let ignored: Vec<&str> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    // The patterns this file uses: a folder from the root (`target/`), a name at any depth
+    // (`**/__pycache__/`), a suffix (`*.log`).
+    let excluded = |path: &str| {
+        ignored.iter().any(|p| {
+            if let Some(name) = p.strip_prefix("**/") {
+                path.split('/').any(|c| c == name.trim_end_matches('/'))
+            } else if let Some(suffix) = p.strip_prefix('*') {
+                path.ends_with(suffix)
+            } else {
+                let dir = p.trim_end_matches('/');
+                path == dir || path.starts_with(&format!("{dir}/"))
+            }
+        })
+    };
+    let manifest = toml_file(&root().join("Cargo.toml"));
+    let members: Vec<String> = manifest["workspace"]["members"]
+        .as_array()
+        .expect("workspace members")
+        .iter()
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect();
+    let mut needed = vec!["Cargo.toml".to_string(), "Cargo.lock".into(), "src".into()];
+    needed.extend(members.iter().cloned());
+    for dir in std::iter::once(String::new()).chain(members.iter().cloned()) {
+        let src = root().join(&dir).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        for f in files {
+            let text = read(&f);
+            for quote in ["include_str!(\"", "include_bytes!(\""] {
+                for (at, _) in text.match_indices(quote) {
+                    let rest = &text[at + quote.len()..];
+                    let rel = &rest[..rest.find('"').unwrap_or(0)];
+                    let target = f.parent().expect("a folder").join(rel);
+                    let target = target.canonicalize().unwrap_or(target);
+                    let shown = target
+                        .strip_prefix(root().canonicalize().expect("root"))
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|_| target.display().to_string());
+                    needed.push(shown);
+                }
+            }
+        }
+    }
+    assert!(
+        needed.len() > members.len() + 3,
+        "no include found: {needed:?}"
+    );
+    for path in &needed {
+        assert!(
+            !excluded(path),
+            ".dockerignore leaves out {path}, which the build reads"
+        );
     }
 
     // The chart font: the first path the charts look for is what Debian 12's fonts-noto-cjk
