@@ -414,11 +414,12 @@ pub use access::auth::JwtKey;
 pub use access::jwks::check_jwks_uri;
 pub use access::priority::GateConfig;
 pub use admin::ADMIN_PATHS;
+pub use config::CollectorOrder;
 pub use config::TlsListen;
 pub use config::{
     GatewayConfig, RouteConfig, DEFAULT_ADMIN_LISTEN, DEFAULT_BATCH_MAX_BYTES,
     DEFAULT_BATCH_MAX_RECORDS, DEFAULT_CLIENT_HEADER, DEFAULT_LISTEN, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_SPOOL_MAX_BYTES, MIN_BATCH_MAX_BYTES,
+    DEFAULT_SPOOL_MAX_BYTES, MAX_COLLECTORS, MIN_BATCH_MAX_BYTES,
 };
 pub use config::{OauthConfig, TrustedIssuer};
 pub use error::{Error, Result};
@@ -542,14 +543,29 @@ pub async fn bind(
     let (batch_tx, batch_rx) = mpsc::channel(BATCH_CHANNEL);
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let collector = ship::Collector::new(
-        validated.records_uri,
-        validated.samples_uri,
-        config.collector_timeout,
-        &validated.collector_tls,
-    )
-    .with_token(&config.ingest_token);
-    let sender = tokio::spawn(ship::Sender::new(collector, spool, metrics.clone()).run(batch_rx));
+    // The collectors in this gateway's order of preference (`collector_order`).
+    let names: Vec<&str> = validated
+        .collectors
+        .iter()
+        .map(|c| c.base.as_str())
+        .collect();
+    let targets = ship::preference(&names, &config.node, config.collector_order)
+        .into_iter()
+        .map(|i| {
+            let c = &validated.collectors[i];
+            ship::Target {
+                collector: ship::Collector::new(
+                    c.records_uri.clone(),
+                    c.samples_uri.clone(),
+                    config.collector_timeout,
+                    &validated.collector_tls,
+                )
+                .with_token(&config.ingest_token),
+                name: Arc::from(c.base.as_str()),
+            }
+        })
+        .collect();
+    let sender = tokio::spawn(ship::Sender::new(targets, spool, metrics.clone()).run(batch_rx));
     // [gateway.otlp]: spans made beside the records, sent by a task of their own.
     let (spans, otlp_task) = match (&config.otlp, validated.otlp_endpoint.clone()) {
         (Some(o), Some(endpoint)) => {
