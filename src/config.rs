@@ -1938,17 +1938,49 @@ strip_prefix = true
         assert_eq!(c.gateway.collector_url, "http://127.0.0.1:8091");
         let hundred: Vec<String> = (0..100).map(|i| format!("\"http://c{i}:8091\"")).collect();
         let cases = [
-            ("collector_urls = [\"http://c1:8091\", \"ftp://c2:8091\"]".to_string(), "gateway.collector_urls[1]: \"ftp://c2:8091\" must start with http:// or https://"),
-            ("collector_urls = [\"gopher://c1\"]".to_string(), "gateway.collector_urls[0]"),
-            ("collector_urls = [\"http://admin:pw@c1:8091\"]".to_string(), "gateway.collector_urls[0]: 'http://admin:pw@c1:8091' must not carry user information"),
-            ("collector_urls = [\"http://c1:8091\", \"http://c1:8091/\"]".to_string(), "gateway.collector_urls[1]: 'http://c1:8091' is listed twice"),
-            ("collector_urls = []".to_string(), "gateway.collector_urls: must list at least one collector URL"),
-            (format!("collector_urls = [{}]", hundred.join(", ")), "gateway.collector_urls: lists 100 collectors; at most 16"),
-            ("collector_urls = \"http://c1:8091\"".to_string(), "gateway.collector_urls"),
+            (
+                "collector_urls = [\"http://c1:8091\", \"ftp://c2:8091\"]".to_string(),
+                "gateway.collector_urls[1]: \"ftp://c2:8091\" must start with http:// or https://",
+            ),
+            (
+                "collector_urls = [\"gopher://c1\"]".to_string(),
+                "gateway.collector_urls[0]",
+            ),
+            (
+                "collector_urls = [\"http://admin:pw@c1:8091\"]".to_string(),
+                "gateway.collector_urls[0]: 'http://…@c1:8091' must not carry user information",
+            ),
+            (
+                "collector_urls = [\"http://c1:8091\", \"http://c1:8091/\"]".to_string(),
+                "gateway.collector_urls[1]: 'http://c1:8091' is listed twice",
+            ),
+            (
+                "collector_urls = []".to_string(),
+                "gateway.collector_urls: must list at least one collector URL",
+            ),
+            (
+                format!("collector_urls = [{}]", hundred.join(", ")),
+                "gateway.collector_urls: lists 100 collectors; at most 16",
+            ),
+            (
+                "collector_urls = \"http://c1:8091\"".to_string(),
+                "gateway.collector_urls",
+            ),
             ("collector_urls = [1]".to_string(), "gateway.collector_urls"),
-            ("collector_url = \"http://c0:8091\"\ncollector_urls = [\"http://c1:8091\"]".to_string(), "gateway.collector_urls: is set beside gateway.collector_url"),
-            ("collector_order = \"random\"".to_string(), "gateway.collector_order: \"random\" must be \"spread\" or \"listed\""),
-            ("collector_urls = [\"http://c1:8091\"]\ncollector_ca_file = \"/nonexistent.pem\"".to_string(), "gateway.collector_ca_file: cannot read"),
+            (
+                "collector_url = \"http://c0:8091\"\ncollector_urls = [\"http://c1:8091\"]"
+                    .to_string(),
+                "gateway.collector_urls: is set beside gateway.collector_url",
+            ),
+            (
+                "collector_order = \"random\"".to_string(),
+                "gateway.collector_order: \"random\" must be \"spread\" or \"listed\"",
+            ),
+            (
+                "collector_urls = [\"http://c1:8091\"]\ncollector_ca_file = \"/nonexistent.pem\""
+                    .to_string(),
+                "gateway.collector_ca_file: cannot read",
+            ),
         ];
         for (body, want) in cases {
             let err = from_str(&format!("[gateway]\n{body}"))

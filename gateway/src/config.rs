@@ -583,9 +583,11 @@ impl CollectorEndpoint {
                     "'{base}' must look like http://host:port or https://host:port"
                 )));
             }
-            if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            if let Some((_, host)) = uri.authority().and_then(|a| a.as_str().rsplit_once('@')) {
+                // Not echoed: what is before the `@` may be a password.
+                let shown = format!("{}://…@{host}", uri.scheme_str().unwrap_or("http"));
                 return Err(bad(format!(
-                    "'{base}' must not carry user information (the ingest token is sent as a bearer token)"
+                    "'{shown}' must not carry user information (the ingest token is sent as a bearer token)"
                 )));
             }
             if uri.query().is_some() || base.contains('#') {
@@ -766,7 +768,7 @@ mod tests {
             ),
             (
                 vec!["http://user:secret@c1:8091"],
-                "'collector_urls[0]' 'http://user:secret@c1:8091' must not carry user information",
+                "'collector_urls[0]' 'http://…@c1:8091' must not carry user information",
             ),
             (
                 vec!["http://c1:8091", "http://c1:8091/"],

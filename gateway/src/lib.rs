@@ -326,7 +326,7 @@
 //! | --- | --- |
 //! | `GET /healthz` | 200 `ok` while the process serves |
 //! | `GET /readyz` | 200 `ready`; 503 while the spool refuses batches (size cap reached or disk failing), i.e. records are being dropped |
-//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_connections_open`, `…_connections_refused_total`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_batches_split_total`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_samples_shipped_total`, `…_samples_dropped_total`; per API and upstream `…_upstream_healthy{api,upstream}` (1 in, 0 out), `…_upstream_in_flight{api,upstream}`, `…_upstream_ejections_total{api,upstream,kind="active"\|"passive"}`, `…_tunnels_open` (upgraded connections) (all prefixed `gatewatch_gateway_`) |
+//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_connections_open`, `…_connections_refused_total`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_batches_split_total`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_samples_shipped_total`, `…_samples_dropped_total`; per collector `…_collector_up{collector}`, `…_collector_in_use{collector}`, `…_collector_failovers_total{collector}`; per API and upstream `…_upstream_healthy{api,upstream}` (1 in, 0 out), `…_upstream_in_flight{api,upstream}`, `…_upstream_ejections_total{api,upstream,kind="active"\|"passive"}`, `…_tunnels_open` (upgraded connections) (all prefixed `gatewatch_gateway_`) |
 //!
 //! Other methods on these paths get 405.
 //!
@@ -345,6 +345,12 @@
 //! checked against the system's roots plus `collector_ca_file`; a TLS failure (an untrusted or
 //! expired certificate, a wrong name) is "away" too: batches wait in the spool, and the log
 //! line names the reason.
+//!
+//! With several collectors (`collector_urls`) the sender uses the first of its ranking
+//! (`collector_order`) that is up, sends a batch that met an away one to the next at once with
+//! the replay header, keeps a backoff and `Retry-After` per collector, goes back to a better
+//! one once its wait is over and it answers, and spools only while every collector is away
+//! (see `ship.rs`).
 //!
 //! Spool invariants (the full list heads `spool.rs`): one file per batch named
 //! `<16-digit sequence>-<records|samples>-<batch uuid>.zst` holding exactly the HTTP body;

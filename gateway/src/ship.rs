@@ -15,9 +15,11 @@
 //! exactly-once by batch id):
 //! - a new batch waits in memory only while the spool is empty (and at most [`PENDING_MAX`]
 //!   of them); otherwise it goes to the spool;
-//! - a batch that meets an away collector goes to the spool with its number, and so do all
-//!   batches waiting in memory; nothing is sent again before a backoff (250 ms doubling to
-//!   5 s, or the collector's `Retry-After`), and then the oldest batch is tried first;
+//! - a batch that meets an away collector goes to the next collector that may be tried (see
+//!   below) at once, with the replay header, before any other batch; when there is none, it
+//!   goes to the spool with its number, and so do all batches waiting in memory; nothing is
+//!   sent again before a backoff (250 ms doubling to 5 s, or the collector's `Retry-After`),
+//!   and then the oldest batch is tried first;
 //! - spooled batches are sent with the replay header; a spool file is deleted after a 2xx or a
 //!   "bad batch" answer (see [`classify`]);
 //! - a batch the collector refuses as too large (413) is not lost: it is split into two halves
@@ -25,6 +27,15 @@
 //!   are sent next, first half first, each split again on another 413, down to one record; a
 //!   single record refused with 413 is dropped and counted (`reason="too_large"`). Counted in
 //!   `gatewatch_gateway_batches_split_total`.
+//!
+//! Several collectors (`collector_urls`): the sender keeps them in the gateway's order of
+//! preference ([`preference`]) and a [`Health`] for each; every send goes to the first that is
+//! up or whose wait is over ([`choose`]), so a better collector is taken back as soon as it
+//! answers. A failed collector waits 250 ms doubling per failure in a row, at most 5 s while
+//! no collector answers and at most [`FAILBACK_MAX`] while another does; its `Retry-After`
+//! holds back only itself. Spreading batches of one gateway over several collectors at once
+//! was not chosen: one collector per gateway keeps its rounds large and a gateway's recent
+//! records in one write-ahead log; gateways spread by their ranking instead.
 //!
 //! On shutdown the batcher flushes what is queued, and the sender, after its send in flight,
 //! sends the batches waiting in memory if the collector is reachable and nothing older is
