@@ -391,3 +391,65 @@ async fn bad_collector_urls_stop_the_gateway_naming_the_entry() {
         assert!(!err.contains("secret"), "{err}");
     }
 }
+
+/// The case "inserted once" does not cover by design yet (see README, Nothing lost, nothing
+/// doubled): the collector in use is paused (SIGSTOP) under load, not killed. The gateway's
+/// send times out, the batch goes to the other collector with the replay mark and is stored
+/// there; if the paused one, resumed, still reads that request from its socket, it logs the
+/// batch as fresh and inserts it without looking at the markers. It passed every run here
+/// (the resumed collector did not store the stale request), but nothing guarantees that, so it
+/// stays out of CI until the collector checks the markers of every batch (one lookup by
+/// `batch_id`, `ingest_batches`' sort key, per round). Run it with `--ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a paused collector may insert its copy of a batch that failed over: needs the marker check for fresh batches"]
+async fn the_collector_in_use_paused_under_load_doubles_nothing() {
+    let (a, b) = two_collector_sites("collectors_pause", &["{a}", "{b}"], "spread").await;
+    let store = a.migrate().await;
+    let urls = [
+        format!("http://{}", a.collector),
+        format!("http://{}", b.collector),
+    ];
+    let col_a = a.start("collector").await;
+    let col_b = b.start("collector").await;
+    let _gateway = a.start("gateway").await;
+    let (stop, answered) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let calls = client_loop(&a, stop.clone(), answered.clone());
+    let used = in_use(&a, &urls).await;
+    while answered.load(Relaxed) < 1000 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let paused = if used == urls[0] { &col_a } else { &col_b };
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .arg(sig)
+            .arg(paused.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    // Past the gateway's collector_timeout (10 s): the batch in flight fails over.
+    for _ in 0..600 {
+        if sample(
+            &metrics(&a).await,
+            "gatewatch_gateway_collector_failovers_total",
+            &used,
+        ) >= 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    signal("-CONT");
+    stop.store(true, Relaxed);
+    let statuses = calls.await.unwrap();
+    let n = answered.load(Relaxed);
+    assert_eq!(statuses.get(&200), Some(&n), "{statuses:?}");
+    eventually(&store, DISTINCT, n as u64, 90).await;
+    assert_eq!(store.fetch_u64(COUNT).await.unwrap(), n as u64);
+}
