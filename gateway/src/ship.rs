@@ -33,7 +33,8 @@
 //! up or whose wait is over ([`choose`]), so a better collector is taken back as soon as it
 //! answers. A failed collector waits 250 ms doubling per failure in a row, at most 5 s while
 //! no collector answers and at most [`FAILBACK_MAX`] while another does; its `Retry-After`
-//! holds back only itself. Spreading batches of one gateway over several collectors at once
+//! holds back only itself. A 404/405 (no ingest endpoint at that URL) counts as "away" when
+//! there are several: it says nothing of the batch, which the next one can take. Spreading batches of one gateway over several collectors at once
 //! was not chosen: one collector per gateway keeps its rounds large and a gateway's recent
 //! records in one write-ahead log; gateways spread by their ranking instead.
 //!
@@ -798,7 +799,22 @@ impl Sender {
                 body,
             } => (seq, kind, count, None, body, true),
         };
-        let Some(verdict) = verdict else { return };
+        let Some(mut verdict) = verdict else { return };
+        if let Verdict::Rejected {
+            status: status @ (404 | 405),
+            ..
+        } = verdict
+        {
+            // No ingest endpoint at this URL: with one collector nothing can take the batch
+            // (see `classify`), but with several it says nothing of the batch, only of this
+            // collector's URL, and the next one can take it.
+            if self.targets.len() > 1 {
+                verdict = Verdict::Away {
+                    retry_after: None,
+                    why: format!("collector answered {status}: no ingest endpoint at this URL"),
+                };
+            }
+        }
         match verdict {
             Verdict::Rejected { status: 413, .. } => {
                 self.answered(to);

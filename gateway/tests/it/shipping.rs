@@ -510,3 +510,41 @@ async fn with_every_collector_away_batches_wait_in_the_spool_for_the_first_back(
     assert!(b.record_batches().iter().all(|x| x.replay));
     assert!(a.records().is_empty());
 }
+
+/// With several collectors, one answering 404 (a wrong URL in the list: no ingest endpoint
+/// there) is passed over, not taken as a refusal of the batch: every record reaches the other.
+#[tokio::test]
+async fn a_collector_url_without_the_endpoint_is_passed_over_not_a_reason_to_drop() {
+    let up = upstream("a", Arc::new(StreamSignals::default())).await;
+    let (col_a, a) = collector().await;
+    let (col_b, b) = collector().await;
+    let spool = tempfile::tempdir().unwrap();
+    let mut c = config(col_a.addr, spool.path());
+    c.collector_urls = vec![
+        format!("http://{}", col_a.addr),
+        format!("http://{}", col_b.addr),
+    ];
+    c.collector_order = gatewatch_gateway::CollectorOrder::Listed;
+    c.batch_max_records = 2;
+    c.routes = api_route(&up);
+    let gw = Gateway::start(c).await;
+    a.set_status(404);
+    let mut sent = Vec::new();
+    for i in 0..6 {
+        let rid = format!("call-{i:02}");
+        call_with_id(&gw, &rid).await;
+        sent.push(rid);
+    }
+    eventually(20, "every record at the second collector", || {
+        b.records().len() >= 6
+    })
+    .await;
+    let got: Vec<String> = b.records().into_iter().map(|r| r.request_id).collect();
+    assert_eq!(got, sent);
+    assert!(!a.attempts.lock().unwrap().is_empty());
+    assert_eq!(
+        gw.metric("gatewatch_gateway_records_dropped_total{reason=\"rejected\"}")
+            .await,
+        0
+    );
+}
