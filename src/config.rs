@@ -860,6 +860,10 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), Co
             .as_table_mut()
             .ok_or_else(|| bad("gateway", "must be a table"))?
             .insert("collector_urls".into(), toml::Value::Array(list));
+        // The environment overrides the file: its list replaces the file's single URL.
+        if let Some(g) = table.get_mut("gateway").and_then(toml::Value::as_table_mut) {
+            g.remove("collector_url");
+        }
     }
     if let Some((_, raw)) = env.iter().find(|(k, _)| k == ALLOWED_NETWORKS_ENV) {
         let list = raw
@@ -921,6 +925,13 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), Co
             t = entry
                 .as_table_mut()
                 .ok_or_else(|| bad(k.clone(), "must be a table"))?;
+        }
+        // The environment overrides the file: its single collector URL replaces the file's
+        // list (both from the environment stay a conflict, refused in `from_table`).
+        if name == "GATEWATCH_GATEWAY_COLLECTOR_URL"
+            && !env.iter().any(|(k, _)| k == COLLECTOR_URLS_ENV)
+        {
+            t.remove("collector_urls");
         }
         t.insert(path[path.len() - 1].clone(), value);
     }
@@ -2056,6 +2067,32 @@ strip_prefix = true
             .unwrap_err()
             .to_string();
         assert!(err.contains("gateway.collector_urls[1]"), "{err}");
+        // Either spelling from the environment replaces the other one in the file; both from
+        // the environment conflict.
+        let dir = tempfile::tempdir().unwrap();
+        let single = dir.path().join("single.toml");
+        std::fs::write(&single, "[gateway]\ncollector_url = \"http://c0:8091\"").unwrap();
+        let c = load(Some(&single), &env("http://c1:8091,http://c2:8091"))
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(
+            c.gateway.collector_urls,
+            ["http://c1:8091", "http://c2:8091"]
+        );
+        let list = dir.path().join("list.toml");
+        std::fs::write(&list, "[gateway]\ncollector_urls = [\"http://c1:8091\"]").unwrap();
+        let one = vec![(
+            "GATEWATCH_GATEWAY_COLLECTOR_URL".to_string(),
+            "http://c9:8091".to_string(),
+        )];
+        let c = load(Some(&list), &one).unwrap().validate().unwrap();
+        assert!(c.gateway.collector_urls.is_empty());
+        assert_eq!(c.gateway.collector_url, "http://c9:8091");
+        let mut both = one.clone();
+        both.extend(env("http://c1:8091"));
+        let err = load(Some(&list), &both).unwrap_err().to_string();
+        assert!(err.contains("is set beside gateway.collector_url"), "{err}");
     }
 
     #[test]
