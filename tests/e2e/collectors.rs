@@ -150,6 +150,13 @@ async fn the_collector_in_use_killed_under_load_loses_and_doubles_nothing() {
     let mut col_a = a.start("collector").await;
     let mut col_b = b.start("collector").await;
     let gateway = a.start("gateway").await;
+    // Two collectors of one node name on one host share no registry row: each is its own
+    // instance (its listen address).
+    let q = format!(
+        "SELECT uniqExact(instance) FROM node_registry WHERE role = 'collector' AND instance IN ('{}', '{}')",
+        a.collector, b.collector
+    );
+    eventually(&store, &q, 2, 30).await;
 
     let (stop, answered) = (
         Arc::new(AtomicBool::new(false)),
