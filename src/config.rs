@@ -132,6 +132,14 @@ pub struct GatewaySection {
     pub header_read_timeout_ms: u64,
     /// Where call records and node samples are shipped (`http://` or `https://`).
     pub collector_url: String,
+    /// Several collectors instead of `collector_url` (not both): the gateway sends to one at a
+    /// time and fails over to the next; 1 to 16 `http(s)://` URLs, no two alike.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector_urls: Option<Vec<String>>,
+    /// How a gateway ranks `collector_urls`: `spread` (by a hash of its node name, so
+    /// gateways sharing this file spread over the collectors) or `listed` (the first is every
+    /// gateway's primary).
+    pub collector_order: String,
     /// PEM file of the CA certificates that sign an `https://` collector's certificate,
     /// trusted beside the system's roots; empty: the system's roots only.
     pub collector_ca_file: String,
@@ -645,6 +653,8 @@ impl Default for GatewaySection {
             max_connections: 10_000,
             header_read_timeout_ms: 10_000,
             collector_url: "http://127.0.0.1:8091".into(),
+            collector_urls: None,
+            collector_order: "spread".into(),
             collector_ca_file: String::new(),
             spool_max_mb: 1024,
             queue_capacity: 100_000,
@@ -773,6 +783,15 @@ pub fn parse_toml(p: &Path) -> Result<toml::Table, ConfigError> {
 
 /// Deserializes a table; errors name the key's path.
 pub fn from_table(value: toml::Table) -> Result<FileConfig, ConfigError> {
+    // One way to name the collectors: which of the two would win is not obvious to a reader.
+    if let Some(g) = value.get("gateway").and_then(toml::Value::as_table) {
+        if g.contains_key("collector_url") && g.contains_key("collector_urls") {
+            return Err(bad(
+                "gateway.collector_urls",
+                "is set beside gateway.collector_url; use one (list every collector in collector_urls)",
+            ));
+        }
+    }
     serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
         let path = e.path().to_string();
         let msg = e.inner().message().to_string();
@@ -825,7 +844,27 @@ const SECRET_ENV_PREFIX: &str = "GATEWATCH_ALERTER_SECRETS_";
 /// spelling there).
 const ALLOWED_NETWORKS_ENV: &str = "GATEWATCH_ALERTER_ALLOWED_NETWORKS";
 
+/// `[gateway] collector_urls` from the environment, comma-separated.
+pub const COLLECTOR_URLS_ENV: &str = "GATEWATCH_GATEWAY_COLLECTOR_URLS";
+
 fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
+    if let Some((_, raw)) = env.iter().find(|(k, _)| k == COLLECTOR_URLS_ENV) {
+        // Empty items are kept, so "a,,b" is refused naming its place rather than read as two.
+        let list = raw
+            .split(',')
+            .map(|s| toml::Value::String(s.trim().to_string()))
+            .collect();
+        table
+            .entry("gateway")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| bad("gateway", "must be a table"))?
+            .insert("collector_urls".into(), toml::Value::Array(list));
+        // The environment overrides the file: its list replaces the file's single URL.
+        if let Some(g) = table.get_mut("gateway").and_then(toml::Value::as_table_mut) {
+            g.remove("collector_url");
+        }
+    }
     if let Some((_, raw)) = env.iter().find(|(k, _)| k == ALLOWED_NETWORKS_ENV) {
         let list = raw
             .split(',')
@@ -887,6 +926,13 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), Co
                 .as_table_mut()
                 .ok_or_else(|| bad(k.clone(), "must be a table"))?;
         }
+        // The environment overrides the file: its single collector URL replaces the file's
+        // list (both from the environment stay a conflict, refused in `from_table`).
+        if name == "GATEWATCH_GATEWAY_COLLECTOR_URL"
+            && !env.iter().any(|(k, _)| k == COLLECTOR_URLS_ENV)
+        {
+            t.remove("collector_urls");
+        }
         t.insert(path[path.len() - 1].clone(), value);
     }
     Ok(())
@@ -916,8 +962,8 @@ impl FileConfig {
         }
         check_cluster_name(&self.clickhouse.cluster)?;
         let g = &self.gateway;
-        http_or_https_url("gateway.collector_url", &g.collector_url)?;
-        let collector_ca_file = collector_ca_file(g)?;
+        let collector_urls = collector_urls(g)?;
+        let collector_ca_file = collector_ca_file(g, &collector_urls)?;
         positive("gateway.queue_capacity", g.queue_capacity as u64)?;
         positive("gateway.batch_max_records", g.batch_max_records as u64)?;
         positive("gateway.flush_interval_ms", g.flush_interval_ms)?;
@@ -936,6 +982,11 @@ impl FileConfig {
         );
         gateway.admin_listen = listen_addr("gateway.admin_listen", &g.admin_listen)?;
         gateway.collector_ca_file = collector_ca_file;
+        gateway.collector_urls = collector_urls;
+        gateway.collector_order = g
+            .collector_order
+            .parse()
+            .map_err(|m| bad("gateway.collector_order", m))?;
         let gl = limits("gateway", g.max_connections, g.header_read_timeout_ms)?;
         gateway.max_connections = gl.max_connections;
         gateway.header_read_timeout = gl.header_read_timeout;
@@ -1555,20 +1606,56 @@ fn ca_pem(key: &str, file: &str) -> Result<Option<Vec<u8>>, ConfigError> {
     Ok(Some(pem))
 }
 
+/// `[gateway] collector_urls` (trailing `/` cut), or `collector_url` checked when it is not
+/// given. The gateway checks each entry again (duplicates, user information, the count) and
+/// names it `gateway.collector_urls[N]`.
+fn collector_urls(g: &GatewaySection) -> Result<Vec<String>, ConfigError> {
+    const KEY: &str = "gateway.collector_urls";
+    let Some(urls) = &g.collector_urls else {
+        http_or_https_url("gateway.collector_url", &g.collector_url)?;
+        return Ok(Vec::new());
+    };
+    if urls.is_empty() {
+        return Err(bad(KEY, "must list at least one collector URL"));
+    }
+    if urls.len() > gatewatch_gateway::MAX_COLLECTORS {
+        return Err(bad(
+            KEY,
+            format!(
+                "lists {} collectors; at most {} (put a load balancer in front of more)",
+                urls.len(),
+                gatewatch_gateway::MAX_COLLECTORS
+            ),
+        ));
+    }
+    for (i, u) in urls.iter().enumerate() {
+        http_or_https_url(&format!("{KEY}[{i}]"), u)?;
+    }
+    Ok(urls
+        .iter()
+        .map(|u| u.trim_end_matches('/').to_string())
+        .collect())
+}
+
 /// `[gateway] collector_ca_file`, checked (read and parsed now, read again when the gateway
-/// starts); only with an `https://` collector_url.
-fn collector_ca_file(g: &GatewaySection) -> Result<Option<PathBuf>, ConfigError> {
+/// starts); only with an `https://` collector.
+fn collector_ca_file(g: &GatewaySection, urls: &[String]) -> Result<Option<PathBuf>, ConfigError> {
     const KEY: &str = "gateway.collector_ca_file";
     let Some(pem) = ca_pem(KEY, &g.collector_ca_file)? else {
         return Ok(None);
     };
-    if !g.collector_url.starts_with("https://") {
+    let https = match urls.is_empty() {
+        true => g.collector_url.starts_with("https://"),
+        false => urls.iter().any(|u| u.starts_with("https://")),
+    };
+    if !https {
+        let (key, value) = match urls.is_empty() {
+            true => ("collector_url", format!("{:?}", g.collector_url)),
+            false => ("collector_urls", format!("{urls:?}")),
+        };
         return Err(bad(
             KEY,
-            format!(
-                "is set but gateway.collector_url {:?} is not https:// (nothing would be checked)",
-                g.collector_url
-            ),
+            format!("is set but gateway.{key} {value} is not https:// (nothing would be checked)"),
         ));
     }
     gatewatch_store::tls::CaPem::parse(pem)
@@ -1892,6 +1979,120 @@ strip_prefix = true
         assert_eq!(c.gateway.routes.len(), 1);
         assert_eq!(c.gateway.routes[0].upstreams.len(), 2);
         assert_eq!(c.gateway.routes[0].api_id, "/demo");
+    }
+
+    #[test]
+    fn several_collectors_are_listed_and_each_bad_one_is_named() {
+        let c = from_str(
+            "[gateway]\ncollector_urls = [\"http://c1:8091/\", \"https://c2:8091\"]\ncollector_order = \"listed\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.gateway.collector_urls,
+            ["http://c1:8091", "https://c2:8091"]
+        );
+        assert_eq!(
+            c.gateway.collector_order,
+            gatewatch_gateway::CollectorOrder::Listed
+        );
+        // Not given: the single URL, spread (irrelevant with one).
+        let c = from_str("").unwrap();
+        assert!(c.gateway.collector_urls.is_empty());
+        assert_eq!(c.gateway.collector_url, "http://127.0.0.1:8091");
+        let hundred: Vec<String> = (0..100).map(|i| format!("\"http://c{i}:8091\"")).collect();
+        let cases = [
+            (
+                "collector_urls = [\"http://c1:8091\", \"ftp://c2:8091\"]".to_string(),
+                "gateway.collector_urls[1]: \"ftp://c2:8091\" must start with http:// or https://",
+            ),
+            (
+                "collector_urls = [\"gopher://c1\"]".to_string(),
+                "gateway.collector_urls[0]",
+            ),
+            (
+                "collector_urls = [\"http://admin:pw@c1:8091\"]".to_string(),
+                "gateway.collector_urls[0]: 'http://…@c1:8091' must not carry user information",
+            ),
+            (
+                "collector_urls = [\"http://c1:8091\", \"http://c1:8091/\"]".to_string(),
+                "gateway.collector_urls[1]: 'http://c1:8091' is listed twice",
+            ),
+            (
+                "collector_urls = []".to_string(),
+                "gateway.collector_urls: must list at least one collector URL",
+            ),
+            (
+                format!("collector_urls = [{}]", hundred.join(", ")),
+                "gateway.collector_urls: lists 100 collectors; at most 16",
+            ),
+            (
+                "collector_urls = \"http://c1:8091\"".to_string(),
+                "gateway.collector_urls",
+            ),
+            ("collector_urls = [1]".to_string(), "gateway.collector_urls"),
+            (
+                "collector_url = \"http://c0:8091\"\ncollector_urls = [\"http://c1:8091\"]"
+                    .to_string(),
+                "gateway.collector_urls: is set beside gateway.collector_url",
+            ),
+            (
+                "collector_order = \"random\"".to_string(),
+                "gateway.collector_order: \"random\" must be \"spread\" or \"listed\"",
+            ),
+            (
+                "collector_urls = [\"http://c1:8091\"]\ncollector_ca_file = \"/nonexistent.pem\""
+                    .to_string(),
+                "gateway.collector_ca_file: cannot read",
+            ),
+        ];
+        for (body, want) in cases {
+            let err = from_str(&format!("[gateway]\n{body}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{body}: {err}");
+        }
+        // The environment's spelling: comma-separated; an empty item is refused by place.
+        let env = |v: &str| vec![(COLLECTOR_URLS_ENV.to_string(), v.to_string())];
+        let c = load(None, &env("http://c1:8091, http://c2:8091"))
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(
+            c.gateway.collector_urls,
+            ["http://c1:8091", "http://c2:8091"]
+        );
+        let err = load(None, &env("http://c1:8091,,http://c2:8091"))
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("gateway.collector_urls[1]"), "{err}");
+        // Either spelling from the environment replaces the other one in the file; both from
+        // the environment conflict.
+        let dir = tempfile::tempdir().unwrap();
+        let single = dir.path().join("single.toml");
+        std::fs::write(&single, "[gateway]\ncollector_url = \"http://c0:8091\"").unwrap();
+        let c = load(Some(&single), &env("http://c1:8091,http://c2:8091"))
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(
+            c.gateway.collector_urls,
+            ["http://c1:8091", "http://c2:8091"]
+        );
+        let list = dir.path().join("list.toml");
+        std::fs::write(&list, "[gateway]\ncollector_urls = [\"http://c1:8091\"]").unwrap();
+        let one = vec![(
+            "GATEWATCH_GATEWAY_COLLECTOR_URL".to_string(),
+            "http://c9:8091".to_string(),
+        )];
+        let c = load(Some(&list), &one).unwrap().validate().unwrap();
+        assert!(c.gateway.collector_urls.is_empty());
+        assert_eq!(c.gateway.collector_url, "http://c9:8091");
+        let mut both = one.clone();
+        both.extend(env("http://c1:8091"));
+        let err = load(Some(&list), &both).unwrap_err().to_string();
+        assert!(err.contains("is set beside gateway.collector_url"), "{err}");
     }
 
     #[test]

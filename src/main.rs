@@ -471,6 +471,10 @@ fn print_config(file: &config::FileConfig) {
         "#   {:<45} alerter.allowed_networks (comma-separated)",
         "GATEWATCH_ALERTER_ALLOWED_NETWORKS"
     );
+    println!(
+        "#   {:<45} gateway.collector_urls (comma-separated)",
+        config::COLLECTOR_URLS_ENV
+    );
 }
 
 fn init_logs(format: LogFormat, filter: &str) {

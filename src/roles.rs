@@ -92,7 +92,11 @@ fn ingest_token(config: &Config, pepper: &[u8]) -> String {
 /// `gatewatch gateway`.
 pub async fn gateway(mut config: Config) -> anyhow::Result<()> {
     with_pepper(&mut config)?;
-    tracing::info!(listen = %config.gateway.listen, routes = config.gateway.routes.len(), collector = %config.gateway.collector_url, "gateway starting");
+    let collectors = match config.gateway.collector_urls.is_empty() {
+        true => config.gateway.collector_url.clone(),
+        false => config.gateway.collector_urls.join(", "),
+    };
+    tracing::info!(listen = %config.gateway.listen, routes = config.gateway.routes.len(), collector = %collectors, "gateway starting");
     let store = Store::new(config.store.clone());
     let running = gatewatch_gateway::bind(config.gateway.clone(), shutdown_signal())
         .await

@@ -34,6 +34,36 @@ pub const DEFAULT_ADMIN_LISTEN: SocketAddr =
 pub const DEFAULT_BATCH_MAX_BYTES: usize = 8 << 20;
 /// Smallest `batch_max_bytes` allowed: a record at its caps (see the crate doc) must fit.
 pub const MIN_BATCH_MAX_BYTES: usize = 1 << 20;
+/// Most entries of `collector_urls`: failing over through more than this many would mean a
+/// batch waits through that many timeouts, and a site with more collectors puts a load
+/// balancer in front of them.
+pub const MAX_COLLECTORS: usize = 16;
+
+/// How a gateway ranks the collectors of `collector_urls` (`[gateway] collector_order`).
+/// Either way it sends to the first of its ranking that answers, fails over down the ranking
+/// and returns to a better one once it answers again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CollectorOrder {
+    /// Each gateway ranks the collectors by a hash of its node name and their URLs
+    /// (rendezvous hashing): gateways sharing one configuration file spread over the
+    /// collectors, and when one collector fails its gateways spread over the others.
+    #[default]
+    Spread,
+    /// As listed: the first is every gateway's primary, the next ones stand by.
+    Listed,
+}
+
+impl std::str::FromStr for CollectorOrder {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "spread" => Ok(CollectorOrder::Spread),
+            "listed" => Ok(CollectorOrder::Listed),
+            other => Err(format!("{other:?} must be \"spread\" or \"listed\"")),
+        }
+    }
+}
 
 /// Everything a gateway needs to run. Build it with [`GatewayConfig::new`] and change the
 /// fields that differ from the defaults.
@@ -60,9 +90,15 @@ pub struct GatewayConfig {
     /// Base URL of the collector, `http://host:port[/base]` or `https://…`; records go to
     /// `{collector_url}/v1/records`, samples to `{collector_url}/v1/node-samples`.
     pub collector_url: String,
+    /// Several collectors (`[gateway] collector_urls`), each like `collector_url`; when not
+    /// empty it replaces `collector_url`. The sender uses one at a time and fails over to the
+    /// next (see `ship.rs`); at most [`MAX_COLLECTORS`], no two alike.
+    pub collector_urls: Vec<String>,
+    /// Which collector of `collector_urls` a gateway prefers (see [`CollectorOrder`]).
+    pub collector_order: CollectorOrder,
     /// PEM file of the CA certificates that sign an `https://` collector's certificate,
     /// trusted beside the system's roots (read when the gateway starts); only with an
-    /// `https://` `collector_url`.
+    /// `https://` collector.
     pub collector_ca_file: Option<PathBuf>,
     /// Where batches wait while the collector is away (`<data_dir>/spool`).
     pub spool_dir: PathBuf,
@@ -321,6 +357,8 @@ impl GatewayConfig {
             node: node.into(),
             routes: Vec::new(),
             collector_url: collector_url.into(),
+            collector_urls: Vec::new(),
+            collector_order: CollectorOrder::default(),
             collector_ca_file: None,
             spool_dir: spool_dir.into(),
             spool_max_bytes: DEFAULT_SPOOL_MAX_BYTES,
@@ -437,14 +475,19 @@ impl GatewayConfig {
                 "must be visible ASCII (it is sent in an HTTP header)",
             ));
         }
-        let records_uri = collector_uri(base, "/v1/records")?;
-        let samples_uri = collector_uri(base, "/v1/node-samples")?;
-        if self.collector_ca_file.is_some() && records_uri.scheme_str() != Some("https") {
+        let collectors = self.collectors()?;
+        if self.collector_ca_file.is_some()
+            && !collectors
+                .iter()
+                .any(|c| c.records_uri.scheme_str() == Some("https"))
+        {
+            let (field, base) = match self.collector_urls.is_empty() {
+                true => ("collector_url", base.to_string()),
+                false => ("collector_urls", self.collector_urls.join(", ")),
+            };
             return Err(Error::config(
                 "collector_ca_file",
-                format!(
-                    "is set but collector_url '{base}' is not https:// (nothing would be checked)"
-                ),
+                format!("is set but {field} '{base}' is not https:// (nothing would be checked)"),
             ));
         }
         let collector_tls =
@@ -463,8 +506,7 @@ impl GatewayConfig {
             ip_deny,
             router: Router::with_clients(&self.routes, &clients)?,
             clients,
-            records_uri,
-            samples_uri,
+            collectors,
             collector_tls,
             access: Settings {
                 pepper: self.pepper.clone(),
@@ -479,17 +521,86 @@ impl GatewayConfig {
     }
 }
 
-fn collector_uri(base: &str, path: &str) -> Result<Uri> {
-    let bad = |message: String| Error::config("collector_url", message);
-    let uri: Uri = format!("{base}{path}")
-        .parse()
-        .map_err(|e| bad(format!("'{base}' is not a URL: {e}")))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
-        return Err(bad(format!(
-            "'{base}' must look like http://host:port or https://host:port"
-        )));
+impl GatewayConfig {
+    /// The collectors' endpoints, in the order configured: `collector_urls`, or else
+    /// `collector_url` alone. Each must be `http(s)://host[:port][/base]` without user
+    /// information (the URL is a metric label and a log field), no two the same, one to
+    /// [`MAX_COLLECTORS`] of them.
+    fn collectors(&self) -> Result<Vec<CollectorEndpoint>> {
+        if self.collector_urls.is_empty() {
+            return Ok(vec![CollectorEndpoint::new(
+                "collector_url",
+                &self.collector_url,
+            )?]);
+        }
+        if self.collector_urls.len() > MAX_COLLECTORS {
+            return Err(Error::config(
+                "collector_urls",
+                format!(
+                    "lists {} collectors; at most {MAX_COLLECTORS} (put a load balancer in front of more)",
+                    self.collector_urls.len()
+                ),
+            ));
+        }
+        let mut out: Vec<CollectorEndpoint> = Vec::with_capacity(self.collector_urls.len());
+        for (i, url) in self.collector_urls.iter().enumerate() {
+            let field = format!("collector_urls[{i}]");
+            let c = CollectorEndpoint::new(&field, url)?;
+            if let Some(j) = out.iter().position(|o| o.base == c.base) {
+                return Err(Error::config(
+                    field,
+                    format!("'{}' is listed twice (also collector_urls[{j}])", c.base),
+                ));
+            }
+            out.push(c);
+        }
+        Ok(out)
     }
-    Ok(uri)
+}
+
+/// One collector's URLs.
+#[derive(Debug, Clone)]
+pub(crate) struct CollectorEndpoint {
+    /// The base URL without a trailing `/`: its name in logs and the `collector` label.
+    pub base: String,
+    pub records_uri: Uri,
+    pub samples_uri: Uri,
+}
+
+impl CollectorEndpoint {
+    fn new(field: &str, url: &str) -> Result<CollectorEndpoint> {
+        let base = url.trim_end_matches('/');
+        let bad = |message: String| Error::config(field, message);
+        if base.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad(format!("'{base}' must not hold spaces")));
+        }
+        let uri = |path: &str| -> Result<Uri> {
+            let uri: Uri = format!("{base}{path}")
+                .parse()
+                .map_err(|e| bad(format!("'{base}' is not a URL: {e}")))?;
+            if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+                return Err(bad(format!(
+                    "'{base}' must look like http://host:port or https://host:port"
+                )));
+            }
+            if let Some((_, host)) = uri.authority().and_then(|a| a.as_str().rsplit_once('@')) {
+                // Not echoed: what is before the `@` may be a password.
+                let shown = format!("{}://…@{host}", uri.scheme_str().unwrap_or("http"));
+                return Err(bad(format!(
+                    "'{shown}' must not carry user information (the ingest token is sent as a bearer token)"
+                )));
+            }
+            if uri.query().is_some() || base.contains('#') {
+                return Err(bad(format!("'{base}' must not have a query or fragment")));
+            }
+            Ok(uri)
+        };
+        Ok(CollectorEndpoint {
+            records_uri: uri("/v1/records")?,
+            samples_uri: uri("/v1/node-samples")?,
+            base: base.to_string(),
+        })
+    }
 }
 
 /// The checked configuration the gateway runs on.
@@ -497,8 +608,8 @@ pub(crate) struct Validated {
     pub router: Router,
     /// The default connect timeout and the health checks' client (every router generation's).
     pub clients: Clients,
-    pub records_uri: Uri,
-    pub samples_uri: Uri,
+    /// The collectors, in the order configured (see [`GatewayConfig::collectors`]).
+    pub collectors: Vec<CollectorEndpoint>,
     /// Towards an `https://` collector: the system's roots plus `collector_ca_file`.
     pub collector_tls: Arc<rustls::ClientConfig>,
     pub access: Settings,
@@ -529,8 +640,25 @@ mod tests {
         let mut c = config();
         c.collector_url = "http://127.0.0.1:8091/".into();
         let v = c.validate().unwrap();
-        assert_eq!(v.records_uri, "http://127.0.0.1:8091/v1/records");
-        assert_eq!(v.samples_uri, "http://127.0.0.1:8091/v1/node-samples");
+        assert_eq!(v.collectors.len(), 1);
+        assert_eq!(v.collectors[0].base, "http://127.0.0.1:8091");
+        assert_eq!(
+            v.collectors[0].records_uri,
+            "http://127.0.0.1:8091/v1/records"
+        );
+        assert_eq!(
+            v.collectors[0].samples_uri,
+            "http://127.0.0.1:8091/v1/node-samples"
+        );
+        // A list replaces the single URL, in its order.
+        c.collector_urls = vec!["https://c1:8091/".into(), "http://c2:8091/base".into()];
+        let v = c.validate().unwrap();
+        let bases: Vec<&str> = v.collectors.iter().map(|c| c.base.as_str()).collect();
+        assert_eq!(bases, ["https://c1:8091", "http://c2:8091/base"]);
+        assert_eq!(
+            v.collectors[1].records_uri,
+            "http://c2:8091/base/v1/records"
+        );
     }
 
     #[test]
@@ -623,6 +751,64 @@ mod tests {
             message(&c),
             "invalid gateway configuration: 'upstream_timeout' must be longer than zero"
         );
+    }
+
+    #[test]
+    fn each_bad_collector_url_is_named_by_its_place() {
+        let with = |urls: &[&str]| {
+            let mut c = config();
+            c.collector_urls = urls.iter().map(|u| u.to_string()).collect();
+            message(&c)
+        };
+        assert_eq!(with(&["http://c1:8091", "https://c2:8091"]), "ok");
+        for (urls, want) in [
+            (
+                vec!["http://c1:8091", "ftp://c2:8091"],
+                "'collector_urls[1]' 'ftp://c2:8091' must look like http://host:port",
+            ),
+            (
+                vec!["http://user:secret@c1:8091"],
+                "'collector_urls[0]' 'http://…@c1:8091' must not carry user information",
+            ),
+            (
+                vec!["http://c1:8091", "http://c1:8091/"],
+                "'collector_urls[1]' 'http://c1:8091' is listed twice (also collector_urls[0])",
+            ),
+            (
+                vec!["http://c1:8091?x=1"],
+                "'collector_urls[0]' 'http://c1:8091?x=1' must not have a query or fragment",
+            ),
+            (
+                vec!["http://c 1:8091"],
+                "'collector_urls[0]' 'http://c 1:8091' must not hold spaces",
+            ),
+            (
+                vec!["", "http://c1"],
+                "'collector_urls[0]' '' must look like http://host:port",
+            ),
+        ] {
+            let got = with(&urls);
+            assert!(got.contains(want), "{urls:?}: {got}");
+        }
+        let many: Vec<String> = (0..100).map(|i| format!("http://c{i}:8091")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(
+            with(&many),
+            "invalid gateway configuration: 'collector_urls' lists 100 collectors; at most 16 (put a load balancer in front of more)"
+        );
+        assert_eq!(with(&many[..MAX_COLLECTORS]), "ok");
+        // The CA file needs one https:// collector in the list.
+        let mut c = config();
+        c.collector_urls = vec!["http://c1:1".into(), "http://c2:1".into()];
+        c.collector_ca_file = Some("/nonexistent/ca.pem".into());
+        assert!(
+            message(&c).contains("'collector_ca_file' is set but collector_urls 'http://c1:1, http://c2:1' is not https://"),
+            "{}",
+            message(&c)
+        );
+        assert_eq!("listed".parse(), Ok(CollectorOrder::Listed));
+        assert_eq!("spread".parse(), Ok(CollectorOrder::Spread));
+        assert!("random".parse::<CollectorOrder>().is_err());
     }
 
     #[test]

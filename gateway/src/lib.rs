@@ -326,7 +326,7 @@
 //! | --- | --- |
 //! | `GET /healthz` | 200 `ok` while the process serves |
 //! | `GET /readyz` | 200 `ready`; 503 while the spool refuses batches (size cap reached or disk failing), i.e. records are being dropped |
-//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_connections_open`, `…_connections_refused_total`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_batches_split_total`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_samples_shipped_total`, `…_samples_dropped_total`; per API and upstream `…_upstream_healthy{api,upstream}` (1 in, 0 out), `…_upstream_in_flight{api,upstream}`, `…_upstream_ejections_total{api,upstream,kind="active"\|"passive"}`, `…_tunnels_open` (upgraded connections) (all prefixed `gatewatch_gateway_`) |
+//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_connections_open`, `…_connections_refused_total`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_batches_split_total`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_samples_shipped_total`, `…_samples_dropped_total`; per collector `…_collector_up{collector}`, `…_collector_in_use{collector}`, `…_collector_failovers_total{collector}`; per API and upstream `…_upstream_healthy{api,upstream}` (1 in, 0 out), `…_upstream_in_flight{api,upstream}`, `…_upstream_ejections_total{api,upstream,kind="active"\|"passive"}`, `…_tunnels_open` (upgraded connections) (all prefixed `gatewatch_gateway_`) |
 //!
 //! Other methods on these paths get 405.
 //!
@@ -345,6 +345,12 @@
 //! checked against the system's roots plus `collector_ca_file`; a TLS failure (an untrusted or
 //! expired certificate, a wrong name) is "away" too: batches wait in the spool, and the log
 //! line names the reason.
+//!
+//! With several collectors (`collector_urls`) the sender uses the first of its ranking
+//! (`collector_order`) that is up, sends a batch that met an away one to the next at once with
+//! the replay header, keeps a backoff and `Retry-After` per collector, goes back to a better
+//! one once its wait is over and it answers, and spools only while every collector is away
+//! (see `ship.rs`).
 //!
 //! Spool invariants (the full list heads `spool.rs`): one file per batch named
 //! `<16-digit sequence>-<records|samples>-<batch uuid>.zst` holding exactly the HTTP body;
@@ -414,11 +420,12 @@ pub use access::auth::JwtKey;
 pub use access::jwks::check_jwks_uri;
 pub use access::priority::GateConfig;
 pub use admin::ADMIN_PATHS;
+pub use config::CollectorOrder;
 pub use config::TlsListen;
 pub use config::{
     GatewayConfig, RouteConfig, DEFAULT_ADMIN_LISTEN, DEFAULT_BATCH_MAX_BYTES,
     DEFAULT_BATCH_MAX_RECORDS, DEFAULT_CLIENT_HEADER, DEFAULT_LISTEN, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_SPOOL_MAX_BYTES, MIN_BATCH_MAX_BYTES,
+    DEFAULT_SPOOL_MAX_BYTES, MAX_COLLECTORS, MIN_BATCH_MAX_BYTES,
 };
 pub use config::{OauthConfig, TrustedIssuer};
 pub use error::{Error, Result};
@@ -542,14 +549,29 @@ pub async fn bind(
     let (batch_tx, batch_rx) = mpsc::channel(BATCH_CHANNEL);
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let collector = ship::Collector::new(
-        validated.records_uri,
-        validated.samples_uri,
-        config.collector_timeout,
-        &validated.collector_tls,
-    )
-    .with_token(&config.ingest_token);
-    let sender = tokio::spawn(ship::Sender::new(collector, spool, metrics.clone()).run(batch_rx));
+    // The collectors in this gateway's order of preference (`collector_order`).
+    let names: Vec<&str> = validated
+        .collectors
+        .iter()
+        .map(|c| c.base.as_str())
+        .collect();
+    let targets = ship::preference(&names, &config.node, config.collector_order)
+        .into_iter()
+        .map(|i| {
+            let c = &validated.collectors[i];
+            ship::Target {
+                collector: ship::Collector::new(
+                    c.records_uri.clone(),
+                    c.samples_uri.clone(),
+                    config.collector_timeout,
+                    &validated.collector_tls,
+                )
+                .with_token(&config.ingest_token),
+                name: Arc::from(c.base.as_str()),
+            }
+        })
+        .collect();
+    let sender = tokio::spawn(ship::Sender::new(targets, spool, metrics.clone()).run(batch_rx));
     // [gateway.otlp]: spans made beside the records, sent by a task of their own.
     let (spans, otlp_task) = match (&config.otlp, validated.otlp_endpoint.clone()) {
         (Some(o), Some(endpoint)) => {

@@ -96,6 +96,98 @@ pub(crate) struct Metrics {
     pub spool_full: AtomicBool,
     /// Spans the OTLP exporter sent, and dropped (`[gateway.otlp]`; zero while it is off).
     pub otlp: std::sync::Arc<crate::trace_otlp::Stats>,
+    /// Per collector (`collector_urls`), in the sender's order; set once when it starts.
+    collectors: std::sync::OnceLock<Box<[CollectorStat]>>,
+}
+
+/// Reads one figure of a [`CollectorStat`].
+type StatOf = fn(&CollectorStat) -> u64;
+
+/// One collector's figures: `gatewatch_gateway_collector_up{collector}`, `…_in_use` and
+/// `…_failovers_total`.
+#[derive(Debug)]
+struct CollectorStat {
+    name: std::sync::Arc<str>,
+    up: AtomicBool,
+    in_use: AtomicBool,
+    failovers: AtomicU64,
+}
+
+impl Metrics {
+    /// Names the collectors (their base URLs, in the sender's order); each starts up and
+    /// not in use. Only the first call counts.
+    pub fn set_collectors(&self, names: Vec<std::sync::Arc<str>>) {
+        let stats = names
+            .into_iter()
+            .map(|name| CollectorStat {
+                name,
+                up: AtomicBool::new(true),
+                in_use: AtomicBool::new(false),
+                failovers: AtomicU64::new(0),
+            })
+            .collect();
+        let _ = self.collectors.set(stats);
+    }
+
+    fn collector(&self, i: usize) -> Option<&CollectorStat> {
+        self.collectors.get().and_then(|c| c.get(i))
+    }
+
+    pub fn collector_up(&self, i: usize, up: bool) {
+        if let Some(c) = self.collector(i) {
+            c.up.store(up, Relaxed);
+        }
+    }
+
+    /// Collector `i` took the last batch: it alone is "in use".
+    pub fn collector_in_use(&self, i: usize) {
+        for (j, c) in self.collectors.get().into_iter().flatten().enumerate() {
+            c.in_use.store(i == j, Relaxed);
+        }
+    }
+
+    /// A batch meant for collector `i` went to another one.
+    pub fn collector_failover(&self, i: usize) {
+        if let Some(c) = self.collector(i) {
+            c.failovers.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn encode_collectors(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
+        let Some(stats) = self.collectors.get() else {
+            return Ok(());
+        };
+        let label = "collector";
+        let gauges: [(&str, &str, StatOf); 2] = [
+            (
+                "gatewatch_gateway_collector_up",
+                "1 while the collector answers (or is not tried yet), 0 from a send that found it away until one it answers.",
+                |c| u64::from(c.up.load(Relaxed)),
+            ),
+            (
+                "gatewatch_gateway_collector_in_use",
+                "1 for the collector that took the last batch.",
+                |c| u64::from(c.in_use.load(Relaxed)),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for c in stats.iter() {
+                m::ConstGauge::new(value(c)).encode(m.encode_family(&[(label, &*c.name)])?)?;
+            }
+        }
+        let values: Vec<(&str, u64)> = stats
+            .iter()
+            .map(|c| (&*c.name, c.failovers.load(Relaxed)))
+            .collect();
+        m::counter_by(
+            enc,
+            "gatewatch_gateway_collector_failovers",
+            "Sends that found this collector away while another one could take the batch (which went there).",
+            label,
+            &values,
+        )
+    }
 }
 
 /// The position of `o` in [`Outcome::ALL`], from its code without a search (codes 1–8 and
@@ -393,6 +485,7 @@ impl Metrics {
             "1 while the spool refuses batches for its size cap.",
             u64::from(self.spool_full.load(Relaxed)),
         )?;
+        self.encode_collectors(enc)?;
         m::counter_by(
             enc,
             "gatewatch_gateway_otlp_spans",
@@ -432,6 +525,28 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collectors_are_listed_with_their_state() {
+        let m = std::sync::Arc::new(Metrics::default());
+        assert!(!m.render(0, 1, 1).contains("collector_up"));
+        m.set_collectors(vec!["http://c1:8091".into(), "https://c2:8091".into()]);
+        m.collector_up(0, false);
+        m.collector_failover(0);
+        m.collector_in_use(1);
+        m.collector_in_use(1);
+        let text = m.render(0, 1, 1);
+        for line in [
+            "gatewatch_gateway_collector_up{collector=\"http://c1:8091\"} 0",
+            "gatewatch_gateway_collector_up{collector=\"https://c2:8091\"} 1",
+            "gatewatch_gateway_collector_in_use{collector=\"http://c1:8091\"} 0",
+            "gatewatch_gateway_collector_in_use{collector=\"https://c2:8091\"} 1",
+            "gatewatch_gateway_collector_failovers_total{collector=\"http://c1:8091\"} 1",
+            "gatewatch_gateway_collector_failovers_total{collector=\"https://c2:8091\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+    }
 
     #[test]
     fn render_lists_outcomes_and_drop_reasons() {

@@ -15,9 +15,11 @@
 //! exactly-once by batch id):
 //! - a new batch waits in memory only while the spool is empty (and at most [`PENDING_MAX`]
 //!   of them); otherwise it goes to the spool;
-//! - a batch that meets an away collector goes to the spool with its number, and so do all
-//!   batches waiting in memory; nothing is sent again before a backoff (250 ms doubling to
-//!   5 s, or the collector's `Retry-After`), and then the oldest batch is tried first;
+//! - a batch that meets an away collector goes to the next collector that may be tried (see
+//!   below) at once, with the replay header, before any other batch; when there is none, it
+//!   goes to the spool with its number, and so do all batches waiting in memory; nothing is
+//!   sent again before a backoff (250 ms doubling to 5 s, or the collector's `Retry-After`),
+//!   and then the oldest batch is tried first;
 //! - spooled batches are sent with the replay header; a spool file is deleted after a 2xx or a
 //!   "bad batch" answer (see [`classify`]);
 //! - a batch the collector refuses as too large (413) is not lost: it is split into two halves
@@ -25,6 +27,16 @@
 //!   are sent next, first half first, each split again on another 413, down to one record; a
 //!   single record refused with 413 is dropped and counted (`reason="too_large"`). Counted in
 //!   `gatewatch_gateway_batches_split_total`.
+//!
+//! Several collectors (`collector_urls`): the sender keeps them in the gateway's order of
+//! preference ([`preference`]) and a [`Health`] for each; every send goes to the first that is
+//! up or whose wait is over ([`choose`]), so a better collector is taken back as soon as it
+//! answers. A failed collector waits 250 ms doubling per failure in a row, at most 5 s while
+//! no collector answers and at most [`FAILBACK_MAX`] while another does; its `Retry-After`
+//! holds back only itself. A 404/405 (no ingest endpoint at that URL) counts as "away" when
+//! there are several: it says nothing of the batch, which the next one can take. Spreading batches of one gateway over several collectors at once
+//! was not chosen: one collector per gateway keeps its rounds large and a gateway's recent
+//! records in one write-ahead log; gateways spread by their ranking instead.
 //!
 //! On shutdown the batcher flushes what is queued, and the sender, after its send in flight,
 //! sends the batches waiting in memory if the collector is reachable and nothing older is
@@ -506,28 +518,140 @@ enum Sent {
     },
 }
 
-type InFlight = Pin<Box<dyn Future<Output = (Sent, Option<Verdict>)> + Send>>;
+type InFlight = Pin<Box<dyn Future<Output = (usize, Sent, Option<Verdict>)> + Send>>;
+
+// ---------------------------------------------------------------------------------------------
+// Choosing a collector
+
+/// Longest wait before a collector that failed is tried again while another one takes the
+/// batches. Returning to it is tried with a real batch, and one that meets a hung collector
+/// costs up to `collector_timeout`, so it must be rare; while no collector answers,
+/// [`BACKOFF_MAX`] bounds the wait instead, as with a single collector.
+const FAILBACK_MAX: Duration = Duration::from_secs(30);
+
+/// One collector the sender may use.
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub collector: Collector,
+    /// Its base URL as configured: its name in logs and its `collector` label.
+    pub name: Arc<str>,
+}
+
+/// What the sender knows of one collector's health.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Health {
+    /// When its last send found it away; `None`: up (or not tried yet).
+    failed_at: Option<Instant>,
+    /// The wait after that failure: 250 ms, doubling with each failure in a row; capped
+    /// when read (see [`Health::ready_at`]).
+    backoff: Duration,
+    /// Its own `Retry-After` (which replaces the backoff): it stalls no other collector.
+    retry_after: Option<Duration>,
+}
+
+impl Health {
+    pub fn is_up(&self) -> bool {
+        self.failed_at.is_none()
+    }
+
+    /// When it may be tried again (`None`: now). `alone`: no collector is up, so the wait is
+    /// at most [`BACKOFF_MAX`] (or its `Retry-After`); else at most [`FAILBACK_MAX`].
+    fn ready_at(&self, alone: bool) -> Option<Instant> {
+        let failed = self.failed_at?;
+        let wait = match self.retry_after {
+            Some(r) => r.max(BACKOFF_MIN),
+            None if alone => self.backoff.min(BACKOFF_MAX),
+            None => self.backoff.min(FAILBACK_MAX),
+        };
+        Some(failed + wait)
+    }
+
+    /// A send found it away at `now`.
+    pub fn failed(&mut self, now: Instant, retry_after: Option<Duration>) {
+        self.backoff = match self.failed_at {
+            Some(_) => (self.backoff * 2).clamp(BACKOFF_MIN, FAILBACK_MAX),
+            None => BACKOFF_MIN,
+        };
+        self.failed_at = Some(now);
+        self.retry_after = retry_after;
+    }
+
+    /// It answered (any answer but "away"); true if it was down.
+    pub fn answered(&mut self) -> bool {
+        self.backoff = Duration::ZERO;
+        self.retry_after = None;
+        self.failed_at.take().is_some()
+    }
+}
+
+/// The collector for the next send at `now`, by index into `health` (which is in the
+/// gateway's order of preference): the first that is up or whose wait is over, so a better
+/// collector is returned to as soon as its wait ends; else `Err` with the instant the first
+/// wait ends.
+pub(crate) fn choose(health: &[Health], now: Instant) -> Result<usize, Instant> {
+    let alone = !health.iter().any(Health::is_up);
+    let mut soonest: Option<Instant> = None;
+    for (i, h) in health.iter().enumerate() {
+        match h.ready_at(alone) {
+            Some(t) if t > now => soonest = Some(soonest.map_or(t, |s| s.min(t))),
+            _ => return Ok(i),
+        }
+    }
+    Err(soonest.unwrap_or(now))
+}
+
+/// The gateway's order of preference over `names` (indices into it): as listed, or by
+/// rendezvous hashing of `node` with each name (highest score first), so that gateways with
+/// one configuration file spread over the collectors and, when one fails, its gateways
+/// spread over the rest. The hash is FNV-1a with a final mix: fixed, so a gateway keeps its
+/// order across restarts and releases.
+pub(crate) fn preference(names: &[&str], node: &str, order: crate::CollectorOrder) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..names.len()).collect();
+    if order == crate::CollectorOrder::Spread {
+        let score = |name: &str| {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in node.bytes().chain([0]).chain(name.bytes()) {
+                h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+            }
+            // splitmix64's finalizer: FNV alone leaves the high bits poorly mixed.
+            h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            h ^ (h >> 31)
+        };
+        idx.sort_by_key(|&i| (std::cmp::Reverse(score(names[i])), i));
+    }
+    idx
+}
 
 /// The sender's state; see the module doc.
 pub(crate) struct Sender {
-    collector: Collector,
+    /// The collectors, in this gateway's order of preference.
+    targets: Vec<Target>,
+    /// Their health, index for index.
+    health: Vec<Health>,
+    /// The collector the last answered batch went to.
+    in_use: Option<usize>,
+    /// Set while every collector is away (batches go to the spool): logged once per outage.
+    all_away: bool,
+    /// Nothing is sent before this (a spool file that could not be read).
+    hold_until: Option<Instant>,
     spool: Spool,
     pending: VecDeque<(u64, Batch)>,
-    /// `Some` while the collector is known to be away: no new batch waits in memory, and
-    /// nothing is sent before this instant.
-    retry_at: Option<Instant>,
-    backoff: Duration,
     metrics: Arc<Metrics>,
 }
 
 impl Sender {
-    pub fn new(collector: Collector, spool: Spool, metrics: Arc<Metrics>) -> Sender {
+    /// `targets` in the order of preference (see [`preference`]); at least one.
+    pub fn new(targets: Vec<Target>, spool: Spool, metrics: Arc<Metrics>) -> Sender {
+        metrics.set_collectors(targets.iter().map(|t| t.name.clone()).collect());
         Sender {
-            collector,
+            health: vec![Health::default(); targets.len()],
+            targets,
+            in_use: None,
+            all_away: false,
+            hold_until: None,
             spool,
             pending: VecDeque::new(),
-            retry_at: None,
-            backoff: BACKOFF_MIN,
             metrics,
         }
     }
@@ -543,23 +667,24 @@ impl Sender {
         let mut in_flight: Option<InFlight> = None;
         let mut open = true;
         loop {
-            if open && in_flight.is_none() && self.may_send_now() {
-                in_flight = self.start_next();
+            let mut wait_for_retry = None;
+            if open && in_flight.is_none() && self.has_work() {
+                match self.next_target() {
+                    Ok(to) => in_flight = self.start_next(to),
+                    Err(t) => wait_for_retry = Some(t),
+                }
             }
             if !open && in_flight.is_none() {
                 break;
             }
-            let wait_for_retry = self
-                .retry_at
-                .filter(|_| in_flight.is_none() && self.has_work());
             tokio::select! {
                 b = rx.recv(), if open => match b {
                     Some(batch) => self.accept(batch).await,
                     None => open = false,
                 },
-                (sent, verdict) = wait_in_flight(&mut in_flight) => {
+                (to, sent, verdict) = wait_in_flight(&mut in_flight) => {
                     in_flight = None;
-                    self.settle(sent, verdict).await;
+                    self.settle(to, sent, verdict).await;
                 }
                 () = sleep_until_opt(wait_for_retry) => {}
             }
@@ -567,8 +692,13 @@ impl Sender {
         self.finish().await;
     }
 
-    fn may_send_now(&self) -> bool {
-        self.retry_at.is_none_or(|t| Instant::now() >= t)
+    /// The collector to send to now, or when to look again.
+    fn next_target(&self) -> Result<usize, Instant> {
+        let now = Instant::now();
+        if let Some(t) = self.hold_until.filter(|t| *t > now) {
+            return Err(t);
+        }
+        choose(&self.health, now)
     }
 
     fn has_work(&self) -> bool {
@@ -578,8 +708,8 @@ impl Sender {
     /// A new batch from the batcher or the sampler.
     async fn accept(&mut self, batch: Batch) {
         let seq = self.spool.next_seq();
-        // Not gated on the collector being up: while it is away with an empty spool (a spool
-        // too small or failing), these batches are what probes it when the backoff ends.
+        // Not gated on a collector being up: while all are away with an empty spool (a spool
+        // too small or failing), these batches are what probes them when the backoff ends.
         if self.spool.is_empty() && self.pending.len() < PENDING_MAX {
             self.pending.push_back((seq, batch));
         } else {
@@ -587,11 +717,11 @@ impl Sender {
         }
     }
 
-    /// Starts sending the oldest batch, wherever it waits.
-    fn start_next(&mut self) -> Option<InFlight> {
+    /// Starts sending the oldest batch, wherever it waits, to collector `to`.
+    fn start_next(&mut self, to: usize) -> Option<InFlight> {
         let pending = self.pending.front().map(|(s, _)| *s);
         let spooled = self.spool.first().map(|(s, e)| (s, e.kind, e.id));
-        let collector = self.collector.clone();
+        let collector = self.targets[to].collector.clone();
         let oldest_is_spooled = match (pending, spooled) {
             (Some(p), Some((s, _, _))) => s < p,
             (None, Some(_)) => true,
@@ -608,6 +738,7 @@ impl Sender {
                         Ok(l) => {
                             let verdict = collector.post(kind, id, l.body.clone(), true).await;
                             (
+                                to,
                                 Sent::Spooled {
                                     seq,
                                     kind,
@@ -617,7 +748,7 @@ impl Sender {
                                 Some(verdict),
                             )
                         }
-                        Err(error) => (Sent::Unreadable { seq, error }, None),
+                        Err(error) => (to, Sent::Unreadable { seq, error }, None),
                     }
                 }))
             }
@@ -627,14 +758,14 @@ impl Sender {
                     let verdict = collector
                         .post(batch.kind, batch.id, batch.body.clone(), batch.replay)
                         .await;
-                    (Sent::Fresh { seq, batch }, Some(verdict))
+                    (to, Sent::Fresh { seq, batch }, Some(verdict))
                 }))
             }
         }
     }
 
     /// Acts on the answer to one send.
-    async fn settle(&mut self, sent: Sent, verdict: Option<Verdict>) {
+    async fn settle(&mut self, to: usize, sent: Sent, verdict: Option<Verdict>) {
         let (seq, kind, count, fresh, body, replay) = match sent {
             Sent::Unreadable {
                 seq,
@@ -653,7 +784,7 @@ impl Sender {
                     self.spool.forget(seq);
                 } else {
                     error!(seq, error = %e, "cannot read a spool file; will retry");
-                    self.back_off(None);
+                    self.hold_until = Some(Instant::now() + BACKOFF_MAX);
                 }
                 return;
             }
@@ -668,11 +799,25 @@ impl Sender {
                 body,
             } => (seq, kind, count, None, body, true),
         };
-        let Some(verdict) = verdict else { return };
+        let Some(mut verdict) = verdict else { return };
+        if let Verdict::Rejected {
+            status: status @ (404 | 405),
+            ..
+        } = verdict
+        {
+            // No ingest endpoint at this URL: with one collector nothing can take the batch
+            // (see `classify`), but with several it says nothing of the batch, only of this
+            // collector's URL, and the next one can take it.
+            if self.targets.len() > 1 {
+                verdict = Verdict::Away {
+                    retry_after: None,
+                    why: format!("collector answered {status}: no ingest endpoint at this URL"),
+                };
+            }
+        }
         match verdict {
             Verdict::Rejected { status: 413, .. } => {
-                self.retry_at = None;
-                self.backoff = BACKOFF_MIN;
+                self.answered(to);
                 if fresh.is_none() {
                     self.spool.remove(seq).await;
                 }
@@ -705,13 +850,7 @@ impl Sender {
                 }
             }
             Verdict::Delivered { partial } => {
-                if self.retry_at.take().is_some() {
-                    info!(
-                        spooled_batches = self.spool.len(),
-                        "collector is reachable again"
-                    );
-                }
-                self.backoff = BACKOFF_MIN;
+                self.answered(to);
                 let m = &self.metrics;
                 // Batches reach the collector again: nothing is being dropped for the spool.
                 m.spool_full.store(false, Relaxed);
@@ -729,9 +868,8 @@ impl Sender {
                 }
             }
             Verdict::Rejected { status, answer } => {
-                error!(seq, kind = kind.as_str(), status, answer = %answer, lines = count, "collector refused a batch as bad; not resending");
-                self.retry_at = None;
-                self.backoff = BACKOFF_MIN;
+                error!(seq, kind = kind.as_str(), status, answer = %answer, lines = count, collector = %self.targets[to].name, "collector refused a batch as bad; not resending");
+                self.answered(to);
                 self.metrics.batches_rejected.fetch_add(1, Relaxed);
                 self.count_lost(kind, count, DropReason::Rejected);
                 if fresh.is_none() {
@@ -740,26 +878,75 @@ impl Sender {
             }
             Verdict::Away { retry_after, why } => {
                 self.metrics.ship_errors.fetch_add(1, Relaxed);
-                if self.retry_at.is_none() {
-                    warn!(reason = %why, "collector is away; spooling batches");
-                } else {
-                    debug!(reason = %why, "collector still away");
-                }
-                self.back_off(retry_after);
-                if let Some(batch) = fresh {
-                    self.spool_batch(seq, batch).await;
-                }
-                while let Some((seq, batch)) = self.pending.pop_front() {
-                    self.spool_batch(seq, batch).await;
+                let now = Instant::now();
+                let was_up = self.health[to].is_up();
+                self.health[to].failed(now, retry_after);
+                self.metrics.collector_up(to, false);
+                let from = &self.targets[to].name;
+                match choose(&self.health, now) {
+                    Ok(next) => {
+                        // Fail over at once. The batch may have reached `from` (no answer
+                        // within the timeout, a connection cut after the body went out), so
+                        // it goes with the replay mark: the next collector checks the markers
+                        // in ClickHouse before inserting it. A spooled batch stays where it
+                        // is and is sent next (always with the mark).
+                        let into = &self.targets[next].name;
+                        if was_up || self.in_use == Some(to) {
+                            warn!(collector = %from, reason = %why, next = %into, "collector is away; failing over to the next collector");
+                        } else {
+                            debug!(collector = %from, reason = %why, next = %into, "collector still away");
+                        }
+                        self.metrics.collector_failover(to);
+                        if let Some(mut batch) = fresh {
+                            batch.replay = true;
+                            self.pending.push_front((seq, batch));
+                        }
+                    }
+                    Err(_) => {
+                        if self.all_away {
+                            debug!(collector = %from, reason = %why, "collector still away");
+                        } else {
+                            self.all_away = true;
+                            let n = self.targets.len();
+                            if n == 1 {
+                                warn!(collector = %from, reason = %why, "collector is away; spooling batches");
+                            } else {
+                                warn!(collector = %from, reason = %why, collectors = n, "every collector is away; spooling batches");
+                            }
+                        }
+                        if let Some(batch) = fresh {
+                            self.spool_batch(seq, batch).await;
+                        }
+                        while let Some((seq, batch)) = self.pending.pop_front() {
+                            self.spool_batch(seq, batch).await;
+                        }
+                    }
                 }
             }
         }
     }
 
-    fn back_off(&mut self, retry_after: Option<Duration>) {
-        let wait = retry_after.unwrap_or(self.backoff).max(BACKOFF_MIN);
-        self.retry_at = Some(Instant::now() + wait);
-        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+    /// Collector `to` answered (delivered, or refused the batch for what it is).
+    fn answered(&mut self, to: usize) {
+        let was_down = self.health[to].answered();
+        self.metrics.collector_up(to, true);
+        let name = &self.targets[to].name;
+        if std::mem::take(&mut self.all_away) {
+            info!(
+                collector = %name,
+                spooled_batches = self.spool.len(),
+                "collector is reachable again"
+            );
+        } else if was_down {
+            info!(collector = %name, "collector answers again; using it");
+        }
+        if self.in_use != Some(to) {
+            if let Some(prev) = self.in_use {
+                info!(collector = %name, previous = %self.targets[prev].name, "now sending to this collector");
+            }
+            self.in_use = Some(to);
+            self.metrics.collector_in_use(to);
+        }
     }
 
     async fn spool_batch(&mut self, seq: u64, batch: Batch) {
@@ -798,20 +985,22 @@ impl Sender {
         }
     }
 
-    /// Shutdown: batches still in memory are sent if that keeps the order and the collector
-    /// is not known to be away; else spooled.
+    /// Shutdown: batches still in memory are sent if that keeps the order and a collector is
+    /// not known to be away (the first such in the order of preference); else spooled.
     async fn finish(mut self) {
         while let Some((seq, batch)) = self.pending.pop_front() {
             let older_spooled = self.spool.first().is_some_and(|(s, _)| s < seq);
-            if self.retry_at.is_some() || older_spooled {
+            let up = self.health.iter().position(Health::is_up);
+            let Some(to) = up.filter(|_| !older_spooled) else {
                 self.spool_batch(seq, batch).await;
                 continue;
-            }
-            let verdict = self
+            };
+            let verdict = self.targets[to]
                 .collector
                 .post(batch.kind, batch.id, batch.body.clone(), batch.replay)
                 .await;
-            self.settle(Sent::Fresh { seq, batch }, Some(verdict)).await;
+            self.settle(to, Sent::Fresh { seq, batch }, Some(verdict))
+                .await;
         }
         if !self.spool.is_empty() {
             info!(
@@ -822,7 +1011,7 @@ impl Sender {
     }
 }
 
-async fn wait_in_flight(f: &mut Option<InFlight>) -> (Sent, Option<Verdict>) {
+async fn wait_in_flight(f: &mut Option<InFlight>) -> (usize, Sent, Option<Verdict>) {
     match f {
         Some(f) => f.await,
         None => std::future::pending().await,
@@ -868,6 +1057,107 @@ mod tests {
                 "{status}"
             );
         }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn the_first_collector_that_answers_is_used_and_a_better_one_returned_to() {
+        let t0 = Instant::now();
+        let mut h = vec![Health::default(); 3];
+        assert_eq!(choose(&h, t0), Ok(0));
+        // The primary fails: the next one takes the batch at once.
+        h[0].failed(t0, None);
+        assert_eq!(choose(&h, t0), Ok(1));
+        // Its wait over, the primary is tried again (and kept when it answers).
+        assert_eq!(choose(&h, t0 + ms(249)), Ok(1));
+        assert_eq!(choose(&h, t0 + ms(250)), Ok(0));
+        assert!(h[0].answered());
+        assert!(!h[0].answered());
+        assert_eq!(choose(&h, t0), Ok(0));
+        // Two down: the third.
+        h[0].failed(t0, None);
+        h[1].failed(t0, None);
+        assert_eq!(choose(&h, t0), Ok(2));
+    }
+
+    #[test]
+    fn a_failed_collector_waits_longer_while_another_answers() {
+        let t0 = Instant::now();
+        let mut h = vec![Health::default(); 2];
+        // Eight failures in a row: 250 ms doubling is past both caps.
+        for _ in 0..9 {
+            h[0].failed(t0, None);
+        }
+        assert_eq!(h[0].backoff, FAILBACK_MAX);
+        // The other answers: the failed one waits the long cap before it is tried again ...
+        assert_eq!(choose(&h, t0 + FAILBACK_MAX - ms(1)), Ok(1));
+        assert_eq!(choose(&h, t0 + FAILBACK_MAX), Ok(0));
+        // ... but with none answering, the short cap, as with a single collector.
+        h[1].failed(t0, None);
+        assert_eq!(choose(&h, t0), Err(t0 + ms(250)));
+        assert_eq!(choose(&h, t0 + ms(250)), Ok(1));
+        let mut one = vec![Health::default()];
+        for _ in 0..9 {
+            one[0].failed(t0, None);
+        }
+        assert_eq!(choose(&one, t0), Err(t0 + BACKOFF_MAX));
+        assert_eq!(choose(&one, t0 + BACKOFF_MAX), Ok(0));
+    }
+
+    #[test]
+    fn one_collectors_retry_after_stalls_no_other() {
+        let t0 = Instant::now();
+        let mut h = vec![Health::default(); 2];
+        h[0].failed(t0, Some(Duration::from_secs(60)));
+        assert_eq!(choose(&h, t0), Ok(1));
+        assert_eq!(choose(&h, t0 + Duration::from_secs(59)), Ok(1));
+        assert_eq!(choose(&h, t0 + Duration::from_secs(60)), Ok(0));
+        // Both away: the one without a long Retry-After is tried first.
+        h[1].failed(t0, None);
+        assert_eq!(choose(&h, t0), Err(t0 + ms(250)));
+        // A Retry-After is obeyed even past the short cap, and at least the shortest wait.
+        let mut one = vec![Health::default()];
+        one[0].failed(t0, Some(Duration::from_secs(30)));
+        assert_eq!(choose(&one, t0), Err(t0 + Duration::from_secs(30)));
+        one[0].failed(t0, Some(Duration::ZERO));
+        assert_eq!(choose(&one, t0), Err(t0 + BACKOFF_MIN));
+    }
+
+    #[test]
+    fn spread_ranks_collectors_by_node_and_listed_keeps_the_list() {
+        use crate::CollectorOrder::{Listed, Spread};
+        let names = ["http://c1:8091", "http://c2:8091", "http://c3:8091"];
+        assert_eq!(preference(&names, "gw1", Listed), [0, 1, 2]);
+        let p = preference(&names, "gw1", Spread);
+        let mut sorted = p.clone();
+        sorted.sort();
+        assert_eq!(sorted, [0, 1, 2]);
+        // The same node ranks the same way every time.
+        assert_eq!(preference(&names, "gw1", Spread), p);
+        // Many gateways with one file spread over the collectors...
+        let mut first = [0usize; 3];
+        for n in 0..300 {
+            first[preference(&names, &format!("gw{n}"), Spread)[0]] += 1;
+        }
+        assert!(first.iter().all(|&f| f >= 60), "{first:?}");
+        // ... and losing one collector from the list moves only the gateways that preferred it
+        // (rendezvous hashing), which spread over the others.
+        let two = [names[0], names[2]];
+        let mut moved = [0usize; 2];
+        for n in 0..300 {
+            let node = format!("gw{n}");
+            let before = names[preference(&names, &node, Spread)[0]];
+            let after = two[preference(&two, &node, Spread)[0]];
+            if before != names[1] {
+                assert_eq!(before, after, "{node}");
+            } else {
+                moved[usize::from(after == names[2])] += 1;
+            }
+        }
+        assert!(moved.iter().all(|&m| m >= 20), "{moved:?}");
     }
 
     fn lines_of(b: &Batch) -> Vec<String> {

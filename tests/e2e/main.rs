@@ -16,6 +16,7 @@ mod alerter_restart;
 mod cli;
 mod clickhouse_tls;
 mod collector_tls;
+mod collectors;
 mod config_check;
 mod config_file;
 mod credentials;

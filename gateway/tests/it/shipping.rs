@@ -365,3 +365,186 @@ async fn node_samples_reach_the_collector() {
     assert!(gw.metric("gatewatch_gateway_samples_shipped_total").await >= 2);
     gw.shutdown().await;
 }
+
+/// Several collectors (`collector_urls`, listed): the first answers 503, so its batch goes to
+/// the second at once, under the same id and with the replay header, and nothing is spooled;
+/// once the first answers again the gateway goes back to it. Every record once, in order.
+#[tokio::test]
+async fn a_batch_the_first_collector_refuses_goes_to_the_next_with_the_replay_header() {
+    let up = upstream("a", Arc::new(StreamSignals::default())).await;
+    let (col_a, a) = collector().await;
+    let (col_b, b) = collector().await;
+    let (url_a, url_b) = (
+        format!("http://{}", col_a.addr),
+        format!("http://{}", col_b.addr),
+    );
+    let spool = tempfile::tempdir().unwrap();
+    let mut c = config(col_a.addr, spool.path());
+    c.collector_urls = vec![url_a.clone(), url_b.clone()];
+    c.collector_order = gatewatch_gateway::CollectorOrder::Listed;
+    c.batch_max_records = 3;
+    c.routes = api_route(&up);
+    let gw = Gateway::start(c).await;
+
+    a.set_status(503);
+    let mut sent = Vec::new();
+    for i in 0..9 {
+        let rid = format!("call-{i:02}");
+        call_with_id(&gw, &rid).await;
+        sent.push(rid);
+    }
+    eventually(20, "every record at the second collector", || {
+        b.records().len() >= 9
+    })
+    .await;
+    let got: Vec<String> = b.records().into_iter().map(|r| r.request_id).collect();
+    assert_eq!(got, sent, "each record once, in call order");
+    assert!(a.records().is_empty());
+    // What the first one refused came to the second under the same id, marked as a replay.
+    let refused: Vec<String> = a
+        .attempts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, _, status)| {
+            assert_eq!(*status, 503);
+            id.clone()
+        })
+        .collect();
+    assert!(!refused.is_empty());
+    for id in &refused {
+        let at_b = b.record_batches().into_iter().find(|x| &x.batch_id == id);
+        assert!(
+            at_b.is_some_and(|x| x.replay),
+            "batch {id} went to the second collector with the replay header"
+        );
+    }
+    assert_eq!(
+        gw.metric("gatewatch_gateway_records_spooled_total").await,
+        0
+    );
+    let up_a = format!("gatewatch_gateway_collector_up{{collector=\"{url_a}\"}}");
+    let in_use_b = format!("gatewatch_gateway_collector_in_use{{collector=\"{url_b}\"}}");
+    let failovers_a =
+        format!("gatewatch_gateway_collector_failovers_total{{collector=\"{url_a}\"}}");
+    assert_eq!(gw.metric(&up_a).await, 0);
+    assert_eq!(gw.metric(&in_use_b).await, 1);
+    assert!(gw.metric(&failovers_a).await >= 1);
+
+    // The first answers again: the gateway returns to it once its wait is over.
+    a.set_status(200);
+    // Calls go on (a batch every few) until one reaches the first collector again.
+    for i in 9..400 {
+        let rid = format!("call-{i:02}");
+        call_with_id(&gw, &rid).await;
+        sent.push(rid);
+        if !a.records().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !a.records().is_empty(),
+        "the gateway never went back to the first collector"
+    );
+    eventually(20, "every record delivered", || {
+        a.records().len() + b.records().len() >= sent.len()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut all: Vec<String> = b.records().into_iter().map(|r| r.request_id).collect();
+    all.extend(a.records().into_iter().map(|r| r.request_id));
+    all.sort();
+    let mut want = sent.clone();
+    want.sort();
+    assert_eq!(all, want, "each record once");
+    assert_eq!(gw.metric(&up_a).await, 1);
+    assert_eq!(
+        gw.metric(&format!(
+            "gatewatch_gateway_collector_in_use{{collector=\"{url_a}\"}}"
+        ))
+        .await,
+        1
+    );
+}
+
+/// Every collector away: batches are spooled; the one that comes back takes the spool, in
+/// order, each batch once with the replay header.
+#[tokio::test]
+async fn with_every_collector_away_batches_wait_in_the_spool_for_the_first_back() {
+    let up = upstream("a", Arc::new(StreamSignals::default())).await;
+    let (mut col_a, a) = collector().await;
+    let (mut col_b, b) = collector().await;
+    let spool = tempfile::tempdir().unwrap();
+    let mut c = config(col_a.addr, spool.path());
+    c.collector_urls = vec![
+        format!("http://{}", col_a.addr),
+        format!("http://{}", col_b.addr),
+    ];
+    c.batch_max_records = 2;
+    c.routes = api_route(&up);
+    col_a.stop();
+    col_b.stop();
+    let gw = Gateway::start(c).await;
+    let mut sent = Vec::new();
+    for i in 0..7 {
+        let rid = format!("call-{i:02}");
+        call_with_id(&gw, &rid).await;
+        sent.push(rid);
+    }
+    eventually_async(20, "every record spooled", || async {
+        gw.metric("gatewatch_gateway_records_spooled_total").await == 7
+    })
+    .await;
+    col_b.restart().await;
+    eventually(30, "the spool drained into the second", || {
+        b.records().len() >= 7
+    })
+    .await;
+    eventually(10, "the spool emptied", || {
+        spool_files(spool.path()).is_empty()
+    })
+    .await;
+    let got: Vec<String> = b.records().into_iter().map(|r| r.request_id).collect();
+    assert_eq!(got, sent, "each record once, in call order");
+    assert!(b.record_batches().iter().all(|x| x.replay));
+    assert!(a.records().is_empty());
+}
+
+/// With several collectors, one answering 404 (a wrong URL in the list: no ingest endpoint
+/// there) is passed over, not taken as a refusal of the batch: every record reaches the other.
+#[tokio::test]
+async fn a_collector_url_without_the_endpoint_is_passed_over_not_a_reason_to_drop() {
+    let up = upstream("a", Arc::new(StreamSignals::default())).await;
+    let (col_a, a) = collector().await;
+    let (col_b, b) = collector().await;
+    let spool = tempfile::tempdir().unwrap();
+    let mut c = config(col_a.addr, spool.path());
+    c.collector_urls = vec![
+        format!("http://{}", col_a.addr),
+        format!("http://{}", col_b.addr),
+    ];
+    c.collector_order = gatewatch_gateway::CollectorOrder::Listed;
+    c.batch_max_records = 2;
+    c.routes = api_route(&up);
+    let gw = Gateway::start(c).await;
+    a.set_status(404);
+    let mut sent = Vec::new();
+    for i in 0..6 {
+        let rid = format!("call-{i:02}");
+        call_with_id(&gw, &rid).await;
+        sent.push(rid);
+    }
+    eventually(20, "every record at the second collector", || {
+        b.records().len() >= 6
+    })
+    .await;
+    let got: Vec<String> = b.records().into_iter().map(|r| r.request_id).collect();
+    assert_eq!(got, sent);
+    assert!(!a.attempts.lock().unwrap().is_empty());
+    assert_eq!(
+        gw.metric("gatewatch_gateway_records_dropped_total{reason=\"rejected\"}")
+            .await,
+        0
+    );
+}
