@@ -1090,6 +1090,8 @@ impl FileConfig {
             password: self.clickhouse.password.clone(),
             compression,
             ca: clickhouse_ca,
+            // `[clickhouse] cluster` (the foundation's key) once it lands on main.
+            cluster: None,
         };
         positive("dashboards.session_hours", self.dashboards.session_hours)?;
         if self.dashboards.session_hours > 24 * 30 {

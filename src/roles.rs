@@ -47,12 +47,18 @@ fn stopped(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'sta
 /// `gatewatch migrate`.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let store = Store::new(config.store.clone());
+    // The store knows its cluster (every role's does): the layout of docs/cluster.md.
     let report = gatewatch_migrations::migrate(&store, &Default::default())
         .await
         .with_context(|| {
             format!(
-                "migrating database {:?} at {}",
-                config.store.database, config.store.url
+                "migrating database {:?} at {}{}",
+                config.store.database,
+                config.store.url,
+                store
+                    .cluster()
+                    .map(|c| format!(" on cluster {c:?}"))
+                    .unwrap_or_default()
             )
         })?;
     println!(
