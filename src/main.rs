@@ -317,9 +317,7 @@ fn main() -> ExitCode {
                 // `migrate` would run it, for a DBA to review.
                 for stmt in gatewatch_migrations::all_statements(
                     &config.store.database,
-                    &gatewatch_migrations::Options {
-                        on_cluster: config.store.cluster.clone(),
-                    },
+                    &roles::migrate_options(&config),
                 ) {
                     println!("{stmt};\n");
                 }

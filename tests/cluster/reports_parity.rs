@@ -75,7 +75,8 @@ fn calls() -> Vec<CallRecord> {
     ];
     (0..CALLS)
         .map(|i| {
-            let us = T0 * 1_000_000 + (i as i64) * (SPAN_SECS * 1_000_000 / CALLS as i64)
+            let us = T0 * 1_000_000
+                + (i as i64) * (SPAN_SECS * 1_000_000 / CALLS as i64)
                 + (g.next() % 1_000_000) as i64;
             let id = Uuid::new_v7(uuid::Timestamp::from_unix(
                 uuid::NoContext,
@@ -99,7 +100,8 @@ fn calls() -> Vec<CallRecord> {
             r.client_ip = format!("10.0.0.{}", g.next() % 20);
             r.upstream = format!("http://{api}-{}.internal:8080", g.next() % 2);
             (r.outcome, r.status) = *g.pick(&outcomes);
-            r.latency_us = 500 + g.next() % 400_000 + if g.next() % 50 == 0 { 2_000_000 } else { 0 };
+            r.latency_us =
+                500 + g.next() % 400_000 + if g.next() % 50 == 0 { 2_000_000 } else { 0 };
             r.upstream_latency_us = r.latency_us * 9 / 10;
             r.overhead_us = r.latency_us - r.upstream_latency_us;
             r.request_bytes = g.next() % 5_000;
@@ -175,10 +177,15 @@ async fn load(store: &Store, calls: &[CallRecord], samples: &[NodeSample]) {
     for chunk in calls.chunks(700) {
         let batch = Uuid::now_v7();
         let rows: Vec<ApiCallRow<'_>> = chunk.iter().map(|c| ApiCallRow::new(c, batch)).collect();
-        ingest::insert_calls(store, &rows).await.expect("insert calls");
+        ingest::insert_calls(store, &rows)
+            .await
+            .expect("insert calls");
     }
     let batch = Uuid::now_v7();
-    let rows: Vec<NodeMetricRow<'_>> = samples.iter().map(|s| NodeMetricRow::new(s, batch)).collect();
+    let rows: Vec<NodeMetricRow<'_>> = samples
+        .iter()
+        .map(|s| NodeMetricRow::new(s, batch))
+        .collect();
     ingest::insert_node_samples(store, &rows)
         .await
         .expect("insert samples");
@@ -321,7 +328,10 @@ fn diff(path: &str, a: &Value, b: &Value, q: &mut (u64, f64), out: &mut Vec<Stri
         }
         (Value::Number(x), Value::Number(y)) if x != y => {
             let key = path.rsplit('.').next().unwrap_or_default();
-            let (u, v) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            let (u, v) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
             let big = u.abs().max(v.abs());
             let rel = if big == 0.0 { 0.0 } else { (u - v).abs() / big };
             // 5% of the larger value, plus 1 ms (cells are milliseconds) for tiny values.

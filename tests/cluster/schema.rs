@@ -18,7 +18,11 @@ const T0: i64 = 1_763_596_800;
 
 fn call(i: u64, day: i64) -> CallRecord {
     let secs = T0 + day * 86_400 + (i as i64 % 86_000);
-    let id = Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs as u64, i as u32));
+    let id = Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        secs as u64,
+        i as u32,
+    ));
     let mut r = CallRecord::new(id, secs * 1_000_000, "gw-1", "GET", "/x");
     r.api_id = format!("api{}", i % 3);
     r.status = 200;
@@ -197,7 +201,10 @@ async fn a_call_lands_on_one_shard_and_both_its_replicas() {
     assert_eq!(local[0], local[1], "replicas of shard 01 differ: {local:?}");
     assert_eq!(local[2], local[3], "replicas of shard 02 differ: {local:?}");
     assert_eq!(local[0] + local[2], 400, "{local:?}");
-    assert!(local[0] > 100 && local[2] > 100, "one shard took most: {local:?}");
+    assert!(
+        local[0] > 100 && local[2] > 100,
+        "one shard took most: {local:?}"
+    );
 
     #[derive(Deserialize, clickhouse::Row)]
     struct Id {
@@ -225,7 +232,9 @@ async fn a_call_lands_on_one_shard_and_both_its_replicas() {
     // The shard is sipHash64(toString(call_id)) modulo the two (equal) weights: 0 → shard 01.
     let wrong = db
         .on(SERVERS[0])
-        .fetch_u64("SELECT count() FROM api_calls_local WHERE sipHash64(toString(call_id)) % 2 != 0")
+        .fetch_u64(
+            "SELECT count() FROM api_calls_local WHERE sipHash64(toString(call_id)) % 2 != 0",
+        )
         .await
         .unwrap();
     assert_eq!(wrong, 0);
@@ -234,8 +243,12 @@ async fn a_call_lands_on_one_shard_and_both_its_replicas() {
     let rolled = db
         .each("SELECT toUInt64(countMerge(calls)) FROM api_calls_1m_local")
         .await;
-    db.each_reaches("SELECT toUInt64(countMerge(calls)) FROM api_calls_1m_local", &local, 30)
-        .await;
+    db.each_reaches(
+        "SELECT toUInt64(countMerge(calls)) FROM api_calls_1m_local",
+        &local,
+        30,
+    )
+    .await;
     assert_eq!(rolled, local);
     for t in ["api_calls_1m", "api_calls_1h", "client_api_1h"] {
         db.each_reaches(
@@ -285,7 +298,9 @@ async fn small_tables_are_read_from_every_server() {
         .await;
     // Every server's store reads the entity and the latest sample on its own.
     for s in SERVERS {
-        let cur = gatewatch_store::config_log::current(&db.on(s)).await.unwrap();
+        let cur = gatewatch_store::config_log::current(&db.on(s))
+            .await
+            .unwrap();
         assert_eq!(cur.len(), 1, "{}", s.name);
         let seen = gatewatch_store::observe::latest_node_readings(&db.on(s), 3_600)
             .await
@@ -346,7 +361,9 @@ async fn retention_finds_and_drops_partitions_on_every_shard() {
     ingest::insert_node_samples(&db.store, &rows).await.unwrap();
     db.each_reaches("SELECT count() FROM node_metrics", &[2; 4], 30)
         .await;
-    let parts = retention::partitions(&db.store, "node_metrics").await.unwrap();
+    let parts = retention::partitions(&db.store, "node_metrics")
+        .await
+        .unwrap();
     assert_eq!(parts.len(), 2, "{parts:?}");
     retention::drop_partition(&db.store, "node_metrics", 20261120)
         .await
