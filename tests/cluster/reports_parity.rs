@@ -100,8 +100,13 @@ fn calls() -> Vec<CallRecord> {
             r.client_ip = format!("10.0.0.{}", g.next() % 20);
             r.upstream = format!("http://{api}-{}.internal:8080", g.next() % 2);
             (r.outcome, r.status) = *g.pick(&outcomes);
-            r.latency_us =
-                500 + g.next() % 400_000 + if g.next() % 50 == 0 { 2_000_000 } else { 0 };
+            r.latency_us = 500
+                + g.next() % 400_000
+                + if g.next().is_multiple_of(50) {
+                    2_000_000
+                } else {
+                    0
+                };
             r.upstream_latency_us = r.latency_us * 9 / 10;
             r.overhead_us = r.latency_us - r.upstream_latency_us;
             r.request_bytes = g.next() % 5_000;
@@ -109,7 +114,7 @@ fn calls() -> Vec<CallRecord> {
             if r.status >= 500 {
                 r.error = format!("upstream said {}", r.status);
             }
-            if g.next() % 17 == 0 {
+            if g.next().is_multiple_of(17) {
                 r.findings = vec![format!("sqli:query.q{}", g.next() % 2)];
             }
             r.trace_id = format!("{:032x}", g.next() as u128 * 7_919 + i as u128);
