@@ -125,6 +125,20 @@ pub enum Error {
         #[source]
         source: gatewatch_store::Error,
     },
+    /// An `ON CLUSTER` statement some server did not run within the server's
+    /// `distributed_ddl_task_timeout`: it stays queued in ZooKeeper.
+    #[error(
+        "migration {version} ({name}): a server of the cluster did not run the statement in time \
+         (distributed_ddl_task_timeout): is one down, or has its DDL worker stopped (docs/cluster.md, \
+         \"If a server stops running ON CLUSTER statements\")? It stays queued; run migrate again \
+         once every server is up: {source}"
+    )]
+    ClusterTimeout {
+        version: u32,
+        name: &'static str,
+        #[source]
+        source: gatewatch_store::Error,
+    },
     #[error(transparent)]
     Store(#[from] gatewatch_store::Error),
     #[error("migration {version} ({name}): {source}")]
