@@ -352,6 +352,95 @@ fn diff(path: &str, a: &Value, b: &Value, q: &mut (u64, f64), out: &mut Vec<Stri
     }
 }
 
+/// The alerter's windows (per API from the minute rollup, per client and per upstream from the
+/// raw calls), the node readings, and the gateway's shared-quota counts: counts and sums
+/// equal, t-digest p95/p99 within the same tolerance as the reports.
+async fn other_reads_alike(single: &Store, cluster: &Store) -> Vec<String> {
+    use gatewatch_store::{observe, quota};
+    let mut out = Vec::new();
+    let (from, to) = ((T0 + 86_400) as u32, (T0 + 2 * 86_400) as u32);
+    let close = |a: f64, b: f64| (a - b).abs() <= 0.05 * a.abs().max(b.abs()) + 1_000.0;
+    let windows = |what: &str, a: Vec<observe::CallWindow>, b: Vec<observe::CallWindow>| {
+        let mut d = Vec::new();
+        if a.len() != b.len() {
+            d.push(format!("{what}: {} rows vs {}", a.len(), b.len()));
+        }
+        for (x, y) in a.iter().zip(&b) {
+            let exact = (&x.key, x.calls, x.failed, x.latency_sum_us)
+                == (&y.key, y.calls, y.failed, y.latency_sum_us);
+            if !exact || !close(x.p95_us, y.p95_us) || !close(x.p99_us, y.p99_us) {
+                d.push(format!("{what}: {x:?} on one server, {y:?} on the cluster"));
+            }
+        }
+        d
+    };
+    match (
+        observe::api_windows(single, from, to).await,
+        observe::api_windows(cluster, from, to).await,
+    ) {
+        (Ok(a), Ok(b)) => out.extend(windows("api_windows", a, b)),
+        (a, b) => out.push(format!("api_windows: {a:?} vs {b:?}")),
+    }
+    match (
+        observe::client_windows(single, from, to).await,
+        observe::client_windows(cluster, from, to).await,
+    ) {
+        (Ok(a), Ok(b)) => out.extend(windows("client_windows", a, b)),
+        (a, b) => out.push(format!("client_windows: {a:?} vs {b:?}")),
+    }
+    let pairs = [
+        (
+            "upstream_windows",
+            format!("{:?}", observe::upstream_windows(single, T0 as u32).await),
+            format!("{:?}", observe::upstream_windows(cluster, T0 as u32).await),
+        ),
+        (
+            "latest_node_readings",
+            format!(
+                "{:?}",
+                observe::latest_node_readings(single, T0 as u32).await
+            ),
+            format!(
+                "{:?}",
+                observe::latest_node_readings(cluster, T0 as u32).await
+            ),
+        ),
+        (
+            "node_last_seen",
+            format!("{:?}", observe::node_last_seen(single, T0 as u32).await),
+            format!("{:?}", observe::node_last_seen(cluster, T0 as u32).await),
+        ),
+    ];
+    for (what, a, b) in pairs {
+        if a != b || a.starts_with("Err") {
+            out.push(format!("{what}: {a} on one server, {b} on the cluster"));
+        }
+    }
+    let day = 86_400;
+    let bounds = [
+        (T0, T0 + day),
+        (T0 + day, T0 + 2 * day),
+        (T0 + 3_600, T0 + 7_200),
+        (T0, T0 + 4 * day),
+    ];
+    for node in ["gw-1", "gw-3"] {
+        let a = format!(
+            "{:?}",
+            quota::client_calls(single, node, "c2", bounds).await
+        );
+        let b = format!(
+            "{:?}",
+            quota::client_calls(cluster, node, "c2", bounds).await
+        );
+        if a != b || a.starts_with("Err") {
+            out.push(format!(
+                "quota::client_calls {node}: {a} on one server, {b} on the cluster"
+            ));
+        }
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_report_answers_alike_on_the_cluster_and_on_one_server() {
     let cluster = ClusterDb::new("reports_parity").await;
@@ -422,6 +511,8 @@ async fn every_report_answers_alike_on_the_cluster_and_on_one_server() {
         quantiles.0,
         quantiles.1
     );
+    // What the alerter, the gateway's shared quota and the config page read, on both.
+    failures.extend(other_reads_alike(&single, &cluster.store).await);
     // Every report answered something real (not only refusals) on both.
     for kind in ReportKind::ALL {
         let (ok, _) = answered.get(kind.slug()).copied().unwrap_or_default();
