@@ -211,16 +211,44 @@ pub fn all_statements(database: &str, opts: &Options) -> Vec<String> {
         sql::quote_identifier(database),
         gatewatch_store::on_cluster_clause(target.cluster)
     )];
-    match rendered(target) {
-        Ok(files) => out.extend(files.into_iter().flat_map(|(_, s)| s)),
+    let plan = rendered(target).and_then(|files| {
+        let mut files = files.into_iter();
+        let own = files.next().map(|(_, s)| s).unwrap_or_default();
+        let rest: Vec<String> = match fresh(target)? {
+            Some(all) => all,
+            None => files.flat_map(|(_, s)| s).collect(),
+        };
+        Ok(own.into_iter().chain(rest).collect::<Vec<_>>())
+    });
+    match plan {
+        Ok(stmts) => out.extend(stmts),
         Err(e) => out.push(format!("-- {e}")),
     }
     out
 }
 
+/// On a cluster, every file's statements at once for an empty database
+/// ([`render::render_fresh`]); `None` on one server.
+fn fresh(target: Target<'_>) -> Result<Option<Vec<String>>, Error> {
+    if target.cluster.is_none() {
+        return Ok(None);
+    }
+    let files: Vec<&str> = MIGRATIONS.iter().map(|m| m.sql).collect();
+    render::render_fresh(&files, target)
+        .map(Some)
+        .map_err(|source| Error::Render {
+            version: 0,
+            name: "every file, for a new database on a cluster",
+            source,
+        })
+}
+
 /// Creates the database if needed and applies every migration not yet applied. On a cluster
 /// (`opts.on_cluster`, else the store's) every `CREATE` runs `ON CLUSTER`: ClickHouse queues it
-/// in ZooKeeper for every server and answers when all have run it.
+/// in ZooKeeper for every server and answers when all have run it. A cluster database where
+/// nothing is applied yet gets every file at once ([`render::render_fresh`]: no `ALTER … ON
+/// CLUSTER` of a replicated table); one that was migrated before gets each new file's own
+/// statements.
 pub async fn migrate(store: &Store, opts: &Options) -> Result<Report, Error> {
     let cluster = opts.on_cluster.as_deref().or(store.cluster());
     // The store that creates the database must know the cluster too (`ON CLUSTER`).
@@ -239,47 +267,79 @@ pub async fn migrate(store: &Store, opts: &Options) -> Result<Report, Error> {
         cluster,
     };
     // Rendered before anything runs: a file that cannot be rendered changes nothing.
-    let files = rendered(target)?;
+    let mut files = rendered(target)?.into_iter();
+    let fresh = fresh(target)?;
     store.create_database().await?;
+    if let Some((_, own)) = files.next() {
+        run(store, &own, 0, "schema_migrations").await?;
+    }
+    let done = applied_versions(store).await?;
     let mut report = Report::default();
-    let mut done = Vec::new();
+    if let (Some(all), true) = (fresh, done.is_empty()) {
+        // Versions are recorded once every statement ran: a run cut short starts over, and
+        // every statement is safe to run again.
+        run(
+            store,
+            &all,
+            0,
+            "every file, for a new database on a cluster",
+        )
+        .await?;
+        for m in MIGRATIONS {
+            gatewatch_store::schema::record_applied(store, m.version, m.name).await?;
+            report.applied.push(m.version);
+        }
+        tracing::info!(versions = MIGRATIONS.len(), "schema created on the cluster");
+        return Ok(report);
+    }
     for (m, stmts) in files {
-        if let Some(m) = m {
-            if done.contains(&m.version) {
-                report.already.push(m.version);
-                continue;
-            }
+        let Some(m) = m else { continue };
+        if done.contains(&m.version) {
+            report.already.push(m.version);
+            continue;
         }
-        for stmt in stmts {
-            match store.execute(&stmt).await {
-                Ok(()) => {}
-                // A run that stopped halfway added this column already (18.16 has no
-                // ADD COLUMN IF NOT EXISTS); on a cluster every server that has it says so.
-                Err(e) if is_column_added_before(&stmt, &e) => {
-                    tracing::info!(statement = %stmt, "column already there");
-                }
-                Err(source) => {
-                    let (version, name) =
-                        m.map_or((0, "schema_migrations"), |m| (m.version, m.name));
-                    return Err(Error::Statement {
-                        version,
-                        name,
-                        source,
-                    });
-                }
+        run(store, &stmts, m.version, m.name).await?;
+        gatewatch_store::schema::record_applied(store, m.version, m.name).await?;
+        tracing::info!(version = m.version, name = m.name, "migration applied");
+        report.applied.push(m.version);
+    }
+    Ok(report)
+}
+
+/// Runs `stmts` of migration `version` (`name`) in order.
+async fn run(
+    store: &Store,
+    stmts: &[String],
+    version: u32,
+    name: &'static str,
+) -> Result<(), Error> {
+    for stmt in stmts {
+        match store.execute(stmt).await {
+            Ok(()) => {}
+            // A run that stopped halfway added this column already (18.16 has no
+            // ADD COLUMN IF NOT EXISTS); on a cluster every server that has it says so.
+            Err(e) if is_column_added_before(stmt, &e) => {
+                tracing::info!(statement = %stmt, "column already there");
             }
-        }
-        match m {
-            // `schema_migrations` exists now: what was applied before?
-            None => done = applied_versions(store).await?,
-            Some(m) => {
-                gatewatch_store::schema::record_applied(store, m.version, m.name).await?;
-                tracing::info!(version = m.version, name = m.name, "migration applied");
-                report.applied.push(m.version);
+            // 159: TIMEOUT_EXCEEDED, what the server asked answers when a server of the cluster
+            // has not run an ON CLUSTER statement in time.
+            Err(source) if stmt.contains(" ON CLUSTER ") && source.server_code() == Some(159) => {
+                return Err(Error::ClusterTimeout {
+                    version,
+                    name,
+                    source,
+                })
+            }
+            Err(source) => {
+                return Err(Error::Statement {
+                    version,
+                    name,
+                    source,
+                })
             }
         }
     }
-    Ok(report)
+    Ok(())
 }
 
 fn is_column_added_before(stmt: &str, e: &gatewatch_store::Error) -> bool {
@@ -389,20 +449,50 @@ mod tests {
                 "{s}"
             );
         }
-        // Changes of a sharded table reach the shards' tables and the Distributed one.
-        let at = all
-            .iter()
-            .position(|s| s.contains("ADD COLUMN truncated"))
-            .expect("0009");
-        assert!(all[at].starts_with("ALTER TABLE `gw`.api_calls_local ON CLUSTER `c` "));
-        assert_eq!(
-            all[at + 1],
-            "DROP TABLE IF EXISTS `gw`.api_calls ON CLUSTER `c`"
-        );
-        assert!(all[at + 2].starts_with("CREATE TABLE IF NOT EXISTS `gw`.api_calls ON CLUSTER `c` AS `gw`.api_calls_local ENGINE = Distributed("));
-        // 18.16 refuses ALTER … ON CLUSTER of a Distributed table: none is altered.
+        // A new cluster database gets the sharded tables whole: no ALTER … ON CLUSTER of a
+        // replicated table (18.16's DDL worker races on those), Distributed tables last.
         assert!(!all
             .iter()
-            .any(|s| s.starts_with("ALTER TABLE `gw`.api_calls ")));
+            .any(|s| s.starts_with("ALTER") && s.contains(" ON CLUSTER ")));
+        let local = all
+            .iter()
+            .find(|s| s.starts_with("CREATE TABLE IF NOT EXISTS `gw`.api_calls_local "))
+            .expect("api_calls_local");
+        assert!(
+            local.contains("\n    truncated Array(String),\n"),
+            "{local}"
+        );
+        assert!(
+            local.contains("\n    api_version String\n)\nENGINE"),
+            "{local}"
+        );
+        let first_distributed = all
+            .iter()
+            .position(|s| s.contains("ENGINE = Distributed("))
+            .expect("Distributed tables");
+        assert!(all[first_distributed..]
+            .iter()
+            .all(|s| s.contains("ENGINE = Distributed(")));
+        // A site migrated before gets each file's own statements: the shards' tables altered
+        // ON CLUSTER, the Distributed table made again (18.16 refuses ALTER … ON CLUSTER of it).
+        let upgrade = render::render_file(
+            MIGRATIONS[8].sql,
+            render::Target {
+                database: "gw",
+                cluster: Some("c"),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            upgrade[0],
+            "ALTER TABLE `gw`.api_calls_local ON CLUSTER `c` ADD COLUMN truncated Array(String)"
+        );
+        assert_eq!(
+            upgrade[1],
+            "DROP TABLE IF EXISTS `gw`.api_calls ON CLUSTER `c`"
+        );
+        assert!(upgrade[2].starts_with(
+            "CREATE TABLE IF NOT EXISTS `gw`.api_calls ON CLUSTER `c` AS `gw`.api_calls_local ENGINE = Distributed("
+        ));
     }
 }

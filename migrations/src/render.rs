@@ -66,6 +66,114 @@ pub fn render_file(sql_text: &str, target: Target<'_>) -> Result<Vec<String>, Re
     Ok(out)
 }
 
+/// Every file at once, for a database on a cluster where nothing is applied yet: the sharded
+/// tables are created with the columns later files add (`ADD COLUMN` appends, so the table is the
+/// same) and the types later files set (`MODIFY COLUMN`), and their `Distributed` tables at the
+/// end. A fresh cluster so runs no `ALTER … ON CLUSTER` of a replicated table: 18.16's DDL
+/// worker can race on those and stop (docs/cluster.md), and a new site, or a test's database,
+/// is where most migrations run. Sites that migrated before get each file's own statements.
+pub fn render_fresh(files: &[&str], target: Target<'_>) -> Result<Vec<String>, RenderError> {
+    let Some(cluster) = target.cluster else {
+        let mut out = Vec::new();
+        for f in files {
+            out.extend(render_file(f, target)?);
+        }
+        return Ok(out);
+    };
+    let mut out: Vec<String> = Vec::new();
+    // Where each sharded table's `_local` CREATE is in `out`, in creation order.
+    let mut created: Vec<(String, usize)> = Vec::new();
+    for f in files {
+        for stmt in split(f) {
+            let stmt = stmt.replace("{outcome_enum}", &Outcome::clickhouse_enum());
+            let err = |why: String| RenderError {
+                head: stmt.lines().next().unwrap_or_default().to_string(),
+                why,
+            };
+            let sharded_alter = match head(&stmt) {
+                Some((Kind::Alter, t)) if layout::is_sharded(t) => Some(t.to_string()),
+                _ => None,
+            };
+            let Some(table) = sharded_alter else {
+                let (stmts, _) = render_statement(&stmt, target)?;
+                if let Some((Kind::CreateTable, t)) = head(&stmt) {
+                    if layout::is_sharded(t) {
+                        // [the shard's table, the Distributed one]: the latter comes last.
+                        created.push((t.to_string(), out.len()));
+                        out.extend(stmts.into_iter().take(1));
+                        continue;
+                    }
+                }
+                out.extend(stmts);
+                continue;
+            };
+            let at = created
+                .iter()
+                .find(|(t, _)| *t == table)
+                .map(|(_, at)| *at)
+                .ok_or_else(|| err(format!("{table} is altered before it is created")))?;
+            let command = stmt
+                .split_once(&format!("{{db}}.{table}{ON_CLUSTER} "))
+                .map(|(_, c)| c.trim())
+                .unwrap_or_default();
+            if let Some(column) = command.strip_prefix("ADD COLUMN ") {
+                out[at] = add_column(&out[at], column).map_err(err)?;
+            } else if let Some(column) = command.strip_prefix("MODIFY COLUMN ") {
+                out[at] = modify_column(&out[at], column).map_err(err)?;
+            } else {
+                return Err(err(format!(
+                    "cannot fold `{command}` into CREATE TABLE {table}"
+                )));
+            }
+        }
+    }
+    for (t, _) in &created {
+        out.push(distributed(target, cluster, t));
+    }
+    Ok(out)
+}
+
+/// The column list of a `CREATE TABLE` of ours ends at a line `)` before `ENGINE`.
+const COLUMNS_END: &str = "\n)\nENGINE = ";
+
+/// `create` with `column` (`name Type …`) appended to its column list.
+fn add_column(create: &str, column: &str) -> Result<String, String> {
+    let at = create
+        .find(COLUMNS_END)
+        .ok_or("the CREATE TABLE has no `)` line before ENGINE")?;
+    let name = column.split_whitespace().next().unwrap_or_default();
+    if column_line(create, name).is_some() {
+        return Err(format!("column {name} is there already"));
+    }
+    Ok(format!("{},\n    {column}{}", &create[..at], &create[at..]))
+}
+
+/// `create` with column `name`'s line replaced by `column` (`name Type …`).
+fn modify_column(create: &str, column: &str) -> Result<String, String> {
+    let name = column.split_whitespace().next().unwrap_or_default();
+    let (start, end) = column_line(create, name).ok_or(format!("no column {name}"))?;
+    Ok(format!(
+        "{}    {column}{}",
+        &create[..start],
+        &create[end..]
+    ))
+}
+
+/// The byte range of column `name`'s definition in `create`: from the start of its line to its
+/// `,` (or the end of the line).
+fn column_line(create: &str, name: &str) -> Option<(usize, usize)> {
+    let start = create.find(&format!("\n    {name} "))? + 1;
+    let line_end = create[start..]
+        .find('\n')
+        .map_or(create.len(), |e| start + e);
+    let end = if create[..line_end].ends_with(',') {
+        line_end - 1
+    } else {
+        line_end
+    };
+    Some((start, end))
+}
+
 /// `CREATE TABLE … AS t_local ENGINE = Distributed(…)` of sharded `table`.
 fn distributed(target: Target<'_>, cluster: &str, table: &str) -> String {
     let db = quote_identifier(target.database);
@@ -342,6 +450,43 @@ mod tests {
             out,
             ["CREATE MATERIALIZED VIEW IF NOT EXISTS `gw`.api_calls_1m_mv ON CLUSTER `c`\nTO `gw`.api_calls_1m_local\nAS SELECT 1 FROM `gw`.api_calls_local"]
         );
+    }
+
+    #[test]
+    fn a_fresh_cluster_gets_its_columns_at_creation() {
+        let files = [
+            "CREATE TABLE IF NOT EXISTS {db}.api_calls{on_cluster}\n(\n    call_id UUID,\n    outcome Enum8('a' = 1)\n)\nENGINE = {engine:MergeTree}\nORDER BY call_id;\n\nCREATE TABLE IF NOT EXISTS {db}.config_log{on_cluster}\n(\n    id String\n)\nENGINE = {engine:MergeTree}\nORDER BY id;\n",
+            "ALTER TABLE {db}.api_calls{on_cluster} MODIFY COLUMN outcome Enum8('a' = 1, 'b' = 2);\nALTER TABLE {db}.api_calls{on_cluster} ADD COLUMN x String;\nALTER TABLE {db}.config_log{on_cluster} ADD COLUMN y String;\n",
+            "ALTER TABLE {db}.api_calls{on_cluster} ADD COLUMN z Array(String);\n",
+        ];
+        let out = render_fresh(
+            &files,
+            Target {
+                database: "gw",
+                cluster: Some("c"),
+            },
+        )
+        .unwrap();
+        assert_eq!(out.len(), 4, "{out:#?}");
+        assert_eq!(
+            out[0],
+            "CREATE TABLE IF NOT EXISTS `gw`.api_calls_local ON CLUSTER `c`\n(\n    call_id UUID,\n    outcome Enum8('a' = 1, 'b' = 2),\n    x String,\n    z Array(String)\n)\nENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/gw/api_calls_local', '{replica}')\nORDER BY call_id"
+        );
+        assert!(out[1].starts_with("CREATE TABLE IF NOT EXISTS `gw`.config_log ON CLUSTER"));
+        // A table on every server is altered as any time: on one server, no race.
+        assert_eq!(out[2], "ALTER TABLE `gw`.config_log ADD COLUMN y String");
+        assert!(out[3].contains("ENGINE = Distributed("), "{}", out[3]);
+        let bad = render_fresh(
+            &[
+                files[0],
+                "ALTER TABLE {db}.api_calls{on_cluster} DROP COLUMN x;\n",
+            ],
+            Target {
+                database: "gw",
+                cluster: Some("c"),
+            },
+        );
+        assert!(bad.is_err());
     }
 
     #[test]

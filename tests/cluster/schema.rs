@@ -150,9 +150,8 @@ async fn migrate_runs_again_and_after_a_crash_halfway() {
     assert!(again.applied.is_empty(), "{again:?}");
     assert_eq!(again.already.len(), MIGRATIONS.len());
 
-    // A run that died halfway through: every statement up to the first re-creation of the
-    // Distributed `api_calls` ran (its DROP included, its CREATE not), and no version was
-    // recorded. The next run applies every file again over what is there.
+    // A run that died halfway through a new database: the shards' tables and views made, the
+    // Distributed tables not, no version recorded. The next run makes the rest.
     harness::drop_database(&db.name).await;
     let all = gatewatch_migrations::all_statements(
         &db.name,
@@ -162,9 +161,9 @@ async fn migrate_runs_again_and_after_a_crash_halfway() {
     );
     let cut = all
         .iter()
-        .position(|s| s.starts_with("DROP TABLE IF EXISTS") && s.contains(".api_calls "))
-        .expect("a Distributed api_calls made again");
-    for s in &all[..=cut] {
+        .position(|s| s.contains("ENGINE = Distributed("))
+        .expect("Distributed tables");
+    for s in &all[..cut] {
         harness::client(SERVERS[0])
             .query(s)
             .execute()
@@ -187,6 +186,60 @@ async fn migrate_runs_again_and_after_a_crash_halfway() {
         ))
         .await;
     assert_eq!(n, [1, 1, 1, 1]);
+}
+
+/// A site that migrated before gets a new file's own statements: here the last file (a column
+/// of `api_calls`), as an upgrade would: `ALTER TABLE api_calls_local … ON CLUSTER`, then the
+/// Distributed `api_calls` made again from it, on every server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_alters_the_shards_and_remakes_the_distributed_table() {
+    let db = ClusterDb::new("upgrade").await;
+    let last = MIGRATIONS.last().expect("a migration");
+    // Back to the schema before the last file: its column gone from the shards' tables and
+    // from api_calls, its table gone, its version unrecorded.
+    for s in [
+        "DROP TABLE IF EXISTS {db}.api_calls ON CLUSTER gatewatch",
+        "ALTER TABLE {db}.api_calls_local ON CLUSTER gatewatch DROP COLUMN api_version",
+        "CREATE TABLE IF NOT EXISTS {db}.api_calls ON CLUSTER gatewatch AS {db}.api_calls_local ENGINE = Distributed(gatewatch, {db}, api_calls_local, sipHash64(toString(call_id)))",
+        "DROP TABLE IF EXISTS {db}.node_registry ON CLUSTER gatewatch",
+        "ALTER TABLE {db}.schema_migrations DELETE WHERE version = {v}",
+    ] {
+        let s = s
+            .replace("{db}", &db.name)
+            .replace("{v}", &last.version.to_string());
+        harness::client(SERVERS[0])
+            .query(&s)
+            .execute()
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    db.each_reaches(
+        &format!(
+            "SELECT count() FROM schema_migrations WHERE version = {}",
+            last.version
+        ),
+        &[0; 4],
+        30,
+    )
+    .await;
+    let up = migrate(&db.store, &Options::default()).await.unwrap();
+    assert_eq!(up.applied, [last.version], "{up:?}");
+    for t in ["api_calls", "api_calls_local"] {
+        let n = db
+            .each(&format!(
+                "SELECT count() FROM system.columns WHERE database = '{}' AND table = '{t}' AND name = 'api_version'",
+                db.name
+            ))
+            .await;
+        assert_eq!(n, [1, 1, 1, 1], "{t}.api_version");
+    }
+    let engines = db
+        .each(&format!(
+            "SELECT count() FROM system.tables WHERE database = '{}' AND name = 'api_calls' AND engine = 'Distributed'",
+            db.name
+        ))
+        .await;
+    assert_eq!(engines, [1, 1, 1, 1]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,13 +34,25 @@ CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls_local ON CLUSTER `gatewatch`
     request_body String,
     response_body String,
     error String,
-    batch_id UUID
+    batch_id UUID,
+    truncated Array(String),
+    http_version String,
+    tls_version String,
+    tls_cipher String,
+    client_cert String,
+    auth_method String,
+    token_jti String,
+    scopes String,
+    findings Array(String),
+    policies Array(String),
+    trace_id String,
+    span_id String,
+    parent_span_id String,
+    api_version String
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/gatewatch/api_calls_local', '{replica}')
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (ts, api_id);
-
-CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_local`, sipHash64(toString(call_id)));
 
 CREATE TABLE IF NOT EXISTS `gatewatch`.ingest_batches ON CLUSTER `gatewatch`
 (
@@ -73,8 +85,6 @@ CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls_1m_local ON CLUSTER `gatewatch`
 ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/gatewatch/api_calls_1m_local', '{replica}')
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (ts, api_id, node, status_class, outcome);
-
-CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls_1m ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_1m_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_1m_local`);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `gatewatch`.api_calls_1m_mv ON CLUSTER `gatewatch`
 TO `gatewatch`.api_calls_1m_local
@@ -114,8 +124,6 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/gatewatch/ap
 PARTITION BY toYYYYMM(ts)
 ORDER BY (ts, api_id, status_class, outcome);
 
-CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls_1h ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_1h_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_1h_local`);
-
 CREATE MATERIALIZED VIEW IF NOT EXISTS `gatewatch`.api_calls_1h_mv ON CLUSTER `gatewatch`
 TO `gatewatch`.api_calls_1h_local
 AS SELECT
@@ -150,8 +158,6 @@ CREATE TABLE IF NOT EXISTS `gatewatch`.client_api_1h_local ON CLUSTER `gatewatch
 ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/gatewatch/client_api_1h_local', '{replica}')
 PARTITION BY toYYYYMM(ts)
 ORDER BY (ts, client_id, api_id, status_class, outcome);
-
-CREATE TABLE IF NOT EXISTS `gatewatch`.client_api_1h ON CLUSTER `gatewatch` AS `gatewatch`.client_api_1h_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `client_api_1h_local`);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `gatewatch`.client_api_1h_mv ON CLUSTER `gatewatch`
 TO `gatewatch`.client_api_1h_local
@@ -219,30 +225,6 @@ CREATE TABLE IF NOT EXISTS `gatewatch`.audit_log ON CLUSTER `gatewatch`
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/gatewatch/audit_log', '{replica}')
 PARTITION BY toYYYYMM(ts)
 ORDER BY (ts, actor);
-
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` MODIFY COLUMN outcome Enum8('ok' = 1, 'client_error' = 2, 'upstream_error' = 3, 'timeout' = 4, 'upstream_unreachable' = 5, 'no_route' = 6, 'client_aborted' = 7, 'gateway_error' = 8, 'refused_auth' = 20, 'refused_not_allowed' = 21, 'refused_rate' = 22, 'refused_quota' = 23, 'refused_ip' = 24, 'refused_hours' = 25, 'refused_expired' = 26, 'refused_bad_request' = 27, 'refused_blocked' = 28, 'refused_busy' = 29);
-
-ALTER TABLE `gatewatch`.api_calls_1m_local ON CLUSTER `gatewatch` MODIFY COLUMN outcome Enum8('ok' = 1, 'client_error' = 2, 'upstream_error' = 3, 'timeout' = 4, 'upstream_unreachable' = 5, 'no_route' = 6, 'client_aborted' = 7, 'gateway_error' = 8, 'refused_auth' = 20, 'refused_not_allowed' = 21, 'refused_rate' = 22, 'refused_quota' = 23, 'refused_ip' = 24, 'refused_hours' = 25, 'refused_expired' = 26, 'refused_bad_request' = 27, 'refused_blocked' = 28, 'refused_busy' = 29);
-
-ALTER TABLE `gatewatch`.api_calls_1h_local ON CLUSTER `gatewatch` MODIFY COLUMN outcome Enum8('ok' = 1, 'client_error' = 2, 'upstream_error' = 3, 'timeout' = 4, 'upstream_unreachable' = 5, 'no_route' = 6, 'client_aborted' = 7, 'gateway_error' = 8, 'refused_auth' = 20, 'refused_not_allowed' = 21, 'refused_rate' = 22, 'refused_quota' = 23, 'refused_ip' = 24, 'refused_hours' = 25, 'refused_expired' = 26, 'refused_bad_request' = 27, 'refused_blocked' = 28, 'refused_busy' = 29);
-
-ALTER TABLE `gatewatch`.client_api_1h_local ON CLUSTER `gatewatch` MODIFY COLUMN outcome Enum8('ok' = 1, 'client_error' = 2, 'upstream_error' = 3, 'timeout' = 4, 'upstream_unreachable' = 5, 'no_route' = 6, 'client_aborted' = 7, 'gateway_error' = 8, 'refused_auth' = 20, 'refused_not_allowed' = 21, 'refused_rate' = 22, 'refused_quota' = 23, 'refused_ip' = 24, 'refused_hours' = 25, 'refused_expired' = 26, 'refused_bad_request' = 27, 'refused_blocked' = 28, 'refused_busy' = 29);
-
-DROP TABLE IF EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch`;
-
-CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_local`, sipHash64(toString(call_id)));
-
-DROP TABLE IF EXISTS `gatewatch`.api_calls_1m ON CLUSTER `gatewatch`;
-
-CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls_1m ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_1m_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_1m_local`);
-
-DROP TABLE IF EXISTS `gatewatch`.api_calls_1h ON CLUSTER `gatewatch`;
-
-CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls_1h ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_1h_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_1h_local`);
-
-DROP TABLE IF EXISTS `gatewatch`.client_api_1h ON CLUSTER `gatewatch`;
-
-CREATE TABLE IF NOT EXISTS `gatewatch`.client_api_1h ON CLUSTER `gatewatch` AS `gatewatch`.client_api_1h_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `client_api_1h_local`);
 
 CREATE TABLE IF NOT EXISTS `gatewatch`.alert_events ON CLUSTER `gatewatch`
 (
@@ -316,12 +298,6 @@ ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/gatewatch/report_runs', '{r
 PARTITION BY toYYYYMM(scheduled_for)
 ORDER BY (subscription, scheduled_for, run_id, attempt);
 
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN truncated Array(String);
-
-DROP TABLE IF EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch`;
-
-CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_local`, sipHash64(toString(call_id)));
-
 CREATE TABLE IF NOT EXISTS `gatewatch`.ingest_quarantine ON CLUSTER `gatewatch`
 (
     ts DateTime,
@@ -335,28 +311,6 @@ CREATE TABLE IF NOT EXISTS `gatewatch`.ingest_quarantine ON CLUSTER `gatewatch`
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/gatewatch/ingest_quarantine', '{replica}')
 PARTITION BY toYYYYMM(ts)
 ORDER BY (ts, batch_id);
-
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN http_version String;
-
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN tls_version String;
-
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN tls_cipher String;
-
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN client_cert String;
-
-DROP TABLE IF EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch`;
-
-CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_local`, sipHash64(toString(call_id)));
-
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN auth_method String;
-
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN token_jti String;
-
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN scopes String;
-
-DROP TABLE IF EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch`;
-
-CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_local`, sipHash64(toString(call_id)));
 
 CREATE TABLE IF NOT EXISTS `gatewatch`.oauth_keys ON CLUSTER `gatewatch`
 (
@@ -383,20 +337,6 @@ CREATE TABLE IF NOT EXISTS `gatewatch`.oauth_revocations ON CLUSTER `gatewatch`
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/gatewatch/oauth_revocations', '{replica}')
 ORDER BY (revoked_us, jti);
 
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN findings Array(String);
-
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN policies Array(String);
-
-DROP TABLE IF EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch`;
-
-CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_local`, sipHash64(toString(call_id)));
-
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN trace_id String;
-
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN span_id String;
-
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN parent_span_id String;
-
 CREATE TABLE IF NOT EXISTS `gatewatch`.alert_acks ON CLUSTER `gatewatch`
 (
     ts DateTime,
@@ -412,12 +352,6 @@ CREATE TABLE IF NOT EXISTS `gatewatch`.alert_acks ON CLUSTER `gatewatch`
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/gatewatch/alert_acks', '{replica}')
 PARTITION BY toYYYYMM(ts)
 ORDER BY (rule_id, scope_key, episode_us, ts_us);
-
-DROP TABLE IF EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch`;
-
-CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_local`, sipHash64(toString(call_id)));
-
-ALTER TABLE `gatewatch`.api_calls_local ON CLUSTER `gatewatch` ADD COLUMN api_version String;
 
 CREATE TABLE IF NOT EXISTS `gatewatch`.node_registry ON CLUSTER `gatewatch`
 (
@@ -437,7 +371,11 @@ ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/gatewatch/node_reg
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (node, role, instance);
 
-DROP TABLE IF EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch`;
-
 CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_local`, sipHash64(toString(call_id)));
+
+CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls_1m ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_1m_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_1m_local`);
+
+CREATE TABLE IF NOT EXISTS `gatewatch`.api_calls_1h ON CLUSTER `gatewatch` AS `gatewatch`.api_calls_1h_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `api_calls_1h_local`);
+
+CREATE TABLE IF NOT EXISTS `gatewatch`.client_api_1h ON CLUSTER `gatewatch` AS `gatewatch`.client_api_1h_local ENGINE = Distributed(`gatewatch`, `gatewatch`, `client_api_1h_local`);
 
