@@ -28,7 +28,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// 2026-11-20T00:00:00Z, a Friday in the past of any run.
-const T0: i64 = 1_763_596_800;
+const T0: i64 = 1_795_132_800;
 const CALLS: u64 = 3_000;
 const SPAN_SECS: i64 = 4 * 86_400;
 

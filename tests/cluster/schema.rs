@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 /// 2026-11-20T00:00:00Z.
-const T0: i64 = 1_763_596_800;
+const T0: i64 = 1_795_132_800;
 
 fn call(i: u64, day: i64) -> CallRecord {
     let secs = T0 + day * 86_400 + (i as i64 % 86_000);
