@@ -424,3 +424,76 @@ async fn retention_finds_and_drops_partitions_on_every_shard() {
     db.each_reaches("SELECT count() FROM node_metrics", &[1; 4], 30)
         .await;
 }
+
+/// `gatewatch migrate` with `[clickhouse] cluster`: `--print-sql` prints the cluster's plan
+/// (what `all_statements` renders, connecting nowhere), and `migrate` lays it out on every
+/// server, twice without harm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_migrates_a_cluster_and_prints_its_plan() {
+    harness::require_up().await;
+    let name = harness::database("cli");
+    harness::drop_database(&name).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gatewatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[clickhouse]\nurl = {:?}\ndatabase = {name:?}\ncluster = {:?}\n",
+            dir.path().join("data"),
+            SERVERS[1].url(),
+            harness::CLUSTER
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gatewatch"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env_remove("GATEWATCH_CLICKHOUSE_URL")
+            .env_remove("GATEWATCH_CLICKHOUSE_CLUSTER")
+            .output()
+            .unwrap()
+    };
+    let printed = run(&["migrate", "--print-sql"]);
+    assert!(printed.status.success(), "{printed:?}");
+    let want: String = gatewatch_migrations::all_statements(
+        &name,
+        &Options {
+            on_cluster: Some(harness::CLUSTER.into()),
+        },
+    )
+    .iter()
+    .map(|s| format!("{s};\n\n"))
+    .collect();
+    assert_eq!(String::from_utf8_lossy(&printed.stdout), want);
+    for _ in 0..2 {
+        let out = run(&["migrate"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let db = ClusterDb {
+        name: name.clone(),
+        store: gatewatch_store::Store::new(gatewatch_store::StoreConfig {
+            url: SERVERS[0].url(),
+            database: name.clone(),
+            cluster: Some(harness::CLUSTER.into()),
+            ..Default::default()
+        }),
+    };
+    let n = db
+        .each(&format!(
+            "SELECT count() FROM system.tables WHERE database = '{name}' AND engine = 'Distributed'"
+        ))
+        .await;
+    assert_eq!(n, [4; 4]);
+    db.each_reaches(
+        "SELECT count() FROM schema_migrations",
+        &[MIGRATIONS.len() as u64; 4],
+        30,
+    )
+    .await;
+}
