@@ -199,11 +199,27 @@ fn migrate_lock() -> &'static tokio::sync::Mutex<()> {
     LOCK.get_or_init(|| tokio::sync::Mutex::new(()))
 }
 
-/// The lock of tests that stop servers: held, no other cluster test of this process stops one
-/// at the same time.
-pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    // A test that failed while holding it leaves it poisoned; the servers are back (its guard
-    // ran up.sh), so the next test may go on.
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+/// The lock between tests that stop servers (or ZooKeeper) and those that need them all:
+/// a test that stops one holds [`exclusive()`], every other cluster test holds [`shared()`]
+/// for its whole run, so a stopped server never fails a test that did not stop it. Process-wide:
+/// the lead's run has every cluster test in this one binary. Each `#[tokio::test]` has a
+/// runtime of its own, so holding the guard across `.await` blocks no other test's tasks; the
+/// guards are wrapped so that is said once, here.
+static SERVERS_LOCK: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Held by a test that stops servers: no other cluster test of this process runs meanwhile.
+pub struct Exclusive(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>);
+
+/// Held by a test that needs every server up: tests that stop servers wait for it.
+pub struct Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>);
+
+/// See [`SERVERS_LOCK`]. A test that failed while holding it leaves it poisoned; the servers are
+/// back (its guard ran up.sh), so the next test goes on.
+pub fn exclusive() -> Exclusive {
+    Exclusive(SERVERS_LOCK.write().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// See [`SERVERS_LOCK`].
+pub fn shared() -> Shared {
+    Shared(SERVERS_LOCK.read().unwrap_or_else(|p| p.into_inner()))
 }

@@ -443,6 +443,7 @@ async fn other_reads_alike(single: &Store, cluster: &Store) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_report_answers_alike_on_the_cluster_and_on_one_server() {
+    let _servers = crate::harness::shared();
     let cluster = ClusterDb::new("reports_parity").await;
     let single = gatewatch_migrations::testing::migrated_store("c_reports_parity").await;
     let (calls, samples) = (calls(), node_samples());

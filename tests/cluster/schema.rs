@@ -52,6 +52,7 @@ struct ReplicaRow {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_lays_out_every_table_on_every_server() {
+    let _servers = crate::harness::shared();
     let db = ClusterDb::new("layout").await;
     for s in SERVERS {
         let tables: BTreeMap<String, String> = harness::client(s)
@@ -145,6 +146,7 @@ async fn migrate_lays_out_every_table_on_every_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_runs_again_and_after_a_crash_halfway() {
+    let _servers = crate::harness::shared();
     let db = ClusterDb::new("again").await;
     let again = migrate(&db.store, &Options::default()).await.unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
@@ -193,6 +195,7 @@ async fn migrate_runs_again_and_after_a_crash_halfway() {
 /// Distributed `api_calls` made again from it, on every server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upgrade_alters_the_shards_and_remakes_the_distributed_table() {
+    let _servers = crate::harness::shared();
     let db = ClusterDb::new("upgrade").await;
     let last = MIGRATIONS.last().expect("a migration");
     // Back to the schema before the last file: its column gone from the shards' tables and
@@ -244,6 +247,7 @@ async fn an_upgrade_alters_the_shards_and_remakes_the_distributed_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_lands_on_one_shard_and_both_its_replicas() {
+    let _servers = crate::harness::shared();
     let db = ClusterDb::new("placement").await;
     let calls: Vec<CallRecord> = (0..400).map(|i| call(i, 0)).collect();
     insert(&db.store, &calls).await;
@@ -315,6 +319,7 @@ async fn a_call_lands_on_one_shard_and_both_its_replicas() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn small_tables_are_read_from_every_server() {
+    let _servers = crate::harness::shared();
     let db = ClusterDb::new("small").await;
     gatewatch_store::config_log::write(
         &db.store,
@@ -364,6 +369,7 @@ async fn small_tables_are_read_from_every_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_finds_and_drops_partitions_on_every_shard() {
+    let _servers = crate::harness::shared();
     let db = ClusterDb::new("retention").await;
     let calls: Vec<CallRecord> = (0..200).map(|i| call(i, (i % 2) as i64)).collect();
     insert(&db.store, &calls).await;
@@ -430,6 +436,7 @@ async fn retention_finds_and_drops_partitions_on_every_shard() {
 /// server, twice without harm.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_migrates_a_cluster_and_prints_its_plan() {
+    let _servers = crate::harness::shared();
     harness::require_up().await;
     let name = harness::database("cli");
     harness::drop_database(&name).await;
