@@ -1,0 +1,7 @@
+//! Tests on the ClickHouse cluster harness (`ops/cluster/up.sh`: ZooKeeper and four ClickHouse
+//! 18.16 servers, 2 shards × 2 replicas, on loopback). Each test has its own database on the
+//! cluster (dropped `ON CLUSTER` at its end); tests that stop servers hold
+//! `harness::exclusive()` and bring every server back before they end.
+mod harness;
+mod reports_parity;
+mod schema;
