@@ -22,6 +22,12 @@ apt_install nginx
 # the test database with clickhouse-client (ensure_clickhouse installs it).
 apt_install jq
 
+# The cluster tests (tests/cluster/) run on a ClickHouse cluster on loopback: ZooKeeper and
+# four servers (ops/cluster/), stopped again when this script ends.
+log "cluster harness (ops/cluster/up.sh)"
+bash ops/cluster/up.sh
+trap 'bash ops/cluster/down.sh >/dev/null 2>&1 || true' EXIT
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"

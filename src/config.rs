@@ -115,6 +115,10 @@ pub struct ClickHouseSection {
     /// PEM file of the CA certificates that sign an `https://` ClickHouse's certificate,
     /// trusted beside the system's roots; empty: the system's roots only.
     pub ca_file: String,
+    /// Name of the ClickHouse cluster (its `remote_servers` entry) to spread the tables over:
+    /// `gatewatch migrate` then creates replicated local tables and Distributed tables
+    /// `ON CLUSTER` (docs/cluster.md). Empty: one server.
+    pub cluster: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -639,6 +643,7 @@ impl Default for ClickHouseSection {
             password: String::new(),
             compression: "lz4".into(),
             ca_file: String::new(),
+            cluster: String::new(),
         }
     }
 }
@@ -921,6 +926,7 @@ impl FileConfig {
         if self.clickhouse.database.is_empty() {
             return Err(bad("clickhouse.database", "must not be empty"));
         }
+        check_cluster_name(&self.clickhouse.cluster)?;
         let g = &self.gateway;
         http_or_https_url("gateway.collector_url", &g.collector_url)?;
         let collector_ca_file = collector_ca_file(g)?;
@@ -1103,6 +1109,7 @@ impl FileConfig {
             password: self.clickhouse.password.clone(),
             compression,
             ca: clickhouse_ca,
+            cluster: (!self.clickhouse.cluster.is_empty()).then(|| self.clickhouse.cluster.clone()),
         };
         positive("dashboards.session_hours", self.dashboards.session_hours)?;
         if self.dashboards.session_hours > 24 * 30 {
@@ -1635,6 +1642,26 @@ fn collector_ca_file(g: &GatewaySection) -> Result<Option<PathBuf>, ConfigError>
     Ok(Some(PathBuf::from(&g.collector_ca_file)))
 }
 
+/// `[clickhouse] cluster`: a name from the servers' `remote_servers`, spliced into DDL as a
+/// quoted identifier; kept to the characters such names use so a typo reads as one.
+fn check_cluster_name(name: &str) -> Result<(), ConfigError> {
+    if name.is_empty() {
+        return Ok(());
+    }
+    let ok = name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "clickhouse.cluster",
+            format!("{name:?} is not a cluster name (1-64 of A-Z a-z 0-9 _ - .)"),
+        ))
+    }
+}
+
 /// `[clickhouse] ca_file`, read and checked; only with an `https://` url (a CA given for a
 /// plain URL would suggest a protection that is not there).
 fn clickhouse_ca(
@@ -1859,6 +1886,31 @@ mod tests {
         assert_eq!(c.store.database, "gatewatch");
         assert_eq!(c.collector.wal.dir, PathBuf::from("./data/wal"));
         assert_eq!(c.gateway.spool_dir, PathBuf::from("./data/spool"));
+    }
+
+    #[test]
+    fn a_cluster_name_reaches_the_store_and_odd_ones_are_refused() {
+        let c = load(None, &[]).unwrap().validate().unwrap();
+        assert_eq!(c.store.cluster, None);
+        let c = from_str("[clickhouse]\ncluster = \"gatewatch\"").unwrap();
+        assert_eq!(c.store.cluster.as_deref(), Some("gatewatch"));
+        let env = [(
+            "GATEWATCH_CLICKHOUSE_CLUSTER".to_string(),
+            "c-1.x".to_string(),
+        )];
+        let c = load(None, &env).unwrap().validate().unwrap();
+        assert_eq!(c.store.cluster.as_deref(), Some("c-1.x"));
+        for bad in [
+            "a` ON CLUSTER b",
+            "a b",
+            "x;DROP",
+            "\u{4e2d}",
+            &"c".repeat(65),
+        ] {
+            let text = format!("[clickhouse]\ncluster = {}", toml::Value::from(bad));
+            let err = from_str(&text).unwrap_err().to_string();
+            assert!(err.starts_with("clickhouse.cluster:"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

@@ -314,7 +314,7 @@ fn main() -> ExitCode {
             Command::Migrate { print_sql: true } => {
                 for stmt in gatewatch_migrations::all_statements(
                     &config.store.database,
-                    &Default::default(),
+                    &roles::migrate_options(&config),
                 ) {
                     println!("{stmt};\n");
                 }

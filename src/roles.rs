@@ -44,10 +44,17 @@ fn stopped(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'sta
     }
 }
 
+/// Where `migrate` applies the schema: `ON CLUSTER` when `[clickhouse] cluster` is set.
+pub fn migrate_options(config: &Config) -> gatewatch_migrations::Options {
+    gatewatch_migrations::Options {
+        on_cluster: config.store.cluster.clone(),
+    }
+}
+
 /// `gatewatch migrate`.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let store = Store::new(config.store.clone());
-    let report = gatewatch_migrations::migrate(&store, &Default::default())
+    let report = gatewatch_migrations::migrate(&store, &migrate_options(config))
         .await
         .with_context(|| {
             format!(

@@ -232,6 +232,9 @@ pub struct StoreConfig {
     /// CA certificates trusted for an `https://` URL beside the system's roots (`[clickhouse]
     /// ca_file`, read when the configuration is checked).
     pub ca: Option<tls::CaPem>,
+    /// The ClickHouse cluster (`[clickhouse] cluster`) the tables are spread over; `None` on
+    /// one server. Statements that must reach each server's local tables use it.
+    pub cluster: Option<String>,
 }
 
 impl Default for StoreConfig {
@@ -243,6 +246,7 @@ impl Default for StoreConfig {
             password: String::new(),
             compression: WireCompression::Lz4,
             ca: None,
+            cluster: None,
         }
     }
 }
@@ -314,6 +318,11 @@ impl Store {
     /// A client not bound to any database (for `CREATE DATABASE`).
     pub(crate) fn server_client(&self) -> clickhouse::Client {
         base_client(&self.config, &self.tls)
+    }
+
+    /// The cluster the tables are spread over (`[clickhouse] cluster`); `None` on one server.
+    pub fn cluster(&self) -> Option<&str> {
+        self.config().cluster.as_deref()
     }
 
     pub fn config(&self) -> &StoreConfig {
