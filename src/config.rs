@@ -1076,7 +1076,8 @@ impl FileConfig {
         collector.max_record_age = gatewatch_collector::bounds::parse_duration(&c.max_record_age)
             .map_err(|m| bad("collector.max_record_age", m))?;
         collector.registered_nodes_only = c.registered_nodes_only;
-        collector.inserter.cluster = collector_cluster(&self.clickhouse, "", c)?;
+        collector.inserter.cluster =
+            collector_cluster(&self.clickhouse, &self.clickhouse.cluster, c)?;
         collector.tls = role_tls("collector.tls", &c.tls)?.map(|(listen, tls, reload_interval)| {
             gatewatch_collector::TlsListen {
                 listen,
@@ -1572,12 +1573,6 @@ fn collector_cluster(
             )
         })?,
     };
-    if mode == ClusterMode::Shards && urls.is_empty() {
-        return Err(bad(
-            "collector.cluster_insert",
-            "\"shards\" needs every server of the cluster in clickhouse.urls",
-        ));
-    }
     if cluster.is_empty() {
         if !urls.is_empty() {
             return Err(bad(
@@ -1586,6 +1581,12 @@ fn collector_cluster(
             ));
         }
         return Ok(None);
+    }
+    if mode == ClusterMode::Shards && urls.is_empty() {
+        return Err(bad(
+            "collector.cluster_insert",
+            "\"shards\" needs every server of the cluster in clickhouse.urls",
+        ));
     }
     if urls.is_empty() {
         urls.push(ch.url.trim_end_matches('/').to_string());

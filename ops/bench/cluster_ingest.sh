@@ -105,9 +105,9 @@ make_tables() {
   # By hand: the single-server api_calls of this binary's migrations, as the cluster layout.
   local plain="${BENCH_DB}_plain" cols
   on 18223 "DROP DATABASE IF EXISTS $plain" >/dev/null
-  sed -e "s/^cluster = .*//" -e "s/^database = .*/database = \"$plain\"/" "$T/gatewatch.toml" >"$T/plain.toml"
+  sed -e "s/^cluster = .*//" -e "s/^urls = .*//" -e "s/^database = .*/database = \"$plain\"/" "$T/gatewatch.toml" >"$T/plain.toml"
   "$GATEWATCH" --config "$T/plain.toml" --log warn migrate >/dev/null
-  cols=$(on 18223 "SELECT concat(name, ' ', type) FROM system.columns WHERE database = '$plain' AND table = 'api_calls' FORMAT TSV" | paste -sd, -)
+  cols=$(on 18223 "SELECT concat(name, ' ', type) FROM system.columns WHERE database = '$plain' AND table = 'api_calls' FORMAT TabSeparatedRaw" | paste -sd, -)
   on 18223 "DROP DATABASE $plain" >/dev/null
   everywhere "CREATE DATABASE $BENCH_DB"
   everywhere "CREATE TABLE $BENCH_DB.api_calls_local ($cols) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/$BENCH_DB$RUN/api_calls_local', '{replica}') PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, api_id)"
