@@ -190,7 +190,8 @@ enum Command {
     User(user_cmd::UserCommand),
     /// Apply the ClickHouse schema (idempotent).
     Migrate {
-        /// Print the statements a fresh migration runs, without connecting.
+        /// Print the statements a fresh migration runs, without connecting (with `[clickhouse]
+        /// cluster`, the cluster's layout: docs/cluster.md).
         #[arg(long)]
         print_sql: bool,
     },
@@ -312,6 +313,8 @@ fn main() -> ExitCode {
             Command::Dashboards => roles::dashboards(config).await,
             Command::User(cmd) => user_cmd::run(&config, cmd).await,
             Command::Migrate { print_sql: true } => {
+                // For a cluster: its layout (`Replicated…`, `_local`, `Distributed`), as
+                // `migrate` would run it, for a DBA to review.
                 for stmt in gatewatch_migrations::all_statements(
                     &config.store.database,
                     &roles::migrate_options(&config),

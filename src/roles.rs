@@ -58,8 +58,13 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
         .await
         .with_context(|| {
             format!(
-                "migrating database {:?} at {}",
-                config.store.database, config.store.url
+                "migrating database {:?} at {}{}",
+                config.store.database,
+                config.store.url,
+                store
+                    .cluster()
+                    .map(|c| format!(" on cluster {c:?}"))
+                    .unwrap_or_default()
             )
         })?;
     println!(

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS {db}.api_calls{on_cluster}
     error String,
     batch_id UUID
 )
-ENGINE = MergeTree
+ENGINE = {engine:MergeTree}
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (ts, api_id);
 
@@ -48,6 +48,6 @@ CREATE TABLE IF NOT EXISTS {db}.ingest_batches{on_cluster}
     collector String,
     ts DateTime
 )
-ENGINE = MergeTree
+ENGINE = {engine:MergeTree}
 PARTITION BY toYYYYMM(ts)
 ORDER BY batch_id;

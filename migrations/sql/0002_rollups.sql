@@ -21,12 +21,12 @@ CREATE TABLE IF NOT EXISTS {db}.api_calls_1m{on_cluster}
     latency_max AggregateFunction(max, UInt64),
     latency_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), UInt64)
 )
-ENGINE = AggregatingMergeTree
+ENGINE = {engine:AggregatingMergeTree}
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (ts, api_id, node, status_class, outcome);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.api_calls_1m_mv{on_cluster}
-TO {db}.api_calls_1m
+TO {db}.{local:api_calls_1m}
 AS SELECT
     toDateTime(intDiv(toUInt32(ts), 60) * 60) AS ts,
     api_id,
@@ -41,7 +41,7 @@ AS SELECT
     sumState(upstream_latency_us) AS upstream_latency_sum,
     maxState(latency_us) AS latency_max,
     quantilesTDigestState(0.5, 0.95, 0.99)(latency_us) AS latency_q
-FROM {db}.api_calls
+FROM {db}.{local:api_calls}
 GROUP BY ts, api_id, node, status_class, outcome;
 
 CREATE TABLE IF NOT EXISTS {db}.api_calls_1h{on_cluster}
@@ -59,12 +59,12 @@ CREATE TABLE IF NOT EXISTS {db}.api_calls_1h{on_cluster}
     latency_max AggregateFunction(max, UInt64),
     latency_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), UInt64)
 )
-ENGINE = AggregatingMergeTree
+ENGINE = {engine:AggregatingMergeTree}
 PARTITION BY toYYYYMM(ts)
 ORDER BY (ts, api_id, status_class, outcome);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.api_calls_1h_mv{on_cluster}
-TO {db}.api_calls_1h
+TO {db}.{local:api_calls_1h}
 AS SELECT
     toDateTime(intDiv(toUInt32(ts), 3600) * 3600) AS ts,
     api_id,
@@ -78,7 +78,7 @@ AS SELECT
     sumState(upstream_latency_us) AS upstream_latency_sum,
     maxState(latency_us) AS latency_max,
     quantilesTDigestState(0.5, 0.95, 0.99)(latency_us) AS latency_q
-FROM {db}.api_calls
+FROM {db}.{local:api_calls}
 GROUP BY ts, api_id, status_class, outcome;
 
 CREATE TABLE IF NOT EXISTS {db}.client_api_1h{on_cluster}
@@ -94,12 +94,12 @@ CREATE TABLE IF NOT EXISTS {db}.client_api_1h{on_cluster}
     latency_sum AggregateFunction(sum, UInt64),
     latency_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), UInt64)
 )
-ENGINE = AggregatingMergeTree
+ENGINE = {engine:AggregatingMergeTree}
 PARTITION BY toYYYYMM(ts)
 ORDER BY (ts, client_id, api_id, status_class, outcome);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.client_api_1h_mv{on_cluster}
-TO {db}.client_api_1h
+TO {db}.{local:client_api_1h}
 AS SELECT
     toDateTime(intDiv(toUInt32(ts), 3600) * 3600) AS ts,
     client_id,
@@ -111,5 +111,5 @@ AS SELECT
     sumState(response_bytes) AS response_bytes,
     sumState(latency_us) AS latency_sum,
     quantilesTDigestState(0.5, 0.95, 0.99)(latency_us) AS latency_q
-FROM {db}.api_calls
+FROM {db}.{local:api_calls}
 GROUP BY ts, client_id, api_id, status_class, outcome;

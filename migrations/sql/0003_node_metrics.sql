@@ -15,6 +15,6 @@ CREATE TABLE IF NOT EXISTS {db}.node_metrics{on_cluster}
     disk_total_bytes Array(UInt64),
     batch_id UUID
 )
-ENGINE = MergeTree
+ENGINE = {engine:MergeTree}
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (node, ts);

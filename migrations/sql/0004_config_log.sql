@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS {db}.config_log{on_cluster}
     deleted UInt8,
     body String
 )
-ENGINE = MergeTree
+ENGINE = {engine:MergeTree}
 ORDER BY (entity, id, version);
 
 -- Who did what, when: logins, changes, key actions. Kept by month.
@@ -31,6 +31,6 @@ CREATE TABLE IF NOT EXISTS {db}.audit_log{on_cluster}
     client_ip String,
     detail String
 )
-ENGINE = MergeTree
+ENGINE = {engine:MergeTree}
 PARTITION BY toYYYYMM(ts)
 ORDER BY (ts, actor);

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS {db}.alert_events{on_cluster}
     detail String,
     alerter String
 )
-ENGINE = MergeTree
+ENGINE = {engine:MergeTree}
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (ts, rule_id, scope_key);
 
@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS {db}.alert_state{on_cluster}
     state String,
     alerter String
 )
-ENGINE = ReplacingMergeTree(ts_us)
+ENGINE = {engine:ReplacingMergeTree(ts_us)}
 ORDER BY (rule_id, scope_key);
 
 CREATE TABLE IF NOT EXISTS {db}.alerter_lease{on_cluster}
@@ -50,5 +50,5 @@ CREATE TABLE IF NOT EXISTS {db}.alerter_lease{on_cluster}
     ts_us Int64,
     expires_us Int64
 )
-ENGINE = ReplacingMergeTree(ts_us)
+ENGINE = {engine:ReplacingMergeTree(ts_us)}
 ORDER BY (name, term, holder);

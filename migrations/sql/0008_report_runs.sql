@@ -15,6 +15,6 @@ CREATE TABLE IF NOT EXISTS {db}.report_runs{on_cluster}
     error String,
     reporter String
 )
-ENGINE = MergeTree
+ENGINE = {engine:MergeTree}
 PARTITION BY toYYYYMM(scheduled_for)
 ORDER BY (subscription, scheduled_for, run_id, attempt);

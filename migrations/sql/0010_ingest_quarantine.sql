@@ -12,6 +12,6 @@ CREATE TABLE IF NOT EXISTS {db}.ingest_quarantine{on_cluster}
     file String,
     error String
 )
-ENGINE = MergeTree
+ENGINE = {engine:MergeTree}
 PARTITION BY toYYYYMM(ts)
 ORDER BY (ts, batch_id);

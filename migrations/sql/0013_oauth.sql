@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS {db}.oauth_keys{on_cluster}
     keep_until_us Int64,
     version UInt64
 )
-ENGINE = ReplacingMergeTree(version)
+ENGINE = {engine:ReplacingMergeTree(version)}
 ORDER BY kid;
 -- Revoked access tokens (RFC 7009), by `jti`: every gateway reads the new rows about once a
 -- second and refuses those tokens until they expire.
@@ -25,5 +25,5 @@ CREATE TABLE IF NOT EXISTS {db}.oauth_revocations{on_cluster}
     revoked_us Int64,
     revoked_by String
 )
-ENGINE = MergeTree
+ENGINE = {engine:MergeTree}
 ORDER BY (revoked_us, jti);

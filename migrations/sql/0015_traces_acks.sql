@@ -19,6 +19,6 @@ CREATE TABLE IF NOT EXISTS {db}.alert_acks{on_cluster}
     until_us Int64,
     comment String
 )
-ENGINE = MergeTree
+ENGINE = {engine:MergeTree}
 PARTITION BY toYYYYMM(ts)
 ORDER BY (rule_id, scope_key, episode_us, ts_us);

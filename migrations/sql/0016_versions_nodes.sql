@@ -21,6 +21,6 @@ CREATE TABLE IF NOT EXISTS {db}.node_registry{on_cluster}
     apis Array(String),
     stopping UInt8
 )
-ENGINE = ReplacingMergeTree(heartbeat_us)
+ENGINE = {engine:ReplacingMergeTree(heartbeat_us)}
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (node, role, instance);

@@ -20,6 +20,7 @@
 //! - [`reports`]: every report's reads (aggregates from the table the reports crate chose,
 //!   call search, detail and top-N, node figures, client events).
 //! - [`quota`]: the gateway's shared-quota counts.
+//! - [`layout`]: where each table lives on a ClickHouse cluster (sharded or on every server).
 //! - [`schema`]: the migrations' own table (`schema_migrations`).
 //! - [`shards`]: call records into a cluster, shard by shard (which server is which shard's
 //!   replica, the sharding key's hash, inserts deduplicated by block, a replica's complete read).
@@ -35,6 +36,7 @@ pub mod audit;
 pub mod config_log;
 pub mod cursor;
 pub mod ingest;
+pub mod layout;
 pub mod oauth;
 pub mod observe;
 pub(crate) mod query;
@@ -232,8 +234,9 @@ pub struct StoreConfig {
     /// CA certificates trusted for an `https://` URL beside the system's roots (`[clickhouse]
     /// ca_file`, read when the configuration is checked).
     pub ca: Option<tls::CaPem>,
-    /// The ClickHouse cluster (`[clickhouse] cluster`) the tables are spread over; `None` on
-    /// one server. Statements that must reach each server's local tables use it.
+    /// The ClickHouse cluster gatewatch's tables are spread over (`[clickhouse] cluster`), or
+    /// `None` on one server. Decides the layout of every table ([`layout`]) and which
+    /// statements name `<t>_local` tables `ON CLUSTER` (retention).
     pub cluster: Option<String>,
 }
 
@@ -320,17 +323,22 @@ impl Store {
         base_client(&self.config, &self.tls)
     }
 
-    /// The cluster the tables are spread over (`[clickhouse] cluster`); `None` on one server.
-    pub fn cluster(&self) -> Option<&str> {
-        self.config().cluster.as_deref()
-    }
-
     pub fn config(&self) -> &StoreConfig {
         &self.config
     }
 
     pub fn database(&self) -> &str {
         &self.config.database
+    }
+
+    /// The cluster gatewatch's tables are spread over, or `None` on one server.
+    pub fn cluster(&self) -> Option<&str> {
+        self.config.cluster.as_deref()
+    }
+
+    /// `" ON CLUSTER `name`"`, or empty on one server: for DDL that every server must run.
+    pub fn on_cluster(&self) -> String {
+        on_cluster_clause(self.cluster())
     }
 
     /// Wraps a crate error with what was being done.
@@ -364,11 +372,12 @@ impl Store {
             .map(|_| ())
     }
 
-    /// `CREATE DATABASE IF NOT EXISTS`.
+    /// `CREATE DATABASE IF NOT EXISTS` (`ON CLUSTER` on a cluster: every server holds it).
     pub async fn create_database(&self) -> Result<()> {
         let sql = format!(
-            "CREATE DATABASE IF NOT EXISTS {}",
-            sql::quote_identifier(&self.config.database)
+            "CREATE DATABASE IF NOT EXISTS {}{}",
+            sql::quote_identifier(&self.config.database),
+            self.on_cluster()
         );
         self.server_client()
             .query(&sql)
@@ -399,6 +408,13 @@ impl Store {
             .await
             .map_err(|e| self.err(sql, e))
     }
+}
+
+/// `" ON CLUSTER `name`"` for `Some(name)`, empty for `None`.
+pub fn on_cluster_clause(cluster: Option<&str>) -> String {
+    cluster
+        .map(|c| format!(" ON CLUSTER {}", sql::quote_identifier(c)))
+        .unwrap_or_default()
 }
 
 fn base_client(

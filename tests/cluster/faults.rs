@@ -81,42 +81,34 @@ fn replica(port: u16, database: &str) -> Store {
 }
 
 /// A site on the cluster: gateway and collector know every server; `/api` to an in-process
-/// upstream; its database dropped on every server, then `gatewatch migrate`.
-async fn cluster_site(name: &str, collector_lines: &str) -> (Site, Store) {
+/// upstream; its own database on the cluster, migrated ([`harness::ClusterDb`], dropped when it
+/// goes).
+async fn cluster_site(name: &str, collector_lines: &str) -> (Site, harness::ClusterDb) {
     up().unwrap();
+    let db = harness::ClusterDb::new(name).await;
     let up_addr = upstream().await;
     let routes = format!(
         "[[routes]]\nprefix = \"/api\"\nupstreams = [\"http://{up_addr}\"]\nstrip_prefix = true\n"
     );
-    let site = Site::new(name, &ch_url(PORTS[0]), &routes);
+    // Site names its database `test_database(name)`; the cluster database is `c_<name>`.
+    let site = Site::new(&format!("c_{name}"), &ch_url(PORTS[0]), &routes);
+    assert_eq!(site.database, db.name);
     let urls: Vec<String> = PORTS
         .iter()
         .map(|p| format!("\"{}\"", ch_url(*p)))
         .collect();
     site.tune(
         "clickhouse",
-        &format!("urls = [{}]\ncluster = \"gatewatch\"", urls.join(", ")),
+        &format!(
+            "urls = [{}]\ncluster = \"{}\"",
+            urls.join(", "),
+            harness::CLUSTER
+        ),
     );
     if !collector_lines.is_empty() {
         site.tune("collector", collector_lines);
     }
-    for p in PORTS {
-        gatewatch_migrations::testing::server_client(&replica(p, &site.database))
-            .query(&format!("DROP DATABASE IF EXISTS {}", site.database))
-            .execute()
-            .await
-            .unwrap();
-    }
-    let out = gatewatch(&["migrate"], &site.config_path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "migrate: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let store = replica(PORTS[0], &site.database);
-    (site, store)
+    (site, db)
 }
 
 /// `n` calls on `/api/ok` in the background, `workers` at a time with `pause` between calls.
@@ -195,10 +187,12 @@ async fn exactly_once(store: &Store, database: &str, answered: &HashMap<u16, usi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // one test at a time, each on a runtime of its own
 async fn a_replica_killed_under_load_and_started_again_loses_and_doubles_nothing() {
     let _one = harness::exclusive();
+    let (site, db) = cluster_site("replica_kill", "").await;
+    // Dropped before `db`: the servers are back before the database is dropped on them.
     let _back = BringBack;
-    let (site, store) = cluster_site("cluster_replica_kill", "").await;
     let _collector = site.start("collector").await;
     let _gateway = site.start("gateway").await;
 
@@ -210,16 +204,17 @@ async fn a_replica_killed_under_load_and_started_again_loses_and_doubles_nothing
     tokio::time::sleep(Duration::from_secs(4)).await;
     up().unwrap();
     let answered = calls.await.unwrap();
-    exactly_once(&store, &site.database, &answered, n).await;
+    exactly_once(&db.on(harness::SERVERS[0]), &site.database, &answered, n).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // one test at a time, each on a runtime of its own
 async fn a_whole_shard_down_for_a_minute_then_everything_arrives_once() {
     let _one = harness::exclusive();
-    let _back = BringBack;
     // A small log (1 MiB) fills while shard 2 is away: the collector answers 503 and the
     // gateway spools, so both the collector's log and the gateway's spool carry the outage.
-    let (site, store) = cluster_site("cluster_shard_down", "wal_max_mb = 1").await;
+    let (site, db) = cluster_site("shard_down", "wal_max_mb = 1").await;
+    let _back = BringBack;
     let _collector = site.start("collector").await;
     let _gateway = site.start("gateway").await;
 
@@ -243,14 +238,21 @@ async fn a_whole_shard_down_for_a_minute_then_everything_arrives_once() {
     add(load(&site, per_phase, 4, Duration::from_millis(5))
         .await
         .unwrap());
-    exactly_once(&store, &site.database, &answered, 4 * per_phase).await;
+    exactly_once(
+        &db.on(harness::SERVERS[0]),
+        &site.database,
+        &answered,
+        4 * per_phase,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // one test at a time, each on a runtime of its own
 async fn zookeeper_restarted_under_load_loses_and_doubles_nothing() {
     let _one = harness::exclusive();
+    let (site, db) = cluster_site("zk_restart", "").await;
     let _back = BringBack;
-    let (site, store) = cluster_site("cluster_zk_restart", "").await;
     let _collector = site.start("collector").await;
     let _gateway = site.start("gateway").await;
 
@@ -261,5 +263,5 @@ async fn zookeeper_restarted_under_load_loses_and_doubles_nothing() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     up().unwrap();
     let answered = calls.await.unwrap();
-    exactly_once(&store, &site.database, &answered, n).await;
+    exactly_once(&db.on(harness::SERVERS[0]), &site.database, &answered, n).await;
 }
