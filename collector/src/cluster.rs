@@ -52,6 +52,9 @@ pub struct ClusterConfig {
     pub mode: ClusterMode,
 }
 
+/// Longest wait for one statement on one server before the next replica is tried.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Servers not mapped at the last discovery are asked again at most this often.
 const REDISCOVER: Duration = Duration::from_secs(10);
 
@@ -203,7 +206,18 @@ where
     let mut last = None;
     for k in 0..n {
         let i = (start + k) % n;
-        match f(stores[i].clone()).await {
+        // A server that accepts the connection and never answers (seen on 18.16 just after a
+        // restart) must not hold the round forever: past the bound, the next replica. An insert
+        // cut off this way may still land; its retry is the same block, deduplicated.
+        let answer = match tokio::time::timeout(STATEMENT_TIMEOUT, f(stores[i].clone())).await {
+            Ok(r) => r,
+            Err(_) => Err(gatewatch_store::Error::Unreachable {
+                url: stores[i].config().url.clone(),
+                source: clickhouse::error::Error::TimedOut,
+                cause: format!(": no answer within {} s", STATEMENT_TIMEOUT.as_secs()),
+            }),
+        };
+        match answer {
             Ok(v) => return (i, Ok(v)),
             Err(e) => {
                 let next = k + 1 < n;
