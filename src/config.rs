@@ -102,6 +102,10 @@ impl Default for JwtSection {
 pub struct ClickHouseSection {
     /// HTTP interface of ClickHouse.
     pub url: String,
+    /// On a cluster (`cluster`): every ClickHouse server, `url` among them. The collector asks
+    /// each which shard it serves, inserts into every shard, and fails over between a shard's
+    /// replicas. Empty: `url` alone (then the collector inserts through `Distributed`).
+    pub urls: Vec<String>,
     /// Database holding gatewatch's tables (created by `gatewatch migrate`).
     pub database: String,
     pub user: String,
@@ -362,6 +366,12 @@ pub struct CollectorSection {
     /// Refuse batches and samples from a node that is not in the node registry (no heartbeat
     /// lately), naming the node. Off by default.
     pub registered_nodes_only: bool,
+    /// On a cluster: `shards` (the collector splits each round by shard and inserts into one
+    /// replica per shard; needs `[clickhouse] urls`) or `distributed` (through the
+    /// `Distributed` table, synchronously: for a collector that reaches ClickHouse through one
+    /// address only). Empty (default): `shards` when `[clickhouse] urls` is set, else
+    /// `distributed`.
+    pub cluster_insert: String,
 }
 
 /// The reports role: scheduled report mail (and retention, see `[retention]`), and the charts
@@ -635,6 +645,7 @@ impl Default for ClickHouseSection {
     fn default() -> Self {
         ClickHouseSection {
             url: "http://127.0.0.1:8123".into(),
+            urls: Vec::new(),
             database: "gatewatch".into(),
             user: "default".into(),
             password: String::new(),
@@ -696,6 +707,7 @@ impl Default for CollectorSection {
             max_record_age: "7d".into(),
             registered_nodes_only: false,
             tls: RoleTlsSection::default(),
+            cluster_insert: String::new(),
         }
     }
 }
@@ -1115,6 +1127,8 @@ impl FileConfig {
         collector.max_record_age = gatewatch_collector::bounds::parse_duration(&c.max_record_age)
             .map_err(|m| bad("collector.max_record_age", m))?;
         collector.registered_nodes_only = c.registered_nodes_only;
+        collector.inserter.cluster =
+            collector_cluster(&self.clickhouse, &self.clickhouse.cluster, c)?;
         collector.tls = role_tls("collector.tls", &c.tls)?.map(|(listen, tls, reload_interval)| {
             gatewatch_collector::TlsListen {
                 listen,
@@ -1582,6 +1596,59 @@ fn http_url(key: &str, value: &str) -> Result<(), ConfigError> {
 }
 
 /// An `http://` or `https://` URL with a host.
+/// The collector's view of the cluster (`[clickhouse] cluster`, `urls`, `[collector]
+/// cluster_insert`); `None` on one server.
+fn collector_cluster(
+    ch: &ClickHouseSection,
+    cluster: &str,
+    c: &CollectorSection,
+) -> Result<Option<gatewatch_collector::cluster::ClusterConfig>, ConfigError> {
+    use gatewatch_collector::cluster::{ClusterConfig, ClusterMode};
+    let mut urls = Vec::new();
+    for (i, u) in ch.urls.iter().enumerate() {
+        let key = format!("clickhouse.urls[{i}]");
+        http_or_https_url(&key, u)?;
+        let u = u.trim_end_matches('/').to_string();
+        if urls.contains(&u) {
+            return Err(bad(key, format!("{u:?} is listed twice")));
+        }
+        urls.push(u);
+    }
+    let mode = match c.cluster_insert.as_str() {
+        "" if urls.is_empty() => ClusterMode::Distributed,
+        "" => ClusterMode::Shards,
+        m => ClusterMode::parse(m).ok_or_else(|| {
+            bad(
+                "collector.cluster_insert",
+                format!("{m:?} is not one of shards, distributed"),
+            )
+        })?,
+    };
+    if cluster.is_empty() {
+        if !urls.is_empty() {
+            return Err(bad(
+                "clickhouse.urls",
+                "lists the servers of a cluster: set clickhouse.cluster too (one server: url alone)",
+            ));
+        }
+        return Ok(None);
+    }
+    if mode == ClusterMode::Shards && urls.is_empty() {
+        return Err(bad(
+            "collector.cluster_insert",
+            "\"shards\" needs every server of the cluster in clickhouse.urls",
+        ));
+    }
+    if urls.is_empty() {
+        urls.push(ch.url.trim_end_matches('/').to_string());
+    }
+    Ok(Some(ClusterConfig {
+        name: cluster.to_string(),
+        urls,
+        mode,
+    }))
+}
+
 fn http_or_https_url(key: &str, value: &str) -> Result<(), ConfigError> {
     match value.strip_prefix("https://") {
         Some(rest) => http_url(key, &format!("http://{rest}")),
@@ -2126,6 +2193,19 @@ strip_prefix = true
             (
                 "[clickhouse]\ncompression = \"gzip\"",
                 "clickhouse.compression",
+            ),
+            ("[clickhouse]\nurls = [\"ftp://x\"]", "clickhouse.urls[0]"),
+            (
+                "[clickhouse]\nurls = [\"http://a:1\", \"http://a:1/\"]",
+                "clickhouse.urls[1]: \"http://a:1\" is listed twice",
+            ),
+            (
+                "[clickhouse]\nurls = [\"http://a:1\"]",
+                "clickhouse.urls: lists the servers of a cluster",
+            ),
+            (
+                "[collector]\ncluster_insert = \"sideways\"",
+                "collector.cluster_insert",
             ),
         ];
         for (text, want) in cases {

@@ -25,11 +25,66 @@
 //!   (`gatewatch_collector_batches_quarantined_total`), logged, and recorded in
 //!   `ingest_quarantine` (what an `ingest_quarantine` alert rule counts). The rest of the round
 //!   is stored, and the round is acknowledged as a whole, in order, as before.
+//!
+//! # On a cluster (`[clickhouse] cluster`)
+//!
+//! `api_calls` is a `Distributed` table over `api_calls_local`, a `ReplicatedMergeTree` on each
+//! of the shards, sharded by `sipHash64(toString(call_id))`; the markers (`ingest_batches`) are
+//! one `ReplicatedMergeTree` shard with a replica on every server. By default
+//! (`[collector] cluster_insert = "shards"`) the collector splits each round by shard itself —
+//! the same function over the same weights as the `Distributed` table, read from
+//! `system.clusters` ([`gatewatch_store::shards`]) — and inserts each shard's rows into one
+//! replica's `api_calls_local`, all shards at once; the shard's other replicas fetch the part
+//! (`internal_replication = true`). Measured against inserting through `Distributed` with
+//! `insert_distributed_sync = 1` in `ops/bench/RESULTS.md`; besides the speed, only this way
+//! lets the collector choose the replica it writes to and the one it reads its checks from,
+//! which the reasoning below needs. (`insert_distributed_sync = 0`, the default, is never an
+//! option: the server answers once the rows are queued on its own disk, before any shard has
+//! them, and a marker written then could name rows that are lost with that disk.)
+//!
+//! Rows first, markers second still holds: a round's markers are written only after every
+//! shard took its rows. What can go wrong, and why nothing is stored twice:
+//!
+//! - **A retried insert reaching another replica.** An insert whose answer never came (the
+//!   replica was killed, ZooKeeper lost the session: "unknown status of insert") may or may not
+//!   be committed. The part of the round is prepared once ([`Prepared`]) and the very same
+//!   rows are sent again — to the next replica of the shard when the first is away. A
+//!   `ReplicatedMergeTree` keeps the checksum of every part inserted into the shard in
+//!   ZooKeeper (`insert_deduplicate = 1`, set on every insert; the last
+//!   `replicated_deduplication_window` = 100 blocks per shard), shared by all its replicas, so
+//!   the second replica drops a block the first one committed. The same holds for the rollup
+//!   tables the views fill: the same block gives the same rollup rows, deduplicated the same way.
+//!   A retry sends only the shards that did not answer success, so the window is needed only
+//!   for the few rounds in flight while a shard is in trouble.
+//! - **Partial success** (shard 1 stored, shard 2 down). Shard 1 is marked done in the prepared
+//!   part and never sent again; shard 2's rows are retried (with backoff, as long as it is
+//!   down); no marker is written until shard 2 has them, and the log is not acknowledged, so a
+//!   collector restart meanwhile replays the round and checks it (next point).
+//! - **Checking after a restart or a resend, through a lagging replica.** Rounds built from
+//!   entries that may be stored (a shipper's resend, a log replayed after a crash, a part split
+//!   off a refused round) are not the blocks of the first attempt, so deduplication cannot be
+//!   counted on: they are checked. Markers are read on any server (a marker there means the
+//!   rows are stored; one not yet replicated only costs the row check). Rows are read per
+//!   shard from one replica after `SYSTEM SYNC REPLICA api_calls_local`, which returns once
+//!   that replica has fetched every part its shard's replication log announces: a replica that
+//!   lags cannot answer "not there" for rows its shard holds. When the only replica holding a
+//!   part is down, the sync times out and the check fails and is retried, rather than answer
+//!   short. (`insert_quorum`/`select_sequential_consistency` would make every insert wait for
+//!   all replicas of a shard, so one replica down would stop ingest: not used.)
+//! - **Replica failover.** Each statement goes to the replica that answered last, and on a
+//!   passing error at once to the shard's next replica ([`crate::cluster`]); markers and node
+//!   samples to any server of `[clickhouse] urls`.
+//!
+//! With `cluster_insert = "distributed"` (one address for the whole cluster), rounds go into
+//! `api_calls` with `insert_distributed_sync = 1` and `insert_deduplicate = 1`: the `Distributed`
+//! table splits a retried round into the same blocks, so retries are deduplicated the same way;
+//! but the checks read through `Distributed`, whose replica may lag — after a crash, a batch
+//! whose marker and rows are not yet on the replica read could be stored twice. Prefer `shards`.
 
 use gatewatch_model::{ndjson::decode_lines, CallRecord, NodeSample};
-use gatewatch_store::ingest;
 use gatewatch_store::rows::{ApiCallRow, BatchKind, NodeMetricRow};
 use gatewatch_store::Store;
+use gatewatch_store::{ingest, shards};
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -38,6 +93,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::cluster::{join_all, Cluster, ClusterConfig, ClusterError, ClusterMode};
 use crate::metrics::Metrics;
 use crate::quarantine::{Quarantine, SetAside};
 use crate::wal::{Entry, Kind, Wal, WalReader, FLAG_MAYBE_STORED};
@@ -50,6 +106,9 @@ pub struct InserterConfig {
     pub period: Duration,
     /// This collector's name, written into `ingest_batches.collector`.
     pub name: String,
+    /// `[clickhouse] cluster`: insert shard by shard (or through `Distributed`), fail over
+    /// between replicas. `None`: one server, as before.
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// One entry, decoded.
@@ -91,11 +150,16 @@ impl Inserter {
             recovered_up_to,
             quarantine,
         } = self;
+        let cluster = config
+            .cluster
+            .clone()
+            .map(|c| Arc::new(Cluster::new(c, store.config().clone())));
         let rounds = Rounds {
             store,
             metrics,
             name: config.name.clone(),
             quarantine: Arc::new(quarantine),
+            cluster,
         };
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Item>>(1);
         let mut gatherer = Gatherer {
@@ -167,6 +231,8 @@ pub(crate) struct Rounds {
     pub metrics: Arc<Metrics>,
     pub name: String,
     pub quarantine: Arc<Quarantine>,
+    /// On a cluster: its layout and the replicas' failover.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 /// Which step of storing a round failed: only a refused insert says something about the data.
@@ -178,6 +244,10 @@ pub(crate) enum RoundError {
     Insert(#[source] gatewatch_store::Error),
     #[error("marking batches stored: {0}")]
     Mark(#[source] gatewatch_store::Error),
+    /// The cluster's layout could not be learnt (a server down, or a configuration to fix):
+    /// waited out like a server away.
+    #[error("{0}")]
+    Layout(#[source] ClusterError),
 }
 
 impl RoundError {
@@ -204,9 +274,19 @@ impl Rounds {
         while let Some((range, mut retry)) = parts.pop_front() {
             let items = &round[range.clone()];
             let mut refused_alone = 0;
+            // On a cluster: the part's rows split by shard, made once and sent again as they
+            // are on a retry (what replica deduplication recognizes).
+            let mut prepared: Option<Prepared<'_>> = None;
             loop {
                 let started = Instant::now();
-                let e = match self.store_round(items, retry).await {
+                let stored = match &self.cluster {
+                    None => self.store_round(items, retry).await,
+                    Some(c) => {
+                        self.store_round_cluster(c, items, retry, &mut prepared)
+                            .await
+                    }
+                };
+                let e = match stored {
                     Ok(()) => {
                         self.metrics.insert_latency.observe(
                             u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
@@ -221,6 +301,8 @@ impl Rounds {
                 // A failed insert may still have landed, in part: check before the next try.
                 retry = true;
                 if e.is_refusal() {
+                    // A part of another composition is checked afresh, never sent as this one.
+                    prepared = None;
                     if items.len() > 1 {
                         let mid = range.start + items.len() / 2;
                         tracing::warn!(error = %e, entries = items.len(), "ClickHouse refused a round for good; splitting it to find the batch at fault");
@@ -460,6 +542,216 @@ impl Rounds {
     }
 }
 
+/// How long a check waits for a replica to fetch what its shard's log announces
+/// (`SYSTEM SYNC REPLICA`); then the check fails and the part is tried again later.
+const SYNC_TIMEOUT_SECS: u32 = 20;
+
+/// A part of a round made ready for a cluster: built once per part (with the check of what is
+/// stored, when the part may be stored already), then sent as it is on every retry, so that a
+/// replica recognizes a block it already has, whichever replica took it the first time.
+pub(crate) struct Prepared<'a> {
+    /// The layout the rows were split by (`shards` mode).
+    topology: Option<gatewatch_store::shards::Topology>,
+    /// Per shard (index into the topology's shards; one entry in `distributed` mode): its
+    /// rows, and whether they are stored.
+    calls: Vec<(Vec<ApiCallRow<'a>>, bool)>,
+    samples: (Vec<NodeMetricRow<'a>>, bool),
+    marks: Vec<(Uuid, BatchKind, u32)>,
+    skipped: u64,
+}
+
+impl Rounds {
+    /// [`Rounds::store_round`] on a cluster: the part is prepared once (checked first when
+    /// `check` or when an entry may be stored), then each shard not yet stored gets its rows
+    /// (all shards at once), then the node samples, then the markers.
+    async fn store_round_cluster<'a>(
+        &self,
+        cluster: &Cluster,
+        round: &'a [Item],
+        check: bool,
+        prepared: &mut Option<Prepared<'a>>,
+    ) -> Result<(), RoundError> {
+        let p = match prepared {
+            Some(p) => p,
+            None => prepared.insert(self.prepare_cluster(cluster, round, check).await?),
+        };
+        let topology = p.topology.as_ref();
+        let sends =
+            p.calls
+                .iter()
+                .enumerate()
+                .filter(|(_, (rows, done))| !*done && !rows.is_empty())
+                .map(|(i, (rows, _))| async move {
+                    let r = match topology {
+                        Some(t) => {
+                            cluster
+                                .on_shard(t, i, |s| async move {
+                                    shards::insert_calls_local(&s, rows).await
+                                })
+                                .await
+                        }
+                        None => cluster
+                            .any(
+                                |s| async move { shards::insert_calls_distributed(&s, rows).await },
+                            )
+                            .await,
+                    };
+                    (i, r)
+                })
+                .collect();
+        let mut failed: Option<gatewatch_store::Error> = None;
+        for (i, r) in join_all(sends).await {
+            match r {
+                Ok(()) => p.calls[i].1 = true,
+                Err(e) => {
+                    // A refusal of the data decides (the part is split); else the first error.
+                    if failed
+                        .as_ref()
+                        .is_none_or(|f| !f.is_permanent() && e.is_permanent())
+                    {
+                        failed = Some(e);
+                    }
+                }
+            }
+        }
+        if let Some(e) = failed {
+            return Err(RoundError::Insert(e));
+        }
+        if !p.samples.1 {
+            let rows = &p.samples.0;
+            cluster
+                .any(|s| async move { ingest::insert_node_samples_cluster(&s, rows).await })
+                .await
+                .map_err(RoundError::Insert)?;
+            p.samples.1 = true;
+        }
+        let (marks, name, now) = (&p.marks, self.name.as_str(), now_secs());
+        cluster
+            .any(|s| async move { ingest::mark_stored(&s, marks, name, now).await })
+            .await
+            .map_err(RoundError::Mark)?;
+        let rows = p.calls.iter().map(|(r, _)| r.len()).sum::<usize>() + p.samples.0.len();
+        Metrics::add(&self.metrics.rows_inserted, rows as u64);
+        Metrics::add(&self.metrics.rows_skipped_as_stored, p.skipped);
+        Metrics::add(&self.metrics.inserts, 1);
+        self.metrics.insert_rows.observe(rows as u64);
+        Ok(())
+    }
+
+    /// Splits a part by shard, leaving out what is stored already when it may be: batches with
+    /// a marker (read on any server: the markers table is on all of them), and rows of the
+    /// others that a shard holds (read on a replica after `SYSTEM SYNC REPLICA`, so a replica
+    /// that lags behind cannot answer "not there" for rows its shard has).
+    async fn prepare_cluster<'a>(
+        &self,
+        cluster: &Cluster,
+        round: &'a [Item],
+        check: bool,
+    ) -> Result<Prepared<'a>, RoundError> {
+        let topology = match cluster.config.mode {
+            ClusterMode::Shards => Some(cluster.topology().await.map_err(RoundError::Layout)?),
+            ClusterMode::Distributed => None,
+        };
+        let maybe: Vec<Uuid> = round
+            .iter()
+            .filter(|i| check || i.maybe_stored)
+            .map(|i| i.batch_id)
+            .collect();
+        let done = if maybe.is_empty() {
+            HashSet::new()
+        } else {
+            let maybe = &maybe;
+            cluster
+                .any(|s| async move { ingest::stored_batches(&s, maybe).await })
+                .await
+                .map_err(RoundError::Check)?
+        };
+        let unmarked: Vec<Uuid> = maybe
+            .iter()
+            .filter(|id| !done.contains(id))
+            .copied()
+            .collect();
+        let unmarked_items = round.iter().filter(|i| unmarked.contains(&i.batch_id));
+        let (calls_ts, samples_ts) = ts_ranges(unmarked_items);
+        let unmarked = &unmarked;
+        let mut present_calls: HashSet<Uuid> = HashSet::new();
+        if let Some(ts) = calls_ts {
+            match &topology {
+                Some(t) => {
+                    let reads = (0..t.shards.len())
+                        .map(|i| {
+                            cluster.on_shard(t, i, move |s| async move {
+                                shards::sync_replica(&s, shards::CALLS_LOCAL, SYNC_TIMEOUT_SECS)
+                                    .await?;
+                                shards::stored_call_ids_local(&s, unmarked, ts).await
+                            })
+                        })
+                        .collect();
+                    for r in join_all(reads).await {
+                        present_calls.extend(r.map_err(RoundError::Check)?);
+                    }
+                }
+                None => {
+                    present_calls = cluster
+                        .any(|s| async move { ingest::stored_call_ids(&s, unmarked, ts).await })
+                        .await
+                        .map_err(RoundError::Check)?;
+                }
+            }
+        }
+        let present_samples = match samples_ts {
+            Some(ts) => cluster
+                .any(|s| async move { ingest::stored_node_samples(&s, unmarked, ts).await })
+                .await
+                .map_err(RoundError::Check)?,
+            None => HashSet::new(),
+        };
+        let n_shards = topology.as_ref().map_or(1, |t| t.shards.len());
+        let mut calls: Vec<(Vec<ApiCallRow<'a>>, bool)> =
+            (0..n_shards).map(|_| (Vec::new(), false)).collect();
+        let mut samples = Vec::new();
+        let mut marks = Vec::new();
+        let mut skipped = 0u64;
+        for item in round {
+            if done.contains(&item.batch_id) {
+                skipped += item.batch.len() as u64;
+                continue;
+            }
+            match &*item.batch {
+                Batch::Calls(records) => {
+                    for r in records {
+                        if present_calls.contains(&r.call_id) {
+                            skipped += 1;
+                            continue;
+                        }
+                        let shard = topology.as_ref().map_or(0, |t| t.shard_of(&r.call_id));
+                        calls[shard].0.push(ApiCallRow::new(r, item.batch_id));
+                    }
+                    marks.push((item.batch_id, BatchKind::Calls, records.len() as u32));
+                }
+                Batch::Samples(values) => {
+                    for v in values {
+                        if present_samples.contains(&(v.node.clone(), v.ts_us)) {
+                            skipped += 1;
+                        } else {
+                            samples.push(NodeMetricRow::new(v, item.batch_id));
+                        }
+                    }
+                    marks.push((item.batch_id, BatchKind::NodeSamples, values.len() as u32));
+                }
+            }
+        }
+        let no_samples = samples.is_empty();
+        Ok(Prepared {
+            topology,
+            calls,
+            samples: (samples, no_samples),
+            marks,
+            skipped,
+        })
+    }
+}
+
 /// Decodes one entry (unless the ingest side left its values in the cache).
 fn item(e: Entry<Batch>, recovered_up_to: u64) -> Item {
     let batch = match e.cached {
@@ -544,6 +836,7 @@ mod tests {
             metrics: Arc::new(Metrics::default()),
             name: "c1".into(),
             quarantine: Arc::new(Quarantine::new(dir.join("quarantine"))),
+            cluster: None,
         }
     }
 

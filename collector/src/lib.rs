@@ -31,6 +31,7 @@
 //! `curl -H "authorization: Bearer $TOKEN" -H 'content-type: application/x-ndjson' --data-binary @calls.ndjson http://127.0.0.1:8091/v1/records`.
 
 pub mod bounds;
+pub mod cluster;
 pub mod decode;
 mod ingest;
 pub mod inserter;
@@ -132,6 +133,7 @@ impl CollectorConfig {
                 max_rows: 500_000,
                 period: Duration::from_secs(1),
                 name: name.to_string(),
+                cluster: None,
             },
             ingest_token: String::new(),
             max_record_age: bounds::DEFAULT_MAX_RECORD_AGE,

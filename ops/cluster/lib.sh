@@ -184,6 +184,8 @@ node = "cluster-harness"
 
 [clickhouse]
 url = "http://127.0.0.1:$(http_port 1)"
+# Every server: the collector inserts into each shard and fails over between replicas.
+urls = ["http://127.0.0.1:$(http_port 1)", "http://127.0.0.1:$(http_port 2)", "http://127.0.0.1:$(http_port 3)", "http://127.0.0.1:$(http_port 4)"]
 database = "gatewatch"
 cluster = "$CLUSTER_NAME"
 

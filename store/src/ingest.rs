@@ -30,8 +30,32 @@ pub async fn insert_node_samples(store: &Store, rows: &[NodeMetricRow<'_>]) -> R
     insert_rows::<NodeMetricRow<'static>>(store, "node_metrics", rows).await
 }
 
+/// [`insert_node_samples`] on a cluster: `node_metrics` may be a `Distributed` table there, so
+/// the insert waits until the shards have the rows (`insert_distributed_sync = 1`), and a
+/// replicated table drops a block it has seen (`insert_deduplicate = 1`, a retry after an
+/// answer that never came).
+pub async fn insert_node_samples_cluster(store: &Store, rows: &[NodeMetricRow<'_>]) -> Result<()> {
+    let client = store
+        .client()
+        .clone()
+        .with_setting("insert_distributed_sync", "1")
+        .with_setting("insert_deduplicate", "1");
+    insert_with::<NodeMetricRow<'static>>(store, &client, "node_metrics", rows).await
+}
+
 async fn insert_rows<R: clickhouse::RowWrite>(
     store: &Store,
+    table: &str,
+    rows: &[R::Value<'_>],
+) -> Result<()> {
+    insert_with::<R>(store, store.client(), table, rows).await
+}
+
+/// One INSERT of `rows` into `table` through `client` (the store's, or one with settings of
+/// its own); errors name `store`'s server.
+pub(crate) async fn insert_with<R: clickhouse::RowWrite>(
+    store: &Store,
+    client: &clickhouse::Client,
     table: &str,
     rows: &[R::Value<'_>],
 ) -> Result<()> {
@@ -39,8 +63,7 @@ async fn insert_rows<R: clickhouse::RowWrite>(
         return Ok(());
     }
     let what = format!("INSERT INTO {table}");
-    let mut ins = store
-        .client()
+    let mut ins = client
         .insert::<R>(table)
         .await
         .map_err(|e| store.err(&what, e))?;

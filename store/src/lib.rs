@@ -22,6 +22,8 @@
 //! - [`quota`]: the gateway's shared-quota counts.
 //! - [`layout`]: where each table lives on a ClickHouse cluster (sharded or on every server).
 //! - [`schema`]: the migrations' own table (`schema_migrations`).
+//! - [`shards`]: call records into a cluster, shard by shard (which server is which shard's
+//!   replica, the sharding key's hash, inserts deduplicated by block, a replica's complete read).
 //! - [`sql`]: the one tested function for quoting identifiers and literals.
 //! - [`tls`]: ClickHouse over `https://`, trusting the system's roots and `[clickhouse] ca_file`.
 //!
@@ -46,6 +48,7 @@ pub mod reports;
 pub mod retention;
 pub mod rows;
 pub mod schema;
+pub mod shards;
 pub mod sql;
 pub mod tls;
 
