@@ -36,10 +36,14 @@ alive() {
 }
 
 zk_ok() {
-  # The four-letter word `ruok` answers `imok` when the server is serving.
+  # `stat` names the server's mode only once it serves sessions; `ruok` answers `imok` earlier,
+  # and ClickHouse 18.16 crashes (createImpl) when its first session is refused.
   local answer
-  answer=$( (exec 3<>"/dev/tcp/127.0.0.1/$ZK_PORT" && printf ruok >&3 && timeout 2 cat <&3) 2>/dev/null) || return 1
-  [ "$answer" = imok ]
+  answer=$( (exec 3<>"/dev/tcp/127.0.0.1/$ZK_PORT" && printf stat >&3 && timeout 2 cat <&3) 2>/dev/null) || return 1
+  case "$answer" in
+    *"Mode: "*) return 0 ;;
+    *) return 1 ;;
+  esac
 }
 
 start_zookeeper() {
@@ -56,7 +60,7 @@ dataDir=$d/data
 clientPort=$ZK_PORT
 clientPortAddress=127.0.0.1
 admin.enableServer=false
-4lw.commands.whitelist=ruok,stat,mntr
+4lw.commands.whitelist=ruok,stat,srvr,mntr
 maxClientCnxns=200
 CFG
   cat >"$d/conf/log4j.properties" <<CFG
@@ -147,11 +151,18 @@ XML
 }
 
 wait_clickhouse() {
-  local n=$1 d="$CLUSTER_DIR/ch$1" http
+  local n=$1 d="$CLUSTER_DIR/ch$1" http tries=0
   http=$(http_port "$n")
   for _ in $(seq 1 240); do
     if curl -sf "http://127.0.0.1:$http/ping" >/dev/null 2>&1; then
       return 0
+    fi
+    if ! alive "$d/pid" && [ "$tries" -lt 3 ]; then
+      # 18.16 can die at start when its first ZooKeeper session fails (a crash in
+      # ZooKeeper::createImpl): start it again, a few times.
+      tries=$((tries + 1))
+      log "ClickHouse ch$n stopped while starting; starting it again ($tries)"
+      start_clickhouse "$n"
     fi
     sleep 0.5
   done
@@ -164,14 +175,14 @@ wait_clickhouse() {
 # harmless one so tests do not each pay for it, and so a broken ZooKeeper link shows here.
 wait_cluster_ddl() {
   local q="CREATE DATABASE IF NOT EXISTS gatewatch_harness ON CLUSTER $CLUSTER_NAME"
-  for _ in $(seq 1 60); do
-    if curl -sf "http://127.0.0.1:$(http_port 1)/" --data-binary "$q" >/dev/null 2>&1; then
+  for _ in $(seq 1 10); do
+    if curl -sf --max-time 30 "http://127.0.0.1:$(http_port 1)/" --data-binary "$q" >/dev/null 2>&1; then
       return 0
     fi
     sleep 1
   done
   echo "ON CLUSTER DDL does not complete: is ZooKeeper reachable from every server?" >&2
-  curl -s "http://127.0.0.1:$(http_port 1)/" --data-binary "$q" >&2 || true
+  curl -s --max-time 30 "http://127.0.0.1:$(http_port 1)/" --data-binary "$q" >&2 || true
   return 1
 }
 
