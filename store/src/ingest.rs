@@ -93,11 +93,21 @@ pub async fn stored_call_ids(
     batch_ids: &[Uuid],
     ts: (u32, u32),
 ) -> Result<HashSet<Uuid>> {
+    stored_call_ids_in(store, "api_calls", batch_ids, ts).await
+}
+
+/// [`stored_call_ids`] read from `table` (`api_calls`, or one replica's `api_calls_local`).
+pub(crate) async fn stored_call_ids_in(
+    store: &Store,
+    table: &str,
+    batch_ids: &[Uuid],
+    ts: (u32, u32),
+) -> Result<HashSet<Uuid>> {
     if batch_ids.is_empty() {
         return Ok(HashSet::new());
     }
     let q = format!(
-        "SELECT call_id AS id FROM api_calls WHERE ts BETWEEN toDateTime({}) AND toDateTime({}) AND batch_id IN ({})",
+        "SELECT call_id AS id FROM {table} WHERE ts BETWEEN toDateTime({}) AND toDateTime({}) AND batch_id IN ({})",
         ts.0,
         ts.1,
         sql::uuid_list(batch_ids)

@@ -23,7 +23,7 @@ use std::hash::Hasher;
 use uuid::Uuid;
 
 use crate::rows::ApiCallRow;
-use crate::{sql, Error, Result, Store, StoreConfig, UuidRow};
+use crate::{sql, Error, Result, Store, StoreConfig};
 
 /// The local table the collector inserts into on each shard.
 pub const CALLS_LOCAL: &str = "api_calls_local";
@@ -264,22 +264,7 @@ pub async fn stored_call_ids_local(
     batch_ids: &[Uuid],
     ts: (u32, u32),
 ) -> Result<HashSet<Uuid>> {
-    if batch_ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let q = format!(
-        "SELECT call_id AS id FROM {CALLS_LOCAL} WHERE ts BETWEEN toDateTime({}) AND toDateTime({}) AND batch_id IN ({})",
-        ts.0,
-        ts.1,
-        sql::uuid_list(batch_ids)
-    );
-    let rows: Vec<UuidRow> = replica
-        .client()
-        .query(&q)
-        .fetch_all()
-        .await
-        .map_err(|e| replica.err(&q, e))?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
+    crate::ingest::stored_call_ids_in(replica, CALLS_LOCAL, batch_ids, ts).await
 }
 
 #[cfg(test)]
