@@ -5,11 +5,17 @@
 //! `node_metrics`, marks the round's batch ids in `ingest_batches`, and only then acknowledges
 //! the log up to the round's last entry.
 //!
-//! A round whose rows may already be in ClickHouse — entries flagged by the shipper as
-//! resends, entries left unacknowledged by a previous run, and any round retried after an
-//! error (an insert that timed out may still have landed) — is first checked: batches with a
-//! marker are skipped whole, and of the others only rows not yet present are inserted
-//! ([`gatewatch_store::ingest`]).
+//! Every round first reads the markers of its batches (one lookup by `ingest_batches`' sort
+//! key): a batch with a marker is skipped whole. That covers a batch this collector took too
+//! late — it was frozen (a paused process, a stalled VM) past the gateway's send timeout, and
+//! the gateway gave the batch to another collector, which stored it. A round whose rows may
+//! already be in ClickHouse — entries flagged by the shipper as resends, entries left
+//! unacknowledged by a previous run, any round retried after an error (an insert that timed
+//! out may still have landed), and a round whose check and preparation took longer than
+//! [`STALL`] (frozen in between) — is checked row by row as well: of its unmarked batches only
+//! rows not yet present are inserted ([`gatewatch_store::ingest`]). What remains open: two
+//! collectors inserting the same batch within the same second (the frozen one waking just as
+//! the other inserts); neither sees the other's rows yet.
 //!
 //! Errors are sorted ([`gatewatch_store::Error::is_permanent`]):
 //! - passing ones (ClickHouse away, timeouts, memory, too many parts, overload) and setup
@@ -93,11 +99,12 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::cluster::{join_all, Cluster, ClusterConfig, ClusterError, ClusterMode};
+use crate::cluster::{Cluster, ClusterConfig, ClusterError, ClusterMode};
 use crate::metrics::Metrics;
 use crate::quarantine::{Quarantine, SetAside};
 use crate::wal::{Entry, Kind, Wal, WalReader, FLAG_MAYBE_STORED};
 use crate::Batch;
+use futures_util::future::join_all;
 
 /// How big a round gets and how long it waits to fill.
 #[derive(Debug, Clone)]
@@ -457,88 +464,150 @@ impl Gatherer {
     }
 }
 
+/// What is already stored of a round's batches.
+struct Stored {
+    /// Batches with a marker: stored whole.
+    done: HashSet<Uuid>,
+    /// Call ids and node samples of unmarked batches that are there already.
+    calls: HashSet<Uuid>,
+    samples: HashSet<(String, i64)>,
+}
+
+/// A round whose check and preparation took longer than this is checked again before it is
+/// sent: the collector may have been frozen (a paused process, a stalled VM) past the
+/// gateway's send timeout, so the gateway may have given the same batch to another collector
+/// meanwhile. Well below the gateway's 10 s `collector_timeout`.
+const STALL: Duration = Duration::from_secs(2);
+
+/// Batch ids of `round` to check for rows already stored (markers are read for every batch).
+fn maybe_stored(round: &[Item], check: bool) -> Vec<Uuid> {
+    round
+        .iter()
+        .filter(|i| check || i.maybe_stored)
+        .map(|i| i.batch_id)
+        .collect()
+}
+
 impl Rounds {
-    async fn store_round(&self, round: &[Item], retry: bool) -> Result<(), RoundError> {
-        let maybe: Vec<Uuid> = round
-            .iter()
-            .filter(|i| retry || i.maybe_stored)
-            .map(|i| i.batch_id)
-            .collect();
-        let done = ingest::stored_batches(&self.store, &maybe)
+    /// Reads what is stored of `round`: the markers of every batch (one lookup by
+    /// `ingest_batches`' sort key; a fresh batch can have been stored by another collector
+    /// when this one answered the gateway too late), and the rows of the unmarked batches
+    /// that may be stored (`check`, or flagged so).
+    async fn stored(&self, round: &[Item], check: bool) -> Result<Stored, RoundError> {
+        let all: Vec<Uuid> = round.iter().map(|i| i.batch_id).collect();
+        let done = ingest::stored_batches(&self.store, &all)
             .await
             .map_err(RoundError::Check)?;
-        let unmarked: Vec<Uuid> = maybe
-            .iter()
+        let unmarked: Vec<Uuid> = maybe_stored(round, check)
+            .into_iter()
             .filter(|id| !done.contains(id))
-            .copied()
             .collect();
         // Of the unmarked batches, which rows are there already? Bounded by the rows' times.
         let unmarked_items = round.iter().filter(|i| unmarked.contains(&i.batch_id));
         let (calls_ts, samples_ts) = ts_ranges(unmarked_items);
-        let present_calls: HashSet<Uuid> = match calls_ts {
+        let calls = match calls_ts {
             Some(ts) => ingest::stored_call_ids(&self.store, &unmarked, ts)
                 .await
                 .map_err(RoundError::Check)?,
             None => HashSet::new(),
         };
-        let present_samples = match samples_ts {
+        let samples = match samples_ts {
             Some(ts) => ingest::stored_node_samples(&self.store, &unmarked, ts)
                 .await
                 .map_err(RoundError::Check)?,
             None => HashSet::new(),
         };
+        Ok(Stored {
+            done,
+            calls,
+            samples,
+        })
+    }
 
-        let mut call_rows = Vec::new();
-        let mut sample_rows = Vec::new();
-        let mut marks = Vec::new();
-        let mut skipped = 0u64;
+    async fn store_round(&self, round: &[Item], check: bool) -> Result<(), RoundError> {
+        let since = Instant::now();
+        let mut rows = Rows::build(round, &self.stored(round, check).await?, |_| 0, 1);
+        if !check && since.elapsed() > STALL {
+            // Frozen between the check and the insert: look again, rows included.
+            rows = Rows::build(round, &self.stored(round, true).await?, |_| 0, 1);
+        }
+        ingest::insert_calls(&self.store, &rows.calls[0])
+            .await
+            .map_err(RoundError::Insert)?;
+        ingest::insert_node_samples(&self.store, &rows.samples)
+            .await
+            .map_err(RoundError::Insert)?;
+        ingest::mark_stored(&self.store, &rows.marks, &self.name, now_secs())
+            .await
+            .map_err(RoundError::Mark)?;
+        self.count_round(&rows);
+        Ok(())
+    }
+
+    fn count_round(&self, rows: &Rows<'_>) {
+        let n = rows.calls.iter().map(Vec::len).sum::<usize>() + rows.samples.len();
+        Metrics::add(&self.metrics.rows_inserted, n as u64);
+        Metrics::add(&self.metrics.rows_skipped_as_stored, rows.skipped);
+        Metrics::add(&self.metrics.inserts, 1);
+        self.metrics.insert_rows.observe(n as u64);
+    }
+}
+
+/// A round's rows to insert, leaving out what is stored: call rows per shard (one list off a
+/// cluster), node sample rows, and the markers to write after them.
+struct Rows<'a> {
+    calls: Vec<Vec<ApiCallRow<'a>>>,
+    samples: Vec<NodeMetricRow<'a>>,
+    marks: Vec<(Uuid, BatchKind, u32)>,
+    skipped: u64,
+}
+
+impl<'a> Rows<'a> {
+    /// `shard_of` places each call row in one of `shards` lists.
+    fn build(
+        round: &'a [Item],
+        stored: &Stored,
+        shard_of: impl Fn(&Uuid) -> usize,
+        shards: usize,
+    ) -> Rows<'a> {
+        let mut rows = Rows {
+            calls: (0..shards.max(1)).map(|_| Vec::new()).collect(),
+            samples: Vec::new(),
+            marks: Vec::new(),
+            skipped: 0,
+        };
         for item in round {
-            if done.contains(&item.batch_id) {
-                skipped += item.batch.len() as u64;
+            if stored.done.contains(&item.batch_id) {
+                rows.skipped += item.batch.len() as u64;
                 continue;
             }
             match &*item.batch {
-                Batch::Calls(calls) => {
-                    for r in calls {
-                        if present_calls.contains(&r.call_id) {
-                            skipped += 1;
+                Batch::Calls(records) => {
+                    for r in records {
+                        if stored.calls.contains(&r.call_id) {
+                            rows.skipped += 1;
                         } else {
-                            call_rows.push(ApiCallRow::new(r, item.batch_id));
+                            rows.calls[shard_of(&r.call_id)]
+                                .push(ApiCallRow::new(r, item.batch_id));
                         }
                     }
-                    marks.push((item.batch_id, BatchKind::Calls, calls.len() as u32));
+                    rows.marks
+                        .push((item.batch_id, BatchKind::Calls, records.len() as u32));
                 }
-                Batch::Samples(samples) => {
-                    for s in samples {
-                        if present_samples.contains(&(s.node.clone(), s.ts_us)) {
-                            skipped += 1;
+                Batch::Samples(values) => {
+                    for v in values {
+                        if stored.samples.contains(&(v.node.clone(), v.ts_us)) {
+                            rows.skipped += 1;
                         } else {
-                            sample_rows.push(NodeMetricRow::new(s, item.batch_id));
+                            rows.samples.push(NodeMetricRow::new(v, item.batch_id));
                         }
                     }
-                    marks.push((item.batch_id, BatchKind::NodeSamples, samples.len() as u32));
+                    rows.marks
+                        .push((item.batch_id, BatchKind::NodeSamples, values.len() as u32));
                 }
             }
         }
-        ingest::insert_calls(&self.store, &call_rows)
-            .await
-            .map_err(RoundError::Insert)?;
-        ingest::insert_node_samples(&self.store, &sample_rows)
-            .await
-            .map_err(RoundError::Insert)?;
-        ingest::mark_stored(&self.store, &marks, &self.name, now_secs())
-            .await
-            .map_err(RoundError::Mark)?;
-        Metrics::add(
-            &self.metrics.rows_inserted,
-            (call_rows.len() + sample_rows.len()) as u64,
-        );
-        Metrics::add(&self.metrics.rows_skipped_as_stored, skipped);
-        Metrics::add(&self.metrics.inserts, 1);
-        self.metrics
-            .insert_rows
-            .observe((call_rows.len() + sample_rows.len()) as u64);
-        Ok(())
+        rows
     }
 }
 
@@ -547,23 +616,22 @@ impl Rounds {
 const SYNC_TIMEOUT_SECS: u32 = 20;
 
 /// A part of a round made ready for a cluster: built once per part (with the check of what is
-/// stored, when the part may be stored already), then sent as it is on every retry, so that a
-/// replica recognizes a block it already has, whichever replica took it the first time.
+/// stored), then sent as it is on every retry, so that a replica recognizes a block it already
+/// has, whichever replica took it the first time.
 pub(crate) struct Prepared<'a> {
     /// The layout the rows were split by (`shards` mode).
     topology: Option<gatewatch_store::shards::Topology>,
-    /// Per shard (index into the topology's shards; one entry in `distributed` mode): its
-    /// rows, and whether they are stored.
-    calls: Vec<(Vec<ApiCallRow<'a>>, bool)>,
-    samples: (Vec<NodeMetricRow<'a>>, bool),
-    marks: Vec<(Uuid, BatchKind, u32)>,
-    skipped: u64,
+    /// Call rows per shard (index into the topology's shards; one list in `distributed` mode).
+    rows: Rows<'a>,
+    /// Per shard, whether its rows are stored; then whether the node samples are.
+    shard_done: Vec<bool>,
+    samples_done: bool,
 }
 
 impl Rounds {
-    /// [`Rounds::store_round`] on a cluster: the part is prepared once (checked first when
-    /// `check` or when an entry may be stored), then each shard not yet stored gets its rows
-    /// (all shards at once), then the node samples, then the markers.
+    /// [`Rounds::store_round`] on a cluster: the part is prepared once (see
+    /// [`Rounds::prepare_cluster`]), then each shard not yet stored gets its rows (all shards
+    /// at once), then the node samples, then the markers.
     async fn store_round_cluster<'a>(
         &self,
         cluster: &Cluster,
@@ -573,15 +641,24 @@ impl Rounds {
     ) -> Result<(), RoundError> {
         let p = match prepared {
             Some(p) => p,
-            None => prepared.insert(self.prepare_cluster(cluster, round, check).await?),
+            None => {
+                let since = Instant::now();
+                let mut p = self.prepare_cluster(cluster, round, check).await?;
+                if !check && since.elapsed() > STALL {
+                    // Frozen between the check and the first send: look again, rows included.
+                    p = self.prepare_cluster(cluster, round, true).await?;
+                }
+                prepared.insert(p)
+            }
         };
         let topology = p.topology.as_ref();
         let sends =
-            p.calls
+            p.rows
+                .calls
                 .iter()
                 .enumerate()
-                .filter(|(_, (rows, done))| !*done && !rows.is_empty())
-                .map(|(i, (rows, _))| async move {
+                .filter(|(i, rows)| !p.shard_done[*i] && !rows.is_empty())
+                .map(|(i, rows)| async move {
                     let r = match topology {
                         Some(t) => {
                             cluster
@@ -597,12 +674,11 @@ impl Rounds {
                             .await,
                     };
                     (i, r)
-                })
-                .collect();
+                });
         let mut failed: Option<gatewatch_store::Error> = None;
         for (i, r) in join_all(sends).await {
             match r {
-                Ok(()) => p.calls[i].1 = true,
+                Ok(()) => p.shard_done[i] = true,
                 Err(e) => {
                     // A refusal of the data decides (the part is split); else the first error.
                     if failed
@@ -617,30 +693,26 @@ impl Rounds {
         if let Some(e) = failed {
             return Err(RoundError::Insert(e));
         }
-        if !p.samples.1 {
-            let rows = &p.samples.0;
+        if !p.samples_done && !p.rows.samples.is_empty() {
+            let rows = &p.rows.samples;
             cluster
                 .any(|s| async move { ingest::insert_node_samples_cluster(&s, rows).await })
                 .await
                 .map_err(RoundError::Insert)?;
-            p.samples.1 = true;
         }
-        let (marks, name, now) = (&p.marks, self.name.as_str(), now_secs());
+        p.samples_done = true;
+        let (marks, name, now) = (&p.rows.marks, self.name.as_str(), now_secs());
         cluster
             .any(|s| async move { ingest::mark_stored(&s, marks, name, now).await })
             .await
             .map_err(RoundError::Mark)?;
-        let rows = p.calls.iter().map(|(r, _)| r.len()).sum::<usize>() + p.samples.0.len();
-        Metrics::add(&self.metrics.rows_inserted, rows as u64);
-        Metrics::add(&self.metrics.rows_skipped_as_stored, p.skipped);
-        Metrics::add(&self.metrics.inserts, 1);
-        self.metrics.insert_rows.observe(rows as u64);
+        self.count_round(&p.rows);
         Ok(())
     }
 
-    /// Splits a part by shard, leaving out what is stored already when it may be: batches with
-    /// a marker (read on any server: the markers table is on all of them), and rows of the
-    /// others that a shard holds (read on a replica after `SYSTEM SYNC REPLICA`, so a replica
+    /// Splits a part by shard, leaving out what is stored already: batches with a marker (read
+    /// on any server: the markers table is on all of them), and, of the others that may be
+    /// stored, rows a shard holds (read on a replica after `SYSTEM SYNC REPLICA`, so a replica
     /// that lags behind cannot answer "not there" for rows its shard has).
     async fn prepare_cluster<'a>(
         &self,
@@ -652,102 +724,64 @@ impl Rounds {
             ClusterMode::Shards => Some(cluster.topology().await.map_err(RoundError::Layout)?),
             ClusterMode::Distributed => None,
         };
-        let maybe: Vec<Uuid> = round
-            .iter()
-            .filter(|i| check || i.maybe_stored)
-            .map(|i| i.batch_id)
-            .collect();
-        let done = if maybe.is_empty() {
-            HashSet::new()
-        } else {
-            let maybe = &maybe;
-            cluster
-                .any(|s| async move { ingest::stored_batches(&s, maybe).await })
-                .await
-                .map_err(RoundError::Check)?
-        };
-        let unmarked: Vec<Uuid> = maybe
-            .iter()
+        let all: Vec<Uuid> = round.iter().map(|i| i.batch_id).collect();
+        let all = &all;
+        let done = cluster
+            .any(|s| async move { ingest::stored_batches(&s, all).await })
+            .await
+            .map_err(RoundError::Check)?;
+        let unmarked: Vec<Uuid> = maybe_stored(round, check)
+            .into_iter()
             .filter(|id| !done.contains(id))
-            .copied()
             .collect();
         let unmarked_items = round.iter().filter(|i| unmarked.contains(&i.batch_id));
         let (calls_ts, samples_ts) = ts_ranges(unmarked_items);
         let unmarked = &unmarked;
-        let mut present_calls: HashSet<Uuid> = HashSet::new();
+        let mut calls: HashSet<Uuid> = HashSet::new();
         if let Some(ts) = calls_ts {
             match &topology {
                 Some(t) => {
-                    let reads = (0..t.shards.len())
-                        .map(|i| {
-                            cluster.on_shard(t, i, move |s| async move {
-                                shards::sync_replica(&s, shards::CALLS_LOCAL, SYNC_TIMEOUT_SECS)
-                                    .await?;
-                                shards::stored_call_ids_local(&s, unmarked, ts).await
-                            })
+                    let reads = (0..t.shards.len()).map(|i| {
+                        cluster.on_shard(t, i, move |s| async move {
+                            shards::sync_replica(&s, shards::CALLS_LOCAL, SYNC_TIMEOUT_SECS)
+                                .await?;
+                            shards::stored_call_ids_local(&s, unmarked, ts).await
                         })
-                        .collect();
+                    });
                     for r in join_all(reads).await {
-                        present_calls.extend(r.map_err(RoundError::Check)?);
+                        calls.extend(r.map_err(RoundError::Check)?);
                     }
                 }
                 None => {
-                    present_calls = cluster
+                    calls = cluster
                         .any(|s| async move { ingest::stored_call_ids(&s, unmarked, ts).await })
                         .await
                         .map_err(RoundError::Check)?;
                 }
             }
         }
-        let present_samples = match samples_ts {
+        let samples = match samples_ts {
             Some(ts) => cluster
                 .any(|s| async move { ingest::stored_node_samples(&s, unmarked, ts).await })
                 .await
                 .map_err(RoundError::Check)?,
             None => HashSet::new(),
         };
+        let stored = Stored {
+            done,
+            calls,
+            samples,
+        };
         let n_shards = topology.as_ref().map_or(1, |t| t.shards.len());
-        let mut calls: Vec<(Vec<ApiCallRow<'a>>, bool)> =
-            (0..n_shards).map(|_| (Vec::new(), false)).collect();
-        let mut samples = Vec::new();
-        let mut marks = Vec::new();
-        let mut skipped = 0u64;
-        for item in round {
-            if done.contains(&item.batch_id) {
-                skipped += item.batch.len() as u64;
-                continue;
-            }
-            match &*item.batch {
-                Batch::Calls(records) => {
-                    for r in records {
-                        if present_calls.contains(&r.call_id) {
-                            skipped += 1;
-                            continue;
-                        }
-                        let shard = topology.as_ref().map_or(0, |t| t.shard_of(&r.call_id));
-                        calls[shard].0.push(ApiCallRow::new(r, item.batch_id));
-                    }
-                    marks.push((item.batch_id, BatchKind::Calls, records.len() as u32));
-                }
-                Batch::Samples(values) => {
-                    for v in values {
-                        if present_samples.contains(&(v.node.clone(), v.ts_us)) {
-                            skipped += 1;
-                        } else {
-                            samples.push(NodeMetricRow::new(v, item.batch_id));
-                        }
-                    }
-                    marks.push((item.batch_id, BatchKind::NodeSamples, values.len() as u32));
-                }
-            }
-        }
-        let no_samples = samples.is_empty();
+        let rows = match &topology {
+            Some(t) => Rows::build(round, &stored, |id| t.shard_of(id), n_shards),
+            None => Rows::build(round, &stored, |_| 0, 1),
+        };
         Ok(Prepared {
             topology,
-            calls,
-            samples: (samples, no_samples),
-            marks,
-            skipped,
+            rows,
+            shard_done: vec![false; n_shards],
+            samples_done: false,
         })
     }
 }
@@ -871,6 +905,11 @@ mod tests {
         mock.add(handlers::provide(Vec::<Id>::new()));
     }
 
+    /// The first try of a fresh round: only the markers are read (none found).
+    fn markers(mock: &Mock) {
+        mock.add(handlers::provide(Vec::<Id>::new()));
+    }
+
     #[tokio::test]
     async fn a_refused_batch_is_split_out_and_set_aside_and_the_rest_stored() {
         let mock = Mock::new();
@@ -879,6 +918,7 @@ mod tests {
         let items = round(3);
         let bad = items[2].batch_id;
         // The whole round: refused (Code 53, a type mismatch).
+        markers(&mock);
         mock.add(handlers::exception(53));
         // Split: [0] is stored; [1, 2] refused again and split: [1] stored, [2] refused alone
         // twice, then set aside and recorded.
@@ -929,6 +969,7 @@ mod tests {
         let r = rounds(&mock, dir.path());
         // ClickHouse overloaded (503 without an exception code), then too many parts (252,
         // not about partitions), then the round goes in whole.
+        markers(&mock);
         mock.add(handlers::failure(hyper::StatusCode::SERVICE_UNAVAILABLE));
         checks(&mock);
         mock.add(handlers::exception(252));
@@ -947,6 +988,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = rounds(&mock, dir.path());
         // Code 60: the table does not exist (not migrated). The same for every batch: retried.
+        markers(&mock);
         mock.add(handlers::exception(60));
         checks(&mock);
         mock.add(handlers::exception(60));

@@ -399,16 +399,13 @@ async fn bad_collector_urls_stop_the_gateway_naming_the_entry() {
     }
 }
 
-/// The case "inserted once" does not cover by design yet (see README, Nothing lost, nothing
-/// doubled): the collector in use is paused (SIGSTOP) under load, not killed. The gateway's
-/// send times out, the batch goes to the other collector with the replay mark and is stored
-/// there; if the paused one, resumed, still reads that request from its socket, it logs the
-/// batch as fresh and inserts it without looking at the markers. It passed every run here
-/// (the resumed collector did not store the stale request), but nothing guarantees that, so it
-/// stays out of CI until the collector checks the markers of every batch (one lookup by
-/// `batch_id`, `ingest_batches`' sort key, per round). Run it with `--ignored`.
+/// A collector alive but frozen: the one in use is paused (SIGSTOP) under load, not killed.
+/// The gateway's send times out, the batch goes to the other collector with the replay mark
+/// and is stored there; the paused one, resumed, may still read that request from its socket
+/// (or hold it in its log, or in a round already checked): its round reads the markers of every
+/// batch, and a round frozen between its check and its insert is checked again, so the copy is
+/// skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a paused collector may insert its copy of a batch that failed over: needs the marker check for fresh batches"]
 async fn the_collector_in_use_paused_under_load_doubles_nothing() {
     let (a, b) = two_collector_sites("collectors_pause", &["{a}", "{b}"], "spread").await;
     let store = a.migrate().await;

@@ -91,7 +91,9 @@ pub enum AppendError {
 #[derive(Debug, Clone)]
 pub struct WalConfig {
     pub dir: PathBuf,
-    /// A segment is closed and a new one started past this size.
+    /// A segment is closed and a new one started past this size, and past a quarter of
+    /// `max_bytes` when that is smaller: the segment being written is deleted only once
+    /// closed, so a segment as large as the cap would keep the log full for good.
     pub segment_bytes: u64,
     /// Appends are refused while the segments on disk hold this much.
     pub max_bytes: u64,
@@ -274,7 +276,7 @@ impl<T: Send + Sync + 'static> Wal<T> {
         let (tx, rx) = mpsc::channel(4096);
         writer::start(
             shared.clone(),
-            config.segment_bytes,
+            config.segment_bytes.min((config.max_bytes / 4).max(1)),
             last_seq,
             rx,
             durable_tx,

@@ -101,3 +101,45 @@ async fn node_samples_are_stored_once() {
     eventually_count(&store, "SELECT count() FROM node_metrics", 1).await;
     c.stop().await;
 }
+
+/// A batch another collector has stored (its marker is in `ingest_batches`) that reaches this
+/// one *without* the replay mark — this collector was frozen past the gateway's timeout and
+/// took the request late — is skipped: every round reads the markers of all its batches.
+#[tokio::test]
+async fn a_fresh_batch_another_collector_stored_is_skipped() {
+    let store = migrated_store("collector_late_copy").await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = TestCollector::start(&store, dir.path()).await;
+    let late = Uuid::now_v7();
+    gatewatch_store::ingest::mark_stored(
+        &store,
+        &[(late, gatewatch_store::rows::BatchKind::Calls, 30)],
+        "the-other-collector",
+        now_us().div_euclid(1_000_000) as u32,
+    )
+    .await
+    .unwrap();
+    let (status, _) = post(
+        &c.url("/v1/records"),
+        &[NDJSON, (BATCH_ID_HEADER, &late.to_string())],
+        ndjson(&calls(30)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // A batch after it, to know the round with the late one is done.
+    let (status, _) = post(
+        &c.url("/v1/records"),
+        &[NDJSON, (BATCH_ID_HEADER, &Uuid::now_v7().to_string())],
+        ndjson(&calls(20)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    eventually_count(&store, COUNT, 20).await;
+    let skipped = get_text(&c.url("/metrics")).await;
+    assert!(
+        skipped.contains("gatewatch_collector_rows_skipped_total 30"),
+        "{skipped}"
+    );
+    assert_eq!(store.fetch_u64(COUNT).await.unwrap(), 20);
+    c.stop().await;
+}

@@ -181,6 +181,43 @@ async fn a_full_log_refuses_appends_until_acked() {
         .unwrap();
 }
 
+/// A log capped below one segment's size (`[collector] wal_max_mb` smaller than a segment):
+/// once everything in it is stored, appends go on. Before segments were cut to a quarter of
+/// the cap, the one segment being written held the whole cap and was never closed, so the
+/// collector answered 503 for good after a long ClickHouse outage.
+#[tokio::test]
+async fn a_log_capped_below_a_segment_frees_space_once_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.max_bytes = 2000;
+    let (wal, mut reader, _) = Wal::<String>::open(&cfg).unwrap();
+    let payload = Bytes::from(vec![b'a'; 100]);
+    for round in 0..3 {
+        let mut ok = 0;
+        loop {
+            match wal
+                .append(Kind::Calls, Uuid::now_v7(), 0, 1, payload.clone(), None)
+                .await
+            {
+                Ok(_) => ok += 1,
+                Err(AppendError::Full { .. }) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(ok >= 3, "round {round}: {ok} appends before full");
+        let mut last = 0;
+        while let Some(e) = reader.try_next().unwrap() {
+            last = e.header.seq;
+        }
+        wal.ack(last).unwrap();
+        assert!(
+            wal.disk_bytes() <= 1000,
+            "round {round}: stored segments deleted, {} bytes left",
+            wal.disk_bytes()
+        );
+    }
+}
+
 #[tokio::test]
 async fn rotated_segments_are_read_across_and_deleted_after_ack() {
     let dir = tempfile::tempdir().unwrap();
