@@ -1,7 +1,7 @@
 //! The write-ahead log: write → drop → corrupt → reopen → count.
 
 use bytes::Bytes;
-use gatewatch_collector::wal::{AppendError, Kind, Wal, WalConfig};
+use gatewatch_collector::wal::{AppendError, Kind, Wal, WalConfig, WalReader};
 use std::io::Write;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -145,6 +145,30 @@ async fn pending_batch_ids_survive_a_restart() {
     assert!(matches!(again, Err(AppendError::Duplicate(_))));
 }
 
+/// Appends `payload` until the log answers full; how many went in.
+async fn fill(wal: &Wal<String>, payload: &Bytes) -> u64 {
+    let mut ok = 0;
+    loop {
+        match wal
+            .append(Kind::Calls, Uuid::now_v7(), 0, 1, payload.clone(), None)
+            .await
+        {
+            Ok(_) => ok += 1,
+            Err(AppendError::Full { .. }) => return ok,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// Reads every entry there is; the last sequence number read (0: none).
+fn read_all(reader: &mut WalReader<String>) -> u64 {
+    let mut last = 0;
+    while let Some(e) = reader.try_next().unwrap() {
+        last = e.header.seq;
+    }
+    last
+}
+
 #[tokio::test]
 async fn a_full_log_refuses_appends_until_acked() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,22 +177,9 @@ async fn a_full_log_refuses_appends_until_acked() {
     cfg.max_bytes = 1000;
     let (wal, mut reader, _) = Wal::<String>::open(&cfg).unwrap();
     let payload = Bytes::from(vec![b'a'; 100]);
-    let mut ok = 0;
-    loop {
-        match wal
-            .append(Kind::Calls, Uuid::now_v7(), 0, 1, payload.clone(), None)
-            .await
-        {
-            Ok(_) => ok += 1,
-            Err(AppendError::Full { .. }) => break,
-            Err(e) => panic!("{e}"),
-        }
-    }
+    let ok = fill(&wal, &payload).await;
     assert!(ok >= 6, "{ok}");
-    let mut last = 0;
-    while let Some(e) = reader.try_next().unwrap() {
-        last = e.header.seq;
-    }
+    let last = read_all(&mut reader);
     assert_eq!(last, ok);
     wal.ack(last).unwrap();
     assert!(
@@ -193,23 +204,9 @@ async fn a_log_capped_below_a_segment_frees_space_once_stored() {
     let (wal, mut reader, _) = Wal::<String>::open(&cfg).unwrap();
     let payload = Bytes::from(vec![b'a'; 100]);
     for round in 0..3 {
-        let mut ok = 0;
-        loop {
-            match wal
-                .append(Kind::Calls, Uuid::now_v7(), 0, 1, payload.clone(), None)
-                .await
-            {
-                Ok(_) => ok += 1,
-                Err(AppendError::Full { .. }) => break,
-                Err(e) => panic!("{e}"),
-            }
-        }
+        let ok = fill(&wal, &payload).await;
         assert!(ok >= 3, "round {round}: {ok} appends before full");
-        let mut last = 0;
-        while let Some(e) = reader.try_next().unwrap() {
-            last = e.header.seq;
-        }
-        wal.ack(last).unwrap();
+        wal.ack(read_all(&mut reader)).unwrap();
         assert!(
             wal.disk_bytes() <= 1000,
             "round {round}: stored segments deleted, {} bytes left",
