@@ -239,7 +239,9 @@ def run(args, base, password, site):
 
     report = os.path.join(WORK, "report")
     cmd = [
-        os.path.join(os.path.dirname(sys.executable), "st"), "run",
+        # The venv's Python, not its `st` script: the script's first line names the folder the
+        # venv was made in, and breaks when target/ is moved.
+        sys.executable, "-m", "schemathesis.cli", "run",
         os.path.abspath(args.schema) if args.schema else base + "/api/openapi.json",
         "--url", base,
         "--checks", CHECKS,
