@@ -117,3 +117,69 @@ async fn the_portal_pages_in_both_languages_on_laptop_and_phone() {
     b.assert_no_csp_violations().await;
     b.close().await;
 }
+
+/// The dashboards' API editor has the portal card: a refusal beside its field, then an API
+/// published from the form appears on the portal with its description and operations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_publishes_an_api_from_the_editors_portal_card() {
+    const PW: &str = "a long portal ui password";
+    let site = Site::new(
+        "portal_editor",
+        &gatewatch_migrations::testing::clickhouse_url(),
+        "",
+    );
+    site.migrate().await;
+    crate::admin::add_user(&site, "root", "admin", PW);
+    let _dash = site.start("dashboards").await;
+    let _portal = site.start("portal").await;
+
+    let b = Browser::start(site.dashboards).await;
+    b.log_in("root", PW).await;
+    b.open("config?tab=apis").await;
+    b.click("#api-new").await;
+    b.find("#api-form").await;
+    b.fill("#f-api-id", "invoices").await;
+    b.fill("#f-api-name", "電子發票 API").await;
+    b.fill("#f-api-match", "/invoices").await;
+    b.fill("#f-up-url-0", "http://127.0.0.1:9").await;
+    b.scroll_to("#api-portal").await;
+    b.click("#api-portal-published").await;
+    b.fill("#f-api-portal-category", "稅務").await;
+    b.fill("#f-api-portal-summary", &"長".repeat(301)).await;
+    b.fill("#f-api-portal-tags", "發票\ninvoice").await;
+    b.fill(
+        "#f-api-portal-description",
+        "# 電子發票\n\n<script>alert(1)</script>開立與查詢。",
+    )
+    .await;
+    b.fill("#f-api-portal-openapi", "{\"openapi\": \"3.0.3\", \"paths\": {\"/invoices\": {\"get\": {\"summary\": \"查詢發票\"}}}}")
+        .await;
+    b.click("#api-save").await;
+    b.wait_text(".field-error #f-api-portal-summary-error", "300")
+        .await;
+    b.fill("#f-api-portal-summary", "開立與查詢電子發票").await;
+    b.fill("#f-api-portal-openapi", "{\"swagger\": \"2.0\"}")
+        .await;
+    b.click("#api-save").await;
+    b.wait_text(".field-error #f-api-portal-openapi-error", "openapi")
+        .await;
+    b.scroll_to("#api-portal").await;
+    b.screenshot("admin-portal-card-error").await;
+    b.fill("#f-api-portal-openapi", "{\"openapi\": \"3.0.3\", \"paths\": {\"/invoices\": {\"get\": {\"summary\": \"查詢發票\"}}}}")
+        .await;
+    b.click("#api-save").await;
+    b.wait_text("#api-table", "invoices").await;
+    b.close().await;
+
+    let all = listed(site.portal, 1).await;
+    assert_eq!(all["apis"][0]["id"], "invoices");
+    assert_eq!(all["apis"][0]["tags"], json!(["發票", "invoice"]));
+    let one = crate::portal::raw_get(site.portal, "/portal-api/apis/invoices").await;
+    let v = one.json();
+    let html = v["description_html"].as_str().unwrap();
+    assert!(
+        html.contains("<h1>電子發票</h1>") && !html.contains("<script"),
+        "{html}"
+    );
+    assert_eq!(v["reference"]["operations"][0]["summary"], "查詢發票");
+}
