@@ -133,6 +133,7 @@ fn role_ports(t: &toml::Table) -> BTreeMap<&'static str, Vec<u16>> {
         ("alerter", vec![pick("alerter", "listen")]),
         ("reports", vec![pick("reports", "listen")]),
         ("dashboards", vec![pick("dashboards", "listen")]),
+        ("portal", vec![pick("portal", "listen")]),
     ])
 }
 
@@ -1001,6 +1002,7 @@ fn dockerfile_matches_the_binary() {
         ("alerter", "listen"),
         ("reports", "listen"),
         ("dashboards", "listen"),
+        ("portal", "listen"),
     ] {
         let listen = get_str(&config, section, key);
         assert!(
