@@ -74,6 +74,12 @@ pub struct RequestBody {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub description: String,
     pub content_types: Vec<String>,
+    /// The first content type's schema: its `$ref` name or type.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub schema: String,
+    /// Its example (`example`, or the first of `examples`), as indented JSON, cut.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub example: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -83,6 +89,43 @@ pub struct Response {
     pub description: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub content_types: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub schema: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub example: String,
+}
+
+/// Longest example kept, in characters.
+const MAX_EXAMPLE: usize = 4_000;
+
+/// The schema and example of a `content` map's first media type.
+fn media(doc: &Value, content: Option<&Value>) -> (String, String) {
+    let Some(m) = content
+        .and_then(Value::as_object)
+        .and_then(|m| m.values().next())
+    else {
+        return (String::new(), String::new());
+    };
+    let example = m.get("example").or_else(|| {
+        m.get("examples")
+            .and_then(Value::as_object)
+            .and_then(|e| e.values().next())
+            .and_then(|e| resolve(doc, e))
+            .and_then(|e| e.get("value"))
+    });
+    let example = match example {
+        None => String::new(),
+        Some(Value::String(s)) => s.chars().take(MAX_EXAMPLE).collect(),
+        Some(v) => {
+            let pretty = serde_json::to_string_pretty(v).unwrap_or_default();
+            let mut cut: String = pretty.chars().take(MAX_EXAMPLE).collect();
+            if cut.len() < pretty.len() {
+                cut.push('…');
+            }
+            cut
+        }
+    };
+    (schema_text(m.get("schema")), example)
 }
 
 fn text(v: Option<&Value>) -> String {
@@ -210,10 +253,15 @@ fn operation(
         .get("requestBody")
         .and_then(|b| resolve(doc, b))
         .filter(|b| b.is_object())
-        .map(|b| RequestBody {
-            required: flag(b.get("required")),
-            description: text(b.get("description")),
-            content_types: content_types(b.get("content")),
+        .map(|b| {
+            let (schema, example) = media(doc, b.get("content"));
+            RequestBody {
+                required: flag(b.get("required")),
+                description: text(b.get("description")),
+                content_types: content_types(b.get("content")),
+                schema,
+                example,
+            }
         });
     let responses = op
         .get("responses")
@@ -223,10 +271,13 @@ fn operation(
                 .take(64)
                 .filter_map(|(status, r)| {
                     let r = resolve(doc, r)?;
+                    let (schema, example) = media(doc, r.get("content"));
                     Some(Response {
                         status: status.chars().take(16).collect(),
                         description: text(r.get("description")),
                         content_types: content_types(r.get("content")),
+                        schema,
+                        example,
                     })
                 })
                 .collect()
@@ -305,7 +356,8 @@ mod tests {
                         "parameters": [{"name": "lang", "in": "query", "required": true,
                                         "schema": {"type": "string"}}],
                         "responses": {"200": {"description": "訂單",
-                            "content": {"application/json": {}}},
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"},
+                                "example": {"id": 7, "品項": "茶"}}}},
                             "404": {"$ref": "#/components/responses/NotFound"}}},
                     "delete": {"deprecated": true, "responses": {}}
                 },
@@ -332,9 +384,14 @@ mod tests {
         assert!(get.parameters[1].required, "the operation's lang wins");
         assert_eq!(get.responses[1].description, "no such order");
         let post = r.operations.iter().find(|o| o.method == "POST").unwrap();
-        assert_eq!(
-            post.request_body.as_ref().unwrap().content_types,
-            ["application/json"]
+        let body = post.request_body.as_ref().unwrap();
+        assert_eq!(body.content_types, ["application/json"]);
+        assert_eq!(body.schema, "Order");
+        assert_eq!(get.responses[0].schema, "Order");
+        assert!(
+            get.responses[0].example.contains("\"品項\": \"茶\""),
+            "{:?}",
+            get.responses[0]
         );
         assert!(r
             .operations

@@ -25,6 +25,11 @@ function Params({ list }) {
   </table></div>`;
 }
 
+function Example({ text }) {
+  if (!text) return null;
+  return html`<div class="example"><span class="muted small">${t('api.example')}</span><pre><code>${text}</code></pre></div>`;
+}
+
 function Operation({ op }) {
   return html`<details class="op" data-op=${`${op.method} ${op.path}`}>
     <summary>
@@ -39,10 +44,15 @@ function Operation({ op }) {
       <${Params} list=${op.parameters} />
       ${op.request_body ? html`<h4>${t('api.request_body')}</h4>
         <p>${op.request_body.required ? t('api.required') : t('api.optional')}
-          ${op.request_body.content_types.map((c) => html` <code>${c}</code>`)}</p>` : null}
+          ${op.request_body.content_types.map((c) => html` <code>${c}</code>`)}
+          ${op.request_body.schema ? html` · ${t('api.schema')} <code>${op.request_body.schema}</code>` : null}</p>
+        ${op.request_body.description ? html`<p>${op.request_body.description}</p>` : null}
+        <${Example} text=${op.request_body.example} />` : null}
       ${op.responses.length ? html`<h4>${t('api.responses')}</h4>
         <ul class="responses">${op.responses.map((r) => html`<li><code>${r.status}</code> ${r.description || ''}
-          ${r.content_types ? r.content_types.map((c) => html` <code class="muted">${c}</code>`) : null}</li>`)}</ul>` : null}
+          ${r.content_types ? r.content_types.map((c) => html` <code class="muted">${c}</code>`) : null}
+          ${r.schema ? html` · ${t('api.schema')} <code>${r.schema}</code>` : null}
+          <${Example} text=${r.example} /></li>`)}</ul>` : null}
     </div>
   </details>`;
 }

@@ -69,7 +69,7 @@ const DOC: &str = r##"{"openapi": "3.0.3", "info": {"title": "支付 API", "vers
   "paths": {"/pay/orders/{id}": {
      "parameters": [{"name": "id", "in": "path", "description": "訂單編號", "schema": {"type": "string"}}],
      "get": {"summary": "查詢訂單", "parameters": [{"name": "lang", "in": "query", "schema": {"type": "string"}}],
-             "responses": {"200": {"description": "訂單", "content": {"application/json": {}}}, "404": {"description": "沒有這筆訂單"}}},
+             "responses": {"200": {"description": "訂單", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}, "example": {"id": "A-7", "備註": "<script>alert(9)</script>"}}}}, "404": {"description": "沒有這筆訂單"}}},
      "delete": {"summary": "<img src=x onerror=alert(1)>", "deprecated": true, "responses": {"204": {"description": "gone"}}}}}}"##;
 
 pub(crate) const ATTACKS: &str = "# 支付說明\n\n\
@@ -288,6 +288,12 @@ async fn the_portal_shows_only_published_apis_and_finds_them_in_chinese_and_lati
     assert_eq!(get["parameters"][0]["required"], true);
     assert_eq!(get["parameters"][1]["name"], "lang");
     assert_eq!(get["responses"][1]["description"], "沒有這筆訂單");
+    assert_eq!(get["responses"][0]["schema"], "Order");
+    let example = get["responses"][0]["example"].as_str().unwrap();
+    assert!(
+        example.contains("\"備註\": \"<script>alert(9)</script>\""),
+        "{example}"
+    );
     // Text from the document is text: the UI renders it as such (checked in the browser test).
     let del = ops.iter().find(|o| o["method"] == "DELETE").unwrap();
     assert_eq!(del["deprecated"], true);

@@ -81,6 +81,9 @@ async fn the_portal_pages_in_both_languages_on_laptop_and_phone() {
             .await
             .unwrap();
         b.wait_text(".reference", "訂單編號").await;
+        // An example is shown as text too.
+        b.wait_text(".reference .example", "<script>alert(9)</script>")
+            .await;
         // The document's text is text: the <img onerror> of an operation summary is shown,
         // not made into an element.
         b.wait_text(".reference", "<img src=x onerror=alert(1)>")
