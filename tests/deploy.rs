@@ -30,7 +30,14 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatewatch");
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-const ROLES: [&str; 5] = ["gateway", "collector", "alerter", "reports", "dashboards"];
+const ROLES: [&str; 6] = [
+    "gateway",
+    "collector",
+    "alerter",
+    "reports",
+    "dashboards",
+    "portal",
+];
 /// Debian's python3, where ops/test.sh installs python3-yaml and python3-kubernetes (another
 /// python3 earlier on PATH may lack them).
 const PYTHON: &str = "/usr/bin/python3";
