@@ -104,6 +104,18 @@ fn no_such_api() -> Response {
     error(StatusCode::NOT_FOUND, "not_found", "no such API")
 }
 
+/// Before the first catalogue load (ClickHouse away at start): not "nothing is published".
+fn not_ready() -> Response {
+    let mut r = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        "the catalogue is not loaded yet; try again in a moment",
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    r
+}
+
 fn bad_path() -> Response {
     error(
         StatusCode::BAD_REQUEST,
@@ -219,6 +231,9 @@ async fn list(
             .into_response();
     }
     let c = s.cache.get();
+    if !c.loaded {
+        return not_ready();
+    }
     let words = catalogue::words(&p.q);
     let apis: Vec<_> = c
         .apis
@@ -247,6 +262,9 @@ async fn one(State(s): State<Arc<AppState>>, id: Result<Path<String>, PathReject
         return bad_path();
     };
     let c = s.cache.get();
+    if !c.loaded {
+        return not_ready();
+    }
     let Some(api) = c.get(&id) else {
         return no_such_api();
     };
@@ -273,6 +291,9 @@ async fn document(
         return bad_path();
     };
     let c = s.cache.get();
+    if !c.loaded {
+        return not_ready();
+    }
     let Some(doc) = c.get(&id).and_then(|a| a.portal.openapi.as_ref()) else {
         return no_such_api();
     };
@@ -383,5 +404,81 @@ impl Running {
         tokio::join!(signal, plain);
         let _ = poller.await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+
+    /// The router over a catalogue not loaded yet (no ClickHouse is reached).
+    fn app() -> Router {
+        let store = Store::new(gatewatch_store::StoreConfig::default());
+        let cache = Arc::new(Cache::new(store));
+        router(Arc::new(AppState {
+            config: PortalConfig::new(([127, 0, 0, 1], 0).into()),
+            registry: Arc::new(gatewatch_listen::metrics::registry("portal")),
+            cache,
+        }))
+    }
+
+    async fn call(method: Method, uri: &str, headers: &[(&str, &str)]) -> Response {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut app = app();
+        tower_service::Service::call(&mut app, req.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    fn assert_secure(r: &Response) {
+        for (k, v) in SECURITY_HEADERS {
+            assert_eq!(r.headers()[k], v, "{k}");
+        }
+    }
+
+    #[tokio::test]
+    async fn files_revalidate_to_304_with_the_security_headers() {
+        let r = call(Method::GET, "/ui/app.js", &[]).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_secure(&r);
+        let etag = r.headers()[header::ETAG].to_str().unwrap().to_string();
+        let r = call(Method::GET, "/ui/app.js", &[("if-none-match", &etag)]).await;
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+        assert_secure(&r);
+        let r = call(Method::HEAD, "/", &[]).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], ui::HTML);
+    }
+
+    #[tokio::test]
+    async fn before_the_catalogue_loads_every_api_is_unknown_and_not_ready() {
+        assert_eq!(
+            call(Method::GET, "/readyz", &[]).await.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let r = call(Method::GET, "/apis/anything", &[]).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_secure(&r);
+        // The shell's 404 is never a 304, whatever the browser holds.
+        let r = call(Method::GET, "/apis/anything", &[("if-none-match", "*")]).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        // The JSON says so rather than "nothing is published".
+        for uri in [
+            "/portal-api/apis",
+            "/portal-api/apis/x",
+            "/portal-api/apis/x/openapi.json",
+        ] {
+            let r = call(Method::GET, uri, &[]).await;
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE, "{uri}");
+            assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+        }
+        let r = call(Method::DELETE, "/portal-api/apis", &[]).await;
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_secure(&r);
     }
 }
