@@ -79,6 +79,13 @@ impl Published {
     pub fn matches(&self, words: &[String]) -> bool {
         words.iter().all(|w| self.haystack.contains(w.as_str()))
     }
+
+    /// Where a match stands in the results: 0 when every word is in the name, 1 otherwise
+    /// (summary or tags), so an API named for the search comes first.
+    pub fn rank(&self, words: &[String]) -> u8 {
+        let name = self.spec.name.to_lowercase();
+        u8::from(!words.iter().all(|w| name.contains(w.as_str())))
+    }
 }
 
 /// What the catalogue lists of an API.
@@ -328,6 +335,9 @@ mod tests {
         assert_eq!(hits("PAYMENTS"), ["pay"]);
         assert_eq!(hits("forecast"), ["weather"]);
         assert_eq!(hits("支付 forecast"), Vec::<&str>::new());
+        let w = words("weather");
+        assert_eq!(c.get("weather").unwrap().rank(&w), 0);
+        assert_eq!(c.get("pay").unwrap().rank(&words("payments")), 1);
         assert_eq!(hits(""), ["pay", "weather"]);
         assert_eq!(c.categories(), [("公共", 1), ("金融", 1)]);
     }

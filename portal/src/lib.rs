@@ -235,13 +235,15 @@ async fn list(
         return not_ready();
     }
     let words = catalogue::words(&p.q);
-    let apis: Vec<_> = c
+    let mut hits: Vec<&Published> = c
         .apis
         .values()
         .filter(|a| p.category.is_empty() || a.portal.category == p.category)
         .filter(|a| a.matches(&words))
-        .map(Published::summary)
         .collect();
+    // Named for the search first, then by id (the sort is stable).
+    hits.sort_by_key(|a| a.rank(&words));
+    let apis: Vec<_> = hits.into_iter().map(Published::summary).collect();
     let categories: Vec<_> = c
         .categories()
         .into_iter()
