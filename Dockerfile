@@ -45,8 +45,8 @@ ENV GATEWATCH_CONFIG=/etc/gatewatch/gatewatch.toml \
 VOLUME ["/var/lib/gatewatch"]
 WORKDIR /var/lib/gatewatch
 # gateway 8080 (proxy) and 8081 (its /healthz, /readyz, /metrics); dashboards 8090; collector
-# 8091; alerter 8092; reports 8093 (the defaults of src/config.rs).
-EXPOSE 8080 8081 8090 8091 8092 8093
+# 8091; alerter 8092; reports 8093; developer portal 8094 (the defaults of src/config.rs).
+EXPOSE 8080 8081 8090 8091 8092 8093 8094
 USER 10001:10001
 # GATEWATCH_HEALTH_PORT: the port of the role this container runs (8081 for the gateway and for
 # `up`; 8091 collector, 8090 dashboards, 8092 alerter, 8093 reports). /healthz is liveness;

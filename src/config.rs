@@ -43,6 +43,7 @@ pub struct FileConfig {
     pub dashboards: DashboardsSection,
     pub alerter: AlerterSection,
     pub reports: ReportsSection,
+    pub portal: PortalSection,
     pub retention: RetentionSection,
     /// APIs defined in the file.
     pub routes: Vec<RouteSection>,
@@ -604,6 +605,29 @@ impl Default for DashboardsSection {
     }
 }
 
+/// The developer portal: the public site where API consumers find the published APIs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalSection {
+    /// Address of the portal's site (catalogue, API pages, health and metrics).
+    pub listen: String,
+    /// Connections open at once on this port; more are closed as they are accepted.
+    pub max_connections: usize,
+    /// Time a client has to send a request head (and longest idle keep-alive), in
+    /// milliseconds; then the connection is closed.
+    pub header_read_timeout_ms: u64,
+}
+
+impl Default for PortalSection {
+    fn default() -> Self {
+        PortalSection {
+            listen: "127.0.0.1:8094".into(),
+            max_connections: 10_000,
+            header_read_timeout_ms: 10_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSection {
@@ -634,6 +658,7 @@ impl Default for FileConfig {
             dashboards: DashboardsSection::default(),
             alerter: AlerterSection::default(),
             reports: ReportsSection::default(),
+            portal: PortalSection::default(),
             retention: RetentionSection::default(),
             routes: Vec::new(),
             security: SecuritySection::default(),
@@ -754,6 +779,8 @@ pub struct Config {
     pub reports_catch_up: Duration,
     /// `[reports.smtp]`, or else `[alerter.smtp]`; `None`: report mail is not sent.
     pub reports_smtp: Option<SmtpConfig>,
+    /// `[portal] listen`, `max_connections`, `header_read_timeout_ms`.
+    pub portal: gatewatch_portal::PortalConfig,
     /// `None`: retention is off.
     pub retention: Option<gatewatch_reports::retention::RetentionPolicy>,
     /// `[reports] font`; `None`: search Debian's font paths.
@@ -1296,6 +1323,14 @@ impl FileConfig {
             reports_backoff: Duration::from_secs(self.reports.retry_backoff_secs),
             reports_catch_up: Duration::from_secs(self.reports.catch_up_secs),
             reports_smtp: reports_smtp(&self.reports, &self.alerter)?,
+            portal: gatewatch_portal::PortalConfig {
+                listen: listen_addr("portal.listen", &self.portal.listen)?,
+                limits: limits(
+                    "portal",
+                    self.portal.max_connections,
+                    self.portal.header_read_timeout_ms,
+                )?,
+            },
             retention: retention(&self.retention)?,
             // A font that cannot be read is not a reason to refuse to start: the chart code
             // warns and falls back to the default fonts.

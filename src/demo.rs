@@ -163,6 +163,7 @@ pub async fn register(
                 "auth": ["api_key"],
                 "capture": {"mode": "bodies", "max_bytes": 2048},
                 "masking": {"json_paths": ["card.number", "card.cvc"]},
+                "portal": demo_portal(),
             }),
         ),
         (
@@ -332,6 +333,44 @@ async fn demo_key(
     Ok(key)
 }
 
+/// What the developer portal shows of the demo shop: published, with a Markdown description
+/// and a small OpenAPI document of its two operations.
+fn demo_portal() -> serde_json::Value {
+    serde_json::json!({
+        "published": true,
+        "category": "示範 (demo)",
+        "summary": "查詢與建立訂單 — orders: look one up, place one (API key required)",
+        "tags": ["訂單", "orders", "demo"],
+        "description": "# 示範商店 API\n\n\
+            Each call needs an API key in `X-API-Key` (the demo prints one). \
+            每次呼叫都需要 `X-API-Key` 標頭中的 API 金鑰。\n\n\
+            | 操作 | 說明 |\n|---|---|\n\
+            | `GET /shop/orders/{id}` | 查詢訂單 (look up an order) |\n\
+            | `POST /shop/orders` | 建立訂單；卡號由閘道遮罩 (place an order; the gateway masks the card number) |\n",
+        "openapi": {
+            "openapi": "3.0.3",
+            "info": {"title": "示範商店 API (demo shop)", "version": "1.0"},
+            "paths": {
+                "/shop/orders/{id}": {"get": {
+                    "summary": "查詢訂單 (look up an order)",
+                    "parameters": [{"name": "id", "in": "path", "required": true,
+                        "description": "訂單編號 (order number)", "schema": {"type": "integer"}}],
+                    "responses": {"200": {"description": "the order",
+                        "content": {"application/json": {}}},
+                        "401": {"description": "no or a bad API key"}}}},
+                "/shop/orders": {"post": {
+                    "summary": "建立訂單 (place an order)",
+                    "requestBody": {"required": true, "content": {"application/json": {}}},
+                    "responses": {"201": {"description": "created"},
+                        "401": {"description": "no or a bad API key"}}}}
+            },
+            "components": {"securitySchemes": {"apiKey": {"type": "apiKey", "in": "header",
+                "name": "X-API-Key"}}},
+            "security": [{"apiKey": []}]
+        }
+    })
+}
+
 /// `gwk_` and 32 random bytes, base64url: the shape the admin API gives keys.
 fn new_key() -> anyhow::Result<String> {
     use base64::Engine;
@@ -364,6 +403,10 @@ pub fn announce(config: &Config, up: &DemoUpstream, key: &str) {
     println!(
         "  admin API          http://{}/api/v1/  (same login; /api/openapi.json)",
         config.dashboards_listen
+    );
+    println!(
+        "  developer portal   http://{}/  (the published demo shop API and its documentation)",
+        config.portal.listen
     );
     println!(
         "  demo alert rules, a weekly report subscription and a second client ({PARTNER_CLIENT}) are registered;"

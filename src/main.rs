@@ -1,7 +1,7 @@
 //! `gatewatch`: one binary for every role.
 //!
 //! `gatewatch up [--demo]` runs every role in one process; `gatewatch gateway`, `collector`,
-//! `alerter`, `reports`, `dashboards` run one role each from the same configuration, so each can
+//! `alerter`, `reports`, `dashboards`, `portal` run one role each from the same configuration, so each can
 //! be killed and restarted on its own. `gatewatch migrate` applies the ClickHouse schema;
 //! `gatewatch loadgen` drives traffic through a gateway.
 //!
@@ -185,6 +185,9 @@ enum Command {
     /// Run the admin API (and, later, the web UI). On a site without users it creates `admin`
     /// and prints its password once on stdout.
     Dashboards,
+    /// Run the developer portal: the public site listing the published APIs (`[portal]
+    /// listen`, default 127.0.0.1:8094).
+    Portal,
     /// Users of the web UI and admin API.
     #[command(subcommand)]
     User(user_cmd::UserCommand),
@@ -311,6 +314,7 @@ fn main() -> ExitCode {
             Command::Alerter => roles::alerter(config).await,
             Command::Reports => roles::reports(config).await,
             Command::Dashboards => roles::dashboards(config).await,
+            Command::Portal => roles::portal(config).await,
             Command::User(cmd) => user_cmd::run(&config, cmd).await,
             Command::Migrate { print_sql: true } => {
                 // For a cluster: its layout (`Replicated…`, `_local`, `Distributed`), as

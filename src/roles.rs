@@ -1,5 +1,5 @@
-//! Wiring of the roles: what `gatewatch up`, `gateway`, `collector`, `alerter`, `reports` and
-//! `migrate` start.
+//! Wiring of the roles: what `gatewatch up`, `gateway`, `collector`, `alerter`, `reports`,
+//! `dashboards`, `portal` and `migrate` start.
 
 use anyhow::Context;
 use gatewatch_store::Store;
@@ -441,6 +441,19 @@ pub async fn dashboards(config: Config) -> anyhow::Result<()> {
     served
 }
 
+/// `gatewatch portal`: the developer portal (its catalogue comes from the configuration log).
+pub async fn portal(config: Config) -> anyhow::Result<()> {
+    let store = Store::new(config.store.clone());
+    let running = gatewatch_portal::bind(config.portal.clone(), store.clone())
+        .await
+        .context("portal")?;
+    tracing::info!(listen = %running.local_addr(), "portal listening");
+    let beat = role_heartbeat(&config, &store, "portal", running.local_addr(), None);
+    let served = running.serve(shutdown_signal()).await.context("portal");
+    beat.stop().await;
+    served
+}
+
 /// `gatewatch up`: migrate, then every role in this process. On shutdown the gateway stops
 /// first (flushing its records to the collector), then the rest.
 pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
@@ -489,6 +502,19 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
         dashboards.tls_addr(),
     ));
     let dashboards = tokio::spawn(dashboards.serve(stopped(&stop_rest)));
+
+    let portal = gatewatch_portal::bind(config.portal.clone(), store.clone())
+        .await
+        .context("portal")?;
+    tracing::info!(listen = %portal.local_addr(), "portal listening");
+    beats.push(role_heartbeat(
+        &config,
+        &store,
+        "portal",
+        portal.local_addr(),
+        None,
+    ));
+    let portal = tokio::spawn(portal.serve(stopped(&stop_rest)));
 
     let mut others = Vec::new();
     let engine = alerter_engine(&config, &store)?;
@@ -566,6 +592,9 @@ pub async fn up(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let _ = report_mail.await;
     if let Ok(Err(e)) = dashboards.await {
         tracing::error!(error = %e, "dashboards");
+    }
+    if let Ok(Err(e)) = portal.await {
+        tracing::error!(error = %e, "portal");
     }
     for beat in beats {
         beat.stop().await;

@@ -30,7 +30,14 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatewatch");
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-const ROLES: [&str; 5] = ["gateway", "collector", "alerter", "reports", "dashboards"];
+const ROLES: [&str; 6] = [
+    "gateway",
+    "collector",
+    "alerter",
+    "reports",
+    "dashboards",
+    "portal",
+];
 /// Debian's python3, where ops/test.sh installs python3-yaml and python3-kubernetes (another
 /// python3 earlier on PATH may lack them).
 const PYTHON: &str = "/usr/bin/python3";
@@ -133,6 +140,7 @@ fn role_ports(t: &toml::Table) -> BTreeMap<&'static str, Vec<u16>> {
         ("alerter", vec![pick("alerter", "listen")]),
         ("reports", vec![pick("reports", "listen")]),
         ("dashboards", vec![pick("dashboards", "listen")]),
+        ("portal", vec![pick("portal", "listen")]),
     ])
 }
 
@@ -1001,6 +1009,7 @@ fn dockerfile_matches_the_binary() {
         ("alerter", "listen"),
         ("reports", "listen"),
         ("dashboards", "listen"),
+        ("portal", "listen"),
     ] {
         let listen = get_str(&config, section, key);
         assert!(

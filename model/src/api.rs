@@ -149,6 +149,10 @@ pub struct ApiSpec {
     /// A disabled API is not routed.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// What the developer portal shows of this API (`portal.published`, its category,
+    /// summary, Markdown description, tags, OpenAPI document); absent: not on the portal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal: Option<Box<crate::portal::PortalInfo>>,
 }
 
 fn yes() -> bool {
@@ -521,6 +525,7 @@ impl ApiSpec {
             capture: CapturePolicy::default(),
             masking: MaskRules::default(),
             enabled: true,
+            portal: None,
         }
     }
 
@@ -637,6 +642,9 @@ impl ApiSpec {
         }
         self.masking.validate().map_err(|e| e.under("masking"))?;
         crate::node::check_groups("node_groups", &self.node_groups)?;
+        if let Some(p) = &self.portal {
+            p.validate()?;
+        }
         crate::version::check_api_version(
             &self.family,
             &self.version,

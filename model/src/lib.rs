@@ -22,6 +22,7 @@ pub mod oauth;
 pub mod outbound;
 pub mod outcome;
 pub mod policy;
+pub mod portal;
 pub mod release;
 pub mod report;
 pub mod report_subscription;

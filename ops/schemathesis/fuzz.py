@@ -89,7 +89,7 @@ def smtp_sink(port):
 
 
 def config(db, ports, data_dir, smtp_port):
-    dash, alerter, gateway, gateway_admin, collector, reports = ports
+    dash, alerter, gateway, gateway_admin, collector, reports, portal = ports
     smtp = "" if smtp_port is None else f"""
 [alerter.smtp]
 host = "127.0.0.1"
@@ -118,6 +118,9 @@ listen = "127.0.0.1:{alerter}"
 [reports]
 listen = "127.0.0.1:{reports}"
 
+[portal]
+listen = "127.0.0.1:{portal}"
+
 [dashboards]
 listen = "127.0.0.1:{dash}"
 alerter_url = "http://127.0.0.1:{alerter}"
@@ -129,7 +132,11 @@ trusted_proxies = ["127.0.0.1/32"]
 
 # One valid body of each kind, so that lists, histories and reports have something to answer.
 SEED = [
-    ("/api/v1/apis", {"id": "st-api", "name": "St", "prefix": "/st", "upstreams": ["http://127.0.0.1:9"]}),
+    ("/api/v1/apis", {"id": "st-api", "name": "St", "prefix": "/st", "upstreams": ["http://127.0.0.1:9"],
+                      "portal": {"published": True, "category": "測試", "summary": "St 摘要",
+                                 "tags": ["st"], "description": "# St\n\n| a | b |\n|---|---|\n",
+                                 "openapi": {"openapi": "3.0.3", "info": {"title": "St", "version": "1"},
+                                             "paths": {"/st": {"get": {"summary": "St"}}}}}}),
     ("/api/v1/clients", {"id": "st-client", "name": "St client", "quota": {"per_day": 1000}}),
     ("/api/v1/clients/st-client/keys", {}),
     ("/api/v1/groups", {"id": "st-group", "name": "St group", "apis": ["*"]}),
@@ -163,11 +170,11 @@ def main():
     os.makedirs(data_dir)
     db = os.environ.get("GATEWATCH_TEST_DB_PREFIX", "gwt_") + "schemathesis"
     clickhouse(f"DROP DATABASE IF EXISTS {db}")
-    ports = free_ports(7)
+    ports = free_ports(8)
     base = f"http://127.0.0.1:{ports[0]}"
     conf = os.path.join(WORK, "gatewatch.toml")
     with open(conf, "w") as f:
-        f.write(config(db, ports[:6], data_dir, ports[6]))
+        f.write(config(db, ports[:7], data_dir, ports[7]))
     gw = [gatewatch, "--config", conf]
     subprocess.run(gw + ["migrate"], check=True, stdout=subprocess.DEVNULL)
     password = secrets.token_urlsafe(18)
@@ -175,10 +182,10 @@ def main():
         subprocess.run(gw + ["user", "add", user, "--role", "admin", "--password-stdin"],
                        input=password + "\n", text=True, check=True, stdout=subprocess.DEVNULL)
 
-    sink = smtp_sink(ports[6])
+    sink = smtp_sink(ports[7])
     if sink is None:
         with open(conf, "w") as f:
-            f.write(config(db, ports[:6], data_dir, None))
+            f.write(config(db, ports[:7], data_dir, None))
     log = open(os.path.join(WORK, "gatewatch.log"), "w")
     # JSON lines: the errors are picked out of them after a failed run.
     site = subprocess.Popen(gw + ["--log-format", "json", "up"], stdout=log, stderr=subprocess.STDOUT,

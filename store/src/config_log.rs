@@ -291,6 +291,26 @@ pub async fn current(store: &Store) -> Result<Vec<Entry>, ConfigLogError> {
     fetch_entries(store, &q).await
 }
 
+/// The current row of every entity of the given kinds (deleted ones included, flagged),
+/// ordered by kind and id: a reader that needs only some kinds (the portal reads APIs and
+/// families) never loads the others (users, keys).
+pub async fn current_of(store: &Store, kinds: &[EntityKind]) -> Result<Vec<Entry>, ConfigLogError> {
+    let mut q = Sql::new("SELECT ");
+    q.push(CURRENT_COLUMNS)
+        .push(" FROM config_log WHERE entity IN (");
+    for (i, k) in kinds.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.str(k.as_str());
+    }
+    if kinds.is_empty() {
+        q.str("");
+    }
+    q.push(") GROUP BY entity, id ORDER BY entity, id");
+    fetch_entries(store, &q).await
+}
+
 /// The current row of one entity, if it was ever written.
 pub async fn get(
     store: &Store,

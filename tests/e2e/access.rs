@@ -400,6 +400,7 @@ pub(crate) fn second_gateway(site: &Site) -> Site {
         dashboards: site.dashboards,
         alerter: site.alerter,
         reports: site.reports,
+        portal: site.portal,
         clickhouse_url: site.clickhouse_url.clone(),
         database: site.database.clone(),
     }

@@ -102,6 +102,14 @@ async fn the_demo_key_opens_the_demo_shop_and_survives_a_restart() {
             "{kind} {id} missing"
         );
     }
+    // The developer portal shows the demo shop, with its operations.
+    let shop = crate::portal::raw_get(site.portal, "/portal-api/apis/demo-shop").await;
+    assert_eq!(shop.status, 200, "{}", shop.body);
+    let ops = shop.json()["reference"]["operations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(ops.len(), 2, "{}", shop.body);
 
     up.terminate();
     let up = site.start_args(&["up", "--demo"]).await;

@@ -44,6 +44,8 @@ pub struct Site {
     pub alerter: SocketAddr,
     /// The reports role's port (health, metrics).
     pub reports: SocketAddr,
+    /// The developer portal's port (its site, health, metrics).
+    pub portal: SocketAddr,
     pub clickhouse_url: String,
     pub database: String,
 }
@@ -59,6 +61,7 @@ impl Site {
             dashboards: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             alerter: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             reports: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            portal: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
             clickhouse_url: clickhouse_url.to_string(),
             database: gatewatch_migrations::testing::test_database(name),
             dir,
@@ -90,6 +93,8 @@ listen = "{reports}"
 poll_ms = 500
 lease_ttl_ms = 5000
 retry_backoff_secs = 1
+[portal]
+listen = "{portal}"
 {routes}
 "#,
             data = site.dir.path().join("data").display(),
@@ -101,6 +106,7 @@ retry_backoff_secs = 1
             dash = site.dashboards,
             alerter = site.alerter,
             reports = site.reports,
+            portal = site.portal,
         );
         std::fs::write(site.config_path(), toml).unwrap();
         site
@@ -161,6 +167,7 @@ retry_backoff_secs = 1
             "dashboards" => self.dashboards,
             "alerter" => self.alerter,
             "reports" => self.reports,
+            "portal" => self.portal,
             _ => panic!("no port known for {role}"),
         };
         let p = Proc {

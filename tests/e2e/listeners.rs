@@ -111,12 +111,20 @@ fn ports(site: &Site) -> Vec<(&'static str, SocketAddr)> {
         ("dashboards", site.dashboards),
         ("alerter", site.alerter),
         ("reports", site.reports),
+        ("portal", site.portal),
     ]
 }
 
 /// Sets `lines` in every role's section.
 fn tune_all(site: &Site, lines: &str) {
-    for section in ["gateway", "collector", "dashboards", "alerter", "reports"] {
+    for section in [
+        "gateway",
+        "collector",
+        "dashboards",
+        "alerter",
+        "reports",
+        "portal",
+    ] {
         site.tune(section, lines);
     }
 }

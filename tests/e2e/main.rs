@@ -48,6 +48,7 @@ mod policy_edge;
 mod policy_idem;
 mod policy_signature;
 mod policy_ui;
+mod portal;
 mod readme;
 mod receivers;
 mod record_bounds;

@@ -245,6 +245,7 @@ async fn every_shell_example_of_the_readme_runs_against_a_demo_site() {
             ("127.0.0.1:8091", site.collector.to_string()),
             ("127.0.0.1:8092", site.alerter.to_string()),
             ("127.0.0.1:8093", site.reports.to_string()),
+            ("127.0.0.1:8094", site.portal.to_string()),
             ("127.0.0.1:9080", upstream.clone()),
             ("FROM gatewatch.", format!("FROM {}.", site.database)),
             (

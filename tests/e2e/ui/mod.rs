@@ -22,6 +22,8 @@ mod mtls_form;
 
 mod nodes_page;
 
+mod portal_pages;
+
 mod policies_form;
 
 mod releases_page;

@@ -3,7 +3,9 @@
 // (TLS towards https upstreams, `upstream_tls`, included; the credentials accepted, OAuth 2.0
 // scopes among them), its request policies (`policies.js`) with the rest (capture, masking,
 // passive ejection…) as JSON. The version card (issue 19) edits the API's family, version,
-// deprecation (since, sunset, link), retired flag and the node groups that serve it.
+// deprecation (since, sunset, link), retired flag and the node groups that serve it. The
+// portal card (issue 21) edits what the developer portal shows: `portal.published`, category,
+// summary, tags, the Markdown description and the OpenAPI 3 document (JSON).
 import { html, useState, useEffect } from '../../vendor/preact-htm.module.js';
 import { get, saveEntity, deleteEntity } from '../../api.js';
 import { t, fmtNumber, fmtTime } from '../../i18n.js';
@@ -20,7 +22,7 @@ const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 // Fields the form edits; every other field of the spec is in the JSON box.
 const FORM_FIELDS = ['name', 'prefix', 'path', 'methods', 'upstreams', 'lb', 'connect_timeout_ms',
   'timeout_ms', 'retries', 'auth', 'scopes', 'health_check', 'strip_prefix', 'enabled', 'upstream_tls',
-  'family', 'version', 'deprecation', 'retired', 'node_groups', ...POLICY_FIELDS];
+  'family', 'version', 'deprecation', 'retired', 'node_groups', 'portal', ...POLICY_FIELDS];
 const AUTH_METHODS = ['api_key', 'basic', 'jwt', 'oauth2', 'mtls'];
 
 const lbLabel = (v) => ({
@@ -162,6 +164,7 @@ function formOf(id, b) {
     depLink: str(b && b.deprecation && b.deprecation.link),
     retired: !!(b && b.retired),
     nodeGroups: ((b && b.node_groups) || []).join('\n'),
+    ...portalForm(b && b.portal),
     ...policyForm(b),
     rest: JSON.stringify(rest, null, 2),
   };
@@ -201,6 +204,9 @@ function bodyOf(f) {
     body.deprecation = { since: f.depSince.trim(), ...compact({ sunset: f.depSunset.trim(), link: f.depLink.trim() }) };
   }
   if (f.retired) body.retired = true;
+  const portal = portalBody(f);
+  if (portal.error) return portal;
+  if (portal.body) body.portal = portal.body;
   if (!body.upstreams) body.upstreams = [];
   body.strip_prefix = f.strip;
   body.enabled = f.enabled;
@@ -261,7 +267,7 @@ export function ApiEditor({ id, onDone }) {
   };
   const shown = ['id', 'name', 'prefix', 'path', 'methods', 'upstreams', 'lb', 'connect_timeout_ms', 'timeout_ms',
     'retries', 'auth', 'scopes', 'health_check', 'upstream_tls', 'rest', 'module', 'version', 'family', 'deprecation',
-    'retired', 'node_groups', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials', ...POLICY_FIELDS];
+    'retired', 'node_groups', 'portal', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials', ...POLICY_FIELDS];
   const restErr = errorAt(err, 'rest', 'module', 'strip_prefix', 'passive', 'capture', 'masking', 'enabled', 'forward_credentials');
   const upErr = err && err.field && /^upstreams(\[\d+\])?$/.test(err.field) && !/\]\./.test(err.field) ? err.message : null;
   const upRowErr = (i) => errorAt(err, `upstreams[${i}]`);
@@ -361,6 +367,8 @@ export function ApiEditor({ id, onDone }) {
 
     <${VersionCard} f=${f} setF=${setF} err=${err} families=${families.items} />
 
+    <${PortalCard} f=${f} setF=${setF} err=${err} />
+
     <${Card} title=${t('config.access')}>
       <${CheckGroup} name="api-auth" label=${t('config.field_auth')} value=${f.auth} onChange=${set('auth')}
         options=${AUTH_METHODS.map((v) => ({ value: v, label: authLabel(v) }))}
@@ -426,5 +434,69 @@ function VersionCard({ f, setF, err, families }) {
     ${f.retired && html`<${Alert} kind="warn" id="api-retired-warning">${t('version.retired_warning')}<//>`}
     <${TextArea} name="api-node-groups" mono rows=${2} label=${t('version.field_node_groups')} value=${f.nodeGroups}
       onInput=${set('nodeGroups')} error=${groupsErr} hint=${t('version.node_groups_hint')} placeholder="edge" />
+  <//>`;
+}
+
+/** The portal fields as the form holds them. */
+function portalForm(p) {
+  return {
+    portalPublished: !!(p && p.published),
+    portalCategory: str(p && p.category),
+    portalSummary: str(p && p.summary),
+    portalTags: ((p && p.tags) || []).join('\n'),
+    portalDescription: str(p && p.description),
+    portalOpenapi: p && p.openapi ? JSON.stringify(p.openapi, null, 2) : '',
+  };
+}
+
+/** `portal` to send: nothing when every field is empty and unpublished; a document that does
+ *  not parse is an error of `portal.openapi`. */
+function portalBody(f) {
+  let openapi;
+  if (f.portalOpenapi.trim()) {
+    try {
+      openapi = JSON.parse(f.portalOpenapi);
+    } catch (e) {
+      return { error: { field: 'portal.openapi', message: t('config.json_invalid', { message: e.message }) } };
+    }
+  }
+  const p = compact({
+    category: f.portalCategory.trim(),
+    summary: f.portalSummary.trim(),
+    tags: lines(f.portalTags),
+    description: f.portalDescription,
+    openapi,
+  });
+  if (f.portalPublished) p.published = true;
+  return Object.keys(p).length ? { body: p } : {};
+}
+
+/** What the developer portal shows of the API, each field with the admin API's error beside it. */
+function PortalCard({ f, setF, err }) {
+  const set = (k) => (v) => setF({ ...f, [k]: v });
+  const other = errorAt(err, 'portal') && !/^portal\.(category|summary|tags|description|openapi)/.test(err.field)
+    ? `${err.field}: ${err.message}` : null;
+  return html`<${Card} title=${t('portal.card')} id="api-portal">
+    <p class="muted small card-note">${t('portal.card_note')}</p>
+    <label class="check switch">
+      <input type="checkbox" id="api-portal-published" checked=${f.portalPublished}
+        onChange=${(e) => setF({ ...f, portalPublished: e.currentTarget.checked })} />
+      <span>${t('portal.published_on')}</span>
+    </label>
+    <div class="form-grid">
+      <${Field} name="api-portal-category" label=${t('portal.field_category')} value=${f.portalCategory}
+        onInput=${set('portalCategory')} error=${errorAt(err, 'portal.category')} />
+      <${Field} name="api-portal-summary" label=${t('portal.field_summary')} value=${f.portalSummary}
+        onInput=${set('portalSummary')} error=${errorAt(err, 'portal.summary')} />
+    </div>
+    <${TextArea} name="api-portal-tags" rows=${2} label=${t('portal.field_tags')} value=${f.portalTags}
+      onInput=${set('portalTags')} error=${errorAt(err, 'portal.tags')} hint=${t('portal.tags_hint')} />
+    <${TextArea} name="api-portal-description" mono rows=${8} label=${t('portal.field_description')}
+      value=${f.portalDescription} onInput=${set('portalDescription')} error=${errorAt(err, 'portal.description')}
+      hint=${t('portal.description_hint')} />
+    <${TextArea} name="api-portal-openapi" mono rows=${8} label=${t('portal.field_openapi')}
+      value=${f.portalOpenapi} onInput=${set('portalOpenapi')} error=${errorAt(err, 'portal.openapi')}
+      hint=${t('portal.openapi_hint')} />
+    ${other && html`<div class="field-message" role="alert">${other}</div>`}
   <//>`;
 }
