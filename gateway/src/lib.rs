@@ -384,6 +384,7 @@ mod config_source;
 mod error;
 mod headers;
 mod ids;
+mod journal;
 mod mask;
 mod metrics;
 mod oauth;
@@ -429,6 +430,7 @@ pub use config::{
 };
 pub use config::{OauthConfig, TrustedIssuer};
 pub use error::{Error, Result};
+pub use journal::JournalFsync;
 /// Signing requests as the gateway verifies them (RFC 9421; `gatewatch sign`).
 pub use policy::signature::sign as request_signing;
 pub use spool::CORRUPT_DIR;
@@ -510,6 +512,33 @@ pub async fn bind(
                 message: e.to_string(),
             })??
     };
+    // The journal: a previous process's leftovers go to the spool before anything is served.
+    let mut spool = spool;
+    let journal = if config.journal_max_bytes == 0 {
+        None
+    } else {
+        let (dir, max, fsync, m) = (
+            config.journal_dir.clone(),
+            config.journal_max_bytes,
+            config.journal_fsync,
+            metrics.clone(),
+        );
+        let (journal, leftover) =
+            tokio::task::spawn_blocking(move || journal::Journal::open(&dir, max, fsync, m))
+                .await
+                .map_err(|e| Error::Task {
+                    task: "journal open",
+                    message: e.to_string(),
+                })??;
+        replay_journal(
+            leftover,
+            &mut spool,
+            (config.batch_max_records, config.batch_max_bytes),
+            &metrics,
+        )
+        .await;
+        Some(Arc::new(journal))
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Bind {
@@ -571,7 +600,17 @@ pub async fn bind(
             }
         })
         .collect();
-    let sender = tokio::spawn(ship::Sender::new(targets, spool, metrics.clone()).run(batch_rx));
+    let sender = tokio::spawn(
+        ship::Sender::new(targets, spool, metrics.clone())
+            .with_journal(journal.clone())
+            .run(batch_rx),
+    );
+    let journal_sync = match &journal {
+        Some(j) if config.journal_fsync == JournalFsync::Interval => {
+            Some(tokio::spawn(sync_journal(j.clone(), stop_rx.clone())))
+        }
+        _ => None,
+    };
     // [gateway.otlp]: spans made beside the records, sent by a task of their own.
     let (spans, otlp_task) = match (&config.otlp, validated.otlp_endpoint.clone()) {
         (Some(o), Some(endpoint)) => {
@@ -588,7 +627,7 @@ pub async fn bind(
     };
     let batcher = tokio::spawn(ship::run_batcher(
         records_rx,
-        (batch_tx.clone(), spans),
+        (batch_tx.clone(), spans, journal.clone()),
         node.clone(),
         (config.batch_max_records, config.batch_max_bytes),
         config.flush_interval,
@@ -723,6 +762,7 @@ pub async fn bind(
         sink: Arc::new(recorder::Sink {
             records: records_tx,
             metrics: metrics.clone(),
+            journal: journal.clone().map(|j| (j, node.clone())),
         }),
         metrics,
         upstream_timeout: config.upstream_timeout,
@@ -832,6 +872,7 @@ pub async fn bind(
             ("otlp exporter", otlp_task),
             ("sampler", sampler),
             ("shipper", Some(sender)),
+            ("journal sync", journal_sync),
             ("admin port", Some(admin_task)),
             ("tls listener", tls_task),
         ] {
@@ -848,6 +889,9 @@ pub async fn bind(
         for task in jwks_tasks {
             let _ = task.await;
         }
+        if let Some(j) = &journal {
+            j.close();
+        }
         info!("gateway stopped");
         failed.map_or(Ok(()), Err)
     });
@@ -858,6 +902,155 @@ pub async fn bind(
         served,
         task,
     })
+}
+
+/// Syncs the journal every [`journal::SYNC_EVERY`] until `stop`, then once more.
+async fn sync_journal(journal: Arc<journal::Journal>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(journal::SYNC_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_error = false;
+    loop {
+        let stopping = tokio::select! {
+            _ = tick.tick() => false,
+            () = ship::stopped(&mut stop) => true,
+        };
+        let j = journal.clone();
+        let result = tokio::task::spawn_blocking(move || j.sync())
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        match result {
+            Err(e) if !last_error => {
+                tracing::error!(error = %e, "cannot sync the journal; records are safe from a process crash but not from a power loss");
+                last_error = true;
+            }
+            Err(_) => {}
+            Ok(()) => last_error = false,
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// Hands the segments an earlier process left in the journal to the spool, as replay batches
+/// of at most `max` records and `max_bytes` of NDJSON, and deletes each segment once its
+/// records are spooled (see `journal.rs`, *Recovery*).
+async fn replay_journal(
+    leftover: journal::Leftover,
+    spool: &mut spool::Spool,
+    (max, max_bytes): (usize, usize),
+    metrics: &Arc<metrics::Metrics>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if leftover.segments.is_empty() {
+        return;
+    }
+    let (mut records, mut damaged, mut skipped) = (0u64, 0u64, 0u64);
+    for path in leftover.segments {
+        let p = path.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let scan = journal::read_segment(&p)?;
+            let batches = replay_batches(&scan.lines, max, max_bytes)?;
+            Ok::<_, std::io::Error>((scan, batches))
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        let (scan, batches) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "cannot read a journal segment; kept for the next start");
+                continue;
+            }
+        };
+        if scan.damaged > 0 || scan.torn_bytes > 0 {
+            tracing::warn!(
+                path = %path.display(),
+                records = scan.lines.len(),
+                damaged_stretches = scan.damaged,
+                damaged_bytes = scan.skipped_bytes,
+                torn_tail_bytes = scan.torn_bytes,
+                "journal segment is damaged; every intact record before and after the damage is replayed"
+            );
+        }
+        damaged += scan.damaged;
+        skipped += scan.skipped_bytes + scan.torn_bytes;
+        let mut kept = true;
+        for batch in batches {
+            let seq = spool.next_seq();
+            match spool.append(seq, &batch).await {
+                Ok(()) => {
+                    records += batch.count as u64;
+                    metrics
+                        .records_spooled
+                        .fetch_add(batch.count as u64, Relaxed);
+                }
+                Err(spool::AppendError::Full) => {
+                    tracing::warn!(
+                        lines = batch.count,
+                        "spool is full; journalled records dropped"
+                    );
+                    metrics.count_dropped(metrics::DropReason::SpoolFull, batch.count as u64);
+                }
+                Err(spool::AppendError::Io(e)) => {
+                    tracing::error!(error = %e, "cannot write journalled records to the spool; the segment is kept for the next start");
+                    kept = false;
+                }
+            }
+        }
+        if kept {
+            let p = path.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || journal::delete(&p))
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+            {
+                tracing::error!(path = %path.display(), error = %e, "cannot delete a replayed journal segment; it is replayed again after a restart");
+            }
+        }
+    }
+    metrics.journal_replayed.fetch_add(records, Relaxed);
+    metrics.journal_damaged.fetch_add(damaged, Relaxed);
+    metrics.journal_skipped_bytes.fetch_add(skipped, Relaxed);
+    info!(
+        records,
+        damaged_stretches = damaged,
+        skipped_bytes = skipped,
+        "journal replayed into the spool: records of calls answered before the gateway stopped"
+    );
+}
+
+/// Recovered lines cut into batches (replay-marked) as the batcher cuts them.
+fn replay_batches(
+    lines: &[Vec<u8>],
+    max: usize,
+    max_bytes: usize,
+) -> std::io::Result<Vec<batch::Batch>> {
+    let mut out = Vec::new();
+    let mut raw = Vec::new();
+    let mut count = 0;
+    let mut push = |raw: &mut Vec<u8>, count: &mut usize| -> std::io::Result<()> {
+        if *count > 0 {
+            out.push(batch::Batch {
+                kind: batch::Kind::Records,
+                id: uuid::Uuid::now_v7(),
+                body: bytes::Bytes::from(batch::compress(raw)?),
+                count: *count,
+                replay: true,
+                journal: Default::default(),
+            });
+        }
+        raw.clear();
+        *count = 0;
+        Ok(())
+    };
+    for line in lines {
+        if count >= max || (count > 0 && raw.len() + line.len() > max_bytes) {
+            push(&mut raw, &mut count)?;
+        }
+        raw.extend_from_slice(line);
+        count += 1;
+    }
+    push(&mut raw, &mut count)?;
+    Ok(out)
 }
 
 /// Runs a gateway until `shutdown` resolves, then drains it (see the crate doc).

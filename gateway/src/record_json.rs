@@ -415,6 +415,8 @@ mod tests {
             findings: Vec::new(),
             policies: Vec::new(),
             trace: None,
+            line: None,
+            journal_seg: None,
         };
         let mut out = Vec::new();
 
