@@ -71,8 +71,8 @@
 //!     R429 --> L
 //!     RRP --> L
 //!     E50x --> L
-//!     RS -- body ends / client gone / tunnel ends --> L[8 record: Call dropped, one CallRecord from the context, try_send]
-//!     L --> Q[(bounded queue)] --> SH[shipper: mask + NDJSON] --> CO[collector / spool]
+//!     RS -- body ends / client gone / tunnel ends --> L[8 record: Call dropped, one CallRecord from the context: mask + NDJSON line]
+//!     L --> J[(journal: one write)] --> Q[(bounded queue)] --> SH[shipper: batches] --> CO[collector / spool]
 //! ```
 //!
 //! | # | phase | module | what lives there |
@@ -325,8 +325,8 @@
 //! | path | answer |
 //! | --- | --- |
 //! | `GET /healthz` | 200 `ok` while the process serves |
-//! | `GET /readyz` | 200 `ready`; 503 while the spool refuses batches (size cap reached or disk failing), i.e. records are being dropped |
-//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_connections_open`, `…_connections_refused_total`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_batches_split_total`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_samples_shipped_total`, `…_samples_dropped_total`; per collector `…_collector_up{collector}`, `…_collector_in_use{collector}`, `…_collector_failovers_total{collector}`; per API and upstream `…_upstream_healthy{api,upstream}` (1 in, 0 out), `…_upstream_in_flight{api,upstream}`, `…_upstream_ejections_total{api,upstream,kind="active"\|"passive"}`, `…_tunnels_open` (upgraded connections) (all prefixed `gatewatch_gateway_`) |
+//! | `GET /readyz` | 200 `ready`; 503 while the spool refuses batches (size cap reached or disk failing), i.e. records are being dropped, or while the journal refuses records (`journal_max_mb` reached or disk failing), i.e. records are not crash-safe |
+//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_connections_open`, `…_connections_refused_total`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_batches_split_total`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_journal_bytes`, `…_journal_max_bytes`, `…_journal_full`, `…_records_unjournalled_total`, `…_journal_replayed_total`, `…_journal_damaged_total`, `…_journal_skipped_bytes_total`, `…_samples_shipped_total`, `…_samples_dropped_total`; per collector `…_collector_up{collector}`, `…_collector_in_use{collector}`, `…_collector_failovers_total{collector}`; per API and upstream `…_upstream_healthy{api,upstream}` (1 in, 0 out), `…_upstream_in_flight{api,upstream}`, `…_upstream_ejections_total{api,upstream,kind="active"\|"passive"}`, `…_tunnels_open` (upgraded connections) (all prefixed `gatewatch_gateway_`) |
 //!
 //! Other methods on these paths get 405.
 //!
@@ -359,6 +359,17 @@
 //! files moved to `corrupt/`; total size capped by `spool_max_bytes`, over which batches are
 //! dropped and counted. One gateway process per spool directory, enforced by a lock on
 //! `spool/LOCK` (a second gateway on the same `data_dir` fails to start, naming it).
+//!
+//! **The journal** (`journal.rs`, the spool's first stage): each call's record, as its NDJSON
+//! line, is appended to `spool/journal/` with one `write(2)` when the call ends — for a body
+//! of known length as its last frame is handed to hyper, before the last byte is written — so
+//! the page cache holds it if the process is killed. The batcher notes which records each
+//! batch id carries before sending it, the sender notes what it handed on (delivered,
+//! refused, spooled, dropped); on start the gateway replays the rest into the spool, a batch
+//! that may have been sent under its own id (the collector's look-ups by batch id then skip
+//! what it stored). Bounded by `journal_max_mb`; synced once per second with
+//! `journal_fsync = "interval"` (power loss: at most that second), or left to the kernel
+//! (`"never"`). Own lock `spool/journal/LOCK`.
 //!
 //! On shutdown the gateway stops accepting, lets calls in flight finish (up to
 //! `drain_timeout`), flushes the queue to the collector — or to the spool if it is away — and
@@ -932,9 +943,8 @@ async fn sync_journal(journal: Arc<journal::Journal>, mut stop: watch::Receiver<
     }
 }
 
-/// Hands the segments an earlier process left in the journal to the spool, as replay batches
-/// of at most `max` records and `max_bytes` of NDJSON, and deletes each segment once its
-/// records are spooled (see `journal.rs`, *Recovery*).
+/// Hands what an earlier process left in the journal to the spool, as replay batches (see
+/// `journal.rs`, *Recovery*), and deletes the old segments once all of it is spooled.
 async fn replay_journal(
     leftover: journal::Leftover,
     spool: &mut spool::Spool,
@@ -945,112 +955,96 @@ async fn replay_journal(
     if leftover.segments.is_empty() {
         return;
     }
-    let (mut records, mut damaged, mut skipped) = (0u64, 0u64, 0u64);
-    for path in leftover.segments {
-        let p = path.clone();
-        let read = tokio::task::spawn_blocking(move || {
-            let scan = journal::read_segment(&p)?;
-            let batches = replay_batches(&scan.lines, max, max_bytes)?;
-            Ok::<_, std::io::Error>((scan, batches))
-        })
+    let left = Arc::new(leftover);
+    let blocking = |f: Box<dyn FnOnce() -> std::io::Result<()> + Send>| async move {
+        tokio::task::spawn_blocking(f)
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+    };
+    let l = left.clone();
+    let recovered = tokio::task::spawn_blocking(move || journal::recover(&l, max, max_bytes))
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
-        let (scan, batches) = match read {
-            Ok(r) => r,
+    let rec = match recovered {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(dir = %left.dir.display(), error = %e, "cannot read what the journal holds from before; kept for the next start");
+            return;
+        }
+    };
+    if rec.damaged > 0 || rec.torn_bytes > 0 {
+        tracing::warn!(
+            dir = %left.dir.display(),
+            damaged_stretches = rec.damaged,
+            damaged_bytes = rec.skipped_bytes,
+            torn_tail_bytes = rec.torn_bytes,
+            "the journal is damaged; every intact record before and after the damage is replayed"
+        );
+    }
+    metrics.journal_damaged.fetch_add(rec.damaged, Relaxed);
+    metrics
+        .journal_skipped_bytes
+        .fetch_add(rec.skipped_bytes + rec.torn_bytes, Relaxed);
+    let (mut records, mut batches, mut kept) = (0u64, 0usize, false);
+    for b in rec.batches {
+        let count = b.lines.len();
+        let lines = b.lines;
+        let body = tokio::task::spawn_blocking(move || batch::compress(&lines.concat()))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        let body = match body {
+            Ok(body) => body,
             Err(e) => {
-                tracing::error!(path = %path.display(), error = %e, "cannot read a journal segment; kept for the next start");
+                tracing::error!(error = %e, "cannot compress journalled records; kept for the next start");
+                kept = true;
                 continue;
             }
         };
-        if scan.damaged > 0 || scan.torn_bytes > 0 {
-            tracing::warn!(
-                path = %path.display(),
-                records = scan.lines.len(),
-                damaged_stretches = scan.damaged,
-                damaged_bytes = scan.skipped_bytes,
-                torn_tail_bytes = scan.torn_bytes,
-                "journal segment is damaged; every intact record before and after the damage is replayed"
-            );
-        }
-        damaged += scan.damaged;
-        skipped += scan.skipped_bytes + scan.torn_bytes;
-        let mut kept = true;
-        for batch in batches {
-            let seq = spool.next_seq();
-            match spool.append(seq, &batch).await {
-                Ok(()) => {
-                    records += batch.count as u64;
-                    metrics
-                        .records_spooled
-                        .fetch_add(batch.count as u64, Relaxed);
-                }
-                Err(spool::AppendError::Full) => {
-                    tracing::warn!(
-                        lines = batch.count,
-                        "spool is full; journalled records dropped"
-                    );
-                    metrics.count_dropped(metrics::DropReason::SpoolFull, batch.count as u64);
-                }
-                Err(spool::AppendError::Io(e)) => {
-                    tracing::error!(error = %e, "cannot write journalled records to the spool; the segment is kept for the next start");
-                    kept = false;
-                }
+        let out = batch::Batch {
+            kind: batch::Kind::Records,
+            id: b.id,
+            body: bytes::Bytes::from(body),
+            count,
+            replay: true,
+            journal: Default::default(),
+        };
+        let seq = spool.next_seq();
+        match spool.append(seq, &out).await {
+            Ok(()) => {
+                records += count as u64;
+                batches += 1;
+                metrics.records_spooled.fetch_add(count as u64, Relaxed);
+            }
+            Err(spool::AppendError::Full) => {
+                tracing::warn!(lines = count, "spool is full; journalled records dropped");
+                metrics.count_dropped(metrics::DropReason::SpoolFull, count as u64);
+            }
+            Err(spool::AppendError::Io(e)) => {
+                tracing::error!(error = %e, "cannot write journalled records to the spool; kept for the next start");
+                kept = true;
+                continue;
             }
         }
-        if kept {
-            let p = path.clone();
-            if let Err(e) = tokio::task::spawn_blocking(move || journal::delete(&p))
-                .await
-                .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
-            {
-                tracing::error!(path = %path.display(), error = %e, "cannot delete a replayed journal segment; it is replayed again after a restart");
-            }
+        let (l, refs) = (left.clone(), b.refs);
+        if let Err(e) = blocking(Box::new(move || journal::replayed(&l, &refs))).await {
+            tracing::warn!(error = %e, "cannot note a replayed batch in the journal; it is spooled again (same batch id) if the gateway stops before the replay ends");
+        }
+    }
+    if !kept {
+        let l = left.clone();
+        if let Err(e) = blocking(Box::new(move || journal::finish_replay(&l))).await {
+            tracing::error!(dir = %left.dir.display(), error = %e, "cannot delete replayed journal segments; they are replayed again (under the same batch ids) after a restart");
         }
     }
     metrics.journal_replayed.fetch_add(records, Relaxed);
-    metrics.journal_damaged.fetch_add(damaged, Relaxed);
-    metrics.journal_skipped_bytes.fetch_add(skipped, Relaxed);
     info!(
         records,
-        damaged_stretches = damaged,
-        skipped_bytes = skipped,
+        batches,
+        already_handed_on = rec.already_handed_on,
+        damaged_stretches = rec.damaged,
+        skipped_bytes = rec.skipped_bytes + rec.torn_bytes,
         "journal replayed into the spool: records of calls answered before the gateway stopped"
     );
-}
-
-/// Recovered lines cut into batches (replay-marked) as the batcher cuts them.
-fn replay_batches(
-    lines: &[Vec<u8>],
-    max: usize,
-    max_bytes: usize,
-) -> std::io::Result<Vec<batch::Batch>> {
-    let mut out = Vec::new();
-    let mut raw = Vec::new();
-    let mut count = 0;
-    let mut push = |raw: &mut Vec<u8>, count: &mut usize| -> std::io::Result<()> {
-        if *count > 0 {
-            out.push(batch::Batch {
-                kind: batch::Kind::Records,
-                id: uuid::Uuid::now_v7(),
-                body: bytes::Bytes::from(batch::compress(raw)?),
-                count: *count,
-                replay: true,
-                journal: Default::default(),
-            });
-        }
-        raw.clear();
-        *count = 0;
-        Ok(())
-    };
-    for line in lines {
-        if count >= max || (count > 0 && raw.len() + line.len() > max_bytes) {
-            push(&mut raw, &mut count)?;
-        }
-        raw.extend_from_slice(line);
-        count += 1;
-    }
-    push(&mut raw, &mut count)?;
-    Ok(out)
 }
 
 /// Runs a gateway until `shutdown` resolves, then drains it (see the crate doc).

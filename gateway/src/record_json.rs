@@ -416,7 +416,7 @@ mod tests {
             policies: Vec::new(),
             trace: None,
             line: None,
-            journal_seg: None,
+            journal_at: None,
         };
         let mut out = Vec::new();
 

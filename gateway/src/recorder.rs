@@ -12,8 +12,10 @@
 //! The event holds cheap, reference-counted pieces of the request (URI, header values, the
 //! route) and, when the API's capture policy asks, copies of headers and body prefixes; the
 //! record is masked from it ([`CallEvent::masked`]) and written as its NDJSON line
-//! ([`crate::record_json`]) on the shipper's side, off the hot path, before anything is written
-//! or sent.
+//! ([`crate::record_json`]). With the journal on (the default), that happens here, in
+//! [`Sink::record`], and the line is appended to the journal before the event is queued (see
+//! `journal.rs`), so the call's record survives a killed process; the shipper then batches
+//! the line as it is. With `journal_max_mb = 0`, the line is written on the shipper's side.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -82,8 +84,8 @@ pub(crate) struct CallEvent {
     /// The record's journal frame ([`crate::journal::frame_with`]: header, then the NDJSON
     /// line), made when the call ended; `None` when the journal is off.
     pub line: Option<Vec<u8>>,
-    /// The journal segment holding `line`; `None` when it was not journalled.
-    pub journal_seg: Option<u64>,
+    /// Where the journal holds `line`; `None` when it was not journalled.
+    pub journal_at: Option<crate::journal::Pos>,
 }
 
 /// A call's record as it may leave the process: the event's pieces masked under the route's
@@ -412,7 +414,7 @@ impl CallEvent {
             policies: std::mem::take(&mut ctx.policies),
             trace: ctx.trace,
             line: None,
-            journal_seg: None,
+            journal_at: None,
         }
     }
 }
@@ -448,7 +450,7 @@ impl Sink {
             crate::journal::frame_with(&mut frame, |buf| {
                 crate::record_json::write_line(&ev, node, buf)
             });
-            ev.journal_seg = journal.append(&frame);
+            ev.journal_at = journal.append(&frame);
             ev.line = Some(frame);
         }
         self.metrics.count_request(ev.outcome);
@@ -469,14 +471,14 @@ impl Sink {
                 // Lost as before the journal: hand its entry on so the segment can go.
                 if let Some((journal, _)) = &self.journal {
                     let mut refs = crate::journal::Refs::default();
-                    refs.add(ev.journal_seg);
+                    refs.add(ev.journal_at);
                     journal.release(&refs);
                 }
                 DropReason::QueueFull
             }
             // After the shipper stopped (a call that outlived the drain): a journalled record
             // is replayed at the next start, so it is not lost.
-            Err(TrySendError::Closed(ev)) if ev.journal_seg.is_some() => return,
+            Err(TrySendError::Closed(ev)) if ev.journal_at.is_some() => return,
             Err(TrySendError::Closed(_)) => DropReason::Shutdown,
         };
         self.metrics.count_dropped(reason, 1);
@@ -586,7 +588,7 @@ pub(crate) mod tests {
             policies: Vec::new(),
             trace: None,
             line: None,
-            journal_seg: None,
+            journal_at: None,
         }
     }
 
@@ -648,7 +650,7 @@ pub(crate) mod tests {
             policies: Vec::new(),
             trace: None,
             line: None,
-            journal_seg: None,
+            journal_at: None,
         };
         let r = ev.into_record("gw1");
         assert_eq!(r.call_id, id);

@@ -146,7 +146,7 @@ pub(crate) fn encode_records(
             tracing::error!(bytes = len, max_bytes, call_id = %e.call_id, "a call record is larger than batch_max_bytes on its own; dropped");
             raw.truncate(start);
             out.too_large += 1;
-            out.too_large_refs.add(e.journal_seg);
+            out.too_large_refs.add(e.journal_at);
             continue;
         }
         if raw.len() > max_bytes {
@@ -158,7 +158,7 @@ pub(crate) fn encode_records(
             lines = 0;
         }
         lines += 1;
-        refs.add(e.journal_seg);
+        refs.add(e.journal_at);
     }
     if lines > 0 {
         out.batches.push(records_batch(&raw, lines, refs)?);
@@ -317,6 +317,11 @@ async fn flush(
                 j.release(&encoded.too_large_refs);
             }
             for batch in encoded.batches {
+                if let Some(j) = journal.filter(|_| !batch.journal.is_empty()) {
+                    // Which records this batch id carries, before it can reach anyone: a
+                    // restart replays them under the same id (see `journal.rs`).
+                    j.intend(batch.id, &batch.journal);
+                }
                 let n = batch.count as u64;
                 if out.send(batch).await.is_err() {
                     metrics.count_dropped(DropReason::Shutdown, n);
