@@ -731,8 +731,24 @@ pub(crate) fn scan(data: &[u8]) -> Scan {
     out
 }
 
-fn covered(ranges: &[(u64, u64)], start: u64) -> bool {
-    ranges.iter().any(|(s, e)| *s <= start && start < *e)
+/// The value of the range (sorted by start, not overlapping) holding `at`.
+fn find<T: Copy>(ranges: &[(u64, u64, T)], at: u64) -> Option<T> {
+    let i = ranges.partition_point(|(s, _, _)| *s <= at);
+    let (_, end, v) = ranges.get(i.checked_sub(1)?)?;
+    (at < *end).then_some(*v)
+}
+
+/// Ranges sorted by start with overlapping ones merged (hand-over notes may repeat).
+fn merged(mut r: Vec<(u64, u64)>) -> Vec<(u64, u64, ())> {
+    r.sort_unstable();
+    let mut out: Vec<(u64, u64, ())> = Vec::with_capacity(r.len());
+    for (s, e) in r {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e, ())),
+        }
+    }
+    out
 }
 
 /// A batch to replay: its id (the one first sent, or a new one whose intent is written),
@@ -763,9 +779,11 @@ pub(crate) struct Recovered {
 /// [`finish_replay`]. Segments are held in memory one at a time beside the batches found.
 pub(crate) fn recover(left: &Leftover, max: usize, max_bytes: usize) -> io::Result<Recovered> {
     let mut out = Recovered::default();
+    // Batch ids in the order their intents were written, and per segment the ranges each
+    // one carries (index into `intents`) and the ranges handed on.
     let mut intents: Vec<uuid::Uuid> = Vec::new();
-    let mut intent_ranges: std::collections::HashMap<uuid::Uuid, BTreeMap<u64, Vec<(u64, u64)>>> =
-        std::collections::HashMap::new();
+    let mut index: std::collections::HashMap<uuid::Uuid, usize> = std::collections::HashMap::new();
+    let mut carried: BTreeMap<u64, Vec<(u64, u64, usize)>> = BTreeMap::new();
     let mut done: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
     for &seq in &left.segments {
         let data = match fs::read(left.dir.join(ack_name(seq))) {
@@ -783,18 +801,20 @@ pub(crate) fn recover(left: &Leftover, max: usize, max_bytes: usize) -> io::Resu
             };
             done.entry(seq).or_default().extend(a.d);
             if let Some(b) = a.b {
-                if !intent_ranges.contains_key(&b) {
+                let i = *index.entry(b).or_insert_with(|| {
                     intents.push(b);
-                }
-                intent_ranges
-                    .entry(b)
-                    .or_default()
-                    .entry(seq)
-                    .or_default()
-                    .extend(a.r);
+                    intents.len() - 1
+                });
+                let c = carried.entry(seq).or_default();
+                c.extend(a.r.into_iter().map(|(s, e)| (s, e, i)));
             }
         }
     }
+    for c in carried.values_mut() {
+        c.sort_unstable();
+    }
+    let done: BTreeMap<u64, Vec<(u64, u64, ())>> =
+        done.into_iter().map(|(seq, r)| (seq, merged(r))).collect();
     let mut grouped: std::collections::HashMap<uuid::Uuid, ReplayBatch> =
         std::collections::HashMap::new();
     for &seq in &left.segments {
@@ -803,10 +823,11 @@ pub(crate) fn recover(left: &Leftover, max: usize, max_bytes: usize) -> io::Resu
         out.skipped_bytes += s.skipped_bytes;
         out.torn_bytes += s.torn_bytes;
         let handed = done.get(&seq).map_or(&[][..], Vec::as_slice);
+        let owners = carried.get(&seq).map_or(&[][..], Vec::as_slice);
         let mut fresh: Vec<ReplayBatch> = Vec::new();
         let mut raw_len = 0;
         for (start, end, line) in s.lines {
-            if covered(handed, start) {
+            if find(handed, start).is_some() {
                 out.already_handed_on += 1;
                 continue;
             }
@@ -815,15 +836,9 @@ pub(crate) fn recover(left: &Leftover, max: usize, max_bytes: usize) -> io::Resu
                 start,
                 end,
             });
-            let owner = intents.iter().find(|id| {
-                intent_ranges
-                    .get(id)
-                    .and_then(|m| m.get(&seq))
-                    .is_some_and(|r| covered(r, start))
-            });
-            if let Some(id) = owner {
-                let b = grouped.entry(*id).or_insert_with(|| ReplayBatch {
-                    id: *id,
+            if let Some(id) = find(owners, start).and_then(|i| intents.get(i).copied()) {
+                let b = grouped.entry(id).or_insert_with(|| ReplayBatch {
+                    id,
                     lines: Vec::new(),
                     refs: Refs::default(),
                 });
