@@ -1987,6 +1987,12 @@ mod tests {
         assert_eq!(c.store.database, "gatewatch");
         assert_eq!(c.collector.wal.dir, PathBuf::from("./data/wal"));
         assert_eq!(c.gateway.spool_dir, PathBuf::from("./data/spool"));
+        assert_eq!(c.gateway.journal_dir, PathBuf::from("./data/spool/journal"));
+        assert_eq!(c.gateway.journal_max_bytes, 256 << 20);
+        assert_eq!(
+            c.gateway.journal_fsync,
+            gatewatch_gateway::JournalFsync::Interval
+        );
     }
 
     #[test]
@@ -2203,6 +2209,11 @@ strip_prefix = true
                 "gateway.batch_max_records",
             ),
             ("[gateway]\nflush_interval_ms = \"soon\"", "invalid type"),
+            (
+                "[gateway]\njournal_fsync = \"always\"",
+                "gateway.journal_fsync",
+            ),
+            ("[gateway]\njournal_max_mb = -1", "invalid value"),
             (
                 "[clickhouse]\ncompression = \"gzip\"",
                 "clickhouse.compression",
