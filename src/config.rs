@@ -150,6 +150,12 @@ pub struct GatewaySection {
     pub collector_ca_file: String,
     /// Largest spool on disk while the collector is away, in MiB.
     pub spool_max_mb: u64,
+    /// Largest journal (each call's record on disk when the call ends, so a killed gateway
+    /// loses none), in MiB; 0 turns it off.
+    pub journal_max_mb: u64,
+    /// When the journal is synced to the disk: `interval` (once per second) or `never` (the
+    /// kernel's own write-back). Either way it survives a killed process.
+    pub journal_fsync: String,
     /// Records held in memory before the shipper takes them; more are dropped (and counted).
     pub queue_capacity: usize,
     /// Records per shipped batch.
@@ -693,6 +699,8 @@ impl Default for GatewaySection {
             collector_order: "spread".into(),
             collector_ca_file: String::new(),
             spool_max_mb: 1024,
+            journal_max_mb: 256,
+            journal_fsync: "interval".into(),
             queue_capacity: 100_000,
             batch_max_records: 5_000,
             batch_max_bytes: 8 << 20,
@@ -1037,6 +1045,11 @@ impl FileConfig {
         }
         gateway.batch_max_bytes = g.batch_max_bytes;
         gateway.spool_max_bytes = g.spool_max_mb << 20;
+        gateway.journal_max_bytes = g.journal_max_mb.saturating_mul(1 << 20);
+        gateway.journal_fsync = g
+            .journal_fsync
+            .parse()
+            .map_err(|m: String| bad("gateway.journal_fsync", m))?;
         gateway.queue_capacity = g.queue_capacity;
         gateway.batch_max_records = g.batch_max_records;
         gateway.flush_interval = Duration::from_millis(g.flush_interval_ms);
@@ -2009,6 +2022,12 @@ mod tests {
         assert_eq!(c.store.database, "gatewatch");
         assert_eq!(c.collector.wal.dir, PathBuf::from("./data/wal"));
         assert_eq!(c.gateway.spool_dir, PathBuf::from("./data/spool"));
+        assert_eq!(c.gateway.journal_dir, PathBuf::from("./data/spool/journal"));
+        assert_eq!(c.gateway.journal_max_bytes, 256 << 20);
+        assert_eq!(
+            c.gateway.journal_fsync,
+            gatewatch_gateway::JournalFsync::Interval
+        );
     }
 
     #[test]
@@ -2225,6 +2244,11 @@ strip_prefix = true
                 "gateway.batch_max_records",
             ),
             ("[gateway]\nflush_interval_ms = \"soon\"", "invalid type"),
+            (
+                "[gateway]\njournal_fsync = \"always\"",
+                "gateway.journal_fsync",
+            ),
+            ("[gateway]\njournal_max_mb = -1", "invalid value"),
             (
                 "[clickhouse]\ncompression = \"gzip\"",
                 "clickhouse.compression",

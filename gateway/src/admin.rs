@@ -130,6 +130,14 @@ fn answer(
                     b"not ready: the spool is full, call records are being dropped\n",
                 ),
             )
+        } else if shared.metrics.journal_full.load(Ordering::Relaxed) {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                text,
+                Bytes::from_static(
+                    b"not ready: the journal is full, call records are not crash-safe\n",
+                ),
+            )
         } else {
             (StatusCode::OK, text, Bytes::from_static(b"ready\n"))
         }

@@ -44,6 +44,9 @@ pub(crate) struct Batch {
     pub count: usize,
     /// Sent with the replay mark: a half of a batch that came from the spool.
     pub replay: bool,
+    /// The journal segments its records came from; released once it is handed on
+    /// (delivered, refused for good, spooled, or dropped and counted).
+    pub journal: crate::journal::Refs,
 }
 
 /// zstd with the content checksum on, so a damaged spool file is detected.

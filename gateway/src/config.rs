@@ -104,6 +104,13 @@ pub struct GatewayConfig {
     pub spool_dir: PathBuf,
     /// Cap of the spool's files in bytes; a batch that would pass it is dropped and counted.
     pub spool_max_bytes: u64,
+    /// Where each call's record is journalled when the call ends (`<spool_dir>/journal`; see
+    /// `journal.rs`).
+    pub journal_dir: PathBuf,
+    /// Cap of the journal's segments in bytes; 0 turns the journal off (`journal_max_mb`).
+    pub journal_max_bytes: u64,
+    /// When the journal is synced to the disk (`journal_fsync`).
+    pub journal_fsync: crate::journal::JournalFsync,
     /// Capacity of the in-memory record queue between the proxy and the shipper.
     pub queue_capacity: usize,
     /// Most records in one batch.
@@ -349,6 +356,7 @@ impl GatewayConfig {
         collector_url: impl Into<String>,
         spool_dir: impl Into<PathBuf>,
     ) -> GatewayConfig {
+        let spool_dir: PathBuf = spool_dir.into();
         GatewayConfig {
             listen,
             admin_listen: DEFAULT_ADMIN_LISTEN,
@@ -360,8 +368,11 @@ impl GatewayConfig {
             collector_urls: Vec::new(),
             collector_order: CollectorOrder::default(),
             collector_ca_file: None,
-            spool_dir: spool_dir.into(),
+            journal_dir: spool_dir.join("journal"),
+            spool_dir,
             spool_max_bytes: DEFAULT_SPOOL_MAX_BYTES,
+            journal_max_bytes: crate::journal::DEFAULT_JOURNAL_MAX_BYTES,
+            journal_fsync: crate::journal::JournalFsync::default(),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             batch_max_records: DEFAULT_BATCH_MAX_RECORDS,
             batch_max_bytes: DEFAULT_BATCH_MAX_BYTES,

@@ -35,6 +35,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The journal could not be opened (its directory, or its lock held by another gateway).
+    #[error(transparent)]
+    Journal(#[from] crate::journal::OpenError),
     /// One of the gateway's own tasks panicked or was cancelled.
     #[error("gateway task '{task}' failed: {message}")]
     Task {

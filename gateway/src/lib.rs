@@ -71,8 +71,8 @@
 //!     R429 --> L
 //!     RRP --> L
 //!     E50x --> L
-//!     RS -- body ends / client gone / tunnel ends --> L[8 record: Call dropped, one CallRecord from the context, try_send]
-//!     L --> Q[(bounded queue)] --> SH[shipper: mask + NDJSON] --> CO[collector / spool]
+//!     RS -- body ends / client gone / tunnel ends --> L[8 record: Call dropped, one CallRecord from the context: mask + NDJSON line]
+//!     L --> J[(journal: one write)] --> Q[(bounded queue)] --> SH[shipper: batches] --> CO[collector / spool]
 //! ```
 //!
 //! | # | phase | module | what lives there |
@@ -325,8 +325,8 @@
 //! | path | answer |
 //! | --- | --- |
 //! | `GET /healthz` | 200 `ok` while the process serves |
-//! | `GET /readyz` | 200 `ready`; 503 while the spool refuses batches (size cap reached or disk failing), i.e. records are being dropped |
-//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_connections_open`, `…_connections_refused_total`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_batches_split_total`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_samples_shipped_total`, `…_samples_dropped_total`; per collector `…_collector_up{collector}`, `…_collector_in_use{collector}`, `…_collector_failovers_total{collector}`; per API and upstream `…_upstream_healthy{api,upstream}` (1 in, 0 out), `…_upstream_in_flight{api,upstream}`, `…_upstream_ejections_total{api,upstream,kind="active"\|"passive"}`, `…_tunnels_open` (upgraded connections) (all prefixed `gatewatch_gateway_`) |
+//! | `GET /readyz` | 200 `ready`; 503 while the spool refuses batches (size cap reached or disk failing), i.e. records are being dropped, or while the journal refuses records (`journal_max_mb` reached or disk failing), i.e. records are not crash-safe |
+//! | `GET /metrics` | Prometheus text: `gatewatch_gateway_requests_total{outcome}`, `…_connections_open`, `…_connections_refused_total`, `…_records_queued_total`, `…_queue_depth`, `…_records_shipped_total`, `…_records_spooled_total`, `…_records_dropped_total{reason}`, `…_batches_total{result}`, `…_batches_split_total`, `…_ship_errors_total`, `…_spool_bytes`, `…_spool_max_bytes`, `…_spool_batches`, `…_spool_full`, `…_spool_corrupt_total`, `…_journal_bytes`, `…_journal_max_bytes`, `…_journal_full`, `…_records_unjournalled_total`, `…_journal_replayed_total`, `…_journal_damaged_total`, `…_journal_skipped_bytes_total`, `…_samples_shipped_total`, `…_samples_dropped_total`; per collector `…_collector_up{collector}`, `…_collector_in_use{collector}`, `…_collector_failovers_total{collector}`; per API and upstream `…_upstream_healthy{api,upstream}` (1 in, 0 out), `…_upstream_in_flight{api,upstream}`, `…_upstream_ejections_total{api,upstream,kind="active"\|"passive"}`, `…_tunnels_open` (upgraded connections) (all prefixed `gatewatch_gateway_`) |
 //!
 //! Other methods on these paths get 405.
 //!
@@ -360,6 +360,17 @@
 //! dropped and counted. One gateway process per spool directory, enforced by a lock on
 //! `spool/LOCK` (a second gateway on the same `data_dir` fails to start, naming it).
 //!
+//! **The journal** (`journal.rs`, the spool's first stage): each call's record, as its NDJSON
+//! line, is appended to `spool/journal/` with one `write(2)` when the call ends — for a body
+//! of known length as its last frame is handed to hyper, before the last byte is written — so
+//! the page cache holds it if the process is killed. The batcher notes which records each
+//! batch id carries before sending it, the sender notes what it handed on (delivered,
+//! refused, spooled, dropped); on start the gateway replays the rest into the spool, a batch
+//! that may have been sent under its own id (the collector's look-ups by batch id then skip
+//! what it stored). Bounded by `journal_max_mb`; synced once per second with
+//! `journal_fsync = "interval"` (power loss: at most that second), or left to the kernel
+//! (`"never"`). Own lock `spool/journal/LOCK`.
+//!
 //! On shutdown the gateway stops accepting, lets calls in flight finish (up to
 //! `drain_timeout`), flushes the queue to the collector — or to the spool if it is away — and
 //! returns.
@@ -384,6 +395,7 @@ mod config_source;
 mod error;
 mod headers;
 mod ids;
+mod journal;
 mod mask;
 mod metrics;
 mod oauth;
@@ -429,6 +441,7 @@ pub use config::{
 };
 pub use config::{OauthConfig, TrustedIssuer};
 pub use error::{Error, Result};
+pub use journal::JournalFsync;
 /// Signing requests as the gateway verifies them (RFC 9421; `gatewatch sign`).
 pub use policy::signature::sign as request_signing;
 pub use spool::CORRUPT_DIR;
@@ -510,6 +523,33 @@ pub async fn bind(
                 message: e.to_string(),
             })??
     };
+    // The journal: a previous process's leftovers go to the spool before anything is served.
+    let mut spool = spool;
+    let journal = if config.journal_max_bytes == 0 {
+        None
+    } else {
+        let (dir, max, fsync, m) = (
+            config.journal_dir.clone(),
+            config.journal_max_bytes,
+            config.journal_fsync,
+            metrics.clone(),
+        );
+        let (journal, leftover) =
+            tokio::task::spawn_blocking(move || journal::Journal::open(&dir, max, fsync, m))
+                .await
+                .map_err(|e| Error::Task {
+                    task: "journal open",
+                    message: e.to_string(),
+                })??;
+        replay_journal(
+            leftover,
+            &mut spool,
+            (config.batch_max_records, config.batch_max_bytes),
+            &metrics,
+        )
+        .await;
+        Some(Arc::new(journal))
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Bind {
@@ -571,7 +611,17 @@ pub async fn bind(
             }
         })
         .collect();
-    let sender = tokio::spawn(ship::Sender::new(targets, spool, metrics.clone()).run(batch_rx));
+    let sender = tokio::spawn(
+        ship::Sender::new(targets, spool, metrics.clone())
+            .with_journal(journal.clone())
+            .run(batch_rx),
+    );
+    let journal_sync = match &journal {
+        Some(j) if config.journal_fsync == JournalFsync::Interval => {
+            Some(tokio::spawn(sync_journal(j.clone(), stop_rx.clone())))
+        }
+        _ => None,
+    };
     // [gateway.otlp]: spans made beside the records, sent by a task of their own.
     let (spans, otlp_task) = match (&config.otlp, validated.otlp_endpoint.clone()) {
         (Some(o), Some(endpoint)) => {
@@ -588,7 +638,7 @@ pub async fn bind(
     };
     let batcher = tokio::spawn(ship::run_batcher(
         records_rx,
-        (batch_tx.clone(), spans),
+        (batch_tx.clone(), spans, journal.clone()),
         node.clone(),
         (config.batch_max_records, config.batch_max_bytes),
         config.flush_interval,
@@ -723,6 +773,7 @@ pub async fn bind(
         sink: Arc::new(recorder::Sink {
             records: records_tx,
             metrics: metrics.clone(),
+            journal: journal.clone().map(|j| (j, node.clone())),
         }),
         metrics,
         upstream_timeout: config.upstream_timeout,
@@ -832,6 +883,7 @@ pub async fn bind(
             ("otlp exporter", otlp_task),
             ("sampler", sampler),
             ("shipper", Some(sender)),
+            ("journal sync", journal_sync),
             ("admin port", Some(admin_task)),
             ("tls listener", tls_task),
         ] {
@@ -848,6 +900,9 @@ pub async fn bind(
         for task in jwks_tasks {
             let _ = task.await;
         }
+        if let Some(j) = &journal {
+            j.close();
+        }
         info!("gateway stopped");
         failed.map_or(Ok(()), Err)
     });
@@ -858,6 +913,138 @@ pub async fn bind(
         served,
         task,
     })
+}
+
+/// Syncs the journal every [`journal::SYNC_EVERY`] until `stop`, then once more.
+async fn sync_journal(journal: Arc<journal::Journal>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(journal::SYNC_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_error = false;
+    loop {
+        let stopping = tokio::select! {
+            _ = tick.tick() => false,
+            () = ship::stopped(&mut stop) => true,
+        };
+        let j = journal.clone();
+        let result = tokio::task::spawn_blocking(move || j.sync())
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        match result {
+            Err(e) if !last_error => {
+                tracing::error!(error = %e, "cannot sync the journal; records are safe from a process crash but not from a power loss");
+                last_error = true;
+            }
+            Err(_) => {}
+            Ok(()) => last_error = false,
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// Hands what an earlier process left in the journal to the spool, as replay batches (see
+/// `journal.rs`, *Recovery*), and deletes the old segments once all of it is spooled.
+async fn replay_journal(
+    leftover: journal::Leftover,
+    spool: &mut spool::Spool,
+    (max, max_bytes): (usize, usize),
+    metrics: &Arc<metrics::Metrics>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if leftover.segments.is_empty() {
+        return;
+    }
+    let left = Arc::new(leftover);
+    let blocking = |f: Box<dyn FnOnce() -> std::io::Result<()> + Send>| async move {
+        tokio::task::spawn_blocking(f)
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+    };
+    let l = left.clone();
+    let recovered = tokio::task::spawn_blocking(move || journal::recover(&l, max, max_bytes))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+    let rec = match recovered {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(dir = %left.dir.display(), error = %e, "cannot read what the journal holds from before; kept for the next start");
+            return;
+        }
+    };
+    if rec.damaged > 0 || rec.torn_bytes > 0 {
+        tracing::warn!(
+            dir = %left.dir.display(),
+            damaged_stretches = rec.damaged,
+            damaged_bytes = rec.skipped_bytes,
+            torn_tail_bytes = rec.torn_bytes,
+            "the journal is damaged; every intact record before and after the damage is replayed"
+        );
+    }
+    metrics.journal_damaged.fetch_add(rec.damaged, Relaxed);
+    metrics
+        .journal_skipped_bytes
+        .fetch_add(rec.skipped_bytes + rec.torn_bytes, Relaxed);
+    let (mut records, mut batches, mut kept) = (0u64, 0usize, false);
+    for b in rec.batches {
+        let count = b.lines.len();
+        let lines = b.lines;
+        let body = tokio::task::spawn_blocking(move || batch::compress(&lines.concat()))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        let body = match body {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot compress journalled records; kept for the next start");
+                kept = true;
+                continue;
+            }
+        };
+        let out = batch::Batch {
+            kind: batch::Kind::Records,
+            id: b.id,
+            body: bytes::Bytes::from(body),
+            count,
+            replay: true,
+            journal: Default::default(),
+        };
+        let seq = spool.next_seq();
+        match spool.append(seq, &out).await {
+            Ok(()) => {
+                records += count as u64;
+                batches += 1;
+                metrics.records_spooled.fetch_add(count as u64, Relaxed);
+            }
+            Err(spool::AppendError::Full) => {
+                tracing::warn!(lines = count, "spool is full; journalled records dropped");
+                metrics.count_dropped(metrics::DropReason::SpoolFull, count as u64);
+            }
+            Err(spool::AppendError::Io(e)) => {
+                tracing::error!(error = %e, "cannot write journalled records to the spool; kept for the next start");
+                kept = true;
+                continue;
+            }
+        }
+        let (l, refs) = (left.clone(), b.refs);
+        if let Err(e) = blocking(Box::new(move || journal::replayed(&l, &refs))).await {
+            tracing::warn!(error = %e, "cannot note a replayed batch in the journal; it is spooled again (same batch id) if the gateway stops before the replay ends");
+        }
+    }
+    if !kept {
+        let l = left.clone();
+        if let Err(e) = blocking(Box::new(move || journal::finish_replay(&l))).await {
+            tracing::error!(dir = %left.dir.display(), error = %e, "cannot delete replayed journal segments; they are replayed again (under the same batch ids) after a restart");
+        }
+    }
+    metrics.journal_replayed.fetch_add(records, Relaxed);
+    info!(
+        records,
+        batches,
+        already_handed_on = rec.already_handed_on,
+        damaged_stretches = rec.damaged,
+        skipped_bytes = rec.skipped_bytes + rec.torn_bytes,
+        "journal replayed into the spool: records of calls answered before the gateway stopped"
+    );
 }
 
 /// Runs a gateway until `shutdown` resolves, then drains it (see the crate doc).

@@ -94,6 +94,21 @@ pub(crate) struct Metrics {
     /// Set while the spool refuses batches (size cap or a failing disk) and cleared when a
     /// batch is spooled or delivered again; `/readyz` answers 503 while it is set.
     pub spool_full: AtomicBool,
+    /// Bytes of journal segments (gauge; see `journal.rs`).
+    pub journal_bytes: AtomicU64,
+    /// The journal's cap (`journal_max_mb`; 0 while it is off).
+    pub journal_max_bytes: AtomicU64,
+    /// Set while the journal refuses appends (cap reached or disk failing); `/readyz` answers
+    /// 503 while it is set.
+    pub journal_full: AtomicBool,
+    /// Records the journal refused: shipped from memory only, lost if the gateway is killed.
+    pub records_unjournalled: AtomicU64,
+    /// Records read back from the journal after a restart and handed to the spool.
+    pub journal_replayed: AtomicU64,
+    /// Damaged stretches of journal skipped on recovery (each lost at least one record).
+    pub journal_damaged: AtomicU64,
+    /// Bytes in those stretches and in torn tails.
+    pub journal_skipped_bytes: AtomicU64,
     /// Spans the OTLP exporter sent, and dropped (`[gateway.otlp]`; zero while it is off).
     pub otlp: std::sync::Arc<crate::trace_otlp::Stats>,
     /// Per collector (`collector_urls`), in the sender's order; set once when it starts.
@@ -484,6 +499,48 @@ impl Metrics {
             "gatewatch_gateway_spool_full",
             "1 while the spool refuses batches for its size cap.",
             u64::from(self.spool_full.load(Relaxed)),
+        )?;
+        m::gauge(
+            enc,
+            "gatewatch_gateway_journal_bytes",
+            "Bytes of journal segments (records not yet handed to a collector or the spool).",
+            self.journal_bytes.load(Relaxed),
+        )?;
+        m::gauge(
+            enc,
+            "gatewatch_gateway_journal_max_bytes",
+            "Size cap of the journal (journal_max_mb; 0: off).",
+            self.journal_max_bytes.load(Relaxed),
+        )?;
+        m::gauge(
+            enc,
+            "gatewatch_gateway_journal_full",
+            "1 while the journal refuses records (size cap or a failing disk).",
+            u64::from(self.journal_full.load(Relaxed)),
+        )?;
+        m::counter(
+            enc,
+            "gatewatch_gateway_records_unjournalled",
+            "Records the journal refused: shipped from memory only, lost if the gateway is killed.",
+            self.records_unjournalled.load(Relaxed),
+        )?;
+        m::counter(
+            enc,
+            "gatewatch_gateway_journal_replayed",
+            "Records read back from the journal after a restart and handed to the spool.",
+            self.journal_replayed.load(Relaxed),
+        )?;
+        m::counter(
+            enc,
+            "gatewatch_gateway_journal_damaged",
+            "Damaged stretches of journal skipped on recovery (a CRC or frame that failed).",
+            self.journal_damaged.load(Relaxed),
+        )?;
+        m::counter(
+            enc,
+            "gatewatch_gateway_journal_skipped_bytes",
+            "Bytes of journal skipped on recovery: damaged stretches and torn tails.",
+            self.journal_skipped_bytes.load(Relaxed),
         )?;
         self.encode_collectors(enc)?;
         m::counter_by(

@@ -215,6 +215,7 @@ mod tests {
             sink: Arc::new(Sink {
                 records: tx,
                 metrics: metrics.clone(),
+                journal: None,
             }),
             metrics,
             upstream_timeout: Duration::from_secs(1),

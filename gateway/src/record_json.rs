@@ -415,6 +415,8 @@ mod tests {
             findings: Vec::new(),
             policies: Vec::new(),
             trace: None,
+            line: None,
+            journal_at: None,
         };
         let mut out = Vec::new();
 

@@ -12,8 +12,10 @@
 //! The event holds cheap, reference-counted pieces of the request (URI, header values, the
 //! route) and, when the API's capture policy asks, copies of headers and body prefixes; the
 //! record is masked from it ([`CallEvent::masked`]) and written as its NDJSON line
-//! ([`crate::record_json`]) on the shipper's side, off the hot path, before anything is written
-//! or sent.
+//! ([`crate::record_json`]). With the journal on (the default), that happens here, in
+//! [`Sink::record`], and the line is appended to the journal before the event is queued (see
+//! `journal.rs`), so the call's record survives a killed process; the shipper then batches
+//! the line as it is. With `journal_max_mb = 0`, the line is written on the shipper's side.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -31,6 +33,7 @@ use uuid::Uuid;
 
 use crate::caps;
 use crate::capture::{self, Captured, Captures};
+use crate::journal::Journal;
 use crate::mask::Masker;
 use crate::metrics::{DropReason, Metrics};
 use crate::phase::ctx::Ctx;
@@ -78,6 +81,11 @@ pub(crate) struct CallEvent {
     pub policies: Vec<Cow<'static, str>>,
     /// The call's W3C trace context (the trace phase's; `None` when tracing is off).
     pub trace: Option<gatewatch_model::trace::TraceIds>,
+    /// The record's journal frame ([`crate::journal::frame_with`]: header, then the NDJSON
+    /// line), made when the call ended; `None` when the journal is off.
+    pub line: Option<Vec<u8>>,
+    /// Where the journal holds `line`; `None` when it was not journalled.
+    pub journal_at: Option<crate::journal::Pos>,
 }
 
 /// A call's record as it may leave the process: the event's pieces masked under the route's
@@ -405,6 +413,8 @@ impl CallEvent {
             findings: std::mem::take(&mut ctx.findings),
             policies: std::mem::take(&mut ctx.policies),
             trace: ctx.trace,
+            line: None,
+            journal_at: None,
         }
     }
 }
@@ -421,16 +431,28 @@ impl Drop for Call {
     }
 }
 
-/// Where finished calls go: the bounded record queue, and the counters of what it took.
+/// Where finished calls go: the journal, the bounded record queue, and the counters of what
+/// it took.
 pub(crate) struct Sink {
     /// The bounded record queue (only ever `try_send`).
     pub records: mpsc::Sender<Box<CallEvent>>,
     pub metrics: Arc<Metrics>,
+    /// The journal and the node name its lines carry; `None` when `journal_max_mb = 0`.
+    pub journal: Option<(Arc<Journal>, Arc<str>)>,
 }
 
 impl Sink {
-    /// Hands a finished call to the shipper without waiting.
-    pub(crate) fn record(&self, ev: Box<CallEvent>) {
+    /// Hands a finished call to the shipper without waiting — through the journal first,
+    /// when it is on: the record's line is on disk (page cache) when this returns.
+    pub(crate) fn record(&self, mut ev: Box<CallEvent>) {
+        if let Some((journal, node)) = &self.journal {
+            let mut frame = Vec::with_capacity(1024);
+            crate::journal::frame_with(&mut frame, |buf| {
+                crate::record_json::write_line(&ev, node, buf)
+            });
+            ev.journal_at = journal.append(&frame);
+            ev.line = Some(frame);
+        }
         self.metrics.count_request(ev.outcome);
         // The API's series, reached through the route the call holds: no lookup per call.
         let series = ev
@@ -445,7 +467,18 @@ impl Sink {
         );
         let reason = match self.records.try_send(ev) {
             Ok(()) => return,
-            Err(TrySendError::Full(_)) => DropReason::QueueFull,
+            Err(TrySendError::Full(ev)) => {
+                // Lost as before the journal: hand its entry on so the segment can go.
+                if let Some((journal, _)) = &self.journal {
+                    let mut refs = crate::journal::Refs::default();
+                    refs.add(ev.journal_at);
+                    journal.release(&refs);
+                }
+                DropReason::QueueFull
+            }
+            // After the shipper stopped (a call that outlived the drain): a journalled record
+            // is replayed at the next start, so it is not lost.
+            Err(TrySendError::Closed(ev)) if ev.journal_at.is_some() => return,
             Err(TrySendError::Closed(_)) => DropReason::Shutdown,
         };
         self.metrics.count_dropped(reason, 1);
@@ -476,6 +509,7 @@ pub(crate) mod tests {
         let sink = Sink {
             records: tx,
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            journal: None,
         };
         (Arc::new(sink), rx)
     }
@@ -553,6 +587,8 @@ pub(crate) mod tests {
             findings: Vec::new(),
             policies: Vec::new(),
             trace: None,
+            line: None,
+            journal_at: None,
         }
     }
 
@@ -562,6 +598,7 @@ pub(crate) mod tests {
         let shared = Sink {
             records: tx,
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            journal: None,
         };
         for _ in 0..5 {
             shared.record(Box::new(event()));
@@ -612,6 +649,8 @@ pub(crate) mod tests {
             findings: Vec::new(),
             policies: Vec::new(),
             trace: None,
+            line: None,
+            journal_at: None,
         };
         let r = ev.into_record("gw1");
         assert_eq!(r.call_id, id);

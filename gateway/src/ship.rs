@@ -66,6 +66,7 @@ use uuid::Uuid;
 
 pub(crate) use crate::batch::{compress, Batch, Kind};
 use crate::ids;
+use crate::journal::{self, Journal, Refs};
 use crate::metrics::{DropReason, Metrics};
 use crate::record_json;
 use crate::recorder::CallEvent;
@@ -96,6 +97,7 @@ fn encode<T: serde::Serialize>(kind: Kind, values: &[T]) -> io::Result<Batch> {
         body: Bytes::from(compress(&raw)?),
         count: values.len(),
         replay: false,
+        journal: Default::default(),
     })
 }
 
@@ -105,10 +107,13 @@ pub(crate) struct Encoded {
     pub batches: Vec<Batch>,
     /// Records whose line alone was longer than the byte limit: dropped.
     pub too_large: usize,
+    /// Their journal entries (handed on: they are dropped and counted).
+    pub too_large_refs: Refs,
 }
 
-/// Each event's record, masked, straight to its NDJSON line (see [`crate::record_json`]); a
-/// new batch starts where the NDJSON would pass `max_bytes`.
+/// Each event's record, masked, as its NDJSON line — the one the journal took when the call
+/// ended, else written now (see [`crate::record_json`]); a new batch starts where the NDJSON
+/// would pass `max_bytes`.
 // The events arrive boxed from the queue (see `recorder::Call`); unboxing would copy each.
 #[allow(clippy::vec_box)]
 pub(crate) fn encode_records(
@@ -120,12 +125,17 @@ pub(crate) fn encode_records(
     let mut out = Encoded {
         batches: Vec::new(),
         too_large: 0,
+        too_large_refs: Refs::default(),
     };
     let mut raw = Vec::with_capacity((events.len() * 640).min(max_bytes));
     let mut lines = 0;
+    let mut refs = Refs::default();
     for e in &events {
         let start = raw.len();
-        record_json::write_line(e, node, &mut raw);
+        match e.line.as_deref().and_then(|l| l.get(journal::HEADER..)) {
+            Some(line) => raw.extend_from_slice(line),
+            None => record_json::write_line(e, node, &mut raw),
+        }
         if let Some(s) = spans {
             // The span's path is masked as the record's is.
             let masker = crate::mask::Masker::new(e.route.as_ref().map(|r| &r.spec.masking));
@@ -136,30 +146,34 @@ pub(crate) fn encode_records(
             tracing::error!(bytes = len, max_bytes, call_id = %e.call_id, "a call record is larger than batch_max_bytes on its own; dropped");
             raw.truncate(start);
             out.too_large += 1;
+            out.too_large_refs.add(e.journal_at);
             continue;
         }
         if raw.len() > max_bytes {
             // This line opens the next batch.
             let next = raw.split_off(start);
-            out.batches.push(records_batch(&raw, lines)?);
+            out.batches
+                .push(records_batch(&raw, lines, std::mem::take(&mut refs))?);
             raw = next;
             lines = 0;
         }
         lines += 1;
+        refs.add(e.journal_at);
     }
     if lines > 0 {
-        out.batches.push(records_batch(&raw, lines)?);
+        out.batches.push(records_batch(&raw, lines, refs)?);
     }
     Ok(out)
 }
 
-fn records_batch(raw: &[u8], count: usize) -> io::Result<Batch> {
+fn records_batch(raw: &[u8], count: usize, journal: Refs) -> io::Result<Batch> {
     Ok(Batch {
         kind: Kind::Records,
         id: Uuid::now_v7(),
         body: Bytes::from(compress(raw)?),
         count,
         replay: false,
+        journal,
     })
 }
 
@@ -187,6 +201,7 @@ pub(crate) fn split_batch(kind: Kind, body: &[u8], replay: bool) -> Option<(Batc
             body: Bytes::from(compress(part).ok()?),
             count,
             replay,
+            journal: Refs::default(),
         })
     };
     Some((make(&raw[..cut], half)?, make(&raw[cut..], total - half)?))
@@ -203,8 +218,13 @@ pub(crate) fn encode_samples(samples: &[NodeSample]) -> io::Result<Batch> {
 /// until `stop` turns true, then drains what is left.
 pub(crate) async fn run_batcher(
     mut rx: mpsc::Receiver<Box<CallEvent>>,
-    // Where the batches go, and the calls' spans when `[gateway.otlp]` is on.
-    (out, spans): (mpsc::Sender<Batch>, Option<crate::trace_otlp::Spans>),
+    // Where the batches go, the calls' spans when `[gateway.otlp]` is on, and the journal
+    // (to hand on the records dropped as too large).
+    (out, spans, journal): (
+        mpsc::Sender<Batch>,
+        Option<crate::trace_otlp::Spans>,
+        Option<Arc<Journal>>,
+    ),
     node: Arc<str>,
     (max, max_bytes): (usize, usize),
     every: Duration,
@@ -224,7 +244,7 @@ pub(crate) async fn run_batcher(
                     break;
                 }
                 if buf.len() >= max {
-                    flush(&mut buf, &node, max_bytes, &out, &metrics, spans.as_ref()).await;
+                    flush(&mut buf, &node, max_bytes, &out, &metrics, (spans.as_ref(), journal.as_deref())).await;
                 } else {
                     // Records come one per call: taking each as it comes would cost a task
                     // wake-up per call on the proxy's cores. Let a few milliseconds of them
@@ -234,7 +254,7 @@ pub(crate) async fn run_batcher(
             }
             _ = tick.tick() => {
                 if !buf.is_empty() {
-                    flush(&mut buf, &node, max_bytes, &out, &metrics, spans.as_ref()).await;
+                    flush(&mut buf, &node, max_bytes, &out, &metrics, (spans.as_ref(), journal.as_deref())).await;
                 }
             }
             () = stopped(&mut stop) => {
@@ -246,7 +266,7 @@ pub(crate) async fn run_batcher(
                         break;
                     }
                     if buf.len() >= max {
-                        flush(&mut buf, &node, max_bytes, &out, &metrics, spans.as_ref()).await;
+                        flush(&mut buf, &node, max_bytes, &out, &metrics, (spans.as_ref(), journal.as_deref())).await;
                     }
                 }
                 break;
@@ -254,7 +274,15 @@ pub(crate) async fn run_batcher(
         }
     }
     if !buf.is_empty() {
-        flush(&mut buf, &node, max_bytes, &out, &metrics, spans.as_ref()).await;
+        flush(
+            &mut buf,
+            &node,
+            max_bytes,
+            &out,
+            &metrics,
+            (spans.as_ref(), journal.as_deref()),
+        )
+        .await;
     }
 }
 
@@ -271,7 +299,7 @@ async fn flush(
     max_bytes: usize,
     out: &mpsc::Sender<Batch>,
     metrics: &Metrics,
-    spans: Option<&crate::trace_otlp::Spans>,
+    (spans, journal): (Option<&crate::trace_otlp::Spans>, Option<&Journal>),
 ) {
     let events = std::mem::take(buf);
     let spans = spans.cloned();
@@ -285,7 +313,15 @@ async fn flush(
     {
         Ok(Ok(encoded)) => {
             metrics.count_dropped(DropReason::TooLarge, encoded.too_large as u64);
+            if let Some(j) = journal.filter(|_| !encoded.too_large_refs.is_empty()) {
+                j.release(&encoded.too_large_refs);
+            }
             for batch in encoded.batches {
+                if let Some(j) = journal.filter(|_| !batch.journal.is_empty()) {
+                    // Which records this batch id carries, before it can reach anyone: a
+                    // restart replays them under the same id (see `journal.rs`).
+                    j.intend(batch.id, &batch.journal);
+                }
                 let n = batch.count as u64;
                 if out.send(batch).await.is_err() {
                     metrics.count_dropped(DropReason::Shutdown, n);
@@ -638,6 +674,8 @@ pub(crate) struct Sender {
     spool: Spool,
     pending: VecDeque<(u64, Batch)>,
     metrics: Arc<Metrics>,
+    /// Told when a batch's records are handed on (see `journal.rs`).
+    journal: Option<Arc<Journal>>,
 }
 
 impl Sender {
@@ -653,6 +691,20 @@ impl Sender {
             spool,
             pending: VecDeque::new(),
             metrics,
+            journal: None,
+        }
+    }
+
+    /// Hands the records of each batch on to `journal` once they are delivered, refused for
+    /// good, spooled or dropped.
+    pub fn with_journal(mut self, journal: Option<Arc<Journal>>) -> Sender {
+        self.journal = journal;
+        self
+    }
+
+    fn handed_on(&self, refs: &Refs) {
+        if let Some(j) = self.journal.as_ref().filter(|_| !refs.is_empty()) {
+            j.release(refs);
         }
     }
 
@@ -822,13 +874,19 @@ impl Sender {
                     self.spool.remove(seq).await;
                 }
                 let body_replay = fresh.as_ref().map_or(replay, |b| b.replay);
+                let refs = fresh
+                    .as_ref()
+                    .map(|b| b.journal.clone())
+                    .unwrap_or_default();
                 let halves =
                     tokio::task::spawn_blocking(move || split_batch(kind, &body, body_replay))
                         .await
                         .ok()
                         .flatten();
                 match halves {
-                    Some((a, b)) => {
+                    Some((a, mut b)) => {
+                        // The second half is settled last: it hands the records on.
+                        b.journal = refs;
                         warn!(seq, kind = kind.as_str(), lines = count, "collector refused a batch as too large (413); sending it again in two halves");
                         self.metrics.batches_split.fetch_add(1, Relaxed);
                         // Sent next, first half first; a new number keeps the spool's order
@@ -846,6 +904,7 @@ impl Sender {
                         );
                         self.metrics.batches_rejected.fetch_add(1, Relaxed);
                         self.count_lost(kind, count, DropReason::TooLarge);
+                        self.handed_on(&refs);
                     }
                 }
             }
@@ -863,7 +922,9 @@ impl Sender {
                 } else {
                     m.batches_shipped.fetch_add(1, Relaxed);
                 }
-                if fresh.is_none() {
+                if let Some(b) = &fresh {
+                    self.handed_on(&b.journal);
+                } else {
                     self.spool.remove(seq).await;
                 }
             }
@@ -872,7 +933,9 @@ impl Sender {
                 self.answered(to);
                 self.metrics.batches_rejected.fetch_add(1, Relaxed);
                 self.count_lost(kind, count, DropReason::Rejected);
-                if fresh.is_none() {
+                if let Some(b) = &fresh {
+                    self.handed_on(&b.journal);
+                } else {
                     self.spool.remove(seq).await;
                 }
             }
@@ -950,7 +1013,10 @@ impl Sender {
     }
 
     async fn spool_batch(&mut self, seq: u64, batch: Batch) {
-        match self.spool.append(seq, &batch).await {
+        let result = self.spool.append(seq, &batch).await;
+        // Spooled (the spool's fsynced file holds the records now) or dropped and counted.
+        self.handed_on(&batch.journal);
+        match result {
             Ok(()) => {
                 if batch.kind == Kind::Records {
                     self.metrics

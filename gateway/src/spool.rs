@@ -365,6 +365,7 @@ mod tests {
             body: Bytes::from(compress(lines.as_bytes()).unwrap()),
             count: lines.lines().count(),
             replay: false,
+            journal: Default::default(),
         }
     }
 

@@ -86,6 +86,12 @@ impl Body for ResponseBody {
                     if let Some(call) = &mut this.call {
                         call.tap_response(d);
                     }
+                    // The last frame of a body of known length: the record is made (and
+                    // journalled) now, before hyper writes it — a killed gateway keeps the
+                    // record of every answer a client got whole (see `journal.rs`).
+                    if this.is_end_stream() {
+                        this.end(BodyEnd::Complete);
+                    }
                 }
             }
             Some(Err(e)) => this.end(BodyEnd::UpstreamFailed(e.to_string())),

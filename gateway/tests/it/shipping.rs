@@ -548,3 +548,101 @@ async fn a_collector_url_without_the_endpoint_is_passed_over_not_a_reason_to_dro
         0
     );
 }
+
+#[tokio::test]
+async fn a_full_journal_refuses_records_counts_them_and_they_still_ship() {
+    let up = upstream("a", Arc::new(StreamSignals::default())).await;
+    let (col, state) = collector().await;
+    let spool = tempfile::tempdir().unwrap();
+    let mut c = config(col.addr, spool.path());
+    c.journal_max_bytes = 10; // smaller than any record's frame
+    c.routes = api_route(&up);
+    let gw = Gateway::start(c).await;
+    assert_eq!(gw.admin_get("/readyz").await.status, 200);
+    for i in 0..5 {
+        call_with_id(&gw, &format!("j{i}")).await;
+    }
+    // Not crash-safe, but not lost: shipped from memory as before the journal existed.
+    eventually(30, "5 records delivered", || state.records().len() >= 5).await;
+    assert_eq!(
+        gw.metric("gatewatch_gateway_records_unjournalled_total")
+            .await,
+        5
+    );
+    assert_eq!(gw.metric("gatewatch_gateway_journal_full").await, 1);
+    assert_eq!(gw.metric("gatewatch_gateway_journal_max_bytes").await, 10);
+    let ready = gw.admin_get("/readyz").await;
+    assert_eq!(ready.status, 503);
+    let text = String::from_utf8_lossy(&ready.body);
+    assert!(text.contains("journal is full"), "{text}");
+    assert_eq!(
+        gw.metric("gatewatch_gateway_records_dropped_total{reason=\"queue_full\"}")
+            .await,
+        0
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_journal_left_by_a_killed_gateway_is_replayed_once_damage_skipped_and_counted() {
+    let up = upstream("a", Arc::new(StreamSignals::default())).await;
+    let (mut col, state) = collector().await;
+    col.stop();
+    let spool = tempfile::tempdir().unwrap();
+    let journal = spool.path().join("journal");
+    std::fs::create_dir_all(&journal).unwrap();
+    // A segment as a killed gateway leaves it: three records, the second one's bytes
+    // damaged, and a torn last frame.
+    let frame = |id: &str| {
+        let mut rec = CallRecord::new(Uuid::now_v7(), 1_764_000_000_000_000, "gw", "GET", "/x");
+        rec.request_id = id.into();
+        let mut line = serde_json::to_vec(&rec).unwrap();
+        line.push(b'\n');
+        let len = (line.len() as u32).to_le_bytes();
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&len), &line);
+        let mut f = b"GWJ1".to_vec();
+        f.extend_from_slice(&len);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f.extend_from_slice(&line);
+        f
+    };
+    let mut data = frame("kept-1");
+    let mut bad = frame("damaged");
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x20;
+    data.extend_from_slice(&bad);
+    data.extend_from_slice(&frame("kept-2"));
+    let torn = frame("torn");
+    data.extend_from_slice(&torn[..torn.len() - 7]);
+    std::fs::write(journal.join("0000000000000003.jnl"), &data).unwrap();
+    let mut c = config(col.addr, spool.path());
+    c.routes = api_route(&up);
+    let gw = Gateway::start(c).await;
+    assert_eq!(
+        gw.metric("gatewatch_gateway_journal_replayed_total").await,
+        2
+    );
+    assert_eq!(
+        gw.metric("gatewatch_gateway_journal_damaged_total").await,
+        1
+    );
+    assert_eq!(
+        gw.metric("gatewatch_gateway_journal_skipped_bytes_total")
+            .await,
+        (bad.len() + torn.len() - 7) as u64
+    );
+    assert!(!journal.join("0000000000000003.jnl").exists());
+    col.restart().await;
+    eventually(30, "the two intact records delivered", || {
+        state.records().len() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ids: Vec<String> = state
+        .records()
+        .iter()
+        .map(|r| r.request_id.clone())
+        .collect();
+    assert_eq!(ids, ["kept-1", "kept-2"]);
+    gw.shutdown().await;
+}
