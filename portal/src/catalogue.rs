@@ -29,6 +29,8 @@ pub struct Published {
     pub family_name: String,
     /// `portal.description`, rendered and sanitized.
     pub description_html: String,
+    /// The operations of `portal.openapi`, read once here rather than on every page view.
+    pub reference: Option<crate::openapi::Reference>,
     /// Name, summary and tags, lower case: what a search reads.
     haystack: String,
 }
@@ -159,6 +161,7 @@ impl Catalogue {
                     id: e.id.clone(),
                     family_name: families.get(&spec.family).cloned().unwrap_or_default(),
                     description_html: crate::markdown::render(&portal.description),
+                    reference: portal.openapi.as_ref().map(crate::openapi::read),
                     haystack,
                     portal,
                     spec,

@@ -275,12 +275,11 @@ async fn one(State(s): State<Arc<AppState>>, id: Result<Path<String>, PathReject
         .into_iter()
         .map(Published::summary)
         .collect();
-    let reference = api.portal.openapi.as_ref().map(openapi::read);
     Json(json!({
         "api": api.summary(),
         "description_html": api.description_html,
         "versions": versions,
-        "reference": reference,
+        "reference": api.reference,
     }))
     .into_response()
 }

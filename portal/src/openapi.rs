@@ -20,6 +20,9 @@ pub const MAX_OPERATIONS: usize = 500;
 const MAX_PARAMETERS: usize = 100;
 /// Longest text kept from the document (summaries, descriptions), in characters.
 const MAX_TEXT: usize = 2_000;
+/// Most text (bytes of strings) a reference carries in all: `$ref`s let a small document
+/// name one big object many times, and the reference is what every page view sends.
+pub const MAX_REFERENCE_BYTES: usize = 1 << 20;
 /// `$ref` hops followed for one object.
 const MAX_REF_HOPS: usize = 8;
 
@@ -307,11 +310,44 @@ fn operation(
     }
 }
 
-/// The reference of a document.
+/// The bytes of text an operation carries (what its JSON costs, near enough).
+fn weight(o: &Operation) -> usize {
+    let strs = |v: &[String]| v.iter().map(String::len).sum::<usize>();
+    let fixed = 64;
+    fixed
+        + o.method.len()
+        + o.path.len()
+        + o.operation_id.len()
+        + o.summary.len()
+        + o.description.len()
+        + strs(&o.tags)
+        + o.parameters
+            .iter()
+            .map(|p| fixed + p.name.len() + p.location.len() + p.description.len() + p.schema.len())
+            .sum::<usize>()
+        + o.request_body.as_ref().map_or(0, |b| {
+            fixed + b.description.len() + strs(&b.content_types) + b.schema.len() + b.example.len()
+        })
+        + o.responses
+            .iter()
+            .map(|r| {
+                fixed
+                    + r.status.len()
+                    + r.description.len()
+                    + strs(&r.content_types)
+                    + r.schema.len()
+                    + r.example.len()
+            })
+            .sum::<usize>()
+}
+
+/// The reference of a document: at most [`MAX_OPERATIONS`] operations and about
+/// [`MAX_REFERENCE_BYTES`] of text (`truncated` says when the document had more).
 pub fn read(doc: &Value) -> Reference {
     let info = doc.get("info");
     let mut operations = Vec::new();
     let mut truncated = false;
+    let mut bytes = 0;
     if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
         'paths: for (path, item) in paths {
             let Some(item) = resolve(doc, item).and_then(Value::as_object) else {
@@ -325,7 +361,13 @@ pub fn read(doc: &Value) -> Reference {
                     truncated = true;
                     break 'paths;
                 }
-                operations.push(operation(doc, path, m, item, op));
+                let o = operation(doc, path, m, item, op);
+                bytes += weight(&o);
+                if bytes > MAX_REFERENCE_BYTES {
+                    truncated = true;
+                    break 'paths;
+                }
+                operations.push(o);
             }
         }
     }
@@ -414,6 +456,46 @@ mod tests {
                 "{doc}"
             );
         }
+    }
+
+    /// A small document whose `$ref`s share one big path item and big parameters: without a
+    /// total budget its reference (built for every anonymous page view) is ~100 MB of JSON.
+    #[test]
+    fn shared_refs_cannot_blow_the_reference_up() {
+        let long = "<img src=x onerror=alert(1)>".repeat(70);
+        let mut params = serde_json::Map::new();
+        let mut refs = Vec::new();
+        for i in 0..MAX_PARAMETERS {
+            params.insert(
+                format!("P{i}"),
+                json!({"name": format!("p{i}"), "in": "query", "description": long}),
+            );
+            refs.push(json!({"$ref": format!("#/components/parameters/P{i}")}));
+        }
+        let mut item = serde_json::Map::new();
+        item.insert("parameters".into(), json!(refs));
+        for m in METHODS {
+            item.insert(m.into(), json!({"responses": {}}));
+        }
+        let mut paths = serde_json::Map::new();
+        for i in 0..MAX_OPERATIONS / METHODS.len() + 1 {
+            paths.insert(
+                format!("/p{i}"),
+                json!({"$ref": "#/components/pathItems/X"}),
+            );
+        }
+        let doc = json!({"openapi": "3.1.0", "paths": paths,
+            "components": {"parameters": params, "pathItems": {"X": item}}});
+        let size = serde_json::to_vec(&doc).unwrap().len();
+        assert!(size < 1 << 20, "the document itself is {size} bytes");
+        let r = read(&doc);
+        let out = serde_json::to_vec(&r).unwrap().len();
+        assert!(
+            out <= 2 * MAX_REFERENCE_BYTES,
+            "{out} bytes of reference from {size}"
+        );
+        assert!(r.truncated);
+        assert!(!r.operations.is_empty());
     }
 
     #[test]
