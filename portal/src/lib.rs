@@ -318,17 +318,13 @@ impl std::fmt::Debug for Figures {
 impl gatewatch_listen::metrics::Collector for Figures {
     fn encode(&self, mut enc: gatewatch_listen::metrics::DescriptorEncoder) -> std::fmt::Result {
         let c = self.0.get();
+        // Nothing about the configuration log as a whole (its row count moves with every
+        // admin change, of any kind): this `/metrics` is on the public port.
         gatewatch_listen::metrics::gauge(
             &mut enc,
             "gatewatch_portal_published_apis",
             "APIs published on the developer portal.",
             c.apis.len() as u64,
-        )?;
-        gatewatch_listen::metrics::gauge(
-            &mut enc,
-            "gatewatch_portal_config_rows",
-            "Rows of the configuration log behind the loaded catalogue.",
-            c.revision.rows,
         )
     }
 }
@@ -340,13 +336,18 @@ pub async fn state(config: PortalConfig, store: Store) -> Arc<AppState> {
     if let Err(e) = cache.refresh(true).await {
         tracing::warn!(error = %e, "cannot load the catalogue yet; retrying every second");
     }
-    let mut registry = gatewatch_listen::metrics::registry("portal");
-    registry.register_collector(Box::new(Figures(cache.clone())));
     Arc::new(AppState {
         config,
+        registry: registry(&cache),
         cache,
-        registry: Arc::new(registry),
     })
+}
+
+/// The role's registry with the portal's figures.
+fn registry(cache: &Arc<Cache>) -> Arc<gatewatch_listen::metrics::Registry> {
+    let mut registry = gatewatch_listen::metrics::registry("portal");
+    registry.register_collector(Box::new(Figures(cache.clone())));
+    Arc::new(registry)
 }
 
 /// A bound, not yet serving, portal.
@@ -420,7 +421,7 @@ mod tests {
         let cache = Arc::new(Cache::new(store));
         router(Arc::new(AppState {
             config: PortalConfig::new(([127, 0, 0, 1], 0).into()),
-            registry: Arc::new(gatewatch_listen::metrics::registry("portal")),
+            registry: registry(&cache),
             cache,
         }))
     }
@@ -454,6 +455,18 @@ mod tests {
         let r = call(Method::HEAD, "/", &[]).await;
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()[header::CONTENT_TYPE], ui::HTML);
+    }
+
+    /// `/metrics` is on the public port: it must not tell the internet how the whole
+    /// configuration log moves (every admin change, of any kind, published or not).
+    #[tokio::test]
+    async fn public_metrics_say_nothing_of_the_configuration_log() {
+        let r = call(Method::GET, "/metrics", &[]).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("gatewatch_portal_published_apis"), "{text}");
+        assert!(!text.contains("config"), "{text}");
     }
 
     #[tokio::test]
