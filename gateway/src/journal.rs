@@ -260,6 +260,9 @@ struct State {
     unsynced: Vec<File>,
     /// An ack write failed (logged once).
     ack_failed: bool,
+    /// A write to the current segment failed: the next append starts a new one. (Its `len`
+    /// stays what was written whole, so it is freed once those records are handed on.)
+    rotate_next: bool,
 }
 
 /// The journal; see the module doc. Shared by the proxy's workers (append), the batcher
@@ -409,6 +412,7 @@ impl Journal {
                 bytes: 0,
                 unsynced: Vec::new(),
                 ack_failed: false,
+                rotate_next: false,
             }),
             metrics,
             _lock: lock,
@@ -440,7 +444,7 @@ impl Journal {
         }
         let seq = st.current.seq;
         let len = st.segs.get(&seq).map_or(0, |s| s.len);
-        if len > 0 && len + n > self.segment_max {
+        if st.rotate_next || (len > 0 && len + n > self.segment_max) {
             if let Err(e) = self.rotate(&mut st) {
                 drop(st);
                 self.refuse("cannot open a new journal segment", Some(e));
@@ -451,9 +455,7 @@ impl Journal {
         if let Err(e) = (&st.current.file).write_all(frame) {
             // Part of the frame may be on disk: recovery skips it by its CRC. The next
             // append starts a new segment.
-            if let Some(s) = st.segs.get_mut(&seq) {
-                s.len = s.len.max(self.segment_max);
-            }
+            st.rotate_next = true;
             drop(st);
             self.refuse("cannot write to the journal", Some(e));
             return None;
@@ -494,6 +496,7 @@ impl Journal {
     fn rotate(&self, st: &mut State) -> io::Result<()> {
         let seq = st.current.seq + 1;
         let file = open_append(&self.dir.join(segment_name(seq)), true)?;
+        st.rotate_next = false;
         let old = std::mem::replace(
             &mut st.current,
             Current {
@@ -1143,6 +1146,40 @@ mod tests {
         assert!(!dir.path().join(ack_name(1)).exists());
         assert!(dir.path().join(segment_name(3)).exists());
         assert!(j.append(&line(7)).is_some());
+    }
+
+    /// A write that fails once (a brief ENOSPC, EIO) must not leave a segment that can never
+    /// be freed: its records handed on, it goes, and its bytes leave the cap's count —
+    /// otherwise a few such errors fill the journal for good and `/readyz` stays 503.
+    #[test]
+    fn a_failed_write_does_not_pin_its_segment_or_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = line(1).len() as u64;
+        let (j, _, m) = open(dir.path(), one * 400);
+        let a = j.append(&line(1)).unwrap();
+        // The segment's fd now refuses writes, as a failing disk does.
+        {
+            let mut st = j.state();
+            st.current.file = File::open(dir.path().join(segment_name(a.seg))).unwrap();
+        }
+        assert_eq!(j.append(&line(2)), None);
+        assert_eq!(m.records_unjournalled.load(Relaxed), 1);
+        let c = j.append(&line(3)).unwrap();
+        assert_ne!(c.seg, a.seg, "the next append starts a new segment");
+        let mut refs = Refs::default();
+        refs.add(Some(a));
+        refs.add(Some(c));
+        j.release(&refs);
+        assert!(
+            !dir.path().join(segment_name(a.seg)).exists(),
+            "the segment of the failed write was handed on whole"
+        );
+        assert_eq!(
+            m.journal_bytes.load(Relaxed),
+            one,
+            "only c's segment is counted"
+        );
+        assert!(!m.journal_full.load(Relaxed));
     }
 
     #[test]
