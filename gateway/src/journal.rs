@@ -93,7 +93,8 @@
 //! oldest first, with the replay header, by the spool's rules): those of an intent under
 //! its id, the others in new batches whose intents are written first; each batch spooled
 //! is noted as handed on, and the old segments are deleted when all are. A crash during
-//! recovery replays the rest under the same ids.
+//! recovery replays the rest under the same ids. A segment whose file or ack file cannot be
+//! read (an I/O error) is logged, not replayed and kept; the others go on.
 //!
 //! # Bounded
 //!
@@ -773,6 +774,10 @@ pub(crate) struct Recovered {
     pub torn_bytes: u64,
     /// Records already handed on by the previous process (not replayed).
     pub already_handed_on: u64,
+    /// Segments whose segment or ack file could not be read: not replayed (without its ack
+    /// file a segment would be replayed whole, doubling what was handed on) and kept by
+    /// [`finish_replay`], so one bad file does not stop the others' replay.
+    pub unreadable: Vec<u64>,
 }
 
 /// Reads the segments `left` names with their ack files: records handed on are skipped,
@@ -789,10 +794,15 @@ pub(crate) fn recover(left: &Leftover, max: usize, max_bytes: usize) -> io::Resu
     let mut carried: BTreeMap<u64, Vec<(u64, u64, usize)>> = BTreeMap::new();
     let mut done: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
     for &seq in &left.segments {
-        let data = match fs::read(left.dir.join(ack_name(seq))) {
+        let path = left.dir.join(ack_name(seq));
+        let data = match fs::read(&path) {
             Ok(d) => d,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
+            Err(e) => {
+                error!(path = %path.display(), error = %e, "cannot read a journal ack file; its segment is not replayed and kept");
+                out.unreadable.push(seq);
+                continue;
+            }
         };
         let s = scan(&data);
         out.damaged += s.damaged;
@@ -821,7 +831,18 @@ pub(crate) fn recover(left: &Leftover, max: usize, max_bytes: usize) -> io::Resu
     let mut grouped: std::collections::HashMap<uuid::Uuid, ReplayBatch> =
         std::collections::HashMap::new();
     for &seq in &left.segments {
-        let s = scan(&fs::read(left.dir.join(segment_name(seq)))?);
+        if out.unreadable.contains(&seq) {
+            continue;
+        }
+        let path = left.dir.join(segment_name(seq));
+        let s = match fs::read(&path) {
+            Ok(d) => scan(&d),
+            Err(e) => {
+                error!(path = %path.display(), error = %e, "cannot read a journal segment; it is not replayed and kept");
+                out.unreadable.push(seq);
+                continue;
+            }
+        };
         out.damaged += s.damaged;
         out.skipped_bytes += s.skipped_bytes;
         out.torn_bytes += s.torn_bytes;
@@ -915,9 +936,10 @@ pub(crate) fn replayed(left: &Leftover, refs: &Refs) -> io::Result<()> {
     write_ack_file(&left.dir, refs, &AckLine::default())
 }
 
-/// Every leftover batch is in the spool: the old segments and their ack files go. Blocking.
-pub(crate) fn finish_replay(left: &Leftover) -> io::Result<()> {
-    for &seq in &left.segments {
+/// Every leftover batch is in the spool: the old segments and their ack files go, but those
+/// of `keep` (unreadable, see [`Recovered::unreadable`]). Blocking.
+pub(crate) fn finish_replay(left: &Leftover, keep: &[u64]) -> io::Result<()> {
+    for &seq in left.segments.iter().filter(|s| !keep.contains(s)) {
         remove_segment(&left.dir, seq)?;
     }
     Ok(())
@@ -987,7 +1009,7 @@ mod tests {
         let third = recover(&left, 3, 1 << 20).unwrap();
         assert_eq!(ids(&third), [rec.batches[1].id]);
         assert_eq!(third.already_handed_on, 3);
-        finish_replay(&left).unwrap();
+        finish_replay(&left, &[]).unwrap();
         assert!(!dir.path().join(segment_name(1)).exists());
         assert!(!dir.path().join(ack_name(1)).exists());
     }
@@ -1180,6 +1202,31 @@ mod tests {
             "only c's segment is counted"
         );
         assert!(!m.journal_full.load(Relaxed));
+    }
+
+    /// One old file that cannot be read (a bad sector; here an ack "file" that is a
+    /// directory) must not stop every other segment's replay at every start: the others are
+    /// replayed and deleted, the unreadable one is kept (for a person to look at).
+    #[test]
+    fn an_unreadable_file_does_not_block_the_other_segments_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let (j, _, _) = open(dir.path(), 4 * line(0).len() as u64);
+        for i in 0..4 {
+            j.append(&line(i)).unwrap();
+        }
+        drop(j);
+        fs::create_dir(dir.path().join(ack_name(2))).unwrap();
+        let (_j, left, _) = open(dir.path(), 1 << 20);
+        assert_eq!(left.segments, [1, 2, 3, 4]);
+        let rec = recover(&left, 100, 1 << 20).unwrap();
+        let got: Vec<String> = rec.batches.iter().flat_map(batch_texts).collect();
+        assert_eq!(got, [n(0), n(2), n(3)]);
+        assert_eq!(rec.unreadable, [2]);
+        finish_replay(&left, &rec.unreadable).unwrap();
+        for seq in [1, 3, 4] {
+            assert!(!dir.path().join(segment_name(seq)).exists(), "{seq}");
+        }
+        assert!(dir.path().join(segment_name(2)).exists());
     }
 
     #[test]

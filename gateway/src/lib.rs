@@ -1031,8 +1031,8 @@ async fn replay_journal(
         }
     }
     if !kept {
-        let l = left.clone();
-        if let Err(e) = blocking(Box::new(move || journal::finish_replay(&l))).await {
+        let (l, keep) = (left.clone(), rec.unreadable.clone());
+        if let Err(e) = blocking(Box::new(move || journal::finish_replay(&l, &keep))).await {
             tracing::error!(dir = %left.dir.display(), error = %e, "cannot delete replayed journal segments; they are replayed again (under the same batch ids) after a restart");
         }
     }
