@@ -479,13 +479,28 @@ struct Stored {
 /// meanwhile. Well below the gateway's 10 s `collector_timeout`.
 const STALL: Duration = Duration::from_secs(2);
 
-/// Batch ids of `round` to check for rows already stored (markers are read for every batch).
-fn maybe_stored(round: &[Item], check: bool) -> Vec<Uuid> {
-    round
-        .iter()
-        .filter(|i| check || i.maybe_stored)
-        .map(|i| i.batch_id)
-        .collect()
+/// The batches of a round whose rows must be looked up: unmarked (`done` holds those with a
+/// marker) and maybe stored (`check`, or flagged so); with the spans of their rows' times.
+struct RowCheck {
+    batches: Vec<Uuid>,
+    calls_ts: Option<TsRange>,
+    samples_ts: Option<TsRange>,
+}
+
+impl RowCheck {
+    fn of(round: &[Item], check: bool, done: &HashSet<Uuid>) -> RowCheck {
+        let items: Vec<&Item> = round
+            .iter()
+            .filter(|i| (check || i.maybe_stored) && !done.contains(&i.batch_id))
+            .collect();
+        // Bounded by the rows' times: `ts` leads the sort key.
+        let (calls_ts, samples_ts) = ts_ranges(items.iter().copied());
+        RowCheck {
+            batches: items.iter().map(|i| i.batch_id).collect(),
+            calls_ts,
+            samples_ts,
+        }
+    }
 }
 
 impl Rounds {
@@ -498,13 +513,12 @@ impl Rounds {
         let done = ingest::stored_batches(&self.store, &all)
             .await
             .map_err(RoundError::Check)?;
-        let unmarked: Vec<Uuid> = maybe_stored(round, check)
-            .into_iter()
-            .filter(|id| !done.contains(id))
-            .collect();
-        // Of the unmarked batches, which rows are there already? Bounded by the rows' times.
-        let unmarked_items = round.iter().filter(|i| unmarked.contains(&i.batch_id));
-        let (calls_ts, samples_ts) = ts_ranges(unmarked_items);
+        // Of the unmarked batches, which rows are there already?
+        let RowCheck {
+            batches: unmarked,
+            calls_ts,
+            samples_ts,
+        } = RowCheck::of(round, check, &done);
         let calls = match calls_ts {
             Some(ts) => ingest::stored_call_ids(&self.store, &unmarked, ts)
                 .await
@@ -730,12 +744,11 @@ impl Rounds {
             .any(|s| async move { ingest::stored_batches(&s, all).await })
             .await
             .map_err(RoundError::Check)?;
-        let unmarked: Vec<Uuid> = maybe_stored(round, check)
-            .into_iter()
-            .filter(|id| !done.contains(id))
-            .collect();
-        let unmarked_items = round.iter().filter(|i| unmarked.contains(&i.batch_id));
-        let (calls_ts, samples_ts) = ts_ranges(unmarked_items);
+        let RowCheck {
+            batches: unmarked,
+            calls_ts,
+            samples_ts,
+        } = RowCheck::of(round, check, &done);
         let unmarked = &unmarked;
         let mut calls: HashSet<Uuid> = HashSet::new();
         if let Some(ts) = calls_ts {

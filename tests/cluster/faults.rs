@@ -206,11 +206,10 @@ async fn exactly_once(store: &Store, database: &str, answered: &HashMap<u16, usi
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[allow(clippy::await_holding_lock)] // one test at a time, each on a runtime of its own
-async fn a_replica_killed_under_load_and_started_again_loses_and_doubles_nothing() {
-    let _one = harness::exclusive();
-    let (site, db) = cluster_site("replica_kill", "").await;
+/// A site of its own under 3 000 calls; 2 s in, the server on `port` is killed, and `down`
+/// later everything is started again; then every answered call is counted once.
+async fn killed_under_load(name: &str, port: u16, down: Duration) {
+    let (site, db) = cluster_site(name, "").await;
     // Dropped before `db`: the servers are back before the database is dropped on them.
     let _back = BringBack;
     let _collector = site.start("collector").await;
@@ -219,12 +218,19 @@ async fn a_replica_killed_under_load_and_started_again_loses_and_doubles_nothing
     let n = 3000;
     let calls = load(&site, n, 4, Duration::from_millis(10));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    // ch3: the first-listed replica of shard 2, the one the collector writes to.
-    kill(PORTS[2]);
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    kill(port);
+    tokio::time::sleep(down).await;
     up().unwrap();
     let answered = calls.await.unwrap();
     exactly_once(&db.on(harness::SERVERS[0]), &site.database, &answered, n).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // one test at a time, each on a runtime of its own
+async fn a_replica_killed_under_load_and_started_again_loses_and_doubles_nothing() {
+    let _one = harness::exclusive();
+    // ch3: the first-listed replica of shard 2, the one the collector writes to.
+    killed_under_load("replica_kill", PORTS[2], Duration::from_secs(4)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,6 +243,7 @@ async fn a_whole_shard_down_for_a_minute_then_everything_arrives_once() {
     let _back = BringBack;
     let collector = site.start("collector").await;
     let gateway = site.start("gateway").await;
+    let _show = ShowLogs(vec![collector.log.clone(), gateway.log.clone()]);
 
     let mut answered: HashMap<u16, usize> = HashMap::new();
     let mut add = |m: HashMap<u16, usize>| {
@@ -258,7 +265,6 @@ async fn a_whole_shard_down_for_a_minute_then_everything_arrives_once() {
     add(load(&site, per_phase, 4, Duration::from_millis(5))
         .await
         .unwrap());
-    let _show = ShowLogs(vec![collector.log.clone(), gateway.log.clone()]);
     exactly_once(
         &db.on(harness::SERVERS[0]),
         &site.database,
@@ -272,17 +278,5 @@ async fn a_whole_shard_down_for_a_minute_then_everything_arrives_once() {
 #[allow(clippy::await_holding_lock)] // one test at a time, each on a runtime of its own
 async fn zookeeper_restarted_under_load_loses_and_doubles_nothing() {
     let _one = harness::exclusive();
-    let (site, db) = cluster_site("zk_restart", "").await;
-    let _back = BringBack;
-    let _collector = site.start("collector").await;
-    let _gateway = site.start("gateway").await;
-
-    let n = 3000;
-    let calls = load(&site, n, 4, Duration::from_millis(10));
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    kill(ZOOKEEPER);
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    up().unwrap();
-    let answered = calls.await.unwrap();
-    exactly_once(&db.on(harness::SERVERS[0]), &site.database, &answered, n).await;
+    killed_under_load("zk_restart", ZOOKEEPER, Duration::from_secs(5)).await;
 }
